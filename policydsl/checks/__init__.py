@@ -1,0 +1,1 @@
+"""Checks over the AST: names, types and units first, then the policy analyses."""

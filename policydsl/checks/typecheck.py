@@ -1,0 +1,571 @@
+"""Names, types and units: resolve every name and give every expression a type, or report why not."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from decimal import Decimal
+
+import attrs
+
+from policydsl import ast
+from policydsl import types as T
+from policydsl.diagnostics import Note, Sink
+from policydsl.keywords import (
+    ALLOCATIONS,
+    APPLICANT_FACT,
+    COMBINE_MODES,
+    KEYWORDS,
+    PAYMENT_FORMS,
+    POSTFIX_WORDS,
+    PREFIX_WORDS,
+    ROUNDING_MODES,
+    ROUNDING_UNITS,
+    TYPE_NAMES,
+)
+from policydsl.source import Span
+from policydsl.types import Symbol, Type
+
+
+@attrs.define
+class Model:
+    """What the checker learnt of a policy: its symbols, the type of every expression (keyed by
+    `id(node)`), and what every name refers to.  Every back end starts from a Model."""
+
+    policy: ast.Policy
+    facts: dict[str, T.FactSym] = attrs.field(factory=dict)
+    params: dict[str, T.ParamSym] = attrs.field(factory=dict)
+    enums: dict[str, dict[str, T.EnumValueSym]] = attrs.field(factory=dict)
+    measures: dict[str, ast.Measure] = attrs.field(factory=dict)
+    types: dict[int, Type] = attrs.field(factory=dict)
+    refs: dict[int, Symbol] = attrs.field(factory=dict)
+
+    def type_of(self, expr: ast.Node) -> Type:
+        return self.types.get(id(expr), T.ERROR)
+
+    def ref(self, name: ast.Name | ast.Ident) -> Symbol | None:
+        return self.refs.get(id(name))
+
+    @property
+    def kinds(self) -> dict[str, T.EnumValueSym]:
+        return self.enums.get(T.APPLICANT_ENUM, {})
+
+    def clause(self, measure: str, clause: str) -> ast.Clause | None:
+        m = self.measures.get(measure)
+        if m is None:
+            return None
+        for c in m.clauses:
+            if m.clause_id(c) == f"{measure}.{clause}":
+                return c
+        return None
+
+
+_GLUE_WORDS = sorted(
+    {zh for _, zh in KEYWORDS.values()} | set(PREFIX_WORDS) | set(POSTFIX_WORDS), key=len, reverse=True
+)
+
+
+def _suggest(word: str, candidates: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    for glue in _GLUE_WORDS:
+        if len(word) > len(glue) and (word.startswith(glue) or word.endswith(glue) or glue in word):
+            return f"`{word}` reads as one name; put spaces around the keyword `{glue}`"
+    return None
+
+
+def _is_zero(expr: ast.Expr) -> bool:
+    return isinstance(expr, ast.Number) and expr.value == 0
+
+
+class _Checker:
+    def __init__(self, policy: ast.Policy, sink: Sink) -> None:
+        self.policy = policy
+        self.sink = sink
+        self.model = Model(policy)
+        self.defined: dict[str, Span] = {}
+
+    # ------------------------------------------------------------------ declarations
+    def define(self, ident: ast.Ident, what: str) -> bool:
+        first = self.defined.get(ident.text)
+        if first is not None:
+            self.sink.report(
+                "E102",
+                f"`{ident.text}` is already defined",
+                ident.span,
+                notes=[Note("first defined here", first)],
+            )
+            return False
+        self.defined[ident.text] = ident.span
+        return True
+
+    def declare(self) -> None:
+        kinds = self.policy.of(ast.KindDecl)
+        if kinds:
+            members: dict[str, T.EnumValueSym] = {}
+            for k in kinds:
+                if self.define(k.name, "kind"):
+                    members[k.name.text] = T.EnumValueSym(T.APPLICANT_ENUM, k.name.text, k.label or k.name.text)
+            self.model.enums[T.APPLICANT_ENUM] = members
+            sym = T.FactSym(APPLICANT_FACT[0], T.enum(T.APPLICANT_ENUM), None)
+            for spelling in APPLICANT_FACT:
+                self.model.facts[spelling] = sym
+        for e in self.policy.of(ast.EnumDecl):
+            if not self.define(e.name, "enum"):
+                continue
+            values: dict[str, T.EnumValueSym] = {}
+            for m in e.members:
+                if m.name.text in values:
+                    self.sink.report("E102", f"`{m.name.text}` appears twice in enum `{e.name.text}`", m.name.span)
+                values[m.name.text] = T.EnumValueSym(e.name.text, m.name.text, m.label or m.name.text)
+            self.model.enums[e.name.text] = values
+        for f in self.policy.of(ast.FactDecl):
+            if self.define(f.name, "fact"):
+                self.model.facts[f.name.text] = T.FactSym(f.name.text, self.resolve_type(f.type), f)
+        for p in self.policy.of(ast.ParamDecl):
+            if self.define(p.name, "param"):
+                self.model.params[p.name.text] = T.ParamSym(p.name.text, self.resolve_type(p.type), p)
+        for m in self.policy.of(ast.Measure):
+            if self.define(m.name, "measure"):
+                self.model.measures[m.name.text] = m
+
+    def resolve_type(self, ref: ast.TypeRef) -> Type:
+        name = ref.name.text
+        if name in self.model.enums and name != T.APPLICANT_ENUM:
+            return T.enum(name)
+        canonical = TYPE_NAMES.get(name)
+        if canonical is None:
+            known = list(TYPE_NAMES) + [e for e in self.model.enums if e != T.APPLICANT_ENUM]
+            self.sink.report("E103", f"unknown type `{name}`", ref.name.span, hint=_suggest(name, known))
+            return T.ERROR
+        if canonical == "count":
+            if ref.unit is None:
+                self.sink.report(
+                    "E208", "a count needs its unit", ref.span, hint=f"write `{name} 家` (or 人, 场, 项, 条, 次…)"
+                )
+                return T.count(None)
+            return T.count(ref.unit.text)
+        if ref.unit is not None:
+            self.sink.report("E208", f"only a count has a unit; `{name}` does not", ref.unit.span)
+        return Type(canonical)
+
+    # ------------------------------------------------------------------ expressions
+    def set(self, node: ast.Node, ty: Type) -> Type:
+        self.model.types[id(node)] = ty
+        return ty
+
+    def name(self, node: ast.Name, expected: Type | None = None) -> Type:
+        text = node.text
+        sym: Symbol | None = self.model.facts.get(text) or self.model.params.get(text)
+        if sym is None and expected is not None and expected.kind == "enum" and expected.enum is not None:
+            sym = self.model.enums.get(expected.enum, {}).get(text)
+        if sym is None and len(node.parts) == 2:
+            sym = self.model.enums.get(node.parts[0], {}).get(node.parts[1])
+        if sym is None:
+            owners = [vals[text] for vals in self.model.enums.values() if text in vals]
+            if len(owners) == 1:
+                sym = owners[0]
+        if sym is None:
+            known = list(self.model.facts) + list(self.model.params)
+            if expected is not None and expected.kind == "enum" and expected.enum is not None:
+                known = list(self.model.enums.get(expected.enum, {}))
+                self.sink.report(
+                    "E104",
+                    f"`{text}` is not a value of `{expected.enum}`",
+                    node.span,
+                    hint=_suggest(text, known) or "its values are " + ", ".join(f"`{k}`" for k in known),
+                )
+            else:
+                self.sink.report("E101", f"unknown name `{text}`", node.span, hint=_suggest(text, known))
+            return self.set(node, T.ERROR)
+        self.model.refs[id(node)] = sym
+        return self.set(node, sym.type)
+
+    def expr(self, node: ast.Expr, expected: Type | None = None) -> Type:
+        match node:
+            case ast.Money():
+                return self.set(node, T.MONEY)
+            case ast.Percent():
+                if node.value > 1:
+                    self.sink.report("W210", f"`{node.text}` is more than 100%", node.span)
+                return self.set(node, T.PERCENT)
+            case ast.Ratio():
+                return self.set(node, T.PERCENT)
+            case ast.Count():
+                return self.set(node, T.count(node.unit))
+            case ast.PerUnit():
+                return self.set(node, T.per_unit(node.unit))
+            case ast.Duration():
+                return self.set(node, T.DURATION)
+            case ast.Number():
+                return self.set(node, T.NUMBER)
+            case ast.DateLit():
+                return self.set(node, T.DATE)
+            case ast.Bool():
+                return self.set(node, T.BOOL)
+            case ast.Name():
+                return self.name(node, expected)
+            case ast.Negate():
+                ty = self.expr(node.operand)
+                if ty.kind not in ("error",) and not ty.numeric:
+                    self.sink.report("E201", f"cannot negate a {ty}", node.span)
+                    return self.set(node, T.ERROR)
+                return self.set(node, ty)
+            case ast.BinOp():
+                return self.set(node, self.binop(node))
+            case ast.Compare():
+                self.compare(node.left, node.op, node.right, node.span, node.word)
+                return self.set(node, T.BOOL)
+            case ast.Member():
+                subject = self.expr(node.subject)
+                if subject.kind not in ("enum", "error"):
+                    self.sink.report("E202", f"`in [...]` needs an enum value, not a {subject}", node.subject.span)
+                elif subject.kind == "enum":
+                    self.enum_keys(subject, node.values)
+                return self.set(node, T.BOOL)
+            case ast.And() | ast.Or() | ast.Implies():
+                self.condition(node.left)
+                self.condition(node.right)
+                return self.set(node, T.BOOL)
+            case ast.Not():
+                self.condition(node.operand)
+                return self.set(node, T.BOOL)
+            case ast.Call():
+                return self.set(node, self.call(node, expected))
+            case ast.Table():
+                return self.set(node, self.table(node, expected))
+            case ast.Band():
+                return self.set(node, self.band(node, expected))
+        raise AssertionError(f"unhandled expression {type(node).__name__}")
+
+    def enum_keys(self, subject: Type, keys: Iterable[ast.Ident]) -> None:
+        assert subject.enum is not None
+        members = self.model.enums.get(subject.enum, {})
+        seen: set[str] = set()
+        for key in keys:
+            if key.text not in members:
+                self.sink.report(
+                    "E104",
+                    f"`{key.text}` is not a value of `{subject.enum}`",
+                    key.span,
+                    hint=_suggest(key.text, members) or "its values are " + ", ".join(f"`{k}`" for k in members),
+                )
+            elif key.text in seen:
+                self.sink.report("E102", f"`{key.text}` is listed twice", key.span)
+            seen.add(key.text)
+
+    def value(self, node: ast.Expr | ast.Unset, expected: Type | None = None) -> Type:
+        if isinstance(node, ast.Unset):
+            return expected or T.ERROR
+        return self.expr(node, expected)
+
+    def unify(self, types: list[tuple[Type, Span]], what: str) -> Type:
+        known = [(t, s) for t, s in types if t.kind != "error"]
+        if not known:
+            return T.ERROR
+        first = known[0][0]
+        for ty, span in known[1:]:
+            if ty != first:
+                self.sink.report("E201", f"{what} mixes a {first} and a {ty}", span)
+                return T.ERROR
+        return first
+
+    def call(self, node: ast.Call, expected: Type | None) -> Type:
+        if node.func == "since":
+            if len(node.args) != 1:
+                self.sink.report("E204", f"`since` takes one date, not {len(node.args)} arguments", node.span)
+                return T.DURATION
+            ty = self.expr(node.args[0])
+            if ty.kind not in ("date", "error"):
+                self.sink.report("E201", f"`since` needs a date, not a {ty}", node.args[0].span)
+            return T.DURATION
+        if len(node.args) < 2:
+            self.sink.report(
+                "E204",
+                f"`{node.func}` takes at least two arguments, not {len(node.args)}",
+                node.span,
+                hint=f"`{node.func}(50% * investment, 1000万)`",
+            )
+        return self.unify([(self.expr(a, expected), a.span) for a in node.args], f"`{node.func}`")
+
+    def table(self, node: ast.Table, expected: Type | None) -> Type:
+        fake = ast.Name(node.subject.span, (node.subject.text,))
+        subject = self.name(fake)
+        if id(fake) in self.model.refs:
+            self.model.refs[id(node.subject)] = self.model.refs[id(fake)]
+        if subject.kind not in ("enum", "error"):
+            self.sink.report("E202", f"a tier table is keyed by an enum, not a {subject}", node.subject.span)
+        elif subject.kind == "enum":
+            self.enum_keys(subject, [e.key for e in node.entries if e.key is not None])
+        return self.unify([(self.value(e.value, expected), e.value.span) for e in node.entries], "a tier table")
+
+    def band(self, node: ast.Band, expected: Type | None) -> Type:
+        subject = self.expr(node.subject)
+        for entry in node.entries:
+            for bound in entry.bounds or ():
+                self.compare(node.subject, bound.op, bound.value, bound.span, bound.word, subject)
+        return self.unify([(self.value(e.value, expected), e.value.span) for e in node.entries], "a band table")
+
+    def binop(self, node: ast.BinOp) -> Type:
+        left = self.expr(node.left)
+        right = self.expr(node.right)
+        if "error" in (left.kind, right.kind):
+            return T.ERROR
+        op, a, b = node.op, left.kind, right.kind
+        if op in "+-":
+            if left == right and left.numeric and a != "per_unit":
+                return left
+            if a == "date" and b == "duration" or (op == "+" and a == "duration" and b == "date"):
+                return T.DATE
+            hint = "write an amount such as `50万`" if "money" in (a, b) and "number" in (a, b) else None
+            self.sink.report("E201", f"cannot {'add' if op == '+' else 'subtract'} a {right} {'to' if op == '+' else 'from'} a {left}", node.span, hint=hint)
+            return T.ERROR
+        if op == "*":
+            pair = {a, b}
+            if pair == {"money", "count"}:
+                cnt = left if a == "count" else right
+                money = node.right if a == "count" else node.left
+                example = money.text if isinstance(money, ast.Money) else "100万"
+                self.sink.report(
+                    "E203",
+                    "a count times money needs an amount per unit",
+                    node.span,
+                    hint=f"write the amount per {cnt.unit}: `{example}/{cnt.unit}`",
+                )
+                return T.ERROR
+            if pair == {"per_unit", "count"}:
+                per, cnt = (left, right) if a == "per_unit" else (right, left)
+                if per.unit != cnt.unit:
+                    self.sink.report("E207", f"an amount per {per.unit} times a count of {cnt.unit}", node.span)
+                    return T.ERROR
+                return T.MONEY
+            for unitful in ("money", "count", "per_unit", "duration"):
+                if unitful in pair and pair <= {unitful, "percent", "number"}:
+                    return left if a == unitful else right
+            if pair <= {"percent", "number"}:
+                return T.PERCENT if "percent" in pair else T.NUMBER
+            self.sink.report("E201", f"cannot multiply a {left} by a {right}", node.span)
+            return T.ERROR
+        # division
+        if _is_zero(node.right) or (isinstance(node.right, ast.Money | ast.Percent | ast.Count) and node.right.value == 0):
+            self.sink.report("E209", "division by zero", node.right.span)
+            return T.ERROR
+        if left == right and a in ("money", "count", "percent"):
+            return T.PERCENT
+        if b in ("number", "percent") and left.numeric:
+            return left
+        if a == "money" and b == "count":
+            return T.per_unit(right.unit or "")
+        if left == right == T.NUMBER:
+            return T.NUMBER
+        self.sink.report("E201", f"cannot divide a {left} by a {right}", node.span)
+        return T.ERROR
+
+    def compare(
+        self, left: ast.Expr, op: str, right: ast.Expr, span: Span, word: str, left_type: Type | None = None
+    ) -> None:
+        lt = left_type if left_type is not None else self.expr(left)
+        rt = self.expr(right, lt)
+        if "error" in (lt.kind, rt.kind):
+            return
+        ordered = op not in ("==", "!=")
+        if lt == rt:
+            if ordered and lt.kind in ("enum", "bool", "text"):
+                self.sink.report("E202", f"`{word}` orders numbers and dates, not a {lt}", span)
+            return
+        pair = {lt.kind, rt.kind}
+        if pair == {"count", "number"} or pair == {"count"}:
+            if lt.unit != rt.unit and "number" not in pair:
+                self.sink.report("E207", f"comparing a count of {lt.unit} with a count of {rt.unit}", span)
+            return
+        if "number" in pair and (_is_zero(left) or _is_zero(right)) and pair <= {"number", "money", "percent", "duration"}:
+            return
+        hint = None
+        if "money" in pair and "number" in pair:
+            hint = "write an amount such as `2000万`"
+        elif "percent" in pair and "number" in pair:
+            hint = "write a percentage such as `60%`"
+        self.sink.report("E202", f"cannot compare a {lt} with a {rt}", span, hint=hint)
+
+    def condition(self, node: ast.Expr) -> None:
+        ty = self.expr(node)
+        if ty.kind not in ("bool", "error"):
+            self.sink.report("E205", f"a condition must be true or false; this is a {ty}", node.span)
+
+    def money(self, node: ast.Expr, what: str) -> None:
+        ty = self.expr(node, T.MONEY)
+        if ty.kind not in ("money", "error"):
+            hint = None
+            if ty.kind == "percent":
+                hint = "a percentage of what? write `50% * investment`"
+            elif ty.kind == "count":
+                hint = f"give the amount per {ty.unit}: `5万/{ty.unit} * …`"
+            elif ty.kind == "number":
+                hint = "write an amount such as `50万`"
+            self.sink.report("E206", f"{what} must be money; this is a {ty}", node.span, hint=hint)
+
+    def option(self, ident: ast.Ident, table: dict[str, str], what: str) -> None:
+        if ident.text not in table:
+            self.sink.report(
+                "E107",
+                f"unknown {what} `{ident.text}`",
+                ident.span,
+                hint=_suggest(ident.text, table) or "one of " + ", ".join(f"`{k}`" for k in table),
+            )
+
+    def measure_ref(self, ident: ast.Ident | ast.Name) -> None:
+        text = ident.text
+        if isinstance(ident, ast.Name) and len(ident.parts) == 2:
+            if self.model.clause(*ident.parts) is not None:
+                return
+        elif text in self.model.measures:
+            return
+        self.sink.report(
+            "E105", f"no measure or clause `{text}`", ident.span, hint=_suggest(text, self.model.measures)
+        )
+
+    # ------------------------------------------------------------------ items
+    def check(self) -> Model:
+        if self.policy.header is None:
+            self.sink.report("W108", "the file has no `policy` header", self.policy.span.merge(self.policy.span),
+                             hint='start with `policy "title" { issuer "…" issued 2021-05-16 }`')
+        else:
+            rounding = self.policy.header.rounding
+            if rounding is not None:
+                self.option(rounding.unit, ROUNDING_UNITS, "rounding unit")
+                self.option(rounding.mode, ROUNDING_MODES, "rounding mode")
+        self.declare()
+        for item in self.policy.items:
+            self.item(item)
+        return self.model
+
+    def item(self, item: ast.Item) -> None:
+        match item:
+            case ast.FactDecl():
+                sym = self.model.facts.get(item.name.text)
+                for bound in item.bounds:
+                    self.compare(ast.Name(item.name.span, (item.name.text,)), bound.op, bound.value, bound.span,
+                                 bound.word, sym.type if sym else T.ERROR)
+            case ast.ParamDecl():
+                psym = self.model.params.get(item.name.text)
+                ty = psym.type if psym else T.ERROR
+                last = None
+                for version in item.versions:
+                    got = self.value(version.value, ty)
+                    if "error" not in (got.kind, ty.kind) and got != ty:
+                        self.sink.report("E201", f"`{item.name.text}` is a {ty}; this value is a {got}", version.value.span)
+                    if version.start is not None and last is not None and version.start <= last:
+                        self.sink.report("E208", "parameter versions must be in date order", version.span)
+                    last = version.start
+            case ast.Assume():
+                self.condition(item.cond)
+            case ast.Eligibility():
+                for req in item.requirements:
+                    self.condition(req.cond)
+            case ast.Measure():
+                self.measure(item)
+            case ast.Combine():
+                self.option(item.mode, COMBINE_MODES, "combination")
+                for m in item.measures:
+                    self.measure_ref(m)
+            case ast.TotalCap():
+                self.money(item.amount, "a total cap")
+                for m in item.measures:
+                    self.measure_ref(m)
+            case ast.Acknowledge():
+                for target in item.targets:
+                    self.measure_ref(target)
+            case ast.Example():
+                self.example(item)
+            case ast.KindDecl() | ast.EnumDecl():
+                pass
+
+    def measure(self, m: ast.Measure) -> None:
+        names: dict[str, Span] = {}
+        for clause in m.clauses:
+            if clause.name is not None:
+                if clause.name.text in names:
+                    self.sink.report("E102", f"clause `{clause.name.text}` is already defined in `{m.name.text}`",
+                                     clause.name.span, notes=[Note("first defined here", names[clause.name.text])])
+                names[clause.name.text] = clause.name.span
+        for item in m.items:
+            match item:
+                case ast.Applicants():
+                    for kind in item.kinds:
+                        if kind.text not in self.model.kinds:
+                            self.sink.report("E106", f"unknown applicant kind `{kind.text}`", kind.span,
+                                             hint=_suggest(kind.text, self.model.kinds)
+                                             or "declare it: `kind " + kind.text + ' "…"`')
+                case ast.Pays():
+                    for form in item.forms:
+                        self.option(form, PAYMENT_FORMS, "payment form")
+                case ast.Requirement() | ast.Exclusion() | ast.Preference():
+                    self.condition(item.cond)
+                case ast.Clause():
+                    self.clause(m, item, names)
+                case ast.FundingLimit():
+                    self.money(item.limit, "a funding limit")
+                    self.money(item.counting, "the funding already received")
+                case ast.Quota():
+                    if item.rank is not None:
+                        ty = self.expr(item.rank)
+                        if ty.kind not in ("error",) and not ty.numeric:
+                            self.sink.report("E201", f"a ranking must be a number or amount, not a {ty}", item.rank.span)
+                case ast.GroupCap():
+                    self.money(item.amount, "a group cap")
+                    if item.per.text not in self.model.facts:
+                        self.sink.report("E101", f"unknown fact `{item.per.text}`", item.per.span,
+                                         hint=_suggest(item.per.text, self.model.facts))
+                    if item.allocate is not None:
+                        self.option(item.allocate, ALLOCATIONS, "allocation rule")
+                case ast.Budget():
+                    self.money(item.amount, "a budget")
+                case ast.Instalment():
+                    if item.share is not None:
+                        ty = self.expr(item.share)
+                        if ty.kind not in ("percent", "error"):
+                            self.sink.report("E201", f"an instalment pays a percentage of the award, not a {ty}",
+                                             item.share.span, hint="write `50%`")
+                    self.condition(item.cond)
+                case ast.NoClawback():
+                    pass
+
+    def clause(self, m: ast.Measure, clause: ast.Clause, names: dict[str, Span]) -> None:
+        if clause.exception_of is not None and clause.exception_of.text not in names:
+            self.sink.report("E105", f"`{m.name.text}` has no clause `{clause.exception_of.text}`",
+                             clause.exception_of.span, hint=_suggest(clause.exception_of.text, names))
+        if clause.amount.expr is not None:
+            self.money(clause.amount.expr, "an award")
+        for cap in clause.amount.caps:
+            self.money(cap, "a cap")
+        for cond in clause.conditions:
+            self.condition(cond.expr)
+
+    def example(self, ex: ast.Example) -> None:
+        for binding in ex.given:
+            sym = self.model.facts.get(binding.name.text)
+            if sym is None:
+                self.sink.report("E101", f"`{binding.name.text}` is not a fact", binding.name.span,
+                                 hint=_suggest(binding.name.text, self.model.facts))
+                if not isinstance(binding.value, ast.Text):
+                    self.expr(binding.value)
+                continue
+            if isinstance(binding.value, ast.Text):
+                got = T.TEXT
+            else:
+                got = self.expr(binding.value, sym.type)
+            if "error" not in (got.kind, sym.type.kind) and got != sym.type:
+                if not (sym.type.kind == "count" and got.kind == "number"):
+                    self.sink.report("E201", f"`{binding.name.text}` is a {sym.type}; this value is a {got}",
+                                     binding.value.span)
+        for expectation in ex.expectations:
+            if expectation.target is not None:
+                self.measure_ref(expectation.target)
+            if expectation.value is not None:
+                self.money(expectation.value, "an expected award")
+
+
+def check_types(policy: ast.Policy, sink: Sink) -> Model:
+    """Resolve names and check types and units, reporting into `sink`."""
+    return _Checker(policy, sink).check()

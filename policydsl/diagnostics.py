@@ -1,0 +1,218 @@
+"""Diagnostics as data: codes, severities, a sink that collects them, and text/JSON formatters."""
+
+from __future__ import annotations
+
+import enum
+import json
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from policydsl.source import SourceFile, Span
+
+
+class Severity(enum.IntEnum):
+    """How bad a finding is; higher is worse."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@attrs.frozen
+class Code:
+    """A diagnostic code: its `id` (E101), default `severity` and a short `title`."""
+
+    id: str
+    severity: Severity
+    title: str
+
+
+# Every code the tool can emit.  Each has a page docs/errors/<id>.md with cause, example and fix;
+# tests/test_diagnostics.py checks that the pages exist.
+_CODES = [
+    # syntax
+    Code("E001", Severity.ERROR, "unexpected token"),
+    Code("E002", Severity.ERROR, "unexpected end of file"),
+    Code("E003", Severity.ERROR, "unexpected character"),
+    Code("E004", Severity.ERROR, "unreadable file"),
+    Code("E005", Severity.ERROR, "input too large or too deeply nested"),
+    Code("E006", Severity.ERROR, "invalid literal"),
+    # names
+    Code("E101", Severity.ERROR, "unknown name"),
+    Code("E102", Severity.ERROR, "duplicate definition"),
+    Code("E103", Severity.ERROR, "unknown type"),
+    Code("E104", Severity.ERROR, "unknown enum value"),
+    Code("E105", Severity.ERROR, "unknown measure or clause"),
+    Code("E106", Severity.ERROR, "unknown applicant kind"),
+    Code("E107", Severity.ERROR, "unknown option"),
+    Code("W108", Severity.WARNING, "missing policy header"),
+    # types and units
+    Code("E201", Severity.ERROR, "incompatible operands"),
+    Code("E202", Severity.ERROR, "incompatible comparison"),
+    Code("E203", Severity.ERROR, "count times money without a per-unit amount"),
+    Code("E204", Severity.ERROR, "wrong number of arguments"),
+    Code("E205", Severity.ERROR, "condition is not true/false"),
+    Code("E206", Severity.ERROR, "amount is not money"),
+    Code("E207", Severity.ERROR, "mismatched count units"),
+    Code("E208", Severity.ERROR, "invalid declaration"),
+    Code("E209", Severity.ERROR, "division by zero"),
+    Code("W210", Severity.WARNING, "percentage over 100%"),
+    Code("W211", Severity.WARNING, "full-width character"),
+]
+CODES: dict[str, Code] = {c.id: c for c in _CODES}
+
+
+def register(*codes: Code) -> None:
+    """Add the codes of a later pass (analysis, examples) to the table."""
+    for code in codes:
+        CODES[code.id] = code
+
+
+@attrs.frozen
+class Note:
+    """A secondary message, optionally pointing at another place (`span`)."""
+
+    message: str
+    span: Span | None = None
+
+
+@attrs.frozen
+class Diagnostic:
+    """One finding: `code`, `severity`, `message`, the `span` it points at, `notes` that add
+    context or name other places, a `hint` on how to fix it, and structured `data` (a witness
+    applicant, the clauses involved) for machines."""
+
+    code: str
+    severity: Severity
+    message: str
+    span: Span | None
+    notes: tuple[Note, ...] = ()
+    hint: str | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        if self.span is None:
+            return ("", 0, 0, self.code, self.message)
+        return (self.span.file, self.span.line, self.span.col, self.code, self.message)
+
+
+class Sink:
+    """Collects diagnostics from every pass; passes report here and never raise or print."""
+
+    def __init__(self) -> None:
+        self._items: list[Diagnostic] = []
+        self._seen: set[tuple[str, str, Span | None]] = set()
+
+    def report(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        *,
+        notes: Iterable[Note] = (),
+        hint: str | None = None,
+        severity: Severity | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        key = (code, message, span)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        level = severity if severity is not None else CODES[code].severity
+        self._items.append(Diagnostic(code, level, message, span, tuple(notes), hint, dict(data or {})))
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        for d in diagnostics:
+            self.report(d.code, d.message, d.span, notes=d.notes, hint=d.hint, severity=d.severity, data=d.data)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """Sorted by file and position, de-duplicated."""
+        return sorted(self._items, key=Diagnostic.sort_key)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns taken by `text`: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _excerpt(source: SourceFile, span: Span) -> list[str]:
+    line = source.line_text(span.line)
+    gutter = f"{span.line:>4} | "
+    before = line[: span.col - 1].replace("\t", " ")
+    if span.end_line == span.line:
+        marked = line[span.col - 1 : max(span.end_col - 1, span.col)]
+    else:
+        marked = line[span.col - 1 :]
+    width = max(1, display_width(marked.replace("\t", " ")))
+    caret = " " * display_width(before) + "^" + "~" * (width - 1)
+    return [gutter + line.replace("\t", " "), " " * (len(gutter) - 2) + "| " + caret]
+
+
+def format_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, SourceFile]) -> str:
+    """Compiler-style text: `file:line:col: error[CODE]: message`, the line, a caret, notes, hint."""
+    out: list[str] = []
+    for d in diagnostics:
+        where = f"{d.span}: " if d.span else ""
+        out.append(f"{where}{d.severity}[{d.code}]: {d.message}")
+        source = sources.get(d.span.file) if d.span else None
+        if d.span and source is not None:
+            out.extend(_excerpt(source, d.span))
+        for note in d.notes:
+            at = f"{note.span}: " if note.span else ""
+            out.append(f"  = note: {at}{note.message}")
+        if d.hint:
+            out.append(f"  = hint: {d.hint}")
+    return "\n".join(out)
+
+
+def _span_json(span: Span | None) -> dict[str, Any] | None:
+    if span is None:
+        return None
+    return {
+        "file": span.file,
+        "line": span.line,
+        "col": span.col,
+        "end_line": span.end_line,
+        "end_col": span.end_col,
+    }
+
+
+def to_json(d: Diagnostic) -> dict[str, Any]:
+    """One diagnostic as a JSON-ready dictionary."""
+    return {
+        "code": d.code,
+        "severity": str(d.severity),
+        "message": d.message,
+        "location": _span_json(d.span),
+        "notes": [{"message": n.message, "location": _span_json(n.span)} for n in d.notes],
+        "hint": d.hint,
+        "details": _jsonable(dict(d.data)),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    return str(value)
+
+
+def format_json(diagnostics: Iterable[Diagnostic]) -> str:
+    return json.dumps([to_json(d) for d in diagnostics], ensure_ascii=False, indent=2)

@@ -1,0 +1,37 @@
+"""Shared test fixtures and the --update-golden switch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+POLICIES = ROOT / "policies"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden files from the current output (only when the change is intended)",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def golden(path: Path, actual: str, update: bool) -> None:
+    """Compare `actual` with the golden file at `path`, or rewrite it under --update-golden."""
+    if update or not path.exists():
+        if not update:
+            pytest.fail(f"golden file {path.relative_to(ROOT)} is missing; run pytest --update-golden")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        return
+    expected = path.read_text(encoding="utf-8")
+    assert actual == expected, f"output differs from {path.relative_to(ROOT)} (pytest --update-golden to accept)"
