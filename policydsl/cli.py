@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
 from pathlib import Path
 
 import click
 
+from policydsl import commands_eval
 from policydsl.diagnostics import Severity, Sink, format_json, format_text
 from policydsl.pipeline import check_file
 from policydsl.source import SourceFile
@@ -59,6 +61,59 @@ def check(files: tuple[Path, ...], fmt: str, fail_on: str) -> None:
         )
         click.echo(("ok: " if not failing else "") + summary)
     sys.exit(EXIT_PROBLEMS if failing else EXIT_OK)
+
+
+def _date(value: str | None) -> datetime.date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"`{value}` is not a date such as 2021-06-01") from None
+
+
+@main.command("eval")
+@click.argument("policy", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--facts", type=click.Path(dir_okay=False, path_type=Path), help="One applicant: a JSON object of facts.")
+@click.option("--batch", type=click.Path(dir_okay=False, path_type=Path), help="Many applicants: .csv or .jsonl.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where --batch results go.")
+@click.option("--date", "date_text", help="Evaluation date (validity, durations); default: today.")
+@click.option("--explain", is_flag=True, help="Explain every figure.")
+@click.option("--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed.")
+@click.option("--params", type=click.Path(dir_okay=False, path_type=Path), help="JSON values for parameters.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def eval_command(
+    policy: Path,
+    facts: Path | None,
+    batch: Path | None,
+    output: Path | None,
+    date_text: str | None,
+    explain: bool,
+    partial: bool,
+    params: Path | None,
+    fmt: str,
+) -> None:
+    """Evaluate one applicant (--facts) or a whole batch (--batch … -o …)."""
+    date = _date(date_text) or datetime.date.today()
+    if (facts is None) == (batch is None):
+        raise click.UsageError("give either --facts FILE or --batch FILE")
+    if batch is not None and output is None:
+        raise click.UsageError("--batch needs -o FILE for the results")
+    evaluator = commands_eval.build(policy, params)
+    if batch is not None and output is not None:
+        sys.exit(commands_eval.evaluate_batch(evaluator, batch, output, date))
+    assert facts is not None
+    sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt))
+
+
+@main.command("test")
+@_FILES
+@click.option("--coverage", is_flag=True, help="Report clauses and condition branches no example reaches.")
+@click.option("--min-coverage", type=float, help="With --coverage: fail below this percentage.")
+@click.option("-k", "pattern", help="Only examples whose name contains this text.")
+def test_command(files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None) -> None:
+    """Run the examples written in policy files; ends with `N passed, N failed`."""
+    sys.exit(commands_eval.test_files(files, coverage, min_coverage, pattern))
 
 
 if __name__ == "__main__":

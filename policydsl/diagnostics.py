@@ -136,6 +136,9 @@ class Sink:
         """Sorted by file and position, de-duplicated."""
         return sorted(self._items, key=Diagnostic.sort_key)
 
+    def errors_only(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
     @property
     def has_errors(self) -> bool:
         return any(d.severity is Severity.ERROR for d in self._items)

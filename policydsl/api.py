@@ -1,0 +1,112 @@
+"""The Python API: load a policy once and evaluate applicants in-process."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import functools
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from policydsl import ast
+from policydsl import runtime as rt
+from policydsl.batch import Constraint
+from policydsl.checks.typecheck import Model
+from policydsl.diagnostics import Sink, format_text
+from policydsl.interpreter import Interpreter, _Env
+from policydsl.keywords import ALLOCATIONS
+from policydsl.pipeline import check_file
+
+
+class PolicyError(Exception):
+    """The policy file has errors; the message is the diagnostics as text."""
+
+
+class PolicyEvaluator:
+    """A checked policy ready to evaluate applicants (`evaluate`), with its `measures` and the
+    cross-applicant `constraints` batch evaluation applies."""
+
+    def __init__(self, model: Model, source_text: str, params: Mapping[str, Any] | None = None) -> None:
+        self.model = model
+        self.interpreter = Interpreter(model, source_text, params)
+
+    @property
+    def measures(self) -> list[str]:
+        return [m.name.text for m in self.model.policy.of(ast.Measure)]
+
+    def evaluate(
+        self,
+        facts: Mapping[str, Any],
+        date: datetime.date | None = None,
+        *,
+        partial: bool = False,
+        explain: bool = True,
+    ) -> rt.Decision:
+        """Decide one applicant; raises runtime.InputError listing every problem with the facts."""
+        return self.interpreter.evaluate(facts, date, partial=partial, explain=explain)
+
+    def constraints(self) -> list[Constraint]:
+        out: list[Constraint] = []
+        for m in self.model.policy.of(ast.Measure):
+            quota = next(iter(m.of(ast.Quota)), None)
+            cap = next(iter(m.of(ast.GroupCap)), None)
+            if quota is None and cap is None:
+                continue
+            rank = None
+            if quota is not None and quota.rank is not None:
+                rank = functools.partial(self._rank, quota.rank)
+            cap_value = None if cap is None else self.interpreter.literal(cap.amount)
+            out.append(
+                Constraint(
+                    m.name.text,
+                    quota=None if quota is None else quota.count,
+                    rank=rank,
+                    group_cap=cap_value,
+                    group=None if cap is None else cap.per.text,
+                    allocate=None if cap is None or cap.allocate is None else ALLOCATIONS[cap.allocate.text],
+                )
+            )
+        return out
+
+    def _rank(self, expr: ast.Expr, facts: dict[str, Any]) -> Decimal | None:
+        try:
+            values = rt.parse_facts(self.interpreter.specs, facts)
+        except rt.InputError:
+            return None
+        with decimal.localcontext(rt.CONTEXT):
+            value = self.interpreter.ev(expr, _Env(values, None, self.interpreter.overrides))
+        return value if isinstance(value, Decimal) else None
+
+
+def compile_policy(path: str | Path, params: Mapping[str, Any] | None = None) -> tuple[PolicyEvaluator | None, Sink]:
+    """Check a policy file and build its evaluator; None when it has errors (see the sink)."""
+    sink = Sink()
+    checked = check_file(path, sink)
+    if checked.model is None or sink.has_errors or checked.source is None:
+        return None, sink
+    return PolicyEvaluator(checked.model, checked.source.text, params), sink
+
+
+@functools.lru_cache(maxsize=64)
+def _load(path: str, mtime: float) -> PolicyEvaluator:
+    evaluator, sink = compile_policy(path)
+    if evaluator is None:
+        from policydsl.frontend import load_file
+
+        probe = Sink()
+        loaded = load_file(path, probe)
+        sources = {loaded.source.name: loaded.source} if loaded.source else {}
+        raise PolicyError(format_text(sink.diagnostics, sources))
+    return evaluator
+
+
+def load(path: str | Path) -> PolicyEvaluator:
+    """The evaluator for a policy file, cached until the file changes."""
+    resolved = Path(path).resolve()
+    try:
+        mtime = resolved.stat().st_mtime
+    except OSError as exc:
+        raise PolicyError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return _load(str(resolved), mtime)

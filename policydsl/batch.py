@@ -1,0 +1,207 @@
+"""Evaluate many applicants from CSV or JSON Lines, streaming, losing no row, with cross-applicant limits."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import attrs
+
+from policydsl import runtime as rt
+
+
+class Evaluator(Protocol):
+    """What batch evaluation needs of an evaluator (the interpreter or a compiled module)."""
+
+    def evaluate(
+        self, facts: dict[str, Any], date: datetime.date | None = None, *, partial: bool = False, explain: bool = True
+    ) -> rt.Decision: ...
+
+
+@attrs.frozen
+class Constraint:
+    """A limit across applicants on one `measure`: a `quota` (with a `rank` function, or None when the
+    text declares no ranking), or a `group_cap` over the groups that `group` tells apart, with its
+    allocation rule `allocate` (proportional, or None)."""
+
+    measure: str
+    quota: int | None = None
+    rank: Callable[[dict[str, Any]], Decimal | None] | None = None
+    group_cap: Decimal | None = None
+    group: str | None = None
+    allocate: str | None = None
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """Rows of a .csv or .jsonl file as (row number, facts, error); a malformed row is an error row."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        if path.suffix.lower() == ".csv":
+            reader = csv.DictReader(handle)
+            for number, row in enumerate(reader, 1):
+                if None in row:
+                    yield number, None, f"row has {len(row[None]) + len(reader.fieldnames or [])} cells; the header has {len(reader.fieldnames or [])}"  # type: ignore[index]
+                    continue
+                yield number, {k: v for k, v in row.items() if k is not None}, None
+        else:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line, parse_float=Decimal)
+                except json.JSONDecodeError as exc:
+                    yield number, None, f"not JSON: {exc.msg} at column {exc.colno}"
+                    continue
+                if not isinstance(value, dict):
+                    yield number, None, "each line must be a JSON object of facts"
+                    continue
+                yield number, value, None
+
+
+@attrs.define
+class _Seen:
+    row: int
+    status: str
+    amount: Decimal | None
+    rank: Decimal | None
+    group: str | None
+
+
+def _plan(
+    path: Path, evaluator: Evaluator, date: datetime.date | None, constraints: list[Constraint]
+) -> dict[str, dict[int, tuple[str, Decimal | None, str]]]:
+    """First pass: decide, per constrained measure, what each row's result becomes under the quota or
+    group cap.  Keeps only a small record per eligible row."""
+    seen: dict[str, list[_Seen]] = {c.measure: [] for c in constraints}
+    for number, facts, error in read_rows(path):
+        if facts is None or error:
+            continue
+        try:
+            decision = evaluator.evaluate(dict(facts), date, explain=False)
+        except rt.InputError:
+            continue
+        for c in constraints:
+            result = decision.measures[c.measure]
+            if result.status == rt.INELIGIBLE:
+                continue
+            rank = c.rank(facts) if c.rank is not None else None
+            group = None if c.group is None else str(facts.get(c.group, ""))
+            seen[c.measure].append(_Seen(number, result.status, result.amount, rank, group))
+    changes: dict[str, dict[int, tuple[str, Decimal | None, str]]] = {}
+    for c in constraints:
+        rows = seen[c.measure]
+        change: dict[int, tuple[str, Decimal | None, str]] = {}
+        if c.quota is not None and len(rows) > c.quota:
+            if c.rank is None:
+                for r in rows:
+                    change[r.row] = (rt.UNDETERMINED, r.amount, f"{len(rows)} 个符合条件，名额 {c.quota} 个，原文未规定遴选排序")
+            else:
+                order = sorted(rows, key=lambda r: (-(r.rank if r.rank is not None else Decimal("-Infinity")), r.row))
+                for place, r in enumerate(order, 1):
+                    if place > c.quota:
+                        change[r.row] = (rt.INELIGIBLE, None, f"未入选：名额 {c.quota} 个，排名第 {place}")
+        if c.group_cap is not None:
+            groups: dict[str | None, list[_Seen]] = {}
+            for r in rows:
+                if r.row not in change:
+                    groups.setdefault(r.group, []).append(r)
+            for name, members in groups.items():
+                total = sum((m.amount or Decimal(0) for m in members), Decimal(0))
+                if total <= c.group_cap:
+                    continue
+                for m in members:
+                    if c.allocate == "proportional" and m.amount is not None:
+                        share = (m.amount * c.group_cap / total).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+                        change[m.row] = (m.status, share, f"集体封顶 {rt.yuan(c.group_cap)}（{name}）按比例分配")
+                    else:
+                        change[m.row] = (
+                            rt.CEILING,
+                            m.amount,
+                            f"{name} 成员合计 {rt.yuan(total)} 超过集体封顶 {rt.yuan(c.group_cap)}，原文未规定分配办法",
+                        )
+        changes[c.measure] = change
+    return changes
+
+
+def _apply(decision: rt.Decision, row: int, changes: dict[str, dict[int, tuple[str, Decimal | None, str]]]) -> None:
+    for measure, change in changes.items():
+        if row in change:
+            status, amount, reason = change[row]
+            result = decision.measures[measure]
+            result.status, result.amount = status, amount
+            result.reasons.append(reason)
+
+
+def _row_out(number: int, facts: dict[str, Any] | None, decision: rt.Decision | None, error: str | None) -> dict[str, Any]:
+    row_id = (facts or {}).get("id", (facts or {}).get("_id", number))
+    out: dict[str, Any] = {"row": number, "id": row_id, "error": error}
+    if decision is not None:
+        out["total_status"] = decision.total.status
+        out["total_amount"] = None if decision.total.amount is None else str(decision.total.amount)
+        for name, m in decision.measures.items():
+            out[f"{name}.status"] = m.status
+            out[f"{name}.amount"] = None if m.amount is None else str(m.amount)
+            out[f"{name}.reasons"] = "；".join(m.reasons)
+    return out
+
+
+def run_batch(
+    evaluator: Evaluator,
+    measures: list[str],
+    source: Path,
+    target: Path,
+    date: datetime.date | None,
+    constraints: list[Constraint],
+    progress: TextIO | None = None,
+) -> tuple[int, int]:
+    """Evaluate every row of `source` into `target` (.csv or .jsonl); returns (rows, rows with errors).
+    The output is written to a temporary file and renamed into place only when complete."""
+    changes = _plan(source, evaluator, date, constraints) if constraints else {}
+    columns = ["row", "id", "error", "total_status", "total_amount"]
+    for name in measures:
+        columns += [f"{name}.status", f"{name}.amount", f"{name}.reasons"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    rows = errors = 0
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, columns) if target.suffix.lower() == ".csv" else None
+            if writer is not None:
+                writer.writeheader()
+            for number, facts, error in read_rows(source):
+                decision = None
+                if facts is not None and error is None:
+                    try:
+                        decision = evaluator.evaluate(dict(facts), date, explain=False)
+                        _apply(decision, number, changes)
+                    except rt.InputError as exc:
+                        error = "; ".join(exc.problems)
+                rows += 1
+                errors += error is not None
+                record = _row_out(number, facts, decision, error)
+                if writer is not None:
+                    writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+                else:
+                    out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+                if progress is not None and rows % 1000 == 0:
+                    progress.write(f"\r{rows} rows…")
+                    progress.flush()
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    if progress is not None:
+        progress.write(f"\r{rows} rows done\n")
+    return rows, errors
+
+
+def stderr_progress() -> TextIO | None:
+    """Progress on standard error, only when it is a terminal."""
+    return sys.stderr if sys.stderr.isatty() else None

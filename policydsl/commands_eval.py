@@ -1,0 +1,148 @@
+"""The `eval` and `test` commands' work: read facts, evaluate, print decisions and example results."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from policydsl import runtime as rt
+from policydsl.api import PolicyEvaluator, compile_policy
+from policydsl.batch import run_batch, stderr_progress
+from policydsl.diagnostics import Sink, format_text
+from policydsl.examples import coverage_gaps, run_example
+from policydsl.frontend import load_file
+from policydsl.interpreter import Interpreter
+
+
+class UsageProblem(click.ClickException):
+    """A problem with the command's input files (exit code 2)."""
+
+    exit_code = 2
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageProblem(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise UsageProblem(f"{path}: {what} must be a JSON object of name → value")
+    return value
+
+
+def build(policy: Path, params: Path | None) -> PolicyEvaluator:
+    """The evaluator for a policy file; prints the diagnostics and exits 1 when it has errors."""
+    overrides = read_json(params, "parameters") if params is not None else None
+    try:
+        evaluator, sink = compile_policy(policy, overrides)
+    except rt.InputError as exc:
+        raise UsageProblem("; ".join(exc.problems)) from None
+    if evaluator is None:
+        probe = Sink()
+        loaded = load_file(policy, probe)
+        sources = {loaded.source.name: loaded.source} if loaded.source else {}
+        click.echo(format_text(sink.errors_only(), sources), err=True)
+        raise SystemExit(1)
+    return evaluator
+
+
+def evaluate_one(
+    evaluator: PolicyEvaluator,
+    facts_path: Path,
+    date: datetime.date | None,
+    partial: bool,
+    explain: bool,
+    fmt: str,
+) -> int:
+    facts = read_json(facts_path, "facts")
+    try:
+        decision = evaluator.evaluate(facts, date, partial=partial, explain=explain or fmt == "json")
+    except rt.InputError as exc:
+        click.echo(f"{facts_path}: the facts cannot be used:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        return 1
+    if fmt == "json":
+        click.echo(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2))
+    elif explain:
+        click.echo(decision.explain())
+    else:
+        click.echo(summary(decision))
+    return 0
+
+
+def summary(decision: rt.Decision) -> str:
+    lines = [decision.policy]
+    lines.extend(f"  不符合申报条件：{f}" for f in decision.eligibility_failures)
+    for m in decision.measures.values():
+        reasons = f"（{'；'.join(m.reasons)}）" if m.reasons else ""
+        needed = f" 尚需：{'、'.join(m.needed)}" if m.needed else ""
+        lines.append(f"  {m.label}（{m.measure}）：{rt.describe(m)}{reasons}{needed}")
+    lines.append(f"  合计：{rt.describe(decision.total)}" + (f"（{'；'.join(decision.total.reasons)}）" if decision.total.reasons else ""))
+    return "\n".join(lines)
+
+
+def evaluate_batch(evaluator: PolicyEvaluator, source: Path, target: Path, date: datetime.date | None) -> int:
+    if source.suffix.lower() not in (".csv", ".jsonl") or target.suffix.lower() not in (".csv", ".jsonl"):
+        raise UsageProblem("--batch and -o take .csv or .jsonl files")
+    if not source.is_file():
+        raise UsageProblem(f"cannot read {source}")
+    rows, errors = run_batch(
+        evaluator, evaluator.measures, source, target, date, evaluator.constraints(), stderr_progress()
+    )
+    click.echo(f"{rows} rows evaluated into {target}: {rows - errors} decided, {errors} with errors")
+    return 0
+
+
+def test_files(files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None) -> int:
+    passed = failed = 0
+    reached_all = total_all = 0
+    for path in files:
+        evaluator, sink = compile_policy(path)
+        if evaluator is None:
+            probe = Sink()
+            loaded = load_file(path, probe)
+            sources = {loaded.source.name: loaded.source} if loaded.source else {}
+            click.echo(format_text(sink.errors_only(), sources))
+            failed += 1
+            continue
+        interpreter: Interpreter = evaluator.interpreter
+        seen: dict[int, set[bool]] = {}
+        from policydsl import ast
+
+        for example in evaluator.model.policy.of(ast.Example):
+            if pattern and pattern not in example.name:
+                continue
+            result = run_example(interpreter, example, seen)
+            if result.passed:
+                passed += 1
+                continue
+            failed += 1
+            click.echo(f"{example.span}: FAILED example \"{example.name}\"")
+            for failure in result.failures:
+                click.echo(f"    {failure}")
+            if result.decision is not None:
+                click.echo("  explanation:")
+                click.echo("\n".join("    " + line for line in result.decision.explain().splitlines()))
+        if coverage:
+            reached, total, gaps = coverage_gaps(evaluator.model, seen)
+            reached_all += reached
+            total_all += total
+            share = Decimal(100) * reached / total if total else Decimal(100)
+            click.echo(f"{path}: coverage {share:.1f}% ({reached}/{total} branches)")
+            for gap in gaps:
+                click.echo(f"  {gap.span}: {gap.message}")
+    click.echo(f"{passed} passed, {failed} failed")
+    if coverage and min_coverage is not None and total_all:
+        share = Decimal(100) * reached_all / total_all
+        if share < Decimal(str(min_coverage)):
+            click.echo(f"coverage {share:.1f}% is below --min-coverage {min_coverage}")
+            return 1
+    return 1 if failed else 0

@@ -1,0 +1,144 @@
+"""Run the examples written in policy files and measure which clauses and branches they reach."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from policydsl import ast
+from policydsl import runtime as rt
+from policydsl.checks.typecheck import Model
+from policydsl.interpreter import Interpreter, validity_window
+from policydsl.source import Span
+
+
+@attrs.frozen
+class ExampleResult:
+    """One example's outcome: the `failures` (empty when it passed), the `decision` when it ran."""
+
+    example: ast.Example
+    failures: tuple[str, ...]
+    decision: rt.Decision | None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def example_date(policy: ast.Policy, example: ast.Example) -> datetime.date | None:
+    """The day an example is evaluated on: its own `on` date, else the policy's first valid day."""
+    if example.date is not None:
+        return example.date
+    start, _, _ = validity_window(policy.header)
+    return start or (policy.header.issued if policy.header else None)
+
+
+def given_facts(interpreter: Interpreter, example: ast.Example) -> dict[str, Any]:
+    """An example's given block as fact values."""
+    facts: dict[str, Any] = {}
+    for binding in example.given:
+        if isinstance(binding.value, ast.Text):
+            facts[binding.name.text] = binding.value.value
+        else:
+            facts[binding.name.text] = interpreter.literal(binding.value)
+    return facts
+
+
+def _expected(kind: str, value: Decimal | None) -> str:
+    if kind == "amount":
+        return f"= {rt.yuan(value)}"
+    if kind == "ceiling":
+        return f"最高 {rt.yuan(value)}"
+    return {"undetermined": "金额未定", "ineligible": "不符合"}[kind]
+
+
+def _matches(result: rt.MeasureResult, kind: str, value: Decimal | None) -> bool:
+    if kind == "amount":
+        return result.status == rt.DETERMINED and result.amount == value
+    if kind == "ceiling":
+        return result.status == rt.CEILING and result.amount == value
+    if kind == "undetermined":
+        return result.status == rt.UNDETERMINED
+    return result.status == rt.INELIGIBLE
+
+
+def run_example(
+    interpreter: Interpreter, example: ast.Example, coverage: dict[int, set[bool]] | None = None
+) -> ExampleResult:
+    policy = interpreter.policy
+    try:
+        facts = given_facts(interpreter, example)
+        decision = interpreter.evaluate(facts, example_date(policy, example), coverage=coverage)
+    except rt.InputError as exc:
+        return ExampleResult(example, tuple(f"the given facts are unusable: {p}" for p in exc.problems), None)
+    failures: list[str] = []
+    for expectation in example.expectations:
+        value = None if expectation.value is None else interpreter.literal(expectation.value)
+        if expectation.target is None:
+            result = decision.total
+            name = "total"
+        else:
+            name = expectation.target.text
+            result = decision.measures[name]
+        if not _matches(result, expectation.kind, value):
+            got = rt.describe(result)
+            why = f"（{'；'.join(result.reasons)}）" if result.reasons else ""
+            failures.append(f"{name}: expected {_expected(expectation.kind, value)}, got {got}{why}")
+    return ExampleResult(example, tuple(failures), decision)
+
+
+def run_examples(
+    model: Model, source_text: str, coverage: dict[int, set[bool]] | None = None
+) -> list[ExampleResult]:
+    interpreter = Interpreter(model, source_text)
+    return [run_example(interpreter, ex, coverage) for ex in model.policy.of(ast.Example)]
+
+
+@attrs.frozen
+class Gap:
+    """Something no example reaches: a clause never applied, or a condition never true / never false."""
+
+    span: Span
+    message: str
+
+
+def coverage_gaps(model: Model, seen: dict[int, set[bool]]) -> tuple[int, int, list[Gap]]:
+    """(branches reached, branches in all, what is missed): every clause counts its applying and not
+    applying, every comparison in a condition its true and false outcome."""
+    gaps: list[Gap] = []
+    reached = total = 0
+
+    def branch(node: ast.Node, what: str) -> None:
+        nonlocal reached, total
+        outcomes = seen.get(id(node), set())
+        for value in (True, False):
+            total += 1
+            if value in outcomes:
+                reached += 1
+            else:
+                gaps.append(Gap(node.span, f"{what} is never {'true' if value else 'false'} in any example"))
+
+    for measure in model.policy.of(ast.Measure):
+        for clause in measure.clauses:
+            cid = measure.clause_id(clause)
+            outcomes = seen.get(id(clause), set())
+            total += 1
+            if True in outcomes:
+                reached += 1
+            else:
+                gaps.append(Gap(clause.span, f"clause {cid} never applies in any example"))
+            for cond in clause.conditions:
+                for atom in _atoms(cond.expr):
+                    branch(atom, f"`{cid}` condition")
+    return reached, total, gaps
+
+
+def _atoms(expr: ast.Expr) -> list[ast.Expr]:
+    if isinstance(expr, ast.And | ast.Or | ast.Implies):
+        return _atoms(expr.left) + _atoms(expr.right)
+    if isinstance(expr, ast.Not):
+        return _atoms(expr.operand)
+    return [expr]
