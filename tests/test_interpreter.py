@@ -1,0 +1,206 @@
+"""The reference semantics on a policy that uses every construct; every figure is worked by hand."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from policydsl import runtime as rt
+from policydsl.api import PolicyEvaluator, compile_policy
+from tests.conftest import DATA
+
+DAY = datetime.date(2021, 6, 1)
+BASE: dict[str, Any] = {
+    "applicant": "enterprise",
+    "investment": "4亿",
+    "other_funding": "5000万",
+    "upper_funding": "3亿",
+    "center_level": "national",
+    "revenue": "1000万",
+    "registrations": "100",
+    "established": "2019-01-01",
+    "key_platform": False,
+    "national_platform": False,
+    "completion_h1": "60%",
+    "completion_h2": "100%",
+    "standards": 0,
+    "cluster": "江门A",
+}
+
+
+@pytest.fixture(scope="module")
+def policy() -> PolicyEvaluator:
+    evaluator, sink = compile_policy(DATA / "eval" / "semantics.policy")
+    assert evaluator is not None, sink.diagnostics
+    return evaluator
+
+
+def run(policy: PolicyEvaluator, date: datetime.date = DAY, **changes: Any) -> rt.Decision:
+    return policy.evaluate({**BASE, **changes}, date)
+
+
+def amount(decision: rt.Decision, measure: str) -> tuple[str, Decimal | None]:
+    m = decision.measures[measure]
+    return m.status, m.amount
+
+
+def test_percentage_with_cap_is_a_ceiling_not_an_entitlement(policy: PolicyEvaluator) -> None:
+    # 50% × 150万 = 75万, under the 100万 cap; a ceiling (最高/不超过), never a determined amount
+    assert amount(run(policy, investment="150万"), "benchmark") == (rt.CEILING, Decimal("750000.00"))
+    # 50% × 4亿 = 2亿 → the cap binds
+    assert amount(run(policy), "benchmark") == (rt.CEILING, Decimal("1000000.00"))
+
+
+def test_cap_just_below_at_and_above(policy: PolicyEvaluator) -> None:
+    assert amount(run(policy, investment="1999998"), "benchmark")[1] == Decimal("999999.00")
+    assert amount(run(policy, investment="200万"), "benchmark")[1] == Decimal("1000000.00")
+    assert amount(run(policy, investment="2000002"), "benchmark")[1] == Decimal("1000000.00")
+
+
+def test_rounding_to_the_fen_half_up(policy: PolicyEvaluator) -> None:
+    # 50% × 0.01元 = 0.005元 → 0.01元 (half up at the fen)
+    assert amount(run(policy, investment="0.01"), "benchmark")[1] == Decimal("0.01")
+    # 50% × 0.03元 = 0.015元 → 0.02元
+    assert amount(run(policy, investment="0.03"), "benchmark")[1] == Decimal("0.02")
+
+
+def test_tier_table_cap_by_enum(policy: PolicyEvaluator) -> None:
+    # 50% × 3亿 = 1.5亿; national cap 1亿; funding room 50% × 4亿 − 5000万 = 1.5亿 → 1亿
+    assert amount(run(policy), "center") == (rt.DETERMINED, Decimal("100000000.00"))
+    # provincial cap 5000万
+    assert amount(run(policy, center_level="provincial"), "center")[1] == Decimal("50000000.00")
+    # the label of a value is accepted as input too
+    assert amount(run(policy, center_level="市级"), "center")[1] == Decimal("30000000.00")
+
+
+def test_cross_funding_ceiling_binds(policy: PolicyEvaluator) -> None:
+    # room = 50% × 1亿 − 4000万 = 1000万 < min(50% × 3亿, 1亿)
+    decision = run(policy, investment="1亿", other_funding="4000万")
+    assert amount(decision, "center") == (rt.DETERMINED, Decimal("10000000.00"))
+    assert any("上限起作用" in line for line in decision.measures["center"].explanation)
+    # other funding already at the limit: nothing left
+    assert amount(run(policy, investment="1亿", other_funding="6000万"), "center")[1] == Decimal("0.00")
+
+
+def test_strict_threshold_chao_excludes_the_number(policy: PolicyEvaluator) -> None:
+    at = run(policy, applicant="platform", registrations="2000万")
+    above = run(policy, applicant="platform", registrations="20000001")
+    assert at.measures["node"].status == rt.INELIGIBLE  # 超2000万条: exactly 2000万 is not more than
+    assert amount(above, "node") == (rt.DETERMINED, Decimal("500000.00"))
+
+
+def test_inclusive_threshold_and_per_unit_amount(policy: PolicyEvaluator) -> None:
+    assert run(policy, standards=0).measures["std"].status == rt.INELIGIBLE
+    assert amount(run(policy, standards=1), "std") == (rt.DETERMINED, Decimal("1000000.00"))  # 达到1项
+    assert amount(run(policy, standards=3), "std") == (rt.DETERMINED, Decimal("3000000.00"))
+
+
+def test_applicant_kind_rules_a_measure_out(policy: PolicyEvaluator) -> None:
+    decision = run(policy, applicant="platform")
+    assert decision.measures["benchmark"].status == rt.INELIGIBLE
+    assert decision.measures["benchmark"].reasons == ["适用主体为 企业"]
+
+
+def test_exception_raises_the_default_ceiling(policy: PolicyEvaluator) -> None:
+    key = run(policy, applicant="platform", key_platform=True)
+    national = run(policy, applicant="platform", key_platform=True, national_platform=True)
+    assert amount(key, "gsb") == (rt.CEILING, Decimal("10000000.00"))
+    assert amount(national, "gsb") == (rt.CEILING, Decimal("30000000.00"))
+    assert national.measures["gsb"].clauses == ["gsb.national"]
+    assert national.measures["gsb"].forms == ("interest_subsidy", "grant", "equity")
+
+
+def test_bonus_stacks_only_on_a_base_award(policy: PolicyEvaluator) -> None:
+    assert amount(run(policy, revenue="2000万"), "pool")[1] == Decimal("200000.00")  # 超过: not at 2000万
+    assert amount(run(policy, revenue="20000001"), "pool")[1] == Decimal("500000.00")  # 20万 + 30万
+    assert run(policy, revenue="0").measures["pool"].status == rt.INELIGIBLE
+
+
+def test_unset_parameter_is_undetermined_never_invented(policy: PolicyEvaluator) -> None:
+    pilot = run(policy).measures["pilot"]
+    assert pilot.status == rt.UNDETERMINED and pilot.amount is None
+    assert "试点奖励金额" in pilot.reasons[0]
+
+
+def test_parameter_versions_follow_the_evaluation_date(policy: PolicyEvaluator) -> None:
+    # 30% × 10万 = 3万 in 2021; 40% × 10万 = 4万 in 2022; 40% × 20万 = 8万 → cap 5万
+    assert amount(run(policy, revenue="10万"), "fee")[1] == Decimal("30000.00")
+    assert amount(run(policy, datetime.date(2022, 3, 1), revenue="10万"), "fee")[1] == Decimal("40000.00")
+    assert amount(run(policy, datetime.date(2022, 3, 1), revenue="20万"), "fee")[1] == Decimal("50000.00")
+
+
+def test_parameters_file_fills_an_unset_amount() -> None:
+    evaluator, _ = compile_policy(DATA / "eval" / "semantics.policy", {"pilot_amount": "80万"})
+    assert evaluator is not None
+    assert amount(evaluator.evaluate(BASE, DAY), "pilot") == (rt.DETERMINED, Decimal("800000.00"))
+
+
+def test_staged_payout_59_and_60_percent(policy: PolicyEvaluator) -> None:
+    assert amount(run(policy), "staged")[1] == Decimal("1000000.00")  # 50万 + rest 50万
+    assert amount(run(policy, completion_h1="59%"), "staged")[1] == Decimal("0.00")  # forfeit all
+    # first half paid, second half forfeit, no clawback
+    assert amount(run(policy, completion_h2="99%"), "staged")[1] == Decimal("500000.00")
+
+
+def test_highest_only_combination(policy: PolicyEvaluator) -> None:
+    decision = run(policy, applicant="platform", registrations="3000万", revenue="3000万")
+    # node 50万, pool 50万 (20万 + 30万): 就高不重复 pays one of them
+    assert amount(decision, "node")[1] == Decimal("500000.00")
+    assert amount(decision, "pool")[1] == Decimal("500000.00")
+    assert any("就高不重复" in line for line in decision.total.explanation)
+
+
+def test_total_is_a_ceiling_when_combination_is_not_declared(policy: PolicyEvaluator) -> None:
+    decision = run(policy)
+    assert decision.total.status == rt.UNDETERMINED  # pilot is undetermined
+    assert any("未说明" in r for r in decision.total.reasons)
+
+
+def test_validity_window(policy: PolicyEvaluator) -> None:
+    # issued 2021-05-16, 3 years: in force through 2024-05-15
+    assert run(policy, datetime.date(2024, 5, 15)).measures["center"].status == rt.DETERMINED
+    late = run(policy, datetime.date(2024, 5, 16))
+    assert late.measures["center"].status == rt.INELIGIBLE
+    assert "已失效" in late.eligibility_failures[0]
+    assert run(policy, datetime.date(2021, 5, 15)).measures["center"].status == rt.INELIGIBLE
+
+
+def test_full_year_since_establishment(policy: PolicyEvaluator) -> None:
+    # 成立满1年 on 2021-06-01: established 2020-06-01 qualifies, 2020-06-02 does not
+    assert run(policy, established="2020-06-01").eligibility_failures == []
+    assert run(policy, established="2020-06-02").eligibility_failures == ["成立时间满1年"]
+
+
+def test_every_input_problem_is_reported_at_once(policy: PolicyEvaluator) -> None:
+    with pytest.raises(rt.InputError) as info:
+        policy.evaluate({**BASE, "investment": "-5", "center_level": "galactic", "revenue": "abc", "typo": 1}, DAY)
+    problems = " | ".join(info.value.problems)
+    assert "investment" in problems and "negative" in problems
+    assert "galactic" in problems and "revenue" in problems and "`typo`: no such fact" in problems
+
+
+def test_float_money_is_refused(policy: PolicyEvaluator) -> None:
+    with pytest.raises(rt.InputError, match="float"):
+        policy.evaluate({**BASE, "investment": 0.1}, DAY)
+
+
+def test_missing_facts_are_named_unless_partial(policy: PolicyEvaluator) -> None:
+    with pytest.raises(rt.InputError) as info:
+        policy.evaluate({"applicant": "enterprise", "established": "2019-01-01"}, DAY)
+    assert any("investment" in p for p in info.value.problems)
+    partial = policy.evaluate({"applicant": "enterprise", "established": "2019-01-01", "investment": "150万"}, DAY, partial=True)
+    assert amount(partial, "benchmark") == (rt.CEILING, Decimal("750000.00"))
+    assert partial.measures["center"].status == rt.UNDETERMINED
+    assert any("upper_funding" in n for n in partial.measures["center"].needed)
+    # ruled out already, whatever the rest: not eligible, never "0元"
+    out = policy.evaluate({"applicant": "platform", "established": "2019-01-01"}, DAY, partial=True)
+    assert out.measures["benchmark"].status == rt.INELIGIBLE and out.measures["benchmark"].amount is None
+
+
+def test_explanation_quotes_formulas_and_facts_in_labels(policy: PolicyEvaluator) -> None:
+    text = run(policy, investment="150万").explain()
+    assert "50% * investment = 75万元（项目总投入 = 150万元）" in text
+    assert "最高 75万元" in text
