@@ -1,0 +1,38 @@
+# Two commands for a new user:  `make demo`  and  `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+OUT := out
+POLICIES := $(wildcard policies/*.policy)
+
+.PHONY: demo test install bench clean
+
+$(VENV)/.installed: pyproject.toml scripts/install.sh
+	bash scripts/install.sh
+	touch $@
+
+install: $(VENV)/.installed
+
+# Check, compile, draw and evaluate the bundled seed policies.
+demo: $(VENV)/.installed
+	$(BIN)/policydsl check $(POLICIES)
+	$(BIN)/policydsl test $(POLICIES)
+	mkdir -p $(OUT)
+	for p in $(POLICIES); do \
+	  n=$$(basename $$p .policy); \
+	  $(BIN)/policydsl compile $$p -o $(OUT)/$$n.py || exit 1; \
+	  $(BIN)/policydsl diagram $$p -o $(OUT)/$$n.svg || exit 1; \
+	done
+	$(BIN)/policydsl eval policies/jiangmen_special_fund.policy --facts policies/samples/jiangmen_special_fund.json --date 2021-06-01 --explain
+	$(BIN)/policydsl report $(POLICIES) -o $(OUT)/site
+	@echo "compiled evaluators and diagrams are in $(OUT)/, the review site in $(OUT)/site/index.html"
+
+# The whole test suite (what CI runs).
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/eval_bench.py
+	$(BIN)/python benchmarks/check_bench.py
+
+clean:
+	rm -rf $(OUT) $(VENV)
