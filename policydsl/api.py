@@ -80,7 +80,9 @@ class PolicyEvaluator:
         return value if isinstance(value, Decimal) else None
 
 
-def compile_policy(path: str | Path, params: Mapping[str, Any] | None = None) -> tuple[PolicyEvaluator | None, Sink]:
+def compile_policy(
+    path: str | Path, params: Mapping[str, Any] | None = None
+) -> tuple[PolicyEvaluator | None, Sink]:
     """Check a policy file and build its evaluator; None when it has errors (see the sink)."""
     sink = Sink()
     checked = check_file(path, sink)

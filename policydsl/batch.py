@@ -22,7 +22,12 @@ class Evaluator(Protocol):
     """What batch evaluation needs of an evaluator (the interpreter or a compiled module)."""
 
     def evaluate(
-        self, facts: dict[str, Any], date: datetime.date | None = None, *, partial: bool = False, explain: bool = True
+        self,
+        facts: dict[str, Any],
+        date: datetime.date | None = None,
+        *,
+        partial: bool = False,
+        explain: bool = True,
     ) -> rt.Decision: ...
 
 
@@ -46,8 +51,10 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | No
         if path.suffix.lower() == ".csv":
             reader = csv.DictReader(handle)
             for number, row in enumerate(reader, 1):
+                width = len(reader.fieldnames or [])
                 if None in row:
-                    yield number, None, f"row has {len(row[None]) + len(reader.fieldnames or [])} cells; the header has {len(reader.fieldnames or [])}"  # type: ignore[index]
+                    extra = row[None]
+                    yield number, None, f"row has {width + len(extra)} cells; the header has {width}"
                     continue
                 yield number, {k: v for k, v in row.items() if k is not None}, None
         else:
@@ -101,9 +108,15 @@ def _plan(
         if c.quota is not None and len(rows) > c.quota:
             if c.rank is None:
                 for r in rows:
-                    change[r.row] = (rt.UNDETERMINED, r.amount, f"{len(rows)} 个符合条件，名额 {c.quota} 个，原文未规定遴选排序")
+                    change[r.row] = (
+                        rt.UNDETERMINED,
+                        r.amount,
+                        f"{len(rows)} 个符合条件，名额 {c.quota} 个，原文未规定遴选排序",
+                    )
             else:
-                order = sorted(rows, key=lambda r: (-(r.rank if r.rank is not None else Decimal("-Infinity")), r.row))
+                order = sorted(
+                    rows, key=lambda r: (-(r.rank if r.rank is not None else Decimal("-Infinity")), r.row)
+                )
                 for place, r in enumerate(order, 1):
                     if place > c.quota:
                         change[r.row] = (rt.INELIGIBLE, None, f"未入选：名额 {c.quota} 个，排名第 {place}")
@@ -118,19 +131,28 @@ def _plan(
                     continue
                 for m in members:
                     if c.allocate == "proportional" and m.amount is not None:
-                        share = (m.amount * c.group_cap / total).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
-                        change[m.row] = (m.status, share, f"集体封顶 {rt.yuan(c.group_cap)}（{name}）按比例分配")
+                        share = (m.amount * c.group_cap / total).quantize(
+                            Decimal("0.01"), rounding="ROUND_DOWN"
+                        )
+                        change[m.row] = (
+                            m.status,
+                            share,
+                            f"集体封顶 {rt.yuan(c.group_cap)}（{name}）按比例分配",
+                        )
                     else:
                         change[m.row] = (
                             rt.CEILING,
                             m.amount,
-                            f"{name} 成员合计 {rt.yuan(total)} 超过集体封顶 {rt.yuan(c.group_cap)}，原文未规定分配办法",
+                            f"{name} 成员合计 {rt.yuan(total)} 超过集体封顶 {rt.yuan(c.group_cap)}，"
+                            "原文未规定分配办法",
                         )
         changes[c.measure] = change
     return changes
 
 
-def _apply(decision: rt.Decision, row: int, changes: dict[str, dict[int, tuple[str, Decimal | None, str]]]) -> None:
+def _apply(
+    decision: rt.Decision, row: int, changes: dict[str, dict[int, tuple[str, Decimal | None, str]]]
+) -> None:
     for measure, change in changes.items():
         if row in change:
             status, amount, reason = change[row]
@@ -139,7 +161,9 @@ def _apply(decision: rt.Decision, row: int, changes: dict[str, dict[int, tuple[s
             result.reasons.append(reason)
 
 
-def _row_out(number: int, facts: dict[str, Any] | None, decision: rt.Decision | None, error: str | None) -> dict[str, Any]:
+def _row_out(
+    number: int, facts: dict[str, Any] | None, decision: rt.Decision | None, error: str | None
+) -> dict[str, Any]:
     row_id = (facts or {}).get("id", (facts or {}).get("_id", number))
     out: dict[str, Any] = {"row": number, "id": row_id, "error": error}
     if decision is not None:

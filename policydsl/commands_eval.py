@@ -85,7 +85,10 @@ def summary(decision: rt.Decision) -> str:
         reasons = f"（{'；'.join(m.reasons)}）" if m.reasons else ""
         needed = f" 尚需：{'、'.join(m.needed)}" if m.needed else ""
         lines.append(f"  {m.label}（{m.measure}）：{rt.describe(m)}{reasons}{needed}")
-    lines.append(f"  合计：{rt.describe(decision.total)}" + (f"（{'；'.join(decision.total.reasons)}）" if decision.total.reasons else ""))
+    lines.append(
+        f"  合计：{rt.describe(decision.total)}"
+        + (f"（{'；'.join(decision.total.reasons)}）" if decision.total.reasons else "")
+    )
     return "\n".join(lines)
 
 
@@ -101,7 +104,9 @@ def evaluate_batch(evaluator: PolicyEvaluator, source: Path, target: Path, date:
     return 0
 
 
-def test_files(files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None) -> int:
+def test_files(
+    files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None
+) -> int:
     passed = failed = 0
     reached_all = total_all = 0
     for path in files:
@@ -125,7 +130,7 @@ def test_files(files: tuple[Path, ...], coverage: bool, min_coverage: float | No
                 passed += 1
                 continue
             failed += 1
-            click.echo(f"{example.span}: FAILED example \"{example.name}\"")
+            click.echo(f'{example.span}: FAILED example "{example.name}"')
             for failure in result.failures:
                 click.echo(f"    {failure}")
             if result.decision is not None:

@@ -38,7 +38,9 @@ def fact_specs(model: Model) -> dict[str, rt.FactSpec]:
             value = bound.value
             if isinstance(value, ast.Money | ast.Number | ast.Count | ast.Percent):
                 bounds.append((bound.op, value.value))
-            elif isinstance(value, ast.Negate) and isinstance(value.operand, ast.Money | ast.Number | ast.Count):
+            elif isinstance(value, ast.Negate) and isinstance(
+                value.operand, ast.Money | ast.Number | ast.Count
+            ):
                 bounds.append((bound.op, -value.operand.value))
         specs[name] = rt.FactSpec(sym.name, sym.label, ty.kind, ty.unit, members, tuple(bounds))
     return specs
@@ -65,7 +67,9 @@ def validity_window(header: ast.Header | None) -> tuple[datetime.date | None, da
 class _Env:
     """One evaluation: the applicant's `facts`, the `date`, parameter values, and what was missing."""
 
-    def __init__(self, facts: Mapping[str, Any], date: datetime.date | None, params: Mapping[str, Any]) -> None:
+    def __init__(
+        self, facts: Mapping[str, Any], date: datetime.date | None, params: Mapping[str, Any]
+    ) -> None:
         self.facts = facts
         self.date = date
         self.params = params
@@ -121,7 +125,9 @@ class Interpreter:
                 sym = self.model.ref(item)
                 if isinstance(sym, FactSym) and sym.name not in seen:
                     value = env.facts.get(sym.name)
-                    shown = rt.yuan(value) if sym.type.kind == "money" and value is not None else rt.show(value)
+                    shown = (
+                        rt.yuan(value) if sym.type.kind == "money" and value is not None else rt.show(value)
+                    )
                     seen[sym.name] = f"{sym.label} = {shown}"
             elif isinstance(item, ast.Node):
                 for field in item.__attrs_attrs__:
@@ -218,7 +224,7 @@ class Interpreter:
                 if key is None and isinstance(fake_sym, FactSym):
                     env.needed.add(fake_sym.name)
                     return None
-                return self.table(node, key, env)
+                return self.table(node, str(key), env)
             case ast.Band():
                 subject = self.ev(node.subject, env)
                 if subject is None:
@@ -293,7 +299,7 @@ class Interpreter:
             True,
         )
         applies: bool | None = True
-        for i, condition in enumerate(clause.conditions, 1):
+        for condition in clause.conditions:
             holds, why = self.test(condition.expr, env)
             if condition.negated:
                 holds = rt.not3(holds)
@@ -330,7 +336,8 @@ class Interpreter:
                 if explain and value is not None:
                     used = self.facts_in(amount.expr, env)
                     outcome.steps.append(
-                        f"金额：{self.quote(amount.expr)} = {rt.yuan(self.rounding(value))}" + (f"（{used}）" if used else "")
+                        f"金额：{self.quote(amount.expr)} = {rt.yuan(self.rounding(value))}"
+                        + (f"（{used}）" if used else "")
                     )
             except Unset as exc:
                 outcome.unknown_reason = exc.what
@@ -380,13 +387,38 @@ class Interpreter:
                 failures.append(f"适用主体为 {labels}")
         for i, req in enumerate(measure.of(ast.Requirement), 1):
             holds, why = self.test(req.cond, env)
-            self._gate(f"{measure.name.text}.require.{i}", holds, why, req.reason or self.quote(req.cond), failures, unknown, env)
+            self._gate(
+                f"{measure.name.text}.require.{i}",
+                holds,
+                why,
+                req.reason or self.quote(req.cond),
+                failures,
+                unknown,
+                env,
+            )
         for i, exc in enumerate(measure.of(ast.Exclusion), 1):
             holds, why = self.test(exc.cond, env)
-            self._gate(f"{measure.name.text}.exclude.{i}", rt.not3(holds), why, exc.reason or self.quote(exc.cond), failures, unknown, env)
+            self._gate(
+                f"{measure.name.text}.exclude.{i}",
+                rt.not3(holds),
+                why,
+                exc.reason or self.quote(exc.cond),
+                failures,
+                unknown,
+                env,
+            )
         return failures, unknown
 
-    def _gate(self, key: str, holds: bool | None, why: str | None, reason: str, failures: list[str], unknown: list[str], env: _Env) -> None:
+    def _gate(
+        self,
+        key: str,
+        holds: bool | None,
+        why: str | None,
+        reason: str,
+        failures: list[str],
+        unknown: list[str],
+        env: _Env,
+    ) -> None:
         self._conditions[key] = holds
         if holds is False:
             failures.append(reason)
@@ -397,7 +429,9 @@ class Interpreter:
         self, measure: ast.Measure, env: _Env, shared: tuple[list[str], list[str], set[str]], explain: bool
     ) -> rt.MeasureResult:
         forms = tuple(f.text for p in measure.of(ast.Pays) for f in p.forms) or ("cash",)
-        result = rt.MeasureResult(measure.name.text, measure.label or measure.name.text, measure.cite, rt.DETERMINED, None, forms)
+        result = rt.MeasureResult(
+            measure.name.text, measure.label or measure.name.text, measure.cite, rt.DETERMINED, None, forms
+        )
         self._conditions = result.conditions
         shared_failures, shared_unknown, shared_needed = shared
         if shared_failures:
@@ -473,7 +507,9 @@ class Interpreter:
         env.coverage = coverage
         with decimal.localcontext(rt.CONTEXT):
             shared = self.shared_gates(env)
-            measures = {m.name.text: self.measure(m, env, shared, explain) for m in self.policy.of(ast.Measure)}
+            measures = {
+                m.name.text: self.measure(m, env, shared, explain) for m in self.policy.of(ast.Measure)
+            }
             if not partial:
                 missing = sorted({n for m in measures.values() for n in m.needed})
                 if missing:
@@ -490,12 +526,16 @@ class Interpreter:
         env.needed = set()
         if env.date is not None:
             if self.valid_from is not None and env.date < self.valid_from:
-                failures.append(f"政策自 {self.valid_from.isoformat()} 起施行，评估日期 {env.date.isoformat()} 尚未生效")
+                failures.append(
+                    f"政策自 {self.valid_from.isoformat()} 起施行，评估日期 {env.date.isoformat()} 尚未生效"
+                )
             if self.valid_until is not None and env.date > self.valid_until:
-                failures.append(f"政策有效期至 {self.valid_until.isoformat()}，评估日期 {env.date.isoformat()} 已失效")
+                failures.append(
+                    f"政策有效期至 {self.valid_until.isoformat()}，评估日期 {env.date.isoformat()} 已失效"
+                )
         self._conditions = {}
         for eligibility in self.policy.of(ast.Eligibility):
-            for i, req in enumerate(eligibility.requirements, 1):
+            for req in eligibility.requirements:
                 holds, why = self.test(req.cond, env)
                 if holds is False:
                     failures.append(req.reason or self.quote(req.cond))
@@ -507,7 +547,11 @@ class Interpreter:
     def combines(self) -> list[tuple[str, list[str]]]:
         from policydsl.keywords import COMBINE_MODES
 
-        return [(COMBINE_MODES[c.mode.text], [m.text for m in c.measures]) for c in self.policy.of(ast.Combine)]
+        return [
+            (COMBINE_MODES[c.mode.text], [m.text for m in c.measures]) for c in self.policy.of(ast.Combine)
+        ]
 
     def total_caps(self, env: _Env) -> list[tuple[Decimal | None, list[str]]]:
-        return [(self._safe(c.amount, env), [m.text for m in c.measures]) for c in self.policy.of(ast.TotalCap)]
+        return [
+            (self._safe(c.amount, env), [m.text for m in c.measures]) for c in self.policy.of(ast.TotalCap)
+        ]

@@ -24,7 +24,11 @@ EXACT, AT_MOST, UNKNOWN = "exact", "at_most", "unknown"
 DETERMINED, CEILING, UNDETERMINED, INELIGIBLE = "determined", "ceiling", "undetermined", "ineligible"
 
 ROUNDING_QUANTA = {"yuan": Decimal("1"), "jiao": Decimal("0.1"), "fen": Decimal("0.01")}
-ROUNDING_MODES = {"half_up": decimal.ROUND_HALF_UP, "half_even": decimal.ROUND_HALF_EVEN, "down": decimal.ROUND_DOWN}
+ROUNDING_MODES = {
+    "half_up": decimal.ROUND_HALF_UP,
+    "half_even": decimal.ROUND_HALF_EVEN,
+    "down": decimal.ROUND_DOWN,
+}
 
 ZERO = Decimal(0)
 
@@ -102,6 +106,8 @@ class FactSpec:
     bounds: tuple[tuple[str, Decimal], ...] = ()
 
 
+_TRUE = frozenset({"true", "是", "yes", "1"})
+_FALSE = frozenset({"false", "否", "no", "0"})
 _MULTIPLIERS = {"亿": Decimal(100000000), "万": Decimal(10000), "千": Decimal(1000)}
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
@@ -143,6 +149,7 @@ def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
 def parse_fact(spec: FactSpec, raw: Any) -> Any:
     """One raw value (from JSON, CSV or Python) as the fact's type, or ValueError saying why not."""
     kind = spec.kind
+    value: Any
     if kind == "money":
         value = _number(raw, ("元",))
         if value < 0 and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
@@ -161,8 +168,8 @@ def parse_fact(spec: FactSpec, raw: Any) -> Any:
     elif kind == "bool":
         if isinstance(raw, bool):
             value = raw
-        elif isinstance(raw, str) and raw.strip().lower() in ("true", "false", "是", "否", "yes", "no", "1", "0"):
-            value = raw.strip().lower() in ("true", "是", "yes", "1")
+        elif isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            value = raw.strip().lower() in _TRUE
         elif isinstance(raw, int) and raw in (0, 1):
             value = bool(raw)
         else:
@@ -194,7 +201,9 @@ def parse_fact(spec: FactSpec, raw: Any) -> Any:
     return value
 
 
-def parse_facts(specs: Mapping[str, FactSpec], raw: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
+def parse_facts(
+    specs: Mapping[str, FactSpec], raw: Mapping[str, Any], *, strict: bool = True
+) -> dict[str, Any]:
     """Check and convert an applicant's raw facts, reporting every problem at once.
 
     Empty values (None, "") count as not given.  Unknown keys are errors when `strict`, because a
@@ -474,11 +483,14 @@ def finish_measure(
             room = max(ZERO, rounding(limit - received))
             if room < total:
                 result.explanation.append(
-                    f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，本项最多 {yuan(room)}（上限起作用）"
+                    f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，"
+                    f"本项最多 {yuan(room)}（上限起作用）"
                 )
                 total = room
             else:
-                result.explanation.append(f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，未超限")
+                result.explanation.append(
+                    f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，未超限"
+                )
     if instalments and precision != UNKNOWN:
         total, decided = _instalments(result, total, instalments, no_clawback, rounding)
         undecided = undecided or not decided
@@ -510,13 +522,17 @@ def _instalments(
             return paid, False
         if not holds:
             if no_clawback:
-                result.explanation.append(f"{label}：条件未满足，失去该期及以后各期兑付资格；已拨付 {yuan(paid)} 无需追回")
+                result.explanation.append(
+                    f"{label}：条件未满足，失去该期及以后各期兑付资格；已拨付 {yuan(paid)} 无需追回"
+                )
                 return paid, True
             result.explanation.append(f"{label}：条件未满足，失去兑付资格，已拨付金额追回")
             return ZERO, True
         amount = total - paid if share is None else rounding(total * share)
         paid += amount
-        result.explanation.append(f"{label}：兑付 {yuan(amount)}" + ("（余额）" if share is None else f"（{show(share * 100)}%）"))
+        result.explanation.append(
+            f"{label}：兑付 {yuan(amount)}" + ("（余额）" if share is None else f"（{show(share * 100)}%）")
+        )
     return paid, True
 
 
@@ -554,9 +570,12 @@ def combine_total(
         if mode == "highest" or mode == "exclusive":
             if len(known) < len(group):
                 precision = UNKNOWN
-                total.reasons.append(f"{'就高不重复' if mode == 'highest' else '互斥'}：部分金额未定，无法比较 " + "、".join(group))
+                total.reasons.append(
+                    f"{'就高不重复' if mode == 'highest' else '互斥'}：部分金额未定，无法比较 "
+                    + "、".join(group)
+                )
                 continue
-            best = max(group, key=lambda n: (amounts[n] or ZERO))
+            best = max(group, key=lambda n: amounts[n] or ZERO)
             for n in group:
                 if n != best:
                     amounts[n] = ZERO
@@ -582,10 +601,12 @@ def combine_total(
     for cap, group_names in total_caps:
         if cap is None:
             continue
-        capped = sum((amounts.get(n) or ZERO) for n in group_names if n in paying)
+        capped = sum(((amounts.get(n) or ZERO) for n in group_names if n in paying), ZERO)
         if capped > cap:
             value -= capped - cap
-            total.explanation.append(f"累计封顶 {yuan(cap)}：{'、'.join(group_names)} 合计 {yuan(capped)} 超限")
+            total.explanation.append(
+                f"累计封顶 {yuan(cap)}：{'、'.join(group_names)} 合计 {yuan(capped)} 超限"
+            )
     if not paying:
         total.status = INELIGIBLE
         total.amount = None

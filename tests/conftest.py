@@ -34,4 +34,6 @@ def golden(path: Path, actual: str, update: bool) -> None:
         path.write_text(actual, encoding="utf-8")
         return
     expected = path.read_text(encoding="utf-8")
-    assert actual == expected, f"output differs from {path.relative_to(ROOT)} (pytest --update-golden to accept)"
+    assert actual == expected, (
+        f"output differs from {path.relative_to(ROOT)} (pytest --update-golden to accept)"
+    )

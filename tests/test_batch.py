@@ -36,7 +36,11 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def run(policy: PolicyEvaluator, source: Path, target: Path) -> list[dict[str, str]]:
     run_batch(policy, policy.measures, source, target, None, policy.constraints())
-    return read_csv(target) if target.suffix == ".csv" else [json.loads(x) for x in target.read_text().splitlines()]
+    return (
+        read_csv(target)
+        if target.suffix == ".csv"
+        else [json.loads(x) for x in target.read_text().splitlines()]
+    )
 
 
 def test_quota_with_ranking_selects_the_highest(policy: PolicyEvaluator, tmp_path: Path) -> None:
@@ -51,14 +55,18 @@ def test_quota_with_ranking_selects_the_highest(policy: PolicyEvaluator, tmp_pat
     assert "排名第 3" in out[0]["pool.reasons"]
 
 
-def test_quota_without_ranking_is_undetermined_beyond_the_quota(policy: PolicyEvaluator, tmp_path: Path) -> None:
+def test_quota_without_ranking_is_undetermined_beyond_the_quota(
+    policy: PolicyEvaluator, tmp_path: Path
+) -> None:
     rows = [{"id": str(i), "revenue": "2亿", "cluster": str(i), "investment": "0"} for i in range(2)]
     out = run(policy, write_csv(tmp_path / "in.csv", rows), tmp_path / "out.csv")
     assert [r["unranked.status"] for r in out] == ["undetermined", "undetermined"]
     assert "未规定遴选排序" in out[0]["unranked.reasons"]
 
 
-def test_group_cap_without_allocation_turns_awards_into_ceilings(policy: PolicyEvaluator, tmp_path: Path) -> None:
+def test_group_cap_without_allocation_turns_awards_into_ceilings(
+    policy: PolicyEvaluator, tmp_path: Path
+) -> None:
     # three members at 50万 each: 150万 > 100万 per cluster, the text gives no way to cut
     rows = [{"id": str(i), "revenue": "0", "cluster": "江门A", "investment": "100万"} for i in range(3)]
     rows.append({"id": "solo", "revenue": "0", "cluster": "江门B", "investment": "100万"})

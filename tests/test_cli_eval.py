@@ -36,10 +36,16 @@ def test_eval_explains_in_the_drafters_labels(tmp_path: Path) -> None:
 
 def test_eval_json(tmp_path: Path) -> None:
     path = facts(tmp_path, applicant="platform", established="2019-01-01")
-    code, out = invoke("eval", SEMANTICS, "--facts", path, "--date", "2021-06-01", "--partial", "--format", "json")
+    code, out = invoke(
+        "eval", SEMANTICS, "--facts", path, "--date", "2021-06-01", "--partial", "--format", "json"
+    )
     decision = json.loads(out)
     assert code == 0
-    assert decision["measures"][0] == {**decision["measures"][0], "measure": "benchmark", "status": "ineligible"}
+    assert decision["measures"][0] == {
+        **decision["measures"][0],
+        "measure": "benchmark",
+        "status": "ineligible",
+    }
 
 
 def test_eval_reports_every_bad_fact_and_exits_1(tmp_path: Path) -> None:
@@ -61,7 +67,16 @@ def test_eval_usage_errors_exit_2(tmp_path: Path) -> None:
 def test_eval_batch(tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_text("id,revenue,cluster,investment\n1,100,x,5\n2,-3,x,5\n", encoding="utf-8")
-    code, out = invoke("eval", str(DATA / "eval" / "quota.policy"), "--batch", str(source), "-o", str(tmp_path / "out.csv"), "--date", "2021-06-01")
+    code, out = invoke(
+        "eval",
+        str(DATA / "eval" / "quota.policy"),
+        "--batch",
+        str(source),
+        "-o",
+        str(tmp_path / "out.csv"),
+        "--date",
+        "2021-06-01",
+    )
     assert code == 0
     assert "2 rows evaluated" in out and "1 with errors" in out
 

@@ -176,7 +176,9 @@ def test_full_year_since_establishment(policy: PolicyEvaluator) -> None:
 
 def test_every_input_problem_is_reported_at_once(policy: PolicyEvaluator) -> None:
     with pytest.raises(rt.InputError) as info:
-        policy.evaluate({**BASE, "investment": "-5", "center_level": "galactic", "revenue": "abc", "typo": 1}, DAY)
+        policy.evaluate(
+            {**BASE, "investment": "-5", "center_level": "galactic", "revenue": "abc", "typo": 1}, DAY
+        )
     problems = " | ".join(info.value.problems)
     assert "investment" in problems and "negative" in problems
     assert "galactic" in problems and "revenue" in problems and "`typo`: no such fact" in problems
@@ -191,7 +193,9 @@ def test_missing_facts_are_named_unless_partial(policy: PolicyEvaluator) -> None
     with pytest.raises(rt.InputError) as info:
         policy.evaluate({"applicant": "enterprise", "established": "2019-01-01"}, DAY)
     assert any("investment" in p for p in info.value.problems)
-    partial = policy.evaluate({"applicant": "enterprise", "established": "2019-01-01", "investment": "150万"}, DAY, partial=True)
+    partial = policy.evaluate(
+        {"applicant": "enterprise", "established": "2019-01-01", "investment": "150万"}, DAY, partial=True
+    )
     assert amount(partial, "benchmark") == (rt.CEILING, Decimal("750000.00"))
     assert partial.measures["center"].status == rt.UNDETERMINED
     assert any("upper_funding" in n for n in partial.measures["center"].needed)
