@@ -152,9 +152,22 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+_EXCERPT_WIDTH = 100  # longer lines are shown as a window around the span
+
+
 def _excerpt(source: SourceFile, span: Span) -> list[str]:
     line = source.line_text(span.line)
     gutter = f"{span.line:>4} | "
+    if len(line) > _EXCERPT_WIDTH:
+        first = max(0, min(span.col - 1 - _EXCERPT_WIDTH // 3, len(line) - _EXCERPT_WIDTH))
+        window = line[first : first + _EXCERPT_WIDTH]
+        left = "…" if first > 0 else ""
+        right = "…" if first + _EXCERPT_WIDTH < len(line) else ""
+        line = left + window + right
+        shift = first - len(left)
+        end_col = span.end_col - shift if span.end_line == span.line else len(line) + 1
+        end_col = min(end_col, len(line) + 1)
+        span = attrs.evolve(span, col=span.col - shift, end_line=span.line, end_col=end_col)
     before = line[: span.col - 1].replace("\t", " ")
     if span.end_line == span.line:
         marked = line[span.col - 1 : max(span.end_col - 1, span.col)]

@@ -94,6 +94,7 @@ PREFIX_WORDS: Final[dict[str, str]] = {
     "满": ">=",
     "不超过": "<=",
     "低于": "<",
+    "等于": "==",
 }
 POSTFIX_WORDS: Final[dict[str, str]] = {
     "以上": ">=",

@@ -5,18 +5,23 @@ from __future__ import annotations
 import contextvars
 import functools
 import re
+import unicodedata
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import attrs
 import lark
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from policydsl.diagnostics import Sink
-from policydsl.keywords import KEYWORDS
+from policydsl.diagnostics import Note, Sink
+from policydsl.keywords import KEYWORDS, POSTFIX_WORDS, PREFIX_WORDS
 from policydsl.source import SourceFile
 
 MAX_BYTES = 32 * 1024 * 1024
-MAX_NESTING = 200
+MAX_NESTING = 200  # brackets, checked before parsing
+MAX_DEPTH = 100  # levels of the parse tree; every later pass recurses over it
 MAX_SYNTAX_ERRORS = 20
 
 _comments: contextvars.ContextVar[list[lark.Token]] = contextvars.ContextVar("comments")
@@ -78,7 +83,12 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
     """Bytes to a SourceFile, or a diagnostic when the file is not UTF-8 text."""
     empty = SourceFile(name, "")
     if len(data) > MAX_BYTES:
-        sink.report("E005", f"file is {len(data)} bytes; the limit is {MAX_BYTES}", empty.span(0, 0))
+        sink.report(
+            "E005",
+            f"the file is {len(data)} bytes; the limit is {MAX_BYTES}",
+            empty.span(0, 0),
+            hint="split the policy into several files",
+        )
         return None
     try:
         text = data.decode("utf-8-sig")
@@ -89,78 +99,314 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
             "E004",
             f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             source.span(len(prefix), len(prefix)),
-            hint="save the file as UTF-8",
+            hint="save the file as UTF-8; files saved as GBK or GB18030 must be converted",
         )
         return None
     if "\x00" in text:
         source = SourceFile(name, text)
         at = text.index("\x00")
-        sink.report("E004", "the file contains a NUL character; is it a binary file?", source.span(at, at + 1))
+        sink.report(
+            "E004",
+            "the file contains a NUL character; is it a binary file?",
+            source.span(at, at + 1),
+            hint="policy files are plain UTF-8 text",
+        )
         return None
     return SourceFile(name, text)
 
 
-# Names of terminals in words, for "expected …" messages.
-_TERMINAL_WORDS = {
-    "NAME": "a name",
-    "QUANTITY": "an amount such as `50万`, `30%` or `3000家`",
-    "STRING": 'a quoted text such as `"第八条"`',
-    "DATE": "a date such as `2021-05-16`",
-    "RATIO": "a ratio such as `1:1`",
-    "$END": "the end of the file",
-}
+# ------------------------------------------------------------------------- words for messages
+
+_TOP_LEVEL = (
+    "policy", "kind", "enum", "fact", "param", "assume", "eligibility",
+    "measure", "combine", "total_cap", "acknowledge", "example",
+)  # fmt: skip
+_HEADER_ITEMS = ("issuer", "docno", "issued", "valid", "source", "rounding")
+_MEASURE_ITEMS = (
+    "applicants", "pays", "require", "award", "bonus", "exclude", "prefer",
+    "funding_limit", "quota", "group_cap", "budget", "instalment", "no_clawback",
+)  # fmt: skip
+# Keywords that start a line-sized item inside a block: such a line can be skipped alone.
+_LINE_ITEMS = frozenset(_HEADER_ITEMS + _MEASURE_ITEMS + ("expect",))
+_VALUE_KEYWORDS = ("true", "false", "min", "max", "since", "by", "band", "not")
+_SYMBOLS = frozenset({">=", "≥", ">", "<=", "≤", "<", "==", "!=", "≠"})
+_COMPARISONS = frozenset(PREFIX_WORDS) | frozenset(POSTFIX_WORDS) | _SYMBOLS
+_OPERATORS = frozenset({"+", "-", "*", "/", "×", "÷"})
+_KEYWORD_OF = {spelling: name for name, pair in KEYWORDS.items() for spelling in pair}
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
 
-def _terminal_patterns() -> dict[str, str]:
+@functools.cache
+def _literals() -> dict[str, str]:
+    """Terminal name -> the literal text of string terminals (`AWARD` -> `award`, `__ANON_2` -> `>=`)."""
     return {t.name: t.pattern.value for t in _parser().terminals if t.pattern.type == "str"}
 
 
-def _describe_expected(expected: set[str]) -> str:
-    patterns = _terminal_patterns()
-    words: list[str] = []
-    for name in sorted(expected):
-        if name in _TERMINAL_WORDS:
-            words.append(_TERMINAL_WORDS[name])
-        elif name in patterns:
-            words.append(f"`{patterns[name]}`")
-    if not words:
-        return "something else"
-    english = [w for w in words if not re.search(r"[\u3400-\u9fff]", w)]
-    shown = english if english else words
-    if any(w == "a name" for w in shown) and any(w.startswith("an amount") for w in shown):
-        shown = ["an expression"] + [w for w in shown if w not in ("a name",) and not w.startswith("an amount")]
-    if len(shown) > 8:
-        shown = shown[:8] + ["…"]
-    return ", ".join(shown[:-1]) + (" or " if len(shown) > 1 else "") + shown[-1]
+@functools.cache
+def _terminal_names() -> frozenset[str]:
+    return frozenset(t.name for t in _parser().terminals) | {"$END"}
 
 
-def _token_words(token: lark.Token) -> str:
+def _keyword(name: str, chinese: bool) -> str:
+    english, zh = KEYWORDS[name]
+    return f"`{zh if chinese else english}`"
+
+
+def _examples(names: tuple[str, ...], chinese: bool) -> str:
+    return ", ".join(_keyword(n, chinese) for n in names)
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) > 7:
+        parts = [*parts[:6], "…"]
+        return ", ".join(parts)
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def describe_expected(accepted: set[str], chinese: bool = False) -> str:
+    """What the parser would have accepted, in words a drafter reads: `}`, a measure item such as
+    `award`, a value such as `50万` or a name… — never raw terminal names."""
+    literals = _literals()
+    texts = {literals[name] for name in accepted if name in literals}
+    keywords = {_KEYWORD_OF[t] for t in texts if t in _KEYWORD_OF}
+    parts: list[str] = []
+    for punct in ("}", ")", "]", ":", ",", "=", "{", "["):
+        if punct in texts:
+            parts.append(f"`{punct}`")
+    if "STRING" in accepted:
+        parts.append('a quoted text such as `"第八条"`')
+    for group, noun, order in (
+        (_TOP_LEVEL, "a declaration", ("fact", "measure", "example")),
+        (_HEADER_ITEMS, "a header line", ("issuer", "issued", "valid")),
+        (_MEASURE_ITEMS, "a measure item", ("award", "require", "applicants")),
+    ):
+        if len(keywords & set(group)) >= 3:
+            parts.append(f"{noun} ({_examples(order, chinese)}…)")
+            keywords -= set(group)
+    value_start = {"NAME", "QUANTITY"} <= accepted
+    if value_start:
+        parts.append("a value (`50万`, `30%`, a name…)")
+        keywords -= set(_VALUE_KEYWORDS) - {"not"}
+    else:
+        for terminal, words in (
+            ("NAME", "a name"),
+            ("QUANTITY", "an amount such as `50万`, `30%` or `3000家`"),
+            ("DATE", "a date such as `2021-05-16`"),
+        ):
+            if terminal in accepted:
+                parts.append(words)
+        if "(" in texts:
+            parts.append("`(`")
+    if len(texts & _COMPARISONS) >= 3:
+        parts.append("a comparison (`>=`, `超过`, `以上`…)")
+    else:
+        parts.extend(f"`{t}`" for t in sorted(texts & _COMPARISONS))
+    operators = texts & _OPERATORS
+    if len(operators) >= 3:
+        parts.append("an operator (`+`, `*`…)")
+    elif not value_start:
+        parts.extend(f"`{t}`" for t in sorted(operators))
+    # remaining keywords, in the order of the keyword table, spelled in the file's language
+    for name in KEYWORDS:
+        if name in keywords and name not in ("implies",):
+            parts.append(_keyword(name, chinese))
+    if "$END" in accepted:
+        parts.append("the end of the file")
+    return _join(parts) if parts else "something else"
+
+
+def _found(token: lark.Token) -> str:
+    value = str(token.value)
     if token.type == "$END":
         return "the end of the file"
-    return f"`{token.value}`"
-
-
-_ZH_KEYWORDS = {zh: en for en, zh in KEYWORDS.values()}
-
-
-def _hint_for(token: lark.Token, expected: set[str]) -> str | None:
-    value = str(token.value)
     if token.type == "NAME":
-        for zh in sorted(_ZH_KEYWORDS, key=len, reverse=True):
-            if value != zh and (value.startswith(zh) or value.endswith(zh)):
-                return f"`{value}` reads as one name; separate the keyword `{zh}` with a space"
-    if value == "=" and "EQUAL" not in expected:
-        return "compare with `==` (or a statutory word such as `达到`)"
-    if token.type == "NAME" and "STRING" in expected:
-        return f'labels and citations are quoted: `"{value}"`'
-    if "RBRACE" in expected and token.type == "$END":
-        return "a `{` block is not closed"
+        return f"the name `{value}`"
+    if token.type == "STRING":
+        shown = value if len(value) <= 24 else value[:20] + '…"'
+        return f"the text `{shown}`"
+    if value in _KEYWORD_OF:
+        return f"the keyword `{value}`"
+    return f"`{value}`"
+
+
+def _accepted(exc: UnexpectedToken) -> set[str]:
+    """The terminals the parser would take at the error, including the Chinese keywords (Lark's
+    own `accepts()` only tries terminal names written in capitals)."""
+    parser: Any = exc.interactive_parser  # lark's interactive parser is not annotated
+    if parser is None:
+        return set(exc.expected)
+    names = _terminal_names()
+    accepted: set[str] = set()
+    for terminal in parser.choices():
+        if terminal not in names:
+            continue
+        trial = parser.copy(deepcopy_values=False)
+        try:
+            trial.feed_token(lark.Token(terminal, ""))
+        except UnexpectedInput:
+            continue
+        accepted.add(terminal)
+    return accepted
+
+
+# ------------------------------------------------------------------------- known mistakes
+
+
+@attrs.frozen
+class _Mistake:
+    """A common mistake: the `code`, `message` and `hint` to give, the unexpected `tokens` (their
+    text) it applies to, example files that make the same error, the keywords of which one must
+    stand earlier on the line (`after`; empty: any line), and an optional `repair` of the token's
+    text, of the same length, so that parsing can go on along the line."""
+
+    code: str
+    message: str
+    hint: str
+    tokens: frozenset[str]
+    examples: tuple[str, ...]
+    after: frozenset[str] = frozenset()
+    repair: str | None = None
+
+
+_COMPARISON_TOKENS = frozenset(PREFIX_WORDS) | _SYMBOLS
+_PRE = 'fact x "x": money\nfact d "d": date\nfact b "b": bool\n'
+
+# The catalogue is matched like Lark's `match_examples` (examples/advanced/error_reporting_lalr.py),
+# but on the LALR state number and the token only: Lark also compares the depth of the parse stack,
+# which would make an example written in a measure miss the same mistake in an eligibility block.
+_CATALOGUE: tuple[_Mistake, ...] = (
+    _Mistake(
+        "E001",
+        "`=` is not a comparison",
+        "compare with `==`, or with a statutory word such as `达到` or `以上`",
+        frozenset({"="}),
+        tuple(
+            _PRE + body
+            for body in (
+                "measure m { award 1万 if x = 1万 }",
+                "measure m { award 1万 if 1万 = x }",
+                "measure m { award 1万 if (x) = 1万 }",
+                "measure m { award 1万 if x.y = 1万 }",
+                "measure m { award 1万 if d = 2021-01-01 }",
+                "measure m { award 1万 if x * 2 = 1万 }",
+                "assume b = true",
+            )
+        ),
+        repair=">",
+    ),
+    _Mistake(
+        "E204",
+        "`since` takes one date",
+        "`since(established) 届满 1年` is the time from that date to the evaluation date",
+        frozenset({","}),
+        (_PRE + "assume since(d, d) 届满 1年",),
+    ),
+    _Mistake(
+        "E001",
+        "a condition must start with `if`",
+        "write `if` (or `如`) before the condition: `award 50万 if revenue 超过 2000万`",
+        _COMPARISON_TOKENS,
+        tuple(
+            _PRE + f"measure m {{ {kw} {amount} x {cmp} 1万 }}"
+            for kw in ("award", "bonus")
+            for amount in ("50万", "50% * x", "ceiling 50万")
+            for cmp in (">", "超过")
+        ),
+        after=frozenset({"award", "bonus"}),
+    ),
+)
+
+
+@functools.cache
+def _catalogue_states() -> dict[tuple[int, str], _Mistake]:
+    """(LALR state, unexpected token) -> mistake, from parsing each example once."""
+    table: dict[tuple[int, str], _Mistake] = {}
+    for mistake in _CATALOGUE:
+        for example in mistake.examples:
+            try:
+                _parser().parse(example)
+            except UnexpectedToken as exc:
+                if str(exc.token.value) in mistake.tokens:
+                    table.setdefault((exc.state.position, str(exc.token.value)), mistake)
+            except UnexpectedInput:
+                pass
+    return table
+
+
+def _match(exc: UnexpectedToken, line_before: str) -> _Mistake | None:
+    value = str(exc.token.value)
+    position = exc.state.position
+    table = _catalogue_states()
+    candidates = [m for (state, _), m in table.items() if state == position and value in m.tokens]
+    words = {_KEYWORD_OF.get(w) for w in re.split(r"\s+", line_before)}
+    for mistake in candidates:
+        if not mistake.after or mistake.after & words:
+            return mistake
     return None
+
+
+def _keyword_read_as_name(exc: UnexpectedToken, line: int | None) -> lark.Token | None:
+    """A keyword the parser took for a name just before the error.  Keywords are reserved only
+    where the grammar can take them, so `award if x` reads `if` as the amount."""
+    parser = exc.interactive_parser
+    if parser is None:
+        return None
+    recent: list[lark.Token] = []
+    for value in parser.parser_state.value_stack[-3:]:
+        if isinstance(value, lark.Tree):
+            recent.extend(t for t in value.scan_values(lambda v: isinstance(v, lark.Token)))
+        elif isinstance(value, lark.Token):
+            recent.append(value)
+    for token in reversed(recent):
+        if token.type == "NAME" and str(token.value) in _KEYWORD_OF and token.line == line:
+            return token
+    return None
+
+
+# ------------------------------------------------------------------------- scanning the text
+
+
+def _first_word(line: str) -> str:
+    m = re.match(r"\s*([^\s{}()\[\],:\"#]+)", line)
+    return m.group(1) if m else ""
+
+
+def _is_top_level(word: str) -> bool:
+    return _KEYWORD_OF.get(word) in _TOP_LEVEL
+
+
+def _code_chars(text: str) -> Iterator[tuple[int, str]]:
+    """Offsets and characters outside strings and comments."""
+    in_string = in_comment = False
+    for i, ch in enumerate(text):
+        if in_comment:
+            in_comment = ch != "\n"
+        elif in_string:
+            in_string = ch not in ('"', "\n")
+        elif ch == '"':
+            in_string = True
+        elif ch == "#":
+            in_comment = True
+        else:
+            yield i, ch
+
+
+def _open_braces(text: str, end: int) -> list[int]:
+    """Offsets of the `{` still open at offset `end`, outermost first."""
+    stack: list[int] = []
+    for i, ch in _code_chars(text[:end]):
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            stack.pop()
+    return stack
 
 
 def _max_nesting(text: str) -> tuple[int, int]:
     depth = deepest = where = 0
-    for i, ch in enumerate(text):
+    for i, ch in _code_chars(text):
         if ch in "([{":
             depth += 1
             if depth > deepest:
@@ -170,88 +416,444 @@ def _max_nesting(text: str) -> tuple[int, int]:
     return deepest, where
 
 
-def _report(source: SourceFile, exc: UnexpectedInput, sink: Sink) -> None:
-    if isinstance(exc, UnexpectedCharacters):
-        ch = source.text[exc.pos_in_stream]
-        hint = None
-        if ch in "“”":
-            hint = 'quote text with straight quotes: `"…"`'
-        elif ch in "、；。":
-            hint = "separate items with `,`"
+def _lines(text: str) -> list[tuple[int, str]]:
+    """(offset, text) of every line."""
+    out: list[tuple[int, str]] = []
+    offset = 0
+    for line in text.split("\n"):
+        out.append((offset, line))
+        offset += len(line) + 1
+    return out
+
+
+def _balanced(line: str) -> bool:
+    depth = 0
+    for _, ch in _code_chars(line):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+    return depth == 0
+
+
+def _starts_item(word: str) -> bool:
+    """The word begins a new item (not a continuation line such as `cap 100万`), even when a
+    Chinese keyword is glued to what follows it."""
+    if _KEYWORD_OF.get(word) in _LINE_ITEMS or _is_top_level(word):
+        return True
+    return any(
+        word.startswith(zh) for name in _LINE_ITEMS | set(_TOP_LEVEL) for zh in KEYWORDS[name][1:]
+    )
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
+def _skip(text: str, offset: int, token_text: str = "") -> str:
+    """The text with the broken part around `offset` blanked out, so the parse can go on and find
+    later errors: the line alone when it is a whole item of a block, otherwise the whole
+    declaration (from its keyword to the next declaration).  Blanking keeps every position."""
+    lines = _lines(text)
+    index = max(i for i, (start, _) in enumerate(lines) if start <= offset)
+    start, line = lines[index]
+    rest = [ln for _, ln in lines[index + 1 :] if ln.strip() and not ln.strip().startswith("#")]
+    following = _first_word(rest[0]) if rest else ""
+    if (
+        _KEYWORD_OF.get(_first_word(line)) in _LINE_ITEMS
+        and _balanced(line)
+        and (not rest or following.startswith("}") or _starts_item(following))
+    ):
+        return _blank(text, start, start + len(line))
+    at_item_start = _is_top_level(token_text) and _first_word(line) == token_text
+    first = index - 1 if at_item_start else index
+    begin = next((i for i in range(first, -1, -1) if _is_top_level(_first_word(lines[i][1]))), 0)
+    stop = next((i for i in range(index + 1, len(lines)) if _is_top_level(_first_word(lines[i][1]))), None)
+    if at_item_start:
+        stop = index
+    end = len(text) if stop is None else lines[stop][0]
+    return _blank(text, lines[begin][0], end)
+
+
+def _chinese(text: str) -> bool:
+    first = re.search(r"[^\s#][^\s]*", re.sub(r"#[^\n]*", "", text))
+    return bool(first and first.group(0) in KEYWORDS_ZH)
+
+
+KEYWORDS_ZH = frozenset(zh for _, zh in KEYWORDS.values())
+_GLUE_WORDS = sorted(KEYWORDS_ZH | set(PREFIX_WORDS) | set(POSTFIX_WORDS), key=len, reverse=True)
+
+
+def _parses_past(text: str, offset: int) -> bool:
+    """True when `text` parses, or fails only after `offset`."""
+    try:
+        _parser().parse(text)
+    except UnexpectedCharacters as exc:
+        return (exc.pos_in_stream or 0) > offset
+    except UnexpectedToken as exc:
+        return exc.token.type == "$END" or (exc.token.start_pos or 0) > offset
+    return True
+
+
+def _glued(text: str, exc: UnexpectedToken) -> tuple[lark.Token, str, str] | None:
+    """A Chinese keyword glued to a name (`如国家级` for `如 国家级`) just before the error, when
+    a space there lets the parse go on: (the name token, the keyword, the corrected text)."""
+    end = exc.token.end_pos if exc.token.end_pos is not None else len(text)
+    lines = _lines(text)
+    line = exc.token.line if exc.token.line is not None else len(lines)
+    begin = lines[max(0, line - 2)][0]
+    try:
+        tokens = [t for t in _parser().lex(text[begin:end]) if t.type == "NAME"]
+    except UnexpectedInput:
+        return None
+    for token in reversed(tokens[-3:]):
+        name = str(token.value)
+        at = begin + (token.start_pos or 0)
+        for word in _GLUE_WORDS:
+            if len(name) <= len(word):
+                continue
+            if name.startswith(word):
+                split, fixed = at + len(word), f"{word} {name[len(word):]}"
+            elif name.endswith(word):
+                split, fixed = at + len(name) - len(word), f"{name[: -len(word)]} {word}"
+            else:
+                continue
+            if _parses_past(text[:split] + " " + text[split:], end + 1):
+                located = lark.Token("NAME", name, start_pos=at, end_pos=at + len(name))
+                return located, word, fixed
+    return None
+
+
+# ------------------------------------------------------------------------- reporting
+
+
+_CHARACTER_HINTS: dict[str, tuple[str, str]] = {
+    # character: (hint, one-character repair)
+    "“": ('write text in straight quotes: `"…"`', '"'),
+    "”": ('write text in straight quotes: `"…"`', '"'),
+    "‘": ('write text in straight double quotes: `"…"`', '"'),
+    "’": ('write text in straight double quotes: `"…"`', '"'),
+    "「": ('write text in straight quotes: `"…"`', '"'),
+    "」": ('write text in straight quotes: `"…"`', '"'),
+    "《": ('write a title in straight quotes: `"…"`', '"'),
+    "》": ('write a title in straight quotes: `"…"`', '"'),
+    "、": ("separate items with `,`", ","),
+    "；": ("an item ends at the end of its line; no `;` is needed", " "),
+    ";": ("an item ends at the end of its line; no `;` is needed", " "),
+    "。": ("an item ends at the end of its line; no `。` is needed", " "),
+    "【": ("use `[` and `]`", "["),
+    "】": ("use `[` and `]`", "]"),
+}
+
+
+_QUOTE_MARKS = frozenset("“”‘’「」《》")
+
+
+def _report_character(source: SourceFile, text: str, exc: UnexpectedCharacters, sink: Sink) -> str:
+    """Report an unexpected character; return the text repaired so the parse can go on."""
+    at = exc.pos_in_stream or 0
+    ch = text[at]
+    original = source.text[at] if at < len(source.text) else ch
+    name = unicodedata.name(original, "").lower()
+    shown = f"`{original}` (U+{ord(original):04X}{', ' + name if name else ''})"
+    span = source.span(at, at + 1)
+    if ch == '"':
         sink.report(
             "E003",
-            f"unexpected character `{ch}` (U+{ord(ch):04X})",
-            source.span(exc.pos_in_stream, exc.pos_in_stream + 1),
-            hint=hint,
+            'this text has no closing `"` on its line',
+            span,
+            hint='a text ends on the line it starts; close it with `"`',
         )
-        return
-    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
-        token = exc.token
-        start = token.start_pos if token.start_pos is not None else 0
-        end = token.end_pos if token.end_pos is not None else start + 1
+        return _skip(text, at)
+    hint: str | None
+    if ch in _CHARACTER_HINTS:
+        hint, repair = _CHARACTER_HINTS[ch]
+        sink.report("E003", f"unexpected character {shown}", span, hint=hint)
+        text = text[:at] + repair + text[at + 1 :]
+        if repair == '"':
+            # the closing mark of the pair is the same mistake: repair it without a second report
+            eol = text.find("\n", at)
+            eol = len(text) if eol < 0 else eol
+            close = next((i for i in range(at + 1, eol) if text[i] in _QUOTE_MARKS), None)
+            if close is not None:
+                text = text[:close] + '"' + text[close + 1 :]
+        return text
+    hint = None
+    if ch in "%‰" and at > 0 and text[at - 1] == " ":
+        hint = f"write the number and `{ch}` together: `50{ch}`"
+    elif ch.isalpha():
+        hint = "a name is ASCII letters, digits and `_`, or Chinese characters"
+    elif ch == "'":
+        hint = 'write text in double quotes: `"…"`'
+    sink.report("E003", f"unexpected character {shown}", span, hint=hint)
+    return text[:at] + " " + text[at + 1 :]
+
+
+def _bounds(token: lark.Token) -> tuple[int, int]:
+    start = token.start_pos if token.start_pos is not None else 0
+    end = token.end_pos if token.end_pos is not None else start + len(str(token.value))
+    return start, end
+
+
+@attrs.frozen
+class _Failure:
+    """An unexpected token in context: the `source`, the `text` being parsed (normalized and
+    possibly repaired), the `token`, what the parser `accepted` there and that in words
+    (`expected`), and whether the file is written with Chinese keywords."""
+
+    source: SourceFile
+    text: str
+    exc: UnexpectedToken
+    accepted: set[str]
+    expected: str
+    chinese: bool
+
+    @property
+    def token(self) -> lark.Token:
+        return self.exc.token  # type: ignore[no-any-return]
+
+
+def _report_token(source: SourceFile, text: str, exc: UnexpectedToken, sink: Sink) -> str | None:
+    """Report an unexpected token; return the text with the broken part skipped, or None when
+    there is nothing after it to parse."""
+    chinese = _chinese(text)
+    accepted = _accepted(exc)
+    failure = _Failure(source, text, exc, accepted, describe_expected(accepted, chinese), chinese)
+    if exc.token.type == "$END":
+        _report_end(failure, sink)
+        return None
+    for handler in (_report_keyword_as_name, _report_known_mistake, _report_glued):
+        repaired = handler(failure, sink)
+        if repaired is not None:
+            return repaired
+    return _report_unexpected(failure, sink)
+
+
+def _report_end(f: _Failure, sink: Sink) -> None:
+    end = len(f.text.rstrip())
+    notes: list[Note] = []
+    hint = None
+    braces = _open_braces(f.text, len(f.text))
+    if braces and "RBRACE" in f.accepted:
+        notes.append(Note("this `{` is never closed", f.source.span(braces[-1], braces[-1] + 1)))
+        hint = "add `}` where the block ends"
+    message = f"the file ends too early; expected {f.expected}"
+    sink.report("E002", message, f.source.span(end, end), notes=notes, hint=hint)
+
+
+def _report_keyword_as_name(f: _Failure, sink: Sink) -> str | None:
+    keyword = _keyword_read_as_name(f.exc, f.token.line)
+    if keyword is None:
+        return None
+    word = str(keyword.value)
+    at, stop = _bounds(keyword)
+    where = f.source.span(at, stop)
+    if _KEYWORD_OF[word] in ("if", "unless"):
         sink.report(
             "E001",
-            f"unexpected {_token_words(token)}; expected {_describe_expected(set(exc.expected))}",
-            source.span(start, end),
-            hint=_hint_for(token, set(exc.expected)),
+            f"the clause gives no amount before `{word}`",
+            where,
+            hint="write the amount first: `award 50万 if …`, or `award unset if …` when the text gives "
+            "no figure",
         )
-        return
-    expected = set(getattr(exc, "expected", ()) or ())
-    end = len(source.text.rstrip())
+    elif _KEYWORD_OF[word] == "ceiling":
+        award, cap = (_keyword(k, f.chinese).strip("`") for k in ("award", "cap"))
+        sink.report(
+            "E001",
+            f"`{word}` after an amount is a cap, written `{cap}`",
+            where,
+            hint=f"`{word}` goes before the amount (`{award} {word} 50万`: at most 50万); a limit after "
+            f"the amount is a cap: `{award} 50% * investment {cap} 1500万`",
+        )
+    else:
+        sink.report(
+            "E001",
+            f"`{word}` is a keyword, but here it stands where a value or name belongs",
+            where,
+            hint=f"expected {f.expected} after it",
+        )
+    return _skip(f.text, _bounds(f.token)[0], str(f.token.value))
+
+
+def _report_known_mistake(f: _Failure, sink: Sink) -> str | None:
+    start, end = _bounds(f.token)
+    value = str(f.token.value)
+    line_start = f.text.rfind("\n", 0, start) + 1
+    mistake = _match(f.exc, f.text[line_start:start])
+    if mistake is None:
+        return None
+    message, hint, repair = mistake.message, mistake.hint, mistake.repair
+    after = f.text[end : end + 1]
+    if value == "=" and after and after in "<>":
+        message, hint = f"`={after}` is written `{after}=`", f"write `{after}=`"
+        end, repair = end + 1, f"{after}="
+    if mistake.message.startswith("a condition"):
+        # point at the whole would-be condition, from the name before the comparison
+        previous = f.exc.interactive_parser.parser_state.value_stack[-1] if f.exc.interactive_parser else None
+        if isinstance(previous, lark.Token) and previous.start_pos is not None:
+            start = previous.start_pos
+    sink.report(mistake.code, message, f.source.span(start, end), hint=hint)
+    if repair is not None and len(repair) == end - start:
+        return f.text[:start] + repair + f.text[end:]
+    return _skip(f.text, start, value)
+
+
+def _report_glued(f: _Failure, sink: Sink) -> str | None:
+    glued = _glued(f.text, f.exc)
+    if glued is None:
+        return None
+    name, word, fixed = glued
     sink.report(
-        "E002",
-        f"the file ends too early; expected {_describe_expected(expected)}",
-        source.span(end, end),
-        hint="a `{` block is not closed" if "RBRACE" in expected else None,
+        "E001",
+        f"`{name.value}` reads as one name; the keyword `{word}` needs a space",
+        f.source.span(*_bounds(name)),
+        hint=f"write `{fixed}`",
     )
+    start, _ = _bounds(f.token)
+    return _skip(f.text, start, str(f.token.value))
+
+
+def _report_unexpected(f: _Failure, sink: Sink) -> str:
+    """The general case: what was expected, in words, with a hint where the cause is known."""
+    text, token = f.text, f.token
+    start, end = _bounds(token)
+    value = str(token.value)
+    span = f.source.span(start, end)
+    message = f"expected {f.expected}, found {_found(token)}"
+    hint: str | None = None
+    notes: list[Note] = []
+    before = re.search(r"[\d,.]*$", text[:start])
+    if value == "," and text[start - 1 : start].isdigit() and re.match(r"\d{3}", text[end:]) and before:
+        begin = start - len(before.group(0))
+        number = re.match(r"[\d,.]+[^\s{}:,]*", text[begin:])
+        written = number.group(0) if number else value
+        message = "numbers are written without thousands separators"
+        hint = f"write `{written.replace(',', '')}`, not `{written}`"
+        span = f.source.span(begin, begin + len(written))
+    elif "STRING" in f.accepted and token.type in ("NAME", "QUANTITY") and "NAME" not in f.accepted:
+        run = re.match(r"[^\s{}:,]+", text[start:])
+        word = run.group(0) if run else value
+        message = f"`{word}` must be in quotes"
+        hint = f'labels, citations and other text are quoted: `"{word}"`'
+        span = f.source.span(start, start + len(word))
+    elif value in _KEYWORD_OF and "NAME" in f.accepted:
+        message = f"`{value}` is a keyword and cannot be used as a name here"
+        hint = "choose another name; docs/language.md lists the keywords"
+    elif _is_top_level(value) and "RBRACE" in f.accepted:
+        braces = _open_braces(text, start)
+        if braces:
+            brace = f.source.span(braces[-1], braces[-1] + 1)
+            notes.append(Note("the block opened here is not closed", brace))
+            hint = "add `}` before this line"
+    elif token.type in ("NAME", "STRING", "QUANTITY") and "COMMA" in f.accepted:
+        hint = "separate the items with `,`"
+    sink.report("E001", message, span, notes=notes, hint=hint)
+    return _skip(text, start, value)
+
+
+# full-width digits, letters, `%` and the decimal point; full-width punctuation (，：（）) is what a
+# Chinese keyboard types and is folded without a word
+_FULLWIDTH_WARNED = frozenset(
+    chr(cp) for cp in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), 0xFF05, 0xFF0E]
+)
+
+
+def _fullwidth_warnings(source: SourceFile, sink: Sink) -> None:
+    """Full-width digits and letters read as half-width: a warning, since `５０` and `50` look alike
+    in a Chinese font but the file then differs from what a search for `50` finds."""
+    spans: list[tuple[int, int]] = []
+    for i, ch in _code_chars(source.text):
+        if ch in _FULLWIDTH_WARNED:
+            if spans and spans[-1][1] == i:
+                spans[-1] = (spans[-1][0], i + 1)
+            else:
+                spans.append((i, i + 1))
+    for start, end in spans:
+        run = source.text[start:end]
+        sink.report(
+            "W211",
+            f"full-width `{run}` is read as `{normalize(run)}`",
+            source.span(start, end),
+            hint="type digits, letters and `%` in half-width (ASCII) form",
+        )
+
+
+def _too_deep(tree: lark.Tree[lark.Token]) -> lark.Tree[lark.Token] | None:
+    """The declaration (a child of the root) holding a subtree deeper than MAX_DEPTH, found
+    without recursion."""
+    stack: list[tuple[lark.Tree[lark.Token], int, lark.Tree[lark.Token]]] = [
+        (child, 2, child) for child in tree.children if isinstance(child, lark.Tree)
+    ]
+    while stack:
+        node, depth, item = stack.pop()
+        if depth > MAX_DEPTH:
+            return item
+        stack.extend((child, depth + 1, item) for child in node.children if isinstance(child, lark.Tree))
+    return None
 
 
 def parse(source: SourceFile, sink: Sink) -> tuple[lark.Tree[lark.Token], list[lark.Token]] | None:
     """Parse a source file; on failure report every syntax error found and return None."""
     text = normalize(source.text)
+    _fullwidth_warnings(source, sink)
     depth, where = _max_nesting(text)
     if depth > MAX_NESTING:
         sink.report(
-            "E005", f"brackets nest {depth} deep; the limit is {MAX_NESTING}", source.span(where, where + 1)
+            "E005",
+            f"brackets nest {depth} deep; the limit is {MAX_NESTING}",
+            source.span(where, where + 1),
+            hint="break the expression up, for example with a parameter",
         )
         return None
-    errors: list[UnexpectedInput] = []
-
-    def recover(exc: UnexpectedInput) -> bool:
-        last = errors[-1] if errors else None
-        if last is None or getattr(last, "line", -1) != getattr(exc, "line", -2):
-            errors.append(exc)
-        return len(errors) < MAX_SYNTAX_ERRORS
-
     comments: list[lark.Token] = []
     reset = _comments.set(comments)
     try:
-        attempt = text
-        for _ in range(MAX_SYNTAX_ERRORS):
-            try:
-                tree = _parser().parse(attempt, on_error=recover)
-                break
-            except UnexpectedCharacters as exc:
-                errors.append(exc)
-                # blank the bad character and go on, to report later errors in the same run
-                attempt = attempt[: exc.pos_in_stream] + " " + attempt[exc.pos_in_stream + 1 :]
-                comments.clear()
-            except UnexpectedInput as exc:
-                errors.append(exc)
-                break
-        else:
-            tree = None
+        tree = _parser().parse(text)
+    except UnexpectedInput as first:
+        _report_all(source, text, first, sink)
+        return None
     finally:
         _comments.reset(reset)
-    if errors:
-        seen: set[tuple[int, int]] = set()
-        for exc in errors:
-            key = (getattr(exc, "line", 0), getattr(exc, "column", 0))
-            if key not in seen:
-                seen.add(key)
-                _report(source, exc, sink)
+    deep = _too_deep(tree)
+    if deep is not None:
+        at = 0 if deep.meta.empty else deep.meta.start_pos
+        stop = text.find(" ", at)
+        sink.report(
+            "E005",
+            f"this declaration nests more than {MAX_DEPTH} levels deep",
+            source.span(at, stop if stop > at else at + 1),
+            hint="break the expression up, for example with a parameter or a helper fact",
+        )
         return None
-    assert tree is not None
     return tree, comments
 
 
+def _offset(exc: UnexpectedInput, text: str) -> int:
+    if isinstance(exc, UnexpectedCharacters):
+        return exc.pos_in_stream or 0
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        return exc.token.start_pos or 0
+    return len(text)
+
+
+def _report_all(source: SourceFile, text: str, exc: UnexpectedInput, sink: Sink) -> None:
+    """Report the first syntax error, skip past it and parse again, up to MAX_SYNTAX_ERRORS."""
+    last = -1
+    for _ in range(MAX_SYNTAX_ERRORS):
+        position = _offset(exc, text)
+        if position <= last:
+            return  # no progress: what follows would only repeat this error
+        last = position
+        if isinstance(exc, UnexpectedCharacters):
+            repaired: str | None = _report_character(source, text, exc, sink)
+        elif isinstance(exc, UnexpectedToken):
+            repaired = _report_token(source, text, exc, sink)
+        else:  # pragma: no cover - the LALR parser raises only the two above
+            return
+        if repaired is None:
+            return
+        text = repaired
+        try:
+            _parser().parse(text)
+        except UnexpectedInput as again:
+            exc = again
+            continue
+        return
