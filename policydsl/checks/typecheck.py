@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from decimal import Decimal
 
 import attrs
 
@@ -75,6 +74,54 @@ def _suggest(word: str, candidates: Iterable[str]) -> str | None:
     return None
 
 
+def describe(ty: Type) -> str:
+    """A type in the words of a message: `an amount of money`, `a count of 家`…"""
+    match ty.kind:
+        case "money":
+            return "an amount of money"
+        case "percent":
+            return "a percentage"
+        case "number":
+            return "a plain number"
+        case "count":
+            return f"a count of {ty.unit}" if ty.unit else "a count"
+        case "per_unit":
+            return f"an amount per {ty.unit}"
+        case "bool":
+            return "a true/false value"
+        case "date":
+            return "a date"
+        case "duration":
+            return "a duration"
+        case "text":
+            return "a text"
+        case "enum" if ty.enum == T.APPLICANT_ENUM:
+            return "an applicant kind"
+        case "enum":
+            return f"a value of `{ty.enum}`"
+    return str(ty)
+
+
+def _literal_hint(ty: Type) -> str | None:
+    """How to write a literal of type `ty`, for hints."""
+    match ty.kind:
+        case "money":
+            return "write the figure as an amount such as `2000万` or `200000元`"
+        case "percent":
+            return "write a percentage such as `60%`"
+        case "count":
+            return f"write the number with its unit, such as `100{ty.unit}`" if ty.unit else None
+        case "duration":
+            return "write a duration such as `1年` or `6个月`"
+        case "date":
+            return "write a date such as `2021-05-16`"
+    return None
+
+
+def _values(members: Iterable[str]) -> str:
+    return "its values are " + ", ".join(f"`{k}`" for k in members)
+
+
 def _is_zero(expr: ast.Expr) -> bool:
     return isinstance(expr, ast.Number) and expr.value == 0
 
@@ -106,7 +153,8 @@ class _Checker:
             members: dict[str, T.EnumValueSym] = {}
             for k in kinds:
                 if self.define(k.name, "kind"):
-                    members[k.name.text] = T.EnumValueSym(T.APPLICANT_ENUM, k.name.text, k.label or k.name.text)
+                    label = k.label or k.name.text
+                    members[k.name.text] = T.EnumValueSym(T.APPLICANT_ENUM, k.name.text, label)
             self.model.enums[T.APPLICANT_ENUM] = members
             sym = T.FactSym(APPLICANT_FACT[0], T.enum(T.APPLICANT_ENUM), None)
             for spelling in APPLICANT_FACT:
@@ -115,10 +163,13 @@ class _Checker:
             if not self.define(e.name, "enum"):
                 continue
             values: dict[str, T.EnumValueSym] = {}
-            for m in e.members:
-                if m.name.text in values:
-                    self.sink.report("E102", f"`{m.name.text}` appears twice in enum `{e.name.text}`", m.name.span)
-                values[m.name.text] = T.EnumValueSym(e.name.text, m.name.text, m.label or m.name.text)
+            for member in e.members:
+                text = member.name.text
+                if text in values:
+                    first = Note("first listed here", next(x.name.span for x in e.members if x.name.text == text))
+                    message = f"`{text}` appears twice in enum `{e.name.text}`"
+                    self.sink.report("E102", message, member.name.span, notes=[first])
+                values[text] = T.EnumValueSym(e.name.text, text, member.label or text)
             self.model.enums[e.name.text] = values
         for f in self.policy.of(ast.FactDecl):
             if self.define(f.name, "fact"):
@@ -137,13 +188,13 @@ class _Checker:
         canonical = TYPE_NAMES.get(name)
         if canonical is None:
             known = list(TYPE_NAMES) + [e for e in self.model.enums if e != T.APPLICANT_ENUM]
-            self.sink.report("E103", f"unknown type `{name}`", ref.name.span, hint=_suggest(name, known))
+            hint = _suggest(name, known) or "a type is " + ", ".join(f"`{k}`" for k in known if k.isascii())
+            self.sink.report("E103", f"unknown type `{name}`", ref.name.span, hint=hint)
             return T.ERROR
         if canonical == "count":
             if ref.unit is None:
-                self.sink.report(
-                    "E208", "a count needs its unit", ref.span, hint=f"write `{name} 家` (or 人, 场, 项, 条, 次…)"
-                )
+                hint = f"write `{name} 家` (or 人, 场, 项, 条, 次…)"
+                self.sink.report("E208", "a count needs its unit", ref.span, hint=hint)
                 return T.count(None)
             return T.count(ref.unit.text)
         if ref.unit is not None:
@@ -177,7 +228,8 @@ class _Checker:
                     hint=_suggest(text, known) or "its values are " + ", ".join(f"`{k}`" for k in known),
                 )
             else:
-                self.sink.report("E101", f"unknown name `{text}`", node.span, hint=_suggest(text, known))
+                hint = _suggest(text, known) or f'declare it: `fact {text} "…": money` (or another type)'
+                self.sink.report("E101", f"unknown name `{text}`", node.span, hint=hint)
             return self.set(node, T.ERROR)
         self.model.refs[id(node)] = sym
         return self.set(node, sym.type)
@@ -188,7 +240,12 @@ class _Checker:
                 return self.set(node, T.MONEY)
             case ast.Percent():
                 if node.value > 1:
-                    self.sink.report("W210", f"`{node.text}` is more than 100%", node.span)
+                    self.sink.report(
+                        "W210",
+                        f"`{node.text}` is more than 100%",
+                        node.span,
+                        hint="a share above 100% pays more than the whole; check the figure against the text",
+                    )
                 return self.set(node, T.PERCENT)
             case ast.Ratio():
                 return self.set(node, T.PERCENT)
@@ -209,7 +266,7 @@ class _Checker:
             case ast.Negate():
                 ty = self.expr(node.operand)
                 if ty.kind not in ("error",) and not ty.numeric:
-                    self.sink.report("E201", f"cannot negate a {ty}", node.span)
+                    self.sink.report("E201", f"cannot negate {describe(ty)}", node.span)
                     return self.set(node, T.ERROR)
                 return self.set(node, ty)
             case ast.BinOp():
@@ -220,7 +277,11 @@ class _Checker:
             case ast.Member():
                 subject = self.expr(node.subject)
                 if subject.kind not in ("enum", "error"):
-                    self.sink.report("E202", f"`in [...]` needs an enum value, not a {subject}", node.subject.span)
+                    self.sink.report(
+                        "E202",
+                        f"`in [...]` tests a value of an enum, but this is {describe(subject)}",
+                        node.subject.span,
+                    )
                 elif subject.kind == "enum":
                     self.enum_keys(subject, node.values)
                 return self.set(node, T.BOOL)
@@ -249,7 +310,7 @@ class _Checker:
                     "E104",
                     f"`{key.text}` is not a value of `{subject.enum}`",
                     key.span,
-                    hint=_suggest(key.text, members) or "its values are " + ", ".join(f"`{k}`" for k in members),
+                    hint=_suggest(key.text, members) or _values(members),
                 )
             elif key.text in seen:
                 self.sink.report("E102", f"`{key.text}` is listed twice", key.span)
@@ -267,7 +328,7 @@ class _Checker:
         first = known[0][0]
         for ty, span in known[1:]:
             if ty != first:
-                self.sink.report("E201", f"{what} mixes a {first} and a {ty}", span)
+                self.sink.report("E201", f"{what} mixes {describe(first)} and {describe(ty)}", span)
                 return T.ERROR
         return first
 
@@ -278,7 +339,12 @@ class _Checker:
                 return T.DURATION
             ty = self.expr(node.args[0])
             if ty.kind not in ("date", "error"):
-                self.sink.report("E201", f"`since` needs a date, not a {ty}", node.args[0].span)
+                self.sink.report(
+                    "E201",
+                    f"`since` needs a date, but this is {describe(ty)}",
+                    node.args[0].span,
+                    hint="`since(established) 届满 1年`: the time from a date fact to the evaluation date",
+                )
             return T.DURATION
         if len(node.args) < 2:
             self.sink.report(
@@ -295,17 +361,20 @@ class _Checker:
         if id(fake) in self.model.refs:
             self.model.refs[id(node.subject)] = self.model.refs[id(fake)]
         if subject.kind not in ("enum", "error"):
-            self.sink.report("E202", f"a tier table is keyed by an enum, not a {subject}", node.subject.span)
+            message = f"a tier table is keyed by an enum, but this is {describe(subject)}"
+            self.sink.report("E202", message, node.subject.span)
         elif subject.kind == "enum":
             self.enum_keys(subject, [e.key for e in node.entries if e.key is not None])
-        return self.unify([(self.value(e.value, expected), e.value.span) for e in node.entries], "a tier table")
+        rows = [(self.value(e.value, expected), e.value.span) for e in node.entries]
+        return self.unify(rows, "a tier table")
 
     def band(self, node: ast.Band, expected: Type | None) -> Type:
         subject = self.expr(node.subject)
         for entry in node.entries:
             for bound in entry.bounds or ():
                 self.compare(node.subject, bound.op, bound.value, bound.span, bound.word, subject)
-        return self.unify([(self.value(e.value, expected), e.value.span) for e in node.entries], "a band table")
+        rows = [(self.value(e.value, expected), e.value.span) for e in node.entries]
+        return self.unify(rows, "a band table")
 
     def binop(self, node: ast.BinOp) -> Type:
         left = self.expr(node.left)
@@ -316,10 +385,18 @@ class _Checker:
         if op in "+-":
             if left == right and left.numeric and a != "per_unit":
                 return left
-            if a == "date" and b == "duration" or (op == "+" and a == "duration" and b == "date"):
+            if (a == "date" and b == "duration") or (op == "+" and a == "duration" and b == "date"):
                 return T.DATE
-            hint = "write an amount such as `50万`" if "money" in (a, b) and "number" in (a, b) else None
-            self.sink.report("E201", f"cannot {'add' if op == '+' else 'subtract'} a {right} {'to' if op == '+' else 'from'} a {left}", node.span, hint=hint)
+            hint = None
+            if {a, b} == {"money", "number"}:
+                hint = _literal_hint(T.MONEY)
+            elif {a, b} == {"money", "percent"}:
+                hint = "a percentage of an amount is a product: `50% * investment`"
+            if op == "+":
+                message = f"cannot add {describe(right)} to {describe(left)}"
+            else:
+                message = f"cannot subtract {describe(right)} from {describe(left)}"
+            self.sink.report("E201", message, node.span, hint=hint)
             return T.ERROR
         if op == "*":
             pair = {a, b}
@@ -337,7 +414,12 @@ class _Checker:
             if pair == {"per_unit", "count"}:
                 per, cnt = (left, right) if a == "per_unit" else (right, left)
                 if per.unit != cnt.unit:
-                    self.sink.report("E207", f"an amount per {per.unit} times a count of {cnt.unit}", node.span)
+                    self.sink.report(
+                        "E207",
+                        f"the amount is per {per.unit}, but the count is of {cnt.unit}",
+                        node.span,
+                        hint=f"give the amount per {cnt.unit} (such as `5万/{cnt.unit}`) or count {per.unit}",
+                    )
                     return T.ERROR
                 return T.MONEY
             for unitful in ("money", "count", "per_unit", "duration"):
@@ -345,10 +427,15 @@ class _Checker:
                     return left if a == unitful else right
             if pair <= {"percent", "number"}:
                 return T.PERCENT if "percent" in pair else T.NUMBER
-            self.sink.report("E201", f"cannot multiply a {left} by a {right}", node.span)
+            hint = None
+            if a == b == "money":
+                hint = "one side of a product is a percentage or a number: `50% * investment`"
+            message = f"cannot multiply {describe(left)} by {describe(right)}"
+            self.sink.report("E201", message, node.span, hint=hint)
             return T.ERROR
         # division
-        if _is_zero(node.right) or (isinstance(node.right, ast.Money | ast.Percent | ast.Count) and node.right.value == 0):
+        zero = isinstance(node.right, ast.Money | ast.Percent | ast.Count) and node.right.value == 0
+        if _is_zero(node.right) or zero:
             self.sink.report("E209", "division by zero", node.right.span)
             return T.ERROR
         if left == right and a in ("money", "count", "percent"):
@@ -359,7 +446,7 @@ class _Checker:
             return T.per_unit(right.unit or "")
         if left == right == T.NUMBER:
             return T.NUMBER
-        self.sink.report("E201", f"cannot divide a {left} by a {right}", node.span)
+        self.sink.report("E201", f"cannot divide {describe(left)} by {describe(right)}", node.span)
         return T.ERROR
 
     def compare(
@@ -372,26 +459,45 @@ class _Checker:
         ordered = op not in ("==", "!=")
         if lt == rt:
             if ordered and lt.kind in ("enum", "bool", "text"):
-                self.sink.report("E202", f"`{word}` orders numbers and dates, not a {lt}", span)
+                self.sink.report(
+                    "E202",
+                    f"`{word}` orders amounts, numbers and dates, but this compares {describe(lt)}",
+                    span,
+                    hint="test a value with `==`, or several with `in [national, provincial]`"
+                    if lt.kind == "enum"
+                    else None,
+                )
             return
         pair = {lt.kind, rt.kind}
         if pair == {"count", "number"} or pair == {"count"}:
             if lt.unit != rt.unit and "number" not in pair:
-                self.sink.report("E207", f"comparing a count of {lt.unit} with a count of {rt.unit}", span)
+                self.sink.report(
+                    "E207",
+                    f"cannot compare a count of {lt.unit} with a count of {rt.unit}",
+                    span,
+                    hint=f"write the number in {lt.unit}, such as `100{lt.unit}`",
+                )
             return
-        if "number" in pair and (_is_zero(left) or _is_zero(right)) and pair <= {"number", "money", "percent", "duration"}:
+        zero = _is_zero(left) or _is_zero(right)
+        if "number" in pair and zero and pair <= {"number", "money", "percent", "duration"}:
             return
-        hint = None
-        if "money" in pair and "number" in pair:
-            hint = "write an amount such as `2000万`"
-        elif "percent" in pair and "number" in pair:
-            hint = "write a percentage such as `60%`"
-        self.sink.report("E202", f"cannot compare a {lt} with a {rt}", span, hint=hint)
+        hint = _literal_hint(lt) if rt.kind in ("number", "count", "money", "percent") else None
+        if lt.kind == "date" and rt.kind == "duration":
+            hint = "for the time since a date write `since(established) 届满 1年`"
+        self.sink.report("E202", f"cannot compare {describe(lt)} with {describe(rt)}", span, hint=hint)
 
     def condition(self, node: ast.Expr) -> None:
         ty = self.expr(node)
         if ty.kind not in ("bool", "error"):
-            self.sink.report("E205", f"a condition must be true or false; this is a {ty}", node.span)
+            hint = None
+            if ty.kind == "enum":
+                hint = "compare it with a value: `level == national`"
+            elif ty.numeric:
+                subject = node.text if isinstance(node, ast.Name) else "…"
+                hint = f"compare it with a threshold: `{subject} 超过 …`"
+            self.sink.report(
+                "E205", f"a condition must be true or false, but this is {describe(ty)}", node.span, hint=hint
+            )
 
     def money(self, node: ast.Expr, what: str) -> None:
         ty = self.expr(node, T.MONEY)
@@ -400,10 +506,13 @@ class _Checker:
             if ty.kind == "percent":
                 hint = "a percentage of what? write `50% * investment`"
             elif ty.kind == "count":
-                hint = f"give the amount per {ty.unit}: `5万/{ty.unit} * …`"
+                hint = f"multiply by an amount per {ty.unit}: `5万/{ty.unit} * …`"
+            elif ty.kind == "per_unit":
+                hint = f"multiply by a count of {ty.unit}: `… * customers`"
             elif ty.kind == "number":
-                hint = "write an amount such as `50万`"
-            self.sink.report("E206", f"{what} must be money; this is a {ty}", node.span, hint=hint)
+                hint = "write an amount such as `50万` or `200000元`"
+            message = f"{what} must be an amount of money, but this is {describe(ty)}"
+            self.sink.report("E206", message, node.span, hint=hint)
 
     def option(self, ident: ast.Ident, table: dict[str, str], what: str) -> None:
         if ident.text not in table:
@@ -428,7 +537,8 @@ class _Checker:
     # ------------------------------------------------------------------ items
     def check(self) -> Model:
         if self.policy.header is None:
-            self.sink.report("W108", "the file has no `policy` header", self.policy.span.merge(self.policy.span),
+            start = self.policy.span
+            self.sink.report("W108", "the file has no `policy` header", Span(start.file, 1, 1, 1, 1, 0, 0),
                              hint='start with `policy "title" { issuer "…" issued 2021-05-16 }`')
         else:
             rounding = self.policy.header.rounding
@@ -444,9 +554,10 @@ class _Checker:
         match item:
             case ast.FactDecl():
                 sym = self.model.facts.get(item.name.text)
+                subject = ast.Name(item.name.span, (item.name.text,))
+                declared = sym.type if sym else T.ERROR
                 for bound in item.bounds:
-                    self.compare(ast.Name(item.name.span, (item.name.text,)), bound.op, bound.value, bound.span,
-                                 bound.word, sym.type if sym else T.ERROR)
+                    self.compare(subject, bound.op, bound.value, bound.span, bound.word, declared)
             case ast.ParamDecl():
                 psym = self.model.params.get(item.name.text)
                 ty = psym.type if psym else T.ERROR
@@ -454,7 +565,8 @@ class _Checker:
                 for version in item.versions:
                     got = self.value(version.value, ty)
                     if "error" not in (got.kind, ty.kind) and got != ty:
-                        self.sink.report("E201", f"`{item.name.text}` is a {ty}; this value is a {got}", version.value.span)
+                        message = f"`{item.name.text}` is {describe(ty)}, but this value is {describe(got)}"
+                        self.sink.report("E201", message, version.value.span, hint=_literal_hint(ty))
                     if version.start is not None and last is not None and version.start <= last:
                         self.sink.report("E208", "parameter versions must be in date order", version.span)
                     last = version.start
@@ -486,8 +598,9 @@ class _Checker:
         for clause in m.clauses:
             if clause.name is not None:
                 if clause.name.text in names:
-                    self.sink.report("E102", f"clause `{clause.name.text}` is already defined in `{m.name.text}`",
-                                     clause.name.span, notes=[Note("first defined here", names[clause.name.text])])
+                    first = Note("first defined here", names[clause.name.text])
+                    message = f"clause `{clause.name.text}` is already defined in `{m.name.text}`"
+                    self.sink.report("E102", message, clause.name.span, notes=[first])
                 names[clause.name.text] = clause.name.span
         for item in m.items:
             match item:
@@ -511,7 +624,8 @@ class _Checker:
                     if item.rank is not None:
                         ty = self.expr(item.rank)
                         if ty.kind not in ("error",) and not ty.numeric:
-                            self.sink.report("E201", f"a ranking must be a number or amount, not a {ty}", item.rank.span)
+                            message = f"a ranking must be a number or an amount, but this is {describe(ty)}"
+                            self.sink.report("E201", message, item.rank.span)
                 case ast.GroupCap():
                     self.money(item.amount, "a group cap")
                     if item.per.text not in self.model.facts:
@@ -525,8 +639,8 @@ class _Checker:
                     if item.share is not None:
                         ty = self.expr(item.share)
                         if ty.kind not in ("percent", "error"):
-                            self.sink.report("E201", f"an instalment pays a percentage of the award, not a {ty}",
-                                             item.share.span, hint="write `50%`")
+                            message = f"an instalment pays a share of the award, but this is {describe(ty)}"
+                            self.sink.report("E201", message, item.share.span, hint="write `50%`")
                     self.condition(item.cond)
                 case ast.NoClawback():
                     pass
@@ -551,14 +665,11 @@ class _Checker:
                 if not isinstance(binding.value, ast.Text):
                     self.expr(binding.value)
                 continue
-            if isinstance(binding.value, ast.Text):
-                got = T.TEXT
-            else:
-                got = self.expr(binding.value, sym.type)
-            if "error" not in (got.kind, sym.type.kind) and got != sym.type:
-                if not (sym.type.kind == "count" and got.kind == "number"):
-                    self.sink.report("E201", f"`{binding.name.text}` is a {sym.type}; this value is a {got}",
-                                     binding.value.span)
+            got = T.TEXT if isinstance(binding.value, ast.Text) else self.expr(binding.value, sym.type)
+            plain_count = sym.type.kind == "count" and got.kind == "number"
+            if "error" not in (got.kind, sym.type.kind) and got != sym.type and not plain_count:
+                message = f"`{binding.name.text}` is {describe(sym.type)}, but this value is {describe(got)}"
+                self.sink.report("E201", message, binding.value.span, hint=_literal_hint(sym.type))
         for expectation in ex.expectations:
             if expectation.target is not None:
                 self.measure_ref(expectation.target)
