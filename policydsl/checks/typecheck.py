@@ -166,7 +166,8 @@ class _Checker:
             for member in e.members:
                 text = member.name.text
                 if text in values:
-                    first = Note("first listed here", next(x.name.span for x in e.members if x.name.text == text))
+                    where = next(x.name.span for x in e.members if x.name.text == text)
+                    first = Note("first listed here", where)
                     message = f"`{text}` appears twice in enum `{e.name.text}`"
                     self.sink.report("E102", message, member.name.span, notes=[first])
                 values[text] = T.EnumValueSym(e.name.text, text, member.label or text)
