@@ -1,0 +1,206 @@
+"""The encoded seed policies: they check clean, their hand-computed examples hold, their samples run."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import policydsl
+from policydsl import ast
+from policydsl import runtime as rt
+from policydsl.api import compile_policy
+from policydsl.diagnostics import Severity, Sink
+from policydsl.examples import run_examples
+from policydsl.pipeline import check_file
+from tests.conftest import POLICIES
+
+SAMPLES = POLICIES / "samples"
+POLICY_FILES = sorted(POLICIES.glob("*.policy"))
+NAMES = [p.stem for p in POLICY_FILES]
+
+# Each seed document has exactly one encoding; the seed file names are those of SEED-CLAUSES.md.
+SEEDS = {
+    "shenzhen_industrial_internet_plan": "000_d7b377ca15ce7bdb.txt",
+    "shandong_platforms": "001_daab0d322e2f7c63.txt",
+    "jiangmen_special_fund": "002_feaf6a41846fe068.txt",
+    "shenzhen_consulting_diagnosis": "003_93a2485cbd92d1c4.txt",
+    "baoan_industrial_internet": "004_d41223bd964af659.txt",
+}
+
+# The evaluation date of each sample batch (inside the policy's validity).
+SAMPLE_DATES = {
+    "shenzhen_industrial_internet_plan": None,
+    "shandong_platforms": datetime.date(2019, 6, 1),
+    "jiangmen_special_fund": datetime.date(2022, 6, 1),
+    "shenzhen_consulting_diagnosis": datetime.date(2023, 3, 1),
+    "baoan_industrial_internet": None,
+}
+
+
+def _policy(name: str) -> ast.Policy:
+    sink = Sink()
+    checked = check_file(POLICIES / f"{name}.policy", sink)
+    assert checked.policy is not None, sink.diagnostics
+    return checked.policy
+
+
+def test_one_file_per_seed_document() -> None:
+    assert sorted(NAMES) == sorted(SEEDS)
+    for name, seed in SEEDS.items():
+        header = _policy(name).header
+        assert header is not None and header.source == seed
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=NAMES)
+def test_policy_checks_without_errors(path: Path) -> None:
+    sink = Sink()
+    checked = check_file(path, sink)
+    errors = [d for d in sink.diagnostics if d.severity is Severity.ERROR]
+    assert checked.model is not None
+    assert errors == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_measure_and_clause_cites_its_article(name: str) -> None:
+    for measure in _policy(name).of(ast.Measure):
+        assert measure.cite, measure.name.text
+        for clause in measure.clauses:
+            assert clause.cite, measure.clause_id(clause)
+        for requirement in measure.of(ast.Requirement):
+            assert requirement.cite and requirement.reason, measure.name.text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_at_least_one_example_per_measure(name: str) -> None:
+    policy = _policy(name)
+    examples = policy.of(ast.Example)
+    measures = policy.of(ast.Measure)
+    assert len(examples) >= len(measures)
+    expected = {e.target.text for ex in examples for e in ex.expectations if e.target is not None}
+    assert {m.name.text for m in measures} <= expected, "a measure no example states an expectation for"
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=NAMES)
+def test_hand_computed_examples_pass(path: Path) -> None:
+    sink = Sink()
+    checked = check_file(path, sink)
+    assert checked.model is not None and checked.source is not None
+    results = run_examples(checked.model, checked.source.text)
+    assert results
+    failures = {r.example.name: r.failures for r in results if not r.passed}
+    assert failures == {}
+
+
+# ------------------------------------------------------------------ figures through the Python API
+
+
+def test_baoan_large_platform_gets_a_ceiling_not_an_entitlement() -> None:
+    evaluator = policydsl.load(POLICIES / "baoan_industrial_internet.policy")
+    facts = json.loads((SAMPLES / "baoan_industrial_internet.json").read_text(encoding="utf-8"))
+    decision = evaluator.evaluate(facts)
+    large = decision.measures["large_platform"]
+    assert (large.status, large.amount) == (rt.CEILING, Decimal("5000000"))
+    # 国家标准 1项 × 50万 + 行业标准 2项 × 15万 = 80万
+    assert decision.measures["standards"].amount == Decimal("800000")
+    # 5% × 5000万 = 250万, under the 1000万 cap
+    assert decision.measures["guide_fund"].amount == Decimal("2500000")
+    # 500 + 80 + 50 + 10 + 250 + 20 + 50 = 960万, and only at most: no combination is declared
+    assert (decision.total.status, decision.total.amount) == (rt.CEILING, Decimal("9600000"))
+
+
+def test_baoan_strict_and_inclusive_thresholds_at_the_same_number() -> None:
+    evaluator = policydsl.load(POLICIES / "baoan_industrial_internet.policy")
+    facts = json.loads((SAMPLES / "baoan_industrial_internet.json").read_text(encoding="utf-8"))
+    facts.update(platform_transactions="10亿", facilitated_financing="10亿")
+    decision = evaluator.evaluate(facts)
+    assert decision.measures["large_platform"].status == rt.CEILING  # 10亿元以上 includes 10亿
+    assert decision.measures["financing"].status == rt.INELIGIBLE  # 超过10亿元 does not
+
+
+def test_shenzhen_consulting_staged_payout_59_and_60_percent() -> None:
+    evaluator = policydsl.load(POLICIES / "shenzhen_consulting_diagnosis.policy")
+    facts = json.loads((SAMPLES / "shenzhen_consulting_diagnosis.json").read_text(encoding="utf-8"))
+    day = datetime.date(2023, 3, 1)
+    # 80家 × 5万 = 400万
+    assert evaluator.evaluate(facts, day).measures["consulting"].amount == Decimal("4000000")
+    at_60 = evaluator.evaluate({**facts, "completion_h1": "60%", "completion_h2": "90%"}, day)
+    assert at_60.measures["consulting"].amount == Decimal("2000000")  # 50% kept, no clawback
+    at_59 = evaluator.evaluate({**facts, "completion_h1": "59%"}, day)
+    assert at_59.measures["consulting"].amount == Decimal("0")
+    after = evaluator.evaluate(facts, datetime.date(2026, 1, 1))
+    assert after.measures["consulting"].status == rt.INELIGIBLE
+
+
+def test_shandong_national_platform_exception_raises_the_ceiling() -> None:
+    evaluator = policydsl.load(POLICIES / "shandong_platforms.policy")
+    facts = json.loads((SAMPLES / "shandong_platforms.json").read_text(encoding="utf-8"))
+    day = datetime.date(2019, 6, 1)
+    national = evaluator.evaluate(facts, day).measures["platform_award"]
+    assert (national.status, national.amount) == (rt.CEILING, Decimal("30000000"))
+    assert set(national.forms) == {"interest_subsidy", "grant", "equity"}
+    provincial = evaluator.evaluate({**facts, "national_platform": False}, day).measures["platform_award"]
+    assert (provincial.status, provincial.amount) == (rt.CEILING, Decimal("10000000"))
+
+
+def test_jiangmen_validity_is_three_years_from_the_issue_day() -> None:
+    evaluator = policydsl.load(POLICIES / "jiangmen_special_fund.policy")
+    facts = json.loads((SAMPLES / "jiangmen_special_fund.json").read_text(encoding="utf-8"))
+    # 80% × 58万 = 46.4万, a ceiling under the 50万 cap
+    last = evaluator.evaluate(facts, datetime.date(2024, 5, 15)).measures["cluster_pilot"]
+    assert (last.status, last.amount) == (rt.CEILING, Decimal("464000"))
+    after = evaluator.evaluate(facts, datetime.date(2024, 5, 16)).measures["cluster_pilot"]
+    assert after.status == rt.INELIGIBLE
+
+
+def test_shenzhen_plan_amounts_wait_for_the_yearly_guide() -> None:
+    path = POLICIES / "shenzhen_industrial_internet_plan.policy"
+    facts = json.loads((SAMPLES / "shenzhen_industrial_internet_plan.json").read_text(encoding="utf-8"))
+    assert policydsl.load(path).evaluate(facts).measures["fusion_pilot_award"].status == rt.UNDETERMINED
+    evaluator, sink = compile_policy(path, {"fusion_pilot_amount": "30万"})
+    assert evaluator is not None, sink.diagnostics
+    result = evaluator.evaluate(facts).measures["fusion_pilot_award"]
+    assert (result.status, result.amount) == (rt.DETERMINED, Decimal("300000"))
+
+
+# ------------------------------------------------------------------ sample applicant files
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_batch_covers_every_measure_without_input_errors(name: str) -> None:
+    evaluator = policydsl.load(POLICIES / f"{name}.policy")
+    with (SAMPLES / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert 15 <= len(rows) <= 40
+    assert len({row["id"] for row in rows}) == len(rows)
+    reached: set[str] = set()
+    ineligible_rows = 0
+    for row in rows:
+        decision = evaluator.evaluate(row, SAMPLE_DATES[name])
+        reached |= {m for m, r in decision.measures.items() if r.status != rt.INELIGIBLE}
+        ineligible_rows += decision.total.status == rt.INELIGIBLE
+    assert reached == set(evaluator.measures)
+    assert ineligible_rows >= 2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_applicant_is_decided(name: str) -> None:
+    evaluator = policydsl.load(POLICIES / f"{name}.policy")
+    facts = json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    decision = evaluator.evaluate(facts, SAMPLE_DATES[name])
+    assert decision.total.status != rt.INELIGIBLE
+
+
+def test_samples_use_plain_values() -> None:
+    # amounts as plain 元 integers (or percentages), dates as 2021-06-01, booleans true/false
+    for path in SAMPLES.glob("*.csv"):
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                for key, value in row.items():
+                    assert not re.fullmatch(r"\d+(\.\d+)?[万亿]元?", value), (path.name, key, value)
+                    assert value not in ("True", "False", "是", "否"), (path.name, key, value)
