@@ -116,5 +116,44 @@ def test_command(files: tuple[Path, ...], coverage: bool, min_coverage: float | 
     sys.exit(commands_eval.test_files(files, coverage, min_coverage, pattern))
 
 
+@main.command("diagram")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--measure", metavar="NAME", help="Draw this measure's decision tree (default: the overview).")
+@click.option("--all", "draw_all", is_flag=True, help="Draw the overview and every measure into -o DIR.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="out.svg|png|pdf|dot, or a folder."
+)
+@click.option(
+    "--facts", type=click.Path(dir_okay=False, path_type=Path), help="Highlight this applicant's path (JSON)."
+)
+@click.option("--date", "date_text", help="With --facts: the evaluation date; default: today.")
+def diagram_command(
+    file: Path, measure: str | None, draw_all: bool, output: Path, facts: Path | None, date_text: str | None
+) -> None:
+    """Draw a policy's overview or a measure's decision tree; the format follows -o's extension."""
+    from policydsl.render import command
+
+    date = (_date(date_text) or datetime.date.today()) if facts is not None else None
+    sys.exit(command.diagram_command(file, measure, draw_all, output, facts, date))
+
+
+@main.command("report")
+@_FILES
+@click.option(
+    "-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="The site folder."
+)
+@click.option(
+    "--sources",
+    type=click.Path(file_okay=False, path_type=Path),
+    multiple=True,
+    help="A folder holding the source documents the policies name (repeatable).",
+)
+def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, ...]) -> None:
+    """Write a static, offline review site: the source text beside the clauses, diagrams, findings."""
+    from policydsl.render import command
+
+    sys.exit(command.report_command(files, output, sources))
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""Back ends for reviewers: decision-tree diagrams and the static review site."""

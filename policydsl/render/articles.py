@@ -1,0 +1,167 @@
+"""Find where a citation such as 第八条(一), 三(二)1 or 四.1 stands in a source document."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN = "零〇一二两三四五六七八九十百"
+_LINE = r"(?m)^[ \t\u3000]*"
+
+
+def cn_to_int(text: str) -> int | None:
+    """一 → 1, 十二 → 12, 二十一 → 21, 一百零五 → 105; None when `text` is not a Chinese numeral."""
+    if not text or any(ch not in _CN for ch in text):
+        return None
+    total, current = 0, 0
+    for ch in text:
+        if ch == "百":
+            total += (current or 1) * 100
+            current = 0
+        elif ch == "十":
+            total += (current or 1) * 10
+            current = 0
+        else:
+            current = _CN_DIGITS[ch]
+    return total + current
+
+
+def int_to_cn(n: int) -> str:
+    """1 → 一, 12 → 十二, 21 → 二十一, 105 → 一百零五 (as statutes number their articles)."""
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    if n < 20:
+        return "十" + (digits[n % 10] if n % 10 else "")
+    if n < 100:
+        return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
+    rest = n % 100
+    head = digits[n // 100] + "百"
+    if rest == 0:
+        return head
+    return head + (
+        "零" + digits[rest] if rest < 10 else int_to_cn(rest) if rest >= 20 else "一" + int_to_cn(rest)
+    )
+
+
+def _numeral(text: str) -> str:
+    """A pattern matching a number written either way: 八 or 8."""
+    value = int(text) if text.isdigit() else cn_to_int(text)
+    if value is None:
+        return re.escape(text)
+    return f"(?:{int_to_cn(value)}|{value})"
+
+
+@attrs.frozen
+class Part:
+    """One step of a citation: `kind` (article, chapter, paragraph, item, heading, paren, number or
+    text) and the `pattern` that finds it in the document."""
+
+    kind: str
+    pattern: str
+
+
+_TOKEN = re.compile(
+    r"第(?P<unit_n>[0-9零〇一二两三四五六七八九十百]+)(?P<unit>条|章|款|项|节)"
+    r"|[（(](?P<paren>[0-9零〇一二两三四五六七八九十百]+)[）)]"
+    r"|(?P<cn>[零〇一二两三四五六七八九十百]+)"
+    r"|(?P<num>\d+)"
+    r"|(?P<sep>[\s.、．,，]+)"
+    r"|(?P<text>[^\s.、．,，（(0-9零〇一二两三四五六七八九十百第]+|第)"
+)
+
+
+def parse_citation(cite: str) -> list[Part]:
+    """The steps of a citation, outermost first."""
+    parts: list[Part] = []
+    for m in _TOKEN.finditer(cite):
+        if m.group("unit"):
+            number = _numeral(m.group("unit_n"))
+            unit = m.group("unit")
+            kind = {"条": "article", "章": "chapter", "款": "paragraph", "项": "item", "节": "section"}[unit]
+            parts.append(Part(kind, f"第{number}{unit}"))
+        elif m.group("paren"):
+            parts.append(Part("paren", rf"[（(]{_numeral(m.group('paren'))}[）)]"))
+        elif m.group("cn"):
+            parts.append(Part("heading", rf"{_numeral(m.group('cn'))}(?=[、.．\s])"))
+        elif m.group("num"):
+            parts.append(Part("number", rf"(?:{m.group('num')})(?=[.、．）)\s])(?!\.\d)"))
+        elif m.group("text"):
+            parts.append(Part("text", re.escape(m.group("text"))))
+    return parts
+
+
+@attrs.frozen
+class Place:
+    """Where a citation was found: character `start` and `end` of the line that holds its innermost
+    step found, and whether every step was found (`exact`)."""
+
+    start: int
+    end: int
+    exact: bool
+
+
+def locate(text: str, cite: str) -> Place | None:
+    """Find `cite` in `text`: each step is looked for after the previous one, first at the start of
+    a line (where headings stand), then anywhere.  None when even the first step is missing."""
+    parts = parse_citation(cite)
+    position = 0
+    found: int | None = None
+    exact = True
+    for part in parts:
+        if part.kind == "paragraph" and found is not None:
+            hit = _paragraph(text, found, part)
+        else:
+            hit = _search(text, part, position)
+        if hit is None:
+            exact = False
+            break
+        found, position = hit, hit + 1
+    if found is None:
+        return None
+    end = text.find("\n", found)
+    return Place(found, len(text) if end < 0 else end, exact)
+
+
+def _search(text: str, part: Part, position: int) -> int | None:
+    m = re.compile(_LINE + f"({part.pattern})").search(text, position)
+    if m is None and part.kind in ("article", "text", "chapter", "section", "item"):
+        m = re.compile(f"({part.pattern})").search(text, position)
+    return None if m is None else m.start(1)
+
+
+def _paragraph(text: str, article: int, part: Part) -> int | None:
+    """The n-th paragraph (non-empty line) of the article starting at `article`; a paragraph is
+    numbered from the article's own first line."""
+    m = re.search(r"\d+|[零〇一二两三四五六七八九十百]+", part.pattern[1:])
+    if m is None:
+        return None
+    value = int(m.group(0)) if m.group(0).isdigit() else cn_to_int(m.group(0))
+    if value is None:
+        return None
+    offset = article
+    count = 0
+    for line in text[article:].splitlines(keepends=True):
+        if count and re.match(_LINE[4:] + r"第[0-9零〇一二两三四五六七八九十百]+[条章]", line):
+            return None  # the next article began before the paragraph was found
+        if line.strip():
+            count += 1
+            if count == value:
+                return offset + len(line) - len(line.lstrip(" \t\u3000"))
+        offset += len(line)
+    return None

@@ -1,0 +1,142 @@
+"""The `diagram` and `report` commands' work: check the files, draw, write, report problems."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from policydsl import runtime as rt
+from policydsl.diagnostics import Severity, Sink, format_text
+from policydsl.interpreter import Interpreter
+from policydsl.pipeline import Checked, check_file
+from policydsl.render.diagram import Diagram
+from policydsl.render.graphviz import FORMATS, RenderError, render_file
+from policydsl.render.path import Applicant, trace_measure, trace_overview
+from policydsl.render.report import build_site
+from policydsl.render.trees import measure_tree, overview
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageProblem(click.ClickException):
+    """A problem with how the command was called or with its input files (exit code 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+def _checked(path: Path) -> Checked:
+    """The checked policy; prints its errors and exits 1 when it has any."""
+    sink = Sink()
+    checked = check_file(path, sink)
+    errors = [d for d in sink.diagnostics if d.severity is Severity.ERROR]
+    if checked.model is None or errors:
+        sources = {checked.source.name: checked.source} if checked.source is not None else {}
+        click.echo(format_text(errors, sources), err=True)
+        raise SystemExit(EXIT_PROBLEMS)
+    return checked
+
+
+def _applicant(checked: Checked, facts_path: Path, date: datetime.date | None) -> Applicant:
+    try:
+        raw: Any = json.loads(facts_path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
+    except OSError as exc:
+        raise UsageProblem(f"cannot read facts {facts_path}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageProblem(f"{facts_path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise UsageProblem(f"{facts_path}: the facts must be a JSON object of name → value")
+    assert checked.model is not None and checked.source is not None
+    try:
+        return Applicant(Interpreter(checked.model, checked.source.text), raw, date)
+    except rt.InputError as exc:
+        raise UsageProblem(f"{facts_path}: the facts cannot be used: " + "; ".join(exc.problems)) from None
+
+
+def _format(path: Path) -> str:
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise UsageProblem(f"cannot tell the format from `{path.name}`: use .svg, .png, .pdf or .dot")
+    return fmt
+
+
+def diagram_command(
+    file: Path,
+    measure: str | None,
+    draw_all: bool,
+    output: Path,
+    facts: Path | None,
+    date: datetime.date | None,
+) -> int:
+    """Draw the overview, one measure's tree, or (`draw_all`) all of them into a folder."""
+    if draw_all and measure is not None:
+        raise UsageProblem("give either --measure NAME or --all, not both")
+    fmt = "svg"
+    if draw_all:
+        if output.exists() and not output.is_dir():
+            raise UsageProblem(f"--all writes into a folder; `{output}` is a file")
+        if output.suffix.lower().lstrip(".") in FORMATS:
+            raise UsageProblem(f"--all writes into a folder, not `{output.name}`: give -o DIR/")
+    else:
+        fmt = _format(output)
+    checked = _checked(file)
+    model = checked.model
+    assert model is not None
+    applicant = _applicant(checked, facts, date) if facts is not None else None
+    if measure is not None and measure not in model.measures:
+        known = ", ".join(model.measures) or "(none)"
+        raise UsageProblem(f"no measure `{measure}` in {file}; the measures are: {known}")
+    drawings: list[tuple[Diagram, Path]] = []
+    if draw_all:
+        output.mkdir(parents=True, exist_ok=True)
+        view = overview(model)
+        if applicant is not None:
+            trace_overview(view, applicant)
+        drawings.append((view, output / f"overview.{fmt}"))
+        for m in model.measures.values():
+            tree = measure_tree(model, m)
+            if applicant is not None:
+                trace_measure(tree, m, applicant)
+            drawings.append((tree, output / f"{m.name.text}.{fmt}"))
+    elif measure is not None:
+        m = model.measures[measure]
+        tree = measure_tree(model, m)
+        if applicant is not None:
+            trace_measure(tree, m, applicant)
+        drawings.append((tree, output))
+    else:
+        view = overview(model)
+        if applicant is not None:
+            trace_overview(view, applicant)
+        drawings.append((view, output))
+    for drawing, path in drawings:
+        try:
+            render_file(drawing, path)
+        except RenderError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise UsageProblem(f"cannot write {path}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {len(drawings)} diagram{'s' if len(drawings) != 1 else ''} to {output}")
+    return EXIT_OK
+
+
+def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, ...]) -> int:
+    """Write the review site; exit 1 when a policy has errors (its page still shows them)."""
+    if output.exists() and not output.is_dir():
+        raise UsageProblem(f"the site is a folder; `{output}` is a file")
+    for folder in sources:
+        if not folder.is_dir():
+            raise UsageProblem(f"--sources {folder}: not a folder")
+    try:
+        pages, sink = build_site(list(files), output, sources)
+    except OSError as exc:
+        raise UsageProblem(f"cannot write the site into {output}: {exc.strerror or exc}") from None
+    broken = [p for p in pages if not p.parsed]
+    click.echo(f"wrote {len(pages)} polic{'ies' if len(pages) != 1 else 'y'} to {output / 'index.html'}")
+    for p in broken:
+        click.echo(f"{p.file}: has errors; run `policydsl check {p.file}`", err=True)
+    return EXIT_PROBLEMS if broken or sink.has_errors else EXIT_OK

@@ -1,0 +1,134 @@
+"""Follow one applicant through a diagram: the nodes and edges they pass and the figures they get."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from policydsl import ast
+from policydsl import runtime as rt
+from policydsl.interpreter import Interpreter, _Env
+from policydsl.keywords import APPLICANT_FACT
+from policydsl.render.diagram import Decision, Diagram
+
+
+class Applicant:
+    """One applicant evaluated by the reference interpreter: the `decision` on the whole policy, and
+    the truth of any single condition (`truth`) for following the diagrams."""
+
+    def __init__(
+        self, interpreter: Interpreter, facts: Mapping[str, Any], date: datetime.date | None
+    ) -> None:
+        self.interpreter = interpreter
+        self.date = date
+        # Unknown fact names are the evaluator's to reject; the diagram only needs the known ones.
+        self.values = rt.parse_facts(interpreter.specs, facts, strict=False)
+        self.decision = interpreter.evaluate(self.values, date, partial=True, parsed=True)
+
+    def _env(self) -> _Env:
+        return _Env(self.values, self.date, self.interpreter.overrides)
+
+    def test(self, expr: ast.Expr) -> bool | None:
+        with decimal.localcontext(rt.CONTEXT):
+            holds, _ = self.interpreter.test(expr, self._env())
+        return holds
+
+    def truth(self, measure: ast.Measure, decision: Decision) -> bool | None:
+        """The answer to a decision node of `measure`'s tree; None when it cannot be told."""
+        subject = decision.subject
+        if decision.kind == "validity":
+            if self.date is None:
+                return None
+            start, end = self.interpreter.valid_from, self.interpreter.valid_until
+            return (start is None or self.date >= start) and (end is None or self.date <= end)
+        if decision.kind == "applicants":
+            kind = self.values.get(APPLICANT_FACT[0], self.values.get(APPLICANT_FACT[1]))
+            allowed = {k.text for a in measure.of(ast.Applicants) for k in a.kinds}
+            return None if kind is None else kind in allowed
+        if isinstance(subject, ast.Requirement | ast.Exclusion | ast.Instalment):
+            return self.test(subject.cond)
+        if isinstance(subject, ast.Condition):
+            return self.test(subject.expr)
+        return None
+
+    def clause_figure(self, measure: ast.Measure, clause: ast.Clause) -> str:
+        """What one clause gives this applicant, before the measure's own rules."""
+        with decimal.localcontext(rt.CONTEXT):
+            outcome = self.interpreter.clause(measure, clause, self._env(), False)
+        if outcome.amount is None or outcome.precision == rt.UNKNOWN:
+            return "本申请人：金额未定" + (f"（{outcome.unknown_reason}）" if outcome.unknown_reason else "")
+        word = "最高 " if outcome.precision == rt.AT_MOST else ""
+        return f"本申请人：{word}{rt.yuan(outcome.amount)}"
+
+    def measure_figure(self, name: str) -> str:
+        result = self.decision.measures[name]
+        text = "本申请人：" + rt.describe(result)
+        if result.status == rt.INELIGIBLE and result.reasons:
+            text += "\n" + "；".join(result.reasons[:3])
+        return text
+
+
+def follow(diagram: Diagram, truth: Callable[[Decision], bool | None]) -> None:
+    """Mark the nodes and edges reached from the first node: a decision node leads on only along
+    the answer `truth` gives it (nowhere when unknown); any other node leads along all its edges."""
+    if not diagram.nodes:
+        return
+    stack = [diagram.nodes[0].id]
+    while stack:
+        node_id = stack.pop()
+        if node_id in diagram.path_nodes:
+            continue
+        diagram.path_nodes.add(node_id)
+        node = diagram.node(node_id)
+        answer = truth(node.decision) if node.decision is not None else None
+        for edge in diagram.out(node_id):
+            if node.decision is not None and (answer is None or edge.role != ("yes" if answer else "no")):
+                continue
+            diagram.path_edges.add((edge.tail, edge.head))
+            stack.append(edge.head)
+
+
+def trace_measure(diagram: Diagram, measure: ast.Measure, applicant: Applicant) -> None:
+    """Highlight the applicant's path through a measure's tree and put the figures on it."""
+    follow(diagram, lambda d: applicant.truth(measure, d))
+    clauses = {measure.clause_id(c): c for c in measure.clauses}
+    for node in diagram.nodes:
+        if node.clause is not None and node.id in diagram.path_nodes and node.clause in clauses:
+            node.figure = applicant.clause_figure(measure, clauses[node.clause])
+    diagram.nodes[0].figure = applicant.measure_figure(measure.name.text)
+
+
+def trace_overview(diagram: Diagram, applicant: Applicant) -> None:
+    """Highlight the measures that pay this applicant and show each measure's and the total figure."""
+    decision = applicant.decision
+    kind = applicant.values.get(APPLICANT_FACT[0], applicant.values.get(APPLICANT_FACT[1]))
+    reached = {"policy"}
+    if not decision.eligibility_failures:
+        reached.add("eligibility")
+        if kind is not None:
+            reached.add(f"kind.{kind}")
+    paying = {name for name, m in decision.measures.items() if m.status != rt.INELIGIBLE}
+    reached.update(f"measure.{name}" for name in paying)
+    for node in diagram.nodes:
+        if node.id.startswith("measure."):
+            node.figure = applicant.measure_figure(node.id.split(".", 1)[1])
+    if paying:
+        for edge in diagram.edges:
+            if edge.tail in reached and edge.tail.startswith("measure."):
+                reached.add(edge.head)
+        for edge in diagram.edges:
+            if edge.tail in reached and edge.head == "total":
+                reached.add("total")
+        if any(n.id == "total" for n in diagram.nodes):
+            total = diagram.node("total")
+            total.figure = "本申请人：" + rt.describe(decision.total)
+            if decision.total.reasons:
+                total.figure += "\n" + "；".join(decision.total.reasons[:2])
+    for edge in diagram.edges:
+        if edge.tail in reached and edge.head in reached:
+            # A kind node leads only to the measures that pay; the eligibility box only to the kind.
+            diagram.path_edges.add((edge.tail, edge.head))
+    ids = {n.id for n in diagram.nodes}
+    diagram.path_nodes.update(n for n in reached if n in ids)

@@ -1,0 +1,759 @@
+"""The static review site: one offline HTML page per policy, and an index of them."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from policydsl import ast
+from policydsl import runtime as rt
+from policydsl.checks.typecheck import Model
+from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink
+from policydsl.examples import ExampleResult, example_date, run_examples
+from policydsl.pipeline import check_file
+from policydsl.render.articles import locate
+from policydsl.render.diagram import ROLES, Diagram
+from policydsl.render.graphviz import RenderError, render_bytes
+from policydsl.render.trees import STATUS_WORDS, Words, measure_tree, overview
+from policydsl.source import SourceFile
+
+# Where the bundled policies' source documents live, relative to a source checkout.
+BUNDLED_SOURCES = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
+
+FONT_STACK = (
+    '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", '
+    '"WenQuanYi Micro Hei", sans-serif'
+)
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def find_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> Path | None:
+    """The source document `name`: next to the policy file, in each of `dirs`, then among the
+    bundled seed documents.  Only a bare file name is looked up, never a path outside those places."""
+    if Path(name).name != name or name in ("", ".", ".."):
+        return None
+    for folder in (policy_file.parent, *dirs, BUNDLED_SOURCES):
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def inline_svg(svg: bytes, prefix: str) -> str:
+    """Graphviz SVG ready to sit inside a page: no XML prolog, ids made unique to this drawing."""
+    text = svg.decode("utf-8")
+    text = re.sub(r"<\?xml[^>]*\?>\s*", "", text)
+    text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
+    text = re.sub(r"<!--.*?-->\s*", "", text, flags=re.S)
+    text = re.sub(r'\bid="([^"]*)"', lambda m: f'id="{prefix}-{m.group(1)}"', text)
+    return text.strip()
+
+
+def slug(path: Path, taken: set[str]) -> str:
+    """A file name for a policy's page, from its file name, unique within the site."""
+    base = re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-") or "policy"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+# ------------------------------------------------------------------------------ citations
+
+
+@attrs.define
+class Citations:
+    """Citations resolved against the source `text`: each cite string's anchor offset (`places`),
+    and the clauses and measures that cite each anchor (`backlinks`: offset -> [(href, text)])."""
+
+    text: str | None
+    places: dict[str, tuple[int, int, bool] | None] = attrs.field(factory=dict)
+    backlinks: dict[int, list[tuple[str, str]]] = attrs.field(factory=dict)
+
+    def link(self, cite: str | None, back_href: str, back_text: str) -> str:
+        """The cite as a link to its article in the source text, registering the way back."""
+        if not cite:
+            return ""
+        if cite not in self.places:
+            place = locate(self.text, cite) if self.text is not None else None
+            self.places[cite] = None if place is None else (place.start, place.end, place.exact)
+        found = self.places[cite]
+        if found is None:
+            why = "原文中未找到该条文" if self.text is not None else "未提供原文"
+            return f'<span class="cite missing" title="{why}">{esc(cite)}</span>'
+        start, _, exact = found
+        links = self.backlinks.setdefault(start, [])
+        if (back_href, back_text) not in links:
+            links.append((back_href, back_text))
+        title = "" if exact else ' title="只找到上一级条文"'
+        return f'<a class="cite" href="#src-{start}"{title}>{esc(cite)}</a>'
+
+    def source_html(self) -> str:
+        """The source text with an anchor on each cited line and links back to what cites it."""
+        if self.text is None:
+            return '<p class="muted">政策文件未注明原文，或原文文件未找到。</p>'
+        text = self.text
+        out: list[str] = []
+        cursor = 0
+        for start in sorted(self.backlinks):
+            end = next((e for s, e, _ in filter(None, self.places.values()) if s == start), start)
+            if start < cursor:
+                continue
+            out.append(esc(text[cursor:start]))
+            backs = " ".join(
+                f'<a class="back" href="{esc(h)}">↩ {esc(t)}</a>' for h, t in self.backlinks[start]
+            )
+            out.append(f'<mark class="article" id="src-{start}">{esc(text[start:end])}</mark>')
+            out.append(f'<span class="backlinks">{backs}</span>')
+            cursor = end
+        out.append(esc(text[cursor:]))
+        return '<pre class="source-text">' + "".join(out) + "</pre>"
+
+
+# ------------------------------------------------------------------------------ one policy
+
+
+@attrs.define
+class PageSummary:
+    """What the index says of one policy: `file`, page `href`, `title`, `issuer`, `issued`, counts of
+    `measures`, findings by severity (`findings`), examples `passed`/`failed`, whether it `parsed`."""
+
+    file: str
+    href: str
+    title: str
+    issuer: str
+    issued: str
+    measures: int
+    findings: dict[str, int]
+    passed: int
+    failed: int
+    parsed: bool
+    source: str
+
+
+class PolicyPage:
+    """Builds the page of one checked policy: `path` of the file, its `source` file and `model` (None
+    when it did not parse), the `diagnostics` of `check`, and the source document `text`."""
+
+    def __init__(
+        self,
+        path: Path,
+        source: SourceFile | None,
+        model: Model | None,
+        diagnostics: list[Diagnostic],
+        text: str | None,
+        text_name: str | None,
+    ) -> None:
+        self.path = path
+        self.source = source
+        self.model = model
+        self.diagnostics = diagnostics
+        self.text_name = text_name
+        self.cites = Citations(text)
+        self.words = Words(model) if model is not None else None
+        self.results: list[ExampleResult] = []
+        self.has_errors = any(d.severity is Severity.ERROR for d in diagnostics)
+
+    # ------------------------------------------------------------------ pieces
+    def title(self) -> str:
+        header = self.model.policy.header if self.model is not None else None
+        return header.title if header is not None else self.path.name
+
+    def svg(self, diagram: Diagram, prefix: str) -> str:
+        try:
+            return '<div class="diagram">' + inline_svg(render_bytes(diagram, "svg"), prefix) + "</div>"
+        except RenderError as exc:
+            return f'<p class="error">无法绘制决策图：{esc(str(exc))}</p>'
+
+    def diagrams(self) -> tuple[str, str]:
+        """The overview and the measures' trees, each node linked to its place on the page."""
+        assert self.model is not None
+        view = overview(self.model)
+        for node in view.nodes:
+            if node.id.startswith("measure."):
+                node.href = f"#tree-{node.id.split('.', 1)[1]}"
+        trees: list[str] = []
+        for m in self.model.measures.values():
+            tree = measure_tree(self.model, m)
+            tree.nodes[0].href = f"#measure-{m.name.text}"
+            for node in tree.nodes:
+                if node.clause is not None:
+                    node.href = f"#clause-{node.clause}"
+            label = esc(m.label or m.name.text)
+            trees.append(
+                f'<section class="tree" id="tree-{esc(m.name.text)}">'
+                f"<h3>{label} <small>{esc(m.name.text)}</small> "
+                f'<a class="small" href="#measure-{esc(m.name.text)}">条款 ↑</a></h3>'
+                + self.svg(tree, f"t-{m.name.text}")
+                + "</section>"
+            )
+        return self.svg(view, "overview"), "\n".join(trees)
+
+    def header_html(self) -> str:
+        rows: list[tuple[str, str]] = [("文件", esc(self.path.name))]
+        header = self.model.policy.header if self.model is not None else None
+        if header is not None and self.words is not None:
+            for key, value in (("发文机关", header.issuer), ("文号", header.docno)):
+                if value:
+                    rows.append((key, esc(value)))
+            rows.append(("印发日期", esc(header.issued.isoformat()) if header.issued else "原文未定"))
+            validity = self.words.validity()
+            if validity:
+                rows.append(("有效期", esc(validity)))
+            if header.cite:
+                rows.append(("依据", self.cites.link(header.cite, "#top", "政策")))
+            rows.append(("原文", esc(self.text_name or header.source or "未注明")))
+        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        return f'<table class="facts">{body}</table>'
+
+    def condition_list(self, conditions: list[tuple[str, str]]) -> str:
+        if not conditions:
+            return ""
+        items = "".join(f"<li>{text}{cite}</li>" for text, cite in conditions)
+        return f"<ul>{items}</ul>"
+
+    def measure_html(self, m: ast.Measure) -> str:
+        assert self.words is not None
+        w = self.words
+        name = m.name.text
+        href = f"#measure-{name}"
+        kinds = [k.text for a in m.of(ast.Applicants) for k in a.kinds]
+        facts = [
+            "适用主体：" + ("、".join(esc(w.kind(k)) for k in kinds) if kinds else "所有申报主体"),
+            "支付方式：" + esc(w.pays(m)),
+            f'<a href="#tree-{esc(name)}">决策树 ↓</a>',
+        ]
+        parts = [
+            f'<article class="measure" id="measure-{esc(name)}">',
+            f"<h3>{esc(m.label or name)} <small>{esc(name)}</small> "
+            f"{self.cites.link(m.cite, href, name)}</h3>",
+            '<p class="meta">' + " · ".join(facts) + "</p>",
+        ]
+        gates: list[tuple[str, str]] = []
+        for req in m.of(ast.Requirement):
+            text = "要求：" + esc(w.with_reason(req.cond, req.reason))
+            gates.append((text, " " + self.cites.link(req.cite, href, name)))
+        for exc in m.of(ast.Exclusion):
+            text = "排除：" + esc(w.with_reason(exc.cond, exc.reason))
+            gates.append((text, " " + self.cites.link(exc.cite, href, name)))
+        parts.append(self.condition_list(gates))
+        for clause in m.clauses:
+            parts.append(self.clause_html(m, clause))
+        rules: list[tuple[str, str]] = []
+        for limit in m.of(ast.FundingLimit):
+            text = (
+                f"资助总额上限：各级财政资助合计不超过 {esc(w.expr(limit.limit))}"
+                f"（计入 {esc(w.expr(limit.counting))}）"
+            )
+            rules.append((text, " " + self.cites.link(limit.cite, href, name)))
+        for quota in m.of(ast.Quota):
+            rank = f"，按{esc(w.expr(quota.rank))}排序" if quota.rank is not None else "，原文未规定排序"
+            rules.append(
+                (f"名额：每年不超过 {quota.count} 个{rank}", " " + self.cites.link(quota.cite, href, name))
+            )
+        for cap in m.of(ast.GroupCap):
+            how = (
+                "按比例分配"
+                if cap.allocate is not None and cap.allocate.text in ("proportional", "按比例")
+                else "分配方式原文未定"
+            )
+            text = (
+                f"集体封顶：同一{esc(w.fact_label(cap.per.text))}合计不超过 {esc(w.expr(cap.amount))}，{how}"
+            )
+            rules.append((text, " " + self.cites.link(cap.cite, href, name)))
+        for budget in m.of(ast.Budget):
+            rules.append(
+                (f"年度预算：{esc(w.expr(budget.amount))}", " " + self.cites.link(budget.cite, href, name))
+            )
+        for pref in m.of(ast.Preference):
+            text = "优先支持：" + esc(pref.reason or w.expr(pref.cond))
+            rules.append((text, " " + self.cites.link(pref.cite, href, name)))
+        for stage in m.of(ast.Instalment):
+            share = "余额" if stage.share is None else esc(w.expr(stage.share))
+            text = (
+                f"分期「{esc(stage.label or stage.name.text)}」：兑付{share}，条件 {esc(w.expr(stage.cond))}"
+            )
+            rules.append((text, " " + self.cites.link(stage.cite, href, name)))
+        for keep in m.of(ast.NoClawback):
+            rules.append(("已兑付部分不予追回", " " + self.cites.link(keep.cite, href, name)))
+        if rules:
+            parts.append('<div class="rules"><b>金额规则</b>' + self.condition_list(rules) + "</div>")
+        parts.append("</article>")
+        return "\n".join(p for p in parts if p)
+
+    def clause_html(self, m: ast.Measure, clause: ast.Clause) -> str:
+        assert self.words is not None
+        w = self.words
+        cid = m.clause_id(clause)
+        status = w.amount_status(clause.amount)
+        conds = [
+            (("除非 " if c.negated else "如 ") + esc(w.expr(c.expr)), "") for c in clause.conditions
+        ] or [("无条件（措施的资格条件满足即适用）", "")]
+        lines = [esc(line) for line in w.amount_lines(clause.amount)]
+        extra: list[str] = []
+        if clause.exception_of is not None:
+            priority = f"，优先级 {clause.priority}" if clause.priority is not None else ""
+            target = f"{m.name.text}.{clause.exception_of.text}"
+            extra.append(f'例外：适用时取代 <a href="#clause-{esc(target)}">{esc(target)}</a>{priority}')
+        if clause.kind == "bonus":
+            extra.append("追加：在已适用的奖励之上另加")
+        unset = w.unset_params(clause.amount.expr) if clause.amount.expr is not None else []
+        if unset:
+            extra.append("待定：" + esc("、".join(unset)))
+        cite = self.cites.link(clause.cite, f"#clause-{cid}", cid)
+        return (
+            f'<div class="clause role-{status}" id="clause-{esc(cid)}">'
+            f'<div class="clause-head"><b>{esc(w.clause_title(m, clause))}</b> <code>{esc(cid)}</code> '
+            f'<span class="badge role-{status}">{esc(STATUS_WORDS[status])}</span> {cite}</div>'
+            + self.condition_list(conds)
+            + "<div>"
+            + "<br>".join(lines + extra)
+            + "</div></div>"
+        )
+
+    def across_html(self) -> str:
+        assert self.model is not None and self.words is not None
+        w = self.words
+        items: list[str] = []
+        for combine in self.model.policy.of(ast.Combine):
+            names = "、".join(f'<a href="#measure-{esc(n.text)}">{esc(n.text)}</a>' for n in combine.measures)
+            reason = f"（{esc(combine.reason)}）" if combine.reason else ""
+            link = self.cites.link(combine.cite, "#across", "合并规则")
+            items.append(f"<li>{esc(w.combine(combine.mode.text))}：{names}{reason} {link}</li>")
+        for cap in self.model.policy.of(ast.TotalCap):
+            names = "、".join(f'<a href="#measure-{esc(n.text)}">{esc(n.text)}</a>' for n in cap.measures)
+            link = self.cites.link(cap.cite, "#across", "累计封顶")
+            items.append(f"<li>累计封顶 {esc(w.expr(cap.amount))}：{names} {link}</li>")
+        if not items:
+            return ""
+        return '<div class="rules" id="across"><b>措施之间</b><ul>' + "".join(items) + "</ul></div>"
+
+    def eligibility_html(self) -> str:
+        assert self.model is not None and self.words is not None
+        items: list[tuple[str, str]] = []
+        for block in self.model.policy.of(ast.Eligibility):
+            for req in block.requirements:
+                text = esc(self.words.with_reason(req.cond, req.reason))
+                items.append((text, " " + self.cites.link(req.cite, "#eligibility", "申报条件")))
+        if not items:
+            return ""
+        return (
+            '<div class="rules role-gate" id="eligibility"><b>共同申报条件</b>'
+            + self.condition_list(items)
+            + "</div>"
+        )
+
+    def findings_html(self) -> str:
+        parts: list[str] = []
+        clause_ids: set[str] = set()
+        if self.model is not None:
+            for m in self.model.measures.values():
+                clause_ids.add(m.name.text)
+                clause_ids.update(m.clause_id(c) for c in m.clauses)
+        acknowledged = [d for d in self.diagnostics if d.data.get("acknowledged")]
+        open_ = [d for d in self.diagnostics if not d.data.get("acknowledged")]
+        if not open_:
+            parts.append('<p class="ok">检查未发现问题。</p>')
+        for d in open_:
+            parts.append(self.finding_html(d, clause_ids))
+        acks = self.model.policy.of(ast.Acknowledge) if self.model is not None else []
+        if acks or acknowledged:
+            parts.append(
+                '<h3>已确认的发现</h3><p class="muted">起草处已书面确认、不再作为问题报告的发现及其理由。</p>'
+            )
+            for d in acknowledged:
+                parts.append(self.finding_html(d, clause_ids))
+            items = []
+            for ack in acks:
+                targets = "、".join(self.target_link(t.text, clause_ids) for t in ack.targets)
+                title = CODES[ack.code.text].title if ack.code.text in CODES else ""
+                items.append(
+                    f"<li><code>{esc(ack.code.text)}</code> {esc(title)}：{targets}"
+                    f" —— 理由：{esc(ack.reason)}</li>"
+                )
+            if items:
+                parts.append("<ul>" + "".join(items) + "</ul>")
+        return "\n".join(parts)
+
+    def target_link(self, name: str, known: set[str]) -> str:
+        if name in known:
+            anchor = "clause" if "." in name else "measure"
+            return f'<a href="#{anchor}-{esc(name)}">{esc(name)}</a>'
+        return f"<code>{esc(name)}</code>"
+
+    def finding_html(self, d: Diagnostic, known: set[str]) -> str:
+        where = f"{self.path.name}:{d.span.line}:{d.span.col}" if d.span is not None else ""
+        excerpt = ""
+        if d.span is not None and self.source is not None:
+            excerpt = f'<pre class="excerpt">{esc(self.source.line_text(d.span.line))}</pre>'
+        title = CODES[d.code].title if d.code in CODES else ""
+        notes = "".join(
+            f"<li>{esc(n.message)}" + (f"（第 {n.span.line} 行）" if n.span else "") + "</li>"
+            for n in d.notes
+        )
+        hint = f'<p class="hint">建议：{esc(d.hint)}</p>' if d.hint else ""
+        data = self.data_html(d.data, known)
+        return (
+            f'<div class="finding sev-{d.severity}">'
+            f'<div><span class="badge sev-{d.severity}">{esc(str(d.severity))}</span> '
+            f'<code>{esc(d.code)}</code> {esc(title)} <span class="muted">{esc(where)}</span></div>'
+            f"<p>{esc(d.message)}</p>{excerpt}"
+            + (f"<ul>{notes}</ul>" if notes else "")
+            + hint
+            + data
+            + "</div>"
+        )
+
+    def data_html(self, data: Mapping[str, Any], known: set[str]) -> str:
+        """The structured part of a finding: a witness applicant as a table, clause names as links."""
+        rows: list[str] = []
+        for key, value in data.items():
+            if key == "acknowledged":
+                rows.append(f"<tr><th>确认理由</th><td>{esc(str(value))}</td></tr>")
+                continue
+            label = {"witness": "见证申请人", "clauses": "涉及条款", "measures": "涉及措施"}.get(key, key)
+            rows.append(f"<tr><th>{esc(label)}</th><td>{self.value_html(key, value, known)}</td></tr>")
+        return f'<table class="data">{"".join(rows)}</table>' if rows else ""
+
+    def value_html(self, key: str, value: Any, known: set[str]) -> str:
+        if isinstance(value, Mapping):
+            cells = "".join(
+                f"<tr><th>{esc(self.fact_label(str(k)))}</th><td>{esc(_shown(v))}</td></tr>"
+                for k, v in value.items()
+            )
+            return f'<table class="witness">{cells}</table>'
+        if isinstance(value, list | tuple):
+            return "、".join(self.value_html(key, v, known) for v in value)
+        text = _shown(value)
+        return self.target_link(text, known) if text in known else esc(text)
+
+    def fact_label(self, name: str) -> str:
+        if self.words is None:
+            return name
+        label = self.words.fact_label(name)
+        return f"{label}（{name}）" if label != name else name
+
+    def examples_html(self) -> str:
+        if self.model is None:
+            return ""
+        examples = self.model.policy.of(ast.Example)
+        if not examples:
+            return '<p class="muted">本政策文件未写示例。</p>'
+        if not self.results and not self.has_errors and self.source is not None:
+            self.results = run_examples(self.model, self.source.text)
+        by_example = {id(r.example): r for r in self.results}
+        parts: list[str] = []
+        for ex in examples:
+            result = by_example.get(id(ex))
+            given = "".join(
+                f"<tr><th>{esc(self.fact_label(b.name.text))}</th><td>{esc(self.given_value(b))}</td></tr>"
+                for b in ex.given
+            )
+            expected = "；".join(self.expectation_text(e) for e in ex.expectations)
+            if result is None:
+                verdict, detail = '<span class="badge">未运行</span>', ""
+            elif result.passed:
+                verdict, detail = '<span class="badge pass">通过</span>', ""
+            else:
+                verdict = '<span class="badge fail">未通过</span>'
+                detail = "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in result.failures) + "</ul>"
+            outcome = ""
+            if result is not None and result.decision is not None:
+                lines = [
+                    f"{esc(m.label)}：{esc(rt.describe(m))}" for m in result.decision.measures.values()
+                ] + [f"合计：{esc(rt.describe(result.decision.total))}"]
+                outcome = '<div class="outcome">' + "<br>".join(lines) + "</div>"
+            day = example_date(self.model.policy, ex)
+            parts.append(
+                f'<div class="example"><div><b>{esc(ex.name)}</b> {verdict} '
+                f'<span class="muted">评估日期 {esc(day.isoformat()) if day else "未定"}</span></div>'
+                f'<details open><summary>已知</summary><table class="given">{given}</table></details>'
+                f"<p>预期：{expected}</p>{detail}{outcome}</div>"
+            )
+        return "\n".join(parts)
+
+    def given_value(self, binding: ast.Binding) -> str:
+        if isinstance(binding.value, ast.Text):
+            return binding.value.value
+        return self.words.expr(binding.value) if self.words is not None else ""
+
+    def expectation_text(self, e: ast.Expectation) -> str:
+        target = "合计" if e.target is None else e.target.text
+        value = self.words.expr(e.value) if self.words is not None and e.value is not None else ""
+        word = {
+            "amount": f"= {value}",
+            "ceiling": f"最高 {value}",
+            "undetermined": "金额待定",
+            "ineligible": "不符合",
+        }
+        return esc(f"{target} {word[e.kind]}")
+
+    def undetermined_html(self) -> str:
+        """Every place where the text leaves a figure or a rule open."""
+        assert self.model is not None and self.words is not None
+        w = self.words
+        items: list[str] = []
+        header = self.model.policy.header
+        if header is not None:
+            if header.issued is None:
+                items.append("印发日期原文未定")
+            if header.validity is not None and header.validity.start is None:
+                items.append("有效期起始日期原文未定")
+        for sym in self.model.params.values():
+            versions = [v for v in sym.decl.versions if isinstance(v.value, ast.Unset)]
+            if versions:
+                users = [
+                    f'<a href="#clause-{esc(m.clause_id(c))}">{esc(m.clause_id(c))}</a>'
+                    for m in self.model.measures.values()
+                    for c in m.clauses
+                    if c.amount.expr is not None and sym.label in w.unset_params(c.amount.expr)
+                ]
+                cite = " ".join(
+                    self.cites.link(v.cite, "#undetermined", sym.name) for v in versions if v.cite
+                )
+                used = f"，用于 {'、'.join(users)}" if users else ""
+                items.append(
+                    f"参数「{esc(sym.label)}」<code>{esc(sym.name)}</code> 原文未给出数值{used} {cite}"
+                )
+        for m in self.model.measures.values():
+            for c in m.clauses:
+                cid = m.clause_id(c)
+                link = f'<a href="#clause-{esc(cid)}">{esc(cid)}</a>'
+                status = w.amount_status(c.amount)
+                if c.amount.mode == "unset":
+                    items.append(f"{link}：原文未给出金额")
+                elif status == "ceiling":
+                    items.append(
+                        f"{link}：只给出最高限额（{esc('；'.join(w.amount_lines(c.amount)))}），实际金额酌情核定"
+                    )
+                elif c.amount.expr is not None and "部分档次金额" in w.unset_params(c.amount.expr):
+                    items.append(f"{link}：部分档次的金额原文未给出")
+            for quota in m.of(ast.Quota):
+                if quota.rank is None:
+                    items.append(
+                        f'<a href="#measure-{esc(m.name.text)}">{esc(m.name.text)}</a>：'
+                        f"名额 {quota.count} 个，原文未规定遴选排序"
+                    )
+            for cap in m.of(ast.GroupCap):
+                if cap.allocate is None or cap.allocate.text in ("unset", "未定"):
+                    items.append(
+                        f'<a href="#measure-{esc(m.name.text)}">{esc(m.name.text)}</a>：'
+                        "集体封顶超出时如何分配原文未定"
+                    )
+        covered = {n.text for c in self.model.policy.of(ast.Combine) for n in c.measures}
+        loose = [n for n in self.model.measures if n not in covered]
+        if len(self.model.measures) > 1 and len(loose) > 1:
+            names = "、".join(f'<a href="#measure-{esc(n)}">{esc(n)}</a>' for n in loose)
+            items.append(f"以下措施之间原文未说明能否叠加（同时适用时合计只是上限）：{names}")
+        if not items:
+            return '<p class="ok">原文给出了全部金额和规则。</p>'
+        return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+    # ------------------------------------------------------------------ the page
+    def render(self) -> str:
+        title = self.title()
+        nav = [
+            ("overview", "概览"),
+            ("clauses", "条款与原文"),
+            ("trees", "决策树"),
+            ("findings", "检查发现"),
+            ("examples", "示例"),
+            ("undetermined", "待定事项"),
+        ]
+        body: list[str] = [
+            '<header id="top"><p><a href="index.html">← 全部政策</a></p>',
+            f"<h1>{esc(title)}</h1>",
+        ]
+        if self.model is None or self.has_errors:
+            body.append(self.header_html() + "</header>")
+            body.append('<section id="findings"><h2>检查发现</h2>')
+            body.append('<p class="error">政策文件有错误，修正后才能生成决策图和示例结果。</p>')
+            body.append(self.findings_html() + "</section>")
+            return page(title, "\n".join(body))
+        body.append(self.header_html())
+        body.append("<nav>" + " ".join(f'<a href="#{k}">{v}</a>' for k, v in nav) + "</nav></header>")
+        overview_svg, trees = self.diagrams()
+        body.append(f'<section id="overview"><h2>概览</h2>{legend_html()}{overview_svg}</section>')
+        clauses = [self.eligibility_html()]
+        clauses.extend(self.measure_html(m) for m in self.model.measures.values())
+        clauses.append(self.across_html())
+        source = self.cites.source_html()  # after the clauses: they register the backlinks
+        body.append(
+            '<section id="clauses"><h2>条款与原文</h2><div class="split"><div class="clauses">'
+            + "\n".join(c for c in clauses if c)
+            + '</div><aside class="source"><h3>原文'
+            + (f" <small>{esc(self.text_name)}</small>" if self.text_name else "")
+            + "</h3>"
+            + source
+            + "</aside></div></section>"
+        )
+        body.append(f'<section id="trees"><h2>决策树</h2>{trees}</section>')
+        body.append(f'<section id="findings"><h2>检查发现</h2>{self.findings_html()}</section>')
+        body.append(f'<section id="examples"><h2>示例</h2>{self.examples_html()}</section>')
+        body.append(f'<section id="undetermined"><h2>待定事项</h2>{self.undetermined_html()}</section>')
+        return page(title, "\n".join(body))
+
+    def summary(self, href: str) -> PageSummary:
+        header = self.model.policy.header if self.model is not None else None
+        counts = {
+            str(s): sum(1 for d in self.diagnostics if d.severity is s and not d.data.get("acknowledged"))
+            for s in Severity
+        }
+        return PageSummary(
+            self.path.name,
+            href,
+            self.title(),
+            (header.issuer or "") if header else "",
+            header.issued.isoformat() if header is not None and header.issued else "",
+            len(self.model.measures) if self.model is not None else 0,
+            counts,
+            sum(1 for r in self.results if r.passed),
+            sum(1 for r in self.results if not r.passed),
+            self.model is not None and not self.has_errors,
+            self.text_name or "",
+        )
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+def legend_html() -> str:
+    """The colour key, the same table the diagrams' legends draw from."""
+    items = "".join(
+        f'<span class="key"><span class="swatch role-{name}"></span>{esc(role.legend)}</span>'
+        for name, role in ROLES.items()
+    )
+    return f'<div class="legend">{items}</div>'
+
+
+def css() -> str:
+    roles = "\n".join(
+        f".role-{name} {{ background: {r.fill}; border-color: {r.border}; }}" for name, r in ROLES.items()
+    )
+    return f"""
+body {{ font-family: {FONT_STACK}; margin: 0 auto; max-width: 1600px; padding: 0 1.5rem 4rem;
+  color: #111827; line-height: 1.6; }}
+h1 {{ font-size: 1.6rem; margin: .5rem 0; }}
+h2 {{ border-bottom: 2px solid #e5e7eb; padding-bottom: .2rem; margin-top: 2.5rem; }}
+small, .muted {{ color: #6b7280; font-weight: normal; }}
+code {{ font-family: "Noto Sans Mono CJK SC", ui-monospace, monospace; font-size: .9em; color: #374151; }}
+nav a {{ margin-right: 1rem; }}
+table.facts th, table.data th, table.witness th {{ text-align: left; padding-right: 1rem; color: #374151;
+  font-weight: 600; vertical-align: top; }}
+.split {{ display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1.5rem; }}
+.source {{ position: sticky; top: 0; max-height: 100vh; overflow: auto; border-left: 1px solid #e5e7eb;
+  padding-left: 1rem; }}
+.source-text {{ white-space: pre-wrap; font-family: {FONT_STACK}; font-size: .95rem; }}
+mark.article {{ background: #fef9c3; scroll-margin-top: 1rem; }}
+mark.article:target {{ background: #fde047; outline: 2px solid #ca8a04; }}
+.backlinks a.back {{ font-size: .8rem; margin-left: .4rem; }}
+.measure {{ border: 1px solid #d1d5db; border-radius: 6px; padding: .5rem 1rem; margin-bottom: 1rem; }}
+.measure:target, .clause:target {{ outline: 3px solid #db2777; }}
+.measure h3 {{ margin: .3rem 0; }}
+.meta {{ margin: .2rem 0; color: #374151; }}
+.clause {{ border: 1px solid; border-left-width: 6px; border-radius: 4px; padding: .4rem .8rem;
+  margin: .5rem 0;
+  scroll-margin-top: 1rem; }}
+.clause ul, .rules ul {{ margin: .2rem 0; padding-left: 1.3rem; }}
+.rules {{ margin: .5rem 0; padding: .3rem .8rem; border-left: 6px solid #0f766e; background: #f0fdfa; }}
+.rules.role-gate {{ border-left-color: #1e40af; }}
+.badge {{ display: inline-block; border: 1px solid #9ca3af; border-radius: 3px; padding: 0 .35rem;
+  font-size: .8rem; }}
+.badge.pass {{ background: #dcfce7; border-color: #166534; }}
+.badge.fail, .badge.sev-error {{ background: #fee2e2; border-color: #b91c1c; }}
+.badge.sev-warning {{ background: #fef3c7; border-color: #b45309; }}
+.badge.sev-info {{ background: #e0f2fe; border-color: #0369a1; }}
+.cite {{ font-size: .85rem; margin-left: .3rem; }}
+.cite.missing {{ color: #9ca3af; text-decoration: line-through dotted; }}
+.diagram {{ overflow: auto; border: 1px solid #e5e7eb; border-radius: 6px; padding: .5rem;
+  margin: .5rem 0 1.5rem; }}
+.diagram svg {{ display: block; margin: 0 auto; }}
+.legend {{ display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; font-size: .85rem; margin: .5rem 0; }}
+.swatch {{ display: inline-block; width: 1.4rem; height: .9rem; border: 1px solid; vertical-align: middle;
+  margin-right: .3rem; }}
+.finding, .example {{ border: 1px solid #e5e7eb; border-radius: 6px; padding: .4rem .8rem; margin: .5rem 0; }}
+.finding p, .example p {{ margin: .2rem 0; }}
+pre.excerpt {{ background: #f9fafb; padding: .3rem .6rem; margin: .2rem 0; white-space: pre-wrap; }}
+table.given {{ font-size: .9rem; border-collapse: collapse; }}
+table.given th {{ text-align: left; font-weight: normal; color: #374151; padding-right: 1rem; }}
+.outcome {{ color: #374151; font-size: .9rem; }}
+.ok {{ color: #166534; }}
+.error {{ color: #b91c1c; }}
+table.index {{ border-collapse: collapse; width: 100%; }}
+table.index th, table.index td {{ border-bottom: 1px solid #e5e7eb; padding: .4rem .6rem; text-align: left; }}
+@media (max-width: 900px) {{ .split {{ grid-template-columns: 1fr; }}
+  .source {{ position: static; max-height: none; }} }}
+{roles}
+"""
+
+
+def page(title: str, body: str) -> str:
+    """A complete, self-contained HTML document."""
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n<style>{css()}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def index_html(pages: list[PageSummary]) -> str:
+    rows = []
+    for p in pages:
+        f = p.findings
+        findings = f"{f['error']} 错误 · {f['warning']} 警告 · {f['info']} 提示"
+        examples = f"{p.passed} 通过 · {p.failed} 未通过" if p.passed or p.failed else "—"
+        state = "" if p.parsed else ' <span class="badge fail">有错误</span>'
+        rows.append(
+            f'<tr><td><a href="{esc(p.href)}">{esc(p.title)}</a>{state}<br><small>{esc(p.file)}</small></td>'
+            f"<td>{esc(p.issuer)}</td><td>{esc(p.issued)}</td><td>{p.measures}</td><td>{findings}</td>"
+            f"<td>{examples}</td><td>{esc(p.source) or '—'}</td></tr>"
+        )
+    table = (
+        '<table class="index"><thead><tr><th>政策</th><th>发文机关</th><th>印发日期</th><th>措施</th>'
+        "<th>检查发现</th><th>示例</th><th>原文</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+    head = f'<header><h1>政策审阅</h1><p class="muted">共 {len(pages)} 份政策。</p></header>'
+    body = f"{head}\n{table}\n{legend_html()}"
+    return page("政策审阅", body)
+
+
+def build_site(
+    files: Iterable[Path], out: Path, source_dirs: Iterable[Path] = ()
+) -> tuple[list[PageSummary], Sink]:
+    """Check each policy file and write its page and the index into `out`.  Returns what the index
+    lists and every diagnostic found (a file with errors still gets a page that shows them)."""
+    out.mkdir(parents=True, exist_ok=True)
+    dirs = list(source_dirs)
+    everything = Sink()
+    taken: set[str] = {"index"}
+    summaries: list[PageSummary] = []
+    for path in files:
+        sink = Sink()
+        checked = check_file(path, sink)
+        everything.extend(sink.diagnostics)
+        text: str | None = None
+        text_name: str | None = None
+        header = checked.policy.header if checked.policy is not None else None
+        if header is not None and header.source:
+            found = find_source(path, header.source, dirs)
+            if found is not None:
+                text = found.read_text(encoding="utf-8-sig", errors="replace")
+                text_name = found.name
+        built = PolicyPage(path, checked.source, checked.model, sink.diagnostics, text, text_name)
+        name = slug(path, taken) + ".html"
+        (out / name).write_text(built.render(), encoding="utf-8")
+        summaries.append(built.summary(name))
+    (out / "index.html").write_text(index_html(summaries), encoding="utf-8")
+    return summaries, everything

@@ -1,0 +1,234 @@
+"""Expressions printed back as text: in the source notation, or in the drafters' own labels."""
+
+from __future__ import annotations
+
+import unicodedata
+from decimal import Decimal
+
+from policydsl import ast
+from policydsl.checks.typecheck import Model
+from policydsl.keywords import KEYWORDS
+from policydsl.types import EnumValueSym, FactSym, ParamSym
+
+# Binding strength, loosest first; a child printed below the strength its place needs is
+# parenthesised.  The levels follow grammar/policy.lark (expr > disj > conj > neg > cmp > sum > ...).
+IMPLIES, OR, AND, NOT, CMP, SUM, PRODUCT, UNARY, ATOM = range(1, 10)
+
+# How reviewers read operators: the mathematical signs rather than the ASCII spellings.
+_LABEL_OPS = {"*": "×", "/": "÷", ">=": "≥", "<=": "≤", "==": "=", "!=": "≠"}
+
+
+class ExprPrinter:
+    """Prints expressions.  With `labels` (and a `model` to resolve names) facts, parameters and enum
+    values appear as their declared labels, keywords in Chinese and operators as × ≥ ≠; without it
+    the output is the source notation, keywords spelled in English or, with `chinese`, in Chinese."""
+
+    def __init__(self, model: Model | None = None, *, labels: bool = False, chinese: bool = False) -> None:
+        self.model = model
+        self.labels = labels
+        self.chinese = chinese or labels
+
+    # ------------------------------------------------------------------ words
+    def kw(self, name: str) -> str:
+        english, zh = KEYWORDS[name]
+        return zh if self.chinese else english
+
+    def op(self, symbol: str) -> str:
+        return _LABEL_OPS.get(symbol, symbol) if self.labels else symbol
+
+    def name(self, node: ast.Name) -> str:
+        if not self.labels or self.model is None:
+            return node.text
+        sym = self.model.ref(node)
+        if isinstance(sym, FactSym | ParamSym):
+            return sym.label
+        if isinstance(sym, EnumValueSym):
+            return sym.label
+        return node.text
+
+    def enum_member(self, enum: str | None, ident: ast.Ident) -> str:
+        """The label of value `ident` of `enum`, when labels are wanted and the enum is known."""
+        if not self.labels or self.model is None or enum is None:
+            return ident.text
+        sym = self.model.enums.get(enum, {}).get(ident.text)
+        return sym.label if sym is not None else ident.text
+
+    def enum_of(self, expr: ast.Expr | ast.Ident) -> str | None:
+        if self.model is None:
+            return None
+        if isinstance(expr, ast.Ident):
+            sym = self.model.ref(expr)
+            return sym.type.enum if sym is not None else None
+        return self.model.type_of(expr).enum
+
+    # ------------------------------------------------------------------ expressions
+    def __call__(self, node: ast.Expr | ast.Unset) -> str:
+        return self.expr(node)
+
+    def expr(self, node: ast.Expr | ast.Unset, level: int = IMPLIES) -> str:
+        """`node` printed so that it reads correctly in a place that binds at `level`."""
+        if isinstance(node, ast.Unset):
+            return self.kw("unset")
+        text, own = self._print(node)
+        return f"({text})" if own < level else text
+
+    def _print(self, node: ast.Expr) -> tuple[str, int]:
+        match node:
+            case ast.Money() | ast.Percent() | ast.Ratio() | ast.Count() | ast.PerUnit() | ast.Duration():
+                return node.text, ATOM
+            case ast.Number() | ast.DateLit():
+                return node.text, ATOM
+            case ast.Bool():
+                return self.kw("true" if node.value else "false"), ATOM
+            case ast.Name():
+                return self.name(node), ATOM
+            case ast.BinOp():
+                if node.op in ("+", "-"):
+                    left, right = self.expr(node.left, SUM), self.expr(node.right, PRODUCT)
+                    return f"{left} {node.symbol} {right}", SUM
+                left, right = self.expr(node.left, PRODUCT), self.expr(node.right, UNARY)
+                symbol = self.op(node.op) if self.labels else node.symbol
+                return f"{left} {symbol} {right}", PRODUCT
+            case ast.Negate():
+                return "-" + self.expr(node.operand, UNARY), UNARY
+            case ast.Compare():
+                return self.compare(node.left, node.op, node.right, node.word, node.postfix), CMP
+            case ast.Member():
+                enum = self.enum_of(node.subject)
+                values = ", ".join(self.enum_member(enum, v) for v in node.values)
+                return f"{self.expr(node.subject, SUM)} {self.kw('in')} [{values}]", CMP
+            case ast.And():
+                return f"{self.expr(node.left, AND)} {self.kw('and')} {self.expr(node.right, NOT)}", AND
+            case ast.Or():
+                return f"{self.expr(node.left, OR)} {self.kw('or')} {self.expr(node.right, AND)}", OR
+            case ast.Not():
+                return f"{self.kw('not')} {self.expr(node.operand, NOT)}", NOT
+            case ast.Implies():
+                return f"{self.expr(node.left, OR)} {self.kw('implies')} {self.expr(node.right, OR)}", IMPLIES
+            case ast.Call():
+                args = ", ".join(self.expr(a) for a in node.args)
+                return f"{self.kw(node.func)}({args})", ATOM
+            case ast.Table():
+                enum = self.enum_of(node.subject)
+                rows = ", ".join(
+                    (self.kw("otherwise") if e.key is None else self.enum_member(enum, e.key))
+                    + f": {self.expr(e.value)}"
+                    for e in node.entries
+                )
+                subject = self.name(ast.Name(node.subject.span, (node.subject.text,)))
+                if self.labels and self.model is not None:
+                    sym = self.model.ref(node.subject)
+                    subject = sym.label if isinstance(sym, FactSym | ParamSym) else node.subject.text
+                return f"{self.kw('by')} {subject} {{ {rows} }}", ATOM
+            case ast.Band():
+                rows = ", ".join(f"{self.band_condition(e)}: {self.expr(e.value)}" for e in node.entries)
+                return f"{self.kw('band')} {self.expr(node.subject, ATOM)} {{ {rows} }}", ATOM
+        raise AssertionError(f"unhandled expression {type(node).__name__}")
+
+    def compare(self, left: ast.Expr, op: str, right: ast.Expr, word: str, postfix: bool) -> str:
+        """`left` compared with `right` by the statutory word or symbol as the file wrote it."""
+        return f"{self.expr(left, SUM)} {self.tail(right, word, postfix)}"
+
+    def tail(self, right: ast.Expr, word: str, postfix: bool) -> str:
+        """The comparison without its subject: `超过 2000万`, `10亿以上`, `>= 100%`."""
+        if postfix:
+            value = self.expr(right, PRODUCT)
+            if value.startswith("-"):
+                value = f"({value})"
+            # An amount glued to the word reads as the documents write it: `10亿以上`.
+            glue = "" if isinstance(right, ast.Money | ast.Percent | ast.Count | ast.Number) else " "
+            return f"{value}{glue}{word}"
+        shown = self.op(word) if word in _LABEL_OPS else word
+        return f"{shown} {self.expr(right, SUM)}"
+
+    def band_condition(self, entry: ast.BandEntry) -> str:
+        if entry.bounds is None:
+            return self.kw("otherwise")
+        return f" {self.kw('and')} ".join(self.tail(b.value, b.word, b.postfix) for b in entry.bounds)
+
+    def conjuncts(self, node: ast.Expr) -> list[str]:
+        """A condition split at its top-level `and`s, each part printed on its own."""
+        if isinstance(node, ast.And):
+            return self.conjuncts(node.left) + self.conjuncts(node.right)
+        return [self.expr(node, NOT)]
+
+
+def source_text(node: ast.Expr | ast.Unset, *, chinese: bool = False) -> str:
+    """`node` in the source notation, keywords in English or Chinese."""
+    return ExprPrinter(chinese=chinese).expr(node)
+
+
+def label_text(node: ast.Expr | ast.Unset, model: Model) -> str:
+    """`node` as a reviewer reads it: declared labels, Chinese keywords, × and ≥."""
+    return ExprPrinter(model, labels=True).expr(node)
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """`text` broken into lines of at most `width` columns, at spaces where possible; a run of
+    Chinese may break between any two characters, but never inside an amount or a word."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines.extend(_wrap_line(paragraph, width))
+    return lines
+
+
+def _tokens(text: str) -> list[str]:
+    """Pieces that must stay whole: a run of ASCII letters and digits (with the unit glued to it),
+    a single Chinese character, or a space."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == " ":
+            out.append(ch)
+            i += 1
+            continue
+        if display_width(ch) == 2 or not (ch.isalnum() or ch in ".%:_-/()[]{},"):
+            out.append(ch)
+            i += 1
+            continue
+        j = i
+        while j < len(text) and text[j] != " " and display_width(text[j]) == 1:
+            j += 1
+        # Keep a unit or multiplier glued to a number (2000万, 10亿以上, 3000家) on the same line.
+        while j < len(text) and text[j] in "万亿千元家人场项条次个件台套名所年月日天以上下内及或%":
+            j += 1
+        out.append(text[i:j])
+        i = j
+    return out
+
+
+def _wrap_line(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for token in _tokens(text):
+        if token == " " and not current:
+            continue
+        if current and display_width(current + token) > width:
+            lines.append(current.rstrip())
+            current = "" if token == " " else token
+            continue
+        current += token
+    if current.strip() or not lines:
+        lines.append(current.rstrip())
+    return lines
+
+
+def amount_words(value: Decimal) -> str:
+    """A sum of money as a drafter writes it: 1亿, 5000万, 12.5万, 3000元."""
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    for unit, size in (("亿", Decimal(100000000)), ("万", Decimal(10000))):
+        if value >= size and (value / size) == (value / size).quantize(Decimal("0.0001")):
+            return sign + _plain(value / size) + unit
+    return sign + _plain(value) + "元"
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text

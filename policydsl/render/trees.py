@@ -1,0 +1,652 @@
+"""Build each measure's decision tree and the policy overview, in the drafters' own words."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections.abc import Iterator
+
+from policydsl import ast
+from policydsl.checks.typecheck import Model
+from policydsl.keywords import COMBINE_MODES, PAYMENT_FORMS
+from policydsl.render.diagram import Decision, Diagram, Node
+from policydsl.render.text import ExprPrinter, wrap
+from policydsl.types import FactSym, ParamSym
+
+DECISION_WIDTH = 30  # columns (a Chinese character takes two) before a decision's text wraps
+LEAF_WIDTH = 40
+
+_ZH = {en: zh for zh, en in PAYMENT_FORMS.items() if zh != en}
+_COMBINE_ZH = {
+    "added": "叠加：各项金额相加",
+    "highest": "就高不重复：只发其中最高一项",
+    "exclusive": "互斥：只能享受其中一项",
+}
+STATUS_WORDS = {
+    "determined": "确定金额（符合条件即应得）",
+    "ceiling": "最高限额（酌情核定，不是应得金额）",
+    "undetermined": "待定（原文未定）",
+}
+
+
+def payment_words(forms: list[str]) -> str:
+    return "、".join(_ZH.get(PAYMENT_FORMS.get(f, f), f) for f in forms) if forms else "现金"
+
+
+def subexpressions(node: ast.Expr | ast.Unset) -> Iterator[ast.Expr | ast.Unset]:
+    """`node` and every expression inside it, outside in."""
+    yield node
+    match node:
+        case ast.BinOp() | ast.And() | ast.Or() | ast.Implies():
+            yield from subexpressions(node.left)
+            yield from subexpressions(node.right)
+        case ast.Compare():
+            yield from subexpressions(node.left)
+            yield from subexpressions(node.right)
+        case ast.Negate() | ast.Not():
+            yield from subexpressions(node.operand)
+        case ast.Member():
+            yield from subexpressions(node.subject)
+        case ast.Call():
+            for arg in node.args:
+                yield from subexpressions(arg)
+        case ast.Table():
+            for entry in node.entries:
+                yield from subexpressions(entry.value)
+        case ast.Band():
+            yield from subexpressions(node.subject)
+            for band in node.entries:
+                yield from subexpressions(band.value)
+        case _:
+            pass
+
+
+class Words:
+    """The reader's wording of a policy's pieces, shared by the diagrams and the report: `model`
+    resolves names, `printer` prints expressions with labels."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.printer = ExprPrinter(model, labels=True)
+
+    def expr(self, node: ast.Expr | ast.Unset) -> str:
+        return self.printer.expr(node)
+
+    def question(self, node: ast.Expr) -> str:
+        """A condition asked as a question, each top-level `and` on its own line."""
+        parts = self.printer.conjuncts(node)
+        return "\n且 ".join(parts) + "？"
+
+    def repeats(self, reason: str | None, cond: ast.Expr) -> bool:
+        """Whether the drafter's `reason` only repeats the condition's own words."""
+        return not reason or reason.replace(" ", "") == self.expr(cond).replace(" ", "")
+
+    def with_reason(self, cond: ast.Expr, reason: str | None) -> str:
+        """A condition followed by the drafter's reason for it, unless that only repeats it."""
+        return self.expr(cond) + ("" if self.repeats(reason, cond) else f"（{reason}）")
+
+    def validity(self) -> str | None:
+        header = self.model.policy.header
+        if header is None or header.validity is None:
+            return None
+        v = header.validity
+        if v.start == "issued":
+            start = (
+                f"自印发之日（{header.issued.isoformat()}）" if header.issued else "自印发之日（日期未定）"
+            )
+        elif v.start is None:
+            start = "起始日期原文未定"
+        elif isinstance(v.start, datetime.date):
+            start = f"自 {v.start.isoformat()}"
+        else:
+            start = str(v.start)
+        if v.end is not None:
+            return f"{start} 至 {v.end.isoformat()}"
+        if v.duration is not None:
+            return f"{start} 起 {v.duration.text}"
+        return start
+
+    def kind(self, name: str) -> str:
+        sym = self.model.kinds.get(name)
+        return sym.label if sym is not None else name
+
+    def unset_params(self, node: ast.Expr | ast.Unset) -> list[str]:
+        """Labels of parameters (and tier rows) in `node` that the text leaves unset."""
+        found: list[str] = []
+        for sub in subexpressions(node):
+            if isinstance(sub, ast.Name):
+                sym = self.model.ref(sub)
+                if isinstance(sym, ParamSym) and any(
+                    isinstance(v.value, ast.Unset) for v in sym.decl.versions
+                ):
+                    found.append(sym.label)
+            elif isinstance(sub, ast.Table | ast.Band) and any(
+                isinstance(e.value, ast.Unset) for e in sub.entries
+            ):
+                found.append("部分档次金额")
+        return list(dict.fromkeys(found))
+
+    def amount_status(self, amount: ast.Amount) -> str:
+        """determined, ceiling or undetermined: how a reviewer must read a clause's figure."""
+        if amount.mode == "unset":
+            return "undetermined"
+        if amount.expr is not None and not amount.caps and self._wholly_unset(amount.expr):
+            return "undetermined"
+        return amount.mode
+
+    def _wholly_unset(self, expr: ast.Expr) -> bool:
+        if isinstance(expr, ast.Name):
+            sym = self.model.ref(expr)
+            return isinstance(sym, ParamSym) and all(
+                isinstance(v.value, ast.Unset) for v in sym.decl.versions
+            )
+        return False
+
+    def amount_lines(self, amount: ast.Amount) -> list[str]:
+        """The figure and caps of a clause, tier tables one row to a line."""
+        lines: list[str] = []
+        if amount.mode == "unset" or amount.expr is None:
+            lines.append("金额：原文未定")
+        else:
+            lines.extend(self._figure("最高：" if amount.mode == "ceiling" else "金额：", amount.expr))
+        for cap in amount.caps:
+            lines.extend(self._figure("封顶：", cap))
+        return lines
+
+    def amount_brief(self, amount: ast.Amount) -> str:
+        """A clause's figure on one line: `最高 1000万`, `50% × 投入，封顶 100万`."""
+        if amount.mode == "unset" or amount.expr is None:
+            text = "金额未定"
+        else:
+            text = ("最高 " if amount.mode == "ceiling" else "") + self._brief(amount.expr)
+        for cap in amount.caps:
+            text += "，封顶 " + self._brief(cap)
+        return text
+
+    def _brief(self, expr: ast.Expr) -> str:
+        if isinstance(expr, ast.Table):
+            enum = self.printer.enum_of(expr.subject)
+            rows = "／".join(
+                f"{'其他' if e.key is None else self.printer.enum_member(enum, e.key)} {self.expr(e.value)}"
+                for e in expr.entries
+            )
+            return f"按{self.fact_label(expr.subject.text)}：{rows}"
+        if isinstance(expr, ast.Band):
+            rows = "／".join(f"{self.printer.band_condition(e)} {self.expr(e.value)}" for e in expr.entries)
+            return f"按{self.expr(expr.subject)}分档：{rows}"
+        return self.expr(expr)
+
+    def _figure(self, lead: str, expr: ast.Expr) -> list[str]:
+        if isinstance(expr, ast.Table):
+            subject = self.fact_label(expr.subject.text)
+            enum = self.printer.enum_of(expr.subject)
+            rows = [
+                "  "
+                + ("其他" if e.key is None else self.printer.enum_member(enum, e.key))
+                + "："
+                + self.expr(e.value)
+                for e in expr.entries
+            ]
+            return [f"{lead}按{subject}分档", *rows]
+        if isinstance(expr, ast.Band):
+            rows = [f"  {self.printer.band_condition(e)}：{self.expr(e.value)}" for e in expr.entries]
+            return [f"{lead}按{self.expr(expr.subject)}分档", *rows]
+        return [lead + self.expr(expr)]
+
+    def fact_label(self, name: str) -> str:
+        sym = self.model.facts.get(name) or self.model.params.get(name)
+        if isinstance(sym, FactSym | ParamSym):
+            return sym.label
+        return name
+
+    def clause_title(self, measure: ast.Measure, clause: ast.Clause) -> str:
+        verb = "追加" if clause.kind == "bonus" else "给予"
+        if clause.label:
+            return f"{verb}「{clause.label}」"
+        if clause.name is not None:
+            return f"{verb}（{clause.name.text}）"
+        return f"{verb}（第 {measure.clauses.index(clause) + 1} 项）"
+
+    def measure_title(self, measure: ast.Measure) -> str:
+        return measure.label or measure.name.text
+
+    def pays(self, measure: ast.Measure) -> str:
+        return payment_words([f.text for p in measure.of(ast.Pays) for f in p.forms])
+
+    def combine(self, mode: str) -> str:
+        return _COMBINE_ZH.get(COMBINE_MODES.get(mode, mode), mode)
+
+
+def _dedent(lines: list[str], width: int) -> list[str]:
+    """Wrap each line; rows of a tier table keep their indent on continuation lines."""
+    out: list[str] = []
+    for line in lines:
+        indent = "  " if line.startswith("  ") else ""
+        wrapped = wrap(line.strip(), width - len(indent))
+        out.extend(indent + w for w in wrapped)
+    return out
+
+
+class _TreeBuilder:
+    """Builds one measure's tree.  Node ids derive from the measure and clause names, so the same
+    policy always gives the same ids in the same order."""
+
+    def __init__(self, words: Words, measure: ast.Measure) -> None:
+        self.words = words
+        self.model = words.model
+        self.m = measure
+        self.prefix = measure.name.text
+        self.d = Diagram(measure.name.text, words.measure_title(measure))
+        # Edges still waiting for the next node of the main line: (tail, role).
+        self.open: list[tuple[str, str]] = []
+
+    def id(self, *parts: str) -> str:
+        return ".".join((self.prefix, *parts))
+
+    def decision(self, node_id: str, role: str, text: str, lines: list[str], decision: Decision) -> Node:
+        title = "\n".join(_dedent(text.split("\n"), DECISION_WIDTH))
+        return self.d.add(Node(node_id, role, title, _dedent(lines, DECISION_WIDTH), decision=decision))
+
+    def step(self, node: Node, go_on: str = "flow") -> None:
+        """Append `node` to the main line: the waiting edges lead to it; continue from `node`."""
+        self.enter(node.id, self.open)
+        self.open = [(node.id, go_on)]
+
+    def enter(self, head: str, tails: list[tuple[str, str]]) -> None:
+        for tail, role in tails:
+            self.d.link(tail, head, role)
+
+    def gate(self, node: Node, go_on: str, fail_title: str, fail_lines: list[str]) -> None:
+        """A decision on the main line whose other answer ends in `不符合`."""
+        self.step(node, go_on)
+        title = "\n".join(wrap(fail_title, LEAF_WIDTH))
+        fail = self.d.add(Node(node.id + ".fail", "ineligible", title, _dedent(fail_lines, DECISION_WIDTH)))
+        self.d.link(node.id, fail.id, "no" if go_on == "yes" else "yes")
+
+    def reason(self, reason: str | None, cond: ast.Expr) -> list[str]:
+        """The drafter's reason under a condition, unless it only repeats the condition."""
+        if self.words.repeats(reason, cond):
+            return []
+        return [f"（{reason}）"]
+
+    @staticmethod
+    def cite(cite: str | None) -> list[str]:
+        return [f"依据：{cite}"] if cite else []
+
+    # ------------------------------------------------------------------ the tree
+    def build(self) -> Diagram:
+        w, m = self.words, self.m
+        title = "\n".join(wrap(f"措施：{w.measure_title(m)}", LEAF_WIDTH))
+        root = Node(self.id("measure"), "measure", title, [m.name.text, *self.cite(m.cite)])
+        self.step(self.d.add(root))
+        self.gates()
+        awards = [c for c in m.clauses if c.kind == "award"]
+        bonuses = [c for c in m.clauses if c.kind == "bonus"]
+        self.awards(awards)
+        for group in self.groups(bonuses):
+            self.bonus(group)
+        self.rules()
+        if len(self.open) > 1:
+            # Bonuses leave several arrows waiting: they meet in the measure's final amount.
+            self.step(self.d.add(Node(self.id("total"), "flow", "本措施金额", ["奖励加上适用的追加"])))
+        return self.d
+
+    def gates(self) -> None:
+        w, m = self.words, self.m
+        validity = w.validity()
+        if validity is not None:
+            node = self.decision(
+                self.id("validity"), "gate", "政策在有效期内？", [validity], Decision("validity")
+            )
+            self.gate(node, "yes", "不符合：政策不在有效期内", [])
+        number = 0
+        for block in self.model.policy.of(ast.Eligibility):
+            for req in block.requirements:
+                number += 1
+                node = self.decision(
+                    self.id(f"eligibility{number}"),
+                    "gate",
+                    w.question(req.cond),
+                    [*self.reason(req.reason, req.cond), *self.cite(req.cite)],
+                    Decision("eligibility", req),
+                )
+                self.gate(node, "yes", "不符合：" + (req.reason or "不满足申报条件"), [])
+        kinds = [k.text for a in m.of(ast.Applicants) for k in a.kinds]
+        if kinds:
+            text = "申报主体为" + "、".join(w.kind(k) for k in kinds) + "？"
+            node = self.decision(self.id("applicants"), "gate", text, [], Decision("applicants"))
+            self.gate(node, "yes", "不符合：不是本措施的申报主体", [])
+        for i, req in enumerate(m.of(ast.Requirement), 1):
+            node = self.decision(
+                self.id(f"require{i}"),
+                "gate",
+                w.question(req.cond),
+                [*self.reason(req.reason, req.cond), *self.cite(req.cite)],
+                Decision("require", req),
+            )
+            self.gate(node, "yes", "不符合：" + (req.reason or "不满足本措施的要求"), [])
+        for i, exc in enumerate(m.of(ast.Exclusion), 1):
+            node = self.decision(
+                self.id(f"exclude{i}"),
+                "gate",
+                "排除情形：" + w.question(exc.cond),
+                self.cite(exc.cite),
+                Decision("exclude", exc),
+            )
+            self.gate(node, "no", "不符合：" + (exc.reason or "属于排除情形"), [])
+
+    def groups(self, clauses: list[ast.Clause]) -> list[list[ast.Clause]]:
+        """Each default clause with the exceptions to it, the exceptions first in the order they are
+        tried: highest priority first, then as written."""
+        by_name = {c.name.text: c for c in self.m.clauses if c.name is not None}
+
+        def root(c: ast.Clause) -> ast.Clause:
+            seen: set[int] = set()
+            while c.exception_of is not None and c.exception_of.text in by_name and id(c) not in seen:
+                seen.add(id(c))
+                c = by_name[c.exception_of.text]
+            return c
+
+        groups: dict[int, list[ast.Clause]] = {}
+        order: list[int] = []
+        for c in clauses:
+            key = id(root(c))
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append(c)
+        result = []
+        for key in order:
+            members = groups[key]
+            exceptions = [c for c in members if id(c) != key]
+            defaults = [c for c in members if id(c) == key]
+            exceptions.sort(key=lambda c: (-(c.priority or 0), self.m.clauses.index(c)))
+            result.append(exceptions + defaults)
+        return result
+
+    def group(
+        self, group: list[ast.Clause], entry: list[tuple[str, str]]
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """Draw one default clause and its exceptions from the `entry` edges: each clause's conditions
+        in a line ending in its leaf; a failing condition tries the next clause of the group.
+        Returns the leaves and the edges left when no clause of the group applies."""
+        leaves: list[str] = []
+        for clause in group:
+            leaf, failing = self.chain(clause, entry)
+            leaves.append(leaf)
+            if not failing:
+                return leaves, []  # a clause without conditions always applies; nothing after it is tried
+            entry = failing
+        return leaves, entry
+
+    def chain(self, clause: ast.Clause, entry: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+        """The conditions of `clause` in a line from the `entry` edges, ending in its leaf.  Returns
+        the leaf id and the failing edges (tail, role) of its conditions."""
+        cid = self.m.clause_id(clause)
+        short = cid.split(".", 1)[1]
+        failing: list[tuple[str, str]] = []
+        for i, cond in enumerate(clause.conditions, 1):
+            node = self.decision(
+                self.id("clause", short, f"if{i}"),
+                "condition",
+                ("除非：" if cond.negated else "") + self.words.question(cond.expr),
+                [],
+                Decision("condition", cond, cid),
+            )
+            self.enter(node.id, entry)
+            entry = [(node.id, "no" if cond.negated else "yes")]
+            failing.append((node.id, "yes" if cond.negated else "no"))
+        leaf = self.leaf(clause)
+        self.enter(leaf.id, entry)
+        if len(failing) > 1:
+            # Any failing condition leads to the same place; one join point keeps the arrows few.
+            join = self.d.add(Node(self.id("clause", short, "else"), "flow", "以上条件不全满足", []))
+            self.enter(join.id, failing)
+            failing = [(join.id, "flow")]
+        return leaf.id, failing
+
+    def leaf(self, clause: ast.Clause) -> Node:
+        w, m = self.words, self.m
+        cid = m.clause_id(clause)
+        status = w.amount_status(clause.amount)
+        lines = w.amount_lines(clause.amount)
+        lines.append("性质：" + STATUS_WORDS[status])
+        unset = w.unset_params(clause.amount.expr) if clause.amount.expr is not None else []
+        if unset:
+            lines.append("待定：" + "、".join(unset) + "（原文未定）")
+        if clause.kind == "bonus":
+            lines.append("在已适用的奖励之上另加")
+        if clause.exception_of is not None:
+            target = self.model.clause(m.name.text, clause.exception_of.text)
+            shown = w.clause_title(m, target) if target is not None else clause.exception_of.text
+            priority = f"，优先级 {clause.priority}" if clause.priority is not None else ""
+            lines.append(f"例外：适用时取代{shown}{priority}")
+            ties = [
+                other
+                for other in m.clauses
+                if other is not clause
+                and other.exception_of is not None
+                and other.exception_of.text == clause.exception_of.text
+                and other.priority == clause.priority
+            ]
+            if ties:
+                names = "、".join(w.clause_title(m, t) for t in ties)
+                lines.append(f"与{names}优先级相同：同时适用时结果待定")
+        lines.append("支付方式：" + w.pays(m))
+        lines.extend(self.cite(clause.cite))
+        short = cid.split(".", 1)[1]
+        return self.d.add(
+            Node(
+                self.id("clause", short),
+                status,
+                "\n".join(wrap(w.clause_title(m, clause), LEAF_WIDTH)),
+                _dedent(lines, LEAF_WIDTH),
+                clause=cid,
+            )
+        )
+
+    def awards(self, awards: list[ast.Clause]) -> None:
+        groups = self.groups(awards)
+        if not groups:
+            return
+        if len(groups) == 1:
+            leaves, left = self.group(groups[0], self.open)
+            if left:
+                end = self.d.add(Node(self.id("none"), "ineligible", "不符合：不满足给予条件", []))
+                self.enter(end.id, left)
+            self.open = [(leaf, "flow") for leaf in leaves]
+            if len(leaves) > 1:
+                self.step(self.d.add(Node(self.id("amount"), "flow", "本措施金额", ["适用的一项条款的金额"])))
+            return
+        hub = Node(self.id("awards"), "flow", "奖励条款", ["逐项判断，适用的条款金额相加"])
+        self.step(self.d.add(hub))
+        entry = self.open
+        all_leaves: list[str] = []
+        for g, group in enumerate(groups, 1):
+            leaves, left = self.group(group, entry)
+            all_leaves.extend(leaves)
+            if left:
+                end = self.d.add(Node(self.id(f"group{g}", "none"), "ineligible", "本项不适用", []))
+                self.enter(end.id, left)
+        self.open = [(leaf, "flow") for leaf in all_leaves]
+        self.step(
+            self.d.add(
+                Node(self.id("amount"), "flow", "本措施金额", ["适用条款的金额相加；均不适用则不符合"])
+            )
+        )
+
+    def bonus(self, group: list[ast.Clause]) -> None:
+        """A bonus is a detour on the main line: its conditions lead to its leaf and on; a failing
+        condition skips it."""
+        leaves, left = self.group(group, self.open)
+        self.open = [(leaf, "flow") for leaf in leaves] + left
+
+    def rules(self) -> None:
+        w, m = self.words, self.m
+        for i, limit in enumerate(m.of(ast.FundingLimit), 1):
+            lines = [
+                "各级财政资助合计不超过 " + w.expr(limit.limit),
+                "本项 ≤ " + w.expr(limit.limit) + " − " + w.expr(limit.counting),
+                *self.cite(limit.cite),
+            ]
+            self.step(
+                self.d.add(
+                    Node(self.id(f"funding_limit{i}"), "rule", "资助总额上限", _dedent(lines, LEAF_WIDTH))
+                )
+            )
+        for i, cap in enumerate(m.of(ast.GroupCap), 1):
+            per = w.fact_label(cap.per.text)
+            allocate = cap.allocate.text if cap.allocate is not None else None
+            how = (
+                "超出时按比例核减各成员金额"
+                if allocate in ("proportional", "按比例")
+                else "超出时如何分配原文未定：各成员金额只是上限"
+            )
+            lines = [f"同一{per}的成员合计不超过 {w.expr(cap.amount)}", how, *self.cite(cap.cite)]
+            self.step(
+                self.d.add(Node(self.id(f"group_cap{i}"), "rule", "集体封顶", _dedent(lines, LEAF_WIDTH)))
+            )
+        for i, quota in enumerate(m.of(ast.Quota), 1):
+            rank = (
+                f"按{w.expr(quota.rank)}从高到低遴选"
+                if quota.rank is not None
+                else "原文未说明排序：名额内谁入选待定"
+            )
+            lines = [f"每年不超过 {quota.count} 个", rank, *self.cite(quota.cite)]
+            self.step(self.d.add(Node(self.id(f"quota{i}"), "rule", "名额", _dedent(lines, LEAF_WIDTH))))
+        for i, pref in enumerate(m.of(ast.Preference), 1):
+            lines = [
+                w.expr(pref.cond),
+                *([pref.reason] if pref.reason else []),
+                "（影响遴选次序，不影响金额）",
+            ]
+            lines.extend(self.cite(pref.cite))
+            self.step(self.d.add(Node(self.id(f"prefer{i}"), "rule", "优先支持", _dedent(lines, LEAF_WIDTH))))
+        for i, budget in enumerate(m.of(ast.Budget), 1):
+            lines = [f"每年 {w.expr(budget.amount)}", *self.cite(budget.cite)]
+            self.step(self.d.add(Node(self.id(f"budget{i}"), "rule", "年度预算", _dedent(lines, LEAF_WIDTH))))
+        stages = m.of(ast.Instalment)
+        if stages:
+            keep = bool(m.of(ast.NoClawback))
+            for stage in stages:
+                share = "余额" if stage.share is None else w.expr(stage.share)
+                name = f"「{stage.label}」" if stage.label else stage.name.text
+                node = self.decision(
+                    self.id("instalment", stage.name.text),
+                    "rule",
+                    f"分期{name}：兑付{share}\n" + w.question(stage.cond),
+                    self.cite(stage.cite),
+                    Decision("instalment", stage),
+                )
+                clawback = "已兑付部分不予追回" if keep else "已兑付部分予以追回"
+                self.gate(node, "yes", "丧失本期及以后各期兑付资格", [clawback])
+            done = Node(self.id("paid"), "flow", "全部分期兑付", ["支付方式：" + w.pays(m)])
+            self.step(self.d.add(done))
+
+
+def measure_tree(model: Model, measure: ast.Measure) -> Diagram:
+    """The decision tree of one measure: shared gates, its own gates, each clause's conditions and
+    the award each leads to, then the rules applied to the measure's amount."""
+    return _TreeBuilder(Words(model), measure).build()
+
+
+def overview(model: Model) -> Diagram:
+    """The whole policy: its measures, which kinds of applicant each serves, and how they combine."""
+    w = Words(model)
+    policy = model.policy
+    header = policy.header
+    title = header.title if header is not None else "政策"
+    d = Diagram("overview", title)
+    lines: list[str] = []
+    if header is not None:
+        if header.issuer:
+            lines.append(f"发文机关：{header.issuer}")
+        if header.docno:
+            lines.append(f"文号：{header.docno}")
+        if header.issued:
+            lines.append(f"印发：{header.issued.isoformat()}")
+        validity = w.validity()
+        if validity:
+            lines.append(f"有效期：{validity}")
+    d.add(Node("policy", "measure", "\n".join(wrap(title, LEAF_WIDTH)), _dedent(lines, LEAF_WIDTH)))
+    top = "policy"
+    requirements = [r for block in policy.of(ast.Eligibility) for r in block.requirements]
+    if requirements:
+        lines = ["· " + (r.reason or w.expr(r.cond)) for r in requirements]
+        d.add(Node("eligibility", "gate", "共同申报条件（各措施均须满足）", _dedent(lines, LEAF_WIDTH)))
+        d.link("policy", "eligibility")
+        top = "eligibility"
+    measures = list(model.measures.values())
+    kinds = list(model.kinds)
+    for k in kinds:
+        d.add(Node(f"kind.{k}", "kind", w.kind(k), [k]))
+        d.link(top, f"kind.{k}", "serves")
+    for m in measures:
+        rows: list[tuple[str, str]] = []
+        for clause in m.clauses:
+            status = w.amount_status(clause.amount)
+            text = w.clause_title(m, clause) + "：" + w.amount_brief(clause.amount)
+            rows.append((status, "\n".join(wrap(text, LEAF_WIDTH))))
+        rules = []
+        if m.of(ast.FundingLimit):
+            rules.append("资助总额上限")
+        if m.of(ast.Quota):
+            rules.append("名额 " + "、".join(str(q.count) for q in m.of(ast.Quota)))
+        if m.of(ast.GroupCap):
+            rules.append("集体封顶")
+        if m.of(ast.Instalment):
+            rules.append("分期兑付")
+        if rules:
+            rows.append(("rule", "；".join(rules)))
+        lines = [m.name.text, *([f"依据：{m.cite}"] if m.cite else []), "支付方式：" + w.pays(m)]
+        node = Node(
+            f"measure.{m.name.text}", "measure", "\n".join(wrap(w.measure_title(m), LEAF_WIDTH)), lines
+        )
+        node.rows = rows
+        d.add(node)
+        served = [k.text for a in m.of(ast.Applicants) for k in a.kinds]
+        if served:
+            for k in served:
+                d.link(f"kind.{k}", node.id, "serves")
+        else:
+            d.link(top, node.id, "serves" if kinds else "flow")
+    # Measures of the same (first) kind of applicant stand in one column, one under the other.
+    columns: dict[str, list[str]] = {}
+    for m in measures:
+        served = [k.text for a in m.of(ast.Applicants) for k in a.kinds]
+        columns.setdefault(served[0] if served else "", []).append(f"measure.{m.name.text}")
+    for column in columns.values():
+        for upper, lower in itertools.pairwise(column):
+            d.link(upper, lower, "order")
+    covered: set[str] = set()
+    rule_nodes: list[str] = []
+    for i, combine in enumerate(policy.of(ast.Combine), 1):
+        names = [n.text for n in combine.measures]
+        lines = [
+            *([combine.reason] if combine.reason else []),
+            *([f"依据：{combine.cite}"] if combine.cite else []),
+        ]
+        node = d.add(Node(f"combine{i}", "rule", w.combine(combine.mode.text), _dedent(lines, LEAF_WIDTH)))
+        for n in names:
+            if n in model.measures:
+                d.link(f"measure.{n}", node.id, "combine")
+                covered.add(n)
+        rule_nodes.append(node.id)
+    for i, cap in enumerate(policy.of(ast.TotalCap), 1):
+        lines = [*([f"依据：{cap.cite}"] if cap.cite else [])]
+        node = d.add(Node(f"total_cap{i}", "rule", f"累计封顶 {w.expr(cap.amount)}", lines))
+        for member in cap.measures:
+            if member.text in model.measures:
+                d.link(f"measure.{member.text}", node.id, "combine")
+        rule_nodes.append(node.id)
+    uncovered = [m.name.text for m in measures if m.name.text not in covered]
+    if len(measures) > 1:
+        lines = ["同一申请人可获得的合计"]
+        if len(uncovered) > 1:
+            lines.append("未声明合并方式的措施同时适用时，合计只是上限")
+        total = d.add(Node("total", "flow", "合计", _dedent(lines, LEAF_WIDTH)))
+        for node_id in rule_nodes:
+            d.link(node_id, total.id, "combine")
+        for n in uncovered:
+            d.link(f"measure.{n}", total.id, "undeclared" if len(uncovered) > 1 else "flow")
+    return d
