@@ -1,0 +1,1 @@
+"""Back ends that turn a checked policy into code."""

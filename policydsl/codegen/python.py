@@ -1,0 +1,1499 @@
+"""Compile a checked policy to one standalone Python evaluator module (standard library only)."""
+
+from __future__ import annotations
+
+import ast as pyast
+import builtins
+import datetime
+import decimal
+import keyword
+import re
+import sys
+import types
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from policydsl import ast
+from policydsl import runtime as rt
+from policydsl.checks.typecheck import Model
+from policydsl.codegen.writer import CodeWriter, Seq, comment_text, literal, width
+from policydsl.interpreter import DATE_NEEDED, Interpreter
+from policydsl.keywords import ALLOCATIONS, APPLICANT_FACT, COMBINE_MODES
+from policydsl.types import EnumValueSym, FactSym, ParamSym
+
+RUNTIME_PATH = Path(rt.__file__)
+
+HEADER = """\
+# Evaluator module written by the policydsl compiler; change the policy file, not this module.
+# It needs only the Python standard library.
+"""
+
+# Helpers every generated module carries after the runtime: the policy code below relies on them.
+SUPPORT = '''\
+# ---------------------------------------------------------------------------- evaluator support
+
+
+class Unset(Exception):
+    """A value the policy text leaves open (`what`)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+Values = dict[str, Any]
+Date = datetime.date | None
+Shared = tuple[list[str], list[str], set[str]]
+# (applies, amount, precision, unknown_reason, explanation steps) of one clause
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+NO_STEPS: tuple[str, ...] = ()
+
+
+def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
+    """`label = value` for the facts an expression uses, as explanations show them."""
+    parts = []
+    for name, label, money in facts:
+        value = f.get(name)
+        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
+    return "；".join(parts)
+
+
+def apply_funding(
+    result: MeasureResult,
+    total: Decimal,
+    precision: str,
+    reasons: list[str],
+    funding: tuple[Decimal | None, Decimal | None, str],
+    rounding: Rounding,
+) -> tuple[Decimal, str]:
+    """The cross-funding ceiling: the award is at most the limit less the funding already received."""
+    limit, received, text = funding
+    if limit is None or received is None:
+        reasons.append(f"财政资助总额上限无法计算（{text}）")
+        return total, AT_MOST if precision == EXACT else precision
+    room = max(ZERO, rounding(limit - received))
+    if room < total:
+        result.explanation.append(
+            f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，本项最多 {yuan(room)}（上限起作用）"
+        )
+        return room, precision
+    result.explanation.append(f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，未超限")
+    return total, precision
+
+
+def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> None:
+    """`金额：formula = amount（facts）`, the explanation of a clause's figure."""
+    steps.append(f"金额：{quoted} = {yuan(value)}" + (f"（{used}）" if used else ""))
+
+
+def require_facts(measures: dict[str, MeasureResult]) -> None:
+    """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
+    missing = sorted({n for m in measures.values() for n in m.needed})
+    if missing:
+        raise InputError([f"missing fact {n}" for n in missing])
+
+
+def parse_params(raw: Mapping[str, Any], specs: Mapping[str, FactSpec]) -> Values:
+    """Parameter values given for this evaluation (a yearly guide filling what the text leaves unset)."""
+    values: Values = {}
+    for name, item in raw.items():
+        spec = specs.get(name)
+        if spec is None:
+            raise InputError([f"`{name}`: no such parameter"])
+        try:
+            values[name] = parse_fact(spec, item)
+        except ValueError as exc:
+            raise InputError([f"parameter `{name}`: {exc}"]) from None
+    return values
+
+
+@dataclasses.dataclass(frozen=True)
+class Constraint:
+    """A limit across applicants on one `measure`: a `quota` ranked by `rank` (None: no ranking
+    declared), or a `group_cap` over the groups the fact `group` tells apart, cut by `allocate`."""
+
+    measure: str
+    quota: int | None = None
+    rank: Callable[[Mapping[str, Any]], Decimal | None] | None = None
+    group_cap: Decimal | None = None
+    group: str | None = None
+    allocate: str | None = None
+'''
+
+_RUNTIME_NAMES_CACHE: dict[str, frozenset[str]] = {}
+
+
+def _module_names(source: str) -> frozenset[str]:
+    """Every name a module defines at top level (so generated names never shadow one)."""
+    cached = _RUNTIME_NAMES_CACHE.get(source)
+    if cached is not None:
+        return cached
+    names: set[str] = set()
+    for node in pyast.walk(pyast.parse(source)):
+        if isinstance(node, pyast.Name) and isinstance(node.ctx, pyast.Store):
+            names.add(node.id)
+        elif isinstance(node, pyast.FunctionDef | pyast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, pyast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, pyast.arg):
+            names.add(node.arg)
+    result = frozenset(names)
+    _RUNTIME_NAMES_CACHE[source] = result
+    return result
+
+
+class CompileError(Exception):
+    """The policy uses something the generator cannot compile (a checked policy never should)."""
+
+
+_ASCII_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_TEMP = re.compile(r"(v|c|ok|a|amount|precision|why|steps)\d+_?\Z")
+_LOCALS = frozenset(
+    {
+        "f",
+        "p",
+        "date",
+        "need",
+        "explain",
+        "shared",
+        "result",
+        "conditions",
+        "failures",
+        "unknown",
+        "holds",
+        "why",
+        "value",
+        "precision",
+        "steps",
+        "limit",
+        "total",
+        "reasons",
+        "stages",
+        "funding",
+        "kind",
+        "key",
+        "exc",
+        "raw",
+        "found",
+        "values",
+        "item",
+        "facts",
+        "partial",
+        "params",
+        "measures",
+        "undecided",
+        "decided",
+        "outcomes",
+        "self",
+    }
+)
+
+
+class Namer:
+    """Allocates Python identifiers for policy names: keywords, builtins, dunders, names the module
+    already uses and non-ASCII names are mangled; every identifier is unique.  `given` maps each
+    (namespace, policy name) to its identifier."""
+
+    def __init__(self, reserved: frozenset[str]) -> None:
+        self.taken: set[str] = set(reserved) | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist)
+        self.given: dict[tuple[str, str], str] = {}
+        self.counts: dict[str, int] = {}
+
+    def safe(self, name: str, fallback: str) -> str:
+        """A readable ASCII stem for `name` (`fallback` when it has no ASCII letters to keep)."""
+        if _ASCII_NAME.match(name) and not name.startswith("__"):
+            return name
+        ascii_part = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_")
+        if ascii_part and ascii_part[0].isalpha():
+            return ascii_part
+        return fallback
+
+    def get(self, space: str, name: str, stem: str) -> str:
+        key = (space, name)
+        if key in self.given:
+            return self.given[key]
+        candidate = stem
+        n = 1
+        while candidate in self.taken or _TEMP.match(candidate) or not candidate.isidentifier():
+            n += 1
+            candidate = f"{stem}_{n}"
+        self.taken.add(candidate)
+        self.given[key] = candidate
+        return candidate
+
+
+@attrs.define
+class Val:
+    """A compiled expression: Python `code` free of side effects, whether it may be None
+    (`nullable`: a fact is missing) and whether it needs brackets inside a larger expression."""
+
+    code: str
+    nullable: bool
+    atomic: bool = True
+
+    def inner(self) -> str:
+        return self.code if self.atomic else f"({self.code})"
+
+
+@attrs.define
+class _Fn:
+    """The function being generated: its body, the facts it reads, its temporaries."""
+
+    w: CodeWriter
+    facts: dict[str, str] = attrs.field(factory=dict)
+    temps: int = 0
+
+    def temp(self, prefix: str = "v") -> str:
+        self.temps += 1
+        return f"{prefix}{self.temps}"
+
+
+_OP_SYMBOLS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!="}
+
+
+class PythonGenerator:
+    """Generates the evaluator module of one checked policy (`model`, its `source_text`, the policy
+    file's `name`)."""
+
+    def __init__(self, model: Model, source_text: str, name: str) -> None:
+        self.model = model
+        self.policy = model.policy
+        self.text = source_text
+        self.name = name
+        self.interp = Interpreter(model, source_text)
+        self.runtime_text = RUNTIME_PATH.read_text(encoding="utf-8")
+        self.namer = Namer(_module_names(self.runtime_text) | _module_names(SUPPORT) | _LOCALS | _GENERATED)
+        self.decimals: dict[str, str] = {}
+        self.dates: dict[datetime.date, str] = {}
+        self.texts: dict[str, str] = {}
+        self.text_order: list[tuple[str, str]] = []
+        self.tuples: dict[str, tuple[str, Seq]] = {}
+        self.fn = _Fn(CodeWriter())
+        self.param_funcs: dict[str, str] = {}
+        self.measure_funcs: list[tuple[ast.Measure, str]] = []
+
+    # ------------------------------------------------------------------ names and constants
+    def file_line(self, node: ast.Node) -> str:
+        return f"{Path(node.span.file).name}:{node.span.line}"
+
+    def fact_field(self, name: str) -> str:
+        index = list(self.model.facts).index(name) + 1
+        return self.namer.get("fact", name, self.namer.safe(name, f"fact_{index}"))
+
+    def const(self, value: Decimal) -> str:
+        text = str(value)
+        if text not in self.decimals:
+            stem = "D_" + text.replace("-", "m").replace("+", "p").replace(".", "_")
+            self.decimals[text] = self.namer.get("decimal", text, stem)
+        return self.decimals[text]
+
+    def date_const(self, value: datetime.date) -> str:
+        if value not in self.dates:
+            self.dates[value] = self.namer.get("date", value.isoformat(), f"DATE_{value:%Y_%m_%d}")
+        return self.dates[value]
+
+    def s(self, text: str, room: int = 40) -> str:
+        """A string literal inline when short, else a module constant (keeps lines within width)."""
+        lit = literal(text)
+        if width(lit) <= room:
+            return lit
+        if text not in self.texts:
+            name = self.namer.get("text", text, f"TEXT_{len(self.texts) + 1}")
+            self.texts[text] = name
+            self.text_order.append((name, lit))
+        return self.texts[text]
+
+    def quote(self, node: ast.Node) -> str:
+        return self.interp.quote(node)
+
+    # ------------------------------------------------------------------ static facts about expressions
+    def children(self, node: ast.Node) -> Iterator[ast.Node]:
+        for field in attrs.fields(type(node)):
+            child = getattr(node, field.name)
+            if isinstance(child, ast.Node):
+                yield child
+            elif isinstance(child, tuple):
+                yield from (c for c in child if isinstance(c, ast.Node))
+
+    def may_raise(self, node: ast.Node, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether evaluating `node` can raise Unset or a division error (so a handler is needed)."""
+        if isinstance(node, ast.Table | ast.Band | ast.Unset):
+            return True
+        if isinstance(node, ast.BinOp) and node.op == "/":
+            right = node.right
+            if not (isinstance(right, ast.Money | ast.Number | ast.Percent | ast.Count) and right.value != 0):
+                return True
+        if isinstance(node, ast.Name):
+            sym = self.model.ref(node)
+            if isinstance(sym, ParamSym):
+                if sym.name in seen:
+                    return True
+                return any(
+                    isinstance(v.value, ast.Unset) or self.may_raise(v.value, seen | {sym.name})
+                    for v in sym.decl.versions
+                )
+            return False
+        return any(self.may_raise(c, seen) for c in self.children(node))
+
+    def param_nullable(self, sym: ParamSym, seen: frozenset[str] = frozenset()) -> bool:
+        if sym.name in seen:
+            return True
+        return any(
+            not isinstance(v.value, ast.Unset) and self.nullable(v.value, seen | {sym.name})
+            for v in sym.decl.versions
+        )
+
+    def nullable(self, node: ast.Node, seen: frozenset[str] = frozenset()) -> bool:
+        if isinstance(node, ast.Name):
+            sym = self.model.ref(node)
+            if isinstance(sym, FactSym):
+                return True
+            if isinstance(sym, ParamSym):
+                return self.param_nullable(sym, seen)
+            return False
+        if isinstance(node, ast.Table):
+            return isinstance(self.model.refs.get(id(node.subject)), FactSym) or any(
+                self.nullable(e.value, seen) for e in node.entries
+            )
+        return any(self.nullable(c, seen) for c in self.children(node))
+
+    def facts_used(self, node: ast.Node) -> tuple[tuple[str, str, bool], ...]:
+        """(name, label, is money) of the facts an explanation shows for `node`, sorted by name."""
+        seen: dict[str, tuple[str, str, bool]] = {}
+        stack: list[ast.Node] = [node]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, ast.Name):
+                sym = self.model.ref(item)
+                if isinstance(sym, FactSym) and sym.name not in seen:
+                    seen[sym.name] = (sym.name, sym.label, sym.type.kind == "money")
+            else:
+                stack.extend(self.children(item))
+        return tuple(seen[k] for k in sorted(seen))
+
+    def facts_tuple(self, facts: tuple[tuple[str, str, bool], ...]) -> str:
+        """A module constant listing the facts an explanation shows."""
+        seq = Seq([Seq([literal(n), literal(label), str(m)]) for n, label, m in facts])
+        text = seq.inline()
+        if text not in self.tuples:
+            count = sum(1 for name, _ in self.tuples.values() if name.startswith("FACTS_"))
+            self.tuples[text] = (self.namer.get("facts", text, f"FACTS_{count + 1}"), seq)
+        return self.tuples[text][0]
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, node: ast.Expr) -> Val:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            raise CompileError(f"cannot compile a {type(node).__name__}")
+        return method(node)  # type: ignore[no-any-return]
+
+    def bind(self, code: str, nullable: bool, prefix: str = "v") -> Val:
+        """Store `code` in a new temporary."""
+        name = self.fn.temp(prefix)
+        self.assign(name, code)
+        return Val(name, nullable)
+
+    def assign(self, target: str, code: str) -> None:
+        w = self.fn.w
+        line = f"{target} = {code}"
+        if w.fits(line):
+            w.line(line)
+            return
+        match = re.fullmatch(r"None if (.+?) else (.+)", code)
+        if match:
+            with w.block(f"if {match.group(1)}"):
+                w.line(f"{target} = None")
+            with w.block("else"):
+                w.line(f"{target} = {match.group(2)}")
+            return
+        w.line(line)
+
+    def none_if(self, vals: list[Val], code: str, prefix: str = "v") -> Val:
+        """`code` over `vals`, None when any of them is None."""
+        tests = [f"{v.code} is None" for v in vals if v.nullable]
+        if not tests:
+            return Val(code, False, atomic=False)
+        return self.bind(f"None if {' or '.join(tests)} else {code}", True, prefix)
+
+    def visit_Money(self, node: ast.Money) -> Val:
+        return Val(self.const(node.value), False)
+
+    visit_Percent = visit_Money  # type: ignore[assignment]
+    visit_Count = visit_Money  # type: ignore[assignment]
+    visit_Number = visit_Money  # type: ignore[assignment]
+    visit_PerUnit = visit_Money  # type: ignore[assignment]
+
+    def visit_Ratio(self, node: ast.Ratio) -> Val:
+        with decimal.localcontext(rt.CONTEXT):
+            value = node.left / node.right
+        return Val(self.const(value), False)
+
+    def visit_Bool(self, node: ast.Bool) -> Val:
+        return Val("True" if node.value else "False", False)
+
+    def visit_DateLit(self, node: ast.DateLit) -> Val:
+        return Val(self.date_const(node.value), False)
+
+    def visit_Duration(self, node: ast.Duration) -> Val:
+        return Val(f"({node.value}, {literal(node.unit)})", False)
+
+    def fact_local(self, name: str) -> str:
+        local = self.fact_field(name)
+        self.fn.facts[name] = local
+        return local
+
+    def record_need(self, local: str, name: str) -> None:
+        with self.fn.w.block(f"if {local} is None"):
+            self.fn.w.line(f"need.add({self.s(name)})")
+
+    def visit_Name(self, node: ast.Name) -> Val:
+        sym = self.model.ref(node)
+        if isinstance(sym, FactSym):
+            local = self.fact_local(sym.name)
+            self.record_need(local, sym.name)
+            return Val(local, True)
+        if isinstance(sym, ParamSym):
+            func = self.param_func(sym)
+            return self.bind(f"{func}(f, p, date, need)", self.param_nullable(sym))
+        if isinstance(sym, EnumValueSym):
+            return Val(self.s(sym.member), False)
+        raise CompileError(f"unresolved name {node.text}")
+
+    def visit_BinOp(self, node: ast.BinOp) -> Val:
+        left = self.expr(node.left)
+        right = self.expr(node.right)
+        lkind = self.model.type_of(node.left).kind
+        rkind = self.model.type_of(node.right).kind
+        if "date" in (lkind, rkind):
+            date_val, dur = (left, right) if lkind == "date" else (right, left)
+            sign = "" if node.op == "+" else "-"
+            match = re.fullmatch(r"\((-?\d+), (\"\w+\")\)", dur.code)
+            if match:
+                count, unit = match.groups()
+                code = f"add_duration({date_val.code}, {sign}{count}, {unit})"
+            else:
+                code = f"add_duration({date_val.code}, {sign}{dur.code}[0], {dur.code}[1])"
+            return self.none_if([left, right], code) if left.nullable or right.nullable else self.bind(code, False)
+        code = f"{left.inner()} {node.op} {right.inner()}"
+        if node.op == "/" and self.may_raise(node):
+            # a division that can fail is done where the interpreter does it, before later operands
+            return self.none_if([left, right], code) if left.nullable or right.nullable else self.bind(code, False)
+        return self.none_if([left, right], code)
+
+    def visit_Negate(self, node: ast.Negate) -> Val:
+        operand = self.expr(node.operand)
+        return self.none_if([operand], f"-{operand.inner()}")
+
+    def visit_Compare(self, node: ast.Compare) -> Val:
+        if isinstance(node.left, ast.Call) and node.left.func == "since":
+            start = self.expr(node.left.args[0])
+            duration = self.expr(node.right)
+            holds = self.fn.temp("c")
+            w = self.fn.w
+            with w.block("if date is None"):
+                w.line(f"need.add({literal(DATE_NEEDED)})")
+                w.line(f"{holds} = None")
+            nulls = [f"{v.code} is None" for v in (start, duration) if v.nullable]
+            if nulls:
+                with w.block(f"elif {' or '.join(nulls)}"):
+                    w.line(f"{holds} = None")
+            match = re.fullmatch(r"\((-?\d+), (\"\w+\")\)", duration.code)
+            count, unit = match.groups() if match else (f"{duration.code}[0]", f"{duration.code}[1]")
+            with w.block("else"):
+                w.call(f"{holds} = since_compare(", [start.code, "date", literal(node.op), count, unit])
+            return Val(holds, True)
+        left = self.expr(node.left)
+        right = self.expr(node.right)
+        return self.none_if([left, right], f"{left.inner()} {_OP_SYMBOLS[node.op]} {right.inner()}", "c")
+
+    def visit_Member(self, node: ast.Member) -> Val:
+        subject = self.expr(node.subject)
+        values = [self.s(v.text) for v in node.values]
+        options = "(" + ", ".join(values) + ("," if len(values) == 1 else "") + ")"
+        return self.none_if([subject], f"{subject.inner()} in {options}", "c")
+
+    def visit_And(self, node: ast.And) -> Val:
+        left = self.expr(node.left)
+        w = self.fn.w
+        result = self.fn.temp("c")
+        with w.block(f"if {left.code} is False"):
+            w.line(f"{result} = False")
+        with w.block("else"):
+            right = self.expr(node.right)
+            if left.nullable or right.nullable:
+                self.assign(result, f"False if {right.code} is False else {left.inner()} and {right.inner()}")
+            else:
+                w.line(f"{result} = {right.code}")
+        return Val(result, left.nullable or right.nullable)
+
+    def _or(self, left: Val, right_node: ast.Expr) -> Val:
+        w = self.fn.w
+        result = self.fn.temp("c")
+        with w.block(f"if {left.code} is True"):
+            w.line(f"{result} = True")
+        with w.block("else"):
+            right = self.expr(right_node)
+            nulls = [f"{v.code} is None" for v in (left, right) if v.nullable]
+            if nulls:
+                self.assign(result, f"True if {right.code} is True else None if {' or '.join(nulls)} else False")
+            else:
+                w.line(f"{result} = {right.code}")
+        return Val(result, left.nullable or right.nullable)
+
+    def visit_Or(self, node: ast.Or) -> Val:
+        return self._or(self.expr(node.left), node.right)
+
+    def visit_Not(self, node: ast.Not) -> Val:
+        operand = self.expr(node.operand)
+        return self.none_if([operand], f"not {operand.inner()}", "c")
+
+    def visit_Implies(self, node: ast.Implies) -> Val:
+        left = self.expr(node.left)
+        negated = self.none_if([left], f"not {left.inner()}", "c")
+        if not negated.atomic:
+            negated = self.bind(negated.code, False, "c")
+        return self._or(negated, node.right)
+
+    def visit_Call(self, node: ast.Call) -> Val:
+        if node.func == "since":
+            self.fn.w.line(f"raise AssertionError({literal('since() is evaluated inside its comparison')})")
+            return Val("None", True)
+        args = [self.expr(a) for a in node.args]
+        return self.none_if(args, f"{node.func}({', '.join(a.code for a in args)})")
+
+    def unset_value(self, why: str) -> None:
+        self.fn.w.line(f"raise Unset({self.s(why)})")
+
+    def entry_value(self, target: str, value: ast.Expr | ast.Unset, why: str | None, why_code: str | None) -> None:
+        w = self.fn.w
+        if isinstance(value, ast.Unset):
+            if why_code is not None:
+                w.line(f"raise Unset({why_code})")
+            else:
+                self.unset_value(why or "")
+            return
+        val = self.expr(value)
+        w.line(f"{target} = {val.code}")
+
+    def visit_Table(self, node: ast.Table) -> Val:
+        w = self.fn.w
+        result = self.fn.temp()
+        sym = self.model.refs.get(id(node.subject))
+        if not isinstance(sym, FactSym):
+            for entry in node.entries:
+                if entry.key is None:
+                    self.entry_value(result, entry.value, None, literal("None 档的金额原文未给出"))
+                    return Val(result, self.nullable(entry.value))
+            self.unset_value("分级表没有 None 档")
+            return Val("None", True)
+        key = self.fact_local(sym.name)
+        with w.block(f"if {key} is None"):
+            w.line(f"need.add({self.s(sym.name)})")
+            w.line(f"{result} = None")
+        otherwise = False
+        for entry in node.entries:
+            if entry.key is None:
+                with w.block("else"):
+                    self.entry_value(result, entry.value, None, f'{key} + " 档的金额原文未给出"')
+                otherwise = True
+                break
+            with w.block(f"elif {key} == {self.s(entry.key.text)}"):
+                self.entry_value(result, entry.value, f"{entry.key.text} 档的金额原文未给出", None)
+        if not otherwise:
+            with w.block("else"):
+                w.line(f'raise Unset("分级表没有 " + {key} + " 档")')
+        return Val(result, True)
+
+    def _pure(self, node: ast.Expr) -> bool:
+        return isinstance(node, ast.Money | ast.Percent | ast.Count | ast.Number | ast.PerUnit | ast.Ratio | ast.Bool)
+
+    def visit_Band(self, node: ast.Band) -> Val:
+        w = self.fn.w
+        subject = self.expr(node.subject)
+        result = self.fn.temp()
+        pure = all(self._pure(b.value) for e in node.entries for b in e.bounds or ())
+        if pure:
+            first = True
+            if subject.nullable:
+                with w.block(f"if {subject.code} is None"):
+                    w.line(f"{result} = None")
+                first = False
+            done = False
+            for entry in node.entries:
+                if entry.bounds is None:
+                    with w.block("else" if not first else "if True"):
+                        self.entry_value(result, entry.value, "分档金额原文未给出", None)
+                    done = True
+                    break
+                test = " and ".join(
+                    f"{subject.inner()} {_OP_SYMBOLS[b.op]} {self.expr(b.value).code}" for b in entry.bounds
+                )
+                with w.block(("if " if first else "elif ") + test):
+                    self.entry_value(result, entry.value, "分档金额原文未给出", None)
+                first = False
+            if not done:
+                with w.block("else" if not first else "if True"):
+                    self.unset_value("没有适用的档次")
+            return Val(result, True)
+        # bounds that read facts or parameters are evaluated one by one, as the interpreter does
+        with w.block(f"if {subject.code} is None" if subject.nullable else "if False"):
+            w.line(f"{result} = None")
+        with w.block("else"):
+            self._band_entries(node.entries, subject, result)
+        return Val(result, True)
+
+    def _band_entries(self, entries: tuple[ast.BandEntry, ...], subject: Val, result: str) -> None:
+        w = self.fn.w
+        if not entries:
+            self.unset_value("没有适用的档次")
+            return
+        entry = entries[0]
+        if entry.bounds is None:
+            self.entry_value(result, entry.value, "分档金额原文未给出", None)
+            return
+        ok = self.fn.temp("ok")
+        for i, bound in enumerate(entry.bounds):
+            if i == 0:
+                value = self.expr(bound.value)
+                w.line(f"{ok} = {subject.inner()} {_OP_SYMBOLS[bound.op]} {value.inner()}")
+            else:
+                with w.block(f"if {ok}"):
+                    value = self.expr(bound.value)
+                    w.line(f"{ok} = {subject.inner()} {_OP_SYMBOLS[bound.op]} {value.inner()}")
+        with w.block(f"if {ok}"):
+            self.entry_value(result, entry.value, "分档金额原文未给出", None)
+        with w.block("else"):
+            self._band_entries(entries[1:], subject, result)
+
+    # ------------------------------------------------------------------ conditions with handlers
+    def test(self, node: ast.Expr, holds: str, why: str | None, reset: bool = True) -> bool:
+        """Evaluate a condition into `holds` (and the reason it cannot be told into `why`), as
+        Interpreter.test does.  Returns whether `why` may have been set."""
+        w = self.fn.w
+        if not self.may_raise(node):
+            val = self.expr(node)
+            w.line(f"{holds} = {val.code}")
+            return False
+        why_target = why or "_"
+        if why is not None and reset:
+            w.line(f"{why} = None")
+        with w.block("try"):
+            val = self.expr(node)
+            w.line(f"{holds} = {val.code}")
+        with w.block("except Unset as exc"):
+            w.line(f"{holds}, {why_target} = None, exc.what")
+        with w.block("except (decimal.DivisionByZero, decimal.InvalidOperation)"):
+            w.line(f"{holds}, {why_target} = None, {self.s(self.quote(node) + '：除数为零')}")
+        return why is not None
+
+    def safe(self, node: ast.Expr, target: str) -> None:
+        """Interpreter._safe: the value, or None when it cannot be computed."""
+        w = self.fn.w
+        if not self.may_raise(node):
+            w.line(f"{target} = {self.expr(node).code}")
+            return
+        with w.block("try"):
+            w.line(f"{target} = {self.expr(node).code}")
+        with w.block("except (Unset, decimal.DivisionByZero, decimal.InvalidOperation)"):
+            w.line(f"{target} = None")
+
+    # ------------------------------------------------------------------ functions
+    def begin(self) -> CodeWriter:
+        self.fn = _Fn(CodeWriter(1))
+        return self.fn.w
+
+    def end(self, out: CodeWriter, signature: str, args: list[str], returns: str, comments: list[str]) -> None:
+        """Write the finished function: comments, signature, the fact reads, then the body."""
+        out.blank(2)
+        for text in comments:
+            out.comment(text)
+        out.call(f"def {signature}(", args, f") -> {returns}:")
+        with out.indent():
+            for name, local in sorted(self.fn.facts.items(), key=lambda kv: kv[1]):
+                out.call(f"{local} = f.get(", [self.s(name)])
+        out.extend(self.fn.w)
+
+    def param_func(self, sym: ParamSym) -> str:
+        if sym.name in self.param_funcs:
+            return self.param_funcs[sym.name]
+        func = self.namer.get("param", sym.name, "param_" + self.namer.safe(sym.name, str(len(self.param_funcs) + 1)))
+        self.param_funcs[sym.name] = func
+        return func
+
+    def gen_param(self, out: CodeWriter, sym: ParamSym) -> None:
+        func = self.param_func(sym)
+        saved = self.fn
+        w = self.begin()
+        w.line(f"if {self.s(sym.name)} in p:")
+        with w.indent():
+            w.line(f"return p[{self.s(sym.name)}]")
+        versions = sym.decl.versions
+        unset_why = f"参数 {sym.label}（{sym.name}）原文未给出"
+
+        def give(version: ast.ParamVersion) -> None:
+            if isinstance(version.value, ast.Unset):
+                self.unset_value(unset_why)
+            else:
+                w.line(f"return {self.expr(version.value).code}")
+
+        for i in range(len(versions) - 1, -1, -1):
+            version = versions[i]
+            if version.start is None:
+                give(version)
+                break
+            start = self.date_const(version.start)
+            test = f"date is None or date >= {start}" if i == len(versions) - 1 else f"date >= {start}"
+            with w.block(f"if {test}"):
+                give(version)
+        else:
+            give(versions[0])
+        comments = [f"{self.file_line(sym.decl)}  parameter {sym.name} 「{sym.label}」"]
+        comments += [f"from {v.start or 'the start'}: {v.cite}" for v in versions if v.cite]
+        self.end(out, func, ["f: Values", "p: Values", "date: Date", "need: set[str]"], "Any", comments)
+        self.fn = saved
+
+    # ------------------------------------------------------------------ clauses
+    def clause_func(self, out: CodeWriter, measure: ast.Measure, clause: ast.Clause) -> str:
+        cid = measure.clause_id(clause)
+        label = clause.label or (clause.name.text if clause.name else cid)
+        mstem = self.namer.safe(measure.name.text, f"measure_{self.policy.of(ast.Measure).index(measure) + 1}")
+        index = measure.clauses.index(clause) + 1
+        cstem = self.namer.safe(clause.name.text, str(index)) if clause.name else str(index)
+        func = self.namer.get("clause", cid, f"{mstem}_{cstem}")
+        w = self.begin()
+        w.line("why = None")
+        for i, cond in enumerate(clause.conditions, 1):
+            w.comment(("unless " if cond.negated else "if ") + self.quote(cond.expr))
+            holds = f"c{i}_"
+            self.test(cond.expr, holds, "why", reset=False)
+            if cond.negated:
+                w.line(f"{holds} = None if {holds} is None else not {holds}")
+            with w.block(f"if {holds} is False"):
+                w.line("return False, None, EXACT, why, NO_STEPS")
+        if clause.conditions:
+            tests = " or ".join(f"c{i}_ is None" for i in range(1, len(clause.conditions) + 1))
+            with w.block(f"if {tests}"):
+                w.line("return None, None, EXACT, why, NO_STEPS")
+        w.line("steps: list[str] = []")
+        cite = f"[{clause.cite}] " if clause.cite else ""
+        conds = "；".join(self.quote(c) for c in clause.conditions)
+        head = f"{cite}{label}：适用"
+        with w.block("if explain"):
+            if not conds:
+                w.line(f"steps.append({self.s(head)})")
+            else:
+                used = [self.facts_used(c.expr) for c in clause.conditions]
+                used = [u for u in used if u]
+                if not used:
+                    w.line(f"steps.append({self.s(head + '（' + conds + '；）')})")
+                else:
+                    parts = ", ".join(f"facts_text(f, {self.facts_tuple(u)})" for u in used)
+                    joined = parts if len(used) == 1 else f'"；".join(({parts}))'
+                    if len(used) > 1:
+                        joined = f'"；".join(filter(None, ({parts})))'
+                    w.line(f"used = {joined}")
+                    w.line(f"steps.append({self.s(head + '（' + conds + '；')} + used + \"）\")")
+        self.amount(clause, label)
+        comments = [f"{self.file_line(clause)}  {clause.cite or ''}".rstrip(), f"{clause.kind} {cid} 「{label}」"]
+        args = ["f: Values", "p: Values", "date: Date", "need: set[str]", "explain: bool"]
+        self.end(out, func, args, "Outcome", comments)
+        return func
+
+    def amount(self, clause: ast.Clause, label: str) -> None:
+        w = self.fn.w
+        amount = clause.amount
+        ceiling = amount.mode == "ceiling"
+        w.comment(f"amount: {amount.mode} " + (self.quote(amount.expr) if amount.expr is not None else "unset"))
+        w.line("value = None")
+        w.line(f"precision = {'AT_MOST' if ceiling else 'EXACT'}")
+        unset = amount.expr is None
+        if amount.expr is None:
+            w.line(f"why = {self.s(label + '：原文未给出金额')}")
+            w.line("precision = UNKNOWN")
+        else:
+            with w.block("try"):
+                val = self.expr(amount.expr)
+                w.line(f"value = {val.code}")
+                used = self.facts_used(amount.expr)
+                cond = "explain and value is not None" if val.nullable else "explain"
+                with w.block(f"if {cond}"):
+                    shown = "value.quantize(QUANTUM, ROUND_MODE)"
+                    used_code = f"facts_text(f, {self.facts_tuple(used)})" if used else '""'
+                    w.call("amount_step(", ["steps", self.s(self.quote(amount.expr)), shown, used_code])
+            with w.block("except Unset as exc"):
+                w.line("why = exc.what")
+                w.line("precision = UNKNOWN")
+            with w.block("except (decimal.DivisionByZero, decimal.InvalidOperation)"):
+                w.line(f"why = {self.s(self.quote(amount.expr) + '：除数为零')}")
+                w.line("precision = UNKNOWN")
+        for cap in amount.caps:
+            quoted = self.quote(cap)
+            w.comment(f"cap {quoted}")
+            raises = self.may_raise(cap)
+            if raises:
+                w.line("try:")
+                w.level += 1
+            val = self.expr(cap)
+            w.line(f"limit = {val.code}")
+            if raises:
+                w.level -= 1
+                with w.block("except Unset as exc"):
+                    w.line("if precision == EXACT:")
+                    with w.indent():
+                        w.line("precision = AT_MOST")
+                    w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + exc.what + "，金额为上限")')
+                w.line("else:")
+                w.level += 1
+            nullable = val.nullable or raises
+            if unset:
+                if nullable:
+                    with w.block("if limit is not None"):
+                        w.line('steps.append("封顶 " + yuan(limit))')
+                else:
+                    w.line('steps.append("封顶 " + yuan(limit))')
+            else:
+                test = "limit is None or " if nullable else ""
+                with w.block(f"if {test}value is None or precision == UNKNOWN"):
+                    w.line("pass")
+                with w.block("elif limit < value"):
+                    with w.block("if explain"):
+                        w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + yuan(limit) + "（起作用）")')
+                    w.line("value = limit")
+                with w.block("elif explain"):
+                    w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + yuan(limit) + "（未起作用）")')
+            if raises:
+                w.level -= 1
+        if unset:
+            w.line("return True, None, UNKNOWN, why, steps")
+            return
+        with w.block("if value is not None and precision != UNKNOWN"):
+            w.line("value = value.quantize(QUANTUM, ROUND_MODE)")
+            if ceiling:
+                with w.block("if explain"):
+                    w.line('steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")')
+            w.line("return True, value, precision, why, steps")
+        w.line("return True, None, UNKNOWN, why, steps")
+
+    # ------------------------------------------------------------------ measures
+    def gate(self, key: str, cond: ast.Expr, reason: str, negate: bool) -> None:
+        w = self.fn.w
+        raises = self.test(cond, "holds", "why")
+        if negate:
+            w.line("holds = None if holds is None else not holds")
+        w.line(f"conditions[{self.s(key)}] = holds")
+        with w.block("if holds is False"):
+            w.line(f"failures.append({self.s(reason)})")
+        with w.block("elif holds is None"):
+            w.line(f"unknown.append({'why or ' if raises else ''}{self.s(reason)})")
+
+    def measure_func(self, out: CodeWriter, measure: ast.Measure) -> str:
+        mname = measure.name.text
+        clause_funcs = [self.clause_func(out, measure, c) for c in measure.clauses]
+        func = self.namer.get(
+            "measure",
+            mname,
+            "measure_" + self.namer.safe(mname, str(self.policy.of(ast.Measure).index(measure) + 1)),
+        )
+        w = self.begin()
+        forms = tuple(f.text for p in measure.of(ast.Pays) for f in p.forms) or ("cash",)
+        forms_code = "(" + ", ".join(self.s(x) for x in forms) + ("," if len(forms) == 1 else "") + ")"
+        label = measure.label or mname
+        cite = self.s(measure.cite) if measure.cite is not None else "None"
+        w.call("result = MeasureResult(", [self.s(mname), self.s(label), cite, "DETERMINED", "None", forms_code])
+        with w.block("if shared[0]"):
+            w.line("return ineligible(result, shared[0])")
+        w.line("need = set(shared[2])")
+        w.line("conditions = result.conditions")
+        w.line("failures: list[str] = []")
+        w.line("unknown: list[str] = []")
+        w.line("why = None")
+        applicants = measure.of(ast.Applicants)
+        if applicants and self.model.kinds:
+            allowed = {k.text for a in applicants for k in a.kinds}
+            kinds = self.model.kinds
+            labels = "、".join(kinds[k].label for k in sorted(allowed) if k in kinds)
+            reason = self.s(f"适用主体为 {labels}")
+            w.comment("applicants " + ", ".join(sorted(allowed)))
+            kind = self.fact_local(APPLICANT_FACT[0])
+            options = "(" + ", ".join(self.s(k) for k in sorted(allowed)) + ("," if len(allowed) == 1 else "") + ")"
+            with w.block(f"if {kind} is None"):
+                w.line(f"need.add({literal(APPLICANT_FACT[0])})")
+                w.line(f"unknown.append({reason})")
+            with w.block(f"elif {kind} not in {options}"):
+                w.line(f"failures.append({reason})")
+        for i, req in enumerate(measure.of(ast.Requirement), 1):
+            w.comment(f"require {self.quote(req.cond)}")
+            self.gate(f"{mname}.require.{i}", req.cond, req.reason or self.quote(req.cond), False)
+        for i, exc in enumerate(measure.of(ast.Exclusion), 1):
+            w.comment(f"exclude {self.quote(exc.cond)}")
+            self.gate(f"{mname}.exclude.{i}", exc.cond, exc.reason or self.quote(exc.cond), True)
+        w.line("unknown = shared[1] + unknown")
+        with w.block("if failures"):
+            w.line("return ineligible(result, failures)")
+        outs = []
+        for i, (clause, cfunc) in enumerate(zip(measure.clauses, clause_funcs, strict=True), 1):
+            names = [f"a{i}", f"amount{i}", f"precision{i}", f"why{i}", f"steps{i}"]
+            outs.append(names)
+            w.line(f"{', '.join(names)} = {cfunc}(f, p, date, need, explain)")
+        limits = measure.of(ast.FundingLimit)
+        for limit in limits:
+            w.comment(f"funding_limit {self.quote(limit.limit)} counting {limit.counting.text}")
+            self.safe(limit.limit, "limit")
+            self.safe(limit.counting, "received")
+            w.line(f"funding = (limit, received, {self.s(self.quote(limit.limit))})")
+        stages = measure.of(ast.Instalment)
+        if stages:
+            w.line("stages = []")
+        for stage in stages:
+            w.comment(f"instalment {stage.name.text}: {self.quote(stage.cond)}")
+            self.test(stage.cond, "holds", None)
+            if stage.share is None:
+                share = "None"
+            else:
+                self.safe(stage.share, "share")
+                share = "share"
+            stage_label = stage.label or stage.name.text
+            w.call("stages.append((", [self.s(stage.name.text), self.s(stage_label), share, "holds"], "))")
+        no_clawback = "True" if measure.of(ast.NoClawback) else "False"
+        funding = "funding" if limits else "None"
+        stage_list = "stages" if stages else "[]"
+        self.finish(measure, outs, funding, stage_list, no_clawback)
+        for pref in measure.of(ast.Preference):
+            w.comment(f"prefer {self.quote(pref.cond)}")
+            self.test(pref.cond, "holds", None)
+            with w.block("if holds is True"):
+                w.line(f"result.explanation.append({self.s('优先支持：' + (pref.reason or self.quote(pref.cond)))})")
+        quotas = measure.of(ast.Quota)
+        if quotas:
+            q = quotas[0]
+            text = f"每年遴选不超过 {q.count} 个" + ("" if q.rank else "（原文未规定遴选排序）")
+            with w.block("if result.status != INELIGIBLE"):
+                w.line(f"result.selection = {self.s(text)}")
+        with w.block("if unknown"):
+            with w.block("if result.status == INELIGIBLE"):
+                w.line("result.reasons = []")
+            w.line("result.status = UNDETERMINED")
+            w.line('result.reasons.extend(["尚无法判断：" + u for u in unknown])')
+        with w.block("if need"):
+            w.line("result.needed = sorted(NEEDED[n] for n in need)")
+        w.line("return result")
+        comments = [
+            f"{self.file_line(measure)}  {measure.cite or ''}".rstrip(),
+            f"measure {mname} 「{label}」",
+        ]
+        self.end(out, func, ["f: Values", "p: Values", "date: Date", "shared: Shared", "explain: bool"],
+                 "MeasureResult", comments)
+        self.measure_funcs.append((measure, func))
+        return func
+
+    def finish(self, measure: ast.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str) -> None:
+        """The clause outcomes into the measure's result: a straight path for measures without
+        exceptions when every clause is decided, runtime.finish_measure otherwise."""
+        w = self.fn.w
+        mname = measure.name.text
+        clauses = measure.clauses
+        simple = all(c.exception_of is None for c in clauses)
+        if simple and clauses:
+            decided = " and ".join(f"{o[0]} is not None" for o in outs)
+            w.line(f"if {decided}:")
+            w.level += 1
+            self.straight(measure, outs, funding, stages, no_clawback)
+            w.level -= 1
+            w.line("else:")
+            w.level += 1
+        w.line("outcomes = [")
+        if not clauses:
+            w.lines[-1] += "]"
+        with w.indent():
+            for clause, o in zip(clauses, outs, strict=True):
+                cid = measure.clause_id(clause)
+                label = clause.label or (clause.name.text if clause.name else cid)
+                exc = f"{mname}.{clause.exception_of.text}" if clause.exception_of is not None else None
+                args = [
+                    self.s(cid),
+                    literal(clause.kind),
+                    self.s(label),
+                    self.s(clause.cite) if clause.cite is not None else "None",
+                    self.s(exc) if exc is not None else "None",
+                    str(clause.priority),
+                    o[0],
+                    o[1],
+                    o[2],
+                    f"list({o[4]})",
+                    o[3],
+                ]
+                w.call("ClauseOutcome(", args, "),")
+        if clauses:
+            w.line("]")
+        w.line(f"finish_measure(result, outcomes, ROUNDING, {funding}, {stages}, {no_clawback})")
+        if simple and clauses:
+            w.level -= 1
+
+    def straight(self, measure: ast.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str) -> None:
+        """runtime.finish_measure unrolled for a measure without exceptions whose clauses are all decided."""
+        w = self.fn.w
+        clauses = measure.clauses
+        for clause, o in zip(clauses, outs, strict=True):
+            w.line(f"conditions[{self.s(measure.clause_id(clause))}] = {o[0]}")
+        awards = [(c, o) for c, o in zip(clauses, outs, strict=True) if c.kind == "award"]
+        bonuses = [(c, o) for c, o in zip(clauses, outs, strict=True) if c.kind == "bonus"]
+        labels = "、".join(c.label or (c.name.text if c.name else measure.clause_id(c)) for c, _ in awards)
+        none_reason = f"不满足任何给予条件：{labels or '（无条款）'}"
+        if not awards:
+            w.line("result.status = INELIGIBLE")
+            w.line(f"result.reasons.append({self.s(none_reason)})")
+            return
+        any_award = awards[0][1][0] if len(awards) == 1 else "(" + " or ".join(o[0] for _, o in awards) + ")"
+        with w.block(f"if not {any_award}"):
+            w.line("result.status = INELIGIBLE")
+            w.line(f"result.reasons.append({self.s(none_reason)})")
+        with w.block("else"):
+            w.line("reasons: list[str] = []")
+            w.line("total = ZERO")
+            w.line("precision = EXACT")
+            for clause, o in awards + bonuses:
+                with w.block(f"if {o[0]}"):
+                    w.line(f"result.clauses.append({self.s(measure.clause_id(clause))})")
+                    w.line(f"result.explanation.extend({o[4]})")
+                    with w.block(f"if {o[3]}"):
+                        w.line(f"reasons.append({o[3]})")
+                    with w.block(f"if {o[2]} != EXACT and precision != UNKNOWN"):
+                        w.line(f"precision = {o[2]}")
+                    with w.block(f"if {o[1]} is not None"):
+                        w.line(f"total += {o[1]}")
+            if len(awards) + len(bonuses) > 1:
+                count = " + ".join(o[0] for _, o in awards + bonuses)
+                with w.block(f"if {count} > 1 and precision != UNKNOWN"):
+                    w.line('result.explanation.append("合计 " + yuan(total))')
+            if funding != "None":
+                with w.block("if precision != UNKNOWN"):
+                    w.line("total, precision = apply_funding(result, total, precision, reasons, funding, ROUNDING)")
+            if stages != "[]":
+                w.line("undecided = False")
+                with w.block("if precision != UNKNOWN"):
+                    w.line(f"total, decided = _instalments(result, total, stages, {no_clawback}, ROUNDING)")
+                    w.line("undecided = not decided")
+                test = "precision == UNKNOWN or undecided"
+            else:
+                test = "precision == UNKNOWN"
+            with w.block(f"if {test}"):
+                w.line("result.status = UNDETERMINED")
+            with w.block("else"):
+                w.line("result.amount = total.quantize(QUANTUM, ROUND_MODE)")
+                w.line("result.status = CEILING if precision == AT_MOST else DETERMINED")
+            w.line("result.reasons.extend(reasons)")
+
+    # ------------------------------------------------------------------ the policy as a whole
+    def shared_func(self, out: CodeWriter) -> None:
+        w = self.begin()
+        w.line("failures: list[str] = []")
+        w.line("unknown: list[str] = []")
+        w.line("need: set[str] = set()")
+        start, end = self.interp.valid_from, self.interp.valid_until
+        if start is not None or end is not None:
+            with w.block("if date is not None"):
+                if start is not None:
+                    const = self.date_const(start)
+                    with w.block(f"if date < {const}"):
+                        w.call(
+                            "failures.append(",
+                            [f'f"政策自 {{{const}.isoformat()}} 起施行，评估日期 {{date.isoformat()}} 尚未生效"'],
+                        )
+                if end is not None:
+                    const = self.date_const(end)
+                    with w.block(f"if date > {const}"):
+                        w.call(
+                            "failures.append(",
+                            [f'f"政策有效期至 {{{const}.isoformat()}}，评估日期 {{date.isoformat()}} 已失效"'],
+                        )
+        for eligibility in self.policy.of(ast.Eligibility):
+            for req in eligibility.requirements:
+                reason = self.s(req.reason or self.quote(req.cond))
+                w.comment(f"{self.file_line(req)}  require {self.quote(req.cond)}")
+                raises = self.test(req.cond, "holds", "why")
+                with w.block("if holds is False"):
+                    w.line(f"failures.append({reason})")
+                with w.block("elif holds is None"):
+                    w.line(f"unknown.append({'why or ' if raises else ''}{reason})")
+        w.line("return failures, unknown, need")
+        self.end(
+            out,
+            "shared_gates",
+            ["f: Values", "p: Values", "date: Date"],
+            "Shared",
+            ["eligibility shared by every measure, and the policy's validity"],
+        )
+
+    def total_caps_func(self, out: CodeWriter) -> None:
+        w = self.begin()
+        w.line("need: set[str] = set()")
+        w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
+        for cap in self.policy.of(ast.TotalCap):
+            self.safe(cap.amount, "limit")
+            names = ", ".join(self.s(m.text) for m in cap.measures)
+            w.line(f"caps.append((limit, [{names}]))")
+        w.line("return caps")
+        self.end(out, "total_caps", ["f: Values", "p: Values", "date: Date"], "list[tuple[Decimal | None, list[str]]]",
+                 ["total_cap: the sums of awards each applicant may receive at most"])
+
+    def rank_funcs(self, out: CodeWriter) -> dict[str, str]:
+        ranks: dict[str, str] = {}
+        for measure in self.policy.of(ast.Measure):
+            quota = next(iter(measure.of(ast.Quota)), None)
+            if quota is None or quota.rank is None:
+                continue
+            func = self.namer.get("rank", measure.name.text, "rank_" + self.namer.safe(measure.name.text, "measure"))
+            w = self.begin()
+            with w.block("try"):
+                w.line("f = parse_facts(FACT_SPECS, facts)")
+            with w.block("except InputError"):
+                w.line("return None")
+            w.line("need: set[str] = set()")
+            w.line("date = None")
+            with w.block("with decimal.localcontext(CONTEXT)"):
+                val = self.expr(quota.rank)
+                w.line(f"value = {val.code}")
+            w.line("return value if isinstance(value, Decimal) else None")
+            self.end(out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None",
+                     [f"{self.file_line(quota)}  quota {quota.count} rank {self.quote(quota.rank)}"])
+            ranks[measure.name.text] = func
+        return ranks
+
+    def constraints_func(self, out: CodeWriter, ranks: dict[str, str]) -> None:
+        w = self.begin()
+        w.line("p = parse_params(params, PARAM_SPECS) if params else {}")
+        w.line("out: list[Constraint] = []")
+        for measure in self.policy.of(ast.Measure):
+            quota = next(iter(measure.of(ast.Quota)), None)
+            cap = next(iter(measure.of(ast.GroupCap)), None)
+            if quota is None and cap is None:
+                continue
+            args = [self.s(measure.name.text)]
+            if quota is not None:
+                args.append(f"quota={quota.count}")
+                if measure.name.text in ranks:
+                    args.append(f"rank=lambda facts: {ranks[measure.name.text]}(facts, p)")
+            if cap is not None:
+                with w.block("with decimal.localcontext(CONTEXT)"):
+                    w.line("f: Values = {}")
+                    w.line("need: set[str] = set()")
+                    w.line("date = None")
+                    w.line(f"cap = {self.expr(cap.amount).code}")
+                args += ["group_cap=cap", f"group={self.s(cap.per.text)}"]
+                if cap.allocate is not None:
+                    args.append(f"allocate={self.s(ALLOCATIONS[cap.allocate.text])}")
+            w.call("out.append(Constraint(", args, "))")
+        w.line("return out")
+        self.end(out, "constraints", ["params: Mapping[str, Any] | None = None"], "list[Constraint]",
+                 ["quotas and group caps, applied across a batch of applicants"])
+
+    def facts_class(self, out: CodeWriter) -> None:
+        out.blank(2)
+        out.line("@dataclasses.dataclass(frozen=True)")
+        out.line("class Facts:")
+        with out.indent():
+            out.line('"""The applicant\'s facts, typed; a fact left None is not given."""')
+            out.blank()
+            seen: set[str] = set()
+            for name, sym in self.model.facts.items():
+                if sym.name in seen:
+                    continue
+                seen.add(sym.name)
+                py = {
+                    "money": "Decimal",
+                    "percent": "Decimal",
+                    "number": "Decimal",
+                    "count": "Decimal | int",
+                    "bool": "bool",
+                    "date": "datetime.date",
+                    "enum": "str",
+                    "text": "str",
+                    "duration": "tuple[int, str]",
+                }.get(sym.type.kind, "Any")
+                out.comment(f"{sym.name} 「{sym.label}」" + (f" ({sym.type})" if sym.type.kind != "money" else ""))
+                out.line(f"{self.fact_field(name)}: {py} | None = None")
+            out.blank()
+            out.line("def given(self) -> Values:")
+            with out.indent():
+                out.line('"""The facts given, by their names in the policy."""')
+                out.line("return {name: value for field, name in FACT_FIELDS if (value := getattr(self, field)) is not None}")
+
+    def read_facts_func(self, out: CodeWriter) -> None:
+        """Facts given as typed Python values skip the general parser when every value is valid."""
+        w = self.begin()
+        w.line("raw = facts.given() if isinstance(facts, Facts) else facts")
+        w.line("values: Values = {}")
+        w.line("found = 0")
+        done: set[str] = set()
+        specs = self.interp.specs
+        for _name, spec in specs.items():
+            if spec.name in done:
+                continue
+            done.add(spec.name)
+            check = self.fast_check(spec)
+            if check is None:
+                continue
+            local = "v"
+            w.comment(f"{spec.name} ({spec.kind})")
+            w.call(f"{local} = raw.get(", [self.s(spec.name)])
+            with w.block(f"if {local} is not None"):
+                with w.block(f"if {check.format(v=local)}"):
+                    w.line(f"values[{self.s(spec.name)}] = {local}")
+                    w.line("found += 1")
+                with w.block("else"):
+                    w.line("return parse_facts(FACT_SPECS, raw)")
+        with w.block("if found != len(raw)"):
+            w.line("return parse_facts(FACT_SPECS, raw)")
+        w.line("return values")
+        self.end(out, "read_facts", ["facts: Facts | Mapping[str, Any]"], "Values",
+                 ["the applicant's facts, checked and converted (every problem at once)"])
+
+    def fast_check(self, spec: rt.FactSpec) -> str | None:
+        bounds = [f"{{v}} {_OP_SYMBOLS[op]} {self.const(b)}" for op, b in spec.bounds]
+        if spec.kind in ("money", "percent", "number", "count"):
+            tests = ["type({v}) is Decimal", "{v}.is_finite()"]
+            if spec.kind == "money" and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
+                tests.append("{v} >= ZERO")
+            if spec.kind == "count":
+                tests += ["{v} >= ZERO", "{v} == {v}.to_integral_value()"]
+            return " and ".join(tests + bounds)
+        if spec.kind == "bool":
+            return "type({v}) is bool"
+        if spec.kind == "date":
+            return "type({v}) is datetime.date"
+        if spec.kind == "text":
+            return "type({v}) is str"
+        if spec.kind == "enum":
+            text = self.tuple_code([literal(m) for m, _ in spec.members])
+            return "type({v}) is str and {v} in " + text.replace("{", "{{").replace("}", "}}")
+        return None
+
+    def evaluate_funcs(self, out: CodeWriter) -> None:
+        measures = self.measure_funcs
+        for lean in (False, True):
+            w = self.begin()
+            w.line("f = read_facts(facts)")
+            w.line("p = parse_params(params, PARAM_SPECS) if params else {}")
+            with w.block("with decimal.localcontext(CONTEXT)"):
+                w.line("shared = shared_gates(f, p, date)")
+                explain = "False" if lean else "explain"
+                entries = [f"{self.s(m.name.text)}: {func}(f, p, date, shared, {explain})" for m, func in measures]
+                w.items("measures: dict[str, MeasureResult] = {", entries, "}")
+                with w.block("if not partial"):
+                    w.line("require_facts(measures)")
+                if lean:
+                    w.line("return {name: (m.status, m.amount) for name, m in measures.items()}")
+                else:
+                    w.line("total = combine_total(measures, COMBINES, total_caps(f, p, date), ROUNDING)")
+            if not lean:
+                w.line("return Decision(TITLE, date, measures, total, shared[0])")
+                args = [
+                    "facts: Facts | Mapping[str, Any]",
+                    "date: Date = None",
+                    "*",
+                    "partial: bool = False",
+                    "explain: bool = True",
+                    "params: Mapping[str, Any] | None = None",
+                ]
+                self.end(out, "evaluate", args, "Decision", [
+                    "Decide one applicant: per measure the status, amount, reasons, clauses and explanation,",
+                    "and the total under the policy's combination rules.  Raises InputError listing every",
+                    "problem with the facts (and, unless `partial`, every fact a decision still needs).",
+                ])
+            else:
+                args = [
+                    "facts: Facts | Mapping[str, Any]",
+                    "date: Date = None",
+                    "*",
+                    "partial: bool = False",
+                    "params: Mapping[str, Any] | None = None",
+                ]
+                self.end(out, "evaluate_amounts", args, "dict[str, tuple[str, Decimal | None]]", [
+                    "The lean path: per measure (status, amount), as evaluate(..., explain=False) decides them,",
+                    "without the total and without building a Decision.",
+                ])
+
+    def generate(self) -> GeneratedModule:
+        """The module's parts: header, runtime, support and the policy's own code."""
+        functions = CodeWriter()
+        for sym in self.model.params.values():
+            self.gen_param(functions, sym)
+        self.shared_func(functions)
+        for measure in self.policy.of(ast.Measure):
+            self.measure_func(functions, measure)
+        self.total_caps_func(functions)
+        ranks = self.rank_funcs(functions)
+        self.constraints_func(functions, ranks)
+        self.read_facts_func(functions)
+        self.evaluate_funcs(functions)
+        facts_cls = CodeWriter()
+        self.facts_class(facts_cls)
+        return GeneratedModule(self.name, self.runtime_text, self.policy_text(functions, facts_cls))
+
+    def tuple_code(self, items: list[str | Seq]) -> str:
+        """A tuple display, inline when short, else a module constant laid out one item per line."""
+        seq = Seq(list(items))
+        text = seq.inline()
+        if width(text) <= 60:
+            return text
+        if text not in self.tuples:
+            self.tuples[text] = (self.namer.get("tuple", text, f"TUPLE_{len(self.tuples) + 1}"), seq)
+        return self.tuples[text][0]
+
+    def policy_text(self, functions: CodeWriter, facts_cls: CodeWriter) -> str:
+        specs = CodeWriter()
+        entries = []
+        for key, spec in self.interp.specs.items():
+            args = [literal(spec.name), literal(spec.label), literal(spec.kind)]
+            args.append(literal(spec.unit) if spec.unit is not None else "None")
+            args.append(self.tuple_code([Seq([literal(a), literal(b)]) for a, b in spec.members]))
+            args.append(self.tuple_code([Seq([literal(op), self.const(b)]) for op, b in spec.bounds]))
+            entries.append((f"{literal(key)}: FactSpec(", args))
+        specs.line("FACT_SPECS: dict[str, FactSpec] = {" + ("}" if not entries else ""))
+        with specs.indent():
+            for head, args in entries:
+                specs.call(head, args, "),")
+        if entries:
+            specs.line("}")
+        params = list(self.model.params.items())
+        specs.line("PARAM_SPECS: dict[str, FactSpec] = {" + ("}" if not params else ""))
+        with specs.indent():
+            for name, sym in params:
+                unit = literal(sym.type.unit) if sym.type.unit is not None else "None"
+                args = [literal(name), literal(sym.label), literal(sym.type.kind), unit]
+                specs.call(f"{literal(name)}: FactSpec(", args, "),")
+        if params:
+            specs.line("}")
+        needed = [f"{literal(DATE_NEEDED)}: {literal(DATE_NEEDED)}"]
+        needed += [f"{literal(name)}: {literal(self.interp._label(name))}" for name in self.model.facts]
+        specs.items("NEEDED = {", needed, "}")
+        fields = []
+        seen: set[str] = set()
+        for name, sym in self.model.facts.items():
+            if sym.name not in seen:
+                seen.add(sym.name)
+                fields.append(f"({literal(self.fact_field(name))}, {literal(sym.name)})")
+        specs.items("FACT_FIELDS = (", fields, ")")
+
+        out = CodeWriter()
+        out.line("# " + "-" * 76 + " the policy")
+        out.comment(f"generated from {Path(self.name).name}")
+        header = self.policy.header
+        if header is not None:
+            for what, value in (("issuer", header.issuer), ("docno", header.docno), ("source", header.source)):
+                if value:
+                    out.comment(f"{what}: {value}")
+        out.blank()
+        title = header.title if header is not None else "policy"
+        out.line(f"TITLE = {literal(title)}")
+        rounding = self.interp.rounding
+        out.line(f"ROUNDING = Rounding({literal(rounding.unit)}, {literal(rounding.mode)})")
+        out.line(f"QUANTUM = ROUNDING_QUANTA[{literal(rounding.unit)}]")
+        out.line(f"ROUND_MODE = ROUNDING_MODES[{literal(rounding.mode)}]")
+        out.display("MEASURES: tuple[str, ...] = ", Seq([literal(m.name.text) for m in self.policy.of(ast.Measure)]))
+        combines = [
+            (COMBINE_MODES[c.mode.text], [m.text for m in c.measures]) for c in self.policy.of(ast.Combine)
+        ]
+        entries_c = [f"({literal(mode)}, [{', '.join(literal(n) for n in names)}])" for mode, names in combines]
+        out.items("COMBINES: list[tuple[str, list[str]]] = [", entries_c, "]")
+        for text, name in self.decimals.items():
+            out.line(f"{name} = Decimal({literal(text)})")
+        for value, name in sorted(self.dates.items()):
+            out.line(f"{name} = datetime.date({value.year}, {value.month}, {value.day})")
+        for name, lit in self.text_order:
+            out.text_constant(name, lit)
+        for name, seq in self.tuples.values():
+            out.display(f"{name} = ", seq)
+        out.extend(specs)
+        out.extend(facts_cls)
+        out.extend(functions)
+        return out.getvalue()
+
+
+_GENERATED = frozenset(
+    {
+        "TITLE",
+        "ROUNDING",
+        "QUANTUM",
+        "ROUND_MODE",
+        "MEASURES",
+        "COMBINES",
+        "FACT_SPECS",
+        "PARAM_SPECS",
+        "NEEDED",
+        "FACT_FIELDS",
+        "Facts",
+        "shared_gates",
+        "total_caps",
+        "constraints",
+        "read_facts",
+        "evaluate",
+        "evaluate_amounts",
+        "functools",
+        "used",
+        "share",
+        "cap",
+        "caps",
+        "out",
+        "decimal",
+        "datetime",
+    }
+)
+
+
+@attrs.frozen
+class GeneratedModule:
+    """A generated evaluator: the policy file's `name`, the `runtime` source it inlines and the
+    `policy` code (support helpers and the policy's own functions)."""
+
+    name: str
+    runtime: str
+    policy: str
+
+    def runtime_body(self) -> str:
+        """The runtime without its module docstring (the generated module has its own)."""
+        tree = pyast.parse(self.runtime)
+        first = tree.body[0]
+        if isinstance(first, pyast.Expr) and isinstance(first.value, pyast.Constant):
+            lines = self.runtime.splitlines(keepends=True)
+            return "".join(lines[first.end_lineno or 0 :]).lstrip("\n")
+        return self.runtime
+
+    def source(self) -> str:
+        """The whole standalone module."""
+        doc = (
+            '"""Evaluator for one subsidy policy, generated by policydsl from its policy file.\n\n'
+            "evaluate(facts, date) decides an applicant; see the policy section at the end.\n"
+            '"""\n\n'
+        )
+        body = self.runtime_body().rstrip("\n")
+        origin = f"# generated from {comment_text(Path(self.name).name)} by policydsl — do not edit\n"
+        return HEADER + origin + doc + body + "\n\n\n" + SUPPORT + "\n\n" + self.policy
+
+    def load(self) -> types.ModuleType:
+        """The evaluator as a fresh module object in this process, sharing policydsl's runtime
+        (so its decisions and errors are policydsl.runtime's own classes)."""
+        module = types.ModuleType("policydsl_evaluator_" + re.sub(r"\W", "_", Path(self.name).stem))
+        namespace = module.__dict__
+        namespace.update({k: v for k, v in vars(rt).items() if not k.startswith("__")})
+        namespace["__file__"] = self.name
+        code = compile(SUPPORT + "\n\n" + self.policy, f"<evaluator {self.name}>", "exec")
+        # dataclasses look the defining module up while the classes are made
+        sys.modules[module.__name__] = module
+        try:
+            exec(code, namespace)
+        finally:
+            del sys.modules[module.__name__]
+        return module
+
+
+def generate(model: Model, source_text: str, name: str) -> GeneratedModule:
+    """Generate the evaluator of one checked policy."""
+    return PythonGenerator(model, source_text, name).generate()
+
+

@@ -1,0 +1,155 @@
+"""A small writer of Python source that owns indentation, line width and safe literals."""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+from collections.abc import Iterator, Sequence
+
+LINE_WIDTH = 110
+INDENT = "    "
+
+
+def width(text: str) -> int:
+    """The width `ruff format` measures: East Asian wide and full-width characters count two."""
+    total = 0
+    for ch in text:
+        if ord(ch) < 0x80:
+            total += 1
+        elif unicodedata.combining(ch):
+            continue
+        else:
+            total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return total
+
+
+def literal(text: str) -> str:
+    """`text` as a double-quoted Python string literal that `ruff format` leaves as it is.
+
+    Quotes become `\\x22` rather than `\\"`, so the formatter never prefers other quotes; anything
+    that is not printable (line breaks, separators, controls) is escaped, so a literal is one line."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append("\\x22")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return '"' + "".join(out) + '"'
+
+
+def comment_text(text: str) -> str:
+    """Text safe inside a `#` comment: one line, every unprintable character escaped."""
+    cleaned = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return cleaned.rstrip()
+
+
+class Seq:
+    """A bracketed display of `items` (text, or nested displays) between `open` and `close`."""
+
+    def __init__(self, items: Sequence[str | Seq], open: str = "(", close: str = ")") -> None:
+        self.items = list(items)
+        self.open = open
+        self.close = close
+
+    def inline(self) -> str:
+        parts = [item.inline() if isinstance(item, Seq) else item for item in self.items]
+        single = "," if self.open == "(" and len(parts) == 1 else ""
+        return self.open + ", ".join(parts) + single + self.close
+
+
+class CodeWriter:
+    """Lines of Python source (`lines`) at the current indentation `level`."""
+
+    def __init__(self, level: int = 0) -> None:
+        self.lines: list[str] = []
+        self.level = level
+
+    def line(self, text: str = "") -> None:
+        self.lines.append(INDENT * self.level + text if text else "")
+
+    def blank(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.lines.append("")
+
+    def comment(self, text: str) -> None:
+        self.line("# " + comment_text(text) if text.strip() else "#")
+
+    @contextlib.contextmanager
+    def indent(self) -> Iterator[None]:
+        self.level += 1
+        try:
+            yield
+        finally:
+            self.level -= 1
+
+    @contextlib.contextmanager
+    def block(self, head: str) -> Iterator[None]:
+        """`head:` followed by an indented body."""
+        self.line(head + ":")
+        with self.indent():
+            yield
+
+    def fits(self, text: str, extra: int = 0) -> bool:
+        return width(INDENT * (self.level + extra) + text) <= LINE_WIDTH
+
+    def call(self, head: str, args: Sequence[str], tail: str = ")") -> None:
+        """`head` (ending in an opening bracket), the `args` and `tail`: on one line when it fits,
+        otherwise one argument per line with a trailing comma, which the formatter keeps."""
+        one = head + ", ".join(args) + tail
+        if self.fits(one) or not args:
+            self.line(one)
+            return
+        self.line(head)
+        with self.indent():
+            for arg in args:
+                self.line(arg + ",")
+        self.line(tail)
+
+    def items(self, head: str, items: Sequence[str], tail: str) -> None:
+        """A bracketed collection, one item per line with a trailing comma (or `head+tail` when empty)."""
+        if not items:
+            self.line(head + tail)
+            return
+        self.line(head)
+        with self.indent():
+            for item in items:
+                self.line(item + ",")
+        self.line(tail)
+
+    def display(self, head: str, seq: Seq, tail: str = "") -> None:
+        """`head`, a display and `tail`: on one line when it fits, else exploded the way the
+        formatter lays it out (one item per line, trailing comma, nested displays likewise)."""
+        one = head + seq.inline() + tail
+        if self.fits(one) or not seq.items:
+            self.line(one)
+            return
+        self.line(head + seq.open)
+        with self.indent():
+            for item in seq.items:
+                if isinstance(item, Seq):
+                    self.display("", item, ",")
+                else:
+                    self.line(item + ",")
+        self.line(seq.close + tail)
+
+    def text_constant(self, name: str, lit: str) -> None:
+        """`name = "..."`; a string too long for the line but not for a line of its own goes in
+        brackets, as the formatter would put it."""
+        line = f"{name} = {lit}"
+        if self.fits(line) or not self.fits(lit, 1):
+            self.line(line)
+            return
+        self.line(f"{name} = (")
+        with self.indent():
+            self.line(lit)
+        self.line(")")
+
+    def extend(self, other: CodeWriter) -> None:
+        self.lines.extend(other.lines)
+
+    def getvalue(self) -> str:
+        return "\n".join(self.lines) + "\n"
