@@ -63,7 +63,7 @@ def normalize(text: str) -> str:
     if not any(ord(ch) >= 0x3000 for ch in text):
         return text
     out: list[str] = []
-    in_string = in_comment = False
+    in_string = in_comment = escaped = False
     for ch in text:
         folded = chr(_FULLWIDTH.get(ord(ch), ord(ch)))
         if in_comment:
@@ -71,7 +71,13 @@ def normalize(text: str) -> str:
             in_comment = ch != "\n"
         elif in_string:
             out.append(ch if folded != '"' else '"')
-            in_string = folded not in ('"', "\n")
+            # `\"` does not end the text, so what follows it is not folded
+            if escaped or ch == "\n":
+                in_string, escaped = ch != "\n", False
+            elif ch == "\\":
+                escaped = True
+            else:
+                in_string = folded != '"'
         else:
             out.append(folded)
             in_string = folded == '"'
@@ -347,7 +353,7 @@ def _match(exc: UnexpectedToken, line_before: str) -> _Mistake | None:
     return None
 
 
-def _keyword_read_as_name(exc: UnexpectedToken, line: int | None) -> lark.Token | None:
+def _keyword_read_as_name(exc: UnexpectedToken) -> lark.Token | None:
     """A keyword the parser took for a name just before the error.  Keywords are reserved only
     where the grammar can take them, so `award if x` reads `if` as the amount."""
     parser = exc.interactive_parser
@@ -359,6 +365,7 @@ def _keyword_read_as_name(exc: UnexpectedToken, line: int | None) -> lark.Token 
             recent.extend(t for t in value.scan_values(lambda v: isinstance(v, lark.Token)))
         elif isinstance(value, lark.Token):
             recent.append(value)
+    line = recent[-1].line if recent else None
     for token in reversed(recent):
         if token.type == "NAME" and str(token.value) in _KEYWORD_OF and token.line == line:
             return token
@@ -628,7 +635,8 @@ def _report_token(source: SourceFile, text: str, exc: UnexpectedToken, sink: Sin
 
 
 def _report_end(f: _Failure, sink: Sink) -> None:
-    end = len(f.text.rstrip())
+    # Lark's end token borrows the position of the last token: report just after it
+    end = f.token.end_pos if f.token.end_pos is not None else len(f.text.rstrip())
     notes: list[Note] = []
     hint = None
     braces = _open_braces(f.text, len(f.text))
@@ -640,7 +648,7 @@ def _report_end(f: _Failure, sink: Sink) -> None:
 
 
 def _report_keyword_as_name(f: _Failure, sink: Sink) -> str | None:
-    keyword = _keyword_read_as_name(f.exc, f.token.line)
+    keyword = _keyword_read_as_name(f.exc)
     if keyword is None:
         return None
     word = str(keyword.value)
@@ -661,7 +669,7 @@ def _report_keyword_as_name(f: _Failure, sink: Sink) -> str | None:
             f"`{word}` after an amount is a cap, written `{cap}`",
             where,
             hint=f"`{word}` goes before the amount (`{award} {word} 50万`: at most 50万); a limit after "
-            f"the amount is a cap: `{award} 50% * investment {cap} 1500万`",
+            f"the amount is a cap: `{award} 50% * {'投资额' if f.chinese else 'investment'} {cap} 1500万`",
         )
     else:
         sink.report(
@@ -745,6 +753,9 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
             hint = "add `}` before this line"
     elif token.type in ("NAME", "STRING", "QUANTITY") and "COMMA" in f.accepted:
         hint = "separate the items with `,`"
+    elif value == "-" and text[start - 1 : start].isalnum() and (tail := re.match(r"-(\w+)", text[start:])):
+        head = re.search(r"\w+$", text[:start])
+        hint = f"a name joins its words with `_`: `{head.group(0) if head else ''}_{tail.group(1)}`"
     sink.report("E001", message, span, notes=notes, hint=hint)
     return _skip(text, start, value)
 

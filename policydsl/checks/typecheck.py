@@ -64,6 +64,9 @@ _GLUE_WORDS = sorted(
 )
 
 
+_RESERVED = frozenset(w for pair in KEYWORDS.values() for w in pair) | set(PREFIX_WORDS) | set(POSTFIX_WORDS)
+
+
 def _suggest(word: str, candidates: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     if close:
@@ -134,7 +137,19 @@ class _Checker:
         self.defined: dict[str, Span] = {}
 
     # ------------------------------------------------------------------ declarations
+    def reserved(self, ident: ast.Ident, what: str) -> None:
+        # Keywords are reserved only where the grammar can take them, so `fact if` parses; but
+        # the name could not be used where the keyword is expected (`expect total`, `其他:`).
+        if ident.text in _RESERVED:
+            self.sink.report(
+                "E208",
+                f"`{ident.text}` is a keyword and cannot name a {what}",
+                ident.span,
+                hint="choose another name; docs/language.md lists the keywords",
+            )
+
     def define(self, ident: ast.Ident, what: str) -> bool:
+        self.reserved(ident, what)
         first = self.defined.get(ident.text)
         if first is not None:
             self.sink.report(
@@ -164,6 +179,7 @@ class _Checker:
                 continue
             values: dict[str, T.EnumValueSym] = {}
             for member in e.members:
+                self.reserved(member.name, "value")
                 text = member.name.text
                 if text in values:
                     where = next(x.name.span for x in e.members if x.name.text == text)
@@ -405,11 +421,13 @@ class _Checker:
                 cnt = left if a == "count" else right
                 money = node.right if a == "count" else node.left
                 example = money.text if isinstance(money, ast.Money) else "100万"
+                counted = node.left if a == "count" else node.right
+                subject = counted.text if isinstance(counted, ast.Name) else "…"
                 self.sink.report(
                     "E203",
                     "a count times money needs an amount per unit",
                     node.span,
-                    hint=f"write the amount per {cnt.unit}: `{example}/{cnt.unit}`",
+                    hint=f"write the amount per {cnt.unit}: `{subject} * {example}/{cnt.unit}`",
                 )
                 return T.ERROR
             if pair == {"per_unit", "count"}:
@@ -491,10 +509,11 @@ class _Checker:
         ty = self.expr(node)
         if ty.kind not in ("bool", "error"):
             hint = None
-            if ty.kind == "enum":
-                hint = "compare it with a value: `level == national`"
+            subject = node.text if isinstance(node, ast.Name) else "…"
+            if ty.kind == "enum" and ty.enum is not None:
+                value = next(iter(self.model.enums.get(ty.enum, {})), "…")
+                hint = f"compare it with a value: `{subject} == {value}`"
             elif ty.numeric:
-                subject = node.text if isinstance(node, ast.Name) else "…"
                 hint = f"compare it with a threshold: `{subject} 超过 …`"
             self.sink.report(
                 "E205", f"a condition must be true or false, but this is {describe(ty)}", node.span, hint=hint
@@ -507,7 +526,8 @@ class _Checker:
             if ty.kind == "percent":
                 hint = "a percentage of what? write `50% * investment`"
             elif ty.kind == "count":
-                hint = f"multiply by an amount per {ty.unit}: `5万/{ty.unit} * …`"
+                subject = node.text if isinstance(node, ast.Name) else "…"
+                hint = f"multiply by an amount per {ty.unit}: `5万/{ty.unit} * {subject}`"
             elif ty.kind == "per_unit":
                 hint = f"multiply by a count of {ty.unit}: `… * customers`"
             elif ty.kind == "number":

@@ -1,0 +1,199 @@
+"""Diagnostics: golden outputs of malformed files, their inline expectations, the error-code pages
+and the JSON format."""
+
+from __future__ import annotations
+
+import codecs
+import importlib
+import json
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import policydsl
+from policydsl.cli import main
+from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink, format_text
+from policydsl.pipeline import check_text
+from policydsl.source import SourceFile
+from tests.conftest import DATA, ROOT, golden
+
+DIAGNOSTICS = DATA / "diagnostics"
+ERROR_PAGES = ROOT / "docs" / "errors"
+FILES = sorted(DIAGNOSTICS.glob("*.policy"))
+
+# mypy-style inline expectations: `# E: CODE message fragment` (or `# W:` for a warning) on the line
+# the diagnostic is reported at.  A file with no room for a comment lists its expectations here.
+_EXPECTATION = re.compile(r"#\s*([EW]):\s*([EW]\d{3})\s*([^#]*)")
+WITHOUT_COMMENTS = {"empty.policy": [(1, "W108", "no `policy` header")]}
+
+
+def expectations(path: Path) -> list[tuple[int, str, str]]:
+    if path.name in WITHOUT_COMMENTS:
+        return WITHOUT_COMMENTS[path.name]
+    found = []
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    for number, line in enumerate(text.split("\n"), start=1):
+        for kind, code, fragment in _EXPECTATION.findall(line):
+            assert (kind == "W") == code.startswith("W"), f"{path.name}:{number}: `# {kind}:` with {code}"
+            found.append((number, code, fragment.strip()))
+    return found
+
+
+def run_check(path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    monkeypatch.chdir(path.parent)
+    result = CliRunner().invoke(main, ["check", "--format", fmt, path.name])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output
+
+
+def test_there_are_enough_golden_files() -> None:
+    assert len(FILES) >= 30
+    assert all(expectations(f) for f in FILES), "every golden file states what it expects"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
+def test_golden_output(path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = run_check(path, "text", monkeypatch)
+    golden(path.with_suffix(".out"), output, update_golden)
+    errors_expected = any(c.startswith("E") for _, c, _ in expectations(path))
+    assert code == (1 if errors_expected else 0)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
+def test_inline_expectations(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, output = run_check(path, "json", monkeypatch)
+    reported = [d for d in json.loads(output) if d["code"][0] in "EW"]
+    got = sorted((d["location"]["line"], d["code"]) for d in reported)
+    want = sorted((line, code) for line, code, _ in expectations(path))
+    assert got == want
+    for line, code, fragment in expectations(path):
+        messages = [d["message"] for d in reported if (d["location"]["line"], d["code"]) == (line, code)]
+        assert any(fragment in m for m in messages), f"line {line} {code}: {fragment!r} not in {messages}"
+
+
+def test_several_errors_in_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, output = run_check(DIAGNOSTICS / "syntax_several_errors.policy", "json", monkeypatch)
+    lines = {d["location"]["line"] for d in json.loads(output)}
+    assert len(lines) >= 4
+
+
+# ------------------------------------------------------------------------- JSON format
+
+
+def test_json_format_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = run_check(DIAGNOSTICS / "names_duplicate.policy", "json", monkeypatch)
+    assert code == 1
+    items = json.loads(output)
+    assert items, "the file has errors"
+    for item in items:
+        assert set(item) == {"code", "severity", "message", "location", "notes", "hint", "details"}
+        assert item["severity"] in ("error", "warning", "info")
+        assert set(item["location"]) == {"file", "line", "col", "end_line", "end_col"}
+        assert item["location"]["file"] == "names_duplicate.policy"
+        assert isinstance(item["details"], dict)
+    first = next(i for i in items if i["message"] == "`investment` is already defined")
+    assert first["location"] == {"file": "names_duplicate.policy", "line": 3, "col": 6, "end_line": 3, "end_col": 16}
+    assert first["notes"] == [
+        {
+            "message": "first defined here",
+            "location": {"file": "names_duplicate.policy", "line": 2, "col": 6, "end_line": 2, "end_col": 16},
+        }
+    ]
+    assert first["hint"] is None
+
+
+def test_json_format_of_a_clean_file_is_an_empty_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = run_check(ROOT / "policies" / "jiangmen_special_fund.policy", "json", monkeypatch)
+    assert code == 0
+    assert json.loads(output) == []
+
+
+def test_json_hint_and_unreadable_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, output = run_check(DIAGNOSTICS / "names_unknown.policy", "json", monkeypatch)
+    hints = [d["hint"] for d in json.loads(output)]
+    assert "did you mean `investment`?" in hints
+    monkeypatch.chdir(DIAGNOSTICS)
+    result = CliRunner().invoke(main, ["check", "--format", "json", "no_such_file.policy"])
+    (item,) = json.loads(result.output)
+    assert item["code"] == "E004" and item["location"] is None
+    assert result.exit_code == 1
+
+
+# ------------------------------------------------------------------------- error-code pages
+
+
+def _all_codes() -> dict[str, object]:
+    # later passes register their codes when imported
+    for module in pkgutil.walk_packages(policydsl.__path__, "policydsl."):
+        importlib.import_module(module.name)
+    return {code: info for code, info in CODES.items() if code[0] in "EW"}
+
+
+PAGES = sorted(ERROR_PAGES.glob("*.md"))
+
+
+def test_every_code_has_a_page() -> None:
+    missing = [code for code in _all_codes() if not (ERROR_PAGES / f"{code}.md").is_file()]
+    assert not missing, f"codes without a page in docs/errors/: {missing}"
+
+
+def test_every_page_is_a_registered_code() -> None:
+    codes = _all_codes()
+    assert [p.stem for p in PAGES if p.stem not in codes] == []
+
+
+_BLOCK = re.compile(r"^```(policy|policy-bytes|text)\n(.*?)^```$", re.M | re.S)
+
+
+def _section(page: str, title: str) -> str:
+    m = re.search(rf"^## {title}\n(.*?)(?=^## |\Z)", page, re.M | re.S)
+    assert m, f"no `## {title}` section"
+    return m.group(1)
+
+
+def _run(kind: str, body: str) -> tuple[list[Diagnostic], dict[str, SourceFile]]:
+    sink = Sink()
+    if kind == "policy-bytes":
+        # the example is written with \xNN escapes for bytes a page cannot hold
+        from policydsl.frontend import load_bytes
+
+        data, _ = codecs.escape_decode(body.encode("utf-8"))
+        loaded = load_bytes("example.policy", data, sink)
+        sources = {} if loaded.source is None else {"example.policy": loaded.source}
+    else:
+        checked = check_text("example.policy", body, sink)
+        sources = {} if checked.source is None else {"example.policy": checked.source}
+    return sink.diagnostics, sources
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_page(page: Path, update_golden: bool) -> None:
+    code = page.stem
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith(f"# {code}: {CODES[code].title}\n"), "the page starts with `# CODE: title`"
+    for title in ("Cause", "Example", "Message", "Fix"):
+        _section(text, title)
+    (kind, example), *_ = _BLOCK.findall(_section(text, "Example"))
+    diagnostics, sources = _run(kind, example)
+    produced = [d for d in diagnostics if d.code == code]
+    assert produced, f"the example of {code} does not produce it: {[d.code for d in diagnostics]}"
+    shown = format_text(produced, sources)
+    message_section = _section(text, "Message")
+    block = re.search(r"^```text\n(.*?)^```$", message_section, re.M | re.S)
+    assert block, "the Message section has a ```text block"
+    if update_golden:
+        new = message_section[: block.start(1)] + shown + "\n" + message_section[block.end(1) :]
+        page.write_text(text.replace(message_section, new, 1), encoding="utf-8")
+        return
+    assert block.group(1) == shown + "\n", "the Message section shows the current output (--update-golden)"
+    fixes = _BLOCK.findall(_section(text, "Fix"))
+    for kind, fixed in fixes:
+        if kind == "text":
+            continue
+        after, _ = _run(kind, fixed)
+        assert not [d for d in after if d.code == code or d.severity is Severity.ERROR], (
+            f"the fix still reports {[(d.code, d.message) for d in after]}"
+        )
