@@ -95,13 +95,10 @@ def test_json_format_shape(monkeypatch: pytest.MonkeyPatch) -> None:
         assert item["location"]["file"] == "names_duplicate.policy"
         assert isinstance(item["details"], dict)
     first = next(i for i in items if i["message"] == "`investment` is already defined")
-    assert first["location"] == {"file": "names_duplicate.policy", "line": 3, "col": 6, "end_line": 3, "end_col": 16}
-    assert first["notes"] == [
-        {
-            "message": "first defined here",
-            "location": {"file": "names_duplicate.policy", "line": 2, "col": 6, "end_line": 2, "end_col": 16},
-        }
-    ]
+    where = {"file": "names_duplicate.policy", "line": 3, "col": 6, "end_line": 3, "end_col": 16}
+    assert first["location"] == where
+    first_defined = {**where, "line": 2, "end_line": 2}
+    assert first["notes"] == [{"message": "first defined here", "location": first_defined}]
     assert first["hint"] is None
 
 
