@@ -1,0 +1,308 @@
+"""What every policy analysis shares: its codes, the Finding it produces and the Context it asks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+import attrs
+
+from policydsl import ast
+from policydsl import types as T
+from policydsl.checks.analysis_witness import describe, literals, param_literals
+from policydsl.checks.typecheck import Model
+from policydsl.diagnostics import Code, Note, Severity, register
+from policydsl.keywords import APPLICANT_FACT
+from policydsl.smt import Answer, Encoder, Formula, Optimum, Session, Unsupported, Witness
+from policydsl.source import Span
+
+W, INFO, E = Severity.WARNING, Severity.INFO, Severity.ERROR
+CODES = [
+    Code("P101", W, "dead clause"),
+    Code("P102", W, "clause always replaced by an exception"),
+    Code("P103", W, "measure can never pay"),
+    Code("P104", E, "no applicant can be eligible"),
+    Code("P201", W, "measures overlap, amounts can differ"),
+    Code("P202", W, "measures overlap, amounts always equal"),
+    Code("P203", W, "clauses overlap, amounts can differ"),
+    Code("P204", W, "clauses overlap, amounts always equal"),
+    Code("P301", W, "ambiguous exceptions"),
+    Code("P302", E, "exception cycle"),
+    Code("P401", W, "tier table misses a value"),
+    Code("P402", W, "bands leave a hole"),
+    Code("P403", W, "bands overlap"),
+    Code("P404", W, "clauses leave a hole between their thresholds"),
+    Code("P501", INFO, "mergeable clauses"),
+    Code("P502", W, "masked exception"),
+    Code("P601", W, "cap never binds"),
+    Code("P602", W, "cap dominated by another cap"),
+    Code("P603", W, "formula never below its cap"),
+    Code("P604", W, "one member can pass the group cap"),
+    Code("P605", W, "members can pass the group cap with no allocation rule"),
+    Code("P606", W, "quota times the largest award passes the budget"),
+    Code("P607", W, "cross-funding ceiling makes a cap unreachable"),
+    Code("P701", INFO, "discretionary amount"),
+    Code("P702", INFO, "parameter left unset"),
+    Code("P703", INFO, "amount or tier left unset"),
+    Code("P704", INFO, "selection beyond the quota undetermined"),
+    Code("P705", INFO, "validity start left open"),
+    Code("P900", W, "could not be decided"),
+    Code("P901", W, "could not be checked"),
+    Code("P902", W, "stale acknowledgement"),
+]
+register(*CODES)
+ANALYSIS_CODES = frozenset(c.id for c in CODES)
+
+
+@attrs.frozen
+class Options:
+    """How the analysis runs: the per-query `timeout_ms`, and `verbose` (also compute the findings
+    the policy's own declarations settle, to show them with their reason)."""
+
+    timeout_ms: int = 2000
+    verbose: bool = False
+
+
+@attrs.frozen
+class Finding:
+    """One analysis result before acknowledgements: `code`, `message`, `span`; the `targets` an
+    acknowledgement names (clause ids `measure.clause` or measure names); `notes` pointing at the
+    other places; a `hint`; the `witness` applicant; extra `data`; and, when a declaration of the
+    policy already settles it, `settled_by` (reason, where)."""
+
+    code: str
+    message: str
+    span: Span | None
+    targets: tuple[str, ...]
+    notes: tuple[Note, ...] = ()
+    hint: str | None = None
+    witness: Witness | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    settled_by: tuple[str, Span] | None = None
+    severity: Severity | None = None
+
+
+@attrs.frozen
+class Stats:
+    """Solver use: `calls`, `undecided` queries, `seconds` in the solver, pairs `filtered` by
+    interval reasoning before any call."""
+
+    calls: int
+    undecided: int
+    seconds: float
+    filtered: int
+
+
+def walk(node: Any) -> Iterator[ast.Node]:
+    """Every node under `node` (itself included)."""
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple | list):
+            stack.extend(item)
+        elif isinstance(item, ast.Node):
+            yield item
+            for field in item.__attrs_attrs__:
+                child = getattr(item, field.name)
+                if isinstance(child, ast.Node):
+                    stack.append(child)
+                elif isinstance(child, tuple):
+                    stack.extend(c for c in child if isinstance(c, ast.Node))
+
+
+class Context:
+    """One policy under analysis: the checked `model`, its solver `enc`oding and `session`, the
+    `options`, and the `findings` so far.  Checks ask through `ask` and `optimise`, which turn an
+    encoding failure or an undecided query into a finding instead of a silent pass."""
+
+    def __init__(self, model: Model, options: Options) -> None:
+        self.model = model
+        self.options = options
+        self.enc = Encoder(model)
+        self.session = Session(self.enc, options.timeout_ms)
+        self.findings: list[Finding] = []
+        self.filtered = 0
+        self.dead: set[int] = set()  # id() of clauses and measures that never apply
+        self._unsupported: set[tuple[int, int]] = set()
+        self._assume_facts = [(self.names(a.cond)[0], a) for a in model.policy.of(ast.Assume)]
+
+    # ------------------------------------------------------------------ reporting
+    def add(self, finding: Finding) -> None:
+        self.findings.append(finding)
+
+    def unsupported(self, exc: Unsupported, targets: Sequence[str], what: str) -> None:
+        key = (exc.node.span.start, exc.node.span.end)
+        if key in self._unsupported:
+            return
+        self._unsupported.add(key)
+        self.add(
+            Finding(
+                "P901",
+                f"could not check {what}: {exc.reason}",
+                exc.node.span,
+                tuple(targets),
+                data={"reason": exc.reason},
+            )
+        )
+
+    def ask(
+        self,
+        build: Callable[[], Sequence[Formula]],
+        *,
+        code: str,
+        targets: Sequence[str],
+        span: Span | None,
+        what: str,
+        facts: Iterable[str] = (),
+        show: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> Answer | None:
+        """Run one query; None when it could not be encoded or decided (a finding says so)."""
+        try:
+            formulas = build()
+            terms = show() if show is not None else None
+        except Unsupported as exc:
+            self.unsupported(exc, targets, what)
+            return None
+        answer = self.session.check(formulas, facts, terms)
+        if answer.status == "unknown":
+            self.undecided(code, targets, span, what, answer.reason)
+            return None
+        return answer
+
+    def optimise(
+        self,
+        build: Callable[[], tuple[Any, Sequence[Formula]]],
+        *,
+        code: str,
+        targets: Sequence[str],
+        span: Span | None,
+        what: str,
+        facts: Iterable[str] = (),
+        maximise: bool = True,
+    ) -> Optimum | None:
+        try:
+            term, formulas = build()
+        except Unsupported as exc:
+            self.unsupported(exc, targets, what)
+            return None
+        result = self.session.optimise(term, formulas, facts, maximise)
+        if result.status == "unknown":
+            self.undecided(code, targets, span, what, result.reason)
+            return None
+        return result
+
+    def undecided(self, code: str, targets: Sequence[str], span: Span | None, what: str, reason: str) -> None:
+        timeout = "timeout" in reason or "canceled" in reason or not reason
+        detail = f"in {self.options.timeout_ms} ms" if timeout else f"({reason})"
+        self.add(
+            Finding(
+                "P900",
+                f"could not be decided {detail}: {what}",
+                span,
+                tuple(targets),
+                data={"check": code, "reason": reason or "timeout"},
+            )
+        )
+
+    # ------------------------------------------------------------------ names for witnesses
+    def names(self, *nodes: Any) -> tuple[set[str], set[str]]:
+        """Facts and parameters the nodes use, through the values of the parameters."""
+        facts: set[str] = set()
+        params: set[str] = set()
+        todo = list(nodes)
+        while todo:
+            for node in walk(todo.pop()):
+                sym = self.model.ref(node) if isinstance(node, ast.Name | ast.Ident) else None
+                if isinstance(node, ast.Table):
+                    sym = self.model.refs.get(id(node.subject))
+                if isinstance(sym, T.FactSym):
+                    facts.add(sym.name)
+                elif isinstance(sym, T.ParamSym) and sym.name not in params:
+                    params.add(sym.name)
+                    todo.extend(v.value for v in sym.decl.versions)
+        return facts, params
+
+    def facts_for(
+        self,
+        measures: Iterable[ast.Measure] = (),
+        clauses: Iterable[ast.Clause] = (),
+        amounts: bool = False,
+        extra: Iterable[Any] = (),
+    ) -> set[str]:
+        """The facts a witness should show: those of the shared eligibility, the measures' gates,
+        the clauses and what decides whether they apply (their exceptions and siblings), the
+        amounts when asked, closed under the background facts that link them."""
+        nodes: list[Any] = [r for e in self.model.policy.of(ast.Eligibility) for r in e.requirements]
+        facts: set[str] = set()
+        for m in measures:
+            nodes += m.of(ast.Requirement) + m.of(ast.Exclusion)
+            if m.of(ast.Applicants) and self.model.kinds:
+                facts.add(APPLICANT_FACT[0])
+            if amounts:
+                nodes += m.of(ast.FundingLimit)
+        for c in clauses:
+            nodes.append(c.conditions)
+            if amounts:
+                nodes.append(c.amount)
+        for m in measures:
+            shape = self.enc.shape(m)
+            for c in clauses:
+                if c in m.clauses:
+                    nodes += [e.conditions for e in shape.exceptions(c) + shape.higher_siblings(c)]
+        nodes += list(extra)
+        found, _ = self.names(*[n for n in nodes])
+        facts |= found
+        changed = True
+        while changed:
+            changed = False
+            for used, _assume in self._assume_facts:
+                if used & facts and not used <= facts:
+                    facts |= used
+                    changed = True
+        return facts
+
+    def clause_facts(self, measure: ast.Measure, *clauses: ast.Clause, amounts: bool = False) -> set[str]:
+        return self.facts_for([measure], clauses or tuple(measure.clauses), amounts)
+
+    def stats(self) -> Stats:
+        return Stats(self.session.calls, self.session.undecided, self.session.seconds, self.filtered)
+
+    # ------------------------------------------------------------------ presentation helpers
+    def witness_data(self, witness: Witness | None) -> dict[str, Any]:
+        if witness is None:
+            return {}
+        data: dict[str, Any] = {"witness": literals(witness, self.model)}
+        if witness.on is not None:
+            data["on"] = witness.on.isoformat()
+        params = param_literals(witness, self.model)
+        if params:
+            data["params"] = params
+        return data
+
+    def describe(self, witness: Witness) -> str:
+        return describe(witness, self.model)
+
+
+def clause_label(measure: ast.Measure, clause: ast.Clause) -> str:
+    """`measure.clause` with the clause's label and cited article, for messages."""
+    cid = measure.clause_id(clause)
+    cite = clause.cite or measure.cite
+    label = f" “{clause.label}”" if clause.label else ""
+    return f"`{cid}`{label}" + (f" ({cite})" if cite else "")
+
+
+def measure_label(measure: ast.Measure) -> str:
+    label = f" “{measure.label}”" if measure.label else ""
+    return f"`{measure.name.text}`{label}" + (f" ({measure.cite})" if measure.cite else "")
+
+
+def cites(measure: ast.Measure, *clauses: ast.Clause) -> list[str]:
+    found = [c.cite or measure.cite for c in clauses] if clauses else [measure.cite]
+    return [c for c in found if c]
+
+
+def fraction_text(value: Fraction) -> str:
+    from policydsl.checks.analysis_witness import money_literal
+
+    return money_literal(value)

@@ -1,0 +1,317 @@
+"""Cheap interval reasoning over conditions: a sound outer box per clause that rules pairs out
+before the solver is asked, and the simple conjuncts that the merge and threshold checks compare."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+
+import attrs
+
+from policydsl import ast
+from policydsl import types as T
+from policydsl.checks.typecheck import Model
+from policydsl.keywords import APPLICANT_FACT
+
+_FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
+_NUMERIC = ("money", "percent", "number", "count", "per_unit")
+
+
+@attrs.frozen
+class Interval:
+    """Numbers between `lo` and `hi` (None: unbounded); `lo_open`/`hi_open` exclude the end."""
+
+    lo: Fraction | None = None
+    lo_open: bool = False
+    hi: Fraction | None = None
+    hi_open: bool = False
+
+    @property
+    def empty(self) -> bool:
+        if self.lo is None or self.hi is None:
+            return False
+        return self.lo > self.hi or (self.lo == self.hi and (self.lo_open or self.hi_open))
+
+    def meet(self, other: Interval) -> Interval:
+        lo, lo_open = self.lo, self.lo_open
+        if other.lo is not None and (lo is None or other.lo > lo or (other.lo == lo and other.lo_open)):
+            lo, lo_open = other.lo, other.lo_open
+        hi, hi_open = self.hi, self.hi_open
+        if other.hi is not None and (hi is None or other.hi < hi or (other.hi == hi and other.hi_open)):
+            hi, hi_open = other.hi, other.hi_open
+        return Interval(lo, lo_open, hi, hi_open)
+
+    def join(self, other: Interval) -> Interval:
+        """The smallest interval holding both (the hull)."""
+        if self.empty:
+            return other
+        if other.empty:
+            return self
+        lo, lo_open = self.lo, self.lo_open
+        if lo is not None and (other.lo is None or other.lo < lo or (other.lo == lo and not other.lo_open)):
+            lo, lo_open = other.lo, other.lo_open
+        hi, hi_open = self.hi, self.hi_open
+        if hi is not None and (other.hi is None or other.hi > hi or (other.hi == hi and not other.hi_open)):
+            hi, hi_open = other.hi, other.hi_open
+        return Interval(lo, lo_open, hi, hi_open)
+
+    @staticmethod
+    def of(op: str, value: Fraction) -> Interval | None:
+        """The numbers x with `x op value`; None for != (not an interval)."""
+        return {
+            ">=": Interval(lo=value),
+            ">": Interval(lo=value, lo_open=True),
+            "<=": Interval(hi=value),
+            "<": Interval(hi=value, hi_open=True),
+            "==": Interval(value, False, value, False),
+        }.get(op)
+
+
+Constraint = Interval | frozenset[str]  # numbers, or the enum members / truth values allowed
+
+
+class Box:
+    """An outer approximation of a condition: for some facts, the values it allows (`bounds`);
+    `bottom` when it can never hold.  Facts not mentioned are unconstrained."""
+
+    def __init__(self, bounds: dict[str, Constraint] | None = None, bottom: bool = False) -> None:
+        self.bounds = bounds or {}
+        self.bottom = bottom or any(_is_empty(c) for c in self.bounds.values())
+
+    def meet(self, other: Box) -> Box:
+        if self.bottom or other.bottom:
+            return BOTTOM
+        bounds = dict(self.bounds)
+        for name, c in other.bounds.items():
+            mine = bounds.get(name)
+            bounds[name] = c if mine is None else _meet(mine, c)
+        return Box(bounds)
+
+    def join(self, other: Box) -> Box:
+        if self.bottom:
+            return other
+        if other.bottom:
+            return self
+        bounds = {}
+        for name in self.bounds.keys() & other.bounds.keys():
+            bounds[name] = _join(self.bounds[name], other.bounds[name])
+        return Box(bounds)
+
+    def disjoint(self, other: Box) -> bool:
+        return self.meet(other).bottom
+
+
+TOP = Box()
+BOTTOM = Box(bottom=True)
+
+
+def _is_empty(c: Constraint) -> bool:
+    return c.empty if isinstance(c, Interval) else not c
+
+
+def _meet(a: Constraint, b: Constraint) -> Constraint:
+    if isinstance(a, Interval) and isinstance(b, Interval):
+        return a.meet(b)
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return a & b
+    return a
+
+
+def _join(a: Constraint, b: Constraint) -> Constraint:
+    if isinstance(a, Interval) and isinstance(b, Interval):
+        return a.join(b)
+    if isinstance(a, frozenset) and isinstance(b, frozenset):
+        return a | b
+    return a
+
+
+# ---------------------------------------------------------------------------------- constants
+
+
+def constant(expr: ast.Expr | ast.Unset, model: Model) -> Fraction | None:
+    """The value of an expression that depends on no fact (None when it does, or is unset)."""
+    match expr:
+        case ast.Money() | ast.Percent() | ast.Count() | ast.Number() | ast.PerUnit():
+            return Fraction(expr.value)
+        case ast.Ratio():
+            return Fraction(expr.left) / Fraction(expr.right)
+        case ast.Negate():
+            inner = constant(expr.operand, model)
+            return None if inner is None else -inner
+        case ast.BinOp():
+            left, right = constant(expr.left, model), constant(expr.right, model)
+            if left is None or right is None:
+                return None
+            if expr.op == "+":
+                return left + right
+            if expr.op == "-":
+                return left - right
+            if expr.op == "*":
+                return left * right
+            return None if right == 0 else left / right
+        case ast.Call() if expr.func in ("min", "max"):
+            values = [constant(a, model) for a in expr.args]
+            if any(v is None for v in values):
+                return None
+            known = [v for v in values if v is not None]
+            return min(known) if expr.func == "min" else max(known)
+        case ast.Name():
+            sym = model.ref(expr)
+            if isinstance(sym, T.ParamSym) and len(sym.decl.versions) == 1:
+                return constant(sym.decl.versions[0].value, model)
+    return None
+
+
+# ---------------------------------------------------------------------------------- conjuncts
+
+
+@attrs.frozen
+class Simple:
+    """A conjunct that constrains one fact alone: `fact`, and the `constraint` it puts on it;
+    `node` is the conjunct as written (for hints quoting the drafter's words)."""
+
+    fact: str
+    constraint: Constraint
+    node: ast.Expr
+
+
+def conjuncts(expr: ast.Expr) -> Iterator[ast.Expr]:
+    """The top-level parts of a conjunction."""
+    if isinstance(expr, ast.And):
+        yield from conjuncts(expr.left)
+        yield from conjuncts(expr.right)
+    else:
+        yield expr
+
+
+def clause_conjuncts(clause: ast.Clause) -> list[ast.Expr]:
+    """Every condition of a clause as a list of conjuncts (`unless x` is one conjunct, not x)."""
+    out: list[ast.Expr] = []
+    for c in clause.conditions:
+        if c.negated:
+            out.append(ast.Not(c.span, c.expr))
+        else:
+            out.extend(conjuncts(c.expr))
+    return out
+
+
+def _fact(expr: ast.Expr, model: Model) -> T.FactSym | None:
+    if isinstance(expr, ast.Name):
+        sym = model.ref(expr)
+        if isinstance(sym, T.FactSym):
+            return sym
+    return None
+
+
+def simple(expr: ast.Expr, model: Model) -> Simple | None:
+    """The single-fact constraint a conjunct states, when it states one."""
+    match expr:
+        case ast.Compare():
+            left, right, op = expr.left, expr.right, expr.op
+            sym = _fact(left, model)
+            if sym is None:
+                sym, left, right, op = _fact(right, model), right, left, _FLIP[op]
+            if sym is None:
+                return None
+            kind = sym.type.kind
+            if kind in _NUMERIC:
+                value = constant(right, model)
+                interval = None if value is None else Interval.of(op, value)
+                return None if interval is None else Simple(sym.name, interval, expr)
+            if kind == "enum" and op in ("==", "!="):
+                other = model.ref(right) if isinstance(right, ast.Name) else None
+                if isinstance(other, T.EnumValueSym):
+                    members = frozenset(model.enums.get(other.enum, {}))
+                    allowed = frozenset({other.member}) if op == "==" else members - {other.member}
+                    return Simple(sym.name, allowed, expr)
+            if kind == "bool" and op in ("==", "!=") and isinstance(right, ast.Bool):
+                return Simple(sym.name, frozenset({str(right.value == (op == "=="))}), expr)
+        case ast.Member():
+            sym = _fact(expr.subject, model)
+            if sym is not None and sym.type.kind == "enum":
+                return Simple(sym.name, frozenset(v.text for v in expr.values), expr)
+        case ast.Name():
+            sym = _fact(expr, model)
+            if sym is not None and sym.type.kind == "bool":
+                return Simple(sym.name, frozenset({"True"}), expr)
+        case ast.Not():
+            sym = _fact(expr.operand, model)
+            if sym is not None and sym.type.kind == "bool":
+                return Simple(sym.name, frozenset({"False"}), expr)
+            inner = simple(expr.operand, model)
+            if inner is not None and isinstance(inner.constraint, frozenset):
+                enum = model.facts[inner.fact].type.enum
+                if enum is not None:
+                    members = frozenset(model.enums.get(enum, {}))
+                else:
+                    members = frozenset({"True", "False"})
+                return Simple(inner.fact, members - inner.constraint, expr)
+    return None
+
+
+def box_of(expr: ast.Expr, model: Model) -> Box:
+    """A sound outer box of a condition: every applicant satisfying it lies in the box."""
+    match expr:
+        case ast.And():
+            return box_of(expr.left, model).meet(box_of(expr.right, model))
+        case ast.Or():
+            return box_of(expr.left, model).join(box_of(expr.right, model))
+        case ast.Bool():
+            return TOP if expr.value else BOTTOM
+    s = simple(expr, model)
+    if s is None:
+        return TOP
+    return Box({s.fact: s.constraint})
+
+
+def clause_box(clause: ast.Clause, model: Model) -> Box:
+    box = TOP
+    for conj in clause_conjuncts(clause):
+        box = box.meet(box_of(conj, model))
+    return box
+
+
+def domain_box(model: Model) -> Box:
+    """What the declared bounds of the facts allow."""
+    box = TOP
+    for name, sym in model.facts.items():
+        if sym.decl is None or name != sym.name:
+            continue
+        for bound in sym.decl.bounds:
+            if sym.type.kind in _NUMERIC:
+                value = constant(bound.value, model)
+                interval = None if value is None else Interval.of(bound.op, value)
+                if interval is not None:
+                    box = box.meet(Box({name: interval}))
+    return box
+
+
+def gate_box(measure: ast.Measure, model: Model, shared: Box) -> Box:
+    """The outer box of what a measure asks (kinds, requirements) within the shared eligibility."""
+    box = shared
+    kinds = [k.text for a in measure.of(ast.Applicants) for k in a.kinds]
+    if kinds and model.kinds:
+        box = box.meet(Box({APPLICANT_FACT[0]: frozenset(kinds)}))
+    for req in measure.of(ast.Requirement):
+        box = box.meet(box_of(req.cond, model))
+    return box
+
+
+def shared_box(model: Model) -> Box:
+    box = domain_box(model)
+    for e in model.policy.of(ast.Eligibility):
+        for r in e.requirements:
+            box = box.meet(box_of(r.cond, model))
+    return box
+
+
+def describe_interval(name: str, interval: Interval, show: Callable[[Fraction], str]) -> str:
+    """`name >= 100万 and name < 500万` for an interval, in the language's syntax."""
+    parts = []
+    if interval.lo is not None and interval.lo == interval.hi:
+        return f"{name} == {show(interval.lo)}"
+    if interval.lo is not None:
+        parts.append(f"{name} {'>' if interval.lo_open else '>='} {show(interval.lo)}")
+    if interval.hi is not None:
+        parts.append(f"{name} {'<' if interval.hi_open else '<='} {show(interval.hi)}")
+    return " and ".join(parts) or "true"

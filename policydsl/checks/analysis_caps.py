@@ -1,0 +1,488 @@
+"""Caps: caps that never bind or always do, dominated caps, group caps, quotas against budgets, and
+cross-funding ceilings that put a stated cap out of reach."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from policydsl import ast
+from policydsl.checks.analysis_base import Context, Finding, cites, clause_label, measure_label
+from policydsl.checks.analysis_boxes import constant
+from policydsl.checks.analysis_witness import money_literal
+from policydsl.diagnostics import Note
+from policydsl.keywords import ALLOCATIONS
+from policydsl.smt import Formula
+
+
+class CapChecks:
+    """The cap analyses over one policy; `text` is the source, to quote formulas as written."""
+
+    def __init__(self, ctx: Context, text: str) -> None:
+        self.ctx = ctx
+        self.enc = ctx.enc
+        self.model = ctx.model
+        self.text = text
+        self.idle: set[int] = set()  # id() of caps that never bind
+
+    def quote(self, node: ast.Node) -> str:
+        if self.text and node.span.end <= len(self.text):
+            return " ".join(self.text[node.span.start : node.span.end].split())
+        return type(node).__name__
+
+    def run(self) -> None:
+        for m in self.model.policy.of(ast.Measure):
+            if id(m) in self.ctx.dead:
+                continue
+            for c in m.clauses:
+                if id(c) not in self.ctx.dead and c.amount.caps:
+                    self.clause(m, c)
+            for g in m.of(ast.GroupCap):
+                self.group(m, g)
+            budgets = m.of(ast.Budget)
+            for q in m.of(ast.Quota):
+                for b in budgets:
+                    self.budget(m, q, b)
+            limits = m.of(ast.FundingLimit)
+            if limits:
+                self.funding(m, limits[-1])
+        for tc in self.model.policy.of(ast.TotalCap):
+            self.total(tc)
+
+    # ------------------------------------------------------------------ caps of one clause
+    def clause(self, m: ast.Measure, c: ast.Clause) -> None:
+        ctx, enc = self.ctx, self.enc
+        cid = m.clause_id(c)
+        where = clause_label(m, c)
+        facts = ctx.clause_facts(m, c, amounts=True)
+        data = {"clauses": [cid], "cites": cites(m, c)}
+
+        def context() -> list[Formula]:
+            return [enc.gate(m), enc.fires(c)]
+
+        def against(op: str, cap: ast.Expr) -> list[Formula]:
+            return [*context(), enc.compare(op, enc.formula(c), enc.num(cap))]
+
+        expr = c.amount.expr
+        binding: list[ast.Expr] = []
+        for cap in c.amount.caps:
+            if expr is None:
+                binding.append(cap)
+                continue
+            fc, kc = constant(expr, self.model), constant(cap, self.model)
+            if fc is not None and kc is not None:
+                never, always = fc <= kc, fc >= kc
+            else:
+                q1 = ctx.ask(
+                    partial(against, ">", cap),
+                    code="P601",
+                    targets=(cid,),
+                    span=cap.span,
+                    what=f"whether the cap `{self.quote(cap)}` of {where} can bind",
+                    facts=facts,
+                )
+                if q1 is None:
+                    continue
+                never = q1.unsat
+                always = False
+                if not never:
+                    q2 = ctx.ask(
+                        partial(against, "<", cap),
+                        code="P603",
+                        targets=(cid,),
+                        span=cap.span,
+                        what=f"whether the formula of {where} can be below its cap",
+                        facts=facts,
+                    )
+                    if q2 is None:
+                        continue
+                    always = q2.unsat
+            if never:
+                self.idle.add(id(cap))
+                best = self.extreme(lambda: (enc.formula(c), context()), True, cid, cap, facts)
+                reach = "" if best is None else f" (at most {best[0]})"
+                same = " always equals it" if always else f" never exceeds it{reach}"
+                ctx.add(
+                    Finding(
+                        "P601",
+                        f"the cap `{self.quote(cap)}` of {where} never binds: the formula "
+                        f"`{self.quote(expr)}`{same} for any applicant the clause admits",
+                        cap.span,
+                        (cid,),
+                        (Note("the formula", expr.span),),
+                        "drop the cap, or check its figure against the formula and the facts' bounds",
+                        best[1] if best else None,
+                        {**data, **ctx.witness_data(best[1] if best else None)},
+                    )
+                )
+            elif always:
+                low = self.extreme(lambda: (enc.formula(c), context()), False, cid, cap, facts)
+                least = "" if low is None else f" (its least value is {low[0]})"
+                ctx.add(
+                    Finding(
+                        "P603",
+                        f"the formula `{self.quote(expr)}` of {where} is never below its cap "
+                        f"`{self.quote(cap)}`{least}: the award is always the cap and the formula does not "
+                        "matter",
+                        cap.span,
+                        (cid,),
+                        (Note("the formula", expr.span),),
+                        "a floor above the ceiling: check both figures, or state the amount directly",
+                        low[1] if low else None,
+                        {**data, **ctx.witness_data(low[1] if low else None)},
+                    )
+                )
+            else:
+                binding.append(cap)
+        self.dominated(m, c, binding, context, facts, data)
+
+    def extreme(
+        self,
+        build: Callable[[], tuple[Any, list[Formula]]],
+        maximise: bool,
+        cid: str,
+        cap: ast.Expr,
+        facts: set[str],
+    ) -> tuple[str, Any] | None:
+        result = self.ctx.optimise(
+            build,
+            code="P601",
+            targets=(cid,),
+            span=cap.span,
+            what="the formula's extreme value",
+            facts=facts,
+            maximise=maximise,
+        )
+        if result is None or result.status != "sat" or result.value is None:
+            return None
+        prefix = "" if result.attained else ("just under " if maximise else "just over ")
+        return prefix + money_literal(result.value), result.witness
+
+    def dominated(
+        self,
+        m: ast.Measure,
+        c: ast.Clause,
+        caps: list[ast.Expr],
+        context: Callable[[], list[Formula]],
+        facts: set[str],
+        data: dict[str, Any],
+    ) -> None:
+        """P602: a cap that another cap of the clause is never above (it never decides the amount)."""
+        ctx, enc = self.ctx, self.enc
+        cid = m.clause_id(c)
+        reported: set[int] = set()
+
+        def below(a: ast.Expr, b: ast.Expr) -> list[Formula]:
+            return [*context(), enc.compare("<", enc.num(a), enc.num(b))]
+
+        for i, a in enumerate(caps):
+            for b in caps[i + 1 :]:
+                if id(a) in reported or id(b) in reported:
+                    continue
+                ca, cb = constant(a, self.model), constant(b, self.model)
+                if ca is not None and cb is not None:
+                    a_over, b_over = ca >= cb, cb >= ca
+                else:
+                    qa = ctx.ask(
+                        partial(below, a, b),
+                        code="P602",
+                        targets=(cid,),
+                        span=a.span,
+                        what=f"whether cap `{self.quote(a)}` is ever below `{self.quote(b)}`",
+                        facts=facts,
+                    )
+                    qb = ctx.ask(
+                        partial(below, b, a),
+                        code="P602",
+                        targets=(cid,),
+                        span=b.span,
+                        what=f"whether cap `{self.quote(b)}` is ever below `{self.quote(a)}`",
+                        facts=facts,
+                    )
+                    if qa is None or qb is None:
+                        continue
+                    a_over, b_over = qa.unsat, qb.unsat
+                if not (a_over or b_over):
+                    continue
+                # the cap that is never lower is the idle one; with always-equal caps, the later one
+                idle, other = (b, a) if b_over else (a, b)
+                reported.add(id(idle))
+                sample = ctx.ask(
+                    context,
+                    code="P602",
+                    targets=(cid,),
+                    span=idle.span,
+                    what="an applicant for the clause",
+                    facts=facts,
+                )
+                witness = sample.witness if sample is not None and sample.sat else None
+                ctx.add(
+                    Finding(
+                        "P602",
+                        f"the cap `{self.quote(idle)}` of {clause_label(m, c)} never decides the "
+                        f"amount: the cap `{self.quote(other)}` is never above it",
+                        idle.span,
+                        (cid,),
+                        (Note("the lower cap", other.span),),
+                        "drop the higher cap",
+                        witness,
+                        {**data, **ctx.witness_data(witness)},
+                    )
+                )
+
+    # ------------------------------------------------------------------ group caps
+    def group(self, m: ast.Measure, g: ast.GroupCap) -> None:
+        """P604 one member alone passes the group cap; P605 members together pass it and no
+        allocation rule says how to cut."""
+        ctx, enc = self.ctx, self.enc
+        name = m.name.text
+        facts = ctx.facts_for([m], m.clauses, amounts=True)
+        data = {"measures": [name], "cites": cites(m)}
+        per = g.per.text
+        one = ctx.ask(
+            lambda: [enc.pays(m), enc.compare(">", enc.measure_amount(m), enc.num(g.amount))],
+            code="P604",
+            targets=(name,),
+            span=g.span,
+            what=f"whether one member of {measure_label(m)} can receive more than the group cap",
+            facts=facts,
+            show=lambda: {"amount": enc.measure_amount(m)},
+        )
+        if one is None:
+            return
+        if one.sat:
+            value = one.values.get("amount")
+            got = "more" if value is None else money_literal(value)
+            ctx.add(
+                Finding(
+                    "P604",
+                    f"one member of a `{per}` can receive {got} from {measure_label(m)}, more than "
+                    f"the group cap `{self.quote(g.amount)}` for the whole `{per}`",
+                    g.span,
+                    (name,),
+                    (),
+                    "a per-member cap above the group cap: lower the member's cap or raise the group's",
+                    one.witness,
+                    {**data, **ctx.witness_data(one.witness)},
+                )
+            )
+            return
+        allocation = ALLOCATIONS.get(g.allocate.text) if g.allocate is not None else None
+        settled = None
+        if allocation == "proportional":
+            if not ctx.options.verbose:
+                return
+            settled = (
+                f"declared `allocate {g.allocate.text if g.allocate else ''}`: members are scaled down",
+                g.span,
+            )
+        cap = constant(g.amount, self.model)
+        if cap is None or cap <= 0:
+            return
+        best = ctx.optimise(
+            lambda: (enc.measure_amount(m, rounded=False), [enc.pays(m)]),
+            code="P605",
+            targets=(name,),
+            span=g.span,
+            what=f"the largest award of {measure_label(m)}",
+            facts=facts,
+        )
+        if best is None or best.status != "sat" or best.value is None:
+            return
+        largest = enc.round_value(best.value)
+        if largest <= 0:
+            return
+        members = math.floor(cap / largest) + 1
+        total = members * largest
+        rule = (
+            "the allocation is left `unset`"
+            if allocation == "unset"
+            else "no allocation rule says how to cut (`allocate proportional`)"
+        )
+        ctx.add(
+            Finding(
+                "P605",
+                f"{members} members of one `{per}` each awarded {money_literal(largest)} by "
+                f"{measure_label(m)} receive {money_literal(total)} together, more than the group cap "
+                f"`{self.quote(g.amount)}`, and {rule}",
+                g.span,
+                (name,),
+                (),
+                f"declare `group_cap {self.quote(g.amount)} per {per} allocate proportional` (or the rule "
+                "the text intends)",
+                best.witness,
+                {
+                    **data,
+                    **ctx.witness_data(best.witness),
+                    "members": members,
+                    "member_amount": money_literal(largest),
+                    "group_total": money_literal(total),
+                },
+                settled,
+            )
+        )
+
+    # ------------------------------------------------------------------ quotas and budgets
+    def budget(self, m: ast.Measure, q: ast.Quota, b: ast.Budget) -> None:
+        """P606: the quota of winners times the largest award passes the declared budget."""
+        ctx, enc = self.ctx, self.enc
+        name = m.name.text
+        limit = constant(b.amount, self.model)
+        if limit is None:
+            return
+        facts = ctx.facts_for([m], m.clauses, amounts=True)
+        best = ctx.optimise(
+            lambda: (enc.measure_amount(m, rounded=False), [enc.pays(m)]),
+            code="P606",
+            targets=(name,),
+            span=b.span,
+            what=f"the largest award of {measure_label(m)}",
+            facts=facts,
+        )
+        if best is None or best.status != "sat":
+            return
+        data: dict[str, Any] = {
+            "measures": [name],
+            "cites": cites(m),
+            "quota": q.count,
+            "budget": money_literal(limit),
+        }
+        if best.value is None:
+            ctx.add(
+                Finding(
+                    "P606",
+                    f"{measure_label(m)} has no largest award, so {q.count} winners can pass the "
+                    f"budget `{self.quote(b.amount)}`",
+                    b.span,
+                    (name,),
+                    (Note(f"the quota of {q.count}", q.span),),
+                    "cap the award",
+                    best.witness,
+                    {**data, **ctx.witness_data(best.witness)},
+                )
+            )
+            return
+        largest = enc.round_value(best.value)
+        need = largest * q.count
+        if need <= limit:
+            return
+        ctx.add(
+            Finding(
+                "P606",
+                f"{q.count} winners of {measure_label(m)} at its largest award "
+                f"{money_literal(largest)} need {money_literal(need)}, more than the budget "
+                f"`{self.quote(b.amount)}`",
+                b.span,
+                (name,),
+                (Note(f"the quota of {q.count}", q.span),),
+                "lower the quota or the award, or raise the budget",
+                best.witness,
+                {
+                    **data,
+                    **ctx.witness_data(best.witness),
+                    "largest": money_literal(largest),
+                    "needed": money_literal(need),
+                },
+            )
+        )
+
+    # ------------------------------------------------------------------ cross-funding ceilings
+    def funding(self, m: ast.Measure, limit: ast.FundingLimit) -> None:
+        """P607: a clause's stated cap is within reach of its formula, but the cross-funding ceiling
+        always leaves less room than it."""
+        ctx, enc = self.ctx, self.enc
+
+        def room() -> dict[str, Any]:
+            return {"room": enc.max(enc.real(0), enc.funding_room(limit))}
+
+        def reach(c: ast.Clause, k: ast.Expr, within: bool) -> list[Formula]:
+            parts = [enc.gate(m), enc.applies(m, c), enc.compare(">=", enc.clause_amount(c), enc.num(k))]
+            if within:
+                parts.append(enc.compare(">=", room()["room"], enc.num(k)))
+            return parts
+
+        for c in m.clauses:
+            if c.kind != "award" or id(c) in ctx.dead:
+                continue
+            stated = [k for k in c.amount.caps if id(k) not in self.idle]
+            if (
+                not c.amount.caps
+                and c.amount.expr is not None
+                and constant(c.amount.expr, self.model) is not None
+            ):
+                stated = [c.amount.expr]
+            cid = m.clause_id(c)
+            facts = ctx.clause_facts(m, c, amounts=True) | ctx.names(limit)[0]
+            for k in stated:
+                before = ctx.ask(
+                    partial(reach, c, k, False),
+                    code="P607",
+                    targets=(cid,),
+                    span=k.span,
+                    what=f"whether {clause_label(m, c)} can reach `{self.quote(k)}`",
+                    facts=facts,
+                    show=room,
+                )
+                if before is None or not before.sat:
+                    continue
+                after = ctx.ask(
+                    partial(reach, c, k, True),
+                    code="P607",
+                    targets=(cid,),
+                    span=k.span,
+                    what=f"whether the cross-funding ceiling leaves room for `{self.quote(k)}`",
+                    facts=facts,
+                )
+                if after is None or not after.unsat:
+                    continue
+                left = before.values.get("room")
+                here = "" if left is None else f" (here it leaves {money_literal(left)})"
+                ctx.add(
+                    Finding(
+                        "P607",
+                        f"{clause_label(m, c)} can never pay its stated `{self.quote(k)}`: the "
+                        f"cross-funding ceiling `{self.quote(limit.limit)}` counting "
+                        f"`{limit.counting.text}` always leaves less{here}",
+                        k.span,
+                        (cid,),
+                        (Note("the cross-funding ceiling", limit.span),),
+                        "the stated cap is unreachable: lower it to what the ceiling allows, or check "
+                        "the ceiling",
+                        before.witness,
+                        {"clauses": [cid], "cites": cites(m, c), **ctx.witness_data(before.witness)},
+                    )
+                )
+
+    # ------------------------------------------------------------------ total caps
+    def total(self, tc: ast.TotalCap) -> None:
+        """P601 for a total cap: the measures it covers can never pay more than it together."""
+        ctx, enc = self.ctx, self.enc
+        measures = [self.model.measures[n.text] for n in tc.measures if n.text in self.model.measures]
+        names = tuple(m.name.text for m in measures)
+
+        def paid() -> Any:
+            return enc.sum([enc.ite(enc.pays(m), enc.measure_amount(m), enc.real(0)) for m in measures])
+
+        answer = ctx.ask(
+            lambda: [enc.compare(">", paid(), enc.num(tc.amount))],
+            code="P601",
+            targets=names,
+            span=tc.amount.span,
+            what=f"whether the total cap `{self.quote(tc.amount)}` can bind",
+        )
+        if answer is None or not answer.unsat:
+            return
+        ctx.add(
+            Finding(
+                "P601",
+                f"the total cap `{self.quote(tc.amount)}` never binds: "
+                f"{', '.join(f'`{n}`' for n in names)} together never pay more",
+                tc.amount.span,
+                names,
+                (),
+                "drop the total cap, or check its figure against the measures' caps",
+                data={"measures": list(names)},
+            )
+        )

@@ -1,0 +1,133 @@
+"""Print a witness applicant the way drafters write values: labels, `2000万`, `3000家`, `60%`."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from policydsl import types as T
+from policydsl.checks.typecheck import Model
+from policydsl.smt import Witness, exact_decimal
+
+_YI = Decimal(100000000)
+_WAN = Decimal(10000)
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _decimal(value: Decimal | Fraction | int) -> Decimal | None:
+    if isinstance(value, Decimal):
+        return value
+    exact = exact_decimal(Fraction(value))
+    return exact if isinstance(exact, Decimal) else None
+
+
+def money_literal(value: Decimal | Fraction | int) -> str:
+    """An amount as a literal of the language: 2000万, 1.5亿, 12345.67元."""
+    exact = _decimal(value)
+    if exact is None:
+        return f"{Fraction(value)}元"
+    sign = "-" if exact < 0 else ""
+    v = abs(exact)
+    if v >= _YI and v % _WAN == 0:
+        return f"{sign}{_plain(v / _YI)}亿"
+    if v >= _WAN and v % 100 == 0:
+        return f"{sign}{_plain(v / _WAN)}万"
+    return f"{sign}{_plain(v)}元"
+
+
+def number_literal(value: Decimal | Fraction | int) -> str:
+    exact = _decimal(value)
+    return str(Fraction(value)) if exact is None else _plain(exact)
+
+
+def percent_literal(value: Decimal | Fraction | int) -> str:
+    exact = _decimal(Fraction(value) * 100)
+    if exact is None:
+        return f"{Fraction(value) * 100}%"
+    return f"{_plain(exact)}%"
+
+
+def count_literal(value: Decimal | Fraction | int, unit: str | None) -> str:
+    exact = _decimal(value)
+    if exact is None:
+        return f"{Fraction(value)}{unit or ''}"
+    if abs(exact) >= 1000000 and exact % _WAN == 0:
+        return f"{_plain(exact / _WAN)}万{unit or ''}"
+    return f"{_plain(exact)}{unit or ''}"
+
+
+def literal(value: Any, ty: T.Type, chinese: bool = False) -> str:
+    """A fact's value as the language writes it (what an example's `given` block accepts)."""
+    if value is None:
+        return "?"
+    if isinstance(value, bool):
+        return ("是" if value else "否") if chinese else ("true" if value else "false")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        count, unit = value
+        if unit == "month":
+            return f"{count // 12}年" if count % 12 == 0 and count else f"{count}个月"
+        return f"{count}天"
+    if isinstance(value, str):
+        return value
+    if ty.kind == "money":
+        return money_literal(value)
+    if ty.kind == "percent":
+        return percent_literal(value)
+    if ty.kind == "count":
+        return count_literal(value, ty.unit)
+    if ty.kind == "per_unit":
+        return f"{money_literal(value)}/{ty.unit}"
+    return number_literal(value)
+
+
+def literals(witness: Witness, model: Model) -> dict[str, str]:
+    """Fact name -> literal, in declaration order."""
+    chinese = model.policy.chinese
+    out: dict[str, str] = {}
+    for name, sym in model.facts.items():
+        if name != sym.name or name not in witness.facts:
+            continue
+        out[name] = literal(witness.facts[name], sym.type, chinese)
+    return out
+
+
+def param_literals(witness: Witness, model: Model) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in witness.params.items():
+        sym = model.params.get(key.split("@")[0])
+        if sym is not None:
+            out[key] = literal(value, sym.type, model.policy.chinese)
+    return out
+
+
+def describe(witness: Witness, model: Model) -> str:
+    """`申报主体 applicant = platform（平台）, 营业收入 revenue = 2000万, on 2023-01-01`."""
+    parts: list[str] = []
+    for name, text in literals(witness, model).items():
+        sym = model.facts[name]
+        label = sym.label if sym.label != name else ""
+        shown = text
+        if sym.type.kind == "enum" and sym.type.enum is not None:
+            member = model.enums.get(sym.type.enum, {}).get(text)
+            if member is not None and member.label != text:
+                shown = f"{text}（{member.label}）"
+        parts.append(f"{label} {name} = {shown}".strip())
+    for key, text in param_literals(witness, model).items():
+        psym = model.params.get(key.split("@")[0])
+        label = psym.label if psym is not None and psym.label != key else ""
+        parts.append(f"{label} {key} = {text} (assumed: the text leaves it unset)".strip())
+    if witness.on is not None:
+        parts.append(f"on {witness.on.isoformat()}")
+    return ", ".join(parts) if parts else "any applicant"
+
+
+def amount_text(value: Fraction | None) -> str:
+    return "undetermined" if value is None else money_literal(value)

@@ -1,0 +1,1366 @@
+"""The solver encoding of a checked policy; the only module that imports the SMT solver (z3).
+
+What an applicant is, to the solver:
+- money facts are whole numbers of fen (an Int), read as 元 (Real = fen / 100), so every witness
+  is an amount a drafter can write down exactly; percentages and plain numbers are exact Reals;
+  counts are non-negative Ints; booleans are Bools; enum values (and the applicant kind) are Ints
+  numbering the members in declaration order;
+- dates are (year, month, day) Ints with a valid calendar day; they are ordered by
+  year*512 + month*32 + day, and `since(d) >= N年` compares the evaluation date with d plus N years,
+  clamped to the end of a short month exactly as the interpreter does;
+- durations held by facts are whole months;
+- a value the text leaves open (an unset parameter, tier or amount) is an unknown of its type.
+Every query runs under the domain: declared bounds, the kinds of fact, `assume` background facts and
+the validity of the policy for the evaluation date.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import attrs
+import z3
+
+from policydsl import ast
+from policydsl import types as T
+from policydsl.checks.typecheck import Model
+from policydsl.keywords import APPLICANT_FACT, ROUNDING_MODES, ROUNDING_UNITS
+
+Formula = Any  # a z3 BoolRef; opaque outside this module
+Term = Any  # a z3 ArithRef (Real)
+
+# The calendar years a date fact may take; outside them an applicant is not plausible (Catala's
+# proof mode reported "witnesses" born in 1900 until users could rule them out).
+YEAR_RANGE = (1949, 2100)
+_QUANTA = {"yuan": Fraction(1), "jiao": Fraction(1, 10), "fen": Fraction(1, 100)}
+TODAY = "评估日期"
+
+
+class Unsupported(Exception):
+    """A construct the encoding cannot express exactly (`reason`, at `node`); the analysis reports
+    "could not check" for what depends on it, never a clean result."""
+
+    def __init__(self, reason: str, node: ast.Node) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.node = node
+
+
+@attrs.frozen
+class DateTerm:
+    """A date as three Int terms `y`, `m`, `d`."""
+
+    y: Any
+    m: Any
+    d: Any
+
+    @property
+    def key(self) -> Any:
+        # Monotone in calendar order: months < 32 days, years < 16 months.
+        return self.y * 512 + self.m * 32 + self.d
+
+
+@attrs.frozen
+class DurationTerm:
+    """A length of time: `count` (an Int term) of `unit` ("month" or "day"; years are 12 months)."""
+
+    count: Any
+    unit: str
+
+
+@attrs.frozen
+class EnumTerm:
+    """An enum value: the Int `index` of a member of enum `enum`."""
+
+    index: Any
+    enum: str
+
+
+Value = Any  # Term | Formula | DateTerm | DurationTerm | EnumTerm
+
+
+@attrs.frozen
+class Witness:
+    """A concrete applicant found by the solver: `facts` (name -> Decimal, Fraction, bool, enum
+    member name, date or (count, unit) duration), the evaluation date `on`, and the values assumed
+    for parameters the text leaves unset (`params`)."""
+
+    facts: Mapping[str, Any]
+    on: datetime.date | None
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+class Answer:
+    """One query's result: `status` sat, unsat or unknown; a `witness` when sat, with `values` of
+    the terms asked for (both read from the solution only when asked: most answers are only
+    looked at for their status); `ms` the time taken and, when unknown, the solver's `reason`."""
+
+    def __init__(
+        self,
+        status: str,
+        ms: int = 0,
+        reason: str = "",
+        decode: Callable[[], tuple[Witness, dict[str, Fraction | None]]] | None = None,
+    ) -> None:
+        self.status = status
+        self.ms = ms
+        self.reason = reason
+        self._decode = decode
+        self._decoded: tuple[Witness, dict[str, Fraction | None]] | None = None
+
+    def _get(self) -> tuple[Witness, dict[str, Fraction | None]] | None:
+        if self._decoded is None and self._decode is not None:
+            self._decoded = self._decode()
+        return self._decoded
+
+    @property
+    def witness(self) -> Witness | None:
+        got = self._get()
+        return None if got is None else got[0]
+
+    @property
+    def values(self) -> dict[str, Fraction | None]:
+        got = self._get()
+        return {} if got is None else got[1]
+
+    @property
+    def sat(self) -> bool:
+        return self.status == "sat"
+
+    @property
+    def unsat(self) -> bool:
+        return self.status == "unsat"
+
+
+@attrs.frozen
+class Optimum:
+    """The largest (or least) value of a term: `status` as in Answer; `value` the bound (None when
+    unbounded), `attained` whether some applicant reaches it, and a `witness` at or near it."""
+
+    status: str
+    value: Fraction | None = None
+    attained: bool = True
+    witness: Witness | None = None
+    ms: int = 0
+    reason: str = ""
+
+
+def _fraction(value: Decimal) -> Fraction:
+    return Fraction(value)
+
+
+# ---------------------------------------------------------------------------------- the encoder
+
+
+class Encoder:
+    """Turns the expressions, clauses and measures of a checked policy into solver formulas.
+
+    Every encoding is cached by node, so a clause used by several queries is encoded once and its
+    unknowns are shared.  `background` collects the domain constraints and definitions of the
+    variables created so far; a Session asserts them before each query."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.ctx = z3.Context()
+        self.background: list[Formula] = []
+        self.facts: dict[str, Value] = {}
+        self.unknowns: dict[str, Value] = {}
+        self._cache: dict[tuple[int, str], Any] = {}
+        self._today: DateTerm | None = None
+        self._fresh = 0
+        self._shapes: dict[str, _Shape] = {}
+        self.fen: dict[str, Any] = {}  # money facts: the Int number of fen behind each
+        header = model.policy.header
+        rounding = header.rounding if header is not None else None
+        self.quantum = _QUANTA["fen"]
+        self.rounding_mode = "half_up"
+        if rounding is not None:
+            self.quantum = _QUANTA.get(ROUNDING_UNITS.get(rounding.unit.text, "fen"), self.quantum)
+            self.rounding_mode = ROUNDING_MODES.get(rounding.mode.text, "half_up")
+        self.window = _validity(header)
+        for assume in model.policy.of(ast.Assume):
+            # an assumption the encoding cannot express only makes the domain wider
+            with contextlib.suppress(Unsupported):
+                self.background.append(self.cond(assume.cond))
+
+    # ------------------------------------------------------------------ constants and combinators
+    def real(self, value: Fraction | Decimal | int) -> Term:
+        f = Fraction(value)
+        return z3.RatVal(f.numerator, f.denominator, self.ctx)
+
+    def integer(self, value: int) -> Any:
+        return z3.IntVal(value, self.ctx)
+
+    def true(self) -> Formula:
+        return z3.BoolVal(True, self.ctx)
+
+    def false(self) -> Formula:
+        return z3.BoolVal(False, self.ctx)
+
+    def and_(self, *parts: Formula) -> Formula:
+        items = [p for p in parts if not z3.is_true(p)]
+        if not items:
+            return self.true()
+        return items[0] if len(items) == 1 else z3.And(*items)
+
+    def or_(self, *parts: Formula) -> Formula:
+        items = [p for p in parts if not z3.is_false(p)]
+        if not items:
+            return self.false()
+        return items[0] if len(items) == 1 else z3.Or(*items)
+
+    def not_(self, part: Formula) -> Formula:
+        return z3.Not(part)
+
+    def ite(self, cond: Formula, then: Any, other: Any) -> Any:
+        return z3.If(cond, then, other)
+
+    def compare(self, op: str, left: Term, right: Term) -> Formula:
+        return _ARITH[op](left, right)
+
+    def sum(self, terms: Sequence[Term]) -> Term:
+        return z3.Sum(*terms) if len(terms) > 1 else (terms[0] if terms else self.real(0))
+
+    def min(self, a: Term, b: Term) -> Term:
+        return z3.If(b < a, b, a)
+
+    def max(self, a: Term, b: Term) -> Term:
+        return z3.If(b > a, b, a)
+
+    def fresh(self, prefix: str, sort: str = "real") -> Any:
+        self._fresh += 1
+        name = f"{prefix}!{self._fresh}"
+        if sort == "int":
+            return z3.Int(name, self.ctx)
+        if sort == "bool":
+            return z3.Bool(name, self.ctx)
+        return z3.Real(name, self.ctx)
+
+    def round(self, x: Term) -> Term:
+        """`x` rounded to the policy's unit by its mode, exactly (to_int is the floor)."""
+        q = self.real(self.quantum)
+        t = x / q
+        half = self.real(Fraction(1, 2))
+        if self.rounding_mode == "down":
+            n = z3.If(t >= 0, z3.ToInt(t), -z3.ToInt(-t))
+        elif self.rounding_mode == "half_even":
+            f = z3.ToInt(t)
+            r = t - z3.ToReal(f)
+            n = z3.If(r > half, f + 1, z3.If(r < half, f, z3.If(f % 2 == 0, f, f + 1)))
+        else:  # half_up: ties away from zero
+            n = z3.If(t >= 0, z3.ToInt(t + half), -z3.ToInt(-t + half))
+        return z3.ToReal(n) * q
+
+    def round_value(self, value: Fraction) -> Fraction:
+        """A known amount rounded as `round` rounds a term (the Python mirror, for reports)."""
+        t = value / self.quantum
+        if self.rounding_mode == "down":
+            n = math.trunc(t)
+        elif self.rounding_mode == "half_even":
+            n = round(t)  # Fraction rounds half to even
+        else:
+            n = math.floor(abs(t) + Fraction(1, 2)) * (1 if t >= 0 else -1)
+        return n * self.quantum
+
+    # ------------------------------------------------------------------ variables
+    def today(self) -> DateTerm:
+        """The evaluation date: a valid date inside the policy's validity, when it is known."""
+        if self._today is None:
+            date = self._date_vars(TODAY)
+            start, end = self.window
+            if start is not None:
+                self.background.append(date.key >= _date_const(self, start).key)
+            if end is not None:
+                self.background.append(date.key <= _date_const(self, end).key)
+            self._today = date
+        return self._today
+
+    def in_force(self) -> Formula:
+        """The policy is in force on the evaluation date (always, when no validity is declared)."""
+        start, end = self.window
+        if start is None and end is None:
+            return self.true()
+        self.today()
+        return self.true()  # the window constrains the evaluation date itself
+
+    def _date_vars(self, name: str, years: tuple[int, int] = YEAR_RANGE) -> DateTerm:
+        y, m, d = (z3.Int(f"{name}.{part}", self.ctx) for part in ("y", "m", "d"))
+        date = DateTerm(y, m, d)
+        self.background.append(self._valid_date(date, *years))
+        return date
+
+    def _valid_date(self, date: DateTerm, lo: int, hi: int) -> Formula:
+        # the leap-year rule only matters on 29 February; guarding it keeps the rest linear
+        short = z3.Or(date.m == 4, date.m == 6, date.m == 9, date.m == 11)
+        return z3.And(
+            date.y >= lo,
+            date.y <= hi,
+            date.m >= 1,
+            date.m <= 12,
+            date.d >= 1,
+            date.d <= z3.If(date.m == 2, 29, z3.If(short, 30, 31)),
+            z3.Implies(z3.And(date.m == 2, date.d == 29), _leap(date.y)),
+        )
+
+    def fact(self, sym: T.FactSym) -> Value:
+        """The variable of a fact, created with its domain on first use."""
+        name = sym.name
+        if name in self.facts:
+            return self.facts[name]
+        ty = sym.type
+        value: Value
+        if ty.kind == "money":
+            fen = z3.Int(f"{name}.fen", self.ctx)
+            value = z3.ToReal(fen) / 100
+            self.fen[name] = fen
+        elif ty.kind in ("percent", "number", "per_unit"):
+            value = z3.Real(name, self.ctx)
+        elif ty.kind == "count":
+            var = z3.Int(name, self.ctx)
+            self.background.append(var >= 0)
+            value = z3.ToReal(var)
+        elif ty.kind == "bool":
+            value = z3.Bool(name, self.ctx)
+        elif ty.kind == "enum" and ty.enum is not None:
+            var = z3.Int(name, self.ctx)
+            self.background.append(z3.And(var >= 0, var < len(self.model.enums.get(ty.enum, {}))))
+            value = EnumTerm(var, ty.enum)
+        elif ty.kind == "date":
+            value = self._date_vars(name)
+        elif ty.kind == "duration":
+            var = z3.Int(name, self.ctx)
+            self.background.append(var >= 0)
+            value = DurationTerm(var, "month")
+        else:
+            raise Unsupported(f"a {ty} fact cannot be reasoned about", sym.decl or self.model.policy)
+        self.facts[name] = value
+        for bound in sym.decl.bounds if sym.decl is not None else ():
+            # a bound the encoding cannot express only makes the domain wider
+            with contextlib.suppress(Unsupported):
+                self.background.append(self._compare_values(bound.op, value, self.value(bound.value), bound))
+        return value
+
+    def unknown(self, key: str, ty: T.Type, node: ast.Node) -> Value:
+        """A value the text leaves open, of type `ty`, shared by every use of `key`."""
+        if key in self.unknowns:
+            return self.unknowns[key]
+        value: Value
+        if ty.kind in ("money", "percent", "per_unit"):
+            value = z3.Real(key, self.ctx)
+            self.background.append(value >= 0)
+        elif ty.kind == "number":
+            value = z3.Real(key, self.ctx)
+        elif ty.kind == "count":
+            var = z3.Int(key, self.ctx)
+            self.background.append(var >= 0)
+            value = z3.ToReal(var)
+        elif ty.kind == "bool":
+            value = z3.Bool(key, self.ctx)
+        elif ty.kind == "enum" and ty.enum is not None:
+            var = z3.Int(key, self.ctx)
+            self.background.append(z3.And(var >= 0, var < len(self.model.enums.get(ty.enum, {}))))
+            value = EnumTerm(var, ty.enum)
+        elif ty.kind == "date":
+            value = self._date_vars(key)
+        elif ty.kind == "duration":
+            var = z3.Int(key, self.ctx)
+            self.background.append(var >= 0)
+            value = DurationTerm(var, "month")
+        else:
+            raise Unsupported(f"an unset {ty} cannot be reasoned about", node)
+        self.unknowns[key] = value
+        return value
+
+    # ------------------------------------------------------------------ expressions
+    def _cached(self, node: ast.Node, tag: str, make: Any) -> Any:
+        key = (id(node), tag)
+        hit = self._cache.get(key)
+        if hit is None:
+            try:
+                hit = make()
+            except Unsupported as exc:
+                hit = exc
+            self._cache[key] = hit
+        if isinstance(hit, Unsupported):
+            raise hit
+        return hit
+
+    def cond(self, node: ast.Expr) -> Formula:
+        """A condition as a formula."""
+        value = self.value(node)
+        if not z3.is_bool(value):
+            raise Unsupported("this is not a condition", node)
+        return value
+
+    def num(self, node: ast.Expr) -> Term:
+        """A numeric expression (money in 元, percentages as fractions, counts) as a Real term."""
+        value = self.value(node)
+        if isinstance(value, DateTerm | DurationTerm | EnumTerm) or z3.is_bool(value):
+            raise Unsupported("a number was expected here", node)
+        return value
+
+    def value(self, node: ast.Expr) -> Value:
+        return self._cached(node, "v", lambda: self._value(node))
+
+    def _value(self, node: ast.Expr) -> Value:
+        match node:
+            case ast.Money() | ast.Percent() | ast.Count() | ast.Number() | ast.PerUnit():
+                return self.real(node.value)
+            case ast.Ratio():
+                return self.real(Fraction(node.left) / Fraction(node.right))
+            case ast.Bool():
+                return z3.BoolVal(node.value, self.ctx)
+            case ast.DateLit():
+                return _date_const(self, node.value)
+            case ast.Duration():
+                if node.unit == "year":
+                    return DurationTerm(self.integer(node.value * 12), "month")
+                return DurationTerm(self.integer(node.value), node.unit)
+            case ast.Name():
+                return self._name(node)
+            case ast.Negate():
+                return -self.num(node.operand)
+            case ast.BinOp():
+                return self._binop(node)
+            case ast.Compare():
+                if isinstance(node.left, ast.Call) and node.left.func == "since":
+                    return self._since(node)
+                return self._compare_values(node.op, self.value(node.left), self.value(node.right), node)
+            case ast.Member():
+                subject = self.value(node.subject)
+                if not isinstance(subject, EnumTerm):
+                    raise Unsupported("`in [...]` needs an enum value", node)
+                members = list(self.model.enums.get(subject.enum, {}))
+                return self.or_(
+                    *(subject.index == members.index(v.text) for v in node.values if v.text in members)
+                )
+            case ast.And():
+                return z3.And(self.cond(node.left), self.cond(node.right))
+            case ast.Or():
+                return z3.Or(self.cond(node.left), self.cond(node.right))
+            case ast.Not():
+                return z3.Not(self.cond(node.operand))
+            case ast.Implies():
+                return z3.Implies(self.cond(node.left), self.cond(node.right))
+            case ast.Call():
+                if node.func == "since":
+                    raise Unsupported("`since(…)` can only be compared with a duration", node)
+                terms = [self.num(a) for a in node.args]
+                result = terms[0]
+                for t in terms[1:]:
+                    result = self.min(result, t) if node.func == "min" else self.max(result, t)
+                return result
+            case ast.Table():
+                return self._table(node)
+            case ast.Band():
+                return self._band(node)
+        raise Unsupported(f"cannot encode {type(node).__name__}", node)
+
+    def _name(self, node: ast.Name) -> Value:
+        sym = self.model.ref(node)
+        if isinstance(sym, T.FactSym):
+            return self.fact(sym)
+        if isinstance(sym, T.ParamSym):
+            return self.param(sym)
+        if isinstance(sym, T.EnumValueSym):
+            members = list(self.model.enums.get(sym.enum, {}))
+            return EnumTerm(self.integer(members.index(sym.member)), sym.enum)
+        raise Unsupported(f"`{node.text}` is not resolved", node)
+
+    def param(self, sym: T.ParamSym) -> Value:
+        """A parameter's value on the evaluation date; an unset version is an unknown."""
+        decl = sym.decl
+
+        def make() -> Value:
+            result: Value = None
+            for version in decl.versions:
+                if isinstance(version.value, ast.Unset):
+                    current = self.unknown(
+                        f"param:{sym.name}" + (f"@{version.start}" if version.start else ""),
+                        sym.type,
+                        version,
+                    )
+                else:
+                    current = self.value(version.value)
+                if result is None or version.start is None:
+                    result = current
+                else:
+                    newer = self.today().key >= _date_const(self, version.start).key
+                    result = _ite_value(newer, current, result)
+            return result
+
+        return self._cached(decl, "param", make)
+
+    def _binop(self, node: ast.BinOp) -> Value:
+        left, right = self.value(node.left), self.value(node.right)
+        if isinstance(left, DateTerm) or isinstance(right, DateTerm):
+            date, dur = (left, right) if isinstance(left, DateTerm) else (right, left)
+            if not isinstance(dur, DurationTerm):
+                raise Unsupported("a date can only be moved by a duration", node)
+            count = dur.count if node.op == "+" else -dur.count
+            return self.add_duration(date, count, dur.unit)
+        if isinstance(left, DurationTerm) and isinstance(right, DurationTerm):
+            if left.unit != right.unit:
+                raise Unsupported("days and months cannot be added exactly", node)
+            return DurationTerm(
+                left.count + right.count if node.op == "+" else left.count - right.count, left.unit
+            )
+        if isinstance(left, DurationTerm | EnumTerm) or isinstance(right, DurationTerm | EnumTerm):
+            raise Unsupported("arithmetic on durations other than sums", node)
+        if node.op == "+":
+            return left + right
+        if node.op == "-":
+            return left - right
+        if node.op == "*":
+            return left * right
+        return left / right
+
+    def _compare_values(self, op: str, left: Value, right: Value, node: ast.Node) -> Formula:
+        if isinstance(left, EnumTerm) or isinstance(right, EnumTerm):
+            if not (isinstance(left, EnumTerm) and isinstance(right, EnumTerm)) or op not in ("==", "!="):
+                raise Unsupported("an enum value is compared with == or != only", node)
+            return _ARITH[op](left.index, right.index)
+        if isinstance(left, DateTerm) and isinstance(right, DateTerm):
+            return _ARITH[op](left.key, right.key)
+        if isinstance(left, DurationTerm) and isinstance(right, DurationTerm):
+            if left.unit != right.unit:
+                raise Unsupported("a duration in days is compared with one in months or years", node)
+            return _ARITH[op](left.count, right.count)
+        if isinstance(left, DateTerm | DurationTerm) or isinstance(right, DateTerm | DurationTerm):
+            raise Unsupported("mismatched comparison", node)
+        if z3.is_bool(left) or z3.is_bool(right):
+            if op not in ("==", "!="):
+                raise Unsupported("true/false values are compared with == or != only", node)
+            return left == right if op == "==" else left != right
+        return _ARITH[op](left, right)
+
+    def _since(self, node: ast.Compare) -> Formula:
+        assert isinstance(node.left, ast.Call)
+        start = self.value(node.left.args[0])
+        dur = self.value(node.right)
+        if not isinstance(start, DateTerm) or not isinstance(dur, DurationTerm):
+            raise Unsupported("`since(date)` is compared with a duration", node)
+        boundary = self.add_duration(start, dur.count, dur.unit).key
+        today = self.today().key
+        # elapsed op duration  <=>  boundary (start + duration) op' today, as the interpreter reads it
+        return {
+            ">=": boundary <= today,
+            ">": boundary < today,
+            "<": boundary > today,
+            "<=": boundary >= today,
+            "==": boundary == today,
+            "!=": boundary != today,
+        }[node.op]
+
+    def add_duration(self, date: DateTerm, count: Any, unit: str) -> DateTerm:
+        """`date` plus whole months (the day clamped to the end of a short month) or days."""
+        if unit == "month":
+            known = count.as_long() if z3.is_int_value(count) else None
+            if known is not None:
+                # a stated duration: whole years move the year; the rest may carry into it
+                years, months = divmod(known, 12)
+                carry = date.m + months > 12
+                y = date.y + years + (z3.If(carry, 1, 0) if months else 0)
+                m = z3.If(carry, date.m + months - 12, date.m + months) if months else date.m
+            else:
+                t = date.m - 1 + count
+                y = date.y + t / 12  # Int division by a positive numeral is the floor
+                m = t % 12 + 1
+            # only a day past the 28th can need clamping to the end of a short month
+            dim = _days_in_month(y, m)
+            return DateTerm(y, m, z3.If(date.d <= 28, date.d, z3.If(date.d <= dim, date.d, dim)))
+        # the moved date is defined by its day number; it may leave the plausible years
+        moved = self._date_vars(f"date+days!{self._next()}", (1, 9999))
+        self.background.append(_ordinal(moved) == _ordinal(date) + count)
+        return moved
+
+    def _next(self) -> int:
+        self._fresh += 1
+        return self._fresh
+
+    def _table(self, node: ast.Table) -> Value:
+        sym = self.model.refs.get(id(node.subject))
+        if sym is None:
+            raise Unsupported("unresolved tier table", node)
+        subject = (
+            self.fact(sym)
+            if isinstance(sym, T.FactSym)
+            else self.param(sym)
+            if isinstance(sym, T.ParamSym)
+            else None
+        )
+        if not isinstance(subject, EnumTerm):
+            raise Unsupported("a tier table is keyed by an enum", node)
+        members = list(self.model.enums.get(subject.enum, {}))
+        ty = self.model.type_of(node)
+        result: Value = self.unknown(f"tier:{node.span.line}:{node.span.col}:none", ty, node)
+        for entry in reversed(node.entries):
+            value = self._entry_value(entry.value, ty, entry)
+            if entry.key is None:
+                result = value
+            elif entry.key.text in members:
+                result = _ite_value(subject.index == members.index(entry.key.text), value, result)
+        return result
+
+    def _entry_value(self, value: ast.Expr | ast.Unset, ty: T.Type, entry: ast.Node) -> Value:
+        if isinstance(value, ast.Unset):
+            return self.unknown(f"tier:{entry.span.line}:{entry.span.col}", ty, entry)
+        return self.value(value)
+
+    def band_conditions(self, node: ast.Band) -> list[Formula | None]:
+        """Each band entry's condition on the subject (None for `otherwise`)."""
+
+        def make() -> list[Formula | None]:
+            subject = self.value(node.subject)
+            conds: list[Formula | None] = []
+            for entry in node.entries:
+                if entry.bounds is None:
+                    conds.append(None)
+                else:
+                    conds.append(
+                        self.and_(
+                            *(
+                                self._compare_values(b.op, subject, self.value(b.value), b)
+                                for b in entry.bounds
+                            )
+                        )
+                    )
+            return conds
+
+        return list(self._cached(node, "bands", make))
+
+    def _band(self, node: ast.Band) -> Value:
+        ty = self.model.type_of(node)
+        conds = self.band_conditions(node)
+        result: Value = self.unknown(f"band:{node.span.line}:{node.span.col}:none", ty, node)
+        for entry, cond in reversed(list(zip(node.entries, conds, strict=True))):
+            value = self._entry_value(entry.value, ty, entry)
+            result = value if cond is None else _ite_value(cond, value, result)
+        return result
+
+    def table_key(self, node: ast.Table, member: str) -> Formula:
+        """The tier table's subject has the value `member`."""
+        sym = self.model.refs.get(id(node.subject))
+        subject = self.fact(sym) if isinstance(sym, T.FactSym) else None
+        if not isinstance(subject, EnumTerm):
+            raise Unsupported("a tier table is keyed by an enum", node)
+        return subject.index == list(self.model.enums.get(subject.enum, {})).index(member)
+
+    # ------------------------------------------------------------------ the policy's structure
+    def shape(self, measure: ast.Measure) -> _Shape:
+        name = measure.name.text
+        if name not in self._shapes:
+            self._shapes[name] = _Shape(measure)
+        return self._shapes[name]
+
+    def eligibility(self) -> Formula:
+        """The shared eligibility: every `require` of the `eligibility` blocks."""
+
+        def make() -> Formula:
+            reqs = [self.cond(r.cond) for e in self.model.policy.of(ast.Eligibility) for r in e.requirements]
+            return self.and_(self.in_force(), *reqs)
+
+        return self._cached(self.model.policy, "eligibility", make)
+
+    def kind_gate(self, measure: ast.Measure) -> Formula:
+        kinds = [k.text for a in measure.of(ast.Applicants) for k in a.kinds]
+        if not kinds or not self.model.kinds:
+            return self.true()
+        applicant = self.fact(self.model.facts[APPLICANT_FACT[0]])
+        members = list(self.model.kinds)
+        return self.or_(*(applicant.index == members.index(k) for k in kinds if k in members))
+
+    def gate(self, measure: ast.Measure) -> Formula:
+        """Everything but its clauses that a measure asks of an applicant."""
+
+        def make() -> Formula:
+            parts = [self.eligibility(), self.kind_gate(measure)]
+            parts += [self.cond(r.cond) for r in measure.of(ast.Requirement)]
+            parts += [z3.Not(self.cond(x.cond)) for x in measure.of(ast.Exclusion)]
+            return self.and_(*parts)
+
+        return self._cached(measure, "gate", make)
+
+    def fires(self, clause: ast.Clause) -> Formula:
+        """The clause's own conditions hold."""
+
+        def make() -> Formula:
+            parts = []
+            for c in clause.conditions:
+                f = self.cond(c.expr)
+                parts.append(z3.Not(f) if c.negated else f)
+            return self.and_(*parts)
+
+        return self._cached(clause, "fires", make)
+
+    def applies(self, measure: ast.Measure, clause: ast.Clause) -> Formula:
+        """The clause pays, for an applicant the measure admits: an award that fires and is not
+        replaced by one of its exceptions nor beaten by a sibling of higher priority; a bonus that
+        fires beside an award that applies."""
+
+        def make() -> Formula:
+            shape = self.shape(measure)
+            if clause.kind == "bonus":
+                return self.and_(self.fires(clause), self.any_award(measure))
+            parts = [self.fires(clause)]
+            replaced = [self.fires(e) for e in shape.exceptions(clause)]
+            if replaced:
+                parts.append(z3.Not(self.or_(*replaced)))
+            higher = [self.fires(s) for s in shape.higher_siblings(clause)]
+            if higher:
+                parts.append(z3.Not(self.or_(*higher)))
+            return self.and_(*parts)
+
+        return self._cached(clause, "applies", make)
+
+    def any_award(self, measure: ast.Measure) -> Formula:
+        return self._cached(
+            measure,
+            "any_award",
+            lambda: self.or_(*(self.applies(measure, c) for c in measure.clauses if c.kind == "award")),
+        )
+
+    def pays(self, measure: ast.Measure) -> Formula:
+        """The measure pays something: its gate holds and some award clause applies."""
+        return self._cached(measure, "pays", lambda: self.and_(self.gate(measure), self.any_award(measure)))
+
+    def formula(self, clause: ast.Clause) -> Term:
+        """The clause's stated amount before caps (an unknown when the text gives none)."""
+
+        def make() -> Term:
+            if clause.amount.expr is None:
+                return self.unknown(f"amount:{clause.span.line}:{clause.span.col}", T.MONEY, clause)
+            return self.num(clause.amount.expr)
+
+        return self._cached(clause, "formula", make)
+
+    def clause_amount(self, clause: ast.Clause, rounded: bool = True) -> Term:
+        """What the clause gives: its formula, then each cap, then rounding (the upper bound for a
+        ceiling)."""
+
+        def make() -> Term:
+            value = self.formula(clause)
+            for cap in clause.amount.caps:
+                value = self.min(value, self.num(cap))
+            return self.round(value) if rounded else value
+
+        return self._cached(clause, "amount" if rounded else "amount~", make)
+
+    def measure_amount(self, measure: ast.Measure, rounded: bool = True) -> Term:
+        """What the measure pays an applicant it admits (0 when no clause applies): its award and
+        bonus clauses added up, then the cross-funding ceiling (instalments only pay it out)."""
+
+        def make() -> Term:
+            parts = [
+                z3.If(self.applies(measure, c), self.clause_amount(c, rounded), self.real(0))
+                for c in measure.clauses
+            ]
+            total = self.sum(parts)
+            limits = measure.of(ast.FundingLimit)
+            if limits:
+                room = self.max(self.real(0), self.funding_room(limits[-1], rounded))
+                total = self.min(total, room)
+            return self.round(total) if rounded else total
+
+        return self._cached(measure, "amount" if rounded else "amount~", make)
+
+    def funding_room(self, limit: ast.FundingLimit, rounded: bool = True) -> Term:
+        room = self.num(limit.limit) - self.num(limit.counting)
+        return self.round(room) if rounded else room
+
+
+class _Shape:
+    """A measure's clauses by name, with each default's exceptions."""
+
+    def __init__(self, measure: ast.Measure) -> None:
+        self.measure = measure
+        self.awards = [c for c in measure.clauses if c.kind == "award"]
+        self.by_name = {c.name.text: c for c in self.awards if c.name is not None}
+
+    def exceptions(self, clause: ast.Clause) -> list[ast.Clause]:
+        if clause.name is None:
+            return []
+        return [
+            c
+            for c in self.awards
+            if c.exception_of is not None and c.exception_of.text == clause.name.text and c is not clause
+        ]
+
+    def siblings(self, clause: ast.Clause) -> list[ast.Clause]:
+        if clause.exception_of is None:
+            return []
+        target = clause.exception_of.text
+        return [
+            c
+            for c in self.awards
+            if c is not clause and c.exception_of is not None and c.exception_of.text == target
+        ]
+
+    def higher_siblings(self, clause: ast.Clause) -> list[ast.Clause]:
+        mine = clause.priority or 0
+        return [c for c in self.siblings(clause) if (c.priority or 0) > mine]
+
+
+def _ite_value(cond: Formula, then: Value, other: Value) -> Value:
+    if isinstance(then, EnumTerm) and isinstance(other, EnumTerm):
+        return EnumTerm(z3.If(cond, then.index, other.index), then.enum)
+    if isinstance(then, DateTerm) and isinstance(other, DateTerm):
+        return DateTerm(
+            z3.If(cond, then.y, other.y), z3.If(cond, then.m, other.m), z3.If(cond, then.d, other.d)
+        )
+    if isinstance(then, DurationTerm) and isinstance(other, DurationTerm) and then.unit == other.unit:
+        return DurationTerm(z3.If(cond, then.count, other.count), then.unit)
+    return z3.If(cond, then, other)
+
+
+_ARITH = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def _leap(y: Any) -> Any:
+    return z3.And(y % 4 == 0, z3.Or(y % 100 != 0, y % 400 == 0))
+
+
+def _days_in_month(y: Any, m: Any) -> Any:
+    return z3.If(m == 2, z3.If(_leap(y), 29, 28), z3.If(z3.Or(m == 4, m == 6, m == 9, m == 11), 30, 31))
+
+
+def _ordinal(date: DateTerm) -> Any:
+    """Days since a fixed origin (the civil-from-days algorithm run backwards; linear in y, m, d)."""
+    y = z3.If(date.m <= 2, date.y - 1, date.y)
+    era = y / 400
+    yoe = y - era * 400
+    mp = (date.m + 9) % 12
+    doy = (153 * mp + 2) / 5 + date.d - 1
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+    return era * 146097 + doe
+
+
+def _date_const(enc: Encoder, value: datetime.date) -> DateTerm:
+    return DateTerm(enc.integer(value.year), enc.integer(value.month), enc.integer(value.day))
+
+
+def _add_calendar(start: datetime.date, count: int, unit: str) -> datetime.date:
+    if unit == "day":
+        return start + datetime.timedelta(days=count)
+    months = start.month - 1 + (count * 12 if unit == "year" else count)
+    year, month = start.year + months // 12, months % 12 + 1
+    day = start.day
+    while True:
+        try:
+            return datetime.date(year, month, day)
+        except ValueError:
+            day -= 1
+
+
+def _validity(header: ast.Header | None) -> tuple[datetime.date | None, datetime.date | None]:
+    """First and last day (inclusive) the policy is in force, where the header says."""
+    if header is None or header.validity is None:
+        return None, None
+    v = header.validity
+    start = header.issued if v.start == "issued" else v.start if isinstance(v.start, datetime.date) else None
+    end = v.end
+    if v.duration is not None and start is not None:
+        end = _add_calendar(start, v.duration.value, v.duration.unit) - datetime.timedelta(days=1)
+    return start, end
+
+
+# ---------------------------------------------------------------------------------- queries
+
+
+def _find(parent: dict[int, int], x: int) -> int:
+    """Union-find root of `x`, halving the path as it goes."""
+    while True:
+        up = parent.get(x, x)
+        if up == x:
+            return x
+        top = parent.get(up, up)
+        parent[x] = top
+        x = top
+
+
+class _Merged:
+    """The values of every variable, gathered from the models of independent parts of a query;
+    answers `eval` like a z3 model with completion."""
+
+    def __init__(self, session: Session, values: dict[int, Any]) -> None:
+        self.session = session
+        self.values = values
+
+    def eval(self, term: Any, model_completion: bool = True) -> Any:
+        value = self.values.get(term.get_id())
+        if value is None:
+            value = self.session.background_value(term.get_id())
+        if value is not None:
+            return value
+        pairs = []
+        for vid in self.session.variables(term):
+            var = self.session.var(vid)
+            value = self.values.get(vid)
+            if value is None:
+                value = self.session.background_value(vid)
+            if value is None:
+                value = _default(var)
+            pairs.append((var, value))
+        return z3.simplify(z3.substitute(term, *pairs)) if pairs else z3.simplify(term)
+
+
+def _default(var: Any) -> Any:
+    sort = var.sort()
+    if sort.kind() == z3.Z3_BOOL_SORT:
+        return z3.BoolVal(False, var.ctx)
+    if sort.kind() == z3.Z3_INT_SORT:
+        return z3.IntVal(0, var.ctx)
+    return z3.RealVal(0, var.ctx)
+
+
+class Session:
+    """Asks the solver one query at a time and counts the calls.  Every query has `timeout_ms`;
+    an undecided one answers "unknown", never sat or unsat.
+
+    A query (with the domain) is split into independent parts, the conjuncts that share no
+    variable; each part is decided alone and remembered, so the part every query repeats (the
+    shared eligibility, say) is solved once and a query costs what its own clauses cost."""
+
+    def __init__(self, encoder: Encoder, timeout_ms: int = 2000) -> None:
+        self.enc = encoder
+        self.timeout_ms = timeout_ms
+        self.calls = 0
+        self.undecided = 0
+        self.seconds = 0.0
+        self.parts_solved = 0
+        self._vars: dict[int, frozenset[int]] = {}
+        self._var_terms: dict[int, Any] = {}
+        self._alive: list[Any] = []  # keeps every inspected term alive, so its id stays its own
+        self._parts: dict[frozenset[int], tuple[str, dict[int, Any], str]] = {}
+        self.solver = z3.SimpleSolver(ctx=encoder.ctx)
+        self.solver.set("timeout", timeout_ms)
+        self._flat: dict[int, tuple[Any, ...]] = {}
+        self._bg_seen = 0
+        self._bg_false = False
+        self._bg_parent: dict[int, int] = {}
+        self._bg_conjs: list[tuple[Any, int]] = []
+        self._bg_groups: dict[int, list[Any]] = {}
+        self._bg_root: dict[int, int] = {}
+        self._bg_solution: dict[int, Any] = {}
+
+    # ------------------------------------------------------------------ independent parts
+    def var(self, vid: int) -> Any:
+        return self._var_terms[vid]
+
+    def background_value(self, vid: int) -> Any:
+        """A variable's value in a solution of the domain alone (None if it has no constraint)."""
+        return self._bg_solution.get(vid)
+
+    def variables(self, term: Any) -> frozenset[int]:
+        """The ids of the uninterpreted constants in a term (memoised over shared subterms).
+        Walks the solver's own AST handles: the Python wrappers cost more than the walk."""
+        tid = term.get_id()
+        known = self._vars.get(tid)
+        if known is not None:
+            return known
+        ref = self.enc.ctx.ref()
+        memo = self._vars
+        stack: list[tuple[Any, int, bool]] = [(term.as_ast(), tid, False)]
+        while stack:
+            node, nid, done = stack.pop()
+            if nid in memo:
+                continue
+            if z3.Z3_get_ast_kind(ref, node) != z3.Z3_APP_AST:
+                memo[nid] = frozenset()
+                continue
+            app = z3.Z3_to_app(ref, node)
+            count = z3.Z3_get_app_num_args(ref, app)
+            if count == 0:
+                decl = z3.Z3_get_app_decl(ref, app)
+                if z3.Z3_get_decl_kind(ref, decl) == z3.Z3_OP_UNINTERPRETED:
+                    memo[nid] = frozenset({nid})
+                    self._var_terms[nid] = z3.z3._to_expr_ref(node, self.enc.ctx)
+                else:
+                    memo[nid] = frozenset()
+                continue
+            kids = [z3.Z3_get_app_arg(ref, app, i) for i in range(count)]
+            ids = [z3.Z3_get_ast_id(ref, k) for k in kids]
+            if not done:
+                stack.append((node, nid, True))
+                stack.extend((k, i, False) for k, i in zip(kids, ids, strict=True) if i not in memo)
+                continue
+            memo[nid] = frozenset().union(*(memo[i] for i in ids))
+        self._alive.append(term)
+        return memo[tid]
+
+    def _flatten(self, formula: Any) -> tuple[Any, ...]:
+        """The conjuncts of a formula (nested `And`s opened, `True` dropped), memoised."""
+        fid = formula.get_id()
+        hit = self._flat.get(fid)
+        if hit is not None:
+            return hit
+        ref = self.enc.ctx.ref()
+        node = formula.as_ast()
+        out: tuple[Any, ...] = (formula,)
+        if z3.Z3_get_ast_kind(ref, node) == z3.Z3_APP_AST:
+            app = z3.Z3_to_app(ref, node)
+            kind = z3.Z3_get_decl_kind(ref, z3.Z3_get_app_decl(ref, app))
+            if kind == z3.Z3_OP_TRUE:
+                out = ()
+            elif kind == z3.Z3_OP_AND:
+                parts: list[Any] = []
+                for k in range(z3.Z3_get_app_num_args(ref, app)):
+                    child = z3.z3._to_expr_ref(z3.Z3_get_app_arg(ref, app, k), self.enc.ctx)
+                    parts.extend(self._flatten(child))
+                out = tuple(parts)
+        self._flat[fid] = out
+        return out
+
+    def _sync_background(self) -> None:
+        """Take in the domain constraints created since the last query, grouped by shared variables."""
+        background = self.enc.background
+        if self._bg_seen == len(background):
+            return
+        for f in background[self._bg_seen :]:
+            for c in self._flatten(f):
+                vs = self.variables(c)
+                if not vs:
+                    if z3.is_false(z3.simplify(c)):
+                        self._bg_false = True
+                    continue
+                first, *rest = vs
+                root = _find(self._bg_parent, first)
+                for v in rest:
+                    other = _find(self._bg_parent, v)
+                    if other != root:
+                        self._bg_parent[other] = root
+                self._bg_conjs.append((c, first))
+        self._bg_seen = len(background)
+        groups: dict[int, list[Any]] = {}
+        for c, first in self._bg_conjs:
+            groups.setdefault(_find(self._bg_parent, first), []).append(c)
+        self._bg_groups = groups
+        self._bg_root = {v: _find(self._bg_parent, v) for v in list(self._bg_parent)}
+        # the domain alone: every group must have an applicant (a contradiction here makes
+        # every query unsat); their values stand in for facts a query does not mention
+        self._bg_solution = {}
+        for part in groups.values():
+            status, values, _ = self._solve_part(part)
+            if status == "unsat":
+                self._bg_false = True
+            self._bg_solution.update(values)
+
+    def _split(self, formulas: Sequence[Any]) -> list[list[Any]] | None:
+        """The independent parts of a query: its conjuncts with the domain constraints they share
+        variables with, grouped by variable; None when the query is plainly false."""
+        self._sync_background()
+        if self._bg_false:
+            return None
+        conjs = [c for f in formulas for c in self._flatten(f)]
+        parent: dict[int, int] = {}
+        bg_root = self._bg_root
+        owner: list[int] = []
+        for c in conjs:
+            vs = self.variables(c)
+            if not vs:
+                if z3.is_false(z3.simplify(c)):
+                    return None
+                owner.append(-1)
+                continue
+            nodes = [bg_root.get(v, v) for v in vs]
+            root = _find(parent, nodes[0])
+            for n in nodes[1:]:
+                other = _find(parent, n)
+                if other != root:
+                    parent[other] = root
+            owner.append(nodes[0])
+        groups: dict[int, list[Any]] = {}
+        touched: dict[int, int] = {}
+        for c, o in zip(conjs, owner, strict=True):
+            if o == -1:
+                continue
+            groups.setdefault(_find(parent, o), []).append(c)
+        for node in list(parent) + [o for o in owner if o != -1]:
+            if node in self._bg_groups:
+                touched[node] = _find(parent, node)
+        for bg, root in touched.items():
+            groups.setdefault(root, []).extend(self._bg_groups[bg])
+        return list(groups.values())
+
+    def _solve_part(self, part: list[Any]) -> tuple[str, dict[int, Any], str]:
+        key = frozenset(c.get_id() for c in part)
+        hit = self._parts.get(key)
+        if hit is not None:
+            return hit
+        self.parts_solved += 1
+        solver = self.solver
+        solver.push()
+        try:
+            solver.add(*part)
+            result = solver.check()
+            if result == z3.unknown and "timeout" not in solver.reason_unknown():
+                # the incremental core gives up on some non-linear parts that a fresh solver, free
+                # to choose its tactics, decides
+                solver = z3.Solver(ctx=self.enc.ctx)
+                solver.set("timeout", self.timeout_ms)
+                solver.add(*part)
+                result = solver.check()
+            answer = self._answer(solver, result, part)
+        finally:
+            self.solver.pop()
+        self._parts[key] = answer
+        return answer
+
+    def _answer(self, solver: Any, result: Any, part: list[Any]) -> tuple[str, dict[int, Any], str]:
+        values: dict[int, Any] = {}
+        reason = ""
+        if result == z3.sat:
+            model = solver.model()
+            for c in part:
+                for vid in self.variables(c):
+                    if vid not in values:
+                        values[vid] = model.eval(self._var_terms[vid], model_completion=True)
+            answer = ("sat", values, "")
+        elif result == z3.unsat:
+            answer = ("unsat", values, "")
+        else:
+            reason = solver.reason_unknown() or "unknown"
+            answer = ("unknown", values, reason)
+        return answer
+
+    def _decide(self, formulas: Sequence[Any]) -> tuple[str, _Merged | None, str]:
+        parts = self._split(formulas)
+        if parts is None:
+            return "unsat", None, ""
+        merged: dict[int, Any] = {}
+        undecided = ""
+        # small parts first: an unsat one ends the query before a hard one is tried
+        for part in sorted(parts, key=len):
+            status, values, reason = self._solve_part(part)
+            if status == "unsat":
+                return "unsat", None, ""
+            if status == "unknown":
+                undecided = reason
+                continue
+            merged.update(values)
+        if undecided:
+            return "unknown", None, undecided
+        return "sat", _Merged(self, merged), ""
+
+    # ------------------------------------------------------------------ queries
+    def check(
+        self, formulas: Sequence[Formula], facts: Iterable[str] = (), show: Mapping[str, Term] | None = None
+    ) -> Answer:
+        """Is there an applicant satisfying every formula (and the domain)?  With sat, a witness
+        over `facts` (fact names, and `param:<name>` for unset parameters) and the values of the
+        `show` terms."""
+        started = time.perf_counter()
+        self.calls += 1
+        try:
+            status, model, reason = self._decide(formulas)
+            if status == "unknown":
+                self.undecided += 1
+                return Answer("unknown", ms=self._ms(started), reason=reason)
+            if status == "unsat" or model is None:
+                return Answer("unsat", ms=self._ms(started))
+            facts = list(facts)
+            chosen = model
+            return Answer(
+                "sat", self._ms(started), decode=lambda: (self.witness(chosen, facts), _values(chosen, show))
+            )
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def core(self, named: Sequence[tuple[str, Formula]], base: Sequence[Formula] = ()) -> list[str] | None:
+        """Names of a subset of `named` formulas that cannot hold together (with `base` and the
+        domain); None when they can or the solver cannot tell."""
+        started = time.perf_counter()
+        self.calls += 1
+        try:
+            solver = z3.Solver(ctx=self.enc.ctx)
+            solver.set("timeout", self.timeout_ms)
+            solver.add(*self.enc.background, *base)
+            flags = []
+            for i, (_, f) in enumerate(named):
+                flag = z3.Bool(f"core!{i}", self.enc.ctx)
+                solver.add(z3.Implies(flag, f))
+                flags.append(flag)
+            if solver.check(*flags) != z3.unsat:
+                return None
+            core = {str(c) for c in solver.unsat_core()}
+            return [name for (name, _), flag in zip(named, flags, strict=True) if str(flag) in core]
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def optimise(
+        self, term: Term, formulas: Sequence[Formula], facts: Iterable[str] = (), maximise: bool = True
+    ) -> Optimum:
+        """The largest (or least) value `term` takes under `formulas` (and the domain)."""
+        started = time.perf_counter()
+        self.calls += 1
+        try:
+            return self._optimise(term, formulas, facts, maximise, started)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _optimise(
+        self, term: Term, formulas: Sequence[Formula], facts: Iterable[str], maximise: bool, started: float
+    ) -> Optimum:
+        parts = self._split(formulas)
+        if parts is None:
+            return Optimum("unsat", ms=self._ms(started))
+        wanted = self.variables(term)
+        linked = [p for p in parts if any(self.variables(c) & wanted for c in p)]
+        merged: dict[int, Any] = {}
+        for part in parts:
+            if any(part is p for p in linked):
+                continue
+            status, values, reason = self._solve_part(part)
+            if status != "sat":
+                if status == "unknown":
+                    self.undecided += 1
+                return Optimum(status, ms=self._ms(started), reason=reason)
+            merged.update(values)
+        opt = z3.Optimize(ctx=self.enc.ctx)
+        opt.set("timeout", self.timeout_ms)
+        for part in linked:
+            opt.add(*part)
+        handle = opt.maximize(term) if maximise else opt.minimize(term)
+        result = opt.check()
+        if result == z3.unknown:
+            self.undecided += 1
+            return Optimum("unknown", ms=self._ms(started), reason=opt.reason_unknown())
+        if result == z3.unsat:
+            return Optimum("unsat", ms=self._ms(started))
+        model = opt.model()
+        for part in linked:
+            for c in part:
+                for vid in self.variables(c):
+                    merged[vid] = model.eval(self._var_terms[vid], model_completion=True)
+        for vid in wanted:
+            merged.setdefault(vid, model.eval(self._var_terms[vid], model_completion=True))
+        view = _Merged(self, merged)
+        bound = opt.upper(handle) if maximise else opt.lower(handle)
+        witness = self.witness(view, facts)
+        reached = _as_fraction(view.eval(term))
+        exact = _as_fraction(bound)
+        if exact is not None:
+            return Optimum("sat", exact, reached == exact, witness, self._ms(started))
+        text = str(bound)
+        if "oo" in text and "epsilon" not in text:
+            return Optimum("sat", None, False, witness, self._ms(started))
+        # a supremum not attained (x < 100): z3 prints the bound as "100 + -1*epsilon"
+        near = _epsilon_bound(text)
+        return Optimum("sat", near if near is not None else reached, False, witness, self._ms(started))
+
+    def witness(self, model: Any, facts: Iterable[str]) -> Witness:
+        enc = self.enc
+        out: dict[str, Any] = {}
+        params: dict[str, Any] = {}
+        for name in facts:
+            if name.startswith("param:"):
+                for key, value in enc.unknowns.items():
+                    if key == name or key.startswith(name + "@"):
+                        psym = enc.model.params.get(name[len("param:") :])
+                        if psym is not None:
+                            params[key[len("param:") :]] = _decode(enc, model, value, psym.type, None)
+                continue
+            value = enc.facts.get(name)
+            if value is None:
+                continue
+            sym = enc.model.facts[name]
+            out[name] = _decode(enc, model, value, sym.type, enc.fen.get(name))
+        on = None
+        if enc._today is not None:
+            on = _decode_date(model, enc._today)
+        return Witness(out, on, params)
+
+    @staticmethod
+    def _ms(started: float) -> int:
+        return int((time.perf_counter() - started) * 1000)
+
+
+def _values(model: Any, show: Mapping[str, Term] | None) -> dict[str, Fraction | None]:
+    return {k: _as_fraction(model.eval(t, model_completion=True)) for k, t in (show or {}).items()}
+
+
+def _as_fraction(value: Any) -> Fraction | None:
+    if z3.is_int_value(value):
+        return Fraction(value.as_long())
+    if z3.is_rational_value(value):
+        return Fraction(value.numerator_as_long(), value.denominator_as_long())
+    if z3.is_algebraic_value(value):
+        return None
+    return None
+
+
+def _epsilon_bound(text: str) -> Fraction | None:
+    head = text.split("+")[0].strip()
+    try:
+        return Fraction(head)
+    except ValueError:
+        return None
+
+
+def _decode_date(model: Any, date: DateTerm) -> datetime.date | None:
+    parts = [_as_fraction(model.eval(p, model_completion=True)) for p in (date.y, date.m, date.d)]
+    if any(p is None for p in parts):
+        return None
+    try:
+        return datetime.date(*(int(p) for p in parts if p is not None))
+    except ValueError:
+        return None
+
+
+def _decode(enc: Encoder, model: Any, value: Value, ty: T.Type, fen: Any) -> Any:
+    if fen is not None:
+        raw = _as_fraction(model.eval(fen, model_completion=True))
+        return None if raw is None else Decimal(int(raw)) / 100
+    if isinstance(value, EnumTerm):
+        index = _as_fraction(model.eval(value.index, model_completion=True))
+        members = list(enc.model.enums.get(value.enum, {}))
+        return members[int(index)] if index is not None and 0 <= index < len(members) else None
+    if isinstance(value, DateTerm):
+        return _decode_date(model, value)
+    if isinstance(value, DurationTerm):
+        count = _as_fraction(model.eval(value.count, model_completion=True))
+        return None if count is None else (int(count), value.unit)
+    got = model.eval(value, model_completion=True)
+    if z3.is_true(got):
+        return True
+    if z3.is_false(got):
+        return False
+    frac = _as_fraction(got)
+    if frac is None:
+        return None
+    return _exact_decimal(frac) if ty.kind != "count" else Decimal(int(frac))
+
+
+def _exact_decimal(value: Fraction) -> Decimal | Fraction:
+    """The fraction as a Decimal when it has a finite decimal expansion, else itself."""
+    den = value.denominator
+    twos = fives = 0
+    while den % 2 == 0:
+        den //= 2
+        twos += 1
+    while den % 5 == 0:
+        den //= 5
+        fives += 1
+    if den != 1:
+        return value
+    scale = 10 ** max(twos, fives)
+    return Decimal(value.numerator * (scale // value.denominator)).scaleb(-max(twos, fives))
+
+
+def exact_decimal(value: Fraction) -> Decimal | Fraction:
+    """A rational as an exact Decimal when it has one (shared with the analysis's printers)."""
+    return _exact_decimal(value)
