@@ -173,33 +173,65 @@ def wrap(text: str, width: int) -> list[str]:
     Chinese may break between any two characters, but never inside an amount or a word."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        lines.extend(_wrap_line(paragraph, width))
+        lines.extend(_balanced(paragraph, width))
     return lines
 
 
+def _balanced(text: str, width: int) -> list[str]:
+    """Wrapped lines without a stub of a character or two left alone on the last line: a narrower
+    width that keeps the number of lines is tried first."""
+    lines = _wrap_line(text, width)
+    if len(lines) < 2 or display_width(lines[-1]) > width // 5:
+        return lines
+    for narrower in range(width - 1, (width * 3) // 4, -1):
+        attempt = _wrap_line(text, narrower)
+        if len(attempt) == len(lines) and display_width(attempt[-1]) > width // 5:
+            return attempt
+    return lines
+
+
+# Chinese typesetting never starts a line with closing punctuation nor ends one with opening.
+_NO_LINE_START = "，。、；：？！）》」』”’%,.;:)]}"
+_NO_LINE_END = "（《「『“‘([{"
+
+
 def _tokens(text: str) -> list[str]:
-    """Pieces that must stay whole: a run of ASCII letters and digits (with the unit glued to it),
-    a single Chinese character, or a space."""
-    out: list[str] = []
+    """Pieces that must stay whole: a run of ASCII letters and digits (with the unit glued to it)
+    or a single Chinese character, each with the punctuation that must not be parted from it; or
+    a space."""
+    raw: list[str] = []
     i = 0
     while i < len(text):
         ch = text[i]
-        if ch == " ":
-            out.append(ch)
-            i += 1
-            continue
-        if display_width(ch) == 2 or not (ch.isalnum() or ch in ".%:_-/()[]{},"):
-            out.append(ch)
+        if ch == " " or display_width(ch) == 2 or not (ch.isalnum() or ch in ".%:_-/"):
+            raw.append(ch)
             i += 1
             continue
         j = i
-        while j < len(text) and text[j] != " " and display_width(text[j]) == 1:
+        while j < len(text) and text[j] != " " and display_width(text[j]) == 1 and text[j] not in "([{}])":
             j += 1
         # Keep a unit or multiplier glued to a number (2000万, 10亿以上, 3000家) on the same line.
         while j < len(text) and text[j] in "万亿千元家人场项条次个件台套名所年月日天以上下内及或%":
             j += 1
-        out.append(text[i:j])
+        raw.append(text[i:j])
         i = j
+    out: list[str] = []
+    opening = ""
+    for token in raw:
+        if token in _NO_LINE_START and out and out[-1] != " " and not opening:
+            out[-1] += token
+        elif token in _NO_LINE_END:
+            opening += token
+        elif opening and token != " ":
+            out.append(opening + token)
+            opening = ""
+        else:
+            if opening:
+                out.append(opening)
+                opening = ""
+            out.append(token)
+    if opening:
+        out.append(opening)
     return out
 
 

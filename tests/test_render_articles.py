@@ -1,0 +1,97 @@
+"""Finding cited articles in source documents: numerals, nesting, paragraphs, misses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policydsl.render.articles import cn_to_int, int_to_cn, locate, parse_citation
+from policydsl.render.report import BUNDLED_SOURCES
+from tests.conftest import DATA
+
+DOC = (DATA / "report" / "platform.txt").read_text(encoding="utf-8")
+
+
+def line_at(text: str, cite: str) -> str:
+    place = locate(text, cite)
+    assert place is not None, cite
+    return text[place.start : place.end]
+
+
+@pytest.mark.parametrize("n", range(1, 200))
+def test_chinese_numerals_round_trip(n: int) -> None:
+    assert cn_to_int(int_to_cn(n)) == n
+
+
+@pytest.mark.parametrize(
+    ("text", "n"), [("十", 10), ("十二", 12), ("二十一", 21), ("一百零五", 105), ("两", 2)]
+)
+def test_chinese_numerals(text: str, n: int) -> None:
+    assert cn_to_int(text) == n
+
+
+def test_not_a_numeral() -> None:
+    assert cn_to_int("条") is None
+    assert cn_to_int("") is None
+
+
+def test_citation_steps() -> None:
+    assert [p.kind for p in parse_citation("第八条(一)")] == ["article", "paren"]
+    assert [p.kind for p in parse_citation("三(二)1")] == ["heading", "paren", "number"]
+    assert [p.kind for p in parse_citation("四.1")] == ["heading", "number"]
+    assert [p.kind for p in parse_citation("第五条第二款")] == ["article", "paragraph"]
+    assert [p.kind for p in parse_citation("编制说明 三")] == ["text", "heading"]
+
+
+def test_article_and_item() -> None:
+    assert line_at(DOC, "第四条").startswith("第四条 对获得上级认定的制造业创新中心")
+    assert line_at(DOC, "第三条(二)") == "（二）成立时间满1年；"
+    # an Arabic article number finds the Chinese one
+    assert line_at(DOC, "第3条").startswith("第三条 申报单位")
+
+
+def test_paragraphs_of_an_article() -> None:
+    assert line_at(DOC, "第五条第一款").startswith("第五条 对列入省级重点支持的平台")
+    assert line_at(DOC, "第五条第二款").startswith("对平台服务营业收入超过2000万元")
+    assert line_at(DOC, "第五条第三款").startswith("每年遴选不超过30家")
+
+
+def test_a_missing_inner_step_anchors_the_outer_one() -> None:
+    place = locate(DOC, "第六条(九)")
+    assert place is not None and not place.exact
+    assert DOC[place.start : place.end].startswith("第六条")
+
+
+def test_a_missing_citation_is_none() -> None:
+    assert locate(DOC, "第九十九条") is None
+    assert locate("", "第一条") is None
+
+
+def test_headings_and_numbered_items_nest() -> None:
+    text = "一、总则\n1.目的\n二、措施\n（一）平台\n1.第一项\n2.第二项\n（二）企业\n1.其他\n"
+    assert line_at(text, "二(一)2") == "2.第二项"
+    assert line_at(text, "二(二)1") == "1.其他"
+    assert line_at(text, "一.1") == "1.目的"
+
+
+def test_a_number_does_not_match_a_longer_one() -> None:
+    text = "（二）\n10.十\n1.一\n"
+    assert line_at(text, "(二)1") == "1.一"
+
+
+SEEDS = [
+    ("002_feaf6a41846fe068.txt", "第八条(一)", "（一）工业互联网标杆示范项目"),
+    ("002_feaf6a41846fe068.txt", "第十八条", "第十八条 本实施细则"),
+    ("004_d41223bd964af659.txt", "三(二)3", "3.引进培育平台及服务商"),
+    ("001_daab0d322e2f7c63.txt", "四.1", "1.被评审认定为我省产业互联网"),
+    ("003_93a2485cbd92d1c4.txt", "第十四条", "第十四条 入选服务机构完成服务协议承诺目标"),
+]
+
+
+@pytest.mark.parametrize(("name", "cite", "start"), SEEDS)
+def test_seed_documents(name: str, cite: str, start: str) -> None:
+    path: Path = BUNDLED_SOURCES / name
+    if not path.is_file():
+        pytest.skip(f"the seed documents are not beside the checkout ({BUNDLED_SOURCES})")
+    assert line_at(path.read_text(encoding="utf-8"), cite).startswith(start)

@@ -1,0 +1,110 @@
+"""One applicant's path through the diagrams, followed with the reference interpreter."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from policydsl.checks.typecheck import Model
+from policydsl.diagnostics import Sink
+from policydsl.interpreter import Interpreter
+from policydsl.pipeline import check_file
+from policydsl.render.path import Applicant, trace_measure, trace_overview
+from policydsl.render.trees import measure_tree, overview
+from tests.conftest import DATA
+
+PLATFORM = DATA / "diagrams" / "platform.policy"
+FACTS: dict[str, Any] = json.loads((DATA / "diagrams" / "platform.facts.json").read_text(encoding="utf-8"))
+DAY = datetime.date(2022, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    sink = Sink()
+    checked = check_file(PLATFORM, sink)
+    assert checked.model is not None and checked.source is not None
+    return checked.model
+
+
+def applicant(model: Model, facts: dict[str, Any], day: datetime.date | None = DAY) -> Applicant:
+    return Applicant(Interpreter(model, PLATFORM.read_text(encoding="utf-8")), facts, day)
+
+
+def test_the_path_takes_the_exception_the_bonus_and_loses_the_second_stage(model: Model) -> None:
+    m = model.measures["platform_award"]
+    tree = measure_tree(model, m)
+    trace_measure(tree, m, applicant(model, FACTS))
+    path = tree.path_nodes
+    assert {
+        "platform_award.measure",
+        "platform_award.exclude1",
+        "platform_award.clause.national",
+        "platform_award.amount",
+        "platform_award.clause.3",
+        "platform_award.quota1",
+        "platform_award.instalment.h2.fail",
+    } <= path
+    # the default is never tried once the exception applies, nor the dead ends of passed gates
+    assert "platform_award.clause.default.if1" not in path
+    assert "platform_award.validity.fail" not in path
+    assert "platform_award.paid" not in path
+    assert ("platform_award.clause.national.if1", "platform_award.clause.national") in tree.path_edges
+    assert tree.node("platform_award.clause.national").figure == "本申请人：最高 3000万元"
+    assert tree.node("platform_award.clause.3").figure == "本申请人：30万元"
+    # 3030万 ceiling; the first half-year's 50% is paid and kept, the second stage is lost
+    assert tree.node("platform_award.measure").figure == "本申请人：最高 1515万元"
+
+
+def test_a_failed_gate_stops_the_path_and_says_why(model: Model) -> None:
+    m = model.measures["center"]
+    tree = measure_tree(model, m)
+    trace_measure(tree, m, applicant(model, FACTS))
+    assert "center.applicants.fail" in tree.path_nodes
+    assert "center.clause.base" not in tree.path_nodes
+    figure = tree.node("center.measure").figure
+    assert figure is not None and figure.startswith("本申请人：不符合")
+
+
+def test_outside_the_validity_period_nothing_is_reached(model: Model) -> None:
+    m = model.measures["center"]
+    tree = measure_tree(model, m)
+    trace_measure(tree, m, applicant(model, FACTS, datetime.date(2030, 1, 1)))
+    assert tree.path_nodes == {"center.measure", "center.validity", "center.validity.fail"}
+
+
+def test_an_unknown_answer_stops_the_path_there(model: Model) -> None:
+    facts = {k: v for k, v in FACTS.items() if k != "national_platform"}
+    m = model.measures["platform_award"]
+    tree = measure_tree(model, m)
+    trace_measure(tree, m, applicant(model, facts))
+    assert "platform_award.clause.national.if1" in tree.path_nodes
+    assert not {e for e in tree.path_edges if e[0] == "platform_award.clause.national.if1"}
+
+
+def test_the_enterprise_path_computes_the_tiered_award(model: Model) -> None:
+    facts = dict(
+        FACTS, applicant="enterprise", upper_funding="3亿", investment="4亿", center_level="national"
+    )
+    facts["other_funding"] = Decimal(0)
+    m = model.measures["center"]
+    tree = measure_tree(model, m)
+    trace_measure(tree, m, applicant(model, facts))
+    assert tree.node("center.clause.base").figure == "本申请人：1亿元"
+    assert "center.funding_limit1" in tree.path_nodes
+
+
+def test_the_overview_highlights_paying_measures_and_the_total(model: Model) -> None:
+    view = overview(model)
+    trace_overview(view, applicant(model, FACTS))
+    assert {"policy", "eligibility", "kind.platform", "measure.platform_award", "total"} <= view.path_nodes
+    assert "kind.enterprise" not in view.path_nodes
+    assert "measure.center" not in view.path_nodes
+    assert ("kind.platform", "measure.platform_award") in view.path_edges
+    assert ("eligibility", "kind.enterprise") not in view.path_edges
+    assert view.node("measure.center").figure is not None
+    total = view.node("total").figure
+    assert total is not None and total.startswith("本申请人：")

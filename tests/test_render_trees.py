@@ -1,0 +1,242 @@
+"""The shape of decision trees and overviews: every clause has its leaf, every decision two answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from policydsl import ast
+from policydsl.checks.typecheck import Model
+from policydsl.diagnostics import Sink
+from policydsl.pipeline import check_file, check_text
+from policydsl.render.diagram import EDGE_ROLES, ROLES, Diagram
+from policydsl.render.trees import measure_tree, overview
+from tests.conftest import DATA, POLICIES
+
+PLATFORM = DATA / "diagrams" / "platform.policy"
+FILES = [PLATFORM, *sorted(POLICIES.glob("*.policy"))]
+
+
+def model_of(path: Path) -> Model:
+    sink = Sink()
+    checked = check_file(path, sink)
+    assert checked.model is not None and not sink.has_errors, [d.message for d in sink.diagnostics]
+    return checked.model
+
+
+def model_text(text: str) -> Model:
+    sink = Sink()
+    checked = check_text("t.policy", text, sink)
+    assert checked.model is not None and not sink.has_errors, [d.message for d in sink.diagnostics]
+    return checked.model
+
+
+def reachable(d: Diagram) -> set[str]:
+    seen: set[str] = set()
+    stack = [d.nodes[0].id]
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(e.head for e in d.out(n))
+    return seen
+
+
+def well_formed(d: Diagram) -> None:
+    ids = [n.id for n in d.nodes]
+    assert len(ids) == len(set(ids)), [i for i, c in Counter(ids).items() if c > 1]
+    known = set(ids)
+    for e in d.edges:
+        assert e.tail in known and e.head in known, e
+        assert e.role in EDGE_ROLES
+    for n in d.nodes:
+        assert n.role in ROLES
+        if n.decision is not None:
+            answers = sorted(e.role for e in d.out(n.id))
+            assert answers == ["no", "yes"], (n.id, answers)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_clause_has_a_reachable_leaf_in_its_measures_tree(path: Path) -> None:
+    model = model_of(path)
+    assert model.measures
+    for m in model.measures.values():
+        tree = measure_tree(model, m)
+        well_formed(tree)
+        leaves = tree.leaves()
+        assert set(leaves) == {m.clause_id(c) for c in m.clauses}, m.name.text
+        seen = reachable(tree)
+        assert {leaf.id for leaf in leaves.values()} <= seen
+        # Every node hangs off the measure's root: nothing is drawn that a reader cannot reach.
+        assert seen == {n.id for n in tree.nodes}
+        # Each condition of each clause is asked somewhere in the tree.
+        asked = {id(n.decision.subject) for n in tree.nodes if n.decision is not None and n.decision.subject}
+        for clause in m.clauses:
+            for cond in clause.conditions:
+                assert id(cond) in asked, (m.clause_id(clause), cond)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_the_overview_shows_every_measure_and_who_it_serves(path: Path) -> None:
+    model = model_of(path)
+    view = overview(model)
+    well_formed(view)
+    ids = {n.id for n in view.nodes}
+    for name, m in model.measures.items():
+        assert f"measure.{name}" in ids
+        for a in m.of(ast.Applicants):
+            for kind in a.kinds:
+                assert any(e.tail == f"kind.{kind.text}" and e.head == f"measure.{name}" for e in view.edges)
+    assert reachable(view) == ids
+
+
+def test_gates_come_first_in_the_drafters_order() -> None:
+    model = model_of(PLATFORM)
+    tree = measure_tree(model, model.measures["platform_award"])
+    chain = [n.id for n in tree.nodes if n.decision is not None]
+    assert chain[:7] == [
+        "platform_award.validity",
+        "platform_award.eligibility1",
+        "platform_award.eligibility2",
+        "platform_award.eligibility3",
+        "platform_award.applicants",
+        "platform_award.exclude1",
+        # the exception with the higher priority is tried before its default
+        "platform_award.clause.national.if1",
+    ]
+    assert tree.node("platform_award.eligibility2").title == "距今(成立日期) 届满 1年？"
+    assert tree.node("platform_award.applicants").title == "申报主体为工业互联网平台？"
+    # an exclusion continues on "no" and ends the measure on "yes"
+    assert {(e.head, e.role) for e in tree.out("platform_award.exclude1")} == {
+        ("platform_award.exclude1.fail", "yes"),
+        ("platform_award.clause.national.if1", "no"),
+    }
+
+
+def test_an_exception_is_tried_before_its_default_and_shows_its_priority() -> None:
+    model = model_of(PLATFORM)
+    tree = measure_tree(model, model.measures["platform_award"])
+    national = tree.node("platform_award.clause.national")
+    assert national.role == "ceiling"
+    assert "最高：3000万" in national.lines
+    assert "例外：适用时取代给予（default），优先级 1" in "".join(national.lines)
+    # failing the exception's condition leads to the default's condition
+    assert ("platform_award.clause.default.if1", "no") in {
+        (e.head, e.role) for e in tree.out("platform_award.clause.national.if1")
+    }
+
+
+def test_leaves_show_formula_caps_status_payment_and_article() -> None:
+    model = model_of(PLATFORM)
+    tree = measure_tree(model, model.measures["center"])
+    leaf = tree.node("center.clause.base")
+    assert leaf.role == "determined"
+    assert leaf.title == "给予「配套奖励」"
+    assert leaf.lines == [
+        "金额：50% × 上级扶持资金",
+        "封顶：按创新中心级别分档",
+        "  国家级：1亿",
+        "  省级：5000万",
+        "  市级：3000万",
+        "性质：确定金额（符合条件即应得）",
+        "支付方式：现金",
+        "依据：第四条",
+    ]
+    limit = tree.node("center.funding_limit1")
+    assert limit.role == "rule"
+    assert "本项 ≤ 50% × 项目总投入 − 已获其他财政资助" in "".join(limit.lines)
+
+
+def test_unset_amounts_are_undetermined_and_unless_continues_on_no() -> None:
+    model = model_of(PLATFORM)
+    tree = measure_tree(model, model.measures["pilot"])
+    leaf = tree.node("pilot.clause.1")
+    assert leaf.role == "undetermined"
+    assert "待定：试点奖励金额（原文未定）" in leaf.lines
+    cond = tree.node("pilot.clause.1.if1")
+    assert cond.title.startswith("除非：")
+    assert {(e.head, e.role) for e in tree.out(cond.id)} == {("pilot.clause.1", "no"), ("pilot.none", "yes")}
+
+
+def test_bonus_quota_and_instalments_follow_the_award() -> None:
+    model = model_of(PLATFORM)
+    tree = measure_tree(model, model.measures["platform_award"])
+    order = [n.id for n in tree.nodes]
+    assert order.index("platform_award.amount") < order.index("platform_award.clause.3.if1")
+    bonus = tree.node("platform_award.clause.3")
+    assert "在已适用的奖励之上另加" in bonus.lines
+    # both the bonus and skipping it lead to the quota
+    into_quota = {e.tail for e in tree.edges if e.head == "platform_award.quota1"}
+    assert into_quota == {"platform_award.clause.3", "platform_award.clause.3.if1"}
+    h2 = tree.node("platform_award.instalment.h2")
+    assert h2.title.startswith("分期「7-12月」：兑付余额")
+    fail = tree.node("platform_award.instalment.h2.fail")
+    assert fail.lines == ["已兑付部分不予追回"]
+
+
+def test_several_award_groups_add_up_and_each_may_not_apply() -> None:
+    model = model_text(
+        """
+        fact a "甲": bool
+        fact b "乙": bool
+        measure m "措施" {
+          award one: 10万 if a
+          award two: 20万 if b if a
+          award three: ceiling 5万
+        }
+        """
+    )
+    tree = measure_tree(model, model.measures["m"])
+    well_formed(tree)
+    hub = [e.head for e in tree.out("m.awards")]
+    assert hub == ["m.clause.one.if1", "m.clause.two.if1", "m.clause.three"]
+    assert tree.node("m.group1.none").role == "ineligible"
+    # two conditions fail into one join point, which leads to "not applicable"
+    assert {e.tail for e in tree.edges if e.head == "m.clause.two.else"} == {
+        "m.clause.two.if1",
+        "m.clause.two.if2",
+    }
+    into_amount = {e.tail for e in tree.edges if e.head == "m.amount"}
+    assert into_amount == {"m.clause.one", "m.clause.two", "m.clause.three"}
+
+
+def test_tied_exceptions_are_marked_undetermined() -> None:
+    model = model_text(
+        """
+        fact a: bool
+        fact b: bool
+        measure m {
+          award base: 10万
+          award x: exception base priority 1 20万 if a
+          award y: exception base priority 1 30万 if b
+        }
+        """
+    )
+    tree = measure_tree(model, model.measures["m"])
+    assert any("优先级相同" in line for line in tree.node("m.clause.x").lines)
+    assert any("优先级相同" in line for line in tree.node("m.clause.y").lines)
+
+
+def test_overview_shows_combinations_caps_and_undeclared_pairs() -> None:
+    model = model_of(PLATFORM)
+    view = overview(model)
+    assert view.node("combine1").title == "就高不重复：只发其中最高一项"
+    assert view.node("total_cap1").title == "累计封顶 3000万"
+    into = {(e.tail, e.role) for e in view.edges if e.head == "combine1"}
+    assert into == {("measure.center", "combine"), ("measure.platform_award", "combine")}
+    # pilot is in no combination: its edge to the total says so
+    assert ("measure.pilot", "flow") in {(e.tail, e.role) for e in view.edges if e.head == "total"}
+    rows = view.node("measure.platform_award").rows
+    assert rows[0] == ("ceiling", "给予（default）：最高 1000万")
+    assert rows[-1] == ("rule", "名额 30；分期兑付")
+
+
+def test_same_model_same_diagram() -> None:
+    once = model_of(PLATFORM)
+    first = measure_tree(once, once.measures["platform_award"])
+    again = model_of(PLATFORM)
+    second = measure_tree(again, again.measures["platform_award"])
+    assert [(n.id, n.title, n.lines) for n in first.nodes] == [(n.id, n.title, n.lines) for n in second.nodes]
+    assert first.edges == second.edges

@@ -1,0 +1,223 @@
+"""The review site: self-contained pages, anchors that resolve, and a real browser that draws them."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from policydsl.render.diagram import ROLES
+from policydsl.render.report import build_site, find_source, inline_svg, slug
+from tests.conftest import DATA, POLICIES
+
+PLATFORM = DATA / "diagrams" / "platform.policy"
+SOURCES = DATA / "report"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    files = [PLATFORM, *sorted(POLICIES.glob("*.policy"))]
+    pages, _ = build_site(files, out, [SOURCES])
+    assert len(pages) == len(files)
+    return out
+
+
+def page(site: Path) -> str:
+    return (site / "platform.html").read_text(encoding="utf-8")
+
+
+def ids(html: str) -> set[str]:
+    return set(re.findall(r'\bid="([^"]+)"', html))
+
+
+def local_links(html: str) -> Iterator[str]:
+    for m in re.finditer(r'(?:xlink:)?href="#([^"]*)"', html):
+        yield m.group(1)
+
+
+def test_index_lists_every_policy(site: Path) -> None:
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert '<meta charset="utf-8">' in index
+    assert 'href="platform.html">示例市工业互联网平台培育办法</a>' in index
+    for path in POLICIES.glob("*.policy"):
+        assert f'href="{path.stem}.html"' in index
+        assert (site / f"{path.stem}.html").is_file()
+
+
+def test_pages_are_self_contained(site: Path) -> None:
+    for path in site.glob("*.html"):
+        html = path.read_text(encoding="utf-8")
+        assert '<html lang="zh-CN">' in html
+        assert "<script" not in html
+        assert "<link" not in html
+        assert not re.search(r'\bsrc="', html)
+        assert not re.search(r'href="(?:https?:)?//', html), path.name
+        assert "@import" not in html and "url(" not in html
+        assert "Noto Sans CJK SC" in html
+
+
+def test_every_local_link_has_its_target(site: Path) -> None:
+    for path in site.glob("*.html"):
+        html = path.read_text(encoding="utf-8")
+        known = ids(html)
+        missing = {target for target in local_links(html) if target not in known}
+        assert not missing, (path.name, sorted(missing)[:5])
+
+
+def test_ids_are_unique_across_the_inline_drawings(site: Path) -> None:
+    html = page(site)
+    found = re.findall(r'\bid="([^"]+)"', html)
+    assert len(found) == len(set(found))
+
+
+def test_the_source_text_sits_beside_the_clauses_with_links_both_ways(site: Path) -> None:
+    html = page(site)
+    assert "第五条 对列入省级重点支持的平台" in html
+    # the clause cites its article, and the article links back to the clause
+    m = re.search(r'id="clause-platform_award\.national".*?href="#(src-\d+)"', html, re.S)
+    assert m is not None
+    anchor = m.group(1)
+    article = re.search(
+        rf'<mark class="article" id="{anchor}">(.*?)</mark><span class="backlinks">(.*?)</span>', html
+    )
+    assert article is not None
+    assert article.group(1).startswith("第五条 对列入省级重点支持的平台")
+    assert 'href="#clause-platform_award.national"' in article.group(2)
+
+
+def test_a_citation_not_found_is_marked(tmp_path: Path) -> None:
+    policy = tmp_path / "p.policy"
+    policy.write_text(
+        'policy "测试" { source "doc.txt" }\n'
+        'measure m "措施" cite "第九十九条" { award 1万 cite "第一条" }\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "doc.txt").write_text("第一条 内容。\n", encoding="utf-8")
+    build_site([policy], tmp_path / "site")
+    html = (tmp_path / "site" / "p.html").read_text(encoding="utf-8")
+    assert '<span class="cite missing" title="原文中未找到该条文">第九十九条</span>' in html
+    assert '<mark class="article"' in html and "第一条 内容。" in html
+
+
+def test_diagrams_are_inline_svg(site: Path) -> None:
+    html = page(site)
+    assert html.count("<svg") == 1 + 3  # the overview and one tree per measure
+    assert "<?xml" not in html and "<!DOCTYPE svg" not in html
+    assert "措施：平台培育奖补" in html
+
+
+def test_examples_run_and_findings_and_open_points_are_listed(site: Path) -> None:
+    html = page(site)
+    assert "国家级中心" in html
+    assert '<span class="badge pass">通过</span>' in html
+    assert 'id="findings"' in html
+    undetermined = html[html.index('id="undetermined"') :]
+    assert "参数「试点奖励金额」" in undetermined
+    assert 'href="#clause-pilot.1"' in undetermined
+    assert "只给出最高限额" in undetermined
+
+
+def test_colours_in_the_page_match_the_diagrams(site: Path) -> None:
+    html = page(site)
+    for name, role in ROLES.items():
+        assert f".role-{name} {{ background: {role.fill}; border-color: {role.border}; }}" in html
+
+
+def test_a_policy_with_errors_gets_a_page_that_shows_them(tmp_path: Path) -> None:
+    policy = tmp_path / "bad.policy"
+    policy.write_text("measure m { award 1万 if nonsense }\n", encoding="utf-8")
+    pages, sink = build_site([policy], tmp_path / "site")
+    assert sink.has_errors and not pages[0].parsed
+    html = (tmp_path / "site" / "bad.html").read_text(encoding="utf-8")
+    assert "unknown name `nonsense`" in html
+    assert "<svg" not in html
+
+
+def test_sources_are_looked_up_only_by_name(tmp_path: Path) -> None:
+    (tmp_path / "doc.txt").write_text("x", encoding="utf-8")
+    assert find_source(tmp_path / "p.policy", "doc.txt", []) == tmp_path / "doc.txt"
+    assert find_source(tmp_path / "p.policy", "../doc.txt", [tmp_path]) is None
+    assert find_source(tmp_path / "p.policy", "missing.txt", [tmp_path]) is None
+
+
+def test_slugs_are_unique_and_safe() -> None:
+    taken: set[str] = set()
+    assert slug(Path("a/深圳 policy.policy"), taken) == "policy"
+    assert slug(Path("b/policy.policy"), taken) == "policy-2"
+    assert slug(Path("江门.policy"), taken) == "policy-3"
+
+
+def test_inline_svg_prefixes_ids() -> None:
+    svg = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE svg>\n<!-- c -->\n'
+        b'<svg><g id="node1"><a xlink:href="#clause-x"></a></g></svg>'
+    )
+    assert inline_svg(svg, "t") == '<svg><g id="t-node1"><a xlink:href="#clause-x"></a></g></svg>'
+
+
+# ------------------------------------------------------------------------------ in a real browser
+
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); the page is not opened")
+    return path
+
+
+@pytest.mark.parametrize("name", ["platform.html", "index.html"])
+def test_the_page_opens_in_a_browser(site: Path, name: str) -> None:
+    executable = chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the `playwright` package is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=BROWSER_ARGS)
+        try:
+            tab = browser.new_page()
+            errors: list[str] = []
+            tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            requests: list[str] = []
+            tab.on("request", lambda r: requests.append(r.url))
+            tab.goto((site / name).as_uri())
+            assert tab.evaluate("document.characterSet") == "UTF-8"
+            boxes = tab.evaluate(
+                "[...document.querySelectorAll('svg')].map(s => {"
+                " const r = s.getBoundingClientRect(); return [r.width, r.height]; })"
+            )
+            assert all(w > 0 and h > 0 for w, h in boxes), boxes
+            missing = tab.evaluate(
+                "[...document.querySelectorAll('a')].map(a => a.getAttribute('href')"
+                " || a.getAttribute('xlink:href')).filter(h => h && h.startsWith('#'))"
+                ".filter(h => !document.getElementById(decodeURIComponent(h.slice(1))))"
+            )
+            assert missing == []
+            assert not errors
+            # nothing but the page itself was fetched: the site works offline
+            assert all(url.startswith("file://") for url in requests), requests
+            if name == "platform.html":
+                assert len(boxes) == 4
+                assert tab.title() == "示例市工业互联网平台培育办法"
+                font = tab.evaluate("getComputedStyle(document.body).fontFamily")
+                assert font.startswith('"Noto Sans CJK SC"')
+                # following a clause's citation lands on its article, highlighted as the target
+                tab.click("#clause-platform_award\\.national a.cite")
+                target = tab.evaluate("document.querySelector(':target').textContent")
+                assert target.startswith("第五条")
+                tab.click("mark.article:target + .backlinks a.back")
+                assert tab.evaluate("location.hash").startswith("#")
+                assert tab.evaluate("document.querySelector(':target') !== null")
+        finally:
+            browser.close()
