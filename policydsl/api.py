@@ -81,19 +81,24 @@ class PolicyEvaluator:
 
 
 def compile_policy(
-    path: str | Path, params: Mapping[str, Any] | None = None
+    path: str | Path, params: Mapping[str, Any] | None = None, *, compiled: bool = False
 ) -> tuple[PolicyEvaluator | None, Sink]:
-    """Check a policy file and build its evaluator; None when it has errors (see the sink)."""
+    """Check a policy file and build its evaluator; None when it has errors (see the sink).
+    `compiled`: the generated Python evaluator loaded in this process instead of the interpreter."""
     sink = Sink()
     checked = check_file(path, sink)
     if checked.model is None or sink.has_errors or checked.source is None:
         return None, sink
+    if compiled:
+        from policydsl.codegen.evaluator import build
+
+        return build(checked, params), sink
     return PolicyEvaluator(checked.model, checked.source.text, params), sink
 
 
 @functools.lru_cache(maxsize=64)
 def _load(path: str, mtime: float) -> PolicyEvaluator:
-    evaluator, sink = compile_policy(path)
+    evaluator, sink = compile_policy(path, compiled=True)
     if evaluator is None:
         from policydsl.frontend import load_file
 
@@ -105,7 +110,7 @@ def _load(path: str, mtime: float) -> PolicyEvaluator:
 
 
 def load(path: str | Path) -> PolicyEvaluator:
-    """The evaluator for a policy file, cached until the file changes."""
+    """The compiled evaluator for a policy file, cached until the file changes."""
     resolved = Path(path).resolve()
     try:
         mtime = resolved.stat().st_mtime

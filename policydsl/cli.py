@@ -82,6 +82,7 @@ def _date(value: str | None) -> datetime.date | None:
 @click.option("--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed.")
 @click.option("--params", type=click.Path(dir_okay=False, path_type=Path), help="JSON values for parameters.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--interpret", is_flag=True, help="Use the reference interpreter instead of the compiled evaluator.")
 def eval_command(
     policy: Path,
     facts: Path | None,
@@ -92,6 +93,7 @@ def eval_command(
     partial: bool,
     params: Path | None,
     fmt: str,
+    interpret: bool,
 ) -> None:
     """Evaluate one applicant (--facts) or a whole batch (--batch … -o …)."""
     date = _date(date_text) or datetime.date.today()
@@ -99,11 +101,21 @@ def eval_command(
         raise click.UsageError("give either --facts FILE or --batch FILE")
     if batch is not None and output is None:
         raise click.UsageError("--batch needs -o FILE for the results")
-    evaluator = commands_eval.build(policy, params)
+    evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
         sys.exit(commands_eval.evaluate_batch(evaluator, batch, output, date))
     assert facts is not None
     sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt))
+
+
+@main.command("compile")
+@click.argument("policy", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="The module to write (default: stdout).")
+def compile_command(policy: Path, output: Path | None) -> None:
+    """Compile a policy to a standalone Python evaluator module (standard library only)."""
+    from policydsl.codegen.evaluator import compile_command as run
+
+    sys.exit(run(policy, output))
 
 
 @main.command("test")

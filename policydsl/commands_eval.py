@@ -37,11 +37,12 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     return value
 
 
-def build(policy: Path, params: Path | None) -> PolicyEvaluator:
-    """The evaluator for a policy file; prints the diagnostics and exits 1 when it has errors."""
+def build(policy: Path, params: Path | None, interpret: bool = False) -> PolicyEvaluator:
+    """The evaluator for a policy file (compiled, or the reference interpreter when `interpret`);
+    prints the diagnostics and exits 1 when it has errors."""
     overrides = read_json(params, "parameters") if params is not None else None
     try:
-        evaluator, sink = compile_policy(policy, overrides)
+        evaluator, sink = compile_policy(policy, overrides, compiled=not interpret)
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None
     if evaluator is None:

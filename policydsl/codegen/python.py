@@ -10,7 +10,7 @@ import keyword
 import re
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -707,13 +707,23 @@ class PythonGenerator:
         self.fn = _Fn(CodeWriter(1))
         return self.fn.w
 
-    def end(self, out: CodeWriter, signature: str, args: list[str], returns: str, comments: list[str]) -> None:
+    def end(
+        self,
+        out: CodeWriter,
+        signature: str,
+        args: list[str],
+        returns: str,
+        comments: list[str],
+        prologue: Sequence[str] = (),
+    ) -> None:
         """Write the finished function: comments, signature, the fact reads, then the body."""
         out.blank(2)
         for text in comments:
             out.comment(text)
         out.call(f"def {signature}(", args, f") -> {returns}:")
         with out.indent():
+            for line in prologue:
+                out.line(line)
             for name, local in sorted(self.fn.facts.items(), key=lambda kv: kv[1]):
                 out.call(f"{local} = f.get(", [self.s(name)])
         out.extend(self.fn.w)
@@ -1149,24 +1159,20 @@ class PythonGenerator:
                 continue
             func = self.namer.get("rank", measure.name.text, "rank_" + self.namer.safe(measure.name.text, "measure"))
             w = self.begin()
-            with w.block("try"):
-                w.line("f = parse_facts(FACT_SPECS, facts)")
-            with w.block("except InputError"):
-                w.line("return None")
             w.line("need: set[str] = set()")
             w.line("date = None")
             with w.block("with decimal.localcontext(CONTEXT)"):
                 val = self.expr(quota.rank)
                 w.line(f"value = {val.code}")
             w.line("return value if isinstance(value, Decimal) else None")
-            self.end(out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None",
-                     [f"{self.file_line(quota)}  quota {quota.count} rank {self.quote(quota.rank)}"])
+            prologue = ["try:", "    f = parse_facts(FACT_SPECS, facts)", "except InputError:", "    return None"]
+            comments = [f"{self.file_line(quota)}  quota {quota.count} rank {self.quote(quota.rank)}"]
+            self.end(out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None", comments, prologue)
             ranks[measure.name.text] = func
         return ranks
 
     def constraints_func(self, out: CodeWriter, ranks: dict[str, str]) -> None:
         w = self.begin()
-        w.line("p = parse_params(params, PARAM_SPECS) if params else {}")
         w.line("out: list[Constraint] = []")
         for measure in self.policy.of(ast.Measure):
             quota = next(iter(measure.of(ast.Quota)), None)
@@ -1180,7 +1186,6 @@ class PythonGenerator:
                     args.append(f"rank=lambda facts: {ranks[measure.name.text]}(facts, p)")
             if cap is not None:
                 with w.block("with decimal.localcontext(CONTEXT)"):
-                    w.line("f: Values = {}")
                     w.line("need: set[str] = set()")
                     w.line("date = None")
                     w.line(f"cap = {self.expr(cap.amount).code}")
@@ -1189,8 +1194,9 @@ class PythonGenerator:
                     args.append(f"allocate={self.s(ALLOCATIONS[cap.allocate.text])}")
             w.call("out.append(Constraint(", args, "))")
         w.line("return out")
+        prologue = ["p = parse_params(params, PARAM_SPECS) if params else {}", "f: Values = {}"]
         self.end(out, "constraints", ["params: Mapping[str, Any] | None = None"], "list[Constraint]",
-                 ["quotas and group caps, applied across a batch of applicants"])
+                 ["quotas and group caps, applied across a batch of applicants"], prologue)
 
     def facts_class(self, out: CodeWriter) -> None:
         out.blank(2)

@@ -1,0 +1,231 @@
+"""The compiled evaluator and the reference interpreter agree exactly on generated applicants."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import types
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from policydsl import ast
+from policydsl import runtime as rt
+from policydsl.checks.typecheck import Model
+from policydsl.codegen.python import generate
+from policydsl.diagnostics import Sink
+from policydsl.interpreter import Interpreter, validity_window
+from policydsl.pipeline import check_file
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = sorted((ROOT / "policies").glob("*.policy")) + sorted((ROOT / "tests" / "data" / "codegen").glob("*.policy"))
+
+
+@functools.cache
+def compiled(path: Path) -> tuple[Model, Interpreter, types.ModuleType]:
+    sink = Sink()
+    checked = check_file(path, sink)
+    assert checked.model is not None and checked.source is not None and not sink.has_errors
+    module = generate(checked.model, checked.source.text, str(path)).load()
+    return checked.model, Interpreter(checked.model, checked.source.text), module
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, ast.Node):
+            for field in item.__attrs_attrs__:
+                child = getattr(item, field.name)
+                if isinstance(child, ast.Node):
+                    stack.append(child)
+                elif isinstance(child, tuple):
+                    stack.extend(c for c in child if isinstance(c, ast.Node))
+
+
+def thresholds(model: Model) -> dict[str, list[Any]]:
+    """Literal values of the policy by kind, with the points where a percentage times them reaches
+    another literal (where caps start to bind) and their neighbours."""
+    money: set[Decimal] = {Decimal(0)}
+    counts: set[Decimal] = {Decimal(0)}
+    percents: set[Decimal] = {Decimal(0), Decimal(1)}
+    numbers: set[Decimal] = {Decimal(0)}
+    dates: set[datetime.date] = set()
+    durations: set[tuple[int, str]] = set()
+    for node in _walk(model.policy):
+        if isinstance(node, ast.Money | ast.PerUnit):
+            money.add(node.value)
+        elif isinstance(node, ast.Count):
+            counts.add(node.value)
+        elif isinstance(node, ast.Percent):
+            percents.add(node.value)
+        elif isinstance(node, ast.Ratio):
+            percents.add(node.left / node.right)
+        elif isinstance(node, ast.Number):
+            numbers.add(node.value)
+        elif isinstance(node, ast.DateLit):
+            dates.add(node.value)
+        elif isinstance(node, ast.Duration):
+            durations.add((node.value, node.unit))
+    for m in list(money):
+        for p in percents:
+            if p:
+                money.add((m / p).quantize(Decimal("0.01")))
+    near = lambda values, step: sorted({v + d for v in values for d in (-step, Decimal(0), step)})  # noqa: E731
+    return {
+        "money": [v for v in near(money, Decimal("0.01")) if v >= 0],
+        "count": [v for v in near(counts, Decimal(1)) if v >= 0],
+        "percent": near(percents, Decimal("0.01")),
+        "number": near(numbers, Decimal(1)),
+        "dates": sorted(dates),
+        "durations": sorted(durations),
+    }
+
+
+def fact_value(spec: rt.FactSpec, marks: dict[str, list[Any]], today: datetime.date) -> st.SearchStrategy[Any]:
+    kind = spec.kind
+    if kind in ("money", "count", "percent", "number"):
+        random = {
+            "money": st.decimals(min_value=0, max_value=10**10, places=2),
+            "count": st.integers(min_value=0, max_value=5000).map(Decimal),
+            "percent": st.decimals(min_value=0, max_value=2, places=3),
+            "number": st.decimals(min_value=-100, max_value=1000, places=1),
+        }[kind]
+        return st.one_of(st.sampled_from(marks[kind]), random)
+    if kind == "bool":
+        return st.booleans()
+    if kind == "date":
+        around = [today] + [rt.add_duration(today, -n, unit) for n, unit in marks["durations"]] + marks["dates"]
+        return st.builds(
+            lambda base, shift: base + datetime.timedelta(days=shift),
+            st.sampled_from(around),
+            st.sampled_from([-1, 0, 1, 40, -400]),
+        )
+    if kind == "enum":
+        names = [name for name, _ in spec.members]
+        labels = [label for _, label in spec.members]
+        return st.sampled_from(names + labels[:1])
+    if kind == "text":
+        return st.text(max_size=5)
+    return st.nothing()
+
+
+def as_text(value: Any) -> Any:
+    """The same value as a CSV cell would carry it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal | datetime.date):
+        return str(value)
+    return value
+
+
+BROKEN = st.sampled_from(["-5", "abc", "1.5.1", "", None, 3.5, "是"])
+
+
+@st.composite
+def applicants(draw: st.DrawFn, path: Path) -> tuple[dict[str, Any], datetime.date | None]:
+    model, interpreter, _ = compiled(path)
+    marks = thresholds(model)
+    start, end, _ = validity_window(model.policy.header)
+    days = [d for d in (start, end) if d is not None]
+    edges = [d + datetime.timedelta(days=k) for d in days for k in (-1, 0, 1)]
+    date = draw(st.one_of(st.sampled_from(edges or [datetime.date(2022, 6, 1)]), st.just(None),
+                          st.dates(datetime.date(2015, 1, 1), datetime.date(2030, 12, 31))))
+    today = date or datetime.date(2022, 6, 1)
+    facts: dict[str, Any] = {}
+    broken = draw(st.integers(0, 9)) == 0
+    textual = draw(st.booleans())
+    for key, spec in interpreter.specs.items():
+        if key != spec.name or draw(st.integers(0, 4)) == 0:
+            continue
+        value = draw(fact_value(spec, marks, today))
+        facts[key] = as_text(value) if textual else value
+        if broken and draw(st.integers(0, 3)) == 0:
+            facts[key] = draw(BROKEN)
+    return facts, date
+
+
+def outcome(run: Callable[[], Any]) -> Any:
+    try:
+        decision = run()
+    except rt.InputError as exc:
+        return ("input error", exc.problems)
+    data = decision.to_dict()
+    data["conditions"] = {name: dict(m.conditions) for name, m in decision.measures.items()}
+    return data
+
+
+def check_agreement(path: Path, facts: dict[str, Any], date: datetime.date | None, partial: bool, explain: bool) -> None:
+    _, interpreter, module = compiled(path)
+    expected = outcome(lambda: interpreter.evaluate(dict(facts), date, partial=partial, explain=explain))
+    actual = outcome(lambda: module.evaluate(dict(facts), date, partial=partial, explain=explain))
+    assert actual == expected
+    if not isinstance(expected, tuple):
+        amounts = module.evaluate_amounts(dict(facts), date, partial=partial)
+        assert {k: (v["status"], v["amount"]) for k, v in ((m["measure"], m) for m in expected["measures"])} == {
+            k: (status, None if amount is None else str(amount)) for k, (status, amount) in amounts.items()
+        }
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.stem)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data(), partial=st.booleans(), explain=st.booleans())
+def test_compiled_agrees_with_interpreter(path: Path, data: st.DataObject, partial: bool, explain: bool) -> None:
+    facts, date = data.draw(applicants(path))
+    check_agreement(path, facts, date, partial, explain)
+
+
+def test_policies_are_found() -> None:
+    names = {p.stem for p in POLICIES}
+    assert "constructs" in names
+    assert len(names) >= 2
+
+
+def test_typed_facts_dataclass_agrees() -> None:
+    path = ROOT / "tests" / "data" / "codegen" / "constructs.policy"
+    _, interpreter, module = compiled(path)
+    typed = module.Facts(
+        applicant="enterprise",
+        investment=Decimal("3000000"),
+        center_level="national",
+        established=datetime.date(2019, 1, 1),
+        other_funding=Decimal("0"),
+        score=Decimal("70"),
+        fees=Decimal("100000"),
+        revenue=Decimal("20000000.01"),
+        key_platform=True,
+        national_platform=True,
+        customers=Decimal(120),
+    )
+    date = datetime.date(2022, 6, 1)
+    raw = typed.given()
+    assert raw["investment"] == Decimal("3000000") and "standards" not in raw
+    compiled_decision = module.evaluate(typed, date, partial=True)
+    reference = interpreter.evaluate(raw, date, partial=True)
+    assert compiled_decision.to_dict() == reference.to_dict()
+    assert compiled_decision.measures["center"].amount == Decimal("1500000.00")
+    assert compiled_decision.measures["platform"].status == rt.CEILING
+
+
+def test_parameter_overrides_agree() -> None:
+    path = ROOT / "tests" / "data" / "codegen" / "constructs.policy"
+    model, _, module = compiled(path)
+    sink = Sink()
+    checked = check_file(path, sink)
+    assert checked.source is not None
+    params = {"pilot_amount": "10万", "base_rate": "50%"}
+    interpreter = Interpreter(model, checked.source.text, params)
+    facts = {"applicant": "enterprise", "established": "2019-01-01", "standards": 2, "fees": "30000", "score": 80}
+    date = datetime.date(2022, 6, 1)
+    expected = interpreter.evaluate(facts, date, partial=True).to_dict()
+    actual = module.evaluate(facts, date, partial=True, params=params).to_dict()
+    assert actual == expected
+    assert actual["measures"][4]["amount"] == "100000.00"
+    with pytest.raises(rt.InputError, match="no such parameter"):
+        module.evaluate(facts, date, params={"nope": 1})
