@@ -36,7 +36,10 @@ def grammar_text() -> str:
 
 
 def _on_comment(token: lark.Token) -> lark.Token:
-    _comments.get().append(token)
+    # comments are collected for the formatter during `parse`; other uses of the lexer ignore them
+    collected = _comments.get(None)
+    if collected is not None:
+        collected.append(token)
     return token
 
 
