@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import json
 import re
 from decimal import Decimal
@@ -15,6 +16,7 @@ import policydsl
 from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.api import compile_policy
+from policydsl.checks import analysis
 from policydsl.diagnostics import Severity, Sink
 from policydsl.examples import run_examples
 from policydsl.pipeline import check_file
@@ -43,6 +45,7 @@ SAMPLE_DATES = {
 }
 
 
+@functools.cache
 def _policy(name: str) -> ast.Policy:
     sink = Sink()
     checked = check_file(POLICIES / f"{name}.policy", sink)
@@ -204,3 +207,60 @@ def test_samples_use_plain_values() -> None:
                 for key, value in row.items():
                     assert not re.fullmatch(r"\d+(\.\d+)?[万亿]元?", value), (path.name, key, value)
                     assert value not in ("True", "False", "是", "否"), (path.name, key, value)
+
+
+# ------------------------------------------------------------------ what the analysis must keep showing
+
+
+@functools.cache
+def _analysis(name: str) -> analysis.Analysis:
+    sink = Sink()
+    checked = check_file(POLICIES / f"{name}.policy", sink)
+    assert checked.model is not None and checked.source is not None
+    return analysis.analyse(checked.model, checked.source.text)
+
+
+def _findings(name: str) -> set[tuple[str, frozenset[str]]]:
+    return {(d.code, frozenset(d.data.get("targets", ()))) for d in _analysis(name).findings}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_analysis_finds_no_errors_and_no_stale_acknowledgement(name: str) -> None:
+    codes = {d.code for d in _analysis(name).findings if d.severity is Severity.ERROR}
+    assert codes == set()
+    assert "P902" not in {d.code for d in _analysis(name).findings}
+
+
+def test_baoan_ambiguities_stay_visible() -> None:
+    found = _findings("baoan_industrial_internet")
+    # the text never says whether a large platform gets both the 500万 and the 50万 award
+    assert ("P201", frozenset({"large_platform", "pro_platform"})) in found
+    # nor whether a certified 双跨平台 that moves in is paid 1000万 twice
+    assert ("P202", frozenset({"dual_platform", "dual_platform_relocation"})) in found
+    assert ("P701", frozenset({"large_platform.tiered"})) in found
+    assert {t for c, t in found if c == "P704"} == {
+        frozenset({m})
+        for m in (
+            "resource_pool",
+            "cloud_voucher",
+            "app_benchmark_award",
+            "smart_benchmark_award",
+            "demo_park_award",
+            "training_base_grant",
+        )
+    }
+    # settled by "分别给予每项": the standards of different levels add up
+    assert not any(c == "P203" for c, _ in found)
+    settled = _analysis("baoan_industrial_internet").settled
+    assert [s.diagnostic.code for s in settled].count("P203") == 3
+
+
+def test_jiangmen_cluster_cap_without_allocation_is_reported() -> None:
+    assert ("P605", frozenset({"cluster_pilot"})) in _findings("jiangmen_special_fund")
+
+
+def test_blank_start_and_unset_amounts_are_reported() -> None:
+    assert "P705" in {c for c, _ in _findings("shenzhen_consulting_diagnosis")}
+    plan = [c for c, _ in _findings("shenzhen_industrial_internet_plan")]
+    assert plan.count("P702") == 7
+    assert ("P703", frozenset({"platform_award.effect"})) in _findings("shandong_platforms")
