@@ -121,6 +121,18 @@ def test_examples_run_and_findings_and_open_points_are_listed(site: Path) -> Non
     assert "只给出最高限额" in undetermined
 
 
+def test_findings_show_witnesses_and_settled_ones_their_reason(site: Path) -> None:
+    html = page(site)
+    findings = html[html.index('<section id="findings">') : html.index('<section id="examples">')]
+    assert '<h3 id="code-P201">' in findings
+    # the witness applicant, with the drafters' labels and enum values by their label
+    assert "<th>见证申请人</th>" in findings
+    assert "<th>创新中心级别（center_level）</th><td>国家级（national）</td>" in findings
+    assert 'href="#measure-center"' in findings
+    settled = findings[findings.index('id="settled"') :]
+    assert "确认理由：试点示范另行发文，可与平台奖补叠加" in settled
+
+
 def test_colours_in_the_page_match_the_diagrams(site: Path) -> None:
     html = page(site)
     for name, role in ROLES.items():

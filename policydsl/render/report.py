@@ -12,6 +12,7 @@ import attrs
 
 from policydsl import ast
 from policydsl import runtime as rt
+from policydsl.checks.analysis import Options, analyse
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink
 from policydsl.examples import ExampleResult, example_date, run_examples
@@ -97,6 +98,13 @@ class Citations:
         title = "" if exact else ' title="只找到上一级条文"'
         return f'<a class="cite" href="#src-{start}"{title}>{esc(cite)}</a>'
 
+    def anchored(self, cite: str) -> str:
+        """A link to an article the source text already anchors (drawn after the source text)."""
+        found = self.places.get(cite)
+        if found is None or found[0] not in self.backlinks:
+            return esc(cite)
+        return f'<a class="cite" href="#src-{found[0]}">{esc(cite)}</a>'
+
     def source_html(self) -> str:
         """The source text with an anchor on each cited line and links back to what cites it."""
         if self.text is None:
@@ -142,7 +150,8 @@ class PageSummary:
 
 class PolicyPage:
     """Builds the page of one checked policy: `path` of the file, its `source` file and `model` (None
-    when it did not parse), the `diagnostics` of `check`, and the source document `text`."""
+    when it did not parse), the `diagnostics` of `check` and the analysis, the source document `text`
+    and its file name `text_name`, and the findings the policy `settled` with their reasons."""
 
     def __init__(
         self,
@@ -152,8 +161,10 @@ class PolicyPage:
         diagnostics: list[Diagnostic],
         text: str | None,
         text_name: str | None,
+        settled: list[tuple[Diagnostic, str]] | None = None,
     ) -> None:
         self.path = path
+        self.settled = settled or []
         self.source = source
         self.model = model
         self.diagnostics = diagnostics
@@ -352,36 +363,39 @@ class PolicyPage:
             + "</div>"
         )
 
-    def findings_html(self) -> str:
-        parts: list[str] = []
-        clause_ids: set[str] = set()
+    def known_targets(self) -> set[str]:
+        known: set[str] = set()
         if self.model is not None:
             for m in self.model.measures.values():
-                clause_ids.add(m.name.text)
-                clause_ids.update(m.clause_id(c) for c in m.clauses)
-        acknowledged = [d for d in self.diagnostics if d.data.get("acknowledged")]
-        open_ = [d for d in self.diagnostics if not d.data.get("acknowledged")]
-        if not open_:
+                known.add(m.name.text)
+                known.update(m.clause_id(c) for c in m.clauses)
+        return known
+
+    def findings_html(self) -> str:
+        """The findings of `check` and the analysis, grouped by code, worst first; then the settled
+        ones with the reason the drafters gave."""
+        known = self.known_targets()
+        parts: list[str] = []
+        findings = sorted(self.diagnostics, key=lambda d: (-d.severity, d.code, d.sort_key()))
+        if not findings:
             parts.append('<p class="ok">检查未发现问题。</p>')
-        for d in open_:
-            parts.append(self.finding_html(d, clause_ids))
-        acks = self.model.policy.of(ast.Acknowledge) if self.model is not None else []
-        if acks or acknowledged:
-            parts.append(
-                '<h3>已确认的发现</h3><p class="muted">起草处已书面确认、不再作为问题报告的发现及其理由。</p>'
+        codes = list(dict.fromkeys(d.code for d in findings))
+        if len(codes) > 1:
+            counts = " · ".join(
+                f'<a href="#code-{esc(c)}">{esc(c)} {esc(code_title(c))}</a>'
+                f"（{sum(d.code == c for d in findings)}）"
+                for c in codes
             )
-            for d in acknowledged:
-                parts.append(self.finding_html(d, clause_ids))
-            items = []
-            for ack in acks:
-                targets = "、".join(self.target_link(t.text, clause_ids) for t in ack.targets)
-                title = CODES[ack.code.text].title if ack.code.text in CODES else ""
-                items.append(
-                    f"<li><code>{esc(ack.code.text)}</code> {esc(title)}：{targets}"
-                    f" —— 理由：{esc(ack.reason)}</li>"
-                )
-            if items:
-                parts.append("<ul>" + "".join(items) + "</ul>")
+            parts.append(f'<p class="summary">{counts}</p>')
+        for code in codes:
+            parts.append(f'<h3 id="code-{esc(code)}"><code>{esc(code)}</code> {esc(code_title(code))}</h3>')
+            parts.extend(self.finding_html(d, known) for d in findings if d.code == code)
+        if self.settled:
+            parts.append(
+                '<h3 id="settled">已确认的发现</h3>'
+                '<p class="muted">政策文件已书面确认或已用声明解决、因此不再报告的发现，及其理由。</p>'
+            )
+            parts.extend(self.finding_html(d, known, reason) for d, reason in self.settled)
         return "\n".join(parts)
 
     def target_link(self, name: str, known: set[str]) -> str:
@@ -390,51 +404,73 @@ class PolicyPage:
             return f'<a href="#{anchor}-{esc(name)}">{esc(name)}</a>'
         return f"<code>{esc(name)}</code>"
 
-    def finding_html(self, d: Diagnostic, known: set[str]) -> str:
+    def finding_html(self, d: Diagnostic, known: set[str], reason: str | None = None) -> str:
         where = f"{self.path.name}:{d.span.line}:{d.span.col}" if d.span is not None else ""
         excerpt = ""
         if d.span is not None and self.source is not None:
             excerpt = f'<pre class="excerpt">{esc(self.source.line_text(d.span.line))}</pre>'
-        title = CODES[d.code].title if d.code in CODES else ""
+        # The witness is drawn from the structured data as a table; its one-line note would repeat it.
         notes = "".join(
             f"<li>{esc(n.message)}" + (f"（第 {n.span.line} 行）" if n.span else "") + "</li>"
             for n in d.notes
+            if not (n.message.startswith("witness:") and "witness" in d.data)
         )
         hint = f'<p class="hint">建议：{esc(d.hint)}</p>' if d.hint else ""
-        data = self.data_html(d.data, known)
+        why = f'<p class="reason">确认理由：{esc(reason)}</p>' if reason is not None else ""
         return (
             f'<div class="finding sev-{d.severity}">'
             f'<div><span class="badge sev-{d.severity}">{esc(str(d.severity))}</span> '
-            f'<code>{esc(d.code)}</code> {esc(title)} <span class="muted">{esc(where)}</span></div>'
-            f"<p>{esc(d.message)}</p>{excerpt}"
+            f"<code>{esc(d.code)}</code> {esc(code_title(d.code))} "
+            f'<span class="muted">{esc(where)}</span></div>'
+            f"<p>{esc(d.message)}</p>{why}{excerpt}"
             + (f"<ul>{notes}</ul>" if notes else "")
             + hint
-            + data
+            + self.data_html(d.data, known)
             + "</div>"
         )
 
     def data_html(self, data: Mapping[str, Any], known: set[str]) -> str:
-        """The structured part of a finding: a witness applicant as a table, clause names as links."""
+        """The structured part of a finding: the witness applicant as a table of facts, clauses and
+        measures as links to their cards, cited articles as links into the source text."""
         rows: list[str] = []
         for key, value in data.items():
-            if key == "acknowledged":
-                rows.append(f"<tr><th>确认理由</th><td>{esc(str(value))}</td></tr>")
-                continue
-            label = {"witness": "见证申请人", "clauses": "涉及条款", "measures": "涉及措施"}.get(key, key)
-            rows.append(f"<tr><th>{esc(label)}</th><td>{self.value_html(key, value, known)}</td></tr>")
-        return f'<table class="data">{"".join(rows)}</table>' if rows else ""
+            if key == "targets" and ("clauses" in data or "measures" in data):
+                continue  # the same names again
+            label = DATA_LABELS.get(key, key)
+            if key == "cites" and isinstance(value, list | tuple):
+                shown = "、".join(self.cites.anchored(str(c)) for c in dict.fromkeys(value))
+            else:
+                shown = self.value_html(value, known)
+            rows.append(f"<tr><th>{esc(label)}</th><td>{shown}</td></tr>")
+        if not rows:
+            return ""
+        table = f'<table class="data">{"".join(rows)}</table>'
+        return f"<details><summary>见证申请人与详情</summary>{table}</details>"
 
-    def value_html(self, key: str, value: Any, known: set[str]) -> str:
+    def value_html(self, value: Any, known: set[str]) -> str:
         if isinstance(value, Mapping):
             cells = "".join(
-                f"<tr><th>{esc(self.fact_label(str(k)))}</th><td>{esc(_shown(v))}</td></tr>"
+                f"<tr><th>{self.key_html(str(k), known)}</th><td>{esc(self.fact_value(str(k), v))}</td></tr>"
                 for k, v in value.items()
             )
             return f'<table class="witness">{cells}</table>'
         if isinstance(value, list | tuple):
-            return "、".join(self.value_html(key, v, known) for v in value)
+            return "、".join(self.value_html(v, known) for v in value)
         text = _shown(value)
         return self.target_link(text, known) if text in known else esc(text)
+
+    def key_html(self, key: str, known: set[str]) -> str:
+        """A key of a finding's table: a clause or measure as a link, a fact by its label."""
+        return self.target_link(key, known) if key in known else esc(self.fact_label(key))
+
+    def fact_value(self, fact: str, value: Any) -> str:
+        """A witness's value as a reviewer reads it: an enum value by its label."""
+        sym = self.model.facts.get(fact) if self.model is not None else None
+        if sym is not None and sym.type.enum is not None and self.model is not None:
+            member = self.model.enums.get(sym.type.enum, {}).get(str(value))
+            if member is not None and member.label != member.member:
+                return f"{member.label}（{member.member}）"
+        return _shown(value)
 
     def fact_label(self, name: str) -> str:
         if self.words is None:
@@ -613,7 +649,7 @@ class PolicyPage:
             href,
             self.title(),
             (header.issuer or "") if header else "",
-            header.issued.isoformat() if header is not None and header.issued else "",
+            (header.issued.isoformat() if header.issued else "原文未定") if header is not None else "",
             len(self.model.measures) if self.model is not None else 0,
             counts,
             sum(1 for r in self.results if r.passed),
@@ -623,9 +659,30 @@ class PolicyPage:
         )
 
 
+# How the analysis's structured data is labelled for reviewers.
+DATA_LABELS = {
+    "witness": "见证申请人",
+    "on": "评估日期",
+    "clauses": "涉及条款",
+    "measures": "涉及措施",
+    "targets": "涉及",
+    "cites": "依据",
+    "amounts": "各自金额",
+    "members": "成员数",
+    "member_amount": "每个成员",
+    "group_total": "成员合计",
+    "param": "参数",
+    "uses": "使用处数",
+}
+
+
+def code_title(code: str) -> str:
+    return CODES[code].title if code in CODES else ""
+
+
 def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return "是" if value else "否"
+    if isinstance(value, bool) or value in ("true", "false"):
+        return "是" if value in (True, "true") else "否"
     return str(value)
 
 
@@ -692,6 +749,7 @@ table.given th {{ text-align: left; font-weight: normal; color: #374151; padding
 .ok {{ color: #166534; }}
 .error {{ color: #b91c1c; }}
 table.index {{ border-collapse: collapse; width: 100%; }}
+table.index td:nth-child(5), table.index td:nth-child(6) {{ white-space: nowrap; }}
 table.index th, table.index td {{ border-bottom: 1px solid #e5e7eb; padding: .4rem .6rem; text-align: left; }}
 @media (max-width: 900px) {{ .split {{ grid-template-columns: 1fr; }}
   .source {{ position: static; max-height: none; }} }}
@@ -725,7 +783,7 @@ def index_html(pages: list[PageSummary]) -> str:
         "<th>检查发现</th><th>示例</th><th>原文</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
     head = f'<header><h1>政策审阅</h1><p class="muted">共 {len(pages)} 份政策。</p></header>'
-    body = f"{head}\n{table}\n{legend_html()}"
+    body = f"{head}\n{table}"
     return page("政策审阅", body)
 
 
@@ -751,7 +809,14 @@ def build_site(
             if found is not None:
                 text = found.read_text(encoding="utf-8-sig", errors="replace")
                 text_name = found.name
-        built = PolicyPage(path, checked.source, checked.model, sink.diagnostics, text, text_name)
+        settled: list[tuple[Diagnostic, str]] = []
+        if checked.model is not None and checked.source is not None and not sink.has_errors:
+            # The full analysis, including what the policy's own declarations settle.
+            result = analyse(checked.model, checked.source.text, Options(verbose=True))
+            sink.extend(result.findings)
+            everything.extend(result.findings)
+            settled = [(s.diagnostic, s.reason) for s in result.settled]
+        built = PolicyPage(path, checked.source, checked.model, sink.diagnostics, text, text_name, settled)
         name = slug(path, taken) + ".html"
         (out / name).write_text(built.render(), encoding="utf-8")
         summaries.append(built.summary(name))
