@@ -171,6 +171,36 @@ def test_shenzhen_plan_amounts_wait_for_the_yearly_guide() -> None:
     assert (result.status, result.amount) == (rt.DETERMINED, Decimal("300000"))
 
 
+def test_ineligibility_reasons_use_the_documents_wording() -> None:
+    jiangmen = policydsl.load(POLICIES / "jiangmen_special_fund.policy")
+    facts = json.loads((SAMPLES / "jiangmen_special_fund.json").read_text(encoding="utf-8"))
+    young = jiangmen.evaluate(
+        {**facts, "established": "2021-06-02", "good_credit": False}, datetime.date(2022, 6, 1)
+    )
+    assert young.eligibility_failures == [
+        "成立时间满1年",
+        "近三年内信用良好（没有被纳入经营异常名录或严重违法失信企业名单）",
+    ]
+    late = jiangmen.evaluate(facts, datetime.date(2024, 5, 16))
+    assert any("已失效" in r for r in late.measures["cluster_pilot"].reasons)
+
+    consulting = policydsl.load(POLICIES / "shenzhen_consulting_diagnosis.policy")
+    facts = json.loads((SAMPLES / "shenzhen_consulting_diagnosis.json").read_text(encoding="utf-8"))
+    barred = consulting.evaluate(
+        {**facts, "prior_fraud": True, "prior_fraud_date": "2020-03-02"}, datetime.date(2023, 3, 1)
+    )
+    assert barred.eligibility_failures == ["骗取财政资金的，3年内不受理其资助申请"]
+    # exactly three years later the application is accepted again (不满3年 excludes the anniversary)
+    again = consulting.evaluate(
+        {**facts, "prior_fraud": True, "prior_fraud_date": "2020-03-01"}, datetime.date(2023, 3, 1)
+    )
+    assert again.eligibility_failures == []
+
+    baoan = policydsl.load(POLICIES / "baoan_industrial_internet.policy")
+    facts = json.loads((SAMPLES / "baoan_industrial_internet.json").read_text(encoding="utf-8"))
+    assert baoan.evaluate(facts).measures["dual_platform"].reasons == ["获得工信部认定的“双跨平台”"]
+
+
 # ------------------------------------------------------------------ sample applicant files
 
 
