@@ -442,7 +442,8 @@ class _Checker:
                     return T.ERROR
                 return T.MONEY
             for unitful in ("money", "count", "per_unit", "duration"):
-                if unitful in pair and pair <= {unitful, "percent", "number"}:
+                # one side carries the unit, the other scales it: money × money means nothing
+                if unitful in pair and pair <= {unitful, "percent", "number"} and not a == b == unitful:
                     return left if a == unitful else right
             if pair <= {"percent", "number"}:
                 return T.PERCENT if "percent" in pair else T.NUMBER

@@ -1,0 +1,147 @@
+"""The builder: spans made once from Lark's positions (1-based lines and columns, right after
+Chinese text too), literal errors reported, no Lark object in the AST."""
+
+from __future__ import annotations
+
+import attrs
+import lark
+import pytest
+
+from policydsl import ast
+from policydsl.diagnostics import Sink
+from policydsl.frontend import load_text
+from policydsl.source import Span
+from tests.conftest import POLICIES
+
+
+def build(text: str) -> tuple[ast.Policy, Sink]:
+    sink = Sink()
+    loaded = load_text("t.policy", text, sink)
+    assert loaded.policy is not None, [d.message for d in sink.diagnostics]
+    return loaded.policy, sink
+
+
+def where(span: Span) -> tuple[int, int, int, int]:
+    return span.line, span.col, span.end_line, span.end_col
+
+
+def walk(node: object) -> list[ast.Node]:
+    """Every node under `node`, without recursion limits mattering for these small trees."""
+    found: list[ast.Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Node):
+            found.append(current)
+            stack.extend(getattr(current, f.name) for f in attrs.fields(type(current)) if f.name != "span")
+        elif isinstance(current, tuple | list):
+            stack.extend(current)
+    return found
+
+
+def test_spans_are_one_based() -> None:
+    policy, _ = build('fact x "x": money\n')
+    (fact,) = policy.items
+    assert isinstance(fact, ast.FactDecl)
+    assert where(fact.span) == (1, 1, 1, 18)
+    assert where(fact.name.span) == (1, 6, 1, 7)
+    assert (fact.span.start, fact.span.end) == (0, 17)
+
+
+def test_columns_count_characters_after_chinese_text() -> None:
+    text = '事实 投资额 "项目总投入": 金额 >= 0\n措施 m { 给予 50万 如 投资额 超过 100万 }\n'
+    policy, _ = build(text)
+    fact, measure = policy.items
+    assert isinstance(fact, ast.FactDecl) and isinstance(measure, ast.Measure)
+    assert where(fact.name.span) == (1, 4, 1, 7)
+    assert where(fact.type.span) == (1, 17, 1, 19)
+    (clause,) = measure.clauses
+    money = clause.amount.expr
+    assert isinstance(money, ast.Money)
+    assert where(money.span) == (2, 11, 2, 14)
+    cond = clause.conditions[0].expr
+    assert isinstance(cond, ast.Compare)
+    assert where(cond.span) == (2, 17, 2, 28)
+    assert where(cond.right.span) == (2, 24, 2, 28)
+
+
+def test_spans_cover_the_written_text() -> None:
+    text = (POLICIES / "jiangmen_special_fund.policy").read_text(encoding="utf-8")
+    policy, sink = build(text)
+    assert not sink.has_errors
+    nodes = walk(policy)
+    assert len(nodes) > 200
+    for node in nodes:
+        span = node.span
+        assert 1 <= span.line <= span.end_line
+        assert 0 <= span.start <= span.end <= len(text)
+        if isinstance(node, ast.Money | ast.Percent | ast.Count | ast.PerUnit | ast.Duration | ast.DateLit):
+            assert text[span.start : span.end] == node.text
+        if isinstance(node, ast.Ident | ast.Name):
+            assert text[span.start : span.end] == node.text
+
+
+def test_multi_line_nodes() -> None:
+    text = 'measure m "m" {\n  award 1万\n}\n'
+    policy, _ = build(text)
+    (measure,) = policy.items
+    assert where(measure.span) == (1, 1, 3, 2)
+    assert where(policy.span) == (1, 1, 4, 1)
+
+
+def test_no_lark_object_in_the_ast() -> None:
+    text = (POLICIES / "shandong_platforms.policy").read_text(encoding="utf-8")
+    policy, _ = build(text)
+    for node in walk(policy):
+        for field in attrs.fields(type(node)):
+            value = getattr(node, field.name)
+            values = value if isinstance(value, tuple) else (value,)
+            assert not any(isinstance(v, lark.Tree | lark.Token) for v in values), (type(node), field.name)
+
+
+def test_equality_ignores_spans() -> None:
+    a, _ = build('fact x "x": money\nassume x > 1万')
+    b, _ = build('\n\n  fact   x "x" :   money\n\nassume x>1万')
+    assert a.items == b.items
+
+
+def test_quoted_text_escapes() -> None:
+    policy, _ = build('fact x "a \\"quoted\\" label": money')
+    (fact,) = policy.items
+    assert isinstance(fact, ast.FactDecl) and fact.label == 'a "quoted" label'
+
+
+def test_language_and_comments() -> None:
+    policy, _ = build('# 说明\n政策 "t" {}\n事实 x: 金额  # 金额\n')
+    assert policy.chinese
+    assert [(c.text, c.span.line) for c in policy.comments] == [("# 说明", 1), ("# 金额", 3)]
+    english, _ = build('# 说明\npolicy "t" {}\n')
+    assert not english.chinese
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "fragment"),
+    [
+        ('policy "t" { issuer "a" issuer "b" }', "E102", "the header gives `issuer` twice"),
+        ('policy "t" {}\npolicy "u" {}', "E102", "a file has one policy header"),
+        ("measure m { award a: 1万 award b: exception a priority 1.5 1万 }", "E006", "whole number"),
+        ("measure m { quota 2.5 }", "E006", "a quota is a whole number"),
+        ('policy "t" { valid from issued lasting 3万 }', "E006", "is not a duration"),
+        ("assume x == 5家/人", "E006", "only money can be given per unit"),
+        ("assume x == 5万%", "E006", "mixes 万/亿 with a percentage"),
+        ("assume x == 1.5年", "E006", "whole number of years"),
+        ("assume x == 1:0", "E006", "cannot be 0"),
+    ],
+)
+def test_literal_and_header_errors(text: str, code: str, fragment: str) -> None:
+    _, sink = build(text)
+    found = [d for d in sink.diagnostics if d.code == code]
+    assert found and fragment in found[0].message
+    assert found[0].span is not None and found[0].span.line >= 1
+
+
+def test_clause_ids_number_unnamed_clauses() -> None:
+    policy, _ = build("measure m { award 1万 award b: 2万 award 3万 }")
+    (measure,) = policy.items
+    assert isinstance(measure, ast.Measure)
+    assert [measure.clause_id(c) for c in measure.clauses] == ["m.1", "m.b", "m.3"]

@@ -1,0 +1,288 @@
+"""The type checker: names resolve to the right symbols, expressions get the right types and units,
+and every mistake is reported with a message a drafter can act on."""
+
+from __future__ import annotations
+
+import pytest
+
+from policydsl import ast
+from policydsl import types as T
+from policydsl.checks.typecheck import Model, describe
+from policydsl.diagnostics import Diagnostic, Sink
+from policydsl.pipeline import check_file, check_text
+from tests.conftest import POLICIES
+
+HEADER = 'policy "t" {}\n'
+PRELUDE = (
+    HEADER
+    + """kind enterprise "企业"
+enum level "级别" { national "国家级", provincial "省级", municipal "市级" }
+enum status "状态" { active "在营", national_hq "国家级总部" }
+fact investment "项目总投入": money >= 0
+fact revenue "营业收入": money >= 0
+fact customers "客户数量": count 家 >= 0
+fact standards "标准数量": count 项 >= 0
+fact completion "完成率": percent
+fact center_level "认定级别": level
+fact established "成立日期": date
+fact certified "认定": bool
+fact ratio "比值": number
+param pilot "试点金额": money = unset
+"""
+)
+
+
+def check(body: str) -> tuple[Model, list[Diagnostic]]:
+    sink = Sink()
+    checked = check_text("t.policy", PRELUDE + body, sink)
+    assert checked.model is not None, [d.message for d in sink.diagnostics]
+    return checked.model, sink.diagnostics
+
+
+def clean(body: str) -> Model:
+    model, found = check(body)
+    assert found == [], [(d.code, d.message) for d in found]
+    return model
+
+
+def only(body: str) -> Diagnostic:
+    _, found = check(body)
+    assert len(found) == 1, [(d.code, d.message) for d in found]
+    return found[0]
+
+
+def assumed(model: Model) -> ast.Expr:
+    return model.policy.of(ast.Assume)[-1].cond
+
+
+# ------------------------------------------------------------------------- the model
+
+
+def test_symbols() -> None:
+    model = clean("measure m { award 1万 }")
+    assert model.facts["investment"].type == T.MONEY
+    assert model.facts["customers"].type == T.count("家")
+    assert model.facts["center_level"].type == T.enum("level")
+    assert model.facts["applicant"].type == T.enum(T.APPLICANT_ENUM)
+    assert model.facts["申报主体"] is model.facts["applicant"]
+    assert set(model.kinds) == {"enterprise"}
+    assert set(model.enums["level"]) == {"national", "provincial", "municipal"}
+    assert model.params["pilot"].type == T.MONEY
+    assert set(model.measures) == {"m"}
+
+
+def test_no_applicant_fact_without_kinds() -> None:
+    sink = Sink()
+    checked = check_text("t.policy", HEADER + 'fact x "x": money', sink)
+    assert checked.model is not None and "applicant" not in checked.model.facts
+
+
+@pytest.mark.parametrize(
+    ("written", "expected", "other"),
+    [
+        ("50% * investment", T.MONEY, "0"),
+        ("investment * 50%", T.MONEY, "0"),
+        ("1:1 * investment", T.MONEY, "0"),
+        ("5万/家 * customers", T.MONEY, "0"),
+        ("customers * 5万/家", T.MONEY, "0"),
+        ("investment / 2", T.MONEY, "0"),
+        ("investment / revenue", T.PERCENT, "0"),
+        ("customers / customers", T.PERCENT, "0"),
+        ("investment / customers", T.per_unit("家"), "5万/家"),
+        ("min(50% * investment, 1000万)", T.MONEY, "0"),
+        ("customers + 3家", T.count("家"), "0"),
+        ("ratio * 2", T.NUMBER, "0"),
+        ("completion * 2", T.PERCENT, "0"),
+        ("established + 1年", T.DATE, "2021-01-01"),
+        ("since(established)", T.DURATION, "0"),
+        ("by center_level { national: 1亿, otherwise: 0元 }", T.MONEY, "0"),
+        ("band revenue { 不满 100万: 5万, otherwise: 10万 }", T.MONEY, "0"),
+    ],
+)
+def test_expression_types(written: str, expected: T.Type, other: str) -> None:
+    model = clean(f"assume {written} >= {other}")
+    compare = assumed(model)
+    assert isinstance(compare, ast.Compare)
+    assert model.type_of(compare.left) == expected
+    assert model.type_of(compare) == T.BOOL
+
+
+def test_references() -> None:
+    model = clean("assume center_level == national and investment > pilot")
+    cond = assumed(model)
+    assert isinstance(cond, ast.And)
+    level, pilot = cond.left, cond.right
+    assert isinstance(level, ast.Compare) and isinstance(level.right, ast.Name)
+    ref = model.ref(level.right)
+    assert isinstance(ref, T.EnumValueSym) and (ref.enum, ref.member) == ("level", "national")
+    assert isinstance(level.left, ast.Name)
+    fact = model.ref(level.left)
+    assert isinstance(fact, T.FactSym) and fact.label == "认定级别"
+    assert isinstance(pilot, ast.Compare) and isinstance(pilot.right, ast.Name)
+    param = model.ref(pilot.right)
+    assert isinstance(param, T.ParamSym) and param.label == "试点金额"
+
+
+def test_enum_values_resolve_by_the_expected_enum() -> None:
+    # `national` is a value of `level` only: found without the enum's name
+    clean("assume certified implies center_level in [national, provincial]")
+    model = clean("assume center_level == level.municipal")
+    cond = assumed(model)
+    assert isinstance(cond, ast.Compare) and isinstance(cond.right, ast.Name)
+    ref = model.ref(cond.right)
+    assert isinstance(ref, T.EnumValueSym) and ref.member == "municipal"
+
+
+def test_clause_lookup() -> None:
+    model = clean("measure m { award base: 1万 award 2万 }")
+    assert model.clause("m", "base") is not None
+    assert model.clause("m", "2") is not None
+    assert model.clause("m", "other") is None
+    assert model.clause("nope", "base") is None
+
+
+def test_describe() -> None:
+    assert describe(T.MONEY) == "an amount of money"
+    assert describe(T.count("家")) == "a count of 家"
+    assert describe(T.per_unit("项")) == "an amount per 项"
+    assert describe(T.enum("level")) == "a value of `level`"
+    assert describe(T.enum(T.APPLICANT_ENUM)) == "an applicant kind"
+    assert describe(T.BOOL) == "a true/false value"
+
+
+@pytest.mark.parametrize("path", sorted(POLICIES.glob("*.policy")), ids=lambda p: p.stem)
+def test_bundled_policies_check_clean(path: object) -> None:
+    sink = Sink()
+    check_file(path, sink)  # type: ignore[arg-type]
+    assert sink.diagnostics == []
+
+
+# ------------------------------------------------------------------------- names
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    d = only("assume investmnt > 0")
+    assert (d.code, d.message, d.hint) == ("E101", "unknown name `investmnt`", "did you mean `investment`?")
+
+
+def test_unknown_name_with_a_glued_keyword() -> None:
+    d = only("assume 如认定")
+    assert d.code == "E101" and d.hint is not None and "keyword `如`" in d.hint
+
+
+def test_unknown_name_without_a_suggestion_shows_a_declaration() -> None:
+    d = only("assume zzz > 0")
+    assert d.hint is not None and d.hint.startswith("declare it: `fact zzz")
+
+
+def test_duplicate_points_at_the_first() -> None:
+    d = only('fact revenue "营业收入": money')
+    assert d.code == "E102" and d.message == "`revenue` is already defined"
+    assert d.notes and d.notes[0].span is not None and d.notes[0].span.line == 6
+
+
+def test_unknown_type_and_enum_value() -> None:
+    assert only('fact x "x": moneys').hint == "did you mean `money`?"
+    d = only("assume center_level == county")
+    assert (d.code, d.message) == ("E104", "`county` is not a value of `level`")
+    assert d.hint == "its values are `national`, `provincial`, `municipal`"
+
+
+def test_unknown_measure_kind_option() -> None:
+    assert only("combine highest { m, n }\nmeasure m { award 1万 }").code == "E105"
+    assert only("measure m { applicants platform\n award 1万 }").code == "E106"
+    d = only("measure m { pays vouchers\n award 1万 }")
+    assert (d.code, d.hint) == ("E107", "did you mean `voucher`?")
+
+
+def test_exception_must_name_a_clause_of_its_measure() -> None:
+    d = only("measure m { award base: 1万 award x: exception bsae 2万 }")
+    assert d.code == "E105" and "`m` has no clause `bsae`" in d.message
+
+
+def test_reserved_words_cannot_name_things() -> None:
+    d = only('fact total "合计": money')
+    assert d.code == "E208" and "`total` is a keyword" in d.message
+
+
+def test_missing_header_warns_at_the_start() -> None:
+    sink = Sink()
+    check_text("t.policy", '\n\nfact x "x": money', sink)
+    (d,) = sink.diagnostics
+    assert d.code == "W108" and d.span is not None and (d.span.line, d.span.col) == (1, 1)
+
+
+# ------------------------------------------------------------------------- types and units
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        ("assume investment + 50% > 0", "E201", "cannot add a percentage to an amount of money"),
+        ("assume investment - established > 0", "E201", "cannot subtract a date from an amount of money"),
+        ("assume investment * revenue > 0", "E201", "cannot multiply an amount of money by an amount"),
+        ("assume customers > 100万", "E202", "cannot compare a count of 家 with an amount of money"),
+        ("assume revenue > 1000", "E202", "cannot compare an amount of money with a plain number"),
+        ("assume center_level > national", "E202", "`>` orders amounts, numbers and dates"),
+        ("assume customers * 5万 > 0", "E203", "a count times money needs an amount per unit"),
+        ("assume min(revenue) > 0", "E204", "`min` takes at least two arguments, not 1"),
+        ("assume revenue", "E205", "a condition must be true or false, but this is an amount of money"),
+        ("measure m { award 50% }", "E206", "an award must be an amount of money, but this is a percentage"),
+        ("measure m { award 1万 cap 3 }", "E206", "a cap must be an amount of money"),
+        ("assume 5万/家 * standards > 0", "E207", "the amount is per 家, but the count is of 项"),
+        ("assume customers > 3项", "E207", "cannot compare a count of 家 with a count of 项"),
+        ("assume investment / 0 > 0", "E209", "division by zero"),
+        ("assume since(investment) 届满 1年", "E201", "`since` needs a date"),
+        ('param p "p": money = 50%', "E201", "`p` is an amount of money, but this value is a percentage"),
+        ("measure m { award 1万\n instalment a: 1万 if certified }", "E201", "an instalment pays a share"),
+    ],
+)
+def test_type_errors(body: str, code: str, message: str) -> None:
+    d = only(body)
+    assert d.code == code
+    assert message in d.message
+
+
+def test_hints_say_how_to_write_it() -> None:
+    assert only("assume customers * 5万 > 0").hint == "write the amount per 家: `customers * 5万/家`"
+    hint = "write the figure as an amount such as `2000万` or `200000元`"
+    assert only("assume revenue > 1000").hint == hint
+    assert only("assume completion > 60").hint == "write a percentage such as `60%`"
+    assert only("assume center_level").hint == "compare it with a value: `center_level == national`"
+    assert only("assume revenue").hint == "compare it with a threshold: `revenue 超过 …`"
+    assert only("measure m { award 50% }").hint == "a percentage of what? write `50% * investment`"
+
+
+def test_zero_compares_with_any_amount() -> None:
+    clean("assume revenue > 0 and completion >= 0 and since(established) > 0")
+
+
+def test_count_compares_with_a_plain_number() -> None:
+    clean("assume customers >= 100 and customers 达到 100家")
+
+
+def test_percentage_over_100_is_a_warning() -> None:
+    d = only("assume completion >= 120%")
+    assert (d.code, str(d.severity)) == ("W210", "warning")
+
+
+def test_errors_do_not_cascade() -> None:
+    # an unknown name is reported where it is used, and nothing more: not once per operator above it
+    _, found = check("measure m { award min(50% * investmnt + 1万, 100万) if investmnt > 0 and certified }")
+    assert [(d.code, d.span.col if d.span else 0) for d in found] == [("E101", 29), ("E101", 54)]
+
+
+def test_example_bindings_are_checked() -> None:
+    _, found = check(
+        """measure m { award 1万 }
+example "e" {
+  given { applicant: enterprise, revenue: 50%, nosuch: 1万, center_level: national, customers: 30 }
+  expect m = 1万
+  expect total = 50%
+}"""
+    )
+    assert [(d.code, d.message) for d in found] == [
+        ("E201", "`revenue` is an amount of money, but this value is a percentage"),
+        ("E101", "`nosuch` is not a fact"),
+        ("E206", "an expected award must be an amount of money, but this is a percentage"),
+    ]
