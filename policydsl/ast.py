@@ -287,7 +287,8 @@ class Rounding(Node):
 @attrs.frozen
 class Header(Node):
     """The policy header: `title`, `issuer`, document number `docno`, `issued` date (None when the
-    text leaves it blank), `validity`, the `source` document and the `rounding` rule."""
+    text leaves it blank), `validity`, the `source` document and the `rounding` rule; `lines` says
+    which header lines the file wrote, where, in order (the formatter keeps both, and `issued unset`)."""
 
     title: str
     issuer: str | None
@@ -297,6 +298,7 @@ class Header(Node):
     source: str | None
     rounding: Rounding | None
     cite: str | None
+    lines: tuple[tuple[str, Span], ...] = attrs.field(default=(), eq=False, repr=False)
 
 
 @attrs.frozen

@@ -285,6 +285,7 @@ class _Builder(Transformer_NonRecursive):
             fields.get("source"),
             fields.get("rounding"),
             fields.get("cite"),
+            tuple((key, span) for key, _, span in items),
         )
 
     @v_args(meta=True)

@@ -167,5 +167,18 @@ def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, .
     sys.exit(command.report_command(files, output, sources))
 
 
+@main.command("fmt")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 and name the files that would change.")
+@click.option("--diff", is_flag=True, help="Print a unified diff of the changes instead of writing them.")
+def fmt_command(files: tuple[Path, ...], check: bool, diff: bool) -> None:
+    """Rewrite policy files in the canonical layout, keeping comments; `-` formats standard input."""
+    from policydsl.fmt import run_fmt
+
+    sys.exit(run_fmt(files, check=check, diff=diff))
+
+
 if __name__ == "__main__":
     main()

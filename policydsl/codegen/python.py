@@ -221,7 +221,7 @@ class Namer:
         n = 1
         while candidate in self.taken or _TEMP.match(candidate) or not candidate.isidentifier():
             n += 1
-            candidate = f"{stem}_{n}"
+            candidate = f"{stem}_" if n == 2 else f"{stem}_{n - 1}"
         self.taken.add(candidate)
         self.given[key] = candidate
         return candidate

@@ -1,0 +1,303 @@
+"""The Python generator: golden modules, determinism, formatting, standalone use and escaping."""
+
+from __future__ import annotations
+
+import ast as pyast
+import datetime
+import json
+import keyword
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+import policydsl
+from policydsl import ast
+from policydsl.cli import main
+from policydsl.codegen.evaluator import CompiledEvaluator
+from policydsl.codegen.python import Namer, PythonGenerator, generate
+from policydsl.codegen.writer import CodeWriter, Seq, literal, width
+from policydsl.diagnostics import Sink
+from policydsl.interpreter import Interpreter
+from policydsl.pipeline import check_file
+from tests.conftest import DATA, ROOT, golden
+
+CODEGEN = DATA / "codegen"
+SOURCES = sorted(CODEGEN.glob("*.policy"))
+ALL = SOURCES + sorted((ROOT / "policies").glob("*.policy"))
+
+
+def module_source(path: Path) -> str:
+    sink = Sink()
+    checked = check_file(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path, sink)
+    assert checked.model is not None and checked.source is not None and not sink.has_errors
+    return generate(checked.model, checked.source.text, checked.source.name).source()
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_golden_module(path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    golden(path.with_suffix(".py"), module_source(path), update_golden)
+
+
+def test_generation_is_deterministic_across_processes() -> None:
+    """Same input, same bytes: twice in one process and under different hash seeds."""
+    path = CODEGEN / "constructs.policy"
+    first = module_source(path)
+    assert module_source(path) == first
+    script = (
+        "import sys; from tests.test_codegen import module_source; from pathlib import Path;"
+        "sys.stdout.buffer.write(module_source(Path(sys.argv[1])).encode())"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(path)], cwd=ROOT, env=env, capture_output=True, check=True
+        )
+        outputs.append(done.stdout.decode())
+    assert outputs[0] == outputs[1] == first
+
+
+def ruff() -> str:
+    found = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(found).exists():
+        pytest.skip("ruff is not installed")
+    return found
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_generated_module_is_formatted(path: Path, tmp_path: Path) -> None:
+    target = tmp_path / "evaluator.py"
+    target.write_text(module_source(path), encoding="utf-8")
+    done = subprocess.run(
+        [ruff(), "format", "--check", "--isolated", "--line-length", "110", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+STANDALONE = """
+import json, sys, datetime
+from decimal import Decimal
+# -I -S: no site-packages, no user paths; the module's own folder and the standard library only
+sys.path[:] = [sys.argv[3]] + [p for p in sys.path if "site-packages" not in p]
+import evaluator
+facts = json.loads(sys.argv[1], parse_float=Decimal)
+decision = evaluator.evaluate(facts, datetime.date.fromisoformat(sys.argv[2]), partial=True)
+outside = sorted(
+    name for name in sys.modules
+    if name.split(".")[0] not in sys.stdlib_module_names and name not in ("__main__", "evaluator")
+)
+print(json.dumps({"decision": decision.to_dict(), "outside": outside}, ensure_ascii=False))
+"""
+
+
+def run_standalone(folder: Path, facts: dict[str, object], date: str, hook: str = "") -> dict[str, object]:
+    script = folder / "run.py"
+    script.write_text(hook + STANDALONE, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", str(script), json.dumps(facts), date, str(folder)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_standalone_module_needs_only_the_standard_library(tmp_path: Path) -> None:
+    path = ROOT / "policies" / "jiangmen_special_fund.policy"
+    if not path.exists():
+        path = CODEGEN / "constructs.policy"
+    (tmp_path / "evaluator.py").write_text(module_source(path), encoding="utf-8")
+    facts = json.loads((ROOT / "policies" / "samples" / f"{path.stem}.json").read_text(encoding="utf-8"))
+    facts.pop("id", None)
+    out = run_standalone(tmp_path, facts, "2021-06-01")
+    assert out["outside"] == []
+    sink = Sink()
+    checked = check_file(path, sink)
+    assert checked.model is not None and checked.source is not None
+    expected = Interpreter(checked.model, checked.source.text).evaluate(
+        facts, datetime.date(2021, 6, 1), partial=True
+    )
+    assert out["decision"] == json.loads(json.dumps(expected.to_dict(), ensure_ascii=False))
+
+
+AUDIT = """
+import sys, os
+EVENTS = []
+WATCH = ("os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "socket.",
+         "os.remove", "os.rename", "shutil.", "ctypes.", "webbrowser.")
+def hook(event, args):
+    if event.startswith(WATCH):
+        EVENTS.append(event)
+        raise RuntimeError("blocked " + event)
+sys.addaudithook(hook)
+os.system = lambda *a: EVENTS.append("os.system") or 1
+import atexit
+atexit.register(lambda: EVENTS and (sys.stderr.write(repr(EVENTS)), sys.stderr.flush(), os._exit(3)))
+"""
+
+
+def test_hostile_policy_compiles_escaped_and_runs_nothing_else(tmp_path: Path) -> None:
+    path = CODEGEN / "hostile.policy"
+    source = module_source(path)
+    tree = pyast.parse(source)  # one module, valid Python, whatever the policy's strings hold
+    calls = {
+        node.func.id
+        for node in pyast.walk(tree)
+        if isinstance(node, pyast.Call) and isinstance(node.func, pyast.Name)
+    }
+    assert not calls & {"__import__", "eval", "exec", "compile", "open", "system"}
+    imported = {a.name for n in pyast.walk(tree) if isinstance(n, pyast.Import) for a in n.names}
+    imported |= {n.module for n in pyast.walk(tree) if isinstance(n, pyast.ImportFrom) and n.module}
+    assert imported == {"dataclasses", "datetime", "decimal", "collections.abc", "typing"}
+    assert not [n for n in pyast.walk(tree) if isinstance(n, pyast.Attribute) and n.attr == "system"]
+    for line in source.splitlines()[:3]:
+        assert "coding" not in line
+    (tmp_path / "evaluator.py").write_text(source, encoding="utf-8")
+    facts = {"class": "1000000", "import": True, "print": 3, "need": False, "更": True, "更新": True, "投资额": "10"}
+    out = run_standalone(tmp_path, facts, "2022-01-01", AUDIT)
+    assert out["outside"] == []
+    sink = Sink()
+    checked = check_file(path, sink)
+    assert checked.model is not None and checked.source is not None
+    expected = Interpreter(checked.model, checked.source.text).evaluate(
+        facts, datetime.date(2022, 1, 1), partial=True
+    )
+    assert out["decision"] == json.loads(json.dumps(expected.to_dict(), ensure_ascii=False))
+    titles = [m["label"] for m in out["decision"]["measures"]]  # type: ignore[index]
+    assert titles[0] == "ｌａｍｂｄａ  аdmin (Cyrillic а)"
+
+
+def test_hostile_names_become_safe_identifiers() -> None:
+    sink = Sink()
+    checked = check_file(CODEGEN / "hostile.policy", sink)
+    assert checked.model is not None and checked.source is not None
+    generator = PythonGenerator(checked.model, checked.source.text, "hostile.policy")
+    generator.generate()
+    fields = {name: ident for (space, name), ident in generator.namer.given.items() if space == "fact"}
+    assert fields["class"] == "class_" and fields["import"] == "import_"
+    for name, ident in fields.items():
+        assert ident.isidentifier() and ident.isascii(), name
+        assert not keyword.iskeyword(ident) and not ident.startswith("__")
+        assert ident not in dir(__builtins__) if isinstance(__builtins__, dict) else True
+    assert len(set(fields.values())) == len(fields)
+    assert fields["更"] != fields["更新"]
+
+
+def test_namer_mangles_and_keeps_names_unique() -> None:
+    namer = Namer(frozenset({"evaluate"}))
+    assert namer.get("fact", "investment", "investment") == "investment"
+    assert namer.get("fact", "investment", "investment") == "investment"
+    assert namer.get("fact", "evaluate", "evaluate") == "evaluate_"
+    assert namer.get("fact", "list", "list") == "list_"
+    temp_like = namer.get("fact", "v1", "v1")  # generated code names its temporaries v1, c1_…
+    assert temp_like.startswith("v1_") and temp_like != "v1_"
+    assert namer.safe("__class__", "fact_9") == "class"
+    assert namer.safe("投资额", "fact_3") == "fact_3"
+    assert namer.get("measure", "x", "list") == "list_2"
+
+
+@given(st.text())
+def test_literals_round_trip_and_stay_on_one_line(text: str) -> None:
+    lit = literal(text)
+    assert pyast.literal_eval(lit) == text
+    assert "\n" not in lit and "\r" not in lit and '"' not in lit[1:-1]
+    assert lit.startswith('"') and lit.endswith('"')
+
+
+def test_writer_lays_out_like_the_formatter() -> None:
+    w = CodeWriter()
+    w.call("x = f(", ["1", "2"])
+    w.call("y = g(", ["'" + "a" * 60 + "'", "'" + "b" * 60 + "'"])
+    w.display("Z = ", Seq(["1"]))
+    assert w.getvalue() == textwrap.dedent(
+        f"""\
+        x = f(1, 2)
+        y = g(
+            '{"a" * 60}',
+            '{"b" * 60}',
+        )
+        Z = (1,)
+        """
+    )
+    assert width("中文ab") == 6
+
+
+def test_every_expression_class_has_a_visitor() -> None:
+    expression_classes = [
+        cls for cls in ast.NODE_CLASSES if cls.__name__ in {t.__name__ for t in ast.Expr.__args__}  # type: ignore[attr-defined]
+    ]
+    assert expression_classes
+    missing = [cls.__name__ for cls in expression_classes if not hasattr(PythonGenerator, f"visit_{cls.__name__}")]
+    assert missing == []
+
+
+def test_load_returns_the_compiled_evaluator_cached() -> None:
+    path = CODEGEN / "constructs.policy"
+    evaluator = policydsl.load(path)
+    assert isinstance(evaluator, CompiledEvaluator)
+    assert policydsl.load(path) is evaluator
+    assert evaluator.measures[0] == "center"
+    decision = evaluator.evaluate(
+        {"applicant": "enterprise", "established": "2019-01-01", "investment": "300万", "center_level": "national"},
+        datetime.date(2022, 6, 1),
+        partial=True,
+    )
+    assert decision.measures["center"].amount == Decimal("1500000.00")
+    with pytest.raises(policydsl.InputError, match="no such fact"):
+        evaluator.evaluate({"nonsense": 1}, datetime.date(2022, 6, 1))
+    constraints = {c.measure: c for c in evaluator.constraints()}
+    assert constraints["platform"].quota == 30
+    assert constraints["platform"].rank is not None
+    assert constraints["platform"].rank({"revenue": "5万"}) == Decimal(50000)
+    assert constraints["voucher"].group_cap == Decimal(1000000)
+    assert constraints["voucher"].allocate == "proportional"
+
+
+def test_compile_command_writes_a_module(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "evaluator.py"
+    result = CliRunner().invoke(main, ["compile", str(CODEGEN / "constructs.policy"), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    text = target.read_text(encoding="utf-8")
+    assert "generated from constructs.policy by policydsl — do not edit" in text
+    assert "def evaluate(" in text and "class Facts:" in text
+    stdout = CliRunner().invoke(main, ["compile", str(CODEGEN / "constructs.policy")])
+    assert stdout.output == text
+
+
+def test_compile_command_reports_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.policy"
+    bad.write_text('policy "x" { }\nmeasure m { award 5万 if nothing }\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["compile", str(bad), "-o", str(tmp_path / "e.py")])
+    assert result.exit_code == 1
+    assert "unknown name `nothing`" in result.output
+    assert not (tmp_path / "e.py").exists()
+
+
+def test_eval_interpret_flag_gives_the_same_decision(tmp_path: Path) -> None:
+    facts = tmp_path / "facts.json"
+    facts.write_text(
+        json.dumps({"applicant": "enterprise", "established": "2019-01-01", "investment": "300万",
+                    "center_level": "national", "other_funding": 0}),
+        encoding="utf-8",
+    )
+    args = ["eval", str(CODEGEN / "constructs.policy"), "--facts", str(facts), "--date", "2022-06-01",
+            "--partial", "--format", "json"]
+    compiled = CliRunner().invoke(main, args)
+    interpreted = CliRunner().invoke(main, [*args, "--interpret"])
+    assert compiled.exit_code == interpreted.exit_code == 0
+    assert json.loads(compiled.output) == json.loads(interpreted.output)
+    assert json.loads(compiled.output)["measures"][0]["amount"] == "1500000.00"
