@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import difflib
 import functools
 import re
 import unicodedata
@@ -722,6 +723,14 @@ def _report_glued(f: _Failure, sink: Sink) -> str | None:
     return _skip(f.text, start, str(f.token.value))
 
 
+def _closest_keyword(word: str, accepted: set[str]) -> str | None:
+    """A misspelt keyword (`measur`): the closest keyword the parser would have taken."""
+    literals = _literals()
+    keywords = [literals[t] for t in accepted if literals.get(t) in _KEYWORD_OF]
+    close = difflib.get_close_matches(word, keywords, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def _report_unexpected(f: _Failure, sink: Sink) -> str:
     """The general case: what was expected, in words, with a hint where the cause is known."""
     text, token = f.text, f.token
@@ -754,6 +763,8 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
             brace = f.source.span(braces[-1], braces[-1] + 1)
             notes.append(Note("the block opened here is not closed", brace))
             hint = "add `}` before this line"
+    elif token.type == "NAME" and (keyword := _closest_keyword(value, f.accepted)) is not None:
+        hint = f"did you mean `{keyword}`?"
     elif token.type in ("NAME", "STRING", "QUANTITY") and "COMMA" in f.accepted:
         hint = "separate the items with `,`"
     elif value == "-" and text[start - 1 : start].isalnum() and (tail := re.match(r"-(\w+)", text[start:])):

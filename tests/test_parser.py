@@ -651,6 +651,13 @@ def test_known_mistakes(text: str, code: str, fragment: str) -> None:
     _assert_readable(found)
 
 
+def test_misspelt_keywords_are_suggested() -> None:
+    (d,) = diagnostics("measur m { award 1万 }")
+    assert d.hint == "did you mean `measure`?"
+    (d,) = diagnostics("measure m { awrd 1万 }")
+    assert d.hint == "did you mean `award`?"
+
+
 def test_a_keyword_is_not_taken_for_a_name_in_a_comparison() -> None:
     # `require x y > 1` is not a mistake the catalogue knows: the message is the general one
     (d,) = diagnostics("eligibility { require x y > 1 }")
