@@ -458,11 +458,14 @@ class _Printer:
         marks.append(len(elems))
         self.between(elems, len(self.text) + 1, [])
         groups = [(unit, elems[marks[i] : marks[i + 1]]) for i, unit in enumerate(units)]
-        # the header leads, with its comments
-        groups.sort(key=lambda group: not isinstance(group[0], ast.Header))
+        banner: list[_Elem] = []
+        if groups and not isinstance(groups[0][0], ast.Header) and header is not None:
+            # the header leads, with its comments; the comments opening the file stay first
+            banner, groups[0] = groups[0][1][:-1], (groups[0][0], groups[0][1][-1:])
+            groups.sort(key=lambda group: not isinstance(group[0], ast.Header))
         # a blank line between items of different kinds and around items of several lines
         kinds = ["\n" if "\n" in _render(group[-1].parts) else _kind(unit) for unit, group in groups]
-        ordered: list[_Elem] = []
+        ordered = banner
         for i, (_, group) in enumerate(groups):
             if i and (kinds[i] == "\n" or kinds[i] != kinds[i - 1]):
                 group[0].blank = True
@@ -593,7 +596,7 @@ class _Printer:
 
     def names(self, names: Sequence[ast.Ident | ast.Name], open_at: int) -> Doc:
         close_at = self.find("}", names[-1].span.end) if names else self.find("}", open_at + 1)
-        return self.bracketed([], open_at, close_at, names, _text)
+        return self.bracketed([], open_at, close_at, names, _text, fill=True)
 
     def measure_item(self, item: ast.MeasureItem) -> Doc:
         kw, cite, expr, quoted = self.kw, self.cite, self.expr, self.quoted

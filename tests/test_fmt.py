@@ -116,7 +116,8 @@ def test_keywords_follow_the_first_keyword() -> None:
     text = '政策 "t" { issuer "x" }\nfact a: money\nmeasure m { award 5万 if a >= 1万 and a 10万 以上 }\n'
     out = assert_round_trip(text)
     assert out == (
-        '政策 "t" {\n  发文机关 "x"\n}\n\n事实 a: money\n\n措施 m {\n  给予 5万 如 a >= 1万 且 a 10万以上\n}\n'
+        '政策 "t" {\n  发文机关 "x"\n}\n\n事实 a: money\n\n'
+        "措施 m {\n  给予 5万 如 a >= 1万 且 a 10万以上\n}\n"
     )
     english = assert_round_trip("# 注释\nfact a: money\n措施 m { 给予 5万 }\n")
     assert english == "# 注释\nfact a: money\n\nmeasure m {\n  award 5万\n}\n"
@@ -179,7 +180,10 @@ def test_header_keeps_its_lines_in_order_and_moves_first() -> None:
 
 
 def test_blank_lines_between_blocks_and_kinds_of_declaration() -> None:
-    text = 'kind a\nkind b\nfact x: money\n\n\n\nfact y: money\nfact z: money\nmeasure m { award 1万 }\nexample "e" { given {} }\n'
+    text = (
+        "kind a\nkind b\nfact x: money\n\n\n\nfact y: money\nfact z: money\n"
+        'measure m { award 1万 }\nexample "e" { given {} }\n'
+    )
     out = assert_round_trip(text)
     assert out == (
         "kind a\nkind b\n\nfact x: money\n\nfact y: money\nfact z: money\n\n"
@@ -506,9 +510,10 @@ class _Source:
                 self.braces(self.listed(target)),
                 self.string(),
             )
-        binding = lambda: j(
-            self.name() + self.punct(":"), self.string() if self.flip(0.2) else self.expr(0, 2)
-        )
+
+        def binding() -> str:
+            return j(self.name() + self.punct(":"), self.string() if self.flip(0.2) else self.expr(0, 2))
+
         given_block = j(kw("given"), self.braces(self.listed(binding, at_least=0)))
         expectations = j(*(self.expectation() for _ in range(int(self.draw(st.integers(0, 3))))))
         date = j(kw("on"), self.pick(_DATES)) if self.flip() else ""
@@ -653,25 +658,25 @@ def _exprs() -> st.SearchStrategy[ast.Expr]:
         ident = st.sampled_from([ast.Ident(s, "a"), ast.Ident(s, "国家级")])
         value = st.one_of(inner, st.just(ast.Unset(s)))
         return st.one_of(
-            st.builds(lambda l, r: ast.Implies(s, l, r), inner, inner),
-            st.builds(lambda l, r: ast.Or(s, l, r), inner, inner),
-            st.builds(lambda l, r: ast.And(s, l, r), inner, inner),
+            st.builds(lambda a, b: ast.Implies(s, a, b), inner, inner),
+            st.builds(lambda a, b: ast.Or(s, a, b), inner, inner),
+            st.builds(lambda a, b: ast.And(s, a, b), inner, inner),
             st.builds(lambda e: ast.Not(s, e), inner),
             st.builds(lambda e: ast.Negate(s, e), inner),
             st.builds(
-                lambda sym, l, r: ast.BinOp(s, {"×": "*", "÷": "/"}.get(sym, sym), l, r, sym),
+                lambda sym, a, b: ast.BinOp(s, {"×": "*", "÷": "/"}.get(sym, sym), a, b, sym),
                 st.sampled_from(["+", "-", "*", "/", "×", "÷"]),
                 inner,
                 inner,
             ),
             st.builds(
-                lambda w, l, r: ast.Compare(s, _PREFIX[w], l, r, w, False),
+                lambda w, a, b: ast.Compare(s, _PREFIX[w], a, b, w, False),
                 st.sampled_from(sorted(_PREFIX)),
                 inner,
                 inner,
             ),
             st.builds(
-                lambda w, l, r: ast.Compare(s, ">=" if "上" in w else "<=", l, r, w, True),
+                lambda w, a, b: ast.Compare(s, ">=" if "上" in w else "<=", a, b, w, True),
                 st.sampled_from(_POSTFIX),
                 inner,
                 inner,
