@@ -35,7 +35,7 @@ def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
 
 @main.command()
 @_FILES
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 @click.option(
     "--fail-on",
     type=click.Choice(["error", "warning", "info"]),
@@ -43,15 +43,38 @@ def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
     show_default=True,
     help="The lowest severity that makes the exit code 1.",
 )
-def check(files: tuple[Path, ...], fmt: str, fail_on: str) -> None:
-    """Parse and check policy files; print every problem found, or a one-line summary."""
+@click.option("--verbose", is_flag=True, help="Also show the findings the policy settles, with their reasons.")
+@click.option(
+    "--timeout-ms",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Solver time limit for each analysis query.",
+)
+def check(files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeout_ms: int) -> None:
+    """Parse and check policy files, then analyse the clauses of those without errors; print every
+    problem found, or a one-line summary."""
+    from policydsl.checks import analysis, analysis_report
+
     sink = Sink()
     sources: dict[str, SourceFile] = {}
+    settled: list[analysis.Settled] = []
+    options = analysis.Options(timeout_ms=timeout_ms, verbose=verbose)
     for path in files:
         checked = check_file(path, sink)
         if checked.source is not None:
             sources[checked.source.name] = checked.source
-    emit(sink, sources, fmt)
+        result = analysis_report.analyse_checked(checked, sink, options)
+        if result is not None and verbose:
+            settled.extend(result.settled)
+    if fmt == "sarif":
+        click.echo(analysis_report.sarif_text(sink.diagnostics, settled))
+    elif fmt == "json":
+        click.echo(analysis_report.json_text(sink.diagnostics, settled))
+    else:
+        emit(sink, sources, fmt)
+        if settled:
+            click.echo(analysis_report.settled_text(settled, sources))
     threshold = Severity[fail_on.upper()]
     failing = [d for d in sink.diagnostics if d.severity >= threshold]
     if fmt == "text":

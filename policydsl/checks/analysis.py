@@ -140,7 +140,7 @@ def _acknowledge(
 
 def _diagnostic(f: Finding, model: Model) -> Diagnostic:
     notes = list(f.notes)
-    if f.witness is not None:
+    if f.witness is not None and (f.witness.facts or f.witness.params or f.witness.on):
         notes.append(Note(f"witness: {describe(f.witness, model)}"))
     data = dict(f.data)
     data["targets"] = list(f.targets)

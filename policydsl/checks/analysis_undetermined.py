@@ -34,7 +34,12 @@ def check_undetermined(ctx: Context, text: str) -> None:
             cid = m.clause_id(c)
             data = {"clauses": [cid], "cites": cites(m, c)}
             amount = c.amount
-            if amount.mode in ("ceiling", "unset"):
+            # a ceiling with a formula still gives a figure (the most it can be); one with no
+            # formula, or no amount at all, leaves the evaluator without one
+            no_formula = amount.mode == "ceiling" and (
+                amount.expr is None or constant(amount.expr, ctx.model) is not None
+            )
+            if amount.mode == "unset" or no_formula:
                 answer = ctx.ask(
                     partial(_applies, enc, m, c),
                     code="P701",
@@ -47,49 +52,31 @@ def check_undetermined(ctx: Context, text: str) -> None:
                 caps = " and ".join(f"`{_quote(text, k)}`" for k in amount.caps)
                 if amount.mode == "unset":
                     limit = f", at most {caps}" if caps else ""
-                    ctx.add(
-                        Finding(
-                            "P703",
-                            f"{clause_label(m, c)} gives no amount: the text leaves it open{limit}",
-                            amount.span,
-                            (cid,),
-                            (),
-                            "give the figure, or a parameter a yearly guide can set",
-                            witness,
-                            {**data, **ctx.witness_data(witness)},
-                        )
-                    )
-                elif amount.expr is not None and constant(amount.expr, ctx.model) is not None and not caps:
-                    ctx.add(
-                        Finding(
-                            "P701",
-                            f"{clause_label(m, c)} is a ceiling with no formula: the amount is "
-                            f"decided case by case, up to `{_quote(text, amount.expr)}`",
-                            amount.span,
-                            (cid,),
-                            (),
-                            None,
-                            witness,
-                            {**data, **ctx.witness_data(witness)},
-                        )
-                    )
+                    code = "P703"
+                    message = f"{clause_label(m, c)} gives no amount: the text leaves it open{limit}"
+                    hint: str | None = "give the figure, or a parameter a yearly guide can set"
                 else:
                     upto = f"`{_quote(text, amount.expr)}`" if amount.expr is not None else ""
                     if caps:
-                        upto += f" capped at {caps}"
-                    ctx.add(
-                        Finding(
-                            "P701",
-                            f"{clause_label(m, c)} is a ceiling: the amount is discretionary, at "
-                            f"most {upto}, never an entitlement",
-                            amount.span,
-                            (cid,),
-                            (),
-                            None,
-                            witness,
-                            {**data, **ctx.witness_data(witness)},
-                        )
+                        upto += f" (capped at {caps})"
+                    code = "P701"
+                    message = (
+                        f"{clause_label(m, c)} is a ceiling with no formula: the amount is decided case by "
+                        f"case, up to {upto}, never an entitlement"
                     )
+                    hint = None
+                ctx.add(
+                    Finding(
+                        code,
+                        message,
+                        amount.span,
+                        (cid,),
+                        (),
+                        hint,
+                        witness,
+                        {**data, **ctx.witness_data(witness)},
+                    )
+                )
             for node in walk(amount):
                 if isinstance(node, ast.Table | ast.Band):
                     for entry in node.entries:
