@@ -56,6 +56,15 @@ class _Fill:
     parts: list[Doc]
 
 
+@attrs.frozen(eq=False)
+class _Choice:
+    """Two layouts of one statement: `first`, unless its first line is too wide or `second` takes
+    fewer lines."""
+
+    first: Doc
+    second: Doc
+
+
 @attrs.frozen
 class _IfBroken:
     """`text` printed only when the enclosing group is broken (the trailing comma of a list)."""
@@ -70,7 +79,7 @@ class _Trail:
     text: str
 
 
-Doc: TypeAlias = "str | list[Doc] | _Line | _Group | _Nest | _Fill | _IfBroken | _Trail"
+Doc: TypeAlias = "str | list[Doc] | _Line | _Group | _Nest | _Fill | _Choice | _IfBroken | _Trail"
 _Cmd: TypeAlias = tuple[int, bool, Doc]  # indent, laid out flat, document
 
 _SOFT = _Line()
@@ -84,6 +93,8 @@ def _children(doc: Doc) -> list[Doc]:
         return doc.parts
     if isinstance(doc, _Group | _Nest):
         return [doc.parts]
+    if isinstance(doc, _Choice):
+        return [doc.first, doc.second]
     return []
 
 
@@ -136,17 +147,25 @@ class _Layout:
                 width -= 1
             elif isinstance(doc, _IfBroken) and not flat:
                 width -= display_width(doc.text)
+            elif isinstance(doc, _Choice):
+                todo.append((indent, flat, doc.first))
             else:
                 flat = flat and id(doc) not in self.broken
                 indent += INDENT if isinstance(doc, _Nest) else 0
                 todo.extend((indent, flat, part) for part in reversed(_children(doc)))
         return False
 
-    def render(self) -> str:
-        """The text; no line ends in white space."""
+    def choose(self, choice: _Choice, indent: int, column: int) -> Doc:
+        first = _Layout(choice.first).render(indent, column).split("\n")
+        if column + display_width(first[0]) > WIDTH:
+            return choice.second
+        second = _Layout(choice.second).render(indent, column).split("\n")
+        return choice.first if len(first) <= len(second) else choice.second
+
+    def render(self, indent: int = 0, column: int = 0) -> str:
+        """The text, starting at `column` with lines indented by `indent`; no line ends in white space."""
         out: list[str] = []
-        column = 0
-        stack: list[_Cmd] = [(0, False, self.doc)]
+        stack: list[_Cmd] = [(indent, False, self.doc)]
         while stack:
             indent, flat, item = stack.pop()
             if isinstance(item, str | _Trail):
@@ -170,6 +189,8 @@ class _Layout:
                 elif not flat:
                     flat = self.fits([(indent, True, item.parts)], stack, WIDTH - column)
                 stack.append((indent, flat, item.parts))
+            elif isinstance(item, _Choice):
+                stack.append((indent, flat, item.first if flat else self.choose(item, indent, column)))
             elif isinstance(item, _Fill):
                 # an entry, then the separator laid out flat when the next entry fits on the line too
                 first, room = item.parts[0], WIDTH - column
@@ -344,9 +365,11 @@ class _Printer:
         return [first, _Group([_Nest(parts)] if nest else parts)]
 
     def labelled(self, head: Doc, first: Doc, rest: Sequence[Doc | None]) -> Doc:
-        """`head` (a name and label, ending in `:`) then the statement's `first` part and `rest`, on
-        the next line when they do not fit."""
-        return [head, _Group([_Nest([_SOFT, self.continued(first, rest, nest=False)])])]
+        """`head` (a name and label, ending in `:`) then the statement's `first` part and `rest`
+        continued; or, when that takes more lines or starts too wide, `first` on the next line."""
+        same_line = [head, " ", self.continued(first, rest)]
+        next_line = [head, _Group([_Nest([_SOFT, self.continued(first, rest, nest=False)])])]
+        return _Choice(same_line, next_line)
 
     # ------------------------------------------------------------------ blocks and statements
     def between(self, elems: list[_Elem], offset: int, head: list[Doc]) -> None:

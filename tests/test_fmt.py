@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
@@ -87,6 +88,29 @@ def test_golden_inputs_are_messy() -> None:
     for path in inputs:
         text = path.read_text(encoding="utf-8")
         assert fmt(text) != text, path.name
+
+
+def node_classes(policy: ast.Policy) -> set[type[ast.Node]]:
+    """The AST classes used in a policy, at any depth."""
+    seen: set[type[ast.Node]] = set()
+    stack: list[object] = [policy]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Node):
+            seen.add(type(item))
+            stack.extend(getattr(item, field.name) for field in attrs.fields(type(item)))
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    return seen
+
+
+def test_golden_inputs_use_every_construct() -> None:
+    used: set[type[ast.Node]] = set()
+    for path in golden_inputs():
+        policy = parse(path.read_text(encoding="utf-8"))
+        assert policy is not None
+        used |= node_classes(policy)
+    assert set(ast.NODE_CLASSES) - used == set()
 
 
 # ------------------------------------------------------------------------------- real files
