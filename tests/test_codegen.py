@@ -167,7 +167,15 @@ def test_hostile_policy_compiles_escaped_and_runs_nothing_else(tmp_path: Path) -
     for line in source.splitlines()[:3]:
         assert "coding" not in line
     (tmp_path / "evaluator.py").write_text(source, encoding="utf-8")
-    facts = {"class": "1000000", "import": True, "print": 3, "need": False, "更": True, "更新": True, "投资额": "10"}
+    facts = {
+        "class": "1000000",
+        "import": True,
+        "print": 3,
+        "need": False,
+        "更": True,
+        "更新": True,
+        "投资额": "10",
+    }
     out = run_standalone(tmp_path, facts, "2022-01-01", AUDIT)
     assert out["outside"] == []
     sink = Sink()
@@ -238,10 +246,14 @@ def test_writer_lays_out_like_the_formatter() -> None:
 
 def test_every_expression_class_has_a_visitor() -> None:
     expression_classes = [
-        cls for cls in ast.NODE_CLASSES if cls.__name__ in {t.__name__ for t in ast.Expr.__args__}  # type: ignore[attr-defined]
+        cls
+        for cls in ast.NODE_CLASSES
+        if cls.__name__ in {t.__name__ for t in ast.Expr.__args__}  # type: ignore[attr-defined]
     ]
     assert expression_classes
-    missing = [cls.__name__ for cls in expression_classes if not hasattr(PythonGenerator, f"visit_{cls.__name__}")]
+    missing = [
+        cls.__name__ for cls in expression_classes if not hasattr(PythonGenerator, f"visit_{cls.__name__}")
+    ]
     assert missing == []
 
 
@@ -252,7 +264,12 @@ def test_load_returns_the_compiled_evaluator_cached() -> None:
     assert policydsl.load(path) is evaluator
     assert evaluator.measures[0] == "center"
     decision = evaluator.evaluate(
-        {"applicant": "enterprise", "established": "2019-01-01", "investment": "300万", "center_level": "national"},
+        {
+            "applicant": "enterprise",
+            "established": "2019-01-01",
+            "investment": "300万",
+            "center_level": "national",
+        },
         datetime.date(2022, 6, 1),
         partial=True,
     )
@@ -290,12 +307,28 @@ def test_compile_command_reports_errors(tmp_path: Path) -> None:
 def test_eval_interpret_flag_gives_the_same_decision(tmp_path: Path) -> None:
     facts = tmp_path / "facts.json"
     facts.write_text(
-        json.dumps({"applicant": "enterprise", "established": "2019-01-01", "investment": "300万",
-                    "center_level": "national", "other_funding": 0}),
+        json.dumps(
+            {
+                "applicant": "enterprise",
+                "established": "2019-01-01",
+                "investment": "300万",
+                "center_level": "national",
+                "other_funding": 0,
+            }
+        ),
         encoding="utf-8",
     )
-    args = ["eval", str(CODEGEN / "constructs.policy"), "--facts", str(facts), "--date", "2022-06-01",
-            "--partial", "--format", "json"]
+    args = [
+        "eval",
+        str(CODEGEN / "constructs.policy"),
+        "--facts",
+        str(facts),
+        "--date",
+        "2022-06-01",
+        "--partial",
+        "--format",
+        "json",
+    ]
     compiled = CliRunner().invoke(main, args)
     interpreted = CliRunner().invoke(main, [*args, "--interpret"])
     assert compiled.exit_code == interpreted.exit_code == 0

@@ -23,7 +23,9 @@ from policydsl.interpreter import Interpreter, validity_window
 from policydsl.pipeline import check_file
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICIES = sorted((ROOT / "policies").glob("*.policy")) + sorted((ROOT / "tests" / "data" / "codegen").glob("*.policy"))
+POLICIES = sorted((ROOT / "policies").glob("*.policy")) + sorted(
+    (ROOT / "tests" / "data" / "codegen").glob("*.policy")
+)
 
 
 @functools.cache
@@ -88,7 +90,9 @@ def thresholds(model: Model) -> dict[str, list[Any]]:
     }
 
 
-def fact_value(spec: rt.FactSpec, marks: dict[str, list[Any]], today: datetime.date) -> st.SearchStrategy[Any]:
+def fact_value(
+    spec: rt.FactSpec, marks: dict[str, list[Any]], today: datetime.date
+) -> st.SearchStrategy[Any]:
     kind = spec.kind
     if kind in ("money", "count", "percent", "number"):
         random = {
@@ -101,7 +105,9 @@ def fact_value(spec: rt.FactSpec, marks: dict[str, list[Any]], today: datetime.d
     if kind == "bool":
         return st.booleans()
     if kind == "date":
-        around = [today] + [rt.add_duration(today, -n, unit) for n, unit in marks["durations"]] + marks["dates"]
+        around = (
+            [today] + [rt.add_duration(today, -n, unit) for n, unit in marks["durations"]] + marks["dates"]
+        )
         return st.builds(
             lambda base, shift: base + datetime.timedelta(days=shift),
             st.sampled_from(around),
@@ -135,8 +141,13 @@ def applicants(draw: st.DrawFn, path: Path) -> tuple[dict[str, Any], datetime.da
     start, end, _ = validity_window(model.policy.header)
     days = [d for d in (start, end) if d is not None]
     edges = [d + datetime.timedelta(days=k) for d in days for k in (-1, 0, 1)]
-    date = draw(st.one_of(st.sampled_from(edges or [datetime.date(2022, 6, 1)]), st.just(None),
-                          st.dates(datetime.date(2015, 1, 1), datetime.date(2030, 12, 31))))
+    date = draw(
+        st.one_of(
+            st.sampled_from(edges or [datetime.date(2022, 6, 1)]),
+            st.just(None),
+            st.dates(datetime.date(2015, 1, 1), datetime.date(2030, 12, 31)),
+        )
+    )
     today = date or datetime.date(2022, 6, 1)
     facts: dict[str, Any] = {}
     broken = draw(st.integers(0, 9)) == 0
@@ -161,22 +172,28 @@ def outcome(run: Callable[[], Any]) -> Any:
     return data
 
 
-def check_agreement(path: Path, facts: dict[str, Any], date: datetime.date | None, partial: bool, explain: bool) -> None:
+def check_agreement(
+    path: Path, facts: dict[str, Any], date: datetime.date | None, partial: bool, explain: bool
+) -> None:
     _, interpreter, module = compiled(path)
     expected = outcome(lambda: interpreter.evaluate(dict(facts), date, partial=partial, explain=explain))
     actual = outcome(lambda: module.evaluate(dict(facts), date, partial=partial, explain=explain))
     assert actual == expected
     if not isinstance(expected, tuple):
         amounts = module.evaluate_amounts(dict(facts), date, partial=partial)
-        assert {k: (v["status"], v["amount"]) for k, v in ((m["measure"], m) for m in expected["measures"])} == {
-            k: (status, None if amount is None else str(amount)) for k, (status, amount) in amounts.items()
-        }
+        assert {
+            k: (v["status"], v["amount"]) for k, v in ((m["measure"], m) for m in expected["measures"])
+        } == {k: (status, None if amount is None else str(amount)) for k, (status, amount) in amounts.items()}
 
 
 @pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.stem)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(data=st.data(), partial=st.booleans(), explain=st.booleans())
-def test_compiled_agrees_with_interpreter(path: Path, data: st.DataObject, partial: bool, explain: bool) -> None:
+def test_compiled_agrees_with_interpreter(
+    path: Path, data: st.DataObject, partial: bool, explain: bool
+) -> None:
     facts, date = data.draw(applicants(path))
     check_agreement(path, facts, date, partial, explain)
 
@@ -221,7 +238,13 @@ def test_parameter_overrides_agree() -> None:
     assert checked.source is not None
     params = {"pilot_amount": "10万", "base_rate": "50%"}
     interpreter = Interpreter(model, checked.source.text, params)
-    facts = {"applicant": "enterprise", "established": "2019-01-01", "standards": 2, "fees": "30000", "score": 80}
+    facts = {
+        "applicant": "enterprise",
+        "established": "2019-01-01",
+        "standards": 2,
+        "fees": "30000",
+        "score": 80,
+    }
     date = datetime.date(2022, 6, 1)
     expected = interpreter.evaluate(facts, date, partial=True).to_dict()
     actual = module.evaluate(facts, date, partial=True, params=params).to_dict()

@@ -24,7 +24,11 @@ class CompiledEvaluator(PolicyEvaluator):
     the interpreter-backed PolicyEvaluator (whose `model` and `interpreter` it keeps for examples)."""
 
     def __init__(
-        self, model: Model, source_text: str, generated: GeneratedModule, params: Mapping[str, Any] | None = None
+        self,
+        model: Model,
+        source_text: str,
+        generated: GeneratedModule,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(model, source_text, params)  # checks the parameter values once
         self.generated = generated

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast as pyast
 import builtins
+import contextlib
 import datetime
 import decimal
 import keyword
@@ -13,7 +14,6 @@ import types
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -76,12 +76,11 @@ def apply_funding(
         reasons.append(f"财政资助总额上限无法计算（{text}）")
         return total, AT_MOST if precision == EXACT else precision
     room = max(ZERO, rounding(limit - received))
+    head = f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}"
     if room < total:
-        result.explanation.append(
-            f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，本项最多 {yuan(room)}（上限起作用）"
-        )
+        result.explanation.append(f"{head}，本项最多 {yuan(room)}（上限起作用）")
         return room, precision
-    result.explanation.append(f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，未超限")
+    result.explanation.append(f"{head}，未超限")
     return total, precision
 
 
@@ -92,9 +91,35 @@ def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> Non
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
     """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
-    missing = sorted({n for m in measures.values() for n in m.needed})
-    if missing:
-        raise InputError([f"missing fact {n}" for n in missing])
+    for m in measures.values():
+        if m.needed:
+            missing = sorted({n for m in measures.values() for n in m.needed})
+            raise InputError([f"missing fact {n}" for n in missing])
+
+
+def combine(
+    measures: dict[str, MeasureResult],
+    combines: Sequence[tuple[str, Sequence[str]]],
+    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
+    rounding: Rounding,
+) -> MeasureResult:
+    """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
+    paying = None
+    for m in measures.values():
+        if m.status != INELIGIBLE:
+            if paying is not None:
+                return combine_total(measures, combines, caps, rounding)
+            paying = m
+    for cap, names in caps:
+        if cap is not None and (cap < 0 or (paying is not None and paying.measure in names)):
+            return combine_total(measures, combines, caps, rounding)
+    if paying is None:
+        nothing = ["没有可获得的扶持"]
+        return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
+    status, amount = paying.status, paying.amount
+    if status == UNDETERMINED or amount is None:
+        return MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
+    return MeasureResult("total", "合计", None, status, rounding(amount), (), [], [], [], [], {}, None)
 
 
 def parse_params(raw: Mapping[str, Any], specs: Mapping[str, FactSpec]) -> Values:
@@ -200,7 +225,9 @@ class Namer:
     (namespace, policy name) to its identifier."""
 
     def __init__(self, reserved: frozenset[str]) -> None:
-        self.taken: set[str] = set(reserved) | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist)
+        self.taken: set[str] = (
+            set(reserved) | set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist)
+        )
         self.given: dict[tuple[str, str], str] = {}
         self.counts: dict[str, int] = {}
 
@@ -254,6 +281,11 @@ class _Fn:
 
 
 _OP_SYMBOLS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!="}
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 class PythonGenerator:
@@ -423,10 +455,10 @@ class PythonGenerator:
     def visit_Money(self, node: ast.Money) -> Val:
         return Val(self.const(node.value), False)
 
-    visit_Percent = visit_Money  # type: ignore[assignment]
-    visit_Count = visit_Money  # type: ignore[assignment]
-    visit_Number = visit_Money  # type: ignore[assignment]
-    visit_PerUnit = visit_Money  # type: ignore[assignment]
+    visit_Percent = visit_Money
+    visit_Count = visit_Money
+    visit_Number = visit_Money
+    visit_PerUnit = visit_Money
 
     def visit_Ratio(self, node: ast.Ratio) -> Val:
         with decimal.localcontext(rt.CONTEXT):
@@ -478,11 +510,19 @@ class PythonGenerator:
                 code = f"add_duration({date_val.code}, {sign}{count}, {unit})"
             else:
                 code = f"add_duration({date_val.code}, {sign}{dur.code}[0], {dur.code}[1])"
-            return self.none_if([left, right], code) if left.nullable or right.nullable else self.bind(code, False)
+            return (
+                self.none_if([left, right], code)
+                if left.nullable or right.nullable
+                else self.bind(code, False)
+            )
         code = f"{left.inner()} {node.op} {right.inner()}"
         if node.op == "/" and self.may_raise(node):
             # a division that can fail is done where the interpreter does it, before later operands
-            return self.none_if([left, right], code) if left.nullable or right.nullable else self.bind(code, False)
+            return (
+                self.none_if([left, right], code)
+                if left.nullable or right.nullable
+                else self.bind(code, False)
+            )
         return self.none_if([left, right], code)
 
     def visit_Negate(self, node: ast.Negate) -> Val:
@@ -505,7 +545,10 @@ class PythonGenerator:
             match = re.fullmatch(r"\((-?\d+), (\"\w+\")\)", duration.code)
             count, unit = match.groups() if match else (f"{duration.code}[0]", f"{duration.code}[1]")
             with w.block("else"):
-                w.call(f"{holds} = since_compare(", [start.code, "date", literal(node.op), count, unit])
+                # since(start) op duration  <=>  start + duration compared with the evaluation date
+                boundary = f"add_duration({start.code}, {count}, {unit})"
+                flipped = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}[node.op]
+                self.assign(holds, f"{boundary} {flipped} date")
             return Val(holds, True)
         left = self.expr(node.left)
         right = self.expr(node.right)
@@ -540,7 +583,9 @@ class PythonGenerator:
             right = self.expr(right_node)
             nulls = [f"{v.code} is None" for v in (left, right) if v.nullable]
             if nulls:
-                self.assign(result, f"True if {right.code} is True else None if {' or '.join(nulls)} else False")
+                self.assign(
+                    result, f"True if {right.code} is True else None if {' or '.join(nulls)} else False"
+                )
             else:
                 w.line(f"{result} = {right.code}")
         return Val(result, left.nullable or right.nullable)
@@ -569,7 +614,9 @@ class PythonGenerator:
     def unset_value(self, why: str) -> None:
         self.fn.w.line(f"raise Unset({self.s(why)})")
 
-    def entry_value(self, target: str, value: ast.Expr | ast.Unset, why: str | None, why_code: str | None) -> None:
+    def entry_value(
+        self, target: str, value: ast.Expr | ast.Unset, why: str | None, why_code: str | None
+    ) -> None:
         w = self.fn.w
         if isinstance(value, ast.Unset):
             if why_code is not None:
@@ -610,7 +657,9 @@ class PythonGenerator:
         return Val(result, True)
 
     def _pure(self, node: ast.Expr) -> bool:
-        return isinstance(node, ast.Money | ast.Percent | ast.Count | ast.Number | ast.PerUnit | ast.Ratio | ast.Bool)
+        return isinstance(
+            node, ast.Money | ast.Percent | ast.Count | ast.Number | ast.PerUnit | ast.Ratio | ast.Bool
+        )
 
     def visit_Band(self, node: ast.Band) -> Val:
         w = self.fn.w
@@ -731,7 +780,9 @@ class PythonGenerator:
     def param_func(self, sym: ParamSym) -> str:
         if sym.name in self.param_funcs:
             return self.param_funcs[sym.name]
-        func = self.namer.get("param", sym.name, "param_" + self.namer.safe(sym.name, str(len(self.param_funcs) + 1)))
+        func = self.namer.get(
+            "param", sym.name, "param_" + self.namer.safe(sym.name, str(len(self.param_funcs) + 1))
+        )
         self.param_funcs[sym.name] = func
         return func
 
@@ -771,7 +822,9 @@ class PythonGenerator:
     def clause_func(self, out: CodeWriter, measure: ast.Measure, clause: ast.Clause) -> str:
         cid = measure.clause_id(clause)
         label = clause.label or (clause.name.text if clause.name else cid)
-        mstem = self.namer.safe(measure.name.text, f"measure_{self.policy.of(ast.Measure).index(measure) + 1}")
+        mstem = self.namer.safe(
+            measure.name.text, f"measure_{self.policy.of(ast.Measure).index(measure) + 1}"
+        )
         index = measure.clauses.index(clause) + 1
         cstem = self.namer.safe(clause.name.text, str(index)) if clause.name else str(index)
         func = self.namer.get("clause", cid, f"{mstem}_{cstem}")
@@ -807,9 +860,12 @@ class PythonGenerator:
                     if len(used) > 1:
                         joined = f'"；".join(filter(None, ({parts})))'
                     w.line(f"used = {joined}")
-                    w.line(f"steps.append({self.s(head + '（' + conds + '；')} + used + \"）\")")
+                    w.line(f'steps.append({self.s(head + "（" + conds + "；")} + used + "）")')
         self.amount(clause, label)
-        comments = [f"{self.file_line(clause)}  {clause.cite or ''}".rstrip(), f"{clause.kind} {cid} 「{label}」"]
+        comments = [
+            f"{self.file_line(clause)}  {clause.cite or ''}".rstrip(),
+            f"{clause.kind} {cid} 「{label}」",
+        ]
         args = ["f: Values", "p: Values", "date: Date", "need: set[str]", "explain: bool"]
         self.end(out, func, args, "Outcome", comments)
         return func
@@ -818,7 +874,9 @@ class PythonGenerator:
         w = self.fn.w
         amount = clause.amount
         ceiling = amount.mode == "ceiling"
-        w.comment(f"amount: {amount.mode} " + (self.quote(amount.expr) if amount.expr is not None else "unset"))
+        w.comment(
+            f"amount: {amount.mode} " + (self.quote(amount.expr) if amount.expr is not None else "unset")
+        )
         w.line("value = None")
         w.line(f"precision = {'AT_MOST' if ceiling else 'EXACT'}")
         unset = amount.expr is None
@@ -872,7 +930,9 @@ class PythonGenerator:
                     w.line("pass")
                 with w.block("elif limit < value"):
                     with w.block("if explain"):
-                        w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + yuan(limit) + "（起作用）")')
+                        w.line(
+                            f'steps.append({self.s("封顶 " + quoted + "：")} + yuan(limit) + "（起作用）")'
+                        )
                     w.line("value = limit")
                 with w.block("elif explain"):
                     w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + yuan(limit) + "（未起作用）")')
@@ -914,15 +974,26 @@ class PythonGenerator:
         forms_code = "(" + ", ".join(self.s(x) for x in forms) + ("," if len(forms) == 1 else "") + ")"
         label = measure.label or mname
         cite = self.s(measure.cite) if measure.cite is not None else "None"
-        w.call("result = MeasureResult(", [self.s(mname), self.s(label), cite, "DETERMINED", "None", forms_code])
+        head = [self.s(mname), self.s(label), cite]
+
+        def result(status: str, reasons: str, conditions: str) -> list[str]:
+            # every field given, in MeasureResult's order: no default factories on the hot path
+            return [*head, status, "None", forms_code, reasons, "[]", "[]", "[]", conditions, "None"]
+
         with w.block("if shared[0]"):
-            w.line("return ineligible(result, shared[0])")
+            w.call("return MeasureResult(", result("INELIGIBLE", "list(shared[0])", "{}"))
         w.line("need = set(shared[2])")
-        w.line("conditions = result.conditions")
-        w.line("failures: list[str] = []")
-        w.line("unknown: list[str] = []")
-        w.line("why = None")
+        w.line("conditions: dict[str, bool | None] = {}")
         applicants = measure.of(ast.Applicants)
+        gates = bool(applicants and self.model.kinds) or bool(
+            measure.of(ast.Requirement) or measure.of(ast.Exclusion)
+        )
+        if gates:
+            w.line("failures: list[str] = []")
+            w.line("unknown: list[str] = []")
+        conds = [g.cond for g in measure.of(ast.Requirement)] + [g.cond for g in measure.of(ast.Exclusion)]
+        if any(self.may_raise(c) for c in conds):
+            w.line("why = None")
         if applicants and self.model.kinds:
             allowed = {k.text for a in applicants for k in a.kinds}
             kinds = self.model.kinds
@@ -930,7 +1001,9 @@ class PythonGenerator:
             reason = self.s(f"适用主体为 {labels}")
             w.comment("applicants " + ", ".join(sorted(allowed)))
             kind = self.fact_local(APPLICANT_FACT[0])
-            options = "(" + ", ".join(self.s(k) for k in sorted(allowed)) + ("," if len(allowed) == 1 else "") + ")"
+            options = (
+                "(" + ", ".join(self.s(k) for k in sorted(allowed)) + ("," if len(allowed) == 1 else "") + ")"
+            )
             with w.block(f"if {kind} is None"):
                 w.line(f"need.add({literal(APPLICANT_FACT[0])})")
                 w.line(f"unknown.append({reason})")
@@ -942,11 +1015,15 @@ class PythonGenerator:
         for i, exc in enumerate(measure.of(ast.Exclusion), 1):
             w.comment(f"exclude {self.quote(exc.cond)}")
             self.gate(f"{mname}.exclude.{i}", exc.cond, exc.reason or self.quote(exc.cond), True)
-        w.line("unknown = shared[1] + unknown")
-        with w.block("if failures"):
-            w.line("return ineligible(result, failures)")
+        if gates:
+            with w.block("if failures"):
+                w.call("return MeasureResult(", result("INELIGIBLE", "failures", "conditions"))
+            w.line("unknown = shared[1] + unknown if shared[1] else unknown")
+        else:
+            w.line("unknown = shared[1]")
+        w.call("result = MeasureResult(", result("DETERMINED", "[]", "conditions"))
         outs = []
-        for i, (clause, cfunc) in enumerate(zip(measure.clauses, clause_funcs, strict=True), 1):
+        for i, cfunc in enumerate(clause_funcs, 1):
             names = [f"a{i}", f"amount{i}", f"precision{i}", f"why{i}", f"steps{i}"]
             outs.append(names)
             w.line(f"{', '.join(names)} = {cfunc}(f, p, date, need, explain)")
@@ -977,7 +1054,11 @@ class PythonGenerator:
             w.comment(f"prefer {self.quote(pref.cond)}")
             self.test(pref.cond, "holds", None)
             with w.block("if holds is True"):
-                w.line(f"result.explanation.append({self.s('优先支持：' + (pref.reason or self.quote(pref.cond)))})")
+                w.line(
+                    "result.explanation.append("
+                    + self.s("优先支持：" + (pref.reason or self.quote(pref.cond)))
+                    + ")"
+                )
         quotas = measure.of(ast.Quota)
         if quotas:
             q = quotas[0]
@@ -996,12 +1077,19 @@ class PythonGenerator:
             f"{self.file_line(measure)}  {measure.cite or ''}".rstrip(),
             f"measure {mname} 「{label}」",
         ]
-        self.end(out, func, ["f: Values", "p: Values", "date: Date", "shared: Shared", "explain: bool"],
-                 "MeasureResult", comments)
+        self.end(
+            out,
+            func,
+            ["f: Values", "p: Values", "date: Date", "shared: Shared", "explain: bool"],
+            "MeasureResult",
+            comments,
+        )
         self.measure_funcs.append((measure, func))
         return func
 
-    def finish(self, measure: ast.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str) -> None:
+    def finish(
+        self, measure: ast.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str
+    ) -> None:
         """The clause outcomes into the measure's result: a straight path for measures without
         exceptions when every clause is decided, runtime.finish_measure otherwise."""
         w = self.fn.w
@@ -1044,7 +1132,9 @@ class PythonGenerator:
         if simple and clauses:
             w.level -= 1
 
-    def straight(self, measure: ast.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str) -> None:
+    def straight(
+        self, measure: ast.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str
+    ) -> None:
         """runtime.finish_measure unrolled for a measure without exceptions whose clauses are all decided."""
         w = self.fn.w
         clauses = measure.clauses
@@ -1067,7 +1157,8 @@ class PythonGenerator:
             w.line("total = ZERO")
             w.line("precision = EXACT")
             for clause, o in awards + bonuses:
-                with w.block(f"if {o[0]}"):
+                sure = len(awards) == 1 and clause.kind == "award"  # the only award: it applies here
+                with w.block(f"if {o[0]}") if not sure else _nothing():
                     w.line(f"result.clauses.append({self.s(measure.clause_id(clause))})")
                     w.line(f"result.explanation.extend({o[4]})")
                     with w.block(f"if {o[3]}"):
@@ -1082,7 +1173,10 @@ class PythonGenerator:
                     w.line('result.explanation.append("合计 " + yuan(total))')
             if funding != "None":
                 with w.block("if precision != UNKNOWN"):
-                    w.line("total, precision = apply_funding(result, total, precision, reasons, funding, ROUNDING)")
+                    w.line(
+                        "total, precision = apply_funding("
+                        "result, total, precision, reasons, funding, ROUNDING)"
+                    )
             if stages != "[]":
                 w.line("undecided = False")
                 with w.block("if precision != UNKNOWN"):
@@ -1112,14 +1206,20 @@ class PythonGenerator:
                     with w.block(f"if date < {const}"):
                         w.call(
                             "failures.append(",
-                            [f'f"政策自 {{{const}.isoformat()}} 起施行，评估日期 {{date.isoformat()}} 尚未生效"'],
+                            [
+                                f'f"政策自 {{{const}.isoformat()}} 起施行，'
+                                f'评估日期 {{date.isoformat()}} 尚未生效"'
+                            ],
                         )
                 if end is not None:
                     const = self.date_const(end)
                     with w.block(f"if date > {const}"):
                         w.call(
                             "failures.append(",
-                            [f'f"政策有效期至 {{{const}.isoformat()}}，评估日期 {{date.isoformat()}} 已失效"'],
+                            [
+                                f'f"政策有效期至 {{{const}.isoformat()}}，'
+                                f'评估日期 {{date.isoformat()}} 已失效"'
+                            ],
                         )
         for eligibility in self.policy.of(ast.Eligibility):
             for req in eligibility.requirements:
@@ -1148,8 +1248,13 @@ class PythonGenerator:
             names = ", ".join(self.s(m.text) for m in cap.measures)
             w.line(f"caps.append((limit, [{names}]))")
         w.line("return caps")
-        self.end(out, "total_caps", ["f: Values", "p: Values", "date: Date"], "list[tuple[Decimal | None, list[str]]]",
-                 ["total_cap: the sums of awards each applicant may receive at most"])
+        self.end(
+            out,
+            "total_caps",
+            ["f: Values", "p: Values", "date: Date"],
+            "list[tuple[Decimal | None, list[str]]]",
+            ["total_cap: the sums of awards each applicant may receive at most"],
+        )
 
     def rank_funcs(self, out: CodeWriter) -> dict[str, str]:
         ranks: dict[str, str] = {}
@@ -1157,7 +1262,9 @@ class PythonGenerator:
             quota = next(iter(measure.of(ast.Quota)), None)
             if quota is None or quota.rank is None:
                 continue
-            func = self.namer.get("rank", measure.name.text, "rank_" + self.namer.safe(measure.name.text, "measure"))
+            func = self.namer.get(
+                "rank", measure.name.text, "rank_" + self.namer.safe(measure.name.text, "measure")
+            )
             w = self.begin()
             w.line("need: set[str] = set()")
             w.line("date = None")
@@ -1165,9 +1272,16 @@ class PythonGenerator:
                 val = self.expr(quota.rank)
                 w.line(f"value = {val.code}")
             w.line("return value if isinstance(value, Decimal) else None")
-            prologue = ["try:", "    f = parse_facts(FACT_SPECS, facts)", "except InputError:", "    return None"]
+            prologue = [
+                "try:",
+                "    f = parse_facts(FACT_SPECS, facts)",
+                "except InputError:",
+                "    return None",
+            ]
             comments = [f"{self.file_line(quota)}  quota {quota.count} rank {self.quote(quota.rank)}"]
-            self.end(out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None", comments, prologue)
+            self.end(
+                out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None", comments, prologue
+            )
             ranks[measure.name.text] = func
         return ranks
 
@@ -1195,8 +1309,14 @@ class PythonGenerator:
             w.call("out.append(Constraint(", args, "))")
         w.line("return out")
         prologue = ["p = parse_params(params, PARAM_SPECS) if params else {}", "f: Values = {}"]
-        self.end(out, "constraints", ["params: Mapping[str, Any] | None = None"], "list[Constraint]",
-                 ["quotas and group caps, applied across a batch of applicants"], prologue)
+        self.end(
+            out,
+            "constraints",
+            ["params: Mapping[str, Any] | None = None"],
+            "list[Constraint]",
+            ["quotas and group caps, applied across a batch of applicants"],
+            prologue,
+        )
 
     def facts_class(self, out: CodeWriter) -> None:
         out.blank(2)
@@ -1221,19 +1341,23 @@ class PythonGenerator:
                     "text": "str",
                     "duration": "tuple[int, str]",
                 }.get(sym.type.kind, "Any")
-                out.comment(f"{sym.name} 「{sym.label}」" + (f" ({sym.type})" if sym.type.kind != "money" else ""))
+                out.comment(
+                    f"{sym.name} 「{sym.label}」" + (f" ({sym.type})" if sym.type.kind != "money" else "")
+                )
                 out.line(f"{self.fact_field(name)}: {py} | None = None")
             out.blank()
             out.line("def given(self) -> Values:")
             with out.indent():
                 out.line('"""The facts given, by their names in the policy."""')
-                out.line("return {name: value for field, name in FACT_FIELDS if (value := getattr(self, field)) is not None}")
+                out.line(
+                    "return {name: value for field, name in FACT_FIELDS"
+                    " if (value := getattr(self, field)) is not None}"
+                )
 
     def read_facts_func(self, out: CodeWriter) -> None:
         """Facts given as typed Python values skip the general parser when every value is valid."""
         w = self.begin()
         w.line("raw = facts.given() if isinstance(facts, Facts) else facts")
-        w.line("values: Values = {}")
         w.line("found = 0")
         done: set[str] = set()
         specs = self.interp.specs
@@ -1248,25 +1372,34 @@ class PythonGenerator:
             w.comment(f"{spec.name} ({spec.kind})")
             w.call(f"{local} = raw.get(", [self.s(spec.name)])
             with w.block(f"if {local} is not None"):
-                with w.block(f"if {check.format(v=local)}"):
-                    w.line(f"values[{self.s(spec.name)}] = {local}")
-                    w.line("found += 1")
-                with w.block("else"):
+                with w.block(f"if not ({check.format(v=local)})"):
                     w.line("return parse_facts(FACT_SPECS, raw)")
+                w.line("found += 1")
         with w.block("if found != len(raw)"):
+            w.line("# unknown or empty entries, other spellings: the general parser reports or drops them")
             w.line("return parse_facts(FACT_SPECS, raw)")
-        w.line("return values")
-        self.end(out, "read_facts", ["facts: Facts | Mapping[str, Any]"], "Values",
-                 ["the applicant's facts, checked and converted (every problem at once)"])
+        w.line("# every value is already of its fact's type and within its bounds")
+        w.line("return raw if type(raw) is dict else dict(raw)")
+        self.end(
+            out,
+            "read_facts",
+            ["facts: Facts | Mapping[str, Any]"],
+            "Values",
+            ["the applicant's facts, checked and converted (every problem at once)"],
+        )
 
     def fast_check(self, spec: rt.FactSpec) -> str | None:
         bounds = [f"{{v}} {_OP_SYMBOLS[op]} {self.const(b)}" for op, b in spec.bounds]
         if spec.kind in ("money", "percent", "number", "count"):
             tests = ["type({v}) is Decimal", "{v}.is_finite()"]
-            if spec.kind == "money" and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
+            implied = any(op in (">", ">=") and b >= 0 for op, b in spec.bounds)  # a bound already says ≥ 0
+            negative = any(op in (">", ">=") and b < 0 for op, b in spec.bounds)
+            if spec.kind == "money" and not negative and not implied:
                 tests.append("{v} >= ZERO")
             if spec.kind == "count":
-                tests += ["{v} >= ZERO", "{v} == {v}.to_integral_value()"]
+                if not implied:
+                    tests.append("{v} >= ZERO")
+                tests.append("{v} == {v}.to_integral_value()")
             return " and ".join(tests + bounds)
         if spec.kind == "bool":
             return "type({v}) is bool"
@@ -1288,14 +1421,16 @@ class PythonGenerator:
             with w.block("with decimal.localcontext(CONTEXT)"):
                 w.line("shared = shared_gates(f, p, date)")
                 explain = "False" if lean else "explain"
-                entries = [f"{self.s(m.name.text)}: {func}(f, p, date, shared, {explain})" for m, func in measures]
+                entries = [
+                    f"{self.s(m.name.text)}: {func}(f, p, date, shared, {explain})" for m, func in measures
+                ]
                 w.items("measures: dict[str, MeasureResult] = {", entries, "}")
                 with w.block("if not partial"):
                     w.line("require_facts(measures)")
                 if lean:
                     w.line("return {name: (m.status, m.amount) for name, m in measures.items()}")
                 else:
-                    w.line("total = combine_total(measures, COMBINES, total_caps(f, p, date), ROUNDING)")
+                    w.line("total = combine(measures, COMBINES, total_caps(f, p, date), ROUNDING)")
             if not lean:
                 w.line("return Decision(TITLE, date, measures, total, shared[0])")
                 args = [
@@ -1306,11 +1441,18 @@ class PythonGenerator:
                     "explain: bool = True",
                     "params: Mapping[str, Any] | None = None",
                 ]
-                self.end(out, "evaluate", args, "Decision", [
-                    "Decide one applicant: per measure the status, amount, reasons, clauses and explanation,",
-                    "and the total under the policy's combination rules.  Raises InputError listing every",
-                    "problem with the facts (and, unless `partial`, every fact a decision still needs).",
-                ])
+                self.end(
+                    out,
+                    "evaluate",
+                    args,
+                    "Decision",
+                    [
+                        "Decide one applicant: per measure the status, amount, reasons, clauses and",
+                        "explanation, and the total under the policy's combination rules.  Raises InputError",
+                        "listing every problem with the facts (and, unless `partial`, every fact a decision",
+                        "still needs).",
+                    ],
+                )
             else:
                 args = [
                     "facts: Facts | Mapping[str, Any]",
@@ -1319,10 +1461,16 @@ class PythonGenerator:
                     "partial: bool = False",
                     "params: Mapping[str, Any] | None = None",
                 ]
-                self.end(out, "evaluate_amounts", args, "dict[str, tuple[str, Decimal | None]]", [
-                    "The lean path: per measure (status, amount), as evaluate(..., explain=False) decides them,",
-                    "without the total and without building a Decision.",
-                ])
+                self.end(
+                    out,
+                    "evaluate_amounts",
+                    args,
+                    "dict[str, tuple[str, Decimal | None]]",
+                    [
+                        "The lean path: per measure (status, amount), as evaluate(..., explain=False)",
+                        "decides them, without the total and without building a Decision.",
+                    ],
+                )
 
     def generate(self) -> GeneratedModule:
         """The module's parts: header, runtime, support and the policy's own code."""
@@ -1380,10 +1528,10 @@ class PythonGenerator:
         specs.items("NEEDED = {", needed, "}")
         fields = []
         seen: set[str] = set()
-        for name, sym in self.model.facts.items():
-            if sym.name not in seen:
-                seen.add(sym.name)
-                fields.append(f"({literal(self.fact_field(name))}, {literal(sym.name)})")
+        for name, fact in self.model.facts.items():
+            if fact.name not in seen:
+                seen.add(fact.name)
+                fields.append(f"({literal(self.fact_field(name))}, {literal(fact.name)})")
         specs.items("FACT_FIELDS = (", fields, ")")
 
         out = CodeWriter()
@@ -1391,7 +1539,11 @@ class PythonGenerator:
         out.comment(f"generated from {Path(self.name).name}")
         header = self.policy.header
         if header is not None:
-            for what, value in (("issuer", header.issuer), ("docno", header.docno), ("source", header.source)):
+            for what, value in (
+                ("issuer", header.issuer),
+                ("docno", header.docno),
+                ("source", header.source),
+            ):
                 if value:
                     out.comment(f"{what}: {value}")
         out.blank()
@@ -1401,16 +1553,20 @@ class PythonGenerator:
         out.line(f"ROUNDING = Rounding({literal(rounding.unit)}, {literal(rounding.mode)})")
         out.line(f"QUANTUM = ROUNDING_QUANTA[{literal(rounding.unit)}]")
         out.line(f"ROUND_MODE = ROUNDING_MODES[{literal(rounding.mode)}]")
-        out.display("MEASURES: tuple[str, ...] = ", Seq([literal(m.name.text) for m in self.policy.of(ast.Measure)]))
+        out.display(
+            "MEASURES: tuple[str, ...] = ", Seq([literal(m.name.text) for m in self.policy.of(ast.Measure)])
+        )
         combines = [
             (COMBINE_MODES[c.mode.text], [m.text for m in c.measures]) for c in self.policy.of(ast.Combine)
         ]
-        entries_c = [f"({literal(mode)}, [{', '.join(literal(n) for n in names)}])" for mode, names in combines]
+        entries_c = [
+            f"({literal(mode)}, [{', '.join(literal(n) for n in names)}])" for mode, names in combines
+        ]
         out.items("COMBINES: list[tuple[str, list[str]]] = [", entries_c, "]")
         for text, name in self.decimals.items():
             out.line(f"{name} = Decimal({literal(text)})")
-        for value, name in sorted(self.dates.items()):
-            out.line(f"{name} = datetime.date({value.year}, {value.month}, {value.day})")
+        for day, name in sorted(self.dates.items()):
+            out.line(f"{name} = datetime.date({day.year}, {day.month}, {day.day})")
         for name, lit in self.text_order:
             out.text_constant(name, lit)
         for name, seq in self.tuples.values():
@@ -1501,5 +1657,3 @@ class GeneratedModule:
 def generate(model: Model, source_text: str, name: str) -> GeneratedModule:
     """Generate the evaluator of one checked policy."""
     return PythonGenerator(model, source_text, name).generate()
-
-

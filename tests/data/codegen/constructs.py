@@ -665,12 +665,11 @@ def apply_funding(
         reasons.append(f"财政资助总额上限无法计算（{text}）")
         return total, AT_MOST if precision == EXACT else precision
     room = max(ZERO, rounding(limit - received))
+    head = f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}"
     if room < total:
-        result.explanation.append(
-            f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，本项最多 {yuan(room)}（上限起作用）"
-        )
+        result.explanation.append(f"{head}，本项最多 {yuan(room)}（上限起作用）")
         return room, precision
-    result.explanation.append(f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，未超限")
+    result.explanation.append(f"{head}，未超限")
     return total, precision
 
 
@@ -681,9 +680,35 @@ def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> Non
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
     """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
-    missing = sorted({n for m in measures.values() for n in m.needed})
-    if missing:
-        raise InputError([f"missing fact {n}" for n in missing])
+    for m in measures.values():
+        if m.needed:
+            missing = sorted({n for m in measures.values() for n in m.needed})
+            raise InputError([f"missing fact {n}" for n in missing])
+
+
+def combine(
+    measures: dict[str, MeasureResult],
+    combines: Sequence[tuple[str, Sequence[str]]],
+    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
+    rounding: Rounding,
+) -> MeasureResult:
+    """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
+    paying = None
+    for m in measures.values():
+        if m.status != INELIGIBLE:
+            if paying is not None:
+                return combine_total(measures, combines, caps, rounding)
+            paying = m
+    for cap, names in caps:
+        if cap is not None and (cap < 0 or (paying is not None and paying.measure in names)):
+            return combine_total(measures, combines, caps, rounding)
+    if paying is None:
+        nothing = ["没有可获得的扶持"]
+        return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
+    status, amount = paying.status, paying.amount
+    if status == UNDETERMINED or amount is None:
+        return MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
+    return MeasureResult("total", "合计", None, status, rounding(amount), (), [], [], [], [], {}, None)
 
 
 def parse_params(raw: Mapping[str, Any], specs: Mapping[str, FactSpec]) -> Values:
@@ -943,7 +968,7 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     elif established is None:
         c1 = None
     else:
-        c1 = since_compare(established, date, ">=", 1, "year")
+        c1 = add_duration(established, 1, "year") <= date
     holds = c1
     if holds is False:
         failures.append("成立时间满1年")
@@ -1021,23 +1046,61 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     applicant = f.get("applicant")
     investment = f.get("investment")
     other_funding = f.get("other_funding")
-    result = MeasureResult("center", "创新中心", "三(二)1", DETERMINED, None, ("cash",))
     if shared[0]:
-        return ineligible(result, shared[0])
+        return MeasureResult(
+            "center",
+            "创新中心",
+            "三(二)1",
+            INELIGIBLE,
+            None,
+            ("cash",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
     need = set(shared[2])
-    conditions = result.conditions
+    conditions: dict[str, bool | None] = {}
     failures: list[str] = []
     unknown: list[str] = []
-    why = None
     # applicants enterprise
     if applicant is None:
         need.add("applicant")
         unknown.append("适用主体为 企业")
     elif applicant not in ("enterprise",):
         failures.append("适用主体为 企业")
-    unknown = shared[1] + unknown
     if failures:
-        return ineligible(result, failures)
+        return MeasureResult(
+            "center",
+            "创新中心",
+            "三(二)1",
+            INELIGIBLE,
+            None,
+            ("cash",),
+            failures,
+            [],
+            [],
+            [],
+            conditions,
+            None,
+        )
+    unknown = shared[1] + unknown if shared[1] else unknown
+    result = MeasureResult(
+        "center",
+        "创新中心",
+        "三(二)1",
+        DETERMINED,
+        None,
+        ("cash",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
+    )
     a1, amount1, precision1, why1, steps1 = center_base(f, p, date, need, explain)
     # funding_limit 50% * investment counting other_funding
     if investment is None:
@@ -1057,15 +1120,14 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
             reasons: list[str] = []
             total = ZERO
             precision = EXACT
-            if a1:
-                result.clauses.append("center.base")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
+            result.clauses.append("center.base")
+            result.explanation.extend(steps1)
+            if why1:
+                reasons.append(why1)
+            if precision1 != EXACT and precision != UNKNOWN:
+                precision = precision1
+            if amount1 is not None:
+                total += amount1
             if precision != UNKNOWN:
                 total, precision = apply_funding(result, total, precision, reasons, funding, ROUNDING)
             if precision == UNKNOWN:
@@ -1219,23 +1281,61 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
 def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     applicant = f.get("applicant")
     customers = f.get("customers")
-    result = MeasureResult("platform", "平台", None, DETERMINED, None, ("cash",))
     if shared[0]:
-        return ineligible(result, shared[0])
+        return MeasureResult(
+            "platform",
+            "平台",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
     need = set(shared[2])
-    conditions = result.conditions
+    conditions: dict[str, bool | None] = {}
     failures: list[str] = []
     unknown: list[str] = []
-    why = None
     # applicants enterprise, park
     if applicant is None:
         need.add("applicant")
         unknown.append("适用主体为 企业、园区")
     elif applicant not in ("enterprise", "park"):
         failures.append("适用主体为 企业、园区")
-    unknown = shared[1] + unknown
     if failures:
-        return ineligible(result, failures)
+        return MeasureResult(
+            "platform",
+            "平台",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            failures,
+            [],
+            [],
+            [],
+            conditions,
+            None,
+        )
+    unknown = shared[1] + unknown if shared[1] else unknown
+    result = MeasureResult(
+        "platform",
+        "平台",
+        None,
+        DETERMINED,
+        None,
+        ("cash",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
+    )
     a1, amount1, precision1, why1, steps1 = platform_default(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = platform_national(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = platform_3(f, p, date, need, explain)
@@ -1350,17 +1450,38 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
 def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     completion_h1 = f.get("completion_h1")
     completion_h2 = f.get("completion_h2")
-    result = MeasureResult("consulting", "咨询", None, DETERMINED, None, ("cash",))
     if shared[0]:
-        return ineligible(result, shared[0])
+        return MeasureResult(
+            "consulting",
+            "咨询",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
     need = set(shared[2])
-    conditions = result.conditions
-    failures: list[str] = []
-    unknown: list[str] = []
-    why = None
-    unknown = shared[1] + unknown
-    if failures:
-        return ineligible(result, failures)
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
+    result = MeasureResult(
+        "consulting",
+        "咨询",
+        None,
+        DETERMINED,
+        None,
+        ("cash",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
+    )
     a1, amount1, precision1, why1, steps1 = consulting_1(f, p, date, need, explain)
     stages = []
     # instalment h1: completion_h1 60%或以上
@@ -1385,15 +1506,14 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
             reasons: list[str] = []
             total = ZERO
             precision = EXACT
-            if a1:
-                result.clauses.append("consulting.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
+            result.clauses.append("consulting.1")
+            result.explanation.extend(steps1)
+            if why1:
+                reasons.append(why1)
+            if precision1 != EXACT and precision != UNKNOWN:
+                precision = precision1
+            if amount1 is not None:
+                total += amount1
             undecided = False
             if precision != UNKNOWN:
                 total, decided = _instalments(result, total, stages, True, ROUNDING)
@@ -1472,14 +1592,25 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
 # measure banded 「分档」
 def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     score = f.get("score")
-    result = MeasureResult("banded", "分档", None, DETERMINED, None, ("cash",))
     if shared[0]:
-        return ineligible(result, shared[0])
+        return MeasureResult(
+            "banded",
+            "分档",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
     need = set(shared[2])
-    conditions = result.conditions
+    conditions: dict[str, bool | None] = {}
     failures: list[str] = []
     unknown: list[str] = []
-    why = None
     # exclude score < 0
     if score is None:
         need.add("score")
@@ -1491,9 +1622,36 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
         failures.append("评分为负")
     elif holds is None:
         unknown.append("评分为负")
-    unknown = shared[1] + unknown
     if failures:
-        return ineligible(result, failures)
+        return MeasureResult(
+            "banded",
+            "分档",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            failures,
+            [],
+            [],
+            [],
+            conditions,
+            None,
+        )
+    unknown = shared[1] + unknown if shared[1] else unknown
+    result = MeasureResult(
+        "banded",
+        "分档",
+        None,
+        DETERMINED,
+        None,
+        ("cash",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
+    )
     a1, amount1, precision1, why1, steps1 = banded_1(f, p, date, need, explain)
     if a1 is not None:
         conditions["banded.1"] = a1
@@ -1504,15 +1662,14 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
             reasons: list[str] = []
             total = ZERO
             precision = EXACT
-            if a1:
-                result.clauses.append("banded.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
+            result.clauses.append("banded.1")
+            result.explanation.extend(steps1)
+            if why1:
+                reasons.append(why1)
+            if precision1 != EXACT and precision != UNKNOWN:
+                precision = precision1
+            if amount1 is not None:
+                total += amount1
             if precision == UNKNOWN:
                 result.status = UNDETERMINED
             else:
@@ -1616,17 +1773,38 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
 # constructs.policy:55
 # measure pilot 「试点」
 def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    result = MeasureResult("pilot", "试点", None, DETERMINED, None, ("cash",))
     if shared[0]:
-        return ineligible(result, shared[0])
+        return MeasureResult(
+            "pilot",
+            "试点",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
     need = set(shared[2])
-    conditions = result.conditions
-    failures: list[str] = []
-    unknown: list[str] = []
-    why = None
-    unknown = shared[1] + unknown
-    if failures:
-        return ineligible(result, failures)
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
+    result = MeasureResult(
+        "pilot",
+        "试点",
+        None,
+        DETERMINED,
+        None,
+        ("cash",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
+    )
     a1, amount1, precision1, why1, steps1 = pilot_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = pilot_2(f, p, date, need, explain)
     if a1 is not None and a2 is not None:
@@ -1639,15 +1817,14 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
             reasons: list[str] = []
             total = ZERO
             precision = EXACT
-            if a1:
-                result.clauses.append("pilot.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
+            result.clauses.append("pilot.1")
+            result.explanation.extend(steps1)
+            if why1:
+                reasons.append(why1)
+            if precision1 != EXACT and precision != UNKNOWN:
+                precision = precision1
+            if amount1 is not None:
+                total += amount1
             if a2:
                 result.clauses.append("pilot.2")
                 result.explanation.extend(steps2)
@@ -1767,14 +1944,25 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
 def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     revenue = f.get("revenue")
     score = f.get("score")
-    result = MeasureResult("voucher", "消费券", None, DETERMINED, None, ("voucher",))
     if shared[0]:
-        return ineligible(result, shared[0])
+        return MeasureResult(
+            "voucher",
+            "消费券",
+            None,
+            INELIGIBLE,
+            None,
+            ("voucher",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
     need = set(shared[2])
-    conditions = result.conditions
+    conditions: dict[str, bool | None] = {}
     failures: list[str] = []
     unknown: list[str] = []
-    why = None
     # require score >= 60 or revenue > 1000万
     if score is None:
         need.add("score")
@@ -1792,9 +1980,36 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
         failures.append("评分或收入达标")
     elif holds is None:
         unknown.append("评分或收入达标")
-    unknown = shared[1] + unknown
     if failures:
-        return ineligible(result, failures)
+        return MeasureResult(
+            "voucher",
+            "消费券",
+            None,
+            INELIGIBLE,
+            None,
+            ("voucher",),
+            failures,
+            [],
+            [],
+            [],
+            conditions,
+            None,
+        )
+    unknown = shared[1] + unknown if shared[1] else unknown
+    result = MeasureResult(
+        "voucher",
+        "消费券",
+        None,
+        DETERMINED,
+        None,
+        ("voucher",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
+    )
     a1, amount1, precision1, why1, steps1 = voucher_1(f, p, date, need, explain)
     if a1 is not None:
         conditions["voucher.1"] = a1
@@ -1805,15 +2020,14 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
             reasons: list[str] = []
             total = ZERO
             precision = EXACT
-            if a1:
-                result.clauses.append("voucher.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
+            result.clauses.append("voucher.1")
+            result.explanation.extend(steps1)
+            if why1:
+                reasons.append(why1)
+            if precision1 != EXACT and precision != UNKNOWN:
+                precision = precision1
+            if amount1 is not None:
+                total += amount1
             if precision == UNKNOWN:
                 result.status = UNDETERMINED
             else:
@@ -1998,17 +2212,38 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
 # constructs.policy:65
 # measure ladder 「多个例外」
 def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    result = MeasureResult("ladder", "多个例外", None, DETERMINED, None, ("cash",))
     if shared[0]:
-        return ineligible(result, shared[0])
+        return MeasureResult(
+            "ladder",
+            "多个例外",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
     need = set(shared[2])
-    conditions = result.conditions
-    failures: list[str] = []
-    unknown: list[str] = []
-    why = None
-    unknown = shared[1] + unknown
-    if failures:
-        return ineligible(result, failures)
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
+    result = MeasureResult(
+        "ladder",
+        "多个例外",
+        None,
+        DETERMINED,
+        None,
+        ("cash",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
+    )
     a1, amount1, precision1, why1, steps1 = ladder_d(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = ladder_e1(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = ladder_e2(f, p, date, need, explain)
@@ -2255,23 +2490,61 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
 # measure misc 「杂项」
 def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     applicant = f.get("applicant")
-    result = MeasureResult("misc", "杂项", None, DETERMINED, None, ("cash",))
     if shared[0]:
-        return ineligible(result, shared[0])
+        return MeasureResult(
+            "misc",
+            "杂项",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
     need = set(shared[2])
-    conditions = result.conditions
+    conditions: dict[str, bool | None] = {}
     failures: list[str] = []
     unknown: list[str] = []
-    why = None
     # applicants park
     if applicant is None:
         need.add("applicant")
         unknown.append("适用主体为 园区")
     elif applicant not in ("park",):
         failures.append("适用主体为 园区")
-    unknown = shared[1] + unknown
     if failures:
-        return ineligible(result, failures)
+        return MeasureResult(
+            "misc",
+            "杂项",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            failures,
+            [],
+            [],
+            [],
+            conditions,
+            None,
+        )
+    unknown = shared[1] + unknown if shared[1] else unknown
+    result = MeasureResult(
+        "misc",
+        "杂项",
+        None,
+        DETERMINED,
+        None,
+        ("cash",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
+    )
     a1, amount1, precision1, why1, steps1 = misc_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = misc_2(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = misc_3(f, p, date, need, explain)
@@ -2416,128 +2689,102 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
 # the applicant's facts, checked and converted (every problem at once)
 def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     raw = facts.given() if isinstance(facts, Facts) else facts
-    values: Values = {}
     found = 0
     # applicant (enum)
     v = raw.get("applicant")
     if v is not None:
-        if type(v) is str and v in ("enterprise", "park"):
-            values["applicant"] = v
-            found += 1
-        else:
+        if not (type(v) is str and v in ("enterprise", "park")):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # investment (money)
     v = raw.get("investment")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["investment"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # revenue (money)
     v = raw.get("revenue")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["revenue"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # customers (count)
     v = raw.get("customers")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v == v.to_integral_value() and v >= D_0:
-            values["customers"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v == v.to_integral_value() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # established (date)
     v = raw.get("established")
     if v is not None:
-        if type(v) is datetime.date:
-            values["established"] = v
-            found += 1
-        else:
+        if not (type(v) is datetime.date):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # other_funding (money)
     v = raw.get("other_funding")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["other_funding"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # center_level (enum)
     v = raw.get("center_level")
     if v is not None:
-        if type(v) is str and v in ("national", "provincial", "municipal"):
-            values["center_level"] = v
-            found += 1
-        else:
+        if not (type(v) is str and v in ("national", "provincial", "municipal")):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # key_platform (bool)
     v = raw.get("key_platform")
     if v is not None:
-        if type(v) is bool:
-            values["key_platform"] = v
-            found += 1
-        else:
+        if not (type(v) is bool):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # national_platform (bool)
     v = raw.get("national_platform")
     if v is not None:
-        if type(v) is bool:
-            values["national_platform"] = v
-            found += 1
-        else:
+        if not (type(v) is bool):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # completion_h1 (percent)
     v = raw.get("completion_h1")
     if v is not None:
-        if type(v) is Decimal and v.is_finite():
-            values["completion_h1"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite()):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # completion_h2 (percent)
     v = raw.get("completion_h2")
     if v is not None:
-        if type(v) is Decimal and v.is_finite():
-            values["completion_h2"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite()):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # fees (money)
     v = raw.get("fees")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["fees"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # standards (count)
     v = raw.get("standards")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v == v.to_integral_value() and v >= D_0:
-            values["standards"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v == v.to_integral_value() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # score (number)
     v = raw.get("score")
     if v is not None:
-        if type(v) is Decimal and v.is_finite():
-            values["score"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite()):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     if found != len(raw):
+        # unknown or empty entries, other spellings: the general parser reports or drops them
         return parse_facts(FACT_SPECS, raw)
-    return values
+    # every value is already of its fact's type and within its bounds
+    return raw if type(raw) is dict else dict(raw)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation,
-# and the total under the policy's combination rules.  Raises InputError listing every
-# problem with the facts (and, unless `partial`, every fact a decision still needs).
+# Decide one applicant: per measure the status, amount, reasons, clauses and
+# explanation, and the total under the policy's combination rules.  Raises InputError
+# listing every problem with the facts (and, unless `partial`, every fact a decision
+# still needs).
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -2562,12 +2809,12 @@ def evaluate(
         }
         if not partial:
             require_facts(measures)
-        total = combine_total(measures, COMBINES, total_caps(f, p, date), ROUNDING)
+        total = combine(measures, COMBINES, total_caps(f, p, date), ROUNDING)
     return Decision(TITLE, date, measures, total, shared[0])
 
 
-# The lean path: per measure (status, amount), as evaluate(..., explain=False) decides them,
-# without the total and without building a Decision.
+# The lean path: per measure (status, amount), as evaluate(..., explain=False)
+# decides them, without the total and without building a Decision.
 def evaluate_amounts(
     facts: Facts | Mapping[str, Any],
     date: Date = None,

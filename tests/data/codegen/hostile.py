@@ -665,12 +665,11 @@ def apply_funding(
         reasons.append(f"财政资助总额上限无法计算（{text}）")
         return total, AT_MOST if precision == EXACT else precision
     room = max(ZERO, rounding(limit - received))
+    head = f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}"
     if room < total:
-        result.explanation.append(
-            f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，本项最多 {yuan(room)}（上限起作用）"
-        )
+        result.explanation.append(f"{head}，本项最多 {yuan(room)}（上限起作用）")
         return room, precision
-    result.explanation.append(f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，未超限")
+    result.explanation.append(f"{head}，未超限")
     return total, precision
 
 
@@ -681,9 +680,35 @@ def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> Non
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
     """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
-    missing = sorted({n for m in measures.values() for n in m.needed})
-    if missing:
-        raise InputError([f"missing fact {n}" for n in missing])
+    for m in measures.values():
+        if m.needed:
+            missing = sorted({n for m in measures.values() for n in m.needed})
+            raise InputError([f"missing fact {n}" for n in missing])
+
+
+def combine(
+    measures: dict[str, MeasureResult],
+    combines: Sequence[tuple[str, Sequence[str]]],
+    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
+    rounding: Rounding,
+) -> MeasureResult:
+    """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
+    paying = None
+    for m in measures.values():
+        if m.status != INELIGIBLE:
+            if paying is not None:
+                return combine_total(measures, combines, caps, rounding)
+            paying = m
+    for cap, names in caps:
+        if cap is not None and (cap < 0 or (paying is not None and paying.measure in names)):
+            return combine_total(measures, combines, caps, rounding)
+    if paying is None:
+        nothing = ["没有可获得的扶持"]
+        return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
+    status, amount = paying.status, paying.amount
+    if status == UNDETERMINED or amount is None:
+        return MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
+    return MeasureResult("total", "合计", None, status, rounding(amount), (), [], [], [], [], {}, None)
 
 
 def parse_params(raw: Mapping[str, Any], specs: Mapping[str, FactSpec]) -> Values:
@@ -995,6 +1020,24 @@ def lambda_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
 # hostile.policy:21  第一条\n# injected
 # measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
 def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return MeasureResult(
+            "lambda",
+            "ｌａｍｂｄａ  аdmin (Cyrillic а)",
+            "第一条\n# injected",
+            INELIGIBLE,
+            None,
+            ("cash",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
+    need = set(shared[2])
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
     result = MeasureResult(
         "lambda",
         "ｌａｍｂｄａ  аdmin (Cyrillic а)",
@@ -1002,17 +1045,13 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
         DETERMINED,
         None,
         ("cash",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
     )
-    if shared[0]:
-        return ineligible(result, shared[0])
-    need = set(shared[2])
-    conditions = result.conditions
-    failures: list[str] = []
-    unknown: list[str] = []
-    why = None
-    unknown = shared[1] + unknown
-    if failures:
-        return ineligible(result, failures)
     a1, amount1, precision1, why1, steps1 = lambda_return(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = lambda_print_(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = lambda_3(f, p, date, need, explain)
@@ -1213,17 +1252,38 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
 # hostile.policy:26
 # measure 补贴 「中文名r\n}」
 def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    result = MeasureResult("补贴", "中文名r\n}", None, DETERMINED, None, ("cash",))
     if shared[0]:
-        return ineligible(result, shared[0])
+        return MeasureResult(
+            "补贴",
+            "中文名r\n}",
+            None,
+            INELIGIBLE,
+            None,
+            ("cash",),
+            list(shared[0]),
+            [],
+            [],
+            [],
+            {},
+            None,
+        )
     need = set(shared[2])
-    conditions = result.conditions
-    failures: list[str] = []
-    unknown: list[str] = []
-    why = None
-    unknown = shared[1] + unknown
-    if failures:
-        return ineligible(result, failures)
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
+    result = MeasureResult(
+        "补贴",
+        "中文名r\n}",
+        None,
+        DETERMINED,
+        None,
+        ("cash",),
+        [],
+        [],
+        [],
+        [],
+        conditions,
+        None,
+    )
     a1, amount1, precision1, why1, steps1 = measure_2_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = measure_2_2(f, p, date, need, explain)
     if a1 is not None and a2 is not None:
@@ -1320,120 +1380,96 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
 # the applicant's facts, checked and converted (every problem at once)
 def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     raw = facts.given() if isinstance(facts, Facts) else facts
-    values: Values = {}
     found = 0
     # class (money)
     v = raw.get("class")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["class"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # import (bool)
     v = raw.get("import")
     if v is not None:
-        if type(v) is bool:
-            values["import"] = v
-            found += 1
-        else:
+        if not (type(v) is bool):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # __import__ (money)
     v = raw.get("__import__")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["__import__"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # print (count)
     v = raw.get("print")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v == v.to_integral_value() and v >= D_0:
-            values["print"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v == v.to_integral_value() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # f (money)
     v = raw.get("f")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["f"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # need (bool)
     v = raw.get("need")
     if v is not None:
-        if type(v) is bool:
-            values["need"] = v
-            found += 1
-        else:
+        if not (type(v) is bool):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # date (date)
     v = raw.get("date")
     if v is not None:
-        if type(v) is datetime.date:
-            values["date"] = v
-            found += 1
-        else:
+        if not (type(v) is datetime.date):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # v1 (money)
     v = raw.get("v1")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["v1"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # Decimal (money)
     v = raw.get("Decimal")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["Decimal"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # yuan (money)
     v = raw.get("yuan")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["yuan"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # 投资额 (money)
     v = raw.get("投资额")
     if v is not None:
-        if type(v) is Decimal and v.is_finite() and v >= ZERO and v >= D_0:
-            values["投资额"] = v
-            found += 1
-        else:
+        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # 更 (bool)
     v = raw.get("更")
     if v is not None:
-        if type(v) is bool:
-            values["更"] = v
-            found += 1
-        else:
+        if not (type(v) is bool):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     # 更新 (bool)
     v = raw.get("更新")
     if v is not None:
-        if type(v) is bool:
-            values["更新"] = v
-            found += 1
-        else:
+        if not (type(v) is bool):
             return parse_facts(FACT_SPECS, raw)
+        found += 1
     if found != len(raw):
+        # unknown or empty entries, other spellings: the general parser reports or drops them
         return parse_facts(FACT_SPECS, raw)
-    return values
+    # every value is already of its fact's type and within its bounds
+    return raw if type(raw) is dict else dict(raw)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation,
-# and the total under the policy's combination rules.  Raises InputError listing every
-# problem with the facts (and, unless `partial`, every fact a decision still needs).
+# Decide one applicant: per measure the status, amount, reasons, clauses and
+# explanation, and the total under the policy's combination rules.  Raises InputError
+# listing every problem with the facts (and, unless `partial`, every fact a decision
+# still needs).
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1452,12 +1488,12 @@ def evaluate(
         }
         if not partial:
             require_facts(measures)
-        total = combine_total(measures, COMBINES, total_caps(f, p, date), ROUNDING)
+        total = combine(measures, COMBINES, total_caps(f, p, date), ROUNDING)
     return Decision(TITLE, date, measures, total, shared[0])
 
 
-# The lean path: per measure (status, amount), as evaluate(..., explain=False) decides them,
-# without the total and without building a Decision.
+# The lean path: per measure (status, amount), as evaluate(..., explain=False)
+# decides them, without the total and without building a Decision.
 def evaluate_amounts(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
