@@ -143,7 +143,6 @@ _SYMBOLS = frozenset({">=", "≥", ">", "<=", "≤", "<", "==", "!=", "≠"})
 _COMPARISONS = frozenset(PREFIX_WORDS) | frozenset(POSTFIX_WORDS) | _SYMBOLS
 _OPERATORS = frozenset({"+", "-", "*", "/", "×", "÷"})
 _KEYWORD_OF = {spelling: name for name, pair in KEYWORDS.items() for spelling in pair}
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
 
 @functools.cache
@@ -484,13 +483,14 @@ def _skip(text: str, offset: int, token_text: str = "") -> str:
     return _blank(text, lines[begin][0], end)
 
 
+_KEYWORDS_ZH = frozenset(zh for _, zh in KEYWORDS.values())
+_GLUE_WORDS = sorted(_KEYWORDS_ZH | set(PREFIX_WORDS) | set(POSTFIX_WORDS), key=len, reverse=True)
+
+
 def _chinese(text: str) -> bool:
+    """The file is written with Chinese keywords: its first word is one (as the builder decides)."""
     first = re.search(r"[^\s#][^\s]*", re.sub(r"#[^\n]*", "", text))
-    return bool(first and first.group(0) in KEYWORDS_ZH)
-
-
-KEYWORDS_ZH = frozenset(zh for _, zh in KEYWORDS.values())
-_GLUE_WORDS = sorted(KEYWORDS_ZH | set(PREFIX_WORDS) | set(POSTFIX_WORDS), key=len, reverse=True)
+    return bool(first and first.group(0) in _KEYWORDS_ZH)
 
 
 def _parses_past(text: str, offset: int) -> bool:
