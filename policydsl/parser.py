@@ -17,7 +17,17 @@ import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from policydsl.diagnostics import Note, Sink
-from policydsl.keywords import KEYWORDS, POSTFIX_WORDS, PREFIX_WORDS
+from policydsl.keywords import (
+    ALLOCATIONS,
+    COMBINE_MODES,
+    KEYWORDS,
+    PAYMENT_FORMS,
+    POSTFIX_WORDS,
+    PREFIX_WORDS,
+    ROUNDING_MODES,
+    ROUNDING_UNITS,
+    TYPE_NAMES,
+)
 from policydsl.source import SourceFile
 
 MAX_BYTES = 32 * 1024 * 1024
@@ -143,6 +153,9 @@ _SYMBOLS = frozenset({">=", "≥", ">", "<=", "≤", "<", "==", "!=", "≠"})
 _COMPARISONS = frozenset(PREFIX_WORDS) | frozenset(POSTFIX_WORDS) | _SYMBOLS
 _OPERATORS = frozenset({"+", "-", "*", "/", "×", "÷"})
 _KEYWORD_OF = {spelling: name for name, pair in KEYWORDS.items() for spelling in pair}
+_VOCABULARY = frozenset().union(
+    TYPE_NAMES, PAYMENT_FORMS, ROUNDING_UNITS, ROUNDING_MODES, COMBINE_MODES, ALLOCATIONS
+)
 
 
 @functools.cache
@@ -370,7 +383,9 @@ def _keyword_read_as_name(exc: UnexpectedToken) -> lark.Token | None:
             recent.append(value)
     line = recent[-1].line if recent else None
     for token in reversed(recent):
-        if token.type == "NAME" and str(token.value) in _KEYWORD_OF and token.line == line:
+        word = str(token.value)
+        # `allocate unset`: a vocabulary word may be spelled like a keyword where a name belongs
+        if token.type == "NAME" and word in _KEYWORD_OF and word not in _VOCABULARY and token.line == line:
             return token
     return None
 

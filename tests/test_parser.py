@@ -651,6 +651,12 @@ def test_known_mistakes(text: str, code: str, fragment: str) -> None:
     _assert_readable(found)
 
 
+def test_vocabulary_words_spelled_like_keywords_are_not_blamed() -> None:
+    # `分配 未定` (allocate unset) is right; the error is the unquoted citation after it
+    (d,) = diagnostics('fact c "c": text\n措施 m { 给予 1万\n  集体封顶 500万 每 c 分配 未定 依据 第八条\n}')
+    assert d.message == "`第八条` must be in quotes"
+
+
 def test_misspelt_keywords_are_suggested() -> None:
     (d,) = diagnostics("measur m { award 1万 }")
     assert d.hint == "did you mean `measure`?"
