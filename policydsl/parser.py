@@ -646,7 +646,7 @@ def _report_token(source: SourceFile, text: str, exc: UnexpectedToken, sink: Sin
     if exc.token.type == "$END":
         _report_end(failure, sink)
         return None
-    for handler in (_report_keyword_as_name, _report_known_mistake, _report_glued):
+    for handler in (_report_keyword_as_name, _report_known_mistake, _report_split_amount, _report_glued):
         repaired = handler(failure, sink)
         if repaired is not None:
             return repaired
@@ -721,6 +721,33 @@ def _report_known_mistake(f: _Failure, sink: Sink) -> str | None:
     if repair is not None and len(repair) == end - start:
         return f.text[:start] + repair + f.text[end:]
     return _skip(f.text, start, value)
+
+
+_UNIT_AFTER_SPACE = re.compile(
+    r"(?<![\d.])(\d+(?:\.\d+)?)[ \t]+(亿|万|千|元|个月|[家人场项条次个件台套名所年月日天])"
+)
+
+
+def _report_split_amount(f: _Failure, sink: Sink) -> str | None:
+    """`50 万`: the number and its unit parted by a space, on the line of the error."""
+    start, _ = _bounds(f.token)
+    line_start = f.text.rfind("\n", 0, start) + 1
+    line_end = f.text.find("\n", start)
+    line = f.text[line_start : len(f.text) if line_end < 0 else line_end]
+    code = set(i for i, _ in _code_chars(line))
+    masked = "".join(ch if i in code else " " for i, ch in enumerate(line))  # no strings, no comments
+    split = _UNIT_AFTER_SPACE.search(masked)
+    if split is None or line_start + split.start() > start:
+        return None
+    number, unit = split.groups()
+    at = line_start + split.start()
+    sink.report(
+        "E001",
+        "a number and its unit are written together",
+        f.source.span(at, line_start + split.end()),
+        hint=f"write `{number}{unit}`",
+    )
+    return _skip(f.text, start, str(f.token.value))
 
 
 def _report_glued(f: _Failure, sink: Sink) -> str | None:

@@ -642,6 +642,8 @@ def test_end_of_file_points_after_the_last_word() -> None:
         ("enum e { a、b }", "E003", "ideographic comma"),
         ('fact x "x: money', "E003", 'no closing `"`'),
         ("assume x > 50 %", "E003", "percent sign"),
+        ("measure m { award 50 万 }", "E001", "a number and its unit are written together"),
+        ('measure m { award 1.5 亿 cite "三 万" }', "E001", "a number and its unit are written together"),
     ],
 )
 def test_known_mistakes(text: str, code: str, fragment: str) -> None:
