@@ -731,10 +731,11 @@ _UNIT_AFTER_SPACE = re.compile(
 def _report_split_amount(f: _Failure, sink: Sink) -> str | None:
     """`50 万`: the number and its unit parted by a space, on the line of the error."""
     start, _ = _bounds(f.token)
-    line_start = f.text.rfind("\n", 0, start) + 1
+    # the line of the error and the one before it: the unit may have been read as a name there
+    line_start = f.text.rfind("\n", 0, max(0, f.text.rfind("\n", 0, start))) + 1
     line_end = f.text.find("\n", start)
     line = f.text[line_start : len(f.text) if line_end < 0 else line_end]
-    code = set(i for i, _ in _code_chars(line))
+    code = {i for i, _ in _code_chars(line)}
     masked = "".join(ch if i in code else " " for i, ch in enumerate(line))  # no strings, no comments
     split = _UNIT_AFTER_SPACE.search(masked)
     if split is None or line_start + split.start() > start:
