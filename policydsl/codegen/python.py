@@ -307,6 +307,8 @@ class PythonGenerator:
         self.tuples: dict[str, tuple[str, Seq]] = {}
         self.fn = _Fn(CodeWriter())
         self.param_funcs: dict[str, str] = {}
+        self.clause_funcs: dict[str, list[str]] = {}
+        self.lean_funcs: list[tuple[ast.Measure, str]] = []
         self.measure_funcs: list[tuple[ast.Measure, str]] = []
 
     # ------------------------------------------------------------------ names and constants
@@ -1085,6 +1087,7 @@ class PythonGenerator:
             comments,
         )
         self.measure_funcs.append((measure, func))
+        self.clause_funcs[measure.name.text] = clause_funcs
         return func
 
     def finish(
@@ -1412,6 +1415,97 @@ class PythonGenerator:
             return "type({v}) is str and {v} in " + text.replace("{", "{{").replace("}", "}}")
         return None
 
+    # ------------------------------------------------------------------ the lean path
+    def lean_measure_func(self, out: CodeWriter, measure: ast.Measure) -> None:
+        """(status, amount) of one measure in the common case, or None to leave the applicant to
+        the full path: a gate or clause that cannot be decided, a fact missing, exceptions, or
+        instalments.  What it returns is what the full measure function decides."""
+        mname = measure.name.text
+        func = self.namer.get(
+            "lean",
+            mname,
+            "amounts_" + self.namer.safe(mname, str(self.policy.of(ast.Measure).index(measure) + 1)),
+        )
+        w = self.begin()
+        with w.block("if shared[0]"):
+            w.line("return INELIGIBLE, None")
+        applicants = measure.of(ast.Applicants)
+        if applicants and self.model.kinds:
+            allowed = sorted({k.text for a in applicants for k in a.kinds})
+            kind = self.fact_local(APPLICANT_FACT[0])
+            options = "(" + ", ".join(self.s(k) for k in allowed) + ("," if len(allowed) == 1 else "") + ")"
+            with w.block(f"if {kind} is None"):
+                w.line("return None")
+            with w.block(f"if {kind} not in {options}"):
+                w.line("return INELIGIBLE, None")
+        gates = [(r.cond, False) for r in measure.of(ast.Requirement)]
+        gates += [(e.cond, True) for e in measure.of(ast.Exclusion)]
+        for cond, negate in gates:
+            w.comment(("exclude " if negate else "require ") + self.quote(cond))
+            self.test(cond, "holds", None)
+            with w.block("if holds is None"):
+                w.line("return None")
+            with w.block("if holds" if negate else "if not holds"):
+                w.line("return INELIGIBLE, None")
+        with w.block("if shared[1] or shared[2]"):
+            w.line("return None")
+        clauses = measure.clauses
+        awards = [i for i, c in enumerate(clauses, 1) if c.kind == "award"]
+        bonuses = [i for i, c in enumerate(clauses, 1) if c.kind == "bonus"]
+        if any(c.exception_of is not None for c in clauses) or measure.of(ast.Instalment) or not awards:
+            w.line("return None  # exceptions, instalments or no award: the full path decides")
+            self.end(
+                out,
+                func,
+                ["f: Values", "p: Values", "date: Date", "shared: Shared", "need: set[str]"],
+                "tuple[str, Decimal | None] | None",
+                [f"measure {mname}: the lean path"],
+            )
+            self.lean_funcs.append((measure, func))
+            return
+        for i, cfunc in enumerate(self.clause_funcs[mname], 1):
+            w.line(f"a{i}, amount{i}, precision{i}, _, _ = {cfunc}(f, p, date, need, False)")
+        limits = measure.of(ast.FundingLimit)
+        for limit in limits:
+            self.safe(limit.limit, "limit")
+            self.safe(limit.counting, "received")
+        for pref in measure.of(ast.Preference):
+            w.comment(f"prefer {self.quote(pref.cond)}: no amount, but the facts it reads are needed")
+            self.test(pref.cond, "holds", None)
+        decided = " or ".join(f"a{i} is None" for i in range(1, len(clauses) + 1))
+        with w.block(f"if need or {decided}"):
+            w.line("return None")
+        any_award = " or ".join(f"a{i}" for i in awards)
+        with w.block(f"if not ({any_award})" if len(awards) > 1 else f"if not {any_award}"):
+            w.line("return INELIGIBLE, None")
+        w.line("total = ZERO")
+        w.line("precision = EXACT")
+        for i in awards + bonuses:
+            sure = len(awards) == 1 and i == awards[0]
+            with w.block(f"if a{i}") if not sure else _nothing():
+                with w.block(f"if precision{i} != EXACT and precision != UNKNOWN"):
+                    w.line(f"precision = precision{i}")
+                with w.block(f"if amount{i} is not None"):
+                    w.line(f"total += amount{i}")
+        with w.block("if precision == UNKNOWN"):
+            w.line("return UNDETERMINED, None")
+        if limits:
+            with w.block("if limit is None or received is None"), w.block("if precision == EXACT"):
+                w.line("precision = AT_MOST")
+            with w.block("else"):
+                w.line("room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))")
+                with w.block("if room < total"):
+                    w.line("total = room")
+        w.line("return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)")
+        self.end(
+            out,
+            func,
+            ["f: Values", "p: Values", "date: Date", "shared: Shared", "need: set[str]"],
+            "tuple[str, Decimal | None] | None",
+            [f"measure {mname}: the lean path"],
+        )
+        self.lean_funcs.append((measure, func))
+
     def evaluate_funcs(self, out: CodeWriter) -> None:
         measures = self.measure_funcs
         for lean in (False, True):
@@ -1424,12 +1518,22 @@ class PythonGenerator:
                 entries = [
                     f"{self.s(m.name.text)}: {func}(f, p, date, shared, {explain})" for m, func in measures
                 ]
-                w.items("measures: dict[str, MeasureResult] = {", entries, "}")
-                with w.block("if not partial"):
-                    w.line("require_facts(measures)")
                 if lean:
-                    w.line("return {name: (m.status, m.amount) for name, m in measures.items()}")
+                    w.line("need: set[str] = set()")
+                    entries = [
+                        f"{self.s(m.name.text)}: {func}(f, p, date, shared, need)"
+                        for m, func in self.lean_funcs
+                    ]
+                    w.items("amounts = {", entries, "}")
+                    with w.block("if not need and None not in amounts.values()"):
+                        w.line("return amounts  # type: ignore[return-value]")
+                    w.line("# something the lean path does not decide: the full path, explanations off")
+                    w.line("decision = evaluate(facts, date, partial=partial, explain=False, params=params)")
+                    w.line("return {name: (m.status, m.amount) for name, m in decision.measures.items()}")
                 else:
+                    w.items("measures: dict[str, MeasureResult] = {", entries, "}")
+                    with w.block("if not partial"):
+                        w.line("require_facts(measures)")
                     w.line("total = combine(measures, COMBINES, total_caps(f, p, date), ROUNDING)")
             if not lean:
                 w.line("return Decision(TITLE, date, measures, total, shared[0])")
@@ -1480,6 +1584,8 @@ class PythonGenerator:
         self.shared_func(functions)
         for measure in self.policy.of(ast.Measure):
             self.measure_func(functions, measure)
+        for measure in self.policy.of(ast.Measure):
+            self.lean_measure_func(functions, measure)
         self.total_caps_func(functions)
         ranks = self.rank_funcs(functions)
         self.constraints_func(functions, ranks)

@@ -2647,6 +2647,269 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     return result
 
 
+# measure center: the lean path
+def amounts_center(
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    need: set[str],
+) -> tuple[str, Decimal | None] | None:
+    applicant = f.get("applicant")
+    investment = f.get("investment")
+    other_funding = f.get("other_funding")
+    if shared[0]:
+        return INELIGIBLE, None
+    if applicant is None:
+        return None
+    if applicant not in ("enterprise",):
+        return INELIGIBLE, None
+    if shared[1] or shared[2]:
+        return None
+    a1, amount1, precision1, _, _ = center_base(f, p, date, need, False)
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else D_0_5 * investment
+    limit = v1
+    if other_funding is None:
+        need.add("other_funding")
+    received = other_funding
+    if need or a1 is None:
+        return None
+    if not a1:
+        return INELIGIBLE, None
+    total = ZERO
+    precision = EXACT
+    if precision1 != EXACT and precision != UNKNOWN:
+        precision = precision1
+    if amount1 is not None:
+        total += amount1
+    if precision == UNKNOWN:
+        return UNDETERMINED, None
+    if limit is None or received is None:
+        if precision == EXACT:
+            precision = AT_MOST
+    else:
+        room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))
+        if room < total:
+            total = room
+    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+
+
+# measure platform: the lean path
+def amounts_platform(
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    need: set[str],
+) -> tuple[str, Decimal | None] | None:
+    applicant = f.get("applicant")
+    if shared[0]:
+        return INELIGIBLE, None
+    if applicant is None:
+        return None
+    if applicant not in ("enterprise", "park"):
+        return INELIGIBLE, None
+    if shared[1] or shared[2]:
+        return None
+    return None  # exceptions, instalments or no award: the full path decides
+
+
+# measure consulting: the lean path
+def amounts_consulting(
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    need: set[str],
+) -> tuple[str, Decimal | None] | None:
+    if shared[0]:
+        return INELIGIBLE, None
+    if shared[1] or shared[2]:
+        return None
+    return None  # exceptions, instalments or no award: the full path decides
+
+
+# measure banded: the lean path
+def amounts_banded(
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    need: set[str],
+) -> tuple[str, Decimal | None] | None:
+    score = f.get("score")
+    if shared[0]:
+        return INELIGIBLE, None
+    # exclude score < 0
+    if score is None:
+        need.add("score")
+    c1 = None if score is None else score < D_0
+    holds = c1
+    if holds is None:
+        return None
+    if holds:
+        return INELIGIBLE, None
+    if shared[1] or shared[2]:
+        return None
+    a1, amount1, precision1, _, _ = banded_1(f, p, date, need, False)
+    if need or a1 is None:
+        return None
+    if not a1:
+        return INELIGIBLE, None
+    total = ZERO
+    precision = EXACT
+    if precision1 != EXACT and precision != UNKNOWN:
+        precision = precision1
+    if amount1 is not None:
+        total += amount1
+    if precision == UNKNOWN:
+        return UNDETERMINED, None
+    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+
+
+# measure pilot: the lean path
+def amounts_pilot(
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    need: set[str],
+) -> tuple[str, Decimal | None] | None:
+    if shared[0]:
+        return INELIGIBLE, None
+    if shared[1] or shared[2]:
+        return None
+    a1, amount1, precision1, _, _ = pilot_1(f, p, date, need, False)
+    a2, amount2, precision2, _, _ = pilot_2(f, p, date, need, False)
+    if need or a1 is None or a2 is None:
+        return None
+    if not a1:
+        return INELIGIBLE, None
+    total = ZERO
+    precision = EXACT
+    if precision1 != EXACT and precision != UNKNOWN:
+        precision = precision1
+    if amount1 is not None:
+        total += amount1
+    if a2:
+        if precision2 != EXACT and precision != UNKNOWN:
+            precision = precision2
+        if amount2 is not None:
+            total += amount2
+    if precision == UNKNOWN:
+        return UNDETERMINED, None
+    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+
+
+# measure voucher: the lean path
+def amounts_voucher(
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    need: set[str],
+) -> tuple[str, Decimal | None] | None:
+    revenue = f.get("revenue")
+    score = f.get("score")
+    if shared[0]:
+        return INELIGIBLE, None
+    # require score >= 60 or revenue > 1000万
+    if score is None:
+        need.add("score")
+    c1 = None if score is None else score >= D_60
+    if c1 is True:
+        c2 = True
+    else:
+        if revenue is None:
+            need.add("revenue")
+        c3 = None if revenue is None else revenue > D_10000000
+        c2 = True if c3 is True else None if c1 is None or c3 is None else False
+    holds = c2
+    if holds is None:
+        return None
+    if not holds:
+        return INELIGIBLE, None
+    if shared[1] or shared[2]:
+        return None
+    a1, amount1, precision1, _, _ = voucher_1(f, p, date, need, False)
+    if need or a1 is None:
+        return None
+    if not a1:
+        return INELIGIBLE, None
+    total = ZERO
+    precision = EXACT
+    if precision1 != EXACT and precision != UNKNOWN:
+        precision = precision1
+    if amount1 is not None:
+        total += amount1
+    if precision == UNKNOWN:
+        return UNDETERMINED, None
+    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+
+
+# measure ladder: the lean path
+def amounts_ladder(
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    need: set[str],
+) -> tuple[str, Decimal | None] | None:
+    if shared[0]:
+        return INELIGIBLE, None
+    if shared[1] or shared[2]:
+        return None
+    return None  # exceptions, instalments or no award: the full path decides
+
+
+# measure misc: the lean path
+def amounts_misc(
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    need: set[str],
+) -> tuple[str, Decimal | None] | None:
+    applicant = f.get("applicant")
+    if shared[0]:
+        return INELIGIBLE, None
+    if applicant is None:
+        return None
+    if applicant not in ("park",):
+        return INELIGIBLE, None
+    if shared[1] or shared[2]:
+        return None
+    a1, amount1, precision1, _, _ = misc_1(f, p, date, need, False)
+    a2, amount2, precision2, _, _ = misc_2(f, p, date, need, False)
+    a3, amount3, precision3, _, _ = misc_3(f, p, date, need, False)
+    if need or a1 is None or a2 is None or a3 is None:
+        return None
+    if not (a1 or a2 or a3):
+        return INELIGIBLE, None
+    total = ZERO
+    precision = EXACT
+    if a1:
+        if precision1 != EXACT and precision != UNKNOWN:
+            precision = precision1
+        if amount1 is not None:
+            total += amount1
+    if a2:
+        if precision2 != EXACT and precision != UNKNOWN:
+            precision = precision2
+        if amount2 is not None:
+            total += amount2
+    if a3:
+        if precision3 != EXACT and precision != UNKNOWN:
+            precision = precision3
+        if amount3 is not None:
+            total += amount3
+    if precision == UNKNOWN:
+        return UNDETERMINED, None
+    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+
+
 # total_cap: the sums of awards each applicant may receive at most
 def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, list[str]]]:
     need: set[str] = set()
@@ -2826,16 +3089,19 @@ def evaluate_amounts(
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
         shared = shared_gates(f, p, date)
-        measures: dict[str, MeasureResult] = {
-            "center": measure_center(f, p, date, shared, False),
-            "platform": measure_platform(f, p, date, shared, False),
-            "consulting": measure_consulting(f, p, date, shared, False),
-            "banded": measure_banded(f, p, date, shared, False),
-            "pilot": measure_pilot(f, p, date, shared, False),
-            "voucher": measure_voucher(f, p, date, shared, False),
-            "ladder": measure_ladder(f, p, date, shared, False),
-            "misc": measure_misc(f, p, date, shared, False),
+        need: set[str] = set()
+        amounts = {
+            "center": amounts_center(f, p, date, shared, need),
+            "platform": amounts_platform(f, p, date, shared, need),
+            "consulting": amounts_consulting(f, p, date, shared, need),
+            "banded": amounts_banded(f, p, date, shared, need),
+            "pilot": amounts_pilot(f, p, date, shared, need),
+            "voucher": amounts_voucher(f, p, date, shared, need),
+            "ladder": amounts_ladder(f, p, date, shared, need),
+            "misc": amounts_misc(f, p, date, shared, need),
         }
-        if not partial:
-            require_facts(measures)
-        return {name: (m.status, m.amount) for name, m in measures.items()}
+        if not need and None not in amounts.values():
+            return amounts  # type: ignore[return-value]
+        # something the lean path does not decide: the full path, explanations off
+        decision = evaluate(facts, date, partial=partial, explain=False, params=params)
+        return {name: (m.status, m.amount) for name, m in decision.measures.items()}
