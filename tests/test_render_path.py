@@ -12,7 +12,7 @@ import pytest
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
 from policydsl.interpreter import Interpreter
-from policydsl.pipeline import check_file
+from policydsl.pipeline import check_file, check_text
 from policydsl.render.path import Applicant, trace_measure, trace_overview
 from policydsl.render.trees import measure_tree, overview
 from tests.conftest import DATA
@@ -108,3 +108,23 @@ def test_the_overview_highlights_paying_measures_and_the_total(model: Model) -> 
     assert view.node("measure.center").figure is not None
     total = view.node("total").figure
     assert total is not None and total.startswith("本申请人：")
+
+
+def test_measures_stacked_in_one_column_are_not_reached_through_each_other() -> None:
+    text = """
+    kind firm "企业"
+    fact big "规模以上": bool
+    measure first "甲" { applicants firm  award 10万 }
+    measure second "乙" { applicants firm  award 20万 if big }
+    """
+    sink = Sink()
+    checked = check_text("stack.policy", text, sink)
+    assert checked.model is not None and not sink.has_errors
+    view = overview(checked.model)
+    assert ("measure.first", "measure.second", "order") in {(e.tail, e.head, e.role) for e in view.edges}
+    trace_overview(
+        view, Applicant(Interpreter(checked.model, text), {"applicant": "firm", "big": False}, DAY)
+    )
+    assert "measure.first" in view.path_nodes
+    assert "measure.second" not in view.path_nodes
+    assert ("measure.first", "measure.second") not in view.path_edges

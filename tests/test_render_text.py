@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
@@ -52,33 +53,38 @@ def expressions(policy: ast.Policy) -> list[ast.Expr]:
     return found
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "revenue 超过 2000万 and customers 3000家以上",
-        "not violation or a and b",
-        "(a or b) and not (c or d)",
-        "a implies b",
-        "50% * (investment - other_funding) / 2",
-        "-(a + b) * 3",
-        "x - (y - z) >= 0",
-        "since(established) 届满 1年",
-        "completion 60%或以上",
-        "center_level in [national, provincial]",
-        "min(50% * investment, 100万, max(a, b))",
-        "by center_level { national: 1亿, provincial: 5000万, otherwise: unset }",
-        "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 500万: 10万, otherwise: 20万 }",
-        "5万/家 * enterprises",
-        "a == b and c != d",
-        "true and not false",
-        "start >= 2022-01-01",
-        "1:1 * upper_funding",
-    ],
-)
+CASES = [
+    "revenue 超过 2000万 and customers 3000家以上",
+    "not violation or a and b",
+    "(a or b) and not (c or d)",
+    "a implies b",
+    "50% * (investment - other_funding) / 2",
+    "-(a + b) * 3",
+    "x - (y - z) >= 0",
+    "since(established) 届满 1年",
+    "completion 60%或以上",
+    "center_level in [national, provincial]",
+    "min(50% * investment, 100万, max(a, b))",
+    "by center_level { national: 1亿, provincial: 5000万, otherwise: unset }",
+    "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 500万: 10万, otherwise: 20万 }",
+    "5万/家 * enterprises",
+    "a == b and c != d",
+    "true and not false",
+    "start >= 2022-01-01",
+    "1:1 * upper_funding",
+]
+
+
+@pytest.mark.parametrize("text", CASES)
 def test_source_notation_reparses_to_the_same_expression(text: str) -> None:
     expr = parse_expr(text)
     printed = source_text(expr)
     assert parse_expr(printed) == expr, printed
+
+
+def test_the_cases_cover_every_kind_of_expression() -> None:
+    seen = {type(sub) for text in CASES for sub in subexpressions(parse_expr(text))}
+    assert set(typing.get_args(ast.Expr)) <= seen
 
 
 @pytest.mark.parametrize("path", [PLATFORM, *sorted(POLICIES.glob("*.policy"))], ids=lambda p: p.name)

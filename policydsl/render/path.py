@@ -116,7 +116,9 @@ def trace_overview(diagram: Diagram, applicant: Applicant) -> None:
             node.figure = applicant.measure_figure(node.id.split(".", 1)[1])
     if paying:
         for edge in diagram.edges:
-            if edge.tail in reached and edge.tail.startswith("measure."):
+            # From a paying measure on to the rules that combine or cap it (not along the hidden
+            # edges that only stack measures in columns).
+            if edge.tail in reached and edge.tail.startswith("measure.") and edge.role != "order":
                 reached.add(edge.head)
         for edge in diagram.edges:
             if edge.tail in reached and edge.head == "total":
@@ -127,7 +129,7 @@ def trace_overview(diagram: Diagram, applicant: Applicant) -> None:
             if decision.total.reasons:
                 total.figure += "\n" + "；".join(decision.total.reasons[:2])
     for edge in diagram.edges:
-        if edge.tail in reached and edge.head in reached:
+        if edge.tail in reached and edge.head in reached and edge.role != "order":
             # A kind node leads only to the measures that pay; the eligibility box only to the kind.
             diagram.path_edges.add((edge.tail, edge.head))
     ids = {n.id for n in diagram.nodes}
