@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import sys
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import TypeAlias, TypeVar
 
@@ -17,7 +17,6 @@ from policydsl import ast
 from policydsl.diagnostics import Severity, Sink, display_width, format_text
 from policydsl.frontend import load_bytes, load_file, load_text
 from policydsl.keywords import spelling
-from policydsl.parser import normalize
 from policydsl.source import SourceFile
 
 WIDTH = 100  # display columns; a Chinese character takes two
@@ -86,6 +85,11 @@ _SOFT = _Line()
 _HARD = _Line(hard=True)
 
 
+@functools.lru_cache(maxsize=4096)
+def _width(text: str) -> int:
+    return len(text) if text.isascii() else display_width(text)
+
+
 def _children(doc: Doc) -> list[Doc]:
     if isinstance(doc, list):
         return doc
@@ -140,13 +144,13 @@ class _Layout:
                 continue
             indent, flat, doc = todo.pop()
             if isinstance(doc, str):
-                width -= display_width(doc)
+                width -= _width(doc)
             elif isinstance(doc, _Line):
                 if doc.hard or not flat:
                     return True
                 width -= 1
             elif isinstance(doc, _IfBroken) and not flat:
-                width -= display_width(doc.text)
+                width -= _width(doc.text)
             elif isinstance(doc, _Choice):
                 todo.append((indent, flat, doc.first))
             else:
@@ -157,7 +161,7 @@ class _Layout:
 
     def choose(self, choice: _Choice, indent: int, column: int) -> Doc:
         first = _Layout(choice.first).render(indent, column).split("\n")
-        if column + display_width(first[0]) > WIDTH:
+        if column + _width(first[0]) > WIDTH:
             return choice.second
         second = _Layout(choice.second).render(indent, column).split("\n")
         return choice.first if len(first) <= len(second) else choice.second
@@ -171,7 +175,7 @@ class _Layout:
             if isinstance(item, str | _Trail):
                 text = item if isinstance(item, str) else item.text
                 out.append(text)
-                column += display_width(text)
+                column += _width(text)
             elif isinstance(item, _Line):
                 if flat and not item.hard:
                     out.append(" ")
@@ -182,7 +186,7 @@ class _Layout:
             elif isinstance(item, _IfBroken):
                 if not flat:
                     out.append(item.text)
-                    column += display_width(item.text)
+                    column += _width(item.text)
             elif isinstance(item, _Group):
                 if id(item) in self.broken:
                     flat = False
@@ -234,11 +238,14 @@ _N = TypeVar("_N", bound=ast.Node)
 
 
 def _stmts(nodes: Sequence[_N], build: Callable[[_N], Doc]) -> list[_Stmt]:
-    return [_Stmt(node.span.start, node.span.end, partial(build, node)) for node in nodes]
+    return [_Stmt(node.span.start, node.span.end, functools.partial(build, node)) for node in nodes]
 
 
 def _text(node: ast.Ident | ast.Name) -> Doc:
     return node.text
+
+
+_HALF = {"｛": "{", "｝": "}", "＂": '"', "＃": "#"}
 
 
 def _quote(text: str) -> str:
@@ -297,7 +304,6 @@ class _Printer:
     def __init__(self, policy: ast.Policy, source: SourceFile) -> None:
         self.policy = policy
         self.source = source
-        self.text = normalize(source.text)
         self.comments = sorted(policy.comments, key=lambda c: c.span.start)
         self.next = 0
         self.last_line = 0
@@ -311,13 +317,14 @@ class _Printer:
         return self.source.position(offset)[0]
 
     def find(self, char: str, start: int) -> int:
-        """The offset of the next `char` from `start` outside strings and comments."""
-        text, i = self.text, start
+        """The offset of the next `char` from `start` outside strings and comments (where the
+        parser reads full-width `｛｝＂＃` as `{}"#`)."""
+        text, i = self.source.text, start
         while i < len(text):
-            ch = text[i]
+            ch = _HALF.get(text[i], text[i])
             if ch == '"':
                 i += 1
-                while i < len(text) and text[i] not in '"\n':
+                while i < len(text) and _HALF.get(text[i], text[i]) not in '"\n':
                     i += 2 if text[i] == "\\" else 1
             elif ch == "#":
                 while i < len(text) and text[i] != "\n":
@@ -477,25 +484,32 @@ class _Printer:
         marks: list[int] = []
         for unit in units:
             marks.append(len(elems))
-            self.statement(elems, _Stmt(unit.span.start, unit.span.end, partial(self.item, unit)), [])
+            self.statement(
+                elems, _Stmt(unit.span.start, unit.span.end, functools.partial(self.item, unit)), []
+            )
         marks.append(len(elems))
-        self.between(elems, len(self.text) + 1, [])
+        self.between(elems, len(self.source.text) + 1, [])
         groups = [(unit, elems[marks[i] : marks[i + 1]]) for i, unit in enumerate(units)]
         banner: list[_Elem] = []
         if groups and not isinstance(groups[0][0], ast.Header) and header is not None:
             # the header leads, with its comments; the comments opening the file stay first
             banner, groups[0] = groups[0][1][:-1], (groups[0][0], groups[0][1][-1:])
             groups.sort(key=lambda group: not isinstance(group[0], ast.Header))
-        # a blank line between items of different kinds and around items of several lines
-        kinds = ["\n" if "\n" in _render(group[-1].parts) else _kind(unit) for unit, group in groups]
+        # Top-level elements start at column 0, so each is laid out on its own.  A blank line
+        # separates items of different kinds and surrounds items of several lines.
+        texts = {id(elem): _render(elem.parts) for elem in elems}
+        kinds = ["\n" if "\n" in texts[id(group[-1])] else _kind(unit) for unit, group in groups]
         ordered = banner
         for i, (_, group) in enumerate(groups):
             if i and (kinds[i] == "\n" or kinds[i] != kinds[i - 1]):
                 group[0].blank = True
             ordered.extend(group)
         ordered.extend(elems[marks[-1] :])
-        text = _render(self.join(ordered))
-        return text + "\n" if text else ""
+        out = [
+            ("\n\n" if elem.blank and i else "\n" if i else "") + texts[id(elem)]
+            for i, elem in enumerate(ordered)
+        ]
+        return "".join(out) + "\n" if out else ""
 
     def item(self, item: ast.Item | ast.Header) -> Doc:
         kw, opt, cite, expr = self.kw, self.opt, self.cite, self.expr
@@ -503,7 +517,8 @@ class _Printer:
             case ast.Header():
                 lines = item.lines or tuple((key, item.span) for key in self.header_keys(item))
                 children = [
-                    _Stmt(span.start, span.end, partial(self.header_line, item, key)) for key, span in lines
+                    _Stmt(span.start, span.end, functools.partial(self.header_line, item, key))
+                    for key, span in lines
                 ]
                 head: list[Doc] = [kw("policy"), " ", _quote(item.title)]
                 return self.block(head, self.find("{", item.span.start), item.span.end - 1, children)

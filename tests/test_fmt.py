@@ -215,6 +215,17 @@ def test_blank_lines_between_blocks_and_kinds_of_declaration() -> None:
     )
 
 
+def test_files_without_items() -> None:
+    assert fmt("") == ""
+    assert fmt("  \n\n") == ""
+    assert assert_round_trip("# a\n\n\n# b") == "# a\n\n# b\n"
+
+
+def test_line_breaks_tabs_and_a_missing_final_newline() -> None:
+    out = assert_round_trip("kind\ta  # c\r\nmeasure\tm {\r\n\taward 5万\r\n}")
+    assert out == "kind a  # c\n\nmeasure m {\n  award 5万\n}\n"
+
+
 def test_strings_are_quoted_again() -> None:
     out = assert_round_trip('kind a "say \\"hi\\" \\\\ now\\tthen\\nend"\n')
     assert out == 'kind a "say \\"hi\\" \\\\ now\\tthen\\nend"\n'
@@ -816,6 +827,15 @@ def test_fmt_leaves_a_broken_file_alone(tmp_path: Path) -> None:
     assert "   1 | fact a money\n" in err
     assert messy.read_text(encoding="utf-8") == NEAT  # the other files are still formatted
     assert "1 file could not be formatted" in err
+
+
+def test_fmt_rewrites_a_byte_order_mark_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.policy"
+    path.write_bytes(b"\xef\xbb\xbf" + NEAT.replace("\n", "\r\n").encode("utf-8"))
+    code, _, err = run(str(path))
+    assert code == 0
+    assert path.read_bytes() == NEAT.encode("utf-8")
+    assert f"reformatted {path}" in err
 
 
 def test_fmt_reports_a_missing_file(tmp_path: Path) -> None:
