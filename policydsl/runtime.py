@@ -108,7 +108,12 @@ class FactSpec:
 
 _TRUE = frozenset({"true", "是", "yes", "1"})
 _FALSE = frozenset({"false", "否", "no", "0"})
-_MULTIPLIERS = {"亿": Decimal(100000000), "万": Decimal(10000), "千": Decimal(1000)}
+# 亿, 万 and 千 as powers of ten: applied by moving the decimal point, which is exact at any length.
+_SHIFTS = {"亿": 8, "万": 4, "千": 3}
+# A figure of 10^MAX_DIGITS or more is refused, in facts as in policy text: no subsidy is that
+# large, so it is a typing error, and refusing it keeps every computation far from the limits of
+# the arithmetic (60 significant digits, exponents up to 999999).
+MAX_DIGITS = 40
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -119,7 +124,15 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def shift(value: Decimal, places: int) -> Decimal:
+    """`value` times 10^places, exactly: the digits are kept and only the exponent moves."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int), "only finite numbers are shifted"
+    return Decimal((sign, digits, exponent + places))
+
+
 def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
+    places = 0
     if isinstance(raw, bool):
         raise ValueError("a number, not true/false")
     if isinstance(raw, int | Decimal):
@@ -132,18 +145,19 @@ def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
             if text.endswith(suffix):
                 text = text[: -len(suffix)]
                 break
-        multiplier = Decimal(1)
-        if text[-1:] in _MULTIPLIERS:
-            multiplier, text = _MULTIPLIERS[text[-1]], text[:-1]
+        if text[-1:] in _SHIFTS:
+            places, text = _SHIFTS[text[-1]], text[:-1]
         try:
-            value = Decimal(text) * multiplier
+            value = Decimal(text)
         except decimal.InvalidOperation:
             raise ValueError(f"`{raw}` is not a number") from None
     else:
         raise ValueError(f"a number, not {type(raw).__name__}")
     if not value.is_finite():
         raise ValueError(f"`{raw}` is not a finite number")
-    return value
+    if value and value.adjusted() + places >= MAX_DIGITS:
+        raise ValueError(f"`{raw}` is too large (figures are limited to {MAX_DIGITS} digits)")
+    return shift(value, places)
 
 
 def parse_fact(spec: FactSpec, raw: Any) -> Any:
@@ -156,7 +170,7 @@ def parse_fact(spec: FactSpec, raw: Any) -> Any:
             raise ValueError(f"an amount of money cannot be negative (got {show(value)})")
     elif kind == "percent":
         if isinstance(raw, str) and raw.strip().endswith("%"):
-            value = _number(raw.strip()[:-1]) / 100
+            value = shift(_number(raw.strip()[:-1]), -2)
         else:
             value = _number(raw)
     elif kind == "count":
@@ -358,11 +372,17 @@ def not3(a: bool | None) -> bool | None:
 
 
 def add_duration(start: datetime.date, count: int, unit: str) -> datetime.date:
-    """`start` plus whole years, months or days; 29 Feb plus a year is 28 Feb (满 counts full periods)."""
+    """`start` plus whole years, months or days; 29 Feb plus a year is 28 Feb (满 counts full periods).
+    OverflowError when the day falls outside the calendar (years 1 to 9999)."""
     if unit == "day":
-        return start + datetime.timedelta(days=count)
+        try:
+            return start + datetime.timedelta(days=count)
+        except OverflowError:
+            raise OverflowError("the date falls outside years 1 to 9999") from None
     months = start.month - 1 + (count * 12 if unit == "year" else count)
     year, month = start.year + months // 12, months % 12 + 1
+    if not datetime.MINYEAR <= year <= datetime.MAXYEAR:
+        raise OverflowError("the date falls outside years 1 to 9999")
     for day in (start.day, 30, 29, 28):
         try:
             return datetime.date(year, month, min(start.day, day))
@@ -373,7 +393,12 @@ def add_duration(start: datetime.date, count: int, unit: str) -> datetime.date:
 
 def since_compare(start: datetime.date, today: datetime.date, op: str, count: int, unit: str) -> bool:
     """`since(start) op count unit`: compare the time from `start` to `today` with a duration."""
-    boundary = add_duration(start, count, unit)
+    try:
+        boundary = add_duration(start, count, unit)
+    except OverflowError:
+        # the duration ends after 9999-12-31 (or, negative, before year 1): no day reaches it
+        later = count > 0
+        return {">=": not later, ">": not later, "<": later, "<=": later, "==": False, "!=": True}[op]
     # elapsed >= duration  <=>  boundary <= today
     return {
         ">=": boundary <= today,
@@ -600,6 +625,10 @@ def combine_total(
             value += amounts[n] or ZERO
     for cap, group_names in total_caps:
         if cap is None:
+            # a cap that cannot be worked out may still bind: the total is at most the sum
+            if any(n in paying for n in group_names):
+                precision = combine_precision(precision, AT_MOST)
+                total.reasons.append(f"累计封顶无法计算，合计为上限：{'、'.join(group_names)}")
             continue
         capped = sum(((amounts.get(n) or ZERO) for n in group_names if n in paying), ZERO)
         if capped > cap:
