@@ -464,9 +464,7 @@ def _starts_item(word: str) -> bool:
     Chinese keyword is glued to what follows it."""
     if _KEYWORD_OF.get(word) in _LINE_ITEMS or _is_top_level(word):
         return True
-    return any(
-        word.startswith(zh) for name in _LINE_ITEMS | set(_TOP_LEVEL) for zh in KEYWORDS[name][1:]
-    )
+    return any(word.startswith(zh) for name in _LINE_ITEMS | set(_TOP_LEVEL) for zh in KEYWORDS[name][1:])
 
 
 def _blank(text: str, start: int, end: int) -> str:
@@ -537,7 +535,7 @@ def _glued(text: str, exc: UnexpectedToken) -> tuple[lark.Token, str, str] | Non
             if len(name) <= len(word):
                 continue
             if name.startswith(word):
-                split, fixed = at + len(word), f"{word} {name[len(word):]}"
+                split, fixed = at + len(word), f"{word} {name[len(word) :]}"
             elif name.endswith(word):
                 split, fixed = at + len(name) - len(word), f"{name[: -len(word)]} {word}"
             else:

@@ -140,9 +140,7 @@ def _vocabulary(table: dict[str, str]) -> list[tuple[str, str]]:
 
 
 GENERATED = {
-    "keywords": lambda: _table(
-        [(f"`{en}`", f"`{zh}`") for en, zh in KEYWORDS.values()], ("English", "中文")
-    ),
+    "keywords": lambda: _table([(f"`{en}`", f"`{zh}`") for en, zh in KEYWORDS.values()], ("English", "中文")),
     "statutory-words": lambda: _table(
         [(f"`{w}`", "before the number", f"`{op}`") for w, op in PREFIX_WORDS.items()]
         + [(f"`{w}`", "after the number", f"`{op}`") for w, op in POSTFIX_WORDS.items()],

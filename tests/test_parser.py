@@ -138,6 +138,7 @@ def test_impossible_quantities_are_e006(bad: str) -> None:
 
 # ------------------------------------------------------------------------- statutory words
 
+
 # Civil Code Art. 1259: 以上、以下、以内、届满 include the number; 不满、超过 exclude it; 达到 is "at least".
 @pytest.mark.parametrize(
     ("written", "op", "postfix"),
@@ -610,7 +611,7 @@ def test_error_position_and_expected_words() -> None:
 
 
 def test_expected_keywords_follow_the_file_language() -> None:
-    (d,) = diagnostics('措施 m {\n  追加\n}')
+    (d,) = diagnostics("措施 m {\n  追加\n}")
     assert "`未定`" in d.message and "`unset`" not in d.message
     (d,) = diagnostics("measure m {\n  bonus\n}")
     assert "`unset`" in d.message and "`未定`" not in d.message
