@@ -23,7 +23,7 @@ import policydsl
 from policydsl import ast
 from policydsl.cli import main
 from policydsl.codegen.evaluator import CompiledEvaluator
-from policydsl.codegen.python import Namer, PythonGenerator, generate
+from policydsl.codegen.python import GeneratedModule, Namer, PythonGenerator, generate
 from policydsl.codegen.writer import CodeWriter, Seq, literal, width
 from policydsl.diagnostics import Sink
 from policydsl.interpreter import Interpreter
@@ -35,17 +35,40 @@ SOURCES = sorted(CODEGEN.glob("*.policy"))
 ALL = SOURCES + sorted((ROOT / "policies").glob("*.policy"))
 
 
-def module_source(path: Path) -> str:
+def generated(path: Path) -> GeneratedModule:
     sink = Sink()
     checked = check_file(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path, sink)
     assert checked.model is not None and checked.source is not None and not sink.has_errors
-    return generate(checked.model, checked.source.text, checked.source.name).source()
+    return generate(checked.model, checked.source.text, checked.source.name)
+
+
+def module_source(path: Path) -> str:
+    return generated(path).source()
+
+
+RUNTIME_MARK = "# ... the text of policydsl/runtime.py, inlined here ...\n"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_golden_module(path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generated module, with the inlined runtime elided (it is runtime.py's own text, which
+    changes on its own schedule; the test below checks it is inlined whole)."""
     monkeypatch.chdir(ROOT)
-    golden(path.with_suffix(".py"), module_source(path), update_golden)
+    module = generated(path)
+    source = module.source()
+    body = module.runtime_body().rstrip("\n") + "\n"
+    assert source.count(body) == 1
+    golden(path.with_suffix(".py"), source.replace(body, RUNTIME_MARK), update_golden)
+
+
+def test_runtime_is_inlined_whole() -> None:
+    module = generated(CODEGEN / "constructs.policy")
+    runtime = (ROOT / "policydsl" / "runtime.py").read_text(encoding="utf-8")
+    tree = pyast.parse(runtime)
+    docstring_end = tree.body[0].end_lineno or 0
+    body = "".join(runtime.splitlines(keepends=True)[docstring_end:]).strip("\n")
+    assert body in module.source()
+    assert module.source().index(body) < module.source().index("class Unset(Exception):")
 
 
 def test_generation_is_deterministic_across_processes() -> None:

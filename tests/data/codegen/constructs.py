@@ -6,621 +6,7 @@
 evaluate(facts, date) decides an applicant; see the policy section at the end.
 """
 
-import dataclasses
-import datetime
-import decimal
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
-from typing import Any
-
-# Arithmetic runs in this context: 60 significant digits keep every product of amounts as written
-# in policies exact; only division can round, at the 60th digit.  Money is then rounded by the
-# policy's own rule (default: to the fen, half up).
-CONTEXT = decimal.Context(
-    prec=60,
-    rounding=decimal.ROUND_HALF_EVEN,
-    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
-)
-
-EXACT, AT_MOST, UNKNOWN = "exact", "at_most", "unknown"
-DETERMINED, CEILING, UNDETERMINED, INELIGIBLE = "determined", "ceiling", "undetermined", "ineligible"
-
-ROUNDING_QUANTA = {"yuan": Decimal("1"), "jiao": Decimal("0.1"), "fen": Decimal("0.01")}
-ROUNDING_MODES = {
-    "half_up": decimal.ROUND_HALF_UP,
-    "half_even": decimal.ROUND_HALF_EVEN,
-    "down": decimal.ROUND_DOWN,
-}
-
-ZERO = Decimal(0)
-
-
-class InputError(ValueError):
-    """The applicant's facts are unusable; `problems` lists every one of them."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = list(problems)
-
-
-class Missing(Exception):
-    """A fact the computation needs was not given (`name`)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Rounding:
-    """Round money to `unit` (yuan, jiao, fen) with `mode` (half_up, half_even, down)."""
-
-    unit: str = "fen"
-    mode: str = "half_up"
-
-    def __call__(self, value: Decimal) -> Decimal:
-        return value.quantize(ROUNDING_QUANTA[self.unit], rounding=ROUNDING_MODES[self.mode])
-
-
-# ------------------------------------------------------------------------------ formatting
-
-
-def yuan(value: Decimal | None) -> str:
-    """An amount the way a drafter writes it: 100万元, 1.5亿元, 2345.67元."""
-    if value is None:
-        return "未定"
-    if abs(value) >= 100000000 and value % 1000000 == 0:
-        return f"{_plain(value / 100000000)}亿元"
-    if abs(value) >= 10000 and value % 100 == 0:
-        return f"{_plain(value / 10000)}万元"
-    return f"{_plain(value)}元"
-
-
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
-
-
-def show(value: Any) -> str:
-    """Any fact value for an explanation."""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, Decimal):
-        return _plain(value)
-    if value is None:
-        return "未知"
-    return str(value)
-
-
-# ------------------------------------------------------------------------------ the applicant
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class FactSpec:
-    """What a fact accepts: `kind` (money, percent, number, count, bool, date, text, enum,
-    duration), count `unit`, enum `members` (name -> label) and literal `bounds` ((op, value)...)."""
-
-    name: str
-    label: str
-    kind: str
-    unit: str | None = None
-    members: tuple[tuple[str, str], ...] = ()
-    bounds: tuple[tuple[str, Decimal], ...] = ()
-
-
-_TRUE = frozenset({"true", "是", "yes", "1"})
-_FALSE = frozenset({"false", "否", "no", "0"})
-_MULTIPLIERS = {"亿": Decimal(100000000), "万": Decimal(10000), "千": Decimal(1000)}
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    ">=": lambda a, b: a >= b,
-    ">": lambda a, b: a > b,
-    "<=": lambda a, b: a <= b,
-    "<": lambda a, b: a < b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
-
-
-def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
-    if isinstance(raw, bool):
-        raise ValueError("a number, not true/false")
-    if isinstance(raw, int | Decimal):
-        value = Decimal(raw)
-    elif isinstance(raw, float):
-        raise ValueError("a decimal number written exactly (as text or an integer), not a binary float")
-    elif isinstance(raw, str):
-        text = raw.strip().replace(",", "")
-        for suffix in suffixes:
-            if text.endswith(suffix):
-                text = text[: -len(suffix)]
-                break
-        multiplier = Decimal(1)
-        if text[-1:] in _MULTIPLIERS:
-            multiplier, text = _MULTIPLIERS[text[-1]], text[:-1]
-        try:
-            value = Decimal(text) * multiplier
-        except decimal.InvalidOperation:
-            raise ValueError(f"`{raw}` is not a number") from None
-    else:
-        raise ValueError(f"a number, not {type(raw).__name__}")
-    if not value.is_finite():
-        raise ValueError(f"`{raw}` is not a finite number")
-    return value
-
-
-def parse_fact(spec: FactSpec, raw: Any) -> Any:
-    """One raw value (from JSON, CSV or Python) as the fact's type, or ValueError saying why not."""
-    kind = spec.kind
-    value: Any
-    if kind == "money":
-        value = _number(raw, ("元",))
-        if value < 0 and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
-            raise ValueError(f"an amount of money cannot be negative (got {show(value)})")
-    elif kind == "percent":
-        if isinstance(raw, str) and raw.strip().endswith("%"):
-            value = _number(raw.strip()[:-1]) / 100
-        else:
-            value = _number(raw)
-    elif kind == "count":
-        value = _number(raw, tuple(u for u in (spec.unit,) if u))
-        if value < 0 or value != value.to_integral_value():
-            raise ValueError(f"a count is a whole number ≥ 0 (got {show(value)})")
-    elif kind == "number":
-        value = _number(raw)
-    elif kind == "bool":
-        if isinstance(raw, bool):
-            value = raw
-        elif isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-            value = raw.strip().lower() in _TRUE
-        elif isinstance(raw, int) and raw in (0, 1):
-            value = bool(raw)
-        else:
-            raise ValueError(f"true or false, not `{raw}`")
-    elif kind == "date":
-        if isinstance(raw, datetime.date):
-            value = raw
-        else:
-            try:
-                value = datetime.date.fromisoformat(str(raw).strip())
-            except ValueError:
-                raise ValueError(f"a date such as 2021-06-01, not `{raw}`") from None
-    elif kind == "enum":
-        text = str(raw).strip()
-        names = {name: name for name, _ in spec.members}
-        names.update({label: name for name, label in spec.members})
-        if text not in names:
-            raise ValueError(f"`{raw}` is not one of " + ", ".join(n for n, _ in spec.members))
-        value = names[text]
-    elif kind == "text":
-        if not isinstance(raw, str | int) or isinstance(raw, bool):
-            raise ValueError(f"a text, not {type(raw).__name__}")
-        value = str(raw)
-    else:
-        raise ValueError(f"facts of type {kind} cannot be given")
-    for op, bound in spec.bounds:
-        if isinstance(value, Decimal) and not _OPS[op](value, bound):
-            raise ValueError(f"must be {op} {show(bound)} (got {show(value)})")
-    return value
-
-
-def parse_facts(
-    specs: Mapping[str, FactSpec], raw: Mapping[str, Any], *, strict: bool = True
-) -> dict[str, Any]:
-    """Check and convert an applicant's raw facts, reporting every problem at once.
-
-    Empty values (None, "") count as not given.  Unknown keys are errors when `strict`, because a
-    misspelt fact silently ignored is a wrong award."""
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    for key, item in raw.items():
-        spec = specs.get(key)
-        if spec is None:
-            if strict and key not in ("id", "_id"):
-                problems.append(f"`{key}`: no such fact")
-            continue
-        if item is None or (isinstance(item, str) and not item.strip()):
-            continue
-        try:
-            values[spec.name] = parse_fact(spec, item)
-        except ValueError as exc:
-            problems.append(f"`{key}` ({spec.label}): {exc}")
-    if problems:
-        raise InputError(problems)
-    return values
-
-
-# ------------------------------------------------------------------------------ results
-
-
-@dataclasses.dataclass(slots=True)
-class ClauseOutcome:
-    """One clause on one applicant: whether it `applies` (None: cannot tell), its `amount` after caps
-    and rounding with its `precision` (exact, at_most, unknown), and the explanation `steps`."""
-
-    id: str
-    kind: str
-    label: str
-    cite: str | None
-    exception_of: str | None
-    priority: int | None
-    applies: bool | None
-    amount: Decimal | None = None
-    precision: str = EXACT
-    steps: list[str] = dataclasses.field(default_factory=list)
-    unknown_reason: str | None = None
-
-
-@dataclasses.dataclass(slots=True)
-class MeasureResult:
-    """A measure's decision: `status` (determined, ceiling, undetermined, ineligible), the `amount`
-    (an entitlement, or the ceiling), payment `forms`, `reasons` (why ineligible or undetermined),
-    the `clauses` applied, facts still `needed`, the `explanation`, and the truth of every condition
-    (`conditions`, keyed `measure.require.1`, `measure.clause.if.1`…)."""
-
-    measure: str
-    label: str
-    cite: str | None
-    status: str
-    amount: Decimal | None
-    forms: tuple[str, ...] = ()
-    reasons: list[str] = dataclasses.field(default_factory=list)
-    clauses: list[str] = dataclasses.field(default_factory=list)
-    needed: list[str] = dataclasses.field(default_factory=list)
-    explanation: list[str] = dataclasses.field(default_factory=list)
-    conditions: dict[str, bool | None] = dataclasses.field(default_factory=dict)
-    selection: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "measure": self.measure,
-            "label": self.label,
-            "cite": self.cite,
-            "status": self.status,
-            "amount": None if self.amount is None else str(self.amount),
-            "payment_forms": list(self.forms),
-            "reasons": list(self.reasons),
-            "clauses": list(self.clauses),
-            "needed": list(self.needed),
-            "selection": self.selection,
-            "explanation": list(self.explanation),
-        }
-
-
-@dataclasses.dataclass(slots=True)
-class Decision:
-    """The decision on one applicant: per-measure results, the `total` under the policy's combination
-    rules, shared `eligibility_failures`, and the evaluation `date`."""
-
-    policy: str
-    date: datetime.date | None
-    measures: dict[str, MeasureResult]
-    total: MeasureResult
-    eligibility_failures: list[str] = dataclasses.field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy,
-            "date": None if self.date is None else self.date.isoformat(),
-            "eligibility_failures": list(self.eligibility_failures),
-            "measures": [m.to_dict() for m in self.measures.values()],
-            "total": self.total.to_dict(),
-        }
-
-    def explain(self) -> str:
-        """The decision as text, in the drafters' labels."""
-        lines = [f"{self.policy}" + (f"（评估日期 {self.date.isoformat()}）" if self.date else "")]
-        for failure in self.eligibility_failures:
-            lines.append(f"  不符合申报条件：{failure}")
-        for m in [*self.measures.values(), self.total]:
-            head = f"{m.label}（{m.measure}）" + (f" [{m.cite}]" if m.cite else "")
-            lines.append(f"- {head}: {describe(m)}")
-            lines.extend(f"    {step}" for step in m.explanation)
-            lines.extend(f"    原因：{r}" for r in m.reasons)
-            if m.needed:
-                lines.append("    尚需：" + "、".join(m.needed))
-        return "\n".join(lines)
-
-
-STATUS_WORDS = {DETERMINED: "确定金额", CEILING: "最高", UNDETERMINED: "金额未定", INELIGIBLE: "不符合"}
-
-
-def describe(result: MeasureResult) -> str:
-    """`确定金额 50万元`, `最高 100万元`, `金额未定`, `不符合`."""
-    if result.status in (DETERMINED, CEILING) and result.amount is not None:
-        return f"{STATUS_WORDS[result.status]} {yuan(result.amount)}"
-    if result.status == UNDETERMINED and result.amount is not None:
-        return f"金额未定（不超过 {yuan(result.amount)}）"
-    return STATUS_WORDS[result.status]
-
-
-# ------------------------------------------------------------------------------ three-valued logic
-
-
-def and3(a: bool | None, b: Callable[[], bool | None]) -> bool | None:
-    """Kleene conjunction; `b` is evaluated only when needed."""
-    if a is False:
-        return False
-    right = b()
-    if right is False:
-        return False
-    return None if a is None or right is None else True
-
-
-def or3(a: bool | None, b: Callable[[], bool | None]) -> bool | None:
-    if a is True:
-        return True
-    right = b()
-    if right is True:
-        return True
-    return None if a is None or right is None else False
-
-
-def not3(a: bool | None) -> bool | None:
-    return None if a is None else not a
-
-
-def add_duration(start: datetime.date, count: int, unit: str) -> datetime.date:
-    """`start` plus whole years, months or days; 29 Feb plus a year is 28 Feb (满 counts full periods)."""
-    if unit == "day":
-        return start + datetime.timedelta(days=count)
-    months = start.month - 1 + (count * 12 if unit == "year" else count)
-    year, month = start.year + months // 12, months % 12 + 1
-    for day in (start.day, 30, 29, 28):
-        try:
-            return datetime.date(year, month, min(start.day, day))
-        except ValueError:
-            continue
-    raise ValueError("unreachable")
-
-
-def since_compare(start: datetime.date, today: datetime.date, op: str, count: int, unit: str) -> bool:
-    """`since(start) op count unit`: compare the time from `start` to `today` with a duration."""
-    boundary = add_duration(start, count, unit)
-    # elapsed >= duration  <=>  boundary <= today
-    return {
-        ">=": boundary <= today,
-        ">": boundary < today,
-        "<": boundary > today,
-        "<=": boundary >= today,
-        "==": boundary == today,
-        "!=": boundary != today,
-    }[op]
-
-
-# ------------------------------------------------------------------------------ settling a measure
-
-
-def settle_clauses(outcomes: list[ClauseOutcome]) -> tuple[list[ClauseOutcome], list[str], bool]:
-    """Apply exceptions: an applying exception replaces its default; the highest priority wins among
-    exceptions of one default.  Returns the winning clauses, reasons for any undecided choice, and
-    whether the choice is undecided."""
-    by_id = {o.id: o for o in outcomes}
-    reasons: list[str] = []
-    undecided = False
-    overridden: set[str] = set()
-    defaults: dict[str, list[ClauseOutcome]] = {}
-    for o in outcomes:
-        if o.exception_of is not None and o.applies is not False:
-            defaults.setdefault(o.exception_of, []).append(o)
-    for default_id, exceptions in defaults.items():
-        firing = [e for e in exceptions if e.applies is True]
-        maybe = [e for e in exceptions if e.applies is None]
-        if maybe:
-            undecided = True
-            reasons.append("无法判断例外条款是否适用：" + "、".join(e.id for e in maybe))
-        if not firing:
-            continue
-        best = max(e.priority or 0 for e in firing)
-        winners = [e for e in firing if (e.priority or 0) == best]
-        if len(winners) > 1:
-            undecided = True
-            reasons.append("例外条款优先级相同且同时适用：" + "、".join(e.id for e in winners))
-        overridden.add(default_id)
-        overridden.update(e.id for e in firing if (e.priority or 0) < best)
-        for e in firing:
-            if e.id in overridden:
-                continue
-            target = by_id.get(default_id)
-            if target is not None and target.applies:
-                e.steps.insert(0, f"例外：取代 {default_id}")
-    chosen = [o for o in outcomes if o.applies is True and o.id not in overridden]
-    return chosen, reasons, undecided
-
-
-def combine_precision(*precisions: str) -> str:
-    if UNKNOWN in precisions:
-        return UNKNOWN
-    if AT_MOST in precisions:
-        return AT_MOST
-    return EXACT
-
-
-def finish_measure(
-    result: MeasureResult,
-    outcomes: list[ClauseOutcome],
-    rounding: Rounding,
-    funding: tuple[Decimal | None, Decimal | None, str] | None,
-    instalments: list[tuple[str, str, Decimal | None, bool | None]],
-    no_clawback: bool,
-) -> MeasureResult:
-    """Turn the clause outcomes of an eligible measure into its result: exceptions, sums, bonuses,
-    the cross-funding ceiling and staged payment."""
-    for o in outcomes:
-        result.conditions[o.id] = o.applies
-    awards = [o for o in outcomes if o.kind == "award"]
-    bonuses = [o for o in outcomes if o.kind == "bonus"]
-    chosen, reasons, undecided = settle_clauses(awards)
-    unknown_awards = [o for o in awards if o.applies is None and o.exception_of is None]
-    if not chosen and not unknown_awards and not undecided:
-        result.status = INELIGIBLE
-        labels = "、".join(o.label for o in awards) or "（无条款）"
-        result.reasons.append(f"不满足任何给予条件：{labels}")
-        return result
-    if unknown_awards:
-        undecided = True
-        reasons.append("无法判断是否适用：" + "、".join(o.id for o in unknown_awards))
-    chosen_bonus = [b for b in bonuses if b.applies is True] if chosen else []
-    for b in bonuses:
-        if b.applies is None and chosen:
-            undecided = True
-            reasons.append(f"无法判断追加条款 {b.id} 是否适用")
-    total = ZERO
-    precision = EXACT
-    for o in [*chosen, *chosen_bonus]:
-        result.clauses.append(o.id)
-        result.explanation.extend(o.steps)
-        if o.unknown_reason:
-            reasons.append(o.unknown_reason)
-        precision = combine_precision(precision, o.precision)
-        if o.amount is not None:
-            total += o.amount
-    if len(chosen) + len(chosen_bonus) > 1 and precision != UNKNOWN:
-        result.explanation.append(f"合计 {yuan(total)}")
-    if funding is not None and precision != UNKNOWN:
-        limit, received, text = funding
-        if limit is None or received is None:
-            precision = AT_MOST if precision == EXACT else precision
-            reasons.append(f"财政资助总额上限无法计算（{text}）")
-        else:
-            room = max(ZERO, rounding(limit - received))
-            if room < total:
-                result.explanation.append(
-                    f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，"
-                    f"本项最多 {yuan(room)}（上限起作用）"
-                )
-                total = room
-            else:
-                result.explanation.append(
-                    f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，未超限"
-                )
-    if instalments and precision != UNKNOWN:
-        total, decided = _instalments(result, total, instalments, no_clawback, rounding)
-        undecided = undecided or not decided
-    result.amount = None if precision == UNKNOWN or undecided else rounding(total)
-    if undecided or precision == UNKNOWN:
-        result.status = UNDETERMINED
-        result.reasons.extend(reasons)
-        if precision == UNKNOWN:
-            result.amount = None
-    else:
-        result.status = CEILING if precision == AT_MOST else DETERMINED
-        result.reasons.extend(reasons)
-    return result
-
-
-def _instalments(
-    result: MeasureResult,
-    total: Decimal,
-    stages: list[tuple[str, str, Decimal | None, bool | None]],
-    no_clawback: bool,
-    rounding: Rounding,
-) -> tuple[Decimal, bool]:
-    """Staged payment: what is paid in the end, and whether every stage could be decided."""
-    paid = ZERO
-    for name, label, share, holds in stages:
-        result.conditions[f"{result.measure}.{name}"] = holds
-        if holds is None:
-            result.reasons.append(f"无法判断分期 {label} 的条件")
-            return paid, False
-        if not holds:
-            if no_clawback:
-                result.explanation.append(
-                    f"{label}：条件未满足，失去该期及以后各期兑付资格；已拨付 {yuan(paid)} 无需追回"
-                )
-                return paid, True
-            result.explanation.append(f"{label}：条件未满足，失去兑付资格，已拨付金额追回")
-            return ZERO, True
-        amount = total - paid if share is None else rounding(total * share)
-        paid += amount
-        result.explanation.append(
-            f"{label}：兑付 {yuan(amount)}" + ("（余额）" if share is None else f"（{show(share * 100)}%）")
-        )
-    return paid, True
-
-
-def ineligible(result: MeasureResult, reasons: Iterable[str]) -> MeasureResult:
-    result.status = INELIGIBLE
-    result.amount = None
-    result.reasons.extend(reasons)
-    return result
-
-
-# ------------------------------------------------------------------------------ the total
-
-
-def combine_total(
-    measures: Mapping[str, MeasureResult],
-    combines: Sequence[tuple[str, Sequence[str]]],
-    total_caps: Sequence[tuple[Decimal | None, Sequence[str]]],
-    rounding: Rounding,
-) -> MeasureResult:
-    """The applicant's total under the policy's combination rules."""
-    total = MeasureResult("total", "合计", None, DETERMINED, ZERO)
-    paying = {name: m for name, m in measures.items() if m.status in (DETERMINED, CEILING, UNDETERMINED)}
-    amounts: dict[str, Decimal | None] = {name: m.amount for name, m in paying.items()}
-    precision = combine_precision(*(_precision(m) for m in paying.values())) if paying else EXACT
-    settled: set[frozenset[str]] = set()
-    for mode, names in combines:
-        group = [n for n in names if n in paying]
-        for a in names:
-            for b in names:
-                if a != b:
-                    settled.add(frozenset((a, b)))
-        if len(group) < 2:
-            continue
-        known = [n for n in group if amounts[n] is not None]
-        if mode == "highest" or mode == "exclusive":
-            if len(known) < len(group):
-                precision = UNKNOWN
-                total.reasons.append(
-                    f"{'就高不重复' if mode == 'highest' else '互斥'}：部分金额未定，无法比较 "
-                    + "、".join(group)
-                )
-                continue
-            best = max(group, key=lambda n: amounts[n] or ZERO)
-            for n in group:
-                if n != best:
-                    amounts[n] = ZERO
-            if mode == "highest":
-                total.explanation.append(f"就高不重复：{'、'.join(group)} 中只取 {best}")
-            else:
-                precision = combine_precision(precision, AT_MOST)
-                total.explanation.append(f"互斥：{'、'.join(group)} 只能取其一，合计按最高者 {best} 计为上限")
-    names = sorted(paying)
-    undeclared = [
-        (a, b) for i, a in enumerate(names) for b in names[i + 1 :] if frozenset((a, b)) not in settled
-    ]
-    if undeclared:
-        precision = combine_precision(precision, AT_MOST)
-        pairs = "、".join(f"{a}+{b}" for a, b in undeclared)
-        total.reasons.append(f"政策未说明以下措施能否叠加，合计为上限：{pairs}")
-    value = ZERO
-    for n in names:
-        if amounts[n] is None:
-            precision = UNKNOWN
-        else:
-            value += amounts[n] or ZERO
-    for cap, group_names in total_caps:
-        if cap is None:
-            continue
-        capped = sum(((amounts.get(n) or ZERO) for n in group_names if n in paying), ZERO)
-        if capped > cap:
-            value -= capped - cap
-            total.explanation.append(
-                f"累计封顶 {yuan(cap)}：{'、'.join(group_names)} 合计 {yuan(capped)} 超限"
-            )
-    if not paying:
-        total.status = INELIGIBLE
-        total.amount = None
-        total.reasons.append("没有可获得的扶持")
-        return total
-    total.amount = None if precision == UNKNOWN else rounding(value)
-    total.status = {EXACT: DETERMINED, AT_MOST: CEILING, UNKNOWN: UNDETERMINED}[precision]
-    return total
-
-
-def _precision(m: MeasureResult) -> str:
-    return {DETERMINED: EXACT, CEILING: AT_MOST}.get(m.status, UNKNOWN)
+# ... the text of policydsl/runtime.py, inlined here ...
 
 
 # ---------------------------------------------------------------------------- evaluator support
@@ -761,31 +147,32 @@ COMBINES: list[tuple[str, list[str]]] = [
     ("exclusive", ["banded", "pilot"]),
     ("added", ["platform", "consulting"]),
 ]
-D_0_4 = Decimal("0.4")
-D_0_3 = Decimal("0.3")
-D_0_5 = Decimal("0.5")
-D_100000000 = Decimal("100000000")
-D_50000000 = Decimal("50000000")
-D_10000000 = Decimal("10000000")
-D_30000000 = Decimal("30000000")
-D_20000000 = Decimal("20000000")
-D_300000 = Decimal("300000")
+D_0_40 = Decimal("0.40")
+D_0_30 = Decimal("0.30")
+D_0_50 = Decimal("0.50")
+D_1Ep8 = Decimal("1E+8")
+D_5_000Ep7 = Decimal("5.000E+7")
+D_1_000Ep7 = Decimal("1.000E+7")
+D_3_000Ep7 = Decimal("3.000E+7")
+D_2_000Ep7 = Decimal("2.000E+7")
+D_3_0Ep5 = Decimal("3.0E+5")
 D_100 = Decimal("100")
 D_0 = Decimal("0")
-D_50000 = Decimal("50000")
-D_0_6 = Decimal("0.6")
+D_5Ep4 = Decimal("5E+4")
+D_0_60 = Decimal("0.60")
+D_1_00 = Decimal("1.00")
+D_1_00Ep6 = Decimal("1.00E+6")
+D_1_0Ep5 = Decimal("1.0E+5")
 D_1 = Decimal("1")
-D_1000000 = Decimal("1000000")
-D_100000 = Decimal("100000")
 D_3 = Decimal("3")
-D_200000 = Decimal("200000")
+D_2_0Ep5 = Decimal("2.0E+5")
 D_60 = Decimal("60")
 D_5 = Decimal("5")
 D_10 = Decimal("10")
 D_20 = Decimal("20")
-D_400000 = Decimal("400000")
-D_10000 = Decimal("10000")
-D_500000 = Decimal("500000")
+D_4_0Ep5 = Decimal("4.0E+5")
+D_1Ep4 = Decimal("1E+4")
+D_5_0Ep5 = Decimal("5.0E+5")
 DATE_2021_01_01 = datetime.date(2021, 1, 1)
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
 DATE_2023_06_01 = datetime.date(2023, 6, 1)
@@ -940,10 +327,10 @@ def param_base_rate(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     if "base_rate" in p:
         return p["base_rate"]
     if date is None or date >= DATE_2023_01_01:
-        return D_0_4
+        return D_0_40
     if date >= DATE_2021_01_01:
-        return D_0_3
-    return D_0_3
+        return D_0_30
+    return D_0_30
 
 
 # eligibility shared by every measure, and the policy's validity
@@ -992,7 +379,7 @@ def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool)
     try:
         if investment is None:
             need.add("investment")
-        v1 = None if investment is None else D_0_5 * investment
+        v1 = None if investment is None else D_0_50 * investment
         value = v1
         if explain and value is not None:
             amount_step(
@@ -1013,9 +400,9 @@ def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool)
             need.add("center_level")
             v2 = None
         elif center_level == "national":
-            v2 = D_100000000
+            v2 = D_1Ep8
         elif center_level == "provincial":
-            v2 = D_50000000
+            v2 = D_5_000Ep7
         elif center_level == "municipal":
             raise Unset("municipal 档的金额原文未给出")
         else:
@@ -1105,7 +492,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     # funding_limit 50% * investment counting other_funding
     if investment is None:
         need.add("investment")
-    v1 = None if investment is None else D_0_5 * investment
+    v1 = None if investment is None else D_0_50 * investment
     limit = v1
     if other_funding is None:
         need.add("other_funding")
@@ -1184,7 +571,7 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
     value = None
     precision = AT_MOST
     try:
-        value = D_10000000
+        value = D_1_000Ep7
         if explain:
             amount_step(steps, "1000万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -1222,7 +609,7 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
     value = None
     precision = AT_MOST
     try:
-        value = D_30000000
+        value = D_3_000Ep7
         if explain:
             amount_step(steps, "3000万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -1247,7 +634,7 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     # if revenue 超过 2000万
     if revenue is None:
         need.add("revenue")
-    c1 = None if revenue is None else revenue > D_20000000
+    c1 = None if revenue is None else revenue > D_2_000Ep7
     c1_ = c1
     if c1_ is False:
         return False, None, EXACT, why, NO_STEPS
@@ -1261,7 +648,7 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     value = None
     precision = EXACT
     try:
-        value = D_300000
+        value = D_3_0Ep5
         if explain:
             amount_step(steps, "30万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -1424,7 +811,7 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
     try:
         if customers is None:
             need.add("customers")
-        v2 = None if customers is None else D_50000 * customers
+        v2 = None if customers is None else D_5Ep4 * customers
         value = v2
         if explain and value is not None:
             amount_step(
@@ -1487,14 +874,14 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     # instalment h1: completion_h1 60%或以上
     if completion_h1 is None:
         need.add("completion_h1")
-    c1 = None if completion_h1 is None else completion_h1 >= D_0_6
+    c1 = None if completion_h1 is None else completion_h1 >= D_0_60
     holds = c1
-    share = D_0_5
+    share = D_0_50
     stages.append(("h1", "1-6月", share, holds))
     # instalment h2: completion_h2 >= 100%
     if completion_h2 is None:
         need.add("completion_h2")
-    c2 = None if completion_h2 is None else completion_h2 >= D_1
+    c2 = None if completion_h2 is None else completion_h2 >= D_1_00
     holds = c2
     stages.append(("h2", "7-12月", None, holds))
     if a1 is not None:
@@ -1567,10 +954,10 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
             need.add("revenue")
         if revenue is None:
             v1 = None
-        elif revenue < D_1000000:
-            v1 = D_50000
-        elif revenue >= D_1000000 and revenue <= D_10000000:
-            v1 = D_100000
+        elif revenue < D_1_00Ep6:
+            v1 = D_5Ep4
+        elif revenue >= D_1_00Ep6 and revenue <= D_1_000Ep7:
+            v1 = D_1_0Ep5
         else:
             raise Unset("分档金额原文未给出")
         value = v1
@@ -1765,7 +1152,7 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     why = "pilot.2：原文未给出金额"
     precision = UNKNOWN
     # cap 20万
-    limit = D_200000
+    limit = D_2_0Ep5
     steps.append("封顶 " + yuan(limit))
     return True, None, UNKNOWN, why, steps
 
@@ -1924,7 +1311,7 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         why = "base_rate * fees：除数为零"
         precision = UNKNOWN
     # cap 5万
-    limit = D_50000
+    limit = D_5Ep4
     if value is None or precision == UNKNOWN:
         pass
     elif limit < value:
@@ -1972,7 +1359,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
     else:
         if revenue is None:
             need.add("revenue")
-        c3 = None if revenue is None else revenue > D_10000000
+        c3 = None if revenue is None else revenue > D_1_000Ep7
         c2 = True if c3 is True else None if c1 is None or c3 is None else False
     holds = c2
     conditions["voucher.require.1"] = holds
@@ -2083,7 +1470,7 @@ def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     value = None
     precision = EXACT
     try:
-        value = D_100000
+        value = D_1_0Ep5
         if explain:
             amount_step(steps, "10万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -2120,7 +1507,7 @@ def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     value = None
     precision = EXACT
     try:
-        value = D_200000
+        value = D_2_0Ep5
         if explain:
             amount_step(steps, "20万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -2157,7 +1544,7 @@ def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     value = None
     precision = EXACT
     try:
-        value = D_300000
+        value = D_3_0Ep5
         if explain:
             amount_step(steps, "30万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -2194,7 +1581,7 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     value = None
     precision = EXACT
     try:
-        value = D_400000
+        value = D_4_0Ep5
         if explain:
             amount_step(steps, "40万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -2347,7 +1734,7 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         if other_funding is None:
             need.add("other_funding")
         v4 = None if other_funding is None else D_1 * other_funding
-        v5 = None if v4 is None else min(v4, D_10000000)
+        v5 = None if v4 is None else min(v4, D_1_000Ep7)
         value = v5
         if explain and value is not None:
             amount_step(
@@ -2395,7 +1782,7 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         if investment is None:
             need.add("investment")
         v3 = None if investment is None else investment / D_10
-        v4 = None if v3 is None else max(v3, D_10000)
+        v4 = None if v3 is None else max(v3, D_1Ep4)
         value = v4
         if explain and value is not None:
             amount_step(
@@ -2471,7 +1858,7 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         why = TEXT_12
         precision = UNKNOWN
     # cap 50万
-    limit = D_500000
+    limit = D_5_0Ep5
     if value is None or precision == UNKNOWN:
         pass
     elif limit < value:
@@ -2669,7 +2056,7 @@ def amounts_center(
     a1, amount1, precision1, _, _ = center_base(f, p, date, need, False)
     if investment is None:
         need.add("investment")
-    v1 = None if investment is None else D_0_5 * investment
+    v1 = None if investment is None else D_0_50 * investment
     limit = v1
     if other_funding is None:
         need.add("other_funding")
@@ -2824,7 +2211,7 @@ def amounts_voucher(
     else:
         if revenue is None:
             need.add("revenue")
-        c3 = None if revenue is None else revenue > D_10000000
+        c3 = None if revenue is None else revenue > D_1_000Ep7
         c2 = True if c3 is True else None if c1 is None or c3 is None else False
     holds = c2
     if holds is None:
@@ -2914,7 +2301,7 @@ def amounts_misc(
 def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, list[str]]]:
     need: set[str] = set()
     caps: list[tuple[Decimal | None, list[str]]] = []
-    limit = D_50000000
+    limit = D_5_000Ep7
     caps.append((limit, ["center", "platform"]))
     return caps
 
@@ -2944,7 +2331,7 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
     with decimal.localcontext(CONTEXT):
         need: set[str] = set()
         date = None
-        cap = D_1000000
+        cap = D_1_00Ep6
     out.append(Constraint("voucher", group_cap=cap, group="center_level", allocate="proportional"))
     return out
 
