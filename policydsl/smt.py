@@ -41,6 +41,8 @@ Term = Any  # a z3 ArithRef (Real)
 YEAR_RANGE = (1949, 2100)
 _QUANTA = {"yuan": Fraction(1), "jiao": Fraction(1, 10), "fen": Fraction(1, 100)}
 TODAY = "评估日期"
+# Amounts beyond a million 亿 are taken as unbounded by the extreme-value search.
+_LIMIT = Fraction(10) ** 14
 
 
 class Unsupported(Exception):
@@ -177,6 +179,9 @@ class Encoder:
         self._fresh = 0
         self._shapes: dict[str, _Shape] = {}
         self.fen: dict[str, Any] = {}  # money facts: the Int number of fen behind each
+        self.whole: dict[str, Any] = {}  # count facts: the Int behind each
+        self._half: Any = None
+        self._reals: dict[Fraction, Any] = {}
         header = model.policy.header
         rounding = header.rounding if header is not None else None
         self.quantum = _QUANTA["fen"]
@@ -193,7 +198,10 @@ class Encoder:
     # ------------------------------------------------------------------ constants and combinators
     def real(self, value: Fraction | Decimal | int) -> Term:
         f = Fraction(value)
-        return z3.RatVal(f.numerator, f.denominator, self.ctx)
+        hit = self._reals.get(f)
+        if hit is None:
+            hit = self._reals[f] = z3.RealVal(f"{f.numerator}/{f.denominator}", self.ctx)
+        return hit
 
     def integer(self, value: int) -> Any:
         return z3.IntVal(value, self.ctx)
@@ -245,9 +253,15 @@ class Encoder:
 
     def round(self, x: Term) -> Term:
         """`x` rounded to the policy's unit by its mode, exactly (to_int is the floor)."""
-        q = self.real(self.quantum)
-        t = x / q
-        half = self.real(Fraction(1, 2))
+        return z3.ToReal(self.units(x)) * self.real(self.quantum)
+
+    def units(self, x: Term) -> Any:
+        """`x` rounded, as a whole number of the policy's rounding unit (an Int term)."""
+        if self._half is None:
+            self._half = self.real(Fraction(1, 2))
+        half = self._half
+        # dividing by the unit is multiplying by its inverse (a whole number: 100 for fen)
+        t = x * self.real(1 / self.quantum)
         if self.rounding_mode == "down":
             n = z3.If(t >= 0, z3.ToInt(t), -z3.ToInt(-t))
         elif self.rounding_mode == "half_even":
@@ -256,7 +270,7 @@ class Encoder:
             n = z3.If(r > half, f + 1, z3.If(r < half, f, z3.If(f % 2 == 0, f, f + 1)))
         else:  # half_up: ties away from zero
             n = z3.If(t >= 0, z3.ToInt(t + half), -z3.ToInt(-t + half))
-        return z3.ToReal(n) * q
+        return n
 
     def round_value(self, value: Fraction) -> Fraction:
         """A known amount rounded as `round` rounds a term (the Python mirror, for reports)."""
@@ -326,6 +340,7 @@ class Encoder:
             var = z3.Int(name, self.ctx)
             self.background.append(var >= 0)
             value = z3.ToReal(var)
+            self.whole[name] = var
         elif ty.kind == "bool":
             value = z3.Bool(name, self.ctx)
         elif ty.kind == "enum" and ty.enum is not None:
@@ -881,6 +896,11 @@ def _validity(header: ast.Header | None) -> tuple[datetime.date | None, datetime
 # ---------------------------------------------------------------------------------- queries
 
 
+def _timed_out(reason: str) -> bool:
+    """z3 says "timeout" or, for a solver interrupted by its timer, "canceled"."""
+    return "timeout" in reason or "canceled" in reason
+
+
 def _find(parent: dict[int, int], x: int) -> int:
     """Union-find root of `x`, halving the path as it goes."""
     while True:
@@ -899,6 +919,8 @@ class _Merged:
     def __init__(self, session: Session, values: dict[int, Any]) -> None:
         self.session = session
         self.values = values
+        self._model: Any = None  # a z3 model holding the values, made when a formula is evaluated
+        self._filled: set[int] = set()
 
     def eval(self, term: Any, model_completion: bool = True) -> Any:
         value = self.values.get(term.get_id())
@@ -906,25 +928,18 @@ class _Merged:
             value = self.session.background_value(term.get_id())
         if value is not None:
             return value
-        pairs = []
+        model = self._model
+        if model is None:
+            model = self._model = z3.Model(self.session.enc.ctx)
+            for vid, known in self.values.items():
+                model.update_value(self.session.var(vid), known)
         for vid in self.session.variables(term):
-            var = self.session.var(vid)
-            value = self.values.get(vid)
-            if value is None:
-                value = self.session.background_value(vid)
-            if value is None:
-                value = _default(var)
-            pairs.append((var, value))
-        return z3.simplify(z3.substitute(term, *pairs)) if pairs else z3.simplify(term)
-
-
-def _default(var: Any) -> Any:
-    sort = var.sort()
-    if sort.kind() == z3.Z3_BOOL_SORT:
-        return z3.BoolVal(False, var.ctx)
-    if sort.kind() == z3.Z3_INT_SORT:
-        return z3.IntVal(0, var.ctx)
-    return z3.RealVal(0, var.ctx)
+            if vid not in self.values and vid not in self._filled:
+                self._filled.add(vid)
+                known = self.session.background_value(vid)
+                if known is not None:
+                    model.update_value(self.session.var(vid), known)
+        return model.eval(term, model_completion=True)
 
 
 class Session:
@@ -948,6 +963,7 @@ class Session:
         self._parts: dict[frozenset[int], tuple[str, dict[int, Any], str]] = {}
         self.solver = z3.SimpleSolver(ctx=encoder.ctx)
         self.solver.set("timeout", timeout_ms)
+        self._degree = z3.Probe("arith-max-deg", encoder.ctx)
         self._flat: dict[int, tuple[Any, ...]] = {}
         self._bg_seen = 0
         self._bg_false = False
@@ -1059,16 +1075,28 @@ class Session:
                 self._bg_false = True
             self._bg_solution.update(values)
 
-    def _split(self, formulas: Sequence[Any]) -> list[list[Any]] | None:
+    def _split(self, formulas: Sequence[Any], touch: frozenset[int] = frozenset()) -> list[list[Any]] | None:
         """The independent parts of a query: its conjuncts with the domain constraints they share
-        variables with, grouped by variable; None when the query is plainly false."""
+        variables with (and those of the variables in `touch`), grouped by variable; None when the
+        query is plainly false."""
         self._sync_background()
         if self._bg_false:
             return None
         conjs = [c for f in formulas for c in self._flatten(f)]
         parent: dict[int, int] = {}
         bg_root = self._bg_root
+        seen: set[int] = set()
         owner: list[int] = []
+
+        def union(nodes: list[int]) -> int:
+            seen.update(nodes)
+            root = _find(parent, nodes[0])
+            for n in nodes[1:]:
+                other = _find(parent, n)
+                if other != root:
+                    parent[other] = root
+            return nodes[0]
+
         for c in conjs:
             vs = self.variables(c)
             if not vs:
@@ -1076,24 +1104,16 @@ class Session:
                     return None
                 owner.append(-1)
                 continue
-            nodes = [bg_root.get(v, v) for v in vs]
-            root = _find(parent, nodes[0])
-            for n in nodes[1:]:
-                other = _find(parent, n)
-                if other != root:
-                    parent[other] = root
-            owner.append(nodes[0])
+            owner.append(union([bg_root.get(v, v) for v in vs]))
+        if touch:
+            union([bg_root.get(v, v) for v in touch])
         groups: dict[int, list[Any]] = {}
-        touched: dict[int, int] = {}
         for c, o in zip(conjs, owner, strict=True):
-            if o == -1:
-                continue
-            groups.setdefault(_find(parent, o), []).append(c)
-        for node in list(parent) + [o for o in owner if o != -1]:
+            if o != -1:
+                groups.setdefault(_find(parent, o), []).append(c)
+        for node in seen:
             if node in self._bg_groups:
-                touched[node] = _find(parent, node)
-        for bg, root in touched.items():
-            groups.setdefault(root, []).extend(self._bg_groups[bg])
+                groups.setdefault(_find(parent, node), []).extend(self._bg_groups[node])
         return list(groups.values())
 
     def _solve_part(self, part: list[Any]) -> tuple[str, dict[int, Any], str]:
@@ -1102,23 +1122,27 @@ class Session:
         if hit is not None:
             return hit
         self.parts_solved += 1
-        solver = self.solver
-        solver.push()
-        try:
+        if self._nonlinear(part):
+            # products of unknowns: a fresh solver picks the non-linear procedure (nlsat), which
+            # the incremental core does not run
+            solver = z3.Solver(ctx=self.enc.ctx)
+            solver.set("timeout", self.timeout_ms)
             solver.add(*part)
-            result = solver.check()
-            if result == z3.unknown and "timeout" not in solver.reason_unknown():
-                # the incremental core gives up on some non-linear parts that a fresh solver, free
-                # to choose its tactics, decides
-                solver = z3.Solver(ctx=self.enc.ctx)
-                solver.set("timeout", self.timeout_ms)
-                solver.add(*part)
-                result = solver.check()
-            answer = self._answer(solver, result, part)
-        finally:
-            self.solver.pop()
+            answer = self._answer(solver, solver.check(), part)
+        else:
+            self.solver.push()
+            try:
+                self.solver.add(*part)
+                answer = self._answer(self.solver, self.solver.check(), part)
+            finally:
+                self.solver.pop()
         self._parts[key] = answer
         return answer
+
+    def _nonlinear(self, part: list[Any]) -> bool:
+        goal = z3.Goal(ctx=self.enc.ctx)
+        goal.add(*part)
+        return bool(self._degree(goal) > 1)
 
     def _answer(self, solver: Any, result: Any, part: list[Any]) -> tuple[str, dict[int, Any], str]:
         values: dict[int, Any] = {}
@@ -1188,6 +1212,7 @@ class Session:
         try:
             solver = z3.Solver(ctx=self.enc.ctx)
             solver.set("timeout", self.timeout_ms)
+            solver.set("core.minimize", True)  # name only the conditions that clash
             solver.add(*self.enc.background, *base)
             flags = []
             for i, (_, f) in enumerate(named):
@@ -1204,63 +1229,86 @@ class Session:
     def optimise(
         self, term: Term, formulas: Sequence[Formula], facts: Iterable[str] = (), maximise: bool = True
     ) -> Optimum:
-        """The largest (or least) value `term` takes under `formulas` (and the domain)."""
+        """The largest (or least) value `term`, rounded to the policy's unit, takes under `formulas`
+        (and the domain); None as the value when it passes a million 亿 (taken as unbounded).
+
+        A search over whole units with the ordinary solver: z3's optimiser gives up on objectives
+        that mix whole fen and fractions (`50% * investment - other_funding`), and an amount is
+        paid in whole units anyway, so the extreme found is always reached by a witness."""
         started = time.perf_counter()
         self.calls += 1
         try:
-            return self._optimise(term, formulas, facts, maximise, started)
+            return self._search(term, formulas, list(facts), maximise, started)
         finally:
             self.seconds += time.perf_counter() - started
 
-    def _optimise(
-        self, term: Term, formulas: Sequence[Formula], facts: Iterable[str], maximise: bool, started: float
-    ) -> Optimum:
-        parts = self._split(formulas)
-        if parts is None:
-            return Optimum("unsat", ms=self._ms(started))
-        wanted = self.variables(term)
-        linked = [p for p in parts if any(self.variables(c) & wanted for c in p)]
-        merged: dict[int, Any] = {}
-        for part in parts:
-            if any(part is p for p in linked):
-                continue
-            status, values, reason = self._solve_part(part)
-            if status != "sat":
-                if status == "unknown":
-                    self.undecided += 1
-                return Optimum(status, ms=self._ms(started), reason=reason)
-            merged.update(values)
-        opt = z3.Optimize(ctx=self.enc.ctx)
-        opt.set("timeout", self.timeout_ms)
-        for part in linked:
-            opt.add(*part)
-        handle = opt.maximize(term) if maximise else opt.minimize(term)
-        result = opt.check()
-        if result == z3.unknown:
+    def _probe(self, formulas: Sequence[Formula], extra: Formula | None) -> tuple[str, _Merged | None, str]:
+        status, model, reason = self._decide([*formulas, extra] if extra is not None else formulas)
+        if status == "unknown":
             self.undecided += 1
-            return Optimum("unknown", ms=self._ms(started), reason=opt.reason_unknown())
-        if result == z3.unsat:
-            return Optimum("unsat", ms=self._ms(started))
-        model = opt.model()
-        for part in linked:
-            for c in part:
-                for vid in self.variables(c):
-                    merged[vid] = model.eval(self._var_terms[vid], model_completion=True)
-        for vid in wanted:
-            merged.setdefault(vid, model.eval(self._var_terms[vid], model_completion=True))
-        view = _Merged(self, merged)
-        bound = opt.upper(handle) if maximise else opt.lower(handle)
-        witness = self.witness(view, facts)
-        reached = _as_fraction(view.eval(term))
-        exact = _as_fraction(bound)
-        if exact is not None:
-            return Optimum("sat", exact, reached == exact, witness, self._ms(started))
-        text = str(bound)
-        if "oo" in text and "epsilon" not in text:
-            return Optimum("sat", None, False, witness, self._ms(started))
-        # a supremum not attained (x < 100): z3 prints the bound as "100 + -1*epsilon"
-        near = _epsilon_bound(text)
-        return Optimum("sat", near if near is not None else reached, False, witness, self._ms(started))
+        return status, model, reason
+
+    def _search(
+        self, term: Term, formulas: Sequence[Formula], facts: list[str], maximise: bool, started: float
+    ) -> Optimum:
+        units = self.enc.units(term) if maximise else -self.enc.units(term)
+        limit = int(_LIMIT / self.enc.quantum)
+
+        def value(model: _Merged) -> int:
+            got = _as_fraction(model.eval(units))
+            assert got is not None
+            return int(got)
+
+        status, model, reason = self._probe(formulas, None)
+        if status != "sat" or model is None:
+            return Optimum(status, ms=self._ms(started), reason=reason)
+        best, best_model = value(model), model
+        # the figures in the term (its caps, mostly) are where the extreme usually lies
+        candidates = sorted({c for c in self._constants(term) if c > best} | {limit})
+        high: int | None = None
+        for c in [best, *candidates]:
+            status, model, reason = self._probe(formulas, units > c)
+            if status == "unknown":
+                return Optimum("unknown", ms=self._ms(started), reason=reason)
+            if status == "unsat":
+                high = c
+                break
+            assert model is not None
+            best, best_model = value(model), model
+            if best > limit:
+                return Optimum("sat", None, False, self.witness(best_model, facts), self._ms(started))
+        assert high is not None
+        while best < high:
+            middle = (best + high + 1) // 2
+            status, model, reason = self._probe(formulas, units >= middle)
+            if status == "unknown":
+                return Optimum("unknown", ms=self._ms(started), reason=reason)
+            if status == "unsat":
+                high = middle - 1
+            else:
+                assert model is not None
+                best, best_model = value(model), model
+        extreme = Fraction(best if maximise else -best) * self.enc.quantum
+        return Optimum("sat", extreme, True, self.witness(best_model, facts), self._ms(started))
+
+    def _constants(self, term: Term) -> set[int]:
+        """The numbers written in a term, in whole units of the rounding (both signs)."""
+        out: set[int] = set()
+        stack = [term]
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if node.get_id() in seen:
+                continue
+            seen.add(node.get_id())
+            if z3.is_rational_value(node) or z3.is_int_value(node):
+                value = _as_fraction(node)
+                if value is not None:
+                    scaled = value / self.enc.quantum
+                    out.update({math.floor(scaled), -math.ceil(scaled)})
+            elif z3.is_app(node):
+                stack.extend(node.children())
+        return out
 
     def witness(self, model: Any, facts: Iterable[str]) -> Witness:
         enc = self.enc
@@ -1278,6 +1326,10 @@ class Session:
             if value is None:
                 continue
             sym = enc.model.facts[name]
+            if name in enc.whole:
+                count = _as_fraction(model.eval(enc.whole[name]))
+                out[name] = None if count is None else Decimal(int(count))
+                continue
             out[name] = _decode(enc, model, value, sym.type, enc.fen.get(name))
         on = None
         if enc._today is not None:
@@ -1294,13 +1346,12 @@ def _values(model: Any, show: Mapping[str, Term] | None) -> dict[str, Fraction |
 
 
 def _as_fraction(value: Any) -> Fraction | None:
-    if z3.is_int_value(value):
-        return Fraction(value.as_long())
-    if z3.is_rational_value(value):
-        return Fraction(value.numerator_as_long(), value.denominator_as_long())
-    if z3.is_algebraic_value(value):
+    """A numeral as an exact fraction (None for anything else, an irrational algebraic number say)."""
+    ref = value.ctx_ref()
+    node = value.as_ast()
+    if z3.Z3_get_ast_kind(ref, node) != z3.Z3_NUMERAL_AST:
         return None
-    return None
+    return Fraction(z3.Z3_get_numeral_string(ref, node))
 
 
 def _epsilon_bound(text: str) -> Fraction | None:

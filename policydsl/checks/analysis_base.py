@@ -125,6 +125,8 @@ class Context:
         self.filtered = 0
         self.dead: set[int] = set()  # id() of clauses and measures that never apply
         self._unsupported: set[tuple[int, int]] = set()
+        self._names: dict[int, tuple[set[str], set[str]]] = {}
+        self._keep: list[Any] = []  # what _names is keyed on, kept alive so its id stays unique
         self._assume_facts = [(self.names(a.cond)[0], a) for a in model.policy.of(ast.Assume)]
 
     # ------------------------------------------------------------------ reporting
@@ -210,6 +212,18 @@ class Context:
         """Facts and parameters the nodes use, through the values of the parameters."""
         facts: set[str] = set()
         params: set[str] = set()
+        for node in nodes:
+            got = self._names.get(id(node))
+            if got is None:
+                got = self._names[id(node)] = self._uncached_names(node)
+                self._keep.append(node)
+            facts |= got[0]
+            params |= got[1]
+        return facts, params
+
+    def _uncached_names(self, *nodes: Any) -> tuple[set[str], set[str]]:
+        facts: set[str] = set()
+        params: set[str] = set()
         todo = list(nodes)
         while todo:
             for node in walk(todo.pop()):
@@ -251,8 +265,14 @@ class Context:
                 if c in m.clauses:
                     nodes += [e.conditions for e in shape.exceptions(c) + shape.higher_siblings(c)]
         nodes += list(extra)
-        found, _ = self.names(*[n for n in nodes])
+        found, params = self.names(*nodes)
         facts |= found
+        # parameters the text leaves unset take a value in the witness too
+        facts |= {
+            f"param:{p}"
+            for p in params
+            if any(isinstance(v.value, ast.Unset) for v in self.model.params[p].decl.versions)
+        }
         changed = True
         while changed:
             changed = False

@@ -98,7 +98,15 @@ class Box:
         return Box(bounds)
 
     def disjoint(self, other: Box) -> bool:
-        return self.meet(other).bottom
+        """No applicant lies in both (checked on the facts both constrain)."""
+        if self.bottom or other.bottom:
+            return True
+        mine = self.bounds
+        for name, c in other.bounds.items():
+            here = mine.get(name)
+            if here is not None and here is not c and _is_empty(_meet(here, c)):
+                return True
+        return False
 
 
 TOP = Box()

@@ -437,8 +437,18 @@ class CapChecks:
                 )
                 if after is None or not after.unsat:
                     continue
-                left = before.values.get("room")
-                here = "" if left is None else f" (here it leaves {money_literal(left)})"
+                most = ctx.optimise(
+                    partial(self._room_for, m, c, room),
+                    code="P607",
+                    targets=(cid,),
+                    span=k.span,
+                    what="the most the cross-funding ceiling leaves",
+                )
+                if most is not None and most.status == "sat" and most.value is not None:
+                    here = f" (at most {money_literal(most.value)})"
+                else:
+                    left = before.values.get("room")
+                    here = "" if left is None else f" (here it leaves {money_literal(left)})"
                 ctx.add(
                     Finding(
                         "P607",
@@ -454,6 +464,11 @@ class CapChecks:
                         {"clauses": [cid], "cites": cites(m, c), **ctx.witness_data(before.witness)},
                     )
                 )
+
+    def _room_for(
+        self, m: ast.Measure, c: ast.Clause, room: Callable[[], dict[str, Any]]
+    ) -> tuple[Any, list[Formula]]:
+        return room()["room"], [self.enc.gate(m), self.enc.applies(m, c)]
 
     # ------------------------------------------------------------------ total caps
     def total(self, tc: ast.TotalCap) -> None:

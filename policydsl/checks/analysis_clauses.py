@@ -21,6 +21,7 @@ from policydsl.checks.analysis_boxes import (
     Simple,
     clause_box,
     clause_conjuncts,
+    conjuncts,
     describe_interval,
     gate_box,
     shared_box,
@@ -29,7 +30,7 @@ from policydsl.checks.analysis_boxes import (
 from policydsl.checks.analysis_witness import amount_text, literal
 from policydsl.diagnostics import Note
 from policydsl.keywords import COMBINE_MODES
-from policydsl.smt import Encoder, Formula, Unsupported
+from policydsl.smt import Answer, Encoder, Formula, Unsupported
 from policydsl.source import Span
 
 Part = tuple[str, Span, Callable[[], Formula]]
@@ -58,25 +59,28 @@ class ClauseChecks:
         parts: list[Part] = []
         for e in self.model.policy.of(ast.Eligibility):
             for r in e.requirements:
-                what = f"eligibility: {r.reason or self.quote(r.cond)}"
+                what = f"eligibility “{r.reason or self.quote(r.cond)}”"
                 parts.append((what, r.span, partial(_holds, enc, r.cond, False)))
         if measure is None:
             return parts
         for a in measure.of(ast.Applicants):
-            parts.append((f"applicants: {self.quote(a)}", a.span, partial(enc.kind_gate, measure)))
+            parts.append((f"`{self.quote(a)}`", a.span, partial(enc.kind_gate, measure)))
         for r in measure.of(ast.Requirement):
-            what = f"requirement: {r.reason or self.quote(r.cond)}"
+            what = f"requirement “{r.reason or self.quote(r.cond)}”"
             parts.append((what, r.span, partial(_holds, enc, r.cond, False)))
         for x in measure.of(ast.Exclusion):
-            what = f"exclusion: {x.reason or self.quote(x.cond)}"
+            what = f"exclusion “{x.reason or self.quote(x.cond)}”"
             parts.append((what, x.span, partial(_holds, enc, x.cond, True)))
         return parts
 
     def clause_parts(self, clause: ast.Clause) -> list[Part]:
-        return [
-            (f"condition: {self.quote(c)}", c.span, partial(_holds, self.enc, c.expr, c.negated))
-            for c in clause.conditions
-        ]
+        """Each conjunct of the clause's conditions on its own, so a core can name the two that clash."""
+        parts: list[Part] = []
+        for c in clause.conditions:
+            for piece in [c.expr] if c.negated else list(conjuncts(c.expr)):
+                what = f"`unless {self.quote(piece)}`" if c.negated else f"`{self.quote(piece)}`"
+                parts.append((f"condition {what}", piece.span, partial(_holds, self.enc, piece, c.negated)))
+        return parts
 
     def core_notes(self, parts: Sequence[Part], base: Sequence[Formula] = ()) -> list[Note]:
         try:
@@ -88,8 +92,12 @@ class ClauseChecks:
             return []
         if not core:
             return [Note("the declared bounds of the facts and the `assume` background facts rule it out")]
+        if len(core) == 1:
+            what, span, _ = parts[int(core[0])]
+            return [Note(f"{what} cannot hold under the declared bounds and background facts", span)]
         return [
-            Note(f"cannot hold together with the rest: {parts[int(i)][0]}", parts[int(i)][1]) for i in core
+            Note(f"cannot hold together with the others noted: {parts[int(i)][0]}", parts[int(i)][1])
+            for i in core
         ]
 
     # ------------------------------------------------------------------ the policy as a whole
@@ -469,7 +477,9 @@ class ClauseChecks:
         ctx, enc = self.ctx, self.enc
         what = f"whether {names[0]} and {names[1]} can both apply"
         rounded = partial(amounts, True)
-        first = ctx.ask(both, code=codes[0], targets=targets, span=span, what=what, facts=facts, show=rounded)
+        first = ctx.ask(
+            both, code=codes[0], targets=targets, span=span, what=what, facts=facts_amounts, show=rounded
+        )
         if first is None or not first.sat:
             return
 
@@ -481,20 +491,12 @@ class ClauseChecks:
             return build
 
         what = f"whether the amounts of {names[0]} and {names[1]} can differ when both apply"
-        # Amounts before rounding decide quickly; a witness whose rounded amounts differ settles
-        # it, anything else is decided again with the rounding (exactly, but slower).
-        second = ctx.ask(
-            differ(False),
-            code=codes[0],
-            targets=targets,
-            span=span,
-            what=what,
-            facts=facts_amounts,
-            show=rounded,
-        )
-        if second is None or not second.sat or len(set(second.values.values())) < 2:
+        second: Answer | None = first
+        if len(set(first.values.values())) < 2:
+            # Amounts before rounding decide quickly; a witness whose rounded amounts differ
+            # settles it, anything else is decided again with the rounding (exact, but slower).
             second = ctx.ask(
-                differ(True),
+                differ(False),
                 code=codes[0],
                 targets=targets,
                 span=span,
@@ -502,6 +504,16 @@ class ClauseChecks:
                 facts=facts_amounts,
                 show=rounded,
             )
+            if second is None or not second.sat or len(set(second.values.values())) < 2:
+                second = ctx.ask(
+                    differ(True),
+                    code=codes[0],
+                    targets=targets,
+                    span=span,
+                    what=what,
+                    facts=facts_amounts,
+                    show=rounded,
+                )
         if second is None:
             return
         hint = _boundary_hint(*conjuncts, self.model) or (
@@ -608,7 +620,7 @@ class ClauseChecks:
                 if isinstance(sa.constraint, Interval) and isinstance(sb.constraint, Interval):
                     gap = _single_gap(sa.constraint, sb.constraint)
                     if gap is not None:
-                        self.hole(measure, a, b, sa, sb, gap, keyed[id(a)])
+                        self.hole(measure, a, b, sa, sb, gap, keyed[id(a)], keyed[id(b)])
                         continue
                     if _disjoint_with_gap(sa.constraint, sb.constraint):
                         continue
@@ -688,6 +700,7 @@ class ClauseChecks:
         sb: Simple,
         gap: Fraction,
         keys_a: list[Any],
+        keys_b: list[Any],
     ) -> None:
         ctx, enc = self.ctx, self.enc
         ia, ib = measure.clause_id(a), measure.clause_id(b)
@@ -696,7 +709,8 @@ class ClauseChecks:
 
         def build() -> list[Formula]:
             parts = [enc.gate(measure), enc.not_(enc.any_award(measure))]
-            parts += [enc.cond(k[1]) if k[0] == "e" else enc.cond(k[3]) for k in common]
+            for k in common:
+                parts += [enc.cond(k[1])] if k[0] == "e" else [enc.cond(n) for n in k[3]]
             parts.append(enc.compare("==", enc.fact(sym), enc.real(gap)))
             return parts
 
@@ -712,7 +726,9 @@ class ClauseChecks:
         if answer is None or not answer.sat:
             return
         value = literal(gap, sym.type, self.model.policy.chinese)
-        wa, wb = self.quote(sa.node), self.quote(sb.node)
+        wa, wb = (
+            " and ".join(self.quote(n) for n in _nodes(keys, s)) for keys, s in ((keys_a, sa), (keys_b, sb))
+        )
         ctx.add(
             Finding(
                 "P404",
@@ -750,11 +766,31 @@ def _related(a: ast.Clause, b: ast.Clause) -> bool:
 
 
 def _keys(clause: ast.Clause, model: Any) -> list[Any]:
+    """A clause's conditions as comparable keys: ("e", conjunct) for a general conjunct, and one
+    ("s", fact, constraint, conjuncts) per fact for the simple ones (`50万以上 and 不满 100万` is one
+    interval)."""
     out: list[Any] = []
+    by_fact: dict[str, tuple[Any, list[ast.Expr]]] = {}
     for conj in clause_conjuncts(clause):
         s = simple(conj, model)
-        out.append(("e", conj) if s is None else ("s", s.fact, s.constraint, conj))
+        if s is None:
+            out.append(("e", conj))
+            continue
+        if s.fact in by_fact:
+            constraint, nodes = by_fact[s.fact]
+            merged = Box({s.fact: constraint}).meet(Box({s.fact: s.constraint}))
+            by_fact[s.fact] = (merged.bounds.get(s.fact, constraint), [*nodes, conj])
+        else:
+            by_fact[s.fact] = (s.constraint, [conj])
+    out += [("s", fact, constraint, tuple(nodes)) for fact, (constraint, nodes) in by_fact.items()]
     return out
+
+
+def _nodes(keys: list[Any], s: Simple) -> tuple[ast.Expr, ...]:
+    for k in keys:
+        if k[0] == "s" and k[1] == s.fact:
+            return tuple(k[3])
+    return (s.node,)
 
 
 def _key_id(key: Any) -> Any:
@@ -772,7 +808,7 @@ def _one_difference(a: list[Any], b: list[Any]) -> tuple[Simple, Simple] | None:
     ka, kb = only_a[0], only_b[0]
     if ka[0] != "s" or kb[0] != "s" or ka[1] != kb[1]:
         return None
-    return Simple(ka[1], ka[2], ka[3]), Simple(kb[1], kb[2], kb[3])
+    return Simple(ka[1], ka[2], ka[3][0]), Simple(kb[1], kb[2], kb[3][0])
 
 
 def _single_gap(a: Interval, b: Interval) -> Fraction | None:
