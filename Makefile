@@ -22,7 +22,7 @@ demo: $(VENV)/.installed
 	  $(BIN)/policydsl compile $$p -o $(OUT)/$$n.py || exit 1; \
 	  $(BIN)/policydsl diagram $$p -o $(OUT)/$$n.svg || exit 1; \
 	done
-	$(BIN)/policydsl eval policies/jiangmen_special_fund.policy --facts policies/samples/jiangmen_special_fund.json --date 2021-06-01 --explain
+	$(BIN)/policydsl eval policies/jiangmen_special_fund.policy --facts policies/samples/jiangmen_special_fund.json --date 2022-06-01 --explain
 	$(BIN)/policydsl report $(POLICIES) -o $(OUT)/site
 	@echo "compiled evaluators and diagrams are in $(OUT)/, the review site in $(OUT)/site/index.html"
 

@@ -47,6 +47,15 @@ class PolicyEvaluator:
         """Decide one applicant; raises runtime.InputError listing every problem with the facts."""
         return self.interpreter.evaluate(facts, date, partial=partial, explain=explain)
 
+    def retotal(self, decision: rt.Decision) -> None:
+        """Recompute the total after batch limits (quotas, group caps) changed some measures."""
+        interpreter = self.interpreter
+        env = _Env({}, decision.date, interpreter.overrides)
+        with decimal.localcontext(rt.CONTEXT):
+            decision.total = rt.combine_total(
+                decision.measures, interpreter.combines(), interpreter.total_caps(env), interpreter.rounding
+            )
+
     def constraints(self) -> list[Constraint]:
         out: list[Constraint] = []
         for m in self.model.policy.of(ast.Measure):

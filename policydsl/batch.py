@@ -30,6 +30,8 @@ class Evaluator(Protocol):
         explain: bool = True,
     ) -> rt.Decision: ...
 
+    def retotal(self, decision: rt.Decision) -> None: ...
+
 
 @attrs.frozen
 class Constraint:
@@ -151,14 +153,21 @@ def _plan(
 
 
 def _apply(
-    decision: rt.Decision, row: int, changes: dict[str, dict[int, tuple[str, Decimal | None, str]]]
+    evaluator: Evaluator,
+    decision: rt.Decision,
+    row: int,
+    changes: dict[str, dict[int, tuple[str, Decimal | None, str]]],
 ) -> None:
+    changed = False
     for measure, change in changes.items():
         if row in change:
             status, amount, reason = change[row]
             result = decision.measures[measure]
             result.status, result.amount = status, amount
             result.reasons.append(reason)
+            changed = True
+    if changed:
+        evaluator.retotal(decision)
 
 
 def _row_out(
@@ -204,7 +213,7 @@ def run_batch(
                 if facts is not None and error is None:
                     try:
                         decision = evaluator.evaluate(dict(facts), date, explain=False)
-                        _apply(decision, number, changes)
+                        _apply(evaluator, decision, number, changes)
                     except rt.InputError as exc:
                         error = "; ".join(exc.problems)
                 rows += 1

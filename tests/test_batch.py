@@ -61,6 +61,8 @@ def test_quota_without_ranking_is_undetermined_beyond_the_quota(
     rows = [{"id": str(i), "revenue": "2亿", "cluster": str(i), "investment": "0"} for i in range(2)]
     out = run(policy, write_csv(tmp_path / "in.csv", rows), tmp_path / "out.csv")
     assert [r["unranked.status"] for r in out] == ["undetermined", "undetermined"]
+    # the total follows: it can no longer be a determined figure
+    assert [r["total_status"] for r in out] == ["undetermined", "undetermined"]
     assert "未规定遴选排序" in out[0]["unranked.reasons"]
 
 
@@ -81,6 +83,8 @@ def test_group_cap_proportional_allocation(policy: PolicyEvaluator, tmp_path: Pa
     rows = [{"id": str(i), "revenue": "0", "cluster": "A", "investment": "1"} for i in range(2)]
     out = run(policy, write_csv(tmp_path / "in.csv", rows), tmp_path / "out.csv")
     assert [Decimal(r["shared.amount"]) for r in out] == [Decimal("500000.00")] * 2
+    # cluster_pilot: 80% × 1元 = 0.80元 (a ceiling), plus the allocated 50万
+    assert [(r["total_status"], r["total_amount"]) for r in out] == [("ceiling", "500000.80")] * 2
 
 
 def test_no_row_is_lost(policy: PolicyEvaluator, tmp_path: Path) -> None:

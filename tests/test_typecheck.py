@@ -133,6 +133,19 @@ def test_enum_values_resolve_by_the_expected_enum() -> None:
     assert isinstance(ref, T.EnumValueSym) and ref.member == "municipal"
 
 
+def test_enum_value_wins_over_a_fact_of_the_same_name_where_the_enum_is_expected() -> None:
+    model = clean('fact active "在营标志": text\nfact st "状态": status\nassume st == active')
+    cond = assumed(model)
+    assert isinstance(cond, ast.Compare) and isinstance(cond.right, ast.Name)
+    ref = model.ref(cond.right)
+    assert isinstance(ref, T.EnumValueSym) and ref.member == "active"
+
+
+def test_percentages_over_100_are_fine_in_examples() -> None:
+    clean('measure m { award 1万 }\nexample "e" { given { completion: 120% } expect m = 1万 }')
+    assert only("assume completion <= 120%").code == "W210"
+
+
 def test_clause_lookup() -> None:
     model = clean("measure m { award base: 1万 award 2万 }")
     assert model.clause("m", "base") is not None

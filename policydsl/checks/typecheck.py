@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from collections.abc import Iterable
 
@@ -22,8 +23,13 @@ from policydsl.keywords import (
     ROUNDING_UNITS,
     TYPE_NAMES,
 )
+from policydsl.parser import MAX_DEPTH
 from policydsl.source import Span
 from policydsl.types import Symbol, Type
+
+# A duration is only ever compared with the time since a date (`since(established) 届满 1年`) or
+# added to a date; it is not a number to compute with.
+_DURATION_HINT = "write one duration, such as `18个月`, and compare the time since a date with it"
 
 
 @attrs.define
@@ -135,6 +141,8 @@ class _Checker:
         self.sink = sink
         self.model = Model(policy)
         self.defined: dict[str, Span] = {}
+        self.since_compared: set[int] = set()  # since() calls that are the left side of a comparison
+        self.in_example = False
 
     # ------------------------------------------------------------------ declarations
     def reserved(self, ident: ast.Ident, what: str) -> None:
@@ -226,8 +234,12 @@ class _Checker:
     def name(self, node: ast.Name, expected: Type | None = None) -> Type:
         text = node.text
         sym: Symbol | None = self.model.facts.get(text) or self.model.params.get(text)
-        if sym is None and expected is not None and expected.kind == "enum" and expected.enum is not None:
-            sym = self.model.enums.get(expected.enum, {}).get(text)
+        if expected is not None and expected.kind == "enum" and expected.enum is not None:
+            # where an enum value is expected, a value of that enum wins over a fact or parameter of
+            # the same name but another type (`fact cluster: text` and `enum kind { cluster }`)
+            member = self.model.enums.get(expected.enum, {}).get(text)
+            if member is not None and (sym is None or sym.type != expected):
+                sym = member
         if sym is None and len(node.parts) == 2:
             sym = self.model.enums.get(node.parts[0], {}).get(node.parts[1])
         if sym is None:
@@ -256,7 +268,8 @@ class _Checker:
             case ast.Money():
                 return self.set(node, T.MONEY)
             case ast.Percent():
-                if node.value > 1:
+                # an applicant's figure above 100% (a completion rate of 120%) is no drafting slip
+                if node.value > 1 and not self.in_example:
                     self.sink.report(
                         "W210",
                         f"`{node.text}` is more than 100%",
@@ -282,7 +295,7 @@ class _Checker:
                 return self.name(node, expected)
             case ast.Negate():
                 ty = self.expr(node.operand)
-                if ty.kind not in ("error",) and not ty.numeric:
+                if ty.kind not in ("error",) and (not ty.numeric or ty.kind == "duration"):
                     self.sink.report("E201", f"cannot negate {describe(ty)}", node.span)
                     return self.set(node, T.ERROR)
                 return self.set(node, ty)
@@ -351,6 +364,8 @@ class _Checker:
 
     def call(self, node: ast.Call, expected: Type | None) -> Type:
         if node.func == "since":
+            for arg in node.args[1:]:
+                self.expr(arg)
             if len(node.args) != 1:
                 self.sink.report("E204", f"`since` takes one date, not {len(node.args)} arguments", node.span)
                 return T.DURATION
@@ -362,6 +377,14 @@ class _Checker:
                     node.args[0].span,
                     hint="`since(established) 届满 1年`: the time from a date fact to the evaluation date",
                 )
+            if id(node) not in self.since_compared:
+                self.sink.report(
+                    "E201",
+                    "the time since a date can only be compared with a duration",
+                    node.span,
+                    hint="write it on the left of a comparison: `since(established) 届满 1年`",
+                )
+                return T.ERROR
             return T.DURATION
         if len(node.args) < 2:
             self.sink.report(
@@ -370,7 +393,12 @@ class _Checker:
                 node.span,
                 hint=f"`{node.func}(50% * investment, 1000万)`",
             )
-        return self.unify([(self.expr(a, expected), a.span) for a in node.args], f"`{node.func}`")
+        result = self.unify([(self.expr(a, expected), a.span) for a in node.args], f"`{node.func}`")
+        if result.kind == "duration":
+            message = f"`{node.func}` of durations cannot be computed"
+            self.sink.report("E201", message, node.span, hint=_DURATION_HINT)
+            return T.ERROR
+        return result
 
     def table(self, node: ast.Table, expected: Type | None) -> Type:
         fake = ast.Name(node.subject.span, (node.subject.text,))
@@ -400,7 +428,7 @@ class _Checker:
             return T.ERROR
         op, a, b = node.op, left.kind, right.kind
         if op in "+-":
-            if left == right and left.numeric and a != "per_unit":
+            if left == right and left.numeric and a not in ("per_unit", "duration"):
                 return left
             if (a == "date" and b == "duration") or (op == "+" and a == "duration" and b == "date"):
                 return T.DATE
@@ -413,6 +441,8 @@ class _Checker:
                 message = f"cannot add {describe(right)} to {describe(left)}"
             else:
                 message = f"cannot subtract {describe(right)} from {describe(left)}"
+            if "duration" in (a, b) and "date" not in (a, b):
+                hint = _DURATION_HINT
             self.sink.report("E201", message, node.span, hint=hint)
             return T.ERROR
         if op == "*":
@@ -441,7 +471,7 @@ class _Checker:
                     )
                     return T.ERROR
                 return T.MONEY
-            for unitful in ("money", "count", "per_unit", "duration"):
+            for unitful in ("money", "count", "per_unit"):
                 # one side carries the unit, the other scales it: money × money means nothing
                 if unitful in pair and pair <= {unitful, "percent", "number"} and not a == b == unitful:
                     return left if a == unitful else right
@@ -450,6 +480,8 @@ class _Checker:
             hint = None
             if a == b == "money":
                 hint = "one side of a product is a percentage or a number: `50% * investment`"
+            elif "duration" in pair:
+                hint = _DURATION_HINT
             message = f"cannot multiply {describe(left)} by {describe(right)}"
             self.sink.report("E201", message, node.span, hint=hint)
             return T.ERROR
@@ -460,7 +492,7 @@ class _Checker:
             return T.ERROR
         if left == right and a in ("money", "count", "percent"):
             return T.PERCENT
-        if b in ("number", "percent") and left.numeric:
+        if b in ("number", "percent") and left.numeric and a != "duration":
             return left
         if a == "money" and b == "count":
             return T.per_unit(right.unit or "")
@@ -472,9 +504,20 @@ class _Checker:
     def compare(
         self, left: ast.Expr, op: str, right: ast.Expr, span: Span, word: str, left_type: Type | None = None
     ) -> None:
+        since = isinstance(left, ast.Call) and left.func == "since"
+        if since and left_type is None:
+            self.since_compared.add(id(left))
         lt = left_type if left_type is not None else self.expr(left)
         rt = self.expr(right, lt)
         if "error" in (lt.kind, rt.kind):
+            return
+        if lt.kind == "duration" and not (since and left_type is None):
+            self.sink.report(
+                "E202",
+                "a duration is compared only with the time since a date",
+                span,
+                hint="`since(established) 届满 1年`",
+            )
             return
         ordered = op not in ("==", "!=")
         if lt == rt:
@@ -499,7 +542,7 @@ class _Checker:
                 )
             return
         zero = _is_zero(left) or _is_zero(right)
-        if "number" in pair and zero and pair <= {"number", "money", "percent", "duration"}:
+        if "number" in pair and zero and pair <= {"number", "money", "percent"}:
             return
         hint = _literal_hint(lt) if rt.kind in ("number", "count", "money", "percent") else None
         if lt.kind == "date" and rt.kind == "duration":
@@ -570,7 +613,94 @@ class _Checker:
         self.declare()
         for item in self.policy.items:
             self.item(item)
+        self.parameter_chains()
         return self.model
+
+    def uses(self, node: ast.Node) -> tuple[int, builtins.set[str], builtins.set[str]]:
+        """The depth of an expression and the parameters and facts it names (walked without
+        recursion: it runs before any depth is known to be safe)."""
+        deepest = 0
+        params: set[str] = set()
+        facts: set[str] = set()
+        stack: list[tuple[ast.Node, int]] = [(node, 1)]
+        while stack:
+            item, depth = stack.pop()
+            deepest = max(deepest, depth)
+            sym = self.model.refs.get(id(item))
+            if isinstance(sym, T.ParamSym):
+                params.add(sym.name)
+            elif isinstance(sym, T.FactSym):
+                facts.add(sym.name)
+            for field in attrs.fields(type(item)):
+                child = getattr(item, field.name)
+                children = child if isinstance(child, tuple) else (child,)
+                stack.extend((c, depth + 1) for c in children if isinstance(c, ast.Node))
+        return deepest, params, facts
+
+    def parameter_chains(self) -> None:
+        """A parameter defined through itself has no value, and one defined through a long chain of
+        others nests deeper than the evaluators (which recurse) allow: both are reported."""
+        local: dict[str, int] = {}
+        needs: dict[str, set[str]] = {}
+        for name, sym in self.model.params.items():
+            local[name], needs[name] = 0, set()
+            for version in sym.decl.versions:
+                if not isinstance(version.value, ast.Unset):
+                    levels, params, _ = self.uses(version.value)
+                    local[name] = max(local[name], levels)
+                    needs[name] |= params & self.model.params.keys()
+        # depths in dependency order (Kahn); what is left over lies on a cycle
+        depth: dict[str, int] = {}
+        waiting = {name: len(used) for name, used in needs.items()}
+        users: dict[str, list[str]] = {name: [] for name in needs}
+        for name, used in needs.items():
+            for other in used:
+                users[other].append(name)
+        ready = [name for name, n in waiting.items() if n == 0]
+        while ready:
+            name = ready.pop()
+            depth[name] = local[name] + max((depth[u] for u in needs[name]), default=0)
+            for user in users[name]:
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    ready.append(user)
+        for name, sym in self.model.params.items():
+            if name not in depth:
+                self.sink.report(
+                    "E208",
+                    f"`{name}` is defined through itself",
+                    sym.decl.name.span,
+                    notes=[Note(f"it uses {', '.join(f'`{u}`' for u in sorted(needs[name]))}")],
+                    hint="give one of the parameters a value that does not use the others",
+                )
+            elif depth[name] > MAX_DEPTH:
+                self.sink.report(
+                    "E005",
+                    f"`{name}` nests more than {MAX_DEPTH} levels deep through the parameters it uses",
+                    sym.decl.name.span,
+                    hint="shorten the chain of parameters defined through other parameters",
+                )
+
+    def group_cap_facts(self, item: ast.GroupCap) -> None:
+        """A group cap is one figure for the whole group; if it used an applicant's facts there would
+        be no telling whose, and the cap would silently not apply."""
+        facts: set[str] = set()
+        seen: set[str] = set()
+        todo: list[ast.Node] = [item.amount]
+        while todo:
+            _, params, used = self.uses(todo.pop())
+            facts |= used
+            for name in params - seen:
+                seen.add(name)
+                versions = self.model.params[name].decl.versions
+                todo.extend(v.value for v in versions if not isinstance(v.value, ast.Unset))
+        if facts:
+            self.sink.report(
+                "E208",
+                "a group cap is one figure for the whole group; it cannot depend on an applicant's facts",
+                item.amount.span,
+                notes=[Note(f"it uses {', '.join(f'`{f}`' for f in sorted(facts))}")],
+            )
 
     def item(self, item: ast.Item) -> None:
         match item:
@@ -650,6 +780,7 @@ class _Checker:
                             self.sink.report("E201", message, item.rank.span)
                 case ast.GroupCap():
                     self.money(item.amount, "a group cap")
+                    self.group_cap_facts(item)
                     if item.per.text not in self.model.facts:
                         self.sink.report("E101", f"unknown fact `{item.per.text}`", item.per.span,
                                          hint=_suggest(item.per.text, self.model.facts))
@@ -679,6 +810,13 @@ class _Checker:
             self.condition(cond.expr)
 
     def example(self, ex: ast.Example) -> None:
+        self.in_example = True
+        try:
+            self._example(ex)
+        finally:
+            self.in_example = False
+
+    def _example(self, ex: ast.Example) -> None:
         for binding in ex.given:
             sym = self.model.facts.get(binding.name.text)
             if sym is None:
