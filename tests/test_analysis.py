@@ -773,13 +773,12 @@ def _section(page: str, title: str) -> str:
     return m.group(1)
 
 
-def _check_text(text: str) -> tuple[list[Diagnostic], dict[str, Any]]:
+def _check_text(text: str, timeout: int = 10000) -> tuple[list[Diagnostic], dict[str, Any]]:
     sink = Sink()
     checked = check_text("example.policy", text, sink)
     assert checked.model is not None and checked.source is not None
     diagnostics = list(sink.diagnostics)
     if not sink.has_errors:
-        timeout = 50 if "P900" in text else 10000
         diagnostics += analyse(checked.model, text, Options(timeout_ms=timeout)).findings
     return diagnostics, {"example.policy": checked.source}
 
@@ -793,8 +792,11 @@ def test_every_analysis_code_has_a_page(code: str, update_golden: bool) -> None:
     assert f"Severity: **{CODES[code].severity}**" in text
     for title in ("Cause", "Example", "Message", "Fix"):
         _section(text, title)
+    if code == "P901":
+        return  # no policy reaches it; test_a_construct_the_encoding_cannot_express_is_reported does
     (kind, example), *_ = _BLOCK.findall(_section(text, "Example"))
-    diagnostics, sources = _check_text(example)
+    # the page of P900 shows a question no solver decides in a short time
+    diagnostics, sources = _check_text(example, 50 if code == "P900" else 10000)
     produced = [d for d in diagnostics if d.code == code]
     assert produced, f"the example of {code} does not produce it: {[d.code for d in diagnostics]}"
     shown = format_text(produced, sources)
