@@ -179,6 +179,8 @@ def check_agreement(
     expected = outcome(lambda: interpreter.evaluate(dict(facts), date, partial=partial, explain=explain))
     actual = outcome(lambda: module.evaluate(dict(facts), date, partial=partial, explain=explain))
     assert actual == expected
+    if explain:  # evaluate_amounts decides as evaluate(..., explain=False) does
+        expected = outcome(lambda: interpreter.evaluate(dict(facts), date, partial=partial, explain=False))
     if not isinstance(expected, tuple):
         amounts = module.evaluate_amounts(dict(facts), date, partial=partial)
         assert {
@@ -252,3 +254,30 @@ def test_parameter_overrides_agree() -> None:
     assert actual["measures"][4]["amount"] == "100000.00"
     with pytest.raises(rt.InputError, match="no such parameter"):
         module.evaluate(facts, date, params={"nope": 1})
+
+
+EDGES = [
+    {"a": "100", "b": "0", "r": "0.5", "d": "2020-01-01", "n": 2},  # divisions by zero
+    {"a": "0", "b": "0", "r": "0.5", "d": "2020-01-01", "n": 1},  # 0/0
+    {
+        "a": "1" + "0" * 30,
+        "b": "1",
+        "r": "1" + "0" * 29,
+        "d": "9950-01-01",
+        "n": 3,
+    },  # too large; 9950 + 100 years
+    {"a": "5", "b": "2", "r": "0.3", "d": "0001-01-01", "n": 0},
+    {"a": "5", "b": "2", "d": "9999-12-31", "n": 5},  # since() past the calendar's end
+]
+
+
+@pytest.mark.parametrize("facts", EDGES, ids=range(len(EDGES)))
+@pytest.mark.parametrize("explain", [True, False])
+def test_arithmetic_failures_agree(facts: dict[str, Any], explain: bool) -> None:
+    path = ROOT / "tests" / "data" / "codegen" / "edges.policy"
+    for date in (datetime.date(2022, 6, 1), datetime.date(9999, 12, 31), None):
+        check_agreement(path, facts, date, True, explain)
+    _, _, module = compiled(path)
+    decision = module.evaluate(EDGES[0], datetime.date(2022, 6, 1), partial=True)
+    assert decision.measures["ratio"].status == rt.UNDETERMINED
+    assert any("除数为零" in r for r in decision.measures["ratio"].reasons)

@@ -51,6 +51,18 @@ Shared = tuple[list[str], list[str], set[str]]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
+# What can go wrong in the arithmetic of a well-typed policy: a division by zero, a figure too large
+# to hold or to round, a date outside years 1 to 9999.  Each makes a figure unknown, with the reason.
+ARITHMETIC = (decimal.DecimalException, OverflowError)
+
+
+def failure(what: str, exc: BaseException) -> str:
+    """Why `what` (a formula as written, a measure) has no value, for an explanation."""
+    if isinstance(exc, ZeroDivisionError):
+        return f"{what}：除数为零"
+    if isinstance(exc, decimal.DecimalException):
+        return f"{what}：计算结果超出可计算范围"
+    return f"{what}：日期超出公元1年至9999年的范围"
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -98,6 +110,21 @@ def require_facts(measures: dict[str, MeasureResult]) -> None:
 
 
 def combine(
+    measures: dict[str, MeasureResult],
+    combines: Sequence[tuple[str, Sequence[str]]],
+    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
+    rounding: Rounding,
+) -> MeasureResult:
+    """The total under the combination rules; undetermined, with the reason, when it cannot be computed."""
+    try:
+        return _combine(measures, combines, caps, rounding)
+    except ARITHMETIC as exc:
+        total = MeasureResult("total", "合计", None, UNDETERMINED, None)
+        total.reasons.append(failure("合计", exc))
+        return total
+
+
+def _combine(
     measures: dict[str, MeasureResult],
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
@@ -355,8 +382,11 @@ class PythonGenerator:
                 yield from (c for c in child if isinstance(c, ast.Node))
 
     def may_raise(self, node: ast.Node, seen: frozenset[str] = frozenset()) -> bool:
-        """Whether evaluating `node` can raise Unset or a division error (so a handler is needed)."""
+        """Whether evaluating `node` can raise Unset or an arithmetic error (a division by a value that
+        can be zero, a date moved outside the calendar), so that it needs a handler."""
         if isinstance(node, ast.Table | ast.Band | ast.Unset):
+            return True
+        if isinstance(node, ast.BinOp) and self.model.type_of(node).kind == "date":
             return True
         if isinstance(node, ast.BinOp) and node.op == "/":
             right = node.right
@@ -547,10 +577,7 @@ class PythonGenerator:
             match = re.fullmatch(r"\((-?\d+), (\"\w+\")\)", duration.code)
             count, unit = match.groups() if match else (f"{duration.code}[0]", f"{duration.code}[1]")
             with w.block("else"):
-                # since(start) op duration  <=>  start + duration compared with the evaluation date
-                boundary = f"add_duration({start.code}, {count}, {unit})"
-                flipped = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}[node.op]
-                self.assign(holds, f"{boundary} {flipped} date")
+                w.call(f"{holds} = since_compare(", [start.code, "date", literal(node.op), count, unit])
             return Val(holds, True)
         left = self.expr(node.left)
         right = self.expr(node.right)
@@ -738,8 +765,8 @@ class PythonGenerator:
             w.line(f"{holds} = {val.code}")
         with w.block("except Unset as exc"):
             w.line(f"{holds}, {why_target} = None, exc.what")
-        with w.block("except (decimal.DivisionByZero, decimal.InvalidOperation)"):
-            w.line(f"{holds}, {why_target} = None, {self.s(self.quote(node) + '：除数为零')}")
+        with w.block("except ARITHMETIC as exc"):
+            w.line(f"{holds}, {why_target} = None, failure({self.s(self.quote(node))}, exc)")
         return why is not None
 
     def safe(self, node: ast.Expr, target: str) -> None:
@@ -750,7 +777,7 @@ class PythonGenerator:
             return
         with w.block("try"):
             w.line(f"{target} = {self.expr(node).code}")
-        with w.block("except (Unset, decimal.DivisionByZero, decimal.InvalidOperation)"):
+        with w.block("except (Unset, *ARITHMETIC)"):
             w.line(f"{target} = None")
 
     # ------------------------------------------------------------------ functions
@@ -898,8 +925,8 @@ class PythonGenerator:
             with w.block("except Unset as exc"):
                 w.line("why = exc.what")
                 w.line("precision = UNKNOWN")
-            with w.block("except (decimal.DivisionByZero, decimal.InvalidOperation)"):
-                w.line(f"why = {self.s(self.quote(amount.expr) + '：除数为零')}")
+            with w.block("except ARITHMETIC as exc"):
+                w.line(f"why = failure({self.s(self.quote(amount.expr))}, exc)")
                 w.line("precision = UNKNOWN")
         for cap in amount.caps:
             quoted = self.quote(cap)
@@ -912,11 +939,12 @@ class PythonGenerator:
             w.line(f"limit = {val.code}")
             if raises:
                 w.level -= 1
-                with w.block("except Unset as exc"):
+                with w.block("except (Unset, *ARITHMETIC) as exc"):
+                    w.line(f"what = exc.what if isinstance(exc, Unset) else failure({self.s(quoted)}, exc)")
                     w.line("if precision == EXACT:")
                     with w.indent():
                         w.line("precision = AT_MOST")
-                    w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + exc.what + "，金额为上限")')
+                    w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + what + "，金额为上限")')
                 w.line("else:")
                 w.level += 1
             nullable = val.nullable or raises
@@ -944,7 +972,10 @@ class PythonGenerator:
             w.line("return True, None, UNKNOWN, why, steps")
             return
         with w.block("if value is not None and precision != UNKNOWN"):
-            w.line("value = value.quantize(QUANTUM, ROUND_MODE)")
+            with w.block("try"):
+                w.line("value = value.quantize(QUANTUM, ROUND_MODE)")
+            with w.block("except ARITHMETIC as exc"):
+                w.line(f"return True, None, UNKNOWN, failure({self.s(label)}, exc), steps")
             if ceiling:
                 with w.block("if explain"):
                     w.line('steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")')
@@ -1046,12 +1077,18 @@ class PythonGenerator:
             else:
                 self.safe(stage.share, "share")
                 share = "share"
+                with w.block("if share is None"):
+                    w.line("holds = None  # the share cannot be worked out, so neither can the stage")
             stage_label = stage.label or stage.name.text
             w.call("stages.append((", [self.s(stage.name.text), self.s(stage_label), share, "holds"], "))")
         no_clawback = "True" if measure.of(ast.NoClawback) else "False"
         funding = "funding" if limits else "None"
         stage_list = "stages" if stages else "[]"
-        self.finish(measure, outs, funding, stage_list, no_clawback)
+        with w.block("try"):
+            self.finish(measure, outs, funding, stage_list, no_clawback)
+        with w.block("except ARITHMETIC as exc"):
+            w.line("result.status, result.amount = UNDETERMINED, None")
+            w.line(f"result.reasons.append(failure({self.s(label)}, exc))")
         for pref in measure.of(ast.Preference):
             w.comment(f"prefer {self.quote(pref.cond)}")
             self.test(pref.cond, "holds", None)
@@ -1302,10 +1339,15 @@ class PythonGenerator:
                 if measure.name.text in ranks:
                     args.append(f"rank=lambda facts: {ranks[measure.name.text]}(facts, p)")
             if cap is not None:
-                with w.block("with decimal.localcontext(CONTEXT)"):
+                quoted = self.s(self.quote(cap.amount))
+                with w.block("try"), w.block("with decimal.localcontext(CONTEXT)"):
                     w.line("need: set[str] = set()")
                     w.line("date = None")
                     w.line(f"cap = {self.expr(cap.amount).code}")
+                with w.block("except Unset as exc"):
+                    w.line(f'raise InputError([{quoted} + "：" + exc.what]) from None')
+                with w.block("except ARITHMETIC as exc"):
+                    w.line(f"raise InputError([failure({quoted}, exc)]) from None")
                 args += ["group_cap=cap", f"group={self.s(cap.per.text)}"]
                 if cap.allocate is not None:
                     args.append(f"allocate={self.s(ALLOCATIONS[cap.allocate.text])}")
@@ -1524,9 +1566,12 @@ class PythonGenerator:
                         f"{self.s(m.name.text)}: {func}(f, p, date, shared, need)"
                         for m, func in self.lean_funcs
                     ]
-                    w.items("amounts = {", entries, "}")
-                    with w.block("if not need and None not in amounts.values()"):
-                        w.line("return amounts  # type: ignore[return-value]")
+                    with w.block("try"):
+                        w.items("amounts = {", entries, "}")
+                        with w.block("if not need and None not in amounts.values()"):
+                            w.line("return amounts  # type: ignore[return-value]")
+                    with w.block("except ARITHMETIC"):
+                        w.line("pass  # the full path says which figure cannot be computed")
                     w.line("# something the lean path does not decide: the full path, explanations off")
                     w.line("decision = evaluate(facts, date, partial=partial, explain=False, params=params)")
                     w.line("return {name: (m.status, m.amount) for name, m in decision.measures.items()}")

@@ -26,6 +26,18 @@ Shared = tuple[list[str], list[str], set[str]]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
+# What can go wrong in the arithmetic of a well-typed policy: a division by zero, a figure too large
+# to hold or to round, a date outside years 1 to 9999.  Each makes a figure unknown, with the reason.
+ARITHMETIC = (decimal.DecimalException, OverflowError)
+
+
+def failure(what: str, exc: BaseException) -> str:
+    """Why `what` (a formula as written, a measure) has no value, for an explanation."""
+    if isinstance(exc, ZeroDivisionError):
+        return f"{what}：除数为零"
+    if isinstance(exc, decimal.DecimalException):
+        return f"{what}：计算结果超出可计算范围"
+    return f"{what}：日期超出公元1年至9999年的范围"
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -73,6 +85,21 @@ def require_facts(measures: dict[str, MeasureResult]) -> None:
 
 
 def combine(
+    measures: dict[str, MeasureResult],
+    combines: Sequence[tuple[str, Sequence[str]]],
+    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
+    rounding: Rounding,
+) -> MeasureResult:
+    """The total under the combination rules; undetermined, with the reason, when it cannot be computed."""
+    try:
+        return _combine(measures, combines, caps, rounding)
+    except ARITHMETIC as exc:
+        total = MeasureResult("total", "合计", None, UNDETERMINED, None)
+        total.reasons.append(failure("合计", exc))
+        return total
+
+
+def _combine(
     measures: dict[str, MeasureResult],
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
@@ -178,18 +205,16 @@ DATE_2023_01_01 = datetime.date(2023, 1, 1)
 DATE_2023_06_01 = datetime.date(2023, 6, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "参数 试点金额（pilot_amount）原文未给出"
-TEXT_2 = "封顶 by center_level { national: 1亿, provincial: 5000万, municipal: unset }："
-TEXT_3 = "[四.1] default：适用（if key_platform；"
-TEXT_4 = "[四.1] national：适用（if national_platform；"
-TEXT_5 = "platform.3：适用（if revenue 超过 2000万；"
-TEXT_6 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
-TEXT_7 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }：除数为零"
+TEXT_2 = "by center_level { national: 1亿, provincial: 5000万, municipal: unset }"
+TEXT_3 = "封顶 by center_level { national: 1亿, provincial: 5000万, municipal: unset }："
+TEXT_4 = "[四.1] default：适用（if key_platform；"
+TEXT_5 = "[四.1] national：适用（if national_platform；"
+TEXT_6 = "platform.3：适用（if revenue 超过 2000万；"
+TEXT_7 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
 TEXT_8 = "misc.1：适用（if center_level in [national, provincial] and not key_platform；"
-TEXT_9 = "min(1:1 * other_funding, 1000万)：除数为零"
-TEXT_10 = "[第十条] misc.2：适用（if established + 2年 <= 2023-06-01；"
-TEXT_11 = "misc.3：适用（if key_platform implies national_platform；"
-TEXT_12 = "investment * (revenue / fees)：除数为零"
-TEXT_13 = "不满足任何给予条件：misc.1、misc.2、misc.3"
+TEXT_9 = "[第十条] misc.2：适用（if established + 2年 <= 2023-06-01；"
+TEXT_10 = "misc.3：适用（if key_platform implies national_platform；"
+TEXT_11 = "不满足任何给予条件：misc.1、misc.2、misc.3"
 FACTS_1 = (("investment", "投资额", True),)
 FACTS_2 = (("key_platform", "重点平台", False),)
 FACTS_3 = (("national_platform", "国家平台", False),)
@@ -355,7 +380,7 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     elif established is None:
         c1 = None
     else:
-        c1 = add_duration(established, 1, "year") <= date
+        c1 = since_compare(established, date, ">=", 1, "year")
     holds = c1
     if holds is False:
         failures.append("成立时间满1年")
@@ -391,8 +416,8 @@ def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool)
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "50% * investment：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("50% * investment", exc)
         precision = UNKNOWN
     # cap by center_level { national: 1亿, provincial: 5000万, municipal: unset }
     try:
@@ -408,21 +433,25 @@ def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         else:
             raise Unset("分级表没有 " + center_level + " 档")
         limit = v2
-    except Unset as exc:
+    except (Unset, *ARITHMETIC) as exc:
+        what = exc.what if isinstance(exc, Unset) else failure(TEXT_2, exc)
         if precision == EXACT:
             precision = AT_MOST
-        steps.append(TEXT_2 + exc.what + "，金额为上限")
+        steps.append(TEXT_3 + what + "，金额为上限")
     else:
         if limit is None or value is None or precision == UNKNOWN:
             pass
         elif limit < value:
             if explain:
-                steps.append(TEXT_2 + yuan(limit) + "（起作用）")
+                steps.append(TEXT_3 + yuan(limit) + "（起作用）")
             value = limit
         elif explain:
-            steps.append(TEXT_2 + yuan(limit) + "（未起作用）")
+            steps.append(TEXT_3 + yuan(limit) + "（未起作用）")
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("配套奖励", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -498,48 +527,52 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
         need.add("other_funding")
     received = other_funding
     funding = (limit, received, "50% * investment")
-    if a1 is not None:
-        conditions["center.base"] = a1
-        if not a1:
-            result.status = INELIGIBLE
-            result.reasons.append("不满足任何给予条件：配套奖励")
-        else:
-            reasons: list[str] = []
-            total = ZERO
-            precision = EXACT
-            result.clauses.append("center.base")
-            result.explanation.extend(steps1)
-            if why1:
-                reasons.append(why1)
-            if precision1 != EXACT and precision != UNKNOWN:
-                precision = precision1
-            if amount1 is not None:
-                total += amount1
-            if precision != UNKNOWN:
-                total, precision = apply_funding(result, total, precision, reasons, funding, ROUNDING)
-            if precision == UNKNOWN:
-                result.status = UNDETERMINED
+    try:
+        if a1 is not None:
+            conditions["center.base"] = a1
+            if not a1:
+                result.status = INELIGIBLE
+                result.reasons.append("不满足任何给予条件：配套奖励")
             else:
-                result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                result.status = CEILING if precision == AT_MOST else DETERMINED
-            result.reasons.extend(reasons)
-    else:
-        outcomes = [
-            ClauseOutcome(
-                "center.base",
-                "award",
-                "配套奖励",
-                None,
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, funding, [], False)
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                result.clauses.append("center.base")
+                result.explanation.extend(steps1)
+                if why1:
+                    reasons.append(why1)
+                if precision1 != EXACT and precision != UNKNOWN:
+                    precision = precision1
+                if amount1 is not None:
+                    total += amount1
+                if precision != UNKNOWN:
+                    total, precision = apply_funding(result, total, precision, reasons, funding, ROUNDING)
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "center.base",
+                    "award",
+                    "配套奖励",
+                    None,
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, funding, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("创新中心", exc))
     if unknown:
         if result.status == INELIGIBLE:
             result.reasons = []
@@ -566,7 +599,7 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_2)
-        steps.append(TEXT_3 + used + "）")
+        steps.append(TEXT_4 + used + "）")
     # amount: ceiling 1000万
     value = None
     precision = AT_MOST
@@ -577,11 +610,14 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "1000万：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("1000万", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("default", exc), steps
         if explain:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
         return True, value, precision, why, steps
@@ -604,7 +640,7 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_3)
-        steps.append(TEXT_4 + used + "）")
+        steps.append(TEXT_5 + used + "）")
     # amount: ceiling 3000万
     value = None
     precision = AT_MOST
@@ -615,11 +651,14 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "3000万：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("3000万", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("national", exc), steps
         if explain:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
         return True, value, precision, why, steps
@@ -643,7 +682,7 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_4)
-        steps.append(TEXT_5 + used + "）")
+        steps.append(TEXT_6 + used + "）")
     # amount: determined 30万
     value = None
     precision = EXACT
@@ -654,11 +693,14 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "30万：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("30万", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("platform.3", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -726,48 +768,52 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
     a1, amount1, precision1, why1, steps1 = platform_default(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = platform_national(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = platform_3(f, p, date, need, explain)
-    outcomes = [
-        ClauseOutcome(
-            "platform.default",
-            "award",
-            "default",
-            "四.1",
-            None,
-            None,
-            a1,
-            amount1,
-            precision1,
-            list(steps1),
-            why1,
-        ),
-        ClauseOutcome(
-            "platform.national",
-            "award",
-            "national",
-            "四.1",
-            "platform.default",
-            1,
-            a2,
-            amount2,
-            precision2,
-            list(steps2),
-            why2,
-        ),
-        ClauseOutcome(
-            "platform.3",
-            "bonus",
-            "platform.3",
-            None,
-            None,
-            None,
-            a3,
-            amount3,
-            precision3,
-            list(steps3),
-            why3,
-        ),
-    ]
-    finish_measure(result, outcomes, ROUNDING, None, [], False)
+    try:
+        outcomes = [
+            ClauseOutcome(
+                "platform.default",
+                "award",
+                "default",
+                "四.1",
+                None,
+                None,
+                a1,
+                amount1,
+                precision1,
+                list(steps1),
+                why1,
+            ),
+            ClauseOutcome(
+                "platform.national",
+                "award",
+                "national",
+                "四.1",
+                "platform.default",
+                1,
+                a2,
+                amount2,
+                precision2,
+                list(steps2),
+                why2,
+            ),
+            ClauseOutcome(
+                "platform.3",
+                "bonus",
+                "platform.3",
+                None,
+                None,
+                None,
+                a3,
+                amount3,
+                precision3,
+                list(steps3),
+                why3,
+            ),
+        ]
+        finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("平台", exc))
     # prefer customers >= 100
     if customers is None:
         need.add("customers")
@@ -823,11 +869,14 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "5万/家 * customers：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("5万/家 * customers", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("consulting.1", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -877,6 +926,8 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     c1 = None if completion_h1 is None else completion_h1 >= D_0_60
     holds = c1
     share = D_0_50
+    if share is None:
+        holds = None  # the share cannot be worked out, so neither can the stage
     stages.append(("h1", "1-6月", share, holds))
     # instalment h2: completion_h2 >= 100%
     if completion_h2 is None:
@@ -884,50 +935,54 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     c2 = None if completion_h2 is None else completion_h2 >= D_1_00
     holds = c2
     stages.append(("h2", "7-12月", None, holds))
-    if a1 is not None:
-        conditions["consulting.1"] = a1
-        if not a1:
-            result.status = INELIGIBLE
-            result.reasons.append("不满足任何给予条件：consulting.1")
-        else:
-            reasons: list[str] = []
-            total = ZERO
-            precision = EXACT
-            result.clauses.append("consulting.1")
-            result.explanation.extend(steps1)
-            if why1:
-                reasons.append(why1)
-            if precision1 != EXACT and precision != UNKNOWN:
-                precision = precision1
-            if amount1 is not None:
-                total += amount1
-            undecided = False
-            if precision != UNKNOWN:
-                total, decided = _instalments(result, total, stages, True, ROUNDING)
-                undecided = not decided
-            if precision == UNKNOWN or undecided:
-                result.status = UNDETERMINED
+    try:
+        if a1 is not None:
+            conditions["consulting.1"] = a1
+            if not a1:
+                result.status = INELIGIBLE
+                result.reasons.append("不满足任何给予条件：consulting.1")
             else:
-                result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                result.status = CEILING if precision == AT_MOST else DETERMINED
-            result.reasons.extend(reasons)
-    else:
-        outcomes = [
-            ClauseOutcome(
-                "consulting.1",
-                "award",
-                "consulting.1",
-                None,
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, stages, True)
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                result.clauses.append("consulting.1")
+                result.explanation.extend(steps1)
+                if why1:
+                    reasons.append(why1)
+                if precision1 != EXACT and precision != UNKNOWN:
+                    precision = precision1
+                if amount1 is not None:
+                    total += amount1
+                undecided = False
+                if precision != UNKNOWN:
+                    total, decided = _instalments(result, total, stages, True, ROUNDING)
+                    undecided = not decided
+                if precision == UNKNOWN or undecided:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "consulting.1",
+                    "award",
+                    "consulting.1",
+                    None,
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, stages, True)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("咨询", exc))
     if unknown:
         if result.status == INELIGIBLE:
             result.reasons = []
@@ -962,15 +1017,18 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
             raise Unset("分档金额原文未给出")
         value = v1
         if explain and value is not None:
-            amount_step(steps, TEXT_6, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
+            amount_step(steps, TEXT_7, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = TEXT_7
+    except ARITHMETIC as exc:
+        why = failure(TEXT_7, exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("banded.1", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1040,46 +1098,50 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
         None,
     )
     a1, amount1, precision1, why1, steps1 = banded_1(f, p, date, need, explain)
-    if a1 is not None:
-        conditions["banded.1"] = a1
-        if not a1:
-            result.status = INELIGIBLE
-            result.reasons.append("不满足任何给予条件：banded.1")
-        else:
-            reasons: list[str] = []
-            total = ZERO
-            precision = EXACT
-            result.clauses.append("banded.1")
-            result.explanation.extend(steps1)
-            if why1:
-                reasons.append(why1)
-            if precision1 != EXACT and precision != UNKNOWN:
-                precision = precision1
-            if amount1 is not None:
-                total += amount1
-            if precision == UNKNOWN:
-                result.status = UNDETERMINED
+    try:
+        if a1 is not None:
+            conditions["banded.1"] = a1
+            if not a1:
+                result.status = INELIGIBLE
+                result.reasons.append("不满足任何给予条件：banded.1")
             else:
-                result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                result.status = CEILING if precision == AT_MOST else DETERMINED
-            result.reasons.extend(reasons)
-    else:
-        outcomes = [
-            ClauseOutcome(
-                "banded.1",
-                "award",
-                "banded.1",
-                None,
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                result.clauses.append("banded.1")
+                result.explanation.extend(steps1)
+                if why1:
+                    reasons.append(why1)
+                if precision1 != EXACT and precision != UNKNOWN:
+                    precision = precision1
+                if amount1 is not None:
+                    total += amount1
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "banded.1",
+                    "award",
+                    "banded.1",
+                    None,
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("分档", exc))
     if unknown:
         if result.status == INELIGIBLE:
             result.reasons = []
@@ -1119,11 +1181,14 @@ def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "pilot_amount：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("pilot_amount", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("pilot.1", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1194,71 +1259,75 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     )
     a1, amount1, precision1, why1, steps1 = pilot_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = pilot_2(f, p, date, need, explain)
-    if a1 is not None and a2 is not None:
-        conditions["pilot.1"] = a1
-        conditions["pilot.2"] = a2
-        if not a1:
-            result.status = INELIGIBLE
-            result.reasons.append("不满足任何给予条件：pilot.1")
-        else:
-            reasons: list[str] = []
-            total = ZERO
-            precision = EXACT
-            result.clauses.append("pilot.1")
-            result.explanation.extend(steps1)
-            if why1:
-                reasons.append(why1)
-            if precision1 != EXACT and precision != UNKNOWN:
-                precision = precision1
-            if amount1 is not None:
-                total += amount1
-            if a2:
-                result.clauses.append("pilot.2")
-                result.explanation.extend(steps2)
-                if why2:
-                    reasons.append(why2)
-                if precision2 != EXACT and precision != UNKNOWN:
-                    precision = precision2
-                if amount2 is not None:
-                    total += amount2
-            if a1 + a2 > 1 and precision != UNKNOWN:
-                result.explanation.append("合计 " + yuan(total))
-            if precision == UNKNOWN:
-                result.status = UNDETERMINED
+    try:
+        if a1 is not None and a2 is not None:
+            conditions["pilot.1"] = a1
+            conditions["pilot.2"] = a2
+            if not a1:
+                result.status = INELIGIBLE
+                result.reasons.append("不满足任何给予条件：pilot.1")
             else:
-                result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                result.status = CEILING if precision == AT_MOST else DETERMINED
-            result.reasons.extend(reasons)
-    else:
-        outcomes = [
-            ClauseOutcome(
-                "pilot.1",
-                "award",
-                "pilot.1",
-                None,
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-            ClauseOutcome(
-                "pilot.2",
-                "bonus",
-                "pilot.2",
-                None,
-                None,
-                None,
-                a2,
-                amount2,
-                precision2,
-                list(steps2),
-                why2,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                result.clauses.append("pilot.1")
+                result.explanation.extend(steps1)
+                if why1:
+                    reasons.append(why1)
+                if precision1 != EXACT and precision != UNKNOWN:
+                    precision = precision1
+                if amount1 is not None:
+                    total += amount1
+                if a2:
+                    result.clauses.append("pilot.2")
+                    result.explanation.extend(steps2)
+                    if why2:
+                        reasons.append(why2)
+                    if precision2 != EXACT and precision != UNKNOWN:
+                        precision = precision2
+                    if amount2 is not None:
+                        total += amount2
+                if a1 + a2 > 1 and precision != UNKNOWN:
+                    result.explanation.append("合计 " + yuan(total))
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "pilot.1",
+                    "award",
+                    "pilot.1",
+                    None,
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+                ClauseOutcome(
+                    "pilot.2",
+                    "bonus",
+                    "pilot.2",
+                    None,
+                    None,
+                    None,
+                    a2,
+                    amount2,
+                    precision2,
+                    list(steps2),
+                    why2,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("试点", exc))
     if unknown:
         if result.status == INELIGIBLE:
             result.reasons = []
@@ -1307,8 +1376,8 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "base_rate * fees：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("base_rate * fees", exc)
         precision = UNKNOWN
     # cap 5万
     limit = D_5Ep4
@@ -1321,7 +1390,10 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     elif explain:
         steps.append("封顶 5万：" + yuan(limit) + "（未起作用）")
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("voucher.1", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1398,46 +1470,50 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
         None,
     )
     a1, amount1, precision1, why1, steps1 = voucher_1(f, p, date, need, explain)
-    if a1 is not None:
-        conditions["voucher.1"] = a1
-        if not a1:
-            result.status = INELIGIBLE
-            result.reasons.append("不满足任何给予条件：voucher.1")
-        else:
-            reasons: list[str] = []
-            total = ZERO
-            precision = EXACT
-            result.clauses.append("voucher.1")
-            result.explanation.extend(steps1)
-            if why1:
-                reasons.append(why1)
-            if precision1 != EXACT and precision != UNKNOWN:
-                precision = precision1
-            if amount1 is not None:
-                total += amount1
-            if precision == UNKNOWN:
-                result.status = UNDETERMINED
+    try:
+        if a1 is not None:
+            conditions["voucher.1"] = a1
+            if not a1:
+                result.status = INELIGIBLE
+                result.reasons.append("不满足任何给予条件：voucher.1")
             else:
-                result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                result.status = CEILING if precision == AT_MOST else DETERMINED
-            result.reasons.extend(reasons)
-    else:
-        outcomes = [
-            ClauseOutcome(
-                "voucher.1",
-                "award",
-                "voucher.1",
-                None,
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                result.clauses.append("voucher.1")
+                result.explanation.extend(steps1)
+                if why1:
+                    reasons.append(why1)
+                if precision1 != EXACT and precision != UNKNOWN:
+                    precision = precision1
+                if amount1 is not None:
+                    total += amount1
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "voucher.1",
+                    "award",
+                    "voucher.1",
+                    None,
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("消费券", exc))
     if unknown:
         if result.status == INELIGIBLE:
             result.reasons = []
@@ -1476,11 +1552,14 @@ def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "10万：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("10万", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("d", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1513,11 +1592,14 @@ def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "20万：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("20万", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("e1", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1550,11 +1632,14 @@ def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "30万：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("30万", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("e2", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1587,11 +1672,14 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "40万：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("40万", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("e3", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1635,61 +1723,65 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     a2, amount2, precision2, why2, steps2 = ladder_e1(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = ladder_e2(f, p, date, need, explain)
     a4, amount4, precision4, why4, steps4 = ladder_e3(f, p, date, need, explain)
-    outcomes = [
-        ClauseOutcome(
-            "ladder.d",
-            "award",
-            "d",
-            None,
-            None,
-            None,
-            a1,
-            amount1,
-            precision1,
-            list(steps1),
-            why1,
-        ),
-        ClauseOutcome(
-            "ladder.e1",
-            "award",
-            "e1",
-            None,
-            "ladder.d",
-            2,
-            a2,
-            amount2,
-            precision2,
-            list(steps2),
-            why2,
-        ),
-        ClauseOutcome(
-            "ladder.e2",
-            "award",
-            "e2",
-            None,
-            "ladder.d",
-            2,
-            a3,
-            amount3,
-            precision3,
-            list(steps3),
-            why3,
-        ),
-        ClauseOutcome(
-            "ladder.e3",
-            "award",
-            "e3",
-            None,
-            "ladder.d",
-            None,
-            a4,
-            amount4,
-            precision4,
-            list(steps4),
-            why4,
-        ),
-    ]
-    finish_measure(result, outcomes, ROUNDING, None, [], False)
+    try:
+        outcomes = [
+            ClauseOutcome(
+                "ladder.d",
+                "award",
+                "d",
+                None,
+                None,
+                None,
+                a1,
+                amount1,
+                precision1,
+                list(steps1),
+                why1,
+            ),
+            ClauseOutcome(
+                "ladder.e1",
+                "award",
+                "e1",
+                None,
+                "ladder.d",
+                2,
+                a2,
+                amount2,
+                precision2,
+                list(steps2),
+                why2,
+            ),
+            ClauseOutcome(
+                "ladder.e2",
+                "award",
+                "e2",
+                None,
+                "ladder.d",
+                2,
+                a3,
+                amount3,
+                precision3,
+                list(steps3),
+                why3,
+            ),
+            ClauseOutcome(
+                "ladder.e3",
+                "award",
+                "e3",
+                None,
+                "ladder.d",
+                None,
+                a4,
+                amount4,
+                precision4,
+                list(steps4),
+                why4,
+            ),
+        ]
+        finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("多个例外", exc))
     if unknown:
         if result.status == INELIGIBLE:
             result.reasons = []
@@ -1746,11 +1838,14 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = TEXT_9
+    except ARITHMETIC as exc:
+        why = failure("min(1:1 * other_funding, 1000万)", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("misc.1", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1762,11 +1857,16 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     investment = f.get("investment")
     why = None
     # if established + 2年 <= 2023-06-01
-    if established is None:
-        need.add("established")
-    v1 = None if established is None else add_duration(established, 2, "year")
-    c2 = None if v1 is None else v1 <= DATE_2023_06_01
-    c1_ = c2
+    try:
+        if established is None:
+            need.add("established")
+        v1 = None if established is None else add_duration(established, 2, "year")
+        c2 = None if v1 is None else v1 <= DATE_2023_06_01
+        c1_ = c2
+    except Unset as exc:
+        c1_, why = None, exc.what
+    except ARITHMETIC as exc:
+        c1_, why = None, failure("established + 2年 <= 2023-06-01", exc)
     if c1_ is False:
         return False, None, EXACT, why, NO_STEPS
     if c1_ is None:
@@ -1774,7 +1874,7 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_10)
-        steps.append(TEXT_10 + used + "）")
+        steps.append(TEXT_9 + used + "）")
     # amount: determined max(investment / 10, 1万)
     value = None
     precision = EXACT
@@ -1794,11 +1894,14 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "max(investment / 10, 1万)：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("max(investment / 10, 1万)", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("misc.2", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1830,7 +1933,7 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_11)
-        steps.append(TEXT_11 + used + "）")
+        steps.append(TEXT_10 + used + "）")
     # amount: determined investment * (revenue / fees)
     value = None
     precision = EXACT
@@ -1854,8 +1957,8 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = TEXT_12
+    except ARITHMETIC as exc:
+        why = failure("investment * (revenue / fees)", exc)
         precision = UNKNOWN
     # cap 50万
     limit = D_5_0Ep5
@@ -1868,7 +1971,10 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     elif explain:
         steps.append("封顶 50万：" + yuan(limit) + "（未起作用）")
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("misc.3", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -1935,95 +2041,99 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     a1, amount1, precision1, why1, steps1 = misc_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = misc_2(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = misc_3(f, p, date, need, explain)
-    if a1 is not None and a2 is not None and a3 is not None:
-        conditions["misc.1"] = a1
-        conditions["misc.2"] = a2
-        conditions["misc.3"] = a3
-        if not (a1 or a2 or a3):
-            result.status = INELIGIBLE
-            result.reasons.append(TEXT_13)
-        else:
-            reasons: list[str] = []
-            total = ZERO
-            precision = EXACT
-            if a1:
-                result.clauses.append("misc.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-            if a2:
-                result.clauses.append("misc.2")
-                result.explanation.extend(steps2)
-                if why2:
-                    reasons.append(why2)
-                if precision2 != EXACT and precision != UNKNOWN:
-                    precision = precision2
-                if amount2 is not None:
-                    total += amount2
-            if a3:
-                result.clauses.append("misc.3")
-                result.explanation.extend(steps3)
-                if why3:
-                    reasons.append(why3)
-                if precision3 != EXACT and precision != UNKNOWN:
-                    precision = precision3
-                if amount3 is not None:
-                    total += amount3
-            if a1 + a2 + a3 > 1 and precision != UNKNOWN:
-                result.explanation.append("合计 " + yuan(total))
-            if precision == UNKNOWN:
-                result.status = UNDETERMINED
+    try:
+        if a1 is not None and a2 is not None and a3 is not None:
+            conditions["misc.1"] = a1
+            conditions["misc.2"] = a2
+            conditions["misc.3"] = a3
+            if not (a1 or a2 or a3):
+                result.status = INELIGIBLE
+                result.reasons.append(TEXT_11)
             else:
-                result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                result.status = CEILING if precision == AT_MOST else DETERMINED
-            result.reasons.extend(reasons)
-    else:
-        outcomes = [
-            ClauseOutcome(
-                "misc.1",
-                "award",
-                "misc.1",
-                None,
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-            ClauseOutcome(
-                "misc.2",
-                "award",
-                "misc.2",
-                "第十条",
-                None,
-                None,
-                a2,
-                amount2,
-                precision2,
-                list(steps2),
-                why2,
-            ),
-            ClauseOutcome(
-                "misc.3",
-                "award",
-                "misc.3",
-                None,
-                None,
-                None,
-                a3,
-                amount3,
-                precision3,
-                list(steps3),
-                why3,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                if a1:
+                    result.clauses.append("misc.1")
+                    result.explanation.extend(steps1)
+                    if why1:
+                        reasons.append(why1)
+                    if precision1 != EXACT and precision != UNKNOWN:
+                        precision = precision1
+                    if amount1 is not None:
+                        total += amount1
+                if a2:
+                    result.clauses.append("misc.2")
+                    result.explanation.extend(steps2)
+                    if why2:
+                        reasons.append(why2)
+                    if precision2 != EXACT and precision != UNKNOWN:
+                        precision = precision2
+                    if amount2 is not None:
+                        total += amount2
+                if a3:
+                    result.clauses.append("misc.3")
+                    result.explanation.extend(steps3)
+                    if why3:
+                        reasons.append(why3)
+                    if precision3 != EXACT and precision != UNKNOWN:
+                        precision = precision3
+                    if amount3 is not None:
+                        total += amount3
+                if a1 + a2 + a3 > 1 and precision != UNKNOWN:
+                    result.explanation.append("合计 " + yuan(total))
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "misc.1",
+                    "award",
+                    "misc.1",
+                    None,
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+                ClauseOutcome(
+                    "misc.2",
+                    "award",
+                    "misc.2",
+                    "第十条",
+                    None,
+                    None,
+                    a2,
+                    amount2,
+                    precision2,
+                    list(steps2),
+                    why2,
+                ),
+                ClauseOutcome(
+                    "misc.3",
+                    "award",
+                    "misc.3",
+                    None,
+                    None,
+                    None,
+                    a3,
+                    amount3,
+                    precision3,
+                    list(steps3),
+                    why3,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("杂项", exc))
     if unknown:
         if result.status == INELIGIBLE:
             result.reasons = []
@@ -2328,10 +2438,15 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
     f: Values = {}
     out: list[Constraint] = []
     out.append(Constraint("platform", quota=30, rank=lambda facts: rank_platform(facts, p)))
-    with decimal.localcontext(CONTEXT):
-        need: set[str] = set()
-        date = None
-        cap = D_1_00Ep6
+    try:
+        with decimal.localcontext(CONTEXT):
+            need: set[str] = set()
+            date = None
+            cap = D_1_00Ep6
+    except Unset as exc:
+        raise InputError(["100万" + "：" + exc.what]) from None
+    except ARITHMETIC as exc:
+        raise InputError([failure("100万", exc)]) from None
     out.append(Constraint("voucher", group_cap=cap, group="center_level", allocate="proportional"))
     return out
 
@@ -2477,18 +2592,21 @@ def evaluate_amounts(
     with decimal.localcontext(CONTEXT):
         shared = shared_gates(f, p, date)
         need: set[str] = set()
-        amounts = {
-            "center": amounts_center(f, p, date, shared, need),
-            "platform": amounts_platform(f, p, date, shared, need),
-            "consulting": amounts_consulting(f, p, date, shared, need),
-            "banded": amounts_banded(f, p, date, shared, need),
-            "pilot": amounts_pilot(f, p, date, shared, need),
-            "voucher": amounts_voucher(f, p, date, shared, need),
-            "ladder": amounts_ladder(f, p, date, shared, need),
-            "misc": amounts_misc(f, p, date, shared, need),
-        }
-        if not need and None not in amounts.values():
-            return amounts  # type: ignore[return-value]
+        try:
+            amounts = {
+                "center": amounts_center(f, p, date, shared, need),
+                "platform": amounts_platform(f, p, date, shared, need),
+                "consulting": amounts_consulting(f, p, date, shared, need),
+                "banded": amounts_banded(f, p, date, shared, need),
+                "pilot": amounts_pilot(f, p, date, shared, need),
+                "voucher": amounts_voucher(f, p, date, shared, need),
+                "ladder": amounts_ladder(f, p, date, shared, need),
+                "misc": amounts_misc(f, p, date, shared, need),
+            }
+            if not need and None not in amounts.values():
+                return amounts  # type: ignore[return-value]
+        except ARITHMETIC:
+            pass  # the full path says which figure cannot be computed
         # something the lean path does not decide: the full path, explanations off
         decision = evaluate(facts, date, partial=partial, explain=False, params=params)
         return {name: (m.status, m.amount) for name, m in decision.measures.items()}

@@ -26,6 +26,18 @@ Shared = tuple[list[str], list[str], set[str]]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
+# What can go wrong in the arithmetic of a well-typed policy: a division by zero, a figure too large
+# to hold or to round, a date outside years 1 to 9999.  Each makes a figure unknown, with the reason.
+ARITHMETIC = (decimal.DecimalException, OverflowError)
+
+
+def failure(what: str, exc: BaseException) -> str:
+    """Why `what` (a formula as written, a measure) has no value, for an explanation."""
+    if isinstance(exc, ZeroDivisionError):
+        return f"{what}：除数为零"
+    if isinstance(exc, decimal.DecimalException):
+        return f"{what}：计算结果超出可计算范围"
+    return f"{what}：日期超出公元1年至9999年的范围"
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -73,6 +85,21 @@ def require_facts(measures: dict[str, MeasureResult]) -> None:
 
 
 def combine(
+    measures: dict[str, MeasureResult],
+    combines: Sequence[tuple[str, Sequence[str]]],
+    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
+    rounding: Rounding,
+) -> MeasureResult:
+    """The total under the combination rules; undetermined, with the reason, when it cannot be computed."""
+    try:
+        return _combine(measures, combines, caps, rounding)
+    except ARITHMETIC as exc:
+        total = MeasureResult("total", "合计", None, UNDETERMINED, None)
+        total.reasons.append(failure("合计", exc))
+        return total
+
+
+def _combine(
     measures: dict[str, MeasureResult],
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
@@ -144,9 +171,9 @@ D_5Ep4 = Decimal("5E+4")
 D_0_50 = Decimal("0.50")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
 TEXT_1 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用（if import；"
-TEXT_2 = "𝐩𝐫𝐢𝐧𝐭：适用（if print > 0 and not need；"
-TEXT_3 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
-TEXT_4 = "标签\x22); import os; os.system(\x22x\x22) #"
+TEXT_2 = "标签\x22); import os; os.system(\x22x\x22) #"
+TEXT_3 = "𝐩𝐫𝐢𝐧𝐭：适用（if print > 0 and not need；"
+TEXT_4 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
 TEXT_5 = "补贴.2：适用（if v1 > f and date <= 2023-01-01；"
 FACTS_1 = (("import", "\\", False),)
 FACTS_2 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", True),)
@@ -297,8 +324,8 @@ def lambda_return(f: Values, p: Values, date: Date, need: set[str], explain: boo
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "10% * class：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("10% * class", exc)
         precision = UNKNOWN
     # cap 100万
     limit = D_1_00Ep6
@@ -311,7 +338,10 @@ def lambda_return(f: Values, p: Values, date: Date, need: set[str], explain: boo
     elif explain:
         steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure(TEXT_2, exc), steps
         if explain:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
         return True, value, precision, why, steps
@@ -343,7 +373,7 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_3)
-        steps.append(TEXT_2 + used + "）")
+        steps.append(TEXT_3 + used + "）")
     # amount: determined 5万/家 * print
     value = None
     precision = EXACT
@@ -357,11 +387,14 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "5万/家 * print：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("5万/家 * print", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("𝐩𝐫𝐢𝐧𝐭", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -394,11 +427,14 @@ def lambda_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "None：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("None", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("lambda.3", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -441,95 +477,99 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     a1, amount1, precision1, why1, steps1 = lambda_return(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = lambda_print_(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = lambda_3(f, p, date, need, explain)
-    if a1 is not None and a2 is not None and a3 is not None:
-        conditions["lambda.return"] = a1
-        conditions["lambda.print_"] = a2
-        conditions["lambda.3"] = a3
-        if not (a1 or a2):
-            result.status = INELIGIBLE
-            result.reasons.append(TEXT_3)
-        else:
-            reasons: list[str] = []
-            total = ZERO
-            precision = EXACT
-            if a1:
-                result.clauses.append("lambda.return")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-            if a2:
-                result.clauses.append("lambda.print_")
-                result.explanation.extend(steps2)
-                if why2:
-                    reasons.append(why2)
-                if precision2 != EXACT and precision != UNKNOWN:
-                    precision = precision2
-                if amount2 is not None:
-                    total += amount2
-            if a3:
-                result.clauses.append("lambda.3")
-                result.explanation.extend(steps3)
-                if why3:
-                    reasons.append(why3)
-                if precision3 != EXACT and precision != UNKNOWN:
-                    precision = precision3
-                if amount3 is not None:
-                    total += amount3
-            if a1 + a2 + a3 > 1 and precision != UNKNOWN:
-                result.explanation.append("合计 " + yuan(total))
-            if precision == UNKNOWN:
-                result.status = UNDETERMINED
+    try:
+        if a1 is not None and a2 is not None and a3 is not None:
+            conditions["lambda.return"] = a1
+            conditions["lambda.print_"] = a2
+            conditions["lambda.3"] = a3
+            if not (a1 or a2):
+                result.status = INELIGIBLE
+                result.reasons.append(TEXT_4)
             else:
-                result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                result.status = CEILING if precision == AT_MOST else DETERMINED
-            result.reasons.extend(reasons)
-    else:
-        outcomes = [
-            ClauseOutcome(
-                "lambda.return",
-                "award",
-                TEXT_4,
-                "'''\x22\x22\x22\\",
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-            ClauseOutcome(
-                "lambda.print_",
-                "award",
-                "𝐩𝐫𝐢𝐧𝐭",
-                None,
-                None,
-                None,
-                a2,
-                amount2,
-                precision2,
-                list(steps2),
-                why2,
-            ),
-            ClauseOutcome(
-                "lambda.3",
-                "bonus",
-                "lambda.3",
-                "{x}",
-                None,
-                None,
-                a3,
-                amount3,
-                precision3,
-                list(steps3),
-                why3,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                if a1:
+                    result.clauses.append("lambda.return")
+                    result.explanation.extend(steps1)
+                    if why1:
+                        reasons.append(why1)
+                    if precision1 != EXACT and precision != UNKNOWN:
+                        precision = precision1
+                    if amount1 is not None:
+                        total += amount1
+                if a2:
+                    result.clauses.append("lambda.print_")
+                    result.explanation.extend(steps2)
+                    if why2:
+                        reasons.append(why2)
+                    if precision2 != EXACT and precision != UNKNOWN:
+                        precision = precision2
+                    if amount2 is not None:
+                        total += amount2
+                if a3:
+                    result.clauses.append("lambda.3")
+                    result.explanation.extend(steps3)
+                    if why3:
+                        reasons.append(why3)
+                    if precision3 != EXACT and precision != UNKNOWN:
+                        precision = precision3
+                    if amount3 is not None:
+                        total += amount3
+                if a1 + a2 + a3 > 1 and precision != UNKNOWN:
+                    result.explanation.append("合计 " + yuan(total))
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "lambda.return",
+                    "award",
+                    TEXT_2,
+                    "'''\x22\x22\x22\\",
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+                ClauseOutcome(
+                    "lambda.print_",
+                    "award",
+                    "𝐩𝐫𝐢𝐧𝐭",
+                    None,
+                    None,
+                    None,
+                    a2,
+                    amount2,
+                    precision2,
+                    list(steps2),
+                    why2,
+                ),
+                ClauseOutcome(
+                    "lambda.3",
+                    "bonus",
+                    "lambda.3",
+                    "{x}",
+                    None,
+                    None,
+                    a3,
+                    amount3,
+                    precision3,
+                    list(steps3),
+                    why3,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("ｌａｍｂｄａ  аdmin (Cyrillic а)", exc))
     if unknown:
         if result.status == INELIGIBLE:
             result.reasons = []
@@ -571,11 +611,14 @@ def measure_2_1(f: Values, p: Values, date: Date, need: set[str], explain: bool)
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "投资额 * 50%：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("投资额 * 50%", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("补贴.1", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -626,11 +669,14 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
-    except (decimal.DivisionByZero, decimal.InvalidOperation):
-        why = "Decimal + yuan：除数为零"
+    except ARITHMETIC as exc:
+        why = failure("Decimal + yuan", exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
-        value = value.quantize(QUANTUM, ROUND_MODE)
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("补贴.2", exc), steps
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
 
@@ -672,72 +718,76 @@ def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -
     )
     a1, amount1, precision1, why1, steps1 = measure_2_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = measure_2_2(f, p, date, need, explain)
-    if a1 is not None and a2 is not None:
-        conditions["补贴.1"] = a1
-        conditions["补贴.2"] = a2
-        if not (a1 or a2):
-            result.status = INELIGIBLE
-            result.reasons.append("不满足任何给予条件：补贴.1、补贴.2")
-        else:
-            reasons: list[str] = []
-            total = ZERO
-            precision = EXACT
-            if a1:
-                result.clauses.append("补贴.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-            if a2:
-                result.clauses.append("补贴.2")
-                result.explanation.extend(steps2)
-                if why2:
-                    reasons.append(why2)
-                if precision2 != EXACT and precision != UNKNOWN:
-                    precision = precision2
-                if amount2 is not None:
-                    total += amount2
-            if a1 + a2 > 1 and precision != UNKNOWN:
-                result.explanation.append("合计 " + yuan(total))
-            if precision == UNKNOWN:
-                result.status = UNDETERMINED
+    try:
+        if a1 is not None and a2 is not None:
+            conditions["补贴.1"] = a1
+            conditions["补贴.2"] = a2
+            if not (a1 or a2):
+                result.status = INELIGIBLE
+                result.reasons.append("不满足任何给予条件：补贴.1、补贴.2")
             else:
-                result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                result.status = CEILING if precision == AT_MOST else DETERMINED
-            result.reasons.extend(reasons)
-    else:
-        outcomes = [
-            ClauseOutcome(
-                "补贴.1",
-                "award",
-                "补贴.1",
-                "x",
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-            ClauseOutcome(
-                "补贴.2",
-                "award",
-                "补贴.2",
-                None,
-                None,
-                None,
-                a2,
-                amount2,
-                precision2,
-                list(steps2),
-                why2,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                if a1:
+                    result.clauses.append("补贴.1")
+                    result.explanation.extend(steps1)
+                    if why1:
+                        reasons.append(why1)
+                    if precision1 != EXACT and precision != UNKNOWN:
+                        precision = precision1
+                    if amount1 is not None:
+                        total += amount1
+                if a2:
+                    result.clauses.append("补贴.2")
+                    result.explanation.extend(steps2)
+                    if why2:
+                        reasons.append(why2)
+                    if precision2 != EXACT and precision != UNKNOWN:
+                        precision = precision2
+                    if amount2 is not None:
+                        total += amount2
+                if a1 + a2 > 1 and precision != UNKNOWN:
+                    result.explanation.append("合计 " + yuan(total))
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "补贴.1",
+                    "award",
+                    "补贴.1",
+                    "x",
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+                ClauseOutcome(
+                    "补贴.2",
+                    "award",
+                    "补贴.2",
+                    None,
+                    None,
+                    None,
+                    a2,
+                    amount2,
+                    precision2,
+                    list(steps2),
+                    why2,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("中文名r\n}", exc))
     if unknown:
         if result.status == INELIGIBLE:
             result.reasons = []
@@ -968,12 +1018,15 @@ def evaluate_amounts(
     with decimal.localcontext(CONTEXT):
         shared = shared_gates(f, p, date)
         need: set[str] = set()
-        amounts = {
-            "lambda": amounts_lambda(f, p, date, shared, need),
-            "补贴": amounts_2(f, p, date, shared, need),
-        }
-        if not need and None not in amounts.values():
-            return amounts  # type: ignore[return-value]
+        try:
+            amounts = {
+                "lambda": amounts_lambda(f, p, date, shared, need),
+                "补贴": amounts_2(f, p, date, shared, need),
+            }
+            if not need and None not in amounts.values():
+                return amounts  # type: ignore[return-value]
+        except ARITHMETIC:
+            pass  # the full path says which figure cannot be computed
         # something the lean path does not decide: the full path, explanations off
         decision = evaluate(facts, date, partial=partial, explain=False, params=params)
         return {name: (m.status, m.amount) for name, m in decision.measures.items()}
