@@ -346,7 +346,7 @@ class _Printer:
         return self.comments[first : self.next]
 
     @staticmethod
-    def comment(comment: ast.Comment) -> str:
+    def text_of(comment: ast.Comment) -> str:
         return comment.text.rstrip()
 
     def opt(self, text: str | None) -> list[Doc]:
@@ -385,9 +385,9 @@ class _Printer:
         for comment in self.take(offset):
             line = comment.span.line
             if line == self.last_line:
-                (elems[-1].parts if elems else head).append(_Trail("  " + self.comment(comment)))
+                (elems[-1].parts if elems else head).append(_Trail("  " + self.text_of(comment)))
             else:
-                elems.append(_Elem([self.comment(comment)], self.blank(self.last_line, line)))
+                elems.append(_Elem([self.text_of(comment)], self.blank(self.last_line, line)))
             self.last_line = line
 
     def statement(self, elems: list[_Elem], stmt: _Stmt, head: list[Doc]) -> None:
@@ -400,7 +400,7 @@ class _Printer:
         hoisted = self.hoisted + self.take(stmt.end)
         self.hoisted = outer
         for comment in hoisted:
-            elems.append(_Elem([self.comment(comment)], blank))
+            elems.append(_Elem([self.text_of(comment)], blank))
             blank = False
         elems.append(_Elem([doc], blank))
         self.last_line = self.line(stmt.end)
@@ -434,9 +434,9 @@ class _Printer:
         own: list[str] = []
         for comment in self.take(offset):
             if comment.span.line == self.last_line:
-                inner.append(_Trail("  " + self.comment(comment)))
+                inner.append(_Trail("  " + self.text_of(comment)))
             else:
-                own.append(self.comment(comment))
+                own.append(self.text_of(comment))
             self.last_line = comment.span.line
         return own
 

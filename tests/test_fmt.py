@@ -122,7 +122,10 @@ def real_files() -> list[Path]:
     clean = []
     for path in files:
         sink = Sink()
-        load_bytes(str(path), path.read_bytes(), sink)
+        try:
+            load_bytes(str(path), path.read_bytes(), sink)
+        except OSError:  # removed while the tests were collected
+            continue
         if not sink.has_errors:
             clean.append(path)
     return clean
