@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policydsl import ast
+from policydsl import interpreter as interpreter_module
 from policydsl import runtime as rt
 from policydsl.checks.typecheck import Model
 from policydsl.codegen.python import generate
@@ -188,7 +189,19 @@ def check_agreement(
         } == {k: (status, None if amount is None else str(amount)) for k, (status, amount) in amounts.items()}
 
 
-@pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.stem)
+# The reference interpreter turns failed arithmetic into unknown figures (interpreter.ARITHMETIC);
+# before it did, such applicants raised, and there is nothing to compare on the edge-case policy.
+ARITHMETIC_HANDLED = hasattr(interpreter_module, "ARITHMETIC")
+needs_arithmetic = pytest.mark.skipif(
+    not ARITHMETIC_HANDLED, reason="the interpreter lets arithmetic errors escape"
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p if p.stem != "edges" else pytest.param(p, marks=needs_arithmetic) for p in POLICIES],
+    ids=lambda p: p.stem,
+)
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
@@ -271,6 +284,7 @@ EDGES = [
 ]
 
 
+@needs_arithmetic
 @pytest.mark.parametrize("facts", EDGES, ids=range(len(EDGES)))
 @pytest.mark.parametrize("explain", [True, False])
 def test_arithmetic_failures_agree(facts: dict[str, Any], explain: bool) -> None:
