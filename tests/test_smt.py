@@ -1,0 +1,255 @@
+"""The solver encoding: exact money, the calendar, rounding, validity, unknowns, time limits, the
+independent parts of a query and the extreme-value search."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from policydsl import ast, smt
+from policydsl import runtime as rt
+from policydsl.checks.typecheck import Model
+from policydsl.diagnostics import Sink
+from policydsl.pipeline import check_text
+
+HEADER = 'policy "编码" { issuer "测试" issued 2021-05-16 valid from issued lasting 3年 }\n'
+
+
+def model_of(text: str) -> Model:
+    sink = Sink()
+    checked = check_text("smt.policy", text, sink)
+    assert checked.model is not None and not sink.has_errors, [d.message for d in sink.diagnostics]
+    return checked.model
+
+
+def condition(model: Model, measure: str = "m") -> ast.Expr:
+    return model.measures[measure].clauses[0].conditions[0].expr
+
+
+def session(model: Model, timeout_ms: int = 10000) -> tuple[smt.Encoder, smt.Session]:
+    enc = smt.Encoder(model)
+    return enc, smt.Session(enc, timeout_ms)
+
+
+def test_money_is_whole_fen_so_a_strict_threshold_has_an_exact_witness() -> None:
+    model = model_of(
+        HEADER + 'fact revenue "营收": money >= 0\nmeasure m "m" { award 1万 if revenue 超过 2000万 }\n'
+    )
+    enc, s = session(model)
+    answer = s.check([enc.cond(condition(model))], ["revenue"])
+    assert answer.sat and answer.witness is not None
+    assert answer.witness.facts["revenue"] > Decimal(20000000)
+    assert answer.witness.facts["revenue"] == answer.witness.facts["revenue"].quantize(Decimal("0.01"))
+    # no amount strictly between 2000万 and 2000万 + 1 fen
+    fen = enc.fen["revenue"]
+    assert s.check([enc.cond(condition(model)), fen < 2000000001]).unsat
+
+
+def test_percentages_and_counts_are_exact() -> None:
+    model = model_of(
+        HEADER + 'fact share "占比": percent >= 0%\nfact staff "人数": count 人 >= 0\n'
+        'measure m "m" { award 1万 if share * 3 == 100% and staff * 2 == 7人 }\n'
+    )
+    enc, s = session(model)
+    assert s.check([enc.cond(condition(model))]).unsat  # 7/2 people is not a count
+    model = model_of(
+        HEADER + 'fact share "占比": percent >= 0%\nmeasure m "m" { award 1万 if share * 3 == 100% }\n'
+    )
+    enc, s = session(model)
+    answer = s.check([enc.cond(condition(model))], ["share"])
+    assert answer.witness is not None and answer.witness.facts["share"] == Fraction(1, 3)
+
+
+DATES = [
+    datetime.date(2020, 2, 29),
+    datetime.date(2021, 1, 31),
+    datetime.date(2021, 3, 31),
+    datetime.date(2021, 12, 31),
+    datetime.date(2022, 6, 15),
+    datetime.date(2023, 2, 28),
+]
+
+
+@pytest.mark.parametrize("duration", ["1年", "3年", "1个月", "13个月", "6个月", "30天", "365天"])
+def test_since_follows_the_runtime_calendar(duration: str) -> None:
+    model = model_of(
+        'policy "日历" { issuer "测试" issued 2018-01-01 }\nfact d "成立日期": date\n'
+        f'measure m "m" {{ award 1万 if since(d) 届满 {duration} }}\n'
+    )
+    enc, s = session(model)
+    count = int("".join(ch for ch in duration if ch.isdigit()))
+    unit = {"年": "year", "个月": "month", "天": "day"}[duration.lstrip("0123456789")]
+    held = enc.cond(condition(model))
+    start_var = enc.facts["d"]
+    for start in DATES:
+        boundary = rt.add_duration(start, count, unit)
+        for today in (boundary - datetime.timedelta(days=1), boundary, boundary + datetime.timedelta(days=1)):
+            pins = [
+                start_var.key == smt._date_const(enc, start).key,
+                enc.today().key == smt._date_const(enc, today).key,
+            ]
+            expected = rt.since_compare(start, today, ">=", count, unit)
+            assert s.check([held, *pins]).sat == expected, (start, today, duration)
+            assert s.check([enc.not_(held), *pins]).sat != expected, (start, today, duration)
+
+
+def test_dates_are_real_calendar_days() -> None:
+    model = model_of(
+        'policy "日历" { issuer "测试" issued 2018-01-01 }\nfact d "日期": date\n'
+        'measure m "m" { award 1万 if d > 2023-02-28 and d < 2023-03-01 }\n'
+        'measure n "n" { award 1万 if d > 2024-02-28 and d < 2024-03-01 }\n'
+    )
+    enc, s = session(model)
+    assert s.check([enc.cond(condition(model, "m"))]).unsat  # 2023 is not a leap year
+    answer = s.check([enc.cond(condition(model, "n"))], ["d"])
+    assert answer.witness is not None and answer.witness.facts["d"] == datetime.date(2024, 2, 29)
+
+
+@pytest.mark.parametrize("mode", ["half_up", "half_even", "down"])
+@pytest.mark.parametrize("unit", ["fen", "jiao", "yuan"])
+def test_rounding_matches_decimal(mode: str, unit: str) -> None:
+    model = model_of(f'policy "舍入" {{ issuer "测试" issued 2021-01-01 rounding {unit} {mode} }}\n')
+    enc, _ = session(model)
+    rounding = rt.Rounding(unit, mode)
+    for text in [
+        "0.005",
+        "0.015",
+        "0.025",
+        "-0.005",
+        "-0.015",
+        "2.5",
+        "3.5",
+        "-2.5",
+        "1.2345",
+        "0.04999",
+        "0.05",
+    ]:
+        value = Decimal(text)
+        got = smt._as_fraction(smt.z3.simplify(enc.round(enc.real(value))))
+        assert got == Fraction(rounding(value)), (text, mode, unit)
+        assert enc.round_value(Fraction(value)) == Fraction(rounding(value))
+
+
+def test_the_evaluation_date_stays_inside_the_validity() -> None:
+    model = model_of(HEADER + 'fact d "日期": date\nmeasure m "m" { award 1万 if since(d) 届满 1年 }\n')
+    enc, s = session(model)
+    held = enc.cond(condition(model))
+    late = enc.today().key > smt._date_const(enc, datetime.date(2024, 5, 15)).key
+    early = enc.today().key < smt._date_const(enc, datetime.date(2021, 5, 16)).key
+    assert s.check([held, late]).unsat and s.check([held, early]).unsat
+    answer = s.check([held], ["d"])
+    assert answer.witness is not None and answer.witness.on is not None
+    assert datetime.date(2021, 5, 16) <= answer.witness.on <= datetime.date(2024, 5, 15)
+
+
+def test_an_unset_parameter_is_an_unknown_the_witness_names() -> None:
+    model = model_of(
+        HEADER + 'fact revenue "营收": money >= 0\nparam threshold "门槛": money = unset\n'
+        'measure m "m" { award 1万 if revenue 超过 threshold and revenue 不满 100万 }\n'
+    )
+    enc, s = session(model)
+    answer = s.check([enc.cond(condition(model))], ["revenue", "param:threshold"])
+    assert answer.sat and answer.witness is not None
+    assert answer.witness.params["threshold"] < answer.witness.facts["revenue"] < 1000000
+
+
+def test_enum_values_are_the_declared_members_only() -> None:
+    model = model_of(
+        HEADER + 'enum level "级别" { a "甲", b "乙", c "丙" }\nfact l "级别": level\n'
+        'measure m "m" { award 1万 if l != a and l != b and l != c }\n'
+    )
+    enc, s = session(model)
+    assert s.check([enc.cond(condition(model))]).unsat
+
+
+def test_background_facts_are_assumed() -> None:
+    facts = HEADER + 'fact x "甲": bool\nfact y "乙": bool\n'
+    clause = 'measure m "m" { award 1万 if x and not y }\n'
+    free = model_of(facts + clause)
+    enc, s = session(free)
+    assert s.check([enc.cond(condition(free))]).sat
+    linked = model_of(facts + 'assume x implies y "甲则乙"\n' + clause)
+    enc, s = session(linked)
+    assert s.check([enc.cond(condition(linked))]).unsat
+
+
+def test_a_hard_query_is_undecided_not_a_verdict() -> None:
+    model = model_of(
+        HEADER
+        + "".join(f'fact {v} "{v}": number\n' for v in "xyzw")
+        + 'measure m "m" { award 1万 if x * x * x * y + y * y * y * z + z * z * z * w + w * w * w * x == 7 '
+        "and x * y * z * w > 3 and x + y + z + w < 2 and x * x + y * y + z * z + w * w < 5 }\n"
+    )
+    enc, s = session(model, timeout_ms=50)
+    answer = s.check([enc.cond(condition(model))])
+    assert answer.status == "unknown" and answer.reason
+    assert s.undecided == 1
+
+
+def test_a_non_linear_query_is_decided() -> None:
+    model = model_of(
+        HEADER
+        + 'fact x "甲": number\nfact y "乙": number\n'
+        + 'measure m "m" { award 1万 if x * y == 6 and x + y == 5 and x < y }\n'
+    )
+    enc, s = session(model)
+    answer = s.check([enc.cond(condition(model))], ["x", "y"])
+    assert answer.witness is not None and dict(answer.witness.facts) == {"x": 2, "y": 3}
+
+
+def test_independent_parts_are_solved_once_and_merged() -> None:
+    model = model_of(
+        HEADER + 'fact a "甲": money >= 0\nfact b "乙": money >= 0\nfact d "成立": date\n'
+        "eligibility { require since(d) 届满 1年 }\n"
+        'measure m "m" { award 1万 if a 超过 100万 }\nmeasure n "n" { award 1万 if b 不满 5万 }\n'
+    )
+    enc, s = session(model)
+    first = s.check([enc.pays(model.measures["m"]), enc.pays(model.measures["n"])], ["a", "b", "d"])
+    solved = s.parts_solved
+    again = s.check([enc.pays(model.measures["m"]), enc.pays(model.measures["n"])], ["a", "b", "d"])
+    assert s.parts_solved == solved, "a repeated query reuses every part"
+    for answer in (first, again):
+        assert answer.witness is not None
+        assert answer.witness.facts["a"] > 1000000 and answer.witness.facts["b"] < 50000
+        assert answer.witness.on is not None
+        assert rt.since_compare(answer.witness.facts["d"], answer.witness.on, ">=", 1, "year")
+
+
+def test_extreme_values_are_exact_and_reached() -> None:
+    model = model_of(
+        HEADER + 'fact x "投入": money >= 0 <= 100万\nfact y "其他": money >= 0\n'
+        'measure m "m" { award 50% * x cap 100万 }\nmeasure n "n" { award 50% * y }\n'
+    )
+    enc, s = session(model)
+    m, n = model.measures["m"], model.measures["n"]
+    best = s.optimise(enc.measure_amount(m), [enc.pays(m)], ["x"])
+    assert (best.status, best.value, best.attained) == ("sat", Fraction(500000), True)
+    assert best.witness is not None and best.witness.facts["x"] >= Decimal("999999.99")
+    least = s.optimise(enc.measure_amount(m), [enc.pays(m)], ["x"], maximise=False)
+    assert least.value == 0
+    assert s.optimise(enc.measure_amount(n), [enc.pays(n)]).value is None  # unbounded
+
+
+def test_core_names_the_formulas_that_clash() -> None:
+    model = model_of(HEADER + 'fact a "甲": money >= 0\nmeasure m "m" { award 1万 if a 超过 5万 }\n')
+    enc, s = session(model)
+    enc.fact(model.facts["a"])
+    fen = enc.fen["a"]
+    assert s.core([("low", fen < 100), ("any", fen != 7), ("high", fen > 1000)]) == ["low", "high"]
+    assert s.core([("low", fen < 100)]) is None
+
+
+def test_exact_decimal() -> None:
+    assert smt.exact_decimal(Fraction(1, 8)) == Decimal("0.125")
+    assert smt.exact_decimal(Fraction(1, 3)) == Fraction(1, 3)
+    assert smt.exact_decimal(Fraction(-5, 2)) == Decimal("-2.5")
+
+
+def test_text_facts_are_not_encoded() -> None:
+    model = model_of(HEADER + 'fact cluster "集群": text\n')
+    enc = smt.Encoder(model)
+    with pytest.raises(smt.Unsupported):
+        enc.fact(model.facts["cluster"])
