@@ -371,6 +371,25 @@ def not3(a: bool | None) -> bool | None:
     return None if a is None else not a
 
 
+# ------------------------------------------------------------------------------ failed arithmetic
+
+# What can go wrong in the arithmetic of a well-typed policy: a division by zero (or 0/0), a figure
+# too large to hold or to round, a date outside years 1 to 9999.  Each makes a figure unknown, with
+# the reason failure() gives; none may escape as an exception.
+ARITHMETIC = (decimal.DecimalException, OverflowError)
+
+
+def failure(what: str, exc: BaseException) -> str:
+    """Why `what` (a formula as written, a measure) has no value, for an explanation."""
+    # 0/0 raises InvalidOperation, whose list of signals names DivisionUndefined
+    signals = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    if isinstance(exc, ZeroDivisionError) or decimal.DivisionUndefined in signals:
+        return f"{what}：除数为零"
+    if isinstance(exc, decimal.DecimalException):
+        return f"{what}：计算结果超出可计算范围"
+    return f"{what}：日期超出公元1年至9999年的范围"
+
+
 def add_duration(start: datetime.date, count: int, unit: str) -> datetime.date:
     """`start` plus whole years, months or days; 29 Feb plus a year is 28 Feb (满 counts full periods).
     OverflowError when the day falls outside the calendar (years 1 to 9999)."""

@@ -26,18 +26,6 @@ Shared = tuple[list[str], list[str], set[str]]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
-# What can go wrong in the arithmetic of a well-typed policy: a division by zero, a figure too large
-# to hold or to round, a date outside years 1 to 9999.  Each makes a figure unknown, with the reason.
-ARITHMETIC = (decimal.DecimalException, OverflowError)
-
-
-def failure(what: str, exc: BaseException) -> str:
-    """Why `what` (a formula as written, a measure) has no value, for an explanation."""
-    if isinstance(exc, ZeroDivisionError):
-        return f"{what}：除数为零"
-    if isinstance(exc, decimal.DecimalException):
-        return f"{what}：计算结果超出可计算范围"
-    return f"{what}：日期超出公元1年至9999年的范围"
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
