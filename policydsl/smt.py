@@ -1354,14 +1354,6 @@ def _as_fraction(value: Any) -> Fraction | None:
     return Fraction(z3.Z3_get_numeral_string(ref, node))
 
 
-def _epsilon_bound(text: str) -> Fraction | None:
-    head = text.split("+")[0].strip()
-    try:
-        return Fraction(head)
-    except ValueError:
-        return None
-
-
 def _decode_date(model: Any, date: DateTerm) -> datetime.date | None:
     parts = [_as_fraction(model.eval(p, model_completion=True)) for p in (date.y, date.m, date.d)]
     if any(p is None for p in parts):

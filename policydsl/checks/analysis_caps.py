@@ -296,11 +296,10 @@ class CapChecks:
             return
         members = math.floor(cap / largest) + 1
         total = members * largest
-        rule = (
-            "the allocation is left `unset`"
-            if allocation == "unset"
-            else "no allocation rule says how to cut (`allocate proportional`)"
-        )
+        rule = {
+            "unset": "the allocation is left `unset`",
+            "proportional": "`allocate proportional` scales every member down",
+        }.get(allocation or "", "no allocation rule says how to cut (`allocate proportional`)")
         ctx.add(
             Finding(
                 "P605",
