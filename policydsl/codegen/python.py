@@ -48,6 +48,7 @@ class Unset(Exception):
 Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
+Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
@@ -87,6 +88,18 @@ def apply_funding(
 def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> None:
     """`金额：formula = amount（facts）`, the explanation of a clause's figure."""
     steps.append(f"金额：{quoted} = {yuan(value)}" + (f"（{used}）" if used else ""))
+
+
+def measure_result(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    status: str,
+    reasons: list[str],
+    conditions: Conditions,
+) -> MeasureResult:
+    """A measure's result with its `head` (name, label, article, payment forms) and every other field
+    given, so that no default factory runs on the hot path."""
+    name, label, cite, forms = head
+    return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
 
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
@@ -324,6 +337,7 @@ class PythonGenerator:
         self.param_funcs: dict[str, str] = {}
         self.clause_funcs: dict[str, list[str]] = {}
         self.lean_funcs: list[tuple[ast.Measure, str]] = []
+        self.heads: list[tuple[str, Seq, str]] = []
         self.measure_funcs: list[tuple[ast.Measure, str]] = []
 
     # ------------------------------------------------------------------ names and constants
@@ -337,7 +351,8 @@ class PythonGenerator:
     def const(self, value: Decimal) -> str:
         text = str(value)
         if text not in self.decimals:
-            stem = "D_" + text.replace("-", "m").replace("+", "p").replace(".", "_")
+            plain = format(value, "f")  # 1E+8 is named D_100000000, 0.50 D_0_50
+            stem = "D_" + plain.replace("-", "m").replace(".", "_")
             self.decimals[text] = self.namer.get("decimal", text, stem)
         return self.decimals[text]
 
@@ -995,14 +1010,15 @@ class PythonGenerator:
         forms_code = "(" + ", ".join(self.s(x) for x in forms) + ("," if len(forms) == 1 else "") + ")"
         label = measure.label or mname
         cite = self.s(measure.cite) if measure.cite is not None else "None"
-        head = [self.s(mname), self.s(label), cite]
+        head_seq = Seq([self.s(mname), self.s(label), cite, forms_code])
+        head = self.namer.get("head", mname, "HEAD_" + func.removeprefix("measure_"))
+        self.heads.append((head, head_seq, f"{mname} 「{label}」"))
 
         def result(status: str, reasons: str, conditions: str) -> list[str]:
-            # every field given, in MeasureResult's order: no default factories on the hot path
-            return [*head, status, "None", forms_code, reasons, "[]", "[]", "[]", conditions, "None"]
+            return [head, status, reasons, conditions]
 
         with w.block("if shared[0]"):
-            w.call("return MeasureResult(", result("INELIGIBLE", "list(shared[0])", "{}"))
+            w.call("return measure_result(", result("INELIGIBLE", "list(shared[0])", "{}"))
         w.line("need = set(shared[2])")
         w.line("conditions: dict[str, bool | None] = {}")
         applicants = measure.of(ast.Applicants)
@@ -1038,11 +1054,11 @@ class PythonGenerator:
             self.gate(f"{mname}.exclude.{i}", exc.cond, exc.reason or self.quote(exc.cond), True)
         if gates:
             with w.block("if failures"):
-                w.call("return MeasureResult(", result("INELIGIBLE", "failures", "conditions"))
+                w.call("return measure_result(", result("INELIGIBLE", "failures", "conditions"))
             w.line("unknown = shared[1] + unknown if shared[1] else unknown")
         else:
             w.line("unknown = shared[1]")
-        w.call("result = MeasureResult(", result("DETERMINED", "[]", "conditions"))
+        w.call("result = measure_result(", result("DETERMINED", "[]", "conditions"))
         outs = []
         for i, cfunc in enumerate(clause_funcs, 1):
             names = [f"a{i}", f"amount{i}", f"precision{i}", f"why{i}", f"steps{i}"]
@@ -1708,6 +1724,9 @@ class PythonGenerator:
             out.line(f"{name} = datetime.date({day.year}, {day.month}, {day.day})")
         for name, lit in self.text_order:
             out.text_constant(name, lit)
+        for name, seq, what in self.heads:
+            out.comment(what)
+            out.display(f"{name} = ", seq)
         for name, seq in self.tuples.values():
             out.display(f"{name} = ", seq)
         out.extend(specs)

@@ -23,6 +23,7 @@ class Unset(Exception):
 Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
+Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
@@ -62,6 +63,18 @@ def apply_funding(
 def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> None:
     """`金额：formula = amount（facts）`, the explanation of a clause's figure."""
     steps.append(f"金额：{quoted} = {yuan(value)}" + (f"（{used}）" if used else ""))
+
+
+def measure_result(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    status: str,
+    reasons: list[str],
+    conditions: Conditions,
+) -> MeasureResult:
+    """A measure's result with its `head` (name, label, article, payment forms) and every other field
+    given, so that no default factory runs on the hot path."""
+    name, label, cite, forms = head
+    return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
 
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
@@ -165,29 +178,29 @@ COMBINES: list[tuple[str, list[str]]] = [
 D_0_40 = Decimal("0.40")
 D_0_30 = Decimal("0.30")
 D_0_50 = Decimal("0.50")
-D_1Ep8 = Decimal("1E+8")
-D_5_000Ep7 = Decimal("5.000E+7")
-D_1_000Ep7 = Decimal("1.000E+7")
-D_3_000Ep7 = Decimal("3.000E+7")
-D_2_000Ep7 = Decimal("2.000E+7")
-D_3_0Ep5 = Decimal("3.0E+5")
+D_100000000 = Decimal("1E+8")
+D_50000000 = Decimal("5.000E+7")
+D_10000000 = Decimal("1.000E+7")
+D_30000000 = Decimal("3.000E+7")
+D_20000000 = Decimal("2.000E+7")
+D_300000 = Decimal("3.0E+5")
 D_100 = Decimal("100")
 D_0 = Decimal("0")
-D_5Ep4 = Decimal("5E+4")
+D_50000 = Decimal("5E+4")
 D_0_60 = Decimal("0.60")
 D_1_00 = Decimal("1.00")
-D_1_00Ep6 = Decimal("1.00E+6")
-D_1_0Ep5 = Decimal("1.0E+5")
+D_1000000 = Decimal("1.00E+6")
+D_100000 = Decimal("1.0E+5")
 D_1 = Decimal("1")
 D_3 = Decimal("3")
-D_2_0Ep5 = Decimal("2.0E+5")
+D_200000 = Decimal("2.0E+5")
 D_60 = Decimal("60")
 D_5 = Decimal("5")
 D_10 = Decimal("10")
 D_20 = Decimal("20")
-D_4_0Ep5 = Decimal("4.0E+5")
-D_1Ep4 = Decimal("1E+4")
-D_5_0Ep5 = Decimal("5.0E+5")
+D_400000 = Decimal("4.0E+5")
+D_10000 = Decimal("1E+4")
+D_500000 = Decimal("5.0E+5")
 DATE_2021_01_01 = datetime.date(2021, 1, 1)
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
 DATE_2023_06_01 = datetime.date(2023, 6, 1)
@@ -203,6 +216,22 @@ TEXT_8 = "misc.1：适用（if center_level in [national, provincial] and not ke
 TEXT_9 = "[第十条] misc.2：适用（if established + 2年 <= 2023-06-01；"
 TEXT_10 = "misc.3：适用（if key_platform implies national_platform；"
 TEXT_11 = "不满足任何给予条件：misc.1、misc.2、misc.3"
+# center 「创新中心」
+HEAD_center = ("center", "创新中心", "三(二)1", ("cash",))
+# platform 「平台」
+HEAD_platform = ("platform", "平台", None, ("cash",))
+# consulting 「咨询」
+HEAD_consulting = ("consulting", "咨询", None, ("cash",))
+# banded 「分档」
+HEAD_banded = ("banded", "分档", None, ("cash",))
+# pilot 「试点」
+HEAD_pilot = ("pilot", "试点", None, ("cash",))
+# voucher 「消费券」
+HEAD_voucher = ("voucher", "消费券", None, ("voucher",))
+# ladder 「多个例外」
+HEAD_ladder = ("ladder", "多个例外", None, ("cash",))
+# misc 「杂项」
+HEAD_misc = ("misc", "杂项", None, ("cash",))
 FACTS_1 = (("investment", "投资额", True),)
 FACTS_2 = (("key_platform", "重点平台", False),)
 FACTS_3 = (("national_platform", "国家平台", False),)
@@ -413,9 +442,9 @@ def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool)
             need.add("center_level")
             v2 = None
         elif center_level == "national":
-            v2 = D_1Ep8
+            v2 = D_100000000
         elif center_level == "provincial":
-            v2 = D_5_000Ep7
+            v2 = D_50000000
         elif center_level == "municipal":
             raise Unset("municipal 档的金额原文未给出")
         else:
@@ -451,20 +480,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     investment = f.get("investment")
     other_funding = f.get("other_funding")
     if shared[0]:
-        return MeasureResult(
-            "center",
-            "创新中心",
-            "三(二)1",
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_center, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     failures: list[str] = []
@@ -476,35 +492,9 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     elif applicant not in ("enterprise",):
         failures.append("适用主体为 企业")
     if failures:
-        return MeasureResult(
-            "center",
-            "创新中心",
-            "三(二)1",
-            INELIGIBLE,
-            None,
-            ("cash",),
-            failures,
-            [],
-            [],
-            [],
-            conditions,
-            None,
-        )
+        return measure_result(HEAD_center, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
-    result = MeasureResult(
-        "center",
-        "创新中心",
-        "三(二)1",
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_center, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = center_base(f, p, date, need, explain)
     # funding_limit 50% * investment counting other_funding
     if investment is None:
@@ -592,7 +582,7 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
     value = None
     precision = AT_MOST
     try:
-        value = D_1_000Ep7
+        value = D_10000000
         if explain:
             amount_step(steps, "1000万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -633,7 +623,7 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
     value = None
     precision = AT_MOST
     try:
-        value = D_3_000Ep7
+        value = D_30000000
         if explain:
             amount_step(steps, "3000万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -661,7 +651,7 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     # if revenue 超过 2000万
     if revenue is None:
         need.add("revenue")
-    c1 = None if revenue is None else revenue > D_2_000Ep7
+    c1 = None if revenue is None else revenue > D_20000000
     c1_ = c1
     if c1_ is False:
         return False, None, EXACT, why, NO_STEPS
@@ -675,7 +665,7 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     value = None
     precision = EXACT
     try:
-        value = D_3_0Ep5
+        value = D_300000
         if explain:
             amount_step(steps, "30万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -699,20 +689,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
     applicant = f.get("applicant")
     customers = f.get("customers")
     if shared[0]:
-        return MeasureResult(
-            "platform",
-            "平台",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_platform, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     failures: list[str] = []
@@ -724,35 +701,9 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
     elif applicant not in ("enterprise", "park"):
         failures.append("适用主体为 企业、园区")
     if failures:
-        return MeasureResult(
-            "platform",
-            "平台",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            failures,
-            [],
-            [],
-            [],
-            conditions,
-            None,
-        )
+        return measure_result(HEAD_platform, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
-    result = MeasureResult(
-        "platform",
-        "平台",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_platform, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = platform_default(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = platform_national(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = platform_3(f, p, date, need, explain)
@@ -845,7 +796,7 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
     try:
         if customers is None:
             need.add("customers")
-        v2 = None if customers is None else D_5Ep4 * customers
+        v2 = None if customers is None else D_50000 * customers
         value = v2
         if explain and value is not None:
             amount_step(
@@ -875,37 +826,11 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     completion_h1 = f.get("completion_h1")
     completion_h2 = f.get("completion_h2")
     if shared[0]:
-        return MeasureResult(
-            "consulting",
-            "咨询",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_consulting, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
-    result = MeasureResult(
-        "consulting",
-        "咨询",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_consulting, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = consulting_1(f, p, date, need, explain)
     stages = []
     # instalment h1: completion_h1 60%或以上
@@ -997,10 +922,10 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
             need.add("revenue")
         if revenue is None:
             v1 = None
-        elif revenue < D_1_00Ep6:
-            v1 = D_5Ep4
-        elif revenue >= D_1_00Ep6 and revenue <= D_1_000Ep7:
-            v1 = D_1_0Ep5
+        elif revenue < D_1000000:
+            v1 = D_50000
+        elif revenue >= D_1000000 and revenue <= D_10000000:
+            v1 = D_100000
         else:
             raise Unset("分档金额原文未给出")
         value = v1
@@ -1026,20 +951,7 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
 def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     score = f.get("score")
     if shared[0]:
-        return MeasureResult(
-            "banded",
-            "分档",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_banded, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     failures: list[str] = []
@@ -1056,35 +968,9 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     elif holds is None:
         unknown.append("评分为负")
     if failures:
-        return MeasureResult(
-            "banded",
-            "分档",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            failures,
-            [],
-            [],
-            [],
-            conditions,
-            None,
-        )
+        return measure_result(HEAD_banded, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
-    result = MeasureResult(
-        "banded",
-        "分档",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_banded, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = banded_1(f, p, date, need, explain)
     try:
         if a1 is not None:
@@ -1205,7 +1091,7 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     why = "pilot.2：原文未给出金额"
     precision = UNKNOWN
     # cap 20万
-    limit = D_2_0Ep5
+    limit = D_200000
     steps.append("封顶 " + yuan(limit))
     return True, None, UNKNOWN, why, steps
 
@@ -1214,37 +1100,11 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
 # measure pilot 「试点」
 def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return MeasureResult(
-            "pilot",
-            "试点",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_pilot, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
-    result = MeasureResult(
-        "pilot",
-        "试点",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_pilot, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = pilot_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = pilot_2(f, p, date, need, explain)
     try:
@@ -1368,7 +1228,7 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         why = failure("base_rate * fees", exc)
         precision = UNKNOWN
     # cap 5万
-    limit = D_5Ep4
+    limit = D_50000
     if value is None or precision == UNKNOWN:
         pass
     elif limit < value:
@@ -1392,20 +1252,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
     revenue = f.get("revenue")
     score = f.get("score")
     if shared[0]:
-        return MeasureResult(
-            "voucher",
-            "消费券",
-            None,
-            INELIGIBLE,
-            None,
-            ("voucher",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_voucher, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     failures: list[str] = []
@@ -1419,7 +1266,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
     else:
         if revenue is None:
             need.add("revenue")
-        c3 = None if revenue is None else revenue > D_1_000Ep7
+        c3 = None if revenue is None else revenue > D_10000000
         c2 = True if c3 is True else None if c1 is None or c3 is None else False
     holds = c2
     conditions["voucher.require.1"] = holds
@@ -1428,35 +1275,9 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
     elif holds is None:
         unknown.append("评分或收入达标")
     if failures:
-        return MeasureResult(
-            "voucher",
-            "消费券",
-            None,
-            INELIGIBLE,
-            None,
-            ("voucher",),
-            failures,
-            [],
-            [],
-            [],
-            conditions,
-            None,
-        )
+        return measure_result(HEAD_voucher, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
-    result = MeasureResult(
-        "voucher",
-        "消费券",
-        None,
-        DETERMINED,
-        None,
-        ("voucher",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_voucher, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = voucher_1(f, p, date, need, explain)
     try:
         if a1 is not None:
@@ -1534,7 +1355,7 @@ def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     value = None
     precision = EXACT
     try:
-        value = D_1_0Ep5
+        value = D_100000
         if explain:
             amount_step(steps, "10万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -1574,7 +1395,7 @@ def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     value = None
     precision = EXACT
     try:
-        value = D_2_0Ep5
+        value = D_200000
         if explain:
             amount_step(steps, "20万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -1614,7 +1435,7 @@ def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     value = None
     precision = EXACT
     try:
-        value = D_3_0Ep5
+        value = D_300000
         if explain:
             amount_step(steps, "30万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -1654,7 +1475,7 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     value = None
     precision = EXACT
     try:
-        value = D_4_0Ep5
+        value = D_400000
         if explain:
             amount_step(steps, "40万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -1676,37 +1497,11 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
 # measure ladder 「多个例外」
 def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return MeasureResult(
-            "ladder",
-            "多个例外",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_ladder, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
-    result = MeasureResult(
-        "ladder",
-        "多个例外",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_ladder, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = ladder_d(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = ladder_e1(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = ladder_e2(f, p, date, need, explain)
@@ -1814,7 +1609,7 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         if other_funding is None:
             need.add("other_funding")
         v4 = None if other_funding is None else D_1 * other_funding
-        v5 = None if v4 is None else min(v4, D_1_000Ep7)
+        v5 = None if v4 is None else min(v4, D_10000000)
         value = v5
         if explain and value is not None:
             amount_step(
@@ -1870,7 +1665,7 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         if investment is None:
             need.add("investment")
         v3 = None if investment is None else investment / D_10
-        v4 = None if v3 is None else max(v3, D_1Ep4)
+        v4 = None if v3 is None else max(v3, D_10000)
         value = v4
         if explain and value is not None:
             amount_step(
@@ -1949,7 +1744,7 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         why = failure("investment * (revenue / fees)", exc)
         precision = UNKNOWN
     # cap 50万
-    limit = D_5_0Ep5
+    limit = D_500000
     if value is None or precision == UNKNOWN:
         pass
     elif limit < value:
@@ -1972,20 +1767,7 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
 def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     applicant = f.get("applicant")
     if shared[0]:
-        return MeasureResult(
-            "misc",
-            "杂项",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_misc, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     failures: list[str] = []
@@ -1997,35 +1779,9 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     elif applicant not in ("park",):
         failures.append("适用主体为 园区")
     if failures:
-        return MeasureResult(
-            "misc",
-            "杂项",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            failures,
-            [],
-            [],
-            [],
-            conditions,
-            None,
-        )
+        return measure_result(HEAD_misc, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
-    result = MeasureResult(
-        "misc",
-        "杂项",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_misc, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = misc_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = misc_2(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = misc_3(f, p, date, need, explain)
@@ -2309,7 +2065,7 @@ def amounts_voucher(
     else:
         if revenue is None:
             need.add("revenue")
-        c3 = None if revenue is None else revenue > D_1_000Ep7
+        c3 = None if revenue is None else revenue > D_10000000
         c2 = True if c3 is True else None if c1 is None or c3 is None else False
     holds = c2
     if holds is None:
@@ -2399,7 +2155,7 @@ def amounts_misc(
 def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, list[str]]]:
     need: set[str] = set()
     caps: list[tuple[Decimal | None, list[str]]] = []
-    limit = D_5_000Ep7
+    limit = D_50000000
     caps.append((limit, ["center", "platform"]))
     return caps
 
@@ -2430,7 +2186,7 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
         with decimal.localcontext(CONTEXT):
             need: set[str] = set()
             date = None
-            cap = D_1_00Ep6
+            cap = D_1000000
     except Unset as exc:
         raise InputError(["100万" + "：" + exc.what]) from None
     except ARITHMETIC as exc:

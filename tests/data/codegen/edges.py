@@ -23,6 +23,7 @@ class Unset(Exception):
 Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
+Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
@@ -62,6 +63,18 @@ def apply_funding(
 def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> None:
     """`金额：formula = amount（facts）`, the explanation of a clause's figure."""
     steps.append(f"金额：{quoted} = {yuan(value)}" + (f"（{used}）" if used else ""))
+
+
+def measure_result(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    status: str,
+    reasons: list[str],
+    conditions: Conditions,
+) -> MeasureResult:
+    """A measure's result with its `head` (name, label, article, payment forms) and every other field
+    given, so that no default factory runs on the hot path."""
+    name, label, cite, forms = head
+    return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
 
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
@@ -149,14 +162,24 @@ ROUND_MODE = ROUNDING_MODES["half_up"]
 MEASURES: tuple[str, ...] = ("ratio", "huge", "later", "since_edge", "staged")
 COMBINES: list[tuple[str, list[str]]] = []
 D_0 = Decimal("0")
-D_1_00Ep6 = Decimal("1.00E+6")
-D_1_0Ep5 = Decimal("1.0E+5")
-D_5Ep4 = Decimal("5E+4")
-D_5_0Ep5 = Decimal("5.0E+5")
+D_1000000 = Decimal("1.00E+6")
+D_100000 = Decimal("1.0E+5")
+D_50000 = Decimal("5E+4")
+D_500000 = Decimal("5.0E+5")
 D_1 = Decimal("1")
 D_2 = Decimal("2")
 DATE_2030_01_01 = datetime.date(2030, 1, 1)
 TEXT_1 = "later.1：适用（if d + 100年 > 2030-01-01；"
+# ratio 「比值」
+HEAD_ratio = ("ratio", "比值", None, ("cash",))
+# huge 「大数」
+HEAD_huge = ("huge", "大数", None, ("cash",))
+# later 「日期」
+HEAD_later = ("later", "日期", None, ("cash",))
+# since_edge 「期限」
+HEAD_since_edge = ("since_edge", "期限", None, ("cash",))
+# staged 「分期」
+HEAD_staged = ("staged", "分期", None, ("cash",))
 FACTS_1 = (("b", "乙", True),)
 FACTS_2 = (("a", "甲", True), ("b", "乙", True))
 FACTS_3 = (("a", "甲", True),)
@@ -257,7 +280,7 @@ def ratio_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         why = failure("a * (a / b)", exc)
         precision = UNKNOWN
     # cap 100万
-    limit = D_1_00Ep6
+    limit = D_1000000
     if value is None or precision == UNKNOWN:
         pass
     elif limit < value:
@@ -279,37 +302,11 @@ def ratio_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
 # measure ratio 「比值」
 def measure_ratio(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return MeasureResult(
-            "ratio",
-            "比值",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_ratio, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
-    result = MeasureResult(
-        "ratio",
-        "比值",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_ratio, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = ratio_1(f, p, date, need, explain)
     try:
         if a1 is not None:
@@ -417,37 +414,11 @@ def huge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
 # measure huge 「大数」
 def measure_huge(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return MeasureResult(
-            "huge",
-            "大数",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_huge, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
-    result = MeasureResult(
-        "huge",
-        "大数",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_huge, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = huge_1(f, p, date, need, explain)
     try:
         if a1 is not None:
@@ -531,7 +502,7 @@ def later_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     value = None
     precision = EXACT
     try:
-        value = D_1_0Ep5
+        value = D_100000
         if explain:
             amount_step(steps, "10万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -553,37 +524,11 @@ def later_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
 # measure later 「日期」
 def measure_later(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return MeasureResult(
-            "later",
-            "日期",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_later, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
-    result = MeasureResult(
-        "later",
-        "日期",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_later, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = later_1(f, p, date, need, explain)
     try:
         if a1 is not None:
@@ -655,7 +600,7 @@ def since_edge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
     try:
         if n_ is None:
             need.add("n")
-        v1 = None if n_ is None else D_5Ep4 * n_
+        v1 = None if n_ is None else D_50000 * n_
         value = v1
         if explain and value is not None:
             amount_step(steps, "5万/家 * n", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_6))
@@ -704,20 +649,7 @@ def since_edge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
 def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     d = f.get("d")
     if shared[0]:
-        return MeasureResult(
-            "since_edge",
-            "期限",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_since_edge, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     failures: list[str] = []
@@ -739,35 +671,9 @@ def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain
     elif holds is None:
         unknown.append("满1年")
     if failures:
-        return MeasureResult(
-            "since_edge",
-            "期限",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            failures,
-            [],
-            [],
-            [],
-            conditions,
-            None,
-        )
+        return measure_result(HEAD_since_edge, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
-    result = MeasureResult(
-        "since_edge",
-        "期限",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_since_edge, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = since_edge_1(f, p, date, need, explain)
     try:
         if a1 is not None:
@@ -845,7 +751,7 @@ def staged_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     value = None
     precision = EXACT
     try:
-        value = D_5_0Ep5
+        value = D_500000
         if explain:
             amount_step(steps, "50万", value.quantize(QUANTUM, ROUND_MODE), "")
     except Unset as exc:
@@ -870,37 +776,11 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     b_ = f.get("b")
     n_ = f.get("n")
     if shared[0]:
-        return MeasureResult(
-            "staged",
-            "分期",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_staged, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
-    result = MeasureResult(
-        "staged",
-        "分期",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_staged, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = staged_1(f, p, date, need, explain)
     stages = []
     # instalment first: n >= 1

@@ -23,6 +23,7 @@ class Unset(Exception):
 Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
+Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
@@ -62,6 +63,18 @@ def apply_funding(
 def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> None:
     """`金额：formula = amount（facts）`, the explanation of a clause's figure."""
     steps.append(f"金额：{quoted} = {yuan(value)}" + (f"（{used}）" if used else ""))
+
+
+def measure_result(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    status: str,
+    reasons: list[str],
+    conditions: Conditions,
+) -> MeasureResult:
+    """A measure's result with its `head` (name, label, article, payment forms) and every other field
+    given, so that no default factory runs on the hot path."""
+    name, label, cite, forms = head
+    return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
 
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
@@ -153,9 +166,9 @@ COMBINES: list[tuple[str, list[str]]] = [
     ("added", ["lambda", "补贴"]),
 ]
 D_0_10 = Decimal("0.10")
-D_1_00Ep6 = Decimal("1.00E+6")
+D_1000000 = Decimal("1.00E+6")
 D_0 = Decimal("0")
-D_5Ep4 = Decimal("5E+4")
+D_50000 = Decimal("5E+4")
 D_0_50 = Decimal("0.50")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
 TEXT_1 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用（if import；"
@@ -163,6 +176,10 @@ TEXT_2 = "标签\x22); import os; os.system(\x22x\x22) #"
 TEXT_3 = "𝐩𝐫𝐢𝐧𝐭：适用（if print > 0 and not need；"
 TEXT_4 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
 TEXT_5 = "补贴.2：适用（if v1 > f and date <= 2023-01-01；"
+# lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
+HEAD_lambda = ("lambda", "ｌａｍｂｄａ  аdmin (Cyrillic а)", "第一条\n# injected", ("cash",))
+# 补贴 「中文名r\n}」
+HEAD_2 = ("补贴", "中文名r\n}", None, ("cash",))
 FACTS_1 = (("import", "\\", False),)
 FACTS_2 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", True),)
 FACTS_3 = (("need", "need", False), ("print", "print", False))
@@ -316,7 +333,7 @@ def lambda_return(f: Values, p: Values, date: Date, need: set[str], explain: boo
         why = failure("10% * class", exc)
         precision = UNKNOWN
     # cap 100万
-    limit = D_1_00Ep6
+    limit = D_1000000
     if value is None or precision == UNKNOWN:
         pass
     elif limit < value:
@@ -368,7 +385,7 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
     try:
         if print_ is None:
             need.add("print")
-        v4 = None if print_ is None else D_5Ep4 * print_
+        v4 = None if print_ is None else D_50000 * print_
         value = v4
         if explain and value is not None:
             amount_step(steps, "5万/家 * print", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
@@ -431,37 +448,11 @@ def lambda_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
 # measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
 def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return MeasureResult(
-            "lambda",
-            "ｌａｍｂｄａ  аdmin (Cyrillic а)",
-            "第一条\n# injected",
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_lambda, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
-    result = MeasureResult(
-        "lambda",
-        "ｌａｍｂｄａ  аdmin (Cyrillic а)",
-        "第一条\n# injected",
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_lambda, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = lambda_return(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = lambda_print_(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = lambda_3(f, p, date, need, explain)
@@ -673,37 +664,11 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
 # measure 补贴 「中文名r\n}」
 def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return MeasureResult(
-            "补贴",
-            "中文名r\n}",
-            None,
-            INELIGIBLE,
-            None,
-            ("cash",),
-            list(shared[0]),
-            [],
-            [],
-            [],
-            {},
-            None,
-        )
+        return measure_result(HEAD_2, INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
-    result = MeasureResult(
-        "补贴",
-        "中文名r\n}",
-        None,
-        DETERMINED,
-        None,
-        ("cash",),
-        [],
-        [],
-        [],
-        [],
-        conditions,
-        None,
-    )
+    result = measure_result(HEAD_2, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = measure_2_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = measure_2_2(f, p, date, need, explain)
     try:
