@@ -15,7 +15,7 @@ from policydsl import runtime as rt
 from policydsl.batch import Constraint
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink, format_text
-from policydsl.interpreter import Interpreter, _Env
+from policydsl.interpreter import ARITHMETIC, Interpreter, Unset, _Env
 from policydsl.keywords import ALLOCATIONS
 from policydsl.pipeline import check_file
 
@@ -84,8 +84,11 @@ class PolicyEvaluator:
             values = rt.parse_facts(self.interpreter.specs, facts)
         except rt.InputError:
             return None
-        with decimal.localcontext(rt.CONTEXT):
-            value = self.interpreter.ev(expr, _Env(values, None, self.interpreter.overrides))
+        try:
+            with decimal.localcontext(rt.CONTEXT):
+                value = self.interpreter.ev(expr, _Env(values, None, self.interpreter.overrides))
+        except (Unset, *ARITHMETIC):
+            return None  # ranked like an applicant whose rank is not known
         return value if isinstance(value, Decimal) else None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import decimal
 import json
 import os
 import sys
@@ -47,26 +48,79 @@ class Constraint:
     allocate: str | None = None
 
 
+def _int(text: str) -> int | Decimal:
+    # Python refuses to convert integers of more than 4300 digits; as a Decimal such a figure
+    # reaches the fact check, which says it is too large
+    return int(text) if len(text) <= 4000 else Decimal(text)
+
+
+def parse_json(text: str) -> Any:
+    """JSON with exact numbers (floats as Decimal, NaN and Infinity as the Decimal values the fact
+    check refuses by name); ValueError saying why the text is not usable JSON."""
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_int=_int, parse_constant=Decimal)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("not usable JSON: it nests too deeply") from None
+    if not _encodable(json.dumps(value, ensure_ascii=False, default=str)):
+        raise ValueError("not usable JSON: it holds a lone surrogate (such as \\ud800), which is not text")
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Rows of a .csv or .jsonl file as (row number, facts, error); a malformed row is an error row."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    """Rows of a .csv or .jsonl file as (row number, facts, error); a malformed row is an error row.
+    Bytes that are not UTF-8 are read as surrogates and make their row an error row, so that one bad
+    row does not stop the batch."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         if path.suffix.lower() == ".csv":
-            reader = csv.DictReader(handle)
-            for number, row in enumerate(reader, 1):
-                width = len(reader.fieldnames or [])
+            # strict: a stray or unclosed quote is an error row, not a field that swallows the lines after it
+            reader = csv.DictReader(handle, strict=True)
+            try:
+                header = reader.fieldnames or []
+            except csv.Error as exc:
+                raise rt.InputError([f"{path}: the header line cannot be read ({exc})"]) from None
+            # spreadsheets pad names with spaces; a padded name would match no fact
+            reader.fieldnames = [name.strip() for name in header]
+            number = 0
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    number += 1
+                    yield number, None, f"unreadable row (ending on line {reader.line_num}): {exc}"
+                    continue
+                number += 1
+                width = len(reader.fieldnames)
                 if None in row:
                     extra = row[None]
                     yield number, None, f"row has {width + len(extra)} cells; the header has {width}"
+                    continue
+                if not all(_encodable(v) for v in row.values() if isinstance(v, str)):
+                    yield number, None, "the row is not UTF-8 text"
                     continue
                 yield number, {k: v for k, v in row.items() if k is not None}, None
         else:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
+                if not _encodable(line):
+                    yield number, None, "the line is not UTF-8 text"
+                    continue
                 try:
-                    value = json.loads(line, parse_float=Decimal)
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"not JSON: {exc.msg} at column {exc.colno}"
+                    value = parse_json(line)
+                except ValueError as exc:
+                    yield number, None, str(exc)
                     continue
                 if not isinstance(value, dict):
                     yield number, None, "each line must be a JSON object of facts"
@@ -196,7 +250,8 @@ def run_batch(
 ) -> tuple[int, int]:
     """Evaluate every row of `source` into `target` (.csv or .jsonl); returns (rows, rows with errors).
     The output is written to a temporary file and renamed into place only when complete."""
-    changes = _plan(source, evaluator, date, constraints) if constraints else {}
+    with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
+        changes = _plan(source, evaluator, date, constraints) if constraints else {}
     columns = ["row", "id", "error", "total_status", "total_amount"]
     for name in measures:
         columns += [f"{name}.status", f"{name}.amount", f"{name}.reasons"]
@@ -204,7 +259,8 @@ def run_batch(
     handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     rows = errors = 0
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+        # backslashreplace: nothing read from the input can make a row unwritable
+        with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace", newline="") as out:
             writer = csv.DictWriter(out, columns) if target.suffix.lower() == ".csv" else None
             if writer is not None:
                 writer.writeheader()

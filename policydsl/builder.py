@@ -13,6 +13,7 @@ from lark import Token, Transformer_NonRecursive, v_args
 from policydsl import ast
 from policydsl.diagnostics import Sink
 from policydsl.keywords import KEYWORDS, POSTFIX_WORDS, PREFIX_WORDS, SYMBOLS
+from policydsl.runtime import MAX_DIGITS, shift
 from policydsl.source import SourceFile, Span
 
 MAX_EXPR_DEPTH = 400
@@ -21,7 +22,8 @@ _QUANTITY = re.compile(
     r"(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?P<mult>亿|万|千)?(?P<suffix>元|%|‰|个月|[家人场项条次个件台套名所年月日天])?"
     r"(?:/(?P<per>.+))?$"
 )
-_MULTIPLIERS = {None: Decimal(1), "千": Decimal(1000), "万": Decimal(10000), "亿": Decimal(100000000)}
+# 千, 万 and 亿 move the decimal point; shifting is exact however many digits are written.
+_SHIFTS = {None: 0, "千": 3, "万": 4, "亿": 8}
 _DURATIONS = {"年": "year", "个月": "month", "月": "month", "日": "day", "天": "day"}
 _ZH_KEYWORDS = frozenset(zh for _, zh in KEYWORDS.values())
 _DATE = re.compile(r"(\d{4})(?:-|年)(\d{1,2})(?:-|月)(\d{1,2})日?$")
@@ -92,24 +94,34 @@ class _Builder(Transformer_NonRecursive):
         try:
             if m is None:
                 raise InvalidOperation
-            number = Decimal(m.group("num")) * _MULTIPLIERS[m.group("mult")]
+            written = Decimal(m.group("num"))
         except InvalidOperation:
             self.sink.report("E006", f"`{text}` is not a number", span)
             return ast.Number(span, Decimal(0), text)
+        places = _SHIFTS[m.group("mult")]
+        if written and written.adjusted() + places >= MAX_DIGITS:
+            message = f"`{text}` is too large; figures are limited to {MAX_DIGITS} digits"
+            self.sink.report("E006", message, span)
+            written = Decimal(0)  # keep the unit, so that no error follows from this one
+        number = shift(written, places)
         mult, suffix, per = m.group("mult"), m.group("suffix"), m.group("per")
         if per is not None:
             if suffix not in (None, "元"):
-                self.sink.report("E006", f"`{text}`: only money can be given per unit", span, hint="write `5万/家`")
+                self.sink.report(
+                    "E006", f"`{text}`: only money can be given per unit", span, hint="write `5万/家`"
+                )
             return ast.PerUnit(span, number, per, text)
         if suffix == "元" or (suffix is None and mult is not None):
             return ast.Money(span, number, text)
         if suffix in ("%", "‰"):
             if mult is not None:
                 self.sink.report("E006", f"`{text}` mixes 万/亿 with a percentage", span)
-            return ast.Percent(span, number / (100 if suffix == "%" else 1000), text)
+            return ast.Percent(span, shift(number, -2 if suffix == "%" else -3), text)
         if suffix in _DURATIONS:
             if mult is not None or number != number.to_integral_value():
-                self.sink.report("E006", f"`{text}`: a duration is a whole number of years, months or days", span)
+                self.sink.report(
+                    "E006", f"`{text}`: a duration is a whole number of years, months or days", span
+                )
             return ast.Duration(span, int(number), _DURATIONS[suffix], text)
         if suffix is not None:
             return ast.Count(span, number, suffix, text)

@@ -12,10 +12,10 @@ import click
 
 from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
-from policydsl.batch import run_batch, stderr_progress
+from policydsl.batch import parse_json, run_batch, stderr_progress
 from policydsl.diagnostics import Sink, format_text
 from policydsl.examples import coverage_gaps, run_example
-from policydsl.frontend import load_file
+from policydsl.frontend import load_file, read_limited
 from policydsl.interpreter import Interpreter
 
 
@@ -25,12 +25,20 @@ class UsageProblem(click.ClickException):
     exit_code = 2
 
 
+# An applicant's facts or a set of parameter values is a few kilobytes; this refuses a wrong file
+# (a batch given as --facts, a device) before reading all of it.
+MAX_JSON_BYTES = 16 * 1024 * 1024
+
+
 def read_json(path: Path, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
+        data = read_limited(path, MAX_JSON_BYTES)
+        if len(data) > MAX_JSON_BYTES:
+            raise UsageProblem(f"{path}: {what} larger than {MAX_JSON_BYTES} bytes; is this the right file?")
+        value = parse_json(data.decode("utf-8-sig"))
     except OSError as exc:
         raise UsageProblem(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise UsageProblem(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise UsageProblem(f"{path}: {what} must be a JSON object of name → value")
@@ -98,9 +106,13 @@ def evaluate_batch(evaluator: PolicyEvaluator, source: Path, target: Path, date:
         raise UsageProblem("--batch and -o take .csv or .jsonl files")
     if not source.is_file():
         raise UsageProblem(f"cannot read {source}")
-    rows, errors = run_batch(
-        evaluator, evaluator.measures, source, target, date, evaluator.constraints(), stderr_progress()
-    )
+    try:
+        # an unreadable header, or a group cap the policy leaves unset, stops the batch before any row
+        rows, errors = run_batch(
+            evaluator, evaluator.measures, source, target, date, evaluator.constraints(), stderr_progress()
+        )
+    except rt.InputError as exc:
+        raise UsageProblem("; ".join(exc.problems)) from None
     click.echo(f"{rows} rows evaluated into {target}: {rows - errors} decided, {errors} with errors")
     return 0
 

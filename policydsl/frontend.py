@@ -9,7 +9,7 @@ import attrs
 from policydsl import ast
 from policydsl.builder import build
 from policydsl.diagnostics import Sink
-from policydsl.parser import decode, parse
+from policydsl.parser import MAX_BYTES, decode, parse
 from policydsl.source import SourceFile
 
 
@@ -38,11 +38,18 @@ def load_bytes(name: str, data: bytes, sink: Sink) -> Loaded:
     return load_text(name, source.text, sink)
 
 
+def read_limited(path: str | Path, limit: int) -> bytes:
+    """The bytes of a file, but no more than `limit` + 1 of them: enough to tell that it is too long
+    without reading all of a huge file (or forever, from a device such as /dev/zero)."""
+    with open(path, "rb") as handle:
+        return handle.read(limit + 1)
+
+
 def load_file(path: str | Path, sink: Sink) -> Loaded:
     """Read a file from disk; a missing or unreadable file is a diagnostic, not an exception."""
     name = str(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_limited(path, MAX_BYTES)
     except OSError as exc:
         sink.report("E004", f"cannot read `{name}`: {exc.strerror or exc}", None)
         return Loaded(None, None)

@@ -15,6 +15,11 @@ from policydsl.keywords import APPLICANT_FACT
 from policydsl.types import EnumValueSym, FactSym, ParamSym
 
 DATE_NEEDED = "评估日期"
+# What can go wrong in the arithmetic of a well-typed policy: a division by zero (DivisionByZero,
+# or 0/0 as DivisionUndefined), a figure too large to hold or to round (Overflow, InvalidOperation),
+# a date pushed outside years 1 to 9999 (OverflowError).  Each makes the figure unknown, with the
+# reason; none may escape as an exception.
+ARITHMETIC = (decimal.DecimalException, OverflowError)
 
 
 class Unset(Exception):
@@ -60,7 +65,10 @@ def validity_window(header: ast.Header | None) -> tuple[datetime.date | None, da
         start = None
     end = v.end
     if v.duration is not None and start is not None:
-        end = rt.add_duration(start, v.duration.value, v.duration.unit) - datetime.timedelta(days=1)
+        try:
+            end = rt.add_duration(start, v.duration.value, v.duration.unit) - datetime.timedelta(days=1)
+        except OverflowError:
+            end = datetime.date.max  # the validity runs past the end of the calendar
     return start, end, v.start is None or (v.start == "issued" and header.issued is None)
 
 
@@ -276,14 +284,25 @@ class Interpreter:
             env.coverage.setdefault(id(node), set()).add(value)
         return value
 
+    @staticmethod
+    def failure(what: str, exc: BaseException) -> str:
+        """Why `what` (a formula as written, a measure) has no value, for an explanation."""
+        # 0/0 raises InvalidOperation, whose list of signals names DivisionUndefined
+        signals = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+        if isinstance(exc, ZeroDivisionError) or decimal.DivisionUndefined in signals:
+            return f"{what}：除数为零"
+        if isinstance(exc, decimal.DecimalException):
+            return f"{what}：计算结果超出可计算范围"
+        return f"{what}：日期超出公元1年至9999年的范围"
+
     def test(self, node: ast.Expr, env: _Env) -> tuple[bool | None, str | None]:
         """A condition's truth, or None with the reason it cannot be told."""
         try:
             return self.cond(node, env), None
         except Unset as exc:
             return None, exc.what
-        except (decimal.DivisionByZero, decimal.InvalidOperation):
-            return None, f"{self.quote(node)}：除数为零"
+        except ARITHMETIC as exc:
+            return None, self.failure(self.quote(node), exc)
 
     # ------------------------------------------------------------------ clauses and measures
     def clause(self, measure: ast.Measure, clause: ast.Clause, env: _Env, explain: bool) -> rt.ClauseOutcome:
@@ -342,15 +361,16 @@ class Interpreter:
             except Unset as exc:
                 outcome.unknown_reason = exc.what
                 precision = rt.UNKNOWN
-            except (decimal.DivisionByZero, decimal.InvalidOperation):
-                outcome.unknown_reason = f"{self.quote(amount.expr)}：除数为零"
+            except ARITHMETIC as exc:
+                outcome.unknown_reason = self.failure(self.quote(amount.expr), exc)
                 precision = rt.UNKNOWN
         for cap in amount.caps:
             try:
                 limit = self.ev(cap, env)
-            except Unset as exc:
+            except (Unset, *ARITHMETIC) as exc:
+                why = exc.what if isinstance(exc, Unset) else self.failure(self.quote(cap), exc)
                 precision = rt.combine_precision(precision, rt.AT_MOST)
-                outcome.steps.append(f"封顶 {self.quote(cap)}：{exc.what}，金额为上限")
+                outcome.steps.append(f"封顶 {self.quote(cap)}：{why}，金额为上限")
                 continue
             if limit is None:
                 continue
@@ -365,9 +385,13 @@ class Interpreter:
             elif explain:
                 outcome.steps.append(f"封顶 {self.quote(cap)}：{rt.yuan(limit)}（未起作用）")
         if value is not None and precision != rt.UNKNOWN:
-            value = self.rounding(value)
-            if amount.mode == "ceiling" and explain:
-                outcome.steps.append(f"最高 {rt.yuan(value)}（酌情核定，非确定金额）")
+            try:
+                value = self.rounding(value)
+            except ARITHMETIC as exc:
+                outcome.unknown_reason = self.failure(outcome.label, exc)
+                precision, value = rt.UNKNOWN, None
+        if value is not None and precision != rt.UNKNOWN and amount.mode == "ceiling" and explain:
+            outcome.steps.append(f"最高 {rt.yuan(value)}（酌情核定，非确定金额）")
         outcome.amount = value if precision != rt.UNKNOWN else None
         outcome.precision = precision if value is not None else rt.UNKNOWN
 
@@ -451,8 +475,15 @@ class Interpreter:
         for stage in measure.of(ast.Instalment):
             holds, _ = self.test(stage.cond, env)
             share = None if stage.share is None else self._safe(stage.share, env)
+            if stage.share is not None and share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage (None is `rest`)
             stages.append((stage.name.text, stage.label or stage.name.text, share, holds))
-        rt.finish_measure(result, outcomes, self.rounding, funding, stages, bool(measure.of(ast.NoClawback)))
+        no_clawback = bool(measure.of(ast.NoClawback))
+        try:
+            rt.finish_measure(result, outcomes, self.rounding, funding, stages, no_clawback)
+        except ARITHMETIC as exc:
+            result.status, result.amount = rt.UNDETERMINED, None
+            result.reasons.append(self.failure(result.label, exc))
         for pref in measure.of(ast.Preference):
             holds, _ = self.test(pref.cond, env)
             if holds:
@@ -474,7 +505,7 @@ class Interpreter:
     def _safe(self, node: ast.Expr, env: _Env) -> Any:
         try:
             return self.ev(node, env)
-        except (Unset, decimal.DivisionByZero, decimal.InvalidOperation):
+        except (Unset, *ARITHMETIC):
             return None
 
     def _label(self, fact: str) -> str:
@@ -482,9 +513,15 @@ class Interpreter:
         return f"{sym.label}（{fact}）" if sym is not None and sym.label != fact else fact
 
     def literal(self, node: ast.Expr) -> Any:
-        """The value of an expression that uses no fact (an example's given value or expectation)."""
-        with decimal.localcontext(rt.CONTEXT):
-            value = self.ev(node, _Env({}, None, self.overrides))
+        """The value of an expression that uses no fact (an example's given value or expectation);
+        InputError when it has none (an unset parameter, a division by zero)."""
+        try:
+            with decimal.localcontext(rt.CONTEXT):
+                value = self.ev(node, _Env({}, None, self.overrides))
+        except Unset as exc:
+            raise rt.InputError([f"{self.quote(node)}：{exc.what}"]) from None
+        except ARITHMETIC as exc:
+            raise rt.InputError([self.failure(self.quote(node), exc)]) from None
         if isinstance(value, ast.Duration):
             return value.text
         return value
@@ -514,7 +551,11 @@ class Interpreter:
                 missing = sorted({n for m in measures.values() for n in m.needed})
                 if missing:
                     raise rt.InputError([f"missing fact {n}" for n in missing])
-            total = rt.combine_total(measures, self.combines(), self.total_caps(env), self.rounding)
+            try:
+                total = rt.combine_total(measures, self.combines(), self.total_caps(env), self.rounding)
+            except ARITHMETIC as exc:
+                total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
+                total.reasons.append(self.failure("合计", exc))
         return rt.Decision(self.title, date, measures, total, shared[0])
 
     def shared_gates(self, env: _Env) -> tuple[list[str], list[str], set[str]]:

@@ -30,10 +30,15 @@ from policydsl.keywords import (
 )
 from policydsl.source import SourceFile
 
-MAX_BYTES = 32 * 1024 * 1024
+# 1 MiB is twenty times the longest policy written so far (55 KB); a file that size parses and
+# checks in about 15 s, and every repair of a syntax error parses it again (docs/reliability.md).
+MAX_BYTES = 1024 * 1024
 MAX_NESTING = 200  # brackets, checked before parsing
 MAX_DEPTH = 100  # levels of the parse tree; every later pass recurses over it
 MAX_SYNTAX_ERRORS = 20
+# Finding later syntax errors re-parses the repaired text; the search stops once this many
+# characters have been re-parsed, so that a long file full of errors cannot take minutes.
+RECOVERY_BUDGET = 2_000_000
 
 _comments: contextvars.ContextVar[list[lark.Token]] = contextvars.ContextVar("comments")
 
@@ -404,12 +409,14 @@ def _is_top_level(word: str) -> bool:
 
 def _code_chars(text: str) -> Iterator[tuple[int, str]]:
     """Offsets and characters outside strings and comments."""
-    in_string = in_comment = False
+    in_string = in_comment = escaped = False
     for i, ch in enumerate(text):
         if in_comment:
             in_comment = ch != "\n"
         elif in_string:
-            in_string = ch not in ('"', "\n")
+            # `\"` does not end the text
+            in_string = ch != "\n" and (escaped or ch != '"')
+            escaped = not escaped and ch == "\\"
         elif ch == '"':
             in_string = True
         elif ch == "#":
@@ -508,8 +515,10 @@ def _chinese(text: str) -> bool:
 
 def _parses_past(text: str, offset: int) -> bool:
     """True when `text` parses, or fails only after `offset`."""
+    # the parse reads left to right, so the text up to the end of the line is enough to tell
+    cut = text.find("\n", offset + 1)
     try:
-        _parser().parse(text)
+        _parser().parse(text if cut < 0 else text[:cut])
     except UnexpectedCharacters as exc:
         return (exc.pos_in_stream or 0) > offset
     except UnexpectedToken as exc:
@@ -565,6 +574,14 @@ _CHARACTER_HINTS: dict[str, tuple[str, str]] = {
     "。": ("an item ends at the end of its line; no `。` is needed", " "),
     "【": ("use `[` and `]`", "["),
     "】": ("use `[` and `]`", "]"),
+    # spaces and invisible marks pasted from word processors
+    "\u00a0": ("this is a no-break space; type a plain space", " "),
+    "\u2002": ("this is a wide space; type a plain space", " "),
+    "\u2003": ("this is a wide space; type a plain space", " "),
+    "\u2009": ("this is a thin space; type a plain space", " "),
+    "\u200b": ("delete the invisible zero-width space", " "),
+    "\u2060": ("delete the invisible word joiner", " "),
+    "\ufeff": ("delete the invisible byte-order mark", " "),
 }
 
 
@@ -818,7 +835,17 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
 # full-width digits, letters, `%` and the decimal point; full-width punctuation (，：（）) is what a
 # Chinese keyboard types and is folded without a word
 _FULLWIDTH_WARNED = frozenset(
-    chr(cp) for cp in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), 0xFF05, 0xFF0E]
+    chr(cp)
+    for cp in [
+        *range(0xFF10, 0xFF1A),
+        *range(0xFF21, 0xFF3B),
+        *range(0xFF41, 0xFF5B),
+        0xFF05,
+        0xFF0E,
+        # ＃ starts a comment and ＂ a text, each silently changing how the rest of the line reads
+        0xFF03,
+        0xFF02,
+    ]
 )
 
 
@@ -858,6 +885,15 @@ def _too_deep(tree: lark.Tree[lark.Token]) -> lark.Tree[lark.Token] | None:
 
 def parse(source: SourceFile, sink: Sink) -> tuple[lark.Tree[lark.Token], list[lark.Token]] | None:
     """Parse a source file; on failure report every syntax error found and return None."""
+    size = len(source.text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_BYTES:  # text given in memory has not been through decode()
+        sink.report(
+            "E005",
+            f"the file is {size} bytes; the limit is {MAX_BYTES}",
+            source.span(0, 0),
+            hint="split the policy into several files",
+        )
+        return None
     text = normalize(source.text)
     _fullwidth_warnings(source, sink)
     depth, where = _max_nesting(text)
@@ -901,8 +937,10 @@ def _offset(exc: UnexpectedInput, text: str) -> int:
 
 
 def _report_all(source: SourceFile, text: str, exc: UnexpectedInput, sink: Sink) -> None:
-    """Report the first syntax error, skip past it and parse again, up to MAX_SYNTAX_ERRORS."""
+    """Report the first syntax error, skip past it and parse again, up to MAX_SYNTAX_ERRORS (and
+    RECOVERY_BUDGET characters parsed again)."""
     last = -1
+    spent = 0
     for _ in range(MAX_SYNTAX_ERRORS):
         position = _offset(exc, text)
         if position <= last:
@@ -917,6 +955,9 @@ def _report_all(source: SourceFile, text: str, exc: UnexpectedInput, sink: Sink)
         if repaired is None:
             return
         text = repaired
+        spent += len(text)
+        if spent > RECOVERY_BUDGET:
+            return
         try:
             _parser().parse(text)
         except UnexpectedInput as again:

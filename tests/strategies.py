@@ -1,0 +1,875 @@
+"""Hypothesis strategies shared by the tests: well-typed policies built from the grammar, applicants
+for them, and mutations of policy text.
+
+`policies()` draws a `GeneratedPolicy`: the text of a policy that parses and type-checks without
+errors, using every construct of the language (facts of every type, enums, kinds, parameters with
+versions, measures with every clause form, tier tables, bands, exceptions, funding limits,
+instalments, combination rules, examples), in English, Chinese or mixed keywords, with names and
+texts chosen to be awkward for a code generator (Python keywords and builtins, dunder names,
+quotes, backslashes, newlines, `\"\"\"`).  `applicants(policy)` draws raw facts for it, the way JSON or a
+CSV file would give them.  `mutations()` draws edits of a valid file: deleted, duplicated and
+swapped tokens, random bytes, invalid UTF-8, a BOM, CRLF, tabs, full-width forms.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from policydsl.keywords import KEYWORDS, TYPE_NAMES
+
+# ---------------------------------------------------------------------------------------- names
+
+# Names that a careless code generator would turn into broken or dangerous Python.
+PYTHON_NAMES = (
+    "class", "def", "import", "lambda", "return", "yield", "None", "True", "False", "self",
+    "print", "eval", "exec", "open", "os", "sys", "__import__", "__init__", "__class__",
+    "__builtins__", "__name__", "_", "__", "Decimal", "decimal", "datetime", "rt", "result",
+    "facts", "date", "value", "str", "int", "type", "object", "match", "case", "async", "await",
+    "global", "nonlocal", "del", "pass", "raise", "try", "except", "finally", "with", "assert",
+    "while", "for", "is", "break", "continue", "elif", "else", "from_", "_x", "x__y",
+)  # fmt: skip
+PLAIN_NAMES = (
+    "investment", "revenue", "customers", "level", "established", "funding", "rate", "area",
+    "staff", "score", "region", "tier", "output", "patents", "subsidy", "base", "extra",
+)  # fmt: skip
+# Chinese names; a run of Chinese characters may contain a keyword (自有资金 holds 自) as long as
+# the whole run is not one.
+CHINESE_NAMES = (
+    "营收", "投资额", "客户数量", "认定级别", "成立日期", "自有资金", "如意", "研发投入", "职工人数",
+    "上级资金", "区域", "档次", "产值", "专利", "基础奖励", "追加奖励", "国家级", "省级", "市级",
+    "企业", "园区", "平台", "配套", "标杆", "示范", "中心", "节点", "试点",
+)  # fmt: skip
+# Names that look alike but differ: a CJK compatibility ideograph and the unified one it folds to
+# under NFKC (which Python applies to identifiers), and ASCII names that differ only in case.
+LOOKALIKE_NAMES = ("\uf900", "\u8c48", "\uf901", "\u66f4", "Rate", "rate", "RATE")
+
+RESERVED = (
+    {w for pair in KEYWORDS.values() for w in pair}
+    | {"applicant", "申报主体"}
+    | {"超过", "不满", "达到", "不低于", "届满", "满", "不超过", "低于", "等于"}
+    | {"以上", "及以上", "或以上", "以下", "及以下", "以内"}
+)
+
+# Characters for labels, citations and other texts: quotes, backslashes and newlines are written
+# escaped; the rest as they are.  A full-width quote (U+FF02) is a quote everywhere, so it is left out.
+TEXT_CHARS = st.one_of(
+    st.sampled_from([*"ab 第八条（一）{}#:,，Ａ＃“”'\"\\\n\t$%{}", '"""', "'''", "\\n", "${x}", "{0}", "%s"]),
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\uff02"),
+)
+
+
+def quote(text: str) -> str:
+    """`text` as a policy string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+# ---------------------------------------------------------------------------------------- types
+
+MONEY, PERCENT, NUMBER, COUNT, BOOL, DATE, TEXT, DURATION = (
+    "money", "percent", "number", "count", "bool", "date", "text", "duration",
+)  # fmt: skip
+FACT_TYPES = (MONEY, PERCENT, NUMBER, COUNT, BOOL, DATE, TEXT, "enum")
+TYPE_SPELLING = {
+    MONEY: ("money", "金额"),
+    PERCENT: ("percent", "比例"),
+    NUMBER: ("number", "数值"),
+    COUNT: ("count", "数量"),
+    BOOL: ("bool", "布尔"),
+    DATE: ("date", "日期"),
+    TEXT: ("text", "文本"),
+    DURATION: ("duration", "期限"),
+}
+COUNT_UNIT = "家"
+
+
+@attrs.frozen
+class GeneratedPolicy:
+    """A drawn policy: its `text`, its facts (name -> type; enum facts as `enum:<enum>`), the `enums`
+    (name -> members), the applicant `kinds`, the `measures`, and the first and last valid day."""
+
+    text: str
+    facts: dict[str, str]
+    enums: dict[str, tuple[str, ...]]
+    enum_labels: dict[str, tuple[str, ...]]
+    kinds: tuple[str, ...]
+    measures: tuple[str, ...]
+    valid_from: datetime.date | None
+    valid_until: datetime.date | None
+
+
+class _Writer:
+    """Draws one policy.  `lang` is en, zh or mixed (each keyword spelt at random)."""
+
+    def __init__(self, draw: st.DrawFn, lang: str) -> None:
+        self.draw = draw
+        self.lang = lang
+        self.used: set[str] = set()
+        self.facts: dict[str, str] = {}
+        self.params: dict[str, str] = {}
+        self.enums: dict[str, tuple[str, ...]] = {}
+        self.enum_labels: dict[str, tuple[str, ...]] = {}
+        self.kinds: list[str] = []
+        self.measures: list[str] = []
+
+    # ------------------------------------------------------------------ small draws
+    def pick(self, options: Any) -> Any:
+        return self.draw(st.sampled_from(list(options)))
+
+    def chance(self, p: float) -> bool:
+        return bool(self.draw(st.integers(0, 999)) < p * 1000)
+
+    def count(self, low: int, high: int) -> int:
+        return int(self.draw(st.integers(low, high)))
+
+    def kw(self, name: str) -> str:
+        english, chinese = KEYWORDS[name]
+        if self.lang == "en":
+            return english
+        if self.lang == "zh":
+            return chinese
+        return english if self.chance(0.5) else chinese
+
+    def raw_text(self) -> str:
+        return "".join(self.draw(st.lists(TEXT_CHARS, max_size=6)))
+
+    def text(self) -> str:
+        return quote(self.raw_text())
+
+    def opt_text(self) -> str:
+        return " " + self.text() if self.chance(0.5) else ""
+
+    def cite(self) -> str:
+        return f" {self.kw('cite')} {self.text()}" if self.chance(0.3) else ""
+
+    def name(self) -> str:
+        pools = (PYTHON_NAMES, PLAIN_NAMES, CHINESE_NAMES, LOOKALIKE_NAMES)
+        for _ in range(50):
+            pool = self.pick(pools)
+            base = self.pick(pool)
+            if self.chance(0.3) and base[0].isascii():
+                base = f"{base}_{self.count(0, 99)}"
+            if base not in self.used and base not in RESERVED and base not in TYPE_NAMES:
+                self.used.add(base)
+                return str(base)
+        fresh = f"n{len(self.used)}"
+        self.used.add(fresh)
+        return fresh
+
+    def date(self) -> datetime.date:
+        return datetime.date(self.count(1990, 2030), self.count(1, 12), self.count(1, 28))
+
+    def date_lit(self, day: datetime.date | None = None) -> str:
+        day = day or self.date()
+        if self.chance(0.3):
+            return f"{day.year}年{day.month}月{day.day}日"
+        return day.isoformat()
+
+    # ------------------------------------------------------------------ literals
+    def money_lit(self) -> str:
+        form = self.count(0, 6)
+        if form == 0:
+            return f"{self.count(0, 999)}万"
+        if form == 1:
+            return f"{self.count(1, 99)}.{self.count(0, 9)}亿"
+        if form == 2:
+            return f"{self.count(0, 10**9)}元"
+        if form == 3:
+            return f"{self.count(0, 9999)}.{self.count(0, 99):02d}元"
+        if form == 4:
+            return self.pick(["1e30万", "0.001元", "1e-3元", "2.5e2万", "0元", "1千", "0.01元"])
+        if form == 5:
+            return f"{self.count(1, 500)}千"
+        return f"{self.count(1, 5000)}万"
+
+    def percent_lit(self) -> str:
+        form = self.count(0, 4)
+        if form == 0:
+            return f"{self.count(0, 100)}%"
+        if form == 1:
+            return f"{self.count(0, 99)}.{self.count(0, 9)}%"
+        if form == 2:
+            return f"{self.count(0, 1000)}‰"
+        if form == 3:
+            return f"{self.count(1, 3)}:{self.count(1, 3)}"
+        return self.pick(["1e-30%", "100%", "0%", "33.333%"])
+
+    def number_lit(self) -> str:
+        return self.pick([str(self.count(0, 1000)), f"{self.count(0, 99)}.{self.count(1, 9)}", "1e3"])
+
+    def count_lit(self) -> str:
+        return f"{self.count(0, 500)}{COUNT_UNIT}"
+
+    def duration_lit(self) -> str:
+        return self.pick(
+            [f"{self.count(1, 10)}年", f"{self.count(1, 36)}个月", f"{self.count(1, 400)}天", "1年"]
+        )
+
+    # ------------------------------------------------------------------ expressions
+    def names_of(self, ty: str) -> list[str]:
+        return [n for n, t in self.facts.items() if t == ty] + [n for n, t in self.params.items() if t == ty]
+
+    def wrap(self, text: str) -> str:
+        return f"({text})"
+
+    def expr(self, ty: str, depth: int) -> str:
+        """An expression of type `ty` (money, percent, number, count, date, bool)."""
+        leaf = depth <= 0 or self.chance(0.35)
+        maker: Callable[[int], str] = getattr(self, f"_{ty}")
+        return maker(-1 if leaf else depth - 1)
+
+    def _leaf(self, ty: str, literal: Callable[[], str]) -> str:
+        names = self.names_of(ty)
+        if names and self.chance(0.6):
+            return str(self.pick(names))
+        return literal()
+
+    def _money(self, depth: int) -> str:
+        if depth < 0:
+            return self._leaf(MONEY, self.money_lit)
+        e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
+        form = self.count(0, 12)
+        if form == 0:
+            return f"{e(PERCENT)} * {e(MONEY)}"
+        if form == 1:
+            return f"{e(MONEY)} {self.pick(['*', '×'])} {e(PERCENT)}"
+        if form == 2:
+            return f"{e(MONEY)} {self.pick(['+', '-'])} {e(MONEY)}"
+        if form == 3:
+            return f"{self.kw(self.pick(['min', 'max']))}({e(MONEY)}, {e(MONEY)})"
+        if form == 4:
+            return f"{e(MONEY)} {self.pick(['/', '÷'])} {self.pick(['2', '3', '1.5', '7', '100'])}"
+        if form == 5 and self.names_of(COUNT):
+            return f"{self.count(1, 100)}万/{COUNT_UNIT} * {self.pick(self.names_of(COUNT))}"
+        if form == 6:
+            enums = [n for n, t in self.facts.items() if t.startswith("enum:")]
+            if enums:
+                fact = self.pick(enums)
+                return self.table(fact, lambda: self.expr(MONEY, depth))
+        if form == 7:
+            subject = self.pick(self.names_of(MONEY) or [self.money_lit()])
+            return self.band(subject, MONEY, lambda: self.expr(MONEY, depth))
+        if form == 8:
+            return f"{e(MONEY)} * {e(NUMBER)}"
+        if form == 9:
+            return f"- {e(MONEY)}"
+        if form == 10 and self.names_of(NUMBER):
+            # division by a fact that may be 0 when evaluated
+            return f"{e(MONEY)} / {self.pick(self.names_of(NUMBER))}"
+        return self._leaf(MONEY, self.money_lit)
+
+    def _percent(self, depth: int) -> str:
+        if depth < 0:
+            return self._leaf(PERCENT, self.percent_lit)
+        e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
+        form = self.count(0, 4)
+        if form == 0:
+            return f"{e(PERCENT)} {self.pick(['+', '-'])} {e(PERCENT)}"
+        if form == 1:
+            return f"{e(PERCENT)} * {e(NUMBER)}"
+        if form == 2:
+            # a literal 0 divisor is E209; a fact may still be 0 when evaluated
+            divisor = self.pick(self.names_of(MONEY) or [f"{self.count(1, 99)}万"])
+            return f"{e(MONEY)} / {divisor}"
+        if form == 3:
+            return f"{self.kw(self.pick(['min', 'max']))}({e(PERCENT)}, {e(PERCENT)})"
+        return self._leaf(PERCENT, self.percent_lit)
+
+    def _number(self, depth: int) -> str:
+        if depth < 0:
+            return self._leaf(NUMBER, self.number_lit)
+        e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
+        form = self.count(0, 3)
+        if form == 0:
+            return f"{e(NUMBER)} {self.pick(['+', '-', '*'])} {e(NUMBER)}"
+        if form == 1:
+            return f"{e(NUMBER)} / {self.pick(['2', '4', '0.5'])}"
+        return self._leaf(NUMBER, self.number_lit)
+
+    def _count(self, depth: int) -> str:
+        if depth < 0:
+            return self._leaf(COUNT, self.count_lit)
+        if self.chance(0.4):
+            return f"{self.wrap(self.expr(COUNT, depth))} + {self.wrap(self.expr(COUNT, depth))}"
+        return self._leaf(COUNT, self.count_lit)
+
+    def _date(self, depth: int) -> str:
+        if depth < 0:
+            return self._leaf(DATE, self.date_lit)
+        if self.chance(0.5):
+            return f"{self.wrap(self.expr(DATE, depth))} {self.pick(['+', '-'])} {self.duration_lit()}"
+        return self._leaf(DATE, self.date_lit)
+
+    def _bool(self, depth: int) -> str:
+        if depth < 0:
+            return self.atom_condition()
+        e = lambda: self.wrap(self.expr(BOOL, depth))  # noqa: E731
+        form = self.count(0, 5)
+        if form == 0:
+            return f"{e()} {self.kw('and')} {e()}"
+        if form == 1:
+            return f"{e()} {self.kw('or')} {e()}"
+        if form == 2:
+            return f"{self.kw('not')} {e()}"
+        if form == 3:
+            return f"{e()} {self.kw('implies')} {e()}"
+        return self.atom_condition()
+
+    def atom_condition(self) -> str:
+        form = self.count(0, 8)
+        bools = self.names_of(BOOL)
+        if form == 0 and bools:
+            return str(self.pick(bools))
+        if form == 1:
+            return self.kw(self.pick(["true", "false"]))
+        enums = [n for n, t in self.facts.items() if t.startswith("enum:")]
+        if form == 2 and enums:
+            fact = self.pick(enums)
+            members = self.enums[self.facts[fact][5:]]
+            if self.chance(0.5):
+                chosen = self.draw(st.lists(st.sampled_from(members), min_size=1, max_size=3, unique=True))
+                return f"{fact} {self.kw('in')} [{', '.join(chosen)}]"
+            return f"{fact} {self.pick(['==', '!=', '≠'])} {self.pick(members)}"
+        dates = self.names_of(DATE)
+        if form == 3 and [n for n in dates if n in self.facts]:
+            fact = self.pick([n for n in dates if n in self.facts])
+            word = self.pick(["届满", "满", "超过", "不满", ">=", ">", "<", "<=", "达到"])
+            durations = [self.duration_lit(), *self.names_of(DURATION)]
+            return f"{self.kw('since')}({fact}) {word} {self.pick(durations)}"
+        if form == 4:
+            return f"{self.expr(DATE, 1)} {self.pick(['>=', '<', '==', '!='])} {self.date_lit()}"
+        texts = self.names_of(TEXT)
+        if form == 5 and texts:
+            return f"{self.pick(texts)} {self.pick(['==', '!='])} {self.pick(texts)}"
+        ty = self.pick([MONEY, PERCENT, NUMBER, COUNT])
+        return self.comparison(ty)
+
+    def comparison(self, ty: str) -> str:
+        left = self.wrap(self.expr(ty, 1)) if self.chance(0.3) else self.expr(ty, -1)
+        literal = {
+            MONEY: self.money_lit,
+            PERCENT: self.percent_lit,
+            NUMBER: self.number_lit,
+            COUNT: self.count_lit,
+        }[ty]
+        style = self.count(0, 2)
+        if style == 0:
+            symbol = self.pick([">=", "≥", ">", "<=", "≤", "<", "==", "!=", "≠"])
+            return f"{left} {symbol} {self.wrap(self.expr(ty, 1))}"
+        if style == 1:
+            word = self.pick(["超过", "不满", "达到", "不低于", "届满", "满", "不超过", "低于"])
+            glue = "" if self.chance(0.3) else " "
+            return f"{left} {word}{glue}{literal()}"
+        word = self.pick(["以上", "及以上", "或以上", "以下", "及以下", "以内"])
+        glue = "" if self.chance(0.5) else " "
+        return f"{left} {literal()}{glue}{word}"
+
+    def table(self, fact: str, value: Callable[[], str]) -> str:
+        members = list(self.enums[self.facts[fact][5:]])
+        keys = self.draw(st.lists(st.sampled_from(members), min_size=1, max_size=len(members), unique=True))
+        entries = [f"{k}: {self.value(value)}" for k in keys]
+        if len(keys) < len(members) or self.chance(0.3):
+            entries.append(f"{self.kw('otherwise')}: {self.value(value)}")
+        trailing = "," if self.chance(0.2) else ""
+        return f"{self.kw('by')} {fact} {{ {', '.join(entries)}{trailing} }}"
+
+    def band(self, subject: str, ty: str, value: Callable[[], str]) -> str:
+        literal = {MONEY: self.money_lit, PERCENT: self.percent_lit, NUMBER: self.number_lit}[ty]
+        entries = []
+        for _ in range(self.count(1, 3)):
+            first = f"{self.pick(['超过', '达到', '>=', '>', '<', '不满'])} {literal()}"
+            if self.chance(0.3):
+                first += f" {self.kw('and')} {self.pick(['<', '不超过', '<='])} {literal()}"
+            entries.append(f"{first}: {self.value(value)}")
+        if self.chance(0.7):
+            entries.append(f"{self.kw('otherwise')}: {self.value(value)}")
+        return f"{self.kw('band')} {subject} {{ {', '.join(entries)} }}"
+
+    def value(self, value: Callable[[], str]) -> str:
+        return self.kw("unset") if self.chance(0.1) else value()
+
+    # ------------------------------------------------------------------ declarations
+    def header(self) -> tuple[str, datetime.date | None, datetime.date | None]:
+        lines = [f"{self.kw('policy')} {self.text()} {{"]
+        issued = self.date() if self.chance(0.8) else None
+        if self.chance(0.6):
+            lines.append(f"  {self.kw('issuer')} {self.text()}")
+        if self.chance(0.3):
+            lines.append(f"  {self.kw('docno')} {self.text()}")
+        lines.append(f"  {self.kw('issued')} {self.date_lit(issued) if issued else self.kw('unset')}")
+        start: datetime.date | None = None
+        end: datetime.date | None = None
+        if self.chance(0.7):
+            form = self.count(0, 2)
+            if form == 0 and issued is not None:
+                first, start = self.kw("issued"), issued
+            elif form == 1:
+                start = self.date()
+                first = self.date_lit(start)
+            else:
+                first = self.kw("unset")
+            if self.chance(0.5) or start is None:
+                end = (start or datetime.date(2020, 1, 1)) + datetime.timedelta(days=self.count(30, 3000))
+                tail = f"{self.kw('until')} {self.date_lit(end)}"
+            else:
+                years = self.count(1, 5)
+                tail = f"{self.kw('lasting')} {years}年"
+                end = start.replace(year=start.year + years) - datetime.timedelta(days=1)
+            lines.append(f"  {self.kw('valid')} {self.kw('from')} {first} {tail}")
+        if self.chance(0.4):
+            lines.append(f"  {self.kw('source')} {self.text()}")
+        if self.chance(0.5):
+            unit = self.pick(["fen", "jiao", "yuan", "分", "角", "元"])
+            mode = self.pick(["half_up", "half_even", "down", "四舍五入", "银行家舍入", "舍去"])
+            lines.append(f"  {self.kw('rounding')} {unit} {mode}")
+        if self.chance(0.2):
+            lines.append(f"  {self.kw('cite')} {self.text()}")
+        lines.append("}")
+        return "\n".join(lines), start, end
+
+    def type_ref(self, ty: str) -> str:
+        english, chinese = TYPE_SPELLING[ty]
+        spelt = english if self.lang == "en" or (self.lang == "mixed" and self.chance(0.5)) else chinese
+        return f"{spelt} {COUNT_UNIT}" if ty == COUNT else spelt
+
+    def fact(self) -> str:
+        name = self.name()
+        ty = self.pick(FACT_TYPES)
+        bound = ""
+        if ty == "enum":
+            if not self.enums:
+                ty = MONEY
+            else:
+                enum = self.pick(sorted(self.enums))
+                self.facts[name] = f"enum:{enum}"
+                return f"{self.kw('fact')} {name}{self.opt_text()}: {enum}"
+        if ty in (MONEY, COUNT) or (ty in (NUMBER, PERCENT) and self.chance(0.5)):
+            zero = {MONEY: "0", COUNT: f"0{COUNT_UNIT}", NUMBER: "0", PERCENT: "0%"}[ty]
+            bound = f" >= {zero}" if self.chance(0.8) else f" 不低于 {zero}"
+            if ty == PERCENT and self.chance(0.5):
+                bound += " <= 100%"
+        self.facts[name] = ty
+        return f"{self.kw('fact')} {name}{self.opt_text()}: {self.type_ref(ty)}{bound}"
+
+    def param(self) -> str:
+        name = self.name()
+        ty = self.pick([MONEY, MONEY, PERCENT, NUMBER, DURATION, DATE])
+        literal = {
+            MONEY: lambda: self.expr(MONEY, 1),
+            PERCENT: self.percent_lit,
+            NUMBER: self.number_lit,
+            DURATION: self.duration_lit,
+            DATE: self.date_lit,
+        }[ty]
+        head = f"{self.kw('param')} {name}{self.opt_text()}: {self.type_ref(ty)}"
+        if self.chance(0.6):
+            decl = f"{head} = {self.value(literal)}{self.cite()}"
+        else:
+            days = sorted({self.date() for _ in range(self.count(1, 3))})
+            versions = "\n".join(
+                f"  {self.kw('from')} {self.date_lit(d)} = {self.value(literal)}{self.cite()}" for d in days
+            )
+            decl = f"{head} {{\n{versions}\n}}"
+        self.params[name] = ty
+        return decl
+
+    def enum(self) -> str:
+        name = self.name()
+        members = tuple(self.name() for _ in range(self.count(1, 4)))
+        labels = tuple(self.raw_text() if self.chance(0.8) else None for _ in members)
+        self.enums[name] = members
+        self.enum_labels[name] = tuple(
+            lab if lab is not None else m for m, lab in zip(members, labels, strict=True)
+        )
+        body = ", ".join(
+            m if lab is None else f"{m} {quote(lab)}" for m, lab in zip(members, labels, strict=True)
+        )
+        trailing = "," if self.chance(0.2) else ""
+        return f"{self.kw('enum')} {name}{self.opt_text()} {{ {body}{trailing} }}"
+
+    def kind(self) -> str:
+        name = self.name()
+        self.kinds.append(name)
+        return f"{self.kw('kind')} {name}{self.opt_text()}"
+
+    def requirement(self, indent: str = "  ") -> str:
+        return f"{indent}{self.kw('require')} {self.expr(BOOL, 2)}{self.opt_text()}{self.cite()}"
+
+    # ------------------------------------------------------------------ measures
+    def amount(self) -> str:
+        caps = "".join(f" {self.kw('cap')} {self.expr(MONEY, 1)}" for _ in range(self.count(0, 2)))
+        form = self.count(0, 5)
+        if form == 0:
+            return f"{self.kw('ceiling')} {self.expr(MONEY, 2)}{caps}"
+        if form == 1:
+            return f"{self.kw('unset')}{caps}"
+        return f"{self.expr(MONEY, 2)}{caps}"
+
+    def conditions(self) -> str:
+        out = ""
+        for _ in range(self.count(0, 2)):
+            out += f" {self.kw(self.pick(['if', 'if', 'unless']))} {self.expr(BOOL, 2)}"
+        return out
+
+    def measure(self) -> str:
+        name = self.name()
+        self.measures.append(name)
+        items: list[str] = []
+        if self.kinds and self.chance(0.5):
+            chosen = self.draw(st.lists(st.sampled_from(self.kinds), min_size=1, unique=True))
+            items.append(f"  {self.kw('applicants')} {', '.join(chosen)}")
+        if self.chance(0.3):
+            forms = self.draw(
+                st.lists(
+                    st.sampled_from(
+                        ["cash", "voucher", "interest_subsidy", "equity", "grant", "现金", "贴息"]
+                    ),
+                    min_size=1,
+                    max_size=3,
+                    unique=True,
+                )
+            )
+            items.append(f"  {self.kw('pays')} {', '.join(forms)}")
+        for _ in range(self.count(0, 2)):
+            items.append(self.requirement())
+        named: list[str] = []
+        for i in range(self.count(1, 4)):
+            kind = "award" if i == 0 or self.chance(0.7) else "bonus"
+            head = self.kw(kind)
+            label = ""
+            if self.chance(0.6):
+                clause = self.name()
+                label = f" {clause}{self.opt_text()}:"
+                exception = ""
+                if named and kind == "award" and self.chance(0.4):
+                    exception = f" {self.kw('exception')} {self.pick(named)}"
+                    if self.chance(0.6):
+                        exception += f" {self.kw('priority')} {self.count(0, 9)}"
+                if kind == "award" and not exception:
+                    named.append(clause)
+                label += exception
+            items.append(f"  {head}{label} {self.amount()}{self.conditions()}{self.cite()}")
+        if self.chance(0.3):
+            items.append(f"  {self.kw('exclude')} {self.expr(BOOL, 2)}{self.opt_text()}{self.cite()}")
+        if self.chance(0.2):
+            items.append(f"  {self.kw('prefer')} {self.expr(BOOL, 1)}{self.opt_text()}")
+        money_names = self.names_of(MONEY)
+        if money_names and self.chance(0.3):
+            limit = self.expr(MONEY, 1)
+            items.append(
+                f"  {self.kw('funding_limit')} {limit} {self.kw('counting')} {self.pick(money_names)}"
+            )
+        if self.chance(0.2):
+            rank = (
+                f" {self.kw('rank')} {self.expr(self.pick([MONEY, NUMBER]), 1)}" if self.chance(0.6) else ""
+            )
+            items.append(f"  {self.kw('quota')} {self.count(0, 50)}{rank}{self.cite()}")
+        if self.facts and self.chance(0.15):
+            allocate = (
+                f" {self.kw('allocate')} {self.pick(['proportional', '按比例'])}" if self.chance(0.6) else ""
+            )
+            per = self.pick(sorted(self.facts))
+            items.append(f"  {self.kw('group_cap')} {self.money_lit()} {self.kw('per')} {per}{allocate}")
+        if self.chance(0.1):
+            items.append(f"  {self.kw('budget')} {self.money_lit()}{self.cite()}")
+        if self.chance(0.25):
+            for _ in range(self.count(1, 3)):
+                share = self.kw("rest") if self.chance(0.3) else self.percent_lit()
+                head = f"{self.kw('instalment')} {self.name()}{self.opt_text()}"
+                items.append(f"  {head}: {share} {self.kw('if')} {self.expr(BOOL, 1)}")
+            if self.chance(0.5):
+                items.append(f"  {self.kw('no_clawback')}{self.cite()}")
+        order = self.draw(st.permutations(items)) if self.chance(0.3) else items
+        head = f"{self.kw('measure')} {name}{self.opt_text()}{self.cite()} {{"
+        return "\n".join([head, *order, "}"])
+
+    # ------------------------------------------------------------------ across measures and examples
+    def combine(self) -> str:
+        chosen = self.draw(st.lists(st.sampled_from(self.measures), min_size=1, unique=True))
+        mode = self.pick(["added", "highest", "exclusive", "叠加", "就高", "互斥"])
+        return f"{self.kw('combine')} {mode} {{ {', '.join(chosen)} }}{self.cite()}{self.opt_text()}"
+
+    def total_cap(self) -> str:
+        chosen = self.draw(st.lists(st.sampled_from(self.measures), min_size=1, unique=True))
+        cap = self.expr(MONEY, 1)
+        return f"{self.kw('total_cap')} {cap} {self.kw('over')} {{ {', '.join(chosen)} }}{self.cite()}"
+
+    def acknowledge(self) -> str:
+        chosen = self.draw(st.lists(st.sampled_from(self.measures), min_size=1, unique=True))
+        code = self.pick(["P201", "P202", "W301"])
+        return f"{self.kw('acknowledge')} {code} {{ {', '.join(chosen)} }} {self.text()}"
+
+    def given_value(self, ty: str) -> str:
+        if ty.startswith("enum:"):
+            return str(self.pick(self.enums[ty[5:]]))
+        return {
+            MONEY: self.money_lit,
+            PERCENT: self.percent_lit,
+            NUMBER: self.number_lit,
+            COUNT: self.count_lit,
+            BOOL: lambda: self.kw(self.pick(["true", "false"])),
+            DATE: self.date_lit,
+            TEXT: self.text,
+        }[ty]()
+
+    def example(self) -> str:
+        on = f" {self.kw('on')} {self.date_lit()}" if self.chance(0.6) else ""
+        bindings = []
+        names = self.draw(st.lists(st.sampled_from(sorted(self.facts)), unique=True)) if self.facts else []
+        for fact in names:
+            bindings.append(f"{fact}: {self.given_value(self.facts[fact])}")
+        if self.kinds and self.chance(0.7):
+            bindings.append(f"applicant: {self.pick(self.kinds)}")
+        lines = [
+            f"{self.kw('example')} {self.text()}{on} {{",
+            f"  {self.kw('given')} {{ {', '.join(bindings)} }}",
+        ]
+        for _ in range(self.count(0, 3)):
+            target = self.kw("total") if self.chance(0.2) else self.pick(self.measures)
+            expected = self.pick(
+                [
+                    f"= {self.money_lit()}",
+                    f"{self.kw('ceiling')} {self.money_lit()}",
+                    self.kw("undetermined"),
+                    self.kw("ineligible"),
+                ]
+            )
+            lines.append(f"  {self.kw('expect')} {target} {expected}")
+        lines.append("}")
+        return "\n".join(lines)
+
+    def policy(self) -> GeneratedPolicy:
+        parts: list[str] = []
+        start = end = None
+        if self.chance(0.9):
+            header, start, end = self.header()
+            parts.append(header)
+        for _ in range(self.count(0, 3)):
+            parts.append(self.kind())
+        for _ in range(self.count(0, 2)):
+            parts.append(self.enum())
+        for _ in range(self.count(1, 8)):
+            parts.append(self.fact())
+        for _ in range(self.count(0, 3)):
+            parts.append(self.param())
+        if self.chance(0.3):
+            parts.append(f"{self.kw('assume')} {self.expr(BOOL, 1)}{self.opt_text()}")
+        if self.chance(0.4):
+            reqs = "\n".join(self.requirement() for _ in range(self.count(0, 3)))
+            parts.append(f"{self.kw('eligibility')} {{\n{reqs}\n}}")
+        for _ in range(self.count(1, 4)):
+            parts.append(self.measure())
+        if self.chance(0.4):
+            parts.append(self.combine())
+        if self.chance(0.3):
+            parts.append(self.total_cap())
+        if self.chance(0.2):
+            parts.append(self.acknowledge())
+        for _ in range(self.count(0, 2)):
+            parts.append(self.example())
+        if self.chance(0.3):
+            parts.insert(self.count(0, len(parts)), "# " + self.text())
+        separator = self.pick(["\n", "\n\n", "\n  \n"])
+        return GeneratedPolicy(
+            separator.join(parts) + "\n",
+            dict(self.facts),
+            dict(self.enums),
+            dict(self.enum_labels),
+            tuple(self.kinds),
+            tuple(self.measures),
+            start,
+            end,
+        )
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> GeneratedPolicy:
+    """A policy that parses and type-checks without errors."""
+    lang = draw(st.sampled_from(["en", "zh", "mixed"]))
+    return _Writer(draw, lang).policy()
+
+
+# ---------------------------------------------------------------------------------------- applicants
+
+
+def _money_value() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.integers(0, 10**10),
+        st.decimals(min_value=0, max_value=10**10, places=2, allow_nan=False, allow_infinity=False),
+        st.integers(0, 10**6).map(lambda n: f"{n}万"),
+        st.integers(0, 10**6).map(lambda n: f" {n} "),
+        st.sampled_from(["1.5亿", "1,000", "0", "0.001", "3000万元", "1e3", "100元", "1e30"]),
+    )
+
+
+def fact_value(policy: GeneratedPolicy, ty: str) -> st.SearchStrategy[Any]:
+    """A raw value (JSON/CSV-like) that a fact of type `ty` accepts."""
+    if ty.startswith("enum:"):
+        enum = ty[5:]
+        return st.sampled_from(
+            list(policy.enums[enum]) + [label for label in policy.enum_labels[enum] if label.strip()]
+        )
+    dates = st.dates(datetime.date(1900, 1, 1), datetime.date(2100, 12, 31))
+    return {
+        MONEY: _money_value(),
+        PERCENT: st.one_of(
+            st.integers(0, 100).map(lambda n: f"{n}%"),
+            st.decimals(min_value=0, max_value=1, places=3, allow_nan=False, allow_infinity=False),
+            st.sampled_from(["0.5", "1", "0"]),
+        ),
+        NUMBER: st.one_of(st.integers(-10, 1000), st.sampled_from(["0", "1.5", "2", "-3"])),
+        COUNT: st.one_of(st.integers(0, 5000), st.integers(0, 99).map(lambda n: f"{n}{COUNT_UNIT}")),
+        BOOL: st.sampled_from([True, False, "true", "false", "是", "否", "yes", "no", 1, 0]),
+        DATE: st.one_of(
+            dates.map(lambda d: d.isoformat()),
+            dates,
+            st.sampled_from(["0001-01-01", "9999-12-31", "2020-02-29"]),
+        ),
+        TEXT: st.text(max_size=8),
+    }[ty]
+
+
+@st.composite
+def applicants(draw: st.DrawFn, policy: GeneratedPolicy, complete: bool = False) -> dict[str, Any]:
+    """Raw facts for `policy`: every fact when `complete`, otherwise a random subset."""
+    facts: dict[str, Any] = {}
+    for name, ty in policy.facts.items():
+        if complete or draw(st.integers(0, 9)) < 8:
+            facts[name] = draw(fact_value(policy, ty))
+    if policy.kinds and (complete or draw(st.booleans())):
+        facts["applicant"] = draw(st.sampled_from(policy.kinds))
+    return facts
+
+
+def evaluation_dates(policy: GeneratedPolicy) -> st.SearchStrategy[datetime.date]:
+    """Mostly days inside the policy's validity, sometimes any day at all."""
+    start = policy.valid_from or datetime.date(2015, 1, 1)
+    end = policy.valid_until or start + datetime.timedelta(days=3650)
+    if end < start:
+        end = start
+    inside = st.dates(start, end)
+    return st.one_of(inside, inside, inside, st.dates(datetime.date(1, 1, 1), datetime.date(9999, 12, 31)))
+
+
+# ---------------------------------------------------------------------------------------- mutations
+
+_TOKEN = re.compile(
+    r'\s+|"(?:[^"\\\n]|\\.)*"|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?[^\s{}()\[\],:"#]*'
+    r"|[\u3400-\u9fff]+|."
+)
+# Tokens a drafter could plausibly misplace.
+VOCABULARY = (
+    "{", "}", "(", ")", "[", "]", ",", ":", "=", "==", ">=", "<", "+", "-", "*", "/", "%", "#",
+    '"', '"x"', "award", "if", "measure", "fact", "policy", "cap", "ceiling", "exception", "by",
+    "band", "otherwise", "unset", "rest", "instalment", "combine", "给予", "如", "且", "或", "超过",
+    "以上", "50万", "1e30万", "0.001元", "1e-30%", "1:0", "0", "/ 0", "2021-02-30", "9999-12-31",
+    "0001-01-01", "1e999999999万", "since(", "applicant", "money", "__import__", "\\", "\\n",
+)  # fmt: skip
+FULLWIDTH = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)} | {" ": "\u3000"}
+# Characters drafters paste from word processors, each with the ASCII it stands for.
+LOOKALIKE_PUNCTUATION = {",": "、", '"': "“", ".": "。", ";": "；", "[": "【", "]": "】", " ": "\u00a0"}
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _edit_tokens(draw: st.DrawFn, text: str) -> str:
+    tokens = _tokens(text)
+    if not tokens:
+        return text
+    op = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "replace"]))
+    i = draw(st.integers(0, len(tokens) - 1))
+    if op == "delete":
+        del tokens[i]
+    elif op == "duplicate":
+        tokens.insert(i, tokens[i])
+    elif op == "swap":
+        j = draw(st.integers(0, len(tokens) - 1))
+        tokens[i], tokens[j] = tokens[j], tokens[i]
+    elif op == "insert":
+        tokens.insert(i, " " + draw(st.sampled_from(VOCABULARY)) + " ")
+    else:
+        tokens[i] = draw(st.sampled_from(VOCABULARY))
+    return "".join(tokens)
+
+
+def _edit_chars(draw: st.DrawFn, text: str) -> str:
+    if not text:
+        return text
+    op = draw(
+        st.sampled_from(["insert", "replace", "delete_range", "truncate", "fullwidth", "lookalike", "tabs"])
+    )
+    i = draw(st.integers(0, len(text) - 1))
+    if op == "insert":
+        return text[:i] + draw(st.characters()) + text[i:]
+    if op == "replace":
+        return text[:i] + draw(st.characters()) + text[i + 1 :]
+    if op == "delete_range":
+        return text[:i] + text[i + draw(st.integers(1, 40)) :]
+    if op == "truncate":
+        return text[:i]
+    if op == "tabs":
+        return text.replace("  ", "\t")
+    end = i + draw(st.integers(1, 200))
+    table = FULLWIDTH if op == "fullwidth" else LOOKALIKE_PUNCTUATION
+    return text[:i] + "".join(table.get(ch, ch) for ch in text[i:end]) + text[end:]
+
+
+def _edit_bytes(draw: st.DrawFn, data: bytes) -> bytes:
+    op = draw(st.sampled_from(["random", "invalid_utf8", "bom", "crlf", "nul", "gbk", "cr"]))
+    i = draw(st.integers(0, len(data)))
+    if op == "random":
+        return data[:i] + draw(st.binary(min_size=1, max_size=8)) + data[i:]
+    if op == "invalid_utf8":
+        bad = draw(
+            st.sampled_from(
+                [b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xe4\xb8", b"\x80", b"\xf8\x88\x80\x80\x80"]
+            )
+        )
+        return data[:i] + bad + data[i:]
+    if op == "bom":
+        return b"\xef\xbb\xbf" + data
+    if op == "crlf":
+        return data.replace(b"\n", b"\r\n")
+    if op == "cr":
+        return data.replace(b"\n", b"\r")
+    if op == "nul":
+        return data[:i] + b"\x00" + data[i:]
+    try:
+        return data.decode("utf-8").encode("gb18030")
+    except UnicodeError:
+        return data
+
+
+@st.composite
+def mutations(draw: st.DrawFn, seed: str) -> bytes:
+    """`seed` (a valid policy) with one to five edits, as the bytes of a file."""
+    text = seed
+    for _ in range(draw(st.integers(1, 5))):
+        text = _edit_tokens(draw, text) if draw(st.booleans()) else _edit_chars(draw, text)
+    data = text.encode("utf-8", errors="surrogatepass")
+    if draw(st.integers(0, 3)) == 0:
+        data = _edit_bytes(draw, data)
+    return data
+
+
+def fullwidth(text: str) -> str:
+    """`text` with every ASCII character outside strings and comments in its full-width form."""
+    out: list[str] = []
+    for piece in _tokens(text):
+        if piece.startswith(('"', "#")):
+            out.append(piece)
+        else:
+            out.append("".join(FULLWIDTH.get(ch, ch) for ch in piece))
+    return "".join(out)
+
+
+# Decimal is re-exported for tests that build expected figures.
+__all__ = ["Decimal", "GeneratedPolicy", "applicants", "evaluation_dates", "mutations", "policies"]

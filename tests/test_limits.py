@@ -1,0 +1,417 @@
+"""Adversarial and extreme policies: deep nesting, huge files, huge and tiny figures, division by
+zero, dates at the ends of the calendar, durations used as numbers, parameters defined through
+themselves.  Every one ends in a clean diagnostic or a clean result, never an exception."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from policydsl import parser
+from policydsl import runtime as rt
+from policydsl.api import PolicyEvaluator
+from policydsl.cli import main
+from policydsl.diagnostics import Diagnostic, Severity, Sink
+from policydsl.pipeline import check_text
+
+HEADER = 'policy "极限" { issued 2021-01-01 valid from issued lasting 3年 }\n'
+FACTS = (
+    'fact x "金额": money >= 0\nfact n "数值": number\nfact d "日期": date\n'
+    'fact p "比例": percent\nfact c "数量": count 家 >= 0\n'
+)
+DAY = datetime.date(2022, 6, 1)
+
+
+def check(text: str) -> tuple[PolicyEvaluator | None, list[Diagnostic]]:
+    """The evaluator for `text` (None when it has errors) and every diagnostic; never raises."""
+    sink = Sink()
+    checked = check_text("limits.policy", text, sink)
+    if checked.model is None or sink.has_errors:
+        return None, sink.diagnostics
+    return PolicyEvaluator(checked.model, text), sink.diagnostics
+
+
+def errors(text: str) -> list[tuple[str, str]]:
+    return [(d.code, d.message) for d in check(text)[1] if d.severity is Severity.ERROR]
+
+
+def evaluate(
+    body: str, facts: dict[str, object], *, explain: bool = False, partial: bool = True
+) -> rt.Decision:
+    evaluator, diagnostics = check(HEADER + FACTS + body)
+    assert evaluator is not None, [d.message for d in diagnostics]
+    return evaluator.evaluate(facts, DAY, partial=partial, explain=explain)
+
+
+def positioned(diagnostics: list[Diagnostic], code: str) -> Diagnostic:
+    """The first diagnostic with `code`, which must point at a line and column."""
+    found = [d for d in diagnostics if d.code == code]
+    assert found, [(d.code, d.message) for d in diagnostics]
+    assert found[0].span is not None and found[0].span.line >= 1 and found[0].span.col >= 1
+    return found[0]
+
+
+# ------------------------------------------------------------------------------ nesting
+
+
+def test_parentheses_ten_thousand_deep_are_refused_before_parsing() -> None:
+    text = HEADER + FACTS + "measure m { award " + "(" * 10_000 + "x" + ")" * 10_000 + " }\n"
+    started = time.perf_counter()
+    evaluator, diagnostics = check(text)
+    assert evaluator is None
+    assert "brackets nest 10001 deep" in positioned(diagnostics, "E005").message
+    assert time.perf_counter() - started < 5
+
+
+def test_parentheses_within_the_limit_are_only_grouping() -> None:
+    decision = evaluate("measure m { award " + "(" * 150 + "x" + ")" * 150 + " }\n", {"x": "10万"})
+    assert decision.measures["m"].amount == Decimal("100000.00")
+
+
+@pytest.mark.parametrize("terms", [20_000, pytest.param(100_000, marks=pytest.mark.slow)])
+def test_a_sum_of_very_many_terms_is_refused_without_recursion(terms: int) -> None:
+    # a left-nested sum as deep as it is long; every later pass would recurse down it
+    text = HEADER + FACTS + "measure m { award " + " + ".join(["x"] * terms) + " }\n"
+    evaluator, diagnostics = check(text)
+    assert evaluator is None
+    assert "nests more than" in positioned(diagnostics, "E005").message
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        " and ".join(["x > 1万"] * 5_000),
+        " or ".join(["x > 1万"] * 5_000),
+        "not " * 5_000 + "x > 1万",
+        " implies ".join(["(x > 1万)"] * 2) + " and " + " and ".join(["true"] * 3_000),
+    ],
+    ids=["and", "or", "not", "mixed"],
+)
+def test_long_chains_of_conditions_are_refused_cleanly(condition: str) -> None:
+    evaluator, diagnostics = check(HEADER + FACTS + f"measure m {{ award 1万 if {condition} }}\n")
+    assert evaluator is None
+    positioned(diagnostics, "E005")
+
+
+def test_negation_five_thousand_deep_is_refused_cleanly() -> None:
+    evaluator, diagnostics = check(HEADER + FACTS + "measure m { award " + "- " * 5_000 + "x }\n")
+    assert evaluator is None
+    positioned(diagnostics, "E005")
+
+
+def test_a_realistic_chain_of_conditions_is_within_the_limits() -> None:
+    condition = " and ".join(f"x > {i}万" for i in range(40))
+    decision = evaluate(f"measure m {{ award 1万 if {condition} }}\n", {"x": "100万"})
+    assert decision.measures["m"].status == rt.DETERMINED
+
+
+def test_blocks_nested_ten_thousand_deep_are_refused() -> None:
+    evaluator, diagnostics = check("{" * 10_000 + "}" * 10_000)
+    assert evaluator is None
+    positioned(diagnostics, "E005")
+
+
+def test_a_parameter_defined_through_itself_is_an_error_not_a_recursion() -> None:
+    text = HEADER + FACTS + 'param a "甲": money = b + 1万\nparam b "乙": money = a\nmeasure m { award a }\n'
+    assert errors(text) == [
+        ("E208", "`a` is defined through itself"),
+        ("E208", "`b` is defined through itself"),
+    ]
+    assert errors(HEADER + 'param a "甲": money = a\nmeasure m { award a }\n') == [
+        ("E208", "`a` is defined through itself")
+    ]
+
+
+def test_a_long_chain_of_parameters_is_refused_before_it_can_overflow_the_stack() -> None:
+    params = ['param p0 "p": money = 1万'] + [
+        f'param p{i} "p": money = p{i - 1} + 1万' for i in range(1, 300)
+    ]
+    text = HEADER + "\n".join(params) + "\nmeasure m { award p299 }\n"
+    evaluator, diagnostics = check(text)
+    assert evaluator is None
+    assert "through the parameters it uses" in positioned(diagnostics, "E005").message
+
+
+def test_a_short_chain_of_parameters_evaluates() -> None:
+    params = ['param p0 "p": money = 1万'] + [f'param p{i} "p": money = p{i - 1} + 1万' for i in range(1, 30)]
+    evaluator, _ = check(HEADER + "\n".join(params) + "\nmeasure m { award p29 }\n")
+    assert evaluator is not None
+    assert evaluator.evaluate({}, DAY).measures["m"].amount == Decimal("300000.00")
+
+
+# ------------------------------------------------------------------------------ size
+
+
+def _measures(size: int) -> str:
+    """A policy of about `size` bytes made of many ordinary measures."""
+    head = (
+        HEADER + 'enum level "级别" { national "国家级", provincial "省级" }\nfact lv "级别": level\n' + FACTS
+    )
+    parts, total, i = [head], len(head.encode()), 0
+    while total < size:
+        part = (
+            f'measure m{i} "措施{i}" cite "第{i}条" {{\n'
+            f'  require x 超过 {i % 97 + 1}万 "投入超过{i % 97 + 1}万元"\n'
+            f'  award base "基础": 30% * x cap by lv {{ national: 500万, provincial: 200万 }}'
+            f" if c 达到 {i % 50}家\n"
+            "  bonus extra: 10万 if x 1000万以上\n}\n"
+        )
+        parts.append(part)
+        total += len(part.encode())
+        i += 1
+    return "".join(parts)
+
+
+def test_a_ten_megabyte_policy_is_refused_at_once_with_a_clean_diagnostic(tmp_path: Path) -> None:
+    path = tmp_path / "huge.policy"
+    path.write_text(_measures(10 * 1024 * 1024), encoding="utf-8")
+    started = time.perf_counter()
+    result = CliRunner().invoke(main, ["check", str(path)])
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{path}:1:1: error[E005]: the file is" in result.output
+    assert elapsed < 5
+
+
+def test_a_ten_megabyte_text_given_in_memory_is_refused_too() -> None:
+    evaluator, diagnostics = check(_measures(10 * 1024 * 1024))
+    assert evaluator is None
+    assert positioned(diagnostics, "E005").message.startswith("the file is")
+
+
+def test_a_device_that_never_ends_is_read_only_up_to_the_limit() -> None:
+    zero = Path("/dev/zero")
+    if not zero.exists():
+        pytest.skip("no /dev/zero here")
+    result = CliRunner().invoke(main, ["check", str(zero)])
+    assert result.exit_code == 1
+    assert "error[E005]" in result.output
+
+
+def test_a_policy_of_two_hundred_kilobytes_checks_in_reasonable_time() -> None:
+    text = _measures(200 * 1024)
+    started = time.perf_counter()
+    evaluator, diagnostics = check(text)
+    assert evaluator is not None, [d.message for d in diagnostics if d.severity is Severity.ERROR]
+    assert time.perf_counter() - started < 30
+
+
+@pytest.mark.slow
+def test_a_policy_just_under_the_size_limit_parses_and_checks() -> None:
+    text = _measures(parser.MAX_BYTES - 4096)
+    started = time.perf_counter()
+    evaluator, _ = check(text)
+    assert evaluator is not None
+    assert time.perf_counter() - started < 120
+
+
+def test_a_long_file_full_of_syntax_errors_stops_looking_within_the_budget() -> None:
+    lines = _measures(300 * 1024).split("\n")
+    step = len(lines) // 25
+    for i in range(1, 25):
+        lines[i * step] = lines[i * step].replace("award", "award award")
+    started = time.perf_counter()
+    evaluator, diagnostics = check("\n".join(lines))
+    assert evaluator is None
+    assert 1 <= len([d for d in diagnostics if d.severity is Severity.ERROR]) <= parser.MAX_SYNTAX_ERRORS
+    assert time.perf_counter() - started < 60
+
+
+# ------------------------------------------------------------------------------ figures
+
+
+def test_a_huge_amount_is_computed_exactly() -> None:
+    decision = evaluate("measure m { award 1e30万 * p }\n", {"p": "50%"})
+    assert decision.measures["m"].amount == Decimal("5E+33")
+    assert decision.measures["m"].status == rt.DETERMINED
+
+
+def test_long_figures_keep_every_digit() -> None:
+    # 万 moves the decimal point; a multiplication in a 28-digit context would round this
+    decision = evaluate("measure m { award 12345678901234567890123456789.12万 }\n", {})
+    assert decision.measures["m"].amount == Decimal("123456789012345678901234567891200")
+    facts = {"x": "12345678901234567890123456789.12万", "p": "33.333333333333333333333333333333%"}
+    decision = evaluate("measure m { award x }\nmeasure q { award p * 1亿 }\n", facts)
+    assert decision.measures["m"].amount == Decimal("123456789012345678901234567891200")
+    assert decision.measures["q"].amount == Decimal("33333333.33")
+
+
+def test_tiny_amounts_round_to_the_fen() -> None:
+    decision = evaluate("measure m { award 0.001元 }\nmeasure q { award 1e-30% * x }\n", {"x": "1亿"})
+    assert decision.measures["m"].amount == Decimal("0.00")
+    assert decision.measures["q"].amount == Decimal("0.00")
+    assert decision.measures["q"].status == rt.DETERMINED
+
+
+@pytest.mark.parametrize("literal", ["1e999999999万", "1e99999万", "1e40元", "1e999999999年", "1e36万"])
+def test_a_figure_of_forty_digits_or_more_in_a_policy_is_refused(literal: str) -> None:
+    use = f"if since(d) 届满 {literal}" if literal.endswith("年") else f"cap {literal}"
+    found = errors(HEADER + FACTS + f"measure m {{ award 1万 {use} }}\n")
+    assert found == [("E006", f"`{literal}` is too large; figures are limited to 40 digits")]
+
+
+@pytest.mark.parametrize("literal", ["priority 1e999999999", "quota"])
+def test_huge_counts_in_a_policy_are_refused(literal: str) -> None:
+    if literal == "quota":
+        body = "measure m { award 1万\n quota 1e999999999 }\n"
+    else:
+        body = f"measure m {{ award a: 1万\n award b: exception a {literal} 2万 }}\n"
+    assert [code for code, _ in errors(HEADER + FACTS + body)] == ["E006"]
+
+
+def test_a_result_too_large_to_round_is_undetermined_with_that_reason() -> None:
+    # 10^39 × 10^39: the product holds, but not rounded to the fen in 60 digits
+    facts = {"x": "1e39", "n": "1e39"}
+    for explain in (False, True):
+        result = evaluate("measure m { award x * n }\n", facts, explain=explain).measures["m"]
+        assert result.status == rt.UNDETERMINED
+        assert result.reasons == ["无法判断是否适用：m.1", "x * n：计算结果超出可计算范围"] or any(
+            "计算结果超出可计算范围" in r for r in result.reasons
+        ), result.reasons
+        assert not any("除数为零" in r for r in result.reasons)
+
+
+def test_a_result_that_overflows_the_arithmetic_is_undetermined() -> None:
+    params = ['param q0 "q": number = n'] + [
+        f'param q{i} "q": number = q{i - 1} * q{i - 1}' for i in range(1, 20)
+    ]
+    evaluator, diagnostics = check(HEADER + FACTS + "\n".join(params) + "\nmeasure m { award x * q19 }\n")
+    assert evaluator is not None, [d.message for d in diagnostics]
+    result = evaluator.evaluate({"x": "1", "n": "1e30"}, DAY).measures["m"]
+    assert result.status == rt.UNDETERMINED
+    assert any("计算结果超出可计算范围" in r for r in result.reasons)
+
+
+# ------------------------------------------------------------------------------ division by zero
+
+
+def test_division_by_a_literal_zero_is_e209() -> None:
+    for divisor in ("0", "0元", "0%", "0家", "0.0"):
+        codes = [code for code, _ in errors(HEADER + FACTS + f"measure m {{ award x / {divisor} }}\n")]
+        assert codes == ["E209"], divisor
+
+
+def test_division_by_a_fact_that_is_zero_leaves_the_amount_undetermined() -> None:
+    result = evaluate("measure m { award x / n }\n", {"x": "1万", "n": "0"}).measures["m"]
+    assert result.status == rt.UNDETERMINED
+    assert "x / n：除数为零" in result.reasons
+    zero_by_zero = evaluate("measure m { award x * (n / n) }\n", {"x": "1万", "n": "0"}).measures["m"]
+    assert zero_by_zero.status == rt.UNDETERMINED
+    assert any("除数为零" in r for r in zero_by_zero.reasons)
+
+
+def test_division_by_zero_in_a_condition_leaves_the_clause_undecided() -> None:
+    result = evaluate("measure m { award x if x / n > 1元 }\n", {"x": "1万", "n": "0"}).measures["m"]
+    assert result.status == rt.UNDETERMINED
+
+
+def test_division_by_zero_in_a_cap_makes_the_amount_a_ceiling() -> None:
+    for explain in (False, True):
+        result = evaluate("measure m { award x cap x / n }\n", {"x": "1万", "n": "0"}, explain=explain)
+        assert result.measures["m"].status == rt.CEILING
+        assert result.measures["m"].amount == Decimal("10000.00")
+
+
+def test_division_by_zero_in_an_instalment_share_does_not_pay_it_as_the_rest() -> None:
+    body = "measure m { award x\n instalment a: 1% / n if true\n instalment b: rest if true }\n"
+    result = evaluate(body, {"x": "1万", "n": "0"}).measures["m"]
+    assert result.status == rt.UNDETERMINED
+    assert result.amount is None
+
+
+def test_a_total_cap_that_cannot_be_worked_out_makes_the_total_a_ceiling() -> None:
+    decision = evaluate("measure m { award x }\ntotal_cap x / n over { m }\n", {"x": "1万", "n": "0"})
+    assert decision.measures["m"].status == rt.DETERMINED
+    assert decision.total.status == rt.CEILING
+    assert any("累计封顶无法计算" in r for r in decision.total.reasons)
+
+
+def test_an_unset_total_cap_makes_the_total_a_ceiling() -> None:
+    body = 'param limit "上限": money = unset\nmeasure m { award x }\ntotal_cap limit over { m }\n'
+    decision = evaluate(body, {"x": "1万"})
+    assert decision.total.status == rt.CEILING
+
+
+# ------------------------------------------------------------------------------ dates
+
+
+def test_the_time_since_the_last_day_of_the_calendar() -> None:
+    body = "measure m { award 1万 if since(d) 届满 1年 }\nmeasure q { award 1万 if since(d) 不满 99999年 }\n"
+    decision = evaluate(body, {"d": "9999-12-31"})
+    assert decision.measures["m"].status == rt.INELIGIBLE
+    assert decision.measures["q"].status == rt.DETERMINED
+
+
+def test_a_date_pushed_past_the_calendar_leaves_the_condition_undecided() -> None:
+    for body, day in (
+        ("measure m { award 1万 if d + 1年 > 2020-01-01 }\n", "9999-12-31"),
+        ("measure m { award 1万 if d - 1年 > 2020-01-01 }\n", "0001-01-01"),
+        ("measure m { award 1万 if d + 9999999天 > 2020-01-01 }\n", "2000-01-01"),
+    ):
+        result = evaluate(body, {"d": day}).measures["m"]
+        assert result.status == rt.UNDETERMINED, body
+
+
+def test_a_validity_running_past_the_calendar_is_in_force_to_its_end() -> None:
+    evaluator, _ = check(
+        'policy "t" { issued 9999-01-01 valid from issued lasting 3年 }\nmeasure m { award 1万 }\n'
+    )
+    assert evaluator is not None
+    assert evaluator.evaluate({}, datetime.date(9999, 6, 1)).measures["m"].status == rt.DETERMINED
+    assert evaluator.evaluate({}, datetime.date(2022, 6, 1)).measures["m"].status == rt.INELIGIBLE
+
+
+def test_add_duration_raises_overflow_outside_the_calendar() -> None:
+    with pytest.raises(OverflowError):
+        rt.add_duration(datetime.date(9999, 12, 31), 1, "year")
+    with pytest.raises(OverflowError):
+        rt.add_duration(datetime.date(2000, 1, 1), 10**30, "day")
+    assert rt.add_duration(datetime.date(2020, 2, 29), 1, "year") == datetime.date(2021, 2, 28)
+    assert rt.since_compare(datetime.date(9999, 1, 1), datetime.date(9999, 12, 31), "<", 5, "year")
+    assert not rt.since_compare(datetime.date(9999, 1, 1), datetime.date(9999, 12, 31), ">=", 5, "year")
+
+
+# ------------------------------------------------------------------------------ durations
+
+
+@pytest.mark.parametrize(
+    ("condition", "code"),
+    [
+        ("since(d) 届满 -1年", "E201"),
+        ("since(d) 届满 1年 + 1年", "E201"),
+        ("since(d) 届满 2 * 1年", "E201"),
+        ("since(d) 届满 1年 / 2", "E201"),
+        ("since(d) 届满 min(1年, 2年)", "E201"),
+        ("since(d) > 0", "E202"),
+        ("1年 > since(d)", "E201"),
+        ("since(d) == since(d)", "E201"),
+        ("band since(d) { 超过 1年: true, otherwise: false }", "E201"),
+        ("since(since(d)) 届满 1年", "E201"),
+    ],
+)
+def test_durations_are_not_numbers(condition: str, code: str) -> None:
+    found = errors(HEADER + FACTS + f"measure m {{ award 1万 if {condition} }}\n")
+    assert found and found[0][0] == code, found
+
+
+def test_a_duration_parameter_is_compared_only_with_the_time_since_a_date() -> None:
+    text = HEADER + FACTS + 'param wait "等待期": duration = 1年\n'
+    assert errors(text + "measure m { award 1万 if wait > 1年 }\n")[0][0] == "E202"
+    assert errors(text + "measure m { award 1万 if since(d) 届满 wait }\n") == []
+
+
+# ------------------------------------------------------------------------------ group caps
+
+
+def test_a_group_cap_cannot_depend_on_an_applicants_facts() -> None:
+    body = 'fact region "区域": text\nparam share "份额": money = 50% * x\n'
+    for cap in ("x", "share", "1万 + x"):
+        text = HEADER + FACTS + body + f"measure m {{ award 1万\n group_cap {cap} per region }}\n"
+        assert [code for code, _ in errors(text)] == ["E208"], cap
+    assert errors(HEADER + FACTS + body + "measure m { award 1万\n group_cap 100万 per region }\n") == []
