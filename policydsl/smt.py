@@ -45,6 +45,10 @@ TODAY = "评估日期"
 _LIMIT = Fraction(10) ** 14
 
 
+# What z3 raises when it rejects a term; the analysis turns it into a "could not check" finding.
+SolverError = z3.Z3Exception
+
+
 class Unsupported(Exception):
     """A construct the encoding cannot express exactly (`reason`, at `node`); the analysis reports
     "could not check" for what depends on it, never a clean result."""

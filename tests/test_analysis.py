@@ -814,3 +814,18 @@ def test_every_analysis_code_has_a_page(code: str, update_golden: bool) -> None:
             assert not [d for d in after if d.code == code or d.severity is Severity.ERROR], [
                 (d.code, d.message) for d in after
             ]
+
+
+def test_every_policy_of_the_repository_is_analysed_without_failing() -> None:
+    """Whatever the other tests and the seeds write, the analysis answers: findings, never a crash,
+    never a construct it cannot encode."""
+    analysed_files = 0
+    for path in sorted(DATA.glob("**/*.policy")) + sorted(POLICIES.glob("*.policy")):
+        sink = Sink()
+        checked = check_file(path, sink)
+        if checked.model is None or checked.source is None or sink.has_errors:
+            continue
+        result = analyse(checked.model, checked.source.text, Options(timeout_ms=200))
+        assert not [d.message for d in result.findings if d.code == "P901"], path
+        analysed_files += 1
+    assert analysed_files >= 50

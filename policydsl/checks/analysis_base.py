@@ -14,7 +14,7 @@ from policydsl.checks.analysis_witness import describe, literals, param_literals
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Code, Note, Severity, register
 from policydsl.keywords import APPLICANT_FACT
-from policydsl.smt import Answer, Encoder, Formula, Optimum, Session, Unsupported, Witness
+from policydsl.smt import Answer, Encoder, Formula, Optimum, Session, SolverError, Unsupported, Witness
 from policydsl.source import Span
 
 W, INFO, E = Severity.WARNING, Severity.INFO, Severity.ERROR
@@ -163,10 +163,13 @@ class Context:
         try:
             formulas = build()
             terms = show() if show is not None else None
+            answer = self.session.check(formulas, facts, terms)
         except Unsupported as exc:
             self.unsupported(exc, targets, what)
             return None
-        answer = self.session.check(formulas, facts, terms)
+        except SolverError as exc:
+            self.solver_error(exc, targets, span, what)
+            return None
         if answer.status == "unknown":
             self.undecided(code, targets, span, what, answer.reason)
             return None
@@ -185,14 +188,28 @@ class Context:
     ) -> Optimum | None:
         try:
             term, formulas = build()
+            result = self.session.optimise(term, formulas, facts, maximise)
         except Unsupported as exc:
             self.unsupported(exc, targets, what)
             return None
-        result = self.session.optimise(term, formulas, facts, maximise)
+        except SolverError as exc:
+            self.solver_error(exc, targets, span, what)
+            return None
         if result.status == "unknown":
             self.undecided(code, targets, span, what, result.reason)
             return None
         return result
+
+    def solver_error(self, exc: Exception, targets: Sequence[str], span: Span | None, what: str) -> None:
+        self.add(
+            Finding(
+                "P901",
+                f"could not check {what}: the solver rejected it ({exc})",
+                span,
+                tuple(targets),
+                data={"reason": str(exc)},
+            )
+        )
 
     def undecided(self, code: str, targets: Sequence[str], span: Span | None, what: str, reason: str) -> None:
         timeout = "timeout" in reason or "canceled" in reason or not reason

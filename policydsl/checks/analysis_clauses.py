@@ -30,7 +30,7 @@ from policydsl.checks.analysis_boxes import (
 from policydsl.checks.analysis_witness import amount_text, literal
 from policydsl.diagnostics import Note
 from policydsl.keywords import COMBINE_MODES
-from policydsl.smt import Answer, Encoder, Formula, Unsupported
+from policydsl.smt import Answer, Encoder, Formula, SolverError, Unsupported
 from policydsl.source import Span
 
 Part = tuple[str, Span, Callable[[], Formula]]
@@ -85,9 +85,9 @@ class ClauseChecks:
     def core_notes(self, parts: Sequence[Part], base: Sequence[Formula] = ()) -> list[Note]:
         try:
             named = [(str(i), build()) for i, (_, _, build) in enumerate(parts)]
-        except Unsupported:
-            return []
-        core = self.ctx.session.core(named, base)
+            core = self.ctx.session.core(named, base)
+        except (Unsupported, SolverError):
+            return []  # the notes only explain a finding already made
         if core is None:
             return []
         if not core:
