@@ -15,11 +15,7 @@ from policydsl.keywords import APPLICANT_FACT
 from policydsl.types import EnumValueSym, FactSym, ParamSym
 
 DATE_NEEDED = "评估日期"
-# What can go wrong in the arithmetic of a well-typed policy: a division by zero (DivisionByZero,
-# or 0/0 as DivisionUndefined), a figure too large to hold or to round (Overflow, InvalidOperation),
-# a date pushed outside years 1 to 9999 (OverflowError).  Each makes the figure unknown, with the
-# reason; none may escape as an exception.
-ARITHMETIC = (decimal.DecimalException, OverflowError)
+ARITHMETIC = rt.ARITHMETIC  # the failures that make a figure unknown (runtime.failure says why)
 
 
 class Unset(Exception):
@@ -284,16 +280,7 @@ class Interpreter:
             env.coverage.setdefault(id(node), set()).add(value)
         return value
 
-    @staticmethod
-    def failure(what: str, exc: BaseException) -> str:
-        """Why `what` (a formula as written, a measure) has no value, for an explanation."""
-        # 0/0 raises InvalidOperation, whose list of signals names DivisionUndefined
-        signals = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
-        if isinstance(exc, ZeroDivisionError) or decimal.DivisionUndefined in signals:
-            return f"{what}：除数为零"
-        if isinstance(exc, decimal.DecimalException):
-            return f"{what}：计算结果超出可计算范围"
-        return f"{what}：日期超出公元1年至9999年的范围"
+    failure = staticmethod(rt.failure)
 
     def test(self, node: ast.Expr, env: _Env) -> tuple[bool | None, str | None]:
         """A condition's truth, or None with the reason it cannot be told."""
