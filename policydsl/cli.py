@@ -35,7 +35,9 @@ def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
 
 @main.command()
 @_FILES
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True
+)
 @click.option(
     "--fail-on",
     type=click.Choice(["error", "warning", "info"]),
@@ -43,7 +45,7 @@ def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
     show_default=True,
     help="The lowest severity that makes the exit code 1.",
 )
-@click.option("--verbose", is_flag=True, help="Also show the findings the policy settles, with their reasons.")
+@click.option("--verbose", is_flag=True, help="Also show the findings the policy settles, with their reason.")
 @click.option(
     "--timeout-ms",
     type=click.IntRange(min=1),
