@@ -357,3 +357,29 @@ def test_eval_interpret_flag_gives_the_same_decision(tmp_path: Path) -> None:
     assert compiled.exit_code == interpreted.exit_code == 0
     assert json.loads(compiled.output) == json.loads(interpreted.output)
     assert json.loads(compiled.output)["measures"][0]["amount"] == "1500000.00"
+
+
+@pytest.mark.parametrize(
+    "csv_path", sorted((ROOT / "policies" / "samples").glob("*.csv")), ids=lambda p: p.stem
+)
+def test_batch_compiled_and_interpreted_write_the_same_file(csv_path: Path, tmp_path: Path) -> None:
+    policy = ROOT / "policies" / f"{csv_path.stem}.policy"
+    outputs = []
+    for extra in ([], ["--interpret"]):
+        target = tmp_path / f"out{len(outputs)}.csv"
+        args = [
+            "eval",
+            str(policy),
+            "--batch",
+            str(csv_path),
+            "-o",
+            str(target),
+            "--date",
+            "2022-06-01",
+            *extra,
+        ]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        outputs.append(target.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count("\n") > 2
