@@ -68,6 +68,9 @@ def _parser() -> lark.Lark:
         maybe_placeholders=True,
         propagate_positions=True,
         lexer_callbacks={"COMMENT": _on_comment},
+        # the grammar analysis is cached on disk (keyed by the grammar's hash): a second process
+        # starts in a fraction of the time
+        cache=True,
     )
 
 
