@@ -295,3 +295,24 @@ def test_arithmetic_failures_agree(facts: dict[str, Any], explain: bool) -> None
     decision = module.evaluate(EDGES[0], datetime.date(2022, 6, 1), partial=True)
     assert decision.measures["ratio"].status == rt.UNDETERMINED
     assert any("除数为零" in r for r in decision.measures["ratio"].reasons)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("1E+40"),
+        Decimal("9" * 40),
+        Decimal("-1"),
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        Decimal("0E+60"),
+        7,
+    ],
+    ids=str,
+)
+def test_typed_values_are_checked_like_text(value: Decimal | int) -> None:
+    """Typed values take a short path through the fact checks; it rejects what the parser rejects."""
+    path = ROOT / "tests" / "data" / "codegen" / "constructs.policy"
+    for fact in ("investment", "score", "completion_h1", "customers"):
+        facts = {"applicant": "enterprise", "established": datetime.date(2019, 1, 1), fact: value}
+        check_agreement(path, facts, datetime.date(2022, 6, 1), True, False)

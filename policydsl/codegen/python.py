@@ -52,6 +52,8 @@ Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
+# a figure as large as this or larger is refused (runtime.MAX_DIGITS)
+FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -1440,7 +1442,11 @@ class PythonGenerator:
     def fast_check(self, spec: rt.FactSpec) -> str | None:
         bounds = [f"{{v}} {_OP_SYMBOLS[op]} {self.const(b)}" for op, b in spec.bounds]
         if spec.kind in ("money", "percent", "number", "count"):
-            tests = ["type({v}) is Decimal", "{v}.is_finite()"]
+            tests = ["type({v}) is Decimal", "{v}.is_finite()", "{v} < FIGURE_LIMIT"]
+            if spec.kind in ("percent", "number") or any(
+                op in (">", ">=") and b < 0 for op, b in spec.bounds
+            ):
+                tests.append("-FIGURE_LIMIT < {v}")
             implied = any(op in (">", ">=") and b >= 0 for op, b in spec.bounds)  # a bound already says ≥ 0
             negative = any(op in (">", ">=") and b < 0 for op, b in spec.bounds)
             if spec.kind == "money" and not negative and not implied:

@@ -27,6 +27,8 @@ Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
+# a figure as large as this or larger is refused (runtime.MAX_DIGITS)
+FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -2208,19 +2210,19 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # investment (money)
     v = raw.get("investment")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # revenue (money)
     v = raw.get("revenue")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # customers (count)
     v = raw.get("customers")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v == v.to_integral_value() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v == v.to_integral_value() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # established (date)
@@ -2232,7 +2234,7 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # other_funding (money)
     v = raw.get("other_funding")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # center_level (enum)
@@ -2256,31 +2258,31 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # completion_h1 (percent)
     v = raw.get("completion_h1")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite()):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and -FIGURE_LIMIT < v):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # completion_h2 (percent)
     v = raw.get("completion_h2")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite()):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and -FIGURE_LIMIT < v):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # fees (money)
     v = raw.get("fees")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # standards (count)
     v = raw.get("standards")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v == v.to_integral_value() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v == v.to_integral_value() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # score (number)
     v = raw.get("score")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite()):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and -FIGURE_LIMIT < v):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     if found != len(raw):

@@ -27,6 +27,8 @@ Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
+# a figure as large as this or larger is refused (runtime.MAX_DIGITS)
+FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -1029,19 +1031,19 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # a (money)
     v = raw.get("a")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # b (money)
     v = raw.get("b")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # r (percent)
     v = raw.get("r")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite()):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and -FIGURE_LIMIT < v):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # d (date)
@@ -1053,7 +1055,7 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # n (count)
     v = raw.get("n")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v == v.to_integral_value() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v == v.to_integral_value() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     if found != len(raw):

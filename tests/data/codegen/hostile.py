@@ -27,6 +27,8 @@ Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
+# a figure as large as this or larger is refused (runtime.MAX_DIGITS)
+FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -849,7 +851,7 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # class (money)
     v = raw.get("class")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # import (bool)
@@ -861,19 +863,19 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # __import__ (money)
     v = raw.get("__import__")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # print (count)
     v = raw.get("print")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v == v.to_integral_value() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v == v.to_integral_value() and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # f (money)
     v = raw.get("f")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # need (bool)
@@ -891,25 +893,25 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # v1 (money)
     v = raw.get("v1")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # Decimal (money)
     v = raw.get("Decimal")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # yuan (money)
     v = raw.get("yuan")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # 投资额 (money)
     v = raw.get("投资额")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # 更 (bool)
