@@ -1423,8 +1423,11 @@ class PythonGenerator:
             w.comment(f"{spec.name} ({spec.kind})")
             w.call(f"{local} = raw.get(", [self.s(spec.name)])
             with w.block(f"if {local} is not None"):
-                with w.block(f"if not ({check.format(v=local)})"):
-                    w.line("return parse_facts(FACT_SPECS, raw)")
+                tests = [t.format(v=local) for t in check]
+                joined = " and ".join(tests)
+                for test in [joined] if w.fits(f"if not ({joined}):", 1) else tests:
+                    with w.block(f"if not ({test})"):
+                        w.line("return parse_facts(FACT_SPECS, raw)")
                 w.line("found += 1")
         with w.block("if found != len(raw)"):
             w.line("# unknown or empty entries, other spellings: the general parser reports or drops them")
@@ -1439,32 +1442,32 @@ class PythonGenerator:
             ["the applicant's facts, checked and converted (every problem at once)"],
         )
 
-    def fast_check(self, spec: rt.FactSpec) -> str | None:
+    def fast_check(self, spec: rt.FactSpec) -> list[str] | None:
+        """Tests (on `{v}`) that a typed value passes exactly when runtime.parse_fact would return it
+        unchanged; None for kinds that always go through the parser."""
         bounds = [f"{{v}} {_OP_SYMBOLS[op]} {self.const(b)}" for op, b in spec.bounds]
         if spec.kind in ("money", "percent", "number", "count"):
-            tests = ["type({v}) is Decimal", "{v}.is_finite()", "{v} < FIGURE_LIMIT"]
-            if spec.kind in ("percent", "number") or any(
-                op in (">", ">=") and b < 0 for op, b in spec.bounds
-            ):
-                tests.append("-FIGURE_LIMIT < {v}")
-            implied = any(op in (">", ">=") and b >= 0 for op, b in spec.bounds)  # a bound already says ≥ 0
             negative = any(op in (">", ">=") and b < 0 for op, b in spec.bounds)
-            if spec.kind == "money" and not negative and not implied:
-                tests.append("{v} >= ZERO")
+            implied = any(op in (">", ">=") and b >= 0 for op, b in spec.bounds)  # a bound already says ≥ 0
+            tests = ["type({v}) is Decimal and {v}.is_finite()"]
+            if spec.kind == "count" or (spec.kind == "money" and not negative and not implied):
+                tests.append("ZERO <= {v} < FIGURE_LIMIT")  # a count is never negative, money only if allowed
+            elif spec.kind == "money" and not negative:
+                tests.append("{v} < FIGURE_LIMIT")
+            else:
+                tests.append("-FIGURE_LIMIT < {v} < FIGURE_LIMIT")
             if spec.kind == "count":
-                if not implied:
-                    tests.append("{v} >= ZERO")
                 tests.append("{v} == {v}.to_integral_value()")
-            return " and ".join(tests + bounds)
+            return tests + bounds
         if spec.kind == "bool":
-            return "type({v}) is bool"
+            return ["type({v}) is bool"]
         if spec.kind == "date":
-            return "type({v}) is datetime.date"
+            return ["type({v}) is datetime.date"]
         if spec.kind == "text":
-            return "type({v}) is str"
+            return ["type({v}) is str"]
         if spec.kind == "enum":
             text = self.tuple_code([literal(m) for m, _ in spec.members])
-            return "type({v}) is str and {v} in " + text.replace("{", "{{").replace("}", "}}")
+            return ["type({v}) is str and {v} in " + text.replace("{", "{{").replace("}", "}}")]
         return None
 
     # ------------------------------------------------------------------ the lean path

@@ -2222,7 +2222,13 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # customers (count)
     v = raw.get("customers")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v == v.to_integral_value() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite()):
+            return parse_facts(FACT_SPECS, raw)
+        if not (ZERO <= v < FIGURE_LIMIT):
+            return parse_facts(FACT_SPECS, raw)
+        if not (v == v.to_integral_value()):
+            return parse_facts(FACT_SPECS, raw)
+        if not (v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # established (date)
@@ -2258,13 +2264,13 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # completion_h1 (percent)
     v = raw.get("completion_h1")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and -FIGURE_LIMIT < v):
+        if not (type(v) is Decimal and v.is_finite() and -FIGURE_LIMIT < v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # completion_h2 (percent)
     v = raw.get("completion_h2")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and -FIGURE_LIMIT < v):
+        if not (type(v) is Decimal and v.is_finite() and -FIGURE_LIMIT < v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # fees (money)
@@ -2276,13 +2282,19 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # standards (count)
     v = raw.get("standards")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v == v.to_integral_value() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite()):
+            return parse_facts(FACT_SPECS, raw)
+        if not (ZERO <= v < FIGURE_LIMIT):
+            return parse_facts(FACT_SPECS, raw)
+        if not (v == v.to_integral_value()):
+            return parse_facts(FACT_SPECS, raw)
+        if not (v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # score (number)
     v = raw.get("score")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and -FIGURE_LIMIT < v):
+        if not (type(v) is Decimal and v.is_finite() and -FIGURE_LIMIT < v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     if found != len(raw):

@@ -1043,7 +1043,7 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # r (percent)
     v = raw.get("r")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and -FIGURE_LIMIT < v):
+        if not (type(v) is Decimal and v.is_finite() and -FIGURE_LIMIT < v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # d (date)
@@ -1055,7 +1055,13 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # n (count)
     v = raw.get("n")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v == v.to_integral_value() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite()):
+            return parse_facts(FACT_SPECS, raw)
+        if not (ZERO <= v < FIGURE_LIMIT):
+            return parse_facts(FACT_SPECS, raw)
+        if not (v == v.to_integral_value()):
+            return parse_facts(FACT_SPECS, raw)
+        if not (v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     if found != len(raw):

@@ -869,7 +869,13 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # print (count)
     v = raw.get("print")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v == v.to_integral_value() and v >= D_0):
+        if not (type(v) is Decimal and v.is_finite()):
+            return parse_facts(FACT_SPECS, raw)
+        if not (ZERO <= v < FIGURE_LIMIT):
+            return parse_facts(FACT_SPECS, raw)
+        if not (v == v.to_integral_value()):
+            return parse_facts(FACT_SPECS, raw)
+        if not (v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # f (money)
