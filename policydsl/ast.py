@@ -657,8 +657,9 @@ class Policy(Node):
         return [item for item in self.items if isinstance(item, cls)]
 
 
-
 # Every concrete node class; the visitor test checks each back end handles all of them.
 NODE_CLASSES: tuple[type[Node], ...] = tuple(
-    cls for cls in list(globals().values()) if isinstance(cls, type) and issubclass(cls, Node) and cls is not Node
+    cls
+    for cls in list(globals().values())
+    if isinstance(cls, type) and issubclass(cls, Node) and cls is not Node
 )

@@ -350,7 +350,11 @@ class _Builder(Transformer_NonRecursive):
     @v_args(meta=True)
     def h_rounding(self, meta: Any, children: list[Any]) -> tuple[str, Any, Span]:
         unit, mode = children
-        return ("rounding", ast.Rounding(self._span(meta), self._ident(unit), self._ident(mode)), self._span(meta))
+        return (
+            "rounding",
+            ast.Rounding(self._span(meta), self._ident(unit), self._ident(mode)),
+            self._span(meta),
+        )
 
     def cite_(self, children: list[Any]) -> str:
         return _unquote(children[0])
@@ -432,9 +436,7 @@ class _Builder(Transformer_NonRecursive):
         cite = rest.pop()
         name, label = name_part if name_part is not None else (None, None)
         target, priority = exception if exception is not None else (None, None)
-        return ast.Clause(
-            self._span(meta), kind, name, label, target, priority, amount, tuple(rest), cite
-        )
+        return ast.Clause(self._span(meta), kind, name, label, target, priority, amount, tuple(rest), cite)
 
     @v_args(meta=True)
     def award_clause(self, meta: Any, children: list[Any]) -> ast.Clause:
@@ -512,7 +514,11 @@ class _Builder(Transformer_NonRecursive):
     def group_cap(self, meta: Any, children: list[Any]) -> ast.GroupCap:
         amount, per, allocate, cite = children
         return ast.GroupCap(
-            self._span(meta), amount, self._ident(per), None if allocate is None else self._ident(allocate), cite
+            self._span(meta),
+            amount,
+            self._ident(per),
+            None if allocate is None else self._ident(allocate),
+            cite,
         )
 
     @v_args(meta=True)

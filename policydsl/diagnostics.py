@@ -129,7 +129,9 @@ class Sink:
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics:
-            self.report(d.code, d.message, d.span, notes=d.notes, hint=d.hint, severity=d.severity, data=d.data)
+            self.report(
+                d.code, d.message, d.span, notes=d.notes, hint=d.hint, severity=d.severity, data=d.data
+            )
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
