@@ -598,12 +598,14 @@ class PythonGenerator:
         left = self.expr(node.left)
         w = self.fn.w
         result = self.fn.temp("c")
-        with w.block(f"if {left.code} is False"):
+        with w.block(f"if {left.inner()} is False"):
             w.line(f"{result} = False")
         with w.block("else"):
             right = self.expr(node.right)
             if left.nullable or right.nullable:
-                self.assign(result, f"False if {right.code} is False else {left.inner()} and {right.inner()}")
+                self.assign(
+                    result, f"False if {right.inner()} is False else {left.inner()} and {right.inner()}"
+                )
             else:
                 w.line(f"{result} = {right.code}")
         return Val(result, left.nullable or right.nullable)
@@ -611,14 +613,14 @@ class PythonGenerator:
     def _or(self, left: Val, right_node: ast.Expr) -> Val:
         w = self.fn.w
         result = self.fn.temp("c")
-        with w.block(f"if {left.code} is True"):
+        with w.block(f"if {left.inner()} is True"):
             w.line(f"{result} = True")
         with w.block("else"):
             right = self.expr(right_node)
             nulls = [f"{v.code} is None" for v in (left, right) if v.nullable]
             if nulls:
                 self.assign(
-                    result, f"True if {right.code} is True else None if {' or '.join(nulls)} else False"
+                    result, f"True if {right.inner()} is True else None if {' or '.join(nulls)} else False"
                 )
             else:
                 w.line(f"{result} = {right.code}")
