@@ -1466,7 +1466,7 @@ class PythonGenerator:
         if spec.kind == "date":
             return ["type({v}) is datetime.date"]
         if spec.kind == "text":
-            return ["type({v}) is str"]
+            return ["type({v}) is str", "{v}.strip() != ''"]  # blank text counts as not given
         if spec.kind == "enum":
             text = self.tuple_code([literal(m) for m, _ in spec.members])
             return ["type({v}) is str and {v} in " + text.replace("{", "{{").replace("}", "}}")]
