@@ -294,3 +294,14 @@ def test_blank_start_and_unset_amounts_are_reported() -> None:
     plan = [c for c, _ in _findings("shenzhen_industrial_internet_plan")]
     assert plan.count("P702") == 7
     assert ("P703", frozenset({"platform_award.effect"})) in _findings("shandong_platforms")
+
+
+def test_policies_are_in_canonical_layout() -> None:
+    """`policydsl fmt --check` is the CI gate on layout: the bundled policies are formatted."""
+    from click.testing import CliRunner
+
+    from policydsl.cli import main
+
+    files = sorted(str(p) for p in POLICIES.glob("*.policy"))
+    result = CliRunner().invoke(main, ["fmt", "--check", *files])
+    assert result.exit_code == 0, result.output
