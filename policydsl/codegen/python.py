@@ -141,7 +141,8 @@ def _combine(
                 return combine_total(measures, combines, caps, rounding)
             paying = m
     for cap, names in caps:
-        if cap is not None and (cap < 0 or (paying is not None and paying.measure in names)):
+        # a cap over the paying measure (worked out or not), or a negative one, is the general case
+        if (paying is not None and paying.measure in names) or (cap is not None and cap < 0):
             return combine_total(measures, combines, caps, rounding)
     if paying is None:
         nothing = ["没有可获得的扶持"]
@@ -1466,7 +1467,7 @@ class PythonGenerator:
         if spec.kind == "date":
             return ["type({v}) is datetime.date"]
         if spec.kind == "text":
-            return ["type({v}) is str", "{v}.strip() != ''"]  # blank text counts as not given
+            return ['type({v}) is str and {v}.strip() != ""']  # blank text counts as not given
         if spec.kind == "enum":
             text = self.tuple_code([literal(m) for m, _ in spec.members])
             return ["type({v}) is str and {v} in " + text.replace("{", "{{").replace("}", "}}")]

@@ -116,7 +116,8 @@ def _combine(
                 return combine_total(measures, combines, caps, rounding)
             paying = m
     for cap, names in caps:
-        if cap is not None and (cap < 0 or (paying is not None and paying.measure in names)):
+        # a cap over the paying measure (worked out or not), or a negative one, is the general case
+        if (paying is not None and paying.measure in names) or (cap is not None and cap < 0):
             return combine_total(measures, combines, caps, rounding)
     if paying is None:
         nothing = ["没有可获得的扶持"]
