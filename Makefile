@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 OUT := out
 POLICIES := $(wildcard policies/*.policy)
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench diagrams clean
 
 $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh
@@ -29,6 +29,10 @@ demo: $(VENV)/.installed
 # The whole test suite (what CI runs).
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
+
+# Redraw the overview diagrams that docs/policies.md shows.
+diagrams: $(VENV)/.installed
+	for p in $(POLICIES); do $(BIN)/policydsl diagram $$p -o docs/diagrams/$$(basename $$p .policy).svg || exit 1; done
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/eval_bench.py
