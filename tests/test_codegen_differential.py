@@ -132,7 +132,7 @@ def as_text(value: Any) -> Any:
     return value
 
 
-BROKEN = st.sampled_from(["-5", "abc", "1.5.1", "", None, 3.5, "是"])
+BROKEN = st.sampled_from(["-5", "abc", "1.5.1", "", "  ", None, 3.5, "是", "1E+45"])
 
 
 @st.composite
