@@ -63,20 +63,30 @@ class Rounding:
 # ------------------------------------------------------------------------------ formatting
 
 
+# Formatting is exact whatever the decimal context: `%`, `/` and normalize() would round an amount
+# of more than 28 digits in the default context (or fail outright), and show a figure that is not
+# the one decided.
 def yuan(value: Decimal | None) -> str:
     """An amount the way a drafter writes it: 100万元, 1.5亿元, 2345.67元."""
     if value is None:
         return "未定"
-    if abs(value) >= 100000000 and value % 1000000 == 0:
-        return f"{_plain(value / 100000000)}亿元"
-    if abs(value) >= 10000 and value % 100 == 0:
-        return f"{_plain(value / 10000)}万元"
+    size = value.copy_abs()
+    if size >= 100000000 and _whole(shift(value, -6)):
+        return f"{_plain(shift(value, -8))}亿元"
+    if size >= 10000 and _whole(shift(value, -2)):
+        return f"{_plain(shift(value, -4))}万元"
     return f"{_plain(value)}元"
 
 
+def _whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
+
+
 def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def show(value: Any) -> str:

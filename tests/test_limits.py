@@ -415,3 +415,26 @@ def test_a_group_cap_cannot_depend_on_an_applicants_facts() -> None:
         text = HEADER + FACTS + body + f"measure m {{ award 1万\n group_cap {cap} per region }}\n"
         assert [code for code, _ in errors(text)] == ["E208"], cap
     assert errors(HEADER + FACTS + body + "measure m { award 1万\n group_cap 100万 per region }\n") == []
+
+
+def test_huge_amounts_are_shown_exactly_outside_the_evaluators_context() -> None:
+    # explanations are printed after evaluation, in the default 28-digit context
+    assert rt.yuan(Decimal("1000000000000000000000000000100.92")) == "1000000000000000000000000000100.92元"
+    assert rt.yuan(Decimal("123456789012345678901234567891200")) == "12345678901234567890123456789.12万元"
+    assert rt.yuan(Decimal("150000000")) == "1.5亿元"
+    assert rt.show(Decimal("-0")) == "0"
+    decision = evaluate("measure m { award x }\n", {"x": "1000000000000000000000000000100.92"}, explain=True)
+    assert "1000000000000000000000000000100.92元" in decision.explain()
+
+
+def test_the_eval_command_prints_a_huge_amount(tmp_path: Path) -> None:
+    policy = tmp_path / "p.policy"
+    policy.write_text(HEADER + FACTS + "measure m { award x }\n", encoding="utf-8")
+    facts = tmp_path / "facts.json"
+    facts.write_text('{"x": "1e30", "n": 1, "d": "2020-01-01", "p": "50%", "c": 1}', encoding="utf-8")
+    for extra in ([], ["--explain"]):
+        result = CliRunner().invoke(
+            main, ["eval", str(policy), "--facts", str(facts), "--date", "2022-06-01", *extra]
+        )
+        assert result.exit_code == 0, result.output
+        assert "10000000000000000000000亿元" in result.output
