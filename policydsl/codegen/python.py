@@ -1510,8 +1510,17 @@ class PythonGenerator:
         clauses = measure.clauses
         awards = [i for i, c in enumerate(clauses, 1) if c.kind == "award"]
         bonuses = [i for i, c in enumerate(clauses, 1) if c.kind == "bonus"]
-        if any(c.exception_of is not None for c in clauses) or measure.of(ast.Instalment) or not awards:
-            w.line("return None  # exceptions, instalments or no award: the full path decides")
+        named = {c.name.text: i for i, c in enumerate(clauses, 1) if c.name is not None}
+        defaults: dict[int, list[int]] = {}  # default clause -> its exceptions (clause numbers)
+        for i, c in enumerate(clauses, 1):
+            if c.exception_of is not None:
+                defaults.setdefault(named.get(c.exception_of.text, 0), []).append(i)
+        nested = any(
+            d == 0 or clauses[d - 1].exception_of is not None or clauses[d - 1].kind != "award"
+            for d in defaults
+        ) or any(clauses[e - 1].kind != "award" for es in defaults.values() for e in es)
+        if nested or measure.of(ast.Instalment) or not awards:
+            w.line("return None  # chained exceptions, instalments or no award: the full path decides")
             self.end(
                 out,
                 func,
@@ -1533,14 +1542,34 @@ class PythonGenerator:
         decided = " or ".join(f"a{i} is None" for i in range(1, len(clauses) + 1))
         with w.block(f"if need or {decided}"):
             w.line("return None")
-        any_award = " or ".join(f"a{i}" for i in awards)
+        chosen = {i: f"a{i}" for i in awards}
+        if defaults:
+            w.comment("exceptions: one that applies replaces its default; the highest priority wins")
+
+            def priority(i: int) -> int:
+                return clauses[i - 1].priority or 0
+
+            for default, exceptions in defaults.items():
+                for x, e in enumerate(exceptions):
+                    for other in exceptions[x + 1 :]:
+                        if priority(other) == priority(e):
+                            with w.block(f"if a{e} and a{other}"):
+                                w.line("return None  # a tie: the full path says so")
+                w.line(f"x{default} = a{default} and not ({' or '.join(f'a{e}' for e in exceptions)})")
+                chosen[default] = f"x{default}"
+                for e in exceptions:
+                    higher = [o for o in exceptions if priority(o) > priority(e)]
+                    if higher:
+                        w.line(f"x{e} = a{e} and not ({' or '.join(f'a{o}' for o in higher)})")
+                        chosen[e] = f"x{e}"
+        any_award = " or ".join(chosen[i] for i in awards)
         with w.block(f"if not ({any_award})" if len(awards) > 1 else f"if not {any_award}"):
             w.line("return INELIGIBLE, None")
         w.line("total = ZERO")
         w.line("precision = EXACT")
         for i in awards + bonuses:
             sure = len(awards) == 1 and i == awards[0]
-            with w.block(f"if a{i}") if not sure else _nothing():
+            with w.block(f"if {chosen.get(i, f'a{i}')}") if not sure else _nothing():
                 with w.block(f"if precision{i} != EXACT and precision != UNKNOWN"):
                     w.line(f"precision = precision{i}")
                 with w.block(f"if amount{i} is not None"):

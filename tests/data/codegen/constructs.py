@@ -1949,6 +1949,7 @@ def amounts_platform(
     need: set[str],
 ) -> tuple[str, Decimal | None] | None:
     applicant = f.get("applicant")
+    customers = f.get("customers")
     if shared[0]:
         return INELIGIBLE, None
     if applicant is None:
@@ -1957,7 +1958,40 @@ def amounts_platform(
         return INELIGIBLE, None
     if shared[1] or shared[2]:
         return None
-    return None  # exceptions, instalments or no award: the full path decides
+    a1, amount1, precision1, _, _ = platform_default(f, p, date, need, False)
+    a2, amount2, precision2, _, _ = platform_national(f, p, date, need, False)
+    a3, amount3, precision3, _, _ = platform_3(f, p, date, need, False)
+    # prefer customers >= 100: no amount, but the facts it reads are needed
+    if customers is None:
+        need.add("customers")
+    c1 = None if customers is None else customers >= D_100
+    holds = c1
+    if need or a1 is None or a2 is None or a3 is None:
+        return None
+    # exceptions: one that applies replaces its default; the highest priority wins
+    x1 = a1 and not (a2)
+    if not (x1 or a2):
+        return INELIGIBLE, None
+    total = ZERO
+    precision = EXACT
+    if x1:
+        if precision1 != EXACT and precision != UNKNOWN:
+            precision = precision1
+        if amount1 is not None:
+            total += amount1
+    if a2:
+        if precision2 != EXACT and precision != UNKNOWN:
+            precision = precision2
+        if amount2 is not None:
+            total += amount2
+    if a3:
+        if precision3 != EXACT and precision != UNKNOWN:
+            precision = precision3
+        if amount3 is not None:
+            total += amount3
+    if precision == UNKNOWN:
+        return UNDETERMINED, None
+    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
 
 
 # measure consulting: the lean path
@@ -1972,7 +2006,7 @@ def amounts_consulting(
         return INELIGIBLE, None
     if shared[1] or shared[2]:
         return None
-    return None  # exceptions, instalments or no award: the full path decides
+    return None  # chained exceptions, instalments or no award: the full path decides
 
 
 # measure banded: the lean path
@@ -2105,7 +2139,44 @@ def amounts_ladder(
         return INELIGIBLE, None
     if shared[1] or shared[2]:
         return None
-    return None  # exceptions, instalments or no award: the full path decides
+    a1, amount1, precision1, _, _ = ladder_d(f, p, date, need, False)
+    a2, amount2, precision2, _, _ = ladder_e1(f, p, date, need, False)
+    a3, amount3, precision3, _, _ = ladder_e2(f, p, date, need, False)
+    a4, amount4, precision4, _, _ = ladder_e3(f, p, date, need, False)
+    if need or a1 is None or a2 is None or a3 is None or a4 is None:
+        return None
+    # exceptions: one that applies replaces its default; the highest priority wins
+    if a2 and a3:
+        return None  # a tie: the full path says so
+    x1 = a1 and not (a2 or a3 or a4)
+    x4 = a4 and not (a2 or a3)
+    if not (x1 or a2 or a3 or x4):
+        return INELIGIBLE, None
+    total = ZERO
+    precision = EXACT
+    if x1:
+        if precision1 != EXACT and precision != UNKNOWN:
+            precision = precision1
+        if amount1 is not None:
+            total += amount1
+    if a2:
+        if precision2 != EXACT and precision != UNKNOWN:
+            precision = precision2
+        if amount2 is not None:
+            total += amount2
+    if a3:
+        if precision3 != EXACT and precision != UNKNOWN:
+            precision = precision3
+        if amount3 is not None:
+            total += amount3
+    if x4:
+        if precision4 != EXACT and precision != UNKNOWN:
+            precision = precision4
+        if amount4 is not None:
+            total += amount4
+    if precision == UNKNOWN:
+        return UNDETERMINED, None
+    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
 
 
 # measure misc: the lean path

@@ -1007,7 +1007,7 @@ def amounts_staged(
         return INELIGIBLE, None
     if shared[1] or shared[2]:
         return None
-    return None  # exceptions, instalments or no award: the full path decides
+    return None  # chained exceptions, instalments or no award: the full path decides
 
 
 # total_cap: the sums of awards each applicant may receive at most
