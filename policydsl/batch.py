@@ -82,8 +82,9 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | No
     row does not stop the batch."""
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         if path.suffix.lower() == ".csv":
-            # strict: a stray or unclosed quote is an error row, not a field that swallows the lines after it
-            reader = csv.DictReader(handle, strict=True)
+            # strict: a stray or unclosed quote is an error row, not a field that swallows the lines after
+            # it; skipinitialspace: `a, "1,000万"` (written by hand) quotes its second cell
+            reader = csv.DictReader(handle, strict=True, skipinitialspace=True)
             try:
                 header = reader.fieldnames or []
             except csv.Error as exc:
