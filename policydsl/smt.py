@@ -32,6 +32,7 @@ from policydsl import ast
 from policydsl import types as T
 from policydsl.checks.typecheck import Model
 from policydsl.keywords import APPLICANT_FACT, ROUNDING_MODES, ROUNDING_UNITS
+from policydsl.runtime import shift
 
 Formula = Any  # a z3 BoolRef; opaque outside this module
 Term = Any  # a z3 ArithRef (Real)
@@ -1405,7 +1406,8 @@ def _exact_decimal(value: Fraction) -> Decimal | Fraction:
     if den != 1:
         return value
     scale = 10 ** max(twos, fives)
-    return Decimal(value.numerator * (scale // value.denominator)).scaleb(-max(twos, fives))
+    # shift, not scaleb: scaleb rounds to the context's 28 digits
+    return shift(Decimal(value.numerator * (scale // value.denominator)), -max(twos, fives))
 
 
 def exact_decimal(value: Fraction) -> Decimal | Fraction:

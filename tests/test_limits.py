@@ -438,3 +438,21 @@ def test_the_eval_command_prints_a_huge_amount(tmp_path: Path) -> None:
         )
         assert result.exit_code == 0, result.output
         assert "10000000000000000000000亿元" in result.output
+
+
+def test_long_amounts_in_diagrams_and_witnesses_are_printed_exactly() -> None:
+    from fractions import Fraction
+
+    from policydsl.checks.analysis_witness import count_literal, money_literal
+    from policydsl.render.text import amount_words
+    from policydsl.smt import exact_decimal
+
+    long = Decimal("1000000000000000000000000000100.92")  # 31 digits: more than the default context holds
+    assert amount_words(long) == "1000000000000000000000000000100.92元"
+    assert amount_words(Decimal("1E+34")) == "100000000000000000000000000亿"
+    assert amount_words(Decimal("125000")) == "12.5万"
+    assert money_literal(long) == "1000000000000000000000000000100.92元"
+    assert money_literal(Decimal("1E+34")) == "100000000000000000000000000亿"
+    assert money_literal(Fraction(10**35 + 1, 100)) == "1000000000000000000000000000000000.01元"
+    assert count_literal(Decimal("3E+33"), "家") == "300000000000000000000000000000万家"
+    assert exact_decimal(Fraction(10**35 + 1, 100)) == Decimal("1000000000000000000000000000000000.01")

@@ -9,15 +9,26 @@ from typing import Any
 
 from policydsl import types as T
 from policydsl.checks.typecheck import Model
+from policydsl.runtime import shift
 from policydsl.smt import Witness, exact_decimal
 
 _YI = Decimal(100000000)
 _WAN = Decimal(10000)
 
 
+# Exact whatever the decimal context: `%`, `/` and normalize() round (or fail on) a witness of more
+# than 28 digits, and the witness printed would not be the one found.
 def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text
+
+
+def _multiple(value: Decimal, places: int) -> bool:
+    """Whether `value` is a whole multiple of 10^places."""
+    scaled = shift(value, -places)
+    return scaled == scaled.to_integral_value()
 
 
 def _decimal(value: Decimal | Fraction | int) -> Decimal | None:
@@ -33,11 +44,11 @@ def money_literal(value: Decimal | Fraction | int) -> str:
     if exact is None:
         return f"{Fraction(value)}元"
     sign = "-" if exact < 0 else ""
-    v = abs(exact)
-    if v >= _YI and v % _WAN == 0:
-        return f"{sign}{_plain(v / _YI)}亿"
-    if v >= _WAN and v % 100 == 0:
-        return f"{sign}{_plain(v / _WAN)}万"
+    v = exact.copy_abs()
+    if v >= _YI and _multiple(v, 4):
+        return f"{sign}{_plain(shift(v, -8))}亿"
+    if v >= _WAN and _multiple(v, 2):
+        return f"{sign}{_plain(shift(v, -4))}万"
     return f"{sign}{_plain(v)}元"
 
 
@@ -57,8 +68,8 @@ def count_literal(value: Decimal | Fraction | int, unit: str | None) -> str:
     exact = _decimal(value)
     if exact is None:
         return f"{Fraction(value)}{unit or ''}"
-    if abs(exact) >= 1000000 and exact % _WAN == 0:
-        return f"{_plain(exact / _WAN)}万{unit or ''}"
+    if exact.copy_abs() >= 1000000 and _multiple(exact, 4):
+        return f"{_plain(shift(exact, -4))}万{unit or ''}"
     return f"{_plain(exact)}{unit or ''}"
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from policydsl import ast
 from policydsl.checks.typecheck import Model
 from policydsl.keywords import KEYWORDS
+from policydsl.runtime import shift
 from policydsl.types import EnumValueSym, FactSym, ParamSym
 
 # Binding strength, loosest first; a child printed below the strength its place needs is
@@ -253,14 +254,21 @@ def _wrap_line(text: str, width: int) -> list[str]:
 
 def amount_words(value: Decimal) -> str:
     """A sum of money as a drafter writes it: 1亿, 5000万, 12.5万, 3000元."""
+    # exact whatever the decimal context: dividing an amount of more than 28 digits would round it
     sign = "-" if value < 0 else ""
-    value = abs(value)
-    for unit, size in (("亿", Decimal(100000000)), ("万", Decimal(10000))):
-        if value >= size and (value / size) == (value / size).quantize(Decimal("0.0001")):
-            return sign + _plain(value / size) + unit
+    value = value.copy_abs()
+    for unit, places in (("亿", 8), ("万", 4)):
+        if value >= 10**places and _whole(shift(value, 4 - places)):  # at most 4 places in the unit
+            return sign + _plain(shift(value, -places)) + unit
     return sign + _plain(value) + "元"
 
 
+def _whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
+
+
 def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text
