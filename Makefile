@@ -26,8 +26,11 @@ demo: $(VENV)/.installed
 	$(BIN)/policydsl report $(POLICIES) -o $(OUT)/site
 	@echo "compiled evaluators and diagrams are in $(OUT)/, the review site in $(OUT)/site/index.html"
 
-# The whole test suite (what CI runs).
+# The whole test suite (what CI runs): lint, strict types, then pytest.
 test: $(VENV)/.installed
+	$(BIN)/ruff check policydsl tests benchmarks
+	$(BIN)/ruff format --check policydsl
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # Redraw the overview diagrams that docs/policies.md shows.

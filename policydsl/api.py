@@ -14,10 +14,10 @@ from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.batch import Constraint
 from policydsl.checks.typecheck import Model
-from policydsl.diagnostics import Sink, format_text
+from policydsl.diagnostics import Sink
 from policydsl.interpreter import ARITHMETIC, Interpreter, Unset, _Env
 from policydsl.keywords import ALLOCATIONS
-from policydsl.pipeline import check_file
+from policydsl.pipeline import check_file, errors_text
 
 
 class PolicyError(Exception):
@@ -112,12 +112,7 @@ def compile_policy(
 def _load(path: str, mtime: float) -> PolicyEvaluator:
     evaluator, sink = compile_policy(path, compiled=True)
     if evaluator is None:
-        from policydsl.frontend import load_file
-
-        probe = Sink()
-        loaded = load_file(path, probe)
-        sources = {loaded.source.name: loaded.source} if loaded.source else {}
-        raise PolicyError(format_text(sink.diagnostics, sources))
+        raise PolicyError(errors_text(path, sink.errors_only()))
     return evaluator
 
 

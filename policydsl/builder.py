@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import lark
 from lark import Token, Transformer_NonRecursive, v_args
@@ -15,6 +15,8 @@ from policydsl.diagnostics import Sink
 from policydsl.keywords import KEYWORDS, POSTFIX_WORDS, PREFIX_WORDS, SYMBOLS
 from policydsl.runtime import MAX_DIGITS, shift
 from policydsl.source import SourceFile, Span
+
+_N = TypeVar("_N", bound=ast.Node)
 
 MAX_EXPR_DEPTH = 400
 
@@ -38,7 +40,7 @@ def _opt_str(token: Token | None) -> str | None:
     return None if token is None else _unquote(token)
 
 
-class _Builder(Transformer_NonRecursive):
+class _Builder(Transformer_NonRecursive[Token, Any]):
     def __init__(self, source: SourceFile, sink: Sink) -> None:
         super().__init__()
         self.source = source
@@ -63,7 +65,7 @@ class _Builder(Transformer_NonRecursive):
     def _idents(self, node: Any) -> tuple[ast.Ident, ...]:
         return tuple(node)
 
-    def _deep(self, node: Any, *children: Any) -> Any:
+    def _deep(self, node: _N, *children: Any) -> _N:
         depth = 1 + max((self.depth.get(id(c), 0) for c in children), default=0)
         self.depth[id(node)] = depth
         if depth > MAX_EXPR_DEPTH and not self.too_deep:

@@ -82,7 +82,8 @@ def check(files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeou
     if fmt == "text":
         counts = {s: sum(1 for d in sink.diagnostics if d.severity is s) for s in Severity}
         summary = f"{len(files)} file{'s' if len(files) != 1 else ''} checked: " + ", ".join(
-            f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
+            f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}"
+            for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
         )
         click.echo(("ok: " if not failing else "") + summary)
     sys.exit(EXIT_PROBLEMS if failing else EXIT_OK)
@@ -99,15 +100,25 @@ def _date(value: str | None) -> datetime.date | None:
 
 @main.command("eval")
 @click.argument("policy", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--facts", type=click.Path(dir_okay=False, path_type=Path), help="One applicant: a JSON object of facts.")
-@click.option("--batch", type=click.Path(dir_okay=False, path_type=Path), help="Many applicants: .csv or .jsonl.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where --batch results go.")
+@click.option(
+    "--facts", type=click.Path(dir_okay=False, path_type=Path), help="One applicant: a JSON object of facts."
+)
+@click.option(
+    "--batch", type=click.Path(dir_okay=False, path_type=Path), help="Many applicants: .csv or .jsonl."
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where --batch results go."
+)
 @click.option("--date", "date_text", help="Evaluation date (validity, durations); default: today.")
 @click.option("--explain", is_flag=True, help="Explain every figure.")
-@click.option("--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed.")
+@click.option(
+    "--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed."
+)
 @click.option("--params", type=click.Path(dir_okay=False, path_type=Path), help="JSON values for parameters.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--interpret", is_flag=True, help="Use the reference interpreter instead of the compiled evaluator.")
+@click.option(
+    "--interpret", is_flag=True, help="Use the reference interpreter instead of the compiled evaluator."
+)
 def eval_command(
     policy: Path,
     facts: Path | None,
@@ -135,7 +146,12 @@ def eval_command(
 
 @main.command("compile")
 @click.argument("policy", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="The module to write (default: stdout).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The module to write (default: stdout).",
+)
 def compile_command(policy: Path, output: Path | None) -> None:
     """Compile a policy to a standalone Python evaluator module (standard library only)."""
     from policydsl.codegen.evaluator import compile_command as run
@@ -148,7 +164,9 @@ def compile_command(policy: Path, output: Path | None) -> None:
 @click.option("--coverage", is_flag=True, help="Report clauses and condition branches no example reaches.")
 @click.option("--min-coverage", type=float, help="With --coverage: fail below this percentage.")
 @click.option("-k", "pattern", help="Only examples whose name contains this text.")
-def test_command(files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None) -> None:
+def test_command(
+    files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None
+) -> None:
     """Run the examples written in policy files; ends with `N passed, N failed`."""
     sys.exit(commands_eval.test_files(files, coverage, min_coverage, pattern))
 

@@ -13,10 +13,10 @@ import click
 from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
 from policydsl.batch import parse_json, run_batch, stderr_progress
-from policydsl.diagnostics import Sink, format_text
 from policydsl.examples import coverage_gaps, run_example
-from policydsl.frontend import load_file, read_limited
+from policydsl.frontend import read_limited
 from policydsl.interpreter import Interpreter
+from policydsl.pipeline import errors_text
 
 
 class UsageProblem(click.ClickException):
@@ -54,10 +54,7 @@ def build(policy: Path, params: Path | None, interpret: bool = False) -> PolicyE
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None
     if evaluator is None:
-        probe = Sink()
-        loaded = load_file(policy, probe)
-        sources = {loaded.source.name: loaded.source} if loaded.source else {}
-        click.echo(format_text(sink.errors_only(), sources), err=True)
+        click.echo(errors_text(policy, sink.errors_only()), err=True)
         raise SystemExit(1)
     return evaluator
 
@@ -125,10 +122,7 @@ def test_files(
     for path in files:
         evaluator, sink = compile_policy(path)
         if evaluator is None:
-            probe = Sink()
-            loaded = load_file(path, probe)
-            sources = {loaded.source.name: loaded.source} if loaded.source else {}
-            click.echo(format_text(sink.errors_only(), sources))
+            click.echo(errors_text(path, sink.errors_only()))
             failed += 1
             continue
         interpreter: Interpreter = evaluator.interpreter

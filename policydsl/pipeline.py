@@ -8,7 +8,7 @@ import attrs
 
 from policydsl import ast
 from policydsl.checks.typecheck import Model, check_types
-from policydsl.diagnostics import Sink
+from policydsl.diagnostics import Diagnostic, Sink, format_text
 from policydsl.frontend import load_file, load_text
 from policydsl.source import SourceFile
 
@@ -38,3 +38,10 @@ def check_text(name: str, text: str, sink: Sink) -> Checked:
     if loaded.policy is None:
         return Checked(loaded.source, None)
     return Checked(loaded.source, check_types(loaded.policy, sink))
+
+
+def errors_text(path: str | Path, diagnostics: list[Diagnostic]) -> str:
+    """Diagnostics about one file as text, with its source lines under them."""
+    loaded = load_file(path, Sink())
+    sources = {loaded.source.name: loaded.source} if loaded.source else {}
+    return format_text(diagnostics, sources)

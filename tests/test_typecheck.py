@@ -299,3 +299,9 @@ example "e" {
         ("E101", "`nosuch` is not a fact"),
         ("E206", "an expected award must be an amount of money, but this is a percentage"),
     ]
+
+
+def test_band_thresholds_cannot_read_facts() -> None:
+    found = only("measure m { award band revenue { 不满 investment: 5万, otherwise: 10万 } }")
+    assert found.code == "E208" and "investment" in found.message
+    clean("measure m { award band revenue { 不满 100万: 5万, otherwise: 10万 } }")

@@ -83,6 +83,21 @@ def _suggest(word: str, candidates: Iterable[str]) -> str | None:
     return None
 
 
+def _names(expr: ast.Node) -> list[ast.Name]:
+    """Every name an expression reads."""
+    found: list[ast.Name] = []
+    stack: list[object] = [expr]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Name):
+            found.append(item)
+        elif isinstance(item, ast.Node):
+            for field in attrs.fields(type(item)):
+                child = getattr(item, field.name)
+                stack.extend(child if isinstance(child, tuple) else [child])
+    return found
+
+
 def describe(ty: Type) -> str:
     """A type in the words of a message: `an amount of money`, `a count of 家`…"""
     match ty.kind:
@@ -418,6 +433,14 @@ class _Checker:
         for entry in node.entries:
             for bound in entry.bounds or ():
                 self.compare(node.subject, bound.op, bound.value, bound.span, bound.word, subject)
+                facts = [n for n in _names(bound.value) if isinstance(self.model.ref(n), T.FactSym)]
+                if facts:
+                    self.sink.report(
+                        "E208",
+                        f"a band's thresholds are fixed figures or parameters, not facts (`{facts[0].text}`)",
+                        facts[0].span,
+                        hint="compare facts in clause conditions: `award … if revenue 超过 threshold`",
+                    )
         rows = [(self.value(e.value, expected), e.value.span) for e in node.entries]
         return self.unify(rows, "a band table")
 
@@ -603,8 +626,12 @@ class _Checker:
     def check(self) -> Model:
         if self.policy.header is None:
             start = self.policy.span
-            self.sink.report("W108", "the file has no `policy` header", Span(start.file, 1, 1, 1, 1, 0, 0),
-                             hint='start with `policy "title" { issuer "…" issued 2021-05-16 }`')
+            self.sink.report(
+                "W108",
+                "the file has no `policy` header",
+                Span(start.file, 1, 1, 1, 1, 0, 0),
+                hint='start with `policy "title" { issuer "…" issued 2021-05-16 }`',
+            )
         else:
             rounding = self.policy.header.rounding
             if rounding is not None:
@@ -759,9 +786,13 @@ class _Checker:
                 case ast.Applicants():
                     for kind in item.kinds:
                         if kind.text not in self.model.kinds:
-                            self.sink.report("E106", f"unknown applicant kind `{kind.text}`", kind.span,
-                                             hint=_suggest(kind.text, self.model.kinds)
-                                             or "declare it: `kind " + kind.text + ' "…"`')
+                            self.sink.report(
+                                "E106",
+                                f"unknown applicant kind `{kind.text}`",
+                                kind.span,
+                                hint=_suggest(kind.text, self.model.kinds)
+                                or "declare it: `kind " + kind.text + ' "…"`',
+                            )
                 case ast.Pays():
                     for form in item.forms:
                         self.option(form, PAYMENT_FORMS, "payment form")
@@ -782,8 +813,12 @@ class _Checker:
                     self.money(item.amount, "a group cap")
                     self.group_cap_facts(item)
                     if item.per.text not in self.model.facts:
-                        self.sink.report("E101", f"unknown fact `{item.per.text}`", item.per.span,
-                                         hint=_suggest(item.per.text, self.model.facts))
+                        self.sink.report(
+                            "E101",
+                            f"unknown fact `{item.per.text}`",
+                            item.per.span,
+                            hint=_suggest(item.per.text, self.model.facts),
+                        )
                     if item.allocate is not None:
                         self.option(item.allocate, ALLOCATIONS, "allocation rule")
                 case ast.Budget():
@@ -800,8 +835,12 @@ class _Checker:
 
     def clause(self, m: ast.Measure, clause: ast.Clause, names: dict[str, Span]) -> None:
         if clause.exception_of is not None and clause.exception_of.text not in names:
-            self.sink.report("E105", f"`{m.name.text}` has no clause `{clause.exception_of.text}`",
-                             clause.exception_of.span, hint=_suggest(clause.exception_of.text, names))
+            self.sink.report(
+                "E105",
+                f"`{m.name.text}` has no clause `{clause.exception_of.text}`",
+                clause.exception_of.span,
+                hint=_suggest(clause.exception_of.text, names),
+            )
         if clause.amount.expr is not None:
             self.money(clause.amount.expr, "an award")
         for cap in clause.amount.caps:
@@ -820,8 +859,12 @@ class _Checker:
         for binding in ex.given:
             sym = self.model.facts.get(binding.name.text)
             if sym is None:
-                self.sink.report("E101", f"`{binding.name.text}` is not a fact", binding.name.span,
-                                 hint=_suggest(binding.name.text, self.model.facts))
+                self.sink.report(
+                    "E101",
+                    f"`{binding.name.text}` is not a fact",
+                    binding.name.span,
+                    hint=_suggest(binding.name.text, self.model.facts),
+                )
                 if not isinstance(binding.value, ast.Text):
                     self.expr(binding.value)
                 continue
