@@ -456,3 +456,14 @@ def test_long_amounts_in_diagrams_and_witnesses_are_printed_exactly() -> None:
     assert money_literal(Fraction(10**35 + 1, 100)) == "1000000000000000000000000000000000.01元"
     assert count_literal(Decimal("3E+33"), "家") == "300000000000000000000000000000万家"
     assert exact_decimal(Fraction(10**35 + 1, 100)) == Decimal("1000000000000000000000000000000000.01")
+
+
+def test_an_impossible_policy_without_eligibility_block_or_header_is_reported_at_a_position() -> None:
+    from policydsl.checks.analysis import Options, analyse
+
+    text = 'fact x "x": money >= 0\nassume 2 < 1 "never"\nmeasure m { award x }\n'
+    evaluator, _ = check(text)
+    assert evaluator is not None
+    findings = analyse(evaluator.model, text, Options(timeout_ms=2000)).findings
+    impossible = [d for d in findings if d.code == "P104"]
+    assert impossible and impossible[0].span is not None and impossible[0].span.line == 2

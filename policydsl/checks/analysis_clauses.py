@@ -107,6 +107,9 @@ class ClauseChecks:
         blocks = self.model.policy.of(ast.Eligibility)
         header = self.model.policy.header
         span = blocks[0].span if blocks else header.span if header is not None else None
+        if span is None:  # every diagnostic has a position: the background facts, or the file's start
+            assumes = self.model.policy.of(ast.Assume)
+            span = assumes[0].span if assumes else self.model.policy.span
         facts = ctx.facts_for()
         answer = ctx.ask(
             lambda: [enc.eligibility()],
