@@ -158,6 +158,49 @@ def test_compiled_evaluators_agree_with_the_interpreter(data: st.DataObject) -> 
     assert events == []
 
 
+# ------------------------------------------------------------------------------ the other stages
+
+
+@FUZZ
+@given(policies(), st.sampled_from([1, 200]))
+def test_the_analysis_of_generated_policies_never_fails(policy: GeneratedPolicy, timeout_ms: int) -> None:
+    from policydsl.checks.analysis import Options, analyse
+
+    evaluator = checked(policy)
+    result = analyse(evaluator.model, policy.text, Options(timeout_ms=timeout_ms))
+    assert all(d.span is not None for d in result.findings), [
+        d.message for d in result.findings if d.span is None
+    ]
+    if result.stats.undecided:  # a query the solver could not decide is a finding, never a silent pass
+        assert any(d.code == "P900" for d in result.findings)
+
+
+@FUZZ
+@given(policies())
+def test_formatting_a_generated_policy_keeps_its_meaning(policy: GeneratedPolicy) -> None:
+    from policydsl.fmt import format_source
+
+    formatted = format_source("fuzz.policy", policy.text, Sink())
+    assert formatted is not None
+    before = load_text("fuzz.policy", policy.text, Sink()).policy
+    after = load_text("fuzz.policy", formatted, Sink()).policy
+    assert after == before
+    assert format_source("fuzz.policy", formatted, Sink()) == formatted
+
+
+@FUZZ
+@given(policies())
+def test_generated_policies_can_be_drawn(policy: GeneratedPolicy) -> None:
+    from policydsl import ast
+    from policydsl.render.graphviz import dot_source
+    from policydsl.render.trees import measure_tree, overview
+
+    model = checked(policy).model
+    assert "digraph" in dot_source(overview(model))
+    for measure in model.policy.of(ast.Measure):
+        assert "digraph" in dot_source(measure_tree(model, measure))
+
+
 # ------------------------------------------------------------------------------ generated code
 
 # Modules the generated evaluator may import, and events it must never cause.
@@ -285,7 +328,7 @@ SEED_TEXTS = [t for t in map(_text, SEEDS) if t is not None]
 POLICY_TEXTS = [t for t in map(_text, sorted(POLICIES.glob("*.policy"))) if t is not None]
 
 
-@FUZZ
+@settings(FUZZ, max_examples=FUZZ.max_examples * 4)  # a mutant takes a few milliseconds
 @given(st.data())
 def test_mutated_policy_files_give_diagnostics_not_tracebacks(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
@@ -316,7 +359,7 @@ def test_a_file_typed_in_full_width_forms_reads_as_the_half_width_file(path: Pat
     plain, wide = Sink(), Sink()
     before = load_text("p.policy", text, plain).policy
     after = load_text("p.policy", fullwidth(text), wide).policy
-    assert after == before  # the same tree, at the same positions
+    assert after == before and _spans(after) == _spans(before)  # the same tree, at the same positions
     assert {d.code for d in wide.diagnostics} - {d.code for d in plain.diagnostics} <= {"W211"}
     assert {d.code for d in wide.diagnostics if d.severity is Severity.ERROR} == {
         d.code for d in plain.diagnostics if d.severity is Severity.ERROR
@@ -351,3 +394,95 @@ def test_found_by_fuzzing_compiled_and_interpreted_agree(body: str, facts: dict[
     assert _outcome(lambda: module.evaluate(facts, day, partial=True)) == _outcome(
         lambda: evaluator.evaluate(facts, day, partial=True)
     )
+
+
+# ------------------------------------------------------------------------------ full-width forms
+
+
+def _spans(node: object) -> list[tuple[int, int]]:
+    """The positions of every node of a tree, in a fixed order (equality of nodes ignores them)."""
+    from policydsl import ast
+
+    found: list[tuple[int, int]] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Node):
+            found.append((item.span.start, item.span.end))
+            for field in item.__attrs_attrs__:
+                stack.append(getattr(item, field.name))
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    return found
+
+
+HALF = (
+    'policy "全角" { issued 2021-01-01 }\n'
+    'enum level "级别" { national "国家级", provincial "省级" }\n'
+    'fact rate "完成率": percent\nfact lv "级别": level\nfact x "投资": money >= 0\n'
+    'measure m "措施（一）" {\n'
+    "  award base: 30% * x cap 1000万 if (rate 达到 60%) and lv in [national, provincial]\n"
+    "}\n"
+)
+
+
+def _diagnostics(text: str) -> tuple[object, list[tuple[str, str, str | None]]]:
+    sink = Sink()
+    policy = load_text("w.policy", text, sink).policy
+    return policy, [(d.code, d.message, d.hint) for d in sink.diagnostics]
+
+
+def test_full_width_punctuation_reads_as_half_width_without_a_word() -> None:
+    wide = HALF.replace("(rate", "（rate").replace("60%)", "60%）").replace(", provincial]", "， provincial]")
+    wide = wide.replace("base:", "base：")
+    before, _ = _diagnostics(HALF)
+    after, found = _diagnostics(wide)
+    assert after == before and _spans(after) == _spans(before)
+    assert found == []
+
+
+def test_full_width_digits_and_percent_read_as_half_width_with_a_warning() -> None:
+    wide = HALF.replace("60%", "６０％").replace("1000万", "１０００万")
+    before, _ = _diagnostics(HALF)
+    after, found = _diagnostics(wide)
+    assert after == before and _spans(after) == _spans(before)
+    assert [(code, message) for code, message, _ in found] == [
+        ("W211", "full-width `１０００` is read as `1000`"),
+        ("W211", "full-width `６０％` is read as `60%`"),
+    ]
+
+
+def test_full_width_inside_texts_is_kept_as_written() -> None:
+    policy, found = _diagnostics('fact x "投资５０％，（一）": money\n')
+    assert found == []
+    from policydsl import ast
+
+    assert isinstance(policy, ast.Policy)
+    assert policy.of(ast.FactDecl)[0].label == "投资５０％，（一）"
+
+
+def test_a_full_width_hash_starts_a_comment_and_says_so() -> None:
+    _, found = _diagnostics("fact x: money ＃ 注释\n")
+    assert ("W211", "full-width `＃` is read as `#`") in [(c, m) for c, m, _ in found]
+
+
+@pytest.mark.parametrize(
+    ("written", "hint"),
+    [
+        (HALF.replace(", provincial]", "、provincial]"), "separate items with `,`"),
+        (HALF.replace('"措施（一）"', "“措施（一）”"), 'write text in straight quotes: `"…"`'),
+        (
+            HALF.replace("provincial]\n", "provincial]。\n"),
+            "an item ends at the end of its line; no `。` is needed",
+        ),
+        (HALF.replace("award base", "award\u00a0base"), "this is a no-break space; type a plain space"),
+        (HALF.replace("award base", "award\u200bbase"), "delete the invisible zero-width space"),
+    ],
+    ids=["dunhao", "curly-quotes", "juhao", "no-break-space", "zero-width-space"],
+)
+def test_ambiguous_marks_are_refused_with_the_half_width_form(written: str, hint: str) -> None:
+    policy, found = _diagnostics(written)
+    assert policy is None
+    assert len(found) == 1, found
+    code, message, given_hint = found[0]
+    assert code == "E003" and message.startswith("unexpected character") and given_hint == hint
