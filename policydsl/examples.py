@@ -76,7 +76,11 @@ def run_example(
         return ExampleResult(example, tuple(f"the given facts are unusable: {p}" for p in exc.problems), None)
     failures: list[str] = []
     for expectation in example.expectations:
-        value = None if expectation.value is None else interpreter.literal(expectation.value)
+        try:
+            value = None if expectation.value is None else interpreter.literal(expectation.value)
+        except rt.InputError as exc:  # an unset parameter, a division by zero
+            failures.extend(f"the expected amount has no value: {p}" for p in exc.problems)
+            continue
         if expectation.target is None:
             result = decision.total
             name = "total"

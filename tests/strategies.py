@@ -608,6 +608,9 @@ class _Writer:
     def given_value(self, ty: str) -> str:
         if ty.startswith("enum:"):
             return str(self.pick(self.enums[ty[5:]]))
+        params = [n for n, t in self.params.items() if t == ty]
+        if params and self.chance(0.2):  # a parameter's value, which may be unset
+            return str(self.pick(params))
         return {
             MONEY: self.money_lit,
             PERCENT: self.percent_lit,
@@ -635,6 +638,7 @@ class _Writer:
             expected = self.pick(
                 [
                     f"= {self.money_lit()}",
+                    f"= {self.expr(MONEY, 0)}",  # may name a parameter, which may be unset
                     f"{self.kw('ceiling')} {self.money_lit()}",
                     self.kw("undetermined"),
                     self.kw("ineligible"),

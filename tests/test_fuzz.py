@@ -31,6 +31,7 @@ from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator
 from policydsl.cli import main
 from policydsl.diagnostics import Severity, Sink
+from policydsl.examples import run_examples
 from policydsl.frontend import load_text
 from policydsl.keywords import ROUNDING_MODES, ROUNDING_UNITS
 from policydsl.pipeline import check_text
@@ -128,6 +129,8 @@ def test_generated_policies_evaluate_without_surprises(data: st.DataObject) -> N
             assert any(m.needed for m in partial.measures.values())
             continue
         assert full.to_dict() == partial.to_dict()
+    for result in run_examples(evaluator.model, policy.text):  # the `test` command's work
+        assert all(isinstance(f, str) and f for f in result.failures)
 
 
 def _outcome(run: Callable[[], rt.Decision]) -> dict[str, Any]:

@@ -467,3 +467,19 @@ def test_an_impossible_policy_without_eligibility_block_or_header_is_reported_at
     findings = analyse(evaluator.model, text, Options(timeout_ms=2000)).findings
     impossible = [d for d in findings if d.code == "P104"]
     assert impossible and impossible[0].span is not None and impossible[0].span.line == 2
+
+
+def test_an_example_naming_an_unset_parameter_fails_with_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "examples.policy"
+    path.write_text(
+        'param p "试点金额": money = unset\nfact x "x": money >= 0\nmeasure m { award x }\n'
+        'example "given" {\n  given { x: p }\n  expect m = 1万\n}\n'
+        'example "expected" {\n  given { x: 1万 }\n  expect m = p\n}\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["test", str(path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 1
+    assert "the given facts are unusable: p：参数 试点金额（p）原文未给出" in result.output
+    assert "the expected amount has no value: p：参数 试点金额（p）原文未给出" in result.output
+    assert result.output.rstrip().endswith("0 passed, 2 failed")
