@@ -310,6 +310,9 @@ def assert_clean_cli(result: Any, path: Path) -> None:
         raise AssertionError(f"{path}: {type(result.exception).__name__}") from result.exception
     assert result.exit_code in (0, 1), result.output
     assert "Traceback" not in result.output
+    if result.output.startswith("["):  # --format json: every error has a location too
+        for item in json.loads(result.output):
+            assert item["severity"] != "error" or item["location"] is not None, item
     for line in result.output.splitlines():
         if re.search(r"\berror\[[A-Z]\d{3}\]", line) and not line.startswith(" "):
             match = _POSITIONED.match(line)
@@ -342,16 +345,19 @@ def test_mutated_policy_files_give_diagnostics_not_tracebacks(
     path = folder / "mutant.policy"
     path.write_bytes(raw)
     runner = CliRunner()
-    command = data.draw(st.sampled_from(["check", "test", "eval"]), label="command")
-    if command == "eval":
-        facts = folder / "facts.json"
-        facts.write_text("{}", encoding="utf-8")
-        result = runner.invoke(
-            main, ["eval", str(path), "--facts", str(facts), "--partial", "--date", "2022-06-01"]
-        )
-    else:
-        result = runner.invoke(main, [command, str(path)])
-    assert_clean_cli(result, path)
+    facts = folder / "facts.json"
+    facts.write_text("{}", encoding="utf-8")
+    commands = {
+        "check": ["check", str(path)],
+        "check-json": ["check", "--format", "json", str(path)],
+        "test": ["test", str(path)],
+        "eval": ["eval", str(path), "--facts", str(facts), "--partial", "--date", "2022-06-01"],
+        "fmt": ["fmt", "--check", str(path)],
+        "compile": ["compile", str(path), "-o", str(folder / "evaluator.py")],
+        "diagram": ["diagram", str(path), "-o", str(folder / "overview.dot")],
+    }
+    command = data.draw(st.sampled_from(sorted(commands)), label="command")
+    assert_clean_cli(runner.invoke(main, commands[command]), path)
 
 
 @pytest.mark.parametrize("path", SEEDS, ids=lambda p: str(p.relative_to(POLICIES.parent)))
