@@ -483,3 +483,25 @@ def test_an_example_naming_an_unset_parameter_fails_with_a_message(tmp_path: Pat
     assert "the given facts are unusable: p：参数 试点金额（p）原文未给出" in result.output
     assert "the expected amount has no value: p：参数 试点金额（p）原文未给出" in result.output
     assert result.output.rstrip().endswith("0 passed, 2 failed")
+
+
+def test_the_analysis_of_a_policy_with_many_measures_stops_within_its_budget() -> None:
+    from policydsl.checks.analysis import Options, analyse
+
+    text = _measures(16 * 1024)  # about 70 measures on shared facts: thousands of pairwise queries
+    evaluator, _ = check(text)
+    assert evaluator is not None
+    started = time.perf_counter()
+    result = analyse(evaluator.model, text, Options(budget_s=2))
+    assert time.perf_counter() - started < 30
+    stopped = [
+        d for d in result.findings if d.code == "P900" and "the analysis stopped after 2 s" in d.message
+    ]
+    assert (
+        len(stopped) == 1
+        and stopped[0].span is not None
+        and (stopped[0].span.line, stopped[0].span.col) == (1, 1)
+    )
+    assert not [
+        d for d in result.findings if d.code == "P902"
+    ]  # no acknowledgement is judged on a partial run

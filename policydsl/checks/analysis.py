@@ -55,7 +55,18 @@ def analyse(model: Model, text: str = "", options: Options | None = None) -> Ana
         check_gaps(ctx)
         CapChecks(ctx, text).run()
     check_undetermined(ctx, text)
-    findings, settled = _acknowledge(ctx.findings, model.policy.of(ast.Acknowledge), model)
+    if ctx.skipped:
+        ctx.add(
+            Finding(
+                "P900",
+                f"the analysis stopped after {options.budget_s:g} s: {ctx.skipped} checks were not run",
+                Span(model.policy.span.file, 1, 1, 1, 1, 0, 0),
+                (),
+                hint="split the policy into smaller files, or check it with more time",
+            )
+        )
+    acks = model.policy.of(ast.Acknowledge)
+    findings, settled = _acknowledge(ctx.findings, acks, model, complete=not ctx.skipped)
     return Analysis(tuple(findings), tuple(settled), ctx.stats(), time.perf_counter() - started)
 
 
@@ -84,8 +95,10 @@ def _settles(ack: ast.Acknowledge, finding: Finding) -> bool:
 
 
 def _acknowledge(
-    found: Sequence[Finding], acks: Sequence[ast.Acknowledge], model: Model
+    found: Sequence[Finding], acks: Sequence[ast.Acknowledge], model: Model, complete: bool = True
 ) -> tuple[list[Diagnostic], list[Settled]]:
+    """Settle the findings the acknowledgements name; report the acknowledgements that name none
+    (unless the analysis stopped early: then the finding may be among the checks not run)."""
     open_: list[Diagnostic] = []
     settled: list[Settled] = []
     used: set[int] = set()
@@ -121,6 +134,8 @@ def _acknowledge(
                     model,
                 )
             )
+            continue
+        if not complete:
             continue
         open_.append(
             _diagnostic(

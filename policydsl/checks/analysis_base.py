@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
@@ -57,11 +58,15 @@ ANALYSIS_CODES = frozenset(c.id for c in CODES)
 
 @attrs.frozen
 class Options:
-    """How the analysis runs: the per-query `timeout_ms`, and `verbose` (also compute the findings
-    the policy's own declarations settle, to show them with their reason)."""
+    """How the analysis runs: the per-query `timeout_ms`, `verbose` (also compute the findings
+    the policy's own declarations settle, to show them with their reason), and `budget_s`, the time
+    the whole analysis of one file may take: the checks are pairwise, so a file of hundreds of
+    measures could otherwise run for hours; once the budget is spent the remaining checks are
+    skipped and one P900 finding says how many."""
 
     timeout_ms: int = 2000
     verbose: bool = False
+    budget_s: float = 60.0
 
 
 @attrs.frozen
@@ -128,6 +133,15 @@ class Context:
         self._names: dict[int, tuple[set[str], set[str]]] = {}
         self._keep: list[Any] = []  # what _names is keyed on, kept alive so its id stays unique
         self._assume_facts = [(self.names(a.cond)[0], a) for a in model.policy.of(ast.Assume)]
+        self.deadline = time.monotonic() + options.budget_s
+        self.skipped = 0  # queries not asked because the budget was spent
+
+    def out_of_time(self) -> bool:
+        """True, counting the query as skipped, once the analysis's time budget is spent."""
+        if time.monotonic() < self.deadline:
+            return False
+        self.skipped += 1
+        return True
 
     # ------------------------------------------------------------------ reporting
     def add(self, finding: Finding) -> None:
@@ -160,6 +174,8 @@ class Context:
         show: Callable[[], Mapping[str, Any]] | None = None,
     ) -> Answer | None:
         """Run one query; None when it could not be encoded or decided (a finding says so)."""
+        if self.out_of_time():
+            return None
         try:
             formulas = build()
             terms = show() if show is not None else None
@@ -186,6 +202,8 @@ class Context:
         facts: Iterable[str] = (),
         maximise: bool = True,
     ) -> Optimum | None:
+        if self.out_of_time():
+            return None
         try:
             term, formulas = build()
             result = self.session.optimise(term, formulas, facts, maximise)
