@@ -505,3 +505,27 @@ def test_the_analysis_of_a_policy_with_many_measures_stops_within_its_budget() -
     assert not [
         d for d in result.findings if d.code == "P902"
     ]  # no acknowledgement is judged on a partial run
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent / "data" / "analysis").glob("*.policy"))[:12])
+def test_with_a_one_millisecond_solver_every_open_question_is_a_finding(path: Path) -> None:
+    from policydsl.checks.analysis import Options, analyse
+
+    text = path.read_text(encoding="utf-8")
+    evaluator, _ = check(text)
+    if evaluator is None:
+        pytest.skip("a file with errors on purpose")
+    result = analyse(evaluator.model, text, Options(timeout_ms=1))
+    undecided = [d for d in result.findings if d.code == "P900"]
+    assert bool(undecided) == bool(result.stats.undecided), (result.stats, undecided)
+    assert all(d.span is not None for d in result.findings)
+
+
+def test_a_query_no_solver_decides_quickly_is_reported_undecided_not_clean() -> None:
+    from policydsl.checks.analysis import Options, analyse
+
+    text = (Path(__file__).parent / "data" / "analysis" / "undecided.policy").read_text(encoding="utf-8")
+    evaluator, _ = check(text)
+    assert evaluator is not None
+    findings = analyse(evaluator.model, text, Options(timeout_ms=20)).findings
+    assert any(d.code == "P900" and "puzzle.hard" in d.message for d in findings), findings
