@@ -529,3 +529,13 @@ def test_a_query_no_solver_decides_quickly_is_reported_undecided_not_clean() -> 
     assert evaluator is not None
     findings = analyse(evaluator.model, text, Options(timeout_ms=20)).findings
     assert any(d.code == "P900" and "puzzle.hard" in d.message for d in findings), findings
+
+
+def test_a_label_ending_in_a_backslash_is_drawn(tmp_path: Path) -> None:
+    # found by the fuzz campaign: the diagram's title was a plain DOT string, whose closing quote
+    # the backslash escaped
+    path = tmp_path / "slash.policy"
+    path.write_text('fact x "x": money >= 0\nmeasure m "标签\\\\" { award x }\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["diagram", str(path), "--measure", "m", "-o", str(tmp_path / "m.dot")])
+    assert result.exit_code == 0, result.output
+    assert "label=<标签\\>" in (tmp_path / "m.dot").read_text(encoding="utf-8")

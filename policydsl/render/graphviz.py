@@ -80,7 +80,9 @@ def to_graphviz(diagram: Diagram, *, legend: bool = True) -> graphviz.Digraph:
             "rankdir": "TB",
             "charset": "UTF-8",
             "fontname": FONT,
-            "label": _esc(diagram.title),
+            # an HTML-like label, as for the nodes: a plain one ending in `\` would escape its own
+            # closing quote, and graphviz would reject the file
+            "label": f"<{_lines(diagram.title)}>",
             "labelloc": "t",
             "fontsize": "18",
             "nodesep": "0.3",
