@@ -179,9 +179,10 @@ def test_background_facts_are_assumed() -> None:
 def test_a_hard_query_is_undecided_not_a_verdict() -> None:
     model = model_of(
         HEADER
-        + "".join(f'fact {v} "{v}": number\n' for v in "xyzw")
-        + 'measure m "m" { award 1万 if x * x * x * y + y * y * y * z + z * z * z * w + w * w * w * x == 7 '
-        "and x * y * z * w > 3 and x + y + z + w < 2 and x * x + y * y + z * z + w * w < 5 }\n"
+        + "".join(f'fact {v} "{v}": number\n' for v in "xyzwuv")
+        + 'measure m "m" { award 1万 if x * x * x * y * u + y * y * y * z * v + z * z * z * w * u '
+        "+ w * w * w * x * v + u * u * v * v * x == 7 and x * y * z * w * u * v > 3 "
+        "and x + y + z + w + u + v < 2 and x * x + y * y + z * z + w * w + u * u + v * v < 5 }\n"
     )
     enc, s = session(model, timeout_ms=50)
     answer = s.check([enc.cond(condition(model))])
