@@ -53,7 +53,7 @@ class PolicyEvaluator:
         env = _Env({}, decision.date, interpreter.overrides)
         with decimal.localcontext(rt.CONTEXT):
             decision.total = rt.combine_total(
-                decision.measures, interpreter.combines(), interpreter.total_caps(env), interpreter.rounding
+                decision.amounts, interpreter.combines(), interpreter.total_caps(env), interpreter.rounding
             )
 
     def constraints(self) -> list[Constraint]:

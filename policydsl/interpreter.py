@@ -539,7 +539,8 @@ class Interpreter:
                 if missing:
                     raise rt.InputError([f"missing fact {n}" for n in missing])
             try:
-                total = rt.combine_total(measures, self.combines(), self.total_caps(env), self.rounding)
+                amounts = {name: (m.status, m.amount) for name, m in measures.items()}
+                total = rt.combine_total(amounts, self.combines(), self.total_caps(env), self.rounding)
             except ARITHMETIC as exc:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
                 total.reasons.append(self.failure("合计", exc))

@@ -308,16 +308,101 @@ class MeasureResult:
         }
 
 
-@dataclasses.dataclass(slots=True)
+Amounts = dict[str, tuple[str, Decimal | None]]
+# How a deferred decision works out the rest: (decide, total, args), where decide(*args) is the
+# full evaluation of the same applicant and total(amounts, *args) the total from the amounts alone.
+Later = tuple[Callable[..., "Decision"], Callable[..., "MeasureResult"], tuple[Any, ...]]
+
+
 class Decision:
     """The decision on one applicant: per-measure results, the `total` under the policy's combination
-    rules, shared `eligibility_failures`, and the evaluation `date`."""
+    rules, shared `eligibility_failures`, and the evaluation `date`.
 
-    policy: str
-    date: datetime.date | None
-    measures: dict[str, MeasureResult]
-    total: MeasureResult
-    eligibility_failures: list[str] = dataclasses.field(default_factory=list)
+    `amounts` gives (status, amount) per measure.  A decision made on the fast path of a compiled
+    evaluator knows only these at first: the results with their reasons and explanations, the
+    eligibility failures and the total are worked out from the same facts the first time they are
+    read, and are then kept."""
+
+    __slots__ = ("_amounts", "_failures", "_later", "_measures", "_total", "date", "policy")
+
+    def __init__(
+        self,
+        policy: str,
+        date: datetime.date | None,
+        measures: dict[str, MeasureResult],
+        total: MeasureResult,
+        eligibility_failures: list[str] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.date = date
+        self._measures: dict[str, MeasureResult] | None = measures
+        self._total: MeasureResult | None = total
+        self._failures: list[str] | None = [] if eligibility_failures is None else eligibility_failures
+        self._amounts: Amounts | None = None
+        self._later: Later | None = None
+
+    @classmethod
+    def deferred(cls, policy: str, date: datetime.date | None, amounts: Amounts, later: Later) -> "Decision":
+        """A decision of which only the `amounts` are known: `later` works out the rest when asked."""
+        self = cls.__new__(cls)
+        self.policy = policy
+        self.date = date
+        self._measures = self._total = self._failures = None
+        self._amounts = amounts
+        self._later = later
+        return self
+
+    def _details(self) -> None:
+        assert self._later is not None
+        decide, _, args = self._later
+        full = decide(*args)
+        self._measures = full.measures
+        self._failures = full.eligibility_failures
+        if self._total is None:
+            self._total = full.total
+
+    @property
+    def measures(self) -> dict[str, MeasureResult]:
+        if self._measures is None:
+            self._details()
+        assert self._measures is not None
+        return self._measures
+
+    @property
+    def eligibility_failures(self) -> list[str]:
+        if self._failures is None:
+            self._details()
+        assert self._failures is not None
+        return self._failures
+
+    @property
+    def total(self) -> MeasureResult:
+        if self._total is None:
+            assert self._later is not None and self._amounts is not None
+            _, total, args = self._later
+            self._total = total(self._amounts, *args)
+        return self._total
+
+    @total.setter
+    def total(self, value: MeasureResult) -> None:
+        self._total = value
+
+    @property
+    def amounts(self) -> Amounts:
+        """(status, amount) per measure, in the policy's order."""
+        if self._measures is None and self._amounts is not None:
+            return self._amounts
+        return {name: (m.status, m.amount) for name, m in self.measures.items()}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Decision({self.policy!r}, {self.date!r}, {self.amounts!r})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -408,6 +493,14 @@ def add_duration(start: datetime.date, count: int, unit: str) -> datetime.date:
             return start + datetime.timedelta(days=count)
         except OverflowError:
             raise OverflowError("the date falls outside years 1 to 9999") from None
+    if unit == "year":
+        year = start.year + count
+        try:
+            return datetime.date(year, start.month, start.day)
+        except ValueError:
+            if not datetime.MINYEAR <= year <= datetime.MAXYEAR:
+                raise OverflowError("the date falls outside years 1 to 9999") from None
+            return datetime.date(year, 2, 28)  # from 29 February
     months = start.month - 1 + (count * 12 if unit == "year" else count)
     year, month = start.year + months // 12, months % 12 + 1
     if not datetime.MINYEAR <= year <= datetime.MAXYEAR:
@@ -601,23 +694,26 @@ def ineligible(result: MeasureResult, reasons: Iterable[str]) -> MeasureResult:
 
 
 def combine_total(
-    measures: Mapping[str, MeasureResult],
+    measures: Mapping[str, tuple[str, Decimal | None]],
     combines: Sequence[tuple[str, Sequence[str]]],
     total_caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
 ) -> MeasureResult:
-    """The applicant's total under the policy's combination rules."""
+    """The applicant's total under the policy's combination rules, from (status, amount) per measure."""
     total = MeasureResult("total", "合计", None, DETERMINED, ZERO)
-    paying = {name: m for name, m in measures.items() if m.status in (DETERMINED, CEILING, UNDETERMINED)}
-    amounts: dict[str, Decimal | None] = {name: m.amount for name, m in paying.items()}
-    precision = combine_precision(*(_precision(m) for m in paying.values())) if paying else EXACT
-    settled: set[frozenset[str]] = set()
-    for mode, names in combines:
+    amounts: dict[str, Decimal | None] = {}
+    statuses = set()
+    for name, (status, amount) in measures.items():
+        if status != INELIGIBLE:
+            amounts[name] = amount
+            statuses.add(status)
+    paying = amounts.keys()
+    precision = UNKNOWN if UNDETERMINED in statuses else AT_MOST if CEILING in statuses else EXACT
+    rules: dict[str, set[int]] = {}  # measure -> the combination rules naming it
+    for index, (mode, names) in enumerate(combines):
+        for name in names:
+            rules.setdefault(name, set()).add(index)
         group = [n for n in names if n in paying]
-        for a in names:
-            for b in names:
-                if a != b:
-                    settled.add(frozenset((a, b)))
         if len(group) < 2:
             continue
         known = [n for n in group if amounts[n] is not None]
@@ -640,7 +736,10 @@ def combine_total(
                 total.explanation.append(f"互斥：{'、'.join(group)} 只能取其一，合计按最高者 {best} 计为上限")
     names = sorted(paying)
     undeclared = [
-        (a, b) for i, a in enumerate(names) for b in names[i + 1 :] if frozenset((a, b)) not in settled
+        (a, b)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if not rules.get(a, set()) & rules.get(b, set())
     ]
     if undeclared:
         precision = combine_precision(precision, AT_MOST)
@@ -673,7 +772,3 @@ def combine_total(
     total.amount = None if precision == UNKNOWN else rounding(value)
     total.status = {EXACT: DETERMINED, AT_MOST: CEILING, UNKNOWN: UNDETERMINED}[precision]
     return total
-
-
-def _precision(m: MeasureResult) -> str:
-    return {DETERMINED: EXACT, CEILING: AT_MOST}.get(m.status, UNKNOWN)

@@ -153,8 +153,10 @@ def applicants(draw: st.DrawFn, path: Path) -> tuple[dict[str, Any], datetime.da
     facts: dict[str, Any] = {}
     broken = draw(st.integers(0, 9)) == 0
     textual = draw(st.booleans())
+    # every fact, typed: what the compiled evaluator's fast path takes
+    complete = not textual and draw(st.booleans())
     for key, spec in interpreter.specs.items():
-        if key != spec.name or draw(st.integers(0, 4)) == 0:
+        if key != spec.name or (not complete and draw(st.integers(0, 4)) == 0):
             continue
         value = draw(fact_value(spec, marks, today))
         facts[key] = as_text(value) if textual else value
@@ -164,11 +166,20 @@ def applicants(draw: st.DrawFn, path: Path) -> tuple[dict[str, Any], datetime.da
 
 
 def outcome(run: Callable[[], Any]) -> Any:
+    """The decision as data.  The amounts and the total are read first: a decision of the compiled
+    evaluator's fast path works its results out only when they are read, the total from the amounts."""
     try:
         decision = run()
     except rt.InputError as exc:
         return ("input error", exc.problems)
+    amounts = {
+        name: (status, None if amount is None else str(amount))
+        for name, (status, amount) in decision.amounts.items()
+    }
+    total = decision.total.to_dict()
     data = decision.to_dict()
+    assert amounts == {m["measure"]: (m["status"], m["amount"]) for m in data["measures"]}
+    assert total == data["total"]
     data["conditions"] = {name: dict(m.conditions) for name, m in decision.measures.items()}
     return data
 
@@ -180,13 +191,16 @@ def check_agreement(
     expected = outcome(lambda: interpreter.evaluate(dict(facts), date, partial=partial, explain=explain))
     actual = outcome(lambda: module.evaluate(dict(facts), date, partial=partial, explain=explain))
     assert actual == expected
-    if explain:  # evaluate_amounts decides as evaluate(..., explain=False) does
-        expected = outcome(lambda: interpreter.evaluate(dict(facts), date, partial=partial, explain=False))
-    if not isinstance(expected, tuple):
-        amounts = module.evaluate_amounts(dict(facts), date, partial=partial)
-        assert {
-            k: (v["status"], v["amount"]) for k, v in ((m["measure"], m) for m in expected["measures"])
-        } == {k: (status, None if amount is None else str(amount)) for k, (status, amount) in amounts.items()}
+    if date is not None:
+        # the fast path decides what the full path decides, or leaves the applicant to it
+        fast = module.fast_amounts(dict(facts), date)
+        full = outcome(lambda: module.decide(dict(facts), date, partial, explain, None))
+        if fast is not None:
+            assert not isinstance(full, tuple), full
+            assert {m["measure"]: (m["status"], m["amount"]) for m in full["measures"]} == {
+                name: (status, None if amount is None else str(amount))
+                for name, (status, amount) in fast[0].items()
+            }
 
 
 # The reference interpreter turns failed arithmetic into unknown figures (interpreter.ARITHMETIC);
@@ -316,3 +330,76 @@ def test_typed_values_are_checked_like_text(value: Decimal | int) -> None:
     for fact in ("investment", "score", "completion_h1", "customers"):
         facts = {"applicant": "enterprise", "established": datetime.date(2019, 1, 1), fact: value}
         check_agreement(path, facts, datetime.date(2022, 6, 1), True, False)
+
+
+@st.composite
+def complete_applicants(draw: st.DrawFn, path: Path) -> tuple[dict[str, Any], datetime.date]:
+    """Every fact given as a typed value, by its name, with a date: the fast path's applicants."""
+    model, interpreter, _ = compiled(path)
+    marks = thresholds(model)
+    start, end, _ = validity_window(model.policy.header)
+    days = [d + datetime.timedelta(days=k) for d in (start, end) if d is not None for k in (-1, 0, 1)]
+    date = draw(
+        st.sampled_from(days or [datetime.date(2022, 6, 1)])
+        | st.dates(datetime.date(2015, 1, 1), datetime.date(2030, 12, 31))
+    )
+    facts = {
+        spec.name: draw(fact_value(spec, marks, date))
+        for key, spec in interpreter.specs.items()
+        if key == spec.name
+    }
+    return facts, date
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.stem)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), explain=st.booleans())
+def test_fast_path_decides_as_the_full_path(path: Path, data: st.DataObject, explain: bool) -> None:
+    facts, date = data.draw(complete_applicants(path))
+    _, _, module = compiled(path)
+    fast = module.fast_amounts(facts, date)
+    try:
+        full = module.decide(facts, date, False, explain, None)
+    except rt.InputError:
+        assert fast is None  # the fast path takes only facts the full path accepts
+        return
+    if fast is None:
+        return
+    assert fast[0] == full.amounts
+    deferred = module.evaluate(facts, date, explain=explain)
+    assert deferred.amounts == full.amounts
+    assert deferred.total.to_dict() == full.total.to_dict()  # from the amounts alone
+    assert deferred.to_dict() == full.to_dict()  # worked out when read
+
+
+def test_fast_path_takes_a_complete_applicant_and_defers_the_rest() -> None:
+    _, _, module = compiled(ROOT / "policies" / "jiangmen_special_fund.policy")
+    facts = {
+        "registered_in_jiangmen": True,
+        "independent_legal_person": True,
+        "established": datetime.date(2020, 1, 1),
+        "other_public_funding": False,
+        "funded_projects_compliant": True,
+        "good_credit": True,
+        "no_major_accident": True,
+        "project": "benchmark",
+        "project_investment": Decimal("1999800"),
+        "sme": False,
+        "in_5n_cluster": False,
+        "industry_cluster": "机械",
+        "training_sessions": Decimal(0),
+        "trainees": Decimal(0),
+    }
+    day = datetime.date(2022, 6, 1)
+    fast = module.fast_amounts(facts, day)
+    assert fast is not None and fast[0]["benchmark"] == (rt.CEILING, Decimal("999900.00"))
+    decision = module.evaluate(facts, day)
+    facts["project"] = "cloud"  # the details are worked out from the facts as they were
+    assert decision.measures["benchmark"].explanation and decision.total.amount == Decimal("999900.00")
+    assert decision.measures["cloud"].status == rt.INELIGIBLE
+    # a fact missing, given as text, or out of bounds: the full path decides
+    assert module.fast_amounts({k: v for k, v in facts.items() if k != "sme"}, day) is None
+    assert module.fast_amounts({**facts, "trainees": 3}, day) is None
+    assert module.fast_amounts({**facts, "trainees": Decimal("2.5")}, day) is None
+    assert module.fast_amounts({**facts, "project_investment": Decimal("NaN")}, day) is None
+    assert module.fast_amounts({**facts, "industry_cluster": " "}, day) is None

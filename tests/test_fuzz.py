@@ -207,7 +207,15 @@ def test_generated_policies_can_be_drawn(policy: GeneratedPolicy) -> None:
 # ------------------------------------------------------------------------------ generated code
 
 # Modules the generated evaluator may import, and events it must never cause.
-ALLOWED_IMPORTS = {"dataclasses", "datetime", "decimal", "collections.abc", "typing", "__future__"}
+ALLOWED_IMPORTS = {
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "collections.abc",
+    "operator",
+    "typing",
+    "__future__",
+}
 FORBIDDEN_EVENTS = (
     "os.",
     "subprocess.",

@@ -20,7 +20,8 @@ import attrs
 from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.checks.typecheck import Model
-from policydsl.codegen.writer import CodeWriter, Seq, comment_text, literal, width
+from policydsl.codegen.fast import FastPath
+from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, width
 from policydsl.interpreter import DATE_NEEDED, Interpreter
 from policydsl.keywords import ALLOCATIONS, APPLICANT_FACT, COMBINE_MODES
 from policydsl.types import EnumValueSym, FactSym, ParamSym
@@ -35,6 +36,8 @@ HEADER = """\
 # Helpers every generated module carries after the runtime: the policy code below relies on them.
 SUPPORT = '''\
 # ---------------------------------------------------------------------------- evaluator support
+
+from operator import itemgetter
 
 
 class Unset(Exception):
@@ -54,6 +57,9 @@ Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
+# the fast path's context: CONTEXT itself, without the copy decimal.localcontext makes
+FAST_CONTEXT = CONTEXT.copy()
+NO = (INELIGIBLE, None)
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -113,14 +119,15 @@ def require_facts(measures: dict[str, MeasureResult]) -> None:
 
 
 def combine(
-    measures: dict[str, MeasureResult],
+    amounts: Amounts,
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
 ) -> MeasureResult:
-    """The total under the combination rules; undetermined, with the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure; undetermined, with
+    the reason, when it cannot be computed."""
     try:
-        return _combine(measures, combines, caps, rounding)
+        return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -128,26 +135,26 @@ def combine(
 
 
 def _combine(
-    measures: dict[str, MeasureResult],
+    amounts: Amounts,
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
-    for m in measures.values():
-        if m.status != INELIGIBLE:
+    for name, pair in amounts.items():
+        if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(measures, combines, caps, rounding)
-            paying = m
+                return combine_total(amounts, combines, caps, rounding)
+            paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
-        if (paying is not None and paying.measure in names) or (cap is not None and cap < 0):
-            return combine_total(measures, combines, caps, rounding)
+        if (paying is not None and paying in names) or (cap is not None and cap < 0):
+            return combine_total(amounts, combines, caps, rounding)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
-    status, amount = paying.status, paying.amount
+    status, amount = amounts[paying]
     if status == UNDETERMINED or amount is None:
         return MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
     return MeasureResult("total", "合计", None, status, rounding(amount), (), [], [], [], [], {}, None)
@@ -208,7 +215,7 @@ class CompileError(Exception):
 
 
 _ASCII_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_TEMP = re.compile(r"(v|c|ok|a|amount|precision|why|steps)\d+_?\Z")
+_TEMP = re.compile(r"(v|c|ok|a|x|group|amount|precision|why|steps)\d+_?\Z")
 _LOCALS = frozenset(
     {
         "f",
@@ -246,6 +253,18 @@ _LOCALS = frozenset(
         "decided",
         "outcomes",
         "self",
+        "eligible",
+        "ok",
+        "saved",
+        "room",
+        "received",
+        "paid",
+        "going",
+        "at_most",
+        "amounts",
+        "whole",
+        "fast",
+        "later",
     }
 )
 
@@ -311,6 +330,8 @@ class _Fn:
         return f"{prefix}{self.temps}"
 
 
+# `since(start) op duration` as a comparison of the day the duration ends with today's date
+_SINCE = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
 _OP_SYMBOLS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!="}
 
 
@@ -339,9 +360,11 @@ class PythonGenerator:
         self.fn = _Fn(CodeWriter())
         self.param_funcs: dict[str, str] = {}
         self.clause_funcs: dict[str, list[str]] = {}
-        self.lean_funcs: list[tuple[ast.Measure, str]] = []
         self.heads: list[tuple[str, Seq, str]] = []
         self.measure_funcs: list[tuple[ast.Measure, str]] = []
+        # writing the fast path: every fact is given and valid, the date too, and whatever cannot be
+        # worked out raises (the fast path then leaves the applicant to the full one)
+        self.fast = False
 
     # ------------------------------------------------------------------ names and constants
     def file_line(self, node: ast.Node) -> str:
@@ -518,6 +541,8 @@ class PythonGenerator:
         return local
 
     def record_need(self, local: str, name: str) -> None:
+        if self.fast:
+            return
         with self.fn.w.block(f"if {local} is None"):
             self.fn.w.line(f"need.add({self.s(name)})")
 
@@ -526,10 +551,10 @@ class PythonGenerator:
         if isinstance(sym, FactSym):
             local = self.fact_local(sym.name)
             self.record_need(local, sym.name)
-            return Val(local, True)
+            return Val(local, not self.fast)
         if isinstance(sym, ParamSym):
             func = self.param_func(sym)
-            return self.bind(f"{func}(f, p, date, need)", self.param_nullable(sym))
+            return self.bind(f"{func}(f, p, date, need)", self.param_nullable(sym) and not self.fast)
         if isinstance(sym, EnumValueSym):
             return Val(self.s(sym.member), False)
         raise CompileError(f"unresolved name {node.text}")
@@ -573,6 +598,12 @@ class PythonGenerator:
             duration = self.expr(node.right)
             holds = self.fn.temp("c")
             w = self.fn.w
+            match = re.fullmatch(r"\((-?\d+), (\"\w+\")\)", duration.code)
+            count, unit = match.groups() if match else (f"{duration.code}[0]", f"{duration.code}[1]")
+            if self.fast:  # how far `date` is from the day the duration ends (an OverflowError: no such day)
+                boundary = f"add_duration({start.code}, {count}, {unit})"
+                w.line(f"{holds} = {boundary} {_SINCE[node.op]} date")
+                return Val(holds, False)
             with w.block("if date is None"):
                 w.line(f"need.add({literal(DATE_NEEDED)})")
                 w.line(f"{holds} = None")
@@ -580,8 +611,6 @@ class PythonGenerator:
             if nulls:
                 with w.block(f"elif {' or '.join(nulls)}"):
                     w.line(f"{holds} = None")
-            match = re.fullmatch(r"\((-?\d+), (\"\w+\")\)", duration.code)
-            count, unit = match.groups() if match else (f"{duration.code}[0]", f"{duration.code}[1]")
             with w.block("else"):
                 w.call(f"{holds} = since_compare(", [start.code, "date", literal(node.op), count, unit])
             return Val(holds, True)
@@ -595,7 +624,26 @@ class PythonGenerator:
         options = "(" + ", ".join(values) + ("," if len(values) == 1 else "") + ")"
         return self.none_if([subject], f"{subject.inner()} in {options}", "c")
 
+    def both(self, left: Val, right_node: ast.Expr, op: str) -> Val:
+        """On the fast path (two-valued): `left and right` or `left or right`, the right side's
+        statements run only when it is needed."""
+        w = self.fn.w
+        outer, w.lines = w.lines, []
+        right = self.expr(right_node)
+        inner, w.lines = w.lines, outer
+        code = f"{left.inner()} {op} {right.inner()}"
+        if not inner and width(code) <= 60:
+            return Val(code, False, atomic=False)
+        result = self.fn.temp("c")
+        w.line(f"{result} = {left.code}")
+        with w.block(f"if {result}" if op == "and" else f"if not {result}"):
+            w.lines.extend(INDENT + line if line else line for line in inner)
+            w.line(f"{result} = {right.code}")
+        return Val(result, False)
+
     def visit_And(self, node: ast.And) -> Val:
+        if self.fast:
+            return self.both(self.expr(node.left), node.right, "and")
         left = self.expr(node.left)
         w = self.fn.w
         result = self.fn.temp("c")
@@ -628,6 +676,8 @@ class PythonGenerator:
         return Val(result, left.nullable or right.nullable)
 
     def visit_Or(self, node: ast.Or) -> Val:
+        if self.fast:
+            return self.both(self.expr(node.left), node.right, "or")
         return self._or(self.expr(node.left), node.right)
 
     def visit_Not(self, node: ast.Not) -> Val:
@@ -635,6 +685,9 @@ class PythonGenerator:
         return self.none_if([operand], f"not {operand.inner()}", "c")
 
     def visit_Implies(self, node: ast.Implies) -> Val:
+        if self.fast:
+            left = self.expr(node.left)
+            return self.both(Val(f"not {left.inner()}", False, atomic=False), node.right, "or")
         left = self.expr(node.left)
         negated = self.none_if([left], f"not {left.inner()}", "c")
         if not negated.atomic:
@@ -676,22 +729,26 @@ class PythonGenerator:
             self.unset_value("分级表没有 None 档")
             return Val("None", True)
         key = self.fact_local(sym.name)
-        with w.block(f"if {key} is None"):
-            w.line(f"need.add({self.s(sym.name)})")
-            w.line(f"{result} = None")
+        first = True
+        if not self.fast:
+            with w.block(f"if {key} is None"):
+                w.line(f"need.add({self.s(sym.name)})")
+                w.line(f"{result} = None")
+            first = False
         otherwise = False
         for entry in node.entries:
             if entry.key is None:
-                with w.block("else"):
+                with w.block("else" if not first else "if True"):
                     self.entry_value(result, entry.value, None, f'{key} + " 档的金额原文未给出"')
                 otherwise = True
                 break
-            with w.block(f"elif {key} == {self.s(entry.key.text)}"):
+            with w.block(f"{'if' if first else 'elif'} {key} == {self.s(entry.key.text)}"):
                 self.entry_value(result, entry.value, f"{entry.key.text} 档的金额原文未给出", None)
+            first = False
         if not otherwise:
-            with w.block("else"):
+            with w.block("else" if not first else "if True"):
                 w.line(f'raise Unset("分级表没有 " + {key} + " 档")')
-        return Val(result, True)
+        return Val(result, not self.fast)
 
     def _pure(self, node: ast.Expr) -> bool:
         return isinstance(
@@ -761,7 +818,7 @@ class PythonGenerator:
         """Evaluate a condition into `holds` (and the reason it cannot be told into `why`), as
         Interpreter.test does.  Returns whether `why` may have been set."""
         w = self.fn.w
-        if not self.may_raise(node):
+        if self.fast or not self.may_raise(node):
             val = self.expr(node)
             w.line(f"{holds} = {val.code}")
             return False
@@ -780,7 +837,7 @@ class PythonGenerator:
     def safe(self, node: ast.Expr, target: str) -> None:
         """Interpreter._safe: the value, or None when it cannot be computed."""
         w = self.fn.w
-        if not self.may_raise(node):
+        if self.fast or not self.may_raise(node):
             w.line(f"{target} = {self.expr(node).code}")
             return
         with w.block("try"):
@@ -1473,198 +1530,47 @@ class PythonGenerator:
             return ["type({v}) is str and {v} in " + text.replace("{", "{{").replace("}", "}}")]
         return None
 
-    # ------------------------------------------------------------------ the lean path
-    def lean_measure_func(self, out: CodeWriter, measure: ast.Measure) -> None:
-        """(status, amount) of one measure in the common case, or None to leave the applicant to
-        the full path: a gate or clause that cannot be decided, a fact missing, exceptions, or
-        instalments.  What it returns is what the full measure function decides."""
-        mname = measure.name.text
-        func = self.namer.get(
-            "lean",
-            mname,
-            "amounts_" + self.namer.safe(mname, str(self.policy.of(ast.Measure).index(measure) + 1)),
-        )
-        w = self.begin()
-        with w.block("if shared[0]"):
-            w.line("return INELIGIBLE, None")
-        applicants = measure.of(ast.Applicants)
-        if applicants and self.model.kinds:
-            allowed = sorted({k.text for a in applicants for k in a.kinds})
-            kind = self.fact_local(APPLICANT_FACT[0])
-            options = "(" + ", ".join(self.s(k) for k in allowed) + ("," if len(allowed) == 1 else "") + ")"
-            with w.block(f"if {kind} is None"):
-                w.line("return None")
-            with w.block(f"if {kind} not in {options}"):
-                w.line("return INELIGIBLE, None")
-        gates = [(r.cond, False) for r in measure.of(ast.Requirement)]
-        gates += [(e.cond, True) for e in measure.of(ast.Exclusion)]
-        for cond, negate in gates:
-            w.comment(("exclude " if negate else "require ") + self.quote(cond))
-            self.test(cond, "holds", None)
-            with w.block("if holds is None"):
-                w.line("return None")
-            with w.block("if holds" if negate else "if not holds"):
-                w.line("return INELIGIBLE, None")
-        with w.block("if shared[1] or shared[2]"):
-            w.line("return None")
-        clauses = measure.clauses
-        awards = [i for i, c in enumerate(clauses, 1) if c.kind == "award"]
-        bonuses = [i for i, c in enumerate(clauses, 1) if c.kind == "bonus"]
-        named = {c.name.text: i for i, c in enumerate(clauses, 1) if c.name is not None}
-        defaults: dict[int, list[int]] = {}  # default clause -> its exceptions (clause numbers)
-        for i, c in enumerate(clauses, 1):
-            if c.exception_of is not None:
-                defaults.setdefault(named.get(c.exception_of.text, 0), []).append(i)
-        nested = any(
-            d == 0 or clauses[d - 1].exception_of is not None or clauses[d - 1].kind != "award"
-            for d in defaults
-        ) or any(clauses[e - 1].kind != "award" for es in defaults.values() for e in es)
-        if nested or measure.of(ast.Instalment) or not awards:
-            w.line("return None  # chained exceptions, instalments or no award: the full path decides")
-            self.end(
-                out,
-                func,
-                ["f: Values", "p: Values", "date: Date", "shared: Shared", "need: set[str]"],
-                "tuple[str, Decimal | None] | None",
-                [f"measure {mname}: the lean path"],
-            )
-            self.lean_funcs.append((measure, func))
-            return
-        for i, cfunc in enumerate(self.clause_funcs[mname], 1):
-            w.line(f"a{i}, amount{i}, precision{i}, _, _ = {cfunc}(f, p, date, need, False)")
-        limits = measure.of(ast.FundingLimit)
-        for limit in limits:
-            self.safe(limit.limit, "limit")
-            self.safe(limit.counting, "received")
-        for pref in measure.of(ast.Preference):
-            w.comment(f"prefer {self.quote(pref.cond)}: no amount, but the facts it reads are needed")
-            self.test(pref.cond, "holds", None)
-        decided = " or ".join(f"a{i} is None" for i in range(1, len(clauses) + 1))
-        with w.block(f"if need or {decided}"):
-            w.line("return None")
-        chosen = {i: f"a{i}" for i in awards}
-        if defaults:
-            w.comment("exceptions: one that applies replaces its default; the highest priority wins")
-
-            def priority(i: int) -> int:
-                return clauses[i - 1].priority or 0
-
-            for default, exceptions in defaults.items():
-                for x, e in enumerate(exceptions):
-                    for other in exceptions[x + 1 :]:
-                        if priority(other) == priority(e):
-                            with w.block(f"if a{e} and a{other}"):
-                                w.line("return None  # a tie: the full path says so")
-                w.line(f"x{default} = a{default} and not ({' or '.join(f'a{e}' for e in exceptions)})")
-                chosen[default] = f"x{default}"
-                for e in exceptions:
-                    higher = [o for o in exceptions if priority(o) > priority(e)]
-                    if higher:
-                        w.line(f"x{e} = a{e} and not ({' or '.join(f'a{o}' for o in higher)})")
-                        chosen[e] = f"x{e}"
-        any_award = " or ".join(chosen[i] for i in awards)
-        with w.block(f"if not ({any_award})" if len(awards) > 1 else f"if not {any_award}"):
-            w.line("return INELIGIBLE, None")
-        w.line("total = ZERO")
-        w.line("precision = EXACT")
-        for i in awards + bonuses:
-            sure = len(awards) == 1 and i == awards[0]
-            with w.block(f"if {chosen.get(i, f'a{i}')}") if not sure else _nothing():
-                with w.block(f"if precision{i} != EXACT and precision != UNKNOWN"):
-                    w.line(f"precision = precision{i}")
-                with w.block(f"if amount{i} is not None"):
-                    w.line(f"total += amount{i}")
-        with w.block("if precision == UNKNOWN"):
-            w.line("return UNDETERMINED, None")
-        if limits:
-            with w.block("if limit is None or received is None"), w.block("if precision == EXACT"):
-                w.line("precision = AT_MOST")
-            with w.block("else"):
-                w.line("room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))")
-                with w.block("if room < total"):
-                    w.line("total = room")
-        w.line("return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)")
-        self.end(
-            out,
-            func,
-            ["f: Values", "p: Values", "date: Date", "shared: Shared", "need: set[str]"],
-            "tuple[str, Decimal | None] | None",
-            [f"measure {mname}: the lean path"],
-        )
-        self.lean_funcs.append((measure, func))
-
     def evaluate_funcs(self, out: CodeWriter) -> None:
-        measures = self.measure_funcs
-        for lean in (False, True):
-            w = self.begin()
-            w.line("f = read_facts(facts)")
-            w.line("p = parse_params(params, PARAM_SPECS) if params else {}")
-            with w.block("with decimal.localcontext(CONTEXT)"):
-                w.line("shared = shared_gates(f, p, date)")
-                explain = "False" if lean else "explain"
-                entries = [
-                    f"{self.s(m.name.text)}: {func}(f, p, date, shared, {explain})" for m, func in measures
-                ]
-                if lean:
-                    w.line("need: set[str] = set()")
-                    entries = [
-                        f"{self.s(m.name.text)}: {func}(f, p, date, shared, need)"
-                        for m, func in self.lean_funcs
-                    ]
-                    with w.block("try"):
-                        w.items("amounts = {", entries, "}")
-                        with w.block("if not need and None not in amounts.values()"):
-                            w.line("return amounts  # type: ignore[return-value]")
-                    with w.block("except ARITHMETIC"):
-                        w.line("pass  # the full path says which figure cannot be computed")
-                    w.line("# something the lean path does not decide: the full path, explanations off")
-                    w.line("decision = evaluate(facts, date, partial=partial, explain=False, params=params)")
-                    w.line("return {name: (m.status, m.amount) for name, m in decision.measures.items()}")
-                else:
-                    w.items("measures: dict[str, MeasureResult] = {", entries, "}")
-                    with w.block("if not partial"):
-                        w.line("require_facts(measures)")
-                    w.line("total = combine(measures, COMBINES, total_caps(f, p, date), ROUNDING)")
-            if not lean:
-                w.line("return Decision(TITLE, date, measures, total, shared[0])")
-                args = [
-                    "facts: Facts | Mapping[str, Any]",
-                    "date: Date = None",
-                    "*",
-                    "partial: bool = False",
-                    "explain: bool = True",
-                    "params: Mapping[str, Any] | None = None",
-                ]
-                self.end(
-                    out,
-                    "evaluate",
-                    args,
-                    "Decision",
-                    [
-                        "Decide one applicant: per measure the status, amount, reasons, clauses and",
-                        "explanation, and the total under the policy's combination rules.  Raises InputError",
-                        "listing every problem with the facts (and, unless `partial`, every fact a decision",
-                        "still needs).",
-                    ],
-                )
+        w = self.begin()
+        w.line("f = read_facts(facts)")
+        w.line("p = parse_params(params, PARAM_SPECS) if params else {}")
+        with w.block("with decimal.localcontext(CONTEXT)"):
+            w.line("shared = shared_gates(f, p, date)")
+            entries = [
+                f"{self.s(m.name.text)}: {func}(f, p, date, shared, explain)"
+                for m, func in self.measure_funcs
+            ]
+            w.items("measures: dict[str, MeasureResult] = {", entries, "}")
+            with w.block("if not partial"):
+                w.line("require_facts(measures)")
+            w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
+            w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)")
+        w.line("return Decision(TITLE, date, measures, total, shared[0])")
+        args = [
+            "facts: Facts | Mapping[str, Any]",
+            "date: Date",
+            "partial: bool",
+            "explain: bool",
+            "params: Mapping[str, Any] | None",
+        ]
+        comments = ["the full path: every fact checked, three-valued conditions, the whole decision"]
+        self.end(out, "decide", args, "Decision", comments)
+        out.blank(2)
+        out.lines.extend(EVALUATE.rstrip("\n").splitlines())
+        w = self.begin()
+        w.line("saved = decimal.getcontext()")
+        w.line("decimal.setcontext(FAST_CONTEXT)")
+        with w.block("try"):
+            if self.policy.of(ast.TotalCap):
+                w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
             else:
-                args = [
-                    "facts: Facts | Mapping[str, Any]",
-                    "date: Date = None",
-                    "*",
-                    "partial: bool = False",
-                    "params: Mapping[str, Any] | None = None",
-                ]
-                self.end(
-                    out,
-                    "evaluate_amounts",
-                    args,
-                    "dict[str, tuple[str, Decimal | None]]",
-                    [
-                        "The lean path: per measure (status, amount), as evaluate(..., explain=False)",
-                        "decides them, without the total and without building a Decision.",
-                    ],
-                )
+                w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
+            w.line("return combine(amounts, COMBINES, caps, ROUNDING)")
+        with w.block("finally"):
+            w.line("decimal.setcontext(saved)")
+        args = ["amounts: Amounts", "values: tuple[Any, ...]", "date: datetime.date", "explain: bool"]
+        comments = ["the total of an applicant the fast path decided, from its amounts"]
+        self.end(out, "later_total", args, "MeasureResult", comments)
 
     def generate(self) -> GeneratedModule:
         """The module's parts: header, runtime, support and the policy's own code."""
@@ -1674,8 +1580,7 @@ class PythonGenerator:
         self.shared_func(functions)
         for measure in self.policy.of(ast.Measure):
             self.measure_func(functions, measure)
-        for measure in self.policy.of(ast.Measure):
-            self.lean_measure_func(functions, measure)
+        FastPath(self).write(functions)
         self.total_caps_func(functions)
         ranks = self.rank_funcs(functions)
         self.constraints_func(functions, ranks)
@@ -1729,6 +1634,10 @@ class PythonGenerator:
                 seen.add(fact.name)
                 fields.append(f"({literal(self.fact_field(name))}, {literal(fact.name)})")
         specs.items("FACT_FIELDS = (", fields, ")")
+        keys = [literal(spec.name) for spec in FastPath(self).specs]
+        specs.items("FACT_KEYS = (", keys, ")")
+        if len(keys) > 1:
+            specs.call("FACT_GETTER = itemgetter(", keys, ")")
 
         out = CodeWriter()
         out.line("# " + "-" * 76 + " the policy")
@@ -1794,7 +1703,12 @@ _GENERATED = frozenset(
         "constraints",
         "read_facts",
         "evaluate",
-        "evaluate_amounts",
+        "decide",
+        "fast_amounts",
+        "later_decision",
+        "later_total",
+        "FACT_KEYS",
+        "FACT_GETTER",
         "functools",
         "used",
         "share",
@@ -1851,6 +1765,37 @@ class GeneratedModule:
         finally:
             del sys.modules[module.__name__]
         return module
+
+
+# The entry point and the two ways a deferred decision is completed, the same for every policy.
+EVALUATE = """\
+# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
+# total under the policy's combination rules.  Raises InputError listing every problem with the facts
+# (and, unless `partial`, every fact a decision still needs).  When every fact is given as a valid
+# typed value, with a date and no parameter values, the fast path decides the amounts and the rest of
+# the decision (results, reasons, explanation, total) is worked out when first read.
+def evaluate(
+    facts: Facts | Mapping[str, Any],
+    date: Date = None,
+    *,
+    partial: bool = False,
+    explain: bool = True,
+    params: Mapping[str, Any] | None = None,
+) -> Decision:
+    if date is not None and not params:
+        fast = fast_amounts(facts.given() if isinstance(facts, Facts) else facts, date)
+        if fast is not None:
+            later = (later_decision, later_total, (fast[1], date, explain))
+            return Decision.deferred(TITLE, date, fast[0], later)
+    return decide(facts, date, partial, explain, params)
+
+
+# the whole decision on an applicant the fast path decided
+def later_decision(values: tuple[Any, ...], date: datetime.date, explain: bool) -> Decision:
+    return decide(dict(zip(FACT_KEYS, values, strict=True)), date, True, explain, None)
+
+
+"""
 
 
 def generate(model: Model, source_text: str, name: str) -> GeneratedModule:

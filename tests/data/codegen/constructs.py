@@ -11,6 +11,8 @@ evaluate(facts, date) decides an applicant; see the policy section at the end.
 
 # ---------------------------------------------------------------------------- evaluator support
 
+from operator import itemgetter
+
 
 class Unset(Exception):
     """A value the policy text leaves open (`what`)."""
@@ -29,6 +31,9 @@ Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
+# the fast path's context: CONTEXT itself, without the copy decimal.localcontext makes
+FAST_CONTEXT = CONTEXT.copy()
+NO = (INELIGIBLE, None)
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -88,14 +93,15 @@ def require_facts(measures: dict[str, MeasureResult]) -> None:
 
 
 def combine(
-    measures: dict[str, MeasureResult],
+    amounts: Amounts,
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
 ) -> MeasureResult:
-    """The total under the combination rules; undetermined, with the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure; undetermined, with
+    the reason, when it cannot be computed."""
     try:
-        return _combine(measures, combines, caps, rounding)
+        return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -103,26 +109,26 @@ def combine(
 
 
 def _combine(
-    measures: dict[str, MeasureResult],
+    amounts: Amounts,
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
-    for m in measures.values():
-        if m.status != INELIGIBLE:
+    for name, pair in amounts.items():
+        if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(measures, combines, caps, rounding)
-            paying = m
+                return combine_total(amounts, combines, caps, rounding)
+            paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
-        if (paying is not None and paying.measure in names) or (cap is not None and cap < 0):
-            return combine_total(measures, combines, caps, rounding)
+        if (paying is not None and paying in names) or (cap is not None and cap < 0):
+            return combine_total(amounts, combines, caps, rounding)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
-    status, amount = paying.status, paying.amount
+    status, amount = amounts[paying]
     if status == UNDETERMINED or amount is None:
         return MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
     return MeasureResult("total", "合计", None, status, rounding(amount), (), [], [], [], [], {}, None)
@@ -247,7 +253,23 @@ FACTS_9 = (("other_funding", "已获资助", True),)
 FACTS_10 = (("established", "成立日期", False),)
 FACTS_11 = (("key_platform", "重点平台", False), ("national_platform", "国家平台", False))
 FACTS_12 = (("fees", "费用", True), ("investment", "投资额", True), ("revenue", "营业收入", True))
-TUPLE_13 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
+TUPLE_13 = (
+    str,
+    Decimal,
+    Decimal,
+    Decimal,
+    datetime.date,
+    Decimal,
+    str,
+    bool,
+    bool,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+)
+TUPLE_14 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
 FACT_SPECS: dict[str, FactSpec] = {
     "applicant": FactSpec(
         "applicant",
@@ -270,7 +292,7 @@ FACT_SPECS: dict[str, FactSpec] = {
     "customers": FactSpec("customers", "客户数量", "count", "家", (), ((">=", D_0),)),
     "established": FactSpec("established", "成立日期", "date", None, (), ()),
     "other_funding": FactSpec("other_funding", "已获资助", "money", None, (), ((">=", D_0),)),
-    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_13, ()),
+    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_14, ()),
     "key_platform": FactSpec("key_platform", "重点平台", "bool", None, (), ()),
     "national_platform": FactSpec("national_platform", "国家平台", "bool", None, (), ()),
     "completion_h1": FactSpec("completion_h1", "上半年完成率", "percent", None, (), ()),
@@ -316,6 +338,38 @@ FACT_FIELDS = (
     ("fees", "fees"),
     ("standards", "standards"),
     ("score", "score"),
+)
+FACT_KEYS = (
+    "applicant",
+    "investment",
+    "revenue",
+    "customers",
+    "established",
+    "other_funding",
+    "center_level",
+    "key_platform",
+    "national_platform",
+    "completion_h1",
+    "completion_h2",
+    "fees",
+    "standards",
+    "score",
+)
+FACT_GETTER = itemgetter(
+    "applicant",
+    "investment",
+    "revenue",
+    "customers",
+    "established",
+    "other_funding",
+    "center_level",
+    "key_platform",
+    "national_platform",
+    "completion_h1",
+    "completion_h2",
+    "fees",
+    "standards",
+    "score",
 )
 
 
@@ -1891,338 +1945,303 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     return result
 
 
-# measure center: the lean path
-def amounts_center(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    applicant = f.get("applicant")
-    investment = f.get("investment")
-    other_funding = f.get("other_funding")
-    if shared[0]:
-        return INELIGIBLE, None
-    if applicant is None:
+# The fast path: every fact given as a valid typed value and a date.  Returns (status,
+# amount) per measure, as the full path decides them, and the facts' values; None when
+# the full path must decide.
+def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, tuple[Any, ...]] | None:
+    if type(raw) is not dict or len(raw) != 14:
         return None
-    if applicant not in ("enterprise",):
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
+    try:
+        values = FACT_GETTER(raw)
+    except KeyError:
         return None
-    a1, amount1, precision1, _, _ = center_base(f, p, date, need, False)
-    if investment is None:
-        need.add("investment")
-    v1 = None if investment is None else D_0_50 * investment
-    limit = v1
-    if other_funding is None:
-        need.add("other_funding")
-    received = other_funding
-    if need or a1 is None:
+    if tuple(map(type, values)) != TUPLE_13:
         return None
-    if not a1:
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if precision1 != EXACT and precision != UNKNOWN:
-        precision = precision1
-    if amount1 is not None:
-        total += amount1
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    if limit is None or received is None:
-        if precision == EXACT:
-            precision = AT_MOST
-    else:
-        room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))
-        if room < total:
-            total = room
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure platform: the lean path
-def amounts_platform(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    applicant = f.get("applicant")
-    customers = f.get("customers")
-    if shared[0]:
-        return INELIGIBLE, None
-    if applicant is None:
-        return None
-    if applicant not in ("enterprise", "park"):
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    a1, amount1, precision1, _, _ = platform_default(f, p, date, need, False)
-    a2, amount2, precision2, _, _ = platform_national(f, p, date, need, False)
-    a3, amount3, precision3, _, _ = platform_3(f, p, date, need, False)
-    # prefer customers >= 100: no amount, but the facts it reads are needed
-    if customers is None:
-        need.add("customers")
-    c1 = None if customers is None else customers >= D_100
-    holds = c1
-    if need or a1 is None or a2 is None or a3 is None:
-        return None
-    # exceptions: one that applies replaces its default; the highest priority wins
-    x1 = a1 and not (a2)
-    if not (x1 or a2):
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if x1:
-        if precision1 != EXACT and precision != UNKNOWN:
-            precision = precision1
-        if amount1 is not None:
-            total += amount1
-    if a2:
-        if precision2 != EXACT and precision != UNKNOWN:
-            precision = precision2
-        if amount2 is not None:
-            total += amount2
-    if a3:
-        if precision3 != EXACT and precision != UNKNOWN:
-            precision = precision3
-        if amount3 is not None:
-            total += amount3
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure consulting: the lean path
-def amounts_consulting(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    if shared[0]:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    return None  # chained exceptions, instalments or no award: the full path decides
-
-
-# measure banded: the lean path
-def amounts_banded(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    score = f.get("score")
-    if shared[0]:
-        return INELIGIBLE, None
-    # exclude score < 0
-    if score is None:
-        need.add("score")
-    c1 = None if score is None else score < D_0
-    holds = c1
-    if holds is None:
-        return None
-    if holds:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    a1, amount1, precision1, _, _ = banded_1(f, p, date, need, False)
-    if need or a1 is None:
-        return None
-    if not a1:
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if precision1 != EXACT and precision != UNKNOWN:
-        precision = precision1
-    if amount1 is not None:
-        total += amount1
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure pilot: the lean path
-def amounts_pilot(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    if shared[0]:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    a1, amount1, precision1, _, _ = pilot_1(f, p, date, need, False)
-    a2, amount2, precision2, _, _ = pilot_2(f, p, date, need, False)
-    if need or a1 is None or a2 is None:
-        return None
-    if not a1:
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if precision1 != EXACT and precision != UNKNOWN:
-        precision = precision1
-    if amount1 is not None:
-        total += amount1
-    if a2:
-        if precision2 != EXACT and precision != UNKNOWN:
-            precision = precision2
-        if amount2 is not None:
-            total += amount2
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure voucher: the lean path
-def amounts_voucher(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    revenue = f.get("revenue")
-    score = f.get("score")
-    if shared[0]:
-        return INELIGIBLE, None
-    # require score >= 60 or revenue > 1000万
-    if score is None:
-        need.add("score")
-    c1 = None if score is None else score >= D_60
-    if c1 is True:
-        c2 = True
-    else:
-        if revenue is None:
-            need.add("revenue")
-        c3 = None if revenue is None else revenue > D_10000000
-        c2 = True if c3 is True else None if c1 is None or c3 is None else False
-    holds = c2
-    if holds is None:
-        return None
-    if not holds:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    a1, amount1, precision1, _, _ = voucher_1(f, p, date, need, False)
-    if need or a1 is None:
-        return None
-    if not a1:
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if precision1 != EXACT and precision != UNKNOWN:
-        precision = precision1
-    if amount1 is not None:
-        total += amount1
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure ladder: the lean path
-def amounts_ladder(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    if shared[0]:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    a1, amount1, precision1, _, _ = ladder_d(f, p, date, need, False)
-    a2, amount2, precision2, _, _ = ladder_e1(f, p, date, need, False)
-    a3, amount3, precision3, _, _ = ladder_e2(f, p, date, need, False)
-    a4, amount4, precision4, _, _ = ladder_e3(f, p, date, need, False)
-    if need or a1 is None or a2 is None or a3 is None or a4 is None:
-        return None
-    # exceptions: one that applies replaces its default; the highest priority wins
-    if a2 and a3:
-        return None  # a tie: the full path says so
-    x1 = a1 and not (a2 or a3 or a4)
-    x4 = a4 and not (a2 or a3)
-    if not (x1 or a2 or a3 or x4):
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if x1:
-        if precision1 != EXACT and precision != UNKNOWN:
-            precision = precision1
-        if amount1 is not None:
-            total += amount1
-    if a2:
-        if precision2 != EXACT and precision != UNKNOWN:
-            precision = precision2
-        if amount2 is not None:
-            total += amount2
-    if a3:
-        if precision3 != EXACT and precision != UNKNOWN:
-            precision = precision3
-        if amount3 is not None:
-            total += amount3
-    if x4:
-        if precision4 != EXACT and precision != UNKNOWN:
-            precision = precision4
-        if amount4 is not None:
-            total += amount4
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure misc: the lean path
-def amounts_misc(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    applicant = f.get("applicant")
-    if shared[0]:
-        return INELIGIBLE, None
-    if applicant is None:
-        return None
-    if applicant not in ("park",):
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    a1, amount1, precision1, _, _ = misc_1(f, p, date, need, False)
-    a2, amount2, precision2, _, _ = misc_2(f, p, date, need, False)
-    a3, amount3, precision3, _, _ = misc_3(f, p, date, need, False)
-    if need or a1 is None or a2 is None or a3 is None:
-        return None
-    if not (a1 or a2 or a3):
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if a1:
-        if precision1 != EXACT and precision != UNKNOWN:
-            precision = precision1
-        if amount1 is not None:
-            total += amount1
-    if a2:
-        if precision2 != EXACT and precision != UNKNOWN:
-            precision = precision2
-        if amount2 is not None:
-            total += amount2
-    if a3:
-        if precision3 != EXACT and precision != UNKNOWN:
-            precision = precision3
-        if amount3 is not None:
-            total += amount3
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+    (
+        applicant,
+        investment,
+        revenue,
+        customers,
+        established,
+        other_funding,
+        center_level,
+        key_platform,
+        national_platform,
+        completion_h1,
+        completion_h2,
+        fees,
+        standards,
+        score,
+    ) = values
+    saved = decimal.getcontext()
+    decimal.setcontext(FAST_CONTEXT)
+    try:
+        if not (applicant in ("enterprise", "park") and investment < FIGURE_LIMIT and investment >= D_0):
+            return None
+        if not (revenue < FIGURE_LIMIT and revenue >= D_0 and ZERO <= customers < FIGURE_LIMIT):
+            return None
+        if not (not customers % 1 and other_funding < FIGURE_LIMIT and other_funding >= D_0):
+            return None
+        if not (center_level in ("national", "provincial", "municipal")):
+            return None
+        if not (-FIGURE_LIMIT < completion_h1 < FIGURE_LIMIT):
+            return None
+        if not (-FIGURE_LIMIT < completion_h2 < FIGURE_LIMIT and fees < FIGURE_LIMIT and fees >= D_0):
+            return None
+        if not (ZERO <= standards < FIGURE_LIMIT and not standards % 1):
+            return None
+        if not (-FIGURE_LIMIT < score < FIGURE_LIMIT):
+            return None
+        f = raw  # the parameters' defaults may read facts
+        p: Values = {}
+        need: set[str] = set()
+        # the policy's validity and the eligibility every measure shares
+        eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
+        if eligible:
+            c1 = add_duration(established, 1, "year") <= date
+            eligible = c1
+        # measure center 「创新中心」
+        v2 = NO
+        ok = eligible
+        if ok:
+            ok = applicant in ("enterprise",)
+        if ok:
+            # award base
+            value = D_0_50 * investment
+            if center_level == "national":
+                v3 = D_100000000
+            elif center_level == "provincial":
+                v3 = D_50000000
+            elif center_level == "municipal":
+                raise Unset("municipal 档的金额原文未给出")
+            else:
+                raise Unset("分级表没有 " + center_level + " 档")
+            limit = v3
+            if limit < value:
+                value = limit
+            amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # funding_limit 50% * investment counting other_funding
+            limit = D_0_50 * investment
+            received = other_funding
+            total = amount1
+            room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))
+            if room < total:
+                total = room
+            v2 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        # measure platform 「平台」
+        v4 = NO
+        ok = eligible
+        if ok:
+            ok = applicant in ("enterprise", "park")
+        if ok:
+            # award default
+            a1 = key_platform
+            if a1:
+                value = D_10000000
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # award national
+            a2 = national_platform
+            if a2:
+                value = D_30000000
+                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            # bonus 3
+            a3 = revenue > D_20000000
+            if a3:
+                value = D_300000
+                amount3 = value.quantize(QUANTUM, ROUND_MODE)
+            # exceptions: one that applies replaces its default; the highest priority wins
+            x1 = a1 and not (a2)
+            if x1 or a2:
+                total = ZERO
+                at_most = False
+                if x1:
+                    total += amount1
+                    at_most = True
+                if a2:
+                    total += amount2
+                    at_most = True
+                if a3:
+                    total += amount3
+                v4 = CEILING if at_most else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        # measure consulting 「咨询」
+        v5 = NO
+        ok = eligible
+        if ok:
+            # award 1
+            a1 = customers > D_0
+            if a1:
+                value = D_50000 * customers
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1:
+                total = amount1
+                paid = ZERO
+                going = True
+                # instalment h1: completion_h1 60%或以上
+                if going:
+                    share = D_0_50
+                    if completion_h1 >= D_0_60:
+                        paid += (total * share).quantize(QUANTUM, ROUND_MODE)
+                    else:
+                        going = False
+                # instalment h2: completion_h2 >= 100%
+                if going:
+                    if completion_h2 >= D_1_00:
+                        paid = total
+                    else:
+                        going = False
+                total = paid
+                v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        # measure banded 「分档」
+        v6 = NO
+        ok = eligible
+        if ok:
+            ok = not (score < D_0)
+        if ok:
+            # award 1
+            if revenue < D_1000000:
+                v7 = D_50000
+            elif revenue >= D_1000000 and revenue <= D_10000000:
+                v7 = D_100000
+            else:
+                raise Unset("分档金额原文未给出")
+            value = v7
+            amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            total = amount1
+            v6 = DETERMINED, total
+        # measure pilot 「试点」
+        v8 = NO
+        ok = eligible
+        if ok:
+            # award 1
+            a1 = standards >= D_1
+            if a1:
+                v9 = param_pilot_amount(f, p, date, need)
+                value = v9
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # bonus 2
+            a2 = standards >= D_3
+            if a1:
+                total = ZERO
+                unknown = False
+                if a1:
+                    total += amount1
+                if a2:
+                    unknown = True
+                if unknown:
+                    v8 = UNDETERMINED, None
+                else:
+                    v8 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        # measure voucher 「消费券」
+        v10 = NO
+        ok = eligible
+        if ok:
+            ok = (score >= D_60) or (revenue > D_10000000)
+        if ok:
+            # award 1
+            a1 = not (fees == D_0)
+            if a1:
+                v11 = param_base_rate(f, p, date, need)
+                value = v11 * fees
+                limit = D_50000
+                if limit < value:
+                    value = limit
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1:
+                total = amount1
+                v10 = DETERMINED, total
+        # measure ladder 「多个例外」
+        v12 = NO
+        ok = eligible
+        if ok:
+            # award d
+            a1 = standards >= D_1
+            if a1:
+                value = D_100000
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # award e1
+            a2 = standards >= D_5
+            if a2:
+                value = D_200000
+                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            # award e2
+            a3 = standards >= D_10
+            if a3:
+                value = D_300000
+                amount3 = value.quantize(QUANTUM, ROUND_MODE)
+            # award e3
+            a4 = standards >= D_20
+            if a4:
+                value = D_400000
+                amount4 = value.quantize(QUANTUM, ROUND_MODE)
+            # exceptions: one that applies replaces its default; the highest priority wins
+            if a2 and a3:
+                return None  # a tie: the full path says so
+            x1 = a1 and not (a2 or a3 or a4)
+            x4 = a4 and not (a2 or a3)
+            if x1 or a2 or a3 or x4:
+                total = ZERO
+                if x1:
+                    total += amount1
+                if a2:
+                    total += amount2
+                if a3:
+                    total += amount3
+                if x4:
+                    total += amount4
+                v12 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        # measure misc 「杂项」
+        v13 = NO
+        ok = eligible
+        if ok:
+            ok = applicant in ("park",)
+        if ok:
+            # award 1
+            c14 = center_level in ("national", "provincial")
+            if c14:
+                c14 = not key_platform
+            a1 = c14
+            if a1:
+                value = min(D_1 * other_funding, D_10000000)
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # award 2
+            v15 = add_duration(established, 2, "year")
+            a2 = v15 <= DATE_2023_06_01
+            if a2:
+                value = max(investment / D_10, D_10000)
+                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            # award 3
+            a3 = (not key_platform) or national_platform
+            if a3:
+                v16 = revenue / fees
+                value = investment * v16
+                limit = D_500000
+                if limit < value:
+                    value = limit
+                amount3 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1 or a2 or a3:
+                total = ZERO
+                if a1:
+                    total += amount1
+                if a2:
+                    total += amount2
+                if a3:
+                    total += amount3
+                v13 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        amounts = {
+            "center": v2,
+            "platform": v4,
+            "consulting": v5,
+            "banded": v6,
+            "pilot": v8,
+            "voucher": v10,
+            "ladder": v12,
+            "misc": v13,
+        }
+        return amounts, values
+    except (Unset, *ARITHMETIC):
+        return None  # something the full path explains
+    finally:
+        decimal.setcontext(saved)
 
 
 # total_cap: the sums of awards each applicant may receive at most
@@ -2376,17 +2395,13 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     return raw if type(raw) is dict else dict(raw)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and
-# explanation, and the total under the policy's combination rules.  Raises InputError
-# listing every problem with the facts (and, unless `partial`, every fact a decision
-# still needs).
-def evaluate(
+# the full path: every fact checked, three-valued conditions, the whole decision
+def decide(
     facts: Facts | Mapping[str, Any],
-    date: Date = None,
-    *,
-    partial: bool = False,
-    explain: bool = True,
-    params: Mapping[str, Any] | None = None,
+    date: Date,
+    partial: bool,
+    explain: bool,
+    params: Mapping[str, Any] | None,
 ) -> Decision:
     f = read_facts(facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
@@ -2404,39 +2419,48 @@ def evaluate(
         }
         if not partial:
             require_facts(measures)
-        total = combine(measures, COMBINES, total_caps(f, p, date), ROUNDING)
+        amounts = {name: (m.status, m.amount) for name, m in measures.items()}
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
     return Decision(TITLE, date, measures, total, shared[0])
 
 
-# The lean path: per measure (status, amount), as evaluate(..., explain=False)
-# decides them, without the total and without building a Decision.
-def evaluate_amounts(
+# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
+# total under the policy's combination rules.  Raises InputError listing every problem with the facts
+# (and, unless `partial`, every fact a decision still needs).  When every fact is given as a valid
+# typed value, with a date and no parameter values, the fast path decides the amounts and the rest of
+# the decision (results, reasons, explanation, total) is worked out when first read.
+def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
     *,
     partial: bool = False,
+    explain: bool = True,
     params: Mapping[str, Any] | None = None,
-) -> dict[str, tuple[str, Decimal | None]]:
-    f = read_facts(facts)
-    p = parse_params(params, PARAM_SPECS) if params else {}
-    with decimal.localcontext(CONTEXT):
-        shared = shared_gates(f, p, date)
-        need: set[str] = set()
-        try:
-            amounts = {
-                "center": amounts_center(f, p, date, shared, need),
-                "platform": amounts_platform(f, p, date, shared, need),
-                "consulting": amounts_consulting(f, p, date, shared, need),
-                "banded": amounts_banded(f, p, date, shared, need),
-                "pilot": amounts_pilot(f, p, date, shared, need),
-                "voucher": amounts_voucher(f, p, date, shared, need),
-                "ladder": amounts_ladder(f, p, date, shared, need),
-                "misc": amounts_misc(f, p, date, shared, need),
-            }
-            if not need and None not in amounts.values():
-                return amounts  # type: ignore[return-value]
-        except ARITHMETIC:
-            pass  # the full path says which figure cannot be computed
-        # something the lean path does not decide: the full path, explanations off
-        decision = evaluate(facts, date, partial=partial, explain=False, params=params)
-        return {name: (m.status, m.amount) for name, m in decision.measures.items()}
+) -> Decision:
+    if date is not None and not params:
+        fast = fast_amounts(facts.given() if isinstance(facts, Facts) else facts, date)
+        if fast is not None:
+            later = (later_decision, later_total, (fast[1], date, explain))
+            return Decision.deferred(TITLE, date, fast[0], later)
+    return decide(facts, date, partial, explain, params)
+
+
+# the whole decision on an applicant the fast path decided
+def later_decision(values: tuple[Any, ...], date: datetime.date, explain: bool) -> Decision:
+    return decide(dict(zip(FACT_KEYS, values, strict=True)), date, True, explain, None)
+
+
+# the total of an applicant the fast path decided, from its amounts
+def later_total(
+    amounts: Amounts,
+    values: tuple[Any, ...],
+    date: datetime.date,
+    explain: bool,
+) -> MeasureResult:
+    saved = decimal.getcontext()
+    decimal.setcontext(FAST_CONTEXT)
+    try:
+        caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)
+        return combine(amounts, COMBINES, caps, ROUNDING)
+    finally:
+        decimal.setcontext(saved)

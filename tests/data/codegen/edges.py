@@ -11,6 +11,8 @@ evaluate(facts, date) decides an applicant; see the policy section at the end.
 
 # ---------------------------------------------------------------------------- evaluator support
 
+from operator import itemgetter
+
 
 class Unset(Exception):
     """A value the policy text leaves open (`what`)."""
@@ -29,6 +31,9 @@ Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
+# the fast path's context: CONTEXT itself, without the copy decimal.localcontext makes
+FAST_CONTEXT = CONTEXT.copy()
+NO = (INELIGIBLE, None)
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -88,14 +93,15 @@ def require_facts(measures: dict[str, MeasureResult]) -> None:
 
 
 def combine(
-    measures: dict[str, MeasureResult],
+    amounts: Amounts,
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
 ) -> MeasureResult:
-    """The total under the combination rules; undetermined, with the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure; undetermined, with
+    the reason, when it cannot be computed."""
     try:
-        return _combine(measures, combines, caps, rounding)
+        return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -103,26 +109,26 @@ def combine(
 
 
 def _combine(
-    measures: dict[str, MeasureResult],
+    amounts: Amounts,
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
-    for m in measures.values():
-        if m.status != INELIGIBLE:
+    for name, pair in amounts.items():
+        if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(measures, combines, caps, rounding)
-            paying = m
+                return combine_total(amounts, combines, caps, rounding)
+            paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
-        if (paying is not None and paying.measure in names) or (cap is not None and cap < 0):
-            return combine_total(measures, combines, caps, rounding)
+        if (paying is not None and paying in names) or (cap is not None and cap < 0):
+            return combine_total(amounts, combines, caps, rounding)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
-    status, amount = paying.status, paying.amount
+    status, amount = amounts[paying]
     if status == UNDETERMINED or amount is None:
         return MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
     return MeasureResult("total", "合计", None, status, rounding(amount), (), [], [], [], [], {}, None)
@@ -212,6 +218,14 @@ FACT_FIELDS = (
     ("d", "d"),
     ("n_", "n"),
 )
+FACT_KEYS = (
+    "a",
+    "b",
+    "r",
+    "d",
+    "n",
+)
+FACT_GETTER = itemgetter("a", "b", "r", "d", "n")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -867,147 +881,128 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     return result
 
 
-# measure ratio: the lean path
-def amounts_ratio(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    if shared[0]:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
+# The fast path: every fact given as a valid typed value and a date.  Returns (status,
+# amount) per measure, as the full path decides them, and the facts' values; None when
+# the full path must decide.
+def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, tuple[Any, ...]] | None:
+    if type(raw) is not dict or len(raw) != 5:
         return None
-    a1, amount1, precision1, _, _ = ratio_1(f, p, date, need, False)
-    if need or a1 is None:
+    try:
+        values = FACT_GETTER(raw)
+    except KeyError:
         return None
-    if not a1:
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if precision1 != EXACT and precision != UNKNOWN:
-        precision = precision1
-    if amount1 is not None:
-        total += amount1
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure huge: the lean path
-def amounts_huge(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    if shared[0]:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
+    if tuple(map(type, values)) != (Decimal, Decimal, Decimal, datetime.date, Decimal):
         return None
-    a1, amount1, precision1, _, _ = huge_1(f, p, date, need, False)
-    if need or a1 is None:
-        return None
-    if not a1:
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if precision1 != EXACT and precision != UNKNOWN:
-        precision = precision1
-    if amount1 is not None:
-        total += amount1
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure later: the lean path
-def amounts_later(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    if shared[0]:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    a1, amount1, precision1, _, _ = later_1(f, p, date, need, False)
-    if need or a1 is None:
-        return None
-    if not a1:
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if precision1 != EXACT and precision != UNKNOWN:
-        precision = precision1
-    if amount1 is not None:
-        total += amount1
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure since_edge: the lean path
-def amounts_since_edge(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    d = f.get("d")
-    if shared[0]:
-        return INELIGIBLE, None
-    # require since(d) 满 1年
-    if d is None:
-        need.add("d")
-    if date is None:
-        need.add("评估日期")
-        c1 = None
-    elif d is None:
-        c1 = None
-    else:
-        c1 = since_compare(d, date, ">=", 1, "year")
-    holds = c1
-    if holds is None:
-        return None
-    if not holds:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    a1, amount1, precision1, _, _ = since_edge_1(f, p, date, need, False)
-    if need or a1 is None:
-        return None
-    if not a1:
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if precision1 != EXACT and precision != UNKNOWN:
-        precision = precision1
-    if amount1 is not None:
-        total += amount1
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure staged: the lean path
-def amounts_staged(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    if shared[0]:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
-        return None
-    return None  # chained exceptions, instalments or no award: the full path decides
+    a_, b_, r_, d, n_ = values
+    saved = decimal.getcontext()
+    decimal.setcontext(FAST_CONTEXT)
+    try:
+        if not (a_ < FIGURE_LIMIT and a_ >= D_0 and b_ < FIGURE_LIMIT and b_ >= D_0):
+            return None
+        if not (-FIGURE_LIMIT < r_ < FIGURE_LIMIT and ZERO <= n_ < FIGURE_LIMIT and not n_ % 1):
+            return None
+        # the policy's validity and the eligibility every measure shares
+        eligible = True
+        # measure ratio 「比值」
+        v1 = NO
+        ok = eligible
+        if ok:
+            # award 1
+            a1 = b_ >= D_0
+            if a1:
+                v2 = a_ / b_
+                value = a_ * v2
+                limit = D_1000000
+                if limit < value:
+                    value = limit
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1:
+                total = amount1
+                v1 = DETERMINED, total
+        # measure huge 「大数」
+        v3 = NO
+        ok = eligible
+        if ok:
+            # award 1
+            a1 = a_ > D_0
+            if a1:
+                value = a_ * r_
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1:
+                total = amount1
+                v3 = CEILING, total
+        # measure later 「日期」
+        v4 = NO
+        ok = eligible
+        if ok:
+            # award 1
+            v5 = add_duration(d, 100, "year")
+            a1 = v5 > DATE_2030_01_01
+            if a1:
+                value = D_100000
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1:
+                total = amount1
+                v4 = DETERMINED, total
+        # measure since_edge 「期限」
+        v6 = NO
+        ok = eligible
+        if ok:
+            c7 = add_duration(d, 1, "year") <= date
+            ok = c7
+        if ok:
+            # award 1
+            value = D_50000 * n_
+            v8 = a_ / b_
+            limit = a_ * v8
+            if limit < value:
+                value = limit
+            amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            total = amount1
+            v6 = DETERMINED, total
+        # measure staged 「分期」
+        v9 = NO
+        ok = eligible
+        if ok:
+            # award 1
+            a1 = n_ >= D_0
+            if a1:
+                value = D_500000
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1:
+                total = amount1
+                paid = ZERO
+                going = True
+                # instalment first: n >= 1
+                if going:
+                    v10 = a_ / b_
+                    share = v10
+                    if n_ >= D_1:
+                        paid += (total * share).quantize(QUANTUM, ROUND_MODE)
+                    else:
+                        going = False
+                        paid = ZERO
+                # instalment second: n >= 2
+                if going:
+                    if n_ >= D_2:
+                        paid = total
+                    else:
+                        going = False
+                        paid = ZERO
+                total = paid
+                v9 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        amounts = {
+            "ratio": v1,
+            "huge": v3,
+            "later": v4,
+            "since_edge": v6,
+            "staged": v9,
+        }
+        return amounts, values
+    except (Unset, *ARITHMETIC):
+        return None  # something the full path explains
+    finally:
+        decimal.setcontext(saved)
 
 
 # total_cap: the sums of awards each applicant may receive at most
@@ -1072,17 +1067,13 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     return raw if type(raw) is dict else dict(raw)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and
-# explanation, and the total under the policy's combination rules.  Raises InputError
-# listing every problem with the facts (and, unless `partial`, every fact a decision
-# still needs).
-def evaluate(
+# the full path: every fact checked, three-valued conditions, the whole decision
+def decide(
     facts: Facts | Mapping[str, Any],
-    date: Date = None,
-    *,
-    partial: bool = False,
-    explain: bool = True,
-    params: Mapping[str, Any] | None = None,
+    date: Date,
+    partial: bool,
+    explain: bool,
+    params: Mapping[str, Any] | None,
 ) -> Decision:
     f = read_facts(facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
@@ -1097,36 +1088,48 @@ def evaluate(
         }
         if not partial:
             require_facts(measures)
-        total = combine(measures, COMBINES, total_caps(f, p, date), ROUNDING)
+        amounts = {name: (m.status, m.amount) for name, m in measures.items()}
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
     return Decision(TITLE, date, measures, total, shared[0])
 
 
-# The lean path: per measure (status, amount), as evaluate(..., explain=False)
-# decides them, without the total and without building a Decision.
-def evaluate_amounts(
+# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
+# total under the policy's combination rules.  Raises InputError listing every problem with the facts
+# (and, unless `partial`, every fact a decision still needs).  When every fact is given as a valid
+# typed value, with a date and no parameter values, the fast path decides the amounts and the rest of
+# the decision (results, reasons, explanation, total) is worked out when first read.
+def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
     *,
     partial: bool = False,
+    explain: bool = True,
     params: Mapping[str, Any] | None = None,
-) -> dict[str, tuple[str, Decimal | None]]:
-    f = read_facts(facts)
-    p = parse_params(params, PARAM_SPECS) if params else {}
-    with decimal.localcontext(CONTEXT):
-        shared = shared_gates(f, p, date)
-        need: set[str] = set()
-        try:
-            amounts = {
-                "ratio": amounts_ratio(f, p, date, shared, need),
-                "huge": amounts_huge(f, p, date, shared, need),
-                "later": amounts_later(f, p, date, shared, need),
-                "since_edge": amounts_since_edge(f, p, date, shared, need),
-                "staged": amounts_staged(f, p, date, shared, need),
-            }
-            if not need and None not in amounts.values():
-                return amounts  # type: ignore[return-value]
-        except ARITHMETIC:
-            pass  # the full path says which figure cannot be computed
-        # something the lean path does not decide: the full path, explanations off
-        decision = evaluate(facts, date, partial=partial, explain=False, params=params)
-        return {name: (m.status, m.amount) for name, m in decision.measures.items()}
+) -> Decision:
+    if date is not None and not params:
+        fast = fast_amounts(facts.given() if isinstance(facts, Facts) else facts, date)
+        if fast is not None:
+            later = (later_decision, later_total, (fast[1], date, explain))
+            return Decision.deferred(TITLE, date, fast[0], later)
+    return decide(facts, date, partial, explain, params)
+
+
+# the whole decision on an applicant the fast path decided
+def later_decision(values: tuple[Any, ...], date: datetime.date, explain: bool) -> Decision:
+    return decide(dict(zip(FACT_KEYS, values, strict=True)), date, True, explain, None)
+
+
+# the total of an applicant the fast path decided, from its amounts
+def later_total(
+    amounts: Amounts,
+    values: tuple[Any, ...],
+    date: datetime.date,
+    explain: bool,
+) -> MeasureResult:
+    saved = decimal.getcontext()
+    decimal.setcontext(FAST_CONTEXT)
+    try:
+        caps: list[tuple[Decimal | None, list[str]]] = []
+        return combine(amounts, COMBINES, caps, ROUNDING)
+    finally:
+        decimal.setcontext(saved)

@@ -11,6 +11,8 @@ evaluate(facts, date) decides an applicant; see the policy section at the end.
 
 # ---------------------------------------------------------------------------- evaluator support
 
+from operator import itemgetter
+
 
 class Unset(Exception):
     """A value the policy text leaves open (`what`)."""
@@ -29,6 +31,9 @@ Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
+# the fast path's context: CONTEXT itself, without the copy decimal.localcontext makes
+FAST_CONTEXT = CONTEXT.copy()
+NO = (INELIGIBLE, None)
 
 
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
@@ -88,14 +93,15 @@ def require_facts(measures: dict[str, MeasureResult]) -> None:
 
 
 def combine(
-    measures: dict[str, MeasureResult],
+    amounts: Amounts,
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
 ) -> MeasureResult:
-    """The total under the combination rules; undetermined, with the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure; undetermined, with
+    the reason, when it cannot be computed."""
     try:
-        return _combine(measures, combines, caps, rounding)
+        return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -103,26 +109,26 @@ def combine(
 
 
 def _combine(
-    measures: dict[str, MeasureResult],
+    amounts: Amounts,
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
-    for m in measures.values():
-        if m.status != INELIGIBLE:
+    for name, pair in amounts.items():
+        if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(measures, combines, caps, rounding)
-            paying = m
+                return combine_total(amounts, combines, caps, rounding)
+            paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
-        if (paying is not None and paying.measure in names) or (cap is not None and cap < 0):
-            return combine_total(measures, combines, caps, rounding)
+        if (paying is not None and paying in names) or (cap is not None and cap < 0):
+            return combine_total(amounts, combines, caps, rounding)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
-    status, amount = paying.status, paying.amount
+    status, amount = amounts[paying]
     if status == UNDETERMINED or amount is None:
         return MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
     return MeasureResult("total", "合计", None, status, rounding(amount), (), [], [], [], [], {}, None)
@@ -192,6 +198,21 @@ FACTS_6 = (("更新", "更新", False),)
 FACTS_7 = (("投资额", "投资额", True),)
 FACTS_8 = (("date", "日期", False), ("f", "f", True), ("v1", "v1", True))
 FACTS_9 = (("Decimal", "Decimal", True), ("yuan", "yuan", True))
+TUPLE_10 = (
+    Decimal,
+    bool,
+    Decimal,
+    Decimal,
+    Decimal,
+    bool,
+    datetime.date,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    bool,
+    bool,
+)
 FACT_SPECS: dict[str, FactSpec] = {
     "class": FactSpec(
         "class",
@@ -247,6 +268,36 @@ FACT_FIELDS = (
     ("fact_11", "投资额"),
     ("fact_12", "更"),
     ("fact_13", "更新"),
+)
+FACT_KEYS = (
+    "class",
+    "import",
+    "__import__",
+    "print",
+    "f",
+    "need",
+    "date",
+    "v1",
+    "Decimal",
+    "yuan",
+    "投资额",
+    "更",
+    "更新",
+)
+FACT_GETTER = itemgetter(
+    "class",
+    "import",
+    "__import__",
+    "print",
+    "f",
+    "need",
+    "date",
+    "v1",
+    "Decimal",
+    "yuan",
+    "投资额",
+    "更",
+    "更新",
 )
 
 
@@ -754,80 +805,113 @@ def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -
     return result
 
 
-# measure lambda: the lean path
-def amounts_lambda(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    if shared[0]:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
+# The fast path: every fact given as a valid typed value and a date.  Returns (status,
+# amount) per measure, as the full path decides them, and the facts' values; None when
+# the full path must decide.
+def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, tuple[Any, ...]] | None:
+    if type(raw) is not dict or len(raw) != 13:
         return None
-    a1, amount1, precision1, _, _ = lambda_return(f, p, date, need, False)
-    a2, amount2, precision2, _, _ = lambda_print_(f, p, date, need, False)
-    a3, amount3, precision3, _, _ = lambda_3(f, p, date, need, False)
-    if need or a1 is None or a2 is None or a3 is None:
+    try:
+        values = FACT_GETTER(raw)
+    except KeyError:
         return None
-    if not (a1 or a2):
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if a1:
-        if precision1 != EXACT and precision != UNKNOWN:
-            precision = precision1
-        if amount1 is not None:
-            total += amount1
-    if a2:
-        if precision2 != EXACT and precision != UNKNOWN:
-            precision = precision2
-        if amount2 is not None:
-            total += amount2
-    if a3:
-        if precision3 != EXACT and precision != UNKNOWN:
-            precision = precision3
-        if amount3 is not None:
-            total += amount3
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-
-
-# measure 补贴: the lean path
-def amounts_2(
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    need: set[str],
-) -> tuple[str, Decimal | None] | None:
-    if shared[0]:
-        return INELIGIBLE, None
-    if shared[1] or shared[2]:
+    if tuple(map(type, values)) != TUPLE_10:
         return None
-    a1, amount1, precision1, _, _ = measure_2_1(f, p, date, need, False)
-    a2, amount2, precision2, _, _ = measure_2_2(f, p, date, need, False)
-    if need or a1 is None or a2 is None:
-        return None
-    if not (a1 or a2):
-        return INELIGIBLE, None
-    total = ZERO
-    precision = EXACT
-    if a1:
-        if precision1 != EXACT and precision != UNKNOWN:
-            precision = precision1
-        if amount1 is not None:
-            total += amount1
-    if a2:
-        if precision2 != EXACT and precision != UNKNOWN:
-            precision = precision2
-        if amount2 is not None:
-            total += amount2
-    if precision == UNKNOWN:
-        return UNDETERMINED, None
-    return CEILING if precision == AT_MOST else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+    (
+        class_,
+        import_,
+        import_2,
+        print_,
+        f_,
+        need_,
+        date_,
+        v1_2,
+        Decimal_,
+        yuan_,
+        fact_11,
+        fact_12,
+        fact_13,
+    ) = values
+    saved = decimal.getcontext()
+    decimal.setcontext(FAST_CONTEXT)
+    try:
+        if not (class_ < FIGURE_LIMIT and class_ >= D_0 and import_2 < FIGURE_LIMIT and import_2 >= D_0):
+            return None
+        if not (ZERO <= print_ < FIGURE_LIMIT and not print_ % 1 and f_ < FIGURE_LIMIT and f_ >= D_0):
+            return None
+        if not (v1_2 < FIGURE_LIMIT and v1_2 >= D_0 and Decimal_ < FIGURE_LIMIT and Decimal_ >= D_0):
+            return None
+        if not (yuan_ < FIGURE_LIMIT and yuan_ >= D_0 and fact_11 < FIGURE_LIMIT and fact_11 >= D_0):
+            return None
+        f = raw  # the parameters' defaults may read facts
+        p: Values = {}
+        need: set[str] = set()
+        # the policy's validity and the eligibility every measure shares
+        eligible = True
+        # measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
+        v1 = NO
+        ok = eligible
+        if ok:
+            # award return
+            a1 = import_
+            if a1:
+                value = D_0_10 * class_
+                limit = D_1000000
+                if limit < value:
+                    value = limit
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # award print_
+            a2 = (print_ > D_0) and (not need_)
+            if a2:
+                value = D_50000 * print_
+                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            # bonus 3
+            a3 = fact_12
+            if a3:
+                v2 = param_None(f, p, date, need)
+                value = v2
+                amount3 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1 or a2:
+                total = ZERO
+                at_most = False
+                if a1:
+                    total += amount1
+                    at_most = True
+                if a2:
+                    total += amount2
+                if a3:
+                    total += amount3
+                v1 = CEILING if at_most else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        # measure 补贴 「中文名r\n}」
+        v3 = NO
+        ok = eligible
+        if ok:
+            # award 1
+            a1 = fact_13
+            if a1:
+                value = fact_11 * D_0_50
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # award 2
+            a2 = (v1_2 > f_) and (date_ <= DATE_2023_01_01)
+            if a2:
+                value = Decimal_ + yuan_
+                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1 or a2:
+                total = ZERO
+                if a1:
+                    total += amount1
+                if a2:
+                    total += amount2
+                v3 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        amounts = {
+            "lambda": v1,
+            "补贴": v3,
+        }
+        return amounts, values
+    except (Unset, *ARITHMETIC):
+        return None  # something the full path explains
+    finally:
+        decimal.setcontext(saved)
 
 
 # total_cap: the sums of awards each applicant may receive at most
@@ -940,17 +1024,13 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     return raw if type(raw) is dict else dict(raw)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and
-# explanation, and the total under the policy's combination rules.  Raises InputError
-# listing every problem with the facts (and, unless `partial`, every fact a decision
-# still needs).
-def evaluate(
+# the full path: every fact checked, three-valued conditions, the whole decision
+def decide(
     facts: Facts | Mapping[str, Any],
-    date: Date = None,
-    *,
-    partial: bool = False,
-    explain: bool = True,
-    params: Mapping[str, Any] | None = None,
+    date: Date,
+    partial: bool,
+    explain: bool,
+    params: Mapping[str, Any] | None,
 ) -> Decision:
     f = read_facts(facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
@@ -962,33 +1042,48 @@ def evaluate(
         }
         if not partial:
             require_facts(measures)
-        total = combine(measures, COMBINES, total_caps(f, p, date), ROUNDING)
+        amounts = {name: (m.status, m.amount) for name, m in measures.items()}
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
     return Decision(TITLE, date, measures, total, shared[0])
 
 
-# The lean path: per measure (status, amount), as evaluate(..., explain=False)
-# decides them, without the total and without building a Decision.
-def evaluate_amounts(
+# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
+# total under the policy's combination rules.  Raises InputError listing every problem with the facts
+# (and, unless `partial`, every fact a decision still needs).  When every fact is given as a valid
+# typed value, with a date and no parameter values, the fast path decides the amounts and the rest of
+# the decision (results, reasons, explanation, total) is worked out when first read.
+def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
     *,
     partial: bool = False,
+    explain: bool = True,
     params: Mapping[str, Any] | None = None,
-) -> dict[str, tuple[str, Decimal | None]]:
-    f = read_facts(facts)
-    p = parse_params(params, PARAM_SPECS) if params else {}
-    with decimal.localcontext(CONTEXT):
-        shared = shared_gates(f, p, date)
-        need: set[str] = set()
-        try:
-            amounts = {
-                "lambda": amounts_lambda(f, p, date, shared, need),
-                "补贴": amounts_2(f, p, date, shared, need),
-            }
-            if not need and None not in amounts.values():
-                return amounts  # type: ignore[return-value]
-        except ARITHMETIC:
-            pass  # the full path says which figure cannot be computed
-        # something the lean path does not decide: the full path, explanations off
-        decision = evaluate(facts, date, partial=partial, explain=False, params=params)
-        return {name: (m.status, m.amount) for name, m in decision.measures.items()}
+) -> Decision:
+    if date is not None and not params:
+        fast = fast_amounts(facts.given() if isinstance(facts, Facts) else facts, date)
+        if fast is not None:
+            later = (later_decision, later_total, (fast[1], date, explain))
+            return Decision.deferred(TITLE, date, fast[0], later)
+    return decide(facts, date, partial, explain, params)
+
+
+# the whole decision on an applicant the fast path decided
+def later_decision(values: tuple[Any, ...], date: datetime.date, explain: bool) -> Decision:
+    return decide(dict(zip(FACT_KEYS, values, strict=True)), date, True, explain, None)
+
+
+# the total of an applicant the fast path decided, from its amounts
+def later_total(
+    amounts: Amounts,
+    values: tuple[Any, ...],
+    date: datetime.date,
+    explain: bool,
+) -> MeasureResult:
+    saved = decimal.getcontext()
+    decimal.setcontext(FAST_CONTEXT)
+    try:
+        caps: list[tuple[Decimal | None, list[str]]] = []
+        return combine(amounts, COMBINES, caps, ROUNDING)
+    finally:
+        decimal.setcontext(saved)

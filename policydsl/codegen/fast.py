@@ -1,0 +1,371 @@
+"""The fast path of a generated evaluator: one flat function deciding (status, amount) per measure.
+
+It serves the common case — every fact given as a valid typed value, an evaluation date, no
+parameter values — where three-valued logic is not needed: every condition is true or false.  The
+facts are checked in bulk (their types in one comparison, the bounds of each group of numbers by its
+minimum and maximum), the measures are settled in straight-line code with the facts in locals, and
+anything the fast path cannot work out (a value the text leaves open, an arithmetic failure, a tie
+between exceptions) makes it return None: the full path then decides.  What it returns is what the
+full path decides; the differential tests hold both to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from policydsl import ast
+from policydsl import runtime as rt
+from policydsl.codegen.writer import CodeWriter, Seq, literal
+from policydsl.keywords import APPLICANT_FACT
+
+if TYPE_CHECKING:
+    from policydsl.codegen.python import PythonGenerator
+
+# what a fact's kind is as a Python value on the fast path
+_TYPES = {
+    "bool": "bool",
+    "date": "datetime.date",
+    "text": "str",
+    "enum": "str",
+    "money": "Decimal",
+    "percent": "Decimal",
+    "number": "Decimal",
+    "count": "Decimal",
+}
+
+
+class FastPath:
+    """Writes `fast_amounts(raw, date)` for the policy of `gen` (a PythonGenerator)."""
+
+    def __init__(self, gen: PythonGenerator) -> None:
+        self.gen = gen
+        self.specs = []
+        seen: set[str] = set()
+        for spec in gen.interp.specs.values():
+            if spec.name not in seen:
+                seen.add(spec.name)
+                self.specs.append(spec)
+
+    @property
+    def possible(self) -> bool:
+        return all(spec.kind in _TYPES for spec in self.specs)
+
+    @contextmanager
+    def when(self, test: str) -> Iterator[None]:
+        with self.gen.fn.w.block(f"if {test}"):
+            yield
+
+    def write(self, out: CodeWriter) -> None:
+        gen = self.gen
+        w = gen.begin()
+        gen.fast = True
+        try:
+            if self.possible:
+                self.body(w)
+            else:
+                w.line("return None  # a fact of a kind the fast path does not check")
+        finally:
+            gen.fast = False
+        gen.fn.facts.clear()  # read from the tuple of values, not with f.get
+        gen.end(
+            out,
+            "fast_amounts",
+            ["raw: Mapping[str, Any]", "date: datetime.date"],
+            "tuple[Amounts, tuple[Any, ...]] | None",
+            [
+                "The fast path: every fact given as a valid typed value and a date.  Returns (status,",
+                "amount) per measure, as the full path decides them, and the facts' values; None when",
+                "the full path must decide.",
+            ],
+        )
+
+    # ------------------------------------------------------------------ the facts
+    def body(self, w: CodeWriter) -> None:
+        gen = self.gen
+        names = [spec.name for spec in self.specs]
+        locals_ = [gen.fact_local(n) for n in names]
+        self.refuse(w, [f"type(raw) is not dict or len(raw) != {len(names)}"])
+        if len(names) > 1:
+            with w.block("try"):
+                w.line("values = FACT_GETTER(raw)")
+            with w.block("except KeyError"):
+                w.line("return None")
+        else:
+            entries = [f"raw.get({gen.s(n)})" for n in names]
+            w.line(f"values = ({entries[0]},)" if entries else "values = ()")
+        types = Seq([_TYPES[spec.kind] for spec in self.specs])
+        with self.when(f"tuple(map(type, values)) != {gen.tuple_code(list(types.items))}"):
+            w.line("return None")
+        if len(locals_) > 1 and w.fits(f"{', '.join(locals_)} = values"):
+            w.line(f"{', '.join(locals_)} = values")
+        elif locals_:
+            w.items("(", locals_, ") = values")
+        w.line("saved = decimal.getcontext()")
+        w.line("decimal.setcontext(FAST_CONTEXT)")
+        with w.block("try"):
+            self.bounds(w, dict(zip(names, locals_, strict=True)))
+            self.decide(w)
+        with w.block("except (Unset, *ARITHMETIC)"):
+            w.line("return None  # something the full path explains")
+        with w.block("finally"):
+            w.line("decimal.setcontext(saved)")
+
+    def bounds(self, w: CodeWriter, local: dict[str, str]) -> None:
+        """The checks runtime.parse_fact makes, on values already of their kinds' types: the bounds of
+        numbers (a NaN fails every comparison under the trapping context), whole counts, enumeration
+        members, text that is not blank."""
+        gen = self.gen
+        tests: list[str] = []
+        for spec in self.specs:
+            v = local[spec.name]
+            if spec.kind == "text":
+                tests.append(f"{v}.strip()")
+            elif spec.kind == "enum":
+                tests.append(f"{v} in {gen.tuple_code([literal(m) for m, _ in spec.members])}")
+            elif _TYPES[spec.kind] == "Decimal":
+                tests.extend(self.limits(spec, v))
+                if spec.kind == "count":
+                    tests.append(f"not {v} % 1")
+        line: list[str] = []
+        for test in tests:
+            if line and not w.fits(f"if not ({' and '.join([*line, test])}):"):
+                self.refuse(w, [f"not ({' and '.join(line)})"])
+                line = []
+            line.append(test)
+        if line:
+            self.refuse(w, [f"not ({' and '.join(line)})"])
+
+    def refuse(self, w: CodeWriter, tests: list[str]) -> None:
+        """Return None when any of `tests` holds."""
+        joined = " or ".join(tests)
+        for test in [joined] if w.fits(f"if {joined}:") else tests:
+            with self.when(test):
+                w.line("return None")
+
+    def limits(self, spec: rt.FactSpec, v: str) -> list[str]:
+        """The bounds of a number fact `v`, as PythonGenerator.fast_check makes them: within the figures
+        the runtime accepts, never negative where that is not allowed, and the declared ones."""
+        gen = self.gen
+        negative = any(op in (">", ">=") and b < 0 for op, b in spec.bounds)
+        implied = any(op in (">", ">=") and b >= 0 for op, b in spec.bounds)
+        if spec.kind == "count" or (spec.kind == "money" and not negative and not implied):
+            tests = [f"ZERO <= {v} < FIGURE_LIMIT"]
+        elif spec.kind == "money" and not negative:
+            tests = [f"{v} < FIGURE_LIMIT"]
+        else:
+            tests = [f"-FIGURE_LIMIT < {v} < FIGURE_LIMIT"]
+        for op, b in spec.bounds:
+            if not (op == ">=" and b == 0 and tests[0].startswith("ZERO")):  # said already
+                tests.append(f"{v} {op} {gen.const(b)}")
+        return tests
+
+    # ------------------------------------------------------------------ the measures
+    def decide(self, w: CodeWriter) -> None:
+        gen = self.gen
+        if gen.model.params:
+            w.line("f = raw  # the parameters' defaults may read facts")
+            w.line("p: Values = {}")
+            w.line("need: set[str] = set()")
+        start, end = gen.interp.valid_from, gen.interp.valid_until
+        validity = " <= ".join(
+            [*([gen.date_const(start)] if start else []), "date", *([gen.date_const(end)] if end else [])]
+        )
+        w.line("# the policy's validity and the eligibility every measure shares")
+        w.line(f"eligible = {validity if start or end else 'True'}")
+        for eligibility in gen.policy.of(ast.Eligibility):
+            for req in eligibility.requirements:
+                self.chain("eligible", req.cond, False)
+        results = []
+        for measure in gen.policy.of(ast.Measure):
+            results.append(self.measure(w, measure))
+        entries = [
+            f"{gen.s(m.name.text)}: {r}" for m, r in zip(gen.policy.of(ast.Measure), results, strict=True)
+        ]
+        w.items("amounts = {", entries, "}")
+        w.line("return amounts, values")
+
+    def chain(self, flag: str, cond: ast.Expr, negate: bool, first: bool = False) -> None:
+        """`flag` stays true while each condition holds; a condition is worked out only while it does
+        (the `first` sets it)."""
+        gen = self.gen
+        with self.when(flag) if not first else _same():
+            val = gen.expr(cond)
+            gen.fn.w.line(f"{flag} = not {val.inner()}" if negate else f"{flag} = {val.code}")
+
+    def measure(self, w: CodeWriter, measure: ast.Measure) -> str:
+        gen = self.gen
+        mname = measure.name.text
+        result = gen.fn.temp("v")
+        w.comment(f"measure {mname} 「{measure.label or mname}」")
+        w.line(f"{result} = NO")
+        w.line("ok = eligible")
+        applicants = measure.of(ast.Applicants)
+        if applicants and gen.model.kinds:
+            allowed = sorted({k.text for a in applicants for k in a.kinds})
+            kind = gen.fact_local(APPLICANT_FACT[0])
+            options = "(" + ", ".join(gen.s(k) for k in allowed) + ("," if len(allowed) == 1 else "") + ")"
+            with self.when("ok"):
+                w.line(f"ok = {kind} in {options}")
+        for req in measure.of(ast.Requirement):
+            self.chain("ok", req.cond, False)
+        for exc in measure.of(ast.Exclusion):
+            self.chain("ok", exc.cond, True)
+        with self.when("ok"):
+            self.settle(w, measure, result)
+        return result
+
+    def settle(self, w: CodeWriter, measure: ast.Measure, result: str) -> None:
+        """The clauses of a measure whose gates hold, settled as runtime.finish_measure does."""
+        gen = self.gen
+        clauses = measure.clauses
+        awards = [i for i, c in enumerate(clauses, 1) if c.kind == "award"]
+        bonuses = [i for i, c in enumerate(clauses, 1) if c.kind == "bonus"]
+        named = {c.name.text: i for i, c in enumerate(clauses, 1) if c.name is not None}
+        defaults: dict[int, list[int]] = {}  # default clause -> its exceptions (clause numbers)
+        for i, c in enumerate(clauses, 1):
+            if c.exception_of is not None:
+                defaults.setdefault(named.get(c.exception_of.text, 0), []).append(i)
+        nested = any(
+            d == 0 or clauses[d - 1].exception_of is not None or clauses[d - 1].kind != "award"
+            for d in defaults
+        ) or any(clauses[e - 1].kind != "award" for es in defaults.values() for e in es)
+        if nested or not awards:
+            w.line("return None  # chained exceptions or no award: the full path decides")
+            return
+        precisions = {i: self.clause(w, clause, i) for i, clause in enumerate(clauses, 1)}
+        limits = measure.of(ast.FundingLimit)
+        for limit in limits:
+            w.comment(f"funding_limit {gen.quote(limit.limit)} counting {limit.counting.text}")
+            gen.safe(limit.limit, "limit")
+            gen.safe(limit.counting, "received")
+        # whether each clause is chosen: it applies (a clause without conditions always does) and no
+        # exception replaces it
+        chosen = {i: f"a{i}" if c.conditions else "True" for i, c in enumerate(clauses, 1)}
+        if defaults:
+            w.comment("exceptions: one that applies replaces its default; the highest priority wins")
+
+            def priority(i: int) -> int:
+                return clauses[i - 1].priority or 0
+
+            for default, exceptions in defaults.items():
+                for x, e in enumerate(exceptions):
+                    for other in exceptions[x + 1 :]:
+                        if priority(other) == priority(e):
+                            with self.when(f"{chosen[e]} and {chosen[other]}"):
+                                w.line("return None  # a tie: the full path says so")
+                applying = " or ".join(chosen[e] for e in exceptions)
+                w.line(f"x{default} = {chosen[default]} and not ({applying})")
+                replaced = {default: f"x{default}"}
+                for e in exceptions:
+                    higher = [o for o in exceptions if priority(o) > priority(e)]
+                    if higher:
+                        w.line(f"x{e} = {chosen[e]} and not ({' or '.join(chosen[o] for o in higher)})")
+                        replaced[e] = f"x{e}"
+                chosen.update(replaced)
+        paid = awards + bonuses
+        any_award = " or ".join(chosen[i] for i in awards)
+        with self.when(any_award) if "True" not in [chosen[i] for i in awards] else _same():
+            if len(paid) == 1:  # the one award, chosen here
+                if precisions[paid[0]] == rt.UNKNOWN:
+                    w.line(f"{result} = UNDETERMINED, None")
+                    return
+                w.line(f"total = amount{paid[0]}")
+                status = "CEILING" if precisions[paid[0]] == rt.AT_MOST else "DETERMINED"
+                self.pay(w, measure, result, status, rounded=True)
+                return
+            kinds = {precisions[i] for i in paid}
+            mixed = {rt.EXACT, rt.AT_MOST} <= kinds
+            w.line("total = ZERO")
+            if rt.UNKNOWN in kinds:
+                w.line("unknown = False")
+            if mixed:
+                w.line("at_most = False")
+            for i in paid:
+                with self.when(chosen[i]) if chosen[i] != "True" else _same():
+                    if precisions[i] == rt.UNKNOWN:
+                        w.line("unknown = True")
+                        continue
+                    w.line(f"total += amount{i}")
+                    if precisions[i] == rt.AT_MOST and mixed:
+                        w.line("at_most = True")
+            if mixed:
+                status = "CEILING if at_most else DETERMINED"
+            else:
+                status = "CEILING" if rt.AT_MOST in kinds else "DETERMINED"
+            if rt.UNKNOWN not in kinds:
+                self.pay(w, measure, result, status, rounded=False)
+                return
+            with self.when("unknown"):
+                w.line(f"{result} = UNDETERMINED, None")
+            with w.block("else"):
+                self.pay(w, measure, result, status, rounded=False)
+
+    def pay(self, w: CodeWriter, measure: ast.Measure, result: str, status: str, rounded: bool) -> None:
+        """The cross-funding ceiling and staged payment on `total`, then the measure's result."""
+        if measure.of(ast.FundingLimit):
+            w.line("room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))")
+            with self.when("room < total"):
+                w.line("total = room")
+            rounded = False
+        if measure.of(ast.Instalment):
+            self.instalments(w, measure)
+            rounded = False
+        w.line(f"{result} = {status}, {'total' if rounded else 'total.quantize(QUANTUM, ROUND_MODE)'}")
+
+    def clause(self, w: CodeWriter, clause: ast.Clause, i: int) -> str:
+        """Whether clause `i` applies (`a{i}`) and its amount after caps and rounding (`amount{i}`);
+        returns its precision, known before it runs on the fast path."""
+        gen = self.gen
+        amount = clause.amount
+        w.comment(f"{clause.kind} {clause.name.text if clause.name else i}")
+        flag = f"a{i}"
+        for n, cond in enumerate(clause.conditions):
+            self.chain(flag, cond.expr, cond.negated, first=n == 0)
+        if amount.expr is None:
+            return rt.UNKNOWN
+        with self.when(flag) if clause.conditions else _same():
+            val = gen.expr(amount.expr)
+            w.line(f"value = {val.code}")
+            for cap in amount.caps:
+                limit = gen.expr(cap)
+                w.line(f"limit = {limit.code}")
+                with self.when("limit < value"):
+                    w.line("value = limit")
+            w.line(f"amount{i} = value.quantize(QUANTUM, ROUND_MODE)")
+        return rt.AT_MOST if amount.mode == "ceiling" else rt.EXACT
+
+    def instalments(self, w: CodeWriter, measure: ast.Measure) -> None:
+        """Staged payment, as runtime._instalments pays it: each stage in turn while they hold."""
+        gen = self.gen
+        stages = measure.of(ast.Instalment)
+        if not stages:
+            return
+        clawback = not measure.of(ast.NoClawback)
+        w.line("paid = ZERO")
+        w.line("going = True")
+        for stage in stages:
+            w.comment(f"instalment {stage.name.text}: {gen.quote(stage.cond)}")
+            with self.when("going"):
+                # the share first: a share that cannot be worked out leaves the stage undecided
+                share = None
+                if stage.share is not None:
+                    w.line(f"share = {gen.expr(stage.share).code}")
+                    share = "share"
+                val = gen.expr(stage.cond)
+                with self.when(val.code):
+                    if share is None:
+                        w.line("paid = total")
+                    else:
+                        w.line("paid += (total * share).quantize(QUANTUM, ROUND_MODE)")
+                with w.block("else"):
+                    w.line("going = False")
+                    if clawback:
+                        w.line("paid = ZERO")
+        w.line("total = paid")
+
+
+@contextmanager
+def _same() -> Iterator[None]:
+    yield
