@@ -378,6 +378,64 @@ def rounds(runs: dict[str, Callable[[], None]], repeat: int) -> dict[str, float]
     return best
 
 
+def run_case(
+    title: str,
+    filename: str,
+    make: Callable[[random.Random], dict[str, Any]],
+    by_hand: Callable[..., Result],
+    args: argparse.Namespace,
+) -> None:
+    """Check agreement on one policy's applicants, then time and print its figures."""
+    sink = Sink()
+    checked = check_file(ROOT / "policies" / filename, sink)
+    assert checked.model is not None and checked.source is not None, sink.diagnostics
+    module = generate(checked.model, checked.source.text, filename).load()
+    interpreter = Interpreter(checked.model, checked.source.text)
+    rng = random.Random(args.seed)
+    rows = [make(rng) for _ in range(args.rows)]
+    subset = rows[: args.interpreter_rows]
+
+    # agreement first: the evaluators decide every applicant alike
+    for i, row in enumerate(rows):
+        amounts = module.evaluate(row, DATE).amounts
+        assert amounts == by_hand(row, DATE), (title, i, amounts, by_hand(row, DATE))
+    for row in subset:
+        decision = interpreter.evaluate(row, DATE, explain=True)
+        assert module.evaluate(row, DATE).to_dict() == decision.to_dict()
+    fast = sum(module.fast_amounts(row, DATE) is not None for row in rows)
+
+    best = rounds(
+        {
+            "hand": each(lambda row: by_hand(row, DATE), rows),
+            "evaluate": each(lambda row: module.evaluate(row, DATE).amounts, rows),
+            "total": each(lambda row: module.evaluate(row, DATE).total.amount, rows),
+            "details": each(lambda row: module.evaluate(row, DATE, explain=False).to_dict(), subset),
+            "full": each(lambda row: module.decide(row, DATE, False, False, None), rows),
+            "interpreter": each(lambda row: interpreter.evaluate(row, DATE, explain=False), subset),
+        },
+        args.repeat,
+    )
+    count = len(rows)
+    best["details"] *= count / len(subset)
+    best["interpreter"] *= count / len(subset)
+
+    def per(name: str) -> str:
+        return f"{best[name] / count * 1e6:8.1f} µs/applicant"
+
+    print(f"\n{title}: {len(module.MEASURES)} measures, {fast} of {count} applicants on the fast path")
+    print(f"  hand-written Decimal function              {per('hand')}")
+    print(f"  compiled evaluate(), its amounts           {per('evaluate')}")
+    print(f"  compiled evaluate(), amounts and total     {per('total')}")
+    print(f"  compiled evaluate(), every detail          {per('details')}")
+    print(f"  compiled full path (explain=False)         {per('full')}")
+    print(f"  reference interpreter (explain=False)      {per('interpreter')}")
+    hand = best["hand"]
+    print(f"  compiled evaluate / hand-written           {best['evaluate'] / hand:6.2f}x")
+    print(f"  evaluate with total / hand-written         {best['total'] / hand:6.2f}x")
+    print(f"  interpreter / compiled evaluate            {best['interpreter'] / best['evaluate']:6.1f}x")
+    print(f"  interpreter / compiled full path           {best['interpreter'] / best['full']:6.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -390,55 +448,7 @@ def main() -> None:
         f"best of {args.repeat} interleaved rounds; interpreter timed on {args.interpreter_rows} rows, scaled"
     )
     for title, filename, make, by_hand in CASES:
-        sink = Sink()
-        checked = check_file(ROOT / "policies" / filename, sink)
-        assert checked.model is not None and checked.source is not None, sink.diagnostics
-        module = generate(checked.model, checked.source.text, filename).load()
-        interpreter = Interpreter(checked.model, checked.source.text)
-        rng = random.Random(args.seed)
-        rows = [make(rng) for _ in range(args.rows)]
-        subset = rows[: args.interpreter_rows]
-
-        # agreement first: the evaluators decide every applicant alike
-        for i, row in enumerate(rows):
-            amounts = module.evaluate(row, DATE).amounts
-            assert amounts == by_hand(row, DATE), (title, i, amounts, by_hand(row, DATE))
-        for row in subset:
-            decision = interpreter.evaluate(row, DATE, explain=True)
-            assert module.evaluate(row, DATE).to_dict() == decision.to_dict()
-        fast = sum(module.fast_amounts(row, DATE) is not None for row in rows)
-
-        scale = len(rows) / len(subset)
-        best = rounds(
-            {
-                "hand": each(lambda row: by_hand(row, DATE), rows),
-                "evaluate": each(lambda row: module.evaluate(row, DATE).amounts, rows),
-                "total": each(lambda row: module.evaluate(row, DATE).total.amount, rows),
-                "details": each(lambda row: module.evaluate(row, DATE, explain=False).to_dict(), subset),
-                "full": each(lambda row: module.decide(row, DATE, False, False, None), rows),
-                "interpreter": each(lambda row: interpreter.evaluate(row, DATE, explain=False), subset),
-            },
-            args.repeat,
-        )
-        best["details"] *= scale
-        best["interpreter"] *= scale
-        count = len(rows)
-
-        def per(name: str, count: int = count, best: dict[str, float] = best) -> str:
-            return f"{best[name] / count * 1e6:8.1f} µs/applicant"
-
-        print(f"\n{title}: {len(module.MEASURES)} measures, {fast} of {count} applicants on the fast path")
-        print(f"  hand-written Decimal function              {per('hand')}")
-        print(f"  compiled evaluate(), its amounts           {per('evaluate')}")
-        print(f"  compiled evaluate(), amounts and total     {per('total')}")
-        print(f"  compiled evaluate(), every detail          {per('details')}")
-        print(f"  compiled full path (explain=False)         {per('full')}")
-        print(f"  reference interpreter (explain=False)      {per('interpreter')}")
-        hand = best["hand"]
-        print(f"  compiled evaluate / hand-written           {best['evaluate'] / hand:6.2f}x")
-        print(f"  evaluate with total / hand-written         {best['total'] / hand:6.2f}x")
-        print(f"  interpreter / compiled evaluate            {best['interpreter'] / best['evaluate']:6.1f}x")
-        print(f"  interpreter / compiled full path           {best['interpreter'] / best['full']:6.1f}x")
+        run_case(title, filename, make, by_hand, args)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ full path decides; the differential tests hold both to it.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -172,17 +173,23 @@ class FastPath:
         validity = " <= ".join(
             [*([gen.date_const(start)] if start else []), "date", *([gen.date_const(end)] if end else [])]
         )
-        w.line("# the policy's validity and the eligibility every measure shares")
-        w.line(f"eligible = {validity if start or end else 'True'}")
-        for eligibility in gen.policy.of(ast.Eligibility):
-            for req in eligibility.requirements:
-                self.chain("eligible", req.cond, False)
-        results = []
-        for measure in gen.policy.of(ast.Measure):
-            results.append(self.measure(w, measure))
-        entries = [
-            f"{gen.s(m.name.text)}: {r}" for m, r in zip(gen.policy.of(ast.Measure), results, strict=True)
-        ]
+        requirements = [r for e in gen.policy.of(ast.Eligibility) for r in e.requirements]
+        measures = gen.policy.of(ast.Measure)
+        results = [gen.fn.temp("v") for _ in measures]
+        for result in results:
+            w.line(f"{result} = NO")
+        shared = _same()
+        if start or end or requirements:
+            w.line("# the policy's validity and the eligibility every measure shares")
+            if start or end:
+                w.line(f"eligible = {validity}")
+            for n, req in enumerate(requirements):
+                self.chain("eligible", req.cond, False, first=n == 0 and not (start or end))
+            shared = self.when("eligible")
+        with shared:
+            for measure, result in zip(measures, results, strict=True):
+                self.measure(w, measure, result)
+        entries = [f"{gen.s(m.name.text)}: {r}" for m, r in zip(measures, results, strict=True)]
         w.items("amounts = {", entries, "}")
         w.line("return amounts, values")
 
@@ -194,27 +201,29 @@ class FastPath:
             val = gen.expr(cond)
             gen.fn.w.line(f"{flag} = not {val.inner()}" if negate else f"{flag} = {val.code}")
 
-    def measure(self, w: CodeWriter, measure: ast.Measure) -> str:
+    def measure(self, w: CodeWriter, measure: ast.Measure, result: str) -> None:
+        """The gates of a measure in turn (the first that fails rules it out: the full path would
+        find it ineligible whatever the others say), then its clauses."""
         gen = self.gen
         mname = measure.name.text
-        result = gen.fn.temp("v")
         w.comment(f"measure {mname} 「{measure.label or mname}」")
-        w.line(f"{result} = NO")
-        w.line("ok = eligible")
+        gated = False
         applicants = measure.of(ast.Applicants)
         if applicants and gen.model.kinds:
             allowed = sorted({k.text for a in applicants for k in a.kinds})
             kind = gen.fact_local(APPLICANT_FACT[0])
-            options = "(" + ", ".join(gen.s(k) for k in allowed) + ("," if len(allowed) == 1 else "") + ")"
-            with self.when("ok"):
-                w.line(f"ok = {kind} in {options}")
-        for req in measure.of(ast.Requirement):
-            self.chain("ok", req.cond, False)
-        for exc in measure.of(ast.Exclusion):
-            self.chain("ok", exc.cond, True)
-        with self.when("ok"):
+            if len(allowed) == 1:
+                w.line(f"ok = {kind} == {gen.s(allowed[0])}")
+            else:
+                w.line(f"ok = {kind} in ({', '.join(gen.s(k) for k in allowed)})")
+            gated = True
+        gates = [(r.cond, False) for r in measure.of(ast.Requirement)]
+        gates += [(e.cond, True) for e in measure.of(ast.Exclusion)]
+        for cond, negate in gates:
+            self.chain("ok", cond, negate, first=not gated)
+            gated = True
+        with self.when("ok") if gated else _same():
             self.settle(w, measure, result)
-        return result
 
     def settle(self, w: CodeWriter, measure: ast.Measure, result: str) -> None:
         """The clauses of a measure whose gates hold, settled as runtime.finish_measure does."""
@@ -271,9 +280,8 @@ class FastPath:
                 if precisions[paid[0]] == rt.UNKNOWN:
                     w.line(f"{result} = UNDETERMINED, None")
                     return
-                w.line(f"total = amount{paid[0]}")
                 status = "CEILING" if precisions[paid[0]] == rt.AT_MOST else "DETERMINED"
-                self.pay(w, measure, result, status, rounded=True)
+                self.pay(w, measure, result, status, f"amount{paid[0]}")
                 return
             kinds = {precisions[i] for i in paid}
             mixed = {rt.EXACT, rt.AT_MOST} <= kinds
@@ -295,24 +303,28 @@ class FastPath:
             else:
                 status = "CEILING" if rt.AT_MOST in kinds else "DETERMINED"
             if rt.UNKNOWN not in kinds:
-                self.pay(w, measure, result, status, rounded=False)
+                self.pay(w, measure, result, status, "total")
                 return
             with self.when("unknown"):
                 w.line(f"{result} = UNDETERMINED, None")
             with w.block("else"):
-                self.pay(w, measure, result, status, rounded=False)
+                self.pay(w, measure, result, status, "total")
 
-    def pay(self, w: CodeWriter, measure: ast.Measure, result: str, status: str, rounded: bool) -> None:
-        """The cross-funding ceiling and staged payment on `total`, then the measure's result."""
+    def pay(self, w: CodeWriter, measure: ast.Measure, result: str, status: str, total: str) -> None:
+        """The cross-funding ceiling and staged payment on the sum of the amounts (`total`, or the one
+        clause's amount, already rounded), then the measure's result."""
+        rounded = "total.quantize(QUANTUM, ROUND_MODE)"
+        if not measure.of(ast.FundingLimit) and not measure.of(ast.Instalment):
+            w.line(f"{result} = {status}, {rounded if total == 'total' else total}")
+            return
+        if total != "total":
+            w.line(f"total = {total}")
         if measure.of(ast.FundingLimit):
             w.line("room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))")
             with self.when("room < total"):
                 w.line("total = room")
-            rounded = False
-        if measure.of(ast.Instalment):
-            self.instalments(w, measure)
-            rounded = False
-        w.line(f"{result} = {status}, {'total' if rounded else 'total.quantize(QUANTUM, ROUND_MODE)'}")
+        self.instalments(w, measure)
+        w.line(f"{result} = {status}, {rounded}")
 
     def clause(self, w: CodeWriter, clause: ast.Clause, i: int) -> str:
         """Whether clause `i` applies (`a{i}`) and its amount after caps and rounding (`amount{i}`);
@@ -325,14 +337,22 @@ class FastPath:
             self.chain(flag, cond.expr, cond.negated, first=n == 0)
         if amount.expr is None:
             return rt.UNKNOWN
+        if all(gen._pure(e) for e in (amount.expr, *amount.caps)):
+            # a figure written in the policy: capped and rounded here, once
+            figure = min(gen.interp.literal(e) for e in (amount.expr, *amount.caps))
+            with decimal.localcontext(rt.CONTEXT):
+                w.line(f"amount{i} = {gen.const(gen.interp.rounding(figure))}")
+            return rt.AT_MOST if amount.mode == "ceiling" else rt.EXACT
         with self.when(flag) if clause.conditions else _same():
             val = gen.expr(amount.expr)
             w.line(f"value = {val.code}")
             for cap in amount.caps:
-                limit = gen.expr(cap)
-                w.line(f"limit = {limit.code}")
-                with self.when("limit < value"):
-                    w.line("value = limit")
+                limit = gen.expr(cap).code
+                if not gen._pure(cap):
+                    w.line(f"limit = {limit}")
+                    limit = "limit"
+                with self.when(f"{limit} < value"):
+                    w.line(f"value = {limit}")
             w.line(f"amount{i} = value.quantize(QUANTUM, ROUND_MODE)")
         return rt.AT_MOST if amount.mode == "ceiling" else rt.EXACT
 

@@ -1783,7 +1783,8 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
 ) -> Decision:
     if date is not None and not params:
-        fast = fast_amounts(facts.given() if isinstance(facts, Facts) else facts, date)
+        raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
+        fast = fast_amounts(raw, date)
         if fast is not None:
             later = (later_decision, later_total, (fast[1], date, explain))
             return Decision.deferred(TITLE, date, fast[0], later)

@@ -210,6 +210,12 @@ D_20 = Decimal("20")
 D_400000 = Decimal("4.0E+5")
 D_10000 = Decimal("1E+4")
 D_500000 = Decimal("5.0E+5")
+D_10000000_00 = Decimal("10000000.00")
+D_30000000_00 = Decimal("30000000.00")
+D_300000_00 = Decimal("300000.00")
+D_100000_00 = Decimal("100000.00")
+D_200000_00 = Decimal("200000.00")
+D_400000_00 = Decimal("400000.00")
 DATE_2021_01_01 = datetime.date(2021, 1, 1)
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
 DATE_2023_06_01 = datetime.date(2023, 6, 1)
@@ -1995,78 +2001,72 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
         need: set[str] = set()
+        v1 = NO
+        v2 = NO
+        v3 = NO
+        v4 = NO
+        v5 = NO
+        v6 = NO
+        v7 = NO
+        v8 = NO
         # the policy's validity and the eligibility every measure shares
         eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
         if eligible:
-            c1 = add_duration(established, 1, "year") <= date
-            eligible = c1
-        # measure center 「创新中心」
-        v2 = NO
-        ok = eligible
-        if ok:
-            ok = applicant in ("enterprise",)
-        if ok:
-            # award base
-            value = D_0_50 * investment
-            if center_level == "national":
-                v3 = D_100000000
-            elif center_level == "provincial":
-                v3 = D_50000000
-            elif center_level == "municipal":
-                raise Unset("municipal 档的金额原文未给出")
-            else:
-                raise Unset("分级表没有 " + center_level + " 档")
-            limit = v3
-            if limit < value:
-                value = limit
-            amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            # funding_limit 50% * investment counting other_funding
-            limit = D_0_50 * investment
-            received = other_funding
-            total = amount1
-            room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))
-            if room < total:
-                total = room
-            v2 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        # measure platform 「平台」
-        v4 = NO
-        ok = eligible
-        if ok:
-            ok = applicant in ("enterprise", "park")
-        if ok:
-            # award default
-            a1 = key_platform
-            if a1:
-                value = D_10000000
+            c9 = add_duration(established, 1, "year") <= date
+            eligible = c9
+        if eligible:
+            # measure center 「创新中心」
+            ok = applicant == "enterprise"
+            if ok:
+                # award base
+                value = D_0_50 * investment
+                if center_level == "national":
+                    v10 = D_100000000
+                elif center_level == "provincial":
+                    v10 = D_50000000
+                elif center_level == "municipal":
+                    raise Unset("municipal 档的金额原文未给出")
+                else:
+                    raise Unset("分级表没有 " + center_level + " 档")
+                limit = v10
+                if limit < value:
+                    value = limit
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            # award national
-            a2 = national_platform
-            if a2:
-                value = D_30000000
-                amount2 = value.quantize(QUANTUM, ROUND_MODE)
-            # bonus 3
-            a3 = revenue > D_20000000
-            if a3:
-                value = D_300000
-                amount3 = value.quantize(QUANTUM, ROUND_MODE)
-            # exceptions: one that applies replaces its default; the highest priority wins
-            x1 = a1 and not (a2)
-            if x1 or a2:
-                total = ZERO
-                at_most = False
-                if x1:
-                    total += amount1
-                    at_most = True
-                if a2:
-                    total += amount2
-                    at_most = True
-                if a3:
-                    total += amount3
-                v4 = CEILING if at_most else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        # measure consulting 「咨询」
-        v5 = NO
-        ok = eligible
-        if ok:
+                # funding_limit 50% * investment counting other_funding
+                limit = D_0_50 * investment
+                received = other_funding
+                total = amount1
+                room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))
+                if room < total:
+                    total = room
+                v1 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure platform 「平台」
+            ok = applicant in ("enterprise", "park")
+            if ok:
+                # award default
+                a1 = key_platform
+                amount1 = D_10000000_00
+                # award national
+                a2 = national_platform
+                amount2 = D_30000000_00
+                # bonus 3
+                a3 = revenue > D_20000000
+                amount3 = D_300000_00
+                # exceptions: one that applies replaces its default; the highest priority wins
+                x1 = a1 and not (a2)
+                if x1 or a2:
+                    total = ZERO
+                    at_most = False
+                    if x1:
+                        total += amount1
+                        at_most = True
+                    if a2:
+                        total += amount2
+                        at_most = True
+                    if a3:
+                        total += amount3
+                    v2 = CEILING if at_most else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure consulting 「咨询」
             # award 1
             a1 = customers > D_0
             if a1:
@@ -2090,33 +2090,26 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                     else:
                         going = False
                 total = paid
-                v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        # measure banded 「分档」
-        v6 = NO
-        ok = eligible
-        if ok:
+                v3 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure banded 「分档」
             ok = not (score < D_0)
-        if ok:
-            # award 1
-            if revenue < D_1000000:
-                v7 = D_50000
-            elif revenue >= D_1000000 and revenue <= D_10000000:
-                v7 = D_100000
-            else:
-                raise Unset("分档金额原文未给出")
-            value = v7
-            amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            total = amount1
-            v6 = DETERMINED, total
-        # measure pilot 「试点」
-        v8 = NO
-        ok = eligible
-        if ok:
+            if ok:
+                # award 1
+                if revenue < D_1000000:
+                    v11 = D_50000
+                elif revenue >= D_1000000 and revenue <= D_10000000:
+                    v11 = D_100000
+                else:
+                    raise Unset("分档金额原文未给出")
+                value = v11
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+                v4 = DETERMINED, amount1
+            # measure pilot 「试点」
             # award 1
             a1 = standards >= D_1
             if a1:
-                v9 = param_pilot_amount(f, p, date, need)
-                value = v9
+                v12 = param_pilot_amount(f, p, date, need)
+                value = v12
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # bonus 2
             a2 = standards >= D_3
@@ -2128,51 +2121,35 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                 if a2:
                     unknown = True
                 if unknown:
-                    v8 = UNDETERMINED, None
+                    v5 = UNDETERMINED, None
                 else:
-                    v8 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        # measure voucher 「消费券」
-        v10 = NO
-        ok = eligible
-        if ok:
+                    v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure voucher 「消费券」
             ok = (score >= D_60) or (revenue > D_10000000)
-        if ok:
-            # award 1
-            a1 = not (fees == D_0)
-            if a1:
-                v11 = param_base_rate(f, p, date, need)
-                value = v11 * fees
-                limit = D_50000
-                if limit < value:
-                    value = limit
-                amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            if a1:
-                total = amount1
-                v10 = DETERMINED, total
-        # measure ladder 「多个例外」
-        v12 = NO
-        ok = eligible
-        if ok:
+            if ok:
+                # award 1
+                a1 = not (fees == D_0)
+                if a1:
+                    v13 = param_base_rate(f, p, date, need)
+                    value = v13 * fees
+                    if D_50000 < value:
+                        value = D_50000
+                    amount1 = value.quantize(QUANTUM, ROUND_MODE)
+                if a1:
+                    v6 = DETERMINED, amount1
+            # measure ladder 「多个例外」
             # award d
             a1 = standards >= D_1
-            if a1:
-                value = D_100000
-                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            amount1 = D_100000_00
             # award e1
             a2 = standards >= D_5
-            if a2:
-                value = D_200000
-                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            amount2 = D_200000_00
             # award e2
             a3 = standards >= D_10
-            if a3:
-                value = D_300000
-                amount3 = value.quantize(QUANTUM, ROUND_MODE)
+            amount3 = D_300000_00
             # award e3
             a4 = standards >= D_20
-            if a4:
-                value = D_400000
-                amount4 = value.quantize(QUANTUM, ROUND_MODE)
+            amount4 = D_400000_00
             # exceptions: one that applies replaces its default; the highest priority wins
             if a2 and a3:
                 return None  # a tie: the full path says so
@@ -2188,54 +2165,50 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                     total += amount3
                 if x4:
                     total += amount4
-                v12 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        # measure misc 「杂项」
-        v13 = NO
-        ok = eligible
-        if ok:
-            ok = applicant in ("park",)
-        if ok:
-            # award 1
-            c14 = center_level in ("national", "provincial")
-            if c14:
-                c14 = not key_platform
-            a1 = c14
-            if a1:
-                value = min(D_1 * other_funding, D_10000000)
-                amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            # award 2
-            v15 = add_duration(established, 2, "year")
-            a2 = v15 <= DATE_2023_06_01
-            if a2:
-                value = max(investment / D_10, D_10000)
-                amount2 = value.quantize(QUANTUM, ROUND_MODE)
-            # award 3
-            a3 = (not key_platform) or national_platform
-            if a3:
-                v16 = revenue / fees
-                value = investment * v16
-                limit = D_500000
-                if limit < value:
-                    value = limit
-                amount3 = value.quantize(QUANTUM, ROUND_MODE)
-            if a1 or a2 or a3:
-                total = ZERO
+                v7 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure misc 「杂项」
+            ok = applicant == "park"
+            if ok:
+                # award 1
+                c14 = center_level in ("national", "provincial")
+                if c14:
+                    c14 = not key_platform
+                a1 = c14
                 if a1:
-                    total += amount1
+                    value = min(D_1 * other_funding, D_10000000)
+                    amount1 = value.quantize(QUANTUM, ROUND_MODE)
+                # award 2
+                v15 = add_duration(established, 2, "year")
+                a2 = v15 <= DATE_2023_06_01
                 if a2:
-                    total += amount2
+                    value = max(investment / D_10, D_10000)
+                    amount2 = value.quantize(QUANTUM, ROUND_MODE)
+                # award 3
+                a3 = (not key_platform) or national_platform
                 if a3:
-                    total += amount3
-                v13 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+                    v16 = revenue / fees
+                    value = investment * v16
+                    if D_500000 < value:
+                        value = D_500000
+                    amount3 = value.quantize(QUANTUM, ROUND_MODE)
+                if a1 or a2 or a3:
+                    total = ZERO
+                    if a1:
+                        total += amount1
+                    if a2:
+                        total += amount2
+                    if a3:
+                        total += amount3
+                    v8 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
         amounts = {
-            "center": v2,
-            "platform": v4,
-            "consulting": v5,
-            "banded": v6,
-            "pilot": v8,
-            "voucher": v10,
-            "ladder": v12,
-            "misc": v13,
+            "center": v1,
+            "platform": v2,
+            "consulting": v3,
+            "banded": v4,
+            "pilot": v5,
+            "voucher": v6,
+            "ladder": v7,
+            "misc": v8,
         }
         return amounts, values
     except (Unset, *ARITHMETIC):
@@ -2438,7 +2411,8 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
 ) -> Decision:
     if date is not None and not params:
-        fast = fast_amounts(facts.given() if isinstance(facts, Facts) else facts, date)
+        raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
+        fast = fast_amounts(raw, date)
         if fast is not None:
             later = (later_decision, later_total, (fast[1], date, explain))
             return Decision.deferred(TITLE, date, fast[0], later)

@@ -177,6 +177,8 @@ D_50000 = Decimal("5E+4")
 D_500000 = Decimal("5.0E+5")
 D_1 = Decimal("1")
 D_2 = Decimal("2")
+D_100000_00 = Decimal("100000.00")
+D_500000_00 = Decimal("500000.00")
 DATE_2030_01_01 = datetime.date(2030, 1, 1)
 TEXT_1 = "later.1：适用（if d + 100年 > 2030-01-01；"
 # ratio 「比值」
@@ -901,102 +903,81 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             return None
         if not (-FIGURE_LIMIT < r_ < FIGURE_LIMIT and ZERO <= n_ < FIGURE_LIMIT and not n_ % 1):
             return None
-        # the policy's validity and the eligibility every measure shares
-        eligible = True
-        # measure ratio 「比值」
         v1 = NO
-        ok = eligible
-        if ok:
-            # award 1
-            a1 = b_ >= D_0
-            if a1:
-                v2 = a_ / b_
-                value = a_ * v2
-                limit = D_1000000
-                if limit < value:
-                    value = limit
-                amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            if a1:
-                total = amount1
-                v1 = DETERMINED, total
-        # measure huge 「大数」
+        v2 = NO
         v3 = NO
-        ok = eligible
-        if ok:
-            # award 1
-            a1 = a_ > D_0
-            if a1:
-                value = a_ * r_
-                amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            if a1:
-                total = amount1
-                v3 = CEILING, total
-        # measure later 「日期」
         v4 = NO
-        ok = eligible
-        if ok:
-            # award 1
-            v5 = add_duration(d, 100, "year")
-            a1 = v5 > DATE_2030_01_01
-            if a1:
-                value = D_100000
-                amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            if a1:
-                total = amount1
-                v4 = DETERMINED, total
+        v5 = NO
+        # measure ratio 「比值」
+        # award 1
+        a1 = b_ >= D_0
+        if a1:
+            v6 = a_ / b_
+            value = a_ * v6
+            if D_1000000 < value:
+                value = D_1000000
+            amount1 = value.quantize(QUANTUM, ROUND_MODE)
+        if a1:
+            v1 = DETERMINED, amount1
+        # measure huge 「大数」
+        # award 1
+        a1 = a_ > D_0
+        if a1:
+            value = a_ * r_
+            amount1 = value.quantize(QUANTUM, ROUND_MODE)
+        if a1:
+            v2 = CEILING, amount1
+        # measure later 「日期」
+        # award 1
+        v7 = add_duration(d, 100, "year")
+        a1 = v7 > DATE_2030_01_01
+        amount1 = D_100000_00
+        if a1:
+            v3 = DETERMINED, amount1
         # measure since_edge 「期限」
-        v6 = NO
-        ok = eligible
-        if ok:
-            c7 = add_duration(d, 1, "year") <= date
-            ok = c7
+        c8 = add_duration(d, 1, "year") <= date
+        ok = c8
         if ok:
             # award 1
             value = D_50000 * n_
-            v8 = a_ / b_
-            limit = a_ * v8
+            v9 = a_ / b_
+            limit = a_ * v9
             if limit < value:
                 value = limit
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            total = amount1
-            v6 = DETERMINED, total
+            v4 = DETERMINED, amount1
         # measure staged 「分期」
-        v9 = NO
-        ok = eligible
-        if ok:
-            # award 1
-            a1 = n_ >= D_0
-            if a1:
-                value = D_500000
-                amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            if a1:
-                total = amount1
-                paid = ZERO
-                going = True
-                # instalment first: n >= 1
-                if going:
-                    v10 = a_ / b_
-                    share = v10
-                    if n_ >= D_1:
-                        paid += (total * share).quantize(QUANTUM, ROUND_MODE)
-                    else:
-                        going = False
-                        paid = ZERO
-                # instalment second: n >= 2
-                if going:
-                    if n_ >= D_2:
-                        paid = total
-                    else:
-                        going = False
-                        paid = ZERO
-                total = paid
-                v9 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        # award 1
+        a1 = n_ >= D_0
+        amount1 = D_500000_00
+        if a1:
+            total = amount1
+            paid = ZERO
+            going = True
+            # instalment first: n >= 1
+            if going:
+                v10 = a_ / b_
+                share = v10
+                if n_ >= D_1:
+                    paid += (total * share).quantize(QUANTUM, ROUND_MODE)
+                else:
+                    going = False
+                    paid = ZERO
+            # instalment second: n >= 2
+            if going:
+                if n_ >= D_2:
+                    paid = total
+                else:
+                    going = False
+                    paid = ZERO
+            total = paid
+            v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
         amounts = {
             "ratio": v1,
-            "huge": v3,
-            "later": v4,
-            "since_edge": v6,
-            "staged": v9,
+            "huge": v2,
+            "later": v3,
+            "since_edge": v4,
+            "staged": v5,
         }
         return amounts, values
     except (Unset, *ARITHMETIC):
@@ -1107,7 +1088,8 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
 ) -> Decision:
     if date is not None and not params:
-        fast = fast_amounts(facts.given() if isinstance(facts, Facts) else facts, date)
+        raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
+        fast = fast_amounts(raw, date)
         if fast is not None:
             later = (later_decision, later_total, (fast[1], date, explain))
             return Decision.deferred(TITLE, date, fast[0], later)

@@ -846,66 +846,59 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
         need: set[str] = set()
-        # the policy's validity and the eligibility every measure shares
-        eligible = True
-        # measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
         v1 = NO
-        ok = eligible
-        if ok:
-            # award return
-            a1 = import_
+        v2 = NO
+        # measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
+        # award return
+        a1 = import_
+        if a1:
+            value = D_0_10 * class_
+            if D_1000000 < value:
+                value = D_1000000
+            amount1 = value.quantize(QUANTUM, ROUND_MODE)
+        # award print_
+        a2 = (print_ > D_0) and (not need_)
+        if a2:
+            value = D_50000 * print_
+            amount2 = value.quantize(QUANTUM, ROUND_MODE)
+        # bonus 3
+        a3 = fact_12
+        if a3:
+            v3 = param_None(f, p, date, need)
+            value = v3
+            amount3 = value.quantize(QUANTUM, ROUND_MODE)
+        if a1 or a2:
+            total = ZERO
+            at_most = False
             if a1:
-                value = D_0_10 * class_
-                limit = D_1000000
-                if limit < value:
-                    value = limit
-                amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            # award print_
-            a2 = (print_ > D_0) and (not need_)
+                total += amount1
+                at_most = True
             if a2:
-                value = D_50000 * print_
-                amount2 = value.quantize(QUANTUM, ROUND_MODE)
-            # bonus 3
-            a3 = fact_12
+                total += amount2
             if a3:
-                v2 = param_None(f, p, date, need)
-                value = v2
-                amount3 = value.quantize(QUANTUM, ROUND_MODE)
-            if a1 or a2:
-                total = ZERO
-                at_most = False
-                if a1:
-                    total += amount1
-                    at_most = True
-                if a2:
-                    total += amount2
-                if a3:
-                    total += amount3
-                v1 = CEILING if at_most else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+                total += amount3
+            v1 = CEILING if at_most else DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
         # measure 补贴 「中文名r\n}」
-        v3 = NO
-        ok = eligible
-        if ok:
-            # award 1
-            a1 = fact_13
+        # award 1
+        a1 = fact_13
+        if a1:
+            value = fact_11 * D_0_50
+            amount1 = value.quantize(QUANTUM, ROUND_MODE)
+        # award 2
+        a2 = (v1_2 > f_) and (date_ <= DATE_2023_01_01)
+        if a2:
+            value = Decimal_ + yuan_
+            amount2 = value.quantize(QUANTUM, ROUND_MODE)
+        if a1 or a2:
+            total = ZERO
             if a1:
-                value = fact_11 * D_0_50
-                amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            # award 2
-            a2 = (v1_2 > f_) and (date_ <= DATE_2023_01_01)
+                total += amount1
             if a2:
-                value = Decimal_ + yuan_
-                amount2 = value.quantize(QUANTUM, ROUND_MODE)
-            if a1 or a2:
-                total = ZERO
-                if a1:
-                    total += amount1
-                if a2:
-                    total += amount2
-                v3 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+                total += amount2
+            v2 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
         amounts = {
             "lambda": v1,
-            "补贴": v3,
+            "补贴": v2,
         }
         return amounts, values
     except (Unset, *ARITHMETIC):
@@ -1061,7 +1054,8 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
 ) -> Decision:
     if date is not None and not params:
-        fast = fast_amounts(facts.given() if isinstance(facts, Facts) else facts, date)
+        raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
+        fast = fast_amounts(raw, date)
         if fast is not None:
             later = (later_decision, later_total, (fast[1], date, explain))
             return Decision.deferred(TITLE, date, fast[0], later)
