@@ -2,8 +2,8 @@
 
 It serves the common case — every fact given as a valid typed value, an evaluation date, no
 parameter values — where three-valued logic is not needed: every condition is true or false.  The
-facts are checked in bulk (their types in one comparison, the bounds of each group of numbers by its
-minimum and maximum), the measures are settled in straight-line code with the facts in locals, and
+facts are checked in bulk (their types in one tuple comparison, their bounds in chained comparisons),
+the measures are settled in straight-line code with the facts in locals, and
 anything the fast path cannot work out (a value the text leaves open, an arithmetic failure, a tie
 between exceptions) makes it return None: the full path then decides.  What it returns is what the
 full path decides; the differential tests hold both to it.
@@ -54,7 +54,11 @@ class FastPath:
         return all(spec.kind in _TYPES for spec in self.specs)
 
     @contextmanager
-    def when(self, test: str) -> Iterator[None]:
+    def when(self, test: str | None) -> Iterator[None]:
+        """A block run only `if test`; no block when there is no test or it is `True`."""
+        if test is None or test == "True":
+            yield
+            return
         with self.gen.fn.w.block(f"if {test}"):
             yield
 
@@ -178,15 +182,15 @@ class FastPath:
         results = [gen.fn.temp("v") for _ in measures]
         for result in results:
             w.line(f"{result} = NO")
-        shared = _same()
+        shared = None
         if start or end or requirements:
             w.line("# the policy's validity and the eligibility every measure shares")
             if start or end:
                 w.line(f"eligible = {validity}")
             for n, req in enumerate(requirements):
                 self.chain("eligible", req.cond, False, first=n == 0 and not (start or end))
-            shared = self.when("eligible")
-        with shared:
+            shared = "eligible"
+        with self.when(shared):
             for measure, result in zip(measures, results, strict=True):
                 self.measure(w, measure, result)
         entries = [f"{gen.s(m.name.text)}: {r}" for m, r in zip(measures, results, strict=True)]
@@ -197,7 +201,7 @@ class FastPath:
         """`flag` stays true while each condition holds; a condition is worked out only while it does
         (the `first` sets it)."""
         gen = self.gen
-        with self.when(flag) if not first else _same():
+        with self.when(None if first else flag):
             val = gen.expr(cond)
             gen.fn.w.line(f"{flag} = not {val.inner()}" if negate else f"{flag} = {val.code}")
 
@@ -222,7 +226,7 @@ class FastPath:
         for cond, negate in gates:
             self.chain("ok", cond, negate, first=not gated)
             gated = True
-        with self.when("ok") if gated else _same():
+        with self.when("ok" if gated else None):
             self.settle(w, measure, result)
 
     def settle(self, w: CodeWriter, measure: ast.Measure, result: str) -> None:
@@ -275,7 +279,7 @@ class FastPath:
                 chosen.update(replaced)
         paid = awards + bonuses
         any_award = " or ".join(chosen[i] for i in awards)
-        with self.when(any_award) if "True" not in [chosen[i] for i in awards] else _same():
+        with self.when(None if "True" in [chosen[i] for i in awards] else any_award):
             if len(paid) == 1:  # the one award, chosen here
                 if precisions[paid[0]] == rt.UNKNOWN:
                     w.line(f"{result} = UNDETERMINED, None")
@@ -291,7 +295,7 @@ class FastPath:
             if mixed:
                 w.line("at_most = False")
             for i in paid:
-                with self.when(chosen[i]) if chosen[i] != "True" else _same():
+                with self.when(chosen[i]):
                     if precisions[i] == rt.UNKNOWN:
                         w.line("unknown = True")
                         continue
@@ -343,7 +347,7 @@ class FastPath:
             with decimal.localcontext(rt.CONTEXT):
                 w.line(f"amount{i} = {gen.const(gen.interp.rounding(figure))}")
             return rt.AT_MOST if amount.mode == "ceiling" else rt.EXACT
-        with self.when(flag) if clause.conditions else _same():
+        with self.when(flag if clause.conditions else None):
             val = gen.expr(amount.expr)
             w.line(f"value = {val.code}")
             for cap in amount.caps:
@@ -384,8 +388,3 @@ class FastPath:
                     if clawback:
                         w.line("paid = ZERO")
         w.line("total = paid")
-
-
-@contextmanager
-def _same() -> Iterator[None]:
-    yield

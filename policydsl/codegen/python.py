@@ -335,11 +335,6 @@ _SINCE = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
 _OP_SYMBOLS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!="}
 
 
-@contextlib.contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
 class PythonGenerator:
     """Generates the evaluator module of one checked policy (`model`, its `source_text`, the policy
     file's `name`)."""
@@ -1264,7 +1259,7 @@ class PythonGenerator:
             w.line("precision = EXACT")
             for clause, o in awards + bonuses:
                 sure = len(awards) == 1 and clause.kind == "award"  # the only award: it applies here
-                with w.block(f"if {o[0]}") if not sure else _nothing():
+                with w.block(f"if {o[0]}") if not sure else contextlib.nullcontext():
                     w.line(f"result.clauses.append({self.s(measure.clause_id(clause))})")
                     w.line(f"result.explanation.extend({o[4]})")
                     with w.block(f"if {o[3]}"):
