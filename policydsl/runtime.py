@@ -693,6 +693,9 @@ def ineligible(result: MeasureResult, reasons: Iterable[str]) -> MeasureResult:
 # ------------------------------------------------------------------------------ the total
 
 
+_NO_RULES: frozenset[int] = frozenset()
+
+
 def combine_total(
     measures: Mapping[str, tuple[str, Decimal | None]],
     combines: Sequence[tuple[str, Sequence[str]]],
@@ -700,7 +703,7 @@ def combine_total(
     rounding: Rounding,
 ) -> MeasureResult:
     """The applicant's total under the policy's combination rules, from (status, amount) per measure."""
-    total = MeasureResult("total", "合计", None, DETERMINED, ZERO)
+    total = MeasureResult("total", "合计", None, DETERMINED, ZERO, (), [], [], [], [], {}, None)
     amounts: dict[str, Decimal | None] = {}
     statuses = set()
     for name, (status, amount) in measures.items():
@@ -739,7 +742,7 @@ def combine_total(
         (a, b)
         for i, a in enumerate(names)
         for b in names[i + 1 :]
-        if not rules.get(a, set()) & rules.get(b, set())
+        if not rules.get(a, _NO_RULES) & rules.get(b, _NO_RULES)
     ]
     if undeclared:
         precision = combine_precision(precision, AT_MOST)
