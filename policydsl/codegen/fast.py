@@ -378,7 +378,7 @@ class FastPath:
                     w.line(f"share = {gen.expr(stage.share).code}")
                     share = "share"
                 val = gen.expr(stage.cond)
-                with self.when(val.code):
+                with w.block(f"if {val.code}"):  # an if even for `true`: the else below needs one
                     if share is None:
                         w.line("paid = total")
                     else:
