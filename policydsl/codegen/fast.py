@@ -107,15 +107,15 @@ class FastPath:
             w.line(f"{', '.join(locals_)} = values")
         elif locals_:
             w.items("(", locals_, ") = values")
-        w.line("saved = decimal.getcontext()")
-        w.line("decimal.setcontext(FAST_CONTEXT)")
+        w.line("saved = getcontext()")
+        w.line("setcontext(FAST_CONTEXT)")
         with w.block("try"):
             self.bounds(w, dict(zip(names, locals_, strict=True)))
             self.decide(w)
         with w.block("except (Unset, *ARITHMETIC)"):
             w.line("return None  # something the full path explains")
         with w.block("finally"):
-            w.line("decimal.setcontext(saved)")
+            w.line("setcontext(saved)")
 
     def bounds(self, w: CodeWriter, local: dict[str, str]) -> None:
         """The checks runtime.parse_fact makes, on values already of their kinds' types: the bounds of

@@ -37,6 +37,7 @@ HEADER = """\
 SUPPORT = '''\
 # ---------------------------------------------------------------------------- evaluator support
 
+from decimal import getcontext, setcontext
 from operator import itemgetter
 
 
@@ -1553,8 +1554,8 @@ class PythonGenerator:
         out.blank(2)
         out.lines.extend(EVALUATE.rstrip("\n").splitlines())
         w = self.begin()
-        w.line("saved = decimal.getcontext()")
-        w.line("decimal.setcontext(FAST_CONTEXT)")
+        w.line("saved = getcontext()")
+        w.line("setcontext(FAST_CONTEXT)")
         with w.block("try"):
             if self.policy.of(ast.TotalCap):
                 w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
@@ -1562,7 +1563,7 @@ class PythonGenerator:
                 w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
             w.line("return combine(amounts, COMBINES, caps, ROUNDING)")
         with w.block("finally"):
-            w.line("decimal.setcontext(saved)")
+            w.line("setcontext(saved)")
         args = ["amounts: Amounts", "values: tuple[Any, ...]", "date: datetime.date", "explain: bool"]
         comments = ["the total of an applicant the fast path decided, from its amounts"]
         self.end(out, "later_total", args, "MeasureResult", comments)

@@ -11,6 +11,7 @@ evaluate(facts, date) decides an applicant; see the policy section at the end.
 
 # ---------------------------------------------------------------------------- evaluator support
 
+from decimal import getcontext, setcontext
 from operator import itemgetter
 
 
@@ -1979,8 +1980,8 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
         standards,
         score,
     ) = values
-    saved = decimal.getcontext()
-    decimal.setcontext(FAST_CONTEXT)
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
     try:
         if not (applicant in ("enterprise", "park") and investment < FIGURE_LIMIT and investment >= D_0):
             return None
@@ -2214,7 +2215,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
     except (Unset, *ARITHMETIC):
         return None  # something the full path explains
     finally:
-        decimal.setcontext(saved)
+        setcontext(saved)
 
 
 # total_cap: the sums of awards each applicant may receive at most
@@ -2431,10 +2432,10 @@ def later_total(
     date: datetime.date,
     explain: bool,
 ) -> MeasureResult:
-    saved = decimal.getcontext()
-    decimal.setcontext(FAST_CONTEXT)
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
     try:
         caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)
         return combine(amounts, COMBINES, caps, ROUNDING)
     finally:
-        decimal.setcontext(saved)
+        setcontext(saved)

@@ -11,6 +11,7 @@ evaluate(facts, date) decides an applicant; see the policy section at the end.
 
 # ---------------------------------------------------------------------------- evaluator support
 
+from decimal import getcontext, setcontext
 from operator import itemgetter
 
 
@@ -896,8 +897,8 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
     if tuple(map(type, values)) != (Decimal, Decimal, Decimal, datetime.date, Decimal):
         return None
     a_, b_, r_, d, n_ = values
-    saved = decimal.getcontext()
-    decimal.setcontext(FAST_CONTEXT)
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
     try:
         if not (a_ < FIGURE_LIMIT and a_ >= D_0 and b_ < FIGURE_LIMIT and b_ >= D_0):
             return None
@@ -983,7 +984,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
     except (Unset, *ARITHMETIC):
         return None  # something the full path explains
     finally:
-        decimal.setcontext(saved)
+        setcontext(saved)
 
 
 # total_cap: the sums of awards each applicant may receive at most
@@ -1108,10 +1109,10 @@ def later_total(
     date: datetime.date,
     explain: bool,
 ) -> MeasureResult:
-    saved = decimal.getcontext()
-    decimal.setcontext(FAST_CONTEXT)
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
         return combine(amounts, COMBINES, caps, ROUNDING)
     finally:
-        decimal.setcontext(saved)
+        setcontext(saved)

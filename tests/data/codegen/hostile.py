@@ -11,6 +11,7 @@ evaluate(facts, date) decides an applicant; see the policy section at the end.
 
 # ---------------------------------------------------------------------------- evaluator support
 
+from decimal import getcontext, setcontext
 from operator import itemgetter
 
 
@@ -832,8 +833,8 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
         fact_12,
         fact_13,
     ) = values
-    saved = decimal.getcontext()
-    decimal.setcontext(FAST_CONTEXT)
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
     try:
         if not (class_ < FIGURE_LIMIT and class_ >= D_0 and import_2 < FIGURE_LIMIT and import_2 >= D_0):
             return None
@@ -904,7 +905,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
     except (Unset, *ARITHMETIC):
         return None  # something the full path explains
     finally:
-        decimal.setcontext(saved)
+        setcontext(saved)
 
 
 # total_cap: the sums of awards each applicant may receive at most
@@ -1074,10 +1075,10 @@ def later_total(
     date: datetime.date,
     explain: bool,
 ) -> MeasureResult:
-    saved = decimal.getcontext()
-    decimal.setcontext(FAST_CONTEXT)
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
         return combine(amounts, COMBINES, caps, ROUNDING)
     finally:
-        decimal.setcontext(saved)
+        setcontext(saved)
