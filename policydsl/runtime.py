@@ -341,18 +341,8 @@ class Decision:
         self._amounts: Amounts | None = None
         self._later: Later | None = None
 
-    @classmethod
-    def deferred(cls, policy: str, date: datetime.date | None, amounts: Amounts, later: Later) -> "Decision":
-        """A decision of which only the `amounts` are known: `later` works out the rest when asked."""
-        self = cls.__new__(cls)
-        self.policy = policy
-        self.date = date
-        self._measures = self._total = self._failures = None
-        self._amounts = amounts
-        self._later = later
-        return self
-
     def _details(self) -> None:
+        """Work out what a deferred decision did not know (its `_later` is then done with)."""
         assert self._later is not None
         decide, _, args = self._later
         full = decide(*args)
@@ -360,17 +350,18 @@ class Decision:
         self._failures = full.eligibility_failures
         if self._total is None:
             self._total = full.total
+        self._later = None
 
     @property
     def measures(self) -> dict[str, MeasureResult]:
-        if self._measures is None:
+        if self._later is not None:
             self._details()
         assert self._measures is not None
         return self._measures
 
     @property
     def eligibility_failures(self) -> list[str]:
-        if self._failures is None:
+        if self._later is not None:
             self._details()
         assert self._failures is not None
         return self._failures
@@ -390,7 +381,8 @@ class Decision:
     @property
     def amounts(self) -> Amounts:
         """(status, amount) per measure, in the policy's order."""
-        if self._measures is None and self._amounts is not None:
+        if self._later is not None:
+            assert self._amounts is not None
             return self._amounts
         return {name: (m.status, m.amount) for name, m in self.measures.items()}
 
@@ -426,6 +418,20 @@ class Decision:
             if m.needed:
                 lines.append("    尚需：" + "、".join(m.needed))
         return "\n".join(lines)
+
+
+class DeferredDecision(Decision):
+    """A decision of which only the `amounts` are known at first: `later` works out the rest (the
+    results and eligibility failures, or just the total) the first time they are read."""
+
+    __slots__ = ()
+
+    def __init__(self, policy: str, date: datetime.date | None, amounts: Amounts, later: Later) -> None:
+        self.policy = policy
+        self.date = date
+        self._amounts = amounts
+        self._later = later
+        self._total = None
 
 
 STATUS_WORDS = {DETERMINED: "确定金额", CEILING: "最高", UNDETERMINED: "金额未定", INELIGIBLE: "不符合"}

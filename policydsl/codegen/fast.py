@@ -2,11 +2,11 @@
 
 It serves the common case — every fact given as a valid typed value, an evaluation date, no
 parameter values — where three-valued logic is not needed: every condition is true or false.  The
-facts are checked in bulk (their types in one tuple comparison, their bounds in chained comparisons),
-the measures are settled in straight-line code with the facts in locals, and
-anything the fast path cannot work out (a value the text leaves open, an arithmetic failure, a tie
-between exceptions) makes it return None: the full path then decides.  What it returns is what the
-full path decides; the differential tests hold both to it.
+facts are checked in a few long conditions (type first, then bounds, fact by fact), the measures are
+settled in straight-line code with the facts in locals, and anything the fast path cannot work out
+(a value the text leaves open, an arithmetic failure, a tie between exceptions) makes it return None:
+the full path then decides.  What it returns is what the full path decides; the differential tests
+hold both to it.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from policydsl import ast
 from policydsl import runtime as rt
-from policydsl.codegen.writer import CodeWriter, Seq, literal
+from policydsl.codegen.writer import CodeWriter, literal
 from policydsl.keywords import APPLICANT_FACT
 
 if TYPE_CHECKING:
@@ -100,9 +101,6 @@ class FastPath:
         else:
             entries = [f"raw.get({gen.s(n)})" for n in names]
             w.line(f"values = ({entries[0]},)" if entries else "values = ()")
-        types = Seq([_TYPES[spec.kind] for spec in self.specs])
-        with self.when(f"tuple(map(type, values)) != {gen.tuple_code(list(types.items))}"):
-            w.line("return None")
         if len(locals_) > 1 and w.fits(f"{', '.join(locals_)} = values"):
             w.line(f"{', '.join(locals_)} = values")
         elif locals_:
@@ -118,13 +116,14 @@ class FastPath:
             w.line("setcontext(saved)")
 
     def bounds(self, w: CodeWriter, local: dict[str, str]) -> None:
-        """The checks runtime.parse_fact makes, on values already of their kinds' types: the bounds of
-        numbers (a NaN fails every comparison under the trapping context), whole counts, enumeration
-        members, text that is not blank."""
+        """The checks runtime.parse_fact makes, fact by fact: the value's type first (nothing else is
+        compared before it), then the bounds of numbers (a NaN fails every comparison under the
+        trapping context), whole counts, enumeration members, text that is not blank."""
         gen = self.gen
         tests: list[str] = []
         for spec in self.specs:
             v = local[spec.name]
+            tests.append(f"type({v}) is {_TYPES[spec.kind]}")
             if spec.kind == "text":
                 tests.append(f"{v}.strip()")
             elif spec.kind == "enum":
@@ -132,7 +131,7 @@ class FastPath:
             elif _TYPES[spec.kind] == "Decimal":
                 tests.extend(self.limits(spec, v))
                 if spec.kind == "count":
-                    tests.append(f"not {v} % 1")
+                    tests.append(f"not {v} % {gen.const(Decimal(1))}")
         line: list[str] = []
         for test in tests:
             if line and not w.fits(f"if not ({' and '.join([*line, test])}):"):

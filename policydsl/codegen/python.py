@@ -1783,7 +1783,7 @@ def evaluate(
         fast = fast_amounts(raw, date)
         if fast is not None:
             later = (later_decision, later_total, (fast[1], date, explain))
-            return Decision.deferred(TITLE, date, fast[0], later)
+            return DeferredDecision(TITLE, date, fast[0], later)
     return decide(facts, date, partial, explain, params)
 
 

@@ -260,23 +260,7 @@ FACTS_9 = (("other_funding", "已获资助", True),)
 FACTS_10 = (("established", "成立日期", False),)
 FACTS_11 = (("key_platform", "重点平台", False), ("national_platform", "国家平台", False))
 FACTS_12 = (("fees", "费用", True), ("investment", "投资额", True), ("revenue", "营业收入", True))
-TUPLE_13 = (
-    str,
-    Decimal,
-    Decimal,
-    Decimal,
-    datetime.date,
-    Decimal,
-    str,
-    bool,
-    bool,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-)
-TUPLE_14 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
+TUPLE_13 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
 FACT_SPECS: dict[str, FactSpec] = {
     "applicant": FactSpec(
         "applicant",
@@ -299,7 +283,7 @@ FACT_SPECS: dict[str, FactSpec] = {
     "customers": FactSpec("customers", "客户数量", "count", "家", (), ((">=", D_0),)),
     "established": FactSpec("established", "成立日期", "date", None, (), ()),
     "other_funding": FactSpec("other_funding", "已获资助", "money", None, (), ((">=", D_0),)),
-    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_14, ()),
+    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_13, ()),
     "key_platform": FactSpec("key_platform", "重点平台", "bool", None, (), ()),
     "national_platform": FactSpec("national_platform", "国家平台", "bool", None, (), ()),
     "completion_h1": FactSpec("completion_h1", "上半年完成率", "percent", None, (), ()),
@@ -1962,8 +1946,6 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
         values = FACT_GETTER(raw)
     except KeyError:
         return None
-    if tuple(map(type, values)) != TUPLE_13:
-        return None
     (
         applicant,
         investment,
@@ -1983,19 +1965,29 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        if not (applicant in ("enterprise", "park") and investment < FIGURE_LIMIT and investment >= D_0):
+        if not (type(applicant) is str and applicant in ("enterprise", "park")):
             return None
-        if not (revenue < FIGURE_LIMIT and revenue >= D_0 and ZERO <= customers < FIGURE_LIMIT):
+        if not (type(investment) is Decimal and investment < FIGURE_LIMIT and investment >= D_0):
             return None
-        if not (not customers % 1 and other_funding < FIGURE_LIMIT and other_funding >= D_0):
+        if not (type(revenue) is Decimal and revenue < FIGURE_LIMIT and revenue >= D_0):
             return None
-        if not (center_level in ("national", "provincial", "municipal")):
+        if not (type(customers) is Decimal and ZERO <= customers < FIGURE_LIMIT and not customers % D_1):
             return None
-        if not (-FIGURE_LIMIT < completion_h1 < FIGURE_LIMIT):
+        if not (type(established) is datetime.date and type(other_funding) is Decimal):
             return None
-        if not (-FIGURE_LIMIT < completion_h2 < FIGURE_LIMIT and fees < FIGURE_LIMIT and fees >= D_0):
+        if not (other_funding < FIGURE_LIMIT and other_funding >= D_0 and type(center_level) is str):
             return None
-        if not (ZERO <= standards < FIGURE_LIMIT and not standards % 1):
+        if not (center_level in ("national", "provincial", "municipal") and type(key_platform) is bool):
+            return None
+        if not (type(national_platform) is bool and type(completion_h1) is Decimal):
+            return None
+        if not (-FIGURE_LIMIT < completion_h1 < FIGURE_LIMIT and type(completion_h2) is Decimal):
+            return None
+        if not (-FIGURE_LIMIT < completion_h2 < FIGURE_LIMIT and type(fees) is Decimal):
+            return None
+        if not (fees < FIGURE_LIMIT and fees >= D_0 and type(standards) is Decimal):
+            return None
+        if not (ZERO <= standards < FIGURE_LIMIT and not standards % D_1 and type(score) is Decimal):
             return None
         if not (-FIGURE_LIMIT < score < FIGURE_LIMIT):
             return None
@@ -2416,7 +2408,7 @@ def evaluate(
         fast = fast_amounts(raw, date)
         if fast is not None:
             later = (later_decision, later_total, (fast[1], date, explain))
-            return Decision.deferred(TITLE, date, fast[0], later)
+            return DeferredDecision(TITLE, date, fast[0], later)
     return decide(facts, date, partial, explain, params)
 
 

@@ -894,15 +894,17 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
         values = FACT_GETTER(raw)
     except KeyError:
         return None
-    if tuple(map(type, values)) != (Decimal, Decimal, Decimal, datetime.date, Decimal):
-        return None
     a_, b_, r_, d, n_ = values
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        if not (a_ < FIGURE_LIMIT and a_ >= D_0 and b_ < FIGURE_LIMIT and b_ >= D_0):
+        if not (type(a_) is Decimal and a_ < FIGURE_LIMIT and a_ >= D_0 and type(b_) is Decimal):
             return None
-        if not (-FIGURE_LIMIT < r_ < FIGURE_LIMIT and ZERO <= n_ < FIGURE_LIMIT and not n_ % 1):
+        if not (b_ < FIGURE_LIMIT and b_ >= D_0 and type(r_) is Decimal):
+            return None
+        if not (-FIGURE_LIMIT < r_ < FIGURE_LIMIT and type(d) is datetime.date and type(n_) is Decimal):
+            return None
+        if not (ZERO <= n_ < FIGURE_LIMIT and not n_ % D_1):
             return None
         v1 = NO
         v2 = NO
@@ -1093,7 +1095,7 @@ def evaluate(
         fast = fast_amounts(raw, date)
         if fast is not None:
             later = (later_decision, later_total, (fast[1], date, explain))
-            return Decision.deferred(TITLE, date, fast[0], later)
+            return DeferredDecision(TITLE, date, fast[0], later)
     return decide(facts, date, partial, explain, params)
 
 

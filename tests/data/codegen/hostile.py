@@ -180,6 +180,7 @@ D_1000000 = Decimal("1.00E+6")
 D_0 = Decimal("0")
 D_50000 = Decimal("5E+4")
 D_0_50 = Decimal("0.50")
+D_1 = Decimal("1")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
 TEXT_1 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用（if import；"
 TEXT_2 = "标签\x22); import os; os.system(\x22x\x22) #"
@@ -199,21 +200,6 @@ FACTS_6 = (("更新", "更新", False),)
 FACTS_7 = (("投资额", "投资额", True),)
 FACTS_8 = (("date", "日期", False), ("f", "f", True), ("v1", "v1", True))
 FACTS_9 = (("Decimal", "Decimal", True), ("yuan", "yuan", True))
-TUPLE_10 = (
-    Decimal,
-    bool,
-    Decimal,
-    Decimal,
-    Decimal,
-    bool,
-    datetime.date,
-    Decimal,
-    Decimal,
-    Decimal,
-    Decimal,
-    bool,
-    bool,
-)
 FACT_SPECS: dict[str, FactSpec] = {
     "class": FactSpec(
         "class",
@@ -816,8 +802,6 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
         values = FACT_GETTER(raw)
     except KeyError:
         return None
-    if tuple(map(type, values)) != TUPLE_10:
-        return None
     (
         class_,
         import_,
@@ -836,13 +820,25 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        if not (class_ < FIGURE_LIMIT and class_ >= D_0 and import_2 < FIGURE_LIMIT and import_2 >= D_0):
+        if not (type(class_) is Decimal and class_ < FIGURE_LIMIT and class_ >= D_0):
             return None
-        if not (ZERO <= print_ < FIGURE_LIMIT and not print_ % 1 and f_ < FIGURE_LIMIT and f_ >= D_0):
+        if not (type(import_) is bool and type(import_2) is Decimal and import_2 < FIGURE_LIMIT):
             return None
-        if not (v1_2 < FIGURE_LIMIT and v1_2 >= D_0 and Decimal_ < FIGURE_LIMIT and Decimal_ >= D_0):
+        if not (import_2 >= D_0 and type(print_) is Decimal and ZERO <= print_ < FIGURE_LIMIT):
             return None
-        if not (yuan_ < FIGURE_LIMIT and yuan_ >= D_0 and fact_11 < FIGURE_LIMIT and fact_11 >= D_0):
+        if not (not print_ % D_1 and type(f_) is Decimal and f_ < FIGURE_LIMIT and f_ >= D_0):
+            return None
+        if not (type(need_) is bool and type(date_) is datetime.date and type(v1_2) is Decimal):
+            return None
+        if not (v1_2 < FIGURE_LIMIT and v1_2 >= D_0 and type(Decimal_) is Decimal):
+            return None
+        if not (Decimal_ < FIGURE_LIMIT and Decimal_ >= D_0 and type(yuan_) is Decimal):
+            return None
+        if not (yuan_ < FIGURE_LIMIT and yuan_ >= D_0 and type(fact_11) is Decimal):
+            return None
+        if not (fact_11 < FIGURE_LIMIT and fact_11 >= D_0 and type(fact_12) is bool):
+            return None
+        if not (type(fact_13) is bool):
             return None
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
@@ -1059,7 +1055,7 @@ def evaluate(
         fast = fast_amounts(raw, date)
         if fast is not None:
             later = (later_decision, later_total, (fast[1], date, explain))
-            return Decision.deferred(TITLE, date, fast[0], later)
+            return DeferredDecision(TITLE, date, fast[0], later)
     return decide(facts, date, partial, explain, params)
 
 
