@@ -403,3 +403,21 @@ def test_fast_path_takes_a_complete_applicant_and_defers_the_rest() -> None:
     assert module.fast_amounts({**facts, "trainees": Decimal("2.5")}, day) is None
     assert module.fast_amounts({**facts, "project_investment": Decimal("NaN")}, day) is None
     assert module.fast_amounts({**facts, "industry_cluster": " "}, day) is None
+
+
+def test_a_negative_amount_that_rounds_to_zero_is_zero_on_both_paths() -> None:
+    """1元 × -0.1% is -0.001, rounded -0.00: the full path adds amounts to 0, which makes it 0.00."""
+    _, interpreter, module = compiled(ROOT / "tests" / "data" / "codegen" / "edges.policy")
+    facts = {
+        "a": Decimal(1),
+        "b": Decimal(1),
+        "r": Decimal("-0.001"),
+        "d": datetime.date(2000, 1, 1),
+        "n": Decimal(0),
+    }
+    day = datetime.date(2022, 6, 1)
+    fast = module.fast_amounts(facts, day)
+    assert fast is not None
+    status, amount = fast[0]["huge"]
+    assert (status, str(amount)) == (rt.CEILING, "0.00")
+    assert module.evaluate(facts, day).to_dict() == interpreter.evaluate(facts, day).to_dict()

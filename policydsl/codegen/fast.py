@@ -14,7 +14,6 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from policydsl import ast
@@ -25,8 +24,8 @@ from policydsl.keywords import APPLICANT_FACT
 if TYPE_CHECKING:
     from policydsl.codegen.python import PythonGenerator
 
-# what a fact's kind is as a Python value on the fast path
-_TYPES = {
+# the Python type of a typed fact value of each kind
+TYPES = {
     "bool": "bool",
     "date": "datetime.date",
     "text": "str",
@@ -36,6 +35,33 @@ _TYPES = {
     "number": "Decimal",
     "count": "Decimal",
 }
+
+
+def value_tests(gen: PythonGenerator, spec: rt.FactSpec) -> list[str]:
+    """Tests (on `{v}`, a value of its kind's type, finite if a number) that hold exactly when
+    runtime.parse_fact takes it as it is: within the figures the runtime accepts, never negative where
+    that is not allowed, whole for a count, within the declared bounds, a member of the enumeration,
+    text that is not blank."""
+    if spec.kind == "text":
+        return ['{v}.strip() != ""']  # blank text counts as not given
+    if spec.kind == "enum":
+        members = gen.tuple_code([literal(m) for m, _ in spec.members])
+        return ["{v} in " + members.replace("{", "{{").replace("}", "}}")]
+    if TYPES.get(spec.kind) != "Decimal":
+        return []
+    negative = any(op in (">", ">=") and b < 0 for op, b in spec.bounds)
+    implied = any(op in (">", ">=") and b >= 0 for op, b in spec.bounds)  # a bound already says ≥ 0
+    if spec.kind == "count" or (spec.kind == "money" and not negative and not implied):
+        tests = ["ZERO <= {v} < FIGURE_LIMIT"]  # a count is never negative, money only if allowed
+    elif spec.kind == "money" and not negative:
+        tests = ["{v} < FIGURE_LIMIT"]
+    else:
+        tests = ["-FIGURE_LIMIT < {v} < FIGURE_LIMIT"]
+    if spec.kind == "count":
+        tests.append("{v} == {v}.to_integral_value()")
+    said = tests[0].startswith("ZERO <=")  # a declared `>= 0` is said already
+    declared = [(op, b) for op, b in spec.bounds if not (said and op == ">=" and b == 0)]
+    return tests + [f"{{v}} {op} {gen.const(b)}" for op, b in declared]
 
 
 class FastPath:
@@ -52,7 +78,7 @@ class FastPath:
 
     @property
     def possible(self) -> bool:
-        return all(spec.kind in _TYPES for spec in self.specs)
+        return all(spec.kind in TYPES for spec in self.specs)
 
     @contextmanager
     def when(self, test: str | None) -> Iterator[None]:
@@ -123,15 +149,8 @@ class FastPath:
         tests: list[str] = []
         for spec in self.specs:
             v = local[spec.name]
-            tests.append(f"type({v}) is {_TYPES[spec.kind]}")
-            if spec.kind == "text":
-                tests.append(f"{v}.strip()")
-            elif spec.kind == "enum":
-                tests.append(f"{v} in {gen.tuple_code([literal(m) for m, _ in spec.members])}")
-            elif _TYPES[spec.kind] == "Decimal":
-                tests.extend(self.limits(spec, v))
-                if spec.kind == "count":
-                    tests.append(f"not {v} % {gen.const(Decimal(1))}")
+            tests.append(f"type({v}) is {TYPES[spec.kind]}")
+            tests += [test.format(v=v) for test in value_tests(gen, spec)]
         line: list[str] = []
         for test in tests:
             if line and not w.fits(f"if not ({' and '.join([*line, test])}):"):
@@ -147,23 +166,6 @@ class FastPath:
         for test in [joined] if w.fits(f"if {joined}:") else tests:
             with self.when(test):
                 w.line("return None")
-
-    def limits(self, spec: rt.FactSpec, v: str) -> list[str]:
-        """The bounds of a number fact `v`, as PythonGenerator.fast_check makes them: within the figures
-        the runtime accepts, never negative where that is not allowed, and the declared ones."""
-        gen = self.gen
-        negative = any(op in (">", ">=") and b < 0 for op, b in spec.bounds)
-        implied = any(op in (">", ">=") and b >= 0 for op, b in spec.bounds)
-        if spec.kind == "count" or (spec.kind == "money" and not negative and not implied):
-            tests = [f"ZERO <= {v} < FIGURE_LIMIT"]
-        elif spec.kind == "money" and not negative:
-            tests = [f"{v} < FIGURE_LIMIT"]
-        else:
-            tests = [f"-FIGURE_LIMIT < {v} < FIGURE_LIMIT"]
-        for op, b in spec.bounds:
-            if not (op == ">=" and b == 0 and tests[0].startswith("ZERO")):  # said already
-                tests.append(f"{v} {op} {gen.const(b)}")
-        return tests
 
     # ------------------------------------------------------------------ the measures
     def decide(self, w: CodeWriter) -> None:
@@ -317,11 +319,12 @@ class FastPath:
         """The cross-funding ceiling and staged payment on the sum of the amounts (`total`, or the one
         clause's amount, already rounded), then the measure's result."""
         rounded = "total.quantize(QUANTUM, ROUND_MODE)"
+        # the full path adds the amounts to ZERO, which also turns a -0.00 into 0.00
         if not measure.of(ast.FundingLimit) and not measure.of(ast.Instalment):
-            w.line(f"{result} = {status}, {rounded if total == 'total' else total}")
+            w.line(f"{result} = {status}, {rounded if total == 'total' else f'{total} or ROUNDED_ZERO'}")
             return
         if total != "total":
-            w.line(f"total = {total}")
+            w.line(f"total = ZERO + {total}")
         if measure.of(ast.FundingLimit):
             w.line("room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))")
             with self.when("room < total"):
@@ -379,7 +382,7 @@ class FastPath:
                 val = gen.expr(stage.cond)
                 with w.block(f"if {val.code}"):  # an if even for `true`: the else below needs one
                     if share is None:
-                        w.line("paid = total")
+                        w.line("paid += total - paid  # the rest, as runtime._instalments pays it")
                     else:
                         w.line("paid += (total * share).quantize(QUANTUM, ROUND_MODE)")
                 with w.block("else"):

@@ -20,7 +20,7 @@ import attrs
 from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.checks.typecheck import Model
-from policydsl.codegen.fast import FastPath
+from policydsl.codegen.fast import TYPES, FastPath, value_tests
 from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, width
 from policydsl.interpreter import DATE_NEEDED, Interpreter
 from policydsl.keywords import ALLOCATIONS, APPLICANT_FACT, COMBINE_MODES
@@ -355,7 +355,6 @@ class PythonGenerator:
         self.tuples: dict[str, tuple[str, Seq]] = {}
         self.fn = _Fn(CodeWriter())
         self.param_funcs: dict[str, str] = {}
-        self.clause_funcs: dict[str, list[str]] = {}
         self.heads: list[tuple[str, Seq, str]] = []
         self.measure_funcs: list[tuple[ast.Measure, str]] = []
         # writing the fast path: every fact is given and valid, the date too, and whatever cannot be
@@ -1186,7 +1185,6 @@ class PythonGenerator:
             comments,
         )
         self.measure_funcs.append((measure, func))
-        self.clause_funcs[measure.name.text] = clause_funcs
         return func
 
     def finish(
@@ -1501,30 +1499,11 @@ class PythonGenerator:
     def fast_check(self, spec: rt.FactSpec) -> list[str] | None:
         """Tests (on `{v}`) that a typed value passes exactly when runtime.parse_fact would return it
         unchanged; None for kinds that always go through the parser."""
-        bounds = [f"{{v}} {_OP_SYMBOLS[op]} {self.const(b)}" for op, b in spec.bounds]
-        if spec.kind in ("money", "percent", "number", "count"):
-            negative = any(op in (">", ">=") and b < 0 for op, b in spec.bounds)
-            implied = any(op in (">", ">=") and b >= 0 for op, b in spec.bounds)  # a bound already says ≥ 0
-            tests = ["type({v}) is Decimal and {v}.is_finite()"]
-            if spec.kind == "count" or (spec.kind == "money" and not negative and not implied):
-                tests.append("ZERO <= {v} < FIGURE_LIMIT")  # a count is never negative, money only if allowed
-            elif spec.kind == "money" and not negative:
-                tests.append("{v} < FIGURE_LIMIT")
-            else:
-                tests.append("-FIGURE_LIMIT < {v} < FIGURE_LIMIT")
-            if spec.kind == "count":
-                tests.append("{v} == {v}.to_integral_value()")
-            return tests + bounds
-        if spec.kind == "bool":
-            return ["type({v}) is bool"]
-        if spec.kind == "date":
-            return ["type({v}) is datetime.date"]
-        if spec.kind == "text":
-            return ['type({v}) is str and {v}.strip() != ""']  # blank text counts as not given
-        if spec.kind == "enum":
-            text = self.tuple_code([literal(m) for m, _ in spec.members])
-            return ["type({v}) is str and {v} in " + text.replace("{", "{{").replace("}", "}}")]
-        return None
+        kind_type = TYPES.get(spec.kind)
+        if kind_type is None:
+            return None
+        finite = " and {v}.is_finite()" if kind_type == "Decimal" else ""
+        return [f"type({{v}}) is {kind_type}{finite}", *value_tests(self, spec)]
 
     def evaluate_funcs(self, out: CodeWriter) -> None:
         w = self.begin()
@@ -1654,6 +1633,7 @@ class PythonGenerator:
         out.line(f"ROUNDING = Rounding({literal(rounding.unit)}, {literal(rounding.mode)})")
         out.line(f"QUANTUM = ROUNDING_QUANTA[{literal(rounding.unit)}]")
         out.line(f"ROUND_MODE = ROUNDING_MODES[{literal(rounding.mode)}]")
+        out.line("ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)")
         out.display(
             "MEASURES: tuple[str, ...] = ", Seq([literal(m.name.text) for m in self.policy.of(ast.Measure)])
         )
@@ -1687,6 +1667,7 @@ _GENERATED = frozenset(
         "ROUNDING",
         "QUANTUM",
         "ROUND_MODE",
+        "ROUNDED_ZERO",
         "MEASURES",
         "COMBINES",
         "FACT_SPECS",

@@ -170,6 +170,7 @@ TITLE = "构造全集示例政策"
 ROUNDING = Rounding("fen", "half_up")
 QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
+ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = (
     "center",
     "platform",
@@ -1971,25 +1972,25 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             return None
         if not (type(revenue) is Decimal and revenue < FIGURE_LIMIT and revenue >= D_0):
             return None
-        if not (type(customers) is Decimal and ZERO <= customers < FIGURE_LIMIT and not customers % D_1):
+        if not (type(customers) is Decimal and ZERO <= customers < FIGURE_LIMIT):
             return None
-        if not (type(established) is datetime.date and type(other_funding) is Decimal):
+        if not (customers == customers.to_integral_value() and type(established) is datetime.date):
             return None
-        if not (other_funding < FIGURE_LIMIT and other_funding >= D_0 and type(center_level) is str):
+        if not (type(other_funding) is Decimal and other_funding < FIGURE_LIMIT and other_funding >= D_0):
             return None
-        if not (center_level in ("national", "provincial", "municipal") and type(key_platform) is bool):
+        if not (type(center_level) is str and center_level in ("national", "provincial", "municipal")):
             return None
-        if not (type(national_platform) is bool and type(completion_h1) is Decimal):
+        if not (type(key_platform) is bool and type(national_platform) is bool):
             return None
-        if not (-FIGURE_LIMIT < completion_h1 < FIGURE_LIMIT and type(completion_h2) is Decimal):
+        if not (type(completion_h1) is Decimal and -FIGURE_LIMIT < completion_h1 < FIGURE_LIMIT):
             return None
-        if not (-FIGURE_LIMIT < completion_h2 < FIGURE_LIMIT and type(fees) is Decimal):
+        if not (type(completion_h2) is Decimal and -FIGURE_LIMIT < completion_h2 < FIGURE_LIMIT):
             return None
-        if not (fees < FIGURE_LIMIT and fees >= D_0 and type(standards) is Decimal):
+        if not (type(fees) is Decimal and fees < FIGURE_LIMIT and fees >= D_0 and type(standards) is Decimal):
             return None
-        if not (ZERO <= standards < FIGURE_LIMIT and not standards % D_1 and type(score) is Decimal):
+        if not (ZERO <= standards < FIGURE_LIMIT and standards == standards.to_integral_value()):
             return None
-        if not (-FIGURE_LIMIT < score < FIGURE_LIMIT):
+        if not (type(score) is Decimal and -FIGURE_LIMIT < score < FIGURE_LIMIT):
             return None
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
@@ -2028,7 +2029,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                 # funding_limit 50% * investment counting other_funding
                 limit = D_0_50 * investment
                 received = other_funding
-                total = amount1
+                total = ZERO + amount1
                 room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))
                 if room < total:
                     total = room
@@ -2066,7 +2067,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                 value = D_50000 * customers
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             if a1:
-                total = amount1
+                total = ZERO + amount1
                 paid = ZERO
                 going = True
                 # instalment h1: completion_h1 60%或以上
@@ -2079,7 +2080,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                 # instalment h2: completion_h2 >= 100%
                 if going:
                     if completion_h2 >= D_1_00:
-                        paid = total
+                        paid += total - paid  # the rest, as runtime._instalments pays it
                     else:
                         going = False
                 total = paid
@@ -2096,7 +2097,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                     raise Unset("分档金额原文未给出")
                 value = v11
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
-                v4 = DETERMINED, amount1
+                v4 = DETERMINED, amount1 or ROUNDED_ZERO
             # measure pilot 「试点」
             # award 1
             a1 = standards >= D_1
@@ -2129,7 +2130,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                         value = D_50000
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1:
-                    v6 = DETERMINED, amount1
+                    v6 = DETERMINED, amount1 or ROUNDED_ZERO
             # measure ladder 「多个例外」
             # award d
             a1 = standards >= D_1
@@ -2285,8 +2286,6 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
             return parse_facts(FACT_SPECS, raw)
         if not (v == v.to_integral_value()):
             return parse_facts(FACT_SPECS, raw)
-        if not (v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
         found += 1
     # established (date)
     v = raw.get("established")
@@ -2344,8 +2343,6 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw)
         if not (v == v.to_integral_value()):
-            return parse_facts(FACT_SPECS, raw)
-        if not (v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # score (number)

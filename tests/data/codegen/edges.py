@@ -169,6 +169,7 @@ TITLE = "边界情形"
 ROUNDING = Rounding("fen", "half_up")
 QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
+ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("ratio", "huge", "later", "since_edge", "staged")
 COMBINES: list[tuple[str, list[str]]] = []
 D_0 = Decimal("0")
@@ -904,7 +905,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             return None
         if not (-FIGURE_LIMIT < r_ < FIGURE_LIMIT and type(d) is datetime.date and type(n_) is Decimal):
             return None
-        if not (ZERO <= n_ < FIGURE_LIMIT and not n_ % D_1):
+        if not (ZERO <= n_ < FIGURE_LIMIT and n_ == n_.to_integral_value()):
             return None
         v1 = NO
         v2 = NO
@@ -921,7 +922,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                 value = D_1000000
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
         if a1:
-            v1 = DETERMINED, amount1
+            v1 = DETERMINED, amount1 or ROUNDED_ZERO
         # measure huge 「大数」
         # award 1
         a1 = a_ > D_0
@@ -929,14 +930,14 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             value = a_ * r_
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
         if a1:
-            v2 = CEILING, amount1
+            v2 = CEILING, amount1 or ROUNDED_ZERO
         # measure later 「日期」
         # award 1
         v7 = add_duration(d, 100, "year")
         a1 = v7 > DATE_2030_01_01
         amount1 = D_100000_00
         if a1:
-            v3 = DETERMINED, amount1
+            v3 = DETERMINED, amount1 or ROUNDED_ZERO
         # measure since_edge 「期限」
         c8 = add_duration(d, 1, "year") <= date
         ok = c8
@@ -948,13 +949,13 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             if limit < value:
                 value = limit
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
-            v4 = DETERMINED, amount1
+            v4 = DETERMINED, amount1 or ROUNDED_ZERO
         # measure staged 「分期」
         # award 1
         a1 = n_ >= D_0
         amount1 = D_500000_00
         if a1:
-            total = amount1
+            total = ZERO + amount1
             paid = ZERO
             going = True
             # instalment first: n >= 1
@@ -969,7 +970,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             # instalment second: n >= 2
             if going:
                 if n_ >= D_2:
-                    paid = total
+                    paid += total - paid  # the rest, as runtime._instalments pays it
                 else:
                     going = False
                     paid = ZERO
@@ -1040,8 +1041,6 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw)
         if not (v == v.to_integral_value()):
-            return parse_facts(FACT_SPECS, raw)
-        if not (v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     if found != len(raw):

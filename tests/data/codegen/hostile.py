@@ -171,6 +171,7 @@ TITLE = "标题\x22\x22\x22 ; __import__('os').system('echo pwned') #"
 ROUNDING = Rounding("fen", "half_up")
 QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
+ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("lambda", "补贴")
 COMBINES: list[tuple[str, list[str]]] = [
     ("added", ["lambda", "补贴"]),
@@ -180,7 +181,6 @@ D_1000000 = Decimal("1.00E+6")
 D_0 = Decimal("0")
 D_50000 = Decimal("5E+4")
 D_0_50 = Decimal("0.50")
-D_1 = Decimal("1")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
 TEXT_1 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用（if import；"
 TEXT_2 = "标签\x22); import os; os.system(\x22x\x22) #"
@@ -826,9 +826,9 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             return None
         if not (import_2 >= D_0 and type(print_) is Decimal and ZERO <= print_ < FIGURE_LIMIT):
             return None
-        if not (not print_ % D_1 and type(f_) is Decimal and f_ < FIGURE_LIMIT and f_ >= D_0):
+        if not (print_ == print_.to_integral_value() and type(f_) is Decimal and f_ < FIGURE_LIMIT):
             return None
-        if not (type(need_) is bool and type(date_) is datetime.date and type(v1_2) is Decimal):
+        if not (f_ >= D_0 and type(need_) is bool and type(date_) is datetime.date and type(v1_2) is Decimal):
             return None
         if not (v1_2 < FIGURE_LIMIT and v1_2 >= D_0 and type(Decimal_) is Decimal):
             return None
@@ -949,8 +949,6 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw)
         if not (v == v.to_integral_value()):
-            return parse_facts(FACT_SPECS, raw)
-        if not (v >= D_0):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # f (money)
