@@ -269,13 +269,12 @@ class FastPath:
                         if priority(other) == priority(e):
                             with self.when(f"{chosen[e]} and {chosen[other]}"):
                                 w.line("return None  # a tie: the full path says so")
-                applying = " or ".join(chosen[e] for e in exceptions)
-                w.line(f"x{default} = {chosen[default]} and not ({applying})")
+                w.line(f"x{default} = {_unless(chosen[default], [chosen[e] for e in exceptions])}")
                 replaced = {default: f"x{default}"}
                 for e in exceptions:
-                    higher = [o for o in exceptions if priority(o) > priority(e)]
+                    higher = [chosen[o] for o in exceptions if priority(o) > priority(e)]
                     if higher:
-                        w.line(f"x{e} = {chosen[e]} and not ({' or '.join(chosen[o] for o in higher)})")
+                        w.line(f"x{e} = {_unless(chosen[e], higher)}")
                         replaced[e] = f"x{e}"
                 chosen.update(replaced)
         paid = awards + bonuses
@@ -390,3 +389,9 @@ class FastPath:
                     if clawback:
                         w.line("paid = ZERO")
         w.line("total = paid")
+
+
+def _unless(applies: str, overriding: list[str]) -> str:
+    """`applies and not (any of overriding)`, as short as it can be written."""
+    others = overriding[0] if len(overriding) == 1 else f"({' or '.join(overriding)})"
+    return f"not {others}" if applies == "True" else f"{applies} and not {others}"

@@ -2047,7 +2047,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
                 a3 = revenue > D_20000000
                 amount3 = D_300000_00
                 # exceptions: one that applies replaces its default; the highest priority wins
-                x1 = a1 and not (a2)
+                x1 = a1 and not a2
                 if x1 or a2:
                     total = ZERO
                     at_most = False
