@@ -165,6 +165,16 @@ def applicants(draw: st.DrawFn, path: Path) -> tuple[dict[str, Any], datetime.da
     return facts, date
 
 
+def amounts_text(amounts: dict[str, tuple[str, Decimal | None]]) -> dict[str, tuple[str, str | None]]:
+    """(status, amount) per measure, the amount as to_dict writes it."""
+    return {name: (status, None if v is None else str(v)) for name, (status, v) in amounts.items()}
+
+
+def measures_of(data: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """(status, amount) per measure of a decision's to_dict()."""
+    return {m["measure"]: (m["status"], m["amount"]) for m in data["measures"]}
+
+
 def outcome(run: Callable[[], Any]) -> Any:
     """The decision as data.  The amounts and the total are read first: a decision of the compiled
     evaluator's fast path works its results out only when they are read, the total from the amounts."""
@@ -172,13 +182,10 @@ def outcome(run: Callable[[], Any]) -> Any:
         decision = run()
     except rt.InputError as exc:
         return ("input error", exc.problems)
-    amounts = {
-        name: (status, None if amount is None else str(amount))
-        for name, (status, amount) in decision.amounts.items()
-    }
+    amounts = amounts_text(decision.amounts)
     total = decision.total.to_dict()
     data = decision.to_dict()
-    assert amounts == {m["measure"]: (m["status"], m["amount"]) for m in data["measures"]}
+    assert amounts == measures_of(data)
     assert total == data["total"]
     data["conditions"] = {name: dict(m.conditions) for name, m in decision.measures.items()}
     return data
@@ -197,10 +204,7 @@ def check_agreement(
         full = outcome(lambda: module.decide(dict(facts), date, partial, explain, None))
         if fast is not None:
             assert not isinstance(full, tuple), full
-            assert {m["measure"]: (m["status"], m["amount"]) for m in full["measures"]} == {
-                name: (status, None if amount is None else str(amount))
-                for name, (status, amount) in fast[0].items()
-            }
+            assert measures_of(full) == amounts_text(fast[0])
 
 
 # The reference interpreter turns failed arithmetic into unknown figures (interpreter.ARITHMETIC);

@@ -69,12 +69,7 @@ class FastPath:
 
     def __init__(self, gen: PythonGenerator) -> None:
         self.gen = gen
-        self.specs = []
-        seen: set[str] = set()
-        for spec in gen.interp.specs.values():
-            if spec.name not in seen:
-                seen.add(spec.name)
-                self.specs.append(spec)
+        self.specs = gen.fact_specs
 
     @property
     def possible(self) -> bool:

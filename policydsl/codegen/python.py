@@ -216,7 +216,7 @@ class CompileError(Exception):
 
 
 _ASCII_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_TEMP = re.compile(r"(v|c|ok|a|x|group|amount|precision|why|steps)\d+_?\Z")
+_TEMP = re.compile(r"(v|c|ok|a|x|amount|precision|why|steps)\d+_?\Z")
 _LOCALS = frozenset(
     {
         "f",
@@ -263,7 +263,6 @@ _LOCALS = frozenset(
         "going",
         "at_most",
         "amounts",
-        "whole",
         "fast",
         "later",
     }
@@ -360,6 +359,8 @@ class PythonGenerator:
         # writing the fast path: every fact is given and valid, the date too, and whatever cannot be
         # worked out raises (the fast path then leaves the applicant to the full one)
         self.fast = False
+        # each fact's spec once (FACT_SPECS also keys some under other spellings)
+        self.fact_specs = list({spec.name: spec for spec in self.interp.specs.values()}.values())
 
     # ------------------------------------------------------------------ names and constants
     def file_line(self, node: ast.Node) -> str:
@@ -1464,12 +1465,7 @@ class PythonGenerator:
         w = self.begin()
         w.line("raw = facts.given() if isinstance(facts, Facts) else facts")
         w.line("found = 0")
-        done: set[str] = set()
-        specs = self.interp.specs
-        for _name, spec in specs.items():
-            if spec.name in done:
-                continue
-            done.add(spec.name)
+        for spec in self.fact_specs:
             check = self.fast_check(spec)
             if check is None:
                 continue
@@ -1609,7 +1605,7 @@ class PythonGenerator:
                 seen.add(fact.name)
                 fields.append(f"({literal(self.fact_field(name))}, {literal(fact.name)})")
         specs.items("FACT_FIELDS = (", fields, ")")
-        keys = [literal(spec.name) for spec in FastPath(self).specs]
+        keys = [literal(spec.name) for spec in self.fact_specs]
         specs.items("FACT_KEYS = (", keys, ")")
         if len(keys) > 1:
             specs.call("FACT_GETTER = itemgetter(", keys, ")")
