@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TypeAlias, TypeVar
 
@@ -11,6 +12,15 @@ import attrs
 from policydsl.source import Span
 
 _T = TypeVar("_T")
+
+
+def position(items: Sequence[object], node: object) -> int:
+    """Where `node` itself stands in `items` (0-based). Nodes compare by value (spans aside), so
+    two clauses written alike are equal; `list.index` would give the first for both."""
+    for i, item in enumerate(items):
+        if item is node:
+            return i
+    raise ValueError(f"{type(node).__name__} is not among the items")
 
 
 @attrs.frozen
@@ -551,7 +561,7 @@ class Measure(Node):
         """`measure.clause`, numbering unnamed clauses from 1."""
         if clause.name is not None:
             return f"{self.name.text}.{clause.name.text}"
-        return f"{self.name.text}.{self.clauses.index(clause) + 1}"
+        return f"{self.name.text}.{position(self.clauses, clause) + 1}"
 
 
 @attrs.frozen

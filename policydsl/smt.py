@@ -107,22 +107,24 @@ class Witness:
 class Answer:
     """One query's result: `status` sat, unsat or unknown; a `witness` when sat, with `values` of
     the terms asked for (both read from the solution only when asked: most answers are only
-    looked at for their status); `ms` the time taken and, when unknown, the solver's `reason`."""
+    looked at for their status); `ms` the time taken and, when unknown, the solver's `reason`.
+    `unset` names the terms whose value depends on an amount, tier or band the text leaves unset:
+    the figure in `values` is only the solver's pick and must not be shown as the amount."""
 
     def __init__(
         self,
         status: str,
         ms: int = 0,
         reason: str = "",
-        decode: Callable[[], tuple[Witness, dict[str, Fraction | None]]] | None = None,
+        decode: Callable[[], tuple[Witness, dict[str, Fraction | None], frozenset[str]]] | None = None,
     ) -> None:
         self.status = status
         self.ms = ms
         self.reason = reason
         self._decode = decode
-        self._decoded: tuple[Witness, dict[str, Fraction | None]] | None = None
+        self._decoded: tuple[Witness, dict[str, Fraction | None], frozenset[str]] | None = None
 
-    def _get(self) -> tuple[Witness, dict[str, Fraction | None]] | None:
+    def _get(self) -> tuple[Witness, dict[str, Fraction | None], frozenset[str]] | None:
         if self._decoded is None and self._decode is not None:
             self._decoded = self._decode()
         return self._decoded
@@ -136,6 +138,11 @@ class Answer:
     def values(self) -> dict[str, Fraction | None]:
         got = self._get()
         return {} if got is None else got[1]
+
+    @property
+    def unset(self) -> frozenset[str]:
+        got = self._get()
+        return frozenset() if got is None else got[2]
 
     @property
     def sat(self) -> bool:
@@ -1204,10 +1211,55 @@ class Session:
             facts = list(facts)
             chosen = model
             return Answer(
-                "sat", self._ms(started), decode=lambda: (self.witness(chosen, facts), _values(chosen, show))
+                "sat",
+                self._ms(started),
+                decode=lambda: (self.witness(chosen, facts), *self._values(chosen, show)),
             )
         finally:
             self.seconds += time.perf_counter() - started
+
+    def _values(
+        self, model: Any, show: Mapping[str, Term] | None
+    ) -> tuple[dict[str, Fraction | None], frozenset[str]]:
+        """The shown terms' values, and which of them hang on a value the text leaves unset."""
+        values = _values(model, show)
+        return values, frozenset(
+            k for k, t in (show or {}).items() if self._hangs_on_unset(model, t, values[k])
+        )
+
+    def _hangs_on_unset(self, model: Any, term: Term, value: Fraction | None) -> bool:
+        """Whether `term` changes when the unset amounts, tiers and bands in it take other values
+        (0, or far more than the model chose). Unset parameters are not counted: the witness shows
+        the value it assumes for them."""
+        open_ids = {
+            vid
+            for key, unknown in self.enc.unknowns.items()
+            if not key.startswith("param:") and isinstance(unknown, z3.ExprRef)
+            for vid in self.variables(unknown)
+        }
+        used = self.variables(term) & open_ids
+        if not used:
+            return False
+        numeric = [self._var_terms[v] for v in sorted(used)]
+        if any(not (z3.is_real(v) or z3.is_int(v)) for v in numeric):
+            return True
+        for far in (False, True):
+            pairs = []
+            for v in numeric:
+                chosen = _as_fraction(model.eval(v, model_completion=True)) or Fraction(0)
+                probe = chosen + 10**12 + 1 if far else Fraction(0)
+                pairs.append(
+                    (
+                        v,
+                        z3.RealVal(probe, self.enc.ctx)
+                        if z3.is_real(v)
+                        else z3.IntVal(int(probe), self.enc.ctx),
+                    )
+                )
+            other = _as_fraction(model.eval(z3.substitute(term, *pairs), model_completion=True))
+            if other != value:
+                return True
+        return False
 
     def core(self, named: Sequence[tuple[str, Formula]], base: Sequence[Formula] = ()) -> list[str] | None:
         """Names of a subset of `named` formulas that cannot hold together (with `base` and the

@@ -117,6 +117,7 @@ class _Writer:
         self.enum_labels: dict[str, tuple[str, ...]] = {}
         self.kinds: list[str] = []
         self.measures: list[str] = []
+        self.bodies: list[list[str]] = []  # each measure's items, for a copy-pasted measure
 
     # ------------------------------------------------------------------ small draws
     def pick(self, options: Any) -> Any:
@@ -536,8 +537,10 @@ class _Writer:
                 )
             )
             items.append(f"  {self.kw('pays')} {', '.join(forms)}")
+        copyable: list[str] = []  # items a drafter can paste twice and still have a valid policy
         for _ in range(self.count(0, 2)):
             items.append(self.requirement())
+            copyable.append(items[-1])
         named: list[str] = []
         for i in range(self.count(1, 4)):
             kind = "award" if i == 0 or self.chance(0.7) else "bonus"
@@ -555,6 +558,8 @@ class _Writer:
                     named.append(clause)
                 label += exception
             items.append(f"  {head}{label} {self.amount()}{self.conditions()}{self.cite()}")
+            if not label:
+                copyable.append(items[-1])
         if self.chance(0.3):
             items.append(f"  {self.kw('exclude')} {self.expr(BOOL, 2)}{self.opt_text()}{self.cite()}")
         if self.chance(0.2):
@@ -585,9 +590,25 @@ class _Writer:
                 items.append(f"  {head}: {share} {self.kw('if')} {self.expr(BOOL, 1)}")
             if self.chance(0.5):
                 items.append(f"  {self.kw('no_clawback')}{self.cite()}")
+        if copyable and self.chance(0.2):  # a clause or requirement pasted twice, equal in value
+            for _ in range(self.count(1, 2)):
+                items.insert(self.count(0, len(items)), self.pick(copyable))
         order = self.draw(st.permutations(items)) if self.chance(0.3) else items
+        self.bodies.append(list(order))
+        return self.measure_text(name, order)
+
+    def measure_text(self, name: str, items: list[str]) -> str:
         head = f"{self.kw('measure')} {name}{self.opt_text()}{self.cite()} {{"
-        return "\n".join([head, *order, "}"])
+        return "\n".join([head, *items, "}"])
+
+    def pasted_measure(self) -> str:
+        """A copy of an earlier measure under a new name, its items perhaps reordered."""
+        items = self.pick(self.bodies)
+        if self.chance(0.5):
+            items = self.draw(st.permutations(items))
+        name = self.name()
+        self.measures.append(name)
+        return self.measure_text(name, list(items))
 
     # ------------------------------------------------------------------ across measures and examples
     def combine(self) -> str:
@@ -669,6 +690,8 @@ class _Writer:
             parts.append(f"{self.kw('eligibility')} {{\n{reqs}\n}}")
         for _ in range(self.count(1, 4)):
             parts.append(self.measure())
+        if self.chance(0.15):
+            parts.append(self.pasted_measure())
         if self.chance(0.4):
             parts.append(self.combine())
         if self.chance(0.3):

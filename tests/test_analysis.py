@@ -139,7 +139,7 @@ def test_the_analysis_is_deterministic() -> None:
 
 # ------------------------------------------------------------------------------- witnesses
 
-NO_WITNESS = {"P101", "P103", "P104", "P302", "P702", "P704", "P705", "P900", "P901", "P902"}
+NO_WITNESS = {"P101", "P103", "P104", "P205", "P302", "P702", "P704", "P705", "P900", "P901", "P902"}
 
 
 def _add(start: datetime.date, count: int, unit: str) -> datetime.date:
@@ -829,3 +829,93 @@ def test_every_policy_of_the_repository_is_analysed_without_failing() -> None:
         assert not [d.message for d in result.findings if d.code == "P901"], path
         analysed_files += 1
     assert analysed_files >= 50
+
+
+# ------------------------------------------------------------------------ clauses equal in value
+
+
+def _analyse_text(text: str, options: Options | None = None) -> Analysis:
+    sink = Sink()
+    checked = check_text("dup.policy", text, sink)
+    assert checked.model is not None and not sink.has_errors, [d.message for d in sink.diagnostics]
+    return analyse(checked.model, text, options or Options(timeout_ms=10000))
+
+
+DUPLICATED = """policy "dup" {}
+fact x "x": bool
+fact y "y": bool
+measure m "M" {
+  award 10万 if x
+  award 10万 if x
+  bonus 1万 if y
+  bonus 1万 if y
+}
+"""
+
+
+def test_two_identical_clauses_are_a_duplicated_clause_not_a_crash() -> None:
+    result = _analyse_text(DUPLICATED)
+    found = sorted((d.code, tuple(d.data["targets"]), d.span.line if d.span else 0) for d in result.findings)
+    assert found == [("P205", ("m.1", "m.2"), 6), ("P205", ("m.3", "m.4"), 8)]
+    (first,) = [d for d in result.findings if d.span is not None and d.span.line == 6]
+    assert first.message.startswith("`m.2` repeats `m.1` word for word")
+
+
+def test_identical_clauses_each_keep_their_own_position() -> None:
+    sink = Sink()
+    checked = check_text("dup.policy", DUPLICATED, sink)
+    assert checked.model is not None
+    measure = checked.model.policy.of(ast.Measure)[0]
+    assert measure.clauses[0] == measure.clauses[1]  # equal in value, two clauses all the same
+    assert [measure.clause_id(c) for c in measure.clauses] == ["m.1", "m.2", "m.3", "m.4"]
+
+
+def test_identical_band_entries_are_told_apart() -> None:
+    text = (
+        'policy "dup" {}\nfact r "r": money >= 0\nmeasure m "M" {\n'
+        "  award band r { 100万以下: unset, 100万以下: unset, otherwise: 1万 }\n}\n"
+    )
+    result = _analyse_text(text)
+    unset = sorted(
+        (d.span.col, "witness" in d.data) for d in result.findings if d.code == "P703" and d.span is not None
+    )
+    # the first band is used (at 0元, say); the second, equal to it, never is: no applicant shows it
+    assert unset == [(18, True), (33, False)], [d.message for d in result.findings]
+
+
+# ------------------------------------------------------------------------ amounts the text leaves unset
+
+UNSET_AMOUNTS = """policy "unset" {}
+fact x "x": bool
+fact y "y": bool
+measure m "M" {
+  award a: unset if x
+  award b: 10万 if y
+}
+measure n "N" {
+  award 5万 if x
+}
+measure k "K" {
+  award unset cap 30万 if y
+}
+"""
+
+
+def test_an_amount_the_text_leaves_unset_is_never_printed_as_a_figure() -> None:
+    result = _analyse_text(UNSET_AMOUNTS)
+    shown = {tuple(d.data["targets"]): d.data["amounts"] for d in result.findings if "amounts" in d.data}
+    # `k`'s award is capped but open below the cap: still no figure
+    assert all(amounts["k"] == "unset" for targets, amounts in shown.items() if "k" in targets), shown
+    assert shown[("m.a", "m.b")] == {"m.a": "unset", "m.b": "10万"}
+    (overlap,) = [d for d in result.findings if d.data.get("targets") == ["m.a", "m.b"]]
+    assert "(`m.a` unset and `m.b` 10万 here)" in overlap.message
+    assert all(text != "0元" for amounts in shown.values() for text in amounts.values()), shown
+
+
+def test_a_group_cap_finding_does_not_show_the_solvers_pick_for_an_unset_amount() -> None:
+    text = (
+        'policy "g" {}\nfact x "x": bool\nfact grp "group": text\n'
+        'measure m "M" {\n  award unset if x\n  group_cap 10万 per grp\n}\n'
+    )
+    (one,) = [d for d in _analyse_text(text).findings if d.code == "P604"]
+    assert one.message.startswith("one member of a `grp` can receive more from `m`"), one.message

@@ -28,6 +28,7 @@ CODES = [
     Code("P202", W, "measures overlap, amounts always equal"),
     Code("P203", W, "clauses overlap, amounts can differ"),
     Code("P204", W, "clauses overlap, amounts always equal"),
+    Code("P205", W, "duplicated clause"),
     Code("P301", W, "ambiguous exceptions"),
     Code("P302", E, "exception cycle"),
     Code("P401", W, "tier table misses a value"),
@@ -297,7 +298,7 @@ class Context:
         for m in measures:
             shape = self.enc.shape(m)
             for c in clauses:
-                if c in m.clauses:
+                if any(c is own for own in m.clauses):
                     nodes += [e.conditions for e in shape.exceptions(c) + shape.higher_siblings(c)]
         nodes += list(extra)
         found, params = self.names(*nodes)

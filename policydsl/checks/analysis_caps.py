@@ -254,7 +254,8 @@ class CapChecks:
             return
         if one.sat:
             value = one.values.get("amount")
-            got = "more" if value is None else money_literal(value)
+            # an amount the text leaves unset has no figure to show (the solver's pick is none)
+            got = "more" if value is None or "amount" in one.unset else money_literal(value)
             ctx.add(
                 Finding(
                     "P604",
@@ -447,7 +448,8 @@ class CapChecks:
                     here = f" (at most {money_literal(most.value)})"
                 else:
                     left = before.values.get("room")
-                    here = "" if left is None else f" (here it leaves {money_literal(left)})"
+                    shown = left is not None and "room" not in before.unset
+                    here = f" (here it leaves {money_literal(left)})" if shown and left is not None else ""
                 ctx.add(
                     Finding(
                         "P607",

@@ -47,6 +47,7 @@ class ClauseChecks:
         self.text = text
         self.shared = shared_box(ctx.model)
         self.boxes: dict[int, Box] = {}
+        self.copies: set[tuple[int, int]] = set()  # (id, id) of a clause and its word-for-word copy
 
     def quote(self, node: ast.Node) -> str:
         if self.text and node.span.end <= len(self.text):
@@ -144,11 +145,44 @@ class ClauseChecks:
         gate = gate_box(measure, self.model, self.shared)
         for clause in measure.clauses:
             self.boxes[id(clause)] = gate.meet(clause_box(clause, self.model))
+        self.duplicates(measure)
         for clause in measure.clauses:
             self.alive(measure, clause)
         self.ambiguous(measure)
         self.overlaps(measure)
         self.merges(measure)
+
+    def duplicates(self, measure: ast.Measure) -> None:
+        """P205: a clause that repeats an earlier one of its measure word for word (a copy-paste slip:
+        both apply to the same applicants and both are paid). The pair is not compared again as an
+        overlap, an ambiguity or a merge."""
+        first: dict[ast.Clause, ast.Clause] = {}  # keyed by value on purpose: equal clauses meet here
+        for clause in measure.clauses:
+            original = first.setdefault(clause, clause)
+            if original is clause:
+                continue
+            self.copies.add((id(original), id(clause)))
+            ia, ib = measure.clause_id(original), measure.clause_id(clause)
+            effect = (
+                "paid twice wherever it applies"
+                if clause.exception_of is None
+                else "two exceptions that always tie"
+            )
+            self.ctx.add(
+                Finding(
+                    "P205",
+                    f"`{ib}` repeats `{ia}` word for word: a duplicated clause, {effect}",
+                    clause.span,
+                    (ia, ib),
+                    (Note(f"the first copy {clause_label(measure, original)}", original.span),),
+                    "delete the copy; if the amount is meant to be paid twice, write it once as the sum",
+                    data={"clauses": [ia, ib], "cites": cites(measure, original, clause)},
+                )
+            )
+
+    def copied(self, a: ast.Clause, b: ast.Clause) -> bool:
+        """`b` is a word-for-word copy of `a` (or `a` of `b`), already reported as P205."""
+        return (id(a), id(b)) in self.copies or (id(b), id(a)) in self.copies
 
     def cycles(self, measure: ast.Measure) -> bool:
         """P302: a clause that is, through its defaults, an exception to itself."""
@@ -158,12 +192,12 @@ class ClauseChecks:
         for clause in measure.clauses:
             path: list[ast.Clause] = []
             current: ast.Clause | None = clause
-            while current is not None and current.exception_of is not None and current not in path:
+            while current is not None and current.exception_of is not None and not _among(current, path):
                 path.append(current)
                 current = by_name.get(current.exception_of.text)
-            if current is None or current not in path:
+            if current is None or not _among(current, path):
                 continue
-            loop = path[path.index(current) :]
+            loop = path[ast.position(path, current) :]
             names = sorted(measure.clause_id(c) for c in loop)
             if names[0] in reported:
                 continue
@@ -352,7 +386,7 @@ class ClauseChecks:
             exceptions = [e for e in shape.exceptions(default) if id(e) not in ctx.dead]
             for i, a in enumerate(exceptions):
                 for b in exceptions[i + 1 :]:
-                    if (a.priority or 0) != (b.priority or 0):
+                    if (a.priority or 0) != (b.priority or 0) or self.copied(a, b):
                         continue
                     ia, ib = measure.clause_id(a), measure.clause_id(b)
                     if self.boxes[id(a)].disjoint(self.boxes[id(b)]):
@@ -409,7 +443,7 @@ class ClauseChecks:
         awards = [c for c in shape.awards if id(c) not in ctx.dead]
         for i, a in enumerate(awards):
             for b in awards[i + 1 :]:
-                if _related(a, b):
+                if _related(a, b) or self.copied(a, b):
                     continue
                 if self.boxes[id(a)].disjoint(self.boxes[id(b)]):
                     ctx.filtered += 1
@@ -522,7 +556,7 @@ class ClauseChecks:
             f'`acknowledge {codes[0] if second.sat else codes[1]} {{ {", ".join(targets)} }} "reason"`'
         )
         answer = second if second.sat else first
-        values = {k: amount_text(v) for k, v in answer.values.items()}
+        values = {k: amount_text(v, k in answer.unset) for k, v in answer.values.items()}
         shown = " and ".join(f"`{k}` {v}" for k, v in values.items())
         if second.sat:
             code, message = (
@@ -611,7 +645,11 @@ class ClauseChecks:
         keyed = {id(c): _keys(c, self.model) for c in clauses}
         for i, a in enumerate(clauses):
             for b in clauses[i + 1 :]:
-                if (a.kind, _text(a.exception_of), a.priority) != (b.kind, _text(b.exception_of), b.priority):
+                if (a.kind, _text(a.exception_of), a.priority) != (
+                    b.kind,
+                    _text(b.exception_of),
+                    b.priority,
+                ) or self.copied(a, b):
                     continue
                 diff = _one_difference(keyed[id(a)], keyed[id(b)])
                 if diff is None:
@@ -749,6 +787,11 @@ class ClauseChecks:
 def _holds(enc: Encoder, expr: ast.Expr, negated: bool) -> Formula:
     f = enc.cond(expr)
     return enc.not_(f) if negated else f
+
+
+def _among(node: ast.Node, items: Sequence[ast.Node]) -> bool:
+    """`node` itself is in `items` (`in` compares by value, and equal clauses are not the same)."""
+    return any(item is node for item in items)
 
 
 def _text(ident: ast.Ident | None) -> str | None:

@@ -147,7 +147,7 @@ def _band(ctx: Context, node: ast.Band, site: Site) -> None:
             show=subject_values,
         )
         if answer is not None and answer.sat:
-            value = answer.values.get("subject")
+            value = None if "subject" in answer.unset else answer.values.get("subject")
             at = "" if value is None else f" = {literal(value, shown, ctx.model.policy.chinese)}"
             hint = _hole_hint(node, value, ctx)
             ctx.add(
@@ -179,7 +179,7 @@ def _band(ctx: Context, node: ast.Band, site: Site) -> None:
             )
             if answer is None or not answer.sat:
                 continue
-            value = answer.values.get("subject")
+            value = None if "subject" in answer.unset else answer.values.get("subject")
             at = "" if value is None else f" = {literal(value, shown, ctx.model.policy.chinese)}"
             ctx.add(
                 Finding(

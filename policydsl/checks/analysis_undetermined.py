@@ -79,9 +79,10 @@ def check_undetermined(ctx: Context, text: str) -> None:
                 )
             for node in walk(amount):
                 if isinstance(node, ast.Table | ast.Band):
-                    for entry in node.entries:
+                    entries: tuple[ast.TableEntry | ast.BandEntry, ...] = node.entries
+                    for index, entry in enumerate(entries):
                         if isinstance(entry.value, ast.Unset):
-                            _unset_tier(ctx, m, c, node, entry)
+                            _unset_tier(ctx, m, c, node, entry, index)
         for q in m.of(ast.Quota):
             if q.rank is None:
                 ctx.add(
@@ -120,6 +121,7 @@ def _unset_tier(
     c: ast.Clause,
     node: ast.Table | ast.Band,
     entry: ast.TableEntry | ast.BandEntry,
+    index: int,
 ) -> None:
     enc = ctx.enc
     cid = m.clause_id(c)
@@ -137,13 +139,8 @@ def _unset_tier(
         witness = answer.witness if answer is not None and answer.sat else None
         what = f"the tier `{key}`"
     elif isinstance(node, ast.Band) and isinstance(entry, ast.BandEntry):
-        index = node.entries.index(entry)
         answer = ctx.ask(
-            lambda: [
-                enc.gate(m),
-                enc.fires(c),
-                *[f for f in [enc.band_conditions(node)[index]] if f is not None],
-            ],
+            lambda: [enc.gate(m), enc.fires(c), *_band_chosen(enc, node, index)],
             code="P703",
             targets=(cid,),
             span=entry.span,
@@ -166,6 +163,14 @@ def _unset_tier(
             {"clauses": [cid], "cites": cites(m, c), **ctx.witness_data(witness)},
         )
     )
+
+
+def _band_chosen(enc: Encoder, node: ast.Band, index: int) -> list[Formula]:
+    """The band at `index` is the one chosen: its bounds hold and no earlier band's do (bands are
+    tried in order)."""
+    conds = enc.band_conditions(node)
+    own = conds[index]
+    return [*([own] if own is not None else []), *(enc.not_(f) for f in conds[:index] if f is not None)]
 
 
 def _params(ctx: Context) -> None:

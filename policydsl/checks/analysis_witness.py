@@ -140,5 +140,9 @@ def describe(witness: Witness, model: Model) -> str:
     return ", ".join(parts) if parts else "any applicant"
 
 
-def amount_text(value: Fraction | None) -> str:
+def amount_text(value: Fraction | None, unset: bool = False) -> str:
+    """An amount a finding shows: `unset` when it hangs on a figure the text leaves open (the
+    solver's pick is no amount), `undetermined` when it has no exact value."""
+    if unset:
+        return "unset"
     return "undetermined" if value is None else money_literal(value)

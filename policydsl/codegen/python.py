@@ -913,9 +913,9 @@ class PythonGenerator:
         cid = measure.clause_id(clause)
         label = clause.label or (clause.name.text if clause.name else cid)
         mstem = self.namer.safe(
-            measure.name.text, f"measure_{self.policy.of(ast.Measure).index(measure) + 1}"
+            measure.name.text, f"measure_{ast.position(self.policy.of(ast.Measure), measure) + 1}"
         )
-        index = measure.clauses.index(clause) + 1
+        index = ast.position(measure.clauses, clause) + 1
         cstem = self.namer.safe(clause.name.text, str(index)) if clause.name else str(index)
         func = self.namer.get("clause", cid, f"{mstem}_{cstem}")
         w = self.begin()
@@ -1061,7 +1061,7 @@ class PythonGenerator:
         func = self.namer.get(
             "measure",
             mname,
-            "measure_" + self.namer.safe(mname, str(self.policy.of(ast.Measure).index(measure) + 1)),
+            "measure_" + self.namer.safe(mname, str(ast.position(self.policy.of(ast.Measure), measure) + 1)),
         )
         w = self.begin()
         forms = tuple(f.text for p in measure.of(ast.Pays) for f in p.forms) or ("cash",)

@@ -205,7 +205,7 @@ class Words:
             return f"{verb}「{clause.label}」"
         if clause.name is not None:
             return f"{verb}（{clause.name.text}）"
-        return f"{verb}（第 {measure.clauses.index(clause) + 1} 项）"
+        return f"{verb}（第 {ast.position(measure.clauses, clause) + 1} 项）"
 
     def measure_title(self, measure: ast.Measure) -> str:
         return measure.label or measure.name.text
@@ -360,7 +360,7 @@ class _TreeBuilder:
             members = groups[key]
             exceptions = [c for c in members if id(c) != key]
             defaults = [c for c in members if id(c) == key]
-            exceptions.sort(key=lambda c: (-(c.priority or 0), self.m.clauses.index(c)))
+            exceptions.sort(key=lambda c: (-(c.priority or 0), ast.position(self.m.clauses, c)))
             result.append(exceptions + defaults)
         return result
 
