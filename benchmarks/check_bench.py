@@ -76,6 +76,23 @@ def generate(clauses: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def simple(measures: int) -> str:
+    """A policy of `measures` one-clause measures over shared facts: each serves one of three kinds
+    and one of twenty sectors and pays above a revenue threshold, so most pairs cannot meet but a
+    twentieth of them can (and are reported as overlaps)."""
+    lines = ['policy "简单措施" { issuer "基准测试" issued 2022-01-01 }']
+    lines += [f'kind {k} "{k}"' for k in KINDS]
+    members = ", ".join(f's{i} "行业{i}"' for i in range(SECTORS))
+    lines.append(f'enum sector "行业" {{ {members} }}')
+    lines += ['fact revenue "营业收入": money >= 0', 'fact industry "所属行业": sector']
+    for m in range(measures):
+        lines.append(
+            f'measure m{m} "措施{m}" {{\n  applicants {KINDS[m % len(KINDS)]}\n'
+            f"  award {m % 9 + 1}0万 if industry == s{m % SECTORS} and revenue {m % 13 + 1}00万以上\n}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def timed(run: object, repeat: int) -> tuple[Analysis, float, float]:
     best_wall = best_cpu = float("inf")
     result: Analysis | None = None

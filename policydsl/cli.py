@@ -53,7 +53,17 @@ def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
     show_default=True,
     help="Solver time limit for each analysis query.",
 )
-def check(files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeout_ms: int) -> None:
+@click.option(
+    "--budget",
+    type=click.IntRange(min=1),
+    default=20000,  # Options.budget (not imported here: that would load the solver for every command)
+    show_default=True,
+    help="The most solver questions the analysis of one file asks; past it the rest is skipped "
+    "(a P900 finding, and the summary says the analysis was cut short).",
+)
+def check(
+    files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeout_ms: int, budget: int
+) -> None:
     """Parse and check policy files, then analyse the clauses of those without errors; print every
     problem found, or a one-line summary."""
     from policydsl.checks import analysis, analysis_report
@@ -61,7 +71,8 @@ def check(files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeou
     sink = Sink()
     sources: dict[str, SourceFile] = {}
     settled: list[analysis.Settled] = []
-    options = analysis.Options(timeout_ms=timeout_ms, verbose=verbose)
+    options = analysis.Options(timeout_ms=timeout_ms, verbose=verbose, budget=budget)
+    cut_short = 0
     for path in files:
         checked = check_file(path, sink)
         if checked.source is not None:
@@ -69,6 +80,8 @@ def check(files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeou
         result = analysis_report.analyse_checked(checked, sink, options)
         if result is not None and verbose:
             settled.extend(result.settled)
+        if result is not None and result.skipped:
+            cut_short += 1
     if fmt == "sarif":
         click.echo(analysis_report.sarif_text(sink.diagnostics, settled))
     elif fmt == "json":
@@ -85,6 +98,9 @@ def check(files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeou
             f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}"
             for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
         )
+        if cut_short:
+            which = "its analysis was" if len(files) == 1 else f"the analysis of {cut_short} was"
+            summary += f"; {which} cut short at the budget of {budget} solver questions (--budget)"
         click.echo(("ok: " if not failing else "") + summary)
     sys.exit(EXIT_PROBLEMS if failing else EXIT_OK)
 

@@ -492,10 +492,16 @@ def test_the_analysis_of_a_policy_with_many_measures_stops_within_its_budget() -
     evaluator, _ = check(text)
     assert evaluator is not None
     started = time.perf_counter()
-    result = analyse(evaluator.model, text, Options(budget_s=2))
-    assert time.perf_counter() - started < 30
+    result = analyse(evaluator.model, text, Options(budget=300))
+    again = analyse(evaluator.model, text, Options(budget=300))
+    assert time.perf_counter() - started < 60
+    # a count of questions, not a clock: two runs stop at the same question with the same findings
+    assert [(d.code, d.message) for d in result.findings] == [(d.code, d.message) for d in again.findings]
+    assert result.skipped == again.skipped > 0
     stopped = [
-        d for d in result.findings if d.code == "P900" and "the analysis stopped after 2 s" in d.message
+        d
+        for d in result.findings
+        if d.code == "P900" and "the analysis stopped after 300 solver questions" in d.message
     ]
     assert (
         len(stopped) == 1
@@ -539,3 +545,22 @@ def test_a_label_ending_in_a_backslash_is_drawn(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["diagram", str(path), "--measure", "m", "-o", str(tmp_path / "m.dot")])
     assert result.exit_code == 0, result.output
     assert "label=<标签\\>" in (tmp_path / "m.dot").read_text(encoding="utf-8")
+
+
+def test_check_says_in_its_summary_that_the_analysis_was_cut_short(tmp_path: Path) -> None:
+    path = tmp_path / "many.policy"
+    path.write_text(_measures(4 * 1024), encoding="utf-8")
+    runs = [CliRunner().invoke(main, ["check", "--budget", "20", str(path)]) for _ in range(2)]
+    assert runs[0].exit_code == 0 and runs[0].output == runs[1].output
+    summary = runs[0].output.rstrip().splitlines()[-1]
+    assert summary.startswith("ok: 1 file checked: ")
+    assert summary.endswith("; its analysis was cut short at the budget of 20 solver questions (--budget)")
+    full = CliRunner().invoke(main, ["check", str(path)])
+    assert "cut short" not in full.output
+
+
+def test_the_default_budget_of_the_command_is_the_analysis_default() -> None:
+    from policydsl.checks.analysis import Options
+
+    (option,) = [p for p in main.commands["check"].params if p.name == "budget"]
+    assert option.default == Options().budget

@@ -33,12 +33,14 @@ class Settled:
 
 @attrs.frozen
 class Analysis:
-    """The outcome for one policy: open `findings`, `settled` ones, solver `stats` and `seconds`."""
+    """The outcome for one policy: open `findings`, `settled` ones, solver `stats`, `seconds`, and
+    the checks `skipped` once the budget was spent."""
 
     findings: tuple[Diagnostic, ...]
     settled: tuple[Settled, ...]
     stats: Stats
     seconds: float
+    skipped: int = 0  # checks not run because the budget was spent: the analysis was cut short
 
 
 def analyse(model: Model, text: str = "", options: Options | None = None) -> Analysis:
@@ -59,15 +61,17 @@ def analyse(model: Model, text: str = "", options: Options | None = None) -> Ana
         ctx.add(
             Finding(
                 "P900",
-                f"the analysis stopped after {options.budget_s:g} s: {ctx.skipped} checks were not run",
+                f"the analysis stopped after {options.budget} solver questions (its budget): "
+                f"{ctx.skipped} checks were not run",
                 Span(model.policy.span.file, 1, 1, 1, 1, 0, 0),
                 (),
-                hint="split the policy into smaller files, or check it with more time",
+                hint="split the policy into smaller files, or check it with a larger `--budget`",
+                data={"budget": options.budget, "skipped": ctx.skipped},
             )
         )
     acks = model.policy.of(ast.Acknowledge)
     findings, settled = _acknowledge(ctx.findings, acks, model, complete=not ctx.skipped)
-    return Analysis(tuple(findings), tuple(settled), ctx.stats(), time.perf_counter() - started)
+    return Analysis(tuple(findings), tuple(settled), ctx.stats(), time.perf_counter() - started, ctx.skipped)
 
 
 def report(model: Model, sink: Sink, text: str = "", options: Options | None = None) -> Analysis:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
@@ -55,19 +54,21 @@ CODES = [
 ]
 register(*CODES)
 ANALYSIS_CODES = frozenset(c.id for c in CODES)
+DEFAULT_BUDGET = 20000  # solver questions per file (docs/performance.md: about a minute's work)
 
 
 @attrs.frozen
 class Options:
     """How the analysis runs: the per-query `timeout_ms`, `verbose` (also compute the findings
-    the policy's own declarations settle, to show them with their reason), and `budget_s`, the time
-    the whole analysis of one file may take: the checks are pairwise, so a file of hundreds of
-    measures could otherwise run for hours; once the budget is spent the remaining checks are
-    skipped and one P900 finding says how many."""
+    the policy's own declarations settle, to show them with their reason), and `budget`, the most
+    solver questions the analysis of one file may ask: the checks are pairwise, so a file of
+    hundreds of measures could otherwise run for hours; once the budget is spent the remaining
+    checks are skipped and one P900 finding says how many.  A count of questions, not a clock:
+    the same file stops at the same question on every run and machine."""
 
     timeout_ms: int = 2000
     verbose: bool = False
-    budget_s: float = 60.0
+    budget: int = DEFAULT_BUDGET
 
 
 @attrs.frozen
@@ -134,14 +135,17 @@ class Context:
         self._names: dict[int, tuple[set[str], set[str]]] = {}
         self._keep: list[Any] = []  # what _names is keyed on, kept alive so its id stays unique
         self._assume_facts = [(self.names(a.cond)[0], a) for a in model.policy.of(ast.Assume)]
-        self.deadline = time.monotonic() + options.budget_s
-        self.skipped = 0  # queries not asked because the budget was spent
+        self.skipped = 0  # checks not run because the budget was spent
 
-    def out_of_time(self) -> bool:
-        """True, counting the query as skipped, once the analysis's time budget is spent."""
-        if time.monotonic() < self.deadline:
+    def spent(self) -> bool:
+        """Whether the budget of solver questions is spent (every later question is skipped)."""
+        return self.session.calls >= self.options.budget
+
+    def out_of_budget(self, checks: int = 1) -> bool:
+        """True, counting the `checks` as skipped, once the analysis's budget is spent."""
+        if not self.spent():
             return False
-        self.skipped += 1
+        self.skipped += checks
         return True
 
     # ------------------------------------------------------------------ reporting
@@ -175,7 +179,7 @@ class Context:
         show: Callable[[], Mapping[str, Any]] | None = None,
     ) -> Answer | None:
         """Run one query; None when it could not be encoded or decided (a finding says so)."""
-        if self.out_of_time():
+        if self.out_of_budget():
             return None
         try:
             formulas = build()
@@ -203,7 +207,7 @@ class Context:
         facts: Iterable[str] = (),
         maximise: bool = True,
     ) -> Optimum | None:
-        if self.out_of_time():
+        if self.out_of_budget():
             return None
         try:
             term, formulas = build()
