@@ -13,7 +13,7 @@ from lark import Token, Transformer_NonRecursive, v_args
 from policydsl import ast
 from policydsl.diagnostics import Sink
 from policydsl.keywords import KEYWORDS, POSTFIX_WORDS, PREFIX_WORDS, SYMBOLS
-from policydsl.runtime import MAX_DIGITS, shift
+from policydsl.runtime import MAX_DIGITS, odd_characters, shift
 from policydsl.source import SourceFile, Span
 
 _N = TypeVar("_N", bound=ast.Node)
@@ -97,6 +97,9 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             if m is None:
                 raise InvalidOperation
             written = Decimal(m.group("num"))
+            if not m.group("num").isascii():  # `৪0万` reads as 40万 and looks like 80万
+                self.sink.report("E006", f"{odd_characters(m.group('num'))}; write digits 0-9", span)
+                written = Decimal(0)  # keep the unit, so that no error follows from this one
         except InvalidOperation:
             self.sink.report("E006", f"`{text}` is not a number", span)
             return ast.Number(span, Decimal(0), text)

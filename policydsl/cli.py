@@ -135,6 +135,13 @@ def _date(value: str | None) -> datetime.date | None:
 @click.option(
     "--interpret", is_flag=True, help="Use the reference interpreter instead of the compiled evaluator."
 )
+@click.option("--encoding", help="With --batch: the input's encoding (default: detected, UTF-8 or GB18030).")
+@click.option("--bom/--no-bom", default=True, help="With --batch: start CSV output with a BOM (for Excel).")
+@click.option(
+    "--formula-guard/--no-formula-guard",
+    default=True,
+    help="With --batch: quote CSV text cells a spreadsheet would run as formulas.",
+)
 def eval_command(
     policy: Path,
     facts: Path | None,
@@ -146,6 +153,9 @@ def eval_command(
     params: Path | None,
     fmt: str,
     interpret: bool,
+    encoding: str | None,
+    bom: bool,
+    formula_guard: bool,
 ) -> None:
     """Evaluate one applicant (--facts) or a whole batch (--batch … -o …)."""
     date = _date(date_text) or datetime.date.today()
@@ -155,7 +165,8 @@ def eval_command(
         raise click.UsageError("--batch needs -o FILE for the results")
     evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
-        sys.exit(commands_eval.evaluate_batch(evaluator, batch, output, date))
+        options = commands_eval.BatchOptions(encoding, bom, formula_guard)
+        sys.exit(commands_eval.evaluate_batch(evaluator, batch, output, date, options))
     assert facts is not None
     sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt))
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
-from policydsl.batch import parse_json, run_batch, stderr_progress
+from policydsl.batch import detect_encoding, encoding_name, parse_json, run_batch, stderr_progress
 from policydsl.examples import coverage_gaps, run_example
 from policydsl.frontend import read_limited
 from policydsl.interpreter import Interpreter
@@ -98,20 +100,59 @@ def summary(decision: rt.Decision) -> str:
     return "\n".join(lines)
 
 
-def evaluate_batch(evaluator: PolicyEvaluator, source: Path, target: Path, date: datetime.date | None) -> int:
+@attrs.frozen
+class BatchOptions:
+    """The batch command's options: the input's `encoding` (None: detected), a `bom` at the start of
+    CSV output, and the `formula_guard` on CSV text cells."""
+
+    encoding: str | None = None
+    bom: bool = True
+    formula_guard: bool = True
+
+
+def evaluate_batch(
+    evaluator: PolicyEvaluator,
+    source: Path,
+    target: Path,
+    date: datetime.date | None,
+    options: BatchOptions | None = None,
+) -> int:
+    """Exit code 0 when every row is decided, 1 when some row has an error (its own error row)."""
+    options = options or BatchOptions()
     if source.suffix.lower() not in (".csv", ".jsonl") or target.suffix.lower() not in (".csv", ".jsonl"):
         raise UsageProblem("--batch and -o take .csv or .jsonl files")
     if not source.is_file():
         raise UsageProblem(f"cannot read {source}")
+    encoding = options.encoding
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise UsageProblem(f"--encoding {encoding}: no such encoding") from None
+        how = "as given"
+    else:
+        encoding = detect_encoding(source)
+        how = "detected"
+    click.echo(f"reading {source} as {encoding_name(encoding)} ({how})")
     try:
-        # an unreadable header, or a group cap the policy leaves unset, stops the batch before any row
+        # an unreadable header, an unknown column, or a group cap the policy leaves unset stops the
+        # batch before any row
         rows, errors = run_batch(
-            evaluator, evaluator.measures, source, target, date, evaluator.constraints(), stderr_progress()
+            evaluator,
+            evaluator.measures,
+            source,
+            target,
+            date,
+            evaluator.constraints(),
+            stderr_progress(),
+            encoding=encoding,
+            bom=options.bom,
+            formula_guard=options.formula_guard,
         )
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None
     click.echo(f"{rows} rows evaluated into {target}: {rows - errors} decided, {errors} with errors")
-    return 0
+    return 1 if errors else 0
 
 
 def test_files(

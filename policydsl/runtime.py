@@ -7,6 +7,8 @@ standard library and must not refer to the rest of policydsl.
 import dataclasses
 import datetime
 import decimal
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -31,6 +33,7 @@ ROUNDING_MODES = {
 }
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 
 
 class InputError(ValueError):
@@ -141,6 +144,23 @@ def shift(value: Decimal, places: int) -> Decimal:
     return Decimal((sign, digits, exponent + places))
 
 
+# `1,000` and `1,234,567.5`: a comma only between groups of three digits
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+
+
+def odd_characters(text: str) -> str | None:
+    """Why `text` cannot be a figure as it looks, or None: a character that cannot be seen (a format
+    or control character) or a digit of another script (`৪` looks like 8 and is 4), named by its code
+    point."""
+    for char in text:
+        category = unicodedata.category(char)
+        if category in ("Cf", "Cc") or (char.isdigit() and not char.isascii()):
+            name = unicodedata.name(char, "")
+            what = "an invisible character" if category in ("Cf", "Cc") else "a digit that is not 0-9"
+            return f"`{text}` holds {what}: U+{ord(char):04X}" + (f" {name}" if name else "")
+    return None
+
+
 def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
     places = 0
     if isinstance(raw, bool):
@@ -150,13 +170,21 @@ def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
     elif isinstance(raw, float):
         raise ValueError("a decimal number written exactly (as text or an integer), not a binary float")
     elif isinstance(raw, str):
-        text = raw.strip().replace(",", "")
+        # full-width digits and signs (as typed with a Chinese input method) are the ASCII ones
+        text = unicodedata.normalize("NFKC", raw).strip()
+        odd = odd_characters(text)
+        if odd is not None:
+            raise ValueError(odd)
         for suffix in suffixes:
             if text.endswith(suffix):
                 text = text[: -len(suffix)]
                 break
         if text[-1:] in _SHIFTS:
             places, text = _SHIFTS[text[-1]], text[:-1]
+        if "," in text:
+            if not _GROUPED.fullmatch(text.strip()):
+                raise ValueError(f"`{raw}`: a comma separates digits only in groups of three (1,000,000)")
+            text = text.replace(",", "")
         try:
             value = Decimal(text)
         except decimal.InvalidOperation:
@@ -179,10 +207,17 @@ def parse_fact(spec: FactSpec, raw: Any) -> Any:
         if value < 0 and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
             raise ValueError(f"an amount of money cannot be negative (got {show(value)})")
     elif kind == "percent":
-        if isinstance(raw, str) and raw.strip().endswith("%"):
-            value = shift(_number(raw.strip()[:-1]), -2)
+        text = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else None
+        if text is not None and text.endswith("%"):
+            value = shift(_number(text[:-1]), -2)
         else:
             value = _number(raw)
+            # `60` for 60% would be read as 6000%: a bare figure is a fraction, at most 1
+            if abs(value) > 1:
+                raise ValueError(
+                    f"a percentage is a fraction (0.6) or written with % (60%); `{show(value)}` would be "
+                    f"{show(value * 100)}%"
+                )
     elif kind == "count":
         value = _number(raw, tuple(u for u in (spec.unit,) if u))
         if value < 0 or value != value.to_integral_value():

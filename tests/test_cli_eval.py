@@ -77,7 +77,7 @@ def test_eval_batch(tmp_path: Path) -> None:
         "--date",
         "2021-06-01",
     )
-    assert code == 0
+    assert code == 1  # some row has an error
     assert "2 rows evaluated" in out and "1 with errors" in out
 
 

@@ -185,7 +185,16 @@ def test_hostile_policy_compiles_escaped_and_runs_nothing_else(tmp_path: Path) -
     assert not calls & {"__import__", "eval", "exec", "compile", "open", "system"}
     imported = {a.name for n in pyast.walk(tree) if isinstance(n, pyast.Import) for a in n.names}
     imported |= {n.module for n in pyast.walk(tree) if isinstance(n, pyast.ImportFrom) and n.module}
-    assert imported == {"dataclasses", "datetime", "decimal", "collections.abc", "operator", "typing"}
+    assert imported == {
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "collections.abc",
+        "operator",
+        "re",
+        "typing",
+        "unicodedata",
+    }
     assert not [n for n in pyast.walk(tree) if isinstance(n, pyast.Attribute) and n.attr == "system"]
     for line in source.splitlines()[:3]:
         assert "coding" not in line

@@ -239,7 +239,9 @@ ALLOWED_IMPORTS = {
     "decimal",
     "collections.abc",
     "operator",
+    "re",
     "typing",
+    "unicodedata",
     "__future__",
 }
 FORBIDDEN_EVENTS = (

@@ -355,10 +355,10 @@ def test_malformed_csv_rows_become_error_rows(evaluator: PolicyEvaluator, tmp_pa
     assert out[0]["error"] is None and out[0]["grant.status"] == rt.DETERMINED
     assert "cells" in out[1]["error"]
     assert "missing fact" in out[2]["error"]
-    assert out[3]["error"] == "the row is not UTF-8 text"
-    assert "field larger than field limit" in out[4]["error"]
+    assert out[3]["error"] == "line 5 is not UTF-8 text"
+    assert "a cell is longer than 65536 characters" in out[4]["error"]
     assert out[5]["error"] is None and out[5]["grant.status"] == rt.DETERMINED
-    assert "unexpected end of data" in out[6]["error"]
+    assert "quote opened on line 8 is not closed" in out[6]["error"]
     assert errors == 5
 
 
@@ -387,7 +387,7 @@ def test_malformed_json_lines_become_error_rows(evaluator: PolicyEvaluator, tmp_
     assert "nests too deeply" in out[3]["error"]
     assert "too large" in out[4]["error"]
     assert "lone surrogate" in out[5]["error"]
-    assert out[6]["error"] == "the line is not UTF-8 text"
+    assert out[6]["error"] == "line 8 is not UTF-8 text"
     assert "not a finite number" in out[7]["error"]
 
 

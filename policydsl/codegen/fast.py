@@ -51,7 +51,9 @@ def value_tests(gen: PythonGenerator, spec: rt.FactSpec) -> list[str]:
         return []
     negative = any(op in (">", ">=") and b < 0 for op, b in spec.bounds)
     implied = any(op in (">", ">=") and b >= 0 for op, b in spec.bounds)  # a bound already says ≥ 0
-    if spec.kind == "count" or (spec.kind == "money" and not negative and not implied):
+    if spec.kind == "percent":
+        tests = ["-ONE <= {v} <= ONE"]  # a bare figure above 1 is refused (60 is not 6000%)
+    elif spec.kind == "count" or (spec.kind == "money" and not negative and not implied):
         tests = ["ZERO <= {v} < FIGURE_LIMIT"]  # a count is never negative, money only if allowed
     elif spec.kind == "money" and not negative:
         tests = ["{v} < FIGURE_LIMIT"]

@@ -1982,11 +1982,11 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             return None
         if not (type(key_platform) is bool and type(national_platform) is bool):
             return None
-        if not (type(completion_h1) is Decimal and -FIGURE_LIMIT < completion_h1 < FIGURE_LIMIT):
+        if not (type(completion_h1) is Decimal and -ONE <= completion_h1 <= ONE):
             return None
-        if not (type(completion_h2) is Decimal and -FIGURE_LIMIT < completion_h2 < FIGURE_LIMIT):
+        if not (type(completion_h2) is Decimal and -ONE <= completion_h2 <= ONE and type(fees) is Decimal):
             return None
-        if not (type(fees) is Decimal and fees < FIGURE_LIMIT and fees >= D_0 and type(standards) is Decimal):
+        if not (fees < FIGURE_LIMIT and fees >= D_0 and type(standards) is Decimal):
             return None
         if not (ZERO <= standards < FIGURE_LIMIT and standards == standards.to_integral_value()):
             return None
@@ -2320,13 +2320,13 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # completion_h1 (percent)
     v = raw.get("completion_h1")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and -FIGURE_LIMIT < v < FIGURE_LIMIT):
+        if not (type(v) is Decimal and v.is_finite() and -ONE <= v <= ONE):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # completion_h2 (percent)
     v = raw.get("completion_h2")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and -FIGURE_LIMIT < v < FIGURE_LIMIT):
+        if not (type(v) is Decimal and v.is_finite() and -ONE <= v <= ONE):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # fees (money)

@@ -901,11 +901,11 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
     try:
         if not (type(a_) is Decimal and a_ < FIGURE_LIMIT and a_ >= D_0 and type(b_) is Decimal):
             return None
-        if not (b_ < FIGURE_LIMIT and b_ >= D_0 and type(r_) is Decimal):
+        if not (b_ < FIGURE_LIMIT and b_ >= D_0 and type(r_) is Decimal and -ONE <= r_ <= ONE):
             return None
-        if not (-FIGURE_LIMIT < r_ < FIGURE_LIMIT and type(d) is datetime.date and type(n_) is Decimal):
+        if not (type(d) is datetime.date and type(n_) is Decimal and ZERO <= n_ < FIGURE_LIMIT):
             return None
-        if not (ZERO <= n_ < FIGURE_LIMIT and n_ == n_.to_integral_value()):
+        if not (n_ == n_.to_integral_value()):
             return None
         v1 = NO
         v2 = NO
@@ -1024,7 +1024,7 @@ def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
     # r (percent)
     v = raw.get("r")
     if v is not None:
-        if not (type(v) is Decimal and v.is_finite() and -FIGURE_LIMIT < v < FIGURE_LIMIT):
+        if not (type(v) is Decimal and v.is_finite() and -ONE <= v <= ONE):
             return parse_facts(FACT_SPECS, raw)
         found += 1
     # d (date)

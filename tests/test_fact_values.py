@@ -1,0 +1,72 @@
+"""Fact values that used to be misread silently: separators, bare percentages, digits of other
+scripts, invisible characters."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policydsl import runtime as rt
+
+MONEY = rt.FactSpec("investment", "项目投资", "money")
+PERCENT = rt.FactSpec("rate", "完成率", "percent")
+
+
+@pytest.mark.parametrize("raw", ["1,5万", "1,50", "12,3456", ",100", "1,,000"])
+def test_thousands_separators_only_in_groups_of_three(raw: str) -> None:
+    with pytest.raises(ValueError, match="groups of three"):
+        rt.parse_fact(MONEY, raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1,000万", Decimal("10000000")), ("1,234,567.5", Decimal("1234567.5")), ("100", 100)]
+)
+def test_thousands_separators_in_groups_of_three_are_read(raw: str, value: Decimal) -> None:
+    assert rt.parse_fact(MONEY, raw) == value
+
+
+@pytest.mark.parametrize("raw", [60, "60", Decimal("1.5"), "-2"])
+def test_a_bare_percentage_above_one_is_refused(raw: Any) -> None:
+    with pytest.raises(ValueError, match="written with %"):
+        rt.parse_fact(PERCENT, raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("60%", Decimal("0.60")), (Decimal("0.6"), Decimal("0.6")), (1, 1)]
+)
+def test_percentages_as_fractions_or_with_a_percent_sign(raw: Any, value: Decimal) -> None:
+    assert rt.parse_fact(PERCENT, raw) == value
+
+
+@pytest.mark.parametrize("raw", ["৪0万", "٣", "४५"])
+def test_digits_of_other_scripts_are_refused_by_name(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"U\+0"):
+        rt.parse_fact(MONEY, raw)
+
+
+def test_full_width_digits_are_read() -> None:
+    assert rt.parse_fact(MONEY, "１００万") == Decimal("1000000")
+
+
+@pytest.mark.parametrize("raw", ["100\u200b万", "\u2060100", "10\u00ad0"])
+def test_an_invisible_character_is_named_by_its_code_point(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"U\+(200B|2060|00AD)"):
+        rt.parse_fact(MONEY, raw)
+
+
+def test_a_policy_figure_with_digits_of_another_script_is_an_error(tmp_path: Path) -> None:
+    from policydsl.diagnostics import Sink
+    from policydsl.pipeline import check_file
+
+    path = tmp_path / "digits.policy"
+    path.write_text(
+        'policy "t" { issued 2021-01-01 }\nfact x "x": money\nmeasure m "m" { award ৪0万 if x > 0 }\n',
+        encoding="utf-8",
+    )
+    sink = Sink()
+    check_file(path, sink)
+    assert [d.code for d in sink.errors_only()] == ["E006"]
+    assert "U+09EA" in sink.errors_only()[0].message
