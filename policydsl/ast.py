@@ -548,10 +548,13 @@ class Measure(Node):
         return self.of(Clause)
 
     def clause_id(self, clause: Clause) -> str:
-        """`measure.clause`, numbering unnamed clauses from 1."""
+        """`measure.clause`, numbering unnamed clauses by position from 1.  Position is found by
+        identity, not equality: two clauses written alike (`award 10万 if x` twice) are two clauses."""
         if clause.name is not None:
             return f"{self.name.text}.{clause.name.text}"
-        return f"{self.name.text}.{self.clauses.index(clause) + 1}"
+        clauses = self.clauses
+        index = next((i for i, c in enumerate(clauses) if c is clause), None)
+        return f"{self.name.text}.{(clauses.index(clause) if index is None else index) + 1}"
 
 
 @attrs.frozen
