@@ -346,3 +346,33 @@ def test_the_plan_package_reads_no_cli_or_drawing_library() -> None:
     for path in (ROOT / "policydsl" / "plan").glob("*.py"):
         source = path.read_text("utf-8")
         assert "import click" not in source and "graphviz" not in source, path.name
+
+
+LONG = """policy "long" {
+  issued 2020-01-01
+  valid from issued lasting 8000年
+}
+fact x "x": bool
+measure m "m" {
+  award 10万 if x
+}
+"""
+
+
+def test_a_validity_past_the_calendar_is_one_window_everywhere(tmp_path: Path) -> None:
+    """The z3 encoding worked the window out again without the end-of-calendar case, and looped for
+    ever on a validity running past 9999-12-31: `check` never returned."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "long.policy"
+    path.write_text(LONG, "utf-8")
+    run = [sys.executable, "-c", "from policydsl.cli import main; main()", "check", str(path)]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    from policydsl.smt import Encoder
+
+    model, text = checked_text(LONG)
+    plan = lower(model, text)
+    assert plan.validity.end == datetime.date.max
+    assert Encoder(model).window == (plan.validity.start, plan.validity.end)
