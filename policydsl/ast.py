@@ -558,7 +558,8 @@ class Measure(Node):
         return self.of(Clause)
 
     def clause_id(self, clause: Clause) -> str:
-        """`measure.clause`, numbering unnamed clauses from 1."""
+        """`measure.clause`, numbering unnamed clauses by position from 1.  Position is found by
+        identity, not equality: two clauses written alike (`award 10万 if x` twice) are two clauses."""
         if clause.name is not None:
             return f"{self.name.text}.{clause.name.text}"
         return f"{self.name.text}.{position(self.clauses, clause) + 1}"

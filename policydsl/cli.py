@@ -179,11 +179,18 @@ def eval_command(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The module to write (default: stdout).",
 )
-def compile_command(policy: Path, output: Path | None) -> None:
-    """Compile a policy to a standalone Python evaluator module (standard library only)."""
+@click.option(
+    "--target",
+    type=click.Choice(["python", "plan"]),
+    default="python",
+    show_default=True,
+    help="python: the evaluator module; plan: the lowered policy as text, for debugging.",
+)
+def compile_command(policy: Path, output: Path | None, target: str) -> None:
+    """Compile a policy to a standalone Python evaluator module (standard library only), or print its plan."""
     from policydsl.codegen.evaluator import compile_command as run
 
-    sys.exit(run(policy, output))
+    sys.exit(run(policy, output, target))
 
 
 @main.command("test")

@@ -880,29 +880,13 @@ def _date_const(enc: Encoder, value: datetime.date) -> DateTerm:
     return DateTerm(enc.integer(value.year), enc.integer(value.month), enc.integer(value.day))
 
 
-def _add_calendar(start: datetime.date, count: int, unit: str) -> datetime.date:
-    if unit == "day":
-        return start + datetime.timedelta(days=count)
-    months = start.month - 1 + (count * 12 if unit == "year" else count)
-    year, month = start.year + months // 12, months % 12 + 1
-    day = start.day
-    while True:
-        try:
-            return datetime.date(year, month, day)
-        except ValueError:
-            day -= 1
-
-
 def _validity(header: ast.Header | None) -> tuple[datetime.date | None, datetime.date | None]:
-    """First and last day (inclusive) the policy is in force, where the header says."""
-    if header is None or header.validity is None:
-        return None, None
-    v = header.validity
-    start = header.issued if v.start == "issued" else v.start if isinstance(v.start, datetime.date) else None
-    end = v.end
-    if v.duration is not None and start is not None:
-        end = _add_calendar(start, v.duration.value, v.duration.unit) - datetime.timedelta(days=1)
-    return start, end
+    """First and last day (inclusive) the policy is in force, where the header says (the plan's
+    window: one reading of it for every back end)."""
+    from policydsl.plan.lower import validity_window
+
+    window = validity_window(header)
+    return window.start, window.end
 
 
 # ---------------------------------------------------------------------------------- queries

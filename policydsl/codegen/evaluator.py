@@ -83,15 +83,26 @@ def write_atomically(target: Path, text: str) -> None:
         raise
 
 
-def compile_command(policy: Path, output: Path | None) -> int:
-    """`policydsl compile`: write the evaluator module, or print the policy's errors (exit 1)."""
+def plan_file(path: Path, sink: Sink) -> str | None:
+    """The plan of a policy file as text, or None when it has errors (see `sink`)."""
+    from policydsl.plan import format_plan, lower
+
+    checked = check_file(path, sink)
+    if checked.model is None or checked.source is None or sink.has_errors:
+        return None
+    return format_plan(lower(checked.model, checked.source.text))
+
+
+def compile_command(policy: Path, output: Path | None, target: str = "python") -> int:
+    """`policydsl compile`: write the evaluator module (or, `target` plan, the plan as text), or
+    print the policy's errors (exit 1)."""
     import click
 
     from policydsl.diagnostics import format_text
     from policydsl.frontend import load_file
 
     sink = Sink()
-    source = compile_file(policy, sink)
+    source = plan_file(policy, sink) if target == "plan" else compile_file(policy, sink)
     if source is None:
         loaded = load_file(policy, Sink())
         sources = {loaded.source.name: loaded.source} if loaded.source else {}
@@ -105,5 +116,6 @@ def compile_command(policy: Path, output: Path | None) -> int:
     except OSError as exc:
         click.echo(f"cannot write {output}: {exc.strerror or exc}", err=True)
         return 2
-    click.echo(f"{policy} compiled into {output} ({len(source.splitlines())} lines)")
+    what = "the plan of " if target == "plan" else ""
+    click.echo(f"{what}{policy} compiled into {output} ({len(source.splitlines())} lines)")
     return 0

@@ -1,0 +1,411 @@
+"""Lowering: a checked policy (its Model and source text) into its plan; the only reader of the AST here."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from types import MappingProxyType
+
+from policydsl import ast
+from policydsl import runtime as rt
+from policydsl.checks.typecheck import Model
+from policydsl.keywords import ALLOCATIONS, COMBINE_MODES, ROUNDING_MODES, ROUNDING_UNITS
+from policydsl.plan import nodes as P
+from policydsl.types import EnumValueSym, FactSym, ParamSym
+
+# The texts a reader sees that the plan composes (a message catalogue will take them over).
+APPLICANTS_REASON = "适用主体为 {labels}"
+NO_AMOUNT = "{label}：原文未给出金额"
+NO_AWARD = "不满足任何给予条件：{labels}"
+NO_CLAUSES = "（无条款）"
+PARAM_UNSET = "参数 {label}（{name}）原文未给出"
+ROW_UNSET = "{key} 档的金额原文未给出"
+BAND_UNSET = "分档金额原文未给出"
+PREFERRED = "优先支持：{reason}"
+SELECTION = "每年遴选不超过 {count} 个"
+NO_RANKING = "（原文未规定遴选排序）"
+HEAD = "{cite}{label}：适用"
+TITLE_VERB = {"award": "给予", "bonus": "追加"}
+
+
+class UnresolvedName(AssertionError):
+    """A name the checker did not resolve: lowering runs only on policies without errors."""
+
+
+def lower(model: Model, source_text: str = "") -> Plan:
+    """The plan of a policy that type-checked without errors; `source_text` lets the plan quote the
+    formulas as the drafter wrote them."""
+    return _Lowering(model, source_text).plan()
+
+
+Plan = P.Plan
+
+
+def validity_window(header: ast.Header | None) -> P.Validity:
+    """The days the policy is in force (first and last, inclusive), and the window in words."""
+    if header is None or header.validity is None:
+        return P.Validity(None, None, False, None)
+    v = header.validity
+    start: datetime.date | None
+    if v.start == "issued":
+        start = header.issued
+        said = f"自印发之日（{header.issued.isoformat()}）" if header.issued else "自印发之日（日期未定）"
+    elif isinstance(v.start, datetime.date):
+        start = v.start
+        said = f"自 {v.start.isoformat()}"
+    else:
+        start = None
+        said = "起始日期原文未定"
+    end = v.end
+    if v.duration is not None and start is not None:
+        try:
+            end = rt.add_duration(start, v.duration.value, v.duration.unit) - datetime.timedelta(days=1)
+        except OverflowError:
+            end = datetime.date.max  # the validity runs past the end of the calendar
+    if v.end is not None:
+        text = f"{said} 至 {v.end.isoformat()}"
+    elif v.duration is not None:
+        text = f"{said} 起 {v.duration.text}"
+    else:
+        text = said
+    blank = v.start is None or (v.start == "issued" and header.issued is None)
+    return P.Validity(start, end, blank, text)
+
+
+def _where(node: ast.Node) -> P.Where:
+    return P.Where(node.span.line, node.span.col)
+
+
+class _Lowering:
+    """One lowering: the `model`, the source `text`, and the parts lowered so far."""
+
+    def __init__(self, model: Model, text: str) -> None:
+        self.model = model
+        self.policy = model.policy
+        self.text = text
+
+    # ------------------------------------------------------------------ texts
+    def quote(self, node: ast.Node) -> str:
+        """The source text of a node, as the drafter wrote it (spaces folded)."""
+        if self.text and node.span.end <= len(self.text):
+            return " ".join(self.text[node.span.start : node.span.end].split())
+        return type(node).__name__
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, node: ast.Expr) -> P.Expr:
+        match node:
+            case ast.Money():
+                return P.Const(node.value, "money")
+            case ast.Percent():
+                return P.Const(node.value, "percent")
+            case ast.Number():
+                return P.Const(node.value, "number")
+            case ast.Count():
+                return P.Const(node.value, "count", node.unit)
+            case ast.PerUnit():
+                return P.Const(node.value, "per_unit", node.unit)
+            case ast.Ratio():
+                kind = self.model.type_of(node).kind
+                return P.Arith("/", P.Const(node.left, "number"), P.Const(node.right, "number"), kind)
+            case ast.Duration():
+                return P.DurationConst(node.value, node.unit)
+            case ast.DateLit():
+                return P.DateConst(node.value)
+            case ast.Bool():
+                return P.BoolConst(node.value)
+            case ast.Name():
+                return self.name(node)
+            case ast.BinOp():
+                kind = self.model.type_of(node).kind
+                return P.Arith(node.op, self.expr(node.left), self.expr(node.right), kind)
+            case ast.Negate():
+                return P.Neg(self.expr(node.operand))
+            case ast.Compare():
+                if isinstance(node.left, ast.Call) and node.left.func == "since":
+                    return P.Since(self.expr(node.left.args[0]), node.op, self.expr(node.right))
+                return P.Cmp(node.op, self.expr(node.left), self.expr(node.right))
+            case ast.Member():
+                return P.In(self.expr(node.subject), tuple(v.text for v in node.values))
+            case ast.And():
+                return P.And(self.expr(node.left), self.expr(node.right))
+            case ast.Or():
+                return P.Or(self.expr(node.left), self.expr(node.right))
+            case ast.Not():
+                return P.Not(self.expr(node.operand))
+            case ast.Implies():
+                return P.Or(P.Not(self.expr(node.left)), self.expr(node.right))
+            case ast.Call():
+                if node.func == "since":
+                    raise AssertionError("since() stands only on the left of a comparison")
+                return P.MinMax(node.func, tuple(self.expr(a) for a in node.args))
+            case ast.Table():
+                sym = self.model.refs.get(id(node.subject))
+                if not isinstance(sym, FactSym):
+                    raise UnresolvedName(node.subject.text)
+                rows = tuple(
+                    P.TableRow(
+                        None if e.key is None else e.key.text,
+                        self.value(e.value, ROW_UNSET.format(key="{key}" if e.key is None else e.key.text)),
+                    )
+                    for e in node.entries
+                )
+                return P.Table(sym.name, rows)
+            case ast.Band():
+                bands = tuple(
+                    P.BandRow(
+                        None if e.bounds is None else tuple((b.op, self.expr(b.value)) for b in e.bounds),
+                        self.value(e.value, BAND_UNSET),
+                    )
+                    for e in node.entries
+                )
+                return P.Band(self.expr(node.subject), bands)
+        raise AssertionError(f"unhandled expression {type(node).__name__}")
+
+    def value(self, node: ast.Expr | ast.Unset, why: str) -> P.Expr:
+        return P.Unset(why) if isinstance(node, ast.Unset) else self.expr(node)
+
+    def name(self, node: ast.Name) -> P.Expr:
+        sym = self.model.ref(node)
+        if isinstance(sym, FactSym):
+            return P.FactRef(sym.name)
+        if isinstance(sym, ParamSym):
+            return P.ParamRef(sym.name)
+        if isinstance(sym, EnumValueSym):
+            return P.EnumConst(sym.enum, sym.member)
+        raise UnresolvedName(node.text)
+
+    # ------------------------------------------------------------------ declarations
+    def facts(self) -> tuple[dict[str, P.FactSpec], dict[str, str]]:
+        specs: dict[str, P.FactSpec] = {}
+        aliases: dict[str, str] = {}
+        for key, sym in self.model.facts.items():
+            if sym.name in specs:
+                aliases[key] = sym.name
+                continue
+            ty = sym.type
+            members: tuple[tuple[str, str], ...] = ()
+            if ty.kind == "enum" and ty.enum is not None:
+                members = tuple((m.member, m.label) for m in self.model.enums.get(ty.enum, {}).values())
+            specs[sym.name] = P.FactSpec(
+                sym.name,
+                sym.label,
+                ty.kind,
+                ty.unit,
+                ty.enum,
+                members,
+                self.bounds(sym),
+                sym.decl is None,
+            )
+            if key != sym.name:
+                aliases[key] = sym.name
+        return specs, aliases
+
+    @staticmethod
+    def bounds(sym: FactSym) -> tuple[tuple[str, Decimal], ...]:
+        """A fact's literal bounds (a bound by any other expression checks nothing at the input)."""
+        bounds: list[tuple[str, Decimal]] = []
+        for bound in sym.decl.bounds if sym.decl is not None else ():
+            value = bound.value
+            if isinstance(value, ast.Money | ast.Number | ast.Count | ast.Percent):
+                bounds.append((bound.op, value.value))
+            elif isinstance(value, ast.Negate) and isinstance(
+                value.operand, ast.Money | ast.Number | ast.Count
+            ):
+                bounds.append((bound.op, -value.operand.value))
+        return tuple(bounds)
+
+    def params(self) -> dict[str, P.ParamSpec]:
+        params: dict[str, P.ParamSpec] = {}
+        for name, sym in self.model.params.items():
+            why = PARAM_UNSET.format(label=sym.label, name=sym.name)
+            versions = tuple(
+                P.ParamVersion(v.start, self.value(v.value, why), v.cite) for v in sym.decl.versions
+            )
+            params[name] = P.ParamSpec(sym.name, sym.label, sym.type.kind, sym.type.unit, versions)
+        return params
+
+    def rounding(self) -> P.Rounding:
+        header = self.policy.header
+        rounding = header.rounding if header is not None else None
+        if rounding is None:
+            return P.Rounding()
+        return P.Rounding(ROUNDING_UNITS[rounding.unit.text], ROUNDING_MODES[rounding.mode.text])
+
+    # ------------------------------------------------------------------ gates
+    def gate(self, key: str, kind: str, node: ast.Requirement | ast.Exclusion) -> P.Gate:
+        text = self.quote(node.cond)
+        return P.Gate(key, kind, self.expr(node.cond), text, node.reason or text, node.cite, _where(node))
+
+    def eligibility(self) -> tuple[P.Gate, ...]:
+        requirements = [r for e in self.policy.of(ast.Eligibility) for r in e.requirements]
+        return tuple(
+            self.gate(f"eligibility.require.{i}", "require", r) for i, r in enumerate(requirements, 1)
+        )
+
+    def applicants(self, measure: ast.Measure) -> P.ApplicantsGate | None:
+        applicants = measure.of(ast.Applicants)
+        kinds = self.model.kinds
+        if not applicants or not kinds:
+            return None
+        allowed = tuple(sorted({k.text for a in applicants for k in a.kinds}))
+        labels = "、".join(kinds[k].label for k in allowed if k in kinds)
+        return P.ApplicantsGate(allowed, APPLICANTS_REASON.format(labels=labels))
+
+    # ------------------------------------------------------------------ clauses
+    def clause(self, measure: ast.Measure, index: int, clause: ast.Clause) -> P.Clause:
+        mname = measure.name.text
+        name = clause.name.text if clause.name is not None else None
+        cid = f"{mname}.{name}" if name is not None else f"{mname}.{index}"
+        label = clause.label or name or cid
+        verb = TITLE_VERB[clause.kind]
+        if clause.label:
+            title = f"{verb}「{clause.label}」"
+        elif name is not None:
+            title = f"{verb}（{name}）"
+        else:
+            title = f"{verb}（第 {index} 项）"
+        cite = f"[{clause.cite}] " if clause.cite else ""
+        conditions = tuple(
+            P.Condition(self.expr(c.expr), c.negated, self.quote(c.expr)) for c in clause.conditions
+        )
+        amount = clause.amount
+        lowered = P.Amount(
+            amount.mode,
+            None if amount.expr is None else self.expr(amount.expr),
+            None if amount.expr is None else self.quote(amount.expr),
+            tuple(P.Cap(self.expr(c), self.quote(c)) for c in amount.caps),
+            NO_AMOUNT.format(label=label),
+        )
+        return P.Clause(
+            cid,
+            index,
+            name,
+            clause.kind,
+            label,
+            title,
+            HEAD.format(cite=cite, label=label),
+            clause.cite,
+            None if clause.exception_of is None else f"{mname}.{clause.exception_of.text}",
+            clause.priority,
+            conditions,
+            "；".join(self.quote(c) for c in clause.conditions),
+            lowered,
+            _where(clause),
+        )
+
+    @staticmethod
+    def groups(clauses: tuple[P.Clause, ...]) -> tuple[P.ExceptionGroup, ...]:
+        """Each award that has exceptions, with them in the order they are tried (highest priority
+        first, then as written); the groups in the order of their defaults."""
+        awards = [c for c in clauses if c.kind == "award"]
+        groups = []
+        for default in awards:
+            exceptions = [c for c in awards if c.exception_of == default.id and c is not default]
+            if not exceptions:
+                continue
+            exceptions.sort(key=lambda c: (-c.rank, c.index))
+            ranks: dict[int, list[str]] = {}
+            for e in exceptions:
+                ranks.setdefault(e.rank, []).append(e.id)
+            ties = tuple(tuple(ids) for ids in ranks.values() if len(ids) > 1)
+            groups.append(P.ExceptionGroup(default.id, tuple(e.id for e in exceptions), ties))
+        return tuple(groups)
+
+    # ------------------------------------------------------------------ measures
+    def measure(self, measure: ast.Measure) -> P.Measure:
+        mname = measure.name.text
+        label = measure.label or mname
+        gates = [
+            self.gate(f"{mname}.require.{i}", "require", r)
+            for i, r in enumerate(measure.of(ast.Requirement), 1)
+        ]
+        gates += [
+            self.gate(f"{mname}.exclude.{i}", "exclude", x)
+            for i, x in enumerate(measure.of(ast.Exclusion), 1)
+        ]
+        clauses = tuple(self.clause(measure, i, c) for i, c in enumerate(measure.clauses, 1))
+        awards = [c for c in clauses if c.kind == "award"]
+        none_reason = NO_AWARD.format(labels="、".join(c.label for c in awards) or NO_CLAUSES)
+        funding = tuple(
+            P.FundingLimit(self.expr(f.limit), self.expr(f.counting), self.quote(f.limit), f.cite)
+            for f in measure.of(ast.FundingLimit)
+        )
+        stages = tuple(
+            P.Instalment(
+                f"{mname}.{s.name.text}",
+                s.name.text,
+                s.label or s.name.text,
+                None if s.share is None else self.expr(s.share),
+                self.expr(s.cond),
+                self.quote(s.cond),
+                s.cite,
+            )
+            for s in measure.of(ast.Instalment)
+        )
+        preferences = tuple(
+            P.Preference(self.expr(p.cond), PREFERRED.format(reason=p.reason or self.quote(p.cond)), p.cite)
+            for p in measure.of(ast.Preference)
+        )
+        quotas = tuple(
+            P.Quota(
+                q.count,
+                None if q.rank is None else self.expr(q.rank),
+                SELECTION.format(count=q.count) + ("" if q.rank else NO_RANKING),
+                q.cite,
+            )
+            for q in measure.of(ast.Quota)
+        )
+        group_caps = tuple(
+            P.GroupCap(
+                self.expr(g.amount),
+                g.per.text,
+                None if g.allocate is None else ALLOCATIONS[g.allocate.text],
+                g.cite,
+            )
+            for g in measure.of(ast.GroupCap)
+        )
+        budgets = tuple(P.Budget(self.expr(b.amount), b.cite) for b in measure.of(ast.Budget))
+        return P.Measure(
+            mname,
+            label,
+            measure.cite,
+            tuple(f.text for p in measure.of(ast.Pays) for f in p.forms) or ("cash",),
+            self.applicants(measure),
+            tuple(gates),
+            clauses,
+            self.groups(clauses),
+            none_reason,
+            funding,
+            stages,
+            bool(measure.of(ast.NoClawback)),
+            preferences,
+            quotas,
+            group_caps,
+            budgets,
+            _where(measure),
+        )
+
+    # ------------------------------------------------------------------ the policy
+    def plan(self) -> P.Plan:
+        header = self.policy.header
+        facts, aliases = self.facts()
+        return P.Plan(
+            header.title if header is not None else "policy",
+            validity_window(header),
+            self.rounding(),
+            MappingProxyType(facts),
+            MappingProxyType(aliases),
+            MappingProxyType(self.params()),
+            MappingProxyType({k: sym.label for k, sym in self.model.kinds.items()}),
+            tuple(self.expr(a.cond) for a in self.policy.of(ast.Assume)),
+            self.eligibility(),
+            tuple(self.measure(m) for m in self.policy.of(ast.Measure)),
+            tuple(
+                P.Combination(COMBINE_MODES[c.mode.text], tuple(m.text for m in c.measures), c.cite, c.reason)
+                for c in self.policy.of(ast.Combine)
+            ),
+            tuple(
+                P.TotalCap(self.expr(t.amount), tuple(m.text for m in t.measures), t.cite)
+                for t in self.policy.of(ast.TotalCap)
+            ),
+        )

@@ -1,0 +1,646 @@
+"""The plan's nodes: a checked policy lowered into one resolved, frozen form that back ends read.
+
+Nothing here refers to the AST: names are resolved (a fact, a parameter or an enum value), amounts
+are exact `Decimal` in 元 (percentages as fractions, 万 and 亿 multiplied out), statutory words are
+plain comparisons (`超过` is `>`, `以上` is `>=`), and every text a reader sees (labels, reasons,
+explanation heads, the formulas as written) is worked out once.  The reference semantics stay in
+docs/semantics.md; the plan only says *what* each back end evaluates, never *how*.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import TypeAlias
+
+import attrs
+
+# ------------------------------------------------------------------------------- expressions
+
+
+@attrs.frozen
+class Const:
+    """A number: `value` (exact; money in 元, a percentage as a fraction) of `kind` (money, percent,
+    number, count, per_unit), counts and per-unit amounts with their `unit`."""
+
+    value: Decimal
+    kind: str
+    unit: str | None = None
+
+
+@attrs.frozen
+class DateConst:
+    """A calendar date."""
+
+    value: datetime.date
+
+
+@attrs.frozen
+class DurationConst:
+    """A length of time: `count` of `unit` (year, month or day)."""
+
+    count: int
+    unit: str
+
+
+@attrs.frozen
+class BoolConst:
+    """true or false."""
+
+    value: bool
+
+
+@attrs.frozen
+class EnumConst:
+    """The value `member` of enumeration `enum` (the applicant kinds are the enum `applicant`)."""
+
+    enum: str
+    member: str
+
+
+@attrs.frozen
+class FactRef:
+    """The applicant's fact `name` (its spec is `Plan.facts[name]`)."""
+
+    name: str
+
+
+@attrs.frozen
+class ParamRef:
+    """The parameter `name` (its versions are `Plan.params[name]`; a caller may override it)."""
+
+    name: str
+
+
+@attrs.frozen
+class Arith:
+    """`left op right` with op one of + - * /, giving a value of `kind` (money, percent, number,
+    count, per_unit, date).  A date plus or minus a duration is calendar arithmetic."""
+
+    op: str
+    left: Expr
+    right: Expr
+    kind: str
+
+
+@attrs.frozen
+class Neg:
+    """Unary minus."""
+
+    operand: Expr
+
+
+@attrs.frozen
+class Cmp:
+    """`left op right`, op one of >= > <= < == != (the statutory word already turned into it)."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@attrs.frozen
+class Since:
+    """The time from the date `start` to the evaluation date, compared (`op`) with `duration`;
+    needs an evaluation date."""
+
+    start: Expr
+    op: str
+    duration: Expr
+
+
+@attrs.frozen
+class In:
+    """The enum value `subject` is one of `members`."""
+
+    subject: Expr
+    members: tuple[str, ...]
+
+
+@attrs.frozen
+class And:
+    """Both, `left` first (three-valued; `right` is not evaluated when `left` is false)."""
+
+    left: Expr
+    right: Expr
+
+
+@attrs.frozen
+class Or:
+    """Either, `left` first (three-valued; `right` is not evaluated when `left` is true).  `a implies
+    b` is lowered to `Or(Not(a), b)`."""
+
+    left: Expr
+    right: Expr
+
+
+@attrs.frozen
+class Not:
+    """Not `operand`."""
+
+    operand: Expr
+
+
+@attrs.frozen
+class MinMax:
+    """`func` (min or max) of `args`."""
+
+    func: str
+    args: tuple[Expr, ...]
+
+
+@attrs.frozen
+class Unset:
+    """A value the text leaves open; evaluating it makes the figure unknown for the reason `why`.  In
+    a tier table's `otherwise` row, `{key}` in `why` stands for the applicant's value of the key."""
+
+    why: str
+
+
+@attrs.frozen
+class TableRow:
+    """One row of a tier table: enum member `key` (None for `otherwise`) gives `value`."""
+
+    key: str | None
+    value: Expr
+
+
+@attrs.frozen
+class Table:
+    """A tier table keyed by the enum fact `fact`: the first row whose key matches gives the value."""
+
+    fact: str
+    rows: tuple[TableRow, ...]
+
+
+@attrs.frozen
+class BandRow:
+    """One band: the subject satisfies every `(op, value)` of `bounds` (None: `otherwise`)."""
+
+    bounds: tuple[tuple[str, Expr], ...] | None
+    value: Expr
+
+
+@attrs.frozen
+class Band:
+    """Bands of thresholds over `subject`: the first band whose bounds hold gives the value."""
+
+    subject: Expr
+    rows: tuple[BandRow, ...]
+
+
+Expr: TypeAlias = (
+    Const
+    | DateConst
+    | DurationConst
+    | BoolConst
+    | EnumConst
+    | FactRef
+    | ParamRef
+    | Arith
+    | Neg
+    | Cmp
+    | Since
+    | In
+    | And
+    | Or
+    | Not
+    | MinMax
+    | Unset
+    | Table
+    | Band
+)
+
+EXPR_CLASSES: tuple[type, ...] = (
+    Const,
+    DateConst,
+    DurationConst,
+    BoolConst,
+    EnumConst,
+    FactRef,
+    ParamRef,
+    Arith,
+    Neg,
+    Cmp,
+    Since,
+    In,
+    And,
+    Or,
+    Not,
+    MinMax,
+    Unset,
+    Table,
+    Band,
+)
+
+
+def children(expr: Expr) -> Iterator[Expr]:
+    """The direct subexpressions of `expr`, in evaluation order."""
+    match expr:
+        case Arith() | Cmp() | And() | Or():
+            yield expr.left
+            yield expr.right
+        case Neg() | Not():
+            yield expr.operand
+        case Since():
+            yield expr.start
+            yield expr.duration
+        case In():
+            yield expr.subject
+        case MinMax():
+            yield from expr.args
+        case Table():
+            yield FactRef(expr.fact)
+            for row in expr.rows:
+                yield row.value
+        case Band():
+            yield expr.subject
+            for band in expr.rows:
+                for _, bound in band.bounds or ():
+                    yield bound
+                yield band.value
+        case _:
+            pass
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """`expr` and every expression inside it, depth first."""
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        yield item
+        stack.extend(reversed(list(children(item))))
+
+
+def facts_of(expr: Expr) -> tuple[str, ...]:
+    """The facts `expr` reads, sorted by name (what an explanation lists as `label = value`)."""
+    return tuple(sorted({e.name for e in walk(expr) if isinstance(e, FactRef)}))
+
+
+# ------------------------------------------------------------------------------- declarations
+
+
+@attrs.frozen
+class FactSpec:
+    """What a fact accepts: `name`, `label`, `kind` (money, percent, number, count, bool, date, text,
+    enum, duration), count `unit`, the `enum` it takes values of with its `members` ((name, label)…),
+    the literal `bounds` ((op, value)…) and whether it is the built-in applicant kind (`builtin`)."""
+
+    name: str
+    label: str
+    kind: str
+    unit: str | None
+    enum: str | None
+    members: tuple[tuple[str, str], ...]
+    bounds: tuple[tuple[str, Decimal], ...]
+    builtin: bool
+
+
+@attrs.frozen
+class ParamVersion:
+    """A parameter's value from `start` (None: from the beginning), with its legal `cite`; `value` is
+    an `Unset` when the text leaves it open."""
+
+    start: datetime.date | None
+    value: Expr
+    cite: str | None
+
+
+@attrs.frozen
+class ParamSpec:
+    """A parameter: `name`, `label`, `kind` and `unit` of its values, and its `versions` by date (the
+    last version whose start is on or before the evaluation date applies; without a date, the last)."""
+
+    name: str
+    label: str
+    kind: str
+    unit: str | None
+    versions: tuple[ParamVersion, ...]
+
+
+@attrs.frozen
+class Validity:
+    """The days the policy is in force, both inclusive: `start` and `end` (None: not said, or not
+    known); `start_blank` says the text leaves the start open (`valid from unset`, or `from issued`
+    with `issued unset`); `text` is the window in the reader's words."""
+
+    start: datetime.date | None
+    end: datetime.date | None
+    start_blank: bool
+    text: str | None
+
+
+@attrs.frozen
+class Rounding:
+    """How money is rounded: to `unit` (yuan, jiao, fen) with `mode` (half_up, half_even, down)."""
+
+    unit: str = "fen"
+    mode: str = "half_up"
+
+
+@attrs.frozen
+class Where:
+    """Where a piece stands in the policy file (1-based `line` and `col`), for comments in generated
+    code and for diagnostics."""
+
+    line: int
+    col: int
+
+
+# ------------------------------------------------------------------------------- gates
+
+
+@attrs.frozen
+class Gate:
+    """One condition an applicant must pass before any clause is looked at.
+
+    `key` names it in a result's `conditions` (`measure.require.1`, `measure.exclude.2`; the shared
+    eligibility's gates are `eligibility.require.N`); `kind` is "require" or "exclude"; the gate
+    passes when `cond` holds (a requirement) or fails to hold (an exclusion, `passes_when` False).
+    `reason` is the text shown when it fails (the drafter's reason, else `text`, the condition as
+    written); `cite` is the article."""
+
+    key: str
+    kind: str
+    cond: Expr
+    text: str
+    reason: str
+    cite: str | None
+    where: Where
+
+    @property
+    def passes_when(self) -> bool:
+        return self.kind == "require"
+
+
+@attrs.frozen
+class ApplicantsGate:
+    """The kinds of applicant a measure serves (`kinds`, sorted), with the `reason` shown when the
+    applicant is of another kind or its kind is not given."""
+
+    kinds: tuple[str, ...]
+    reason: str
+
+
+# ------------------------------------------------------------------------------- clauses
+
+
+@attrs.frozen
+class Condition:
+    """One `if` (or, `negated`, `unless`) of a clause: `cond` and `text`, the condition as written."""
+
+    cond: Expr
+    negated: bool
+    text: str
+
+
+@attrs.frozen
+class Cap:
+    """A cap on a clause's amount: `expr` and `text`, the cap as written."""
+
+    expr: Expr
+    text: str
+
+
+@attrs.frozen
+class Amount:
+    """What a clause gives: `mode` "determined" (an entitlement), "ceiling" (discretionary, up to the
+    figure) or "unset"; `expr` and `text` (as written; None when unset), then each of `caps`.
+    `unset_reason` is the reason shown when the text gives no figure."""
+
+    mode: str
+    expr: Expr | None
+    text: str | None
+    caps: tuple[Cap, ...]
+    unset_reason: str
+
+
+@attrs.frozen
+class Clause:
+    """An `award` or a `bonus` (`kind`).
+
+    `id` is positional and unique (`measure.name`, or `measure.N` for the N-th clause of the
+    measure, counting from 1); `index` is that N; `name` is the clause's own name.  `label` is what
+    results and explanations call it, `title` what diagrams call it (`给予「…」`), `head` the first
+    line of its explanation (`[cite] label：适用`) and `conditions_text` its conditions as written,
+    joined.  `exception_of` is the id of the default clause it replaces, with its `priority` as
+    written (None: not given, which ranks as 0)."""
+
+    id: str
+    index: int
+    name: str | None
+    kind: str
+    label: str
+    title: str
+    head: str
+    cite: str | None
+    exception_of: str | None
+    priority: int | None
+    conditions: tuple[Condition, ...]
+    conditions_text: str
+    amount: Amount
+    where: Where
+
+    @property
+    def rank(self) -> int:
+        """The priority the settlement compares (an unwritten priority is 0)."""
+        return self.priority or 0
+
+
+@attrs.frozen
+class ExceptionGroup:
+    """A default clause (`default`, an id) with the exceptions that may replace it (`exceptions`,
+    ids), in the order they are tried: highest priority first, then as written.  `ties` lists the
+    exceptions that share a priority with another (if two of them apply, the choice is undecided)."""
+
+    default: str
+    exceptions: tuple[str, ...]
+    ties: tuple[tuple[str, ...], ...]
+
+
+# ------------------------------------------------------------------------------- measure rules
+
+
+@attrs.frozen
+class FundingLimit:
+    """Cross-funding ceiling: the public funding `received` (an expression, usually a fact) plus this
+    award is at most `limit`; `text` is the limit as written."""
+
+    limit: Expr
+    received: Expr
+    text: str
+    cite: str | None
+
+
+@attrs.frozen
+class Instalment:
+    """One stage of a staged payout: `key` (`measure.stage`, in `conditions`), `name`, `label`; pays
+    `share` of the award (None: the rest) when `cond` (as written: `text`) holds, otherwise this and
+    every later stage is forfeit."""
+
+    key: str
+    name: str
+    label: str
+    share: Expr | None
+    cond: Expr
+    text: str
+    cite: str | None
+
+
+@attrs.frozen
+class Preference:
+    """Applicants for whom `cond` holds are preferred; `note` is the explanation line."""
+
+    cond: Expr
+    note: str
+    cite: str | None
+
+
+@attrs.frozen
+class Quota:
+    """At most `count` applicants are selected each year, ranked by `rank` (None: the text gives no
+    order); `selection` is the line shown on a result."""
+
+    count: int
+    rank: Expr | None
+    selection: str
+    cite: str | None
+
+
+@attrs.frozen
+class GroupCap:
+    """The awards of all members of one group (the fact `per`) together are at most `amount`; how to
+    cut when they pass it is `allocate` (proportional, unset; None: not said)."""
+
+    amount: Expr
+    per: str
+    allocate: str | None
+    cite: str | None
+
+
+@attrs.frozen
+class Budget:
+    """The yearly budget of a measure."""
+
+    amount: Expr
+    cite: str | None
+
+
+@attrs.frozen
+class Measure:
+    """A support measure: `name`, `label`, `cite`, payment `forms` (cash when not said).
+
+    `applicants` and `gates` (requirements, then exclusions, each in source order) decide whether the
+    applicant is admitted; `clauses` in source order, `groups` the exception groups in source order
+    of their defaults; `none_reason` is the reason shown when no award applies.  Then the measure's
+    rules as written, in source order: `funding_limits`, `instalments`, `no_clawback`,
+    `preferences`, `quotas`, `group_caps`, `budgets`.  Where the text writes a rule twice, the
+    evaluation applies one of them: `funding`, `quota` and `group_cap` say which (the analysis and
+    the diagrams look at all of them)."""
+
+    name: str
+    label: str
+    cite: str | None
+    forms: tuple[str, ...]
+    applicants: ApplicantsGate | None
+    gates: tuple[Gate, ...]
+    clauses: tuple[Clause, ...]
+    groups: tuple[ExceptionGroup, ...]
+    none_reason: str
+    funding_limits: tuple[FundingLimit, ...]
+    instalments: tuple[Instalment, ...]
+    no_clawback: bool
+    preferences: tuple[Preference, ...]
+    quotas: tuple[Quota, ...]
+    group_caps: tuple[GroupCap, ...]
+    budgets: tuple[Budget, ...]
+    where: Where
+
+    @property
+    def funding(self) -> FundingLimit | None:
+        """The funding limit the evaluation applies: the last one written."""
+        return self.funding_limits[-1] if self.funding_limits else None
+
+    @property
+    def quota(self) -> Quota | None:
+        """The quota the evaluation and the batch apply: the first one written."""
+        return self.quotas[0] if self.quotas else None
+
+    @property
+    def group_cap(self) -> GroupCap | None:
+        """The group cap the batch applies: the first one written."""
+        return self.group_caps[0] if self.group_caps else None
+
+    @property
+    def awards(self) -> tuple[Clause, ...]:
+        return tuple(c for c in self.clauses if c.kind == "award")
+
+    @property
+    def bonuses(self) -> tuple[Clause, ...]:
+        return tuple(c for c in self.clauses if c.kind == "bonus")
+
+    def clause(self, clause_id: str) -> Clause:
+        """The clause with this id (KeyError when there is none)."""
+        for c in self.clauses:
+            if c.id == clause_id:
+                return c
+        raise KeyError(clause_id)
+
+
+# ------------------------------------------------------------------------------- the policy
+
+
+@attrs.frozen
+class Combination:
+    """How `measures` combine for one applicant: `mode` added, highest (就高不重复) or exclusive."""
+
+    mode: str
+    measures: tuple[str, ...]
+    cite: str | None
+    reason: str | None
+
+
+@attrs.frozen
+class TotalCap:
+    """The awards of `measures` together are at most `amount` for one applicant."""
+
+    amount: Expr
+    measures: tuple[str, ...]
+    cite: str | None
+
+
+@attrs.frozen
+class Plan:
+    """A checked policy, lowered.
+
+    `title`, `validity`, `rounding`; `facts` (name -> spec, in declaration order, the built-in
+    applicant kind first when the policy declares kinds), `aliases` (every other key an applicant's
+    input may use for a fact -> its name: `申报主体` for `applicant`), `params` (name -> spec),
+    `kinds` (applicant kind -> label), `assumptions` (background facts the analysis may assume);
+    `eligibility`, the gates shared by every measure; `measures` in source order; `combinations` and
+    `total_caps`, which act on the total."""
+
+    title: str
+    validity: Validity
+    rounding: Rounding
+    facts: Mapping[str, FactSpec]
+    aliases: Mapping[str, str]
+    params: Mapping[str, ParamSpec]
+    kinds: Mapping[str, str]
+    assumptions: tuple[Expr, ...]
+    eligibility: tuple[Gate, ...]
+    measures: tuple[Measure, ...]
+    combinations: tuple[Combination, ...]
+    total_caps: tuple[TotalCap, ...]
+
+    def measure(self, name: str) -> Measure:
+        """The measure called `name` (KeyError when there is none)."""
+        for m in self.measures:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def clause(self, clause_id: str) -> Clause:
+        """The clause with this id, in whichever measure (KeyError when there is none)."""
+        return self.measure(clause_id.split(".", 1)[0]).clause(clause_id)
