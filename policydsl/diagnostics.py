@@ -51,6 +51,7 @@ _CODES = [
     Code("E105", Severity.ERROR, "unknown measure or clause"),
     Code("E106", Severity.ERROR, "unknown applicant kind"),
     Code("E107", Severity.ERROR, "unknown option"),
+    Code("E109", Severity.ERROR, "exception involving a bonus"),
     Code("W108", Severity.WARNING, "missing policy header"),
     # types and units
     Code("E201", Severity.ERROR, "incompatible operands"),
