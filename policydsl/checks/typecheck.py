@@ -847,7 +847,8 @@ class _Checker:
             # Exceptions are settled among the award clauses only (runtime.settle_clauses, the fast
             # path, the analysis); one that involves a bonus would be accepted here and ignored at
             # evaluation, so it is refused.
-            default = next(c for c in m.clauses if c.name is not None and c.name.text == clause.exception_of.text)
+            target = clause.exception_of.text
+            default = next(c for c in m.clauses if c.name is not None and c.name.text == target)
             if clause.kind != "award" or default.kind != "award":
                 bonus = "this clause" if clause.kind != "award" else f"`{clause.exception_of.text}`"
                 self.sink.report(
