@@ -27,3 +27,20 @@ def visible(text: str, *, newlines: bool = False) -> str:
     if newlines:
         return "\n".join(UNSAFE.sub(_escape, line) for line in text.split("\n"))
     return UNSAFE.sub(_escape, text)
+
+
+_JSON_RAW = re.compile(f"[\x7f-\x9f{_BIDI}]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text (json.dumps with ensure_ascii=False) with the characters JSON leaves raw but a
+    terminal acts on (DEL, C1 controls, bidi overrides) written as `\\uXXXX` escapes: the same data,
+    nothing a terminal interprets.  (json.dumps already escapes C0 controls, ESC included.)"""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """Print `text` (one or more lines) to the terminal or log with `visible` applied."""
+    import click
+
+    click.echo(visible(text, newlines=True), err=err)
