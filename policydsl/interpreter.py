@@ -465,6 +465,8 @@ class Interpreter:
             if stage.share is not None and share is None:
                 holds = None  # the share cannot be worked out, so neither can the stage (None is `rest`)
             stages.append((stage.name.text, stage.label or stage.name.text, share, holds))
+            if holds is False:
+                break  # this stage and every later one are forfeit: their facts cannot matter
         no_clawback = bool(measure.of(ast.NoClawback))
         try:
             rt.finish_measure(result, outcomes, self.rounding, funding, stages, no_clawback)
@@ -485,7 +487,9 @@ class Interpreter:
         elif unknown:
             result.status = rt.UNDETERMINED
             result.reasons = [f"尚无法判断：{u}" for u in unknown]
-        result.needed = sorted(self._label(n) for n in env.needed)
+        # A decided measure asks for nothing more: a fact that could change it would have left it
+        # undetermined (three-valued logic); what was read on the way (a preference) does not count.
+        result.needed = sorted(self._label(n) for n in env.needed) if result.status == rt.UNDETERMINED else []
         env.needed = before | env.needed
         return result
 

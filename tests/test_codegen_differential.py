@@ -198,6 +198,10 @@ def check_agreement(
     expected = outcome(lambda: interpreter.evaluate(dict(facts), date, partial=partial, explain=explain))
     actual = outcome(lambda: module.evaluate(dict(facts), date, partial=partial, explain=explain))
     assert actual == expected
+    if not isinstance(expected, tuple):
+        # a decided measure asks for nothing more (a fact it lists could not change it)
+        for m in expected["measures"]:
+            assert m["status"] == rt.UNDETERMINED or m["needed"] == [], m
     if date is not None:
         # the fast path decides what the full path decides, or leaves the applicant to it
         fast = module.fast_amounts(dict(facts), date)

@@ -208,3 +208,23 @@ def test_explanation_quotes_formulas_and_facts_in_labels(policy: PolicyEvaluator
     text = run(policy, investment="150万").explain()
     assert "50% * investment = 75万元（项目总投入 = 150万元）" in text
     assert "最高 75万元" in text
+
+
+@pytest.mark.parametrize("interpret", [True, False], ids=["interpreter", "compiled"])
+def test_a_forfeited_instalment_asks_for_no_later_stage(interpret: bool) -> None:
+    # 003 第十四条: the first instalment fails, so the second is forfeit whatever its completion
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "policies" / "shenzhen_consulting_diagnosis.policy"
+    engine, _ = compile_policy(path, compiled=not interpret)
+    assert engine is not None
+    facts = {
+        "applicant": "enterprise", "registered_in_shenzhen": True, "serves_in_shenzhen": True,
+        "selected": True, "fraud_found": False, "prior_fraud": False,
+        "committed_enterprises": "100家", "completion_h1": "59%",
+    }  # fmt: skip
+    day = datetime.date(2023, 3, 1)
+    partial = engine.evaluate(facts, day, partial=True).measures["consulting"]
+    assert (partial.status, partial.amount, partial.needed) == (rt.DETERMINED, Decimal("0.00"), [])
+    # and the complete evaluation does not call the later stage's figure missing
+    assert engine.evaluate(facts, day).measures["consulting"].amount == Decimal("0.00")

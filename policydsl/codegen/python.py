@@ -1131,18 +1131,22 @@ class PythonGenerator:
         stages = measure.of(ast.Instalment)
         if stages:
             w.line("stages = []")
-        for stage in stages:
+        for i, stage in enumerate(stages):
             w.comment(f"instalment {stage.name.text}: {self.quote(stage.cond)}")
-            self.test(stage.cond, "holds", None)
-            if stage.share is None:
-                share = "None"
-            else:
-                self.safe(stage.share, "share")
-                share = "share"
-                with w.block("if share is None"):
-                    w.line("holds = None  # the share cannot be worked out, so neither can the stage")
-            stage_label = stage.label or stage.name.text
-            w.call("stages.append((", [self.s(stage.name.text), self.s(stage_label), share, "holds"], "))")
+            # after a stage that fails, the later ones are forfeit: their facts are not read
+            with w.block("if stages[-1][3] is not False") if i else contextlib.nullcontext():
+                self.test(stage.cond, "holds", None)
+                if stage.share is None:
+                    share = "None"
+                else:
+                    self.safe(stage.share, "share")
+                    share = "share"
+                    with w.block("if share is None"):
+                        w.line("holds = None  # the share cannot be worked out, so neither can the stage")
+                stage_label = stage.label or stage.name.text
+                w.call(
+                    "stages.append((", [self.s(stage.name.text), self.s(stage_label), share, "holds"], "))"
+                )
         no_clawback = "True" if measure.of(ast.NoClawback) else "False"
         funding = "funding" if limits else "None"
         stage_list = "stages" if stages else "[]"
@@ -1171,7 +1175,7 @@ class PythonGenerator:
                 w.line("result.reasons = []")
             w.line("result.status = UNDETERMINED")
             w.line('result.reasons.extend(["尚无法判断：" + u for u in unknown])')
-        with w.block("if need"):
+        with w.block("if need and result.status == UNDETERMINED"):  # a decided measure asks for nothing
             w.line("result.needed = sorted(NEEDED[n] for n in need)")
         w.line("return result")
         comments = [
