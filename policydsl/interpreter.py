@@ -534,6 +534,7 @@ class Interpreter:
         env = _Env(values, date, self.overrides)
         env.coverage = coverage
         with decimal.localcontext(rt.CONTEXT):
+            self.check_assumptions(values, date)
             shared = self.shared_gates(env)
             measures = {
                 m.name.text: self.measure(m, env, shared, explain) for m in self.policy.of(ast.Measure)
@@ -549,6 +550,19 @@ class Interpreter:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
                 total.reasons.append(self.failure("合计", exc))
         return rt.Decision(self.title, date, measures, total, shared[0])
+
+    def check_assumptions(self, values: Mapping[str, Any], date: datetime.date | None) -> None:
+        """Raise InputError when the facts contradict an `assume` line: the policy's analysis (and
+        its author) took it for granted, so the figures of such an applicant are not to be trusted.
+        An assumption that cannot be told (a fact left out) is no contradiction."""
+        env = _Env(values, date, self.overrides)
+        problems = [
+            rt.contradiction(self.quote(a.cond), a.label)
+            for a in self.policy.of(ast.Assume)
+            if self.test(a.cond, env)[0] is False
+        ]
+        if problems:
+            raise rt.InputError(problems)
 
     def shared_gates(self, env: _Env) -> tuple[list[str], list[str], set[str]]:
         """The policy-wide reasons to rule every measure out, those not yet decidable, and the facts

@@ -1344,6 +1344,27 @@ class PythonGenerator:
             ["eligibility shared by every measure, and the policy's validity"],
         )
 
+    def assumptions_func(self, out: CodeWriter) -> None:
+        """Interpreter.check_assumptions: the `assume` lines the facts contradict."""
+        w = self.begin()
+        w.line("need: set[str] = set()")
+        w.line("problems: list[str] = []")
+        for assume in self.policy.of(ast.Assume):
+            quoted = self.quote(assume.cond)
+            w.comment(f"{self.file_line(assume)}  assume {quoted}")
+            self.test(assume.cond, "holds", None)
+            with w.block("if holds is False"):
+                label = "None" if assume.label is None else self.s(assume.label)
+                w.line(f"problems.append(contradiction({self.s(quoted)}, {label}))")
+        w.line("return problems")
+        self.end(
+            out,
+            "contradicted",
+            ["f: Values", "p: Values", "date: Date"],
+            "list[str]",
+            ["the policy's assumptions the facts contradict (an input error)"],
+        )
+
     def total_caps_func(self, out: CodeWriter) -> None:
         w = self.begin()
         w.line("need: set[str] = set()")
@@ -1510,6 +1531,10 @@ class PythonGenerator:
         w.line("f = read_facts(facts)")
         w.line("p = parse_params(params, PARAM_SPECS) if params else {}")
         with w.block("with decimal.localcontext(CONTEXT)"):
+            if self.policy.of(ast.Assume):
+                w.line("problems = contradicted(f, p, date)")
+                with w.block("if problems"):
+                    w.line("raise InputError(problems)")
             w.line("shared = shared_gates(f, p, date)")
             entries = [
                 f"{self.s(m.name.text)}: {func}(f, p, date, shared, explain)"
@@ -1552,6 +1577,8 @@ class PythonGenerator:
         functions = CodeWriter()
         for sym in self.model.params.values():
             self.gen_param(functions, sym)
+        if self.policy.of(ast.Assume):
+            self.assumptions_func(functions)
         self.shared_func(functions)
         for measure in self.policy.of(ast.Measure):
             self.measure_func(functions, measure)
