@@ -82,6 +82,8 @@ def test_no_raw_control_character_reaches_the_terminal(tmp_path: Path, accepted:
         _run_in_pty(["eval", policy, "--facts", facts_file, "--date", "2024-01-01"], tmp_path),
         _run_in_pty(["eval", policy, "--facts", facts_file, "--format", "json"], tmp_path),
         _run_in_pty(["test", policy], tmp_path),
+        _run_in_pty(["fmt", "--check", policy], tmp_path),
+        _run_in_pty(["compile", policy, "-o", f"out{MIX[:3]}.py"], tmp_path),
         _run_in_pty(["eval", policy, "--facts", f"missing{MIX}.json"], tmp_path),
     ]
     for out in outputs:

@@ -17,6 +17,7 @@ from policydsl.checks.typecheck import Model
 from policydsl.codegen.python import GeneratedModule, generate
 from policydsl.diagnostics import Sink
 from policydsl.pipeline import Checked, check_file
+from policydsl.textsafety import echo
 
 
 class CompiledEvaluator(PolicyEvaluator):
@@ -103,7 +104,7 @@ def compile_command(policy: Path, output: Path | None) -> int:
     try:
         write_atomically(output, source)
     except OSError as exc:
-        click.echo(f"cannot write {output}: {exc.strerror or exc}", err=True)
+        echo(f"cannot write {output}: {exc.strerror or exc}", err=True)
         return 2
-    click.echo(f"{policy} compiled into {output} ({len(source.splitlines())} lines)")
+    echo(f"{policy} compiled into {output} ({len(source.splitlines())} lines)")
     return 0
