@@ -15,6 +15,7 @@ from policydsl.diagnostics import Sink
 from policydsl.keywords import KEYWORDS, POSTFIX_WORDS, PREFIX_WORDS, SYMBOLS
 from policydsl.runtime import MAX_DIGITS, odd_characters, shift
 from policydsl.source import SourceFile, Span
+from policydsl.textsafety import UNSAFE_IN_TEXT, visible
 
 _N = TypeVar("_N", bound=ast.Node)
 
@@ -623,9 +624,25 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return ast.Policy(span, headers[0] if headers else None, items, False, ())
 
 
+def _refuse_controls(token: Token, source: SourceFile, sink: Sink) -> None:
+    # Labels and citations reach terminals, logs, diagrams and the review site: a control character
+    # could rewrite a reviewer's screen or break a diagram, so it is refused (tab and `\n` are fine).
+    found = UNSAFE_IN_TEXT.search(str(token))
+    if found is not None:
+        start = (token.start_pos or 0) + found.start()
+        sink.report(
+            "E006",
+            f"text holds the control character {visible(found.group(0))}",
+            source.span(start, start + 1),
+            hint="delete it; write `\\n` for a line break in a label",
+        )
+
+
 def build(source: SourceFile, tree: lark.Tree[Token], comments: list[Token], sink: Sink) -> ast.Policy:
     """Turn a parse tree into the policy AST, reporting invalid literals into `sink`."""
     builder = _Builder(source, sink)
+    for token in tree.scan_values(lambda v: isinstance(v, Token) and v.type == "STRING"):
+        _refuse_controls(token, source, sink)
     policy: ast.Policy = builder.transform(tree)
     first = re.search(r"[^\s#][^\s]*", re.sub(r"#[^\n]*", "", source.text))
     chinese = bool(first and first.group(0) in _ZH_KEYWORDS)

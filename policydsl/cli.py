@@ -12,6 +12,7 @@ from policydsl import commands_eval
 from policydsl.diagnostics import Severity, Sink, format_json, format_text
 from policydsl.pipeline import check_file
 from policydsl.source import SourceFile
+from policydsl.textsafety import echo, json_safe
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -28,9 +29,9 @@ def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
     """Print the sink's diagnostics in the chosen format."""
     diagnostics = sink.diagnostics
     if fmt == "json":
-        click.echo(format_json(diagnostics))
+        echo(json_safe(format_json(diagnostics)))
     elif diagnostics:
-        click.echo(format_text(diagnostics, sources), err=False)
+        echo(format_text(diagnostics, sources))
 
 
 @main.command()
@@ -83,13 +84,13 @@ def check(
         if result is not None and result.skipped:
             cut_short += 1
     if fmt == "sarif":
-        click.echo(analysis_report.sarif_text(sink.diagnostics, settled))
+        echo(json_safe(analysis_report.sarif_text(sink.diagnostics, settled)))
     elif fmt == "json":
-        click.echo(analysis_report.json_text(sink.diagnostics, settled))
+        echo(json_safe(analysis_report.json_text(sink.diagnostics, settled)))
     else:
         emit(sink, sources, fmt)
         if settled:
-            click.echo(analysis_report.settled_text(settled, sources))
+            echo(analysis_report.settled_text(settled, sources))
     threshold = Severity[fail_on.upper()]
     failing = [d for d in sink.diagnostics if d.severity >= threshold]
     if fmt == "text":
@@ -101,7 +102,7 @@ def check(
         if cut_short:
             which = "its analysis was" if len(files) == 1 else f"the analysis of {cut_short} was"
             summary += f"; {which} cut short at the budget of {budget} solver questions (--budget)"
-        click.echo(("ok: " if not failing else "") + summary)
+        echo(("ok: " if not failing else "") + summary)
     sys.exit(EXIT_PROBLEMS if failing else EXIT_OK)
 
 

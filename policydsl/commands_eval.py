@@ -19,12 +19,16 @@ from policydsl.examples import coverage_gaps, run_example
 from policydsl.frontend import read_limited
 from policydsl.interpreter import Interpreter
 from policydsl.pipeline import errors_text
+from policydsl.textsafety import echo, json_safe, visible
 
 
 class UsageProblem(click.ClickException):
     """A problem with the command's input files (exit code 2)."""
 
     exit_code = 2
+
+    def format_message(self) -> str:
+        return visible(self.message, newlines=True)  # the message may quote file names and input
 
 
 # An applicant's facts or a set of parameter values is a few kilobytes; this refuses a wrong file
@@ -56,7 +60,7 @@ def build(policy: Path, params: Path | None, interpret: bool = False) -> PolicyE
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None
     if evaluator is None:
-        click.echo(errors_text(policy, sink.errors_only()), err=True)
+        echo(errors_text(policy, sink.errors_only()), err=True)
         raise SystemExit(1)
     return evaluator
 
@@ -73,16 +77,16 @@ def evaluate_one(
     try:
         decision = evaluator.evaluate(facts, date, partial=partial, explain=explain or fmt == "json")
     except rt.InputError as exc:
-        click.echo(f"{facts_path}: the facts cannot be used:", err=True)
+        echo(f"{facts_path}: the facts cannot be used:", err=True)
         for problem in exc.problems:
-            click.echo(f"  - {problem}", err=True)
+            echo(f"  - {problem}", err=True)
         return 1
     if fmt == "json":
-        click.echo(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2))
+        echo(json_safe(json.dumps(decision.to_dict(), ensure_ascii=False, indent=2)))
     elif explain:
-        click.echo(decision.explain())
+        echo(decision.explain())
     else:
-        click.echo(summary(decision))
+        echo(summary(decision))
     return 0
 
 
@@ -133,7 +137,7 @@ def evaluate_batch(
     else:
         encoding = detect_encoding(source)
         how = "detected"
-    click.echo(f"reading {source} as {encoding_name(encoding)} ({how})")
+    echo(f"reading {source} as {encoding_name(encoding)} ({how})")
     try:
         # an unreadable header, an unknown column, or a group cap the policy leaves unset stops the
         # batch before any row
@@ -151,7 +155,7 @@ def evaluate_batch(
         )
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None
-    click.echo(f"{rows} rows evaluated into {target}: {rows - errors} decided, {errors} with errors")
+    echo(f"{rows} rows evaluated into {target}: {rows - errors} decided, {errors} with errors")
     return 1 if errors else 0
 
 
@@ -163,7 +167,7 @@ def test_files(
     for path in files:
         evaluator, sink = compile_policy(path)
         if evaluator is None:
-            click.echo(errors_text(path, sink.errors_only()))
+            echo(errors_text(path, sink.errors_only()))
             failed += 1
             continue
         interpreter: Interpreter = evaluator.interpreter
@@ -178,24 +182,24 @@ def test_files(
                 passed += 1
                 continue
             failed += 1
-            click.echo(f'{example.span}: FAILED example "{example.name}"')
+            echo(f'{example.span}: FAILED example "{example.name}"')
             for failure in result.failures:
-                click.echo(f"    {failure}")
+                echo(f"    {failure}")
             if result.decision is not None:
-                click.echo("  explanation:")
-                click.echo("\n".join("    " + line for line in result.decision.explain().splitlines()))
+                echo("  explanation:")
+                echo("\n".join("    " + line for line in result.decision.explain().splitlines()))
         if coverage:
             reached, total, gaps = coverage_gaps(evaluator.model, seen)
             reached_all += reached
             total_all += total
             share = Decimal(100) * reached / total if total else Decimal(100)
-            click.echo(f"{path}: coverage {share:.1f}% ({reached}/{total} branches)")
+            echo(f"{path}: coverage {share:.1f}% ({reached}/{total} branches)")
             for gap in gaps:
-                click.echo(f"  {gap.span}: {gap.message}")
-    click.echo(f"{passed} passed, {failed} failed")
+                echo(f"  {gap.span}: {gap.message}")
+    echo(f"{passed} passed, {failed} failed")
     if coverage and min_coverage is not None and total_all:
         share = Decimal(100) * reached_all / total_all
         if share < Decimal(str(min_coverage)):
-            click.echo(f"coverage {share:.1f}% is below --min-coverage {min_coverage}")
+            echo(f"coverage {share:.1f}% is below --min-coverage {min_coverage}")
             return 1
     return 1 if failed else 0

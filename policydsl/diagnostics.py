@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from policydsl.source import SourceFile, Span
+from policydsl.textsafety import visible
 
 
 class Severity(enum.IntEnum):
@@ -51,6 +52,7 @@ _CODES = [
     Code("E105", Severity.ERROR, "unknown measure or clause"),
     Code("E106", Severity.ERROR, "unknown applicant kind"),
     Code("E107", Severity.ERROR, "unknown option"),
+    Code("E109", Severity.ERROR, "exception involving a bonus"),
     Code("W108", Severity.WARNING, "missing policy header"),
     # types and units
     Code("E201", Severity.ERROR, "incompatible operands"),
@@ -170,30 +172,32 @@ def _excerpt(source: SourceFile, span: Span) -> list[str]:
         end_col = span.end_col - shift if span.end_line == span.line else len(line) + 1
         end_col = min(end_col, len(line) + 1)
         span = attrs.evolve(span, col=span.col - shift, end_line=span.line, end_col=end_col)
-    before = line[: span.col - 1].replace("\t", " ")
+    # Control characters are shown as visible escapes (`\x1b`), and the caret measures the escapes.
+    before = visible(line[: span.col - 1].replace("\t", " "))
     if span.end_line == span.line:
         marked = line[span.col - 1 : max(span.end_col - 1, span.col)]
     else:
         marked = line[span.col - 1 :]
-    width = max(1, display_width(marked.replace("\t", " ")))
+    width = max(1, display_width(visible(marked.replace("\t", " "))))
     caret = " " * display_width(before) + "^" + "~" * (width - 1)
-    return [gutter + line.replace("\t", " "), " " * (len(gutter) - 2) + "| " + caret]
+    return [gutter + visible(line.replace("\t", " ")), " " * (len(gutter) - 2) + "| " + caret]
 
 
 def format_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, SourceFile]) -> str:
     """Compiler-style text: `file:line:col: error[CODE]: message`, the line, a caret, notes, hint."""
     out: list[str] = []
     for d in diagnostics:
-        where = f"{d.span}: " if d.span else ""
-        out.append(f"{where}{d.severity}[{d.code}]: {d.message}")
+        # file names, messages and hints quote the policy's text and the input: shown, never obeyed
+        where = f"{visible(str(d.span))}: " if d.span else ""
+        out.append(f"{where}{d.severity}[{d.code}]: {visible(d.message)}")
         source = sources.get(d.span.file) if d.span else None
         if d.span and source is not None:
             out.extend(_excerpt(source, d.span))
         for note in d.notes:
-            at = f"{note.span}: " if note.span else ""
-            out.append(f"  = note: {at}{note.message}")
+            at = f"{visible(str(note.span))}: " if note.span else ""
+            out.append(f"  = note: {at}{visible(note.message)}")
         if d.hint:
-            out.append(f"  = hint: {d.hint}")
+            out.append(f"  = hint: {visible(d.hint)}")
     return "\n".join(out)
 
 

@@ -18,6 +18,7 @@ from policydsl.diagnostics import Severity, Sink, display_width, format_text
 from policydsl.frontend import load_bytes, load_file, load_text
 from policydsl.keywords import spelling
 from policydsl.source import SourceFile
+from policydsl.textsafety import echo
 
 WIDTH = 100  # display columns; a Chinese character takes two
 INDENT = 2
@@ -909,7 +910,7 @@ def run_fmt(paths: Sequence[Path], *, check: bool, diff: bool) -> int:
         name = str(path)
         result = _format_file(path)
         if isinstance(result, str):
-            click.echo(result, err=True)
+            echo(result, err=True)
             failed += 1
             continue
         if name == "-" and not report_only:
@@ -920,15 +921,15 @@ def run_fmt(paths: Sequence[Path], *, check: bool, diff: bool) -> int:
         if diff:
             click.echo(_unified_diff(name, result.before, result.after), nl=False)
         if check:
-            click.echo(f"would reformat {name}", err=True)
+            echo(f"would reformat {name}", err=True)
         elif not report_only and name != "-":
             try:
                 path.write_bytes(result.after.encode("utf-8"))
             except OSError as exc:
-                click.echo(f"{name}: error: cannot write the file: {exc.strerror or exc}", err=True)
+                echo(f"{name}: error: cannot write the file: {exc.strerror or exc}", err=True)
                 failed += 1
                 continue
-            click.echo(f"reformatted {name}", err=True)
+            echo(f"reformatted {name}", err=True)
         changed += 1
     if report_only:
         parts = [(changed, "would be reformatted"), (unchanged, "already formatted")]

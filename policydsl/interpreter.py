@@ -465,6 +465,8 @@ class Interpreter:
             if stage.share is not None and share is None:
                 holds = None  # the share cannot be worked out, so neither can the stage (None is `rest`)
             stages.append((stage.name.text, stage.label or stage.name.text, share, holds))
+            if holds is False:
+                break  # this stage and every later one are forfeit: their facts cannot matter
         no_clawback = bool(measure.of(ast.NoClawback))
         try:
             rt.finish_measure(result, outcomes, self.rounding, funding, stages, no_clawback)
@@ -485,7 +487,9 @@ class Interpreter:
         elif unknown:
             result.status = rt.UNDETERMINED
             result.reasons = [f"尚无法判断：{u}" for u in unknown]
-        result.needed = sorted(self._label(n) for n in env.needed)
+        # A decided measure asks for nothing more: a fact that could change it would have left it
+        # undetermined (three-valued logic); what was read on the way (a preference) does not count.
+        result.needed = sorted(self._label(n) for n in env.needed) if result.status == rt.UNDETERMINED else []
         env.needed = before | env.needed
         return result
 
@@ -530,6 +534,7 @@ class Interpreter:
         env = _Env(values, date, self.overrides)
         env.coverage = coverage
         with decimal.localcontext(rt.CONTEXT):
+            self.check_assumptions(values, date)
             shared = self.shared_gates(env)
             measures = {
                 m.name.text: self.measure(m, env, shared, explain) for m in self.policy.of(ast.Measure)
@@ -545,6 +550,19 @@ class Interpreter:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
                 total.reasons.append(self.failure("合计", exc))
         return rt.Decision(self.title, date, measures, total, shared[0])
+
+    def check_assumptions(self, values: Mapping[str, Any], date: datetime.date | None) -> None:
+        """Raise InputError when the facts contradict an `assume` line: the policy's analysis (and
+        its author) took it for granted, so the figures of such an applicant are not to be trusted.
+        An assumption that cannot be told (a fact left out) is no contradiction."""
+        env = _Env(values, date, self.overrides)
+        problems = [
+            rt.contradiction(self.quote(a.cond), a.label)
+            for a in self.policy.of(ast.Assume)
+            if self.test(a.cond, env)[0] is False
+        ]
+        if problems:
+            raise rt.InputError(problems)
 
     def shared_gates(self, env: _Env) -> tuple[list[str], list[str], set[str]]:
         """The policy-wide reasons to rule every measure out, those not yet decidable, and the facts

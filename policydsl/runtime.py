@@ -724,6 +724,12 @@ def _instalments(
     return paid, True
 
 
+def contradiction(quoted: str, label: str | None) -> str:
+    """The input problem of facts that contradict the policy's assumption `assume quoted "label"`."""
+    stated = f"「{label}」" if label else ""
+    return f"the facts contradict the policy's assumption {stated}`{quoted}` (与政策的假设{stated}不符)"
+
+
 def ineligible(result: MeasureResult, reasons: Iterable[str]) -> MeasureResult:
     result.status = INELIGIBLE
     result.amount = None

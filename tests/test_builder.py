@@ -145,3 +145,28 @@ def test_clause_ids_number_unnamed_clauses() -> None:
     (measure,) = policy.items
     assert isinstance(measure, ast.Measure)
     assert [measure.clause_id(c) for c in measure.clauses] == ["m.1", "m.b", "m.3"]
+
+
+# Labels and citations reach terminals, diagrams, HTML and logs: a control character in one could
+# rewrite a reviewer's screen (CR, ESC [2K, OSC 52) or break a diagram, so check refuses it.
+@pytest.mark.parametrize(
+    "char", ["\r", "\x1b", "\x00", "\x07", "\x7f", "\x85", "\x9b", "\u202e", "\u2066", "\u2069", "\u200f"]
+)
+@pytest.mark.parametrize("where", ["label", "cite", "policy"])
+def test_control_characters_in_text_are_refused(char: str, where: str) -> None:
+    texts = {"label": "m", "cite": "第一条", "policy": "t"}
+    texts[where] = f"a{char}b"
+    text = (
+        f'policy "{texts["policy"]}" {{}}\n'
+        f'measure m "{texts["label"]}" cite "{texts["cite"]}" {{ award 1万 }}\n'
+    )
+    _, sink = build(text)
+    [d] = sink.diagnostics
+    assert d.code == "E006" and "control character" in d.message
+    assert d.span is not None and text[d.span.start] == char
+
+
+def test_tab_and_escaped_newline_stay_allowed_in_text() -> None:
+    policy, sink = build('policy "t" {}\nmeasure m "a\\tb\\nc\tz" { award 1万 }\n')
+    assert sink.diagnostics == []
+    assert policy.of(ast.Measure)[0].label == "a\tb\nc\tz"

@@ -208,3 +208,62 @@ def test_explanation_quotes_formulas_and_facts_in_labels(policy: PolicyEvaluator
     text = run(policy, investment="150万").explain()
     assert "50% * investment = 75万元（项目总投入 = 150万元）" in text
     assert "最高 75万元" in text
+
+
+@pytest.mark.parametrize("interpret", [True, False], ids=["interpreter", "compiled"])
+def test_a_forfeited_instalment_asks_for_no_later_stage(interpret: bool) -> None:
+    # 003 第十四条: the first instalment fails, so the second is forfeit whatever its completion
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "policies" / "shenzhen_consulting_diagnosis.policy"
+    engine, _ = compile_policy(path, compiled=not interpret)
+    assert engine is not None
+    facts = {
+        "applicant": "enterprise", "registered_in_shenzhen": True, "serves_in_shenzhen": True,
+        "selected": True, "fraud_found": False, "prior_fraud": False,
+        "committed_enterprises": "100家", "completion_h1": "59%",
+    }  # fmt: skip
+    day = datetime.date(2023, 3, 1)
+    partial = engine.evaluate(facts, day, partial=True).measures["consulting"]
+    assert (partial.status, partial.amount, partial.needed) == (rt.DETERMINED, Decimal("0.00"), [])
+    # and the complete evaluation does not call the later stage's figure missing
+    assert engine.evaluate(facts, day).measures["consulting"].amount == Decimal("0.00")
+
+
+@pytest.mark.parametrize("interpret", [True, False], ids=["interpreter", "compiled"])
+def test_facts_that_contradict_an_assumption_are_an_input_error(interpret: bool) -> None:
+    # 004: 各级财政资助总金额 includes the upper-level funding (`assume center_public_funding >=
+    # center_upper_funding`); an applicant whose figures say otherwise is not evaluated silently.
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "policies" / "baoan_industrial_internet.policy"
+    engine, _ = compile_policy(path, compiled=not interpret)
+    assert engine is not None
+    facts = {
+        "applicant": "ii_enterprise", "center_level": "national", "center_upper_funding": "1.5亿",
+        "center_investment": "10亿", "center_public_funding": "1亿",
+    }  # fmt: skip
+    with pytest.raises(rt.InputError) as info:
+        engine.evaluate(facts, datetime.date(2023, 3, 1), partial=True)
+    [problem] = info.value.problems
+    assert "各级财政资助总金额包含上级扶持资金" in problem and "center_public_funding" in problem
+    # consistent figures, or figures not given (partial), are evaluated as before
+    engine.evaluate({**facts, "center_public_funding": "1.5亿"}, datetime.date(2023, 3, 1), partial=True)
+    engine.evaluate({"applicant": "ii_enterprise"}, datetime.date(2023, 3, 1), partial=True)
+
+
+def test_the_fast_path_leaves_a_contradicted_assumption_to_the_full_path() -> None:
+    # 001: `assume key_platform implies recognized`; every fact given, typed: the fast path's case
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "policies" / "shandong_platforms.policy"
+    engine, _ = compile_policy(path, compiled=True)
+    assert engine is not None
+    module: Any = engine.module  # type: ignore[attr-defined]
+    facts = dict.fromkeys(module.FACT_KEYS, True)
+    day = datetime.date(2020, 6, 1)
+    assert module.fast_amounts(facts, day) is not None
+    facts["recognized"] = False
+    assert module.fast_amounts(facts, day) is None
+    with pytest.raises(rt.InputError, match="key_platform implies recognized"):
+        engine.evaluate(facts, day)

@@ -240,3 +240,54 @@ def test_same_model_same_diagram() -> None:
     second = measure_tree(again, again.measures["platform_award"])
     assert [(n.id, n.title, n.lines) for n in first.nodes] == [(n.id, n.title, n.lines) for n in second.nodes]
     assert first.edges == second.edges
+
+
+# How each clause amount reads in a diagram must be what the evaluator says of it: a figure that reads
+# an unset parameter is undetermined (an unset cap leaves a ceiling), whatever the caps.
+_AMOUNT_PRELUDE = """policy "t" {}
+enum level "级别" { national "国家级", provincial "省级" }
+fact investment "投入": money >= 0
+fact lv "级别": level
+param p "待定金额": money = unset
+param rate "比例": percent = unset
+param known "已定金额": money = 30万
+measure m "m" {
+  award %s
+}
+"""
+_AMOUNTS = [
+    "p",
+    "p cap 100万",
+    "50% * investment + p",
+    "rate * investment cap 100万",
+    "min(p, 100万)",
+    "ceiling p cap 100万",
+    "50% * investment cap p",
+    "ceiling 50% * investment cap p",
+    "known cap p",
+    "by lv { national: p, otherwise: 10万 }",
+    "by lv { national: unset, otherwise: 10万 }",
+    "known",
+    "50% * investment cap 100万",
+    "ceiling 50% * investment",
+    "unset cap 100万",
+]
+
+
+@pytest.mark.parametrize("written", _AMOUNTS)
+def test_a_leaf_reads_as_the_evaluator_decides_its_amount(written: str) -> None:
+    from policydsl import runtime as rt
+    from policydsl.interpreter import Interpreter
+
+    model = model_text(_AMOUNT_PRELUDE % written)
+    leaf = measure_tree(model, model.measures["m"]).node("m.clause.1")
+    interpreter = Interpreter(model)
+    worst = rt.EXACT
+    for level in ("national", "provincial"):
+        result = interpreter.evaluate({"investment": "10万", "lv": level}).measures["m"]
+        precision = {rt.DETERMINED: rt.EXACT, rt.CEILING: rt.AT_MOST}.get(result.status, rt.UNKNOWN)
+        worst = rt.combine_precision(worst, precision)
+    expected = {rt.EXACT: "determined", rt.AT_MOST: "ceiling", rt.UNKNOWN: "undetermined"}[worst]
+    assert leaf.role == expected
+    if expected != "determined" and "ceiling" not in written and "unset" not in written:
+        assert any(line.startswith("待定：") for line in leaf.lines), leaf.lines

@@ -218,6 +218,34 @@ def test_reserved_words_cannot_name_things() -> None:
     assert d.code == "E208" and "`total` is a keyword" in d.message
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        'measure m { award if "c": 5万 }',
+        "measure m { bonus 追加: 1万 if certified\n award 5万 }",
+        "measure m { award 5万\n instalment rest: 50% if certified }",
+    ],
+)
+def test_keywords_cannot_name_clauses_or_instalments(body: str) -> None:
+    d = only(body)
+    assert d.code == "E208" and "is a keyword" in d.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a bonus replacing a bonus: no back end settles exceptions among bonuses
+        "measure m { award 5万\n bonus t30: 10万 if certified\n bonus t50: exception t30 priority 1 20万 }",
+        # an award replacing a bonus, a bonus replacing an award
+        "measure m { award a: 5万\n bonus b: 1万\n award c: exception b 2万 }",
+        "measure m { award a: 5万\n bonus c: exception a 2万 }",
+    ],
+)
+def test_exceptions_only_between_award_clauses(body: str) -> None:
+    d = only(body)
+    assert d.code == "E109" and "exception" in d.message
+
+
 def test_missing_header_warns_at_the_start() -> None:
     sink = Sink()
     check_text("t.policy", '\n\nfact x "x": money', sink)

@@ -776,6 +776,7 @@ class _Checker:
         names: dict[str, Span] = {}
         for clause in m.clauses:
             if clause.name is not None:
+                self.reserved(clause.name, "clause")
                 if clause.name.text in names:
                     first = Note("first defined here", names[clause.name.text])
                     message = f"clause `{clause.name.text}` is already defined in `{m.name.text}`"
@@ -824,6 +825,7 @@ class _Checker:
                 case ast.Budget():
                     self.money(item.amount, "a budget")
                 case ast.Instalment():
+                    self.reserved(item.name, "payment stage")
                     if item.share is not None:
                         ty = self.expr(item.share)
                         if ty.kind not in ("percent", "error"):
@@ -841,6 +843,22 @@ class _Checker:
                 clause.exception_of.span,
                 hint=_suggest(clause.exception_of.text, names),
             )
+        elif clause.exception_of is not None:
+            # Exceptions are settled among the award clauses only (runtime.settle_clauses, the fast
+            # path, the analysis); one that involves a bonus would be accepted here and ignored at
+            # evaluation, so it is refused.
+            target = clause.exception_of.text
+            default = next(c for c in m.clauses if c.name is not None and c.name.text == target)
+            if clause.kind != "award" or default.kind != "award":
+                bonus = "this clause" if clause.kind != "award" else f"`{clause.exception_of.text}`"
+                self.sink.report(
+                    "E109",
+                    f"an exception can only replace an award clause with an award clause, "
+                    f"but {bonus} is a bonus",
+                    clause.exception_of.span,
+                    hint="write the higher bonus as a bonus whose condition excludes the lower one "
+                    "(`bonus t30: 10万 if x 达到 30万 and x 低于 50万`)",
+                )
         if clause.amount.expr is not None:
             self.money(clause.amount.expr, "an award")
         for cap in clause.amount.caps:

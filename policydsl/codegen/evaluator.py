@@ -17,6 +17,7 @@ from policydsl.checks.typecheck import Model
 from policydsl.codegen.python import GeneratedModule, generate
 from policydsl.diagnostics import Sink
 from policydsl.pipeline import Checked, check_file
+from policydsl.textsafety import echo
 
 
 class CompiledEvaluator(PolicyEvaluator):
@@ -114,8 +115,8 @@ def compile_command(policy: Path, output: Path | None, target: str = "python") -
     try:
         write_atomically(output, source)
     except OSError as exc:
-        click.echo(f"cannot write {output}: {exc.strerror or exc}", err=True)
+        echo(f"cannot write {output}: {exc.strerror or exc}", err=True)
         return 2
     what = "the plan of " if target == "plan" else ""
-    click.echo(f"{what}{policy} compiled into {output} ({len(source.splitlines())} lines)")
+    echo(f"{what}{policy} compiled into {output} ({len(source.splitlines())} lines)")
     return 0

@@ -171,6 +171,10 @@ class FastPath:
             w.line("f = raw  # the parameters' defaults may read facts")
             w.line("p: Values = {}")
             w.line("need: set[str] = set()")
+        for assume in gen.policy.of(ast.Assume):
+            # facts that contradict an assumption are an input error: the full path raises it
+            w.comment(f"assume {gen.quote(assume.cond)}")
+            self.refuse(w, [f"not ({gen.expr(assume.cond).code})"])
         start, end = gen.interp.valid_from, gen.interp.valid_until
         validity = " <= ".join(
             [*([gen.date_const(start)] if start else []), "date", *([gen.date_const(end)] if end else [])]

@@ -1131,18 +1131,22 @@ class PythonGenerator:
         stages = measure.of(ast.Instalment)
         if stages:
             w.line("stages = []")
-        for stage in stages:
+        for i, stage in enumerate(stages):
             w.comment(f"instalment {stage.name.text}: {self.quote(stage.cond)}")
-            self.test(stage.cond, "holds", None)
-            if stage.share is None:
-                share = "None"
-            else:
-                self.safe(stage.share, "share")
-                share = "share"
-                with w.block("if share is None"):
-                    w.line("holds = None  # the share cannot be worked out, so neither can the stage")
-            stage_label = stage.label or stage.name.text
-            w.call("stages.append((", [self.s(stage.name.text), self.s(stage_label), share, "holds"], "))")
+            # after a stage that fails, the later ones are forfeit: their facts are not read
+            with w.block("if stages[-1][3] is not False") if i else contextlib.nullcontext():
+                self.test(stage.cond, "holds", None)
+                if stage.share is None:
+                    share = "None"
+                else:
+                    self.safe(stage.share, "share")
+                    share = "share"
+                    with w.block("if share is None"):
+                        w.line("holds = None  # the share cannot be worked out, so neither can the stage")
+                stage_label = stage.label or stage.name.text
+                w.call(
+                    "stages.append((", [self.s(stage.name.text), self.s(stage_label), share, "holds"], "))"
+                )
         no_clawback = "True" if measure.of(ast.NoClawback) else "False"
         funding = "funding" if limits else "None"
         stage_list = "stages" if stages else "[]"
@@ -1171,7 +1175,7 @@ class PythonGenerator:
                 w.line("result.reasons = []")
             w.line("result.status = UNDETERMINED")
             w.line('result.reasons.extend(["尚无法判断：" + u for u in unknown])')
-        with w.block("if need"):
+        with w.block("if need and result.status == UNDETERMINED"):  # a decided measure asks for nothing
             w.line("result.needed = sorted(NEEDED[n] for n in need)")
         w.line("return result")
         comments = [
@@ -1340,6 +1344,27 @@ class PythonGenerator:
             ["eligibility shared by every measure, and the policy's validity"],
         )
 
+    def assumptions_func(self, out: CodeWriter) -> None:
+        """Interpreter.check_assumptions: the `assume` lines the facts contradict."""
+        w = self.begin()
+        w.line("need: set[str] = set()")
+        w.line("problems: list[str] = []")
+        for assume in self.policy.of(ast.Assume):
+            quoted = self.quote(assume.cond)
+            w.comment(f"{self.file_line(assume)}  assume {quoted}")
+            self.test(assume.cond, "holds", None)
+            with w.block("if holds is False"):
+                label = "None" if assume.label is None else self.s(assume.label)
+                w.line(f"problems.append(contradiction({self.s(quoted)}, {label}))")
+        w.line("return problems")
+        self.end(
+            out,
+            "contradicted",
+            ["f: Values", "p: Values", "date: Date"],
+            "list[str]",
+            ["the policy's assumptions the facts contradict (an input error)"],
+        )
+
     def total_caps_func(self, out: CodeWriter) -> None:
         w = self.begin()
         w.line("need: set[str] = set()")
@@ -1506,6 +1531,10 @@ class PythonGenerator:
         w.line("f = read_facts(facts)")
         w.line("p = parse_params(params, PARAM_SPECS) if params else {}")
         with w.block("with decimal.localcontext(CONTEXT)"):
+            if self.policy.of(ast.Assume):
+                w.line("problems = contradicted(f, p, date)")
+                with w.block("if problems"):
+                    w.line("raise InputError(problems)")
             w.line("shared = shared_gates(f, p, date)")
             entries = [
                 f"{self.s(m.name.text)}: {func}(f, p, date, shared, explain)"
@@ -1548,6 +1577,8 @@ class PythonGenerator:
         functions = CodeWriter()
         for sym in self.model.params.values():
             self.gen_param(functions, sym)
+        if self.policy.of(ast.Assume):
+            self.assumptions_func(functions)
         self.shared_func(functions)
         for measure in self.policy.of(ast.Measure):
             self.measure_func(functions, measure)

@@ -19,6 +19,7 @@ from policydsl.render.graphviz import FORMATS, RenderError, render_file
 from policydsl.render.path import Applicant, trace_measure, trace_overview
 from policydsl.render.report import build_site
 from policydsl.render.trees import measure_tree, overview
+from policydsl.textsafety import echo, visible
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -28,6 +29,9 @@ class UsageProblem(click.ClickException):
 
     exit_code = EXIT_USAGE
 
+    def format_message(self) -> str:
+        return visible(self.message, newlines=True)  # the message may quote file names and input
+
 
 def _checked(path: Path) -> Checked:
     """The checked policy; prints its errors and exits 1 when it has any."""
@@ -36,7 +40,7 @@ def _checked(path: Path) -> Checked:
     errors = [d for d in sink.diagnostics if d.severity is Severity.ERROR]
     if checked.model is None or errors:
         sources = {checked.source.name: checked.source} if checked.source is not None else {}
-        click.echo(format_text(errors, sources), err=True)
+        echo(format_text(errors, sources), err=True)
         raise SystemExit(EXIT_PROBLEMS)
     return checked
 
@@ -117,10 +121,10 @@ def diagram_command(
         try:
             render_file(drawing, path)
         except RenderError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(visible(str(exc), newlines=True)) from None
         except OSError as exc:
             raise UsageProblem(f"cannot write {path}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {len(drawings)} diagram{'s' if len(drawings) != 1 else ''} to {output}")
+    echo(f"wrote {len(drawings)} diagram{'s' if len(drawings) != 1 else ''} to {output}")
     return EXIT_OK
 
 
@@ -136,7 +140,7 @@ def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, .
     except OSError as exc:
         raise UsageProblem(f"cannot write the site into {output}: {exc.strerror or exc}") from None
     broken = [p for p in pages if not p.parsed]
-    click.echo(f"wrote {len(pages)} polic{'ies' if len(pages) != 1 else 'y'} to {output / 'index.html'}")
+    echo(f"wrote {len(pages)} polic{'ies' if len(pages) != 1 else 'y'} to {output / 'index.html'}")
     for p in broken:
-        click.echo(f"{p.file}: has errors; run `policydsl check {p.file}`", err=True)
+        echo(f"{p.file}: has errors; run `policydsl check {p.file}`", err=True)
     return EXIT_PROBLEMS if broken or sink.has_errors else EXIT_OK

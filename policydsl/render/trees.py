@@ -127,20 +127,15 @@ class Words:
         return list(dict.fromkeys(found))
 
     def amount_status(self, amount: ast.Amount) -> str:
-        """determined, ceiling or undetermined: how a reviewer must read a clause's figure."""
-        if amount.mode == "unset":
+        """determined, ceiling or undetermined: how a reviewer must read a clause's figure.  It is
+        what the evaluator says (interpreter.amount): a figure that reads an unset parameter or tier
+        row is unknown whatever its caps (for the applicants it reaches: a diagram shows the worst);
+        an unset cap leaves only a ceiling."""
+        if amount.mode == "unset" or amount.expr is None or self.unset_params(amount.expr):
             return "undetermined"
-        if amount.expr is not None and not amount.caps and self._wholly_unset(amount.expr):
-            return "undetermined"
+        if any(self.unset_params(cap) for cap in amount.caps):
+            return "ceiling"
         return amount.mode
-
-    def _wholly_unset(self, expr: ast.Expr) -> bool:
-        if isinstance(expr, ast.Name):
-            sym = self.model.ref(expr)
-            return isinstance(sym, ParamSym) and all(
-                isinstance(v.value, ast.Unset) for v in sym.decl.versions
-            )
-        return False
 
     def amount_lines(self, amount: ast.Amount) -> list[str]:
         """The figure and caps of a clause, tier tables one row to a line."""
@@ -411,7 +406,8 @@ class _TreeBuilder:
         status = w.amount_status(clause.amount)
         lines = w.amount_lines(clause.amount)
         lines.append("性质：" + STATUS_WORDS[status])
-        unset = w.unset_params(clause.amount.expr) if clause.amount.expr is not None else []
+        figures = [clause.amount.expr, *clause.amount.caps] if clause.amount.expr is not None else []
+        unset = list(dict.fromkeys(p for f in figures for p in w.unset_params(f)))
         if unset:
             lines.append("待定：" + "、".join(unset) + "（原文未定）")
         if clause.kind == "bonus":

@@ -605,7 +605,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -816,7 +816,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -892,11 +892,12 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
         holds = None  # the share cannot be worked out, so neither can the stage
     stages.append(("h1", "1-6月", share, holds))
     # instalment h2: completion_h2 >= 100%
-    if completion_h2 is None:
-        need.add("completion_h2")
-    c2 = None if completion_h2 is None else completion_h2 >= D_1_00
-    holds = c2
-    stages.append(("h2", "7-12月", None, holds))
+    if stages[-1][3] is not False:
+        if completion_h2 is None:
+            need.add("completion_h2")
+        c2 = None if completion_h2 is None else completion_h2 >= D_1_00
+        holds = c2
+        stages.append(("h2", "7-12月", None, holds))
     try:
         if a1 is not None:
             conditions["consulting.1"] = a1
@@ -950,7 +951,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -1070,7 +1071,7 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -1230,7 +1231,7 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -1377,7 +1378,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -1619,7 +1620,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -1932,7 +1933,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 

@@ -378,7 +378,7 @@ def measure_ratio(f: Values, p: Values, date: Date, shared: Shared, explain: boo
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -490,7 +490,7 @@ def measure_huge(f: Values, p: Values, date: Date, shared: Shared, explain: bool
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -600,7 +600,7 @@ def measure_later(f: Values, p: Values, date: Date, shared: Shared, explain: boo
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -745,7 +745,7 @@ def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -822,11 +822,12 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
         holds = None  # the share cannot be worked out, so neither can the stage
     stages.append(("first", "首期", share, holds))
     # instalment second: n >= 2
-    if n_ is None:
-        need.add("n")
-    c3 = None if n_ is None else n_ >= D_2
-    holds = c3
-    stages.append(("second", "二期", None, holds))
+    if stages[-1][3] is not False:
+        if n_ is None:
+            need.add("n")
+        c3 = None if n_ is None else n_ >= D_2
+        holds = c3
+        stages.append(("second", "二期", None, holds))
     try:
         if a1 is not None:
             conditions["staged.1"] = a1
@@ -880,7 +881,7 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 

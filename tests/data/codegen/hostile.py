@@ -210,7 +210,7 @@ FACT_SPECS: dict[str, FactSpec] = {
         ((">=", D_0),),
     ),
     "import": FactSpec("import", "\\", "bool", None, (), ()),
-    "__import__": FactSpec("__import__", "dunder \u202e reversed", "money", None, (), ((">=", D_0),)),
+    "__import__": FactSpec("__import__", "dunder \u200b zero width", "money", None, (), ((">=", D_0),)),
     "print": FactSpec("print", "print", "count", "家", (), ((">=", D_0),)),
     "f": FactSpec("f", "f", "money", None, (), ((">=", D_0),)),
     "need": FactSpec("need", "need", "bool", None, (), ()),
@@ -229,7 +229,7 @@ NEEDED = {
     "评估日期": "评估日期",
     "class": "类\x22\x22\x22\n__import__('os').system('echo pwned')（class）",
     "import": "\\（import）",
-    "__import__": "dunder \u202e reversed（__import__）",
+    "__import__": "dunder \u200b zero width（__import__）",
     "print": "print",
     "f": "f",
     "need": "need",
@@ -296,7 +296,7 @@ class Facts:
     class_: Decimal | None = None
     # import 「\」 (bool)
     import_: bool | None = None
-    # __import__ 「dunder \u202e reversed」
+    # __import__ 「dunder \u200b zero width」
     import_2: Decimal | None = None
     # print 「print」 (count of 家)
     print_: Decimal | int | None = None
@@ -595,7 +595,7 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
@@ -787,7 +787,7 @@ def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -
             result.reasons = []
         result.status = UNDETERMINED
         result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need:
+    if need and result.status == UNDETERMINED:
         result.needed = sorted(NEEDED[n] for n in need)
     return result
 
