@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import io
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Protocol, TextIO
 import attrs
 
 from policydsl import runtime as rt
+from policydsl.files import atomic_output
 
 
 class Evaluator(Protocol):
@@ -256,12 +256,10 @@ def run_batch(
     columns = ["row", "id", "error", "total_status", "total_amount"]
     for name in measures:
         columns += [f"{name}.status", f"{name}.amount", f"{name}.reasons"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     rows = errors = 0
-    try:
+    with atomic_output(target) as raw:  # noqa: SIM117 (the text layer must close before the rename)
         # backslashreplace: nothing read from the input can make a row unwritable
-        with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace", newline="") as out:
+        with io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", newline="") as out:
             writer = csv.DictWriter(out, columns) if target.suffix.lower() == ".csv" else None
             if writer is not None:
                 writer.writeheader()
@@ -283,10 +281,6 @@ def run_batch(
                 if progress is not None and rows % 1000 == 0:
                     progress.write(f"\r{rows} rows…")
                     progress.flush()
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     if progress is not None:
         progress.write(f"\r{rows} rows done\n")
     return rows, errors

@@ -15,6 +15,7 @@ import click
 
 from policydsl import ast
 from policydsl.diagnostics import Severity, Sink, display_width, format_text
+from policydsl.files import write_atomically
 from policydsl.frontend import load_bytes, load_file, load_text
 from policydsl.keywords import spelling
 from policydsl.source import SourceFile
@@ -923,7 +924,7 @@ def run_fmt(paths: Sequence[Path], *, check: bool, diff: bool) -> int:
             click.echo(f"would reformat {name}", err=True)
         elif not report_only and name != "-":
             try:
-                path.write_bytes(result.after.encode("utf-8"))
+                write_atomically(path, result.after.encode("utf-8"), keep_mode=True)
             except OSError as exc:
                 click.echo(f"{name}: error: cannot write the file: {exc.strerror or exc}", err=True)
                 failed += 1

@@ -16,6 +16,7 @@ from policydsl.checks.analysis import Options, analyse
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink
 from policydsl.examples import ExampleResult, example_date, run_examples
+from policydsl.files import write_atomically
 from policydsl.pipeline import check_file
 from policydsl.render.articles import locate
 from policydsl.render.diagram import ROLES, Diagram
@@ -818,7 +819,7 @@ def build_site(
             settled = [(s.diagnostic, s.reason) for s in result.settled]
         built = PolicyPage(path, checked.source, checked.model, sink.diagnostics, text, text_name, settled)
         name = slug(path, taken) + ".html"
-        (out / name).write_text(built.render(), encoding="utf-8")
+        write_atomically(out / name, built.render())
         summaries.append(built.summary(name))
-    (out / "index.html").write_text(index_html(summaries), encoding="utf-8")
+    write_atomically(out / "index.html", index_html(summaries))
     return summaries, everything
