@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import difflib
 import functools
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeAlias, TypeVar
@@ -16,7 +15,7 @@ import click
 from policydsl import ast
 from policydsl.diagnostics import Severity, Sink, display_width, format_text
 from policydsl.files import write_atomically
-from policydsl.frontend import load_bytes, load_file, load_text
+from policydsl.frontend import display_name, load_bytes, load_text, read_file
 from policydsl.keywords import spelling
 from policydsl.source import SourceFile
 
@@ -881,15 +880,10 @@ class _Formatted:
 
 def _format_file(path: Path) -> _Formatted | str:
     """Format one file (`-`: standard input); on failure, the text saying why."""
-    name, sink = str(path), Sink()
-    if name == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        try:
-            data = path.read_bytes()
-        except OSError:
-            load_file(path, sink)  # the front end reports why the file cannot be read
-            return format_text(sink.diagnostics, {})
+    name, sink = display_name(path), Sink()
+    data = read_file(path, sink)  # at most the size limit; `-` is standard input
+    if data is None:
+        return format_text(sink.diagnostics, {})
     loaded = load_bytes(name, data, sink)
     if loaded.source is None or loaded.policy is None or sink.has_errors:
         errors = [d for d in sink.diagnostics if d.severity is Severity.ERROR]
