@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,3 +50,14 @@ def write_atomically(target: Path, data: bytes | str, *, keep_mode: bool = False
     """Write `data` (text is written as UTF-8, line breaks as given) to `target` atomically."""
     with atomic_output(target, keep_mode=keep_mode) as out:
         out.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+@contextlib.contextmanager
+def spooled_stdin(suffix: str) -> Iterator[Path]:
+    """Standard input copied into a temporary file ending in `suffix`, for readers that take a path
+    and read it more than once (a batch with quotas is read twice); removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="policydsl-stdin.") as folder:
+        path = Path(folder) / f"stdin{suffix}"
+        with path.open("wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out)
+        yield path

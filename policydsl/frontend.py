@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import weakref
 from pathlib import Path
+from typing import IO
 
 import attrs
 
@@ -56,11 +58,24 @@ def read_input(path: str | Path, limit: int) -> tuple[bytes, int | None]:
     """At most `limit` + 1 bytes of a file or of standard input (`-`), and the file's real size when
     it is a regular file (taken from the file system, not by reading it all)."""
     if is_stdin(path):
-        return sys.stdin.buffer.read(limit + 1), None
+        return read_stdin(limit), None
     with open(path, "rb") as handle:
         info = os.fstat(handle.fileno())
         data = handle.read(limit + 1)
     return data, info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+# What was read from standard input, per stream: a command that reads its input again (to show the
+# lines of its errors, say) sees the same text instead of an empty stream.
+_stdin_read: weakref.WeakKeyDictionary[IO[bytes], bytes] = weakref.WeakKeyDictionary()
+
+
+def read_stdin(limit: int) -> bytes:
+    """At most `limit` + 1 bytes of standard input, read once per process (and per stream)."""
+    stream = sys.stdin.buffer
+    if stream not in _stdin_read:
+        _stdin_read[stream] = stream.read(limit + 1)
+    return _stdin_read[stream][: limit + 1]
 
 
 def is_stdin(path: str | Path) -> bool:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import policydsl
 from policydsl.cli import main
-from tests.conftest import DATA
+from tests.conftest import DATA, ROOT
 
 SEMANTICS = DATA / "eval" / "semantics.policy"
 PLATFORM = DATA / "diagrams" / "platform.policy"
@@ -88,3 +88,156 @@ def test_files_are_written_only_through_the_atomic_helper() -> None:
         if writers.search(line)
     ]
     assert offenders == []
+
+
+# ------------------------------------------------------------------------------ exit codes
+
+BROKEN = 'policy "示例" {\n  issued 2021-01-01\n\nmeasure m {\n  award 5万\n'  # a syntax error
+
+
+def cases(tmp: Path) -> dict[str, dict[int, list[str | Path]]]:
+    """For every command: arguments that end in 0 (done, clean), 1 (problems in the input) and 2
+    (a usage error: here a file that does not exist)."""
+    broken = tmp / "broken.policy"
+    broken.write_text(BROKEN, encoding="utf-8")
+    good_facts = tmp / "good.json"
+    good_facts.write_text('{"applicant": "enterprise", "investment": "150万"}', encoding="utf-8")
+    bad_facts = tmp / "bad.json"
+    bad_facts.write_text('{"applicant": "robot"}', encoding="utf-8")
+    formatted = tmp / "formatted.policy"
+    formatted.write_bytes(PLATFORM.read_bytes())
+    invoke("fmt", formatted)
+    missing = tmp / "missing.policy"
+    on = ["--date", "2021-06-01"]
+    return {
+        "check": {0: ["check", PLATFORM], 1: ["check", broken], 2: ["check", missing]},
+        "eval": {
+            0: ["eval", SEMANTICS, "--facts", good_facts, "--partial", *on],
+            1: ["eval", SEMANTICS, "--facts", bad_facts, *on],
+            2: ["eval", SEMANTICS, "--facts", tmp / "missing.json", *on],
+        },
+        "compile": {
+            0: ["compile", PLATFORM, "-o", tmp / "out.py"],
+            1: ["compile", broken, "-o", tmp / "out.py"],
+            2: ["compile", missing],
+        },
+        "test": {0: ["test", PLATFORM], 1: ["test", broken], 2: ["test", missing]},
+        "diagram": {
+            0: ["diagram", PLATFORM, "-o", tmp / "out.dot"],
+            1: ["diagram", broken, "-o", tmp / "out.dot"],
+            2: ["diagram", missing, "-o", tmp / "out.dot"],
+        },
+        "report": {
+            0: ["report", PLATFORM, "-o", tmp / "site0"],
+            1: ["report", broken, "-o", tmp / "site1"],
+            2: ["report", missing, "-o", tmp / "site2"],
+        },
+        "fmt": {0: ["fmt", "--check", formatted], 1: ["fmt", "--check", broken], 2: ["fmt", missing]},
+    }
+
+
+COMMANDS = sorted(main.commands)
+
+
+def test_every_command_has_exit_code_cases(tmp_path: Path) -> None:
+    assert sorted(cases(tmp_path)) == COMMANDS
+
+
+@pytest.mark.parametrize("code", [0, 1, 2])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_exit_codes_mean_the_same_for_every_command(tmp_path: Path, command: str, code: int) -> None:
+    args = cases(tmp_path).get(command)
+    assert args is not None, f"`{command}` has no exit code cases here and no row in docs/cli.md"
+    got, out = invoke(*args[code])
+    assert got == code, out
+    assert "Traceback" not in out
+    if code == 2:
+        assert "missing" in out  # the file is named
+        assert not (tmp_path / "site2").exists()  # nothing is written for a usage error
+
+
+def test_the_exit_code_table_in_the_docs_lists_every_command() -> None:
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \|", section, flags=re.M)
+    assert sorted(rows) == COMMANDS
+
+
+# ------------------------------------------------------------------------------ standard input and folders
+
+
+def test_check_reads_standard_input_and_names_it() -> None:
+    code, out = invoke("check", "-", input=BROKEN.encode())
+    assert code == 1
+    assert re.search(r"^<stdin>:\d+:\d+: error\[E\d{3}\]", out, flags=re.M), out
+    code, out = invoke("check", "-", input=PLATFORM.read_bytes())
+    assert code == 0 and out.splitlines()[-1].startswith("ok: 1 file checked"), out
+
+
+def test_compile_reads_standard_input_and_writes_standard_output() -> None:
+    code, out = invoke("compile", "-", "-o", "-", input=SEMANTICS.read_bytes())
+    assert code == 0
+    expected = invoke("compile", SEMANTICS)[1]
+    # the same module, but for the name of its source
+    assert out.replace("<stdin>", SEMANTICS.name) == expected
+    code, out = invoke("compile", "-", input=BROKEN.encode())
+    assert code == 1 and "<stdin>:" in out
+
+
+def test_eval_reads_facts_from_standard_input() -> None:
+    facts = '{"applicant": "enterprise", "investment": "150万", "established": "2019-01-01"}'
+    code, out = invoke("eval", SEMANTICS, "--facts", "-", "--date", "2021-06-01", "--partial", input=facts)
+    assert code == 0, out
+    assert out == invoke("eval", SEMANTICS, "--facts", _file(facts), "--date", "2021-06-01", "--partial")[1]
+    code, out = invoke("eval", SEMANTICS, "--facts", "-", input="[1]")
+    assert code == 2 and "<stdin>: facts must be a JSON object" in out
+
+
+def _file(text: str) -> Path:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "facts.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_batch_can_come_from_standard_input(tmp_path: Path, fmt: str) -> None:
+    rows = {
+        "csv": "id,applicant,investment,established\n1,enterprise,150万,2019-01-01\n",
+        "jsonl": '{"id": 1, "applicant": "enterprise", "investment": "150万", "established": "2019-01-01"}\n',
+    }[fmt]
+    (tmp_path / f"in.{fmt}").write_text(rows, encoding="utf-8")
+    on = ["--date", "2021-06-01"]
+    code, out = invoke(
+        "eval", SEMANTICS, "--batch", "-", "--input-format", fmt, "-o", tmp_path / "a.csv", *on, input=rows
+    )
+    assert code == 0, out
+    invoke("eval", SEMANTICS, "--batch", tmp_path / f"in.{fmt}", "-o", tmp_path / "b.csv", *on)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    code, out = invoke("eval", SEMANTICS, "--batch", "-", "-o", tmp_path / "c.csv", input=rows)
+    assert code == 2 and "--input-format" in out
+
+
+def test_standard_input_is_given_once(tmp_path: Path) -> None:
+    code, out = invoke("eval", "-", "--facts", "-", input="{}")
+    assert code == 2 and "only one input can be standard input" in out
+
+
+def test_a_folder_stands_for_the_policy_files_in_it(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "sub" / "a.policy").write_bytes(PLATFORM.read_bytes())
+    (tmp_path / "b.policy").write_text(BROKEN, encoding="utf-8")
+    (tmp_path / ".hidden" / "c.policy").write_text(BROKEN, encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not a policy", encoding="utf-8")
+    code, out = invoke("check", tmp_path)
+    assert code == 1
+    assert "2 files checked: 2 errors" in out
+    assert f"{tmp_path / 'b.policy'}:" in out and ".hidden" not in out
+    code, out = invoke("test", tmp_path / "sub")
+    assert code == 0 and "1 passed, 0 failed" in out
+    (tmp_path / "empty").mkdir()
+    code, out = invoke("check", tmp_path / "empty")
+    assert code == 2 and "no .policy files" in out

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime
-import json
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import click
 
 from policydsl import runtime as rt
 from policydsl.diagnostics import Severity, Sink, format_text
+from policydsl.frontend import display_name
 from policydsl.interpreter import Interpreter
 from policydsl.pipeline import Checked, check_file
 from policydsl.render.diagram import Diagram
@@ -42,19 +40,16 @@ def _checked(path: Path) -> Checked:
 
 
 def _applicant(checked: Checked, facts_path: Path, date: datetime.date | None) -> Applicant:
-    try:
-        raw: Any = json.loads(facts_path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
-    except OSError as exc:
-        raise UsageProblem(f"cannot read facts {facts_path}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageProblem(f"{facts_path}: not valid JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise UsageProblem(f"{facts_path}: the facts must be a JSON object of name → value")
+    from policydsl.commands_eval import read_json  # as `eval --facts` reads them, `-` included
+
+    raw = read_json(facts_path, "facts")
     assert checked.model is not None and checked.source is not None
     try:
         return Applicant(Interpreter(checked.model, checked.source.text), raw, date)
     except rt.InputError as exc:
-        raise UsageProblem(f"{facts_path}: the facts cannot be used: " + "; ".join(exc.problems)) from None
+        raise UsageProblem(
+            f"{display_name(facts_path)}: the facts cannot be used: " + "; ".join(exc.problems)
+        ) from None
 
 
 def _format(path: Path) -> str:
