@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+import subprocess
+import sys
+import tomllib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,3 +245,44 @@ def test_a_folder_stands_for_the_policy_files_in_it(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     code, out = invoke("check", tmp_path / "empty")
     assert code == 2 and "no .policy files" in out
+
+
+# ------------------------------------------------------------------------------ packaging
+
+
+def test_python_dash_m_runs_the_command_line() -> None:
+    command = [sys.executable, "-m", "policydsl", "check", str(PLATFORM)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("ok: 1 file checked")
+    usage = subprocess.run(
+        [sys.executable, "-m", "policydsl", "--help"], capture_output=True, text=True, check=False
+    )
+    assert usage.stdout.startswith("Usage: policydsl ")
+
+
+def test_the_license_file_is_the_apache_license() -> None:
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text and "APPENDIX: How to apply the Apache License" in text
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]
+
+
+def test_the_wheel_ships_the_grammar_the_license_and_py_typed(tmp_path: Path) -> None:
+    pytest.importorskip("hatchling")
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    done = subprocess.run(
+        [*pip, str(ROOT), "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("policydsl-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"policydsl/py.typed", "policydsl/grammar/policy.lark", "policydsl/__main__.py"} <= names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    lines = zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+    assert "License-Expression: Apache-2.0" in lines and "License-File: LICENSE" in lines
