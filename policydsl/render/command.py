@@ -130,6 +130,8 @@ def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, .
         pages, sink = build_site(list(files), output, sources)
     except OSError as exc:
         raise UsageProblem(f"cannot write the site into {output}: {exc.strerror or exc}") from None
+    for refused in (d for d in sink.diagnostics if d.code == "R101"):
+        click.echo(format_text([refused], {}), err=True)
     broken = [p for p in pages if not p.parsed]
     click.echo(f"wrote {len(pages)} polic{'ies' if len(pages) != 1 else 'y'} to {output / 'index.html'}")
     for p in broken:
