@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import io
 import json
-import os
 import sys
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -18,6 +17,7 @@ from typing import Any, BinaryIO, Protocol, TextIO
 import attrs
 
 from policydsl import runtime as rt
+from policydsl.files import atomic_output
 
 
 class Evaluator(Protocol):
@@ -450,18 +450,12 @@ def run_batch(
         columns += [f"{name}.status", f"{name}.amount", f"{name}.reasons"]
     reader = read_rows(source, encoding, specs)
     first = next(reader, None)  # an unknown column stops the batch before any output
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     rows = errors = 0
     is_csv = target.suffix.lower() == ".csv"
-    try:
+    with atomic_output(target) as raw:  # noqa: SIM117 (the text layer must close before the rename)
         # backslashreplace: nothing read from the input can make a row unwritable
-        with os.fdopen(
-            handle,
-            "w",
-            encoding="utf-8-sig" if is_csv and bom else "utf-8",
-            errors="backslashreplace",
-            newline="",
+        with io.TextIOWrapper(
+            raw, encoding="utf-8-sig" if is_csv and bom else "utf-8", errors="backslashreplace", newline=""
         ) as out:
             writer = csv.DictWriter(out, columns) if is_csv else None
             if writer is not None:
@@ -486,10 +480,6 @@ def run_batch(
                 if progress is not None and rows % 1000 == 0:
                     progress.write(f"\r{rows} rows…")
                     progress.flush()
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     if progress is not None:
         progress.write(f"\r{rows} rows done\n")
     return rows, errors

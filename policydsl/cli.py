@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 from pathlib import Path
 
@@ -10,13 +11,45 @@ import click
 
 from policydsl import commands_eval
 from policydsl.diagnostics import Severity, Sink, format_json, format_text
+from policydsl.frontend import is_stdin
 from policydsl.pipeline import check_file
 from policydsl.source import SourceFile
 from policydsl.textsafety import echo, json_safe
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2  # the table in docs/cli.md says what each means
 
-_FILES = click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+# Inputs must exist (a missing file is a usage error, exit 2, before any work); `-` is standard input.
+_FILES = click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path)
+)
+_POLICY = click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+_INPUT = click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+
+
+def policy_files(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The files to work on: a folder stands for the `.policy` files under it (sorted, hidden folders
+    and files left out), as `opa check dir/` does; a folder without any is a usage error."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        inside = sorted(
+            p
+            for p in path.rglob("*.policy")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        if not inside:
+            raise click.UsageError(f"no .policy files in the folder {path}")
+        found.extend(inside)
+    return tuple(found)
+
+
+def one_stdin(**inputs: Path | None) -> None:
+    """Standard input can be read once: refuse `-` for two inputs of one command."""
+    dashes = [f"{name}" for name, path in inputs.items() if path is not None and str(path) == "-"]
+    if len(dashes) > 1:
+        raise click.UsageError(f"only one input can be standard input (`-`): {', '.join(dashes)}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,7 +68,9 @@ def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
 
 
 @main.command()
-@_FILES
+# A file that cannot be read is still listed with the other files' findings (E004, in the chosen
+# format, for editors and CI), and makes the exit code 2.
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True, path_type=Path))
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True
 )
@@ -74,7 +109,10 @@ def check(
     settled: list[analysis.Settled] = []
     options = analysis.Options(timeout_ms=timeout_ms, verbose=verbose, budget=budget)
     cut_short = 0
+    files = policy_files(files)
+    unreadable = False
     for path in files:
+        unreadable |= not is_stdin(path) and not (path.exists() and os.access(path, os.R_OK))
         checked = check_file(path, sink)
         if checked.source is not None:
             sources[checked.source.name] = checked.source
@@ -103,7 +141,7 @@ def check(
             which = "its analysis was" if len(files) == 1 else f"the analysis of {cut_short} was"
             summary += f"; {which} cut short at the budget of {budget} solver questions (--budget)"
         echo(("ok: " if not failing else "") + summary)
-    sys.exit(EXIT_PROBLEMS if failing else EXIT_OK)
+    sys.exit(EXIT_USAGE if unreadable else EXIT_PROBLEMS if failing else EXIT_OK)
 
 
 def _date(value: str | None) -> datetime.date | None:
@@ -116,12 +154,13 @@ def _date(value: str | None) -> datetime.date | None:
 
 
 @main.command("eval")
-@click.argument("policy", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("policy", type=_POLICY)
+@click.option("--facts", type=_INPUT, help="One applicant: a JSON object of facts (`-`: standard input).")
+@click.option("--batch", type=_INPUT, help="Many applicants: .csv or .jsonl (`-`: standard input).")
 @click.option(
-    "--facts", type=click.Path(dir_okay=False, path_type=Path), help="One applicant: a JSON object of facts."
-)
-@click.option(
-    "--batch", type=click.Path(dir_okay=False, path_type=Path), help="Many applicants: .csv or .jsonl."
+    "--input-format",
+    type=click.Choice(["csv", "jsonl"]),
+    help="With --batch: the input's format (default: its extension; needed for `--batch -`).",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where --batch results go."
@@ -131,7 +170,7 @@ def _date(value: str | None) -> datetime.date | None:
 @click.option(
     "--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed."
 )
-@click.option("--params", type=click.Path(dir_okay=False, path_type=Path), help="JSON values for parameters.")
+@click.option("--params", type=_INPUT, help="JSON values for parameters.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option(
     "--interpret", is_flag=True, help="Use the reference interpreter instead of the compiled evaluator."
@@ -147,6 +186,7 @@ def eval_command(
     policy: Path,
     facts: Path | None,
     batch: Path | None,
+    input_format: str | None,
     output: Path | None,
     date_text: str | None,
     explain: bool,
@@ -164,21 +204,24 @@ def eval_command(
         raise click.UsageError("give either --facts FILE or --batch FILE")
     if batch is not None and output is None:
         raise click.UsageError("--batch needs -o FILE for the results")
+    if input_format is not None and batch is None:
+        raise click.UsageError("--input-format goes with --batch")
+    one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
     evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
         options = commands_eval.BatchOptions(encoding, bom, formula_guard)
-        sys.exit(commands_eval.evaluate_batch(evaluator, batch, output, date, options))
+        sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
     assert facts is not None
     sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt))
 
 
 @main.command("compile")
-@click.argument("policy", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("policy", type=_POLICY)
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The module to write (default: stdout).",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="The module to write (default, or `-`: standard output).",
 )
 @click.option(
     "--target",
@@ -191,7 +234,7 @@ def compile_command(policy: Path, output: Path | None, target: str) -> None:
     """Compile a policy to a standalone Python evaluator module (standard library only), or print its plan."""
     from policydsl.codegen.evaluator import compile_command as run
 
-    sys.exit(run(policy, output, target))
+    sys.exit(run(policy, None if output is not None and str(output) == "-" else output, target))
 
 
 @main.command("test")
@@ -203,19 +246,17 @@ def test_command(
     files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None
 ) -> None:
     """Run the examples written in policy files; ends with `N passed, N failed`."""
-    sys.exit(commands_eval.test_files(files, coverage, min_coverage, pattern))
+    sys.exit(commands_eval.test_files(policy_files(files), coverage, min_coverage, pattern))
 
 
 @main.command("diagram")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=_POLICY)
 @click.option("--measure", metavar="NAME", help="Draw this measure's decision tree (default: the overview).")
 @click.option("--all", "draw_all", is_flag=True, help="Draw the overview and every measure into -o DIR.")
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="out.svg|png|pdf|dot, or a folder."
 )
-@click.option(
-    "--facts", type=click.Path(dir_okay=False, path_type=Path), help="Highlight this applicant's path (JSON)."
-)
+@click.option("--facts", type=_INPUT, help="Highlight this applicant's path (JSON).")
 @click.option("--date", "date_text", help="With --facts: the evaluation date; default: today.")
 def diagram_command(
     file: Path, measure: str | None, draw_all: bool, output: Path, facts: Path | None, date_text: str | None
@@ -224,6 +265,7 @@ def diagram_command(
     from policydsl.render import command
 
     date = (_date(date_text) or datetime.date.today()) if facts is not None else None
+    one_stdin(FILE=file, facts=facts)
     sys.exit(command.diagram_command(file, measure, draw_all, output, facts, date))
 
 
@@ -234,7 +276,7 @@ def diagram_command(
 )
 @click.option(
     "--sources",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     multiple=True,
     help="A folder holding the source documents the policies name (repeatable).",
 )
@@ -242,20 +284,18 @@ def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, .
     """Write a static, offline review site: the source text beside the clauses, diagrams, findings."""
     from policydsl.render import command
 
-    sys.exit(command.report_command(files, output, sources))
+    sys.exit(command.report_command(policy_files(files), output, sources))
 
 
 @main.command("fmt")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path)
-)
+@_FILES
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 and name the files that would change.")
 @click.option("--diff", is_flag=True, help="Print a unified diff of the changes instead of writing them.")
 def fmt_command(files: tuple[Path, ...], check: bool, diff: bool) -> None:
     """Rewrite policy files in the canonical layout, keeping comments; `-` formats standard input."""
     from policydsl.fmt import run_fmt
 
-    sys.exit(run_fmt(files, check=check, diff=diff))
+    sys.exit(run_fmt(policy_files(files), check=check, diff=diff))
 
 
 if __name__ == "__main__":

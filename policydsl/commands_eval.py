@@ -16,7 +16,8 @@ from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
 from policydsl.batch import detect_encoding, encoding_name, parse_json, run_batch, stderr_progress
 from policydsl.examples import coverage_gaps, run_example
-from policydsl.frontend import read_limited
+from policydsl.files import spooled_stdin
+from policydsl.frontend import display_name, is_stdin, read_limited
 from policydsl.interpreter import Interpreter
 from policydsl.pipeline import errors_text
 from policydsl.textsafety import echo, json_safe, visible
@@ -37,17 +38,19 @@ MAX_JSON_BYTES = 16 * 1024 * 1024
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from a file or standard input (`-`); any problem with it is a usage error."""
+    name = display_name(path)
     try:
         data = read_limited(path, MAX_JSON_BYTES)
         if len(data) > MAX_JSON_BYTES:
-            raise UsageProblem(f"{path}: {what} larger than {MAX_JSON_BYTES} bytes; is this the right file?")
+            raise UsageProblem(f"{name}: {what} larger than {MAX_JSON_BYTES} bytes; is this the right file?")
         value = parse_json(data.decode("utf-8-sig"))
     except OSError as exc:
-        raise UsageProblem(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        raise UsageProblem(f"cannot read {what} {name}: {exc.strerror or exc}") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageProblem(f"{path}: not valid JSON ({exc})") from None
+        raise UsageProblem(f"{name}: not valid JSON ({exc})") from None
     if not isinstance(value, dict):
-        raise UsageProblem(f"{path}: {what} must be a JSON object of name → value")
+        raise UsageProblem(f"{name}: {what} must be a JSON object of name → value")
     return value
 
 
@@ -157,6 +160,25 @@ def evaluate_batch(
         raise UsageProblem("; ".join(exc.problems)) from None
     echo(f"{rows} rows evaluated into {target}: {rows - errors} decided, {errors} with errors")
     return 1 if errors else 0
+
+
+def evaluate_batch_input(
+    evaluator: PolicyEvaluator,
+    source: Path,
+    fmt: str | None,
+    target: Path,
+    date: datetime.date | None,
+    options: BatchOptions | None = None,
+) -> int:
+    """`--batch FILE` or `--batch -` (standard input, whose format `fmt` must name)."""
+    if not is_stdin(source):
+        if fmt is not None and source.suffix.lower() != f".{fmt}":
+            raise UsageProblem(f"--input-format {fmt}, but {source} is not a .{fmt} file")
+        return evaluate_batch(evaluator, source, target, date, options)
+    if fmt is None:
+        raise UsageProblem("--batch - needs --input-format csv or jsonl")
+    with spooled_stdin(f".{fmt}") as spooled:
+        return evaluate_batch(evaluator, spooled, target, date, options)
 
 
 def test_files(

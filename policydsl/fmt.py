@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import difflib
 import functools
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeAlias, TypeVar
@@ -15,7 +14,8 @@ import click
 
 from policydsl import ast
 from policydsl.diagnostics import Severity, Sink, display_width, format_text
-from policydsl.frontend import load_bytes, load_file, load_text
+from policydsl.files import write_atomically
+from policydsl.frontend import display_name, load_bytes, load_text, read_file
 from policydsl.keywords import spelling
 from policydsl.source import SourceFile
 from policydsl.textsafety import echo
@@ -881,15 +881,10 @@ class _Formatted:
 
 def _format_file(path: Path) -> _Formatted | str:
     """Format one file (`-`: standard input); on failure, the text saying why."""
-    name, sink = str(path), Sink()
-    if name == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        try:
-            data = path.read_bytes()
-        except OSError:
-            load_file(path, sink)  # the front end reports why the file cannot be read
-            return format_text(sink.diagnostics, {})
+    name, sink = display_name(path), Sink()
+    data = read_file(path, sink)  # at most the size limit; `-` is standard input
+    if data is None:
+        return format_text(sink.diagnostics, {})
     loaded = load_bytes(name, data, sink)
     if loaded.source is None or loaded.policy is None or sink.has_errors:
         errors = [d for d in sink.diagnostics if d.severity is Severity.ERROR]
@@ -924,7 +919,7 @@ def run_fmt(paths: Sequence[Path], *, check: bool, diff: bool) -> int:
             echo(f"would reformat {name}", err=True)
         elif not report_only and name != "-":
             try:
-                path.write_bytes(result.after.encode("utf-8"))
+                write_atomically(path, result.after.encode("utf-8"), keep_mode=True)
             except OSError as exc:
                 echo(f"{name}: error: cannot write the file: {exc.strerror or exc}", err=True)
                 failed += 1

@@ -61,6 +61,8 @@ RESERVED = (
 # escaped; the rest as they are.  A full-width quote (U+FF02) is a quote everywhere, so it is left out.
 TEXT_CHARS = st.one_of(
     st.sampled_from([*"ab 第八条（一）{}#:,，Ａ＃“”'\"\\\n\t$%{}", '"""', "'''", "\\n", "${x}", "{0}", "%s"]),
+    # citation numbers of any size, as a document number's year or an article (第1000条, (2023))
+    st.sampled_from(["第1000条", "第一千零五条", "(2023)", "（12345678）", "第二万条"]),
     st.characters(
         codec="utf-8",
         exclude_categories=("Cs", "Cc"),

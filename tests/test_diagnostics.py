@@ -136,7 +136,7 @@ def test_json_hint_and_unreadable_file(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["check", "--format", "json", "no_such_file.policy"])
     (item,) = json.loads(result.output)
     assert item["code"] == "E004" and item["location"] is None
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a file that cannot be read is a usage error
 
 
 # ------------------------------------------------------------------------- error-code pages

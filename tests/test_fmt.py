@@ -836,10 +836,10 @@ def test_fmt_rewrites_a_byte_order_mark_and_crlf(tmp_path: Path) -> None:
     assert f"reformatted {path}" in err
 
 
-def test_fmt_reports_a_missing_file(tmp_path: Path) -> None:
+def test_fmt_reports_a_missing_file_as_a_usage_error(tmp_path: Path) -> None:
     code, _, err = run(str(tmp_path / "nope.policy"))
-    assert code == 1
-    assert "error[E004]" in err
+    assert code == 2
+    assert "does not exist" in err
 
 
 def test_fmt_usage_errors_exit_2(tmp_path: Path) -> None:

@@ -230,6 +230,23 @@ def test_generated_policies_can_be_drawn(policy: GeneratedPolicy) -> None:
         assert "digraph" in dot_source(measure_tree(model, measure))
 
 
+# A source document with articles, headings and items numbered both ways, for the review page's
+# citation links.
+SOURCE_DOCUMENT = (DATA / "report" / "platform.txt").read_text(encoding="utf-8") + (
+    "\n第一千条 附则。\n（二〇二三）\n三、其他\n1. 说明\n"
+)
+
+
+@FUZZ
+@given(policies())
+def test_generated_policies_get_a_review_page(policy: GeneratedPolicy) -> None:
+    from policydsl.render.report import PolicyPage
+
+    evaluator = checked(policy)
+    page = PolicyPage(Path("fuzz.policy"), None, evaluator.model, [], SOURCE_DOCUMENT, "fuzz.txt").render()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+
+
 # ------------------------------------------------------------------------------ generated code
 
 # Modules the generated evaluator may import, and events it must never cause.
@@ -386,6 +403,9 @@ def test_mutated_policy_files_give_diagnostics_not_tracebacks(
     runner = CliRunner()
     facts = folder / "facts.json"
     facts.write_text("{}", encoding="utf-8")
+    named = re.search(rb'source\s+"([A-Za-z0-9_.-]+\.txt)"', raw)
+    if named is not None:  # the source document it names, so that `report` links its citations
+        (folder / named.group(1).decode()).write_text(SOURCE_DOCUMENT, encoding="utf-8")
     commands = {
         "check": ["check", str(path)],
         "check-json": ["check", "--format", "json", str(path)],
@@ -394,6 +414,7 @@ def test_mutated_policy_files_give_diagnostics_not_tracebacks(
         "fmt": ["fmt", "--check", str(path)],
         "compile": ["compile", str(path), "-o", str(folder / "evaluator.py")],
         "diagram": ["diagram", str(path), "-o", str(folder / "overview.dot")],
+        "report": ["report", str(path), "-o", str(folder / "site")],
     }
     command = data.draw(st.sampled_from(sorted(commands)), label="command")
     assert_clean_cli(runner.invoke(main, commands[command]), path)

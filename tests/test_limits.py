@@ -179,6 +179,21 @@ def test_a_ten_megabyte_policy_is_refused_at_once_with_a_clean_diagnostic(tmp_pa
     assert elapsed < 5
 
 
+@pytest.mark.parametrize("size", [parser.MAX_BYTES + 1, 3 * 1024 * 1024 + 5])
+def test_a_file_over_the_limit_is_refused_with_its_real_size(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "big.policy"
+    path.write_bytes(b"#" * size)
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1, result.output
+    assert f"the file is {size:,} bytes; the limit is {parser.MAX_BYTES:,} bytes (1 MiB)" in result.output
+
+
+def test_standard_input_over_the_limit_is_refused_without_a_size() -> None:
+    result = CliRunner().invoke(main, ["check", "-"], input=b"#" * (parser.MAX_BYTES + 10))
+    assert result.exit_code == 1, result.output
+    assert "<stdin>:1:1: error[E005]: the input is more than 1,048,576 bytes" in result.output
+
+
 def test_a_ten_megabyte_text_given_in_memory_is_refused_too() -> None:
     evaluator, diagnostics = check(_measures(10 * 1024 * 1024))
     assert evaluator is None

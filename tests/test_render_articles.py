@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from policydsl.render.articles import cn_to_int, int_to_cn, locate, parse_citation
 from policydsl.render.report import BUNDLED_SOURCES
@@ -22,6 +24,46 @@ def line_at(text: str, cite: str) -> str:
 @pytest.mark.parametrize("n", range(1, 200))
 def test_chinese_numerals_round_trip(n: int) -> None:
     assert cn_to_int(int_to_cn(n)) == n
+
+
+@given(st.integers(min_value=0, max_value=10**8))
+def test_chinese_numerals_round_trip_for_any_size(n: int) -> None:
+    assert cn_to_int(int_to_cn(n)) == n
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "零"),
+        (10, "十"),
+        (110, "一百一十"),
+        (1000, "一千"),
+        (1005, "一千零五"),
+        (1050, "一千零五十"),
+        (10000, "一万"),
+        (10001, "一万零一"),
+        (100000, "十万"),
+        (110000, "十一万"),
+        (1000000, "一百万"),
+        (10010000, "一千零一万"),
+        (10000100, "一千万零一百"),
+        (20000000, "二千万"),
+        (100000000, "一亿"),
+    ],
+)
+def test_large_chinese_numerals_as_written(n: int, text: str) -> None:
+    assert int_to_cn(n) == text
+    assert cn_to_int(text) == n
+
+
+def test_a_citation_of_article_1000_finds_it_either_way() -> None:
+    doc = "第九百九十九条 前文。\n第一千条 本条。\n第1001条 后文。\n"
+    assert line_at(doc, "第1000条") == "第一千条 本条。"
+    assert line_at(doc, "第一千零一条") == "第1001条 后文。"
+    # a document number with a year in brackets: (2023) is read as the number 2023, not a crash
+    doc = "关于某事的通知 国发(2023)5号\n第一条 总则。\n第三条 本条。\n"
+    place = locate(doc, "国发(2023)5号 第三条")
+    assert place is not None and doc[place.start : place.end] == "国发(2023)5号"
 
 
 @pytest.mark.parametrize(

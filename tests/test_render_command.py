@@ -112,10 +112,10 @@ def test_a_policy_with_errors_exits_1_with_its_diagnostics(tmp_path: Path) -> No
     assert not (tmp_path / "x.dot").exists()
 
 
-def test_a_missing_file_exits_1(tmp_path: Path) -> None:
+def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     code, text = invoke("diagram", str(tmp_path / "none.policy"), "-o", str(tmp_path / "x.dot"))
-    assert code == 1
-    assert "cannot read" in text
+    assert code == 2
+    assert "does not exist" in text
 
 
 @needs_dot
@@ -140,4 +140,4 @@ def test_report_with_a_broken_policy_exits_1_but_writes_its_page(tmp_path: Path)
 def test_report_usage_errors(tmp_path: Path) -> None:
     code, text = invoke("report", PLATFORM, "--sources", str(tmp_path / "none"), "-o", str(tmp_path / "s"))
     assert code == 2
-    assert "not a folder" in text
+    assert "does not exist" in text

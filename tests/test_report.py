@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -9,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from policydsl.diagnostics import CODES, Severity, Sink
 from policydsl.render.diagram import ROLES
 from policydsl.render.report import build_site, find_source, inline_svg, slug
-from tests.conftest import DATA, POLICIES
+from tests.conftest import DATA, POLICIES, ROOT
 
 PLATFORM = DATA / "diagrams" / "platform.policy"
 SOURCES = DATA / "report"
@@ -233,3 +235,99 @@ def test_the_page_opens_in_a_browser(site: Path, name: str) -> None:
                 assert tab.evaluate("document.querySelector(':target') !== null")
         finally:
             browser.close()
+
+
+# ------------------------------------------------------------------------------ what `source` may embed
+
+SOURCE_HEADER = 'policy "示例" {{\n  issued 2021-01-01\n  source "{name}"\n}}\n'
+
+
+def report_with_source(tmp_path: Path, name: str, sources: list[Path] | None = None) -> tuple[str, Sink]:
+    folder = tmp_path / "policies"
+    folder.mkdir(exist_ok=True)
+    policy = folder / "p.policy"
+    policy.write_text(SOURCE_HEADER.format(name=name), encoding="utf-8")
+    _, sink = build_site([policy], tmp_path / "site", sources or [])
+    return (tmp_path / "site" / "p.html").read_text(encoding="utf-8"), sink
+
+
+def refusals(sink: Sink) -> list[str]:
+    return [d.message for d in sink.diagnostics if d.code == "R101" and d.severity is Severity.WARNING]
+
+
+def test_a_text_document_beside_the_policy_is_embedded_and_named(tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "doc.txt").write_text("第一条 原文内容。", encoding="utf-8")
+    html, sink = report_with_source(tmp_path, "doc.txt")
+    assert "第一条 原文内容。" in html and refusals(sink) == []
+    assert "doc.txt（政策文件所在目录）" in html
+
+
+def test_a_document_in_a_sources_folder_is_embedded_and_named(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "doc.md").write_text("# 原文\n第一条 内容。", encoding="utf-8")
+    html, sink = report_with_source(tmp_path, "doc.md", [tmp_path / "docs"])
+    assert "第一条 内容。" in html and refusals(sink) == []
+    assert f"doc.md（--sources {tmp_path / 'docs'}）" in html
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        (".env", "starts with a dot"),
+        ("id_ed25519", "only .txt and .md"),
+        ("key.pem", "only .txt and .md"),
+        ("page.html", "only .txt and .md"),
+        ("../secret.txt", "a file name"),
+        ("sub/doc.txt", "a file name"),
+    ],
+)
+def test_a_secret_beside_the_policy_is_never_published(tmp_path: Path, name: str, why: str) -> None:
+    folder = tmp_path / "policies"
+    (folder / "sub").mkdir(parents=True)
+    secret = "PRIVATE KEY 0123456789"
+    for file in (".env", "id_ed25519", "key.pem", "page.html", "sub/doc.txt"):
+        (folder / file).write_text(secret, encoding="utf-8")
+    (tmp_path / "secret.txt").write_text(secret, encoding="utf-8")
+    html, sink = report_with_source(tmp_path, name)
+    assert secret not in html
+    (message,) = refusals(sink)
+    assert why in message
+    assert "原文未嵌入" in html
+
+
+def test_a_symbolic_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "outside.txt").write_text("SECRET", encoding="utf-8")
+    (tmp_path / "policies" / "doc.txt").symlink_to(tmp_path / "outside.txt")
+    html, sink = report_with_source(tmp_path, "doc.txt")
+    assert "SECRET" not in html
+    assert "leads outside" in refusals(sink)[0]
+
+
+def test_a_symbolic_link_into_a_hidden_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "policies" / ".ssh").mkdir(parents=True)
+    (tmp_path / "policies" / ".ssh" / "notes.txt").write_text("SECRET", encoding="utf-8")
+    (tmp_path / "policies" / "doc.txt").symlink_to(tmp_path / "policies" / ".ssh" / "notes.txt")
+    html, sink = report_with_source(tmp_path, "doc.txt")
+    assert "SECRET" not in html
+    assert "starts with a dot" in refusals(sink)[0]
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    os.mkfifo(tmp_path / "policies" / "doc.txt")
+    html, sink = report_with_source(tmp_path, "doc.txt")  # would block forever if opened
+    assert "not a regular file" in refusals(sink)[0]
+    assert "原文未嵌入" in html
+
+
+def test_a_missing_document_is_said_to_be_missing(tmp_path: Path) -> None:
+    html, sink = report_with_source(tmp_path, "nowhere.txt")
+    assert "not found" in refusals(sink)[0]
+    assert "原文未嵌入" in html
+
+
+def test_the_refusal_code_has_a_page() -> None:
+    page = (ROOT / "docs" / "errors" / "R101.md").read_text(encoding="utf-8")
+    assert page.startswith(f"# R101: {CODES['R101'].title}\n")

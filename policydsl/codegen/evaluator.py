@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
-import tempfile
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +14,7 @@ from policydsl.batch import Constraint
 from policydsl.checks.typecheck import Model
 from policydsl.codegen.python import GeneratedModule, generate
 from policydsl.diagnostics import Sink
+from policydsl.files import write_atomically
 from policydsl.pipeline import Checked, check_file
 from policydsl.textsafety import echo
 
@@ -69,19 +68,6 @@ def compile_file(path: Path, sink: Sink) -> str | None:
     if checked.model is None or checked.source is None or sink.has_errors:
         return None
     return generate(checked.model, checked.source.text, checked.source.name).source()
-
-
-def write_atomically(target: Path, text: str) -> None:
-    """Write `text` to `target` so that a reader never sees half a module."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def plan_file(path: Path, sink: Sink) -> str | None:

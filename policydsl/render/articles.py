@@ -20,43 +20,75 @@ _CN_DIGITS = {
     "八": 8,
     "九": 9,
 }
-_CN = "零〇一二两三四五六七八九十百"
+_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
+_BIG_UNITS = {"万": 10**4, "亿": 10**8}
+_CN = "零〇一二两三四五六七八九十百千万亿"
 _LINE = r"(?m)^[ \t\u3000]*"
 
 
 def cn_to_int(text: str) -> int | None:
-    """一 → 1, 十二 → 12, 二十一 → 21, 一百零五 → 105; None when `text` is not a Chinese numeral."""
+    """一 → 1, 十二 → 12, 二十一 → 21, 一百零五 → 105, 一千零一万 → 10010000; None when `text` is
+    not a Chinese numeral."""
     if not text or any(ch not in _CN for ch in text):
         return None
-    total, current = 0, 0
+    total, section, current = 0, 0, 0  # done with 亿 and 万; below 万; the last digit
     for ch in text:
-        if ch == "百":
-            total += (current or 1) * 100
+        if ch in _SMALL_UNITS:
+            section += (current or 1) * _SMALL_UNITS[ch]
             current = 0
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
+        elif ch == "万":
+            total += ((section + current) or 1) * 10**4
+            section = current = 0
+        elif ch == "亿":
+            total = ((total + section + current) or 1) * 10**8
+            section = current = 0
         else:
             current = _CN_DIGITS[ch]
-    return total + current
+    return total + section + current
+
+
+def _below_10000(n: int) -> str:
+    """1..9999 with 千百十 and one 零 for each run of missing places between digits."""
+    digits = "零一二三四五六七八九"
+    out: list[str] = []
+    gap = False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        d = n // value % 10
+        if d == 0:
+            gap = bool(out)
+            continue
+        if gap:
+            out.append("零")
+            gap = False
+        out.append(digits[d] + unit)
+    return "".join(out)
 
 
 def int_to_cn(n: int) -> str:
-    """1 → 一, 12 → 十二, 21 → 二十一, 105 → 一百零五 (as statutes number their articles)."""
-    digits = "零一二三四五六七八九"
-    if n < 10:
-        return digits[n]
-    if n < 20:
-        return "十" + (digits[n % 10] if n % 10 else "")
-    if n < 100:
-        return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
-    rest = n % 100
-    head = digits[n // 100] + "百"
-    if rest == 0:
-        return head
-    return head + (
-        "零" + digits[rest] if rest < 10 else int_to_cn(rest) if rest >= 20 else "一" + int_to_cn(rest)
-    )
+    """1 → 一, 12 → 十二, 21 → 二十一, 105 → 一百零五, 1000 → 一千, 10010000 → 一千零一万 (as statutes
+    number their articles; any size, with 万 and 亿 for the groups of four digits)."""
+    if n < 0:
+        raise ValueError(f"{n} is negative")
+    if n == 0:
+        return "零"
+    groups: list[int] = []  # groups of four digits, lowest first
+    while n:
+        groups.append(n % 10**4)
+        n //= 10**4
+    out: list[str] = []
+    for index in range(len(groups) - 1, -1, -1):
+        group = groups[index]
+        if group:
+            if out and group < 1000:
+                out.append("零")  # 一万零一: a higher group was written and this one has a leading zero
+            out.append(_below_10000(group))
+        if index and (group or (index % 2 == 0 and out)):
+            # 万 after a non-empty group; 亿 (every second group) even after an empty one
+            out.append("亿" if index % 2 == 0 else "万")
+        # 亿亿 and beyond: repeated units are not written by statutes and never parsed back
+    text = "".join(out)
+    # 十 rather than 一十 at the start: 十二, 十万
+    return text[1:] if text.startswith("一十") else text
 
 
 def _numeral(text: str) -> str:
@@ -77,9 +109,9 @@ class Part:
 
 
 _TOKEN = re.compile(
-    r"第(?P<unit_n>[0-9零〇一二两三四五六七八九十百]+)(?P<unit>条|章|款|项|节)"
-    r"|[（(](?P<paren>[0-9零〇一二两三四五六七八九十百]+)[）)]"
-    r"|(?P<cn>[零〇一二两三四五六七八九十百]+)"
+    r"第(?P<unit_n>[0-9零〇一二两三四五六七八九十百千万亿]+)(?P<unit>条|章|款|项|节)"
+    r"|[（(](?P<paren>[0-9零〇一二两三四五六七八九十百千万亿]+)[）)]"
+    r"|(?P<cn>[零〇一二两三四五六七八九十百]+)"  # a heading such as 三、 (千万亿 here are words)
     r"|(?P<num>\d+)"
     r"|(?P<sep>[\s.、．,，]+)"
     r"|(?P<text>[^\s.、．,，（(0-9零〇一二两三四五六七八九十百第]+|第)"
@@ -148,7 +180,7 @@ def _search(text: str, part: Part, position: int) -> int | None:
 def _paragraph(text: str, article: int, part: Part) -> int | None:
     """The n-th paragraph (non-empty line) of the article starting at `article`; a paragraph is
     numbered from the article's own first line."""
-    m = re.search(r"\d+|[零〇一二两三四五六七八九十百]+", part.pattern[1:])
+    m = re.search(r"\d+|[零〇一二两三四五六七八九十百千万亿]+", part.pattern[1:])
     if m is None:
         return None
     value = int(m.group(0)) if m.group(0).isdigit() else cn_to_int(m.group(0))
@@ -157,7 +189,7 @@ def _paragraph(text: str, article: int, part: Part) -> int | None:
     offset = article
     count = 0
     for line in text[article:].splitlines(keepends=True):
-        if count and re.match(_LINE[4:] + r"第[0-9零〇一二两三四五六七八九十百]+[条章]", line):
+        if count and re.match(_LINE[4:] + r"第[0-9零〇一二两三四五六七八九十百千万亿]+[条章]", line):
             return None  # the next article began before the paragraph was found
         if line.strip():
             count += 1

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime
-import json
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import click
 
 from policydsl import runtime as rt
 from policydsl.diagnostics import Severity, Sink, format_text
+from policydsl.frontend import display_name
 from policydsl.interpreter import Interpreter
 from policydsl.pipeline import Checked, check_file
 from policydsl.render.diagram import Diagram
@@ -46,19 +44,16 @@ def _checked(path: Path) -> Checked:
 
 
 def _applicant(checked: Checked, facts_path: Path, date: datetime.date | None) -> Applicant:
-    try:
-        raw: Any = json.loads(facts_path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
-    except OSError as exc:
-        raise UsageProblem(f"cannot read facts {facts_path}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageProblem(f"{facts_path}: not valid JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise UsageProblem(f"{facts_path}: the facts must be a JSON object of name → value")
+    from policydsl.commands_eval import read_json  # as `eval --facts` reads them, `-` included
+
+    raw = read_json(facts_path, "facts")
     assert checked.model is not None and checked.source is not None
     try:
         return Applicant(Interpreter(checked.model, checked.source.text), raw, date)
     except rt.InputError as exc:
-        raise UsageProblem(f"{facts_path}: the facts cannot be used: " + "; ".join(exc.problems)) from None
+        raise UsageProblem(
+            f"{display_name(facts_path)}: the facts cannot be used: " + "; ".join(exc.problems)
+        ) from None
 
 
 def _format(path: Path) -> str:
@@ -139,6 +134,8 @@ def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, .
         pages, sink = build_site(list(files), output, sources)
     except OSError as exc:
         raise UsageProblem(f"cannot write the site into {output}: {exc.strerror or exc}") from None
+    for refused in (d for d in sink.diagnostics if d.code == "R101"):
+        click.echo(format_text([refused], {}), err=True)
     broken = [p for p in pages if not p.parsed]
     echo(f"wrote {len(pages)} polic{'ies' if len(pages) != 1 else 'y'} to {output / 'index.html'}")
     for p in broken:

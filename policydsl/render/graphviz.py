@@ -7,6 +7,7 @@ from pathlib import Path
 
 import graphviz
 
+from policydsl.files import write_atomically
 from policydsl.render.diagram import EDGE_ROLES, PATH_COLOR, ROLES, Diagram, Node
 
 # The font every label is set in; it must cover Chinese (Debian: fonts-noto-cjk).
@@ -148,4 +149,4 @@ def render_file(diagram: Diagram, path: Path) -> None:
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise RenderError(f"cannot tell the format from `{path.name}`: use .svg, .png, .pdf or .dot")
-    path.write_bytes(render_bytes(diagram, fmt))
+    write_atomically(path, render_bytes(diagram, fmt))

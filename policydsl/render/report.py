@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,9 @@ from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.checks.analysis import Options, analyse
 from policydsl.checks.typecheck import Model
-from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink
+from policydsl.diagnostics import CODES, Code, Diagnostic, Severity, Sink, register
 from policydsl.examples import ExampleResult, example_date, run_examples
+from policydsl.files import write_atomically
 from policydsl.pipeline import check_file
 from policydsl.render.articles import locate
 from policydsl.render.diagram import ROLES, Diagram
@@ -36,16 +39,104 @@ def esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+# Only text documents are embedded (shown as plain text: an .html document would show its markup),
+# never larger than this.
+SOURCE_SUFFIXES = (".txt", ".md")
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
+register(Code("R101", Severity.WARNING, "source document not embedded"))
+
+
+@attrs.frozen
+class SourceDocument:
+    """What a page shows of the header's `source`: the `text` embedded (None when none is) and a
+    `note` for readers: the file and the folder it came from, or why nothing was embedded."""
+
+    text: str | None
+    note: str
+
+
+class SourceRefused(Exception):
+    """The document the policy names may not be embedded; the message says why."""
+
+
 def find_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> Path | None:
     """The source document `name`: next to the policy file, in each of `dirs`, then among the
-    bundled seed documents.  Only a bare file name is looked up, never a path outside those places."""
-    if Path(name).name != name or name in ("", ".", ".."):
+    bundled seed documents; None when it is in none of them or may not be embedded."""
+    try:
+        found = locate_source(policy_file, name, dirs)
+    except SourceRefused:
         return None
-    for folder in (policy_file.parent, *dirs, BUNDLED_SOURCES):
+    return None if found is None else found[0]
+
+
+def _source_folders(policy_file: Path, dirs: Iterable[Path]) -> list[tuple[Path, str]]:
+    folders = [] if str(policy_file) == "-" else [(policy_file.parent, "政策文件所在目录")]
+    folders += [(d, f"--sources {d}") for d in dirs]
+    return [*folders, (BUNDLED_SOURCES, "内置原文")]
+
+
+def locate_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> tuple[Path, str] | None:
+    """The source document `name` and where it was found, looked up by name only in the policy's
+    folder, each of `dirs`, then the bundled seeds.  It must be a text document (SOURCE_SUFFIXES),
+    no name on its way may start with a dot, it must stay inside its folder once symbolic links are
+    resolved, and be a regular file; otherwise SourceRefused says why.  None when it is nowhere."""
+    if name in ("", ".", "..") or Path(name).name != name or "\\" in name:
+        raise SourceRefused(f"`{name}` is not a file name; a source is looked up by name only")
+    if name.startswith("."):
+        raise SourceRefused(f"`{name}` starts with a dot; hidden files are never published")
+    if Path(name).suffix.lower() not in SOURCE_SUFFIXES:
+        raise SourceRefused(f"`{name}`: only .txt and .md documents are embedded")
+    for folder, where in _source_folders(policy_file, dirs):
         candidate = folder / name
-        if candidate.is_file():
-            return candidate
+        if not os.path.lexists(candidate):
+            continue
+        root, real = folder.resolve(), candidate.resolve()
+        if not real.is_relative_to(root):
+            raise SourceRefused(f"`{candidate}` leads outside its folder (a symbolic link)")
+        if any(part.startswith(".") for part in real.relative_to(root).parts):
+            raise SourceRefused(f"`{candidate}` leads to a name that starts with a dot")
+        try:
+            info = real.stat()
+        except OSError as exc:
+            raise SourceRefused(f"cannot read `{candidate}`: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceRefused(f"`{candidate}` is not a regular file")
+        if info.st_size > MAX_SOURCE_BYTES:
+            raise SourceRefused(f"`{candidate}` is {info.st_size:,} bytes; the limit is {MAX_SOURCE_BYTES:,}")
+        return real, where
     return None
+
+
+def read_source(path: Path) -> str:
+    """A located source document's text; opened without blocking and checked again once open (the
+    file may have been swapped for something else since it was located)."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise SourceRefused(f"cannot read `{path}`: {exc.strerror or exc}") from None
+    with os.fdopen(handle, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            raise SourceRefused(f"`{path}` is not a regular file")
+        data = stream.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise SourceRefused(f"`{path}` is larger than {MAX_SOURCE_BYTES:,} bytes")
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def source_document(policy: Path, header: ast.Header, dirs: Iterable[Path], sink: Sink) -> SourceDocument:
+    """The header's source document for the page; a refusal or a missing document is an R101 warning
+    at the header's `source` line."""
+    assert header.source is not None
+    try:
+        found = locate_source(policy, header.source, dirs)
+        if found is None:
+            raise SourceRefused(f"`{header.source}` was not found beside the policy or in a --sources folder")
+        path, where = found
+        return SourceDocument(read_source(path), f"{path.name}（{where}）")
+    except SourceRefused as exc:
+        span = next((s for key, s in header.lines if key == "source"), header.span)
+        sink.report("R101", f"the source document is not embedded: {exc}", span)
+        return SourceDocument(None, f"原文未嵌入：{exc}")
 
 
 def inline_svg(svg: bytes, prefix: str) -> str:
@@ -805,10 +896,9 @@ def build_site(
         text_name: str | None = None
         header = checked.policy.header if checked.policy is not None else None
         if header is not None and header.source:
-            found = find_source(path, header.source, dirs)
-            if found is not None:
-                text = found.read_text(encoding="utf-8-sig", errors="replace")
-                text_name = found.name
+            document = source_document(path, header, dirs, sink)
+            everything.extend(d for d in sink.diagnostics if d.code == "R101")
+            text, text_name = document.text, document.note
         settled: list[tuple[Diagnostic, str]] = []
         if checked.model is not None and checked.source is not None and not sink.has_errors:
             # The full analysis, including what the policy's own declarations settle.
@@ -818,7 +908,7 @@ def build_site(
             settled = [(s.diagnostic, s.reason) for s in result.settled]
         built = PolicyPage(path, checked.source, checked.model, sink.diagnostics, text, text_name, settled)
         name = slug(path, taken) + ".html"
-        (out / name).write_text(built.render(), encoding="utf-8")
+        write_atomically(out / name, built.render())
         summaries.append(built.summary(name))
-    (out / "index.html").write_text(index_html(summaries), encoding="utf-8")
+    write_atomically(out / "index.html", index_html(summaries))
     return summaries, everything
