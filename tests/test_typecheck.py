@@ -246,6 +246,25 @@ def test_exceptions_only_between_award_clauses(body: str) -> None:
     assert d.code == "E109" and "exception" in d.message
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "funding_limit 50% * investment counting revenue",
+        "quota 10",
+        "group_cap 100万 per center_level",
+        "budget 1亿",
+        "no_clawback",
+    ],
+)
+def test_a_rule_stated_twice_in_a_measure_is_refused(rule: str) -> None:
+    # evaluation applied one of two funding limits, quotas or group caps and ignored the other,
+    # while the analysis and the diagrams read both
+    d = only(f"measure m {{ award 5万\n {rule}\n {rule} }}")
+    assert d.code == "E102" and "a measure has one" in d.message
+    assert d.span is not None and d.span.line == PRELUDE.count("\n") + 3
+    assert [n.message for n in d.notes] == ["first stated here"]
+
+
 def test_missing_header_warns_at_the_start() -> None:
     sink = Sink()
     check_text("t.policy", '\n\nfact x "x": money', sink)

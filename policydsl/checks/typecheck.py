@@ -73,6 +73,16 @@ _GLUE_WORDS = sorted(
 _RESERVED = frozenset(w for pair in KEYWORDS.values() for w in pair) | set(PREFIX_WORDS) | set(POSTFIX_WORDS)
 
 
+# Rules a measure states at most once (see `Checker.single_rules`).
+_SINGLE_RULES: tuple[tuple[type[ast.MeasureItem], str], ...] = (
+    (ast.FundingLimit, "a funding limit"),
+    (ast.Quota, "a quota"),
+    (ast.GroupCap, "a group cap"),
+    (ast.Budget, "a budget"),
+    (ast.NoClawback, "no_clawback"),
+)
+
+
 def _suggest(word: str, candidates: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     if close:
@@ -782,6 +792,7 @@ class _Checker:
                     message = f"clause `{clause.name.text}` is already defined in `{m.name.text}`"
                     self.sink.report("E102", message, clause.name.span, notes=[first])
                 names[clause.name.text] = clause.name.span
+        self.single_rules(m)
         for item in m.items:
             match item:
                 case ast.Applicants():
@@ -834,6 +845,18 @@ class _Checker:
                     self.condition(item.cond)
                 case ast.NoClawback():
                     pass
+
+    def single_rules(self, m: ast.Measure) -> None:
+        """A measure states each of these rules at most once: evaluation would apply one of two funding
+        limits, quotas or group caps and ignore the other, while the analysis and diagrams read both."""
+        for cls, what in _SINGLE_RULES:
+            rules = m.of(cls)
+            for extra in rules[1:]:
+                first = Note("first stated here", rules[0].span)
+                message = f"`{m.name.text}` already states {what}; a measure has one"
+                self.sink.report(
+                    "E102", message, extra.span, notes=[first], hint="merge the two into one line"
+                )
 
     def clause(self, m: ast.Measure, clause: ast.Clause, names: dict[str, Span]) -> None:
         if clause.exception_of is not None and clause.exception_of.text not in names:
