@@ -124,6 +124,10 @@ _SHIFTS = {"亿": 8, "万": 4, "千": 3}
 # large, so it is a typing error, and refusing it keeps every computation far from the limits of
 # the arithmetic (60 significant digits, exponents up to 999999).
 MAX_DIGITS = 40
+# Nor has any figure a digit beyond the 20th decimal place (a 分 is the second, a rate per 10,000 the
+# fourth): together with MAX_DIGITS this keeps every figure within the arithmetic's 60 digits, and a
+# text such as `1e-999999999` from becoming a billion digits when it is written out or solved.
+MAX_PLACES = 20
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -139,6 +143,15 @@ def shift(value: Decimal, places: int) -> Decimal:
     sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int), "only finite numbers are shifted"
     return Decimal((sign, digits, exponent + places))
+
+
+def too_precise(value: Decimal, places: int = 0) -> bool:
+    """Whether `value` times 10^places has a nonzero digit beyond MAX_PLACES after the decimal point."""
+    _, digits, exponent = value.as_tuple()
+    if not value or not isinstance(exponent, int):
+        return False
+    written = "".join(map(str, digits))
+    return exponent + places + len(written) - len(written.rstrip("0")) < -MAX_PLACES
 
 
 def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
@@ -167,6 +180,8 @@ def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
         raise ValueError(f"`{raw}` is not a finite number")
     if value and value.adjusted() + places >= MAX_DIGITS:
         raise ValueError(f"`{raw}` is too large (figures are limited to {MAX_DIGITS} digits)")
+    if too_precise(value, places):
+        raise ValueError(f"`{raw}` is too precise (figures have at most {MAX_PLACES} decimal places)")
     return shift(value, places)
 
 
