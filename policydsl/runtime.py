@@ -124,10 +124,10 @@ _SHIFTS = {"亿": 8, "万": 4, "千": 3}
 # large, so it is a typing error, and refusing it keeps every computation far from the limits of
 # the arithmetic (60 significant digits, exponents up to 999999).
 MAX_DIGITS = 40
-# Nor has any figure a digit beyond the 20th decimal place (a 分 is the second, a rate per 10,000 the
-# fourth): together with MAX_DIGITS this keeps every figure within the arithmetic's 60 digits, and a
-# text such as `1e-999999999` from becoming a billion digits when it is written out or solved.
-MAX_PLACES = 20
+# Nor has any figure a nonzero digit beyond the 40th decimal place (a 分 is the second; a rate of one
+# third written out to 30 places is the finest anyone types): this keeps a text such as `1e-999999999`
+# from becoming a billion digits when it is written out, compared exactly or solved.
+MAX_PLACES = 40
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,

@@ -198,7 +198,7 @@ class _Writer:
             return f"{self.count(0, 1000)}‰"
         if form == 3:
             return f"{self.count(1, 3)}:{self.count(1, 3)}"
-        return self.pick(["1e-18%", "100%", "0%", "33.333%"])
+        return self.pick(["1e-30%", "100%", "0%", "33.333%"])
 
     def number_lit(self) -> str:
         return self.pick([str(self.count(0, 1000)), f"{self.count(0, 99)}.{self.count(1, 9)}", "1e3"])

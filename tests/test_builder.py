@@ -158,7 +158,7 @@ def test_clause_ids_number_unnamed_clauses() -> None:
 
 
 @pytest.mark.parametrize(
-    "literal", ["1e-999999999元", "1e-5000元", "0.000000000000000000001元", "0.0000000000000000000000001万元"]
+    "literal", ["1e-999999999元", "1e-5000元", "1e-41元", "1e-45万元", "1e-45%"]
 )
 def test_a_literal_more_precise_than_the_arithmetic_is_refused(literal: str) -> None:
     sink = Sink()
@@ -167,7 +167,7 @@ def test_a_literal_more_precise_than_the_arithmetic_is_refused(literal: str) -> 
     assert "decimal places" in sink.errors_only()[0].message
 
 
-@given(st.integers(min_value=-60, max_value=60), st.sampled_from(["", "万", "亿"]))
+@given(st.integers(min_value=-80, max_value=60), st.sampled_from(["", "万", "亿"]))
 @settings(max_examples=60, deadline=None)
 def test_literal_precision_is_bounded_like_fact_values(exponent: int, suffix: str) -> None:
     # the policy text and the applicant's facts refuse the same figures
