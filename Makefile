@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 OUT := out
 POLICIES := $(wildcard policies/*.policy)
 
-.PHONY: demo test install bench diagrams clean
+.PHONY: demo test install bench diagrams tables clean
 
 $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh
@@ -36,6 +36,11 @@ test: $(VENV)/.installed
 # Redraw the overview diagrams that docs/policies.md shows.
 diagrams: $(VENV)/.installed
 	for p in $(POLICIES); do $(BIN)/policydsl diagram $$p -o docs/diagrams/$$(basename $$p .policy).svg || exit 1; done
+
+# Rebuild the parser tables shipped in the package after changing grammar/policy.lark
+# (a test fails while they are out of date).
+tables: $(VENV)/.installed
+	$(BIN)/python scripts/build_tables.py
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/eval_bench.py

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import functools
+import hashlib
+import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +24,16 @@ from policydsl.pipeline import check_file, errors_text
 
 class PolicyError(Exception):
     """The policy file has errors; the message is the diagnostics as text."""
+
+
+def evaluation_date(date: object) -> datetime.date | None:
+    """The evaluation date as given to `evaluate`, or InputError: a `datetime` (whose comparison with a
+    date raises TypeError) or a text is not a date."""
+    if date is None or (isinstance(date, datetime.date) and not isinstance(date, datetime.datetime)):
+        return date
+    shown = type(date).__name__
+    hint = "use its .date()" if isinstance(date, datetime.datetime) else "convert it with date.fromisoformat"
+    raise rt.InputError([f"the evaluation date must be a datetime.date, not {shown} ({hint})"])
 
 
 class PolicyEvaluator:
@@ -45,7 +57,7 @@ class PolicyEvaluator:
         explain: bool = True,
     ) -> rt.Decision:
         """Decide one applicant; raises runtime.InputError listing every problem with the facts."""
-        return self.interpreter.evaluate(facts, date, partial=partial, explain=explain)
+        return self.interpreter.evaluate(facts, evaluation_date(date), partial=partial, explain=explain)
 
     def retotal(self, decision: rt.Decision) -> None:
         """Recompute the total after batch limits (quotas, group caps) changed some measures."""
@@ -108,19 +120,35 @@ def compile_policy(
     return PolicyEvaluator(checked.model, checked.source.text, params), sink
 
 
-@functools.lru_cache(maxsize=64)
-def _load(path: str, mtime: float) -> PolicyEvaluator:
-    evaluator, sink = compile_policy(path, compiled=True)
-    if evaluator is None:
-        raise PolicyError(errors_text(path, sink.errors_only()))
-    return evaluator
+# Loaded evaluators by (resolved path, SHA-256 of the file's bytes): a file changed within the same
+# mtime (a fast edit, a copy that keeps times) is still compiled afresh. One lock per key makes
+# concurrent first calls compile the policy once and share it.
+_LOADED: dict[tuple[str, str], PolicyEvaluator] = {}
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_GUARD = threading.Lock()
+_MAX_LOADED = 64
 
 
 def load(path: str | Path) -> PolicyEvaluator:
-    """The compiled evaluator for a policy file, cached until the file changes."""
+    """The compiled evaluator for a policy file, cached until the file's content changes."""
     resolved = Path(path).resolve()
     try:
-        mtime = resolved.stat().st_mtime
+        data = resolved.read_bytes()
     except OSError as exc:
         raise PolicyError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return _load(str(resolved), mtime)
+    key = (str(resolved), hashlib.sha256(data).hexdigest())
+    with _GUARD:
+        lock = _LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        evaluator = _LOADED.get(key)
+        if evaluator is None:
+            evaluator, sink = compile_policy(resolved, compiled=True)
+            if evaluator is None:
+                raise PolicyError(errors_text(str(resolved), sink.errors_only()))
+            with _GUARD:
+                if len(_LOADED) >= _MAX_LOADED:  # forget the oldest
+                    oldest = next(iter(_LOADED))
+                    del _LOADED[oldest]
+                    _LOCKS.pop(oldest, None)
+                _LOADED[key] = evaluator
+    return evaluator

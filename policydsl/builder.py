@@ -13,7 +13,7 @@ from lark import Token, Transformer_NonRecursive, v_args
 from policydsl import ast
 from policydsl.diagnostics import Sink
 from policydsl.keywords import KEYWORDS, POSTFIX_WORDS, PREFIX_WORDS, SYMBOLS
-from policydsl.runtime import MAX_DIGITS, odd_characters, shift
+from policydsl.runtime import MAX_DIGITS, MAX_PLACES, odd_characters, shift, too_precise
 from policydsl.source import SourceFile, Span
 from policydsl.textsafety import UNSAFE_IN_TEXT, visible
 
@@ -109,6 +109,10 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             message = f"`{text}` is too large; figures are limited to {MAX_DIGITS} digits"
             self.sink.report("E006", message, span)
             written = Decimal(0)  # keep the unit, so that no error follows from this one
+        elif too_precise(written, places):
+            message = f"`{text}` is too precise; figures have at most {MAX_PLACES} decimal places"
+            self.sink.report("E006", message, span)
+            written = Decimal(0)
         number = shift(written, places)
         mult, suffix, per = m.group("mult"), m.group("suffix"), m.group("per")
         if per is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextvars
 import difflib
 import functools
+import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -15,6 +17,9 @@ from typing import Any
 import attrs
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.grammar import Rule
+from lark.lark import _LOAD_ALLOWED_OPTIONS as _LOAD_OPTIONS
+from lark.lexer import TerminalDef
 
 from policydsl.diagnostics import Note, Sink
 from policydsl.keywords import (
@@ -59,19 +64,109 @@ def _on_comment(token: lark.Token) -> lark.Token:
     return token
 
 
+# How the grammar is compiled: the shipped tables are built with these options, and the parser is
+# built from the grammar text with them too when the tables do not match it.
+_OPTIONS: dict[str, Any] = {"parser": "lalr", "lexer": "contextual", "maybe_placeholders": True}
+
+
+TABLES = "parser_tables.json"
+
+
 @functools.cache
 def _parser() -> lark.Lark:
-    return lark.Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        maybe_placeholders=True,
-        propagate_positions=True,
-        lexer_callbacks={"COMMENT": _on_comment},
-        # the grammar analysis is cached on disk (keyed by the grammar's hash): a second process
-        # starts in a fraction of the time
-        cache=True,
-    )
+    """The parser, loaded from the LALR tables shipped as package data (policydsl/parser_tables.json).
+
+    No parser cache is read from or written to disk: Lark's `cache=True` unpickles a file with a
+    predictable name in the shared temporary folder, which another local user can plant. The tables
+    are JSON inside the installed package, turned into Lark's objects without pickle. When they do not
+    match the grammar or the installed Lark (a source checkout with an edited grammar before `make
+    tables`, another Lark release), the parser is built in memory from the grammar (about 0.5 s)."""
+    callbacks = {"COMMENT": _on_comment}
+    tables = _shipped_tables()
+    if tables is not None:
+        load: Any = lark.Lark._load_from_dict  # what Lark's standalone parsers call; not annotated
+        loaded: lark.Lark = load(
+            tables["data"], tables["memo"], lexer_callbacks=callbacks, propagate_positions=True
+        )
+        return loaded
+    return lark.Lark(grammar_text(), **_OPTIONS, propagate_positions=True, lexer_callbacks=callbacks)
+
+
+def _grammar_hash() -> str:
+    return hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()
+
+
+def _int_keys(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
+    # JSON keys are text; the tables number their states, symbols and shared objects with integers
+    return {int(k) if k.isdigit() else k: v for k, v in pairs}
+
+
+def _shipped_tables() -> dict[str, Any] | None:
+    try:
+        text = resources.files("policydsl").joinpath(TABLES).read_text(encoding="utf-8")
+        tables: dict[str, Any] = json.loads(text, object_pairs_hook=_int_keys)
+    except (OSError, ValueError):
+        return None
+    if tables.get("grammar_sha256") != _grammar_hash() or tables.get("lark_version") != lark.__version__:
+        return None
+    return tables
+
+
+def _canonical_table(table: dict[str, Any]) -> dict[str, Any]:
+    """The serialized LALR table with its states numbered in the order a breadth-first walk from the
+    start state meets them (symbols in name order), so that the same grammar always gives the same
+    tables: Lark numbers states in the iteration order of sets of objects hashed by identity."""
+    names: list[str] = table["tokens"]
+    states: dict[int, dict[int, tuple[int, Any]]] = table["states"]
+    start = table["start_states"]["start"]
+    number = {start: 0}
+    queue = [start]
+    for state in queue:
+        for _, (action, arg) in sorted(states[state].items(), key=lambda item: names[item[0]]):
+            if action == 0 and arg not in number:  # a shift or goto
+                number[arg] = len(number)
+                queue.append(arg)
+    assert len(number) == len(states), "an LALR state is unreachable from the start"
+    tokens = sorted({names[t] for actions in states.values() for t in actions})
+    token_id = {name: i for i, name in enumerate(tokens)}
+    renumbered = {
+        number[state]: {
+            token_id[names[t]]: (action, number[arg] if action == 0 else arg)
+            for t, (action, arg) in sorted(actions.items(), key=lambda item: names[item[0]])
+        }
+        for state, actions in states.items()
+    }
+    return {
+        "tokens": tokens,
+        "states": dict(sorted(renumbered.items())),
+        "start_states": {name: number[s] for name, s in table["start_states"].items()},
+        "end_states": {name: number[s] for name, s in table["end_states"].items()},
+    }
+
+
+def tables_source() -> str:
+    """The text of policydsl/parser_tables.json, the grammar's LALR tables (`make tables` writes it;
+    a test checks that it matches grammar/policy.lark)."""
+    built = lark.Lark(grammar_text(), **_OPTIONS)
+    data, memo = built.memo_serialize([TerminalDef, Rule])
+    data["parser"]["parser"] = _canonical_table(data["parser"]["parser"])
+    # options given when loading (callbacks, positions) are not part of the tables
+    data["options"] = {k: v for k, v in data["options"].items() if k not in _LOAD_OPTIONS}
+    tables = {"grammar_sha256": _grammar_hash(), "lark_version": lark.__version__, "data": data, "memo": memo}
+    return _json(tables) + "\n"
+
+
+def _json(value: Any, depth: int = 0) -> str:
+    """JSON with one entry a line down to the parse table's states (each state on one line)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if len(text) <= 100 or depth >= 4 or not isinstance(value, dict | list):
+        return text
+    indent = " " * (depth + 1)
+    if isinstance(value, dict):
+        items = [f"{indent}{json.dumps(str(k))}:{_json(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
+    items = [f"{indent}{_json(v, depth + 1)}" for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * depth + "]"
 
 
 # Full-width forms pasted from word processors (５０％, （, ，, ：) read as their half-width forms

@@ -127,6 +127,10 @@ _SHIFTS = {"亿": 8, "万": 4, "千": 3}
 # large, so it is a typing error, and refusing it keeps every computation far from the limits of
 # the arithmetic (60 significant digits, exponents up to 999999).
 MAX_DIGITS = 40
+# Nor has any figure a nonzero digit beyond the 40th decimal place (a 分 is the second; a rate of one
+# third written out to 30 places is the finest anyone types): this keeps a text such as `1e-999999999`
+# from becoming a billion digits when it is written out, compared exactly or solved.
+MAX_PLACES = 40
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -159,6 +163,15 @@ def odd_characters(text: str) -> str | None:
             what = "an invisible character" if category in ("Cf", "Cc") else "a digit that is not 0-9"
             return f"`{text}` holds {what}: U+{ord(char):04X}" + (f" {name}" if name else "")
     return None
+
+
+def too_precise(value: Decimal, places: int = 0) -> bool:
+    """Whether `value` times 10^places has a nonzero digit beyond MAX_PLACES after the decimal point."""
+    _, digits, exponent = value.as_tuple()
+    if not value or not isinstance(exponent, int):
+        return False
+    written = "".join(map(str, digits))
+    return exponent + places + len(written) - len(written.rstrip("0")) < -MAX_PLACES
 
 
 def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
@@ -195,6 +208,8 @@ def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
         raise ValueError(f"`{raw}` is not a finite number")
     if value and value.adjusted() + places >= MAX_DIGITS:
         raise ValueError(f"`{raw}` is too large (figures are limited to {MAX_DIGITS} digits)")
+    if too_precise(value, places):
+        raise ValueError(f"`{raw}` is too precise (figures have at most {MAX_PLACES} decimal places)")
     return shift(value, places)
 
 

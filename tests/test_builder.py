@@ -3,11 +3,18 @@ Chinese text too), literal errors reported, no Lark object in the AST."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import attrs
 import lark
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policydsl import ast
+from policydsl import runtime as rt
 from policydsl.diagnostics import Sink
 from policydsl.frontend import load_text
 from policydsl.source import Span
@@ -170,3 +177,50 @@ def test_tab_and_escaped_newline_stay_allowed_in_text() -> None:
     policy, sink = build('policy "t" {}\nmeasure m "a\\tb\\nc\tz" { award 1万 }\n')
     assert sink.diagnostics == []
     assert policy.of(ast.Measure)[0].label == "a\tb\nc\tz"
+
+
+# ------------------------------------------------------------------------- precision of literals
+
+
+@pytest.mark.parametrize(
+    "literal", ["1e-999999999元", "1e-5000元", "1e-41元", "1e-45万元", "1e-45%"]
+)
+def test_a_literal_more_precise_than_the_arithmetic_is_refused(literal: str) -> None:
+    sink = Sink()
+    load_text("t.policy", f'fact inv "投资": money\nmeasure m {{ award 10万 if inv > {literal} }}\n', sink)
+    assert [d.code for d in sink.errors_only()] == ["E006"]
+    assert "decimal places" in sink.errors_only()[0].message
+
+
+@given(st.integers(min_value=-80, max_value=60), st.sampled_from(["", "万", "亿"]))
+@settings(max_examples=60, deadline=None)
+def test_literal_precision_is_bounded_like_fact_values(exponent: int, suffix: str) -> None:
+    # the policy text and the applicant's facts refuse the same figures
+    text = f"3e{exponent}"
+    sink = Sink()
+    unit = "" if suffix in ("%", "‰") else "元"
+    load_text("t.policy", f'fact inv "投资": money\nassume inv > {text}{suffix}{unit}\n', sink)
+    refused_in_text = any(d.code == "E006" for d in sink.errors_only())
+    spec = rt.FactSpec("inv", "投资", "number")
+    try:
+        rt.parse_fact(spec, f"{text}{suffix}" if suffix in ("万", "亿") else text)
+        refused_as_fact = False
+    except ValueError:
+        refused_as_fact = True
+    shifted = exponent + {"": 0, "万": 4, "亿": 8, "%": -2, "‰": -3}[suffix]
+    assert refused_in_text == (shifted < -rt.MAX_PLACES or shifted >= rt.MAX_DIGITS)
+    if suffix in ("", "万", "亿"):
+        assert refused_as_fact == refused_in_text
+
+
+def test_a_tiny_literal_neither_hangs_nor_exhausts_memory(tmp_path: Path) -> None:
+    policy = tmp_path / "tiny.policy"
+    policy.write_text('fact inv "投资": money\nmeasure m { award 10万 if inv > 1e-999999999元 }\n', "utf-8")
+    for command in (["check"], ["compile"]):
+        done = subprocess.run(
+            [sys.executable, "-c", "from policydsl.cli import main; main()", *command, str(policy)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 1
+        output = done.stdout + done.stderr
+        assert "E006" in output and "Traceback" not in output

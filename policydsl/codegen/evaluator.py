@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from policydsl import runtime as rt
-from policydsl.api import PolicyEvaluator
+from policydsl.api import PolicyEvaluator, evaluation_date
 from policydsl.batch import Constraint
 from policydsl.checks.typecheck import Model
 from policydsl.codegen.python import GeneratedModule, generate
@@ -44,7 +44,7 @@ class CompiledEvaluator(PolicyEvaluator):
         explain: bool = True,
     ) -> rt.Decision:
         decision: rt.Decision = self.module.evaluate(
-            facts, date, partial=partial, explain=explain, params=self.params or None
+            facts, evaluation_date(date), partial=partial, explain=explain, params=self.params or None
         )
         return decision
 

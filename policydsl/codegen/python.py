@@ -10,6 +10,7 @@ import decimal
 import keyword
 import re
 import sys
+import threading
 import types
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -1725,6 +1726,10 @@ _GENERATED = frozenset(
 )
 
 
+# held while a generated module is registered in sys.modules (GeneratedModule.load)
+_LOADING = threading.Lock()
+
+
 @attrs.frozen
 class GeneratedModule:
     """A generated evaluator: the policy file's `name`, the `runtime` source it inlines and the
@@ -1762,12 +1767,14 @@ class GeneratedModule:
         namespace.update({k: v for k, v in vars(rt).items() if not k.startswith("__")})
         namespace["__file__"] = self.name
         code = compile(SUPPORT + "\n\n" + self.policy, f"<evaluator {self.name}>", "exec")
-        # dataclasses look the defining module up while the classes are made
-        sys.modules[module.__name__] = module
-        try:
-            exec(code, namespace)
-        finally:
-            del sys.modules[module.__name__]
+        # dataclasses look the defining module up while the classes are made; the lock keeps two
+        # threads loading the same policy from removing each other's entry
+        with _LOADING:
+            sys.modules[module.__name__] = module
+            try:
+                exec(code, namespace)
+            finally:
+                del sys.modules[module.__name__]
         return module
 
 

@@ -1,0 +1,9 @@
+"""Write policydsl/parser_tables.json, the parser tables of grammar/policy.lark (`make tables`)."""
+
+from pathlib import Path
+
+from policydsl.parser import TABLES, tables_source
+
+target = Path(__file__).resolve().parent.parent / "policydsl" / TABLES
+target.write_text(tables_source(), encoding="utf-8")
+print(f"wrote {target}")
