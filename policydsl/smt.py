@@ -44,6 +44,10 @@ _QUANTA = {"yuan": Fraction(1), "jiao": Fraction(1, 10), "fen": Fraction(1, 100)
 TODAY = "评估日期"
 # Amounts beyond a million 亿 are taken as unbounded by the extreme-value search.
 _LIMIT = Fraction(10) ** 14
+# why an extreme is undecided when the solver's answer and the values it gives disagree
+_UNWITNESSED = (
+    "the solver's values do not bear out its answer, as when an amount is divided by a fact that can be 0"
+)
 
 
 # What z3 raises when it rejects a term; the analysis turns it into a "could not check" finding.
@@ -1311,15 +1315,24 @@ class Session:
         units = self.enc.units(term) if maximise else -self.enc.units(term)
         limit = int(_LIMIT / self.enc.quantum)
 
-        def value(model: _Merged) -> int:
+        def value(model: _Merged) -> int | None:
             got = _as_fraction(model.eval(units))
-            assert got is not None
-            return int(got)
+            return None if got is None else int(got)
+
+        def unwitnessed() -> Optimum:
+            # The solver found a value past `c` but the values it gave do not reach it: the term
+            # holds something the solver chose freely (z3 leaves x/0 unspecified), so no bound or
+            # witness can be trusted.  Undecided, reported as such, never a crash or an endless search.
+            self.undecided += 1
+            return Optimum("unknown", ms=self._ms(started), reason=_UNWITNESSED)
 
         status, model, reason = self._probe(formulas, None)
         if status != "sat" or model is None:
             return Optimum(status, ms=self._ms(started), reason=reason)
-        best, best_model = value(model), model
+        first = value(model)
+        if first is None:
+            return unwitnessed()
+        best, best_model = first, model
         # the figures in the term (its caps, mostly) are where the extreme usually lies
         candidates = sorted({c for c in self._constants(term) if c > best} | {limit})
         high: int | None = None
@@ -1330,11 +1343,14 @@ class Session:
             if status == "unsat":
                 high = c
                 break
-            assert model is not None
-            best, best_model = value(model), model
+            got = value(model) if model is not None else None
+            if got is None or got <= c:
+                return unwitnessed()
+            best, best_model = got, model
             if best > limit:
                 return Optimum("sat", None, False, self.witness(best_model, facts), self._ms(started))
-        assert high is not None
+        if high is None:  # every candidate passed, the last being the limit: cannot happen, checked above
+            return unwitnessed()
         while best < high:
             middle = (best + high + 1) // 2
             status, model, reason = self._probe(formulas, units >= middle)
@@ -1343,8 +1359,10 @@ class Session:
             if status == "unsat":
                 high = middle - 1
             else:
-                assert model is not None
-                best, best_model = value(model), model
+                got = value(model) if model is not None else None
+                if got is None or got < middle:  # the search would stand still
+                    return unwitnessed()
+                best, best_model = got, model
         extreme = Fraction(best if maximise else -best) * self.enc.quantum
         return Optimum("sat", extreme, True, self.witness(best_model, facts), self._ms(started))
 
