@@ -44,6 +44,13 @@ _QUANTA = {"yuan": Fraction(1), "jiao": Fraction(1, 10), "fen": Fraction(1, 100)
 TODAY = "评估日期"
 # Amounts beyond a million 亿 are taken as unbounded by the extreme-value search.
 _LIMIT = Fraction(10) ** 14
+# The solver's resource limit per question (z3 `rlimit`, a count of its elementary steps): a
+# question not decided within it is undecided (P900) on every machine and under any load, where
+# the wall-clock timeout depends on both.  About a second of solver work on the development
+# machine; the busiest question of the bundled policies and test data takes under a tenth of it
+# (docs/performance.md).
+DEFAULT_RLIMIT = 5_000_000
+RLIMIT_REASON = "rlimit"  # the reason of a question stopped by the step limit
 # why an extreme is undecided when the solver's answer and the values it gives disagree
 _UNWITNESSED = (
     "the solver's values do not bear out its answer, as when an amount is divided by a fact that can be 0"
@@ -966,9 +973,10 @@ class Session:
     variable; each part is decided alone and remembered, so the part every query repeats (the
     shared eligibility, say) is solved once and a query costs what its own clauses cost."""
 
-    def __init__(self, encoder: Encoder, timeout_ms: int = 2000) -> None:
+    def __init__(self, encoder: Encoder, timeout_ms: int = 2000, rlimit: int = DEFAULT_RLIMIT) -> None:
         self.enc = encoder
         self.timeout_ms = timeout_ms
+        self.rlimit = rlimit
         self.calls = 0
         self.undecided = 0
         self.seconds = 0.0
@@ -979,6 +987,7 @@ class Session:
         self._parts: dict[frozenset[int], tuple[str, dict[int, Any], str]] = {}
         self.solver = z3.SimpleSolver(ctx=encoder.ctx)
         self.solver.set("timeout", timeout_ms)
+        self.solver.set("rlimit", rlimit)  # per check: the same work on every machine and load
         self._degree = z3.Probe("arith-max-deg", encoder.ctx)
         self._flat: dict[int, tuple[Any, ...]] = {}
         self._bg_seen = 0
@@ -1143,13 +1152,16 @@ class Session:
             # the incremental core does not run
             solver = z3.Solver(ctx=self.enc.ctx)
             solver.set("timeout", self.timeout_ms)
+            solver.set("rlimit", self.rlimit)
             solver.add(*part)
-            answer = self._answer(solver, solver.check(), part)
+            started = time.perf_counter()
+            answer = self._answer(solver, solver.check(), part, started)
         else:
             self.solver.push()
             try:
                 self.solver.add(*part)
-                answer = self._answer(self.solver, self.solver.check(), part)
+                started = time.perf_counter()
+                answer = self._answer(self.solver, self.solver.check(), part, started)
             finally:
                 self.solver.pop()
         self._parts[key] = answer
@@ -1160,7 +1172,9 @@ class Session:
         goal.add(*part)
         return bool(self._degree(goal) > 1)
 
-    def _answer(self, solver: Any, result: Any, part: list[Any]) -> tuple[str, dict[int, Any], str]:
+    def _answer(
+        self, solver: Any, result: Any, part: list[Any], started: float
+    ) -> tuple[str, dict[int, Any], str]:
         values: dict[int, Any] = {}
         reason = ""
         if result == z3.sat:
@@ -1174,6 +1188,12 @@ class Session:
             answer = ("unsat", values, "")
         else:
             reason = solver.reason_unknown() or "unknown"
+            # the incremental solver says "canceled" for both limits; the clock tells them apart
+            # (the timeout takes at least its time, the step limit usually far less)
+            if "resource limit" in reason or (
+                reason == "canceled" and (time.perf_counter() - started) * 1000 < self.timeout_ms
+            ):
+                reason = RLIMIT_REASON
             answer = ("unknown", values, reason)
         return answer
 
@@ -1273,6 +1293,7 @@ class Session:
         try:
             solver = z3.Solver(ctx=self.enc.ctx)
             solver.set("timeout", self.timeout_ms)
+            solver.set("rlimit", self.rlimit)
             solver.set("core.minimize", True)  # name only the conditions that clash
             solver.add(*self.enc.background, *base)
             flags = []
