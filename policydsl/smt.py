@@ -1364,8 +1364,8 @@ class Session:
             if status == "unsat":
                 high = c
                 break
-            got = value(model) if model is not None else None
-            if got is None or got <= c:
+            got = None if model is None else value(model)
+            if model is None or got is None or got <= c:
                 return unwitnessed()
             best, best_model = got, model
             if best > limit:
@@ -1380,8 +1380,8 @@ class Session:
             if status == "unsat":
                 high = middle - 1
             else:
-                got = value(model) if model is not None else None
-                if got is None or got < middle:  # the search would stand still
+                got = None if model is None else value(model)
+                if model is None or got is None or got < middle:  # the search would stand still
                     return unwitnessed()
                 best, best_model = got, model
         extreme = Fraction(best if maximise else -best) * self.enc.quantum
