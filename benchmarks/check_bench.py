@@ -1,20 +1,28 @@
 """Time the policy analysis: generated policies of 10, 100 and 1000 clauses, then the seed policies.
 
     python benchmarks/check_bench.py [--sizes 10,100,1000] [--timeout-ms 2000] [--repeat 3]
+    python benchmarks/check_bench.py --measures 1000,2000 --shape simple [--budget N] [--profile]
 
 For each policy it prints the clauses, the solver calls, the pairs ruled out by interval reasoning,
-the findings, and the wall-clock and CPU time of the analysis (parsing and type checks excluded; the
-best of --repeat runs).  Figures are recorded in docs/performance.md.
+the findings, whether the budget cut the analysis short, the time parse and type checks took, and
+the wall-clock and CPU time of the analysis (parsing and type checks excluded; the best of --repeat
+runs).  With --measures it times only generated policies of that many measures: `simple` (one
+clause each, `simple()`) or `mixed` (ten clauses each, `generate()`).  The policies are generated
+without randomness, so a size always gives the same text.  --profile prints the 25 costliest
+functions of one analysis (cProfile).  Figures are recorded in docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import sys
 import time
 from pathlib import Path
 
 from policydsl.checks.analysis import Analysis, Options, analyse
+from policydsl.checks.analysis_base import DEFAULT_BUDGET
 from policydsl.diagnostics import Sink
 from policydsl.pipeline import check_file, check_text
 
@@ -105,36 +113,65 @@ def timed(run: object, repeat: int) -> tuple[Analysis, float, float]:
     return result, best_wall, best_cpu
 
 
-def report(name: str, clauses: int, result: Analysis, wall: float, cpu: float) -> None:
+def report(name: str, clauses: int, result: Analysis, wall: float, cpu: float, parse: float = 0.0) -> None:
     findings = len(result.findings) + len(result.settled)
     print(
         f"{name:<44} {clauses:>6} {result.stats.calls:>7} {result.stats.filtered:>8} {findings:>8}"
-        f" {wall:>8.2f} {cpu:>8.2f}"
+        f" {'yes' if result.skipped else 'no':>5} {parse:>7.2f} {wall:>8.2f} {cpu:>8.2f}"
     )
+
+
+def bench_text(name: str, text: str, options: Options, repeat: int, profile: bool) -> int:
+    """Check `text` (timed once), then time its analysis; 1 when it does not check."""
+    sink = Sink()
+    started = time.perf_counter()
+    checked = check_text(f"{name}.policy", text, sink)
+    parse = time.perf_counter() - started
+    if checked.model is None or sink.has_errors:
+        print(f"{name} does not check: {sink.diagnostics[:3]}", file=sys.stderr)
+        return 1
+    model = checked.model
+    result, wall, cpu = timed(lambda: analyse(model, text, options), repeat)
+    clauses = sum(len(m.clauses) for m in model.measures.values())
+    report(name, clauses, result, wall, cpu, parse)
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(analyse, model, text, options)
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(25)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--sizes", default="10,100,1000", help="clauses of the mixed policies")
+    parser.add_argument("--measures", default="", help="measures of generated policies, e.g. 1000,2000")
+    parser.add_argument("--shape", choices=("simple", "mixed"), default="simple")
     parser.add_argument("--timeout-ms", type=int, default=2000)
+    parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
-    options = Options(timeout_ms=args.timeout_ms)
-    heads = ("clauses", 6), ("calls", 7), ("filtered", 8), ("findings", 8), ("wall s", 8), ("cpu s", 8)
+    options = Options(timeout_ms=args.timeout_ms, budget=args.budget)
+    heads = (
+        ("clauses", 6),
+        ("calls", 7),
+        ("filtered", 8),
+        ("findings", 8),
+        ("cut", 5),
+        ("parse s", 7),
+        ("wall s", 8),
+        ("cpu s", 8),
+    )
     print(f"{'policy':<44}" + "".join(f" {h:>{w}}" for h, w in heads))
+    if args.measures:
+        for size in (int(s) for s in args.measures.split(",") if s):
+            text = simple(size) if args.shape == "simple" else generate(size * 10)
+            if bench_text(f"{args.shape}_{size}_measures", text, options, args.repeat, args.profile):
+                return 1
+        return 0
     for size in (int(s) for s in args.sizes.split(",") if s):
-        text = generate(size)
-        sink = Sink()
-        checked = check_text(f"generated_{size}.policy", text, sink)
-        if checked.model is None or sink.has_errors:
-            print(
-                f"generated policy of {size} clauses does not check: {sink.diagnostics[:3]}", file=sys.stderr
-            )
+        if bench_text(f"generated_{size}", generate(size), options, args.repeat, args.profile):
             return 1
-        model = checked.model
-        result, wall, cpu = timed(lambda model=model, text=text: analyse(model, text, options), args.repeat)
-        clauses = sum(len(m.clauses) for m in model.measures.values())
-        report(f"generated ({size} clauses)", clauses, result, wall, cpu)
     for path in sorted((ROOT / "policies").glob("*.policy")):
         sink = Sink()
         checked = check_file(path, sink)

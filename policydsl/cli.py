@@ -97,8 +97,16 @@ def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
     help="The most solver questions the analysis of one file asks; past it the rest is skipped "
     "(a P900 finding, and the summary says the analysis was cut short).",
 )
+@click.option(
+    "--rlimit",
+    type=click.IntRange(min=1),
+    default=5_000_000,  # smt.DEFAULT_RLIMIT (not imported here, for the same reason)
+    show_default=True,
+    help="Solver steps each analysis question may take; a question not decided within them is "
+    "reported (P900), the same on every machine.",
+)
 def check(
-    files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeout_ms: int, budget: int
+    files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeout_ms: int, budget: int, rlimit: int
 ) -> None:
     """Parse and check policy files, then analyse the clauses of those without errors; print every
     problem found, or a one-line summary."""
@@ -107,7 +115,7 @@ def check(
     sink = Sink()
     sources: dict[str, SourceFile] = {}
     settled: list[analysis.Settled] = []
-    options = analysis.Options(timeout_ms=timeout_ms, verbose=verbose, budget=budget)
+    options = analysis.Options(timeout_ms=timeout_ms, verbose=verbose, budget=budget, rlimit=rlimit)
     cut_short = 0
     files = policy_files(files)
     unreadable = False

@@ -44,6 +44,17 @@ _QUANTA = {"yuan": Fraction(1), "jiao": Fraction(1, 10), "fen": Fraction(1, 100)
 TODAY = "评估日期"
 # Amounts beyond a million 亿 are taken as unbounded by the extreme-value search.
 _LIMIT = Fraction(10) ** 14
+# The solver's resource limit per question (z3 `rlimit`, a count of its elementary steps): a
+# question not decided within it is undecided (P900) on every machine and under any load, where
+# the wall-clock timeout depends on both.  About a second of solver work on the development
+# machine; the busiest question of the bundled policies and test data takes under a tenth of it
+# (docs/performance.md).
+DEFAULT_RLIMIT = 5_000_000
+RLIMIT_REASON = "rlimit"  # the reason of a question stopped by the step limit
+# why an extreme is undecided when the solver's answer and the values it gives disagree
+_UNWITNESSED = (
+    "the solver's values do not bear out its answer, as when an amount is divided by a fact that can be 0"
+)
 
 
 # What z3 raises when it rejects a term; the analysis turns it into a "could not check" finding.
@@ -946,9 +957,10 @@ class Session:
     variable; each part is decided alone and remembered, so the part every query repeats (the
     shared eligibility, say) is solved once and a query costs what its own clauses cost."""
 
-    def __init__(self, encoder: Encoder, timeout_ms: int = 2000) -> None:
+    def __init__(self, encoder: Encoder, timeout_ms: int = 2000, rlimit: int = DEFAULT_RLIMIT) -> None:
         self.enc = encoder
         self.timeout_ms = timeout_ms
+        self.rlimit = rlimit
         self.calls = 0
         self.undecided = 0
         self.seconds = 0.0
@@ -959,6 +971,7 @@ class Session:
         self._parts: dict[frozenset[int], tuple[str, dict[int, Any], str]] = {}
         self.solver = z3.SimpleSolver(ctx=encoder.ctx)
         self.solver.set("timeout", timeout_ms)
+        self.solver.set("rlimit", rlimit)  # per check: the same work on every machine and load
         self._degree = z3.Probe("arith-max-deg", encoder.ctx)
         self._flat: dict[int, tuple[Any, ...]] = {}
         self._bg_seen = 0
@@ -1123,13 +1136,16 @@ class Session:
             # the incremental core does not run
             solver = z3.Solver(ctx=self.enc.ctx)
             solver.set("timeout", self.timeout_ms)
+            solver.set("rlimit", self.rlimit)
             solver.add(*part)
-            answer = self._answer(solver, solver.check(), part)
+            started = time.perf_counter()
+            answer = self._answer(solver, solver.check(), part, started)
         else:
             self.solver.push()
             try:
                 self.solver.add(*part)
-                answer = self._answer(self.solver, self.solver.check(), part)
+                started = time.perf_counter()
+                answer = self._answer(self.solver, self.solver.check(), part, started)
             finally:
                 self.solver.pop()
         self._parts[key] = answer
@@ -1140,7 +1156,9 @@ class Session:
         goal.add(*part)
         return bool(self._degree(goal) > 1)
 
-    def _answer(self, solver: Any, result: Any, part: list[Any]) -> tuple[str, dict[int, Any], str]:
+    def _answer(
+        self, solver: Any, result: Any, part: list[Any], started: float
+    ) -> tuple[str, dict[int, Any], str]:
         values: dict[int, Any] = {}
         reason = ""
         if result == z3.sat:
@@ -1154,6 +1172,12 @@ class Session:
             answer = ("unsat", values, "")
         else:
             reason = solver.reason_unknown() or "unknown"
+            # the incremental solver says "canceled" for both limits; the clock tells them apart
+            # (the timeout takes at least its time, the step limit usually far less)
+            if "resource limit" in reason or (
+                reason == "canceled" and (time.perf_counter() - started) * 1000 < self.timeout_ms
+            ):
+                reason = RLIMIT_REASON
             answer = ("unknown", values, reason)
         return answer
 
@@ -1253,6 +1277,7 @@ class Session:
         try:
             solver = z3.Solver(ctx=self.enc.ctx)
             solver.set("timeout", self.timeout_ms)
+            solver.set("rlimit", self.rlimit)
             solver.set("core.minimize", True)  # name only the conditions that clash
             solver.add(*self.enc.background, *base)
             flags = []
@@ -1295,15 +1320,24 @@ class Session:
         units = self.enc.units(term) if maximise else -self.enc.units(term)
         limit = int(_LIMIT / self.enc.quantum)
 
-        def value(model: _Merged) -> int:
+        def value(model: _Merged) -> int | None:
             got = _as_fraction(model.eval(units))
-            assert got is not None
-            return int(got)
+            return None if got is None else int(got)
+
+        def unwitnessed() -> Optimum:
+            # The solver found a value past `c` but the values it gave do not reach it: the term
+            # holds something the solver chose freely (z3 leaves x/0 unspecified), so no bound or
+            # witness can be trusted.  Undecided, reported as such, never a crash or an endless search.
+            self.undecided += 1
+            return Optimum("unknown", ms=self._ms(started), reason=_UNWITNESSED)
 
         status, model, reason = self._probe(formulas, None)
         if status != "sat" or model is None:
             return Optimum(status, ms=self._ms(started), reason=reason)
-        best, best_model = value(model), model
+        first = value(model)
+        if first is None:
+            return unwitnessed()
+        best, best_model = first, model
         # the figures in the term (its caps, mostly) are where the extreme usually lies
         candidates = sorted({c for c in self._constants(term) if c > best} | {limit})
         high: int | None = None
@@ -1314,11 +1348,14 @@ class Session:
             if status == "unsat":
                 high = c
                 break
-            assert model is not None
-            best, best_model = value(model), model
+            got = None if model is None else value(model)
+            if model is None or got is None or got <= c:
+                return unwitnessed()
+            best, best_model = got, model
             if best > limit:
                 return Optimum("sat", None, False, self.witness(best_model, facts), self._ms(started))
-        assert high is not None
+        if high is None:  # every candidate passed, the last being the limit: cannot happen, checked above
+            return unwitnessed()
         while best < high:
             middle = (best + high + 1) // 2
             status, model, reason = self._probe(formulas, units >= middle)
@@ -1327,8 +1364,10 @@ class Session:
             if status == "unsat":
                 high = middle - 1
             else:
-                assert model is not None
-                best, best_model = value(model), model
+                got = None if model is None else value(model)
+                if model is None or got is None or got < middle:  # the search would stand still
+                    return unwitnessed()
+                best, best_model = got, model
         extreme = Fraction(best if maximise else -best) * self.enc.quantum
         return Optimum("sat", extreme, True, self.witness(best_model, facts), self._ms(started))
 

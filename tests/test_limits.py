@@ -8,6 +8,7 @@ import datetime
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,7 +18,8 @@ from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator
 from policydsl.cli import main
 from policydsl.diagnostics import Diagnostic, Severity, Sink
-from policydsl.pipeline import check_text
+from policydsl.pipeline import check_file, check_text
+from tests.conftest import DATA
 
 HEADER = 'policy "极限" { issued 2021-01-01 valid from issued lasting 3年 }\n'
 FACTS = (
@@ -579,3 +581,62 @@ def test_the_default_budget_of_the_command_is_the_analysis_default() -> None:
 
     (option,) = [p for p in main.commands["check"].params if p.name == "budget"]
     assert option.default == Options().budget
+
+
+def test_the_default_rlimit_of_the_command_is_the_analysis_default() -> None:
+    from policydsl.checks.analysis import Options
+
+    (option,) = [p for p in main.commands["check"].params if p.name == "rlimit"]
+    assert option.default == Options().rlimit
+
+
+def test_the_step_limit_makes_an_undecided_question_p900_on_every_run() -> None:
+    """With a clock that never runs out, the solver's step limit alone stops the hard question:
+    the same finding, naming the limit, on every run and under any load."""
+    from policydsl.checks.analysis import Options, analyse
+
+    path = DATA / "analysis" / "undecided.policy"
+    sink = Sink()
+    checked = check_file(path, sink)
+    assert checked.model is not None and checked.source is not None
+    options = Options(timeout_ms=600_000, rlimit=20_000)
+    runs = [analyse(checked.model, checked.source.text, options) for _ in range(2)]
+    for result in runs:
+        (p900,) = [d for d in result.findings if d.code == "P900"]
+        assert "within 20000 solver steps (--rlimit)" in p900.message
+        assert result.stats.undecided >= 1
+    assert [d.message for d in runs[0].findings] == [d.message for d in runs[1].findings]
+
+
+def test_the_pairwise_check_prepares_few_pairs_of_measures_that_share_no_value() -> None:
+    """300 measures each serving its own sector: the index forms no pair, so the work of preparing
+    a pair's questions is never done (not 300*299/2 times)."""
+    from policydsl.checks import analysis_clauses
+    from policydsl.checks.analysis import Options, analyse
+
+    members = ", ".join(f's{i} "行业{i}"' for i in range(300))
+    text = (
+        'policy "分行业" { issuer "测试" issued 2022-01-01 }\n'
+        f'enum sector "行业" {{ {members} }}\nfact industry "所属行业": sector\n'
+        'fact revenue "营业收入": money >= 0\n'
+        + "".join(
+            f'measure m{i} "措施{i}" {{ award 10万 if industry == s{i} and revenue 100万以上 }}\n'
+            for i in range(300)
+        )
+    )
+    sink = Sink()
+    checked = check_text("sectors.policy", text, sink)
+    assert checked.model is not None and not sink.has_errors
+    calls = 0
+    real = analysis_clauses.ClauseChecks._measures_pay
+
+    def counted(self: Any, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(self, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(analysis_clauses.ClauseChecks, "_measures_pay", counted)
+        result = analyse(checked.model, text, Options())
+    assert calls < 300  # far below the 44,850 pairs
+    assert not result.skipped and not [d for d in result.findings if d.code in ("P201", "P202")]

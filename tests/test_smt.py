@@ -254,3 +254,34 @@ def test_text_facts_are_not_encoded() -> None:
     enc = smt.Encoder(model)
     with pytest.raises(smt.Unsupported):
         enc.fact(model.facts["cluster"])
+
+
+# The fuzz campaign's shrunk case: an award divided by a fact that can be 0.  z3 reads x/0 as an
+# unspecified value it may choose, so "the award passes c" is sat while the values the search reads
+# back (without the solver's choice for x/0) stay below c; the search assumed the answer would
+# exceed c and failed on `assert high is not None` (or could loop for ever in the bisection).
+DIVIDED = (
+    HEADER + 'fact investment "项目总投入": money >= 0 <= 100万\nfact n "份数": number >= 0\n'
+    'measure m "m" { award investment / n\n quota 2500 rank investment\n budget 1亿 }\n'
+)
+
+
+@pytest.mark.parametrize("maximise", [True, False])
+def test_an_extreme_the_models_do_not_witness_is_undecided_not_a_crash(maximise: bool) -> None:
+    model = model_of(DIVIDED)
+    enc, s = session(model)
+    m = model.measures["m"]
+    term = enc.measure_amount(m, rounded=False) if maximise else -enc.measure_amount(m, rounded=False)
+    result = s.optimise(term, [enc.pays(m)], ["investment", "n"])
+    # never a bound the witnesses do not reach: either undecided (reported as P900) or unbounded
+    assert result.status == "unknown" or (result.status == "sat" and result.value is None)
+    if result.status == "unknown":
+        assert s.undecided >= 1 and result.reason
+
+
+def test_check_reports_an_unwitnessed_extreme_as_undecided() -> None:
+    from policydsl.checks.analysis import analyse
+
+    result = analyse(model_of(DIVIDED), DIVIDED)
+    assert result.stats.undecided >= 1
+    assert any(d.code == "P900" for d in result.findings), [d.message for d in result.findings]

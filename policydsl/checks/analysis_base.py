@@ -14,7 +14,18 @@ from policydsl.checks.analysis_witness import describe, literals, param_literals
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Code, Note, Severity, register
 from policydsl.keywords import APPLICANT_FACT
-from policydsl.smt import Answer, Encoder, Formula, Optimum, Session, SolverError, Unsupported, Witness
+from policydsl.smt import (
+    DEFAULT_RLIMIT,
+    RLIMIT_REASON,
+    Answer,
+    Encoder,
+    Formula,
+    Optimum,
+    Session,
+    SolverError,
+    Unsupported,
+    Witness,
+)
 from policydsl.source import Span
 
 W, INFO, E = Severity.WARNING, Severity.INFO, Severity.ERROR
@@ -69,6 +80,7 @@ class Options:
     timeout_ms: int = 2000
     verbose: bool = False
     budget: int = DEFAULT_BUDGET
+    rlimit: int = DEFAULT_RLIMIT  # solver steps per question, the deterministic limit (smt.py)
 
 
 @attrs.frozen
@@ -127,7 +139,7 @@ class Context:
         self.model = model
         self.options = options
         self.enc = Encoder(model)
-        self.session = Session(self.enc, options.timeout_ms)
+        self.session = Session(self.enc, options.timeout_ms, options.rlimit)
         self.findings: list[Finding] = []
         self.filtered = 0
         self.dead: set[int] = set()  # id() of clauses and measures that never apply
@@ -135,6 +147,9 @@ class Context:
         self._names: dict[int, tuple[set[str], set[str]]] = {}
         self._keep: list[Any] = []  # what _names is keyed on, kept alive so its id stays unique
         self._assume_facts = [(self.names(a.cond)[0], a) for a in model.policy.of(ast.Assume)]
+        # gathered once: facts_for runs for every pair of measures, and a scan of the policy's
+        # items there made the pairwise checks quadratic in the size of the file
+        self._eligibility = [r for e in model.policy.of(ast.Eligibility) for r in e.requirements]
         self.skipped = 0  # checks not run because the budget was spent
 
     def spent(self) -> bool:
@@ -237,6 +252,8 @@ class Context:
     def undecided(self, code: str, targets: Sequence[str], span: Span | None, what: str, reason: str) -> None:
         timeout = "timeout" in reason or "canceled" in reason or not reason
         detail = f"in {self.options.timeout_ms} ms" if timeout else f"({reason})"
+        if reason == RLIMIT_REASON:
+            detail = f"within {self.options.rlimit} solver steps (--rlimit)"
         self.add(
             Finding(
                 "P900",
@@ -287,7 +304,7 @@ class Context:
         """The facts a witness should show: those of the shared eligibility, the measures' gates,
         the clauses and what decides whether they apply (their exceptions and siblings), the
         amounts when asked, closed under the background facts that link them."""
-        nodes: list[Any] = [r for e in self.model.policy.of(ast.Eligibility) for r in e.requirements]
+        nodes: list[Any] = list(self._eligibility)
         facts: set[str] = set()
         for m in measures:
             nodes += m.of(ast.Requirement) + m.of(ast.Exclusion)

@@ -618,7 +618,11 @@ class ClauseChecks:
         hulls = [boxes[m.name.text] for m in paying]
         candidates = _candidate_pairs(hulls)
         ctx.filtered += len(paying) * (len(paying) - 1) // 2 - len(candidates)
-        for i, j in candidates:
+        for k, (i, j) in enumerate(candidates):
+            # once the budget is spent every remaining pair is skipped at once: a loop that only
+            # counted them would still cost time in proportion to the pairs of a large file
+            if ctx.out_of_budget(len(candidates) - k):
+                break
             a, b = paying[i], paying[j]
             na, nb = a.name.text, b.name.text
             settle = settled.get(frozenset((na, nb)))
@@ -626,8 +630,6 @@ class ClauseChecks:
                 continue
             if hulls[i].disjoint(hulls[j]):
                 ctx.filtered += 1
-                continue
-            if ctx.out_of_budget():  # before the work of preparing the pair's questions
                 continue
             self.overlap(
                 partial(self._measures_pay, a, b),
