@@ -523,10 +523,13 @@ class Interpreter:
         explain: bool = True,
         parsed: bool = False,
         coverage: dict[int, set[bool]] | None = None,
+        strict: bool = False,
     ) -> rt.Decision:
         """Decide one applicant.  `facts` are raw values (JSON/CSV/Python) unless `parsed`.  Without
-        `partial`, a missing fact the decision needs raises InputError naming all of them."""
-        values = dict(facts) if parsed else rt.parse_facts(self.specs, facts)
+        `partial`, a missing fact the decision needs raises InputError naming all of them.  A key that
+        names no fact is ignored and listed in the decision's `ignored_keys`, or refused when `strict`."""
+        values = dict(facts) if parsed else rt.parse_facts(self.specs, facts, strict=strict)
+        ignored = () if parsed else rt.unknown_keys(self.specs, facts)
         env = _Env(values, date, self.overrides)
         env.coverage = coverage
         with decimal.localcontext(rt.CONTEXT):
@@ -544,7 +547,7 @@ class Interpreter:
             except ARITHMETIC as exc:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
                 total.reasons.append(self.failure("合计", exc))
-        return rt.Decision(self.title, date, measures, total, shared[0])
+        return rt.Decision(self.title, date, measures, total, shared[0], ignored)
 
     def shared_gates(self, env: _Env) -> tuple[list[str], list[str], set[str]]:
         """The policy-wide reasons to rule every measure out, those not yet decidable, and the facts
