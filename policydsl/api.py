@@ -55,9 +55,13 @@ class PolicyEvaluator:
         *,
         partial: bool = False,
         explain: bool = True,
+        strict: bool = False,
     ) -> rt.Decision:
-        """Decide one applicant; raises runtime.InputError listing every problem with the facts."""
-        return self.interpreter.evaluate(facts, evaluation_date(date), partial=partial, explain=explain)
+        """Decide one applicant; raises runtime.InputError listing every problem with the facts.  A key
+        that names no fact is ignored and listed in `decision.ignored_keys`, or refused when `strict`."""
+        return self.interpreter.evaluate(
+            facts, evaluation_date(date), partial=partial, explain=explain, strict=strict
+        )
 
     def retotal(self, decision: rt.Decision) -> None:
         """Recompute the total after batch limits (quotas, group caps) changed some measures."""

@@ -30,6 +30,7 @@ class Evaluator(Protocol):
         *,
         partial: bool = False,
         explain: bool = True,
+        strict: bool = False,
     ) -> rt.Decision: ...
 
     def retotal(self, decision: rt.Decision) -> None: ...
@@ -294,6 +295,7 @@ def _plan(
     date: datetime.date | None,
     constraints: list[Constraint],
     specs: Mapping[str, rt.FactSpec] | None,
+    strict: bool = False,
 ) -> dict[str, dict[int, tuple[str, Decimal | None, str]]]:
     """First pass: decide, per constrained measure, what each row's result becomes under the quota or
     group cap.  Keeps only a small record per eligible row."""
@@ -302,7 +304,7 @@ def _plan(
         if facts is None or error:
             continue
         try:
-            decision = evaluator.evaluate(dict(facts), date, explain=False)
+            decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
         except rt.InputError:
             continue
         for c in constraints:
@@ -434,17 +436,20 @@ def run_batch(
     encoding: str | None = None,
     bom: bool = False,
     formula_guard: bool = True,
+    strict: bool = False,
+    ignored: dict[str, int] | None = None,
 ) -> tuple[int, int]:
     """Evaluate every row of `source` into `target` (.csv or .jsonl); returns (rows, rows with errors).
     The input's `encoding` is detected when not given (detect_encoding).  CSV output starts with a
     byte-order mark when `bom` (Excel needs one to read UTF-8) and, with `formula_guard`, neutralises
-    text cells a spreadsheet would run as formulas.  The output is written to a temporary file and
-    renamed into place only when complete."""
+    text cells a spreadsheet would run as formulas.  A key of a JSON Lines row that names no fact is
+    ignored and counted in `ignored` (key -> rows), or, when `strict`, makes the row an error row.
+    The output is written to a temporary file and renamed into place only when complete."""
     encoding = encoding or detect_encoding(source)
     specs = fact_specs_of(evaluator)
     with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
         rows_in = read_rows(source, encoding, specs)
-        changes = _plan(rows_in, evaluator, date, constraints, specs) if constraints else {}
+        changes = _plan(rows_in, evaluator, date, constraints, specs, strict) if constraints else {}
     columns = ["row", "id", "error", "total_status", "total_amount"]
     for name in measures:
         columns += [f"{name}.status", f"{name}.amount", f"{name}.reasons"]
@@ -464,8 +469,11 @@ def run_batch(
                 decision = None
                 if facts is not None and error is None:
                     try:
-                        decision = evaluator.evaluate(dict(facts), date, explain=False)
+                        decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
                         _apply(evaluator, decision, number, changes)
+                        if ignored is not None:
+                            for key in decision.ignored_keys:
+                                ignored[key] = ignored.get(key, 0) + 1
                     except rt.InputError as exc:
                         error = "; ".join(exc.problems)
                 rows += 1

@@ -183,6 +183,12 @@ def _date(value: str | None) -> datetime.date | None:
 @click.option(
     "--interpret", is_flag=True, help="Use the reference interpreter instead of the compiled evaluator."
 )
+@click.option(
+    "--strict-facts",
+    "strict",
+    is_flag=True,
+    help="Refuse a key that names no fact (default: ignore it with a warning naming the closest fact).",
+)
 @click.option("--encoding", help="With --batch: the input's encoding (default: detected, UTF-8 or GB18030).")
 @click.option("--bom/--no-bom", default=True, help="With --batch: start CSV output with a BOM (for Excel).")
 @click.option(
@@ -202,6 +208,7 @@ def eval_command(
     params: Path | None,
     fmt: str,
     interpret: bool,
+    strict: bool,
     encoding: str | None,
     bom: bool,
     formula_guard: bool,
@@ -217,10 +224,10 @@ def eval_command(
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
     evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
-        options = commands_eval.BatchOptions(encoding, bom, formula_guard)
+        options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)
         sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
     assert facts is not None
-    sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt))
+    sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt, strict))
 
 
 @main.command("compile")

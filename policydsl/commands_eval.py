@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import datetime
 import json
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,17 @@ def build(policy: Path, params: Path | None, interpret: bool = False) -> PolicyE
     return evaluator
 
 
+def warn_unknown_keys(
+    where: Path, specs: dict[str, rt.FactSpec], keys: Iterable[str], rows: str = ""
+) -> None:
+    """Say loudly that keys naming no fact were ignored: a misspelt fact is otherwise a wrong award."""
+    for key in keys:
+        click.echo(
+            f"{where}: warning: {rt.unknown_key(specs, key)}{rows}; ignored (--strict-facts refuses it)",
+            err=True,
+        )
+
+
 def evaluate_one(
     evaluator: PolicyEvaluator,
     facts_path: Path,
@@ -75,10 +87,16 @@ def evaluate_one(
     partial: bool,
     explain: bool,
     fmt: str,
+    strict: bool = False,
 ) -> int:
     facts = read_json(facts_path, "facts")
+    if not strict:
+        specs = evaluator.interpreter.specs
+        warn_unknown_keys(facts_path, specs, rt.unknown_keys(specs, facts))
     try:
-        decision = evaluator.evaluate(facts, date, partial=partial, explain=explain or fmt == "json")
+        decision = evaluator.evaluate(
+            facts, date, partial=partial, explain=explain or fmt == "json", strict=strict
+        )
     except rt.InputError as exc:
         echo(f"{facts_path}: the facts cannot be used:", err=True)
         for problem in exc.problems:
@@ -110,11 +128,13 @@ def summary(decision: rt.Decision) -> str:
 @attrs.frozen
 class BatchOptions:
     """The batch command's options: the input's `encoding` (None: detected), a `bom` at the start of
-    CSV output, and the `formula_guard` on CSV text cells."""
+    CSV output, the `formula_guard` on CSV text cells, and `strict` (a key naming no fact is an error
+    row, not ignored)."""
 
     encoding: str | None = None
     bom: bool = True
     formula_guard: bool = True
+    strict: bool = False
 
 
 def evaluate_batch(
@@ -141,6 +161,7 @@ def evaluate_batch(
         encoding = detect_encoding(source)
         how = "detected"
     echo(f"reading {source} as {encoding_name(encoding)} ({how})")
+    ignored: dict[str, int] = {}
     try:
         # an unreadable header, an unknown column, or a group cap the policy leaves unset stops the
         # batch before any row
@@ -155,9 +176,14 @@ def evaluate_batch(
             encoding=encoding,
             bom=options.bom,
             formula_guard=options.formula_guard,
+            strict=options.strict,
+            ignored=ignored,
         )
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None
+    specs = evaluator.interpreter.specs
+    for key, count in ignored.items():
+        warn_unknown_keys(source, specs, [key], f" in {count} row{'s' if count > 1 else ''}")
     echo(f"{rows} rows evaluated into {target}: {rows - errors} decided, {errors} with errors")
     return 1 if errors else 0
 

@@ -527,10 +527,13 @@ class Interpreter:
         explain: bool = True,
         parsed: bool = False,
         coverage: dict[int, set[bool]] | None = None,
+        strict: bool = False,
     ) -> rt.Decision:
         """Decide one applicant.  `facts` are raw values (JSON/CSV/Python) unless `parsed`.  Without
-        `partial`, a missing fact the decision needs raises InputError naming all of them."""
-        values = dict(facts) if parsed else rt.parse_facts(self.specs, facts)
+        `partial`, a missing fact the decision needs raises InputError naming all of them.  A key that
+        names no fact is ignored and listed in the decision's `ignored_keys`, or refused when `strict`."""
+        values = dict(facts) if parsed else rt.parse_facts(self.specs, facts, strict=strict)
+        ignored = () if parsed else rt.unknown_keys(self.specs, facts)
         env = _Env(values, date, self.overrides)
         env.coverage = coverage
         with decimal.localcontext(rt.CONTEXT):
@@ -549,7 +552,7 @@ class Interpreter:
             except ARITHMETIC as exc:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
                 total.reasons.append(self.failure("合计", exc))
-        return rt.Decision(self.title, date, measures, total, shared[0])
+        return rt.Decision(self.title, date, measures, total, shared[0], ignored)
 
     def check_assumptions(self, values: Mapping[str, Any], date: datetime.date | None) -> None:
         """Raise InputError when the facts contradict an `assume` line: the policy's analysis (and

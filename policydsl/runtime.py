@@ -7,6 +7,7 @@ standard library and must not refer to the rest of policydsl.
 import dataclasses
 import datetime
 import decimal
+import difflib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -275,20 +276,46 @@ def parse_fact(spec: FactSpec, raw: Any) -> Any:
     return value
 
 
+# Keys that name the applicant, never a fact: they are neither read nor reported.
+ID_KEYS = frozenset({"id", "_id", "编号"})
+
+
+def unknown_keys(specs: Mapping[str, FactSpec], raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys of `raw` that name no fact (an id aside), in their order: what a decision ignores."""
+    return tuple(key for key in raw if key not in specs and key not in ID_KEYS)
+
+
+def extra_keys(specs: Mapping[str, FactSpec], raw: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The unknown_keys of an applicant who gives every fact by its name, or None when another key is
+    another spelling of a fact's name (the fact is given twice, and parse_facts decides which counts)."""
+    for key in raw:
+        spec = specs.get(key)
+        if spec is not None and spec.name != key:
+            return None
+    return unknown_keys(specs, raw)
+
+
+def unknown_key(specs: Mapping[str, FactSpec], key: str) -> str:
+    """`key` names no fact, with the closest fact name when one is close: for a warning or an error."""
+    close = difflib.get_close_matches(key, list(specs), n=1, cutoff=0.6)
+    return f"`{key}`: no such fact" + (f" (did you mean `{close[0]}`?)" if close else "")
+
+
 def parse_facts(
-    specs: Mapping[str, FactSpec], raw: Mapping[str, Any], *, strict: bool = True
+    specs: Mapping[str, FactSpec], raw: Mapping[str, Any], *, strict: bool = False
 ) -> dict[str, Any]:
     """Check and convert an applicant's raw facts, reporting every problem at once.
 
-    Empty values (None, "") count as not given.  Unknown keys are errors when `strict`, because a
-    misspelt fact silently ignored is a wrong award."""
+    Empty values (None, "") count as not given.  A key that names no fact is ignored (the decision
+    lists it: unknown_keys), or, when `strict`, refused with the closest fact name; an id key is
+    neither."""
     values: dict[str, Any] = {}
     problems: list[str] = []
     for key, item in raw.items():
         spec = specs.get(key)
         if spec is None:
-            if strict and key not in ("id", "_id"):
-                problems.append(f"`{key}`: no such fact")
+            if strict and key not in ID_KEYS:
+                problems.append(unknown_key(specs, key))
             continue
         if item is None or (isinstance(item, str) and not item.strip()):
             continue
@@ -366,14 +393,18 @@ Later = tuple[Callable[..., "Decision"], Callable[..., "MeasureResult"], tuple[A
 
 class Decision:
     """The decision on one applicant: per-measure results, the `total` under the policy's combination
-    rules, shared `eligibility_failures`, and the evaluation `date`.
+    rules, shared `eligibility_failures`, the evaluation `date`, the keys of the input that named no
+    fact (`ignored_keys`), and the `path` that decided it.
 
     `amounts` gives (status, amount) per measure.  A decision made on the fast path of a compiled
     evaluator knows only these at first: the results with their reasons and explanations, the
     eligibility failures and the total are worked out from the same facts the first time they are
     read, and are then kept."""
 
-    __slots__ = ("_amounts", "_failures", "_later", "_measures", "_total", "date", "policy")
+    __slots__ = ("_amounts", "_failures", "_later", "_measures", "_total", "date", "ignored_keys", "policy")
+
+    # which path decided: "full" (the interpreter, or a compiled evaluator's full path) or "fast"
+    path = "full"
 
     def __init__(
         self,
@@ -382,9 +413,11 @@ class Decision:
         measures: dict[str, MeasureResult],
         total: MeasureResult,
         eligibility_failures: list[str] | None = None,
+        ignored_keys: tuple[str, ...] = (),
     ) -> None:
         self.policy = policy
         self.date = date
+        self.ignored_keys = ignored_keys
         self._measures: dict[str, MeasureResult] | None = measures
         self._total: MeasureResult | None = total
         self._failures: list[str] | None = [] if eligibility_failures is None else eligibility_failures
@@ -451,6 +484,7 @@ class Decision:
             "policy": self.policy,
             "date": None if self.date is None else self.date.isoformat(),
             "eligibility_failures": list(self.eligibility_failures),
+            "ignored_keys": list(self.ignored_keys),
             "measures": [m.to_dict() for m in self.measures.values()],
             "total": self.total.to_dict(),
         }
@@ -458,6 +492,8 @@ class Decision:
     def explain(self) -> str:
         """The decision as text, in the drafters' labels."""
         lines = [f"{self.policy}" + (f"（评估日期 {self.date.isoformat()}）" if self.date else "")]
+        if self.ignored_keys:
+            lines.append("  已忽略（不是本政策的事实）：" + "、".join(self.ignored_keys))
         for failure in self.eligibility_failures:
             lines.append(f"  不符合申报条件：{failure}")
         for m in [*self.measures.values(), self.total]:
@@ -476,9 +512,19 @@ class DeferredDecision(Decision):
 
     __slots__ = ()
 
-    def __init__(self, policy: str, date: datetime.date | None, amounts: Amounts, later: Later) -> None:
+    path = "fast"
+
+    def __init__(
+        self,
+        policy: str,
+        date: datetime.date | None,
+        amounts: Amounts,
+        later: Later,
+        ignored_keys: tuple[str, ...] = (),
+    ) -> None:
         self.policy = policy
         self.date = date
+        self.ignored_keys = ignored_keys
         self._amounts = amounts
         self._later = later
         self._total = None

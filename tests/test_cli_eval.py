@@ -96,3 +96,41 @@ def test_test_command_filter_and_coverage() -> None:
     code, out = invoke("test", EXAMPLES, "-k", "门槛上", "--coverage", "--min-coverage", "90")
     assert code == 1
     assert "never false" in out and "below --min-coverage" in out
+
+
+def test_eval_warns_of_a_key_that_names_no_fact_and_strict_refuses_it(tmp_path: Path) -> None:
+    """A misspelt fact is ignored, never silently: the warning names it and the closest fact."""
+    path = facts(tmp_path, applicant="enterprise", investmnet="150万", established="2019-01-01", id="A1")
+    args = ("eval", SEMANTICS, "--facts", path, "--date", "2021-06-01", "--partial")
+    code, out = invoke(*args, "--format", "json")
+    assert code == 0
+    assert "warning: `investmnet`: no such fact (did you mean `investment`?); ignored" in out
+    assert "`id`" not in out  # an id is never a fact, and not worth a warning
+    decision = json.loads(out[out.index("{") :])
+    assert decision["ignored_keys"] == ["investmnet"]
+    code, out = invoke(*args, "--explain")
+    assert code == 0 and "已忽略（不是本政策的事实）：investmnet" in out
+    code, out = invoke(*args, "--strict-facts")
+    assert code == 1
+    assert (
+        "the facts cannot be used" in out and "`investmnet`: no such fact (did you mean `investment`?)" in out
+    )
+    assert "warning" not in out
+
+
+def test_eval_batch_warns_of_keys_that_name_no_fact_once_each(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    rows = [
+        {"id": i, "revenue": "1", "cluster": "x", "investment": "5", "investmnet": "5", "编号": i}
+        for i in range(3)
+    ]
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    args = ["eval", str(DATA / "eval" / "quota.policy"), "--batch", str(source), "--date", "2021-06-01"]
+    code, out = invoke(*args, "-o", str(tmp_path / "out.jsonl"))
+    assert code == 0, out
+    assert out.count("warning:") == 1
+    assert "`investmnet`: no such fact (did you mean `investment`?) in 3 rows; ignored" in out
+    code, out = invoke(*args, "-o", str(tmp_path / "strict.jsonl"), "--strict-facts")
+    assert code == 1 and "3 with errors" in out
+    errors = [json.loads(line)["error"] for line in (tmp_path / "strict.jsonl").read_text().splitlines()]
+    assert all("`investmnet`: no such fact" in e for e in errors)

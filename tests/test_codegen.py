@@ -189,6 +189,7 @@ def test_hostile_policy_compiles_escaped_and_runs_nothing_else(tmp_path: Path) -
         "dataclasses",
         "datetime",
         "decimal",
+        "difflib",
         "collections.abc",
         "operator",
         "re",
@@ -307,7 +308,7 @@ def test_load_returns_the_compiled_evaluator_cached() -> None:
     )
     assert decision.measures["center"].amount == Decimal("1500000.00")
     with pytest.raises(policydsl.InputError, match="no such fact"):
-        evaluator.evaluate({"nonsense": 1}, datetime.date(2022, 6, 1))
+        evaluator.evaluate({"nonsense": 1}, datetime.date(2022, 6, 1), strict=True)
     constraints = {c.measure: c for c in evaluator.constraints()}
     assert constraints["platform"].quota == 30
     assert constraints["platform"].rank is not None

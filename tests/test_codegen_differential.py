@@ -163,7 +163,26 @@ def applicants(draw: st.DrawFn, path: Path) -> tuple[dict[str, Any], datetime.da
         facts[key] = as_text(value) if textual else value
         if broken and draw(st.integers(0, 3)) == 0:
             facts[key] = draw(BROKEN)
-    return facts, date
+    return loosen(draw, facts), date
+
+
+# keys that name no fact: an id (never reported) and others (ignored, and listed in the decision)
+EXTRA_KEYS = st.sampled_from(["id", "_id", "编号", "colour", "investmnet", "备注"])
+
+
+def loosen(draw: st.DrawFn, facts: dict[str, Any]) -> dict[str, Any]:
+    """`facts` as a caller may give them: sometimes a whole figure as an int, sometimes with keys that
+    name no fact."""
+    out = dict(facts)
+    if draw(st.booleans()):
+        for key, value in facts.items():
+            whole = isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value()
+            if whole and draw(st.booleans()):
+                out[key] = int(value)
+    if draw(st.booleans()):
+        for key in draw(st.lists(EXTRA_KEYS, max_size=3, unique=True)):
+            out[key] = draw(st.sampled_from(["A1", 7, None, "x"]))
+    return out
 
 
 def amounts_text(amounts: dict[str, tuple[str, Decimal | None]]) -> dict[str, tuple[str, str | None]]:
@@ -203,6 +222,10 @@ def check_agreement(
         # a decided measure asks for nothing more (a fact it lists could not change it)
         for m in expected["measures"]:
             assert m["status"] == rt.UNDETERMINED or m["needed"] == [], m
+    if rt.unknown_keys(interpreter.specs, facts):  # refused alike when strict
+        strict = outcome(lambda: interpreter.evaluate(dict(facts), date, partial=partial, strict=True))
+        assert strict == outcome(lambda: module.evaluate(dict(facts), date, partial=partial, strict=True))
+        assert isinstance(strict, tuple) and any("no such fact" in p for p in strict[1])
     if date is not None:
         # the fast path decides what the full path decides, or leaves the applicant to it
         fast = module.fast_amounts(dict(facts), date)
@@ -367,18 +390,29 @@ def test_fast_path_decides_as_the_full_path(path: Path, data: st.DataObject, exp
     facts, date = data.draw(complete_applicants(path))
     _, _, module = compiled(path)
     fast = module.fast_amounts(facts, date)
+    loose = data.draw(st.composite(lambda draw: loosen(draw, facts))())
     try:
         full = module.decide(facts, date, False, explain, None)
     except rt.InputError:
         assert fast is None  # the fast path takes only facts the full path accepts
+        assert module.fast_amounts(loose, date) is None
         return
+    # an int for a whole figure, or a key that names no fact, never sends an applicant to the full path
+    loose_fast = module.fast_amounts(loose, date)
+    assert (loose_fast is None) == (fast is None), loose
     if fast is None:
         return
     assert fast[0] == full.amounts
     deferred = module.evaluate(facts, date, explain=explain)
+    assert deferred.path == "fast" and full.path == "full"
     assert deferred.amounts == full.amounts
     assert deferred.total.to_dict() == full.total.to_dict()  # from the amounts alone
     assert deferred.to_dict() == full.to_dict()  # worked out when read
+    assert loose_fast is not None and loose_fast[0] == full.amounts
+    loose_decision = module.evaluate(loose, date, explain=explain)
+    assert loose_decision.path == "fast"
+    assert loose_decision.to_dict() == module.decide(loose, date, False, explain, None).to_dict()
+    assert loose_decision.ignored_keys == tuple(k for k in loose if k not in facts and k not in rt.ID_KEYS)
 
 
 def test_fast_path_takes_a_complete_applicant_and_defers_the_rest() -> None:
@@ -406,9 +440,14 @@ def test_fast_path_takes_a_complete_applicant_and_defers_the_rest() -> None:
     facts["project"] = "cloud"  # the details are worked out from the facts as they were
     assert decision.measures["benchmark"].explanation and decision.total.amount == Decimal("999900.00")
     assert decision.measures["cloud"].status == rt.INELIGIBLE
-    # a fact missing, given as text, or out of bounds: the full path decides
+    # a fact missing, given as text, a bool for a number, or out of bounds: the full path decides
     assert module.fast_amounts({k: v for k, v in facts.items() if k != "sme"}, day) is None
-    assert module.fast_amounts({**facts, "trainees": 3}, day) is None
+    assert module.fast_amounts({**facts, "trainees": "3"}, day) is None
+    assert module.fast_amounts({**facts, "trainees": True}, day) is None
+    assert module.fast_amounts({**facts, "project_investment": 0.5}, day) is None
+    assert module.fast_amounts({**facts, "trainees": 10**50}, day) is None
+    # an int for a number is the exact figure: the fast path takes it
+    assert module.fast_amounts({**facts, "trainees": 3}, day) is not None
     assert module.fast_amounts({**facts, "trainees": Decimal("2.5")}, day) is None
     assert module.fast_amounts({**facts, "project_investment": Decimal("NaN")}, day) is None
     assert module.fast_amounts({**facts, "industry_cluster": " "}, day) is None
@@ -470,3 +509,57 @@ def test_every_ast_field_is_exercised_by_the_agreement_policies() -> None:
     }
     assert sorted(every - found - NOT_COMPARED.keys()) == []
     assert sorted(NOT_COMPARED.keys() - every) == [], "a listed field no longer exists"
+
+
+BUNDLED = sorted((ROOT / "policies").glob("*.policy"))
+
+
+def whole_value(spec: rt.FactSpec, marks: dict[str, list[Any]], day: datetime.date) -> Any:
+    """A typed value the fact accepts, an int for a number: the policy's own whole figures first."""
+    if spec.kind in ("money", "count", "percent", "number"):
+        for mark in [*marks[spec.kind], Decimal(0), Decimal(1), Decimal(100)]:
+            if mark == mark.to_integral_value():
+                try:
+                    rt.parse_fact(spec, int(mark))
+                except ValueError:
+                    continue
+                return int(mark)
+        raise AssertionError(f"no whole value for {spec.name}")
+    return {"bool": True, "date": day - datetime.timedelta(days=800), "text": "甲"}.get(
+        spec.kind, spec.members[0][0] if spec.members else None
+    )
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
+def test_int_amounts_and_an_id_take_the_fast_path_on_every_policy(path: Path) -> None:
+    """An applicant with every fact typed, whole figures as ints, and an `id` key takes the fast path
+    and decides exactly as the full path and the interpreter; a key that names no fact is ignored
+    and listed, or refused when strict."""
+    model, interpreter, module = compiled(path)
+    start, _, _ = validity_window(model.policy.header)
+    day = start + datetime.timedelta(days=30) if start else datetime.date(2022, 6, 1)
+    marks = thresholds(model)
+    facts = {
+        spec.name: whole_value(spec, marks, day)
+        for key, spec in interpreter.specs.items()
+        if key == spec.name
+    }
+    numbers = [
+        s.name for s in interpreter.specs.values() if s.kind in ("money", "count", "percent", "number")
+    ]
+    assert all(type(facts[n]) is int for n in numbers)
+    for extra, ignored in (({"id": "A1"}, ()), ({"id": "A1", "colour": "red"}, ("colour",))):
+        raw = {**facts, **extra}
+        decision = module.evaluate(raw, day)
+        assert decision.path == "fast", path.stem
+        assert decision.ignored_keys == ignored
+        full = module.decide(raw, day, False, True, None)
+        assert decision.to_dict() == full.to_dict() == interpreter.evaluate(raw, day).to_dict()
+        assert decision.to_dict()["ignored_keys"] == list(ignored)
+        if ignored:
+            with pytest.raises(rt.InputError, match="`colour`: no such fact"):
+                module.evaluate(raw, day, strict=True)
+        else:
+            assert module.evaluate(raw, day, strict=True).path == "fast"
+    typed = module.Facts(**{field: facts[name] for field, name in module.FACT_FIELDS if name in facts})
+    assert module.evaluate(typed, day).path == "fast"

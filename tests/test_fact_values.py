@@ -70,3 +70,23 @@ def test_a_policy_figure_with_digits_of_another_script_is_an_error(tmp_path: Pat
     check_file(path, sink)
     assert [d.code for d in sink.errors_only()] == ["E006"]
     assert "U+09EA" in sink.errors_only()[0].message
+
+
+def test_keys_that_name_no_fact_are_ignored_and_listed_or_refused_when_strict() -> None:
+    specs = {"investment": rt.FactSpec("investment", "项目投资", "money")}
+    raw = {"investment": 5, "investmnet": 6, "id": "A", "_id": 1, "编号": "B", "备注": "x"}
+    assert rt.parse_facts(specs, raw) == {"investment": Decimal(5)}
+    assert rt.unknown_keys(specs, raw) == ("investmnet", "备注")
+    assert rt.extra_keys(specs, raw) == ("investmnet", "备注")
+    with pytest.raises(rt.InputError) as info:
+        rt.parse_facts(specs, raw, strict=True)
+    assert info.value.problems == [
+        "`investmnet`: no such fact (did you mean `investment`?)",
+        "`备注`: no such fact",
+    ]
+
+
+def test_a_fact_given_by_both_its_spellings_is_left_to_the_full_path() -> None:
+    spec = rt.FactSpec("applicant", "申报主体", "enum", members=(("a", "甲"),))
+    specs = {"applicant": spec, "申请人": spec}
+    assert rt.extra_keys(specs, {"applicant": "a", "申请人": "a"}) is None

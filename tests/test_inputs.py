@@ -72,9 +72,11 @@ def evaluator(policy_file: Path) -> PolicyEvaluator:
     return found
 
 
-def problems(evaluator: PolicyEvaluator, facts: dict[str, Any], partial: bool = False) -> list[str]:
+def problems(
+    evaluator: PolicyEvaluator, facts: dict[str, Any], partial: bool = False, strict: bool = True
+) -> list[str]:
     with pytest.raises(rt.InputError) as caught:
-        evaluator.evaluate(facts, DAY, partial=partial)
+        evaluator.evaluate(facts, DAY, partial=partial, strict=strict)
     return caught.value.problems
 
 
@@ -222,7 +224,11 @@ def test_eval_lists_every_problem_and_exits_1(policy_file: Path, tmp_path: Path)
     result = run_eval(policy_file, facts)
     assert result.exit_code == 1
     assert "the facts cannot be used" in result.output
-    assert result.output.count("  - ") == 3
+    assert result.output.count("  - ") == 2
+    assert "warning: `extra`: no such fact; ignored" in result.output  # said, though not a problem
+    strict = run_eval(policy_file, facts, "--strict-facts")
+    assert strict.exit_code == 1
+    assert strict.output.count("  - ") == 3 and "warning" not in strict.output
 
 
 def test_eval_reads_json_floats_exactly(policy_file: Path, tmp_path: Path) -> None:

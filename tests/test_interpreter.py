@@ -177,7 +177,9 @@ def test_full_year_since_establishment(policy: PolicyEvaluator) -> None:
 def test_every_input_problem_is_reported_at_once(policy: PolicyEvaluator) -> None:
     with pytest.raises(rt.InputError) as info:
         policy.evaluate(
-            {**BASE, "investment": "-5", "center_level": "galactic", "revenue": "abc", "typo": 1}, DAY
+            {**BASE, "investment": "-5", "center_level": "galactic", "revenue": "abc", "typo": 1},
+            DAY,
+            strict=True,
         )
     problems = " | ".join(info.value.problems)
     assert "investment" in problems and "negative" in problems

@@ -42,9 +42,15 @@ class CompiledEvaluator(PolicyEvaluator):
         *,
         partial: bool = False,
         explain: bool = True,
+        strict: bool = False,
     ) -> rt.Decision:
         decision: rt.Decision = self.module.evaluate(
-            facts, evaluation_date(date), partial=partial, explain=explain, params=self.params or None
+            facts,
+            evaluation_date(date),
+            partial=partial,
+            explain=explain,
+            params=self.params or None,
+            strict=strict,
         )
         return decision
 

@@ -102,11 +102,11 @@ class FastPath:
             out,
             "fast_amounts",
             ["raw: Mapping[str, Any]", "date: datetime.date"],
-            "tuple[Amounts, tuple[Any, ...]] | None",
+            "tuple[Amounts, tuple[Any, ...], tuple[str, ...]] | None",
             [
-                "The fast path: every fact given as a valid typed value and a date.  Returns (status,",
-                "amount) per measure, as the full path decides them, and the facts' values; None when",
-                "the full path must decide.",
+                "The fast path: every fact given as a valid typed value (an int for a number) and a",
+                "date.  Returns (status, amount) per measure, as the full path decides them, the facts'",
+                "values and the keys ignored (names of no fact); None when the full path must decide.",
             ],
         )
 
@@ -115,7 +115,8 @@ class FastPath:
         gen = self.gen
         names = [spec.name for spec in self.specs]
         locals_ = [gen.fact_local(n) for n in names]
-        self.refuse(w, [f"type(raw) is not dict or len(raw) != {len(names)}"])
+        local = dict(zip(names, locals_, strict=True))
+        self.refuse(w, ["type(raw) is not dict"])
         if len(names) > 1:
             with w.block("try"):
                 w.line("values = FACT_GETTER(raw)")
@@ -124,29 +125,52 @@ class FastPath:
         else:
             entries = [f"raw.get({gen.s(n)})" for n in names]
             w.line(f"values = ({entries[0]},)" if entries else "values = ()")
-        if len(locals_) > 1 and w.fits(f"{', '.join(locals_)} = values"):
-            w.line(f"{', '.join(locals_)} = values")
-        elif locals_:
-            w.items("(", locals_, ") = values")
+        # keys besides the facts' names are ignored (and listed); an id is not even listed
+        with w.block(f"if len(raw) == {len(names)}"):
+            w.line("ignored: tuple[str, ...] | None = ()")
+        with w.block("else"):
+            w.line("ignored = extra_keys(FACT_SPECS, raw)")
+            with w.block("if ignored is None"):
+                w.line("return None  # a fact given twice, by its name and its other spelling")
+        self.unpack(w, locals_)
+        if self.specs:
+            tests = [f"type({local[spec.name]}) is {TYPES[spec.kind]}" for spec in self.specs]
+            w.chain("if not (", tests, "and", "):")
+            with w.indent():
+                w.line("# an int for a number is the exact figure it is; any other type is the full path's")
+                w.line("values = exact_numbers(values, FACT_TYPES)")
+                with w.block("if values is None"):
+                    w.line("return None")
+                self.unpack(w, locals_)
+                if gen.model.params:
+                    w.line("raw = dict(zip(FACT_KEYS, values, strict=True))")
         w.line("saved = getcontext()")
         w.line("setcontext(FAST_CONTEXT)")
         with w.block("try"):
-            self.bounds(w, dict(zip(names, locals_, strict=True)))
+            self.bounds(w, local)
             self.decide(w)
         with w.block("except (Unset, *ARITHMETIC)"):
             w.line("return None  # something the full path explains")
         with w.block("finally"):
             w.line("setcontext(saved)")
 
+    @staticmethod
+    def unpack(w: CodeWriter, locals_: list[str]) -> None:
+        """The facts' values into their locals."""
+        if len(locals_) > 1 and w.fits(f"{', '.join(locals_)} = values"):
+            w.line(f"{', '.join(locals_)} = values")
+        elif locals_:
+            w.items("(", locals_, ") = values")
+
     def bounds(self, w: CodeWriter, local: dict[str, str]) -> None:
-        """The checks runtime.parse_fact makes, fact by fact: the value's type first (nothing else is
-        compared before it), then the bounds of numbers (a NaN fails every comparison under the
-        trapping context), whole counts, enumeration members, text that is not blank."""
+        """The checks runtime.parse_fact makes, fact by fact, on values already of their kinds' types
+        (body checks them first, so nothing else is compared before): the bounds of numbers (a NaN
+        fails every comparison under the trapping context), whole counts, enumeration members, text
+        that is not blank."""
         gen = self.gen
         tests: list[str] = []
         for spec in self.specs:
             v = local[spec.name]
-            tests.append(f"type({v}) is {TYPES[spec.kind]}")
             tests += [test.format(v=v) for test in value_tests(gen, spec)]
         line: list[str] = []
         for test in tests:
@@ -197,7 +221,7 @@ class FastPath:
                 self.measure(w, measure, result)
         entries = [f"{gen.s(m.name.text)}: {r}" for m, r in zip(measures, results, strict=True)]
         w.items("amounts = {", entries, "}")
-        w.line("return amounts, values")
+        w.line("return amounts, values, ignored")
 
     def chain(self, flag: str, cond: ast.Expr, negate: bool, first: bool = False) -> None:
         """`flag` stays true while each condition holds; a condition is worked out only while it does

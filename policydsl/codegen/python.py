@@ -64,6 +64,19 @@ FAST_CONTEXT = CONTEXT.copy()
 NO = (INELIGIBLE, None)
 
 
+def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any, ...] | None:
+    """The fast path's `values` with every int given for a number as the Decimal it is exactly (a bool
+    is not an int here); None when a value is not of its fact's type."""
+    out = []
+    for value, kind in zip(values, types, strict=True):
+        if type(value) is not kind:
+            if kind is not Decimal or type(value) is not int:
+                return None
+            value = Decimal(value)
+        out.append(value)
+    return tuple(out)
+
+
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
     """`label = value` for the facts an expression uses, as explanations show them."""
     parts = []
@@ -1463,9 +1476,9 @@ class PythonGenerator:
                     continue
                 seen.add(sym.name)
                 py = {
-                    "money": "Decimal",
-                    "percent": "Decimal",
-                    "number": "Decimal",
+                    "money": "Decimal | int",
+                    "percent": "Decimal | int",
+                    "number": "Decimal | int",
                     "count": "Decimal | int",
                     "bool": "bool",
                     "date": "datetime.date",
@@ -1503,19 +1516,22 @@ class PythonGenerator:
                 joined = " and ".join(tests)
                 for test in [joined] if w.fits(f"if not ({joined}):", 1) else tests:
                     with w.block(f"if not ({test})"):
-                        w.line("return parse_facts(FACT_SPECS, raw)")
+                        w.line("return parse_facts(FACT_SPECS, raw, strict=strict)")
                 w.line("found += 1")
         with w.block("if found != len(raw)"):
             w.line("# unknown or empty entries, other spellings: the general parser reports or drops them")
-            w.line("return parse_facts(FACT_SPECS, raw)")
+            w.line("return parse_facts(FACT_SPECS, raw, strict=strict)")
         w.line("# every value is already of its fact's type and within its bounds")
         w.line("return raw if type(raw) is dict else dict(raw)")
         self.end(
             out,
             "read_facts",
-            ["facts: Facts | Mapping[str, Any]"],
+            ["facts: Facts | Mapping[str, Any]", "strict: bool = False"],
             "Values",
-            ["the applicant's facts, checked and converted (every problem at once)"],
+            [
+                "the applicant's facts, checked and converted (every problem at once); a key that names",
+                "no fact is ignored, or refused when `strict`",
+            ],
         )
 
     def fast_check(self, spec: rt.FactSpec) -> list[str] | None:
@@ -1529,7 +1545,8 @@ class PythonGenerator:
 
     def evaluate_funcs(self, out: CodeWriter) -> None:
         w = self.begin()
-        w.line("f = read_facts(facts)")
+        w.line("f = read_facts(facts, strict)")
+        w.line("ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)")
         w.line("p = parse_params(params, PARAM_SPECS) if params else {}")
         with w.block("with decimal.localcontext(CONTEXT)"):
             if self.policy.of(ast.Assume):
@@ -1546,13 +1563,14 @@ class PythonGenerator:
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
             w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)")
-        w.line("return Decision(TITLE, date, measures, total, shared[0])")
+        w.line("return Decision(TITLE, date, measures, total, shared[0], ignored)")
         args = [
             "facts: Facts | Mapping[str, Any]",
             "date: Date",
             "partial: bool",
             "explain: bool",
             "params: Mapping[str, Any] | None",
+            "strict: bool = False",
         ]
         comments = ["the full path: every fact checked, three-valued conditions, the whole decision"]
         self.end(out, "decide", args, "Decision", comments)
@@ -1639,6 +1657,9 @@ class PythonGenerator:
         specs.items("FACT_FIELDS = (", fields, ")")
         keys = [literal(spec.name) for spec in self.fact_specs]
         specs.items("FACT_KEYS = (", keys, ")")
+        if FastPath(self).possible:
+            types_ = [TYPES[spec.kind] for spec in self.fact_specs]
+            specs.items("FACT_TYPES: tuple[type, ...] = (", types_, ")")
         if len(keys) > 1:
             specs.call("FACT_GETTER = itemgetter(", keys, ")")
 
@@ -1713,6 +1734,7 @@ _GENERATED = frozenset(
         "later_decision",
         "later_total",
         "FACT_KEYS",
+        "FACT_TYPES",
         "FACT_GETTER",
         "functools",
         "used",
@@ -1782,9 +1804,11 @@ class GeneratedModule:
 EVALUATE = """\
 # Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
 # total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  When every fact is given as a valid
-# typed value, with a date and no parameter values, the fast path decides the amounts and the rest of
-# the decision (results, reasons, explanation, total) is worked out when first read.
+# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
+# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
+# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
+# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
+# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1792,14 +1816,15 @@ def evaluate(
     partial: bool = False,
     explain: bool = True,
     params: Mapping[str, Any] | None = None,
+    strict: bool = False,
 ) -> Decision:
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)
-        if fast is not None:
+        if fast is not None and not (strict and fast[2]):
             later = (later_decision, later_total, (fast[1], date, explain))
-            return DeferredDecision(TITLE, date, fast[0], later)
-    return decide(facts, date, partial, explain, params)
+            return DeferredDecision(TITLE, date, fast[0], later, fast[2])
+    return decide(facts, date, partial, explain, params, strict)
 
 
 # the whole decision on an applicant the fast path decided

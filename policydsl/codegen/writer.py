@@ -109,6 +109,24 @@ class CodeWriter:
                 self.line(arg + ",")
         self.line(tail)
 
+    def chain(self, head: str, operands: Sequence[str], op: str, tail: str) -> None:
+        """`head` (ending in an opening bracket), the `operands` joined by `op` and `tail`: on one line
+        when it fits, otherwise as the formatter lays it out: the operands on one indented line, or one
+        per line, each after the first led by `op`."""
+        joined = f" {op} ".join(operands)
+        if self.fits(head + joined + tail):
+            self.line(head + joined + tail)
+            return
+        self.line(head)
+        with self.indent():
+            if self.fits(joined):
+                self.line(joined)
+            else:
+                self.line(operands[0])
+                for operand in operands[1:]:
+                    self.line(f"{op} {operand}")
+        self.line(tail)
+
     def items(self, head: str, items: Sequence[str], tail: str) -> None:
         """A bracketed collection, one item per line with a trailing comma (or `head+tail` when empty)."""
         if not items:

@@ -37,6 +37,19 @@ FAST_CONTEXT = CONTEXT.copy()
 NO = (INELIGIBLE, None)
 
 
+def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any, ...] | None:
+    """The fast path's `values` with every int given for a number as the Decimal it is exactly (a bool
+    is not an int here); None when a value is not of its fact's type."""
+    out = []
+    for value, kind in zip(values, types, strict=True):
+        if type(value) is not kind:
+            if kind is not Decimal or type(value) is not int:
+                return None
+            value = Decimal(value)
+        out.append(value)
+    return tuple(out)
+
+
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
     """`label = value` for the facts an expression uses, as explanations show them."""
     parts = []
@@ -347,6 +360,22 @@ FACT_KEYS = (
     "standards",
     "score",
 )
+FACT_TYPES: tuple[type, ...] = (
+    str,
+    Decimal,
+    Decimal,
+    Decimal,
+    datetime.date,
+    Decimal,
+    str,
+    bool,
+    bool,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+)
 FACT_GETTER = itemgetter(
     "applicant",
     "investment",
@@ -372,15 +401,15 @@ class Facts:
     # applicant 「申报主体」 (enum applicant)
     applicant: str | None = None
     # investment 「投资额」
-    investment: Decimal | None = None
+    investment: Decimal | int | None = None
     # revenue 「营业收入」
-    revenue: Decimal | None = None
+    revenue: Decimal | int | None = None
     # customers 「客户数量」 (count of 家)
     customers: Decimal | int | None = None
     # established 「成立日期」 (date)
     established: datetime.date | None = None
     # other_funding 「已获资助」
-    other_funding: Decimal | None = None
+    other_funding: Decimal | int | None = None
     # center_level 「中心级别」 (enum level)
     center_level: str | None = None
     # key_platform 「重点平台」 (bool)
@@ -388,15 +417,15 @@ class Facts:
     # national_platform 「国家平台」 (bool)
     national_platform: bool | None = None
     # completion_h1 「上半年完成率」 (percent)
-    completion_h1: Decimal | None = None
+    completion_h1: Decimal | int | None = None
     # completion_h2 「下半年完成率」 (percent)
-    completion_h2: Decimal | None = None
+    completion_h2: Decimal | int | None = None
     # fees 「费用」
-    fees: Decimal | None = None
+    fees: Decimal | int | None = None
     # standards 「标准数」 (count of 项)
     standards: Decimal | int | None = None
     # score 「评分」 (number)
-    score: Decimal | None = None
+    score: Decimal | int | None = None
 
     def given(self) -> Values:
         """The facts given, by their names in the policy."""
@@ -1938,16 +1967,25 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     return result
 
 
-# The fast path: every fact given as a valid typed value and a date.  Returns (status,
-# amount) per measure, as the full path decides them, and the facts' values; None when
-# the full path must decide.
-def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, tuple[Any, ...]] | None:
-    if type(raw) is not dict or len(raw) != 14:
+# The fast path: every fact given as a valid typed value (an int for a number) and a
+# date.  Returns (status, amount) per measure, as the full path decides them, the facts'
+# values and the keys ignored (names of no fact); None when the full path must decide.
+def fast_amounts(
+    raw: Mapping[str, Any],
+    date: datetime.date,
+) -> tuple[Amounts, tuple[Any, ...], tuple[str, ...]] | None:
+    if type(raw) is not dict:
         return None
     try:
         values = FACT_GETTER(raw)
     except KeyError:
         return None
+    if len(raw) == 14:
+        ignored: tuple[str, ...] | None = ()
+    else:
+        ignored = extra_keys(FACT_SPECS, raw)
+        if ignored is None:
+            return None  # a fact given twice, by its name and its other spelling
     (
         applicant,
         investment,
@@ -1964,34 +2002,59 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
         standards,
         score,
     ) = values
+    if not (
+        type(applicant) is str
+        and type(investment) is Decimal
+        and type(revenue) is Decimal
+        and type(customers) is Decimal
+        and type(established) is datetime.date
+        and type(other_funding) is Decimal
+        and type(center_level) is str
+        and type(key_platform) is bool
+        and type(national_platform) is bool
+        and type(completion_h1) is Decimal
+        and type(completion_h2) is Decimal
+        and type(fees) is Decimal
+        and type(standards) is Decimal
+        and type(score) is Decimal
+    ):
+        # an int for a number is the exact figure it is; any other type is the full path's
+        values = exact_numbers(values, FACT_TYPES)
+        if values is None:
+            return None
+        (
+            applicant,
+            investment,
+            revenue,
+            customers,
+            established,
+            other_funding,
+            center_level,
+            key_platform,
+            national_platform,
+            completion_h1,
+            completion_h2,
+            fees,
+            standards,
+            score,
+        ) = values
+        raw = dict(zip(FACT_KEYS, values, strict=True))
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        if not (type(applicant) is str and applicant in ("enterprise", "park")):
+        if not (applicant in ("enterprise", "park") and investment < FIGURE_LIMIT and investment >= D_0):
             return None
-        if not (type(investment) is Decimal and investment < FIGURE_LIMIT and investment >= D_0):
+        if not (revenue < FIGURE_LIMIT and revenue >= D_0 and ZERO <= customers < FIGURE_LIMIT):
             return None
-        if not (type(revenue) is Decimal and revenue < FIGURE_LIMIT and revenue >= D_0):
+        if not (customers == customers.to_integral_value() and other_funding < FIGURE_LIMIT):
             return None
-        if not (type(customers) is Decimal and ZERO <= customers < FIGURE_LIMIT):
+        if not (other_funding >= D_0 and center_level in ("national", "provincial", "municipal")):
             return None
-        if not (customers == customers.to_integral_value() and type(established) is datetime.date):
+        if not (-ONE <= completion_h1 <= ONE and -ONE <= completion_h2 <= ONE and fees < FIGURE_LIMIT):
             return None
-        if not (type(other_funding) is Decimal and other_funding < FIGURE_LIMIT and other_funding >= D_0):
+        if not (fees >= D_0 and ZERO <= standards < FIGURE_LIMIT):
             return None
-        if not (type(center_level) is str and center_level in ("national", "provincial", "municipal")):
-            return None
-        if not (type(key_platform) is bool and type(national_platform) is bool):
-            return None
-        if not (type(completion_h1) is Decimal and -ONE <= completion_h1 <= ONE):
-            return None
-        if not (type(completion_h2) is Decimal and -ONE <= completion_h2 <= ONE and type(fees) is Decimal):
-            return None
-        if not (fees < FIGURE_LIMIT and fees >= D_0 and type(standards) is Decimal):
-            return None
-        if not (ZERO <= standards < FIGURE_LIMIT and standards == standards.to_integral_value()):
-            return None
-        if not (type(score) is Decimal and -FIGURE_LIMIT < score < FIGURE_LIMIT):
+        if not (standards == standards.to_integral_value() and -FIGURE_LIMIT < score < FIGURE_LIMIT):
             return None
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
@@ -2205,7 +2268,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             "ladder": v7,
             "misc": v8,
         }
-        return amounts, values
+        return amounts, values, ignored
     except (Unset, *ARITHMETIC):
         return None  # something the full path explains
     finally:
@@ -2256,105 +2319,106 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
     return out
 
 
-# the applicant's facts, checked and converted (every problem at once)
-def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
+# the applicant's facts, checked and converted (every problem at once); a key that names
+# no fact is ignored, or refused when `strict`
+def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values:
     raw = facts.given() if isinstance(facts, Facts) else facts
     found = 0
     # applicant (enum)
     v = raw.get("applicant")
     if v is not None:
         if not (type(v) is str and v in ("enterprise", "park")):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # investment (money)
     v = raw.get("investment")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # revenue (money)
     v = raw.get("revenue")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # customers (count)
     v = raw.get("customers")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite()):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (v == v.to_integral_value()):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # established (date)
     v = raw.get("established")
     if v is not None:
         if not (type(v) is datetime.date):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # other_funding (money)
     v = raw.get("other_funding")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # center_level (enum)
     v = raw.get("center_level")
     if v is not None:
         if not (type(v) is str and v in ("national", "provincial", "municipal")):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # key_platform (bool)
     v = raw.get("key_platform")
     if v is not None:
         if not (type(v) is bool):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # national_platform (bool)
     v = raw.get("national_platform")
     if v is not None:
         if not (type(v) is bool):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # completion_h1 (percent)
     v = raw.get("completion_h1")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and -ONE <= v <= ONE):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # completion_h2 (percent)
     v = raw.get("completion_h2")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and -ONE <= v <= ONE):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # fees (money)
     v = raw.get("fees")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # standards (count)
     v = raw.get("standards")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite()):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (v == v.to_integral_value()):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # score (number)
     v = raw.get("score")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and -FIGURE_LIMIT < v < FIGURE_LIMIT):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     if found != len(raw):
         # unknown or empty entries, other spellings: the general parser reports or drops them
-        return parse_facts(FACT_SPECS, raw)
+        return parse_facts(FACT_SPECS, raw, strict=strict)
     # every value is already of its fact's type and within its bounds
     return raw if type(raw) is dict else dict(raw)
 
@@ -2366,8 +2430,10 @@ def decide(
     partial: bool,
     explain: bool,
     params: Mapping[str, Any] | None,
+    strict: bool = False,
 ) -> Decision:
-    f = read_facts(facts)
+    f = read_facts(facts, strict)
+    ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
         shared = shared_gates(f, p, date)
@@ -2385,14 +2451,16 @@ def decide(
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
         total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
-    return Decision(TITLE, date, measures, total, shared[0])
+    return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
 # Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
 # total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  When every fact is given as a valid
-# typed value, with a date and no parameter values, the fast path decides the amounts and the rest of
-# the decision (results, reasons, explanation, total) is worked out when first read.
+# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
+# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
+# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
+# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
+# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -2400,14 +2468,15 @@ def evaluate(
     partial: bool = False,
     explain: bool = True,
     params: Mapping[str, Any] | None = None,
+    strict: bool = False,
 ) -> Decision:
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)
-        if fast is not None:
+        if fast is not None and not (strict and fast[2]):
             later = (later_decision, later_total, (fast[1], date, explain))
-            return DeferredDecision(TITLE, date, fast[0], later)
-    return decide(facts, date, partial, explain, params)
+            return DeferredDecision(TITLE, date, fast[0], later, fast[2])
+    return decide(facts, date, partial, explain, params, strict)
 
 
 # the whole decision on an applicant the fast path decided

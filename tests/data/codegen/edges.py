@@ -37,6 +37,19 @@ FAST_CONTEXT = CONTEXT.copy()
 NO = (INELIGIBLE, None)
 
 
+def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any, ...] | None:
+    """The fast path's `values` with every int given for a number as the Decimal it is exactly (a bool
+    is not an int here); None when a value is not of its fact's type."""
+    out = []
+    for value, kind in zip(values, types, strict=True):
+        if type(value) is not kind:
+            if kind is not Decimal or type(value) is not int:
+                return None
+            value = Decimal(value)
+        out.append(value)
+    return tuple(out)
+
+
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
     """`label = value` for the facts an expression uses, as explanations show them."""
     parts = []
@@ -229,6 +242,13 @@ FACT_KEYS = (
     "d",
     "n",
 )
+FACT_TYPES: tuple[type, ...] = (
+    Decimal,
+    Decimal,
+    Decimal,
+    datetime.date,
+    Decimal,
+)
 FACT_GETTER = itemgetter("a", "b", "r", "d", "n")
 
 
@@ -237,11 +257,11 @@ class Facts:
     """The applicant's facts, typed; a fact left None is not given."""
 
     # a 「甲」
-    a_: Decimal | None = None
+    a_: Decimal | int | None = None
     # b 「乙」
-    b_: Decimal | None = None
+    b_: Decimal | int | None = None
     # r 「比例」 (percent)
-    r_: Decimal | None = None
+    r_: Decimal | int | None = None
     # d 「日期」 (date)
     d: datetime.date | None = None
     # n 「数量」 (count of 家)
@@ -886,27 +906,44 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     return result
 
 
-# The fast path: every fact given as a valid typed value and a date.  Returns (status,
-# amount) per measure, as the full path decides them, and the facts' values; None when
-# the full path must decide.
-def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, tuple[Any, ...]] | None:
-    if type(raw) is not dict or len(raw) != 5:
+# The fast path: every fact given as a valid typed value (an int for a number) and a
+# date.  Returns (status, amount) per measure, as the full path decides them, the facts'
+# values and the keys ignored (names of no fact); None when the full path must decide.
+def fast_amounts(
+    raw: Mapping[str, Any],
+    date: datetime.date,
+) -> tuple[Amounts, tuple[Any, ...], tuple[str, ...]] | None:
+    if type(raw) is not dict:
         return None
     try:
         values = FACT_GETTER(raw)
     except KeyError:
         return None
+    if len(raw) == 5:
+        ignored: tuple[str, ...] | None = ()
+    else:
+        ignored = extra_keys(FACT_SPECS, raw)
+        if ignored is None:
+            return None  # a fact given twice, by its name and its other spelling
     a_, b_, r_, d, n_ = values
+    if not (
+        type(a_) is Decimal
+        and type(b_) is Decimal
+        and type(r_) is Decimal
+        and type(d) is datetime.date
+        and type(n_) is Decimal
+    ):
+        # an int for a number is the exact figure it is; any other type is the full path's
+        values = exact_numbers(values, FACT_TYPES)
+        if values is None:
+            return None
+        a_, b_, r_, d, n_ = values
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        if not (type(a_) is Decimal and a_ < FIGURE_LIMIT and a_ >= D_0 and type(b_) is Decimal):
+        if not (a_ < FIGURE_LIMIT and a_ >= D_0 and b_ < FIGURE_LIMIT and b_ >= D_0 and -ONE <= r_ <= ONE):
             return None
-        if not (b_ < FIGURE_LIMIT and b_ >= D_0 and type(r_) is Decimal and -ONE <= r_ <= ONE):
-            return None
-        if not (type(d) is datetime.date and type(n_) is Decimal and ZERO <= n_ < FIGURE_LIMIT):
-            return None
-        if not (n_ == n_.to_integral_value()):
+        if not (ZERO <= n_ < FIGURE_LIMIT and n_ == n_.to_integral_value()):
             return None
         v1 = NO
         v2 = NO
@@ -984,7 +1021,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             "since_edge": v4,
             "staged": v5,
         }
-        return amounts, values
+        return amounts, values, ignored
     except (Unset, *ARITHMETIC):
         return None  # something the full path explains
     finally:
@@ -1006,47 +1043,48 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
     return out
 
 
-# the applicant's facts, checked and converted (every problem at once)
-def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
+# the applicant's facts, checked and converted (every problem at once); a key that names
+# no fact is ignored, or refused when `strict`
+def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values:
     raw = facts.given() if isinstance(facts, Facts) else facts
     found = 0
     # a (money)
     v = raw.get("a")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # b (money)
     v = raw.get("b")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # r (percent)
     v = raw.get("r")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and -ONE <= v <= ONE):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # d (date)
     v = raw.get("d")
     if v is not None:
         if not (type(v) is datetime.date):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # n (count)
     v = raw.get("n")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite()):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (v == v.to_integral_value()):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     if found != len(raw):
         # unknown or empty entries, other spellings: the general parser reports or drops them
-        return parse_facts(FACT_SPECS, raw)
+        return parse_facts(FACT_SPECS, raw, strict=strict)
     # every value is already of its fact's type and within its bounds
     return raw if type(raw) is dict else dict(raw)
 
@@ -1058,8 +1096,10 @@ def decide(
     partial: bool,
     explain: bool,
     params: Mapping[str, Any] | None,
+    strict: bool = False,
 ) -> Decision:
-    f = read_facts(facts)
+    f = read_facts(facts, strict)
+    ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
         shared = shared_gates(f, p, date)
@@ -1074,14 +1114,16 @@ def decide(
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
         total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
-    return Decision(TITLE, date, measures, total, shared[0])
+    return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
 # Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
 # total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  When every fact is given as a valid
-# typed value, with a date and no parameter values, the fast path decides the amounts and the rest of
-# the decision (results, reasons, explanation, total) is worked out when first read.
+# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
+# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
+# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
+# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
+# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1089,14 +1131,15 @@ def evaluate(
     partial: bool = False,
     explain: bool = True,
     params: Mapping[str, Any] | None = None,
+    strict: bool = False,
 ) -> Decision:
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)
-        if fast is not None:
+        if fast is not None and not (strict and fast[2]):
             later = (later_decision, later_total, (fast[1], date, explain))
-            return DeferredDecision(TITLE, date, fast[0], later)
-    return decide(facts, date, partial, explain, params)
+            return DeferredDecision(TITLE, date, fast[0], later, fast[2])
+    return decide(facts, date, partial, explain, params, strict)
 
 
 # the whole decision on an applicant the fast path decided

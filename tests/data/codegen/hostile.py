@@ -37,6 +37,19 @@ FAST_CONTEXT = CONTEXT.copy()
 NO = (INELIGIBLE, None)
 
 
+def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any, ...] | None:
+    """The fast path's `values` with every int given for a number as the Decimal it is exactly (a bool
+    is not an int here); None when a value is not of its fact's type."""
+    out = []
+    for value, kind in zip(values, types, strict=True):
+        if type(value) is not kind:
+            if kind is not Decimal or type(value) is not int:
+                return None
+            value = Decimal(value)
+        out.append(value)
+    return tuple(out)
+
+
 def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
     """`label = value` for the facts an expression uses, as explanations show them."""
     parts = []
@@ -271,6 +284,21 @@ FACT_KEYS = (
     "更",
     "更新",
 )
+FACT_TYPES: tuple[type, ...] = (
+    Decimal,
+    bool,
+    Decimal,
+    Decimal,
+    Decimal,
+    bool,
+    datetime.date,
+    Decimal,
+    Decimal,
+    Decimal,
+    Decimal,
+    bool,
+    bool,
+)
 FACT_GETTER = itemgetter(
     "class",
     "import",
@@ -293,27 +321,27 @@ class Facts:
     """The applicant's facts, typed; a fact left None is not given."""
 
     # class 「类"""\n__import__('os').system('echo pwned')」
-    class_: Decimal | None = None
+    class_: Decimal | int | None = None
     # import 「\」 (bool)
     import_: bool | None = None
     # __import__ 「dunder \u200b zero width」
-    import_2: Decimal | None = None
+    import_2: Decimal | int | None = None
     # print 「print」 (count of 家)
     print_: Decimal | int | None = None
     # f 「f」
-    f_: Decimal | None = None
+    f_: Decimal | int | None = None
     # need 「need」 (bool)
     need_: bool | None = None
     # date 「日期」 (date)
     date_: datetime.date | None = None
     # v1 「v1」
-    v1_2: Decimal | None = None
+    v1_2: Decimal | int | None = None
     # Decimal 「Decimal」
-    Decimal_: Decimal | None = None
+    Decimal_: Decimal | int | None = None
     # yuan 「yuan」
-    yuan_: Decimal | None = None
+    yuan_: Decimal | int | None = None
     # 投资额 「投资额」
-    fact_11: Decimal | None = None
+    fact_11: Decimal | int | None = None
     # 更 「更 (U+66F4)」 (bool)
     fact_12: bool | None = None
     # 更新 「更新」 (bool)
@@ -792,16 +820,25 @@ def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -
     return result
 
 
-# The fast path: every fact given as a valid typed value and a date.  Returns (status,
-# amount) per measure, as the full path decides them, and the facts' values; None when
-# the full path must decide.
-def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, tuple[Any, ...]] | None:
-    if type(raw) is not dict or len(raw) != 13:
+# The fast path: every fact given as a valid typed value (an int for a number) and a
+# date.  Returns (status, amount) per measure, as the full path decides them, the facts'
+# values and the keys ignored (names of no fact); None when the full path must decide.
+def fast_amounts(
+    raw: Mapping[str, Any],
+    date: datetime.date,
+) -> tuple[Amounts, tuple[Any, ...], tuple[str, ...]] | None:
+    if type(raw) is not dict:
         return None
     try:
         values = FACT_GETTER(raw)
     except KeyError:
         return None
+    if len(raw) == 13:
+        ignored: tuple[str, ...] | None = ()
+    else:
+        ignored = extra_keys(FACT_SPECS, raw)
+        if ignored is None:
+            return None  # a fact given twice, by its name and its other spelling
     (
         class_,
         import_,
@@ -817,28 +854,53 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
         fact_12,
         fact_13,
     ) = values
+    if not (
+        type(class_) is Decimal
+        and type(import_) is bool
+        and type(import_2) is Decimal
+        and type(print_) is Decimal
+        and type(f_) is Decimal
+        and type(need_) is bool
+        and type(date_) is datetime.date
+        and type(v1_2) is Decimal
+        and type(Decimal_) is Decimal
+        and type(yuan_) is Decimal
+        and type(fact_11) is Decimal
+        and type(fact_12) is bool
+        and type(fact_13) is bool
+    ):
+        # an int for a number is the exact figure it is; any other type is the full path's
+        values = exact_numbers(values, FACT_TYPES)
+        if values is None:
+            return None
+        (
+            class_,
+            import_,
+            import_2,
+            print_,
+            f_,
+            need_,
+            date_,
+            v1_2,
+            Decimal_,
+            yuan_,
+            fact_11,
+            fact_12,
+            fact_13,
+        ) = values
+        raw = dict(zip(FACT_KEYS, values, strict=True))
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        if not (type(class_) is Decimal and class_ < FIGURE_LIMIT and class_ >= D_0):
+        if not (class_ < FIGURE_LIMIT and class_ >= D_0 and import_2 < FIGURE_LIMIT and import_2 >= D_0):
             return None
-        if not (type(import_) is bool and type(import_2) is Decimal and import_2 < FIGURE_LIMIT):
+        if not (ZERO <= print_ < FIGURE_LIMIT and print_ == print_.to_integral_value() and f_ < FIGURE_LIMIT):
             return None
-        if not (import_2 >= D_0 and type(print_) is Decimal and ZERO <= print_ < FIGURE_LIMIT):
+        if not (f_ >= D_0 and v1_2 < FIGURE_LIMIT and v1_2 >= D_0 and Decimal_ < FIGURE_LIMIT):
             return None
-        if not (print_ == print_.to_integral_value() and type(f_) is Decimal and f_ < FIGURE_LIMIT):
+        if not (Decimal_ >= D_0 and yuan_ < FIGURE_LIMIT and yuan_ >= D_0 and fact_11 < FIGURE_LIMIT):
             return None
-        if not (f_ >= D_0 and type(need_) is bool and type(date_) is datetime.date and type(v1_2) is Decimal):
-            return None
-        if not (v1_2 < FIGURE_LIMIT and v1_2 >= D_0 and type(Decimal_) is Decimal):
-            return None
-        if not (Decimal_ < FIGURE_LIMIT and Decimal_ >= D_0 and type(yuan_) is Decimal):
-            return None
-        if not (yuan_ < FIGURE_LIMIT and yuan_ >= D_0 and type(fact_11) is Decimal):
-            return None
-        if not (fact_11 < FIGURE_LIMIT and fact_11 >= D_0 and type(fact_12) is bool):
-            return None
-        if not (type(fact_13) is bool):
+        if not (fact_11 >= D_0):
             return None
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
@@ -897,7 +959,7 @@ def fast_amounts(raw: Mapping[str, Any], date: datetime.date) -> tuple[Amounts, 
             "lambda": v1,
             "补贴": v2,
         }
-        return amounts, values
+        return amounts, values, ignored
     except (Unset, *ARITHMETIC):
         return None  # something the full path explains
     finally:
@@ -919,95 +981,96 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
     return out
 
 
-# the applicant's facts, checked and converted (every problem at once)
-def read_facts(facts: Facts | Mapping[str, Any]) -> Values:
+# the applicant's facts, checked and converted (every problem at once); a key that names
+# no fact is ignored, or refused when `strict`
+def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values:
     raw = facts.given() if isinstance(facts, Facts) else facts
     found = 0
     # class (money)
     v = raw.get("class")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # import (bool)
     v = raw.get("import")
     if v is not None:
         if not (type(v) is bool):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # __import__ (money)
     v = raw.get("__import__")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # print (count)
     v = raw.get("print")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite()):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (v == v.to_integral_value()):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # f (money)
     v = raw.get("f")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # need (bool)
     v = raw.get("need")
     if v is not None:
         if not (type(v) is bool):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # date (date)
     v = raw.get("date")
     if v is not None:
         if not (type(v) is datetime.date):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # v1 (money)
     v = raw.get("v1")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # Decimal (money)
     v = raw.get("Decimal")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # yuan (money)
     v = raw.get("yuan")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # 投资额 (money)
     v = raw.get("投资额")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and v < FIGURE_LIMIT and v >= D_0):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # 更 (bool)
     v = raw.get("更")
     if v is not None:
         if not (type(v) is bool):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # 更新 (bool)
     v = raw.get("更新")
     if v is not None:
         if not (type(v) is bool):
-            return parse_facts(FACT_SPECS, raw)
+            return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     if found != len(raw):
         # unknown or empty entries, other spellings: the general parser reports or drops them
-        return parse_facts(FACT_SPECS, raw)
+        return parse_facts(FACT_SPECS, raw, strict=strict)
     # every value is already of its fact's type and within its bounds
     return raw if type(raw) is dict else dict(raw)
 
@@ -1019,8 +1082,10 @@ def decide(
     partial: bool,
     explain: bool,
     params: Mapping[str, Any] | None,
+    strict: bool = False,
 ) -> Decision:
-    f = read_facts(facts)
+    f = read_facts(facts, strict)
+    ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
         shared = shared_gates(f, p, date)
@@ -1032,14 +1097,16 @@ def decide(
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
         total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
-    return Decision(TITLE, date, measures, total, shared[0])
+    return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
 # Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
 # total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  When every fact is given as a valid
-# typed value, with a date and no parameter values, the fast path decides the amounts and the rest of
-# the decision (results, reasons, explanation, total) is worked out when first read.
+# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
+# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
+# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
+# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
+# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1047,14 +1114,15 @@ def evaluate(
     partial: bool = False,
     explain: bool = True,
     params: Mapping[str, Any] | None = None,
+    strict: bool = False,
 ) -> Decision:
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)
-        if fast is not None:
+        if fast is not None and not (strict and fast[2]):
             later = (later_decision, later_total, (fast[1], date, explain))
-            return DeferredDecision(TITLE, date, fast[0], later)
-    return decide(facts, date, partial, explain, params)
+            return DeferredDecision(TITLE, date, fast[0], later, fast[2])
+    return decide(facts, date, partial, explain, params, strict)
 
 
 # the whole decision on an applicant the fast path decided
