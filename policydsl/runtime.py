@@ -311,6 +311,7 @@ def parse_facts(
     neither."""
     values: dict[str, Any] = {}
     problems: list[str] = []
+    given_as: dict[str, str] = {}
     for key, item in raw.items():
         spec = specs.get(key)
         if spec is None:
@@ -319,6 +320,12 @@ def parse_facts(
             continue
         if item is None or (isinstance(item, str) and not item.strip()):
             continue
+        if spec.name in given_as:  # one fact under two spellings: which value was meant?
+            problems.append(
+                f"`{given_as[spec.name]}` and `{key}` both give {spec.label}（{spec.name}）; give it once"
+            )
+            continue
+        given_as[spec.name] = key
         try:
             values[spec.name] = parse_fact(spec, item)
         except ValueError as exc:

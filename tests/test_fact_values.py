@@ -90,3 +90,12 @@ def test_a_fact_given_by_both_its_spellings_is_left_to_the_full_path() -> None:
     spec = rt.FactSpec("applicant", "申报主体", "enum", members=(("a", "甲"),))
     specs = {"applicant": spec, "申请人": spec}
     assert rt.extra_keys(specs, {"applicant": "a", "申请人": "a"}) is None
+
+
+def test_a_fact_given_under_two_spellings_is_refused_on_every_path() -> None:
+    # the last value won silently; which of two values was meant cannot be known
+    spec = rt.FactSpec("applicant", "申报主体", "enum", members=(("a", "甲"), ("b", "乙")))
+    specs = {"applicant": spec, "申请人": spec}
+    with pytest.raises(rt.InputError, match="`applicant` and `申请人` both give 申报主体"):
+        rt.parse_facts(specs, {"applicant": "a", "申请人": "b"})
+    assert rt.parse_facts(specs, {"applicant": "a", "申请人": ""}) == {"applicant": "a"}
