@@ -267,3 +267,56 @@ def test_the_fast_path_leaves_a_contradicted_assumption_to_the_full_path() -> No
     assert module.fast_amounts(facts, day) is None
     with pytest.raises(rt.InputError, match="key_platform implies recognized"):
         engine.evaluate(facts, day)
+
+
+# ------------------------------------------------------------------------------ example coverage
+
+COVERED = """policy "c" { issued 2024-01-01 }
+fact a "a": bool
+fact n "n": number
+measure m "m" {
+  award 10万 if a and n > 3 unless n >= 10 or not a
+  award 10万 if a and n > 3 unless n >= 10 or not a
+}
+example "small" {
+  given { a: true, n: 5 }
+  expect m = 20万
+}
+example "no" {
+  given { a: false, n: 5 }
+  expect m ineligible
+}
+"""
+
+
+def test_coverage_is_keyed_by_clause_id_condition_and_atom() -> None:
+    """Coverage was keyed by the id() of AST nodes; it is keyed by the plan's clause ids and each
+    condition's atoms by position, so the interpreter and `examples.coverage_gaps` share one key."""
+    from policydsl.diagnostics import Sink
+    from policydsl.examples import coverage_gaps, run_examples
+    from policydsl.interpreter import Coverage
+    from policydsl.pipeline import check_text
+    from policydsl.plan import lower
+
+    sink = Sink()
+    checked = check_text("c.policy", COVERED, sink)
+    assert checked.model is not None and not sink.has_errors
+    seen: Coverage = {}
+    assert all(r.passed for r in run_examples(checked.model, COVERED, seen))
+    for cid in ("m.1", "m.2"):  # two clauses written alike are counted apart
+        assert seen[cid] == {True, False}
+        assert seen[(cid, 0, 0)] == {True, False}  # a
+        assert seen[(cid, 0, 1)] == {True}  # n > 3, not reached when a is false
+        assert seen[(cid, 1, 0)] == {False}  # n >= 10
+        assert seen[(cid, 1, 1)] == {True}  # a (under `not`), reached only when n >= 10 is false
+    assert len(seen) == 10
+    reached, total, gaps = coverage_gaps(checked.model, lower(checked.model, COVERED), seen)
+    assert (reached, total) == (2 * (1 + 5), 2 * (1 + 4 * 2))  # a clause counts only applying
+    assert [g.message for g in gaps] == [
+        f"`{cid}` condition is never {word} in any example"
+        for cid in ("m.1", "m.2")
+        for word in ("false", "true", "false")
+    ]
+    line = COVERED.splitlines()[4]
+    assert [line[g.span.col - 1 : g.span.col + 6] for g in gaps[:3]] == ["n > 3 u", "n >= 10", "a"]
+    assert {g.span.line for g in gaps} == {5, 6}
