@@ -69,7 +69,7 @@ class PolicyEvaluator:
                     m.name,
                     quota=None if quota is None else quota.count,
                     rank=rank,
-                    group_cap=None if cap is None else self.interpreter.literal(cap.amount),
+                    group_cap=None if cap is None else self.interpreter.literal(cap.amount, cap.text),
                     group=None if cap is None else cap.per,
                     allocate=None if cap is None else cap.allocate,
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -320,3 +321,25 @@ def test_coverage_is_keyed_by_clause_id_condition_and_atom() -> None:
     line = COVERED.splitlines()[4]
     assert [line[g.span.col - 1 : g.span.col + 6] for g in gaps[:3]] == ["n > 3 u", "n >= 10", "a"]
     assert {g.span.line for g in gaps} == {5, 6}
+
+
+GROUP_CAP_UNSET = """policy "g" { issued 2024-01-01 }
+fact cluster "集群": text
+fact x "x": bool
+param cluster_cap "集群上限": money = unset
+measure m "m" {
+  award 10万 if x
+  group_cap cluster_cap * 2 per cluster
+}
+"""
+
+
+def test_a_group_cap_without_a_value_is_reported_with_its_text(tmp_path: Path) -> None:
+    """The batch's group cap is read from the plan; its problem still quotes the amount as written."""
+    path = tmp_path / "g.policy"
+    path.write_text(GROUP_CAP_UNSET, "utf-8")
+    evaluator, sink = compile_policy(path)
+    assert evaluator is not None, sink.diagnostics
+    with pytest.raises(rt.InputError) as raised:
+        evaluator.constraints()
+    assert raised.value.problems == ["cluster_cap * 2：参数 集群上限（cluster_cap）原文未给出"]

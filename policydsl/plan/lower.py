@@ -372,6 +372,7 @@ class _Lowering:
                 g.per.text,
                 None if g.allocate is None else ALLOCATIONS[g.allocate.text],
                 g.cite,
+                self.quote(g.amount),
             )
             for g in measure.of(ast.GroupCap)
         )

@@ -534,12 +534,14 @@ class Quota:
 @attrs.frozen
 class GroupCap:
     """The awards of all members of one group (the fact `per`) together are at most `amount`; how to
-    cut when they pass it is `allocate` (proportional, unset; None: not said)."""
+    cut when they pass it is `allocate` (proportional, unset; None: not said).  `text` is the
+    amount as written (what a batch is told when it has no value)."""
 
     amount: Expr
     per: str
     allocate: str | None
     cite: str | None
+    text: str = ""
 
 
 @attrs.frozen
