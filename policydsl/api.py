@@ -12,14 +12,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.batch import Constraint
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
 from policydsl.interpreter import ARITHMETIC, Interpreter, Unset, _Env
-from policydsl.keywords import ALLOCATIONS
 from policydsl.pipeline import check_file, errors_text
+from policydsl.plan import nodes as P
 
 
 class PolicyError(Exception):
@@ -46,7 +45,7 @@ class PolicyEvaluator:
 
     @property
     def measures(self) -> list[str]:
-        return [m.name.text for m in self.model.policy.of(ast.Measure)]
+        return [m.name for m in self.interpreter.plan.measures]
 
     def evaluate(
         self,
@@ -74,28 +73,26 @@ class PolicyEvaluator:
 
     def constraints(self) -> list[Constraint]:
         out: list[Constraint] = []
-        for m in self.model.policy.of(ast.Measure):
-            quota = next(iter(m.of(ast.Quota)), None)
-            cap = next(iter(m.of(ast.GroupCap)), None)
+        for m in self.interpreter.plan.measures:
+            quota, cap = m.quota, m.group_cap
             if quota is None and cap is None:
                 continue
             rank = None
             if quota is not None and quota.rank is not None:
                 rank = functools.partial(self._rank, quota.rank)
-            cap_value = None if cap is None else self.interpreter.literal(cap.amount)
             out.append(
                 Constraint(
-                    m.name.text,
+                    m.name,
                     quota=None if quota is None else quota.count,
                     rank=rank,
-                    group_cap=cap_value,
-                    group=None if cap is None else cap.per.text,
-                    allocate=None if cap is None or cap.allocate is None else ALLOCATIONS[cap.allocate.text],
+                    group_cap=None if cap is None else self.interpreter.literal(cap.amount, cap.text),
+                    group=None if cap is None else cap.per,
+                    allocate=None if cap is None else cap.allocate,
                 )
             )
         return out
 
-    def _rank(self, expr: ast.Expr, facts: dict[str, Any]) -> Decimal | None:
+    def _rank(self, expr: P.Expr, facts: dict[str, Any]) -> Decimal | None:
         try:
             values = rt.parse_facts(self.interpreter.specs, facts)
         except rt.InputError:

@@ -19,7 +19,7 @@ from policydsl.batch import detect_encoding, encoding_name, parse_json, run_batc
 from policydsl.examples import coverage_gaps, run_example
 from policydsl.files import spooled_stdin
 from policydsl.frontend import display_name, is_stdin, read_limited
-from policydsl.interpreter import Interpreter
+from policydsl.interpreter import Coverage, Interpreter
 from policydsl.pipeline import errors_text
 from policydsl.textsafety import echo, json_safe, visible
 
@@ -219,7 +219,7 @@ def test_files(
             failed += 1
             continue
         interpreter: Interpreter = evaluator.interpreter
-        seen: dict[int, set[bool]] = {}
+        seen: Coverage = {}
         from policydsl import ast
 
         for example in evaluator.model.policy.of(ast.Example):
@@ -237,7 +237,7 @@ def test_files(
                 echo("  explanation:")
                 echo("\n".join("    " + line for line in result.decision.explain().splitlines()))
         if coverage:
-            reached, total, gaps = coverage_gaps(evaluator.model, seen)
+            reached, total, gaps = coverage_gaps(evaluator.model, interpreter.plan, seen)
             reached_all += reached
             total_all += total
             share = Decimal(100) * reached / total if total else Decimal(100)

@@ -11,7 +11,9 @@ import attrs
 from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.checks.typecheck import Model
-from policydsl.interpreter import Interpreter, validity_window
+from policydsl.interpreter import Coverage, Interpreter
+from policydsl.plan import nodes as P
+from policydsl.plan.lower import lower_expr, validity_window
 from policydsl.source import Span
 
 
@@ -32,7 +34,7 @@ def example_date(policy: ast.Policy, example: ast.Example) -> datetime.date | No
     """The day an example is evaluated on: its own `on` date, else the policy's first valid day."""
     if example.date is not None:
         return example.date
-    start, _, _ = validity_window(policy.header)
+    start = validity_window(policy.header).start
     return start or (policy.header.issued if policy.header else None)
 
 
@@ -42,9 +44,16 @@ def given_facts(interpreter: Interpreter, example: ast.Example) -> dict[str, Any
     for binding in example.given:
         if isinstance(binding.value, ast.Text):
             facts[binding.name.text] = binding.value.value
+        elif isinstance(binding.value, ast.Duration):
+            facts[binding.name.text] = binding.value.text
         else:
-            facts[binding.name.text] = interpreter.literal(binding.value)
+            facts[binding.name.text] = literal(interpreter, binding.value)
     return facts
+
+
+def literal(interpreter: Interpreter, node: ast.Expr) -> Any:
+    """The value of an example's expression (no fact in it); InputError when it has none."""
+    return interpreter.literal(*lower_expr(interpreter.model, node, interpreter.text))
 
 
 def _expected(kind: str, value: Decimal | None) -> str:
@@ -66,9 +75,9 @@ def _matches(result: rt.MeasureResult, kind: str, value: Decimal | None) -> bool
 
 
 def run_example(
-    interpreter: Interpreter, example: ast.Example, coverage: dict[int, set[bool]] | None = None
+    interpreter: Interpreter, example: ast.Example, coverage: Coverage | None = None
 ) -> ExampleResult:
-    policy = interpreter.policy
+    policy = interpreter.model.policy
     try:
         facts = given_facts(interpreter, example)
         decision = interpreter.evaluate(facts, example_date(policy, example), coverage=coverage)
@@ -77,7 +86,7 @@ def run_example(
     failures: list[str] = []
     for expectation in example.expectations:
         try:
-            value = None if expectation.value is None else interpreter.literal(expectation.value)
+            value = None if expectation.value is None else literal(interpreter, expectation.value)
         except rt.InputError as exc:  # an unset parameter, a division by zero
             failures.extend(f"the expected amount has no value: {p}" for p in exc.problems)
             continue
@@ -94,9 +103,7 @@ def run_example(
     return ExampleResult(example, tuple(failures), decision)
 
 
-def run_examples(
-    model: Model, source_text: str, coverage: dict[int, set[bool]] | None = None
-) -> list[ExampleResult]:
+def run_examples(model: Model, source_text: str, coverage: Coverage | None = None) -> list[ExampleResult]:
     interpreter = Interpreter(model, source_text)
     return [run_example(interpreter, ex, coverage) for ex in model.policy.of(ast.Example)]
 
@@ -109,38 +116,38 @@ class Gap:
     message: str
 
 
-def coverage_gaps(model: Model, seen: dict[int, set[bool]]) -> tuple[int, int, list[Gap]]:
+def coverage_gaps(model: Model, plan: P.Plan, seen: Coverage) -> tuple[int, int, list[Gap]]:
     """(branches reached, branches in all, what is missed): every clause counts its applying and not
-    applying, every comparison in a condition its true and false outcome."""
+    applying, every atom of a condition (a comparison, a yes/no fact) its true and false outcome.
+    `seen` is keyed as the interpreter records it (`interpreter.CoverageKey`); the spans come from
+    the AST, whose clauses and atoms the plan keeps in the same order."""
     gaps: list[Gap] = []
     reached = total = 0
-
-    def branch(node: ast.Node, what: str) -> None:
-        nonlocal reached, total
-        outcomes = seen.get(id(node), set())
-        for value in (True, False):
-            total += 1
-            if value in outcomes:
-                reached += 1
-            else:
-                gaps.append(Gap(node.span, f"{what} is never {'true' if value else 'false'} in any example"))
-
     for measure in model.policy.of(ast.Measure):
-        for clause in measure.clauses:
-            cid = measure.clause_id(clause)
-            outcomes = seen.get(id(clause), set())
+        planned = plan.measure(measure.name.text)
+        for clause, pc in zip(measure.clauses, planned.clauses, strict=True):
             total += 1
-            if True in outcomes:
+            if True in seen.get(pc.id, set()):
                 reached += 1
             else:
-                gaps.append(Gap(clause.span, f"clause {cid} never applies in any example"))
-            for cond in clause.conditions:
-                for atom in _atoms(cond.expr):
-                    branch(atom, f"`{cid}` condition")
+                gaps.append(Gap(clause.span, f"clause {pc.id} never applies in any example"))
+            for ci, (cond, pcond) in enumerate(zip(clause.conditions, pc.conditions, strict=True)):
+                atoms = zip(_atoms(cond.expr), P.atoms(pcond.cond), strict=True)
+                for ai, (atom, _) in enumerate(atoms):
+                    outcomes = seen.get((pc.id, ci, ai), set())
+                    for value in (True, False):
+                        total += 1
+                        if value in outcomes:
+                            reached += 1
+                        else:
+                            never = f"`{pc.id}` condition is never {'true' if value else 'false'}"
+                            gaps.append(Gap(atom.span, f"{never} in any example"))
     return reached, total, gaps
 
 
 def _atoms(expr: ast.Expr) -> list[ast.Expr]:
+    """The atoms of a condition as written, in the order of `plan.nodes.atoms` (`a implies b` is
+    lowered to `not a or b`, which keeps it)."""
     if isinstance(expr, ast.And | ast.Or | ast.Implies):
         return _atoms(expr.left) + _atoms(expr.right)
     if isinstance(expr, ast.Not):

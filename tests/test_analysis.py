@@ -24,8 +24,9 @@ from policydsl.checks.analysis_base import CODES as ANALYSIS_CODES
 from policydsl.checks.typecheck import Model
 from policydsl.cli import main
 from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink, format_text
-from policydsl.interpreter import Interpreter, fact_specs
+from policydsl.interpreter import Interpreter, runtime_specs
 from policydsl.pipeline import check_file, check_text
+from policydsl.plan.lower import lower
 from tests.conftest import DATA, POLICIES, ROOT, golden
 
 ANALYSIS = DATA / "analysis"
@@ -168,7 +169,7 @@ class Verifier:
         self.params = {k: v for k, v in d.data.get("params", {}).items()}
 
     def parse(self, literals: dict[str, str]) -> dict[str, Any]:
-        specs = fact_specs(self.model)
+        specs = runtime_specs(lower(self.model))
         values = {}
         for name, text in literals.items():
             assert name in self.model.facts, name
@@ -512,7 +513,7 @@ def test_seed_case_large_and_professional_platform() -> None:
     (d,) = [d for d in result.findings if d.code == "P201"]
     witness = d.data["witness"]
     assert witness["applicant"] == "platform"
-    assert Fraction(rt.parse_fact(fact_specs(model)["turnover"], witness["turnover"])) >= 10**9
+    assert Fraction(rt.parse_fact(runtime_specs(lower(model))["turnover"], witness["turnover"])) >= 10**9
     assert d.data["amounts"] == {"large_platform": "500万", "pro_platform": "50万"}
     assert d.data["cites"] == ["三(二)3", "三(二)3"]
     assert "witness: " in format_text([d], {}) and "年交易额 turnover = " in format_text([d], {})

@@ -21,7 +21,7 @@ from policydsl import runtime as rt
 from policydsl.checks.typecheck import Model
 from policydsl.codegen.python import generate
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import Interpreter, validity_window
+from policydsl.interpreter import Interpreter
 from policydsl.pipeline import check_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,7 +140,7 @@ BROKEN = st.sampled_from(["-5", "abc", "1.5.1", "", "  ", None, 3.5, "是", "1E+
 def applicants(draw: st.DrawFn, path: Path) -> tuple[dict[str, Any], datetime.date | None]:
     model, interpreter, _ = compiled(path)
     marks = thresholds(model)
-    start, end, _ = validity_window(model.policy.header)
+    start, end = interpreter.validity.start, interpreter.validity.end
     days = [d for d in (start, end) if d is not None]
     edges = [d + datetime.timedelta(days=k) for d in days for k in (-1, 0, 1)]
     date = draw(
@@ -369,7 +369,7 @@ def complete_applicants(draw: st.DrawFn, path: Path) -> tuple[dict[str, Any], da
     """Every fact given as a typed value, by its name, with a date: the fast path's applicants."""
     model, interpreter, _ = compiled(path)
     marks = thresholds(model)
-    start, end, _ = validity_window(model.policy.header)
+    start, end = interpreter.validity.start, interpreter.validity.end
     days = [d + datetime.timedelta(days=k) for d in (start, end) if d is not None for k in (-1, 0, 1)]
     date = draw(
         st.sampled_from(days or [datetime.date(2022, 6, 1)])
@@ -536,7 +536,7 @@ def test_int_amounts_and_an_id_take_the_fast_path_on_every_policy(path: Path) ->
     and decides exactly as the full path and the interpreter; a key that names no fact is ignored
     and listed, or refused when strict."""
     model, interpreter, module = compiled(path)
-    start, _, _ = validity_window(model.policy.header)
+    start = interpreter.validity.start
     day = start + datetime.timedelta(days=30) if start else datetime.date(2022, 6, 1)
     marks = thresholds(model)
     facts = {

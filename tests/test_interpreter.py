@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -269,3 +270,78 @@ def test_the_fast_path_leaves_a_contradicted_assumption_to_the_full_path() -> No
     assert module.fast_amounts(facts, day) is None
     with pytest.raises(rt.InputError, match="key_platform implies recognized"):
         engine.evaluate(facts, day)
+
+
+# ------------------------------------------------------------------------------ example coverage
+
+COVERED = """policy "c" { issued 2024-01-01 }
+fact a "a": bool
+fact n "n": number
+measure m "m" {
+  award 10万 if a and n > 3 unless n >= 10 or not a
+  award 10万 if a and n > 3 unless n >= 10 or not a
+}
+example "small" {
+  given { a: true, n: 5 }
+  expect m = 20万
+}
+example "no" {
+  given { a: false, n: 5 }
+  expect m ineligible
+}
+"""
+
+
+def test_coverage_is_keyed_by_clause_id_condition_and_atom() -> None:
+    """Coverage was keyed by the id() of AST nodes; it is keyed by the plan's clause ids and each
+    condition's atoms by position, so the interpreter and `examples.coverage_gaps` share one key."""
+    from policydsl.diagnostics import Sink
+    from policydsl.examples import coverage_gaps, run_examples
+    from policydsl.interpreter import Coverage
+    from policydsl.pipeline import check_text
+    from policydsl.plan import lower
+
+    sink = Sink()
+    checked = check_text("c.policy", COVERED, sink)
+    assert checked.model is not None and not sink.has_errors
+    seen: Coverage = {}
+    assert all(r.passed for r in run_examples(checked.model, COVERED, seen))
+    for cid in ("m.1", "m.2"):  # two clauses written alike are counted apart
+        assert seen[cid] == {True, False}
+        assert seen[(cid, 0, 0)] == {True, False}  # a
+        assert seen[(cid, 0, 1)] == {True}  # n > 3, not reached when a is false
+        assert seen[(cid, 1, 0)] == {False}  # n >= 10
+        assert seen[(cid, 1, 1)] == {True}  # a (under `not`), reached only when n >= 10 is false
+    assert len(seen) == 10
+    reached, total, gaps = coverage_gaps(checked.model, lower(checked.model, COVERED), seen)
+    assert (reached, total) == (2 * (1 + 5), 2 * (1 + 4 * 2))  # a clause counts only applying
+    assert [g.message for g in gaps] == [
+        f"`{cid}` condition is never {word} in any example"
+        for cid in ("m.1", "m.2")
+        for word in ("false", "true", "false")
+    ]
+    line = COVERED.splitlines()[4]
+    assert [line[g.span.col - 1 : g.span.col + 6] for g in gaps[:3]] == ["n > 3 u", "n >= 10", "a"]
+    assert {g.span.line for g in gaps} == {5, 6}
+
+
+GROUP_CAP_UNSET = """policy "g" { issued 2024-01-01 }
+fact cluster "集群": text
+fact x "x": bool
+param cluster_cap "集群上限": money = unset
+measure m "m" {
+  award 10万 if x
+  group_cap cluster_cap * 2 per cluster
+}
+"""
+
+
+def test_a_group_cap_without_a_value_is_reported_with_its_text(tmp_path: Path) -> None:
+    """The batch's group cap is read from the plan; its problem still quotes the amount as written."""
+    path = tmp_path / "g.policy"
+    path.write_text(GROUP_CAP_UNSET, "utf-8")
+    evaluator, sink = compile_policy(path)
+    assert evaluator is not None, sink.diagnostics
+    with pytest.raises(rt.InputError) as raised:
+        evaluator.constraints()
+    assert raised.value.problems == ["cluster_cap * 2：参数 集群上限（cluster_cap）原文未给出"]

@@ -41,6 +41,13 @@ def lower(model: Model, source_text: str = "") -> Plan:
 Plan = P.Plan
 
 
+def lower_expr(model: Model, node: ast.Expr, source_text: str = "") -> tuple[P.Expr, str]:
+    """One expression the plan does not hold (an example's given value or expected amount), with
+    its text as written."""
+    lowering = _Lowering(model, source_text)
+    return lowering.expr(node), lowering.quote(node)
+
+
 def validity_window(header: ast.Header | None) -> P.Validity:
     """The days the policy is in force (first and last, inclusive), and the window in words."""
     if header is None or header.validity is None:
@@ -72,6 +79,13 @@ def validity_window(header: ast.Header | None) -> P.Validity:
     return P.Validity(start, end, blank, text)
 
 
+def quote_node(text: str, node: ast.Node) -> str:
+    """The source text of a node, as the drafter wrote it (spaces folded)."""
+    if text and node.span.end <= len(text):
+        return " ".join(text[node.span.start : node.span.end].split())
+    return type(node).__name__
+
+
 def _where(node: ast.Node) -> P.Where:
     return P.Where(node.span.line, node.span.col)
 
@@ -86,10 +100,7 @@ class _Lowering:
 
     # ------------------------------------------------------------------ texts
     def quote(self, node: ast.Node) -> str:
-        """The source text of a node, as the drafter wrote it (spaces folded)."""
-        if self.text and node.span.end <= len(self.text):
-            return " ".join(self.text[node.span.start : node.span.end].split())
-        return type(node).__name__
+        return quote_node(self.text, node)
 
     # ------------------------------------------------------------------ expressions
     def expr(self, node: ast.Expr) -> P.Expr:
@@ -361,6 +372,7 @@ class _Lowering:
                 g.per.text,
                 None if g.allocate is None else ALLOCATIONS[g.allocate.text],
                 g.cite,
+                self.quote(g.amount),
             )
             for g in measure.of(ast.GroupCap)
         )
@@ -407,5 +419,9 @@ class _Lowering:
             tuple(
                 P.TotalCap(self.expr(t.amount), tuple(m.text for m in t.measures), t.cite)
                 for t in self.policy.of(ast.TotalCap)
+            ),
+            tuple(
+                P.Assumption(self.expr(a.cond), self.quote(a.cond), a.label)
+                for a in self.policy.of(ast.Assume)
             ),
         )

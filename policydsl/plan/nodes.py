@@ -273,6 +273,18 @@ def walk(expr: Expr) -> Iterator[Expr]:
         stack.extend(reversed(list(children(item))))
 
 
+def atoms(cond: Expr) -> tuple[Expr, ...]:
+    """The atoms of a condition, left to right: what is neither `And`, `Or` nor `Not` (a comparison,
+    a membership, a yes/no fact).  Example coverage counts each atom's true and false outcome."""
+    match cond:
+        case And() | Or():
+            return atoms(cond.left) + atoms(cond.right)
+        case Not():
+            return atoms(cond.operand)
+        case _:
+            return (cond,)
+
+
 def facts_of(expr: Expr) -> tuple[str, ...]:
     """The facts `expr` reads, sorted by name (what an explanation lists as `label = value`)."""
     return tuple(sorted({e.name for e in walk(expr) if isinstance(e, FactRef)}))
@@ -329,6 +341,17 @@ class Validity:
     end: datetime.date | None
     start_blank: bool
     text: str | None
+
+
+@attrs.frozen
+class Assumption:
+    """An `assume` line: `cond` (the same expression as in `Plan.assumptions`), `text` the condition
+    as written and the drafter's `label` (None: not given); what an applicant whose facts contradict
+    it is told."""
+
+    cond: Expr
+    text: str
+    label: str | None
 
 
 @attrs.frozen
@@ -511,12 +534,14 @@ class Quota:
 @attrs.frozen
 class GroupCap:
     """The awards of all members of one group (the fact `per`) together are at most `amount`; how to
-    cut when they pass it is `allocate` (proportional, unset; None: not said)."""
+    cut when they pass it is `allocate` (proportional, unset; None: not said).  `text` is the
+    amount as written (what a batch is told when it has no value)."""
 
     amount: Expr
     per: str
     allocate: str | None
     cite: str | None
+    text: str = ""
 
 
 @attrs.frozen
@@ -617,7 +642,8 @@ class Plan:
     `title`, `validity`, `rounding`; `facts` (name -> spec, in declaration order, the built-in
     applicant kind first when the policy declares kinds), `aliases` (every other key an applicant's
     input may use for a fact -> its name: `申报主体` for `applicant`), `params` (name -> spec),
-    `kinds` (applicant kind -> label), `assumptions` (background facts the analysis may assume);
+    `kinds` (applicant kind -> label), `assumptions` (background facts the analysis may assume) and
+    `assumption_lines` (the same, each with its text and label, in the same order);
     `eligibility`, the gates shared by every measure; `measures` in source order; `combinations` and
     `total_caps`, which act on the total."""
 
@@ -633,6 +659,7 @@ class Plan:
     measures: tuple[Measure, ...]
     combinations: tuple[Combination, ...]
     total_caps: tuple[TotalCap, ...]
+    assumption_lines: tuple[Assumption, ...] = ()
 
     def measure(self, name: str) -> Measure:
         """The measure called `name` (KeyError when there is none)."""

@@ -134,8 +134,10 @@ class _Printer:
             for version in param.versions:
                 start = version.start.isoformat() if version.start else "start"
                 self.line(1, f"from {start}: {top(version.value)}{self.cite(version.cite)}")
-        for assumption in plan.assumptions:
-            self.line(0, f"assume {top(assumption)}")
+        for said in plan.assumption_lines:
+            self.line(0, f"assume {top(said.cond)}")
+            label = f"  label {q(said.label)}" if said.label is not None else ""
+            self.line(1, f"text {q(said.text)}{label}")
 
     def gate(self, depth: int, gate: P.Gate) -> None:
         self.line(depth, f"gate {gate.key} {gate.kind} {top(gate.cond)}")
