@@ -16,8 +16,8 @@ from policydsl.batch import Constraint
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
 from policydsl.interpreter import ARITHMETIC, Interpreter, Unset, _Env
-from policydsl.keywords import ALLOCATIONS
 from policydsl.pipeline import check_file, errors_text
+from policydsl.plan.lower import lower
 
 
 class PolicyError(Exception):
@@ -31,6 +31,7 @@ class PolicyEvaluator:
     def __init__(self, model: Model, source_text: str, params: Mapping[str, Any] | None = None) -> None:
         self.model = model
         self.interpreter = Interpreter(model, source_text, params)
+        self.plan = lower(model, source_text)
 
     @property
     def measures(self) -> list[str]:
@@ -57,24 +58,29 @@ class PolicyEvaluator:
             )
 
     def constraints(self) -> list[Constraint]:
+        """The quota and group cap of each measure, as `Measure.quota` and `Measure.group_cap` choose
+        them where the text writes one twice."""
         out: list[Constraint] = []
-        for m in self.model.policy.of(ast.Measure):
-            quota = next(iter(m.of(ast.Quota)), None)
-            cap = next(iter(m.of(ast.GroupCap)), None)
+        for plan, m in zip(self.plan.measures, self.model.policy.of(ast.Measure), strict=True):
+            quota, cap = plan.quota, plan.group_cap
             if quota is None and cap is None:
                 continue
             rank = None
             if quota is not None and quota.rank is not None:
-                rank = functools.partial(self._rank, quota.rank)
-            cap_value = None if cap is None else self.interpreter.literal(cap.amount)
+                # The interpreter evaluates the AST's expressions until it reads the plan's: the
+                # chosen quota's rank and cap's amount as written (each the first one written).
+                written = m.of(ast.Quota)[0].rank
+                assert written is not None
+                rank = functools.partial(self._rank, written)
+            cap_value = None if cap is None else self.interpreter.literal(m.of(ast.GroupCap)[0].amount)
             out.append(
                 Constraint(
-                    m.name.text,
+                    plan.name,
                     quota=None if quota is None else quota.count,
                     rank=rank,
                     group_cap=cap_value,
-                    group=None if cap is None else cap.per.text,
-                    allocate=None if cap is None or cap.allocate is None else ALLOCATIONS[cap.allocate.text],
+                    group=None if cap is None else cap.per,
+                    allocate=None if cap is None else cap.allocate,
                 )
             )
         return out
