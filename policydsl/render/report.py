@@ -354,7 +354,7 @@ class PolicyPage:
             text = "排除：" + esc(w.with_reason(exc.cond, exc.reason))
             gates.append((text, " " + self.cites.link(exc.cite, href, name)))
         parts.append(self.condition_list(gates))
-        for clause, written in zip(w.plan.measure(name).clauses, m.clauses, strict=True):
+        for clause, written in self.clauses(m):
             parts.append(self.clause_html(clause, written))
         rules: list[tuple[str, str]] = []
         for limit in m.of(ast.FundingLimit):
@@ -397,6 +397,12 @@ class PolicyPage:
             parts.append('<div class="rules"><b>金额规则</b>' + self.condition_list(rules) + "</div>")
         parts.append("</article>")
         return "\n".join(p for p in parts if p)
+
+    def clauses(self, m: ast.Measure) -> list[tuple[P.Clause, ast.Clause]]:
+        """Each clause of `m` in the plan (id, title, exception target) with its AST, whose
+        conditions and figures the page words with labels; only a page without errors asks."""
+        assert self.plan is not None
+        return list(zip(self.plan.measure(m.name.text).clauses, m.clauses, strict=True))
 
     def clause_html(self, clause: P.Clause, written: ast.Clause) -> str:
         """One clause: its id, title and exception target from the plan; its conditions and figure
@@ -649,9 +655,9 @@ class PolicyPage:
             versions = [v for v in sym.decl.versions if isinstance(v.value, ast.Unset)]
             if versions:
                 users = [
-                    f'<a href="#clause-{esc(m.clause_id(c))}">{esc(m.clause_id(c))}</a>'
+                    f'<a href="#clause-{esc(clause.id)}">{esc(clause.id)}</a>'
                     for m in self.model.measures.values()
-                    for c in m.clauses
+                    for clause, c in self.clauses(m)
                     if c.amount.expr is not None and sym.label in w.unset_params(c.amount.expr)
                 ]
                 cite = " ".join(
@@ -662,8 +668,8 @@ class PolicyPage:
                     f"参数「{esc(sym.label)}」<code>{esc(sym.name)}</code> 原文未给出数值{used} {cite}"
                 )
         for m in self.model.measures.values():
-            for c in m.clauses:
-                cid = m.clause_id(c)
+            for clause, c in self.clauses(m):
+                cid = clause.id
                 link = f'<a href="#clause-{esc(cid)}">{esc(cid)}</a>'
                 status = w.amount_status(c.amount)
                 if c.amount.mode == "unset":
