@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from policydsl import ast
 from policydsl import runtime as rt
@@ -16,6 +18,7 @@ from policydsl.pipeline import check_file, check_text
 from policydsl.render.diagram import EDGE_ROLES, ROLES, Diagram
 from policydsl.render.trees import measure_tree, overview
 from tests.conftest import DATA, POLICIES
+from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
 
 PLATFORM = DATA / "diagrams" / "platform.policy"
 FILES = [PLATFORM, *sorted(POLICIES.glob("*.policy"))]
@@ -382,3 +385,35 @@ def test_clauses_written_alike_keep_their_own_titles() -> None:
     assert tree.node("m.clause.2").title == "给予（第 2 项）"
     rows = overview(model).node("measure.m").rows
     assert [text.split("：")[0] for _, text in rows] == ["给予（第 1 项）", "给予（第 2 项）"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(data=st.data())
+def test_generated_trees_pay_what_the_evaluator_pays(data: st.DataObject) -> None:
+    # The class of defect: a diagram that re-derives the policy's meaning and draws something other
+    # than what the evaluator decides.  For any policy and applicant, the leaves the applicant reaches
+    # in a measure's tree are the clauses the evaluator pays, whenever it decides the measure.
+    from policydsl.interpreter import Interpreter
+    from policydsl.render.path import Applicant, trace_measure
+
+    drawn: GeneratedPolicy = data.draw(policies())
+    sink = Sink()
+    result = check_text("g.policy", drawn.text, sink)
+    assert result.model is not None and result.source is not None and not sink.has_errors
+    model = result.model
+    facts = data.draw(applicants(drawn))
+    date = data.draw(evaluation_dates(drawn))
+    try:
+        applicant = Applicant(Interpreter(model, result.source.text), facts, date)
+    except rt.InputError:
+        return
+    for name, m in model.measures.items():
+        outcome = applicant.decision.measures[name]
+        if outcome.status not in (rt.DETERMINED, rt.CEILING):
+            continue
+        tree = measure_tree(model, m)
+        trace_measure(tree, m, applicant)
+        paid = {n.clause for n in tree.nodes if n.clause is not None and n.id in tree.path_nodes}
+        assert paid == set(outcome.clauses), (name, facts, date, paid, outcome.clauses)
