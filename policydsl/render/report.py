@@ -267,8 +267,8 @@ class PolicyPage:
         self.has_errors = any(d.severity is Severity.ERROR for d in diagnostics)
         # Only a policy without errors is lowered; the page of one with errors shows no clauses.
         self.plan: P.Plan | None = None
-        if model is not None and source is not None and not self.has_errors:
-            self.plan = lower(model, source.text)
+        if model is not None and not self.has_errors:
+            self.plan = lower(model, source.text if source is not None else "")
         self.words = Words(model, self.plan) if model is not None else None
 
     # ------------------------------------------------------------------ pieces
