@@ -1,5 +1,6 @@
-"""What each module may import: a back end that reads the plan does not work meaning out again from
-the AST.  One row per ported module; each port adds its own."""
+"""What a module that reads the plan may not use by name: finer than tests/test_layers.py (which
+forbids whole modules), for back ends that keep the AST to word things but take their meaning
+(ids, titles, exception groups, ties, the validity window) from the plan.  One row per such module."""
 
 from __future__ import annotations
 
