@@ -72,6 +72,8 @@ class PolicyEvaluator:
             )
 
     def constraints(self) -> list[Constraint]:
+        """The quota and group cap of each measure, as `Measure.quota` and `Measure.group_cap` choose
+        them where the text writes one twice."""
         out: list[Constraint] = []
         for m in self.interpreter.plan.measures:
             quota, cap = m.quota, m.group_cap

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from policydsl import ast
+from policydsl import runtime as rt
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
 from policydsl.pipeline import check_file, check_text
 from policydsl.render.diagram import EDGE_ROLES, ROLES, Diagram
 from policydsl.render.trees import measure_tree, overview
 from tests.conftest import DATA, POLICIES
+from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
 
 PLATFORM = DATA / "diagrams" / "platform.policy"
 FILES = [PLATFORM, *sorted(POLICIES.glob("*.policy"))]
@@ -291,3 +296,124 @@ def test_a_leaf_reads_as_the_evaluator_decides_its_amount(written: str) -> None:
     assert leaf.role == expected
     if expected != "determined" and "ceiling" not in written and "unset" not in written:
         assert any(line.startswith("待定：") for line in leaf.lines), leaf.lines
+
+
+# The diagram must say what the evaluator decides: following an applicant's answers through a
+# measure's tree reaches the leaves of exactly the clauses the evaluator pays.
+def _paid_by_diagram(model: Model, facts: dict[str, bool]) -> tuple[set[str], rt.Decision]:
+    from policydsl.interpreter import Interpreter
+    from policydsl.render.path import Applicant, trace_measure
+
+    m = model.measures["m"]
+    tree = measure_tree(model, m)
+    well_formed(tree)
+    applicant = Applicant(Interpreter(model), facts, None)
+    trace_measure(tree, m, applicant)
+    leaves = {n.clause for n in tree.nodes if n.clause is not None and n.id in tree.path_nodes}
+    return {c for c in leaves if c is not None}, applicant.decision
+
+
+_EXCEPTION_SHAPES = {
+    "chain": """
+        award d: 10万 if a
+        award e1: exception d 20万 if b
+        award e2: exception e1 30万 if c
+    """,
+    "chain_with_sibling": """
+        award d: 10万
+        award e1: exception d priority 2 20万 if a
+        award e2: exception e1 30万 if b
+        award e3: exception d priority 1 40万 if c
+    """,
+    "two_levels_under_an_unconditional_exception": """
+        award d: 10万 if a
+        award e1: exception d 20万
+        award e2: exception e1 30万 if b if c
+    """,
+    "priorities": """
+        award d: 10万 if a
+        award low: exception d priority 1 20万 if b
+        award high: exception d priority 5 30万 if c
+    """,
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_EXCEPTION_SHAPES))
+def test_the_tree_pays_the_clauses_the_evaluator_pays(shape: str) -> None:
+    model = model_text(
+        "fact a: bool\nfact b: bool\nfact c: bool\nmeasure m {\n" + _EXCEPTION_SHAPES[shape] + "\n}\n"
+    )
+    for values in itertools.product((True, False), repeat=3):
+        facts = dict(zip("abc", values, strict=True))
+        paid, decision = _paid_by_diagram(model, facts)
+        result = decision.measures["m"]
+        if result.status == rt.UNDETERMINED:
+            continue
+        assert paid == set(result.clauses), (facts, paid, result.clauses)
+
+
+def test_an_unwritten_priority_ties_with_priority_zero() -> None:
+    # Settlement ranks an unwritten priority as 0, so these two are tied: both leaves must say so.
+    model = model_text(
+        """
+        fact a: bool
+        fact b: bool
+        measure m {
+          award base: 10万
+          award x: exception base 20万 if a
+          award y: exception base priority 0 30万 if b
+        }
+        """
+    )
+    tree = measure_tree(model, model.measures["m"])
+    assert "与给予（y）优先级相同：同时适用时结果待定" in "".join(tree.node("m.clause.x").lines)
+    assert "与给予（x）优先级相同：同时适用时结果待定" in "".join(tree.node("m.clause.y").lines)
+
+
+def test_clauses_written_alike_keep_their_own_titles() -> None:
+    model = model_text(
+        """
+        fact a: bool
+        measure m {
+          award 10万 if a
+          award 10万 if a
+        }
+        """
+    )
+    tree = measure_tree(model, model.measures["m"])
+    assert tree.node("m.clause.1").title == "给予（第 1 项）"
+    assert tree.node("m.clause.2").title == "给予（第 2 项）"
+    rows = overview(model).node("measure.m").rows
+    assert [text.split("：")[0] for _, text in rows] == ["给予（第 1 项）", "给予（第 2 项）"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(data=st.data())
+def test_generated_trees_pay_what_the_evaluator_pays(data: st.DataObject) -> None:
+    # The class of defect: a diagram that re-derives the policy's meaning and draws something other
+    # than what the evaluator decides.  For any policy and applicant, the leaves the applicant reaches
+    # in a measure's tree are the clauses the evaluator pays, whenever it decides the measure.
+    from policydsl.interpreter import Interpreter
+    from policydsl.render.path import Applicant, trace_measure
+
+    drawn: GeneratedPolicy = data.draw(policies())
+    sink = Sink()
+    result = check_text("g.policy", drawn.text, sink)
+    assert result.model is not None and result.source is not None and not sink.has_errors
+    model = result.model
+    facts = data.draw(applicants(drawn))
+    date = data.draw(evaluation_dates(drawn))
+    try:
+        applicant = Applicant(Interpreter(model, result.source.text), facts, date)
+    except rt.InputError:
+        return
+    for name, m in model.measures.items():
+        outcome = applicant.decision.measures[name]
+        if outcome.status not in (rt.DETERMINED, rt.CEILING):
+            continue
+        tree = measure_tree(model, m)
+        trace_measure(tree, m, applicant)
+        paid = {n.clause for n in tree.nodes if n.clause is not None and n.id in tree.path_nodes}
+        assert paid == set(outcome.clauses), (name, facts, date, paid, outcome.clauses)

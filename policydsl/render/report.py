@@ -20,6 +20,8 @@ from policydsl.diagnostics import CODES, Code, Diagnostic, Severity, Sink, regis
 from policydsl.examples import ExampleResult, example_date, run_examples
 from policydsl.files import write_atomically
 from policydsl.pipeline import check_file
+from policydsl.plan import nodes as P
+from policydsl.plan.lower import lower, validity_window
 from policydsl.render.articles import locate
 from policydsl.render.diagram import ROLES, Diagram
 from policydsl.render.graphviz import RenderError, render_bytes
@@ -261,9 +263,13 @@ class PolicyPage:
         self.diagnostics = diagnostics
         self.text_name = text_name
         self.cites = Citations(text)
-        self.words = Words(model) if model is not None else None
         self.results: list[ExampleResult] = []
         self.has_errors = any(d.severity is Severity.ERROR for d in diagnostics)
+        # Only a policy without errors is lowered; the page of one with errors shows no clauses.
+        self.plan: P.Plan | None = None
+        if model is not None and not self.has_errors:
+            self.plan = lower(model, source.text if source is not None else "")
+        self.words = Words(model, self.plan) if model is not None else None
 
     # ------------------------------------------------------------------ pieces
     def title(self) -> str:
@@ -279,13 +285,13 @@ class PolicyPage:
     def diagrams(self) -> tuple[str, str]:
         """The overview and the measures' trees, each node linked to its place on the page."""
         assert self.model is not None
-        view = overview(self.model)
+        view = overview(self.model, self.plan)
         for node in view.nodes:
             if node.id.startswith("measure."):
                 node.href = f"#tree-{node.id.split('.', 1)[1]}"
         trees: list[str] = []
         for m in self.model.measures.values():
-            tree = measure_tree(self.model, m)
+            tree = measure_tree(self.model, m, self.plan)
             tree.nodes[0].href = f"#measure-{m.name.text}"
             for node in tree.nodes:
                 if node.clause is not None:
@@ -308,7 +314,7 @@ class PolicyPage:
                 if value:
                     rows.append((key, esc(value)))
             rows.append(("印发日期", esc(header.issued.isoformat()) if header.issued else "原文未定"))
-            validity = self.words.validity()
+            validity = validity_window(header).text
             if validity:
                 rows.append(("有效期", esc(validity)))
             if header.cite:
@@ -348,8 +354,8 @@ class PolicyPage:
             text = "排除：" + esc(w.with_reason(exc.cond, exc.reason))
             gates.append((text, " " + self.cites.link(exc.cite, href, name)))
         parts.append(self.condition_list(gates))
-        for clause in m.clauses:
-            parts.append(self.clause_html(m, clause))
+        for clause, written in self.clauses(m):
+            parts.append(self.clause_html(clause, written))
         rules: list[tuple[str, str]] = []
         for limit in m.of(ast.FundingLimit):
             text = (
@@ -392,29 +398,37 @@ class PolicyPage:
         parts.append("</article>")
         return "\n".join(p for p in parts if p)
 
-    def clause_html(self, m: ast.Measure, clause: ast.Clause) -> str:
+    def clauses(self, m: ast.Measure) -> list[tuple[P.Clause, ast.Clause]]:
+        """Each clause of `m` in the plan (id, title, exception target) with its AST, whose
+        conditions and figures the page words with labels; only a page without errors asks."""
+        assert self.plan is not None
+        return list(zip(self.plan.measure(m.name.text).clauses, m.clauses, strict=True))
+
+    def clause_html(self, clause: P.Clause, written: ast.Clause) -> str:
+        """One clause: its id, title and exception target from the plan; its conditions and figure
+        worded with labels from `written`, its AST."""
         assert self.words is not None
         w = self.words
-        cid = m.clause_id(clause)
-        status = w.amount_status(clause.amount)
+        cid = clause.id
+        status = w.amount_status(written.amount)
         conds = [
-            (("除非 " if c.negated else "如 ") + esc(w.expr(c.expr)), "") for c in clause.conditions
+            (("除非 " if c.negated else "如 ") + esc(w.expr(c.expr)), "") for c in written.conditions
         ] or [("无条件（措施的资格条件满足即适用）", "")]
-        lines = [esc(line) for line in w.amount_lines(clause.amount)]
+        lines = [esc(line) for line in w.amount_lines(written.amount)]
         extra: list[str] = []
         if clause.exception_of is not None:
             priority = f"，优先级 {clause.priority}" if clause.priority is not None else ""
-            target = f"{m.name.text}.{clause.exception_of.text}"
+            target = clause.exception_of
             extra.append(f'例外：适用时取代 <a href="#clause-{esc(target)}">{esc(target)}</a>{priority}')
         if clause.kind == "bonus":
             extra.append("追加：在已适用的奖励之上另加")
-        unset = w.unset_params(clause.amount.expr) if clause.amount.expr is not None else []
+        unset = w.unset_params(written.amount.expr) if written.amount.expr is not None else []
         if unset:
             extra.append("待定：" + esc("、".join(unset)))
         cite = self.cites.link(clause.cite, f"#clause-{cid}", cid)
         return (
             f'<div class="clause role-{status}" id="clause-{esc(cid)}">'
-            f'<div class="clause-head"><b>{esc(w.clause_title(m, clause))}</b> <code>{esc(cid)}</code> '
+            f'<div class="clause-head"><b>{esc(clause.title)}</b> <code>{esc(cid)}</code> '
             f'<span class="badge role-{status}">{esc(STATUS_WORDS[status])}</span> {cite}</div>'
             + self.condition_list(conds)
             + "<div>"
@@ -455,11 +469,13 @@ class PolicyPage:
         )
 
     def known_targets(self) -> set[str]:
+        """The measures and clause ids a finding may link to: those the page shows (none when the
+        policy has errors)."""
         known: set[str] = set()
-        if self.model is not None:
-            for m in self.model.measures.values():
-                known.add(m.name.text)
-                known.update(m.clause_id(c) for c in m.clauses)
+        if self.plan is not None:
+            for m in self.plan.measures:
+                known.add(m.name)
+                known.update(c.id for c in m.clauses)
         return known
 
     def findings_html(self) -> str:
@@ -639,9 +655,9 @@ class PolicyPage:
             versions = [v for v in sym.decl.versions if isinstance(v.value, ast.Unset)]
             if versions:
                 users = [
-                    f'<a href="#clause-{esc(m.clause_id(c))}">{esc(m.clause_id(c))}</a>'
+                    f'<a href="#clause-{esc(clause.id)}">{esc(clause.id)}</a>'
                     for m in self.model.measures.values()
-                    for c in m.clauses
+                    for clause, c in self.clauses(m)
                     if c.amount.expr is not None and sym.label in w.unset_params(c.amount.expr)
                 ]
                 cite = " ".join(
@@ -652,8 +668,8 @@ class PolicyPage:
                     f"参数「{esc(sym.label)}」<code>{esc(sym.name)}</code> 原文未给出数值{used} {cite}"
                 )
         for m in self.model.measures.values():
-            for c in m.clauses:
-                cid = m.clause_id(c)
+            for clause, c in self.clauses(m):
+                cid = clause.id
                 link = f'<a href="#clause-{esc(cid)}">{esc(cid)}</a>'
                 status = w.amount_status(c.amount)
                 if c.amount.mode == "unset":

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
+import functools
 import itertools
 from collections.abc import Iterator
 
 from policydsl import ast
 from policydsl.checks.typecheck import Model
 from policydsl.keywords import COMBINE_MODES, PAYMENT_FORMS
+from policydsl.plan import nodes as P
+from policydsl.plan.lower import lower as lower_plan
 from policydsl.render.diagram import Decision, Diagram, Node
 from policydsl.render.text import ExprPrinter, wrap
 from policydsl.types import FactSym, ParamSym
@@ -22,6 +24,8 @@ _COMBINE_ZH = {
     "highest": "就高不重复：只发其中最高一项",
     "exclusive": "互斥：只能享受其中一项",
 }
+# What a tree says of an exception that is itself replaced by an exception of its own.
+REPLACED = "被例外条款取代：本项不发"
 STATUS_WORDS = {
     "determined": "确定金额（符合条件即应得）",
     "ceiling": "最高限额（酌情核定，不是应得金额）",
@@ -63,11 +67,18 @@ def subexpressions(node: ast.Expr | ast.Unset) -> Iterator[ast.Expr | ast.Unset]
 
 class Words:
     """The reader's wording of a policy's pieces, shared by the diagrams and the report: `model`
-    resolves names, `printer` prints expressions with labels."""
+    resolves names, `printer` prints expressions with labels, `plan` (lowered on first use unless
+    given) says what the policy means: validity, clause ids and titles, exception groups and ties."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, plan: P.Plan | None = None) -> None:
         self.model = model
         self.printer = ExprPrinter(model, labels=True)
+        if plan is not None:
+            self.plan = plan
+
+    @functools.cached_property
+    def plan(self) -> P.Plan:
+        return lower_plan(self.model)
 
     def expr(self, node: ast.Expr | ast.Unset) -> str:
         return self.printer.expr(node)
@@ -84,27 +95,6 @@ class Words:
     def with_reason(self, cond: ast.Expr, reason: str | None) -> str:
         """A condition followed by the drafter's reason for it, unless that only repeats it."""
         return self.expr(cond) + ("" if self.repeats(reason, cond) else f"（{reason}）")
-
-    def validity(self) -> str | None:
-        header = self.model.policy.header
-        if header is None or header.validity is None:
-            return None
-        v = header.validity
-        if v.start == "issued":
-            start = (
-                f"自印发之日（{header.issued.isoformat()}）" if header.issued else "自印发之日（日期未定）"
-            )
-        elif v.start is None:
-            start = "起始日期原文未定"
-        elif isinstance(v.start, datetime.date):
-            start = f"自 {v.start.isoformat()}"
-        else:
-            start = str(v.start)
-        if v.end is not None:
-            return f"{start} 至 {v.end.isoformat()}"
-        if v.duration is not None:
-            return f"{start} 起 {v.duration.text}"
-        return start
 
     def kind(self, name: str) -> str:
         sym = self.model.kinds.get(name)
@@ -194,14 +184,6 @@ class Words:
             return sym.label
         return name
 
-    def clause_title(self, measure: ast.Measure, clause: ast.Clause) -> str:
-        verb = "追加" if clause.kind == "bonus" else "给予"
-        if clause.label:
-            return f"{verb}「{clause.label}」"
-        if clause.name is not None:
-            return f"{verb}（{clause.name.text}）"
-        return f"{verb}（第 {ast.position(measure.clauses, clause) + 1} 项）"
-
     def measure_title(self, measure: ast.Measure) -> str:
         return measure.label or measure.name.text
 
@@ -230,6 +212,11 @@ class _TreeBuilder:
         self.words = words
         self.model = words.model
         self.m = measure
+        self.plan = words.plan.measure(measure.name.text)
+        # The plan's clauses stand in source order, as the AST's do; the AST is kept only to word
+        # conditions and figures with labels.
+        self.written = {c.id: w for c, w in zip(self.plan.clauses, measure.clauses, strict=True)}
+        self.exceptions = {g.default: g for g in self.plan.groups}
         self.prefix = measure.name.text
         self.d = Diagram(measure.name.text, words.measure_title(measure))
         # Edges still waiting for the next node of the main line: (tail, role).
@@ -275,11 +262,9 @@ class _TreeBuilder:
         root = Node(self.id("measure"), "measure", title, [m.name.text, *self.cite(m.cite)])
         self.step(self.d.add(root))
         self.gates()
-        awards = [c for c in m.clauses if c.kind == "award"]
-        bonuses = [c for c in m.clauses if c.kind == "bonus"]
-        self.awards(awards)
-        for group in self.groups(bonuses):
-            self.bonus(group)
+        self.awards()
+        for bonus in self.plan.bonuses:
+            self.bonus(bonus)
         self.rules()
         if len(self.open) > 1:
             # Bonuses leave several arrows waiting: they meet in the measure's final amount.
@@ -288,7 +273,7 @@ class _TreeBuilder:
 
     def gates(self) -> None:
         w, m = self.words, self.m
-        validity = w.validity()
+        validity = w.plan.validity.text
         if validity is not None:
             node = self.decision(
                 self.id("validity"), "gate", "政策在有效期内？", [validity], Decision("validity")
@@ -330,37 +315,29 @@ class _TreeBuilder:
             )
             self.gate(node, "no", "不符合：" + (exc.reason or "属于排除情形"), [])
 
-    def groups(self, clauses: list[ast.Clause]) -> list[list[ast.Clause]]:
-        """Each default clause with the exceptions to it, the exceptions first in the order they are
-        tried: highest priority first, then as written."""
-        by_name = {c.name.text: c for c in self.m.clauses if c.name is not None}
+    def rows(self) -> list[list[P.Clause]]:
+        """The award clauses as the settlement sees them (`Measure.groups`): a row for each default
+        clause, its exceptions first in the order they are tried, then the default itself; a row for
+        each award on its own.  An exception that has exceptions of its own stands in its default's
+        row (its own are asked there, `chain`), so its row holds only them.  Rows stand in the order
+        their first clause is written."""
+        awards = {c.id: c for c in self.plan.awards}
 
-        def root(c: ast.Clause) -> ast.Clause:
-            seen: set[int] = set()
-            while c.exception_of is not None and c.exception_of.text in by_name and id(c) not in seen:
-                seen.add(id(c))
-                c = by_name[c.exception_of.text]
-            return c
+        def row_of(c: P.Clause) -> str:
+            return c.exception_of if c.exception_of in awards else c.id
 
-        groups: dict[int, list[ast.Clause]] = {}
-        order: list[int] = []
-        for c in clauses:
-            key = id(root(c))
-            if key not in groups:
-                groups[key] = []
-                order.append(key)
-            groups[key].append(c)
-        result = []
-        for key in order:
-            members = groups[key]
-            exceptions = [c for c in members if id(c) != key]
-            defaults = [c for c in members if id(c) == key]
-            exceptions.sort(key=lambda c: (-(c.priority or 0), ast.position(self.m.clauses, c)))
-            result.append(exceptions + defaults)
-        return result
+        rows: dict[str, list[P.Clause]] = {}
+        for c in self.plan.awards:
+            rows.setdefault(row_of(c), [])
+        for key, members in rows.items():
+            group = self.exceptions.get(key)
+            members.extend(awards[e] for e in (group.exceptions if group is not None else ()))
+            if row_of(awards[key]) == key:
+                members.append(awards[key])
+        return [members for members in rows.values() if members]
 
     def group(
-        self, group: list[ast.Clause], entry: list[tuple[str, str]]
+        self, group: list[P.Clause], entry: list[tuple[str, str]]
     ) -> tuple[list[str], list[tuple[str, str]]]:
         """Draw one default clause and its exceptions from the `entry` edges: each clause's conditions
         in a line ending in its leaf; a failing condition tries the next clause of the group.
@@ -374,23 +351,41 @@ class _TreeBuilder:
             entry = failing
         return leaves, entry
 
-    def chain(self, clause: ast.Clause, entry: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
-        """The conditions of `clause` in a line from the `entry` edges, ending in its leaf.  Returns
-        the leaf id and the failing edges (tail, role) of its conditions."""
-        cid = self.m.clause_id(clause)
-        short = cid.split(".", 1)[1]
+    def conditions(
+        self, clause: P.Clause, entry: list[tuple[str, str]], *parts: str
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The conditions of `clause` in a line from the `entry` edges, their node ids under `parts`.
+        Returns the edges taken when all hold and the edges of each failing condition."""
         failing: list[tuple[str, str]] = []
-        for i, cond in enumerate(clause.conditions, 1):
+        for i, cond in enumerate(self.written[clause.id].conditions, 1):
             node = self.decision(
-                self.id("clause", short, f"if{i}"),
+                self.id(*parts, f"if{i}"),
                 "condition",
                 ("除非：" if cond.negated else "") + self.words.question(cond.expr),
                 [],
-                Decision("condition", cond, cid),
+                Decision("condition", cond, clause.id),
             )
             self.enter(node.id, entry)
             entry = [(node.id, "no" if cond.negated else "yes")]
             failing.append((node.id, "yes" if cond.negated else "no"))
+        return entry, failing
+
+    def chain(self, clause: P.Clause, entry: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]]:
+        """The conditions of `clause` in a line from the `entry` edges, ending in its leaf.  Returns
+        the leaf id and the failing edges (tail, role) of its conditions.  An exception with
+        exceptions of its own asks each of them before its leaf: one that applies replaces it, while
+        it still replaces the rest of its row (settlement groups by the direct default)."""
+        short = clause.id.split(".", 1)[1]
+        entry, failing = self.conditions(clause, entry, "clause", short)
+        own = self.exceptions.get(clause.id)
+        if own is not None and clause.exception_of is not None:
+            replaced = self.d.add(Node(self.id("clause", short, "replaced"), "ineligible", REPLACED, []))
+            for other in (self.plan.clause(e) for e in own.exceptions):
+                holds, fails = self.conditions(
+                    other, entry, "clause", short, "unless", other.id.split(".", 1)[1]
+                )
+                self.enter(replaced.id, holds)
+                entry = fails
         leaf = self.leaf(clause)
         self.enter(leaf.id, entry)
         if len(failing) > 1:
@@ -400,49 +395,42 @@ class _TreeBuilder:
             failing = [(join.id, "flow")]
         return leaf.id, failing
 
-    def leaf(self, clause: ast.Clause) -> Node:
+    def leaf(self, clause: P.Clause) -> Node:
         w, m = self.words, self.m
-        cid = m.clause_id(clause)
-        status = w.amount_status(clause.amount)
-        lines = w.amount_lines(clause.amount)
+        written = self.written[clause.id]
+        status = w.amount_status(written.amount)
+        lines = w.amount_lines(written.amount)
         lines.append("性质：" + STATUS_WORDS[status])
-        figures = [clause.amount.expr, *clause.amount.caps] if clause.amount.expr is not None else []
+        figures = [written.amount.expr, *written.amount.caps] if written.amount.expr is not None else []
         unset = list(dict.fromkeys(p for f in figures for p in w.unset_params(f)))
         if unset:
             lines.append("待定：" + "、".join(unset) + "（原文未定）")
         if clause.kind == "bonus":
             lines.append("在已适用的奖励之上另加")
         if clause.exception_of is not None:
-            target = self.model.clause(m.name.text, clause.exception_of.text)
-            shown = w.clause_title(m, target) if target is not None else clause.exception_of.text
+            target = self.plan.clause(clause.exception_of)
             priority = f"，优先级 {clause.priority}" if clause.priority is not None else ""
-            lines.append(f"例外：适用时取代{shown}{priority}")
-            ties = [
-                other
-                for other in m.clauses
-                if other is not clause
-                and other.exception_of is not None
-                and other.exception_of.text == clause.exception_of.text
-                and other.priority == clause.priority
-            ]
+            lines.append(f"例外：适用时取代{target.title}{priority}")
+            group = self.exceptions[clause.exception_of]
+            ties = [t for tie in group.ties if clause.id in tie for t in tie if t != clause.id]
             if ties:
-                names = "、".join(w.clause_title(m, t) for t in ties)
+                names = "、".join(self.plan.clause(t).title for t in ties)
                 lines.append(f"与{names}优先级相同：同时适用时结果待定")
         lines.append("支付方式：" + w.pays(m))
         lines.extend(self.cite(clause.cite))
-        short = cid.split(".", 1)[1]
+        short = clause.id.split(".", 1)[1]
         return self.d.add(
             Node(
                 self.id("clause", short),
                 status,
-                "\n".join(wrap(w.clause_title(m, clause), LEAF_WIDTH)),
+                "\n".join(wrap(clause.title, LEAF_WIDTH)),
                 _dedent(lines, LEAF_WIDTH),
-                clause=cid,
+                clause=clause.id,
             )
         )
 
-    def awards(self, awards: list[ast.Clause]) -> None:
-        groups = self.groups(awards)
+    def awards(self) -> None:
+        groups = self.rows()
         if not groups:
             return
         if len(groups) == 1:
@@ -471,10 +459,10 @@ class _TreeBuilder:
             )
         )
 
-    def bonus(self, group: list[ast.Clause]) -> None:
+    def bonus(self, bonus: P.Clause) -> None:
         """A bonus is a detour on the main line: its conditions lead to its leaf and on; a failing
         condition skips it."""
-        leaves, left = self.group(group, self.open)
+        leaves, left = self.group([bonus], self.open)
         self.open = [(leaf, "flow") for leaf in leaves] + left
 
     def rules(self) -> None:
@@ -540,15 +528,16 @@ class _TreeBuilder:
             self.step(self.d.add(done))
 
 
-def measure_tree(model: Model, measure: ast.Measure) -> Diagram:
+def measure_tree(model: Model, measure: ast.Measure, plan: P.Plan | None = None) -> Diagram:
     """The decision tree of one measure: shared gates, its own gates, each clause's conditions and
-    the award each leads to, then the rules applied to the measure's amount."""
-    return _TreeBuilder(Words(model), measure).build()
+    the award each leads to, then the rules applied to the measure's amount.  `plan` is the
+    policy's plan (lowered here when not given)."""
+    return _TreeBuilder(Words(model, plan), measure).build()
 
 
-def overview(model: Model) -> Diagram:
+def overview(model: Model, plan: P.Plan | None = None) -> Diagram:
     """The whole policy: its measures, which kinds of applicant each serves, and how they combine."""
-    w = Words(model)
+    w = Words(model, plan)
     policy = model.policy
     header = policy.header
     title = header.title if header is not None else "政策"
@@ -561,7 +550,7 @@ def overview(model: Model) -> Diagram:
             lines.append(f"文号：{header.docno}")
         if header.issued:
             lines.append(f"印发：{header.issued.isoformat()}")
-        validity = w.validity()
+        validity = w.plan.validity.text
         if validity:
             lines.append(f"有效期：{validity}")
     d.add(Node("policy", "measure", "\n".join(wrap(title, LEAF_WIDTH)), _dedent(lines, LEAF_WIDTH)))
@@ -579,9 +568,9 @@ def overview(model: Model) -> Diagram:
         d.link(top, f"kind.{k}", "serves")
     for m in measures:
         rows: list[tuple[str, str]] = []
-        for clause in m.clauses:
-            status = w.amount_status(clause.amount)
-            text = w.clause_title(m, clause) + "：" + w.amount_brief(clause.amount)
+        for clause, written in zip(w.plan.measure(m.name.text).clauses, m.clauses, strict=True):
+            status = w.amount_status(written.amount)
+            text = clause.title + "：" + w.amount_brief(written.amount)
             rows.append((status, "\n".join(wrap(text, LEAF_WIDTH))))
         rules = []
         if m.of(ast.FundingLimit):
