@@ -175,10 +175,36 @@ _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20
 
 
+# What _code_chars skips, as one pattern: a text up to its closing mark or the end of its line (`\"`
+# does not close it), or a comment with its line break.
+_NOT_CODE = re.compile(r'"(?:[^"\\\n]|\\[^\n])*(?:"|\\?\n|\\?\Z)|#[^\n]*\n?')
+
+
+_FOLDED = re.compile("[\u3000\uff01-\uff5e]")
+
+
 def normalize(text: str) -> str:
     """Fold full-width ASCII outside strings and comments; keep everything else as written."""
-    if not any(ord(ch) >= 0x3000 for ch in text):
+    if _FOLDED.search(text) is None:  # Chinese text without full-width forms: nothing to fold
         return text
+    if "\uff3c" in text:  # `＼` folds to `\` but escapes nothing in a string: character by character
+        return _normalize_by_character(text)
+    # Fold everything, then put back what stands inside strings and comments as written, but for
+    # their opening mark and a quotation mark inside a string, which stay folded as in the loop below.
+    folded = text.translate(_FULLWIDTH)
+    out: list[str] = []
+    at = 0
+    for skipped in _NOT_CODE.finditer(folded):
+        start, end = skipped.span()
+        out.append(folded[at : start + 1])
+        inside = text[start + 1 : end]
+        out.append(inside.replace("\uff02", '"') if folded[start] == '"' else inside)
+        at = end
+    out.append(folded[at:])
+    return "".join(out)
+
+
+def _normalize_by_character(text: str) -> str:
     out: list[str] = []
     in_string = in_comment = escaped = False
     for ch in text:
@@ -523,6 +549,18 @@ def _code_chars(text: str) -> Iterator[tuple[int, str]]:
             yield i, ch
 
 
+def _code_runs(text: str) -> Iterator[tuple[int, int]]:
+    """The (start, end) of every stretch of text outside strings and comments: the characters
+    _code_chars gives, found by a regular expression instead of one Python step per character."""
+    at = 0
+    for skipped in _NOT_CODE.finditer(text):
+        if skipped.start() > at:
+            yield at, skipped.start()
+        at = skipped.end()
+    if at < len(text):
+        yield at, len(text)
+
+
 def _open_braces(text: str, end: int) -> list[int]:
     """Offsets of the `{` still open at offset `end`, outermost first."""
     stack: list[int] = []
@@ -534,15 +572,19 @@ def _open_braces(text: str, end: int) -> list[int]:
     return stack
 
 
+_BRACKET = re.compile(r"[()\[\]{}]")
+
+
 def _max_nesting(text: str) -> tuple[int, int]:
     depth = deepest = where = 0
-    for i, ch in _code_chars(text):
-        if ch in "([{":
-            depth += 1
-            if depth > deepest:
-                deepest, where = depth, i
-        elif ch in ")]}":
-            depth -= 1
+    for start, end in _code_runs(text):
+        for bracket in _BRACKET.finditer(text, start, end):
+            if bracket.group() in "([{":
+                depth += 1
+                if depth > deepest:
+                    deepest, where = depth, bracket.start()
+            else:
+                depth -= 1
     return deepest, where
 
 
@@ -947,16 +989,19 @@ _FULLWIDTH_WARNED = frozenset(
 )
 
 
+_FULLWIDTH_RUN = re.compile("[" + re.escape("".join(sorted(_FULLWIDTH_WARNED))) + "]+")
+
+
 def _fullwidth_warnings(source: SourceFile, sink: Sink) -> None:
     """Full-width digits and letters read as half-width: a warning, since `５０` and `50` look alike
     in a Chinese font but the file then differs from what a search for `50` finds."""
-    spans: list[tuple[int, int]] = []
-    for i, ch in _code_chars(source.text):
-        if ch in _FULLWIDTH_WARNED:
-            if spans and spans[-1][1] == i:
-                spans[-1] = (spans[-1][0], i + 1)
-            else:
-                spans.append((i, i + 1))
+    text = source.text
+    if _FULLWIDTH_RUN.search(text) is None:
+        return
+    # runs never join across a string or a comment: two stretches of code are never adjacent
+    spans = [
+        run.span() for start, end in _code_runs(text) for run in _FULLWIDTH_RUN.finditer(text, start, end)
+    ]
     for start, end in spans:
         run = source.text[start:end]
         sink.report(
