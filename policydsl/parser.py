@@ -21,7 +21,7 @@ from lark.grammar import Rule
 from lark.lark import _LOAD_ALLOWED_OPTIONS as _LOAD_OPTIONS
 from lark.lexer import TerminalDef
 
-from policydsl.diagnostics import Note, Sink
+from policydsl.diagnostics import Fix, Note, Sink
 from policydsl.keywords import (
     ALLOCATIONS,
     COMBINE_MODES,
@@ -864,15 +864,20 @@ def _report_known_mistake(f: _Failure, sink: Sink) -> str | None:
         return None
     message, hint, repair = mistake.message, mistake.hint, mistake.repair
     after = f.text[end : end + 1]
+    proposed = None  # the catalogue's repairs only let the parse go on; this one is the hint's
     if value == "=" and after and after in "<>":
         message, hint = f"`={after}` is written `{after}=`", f"write `{after}=`"
         end, repair = end + 1, f"{after}="
+        proposed = repair
     if mistake.message.startswith("a condition"):
         # point at the whole would-be condition, from the name before the comparison
         previous = f.exc.interactive_parser.parser_state.value_stack[-1] if f.exc.interactive_parser else None
         if isinstance(previous, lark.Token) and previous.start_pos is not None:
             start = previous.start_pos
-    sink.report(mistake.code, message, f.source.span(start, end), hint=hint)
+    where = f.source.span(start, end)
+    sink.report(
+        mistake.code, message, where, hint=hint, fix=None if proposed is None else Fix(where, proposed)
+    )
     if repair is not None and len(repair) == end - start:
         return f.text[:start] + repair + f.text[end:]
     return _skip(f.text, start, value)
@@ -897,11 +902,13 @@ def _report_split_amount(f: _Failure, sink: Sink) -> str | None:
         return None
     number, unit = split.groups()
     at = line_start + split.start()
+    where = f.source.span(at, line_start + split.end())
     sink.report(
         "E001",
         "a number and its unit are written together",
-        f.source.span(at, line_start + split.end()),
+        where,
         hint=f"write `{number}{unit}`",
+        fix=Fix(where, f"{number}{unit}"),
     )
     return _skip(f.text, start, str(f.token.value))
 
@@ -911,11 +918,13 @@ def _report_glued(f: _Failure, sink: Sink) -> str | None:
     if glued is None:
         return None
     name, word, fixed = glued
+    where = f.source.span(*_bounds(name))
     sink.report(
         "E001",
         f"`{name.value}` reads as one name; the keyword `{word}` needs a space",
-        f.source.span(*_bounds(name)),
+        where,
         hint=f"write `{fixed}`",
+        fix=Fix(where, fixed),
     )
     start, _ = _bounds(f.token)
     return _skip(f.text, start, str(f.token.value))
@@ -937,6 +946,7 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
     span = f.source.span(start, end)
     message = f"expected {f.expected}, found {_found(token)}"
     hint: str | None = None
+    fix: str | None = None  # the text that replaces `span`, where the hint proposes it
     notes: list[Note] = []
     before = re.search(r"[\d,.]*$", text[:start])
     if value == "," and text[start - 1 : start].isdigit() and re.match(r"\d{3}", text[end:]) and before:
@@ -945,13 +955,13 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
         written = number.group(0) if number else value
         message = "numbers are written without thousands separators"
         hint = f"write `{written.replace(',', '')}`, not `{written}`"
-        span = f.source.span(begin, begin + len(written))
+        span, fix = f.source.span(begin, begin + len(written)), written.replace(",", "")
     elif "STRING" in f.accepted and token.type in ("NAME", "QUANTITY") and "NAME" not in f.accepted:
         run = re.match(r"[^\s{}:,]+", text[start:])
         word = run.group(0) if run else value
         message = f"`{word}` must be in quotes"
         hint = f'labels, citations and other text are quoted: `"{word}"`'
-        span = f.source.span(start, start + len(word))
+        span, fix = f.source.span(start, start + len(word)), f'"{word}"'
     elif value in _KEYWORD_OF and "NAME" in f.accepted:
         message = f"`{value}` is a keyword and cannot be used as a name here"
         hint = "choose another name; docs/language.md lists the keywords"
@@ -968,7 +978,7 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
     elif value == "-" and text[start - 1 : start].isalnum() and (tail := re.match(r"-(\w+)", text[start:])):
         head = re.search(r"\w+$", text[:start])
         hint = f"a name joins its words with `_`: `{head.group(0) if head else ''}_{tail.group(1)}`"
-    sink.report("E001", message, span, notes=notes, hint=hint)
+    sink.report("E001", message, span, notes=notes, hint=hint, fix=None if fix is None else Fix(span, fix))
     return _skip(text, start, value)
 
 
