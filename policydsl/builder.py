@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import lark
-from lark import Token, Transformer_NonRecursive, v_args
+from lark import Token, Transformer_NonRecursive, Tree
+from lark.exceptions import GrammarError, VisitError
 
 from policydsl import ast
 from policydsl.diagnostics import Sink
@@ -18,6 +20,7 @@ from policydsl.source import SourceFile, Span
 from policydsl.textsafety import UNSAFE_IN_TEXT, visible
 
 _N = TypeVar("_N", bound=ast.Node)
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 MAX_EXPR_DEPTH = 400
 
@@ -41,13 +44,34 @@ def _opt_str(token: Token | None) -> str | None:
     return None if token is None else _unquote(token)
 
 
+def _with_meta(method: _F) -> _F:
+    """Mark a builder method that takes the node's `meta` (its position) before its children."""
+    method._with_meta = True  # type: ignore[attr-defined]
+    return method
+
+
 class _Builder(Transformer_NonRecursive[Token, Any]):
     def __init__(self, source: SourceFile, sink: Sink) -> None:
-        super().__init__()
+        super().__init__(visit_tokens=False)  # no method handles a token by its terminal name
         self.source = source
         self.sink = sink
         self.depth: dict[int, int] = {}
         self.too_deep = False
+
+    def _call_userfunc(self, tree: Tree[Token], new_children: list[Any] | None = None) -> Any:
+        # Lark's `v_args(meta=True)` makes a new wrapper object (with functools.update_wrapper) on
+        # every call; here the methods are found once per rule name and called with the meta directly
+        children = new_children if new_children is not None else tree.children
+        try:
+            method, with_meta = _METHODS[tree.data]
+        except KeyError:
+            return self.__default__(tree.data, children, tree.meta)  # type: ignore[no-untyped-call]
+        try:
+            return method(self, tree.meta, children) if with_meta else method(self, children)
+        except GrammarError:
+            raise
+        except Exception as exc:
+            raise VisitError(tree.data, tree, exc) from exc  # type: ignore[no-untyped-call]
 
     # ------------------------------------------------------------------ spans and helpers
     def _span(self, meta: Any) -> Span:
@@ -146,21 +170,21 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             return ast.Ratio(span, Decimal(left), Decimal(1), str(token))
         return ast.Ratio(span, Decimal(left), Decimal(right), str(token))
 
-    @v_args(meta=True)
+    @_with_meta
     def date(self, meta: Any, children: list[Any]) -> ast.Expr:
         (token,) = children
         value = self._date(token) or datetime.date(1970, 1, 1)
         return ast.DateLit(self._span(meta), value, str(token))
 
-    @v_args(meta=True)
+    @_with_meta
     def true_(self, meta: Any, children: list[Any]) -> ast.Expr:
         return ast.Bool(self._span(meta), True)
 
-    @v_args(meta=True)
+    @_with_meta
     def false_(self, meta: Any, children: list[Any]) -> ast.Expr:
         return ast.Bool(self._span(meta), False)
 
-    @v_args(meta=True)
+    @_with_meta
     def dotted(self, meta: Any, children: list[Any]) -> ast.Name:
         return ast.Name(self._span(meta), tuple(str(c) for c in children))
 
@@ -168,37 +192,37 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         (node,) = children
         return node  # type: ignore[no-any-return]
 
-    @v_args(meta=True)
+    @_with_meta
     def unset(self, meta: Any, children: list[Any]) -> ast.Unset:
         return ast.Unset(self._span(meta))
 
     # ------------------------------------------------------------------ expressions
-    @v_args(meta=True)
+    @_with_meta
     def binop(self, meta: Any, children: list[Any]) -> ast.Expr:
         left, op, right = children
         symbol = str(op.children[0])
         canonical = {"×": "*", "÷": "/"}.get(symbol, symbol)
         return self._deep(ast.BinOp(self._span(meta), canonical, left, right, symbol), left, right)
 
-    @v_args(meta=True)
+    @_with_meta
     def negate(self, meta: Any, children: list[Any]) -> ast.Expr:
         (operand,) = children
         return self._deep(ast.Negate(self._span(meta), operand), operand)
 
-    @v_args(meta=True)
+    @_with_meta
     def compare(self, meta: Any, children: list[Any]) -> ast.Expr:
         left, bound = children
         node = ast.Compare(self._span(meta), bound.op, left, bound.value, bound.word, bound.postfix)
         return self._deep(node, left, bound.value)
 
-    @v_args(meta=True)
+    @_with_meta
     def tail_prefix(self, meta: Any, children: list[Any]) -> ast.Bound:
         word_tree, value = children
         word = str(word_tree.children[0])
         op = SYMBOLS.get(word) or PREFIX_WORDS[word]
         return ast.Bound(self._span(meta), op, value, word, False)
 
-    @v_args(meta=True)
+    @_with_meta
     def tail_postfix(self, meta: Any, children: list[Any]) -> ast.Bound:
         value, word_tree = children
         word = str(word_tree.children[0])
@@ -207,27 +231,27 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def bound(self, children: list[Any]) -> ast.Bound:
         return children[0]  # type: ignore[no-any-return]
 
-    @v_args(meta=True)
+    @_with_meta
     def member(self, meta: Any, children: list[Any]) -> ast.Expr:
         subject, names = children
         return self._deep(ast.Member(self._span(meta), subject, names), subject)
 
-    @v_args(meta=True)
+    @_with_meta
     def and_(self, meta: Any, children: list[Any]) -> ast.Expr:
         left, right = children
         return self._deep(ast.And(self._span(meta), left, right), left, right)
 
-    @v_args(meta=True)
+    @_with_meta
     def or_(self, meta: Any, children: list[Any]) -> ast.Expr:
         left, right = children
         return self._deep(ast.Or(self._span(meta), left, right), left, right)
 
-    @v_args(meta=True)
+    @_with_meta
     def not_(self, meta: Any, children: list[Any]) -> ast.Expr:
         (operand,) = children
         return self._deep(ast.Not(self._span(meta), operand), operand)
 
-    @v_args(meta=True)
+    @_with_meta
     def implies(self, meta: Any, children: list[Any]) -> ast.Expr:
         left, right = children
         return self._deep(ast.Implies(self._span(meta), left, right), left, right)
@@ -235,49 +259,49 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def expr_list(self, children: list[Any]) -> tuple[ast.Expr, ...]:
         return tuple(c for c in children if c is not None)
 
-    @v_args(meta=True)
+    @_with_meta
     def min_(self, meta: Any, children: list[Any]) -> ast.Expr:
         (args,) = children
         return self._deep(ast.Call(self._span(meta), "min", args), *args)
 
-    @v_args(meta=True)
+    @_with_meta
     def max_(self, meta: Any, children: list[Any]) -> ast.Expr:
         (args,) = children
         return self._deep(ast.Call(self._span(meta), "max", args), *args)
 
-    @v_args(meta=True)
+    @_with_meta
     def since(self, meta: Any, children: list[Any]) -> ast.Expr:
         (arg,) = children
         return self._deep(ast.Call(self._span(meta), "since", (arg,)), arg)
 
-    @v_args(meta=True)
+    @_with_meta
     def table(self, meta: Any, children: list[Any]) -> ast.Expr:
         subject, *entries = children
         rows = tuple(e for e in entries if e is not None)
         return self._deep(ast.Table(self._span(meta), self._ident(subject), rows), *(r.value for r in rows))
 
-    @v_args(meta=True)
+    @_with_meta
     def table_entry(self, meta: Any, children: list[Any]) -> ast.TableEntry:
         key, value = children
         return ast.TableEntry(self._span(meta), self._ident(key), value)
 
-    @v_args(meta=True)
+    @_with_meta
     def table_otherwise(self, meta: Any, children: list[Any]) -> ast.TableEntry:
         (value,) = children
         return ast.TableEntry(self._span(meta), None, value)
 
-    @v_args(meta=True)
+    @_with_meta
     def band(self, meta: Any, children: list[Any]) -> ast.Expr:
         subject, *entries = children
         rows = tuple(e for e in entries if e is not None)
         return self._deep(ast.Band(self._span(meta), subject, rows), subject, *(r.value for r in rows))
 
-    @v_args(meta=True)
+    @_with_meta
     def band_entry(self, meta: Any, children: list[Any]) -> ast.BandEntry:
         bounds, value = children
         return ast.BandEntry(self._span(meta), bounds, value)
 
-    @v_args(meta=True)
+    @_with_meta
     def band_otherwise(self, meta: Any, children: list[Any]) -> ast.BandEntry:
         (value,) = children
         return ast.BandEntry(self._span(meta), None, value)
@@ -289,7 +313,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return tuple(self._ident(c) for c in children if c is not None)
 
     # ------------------------------------------------------------------ header
-    @v_args(meta=True)
+    @_with_meta
     def policy_header(self, meta: Any, children: list[Any]) -> ast.Header:
         title, *items = children
         fields: dict[str, Any] = {}
@@ -310,30 +334,30 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             tuple((key, span) for key, _, span in items),
         )
 
-    @v_args(meta=True)
+    @_with_meta
     def h_issuer(self, meta: Any, children: list[Any]) -> tuple[str, Any, Span]:
         return ("issuer", _unquote(children[0]), self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def h_docno(self, meta: Any, children: list[Any]) -> tuple[str, Any, Span]:
         return ("docno", _unquote(children[0]), self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def h_source(self, meta: Any, children: list[Any]) -> tuple[str, Any, Span]:
         return ("source", _unquote(children[0]), self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def h_cite(self, meta: Any, children: list[Any]) -> tuple[str, Any, Span]:
         return ("cite", children[0], self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def h_issued(self, meta: Any, children: list[Any]) -> tuple[str, Any, Span]:
         return ("issued", children[0], self._span(meta))
 
     def date_or_unset(self, children: list[Any]) -> datetime.date | None:
         return self._date(children[0]) if children and children[0] is not None else None
 
-    @v_args(meta=True)
+    @_with_meta
     def h_valid(self, meta: Any, children: list[Any]) -> tuple[str, Any, Span]:
         start, (end, duration) = children
         return ("valid", ast.Validity(self._span(meta), start, end, duration), self._span(meta))
@@ -357,7 +381,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             return (None, None)
         return (None, value)
 
-    @v_args(meta=True)
+    @_with_meta
     def h_rounding(self, meta: Any, children: list[Any]) -> tuple[str, Any, Span]:
         unit, mode = children
         return (
@@ -370,74 +394,74 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return _unquote(children[0])
 
     # ------------------------------------------------------------------ declarations
-    @v_args(meta=True)
+    @_with_meta
     def kind_decl(self, meta: Any, children: list[Any]) -> ast.KindDecl:
         name, label = children
         return ast.KindDecl(self._span(meta), self._ident(name), _opt_str(label))
 
-    @v_args(meta=True)
+    @_with_meta
     def enum_decl(self, meta: Any, children: list[Any]) -> ast.EnumDecl:
         name, label, *members = children
         return ast.EnumDecl(
             self._span(meta), self._ident(name), _opt_str(label), tuple(m for m in members if m is not None)
         )
 
-    @v_args(meta=True)
+    @_with_meta
     def enum_member(self, meta: Any, children: list[Any]) -> ast.EnumMember:
         name, label = children
         return ast.EnumMember(self._span(meta), self._ident(name), _opt_str(label))
 
-    @v_args(meta=True)
+    @_with_meta
     def type_ref(self, meta: Any, children: list[Any]) -> ast.TypeRef:
         name, unit = children
         return ast.TypeRef(self._span(meta), self._ident(name), None if unit is None else self._ident(unit))
 
-    @v_args(meta=True)
+    @_with_meta
     def fact_decl(self, meta: Any, children: list[Any]) -> ast.FactDecl:
         name, label, type_ref, *bounds = children
         return ast.FactDecl(self._span(meta), self._ident(name), _opt_str(label), type_ref, tuple(bounds))
 
-    @v_args(meta=True)
+    @_with_meta
     def param_single(self, meta: Any, children: list[Any]) -> ast.ParamDecl:
         name, label, type_ref, value, cite = children
         version = ast.ParamVersion(self._span(meta), None, value, cite)
         return ast.ParamDecl(self._span(meta), self._ident(name), _opt_str(label), type_ref, (version,))
 
-    @v_args(meta=True)
+    @_with_meta
     def param_versions(self, meta: Any, children: list[Any]) -> ast.ParamDecl:
         name, label, type_ref, *versions = children
         return ast.ParamDecl(self._span(meta), self._ident(name), _opt_str(label), type_ref, tuple(versions))
 
-    @v_args(meta=True)
+    @_with_meta
     def param_version(self, meta: Any, children: list[Any]) -> ast.ParamVersion:
         start, value, cite = children
         return ast.ParamVersion(self._span(meta), self._date(start), value, cite)
 
-    @v_args(meta=True)
+    @_with_meta
     def assume_decl(self, meta: Any, children: list[Any]) -> ast.Assume:
         cond, label = children
         return ast.Assume(self._span(meta), cond, _opt_str(label))
 
-    @v_args(meta=True)
+    @_with_meta
     def eligibility(self, meta: Any, children: list[Any]) -> ast.Eligibility:
         return ast.Eligibility(self._span(meta), tuple(children))
 
-    @v_args(meta=True)
+    @_with_meta
     def requirement(self, meta: Any, children: list[Any]) -> ast.Requirement:
         cond, reason, cite = children
         return ast.Requirement(self._span(meta), cond, _opt_str(reason), cite)
 
     # ------------------------------------------------------------------ measures
-    @v_args(meta=True)
+    @_with_meta
     def measure(self, meta: Any, children: list[Any]) -> ast.Measure:
         name, label, cite, *items = children
         return ast.Measure(self._span(meta), self._ident(name), _opt_str(label), cite, tuple(items))
 
-    @v_args(meta=True)
+    @_with_meta
     def applicants(self, meta: Any, children: list[Any]) -> ast.Applicants:
         return ast.Applicants(self._span(meta), children[0])
 
-    @v_args(meta=True)
+    @_with_meta
     def pays(self, meta: Any, children: list[Any]) -> ast.Pays:
         return ast.Pays(self._span(meta), children[0])
 
@@ -448,11 +472,11 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         target, priority = exception if exception is not None else (None, None)
         return ast.Clause(self._span(meta), kind, name, label, target, priority, amount, tuple(rest), cite)
 
-    @v_args(meta=True)
+    @_with_meta
     def award_clause(self, meta: Any, children: list[Any]) -> ast.Clause:
         return self._clause("award", meta, children)
 
-    @v_args(meta=True)
+    @_with_meta
     def bonus_clause(self, meta: Any, children: list[Any]) -> ast.Clause:
         return self._clause("bonus", meta, children)
 
@@ -470,47 +494,47 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             return self._ident(name), None
         return self._ident(name), int(value.value)
 
-    @v_args(meta=True)
+    @_with_meta
     def ceiling_amount(self, meta: Any, children: list[Any]) -> ast.Amount:
         expr, *caps = children
         return ast.Amount(self._span(meta), "ceiling", expr, tuple(caps))
 
-    @v_args(meta=True)
+    @_with_meta
     def determined_amount(self, meta: Any, children: list[Any]) -> ast.Amount:
         expr, *caps = children
         return ast.Amount(self._span(meta), "determined", expr, tuple(caps))
 
-    @v_args(meta=True)
+    @_with_meta
     def unset_amount(self, meta: Any, children: list[Any]) -> ast.Amount:
         return ast.Amount(self._span(meta), "unset", None, tuple(children))
 
     def cap(self, children: list[Any]) -> ast.Expr:
         return children[0]  # type: ignore[no-any-return]
 
-    @v_args(meta=True)
+    @_with_meta
     def cond_if(self, meta: Any, children: list[Any]) -> ast.Condition:
         return ast.Condition(self._span(meta), children[0], False)
 
-    @v_args(meta=True)
+    @_with_meta
     def cond_unless(self, meta: Any, children: list[Any]) -> ast.Condition:
         return ast.Condition(self._span(meta), children[0], True)
 
-    @v_args(meta=True)
+    @_with_meta
     def exclusion(self, meta: Any, children: list[Any]) -> ast.Exclusion:
         cond, reason, cite = children
         return ast.Exclusion(self._span(meta), cond, _opt_str(reason), cite)
 
-    @v_args(meta=True)
+    @_with_meta
     def preference(self, meta: Any, children: list[Any]) -> ast.Preference:
         cond, reason, cite = children
         return ast.Preference(self._span(meta), cond, _opt_str(reason), cite)
 
-    @v_args(meta=True)
+    @_with_meta
     def funding_limit(self, meta: Any, children: list[Any]) -> ast.FundingLimit:
         limit, counting, cite = children
         return ast.FundingLimit(self._span(meta), limit, counting, cite)
 
-    @v_args(meta=True)
+    @_with_meta
     def quota(self, meta: Any, children: list[Any]) -> ast.Quota:
         count, rank, cite = children
         value = self._quantity(count)
@@ -520,7 +544,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             number = Decimal(0)
         return ast.Quota(self._span(meta), int(number), rank, cite)
 
-    @v_args(meta=True)
+    @_with_meta
     def group_cap(self, meta: Any, children: list[Any]) -> ast.GroupCap:
         amount, per, allocate, cite = children
         return ast.GroupCap(
@@ -531,12 +555,12 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
             cite,
         )
 
-    @v_args(meta=True)
+    @_with_meta
     def budget(self, meta: Any, children: list[Any]) -> ast.Budget:
         amount, cite = children
         return ast.Budget(self._span(meta), amount, cite)
 
-    @v_args(meta=True)
+    @_with_meta
     def instalment(self, meta: Any, children: list[Any]) -> ast.Instalment:
         name, label, share, cond, cite = children
         return ast.Instalment(self._span(meta), self._ident(name), _opt_str(label), share, cond, cite)
@@ -547,22 +571,22 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def rest(self, children: list[Any]) -> None:
         return None
 
-    @v_args(meta=True)
+    @_with_meta
     def no_clawback(self, meta: Any, children: list[Any]) -> ast.NoClawback:
         return ast.NoClawback(self._span(meta), children[0])
 
     # ------------------------------------------------------------------ across measures
-    @v_args(meta=True)
+    @_with_meta
     def combine_decl(self, meta: Any, children: list[Any]) -> ast.Combine:
         mode, names, cite, reason = children
         return ast.Combine(self._span(meta), self._ident(mode), names, cite, _opt_str(reason))
 
-    @v_args(meta=True)
+    @_with_meta
     def total_cap_decl(self, meta: Any, children: list[Any]) -> ast.TotalCap:
         amount, names, cite = children
         return ast.TotalCap(self._span(meta), amount, names, cite)
 
-    @v_args(meta=True)
+    @_with_meta
     def acknowledge(self, meta: Any, children: list[Any]) -> ast.Acknowledge:
         code, *targets, reason = children
         return ast.Acknowledge(
@@ -570,7 +594,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         )
 
     # ------------------------------------------------------------------ examples
-    @v_args(meta=True)
+    @_with_meta
     def example(self, meta: Any, children: list[Any]) -> ast.Example:
         name, date, given, *expectations = children
         return ast.Example(
@@ -584,17 +608,17 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
     def given(self, children: list[Any]) -> tuple[ast.Binding, ...]:
         return tuple(c for c in children if c is not None)
 
-    @v_args(meta=True)
+    @_with_meta
     def binding(self, meta: Any, children: list[Any]) -> ast.Binding:
         name, value = children
         return ast.Binding(self._span(meta), self._ident(name), value)
 
-    @v_args(meta=True)
+    @_with_meta
     def text_binding(self, meta: Any, children: list[Any]) -> ast.Binding:
         name, text = children
         return ast.Binding(self._span(meta), self._ident(name), ast.Text(self._tok(text), _unquote(text)))
 
-    @v_args(meta=True)
+    @_with_meta
     def expectation(self, meta: Any, children: list[Any]) -> ast.Expectation:
         target, (kind, value) = children
         return ast.Expectation(self._span(meta), target, kind, value)
@@ -618,7 +642,7 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         return ("ineligible", None)
 
     # ------------------------------------------------------------------ the file
-    @v_args(meta=True)
+    @_with_meta
     def start(self, meta: Any, children: list[Any]) -> ast.Policy:
         headers = [c for c in children if isinstance(c, ast.Header)]
         for extra in headers[1:]:
@@ -626,6 +650,14 @@ class _Builder(Transformer_NonRecursive[Token, Any]):
         items = tuple(c for c in children if not isinstance(c, ast.Header))
         span = self.source.span(0, len(self.source.text))
         return ast.Policy(span, headers[0] if headers else None, items, False, ())
+
+
+# rule name -> (the builder's method, whether it takes the meta)
+_METHODS: dict[str, tuple[Callable[..., Any], bool]] = {
+    name: (method, getattr(method, "_with_meta", False))
+    for name, method in vars(_Builder).items()
+    if callable(method) and not name.startswith("_")
+}
 
 
 def _refuse_controls(token: Token, source: SourceFile, sink: Sink) -> None:

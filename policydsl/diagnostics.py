@@ -85,6 +85,16 @@ class Note:
 
 
 @attrs.frozen
+class Fix:
+    """The code a hint proposes, as an edit: the text of `span` replaced by `text`.  Given only where
+    the edit is the whole repair (no example figure in it); a test applies every one and checks
+    that the result parses and the error is gone."""
+
+    span: Span
+    text: str
+
+
+@attrs.frozen
 class Diagnostic:
     """One finding: `code`, `severity`, `message`, the `span` it points at, `notes` that add
     context or name other places, a `hint` on how to fix it, and structured `data` (a witness
@@ -97,6 +107,7 @@ class Diagnostic:
     notes: tuple[Note, ...] = ()
     hint: str | None = None
     data: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
+    fix: Fix | None = attrs.field(default=None, eq=False, hash=False)
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         if self.span is None:
@@ -121,18 +132,26 @@ class Sink:
         hint: str | None = None,
         severity: Severity | None = None,
         data: Mapping[str, Any] | None = None,
+        fix: Fix | None = None,
     ) -> None:
         key = (code, message, span)
         if key in self._seen:
             return
         self._seen.add(key)
         level = severity if severity is not None else CODES[code].severity
-        self._items.append(Diagnostic(code, level, message, span, tuple(notes), hint, dict(data or {})))
+        self._items.append(Diagnostic(code, level, message, span, tuple(notes), hint, dict(data or {}), fix))
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics:
             self.report(
-                d.code, d.message, d.span, notes=d.notes, hint=d.hint, severity=d.severity, data=d.data
+                d.code,
+                d.message,
+                d.span,
+                notes=d.notes,
+                hint=d.hint,
+                severity=d.severity,
+                data=d.data,
+                fix=d.fix,
             )
 
     @property

@@ -104,6 +104,9 @@ POSTFIX_WORDS: Final[dict[str, str]] = {
     "及以下": "<=",
     "以内": "<=",
 }
+# The units an amount can be given per (`5万/家`); the grammar's QUANTITY lists the same (a test
+# checks), and hints propose a per-unit amount only for these.
+PER_UNITS: Final = ("家", "人", "场", "项", "条", "次", "个", "件", "台", "套", "名", "所")
 SYMBOLS: Final[dict[str, str]] = {
     ">=": ">=",
     "≥": ">=",

@@ -21,7 +21,7 @@ from lark.grammar import Rule
 from lark.lark import _LOAD_ALLOWED_OPTIONS as _LOAD_OPTIONS
 from lark.lexer import TerminalDef
 
-from policydsl.diagnostics import Note, Sink
+from policydsl.diagnostics import Fix, Note, Sink
 from policydsl.keywords import (
     ALLOCATIONS,
     COMBINE_MODES,
@@ -175,10 +175,36 @@ _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20
 
 
+# What _code_chars skips, as one pattern: a text up to its closing mark or the end of its line (`\"`
+# does not close it), or a comment with its line break.
+_NOT_CODE = re.compile(r'"(?:[^"\\\n]|\\[^\n])*(?:"|\\?\n|\\?\Z)|#[^\n]*\n?')
+
+
+_FOLDED = re.compile("[\u3000\uff01-\uff5e]")
+
+
 def normalize(text: str) -> str:
     """Fold full-width ASCII outside strings and comments; keep everything else as written."""
-    if not any(ord(ch) >= 0x3000 for ch in text):
+    if _FOLDED.search(text) is None:  # Chinese text without full-width forms: nothing to fold
         return text
+    if "\uff3c" in text:  # `＼` folds to `\` but escapes nothing in a string: character by character
+        return _normalize_by_character(text)
+    # Fold everything, then put back what stands inside strings and comments as written, but for
+    # their opening mark and a quotation mark inside a string, which stay folded as in the loop below.
+    folded = text.translate(_FULLWIDTH)
+    out: list[str] = []
+    at = 0
+    for skipped in _NOT_CODE.finditer(folded):
+        start, end = skipped.span()
+        out.append(folded[at : start + 1])
+        inside = text[start + 1 : end]
+        out.append(inside.replace("\uff02", '"') if folded[start] == '"' else inside)
+        at = end
+    out.append(folded[at:])
+    return "".join(out)
+
+
+def _normalize_by_character(text: str) -> str:
     out: list[str] = []
     in_string = in_comment = escaped = False
     for ch in text:
@@ -523,6 +549,18 @@ def _code_chars(text: str) -> Iterator[tuple[int, str]]:
             yield i, ch
 
 
+def _code_runs(text: str) -> Iterator[tuple[int, int]]:
+    """The (start, end) of every stretch of text outside strings and comments: the characters
+    _code_chars gives, found by a regular expression instead of one Python step per character."""
+    at = 0
+    for skipped in _NOT_CODE.finditer(text):
+        if skipped.start() > at:
+            yield at, skipped.start()
+        at = skipped.end()
+    if at < len(text):
+        yield at, len(text)
+
+
 def _open_braces(text: str, end: int) -> list[int]:
     """Offsets of the `{` still open at offset `end`, outermost first."""
     stack: list[int] = []
@@ -534,15 +572,19 @@ def _open_braces(text: str, end: int) -> list[int]:
     return stack
 
 
+_BRACKET = re.compile(r"[()\[\]{}]")
+
+
 def _max_nesting(text: str) -> tuple[int, int]:
     depth = deepest = where = 0
-    for i, ch in _code_chars(text):
-        if ch in "([{":
-            depth += 1
-            if depth > deepest:
-                deepest, where = depth, i
-        elif ch in ")]}":
-            depth -= 1
+    for start, end in _code_runs(text):
+        for bracket in _BRACKET.finditer(text, start, end):
+            if bracket.group() in "([{":
+                depth += 1
+                if depth > deepest:
+                    deepest, where = depth, bracket.start()
+            else:
+                depth -= 1
     return deepest, where
 
 
@@ -822,15 +864,20 @@ def _report_known_mistake(f: _Failure, sink: Sink) -> str | None:
         return None
     message, hint, repair = mistake.message, mistake.hint, mistake.repair
     after = f.text[end : end + 1]
+    proposed = None  # the catalogue's repairs only let the parse go on; this one is the hint's
     if value == "=" and after and after in "<>":
         message, hint = f"`={after}` is written `{after}=`", f"write `{after}=`"
         end, repair = end + 1, f"{after}="
+        proposed = repair
     if mistake.message.startswith("a condition"):
         # point at the whole would-be condition, from the name before the comparison
         previous = f.exc.interactive_parser.parser_state.value_stack[-1] if f.exc.interactive_parser else None
         if isinstance(previous, lark.Token) and previous.start_pos is not None:
             start = previous.start_pos
-    sink.report(mistake.code, message, f.source.span(start, end), hint=hint)
+    where = f.source.span(start, end)
+    sink.report(
+        mistake.code, message, where, hint=hint, fix=None if proposed is None else Fix(where, proposed)
+    )
     if repair is not None and len(repair) == end - start:
         return f.text[:start] + repair + f.text[end:]
     return _skip(f.text, start, value)
@@ -855,11 +902,13 @@ def _report_split_amount(f: _Failure, sink: Sink) -> str | None:
         return None
     number, unit = split.groups()
     at = line_start + split.start()
+    where = f.source.span(at, line_start + split.end())
     sink.report(
         "E001",
         "a number and its unit are written together",
-        f.source.span(at, line_start + split.end()),
+        where,
         hint=f"write `{number}{unit}`",
+        fix=Fix(where, f"{number}{unit}"),
     )
     return _skip(f.text, start, str(f.token.value))
 
@@ -869,11 +918,13 @@ def _report_glued(f: _Failure, sink: Sink) -> str | None:
     if glued is None:
         return None
     name, word, fixed = glued
+    where = f.source.span(*_bounds(name))
     sink.report(
         "E001",
         f"`{name.value}` reads as one name; the keyword `{word}` needs a space",
-        f.source.span(*_bounds(name)),
+        where,
         hint=f"write `{fixed}`",
+        fix=Fix(where, fixed),
     )
     start, _ = _bounds(f.token)
     return _skip(f.text, start, str(f.token.value))
@@ -895,6 +946,7 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
     span = f.source.span(start, end)
     message = f"expected {f.expected}, found {_found(token)}"
     hint: str | None = None
+    fix: str | None = None  # the text that replaces `span`, where the hint proposes it
     notes: list[Note] = []
     before = re.search(r"[\d,.]*$", text[:start])
     if value == "," and text[start - 1 : start].isdigit() and re.match(r"\d{3}", text[end:]) and before:
@@ -903,13 +955,13 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
         written = number.group(0) if number else value
         message = "numbers are written without thousands separators"
         hint = f"write `{written.replace(',', '')}`, not `{written}`"
-        span = f.source.span(begin, begin + len(written))
+        span, fix = f.source.span(begin, begin + len(written)), written.replace(",", "")
     elif "STRING" in f.accepted and token.type in ("NAME", "QUANTITY") and "NAME" not in f.accepted:
         run = re.match(r"[^\s{}:,]+", text[start:])
         word = run.group(0) if run else value
         message = f"`{word}` must be in quotes"
         hint = f'labels, citations and other text are quoted: `"{word}"`'
-        span = f.source.span(start, start + len(word))
+        span, fix = f.source.span(start, start + len(word)), f'"{word}"'
     elif value in _KEYWORD_OF and "NAME" in f.accepted:
         message = f"`{value}` is a keyword and cannot be used as a name here"
         hint = "choose another name; docs/language.md lists the keywords"
@@ -926,7 +978,7 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
     elif value == "-" and text[start - 1 : start].isalnum() and (tail := re.match(r"-(\w+)", text[start:])):
         head = re.search(r"\w+$", text[:start])
         hint = f"a name joins its words with `_`: `{head.group(0) if head else ''}_{tail.group(1)}`"
-    sink.report("E001", message, span, notes=notes, hint=hint)
+    sink.report("E001", message, span, notes=notes, hint=hint, fix=None if fix is None else Fix(span, fix))
     return _skip(text, start, value)
 
 
@@ -947,16 +999,19 @@ _FULLWIDTH_WARNED = frozenset(
 )
 
 
+_FULLWIDTH_RUN = re.compile("[" + re.escape("".join(sorted(_FULLWIDTH_WARNED))) + "]+")
+
+
 def _fullwidth_warnings(source: SourceFile, sink: Sink) -> None:
     """Full-width digits and letters read as half-width: a warning, since `５０` and `50` look alike
     in a Chinese font but the file then differs from what a search for `50` finds."""
-    spans: list[tuple[int, int]] = []
-    for i, ch in _code_chars(source.text):
-        if ch in _FULLWIDTH_WARNED:
-            if spans and spans[-1][1] == i:
-                spans[-1] = (spans[-1][0], i + 1)
-            else:
-                spans.append((i, i + 1))
+    text = source.text
+    if _FULLWIDTH_RUN.search(text) is None:
+        return
+    # runs never join across a string or a comment: two stretches of code are never adjacent
+    spans = [
+        run.span() for start, end in _code_runs(text) for run in _FULLWIDTH_RUN.finditer(text, start, end)
+    ]
     for start, end in spans:
         run = source.text[start:end]
         sink.report(

@@ -215,7 +215,14 @@ def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
 
 
 def parse_fact(spec: FactSpec, raw: Any) -> Any:
-    """One raw value (from JSON, CSV or Python) as the fact's type, or ValueError saying why not."""
+    """One raw value (from JSON, CSV or Python) as the fact's type, or ValueError saying why not.
+    Checked in the evaluator's own context: a caller's context (a small `Emax`, say) never turns a
+    check into a decimal exception."""
+    with decimal.localcontext(CONTEXT):
+        return _parse_fact(spec, raw)
+
+
+def _parse_fact(spec: FactSpec, raw: Any) -> Any:
     kind = spec.kind
     value: Any
     if kind == "money":
@@ -312,24 +319,25 @@ def parse_facts(
     values: dict[str, Any] = {}
     problems: list[str] = []
     given_as: dict[str, str] = {}
-    for key, item in raw.items():
-        spec = specs.get(key)
-        if spec is None:
-            if strict and key not in ID_KEYS:
-                problems.append(unknown_key(specs, key))
-            continue
-        if item is None or (isinstance(item, str) and not item.strip()):
-            continue
-        if spec.name in given_as:  # one fact under two spellings: which value was meant?
-            problems.append(
-                f"`{given_as[spec.name]}` and `{key}` both give {spec.label}（{spec.name}）; give it once"
-            )
-            continue
-        given_as[spec.name] = key
-        try:
-            values[spec.name] = parse_fact(spec, item)
-        except ValueError as exc:
-            problems.append(f"`{key}` ({spec.label}): {exc}")
+    with decimal.localcontext(CONTEXT):  # as in parse_fact: the caller's context plays no part
+        for key, item in raw.items():
+            spec = specs.get(key)
+            if spec is None:
+                if strict and key not in ID_KEYS:
+                    problems.append(unknown_key(specs, key))
+                continue
+            if item is None or (isinstance(item, str) and not item.strip()):
+                continue
+            if spec.name in given_as:  # one fact under two spellings: which value was meant?
+                problems.append(
+                    f"`{given_as[spec.name]}` and `{key}` both give {spec.label}（{spec.name}）; give it once"
+                )
+                continue
+            given_as[spec.name] = key
+            try:
+                values[spec.name] = _parse_fact(spec, item)
+            except ValueError as exc:
+                problems.append(f"`{key}` ({spec.label}): {exc}")
     if problems:
         raise InputError(problems)
     return values

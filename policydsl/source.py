@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import bisect
+import re
 
 import attrs
+
+_LINE_BREAK = re.compile("\n")
 
 
 @attrs.frozen
@@ -39,10 +42,7 @@ class SourceFile:
     line_starts: tuple[int, ...] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        starts = [0]
-        for i, ch in enumerate(self.text):
-            if ch == "\n":
-                starts.append(i + 1)
+        starts = [0, *(m.end() for m in _LINE_BREAK.finditer(self.text))]
         object.__setattr__(self, "line_starts", tuple(starts))
 
     def position(self, offset: int) -> tuple[int, int]:

@@ -131,3 +131,74 @@ def test_the_callers_decimal_context_changes_nothing(policy: Path) -> None:
             if date is not None:
                 assert decision.to_dict() == expected
                 assert isinstance(decision.total.amount, Decimal | type(None))
+
+
+# A fact whose check computes (a bare percentage above 1 is shown as `… would be N%`), a parameter
+# and a large amount: every check of a given value runs in the evaluator's own decimal context.
+WIDE = """\
+policy "大额" { issuer "测试" issued 2022-01-01 }
+fact investment "投资": money >= 0
+fact share "比例": percent
+param rate "比例": percent = 30%
+measure m "措施" {
+  award rate * investment * share
+}
+"""
+TINY = decimal.Context(
+    prec=5, Emax=5, Emin=-5, traps=[decimal.Overflow, decimal.InvalidOperation, decimal.DivisionByZero]
+)
+
+
+@pytest.mark.parametrize("interpreted", [False, True], ids=["compiled", "interpreter"])
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"investment": Decimal(1), "share": Decimal("1e30")},
+        {"investment": "1元", "share": "1e30"},
+        {"investment": "1e30万", "share": "1e30"},
+    ],
+    ids=["typed", "text", "text-large"],
+)
+def test_fact_checks_ignore_a_callers_small_decimal_context(
+    tmp_path: Path, facts: dict[str, Any], interpreted: bool
+) -> None:
+    path = tmp_path / "wide.policy"
+    path.write_text(WIDE, encoding="utf-8")
+    evaluator = api.compile_policy(path)[0] if interpreted else policydsl.load(path)
+    assert evaluator is not None
+    with decimal.localcontext(TINY), pytest.raises(rt.InputError, match="a percentage is a fraction"):
+        evaluator.evaluate(facts, DATE)
+    with decimal.localcontext(TINY), pytest.raises(rt.InputError, match="a percentage is a fraction"):
+        evaluator.evaluate(facts, DATE, partial=True)
+
+
+@pytest.mark.parametrize("interpreted", [False, True], ids=["compiled", "interpreter"])
+def test_large_amounts_read_later_in_a_callers_small_decimal_context(
+    tmp_path: Path, interpreted: bool
+) -> None:
+    path = tmp_path / "wide.policy"
+    path.write_text(WIDE, encoding="utf-8")
+    evaluator = api.compile_policy(path)[0] if interpreted else policydsl.load(path)
+    assert evaluator is not None
+    facts = {"investment": Decimal("1e30"), "share": Decimal("0.5")}
+    expected = evaluator.evaluate(facts, DATE).to_dict()
+    with decimal.localcontext(TINY):
+        decision = evaluator.evaluate(facts, DATE)
+    with decimal.localcontext(TINY):  # read later, still under the caller's context
+        assert decision.total.amount == Decimal("1.5e29")
+        assert "1500000000000000000000亿元" in decision.explain()
+        assert decision.to_dict() == expected
+
+
+def test_a_parameter_value_is_checked_in_the_evaluators_context(tmp_path: Path) -> None:
+    path = tmp_path / "wide.policy"
+    path.write_text(WIDE, encoding="utf-8")
+    with decimal.localcontext(TINY), pytest.raises(rt.InputError, match="a percentage is a fraction"):
+        api.compile_policy(path, {"rate": "1e30"})
+
+
+def test_parse_fact_ignores_a_callers_small_decimal_context() -> None:
+    # what batch evaluation calls for group keys and the interpreter for parameter values
+    spec = rt.FactSpec("share", "比例", "percent")
+    with decimal.localcontext(TINY), pytest.raises(ValueError, match="a percentage is a fraction"):
+        rt.parse_fact(spec, "1e30")

@@ -215,3 +215,87 @@ def test_page(page: Path, update_golden: bool) -> None:
         assert not [d for d in after if d.code == code or d.severity is Severity.ERROR], (
             f"the fix still reports {[(d.code, d.message) for d in after]}"
         )
+
+
+# ------------------------------------------------------------------ proposed edits (Diagnostic.fix)
+
+_HEAD = 'policy "修正" { issuer "测试" issued 2022-01-01 }\nfact served "服务家数": count 家 >= 0\n'
+# one case per place that proposes an edit; each must give at least one fix
+FIX_CASES = {
+    "count times money (E203)": _HEAD + 'measure m "措施" { award served * 5万 }\n',
+    "count times money, the money first (E203)": _HEAD + 'measure m "措施" { award 200000元 * served }\n',
+    "number and unit apart": _HEAD + 'measure m "措施" {\n  award 50 万\n}\n',
+    "keyword glued to a name": '事实 国家级 "国家级认定": 布尔\n措施 奖励 {\n  给予 50万 如国家级\n}\n',
+    "thousands separator": _HEAD + 'measure m "措施" {\n  award 1,000,000元\n}\n',
+    "citation not quoted": _HEAD + 'measure m "措施" {\n  award 50万 cite 第十条\n}\n',
+    "`=<` for `<=`": _HEAD + 'measure m "措施" {\n  award 50万 if served =< 3家\n}\n',
+}
+
+
+def _errors(name: str, text: str) -> list[Diagnostic]:
+    sink = Sink()
+    check_text(name, text, sink)
+    return [d for d in sink.diagnostics if d.severity is Severity.ERROR]
+
+
+def _fixed(text: str, diagnostic: Diagnostic) -> str:
+    assert diagnostic.fix is not None and diagnostic.span is not None
+    span = diagnostic.fix.span
+    assert span == diagnostic.span, "a fix replaces the text the diagnostic points at"
+    return text[: span.start] + diagnostic.fix.text + text[span.end :]
+
+
+def _assert_fixes_work(name: str, text: str) -> int:
+    before = _errors(name, text)
+    for diagnostic in (d for d in before if d.fix is not None):
+        assert diagnostic.hint is not None and f"`{diagnostic.fix.text}`" in diagnostic.hint  # type: ignore[union-attr]
+        after = _errors(name, _fixed(text, diagnostic))
+        at = diagnostic.span.start  # type: ignore[union-attr]
+        assert not any(d.code == diagnostic.code and d.span and d.span.start == at for d in after), after
+        # no new error: what is left is among what was there (a syntax error hides the type checks)
+        syntax = any(d.code in ("E001", "E002", "E003") for d in before)
+        left = [d.code for d in after if not (syntax and d.code not in ("E001", "E002", "E003"))]
+        for code in set(left):
+            assert left.count(code) <= [d.code for d in before].count(code), (diagnostic, after)
+    return sum(d.fix is not None for d in before)
+
+
+@pytest.mark.parametrize("case", sorted(FIX_CASES))
+def test_each_proposed_edit_parses_and_removes_its_error(case: str) -> None:
+    assert _assert_fixes_work("case.policy", FIX_CASES[case]) >= 1
+
+
+@pytest.mark.parametrize("path", sorted(DIAGNOSTICS.glob("*.policy")), ids=lambda p: p.stem)
+def test_proposed_edits_in_the_golden_corpus_parse_and_remove_their_error(path: Path) -> None:
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    _assert_fixes_work(path.name, text)
+
+
+def test_no_hint_proposes_an_amount_per_a_unit_the_language_cannot_write() -> None:
+    # `100元/亩` does not parse: for a count of 亩 the hints say what can be written instead
+    text = 'policy "亩" { issuer "测试" issued 2022-01-01 }\nfact base_area "基地面积": count 亩 >= 0\n'
+    for body in ("award base_area * 100元", "award base_area"):
+        errors = _errors("mu.policy", text + f'measure m "措施" {{ {body} }}\n')
+        assert [d.code for d in errors] in (["E203"], ["E206"])
+        assert errors[0].fix is None and "/亩" not in (errors[0].hint or "")
+        assert "there is none per 亩" in (errors[0].hint or "")
+
+
+def test_every_unit_a_hint_offers_per_unit_is_one_the_grammar_reads() -> None:
+    from policydsl.keywords import PER_UNITS
+    from policydsl.parser import grammar_text
+
+    quantity = next(line for line in grammar_text().splitlines() if line.startswith("QUANTITY:"))
+    per = re.search(r"\\/\(([^)]*)\)", quantity)
+    assert per is not None and tuple(per.group(1).split("|")) == PER_UNITS
+
+
+def test_the_per_unit_amount_a_hint_proposes_for_a_count_checks() -> None:
+    # E206 proposes `5万/家 * served` with an example figure (so no fix): in place, it checks
+    errors = _errors("case.policy", _HEAD + 'measure m "措施" { award served }\n')
+    assert [d.code for d in errors] == ["E206"] and errors[0].span is not None
+    proposed = re.findall(r"`([^`]*)`", errors[0].hint or "")[-1]
+    assert proposed == "5万/家 * served"
+    text = _HEAD + 'measure m "措施" { award served }\n'
+    span = errors[0].span
+    assert _errors("case.policy", text[: span.start] + proposed + text[span.end :]) == []

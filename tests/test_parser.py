@@ -761,3 +761,39 @@ def test_source_positions() -> None:
     assert source.position(3) == (2, 1)
     assert source.position(6) == (2, 4)
     assert source.line_text(2) == "给予 50万"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet='"\\#\n a{}()[]５％＃＂（，　', max_size=40))
+def test_code_runs_are_the_characters_outside_strings_and_comments(text: str) -> None:
+    # the passes run on every parse (nesting, full-width warnings) scan stretches of code found by a
+    # regular expression; they must see exactly the characters the one-by-one scanner sees
+    runs = {i for start, end in P._code_runs(text) for i in range(start, end)}
+    assert runs == {i for i, _ in P._code_chars(text)}
+    assert P._max_nesting(text) == _max_nesting_by_character(text)
+
+
+def _max_nesting_by_character(text: str) -> tuple[int, int]:
+    depth = deepest = where = 0
+    for i, ch in P._code_chars(text):
+        if ch in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, i
+        elif ch in ")]}":
+            depth -= 1
+    return deepest, where
+
+
+@given(st.text(alphabet='"\\#\n a５％＃＂（，　中', max_size=30))
+def test_normalize_folds_only_when_there_is_something_to_fold(text: str) -> None:
+    folded = P.normalize(text)
+    assert len(folded) == len(text)
+    if not any(ch == "\u3000" or "\uff01" <= ch <= "\uff5e" for ch in text):
+        assert folded is text
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet='"\\#\n a{5５％＃＂（，　＼中', max_size=40))
+def test_normalize_folds_as_the_character_by_character_reading_does(text: str) -> None:
+    assert P.normalize(text) == P._normalize_by_character(text)

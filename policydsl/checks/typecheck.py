@@ -10,13 +10,14 @@ import attrs
 
 from policydsl import ast
 from policydsl import types as T
-from policydsl.diagnostics import Note, Sink
+from policydsl.diagnostics import Fix, Note, Sink
 from policydsl.keywords import (
     ALLOCATIONS,
     APPLICANT_FACT,
     COMBINE_MODES,
     KEYWORDS,
     PAYMENT_FORMS,
+    PER_UNITS,
     POSTFIX_WORDS,
     PREFIX_WORDS,
     ROUNDING_MODES,
@@ -150,6 +151,15 @@ def _literal_hint(ty: Type) -> str | None:
         case "date":
             return "write a date such as `2021-05-16`"
     return None
+
+
+def _per_unit_hint(unit: str | None, hint: str) -> str:
+    """`hint`, which proposes an amount per `unit`, or, where no amount can be written per that unit
+    (`100元/亩` does not parse), what the language does allow."""
+    if unit in PER_UNITS:
+        return hint
+    allowed = "、".join(PER_UNITS)
+    return f"amounts per unit are written per {allowed} only (`5万/家`); there is none per {unit}"
 
 
 def _values(members: Iterable[str]) -> str:
@@ -486,11 +496,16 @@ class _Checker:
                 example = money.text if isinstance(money, ast.Money) else "100万"
                 counted = node.left if a == "count" else node.right
                 subject = counted.text if isinstance(counted, ast.Name) else "…"
+                proposed = f"{subject} * {example}/{cnt.unit}"
+                fix = None
+                if isinstance(money, ast.Money) and isinstance(counted, ast.Name):
+                    fix = Fix(node.span, proposed)
                 self.sink.report(
                     "E203",
                     "a count times money needs an amount per unit",
                     node.span,
-                    hint=f"write the amount per {cnt.unit}: `{subject} * {example}/{cnt.unit}`",
+                    hint=_per_unit_hint(cnt.unit, f"write the amount per {cnt.unit}: `{proposed}`"),
+                    fix=fix if cnt.unit in PER_UNITS else None,
                 )
                 return T.ERROR
             if pair == {"per_unit", "count"}:
@@ -604,7 +619,9 @@ class _Checker:
                 hint = "a percentage of what? write `50% * investment`"
             elif ty.kind == "count":
                 subject = node.text if isinstance(node, ast.Name) else "…"
-                hint = f"multiply by an amount per {ty.unit}: `5万/{ty.unit} * {subject}`"
+                hint = _per_unit_hint(
+                    ty.unit, f"multiply by an amount per {ty.unit}: `5万/{ty.unit} * {subject}`"
+                )
             elif ty.kind == "per_unit":
                 hint = f"multiply by a count of {ty.unit}: `… * customers`"
             elif ty.kind == "number":
