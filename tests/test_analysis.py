@@ -26,6 +26,7 @@ from policydsl.cli import main
 from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink, format_text
 from policydsl.interpreter import Interpreter, runtime_specs
 from policydsl.pipeline import check_file, check_text
+from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 from tests.conftest import DATA, POLICIES, ROOT, golden
 
@@ -565,8 +566,8 @@ def test_a_construct_the_encoding_cannot_express_is_reported(monkeypatch: pytest
     model, text = load(ANALYSIS / "overlap_bands.policy")
     real = smt.Encoder._value
 
-    def refuse(self: smt.Encoder, node: ast.Expr) -> Any:
-        if isinstance(node, ast.Compare) and node.word == "以下":
+    def refuse(self: smt.Encoder, node: P.Expr) -> Any:
+        if isinstance(node, P.Cmp) and node.op == "<=":  # `revenue 100万以下`
             raise smt.Unsupported("this comparison is not supported", node)
         return real(self, node)
 
