@@ -962,6 +962,27 @@ class Session:
         self._bg_root: dict[int, int] = {}
         self._bg_solution: dict[int, Any] = {}
 
+    # ------------------------------------------------------------------ division by zero
+    def defined(self, terms: Iterable[Any]) -> list[Formula]:
+        """`d != 0` for every division by a term `d` that is not a number, in `terms`: z3 lets
+        `x / 0` be any value, where the evaluation makes the amount unknown, so a query never
+        looks at an applicant for whom a division it holds is by zero."""
+        out: dict[int, Formula] = {}
+        stack = list(terms)
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            nid = node.get_id()
+            if nid in seen or not z3.is_app(node):
+                continue
+            seen.add(nid)
+            kids = node.children()
+            if z3.is_div(node) and len(kids) == 2 and not z3.is_rational_value(kids[1]):
+                guard = kids[1] != 0
+                out[guard.get_id()] = guard
+            stack.extend(kids)
+        return list(out.values())
+
     # ------------------------------------------------------------------ independent parts
     def var(self, vid: int) -> Any:
         return self._var_terms[vid]
@@ -1190,7 +1211,8 @@ class Session:
         started = time.perf_counter()
         self.calls += 1
         try:
-            status, model, reason = self._decide(formulas)
+            guards = self.defined([*formulas, *(show or {}).values()])
+            status, model, reason = self._decide([*formulas, *guards])
             if status == "unknown":
                 self.undecided += 1
                 return Answer("unknown", ms=self._ms(started), reason=reason)
@@ -1259,7 +1281,7 @@ class Session:
             solver.set("timeout", self.timeout_ms)
             solver.set("rlimit", self.rlimit)
             solver.set("core.minimize", True)  # name only the conditions that clash
-            solver.add(*self.enc.background, *base)
+            solver.add(*self.enc.background, *base, *self.defined([*base, *(f for _, f in named)]))
             flags = []
             for i, (_, f) in enumerate(named):
                 flag = z3.Bool(f"core!{i}", self.enc.ctx)
@@ -1284,7 +1306,8 @@ class Session:
         started = time.perf_counter()
         self.calls += 1
         try:
-            return self._search(term, formulas, list(facts), maximise, started)
+            guards = self.defined([term, *formulas])
+            return self._search(term, [*formulas, *guards], list(facts), maximise, started)
         finally:
             self.seconds += time.perf_counter() - started
 

@@ -921,3 +921,22 @@ def test_a_group_cap_finding_does_not_show_the_solvers_pick_for_an_unset_amount(
     )
     (one,) = [d for d in _analyse_text(text).findings if d.code == "P604"]
     assert one.message.startswith("one member of a `grp` can receive more from `m`"), one.message
+
+
+def test_a_finding_never_relies_on_a_value_of_a_division_by_zero(tmp_path: Path) -> None:
+    """z3 lets `x / 0` be any value; the evaluator makes such an amount unknown.  Here the cap binds
+    only if 100万 / employees could pass 200万, which it can for no applicant with a known amount."""
+    text = (
+        'policy "除以零" { issuer "测试" issued 2021-01-01 }\n'
+        'fact shares "份数": number >= 0 <= 100\n'
+        'assume shares == 0 or shares >= 1 "份数为整数"\n'
+        'measure m "m" {\n'
+        "  award 100万 / shares cap 200万\n"
+        "}\n"
+    )
+    path = tmp_path / "zero.policy"
+    path.write_text(text, encoding="utf-8")
+    model, text = load(path)
+    result = analyse(model, text)
+    codes = [(d.code, d.message) for d in result.findings]
+    assert any(code == "P601" for code, _ in codes), codes

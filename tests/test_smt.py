@@ -284,21 +284,28 @@ DIVIDED = (
 
 
 @pytest.mark.parametrize("maximise", [True, False])
-def test_an_extreme_the_models_do_not_witness_is_undecided_not_a_crash(maximise: bool) -> None:
+def test_an_extreme_is_never_read_from_a_division_by_zero(maximise: bool) -> None:
     model = model_of(DIVIDED)
     enc, s = session(model)
     m = plan_of(model).measure("m")
     term = enc.measure_amount(m, rounded=False) if maximise else -enc.measure_amount(m, rounded=False)
     result = s.optimise(term, [enc.pays(m)], ["investment", "n"])
-    # never a bound the witnesses do not reach: either undecided (reported as P900) or unbounded
-    assert result.status == "unknown" or (result.status == "sat" and result.value is None)
-    if result.status == "unknown":
-        assert s.undecided >= 1 and result.reason
+    # never a bound the witnesses do not reach: the search only looks at applicants whose shares
+    # are not 0 (the evaluator has no amount for the others), where the award is unbounded above
+    # and is 0 at least, at a witness that divides by a real number of shares
+    assert result.status == "sat"
+    if maximise:
+        assert result.value is None
+    else:
+        assert result.value == 0 and result.witness is not None and result.witness.facts["n"] != 0
 
 
-def test_check_reports_an_unwitnessed_extreme_as_undecided() -> None:
+def test_check_decides_an_extreme_over_a_division_without_reading_x_over_0() -> None:
+    """Before the guard, z3's free value of investment/0 left this undecided (P900); now the
+    division is read only where the shares are not 0, and the award is plainly unbounded."""
     from policydsl.checks.analysis import analyse
 
     result = analyse(model_of(DIVIDED), DIVIDED)
-    assert result.stats.undecided >= 1
-    assert any(d.code == "P900" for d in result.findings), [d.message for d in result.findings]
+    assert result.stats.undecided == 0
+    codes = [d.code for d in result.findings]
+    assert "P900" not in codes and "P606" in codes, [d.message for d in result.findings]
