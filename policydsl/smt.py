@@ -23,15 +23,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, assert_never
 
 import attrs
 import z3
 
-from policydsl import ast
-from policydsl import types as T
-from policydsl.checks.typecheck import Model
-from policydsl.keywords import APPLICANT_FACT, ROUNDING_MODES, ROUNDING_UNITS
+from policydsl.keywords import APPLICANT_FACT
+from policydsl.plan import nodes as P
 from policydsl.runtime import shift
 
 Formula = Any  # a z3 BoolRef; opaque outside this module
@@ -62,13 +60,14 @@ SolverError = z3.Z3Exception
 
 
 class Unsupported(Exception):
-    """A construct the encoding cannot express exactly (`reason`, at `node`); the analysis reports
-    "could not check" for what depends on it, never a clean result."""
+    """A construct the encoding cannot express exactly (`reason`, in the plan expression `expr`, None
+    when the encoder does not know which); the analysis reports "could not check" for what depends
+    on it, never a clean result."""
 
-    def __init__(self, reason: str, node: ast.Node) -> None:
+    def __init__(self, reason: str, expr: P.Expr | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.node = node
+        self.expr = expr
 
 
 @attrs.frozen
@@ -185,14 +184,14 @@ def _fraction(value: Decimal) -> Fraction:
 
 
 class Encoder:
-    """Turns the expressions, clauses and measures of a checked policy into solver formulas.
+    """Turns the expressions, clauses and measures of a policy's plan into solver formulas.
 
-    Every encoding is cached by node, so a clause used by several queries is encoded once and its
-    unknowns are shared.  `background` collects the domain constraints and definitions of the
+    Every encoding is cached by plan node, so a clause used by several queries is encoded once and
+    its unknowns are shared.  `background` collects the domain constraints and definitions of the
     variables created so far; a Session asserts them before each query."""
 
-    def __init__(self, model: Model) -> None:
-        self.model = model
+    def __init__(self, plan: P.Plan) -> None:
+        self.plan = plan
         self.ctx = z3.Context()
         self.background: list[Formula] = []
         self.facts: dict[str, Value] = {}
@@ -200,23 +199,23 @@ class Encoder:
         self._cache: dict[tuple[int, str], Any] = {}
         self._today: DateTerm | None = None
         self._fresh = 0
-        self._shapes: dict[str, _Shape] = {}
         self.fen: dict[str, Any] = {}  # money facts: the Int number of fen behind each
         self.whole: dict[str, Any] = {}  # count facts: the Int behind each
         self._half: Any = None
         self._reals: dict[Fraction, Any] = {}
-        header = model.policy.header
-        rounding = header.rounding if header is not None else None
-        self.quantum = _QUANTA["fen"]
-        self.rounding_mode = "half_up"
-        if rounding is not None:
-            self.quantum = _QUANTA.get(ROUNDING_UNITS.get(rounding.unit.text, "fen"), self.quantum)
-            self.rounding_mode = ROUNDING_MODES.get(rounding.mode.text, "half_up")
-        self.window = _validity(header)
-        for assume in model.policy.of(ast.Assume):
+        # the members of each enumeration, in declaration order (their index is the solver's value)
+        self.enums: dict[str, list[str]] = {"applicant": list(plan.kinds)}
+        for spec in plan.facts.values():
+            if spec.enum is not None:
+                self.enums[spec.enum] = [name for name, _ in spec.members]
+        self._unset_names: dict[int, str] = {}
+        self.quantum = _QUANTA[plan.rounding.unit]
+        self.rounding_mode = plan.rounding.mode
+        self.window = (plan.validity.start, plan.validity.end)
+        for assume in plan.assumptions:
             # an assumption the encoding cannot express only makes the domain wider
             with contextlib.suppress(Unsupported):
-                self.background.append(self.cond(assume.cond))
+                self.background.append(self.cond(assume))
 
     # ------------------------------------------------------------------ constants and combinators
     def real(self, value: Fraction | Decimal | int) -> Term:
@@ -346,184 +345,183 @@ class Encoder:
             z3.Implies(z3.And(date.m == 2, date.d == 29), _leap(date.y)),
         )
 
-    def fact(self, sym: T.FactSym) -> Value:
-        """The variable of a fact, created with its domain on first use."""
-        name = sym.name
+    def fact(self, name: str) -> Value:
+        """The variable of the fact `name`, created with its domain on first use."""
         if name in self.facts:
             return self.facts[name]
-        ty = sym.type
+        spec = self.plan.facts[name]
+        kind = spec.kind
         value: Value
-        if ty.kind == "money":
+        if kind == "money":
             fen = z3.Int(f"{name}.fen", self.ctx)
             value = z3.ToReal(fen) / 100
             self.fen[name] = fen
-        elif ty.kind in ("percent", "number", "per_unit"):
+        elif kind in ("percent", "number", "per_unit"):
             value = z3.Real(name, self.ctx)
-        elif ty.kind == "count":
+        elif kind == "count":
             var = z3.Int(name, self.ctx)
             self.background.append(var >= 0)
             value = z3.ToReal(var)
             self.whole[name] = var
-        elif ty.kind == "bool":
+        elif kind == "bool":
             value = z3.Bool(name, self.ctx)
-        elif ty.kind == "enum" and ty.enum is not None:
+        elif kind == "enum" and spec.enum is not None:
             var = z3.Int(name, self.ctx)
-            self.background.append(z3.And(var >= 0, var < len(self.model.enums.get(ty.enum, {}))))
-            value = EnumTerm(var, ty.enum)
-        elif ty.kind == "date":
+            self.background.append(z3.And(var >= 0, var < len(spec.members)))
+            value = EnumTerm(var, spec.enum)
+        elif kind == "date":
             value = self._date_vars(name)
-        elif ty.kind == "duration":
+        elif kind == "duration":
             var = z3.Int(name, self.ctx)
             self.background.append(var >= 0)
             value = DurationTerm(var, "month")
         else:
-            raise Unsupported(f"a {ty} fact cannot be reasoned about", sym.decl or self.model.policy)
+            raise Unsupported(f"a {_kind_text(kind, spec.unit)} fact cannot be reasoned about")
         self.facts[name] = value
-        for bound in sym.decl.bounds if sym.decl is not None else ():
-            # a bound the encoding cannot express only makes the domain wider
-            with contextlib.suppress(Unsupported):
-                self.background.append(self._compare_values(bound.op, value, self.value(bound.value), bound))
+        for op, bound in spec.bounds:
+            self.background.append(self._compare_values(op, value, self.real(bound), None))
         return value
 
-    def unknown(self, key: str, ty: T.Type, node: ast.Node) -> Value:
-        """A value the text leaves open, of type `ty`, shared by every use of `key`."""
+    def unknown(self, key: str, kind: str, enum: str | None = None) -> Value:
+        """A value the text leaves open, of `kind`, shared by every use of `key`."""
         if key in self.unknowns:
             return self.unknowns[key]
         value: Value
-        if ty.kind in ("money", "percent", "per_unit"):
+        if kind in ("money", "percent", "per_unit"):
             value = z3.Real(key, self.ctx)
             self.background.append(value >= 0)
-        elif ty.kind == "number":
+        elif kind == "number":
             value = z3.Real(key, self.ctx)
-        elif ty.kind == "count":
+        elif kind == "count":
             var = z3.Int(key, self.ctx)
             self.background.append(var >= 0)
             value = z3.ToReal(var)
-        elif ty.kind == "bool":
+        elif kind == "bool":
             value = z3.Bool(key, self.ctx)
-        elif ty.kind == "enum" and ty.enum is not None:
+        elif kind == "enum" and enum is not None:
             var = z3.Int(key, self.ctx)
-            self.background.append(z3.And(var >= 0, var < len(self.model.enums.get(ty.enum, {}))))
-            value = EnumTerm(var, ty.enum)
-        elif ty.kind == "date":
+            self.background.append(z3.And(var >= 0, var < len(self.enums.get(enum, ()))))
+            value = EnumTerm(var, enum)
+        elif kind == "date":
             value = self._date_vars(key)
-        elif ty.kind == "duration":
+        elif kind == "duration":
             var = z3.Int(key, self.ctx)
             self.background.append(var >= 0)
             value = DurationTerm(var, "month")
         else:
-            raise Unsupported(f"an unset {ty} cannot be reasoned about", node)
+            raise Unsupported(f"an unset {kind} cannot be reasoned about")
         self.unknowns[key] = value
         return value
 
+    def name_unset(self, node: P.Expr, name: str) -> None:
+        """Call the unknown behind `node` (an unset tier or band value, or the table or band whose
+        row is missing) `name` in the solver; unnamed ones are numbered."""
+        self._unset_names[id(node)] = name
+
+    def _unset_key(self, node: Any, suffix: str = "") -> str:
+        name = self._unset_names.get(id(node))
+        if name is None:
+            name = self._unset_names[id(node)] = f"unset!{self._next()}"
+        return name + suffix
+
     # ------------------------------------------------------------------ expressions
-    def _cached(self, node: ast.Node, tag: str, make: Any) -> Any:
+    def _cached(self, node: object, tag: str, make: Any, expr: P.Expr | None = None) -> Any:
         key = (id(node), tag)
         hit = self._cache.get(key)
         if hit is None:
             try:
                 hit = make()
             except Unsupported as exc:
+                if exc.expr is None:
+                    exc.expr = expr
                 hit = exc
             self._cache[key] = hit
         if isinstance(hit, Unsupported):
             raise hit
         return hit
 
-    def cond(self, node: ast.Expr) -> Formula:
+    def cond(self, node: P.Expr) -> Formula:
         """A condition as a formula."""
         value = self.value(node)
         if not z3.is_bool(value):
             raise Unsupported("this is not a condition", node)
         return value
 
-    def num(self, node: ast.Expr) -> Term:
+    def num(self, node: P.Expr) -> Term:
         """A numeric expression (money in 元, percentages as fractions, counts) as a Real term."""
         value = self.value(node)
         if isinstance(value, DateTerm | DurationTerm | EnumTerm) or z3.is_bool(value):
             raise Unsupported("a number was expected here", node)
         return value
 
-    def value(self, node: ast.Expr) -> Value:
-        return self._cached(node, "v", lambda: self._value(node))
+    def value(self, node: P.Expr) -> Value:
+        return self._cached(node, "v", lambda: self._value(node), node)
 
-    def _value(self, node: ast.Expr) -> Value:
+    def _value(self, node: P.Expr) -> Value:
         match node:
-            case ast.Money() | ast.Percent() | ast.Count() | ast.Number() | ast.PerUnit():
+            case P.Const():
                 return self.real(node.value)
-            case ast.Ratio():
-                return self.real(Fraction(node.left) / Fraction(node.right))
-            case ast.Bool():
+            case P.BoolConst():
                 return z3.BoolVal(node.value, self.ctx)
-            case ast.DateLit():
+            case P.DateConst():
                 return _date_const(self, node.value)
-            case ast.Duration():
+            case P.DurationConst():
                 if node.unit == "year":
-                    return DurationTerm(self.integer(node.value * 12), "month")
-                return DurationTerm(self.integer(node.value), node.unit)
-            case ast.Name():
-                return self._name(node)
-            case ast.Negate():
+                    return DurationTerm(self.integer(node.count * 12), "month")
+                return DurationTerm(self.integer(node.count), node.unit)
+            case P.FactRef():
+                return self.fact(node.name)
+            case P.ParamRef():
+                return self.param(node.name)
+            case P.EnumConst():
+                return EnumTerm(self.integer(self.enums[node.enum].index(node.member)), node.enum)
+            case P.Neg():
                 return -self.num(node.operand)
-            case ast.BinOp():
-                return self._binop(node)
-            case ast.Compare():
-                if isinstance(node.left, ast.Call) and node.left.func == "since":
-                    return self._since(node)
+            case P.Arith():
+                return self._arith(node)
+            case P.Cmp():
                 return self._compare_values(node.op, self.value(node.left), self.value(node.right), node)
-            case ast.Member():
+            case P.Since():
+                return self._since(node)
+            case P.In():
                 subject = self.value(node.subject)
                 if not isinstance(subject, EnumTerm):
                     raise Unsupported("`in [...]` needs an enum value", node)
-                members = list(self.model.enums.get(subject.enum, {}))
-                return self.or_(
-                    *(subject.index == members.index(v.text) for v in node.values if v.text in members)
-                )
-            case ast.And():
+                members = self.enums.get(subject.enum, [])
+                return self.or_(*(subject.index == members.index(v) for v in node.members if v in members))
+            case P.And():
                 return z3.And(self.cond(node.left), self.cond(node.right))
-            case ast.Or():
+            case P.Or():
+                if isinstance(node.left, P.Not):  # `a implies b`, as the lowering writes it
+                    return z3.Implies(self.cond(node.left.operand), self.cond(node.right))
                 return z3.Or(self.cond(node.left), self.cond(node.right))
-            case ast.Not():
+            case P.Not():
                 return z3.Not(self.cond(node.operand))
-            case ast.Implies():
-                return z3.Implies(self.cond(node.left), self.cond(node.right))
-            case ast.Call():
-                if node.func == "since":
-                    raise Unsupported("`since(…)` can only be compared with a duration", node)
+            case P.MinMax():
                 terms = [self.num(a) for a in node.args]
                 result = terms[0]
                 for t in terms[1:]:
                     result = self.min(result, t) if node.func == "min" else self.max(result, t)
                 return result
-            case ast.Table():
+            case P.Table():
                 return self._table(node)
-            case ast.Band():
+            case P.Band():
                 return self._band(node)
-        raise Unsupported(f"cannot encode {type(node).__name__}", node)
+            case P.Unset():
+                raise Unsupported("a value the text leaves unset stands where a figure is needed", node)
+            case _:
+                assert_never(node)
 
-    def _name(self, node: ast.Name) -> Value:
-        sym = self.model.ref(node)
-        if isinstance(sym, T.FactSym):
-            return self.fact(sym)
-        if isinstance(sym, T.ParamSym):
-            return self.param(sym)
-        if isinstance(sym, T.EnumValueSym):
-            members = list(self.model.enums.get(sym.enum, {}))
-            return EnumTerm(self.integer(members.index(sym.member)), sym.enum)
-        raise Unsupported(f"`{node.text}` is not resolved", node)
-
-    def param(self, sym: T.ParamSym) -> Value:
+    def param(self, name: str) -> Value:
         """A parameter's value on the evaluation date; an unset version is an unknown."""
-        decl = sym.decl
+        spec = self.plan.params[name]
 
         def make() -> Value:
             result: Value = None
-            for version in decl.versions:
-                if isinstance(version.value, ast.Unset):
+            for version in spec.versions:
+                if isinstance(version.value, P.Unset):
                     current = self.unknown(
-                        f"param:{sym.name}" + (f"@{version.start}" if version.start else ""),
-                        sym.type,
-                        version,
+                        f"param:{name}" + (f"@{version.start}" if version.start else ""), spec.kind
                     )
                 else:
                     current = self.value(version.value)
@@ -534,9 +532,9 @@ class Encoder:
                     result = _ite_value(newer, current, result)
             return result
 
-        return self._cached(decl, "param", make)
+        return self._cached(spec, "param", make)
 
-    def _binop(self, node: ast.BinOp) -> Value:
+    def _arith(self, node: P.Arith) -> Value:
         left, right = self.value(node.left), self.value(node.right)
         if isinstance(left, DateTerm) or isinstance(right, DateTerm):
             date, dur = (left, right) if isinstance(left, DateTerm) else (right, left)
@@ -560,7 +558,7 @@ class Encoder:
             return left * right
         return left / right
 
-    def _compare_values(self, op: str, left: Value, right: Value, node: ast.Node) -> Formula:
+    def _compare_values(self, op: str, left: Value, right: Value, node: P.Expr | None) -> Formula:
         if isinstance(left, EnumTerm) or isinstance(right, EnumTerm):
             if not (isinstance(left, EnumTerm) and isinstance(right, EnumTerm)) or op not in ("==", "!="):
                 raise Unsupported("an enum value is compared with == or != only", node)
@@ -579,10 +577,9 @@ class Encoder:
             return left == right if op == "==" else left != right
         return _ARITH[op](left, right)
 
-    def _since(self, node: ast.Compare) -> Formula:
-        assert isinstance(node.left, ast.Call)
-        start = self.value(node.left.args[0])
-        dur = self.value(node.right)
+    def _since(self, node: P.Since) -> Formula:
+        start = self.value(node.start)
+        dur = self.value(node.duration)
         if not isinstance(start, DateTerm) or not isinstance(dur, DurationTerm):
             raise Unsupported("`since(date)` is compared with a duration", node)
         boundary = self.add_duration(start, dur.count, dur.unit).key
@@ -623,177 +620,198 @@ class Encoder:
         self._fresh += 1
         return self._fresh
 
-    def _table(self, node: ast.Table) -> Value:
-        sym = self.model.refs.get(id(node.subject))
-        if sym is None:
-            raise Unsupported("unresolved tier table", node)
-        subject = (
-            self.fact(sym)
-            if isinstance(sym, T.FactSym)
-            else self.param(sym)
-            if isinstance(sym, T.ParamSym)
-            else None
-        )
+    def _kind_of(self, rows: Sequence[P.Expr]) -> tuple[str, str | None]:
+        """The kind (and enum) of the values of a table's or a band's rows, for its unknowns."""
+        for row in rows:
+            if isinstance(row, P.Const | P.Arith):
+                return row.kind, None
+            if isinstance(row, P.FactRef | P.ParamRef):
+                spec = self.plan.facts.get(row.name) if isinstance(row, P.FactRef) else None
+                if spec is not None and spec.kind != "enum":
+                    return spec.kind, None
+        for row in rows:
+            value = self.value(row) if not isinstance(row, P.Unset) else None
+            if isinstance(value, EnumTerm):
+                return "enum", value.enum
+            if isinstance(value, DateTerm):
+                return "date", None
+            if isinstance(value, DurationTerm):
+                return "duration", None
+            if value is not None and z3.is_bool(value):
+                return "bool", None
+        return "money", None
+
+    def _table(self, node: P.Table) -> Value:
+        subject = self.fact(node.fact)
         if not isinstance(subject, EnumTerm):
             raise Unsupported("a tier table is keyed by an enum", node)
-        members = list(self.model.enums.get(subject.enum, {}))
-        ty = self.model.type_of(node)
-        result: Value = self.unknown(f"tier:{node.span.line}:{node.span.col}:none", ty, node)
-        for entry in reversed(node.entries):
-            value = self._entry_value(entry.value, ty, entry)
-            if entry.key is None:
+        members = self.enums.get(subject.enum, [])
+        kind, enum = self._kind_of([r.value for r in node.rows])
+        result: Value = self.unknown(self._unset_key(node, ":none"), kind, enum)
+        for row in reversed(node.rows):
+            value = self._row_value(row.value, kind, enum)
+            if row.key is None:
                 result = value
-            elif entry.key.text in members:
-                result = _ite_value(subject.index == members.index(entry.key.text), value, result)
+            elif row.key in members:
+                result = _ite_value(subject.index == members.index(row.key), value, result)
         return result
 
-    def _entry_value(self, value: ast.Expr | ast.Unset, ty: T.Type, entry: ast.Node) -> Value:
-        if isinstance(value, ast.Unset):
-            return self.unknown(f"tier:{entry.span.line}:{entry.span.col}", ty, entry)
+    def _row_value(self, value: P.Expr, kind: str, enum: str | None) -> Value:
+        if isinstance(value, P.Unset):
+            return self.unknown(self._unset_key(value), kind, enum)
         return self.value(value)
 
-    def band_conditions(self, node: ast.Band) -> list[Formula | None]:
-        """Each band entry's condition on the subject (None for `otherwise`)."""
+    def band_conditions(self, node: P.Band) -> list[Formula | None]:
+        """Each band's condition on the subject (None for `otherwise`)."""
 
         def make() -> list[Formula | None]:
             subject = self.value(node.subject)
             conds: list[Formula | None] = []
-            for entry in node.entries:
-                if entry.bounds is None:
+            for row in node.rows:
+                if row.bounds is None:
                     conds.append(None)
                 else:
                     conds.append(
                         self.and_(
                             *(
-                                self._compare_values(b.op, subject, self.value(b.value), b)
-                                for b in entry.bounds
+                                self._compare_values(op, subject, self.value(bound), bound)
+                                for op, bound in row.bounds
                             )
                         )
                     )
             return conds
 
-        return list(self._cached(node, "bands", make))
+        return list(self._cached(node, "bands", make, node))
 
-    def _band(self, node: ast.Band) -> Value:
-        ty = self.model.type_of(node)
+    def _band(self, node: P.Band) -> Value:
+        kind, enum = self._kind_of([r.value for r in node.rows])
         conds = self.band_conditions(node)
-        result: Value = self.unknown(f"band:{node.span.line}:{node.span.col}:none", ty, node)
-        for entry, cond in reversed(list(zip(node.entries, conds, strict=True))):
-            value = self._entry_value(entry.value, ty, entry)
+        result: Value = self.unknown(self._unset_key(node, ":none"), kind, enum)
+        for row, cond in reversed(list(zip(node.rows, conds, strict=True))):
+            value = self._row_value(row.value, kind, enum)
             result = value if cond is None else _ite_value(cond, value, result)
         return result
 
-    def table_key(self, node: ast.Table, member: str) -> Formula:
+    def table_key(self, node: P.Table, member: str) -> Formula:
         """The tier table's subject has the value `member`."""
-        sym = self.model.refs.get(id(node.subject))
-        subject = self.fact(sym) if isinstance(sym, T.FactSym) else None
+        subject = self.fact(node.fact)
         if not isinstance(subject, EnumTerm):
             raise Unsupported("a tier table is keyed by an enum", node)
-        return subject.index == list(self.model.enums.get(subject.enum, {})).index(member)
+        return subject.index == self.enums.get(subject.enum, []).index(member)
 
     # ------------------------------------------------------------------ the policy's structure
-    def shape(self, measure: ast.Measure) -> _Shape:
-        name = measure.name.text
-        if name not in self._shapes:
-            self._shapes[name] = _Shape(measure)
-        return self._shapes[name]
+    def exceptions(self, measure: P.Measure, clause: P.Clause) -> list[P.Clause]:
+        """The exceptions that replace the default `clause`, as written (`Measure.groups`)."""
+        for group in measure.groups:
+            if group.default == clause.id:
+                return [c for c in measure.clauses if c.id in group.exceptions]
+        return []
+
+    def higher_siblings(self, measure: P.Measure, clause: P.Clause) -> list[P.Clause]:
+        """The exceptions to the same default as `clause` with a higher priority, as written."""
+        for group in measure.groups:
+            if clause.id in group.exceptions:
+                return [c for c in measure.clauses if c.id in group.exceptions and c.rank > clause.rank]
+        return []
 
     def eligibility(self) -> Formula:
         """The shared eligibility: every `require` of the `eligibility` blocks."""
 
         def make() -> Formula:
-            reqs = [self.cond(r.cond) for e in self.model.policy.of(ast.Eligibility) for r in e.requirements]
-            return self.and_(self.in_force(), *reqs)
+            return self.and_(self.in_force(), *(self.cond(g.cond) for g in self.plan.eligibility))
 
-        return self._cached(self.model.policy, "eligibility", make)
+        return self._cached(self.plan, "eligibility", make)
 
-    def kind_gate(self, measure: ast.Measure) -> Formula:
-        kinds = [k.text for a in measure.of(ast.Applicants) for k in a.kinds]
-        if not kinds or not self.model.kinds:
+    def kind_gate(self, measure: P.Measure) -> Formula:
+        """The applicant is of a kind the measure serves."""
+        if measure.applicants is None:
             return self.true()
-        applicant = self.fact(self.model.facts[APPLICANT_FACT[0]])
-        members = list(self.model.kinds)
-        return self.or_(*(applicant.index == members.index(k) for k in kinds if k in members))
+        applicant = self.fact(APPLICANT_FACT[0])
+        members = self.enums["applicant"]
+        return self.or_(
+            *(applicant.index == members.index(k) for k in measure.applicants.kinds if k in members)
+        )
 
-    def gate(self, measure: ast.Measure) -> Formula:
+    def gate(self, measure: P.Measure) -> Formula:
         """Everything but its clauses that a measure asks of an applicant."""
 
         def make() -> Formula:
             parts = [self.eligibility(), self.kind_gate(measure)]
-            parts += [self.cond(r.cond) for r in measure.of(ast.Requirement)]
-            parts += [z3.Not(self.cond(x.cond)) for x in measure.of(ast.Exclusion)]
+            for g in measure.gates:
+                held = self.cond(g.cond)
+                parts.append(held if g.passes_when else z3.Not(held))
             return self.and_(*parts)
 
         return self._cached(measure, "gate", make)
 
-    def fires(self, clause: ast.Clause) -> Formula:
+    def fires(self, clause: P.Clause) -> Formula:
         """The clause's own conditions hold."""
 
         def make() -> Formula:
             parts = []
             for c in clause.conditions:
-                f = self.cond(c.expr)
+                f = self.cond(c.cond)
                 parts.append(z3.Not(f) if c.negated else f)
             return self.and_(*parts)
 
         return self._cached(clause, "fires", make)
 
-    def applies(self, measure: ast.Measure, clause: ast.Clause) -> Formula:
+    def applies(self, measure: P.Measure, clause: P.Clause) -> Formula:
         """The clause pays, for an applicant the measure admits: an award that fires and is not
         replaced by one of its exceptions nor beaten by a sibling of higher priority; a bonus that
         fires beside an award that applies."""
 
         def make() -> Formula:
-            shape = self.shape(measure)
             if clause.kind == "bonus":
                 return self.and_(self.fires(clause), self.any_award(measure))
             parts = [self.fires(clause)]
-            replaced = [self.fires(e) for e in shape.exceptions(clause)]
+            replaced = [self.fires(e) for e in self.exceptions(measure, clause)]
             if replaced:
                 parts.append(z3.Not(self.or_(*replaced)))
-            higher = [self.fires(s) for s in shape.higher_siblings(clause)]
+            higher = [self.fires(s) for s in self.higher_siblings(measure, clause)]
             if higher:
                 parts.append(z3.Not(self.or_(*higher)))
             return self.and_(*parts)
 
         return self._cached(clause, "applies", make)
 
-    def any_award(self, measure: ast.Measure) -> Formula:
+    def any_award(self, measure: P.Measure) -> Formula:
         return self._cached(
             measure,
             "any_award",
-            lambda: self.or_(*(self.applies(measure, c) for c in measure.clauses if c.kind == "award")),
+            lambda: self.or_(*(self.applies(measure, c) for c in measure.awards)),
         )
 
-    def pays(self, measure: ast.Measure) -> Formula:
+    def pays(self, measure: P.Measure) -> Formula:
         """The measure pays something: its gate holds and some award clause applies."""
         return self._cached(measure, "pays", lambda: self.and_(self.gate(measure), self.any_award(measure)))
 
-    def formula(self, clause: ast.Clause) -> Term:
+    def formula(self, clause: P.Clause) -> Term:
         """The clause's stated amount before caps (an unknown when the text gives none)."""
 
         def make() -> Term:
             if clause.amount.expr is None:
-                return self.unknown(f"amount:{clause.span.line}:{clause.span.col}", T.MONEY, clause)
+                return self.unknown(f"amount:{clause.where.line}:{clause.where.col}", "money")
             return self.num(clause.amount.expr)
 
         return self._cached(clause, "formula", make)
 
-    def clause_amount(self, clause: ast.Clause, rounded: bool = True) -> Term:
+    def clause_amount(self, clause: P.Clause, rounded: bool = True) -> Term:
         """What the clause gives: its formula, then each cap, then rounding (the upper bound for a
         ceiling)."""
 
         def make() -> Term:
             value = self.formula(clause)
             for cap in clause.amount.caps:
-                value = self.min(value, self.num(cap))
+                value = self.min(value, self.num(cap.expr))
             return self.round(value) if rounded else value
 
         return self._cached(clause, "amount" if rounded else "amount~", make)
 
-    def measure_amount(self, measure: ast.Measure, rounded: bool = True) -> Term:
+    def measure_amount(self, measure: P.Measure, rounded: bool = True) -> Term:
         """What the measure pays an applicant it admits (0 when no clause applies): its award and
-        bonus clauses added up, then the cross-funding ceiling (instalments only pay it out)."""
+        bonus clauses added up, then the cross-funding ceiling the evaluation applies
+        (`Measure.funding`; instalments only pay it out)."""
 
         def make() -> Term:
             parts = [
@@ -801,49 +819,20 @@ class Encoder:
                 for c in measure.clauses
             ]
             total = self.sum(parts)
-            limits = measure.of(ast.FundingLimit)
-            if limits:
-                room = self.max(self.real(0), self.funding_room(limits[-1], rounded))
+            if measure.funding is not None:
+                room = self.max(self.real(0), self.funding_room(measure.funding, rounded))
                 total = self.min(total, room)
             return self.round(total) if rounded else total
 
         return self._cached(measure, "amount" if rounded else "amount~", make)
 
-    def funding_room(self, limit: ast.FundingLimit, rounded: bool = True) -> Term:
-        room = self.num(limit.limit) - self.num(limit.counting)
+    def funding_room(self, limit: P.FundingLimit, rounded: bool = True) -> Term:
+        room = self.num(limit.limit) - self.num(limit.received)
         return self.round(room) if rounded else room
 
 
-class _Shape:
-    """A measure's clauses by name, with each default's exceptions."""
-
-    def __init__(self, measure: ast.Measure) -> None:
-        self.measure = measure
-        self.awards = [c for c in measure.clauses if c.kind == "award"]
-        self.by_name = {c.name.text: c for c in self.awards if c.name is not None}
-
-    def exceptions(self, clause: ast.Clause) -> list[ast.Clause]:
-        if clause.name is None:
-            return []
-        return [
-            c
-            for c in self.awards
-            if c.exception_of is not None and c.exception_of.text == clause.name.text and c is not clause
-        ]
-
-    def siblings(self, clause: ast.Clause) -> list[ast.Clause]:
-        if clause.exception_of is None:
-            return []
-        target = clause.exception_of.text
-        return [
-            c
-            for c in self.awards
-            if c is not clause and c.exception_of is not None and c.exception_of.text == target
-        ]
-
-    def higher_siblings(self, clause: ast.Clause) -> list[ast.Clause]:
-        mine = clause.priority or 0
-        return [c for c in self.siblings(clause) if (c.priority or 0) > mine]
+def _kind_text(kind: str, unit: str | None) -> str:
+    return f"{kind}({unit})" if unit else kind
 
 
 def _ite_value(cond: Formula, then: Value, other: Value) -> Value:
@@ -889,15 +878,6 @@ def _ordinal(date: DateTerm) -> Any:
 
 def _date_const(enc: Encoder, value: datetime.date) -> DateTerm:
     return DateTerm(enc.integer(value.year), enc.integer(value.month), enc.integer(value.day))
-
-
-def _validity(header: ast.Header | None) -> tuple[datetime.date | None, datetime.date | None]:
-    """First and last day (inclusive) the policy is in force, where the header says (the plan's
-    window: one reading of it for every back end)."""
-    from policydsl.plan.lower import validity_window
-
-    window = validity_window(header)
-    return window.start, window.end
 
 
 # ---------------------------------------------------------------------------------- queries
@@ -981,6 +961,27 @@ class Session:
         self._bg_groups: dict[int, list[Any]] = {}
         self._bg_root: dict[int, int] = {}
         self._bg_solution: dict[int, Any] = {}
+
+    # ------------------------------------------------------------------ division by zero
+    def defined(self, terms: Iterable[Any]) -> list[Formula]:
+        """`d != 0` for every division by a term `d` that is not a number, in `terms`: z3 lets
+        `x / 0` be any value, where the evaluation makes the amount unknown, so a query never
+        looks at an applicant for whom a division it holds is by zero."""
+        out: dict[int, Formula] = {}
+        stack = list(terms)
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            nid = node.get_id()
+            if nid in seen or not z3.is_app(node):
+                continue
+            seen.add(nid)
+            kids = node.children()
+            if z3.is_div(node) and len(kids) == 2 and not z3.is_rational_value(kids[1]):
+                guard = kids[1] != 0
+                out[guard.get_id()] = guard
+            stack.extend(kids)
+        return list(out.values())
 
     # ------------------------------------------------------------------ independent parts
     def var(self, vid: int) -> Any:
@@ -1210,7 +1211,8 @@ class Session:
         started = time.perf_counter()
         self.calls += 1
         try:
-            status, model, reason = self._decide(formulas)
+            guards = self.defined([*formulas, *(show or {}).values()])
+            status, model, reason = self._decide([*formulas, *guards])
             if status == "unknown":
                 self.undecided += 1
                 return Answer("unknown", ms=self._ms(started), reason=reason)
@@ -1279,7 +1281,7 @@ class Session:
             solver.set("timeout", self.timeout_ms)
             solver.set("rlimit", self.rlimit)
             solver.set("core.minimize", True)  # name only the conditions that clash
-            solver.add(*self.enc.background, *base)
+            solver.add(*self.enc.background, *base, *self.defined([*base, *(f for _, f in named)]))
             flags = []
             for i, (_, f) in enumerate(named):
                 flag = z3.Bool(f"core!{i}", self.enc.ctx)
@@ -1304,7 +1306,8 @@ class Session:
         started = time.perf_counter()
         self.calls += 1
         try:
-            return self._search(term, formulas, list(facts), maximise, started)
+            guards = self.defined([term, *formulas])
+            return self._search(term, [*formulas, *guards], list(facts), maximise, started)
         finally:
             self.seconds += time.perf_counter() - started
 
@@ -1398,19 +1401,18 @@ class Session:
             if name.startswith("param:"):
                 for key, value in enc.unknowns.items():
                     if key == name or key.startswith(name + "@"):
-                        psym = enc.model.params.get(name[len("param:") :])
-                        if psym is not None:
-                            params[key[len("param:") :]] = _decode(enc, model, value, psym.type, None)
+                        pspec = enc.plan.params.get(name[len("param:") :])
+                        if pspec is not None:
+                            params[key[len("param:") :]] = _decode(enc, model, value, pspec.kind, None)
                 continue
             value = enc.facts.get(name)
             if value is None:
                 continue
-            sym = enc.model.facts[name]
             if name in enc.whole:
                 count = _as_fraction(model.eval(enc.whole[name]))
                 out[name] = None if count is None else Decimal(int(count))
                 continue
-            out[name] = _decode(enc, model, value, sym.type, enc.fen.get(name))
+            out[name] = _decode(enc, model, value, enc.plan.facts[name].kind, enc.fen.get(name))
         on = None
         if enc._today is not None:
             on = _decode_date(model, enc._today)
@@ -1444,13 +1446,13 @@ def _decode_date(model: Any, date: DateTerm) -> datetime.date | None:
         return None
 
 
-def _decode(enc: Encoder, model: Any, value: Value, ty: T.Type, fen: Any) -> Any:
+def _decode(enc: Encoder, model: Any, value: Value, kind: str, fen: Any) -> Any:
     if fen is not None:
         raw = _as_fraction(model.eval(fen, model_completion=True))
         return None if raw is None else Decimal(int(raw)) / 100
     if isinstance(value, EnumTerm):
         index = _as_fraction(model.eval(value.index, model_completion=True))
-        members = list(enc.model.enums.get(value.enum, {}))
+        members = enc.enums.get(value.enum, [])
         return members[int(index)] if index is not None and 0 <= index < len(members) else None
     if isinstance(value, DateTerm):
         return _decode_date(model, value)
@@ -1465,7 +1467,7 @@ def _decode(enc: Encoder, model: Any, value: Value, ty: T.Type, fen: Any) -> Any
     frac = _as_fraction(got)
     if frac is None:
         return None
-    return _exact_decimal(frac) if ty.kind != "count" else Decimal(int(frac))
+    return _exact_decimal(frac) if kind != "count" else Decimal(int(frac))
 
 
 def _exact_decimal(value: Fraction) -> Decimal | Fraction:

@@ -26,6 +26,7 @@ from policydsl.cli import main
 from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink, format_text
 from policydsl.interpreter import Interpreter, runtime_specs
 from policydsl.pipeline import check_file, check_text
+from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 from tests.conftest import DATA, POLICIES, ROOT, golden
 
@@ -565,8 +566,8 @@ def test_a_construct_the_encoding_cannot_express_is_reported(monkeypatch: pytest
     model, text = load(ANALYSIS / "overlap_bands.policy")
     real = smt.Encoder._value
 
-    def refuse(self: smt.Encoder, node: ast.Expr) -> Any:
-        if isinstance(node, ast.Compare) and node.word == "以下":
+    def refuse(self: smt.Encoder, node: P.Expr) -> Any:
+        if isinstance(node, P.Cmp) and node.op == "<=":  # `revenue 100万以下`
             raise smt.Unsupported("this comparison is not supported", node)
         return real(self, node)
 
@@ -920,3 +921,22 @@ def test_a_group_cap_finding_does_not_show_the_solvers_pick_for_an_unset_amount(
     )
     (one,) = [d for d in _analyse_text(text).findings if d.code == "P604"]
     assert one.message.startswith("one member of a `grp` can receive more from `m`"), one.message
+
+
+def test_a_finding_never_relies_on_a_value_of_a_division_by_zero(tmp_path: Path) -> None:
+    """z3 lets `x / 0` be any value; the evaluator makes such an amount unknown.  Here the cap binds
+    only if 100万 / employees could pass 200万, which it can for no applicant with a known amount."""
+    text = (
+        'policy "除以零" { issuer "测试" issued 2021-01-01 }\n'
+        'fact shares "份数": number >= 0 <= 100\n'
+        'assume shares == 0 or shares >= 1 "份数为整数"\n'
+        'measure m "m" {\n'
+        "  award 100万 / shares cap 200万\n"
+        "}\n"
+    )
+    path = tmp_path / "zero.policy"
+    path.write_text(text, encoding="utf-8")
+    model, text = load(path)
+    result = analyse(model, text)
+    codes = [(d.code, d.message) for d in result.findings]
+    assert any(code == "P601" for code, _ in codes), codes

@@ -372,4 +372,4 @@ def test_a_validity_past_the_calendar_is_one_window_everywhere(tmp_path: Path) -
     model, text = checked_text(LONG)
     plan = lower(model, text)
     assert plan.validity.end == datetime.date.max
-    assert Encoder(model).window == (plan.validity.start, plan.validity.end)
+    assert Encoder(plan).window == (plan.validity.start, plan.validity.end)

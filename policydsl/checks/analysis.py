@@ -47,7 +47,7 @@ def analyse(model: Model, text: str = "", options: Options | None = None) -> Ana
     """Run every analysis over a checked policy (one that has no errors)."""
     options = options or Options()
     started = time.perf_counter()
-    ctx = Context(model, options)
+    ctx = Context(model, options, text)
     clauses = ClauseChecks(ctx, text)
     measures = model.policy.of(ast.Measure)
     if clauses.eligibility():

@@ -14,6 +14,8 @@ from policydsl.checks.analysis_witness import describe, literals, param_literals
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Code, Note, Severity, register
 from policydsl.keywords import APPLICANT_FACT
+from policydsl.plan import nodes as P
+from policydsl.plan.lower import lower_traced
 from policydsl.smt import (
     DEFAULT_RLIMIT,
     RLIMIT_REASON,
@@ -130,16 +132,132 @@ def walk(node: Any) -> Iterator[ast.Node]:
                     stack.extend(c for c in child if isinstance(c, ast.Node))
 
 
+class Groups:
+    """A measure's exception groups (`Measure.groups`), told in the AST clauses the analyses hold
+    for their spans: `awards`, and for a clause its `exceptions` and `higher_siblings`, as written."""
+
+    def __init__(self, bridge: PlanEncoder, measure: ast.Measure) -> None:
+        self.bridge = bridge
+        self.measure = measure
+        self.plan = bridge.measures[id(measure)]
+        self.awards = [c for c in measure.clauses if c.kind == "award"]
+
+    def _ast(self, clauses: Sequence[P.Clause]) -> list[ast.Clause]:
+        return [self.measure.clauses[c.index - 1] for c in clauses]
+
+    def exceptions(self, clause: ast.Clause) -> list[ast.Clause]:
+        return self._ast(self.bridge.enc.exceptions(self.plan, self.bridge.clauses[id(clause)]))
+
+    def higher_siblings(self, clause: ast.Clause) -> list[ast.Clause]:
+        return self._ast(self.bridge.enc.higher_siblings(self.plan, self.bridge.clauses[id(clause)]))
+
+
+class PlanEncoder:
+    """The solver encoding of the policy's plan (`enc`), asked with the AST nodes the analyses hold
+    for their spans: each is turned into its plan node here, in one place (`trace` pairs every
+    expression with its lowering).  What it does not translate it hands to `enc` unchanged."""
+
+    def __init__(self, model: Model, text: str) -> None:
+        self.plan, trace = lower_traced(model, text)
+        self.enc = Encoder(self.plan)
+        self.exprs: dict[int, P.Expr] = {id(node): lowered for node, lowered in trace}
+        self.origins: dict[int, ast.Node] = {id(lowered): node for node, lowered in trace}
+        self._keep = trace  # the ids above stay unique while the pairs are alive
+        self.measures: dict[int, P.Measure] = {}
+        self.clauses: dict[int, P.Clause] = {}
+        self.limits: dict[int, P.FundingLimit] = {}
+        self._groups: dict[int, Groups] = {}
+        for m, pm in zip(model.policy.of(ast.Measure), self.plan.measures, strict=True):
+            self.measures[id(m)] = pm
+            self.clauses.update((id(c), pc) for c, pc in zip(m.clauses, pm.clauses, strict=True))
+            self.limits.update(
+                (id(f), pf) for f, pf in zip(m.of(ast.FundingLimit), pm.funding_limits, strict=True)
+            )
+        # the solver's names of the values the text leaves unset, by where they are written
+        for node in walk(model.policy):
+            if isinstance(node, ast.Table | ast.Band) and id(node) in self.exprs:
+                tag = "tier" if isinstance(node, ast.Table) else "band"
+                self.enc.name_unset(self.exprs[id(node)], f"{tag}:{node.span.line}:{node.span.col}")
+                for entry in node.entries:
+                    if isinstance(entry.value, ast.Unset) and id(entry.value) in self.exprs:
+                        where = f"{tag}:{entry.span.line}:{entry.span.col}"
+                        self.enc.name_unset(self.exprs[id(entry.value)], where)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.enc, name)
+
+    def span_of(self, expr: P.Expr | None) -> Span | None:
+        """Where the plan expression `expr` is written (None: not known)."""
+        node = self.origins.get(id(expr)) if expr is not None else None
+        return None if node is None else node.span
+
+    def shape(self, measure: ast.Measure) -> Groups:
+        hit = self._groups.get(id(measure))
+        if hit is None:
+            hit = self._groups[id(measure)] = Groups(self, measure)
+        return hit
+
+    def cond(self, node: ast.Expr) -> Formula:
+        return self.enc.cond(self.exprs[id(node)])
+
+    def num(self, node: ast.Expr) -> Any:
+        return self.enc.num(self.exprs[id(node)])
+
+    def fact(self, sym: T.FactSym) -> Any:
+        return self.enc.fact(sym.name)
+
+    def table_key(self, node: ast.Table, member: str) -> Formula:
+        table = self.exprs[id(node)]
+        assert isinstance(table, P.Table)
+        return self.enc.table_key(table, member)
+
+    def band_conditions(self, node: ast.Band) -> list[Formula | None]:
+        band = self.exprs[id(node)]
+        assert isinstance(band, P.Band)
+        return self.enc.band_conditions(band)
+
+    def kind_gate(self, measure: ast.Measure) -> Formula:
+        return self.enc.kind_gate(self.measures[id(measure)])
+
+    def gate(self, measure: ast.Measure) -> Formula:
+        return self.enc.gate(self.measures[id(measure)])
+
+    def pays(self, measure: ast.Measure) -> Formula:
+        return self.enc.pays(self.measures[id(measure)])
+
+    def any_award(self, measure: ast.Measure) -> Formula:
+        return self.enc.any_award(self.measures[id(measure)])
+
+    def fires(self, clause: ast.Clause) -> Formula:
+        return self.enc.fires(self.clauses[id(clause)])
+
+    def applies(self, measure: ast.Measure, clause: ast.Clause) -> Formula:
+        return self.enc.applies(self.measures[id(measure)], self.clauses[id(clause)])
+
+    def formula(self, clause: ast.Clause) -> Any:
+        return self.enc.formula(self.clauses[id(clause)])
+
+    def clause_amount(self, clause: ast.Clause, rounded: bool = True) -> Any:
+        return self.enc.clause_amount(self.clauses[id(clause)], rounded)
+
+    def measure_amount(self, measure: ast.Measure, rounded: bool = True) -> Any:
+        return self.enc.measure_amount(self.measures[id(measure)], rounded)
+
+    def funding_room(self, limit: ast.FundingLimit, rounded: bool = True) -> Any:
+        return self.enc.funding_room(self.limits[id(limit)], rounded)
+
+
 class Context:
     """One policy under analysis: the checked `model`, its solver `enc`oding and `session`, the
     `options`, and the `findings` so far.  Checks ask through `ask` and `optimise`, which turn an
     encoding failure or an undecided query into a finding instead of a silent pass."""
 
-    def __init__(self, model: Model, options: Options) -> None:
+    def __init__(self, model: Model, options: Options, text: str = "") -> None:
         self.model = model
         self.options = options
-        self.enc = Encoder(model)
-        self.session = Session(self.enc, options.timeout_ms, options.rlimit)
+        self.enc = PlanEncoder(model, text)
+        self.plan = self.enc.plan
+        self.session = Session(self.enc.enc, options.timeout_ms, options.rlimit)
         self.findings: list[Finding] = []
         self.filtered = 0
         self.dead: set[int] = set()  # id() of clauses and measures that never apply
@@ -167,8 +285,9 @@ class Context:
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)
 
-    def unsupported(self, exc: Unsupported, targets: Sequence[str], what: str) -> None:
-        key = (exc.node.span.start, exc.node.span.end)
+    def unsupported(self, exc: Unsupported, targets: Sequence[str], what: str, span: Span | None) -> None:
+        span = self.enc.span_of(exc.expr) or span
+        key = (span.start, span.end) if span is not None else (-1, -1)
         if key in self._unsupported:
             return
         self._unsupported.add(key)
@@ -176,7 +295,7 @@ class Context:
             Finding(
                 "P901",
                 f"could not check {what}: {exc.reason}",
-                exc.node.span,
+                span,
                 tuple(targets),
                 data={"reason": exc.reason},
             )
@@ -201,7 +320,7 @@ class Context:
             terms = show() if show is not None else None
             answer = self.session.check(formulas, facts, terms)
         except Unsupported as exc:
-            self.unsupported(exc, targets, what)
+            self.unsupported(exc, targets, what, span)
             return None
         except SolverError as exc:
             self.solver_error(exc, targets, span, what)
@@ -228,7 +347,7 @@ class Context:
             term, formulas = build()
             result = self.session.optimise(term, formulas, facts, maximise)
         except Unsupported as exc:
-            self.unsupported(exc, targets, what)
+            self.unsupported(exc, targets, what, span)
             return None
         except SolverError as exc:
             self.solver_error(exc, targets, span, what)

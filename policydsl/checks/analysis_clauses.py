@@ -12,6 +12,7 @@ from policydsl import ast
 from policydsl.checks.analysis_base import (
     Context,
     Finding,
+    PlanEncoder,
     cites,
     clause_label,
     measure_label,
@@ -31,7 +32,7 @@ from policydsl.checks.analysis_boxes import (
 from policydsl.checks.analysis_witness import amount_text, literal
 from policydsl.diagnostics import Note
 from policydsl.keywords import COMBINE_MODES
-from policydsl.smt import Answer, Encoder, Formula, SolverError, Unsupported
+from policydsl.smt import Answer, Formula, SolverError, Unsupported
 from policydsl.source import Span
 
 Part = tuple[str, Span, Callable[[], Formula]]
@@ -792,7 +793,7 @@ class ClauseChecks:
         )
 
 
-def _holds(enc: Encoder, expr: ast.Expr, negated: bool) -> Formula:
+def _holds(enc: PlanEncoder, expr: ast.Expr, negated: bool) -> Formula:
     f = enc.cond(expr)
     return enc.not_(f) if negated else f
 

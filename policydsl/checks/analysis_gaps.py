@@ -8,11 +8,11 @@ from typing import Any
 
 from policydsl import ast
 from policydsl import types as T
-from policydsl.checks.analysis_base import Context, Finding, cites, clause_label, walk
+from policydsl.checks.analysis_base import Context, Finding, PlanEncoder, cites, clause_label, walk
 from policydsl.checks.analysis_boxes import Interval, constant
 from policydsl.checks.analysis_witness import literal
 from policydsl.diagnostics import Note
-from policydsl.smt import Encoder, Formula
+from policydsl.smt import Formula
 
 Site = tuple[ast.Measure, ast.Clause | None, Callable[[], list[Formula]], tuple[str, ...], str]
 
@@ -39,11 +39,11 @@ def sites(ctx: Context) -> Iterator[tuple[ast.Table | ast.Band, Site]]:
                     yield node, site
 
 
-def _clause_context(enc: Encoder, m: ast.Measure, c: ast.Clause) -> list[Formula]:
+def _clause_context(enc: PlanEncoder, m: ast.Measure, c: ast.Clause) -> list[Formula]:
     return [enc.gate(m), enc.fires(c)]
 
 
-def _measure_context(enc: Encoder, m: ast.Measure) -> list[Formula]:
+def _measure_context(enc: PlanEncoder, m: ast.Measure) -> list[Formula]:
     return [enc.pays(m)]
 
 
@@ -113,13 +113,13 @@ def _table(ctx: Context, node: ast.Table, site: Site) -> None:
 
 
 def _with_key(
-    enc: Encoder, context: Callable[[], list[Formula]], node: ast.Table, member: str
+    enc: PlanEncoder, context: Callable[[], list[Formula]], node: ast.Table, member: str
 ) -> list[Formula]:
     return [*context(), enc.table_key(node, member)]
 
 
 def _both_bands(
-    enc: Encoder, context: Callable[[], list[Formula]], node: ast.Band, i: int, j: int
+    enc: PlanEncoder, context: Callable[[], list[Formula]], node: ast.Band, i: int, j: int
 ) -> list[Formula]:
     conds = enc.band_conditions(node)
     return [*context(), conds[i], conds[j]]

@@ -6,10 +6,18 @@ from functools import partial
 
 from policydsl import ast
 from policydsl import types as T
-from policydsl.checks.analysis_base import Context, Finding, cites, clause_label, measure_label, walk
+from policydsl.checks.analysis_base import (
+    Context,
+    Finding,
+    PlanEncoder,
+    cites,
+    clause_label,
+    measure_label,
+    walk,
+)
 from policydsl.checks.analysis_boxes import constant
 from policydsl.diagnostics import Note
-from policydsl.smt import Encoder, Formula
+from policydsl.smt import Formula
 
 
 def _quote(text: str, node: ast.Node) -> str:
@@ -18,7 +26,7 @@ def _quote(text: str, node: ast.Node) -> str:
     return type(node).__name__
 
 
-def _applies(enc: Encoder, m: ast.Measure, c: ast.Clause) -> list[Formula]:
+def _applies(enc: PlanEncoder, m: ast.Measure, c: ast.Clause) -> list[Formula]:
     return [enc.gate(m), enc.applies(m, c)]
 
 
@@ -165,7 +173,7 @@ def _unset_tier(
     )
 
 
-def _band_chosen(enc: Encoder, node: ast.Band, index: int) -> list[Formula]:
+def _band_chosen(enc: PlanEncoder, node: ast.Band, index: int) -> list[Formula]:
     """The band at `index` is the one chosen: its bounds hold and no earlier band's do (bands are
     tried in order)."""
     conds = enc.band_conditions(node)

@@ -48,6 +48,15 @@ def lower_expr(model: Model, node: ast.Expr, source_text: str = "") -> tuple[P.E
     return lowering.expr(node), lowering.quote(node)
 
 
+def lower_traced(model: Model, source_text: str = "") -> tuple[Plan, list[tuple[ast.Node, P.Expr]]]:
+    """The plan, with each expression of the AST paired with the plan expression it became (an
+    unset tier or band value with its `Unset`): the analysis asks the solver about the plan and
+    places its findings at the AST's spans."""
+    lowering = _Lowering(model, source_text)
+    lowering.trace = []
+    return lowering.plan(), lowering.trace
+
+
 def validity_window(header: ast.Header | None) -> P.Validity:
     """The days the policy is in force (first and last, inclusive), and the window in words."""
     if header is None or header.validity is None:
@@ -97,6 +106,7 @@ class _Lowering:
         self.model = model
         self.policy = model.policy
         self.text = text
+        self.trace: list[tuple[ast.Node, P.Expr]] | None = None  # (AST node, its lowering), when asked
 
     # ------------------------------------------------------------------ texts
     def quote(self, node: ast.Node) -> str:
@@ -104,6 +114,12 @@ class _Lowering:
 
     # ------------------------------------------------------------------ expressions
     def expr(self, node: ast.Expr) -> P.Expr:
+        lowered = self._expr(node)
+        if self.trace is not None:
+            self.trace.append((node, lowered))
+        return lowered
+
+    def _expr(self, node: ast.Expr) -> P.Expr:
         match node:
             case ast.Money():
                 return P.Const(node.value, "money")
@@ -173,7 +189,12 @@ class _Lowering:
         raise AssertionError(f"unhandled expression {type(node).__name__}")
 
     def value(self, node: ast.Expr | ast.Unset, why: str) -> P.Expr:
-        return P.Unset(why) if isinstance(node, ast.Unset) else self.expr(node)
+        if isinstance(node, ast.Unset):
+            unset = P.Unset(why)
+            if self.trace is not None:
+                self.trace.append((node, unset))
+            return unset
+        return self.expr(node)
 
     def name(self, node: ast.Name) -> P.Expr:
         sym = self.model.ref(node)
