@@ -19,6 +19,8 @@ READS_THE_AST = ("policydsl.ast", "policydsl.types", "policydsl.builder", "polic
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "policydsl.interpreter": (*READS_THE_AST, "policydsl.checks.typecheck"),
+    "policydsl.codegen.python": (*READS_THE_AST, "policydsl.checks.typecheck"),
+    "policydsl.codegen.fast": (*READS_THE_AST, "policydsl.checks.typecheck"),
     "policydsl.plan.nodes": (*READS_THE_AST, "policydsl.checks.typecheck", "policydsl.runtime"),
     "policydsl.plan.printer": (*READS_THE_AST, "policydsl.checks.typecheck"),
 }
