@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, assert_never
 from policydsl import runtime as rt
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.plan import nodes as P
-from policydsl.plan.lower import lower, lower_expr, quote_node
+from policydsl.plan.lower import lower, lower_expr
 
 if TYPE_CHECKING:
     from policydsl import ast
@@ -418,10 +418,9 @@ class Interpreter:
         spec = self.plan.facts.get(fact)
         return f"{spec.label}（{fact}）" if spec is not None and spec.label != fact else fact
 
-    def literal(self, expr: P.Expr | ast.Expr, text: str | None = None) -> Any:
+    def literal(self, expr: P.Expr, text: str) -> Any:
         """The value of an expression that uses no fact (an example's given value or expectation; `text`
         as written); InputError when it has none (an unset parameter, a division by zero)."""
-        expr, text = self._plan_expr(expr, text)
         try:
             with decimal.localcontext(rt.CONTEXT):
                 return self.ev(expr, _Env({}, None, self.overrides))
@@ -508,9 +507,9 @@ class Interpreter:
         return [(self._safe(c.amount, env), list(c.measures)) for c in self.plan.total_caps]
 
     # ------------------------------------------------------------------ until the other back ends port
-    # codegen/ and render/path.py still hand the interpreter AST nodes (a quote, a condition, a
-    # clause, a literal) and read the window as two attributes; these adapters lower what they are
-    # given.  Delete them when those modules read the plan (issue 13, items 2-5).
+    # render/path.py still hands the interpreter AST nodes (a condition, a clause) and reads the
+    # window as two attributes; these adapters lower what they are given.  Delete them when it reads
+    # the plan (issue 13, item 5).
     @property
     def valid_from(self) -> datetime.date | None:
         return self.validity.start
@@ -518,10 +517,6 @@ class Interpreter:
     @property
     def valid_until(self) -> datetime.date | None:
         return self.validity.end
-
-    def quote(self, node: ast.Node) -> str:
-        """The source text of an AST node, as the drafter wrote it."""
-        return quote_node(self.text, node)
 
     def _plan_expr(self, expr: P.Expr | ast.Expr, text: str | None) -> tuple[P.Expr, str]:
         if isinstance(expr, P.EXPR_CLASSES):

@@ -563,3 +563,14 @@ def test_int_amounts_and_an_id_take_the_fast_path_on_every_policy(path: Path) ->
             assert module.evaluate(raw, day, strict=True).path == "fast"
     typed = module.Facts(**{field: facts[name] for field, name in module.FACT_FIELDS if name in facts})
     assert module.evaluate(typed, day).path == "fast"
+
+
+def test_a_tier_table_amount_is_explained_alike() -> None:
+    """The explanation of an amount read from a tier table names the table's key fact on both paths
+    (the generator walked the AST, where a table's key is no expression, and left it out)."""
+    _, interpreter, module = compiled(ROOT / "tests" / "data" / "fmt" / "long_tables.policy")
+    facts = {"where": "baoan", "revenue": Decimal("50000000")}
+    expected = interpreter.evaluate(facts, partial=True).to_dict()
+    assert module.evaluate(facts, partial=True).to_dict() == expected
+    steps = expected["measures"][0]["explanation"]
+    assert any("所在区 = baoan" in step for step in steps), steps

@@ -21,6 +21,8 @@ ASKS_THE_SOLVER = ("policydsl.types", "policydsl.builder", "policydsl.parser", "
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "policydsl.interpreter": (*READS_THE_AST, "policydsl.checks.typecheck"),
+    "policydsl.codegen.python": (*READS_THE_AST, "policydsl.checks.typecheck"),
+    "policydsl.codegen.fast": (*READS_THE_AST, "policydsl.checks.typecheck"),
     "policydsl.plan.nodes": (*READS_THE_AST, "policydsl.checks.typecheck", "policydsl.runtime"),
     "policydsl.plan.printer": (*READS_THE_AST, "policydsl.checks.typecheck"),
     # the solver encoding reads the plan; the analyses translate their AST nodes in one place

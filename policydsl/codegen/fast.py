@@ -16,13 +16,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.codegen.writer import CodeWriter, literal
 from policydsl.keywords import APPLICANT_FACT
+from policydsl.plan import nodes as P
 
 if TYPE_CHECKING:
     from policydsl.codegen.python import PythonGenerator
+
+
+def received_text(limit: P.FundingLimit) -> str:
+    """The funding already received, as a funding limit's comment names it (the fact it counts)."""
+    received = limit.received
+    return received.name if isinstance(received, P.FactRef) else "?"
+
 
 # the Python type of a typed fact value of each kind
 TYPES = {
@@ -142,7 +149,7 @@ class FastPath:
                 with w.block("if values is None"):
                     w.line("return None")
                 self.unpack(w, locals_)
-                if gen.model.params:
+                if gen.plan.params:
                     w.line("raw = dict(zip(FACT_KEYS, values, strict=True))")
         w.line("saved = getcontext()")
         w.line("setcontext(FAST_CONTEXT)")
@@ -191,20 +198,20 @@ class FastPath:
     # ------------------------------------------------------------------ the measures
     def decide(self, w: CodeWriter) -> None:
         gen = self.gen
-        if gen.model.params:
+        if gen.plan.params:
             w.line("f = raw  # the parameters' defaults may read facts")
             w.line("p: Values = {}")
             w.line("need: set[str] = set()")
-        for assume in gen.policy.of(ast.Assume):
+        for assume in gen.plan.assumption_lines:
             # facts that contradict an assumption are an input error: the full path raises it
-            w.comment(f"assume {gen.quote(assume.cond)}")
+            w.comment(f"assume {assume.text}")
             self.refuse(w, [f"not ({gen.expr(assume.cond).code})"])
-        start, end = gen.interp.valid_from, gen.interp.valid_until
+        start, end = gen.plan.validity.start, gen.plan.validity.end
         validity = " <= ".join(
             [*([gen.date_const(start)] if start else []), "date", *([gen.date_const(end)] if end else [])]
         )
-        requirements = [r for e in gen.policy.of(ast.Eligibility) for r in e.requirements]
-        measures = gen.policy.of(ast.Measure)
+        requirements = gen.plan.eligibility
+        measures = gen.plan.measures
         results = [gen.fn.temp("v") for _ in measures]
         for result in results:
             w.line(f"{result} = NO")
@@ -219,11 +226,11 @@ class FastPath:
         with self.when(shared):
             for measure, result in zip(measures, results, strict=True):
                 self.measure(w, measure, result)
-        entries = [f"{gen.s(m.name.text)}: {r}" for m, r in zip(measures, results, strict=True)]
+        entries = [f"{gen.s(m.name)}: {r}" for m, r in zip(measures, results, strict=True)]
         w.items("amounts = {", entries, "}")
         w.line("return amounts, values, ignored")
 
-    def chain(self, flag: str, cond: ast.Expr, negate: bool, first: bool = False) -> None:
+    def chain(self, flag: str, cond: P.Expr, negate: bool, first: bool = False) -> None:
         """`flag` stays true while each condition holds; a condition is worked out only while it does
         (the `first` sets it)."""
         gen = self.gen
@@ -231,76 +238,66 @@ class FastPath:
             val = gen.expr(cond)
             gen.fn.w.line(f"{flag} = not {val.inner()}" if negate else f"{flag} = {val.code}")
 
-    def measure(self, w: CodeWriter, measure: ast.Measure, result: str) -> None:
+    def measure(self, w: CodeWriter, measure: P.Measure, result: str) -> None:
         """The gates of a measure in turn (the first that fails rules it out: the full path would
         find it ineligible whatever the others say), then its clauses."""
         gen = self.gen
-        mname = measure.name.text
-        w.comment(f"measure {mname} 「{measure.label or mname}」")
+        w.comment(f"measure {measure.name} 「{measure.label}」")
         gated = False
-        applicants = measure.of(ast.Applicants)
-        if applicants and gen.model.kinds:
-            allowed = sorted({k.text for a in applicants for k in a.kinds})
+        if measure.applicants is not None:
+            allowed = measure.applicants.kinds
             kind = gen.fact_local(APPLICANT_FACT[0])
             if len(allowed) == 1:
                 w.line(f"ok = {kind} == {gen.s(allowed[0])}")
             else:
                 w.line(f"ok = {kind} in ({', '.join(gen.s(k) for k in allowed)})")
             gated = True
-        gates = [(r.cond, False) for r in measure.of(ast.Requirement)]
-        gates += [(e.cond, True) for e in measure.of(ast.Exclusion)]
-        for cond, negate in gates:
-            self.chain("ok", cond, negate, first=not gated)
+        for gate in measure.gates:
+            self.chain("ok", gate.cond, not gate.passes_when, first=not gated)
             gated = True
         with self.when("ok" if gated else None):
             self.settle(w, measure, result)
 
-    def settle(self, w: CodeWriter, measure: ast.Measure, result: str) -> None:
+    def settle(self, w: CodeWriter, measure: P.Measure, result: str) -> None:
         """The clauses of a measure whose gates hold, settled as runtime.finish_measure does."""
         gen = self.gen
         clauses = measure.clauses
-        awards = [i for i, c in enumerate(clauses, 1) if c.kind == "award"]
-        bonuses = [i for i, c in enumerate(clauses, 1) if c.kind == "bonus"]
-        named = {c.name.text: i for i, c in enumerate(clauses, 1) if c.name is not None}
-        defaults: dict[int, list[int]] = {}  # default clause -> its exceptions (clause numbers)
-        for i, c in enumerate(clauses, 1):
-            if c.exception_of is not None:
-                defaults.setdefault(named.get(c.exception_of.text, 0), []).append(i)
-        nested = any(
-            d == 0 or clauses[d - 1].exception_of is not None or clauses[d - 1].kind != "award"
-            for d in defaults
-        ) or any(clauses[e - 1].kind != "award" for es in defaults.values() for e in es)
+        awards = [c.index for c in measure.awards]
+        bonuses = [c.index for c in measure.bonuses]
+        grouped = {e for g in measure.groups for e in g.exceptions}
+        nested = any(c.exception_of is not None and c.id not in grouped for c in clauses) or any(
+            measure.clause(g.default).exception_of is not None for g in measure.groups
+        )
         if nested or not awards:
             w.line("return None  # chained exceptions or no award: the full path decides")
             return
-        precisions = {i: self.clause(w, clause, i) for i, clause in enumerate(clauses, 1)}
-        limits = measure.of(ast.FundingLimit)
-        for limit in limits:
-            w.comment(f"funding_limit {gen.quote(limit.limit)} counting {limit.counting.text}")
+        precisions = {c.index: self.clause(w, c) for c in clauses}
+        for limit in measure.funding_limits:
+            w.comment(f"funding_limit {limit.text} counting {received_text(limit)}")
             gen.safe(limit.limit, "limit")
-            gen.safe(limit.counting, "received")
+            gen.safe(limit.received, "received")
         # whether each clause is chosen: it applies (a clause without conditions always does) and no
         # exception replaces it
-        chosen = {i: f"a{i}" if c.conditions else "True" for i, c in enumerate(clauses, 1)}
-        if defaults:
+        chosen = {c.index: f"a{c.index}" if c.conditions else "True" for c in clauses}
+        if measure.groups:
             w.comment("exceptions: one that applies replaces its default; the highest priority wins")
-
-            def priority(i: int) -> int:
-                return clauses[i - 1].priority or 0
-
-            for default, exceptions in defaults.items():
-                for x, e in enumerate(exceptions):
-                    for other in exceptions[x + 1 :]:
-                        if priority(other) == priority(e):
-                            with self.when(f"{chosen[e]} and {chosen[other]}"):
+            for group in measure.groups:
+                default = measure.clause(group.default)
+                exceptions = [measure.clause(e) for e in group.exceptions]
+                for tie in group.ties:
+                    tied = [measure.clause(t).index for t in tie]
+                    for x, one in enumerate(tied):
+                        for other in tied[x + 1 :]:
+                            with self.when(f"{chosen[one]} and {chosen[other]}"):
                                 w.line("return None  # a tie: the full path says so")
-                w.line(f"x{default} = {_unless(chosen[default], [chosen[e] for e in exceptions])}")
-                replaced = {default: f"x{default}"}
+                applies = [chosen[e.index] for e in exceptions]
+                w.line(f"x{default.index} = {_unless(chosen[default.index], applies)}")
+                replaced = {default.index: f"x{default.index}"}
                 for e in exceptions:
-                    higher = [chosen[o] for o in exceptions if priority(o) > priority(e)]
+                    higher = [chosen[o.index] for o in exceptions if o.rank > e.rank]
                     if higher:
-                        w.line(f"x{e} = {_unless(chosen[e], higher)}")
-                        replaced[e] = f"x{e}"
+                        w.line(f"x{e.index} = {_unless(chosen[e.index], higher)}")
+                        replaced[e.index] = f"x{e.index}"
                 chosen.update(replaced)
         paid = awards + bonuses
         any_award = " or ".join(chosen[i] for i in awards)
@@ -339,46 +336,48 @@ class FastPath:
             with w.block("else"):
                 self.pay(w, measure, result, status, "total")
 
-    def pay(self, w: CodeWriter, measure: ast.Measure, result: str, status: str, total: str) -> None:
+    def pay(self, w: CodeWriter, measure: P.Measure, result: str, status: str, total: str) -> None:
         """The cross-funding ceiling and staged payment on the sum of the amounts (`total`, or the one
         clause's amount, already rounded), then the measure's result."""
         rounded = "total.quantize(QUANTUM, ROUND_MODE)"
         # the full path adds the amounts to ZERO, which also turns a -0.00 into 0.00
-        if not measure.of(ast.FundingLimit) and not measure.of(ast.Instalment):
+        if not measure.funding_limits and not measure.instalments:
             w.line(f"{result} = {status}, {rounded if total == 'total' else f'{total} or ROUNDED_ZERO'}")
             return
         if total != "total":
             w.line(f"total = ZERO + {total}")
-        if measure.of(ast.FundingLimit):
+        if measure.funding_limits:
             w.line("room = max(ZERO, (limit - received).quantize(QUANTUM, ROUND_MODE))")
             with self.when("room < total"):
                 w.line("total = room")
         self.instalments(w, measure)
         w.line(f"{result} = {status}, {rounded}")
 
-    def clause(self, w: CodeWriter, clause: ast.Clause, i: int) -> str:
-        """Whether clause `i` applies (`a{i}`) and its amount after caps and rounding (`amount{i}`);
-        returns its precision, known before it runs on the fast path."""
+    def clause(self, w: CodeWriter, clause: P.Clause) -> str:
+        """Whether clause `i` (its index) applies (`a{i}`) and its amount after caps and rounding
+        (`amount{i}`); returns its precision, known before it runs on the fast path."""
         gen = self.gen
         amount = clause.amount
-        w.comment(f"{clause.kind} {clause.name.text if clause.name else i}")
+        i = clause.index
+        w.comment(f"{clause.kind} {clause.name or i}")
         flag = f"a{i}"
         for n, cond in enumerate(clause.conditions):
-            self.chain(flag, cond.expr, cond.negated, first=n == 0)
+            self.chain(flag, cond.cond, cond.negated, first=n == 0)
         if amount.expr is None:
             return rt.UNKNOWN
-        if all(gen._pure(e) for e in (amount.expr, *amount.caps)):
+        caps = [cap.expr for cap in amount.caps]
+        if all(gen.pure(e) for e in (amount.expr, *caps)):
             # a figure written in the policy: capped and rounded here, once
-            figure = min(gen.interp.literal(e) for e in (amount.expr, *amount.caps))
             with decimal.localcontext(rt.CONTEXT):
-                w.line(f"amount{i} = {gen.const(gen.interp.rounding(figure))}")
+                figure = min(gen.figure(e) for e in (amount.expr, *caps))
+                w.line(f"amount{i} = {gen.const(gen.rounding(figure))}")
             return rt.AT_MOST if amount.mode == "ceiling" else rt.EXACT
         with self.when(flag if clause.conditions else None):
             val = gen.expr(amount.expr)
             w.line(f"value = {val.code}")
-            for cap in amount.caps:
+            for cap in caps:
                 limit = gen.expr(cap).code
-                if not gen._pure(cap):
+                if not gen.pure(cap):
                     w.line(f"limit = {limit}")
                     limit = "limit"
                 with self.when(f"{limit} < value"):
@@ -386,17 +385,17 @@ class FastPath:
             w.line(f"amount{i} = value.quantize(QUANTUM, ROUND_MODE)")
         return rt.AT_MOST if amount.mode == "ceiling" else rt.EXACT
 
-    def instalments(self, w: CodeWriter, measure: ast.Measure) -> None:
+    def instalments(self, w: CodeWriter, measure: P.Measure) -> None:
         """Staged payment, as runtime._instalments pays it: each stage in turn while they hold."""
         gen = self.gen
-        stages = measure.of(ast.Instalment)
+        stages = measure.instalments
         if not stages:
             return
-        clawback = not measure.of(ast.NoClawback)
+        clawback = not measure.no_clawback
         w.line("paid = ZERO")
         w.line("going = True")
         for stage in stages:
-            w.comment(f"instalment {stage.name.text}: {gen.quote(stage.cond)}")
+            w.comment(f"instalment {stage.name}: {stage.text}")
             with self.when("going"):
                 # the share first: a share that cannot be worked out leaves the stage undecided
                 share = None

@@ -12,20 +12,23 @@ import re
 import sys
 import threading
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, assert_never
 
 import attrs
 
-from policydsl import ast
 from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
-from policydsl.codegen.fast import TYPES, FastPath, value_tests
+from policydsl.codegen.fast import TYPES, FastPath, received_text, value_tests
 from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, width
-from policydsl.interpreter import DATE_NEEDED, Interpreter
-from policydsl.keywords import ALLOCATIONS, APPLICANT_FACT, COMBINE_MODES
-from policydsl.types import EnumValueSym, FactSym, ParamSym
+from policydsl.interpreter import DATE_NEEDED, NO_BAND, runtime_specs
+from policydsl.keywords import APPLICANT_FACT
+from policydsl.plan import nodes as P
+from policydsl.plan.lower import lower
+
+if TYPE_CHECKING:
+    from policydsl.checks.typecheck import Model
 
 RUNTIME_PATH = Path(rt.__file__)
 
@@ -344,21 +347,31 @@ class _Fn:
         return f"{prefix}{self.temps}"
 
 
+def kind_text(spec: P.FactSpec) -> str:
+    """A fact's type as the Facts class comments it (`count of 家`, `enum industry`)."""
+    if spec.kind == "count":
+        return f"count of {spec.unit}"
+    if spec.kind == "per_unit":
+        return f"money per {spec.unit}"
+    if spec.kind == "enum":
+        return f"enum {spec.enum}"
+    return spec.kind
+
+
 # `since(start) op duration` as a comparison of the day the duration ends with today's date
 _SINCE = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
 _OP_SYMBOLS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!="}
 
 
 class PythonGenerator:
-    """Generates the evaluator module of one checked policy (`model`, its `source_text`, the policy
-    file's `name`)."""
+    """Generates the evaluator module of one checked policy from its plan (`model`, its
+    `source_text`, the policy file's `name`)."""
 
     def __init__(self, model: Model, source_text: str, name: str) -> None:
-        self.model = model
-        self.policy = model.policy
-        self.text = source_text
+        self.plan = lower(model, source_text)
         self.name = name
-        self.interp = Interpreter(model, source_text)
+        self.specs = runtime_specs(self.plan)
+        self.rounding = rt.Rounding(self.plan.rounding.unit, self.plan.rounding.mode)
         self.runtime_text = RUNTIME_PATH.read_text(encoding="utf-8")
         self.namer = Namer(_module_names(self.runtime_text) | _module_names(SUPPORT) | _LOCALS | _GENERATED)
         self.decimals: dict[str, str] = {}
@@ -369,19 +382,19 @@ class PythonGenerator:
         self.fn = _Fn(CodeWriter())
         self.param_funcs: dict[str, str] = {}
         self.heads: list[tuple[str, Seq, str]] = []
-        self.measure_funcs: list[tuple[ast.Measure, str]] = []
+        self.measure_funcs: list[tuple[P.Measure, str]] = []
         # writing the fast path: every fact is given and valid, the date too, and whatever cannot be
         # worked out raises (the fast path then leaves the applicant to the full one)
         self.fast = False
         # each fact's spec once (FACT_SPECS also keys some under other spellings)
-        self.fact_specs = list({spec.name: spec for spec in self.interp.specs.values()}.values())
+        self.fact_specs = [self.specs[name] for name in self.plan.facts]
 
     # ------------------------------------------------------------------ names and constants
-    def file_line(self, node: ast.Node) -> str:
-        return f"{Path(node.span.file).name}:{node.span.line}"
+    def file_line(self, where: P.Where | None) -> str:
+        return f"{Path(self.name).name}:{where.line if where is not None else 0}"
 
     def fact_field(self, name: str) -> str:
-        index = list(self.model.facts).index(name) + 1
+        index = list(self.specs).index(name) + 1
         return self.namer.get("fact", name, self.namer.safe(name, f"fact_{index}"))
 
     def const(self, value: Decimal) -> str:
@@ -408,76 +421,98 @@ class PythonGenerator:
             self.text_order.append((name, lit))
         return self.texts[text]
 
-    def quote(self, node: ast.Node) -> str:
-        return self.interp.quote(node)
+    def needed_label(self, key: str) -> str:
+        """How a result's `needed` names the fact under this key (`label（name）`)."""
+        spec = self.plan.facts.get(key)
+        return f"{spec.label}（{key}）" if spec is not None and spec.label != key else key
 
     # ------------------------------------------------------------------ static facts about expressions
-    def children(self, node: ast.Node) -> Iterator[ast.Node]:
-        for field in attrs.fields(type(node)):
-            child = getattr(node, field.name)
-            if isinstance(child, ast.Node):
-                yield child
-            elif isinstance(child, tuple):
-                yield from (c for c in child if isinstance(c, ast.Node))
-
-    def may_raise(self, node: ast.Node, seen: frozenset[str] = frozenset()) -> bool:
-        """Whether evaluating `node` can raise Unset or an arithmetic error (a division by a value that
-        can be zero, a date moved outside the calendar), so that it needs a handler."""
-        if isinstance(node, ast.Table | ast.Band | ast.Unset):
-            return True
-        if isinstance(node, ast.BinOp) and self.model.type_of(node).kind == "date":
-            return True
-        if isinstance(node, ast.BinOp) and node.op == "/":
-            right = node.right
-            if not (isinstance(right, ast.Money | ast.Number | ast.Percent | ast.Count) and right.value != 0):
+    def is_date(self, e: P.Expr) -> bool:
+        """Whether `e` is a date (the other operand of a date arithmetic is a duration)."""
+        match e:
+            case P.DateConst():
                 return True
-        if isinstance(node, ast.Name):
-            sym = self.model.ref(node)
-            if isinstance(sym, ParamSym):
-                if sym.name in seen:
+            case P.FactRef():
+                return self.plan.facts[e.name].kind == "date"
+            case P.ParamRef():
+                return self.plan.params[e.name].kind == "date"
+            case P.Arith():
+                return e.kind == "date"
+            case P.MinMax():
+                return self.is_date(e.args[0])
+            case P.Table() | P.Band():
+                return any(not isinstance(r.value, P.Unset) and self.is_date(r.value) for r in e.rows)
+            case _:
+                return False
+
+    @staticmethod
+    def ratio(e: P.Expr) -> Decimal | None:
+        """The value of a matching ratio (`1:1`, two exact numbers divided), worked out here once."""
+        if not (
+            isinstance(e, P.Arith)
+            and e.op == "/"
+            and isinstance(e.left, P.Const)
+            and isinstance(e.right, P.Const)
+            and e.left.kind == e.right.kind == "number"
+            and e.right.value != 0
+        ):
+            return None
+        with decimal.localcontext(rt.CONTEXT):
+            return e.left.value / e.right.value
+
+    def pure(self, e: P.Expr) -> bool:
+        """Whether `e` is a figure written in the policy (no fact, parameter or operation)."""
+        return isinstance(e, P.Const | P.BoolConst) or self.ratio(e) is not None
+
+    def figure(self, e: P.Expr) -> Decimal:
+        """The value of a pure figure."""
+        value = self.ratio(e)
+        if value is not None:
+            return value
+        assert isinstance(e, P.Const)
+        return e.value
+
+    def may_raise(self, e: P.Expr, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether evaluating `e` can raise Unset or an arithmetic error (a division by a value that
+        can be zero, a date moved outside the calendar), so that it needs a handler."""
+        match e:
+            case P.Table() | P.Band() | P.Unset():
+                return True
+            case P.Arith() if e.kind == "date":
+                return True
+            case P.Arith() if e.op == "/" and not (
+                isinstance(e.right, P.Const) and e.right.kind != "per_unit" and e.right.value != 0
+            ):
+                return True
+            case P.ParamRef():
+                if e.name in seen:
                     return True
                 return any(
-                    isinstance(v.value, ast.Unset) or self.may_raise(v.value, seen | {sym.name})
-                    for v in sym.decl.versions
+                    isinstance(v.value, P.Unset) or self.may_raise(v.value, seen | {e.name})
+                    for v in self.plan.params[e.name].versions
                 )
-            return False
-        return any(self.may_raise(c, seen) for c in self.children(node))
+        return any(self.may_raise(c, seen) for c in P.children(e))
 
-    def param_nullable(self, sym: ParamSym, seen: frozenset[str] = frozenset()) -> bool:
-        if sym.name in seen:
+    def param_nullable(self, name: str, seen: frozenset[str] = frozenset()) -> bool:
+        if name in seen:
             return True
         return any(
-            not isinstance(v.value, ast.Unset) and self.nullable(v.value, seen | {sym.name})
-            for v in sym.decl.versions
+            not isinstance(v.value, P.Unset) and self.nullable(v.value, seen | {name})
+            for v in self.plan.params[name].versions
         )
 
-    def nullable(self, node: ast.Node, seen: frozenset[str] = frozenset()) -> bool:
-        if isinstance(node, ast.Name):
-            sym = self.model.ref(node)
-            if isinstance(sym, FactSym):
+    def nullable(self, e: P.Expr, seen: frozenset[str] = frozenset()) -> bool:
+        match e:
+            case P.FactRef() | P.Table():
                 return True
-            if isinstance(sym, ParamSym):
-                return self.param_nullable(sym, seen)
-            return False
-        if isinstance(node, ast.Table):
-            return isinstance(self.model.refs.get(id(node.subject)), FactSym) or any(
-                self.nullable(e.value, seen) for e in node.entries
-            )
-        return any(self.nullable(c, seen) for c in self.children(node))
+            case P.ParamRef():
+                return self.param_nullable(e.name, seen)
+        return any(self.nullable(c, seen) for c in P.children(e))
 
-    def facts_used(self, node: ast.Node) -> tuple[tuple[str, str, bool], ...]:
-        """(name, label, is money) of the facts an explanation shows for `node`, sorted by name."""
-        seen: dict[str, tuple[str, str, bool]] = {}
-        stack: list[ast.Node] = [node]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, ast.Name):
-                sym = self.model.ref(item)
-                if isinstance(sym, FactSym) and sym.name not in seen:
-                    seen[sym.name] = (sym.name, sym.label, sym.type.kind == "money")
-            else:
-                stack.extend(self.children(item))
-        return tuple(seen[k] for k in sorted(seen))
+    def facts_used(self, e: P.Expr) -> tuple[tuple[str, str, bool], ...]:
+        """(name, label, is money) of the facts an explanation shows for `e`, sorted by name."""
+        specs = self.plan.facts
+        return tuple((n, specs[n].label, specs[n].kind == "money") for n in P.facts_of(e))
 
     def facts_tuple(self, facts: tuple[tuple[str, str, bool], ...]) -> str:
         """A module constant listing the facts an explanation shows."""
@@ -489,11 +524,60 @@ class PythonGenerator:
         return self.tuples[text][0]
 
     # ------------------------------------------------------------------ expressions
-    def expr(self, node: ast.Expr) -> Val:
-        method = getattr(self, f"visit_{type(node).__name__}", None)
-        if method is None:
-            raise CompileError(f"cannot compile a {type(node).__name__}")
-        return method(node)  # type: ignore[no-any-return]
+    def expr(self, e: P.Expr) -> Val:
+        match e:
+            case P.Const():
+                return Val(self.const(e.value), False)
+            case P.DateConst():
+                return Val(self.date_const(e.value), False)
+            case P.DurationConst():
+                return Val(f"({e.count}, {literal(e.unit)})", False)
+            case P.BoolConst():
+                return Val("True" if e.value else "False", False)
+            case P.EnumConst():
+                return Val(self.s(e.member), False)
+            case P.FactRef():
+                local = self.fact_local(e.name)
+                self.record_need(local, e.name)
+                return Val(local, not self.fast)
+            case P.ParamRef():
+                func = self.param_func(e.name)
+                return self.bind(f"{func}(f, p, date, need)", self.param_nullable(e.name) and not self.fast)
+            case P.Arith():
+                return self.arith(e)
+            case P.Neg():
+                operand = self.expr(e.operand)
+                return self.none_if([operand], f"-{operand.inner()}")
+            case P.Cmp():
+                left = self.expr(e.left)
+                right = self.expr(e.right)
+                return self.none_if([left, right], f"{left.inner()} {_OP_SYMBOLS[e.op]} {right.inner()}", "c")
+            case P.Since():
+                return self.since(e)
+            case P.In():
+                subject = self.expr(e.subject)
+                values = [self.s(v) for v in e.members]
+                options = "(" + ", ".join(values) + ("," if len(values) == 1 else "") + ")"
+                return self.none_if([subject], f"{subject.inner()} in {options}", "c")
+            case P.And():
+                return self.and_(e)
+            case P.Or():
+                return self.or_(e)
+            case P.Not():
+                operand = self.expr(e.operand)
+                return self.none_if([operand], f"not {operand.inner()}", "c")
+            case P.MinMax():
+                args = [self.expr(a) for a in e.args]
+                return self.none_if(args, f"{e.func}({', '.join(a.code for a in args)})")
+            case P.Unset():
+                self.unset_value(e.why)
+                return Val("None", True)
+            case P.Table():
+                return self.table(e)
+            case P.Band():
+                return self.band(e)
+            case _:
+                assert_never(e)
 
     def bind(self, code: str, nullable: bool, prefix: str = "v") -> Val:
         """Store `code` in a new temporary."""
@@ -523,28 +607,6 @@ class PythonGenerator:
             return Val(code, False, atomic=False)
         return self.bind(f"None if {' or '.join(tests)} else {code}", True, prefix)
 
-    def visit_Money(self, node: ast.Money) -> Val:
-        return Val(self.const(node.value), False)
-
-    visit_Percent = visit_Money
-    visit_Count = visit_Money
-    visit_Number = visit_Money
-    visit_PerUnit = visit_Money
-
-    def visit_Ratio(self, node: ast.Ratio) -> Val:
-        with decimal.localcontext(rt.CONTEXT):
-            value = node.left / node.right
-        return Val(self.const(value), False)
-
-    def visit_Bool(self, node: ast.Bool) -> Val:
-        return Val("True" if node.value else "False", False)
-
-    def visit_DateLit(self, node: ast.DateLit) -> Val:
-        return Val(self.date_const(node.value), False)
-
-    def visit_Duration(self, node: ast.Duration) -> Val:
-        return Val(f"({node.value}, {literal(node.unit)})", False)
-
     def fact_local(self, name: str) -> str:
         local = self.fact_field(name)
         self.fn.facts[name] = local
@@ -556,27 +618,15 @@ class PythonGenerator:
         with self.fn.w.block(f"if {local} is None"):
             self.fn.w.line(f"need.add({self.s(name)})")
 
-    def visit_Name(self, node: ast.Name) -> Val:
-        sym = self.model.ref(node)
-        if isinstance(sym, FactSym):
-            local = self.fact_local(sym.name)
-            self.record_need(local, sym.name)
-            return Val(local, not self.fast)
-        if isinstance(sym, ParamSym):
-            func = self.param_func(sym)
-            return self.bind(f"{func}(f, p, date, need)", self.param_nullable(sym) and not self.fast)
-        if isinstance(sym, EnumValueSym):
-            return Val(self.s(sym.member), False)
-        raise CompileError(f"unresolved name {node.text}")
-
-    def visit_BinOp(self, node: ast.BinOp) -> Val:
-        left = self.expr(node.left)
-        right = self.expr(node.right)
-        lkind = self.model.type_of(node.left).kind
-        rkind = self.model.type_of(node.right).kind
-        if "date" in (lkind, rkind):
-            date_val, dur = (left, right) if lkind == "date" else (right, left)
-            sign = "" if node.op == "+" else "-"
+    def arith(self, e: P.Arith) -> Val:
+        ratio = self.ratio(e)
+        if ratio is not None:
+            return Val(self.const(ratio), False)
+        left = self.expr(e.left)
+        right = self.expr(e.right)
+        if e.kind == "date" or self.is_date(e.left) or self.is_date(e.right):
+            date_val, dur = (left, right) if self.is_date(e.left) else (right, left)
+            sign = "" if e.op == "+" else "-"
             match = re.fullmatch(r"\((-?\d+), (\"\w+\")\)", dur.code)
             if match:
                 count, unit = match.groups()
@@ -588,8 +638,8 @@ class PythonGenerator:
                 if left.nullable or right.nullable
                 else self.bind(code, False)
             )
-        code = f"{left.inner()} {node.op} {right.inner()}"
-        if node.op == "/" and self.may_raise(node):
+        code = f"{left.inner()} {e.op} {right.inner()}"
+        if e.op == "/" and self.may_raise(e):
             # a division that can fail is done where the interpreter does it, before later operands
             return (
                 self.none_if([left, right], code)
@@ -598,48 +648,34 @@ class PythonGenerator:
             )
         return self.none_if([left, right], code)
 
-    def visit_Negate(self, node: ast.Negate) -> Val:
-        operand = self.expr(node.operand)
-        return self.none_if([operand], f"-{operand.inner()}")
-
-    def visit_Compare(self, node: ast.Compare) -> Val:
-        if isinstance(node.left, ast.Call) and node.left.func == "since":
-            start = self.expr(node.left.args[0])
-            duration = self.expr(node.right)
-            holds = self.fn.temp("c")
-            w = self.fn.w
-            match = re.fullmatch(r"\((-?\d+), (\"\w+\")\)", duration.code)
-            count, unit = match.groups() if match else (f"{duration.code}[0]", f"{duration.code}[1]")
-            if self.fast:  # how far `date` is from the day the duration ends (an OverflowError: no such day)
-                boundary = f"add_duration({start.code}, {count}, {unit})"
-                w.line(f"{holds} = {boundary} {_SINCE[node.op]} date")
-                return Val(holds, False)
-            with w.block("if date is None"):
-                w.line(f"need.add({literal(DATE_NEEDED)})")
+    def since(self, e: P.Since) -> Val:
+        start = self.expr(e.start)
+        duration = self.expr(e.duration)
+        holds = self.fn.temp("c")
+        w = self.fn.w
+        match = re.fullmatch(r"\((-?\d+), (\"\w+\")\)", duration.code)
+        count, unit = match.groups() if match else (f"{duration.code}[0]", f"{duration.code}[1]")
+        if self.fast:  # how far `date` is from the day the duration ends (an OverflowError: no such day)
+            boundary = f"add_duration({start.code}, {count}, {unit})"
+            w.line(f"{holds} = {boundary} {_SINCE[e.op]} date")
+            return Val(holds, False)
+        with w.block("if date is None"):
+            w.line(f"need.add({literal(DATE_NEEDED)})")
+            w.line(f"{holds} = None")
+        nulls = [f"{v.code} is None" for v in (start, duration) if v.nullable]
+        if nulls:
+            with w.block(f"elif {' or '.join(nulls)}"):
                 w.line(f"{holds} = None")
-            nulls = [f"{v.code} is None" for v in (start, duration) if v.nullable]
-            if nulls:
-                with w.block(f"elif {' or '.join(nulls)}"):
-                    w.line(f"{holds} = None")
-            with w.block("else"):
-                w.call(f"{holds} = since_compare(", [start.code, "date", literal(node.op), count, unit])
-            return Val(holds, True)
-        left = self.expr(node.left)
-        right = self.expr(node.right)
-        return self.none_if([left, right], f"{left.inner()} {_OP_SYMBOLS[node.op]} {right.inner()}", "c")
+        with w.block("else"):
+            w.call(f"{holds} = since_compare(", [start.code, "date", literal(e.op), count, unit])
+        return Val(holds, True)
 
-    def visit_Member(self, node: ast.Member) -> Val:
-        subject = self.expr(node.subject)
-        values = [self.s(v.text) for v in node.values]
-        options = "(" + ", ".join(values) + ("," if len(values) == 1 else "") + ")"
-        return self.none_if([subject], f"{subject.inner()} in {options}", "c")
-
-    def both(self, left: Val, right_node: ast.Expr, op: str) -> Val:
+    def both(self, left: Val, right_expr: P.Expr, op: str) -> Val:
         """On the fast path (two-valued): `left and right` or `left or right`, the right side's
         statements run only when it is needed."""
         w = self.fn.w
         outer, w.lines = w.lines, []
-        right = self.expr(right_node)
+        right = self.expr(right_expr)
         inner, w.lines = w.lines, outer
         code = f"{left.inner()} {op} {right.inner()}"
         if not inner and width(code) <= 60:
@@ -651,16 +687,16 @@ class PythonGenerator:
             w.line(f"{result} = {right.code}")
         return Val(result, False)
 
-    def visit_And(self, node: ast.And) -> Val:
+    def and_(self, e: P.And) -> Val:
         if self.fast:
-            return self.both(self.expr(node.left), node.right, "and")
-        left = self.expr(node.left)
+            return self.both(self.expr(e.left), e.right, "and")
+        left = self.expr(e.left)
         w = self.fn.w
         result = self.fn.temp("c")
         with w.block(f"if {left.inner()} is False"):
             w.line(f"{result} = False")
         with w.block("else"):
-            right = self.expr(node.right)
+            right = self.expr(e.right)
             if left.nullable or right.nullable:
                 self.assign(
                     result, f"False if {right.inner()} is False else {left.inner()} and {right.inner()}"
@@ -669,13 +705,18 @@ class PythonGenerator:
                 w.line(f"{result} = {right.code}")
         return Val(result, left.nullable or right.nullable)
 
-    def _or(self, left: Val, right_node: ast.Expr) -> Val:
+    def or_(self, e: P.Or) -> Val:
+        left = self.expr(e.left)
+        if self.fast:
+            return self.both(left, e.right, "or")
+        if isinstance(e.left, P.Not) and not left.atomic:
+            left = self.bind(left.code, False, "c")  # `a implies b`: `not a` in a temporary
         w = self.fn.w
         result = self.fn.temp("c")
         with w.block(f"if {left.inner()} is True"):
             w.line(f"{result} = True")
         with w.block("else"):
-            right = self.expr(right_node)
+            right = self.expr(e.right)
             nulls = [f"{v.code} is None" for v in (left, right) if v.nullable]
             if nulls:
                 self.assign(
@@ -685,173 +726,133 @@ class PythonGenerator:
                 w.line(f"{result} = {right.code}")
         return Val(result, left.nullable or right.nullable)
 
-    def visit_Or(self, node: ast.Or) -> Val:
-        if self.fast:
-            return self.both(self.expr(node.left), node.right, "or")
-        return self._or(self.expr(node.left), node.right)
-
-    def visit_Not(self, node: ast.Not) -> Val:
-        operand = self.expr(node.operand)
-        return self.none_if([operand], f"not {operand.inner()}", "c")
-
-    def visit_Implies(self, node: ast.Implies) -> Val:
-        if self.fast:
-            left = self.expr(node.left)
-            return self.both(Val(f"not {left.inner()}", False, atomic=False), node.right, "or")
-        left = self.expr(node.left)
-        negated = self.none_if([left], f"not {left.inner()}", "c")
-        if not negated.atomic:
-            negated = self.bind(negated.code, False, "c")
-        return self._or(negated, node.right)
-
-    def visit_Call(self, node: ast.Call) -> Val:
-        if node.func == "since":
-            self.fn.w.line(f"raise AssertionError({literal('since() is evaluated inside its comparison')})")
-            return Val("None", True)
-        args = [self.expr(a) for a in node.args]
-        return self.none_if(args, f"{node.func}({', '.join(a.code for a in args)})")
-
     def unset_value(self, why: str) -> None:
         self.fn.w.line(f"raise Unset({self.s(why)})")
 
-    def entry_value(
-        self, target: str, value: ast.Expr | ast.Unset, why: str | None, why_code: str | None
-    ) -> None:
-        w = self.fn.w
-        if isinstance(value, ast.Unset):
-            if why_code is not None:
-                w.line(f"raise Unset({why_code})")
+    def row_value(self, target: str, value: P.Expr, key: str | None = None) -> None:
+        """A table row's or band's value into `target`; an unset one raises with its reason (`{key}`
+        in it stands for the applicant's value of the table's key, the local `key`)."""
+        if isinstance(value, P.Unset):
+            if key is not None and "{key}" in value.why:
+                before, after = value.why.split("{key}", 1)
+                parts = [*([literal(before)] if before else []), key, *([literal(after)] if after else [])]
+                self.fn.w.line(f"raise Unset({' + '.join(parts)})")
             else:
-                self.unset_value(why or "")
+                self.unset_value(value.why)
             return
-        val = self.expr(value)
-        w.line(f"{target} = {val.code}")
+        self.fn.w.line(f"{target} = {self.expr(value).code}")
 
-    def visit_Table(self, node: ast.Table) -> Val:
+    def table(self, e: P.Table) -> Val:
         w = self.fn.w
         result = self.fn.temp()
-        sym = self.model.refs.get(id(node.subject))
-        if not isinstance(sym, FactSym):
-            for entry in node.entries:
-                if entry.key is None:
-                    self.entry_value(result, entry.value, None, literal("None 档的金额原文未给出"))
-                    return Val(result, self.nullable(entry.value))
-            self.unset_value("分级表没有 None 档")
-            return Val("None", True)
-        key = self.fact_local(sym.name)
+        key = self.fact_local(e.fact)
         first = True
         if not self.fast:
             with w.block(f"if {key} is None"):
-                w.line(f"need.add({self.s(sym.name)})")
+                w.line(f"need.add({self.s(e.fact)})")
                 w.line(f"{result} = None")
             first = False
         otherwise = False
-        for entry in node.entries:
-            if entry.key is None:
+        for row in e.rows:
+            if row.key is None:
                 with w.block("else" if not first else "if True"):
-                    self.entry_value(result, entry.value, None, f'{key} + " 档的金额原文未给出"')
+                    self.row_value(result, row.value, key)
                 otherwise = True
                 break
-            with w.block(f"{'if' if first else 'elif'} {key} == {self.s(entry.key.text)}"):
-                self.entry_value(result, entry.value, f"{entry.key.text} 档的金额原文未给出", None)
+            with w.block(f"{'if' if first else 'elif'} {key} == {self.s(row.key)}"):
+                self.row_value(result, row.value)
             first = False
         if not otherwise:
             with w.block("else" if not first else "if True"):
                 w.line(f'raise Unset("分级表没有 " + {key} + " 档")')
         return Val(result, not self.fast)
 
-    def _pure(self, node: ast.Expr) -> bool:
-        return isinstance(
-            node, ast.Money | ast.Percent | ast.Count | ast.Number | ast.PerUnit | ast.Ratio | ast.Bool
-        )
-
-    def visit_Band(self, node: ast.Band) -> Val:
+    def band(self, e: P.Band) -> Val:
         w = self.fn.w
-        subject = self.expr(node.subject)
+        subject = self.expr(e.subject)
         result = self.fn.temp()
-        pure = all(self._pure(b.value) for e in node.entries for b in e.bounds or ())
-        if pure:
+        if all(self.pure(bound) for row in e.rows for _, bound in row.bounds or ()):
             first = True
             if subject.nullable:
                 with w.block(f"if {subject.code} is None"):
                     w.line(f"{result} = None")
                 first = False
             done = False
-            for entry in node.entries:
-                if entry.bounds is None:
+            for row in e.rows:
+                if row.bounds is None:
                     with w.block("else" if not first else "if True"):
-                        self.entry_value(result, entry.value, "分档金额原文未给出", None)
+                        self.row_value(result, row.value)
                     done = True
                     break
                 test = " and ".join(
-                    f"{subject.inner()} {_OP_SYMBOLS[b.op]} {self.expr(b.value).code}" for b in entry.bounds
+                    f"{subject.inner()} {_OP_SYMBOLS[op]} {self.expr(bound).code}" for op, bound in row.bounds
                 )
                 with w.block(("if " if first else "elif ") + test):
-                    self.entry_value(result, entry.value, "分档金额原文未给出", None)
+                    self.row_value(result, row.value)
                 first = False
             if not done:
                 with w.block("else" if not first else "if True"):
-                    self.unset_value("没有适用的档次")
+                    self.unset_value(NO_BAND)
             return Val(result, True)
         # bounds that read facts or parameters are evaluated one by one, as the interpreter does
         with w.block(f"if {subject.code} is None" if subject.nullable else "if False"):
             w.line(f"{result} = None")
         with w.block("else"):
-            self._band_entries(node.entries, subject, result)
+            self._band_rows(e.rows, subject, result)
         return Val(result, True)
 
-    def _band_entries(self, entries: tuple[ast.BandEntry, ...], subject: Val, result: str) -> None:
+    def _band_rows(self, rows: tuple[P.BandRow, ...], subject: Val, result: str) -> None:
         w = self.fn.w
-        if not entries:
-            self.unset_value("没有适用的档次")
+        if not rows:
+            self.unset_value(NO_BAND)
             return
-        entry = entries[0]
-        if entry.bounds is None:
-            self.entry_value(result, entry.value, "分档金额原文未给出", None)
+        row = rows[0]
+        if row.bounds is None:
+            self.row_value(result, row.value)
             return
         ok = self.fn.temp("ok")
-        for i, bound in enumerate(entry.bounds):
+        for i, (op, bound) in enumerate(row.bounds):
             if i == 0:
-                value = self.expr(bound.value)
-                w.line(f"{ok} = {subject.inner()} {_OP_SYMBOLS[bound.op]} {value.inner()}")
+                value = self.expr(bound)
+                w.line(f"{ok} = {subject.inner()} {_OP_SYMBOLS[op]} {value.inner()}")
             else:
                 with w.block(f"if {ok}"):
-                    value = self.expr(bound.value)
-                    w.line(f"{ok} = {subject.inner()} {_OP_SYMBOLS[bound.op]} {value.inner()}")
+                    value = self.expr(bound)
+                    w.line(f"{ok} = {subject.inner()} {_OP_SYMBOLS[op]} {value.inner()}")
         with w.block(f"if {ok}"):
-            self.entry_value(result, entry.value, "分档金额原文未给出", None)
+            self.row_value(result, row.value)
         with w.block("else"):
-            self._band_entries(entries[1:], subject, result)
+            self._band_rows(rows[1:], subject, result)
 
     # ------------------------------------------------------------------ conditions with handlers
-    def test(self, node: ast.Expr, holds: str, why: str | None, reset: bool = True) -> bool:
-        """Evaluate a condition into `holds` (and the reason it cannot be told into `why`), as
-        Interpreter.test does.  Returns whether `why` may have been set."""
+    def test(self, e: P.Expr, text: str, holds: str, why: str | None, reset: bool = True) -> bool:
+        """Evaluate a condition (`text` as written) into `holds` (and the reason it cannot be told
+        into `why`), as Interpreter.test does.  Returns whether `why` may have been set."""
         w = self.fn.w
-        if self.fast or not self.may_raise(node):
-            val = self.expr(node)
+        if self.fast or not self.may_raise(e):
+            val = self.expr(e)
             w.line(f"{holds} = {val.code}")
             return False
         why_target = why or "_"
         if why is not None and reset:
             w.line(f"{why} = None")
         with w.block("try"):
-            val = self.expr(node)
+            val = self.expr(e)
             w.line(f"{holds} = {val.code}")
         with w.block("except Unset as exc"):
             w.line(f"{holds}, {why_target} = None, exc.what")
         with w.block("except ARITHMETIC as exc"):
-            w.line(f"{holds}, {why_target} = None, failure({self.s(self.quote(node))}, exc)")
+            w.line(f"{holds}, {why_target} = None, failure({self.s(text)}, exc)")
         return why is not None
 
-    def safe(self, node: ast.Expr, target: str) -> None:
+    def safe(self, e: P.Expr, target: str) -> None:
         """Interpreter._safe: the value, or None when it cannot be computed."""
         w = self.fn.w
-        if self.fast or not self.may_raise(node):
-            w.line(f"{target} = {self.expr(node).code}")
+        if self.fast or not self.may_raise(e):
+            w.line(f"{target} = {self.expr(e).code}")
             return
         with w.block("try"):
-            w.line(f"{target} = {self.expr(node).code}")
+            w.line(f"{target} = {self.expr(e).code}")
         with w.block("except (Unset, *ARITHMETIC)"):
             w.line(f"{target} = None")
 
@@ -881,28 +882,25 @@ class PythonGenerator:
                 out.call(f"{local} = f.get(", [self.s(name)])
         out.extend(self.fn.w)
 
-    def param_func(self, sym: ParamSym) -> str:
-        if sym.name in self.param_funcs:
-            return self.param_funcs[sym.name]
-        func = self.namer.get(
-            "param", sym.name, "param_" + self.namer.safe(sym.name, str(len(self.param_funcs) + 1))
-        )
-        self.param_funcs[sym.name] = func
+    def param_func(self, name: str) -> str:
+        if name in self.param_funcs:
+            return self.param_funcs[name]
+        func = self.namer.get("param", name, "param_" + self.namer.safe(name, str(len(self.param_funcs) + 1)))
+        self.param_funcs[name] = func
         return func
 
-    def gen_param(self, out: CodeWriter, sym: ParamSym) -> None:
-        func = self.param_func(sym)
+    def gen_param(self, out: CodeWriter, param: P.ParamSpec) -> None:
+        func = self.param_func(param.name)
         saved = self.fn
         w = self.begin()
-        w.line(f"if {self.s(sym.name)} in p:")
+        w.line(f"if {self.s(param.name)} in p:")
         with w.indent():
-            w.line(f"return p[{self.s(sym.name)}]")
-        versions = sym.decl.versions
-        unset_why = f"参数 {sym.label}（{sym.name}）原文未给出"
+            w.line(f"return p[{self.s(param.name)}]")
+        versions = param.versions
 
-        def give(version: ast.ParamVersion) -> None:
-            if isinstance(version.value, ast.Unset):
-                self.unset_value(unset_why)
+        def give(version: P.ParamVersion) -> None:
+            if isinstance(version.value, P.Unset):
+                self.unset_value(version.value.why)
             else:
                 w.line(f"return {self.expr(version.value).code}")
 
@@ -917,27 +915,23 @@ class PythonGenerator:
                 give(version)
         else:
             give(versions[0])
-        comments = [f"{self.file_line(sym.decl)}  parameter {sym.name} 「{sym.label}」"]
+        comments = [f"{self.file_line(param.where)}  parameter {param.name} 「{param.label}」"]
         comments += [f"from {v.start or 'the start'}: {v.cite}" for v in versions if v.cite]
         self.end(out, func, ["f: Values", "p: Values", "date: Date", "need: set[str]"], "Any", comments)
         self.fn = saved
 
     # ------------------------------------------------------------------ clauses
-    def clause_func(self, out: CodeWriter, measure: ast.Measure, clause: ast.Clause) -> str:
-        cid = measure.clause_id(clause)
-        label = clause.label or (clause.name.text if clause.name else cid)
-        mstem = self.namer.safe(
-            measure.name.text, f"measure_{ast.position(self.policy.of(ast.Measure), measure) + 1}"
-        )
-        index = ast.position(measure.clauses, clause) + 1
-        cstem = self.namer.safe(clause.name.text, str(index)) if clause.name else str(index)
+    def clause_func(self, out: CodeWriter, mstem: str, clause: P.Clause) -> str:
+        cid = clause.id
+        label = clause.label
+        cstem = self.namer.safe(clause.name, str(clause.index)) if clause.name else str(clause.index)
         func = self.namer.get("clause", cid, f"{mstem}_{cstem}")
         w = self.begin()
         w.line("why = None")
         for i, cond in enumerate(clause.conditions, 1):
-            w.comment(("unless " if cond.negated else "if ") + self.quote(cond.expr))
+            w.comment(("unless " if cond.negated else "if ") + cond.text)
             holds = f"c{i}_"
-            self.test(cond.expr, holds, "why", reset=False)
+            self.test(cond.cond, cond.text, holds, "why", reset=False)
             if cond.negated:
                 w.line(f"{holds} = None if {holds} is None else not {holds}")
             with w.block(f"if {holds} is False"):
@@ -947,14 +941,13 @@ class PythonGenerator:
             with w.block(f"if {tests}"):
                 w.line("return None, None, EXACT, why, NO_STEPS")
         w.line("steps: list[str] = []")
-        cite = f"[{clause.cite}] " if clause.cite else ""
-        conds = "；".join(self.quote(c) for c in clause.conditions)
-        head = f"{cite}{label}：适用"
+        conds = clause.conditions_text
+        head = clause.head
         with w.block("if explain"):
             if not conds:
                 w.line(f"steps.append({self.s(head)})")
             else:
-                used = [self.facts_used(c.expr) for c in clause.conditions]
+                used = [self.facts_used(c.cond) for c in clause.conditions]
                 used = [u for u in used if u]
                 if not used:
                     w.line(f"steps.append({self.s(head + '（' + conds + '；）')})")
@@ -965,27 +958,25 @@ class PythonGenerator:
                         joined = f'"；".join(filter(None, ({parts})))'
                     w.line(f"used = {joined}")
                     w.line(f'steps.append({self.s(head + "（" + conds + "；")} + used + "）")')
-        self.amount(clause, label)
+        self.amount(clause)
         comments = [
-            f"{self.file_line(clause)}  {clause.cite or ''}".rstrip(),
+            f"{self.file_line(clause.where)}  {clause.cite or ''}".rstrip(),
             f"{clause.kind} {cid} 「{label}」",
         ]
         args = ["f: Values", "p: Values", "date: Date", "need: set[str]", "explain: bool"]
         self.end(out, func, args, "Outcome", comments)
         return func
 
-    def amount(self, clause: ast.Clause, label: str) -> None:
+    def amount(self, clause: P.Clause) -> None:
         w = self.fn.w
         amount = clause.amount
         ceiling = amount.mode == "ceiling"
-        w.comment(
-            f"amount: {amount.mode} " + (self.quote(amount.expr) if amount.expr is not None else "unset")
-        )
+        w.comment(f"amount: {amount.mode} " + (amount.text if amount.text is not None else "unset"))
         w.line("value = None")
         w.line(f"precision = {'AT_MOST' if ceiling else 'EXACT'}")
-        unset = amount.expr is None
-        if amount.expr is None:
-            w.line(f"why = {self.s(label + '：原文未给出金额')}")
+        unset = amount.expr is None or amount.text is None
+        if amount.expr is None or amount.text is None:
+            w.line(f"why = {self.s(amount.unset_reason)}")
             w.line("precision = UNKNOWN")
         else:
             with w.block("try"):
@@ -996,21 +987,21 @@ class PythonGenerator:
                 with w.block(f"if {cond}"):
                     shown = "value.quantize(QUANTUM, ROUND_MODE)"
                     used_code = f"facts_text(f, {self.facts_tuple(used)})" if used else '""'
-                    w.call("amount_step(", ["steps", self.s(self.quote(amount.expr)), shown, used_code])
+                    w.call("amount_step(", ["steps", self.s(amount.text), shown, used_code])
             with w.block("except Unset as exc"):
                 w.line("why = exc.what")
                 w.line("precision = UNKNOWN")
             with w.block("except ARITHMETIC as exc"):
-                w.line(f"why = failure({self.s(self.quote(amount.expr))}, exc)")
+                w.line(f"why = failure({self.s(amount.text)}, exc)")
                 w.line("precision = UNKNOWN")
         for cap in amount.caps:
-            quoted = self.quote(cap)
+            quoted = cap.text
             w.comment(f"cap {quoted}")
-            raises = self.may_raise(cap)
+            raises = self.may_raise(cap.expr)
             if raises:
                 w.line("try:")
                 w.level += 1
-            val = self.expr(cap)
+            val = self.expr(cap.expr)
             w.line(f"limit = {val.code}")
             if raises:
                 w.level -= 1
@@ -1050,7 +1041,7 @@ class PythonGenerator:
             with w.block("try"):
                 w.line("value = value.quantize(QUANTUM, ROUND_MODE)")
             with w.block("except ARITHMETIC as exc"):
-                w.line(f"return True, None, UNKNOWN, failure({self.s(label)}, exc), steps")
+                w.line(f"return True, None, UNKNOWN, failure({self.s(clause.label)}, exc), steps")
             if ceiling:
                 with w.block("if explain"):
                     w.line('steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")')
@@ -1058,29 +1049,26 @@ class PythonGenerator:
         w.line("return True, None, UNKNOWN, why, steps")
 
     # ------------------------------------------------------------------ measures
-    def gate(self, key: str, cond: ast.Expr, reason: str, negate: bool) -> None:
+    def gate(self, gate: P.Gate) -> None:
         w = self.fn.w
-        raises = self.test(cond, "holds", "why")
-        if negate:
+        raises = self.test(gate.cond, gate.text, "holds", "why")
+        if not gate.passes_when:
             w.line("holds = None if holds is None else not holds")
-        w.line(f"conditions[{self.s(key)}] = holds")
+        w.line(f"conditions[{self.s(gate.key)}] = holds")
         with w.block("if holds is False"):
-            w.line(f"failures.append({self.s(reason)})")
+            w.line(f"failures.append({self.s(gate.reason)})")
         with w.block("elif holds is None"):
-            w.line(f"unknown.append({'why or ' if raises else ''}{self.s(reason)})")
+            w.line(f"unknown.append({'why or ' if raises else ''}{self.s(gate.reason)})")
 
-    def measure_func(self, out: CodeWriter, measure: ast.Measure) -> str:
-        mname = measure.name.text
-        clause_funcs = [self.clause_func(out, measure, c) for c in measure.clauses]
-        func = self.namer.get(
-            "measure",
-            mname,
-            "measure_" + self.namer.safe(mname, str(ast.position(self.policy.of(ast.Measure), measure) + 1)),
-        )
+    def measure_func(self, out: CodeWriter, measure: P.Measure, position: int) -> str:
+        mname = measure.name
+        mstem = self.namer.safe(mname, f"measure_{position}")
+        clause_funcs = [self.clause_func(out, mstem, c) for c in measure.clauses]
+        func = self.namer.get("measure", mname, "measure_" + self.namer.safe(mname, str(position)))
         w = self.begin()
-        forms = tuple(f.text for p in measure.of(ast.Pays) for f in p.forms) or ("cash",)
+        forms = measure.forms
         forms_code = "(" + ", ".join(self.s(x) for x in forms) + ("," if len(forms) == 1 else "") + ")"
-        label = measure.label or mname
+        label = measure.label
         cite = self.s(measure.cite) if measure.cite is not None else "None"
         head_seq = Seq([self.s(mname), self.s(label), cite, forms_code])
         head = self.namer.get("head", mname, "HEAD_" + func.removeprefix("measure_"))
@@ -1093,37 +1081,27 @@ class PythonGenerator:
             w.call("return measure_result(", result("INELIGIBLE", "list(shared[0])", "{}"))
         w.line("need = set(shared[2])")
         w.line("conditions: dict[str, bool | None] = {}")
-        applicants = measure.of(ast.Applicants)
-        gates = bool(applicants and self.model.kinds) or bool(
-            measure.of(ast.Requirement) or measure.of(ast.Exclusion)
-        )
+        applicants = measure.applicants
+        gates = applicants is not None or bool(measure.gates)
         if gates:
             w.line("failures: list[str] = []")
             w.line("unknown: list[str] = []")
-        conds = [g.cond for g in measure.of(ast.Requirement)] + [g.cond for g in measure.of(ast.Exclusion)]
-        if any(self.may_raise(c) for c in conds):
+        if any(self.may_raise(g.cond) for g in measure.gates):
             w.line("why = None")
-        if applicants and self.model.kinds:
-            allowed = {k.text for a in applicants for k in a.kinds}
-            kinds = self.model.kinds
-            labels = "、".join(kinds[k].label for k in sorted(allowed) if k in kinds)
-            reason = self.s(f"适用主体为 {labels}")
-            w.comment("applicants " + ", ".join(sorted(allowed)))
+        if applicants is not None:
+            allowed = applicants.kinds
+            reason = self.s(applicants.reason)
+            w.comment("applicants " + ", ".join(allowed))
             kind = self.fact_local(APPLICANT_FACT[0])
-            options = (
-                "(" + ", ".join(self.s(k) for k in sorted(allowed)) + ("," if len(allowed) == 1 else "") + ")"
-            )
+            options = "(" + ", ".join(self.s(k) for k in allowed) + ("," if len(allowed) == 1 else "") + ")"
             with w.block(f"if {kind} is None"):
                 w.line(f"need.add({literal(APPLICANT_FACT[0])})")
                 w.line(f"unknown.append({reason})")
             with w.block(f"elif {kind} not in {options}"):
                 w.line(f"failures.append({reason})")
-        for i, req in enumerate(measure.of(ast.Requirement), 1):
-            w.comment(f"require {self.quote(req.cond)}")
-            self.gate(f"{mname}.require.{i}", req.cond, req.reason or self.quote(req.cond), False)
-        for i, exc in enumerate(measure.of(ast.Exclusion), 1):
-            w.comment(f"exclude {self.quote(exc.cond)}")
-            self.gate(f"{mname}.exclude.{i}", exc.cond, exc.reason or self.quote(exc.cond), True)
+        for gate in measure.gates:
+            w.comment(f"{gate.kind} {gate.text}")
+            self.gate(gate)
         if gates:
             with w.block("if failures"):
                 w.call("return measure_result(", result("INELIGIBLE", "failures", "conditions"))
@@ -1136,20 +1114,19 @@ class PythonGenerator:
             names = [f"a{i}", f"amount{i}", f"precision{i}", f"why{i}", f"steps{i}"]
             outs.append(names)
             w.line(f"{', '.join(names)} = {cfunc}(f, p, date, need, explain)")
-        limits = measure.of(ast.FundingLimit)
-        for limit in limits:
-            w.comment(f"funding_limit {self.quote(limit.limit)} counting {limit.counting.text}")
+        for limit in measure.funding_limits:
+            w.comment(f"funding_limit {limit.text} counting {received_text(limit)}")
             self.safe(limit.limit, "limit")
-            self.safe(limit.counting, "received")
-            w.line(f"funding = (limit, received, {self.s(self.quote(limit.limit))})")
-        stages = measure.of(ast.Instalment)
+            self.safe(limit.received, "received")
+            w.line(f"funding = (limit, received, {self.s(limit.text)})")
+        stages = measure.instalments
         if stages:
             w.line("stages = []")
         for i, stage in enumerate(stages):
-            w.comment(f"instalment {stage.name.text}: {self.quote(stage.cond)}")
+            w.comment(f"instalment {stage.name}: {stage.text}")
             # after a stage that fails, the later ones are forfeit: their facts are not read
             with w.block("if stages[-1][3] is not False") if i else contextlib.nullcontext():
-                self.test(stage.cond, "holds", None)
+                self.test(stage.cond, stage.text, "holds", None)
                 if stage.share is None:
                     share = "None"
                 else:
@@ -1157,33 +1134,23 @@ class PythonGenerator:
                     share = "share"
                     with w.block("if share is None"):
                         w.line("holds = None  # the share cannot be worked out, so neither can the stage")
-                stage_label = stage.label or stage.name.text
-                w.call(
-                    "stages.append((", [self.s(stage.name.text), self.s(stage_label), share, "holds"], "))"
-                )
-        no_clawback = "True" if measure.of(ast.NoClawback) else "False"
-        funding = "funding" if limits else "None"
+                w.call("stages.append((", [self.s(stage.name), self.s(stage.label), share, "holds"], "))")
+        no_clawback = "True" if measure.no_clawback else "False"
+        funding = "funding" if measure.funding_limits else "None"
         stage_list = "stages" if stages else "[]"
         with w.block("try"):
             self.finish(measure, outs, funding, stage_list, no_clawback)
         with w.block("except ARITHMETIC as exc"):
             w.line("result.status, result.amount = UNDETERMINED, None")
             w.line(f"result.reasons.append(failure({self.s(label)}, exc))")
-        for pref in measure.of(ast.Preference):
-            w.comment(f"prefer {self.quote(pref.cond)}")
-            self.test(pref.cond, "holds", None)
+        for pref in measure.preferences:
+            w.comment(f"prefer {pref.text}")
+            self.test(pref.cond, pref.text, "holds", None)
             with w.block("if holds is True"):
-                w.line(
-                    "result.explanation.append("
-                    + self.s("优先支持：" + (pref.reason or self.quote(pref.cond)))
-                    + ")"
-                )
-        quotas = measure.of(ast.Quota)
-        if quotas:
-            q = quotas[0]
-            text = f"每年遴选不超过 {q.count} 个" + ("" if q.rank else "（原文未规定遴选排序）")
+                w.line("result.explanation.append(" + self.s(pref.note) + ")")
+        if measure.quota is not None:
             with w.block("if result.status != INELIGIBLE"):
-                w.line(f"result.selection = {self.s(text)}")
+                w.line(f"result.selection = {self.s(measure.quota.selection)}")
         with w.block("if unknown"):
             with w.block("if result.status == INELIGIBLE"):
                 w.line("result.reasons = []")
@@ -1193,7 +1160,7 @@ class PythonGenerator:
             w.line("result.needed = sorted(NEEDED[n] for n in need)")
         w.line("return result")
         comments = [
-            f"{self.file_line(measure)}  {measure.cite or ''}".rstrip(),
+            f"{self.file_line(measure.where)}  {measure.cite or ''}".rstrip(),
             f"measure {mname} 「{label}」",
         ]
         self.end(
@@ -1207,12 +1174,11 @@ class PythonGenerator:
         return func
 
     def finish(
-        self, measure: ast.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str
+        self, measure: P.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str
     ) -> None:
         """The clause outcomes into the measure's result: a straight path for measures without
         exceptions when every clause is decided, runtime.finish_measure otherwise."""
         w = self.fn.w
-        mname = measure.name.text
         clauses = measure.clauses
         simple = all(c.exception_of is None for c in clauses)
         if simple and clauses:
@@ -1228,13 +1194,11 @@ class PythonGenerator:
             w.lines[-1] += "]"
         with w.indent():
             for clause, o in zip(clauses, outs, strict=True):
-                cid = measure.clause_id(clause)
-                label = clause.label or (clause.name.text if clause.name else cid)
-                exc = f"{mname}.{clause.exception_of.text}" if clause.exception_of is not None else None
+                exc = clause.exception_of
                 args = [
-                    self.s(cid),
+                    self.s(clause.id),
                     literal(clause.kind),
-                    self.s(label),
+                    self.s(clause.label),
                     self.s(clause.cite) if clause.cite is not None else "None",
                     self.s(exc) if exc is not None else "None",
                     str(clause.priority),
@@ -1252,17 +1216,16 @@ class PythonGenerator:
             w.level -= 1
 
     def straight(
-        self, measure: ast.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str
+        self, measure: P.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str
     ) -> None:
         """runtime.finish_measure unrolled for a measure without exceptions whose clauses are all decided."""
         w = self.fn.w
         clauses = measure.clauses
         for clause, o in zip(clauses, outs, strict=True):
-            w.line(f"conditions[{self.s(measure.clause_id(clause))}] = {o[0]}")
+            w.line(f"conditions[{self.s(clause.id)}] = {o[0]}")
         awards = [(c, o) for c, o in zip(clauses, outs, strict=True) if c.kind == "award"]
         bonuses = [(c, o) for c, o in zip(clauses, outs, strict=True) if c.kind == "bonus"]
-        labels = "、".join(c.label or (c.name.text if c.name else measure.clause_id(c)) for c, _ in awards)
-        none_reason = f"不满足任何给予条件：{labels or '（无条款）'}"
+        none_reason = measure.none_reason
         if not awards:
             w.line("result.status = INELIGIBLE")
             w.line(f"result.reasons.append({self.s(none_reason)})")
@@ -1278,7 +1241,7 @@ class PythonGenerator:
             for clause, o in awards + bonuses:
                 sure = len(awards) == 1 and clause.kind == "award"  # the only award: it applies here
                 with w.block(f"if {o[0]}") if not sure else contextlib.nullcontext():
-                    w.line(f"result.clauses.append({self.s(measure.clause_id(clause))})")
+                    w.line(f"result.clauses.append({self.s(clause.id)})")
                     w.line(f"result.explanation.extend({o[4]})")
                     with w.block(f"if {o[3]}"):
                         w.line(f"reasons.append({o[3]})")
@@ -1317,7 +1280,7 @@ class PythonGenerator:
         w.line("failures: list[str] = []")
         w.line("unknown: list[str] = []")
         w.line("need: set[str] = set()")
-        start, end = self.interp.valid_from, self.interp.valid_until
+        start, end = self.plan.validity.start, self.plan.validity.end
         if start is not None or end is not None:
             with w.block("if date is not None"):
                 if start is not None:
@@ -1340,15 +1303,14 @@ class PythonGenerator:
                                 f'评估日期 {{date.isoformat()}} 已失效"'
                             ],
                         )
-        for eligibility in self.policy.of(ast.Eligibility):
-            for req in eligibility.requirements:
-                reason = self.s(req.reason or self.quote(req.cond))
-                w.comment(f"{self.file_line(req)}  require {self.quote(req.cond)}")
-                raises = self.test(req.cond, "holds", "why")
-                with w.block("if holds is False"):
-                    w.line(f"failures.append({reason})")
-                with w.block("elif holds is None"):
-                    w.line(f"unknown.append({'why or ' if raises else ''}{reason})")
+        for gate in self.plan.eligibility:
+            reason = self.s(gate.reason)
+            w.comment(f"{self.file_line(gate.where)}  require {gate.text}")
+            raises = self.test(gate.cond, gate.text, "holds", "why")
+            with w.block("if holds is False"):
+                w.line(f"failures.append({reason})")
+            with w.block("elif holds is None"):
+                w.line(f"unknown.append({'why or ' if raises else ''}{reason})")
         w.line("return failures, unknown, need")
         self.end(
             out,
@@ -1363,10 +1325,10 @@ class PythonGenerator:
         w = self.begin()
         w.line("need: set[str] = set()")
         w.line("problems: list[str] = []")
-        for assume in self.policy.of(ast.Assume):
-            quoted = self.quote(assume.cond)
-            w.comment(f"{self.file_line(assume)}  assume {quoted}")
-            self.test(assume.cond, "holds", None)
+        for assume in self.plan.assumption_lines:
+            quoted = assume.text
+            w.comment(f"{self.file_line(assume.where)}  assume {quoted}")
+            self.test(assume.cond, quoted, "holds", None)
             with w.block("if holds is False"):
                 label = "None" if assume.label is None else self.s(assume.label)
                 w.line(f"problems.append(contradiction({self.s(quoted)}, {label}))")
@@ -1383,9 +1345,9 @@ class PythonGenerator:
         w = self.begin()
         w.line("need: set[str] = set()")
         w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
-        for cap in self.policy.of(ast.TotalCap):
+        for cap in self.plan.total_caps:
             self.safe(cap.amount, "limit")
-            names = ", ".join(self.s(m.text) for m in cap.measures)
+            names = ", ".join(self.s(m) for m in cap.measures)
             w.line(f"caps.append((limit, [{names}]))")
         w.line("return caps")
         self.end(
@@ -1398,13 +1360,11 @@ class PythonGenerator:
 
     def rank_funcs(self, out: CodeWriter) -> dict[str, str]:
         ranks: dict[str, str] = {}
-        for measure in self.policy.of(ast.Measure):
-            quota = next(iter(measure.of(ast.Quota)), None)
+        for measure in self.plan.measures:
+            quota = measure.quota
             if quota is None or quota.rank is None:
                 continue
-            func = self.namer.get(
-                "rank", measure.name.text, "rank_" + self.namer.safe(measure.name.text, "measure")
-            )
+            func = self.namer.get("rank", measure.name, "rank_" + self.namer.safe(measure.name, "measure"))
             w = self.begin()
             w.line("need: set[str] = set()")
             w.line("date = None")
@@ -1418,28 +1378,28 @@ class PythonGenerator:
                 "except InputError:",
                 "    return None",
             ]
-            comments = [f"{self.file_line(quota)}  quota {quota.count} rank {self.quote(quota.rank)}"]
+            comments = [f"{self.file_line(quota.where)}  quota {quota.count} rank {quota.rank_text}"]
             self.end(
                 out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None", comments, prologue
             )
-            ranks[measure.name.text] = func
+            ranks[measure.name] = func
         return ranks
 
     def constraints_func(self, out: CodeWriter, ranks: dict[str, str]) -> None:
         w = self.begin()
         w.line("out: list[Constraint] = []")
-        for measure in self.policy.of(ast.Measure):
-            quota = next(iter(measure.of(ast.Quota)), None)
-            cap = next(iter(measure.of(ast.GroupCap)), None)
+        for measure in self.plan.measures:
+            quota = measure.quota
+            cap = measure.group_cap
             if quota is None and cap is None:
                 continue
-            args = [self.s(measure.name.text)]
+            args = [self.s(measure.name)]
             if quota is not None:
                 args.append(f"quota={quota.count}")
-                if measure.name.text in ranks:
-                    args.append(f"rank=lambda facts: {ranks[measure.name.text]}(facts, p)")
+                if measure.name in ranks:
+                    args.append(f"rank=lambda facts: {ranks[measure.name]}(facts, p)")
             if cap is not None:
-                quoted = self.s(self.quote(cap.amount))
+                quoted = self.s(cap.text)
                 with w.block("try"), w.block("with decimal.localcontext(CONTEXT)"):
                     w.line("need: set[str] = set()")
                     w.line("date = None")
@@ -1448,9 +1408,9 @@ class PythonGenerator:
                     w.line(f'raise InputError([{quoted} + "：" + exc.what]) from None')
                 with w.block("except ARITHMETIC as exc"):
                     w.line(f"raise InputError([failure({quoted}, exc)]) from None")
-                args += ["group_cap=cap", f"group={self.s(cap.per.text)}"]
+                args += ["group_cap=cap", f"group={self.s(cap.per)}"]
                 if cap.allocate is not None:
-                    args.append(f"allocate={self.s(ALLOCATIONS[cap.allocate.text])}")
+                    args.append(f"allocate={self.s(cap.allocate)}")
             w.call("out.append(Constraint(", args, "))")
         w.line("return out")
         prologue = ["p = parse_params(params, PARAM_SPECS) if params else {}", "f: Values = {}"]
@@ -1470,11 +1430,7 @@ class PythonGenerator:
         with out.indent():
             out.line('"""The applicant\'s facts, typed; a fact left None is not given."""')
             out.blank()
-            seen: set[str] = set()
-            for name, sym in self.model.facts.items():
-                if sym.name in seen:
-                    continue
-                seen.add(sym.name)
+            for name, spec in self.plan.facts.items():
                 py = {
                     "money": "Decimal | int",
                     "percent": "Decimal | int",
@@ -1485,9 +1441,9 @@ class PythonGenerator:
                     "enum": "str",
                     "text": "str",
                     "duration": "tuple[int, str]",
-                }.get(sym.type.kind, "Any")
+                }.get(spec.kind, "Any")
                 out.comment(
-                    f"{sym.name} 「{sym.label}」" + (f" ({sym.type})" if sym.type.kind != "money" else "")
+                    f"{name} 「{spec.label}」" + (f" ({kind_text(spec)})" if spec.kind != "money" else "")
                 )
                 out.line(f"{self.fact_field(name)}: {py} | None = None")
             out.blank()
@@ -1549,14 +1505,13 @@ class PythonGenerator:
         w.line("ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)")
         w.line("p = parse_params(params, PARAM_SPECS) if params else {}")
         with w.block("with decimal.localcontext(CONTEXT)"):
-            if self.policy.of(ast.Assume):
+            if self.plan.assumption_lines:
                 w.line("problems = contradicted(f, p, date)")
                 with w.block("if problems"):
                     w.line("raise InputError(problems)")
             w.line("shared = shared_gates(f, p, date)")
             entries = [
-                f"{self.s(m.name.text)}: {func}(f, p, date, shared, explain)"
-                for m, func in self.measure_funcs
+                f"{self.s(m.name)}: {func}(f, p, date, shared, explain)" for m, func in self.measure_funcs
             ]
             w.items("measures: dict[str, MeasureResult] = {", entries, "}")
             with w.block("if not partial"):
@@ -1580,7 +1535,7 @@ class PythonGenerator:
         w.line("saved = getcontext()")
         w.line("setcontext(FAST_CONTEXT)")
         with w.block("try"):
-            if self.policy.of(ast.TotalCap):
+            if self.plan.total_caps:
                 w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
             else:
                 w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
@@ -1594,13 +1549,13 @@ class PythonGenerator:
     def generate(self) -> GeneratedModule:
         """The module's parts: header, runtime, support and the policy's own code."""
         functions = CodeWriter()
-        for sym in self.model.params.values():
-            self.gen_param(functions, sym)
-        if self.policy.of(ast.Assume):
+        for param in self.plan.params.values():
+            self.gen_param(functions, param)
+        if self.plan.assumption_lines:
             self.assumptions_func(functions)
         self.shared_func(functions)
-        for measure in self.policy.of(ast.Measure):
-            self.measure_func(functions, measure)
+        for position, measure in enumerate(self.plan.measures, 1):
+            self.measure_func(functions, measure, position)
         FastPath(self).write(functions)
         self.total_caps_func(functions)
         ranks = self.rank_funcs(functions)
@@ -1624,7 +1579,7 @@ class PythonGenerator:
     def policy_text(self, functions: CodeWriter, facts_cls: CodeWriter) -> str:
         specs = CodeWriter()
         entries = []
-        for key, spec in self.interp.specs.items():
+        for key, spec in self.specs.items():
             args = [literal(spec.name), literal(spec.label), literal(spec.kind)]
             args.append(literal(spec.unit) if spec.unit is not None else "None")
             args.append(self.tuple_code([Seq([literal(a), literal(b)]) for a, b in spec.members]))
@@ -1636,24 +1591,19 @@ class PythonGenerator:
                 specs.call(head, args, "),")
         if entries:
             specs.line("}")
-        params = list(self.model.params.items())
+        params = list(self.plan.params.items())
         specs.line("PARAM_SPECS: dict[str, FactSpec] = {" + ("}" if not params else ""))
         with specs.indent():
-            for name, sym in params:
-                unit = literal(sym.type.unit) if sym.type.unit is not None else "None"
-                args = [literal(name), literal(sym.label), literal(sym.type.kind), unit]
+            for name, param in params:
+                unit = literal(param.unit) if param.unit is not None else "None"
+                args = [literal(name), literal(param.label), literal(param.kind), unit]
                 specs.call(f"{literal(name)}: FactSpec(", args, "),")
         if params:
             specs.line("}")
         needed = [f"{literal(DATE_NEEDED)}: {literal(DATE_NEEDED)}"]
-        needed += [f"{literal(name)}: {literal(self.interp._label(name))}" for name in self.model.facts]
+        needed += [f"{literal(key)}: {literal(self.needed_label(key))}" for key in self.specs]
         specs.items("NEEDED = {", needed, "}")
-        fields = []
-        seen: set[str] = set()
-        for name, fact in self.model.facts.items():
-            if fact.name not in seen:
-                seen.add(fact.name)
-                fields.append(f"({literal(self.fact_field(name))}, {literal(fact.name)})")
+        fields = [f"({literal(self.fact_field(name))}, {literal(name)})" for name in self.plan.facts]
         specs.items("FACT_FIELDS = (", fields, ")")
         keys = [literal(spec.name) for spec in self.fact_specs]
         specs.items("FACT_KEYS = (", keys, ")")
@@ -1666,29 +1616,17 @@ class PythonGenerator:
         out = CodeWriter()
         out.line("# " + "-" * 76 + " the policy")
         out.comment(f"generated from {Path(self.name).name}")
-        header = self.policy.header
-        if header is not None:
-            for what, value in (
-                ("issuer", header.issuer),
-                ("docno", header.docno),
-                ("source", header.source),
-            ):
-                if value:
-                    out.comment(f"{what}: {value}")
+        for what, value in self.plan.document:
+            out.comment(f"{what}: {value}")
         out.blank()
-        title = header.title if header is not None else "policy"
-        out.line(f"TITLE = {literal(title)}")
-        rounding = self.interp.rounding
+        out.line(f"TITLE = {literal(self.plan.title)}")
+        rounding = self.rounding
         out.line(f"ROUNDING = Rounding({literal(rounding.unit)}, {literal(rounding.mode)})")
         out.line(f"QUANTUM = ROUNDING_QUANTA[{literal(rounding.unit)}]")
         out.line(f"ROUND_MODE = ROUNDING_MODES[{literal(rounding.mode)}]")
         out.line("ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)")
-        out.display(
-            "MEASURES: tuple[str, ...] = ", Seq([literal(m.name.text) for m in self.policy.of(ast.Measure)])
-        )
-        combines = [
-            (COMBINE_MODES[c.mode.text], [m.text for m in c.measures]) for c in self.policy.of(ast.Combine)
-        ]
+        out.display("MEASURES: tuple[str, ...] = ", Seq([literal(m.name) for m in self.plan.measures]))
+        combines = [(c.mode, c.measures) for c in self.plan.combinations]
         entries_c = [
             f"({literal(mode)}, [{', '.join(literal(n) for n in names)}])" for mode, names in combines
         ]

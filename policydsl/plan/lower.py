@@ -253,7 +253,9 @@ class _Lowering:
             versions = tuple(
                 P.ParamVersion(v.start, self.value(v.value, why), v.cite) for v in sym.decl.versions
             )
-            params[name] = P.ParamSpec(sym.name, sym.label, sym.type.kind, sym.type.unit, versions)
+            params[name] = P.ParamSpec(
+                sym.name, sym.label, sym.type.kind, sym.type.unit, versions, _where(sym.decl)
+            )
         return params
 
     def rounding(self) -> P.Rounding:
@@ -375,7 +377,12 @@ class _Lowering:
             for s in measure.of(ast.Instalment)
         )
         preferences = tuple(
-            P.Preference(self.expr(p.cond), PREFERRED.format(reason=p.reason or self.quote(p.cond)), p.cite)
+            P.Preference(
+                self.expr(p.cond),
+                PREFERRED.format(reason=p.reason or self.quote(p.cond)),
+                p.cite,
+                self.quote(p.cond),
+            )
             for p in measure.of(ast.Preference)
         )
         quotas = tuple(
@@ -384,6 +391,8 @@ class _Lowering:
                 None if q.rank is None else self.expr(q.rank),
                 SELECTION.format(count=q.count) + ("" if q.rank else NO_RANKING),
                 q.cite,
+                None if q.rank is None else self.quote(q.rank),
+                _where(q),
             )
             for q in measure.of(ast.Quota)
         )
@@ -442,7 +451,16 @@ class _Lowering:
                 for t in self.policy.of(ast.TotalCap)
             ),
             tuple(
-                P.Assumption(self.expr(a.cond), self.quote(a.cond), a.label)
+                P.Assumption(self.expr(a.cond), self.quote(a.cond), a.label, _where(a))
                 for a in self.policy.of(ast.Assume)
+            ),
+            tuple(
+                (what, value)
+                for what, value in (
+                    ("issuer", header.issuer if header is not None else None),
+                    ("docno", header.docno if header is not None else None),
+                    ("source", header.source if header is not None else None),
+                )
+                if value
             ),
         )

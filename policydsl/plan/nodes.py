@@ -322,13 +322,15 @@ class ParamVersion:
 @attrs.frozen
 class ParamSpec:
     """A parameter: `name`, `label`, `kind` and `unit` of its values, and its `versions` by date (the
-    last version whose start is on or before the evaluation date applies; without a date, the last)."""
+    last version whose start is on or before the evaluation date applies; without a date, the last).
+    `where` it is declared, for comments in generated code."""
 
     name: str
     label: str
     kind: str
     unit: str | None
     versions: tuple[ParamVersion, ...]
+    where: Where | None = None
 
 
 @attrs.frozen
@@ -347,11 +349,12 @@ class Validity:
 class Assumption:
     """An `assume` line: `cond` (the same expression as in `Plan.assumptions`), `text` the condition
     as written and the drafter's `label` (None: not given); what an applicant whose facts contradict
-    it is told."""
+    it is told.  `where` it stands."""
 
     cond: Expr
     text: str
     label: str | None
+    where: Where | None = None
 
 
 @attrs.frozen
@@ -513,22 +516,27 @@ class Instalment:
 
 @attrs.frozen
 class Preference:
-    """Applicants for whom `cond` holds are preferred; `note` is the explanation line."""
+    """Applicants for whom `cond` holds are preferred; `note` is the explanation line, `text` the
+    condition as written."""
 
     cond: Expr
     note: str
     cite: str | None
+    text: str = ""
 
 
 @attrs.frozen
 class Quota:
     """At most `count` applicants are selected each year, ranked by `rank` (None: the text gives no
-    order); `selection` is the line shown on a result."""
+    order); `selection` is the line shown on a result; `rank_text` the ranking as written and
+    `where` the quota stands."""
 
     count: int
     rank: Expr | None
     selection: str
     cite: str | None
+    rank_text: str | None = None
+    where: Where | None = None
 
 
 @attrs.frozen
@@ -645,7 +653,8 @@ class Plan:
     `kinds` (applicant kind -> label), `assumptions` (background facts the analysis may assume) and
     `assumption_lines` (the same, each with its text and label, in the same order);
     `eligibility`, the gates shared by every measure; `measures` in source order; `combinations` and
-    `total_caps`, which act on the total."""
+    `total_caps`, which act on the total.  `document` is what the header says of the document
+    (issuer, docno, source: (field, value), those given), for comments in generated code."""
 
     title: str
     validity: Validity
@@ -660,6 +669,7 @@ class Plan:
     combinations: tuple[Combination, ...]
     total_caps: tuple[TotalCap, ...]
     assumption_lines: tuple[Assumption, ...] = ()
+    document: tuple[tuple[str, str], ...] = ()
 
     def measure(self, name: str) -> Measure:
         """The measure called `name` (KeyError when there is none)."""
