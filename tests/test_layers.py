@@ -25,6 +25,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "policydsl.codegen.fast": (*READS_THE_AST, "policydsl.checks.typecheck"),
     "policydsl.plan.nodes": (*READS_THE_AST, "policydsl.checks.typecheck", "policydsl.runtime"),
     "policydsl.plan.printer": (*READS_THE_AST, "policydsl.checks.typecheck"),
+    # an applicant's path through a diagram: the decision nodes carry plan nodes, asked of the
+    # interpreter; no lowering of its own
+    "policydsl.render.path": (*READS_THE_AST, "policydsl.checks.typecheck", "policydsl.plan.lower"),
+    "policydsl.render.diagram": (*READS_THE_AST, "policydsl.checks.typecheck"),
     # the solver encoding reads the plan; the analyses translate their AST nodes in one place
     # (analysis_base.PlanEncoder), so the checks that only ask the solver need neither the symbols
     "policydsl.smt": (*READS_THE_AST, "policydsl.checks.typecheck", "policydsl.plan.lower"),
