@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias, assert_never
 from policydsl import runtime as rt
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.plan import nodes as P
-from policydsl.plan.lower import lower, lower_expr
+from policydsl.plan.lower import lower
 
 if TYPE_CHECKING:
-    from policydsl import ast
     from policydsl.checks.typecheck import Model
 
 DATE_NEEDED = "评估日期"
@@ -238,11 +237,10 @@ class Interpreter:
     failure = staticmethod(rt.failure)
 
     def test(
-        self, expr: P.Expr | ast.Expr, env: _Env, text: str | None = None, at: _At | None = None
+        self, expr: P.Expr, env: _Env, text: str = "", at: _At | None = None
     ) -> tuple[bool | None, str | None]:
         """A condition's truth, or None with the reason it cannot be told (`text` is the condition
         as written)."""
-        expr, text = self._plan_expr(expr, text)
         try:
             return self.cond(expr, env, at), None
         except Unset as exc:
@@ -251,10 +249,7 @@ class Interpreter:
             return None, self.failure(text, exc)
 
     # ------------------------------------------------------------------ clauses and measures
-    def clause(
-        self, measure: P.Measure | ast.Measure, clause: P.Clause | ast.Clause, env: _Env, explain: bool
-    ) -> rt.ClauseOutcome:
-        measure, clause = self._plan_clause(measure, clause)
+    def clause(self, measure: P.Measure, clause: P.Clause, env: _Env, explain: bool) -> rt.ClauseOutcome:
         outcome = rt.ClauseOutcome(
             clause.id, clause.kind, clause.label, clause.cite, clause.exception_of, clause.priority, True
         )
@@ -505,34 +500,6 @@ class Interpreter:
 
     def total_caps(self, env: _Env) -> list[tuple[Decimal | None, list[str]]]:
         return [(self._safe(c.amount, env), list(c.measures)) for c in self.plan.total_caps]
-
-    # ------------------------------------------------------------------ until the other back ends port
-    # render/path.py still hands the interpreter AST nodes (a condition, a clause) and reads the
-    # window as two attributes; these adapters lower what they are given.  Delete them when it reads
-    # the plan (issue 13, item 5).
-    @property
-    def valid_from(self) -> datetime.date | None:
-        return self.validity.start
-
-    @property
-    def valid_until(self) -> datetime.date | None:
-        return self.validity.end
-
-    def _plan_expr(self, expr: P.Expr | ast.Expr, text: str | None) -> tuple[P.Expr, str]:
-        if isinstance(expr, P.EXPR_CLASSES):
-            return expr, text if text is not None else ""  # type: ignore[return-value]
-        lowered, quoted = lower_expr(self.model, expr, self.text)  # type: ignore[arg-type]
-        return lowered, text if text is not None else quoted
-
-    def _plan_clause(
-        self, measure: P.Measure | ast.Measure, clause: P.Clause | ast.Clause
-    ) -> tuple[P.Measure, P.Clause]:
-        if isinstance(measure, P.Measure) and isinstance(clause, P.Clause):
-            return measure, clause
-        assert not isinstance(measure, P.Measure) and not isinstance(clause, P.Clause)
-        planned = self.plan.measure(measure.name.text)
-        index = next(i for i, c in enumerate(measure.clauses) if c is clause)
-        return planned, planned.clauses[index]
 
 
 def _after(at: _At | None, left: P.Expr) -> _At | None:

@@ -940,3 +940,19 @@ def test_a_finding_never_relies_on_a_value_of_a_division_by_zero(tmp_path: Path)
     result = analyse(model, text)
     codes = [(d.code, d.message) for d in result.findings]
     assert any(code == "P601" for code, _ in codes), codes
+
+
+def test_a_clause_label_in_messages_is_the_one_written_even_when_it_repeats_the_name() -> None:
+    # The label quoted in a finding is the plan's `written_label`, not its `label` (which falls
+    # back to the name): a label written equal to the name is still quoted, a missing one is not.
+    text = """policy "lbl" {}
+fact share "持股比例": percent >= 0% <= 100%
+measure m "M" {
+  award same "same": 10万 if share 超过 100%
+  award bare: 20万 if share 超过 100%
+  award 30万 if share 超过 100%
+}
+"""
+    result = _analyse_text(text)
+    dead = sorted(d.message.split(" can never")[0] for d in result.findings if d.code == "P101")
+    assert dead == ["`m.3`", "`m.bare`", "`m.same` “same”"]

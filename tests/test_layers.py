@@ -1,39 +1,83 @@
-"""Which layer may import which: a back end that reads the plan does not import the AST (issue 13).
+"""Which layer may use which: a back end that reads the plan does not reach past it (issue 13).
 
-`FORBIDDEN` is the table: each ported module, and the modules it must not import.  Imports inside
-`if TYPE_CHECKING:` name types for annotations only and are not counted: evaluating or emitting
-from the AST needs the import at run time.  A back end moving onto the plan adds its row here.
+`LAYERS` is the one table of the rules, a row per module that reads the plan, each with up to
+three kinds of rule:
+
+- `imports`: modules it must not import at run time.  Imports inside `if TYPE_CHECKING:` name
+  types for annotations only and are not counted: evaluating or emitting from the AST needs the
+  import at run time.
+- `names`: names it must not use at all, annotations included: a module (`policydsl.interpreter`:
+  importing it or anything from it) or one name in a module (`policydsl.ast.position`, whether
+  `from policydsl.ast import position` or `ast.position`).  For modules that keep the AST to word
+  things but take their meaning (ids, titles, exception groups, ties, the validity window) from
+  the plan.
+- `calls`: methods it must not call, the AST's own derivations of what the plan says.
+
+A back end moving onto the plan adds its row here.
 """
 
 from __future__ import annotations
 
 import ast as pyast
 import importlib.util
+from pathlib import Path
 
+import attrs
 import pytest
 
 from tests.conftest import ROOT
 
+
+@attrs.frozen
+class Rules:
+    """What one module must not use: `imports` at run time, `names` anywhere, `calls` of methods."""
+
+    imports: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+
+
 # What a reader of the plan needs the AST and the checker's symbols for is done by the lowering.
 READS_THE_AST = ("policydsl.ast", "policydsl.types", "policydsl.builder", "policydsl.parser")
+NO_AST = (*READS_THE_AST, "policydsl.checks.typecheck")
 
 ASKS_THE_SOLVER = ("policydsl.types", "policydsl.builder", "policydsl.parser", "policydsl.checks.typecheck")
 
-FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "policydsl.interpreter": (*READS_THE_AST, "policydsl.checks.typecheck"),
-    "policydsl.codegen.python": (*READS_THE_AST, "policydsl.checks.typecheck"),
-    "policydsl.codegen.fast": (*READS_THE_AST, "policydsl.checks.typecheck"),
-    "policydsl.plan.nodes": (*READS_THE_AST, "policydsl.checks.typecheck", "policydsl.runtime"),
-    "policydsl.plan.printer": (*READS_THE_AST, "policydsl.checks.typecheck"),
+# Modules that keep the AST to word things: the plan's meaning, not the AST's derivations of it.
+WORDS_FROM_THE_AST = ("policydsl.ast.position", "policydsl.interpreter", "policydsl.smt", "policydsl.codegen")
+
+LAYERS: dict[str, Rules] = {
+    # The interpreter evaluates the plan it lowered; it lowers no AST node it is handed.
+    "policydsl.interpreter": Rules(NO_AST, names=("policydsl.plan.lower.lower_expr", "policydsl.ast")),
+    "policydsl.codegen.python": Rules(NO_AST),
+    "policydsl.codegen.fast": Rules(NO_AST),
+    "policydsl.plan.nodes": Rules((*NO_AST, "policydsl.runtime")),
+    "policydsl.plan.printer": Rules(NO_AST),
     # the solver encoding reads the plan; the analyses translate their AST nodes in one place
     # (analysis_base.PlanEncoder), so the checks that only ask the solver need neither the symbols
-    "policydsl.smt": (*READS_THE_AST, "policydsl.checks.typecheck", "policydsl.plan.lower"),
-    # the analyses keep the AST for spans and language-level checks, not the checker's symbols
-    "policydsl.checks.analysis_caps": ASKS_THE_SOLVER,
-    "policydsl.checks.analysis_clauses": ASKS_THE_SOLVER,
+    "policydsl.smt": Rules((*NO_AST, "policydsl.plan.lower")),
+    # The analyses keep the AST for spans and language-level checks, not the checker's symbols;
+    # the ids of the clauses they hold come from the plan (Context.id_of).
+    "policydsl.checks.analysis_base": Rules(calls=("clause_id",)),
+    "policydsl.checks.analysis_caps": Rules(ASKS_THE_SOLVER, calls=("clause_id",)),
+    "policydsl.checks.analysis_clauses": Rules(ASKS_THE_SOLVER, calls=("clause_id",)),
+    "policydsl.checks.analysis_gaps": Rules(calls=("clause_id",)),
+    "policydsl.checks.analysis_undetermined": Rules(calls=("clause_id",)),
+    # Clause ids, titles, exception groups, ties and the validity window come from the plan.
+    "policydsl.render.trees": Rules(
+        names=(*WORDS_FROM_THE_AST, "policydsl.ast.Header", "policydsl.ast.Validity"), calls=("clause_id",)
+    ),
+    "policydsl.render.report": Rules(
+        names=(*WORDS_FROM_THE_AST, "policydsl.ast.Validity"), calls=("clause_id",)
+    ),
+    # an applicant's path through a diagram: the decision nodes carry plan nodes, asked of the
+    # interpreter; no lowering of its own
+    "policydsl.render.path": Rules((*NO_AST, "policydsl.plan.lower")),
+    "policydsl.render.diagram": Rules(NO_AST),
 }
 
 
+# ------------------------------------------------------------------------------- the scans
 def runtime_imports(source: str, package: str) -> set[str]:
     """Every module `source` imports outside `if TYPE_CHECKING:` blocks (for `from a import b`, both
     `a` and `a.b`, since `b` may be a module)."""
@@ -60,23 +104,76 @@ def runtime_imports(source: str, package: str) -> set[str]:
     return found
 
 
-def _path(module: str) -> str:
+def references(source: str) -> set[str]:
+    """Every dotted name `source` imports or reaches through an imported module: `policydsl.ast`,
+    `policydsl.ast.position` for `from policydsl import ast` then `ast.position`."""
+    tree = pyast.parse(source)
+    aliases: dict[str, str] = {}
+    found: set[str] = set()
+    for node in pyast.walk(tree):
+        if isinstance(node, pyast.Import):
+            for a in node.names:
+                aliases[a.asname or a.name] = a.name
+                found.add(a.name)
+        elif isinstance(node, pyast.ImportFrom) and node.module is not None:
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+                found.add(f"{node.module}.{a.name}")
+    for node in pyast.walk(tree):
+        if isinstance(node, pyast.Attribute) and isinstance(node.value, pyast.Name):
+            base = aliases.get(node.value.id)
+            if base is not None:
+                found.add(f"{base}.{node.attr}")
+    return found
+
+
+def calls(source: str) -> set[str]:
+    """The names of the methods `source` calls (`x.clause_id(...)`: `clause_id`)."""
+    return {
+        node.func.attr
+        for node in pyast.walk(pyast.parse(source))
+        if isinstance(node, pyast.Call) and isinstance(node.func, pyast.Attribute)
+    }
+
+
+def violates(name: str, forbidden: str) -> bool:
+    return name == forbidden or name.startswith(forbidden + ".")
+
+
+def _path(module: str) -> Path:
     spec = importlib.util.find_spec(module)
-    assert spec is not None and spec.origin is not None, f"{module} is in FORBIDDEN but does not exist"
-    return spec.origin
+    assert spec is not None and spec.origin is not None, f"{module} is in LAYERS but does not exist"
+    return Path(spec.origin)
 
 
-@pytest.mark.parametrize("module", sorted(FORBIDDEN))
+def _source(module: str) -> str:
+    return _path(module).read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------- the rules
+@pytest.mark.parametrize("module", sorted(m for m, r in LAYERS.items() if r.imports))
 def test_ported_modules_do_not_import_the_ast(module: str) -> None:
-    path = _path(module)
-    with open(path, encoding="utf-8") as handle:
-        imported = runtime_imports(handle.read(), module.rsplit(".", 1)[0])
-    bad = sorted(m for m in imported if m in FORBIDDEN[module])
+    imported = runtime_imports(_source(module), module.rsplit(".", 1)[0])
+    bad = sorted(m for m in imported if m in LAYERS[module].imports)
     assert not bad, f"{module} imports {', '.join(bad)} (read the plan instead)"
 
 
+@pytest.mark.parametrize("module", sorted(m for m, r in LAYERS.items() if r.names))
+def test_a_ported_module_does_not_reach_past_the_plan(module: str) -> None:
+    used = references(_source(module))
+    bad = sorted(n for n in used for f in LAYERS[module].names if violates(n, f))
+    assert not bad, f"{module} uses {bad}; read the plan instead"
+
+
+@pytest.mark.parametrize("module", sorted(m for m, r in LAYERS.items() if r.calls))
+def test_a_ported_module_does_not_call_the_asts_derivations(module: str) -> None:
+    bad = sorted(calls(_source(module)) & set(LAYERS[module].calls))
+    assert not bad, f"{module} calls {bad}; read the plan instead"
+
+
+# ------------------------------------------------------------------------------- the mechanism
 def test_the_import_scan_sees_every_spelling() -> None:
-    """The scan itself: each way of importing the AST is caught, an annotation-only import is not."""
+    """Each way of importing the AST is caught, an annotation-only import is not."""
     source = """
 from __future__ import annotations
 from typing import TYPE_CHECKING
@@ -94,6 +191,24 @@ if TYPE_CHECKING:
     assert "policydsl.ast" in runtime_imports("from . import ast", "policydsl")
 
 
-def test_every_row_names_a_module_of_the_package() -> None:
-    for module in FORBIDDEN:
-        assert _path(module).startswith(str(ROOT / "policydsl")), module
+def test_the_name_and_call_scans_see_what_they_forbid() -> None:
+    # An import and a use through a module alias are both found, and a method called on anything.
+    source = """
+from policydsl import ast
+from policydsl.interpreter import Interpreter
+def f(m: ast.Measure) -> None:
+    isinstance(m, ast.Instalment)
+    m.clause_id(m.clauses[0])
+"""
+    refs = references(source)
+    assert "policydsl.interpreter.Interpreter" in refs
+    assert "policydsl.ast.Instalment" in refs
+    assert violates("policydsl.ast.Instalment", "policydsl.ast")
+    assert not violates("policydsl.asteroid", "policydsl.ast")
+    assert "clause_id" in calls(source)
+
+
+def test_every_row_names_a_module_of_the_package_and_a_rule() -> None:
+    for module, rules in LAYERS.items():
+        assert str(_path(module)).startswith(str(ROOT / "policydsl")), module
+        assert rules.imports or rules.names or rules.calls, module

@@ -37,7 +37,7 @@ def applicant(model: Model, facts: dict[str, Any], day: datetime.date | None = D
 def test_the_path_takes_the_exception_the_bonus_and_loses_the_second_stage(model: Model) -> None:
     m = model.measures["platform_award"]
     tree = measure_tree(model, m)
-    trace_measure(tree, m, applicant(model, FACTS))
+    trace_measure(tree, m.name.text, applicant(model, FACTS))
     path = tree.path_nodes
     assert {
         "platform_award.measure",
@@ -62,7 +62,7 @@ def test_the_path_takes_the_exception_the_bonus_and_loses_the_second_stage(model
 def test_a_failed_gate_stops_the_path_and_says_why(model: Model) -> None:
     m = model.measures["center"]
     tree = measure_tree(model, m)
-    trace_measure(tree, m, applicant(model, FACTS))
+    trace_measure(tree, m.name.text, applicant(model, FACTS))
     assert "center.applicants.fail" in tree.path_nodes
     assert "center.clause.base" not in tree.path_nodes
     figure = tree.node("center.measure").figure
@@ -72,7 +72,7 @@ def test_a_failed_gate_stops_the_path_and_says_why(model: Model) -> None:
 def test_outside_the_validity_period_nothing_is_reached(model: Model) -> None:
     m = model.measures["center"]
     tree = measure_tree(model, m)
-    trace_measure(tree, m, applicant(model, FACTS, datetime.date(2030, 1, 1)))
+    trace_measure(tree, m.name.text, applicant(model, FACTS, datetime.date(2030, 1, 1)))
     assert tree.path_nodes == {"center.measure", "center.validity", "center.validity.fail"}
 
 
@@ -80,7 +80,7 @@ def test_an_unknown_answer_stops_the_path_there(model: Model) -> None:
     facts = {k: v for k, v in FACTS.items() if k != "national_platform"}
     m = model.measures["platform_award"]
     tree = measure_tree(model, m)
-    trace_measure(tree, m, applicant(model, facts))
+    trace_measure(tree, m.name.text, applicant(model, facts))
     assert "platform_award.clause.national.if1" in tree.path_nodes
     assert not {e for e in tree.path_edges if e[0] == "platform_award.clause.national.if1"}
 
@@ -92,7 +92,7 @@ def test_the_enterprise_path_computes_the_tiered_award(model: Model) -> None:
     facts["other_funding"] = Decimal(0)
     m = model.measures["center"]
     tree = measure_tree(model, m)
-    trace_measure(tree, m, applicant(model, facts))
+    trace_measure(tree, m.name.text, applicant(model, facts))
     assert tree.node("center.clause.base").figure == "本申请人：1亿元"
     assert "center.funding_limit1" in tree.path_nodes
 

@@ -15,6 +15,7 @@ from policydsl import runtime as rt
 from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
 from policydsl.pipeline import check_file, check_text
+from policydsl.plan.lower import lower
 from policydsl.render.diagram import EDGE_ROLES, ROLES, Diagram
 from policydsl.render.trees import measure_tree, overview
 from tests.conftest import DATA, POLICIES
@@ -67,8 +68,9 @@ def well_formed(d: Diagram) -> None:
 def test_every_clause_has_a_reachable_leaf_in_its_measures_tree(path: Path) -> None:
     model = model_of(path)
     assert model.measures
+    plan = lower(model)
     for m in model.measures.values():
-        tree = measure_tree(model, m)
+        tree = measure_tree(model, m, plan)
         well_formed(tree)
         leaves = tree.leaves()
         assert set(leaves) == {m.clause_id(c) for c in m.clauses}, m.name.text
@@ -77,10 +79,10 @@ def test_every_clause_has_a_reachable_leaf_in_its_measures_tree(path: Path) -> N
         # Every node hangs off the measure's root: nothing is drawn that a reader cannot reach.
         assert seen == {n.id for n in tree.nodes}
         # Each condition of each clause is asked somewhere in the tree.
-        asked = {id(n.decision.subject) for n in tree.nodes if n.decision is not None and n.decision.subject}
-        for clause in m.clauses:
+        asked = {id(n.decision.subject) for n in tree.nodes if n.decision is not None}
+        for clause in plan.measure(m.name.text).clauses:
             for cond in clause.conditions:
-                assert id(cond) in asked, (m.clause_id(clause), cond)
+                assert id(cond) in asked, (clause.id, cond)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -308,7 +310,7 @@ def _paid_by_diagram(model: Model, facts: dict[str, bool]) -> tuple[set[str], rt
     tree = measure_tree(model, m)
     well_formed(tree)
     applicant = Applicant(Interpreter(model), facts, None)
-    trace_measure(tree, m, applicant)
+    trace_measure(tree, m.name.text, applicant)
     leaves = {n.clause for n in tree.nodes if n.clause is not None and n.id in tree.path_nodes}
     return {c for c in leaves if c is not None}, applicant.decision
 
@@ -414,6 +416,6 @@ def test_generated_trees_pay_what_the_evaluator_pays(data: st.DataObject) -> Non
         if outcome.status not in (rt.DETERMINED, rt.CEILING):
             continue
         tree = measure_tree(model, m)
-        trace_measure(tree, m, applicant)
+        trace_measure(tree, m.name.text, applicant)
         paid = {n.clause for n in tree.nodes if n.clause is not None and n.id in tree.path_nodes}
         assert paid == set(outcome.clauses), (name, facts, date, paid, outcome.clauses)

@@ -151,6 +151,11 @@ class Groups:
     def higher_siblings(self, clause: ast.Clause) -> list[ast.Clause]:
         return self._ast(self.bridge.enc.higher_siblings(self.plan, self.bridge.clauses[id(clause)]))
 
+    def tied(self, a: ast.Clause, b: ast.Clause) -> bool:
+        """Whether exceptions `a` and `b` of one default share a priority (`ExceptionGroup.ties`)."""
+        ia, ib = self.bridge.clauses[id(a)].id, self.bridge.clauses[id(b)].id
+        return any(ia in tie and ib in tie for g in self.plan.groups for tie in g.ties)
+
 
 class PlanEncoder:
     """The solver encoding of the policy's plan (`enc`), asked with the AST nodes the analyses hold
@@ -166,12 +171,16 @@ class PlanEncoder:
         self.measures: dict[int, P.Measure] = {}
         self.clauses: dict[int, P.Clause] = {}
         self.limits: dict[int, P.FundingLimit] = {}
+        self.written_limits: dict[int, ast.FundingLimit] = {}  # id() of the plan's, for spans
         self._groups: dict[int, Groups] = {}
         for m, pm in zip(model.policy.of(ast.Measure), self.plan.measures, strict=True):
             self.measures[id(m)] = pm
             self.clauses.update((id(c), pc) for c, pc in zip(m.clauses, pm.clauses, strict=True))
             self.limits.update(
                 (id(f), pf) for f, pf in zip(m.of(ast.FundingLimit), pm.funding_limits, strict=True)
+            )
+            self.written_limits.update(
+                (id(pf), f) for f, pf in zip(m.of(ast.FundingLimit), pm.funding_limits, strict=True)
             )
         # the solver's names of the values the text leaves unset, by where they are written
         for node in walk(model.policy):
@@ -461,6 +470,17 @@ class Context:
     def clause_facts(self, measure: ast.Measure, *clauses: ast.Clause, amounts: bool = False) -> set[str]:
         return self.facts_for([measure], clauses or tuple(measure.clauses), amounts)
 
+    # ------------------------------------------------------------------ the plan's names
+    # The analyses hold AST nodes for their spans; what a clause is called and cites is the plan's.
+    def id_of(self, clause: ast.Clause) -> str:
+        return self.enc.clauses[id(clause)].id
+
+    def clause_label(self, measure: ast.Measure, clause: ast.Clause) -> str:
+        return clause_label(self.enc.measures[id(measure)], self.enc.clauses[id(clause)])
+
+    def cites(self, measure: ast.Measure, *clauses: ast.Clause) -> list[str]:
+        return cites(self.enc.measures[id(measure)], *(self.enc.clauses[id(c)] for c in clauses))
+
     def stats(self) -> Stats:
         return Stats(self.session.calls, self.session.undecided, self.session.seconds, self.filtered)
 
@@ -480,12 +500,11 @@ class Context:
         return describe(witness, self.model)
 
 
-def clause_label(measure: ast.Measure, clause: ast.Clause) -> str:
+def clause_label(measure: P.Measure, clause: P.Clause) -> str:
     """`measure.clause` with the clause's label and cited article, for messages."""
-    cid = measure.clause_id(clause)
     cite = clause.cite or measure.cite
-    label = f" “{clause.label}”" if clause.label else ""
-    return f"`{cid}`{label}" + (f" ({cite})" if cite else "")
+    label = f" “{clause.written_label}”" if clause.written_label else ""
+    return f"`{clause.id}`{label}" + (f" ({cite})" if cite else "")
 
 
 def measure_label(measure: ast.Measure) -> str:
@@ -493,7 +512,8 @@ def measure_label(measure: ast.Measure) -> str:
     return f"`{measure.name.text}`{label}" + (f" ({measure.cite})" if measure.cite else "")
 
 
-def cites(measure: ast.Measure, *clauses: ast.Clause) -> list[str]:
+def cites(measure: P.Measure, *clauses: P.Clause) -> list[str]:
+    """The articles a finding cites: each clause's, else its measure's."""
     found = [c.cite or measure.cite for c in clauses] if clauses else [measure.cite]
     return [c for c in found if c]
 

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from policydsl import ast
-from policydsl.checks.analysis_base import Context, Finding, cites, clause_label, measure_label
+from policydsl.checks.analysis_base import Context, Finding, measure_label
 from policydsl.checks.analysis_boxes import constant
 from policydsl.checks.analysis_witness import money_literal
 from policydsl.diagnostics import Note
@@ -45,19 +45,19 @@ class CapChecks:
             for q in m.of(ast.Quota):
                 for b in budgets:
                     self.budget(m, q, b)
-            limits = m.of(ast.FundingLimit)
-            if limits:
-                self.funding(m, limits[-1])
+            applied = self.enc.measures[id(m)].funding  # the limit the evaluation applies
+            if applied is not None:
+                self.funding(m, self.enc.written_limits[id(applied)])
         for tc in self.model.policy.of(ast.TotalCap):
             self.total(tc)
 
     # ------------------------------------------------------------------ caps of one clause
     def clause(self, m: ast.Measure, c: ast.Clause) -> None:
         ctx, enc = self.ctx, self.enc
-        cid = m.clause_id(c)
-        where = clause_label(m, c)
+        cid = ctx.id_of(c)
+        where = ctx.clause_label(m, c)
         facts = ctx.clause_facts(m, c, amounts=True)
-        data = {"clauses": [cid], "cites": cites(m, c)}
+        data = {"clauses": [cid], "cites": ctx.cites(m, c)}
 
         def context() -> list[Formula]:
             return [enc.gate(m), enc.fires(c)]
@@ -171,7 +171,7 @@ class CapChecks:
     ) -> None:
         """P602: a cap that another cap of the clause is never above (it never decides the amount)."""
         ctx, enc = self.ctx, self.enc
-        cid = m.clause_id(c)
+        cid = ctx.id_of(c)
         reported: set[int] = set()
 
         def below(a: ast.Expr, b: ast.Expr) -> list[Formula]:
@@ -221,7 +221,7 @@ class CapChecks:
                 ctx.add(
                     Finding(
                         "P602",
-                        f"the cap `{self.quote(idle)}` of {clause_label(m, c)} never decides the "
+                        f"the cap `{self.quote(idle)}` of {ctx.clause_label(m, c)} never decides the "
                         f"amount: the cap `{self.quote(other)}` is never above it",
                         idle.span,
                         (cid,),
@@ -239,7 +239,7 @@ class CapChecks:
         ctx, enc = self.ctx, self.enc
         name = m.name.text
         facts = ctx.facts_for([m], m.clauses, amounts=True)
-        data = {"measures": [name], "cites": cites(m)}
+        data = {"measures": [name], "cites": ctx.cites(m)}
         per = g.per.text
         one = ctx.ask(
             lambda: [enc.pays(m), enc.compare(">", enc.measure_amount(m), enc.num(g.amount))],
@@ -345,7 +345,7 @@ class CapChecks:
             return
         data: dict[str, Any] = {
             "measures": [name],
-            "cites": cites(m),
+            "cites": ctx.cites(m),
             "quota": q.count,
             "budget": money_literal(limit),
         }
@@ -413,7 +413,7 @@ class CapChecks:
                 and constant(c.amount.expr, self.model) is not None
             ):
                 stated = [c.amount.expr]
-            cid = m.clause_id(c)
+            cid = ctx.id_of(c)
             facts = ctx.clause_facts(m, c, amounts=True) | ctx.names(limit)[0]
             for k in stated:
                 before = ctx.ask(
@@ -421,7 +421,7 @@ class CapChecks:
                     code="P607",
                     targets=(cid,),
                     span=k.span,
-                    what=f"whether {clause_label(m, c)} can reach `{self.quote(k)}`",
+                    what=f"whether {ctx.clause_label(m, c)} can reach `{self.quote(k)}`",
                     facts=facts,
                     show=room,
                 )
@@ -453,7 +453,7 @@ class CapChecks:
                 ctx.add(
                     Finding(
                         "P607",
-                        f"{clause_label(m, c)} can never pay its stated `{self.quote(k)}`: the "
+                        f"{ctx.clause_label(m, c)} can never pay its stated `{self.quote(k)}`: the "
                         f"cross-funding ceiling `{self.quote(limit.limit)}` counting "
                         f"`{limit.counting.text}` always leaves less{here}",
                         k.span,
@@ -462,7 +462,7 @@ class CapChecks:
                         "the stated cap is unreachable: lower it to what the ceiling allows, or check "
                         "the ceiling",
                         before.witness,
-                        {"clauses": [cid], "cites": cites(m, c), **ctx.witness_data(before.witness)},
+                        {"clauses": [cid], "cites": ctx.cites(m, c), **ctx.witness_data(before.witness)},
                     )
                 )
 

@@ -13,8 +13,6 @@ from policydsl.checks.analysis_base import (
     Context,
     Finding,
     PlanEncoder,
-    cites,
-    clause_label,
     measure_label,
 )
 from policydsl.checks.analysis_boxes import (
@@ -158,13 +156,14 @@ class ClauseChecks:
         """P205: a clause that repeats an earlier one of its measure word for word (a copy-paste slip:
         both apply to the same applicants and both are paid). The pair is not compared again as an
         overlap, an ambiguity or a merge."""
+        ctx = self.ctx
         first: dict[ast.Clause, ast.Clause] = {}  # keyed by value on purpose: equal clauses meet here
         for clause in measure.clauses:
             original = first.setdefault(clause, clause)
             if original is clause:
                 continue
             self.copies.add((id(original), id(clause)))
-            ia, ib = measure.clause_id(original), measure.clause_id(clause)
+            ia, ib = ctx.id_of(original), ctx.id_of(clause)
             effect = (
                 "paid twice wherever it applies"
                 if clause.exception_of is None
@@ -176,9 +175,9 @@ class ClauseChecks:
                     f"`{ib}` repeats `{ia}` word for word: a duplicated clause, {effect}",
                     clause.span,
                     (ia, ib),
-                    (Note(f"the first copy {clause_label(measure, original)}", original.span),),
+                    (Note(f"the first copy {ctx.clause_label(measure, original)}", original.span),),
                     "delete the copy; if the amount is meant to be paid twice, write it once as the sum",
-                    data={"clauses": [ia, ib], "cites": cites(measure, original, clause)},
+                    data={"clauses": [ia, ib], "cites": ctx.cites(measure, original, clause)},
                 )
             )
 
@@ -188,6 +187,7 @@ class ClauseChecks:
 
     def cycles(self, measure: ast.Measure) -> bool:
         """P302: a clause that is, through its defaults, an exception to itself."""
+        ctx = self.ctx
         by_name = {c.name.text: c for c in measure.clauses if c.name is not None}
         found = False
         reported: set[str] = set()
@@ -200,15 +200,15 @@ class ClauseChecks:
             if current is None or not _among(current, path):
                 continue
             loop = path[ast.position(path, current) :]
-            names = sorted(measure.clause_id(c) for c in loop)
+            names = sorted(ctx.id_of(c) for c in loop)
             if names[0] in reported:
                 continue
             reported.add(names[0])
             found = True
-            chain = " → ".join(measure.clause_id(c) for c in [*loop, loop[0]])
+            chain = " → ".join(ctx.id_of(c) for c in [*loop, loop[0]])
             notes = tuple(
                 Note(
-                    f"`{measure.clause_id(c)}` is an exception of `{c.exception_of.text}`",
+                    f"`{ctx.id_of(c)}` is an exception of `{c.exception_of.text}`",
                     c.exception_of.span,
                 )
                 for c in loop
@@ -250,7 +250,7 @@ class ClauseChecks:
                 measure.name.span,
                 (name,),
                 tuple(notes),
-                data={"cites": cites(measure)},
+                data={"cites": ctx.cites(measure)},
             )
         )
         return False
@@ -258,7 +258,7 @@ class ClauseChecks:
     def alive(self, measure: ast.Measure, clause: ast.Clause) -> None:
         """P101 dead clause, P102 always replaced by an exception, P502 masked by a sibling."""
         ctx, enc = self.ctx, self.enc
-        cid = measure.clause_id(clause)
+        cid = ctx.id_of(clause)
         shape = enc.shape(measure)
         facts = ctx.clause_facts(measure, clause)
         bonus = clause.kind == "bonus"
@@ -267,7 +267,7 @@ class ClauseChecks:
             code="P101",
             targets=(cid,),
             span=clause.span,
-            what=f"whether {clause_label(measure, clause)} can apply",
+            what=f"whether {ctx.clause_label(measure, clause)} can apply",
             facts=facts,
         )
         if first is None:
@@ -278,12 +278,12 @@ class ClauseChecks:
             ctx.add(
                 Finding(
                     "P101",
-                    f"{clause_label(measure, clause)} can never apply: its conditions cannot "
+                    f"{ctx.clause_label(measure, clause)} can never apply: its conditions cannot "
                     "hold for an applicant the measure admits",
                     clause.span,
                     (cid,),
                     core,
-                    data={"clauses": [cid], "cites": cites(measure, clause)},
+                    data={"clauses": [cid], "cites": ctx.cites(measure, clause)},
                 )
             )
             return
@@ -293,7 +293,7 @@ class ClauseChecks:
                 code="P101",
                 targets=(cid,),
                 span=clause.span,
-                what=f"whether {clause_label(measure, clause)} can apply",
+                what=f"whether {ctx.clause_label(measure, clause)} can apply",
                 facts=facts,
             )
             if with_award is not None and with_award.unsat:
@@ -301,14 +301,14 @@ class ClauseChecks:
                 ctx.add(
                     Finding(
                         "P101",
-                        f"bonus {clause_label(measure, clause)} can never apply: whenever its "
+                        f"bonus {ctx.clause_label(measure, clause)} can never apply: whenever its "
                         "conditions hold, no award clause of the measure applies",
                         clause.span,
                         (cid,),
                         witness=first.witness,
                         data={
                             "clauses": [cid],
-                            "cites": cites(measure, clause),
+                            "cites": ctx.cites(measure, clause),
                             **ctx.witness_data(first.witness),
                         },
                     )
@@ -323,13 +323,13 @@ class ClauseChecks:
             code="P102",
             targets=(cid,),
             span=clause.span,
-            what=f"whether {clause_label(measure, clause)} can apply",
+            what=f"whether {ctx.clause_label(measure, clause)} can apply",
             facts=facts,
         )
         if second is None or not second.unsat:
             return
         ctx.dead.add(id(clause))
-        data = {"clauses": [cid], "cites": cites(measure, clause), **ctx.witness_data(first.witness)}
+        data = {"clauses": [cid], "cites": ctx.cites(measure, clause), **ctx.witness_data(first.witness)}
         replaced = None
         if exceptions:
             replaced = ctx.ask(
@@ -341,20 +341,20 @@ class ClauseChecks:
                 code="P102",
                 targets=(cid,),
                 span=clause.span,
-                what=f"whether {clause_label(measure, clause)} is always replaced",
+                what=f"whether {ctx.clause_label(measure, clause)} is always replaced",
             )
         if replaced is not None and replaced.unsat:
-            names = ", ".join(f"`{measure.clause_id(e)}`" for e in exceptions)
+            names = ", ".join(f"`{ctx.id_of(e)}`" for e in exceptions)
             notes: tuple[Note, ...] = tuple(
-                Note(f"exception {clause_label(measure, e)}", e.span) for e in exceptions
+                Note(f"exception {ctx.clause_label(measure, e)}", e.span) for e in exceptions
             )
             ctx.add(
                 Finding(
                     "P102",
-                    f"{clause_label(measure, clause)} never applies: whenever its conditions hold, "
+                    f"{ctx.clause_label(measure, clause)} never applies: whenever its conditions hold, "
                     f"its exception {names} applies instead",
                     clause.span,
-                    (cid, *(measure.clause_id(e) for e in exceptions)),
+                    (cid, *(ctx.id_of(e) for e in exceptions)),
                     notes,
                     witness=first.witness,
                     hint="narrow the exception, or drop the default if the exception covers it",
@@ -362,17 +362,17 @@ class ClauseChecks:
                 )
             )
         elif higher:
-            names = ", ".join(f"`{measure.clause_id(h)}` (priority {h.priority or 0})" for h in higher)
+            names = ", ".join(f"`{ctx.id_of(h)}` (priority {h.priority or 0})" for h in higher)
             notes = tuple(
-                Note(f"higher-priority exception {clause_label(measure, h)}", h.span) for h in higher
+                Note(f"higher-priority exception {ctx.clause_label(measure, h)}", h.span) for h in higher
             )
             ctx.add(
                 Finding(
                     "P502",
-                    f"exception {clause_label(measure, clause)} (priority {clause.priority or 0}) "
+                    f"exception {ctx.clause_label(measure, clause)} (priority {clause.priority or 0}) "
                     f"never wins: whenever it applies, {names} applies too and takes precedence",
                     clause.span,
-                    (cid, *(measure.clause_id(h) for h in higher)),
+                    (cid, *(ctx.id_of(h) for h in higher)),
                     notes,
                     witness=first.witness,
                     hint="give it a higher priority, or remove it",
@@ -388,9 +388,9 @@ class ClauseChecks:
             exceptions = [e for e in shape.exceptions(default) if id(e) not in ctx.dead]
             for i, a in enumerate(exceptions):
                 for b in exceptions[i + 1 :]:
-                    if (a.priority or 0) != (b.priority or 0) or self.copied(a, b):
+                    if not shape.tied(a, b) or self.copied(a, b):
                         continue
-                    ia, ib = measure.clause_id(a), measure.clause_id(b)
+                    ia, ib = ctx.id_of(a), ctx.id_of(b)
                     if self.boxes[id(a)].disjoint(self.boxes[id(b)]):
                         ctx.filtered += 1
                         continue
@@ -409,18 +409,19 @@ class ClauseChecks:
                     ctx.add(
                         Finding(
                             "P301",
-                            f"exceptions {clause_label(measure, a)} and {clause_label(measure, b)} of "
-                            f"`{measure.clause_id(default)}` can both apply with {prio}: "
+                            f"exceptions {ctx.clause_label(measure, a)} and "
+                            f"{ctx.clause_label(measure, b)} of "
+                            f"`{ctx.id_of(default)}` can both apply with {prio}: "
                             "which one replaces it is undetermined",
                             b.span,
                             (ia, ib),
-                            (Note(f"the other exception {clause_label(measure, a)}", a.span),),
+                            (Note(f"the other exception {ctx.clause_label(measure, a)}", a.span),),
                             witness=answer.witness,
                             hint=f"give one of them a higher `priority`, e.g. "
                             f"`exception {default.name.text if default.name else ''} priority 2`",
                             data={
                                 "clauses": [ia, ib],
-                                "cites": cites(measure, a, b),
+                                "cites": ctx.cites(measure, a, b),
                                 **ctx.witness_data(answer.witness),
                             },
                         )
@@ -450,18 +451,18 @@ class ClauseChecks:
                 if self.boxes[id(a)].disjoint(self.boxes[id(b)]):
                     ctx.filtered += 1
                     continue
-                ia, ib = measure.clause_id(a), measure.clause_id(b)
+                ia, ib = ctx.id_of(a), ctx.id_of(b)
                 self.overlap(
                     partial(self._clauses_apply, measure, a, b),
                     partial(self._clause_amounts, measure, a, b),
                     codes=("P203", "P204"),
                     targets=(ia, ib),
                     span=b.span,
-                    names=(clause_label(measure, a), clause_label(measure, b)),
+                    names=(ctx.clause_label(measure, a), ctx.clause_label(measure, b)),
                     facts_amounts=ctx.clause_facts(measure, a, b, amounts=True),
-                    other=(f"the other clause {clause_label(measure, a)}", a.span),
+                    other=(f"the other clause {ctx.clause_label(measure, a)}", a.span),
                     conjuncts=(self.conjuncts(measure, a), self.conjuncts(measure, b)),
-                    data={"clauses": [ia, ib], "cites": cites(measure, a, b)},
+                    data={"clauses": [ia, ib], "cites": ctx.cites(measure, a, b)},
                     settled=None,
                 )
 
@@ -473,9 +474,10 @@ class ClauseChecks:
         self, measure: ast.Measure, a: ast.Clause, b: ast.Clause, rounded: bool
     ) -> dict[str, Any]:
         enc = self.enc
+        ctx = self.ctx
         return {
-            measure.clause_id(a): enc.clause_amount(a, rounded),
-            measure.clause_id(b): enc.clause_amount(b, rounded),
+            ctx.id_of(a): enc.clause_amount(a, rounded),
+            ctx.id_of(b): enc.clause_amount(b, rounded),
         }
 
     def _measures_pay(self, a: ast.Measure, b: ast.Measure) -> list[Formula]:
@@ -642,7 +644,7 @@ class ClauseChecks:
                 facts_amounts=ctx.facts_for([a, b], a.clauses + b.clauses, amounts=True),
                 other=(f"the other measure {measure_label(a)}", a.name.span),
                 conjuncts=(self.conjuncts(a, None), self.conjuncts(b, None)),
-                data={"measures": [na, nb], "cites": cites(a) + cites(b)},
+                data={"measures": [na, nb], "cites": ctx.cites(a) + ctx.cites(b)},
                 settled=settle,
             )
 
@@ -694,7 +696,7 @@ class ClauseChecks:
 
     def mergeable(self, measure: ast.Measure, a: ast.Clause, b: ast.Clause, merged: str) -> None:
         ctx, enc = self.ctx, self.enc
-        ia, ib = measure.clause_id(a), measure.clause_id(b)
+        ia, ib = ctx.id_of(a), ctx.id_of(b)
         wa = ctx.ask(
             lambda: [enc.gate(measure), enc.applies(measure, a)],
             code="P501",
@@ -715,19 +717,19 @@ class ClauseChecks:
             return
         data: dict[str, Any] = {
             "clauses": [ia, ib],
-            "cites": cites(measure, a, b),
+            "cites": ctx.cites(measure, a, b),
             **ctx.witness_data(wa.witness),
         }
         other = ctx.witness_data(wb.witness)
         if other:
             data["witness_other"] = other.get("witness", {})
-        notes: tuple[Note, ...] = (Note(f"the same amount in {clause_label(measure, a)}", a.span),)
+        notes: tuple[Note, ...] = (Note(f"the same amount in {ctx.clause_label(measure, a)}", a.span),)
         if wb.witness is not None:
             notes += (Note(f"`{ib}` applies to: {ctx.describe(wb.witness)}"),)
         ctx.add(
             Finding(
                 "P501",
-                f"{clause_label(measure, a)} and {clause_label(measure, b)} give the same amount "
+                f"{ctx.clause_label(measure, a)} and {ctx.clause_label(measure, b)} give the same amount "
                 "on adjacent conditions: they could be one clause",
                 b.span,
                 (ia, ib),
@@ -750,7 +752,7 @@ class ClauseChecks:
         keys_b: list[Any],
     ) -> None:
         ctx, enc = self.ctx, self.enc
-        ia, ib = measure.clause_id(a), measure.clause_id(b)
+        ia, ib = ctx.id_of(a), ctx.id_of(b)
         common = [k for k in keys_a if _key_id(k) != ("s", sa.fact, sa.constraint)]
         sym = self.model.facts[sa.fact]
 
@@ -779,16 +781,17 @@ class ClauseChecks:
         ctx.add(
             Finding(
                 "P404",
-                f"{clause_label(measure, a)} (`{wa}`) and {clause_label(measure, b)} (`{wb}`) both exclude "
+                f"{ctx.clause_label(measure, a)} (`{wa}`) and "
+                f"{ctx.clause_label(measure, b)} (`{wb}`) both exclude "
                 f"{sym.label} = {value}: an applicant at exactly {value} gets nothing "
                 f"from `{measure.name.text}`",
                 b.span,
                 (ia, ib),
-                (Note(f"the other band {clause_label(measure, a)}", a.span),),
+                (Note(f"the other band {ctx.clause_label(measure, a)}", a.span),),
                 f"不满 and 超过 both exclude the number (Civil Code Art. 1259); write `{value}以上` "
                 f"for the upper band (or `不超过 {value}` for the lower one)",
                 answer.witness,
-                {"clauses": [ia, ib], "cites": cites(measure, a, b), **ctx.witness_data(answer.witness)},
+                {"clauses": [ia, ib], "cites": ctx.cites(measure, a, b), **ctx.witness_data(answer.witness)},
             )
         )
 

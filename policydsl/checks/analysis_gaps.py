@@ -8,7 +8,7 @@ from typing import Any
 
 from policydsl import ast
 from policydsl import types as T
-from policydsl.checks.analysis_base import Context, Finding, PlanEncoder, cites, clause_label, walk
+from policydsl.checks.analysis_base import Context, Finding, PlanEncoder, walk
 from policydsl.checks.analysis_boxes import Interval, constant
 from policydsl.checks.analysis_witness import literal
 from policydsl.diagnostics import Note
@@ -27,8 +27,8 @@ def sites(ctx: Context) -> Iterator[tuple[ast.Table | ast.Band, Site]]:
         for c in m.clauses:
             if id(c) in ctx.dead:
                 continue
-            cid = m.clause_id(c)
-            site: Site = (m, c, partial(_clause_context, enc, m, c), (cid,), clause_label(m, c))
+            cid = ctx.id_of(c)
+            site: Site = (m, c, partial(_clause_context, enc, m, c), (cid,), ctx.clause_label(m, c))
             for node in walk(c.amount):
                 if isinstance(node, ast.Table | ast.Band):
                     yield node, site
@@ -105,7 +105,7 @@ def _table(ctx: Context, node: ast.Table, site: Site) -> None:
             {
                 "missing": reachable,
                 "clauses": list(targets),
-                "cites": cites(measure, *([clause] if clause else [])),
+                "cites": ctx.cites(measure, *([clause] if clause else [])),
                 **ctx.witness_data(witness),
             },
         )
@@ -130,7 +130,7 @@ def _band(ctx: Context, node: ast.Band, site: Site) -> None:
     enc = ctx.enc
     measure, clause, context, targets, where = site
     facts = _facts(ctx, site, node)
-    data_base = {"clauses": list(targets), "cites": cites(measure, *([clause] if clause else []))}
+    data_base = {"clauses": list(targets), "cites": ctx.cites(measure, *([clause] if clause else []))}
     shown = ctx.model.type_of(node.subject)
 
     def subject_values() -> dict[str, Any]:

@@ -10,8 +10,6 @@ from policydsl.checks.analysis_base import (
     Context,
     Finding,
     PlanEncoder,
-    cites,
-    clause_label,
     measure_label,
     walk,
 )
@@ -39,8 +37,8 @@ def check_undetermined(ctx: Context, text: str) -> None:
         for c in m.clauses:
             if id(c) in ctx.dead:
                 continue
-            cid = m.clause_id(c)
-            data = {"clauses": [cid], "cites": cites(m, c)}
+            cid = ctx.id_of(c)
+            data = {"clauses": [cid], "cites": ctx.cites(m, c)}
             amount = c.amount
             # a ceiling with a formula still gives a figure (the most it can be); one with no
             # formula, or no amount at all, leaves the evaluator without one
@@ -53,7 +51,7 @@ def check_undetermined(ctx: Context, text: str) -> None:
                     code="P701",
                     targets=(cid,),
                     span=amount.span,
-                    what=f"whether {clause_label(m, c)} applies",
+                    what=f"whether {ctx.clause_label(m, c)} applies",
                     facts=ctx.clause_facts(m, c),
                 )
                 witness = answer.witness if answer is not None and answer.sat else None
@@ -61,7 +59,7 @@ def check_undetermined(ctx: Context, text: str) -> None:
                 if amount.mode == "unset":
                     limit = f", at most {caps}" if caps else ""
                     code = "P703"
-                    message = f"{clause_label(m, c)} gives no amount: the text leaves it open{limit}"
+                    message = f"{ctx.clause_label(m, c)} gives no amount: the text leaves it open{limit}"
                     hint: str | None = "give the figure, or a parameter a yearly guide can set"
                 else:
                     upto = f"`{_quote(text, amount.expr)}`" if amount.expr is not None else ""
@@ -69,8 +67,8 @@ def check_undetermined(ctx: Context, text: str) -> None:
                         upto += f" (capped at {caps})"
                     code = "P701"
                     message = (
-                        f"{clause_label(m, c)} is a ceiling with no formula: the amount is decided case by "
-                        f"case, up to {upto}, never an entitlement"
+                        f"{ctx.clause_label(m, c)} is a ceiling with no formula: the amount is decided "
+                        f"case by case, up to {upto}, never an entitlement"
                     )
                     hint = None
                 ctx.add(
@@ -102,7 +100,7 @@ def check_undetermined(ctx: Context, text: str) -> None:
                         (m.name.text,),
                         (),
                         "add `rank <fact>` if the text says how winners are chosen",
-                        data={"measures": [m.name.text], "cites": cites(m)},
+                        data={"measures": [m.name.text], "cites": ctx.cites(m)},
                     )
                 )
     _params(ctx)
@@ -132,7 +130,7 @@ def _unset_tier(
     index: int,
 ) -> None:
     enc = ctx.enc
-    cid = m.clause_id(c)
+    cid = ctx.id_of(c)
     witness = None
     if isinstance(node, ast.Table) and isinstance(entry, ast.TableEntry) and entry.key is not None:
         key = entry.key.text
@@ -162,13 +160,13 @@ def _unset_tier(
     ctx.add(
         Finding(
             "P703",
-            f"{what} of {clause_label(m, c)} has no figure: the text names it but leaves the amount open",
+            f"{what} of {ctx.clause_label(m, c)} has no figure: the text names it but leaves the amount open",
             entry.span,
             (cid,),
             (),
             "give the figure when the text (or a yearly guide) does",
             witness,
-            {"clauses": [cid], "cites": cites(m, c), **ctx.witness_data(witness)},
+            {"clauses": [cid], "cites": ctx.cites(m, c), **ctx.witness_data(witness)},
         )
     )
 

@@ -325,6 +325,7 @@ class _Lowering:
             "；".join(self.quote(c) for c in clause.conditions),
             lowered,
             _where(clause),
+            clause.label,
         )
 
     @staticmethod

@@ -451,7 +451,8 @@ class Clause:
     results and explanations call it, `title` what diagrams call it (`给予「…」`), `head` the first
     line of its explanation (`[cite] label：适用`) and `conditions_text` its conditions as written,
     joined.  `exception_of` is the id of the default clause it replaces, with its `priority` as
-    written (None: not given, which ranks as 0)."""
+    written (None: not given, which ranks as 0).  `written_label` is the label as written (None: not
+    given, where `label` falls back to the name or the id), which the analyses' messages quote."""
 
     id: str
     index: int
@@ -467,6 +468,7 @@ class Clause:
     conditions_text: str
     amount: Amount
     where: Where
+    written_label: str | None = None
 
     @property
     def rank(self) -> int:

@@ -99,13 +99,13 @@ def diagram_command(
         for m in model.measures.values():
             tree = measure_tree(model, m)
             if applicant is not None:
-                trace_measure(tree, m, applicant)
+                trace_measure(tree, m.name.text, applicant)
             drawings.append((tree, output / f"{m.name.text}.{fmt}"))
     elif measure is not None:
         m = model.measures[measure]
         tree = measure_tree(model, m)
         if applicant is not None:
-            trace_measure(tree, m, applicant)
+            trace_measure(tree, m.name.text, applicant)
         drawings.append((tree, output))
     else:
         view = overview(model)

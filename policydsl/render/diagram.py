@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from policydsl import ast
+from policydsl.plan import nodes as P
 
 
 @attrs.frozen
@@ -67,11 +67,12 @@ PATH_COLOR = "#db2777"
 @attrs.frozen
 class Decision:
     """What a decision node asks, for following one applicant's path: `kind` is validity,
-    eligibility, applicants, require, exclude, condition or instalment; `subject` is the AST node
-    (Requirement, Exclusion, Condition, Instalment) or None; `clause` the clause id of a condition."""
+    eligibility, applicants, require, exclude, condition or instalment; `subject` is the plan's node
+    it asks (the policy's Validity, a Gate, the measure's ApplicantsGate, a clause's Condition, an
+    Instalment); `clause` the clause id of a condition."""
 
     kind: str
-    subject: ast.Node | None = None
+    subject: P.Validity | P.Gate | P.ApplicantsGate | P.Condition | P.Instalment
     clause: str | None = None
 
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 import datetime
 import decimal
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, assert_never
 
-from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.interpreter import Interpreter, _Env
 from policydsl.keywords import APPLICANT_FACT
+from policydsl.plan import nodes as P
 from policydsl.render.diagram import Decision, Diagram
 
 
 class Applicant:
     """One applicant evaluated by the reference interpreter: the `decision` on the whole policy, and
-    the truth of any single condition (`truth`) for following the diagrams."""
+    the answer to any decision node of a diagram (`truth`), read from the interpreter's plan."""
 
     def __init__(
         self, interpreter: Interpreter, facts: Mapping[str, Any], date: datetime.date | None
     ) -> None:
         self.interpreter = interpreter
+        self.plan = interpreter.plan
         self.date = date
         # Unknown fact names are the evaluator's to reject; the diagram only needs the known ones.
         self.values = rt.parse_facts(interpreter.specs, facts, strict=False)
@@ -30,30 +31,30 @@ class Applicant:
     def _env(self) -> _Env:
         return _Env(self.values, self.date, self.interpreter.overrides)
 
-    def test(self, expr: ast.Expr) -> bool | None:
+    def test(self, expr: P.Expr, text: str) -> bool | None:
         with decimal.localcontext(rt.CONTEXT):
-            holds, _ = self.interpreter.test(expr, self._env())
+            holds, _ = self.interpreter.test(expr, self._env(), text)
         return holds
 
-    def truth(self, measure: ast.Measure, decision: Decision) -> bool | None:
-        """The answer to a decision node of `measure`'s tree; None when it cannot be told."""
+    def truth(self, decision: Decision) -> bool | None:
+        """The answer to a decision node; None when it cannot be told."""
         subject = decision.subject
-        if decision.kind == "validity":
-            if self.date is None:
-                return None
-            start, end = self.interpreter.valid_from, self.interpreter.valid_until
-            return (start is None or self.date >= start) and (end is None or self.date <= end)
-        if decision.kind == "applicants":
-            kind = self.values.get(APPLICANT_FACT[0], self.values.get(APPLICANT_FACT[1]))
-            allowed = {k.text for a in measure.of(ast.Applicants) for k in a.kinds}
-            return None if kind is None else kind in allowed
-        if isinstance(subject, ast.Requirement | ast.Exclusion | ast.Instalment):
-            return self.test(subject.cond)
-        if isinstance(subject, ast.Condition):
-            return self.test(subject.expr)
-        return None
+        match subject:
+            case P.Validity():
+                if self.date is None:
+                    return None
+                start, end = subject.start, subject.end
+                return (start is None or self.date >= start) and (end is None or self.date <= end)
+            case P.ApplicantsGate():
+                kind = self.values.get(APPLICANT_FACT[0], self.values.get(APPLICANT_FACT[1]))
+                return None if kind is None else kind in subject.kinds
+            case P.Gate() | P.Instalment() | P.Condition():
+                # an exclusion's node asks whether the condition holds, as a requirement's does
+                return self.test(subject.cond, subject.text)
+            case _:
+                assert_never(subject)
 
-    def clause_figure(self, measure: ast.Measure, clause: ast.Clause) -> str:
+    def clause_figure(self, measure: P.Measure, clause: P.Clause) -> str:
         """What one clause gives this applicant, before the measure's own rules."""
         with decimal.localcontext(rt.CONTEXT):
             outcome = self.interpreter.clause(measure, clause, self._env(), False)
@@ -90,14 +91,16 @@ def follow(diagram: Diagram, truth: Callable[[Decision], bool | None]) -> None:
             stack.append(edge.head)
 
 
-def trace_measure(diagram: Diagram, measure: ast.Measure, applicant: Applicant) -> None:
-    """Highlight the applicant's path through a measure's tree and put the figures on it."""
-    follow(diagram, lambda d: applicant.truth(measure, d))
-    clauses = {measure.clause_id(c): c for c in measure.clauses}
+def trace_measure(diagram: Diagram, measure: str, applicant: Applicant) -> None:
+    """Highlight the applicant's path through the tree of the measure named `measure` and put the
+    figures on it."""
+    planned = applicant.plan.measure(measure)
+    follow(diagram, applicant.truth)
+    clauses = {c.id: c for c in planned.clauses}
     for node in diagram.nodes:
         if node.clause is not None and node.id in diagram.path_nodes and node.clause in clauses:
-            node.figure = applicant.clause_figure(measure, clauses[node.clause])
-    diagram.nodes[0].figure = applicant.measure_figure(measure.name.text)
+            node.figure = applicant.clause_figure(planned, clauses[node.clause])
+    diagram.nodes[0].figure = applicant.measure_figure(measure)
 
 
 def trace_overview(diagram: Diagram, applicant: Applicant) -> None:

@@ -217,6 +217,7 @@ class _TreeBuilder:
         # conditions and figures with labels.
         self.written = {c.id: w for c, w in zip(self.plan.clauses, measure.clauses, strict=True)}
         self.exceptions = {g.default: g for g in self.plan.groups}
+        self.gate_of = {g.key: g for g in self.plan.gates}
         self.prefix = measure.name.text
         self.d = Diagram(measure.name.text, words.measure_title(measure))
         # Edges still waiting for the next node of the main line: (tail, role).
@@ -275,9 +276,8 @@ class _TreeBuilder:
         w, m = self.words, self.m
         validity = w.plan.validity.text
         if validity is not None:
-            node = self.decision(
-                self.id("validity"), "gate", "政策在有效期内？", [validity], Decision("validity")
-            )
+            decision = Decision("validity", w.plan.validity)
+            node = self.decision(self.id("validity"), "gate", "政策在有效期内？", [validity], decision)
             self.gate(node, "yes", "不符合：政策不在有效期内", [])
         number = 0
         for block in self.model.policy.of(ast.Eligibility):
@@ -288,13 +288,15 @@ class _TreeBuilder:
                     "gate",
                     w.question(req.cond),
                     [*self.reason(req.reason, req.cond), *self.cite(req.cite)],
-                    Decision("eligibility", req),
+                    Decision("eligibility", w.plan.eligibility[number - 1]),
                 )
                 self.gate(node, "yes", "不符合：" + (req.reason or "不满足申报条件"), [])
         kinds = [k.text for a in m.of(ast.Applicants) for k in a.kinds]
         if kinds:
+            assert self.plan.applicants is not None  # kinds written are declared (E106)
             text = "申报主体为" + "、".join(w.kind(k) for k in kinds) + "？"
-            node = self.decision(self.id("applicants"), "gate", text, [], Decision("applicants"))
+            decision = Decision("applicants", self.plan.applicants)
+            node = self.decision(self.id("applicants"), "gate", text, [], decision)
             self.gate(node, "yes", "不符合：不是本措施的申报主体", [])
         for i, req in enumerate(m.of(ast.Requirement), 1):
             node = self.decision(
@@ -302,7 +304,7 @@ class _TreeBuilder:
                 "gate",
                 w.question(req.cond),
                 [*self.reason(req.reason, req.cond), *self.cite(req.cite)],
-                Decision("require", req),
+                Decision("require", self.gate_of[f"{m.name.text}.require.{i}"]),
             )
             self.gate(node, "yes", "不符合：" + (req.reason or "不满足本措施的要求"), [])
         for i, exc in enumerate(m.of(ast.Exclusion), 1):
@@ -311,7 +313,7 @@ class _TreeBuilder:
                 "gate",
                 "排除情形：" + w.question(exc.cond),
                 self.cite(exc.cite),
-                Decision("exclude", exc),
+                Decision("exclude", self.gate_of[f"{m.name.text}.exclude.{i}"]),
             )
             self.gate(node, "no", "不符合：" + (exc.reason or "属于排除情形"), [])
 
@@ -357,13 +359,14 @@ class _TreeBuilder:
         """The conditions of `clause` in a line from the `entry` edges, their node ids under `parts`.
         Returns the edges taken when all hold and the edges of each failing condition."""
         failing: list[tuple[str, str]] = []
-        for i, cond in enumerate(self.written[clause.id].conditions, 1):
+        written = self.written[clause.id].conditions
+        for i, (cond, planned) in enumerate(zip(written, clause.conditions, strict=True), 1):
             node = self.decision(
                 self.id(*parts, f"if{i}"),
                 "condition",
                 ("除非：" if cond.negated else "") + self.words.question(cond.expr),
                 [],
-                Decision("condition", cond, clause.id),
+                Decision("condition", planned, clause.id),
             )
             self.enter(node.id, entry)
             entry = [(node.id, "no" if cond.negated else "yes")]
@@ -512,7 +515,7 @@ class _TreeBuilder:
         stages = m.of(ast.Instalment)
         if stages:
             keep = bool(m.of(ast.NoClawback))
-            for stage in stages:
+            for stage, planned in zip(stages, self.plan.instalments, strict=True):
                 share = "余额" if stage.share is None else w.expr(stage.share)
                 name = f"「{stage.label}」" if stage.label else stage.name.text
                 node = self.decision(
@@ -520,7 +523,7 @@ class _TreeBuilder:
                     "rule",
                     f"分期{name}：兑付{share}\n" + w.question(stage.cond),
                     self.cite(stage.cite),
-                    Decision("instalment", stage),
+                    Decision("instalment", planned),
                 )
                 clawback = "已兑付部分不予追回" if keep else "已兑付部分予以追回"
                 self.gate(node, "yes", "丧失本期及以后各期兑付资格", [clawback])
