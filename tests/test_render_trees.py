@@ -417,5 +417,10 @@ def test_generated_trees_pay_what_the_evaluator_pays(data: st.DataObject) -> Non
             continue
         tree = measure_tree(model, m)
         trace_measure(tree, m.name.text, applicant)
+        asked = [n.decision for n in tree.nodes if n.id in tree.path_nodes and n.decision is not None]
+        if any(applicant.truth(d) is None for d in asked):
+            # a question the facts leave open (an exception whose condition is unknown makes the
+            # amount a ceiling): the path stops there, highlighted up to the open question
+            continue
         paid = {n.clause for n in tree.nodes if n.clause is not None and n.id in tree.path_nodes}
         assert paid == set(outcome.clauses), (name, facts, date, paid, outcome.clauses)
