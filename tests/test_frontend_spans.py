@@ -167,3 +167,29 @@ def test_the_corpus_reaches_the_rarer_paths(update_golden: bool) -> None:
     for code in ("E001", "E005", "E006", "E102", "W211"):
         assert f"code='{code}'" in outputs, code
     assert "Negate" in outputs and "Table" in outputs and "Band" in outputs
+
+
+def test_the_parse_builds_no_lark_tree_to_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AST is built as the parser reduces: Lark trees are made only for the operator and
+    comparison words the builder reads (`add_op`, `cmp_sym`…), not one per reduction, and Lark's
+    position propagation (a wrapper around every reduction) is off."""
+    import lark
+
+    from benchmarks.parse_bench import generate
+
+    made: list[str] = []
+    original = lark.Tree.__init__
+
+    def counting(self: lark.Tree[Any], data: str, children: list[Any], meta: Any = None) -> None:
+        made.append(data)
+        original(self, data, children, meta)
+
+    text = generate(20)
+    sink = Sink()
+    monkeypatch.setattr(lark.Tree, "__init__", counting)
+    loaded = load_bytes("t.policy", text.encode("utf-8"), sink)
+    assert loaded.policy is not None and not sink.has_errors
+    assert set(made) <= {"add_op", "mul_op", "cmp_sym", "prefix_word", "postfix_word"}, set(made)
+    from policydsl import parser as P
+
+    assert not P._building_parser().options.propagate_positions
