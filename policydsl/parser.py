@@ -21,6 +21,7 @@ from lark.grammar import Rule
 from lark.lark import _LOAD_ALLOWED_OPTIONS as _LOAD_OPTIONS
 from lark.lexer import TerminalDef
 
+from policydsl import builder
 from policydsl.diagnostics import Fix, Note, Sink
 from policydsl.keywords import (
     ALLOCATIONS,
@@ -90,6 +91,26 @@ def _parser() -> lark.Lark:
         )
         return loaded
     return lark.Lark(grammar_text(), **_OPTIONS, propagate_positions=True, lexer_callbacks=callbacks)
+
+
+@functools.cache
+def _building_parser() -> lark.Lark:
+    """The parser of `parse`: the same tables, but each rule's callback builds its AST node as the
+    rule is reduced (builder.reductions) instead of a Lark tree that is walked afterwards, and spans
+    are taken from the reduced tokens instead of Lark's `propagate_positions` (which computed every
+    node's position twice over, for a tree that was then thrown away).  Errors are reported from
+    `_parser`'s trees, as the messages read the tokens on its stack."""
+    callbacks = {"COMMENT": _on_comment, "STRING": builder.on_string}
+    tables = _shipped_tables()
+    loaded: lark.Lark
+    if tables is not None:
+        load: Any = lark.Lark._load_from_dict
+        loaded = load(tables["data"], tables["memo"], lexer_callbacks=callbacks)
+    else:
+        loaded = lark.Lark(grammar_text(), **_OPTIONS, lexer_callbacks=callbacks)
+    # Lark hands its LALR parser this dictionary of callbacks (rule -> callback) and calls no other
+    loaded._callbacks.update(builder.reductions(loaded.rules, MAX_DEPTH))
+    return loaded
 
 
 def _grammar_hash() -> str:
@@ -1022,22 +1043,9 @@ def _fullwidth_warnings(source: SourceFile, sink: Sink) -> None:
         )
 
 
-def _too_deep(tree: lark.Tree[lark.Token]) -> lark.Tree[lark.Token] | None:
-    """The declaration (a child of the root) holding a subtree deeper than MAX_DEPTH, found
-    without recursion."""
-    stack: list[tuple[lark.Tree[lark.Token], int, lark.Tree[lark.Token]]] = [
-        (child, 2, child) for child in tree.children if isinstance(child, lark.Tree)
-    ]
-    while stack:
-        node, depth, item = stack.pop()
-        if depth > MAX_DEPTH:
-            return item
-        stack.extend((child, depth + 1, item) for child in node.children if isinstance(child, lark.Tree))
-    return None
-
-
-def parse(source: SourceFile, sink: Sink) -> tuple[lark.Tree[lark.Token], list[lark.Token]] | None:
-    """Parse a source file; on failure report every syntax error found and return None."""
+def parse(source: SourceFile, sink: Sink) -> tuple[builder.Parsed, list[lark.Token]] | None:
+    """Parse a source file, building its AST on the way (`builder.build` finishes it); on failure
+    report every syntax error found and return None."""
     size = len(source.text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_BYTES:  # text given in memory has not been through decode()
         sink.report(
@@ -1061,15 +1069,18 @@ def parse(source: SourceFile, sink: Sink) -> tuple[lark.Tree[lark.Token], list[l
     comments: list[lark.Token] = []
     reset = _comments.set(comments)
     try:
-        tree = _parser().parse(text)
-    except UnexpectedInput as first:
-        _report_all(source, text, first, sink)
-        return None
+        parsed = builder.parse_with(source, functools.partial(_building_parser().parse, text))
+    except UnexpectedInput:
+        try:
+            _parser().parse(text)  # the same error, with Lark's trees on the parser's stack
+        except UnexpectedInput as first:
+            _report_all(source, text, first, sink)
+            return None
+        raise AssertionError("the two parsers share their tables") from None  # pragma: no cover
     finally:
         _comments.reset(reset)
-    deep = _too_deep(tree)
-    if deep is not None:
-        at = 0 if deep.meta.empty else deep.meta.start_pos
+    if parsed.too_deep_at is not None:
+        at = parsed.too_deep_at
         stop = text.find(" ", at)
         sink.report(
             "E005",
@@ -1078,7 +1089,7 @@ def parse(source: SourceFile, sink: Sink) -> tuple[lark.Tree[lark.Token], list[l
             hint="break the expression up, for example with a parameter or a helper fact",
         )
         return None
-    return tree, comments
+    return parsed, comments
 
 
 def _offset(exc: UnexpectedInput, text: str) -> int:
