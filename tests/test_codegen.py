@@ -63,13 +63,25 @@ def test_golden_module(path: Path, update_golden: bool, monkeypatch: pytest.Monk
 
 
 def test_runtime_is_inlined_whole() -> None:
-    module = generated(CODEGEN / "constructs.policy")
-    runtime = (ROOT / "policydsl" / "runtime.py").read_text(encoding="utf-8")
-    tree = pyast.parse(runtime)
-    docstring_end = tree.body[0].end_lineno or 0
-    body = "".join(runtime.splitlines(keepends=True)[docstring_end:]).strip("\n")
-    assert body in module.source()
-    assert module.source().index(body) < module.source().index("class Unset(Exception):")
+    """runtime.py and codegen/support.py are inlined whole after their docstrings and imports (the
+    imports merged into the module's one import block), the runtime first."""
+    source = generated(CODEGEN / "constructs.policy").source()
+    bodies = []
+    for part in ("runtime.py", "codegen/support.py"):
+        text = (ROOT / "policydsl" / part).read_text(encoding="utf-8")
+        tree = pyast.parse(text)
+        last_import = max(
+            n.end_lineno or 0 for n in tree.body if isinstance(n, pyast.Import | pyast.ImportFrom)
+        )
+        body = "".join(text.splitlines(keepends=True)[last_import:]).strip("\n")
+        assert source.count(body) == 1, part
+        bodies.append(source.index(body))
+    assert bodies[0] < bodies[1] < source.index("class Unset(Exception):") + 1
+    module = pyast.parse(source)
+    imports = [n for n in module.body if isinstance(n, pyast.Import | pyast.ImportFrom)]
+    first_other = next(i for i, n in enumerate(module.body[1:], 1) if n not in imports)
+    assert all(module.body.index(n) < first_other for n in imports), "every import at the top"
+    assert not any(isinstance(n, pyast.ImportFrom) and n.module == "policydsl" for n in imports)
 
 
 def test_generation_is_deterministic_across_processes() -> None:

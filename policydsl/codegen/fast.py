@@ -151,8 +151,7 @@ class FastPath:
                 self.unpack(w, locals_)
                 if gen.plan.params:
                     w.line("raw = dict(zip(FACT_KEYS, values, strict=True))")
-        w.line("saved = getcontext()")
-        w.line("setcontext(FAST_CONTEXT)")
+        gen.save_context(w)
         with w.block("try"):
             self.bounds(w, local)
             self.decide(w)

@@ -7,6 +7,7 @@ import builtins
 import contextlib
 import datetime
 import decimal
+import importlib
 import keyword
 import re
 import sys
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, assert_never
 import attrs
 
 from policydsl import runtime as rt
+from policydsl.codegen import support
 from policydsl.codegen.fast import TYPES, FastPath, received_text, value_tests
 from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, width
 from policydsl.interpreter import DATE_NEEDED, NO_BAND, runtime_specs
@@ -31,179 +33,12 @@ if TYPE_CHECKING:
     from policydsl.checks.typecheck import Model
 
 RUNTIME_PATH = Path(rt.__file__)
+SUPPORT_PATH = Path(support.__file__)
 
 HEADER = """\
 # Evaluator module written by the policydsl compiler; change the policy file, not this module.
 # It needs only the Python standard library.
 """
-
-# Helpers every generated module carries after the runtime: the policy code below relies on them.
-SUPPORT = '''\
-# ---------------------------------------------------------------------------- evaluator support
-
-from decimal import getcontext, setcontext
-from operator import itemgetter
-
-
-class Unset(Exception):
-    """A value the policy text leaves open (`what`)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
-Values = dict[str, Any]
-Date = datetime.date | None
-Shared = tuple[list[str], list[str], set[str]]
-Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
-NO_STEPS: tuple[str, ...] = ()
-# a figure as large as this or larger is refused (runtime.MAX_DIGITS)
-FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
-# the fast path's context: CONTEXT itself, without the copy decimal.localcontext makes
-FAST_CONTEXT = CONTEXT.copy()
-NO = (INELIGIBLE, None)
-
-
-def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any, ...] | None:
-    """The fast path's `values` with every int given for a number as the Decimal it is exactly (a bool
-    is not an int here); None when a value is not of its fact's type."""
-    out = []
-    for value, kind in zip(values, types, strict=True):
-        if type(value) is not kind:
-            if kind is not Decimal or type(value) is not int:
-                return None
-            value = Decimal(value)
-        out.append(value)
-    return tuple(out)
-
-
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
-
-
-def apply_funding(
-    result: MeasureResult,
-    total: Decimal,
-    precision: str,
-    reasons: list[str],
-    funding: tuple[Decimal | None, Decimal | None, str],
-    rounding: Rounding,
-) -> tuple[Decimal, str]:
-    """The cross-funding ceiling: the award is at most the limit less the funding already received."""
-    limit, received, text = funding
-    if limit is None or received is None:
-        reasons.append(f"财政资助总额上限无法计算（{text}）")
-        return total, AT_MOST if precision == EXACT else precision
-    room = max(ZERO, rounding(limit - received))
-    head = f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}"
-    if room < total:
-        result.explanation.append(f"{head}，本项最多 {yuan(room)}（上限起作用）")
-        return room, precision
-    result.explanation.append(f"{head}，未超限")
-    return total, precision
-
-
-def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> None:
-    """`金额：formula = amount（facts）`, the explanation of a clause's figure."""
-    steps.append(f"金额：{quoted} = {yuan(value)}" + (f"（{used}）" if used else ""))
-
-
-def measure_result(
-    head: tuple[str, str, str | None, tuple[str, ...]],
-    status: str,
-    reasons: list[str],
-    conditions: Conditions,
-) -> MeasureResult:
-    """A measure's result with its `head` (name, label, article, payment forms) and every other field
-    given, so that no default factory runs on the hot path."""
-    name, label, cite, forms = head
-    return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
-
-
-def require_facts(measures: dict[str, MeasureResult]) -> None:
-    """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
-    for m in measures.values():
-        if m.needed:
-            missing = sorted({n for m in measures.values() for n in m.needed})
-            raise InputError([f"missing fact {n}" for n in missing])
-
-
-def combine(
-    amounts: Amounts,
-    combines: Sequence[tuple[str, Sequence[str]]],
-    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
-    rounding: Rounding,
-) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
-    try:
-        return _combine(amounts, combines, caps, rounding)
-    except ARITHMETIC as exc:
-        total = MeasureResult("total", "合计", None, UNDETERMINED, None)
-        total.reasons.append(failure("合计", exc))
-        return total
-
-
-def _combine(
-    amounts: Amounts,
-    combines: Sequence[tuple[str, Sequence[str]]],
-    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
-    rounding: Rounding,
-) -> MeasureResult:
-    """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
-    paying = None
-    for name, pair in amounts.items():
-        if pair[0] != INELIGIBLE:
-            if paying is not None:
-                return combine_total(amounts, combines, caps, rounding)
-            paying = name
-    for cap, names in caps:
-        # a cap over the paying measure (worked out or not), or a negative one, is the general case
-        if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding)
-    if paying is None:
-        nothing = ["没有可获得的扶持"]
-        return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
-    status, amount = amounts[paying]
-    if status == UNDETERMINED or amount is None:
-        return MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
-    return MeasureResult("total", "合计", None, status, rounding(amount), (), [], [], [], [], {}, None)
-
-
-def parse_params(raw: Mapping[str, Any], specs: Mapping[str, FactSpec]) -> Values:
-    """Parameter values given for this evaluation (a yearly guide filling what the text leaves unset)."""
-    values: Values = {}
-    for name, item in raw.items():
-        spec = specs.get(name)
-        if spec is None:
-            raise InputError([f"`{name}`: no such parameter"])
-        try:
-            values[name] = parse_fact(spec, item)
-        except ValueError as exc:
-            raise InputError([f"parameter `{name}`: {exc}"]) from None
-    return values
-
-
-@dataclasses.dataclass(frozen=True)
-class Constraint:
-    """A limit across applicants on one `measure`: a `quota` ranked by `rank` (None: no ranking
-    declared), or a `group_cap` over the groups the fact `group` tells apart, cut by `allocate`."""
-
-    measure: str
-    quota: int | None = None
-    rank: Callable[[Mapping[str, Any]], Decimal | None] | None = None
-    group_cap: Decimal | None = None
-    group: str | None = None
-    allocate: str | None = None
-'''
 
 _RUNTIME_NAMES_CACHE: dict[str, frozenset[str]] = {}
 
@@ -373,7 +208,12 @@ class PythonGenerator:
         self.specs = runtime_specs(self.plan)
         self.rounding = rt.Rounding(self.plan.rounding.unit, self.plan.rounding.mode)
         self.runtime_text = RUNTIME_PATH.read_text(encoding="utf-8")
-        self.namer = Namer(_module_names(self.runtime_text) | _module_names(SUPPORT) | _LOCALS | _GENERATED)
+        self.support_text = SUPPORT_PATH.read_text(encoding="utf-8")
+        self.namer = Namer(
+            _module_names(self.runtime_text) | _module_names(self.support_text) | _LOCALS | _GENERATED
+        )
+        # (module, name) the policy's own code imports from the standard library
+        self.imports: set[tuple[str, str]] = set()
         self.decimals: dict[str, str] = {}
         self.dates: dict[datetime.date, str] = {}
         self.texts: dict[str, str] = {}
@@ -1532,8 +1372,7 @@ class PythonGenerator:
         out.blank(2)
         out.lines.extend(EVALUATE.rstrip("\n").splitlines())
         w = self.begin()
-        w.line("saved = getcontext()")
-        w.line("setcontext(FAST_CONTEXT)")
+        self.save_context(w)
         with w.block("try"):
             if self.plan.total_caps:
                 w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
@@ -1545,6 +1384,12 @@ class PythonGenerator:
         args = ["amounts: Amounts", "values: tuple[Any, ...]", "date: datetime.date", "explain: bool"]
         comments = ["the total of an applicant the fast path decided, from its amounts"]
         self.end(out, "later_total", args, "MeasureResult", comments)
+
+    def save_context(self, w: CodeWriter) -> None:
+        """Switch to the fast path's decimal context, keeping the caller's in `saved`."""
+        self.imports |= {("decimal", "getcontext"), ("decimal", "setcontext")}
+        w.line("saved = getcontext()")
+        w.line("setcontext(FAST_CONTEXT)")
 
     def generate(self) -> GeneratedModule:
         """The module's parts: header, runtime, support and the policy's own code."""
@@ -1564,7 +1409,10 @@ class PythonGenerator:
         self.evaluate_funcs(functions)
         facts_cls = CodeWriter()
         self.facts_class(facts_cls)
-        return GeneratedModule(self.name, self.runtime_text, self.policy_text(functions, facts_cls))
+        policy = self.policy_text(functions, facts_cls)
+        return GeneratedModule(
+            self.name, self.runtime_text, self.support_text, policy, tuple(sorted(self.imports))
+        )
 
     def tuple_code(self, items: list[str | Seq]) -> str:
         """A tuple display, inline when short, else a module constant laid out one item per line."""
@@ -1611,6 +1459,7 @@ class PythonGenerator:
             types_ = [TYPES[spec.kind] for spec in self.fact_specs]
             specs.items("FACT_TYPES: tuple[type, ...] = (", types_, ")")
         if len(keys) > 1:
+            self.imports.add(("operator", "itemgetter"))
             specs.call("FACT_GETTER = itemgetter(", keys, ")")
 
         out = CodeWriter()
@@ -1690,23 +1539,68 @@ _GENERATED = frozenset(
 _LOADING = threading.Lock()
 
 
+def split_module(text: str) -> tuple[list[pyast.Import | pyast.ImportFrom], str]:
+    """A module's leading imports and the text after them (its docstring dropped); the imports of
+    policydsl itself name what the generated module defines and are left out."""
+    tree = pyast.parse(text)
+    imports: list[pyast.Import | pyast.ImportFrom] = []
+    end = 0
+    for node in tree.body:
+        if isinstance(node, pyast.Expr) and isinstance(node.value, pyast.Constant) and end == 0:
+            end = node.end_lineno or 0
+        elif isinstance(node, pyast.Import | pyast.ImportFrom):
+            end = node.end_lineno or 0
+            if not (isinstance(node, pyast.ImportFrom) and (node.module or "").startswith("policydsl")):
+                imports.append(node)
+        else:
+            break
+    return imports, "".join(text.splitlines(keepends=True)[end:]).strip("\n") + "\n"
+
+
+def _name_order(name: str) -> tuple[int, str]:
+    """isort's order of imported names: constants, then classes, then the rest."""
+    if name.isupper() and len(name) > 1:
+        return 0, name
+    return (1 if name[:1].isupper() else 2), name
+
+
+def import_block(nodes: Sequence[pyast.Import | pyast.ImportFrom], more: Sequence[tuple[str, str]]) -> str:
+    """One sorted block of standard library imports (`import m` lines first, as ruff's isort sorts)
+    from several modules' imports and the (module, name) pairs in `more`."""
+    plain: set[str] = set()
+    froms: dict[str, set[str]] = {}
+    for node in nodes:
+        if isinstance(node, pyast.Import):
+            plain.update(alias.name for alias in node.names)
+        else:
+            froms.setdefault(node.module or "", set()).update(alias.name for alias in node.names)
+    for module, name in more:
+        froms.setdefault(module, set()).add(name)
+    lines = [f"import {module}" for module in sorted(plain)]
+    for module in sorted(froms):
+        lines.append(f"from {module} import {', '.join(sorted(froms[module], key=_name_order))}")
+    return "\n".join(lines) + "\n"
+
+
 @attrs.frozen
 class GeneratedModule:
-    """A generated evaluator: the policy file's `name`, the `runtime` source it inlines and the
-    `policy` code (support helpers and the policy's own functions)."""
+    """A generated evaluator: the policy file's `name`, the `runtime` and `support` module texts it
+    inlines, the `policy`'s own code and the standard library names that code `imports`
+    ((module, name) pairs)."""
 
     name: str
     runtime: str
+    support: str
     policy: str
+    imports: tuple[tuple[str, str], ...] = ()
 
     def runtime_body(self) -> str:
-        """The runtime without its module docstring (the generated module has its own)."""
-        tree = pyast.parse(self.runtime)
-        first = tree.body[0]
-        if isinstance(first, pyast.Expr) and isinstance(first.value, pyast.Constant):
-            lines = self.runtime.splitlines(keepends=True)
-            return "".join(lines[first.end_lineno or 0 :]).lstrip("\n")
-        return self.runtime
+        """The runtime without its module docstring and imports (the generated module has its own)."""
+        return split_module(self.runtime)[1]
+
+    def support_body(self) -> str:
+        """The support helpers without their docstring and imports."""
+        return split_module(self.support)[1]
 
     def source(self) -> str:
         """The whole standalone module."""
@@ -1715,18 +1609,36 @@ class GeneratedModule:
             "evaluate(facts, date) decides an applicant; see the policy section at the end.\n"
             '"""\n\n'
         )
-        body = self.runtime_body().rstrip("\n")
+        runtime_imports, runtime = split_module(self.runtime)
+        support_imports, support_code = split_module(self.support)
+        imports = import_block([*runtime_imports, *support_imports], self.imports)
         origin = f"# generated from {comment_text(Path(self.name).name)} by policydsl — do not edit\n"
-        return HEADER + origin + doc + body + "\n\n\n" + SUPPORT + "\n\n" + self.policy
+        banner = "# " + "-" * 76 + " evaluator support\n\n\n"
+        return (
+            HEADER
+            + origin
+            + doc
+            + imports
+            + "\n"
+            + runtime
+            + "\n\n"
+            + banner
+            + support_code
+            + "\n\n"
+            + self.policy
+        )
 
     def load(self) -> types.ModuleType:
-        """The evaluator as a fresh module object in this process, sharing policydsl's runtime
-        (so its decisions and errors are policydsl.runtime's own classes)."""
+        """The evaluator as a fresh module object in this process, sharing policydsl's runtime and
+        support helpers (so its decisions and errors are policydsl.runtime's own classes)."""
         module = types.ModuleType("policydsl_evaluator_" + re.sub(r"\W", "_", Path(self.name).stem))
         namespace = module.__dict__
-        namespace.update({k: v for k, v in vars(rt).items() if not k.startswith("__")})
+        for shared in (rt, support):
+            namespace.update({k: v for k, v in vars(shared).items() if not k.startswith("__")})
+        for module_name, name in self.imports:
+            namespace[name] = getattr(importlib.import_module(module_name), name)
         namespace["__file__"] = self.name
-        code = compile(SUPPORT + "\n\n" + self.policy, f"<evaluator {self.name}>", "exec")
+        code = compile(self.policy, f"<evaluator {self.name}>", "exec")
         # dataclasses look the defining module up while the classes are made; the lock keeps two
         # threads loading the same policy from removing each other's entry
         with _LOADING:

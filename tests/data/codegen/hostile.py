@@ -6,13 +6,21 @@
 evaluate(facts, date) decides an applicant; see the policy section at the end.
 """
 
+import dataclasses
+import datetime
+import decimal
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal, getcontext, setcontext
+from operator import itemgetter
+from typing import Any
+
 # ... the text of policydsl/runtime.py, inlined here ...
 
 
 # ---------------------------------------------------------------------------- evaluator support
-
-from decimal import getcontext, setcontext
-from operator import itemgetter
 
 
 class Unset(Exception):
