@@ -23,7 +23,7 @@ import attrs
 from policydsl import runtime as rt
 from policydsl.codegen import support
 from policydsl.codegen.fast import TYPES, FastPath, received_text, value_tests
-from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, width
+from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, negated, width
 from policydsl.interpreter import DATE_NEEDED, NO_BAND, runtime_specs
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.plan import nodes as P
@@ -258,7 +258,7 @@ class PythonGenerator:
         if text not in self.texts:
             name = self.namer.get("text", text, f"TEXT_{len(self.texts) + 1}")
             self.texts[text] = name
-            self.text_order.append((name, lit))
+            self.text_order.append((name, text))
         return self.texts[text]
 
     def needed_label(self, key: str) -> str:
@@ -722,6 +722,14 @@ class PythonGenerator:
                 out.call(f"{local} = f.get(", [self.s(name)])
         out.extend(self.fn.w)
 
+    @staticmethod
+    def declare_used(w: CodeWriter, start: int, declarations: Sequence[tuple[str, str]]) -> None:
+        """Insert before line `start` of `w`, at its current indentation, each (name, declaration)
+        whose name the lines from `start` on use (a declaration nothing reads is left out)."""
+        body = "\n".join(w.lines[start:])
+        used = [decl for name, decl in declarations if re.search(rf"\b{name}\b", body)]
+        w.lines[start:start] = [INDENT * w.level + decl for decl in used]
+
     def param_func(self, name: str) -> str:
         if name in self.param_funcs:
             return self.param_funcs[name]
@@ -812,13 +820,13 @@ class PythonGenerator:
         amount = clause.amount
         ceiling = amount.mode == "ceiling"
         w.comment(f"amount: {amount.mode} " + (amount.text if amount.text is not None else "unset"))
-        w.line("value = None")
-        w.line(f"precision = {'AT_MOST' if ceiling else 'EXACT'}")
         unset = amount.expr is None or amount.text is None
         if amount.expr is None or amount.text is None:
+            # no figure: the clause's outcome is unknown whatever its caps say
             w.line(f"why = {self.s(amount.unset_reason)}")
-            w.line("precision = UNKNOWN")
         else:
+            w.line("value = None")
+            w.line(f"precision = {'AT_MOST' if ceiling else 'EXACT'}")
             with w.block("try"):
                 val = self.expr(amount.expr)
                 w.line(f"value = {val.code}")
@@ -847,9 +855,10 @@ class PythonGenerator:
                 w.level -= 1
                 with w.block("except (Unset, *ARITHMETIC) as exc"):
                     w.line(f"what = exc.what if isinstance(exc, Unset) else failure({self.s(quoted)}, exc)")
-                    w.line("if precision == EXACT:")
-                    with w.indent():
-                        w.line("precision = AT_MOST")
+                    if not unset:
+                        w.line("if precision == EXACT:")
+                        with w.indent():
+                            w.line("precision = AT_MOST")
                     w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + what + "，金额为上限")')
                 w.line("else:")
                 w.level += 1
@@ -1121,28 +1130,24 @@ class PythonGenerator:
         w.line("unknown: list[str] = []")
         w.line("need: set[str] = set()")
         start, end = self.plan.validity.start, self.plan.validity.end
-        if start is not None or end is not None:
+        bounds = []
+        if start is not None:
+            const = self.date_const(start)
+            text = f'f"政策自 {{{const}.isoformat()}} 起施行，评估日期 {{date.isoformat()}} 尚未生效"'
+            bounds.append((f"date < {const}", text))
+        if end is not None:
+            const = self.date_const(end)
+            text = f'f"政策有效期至 {{{const}.isoformat()}}，评估日期 {{date.isoformat()}} 已失效"'
+            bounds.append((f"date > {const}", text))
+        if len(bounds) == 1:
+            test, text = bounds[0]
+            with w.block(f"if date is not None and {test}"):
+                w.call("failures.append(", [text])
+        elif bounds:
             with w.block("if date is not None"):
-                if start is not None:
-                    const = self.date_const(start)
-                    with w.block(f"if date < {const}"):
-                        w.call(
-                            "failures.append(",
-                            [
-                                f'f"政策自 {{{const}.isoformat()}} 起施行，'
-                                f'评估日期 {{date.isoformat()}} 尚未生效"'
-                            ],
-                        )
-                if end is not None:
-                    const = self.date_const(end)
-                    with w.block(f"if date > {const}"):
-                        w.call(
-                            "failures.append(",
-                            [
-                                f'f"政策有效期至 {{{const}.isoformat()}}，'
-                                f'评估日期 {{date.isoformat()}} 已失效"'
-                            ],
-                        )
+                for test, text in bounds:
+                    with w.block(f"if {test}"):
+                        w.call("failures.append(", [text])
         for gate in self.plan.eligibility:
             reason = self.s(gate.reason)
             w.comment(f"{self.file_line(gate.where)}  require {gate.text}")
@@ -1183,13 +1188,13 @@ class PythonGenerator:
 
     def total_caps_func(self, out: CodeWriter) -> None:
         w = self.begin()
-        w.line("need: set[str] = set()")
         w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
         for cap in self.plan.total_caps:
             self.safe(cap.amount, "limit")
             names = ", ".join(self.s(m) for m in cap.measures)
             w.line(f"caps.append((limit, [{names}]))")
         w.line("return caps")
+        self.declare_used(w, 0, [("need", "need: set[str] = set()")])
         self.end(
             out,
             "total_caps",
@@ -1206,12 +1211,11 @@ class PythonGenerator:
                 continue
             func = self.namer.get("rank", measure.name, "rank_" + self.namer.safe(measure.name, "measure"))
             w = self.begin()
-            w.line("need: set[str] = set()")
-            w.line("date = None")
             with w.block("with decimal.localcontext(CONTEXT)"):
                 val = self.expr(quota.rank)
                 w.line(f"value = {val.code}")
             w.line("return value if isinstance(value, Decimal) else None")
+            self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
             prologue = [
                 "try:",
                 "    f = parse_facts(FACT_SPECS, facts)",
@@ -1241,9 +1245,9 @@ class PythonGenerator:
             if cap is not None:
                 quoted = self.s(cap.text)
                 with w.block("try"), w.block("with decimal.localcontext(CONTEXT)"):
-                    w.line("need: set[str] = set()")
-                    w.line("date = None")
+                    start = len(w.lines)
                     w.line(f"cap = {self.expr(cap.amount).code}")
+                    self.declare_used(w, start, [("need", "need: set[str] = set()"), ("date", "date = None")])
                 with w.block("except Unset as exc"):
                     w.line(f'raise InputError([{quoted} + "：" + exc.what]) from None')
                 with w.block("except ARITHMETIC as exc"):
@@ -1253,7 +1257,16 @@ class PythonGenerator:
                     args.append(f"allocate={self.s(cap.allocate)}")
             w.call("out.append(Constraint(", args, "))")
         w.line("return out")
-        prologue = ["p = parse_params(params, PARAM_SPECS) if params else {}", "f: Values = {}"]
+        body = "\n".join(w.lines)
+        if re.search(r"\bp\b", body):
+            prologue = ["p = parse_params(params, PARAM_SPECS) if params else {}"]
+        else:
+            prologue = [
+                "if params:",
+                INDENT + "parse_params(params, PARAM_SPECS)  # refuses unknown or bad values",
+            ]
+        if self.fn.facts or re.search(r"\bf\b", body):
+            prologue.append("f: Values = {}")
         self.end(
             out,
             "constraints",
@@ -1311,7 +1324,7 @@ class PythonGenerator:
                 tests = [t.format(v=local) for t in check]
                 joined = " and ".join(tests)
                 for test in [joined] if w.fits(f"if not ({joined}):", 1) else tests:
-                    with w.block(f"if not ({test})"):
+                    with w.block(f"if {negated(test)}"):
                         w.line("return parse_facts(FACT_SPECS, raw, strict=strict)")
                 w.line("found += 1")
         with w.block("if found != len(raw)"):
@@ -1448,9 +1461,12 @@ class PythonGenerator:
                 specs.call(f"{literal(name)}: FactSpec(", args, "),")
         if params:
             specs.line("}")
-        needed = [f"{literal(DATE_NEEDED)}: {literal(DATE_NEEDED)}"]
-        needed += [f"{literal(key)}: {literal(self.needed_label(key))}" for key in self.specs]
-        specs.items("NEEDED = {", needed, "}")
+        specs.line("NEEDED = {")
+        with specs.indent():
+            specs.line(f"{literal(DATE_NEEDED)}: {literal(DATE_NEEDED)},")
+            for key in self.specs:
+                specs.string(f"{literal(key)}: ", self.needed_label(key), ",")
+        specs.line("}")
         fields = [f"({literal(self.fact_field(name))}, {literal(name)})" for name in self.plan.facts]
         specs.items("FACT_FIELDS = (", fields, ")")
         keys = [literal(spec.name) for spec in self.fact_specs]
@@ -1484,8 +1500,8 @@ class PythonGenerator:
             out.line(f"{name} = Decimal({literal(text)})")
         for day, name in sorted(self.dates.items()):
             out.line(f"{name} = datetime.date({day.year}, {day.month}, {day.day})")
-        for name, lit in self.text_order:
-            out.text_constant(name, lit)
+        for name, text in self.text_order:
+            out.string(f"{name} = ", text)
         for name, seq, what in self.heads:
             out.comment(what)
             out.display(f"{name} = ", seq)

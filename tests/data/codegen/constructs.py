@@ -1001,7 +1001,8 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     steps: list[str] = []
     if explain:
         steps.append("banded.1：适用")
-    # amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
+    # amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset
+    # }
     value = None
     precision = EXACT
     try:
@@ -1173,10 +1174,7 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         used = facts_text(f, FACTS_6)
         steps.append("pilot.2：适用（if standards >= 3；" + used + "）")
     # amount: unset unset
-    value = None
-    precision = EXACT
     why = "pilot.2：原文未给出金额"
-    precision = UNKNOWN
     # cap 20万
     limit = D_200000
     steps.append("封顶 " + yuan(limit))
@@ -2095,7 +2093,7 @@ def fast_amounts(
                 else:
                     raise Unset("分级表没有 " + center_level + " 档")
                 limit = v10
-                if limit < value:
+                if value > limit:
                     value = limit
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 # funding_limit 50% * investment counting other_funding
@@ -2186,19 +2184,16 @@ def fast_amounts(
                     total += amount1
                 if a2:
                     unknown = True
-                if unknown:
-                    v5 = UNDETERMINED, None
-                else:
-                    v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+                v5 = (UNDETERMINED, None) if unknown else (DETERMINED, total.quantize(QUANTUM, ROUND_MODE))
             # measure voucher 「消费券」
             ok = (score >= D_60) or (revenue > D_10000000)
             if ok:
                 # award 1
-                a1 = not (fees == D_0)
+                a1 = fees != D_0
                 if a1:
                     v13 = param_base_rate(f, p, date, need)
                     value = v13 * fees
-                    if D_50000 < value:
+                    if value > D_50000:
                         value = D_50000
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1:
@@ -2254,7 +2249,7 @@ def fast_amounts(
                 if a3:
                     v16 = revenue / fees
                     value = investment * v16
-                    if D_500000 < value:
+                    if value > D_500000:
                         value = D_500000
                     amount3 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1 or a2 or a3:
@@ -2285,7 +2280,6 @@ def fast_amounts(
 
 # total_cap: the sums of awards each applicant may receive at most
 def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, list[str]]]:
-    need: set[str] = set()
     caps: list[tuple[Decimal | None, list[str]]] = []
     limit = D_50000000
     caps.append((limit, ["center", "platform"]))
@@ -2300,7 +2294,6 @@ def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
         return None
     revenue = f.get("revenue")
     need: set[str] = set()
-    date = None
     with decimal.localcontext(CONTEXT):
         if revenue is None:
             need.add("revenue")
@@ -2311,13 +2304,10 @@ def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
 # quotas and group caps, applied across a batch of applicants
 def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
     p = parse_params(params, PARAM_SPECS) if params else {}
-    f: Values = {}
     out: list[Constraint] = []
     out.append(Constraint("platform", quota=30, rank=lambda facts: rank_platform(facts, p)))
     try:
         with decimal.localcontext(CONTEXT):
-            need: set[str] = set()
-            date = None
             cap = D_1000000
     except Unset as exc:
         raise InputError(["100万" + "：" + exc.what]) from None
@@ -2357,13 +2347,13 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
             return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
-        if not (v == v.to_integral_value()):
+        if v != v.to_integral_value():
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # established (date)
     v = raw.get("established")
     if v is not None:
-        if not (type(v) is datetime.date):
+        if type(v) is not datetime.date:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # other_funding (money)
@@ -2381,13 +2371,13 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # key_platform (bool)
     v = raw.get("key_platform")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # national_platform (bool)
     v = raw.get("national_platform")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # completion_h1 (percent)
@@ -2415,7 +2405,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
             return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
-        if not (v == v.to_integral_value()):
+        if v != v.to_integral_value():
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # score (number)

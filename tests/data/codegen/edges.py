@@ -964,7 +964,7 @@ def fast_amounts(
         if a1:
             v6 = a_ / b_
             value = a_ * v6
-            if D_1000000 < value:
+            if value > D_1000000:
                 value = D_1000000
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
         if a1:
@@ -992,7 +992,7 @@ def fast_amounts(
             value = D_50000 * n_
             v9 = a_ / b_
             limit = a_ * v9
-            if limit < value:
+            if value > limit:
                 value = limit
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
             v4 = DETERMINED, amount1 or ROUNDED_ZERO
@@ -1038,15 +1038,14 @@ def fast_amounts(
 
 # total_cap: the sums of awards each applicant may receive at most
 def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, list[str]]]:
-    need: set[str] = set()
     caps: list[tuple[Decimal | None, list[str]]] = []
     return caps
 
 
 # quotas and group caps, applied across a batch of applicants
 def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
-    p = parse_params(params, PARAM_SPECS) if params else {}
-    f: Values = {}
+    if params:
+        parse_params(params, PARAM_SPECS)  # refuses unknown or bad values
     out: list[Constraint] = []
     return out
 
@@ -1077,7 +1076,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # d (date)
     v = raw.get("d")
     if v is not None:
-        if not (type(v) is datetime.date):
+        if type(v) is not datetime.date:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # n (count)
@@ -1087,7 +1086,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
             return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
-        if not (v == v.to_integral_value()):
+        if v != v.to_integral_value():
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     if found != len(raw):

@@ -920,7 +920,7 @@ def fast_amounts(
         a1 = import_
         if a1:
             value = D_0_10 * class_
-            if D_1000000 < value:
+            if value > D_1000000:
                 value = D_1000000
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
         # award print_
@@ -976,15 +976,14 @@ def fast_amounts(
 
 # total_cap: the sums of awards each applicant may receive at most
 def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, list[str]]]:
-    need: set[str] = set()
     caps: list[tuple[Decimal | None, list[str]]] = []
     return caps
 
 
 # quotas and group caps, applied across a batch of applicants
 def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
-    p = parse_params(params, PARAM_SPECS) if params else {}
-    f: Values = {}
+    if params:
+        parse_params(params, PARAM_SPECS)  # refuses unknown or bad values
     out: list[Constraint] = []
     return out
 
@@ -1003,7 +1002,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # import (bool)
     v = raw.get("import")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # __import__ (money)
@@ -1019,7 +1018,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
             return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
-        if not (v == v.to_integral_value()):
+        if v != v.to_integral_value():
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # f (money)
@@ -1031,13 +1030,13 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # need (bool)
     v = raw.get("need")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # date (date)
     v = raw.get("date")
     if v is not None:
-        if not (type(v) is datetime.date):
+        if type(v) is not datetime.date:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # v1 (money)
@@ -1067,13 +1066,13 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # 更 (bool)
     v = raw.get("更")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # 更新 (bool)
     v = raw.get("更新")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     if found != len(raw):
