@@ -133,12 +133,9 @@ class FastPath:
             entries = [f"raw.get({gen.s(n)})" for n in names]
             w.line(f"values = ({entries[0]},)" if entries else "values = ()")
         # keys besides the facts' names are ignored (and listed); an id is not even listed
-        with w.block(f"if len(raw) == {len(names)}"):
-            w.line("ignored: tuple[str, ...] | None = ()")
-        with w.block("else"):
-            w.line("ignored = extra_keys(FACT_SPECS, raw)")
-            with w.block("if ignored is None"):
-                w.line("return None  # a fact given twice, by its name and its other spelling")
+        w.line(f"ignored = () if len(raw) == {len(names)} else extra_keys(FACT_SPECS, raw)")
+        with w.block("if ignored is None"):
+            w.line("return None  # a fact given twice, by its name and its other spelling")
         self.unpack(w, locals_)
         if self.specs:
             tests = [f"type({local[spec.name]}) is {TYPES[spec.kind]}" for spec in self.specs]
@@ -216,7 +213,7 @@ class FastPath:
         measures = gen.plan.measures
         results = [gen.fn.temp("v") for _ in measures]
         for result in results:
-            w.line(f"{result} = NO")
+            w.line(f"{result}: tuple[str, Decimal | None] = NO")
         shared = None
         if start or end or requirements:
             w.line("# the policy's validity and the eligibility every measure shares")

@@ -533,11 +533,13 @@ class PythonGenerator:
         left = self.expr(e.left)
         w = self.fn.w
         result = self.fn.temp("c")
+        at = len(w.lines) + 1
         with w.block(f"if {left.inner()} is False"):
             w.line(f"{result} = False")
         with w.block("else"):
             right = self.expr(e.right)
             if left.nullable or right.nullable:
+                self.declare_optional(at, result)
                 self.assign(
                     result, f"False if {right.inner()} is False else {left.inner()} and {right.inner()}"
                 )
@@ -553,18 +555,25 @@ class PythonGenerator:
             left = self.bind(left.code, False, "c")  # `a implies b`: `not a` in a temporary
         w = self.fn.w
         result = self.fn.temp("c")
+        at = len(w.lines) + 1
         with w.block(f"if {left.inner()} is True"):
             w.line(f"{result} = True")
         with w.block("else"):
             right = self.expr(e.right)
             nulls = [f"{v.code} is None" for v in (left, right) if v.nullable]
             if nulls:
+                self.declare_optional(at, result)
                 self.assign(
                     result, f"True if {right.inner()} is True else None if {' or '.join(nulls)} else False"
                 )
             else:
                 w.line(f"{result} = {right.code}")
         return Val(result, left.nullable or right.nullable)
+
+    def declare_optional(self, at: int, name: str) -> None:
+        """Type the first assignment of `name` (line `at`) as `bool | None`: a later one may be None."""
+        line = self.fn.w.lines[at]
+        self.fn.w.lines[at] = line.replace(f"{name} = ", f"{name}: bool | None = ", 1)
 
     def unset_value(self, why: str) -> None:
         self.fn.w.line(f"raise Unset({self.s(why)})")
@@ -970,7 +979,7 @@ class PythonGenerator:
             w.line(f"funding = (limit, received, {self.s(limit.text)})")
         stages = measure.instalments
         if stages:
-            w.line("stages = []")
+            w.line("stages: list[tuple[str, str, Decimal | None, bool | None]] = []")
         for i, stage in enumerate(stages):
             w.comment(f"instalment {stage.name}: {stage.text}")
             # after a stage that fails, the later ones are forfeit: their facts are not read
@@ -1668,13 +1677,6 @@ class GeneratedModule:
 
 # The entry point and the two ways a deferred decision is completed, the same for every policy.
 EVALUATE = """\
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
-# total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
-# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
-# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
-# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
-# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1684,6 +1686,18 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> Decision:
+    \"\"\"Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and
+    the total under the policy's combination rules.
+
+    `facts` maps fact names to values (or is a Facts); `date` is the day of evaluation (without one
+    the validity window is not checked and no condition on the date is decided).  Raises InputError
+    listing every problem with the facts (and, unless `partial`, every fact a decision still needs).
+    A key that names no fact is ignored and listed in the decision's ignored_keys, or, when `strict`,
+    refused.  `params` gives values for the parameters the policy leaves to a yearly guide.  When
+    every fact is given as a valid typed value (an int for a number), with a date and no parameter
+    values, the fast path decides the amounts and the rest of the decision (results, reasons,
+    explanation, total) is worked out when first read; the decision's `path` says which path decided.
+    \"\"\"
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)

@@ -49,7 +49,11 @@ def comment_text(text: str) -> str:
 
 
 # comparisons whose negation is exactly another operator (not so the orderings: a NaN fails both)
-_NEGATED: dict[type[pyast.cmpop], str] = {pyast.Is: " is not ", pyast.In: " not in ", pyast.Eq: " != "}
+_NEGATED: dict[type[pyast.cmpop], tuple[str, str]] = {
+    pyast.Is: ("is", "is not"),
+    pyast.In: ("in", "not in"),
+    pyast.Eq: ("==", "!="),
+}
 
 
 def negated(test: str) -> str:
@@ -58,9 +62,13 @@ def negated(test: str) -> str:
     node = pyast.parse(test, mode="eval").body
     if isinstance(node, pyast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _NEGATED:
         raw = test.encode()  # the offsets count UTF-8 bytes
-        left = raw[: node.left.end_col_offset].decode()
-        right = raw[node.comparators[0].col_offset :].decode()
-        return left + _NEGATED[type(node.ops[0])] + right
+        start, end = node.left.end_col_offset, node.comparators[0].col_offset
+        if start is not None and end is not None:
+            # between the operands: the operator and the operands' own brackets, nothing else
+            between = raw[start:end].decode()
+            old, new = _NEGATED[type(node.ops[0])]
+            between = between.replace(old, new, 1)
+            return raw[:start].decode() + between + raw[end:].decode()
     return f"not ({test})"
 
 

@@ -918,7 +918,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     unknown = shared[1]
     result = measure_result(HEAD_consulting, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = consulting_1(f, p, date, need, explain)
-    stages = []
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
     # instalment h1: completion_h1 60%或以上
     if completion_h1 is None:
         need.add("completion_h1")
@@ -1347,7 +1347,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
         need.add("score")
     c1 = None if score is None else score >= D_60
     if c1 is True:
-        c2 = True
+        c2: bool | None = True
     else:
         if revenue is None:
             need.add("revenue")
@@ -1672,7 +1672,7 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         need.add("center_level")
     c1 = None if center_level is None else center_level in ("national", "provincial")
     if c1 is False:
-        c2 = False
+        c2: bool | None = False
     else:
         if key_platform is None:
             need.add("key_platform")
@@ -1788,7 +1788,7 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         need.add("key_platform")
     c1 = None if key_platform is None else not key_platform
     if c1 is True:
-        c2 = True
+        c2: bool | None = True
     else:
         if national_platform is None:
             need.add("national_platform")
@@ -1986,12 +1986,9 @@ def fast_amounts(
         values = FACT_GETTER(raw)
     except KeyError:
         return None
-    if len(raw) == 14:
-        ignored: tuple[str, ...] | None = ()
-    else:
-        ignored = extra_keys(FACT_SPECS, raw)
-        if ignored is None:
-            return None  # a fact given twice, by its name and its other spelling
+    ignored = () if len(raw) == 14 else extra_keys(FACT_SPECS, raw)
+    if ignored is None:
+        return None  # a fact given twice, by its name and its other spelling
     (
         applicant,
         investment,
@@ -2065,14 +2062,14 @@ def fast_amounts(
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
         need: set[str] = set()
-        v1 = NO
-        v2 = NO
-        v3 = NO
-        v4 = NO
-        v5 = NO
-        v6 = NO
-        v7 = NO
-        v8 = NO
+        v1: tuple[str, Decimal | None] = NO
+        v2: tuple[str, Decimal | None] = NO
+        v3: tuple[str, Decimal | None] = NO
+        v4: tuple[str, Decimal | None] = NO
+        v5: tuple[str, Decimal | None] = NO
+        v6: tuple[str, Decimal | None] = NO
+        v7: tuple[str, Decimal | None] = NO
+        v8: tuple[str, Decimal | None] = NO
         # the policy's validity and the eligibility every measure shares
         eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
         if eligible:
@@ -2452,13 +2449,6 @@ def decide(
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
-# total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
-# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
-# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
-# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
-# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -2468,6 +2458,18 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> Decision:
+    """Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and
+    the total under the policy's combination rules.
+
+    `facts` maps fact names to values (or is a Facts); `date` is the day of evaluation (without one
+    the validity window is not checked and no condition on the date is decided).  Raises InputError
+    listing every problem with the facts (and, unless `partial`, every fact a decision still needs).
+    A key that names no fact is ignored and listed in the decision's ignored_keys, or, when `strict`,
+    refused.  `params` gives values for the parameters the policy leaves to a yearly guide.  When
+    every fact is given as a valid typed value (an int for a number), with a date and no parameter
+    values, the fast path decides the amounts and the rest of the decision (results, reasons,
+    explanation, total) is worked out when first read; the decision's `path` says which path decided.
+    """
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)

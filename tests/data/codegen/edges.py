@@ -831,7 +831,7 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     unknown = shared[1]
     result = measure_result(HEAD_staged, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = staged_1(f, p, date, need, explain)
-    stages = []
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
     # instalment first: n >= 1
     if n_ is None:
         need.add("n")
@@ -927,12 +927,9 @@ def fast_amounts(
         values = FACT_GETTER(raw)
     except KeyError:
         return None
-    if len(raw) == 5:
-        ignored: tuple[str, ...] | None = ()
-    else:
-        ignored = extra_keys(FACT_SPECS, raw)
-        if ignored is None:
-            return None  # a fact given twice, by its name and its other spelling
+    ignored = () if len(raw) == 5 else extra_keys(FACT_SPECS, raw)
+    if ignored is None:
+        return None  # a fact given twice, by its name and its other spelling
     a_, b_, r_, d, n_ = values
     if not (
         type(a_) is Decimal
@@ -953,11 +950,11 @@ def fast_amounts(
             return None
         if not (ZERO <= n_ < FIGURE_LIMIT and n_ == n_.to_integral_value()):
             return None
-        v1 = NO
-        v2 = NO
-        v3 = NO
-        v4 = NO
-        v5 = NO
+        v1: tuple[str, Decimal | None] = NO
+        v2: tuple[str, Decimal | None] = NO
+        v3: tuple[str, Decimal | None] = NO
+        v4: tuple[str, Decimal | None] = NO
+        v5: tuple[str, Decimal | None] = NO
         # measure ratio 「比值」
         # award 1
         a1 = b_ >= D_0
@@ -1124,13 +1121,6 @@ def decide(
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
-# total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
-# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
-# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
-# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
-# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1140,6 +1130,18 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> Decision:
+    """Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and
+    the total under the policy's combination rules.
+
+    `facts` maps fact names to values (or is a Facts); `date` is the day of evaluation (without one
+    the validity window is not checked and no condition on the date is decided).  Raises InputError
+    listing every problem with the facts (and, unless `partial`, every fact a decision still needs).
+    A key that names no fact is ignored and listed in the decision's ignored_keys, or, when `strict`,
+    refused.  `params` gives values for the parameters the policy leaves to a yearly guide.  When
+    every fact is given as a valid typed value (an int for a number), with a date and no parameter
+    values, the fast path decides the amounts and the rest of the decision (results, reasons,
+    explanation, total) is worked out when first read; the decision's `path` says which path decided.
+    """
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)

@@ -441,7 +441,7 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
         need.add("print")
     c1 = None if print_ is None else print_ > D_0
     if c1 is False:
-        c2 = False
+        c2: bool | None = False
     else:
         if need_ is None:
             need.add("need")
@@ -695,7 +695,7 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         need.add("f")
     c1 = None if v1_2 is None or f_ is None else v1_2 > f_
     if c1 is False:
-        c2 = False
+        c2: bool | None = False
     else:
         if date_ is None:
             need.add("date")
@@ -841,12 +841,9 @@ def fast_amounts(
         values = FACT_GETTER(raw)
     except KeyError:
         return None
-    if len(raw) == 13:
-        ignored: tuple[str, ...] | None = ()
-    else:
-        ignored = extra_keys(FACT_SPECS, raw)
-        if ignored is None:
-            return None  # a fact given twice, by its name and its other spelling
+    ignored = () if len(raw) == 13 else extra_keys(FACT_SPECS, raw)
+    if ignored is None:
+        return None  # a fact given twice, by its name and its other spelling
     (
         class_,
         import_,
@@ -913,8 +910,8 @@ def fast_amounts(
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
         need: set[str] = set()
-        v1 = NO
-        v2 = NO
+        v1: tuple[str, Decimal | None] = NO
+        v2: tuple[str, Decimal | None] = NO
         # measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
         # award return
         a1 = import_
@@ -1107,13 +1104,6 @@ def decide(
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
-# total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
-# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
-# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
-# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
-# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1123,6 +1113,18 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> Decision:
+    """Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and
+    the total under the policy's combination rules.
+
+    `facts` maps fact names to values (or is a Facts); `date` is the day of evaluation (without one
+    the validity window is not checked and no condition on the date is decided).  Raises InputError
+    listing every problem with the facts (and, unless `partial`, every fact a decision still needs).
+    A key that names no fact is ignored and listed in the decision's ignored_keys, or, when `strict`,
+    refused.  `params` gives values for the parameters the policy leaves to a yearly guide.  When
+    every fact is given as a valid typed value (an int for a number), with a date and no parameter
+    values, the fast path decides the amounts and the rest of the decision (results, reasons,
+    explanation, total) is worked out when first read; the decision's `path` says which path decided.
+    """
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)
