@@ -409,13 +409,26 @@ def test_batch_compiled_and_interpreted_write_the_same_file(csv_path: Path, tmp_
     assert outputs[0].count("\n") > 2
 
 
+NO_MEASURES = """\
+policy "空政策" {
+  issuer "测试机关"
+  issued 2021-05-16
+  valid from issued lasting 3年
+}
+
+kind enterprise "企业"
+"""
+
+
 LINTED = sorted((ROOT / "policies").glob("*.policy")) + SOURCES
 
 
 def write_modules(folder: Path) -> list[Path]:
     """The generated modules of the bundled policies and the golden sources, written to `folder`."""
     paths = []
-    for path in LINTED:
+    empty = folder / "no_measures.policy"
+    empty.write_text(NO_MEASURES, encoding="utf-8")
+    for path in [*LINTED, empty]:
         target = folder / f"{path.stem}.py"
         target.write_text(module_source(path), encoding="utf-8")
         paths.append(target)
@@ -487,3 +500,18 @@ def test_long_strings_split_into_literals_that_fit(text: str, room: int) -> None
     wrapped = wrap_comment(line, room)
     assert all(width(part) <= room or len(part) == 1 for part in wrapped)
     assert "".join(wrapped).replace(" ", "") == line.replace(" ", "")
+
+
+def test_a_policy_without_measures_compiles_to_a_module_that_runs(tmp_path: Path) -> None:
+    """A validity window and no measure once left the fast path an `if` with an empty body."""
+    path = tmp_path / "empty.policy"
+    path.write_text(NO_MEASURES, encoding="utf-8")
+    module = generated(path)
+    pyast.parse(module.source())
+    evaluator = module.load()
+    for day in (datetime.date(2022, 1, 1), datetime.date(2030, 1, 1)):
+        decision = evaluator.evaluate({}, day)
+        assert (
+            decision.amounts == {}
+            and decision.to_dict() == evaluator.decide({}, day, False, True, None).to_dict()
+        )

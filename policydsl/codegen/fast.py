@@ -131,7 +131,8 @@ class FastPath:
                 w.line("return None")
         else:
             entries = [f"raw.get({gen.s(n)})" for n in names]
-            w.line(f"values = ({entries[0]},)" if entries else "values = ()")
+            # typed as FACT_GETTER(raw) is when there are several facts (exact_numbers may give None)
+            w.line(f"values: Any = ({entries[0]},)" if entries else "values: Any = ()")
         # keys besides the facts' names are ignored (and listed); an id is not even listed
         w.line(f"ignored = () if len(raw) == {len(names)} else extra_keys(FACT_SPECS, raw)")
         with w.block("if ignored is None"):
@@ -223,10 +224,12 @@ class FastPath:
                 self.chain("eligible", req.cond, False, first=n == 0 and not (start or end))
             shared = "eligible"
         with self.when(shared):
+            if not measures:
+                w.line("pass  # a policy without measures pays nothing")
             for measure, result in zip(measures, results, strict=True):
                 self.measure(w, measure, result)
         entries = [f"{gen.s(m.name)}: {r}" for m, r in zip(measures, results, strict=True)]
-        w.items("amounts = {", entries, "}")
+        w.items("amounts: Amounts = {", entries, "}")
         w.line("return amounts, values, ignored")
 
     def chain(self, flag: str, cond: P.Expr, negate: bool, first: bool = False) -> None:

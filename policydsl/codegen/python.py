@@ -1009,14 +1009,7 @@ class PythonGenerator:
         if measure.quota is not None:
             with w.block("if result.status != INELIGIBLE"):
                 w.line(f"result.selection = {self.s(measure.quota.selection)}")
-        with w.block("if unknown"):
-            with w.block("if result.status == INELIGIBLE"):
-                w.line("result.reasons = []")
-            w.line("result.status = UNDETERMINED")
-            w.line('result.reasons.extend(["尚无法判断：" + u for u in unknown])')
-        with w.block("if need and result.status == UNDETERMINED"):  # a decided measure asks for nothing
-            w.line("result.needed = sorted(NEEDED[n] for n in need)")
-        w.line("return result")
+        w.line("return settle_unknown(result, unknown, need, NEEDED)")
         comments = [
             f"{self.file_line(measure.where)}  {measure.cite or ''}".rstrip(),
             f"measure {mname} 「{label}」",

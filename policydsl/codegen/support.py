@@ -115,6 +115,22 @@ def measure_result(
     return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
 
 
+def settle_unknown(
+    result: MeasureResult, unknown: list[str], need: set[str], needed: Mapping[str, str]
+) -> MeasureResult:
+    """A measure's `result` once its gates and clauses ran: a requirement left `unknown` makes it
+    undetermined (its reasons replace an ineligible result's), and an undetermined result lists the
+    facts it `need`s as `needed` names them; a decided measure asks for nothing."""
+    if unknown:
+        if result.status == INELIGIBLE:
+            result.reasons = []
+        result.status = UNDETERMINED
+        result.reasons.extend(["尚无法判断：" + u for u in unknown])
+    if need and result.status == UNDETERMINED:
+        result.needed = sorted(needed[n] for n in need)
+    return result
+
+
 def require_facts(measures: dict[str, MeasureResult]) -> None:
     """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
     for m in measures.values():

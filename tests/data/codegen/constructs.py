@@ -106,6 +106,22 @@ def measure_result(
     return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
 
 
+def settle_unknown(
+    result: MeasureResult, unknown: list[str], need: set[str], needed: Mapping[str, str]
+) -> MeasureResult:
+    """A measure's `result` once its gates and clauses ran: a requirement left `unknown` makes it
+    undetermined (its reasons replace an ineligible result's), and an undetermined result lists the
+    facts it `need`s as `needed` names them; a decided measure asks for nothing."""
+    if unknown:
+        if result.status == INELIGIBLE:
+            result.reasons = []
+        result.status = UNDETERMINED
+        result.reasons.extend(["尚无法判断：" + u for u in unknown])
+    if need and result.status == UNDETERMINED:
+        result.needed = sorted(needed[n] for n in need)
+    return result
+
+
 def require_facts(measures: dict[str, MeasureResult]) -> None:
     """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
     for m in measures.values():
@@ -637,14 +653,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("创新中心", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:39  四.1
@@ -848,14 +857,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
         result.explanation.append("优先支持：客户多")
     if result.status != INELIGIBLE:
         result.selection = "每年遴选不超过 30 个"
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:46
@@ -983,14 +985,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("咨询", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:52
@@ -1104,14 +1099,7 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("分档", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:56
@@ -1261,14 +1249,7 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("试点", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:62
@@ -1408,14 +1389,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("消费券", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:66
@@ -1650,14 +1624,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("多个例外", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:73
@@ -1963,14 +1930,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("杂项", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -2258,7 +2218,7 @@ def fast_amounts(
                     if a3:
                         total += amount3
                     v8 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        amounts = {
+        amounts: Amounts = {
             "center": v1,
             "platform": v2,
             "consulting": v3,

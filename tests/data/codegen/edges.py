@@ -106,6 +106,22 @@ def measure_result(
     return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
 
 
+def settle_unknown(
+    result: MeasureResult, unknown: list[str], need: set[str], needed: Mapping[str, str]
+) -> MeasureResult:
+    """A measure's `result` once its gates and clauses ran: a requirement left `unknown` makes it
+    undetermined (its reasons replace an ineligible result's), and an undetermined result lists the
+    facts it `need`s as `needed` names them; a decided measure asks for nothing."""
+    if unknown:
+        if result.status == INELIGIBLE:
+            result.reasons = []
+        result.status = UNDETERMINED
+        result.reasons.extend(["尚无法判断：" + u for u in unknown])
+    if need and result.status == UNDETERMINED:
+        result.needed = sorted(needed[n] for n in need)
+    return result
+
+
 def require_facts(measures: dict[str, MeasureResult]) -> None:
     """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
     for m in measures.values():
@@ -401,14 +417,7 @@ def measure_ratio(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("比值", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # edges.policy:15
@@ -513,14 +522,7 @@ def measure_huge(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("大数", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # edges.policy:18
@@ -623,14 +625,7 @@ def measure_later(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("日期", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # edges.policy:22
@@ -768,14 +763,7 @@ def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("期限", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # edges.policy:25
@@ -904,14 +892,7 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("分期", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -1019,7 +1000,7 @@ def fast_amounts(
                     paid = ZERO
             total = paid
             v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        amounts = {
+        amounts: Amounts = {
             "ratio": v1,
             "huge": v2,
             "later": v3,

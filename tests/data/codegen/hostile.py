@@ -106,6 +106,22 @@ def measure_result(
     return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
 
 
+def settle_unknown(
+    result: MeasureResult, unknown: list[str], need: set[str], needed: Mapping[str, str]
+) -> MeasureResult:
+    """A measure's `result` once its gates and clauses ran: a requirement left `unknown` makes it
+    undetermined (its reasons replace an ineligible result's), and an undetermined result lists the
+    facts it `need`s as `needed` names them; a decided measure asks for nothing."""
+    if unknown:
+        if result.status == INELIGIBLE:
+            result.reasons = []
+        result.status = UNDETERMINED
+        result.reasons.extend(["尚无法判断：" + u for u in unknown])
+    if need and result.status == UNDETERMINED:
+        result.needed = sorted(needed[n] for n in need)
+    return result
+
+
 def require_facts(measures: dict[str, MeasureResult]) -> None:
     """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
     for m in measures.values():
@@ -626,14 +642,7 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("ｌａｍｂｄａ  аdmin (Cyrillic а)", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # hostile.policy:27  x
@@ -818,14 +827,7 @@ def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("中文名r\n}", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -960,7 +962,7 @@ def fast_amounts(
             if a2:
                 total += amount2
             v2 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        amounts = {
+        amounts: Amounts = {
             "lambda": v1,
             "补贴": v2,
         }
