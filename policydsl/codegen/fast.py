@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from policydsl import runtime as rt
-from policydsl.codegen.writer import CodeWriter, literal
+from policydsl.codegen.writer import CodeWriter, literal, negated
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.plan import nodes as P
 
@@ -131,18 +131,19 @@ class FastPath:
                 w.line("return None")
         else:
             entries = [f"raw.get({gen.s(n)})" for n in names]
-            w.line(f"values = ({entries[0]},)" if entries else "values = ()")
+            # typed as FACT_GETTER(raw) is when there are several facts (exact_numbers may give None)
+            w.line(f"values: Any = ({entries[0]},)" if entries else "values: Any = ()")
         # keys besides the facts' names are ignored (and listed); an id is not even listed
-        with w.block(f"if len(raw) == {len(names)}"):
-            w.line("ignored: tuple[str, ...] | None = ()")
-        with w.block("else"):
-            w.line("ignored = extra_keys(FACT_SPECS, raw)")
-            with w.block("if ignored is None"):
-                w.line("return None  # a fact given twice, by its name and its other spelling")
+        w.line(f"ignored = () if len(raw) == {len(names)} else extra_keys(FACT_SPECS, raw)")
+        with w.block("if ignored is None"):
+            w.line("return None  # a fact given twice, by its name and its other spelling")
         self.unpack(w, locals_)
         if self.specs:
             tests = [f"type({local[spec.name]}) is {TYPES[spec.kind]}" for spec in self.specs]
-            w.chain("if not (", tests, "and", "):")
+            if len(tests) == 1:
+                w.line(f"if {negated(tests[0])}:")
+            else:
+                w.chain("if not (", tests, "and", "):")
             with w.indent():
                 w.line("# an int for a number is the exact figure it is; any other type is the full path's")
                 w.line("values = exact_numbers(values, FACT_TYPES)")
@@ -151,8 +152,7 @@ class FastPath:
                 self.unpack(w, locals_)
                 if gen.plan.params:
                     w.line("raw = dict(zip(FACT_KEYS, values, strict=True))")
-        w.line("saved = getcontext()")
-        w.line("setcontext(FAST_CONTEXT)")
+        gen.save_context(w)
         with w.block("try"):
             self.bounds(w, local)
             self.decide(w)
@@ -182,11 +182,11 @@ class FastPath:
         line: list[str] = []
         for test in tests:
             if line and not w.fits(f"if not ({' and '.join([*line, test])}):"):
-                self.refuse(w, [f"not ({' and '.join(line)})"])
+                self.refuse(w, [negated(" and ".join(line))])
                 line = []
             line.append(test)
         if line:
-            self.refuse(w, [f"not ({' and '.join(line)})"])
+            self.refuse(w, [negated(" and ".join(line))])
 
     def refuse(self, w: CodeWriter, tests: list[str]) -> None:
         """Return None when any of `tests` holds."""
@@ -214,7 +214,7 @@ class FastPath:
         measures = gen.plan.measures
         results = [gen.fn.temp("v") for _ in measures]
         for result in results:
-            w.line(f"{result} = NO")
+            w.line(f"{result}: tuple[str, Decimal | None] = NO")
         shared = None
         if start or end or requirements:
             w.line("# the policy's validity and the eligibility every measure shares")
@@ -224,10 +224,12 @@ class FastPath:
                 self.chain("eligible", req.cond, False, first=n == 0 and not (start or end))
             shared = "eligible"
         with self.when(shared):
+            if not measures:
+                w.line("pass  # a policy without measures pays nothing")
             for measure, result in zip(measures, results, strict=True):
                 self.measure(w, measure, result)
         entries = [f"{gen.s(m.name)}: {r}" for m, r in zip(measures, results, strict=True)]
-        w.items("amounts = {", entries, "}")
+        w.items("amounts: Amounts = {", entries, "}")
         w.line("return amounts, values, ignored")
 
     def chain(self, flag: str, cond: P.Expr, negate: bool, first: bool = False) -> None:
@@ -236,7 +238,8 @@ class FastPath:
         gen = self.gen
         with self.when(None if first else flag):
             val = gen.expr(cond)
-            gen.fn.w.line(f"{flag} = not {val.inner()}" if negate else f"{flag} = {val.code}")
+            code = (negated(val.code) if not val.atomic else f"not {val.code}") if negate else val.code
+            gen.fn.w.line(f"{flag} = {code}")
 
     def measure(self, w: CodeWriter, measure: P.Measure, result: str) -> None:
         """The gates of a measure in turn (the first that fails rules it out: the full path would
@@ -331,15 +334,22 @@ class FastPath:
             if rt.UNKNOWN not in kinds:
                 self.pay(w, measure, result, status, "total")
                 return
+            if not measure.funding_limits and not measure.instalments:
+                paid_line = f"{result} = (UNDETERMINED, None) if unknown else ({status}, {self.ROUNDED})"
+                if w.fits(paid_line):
+                    w.line(paid_line)
+                    return
             with self.when("unknown"):
                 w.line(f"{result} = UNDETERMINED, None")
             with w.block("else"):
                 self.pay(w, measure, result, status, "total")
 
+    ROUNDED = "total.quantize(QUANTUM, ROUND_MODE)"
+
     def pay(self, w: CodeWriter, measure: P.Measure, result: str, status: str, total: str) -> None:
         """The cross-funding ceiling and staged payment on the sum of the amounts (`total`, or the one
         clause's amount, already rounded), then the measure's result."""
-        rounded = "total.quantize(QUANTUM, ROUND_MODE)"
+        rounded = self.ROUNDED
         # the full path adds the amounts to ZERO, which also turns a -0.00 into 0.00
         if not measure.funding_limits and not measure.instalments:
             w.line(f"{result} = {status}, {rounded if total == 'total' else f'{total} or ROUNDED_ZERO'}")
@@ -380,7 +390,7 @@ class FastPath:
                 if not gen.pure(cap):
                     w.line(f"limit = {limit}")
                     limit = "limit"
-                with self.when(f"{limit} < value"):
+                with self.when(f"value > {limit}"):
                     w.line(f"value = {limit}")
             w.line(f"amount{i} = value.quantize(QUANTUM, ROUND_MODE)")
         return rt.AT_MOST if amount.mode == "ceiling" else rt.EXACT

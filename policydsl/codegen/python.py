@@ -7,6 +7,7 @@ import builtins
 import contextlib
 import datetime
 import decimal
+import importlib
 import keyword
 import re
 import sys
@@ -20,8 +21,9 @@ from typing import TYPE_CHECKING, assert_never
 import attrs
 
 from policydsl import runtime as rt
+from policydsl.codegen import support
 from policydsl.codegen.fast import TYPES, FastPath, received_text, value_tests
-from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, width
+from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, negated, width
 from policydsl.interpreter import DATE_NEEDED, NO_BAND, runtime_specs
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.plan import nodes as P
@@ -31,179 +33,12 @@ if TYPE_CHECKING:
     from policydsl.checks.typecheck import Model
 
 RUNTIME_PATH = Path(rt.__file__)
+SUPPORT_PATH = Path(support.__file__)
 
 HEADER = """\
 # Evaluator module written by the policydsl compiler; change the policy file, not this module.
 # It needs only the Python standard library.
 """
-
-# Helpers every generated module carries after the runtime: the policy code below relies on them.
-SUPPORT = '''\
-# ---------------------------------------------------------------------------- evaluator support
-
-from decimal import getcontext, setcontext
-from operator import itemgetter
-
-
-class Unset(Exception):
-    """A value the policy text leaves open (`what`)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
-Values = dict[str, Any]
-Date = datetime.date | None
-Shared = tuple[list[str], list[str], set[str]]
-Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
-NO_STEPS: tuple[str, ...] = ()
-# a figure as large as this or larger is refused (runtime.MAX_DIGITS)
-FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
-# the fast path's context: CONTEXT itself, without the copy decimal.localcontext makes
-FAST_CONTEXT = CONTEXT.copy()
-NO = (INELIGIBLE, None)
-
-
-def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any, ...] | None:
-    """The fast path's `values` with every int given for a number as the Decimal it is exactly (a bool
-    is not an int here); None when a value is not of its fact's type."""
-    out = []
-    for value, kind in zip(values, types, strict=True):
-        if type(value) is not kind:
-            if kind is not Decimal or type(value) is not int:
-                return None
-            value = Decimal(value)
-        out.append(value)
-    return tuple(out)
-
-
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
-
-
-def apply_funding(
-    result: MeasureResult,
-    total: Decimal,
-    precision: str,
-    reasons: list[str],
-    funding: tuple[Decimal | None, Decimal | None, str],
-    rounding: Rounding,
-) -> tuple[Decimal, str]:
-    """The cross-funding ceiling: the award is at most the limit less the funding already received."""
-    limit, received, text = funding
-    if limit is None or received is None:
-        reasons.append(f"财政资助总额上限无法计算（{text}）")
-        return total, AT_MOST if precision == EXACT else precision
-    room = max(ZERO, rounding(limit - received))
-    head = f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}"
-    if room < total:
-        result.explanation.append(f"{head}，本项最多 {yuan(room)}（上限起作用）")
-        return room, precision
-    result.explanation.append(f"{head}，未超限")
-    return total, precision
-
-
-def amount_step(steps: list[str], quoted: str, value: Decimal, used: str) -> None:
-    """`金额：formula = amount（facts）`, the explanation of a clause's figure."""
-    steps.append(f"金额：{quoted} = {yuan(value)}" + (f"（{used}）" if used else ""))
-
-
-def measure_result(
-    head: tuple[str, str, str | None, tuple[str, ...]],
-    status: str,
-    reasons: list[str],
-    conditions: Conditions,
-) -> MeasureResult:
-    """A measure's result with its `head` (name, label, article, payment forms) and every other field
-    given, so that no default factory runs on the hot path."""
-    name, label, cite, forms = head
-    return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
-
-
-def require_facts(measures: dict[str, MeasureResult]) -> None:
-    """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
-    for m in measures.values():
-        if m.needed:
-            missing = sorted({n for m in measures.values() for n in m.needed})
-            raise InputError([f"missing fact {n}" for n in missing])
-
-
-def combine(
-    amounts: Amounts,
-    combines: Sequence[tuple[str, Sequence[str]]],
-    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
-    rounding: Rounding,
-) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
-    try:
-        return _combine(amounts, combines, caps, rounding)
-    except ARITHMETIC as exc:
-        total = MeasureResult("total", "合计", None, UNDETERMINED, None)
-        total.reasons.append(failure("合计", exc))
-        return total
-
-
-def _combine(
-    amounts: Amounts,
-    combines: Sequence[tuple[str, Sequence[str]]],
-    caps: Sequence[tuple[Decimal | None, Sequence[str]]],
-    rounding: Rounding,
-) -> MeasureResult:
-    """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
-    paying = None
-    for name, pair in amounts.items():
-        if pair[0] != INELIGIBLE:
-            if paying is not None:
-                return combine_total(amounts, combines, caps, rounding)
-            paying = name
-    for cap, names in caps:
-        # a cap over the paying measure (worked out or not), or a negative one, is the general case
-        if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding)
-    if paying is None:
-        nothing = ["没有可获得的扶持"]
-        return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
-    status, amount = amounts[paying]
-    if status == UNDETERMINED or amount is None:
-        return MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
-    return MeasureResult("total", "合计", None, status, rounding(amount), (), [], [], [], [], {}, None)
-
-
-def parse_params(raw: Mapping[str, Any], specs: Mapping[str, FactSpec]) -> Values:
-    """Parameter values given for this evaluation (a yearly guide filling what the text leaves unset)."""
-    values: Values = {}
-    for name, item in raw.items():
-        spec = specs.get(name)
-        if spec is None:
-            raise InputError([f"`{name}`: no such parameter"])
-        try:
-            values[name] = parse_fact(spec, item)
-        except ValueError as exc:
-            raise InputError([f"parameter `{name}`: {exc}"]) from None
-    return values
-
-
-@dataclasses.dataclass(frozen=True)
-class Constraint:
-    """A limit across applicants on one `measure`: a `quota` ranked by `rank` (None: no ranking
-    declared), or a `group_cap` over the groups the fact `group` tells apart, cut by `allocate`."""
-
-    measure: str
-    quota: int | None = None
-    rank: Callable[[Mapping[str, Any]], Decimal | None] | None = None
-    group_cap: Decimal | None = None
-    group: str | None = None
-    allocate: str | None = None
-'''
 
 _RUNTIME_NAMES_CACHE: dict[str, frozenset[str]] = {}
 
@@ -373,7 +208,12 @@ class PythonGenerator:
         self.specs = runtime_specs(self.plan)
         self.rounding = rt.Rounding(self.plan.rounding.unit, self.plan.rounding.mode)
         self.runtime_text = RUNTIME_PATH.read_text(encoding="utf-8")
-        self.namer = Namer(_module_names(self.runtime_text) | _module_names(SUPPORT) | _LOCALS | _GENERATED)
+        self.support_text = SUPPORT_PATH.read_text(encoding="utf-8")
+        self.namer = Namer(
+            _module_names(self.runtime_text) | _module_names(self.support_text) | _LOCALS | _GENERATED
+        )
+        # (module, name) the policy's own code imports from the standard library
+        self.imports: set[tuple[str, str]] = set()
         self.decimals: dict[str, str] = {}
         self.dates: dict[datetime.date, str] = {}
         self.texts: dict[str, str] = {}
@@ -418,7 +258,7 @@ class PythonGenerator:
         if text not in self.texts:
             name = self.namer.get("text", text, f"TEXT_{len(self.texts) + 1}")
             self.texts[text] = name
-            self.text_order.append((name, lit))
+            self.text_order.append((name, text))
         return self.texts[text]
 
     def needed_label(self, key: str) -> str:
@@ -693,11 +533,13 @@ class PythonGenerator:
         left = self.expr(e.left)
         w = self.fn.w
         result = self.fn.temp("c")
+        at = len(w.lines) + 1
         with w.block(f"if {left.inner()} is False"):
             w.line(f"{result} = False")
         with w.block("else"):
             right = self.expr(e.right)
             if left.nullable or right.nullable:
+                self.declare_optional(at, result)
                 self.assign(
                     result, f"False if {right.inner()} is False else {left.inner()} and {right.inner()}"
                 )
@@ -713,18 +555,25 @@ class PythonGenerator:
             left = self.bind(left.code, False, "c")  # `a implies b`: `not a` in a temporary
         w = self.fn.w
         result = self.fn.temp("c")
+        at = len(w.lines) + 1
         with w.block(f"if {left.inner()} is True"):
             w.line(f"{result} = True")
         with w.block("else"):
             right = self.expr(e.right)
             nulls = [f"{v.code} is None" for v in (left, right) if v.nullable]
             if nulls:
+                self.declare_optional(at, result)
                 self.assign(
                     result, f"True if {right.inner()} is True else None if {' or '.join(nulls)} else False"
                 )
             else:
                 w.line(f"{result} = {right.code}")
         return Val(result, left.nullable or right.nullable)
+
+    def declare_optional(self, at: int, name: str) -> None:
+        """Type the first assignment of `name` (line `at`) as `bool | None`: a later one may be None."""
+        line = self.fn.w.lines[at]
+        self.fn.w.lines[at] = line.replace(f"{name} = ", f"{name}: bool | None = ", 1)
 
     def unset_value(self, why: str) -> None:
         self.fn.w.line(f"raise Unset({self.s(why)})")
@@ -882,6 +731,14 @@ class PythonGenerator:
                 out.call(f"{local} = f.get(", [self.s(name)])
         out.extend(self.fn.w)
 
+    @staticmethod
+    def declare_used(w: CodeWriter, start: int, declarations: Sequence[tuple[str, str]]) -> None:
+        """Insert before line `start` of `w`, at its current indentation, each (name, declaration)
+        whose name the lines from `start` on use (a declaration nothing reads is left out)."""
+        body = "\n".join(w.lines[start:])
+        used = [decl for name, decl in declarations if re.search(rf"\b{name}\b", body)]
+        w.lines[start:start] = [INDENT * w.level + decl for decl in used]
+
     def param_func(self, name: str) -> str:
         if name in self.param_funcs:
             return self.param_funcs[name]
@@ -972,13 +829,13 @@ class PythonGenerator:
         amount = clause.amount
         ceiling = amount.mode == "ceiling"
         w.comment(f"amount: {amount.mode} " + (amount.text if amount.text is not None else "unset"))
-        w.line("value = None")
-        w.line(f"precision = {'AT_MOST' if ceiling else 'EXACT'}")
         unset = amount.expr is None or amount.text is None
         if amount.expr is None or amount.text is None:
+            # no figure: the clause's outcome is unknown whatever its caps say
             w.line(f"why = {self.s(amount.unset_reason)}")
-            w.line("precision = UNKNOWN")
         else:
+            w.line("value = None")
+            w.line(f"precision = {'AT_MOST' if ceiling else 'EXACT'}")
             with w.block("try"):
                 val = self.expr(amount.expr)
                 w.line(f"value = {val.code}")
@@ -1007,9 +864,10 @@ class PythonGenerator:
                 w.level -= 1
                 with w.block("except (Unset, *ARITHMETIC) as exc"):
                     w.line(f"what = exc.what if isinstance(exc, Unset) else failure({self.s(quoted)}, exc)")
-                    w.line("if precision == EXACT:")
-                    with w.indent():
-                        w.line("precision = AT_MOST")
+                    if not unset:
+                        w.line("if precision == EXACT:")
+                        with w.indent():
+                            w.line("precision = AT_MOST")
                     w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + what + "，金额为上限")')
                 w.line("else:")
                 w.level += 1
@@ -1121,7 +979,7 @@ class PythonGenerator:
             w.line(f"funding = (limit, received, {self.s(limit.text)})")
         stages = measure.instalments
         if stages:
-            w.line("stages = []")
+            w.line("stages: list[tuple[str, str, Decimal | None, bool | None]] = []")
         for i, stage in enumerate(stages):
             w.comment(f"instalment {stage.name}: {stage.text}")
             # after a stage that fails, the later ones are forfeit: their facts are not read
@@ -1151,14 +1009,7 @@ class PythonGenerator:
         if measure.quota is not None:
             with w.block("if result.status != INELIGIBLE"):
                 w.line(f"result.selection = {self.s(measure.quota.selection)}")
-        with w.block("if unknown"):
-            with w.block("if result.status == INELIGIBLE"):
-                w.line("result.reasons = []")
-            w.line("result.status = UNDETERMINED")
-            w.line('result.reasons.extend(["尚无法判断：" + u for u in unknown])')
-        with w.block("if need and result.status == UNDETERMINED"):  # a decided measure asks for nothing
-            w.line("result.needed = sorted(NEEDED[n] for n in need)")
-        w.line("return result")
+        w.line("return settle_unknown(result, unknown, need, NEEDED)")
         comments = [
             f"{self.file_line(measure.where)}  {measure.cite or ''}".rstrip(),
             f"measure {mname} 「{label}」",
@@ -1281,28 +1132,24 @@ class PythonGenerator:
         w.line("unknown: list[str] = []")
         w.line("need: set[str] = set()")
         start, end = self.plan.validity.start, self.plan.validity.end
-        if start is not None or end is not None:
+        bounds = []
+        if start is not None:
+            const = self.date_const(start)
+            text = f'f"政策自 {{{const}.isoformat()}} 起施行，评估日期 {{date.isoformat()}} 尚未生效"'
+            bounds.append((f"date < {const}", text))
+        if end is not None:
+            const = self.date_const(end)
+            text = f'f"政策有效期至 {{{const}.isoformat()}}，评估日期 {{date.isoformat()}} 已失效"'
+            bounds.append((f"date > {const}", text))
+        if len(bounds) == 1:
+            test, text = bounds[0]
+            with w.block(f"if date is not None and {test}"):
+                w.call("failures.append(", [text])
+        elif bounds:
             with w.block("if date is not None"):
-                if start is not None:
-                    const = self.date_const(start)
-                    with w.block(f"if date < {const}"):
-                        w.call(
-                            "failures.append(",
-                            [
-                                f'f"政策自 {{{const}.isoformat()}} 起施行，'
-                                f'评估日期 {{date.isoformat()}} 尚未生效"'
-                            ],
-                        )
-                if end is not None:
-                    const = self.date_const(end)
-                    with w.block(f"if date > {const}"):
-                        w.call(
-                            "failures.append(",
-                            [
-                                f'f"政策有效期至 {{{const}.isoformat()}}，'
-                                f'评估日期 {{date.isoformat()}} 已失效"'
-                            ],
-                        )
+                for test, text in bounds:
+                    with w.block(f"if {test}"):
+                        w.call("failures.append(", [text])
         for gate in self.plan.eligibility:
             reason = self.s(gate.reason)
             w.comment(f"{self.file_line(gate.where)}  require {gate.text}")
@@ -1343,13 +1190,13 @@ class PythonGenerator:
 
     def total_caps_func(self, out: CodeWriter) -> None:
         w = self.begin()
-        w.line("need: set[str] = set()")
         w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
         for cap in self.plan.total_caps:
             self.safe(cap.amount, "limit")
             names = ", ".join(self.s(m) for m in cap.measures)
             w.line(f"caps.append((limit, [{names}]))")
         w.line("return caps")
+        self.declare_used(w, 0, [("need", "need: set[str] = set()")])
         self.end(
             out,
             "total_caps",
@@ -1366,12 +1213,11 @@ class PythonGenerator:
                 continue
             func = self.namer.get("rank", measure.name, "rank_" + self.namer.safe(measure.name, "measure"))
             w = self.begin()
-            w.line("need: set[str] = set()")
-            w.line("date = None")
             with w.block("with decimal.localcontext(CONTEXT)"):
                 val = self.expr(quota.rank)
                 w.line(f"value = {val.code}")
             w.line("return value if isinstance(value, Decimal) else None")
+            self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
             prologue = [
                 "try:",
                 "    f = parse_facts(FACT_SPECS, facts)",
@@ -1401,9 +1247,9 @@ class PythonGenerator:
             if cap is not None:
                 quoted = self.s(cap.text)
                 with w.block("try"), w.block("with decimal.localcontext(CONTEXT)"):
-                    w.line("need: set[str] = set()")
-                    w.line("date = None")
+                    start = len(w.lines)
                     w.line(f"cap = {self.expr(cap.amount).code}")
+                    self.declare_used(w, start, [("need", "need: set[str] = set()"), ("date", "date = None")])
                 with w.block("except Unset as exc"):
                     w.line(f'raise InputError([{quoted} + "：" + exc.what]) from None')
                 with w.block("except ARITHMETIC as exc"):
@@ -1413,7 +1259,16 @@ class PythonGenerator:
                     args.append(f"allocate={self.s(cap.allocate)}")
             w.call("out.append(Constraint(", args, "))")
         w.line("return out")
-        prologue = ["p = parse_params(params, PARAM_SPECS) if params else {}", "f: Values = {}"]
+        body = "\n".join(w.lines)
+        if re.search(r"\bp\b", body):
+            prologue = ["p = parse_params(params, PARAM_SPECS) if params else {}"]
+        else:
+            prologue = [
+                "if params:",
+                INDENT + "parse_params(params, PARAM_SPECS)  # refuses unknown or bad values",
+            ]
+        if self.fn.facts or re.search(r"\bf\b", body):
+            prologue.append("f: Values = {}")
         self.end(
             out,
             "constraints",
@@ -1471,7 +1326,7 @@ class PythonGenerator:
                 tests = [t.format(v=local) for t in check]
                 joined = " and ".join(tests)
                 for test in [joined] if w.fits(f"if not ({joined}):", 1) else tests:
-                    with w.block(f"if not ({test})"):
+                    with w.block(f"if {negated(test)}"):
                         w.line("return parse_facts(FACT_SPECS, raw, strict=strict)")
                 w.line("found += 1")
         with w.block("if found != len(raw)"):
@@ -1532,8 +1387,7 @@ class PythonGenerator:
         out.blank(2)
         out.lines.extend(EVALUATE.rstrip("\n").splitlines())
         w = self.begin()
-        w.line("saved = getcontext()")
-        w.line("setcontext(FAST_CONTEXT)")
+        self.save_context(w)
         with w.block("try"):
             if self.plan.total_caps:
                 w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
@@ -1545,6 +1399,12 @@ class PythonGenerator:
         args = ["amounts: Amounts", "values: tuple[Any, ...]", "date: datetime.date", "explain: bool"]
         comments = ["the total of an applicant the fast path decided, from its amounts"]
         self.end(out, "later_total", args, "MeasureResult", comments)
+
+    def save_context(self, w: CodeWriter) -> None:
+        """Switch to the fast path's decimal context, keeping the caller's in `saved`."""
+        self.imports |= {("decimal", "getcontext"), ("decimal", "setcontext")}
+        w.line("saved = getcontext()")
+        w.line("setcontext(FAST_CONTEXT)")
 
     def generate(self) -> GeneratedModule:
         """The module's parts: header, runtime, support and the policy's own code."""
@@ -1564,7 +1424,10 @@ class PythonGenerator:
         self.evaluate_funcs(functions)
         facts_cls = CodeWriter()
         self.facts_class(facts_cls)
-        return GeneratedModule(self.name, self.runtime_text, self.policy_text(functions, facts_cls))
+        policy = self.policy_text(functions, facts_cls)
+        return GeneratedModule(
+            self.name, self.runtime_text, self.support_text, policy, tuple(sorted(self.imports))
+        )
 
     def tuple_code(self, items: list[str | Seq]) -> str:
         """A tuple display, inline when short, else a module constant laid out one item per line."""
@@ -1600,9 +1463,12 @@ class PythonGenerator:
                 specs.call(f"{literal(name)}: FactSpec(", args, "),")
         if params:
             specs.line("}")
-        needed = [f"{literal(DATE_NEEDED)}: {literal(DATE_NEEDED)}"]
-        needed += [f"{literal(key)}: {literal(self.needed_label(key))}" for key in self.specs]
-        specs.items("NEEDED = {", needed, "}")
+        specs.line("NEEDED = {")
+        with specs.indent():
+            specs.line(f"{literal(DATE_NEEDED)}: {literal(DATE_NEEDED)},")
+            for key in self.specs:
+                specs.string(f"{literal(key)}: ", self.needed_label(key), ",")
+        specs.line("}")
         fields = [f"({literal(self.fact_field(name))}, {literal(name)})" for name in self.plan.facts]
         specs.items("FACT_FIELDS = (", fields, ")")
         keys = [literal(spec.name) for spec in self.fact_specs]
@@ -1611,6 +1477,7 @@ class PythonGenerator:
             types_ = [TYPES[spec.kind] for spec in self.fact_specs]
             specs.items("FACT_TYPES: tuple[type, ...] = (", types_, ")")
         if len(keys) > 1:
+            self.imports.add(("operator", "itemgetter"))
             specs.call("FACT_GETTER = itemgetter(", keys, ")")
 
         out = CodeWriter()
@@ -1635,8 +1502,8 @@ class PythonGenerator:
             out.line(f"{name} = Decimal({literal(text)})")
         for day, name in sorted(self.dates.items()):
             out.line(f"{name} = datetime.date({day.year}, {day.month}, {day.day})")
-        for name, lit in self.text_order:
-            out.text_constant(name, lit)
+        for name, text in self.text_order:
+            out.string(f"{name} = ", text)
         for name, seq, what in self.heads:
             out.comment(what)
             out.display(f"{name} = ", seq)
@@ -1690,23 +1557,68 @@ _GENERATED = frozenset(
 _LOADING = threading.Lock()
 
 
+def split_module(text: str) -> tuple[list[pyast.Import | pyast.ImportFrom], str]:
+    """A module's leading imports and the text after them (its docstring dropped); the imports of
+    policydsl itself name what the generated module defines and are left out."""
+    tree = pyast.parse(text)
+    imports: list[pyast.Import | pyast.ImportFrom] = []
+    end = 0
+    for node in tree.body:
+        if isinstance(node, pyast.Expr) and isinstance(node.value, pyast.Constant) and end == 0:
+            end = node.end_lineno or 0
+        elif isinstance(node, pyast.Import | pyast.ImportFrom):
+            end = node.end_lineno or 0
+            if not (isinstance(node, pyast.ImportFrom) and (node.module or "").startswith("policydsl")):
+                imports.append(node)
+        else:
+            break
+    return imports, "".join(text.splitlines(keepends=True)[end:]).strip("\n") + "\n"
+
+
+def _name_order(name: str) -> tuple[int, str]:
+    """isort's order of imported names: constants, then classes, then the rest."""
+    if name.isupper() and len(name) > 1:
+        return 0, name
+    return (1 if name[:1].isupper() else 2), name
+
+
+def import_block(nodes: Sequence[pyast.Import | pyast.ImportFrom], more: Sequence[tuple[str, str]]) -> str:
+    """One sorted block of standard library imports (`import m` lines first, as ruff's isort sorts)
+    from several modules' imports and the (module, name) pairs in `more`."""
+    plain: set[str] = set()
+    froms: dict[str, set[str]] = {}
+    for node in nodes:
+        if isinstance(node, pyast.Import):
+            plain.update(alias.name for alias in node.names)
+        else:
+            froms.setdefault(node.module or "", set()).update(alias.name for alias in node.names)
+    for module, name in more:
+        froms.setdefault(module, set()).add(name)
+    lines = [f"import {module}" for module in sorted(plain)]
+    for module in sorted(froms):
+        lines.append(f"from {module} import {', '.join(sorted(froms[module], key=_name_order))}")
+    return "\n".join(lines) + "\n"
+
+
 @attrs.frozen
 class GeneratedModule:
-    """A generated evaluator: the policy file's `name`, the `runtime` source it inlines and the
-    `policy` code (support helpers and the policy's own functions)."""
+    """A generated evaluator: the policy file's `name`, the `runtime` and `support` module texts it
+    inlines, the `policy`'s own code and the standard library names that code `imports`
+    ((module, name) pairs)."""
 
     name: str
     runtime: str
+    support: str
     policy: str
+    imports: tuple[tuple[str, str], ...] = ()
 
     def runtime_body(self) -> str:
-        """The runtime without its module docstring (the generated module has its own)."""
-        tree = pyast.parse(self.runtime)
-        first = tree.body[0]
-        if isinstance(first, pyast.Expr) and isinstance(first.value, pyast.Constant):
-            lines = self.runtime.splitlines(keepends=True)
-            return "".join(lines[first.end_lineno or 0 :]).lstrip("\n")
-        return self.runtime
+        """The runtime without its module docstring and imports (the generated module has its own)."""
+        return split_module(self.runtime)[1]
+
+    def support_body(self) -> str:
+        """The support helpers without their docstring and imports."""
+        return split_module(self.support)[1]
 
     def source(self) -> str:
         """The whole standalone module."""
@@ -1715,18 +1627,36 @@ class GeneratedModule:
             "evaluate(facts, date) decides an applicant; see the policy section at the end.\n"
             '"""\n\n'
         )
-        body = self.runtime_body().rstrip("\n")
+        runtime_imports, runtime = split_module(self.runtime)
+        support_imports, support_code = split_module(self.support)
+        imports = import_block([*runtime_imports, *support_imports], self.imports)
         origin = f"# generated from {comment_text(Path(self.name).name)} by policydsl — do not edit\n"
-        return HEADER + origin + doc + body + "\n\n\n" + SUPPORT + "\n\n" + self.policy
+        banner = "# " + "-" * 76 + " evaluator support\n\n\n"
+        return (
+            HEADER
+            + origin
+            + doc
+            + imports
+            + "\n"
+            + runtime
+            + "\n\n"
+            + banner
+            + support_code
+            + "\n\n"
+            + self.policy
+        )
 
     def load(self) -> types.ModuleType:
-        """The evaluator as a fresh module object in this process, sharing policydsl's runtime
-        (so its decisions and errors are policydsl.runtime's own classes)."""
+        """The evaluator as a fresh module object in this process, sharing policydsl's runtime and
+        support helpers (so its decisions and errors are policydsl.runtime's own classes)."""
         module = types.ModuleType("policydsl_evaluator_" + re.sub(r"\W", "_", Path(self.name).stem))
         namespace = module.__dict__
-        namespace.update({k: v for k, v in vars(rt).items() if not k.startswith("__")})
+        for shared in (rt, support):
+            namespace.update({k: v for k, v in vars(shared).items() if not k.startswith("__")})
+        for module_name, name in self.imports:
+            namespace[name] = getattr(importlib.import_module(module_name), name)
         namespace["__file__"] = self.name
-        code = compile(SUPPORT + "\n\n" + self.policy, f"<evaluator {self.name}>", "exec")
+        code = compile(self.policy, f"<evaluator {self.name}>", "exec")
         # dataclasses look the defining module up while the classes are made; the lock keeps two
         # threads loading the same policy from removing each other's entry
         with _LOADING:
@@ -1740,13 +1670,6 @@ class GeneratedModule:
 
 # The entry point and the two ways a deferred decision is completed, the same for every policy.
 EVALUATE = """\
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
-# total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
-# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
-# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
-# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
-# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1756,6 +1679,18 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> Decision:
+    \"\"\"Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and
+    the total under the policy's combination rules.
+
+    `facts` maps fact names to values (or is a Facts); `date` is the day of evaluation (without one
+    the validity window is not checked and no condition on the date is decided).  Raises InputError
+    listing every problem with the facts (and, unless `partial`, every fact a decision still needs).
+    A key that names no fact is ignored and listed in the decision's ignored_keys, or, when `strict`,
+    refused.  `params` gives values for the parameters the policy leaves to a yearly guide.  When
+    every fact is given as a valid typed value (an int for a number), with a date and no parameter
+    values, the fast path decides the amounts and the rest of the decision (results, reasons,
+    explanation, total) is worked out when first read; the decision's `path` says which path decided.
+    \"\"\"
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)

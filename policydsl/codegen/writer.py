@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast as pyast
 import contextlib
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -47,6 +48,60 @@ def comment_text(text: str) -> str:
     return cleaned.rstrip()
 
 
+# comparisons whose negation is exactly another operator (not so the orderings: a NaN fails both)
+_NEGATED: dict[type[pyast.cmpop], tuple[str, str]] = {
+    pyast.Is: ("is", "is not"),
+    pyast.In: ("in", "not in"),
+    pyast.Eq: ("==", "!="),
+}
+
+
+def negated(test: str) -> str:
+    """The Python expression `not (test)`, written `a is not b`, `a not in b` or `a != b` when `test`
+    is one such comparison (as the linters ask)."""
+    node = pyast.parse(test, mode="eval").body
+    if isinstance(node, pyast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _NEGATED:
+        raw = test.encode()  # the offsets count UTF-8 bytes
+        start, end = node.left.end_col_offset, node.comparators[0].col_offset
+        if start is not None and end is not None:
+            # between the operands: the operator and the operands' own brackets, nothing else
+            between = raw[start:end].decode()
+            old, new = _NEGATED[type(node.ops[0])]
+            between = between.replace(old, new, 1)
+            return raw[:start].decode() + between + raw[end:].decode()
+    return f"not ({test})"
+
+
+def split_literal(text: str, room: int) -> list[str]:
+    """`text` as consecutive string literals, each at most `room` wide where one character allows."""
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = start + 1
+        while end < len(text) and width(literal(text[start : end + 1])) <= room:
+            end += 1
+        pieces.append(literal(text[start:end]))
+        start = end
+    return pieces or [literal("")]
+
+
+def wrap_comment(text: str, room: int) -> list[str]:
+    """A comment's text in lines at most `room` wide: broken at the last space that leaves half the
+    line or more, else between two characters (Chinese text has no spaces)."""
+    lines: list[str] = []
+    while width(text) > room:
+        cut = 1
+        while cut < len(text) and width(text[: cut + 1]) <= room:
+            cut += 1
+        space = text.rfind(" ", 0, cut + 1)
+        if space > cut // 2:
+            cut = space
+        lines.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    lines.append(text)
+    return lines
+
+
 class Seq:
     """A bracketed display of `items` (text, or nested displays) between `open` and `close`."""
 
@@ -76,7 +131,12 @@ class CodeWriter:
             self.lines.append("")
 
     def comment(self, text: str) -> None:
-        self.line("# " + comment_text(text) if text.strip() else "#")
+        """`# text`, on as many lines as the width asks."""
+        if not text.strip():
+            self.line("#")
+            return
+        for part in wrap_comment(comment_text(text), LINE_WIDTH - width(INDENT * self.level) - 2):
+            self.line("# " + part)
 
     @contextlib.contextmanager
     def indent(self) -> Iterator[None]:
@@ -154,17 +214,18 @@ class CodeWriter:
                     self.line(item + ",")
         self.line(seq.close + tail)
 
-    def text_constant(self, name: str, lit: str) -> None:
-        """`name = "..."`; a string too long for the line but not for a line of its own goes in
-        brackets, as the formatter would put it."""
-        line = f"{name} = {lit}"
-        if self.fits(line) or not self.fits(lit, 1):
-            self.line(line)
+    def string(self, head: str, text: str, tail: str = "") -> None:
+        """`head`, the literal of `text` and `tail`; a string too long for the line goes in brackets,
+        as the formatter would put it, split into literals that fit when it is too long for one line."""
+        lit = literal(text)
+        if self.fits(head + lit + tail):
+            self.line(head + lit + tail)
             return
-        self.line(f"{name} = (")
+        self.line(head + "(")
         with self.indent():
-            self.line(lit)
-        self.line(")")
+            for piece in split_literal(text, LINE_WIDTH - width(INDENT * self.level)):
+                self.line(piece)
+        self.line(")" + tail)
 
     def extend(self, other: CodeWriter) -> None:
         self.lines.extend(other.lines)

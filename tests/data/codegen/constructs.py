@@ -6,13 +6,21 @@
 evaluate(facts, date) decides an applicant; see the policy section at the end.
 """
 
+import dataclasses
+import datetime
+import decimal
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal, getcontext, setcontext
+from operator import itemgetter
+from typing import Any
+
 # ... the text of policydsl/runtime.py, inlined here ...
 
 
 # ---------------------------------------------------------------------------- evaluator support
-
-from decimal import getcontext, setcontext
-from operator import itemgetter
 
 
 class Unset(Exception):
@@ -96,6 +104,22 @@ def measure_result(
     given, so that no default factory runs on the hot path."""
     name, label, cite, forms = head
     return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
+
+
+def settle_unknown(
+    result: MeasureResult, unknown: list[str], need: set[str], needed: Mapping[str, str]
+) -> MeasureResult:
+    """A measure's `result` once its gates and clauses ran: a requirement left `unknown` makes it
+    undetermined (its reasons replace an ineligible result's), and an undetermined result lists the
+    facts it `need`s as `needed` names them; a decided measure asks for nothing."""
+    if unknown:
+        if result.status == INELIGIBLE:
+            result.reasons = []
+        result.status = UNDETERMINED
+        result.reasons.extend(["尚无法判断：" + u for u in unknown])
+    if need and result.status == UNDETERMINED:
+        result.needed = sorted(needed[n] for n in need)
+    return result
 
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
@@ -629,14 +653,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("创新中心", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:39  四.1
@@ -840,14 +857,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
         result.explanation.append("优先支持：客户多")
     if result.status != INELIGIBLE:
         result.selection = "每年遴选不超过 30 个"
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:46
@@ -910,7 +920,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     unknown = shared[1]
     result = measure_result(HEAD_consulting, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = consulting_1(f, p, date, need, explain)
-    stages = []
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
     # instalment h1: completion_h1 60%或以上
     if completion_h1 is None:
         need.add("completion_h1")
@@ -975,14 +985,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("咨询", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:52
@@ -993,7 +996,8 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     steps: list[str] = []
     if explain:
         steps.append("banded.1：适用")
-    # amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
+    # amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset
+    # }
     value = None
     precision = EXACT
     try:
@@ -1095,14 +1099,7 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("分档", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:56
@@ -1165,10 +1162,7 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         used = facts_text(f, FACTS_6)
         steps.append("pilot.2：适用（if standards >= 3；" + used + "）")
     # amount: unset unset
-    value = None
-    precision = EXACT
     why = "pilot.2：原文未给出金额"
-    precision = UNKNOWN
     # cap 20万
     limit = D_200000
     steps.append("封顶 " + yuan(limit))
@@ -1255,14 +1249,7 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("试点", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:62
@@ -1341,7 +1328,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
         need.add("score")
     c1 = None if score is None else score >= D_60
     if c1 is True:
-        c2 = True
+        c2: bool | None = True
     else:
         if revenue is None:
             need.add("revenue")
@@ -1402,14 +1389,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("消费券", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:66
@@ -1644,14 +1624,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("多个例外", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # constructs.policy:73
@@ -1666,7 +1639,7 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         need.add("center_level")
     c1 = None if center_level is None else center_level in ("national", "provincial")
     if c1 is False:
-        c2 = False
+        c2: bool | None = False
     else:
         if key_platform is None:
             need.add("key_platform")
@@ -1782,7 +1755,7 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         need.add("key_platform")
     c1 = None if key_platform is None else not key_platform
     if c1 is True:
-        c2 = True
+        c2: bool | None = True
     else:
         if national_platform is None:
             need.add("national_platform")
@@ -1957,14 +1930,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("杂项", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -1980,12 +1946,9 @@ def fast_amounts(
         values = FACT_GETTER(raw)
     except KeyError:
         return None
-    if len(raw) == 14:
-        ignored: tuple[str, ...] | None = ()
-    else:
-        ignored = extra_keys(FACT_SPECS, raw)
-        if ignored is None:
-            return None  # a fact given twice, by its name and its other spelling
+    ignored = () if len(raw) == 14 else extra_keys(FACT_SPECS, raw)
+    if ignored is None:
+        return None  # a fact given twice, by its name and its other spelling
     (
         applicant,
         investment,
@@ -2059,14 +2022,14 @@ def fast_amounts(
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
         need: set[str] = set()
-        v1 = NO
-        v2 = NO
-        v3 = NO
-        v4 = NO
-        v5 = NO
-        v6 = NO
-        v7 = NO
-        v8 = NO
+        v1: tuple[str, Decimal | None] = NO
+        v2: tuple[str, Decimal | None] = NO
+        v3: tuple[str, Decimal | None] = NO
+        v4: tuple[str, Decimal | None] = NO
+        v5: tuple[str, Decimal | None] = NO
+        v6: tuple[str, Decimal | None] = NO
+        v7: tuple[str, Decimal | None] = NO
+        v8: tuple[str, Decimal | None] = NO
         # the policy's validity and the eligibility every measure shares
         eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
         if eligible:
@@ -2087,7 +2050,7 @@ def fast_amounts(
                 else:
                     raise Unset("分级表没有 " + center_level + " 档")
                 limit = v10
-                if limit < value:
+                if value > limit:
                     value = limit
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 # funding_limit 50% * investment counting other_funding
@@ -2178,19 +2141,16 @@ def fast_amounts(
                     total += amount1
                 if a2:
                     unknown = True
-                if unknown:
-                    v5 = UNDETERMINED, None
-                else:
-                    v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+                v5 = (UNDETERMINED, None) if unknown else (DETERMINED, total.quantize(QUANTUM, ROUND_MODE))
             # measure voucher 「消费券」
             ok = (score >= D_60) or (revenue > D_10000000)
             if ok:
                 # award 1
-                a1 = not (fees == D_0)
+                a1 = fees != D_0
                 if a1:
                     v13 = param_base_rate(f, p, date, need)
                     value = v13 * fees
-                    if D_50000 < value:
+                    if value > D_50000:
                         value = D_50000
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1:
@@ -2246,7 +2206,7 @@ def fast_amounts(
                 if a3:
                     v16 = revenue / fees
                     value = investment * v16
-                    if D_500000 < value:
+                    if value > D_500000:
                         value = D_500000
                     amount3 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1 or a2 or a3:
@@ -2258,7 +2218,7 @@ def fast_amounts(
                     if a3:
                         total += amount3
                     v8 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        amounts = {
+        amounts: Amounts = {
             "center": v1,
             "platform": v2,
             "consulting": v3,
@@ -2277,7 +2237,6 @@ def fast_amounts(
 
 # total_cap: the sums of awards each applicant may receive at most
 def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, list[str]]]:
-    need: set[str] = set()
     caps: list[tuple[Decimal | None, list[str]]] = []
     limit = D_50000000
     caps.append((limit, ["center", "platform"]))
@@ -2292,7 +2251,6 @@ def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
         return None
     revenue = f.get("revenue")
     need: set[str] = set()
-    date = None
     with decimal.localcontext(CONTEXT):
         if revenue is None:
             need.add("revenue")
@@ -2303,13 +2261,10 @@ def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
 # quotas and group caps, applied across a batch of applicants
 def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
     p = parse_params(params, PARAM_SPECS) if params else {}
-    f: Values = {}
     out: list[Constraint] = []
     out.append(Constraint("platform", quota=30, rank=lambda facts: rank_platform(facts, p)))
     try:
         with decimal.localcontext(CONTEXT):
-            need: set[str] = set()
-            date = None
             cap = D_1000000
     except Unset as exc:
         raise InputError(["100万" + "：" + exc.what]) from None
@@ -2349,13 +2304,13 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
             return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
-        if not (v == v.to_integral_value()):
+        if v != v.to_integral_value():
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # established (date)
     v = raw.get("established")
     if v is not None:
-        if not (type(v) is datetime.date):
+        if type(v) is not datetime.date:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # other_funding (money)
@@ -2373,13 +2328,13 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # key_platform (bool)
     v = raw.get("key_platform")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # national_platform (bool)
     v = raw.get("national_platform")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # completion_h1 (percent)
@@ -2407,7 +2362,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
             return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
-        if not (v == v.to_integral_value()):
+        if v != v.to_integral_value():
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # score (number)
@@ -2454,13 +2409,6 @@ def decide(
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
-# total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
-# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
-# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
-# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
-# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -2470,6 +2418,18 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> Decision:
+    """Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and
+    the total under the policy's combination rules.
+
+    `facts` maps fact names to values (or is a Facts); `date` is the day of evaluation (without one
+    the validity window is not checked and no condition on the date is decided).  Raises InputError
+    listing every problem with the facts (and, unless `partial`, every fact a decision still needs).
+    A key that names no fact is ignored and listed in the decision's ignored_keys, or, when `strict`,
+    refused.  `params` gives values for the parameters the policy leaves to a yearly guide.  When
+    every fact is given as a valid typed value (an int for a number), with a date and no parameter
+    values, the fast path decides the amounts and the rest of the decision (results, reasons,
+    explanation, total) is worked out when first read; the decision's `path` says which path decided.
+    """
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)

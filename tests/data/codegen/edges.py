@@ -6,13 +6,21 @@
 evaluate(facts, date) decides an applicant; see the policy section at the end.
 """
 
+import dataclasses
+import datetime
+import decimal
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal, getcontext, setcontext
+from operator import itemgetter
+from typing import Any
+
 # ... the text of policydsl/runtime.py, inlined here ...
 
 
 # ---------------------------------------------------------------------------- evaluator support
-
-from decimal import getcontext, setcontext
-from operator import itemgetter
 
 
 class Unset(Exception):
@@ -96,6 +104,22 @@ def measure_result(
     given, so that no default factory runs on the hot path."""
     name, label, cite, forms = head
     return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
+
+
+def settle_unknown(
+    result: MeasureResult, unknown: list[str], need: set[str], needed: Mapping[str, str]
+) -> MeasureResult:
+    """A measure's `result` once its gates and clauses ran: a requirement left `unknown` makes it
+    undetermined (its reasons replace an ineligible result's), and an undetermined result lists the
+    facts it `need`s as `needed` names them; a decided measure asks for nothing."""
+    if unknown:
+        if result.status == INELIGIBLE:
+            result.reasons = []
+        result.status = UNDETERMINED
+        result.reasons.extend(["尚无法判断：" + u for u in unknown])
+    if need and result.status == UNDETERMINED:
+        result.needed = sorted(needed[n] for n in need)
+    return result
 
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
@@ -393,14 +417,7 @@ def measure_ratio(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("比值", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # edges.policy:15
@@ -505,14 +522,7 @@ def measure_huge(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("大数", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # edges.policy:18
@@ -615,14 +625,7 @@ def measure_later(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("日期", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # edges.policy:22
@@ -760,14 +763,7 @@ def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("期限", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # edges.policy:25
@@ -823,7 +819,7 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     unknown = shared[1]
     result = measure_result(HEAD_staged, DETERMINED, [], conditions)
     a1, amount1, precision1, why1, steps1 = staged_1(f, p, date, need, explain)
-    stages = []
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
     # instalment first: n >= 1
     if n_ is None:
         need.add("n")
@@ -896,14 +892,7 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("分期", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -919,12 +908,9 @@ def fast_amounts(
         values = FACT_GETTER(raw)
     except KeyError:
         return None
-    if len(raw) == 5:
-        ignored: tuple[str, ...] | None = ()
-    else:
-        ignored = extra_keys(FACT_SPECS, raw)
-        if ignored is None:
-            return None  # a fact given twice, by its name and its other spelling
+    ignored = () if len(raw) == 5 else extra_keys(FACT_SPECS, raw)
+    if ignored is None:
+        return None  # a fact given twice, by its name and its other spelling
     a_, b_, r_, d, n_ = values
     if not (
         type(a_) is Decimal
@@ -945,18 +931,18 @@ def fast_amounts(
             return None
         if not (ZERO <= n_ < FIGURE_LIMIT and n_ == n_.to_integral_value()):
             return None
-        v1 = NO
-        v2 = NO
-        v3 = NO
-        v4 = NO
-        v5 = NO
+        v1: tuple[str, Decimal | None] = NO
+        v2: tuple[str, Decimal | None] = NO
+        v3: tuple[str, Decimal | None] = NO
+        v4: tuple[str, Decimal | None] = NO
+        v5: tuple[str, Decimal | None] = NO
         # measure ratio 「比值」
         # award 1
         a1 = b_ >= D_0
         if a1:
             v6 = a_ / b_
             value = a_ * v6
-            if D_1000000 < value:
+            if value > D_1000000:
                 value = D_1000000
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
         if a1:
@@ -984,7 +970,7 @@ def fast_amounts(
             value = D_50000 * n_
             v9 = a_ / b_
             limit = a_ * v9
-            if limit < value:
+            if value > limit:
                 value = limit
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
             v4 = DETERMINED, amount1 or ROUNDED_ZERO
@@ -1014,7 +1000,7 @@ def fast_amounts(
                     paid = ZERO
             total = paid
             v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        amounts = {
+        amounts: Amounts = {
             "ratio": v1,
             "huge": v2,
             "later": v3,
@@ -1030,15 +1016,14 @@ def fast_amounts(
 
 # total_cap: the sums of awards each applicant may receive at most
 def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, list[str]]]:
-    need: set[str] = set()
     caps: list[tuple[Decimal | None, list[str]]] = []
     return caps
 
 
 # quotas and group caps, applied across a batch of applicants
 def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
-    p = parse_params(params, PARAM_SPECS) if params else {}
-    f: Values = {}
+    if params:
+        parse_params(params, PARAM_SPECS)  # refuses unknown or bad values
     out: list[Constraint] = []
     return out
 
@@ -1069,7 +1054,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # d (date)
     v = raw.get("d")
     if v is not None:
-        if not (type(v) is datetime.date):
+        if type(v) is not datetime.date:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # n (count)
@@ -1079,7 +1064,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
             return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
-        if not (v == v.to_integral_value()):
+        if v != v.to_integral_value():
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     if found != len(raw):
@@ -1117,13 +1102,6 @@ def decide(
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
-# total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
-# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
-# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
-# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
-# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1133,6 +1111,18 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> Decision:
+    """Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and
+    the total under the policy's combination rules.
+
+    `facts` maps fact names to values (or is a Facts); `date` is the day of evaluation (without one
+    the validity window is not checked and no condition on the date is decided).  Raises InputError
+    listing every problem with the facts (and, unless `partial`, every fact a decision still needs).
+    A key that names no fact is ignored and listed in the decision's ignored_keys, or, when `strict`,
+    refused.  `params` gives values for the parameters the policy leaves to a yearly guide.  When
+    every fact is given as a valid typed value (an int for a number), with a date and no parameter
+    values, the fast path decides the amounts and the rest of the decision (results, reasons,
+    explanation, total) is worked out when first read; the decision's `path` says which path decided.
+    """
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)

@@ -6,13 +6,21 @@
 evaluate(facts, date) decides an applicant; see the policy section at the end.
 """
 
+import dataclasses
+import datetime
+import decimal
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal, getcontext, setcontext
+from operator import itemgetter
+from typing import Any
+
 # ... the text of policydsl/runtime.py, inlined here ...
 
 
 # ---------------------------------------------------------------------------- evaluator support
-
-from decimal import getcontext, setcontext
-from operator import itemgetter
 
 
 class Unset(Exception):
@@ -96,6 +104,22 @@ def measure_result(
     given, so that no default factory runs on the hot path."""
     name, label, cite, forms = head
     return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
+
+
+def settle_unknown(
+    result: MeasureResult, unknown: list[str], need: set[str], needed: Mapping[str, str]
+) -> MeasureResult:
+    """A measure's `result` once its gates and clauses ran: a requirement left `unknown` makes it
+    undetermined (its reasons replace an ineligible result's), and an undetermined result lists the
+    facts it `need`s as `needed` names them; a decided measure asks for nothing."""
+    if unknown:
+        if result.status == INELIGIBLE:
+            result.reasons = []
+        result.status = UNDETERMINED
+        result.reasons.extend(["尚无法判断：" + u for u in unknown])
+    if need and result.status == UNDETERMINED:
+        result.needed = sorted(needed[n] for n in need)
+    return result
 
 
 def require_facts(measures: dict[str, MeasureResult]) -> None:
@@ -433,7 +457,7 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
         need.add("print")
     c1 = None if print_ is None else print_ > D_0
     if c1 is False:
-        c2 = False
+        c2: bool | None = False
     else:
         if need_ is None:
             need.add("need")
@@ -618,14 +642,7 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("ｌａｍｂｄａ  аdmin (Cyrillic а)", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # hostile.policy:27  x
@@ -687,7 +704,7 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         need.add("f")
     c1 = None if v1_2 is None or f_ is None else v1_2 > f_
     if c1 is False:
-        c2 = False
+        c2: bool | None = False
     else:
         if date_ is None:
             need.add("date")
@@ -810,14 +827,7 @@ def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("中文名r\n}", exc))
-    if unknown:
-        if result.status == INELIGIBLE:
-            result.reasons = []
-        result.status = UNDETERMINED
-        result.reasons.extend(["尚无法判断：" + u for u in unknown])
-    if need and result.status == UNDETERMINED:
-        result.needed = sorted(NEEDED[n] for n in need)
-    return result
+    return settle_unknown(result, unknown, need, NEEDED)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -833,12 +843,9 @@ def fast_amounts(
         values = FACT_GETTER(raw)
     except KeyError:
         return None
-    if len(raw) == 13:
-        ignored: tuple[str, ...] | None = ()
-    else:
-        ignored = extra_keys(FACT_SPECS, raw)
-        if ignored is None:
-            return None  # a fact given twice, by its name and its other spelling
+    ignored = () if len(raw) == 13 else extra_keys(FACT_SPECS, raw)
+    if ignored is None:
+        return None  # a fact given twice, by its name and its other spelling
     (
         class_,
         import_,
@@ -905,14 +912,14 @@ def fast_amounts(
         f = raw  # the parameters' defaults may read facts
         p: Values = {}
         need: set[str] = set()
-        v1 = NO
-        v2 = NO
+        v1: tuple[str, Decimal | None] = NO
+        v2: tuple[str, Decimal | None] = NO
         # measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
         # award return
         a1 = import_
         if a1:
             value = D_0_10 * class_
-            if D_1000000 < value:
+            if value > D_1000000:
                 value = D_1000000
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
         # award print_
@@ -955,7 +962,7 @@ def fast_amounts(
             if a2:
                 total += amount2
             v2 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
-        amounts = {
+        amounts: Amounts = {
             "lambda": v1,
             "补贴": v2,
         }
@@ -968,15 +975,14 @@ def fast_amounts(
 
 # total_cap: the sums of awards each applicant may receive at most
 def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, list[str]]]:
-    need: set[str] = set()
     caps: list[tuple[Decimal | None, list[str]]] = []
     return caps
 
 
 # quotas and group caps, applied across a batch of applicants
 def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
-    p = parse_params(params, PARAM_SPECS) if params else {}
-    f: Values = {}
+    if params:
+        parse_params(params, PARAM_SPECS)  # refuses unknown or bad values
     out: list[Constraint] = []
     return out
 
@@ -995,7 +1001,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # import (bool)
     v = raw.get("import")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # __import__ (money)
@@ -1011,7 +1017,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
             return parse_facts(FACT_SPECS, raw, strict=strict)
         if not (ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
-        if not (v == v.to_integral_value()):
+        if v != v.to_integral_value():
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # f (money)
@@ -1023,13 +1029,13 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # need (bool)
     v = raw.get("need")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # date (date)
     v = raw.get("date")
     if v is not None:
-        if not (type(v) is datetime.date):
+        if type(v) is not datetime.date:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # v1 (money)
@@ -1059,13 +1065,13 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     # 更 (bool)
     v = raw.get("更")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     # 更新 (bool)
     v = raw.get("更新")
     if v is not None:
-        if not (type(v) is bool):
+        if type(v) is not bool:
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
     if found != len(raw):
@@ -1100,13 +1106,6 @@ def decide(
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
-# Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and the
-# total under the policy's combination rules.  Raises InputError listing every problem with the facts
-# (and, unless `partial`, every fact a decision still needs).  A key that names no fact is ignored and
-# listed in the decision's ignored_keys, or, when `strict`, refused.  When every fact is given as a
-# valid typed value (an int for a number), with a date and no parameter values, the fast path decides
-# the amounts and the rest of the decision (results, reasons, explanation, total) is worked out when
-# first read; the decision's `path` says which path decided.
 def evaluate(
     facts: Facts | Mapping[str, Any],
     date: Date = None,
@@ -1116,6 +1115,18 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> Decision:
+    """Decide one applicant: per measure the status, amount, reasons, clauses and explanation, and
+    the total under the policy's combination rules.
+
+    `facts` maps fact names to values (or is a Facts); `date` is the day of evaluation (without one
+    the validity window is not checked and no condition on the date is decided).  Raises InputError
+    listing every problem with the facts (and, unless `partial`, every fact a decision still needs).
+    A key that names no fact is ignored and listed in the decision's ignored_keys, or, when `strict`,
+    refused.  `params` gives values for the parameters the policy leaves to a yearly guide.  When
+    every fact is given as a valid typed value (an int for a number), with a date and no parameter
+    values, the fast path decides the amounts and the rest of the decision (results, reasons,
+    explanation, total) is worked out when first read; the decision's `path` says which path decided.
+    """
     if date is not None and not params:
         raw = facts if type(facts) is dict else facts.given() if isinstance(facts, Facts) else facts
         fast = fast_amounts(raw, date)
