@@ -182,9 +182,7 @@ def test_tab_and_escaped_newline_stay_allowed_in_text() -> None:
 # ------------------------------------------------------------------------- precision of literals
 
 
-@pytest.mark.parametrize(
-    "literal", ["1e-999999999元", "1e-5000元", "1e-41元", "1e-45万元", "1e-45%"]
-)
+@pytest.mark.parametrize("literal", ["1e-999999999元", "1e-5000元", "1e-41元", "1e-45万元", "1e-45%"])
 def test_a_literal_more_precise_than_the_arithmetic_is_refused(literal: str) -> None:
     sink = Sink()
     load_text("t.policy", f'fact inv "投资": money\nmeasure m {{ award 10万 if inv > {literal} }}\n', sink)
