@@ -7,7 +7,7 @@ import difflib
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar, assert_never
 
 import attrs
 import click
@@ -582,7 +582,8 @@ class _Printer:
                 return self.continued(first_line, [_quote(item.reason)])
             case ast.Example():
                 return self.example(item)
-        raise TypeError(f"no layout for {type(item).__name__}")
+            case _:
+                assert_never(item)
 
     # ------------------------------------------------------------------ pieces of items
     @staticmethod
@@ -680,7 +681,8 @@ class _Printer:
                 return self.labelled(head, share, [[kw("if"), " ", expr(item.cond)], cite(item.cite)])
             case ast.NoClawback():
                 return self.continued(kw("no_clawback"), [cite(item.cite)])
-        raise TypeError(f"no layout for {type(item).__name__}")
+            case _:
+                assert_never(item)
 
     def clause(self, clause: ast.Clause) -> Doc:
         kw, expr = self.kw, self.expr
@@ -808,7 +810,8 @@ class _Printer:
                 head = [kw("band"), " ", sub(expr.subject, 8), " "]
                 open_at = self.find("{", expr.subject.span.end)
                 return self.bracketed(head, open_at, expr.span.end - 1, expr.entries, self.band_row)
-        raise TypeError(f"no layout for {type(expr).__name__}")
+            case _:
+                assert_never(expr)
 
     def table_row(self, row: ast.TableEntry) -> Doc:
         key = self.kw("otherwise") if row.key is None else row.key.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import difflib
 from collections.abc import Iterable
+from typing import assert_never
 
 import attrs
 
@@ -363,7 +364,8 @@ class _Checker:
                 return self.set(node, self.table(node, expected))
             case ast.Band():
                 return self.set(node, self.band(node, expected))
-        raise AssertionError(f"unhandled expression {type(node).__name__}")
+            case _:
+                assert_never(node)
 
     def enum_keys(self, subject: Type, keys: Iterable[ast.Ident]) -> None:
         assert subject.enum is not None
@@ -798,6 +800,8 @@ class _Checker:
                 self.example(item)
             case ast.KindDecl() | ast.EnumDecl():
                 pass
+            case _:
+                assert_never(item)
 
     def measure(self, m: ast.Measure) -> None:
         names: dict[str, Span] = {}
@@ -862,6 +866,8 @@ class _Checker:
                     self.condition(item.cond)
                 case ast.NoClawback():
                     pass
+                case _:
+                    assert_never(item)
 
     def single_rules(self, m: ast.Measure) -> None:
         """A measure states each of these rules at most once: evaluation would apply one of two funding

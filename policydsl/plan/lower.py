@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 from types import MappingProxyType
+from typing import assert_never
 
 from policydsl import ast
 from policydsl import runtime as rt
@@ -186,7 +187,8 @@ class _Lowering:
                     for e in node.entries
                 )
                 return P.Band(self.expr(node.subject), bands)
-        raise AssertionError(f"unhandled expression {type(node).__name__}")
+            case _:
+                assert_never(node)
 
     def value(self, node: ast.Expr | ast.Unset, why: str) -> P.Expr:
         if isinstance(node, ast.Unset):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import TypeAlias
+from typing import TypeAlias, assert_never
 
 import attrs
 
@@ -260,8 +260,19 @@ def children(expr: Expr) -> Iterator[Expr]:
                 for _, bound in band.bounds or ():
                     yield bound
                 yield band.value
-        case _:
+        case (
+            Const()
+            | DateConst()
+            | DurationConst()
+            | BoolConst()
+            | EnumConst()
+            | FactRef()
+            | ParamRef()
+            | Unset()
+        ):
             pass
+        case _:
+            assert_never(expr)
 
 
 def walk(expr: Expr) -> Iterator[Expr]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import assert_never
 
 from policydsl import runtime as rt
 from policydsl.plan import nodes as P
@@ -86,7 +87,8 @@ def expr(e: P.Expr) -> str:
                 )
                 bands.append(f"{when}: {expr(b.value)}")
             return f"band {expr(e.subject)} {{{'; '.join(bands)}}}"
-    raise AssertionError(f"unhandled plan expression {type(e).__name__}")
+        case _:
+            assert_never(e)
 
 
 def top(e: P.Expr) -> str:

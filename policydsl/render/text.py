@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from decimal import Decimal
+from typing import assert_never
 
 from policydsl import ast
 from policydsl.checks.typecheck import Model
@@ -124,7 +125,8 @@ class ExprPrinter:
             case ast.Band():
                 rows = ", ".join(f"{self.band_condition(e)}: {self.expr(e.value)}" for e in node.entries)
                 return f"{self.kw('band')} {self.expr(node.subject, ATOM)} {{ {rows} }}", ATOM
-        raise AssertionError(f"unhandled expression {type(node).__name__}")
+            case _:
+                assert_never(node)
 
     def compare(self, left: ast.Expr, op: str, right: ast.Expr, word: str, postfix: bool) -> str:
         """`left` compared with `right` by the statutory word or symbol as the file wrote it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterator
+from typing import assert_never
 
 from policydsl import ast
 from policydsl.checks.typecheck import Model
@@ -61,8 +62,22 @@ def subexpressions(node: ast.Expr | ast.Unset) -> Iterator[ast.Expr | ast.Unset]
             yield from subexpressions(node.subject)
             for band in node.entries:
                 yield from subexpressions(band.value)
-        case _:
+        case (
+            ast.Money()
+            | ast.Percent()
+            | ast.Ratio()
+            | ast.Count()
+            | ast.PerUnit()
+            | ast.Duration()
+            | ast.Number()
+            | ast.DateLit()
+            | ast.Bool()
+            | ast.Name()
+            | ast.Unset()
+        ):
             pass
+        case _:
+            assert_never(node)
 
 
 class Words:
