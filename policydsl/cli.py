@@ -10,11 +10,12 @@ from pathlib import Path
 import click
 
 from policydsl import commands_eval
+from policydsl.commands import echo
 from policydsl.diagnostics import Severity, Sink, format_json, format_text
 from policydsl.frontend import is_stdin
 from policydsl.pipeline import check_file
 from policydsl.source import SourceFile
-from policydsl.textsafety import echo, json_safe
+from policydsl.textsafety import json_safe
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2  # the table in docs/cli.md says what each means
 
@@ -247,7 +248,7 @@ def eval_command(
 )
 def compile_command(policy: Path, output: Path | None, target: str) -> None:
     """Compile a policy to a standalone Python evaluator module (standard library only), or print its plan."""
-    from policydsl.codegen.evaluator import compile_command as run
+    from policydsl.commands import run_compile as run
 
     sys.exit(run(policy, None if output is not None and str(output) == "-" else output, target))
 
@@ -308,7 +309,7 @@ def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, .
 @click.option("--diff", is_flag=True, help="Print a unified diff of the changes instead of writing them.")
 def fmt_command(files: tuple[Path, ...], check: bool, diff: bool) -> None:
     """Rewrite policy files in the canonical layout, keeping comments; `-` formats standard input."""
-    from policydsl.fmt import run_fmt
+    from policydsl.commands import run_fmt
 
     sys.exit(run_fmt(policy_files(files), check=check, diff=diff))
 

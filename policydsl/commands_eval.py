@@ -16,12 +16,13 @@ import click
 from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
 from policydsl.batch import detect_encoding, encoding_name, parse_json, run_batch, stderr_progress
+from policydsl.commands import echo
 from policydsl.examples import coverage_gaps, run_example
 from policydsl.files import spooled_stdin
 from policydsl.frontend import display_name, is_stdin, read_limited
 from policydsl.interpreter import Coverage, Interpreter
 from policydsl.pipeline import errors_text
-from policydsl.textsafety import echo, json_safe, visible
+from policydsl.textsafety import json_safe, visible
 
 
 class UsageProblem(click.ClickException):

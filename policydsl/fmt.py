@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import datetime
-import difflib
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeAlias, TypeVar, assert_never
 
 import attrs
-import click
 
 from policydsl import ast
 from policydsl.diagnostics import Severity, Sink, display_width, format_text
-from policydsl.files import write_atomically
 from policydsl.frontend import display_name, load_bytes, load_text, read_file
 from policydsl.keywords import spelling
 from policydsl.source import SourceFile
-from policydsl.textsafety import echo
 
 WIDTH = 100  # display columns; a Chinese character takes two
 INDENT = 2
@@ -846,20 +842,7 @@ def format_source(name: str, text: str, sink: Sink) -> str | None:
     return format_policy(loaded.policy, loaded.source)
 
 
-# ------------------------------------------------------------------------------- the fmt command
-
-
-def _unified_diff(name: str, before: str, after: str) -> str:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), name, name
-    )
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    )
-
-
-def _counted(count: int, what: str) -> str:
-    return f"{count} file{'' if count == 1 else 's'} {what}"
+# ------------------------------------------------------------------------------- one file for `fmt`
 
 
 def _keeps_meaning(name: str, policy: ast.Policy, formatted: str) -> bool:
@@ -874,7 +857,7 @@ def _keeps_meaning(name: str, policy: ast.Policy, formatted: str) -> bool:
 
 
 @attrs.frozen
-class _Formatted:
+class Formatted:
     """A file that formats: its bytes as read (`data`), its text (`before`) and canonical text (`after`)."""
 
     data: bytes
@@ -882,7 +865,7 @@ class _Formatted:
     after: str
 
 
-def _format_file(path: Path) -> _Formatted | str:
+def format_file(path: Path) -> Formatted | str:
     """Format one file (`-`: standard input); on failure, the text saying why."""
     name, sink = display_name(path), Sink()
     data = read_file(path, sink)  # at most the size limit; `-` is standard input
@@ -895,44 +878,4 @@ def _format_file(path: Path) -> _Formatted | str:
     after = format_policy(loaded.policy, loaded.source)
     if not _keeps_meaning(name, loaded.policy, after):
         return f"{name}: error: formatting would change what this file means; it is left as it is"
-    return _Formatted(data, loaded.source.text, after)
-
-
-def run_fmt(paths: Sequence[Path], *, check: bool, diff: bool) -> int:
-    """`policydsl fmt`: rewrite each file that is not in the canonical layout (`-` is standard input,
-    written to standard output); with `check` or `diff` only report.  Messages go to standard error;
-    diffs and formatted standard input to standard output.  Returns the exit code."""
-    report_only = check or diff
-    changed = unchanged = failed = 0
-    for path in paths:
-        name = str(path)
-        result = _format_file(path)
-        if isinstance(result, str):
-            echo(result, err=True)
-            failed += 1
-            continue
-        if name == "-" and not report_only:
-            click.echo(result.after, nl=False)
-        if result.after.encode("utf-8") == result.data:
-            unchanged += 1
-            continue
-        if diff:
-            click.echo(_unified_diff(name, result.before, result.after), nl=False)
-        if check:
-            echo(f"would reformat {name}", err=True)
-        elif not report_only and name != "-":
-            try:
-                write_atomically(path, result.after.encode("utf-8"), keep_mode=True)
-            except OSError as exc:
-                echo(f"{name}: error: cannot write the file: {exc.strerror or exc}", err=True)
-                failed += 1
-                continue
-            echo(f"reformatted {name}", err=True)
-        changed += 1
-    if report_only:
-        parts = [(changed, "would be reformatted"), (unchanged, "already formatted")]
-    else:
-        parts = [(changed, "reformatted"), (unchanged, "left unchanged")]
-    parts.append((failed, "could not be formatted"))
-    click.echo(", ".join(_counted(n, what) for n, what in parts if n), err=True)
-    return 1 if failed or (check and changed) else 0
+    return Formatted(data, loaded.source.text, after)

@@ -37,10 +37,3 @@ def json_safe(text: str) -> str:
     terminal acts on (DEL, C1 controls, bidi overrides) written as `\\uXXXX` escapes: the same data,
     nothing a terminal interprets.  (json.dumps already escapes C0 controls, ESC included.)"""
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
-
-
-def echo(text: str, *, err: bool = False) -> None:
-    """Print `text` (one or more lines) to the terminal or log with `visible` applied."""
-    import click
-
-    click.echo(visible(text, newlines=True), err=err)

@@ -212,3 +212,46 @@ def test_every_row_names_a_module_of_the_package_and_a_rule() -> None:
     for module, rules in LAYERS.items():
         assert str(_path(module)).startswith(str(ROOT / "policydsl")), module
         assert rules.imports or rules.names or rules.calls, module
+
+
+# ------------------------------------------------------------------------------- the command layer
+# The only modules that may use click: the commands print, the work they call prints nothing.
+COMMAND_LAYER = {"policydsl.cli", "policydsl.commands", "policydsl.commands_eval", "policydsl.render.command"}
+
+
+def package_modules() -> dict[str, Path]:
+    """Every module of the package by its dotted name."""
+    package = ROOT / "policydsl"
+    found = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def imports_anywhere(source: str) -> set[str]:
+    """Every module `source` imports, at module level, in a function or for annotations only."""
+    found: set[str] = set()
+    for node in pyast.walk(pyast.parse(source)):
+        if isinstance(node, pyast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, pyast.ImportFrom) and node.module is not None and not node.level:
+            found.add(node.module)
+    return found
+
+
+def test_only_the_command_layer_imports_click() -> None:
+    users = {
+        name
+        for name, path in package_modules().items()
+        if any(violates(m, "click") for m in imports_anywhere(path.read_text(encoding="utf-8")))
+    }
+    outside = sorted(users - COMMAND_LAYER)
+    assert not outside, f"{outside} import click; print from the command layer"
+    assert "policydsl.cli" in users  # the scan sees the imports it looks for
+
+
+def test_the_click_scan_sees_a_function_local_import() -> None:
+    source = "def f():\n    import click\n    from click.testing import CliRunner\n"
+    assert imports_anywhere(source) == {"click", "click.testing"}
+    assert "policydsl.fmt" in package_modules() and "policydsl.plan" in package_modules()

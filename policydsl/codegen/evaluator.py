@@ -1,4 +1,4 @@
-"""The compiled evaluator in this process (what `policydsl.load` and `eval` use) and `compile`'s work."""
+"""The compiled evaluator in this process (what `policydsl.load` and `eval` use) and the text of `compile`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from policydsl.batch import Constraint
 from policydsl.checks.typecheck import Model
 from policydsl.codegen.python import GeneratedModule, generate
 from policydsl.diagnostics import Sink
-from policydsl.files import write_atomically
 from policydsl.pipeline import Checked, check_file
-from policydsl.textsafety import echo
 
 
 class CompiledEvaluator(PolicyEvaluator):
@@ -84,31 +82,3 @@ def plan_file(path: Path, sink: Sink) -> str | None:
     if checked.model is None or checked.source is None or sink.has_errors:
         return None
     return format_plan(lower(checked.model, checked.source.text))
-
-
-def compile_command(policy: Path, output: Path | None, target: str = "python") -> int:
-    """`policydsl compile`: write the evaluator module (or, `target` plan, the plan as text), or
-    print the policy's errors (exit 1)."""
-    import click
-
-    from policydsl.diagnostics import format_text
-    from policydsl.frontend import load_file
-
-    sink = Sink()
-    source = plan_file(policy, sink) if target == "plan" else compile_file(policy, sink)
-    if source is None:
-        loaded = load_file(policy, Sink())
-        sources = {loaded.source.name: loaded.source} if loaded.source else {}
-        click.echo(format_text(sink.errors_only(), sources), err=True)
-        return 1
-    if output is None:
-        click.echo(source, nl=False)
-        return 0
-    try:
-        write_atomically(output, source)
-    except OSError as exc:
-        echo(f"cannot write {output}: {exc.strerror or exc}", err=True)
-        return 2
-    what = "the plan of " if target == "plan" else ""
-    echo(f"{what}{policy} compiled into {output} ({len(source.splitlines())} lines)")
-    return 0

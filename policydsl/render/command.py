@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from policydsl import runtime as rt
+from policydsl.commands import echo
 from policydsl.diagnostics import Severity, Sink, format_text
 from policydsl.frontend import display_name
 from policydsl.interpreter import Interpreter
@@ -17,7 +18,7 @@ from policydsl.render.graphviz import FORMATS, RenderError, render_file
 from policydsl.render.path import Applicant, trace_measure, trace_overview
 from policydsl.render.report import build_site
 from policydsl.render.trees import measure_tree, overview
-from policydsl.textsafety import echo, visible
+from policydsl.textsafety import visible
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
