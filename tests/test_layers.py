@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast as pyast
 import importlib.util
+from collections.abc import Collection
 from pathlib import Path
 
 import attrs
@@ -255,3 +256,110 @@ def test_the_click_scan_sees_a_function_local_import() -> None:
     source = "def f():\n    import click\n    from click.testing import CliRunner\n"
     assert imports_anywhere(source) == {"click", "click.testing"}
     assert "policydsl.fmt" in package_modules() and "policydsl.plan" in package_modules()
+
+
+# ------------------------------------------------------------------------------- import cycles
+# Cycles that close only through an import deferred into a function (api.compile_policy loads the
+# compiled evaluator, itself a PolicyEvaluator, on demand) or made for annotations (the fast path is
+# written by the PythonGenerator it is handed).  No cycle at module level; no new deferred one.
+DEFERRED_CYCLES = {
+    frozenset({"policydsl.api", "policydsl.codegen.evaluator"}),
+    frozenset({"policydsl.codegen.fast", "policydsl.codegen.python"}),
+}
+
+
+def _imported(source: str, package: str, known: Collection[str], deferred: bool) -> set[str]:
+    """The modules of `known` that `source` (a module of `package`) imports: at module level, or
+    with `deferred` also inside functions and `if TYPE_CHECKING:`.  `from a import b` counts `a.b`
+    when that is a module, else `a`."""
+
+    def resolve(name: str) -> str:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        return name
+
+    found: set[str] = set()
+
+    def visit(node: pyast.AST, counted: bool) -> None:
+        if isinstance(node, pyast.If) and "TYPE_CHECKING" in pyast.unparse(node.test):
+            for child in node.body:
+                visit(child, counted and deferred)
+            for child in node.orelse:
+                visit(child, counted)
+            return
+        if isinstance(node, (pyast.FunctionDef, pyast.AsyncFunctionDef, pyast.Lambda)):
+            counted = counted and deferred
+        if counted and isinstance(node, pyast.Import):
+            found.update(resolve(alias.name) for alias in node.names)
+        elif counted and isinstance(node, pyast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([base] if base else [])])
+            for alias in node.names:
+                name = f"{base}.{alias.name}"
+                found.add(name if name in known else resolve(base))
+        for child in pyast.iter_child_nodes(node):
+            visit(child, counted)
+
+    visit(pyast.parse(source), True)
+    return found & set(known)
+
+
+def import_graph(sources: dict[str, tuple[str, bool]], *, deferred: bool) -> dict[str, set[str]]:
+    """Which module of `sources` (name: (text, is a package)) imports which other (see `_imported`)."""
+    return {
+        module: _imported(source, module if is_package else module.rpartition(".")[0], sources, deferred)
+        - {module}
+        for module, (source, is_package) in sources.items()
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
+    """The sets of modules that import one another, directly or round a loop."""
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(graph[start])
+        while stack:
+            module = stack.pop()
+            if module not in seen:
+                seen.add(module)
+                stack.extend(graph[module])
+        return seen
+
+    reach = {module: reachable(module) for module in graph}
+    return {frozenset({m, *(n for n in reach[m] if m in reach[n])}) for m in graph if m in reach[m]}
+
+
+def _package_sources() -> dict[str, tuple[str, bool]]:
+    return {
+        name: (path.read_text(encoding="utf-8"), path.name == "__init__.py")
+        for name, path in package_modules().items()
+    }
+
+
+def test_no_import_cycle_at_module_level() -> None:
+    found = cycles(import_graph(_package_sources(), deferred=False))
+    assert not found, f"modules that import one another: {[sorted(c) for c in found]}"
+
+
+def test_no_new_cycle_through_a_deferred_import() -> None:
+    found = cycles(import_graph(_package_sources(), deferred=True))
+    assert found == DEFERRED_CYCLES, f"cycles now: {[sorted(c) for c in found]}"
+
+
+def test_the_cycle_scan_sees_a_loop_and_tells_deferred_imports_apart() -> None:
+    sources = {
+        "p": ("", True),
+        "p.a": ("from p import b\nimport p.c\n", False),
+        "p.b": ("from . import c\n", False),
+        "p.c": ("from p.a import thing\n", False),
+        "p.d": ("import p.a\ndef f():\n    from p import d2\n", False),
+        "p.d2": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from p.d import x\n", False),
+    }
+    assert cycles(import_graph(sources, deferred=False)) == {frozenset({"p.a", "p.b", "p.c"})}
+    assert cycles(import_graph(sources, deferred=True)) == {
+        frozenset({"p.a", "p.b", "p.c"}),
+        frozenset({"p.d", "p.d2"}),
+    }
