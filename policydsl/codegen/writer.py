@@ -96,8 +96,8 @@ def wrap_comment(text: str, room: int) -> list[str]:
         space = text.rfind(" ", 0, cut + 1)
         if space > cut // 2:
             cut = space
-        lines.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
+        lines.append(text[:cut].rstrip(" "))
+        text = text[cut:].lstrip(" ")
     lines.append(text)
     return lines
 
