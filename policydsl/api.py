@@ -14,9 +14,9 @@ from typing import Any
 
 from policydsl import runtime as rt
 from policydsl.batch import Constraint
-from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
 from policydsl.interpreter import ARITHMETIC, Interpreter, Unset, _Env
+from policydsl.model import Model
 from policydsl.pipeline import check_file, errors_text
 from policydsl.plan import nodes as P
 

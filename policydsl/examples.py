@@ -10,8 +10,8 @@ import attrs
 
 from policydsl import ast
 from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
 from policydsl.interpreter import Coverage, Interpreter
+from policydsl.model import Model
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower_expr, validity_window
 from policydsl.source import Span

@@ -14,7 +14,7 @@ from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 
 if TYPE_CHECKING:
-    from policydsl.checks.typecheck import Model
+    from policydsl.model import Model
 
 DATE_NEEDED = "评估日期"
 ARITHMETIC = rt.ARITHMETIC  # the failures that make a figure unknown (runtime.failure says why)

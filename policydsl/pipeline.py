@@ -7,9 +7,10 @@ from pathlib import Path
 import attrs
 
 from policydsl import ast
-from policydsl.checks.typecheck import Model, check_types
+from policydsl.checks.typecheck import check_types
 from policydsl.diagnostics import Diagnostic, Sink, format_text
 from policydsl.frontend import load_file, load_text
+from policydsl.model import Model
 from policydsl.source import SourceFile
 
 

@@ -21,10 +21,10 @@ from policydsl import runtime as rt
 from policydsl import types as T
 from policydsl.checks.analysis import Analysis, Options, analyse
 from policydsl.checks.analysis_base import CODES as ANALYSIS_CODES
-from policydsl.checks.typecheck import Model
 from policydsl.cli import main
 from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink, format_text
 from policydsl.interpreter import Interpreter, runtime_specs
+from policydsl.model import Model
 from policydsl.pipeline import check_file, check_text
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower

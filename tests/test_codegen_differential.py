@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from policydsl import ast
 from policydsl import interpreter as interpreter_module
 from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
 from policydsl.codegen.python import generate
 from policydsl.diagnostics import Sink
 from policydsl.interpreter import Interpreter
+from policydsl.model import Model
 from policydsl.pipeline import check_file
 
 ROOT = Path(__file__).resolve().parent.parent

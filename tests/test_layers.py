@@ -40,9 +40,11 @@ class Rules:
 
 # What a reader of the plan needs the AST and the checker's symbols for is done by the lowering.
 READS_THE_AST = ("policydsl.ast", "policydsl.types", "policydsl.builder", "policydsl.parser")
-NO_AST = (*READS_THE_AST, "policydsl.checks.typecheck")
+# the checker and what it learnt (the Model: symbols, types, what each name means)
+THE_CHECKER = ("policydsl.checks.typecheck", "policydsl.model")
+NO_AST = (*READS_THE_AST, *THE_CHECKER)
 
-ASKS_THE_SOLVER = ("policydsl.types", "policydsl.builder", "policydsl.parser", "policydsl.checks.typecheck")
+ASKS_THE_SOLVER = ("policydsl.types", "policydsl.builder", "policydsl.parser", *THE_CHECKER)
 
 # Modules that keep the AST to word things: the plan's meaning, not the AST's derivations of it.
 WORDS_FROM_THE_AST = ("policydsl.ast.position", "policydsl.interpreter", "policydsl.smt", "policydsl.codegen")

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from policydsl import ast
 from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
 from policydsl.cli import main
 from policydsl.diagnostics import Sink
 from policydsl.examples import coverage_gaps, example_date, given_facts
 from policydsl.interpreter import Coverage, CoverageKey, Interpreter
+from policydsl.model import Model
 from policydsl.pipeline import check_file, check_text
 from policydsl.plan import Plan, format_plan, lower
 from policydsl.plan import nodes as P

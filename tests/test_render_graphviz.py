@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
+from policydsl.model import Model
 from policydsl.pipeline import check_file
 from policydsl.render.diagram import ROLES, Diagram
 from policydsl.render.graphviz import FONT, RenderError, dot_source, render_bytes, render_file

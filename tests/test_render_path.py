@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
 from policydsl.interpreter import Interpreter
+from policydsl.model import Model
 from policydsl.pipeline import check_file, check_text
 from policydsl.render.path import Applicant, trace_measure, trace_overview
 from policydsl.render.trees import measure_tree, overview

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from policydsl import ast
-from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
 from policydsl.frontend import load_text
+from policydsl.model import Model
 from policydsl.pipeline import check_file
 from policydsl.render.text import ExprPrinter, amount_words, display_width, label_text, source_text, wrap
 from policydsl.render.trees import subexpressions

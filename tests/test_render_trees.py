@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from policydsl import ast
 from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
+from policydsl.model import Model
 from policydsl.pipeline import check_file, check_text
 from policydsl.plan.lower import lower
 from policydsl.render.diagram import EDGE_ROLES, ROLES, Diagram

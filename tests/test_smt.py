@@ -11,8 +11,8 @@ import pytest
 
 from policydsl import runtime as rt
 from policydsl import smt
-from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Sink
+from policydsl.model import Model
 from policydsl.pipeline import check_text
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import Plan, lower

@@ -7,8 +7,9 @@ import pytest
 
 from policydsl import ast
 from policydsl import types as T
-from policydsl.checks.typecheck import Model, describe
+from policydsl.checks.typecheck import describe
 from policydsl.diagnostics import Diagnostic, Sink
+from policydsl.model import Model
 from policydsl.pipeline import check_file, check_text
 from tests.conftest import POLICIES
 

@@ -14,8 +14,8 @@ from policydsl.checks.analysis_clauses import ClauseChecks
 from policydsl.checks.analysis_gaps import check_gaps
 from policydsl.checks.analysis_undetermined import check_undetermined
 from policydsl.checks.analysis_witness import describe
-from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import CODES, Diagnostic, Note, Sink
+from policydsl.model import Model
 from policydsl.source import Span
 
 __all__ = ["Analysis", "Finding", "Options", "Settled", "analyse", "report"]

@@ -11,9 +11,9 @@ import attrs
 from policydsl import ast
 from policydsl import types as T
 from policydsl.checks.analysis_witness import describe, literals, param_literals
-from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import Code, Note, Severity, register
 from policydsl.keywords import APPLICANT_FACT
+from policydsl.model import Model
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower_traced
 from policydsl.smt import (

@@ -10,8 +10,8 @@ import attrs
 
 from policydsl import ast
 from policydsl import types as T
-from policydsl.checks.typecheck import Model
 from policydsl.keywords import APPLICANT_FACT
+from policydsl.model import Model
 
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
 _NUMERIC = ("money", "percent", "number", "count", "per_unit")

@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from policydsl import types as T
-from policydsl.checks.typecheck import Model
+from policydsl.model import Model
 from policydsl.runtime import shift
 from policydsl.smt import Witness, exact_decimal
 

@@ -25,6 +25,7 @@ from policydsl.keywords import (
     ROUNDING_UNITS,
     TYPE_NAMES,
 )
+from policydsl.model import Model
 from policydsl.parser import MAX_DEPTH
 from policydsl.source import Span
 from policydsl.types import Symbol, Type
@@ -32,39 +33,6 @@ from policydsl.types import Symbol, Type
 # A duration is only ever compared with the time since a date (`since(established) 届满 1年`) or
 # added to a date; it is not a number to compute with.
 _DURATION_HINT = "write one duration, such as `18个月`, and compare the time since a date with it"
-
-
-@attrs.define
-class Model:
-    """What the checker learnt of a policy: its symbols, the type of every expression (keyed by
-    `id(node)`), and what every name refers to.  Every back end starts from a Model."""
-
-    policy: ast.Policy
-    facts: dict[str, T.FactSym] = attrs.field(factory=dict)
-    params: dict[str, T.ParamSym] = attrs.field(factory=dict)
-    enums: dict[str, dict[str, T.EnumValueSym]] = attrs.field(factory=dict)
-    measures: dict[str, ast.Measure] = attrs.field(factory=dict)
-    types: dict[int, Type] = attrs.field(factory=dict)
-    refs: dict[int, Symbol] = attrs.field(factory=dict)
-
-    def type_of(self, expr: ast.Node) -> Type:
-        return self.types.get(id(expr), T.ERROR)
-
-    def ref(self, name: ast.Name | ast.Ident) -> Symbol | None:
-        return self.refs.get(id(name))
-
-    @property
-    def kinds(self) -> dict[str, T.EnumValueSym]:
-        return self.enums.get(T.APPLICANT_ENUM, {})
-
-    def clause(self, measure: str, clause: str) -> ast.Clause | None:
-        m = self.measures.get(measure)
-        if m is None:
-            return None
-        for c in m.clauses:
-            if m.clause_id(c) == f"{measure}.{clause}":
-                return c
-        return None
 
 
 _GLUE_WORDS = sorted(

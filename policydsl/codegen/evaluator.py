@@ -11,9 +11,9 @@ from typing import Any
 from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, evaluation_date
 from policydsl.batch import Constraint
-from policydsl.checks.typecheck import Model
 from policydsl.codegen.python import GeneratedModule, generate
 from policydsl.diagnostics import Sink
+from policydsl.model import Model
 from policydsl.pipeline import Checked, check_file
 
 

@@ -30,7 +30,7 @@ from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 
 if TYPE_CHECKING:
-    from policydsl.checks.typecheck import Model
+    from policydsl.model import Model
 
 RUNTIME_PATH = Path(rt.__file__)
 SUPPORT_PATH = Path(support.__file__)

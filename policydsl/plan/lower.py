@@ -9,8 +9,8 @@ from typing import assert_never
 
 from policydsl import ast
 from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
 from policydsl.keywords import ALLOCATIONS, COMBINE_MODES, ROUNDING_MODES, ROUNDING_UNITS
+from policydsl.model import Model
 from policydsl.plan import nodes as P
 from policydsl.types import EnumValueSym, FactSym, ParamSym
 

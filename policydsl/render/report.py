@@ -15,10 +15,10 @@ import attrs
 from policydsl import ast
 from policydsl import runtime as rt
 from policydsl.checks.analysis import Options, analyse
-from policydsl.checks.typecheck import Model
 from policydsl.diagnostics import CODES, Code, Diagnostic, Severity, Sink, register
 from policydsl.examples import ExampleResult, example_date, run_examples
 from policydsl.files import write_atomically
+from policydsl.model import Model
 from policydsl.pipeline import check_file
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower, validity_window

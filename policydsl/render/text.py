@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import assert_never
 
 from policydsl import ast
-from policydsl.checks.typecheck import Model
 from policydsl.keywords import KEYWORDS
+from policydsl.model import Model
 from policydsl.runtime import shift
 from policydsl.types import EnumValueSym, FactSym, ParamSym
 

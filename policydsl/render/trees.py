@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import assert_never
 
 from policydsl import ast
-from policydsl.checks.typecheck import Model
 from policydsl.keywords import COMBINE_MODES, PAYMENT_FORMS
+from policydsl.model import Model
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower as lower_plan
 from policydsl.render.diagram import Decision, Diagram, Node
