@@ -7,18 +7,22 @@ import decimal
 import functools
 import hashlib
 import threading
+import types
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policydsl import runtime as rt
 from policydsl.batch import Constraint
 from policydsl.diagnostics import Sink
 from policydsl.interpreter import ARITHMETIC, Interpreter, Unset, _Env
 from policydsl.model import Model
-from policydsl.pipeline import check_file, errors_text
+from policydsl.pipeline import Checked, check_file, errors_text
 from policydsl.plan import nodes as P
+
+if TYPE_CHECKING:
+    from policydsl.codegen.python import GeneratedModule
 
 
 class PolicyError(Exception):
@@ -107,6 +111,57 @@ class PolicyEvaluator:
         return value if isinstance(value, Decimal) else None
 
 
+class CompiledEvaluator(PolicyEvaluator):
+    """A policy's generated evaluator `module`, loaded in this process, behind the same interface as
+    the interpreter-backed PolicyEvaluator (whose `model` and `interpreter` it keeps for examples)."""
+
+    def __init__(
+        self,
+        model: Model,
+        source_text: str,
+        generated: GeneratedModule,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(model, source_text, params)  # checks the parameter values once
+        self.generated = generated
+        self.module: types.ModuleType = generated.load()
+        self.params = dict(params or {})
+
+    def evaluate(
+        self,
+        facts: Mapping[str, Any],
+        date: datetime.date | None = None,
+        *,
+        partial: bool = False,
+        explain: bool = True,
+        strict: bool = False,
+    ) -> rt.Decision:
+        decision: rt.Decision = self.module.evaluate(
+            facts,
+            evaluation_date(date),
+            partial=partial,
+            explain=explain,
+            params=self.params or None,
+            strict=strict,
+        )
+        return decision
+
+    def constraints(self) -> list[Constraint]:
+        return [
+            Constraint(c.measure, c.quota, c.rank, c.group_cap, c.group, c.allocate)
+            for c in self.module.constraints(self.params or None)
+        ]
+
+
+def build(checked: Checked, params: Mapping[str, Any] | None = None) -> CompiledEvaluator:
+    """The compiled evaluator of a checked policy without errors."""
+    assert checked.model is not None and checked.source is not None
+    from policydsl.codegen.python import generate  # deferred: `import policydsl` does not load the generator
+
+    generated = generate(checked.model, checked.source.text, checked.source.name)
+    return CompiledEvaluator(checked.model, checked.source.text, generated, params)
+
+
 def compile_policy(
     path: str | Path, params: Mapping[str, Any] | None = None, *, compiled: bool = False
 ) -> tuple[PolicyEvaluator | None, Sink]:
@@ -117,8 +172,6 @@ def compile_policy(
     if checked.model is None or sink.has_errors or checked.source is None:
         return None, sink
     if compiled:
-        from policydsl.codegen.evaluator import build
-
         return build(checked, params), sink
     return PolicyEvaluator(checked.model, checked.source.text, params), sink
 

@@ -21,8 +21,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import policydsl
+from policydsl.api import CompiledEvaluator
 from policydsl.cli import main
-from policydsl.codegen.evaluator import CompiledEvaluator
 from policydsl.codegen.python import GeneratedModule, Namer, PythonGenerator, generate
 from policydsl.codegen.writer import CodeWriter, Seq, literal, width
 from policydsl.diagnostics import Sink
