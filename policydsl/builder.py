@@ -13,7 +13,7 @@ import attrs
 from lark import Token, Tree
 from lark.grammar import Rule
 
-from policydsl import ast
+from policydsl import ast, codes
 from policydsl.diagnostics import Sink
 from policydsl.keywords import KEYWORDS, POSTFIX_WORDS, PREFIX_WORDS, SYMBOLS
 from policydsl.runtime import MAX_DIGITS, MAX_PLACES, odd_characters, shift, too_precise
@@ -95,7 +95,7 @@ class _Builder:
         if depth > MAX_EXPR_DEPTH and not self.too_deep:
             self.too_deep = True
             self.sink.report(
-                "E005", f"an expression nests more than {MAX_EXPR_DEPTH} operations deep", node.span
+                codes.E005, f"an expression nests more than {MAX_EXPR_DEPTH} operations deep", node.span
             )
         return node
 
@@ -106,7 +106,7 @@ class _Builder:
                 return datetime.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
             except ValueError:
                 pass
-        self.sink.report("E006", f"`{token}` is not a calendar date", self._tok(token))
+        self.sink.report(codes.E006, f"`{token}` is not a calendar date", self._tok(token))
         return None
 
     # ------------------------------------------------------------------ literals
@@ -122,38 +122,38 @@ class _Builder:
                 raise InvalidOperation
             written = Decimal(m.group("num"))
             if not m.group("num").isascii():  # `৪0万` reads as 40万 and looks like 80万
-                self.sink.report("E006", f"{odd_characters(m.group('num'))}; write digits 0-9", span)
+                self.sink.report(codes.E006, f"{odd_characters(m.group('num'))}; write digits 0-9", span)
                 written = Decimal(0)  # keep the unit, so that no error follows from this one
         except InvalidOperation:
-            self.sink.report("E006", f"`{text}` is not a number", span)
+            self.sink.report(codes.E006, f"`{text}` is not a number", span)
             return ast.Number(span, Decimal(0), text)
         places = _SHIFTS[m.group("mult")]
         if written and written.adjusted() + places >= MAX_DIGITS:
             message = f"`{text}` is too large; figures are limited to {MAX_DIGITS} digits"
-            self.sink.report("E006", message, span)
+            self.sink.report(codes.E006, message, span)
             written = Decimal(0)  # keep the unit, so that no error follows from this one
         elif too_precise(written, places):
             message = f"`{text}` is too precise; figures have at most {MAX_PLACES} decimal places"
-            self.sink.report("E006", message, span)
+            self.sink.report(codes.E006, message, span)
             written = Decimal(0)
         number = shift(written, places)
         mult, suffix, per = m.group("mult"), m.group("suffix"), m.group("per")
         if per is not None:
             if suffix not in (None, "元"):
                 self.sink.report(
-                    "E006", f"`{text}`: only money can be given per unit", span, hint="write `5万/家`"
+                    codes.E006, f"`{text}`: only money can be given per unit", span, hint="write `5万/家`"
                 )
             return ast.PerUnit(span, number, per, text)
         if suffix == "元" or (suffix is None and mult is not None):
             return ast.Money(span, number, text)
         if suffix in ("%", "‰"):
             if mult is not None:
-                self.sink.report("E006", f"`{text}` mixes 万/亿 with a percentage", span)
+                self.sink.report(codes.E006, f"`{text}` mixes 万/亿 with a percentage", span)
             return ast.Percent(span, shift(number, -2 if suffix == "%" else -3), text)
         if suffix in _DURATIONS:
             if mult is not None or number != number.to_integral_value():
                 self.sink.report(
-                    "E006", f"`{text}`: a duration is a whole number of years, months or days", span
+                    codes.E006, f"`{text}`: a duration is a whole number of years, months or days", span
                 )
             return ast.Duration(span, int(number), _DURATIONS[suffix], text)
         if suffix is not None:
@@ -165,7 +165,7 @@ class _Builder:
         left, right = str(token).split(":")
         span = self._tok(token)
         if Decimal(right) == 0:
-            self.sink.report("E006", f"`{token}`: a ratio's second number cannot be 0", span)
+            self.sink.report(codes.E006, f"`{token}`: a ratio's second number cannot be 0", span)
             return ast.Ratio(span, Decimal(left), Decimal(1), str(token))
         return ast.Ratio(span, Decimal(left), Decimal(right), str(token))
 
@@ -318,7 +318,7 @@ class _Builder:
         fields: dict[str, Any] = {}
         for key, value, where in items:
             if key in fields:
-                self.sink.report("E102", f"the header gives `{key}` twice", where)
+                self.sink.report(codes.E102, f"the header gives `{key}` twice", where)
             fields[key] = value
         return ast.Header(
             span,
@@ -376,7 +376,7 @@ class _Builder:
     def end_duration(self, children: list[Any]) -> tuple[None, ast.Duration | None]:
         value = self._quantity(children[0])
         if not isinstance(value, ast.Duration):
-            self.sink.report("E006", f"`{children[0]}` is not a duration such as `3年`", value.span)
+            self.sink.report(codes.E006, f"`{children[0]}` is not a duration such as `3年`", value.span)
             return (None, None)
         return (None, value)
 
@@ -489,7 +489,7 @@ class _Builder:
             return self._ident(name), None
         value = self._quantity(priority)
         if not isinstance(value, ast.Number) or value.value != value.value.to_integral_value():
-            self.sink.report("E006", f"a priority is a whole number, not `{priority}`", value.span)
+            self.sink.report(codes.E006, f"a priority is a whole number, not `{priority}`", value.span)
             return self._ident(name), None
         return self._ident(name), int(value.value)
 
@@ -539,7 +539,9 @@ class _Builder:
         value = self._quantity(count)
         number = value.value if isinstance(value, ast.Number | ast.Count) else Decimal(-1)
         if number < 0 or number != number.to_integral_value():
-            self.sink.report("E006", f"a quota is a whole number of applicants, not `{count}`", value.span)
+            self.sink.report(
+                codes.E006, f"a quota is a whole number of applicants, not `{count}`", value.span
+            )
             number = Decimal(0)
         return ast.Quota(span, int(number), rank, cite)
 
@@ -645,7 +647,7 @@ class _Builder:
     def start(self, span: Span, children: list[Any]) -> ast.Policy:
         headers = [c for c in children if isinstance(c, ast.Header)]
         for extra in headers[1:]:
-            self.sink.report("E102", "a file has one policy header; this is a second", extra.span)
+            self.sink.report(codes.E102, "a file has one policy header; this is a second", extra.span)
         items = tuple(c for c in children if not isinstance(c, ast.Header))
         span = self.source.span(0, len(self.source.text))
         return ast.Policy(span, headers[0] if headers else None, items, False, ())
@@ -666,7 +668,7 @@ def _refuse_controls(token: Token, source: SourceFile, sink: Sink) -> None:
     if found is not None:
         start = (token.start_pos or 0) + found.start()
         sink.report(
-            "E006",
+            codes.E006,
             f"text holds the control character {visible(found.group(0))}",
             source.span(start, start + 1),
             hint="delete it; write `\\n` for a line break in a label",

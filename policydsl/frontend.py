@@ -11,7 +11,7 @@ from typing import IO
 
 import attrs
 
-from policydsl import ast
+from policydsl import ast, codes
 from policydsl.builder import build
 from policydsl.diagnostics import Sink
 from policydsl.parser import MAX_BYTES, decode, parse
@@ -94,7 +94,7 @@ def read_file(path: str | Path, sink: Sink) -> bytes | None:
     try:
         data, size = read_input(path, MAX_BYTES)
     except OSError as exc:
-        sink.report("E004", f"cannot read `{name}`: {exc.strerror or exc}", None)
+        sink.report(codes.E004, f"cannot read `{name}`: {exc.strerror or exc}", None)
         return None
     if len(data) > MAX_BYTES:
         limit = f"{MAX_BYTES:,} bytes (1 MiB)"
@@ -103,7 +103,7 @@ def read_file(path: str | Path, sink: Sink) -> bytes | None:
             if size is not None and size > MAX_BYTES
             else f"the input is more than {MAX_BYTES:,} bytes; the limit is {limit}"
         )
-        sink.report("E005", message, SourceFile(name, "").span(0, 0), hint=TOO_LARGE_HINT)
+        sink.report(codes.E005, message, SourceFile(name, "").span(0, 0), hint=TOO_LARGE_HINT)
         return None
     return data
 

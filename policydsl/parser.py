@@ -21,8 +21,8 @@ from lark.grammar import Rule
 from lark.lark import _LOAD_ALLOWED_OPTIONS as _LOAD_OPTIONS
 from lark.lexer import TerminalDef
 
-from policydsl import builder
-from policydsl.diagnostics import Fix, Note, Sink
+from policydsl import builder, codes
+from policydsl.diagnostics import Code, Fix, Note, Sink
 from policydsl.keywords import (
     ALLOCATIONS,
     COMBINE_MODES,
@@ -254,7 +254,7 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
     empty = SourceFile(name, "")
     if len(data) > MAX_BYTES:
         sink.report(
-            "E005",
+            codes.E005,
             f"the file is {len(data)} bytes; the limit is {MAX_BYTES}",
             empty.span(0, 0),
             hint="split the policy into several files",
@@ -266,7 +266,7 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
         prefix = data[: exc.start].decode("utf-8", errors="replace")
         source = SourceFile(name, prefix)
         sink.report(
-            "E004",
+            codes.E004,
             f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             source.span(len(prefix), len(prefix)),
             hint="save the file as UTF-8; files saved as GBK or GB18030 must be converted",
@@ -276,7 +276,7 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
         source = SourceFile(name, text)
         at = text.index("\x00")
         sink.report(
-            "E004",
+            codes.E004,
             "the file contains a NUL character; is it a binary file?",
             source.span(at, at + 1),
             hint="policy files are plain UTF-8 text",
@@ -433,7 +433,7 @@ class _Mistake:
     stand earlier on the line (`after`; empty: any line), and an optional `repair` of the token's
     text, of the same length, so that parsing can go on along the line."""
 
-    code: str
+    code: Code
     message: str
     hint: str
     tokens: frozenset[str]
@@ -450,7 +450,7 @@ _PRE = 'fact x "x": money\nfact d "d": date\nfact b "b": bool\n'
 # which would make an example written in a measure miss the same mistake in an eligibility block.
 _CATALOGUE: tuple[_Mistake, ...] = (
     _Mistake(
-        "E001",
+        codes.E001,
         "`=` is not a comparison",
         "compare with `==`, or with a statutory word such as `达到` or `以上`",
         frozenset({"="}),
@@ -469,14 +469,14 @@ _CATALOGUE: tuple[_Mistake, ...] = (
         repair=">",
     ),
     _Mistake(
-        "E204",
+        codes.E204,
         "`since` takes one date",
         "`since(established) 届满 1年` is the time from that date to the evaluation date",
         frozenset({","}),
         (_PRE + "assume since(d, d) 届满 1年",),
     ),
     _Mistake(
-        "E001",
+        codes.E001,
         "a condition must start with `if`",
         "write `if` (or `如`) before the condition: `award 50万 if revenue 超过 2000万`",
         _COMPARISON_TOKENS,
@@ -759,7 +759,7 @@ def _report_character(source: SourceFile, text: str, exc: UnexpectedCharacters, 
     span = source.span(at, at + 1)
     if ch == '"':
         sink.report(
-            "E003",
+            codes.E003,
             'this text has no closing `"` on its line',
             span,
             hint='a text ends on the line it starts; close it with `"`',
@@ -768,7 +768,7 @@ def _report_character(source: SourceFile, text: str, exc: UnexpectedCharacters, 
     hint: str | None
     if ch in _CHARACTER_HINTS:
         hint, repair = _CHARACTER_HINTS[ch]
-        sink.report("E003", f"unexpected character {shown}", span, hint=hint)
+        sink.report(codes.E003, f"unexpected character {shown}", span, hint=hint)
         text = text[:at] + repair + text[at + 1 :]
         if repair == '"':
             # the closing mark of the pair is the same mistake: repair it without a second report
@@ -785,7 +785,7 @@ def _report_character(source: SourceFile, text: str, exc: UnexpectedCharacters, 
         hint = "a name is ASCII letters, digits and `_`, or Chinese characters"
     elif ch == "'":
         hint = 'write text in double quotes: `"…"`'
-    sink.report("E003", f"unexpected character {shown}", span, hint=hint)
+    sink.report(codes.E003, f"unexpected character {shown}", span, hint=hint)
     return text[:at] + " " + text[at + 1 :]
 
 
@@ -839,7 +839,7 @@ def _report_end(f: _Failure, sink: Sink) -> None:
         notes.append(Note("this `{` is never closed", f.source.span(braces[-1], braces[-1] + 1)))
         hint = "add `}` where the block ends"
     message = f"the file ends too early; expected {f.expected}"
-    sink.report("E002", message, f.source.span(end, end), notes=notes, hint=hint)
+    sink.report(codes.E002, message, f.source.span(end, end), notes=notes, hint=hint)
 
 
 def _report_keyword_as_name(f: _Failure, sink: Sink) -> str | None:
@@ -851,7 +851,7 @@ def _report_keyword_as_name(f: _Failure, sink: Sink) -> str | None:
     where = f.source.span(at, stop)
     if _KEYWORD_OF[word] in ("if", "unless"):
         sink.report(
-            "E001",
+            codes.E001,
             f"the clause gives no amount before `{word}`",
             where,
             hint="write the amount first: `award 50万 if …`, or `award unset if …` when the text gives "
@@ -860,7 +860,7 @@ def _report_keyword_as_name(f: _Failure, sink: Sink) -> str | None:
     elif _KEYWORD_OF[word] == "ceiling":
         award, cap = (_keyword(k, f.chinese).strip("`") for k in ("award", "cap"))
         sink.report(
-            "E001",
+            codes.E001,
             f"`{word}` after an amount is a cap, written `{cap}`",
             where,
             hint=f"`{word}` goes before the amount (`{award} {word} 50万`: at most 50万); a limit after "
@@ -868,7 +868,7 @@ def _report_keyword_as_name(f: _Failure, sink: Sink) -> str | None:
         )
     else:
         sink.report(
-            "E001",
+            codes.E001,
             f"`{word}` is a keyword, but here it stands where a value or name belongs",
             where,
             hint=f"expected {f.expected} after it",
@@ -925,7 +925,7 @@ def _report_split_amount(f: _Failure, sink: Sink) -> str | None:
     at = line_start + split.start()
     where = f.source.span(at, line_start + split.end())
     sink.report(
-        "E001",
+        codes.E001,
         "a number and its unit are written together",
         where,
         hint=f"write `{number}{unit}`",
@@ -941,7 +941,7 @@ def _report_glued(f: _Failure, sink: Sink) -> str | None:
     name, word, fixed = glued
     where = f.source.span(*_bounds(name))
     sink.report(
-        "E001",
+        codes.E001,
         f"`{name.value}` reads as one name; the keyword `{word}` needs a space",
         where,
         hint=f"write `{fixed}`",
@@ -999,7 +999,9 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
     elif value == "-" and text[start - 1 : start].isalnum() and (tail := re.match(r"-(\w+)", text[start:])):
         head = re.search(r"\w+$", text[:start])
         hint = f"a name joins its words with `_`: `{head.group(0) if head else ''}_{tail.group(1)}`"
-    sink.report("E001", message, span, notes=notes, hint=hint, fix=None if fix is None else Fix(span, fix))
+    sink.report(
+        codes.E001, message, span, notes=notes, hint=hint, fix=None if fix is None else Fix(span, fix)
+    )
     return _skip(text, start, value)
 
 
@@ -1036,7 +1038,7 @@ def _fullwidth_warnings(source: SourceFile, sink: Sink) -> None:
     for start, end in spans:
         run = source.text[start:end]
         sink.report(
-            "W211",
+            codes.W211,
             f"full-width `{run}` is read as `{normalize(run)}`",
             source.span(start, end),
             hint="type digits, letters and `%` in half-width (ASCII) form",
@@ -1049,7 +1051,7 @@ def parse(source: SourceFile, sink: Sink) -> tuple[builder.Parsed, list[lark.Tok
     size = len(source.text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_BYTES:  # text given in memory has not been through decode()
         sink.report(
-            "E005",
+            codes.E005,
             f"the file is {size} bytes; the limit is {MAX_BYTES}",
             source.span(0, 0),
             hint="split the policy into several files",
@@ -1060,7 +1062,7 @@ def parse(source: SourceFile, sink: Sink) -> tuple[builder.Parsed, list[lark.Tok
     depth, where = _max_nesting(text)
     if depth > MAX_NESTING:
         sink.report(
-            "E005",
+            codes.E005,
             f"brackets nest {depth} deep; the limit is {MAX_NESTING}",
             source.span(where, where + 1),
             hint="break the expression up, for example with a parameter",
@@ -1083,7 +1085,7 @@ def parse(source: SourceFile, sink: Sink) -> tuple[builder.Parsed, list[lark.Tok
         at = parsed.too_deep_at
         stop = text.find(" ", at)
         sink.report(
-            "E005",
+            codes.E005,
             f"this declaration nests more than {MAX_DEPTH} levels deep",
             source.span(at, stop if stop > at else at + 1),
             hint="break the expression up, for example with a parameter or a helper fact",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from policydsl.diagnostics import CODES, Severity, Sink
+from policydsl.codes import CODES
+from policydsl.diagnostics import Severity, Sink
 from policydsl.render.diagram import ROLES
 from policydsl.render.report import build_site, find_source, inline_svg, slug
 from tests.conftest import DATA, POLICIES, ROOT

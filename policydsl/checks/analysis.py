@@ -8,13 +8,14 @@ from collections.abc import Sequence
 import attrs
 
 from policydsl import ast
-from policydsl.checks.analysis_base import ANALYSIS_CODES, Context, Finding, Options, Stats
+from policydsl.checks.analysis_base import Context, Finding, Options, Stats
 from policydsl.checks.analysis_caps import CapChecks
 from policydsl.checks.analysis_clauses import ClauseChecks
 from policydsl.checks.analysis_gaps import check_gaps
 from policydsl.checks.analysis_undetermined import check_undetermined
 from policydsl.checks.analysis_witness import describe
-from policydsl.diagnostics import CODES, Diagnostic, Note, Sink
+from policydsl.codes import ANALYSIS_CODES, CODES
+from policydsl.diagnostics import Diagnostic, Note, Sink
 from policydsl.model import Model
 from policydsl.source import Span
 

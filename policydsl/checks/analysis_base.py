@@ -1,4 +1,5 @@
-"""What every policy analysis shares: its codes, the Finding it produces and the Context it asks."""
+"""What every policy analysis shares: the Finding it produces and the Context it asks (the codes are
+in policydsl/codes.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import attrs
 from policydsl import ast
 from policydsl import types as T
 from policydsl.checks.analysis_witness import describe, literals, param_literals
-from policydsl.diagnostics import Code, Note, Severity, register
+from policydsl.diagnostics import Note, Severity
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.model import Model
 from policydsl.plan import nodes as P
@@ -30,43 +31,6 @@ from policydsl.smt import (
 )
 from policydsl.source import Span
 
-W, INFO, E = Severity.WARNING, Severity.INFO, Severity.ERROR
-CODES = [
-    Code("P101", W, "dead clause"),
-    Code("P102", W, "clause always replaced by an exception"),
-    Code("P103", W, "measure can never pay"),
-    Code("P104", E, "no applicant can be eligible"),
-    Code("P201", W, "measures overlap, amounts can differ"),
-    Code("P202", W, "measures overlap, amounts always equal"),
-    Code("P203", W, "clauses overlap, amounts can differ"),
-    Code("P204", W, "clauses overlap, amounts always equal"),
-    Code("P205", W, "duplicated clause"),
-    Code("P301", W, "ambiguous exceptions"),
-    Code("P302", E, "exception cycle"),
-    Code("P401", W, "tier table misses a value"),
-    Code("P402", W, "bands leave a hole"),
-    Code("P403", W, "bands overlap"),
-    Code("P404", W, "clauses leave a hole between their thresholds"),
-    Code("P501", INFO, "mergeable clauses"),
-    Code("P502", W, "masked exception"),
-    Code("P601", W, "cap never binds"),
-    Code("P602", W, "cap dominated by another cap"),
-    Code("P603", W, "formula never below its cap"),
-    Code("P604", W, "one member can pass the group cap"),
-    Code("P605", W, "members can pass the group cap with no allocation rule"),
-    Code("P606", W, "quota times the largest award passes the budget"),
-    Code("P607", W, "cross-funding ceiling makes a cap unreachable"),
-    Code("P701", INFO, "discretionary amount"),
-    Code("P702", INFO, "parameter left unset"),
-    Code("P703", INFO, "amount or tier left unset"),
-    Code("P704", INFO, "selection beyond the quota undetermined"),
-    Code("P705", INFO, "validity start left open"),
-    Code("P900", W, "could not be decided"),
-    Code("P901", W, "could not be checked"),
-    Code("P902", W, "stale acknowledgement"),
-]
-register(*CODES)
-ANALYSIS_CODES = frozenset(c.id for c in CODES)
 DEFAULT_BUDGET = 20000  # solver questions per file (docs/performance.md: about a minute's work)
 
 

@@ -9,7 +9,8 @@ from importlib import metadata
 from typing import Any
 
 from policydsl.checks.analysis import Analysis, Options, Settled, report
-from policydsl.diagnostics import CODES, Diagnostic, Severity, Sink, format_text, to_json
+from policydsl.codes import CODES
+from policydsl.diagnostics import Diagnostic, Severity, Sink, format_text, to_json
 from policydsl.pipeline import Checked
 from policydsl.source import SourceFile, Span
 

@@ -9,7 +9,7 @@ from typing import assert_never
 
 import attrs
 
-from policydsl import ast
+from policydsl import ast, codes
 from policydsl import types as T
 from policydsl.diagnostics import Fix, Note, Sink
 from policydsl.keywords import (
@@ -154,7 +154,7 @@ class _Checker:
         # the name could not be used where the keyword is expected (`expect total`, `其他:`).
         if ident.text in _RESERVED:
             self.sink.report(
-                "E208",
+                codes.E208,
                 f"`{ident.text}` is a keyword and cannot name a {what}",
                 ident.span,
                 hint="choose another name; docs/language.md lists the keywords",
@@ -165,7 +165,7 @@ class _Checker:
         first = self.defined.get(ident.text)
         if first is not None:
             self.sink.report(
-                "E102",
+                codes.E102,
                 f"`{ident.text}` is already defined",
                 ident.span,
                 notes=[Note("first defined here", first)],
@@ -197,7 +197,7 @@ class _Checker:
                     where = next(x.name.span for x in e.members if x.name.text == text)
                     first = Note("first listed here", where)
                     message = f"`{text}` appears twice in enum `{e.name.text}`"
-                    self.sink.report("E102", message, member.name.span, notes=[first])
+                    self.sink.report(codes.E102, message, member.name.span, notes=[first])
                 values[text] = T.EnumValueSym(e.name.text, text, member.label or text)
             self.model.enums[e.name.text] = values
         for f in self.policy.of(ast.FactDecl):
@@ -218,16 +218,16 @@ class _Checker:
         if canonical is None:
             known = list(TYPE_NAMES) + [e for e in self.model.enums if e != T.APPLICANT_ENUM]
             hint = _suggest(name, known) or "a type is " + ", ".join(f"`{k}`" for k in known if k.isascii())
-            self.sink.report("E103", f"unknown type `{name}`", ref.name.span, hint=hint)
+            self.sink.report(codes.E103, f"unknown type `{name}`", ref.name.span, hint=hint)
             return T.ERROR
         if canonical == "count":
             if ref.unit is None:
                 hint = f"write `{name} 家` (or 人, 场, 项, 条, 次…)"
-                self.sink.report("E208", "a count needs its unit", ref.span, hint=hint)
+                self.sink.report(codes.E208, "a count needs its unit", ref.span, hint=hint)
                 return T.count(None)
             return T.count(ref.unit.text)
         if ref.unit is not None:
-            self.sink.report("E208", f"only a count has a unit; `{name}` does not", ref.unit.span)
+            self.sink.report(codes.E208, f"only a count has a unit; `{name}` does not", ref.unit.span)
         return Type(canonical)
 
     # ------------------------------------------------------------------ expressions
@@ -255,14 +255,14 @@ class _Checker:
             if expected is not None and expected.kind == "enum" and expected.enum is not None:
                 known = list(self.model.enums.get(expected.enum, {}))
                 self.sink.report(
-                    "E104",
+                    codes.E104,
                     f"`{text}` is not a value of `{expected.enum}`",
                     node.span,
                     hint=_suggest(text, known) or "its values are " + ", ".join(f"`{k}`" for k in known),
                 )
             else:
                 hint = _suggest(text, known) or f'declare it: `fact {text} "…": money` (or another type)'
-                self.sink.report("E101", f"unknown name `{text}`", node.span, hint=hint)
+                self.sink.report(codes.E101, f"unknown name `{text}`", node.span, hint=hint)
             return self.set(node, T.ERROR)
         self.model.refs[id(node)] = sym
         return self.set(node, sym.type)
@@ -275,7 +275,7 @@ class _Checker:
                 # an applicant's figure above 100% (a completion rate of 120%) is no drafting slip
                 if node.value > 1 and not self.in_example:
                     self.sink.report(
-                        "W210",
+                        codes.W210,
                         f"`{node.text}` is more than 100%",
                         node.span,
                         hint="a share above 100% pays more than the whole; check the figure against the text",
@@ -300,7 +300,7 @@ class _Checker:
             case ast.Negate():
                 ty = self.expr(node.operand)
                 if ty.kind not in ("error",) and (not ty.numeric or ty.kind == "duration"):
-                    self.sink.report("E201", f"cannot negate {describe(ty)}", node.span)
+                    self.sink.report(codes.E201, f"cannot negate {describe(ty)}", node.span)
                     return self.set(node, T.ERROR)
                 return self.set(node, ty)
             case ast.BinOp():
@@ -312,7 +312,7 @@ class _Checker:
                 subject = self.expr(node.subject)
                 if subject.kind not in ("enum", "error"):
                     self.sink.report(
-                        "E202",
+                        codes.E202,
                         f"`in [...]` tests a value of an enum, but this is {describe(subject)}",
                         node.subject.span,
                     )
@@ -342,13 +342,13 @@ class _Checker:
         for key in keys:
             if key.text not in members:
                 self.sink.report(
-                    "E104",
+                    codes.E104,
                     f"`{key.text}` is not a value of `{subject.enum}`",
                     key.span,
                     hint=_suggest(key.text, members) or _values(members),
                 )
             elif key.text in seen:
-                self.sink.report("E102", f"`{key.text}` is listed twice", key.span)
+                self.sink.report(codes.E102, f"`{key.text}` is listed twice", key.span)
             seen.add(key.text)
 
     def value(self, node: ast.Expr | ast.Unset, expected: Type | None = None) -> Type:
@@ -363,7 +363,7 @@ class _Checker:
         first = known[0][0]
         for ty, span in known[1:]:
             if ty != first:
-                self.sink.report("E201", f"{what} mixes {describe(first)} and {describe(ty)}", span)
+                self.sink.report(codes.E201, f"{what} mixes {describe(first)} and {describe(ty)}", span)
                 return T.ERROR
         return first
 
@@ -372,19 +372,21 @@ class _Checker:
             for arg in node.args[1:]:
                 self.expr(arg)
             if len(node.args) != 1:
-                self.sink.report("E204", f"`since` takes one date, not {len(node.args)} arguments", node.span)
+                self.sink.report(
+                    codes.E204, f"`since` takes one date, not {len(node.args)} arguments", node.span
+                )
                 return T.DURATION
             ty = self.expr(node.args[0])
             if ty.kind not in ("date", "error"):
                 self.sink.report(
-                    "E201",
+                    codes.E201,
                     f"`since` needs a date, but this is {describe(ty)}",
                     node.args[0].span,
                     hint="`since(established) 届满 1年`: the time from a date fact to the evaluation date",
                 )
             if id(node) not in self.since_compared:
                 self.sink.report(
-                    "E201",
+                    codes.E201,
                     "the time since a date can only be compared with a duration",
                     node.span,
                     hint="write it on the left of a comparison: `since(established) 届满 1年`",
@@ -393,7 +395,7 @@ class _Checker:
             return T.DURATION
         if len(node.args) < 2:
             self.sink.report(
-                "E204",
+                codes.E204,
                 f"`{node.func}` takes at least two arguments, not {len(node.args)}",
                 node.span,
                 hint=f"`{node.func}(50% * investment, 1000万)`",
@@ -401,7 +403,7 @@ class _Checker:
         result = self.unify([(self.expr(a, expected), a.span) for a in node.args], f"`{node.func}`")
         if result.kind == "duration":
             message = f"`{node.func}` of durations cannot be computed"
-            self.sink.report("E201", message, node.span, hint=_DURATION_HINT)
+            self.sink.report(codes.E201, message, node.span, hint=_DURATION_HINT)
             return T.ERROR
         return result
 
@@ -412,7 +414,7 @@ class _Checker:
             self.model.refs[id(node.subject)] = self.model.refs[id(fake)]
         if subject.kind not in ("enum", "error"):
             message = f"a tier table is keyed by an enum, but this is {describe(subject)}"
-            self.sink.report("E202", message, node.subject.span)
+            self.sink.report(codes.E202, message, node.subject.span)
         elif subject.kind == "enum":
             self.enum_keys(subject, [e.key for e in node.entries if e.key is not None])
         rows = [(self.value(e.value, expected), e.value.span) for e in node.entries]
@@ -426,7 +428,7 @@ class _Checker:
                 facts = [n for n in _names(bound.value) if isinstance(self.model.ref(n), T.FactSym)]
                 if facts:
                     self.sink.report(
-                        "E208",
+                        codes.E208,
                         f"a band's thresholds are fixed figures or parameters, not facts (`{facts[0].text}`)",
                         facts[0].span,
                         hint="compare facts in clause conditions: `award … if revenue 超过 threshold`",
@@ -456,7 +458,7 @@ class _Checker:
                 message = f"cannot subtract {describe(right)} from {describe(left)}"
             if "duration" in (a, b) and "date" not in (a, b):
                 hint = _DURATION_HINT
-            self.sink.report("E201", message, node.span, hint=hint)
+            self.sink.report(codes.E201, message, node.span, hint=hint)
             return T.ERROR
         if op == "*":
             pair = {a, b}
@@ -471,7 +473,7 @@ class _Checker:
                 if isinstance(money, ast.Money) and isinstance(counted, ast.Name):
                     fix = Fix(node.span, proposed)
                 self.sink.report(
-                    "E203",
+                    codes.E203,
                     "a count times money needs an amount per unit",
                     node.span,
                     hint=_per_unit_hint(cnt.unit, f"write the amount per {cnt.unit}: `{proposed}`"),
@@ -482,7 +484,7 @@ class _Checker:
                 per, cnt = (left, right) if a == "per_unit" else (right, left)
                 if per.unit != cnt.unit:
                     self.sink.report(
-                        "E207",
+                        codes.E207,
                         f"the amount is per {per.unit}, but the count is of {cnt.unit}",
                         node.span,
                         hint=f"give the amount per {cnt.unit} (such as `5万/{cnt.unit}`) or count {per.unit}",
@@ -501,12 +503,12 @@ class _Checker:
             elif "duration" in pair:
                 hint = _DURATION_HINT
             message = f"cannot multiply {describe(left)} by {describe(right)}"
-            self.sink.report("E201", message, node.span, hint=hint)
+            self.sink.report(codes.E201, message, node.span, hint=hint)
             return T.ERROR
         # division
         zero = isinstance(node.right, ast.Money | ast.Percent | ast.Count) and node.right.value == 0
         if _is_zero(node.right) or zero:
-            self.sink.report("E209", "division by zero", node.right.span)
+            self.sink.report(codes.E209, "division by zero", node.right.span)
             return T.ERROR
         if left == right and a in ("money", "count", "percent"):
             return T.PERCENT
@@ -516,7 +518,7 @@ class _Checker:
             return T.per_unit(right.unit or "")
         if left == right == T.NUMBER:
             return T.NUMBER
-        self.sink.report("E201", f"cannot divide {describe(left)} by {describe(right)}", node.span)
+        self.sink.report(codes.E201, f"cannot divide {describe(left)} by {describe(right)}", node.span)
         return T.ERROR
 
     def compare(
@@ -531,7 +533,7 @@ class _Checker:
             return
         if lt.kind == "duration" and not (since and left_type is None):
             self.sink.report(
-                "E202",
+                codes.E202,
                 "a duration is compared only with the time since a date",
                 span,
                 hint="`since(established) 届满 1年`",
@@ -541,7 +543,7 @@ class _Checker:
         if lt == rt:
             if ordered and lt.kind in ("enum", "bool", "text"):
                 self.sink.report(
-                    "E202",
+                    codes.E202,
                     f"`{word}` orders amounts, numbers and dates, but this compares {describe(lt)}",
                     span,
                     hint="test a value with `==`, or several with `in [national, provincial]`"
@@ -553,7 +555,7 @@ class _Checker:
         if pair == {"count", "number"} or pair == {"count"}:
             if lt.unit != rt.unit and "number" not in pair:
                 self.sink.report(
-                    "E207",
+                    codes.E207,
                     f"cannot compare a count of {lt.unit} with a count of {rt.unit}",
                     span,
                     hint=f"write the number in {lt.unit}, such as `100{lt.unit}`",
@@ -565,7 +567,7 @@ class _Checker:
         hint = _literal_hint(lt) if rt.kind in ("number", "count", "money", "percent") else None
         if lt.kind == "date" and rt.kind == "duration":
             hint = "for the time since a date write `since(established) 届满 1年`"
-        self.sink.report("E202", f"cannot compare {describe(lt)} with {describe(rt)}", span, hint=hint)
+        self.sink.report(codes.E202, f"cannot compare {describe(lt)} with {describe(rt)}", span, hint=hint)
 
     def condition(self, node: ast.Expr) -> None:
         ty = self.expr(node)
@@ -578,7 +580,10 @@ class _Checker:
             elif ty.numeric:
                 hint = f"compare it with a threshold: `{subject} 超过 …`"
             self.sink.report(
-                "E205", f"a condition must be true or false, but this is {describe(ty)}", node.span, hint=hint
+                codes.E205,
+                f"a condition must be true or false, but this is {describe(ty)}",
+                node.span,
+                hint=hint,
             )
 
     def money(self, node: ast.Expr, what: str) -> None:
@@ -597,12 +602,12 @@ class _Checker:
             elif ty.kind == "number":
                 hint = "write an amount such as `50万` or `200000元`"
             message = f"{what} must be an amount of money, but this is {describe(ty)}"
-            self.sink.report("E206", message, node.span, hint=hint)
+            self.sink.report(codes.E206, message, node.span, hint=hint)
 
     def option(self, ident: ast.Ident, table: dict[str, str], what: str) -> None:
         if ident.text not in table:
             self.sink.report(
-                "E107",
+                codes.E107,
                 f"unknown {what} `{ident.text}`",
                 ident.span,
                 hint=_suggest(ident.text, table) or "one of " + ", ".join(f"`{k}`" for k in table),
@@ -616,7 +621,7 @@ class _Checker:
         elif text in self.model.measures:
             return
         self.sink.report(
-            "E105", f"no measure or clause `{text}`", ident.span, hint=_suggest(text, self.model.measures)
+            codes.E105, f"no measure or clause `{text}`", ident.span, hint=_suggest(text, self.model.measures)
         )
 
     # ------------------------------------------------------------------ items
@@ -624,7 +629,7 @@ class _Checker:
         if self.policy.header is None:
             start = self.policy.span
             self.sink.report(
-                "W108",
+                codes.W108,
                 "the file has no `policy` header",
                 Span(start.file, 1, 1, 1, 1, 0, 0),
                 hint='start with `policy "title" { issuer "…" issued 2021-05-16 }`',
@@ -691,7 +696,7 @@ class _Checker:
         for name, sym in self.model.params.items():
             if name not in depth:
                 self.sink.report(
-                    "E208",
+                    codes.E208,
                     f"`{name}` is defined through itself",
                     sym.decl.name.span,
                     notes=[Note(f"it uses {', '.join(f'`{u}`' for u in sorted(needs[name]))}")],
@@ -699,7 +704,7 @@ class _Checker:
                 )
             elif depth[name] > MAX_DEPTH:
                 self.sink.report(
-                    "E005",
+                    codes.E005,
                     f"`{name}` nests more than {MAX_DEPTH} levels deep through the parameters it uses",
                     sym.decl.name.span,
                     hint="shorten the chain of parameters defined through other parameters",
@@ -720,7 +725,7 @@ class _Checker:
                 todo.extend(v.value for v in versions if not isinstance(v.value, ast.Unset))
         if facts:
             self.sink.report(
-                "E208",
+                codes.E208,
                 "a group cap is one figure for the whole group; it cannot depend on an applicant's facts",
                 item.amount.span,
                 notes=[Note(f"it uses {', '.join(f'`{f}`' for f in sorted(facts))}")],
@@ -742,9 +747,9 @@ class _Checker:
                     got = self.value(version.value, ty)
                     if "error" not in (got.kind, ty.kind) and got != ty:
                         message = f"`{item.name.text}` is {describe(ty)}, but this value is {describe(got)}"
-                        self.sink.report("E201", message, version.value.span, hint=_literal_hint(ty))
+                        self.sink.report(codes.E201, message, version.value.span, hint=_literal_hint(ty))
                     if version.start is not None and last is not None and version.start <= last:
-                        self.sink.report("E208", "parameter versions must be in date order", version.span)
+                        self.sink.report(codes.E208, "parameter versions must be in date order", version.span)
                     last = version.start
             case ast.Assume():
                 self.condition(item.cond)
@@ -779,7 +784,7 @@ class _Checker:
                 if clause.name.text in names:
                     first = Note("first defined here", names[clause.name.text])
                     message = f"clause `{clause.name.text}` is already defined in `{m.name.text}`"
-                    self.sink.report("E102", message, clause.name.span, notes=[first])
+                    self.sink.report(codes.E102, message, clause.name.span, notes=[first])
                 names[clause.name.text] = clause.name.span
         self.single_rules(m)
         for item in m.items:
@@ -788,7 +793,7 @@ class _Checker:
                     for kind in item.kinds:
                         if kind.text not in self.model.kinds:
                             self.sink.report(
-                                "E106",
+                                codes.E106,
                                 f"unknown applicant kind `{kind.text}`",
                                 kind.span,
                                 hint=_suggest(kind.text, self.model.kinds)
@@ -809,13 +814,13 @@ class _Checker:
                         ty = self.expr(item.rank)
                         if ty.kind not in ("error",) and not ty.numeric:
                             message = f"a ranking must be a number or an amount, but this is {describe(ty)}"
-                            self.sink.report("E201", message, item.rank.span)
+                            self.sink.report(codes.E201, message, item.rank.span)
                 case ast.GroupCap():
                     self.money(item.amount, "a group cap")
                     self.group_cap_facts(item)
                     if item.per.text not in self.model.facts:
                         self.sink.report(
-                            "E101",
+                            codes.E101,
                             f"unknown fact `{item.per.text}`",
                             item.per.span,
                             hint=_suggest(item.per.text, self.model.facts),
@@ -830,7 +835,7 @@ class _Checker:
                         ty = self.expr(item.share)
                         if ty.kind not in ("percent", "error"):
                             message = f"an instalment pays a share of the award, but this is {describe(ty)}"
-                            self.sink.report("E201", message, item.share.span, hint="write `50%`")
+                            self.sink.report(codes.E201, message, item.share.span, hint="write `50%`")
                     self.condition(item.cond)
                 case ast.NoClawback():
                     pass
@@ -846,13 +851,13 @@ class _Checker:
                 first = Note("first stated here", rules[0].span)
                 message = f"`{m.name.text}` already states {what}; a measure has one"
                 self.sink.report(
-                    "E102", message, extra.span, notes=[first], hint="merge the two into one line"
+                    codes.E102, message, extra.span, notes=[first], hint="merge the two into one line"
                 )
 
     def clause(self, m: ast.Measure, clause: ast.Clause, names: dict[str, Span]) -> None:
         if clause.exception_of is not None and clause.exception_of.text not in names:
             self.sink.report(
-                "E105",
+                codes.E105,
                 f"`{m.name.text}` has no clause `{clause.exception_of.text}`",
                 clause.exception_of.span,
                 hint=_suggest(clause.exception_of.text, names),
@@ -866,7 +871,7 @@ class _Checker:
             if clause.kind != "award" or default.kind != "award":
                 bonus = "this clause" if clause.kind != "award" else f"`{clause.exception_of.text}`"
                 self.sink.report(
-                    "E109",
+                    codes.E109,
                     f"an exception can only replace an award clause with an award clause, "
                     f"but {bonus} is a bonus",
                     clause.exception_of.span,
@@ -892,7 +897,7 @@ class _Checker:
             sym = self.model.facts.get(binding.name.text)
             if sym is None:
                 self.sink.report(
-                    "E101",
+                    codes.E101,
                     f"`{binding.name.text}` is not a fact",
                     binding.name.span,
                     hint=_suggest(binding.name.text, self.model.facts),
@@ -904,7 +909,7 @@ class _Checker:
             plain_count = sym.type.kind == "count" and got.kind == "number"
             if "error" not in (got.kind, sym.type.kind) and got != sym.type and not plain_count:
                 message = f"`{binding.name.text}` is {describe(sym.type)}, but this value is {describe(got)}"
-                self.sink.report("E201", message, binding.value.span, hint=_literal_hint(sym.type))
+                self.sink.report(codes.E201, message, binding.value.span, hint=_literal_hint(sym.type))
         for expectation in ex.expectations:
             if expectation.target is not None:
                 self.measure_ref(expectation.target)

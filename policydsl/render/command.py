@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from policydsl import codes
 from policydsl import runtime as rt
 from policydsl.commands import echo
 from policydsl.diagnostics import Severity, Sink, format_text
@@ -135,7 +136,7 @@ def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, .
         pages, sink = build_site(list(files), output, sources)
     except OSError as exc:
         raise UsageProblem(f"cannot write the site into {output}: {exc.strerror or exc}") from None
-    for refused in (d for d in sink.diagnostics if d.code == "R101"):
+    for refused in (d for d in sink.diagnostics if d.code == codes.R101.id):
         click.echo(format_text([refused], {}), err=True)
     broken = [p for p in pages if not p.parsed]
     echo(f"wrote {len(pages)} polic{'ies' if len(pages) != 1 else 'y'} to {output / 'index.html'}")

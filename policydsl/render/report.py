@@ -12,10 +12,11 @@ from typing import Any
 
 import attrs
 
-from policydsl import ast
+from policydsl import ast, codes
 from policydsl import runtime as rt
 from policydsl.checks.analysis import Options, analyse
-from policydsl.diagnostics import CODES, Code, Diagnostic, Severity, Sink, register
+from policydsl.codes import CODES
+from policydsl.diagnostics import Diagnostic, Severity, Sink
 from policydsl.examples import ExampleResult, example_date, run_examples
 from policydsl.files import write_atomically
 from policydsl.model import Model
@@ -45,7 +46,6 @@ def esc(text: str) -> str:
 # never larger than this.
 SOURCE_SUFFIXES = (".txt", ".md")
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
-register(Code("R101", Severity.WARNING, "source document not embedded"))
 
 
 @attrs.frozen
@@ -137,7 +137,7 @@ def source_document(policy: Path, header: ast.Header, dirs: Iterable[Path], sink
         return SourceDocument(read_source(path), f"{path.name}（{where}）")
     except SourceRefused as exc:
         span = next((s for key, s in header.lines if key == "source"), header.span)
-        sink.report("R101", f"the source document is not embedded: {exc}", span)
+        sink.report(codes.R101, f"the source document is not embedded: {exc}", span)
         return SourceDocument(None, f"原文未嵌入：{exc}")
 
 
@@ -913,7 +913,7 @@ def build_site(
         header = checked.policy.header if checked.policy is not None else None
         if header is not None and header.source:
             document = source_document(path, header, dirs, sink)
-            everything.extend(d for d in sink.diagnostics if d.code == "R101")
+            everything.extend(d for d in sink.diagnostics if d.code == codes.R101.id)
             text, text_name = document.text, document.note
         settled: list[tuple[Diagnostic, str]] = []
         if checked.model is not None and checked.source is not None and not sink.has_errors:
