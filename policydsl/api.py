@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from policydsl import runtime as rt
 from policydsl.batch import Constraint
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import ARITHMETIC, Interpreter, Unset, _Env
+from policydsl.interpreter import Interpreter
 from policydsl.model import Model
 from policydsl.pipeline import Checked, check_file, errors_text
 from policydsl.plan import nodes as P
@@ -69,7 +69,7 @@ class PolicyEvaluator:
     def retotal(self, decision: rt.Decision) -> None:
         """Recompute the total after batch limits (quotas, group caps) changed some measures."""
         interpreter = self.interpreter
-        env = _Env({}, decision.date, interpreter.overrides)
+        env = interpreter.env({}, decision.date)
         with decimal.localcontext(rt.CONTEXT):
             decision.total = rt.combine_total(
                 decision.amounts, interpreter.combines(), interpreter.total_caps(env), interpreter.rounding
@@ -103,11 +103,7 @@ class PolicyEvaluator:
             values = rt.parse_facts(self.interpreter.specs, facts)
         except rt.InputError:
             return None
-        try:
-            with decimal.localcontext(rt.CONTEXT):
-                value = self.interpreter.ev(expr, _Env(values, None, self.interpreter.overrides))
-        except (Unset, *ARITHMETIC):
-            return None  # ranked like an applicant whose rank is not known
+        value = self.interpreter.value(expr, values)  # None: ranked like one whose rank is not known
         return value if isinstance(value, Decimal) else None
 
 

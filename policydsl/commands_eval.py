@@ -17,7 +17,7 @@ from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
 from policydsl.batch import detect_encoding, encoding_name, parse_json, run_batch, stderr_progress
 from policydsl.commands import echo
-from policydsl.examples import coverage_gaps, run_example
+from policydsl.examples import coverage_gaps, examples_of, run_example
 from policydsl.files import spooled_stdin
 from policydsl.frontend import display_name, is_stdin, read_limited
 from policydsl.interpreter import Coverage, Interpreter
@@ -221,11 +221,7 @@ def test_files(
             continue
         interpreter: Interpreter = evaluator.interpreter
         seen: Coverage = {}
-        from policydsl import ast
-
-        for example in evaluator.model.policy.of(ast.Example):
-            if pattern and pattern not in example.name:
-                continue
+        for example in examples_of(evaluator.model, pattern):
             result = run_example(interpreter, example, seen)
             if result.passed:
                 passed += 1

@@ -30,6 +30,11 @@ class ExampleResult:
         return not self.failures
 
 
+def examples_of(model: Model, pattern: str | None = None) -> list[ast.Example]:
+    """The policy's `example` blocks, in order; with `pattern`, those whose name contains it."""
+    return [e for e in model.policy.of(ast.Example) if not pattern or pattern in e.name]
+
+
 def example_date(policy: ast.Policy, example: ast.Example) -> datetime.date | None:
     """The day an example is evaluated on: its own `on` date, else the policy's first valid day."""
     if example.date is not None:

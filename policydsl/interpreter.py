@@ -413,6 +413,20 @@ class Interpreter:
         spec = self.plan.facts.get(fact)
         return f"{spec.label}（{fact}）" if spec is not None and spec.label != fact else fact
 
+    def env(self, values: Mapping[str, Any], date: datetime.date | None = None) -> _Env:
+        """A fresh evaluation of these parsed facts on `date`, for a caller that asks the plan's nodes
+        one at a time (a diagram's path, a batch's ranking and total)."""
+        return _Env(values, date, self.overrides)
+
+    def value(self, expr: P.Expr, values: Mapping[str, Any]) -> Any:
+        """`expr` for these parsed facts, without an evaluation date; None when it is not known (an
+        unset value, a failure of arithmetic)."""
+        try:
+            with decimal.localcontext(rt.CONTEXT):
+                return self.ev(expr, self.env(values))
+        except (Unset, *ARITHMETIC):
+            return None
+
     def literal(self, expr: P.Expr, text: str) -> Any:
         """The value of an expression that uses no fact (an example's given value or expectation; `text`
         as written); InputError when it has none (an unset parameter, a division by zero)."""

@@ -236,14 +236,13 @@ def test_formatting_a_generated_policy_keeps_its_meaning(policy: GeneratedPolicy
 @FUZZ
 @given(policies())
 def test_generated_policies_can_be_drawn(policy: GeneratedPolicy) -> None:
-    from policydsl import ast
     from policydsl.render.graphviz import dot_source
     from policydsl.render.trees import measure_tree, overview
 
-    model = checked(policy).model
-    assert "digraph" in dot_source(overview(model))
-    for measure in model.policy.of(ast.Measure):
-        assert "digraph" in dot_source(measure_tree(model, measure))
+    plan = checked(policy).interpreter.plan
+    assert "digraph" in dot_source(overview(plan))
+    for measure in plan.measures:
+        assert "digraph" in dot_source(measure_tree(plan, measure))
 
 
 # A source document with articles, headings and items numbered both ways, for the review page's

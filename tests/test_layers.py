@@ -51,6 +51,35 @@ WORDS_FROM_THE_AST = ("policydsl.ast.position", "policydsl.interpreter", "policy
 
 NO_INTERPRETER = ("policydsl.interpreter.Interpreter", "policydsl.interpreter._Env")
 
+# The clause-level classes of the AST, whose meaning the plan holds.
+MEASURE_PARTS = (
+    "Measure",
+    "Clause",
+    "Amount",
+    "Requirement",
+    "Exclusion",
+    "Applicants",
+    "Eligibility",
+    "FundingLimit",
+    "Quota",
+    "GroupCap",
+    "Budget",
+    "Preference",
+    "Instalment",
+    "NoClawback",
+    "Combine",
+    "TotalCap",
+    "Pays",
+    "Unset",
+)
+
+# The interpreter's own workings: a caller asks it through `env`, `value`, `test` and `clause`.
+INTERPRETER_INSIDES = (
+    "policydsl.interpreter._Env",
+    "policydsl.interpreter.Unset",
+    "policydsl.interpreter.ARITHMETIC",
+)
+
 LAYERS: dict[str, Rules] = {
     # The interpreter evaluates the plan it lowered; it lowers no AST node it is handed.
     "policydsl.interpreter": Rules(NO_AST, names=("policydsl.plan.lower.lower_expr", "policydsl.ast")),
@@ -69,17 +98,29 @@ LAYERS: dict[str, Rules] = {
     "policydsl.checks.analysis_clauses": Rules(ASKS_THE_SOLVER, calls=("clause_id",)),
     "policydsl.checks.analysis_gaps": Rules(calls=("clause_id",)),
     "policydsl.checks.analysis_undetermined": Rules(calls=("clause_id",)),
-    # Clause ids, titles, exception groups, ties and the validity window come from the plan.
+    # The diagrams and the wording of expressions read the plan alone: its expressions keep how
+    # they were spelled, and the plan holds the labels.
+    "policydsl.render.text": Rules(NO_AST, names=NO_AST),
     "policydsl.render.trees": Rules(
-        names=(*WORDS_FROM_THE_AST, "policydsl.ast.Header", "policydsl.ast.Validity"), calls=("clause_id",)
+        (*NO_AST, "policydsl.plan.lower"), names=(*NO_AST, *WORDS_FROM_THE_AST), calls=("clause_id",)
     ),
+    # The review page keeps the checked file for its header, its examples and the page of a policy
+    # with errors (which has no plan); everything about measures and clauses comes from the plan.
     "policydsl.render.report": Rules(
-        names=(*WORDS_FROM_THE_AST, "policydsl.ast.Validity"), calls=("clause_id",)
+        ("policydsl.types", "policydsl.builder", "policydsl.parser"),
+        names=(*WORDS_FROM_THE_AST, "policydsl.ast.Validity", *(f"policydsl.ast.{c}" for c in MEASURE_PARTS)),
+        calls=("clause_id",),
     ),
     # an applicant's path through a diagram: the decision nodes carry plan nodes, asked of the
-    # interpreter; no lowering of its own
-    "policydsl.render.path": Rules((*NO_AST, "policydsl.plan.lower")),
+    # interpreter through its public entry points; no lowering of its own
+    "policydsl.render.path": Rules((*NO_AST, "policydsl.plan.lower"), names=INTERPRETER_INSIDES),
     "policydsl.render.diagram": Rules(NO_AST),
+    "policydsl.render.articles": Rules(NO_AST),
+    # The Python API evaluates through the interpreter's public entry points; it takes the checked
+    # file's Model only to hand it on.
+    "policydsl.api": Rules(READS_THE_AST, names=("policydsl.ast", *INTERPRETER_INSIDES)),
+    # `test` lists the examples through examples.py, the one reader of example blocks past the checks
+    "policydsl.commands_eval": Rules(READS_THE_AST, names=("policydsl.ast",)),
 }
 
 

@@ -123,37 +123,40 @@ class _Lowering:
     def _expr(self, node: ast.Expr) -> P.Expr:
         match node:
             case ast.Money():
-                return P.Const(node.value, "money")
+                return P.Const(node.value, "money", text=node.text)
             case ast.Percent():
-                return P.Const(node.value, "percent")
+                return P.Const(node.value, "percent", text=node.text)
             case ast.Number():
-                return P.Const(node.value, "number")
+                return P.Const(node.value, "number", text=node.text)
             case ast.Count():
-                return P.Const(node.value, "count", node.unit)
+                return P.Const(node.value, "count", node.unit, node.text)
             case ast.PerUnit():
-                return P.Const(node.value, "per_unit", node.unit)
+                return P.Const(node.value, "per_unit", node.unit, node.text)
             case ast.Ratio():
                 kind = self.model.type_of(node).kind
-                return P.Arith("/", P.Const(node.left, "number"), P.Const(node.right, "number"), kind)
+                left, right = P.Const(node.left, "number"), P.Const(node.right, "number")
+                return P.Arith("/", left, right, kind, ratio=node.text)
             case ast.Duration():
-                return P.DurationConst(node.value, node.unit)
+                return P.DurationConst(node.value, node.unit, node.text)
             case ast.DateLit():
-                return P.DateConst(node.value)
+                return P.DateConst(node.value, node.text)
             case ast.Bool():
                 return P.BoolConst(node.value)
             case ast.Name():
                 return self.name(node)
             case ast.BinOp():
                 kind = self.model.type_of(node).kind
-                return P.Arith(node.op, self.expr(node.left), self.expr(node.right), kind)
+                return P.Arith(node.op, self.expr(node.left), self.expr(node.right), kind, node.symbol)
             case ast.Negate():
                 return P.Neg(self.expr(node.operand))
             case ast.Compare():
                 if isinstance(node.left, ast.Call) and node.left.func == "since":
-                    return P.Since(self.expr(node.left.args[0]), node.op, self.expr(node.right))
-                return P.Cmp(node.op, self.expr(node.left), self.expr(node.right))
+                    start, duration = self.expr(node.left.args[0]), self.expr(node.right)
+                    return P.Since(start, node.op, duration, node.word, node.postfix)
+                return P.Cmp(node.op, self.expr(node.left), self.expr(node.right), node.word, node.postfix)
             case ast.Member():
-                return P.In(self.expr(node.subject), tuple(v.text for v in node.values))
+                members = tuple(v.text for v in node.values)
+                return P.In(self.expr(node.subject), members, self.model.type_of(node.subject).enum)
             case ast.And():
                 return P.And(self.expr(node.left), self.expr(node.right))
             case ast.Or():
@@ -161,7 +164,7 @@ class _Lowering:
             case ast.Not():
                 return P.Not(self.expr(node.operand))
             case ast.Implies():
-                return P.Or(P.Not(self.expr(node.left)), self.expr(node.right))
+                return P.Or(P.Not(self.expr(node.left)), self.expr(node.right), implies=True)
             case ast.Call():
                 if node.func == "since":
                     raise AssertionError("since() stands only on the left of a comparison")
@@ -183,6 +186,7 @@ class _Lowering:
                     P.BandRow(
                         None if e.bounds is None else tuple((b.op, self.expr(b.value)) for b in e.bounds),
                         self.value(e.value, BAND_UNSET),
+                        tuple((b.word, b.postfix) for b in e.bounds or ()),
                     )
                     for e in node.entries
                 )
@@ -270,7 +274,8 @@ class _Lowering:
     # ------------------------------------------------------------------ gates
     def gate(self, key: str, kind: str, node: ast.Requirement | ast.Exclusion) -> P.Gate:
         text = self.quote(node.cond)
-        return P.Gate(key, kind, self.expr(node.cond), text, node.reason or text, node.cite, _where(node))
+        cond, reason = self.expr(node.cond), node.reason or text
+        return P.Gate(key, kind, cond, text, reason, node.cite, _where(node), node.reason)
 
     def eligibility(self) -> tuple[P.Gate, ...]:
         requirements = [r for e in self.policy.of(ast.Eligibility) for r in e.requirements]
@@ -283,9 +288,10 @@ class _Lowering:
         kinds = self.model.kinds
         if not applicants or not kinds:
             return None
-        allowed = tuple(sorted({k.text for a in applicants for k in a.kinds}))
+        written = tuple(k.text for a in applicants for k in a.kinds)
+        allowed = tuple(sorted(set(written)))
         labels = "、".join(kinds[k].label for k in allowed if k in kinds)
-        return P.ApplicantsGate(allowed, APPLICANTS_REASON.format(labels=labels))
+        return P.ApplicantsGate(allowed, APPLICANTS_REASON.format(labels=labels), written)
 
     # ------------------------------------------------------------------ clauses
     def clause(self, measure: ast.Measure, index: int, clause: ast.Clause) -> P.Clause:
@@ -376,6 +382,7 @@ class _Lowering:
                 self.expr(s.cond),
                 self.quote(s.cond),
                 s.cite,
+                s.label,
             )
             for s in measure.of(ast.Instalment)
         )
@@ -385,6 +392,7 @@ class _Lowering:
                 PREFERRED.format(reason=p.reason or self.quote(p.cond)),
                 p.cite,
                 self.quote(p.cond),
+                p.reason,
             )
             for p in measure.of(ast.Preference)
         )
@@ -428,6 +436,7 @@ class _Lowering:
             group_caps,
             budgets,
             _where(measure),
+            tuple(k.cite for k in measure.of(ast.NoClawback)),
         )
 
     # ------------------------------------------------------------------ the policy
@@ -465,5 +474,13 @@ class _Lowering:
                     ("source", header.source if header is not None else None),
                 )
                 if value
+            ),
+            header.issued if header is not None else None,
+            header is not None,
+            MappingProxyType(
+                {
+                    enum: MappingProxyType({key: m.label for key, m in members.items()})
+                    for enum, members in self.model.enums.items()
+                }
             ),
         )

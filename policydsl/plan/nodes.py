@@ -12,36 +12,48 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import TypeAlias, assert_never
+from typing import Any, TypeAlias, assert_never
 
 import attrs
 
 # ------------------------------------------------------------------------------- expressions
 
+# How an expression was spelled (a literal's text, a statutory word, a ratio, `implies`) is kept for
+# the readers' wording (render/text.py) only: such fields take no part in a node's equality, hash
+# or repr, so a back end that compares or pools expressions sees only their meaning.
+
+
+def _spelling(default: object) -> Any:
+    return attrs.field(default=default, eq=False, repr=False)
+
 
 @attrs.frozen
 class Const:
     """A number: `value` (exact; money in 元, a percentage as a fraction) of `kind` (money, percent,
-    number, count, per_unit), counts and per-unit amounts with their `unit`."""
+    number, count, per_unit), counts and per-unit amounts with their `unit`; `text` as written
+    (`50万`, `80%`, `3000家`)."""
 
     value: Decimal
     kind: str
     unit: str | None = None
+    text: str = _spelling("")
 
 
 @attrs.frozen
 class DateConst:
-    """A calendar date."""
+    """A calendar date, `text` as written."""
 
     value: datetime.date
+    text: str = _spelling("")
 
 
 @attrs.frozen
 class DurationConst:
-    """A length of time: `count` of `unit` (year, month or day)."""
+    """A length of time: `count` of `unit` (year, month or day), `text` as written."""
 
     count: int
     unit: str
+    text: str = _spelling("")
 
 
 @attrs.frozen
@@ -76,12 +88,15 @@ class ParamRef:
 @attrs.frozen
 class Arith:
     """`left op right` with op one of + - * /, giving a value of `kind` (money, percent, number,
-    count, per_unit, date).  A date plus or minus a duration is calendar arithmetic."""
+    count, per_unit, date).  A date plus or minus a duration is calendar arithmetic.  `symbol` is
+    the operator as written; `ratio` the text of a matching ratio (`1:1`) lowered to a division."""
 
     op: str
     left: Expr
     right: Expr
     kind: str
+    symbol: str = _spelling("")
+    ratio: str | None = _spelling(None)
 
 
 @attrs.frozen
@@ -93,29 +108,35 @@ class Neg:
 
 @attrs.frozen
 class Cmp:
-    """`left op right`, op one of >= > <= < == != (the statutory word already turned into it)."""
+    """`left op right`, op one of >= > <= < == != (the statutory word already turned into it);
+    `word` is how the file wrote it (`>=`, `以上`, `超过`…), `postfix` that it stood after the number."""
 
     op: str
     left: Expr
     right: Expr
+    word: str = _spelling("")
+    postfix: bool = _spelling(False)
 
 
 @attrs.frozen
 class Since:
     """The time from the date `start` to the evaluation date, compared (`op`) with `duration`;
-    needs an evaluation date."""
+    needs an evaluation date.  `word` and `postfix` as for `Cmp`."""
 
     start: Expr
     op: str
     duration: Expr
+    word: str = _spelling("")
+    postfix: bool = _spelling(False)
 
 
 @attrs.frozen
 class In:
-    """The enum value `subject` is one of `members`."""
+    """The enum value `subject` is one of `members` (of the enumeration `enum`)."""
 
     subject: Expr
     members: tuple[str, ...]
+    enum: str | None = _spelling(None)
 
 
 @attrs.frozen
@@ -129,10 +150,11 @@ class And:
 @attrs.frozen
 class Or:
     """Either, `left` first (three-valued; `right` is not evaluated when `left` is true).  `a implies
-    b` is lowered to `Or(Not(a), b)`."""
+    b` is lowered to `Or(Not(a), b)`, with `implies` set."""
 
     left: Expr
     right: Expr
+    implies: bool = _spelling(False)
 
 
 @attrs.frozen
@@ -176,10 +198,12 @@ class Table:
 
 @attrs.frozen
 class BandRow:
-    """One band: the subject satisfies every `(op, value)` of `bounds` (None: `otherwise`)."""
+    """One band: the subject satisfies every `(op, value)` of `bounds` (None: `otherwise`); `words`
+    says how each bound was written: (word, postfix)."""
 
     bounds: tuple[tuple[str, Expr], ...] | None
     value: Expr
+    words: tuple[tuple[str, bool], ...] = _spelling(())
 
 
 @attrs.frozen
@@ -396,7 +420,7 @@ class Gate:
     eligibility's gates are `eligibility.require.N`); `kind` is "require" or "exclude"; the gate
     passes when `cond` holds (a requirement) or fails to hold (an exclusion, `passes_when` False).
     `reason` is the text shown when it fails (the drafter's reason, else `text`, the condition as
-    written); `cite` is the article."""
+    written); `cite` is the article; `written_reason` the drafter's reason (None: not given)."""
 
     key: str
     kind: str
@@ -405,6 +429,7 @@ class Gate:
     reason: str
     cite: str | None
     where: Where
+    written_reason: str | None = None
 
     @property
     def passes_when(self) -> bool:
@@ -414,10 +439,12 @@ class Gate:
 @attrs.frozen
 class ApplicantsGate:
     """The kinds of applicant a measure serves (`kinds`, sorted), with the `reason` shown when the
-    applicant is of another kind or its kind is not given."""
+    applicant is of another kind or its kind is not given; `written`, the kinds in the order the
+    text names them."""
 
     kinds: tuple[str, ...]
     reason: str
+    written: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------------- clauses
@@ -516,7 +543,8 @@ class FundingLimit:
 class Instalment:
     """One stage of a staged payout: `key` (`measure.stage`, in `conditions`), `name`, `label`; pays
     `share` of the award (None: the rest) when `cond` (as written: `text`) holds, otherwise this and
-    every later stage is forfeit."""
+    every later stage is forfeit.  `written_label` is the label as written (None: not given, where
+    `label` is the name)."""
 
     key: str
     name: str
@@ -525,17 +553,19 @@ class Instalment:
     cond: Expr
     text: str
     cite: str | None
+    written_label: str | None = None
 
 
 @attrs.frozen
 class Preference:
     """Applicants for whom `cond` holds are preferred; `note` is the explanation line, `text` the
-    condition as written."""
+    condition as written, `reason` the drafter's reason (None: not given)."""
 
     cond: Expr
     note: str
     cite: str | None
     text: str = ""
+    reason: str | None = None
 
 
 @attrs.frozen
@@ -583,7 +613,8 @@ class Measure:
     rules as written, in source order: `funding_limits`, `instalments`, `no_clawback`,
     `preferences`, `quotas`, `group_caps`, `budgets`.  Where the text writes a rule twice, the
     evaluation applies one of them: `funding`, `quota` and `group_cap` say which (the analysis and
-    the diagrams look at all of them)."""
+    the diagrams look at all of them).  `no_clawback_cites` has the article of each no-clawback line
+    as written."""
 
     name: str
     label: str
@@ -602,6 +633,7 @@ class Measure:
     group_caps: tuple[GroupCap, ...]
     budgets: tuple[Budget, ...]
     where: Where
+    no_clawback_cites: tuple[str | None, ...] = ()
 
     @property
     def funding(self) -> FundingLimit | None:
@@ -667,7 +699,10 @@ class Plan:
     `assumption_lines` (the same, each with its text and label, in the same order);
     `eligibility`, the gates shared by every measure; `measures` in source order; `combinations` and
     `total_caps`, which act on the total.  `document` is what the header says of the document
-    (issuer, docno, source: (field, value), those given), for comments in generated code."""
+    (issuer, docno, source: (field, value), those given), for comments in generated code;
+    `issued` the day it was issued, `headed` whether the file has a header at all (a title of its
+    own).  `enums` gives each enumeration's members with their labels (enum -> member -> label),
+    the applicant kinds under `applicant`."""
 
     title: str
     validity: Validity
@@ -683,6 +718,28 @@ class Plan:
     total_caps: tuple[TotalCap, ...]
     assumption_lines: tuple[Assumption, ...] = ()
     document: tuple[tuple[str, str], ...] = ()
+    issued: datetime.date | None = None
+    headed: bool = True
+    enums: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+
+    def label(self, ref: FactRef | ParamRef | EnumConst) -> str:
+        """What the drafter calls a fact, a parameter or an enum value (its name when the plan does
+        not know it)."""
+        match ref:
+            case FactRef():
+                fact = self.facts.get(ref.name)
+                return fact.label if fact is not None else ref.name
+            case ParamRef():
+                param = self.params.get(ref.name)
+                return param.label if param is not None else ref.name
+            case EnumConst():
+                return self.member_label(ref.enum, ref.member)
+            case _:
+                assert_never(ref)
+
+    def member_label(self, enum: str | None, member: str) -> str:
+        """The label of value `member` of `enum` (the member itself when the enum is not known)."""
+        return self.enums.get(enum, {}).get(member, member) if enum is not None else member
 
     def measure(self, name: str) -> Measure:
         """The measure called `name` (KeyError when there is none)."""

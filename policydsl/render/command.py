@@ -14,6 +14,7 @@ from policydsl.diagnostics import Severity, Sink, format_text
 from policydsl.frontend import display_name
 from policydsl.interpreter import Interpreter
 from policydsl.pipeline import Checked, check_file
+from policydsl.plan.lower import lower
 from policydsl.render.diagram import Diagram
 from policydsl.render.graphviz import FORMATS, RenderError, render_file
 from policydsl.render.path import Applicant, trace_measure, trace_overview
@@ -85,32 +86,32 @@ def diagram_command(
     else:
         fmt = _format(output)
     checked = _checked(file)
-    model = checked.model
-    assert model is not None
+    assert checked.model is not None and checked.source is not None
     applicant = _applicant(checked, facts, date) if facts is not None else None
-    if measure is not None and measure not in model.measures:
-        known = ", ".join(model.measures) or "(none)"
+    plan = applicant.plan if applicant is not None else lower(checked.model, checked.source.text)
+    names = [m.name for m in plan.measures]
+    if measure is not None and measure not in names:
+        known = ", ".join(names) or "(none)"
         raise UsageProblem(f"no measure `{measure}` in {file}; the measures are: {known}")
     drawings: list[tuple[Diagram, Path]] = []
     if draw_all:
         output.mkdir(parents=True, exist_ok=True)
-        view = overview(model)
+        view = overview(plan)
         if applicant is not None:
             trace_overview(view, applicant)
         drawings.append((view, output / f"overview.{fmt}"))
-        for m in model.measures.values():
-            tree = measure_tree(model, m)
+        for m in plan.measures:
+            tree = measure_tree(plan, m)
             if applicant is not None:
-                trace_measure(tree, m.name.text, applicant)
-            drawings.append((tree, output / f"{m.name.text}.{fmt}"))
+                trace_measure(tree, m.name, applicant)
+            drawings.append((tree, output / f"{m.name}.{fmt}"))
     elif measure is not None:
-        m = model.measures[measure]
-        tree = measure_tree(model, m)
+        tree = measure_tree(plan, plan.measure(measure))
         if applicant is not None:
-            trace_measure(tree, m.name.text, applicant)
+            trace_measure(tree, measure, applicant)
         drawings.append((tree, output))
     else:
-        view = overview(model)
+        view = overview(plan)
         if applicant is not None:
             trace_overview(view, applicant)
         drawings.append((view, output))
