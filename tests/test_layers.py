@@ -62,8 +62,14 @@ LAYERS: dict[str, Rules] = {
     "policydsl.checks.analysis_base": Rules(calls=("clause_id",)),
     "policydsl.checks.analysis_caps": Rules(ASKS_THE_SOLVER, calls=("clause_id",)),
     "policydsl.checks.analysis_clauses": Rules(ASKS_THE_SOLVER, calls=("clause_id",)),
-    "policydsl.checks.analysis_gaps": Rules(calls=("clause_id",)),
-    "policydsl.checks.analysis_undetermined": Rules(calls=("clause_id",)),
+    # ported: tier tables and bands are read from the plan, which carries where they are written
+    "policydsl.checks.analysis_gaps": Rules(NO_AST),
+    # the amounts, tiers and quotas come from the plan; only the language-level part
+    # (`check_left_unset`: parameters and a validity start written `unset`) reads the AST
+    "policydsl.checks.analysis_undetermined": Rules(
+        names=tuple(f"policydsl.ast.{n}" for n in ("Measure", "Clause", "Amount", "Table", "Band", "Quota")),
+        calls=("clause_id",),
+    ),
     # Clause ids, titles, exception groups, ties and the validity window come from the plan.
     "policydsl.render.trees": Rules(
         names=(*WORDS_FROM_THE_AST, "policydsl.ast.Header", "policydsl.ast.Validity"), calls=("clause_id",)
