@@ -96,8 +96,15 @@ LAYERS: dict[str, Rules] = {
     "policydsl.checks.analysis_base": Rules(calls=("clause_id",)),
     "policydsl.checks.analysis_caps": Rules(ASKS_THE_SOLVER, calls=("clause_id",)),
     "policydsl.checks.analysis_clauses": Rules(ASKS_THE_SOLVER, calls=("clause_id",)),
-    "policydsl.checks.analysis_gaps": Rules(calls=("clause_id",)),
-    "policydsl.checks.analysis_undetermined": Rules(calls=("clause_id",)),
+    # ported: tier tables and bands are read from the plan, which carries where they are written
+    "policydsl.checks.analysis_gaps": Rules(NO_AST),
+    # the amounts, tiers and quotas come from the plan; only the language-level part
+    # (`check_left_unset`: parameters and a validity start written `unset`) reads the AST
+    "policydsl.checks.analysis_undetermined": Rules(
+        names=tuple(f"policydsl.ast.{n}" for n in ("Measure", "Clause", "Amount", "Table", "Band", "Quota")),
+        calls=("clause_id",),
+    ),
+    # Clause ids, titles, exception groups, ties and the validity window come from the plan.
     # The diagrams and the wording of expressions read the plan alone: its expressions keep how
     # they were spelled, and the plan holds the labels.
     "policydsl.render.text": Rules(NO_AST, names=NO_AST),

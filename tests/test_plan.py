@@ -373,3 +373,39 @@ def test_a_validity_past_the_calendar_is_one_window_everywhere(tmp_path: Path) -
     plan = lower(model, text)
     assert plan.validity.end == datetime.date.max
     assert Encoder(plan).window == (plan.validity.start, plan.validity.end)
+
+
+def _written(source: str, span: Any) -> str:
+    return source[span.start : span.end]
+
+
+@pytest.mark.parametrize("name", ["band_hole", "tier_gap", "undetermined"])
+def test_tables_bands_amounts_and_quotas_carry_where_they_are_written(name: str) -> None:
+    """The analyses read the plan and place their findings at its spans: every tier table, band,
+    row, amount and quota lowered carries the span of the text it came from, and a band's bounds
+    the statutory words written (its hints quote them)."""
+    model, source = checked(DATA / "analysis" / f"{name}.policy")
+    plan = lower(model, source)
+    seen = 0
+    for measure in plan.measures:
+        for quota in measure.quotas:
+            assert quota.span is not None and _written(source, quota.span).startswith("quota")
+        for clause in measure.clauses:
+            amount = clause.amount
+            assert amount.span is not None
+            if amount.text is not None:
+                assert amount.text in " ".join(_written(source, amount.span).split())
+            exprs = [amount.expr, *(cap.expr for cap in amount.caps)]
+            for expr in (e for top in exprs if top is not None for e in P.walk(top)):
+                if isinstance(expr, P.Table | P.Band):
+                    seen += 1
+                    assert expr.span is not None
+                    assert _written(source, expr.span).startswith(("by", "band"))
+                    for row in expr.rows:
+                        assert row.span is not None and expr.span.start <= row.span.start
+                        assert row.span.end <= expr.span.end
+                if isinstance(expr, P.Band):
+                    for row in expr.rows:
+                        assert len(row.words) == len(row.bounds or ())
+                        assert all(word in _written(source, row.span) for word, _ in row.words)
+    assert seen

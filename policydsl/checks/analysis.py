@@ -57,7 +57,7 @@ def analyse(model: Model, text: str = "", options: Options | None = None) -> Ana
         clauses.cross(measures)
         check_gaps(ctx)
         CapChecks(ctx, text).run()
-    check_undetermined(ctx, text)
+    check_undetermined(ctx)
     if ctx.skipped:
         ctx.add(
             Finding(

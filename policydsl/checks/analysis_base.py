@@ -230,17 +230,16 @@ class Context:
         self.options = options
         self.enc = PlanEncoder(model, text)
         self.plan = self.enc.plan
+        self.chinese = model.policy.chinese  # values are shown as the file writes them
         self.session = Session(self.enc.enc, options.timeout_ms, options.rlimit)
         self.findings: list[Finding] = []
         self.filtered = 0
-        self.dead: set[int] = set()  # id() of clauses and measures that never apply
+        self.dead: set[str] = set()  # the measures (names) and clauses (ids) that never apply
         self._unsupported: set[tuple[int, int]] = set()
         self._names: dict[int, tuple[set[str], set[str]]] = {}
         self._keep: list[Any] = []  # what _names is keyed on, kept alive so its id stays unique
-        self._assume_facts = [(self.names(a.cond)[0], a) for a in model.policy.of(ast.Assume)]
-        # gathered once: facts_for runs for every pair of measures, and a scan of the policy's
-        # items there made the pairwise checks quadratic in the size of the file
-        self._eligibility = [r for e in model.policy.of(ast.Eligibility) for r in e.requirements]
+        self._assume_facts = [self.names(a)[0] for a in self.plan.assumptions]
+        self._eligibility = [g.cond for g in self.plan.eligibility]
         self.skipped = 0  # checks not run because the budget was spent
 
     def spent(self) -> bool:
@@ -357,93 +356,111 @@ class Context:
         )
 
     # ------------------------------------------------------------------ names for witnesses
-    def names(self, *nodes: Any) -> tuple[set[str], set[str]]:
-        """Facts and parameters the nodes use, through the values of the parameters."""
+    def names(self, *exprs: P.Expr) -> tuple[set[str], set[str]]:
+        """Facts and parameters the plan expressions use, through the values of the parameters."""
         facts: set[str] = set()
         params: set[str] = set()
-        for node in nodes:
-            got = self._names.get(id(node))
+        for expr in exprs:
+            got = self._names.get(id(expr))
             if got is None:
-                got = self._names[id(node)] = self._uncached_names(node)
-                self._keep.append(node)
+                got = self._names[id(expr)] = self._uncached_names(expr)
+                self._keep.append(expr)
             facts |= got[0]
             params |= got[1]
         return facts, params
 
-    def _uncached_names(self, *nodes: Any) -> tuple[set[str], set[str]]:
+    def _uncached_names(self, *exprs: P.Expr) -> tuple[set[str], set[str]]:
         facts: set[str] = set()
         params: set[str] = set()
-        todo = list(nodes)
+        todo = list(exprs)
         while todo:
-            for node in walk(todo.pop()):
-                sym = self.model.ref(node) if isinstance(node, ast.Name | ast.Ident) else None
-                if isinstance(node, ast.Table):
-                    sym = self.model.refs.get(id(node.subject))
-                if isinstance(sym, T.FactSym):
-                    facts.add(sym.name)
-                elif isinstance(sym, T.ParamSym) and sym.name not in params:
-                    params.add(sym.name)
-                    todo.extend(v.value for v in sym.decl.versions)
+            for node in P.walk(todo.pop()):
+                if isinstance(node, P.FactRef):
+                    facts.add(node.name)
+                elif isinstance(node, P.ParamRef) and node.name not in params:
+                    params.add(node.name)
+                    todo.extend(v.value for v in self.plan.params[node.name].versions)
         return facts, params
 
     def facts_for(
         self,
-        measures: Iterable[ast.Measure] = (),
-        clauses: Iterable[ast.Clause] = (),
+        measures: Iterable[ast.Measure | P.Measure] = (),
+        clauses: Iterable[ast.Clause | P.Clause] = (),
         amounts: bool = False,
-        extra: Iterable[Any] = (),
+        extra: Iterable[P.Expr] = (),
     ) -> set[str]:
         """The facts a witness should show: those of the shared eligibility, the measures' gates,
         the clauses and what decides whether they apply (their exceptions and siblings), the
         amounts when asked, closed under the background facts that link them."""
-        nodes: list[Any] = list(self._eligibility)
+        in_plan = [self.measure_of(m) for m in measures]
+        clause_list = [self.clause_of(c) for c in clauses]
+        exprs: list[P.Expr] = list(self._eligibility)
         facts: set[str] = set()
-        for m in measures:
-            nodes += m.of(ast.Requirement) + m.of(ast.Exclusion)
-            if m.of(ast.Applicants) and self.model.kinds:
+        for m in in_plan:
+            exprs += [g.cond for g in m.gates]
+            if m.applicants is not None:
                 facts.add(APPLICANT_FACT[0])
             if amounts:
-                nodes += m.of(ast.FundingLimit)
-        for c in clauses:
-            nodes.append(c.conditions)
-            if amounts:
-                nodes.append(c.amount)
-        for m in measures:
-            shape = self.enc.shape(m)
-            for c in clauses:
+                exprs += [e for f in m.funding_limits for e in (f.limit, f.received)]
+        for c in clause_list:
+            exprs += _clause_exprs(c, amounts)
+        for m in in_plan:
+            for c in clause_list:
                 if any(c is own for own in m.clauses):
-                    nodes += [e.conditions for e in shape.exceptions(c) + shape.higher_siblings(c)]
-        nodes += list(extra)
-        found, params = self.names(*nodes)
+                    for e in self.enc.enc.exceptions(m, c) + self.enc.enc.higher_siblings(m, c):
+                        exprs += [k.cond for k in e.conditions]
+        exprs += list(extra)
+        found, params = self.names(*exprs)
         facts |= found
         # parameters the text leaves unset take a value in the witness too
         facts |= {
             f"param:{p}"
             for p in params
-            if any(isinstance(v.value, ast.Unset) for v in self.model.params[p].decl.versions)
+            if any(isinstance(v.value, P.Unset) for v in self.plan.params[p].versions)
         }
         changed = True
         while changed:
             changed = False
-            for used, _assume in self._assume_facts:
+            for used in self._assume_facts:
                 if used & facts and not used <= facts:
                     facts |= used
                     changed = True
         return facts
 
-    def clause_facts(self, measure: ast.Measure, *clauses: ast.Clause, amounts: bool = False) -> set[str]:
-        return self.facts_for([measure], clauses or tuple(measure.clauses), amounts)
+    def clause_facts(
+        self, measure: ast.Measure | P.Measure, *clauses: ast.Clause | P.Clause, amounts: bool = False
+    ) -> set[str]:
+        m = self.measure_of(measure)
+        return self.facts_for([m], clauses or m.clauses, amounts)
 
     # ------------------------------------------------------------------ the plan's names
-    # The analyses hold AST nodes for their spans; what a clause is called and cites is the plan's.
-    def id_of(self, clause: ast.Clause) -> str:
-        return self.enc.clauses[id(clause)].id
+    # Checks not yet ported hold AST nodes; what a clause is called and cites is the plan's.
+    def measure_of(self, measure: ast.Measure | P.Measure) -> P.Measure:
+        return measure if isinstance(measure, P.Measure) else self.enc.measures[id(measure)]
 
-    def clause_label(self, measure: ast.Measure, clause: ast.Clause) -> str:
-        return clause_label(self.enc.measures[id(measure)], self.enc.clauses[id(clause)])
+    def clause_of(self, clause: ast.Clause | P.Clause) -> P.Clause:
+        return clause if isinstance(clause, P.Clause) else self.enc.clauses[id(clause)]
 
-    def cites(self, measure: ast.Measure, *clauses: ast.Clause) -> list[str]:
-        return cites(self.enc.measures[id(measure)], *(self.enc.clauses[id(c)] for c in clauses))
+    def id_of(self, clause: ast.Clause | P.Clause) -> str:
+        return self.clause_of(clause).id
+
+    def clause_label(self, measure: ast.Measure | P.Measure, clause: ast.Clause | P.Clause) -> str:
+        return clause_label(self.measure_of(measure), self.clause_of(clause))
+
+    def cites(self, measure: ast.Measure | P.Measure, *clauses: ast.Clause | P.Clause) -> list[str]:
+        return cites(self.measure_of(measure), *(self.clause_of(c) for c in clauses))
+
+    def is_dead(self, node: ast.Measure | ast.Clause | P.Measure | P.Clause) -> bool:
+        """Whether an earlier check found the measure or clause never applies."""
+        return self._dead_key(node) in self.dead
+
+    def kill(self, node: ast.Measure | ast.Clause | P.Measure | P.Clause) -> None:
+        self.dead.add(self._dead_key(node))
+
+    def _dead_key(self, node: ast.Measure | ast.Clause | P.Measure | P.Clause) -> str:
+        if isinstance(node, ast.Measure | P.Measure):
+            return self.measure_of(node).name
+        return self.clause_of(node).id
 
     def stats(self) -> Stats:
         return Stats(self.session.calls, self.session.undecided, self.session.seconds, self.filtered)
@@ -464,6 +481,15 @@ class Context:
         return describe(witness, self.model)
 
 
+def _clause_exprs(clause: P.Clause, amounts: bool) -> list[P.Expr]:
+    """The expressions of a clause's conditions, and of its amount and caps when `amounts`."""
+    exprs = [c.cond for c in clause.conditions]
+    if amounts:
+        exprs += [clause.amount.expr] if clause.amount.expr is not None else []
+        exprs += [cap.expr for cap in clause.amount.caps]
+    return exprs
+
+
 def clause_label(measure: P.Measure, clause: P.Clause) -> str:
     """`measure.clause` with the clause's label and cited article, for messages."""
     cite = clause.cite or measure.cite
@@ -471,9 +497,14 @@ def clause_label(measure: P.Measure, clause: P.Clause) -> str:
     return f"`{clause.id}`{label}" + (f" ({cite})" if cite else "")
 
 
-def measure_label(measure: ast.Measure) -> str:
-    label = f" “{measure.label}”" if measure.label else ""
-    return f"`{measure.name.text}`{label}" + (f" ({measure.cite})" if measure.cite else "")
+def measure_label(measure: ast.Measure | P.Measure) -> str:
+    """`measure` with its label as written and its cited article, for messages."""
+    if isinstance(measure, ast.Measure):
+        name, label = measure.name.text, measure.label
+    else:
+        name, label = measure.name, measure.written_label
+    shown = f" “{label}”" if label else ""
+    return f"`{name}`{shown}" + (f" ({measure.cite})" if measure.cite else "")
 
 
 def cites(measure: P.Measure, *clauses: P.Clause) -> list[str]:

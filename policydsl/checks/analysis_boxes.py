@@ -12,6 +12,7 @@ from policydsl import ast
 from policydsl import types as T
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.model import Model
+from policydsl.plan import nodes as P
 
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
 _NUMERIC = ("money", "percent", "number", "count", "per_unit")
@@ -167,6 +168,38 @@ def constant(expr: ast.Expr | ast.Unset, model: Model) -> Fraction | None:
             sym = model.ref(expr)
             if isinstance(sym, T.ParamSym) and len(sym.decl.versions) == 1:
                 return constant(sym.decl.versions[0].value, model)
+    return None
+
+
+def plan_constant(expr: P.Expr, plan: P.Plan) -> Fraction | None:
+    """The value of a plan expression that depends on no fact (None when it does, or is unset)."""
+    match expr:
+        case P.Const():
+            return Fraction(expr.value)
+        case P.Neg():
+            inner = plan_constant(expr.operand, plan)
+            return None if inner is None else -inner
+        case P.Arith():
+            left, right = plan_constant(expr.left, plan), plan_constant(expr.right, plan)
+            if left is None or right is None:
+                return None
+            if expr.op == "+":
+                return left + right
+            if expr.op == "-":
+                return left - right
+            if expr.op == "*":
+                return left * right
+            return None if right == 0 else left / right
+        case P.MinMax():
+            values = [plan_constant(a, plan) for a in expr.args]
+            if any(v is None for v in values):
+                return None
+            known = [v for v in values if v is not None]
+            return min(known) if expr.func == "min" else max(known)
+        case P.ParamRef():
+            versions = plan.params[expr.name].versions
+            if len(versions) == 1:
+                return plan_constant(versions[0].value, plan)
     return None
 
 

@@ -34,10 +34,10 @@ class CapChecks:
 
     def run(self) -> None:
         for m in self.model.policy.of(ast.Measure):
-            if id(m) in self.ctx.dead:
+            if self.ctx.is_dead(m):
                 continue
             for c in m.clauses:
-                if id(c) not in self.ctx.dead and c.amount.caps:
+                if not self.ctx.is_dead(c) and c.amount.caps:
                     self.clause(m, c)
             for g in m.of(ast.GroupCap):
                 self.group(m, g)
@@ -404,7 +404,7 @@ class CapChecks:
             return parts
 
         for c in m.clauses:
-            if c.kind != "award" or id(c) in ctx.dead:
+            if c.kind != "award" or ctx.is_dead(c):
                 continue
             stated = [k for k in c.amount.caps if id(k) not in self.idle]
             if (
@@ -414,7 +414,8 @@ class CapChecks:
             ):
                 stated = [c.amount.expr]
             cid = ctx.id_of(c)
-            facts = ctx.clause_facts(m, c, amounts=True) | ctx.names(limit)[0]
+            planned = enc.limits[id(limit)]
+            facts = ctx.clause_facts(m, c, amounts=True) | ctx.names(planned.limit, planned.received)[0]
             for k in stated:
                 before = ctx.ask(
                     partial(reach, c, k, False),

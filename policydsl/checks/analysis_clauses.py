@@ -138,7 +138,7 @@ class ClauseChecks:
     # ------------------------------------------------------------------ one measure
     def measure(self, measure: ast.Measure) -> None:
         if self.cycles(measure):
-            self.ctx.dead.add(id(measure))
+            self.ctx.kill(measure)
             return
         if not self.gate(measure):
             return
@@ -241,7 +241,7 @@ class ClauseChecks:
         )
         if answer is None or not answer.unsat:
             return True
-        ctx.dead.add(id(measure))
+        ctx.kill(measure)
         notes = self.core_notes(self.gate_parts(measure))
         ctx.add(
             Finding(
@@ -273,7 +273,7 @@ class ClauseChecks:
         if first is None:
             return
         if first.unsat:
-            ctx.dead.add(id(clause))
+            ctx.kill(clause)
             core = tuple(self.core_notes(self.gate_parts(measure) + self.clause_parts(clause)))
             ctx.add(
                 Finding(
@@ -297,7 +297,7 @@ class ClauseChecks:
                 facts=facts,
             )
             if with_award is not None and with_award.unsat:
-                ctx.dead.add(id(clause))
+                ctx.kill(clause)
                 ctx.add(
                     Finding(
                         "P101",
@@ -328,7 +328,7 @@ class ClauseChecks:
         )
         if second is None or not second.unsat:
             return
-        ctx.dead.add(id(clause))
+        ctx.kill(clause)
         data = {"clauses": [cid], "cites": ctx.cites(measure, clause), **ctx.witness_data(first.witness)}
         replaced = None
         if exceptions:
@@ -385,7 +385,7 @@ class ClauseChecks:
         ctx, enc = self.ctx, self.enc
         shape = enc.shape(measure)
         for default in shape.awards:
-            exceptions = [e for e in shape.exceptions(default) if id(e) not in ctx.dead]
+            exceptions = [e for e in shape.exceptions(default) if not ctx.is_dead(e)]
             for i, a in enumerate(exceptions):
                 for b in exceptions[i + 1 :]:
                     if not shape.tied(a, b) or self.copied(a, b):
@@ -443,7 +443,7 @@ class ClauseChecks:
         """P203/P204: two award clauses of one measure both apply; can their amounts differ?"""
         ctx, enc = self.ctx, self.enc
         shape = enc.shape(measure)
-        awards = [c for c in shape.awards if id(c) not in ctx.dead]
+        awards = [c for c in shape.awards if not ctx.is_dead(c)]
         for i, a in enumerate(awards):
             for b in awards[i + 1 :]:
                 if _related(a, b) or self.copied(a, b):
@@ -608,13 +608,13 @@ class ClauseChecks:
         paying = [
             m
             for m in measures
-            if id(m) not in ctx.dead and any(id(c) not in ctx.dead for c in m.clauses if c.kind == "award")
+            if not ctx.is_dead(m) and any(not ctx.is_dead(c) for c in m.clauses if c.kind == "award")
         ]
         boxes: dict[str, Box] = {}
         for m in paying:
             hull: Box | None = None
             for c in m.clauses:
-                if c.kind == "award" and id(c) not in ctx.dead:
+                if c.kind == "award" and not ctx.is_dead(c):
                     box = self.boxes.get(id(c)) or gate_box(m, self.model, self.shared)
                     hull = box if hull is None else hull.join(box)
             boxes[m.name.text] = hull if hull is not None else gate_box(m, self.model, self.shared)
@@ -652,7 +652,7 @@ class ClauseChecks:
     def merges(self, measure: ast.Measure) -> None:
         """P501 clauses that could be one; P404 adjacent thresholds that leave one value out."""
         ctx = self.ctx
-        clauses = [c for c in measure.clauses if id(c) not in ctx.dead]
+        clauses = [c for c in measure.clauses if not ctx.is_dead(c)]
         keyed = {id(c): _keys(c, self.model) for c in clauses}
         for i, a in enumerate(clauses):
             for b in clauses[i + 1 :]:

@@ -1,74 +1,90 @@
-"""Gaps: tier tables that miss an enum value, bands of thresholds with holes or overlaps."""
+"""Gaps: tier tables that miss an enum value, bands of thresholds with holes or overlaps.
+
+Reads the plan: its measures and clauses, and the tier tables and bands of their amounts, which
+carry where they are written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from policydsl import ast
-from policydsl import types as T
-from policydsl.checks.analysis_base import Context, Finding, PlanEncoder, walk
-from policydsl.checks.analysis_boxes import Interval, constant
+import attrs
+
+from policydsl.checks.analysis_base import Context, Finding, PlanEncoder
+from policydsl.checks.analysis_boxes import Interval, plan_constant
 from policydsl.checks.analysis_witness import literal
 from policydsl.diagnostics import Note
+from policydsl.plan import nodes as P
 from policydsl.smt import Formula
 
-Site = tuple[ast.Measure, ast.Clause | None, Callable[[], list[Formula]], tuple[str, ...], str]
+Site = tuple[P.Measure, P.Clause | None, Callable[[], list[Formula]], tuple[str, ...], str]
 
 
-def sites(ctx: Context) -> Iterator[tuple[ast.Table | ast.Band, Site]]:
+def tiers(exprs: Iterable[P.Expr | None]) -> Iterator[P.Table | P.Band]:
+    """The tier tables and bands in `exprs`, last written first: the order the analysis has always
+    reported them in (each expression after those written after it, itself before its parts)."""
+    stack = [e for e in exprs if e is not None]
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, P.Table | P.Band):
+            yield expr
+        stack.extend(P.children(expr))
+
+
+def amount_tiers(clause: P.Clause) -> Iterator[P.Table | P.Band]:
+    """The tier tables and bands of a clause's amount and caps."""
+    return tiers([clause.amount.expr, *(cap.expr for cap in clause.amount.caps)])
+
+
+def sites(ctx: Context) -> Iterator[tuple[P.Table | P.Band, Site]]:
     """Every tier table and band in an amount, with the condition under which it is used: the
     clause applying for clause amounts and caps, the measure paying for its other amounts."""
     enc = ctx.enc
-    for m in ctx.model.policy.of(ast.Measure):
-        if id(m) in ctx.dead:
+    for m in ctx.plan.measures:
+        if ctx.is_dead(m):
             continue
         for c in m.clauses:
-            if id(c) in ctx.dead:
+            if ctx.is_dead(c):
                 continue
-            cid = ctx.id_of(c)
-            site: Site = (m, c, partial(_clause_context, enc, m, c), (cid,), ctx.clause_label(m, c))
-            for node in walk(c.amount):
-                if isinstance(node, ast.Table | ast.Band):
-                    yield node, site
-        for item in m.of(ast.FundingLimit) + m.of(ast.GroupCap) + m.of(ast.Budget):
-            site = (m, None, partial(_measure_context, enc, m), (m.name.text,), f"`{m.name.text}`")
-            for node in walk(item):
-                if isinstance(node, ast.Table | ast.Band):
-                    yield node, site
+            site: Site = (m, c, partial(_clause_context, enc, m, c), (c.id,), ctx.clause_label(m, c))
+            yield from ((node, site) for node in amount_tiers(c))
+        items = [f.limit for f in m.funding_limits] + [g.amount for g in m.group_caps]
+        for expr in [*items, *(b.amount for b in m.budgets)]:
+            site = (m, None, partial(_measure_context, enc, m), (m.name,), f"`{m.name}`")
+            yield from ((node, site) for node in tiers([expr]))
 
 
-def _clause_context(enc: PlanEncoder, m: ast.Measure, c: ast.Clause) -> list[Formula]:
-    return [enc.gate(m), enc.fires(c)]
+def _clause_context(enc: PlanEncoder, m: P.Measure, c: P.Clause) -> list[Formula]:
+    return [enc.enc.gate(m), enc.enc.fires(c)]
 
 
-def _measure_context(enc: PlanEncoder, m: ast.Measure) -> list[Formula]:
-    return [enc.pays(m)]
+def _measure_context(enc: PlanEncoder, m: P.Measure) -> list[Formula]:
+    return [enc.enc.pays(m)]
 
 
 def check_gaps(ctx: Context) -> None:
     for node, site in sites(ctx):
-        if isinstance(node, ast.Table):
+        if isinstance(node, P.Table):
             _table(ctx, node, site)
         else:
             _band(ctx, node, site)
 
 
-def _facts(ctx: Context, site: Site, extra: Any) -> set[str]:
+def _facts(ctx: Context, site: Site, extra: P.Expr) -> set[str]:
     measure, clause = site[0], site[1]
     return ctx.facts_for([measure], [clause] if clause is not None else [], extra=[extra])
 
 
-def _table(ctx: Context, node: ast.Table, site: Site) -> None:
+def _table(ctx: Context, node: P.Table, site: Site) -> None:
     """P401: a tier table without `otherwise` that has no row for a value an applicant can have."""
-    if any(e.key is None for e in node.entries):
+    if any(row.key is None for row in node.rows):
         return
-    sym = ctx.model.refs.get(id(node.subject))
-    if not isinstance(sym, T.FactSym) or sym.type.enum is None:
+    sym = ctx.plan.facts.get(node.fact)
+    if sym is None or sym.enum is None:
         return
-    members = ctx.model.enums.get(sym.type.enum, {})
-    given = {e.key.text for e in node.entries if e.key is not None}
+    members = dict(sym.members)
+    given = {row.key for row in node.rows if row.key is not None}
     missing = [m for m in members if m not in given]
     measure, clause, context, targets, where = site
     reachable = []
@@ -88,9 +104,7 @@ def _table(ctx: Context, node: ast.Table, site: Site) -> None:
             witness = witness or answer.witness
     if not reachable:
         return
-    names = ", ".join(
-        f"`{m}`（{members[m].label}）" if members[m].label != m else f"`{m}`" for m in reachable
-    )
+    names = ", ".join(f"`{m}`（{members[m]}）" if members[m] != m else f"`{m}`" for m in reachable)
     ctx.add(
         Finding(
             "P401",
@@ -113,32 +127,36 @@ def _table(ctx: Context, node: ast.Table, site: Site) -> None:
 
 
 def _with_key(
-    enc: PlanEncoder, context: Callable[[], list[Formula]], node: ast.Table, member: str
+    enc: PlanEncoder, context: Callable[[], list[Formula]], node: P.Table, member: str
 ) -> list[Formula]:
-    return [*context(), enc.table_key(node, member)]
+    return [*context(), enc.enc.table_key(node, member)]
 
 
 def _both_bands(
-    enc: PlanEncoder, context: Callable[[], list[Formula]], node: ast.Band, i: int, j: int
+    enc: PlanEncoder, context: Callable[[], list[Formula]], node: P.Band, i: int, j: int
 ) -> list[Formula]:
-    conds = enc.band_conditions(node)
+    conds = enc.enc.band_conditions(node)
     return [*context(), conds[i], conds[j]]
 
 
-def _band(ctx: Context, node: ast.Band, site: Site) -> None:
+def _band(ctx: Context, node: P.Band, site: Site) -> None:
     """P402 a value no band covers; P403 two bands that both cover a value."""
     enc = ctx.enc
     measure, clause, context, targets, where = site
     facts = _facts(ctx, site, node)
     data_base = {"clauses": list(targets), "cites": ctx.cites(measure, *([clause] if clause else []))}
-    shown = ctx.model.type_of(node.subject)
+    shown = _Shown(node.subject_kind, node.subject_unit)
 
     def subject_values() -> dict[str, Any]:
-        return {"subject": enc.num(node.subject)} if shown.numeric else {}
+        return {"subject": enc.enc.num(node.subject)} if shown.kind in _NUMERIC else {}
 
-    if not any(e.bounds is None for e in node.entries):
+    def covered() -> list[Formula]:
+        conds = enc.enc.band_conditions(node)
+        return [*context(), enc.not_(enc.or_(*[c for c in conds if c is not None]))]
+
+    if not any(row.bounds is None for row in node.rows):
         answer = ctx.ask(
-            lambda: [*context(), enc.not_(enc.or_(*[c for c in enc.band_conditions(node) if c is not None]))],
+            covered,
             code="P402",
             targets=targets,
             span=node.span,
@@ -148,7 +166,7 @@ def _band(ctx: Context, node: ast.Band, site: Site) -> None:
         )
         if answer is not None and answer.sat:
             value = None if "subject" in answer.unset else answer.values.get("subject")
-            at = "" if value is None else f" = {literal(value, shown, ctx.model.policy.chinese)}"
+            at = "" if value is None else f" = {literal(value, shown, ctx.chinese)}"
             hint = _hole_hint(node, value, ctx)
             ctx.add(
                 Finding(
@@ -162,7 +180,7 @@ def _band(ctx: Context, node: ast.Band, site: Site) -> None:
                     {**data_base, **ctx.witness_data(answer.witness)},
                 )
             )
-    entries = [(i, e) for i, e in enumerate(node.entries) if e.bounds is not None]
+    entries = [(i, row) for i, row in enumerate(node.rows) if row.bounds is not None]
     for x, (i, a) in enumerate(entries):
         for j, b in entries[x + 1 :]:
             if _intervals_disjoint(a, b, ctx):
@@ -180,7 +198,7 @@ def _band(ctx: Context, node: ast.Band, site: Site) -> None:
             if answer is None or not answer.sat:
                 continue
             value = None if "subject" in answer.unset else answer.values.get("subject")
-            at = "" if value is None else f" = {literal(value, shown, ctx.model.policy.chinese)}"
+            at = "" if value is None else f" = {literal(value, shown, ctx.chinese)}"
             ctx.add(
                 Finding(
                     "P403",
@@ -196,40 +214,53 @@ def _band(ctx: Context, node: ast.Band, site: Site) -> None:
             )
 
 
-def _subject(node: ast.Band, ctx: Context) -> str:
-    if isinstance(node.subject, ast.Name):
-        sym = ctx.model.ref(node.subject)
-        if isinstance(sym, T.FactSym) and sym.label != sym.name:
-            return f"{sym.label} `{sym.name}`"
-        return f"`{node.subject.text}`"
+@attrs.frozen
+class _Shown:
+    """The type of a band's subject, as `literal` shows a value of it."""
+
+    kind: str
+    unit: str | None
+
+
+_NUMERIC = ("money", "percent", "number", "count", "per_unit", "duration")
+
+
+def _subject(node: P.Band, ctx: Context) -> str:
+    subject = node.subject
+    if isinstance(subject, P.FactRef):
+        sym = ctx.plan.facts[subject.name]
+        return f"{sym.label} `{sym.name}`" if sym.label != sym.name else f"`{sym.name}`"
+    if isinstance(subject, P.ParamRef):
+        return f"`{subject.name}`"
     return "the band's subject"
 
 
-def _bound_interval(bound: ast.Bound, ctx: Context) -> Interval | None:
-    value = constant(bound.value, ctx.model)
-    return None if value is None else Interval.of(bound.op, value)
+def _bounds(row: P.BandRow) -> list[tuple[str, P.Expr, str]]:
+    """A band's bounds, each (op, value, the word written)."""
+    return [(op, value, word) for (op, value), (word, _) in zip(row.bounds or (), row.words, strict=True)]
 
 
-def _entry_interval(entry: ast.BandEntry, ctx: Context) -> Interval | None:
+def _entry_interval(row: P.BandRow, ctx: Context) -> Interval | None:
     interval = Interval()
-    for bound in entry.bounds or ():
-        got = _bound_interval(bound, ctx)
+    for op, bound, _ in _bounds(row):
+        value = plan_constant(bound, ctx.plan)
+        got = None if value is None else Interval.of(op, value)
         if got is None:
             return None
         interval = interval.meet(got)
     return interval
 
 
-def _intervals_disjoint(a: ast.BandEntry, b: ast.BandEntry, ctx: Context) -> bool:
+def _intervals_disjoint(a: P.BandRow, b: P.BandRow, ctx: Context) -> bool:
     ia, ib = _entry_interval(a, ctx), _entry_interval(b, ctx)
     return ia is not None and ib is not None and ia.meet(ib).empty
 
 
-def _hole_hint(node: ast.Band, value: Any, ctx: Context) -> str | None:
+def _hole_hint(node: P.Band, value: Any, ctx: Context) -> str | None:
     if value is None:
         return "add the missing band, or an `otherwise` band"
     excluding = [
-        b.word for e in node.entries for b in e.bounds or () if constant(b.value, ctx.model) == value
+        word for row in node.rows for _, b, word in _bounds(row) if plan_constant(b, ctx.plan) == value
     ]
     if len(excluding) >= 2:
         words = " and ".join(f"`{w}`" for w in excluding[:2])
@@ -240,8 +271,8 @@ def _hole_hint(node: ast.Band, value: Any, ctx: Context) -> str | None:
     return "add the missing band, or an `otherwise` band"
 
 
-def _overlap_hint(a: ast.BandEntry, b: ast.BandEntry, value: Any, ctx: Context) -> str:
-    words = [bd.word for e in (a, b) for bd in e.bounds or () if constant(bd.value, ctx.model) == value]
+def _overlap_hint(a: P.BandRow, b: P.BandRow, value: Any, ctx: Context) -> str:
+    words = [word for row in (a, b) for _, bd, word in _bounds(row) if plan_constant(bd, ctx.plan) == value]
     if len(words) >= 2:
         return (
             f"`{words[0]}` and `{words[1]}` both include the number (以上、以下 include it, "

@@ -1,4 +1,7 @@
-"""Undetermined amounts: every place the evaluator cannot give a figure, as info findings."""
+"""Undetermined amounts: every place the evaluator cannot give a figure, as info findings.
+
+The amounts, tiers and quotas are read from the plan; `check_left_unset` is language level (what
+the text writes `unset`, and where a parameter's name is written) and reads the AST."""
 
 from __future__ import annotations
 
@@ -13,37 +16,33 @@ from policydsl.checks.analysis_base import (
     measure_label,
     walk,
 )
-from policydsl.checks.analysis_boxes import constant
+from policydsl.checks.analysis_boxes import plan_constant
+from policydsl.checks.analysis_gaps import amount_tiers
 from policydsl.diagnostics import Note
-from policydsl.smt import Formula
+from policydsl.plan import nodes as P
+from policydsl.smt import Encoder, Formula
 
 
-def _quote(text: str, node: ast.Node) -> str:
-    if text and node.span.end <= len(text):
-        return " ".join(text[node.span.start : node.span.end].split())
-    return type(node).__name__
+def _applies(enc: PlanEncoder, m: P.Measure, c: P.Clause) -> list[Formula]:
+    return [enc.enc.gate(m), enc.enc.applies(m, c)]
 
 
-def _applies(enc: PlanEncoder, m: ast.Measure, c: ast.Clause) -> list[Formula]:
-    return [enc.gate(m), enc.applies(m, c)]
-
-
-def check_undetermined(ctx: Context, text: str) -> None:
+def check_undetermined(ctx: Context) -> None:
+    """P701, P703, P704 from the plan, then what the text leaves unset as written (P702, P705)."""
     enc = ctx.enc
-    policy = ctx.model.policy
-    for m in policy.of(ast.Measure):
-        if id(m) in ctx.dead:
+    for m in ctx.plan.measures:
+        if ctx.is_dead(m):
             continue
         for c in m.clauses:
-            if id(c) in ctx.dead:
+            if ctx.is_dead(c):
                 continue
-            cid = ctx.id_of(c)
+            cid = c.id
             data = {"clauses": [cid], "cites": ctx.cites(m, c)}
             amount = c.amount
             # a ceiling with a formula still gives a figure (the most it can be); one with no
             # formula, or no amount at all, leaves the evaluator without one
             no_formula = amount.mode == "ceiling" and (
-                amount.expr is None or constant(amount.expr, ctx.model) is not None
+                amount.expr is None or plan_constant(amount.expr, ctx.plan) is not None
             )
             if amount.mode == "unset" or no_formula:
                 answer = ctx.ask(
@@ -55,14 +54,14 @@ def check_undetermined(ctx: Context, text: str) -> None:
                     facts=ctx.clause_facts(m, c),
                 )
                 witness = answer.witness if answer is not None and answer.sat else None
-                caps = " and ".join(f"`{_quote(text, k)}`" for k in amount.caps)
+                caps = " and ".join(f"`{k.text}`" for k in amount.caps)
                 if amount.mode == "unset":
                     limit = f", at most {caps}" if caps else ""
                     code = "P703"
                     message = f"{ctx.clause_label(m, c)} gives no amount: the text leaves it open{limit}"
                     hint: str | None = "give the figure, or a parameter a yearly guide can set"
                 else:
-                    upto = f"`{_quote(text, amount.expr)}`" if amount.expr is not None else ""
+                    upto = f"`{amount.text}`" if amount.text is not None else ""
                     if caps:
                         upto += f" (capped at {caps})"
                     code = "P701"
@@ -83,13 +82,12 @@ def check_undetermined(ctx: Context, text: str) -> None:
                         {**data, **ctx.witness_data(witness)},
                     )
                 )
-            for node in walk(amount):
-                if isinstance(node, ast.Table | ast.Band):
-                    entries: tuple[ast.TableEntry | ast.BandEntry, ...] = node.entries
-                    for index, entry in enumerate(entries):
-                        if isinstance(entry.value, ast.Unset):
-                            _unset_tier(ctx, m, c, node, entry, index)
-        for q in m.of(ast.Quota):
+            for node in amount_tiers(c):
+                rows: tuple[P.TableRow | P.BandRow, ...] = node.rows
+                for index, row in enumerate(rows):
+                    if isinstance(row.value, P.Unset):
+                        _unset_tier(ctx, m, c, node, row, index)
+        for q in m.quotas:
             if q.rank is None:
                 ctx.add(
                     Finding(
@@ -97,14 +95,20 @@ def check_undetermined(ctx: Context, text: str) -> None:
                         f"{measure_label(m)} selects at most {q.count} applicants but names no "
                         "ranking: who is selected among more eligible applicants is undetermined",
                         q.span,
-                        (m.name.text,),
+                        (m.name,),
                         (),
                         "add `rank <fact>` if the text says how winners are chosen",
-                        data={"measures": [m.name.text], "cites": ctx.cites(m)},
+                        data={"measures": [m.name], "cites": ctx.cites(m)},
                     )
                 )
+    check_left_unset(ctx)
+
+
+def check_left_unset(ctx: Context) -> None:
+    """Language level, about what the text *writes*: a parameter declared `unset` with the places
+    its name is written (P702), a validity whose start is written open (P705)."""
     _params(ctx)
-    header = policy.header
+    header = ctx.model.policy.header
     if header is not None and header.validity is not None:
         v = header.validity
         if v.start is None or (v.start == "issued" and header.issued is None):
@@ -123,33 +127,33 @@ def check_undetermined(ctx: Context, text: str) -> None:
 
 def _unset_tier(
     ctx: Context,
-    m: ast.Measure,
-    c: ast.Clause,
-    node: ast.Table | ast.Band,
-    entry: ast.TableEntry | ast.BandEntry,
+    m: P.Measure,
+    c: P.Clause,
+    node: P.Table | P.Band,
+    row: P.TableRow | P.BandRow,
     index: int,
 ) -> None:
-    enc = ctx.enc
-    cid = ctx.id_of(c)
+    enc = ctx.enc.enc
+    cid = c.id
     witness = None
-    if isinstance(node, ast.Table) and isinstance(entry, ast.TableEntry) and entry.key is not None:
-        key = entry.key.text
+    if isinstance(node, P.Table) and isinstance(row, P.TableRow) and row.key is not None:
+        key = row.key
         answer = ctx.ask(
             lambda: [enc.gate(m), enc.fires(c), enc.table_key(node, key)],
             code="P703",
             targets=(cid,),
-            span=entry.span,
+            span=row.span,
             what=f"whether the tier `{key}` is used",
             facts=ctx.clause_facts(m, c) | ctx.names(node)[0],
         )
         witness = answer.witness if answer is not None and answer.sat else None
         what = f"the tier `{key}`"
-    elif isinstance(node, ast.Band) and isinstance(entry, ast.BandEntry):
+    elif isinstance(node, P.Band) and isinstance(row, P.BandRow):
         answer = ctx.ask(
             lambda: [enc.gate(m), enc.fires(c), *_band_chosen(enc, node, index)],
             code="P703",
             targets=(cid,),
-            span=entry.span,
+            span=row.span,
             what="whether the band is used",
             facts=ctx.clause_facts(m, c) | ctx.names(node)[0],
         )
@@ -161,7 +165,7 @@ def _unset_tier(
         Finding(
             "P703",
             f"{what} of {ctx.clause_label(m, c)} has no figure: the text names it but leaves the amount open",
-            entry.span,
+            row.span,
             (cid,),
             (),
             "give the figure when the text (or a yearly guide) does",
@@ -171,7 +175,7 @@ def _unset_tier(
     )
 
 
-def _band_chosen(enc: PlanEncoder, node: ast.Band, index: int) -> list[Formula]:
+def _band_chosen(enc: Encoder, node: P.Band, index: int) -> list[Formula]:
     """The band at `index` is the one chosen: its bounds hold and no earlier band's do (bands are
     tried in order)."""
     conds = enc.band_conditions(node)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
-from policydsl import types as T
 from policydsl.model import Model
 from policydsl.runtime import shift
 from policydsl.smt import Witness, exact_decimal
@@ -73,7 +72,17 @@ def count_literal(value: Decimal | Fraction | int, unit: str | None) -> str:
     return f"{_plain(exact)}{unit or ''}"
 
 
-def literal(value: Any, ty: T.Type, chinese: bool = False) -> str:
+class Shown(Protocol):
+    """What `literal` needs of a value's type: a checker's type, or a plan's fact or parameter spec."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def unit(self) -> str | None: ...
+
+
+def literal(value: Any, ty: Shown, chinese: bool = False) -> str:
     """A fact's value as the language writes it (what an example's `given` block accepts)."""
     if value is None:
         return "?"

@@ -177,20 +177,29 @@ class _Lowering:
                     P.TableRow(
                         None if e.key is None else e.key.text,
                         self.value(e.value, ROW_UNSET.format(key="{key}" if e.key is None else e.key.text)),
+                        span=e.span,
                     )
                     for e in node.entries
                 )
-                return P.Table(sym.name, rows)
+                return P.Table(sym.name, rows, span=node.span)
             case ast.Band():
                 bands = tuple(
                     P.BandRow(
                         None if e.bounds is None else tuple((b.op, self.expr(b.value)) for b in e.bounds),
                         self.value(e.value, BAND_UNSET),
-                        tuple((b.word, b.postfix) for b in e.bounds or ()),
+                        words=tuple((b.word, b.postfix) for b in e.bounds or ()),
+                        span=e.span,
                     )
                     for e in node.entries
                 )
-                return P.Band(self.expr(node.subject), bands)
+                shown = self.model.type_of(node.subject)
+                return P.Band(
+                    self.expr(node.subject),
+                    bands,
+                    span=node.span,
+                    subject_kind=shown.kind,
+                    subject_unit=shown.unit,
+                )
             case _:
                 assert_never(node)
 
@@ -317,6 +326,7 @@ class _Lowering:
             None if amount.expr is None else self.quote(amount.expr),
             tuple(P.Cap(self.expr(c), self.quote(c)) for c in amount.caps),
             NO_AMOUNT.format(label=label),
+            span=amount.span,
         )
         return P.Clause(
             cid,
@@ -404,6 +414,7 @@ class _Lowering:
                 q.cite,
                 None if q.rank is None else self.quote(q.rank),
                 _where(q),
+                span=q.span,
             )
             for q in measure.of(ast.Quota)
         )
@@ -437,6 +448,7 @@ class _Lowering:
             budgets,
             _where(measure),
             tuple(k.cite for k in measure.of(ast.NoClawback)),
+            measure.label,
         )
 
     # ------------------------------------------------------------------ the policy

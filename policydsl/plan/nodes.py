@@ -16,6 +16,8 @@ from typing import Any, TypeAlias, assert_never
 
 import attrs
 
+from policydsl.source import Span
+
 # ------------------------------------------------------------------------------- expressions
 
 # How an expression was spelled (a literal's text, a statutory word, a ratio, `implies`) is kept for
@@ -182,36 +184,47 @@ class Unset:
 
 @attrs.frozen
 class TableRow:
-    """One row of a tier table: enum member `key` (None for `otherwise`) gives `value`."""
+    """One row of a tier table: enum member `key` (None for `otherwise`) gives `value`; `span` is
+    where the row is written (for the analyses' findings; no part of its meaning)."""
 
     key: str | None
     value: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Table:
-    """A tier table keyed by the enum fact `fact`: the first row whose key matches gives the value."""
+    """A tier table keyed by the enum fact `fact`: the first row whose key matches gives the value
+    (`span`: where it is written)."""
 
     fact: str
     rows: tuple[TableRow, ...]
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class BandRow:
     """One band: the subject satisfies every `(op, value)` of `bounds` (None: `otherwise`); `words`
-    says how each bound was written: (word, postfix)."""
+    says how each bound was written: (word, postfix), which the wording and the analyses' hints quote
+    (`不满`, `以上`); `span` is where the band is written."""
 
     bounds: tuple[tuple[str, Expr], ...] | None
     value: Expr
     words: tuple[tuple[str, bool], ...] = _spelling(())
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Band:
-    """Bands of thresholds over `subject`: the first band whose bounds hold gives the value."""
+    """Bands of thresholds over `subject`: the first band whose bounds hold gives the value.  `span`
+    is where it is written; `subject_kind` and `subject_unit` are the subject's type, for showing a
+    value of it."""
 
     subject: Expr
     rows: tuple[BandRow, ...]
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    subject_kind: str = attrs.field(default="number", eq=False, repr=False, kw_only=True)
+    subject_unit: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 Expr: TypeAlias = (
@@ -471,13 +484,14 @@ class Cap:
 class Amount:
     """What a clause gives: `mode` "determined" (an entitlement), "ceiling" (discretionary, up to the
     figure) or "unset"; `expr` and `text` (as written; None when unset), then each of `caps`.
-    `unset_reason` is the reason shown when the text gives no figure."""
+    `unset_reason` is the reason shown when the text gives no figure; `span` where it is written."""
 
     mode: str
     expr: Expr | None
     text: str | None
     caps: tuple[Cap, ...]
     unset_reason: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -572,7 +586,7 @@ class Preference:
 class Quota:
     """At most `count` applicants are selected each year, ranked by `rank` (None: the text gives no
     order); `selection` is the line shown on a result; `rank_text` the ranking as written and
-    `where` the quota stands."""
+    `where` the quota stands (`span`: its whole extent, for the analyses' findings)."""
 
     count: int
     rank: Expr | None
@@ -580,6 +594,7 @@ class Quota:
     cite: str | None
     rank_text: str | None = None
     where: Where | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -614,7 +629,8 @@ class Measure:
     `preferences`, `quotas`, `group_caps`, `budgets`.  Where the text writes a rule twice, the
     evaluation applies one of them: `funding`, `quota` and `group_cap` say which (the analysis and
     the diagrams look at all of them).  `no_clawback_cites` has the article of each no-clawback line
-    as written."""
+    as written; `written_label` is the label as written (None: not given, where `label` falls back
+    to the name), which the analyses' messages quote."""
 
     name: str
     label: str
@@ -634,6 +650,7 @@ class Measure:
     budgets: tuple[Budget, ...]
     where: Where
     no_clawback_cites: tuple[str | None, ...] = ()
+    written_label: str | None = None
 
     @property
     def funding(self) -> FundingLimit | None:
