@@ -614,8 +614,14 @@ def _floor_div(value: Decimal, size: Decimal) -> Decimal:
         raise decimal.DivisionByZero("division by zero")
     if size < 0:
         raise SizeNotPositive("the unit is below zero")
-    with decimal.localcontext(CONTEXT):
-        whole, rest = divmod(value, size)  # truncates toward zero, exactly (or InvalidOperation)
+    # enough digits for the whole quotient, so that divmod is exact (it truncates toward zero);
+    # beyond a thousand digits the figure is out of range, as an overflow is
+    digits = max(CONTEXT.prec, value.adjusted() - size.adjusted() + 3)
+    if digits > 1000:
+        raise decimal.Overflow("the number of whole units is too large")
+    with decimal.localcontext(CONTEXT) as context:
+        context.prec = digits
+        whole, rest = divmod(value, size)
         return whole - 1 if rest < 0 else whole
 
 
