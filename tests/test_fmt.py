@@ -152,7 +152,7 @@ def test_keywords_follow_the_first_keyword() -> None:
 
 
 def test_whole_blocks_keep_the_keyword_language_and_a_plain_zero() -> None:
-    text = "政策 \"t\" {}\n事实 a: money\n措施 m { 给予 10万*每满(a-1000万,100万)+向下取整(取大(a,0),1万) }\n"
+    text = '政策 "t" {}\n事实 a: money\n措施 m { 给予 10万*每满(a-1000万,100万)+向下取整(取大(a,0),1万) }\n'
     out = assert_round_trip(text)
     assert "给予 10万 * 每满(a - 1000万, 100万) + 向下取整(取大(a, 0), 1万)\n" in out
     out = assert_round_trip("fact a: money\nmeasure m { award 10万 * blocks(a, 100万) + round_down(a, 1万) }")

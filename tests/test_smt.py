@@ -314,8 +314,8 @@ def test_check_decides_an_extreme_over_a_division_without_reading_x_over_0() -> 
 BLOCKS = (
     HEADER + 'fact investment "项目总投入": money\n'
     'measure m "m" {\n'
-    '  award 10万 * blocks(investment - 1000万, 100万) + round_down(max(5% * investment, 0), 1万)\n'
-    '}\n'
+    "  award 10万 * blocks(investment - 1000万, 100万) + round_down(max(5% * investment, 0), 1万)\n"
+    "}\n"
 )
 
 
