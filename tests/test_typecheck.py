@@ -397,3 +397,14 @@ def test_band_thresholds_cannot_read_facts() -> None:
     found = only("measure m { award band revenue { 不满 investment: 5万, otherwise: 10万 } }")
     assert found.code == "E208" and "investment" in found.message
     clean("measure m { award band revenue { 不满 100万: 5万, otherwise: 10万 } }")
+
+
+def test_a_parameter_that_makes_a_block_size_zero_is_refused() -> None:
+    body = 'param step "每档": money {\n  from 2021-01-01 = 100万\n  from 2022-01-01 = 0元\n}\n'
+    d = only(body + "assume blocks(investment, step) > 0")
+    assert (d.code, d.message) == ("E209", "the unit of `blocks` is zero")
+    notes = [(n.message, n.span.line if n.span else 0) for n in d.notes]
+    assert notes == [("the parameter is zero here", 17)]
+    d = only('param unit "单位": money = -1万\nassume round_down(investment, unit) > 0')
+    assert (d.code, d.message) == ("E209", "the unit of `round_down` is below zero")
+    clean('param step "每档": money = 100万\nassume blocks(investment, step) + blocks(investment, pilot) > 0')

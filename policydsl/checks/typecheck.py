@@ -479,12 +479,20 @@ class _Checker:
             message = f"`{node.func}` takes an amount and a unit, not {len(node.args)} arguments"
             self.sink.report("E204", message, node.span, hint=example)
             return T.ERROR
-        sign = _literal_sign(node.args[1])
-        if sign is not None and sign <= 0:
-            message = f"the unit of `{node.func}` is {'zero' if sign == 0 else 'below zero'}"
-            hint = f"give the size of one block: {example}"
-            self.sink.report("E209", message, node.args[1].span, hint=hint)
-            return T.ERROR
+        size = node.args[1]
+        written: list[tuple[ast.Expr, Span | None]] = [(size, None)]
+        sym = self.model.ref(size) if isinstance(size, ast.Name) else None
+        if isinstance(sym, T.ParamSym):  # a parameter's figure is as good as written here
+            written += [(v.value, v.span) for v in sym.decl.versions if not isinstance(v.value, ast.Unset)]
+        for value, where in written:
+            sign = _literal_sign(value)
+            if sign is not None and sign <= 0:
+                said = "zero" if sign == 0 else "below zero"
+                message = f"the unit of `{node.func}` is {said}"
+                notes = (Note(f"the parameter is {said} here", where),) if where else ()
+                hint = f"give the size of one block: {example}"
+                self.sink.report("E209", message, size.span, notes=notes, hint=hint)
+                return T.ERROR
         ty = self.unify([(t, a.span) for t, a in zip(types, node.args, strict=True)], f"`{node.func}`", True)
         if ty.kind not in (*_ZERO_TAKES, "number", "error"):
             message = f"`{node.func}` counts amounts, numbers and percentages, not {describe(ty)}"
