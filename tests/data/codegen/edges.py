@@ -905,10 +905,10 @@ def whole_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     b_ = f.get("b")
     n_ = f.get("n")
     why = None
-    # if n >= 0
+    # if n >= 1
     if n_ is None:
         need.add("n")
-    c1 = None if n_ is None else n_ >= D_0
+    c1 = None if n_ is None else n_ >= D_1
     c1_ = c1
     if c1_ is False:
         return False, None, EXACT, why, NO_STEPS
@@ -917,7 +917,7 @@ def whole_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("whole.1：适用（if n >= 0；" + used + "）")
+        steps.append("whole.1：适用（if n >= 1；" + used + "）")
     # amount: determined 10万 * blocks(a, b) + round_down(a, b - 1元)
     value = None
     precision = EXACT
@@ -1118,7 +1118,7 @@ def fast_amounts(
             v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
         # measure whole 「整数」
         # award 1
-        a1 = n_ >= D_0
+        a1 = n_ >= D_1
         if a1:
             v12 = blocks(a_, b_)
             v13 = round_down(a_, b_ - D_1)
