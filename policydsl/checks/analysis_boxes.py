@@ -164,7 +164,7 @@ def constant(expr: ast.Expr | ast.Unset, model: Model) -> Fraction | None:
                 return None
             known = [v for v in values if v is not None]
             return min(known) if expr.func == "min" else max(known)
-        case ast.Call() if expr.func in ("blocks", "round_down"):
+        case ast.Call() if expr.func in ("blocks", "round_down") and len(expr.args) == 2:
             value, size = (constant(a, model) for a in expr.args)
             if value is None or size is None or size <= 0:  # a unit not above zero has no value
                 return None
