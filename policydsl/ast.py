@@ -196,7 +196,7 @@ class Implies(Node):
 
 @attrs.frozen
 class Call(Node):
-    """A built-in function `func` (min, max, since) applied to `args`."""
+    """A built-in function `func` (min, max, blocks, round_down, since) applied to `args`."""
 
     func: str
     args: tuple[Expr, ...]

@@ -269,6 +269,16 @@ class _Builder:
         return self._deep(ast.Call(span, "max", args), *args)
 
     @_with_span
+    def blocks(self, span: Span, children: list[Any]) -> ast.Expr:
+        (args,) = children
+        return self._deep(ast.Call(span, "blocks", args), *args)
+
+    @_with_span
+    def round_down(self, span: Span, children: list[Any]) -> ast.Expr:
+        (args,) = children
+        return self._deep(ast.Call(span, "round_down", args), *args)
+
+    @_with_span
     def since(self, span: Span, children: list[Any]) -> ast.Expr:
         (arg,) = children
         return self._deep(ast.Call(span, "since", (arg,)), arg)

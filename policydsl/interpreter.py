@@ -182,6 +182,11 @@ class Interpreter:
                 if any(v is None for v in values):
                     return None
                 return min(values) if expr.func == "min" else max(values)
+            case P.Whole():
+                value, size = self.ev(expr.value, env), self.ev(expr.size, env)
+                if value is None or size is None:
+                    return None
+                return rt.blocks(value, size) if expr.func == "blocks" else rt.round_down(value, size)
             case P.Table():
                 key = env.facts.get(expr.fact)
                 if key is None:

@@ -75,6 +75,8 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     "in": ("in", "属于"),
     "min": ("min", "取小"),
     "max": ("max", "取大"),
+    "blocks": ("blocks", "每满"),
+    "round_down": ("round_down", "向下取整"),
     "by": ("by", "按"),
     "band": ("band", "分档"),
     "otherwise": ("otherwise", "其他"),

@@ -591,15 +591,51 @@ def not3(a: bool | None) -> bool | None:
 ARITHMETIC = (decimal.DecimalException, OverflowError)
 
 
+class SizeNotPositive(decimal.InvalidOperation):
+    """`blocks` or `round_down` by a unit below zero (a unit of zero is a division by zero)."""
+
+
 def failure(what: str, exc: BaseException) -> str:
     """Why `what` (a formula as written, a measure) has no value, for an explanation."""
     # 0/0 raises InvalidOperation, whose list of signals names DivisionUndefined
     signals = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
     if isinstance(exc, ZeroDivisionError) or decimal.DivisionUndefined in signals:
         return f"{what}：除数为零"
+    if isinstance(exc, SizeNotPositive):
+        return f"{what}：计数单位小于零"
     if isinstance(exc, decimal.DecimalException):
         return f"{what}：计算结果超出可计算范围"
     return f"{what}：日期超出公元1年至9999年的范围"
+
+
+def _floor_div(value: Decimal, size: Decimal) -> Decimal:
+    """floor(value / size), exactly; the size must be more than zero."""
+    if size == 0:
+        raise decimal.DivisionByZero("division by zero")
+    if size < 0:
+        raise SizeNotPositive("the unit is below zero")
+    # enough digits for the whole quotient, so that divmod is exact (it truncates toward zero);
+    # beyond a thousand digits the figure is out of range, as an overflow is
+    digits = max(CONTEXT.prec, value.adjusted() - size.adjusted() + 3)
+    if digits > 1000:
+        raise decimal.Overflow("the number of whole units is too large")
+    with decimal.localcontext(CONTEXT) as context:
+        context.prec = digits
+        whole, rest = divmod(value, size)
+        return whole - 1 if rest < 0 else whole
+
+
+def blocks(value: Decimal, size: Decimal) -> Decimal:
+    """How many whole `size`s fit in `value` (每满): 0 below one size, and for a negative value."""
+    whole = _floor_div(value, size)
+    return whole if whole > 0 else ZERO
+
+
+def round_down(value: Decimal, size: Decimal) -> Decimal:
+    """`value` rounded down to a whole multiple of `size` (toward minus infinity)."""
+    whole = _floor_div(value, size)
+    with decimal.localcontext(CONTEXT):
+        return whole * size
 
 
 def add_duration(start: datetime.date, count: int, unit: str) -> datetime.date:

@@ -503,6 +503,13 @@ class Encoder:
                 for t in terms[1:]:
                     result = self.min(result, t) if node.func == "min" else self.max(result, t)
                 return result
+            case P.Whole():
+                value, size = self.num(node.value), self.num(node.size)
+                # floor(value / size) exactly; Session.defined asks a size that is not a number to be > 0
+                whole = z3.ToReal(z3.ToInt(value / size))
+                if node.func == "blocks":
+                    return z3.If(value >= 0, whole, self.real(Decimal(0)))
+                return size * whole
             case P.Table():
                 return self._table(node)
             case P.Band():
@@ -964,9 +971,10 @@ class Session:
 
     # ------------------------------------------------------------------ division by zero
     def defined(self, terms: Iterable[Any]) -> list[Formula]:
-        """`d != 0` for every division by a term `d` that is not a number, in `terms`: z3 lets
-        `x / 0` be any value, where the evaluation makes the amount unknown, so a query never
-        looks at an applicant for whom a division it holds is by zero."""
+        """`d != 0` for every division by a term `d` that is not a number, in `terms`, and `d > 0`
+        for the unit `d` of a `blocks` or `round_down`: z3 lets `x / 0` be any value, where the
+        evaluation makes the amount unknown, so a query never looks at an applicant for whom a
+        division it holds is by zero."""
         out: dict[int, Formula] = {}
         stack = list(terms)
         seen: set[int] = set()
@@ -980,6 +988,12 @@ class Session:
             if z3.is_div(node) and len(kids) == 2 and not z3.is_rational_value(kids[1]):
                 guard = kids[1] != 0
                 out[guard.get_id()] = guard
+            elif z3.is_to_int(node) and z3.is_div(kids[0]):
+                # blocks and round_down: a unit below zero makes the amount unknown too
+                size = kids[0].children()[1]
+                if not z3.is_rational_value(size):
+                    guard = size > 0
+                    out[guard.get_id()] = guard
             stack.extend(kids)
         return list(out.values())
 

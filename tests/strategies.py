@@ -270,13 +270,30 @@ class _Writer:
         if form == 10 and self.names_of(NUMBER):
             # division by a fact that may be 0 when evaluated
             return f"{e(MONEY)} / {self.pick(self.names_of(NUMBER))}"
+        if form == 11:
+            return self.whole(MONEY, depth, ["100万", "1万", "0.01元", "3元", "2.5万", "1e-3元"])
         return self._leaf(MONEY, self.money_lit)
+
+    def whole(self, ty: str, depth: int, sizes: list[str]) -> str:
+        """Whole units of an expression of type `ty`: `per * blocks(x, size)` (per an amount or a
+        percentage, the award per block), `round_down(x, size)`, or `max(x, 0)` with a plain 0.
+        The size is a literal above zero or a name, which may be 0 or negative when evaluated."""
+        e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
+        size = self.pick(self.names_of(ty)) if self.names_of(ty) and self.chance(0.3) else self.pick(sizes)
+        form = self.count(0, 2)
+        if form == 0:
+            per = self.money_lit() if ty == MONEY else e(ty)
+            return f"{per} * {self.kw('blocks')}({self.expr(ty, depth)}, {size})"
+        if form == 1:
+            return f"{self.kw('round_down')}({self.expr(ty, depth)}, {size})"
+        args = [self.expr(ty, depth), "0"]
+        return f"{self.kw(self.pick(['min', 'max']))}({', '.join(args[:: self.pick([1, -1])])})"
 
     def _percent(self, depth: int) -> str:
         if depth < 0:
             return self._leaf(PERCENT, self.percent_lit)
         e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
-        form = self.count(0, 4)
+        form = self.count(0, 5)
         if form == 0:
             return f"{e(PERCENT)} {self.pick(['+', '-'])} {e(PERCENT)}"
         if form == 1:
@@ -287,6 +304,8 @@ class _Writer:
             return f"{e(MONEY)} / {divisor}"
         if form == 3:
             return f"{self.kw(self.pick(['min', 'max']))}({e(PERCENT)}, {e(PERCENT)})"
+        if form == 4:
+            return self.whole(PERCENT, depth, ["1%", "0.5%", "10%", "1‰"])
         return self._leaf(PERCENT, self.percent_lit)
 
     def _number(self, depth: int) -> str:
@@ -298,6 +317,9 @@ class _Writer:
             return f"{e(NUMBER)} {self.pick(['+', '-', '*'])} {e(NUMBER)}"
         if form == 1:
             return f"{e(NUMBER)} / {self.pick(['2', '4', '0.5'])}"
+        if form == 2:  # whole blocks: a plain number
+            ty, size = self.pick([(MONEY, "10万"), (NUMBER, "3"), (NUMBER, "0.5"), (PERCENT, "1%")])
+            return f"{self.kw('blocks')}({self.expr(ty, depth)}, {size})"
         return self._leaf(NUMBER, self.number_lit)
 
     def _count(self, depth: int) -> str:
@@ -305,6 +327,9 @@ class _Writer:
             return self._leaf(COUNT, self.count_lit)
         if self.chance(0.4):
             return f"{self.wrap(self.expr(COUNT, depth))} + {self.wrap(self.expr(COUNT, depth))}"
+        if self.chance(0.2):
+            size = self.pick([f"10{COUNT_UNIT}", f"1{COUNT_UNIT}", f"3{COUNT_UNIT}"])
+            return f"{self.kw('round_down')}({self.expr(COUNT, depth)}, {size})"
         return self._leaf(COUNT, self.count_lit)
 
     def _date(self, depth: int) -> str:

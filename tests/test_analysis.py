@@ -956,3 +956,37 @@ measure m "M" {
     result = _analyse_text(text)
     dead = sorted(d.message.split(" can never")[0] for d in result.findings if d.code == "P101")
     assert dead == ["`m.3`", "`m.bare`", "`m.same` “same”"]
+
+
+WHOLE_BLOCKS_CAP = """policy "t" {}
+fact investment "投资额": money >= 0 <= 999.99万
+measure m "m" {
+  award 10万 * blocks(investment, 100万) cap CAP
+}
+"""
+
+
+@pytest.mark.parametrize(("cap", "binds"), [("95万", False), ("90万", False), ("89万", True)])
+def test_the_cap_check_counts_whole_blocks_exactly(cap: str, binds: bool) -> None:
+    # 999.99万 holds 9 whole blocks of 100万: the formula reaches 90万, not 99.999万
+    text = WHOLE_BLOCKS_CAP.replace("CAP", cap)
+    sink = Sink()
+    checked = check_text("t.policy", text, sink)
+    assert checked.model is not None and not sink.has_errors
+    findings = [d for d in analyse(checked.model, text).findings if d.code == "P601"]
+    assert bool(findings) is not binds, [d.message for d in findings]
+    if findings:
+        assert "(at most 90万)" in findings[0].message
+
+
+def test_constant_figures_count_whole_blocks() -> None:
+    from policydsl.checks.analysis_boxes import constant
+
+    sink = Sink()
+    figure = "1万 * blocks(250万, 100万) + round_down(-2.5万, 1万) + 1万 * blocks(-3, 1)"
+    text = f'policy "t" {{}}\nassume {figure} >= 0\n'
+    checked = check_text("t.policy", text, sink)
+    assert checked.model is not None and not sink.has_errors
+    cond = checked.model.policy.of(ast.Assume)[-1].cond
+    assert isinstance(cond, ast.Compare)
+    assert constant(cond.left, checked.model) == Fraction(20000 - 30000 + 0)

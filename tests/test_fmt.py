@@ -151,6 +151,14 @@ def test_keywords_follow_the_first_keyword() -> None:
     assert english == "# 注释\nfact a: money\n\nmeasure m {\n  award 5万\n}\n"
 
 
+def test_whole_blocks_keep_the_keyword_language_and_a_plain_zero() -> None:
+    text = '政策 "t" {}\n事实 a: money\n措施 m { 给予 10万*每满(a-1000万,100万)+向下取整(取大(a,0),1万) }\n'
+    out = assert_round_trip(text)
+    assert "给予 10万 * 每满(a - 1000万, 100万) + 向下取整(取大(a, 0), 1万)\n" in out
+    out = assert_round_trip("fact a: money\nmeasure m { award 10万 * blocks(a, 100万) + round_down(a, 1万) }")
+    assert "award 10万 * blocks(a, 100万) + round_down(a, 1万)\n" in out
+
+
 def test_statutory_words_and_amounts_stay_as_written() -> None:
     text = "fact r: money\nassume r 超过2000万 and r 10亿元以上 and r ≥ 1.5亿 and r < 200000元 and r 满 3千\n"
     out = assert_round_trip(text)
@@ -720,7 +728,7 @@ def _exprs() -> st.SearchStrategy[ast.Expr]:
             st.builds(lambda e: ast.Member(s, e, (ast.Ident(s, "a"), ast.Ident(s, "b"))), inner),
             st.builds(
                 lambda f, args: ast.Call(s, f, tuple(args)),
-                st.sampled_from(["min", "max"]),
+                st.sampled_from(["min", "max", "blocks", "round_down"]),
                 st.lists(inner, min_size=1, max_size=3),
             ),
             st.builds(lambda e: ast.Call(s, "since", (e,)), inner),

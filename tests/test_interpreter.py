@@ -345,3 +345,42 @@ def test_a_group_cap_without_a_value_is_reported_with_its_text(tmp_path: Path) -
     with pytest.raises(rt.InputError) as raised:
         evaluator.constraints()
     assert raised.value.problems == ["cluster_cap * 2：参数 集群上限（cluster_cap）原文未给出"]
+
+
+WHOLE_BLOCKS = """policy "整数倍" {}
+fact investment "投资额": money
+fact rate "增幅": percent
+measure per_block "每满" {
+  award 10万 * 每满(investment - 1000万, 100万) cap 100万
+}
+measure points "每提高一个百分点" {
+  award 2万 * blocks(rate - 5%, 1%)
+}
+measure rounded "向下取整" {
+  award round_down(max(investment - 1000万, 0) * 5%, 1万)
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("investment", "rate", "blocks", "points", "rounded"),
+    [
+        # 每增加100万元奖励10万元: 1350万 above 1000万 are 13 whole blocks, 130万 capped at 100万
+        ("2350万", "7.5%", "1000000.00", "40000.00", "670000.00"),
+        # 不足100万元部分不予奖励: 99.99万 above is no whole block
+        ("1099.99万", "5.99%", "0.00", "0.00", "40000.00"),
+        ("1100万", "6%", "100000.00", "20000.00", "50000.00"),
+        # below the threshold: no block (not a negative count), and max(…, 0) keeps the award at 0
+        ("800万", "4%", "0.00", "0.00", "0.00"),
+    ],
+)
+def test_whole_blocks_and_rounding_down(
+    tmp_path: Path, investment: str, rate: str, blocks: str, points: str, rounded: str
+) -> None:
+    path = tmp_path / "whole.policy"
+    path.write_text(WHOLE_BLOCKS, encoding="utf-8")
+    evaluator, sink = compile_policy(path)
+    assert evaluator is not None, sink.diagnostics
+    decision = evaluator.evaluate({"investment": investment, "rate": rate}, DAY)
+    for name, expected in (("per_block", blocks), ("points", points), ("rounded", rounded)):
+        assert amount(decision, name) == (rt.DETERMINED, Decimal(expected)), name

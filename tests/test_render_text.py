@@ -96,6 +96,7 @@ CASES = [
     "start >= 2022-01-01",
     "1:1 * upper_funding > x",
     "rate * investment > x and center_level != provincial",
+    "10万 * blocks(investment - 1000万, 100万) + round_down(x, 1万) > max(y - 100万, 0)",
 ]
 
 

@@ -3,6 +3,7 @@ before the solver is asked, and the simple conjuncts that the merge and threshol
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 
@@ -164,6 +165,12 @@ def constant(expr: ast.Expr | ast.Unset, model: Model) -> Fraction | None:
                 return None
             known = [v for v in values if v is not None]
             return min(known) if expr.func == "min" else max(known)
+        case ast.Call() if expr.func in ("blocks", "round_down") and len(expr.args) == 2:
+            value, size = (constant(a, model) for a in expr.args)
+            if value is None or size is None or size <= 0:  # a unit not above zero has no value
+                return None
+            whole = Fraction(math.floor(value / size))
+            return max(whole, Fraction(0)) if expr.func == "blocks" else whole * size
         case ast.Name():
             sym = model.ref(expr)
             if isinstance(sym, T.ParamSym) and len(sym.decl.versions) == 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import assert_never
 
 import attrs
@@ -137,6 +137,21 @@ def _values(members: Iterable[str]) -> str:
 
 def _is_zero(expr: ast.Expr) -> bool:
     return isinstance(expr, ast.Number) and expr.value == 0
+
+
+# a plain `0` beside an operand of one of these kinds takes its unit (`max(x - 1000万, 0)`)
+_ZERO_TAKES = ("money", "percent", "count")
+
+
+def _literal_sign(expr: ast.Expr) -> int | None:
+    """-1, 0 or 1 for a figure written as a literal (`100万`, `-5`, `0`), None for anything else."""
+    match expr:
+        case ast.Money() | ast.Percent() | ast.Count() | ast.Number():
+            return (expr.value > 0) - (expr.value < 0)
+        case ast.Negate():
+            inner = _literal_sign(expr.operand)
+            return None if inner is None else -inner
+    return None
 
 
 class _Checker:
@@ -356,16 +371,30 @@ class _Checker:
             return expected or T.ERROR
         return self.expr(node, expected)
 
-    def unify(self, types: list[tuple[Type, Span]], what: str) -> Type:
+    def unify(self, types: list[tuple[Type, Span]], what: str, call: bool = False) -> Type:
+        """The one type of `types`; with `call`, a plain number beside a unit gets a hint."""
         known = [(t, s) for t, s in types if t.kind != "error"]
         if not known:
             return T.ERROR
         first = known[0][0]
         for ty, span in known[1:]:
             if ty != first:
-                self.sink.report(codes.E201, f"{what} mixes {describe(first)} and {describe(ty)}", span)
+                message = f"{what} mixes {describe(first)} and {describe(ty)}"
+                hint = None
+                if call and T.NUMBER in (first, ty):  # `max(x, 5)`: only a plain 0 takes the unit
+                    hint = _literal_hint(first if ty == T.NUMBER else ty)
+                self.sink.report(codes.E201, message, span, hint=hint)
                 return T.ERROR
         return first
+
+    def zeros(self, nodes: Sequence[ast.Expr], types: list[Type]) -> list[Type]:
+        """`types` of `nodes`, where a plain `0` takes the unit of the others (`max(x - 1000万, 0)`)."""
+        units = {t for t in types if t.kind in _ZERO_TAKES}
+        if len(units) != 1:
+            return types
+        (unit,) = units
+        pairs = zip(nodes, types, strict=True)
+        return [self.set(n, unit) if t == T.NUMBER and _is_zero(n) else t for n, t in pairs]
 
     def call(self, node: ast.Call, expected: Type | None) -> Type:
         if node.func == "since":
@@ -393,6 +422,8 @@ class _Checker:
                 )
                 return T.ERROR
             return T.DURATION
+        if node.func in ("blocks", "round_down"):
+            return self.whole(node)
         if len(node.args) < 2:
             self.sink.report(
                 codes.E204,
@@ -400,12 +431,46 @@ class _Checker:
                 node.span,
                 hint=f"`{node.func}(50% * investment, 1000万)`",
             )
-        result = self.unify([(self.expr(a, expected), a.span) for a in node.args], f"`{node.func}`")
+        types = self.zeros(node.args, [self.expr(a, expected) for a in node.args])
+        pairs = [(t, a.span) for t, a in zip(types, node.args, strict=True)]
+        result = self.unify(pairs, f"`{node.func}`", call=True)
         if result.kind == "duration":
             message = f"`{node.func}` of durations cannot be computed"
             self.sink.report(codes.E201, message, node.span, hint=_DURATION_HINT)
             return T.ERROR
         return result
+
+    def whole(self, node: ast.Call) -> Type:
+        """`blocks(x, 100万)`: how many whole 100万 in x, a plain number; `round_down(x, 1万)`: x
+        rounded down to a multiple of 1万, of x's type.  The unit is more than zero."""
+        types = [self.expr(a) for a in node.args]
+        example = f"`{node.func}(investment - 1000万, 100万)`"
+        if len(node.args) != 2:
+            message = f"`{node.func}` takes an amount and a unit, not {len(node.args)} arguments"
+            self.sink.report(codes.E204, message, node.span, hint=example)
+            return T.ERROR
+        size = node.args[1]
+        written: list[tuple[ast.Expr, Span | None]] = [(size, None)]
+        sym = self.model.ref(size) if isinstance(size, ast.Name) else None
+        if isinstance(sym, T.ParamSym):  # a parameter's figure is as good as written here
+            written += [(v.value, v.span) for v in sym.decl.versions if not isinstance(v.value, ast.Unset)]
+        for value, where in written:
+            sign = _literal_sign(value)
+            if sign is not None and sign <= 0:
+                said = "zero" if sign == 0 else "below zero"
+                message = f"the unit of `{node.func}` is {said}"
+                notes = (Note(f"the parameter is {said} here", where),) if where else ()
+                hint = f"give the size of one block: {example}"
+                self.sink.report(codes.E209, message, size.span, notes=notes, hint=hint)
+                return T.ERROR
+        ty = self.unify([(t, a.span) for t, a in zip(types, node.args, strict=True)], f"`{node.func}`", True)
+        if ty.kind not in (*_ZERO_TAKES, "number", "error"):
+            message = f"`{node.func}` counts amounts, numbers and percentages, not {describe(ty)}"
+            self.sink.report(codes.E201, message, node.span, hint=example)
+            return T.ERROR
+        if ty.kind == "error":
+            return T.ERROR
+        return T.NUMBER if node.func == "blocks" else ty
 
     def table(self, node: ast.Table, expected: Type | None) -> Type:
         fake = ast.Name(node.subject.span, (node.subject.text,))
@@ -441,6 +506,8 @@ class _Checker:
         right = self.expr(node.right)
         if "error" in (left.kind, right.kind):
             return T.ERROR
+        if node.op in "+-":
+            left, right = self.zeros((node.left, node.right), [left, right])
         op, a, b = node.op, left.kind, right.kind
         if op in "+-":
             if left == right and left.numeric and a not in ("per_unit", "duration"):
@@ -599,6 +666,8 @@ class _Checker:
                 )
             elif ty.kind == "per_unit":
                 hint = f"multiply by a count of {ty.unit}: `… * customers`"
+            elif isinstance(node, ast.Call) and node.func == "blocks":
+                hint = "`blocks` counts the blocks; multiply by the award per block: `10万 * blocks(…)`"
             elif ty.kind == "number":
                 hint = "write an amount such as `50万` or `200000元`"
             message = f"{what} must be an amount of money, but this is {describe(ty)}"

@@ -324,6 +324,8 @@ class PythonGenerator:
                 isinstance(e.right, P.Const) and e.right.kind != "per_unit" and e.right.value != 0
             ):
                 return True
+            case P.Whole() if not (isinstance(e.size, P.Const) and e.size.value > 0):
+                return True
             case P.ParamRef():
                 if e.name in seen:
                     return True
@@ -409,6 +411,13 @@ class PythonGenerator:
             case P.MinMax():
                 args = [self.expr(a) for a in e.args]
                 return self.none_if(args, f"{e.func}({', '.join(a.code for a in args)})")
+            case P.Whole():
+                value, size = self.expr(e.value), self.expr(e.size)
+                code = f"{e.func}({value.code}, {size.code})"
+                if value.nullable or size.nullable:
+                    return self.none_if([value, size], code)
+                # a unit that can be zero fails where the interpreter computes it, before later operands
+                return self.bind(code, False) if self.may_raise(e) else Val(code, False)
             case P.Unset():
                 self.unset_value(e.why)
                 return Val("None", True)

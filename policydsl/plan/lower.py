@@ -127,6 +127,9 @@ class _Lowering:
             case ast.Percent():
                 return P.Const(node.value, "percent", text=node.text)
             case ast.Number():
+                ty = self.model.type_of(node)  # the checker gives a plain 0 beside money the type money
+                if ty.kind in ("money", "percent", "count"):
+                    return P.Const(node.value, ty.kind, ty.unit, node.text)
                 return P.Const(node.value, "number", text=node.text)
             case ast.Count():
                 return P.Const(node.value, "count", node.unit, node.text)
@@ -168,6 +171,9 @@ class _Lowering:
             case ast.Call():
                 if node.func == "since":
                     raise AssertionError("since() stands only on the left of a comparison")
+                if node.func in ("blocks", "round_down"):
+                    value, size = node.args
+                    return P.Whole(node.func, self.expr(value), self.expr(size))
                 return P.MinMax(node.func, tuple(self.expr(a) for a in node.args))
             case ast.Table():
                 sym = self.model.refs.get(id(node.subject))

@@ -175,6 +175,18 @@ class MinMax:
 
 
 @attrs.frozen
+class Whole:
+    """Whole units of `size` in `value`: `func` blocks is how many whole sizes fit (a plain number;
+    0 when `value` is below one size, or negative), round_down is `value` rounded down to a
+    multiple of `size` (in `value`'s unit).  A size that is not more than zero makes the figure
+    unknown, as a division by zero does."""
+
+    func: str
+    value: Expr
+    size: Expr
+
+
+@attrs.frozen
 class Unset:
     """A value the text leaves open; evaluating it makes the figure unknown for the reason `why`.  In
     a tier table's `otherwise` row, `{key}` in `why` stands for the applicant's value of the key."""
@@ -244,6 +256,7 @@ Expr: TypeAlias = (
     | Or
     | Not
     | MinMax
+    | Whole
     | Unset
     | Table
     | Band
@@ -266,6 +279,7 @@ EXPR_CLASSES: tuple[type, ...] = (
     Or,
     Not,
     MinMax,
+    Whole,
     Unset,
     Table,
     Band,
@@ -287,6 +301,9 @@ def children(expr: Expr) -> Iterator[Expr]:
             yield expr.subject
         case MinMax():
             yield from expr.args
+        case Whole():
+            yield expr.value
+            yield expr.size
         case Table():
             yield FactRef(expr.fact)
             for row in expr.rows:

@@ -112,6 +112,8 @@ class ExprPrinter:
             case P.MinMax():
                 args = ", ".join(self.expr(a) for a in node.args)
                 return f"{self.kw(node.func)}({args})", ATOM
+            case P.Whole():
+                return f"{self.kw(node.func)}({self.expr(node.value)}, {self.expr(node.size)})", ATOM
             case P.Table():
                 enum = self.fact_enum(node.fact)
                 rows = ", ".join(

@@ -51,6 +51,9 @@ def subexpressions(node: P.Expr) -> Iterator[P.Expr]:
         case P.MinMax():
             for arg in node.args:
                 yield from subexpressions(arg)
+        case P.Whole():
+            yield from subexpressions(node.value)
+            yield from subexpressions(node.size)
         case P.Table():
             for row in node.rows:
                 yield from subexpressions(row.value)

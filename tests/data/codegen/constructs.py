@@ -249,6 +249,10 @@ D_20 = Decimal("20")
 D_400000 = Decimal("4.0E+5")
 D_10000 = Decimal("1E+4")
 D_500000 = Decimal("5.0E+5")
+D_30 = Decimal("30")
+D_5000000 = Decimal("5.00E+6")
+D_0_05 = Decimal("0.05")
+D_20000 = Decimal("2E+4")
 D_10000000_00 = Decimal("10000000.00")
 D_30000000_00 = Decimal("30000000.00")
 D_300000_00 = Decimal("300000.00")
@@ -269,7 +273,11 @@ TEXT_7 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000�
 TEXT_8 = "misc.1：适用（if center_level in [national, provincial] and not key_platform；"
 TEXT_9 = "[第十条] misc.2：适用（if established + 2年 <= 2023-06-01；"
 TEXT_10 = "misc.3：适用（if key_platform implies national_platform；"
-TEXT_11 = "不满足任何给予条件：misc.1、misc.2、misc.3"
+TEXT_11 = "10万 * blocks(investment - 1000万, 100万)"
+TEXT_12 = (
+    "round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 * 每满(investment, fees)"
+)
+TEXT_13 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
 # center 「创新中心」
 HEAD_center = ("center", "创新中心", "三(二)1", ("cash",))
 # platform 「平台」
@@ -1814,6 +1822,125 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     return True, None, UNKNOWN, why, steps
 
 
+# constructs.policy:76
+# award misc.4 「misc.4」
+def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    investment = f.get("investment")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 3
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_3
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("misc.4：适用（if standards >= 3；" + used + "）")
+    # amount: determined 10万 * blocks(investment - 1000万, 100万)
+    value = None
+    precision = EXACT
+    try:
+        if investment is None:
+            need.add("investment")
+        v2 = None if investment is None else investment - D_10000000
+        v3 = None if v2 is None else blocks(v2, D_1000000)
+        v4 = None if v3 is None else D_100000 * v3
+        value = v4
+        if explain and value is not None:
+            amount_step(steps, TEXT_11, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(TEXT_11, exc)
+        precision = UNKNOWN
+    # cap 100万
+    limit = D_1000000
+    if value is None or precision == UNKNOWN:
+        pass
+    elif limit < value:
+        if explain:
+            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
+        value = limit
+    elif explain:
+        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("misc.4", exc), steps
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+# constructs.policy:77
+# award misc.5 「misc.5」
+def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    fees = f.get("fees")
+    investment = f.get("investment")
+    revenue = f.get("revenue")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 30
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_30
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("misc.5：适用（if standards >= 30；" + used + "）")
+    # amount: determined round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
+    # 每满(investment, fees)
+    value = None
+    precision = EXACT
+    try:
+        if revenue is None:
+            need.add("revenue")
+        v2 = None if revenue is None else revenue - D_5000000
+        v3 = None if v2 is None else max(v2, D_0)
+        if fees is None:
+            need.add("fees")
+        v4 = None if v3 is None or fees is None else round_down(v3, fees)
+        if revenue is None:
+            need.add("revenue")
+        v5 = None if revenue is None else D_0_05 * revenue
+        v6 = None if v5 is None else round_down(v5, D_10000)
+        v7 = None if v4 is None or v6 is None else v4 + v6
+        if investment is None:
+            need.add("investment")
+        if fees is None:
+            need.add("fees")
+        v8 = None if investment is None or fees is None else blocks(investment, fees)
+        v9 = None if v8 is None else D_20000 * v8
+        v10 = None if v7 is None or v9 is None else v7 + v9
+        value = v10
+        if explain and value is not None:
+            amount_step(steps, TEXT_12, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_12))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(TEXT_12, exc)
+        precision = UNKNOWN
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("misc.5", exc), steps
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
 # constructs.policy:71
 # measure misc 「杂项」
 def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
@@ -1837,14 +1964,18 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     a1, amount1, precision1, why1, steps1 = misc_1(f, p, date, need, explain)
     a2, amount2, precision2, why2, steps2 = misc_2(f, p, date, need, explain)
     a3, amount3, precision3, why3, steps3 = misc_3(f, p, date, need, explain)
+    a4, amount4, precision4, why4, steps4 = misc_4(f, p, date, need, explain)
+    a5, amount5, precision5, why5, steps5 = misc_5(f, p, date, need, explain)
     try:
-        if a1 is not None and a2 is not None and a3 is not None:
+        if a1 is not None and a2 is not None and a3 is not None and a4 is not None and a5 is not None:
             conditions["misc.1"] = a1
             conditions["misc.2"] = a2
             conditions["misc.3"] = a3
-            if not (a1 or a2 or a3):
+            conditions["misc.4"] = a4
+            conditions["misc.5"] = a5
+            if not (a1 or a2 or a3 or a4 or a5):
                 result.status = INELIGIBLE
-                result.reasons.append(TEXT_11)
+                result.reasons.append(TEXT_13)
             else:
                 reasons: list[str] = []
                 total = ZERO
@@ -1876,7 +2007,25 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                         precision = precision3
                     if amount3 is not None:
                         total += amount3
-                if a1 + a2 + a3 > 1 and precision != UNKNOWN:
+                if a4:
+                    result.clauses.append("misc.4")
+                    result.explanation.extend(steps4)
+                    if why4:
+                        reasons.append(why4)
+                    if precision4 != EXACT and precision != UNKNOWN:
+                        precision = precision4
+                    if amount4 is not None:
+                        total += amount4
+                if a5:
+                    result.clauses.append("misc.5")
+                    result.explanation.extend(steps5)
+                    if why5:
+                        reasons.append(why5)
+                    if precision5 != EXACT and precision != UNKNOWN:
+                        precision = precision5
+                    if amount5 is not None:
+                        total += amount5
+                if a1 + a2 + a3 + a4 + a5 > 1 and precision != UNKNOWN:
                     result.explanation.append("合计 " + yuan(total))
                 if precision == UNKNOWN:
                     result.status = UNDETERMINED
@@ -1924,6 +2073,32 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision3,
                     list(steps3),
                     why3,
+                ),
+                ClauseOutcome(
+                    "misc.4",
+                    "award",
+                    "misc.4",
+                    None,
+                    None,
+                    None,
+                    a4,
+                    amount4,
+                    precision4,
+                    list(steps4),
+                    why4,
+                ),
+                ClauseOutcome(
+                    "misc.5",
+                    "award",
+                    "misc.5",
+                    None,
+                    None,
+                    None,
+                    a5,
+                    amount5,
+                    precision5,
+                    list(steps5),
+                    why5,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -2209,7 +2384,21 @@ def fast_amounts(
                     if value > D_500000:
                         value = D_500000
                     amount3 = value.quantize(QUANTUM, ROUND_MODE)
-                if a1 or a2 or a3:
+                # award 4
+                a4 = standards >= D_3
+                if a4:
+                    value = D_100000 * blocks(investment - D_10000000, D_1000000)
+                    if value > D_1000000:
+                        value = D_1000000
+                    amount4 = value.quantize(QUANTUM, ROUND_MODE)
+                # award 5
+                a5 = standards >= D_30
+                if a5:
+                    v17 = round_down(max(revenue - D_5000000, D_0), fees)
+                    v18 = blocks(investment, fees)
+                    value = (v17 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v18)
+                    amount5 = value.quantize(QUANTUM, ROUND_MODE)
+                if a1 or a2 or a3 or a4 or a5:
                     total = ZERO
                     if a1:
                         total += amount1
@@ -2217,6 +2406,10 @@ def fast_amounts(
                         total += amount2
                     if a3:
                         total += amount3
+                    if a4:
+                        total += amount4
+                    if a5:
+                        total += amount5
                     v8 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
         amounts: Amounts = {
             "center": v1,

@@ -207,7 +207,7 @@ ROUNDING = Rounding("fen", "half_up")
 QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
-MEASURES: tuple[str, ...] = ("ratio", "huge", "later", "since_edge", "staged")
+MEASURES: tuple[str, ...] = ("ratio", "huge", "later", "since_edge", "staged", "whole")
 COMBINES: list[tuple[str, list[str]]] = []
 D_0 = Decimal("0")
 D_1000000 = Decimal("1.00E+6")
@@ -220,6 +220,7 @@ D_100000_00 = Decimal("100000.00")
 D_500000_00 = Decimal("500000.00")
 DATE_2030_01_01 = datetime.date(2030, 1, 1)
 TEXT_1 = "later.1：适用（if d + 100年 > 2030-01-01；"
+TEXT_2 = "10万 * blocks(a, b) + round_down(a, b - 1元)"
 # ratio 「比值」
 HEAD_ratio = ("ratio", "比值", None, ("cash",))
 # huge 「大数」
@@ -230,6 +231,8 @@ HEAD_later = ("later", "日期", None, ("cash",))
 HEAD_since_edge = ("since_edge", "期限", None, ("cash",))
 # staged 「分期」
 HEAD_staged = ("staged", "分期", None, ("cash",))
+# whole 「整数」
+HEAD_whole = ("whole", "整数", None, ("cash",))
 FACTS_1 = (("b", "乙", True),)
 FACTS_2 = (("a", "甲", True), ("b", "乙", True))
 FACTS_3 = (("a", "甲", True),)
@@ -895,6 +898,118 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     return settle_unknown(result, unknown, need, NEEDED)
 
 
+# edges.policy:30
+# award whole.1 「whole.1」
+def whole_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    a_ = f.get("a")
+    b_ = f.get("b")
+    n_ = f.get("n")
+    why = None
+    # if n >= 1
+    if n_ is None:
+        need.add("n")
+    c1 = None if n_ is None else n_ >= D_1
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("whole.1：适用（if n >= 1；" + used + "）")
+    # amount: determined 10万 * blocks(a, b) + round_down(a, b - 1元)
+    value = None
+    precision = EXACT
+    try:
+        if a_ is None:
+            need.add("a")
+        if b_ is None:
+            need.add("b")
+        v2 = None if a_ is None or b_ is None else blocks(a_, b_)
+        v3 = None if v2 is None else D_100000 * v2
+        if a_ is None:
+            need.add("a")
+        if b_ is None:
+            need.add("b")
+        v4 = None if b_ is None else b_ - D_1
+        v5 = None if a_ is None or v4 is None else round_down(a_, v4)
+        v6 = None if v3 is None or v5 is None else v3 + v5
+        value = v6
+        if explain and value is not None:
+            amount_step(steps, TEXT_2, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_2))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(TEXT_2, exc)
+        precision = UNKNOWN
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("whole.1", exc), steps
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+# edges.policy:29
+# measure whole 「整数」
+def measure_whole(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(HEAD_whole, INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
+    result = measure_result(HEAD_whole, DETERMINED, [], conditions)
+    a1, amount1, precision1, why1, steps1 = whole_1(f, p, date, need, explain)
+    try:
+        if a1 is not None:
+            conditions["whole.1"] = a1
+            if not a1:
+                result.status = INELIGIBLE
+                result.reasons.append("不满足任何给予条件：whole.1")
+            else:
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                result.clauses.append("whole.1")
+                result.explanation.extend(steps1)
+                if why1:
+                    reasons.append(why1)
+                if precision1 != EXACT and precision != UNKNOWN:
+                    precision = precision1
+                if amount1 is not None:
+                    total += amount1
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "whole.1",
+                    "award",
+                    "whole.1",
+                    None,
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("整数", exc))
+    return settle_unknown(result, unknown, need, NEEDED)
+
+
 # The fast path: every fact given as a valid typed value (an int for a number) and a
 # date.  Returns (status, amount) per measure, as the full path decides them, the facts'
 # values and the keys ignored (names of no fact); None when the full path must decide.
@@ -936,12 +1051,13 @@ def fast_amounts(
         v3: tuple[str, Decimal | None] = NO
         v4: tuple[str, Decimal | None] = NO
         v5: tuple[str, Decimal | None] = NO
+        v6: tuple[str, Decimal | None] = NO
         # measure ratio 「比值」
         # award 1
         a1 = b_ >= D_0
         if a1:
-            v6 = a_ / b_
-            value = a_ * v6
+            v7 = a_ / b_
+            value = a_ * v7
             if value > D_1000000:
                 value = D_1000000
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -957,19 +1073,19 @@ def fast_amounts(
             v2 = CEILING, amount1 or ROUNDED_ZERO
         # measure later 「日期」
         # award 1
-        v7 = add_duration(d, 100, "year")
-        a1 = v7 > DATE_2030_01_01
+        v8 = add_duration(d, 100, "year")
+        a1 = v8 > DATE_2030_01_01
         amount1 = D_100000_00
         if a1:
             v3 = DETERMINED, amount1 or ROUNDED_ZERO
         # measure since_edge 「期限」
-        c8 = add_duration(d, 1, "year") <= date
-        ok = c8
+        c9 = add_duration(d, 1, "year") <= date
+        ok = c9
         if ok:
             # award 1
             value = D_50000 * n_
-            v9 = a_ / b_
-            limit = a_ * v9
+            v10 = a_ / b_
+            limit = a_ * v10
             if value > limit:
                 value = limit
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -984,8 +1100,8 @@ def fast_amounts(
             going = True
             # instalment first: n >= 1
             if going:
-                v10 = a_ / b_
-                share = v10
+                v11 = a_ / b_
+                share = v11
                 if n_ >= D_1:
                     paid += (total * share).quantize(QUANTUM, ROUND_MODE)
                 else:
@@ -1000,12 +1116,23 @@ def fast_amounts(
                     paid = ZERO
             total = paid
             v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        # measure whole 「整数」
+        # award 1
+        a1 = n_ >= D_1
+        if a1:
+            v12 = blocks(a_, b_)
+            v13 = round_down(a_, b_ - D_1)
+            value = (D_100000 * v12) + v13
+            amount1 = value.quantize(QUANTUM, ROUND_MODE)
+        if a1:
+            v6 = DETERMINED, amount1 or ROUNDED_ZERO
         amounts: Amounts = {
             "ratio": v1,
             "huge": v2,
             "later": v3,
             "since_edge": v4,
             "staged": v5,
+            "whole": v6,
         }
         return amounts, values, ignored
     except (Unset, *ARITHMETIC):
@@ -1094,6 +1221,7 @@ def decide(
             "later": measure_later(f, p, date, shared, explain),
             "since_edge": measure_since_edge(f, p, date, shared, explain),
             "staged": measure_staged(f, p, date, shared, explain),
+            "whole": measure_whole(f, p, date, shared, explain),
         }
         if not partial:
             require_facts(measures)
