@@ -990,3 +990,20 @@ def test_constant_figures_count_whole_blocks() -> None:
     cond = checked.model.policy.of(ast.Assume)[-1].cond
     assert isinstance(cond, ast.Compare)
     assert constant(cond.left, checked.model) == Fraction(20000 - 30000 + 0)
+
+
+def test_a_group_cap_settled_by_its_allocation_quotes_the_word_as_written() -> None:
+    """The caps read the plan, which keeps the allocation as a meaning (`proportional`); the reason
+    a settled P605 gives still quotes the word the file wrote, in whichever language."""
+    text = (ANALYSIS / "jiangmen_group_cap_ok.policy").read_text(encoding="utf-8")
+    chinese = text.replace("allocate proportional", "分配 按比例")
+    assert chinese != text
+    sink = Sink()
+    checked = check_text("group.policy", chinese, sink)
+    assert checked.model is not None and not sink.has_errors
+    assert analyse(checked.model, chinese, Options()).settled == ()
+    (settled,) = analyse(checked.model, chinese, Options(verbose=True)).settled
+    assert settled.diagnostic.code == "P605"
+    assert settled.reason == "declared `allocate 按比例`: members are scaled down"
+    assert settled.span is not None and settled.span.line == 14 and settled.span.col == 3
+    assert "`500万`" in settled.diagnostic.message

@@ -94,7 +94,9 @@ LAYERS: dict[str, Rules] = {
     # The analyses keep the AST for spans and language-level checks, not the checker's symbols;
     # the ids of the clauses they hold come from the plan (Context.id_of).
     "policydsl.checks.analysis_base": Rules(calls=("clause_id",)),
-    "policydsl.checks.analysis_caps": Rules(ASKS_THE_SOLVER, calls=("clause_id",)),
+    # ported: caps, group caps, quotas and budgets, funding limits and total caps are read from the
+    # plan, which carries where each is written and how; nothing of the AST, not even for a type
+    "policydsl.checks.analysis_caps": Rules(NO_AST, names=NO_AST),
     "policydsl.checks.analysis_clauses": Rules(ASKS_THE_SOLVER, calls=("clause_id",)),
     # ported: tier tables and bands are read from the plan, which carries where they are written
     "policydsl.checks.analysis_gaps": Rules(NO_AST),

@@ -412,3 +412,52 @@ def test_tables_bands_amounts_and_quotas_carry_where_they_are_written(name: str)
                         assert len(row.words) == len(row.bounds or ())
                         assert all(word in _written(source, row.span) for word, _ in row.words)
     assert seen
+
+
+def _folded(source: str, span: Any) -> str:
+    return " ".join(_written(source, span).split())
+
+
+CAPPED = [
+    CONSTRUCTS,
+    DATA / "fmt" / "messy_chinese.policy",
+    *(DATA / "analysis" / f"{name}.policy" for name in ("quota_budget", "cap_dominated", "funding_limit")),
+    *BUNDLED,
+]
+
+
+def test_caps_limits_budgets_and_total_caps_carry_where_and_how_they_are_written() -> None:
+    """The cap analyses read the plan and quote and place their findings from it: every cap, fixed
+    formula, funding limit, group cap, budget and total cap carries the span of the text it came
+    from, and the text it quotes is the text at that span (the written allocation word and counted
+    funding included)."""
+    seen: set[str] = set()
+    for path in CAPPED:
+        model, source = checked(path)
+        plan = lower(model, source)
+        for measure in plan.measures:
+            for clause in measure.clauses:
+                amount = clause.amount
+                if amount.expr is not None:
+                    assert amount.expr_span is not None and _folded(source, amount.expr_span) == amount.text
+                for cap in amount.caps:
+                    seen.add("cap")
+                    assert cap.span is not None and _folded(source, cap.span) == cap.text
+            for limit in measure.funding_limits:
+                seen.add("funding_limit")
+                assert limit.span is not None
+                written = _folded(source, limit.span)
+                assert limit.text in written and limit.received_text in written
+            for group in measure.group_caps:
+                seen.add("group_cap")
+                assert group.span is not None
+                written = _folded(source, group.span)
+                assert group.text in written and group.per in written
+                assert group.allocate_text is None or group.allocate_text in written
+            for budget in measure.budgets:
+                seen.add("budget")
+                assert budget.span is not None and budget.text in _folded(source, budget.span)
+        for total in plan.total_caps:
+            seen.add("total_cap")
+            assert total.amount_span is not None and _folded(source, total.amount_span) == total.text
+    assert seen == {"cap", "funding_limit", "group_cap", "budget", "total_cap"}

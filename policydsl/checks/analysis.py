@@ -56,7 +56,7 @@ def analyse(model: Model, text: str = "", options: Options | None = None) -> Ana
             clauses.measure(m)
         clauses.cross(measures)
         check_gaps(ctx)
-        CapChecks(ctx, text).run()
+        CapChecks(ctx).run()
     check_undetermined(ctx)
     if ctx.skipped:
         ctx.add(

@@ -12,7 +12,7 @@ import attrs
 from policydsl import ast
 from policydsl import types as T
 from policydsl.checks.analysis_witness import describe, literals, param_literals
-from policydsl.diagnostics import Note, Severity
+from policydsl.diagnostics import Code, Note, Severity
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.model import Model
 from policydsl.plan import nodes as P
@@ -49,6 +49,11 @@ class Options:
     rlimit: int = DEFAULT_RLIMIT  # solver steps per question, the deterministic limit (smt.py)
 
 
+def code_id(code: Code | str) -> str:
+    """The id of a code (`codes.P601` or, in the checks not yet converted, `"P601"`)."""
+    return code.id if isinstance(code, Code) else code
+
+
 @attrs.frozen
 class Finding:
     """One analysis result before acknowledgements: `code`, `message`, `span`; the `targets` an
@@ -56,7 +61,7 @@ class Finding:
     other places; a `hint`; the `witness` applicant; extra `data`; and, when a declaration of the
     policy already settles it, `settled_by` (reason, where)."""
 
-    code: str
+    code: str = attrs.field(converter=code_id)
     message: str
     span: Span | None
     targets: tuple[str, ...]
@@ -277,7 +282,7 @@ class Context:
         self,
         build: Callable[[], Sequence[Formula]],
         *,
-        code: str,
+        code: Code | str,
         targets: Sequence[str],
         span: Span | None,
         what: str,
@@ -306,7 +311,7 @@ class Context:
         self,
         build: Callable[[], tuple[Any, Sequence[Formula]]],
         *,
-        code: str,
+        code: Code | str,
         targets: Sequence[str],
         span: Span | None,
         what: str,
@@ -340,7 +345,9 @@ class Context:
             )
         )
 
-    def undecided(self, code: str, targets: Sequence[str], span: Span | None, what: str, reason: str) -> None:
+    def undecided(
+        self, code: Code | str, targets: Sequence[str], span: Span | None, what: str, reason: str
+    ) -> None:
         timeout = "timeout" in reason or "canceled" in reason or not reason
         detail = f"in {self.options.timeout_ms} ms" if timeout else f"({reason})"
         if reason == RLIMIT_REASON:
@@ -351,7 +358,7 @@ class Context:
                 f"could not be decided {detail}: {what}",
                 span,
                 tuple(targets),
-                data={"check": code, "reason": reason or "timeout"},
+                data={"check": code_id(code), "reason": reason or "timeout"},
             )
         )
 

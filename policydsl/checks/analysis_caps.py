@@ -1,86 +1,85 @@
 """Caps: caps that never bind or always do, dominated caps, group caps, quotas against budgets, and
-cross-funding ceilings that put a stated cap out of reach."""
+cross-funding ceilings that put a stated cap out of reach.  Reads the plan: its caps, limits,
+budgets and quotas carry where they are written and how."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from functools import partial
 from typing import Any
 
-from policydsl import ast
+from policydsl import codes
 from policydsl.checks.analysis_base import Context, Finding, measure_label
-from policydsl.checks.analysis_boxes import constant
+from policydsl.checks.analysis_boxes import plan_constant
 from policydsl.checks.analysis_witness import money_literal
 from policydsl.diagnostics import Note
-from policydsl.keywords import ALLOCATIONS
+from policydsl.plan import nodes as P
 from policydsl.smt import Formula
 
 
 class CapChecks:
-    """The cap analyses over one policy; `text` is the source, to quote formulas as written."""
+    """The cap analyses over one policy's plan (`ctx.plan`); the formulas are quoted as written
+    (the plan keeps their text)."""
 
-    def __init__(self, ctx: Context, text: str) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.enc = ctx.enc
-        self.model = ctx.model
-        self.text = text
-        self.idle: set[int] = set()  # id() of caps that never bind
+        self.enc = ctx.enc.enc
+        self.plan = ctx.plan
+        self.idle: set[int] = set()  # id() of the plan's caps that never bind
 
-    def quote(self, node: ast.Node) -> str:
-        if self.text and node.span.end <= len(self.text):
-            return " ".join(self.text[node.span.start : node.span.end].split())
-        return type(node).__name__
+    def constant(self, expr: P.Expr) -> Fraction | None:
+        return plan_constant(expr, self.plan)
 
     def run(self) -> None:
-        for m in self.model.policy.of(ast.Measure):
+        for m in self.plan.measures:
             if self.ctx.is_dead(m):
                 continue
             for c in m.clauses:
                 if not self.ctx.is_dead(c) and c.amount.caps:
                     self.clause(m, c)
-            for g in m.of(ast.GroupCap):
+            for g in m.group_caps:
                 self.group(m, g)
-            budgets = m.of(ast.Budget)
-            for q in m.of(ast.Quota):
-                for b in budgets:
+            for q in m.quotas:
+                for b in m.budgets:
                     self.budget(m, q, b)
-            applied = self.enc.measures[id(m)].funding  # the limit the evaluation applies
-            if applied is not None:
-                self.funding(m, self.enc.written_limits[id(applied)])
-        for tc in self.model.policy.of(ast.TotalCap):
+            if m.funding is not None:  # the limit the evaluation applies
+                self.funding(m, m.funding)
+        for tc in self.plan.total_caps:
             self.total(tc)
 
     # ------------------------------------------------------------------ caps of one clause
-    def clause(self, m: ast.Measure, c: ast.Clause) -> None:
+    def clause(self, m: P.Measure, c: P.Clause) -> None:
         ctx, enc = self.ctx, self.enc
-        cid = ctx.id_of(c)
+        cid = c.id
         where = ctx.clause_label(m, c)
         facts = ctx.clause_facts(m, c, amounts=True)
         data = {"clauses": [cid], "cites": ctx.cites(m, c)}
+        amount = c.amount
 
         def context() -> list[Formula]:
             return [enc.gate(m), enc.fires(c)]
 
-        def against(op: str, cap: ast.Expr) -> list[Formula]:
-            return [*context(), enc.compare(op, enc.formula(c), enc.num(cap))]
+        def against(op: str, cap: P.Cap) -> list[Formula]:
+            return [*context(), enc.compare(op, enc.formula(c), enc.num(cap.expr))]
 
-        expr = c.amount.expr
-        binding: list[ast.Expr] = []
-        for cap in c.amount.caps:
+        expr = amount.expr
+        binding: list[P.Cap] = []
+        for cap in amount.caps:
             if expr is None:
                 binding.append(cap)
                 continue
-            fc, kc = constant(expr, self.model), constant(cap, self.model)
+            fc, kc = self.constant(expr), self.constant(cap.expr)
             if fc is not None and kc is not None:
                 never, always = fc <= kc, fc >= kc
             else:
                 q1 = ctx.ask(
                     partial(against, ">", cap),
-                    code="P601",
+                    code=codes.P601,
                     targets=(cid,),
                     span=cap.span,
-                    what=f"whether the cap `{self.quote(cap)}` of {where} can bind",
+                    what=f"whether the cap `{cap.text}` of {where} can bind",
                     facts=facts,
                 )
                 if q1 is None:
@@ -90,7 +89,7 @@ class CapChecks:
                 if not never:
                     q2 = ctx.ask(
                         partial(against, "<", cap),
-                        code="P603",
+                        code=codes.P603,
                         targets=(cid,),
                         span=cap.span,
                         what=f"whether the formula of {where} can be below its cap",
@@ -106,12 +105,12 @@ class CapChecks:
                 same = " always equals it" if always else f" never exceeds it{reach}"
                 ctx.add(
                     Finding(
-                        "P601",
-                        f"the cap `{self.quote(cap)}` of {where} never binds: the formula "
-                        f"`{self.quote(expr)}`{same} for any applicant the clause admits",
+                        codes.P601,
+                        f"the cap `{cap.text}` of {where} never binds: the formula "
+                        f"`{amount.text}`{same} for any applicant the clause admits",
                         cap.span,
                         (cid,),
-                        (Note("the formula", expr.span),),
+                        (Note("the formula", amount.expr_span),),
                         "drop the cap, or check its figure against the formula and the facts' bounds",
                         best[1] if best else None,
                         {**data, **ctx.witness_data(best[1] if best else None)},
@@ -122,13 +121,13 @@ class CapChecks:
                 least = "" if low is None else f" (its least value is {low[0]})"
                 ctx.add(
                     Finding(
-                        "P603",
-                        f"the formula `{self.quote(expr)}` of {where} is never below its cap "
-                        f"`{self.quote(cap)}`{least}: the award is always the cap and the formula does not "
+                        codes.P603,
+                        f"the formula `{amount.text}` of {where} is never below its cap "
+                        f"`{cap.text}`{least}: the award is always the cap and the formula does not "
                         "matter",
                         cap.span,
                         (cid,),
-                        (Note("the formula", expr.span),),
+                        (Note("the formula", amount.expr_span),),
                         "a floor above the ceiling: check both figures, or state the amount directly",
                         low[1] if low else None,
                         {**data, **ctx.witness_data(low[1] if low else None)},
@@ -143,12 +142,12 @@ class CapChecks:
         build: Callable[[], tuple[Any, list[Formula]]],
         maximise: bool,
         cid: str,
-        cap: ast.Expr,
+        cap: P.Cap,
         facts: set[str],
     ) -> tuple[str, Any] | None:
         result = self.ctx.optimise(
             build,
-            code="P601",
+            code=codes.P601,
             targets=(cid,),
             span=cap.span,
             what="the formula's extreme value",
@@ -162,43 +161,43 @@ class CapChecks:
 
     def dominated(
         self,
-        m: ast.Measure,
-        c: ast.Clause,
-        caps: list[ast.Expr],
+        m: P.Measure,
+        c: P.Clause,
+        caps: list[P.Cap],
         context: Callable[[], list[Formula]],
         facts: set[str],
         data: dict[str, Any],
     ) -> None:
         """P602: a cap that another cap of the clause is never above (it never decides the amount)."""
         ctx, enc = self.ctx, self.enc
-        cid = ctx.id_of(c)
+        cid = c.id
         reported: set[int] = set()
 
-        def below(a: ast.Expr, b: ast.Expr) -> list[Formula]:
-            return [*context(), enc.compare("<", enc.num(a), enc.num(b))]
+        def below(a: P.Cap, b: P.Cap) -> list[Formula]:
+            return [*context(), enc.compare("<", enc.num(a.expr), enc.num(b.expr))]
 
         for i, a in enumerate(caps):
             for b in caps[i + 1 :]:
                 if id(a) in reported or id(b) in reported:
                     continue
-                ca, cb = constant(a, self.model), constant(b, self.model)
+                ca, cb = self.constant(a.expr), self.constant(b.expr)
                 if ca is not None and cb is not None:
                     a_over, b_over = ca >= cb, cb >= ca
                 else:
                     qa = ctx.ask(
                         partial(below, a, b),
-                        code="P602",
+                        code=codes.P602,
                         targets=(cid,),
                         span=a.span,
-                        what=f"whether cap `{self.quote(a)}` is ever below `{self.quote(b)}`",
+                        what=f"whether cap `{a.text}` is ever below `{b.text}`",
                         facts=facts,
                     )
                     qb = ctx.ask(
                         partial(below, b, a),
-                        code="P602",
+                        code=codes.P602,
                         targets=(cid,),
                         span=b.span,
-                        what=f"whether cap `{self.quote(b)}` is ever below `{self.quote(a)}`",
+                        what=f"whether cap `{b.text}` is ever below `{a.text}`",
                         facts=facts,
                     )
                     if qa is None or qb is None:
@@ -211,7 +210,7 @@ class CapChecks:
                 reported.add(id(idle))
                 sample = ctx.ask(
                     context,
-                    code="P602",
+                    code=codes.P602,
                     targets=(cid,),
                     span=idle.span,
                     what="an applicant for the clause",
@@ -220,9 +219,9 @@ class CapChecks:
                 witness = sample.witness if sample is not None and sample.sat else None
                 ctx.add(
                     Finding(
-                        "P602",
-                        f"the cap `{self.quote(idle)}` of {ctx.clause_label(m, c)} never decides the "
-                        f"amount: the cap `{self.quote(other)}` is never above it",
+                        codes.P602,
+                        f"the cap `{idle.text}` of {ctx.clause_label(m, c)} never decides the "
+                        f"amount: the cap `{other.text}` is never above it",
                         idle.span,
                         (cid,),
                         (Note("the lower cap", other.span),),
@@ -233,17 +232,17 @@ class CapChecks:
                 )
 
     # ------------------------------------------------------------------ group caps
-    def group(self, m: ast.Measure, g: ast.GroupCap) -> None:
+    def group(self, m: P.Measure, g: P.GroupCap) -> None:
         """P604 one member alone passes the group cap; P605 members together pass it and no
         allocation rule says how to cut."""
         ctx, enc = self.ctx, self.enc
-        name = m.name.text
+        name = m.name
         facts = ctx.facts_for([m], m.clauses, amounts=True)
         data = {"measures": [name], "cites": ctx.cites(m)}
-        per = g.per.text
+        per = g.per
         one = ctx.ask(
             lambda: [enc.pays(m), enc.compare(">", enc.measure_amount(m), enc.num(g.amount))],
-            code="P604",
+            code=codes.P604,
             targets=(name,),
             span=g.span,
             what=f"whether one member of {measure_label(m)} can receive more than the group cap",
@@ -258,9 +257,9 @@ class CapChecks:
             got = "more" if value is None or "amount" in one.unset else money_literal(value)
             ctx.add(
                 Finding(
-                    "P604",
+                    codes.P604,
                     f"one member of a `{per}` can receive {got} from {measure_label(m)}, more than "
-                    f"the group cap `{self.quote(g.amount)}` for the whole `{per}`",
+                    f"the group cap `{g.text}` for the whole `{per}`",
                     g.span,
                     (name,),
                     (),
@@ -270,21 +269,17 @@ class CapChecks:
                 )
             )
             return
-        allocation = ALLOCATIONS.get(g.allocate.text) if g.allocate is not None else None
         settled = None
-        if allocation == "proportional":
-            if not ctx.options.verbose:
+        if g.allocate == "proportional":
+            if not ctx.options.verbose or g.span is None:
                 return
-            settled = (
-                f"declared `allocate {g.allocate.text if g.allocate else ''}`: members are scaled down",
-                g.span,
-            )
-        cap = constant(g.amount, self.model)
+            settled = (f"declared `allocate {g.allocate_text or ''}`: members are scaled down", g.span)
+        cap = self.constant(g.amount)
         if cap is None or cap <= 0:
             return
         best = ctx.optimise(
             lambda: (enc.measure_amount(m, rounded=False), [enc.pays(m)]),
-            code="P605",
+            code=codes.P605,
             targets=(name,),
             span=g.span,
             what=f"the largest award of {measure_label(m)}",
@@ -300,17 +295,17 @@ class CapChecks:
         rule = {
             "unset": "the allocation is left `unset`",
             "proportional": "`allocate proportional` scales every member down",
-        }.get(allocation or "", "no allocation rule says how to cut (`allocate proportional`)")
+        }.get(g.allocate or "", "no allocation rule says how to cut (`allocate proportional`)")
         ctx.add(
             Finding(
-                "P605",
+                codes.P605,
                 f"{members} members of one `{per}` each awarded {money_literal(largest)} by "
                 f"{measure_label(m)} receive {money_literal(total)} together, more than the group cap "
-                f"`{self.quote(g.amount)}`, and {rule}",
+                f"`{g.text}`, and {rule}",
                 g.span,
                 (name,),
                 (),
-                f"declare `group_cap {self.quote(g.amount)} per {per} allocate proportional` (or the rule "
+                f"declare `group_cap {g.text} per {per} allocate proportional` (or the rule "
                 "the text intends)",
                 best.witness,
                 {
@@ -325,17 +320,17 @@ class CapChecks:
         )
 
     # ------------------------------------------------------------------ quotas and budgets
-    def budget(self, m: ast.Measure, q: ast.Quota, b: ast.Budget) -> None:
+    def budget(self, m: P.Measure, q: P.Quota, b: P.Budget) -> None:
         """P606: the quota of winners times the largest award passes the declared budget."""
         ctx, enc = self.ctx, self.enc
-        name = m.name.text
-        limit = constant(b.amount, self.model)
+        name = m.name
+        limit = self.constant(b.amount)
         if limit is None:
             return
         facts = ctx.facts_for([m], m.clauses, amounts=True)
         best = ctx.optimise(
             lambda: (enc.measure_amount(m, rounded=False), [enc.pays(m)]),
-            code="P606",
+            code=codes.P606,
             targets=(name,),
             span=b.span,
             what=f"the largest award of {measure_label(m)}",
@@ -352,9 +347,9 @@ class CapChecks:
         if best.value is None:
             ctx.add(
                 Finding(
-                    "P606",
+                    codes.P606,
                     f"{measure_label(m)} has no largest award, so {q.count} winners can pass the "
-                    f"budget `{self.quote(b.amount)}`",
+                    f"budget `{b.text}`",
                     b.span,
                     (name,),
                     (Note(f"the quota of {q.count}", q.span),),
@@ -370,10 +365,10 @@ class CapChecks:
             return
         ctx.add(
             Finding(
-                "P606",
+                codes.P606,
                 f"{q.count} winners of {measure_label(m)} at its largest award "
                 f"{money_literal(largest)} need {money_literal(need)}, more than the budget "
-                f"`{self.quote(b.amount)}`",
+                f"`{b.text}`",
                 b.span,
                 (name,),
                 (Note(f"the quota of {q.count}", q.span),),
@@ -389,7 +384,7 @@ class CapChecks:
         )
 
     # ------------------------------------------------------------------ cross-funding ceilings
-    def funding(self, m: ast.Measure, limit: ast.FundingLimit) -> None:
+    def funding(self, m: P.Measure, limit: P.FundingLimit) -> None:
         """P607: a clause's stated cap is within reach of its formula, but the cross-funding ceiling
         always leaves less room than it."""
         ctx, enc = self.ctx, self.enc
@@ -397,32 +392,29 @@ class CapChecks:
         def room() -> dict[str, Any]:
             return {"room": enc.max(enc.real(0), enc.funding_room(limit))}
 
-        def reach(c: ast.Clause, k: ast.Expr, within: bool) -> list[Formula]:
-            parts = [enc.gate(m), enc.applies(m, c), enc.compare(">=", enc.clause_amount(c), enc.num(k))]
+        def reach(c: P.Clause, k: P.Cap, within: bool) -> list[Formula]:
+            parts = [enc.gate(m), enc.applies(m, c), enc.compare(">=", enc.clause_amount(c), enc.num(k.expr))]
             if within:
-                parts.append(enc.compare(">=", room()["room"], enc.num(k)))
+                parts.append(enc.compare(">=", room()["room"], enc.num(k.expr)))
             return parts
 
         for c in m.clauses:
             if c.kind != "award" or ctx.is_dead(c):
                 continue
-            stated = [k for k in c.amount.caps if id(k) not in self.idle]
-            if (
-                not c.amount.caps
-                and c.amount.expr is not None
-                and constant(c.amount.expr, self.model) is not None
-            ):
-                stated = [c.amount.expr]
-            cid = ctx.id_of(c)
-            planned = enc.limits[id(limit)]
-            facts = ctx.clause_facts(m, c, amounts=True) | ctx.names(planned.limit, planned.received)[0]
+            amount = c.amount
+            stated = [k for k in amount.caps if id(k) not in self.idle]
+            if not amount.caps and amount.expr is not None and self.constant(amount.expr) is not None:
+                # a fixed amount is its own stated figure
+                stated = [P.Cap(amount.expr, amount.text or "", span=amount.expr_span)]
+            cid = c.id
+            facts = ctx.clause_facts(m, c, amounts=True) | ctx.names(limit.limit, limit.received)[0]
             for k in stated:
                 before = ctx.ask(
                     partial(reach, c, k, False),
-                    code="P607",
+                    code=codes.P607,
                     targets=(cid,),
                     span=k.span,
-                    what=f"whether {ctx.clause_label(m, c)} can reach `{self.quote(k)}`",
+                    what=f"whether {ctx.clause_label(m, c)} can reach `{k.text}`",
                     facts=facts,
                     show=room,
                 )
@@ -430,17 +422,17 @@ class CapChecks:
                     continue
                 after = ctx.ask(
                     partial(reach, c, k, True),
-                    code="P607",
+                    code=codes.P607,
                     targets=(cid,),
                     span=k.span,
-                    what=f"whether the cross-funding ceiling leaves room for `{self.quote(k)}`",
+                    what=f"whether the cross-funding ceiling leaves room for `{k.text}`",
                     facts=facts,
                 )
                 if after is None or not after.unsat:
                     continue
                 most = ctx.optimise(
                     partial(self._room_for, m, c, room),
-                    code="P607",
+                    code=codes.P607,
                     targets=(cid,),
                     span=k.span,
                     what="the most the cross-funding ceiling leaves",
@@ -453,10 +445,10 @@ class CapChecks:
                     here = f" (here it leaves {money_literal(left)})" if shown and left is not None else ""
                 ctx.add(
                     Finding(
-                        "P607",
-                        f"{ctx.clause_label(m, c)} can never pay its stated `{self.quote(k)}`: the "
-                        f"cross-funding ceiling `{self.quote(limit.limit)}` counting "
-                        f"`{limit.counting.text}` always leaves less{here}",
+                        codes.P607,
+                        f"{ctx.clause_label(m, c)} can never pay its stated `{k.text}`: the "
+                        f"cross-funding ceiling `{limit.text}` counting "
+                        f"`{limit.received_text}` always leaves less{here}",
                         k.span,
                         (cid,),
                         (Note("the cross-funding ceiling", limit.span),),
@@ -468,35 +460,36 @@ class CapChecks:
                 )
 
     def _room_for(
-        self, m: ast.Measure, c: ast.Clause, room: Callable[[], dict[str, Any]]
+        self, m: P.Measure, c: P.Clause, room: Callable[[], dict[str, Any]]
     ) -> tuple[Any, list[Formula]]:
         return room()["room"], [self.enc.gate(m), self.enc.applies(m, c)]
 
     # ------------------------------------------------------------------ total caps
-    def total(self, tc: ast.TotalCap) -> None:
+    def total(self, tc: P.TotalCap) -> None:
         """P601 for a total cap: the measures it covers can never pay more than it together."""
         ctx, enc = self.ctx, self.enc
-        measures = [self.model.measures[n.text] for n in tc.measures if n.text in self.model.measures]
-        names = tuple(m.name.text for m in measures)
+        known = {m.name: m for m in self.plan.measures}
+        measures = [known[n] for n in tc.measures if n in known]
+        names = tuple(m.name for m in measures)
 
         def paid() -> Any:
             return enc.sum([enc.ite(enc.pays(m), enc.measure_amount(m), enc.real(0)) for m in measures])
 
         answer = ctx.ask(
             lambda: [enc.compare(">", paid(), enc.num(tc.amount))],
-            code="P601",
+            code=codes.P601,
             targets=names,
-            span=tc.amount.span,
-            what=f"whether the total cap `{self.quote(tc.amount)}` can bind",
+            span=tc.amount_span,
+            what=f"whether the total cap `{tc.text}` can bind",
         )
         if answer is None or not answer.unsat:
             return
         ctx.add(
             Finding(
-                "P601",
-                f"the total cap `{self.quote(tc.amount)}` never binds: "
+                codes.P601,
+                f"the total cap `{tc.text}` never binds: "
                 f"{', '.join(f'`{n}`' for n in names)} together never pay more",
-                tc.amount.span,
+                tc.amount_span,
                 names,
                 (),
                 "drop the total cap, or check its figure against the measures' caps",

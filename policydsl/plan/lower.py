@@ -330,9 +330,10 @@ class _Lowering:
             amount.mode,
             None if amount.expr is None else self.expr(amount.expr),
             None if amount.expr is None else self.quote(amount.expr),
-            tuple(P.Cap(self.expr(c), self.quote(c)) for c in amount.caps),
+            tuple(P.Cap(self.expr(c), self.quote(c), span=c.span) for c in amount.caps),
             NO_AMOUNT.format(label=label),
             span=amount.span,
+            expr_span=None if amount.expr is None else amount.expr.span,
         )
         return P.Clause(
             cid,
@@ -386,7 +387,14 @@ class _Lowering:
         awards = [c for c in clauses if c.kind == "award"]
         none_reason = NO_AWARD.format(labels="、".join(c.label for c in awards) or NO_CLAUSES)
         funding = tuple(
-            P.FundingLimit(self.expr(f.limit), self.expr(f.counting), self.quote(f.limit), f.cite)
+            P.FundingLimit(
+                self.expr(f.limit),
+                self.expr(f.counting),
+                self.quote(f.limit),
+                f.cite,
+                received_text=f.counting.text,
+                span=f.span,
+            )
             for f in measure.of(ast.FundingLimit)
         )
         stages = tuple(
@@ -431,10 +439,15 @@ class _Lowering:
                 None if g.allocate is None else ALLOCATIONS[g.allocate.text],
                 g.cite,
                 self.quote(g.amount),
+                allocate_text=None if g.allocate is None else g.allocate.text,
+                span=g.span,
             )
             for g in measure.of(ast.GroupCap)
         )
-        budgets = tuple(P.Budget(self.expr(b.amount), b.cite) for b in measure.of(ast.Budget))
+        budgets = tuple(
+            P.Budget(self.expr(b.amount), b.cite, text=self.quote(b.amount), span=b.span)
+            for b in measure.of(ast.Budget)
+        )
         return P.Measure(
             mname,
             label,
@@ -477,7 +490,13 @@ class _Lowering:
                 for c in self.policy.of(ast.Combine)
             ),
             tuple(
-                P.TotalCap(self.expr(t.amount), tuple(m.text for m in t.measures), t.cite)
+                P.TotalCap(
+                    self.expr(t.amount),
+                    tuple(m.text for m in t.measures),
+                    t.cite,
+                    text=self.quote(t.amount),
+                    amount_span=t.amount.span,
+                )
                 for t in self.policy.of(ast.TotalCap)
             ),
             tuple(

@@ -491,17 +491,20 @@ class Condition:
 
 @attrs.frozen
 class Cap:
-    """A cap on a clause's amount: `expr` and `text`, the cap as written."""
+    """A cap on a clause's amount: `expr` and `text`, the cap as written (`span`: where, for the
+    analyses' findings)."""
 
     expr: Expr
     text: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Amount:
     """What a clause gives: `mode` "determined" (an entitlement), "ceiling" (discretionary, up to the
     figure) or "unset"; `expr` and `text` (as written; None when unset), then each of `caps`.
-    `unset_reason` is the reason shown when the text gives no figure; `span` where it is written."""
+    `unset_reason` is the reason shown when the text gives no figure; `span` where it is written,
+    `expr_span` where its formula is."""
 
     mode: str
     expr: Expr | None
@@ -509,6 +512,7 @@ class Amount:
     caps: tuple[Cap, ...]
     unset_reason: str
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    expr_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -562,12 +566,15 @@ class ExceptionGroup:
 @attrs.frozen
 class FundingLimit:
     """Cross-funding ceiling: the public funding `received` (an expression, usually a fact) plus this
-    award is at most `limit`; `text` is the limit as written."""
+    award is at most `limit`; `text` is the limit as written, `received_text` the funding counted as
+    written, `span` where the ceiling stands (for the analyses' findings)."""
 
     limit: Expr
     received: Expr
     text: str
     cite: str | None
+    received_text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -618,21 +625,27 @@ class Quota:
 class GroupCap:
     """The awards of all members of one group (the fact `per`) together are at most `amount`; how to
     cut when they pass it is `allocate` (proportional, unset; None: not said).  `text` is the
-    amount as written (what a batch is told when it has no value)."""
+    amount as written (what a batch is told when it has no value), `allocate_text` the allocation
+    word as written, `span` where the group cap stands (for the analyses' findings)."""
 
     amount: Expr
     per: str
     allocate: str | None
     cite: str | None
     text: str = ""
+    allocate_text: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Budget:
-    """The yearly budget of a measure."""
+    """The yearly budget of a measure: `amount`, with `text`, the amount as written, and `span`,
+    where the budget stands (for the analyses' findings)."""
 
     amount: Expr
     cite: str | None
+    text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -715,11 +728,14 @@ class Combination:
 
 @attrs.frozen
 class TotalCap:
-    """The awards of `measures` together are at most `amount` for one applicant."""
+    """The awards of `measures` together are at most `amount` for one applicant; `text` is the
+    amount as written and `amount_span` where (for the analyses' findings)."""
 
     amount: Expr
     measures: tuple[str, ...]
     cite: str | None
+    text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
+    amount_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
