@@ -17,7 +17,7 @@ PACKAGE = ROOT / "policydsl"
 # Modules that still give their codes as text.  The analyses (checks/analysis*.py) are being
 # rewritten onto the plan; their findings name codes as strings until that lands, then they take
 # the constants too and this list is emptied.
-STILL_TEXT = ("policydsl/checks/analysis*.py",)
+STILL_TEXT = ("policydsl/checks/analysis_caps.py",)
 
 _CODE_ID = re.compile(r"[A-Z][0-9]{3}")
 
