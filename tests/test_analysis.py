@@ -1007,3 +1007,79 @@ def test_a_group_cap_settled_by_its_allocation_quotes_the_word_as_written() -> N
     assert settled.reason == "declared `allocate 按比例`: members are scaled down"
     assert settled.span is not None and settled.span.line == 14 and settled.span.col == 3
     assert "`500万`" in settled.diagnostic.message
+
+
+# ------------------------------------------------------------------------ an `unless` in a threshold pair
+
+UNLESS_HOLE = """policy "缺口" { issuer "测试" issued 2021-01-01 }
+fact revenue "营业收入": money >= 0
+fact listed "上市": bool
+measure m "M" {
+  award 5万 if revenue 不满 100万 unless listed
+  award 10万 if revenue 超过 100万 unless listed
+}
+"""
+
+
+def test_a_threshold_hole_between_clauses_that_share_an_unless_is_found() -> None:
+    """The hole check asks the solver about the conditions the two clauses share; an `unless`
+    among them stood for a node the solver's translation had never seen (a traceback)."""
+    result = _analyse_text(UNLESS_HOLE)
+    [hole] = [d for d in result.findings if d.code == "P404"]
+    assert hole.data["targets"] == ["m.1", "m.2"]
+    assert "营业收入 = 100万" in hole.message
+    assert hole.data["witness"]["revenue"] == "100万"
+    assert hole.data["witness"]["listed"] == "false"
+
+
+# ------------------------------------------------------------------------ positions come from the plan
+
+
+def _written_exprs(plan: P.Plan) -> list[P.Expr]:
+    """Every expression of the plan lowered from the text (not the parts the lowering makes up:
+    a ratio's two numbers, the `not` of an `implies`, a tier table's key)."""
+    found: list[P.Expr] = []
+
+    def visit(expr: P.Expr) -> None:
+        found.append(expr)
+        match expr:
+            case P.Arith() if expr.ratio is not None:
+                return
+            case P.Or() if expr.implies:
+                assert isinstance(expr.left, P.Not)
+                visit(expr.left.operand)
+                visit(expr.right)
+                return
+            case P.Table():
+                for row in expr.rows:
+                    visit(row.value)
+                return
+        for child in P.children(expr):
+            visit(child)
+
+    roots = [g.cond for g in plan.eligibility] + list(plan.assumptions)
+    for m in plan.measures:
+        roots += [g.cond for g in m.gates]
+        for c in m.clauses:
+            roots += [k.cond for k in c.conditions] + [cap.expr for cap in c.amount.caps]
+            roots += [c.amount.expr] if c.amount.expr is not None else []
+    for root in roots:
+        visit(root)
+    return found
+
+
+@pytest.mark.parametrize("path", FILES + sorted(POLICIES.glob("*.policy")), ids=lambda p: p.stem)
+def test_every_node_a_finding_can_point_at_has_its_position_in_the_plan(path: Path) -> None:
+    """The analyses place findings, notes and `could not check` at plan nodes: each expression
+    written in the text, each gate, condition, clause and measure name carries where it stands."""
+    model, text = load(path)
+    plan = lower(model, text)
+    assert plan.span is not None
+    missing = [type(e).__name__ for e in _written_exprs(plan) if e.span is None]
+    assert missing == []
+    for m in plan.measures:
+        assert m.name_span is not None
+        assert all(g.span is not None for g in (*plan.eligibility, *m.gates))
+        assert all(c.span is not None and all(k.span is not None for k in c.conditions) for c in m.clauses)
+        spans = m.applicants.spans if m.applicants is not None else ()
+        assert all(text[s.start : s.end].startswith(("applicants", "适用")) for s in spans), spans

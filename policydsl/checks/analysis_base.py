@@ -9,10 +9,10 @@ from typing import Any
 
 import attrs
 
-from policydsl import ast
-from policydsl import types as T
+from policydsl import ast, codes
 from policydsl.checks.analysis_witness import describe, literals, param_literals
-from policydsl.diagnostics import Code, Note, Severity
+from policydsl.codes import CODES
+from policydsl.diagnostics import Code, Diagnostic, Note, Severity
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.model import Model
 from policydsl.plan import nodes as P
@@ -84,64 +84,30 @@ class Stats:
     filtered: int
 
 
-def walk(node: Any) -> Iterator[ast.Node]:
-    """Every node under `node` (itself included)."""
-    stack: list[Any] = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, tuple | list):
-            stack.extend(item)
-        elif isinstance(item, ast.Node):
-            yield item
-            for field in item.__attrs_attrs__:
-                child = getattr(item, field.name)
-                if isinstance(child, ast.Node):
-                    stack.append(child)
-                elif isinstance(child, tuple):
-                    stack.extend(c for c in child if isinstance(c, ast.Node))
+@attrs.frozen
+class Settled:
+    """A finding the policy settles: the `diagnostic` it would be, the `reason` and where (`span`)
+    the acknowledgement or declaration stands."""
 
-
-class Groups:
-    """A measure's exception groups (`Measure.groups`), told in the AST clauses the analyses hold
-    for their spans: `awards`, and for a clause its `exceptions` and `higher_siblings`, as written."""
-
-    def __init__(self, bridge: PlanEncoder, measure: ast.Measure) -> None:
-        self.bridge = bridge
-        self.measure = measure
-        self.plan = bridge.measures[id(measure)]
-        self.awards = [c for c in measure.clauses if c.kind == "award"]
-
-    def _ast(self, clauses: Sequence[P.Clause]) -> list[ast.Clause]:
-        return [self.measure.clauses[c.index - 1] for c in clauses]
-
-    def exceptions(self, clause: ast.Clause) -> list[ast.Clause]:
-        return self._ast(self.bridge.enc.exceptions(self.plan, self.bridge.clauses[id(clause)]))
-
-    def higher_siblings(self, clause: ast.Clause) -> list[ast.Clause]:
-        return self._ast(self.bridge.enc.higher_siblings(self.plan, self.bridge.clauses[id(clause)]))
-
-    def tied(self, a: ast.Clause, b: ast.Clause) -> bool:
-        """Whether exceptions `a` and `b` of one default share a priority (`ExceptionGroup.ties`)."""
-        ia, ib = self.bridge.clauses[id(a)].id, self.bridge.clauses[id(b)].id
-        return any(ia in tie and ib in tie for g in self.plan.groups for tie in g.ties)
+    diagnostic: Diagnostic
+    reason: str
+    span: Span | None
 
 
 class PlanEncoder:
-    """The solver encoding of the policy's plan (`enc`), asked with the AST nodes the analyses hold
-    for their spans: each is turned into its plan node here, in one place (`trace` pairs every
-    expression with its lowering).  What it does not translate it hands to `enc` unchanged."""
+    """The solver encoding of the policy's plan (`enc`), which every analysis asks with plan nodes,
+    and, for the cap checks while they still hold AST nodes, the translation of those nodes into
+    their plan nodes (`trace` pairs every expression with its lowering)."""
 
     def __init__(self, model: Model, text: str) -> None:
         self.plan, trace = lower_traced(model, text)
         self.enc = Encoder(self.plan)
         self.exprs: dict[int, P.Expr] = {id(node): lowered for node, lowered in trace}
-        self.origins: dict[int, ast.Node] = {id(lowered): node for node, lowered in trace}
         self._keep = trace  # the ids above stay unique while the pairs are alive
         self.measures: dict[int, P.Measure] = {}
         self.clauses: dict[int, P.Clause] = {}
         self.limits: dict[int, P.FundingLimit] = {}
         self.written_limits: dict[int, ast.FundingLimit] = {}  # id() of the plan's, for spans
-        self._groups: dict[int, Groups] = {}
         for m, pm in zip(model.policy.of(ast.Measure), self.plan.measures, strict=True):
             self.measures[id(m)] = pm
             self.clauses.update((id(c), pc) for c, pc in zip(m.clauses, pm.clauses, strict=True))
@@ -151,60 +117,19 @@ class PlanEncoder:
             self.written_limits.update(
                 (id(pf), f) for f, pf in zip(m.of(ast.FundingLimit), pm.funding_limits, strict=True)
             )
-        # the solver's names of the values the text leaves unset, by where they are written
-        for node in walk(model.policy):
-            if isinstance(node, ast.Table | ast.Band) and id(node) in self.exprs:
-                tag = "tier" if isinstance(node, ast.Table) else "band"
-                self.enc.name_unset(self.exprs[id(node)], f"{tag}:{node.span.line}:{node.span.col}")
-                for entry in node.entries:
-                    if isinstance(entry.value, ast.Unset) and id(entry.value) in self.exprs:
-                        where = f"{tag}:{entry.span.line}:{entry.span.col}"
-                        self.enc.name_unset(self.exprs[id(entry.value)], where)
+        name_unset(self.enc, self.plan)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.enc, name)
 
-    def span_of(self, expr: P.Expr | None) -> Span | None:
-        """Where the plan expression `expr` is written (None: not known)."""
-        node = self.origins.get(id(expr)) if expr is not None else None
-        return None if node is None else node.span
-
-    def shape(self, measure: ast.Measure) -> Groups:
-        hit = self._groups.get(id(measure))
-        if hit is None:
-            hit = self._groups[id(measure)] = Groups(self, measure)
-        return hit
-
-    def cond(self, node: ast.Expr) -> Formula:
-        return self.enc.cond(self.exprs[id(node)])
-
     def num(self, node: ast.Expr) -> Any:
         return self.enc.num(self.exprs[id(node)])
-
-    def fact(self, sym: T.FactSym) -> Any:
-        return self.enc.fact(sym.name)
-
-    def table_key(self, node: ast.Table, member: str) -> Formula:
-        table = self.exprs[id(node)]
-        assert isinstance(table, P.Table)
-        return self.enc.table_key(table, member)
-
-    def band_conditions(self, node: ast.Band) -> list[Formula | None]:
-        band = self.exprs[id(node)]
-        assert isinstance(band, P.Band)
-        return self.enc.band_conditions(band)
-
-    def kind_gate(self, measure: ast.Measure) -> Formula:
-        return self.enc.kind_gate(self.measures[id(measure)])
 
     def gate(self, measure: ast.Measure) -> Formula:
         return self.enc.gate(self.measures[id(measure)])
 
     def pays(self, measure: ast.Measure) -> Formula:
         return self.enc.pays(self.measures[id(measure)])
-
-    def any_award(self, measure: ast.Measure) -> Formula:
-        return self.enc.any_award(self.measures[id(measure)])
 
     def fires(self, clause: ast.Clause) -> Formula:
         return self.enc.fires(self.clauses[id(clause)])
@@ -263,14 +188,14 @@ class Context:
         self.findings.append(finding)
 
     def unsupported(self, exc: Unsupported, targets: Sequence[str], what: str, span: Span | None) -> None:
-        span = self.enc.span_of(exc.expr) or span
+        span = (exc.expr.span if exc.expr is not None else None) or span
         key = (span.start, span.end) if span is not None else (-1, -1)
         if key in self._unsupported:
             return
         self._unsupported.add(key)
         self.add(
             Finding(
-                "P901",
+                codes.P901,
                 f"could not check {what}: {exc.reason}",
                 span,
                 tuple(targets),
@@ -337,7 +262,7 @@ class Context:
     def solver_error(self, exc: Exception, targets: Sequence[str], span: Span | None, what: str) -> None:
         self.add(
             Finding(
-                "P901",
+                codes.P901,
                 f"could not check {what}: the solver rejected it ({exc})",
                 span,
                 tuple(targets),
@@ -354,7 +279,7 @@ class Context:
             detail = f"within {self.options.rlimit} solver steps (--rlimit)"
         self.add(
             Finding(
-                "P900",
+                codes.P900,
                 f"could not be decided {detail}: {what}",
                 span,
                 tuple(targets),
@@ -476,16 +401,65 @@ class Context:
     def witness_data(self, witness: Witness | None) -> dict[str, Any]:
         if witness is None:
             return {}
-        data: dict[str, Any] = {"witness": literals(witness, self.model)}
+        data: dict[str, Any] = {"witness": literals(witness, self.plan, self.chinese)}
         if witness.on is not None:
             data["on"] = witness.on.isoformat()
-        params = param_literals(witness, self.model)
+        params = param_literals(witness, self.plan, self.chinese)
         if params:
             data["params"] = params
         return data
 
     def describe(self, witness: Witness) -> str:
-        return describe(witness, self.model)
+        return describe(witness, self.plan, self.chinese)
+
+    def diagnostic(self, f: Finding) -> Diagnostic:
+        """The finding as the diagnostic reported (its witness a note)."""
+        notes = list(f.notes)
+        if f.witness is not None and (f.witness.facts or f.witness.params or f.witness.on):
+            notes.append(Note(f"witness: {self.describe(f.witness)}"))
+        data = dict(f.data)
+        data["targets"] = list(f.targets)
+        severity = f.severity if f.severity is not None else CODES[f.code].severity
+        return Diagnostic(f.code, severity, f.message, f.span, tuple(notes), f.hint, data)
+
+
+def name_unset(enc: Encoder, plan: P.Plan) -> None:
+    """Name in the solver each value the text leaves unset by where it is written: a tier table
+    or band (`tier:line:col`, for its missing row) and each of their rows written `unset`."""
+    for expr in plan_exprs(plan):
+        for node in P.walk(expr):
+            if not isinstance(node, P.Table | P.Band) or node.span is None:
+                continue
+            tag = "tier" if isinstance(node, P.Table) else "band"
+            enc.name_unset(node, f"{tag}:{node.span.line}:{node.span.col}")
+            for row in node.rows:
+                if isinstance(row.value, P.Unset) and row.span is not None:
+                    enc.name_unset(row.value, f"{tag}:{row.span.line}:{row.span.col}")
+
+
+def plan_exprs(plan: P.Plan) -> Iterator[P.Expr]:
+    """Every expression the plan holds (not those inside them)."""
+    for param in plan.params.values():
+        yield from (v.value for v in param.versions)
+    for spec in plan.facts.values():
+        yield from (bound for _, bound in spec.declared)
+    yield from plan.assumptions
+    yield from (a.cond for a in plan.assumption_lines)
+    yield from (g.cond for g in plan.eligibility)
+    for m in plan.measures:
+        yield from (g.cond for g in m.gates)
+        for c in m.clauses:
+            yield from _clause_exprs(c, amounts=True)
+        for f in m.funding_limits:
+            yield from (f.limit, f.received)
+        for s in m.instalments:
+            yield from ([s.share] if s.share is not None else [])
+            yield s.cond
+        yield from (p.cond for p in m.preferences)
+        yield from (q.rank for q in m.quotas if q.rank is not None)
+        yield from (g.amount for g in m.group_caps)
+        yield from (b.amount for b in m.budgets)
+    yield from (t.amount for t in plan.total_caps)
 
 
 def _clause_exprs(clause: P.Clause, amounts: bool) -> list[P.Expr]:

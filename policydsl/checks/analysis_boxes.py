@@ -216,140 +216,131 @@ def plan_constant(expr: P.Expr, plan: P.Plan) -> Fraction | None:
 @attrs.frozen
 class Simple:
     """A conjunct that constrains one fact alone: `fact`, and the `constraint` it puts on it;
-    `node` is the conjunct as written (for hints quoting the drafter's words)."""
+    `node` is the conjunct (its `span` and `word` for hints quoting the drafter's words)."""
 
     fact: str
     constraint: Constraint
-    node: ast.Expr
+    node: P.Expr
 
 
-def conjuncts(expr: ast.Expr) -> Iterator[ast.Expr]:
+def conjuncts(expr: P.Expr) -> Iterator[P.Expr]:
     """The top-level parts of a conjunction."""
-    if isinstance(expr, ast.And):
+    if isinstance(expr, P.And):
         yield from conjuncts(expr.left)
         yield from conjuncts(expr.right)
     else:
         yield expr
 
 
-def clause_conjuncts(clause: ast.Clause) -> list[ast.Expr]:
+def clause_conjuncts(clause: P.Clause) -> list[P.Expr]:
     """Every condition of a clause as a list of conjuncts (`unless x` is one conjunct, not x)."""
-    out: list[ast.Expr] = []
+    out: list[P.Expr] = []
     for c in clause.conditions:
         if c.negated:
-            out.append(ast.Not(c.span, c.expr))
+            out.append(P.Not(c.cond, span=c.span))
         else:
-            out.extend(conjuncts(c.expr))
+            out.extend(conjuncts(c.cond))
     return out
 
 
-def _fact(expr: ast.Expr, model: Model) -> T.FactSym | None:
-    if isinstance(expr, ast.Name):
-        sym = model.ref(expr)
-        if isinstance(sym, T.FactSym):
-            return sym
-    return None
+def _fact(expr: P.Expr, plan: P.Plan) -> P.FactSpec | None:
+    return plan.facts.get(expr.name) if isinstance(expr, P.FactRef) else None
 
 
-def simple(expr: ast.Expr, model: Model) -> Simple | None:
+def simple(expr: P.Expr, plan: P.Plan) -> Simple | None:
     """The single-fact constraint a conjunct states, when it states one."""
     match expr:
-        case ast.Compare():
+        case P.Cmp():
             left, right, op = expr.left, expr.right, expr.op
-            sym = _fact(left, model)
-            if sym is None:
-                sym, left, right, op = _fact(right, model), right, left, _FLIP[op]
-            if sym is None:
+            spec = _fact(left, plan)
+            if spec is None:
+                spec, left, right, op = _fact(right, plan), right, left, _FLIP[op]
+            if spec is None:
                 return None
-            kind = sym.type.kind
-            if kind in _NUMERIC:
-                value = constant(right, model)
+            if spec.kind in _NUMERIC:
+                value = plan_constant(right, plan)
                 interval = None if value is None else Interval.of(op, value)
-                return None if interval is None else Simple(sym.name, interval, expr)
-            if kind == "enum" and op in ("==", "!="):
-                other = model.ref(right) if isinstance(right, ast.Name) else None
-                if isinstance(other, T.EnumValueSym):
-                    members = frozenset(model.enums.get(other.enum, {}))
-                    allowed = frozenset({other.member}) if op == "==" else members - {other.member}
-                    return Simple(sym.name, allowed, expr)
-            if kind == "bool" and op in ("==", "!=") and isinstance(right, ast.Bool):
-                return Simple(sym.name, frozenset({str(right.value == (op == "=="))}), expr)
-        case ast.Member():
-            sym = _fact(expr.subject, model)
-            if sym is not None and sym.type.kind == "enum":
-                return Simple(sym.name, frozenset(v.text for v in expr.values), expr)
-        case ast.Name():
-            sym = _fact(expr, model)
-            if sym is not None and sym.type.kind == "bool":
-                return Simple(sym.name, frozenset({"True"}), expr)
-        case ast.Not():
-            sym = _fact(expr.operand, model)
-            if sym is not None and sym.type.kind == "bool":
-                return Simple(sym.name, frozenset({"False"}), expr)
-            inner = simple(expr.operand, model)
+                return None if interval is None else Simple(spec.name, interval, expr)
+            if spec.kind == "enum" and op in ("==", "!=") and isinstance(right, P.EnumConst):
+                members = frozenset(plan.enums.get(right.enum, {}))
+                allowed = frozenset({right.member}) if op == "==" else members - {right.member}
+                return Simple(spec.name, allowed, expr)
+            if spec.kind == "bool" and op in ("==", "!=") and isinstance(right, P.BoolConst):
+                return Simple(spec.name, frozenset({str(right.value == (op == "=="))}), expr)
+        case P.In():
+            spec = _fact(expr.subject, plan)
+            if spec is not None and spec.kind == "enum":
+                return Simple(spec.name, frozenset(expr.members), expr)
+        case P.FactRef():
+            spec = _fact(expr, plan)
+            if spec is not None and spec.kind == "bool":
+                return Simple(spec.name, frozenset({"True"}), expr)
+        case P.Not():
+            spec = _fact(expr.operand, plan)
+            if spec is not None and spec.kind == "bool":
+                return Simple(spec.name, frozenset({"False"}), expr)
+            inner = simple(expr.operand, plan)
             if inner is not None and isinstance(inner.constraint, frozenset):
-                enum = model.facts[inner.fact].type.enum
+                enum = plan.facts[inner.fact].enum
                 if enum is not None:
-                    members = frozenset(model.enums.get(enum, {}))
+                    members = frozenset(plan.enums.get(enum, {}))
                 else:
                     members = frozenset({"True", "False"})
                 return Simple(inner.fact, members - inner.constraint, expr)
     return None
 
 
-def box_of(expr: ast.Expr, model: Model) -> Box:
+def box_of(expr: P.Expr, plan: P.Plan) -> Box:
     """A sound outer box of a condition: every applicant satisfying it lies in the box."""
     match expr:
-        case ast.And():
-            return box_of(expr.left, model).meet(box_of(expr.right, model))
-        case ast.Or():
-            return box_of(expr.left, model).join(box_of(expr.right, model))
-        case ast.Bool():
+        case P.And():
+            return box_of(expr.left, plan).meet(box_of(expr.right, plan))
+        case P.Or():
+            return box_of(expr.left, plan).join(box_of(expr.right, plan))
+        case P.BoolConst():
             return TOP if expr.value else BOTTOM
-    s = simple(expr, model)
+    s = simple(expr, plan)
     if s is None:
         return TOP
     return Box({s.fact: s.constraint})
 
 
-def clause_box(clause: ast.Clause, model: Model) -> Box:
+def clause_box(clause: P.Clause, plan: P.Plan) -> Box:
     box = TOP
     for conj in clause_conjuncts(clause):
-        box = box.meet(box_of(conj, model))
+        box = box.meet(box_of(conj, plan))
     return box
 
 
-def domain_box(model: Model) -> Box:
+def domain_box(plan: P.Plan) -> Box:
     """What the declared bounds of the facts allow."""
     box = TOP
-    for name, sym in model.facts.items():
-        if sym.decl is None or name != sym.name:
+    for name, spec in plan.facts.items():
+        if spec.kind not in _NUMERIC:
             continue
-        for bound in sym.decl.bounds:
-            if sym.type.kind in _NUMERIC:
-                value = constant(bound.value, model)
-                interval = None if value is None else Interval.of(bound.op, value)
-                if interval is not None:
-                    box = box.meet(Box({name: interval}))
+        for op, bound in spec.declared:
+            value = plan_constant(bound, plan)
+            interval = None if value is None else Interval.of(op, value)
+            if interval is not None:
+                box = box.meet(Box({name: interval}))
     return box
 
 
-def gate_box(measure: ast.Measure, model: Model, shared: Box) -> Box:
+def gate_box(measure: P.Measure, plan: P.Plan, shared: Box) -> Box:
     """The outer box of what a measure asks (kinds, requirements) within the shared eligibility."""
     box = shared
-    kinds = [k.text for a in measure.of(ast.Applicants) for k in a.kinds]
-    if kinds and model.kinds:
-        box = box.meet(Box({APPLICANT_FACT[0]: frozenset(kinds)}))
-    for req in measure.of(ast.Requirement):
-        box = box.meet(box_of(req.cond, model))
+    if measure.applicants is not None and measure.applicants.kinds:
+        box = box.meet(Box({APPLICANT_FACT[0]: frozenset(measure.applicants.kinds)}))
+    for gate in measure.gates:
+        if gate.kind == "require":
+            box = box.meet(box_of(gate.cond, plan))
     return box
 
 
-def shared_box(model: Model) -> Box:
-    box = domain_box(model)
-    for e in model.policy.of(ast.Eligibility):
-        for r in e.requirements:
-            box = box.meet(box_of(r.cond, model))
+def shared_box(plan: P.Plan) -> Box:
+    box = domain_box(plan)
+    for gate in plan.eligibility:
+        box = box.meet(box_of(gate.cond, plan))
     return box
 
 

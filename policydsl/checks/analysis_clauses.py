@@ -1,4 +1,5 @@
-"""Clause analyses: dead clauses, overlaps (within and across measures), exceptions, merges, holes."""
+"""Clause analyses over the plan: dead clauses, overlaps (within and across measures), exceptions,
+merges, holes (the language-level P205 and P302 are analysis_language's)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,8 @@ from fractions import Fraction
 from functools import partial
 from typing import Any
 
-from policydsl import ast
-from policydsl.checks.analysis_base import (
-    Context,
-    Finding,
-    PlanEncoder,
-    measure_label,
-)
+from policydsl import codes
+from policydsl.checks.analysis_base import Context, Finding, measure_label
 from policydsl.checks.analysis_boxes import (
     Box,
     Interval,
@@ -28,9 +24,9 @@ from policydsl.checks.analysis_boxes import (
     simple,
 )
 from policydsl.checks.analysis_witness import amount_text, literal
-from policydsl.diagnostics import Note
-from policydsl.keywords import COMBINE_MODES
-from policydsl.smt import Answer, Formula, SolverError, Unsupported
+from policydsl.diagnostics import Code, Note
+from policydsl.plan import nodes as P
+from policydsl.smt import Answer, Encoder, Formula, SolverError, Unsupported
 from policydsl.source import Span
 
 Part = tuple[str, Span, Callable[[], Formula]]
@@ -42,45 +38,44 @@ class ClauseChecks:
 
     def __init__(self, ctx: Context, text: str) -> None:
         self.ctx = ctx
-        self.enc = ctx.enc
-        self.model = ctx.model
+        self.enc: Encoder = ctx.enc.enc
+        self.plan = ctx.plan
         self.text = text
-        self.shared = shared_box(ctx.model)
-        self.boxes: dict[int, Box] = {}
-        self.copies: set[tuple[int, int]] = set()  # (id, id) of a clause and its word-for-word copy
+        self.shared = shared_box(ctx.plan)
+        self.boxes: dict[str, Box] = {}  # by clause id
+        self.copies: set[tuple[str, str]] = set()  # ids of a clause and its word-for-word copy (P205)
 
-    def quote(self, node: ast.Node) -> str:
-        if self.text and node.span.end <= len(self.text):
-            return " ".join(self.text[node.span.start : node.span.end].split())
+    def quote(self, span: Span | None, node: object) -> str:
+        """The text at `span` as written, spaces folded (the node's kind when there is no text)."""
+        if self.text and span is not None and span.end <= len(self.text):
+            return " ".join(self.text[span.start : span.end].split())
         return type(node).__name__
 
     # ------------------------------------------------------------------ unsat cores as notes
-    def gate_parts(self, measure: ast.Measure | None) -> list[Part]:
+    def gate_parts(self, measure: P.Measure | None) -> list[Part]:
         enc = self.enc
         parts: list[Part] = []
-        for e in self.model.policy.of(ast.Eligibility):
-            for r in e.requirements:
-                what = f"eligibility “{r.reason or self.quote(r.cond)}”"
-                parts.append((what, r.span, partial(_holds, enc, r.cond, False)))
+        for g in self.plan.eligibility:
+            parts.append((f"eligibility “{g.reason}”", _at(g.span), partial(_holds, enc, g.cond, False)))
         if measure is None:
             return parts
-        for a in measure.of(ast.Applicants):
-            parts.append((f"`{self.quote(a)}`", a.span, partial(enc.kind_gate, measure)))
-        for r in measure.of(ast.Requirement):
-            what = f"requirement “{r.reason or self.quote(r.cond)}”"
-            parts.append((what, r.span, partial(_holds, enc, r.cond, False)))
-        for x in measure.of(ast.Exclusion):
-            what = f"exclusion “{x.reason or self.quote(x.cond)}”"
-            parts.append((what, x.span, partial(_holds, enc, x.cond, True)))
+        for span in measure.applicants.spans if measure.applicants is not None else ():
+            parts.append((f"`{self.quote(span, measure.applicants)}`", span, partial(enc.kind_gate, measure)))
+        for g in measure.gates:
+            what = f"{'requirement' if g.passes_when else 'exclusion'} “{g.reason}”"
+            parts.append((what, _at(g.span), partial(_holds, enc, g.cond, not g.passes_when)))
         return parts
 
-    def clause_parts(self, clause: ast.Clause) -> list[Part]:
+    def clause_parts(self, clause: P.Clause) -> list[Part]:
         """Each conjunct of the clause's conditions on its own, so a core can name the two that clash."""
         parts: list[Part] = []
         for c in clause.conditions:
-            for piece in [c.expr] if c.negated else list(conjuncts(c.expr)):
-                what = f"`unless {self.quote(piece)}`" if c.negated else f"`{self.quote(piece)}`"
-                parts.append((f"condition {what}", piece.span, partial(_holds, self.enc, piece, c.negated)))
+            for piece in [c.cond] if c.negated else list(conjuncts(c.cond)):
+                quoted = self.quote(piece.span, piece)
+                what = f"`unless {quoted}`" if c.negated else f"`{quoted}`"
+                parts.append(
+                    (f"condition {what}", _at(piece.span), partial(_holds, self.enc, piece, c.negated))
+                )
         return parts
 
     def core_notes(self, parts: Sequence[Part], base: Sequence[Formula] = ()) -> list[Note]:
@@ -104,17 +99,15 @@ class ClauseChecks:
     # ------------------------------------------------------------------ the policy as a whole
     def eligibility(self) -> bool:
         """P104: False when no applicant can ever be eligible (every later check is moot)."""
-        ctx, enc = self.ctx, self.enc
-        blocks = self.model.policy.of(ast.Eligibility)
-        header = self.model.policy.header
-        span = blocks[0].span if blocks else header.span if header is not None else None
+        ctx, enc, plan = self.ctx, self.enc, self.plan
+        span = plan.eligibility_span or plan.header_span
         if span is None:  # every diagnostic has a position: the background facts, or the file's start
-            assumes = self.model.policy.of(ast.Assume)
-            span = assumes[0].span if assumes else self.model.policy.span
+            assumes = plan.assumption_lines
+            span = assumes[0].span if assumes else plan.span
         facts = ctx.facts_for()
         answer = ctx.ask(
             lambda: [enc.eligibility()],
-            code="P104",
+            code=codes.P104,
             targets=(),
             span=span,
             what="whether any applicant can be eligible",
@@ -125,7 +118,7 @@ class ClauseChecks:
         notes = self.core_notes(self.gate_parts(None))
         ctx.add(
             Finding(
-                "P104",
+                codes.P104,
                 "no applicant can satisfy the shared eligibility while the policy is in force",
                 span,
                 ("eligibility",),
@@ -136,107 +129,38 @@ class ClauseChecks:
         return False
 
     # ------------------------------------------------------------------ one measure
-    def measure(self, measure: ast.Measure) -> None:
-        if self.cycles(measure):
-            self.ctx.kill(measure)
-            return
+    def admits(self, measure: P.Measure) -> bool:
+        """P103 (False: the measure admits no applicant); the outer boxes of its clauses."""
         if not self.gate(measure):
-            return
-        gate = gate_box(measure, self.model, self.shared)
+            return False
+        gate = gate_box(measure, self.plan, self.shared)
         for clause in measure.clauses:
-            self.boxes[id(clause)] = gate.meet(clause_box(clause, self.model))
-        self.duplicates(measure)
+            self.boxes[clause.id] = gate.meet(clause_box(clause, self.plan))
+        return True
+
+    def clauses(self, measure: P.Measure, copies: set[tuple[str, str]]) -> None:
+        """The clauses of a measure that admits applicants; `copies`, the pairs of clauses written
+        word for word alike (reported as P205), are not compared again."""
+        self.copies |= copies
         for clause in measure.clauses:
             self.alive(measure, clause)
         self.ambiguous(measure)
         self.overlaps(measure)
         self.merges(measure)
 
-    def duplicates(self, measure: ast.Measure) -> None:
-        """P205: a clause that repeats an earlier one of its measure word for word (a copy-paste slip:
-        both apply to the same applicants and both are paid). The pair is not compared again as an
-        overlap, an ambiguity or a merge."""
-        ctx = self.ctx
-        first: dict[ast.Clause, ast.Clause] = {}  # keyed by value on purpose: equal clauses meet here
-        for clause in measure.clauses:
-            original = first.setdefault(clause, clause)
-            if original is clause:
-                continue
-            self.copies.add((id(original), id(clause)))
-            ia, ib = ctx.id_of(original), ctx.id_of(clause)
-            effect = (
-                "paid twice wherever it applies"
-                if clause.exception_of is None
-                else "two exceptions that always tie"
-            )
-            self.ctx.add(
-                Finding(
-                    "P205",
-                    f"`{ib}` repeats `{ia}` word for word: a duplicated clause, {effect}",
-                    clause.span,
-                    (ia, ib),
-                    (Note(f"the first copy {ctx.clause_label(measure, original)}", original.span),),
-                    "delete the copy; if the amount is meant to be paid twice, write it once as the sum",
-                    data={"clauses": [ia, ib], "cites": ctx.cites(measure, original, clause)},
-                )
-            )
-
-    def copied(self, a: ast.Clause, b: ast.Clause) -> bool:
+    def copied(self, a: P.Clause, b: P.Clause) -> bool:
         """`b` is a word-for-word copy of `a` (or `a` of `b`), already reported as P205."""
-        return (id(a), id(b)) in self.copies or (id(b), id(a)) in self.copies
+        return (a.id, b.id) in self.copies or (b.id, a.id) in self.copies
 
-    def cycles(self, measure: ast.Measure) -> bool:
-        """P302: a clause that is, through its defaults, an exception to itself."""
-        ctx = self.ctx
-        by_name = {c.name.text: c for c in measure.clauses if c.name is not None}
-        found = False
-        reported: set[str] = set()
-        for clause in measure.clauses:
-            path: list[ast.Clause] = []
-            current: ast.Clause | None = clause
-            while current is not None and current.exception_of is not None and not _among(current, path):
-                path.append(current)
-                current = by_name.get(current.exception_of.text)
-            if current is None or not _among(current, path):
-                continue
-            loop = path[ast.position(path, current) :]
-            names = sorted(ctx.id_of(c) for c in loop)
-            if names[0] in reported:
-                continue
-            reported.add(names[0])
-            found = True
-            chain = " → ".join(ctx.id_of(c) for c in [*loop, loop[0]])
-            notes = tuple(
-                Note(
-                    f"`{ctx.id_of(c)}` is an exception of `{c.exception_of.text}`",
-                    c.exception_of.span,
-                )
-                for c in loop
-                if c.exception_of is not None
-            )
-            self.ctx.add(
-                Finding(
-                    "P302",
-                    f"exceptions form a cycle: {chain}",
-                    loop[0].span,
-                    tuple(names),
-                    notes,
-                    hint="an exception must replace a clause that is not "
-                    "itself (through its defaults) an exception of it",
-                    data={"cycle": names},
-                )
-            )
-        return found
-
-    def gate(self, measure: ast.Measure) -> bool:
+    def gate(self, measure: P.Measure) -> bool:
         """P103: False when the measure admits no applicant at all."""
         ctx, enc = self.ctx, self.enc
-        name = measure.name.text
+        name = measure.name
         answer = ctx.ask(
             lambda: [enc.gate(measure)],
-            code="P103",
+            code=codes.P103,
             targets=(name,),
-            span=measure.name.span,
+            span=measure.name_span,
             what=f"whether {measure_label(measure)} admits any applicant",
         )
         if answer is None or not answer.unsat:
@@ -245,9 +169,9 @@ class ClauseChecks:
         notes = self.core_notes(self.gate_parts(measure))
         ctx.add(
             Finding(
-                "P103",
+                codes.P103,
                 f"{measure_label(measure)} can never pay: no applicant meets what it requires",
-                measure.name.span,
+                measure.name_span,
                 (name,),
                 tuple(notes),
                 data={"cites": ctx.cites(measure)},
@@ -255,18 +179,17 @@ class ClauseChecks:
         )
         return False
 
-    def alive(self, measure: ast.Measure, clause: ast.Clause) -> None:
+    def alive(self, measure: P.Measure, clause: P.Clause) -> None:
         """P101 dead clause, P102 always replaced by an exception, P502 masked by a sibling."""
         ctx, enc = self.ctx, self.enc
-        cid = ctx.id_of(clause)
-        shape = enc.shape(measure)
+        cid = clause.id
         facts = ctx.clause_facts(measure, clause)
         bonus = clause.kind == "bonus"
         first = ctx.ask(
             lambda: [enc.gate(measure), enc.fires(clause)],
-            code="P101",
+            code=codes.P101,
             targets=(cid,),
-            span=clause.span,
+            span=_at(clause.span),
             what=f"whether {ctx.clause_label(measure, clause)} can apply",
             facts=facts,
         )
@@ -277,10 +200,10 @@ class ClauseChecks:
             core = tuple(self.core_notes(self.gate_parts(measure) + self.clause_parts(clause)))
             ctx.add(
                 Finding(
-                    "P101",
+                    codes.P101,
                     f"{ctx.clause_label(measure, clause)} can never apply: its conditions cannot "
                     "hold for an applicant the measure admits",
-                    clause.span,
+                    _at(clause.span),
                     (cid,),
                     core,
                     data={"clauses": [cid], "cites": ctx.cites(measure, clause)},
@@ -290,9 +213,9 @@ class ClauseChecks:
         if bonus:
             with_award = ctx.ask(
                 lambda: [enc.gate(measure), enc.applies(measure, clause)],
-                code="P101",
+                code=codes.P101,
                 targets=(cid,),
-                span=clause.span,
+                span=_at(clause.span),
                 what=f"whether {ctx.clause_label(measure, clause)} can apply",
                 facts=facts,
             )
@@ -300,10 +223,10 @@ class ClauseChecks:
                 ctx.kill(clause)
                 ctx.add(
                     Finding(
-                        "P101",
+                        codes.P101,
                         f"bonus {ctx.clause_label(measure, clause)} can never apply: whenever its "
                         "conditions hold, no award clause of the measure applies",
-                        clause.span,
+                        _at(clause.span),
                         (cid,),
                         witness=first.witness,
                         data={
@@ -314,15 +237,15 @@ class ClauseChecks:
                     )
                 )
             return
-        exceptions = shape.exceptions(clause)
-        higher = shape.higher_siblings(clause)
+        exceptions = enc.exceptions(measure, clause)
+        higher = enc.higher_siblings(measure, clause)
         if not exceptions and not higher:
             return
         second = ctx.ask(
             lambda: [enc.gate(measure), enc.applies(measure, clause)],
-            code="P102",
+            code=codes.P102,
             targets=(cid,),
-            span=clause.span,
+            span=_at(clause.span),
             what=f"whether {ctx.clause_label(measure, clause)} can apply",
             facts=facts,
         )
@@ -338,9 +261,9 @@ class ClauseChecks:
                     enc.fires(clause),
                     enc.not_(enc.or_(*(enc.fires(e) for e in exceptions))),
                 ],
-                code="P102",
+                code=codes.P102,
                 targets=(cid,),
-                span=clause.span,
+                span=_at(clause.span),
                 what=f"whether {ctx.clause_label(measure, clause)} is always replaced",
             )
         if replaced is not None and replaced.unsat:
@@ -350,10 +273,10 @@ class ClauseChecks:
             )
             ctx.add(
                 Finding(
-                    "P102",
+                    codes.P102,
                     f"{ctx.clause_label(measure, clause)} never applies: whenever its conditions hold, "
                     f"its exception {names} applies instead",
-                    clause.span,
+                    _at(clause.span),
                     (cid, *(ctx.id_of(e) for e in exceptions)),
                     notes,
                     witness=first.witness,
@@ -368,10 +291,10 @@ class ClauseChecks:
             )
             ctx.add(
                 Finding(
-                    "P502",
+                    codes.P502,
                     f"exception {ctx.clause_label(measure, clause)} (priority {clause.priority or 0}) "
                     f"never wins: whenever it applies, {names} applies too and takes precedence",
-                    clause.span,
+                    _at(clause.span),
                     (cid, *(ctx.id_of(h) for h in higher)),
                     notes,
                     witness=first.witness,
@@ -380,24 +303,23 @@ class ClauseChecks:
                 )
             )
 
-    def ambiguous(self, measure: ast.Measure) -> None:
+    def ambiguous(self, measure: P.Measure) -> None:
         """P301: two exceptions of one default with the same priority can both apply."""
         ctx, enc = self.ctx, self.enc
-        shape = enc.shape(measure)
-        for default in shape.awards:
-            exceptions = [e for e in shape.exceptions(default) if not ctx.is_dead(e)]
+        for default in measure.awards:
+            exceptions = [e for e in enc.exceptions(measure, default) if not ctx.is_dead(e)]
             for i, a in enumerate(exceptions):
                 for b in exceptions[i + 1 :]:
-                    if not shape.tied(a, b) or self.copied(a, b):
+                    if not _tied(measure, a, b) or self.copied(a, b):
                         continue
-                    ia, ib = ctx.id_of(a), ctx.id_of(b)
-                    if self.boxes[id(a)].disjoint(self.boxes[id(b)]):
+                    ia, ib = a.id, b.id
+                    if self.boxes[a.id].disjoint(self.boxes[b.id]):
                         ctx.filtered += 1
                         continue
-                    higher = shape.higher_siblings(a)
+                    higher = enc.higher_siblings(measure, a)
                     answer = ctx.ask(
                         partial(self._both_fire, measure, a, b, higher),
-                        code="P301",
+                        code=codes.P301,
                         targets=(ia, ib),
                         span=b.span,
                         what=f"whether exceptions `{ia}` and `{ib}` can both apply",
@@ -408,7 +330,7 @@ class ClauseChecks:
                     prio = "no priority" if a.priority is None else f"the same priority {a.priority}"
                     ctx.add(
                         Finding(
-                            "P301",
+                            codes.P301,
                             f"exceptions {ctx.clause_label(measure, a)} and "
                             f"{ctx.clause_label(measure, b)} of "
                             f"`{ctx.id_of(default)}` can both apply with {prio}: "
@@ -418,7 +340,7 @@ class ClauseChecks:
                             (Note(f"the other exception {ctx.clause_label(measure, a)}", a.span),),
                             witness=answer.witness,
                             hint=f"give one of them a higher `priority`, e.g. "
-                            f"`exception {default.name.text if default.name else ''} priority 2`",
+                            f"`exception {default.name or ''} priority 2`",
                             data={
                                 "clauses": [ia, ib],
                                 "cites": ctx.cites(measure, a, b),
@@ -428,7 +350,7 @@ class ClauseChecks:
                     )
 
     def _both_fire(
-        self, measure: ast.Measure, a: ast.Clause, b: ast.Clause, higher: list[ast.Clause]
+        self, measure: P.Measure, a: P.Clause, b: P.Clause, higher: list[P.Clause]
     ) -> list[Formula]:
         enc = self.enc
         return [
@@ -439,61 +361,54 @@ class ClauseChecks:
         ]
 
     # ------------------------------------------------------------------ overlaps
-    def overlaps(self, measure: ast.Measure) -> None:
+    def overlaps(self, measure: P.Measure) -> None:
         """P203/P204: two award clauses of one measure both apply; can their amounts differ?"""
-        ctx, enc = self.ctx, self.enc
-        shape = enc.shape(measure)
-        awards = [c for c in shape.awards if not ctx.is_dead(c)]
+        ctx = self.ctx
+        awards = [c for c in measure.awards if not ctx.is_dead(c)]
         for i, a in enumerate(awards):
             for b in awards[i + 1 :]:
                 if _related(a, b) or self.copied(a, b):
                     continue
-                if self.boxes[id(a)].disjoint(self.boxes[id(b)]):
+                if self.boxes[a.id].disjoint(self.boxes[b.id]):
                     ctx.filtered += 1
                     continue
                 ia, ib = ctx.id_of(a), ctx.id_of(b)
                 self.overlap(
                     partial(self._clauses_apply, measure, a, b),
                     partial(self._clause_amounts, measure, a, b),
-                    codes=("P203", "P204"),
+                    codes=(codes.P203, codes.P204),
                     targets=(ia, ib),
-                    span=b.span,
+                    span=_at(b.span),
                     names=(ctx.clause_label(measure, a), ctx.clause_label(measure, b)),
                     facts_amounts=ctx.clause_facts(measure, a, b, amounts=True),
-                    other=(f"the other clause {ctx.clause_label(measure, a)}", a.span),
+                    other=(f"the other clause {ctx.clause_label(measure, a)}", _at(a.span)),
                     conjuncts=(self.conjuncts(measure, a), self.conjuncts(measure, b)),
                     data={"clauses": [ia, ib], "cites": ctx.cites(measure, a, b)},
                     settled=None,
                 )
 
-    def _clauses_apply(self, measure: ast.Measure, a: ast.Clause, b: ast.Clause) -> list[Formula]:
+    def _clauses_apply(self, measure: P.Measure, a: P.Clause, b: P.Clause) -> list[Formula]:
         enc = self.enc
         return [enc.gate(measure), enc.applies(measure, a), enc.applies(measure, b)]
 
-    def _clause_amounts(
-        self, measure: ast.Measure, a: ast.Clause, b: ast.Clause, rounded: bool
-    ) -> dict[str, Any]:
+    def _clause_amounts(self, measure: P.Measure, a: P.Clause, b: P.Clause, rounded: bool) -> dict[str, Any]:
         enc = self.enc
-        ctx = self.ctx
-        return {
-            ctx.id_of(a): enc.clause_amount(a, rounded),
-            ctx.id_of(b): enc.clause_amount(b, rounded),
-        }
+        return {a.id: enc.clause_amount(a, rounded), b.id: enc.clause_amount(b, rounded)}
 
-    def _measures_pay(self, a: ast.Measure, b: ast.Measure) -> list[Formula]:
+    def _measures_pay(self, a: P.Measure, b: P.Measure) -> list[Formula]:
         return [self.enc.pays(a), self.enc.pays(b)]
 
-    def _measure_amounts(self, a: ast.Measure, b: ast.Measure, rounded: bool) -> dict[str, Any]:
+    def _measure_amounts(self, a: P.Measure, b: P.Measure, rounded: bool) -> dict[str, Any]:
         enc = self.enc
-        return {a.name.text: enc.measure_amount(a, rounded), b.name.text: enc.measure_amount(b, rounded)}
+        return {a.name: enc.measure_amount(a, rounded), b.name: enc.measure_amount(b, rounded)}
 
-    def conjuncts(self, measure: ast.Measure, clause: ast.Clause | None) -> list[Simple]:
-        exprs: list[ast.Expr] = [r.cond for r in measure.of(ast.Requirement)]
-        for c in [clause] if clause is not None else [c for c in measure.clauses if c.kind == "award"][:1]:
+    def conjuncts(self, measure: P.Measure, clause: P.Clause | None) -> list[Simple]:
+        exprs: list[P.Expr] = [g.cond for g in measure.gates if g.kind == "require"]
+        for c in [clause] if clause is not None else list(measure.awards[:1]):
             exprs += clause_conjuncts(c)
         out = []
         for e in exprs:
-            s = simple(e, self.model)
+            s = simple(e, self.plan)
             if s is not None:
                 out.append(s)
         return out
@@ -503,7 +418,7 @@ class ClauseChecks:
         both: Callable[[], list[Formula]],
         amounts: Callable[[bool], dict[str, Any]],
         *,
-        codes: tuple[str, str],
+        codes: tuple[Code, Code],
         targets: tuple[str, str],
         span: Span,
         names: tuple[str, str],
@@ -555,9 +470,9 @@ class ClauseChecks:
                 )
         if second is None:
             return
-        hint = _boundary_hint(*conjuncts, self.model) or (
+        hint = _boundary_hint(*conjuncts, self.plan, self.ctx.chinese) or (
             "make the conditions exclusive, declare how they combine, or acknowledge the overlap: "
-            f'`acknowledge {codes[0] if second.sat else codes[1]} {{ {", ".join(targets)} }} "reason"`'
+            f'`acknowledge {(codes[0] if second.sat else codes[1]).id} {{ {", ".join(targets)} }} "reason"`'
         )
         answer = second if second.sat else first
         values = {k: amount_text(v, k in answer.unset) for k, v in answer.values.items()}
@@ -592,19 +507,18 @@ class ClauseChecks:
             )
         )
 
-    def cross(self, measures: Sequence[ast.Measure]) -> None:
+    def cross(self, measures: Sequence[P.Measure]) -> None:
         """P201/P202: two measures both pay one applicant and no `combine` says how."""
         ctx = self.ctx
         settled: dict[frozenset[str], tuple[str, Span]] = {}
-        for comb in self.model.policy.of(ast.Combine):
-            mode = COMBINE_MODES.get(comb.mode.text, comb.mode.text)
-            reason = f"declared `combine {comb.mode.text}`" + (f" ({mode})" if mode != comb.mode.text else "")
+        for comb in self.plan.combinations:
+            reason = f"declared `combine {comb.word}`" + (f" ({comb.mode})" if comb.mode != comb.word else "")
             if comb.reason:
                 reason += f": {comb.reason}"
             for x in comb.measures:
                 for y in comb.measures:
-                    if x.text != y.text:
-                        settled.setdefault(frozenset((x.text, y.text)), (reason, comb.span))
+                    if x != y:
+                        settled.setdefault(frozenset((x, y)), (reason, _at(comb.span)))
         paying = [
             m
             for m in measures
@@ -615,10 +529,10 @@ class ClauseChecks:
             hull: Box | None = None
             for c in m.clauses:
                 if c.kind == "award" and not ctx.is_dead(c):
-                    box = self.boxes.get(id(c)) or gate_box(m, self.model, self.shared)
+                    box = self.boxes.get(c.id) or gate_box(m, self.plan, self.shared)
                     hull = box if hull is None else hull.join(box)
-            boxes[m.name.text] = hull if hull is not None else gate_box(m, self.model, self.shared)
-        hulls = [boxes[m.name.text] for m in paying]
+            boxes[m.name] = hull if hull is not None else gate_box(m, self.plan, self.shared)
+        hulls = [boxes[m.name] for m in paying]
         candidates = _candidate_pairs(hulls)
         ctx.filtered += len(paying) * (len(paying) - 1) // 2 - len(candidates)
         for k, (i, j) in enumerate(candidates):
@@ -627,7 +541,7 @@ class ClauseChecks:
             if ctx.out_of_budget(len(candidates) - k):
                 break
             a, b = paying[i], paying[j]
-            na, nb = a.name.text, b.name.text
+            na, nb = a.name, b.name
             settle = settled.get(frozenset((na, nb)))
             if settle is not None and not ctx.options.verbose:
                 continue
@@ -637,69 +551,69 @@ class ClauseChecks:
             self.overlap(
                 partial(self._measures_pay, a, b),
                 partial(self._measure_amounts, a, b),
-                codes=("P201", "P202"),
+                codes=(codes.P201, codes.P202),
                 targets=(na, nb),
-                span=b.name.span,
+                span=_at(b.name_span),
                 names=(measure_label(a), measure_label(b)),
                 facts_amounts=ctx.facts_for([a, b], a.clauses + b.clauses, amounts=True),
-                other=(f"the other measure {measure_label(a)}", a.name.span),
+                other=(f"the other measure {measure_label(a)}", _at(a.name_span)),
                 conjuncts=(self.conjuncts(a, None), self.conjuncts(b, None)),
                 data={"measures": [na, nb], "cites": ctx.cites(a) + ctx.cites(b)},
                 settled=settle,
             )
 
     # ------------------------------------------------------------------ merges and holes
-    def merges(self, measure: ast.Measure) -> None:
+    def merges(self, measure: P.Measure) -> None:
         """P501 clauses that could be one; P404 adjacent thresholds that leave one value out."""
         ctx = self.ctx
         clauses = [c for c in measure.clauses if not ctx.is_dead(c)]
-        keyed = {id(c): _keys(c, self.model) for c in clauses}
+        keyed = {c.id: _keys(c, self.plan) for c in clauses}
         for i, a in enumerate(clauses):
             for b in clauses[i + 1 :]:
-                if (a.kind, _text(a.exception_of), a.priority) != (
+                if (a.kind, a.exception_of, a.priority) != (
                     b.kind,
-                    _text(b.exception_of),
+                    b.exception_of,
                     b.priority,
                 ) or self.copied(a, b):
                     continue
-                diff = _one_difference(keyed[id(a)], keyed[id(b)])
+                diff = _one_difference(keyed[a.id], keyed[b.id])
                 if diff is None:
                     continue
                 sa, sb = diff
                 if isinstance(sa.constraint, Interval) and isinstance(sb.constraint, Interval):
                     gap = _single_gap(sa.constraint, sb.constraint)
                     if gap is not None:
-                        self.hole(measure, a, b, sa, sb, gap, keyed[id(a)], keyed[id(b)])
+                        self.hole(measure, a, b, sa, sb, gap, keyed[a.id], keyed[b.id])
                         continue
                     if _disjoint_with_gap(sa.constraint, sb.constraint):
                         continue
                     merged = describe_interval(sa.fact, sa.constraint.join(sb.constraint), self.show(sa.fact))
                 elif isinstance(sa.constraint, frozenset) and isinstance(sb.constraint, frozenset):
                     union = sa.constraint | sb.constraint
-                    ty = self.model.facts[sa.fact].type
-                    if ty.kind == "bool":
+                    spec = self.plan.facts[sa.fact]
+                    if spec.kind == "bool":
                         if union != frozenset({"True", "False"}):
                             continue
                         merged = f"no condition on `{sa.fact}`"
                     else:
-                        members = list(self.model.enums.get(ty.enum or "", {}))
+                        members = list(self.plan.enums.get(spec.enum or "", {}))
                         merged = f"{sa.fact} in [{', '.join(m for m in members if m in union)}]"
                 else:
                     continue
-                if a.amount != b.amount:
+                if not _same_amount(a.amount, b.amount):
                     continue
                 self.mergeable(measure, a, b, merged)
 
     def show(self, fact: str) -> Callable[[Fraction], str]:
-        ty = self.model.facts[fact].type
-        return lambda v: literal(v, ty, self.model.policy.chinese)
+        spec = self.plan.facts[fact]
+        return lambda v: literal(v, spec, self.ctx.chinese)
 
-    def mergeable(self, measure: ast.Measure, a: ast.Clause, b: ast.Clause, merged: str) -> None:
+    def mergeable(self, measure: P.Measure, a: P.Clause, b: P.Clause, merged: str) -> None:
         ctx, enc = self.ctx, self.enc
         ia, ib = ctx.id_of(a), ctx.id_of(b)
         wa = ctx.ask(
             lambda: [enc.gate(measure), enc.applies(measure, a)],
-            code="P501",
+            code=codes.P501,
             targets=(ia, ib),
             span=b.span,
             what=f"whether `{ia}` applies",
@@ -707,7 +621,7 @@ class ClauseChecks:
         )
         wb = ctx.ask(
             lambda: [enc.gate(measure), enc.applies(measure, b)],
-            code="P501",
+            code=codes.P501,
             targets=(ia, ib),
             span=b.span,
             what=f"whether `{ib}` applies",
@@ -723,15 +637,15 @@ class ClauseChecks:
         other = ctx.witness_data(wb.witness)
         if other:
             data["witness_other"] = other.get("witness", {})
-        notes: tuple[Note, ...] = (Note(f"the same amount in {ctx.clause_label(measure, a)}", a.span),)
+        notes: tuple[Note, ...] = (Note(f"the same amount in {ctx.clause_label(measure, a)}", _at(a.span)),)
         if wb.witness is not None:
             notes += (Note(f"`{ib}` applies to: {ctx.describe(wb.witness)}"),)
         ctx.add(
             Finding(
-                "P501",
+                codes.P501,
                 f"{ctx.clause_label(measure, a)} and {ctx.clause_label(measure, b)} give the same amount "
                 "on adjacent conditions: they could be one clause",
-                b.span,
+                _at(b.span),
                 (ia, ib),
                 notes,
                 f"write one clause with {merged}",
@@ -742,9 +656,9 @@ class ClauseChecks:
 
     def hole(
         self,
-        measure: ast.Measure,
-        a: ast.Clause,
-        b: ast.Clause,
+        measure: P.Measure,
+        a: P.Clause,
+        b: P.Clause,
         sa: Simple,
         sb: Simple,
         gap: Fraction,
@@ -754,40 +668,41 @@ class ClauseChecks:
         ctx, enc = self.ctx, self.enc
         ia, ib = ctx.id_of(a), ctx.id_of(b)
         common = [k for k in keys_a if _key_id(k) != ("s", sa.fact, sa.constraint)]
-        sym = self.model.facts[sa.fact]
+        spec = self.plan.facts[sa.fact]
 
         def build() -> list[Formula]:
             parts = [enc.gate(measure), enc.not_(enc.any_award(measure))]
             for k in common:
                 parts += [enc.cond(k[1])] if k[0] == "e" else [enc.cond(n) for n in k[3]]
-            parts.append(enc.compare("==", enc.fact(sym), enc.real(gap)))
+            parts.append(enc.compare("==", enc.fact(spec.name), enc.real(gap)))
             return parts
 
         facts = ctx.clause_facts(measure, a, b) | {sa.fact}
         answer = ctx.ask(
             build,
-            code="P404",
+            code=codes.P404,
             targets=(ia, ib),
             span=b.span,
-            what=f"whether {literal(gap, sym.type)} falls between `{ia}` and `{ib}`",
+            what=f"whether {literal(gap, spec)} falls between `{ia}` and `{ib}`",
             facts=facts,
         )
         if answer is None or not answer.sat:
             return
-        value = literal(gap, sym.type, self.model.policy.chinese)
+        value = literal(gap, spec, self.ctx.chinese)
         wa, wb = (
-            " and ".join(self.quote(n) for n in _nodes(keys, s)) for keys, s in ((keys_a, sa), (keys_b, sb))
+            " and ".join(self.quote(n.span, n) for n in _nodes(keys, s))
+            for keys, s in ((keys_a, sa), (keys_b, sb))
         )
         ctx.add(
             Finding(
-                "P404",
+                codes.P404,
                 f"{ctx.clause_label(measure, a)} (`{wa}`) and "
                 f"{ctx.clause_label(measure, b)} (`{wb}`) both exclude "
-                f"{sym.label} = {value}: an applicant at exactly {value} gets nothing "
-                f"from `{measure.name.text}`",
-                b.span,
+                f"{spec.label} = {value}: an applicant at exactly {value} gets nothing "
+                f"from `{measure.name}`",
+                _at(b.span),
                 (ia, ib),
-                (Note(f"the other band {ctx.clause_label(measure, a)}", a.span),),
+                (Note(f"the other band {ctx.clause_label(measure, a)}", _at(a.span)),),
                 f"不满 and 超过 both exclude the number (Civil Code Art. 1259); write `{value}以上` "
                 f"for the upper band (or `不超过 {value}` for the lower one)",
                 answer.witness,
@@ -796,7 +711,23 @@ class ClauseChecks:
         )
 
 
-def _holds(enc: PlanEncoder, expr: ast.Expr, negated: bool) -> Formula:
+def _at(span: Span | None) -> Span:
+    """A span the lowering sets on every node the analyses place a finding at."""
+    assert span is not None, "the lowering gives this node its span"
+    return span
+
+
+def _tied(measure: P.Measure, a: P.Clause, b: P.Clause) -> bool:
+    """Whether exceptions `a` and `b` of one default share a priority (`ExceptionGroup.ties`)."""
+    return any(a.id in tie and b.id in tie for g in measure.groups for tie in g.ties)
+
+
+def _same_amount(a: P.Amount, b: P.Amount) -> bool:
+    """The same amount and caps (what is written, not how: the texts and reasons aside)."""
+    return (a.mode, a.expr, [c.expr for c in a.caps]) == (b.mode, b.expr, [c.expr for c in b.caps])
+
+
+def _holds(enc: Encoder, expr: P.Expr, negated: bool) -> Formula:
     f = enc.cond(expr)
     return enc.not_(f) if negated else f
 
@@ -841,33 +772,22 @@ def _candidate_pairs(boxes: Sequence[Box]) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
-def _among(node: ast.Node, items: Sequence[ast.Node]) -> bool:
-    """`node` itself is in `items` (`in` compares by value, and equal clauses are not the same)."""
-    return any(item is node for item in items)
-
-
-def _text(ident: ast.Ident | None) -> str | None:
-    return None if ident is None else ident.text
-
-
-def _related(a: ast.Clause, b: ast.Clause) -> bool:
+def _related(a: P.Clause, b: P.Clause) -> bool:
     """Clauses that cannot both apply by construction: a default and its exception, or two
     exceptions of one default (those with one priority are the ambiguity check's business)."""
-    an, bn = _text(a.name), _text(b.name)
-    ae, be = _text(a.exception_of), _text(b.exception_of)
-    if (ae is not None and ae == bn) or (be is not None and be == an):
+    if a.exception_of == b.id or b.exception_of == a.id:
         return True
-    return ae is not None and ae == be
+    return a.exception_of is not None and a.exception_of == b.exception_of
 
 
-def _keys(clause: ast.Clause, model: Any) -> list[Any]:
+def _keys(clause: P.Clause, plan: P.Plan) -> list[Any]:
     """A clause's conditions as comparable keys: ("e", conjunct) for a general conjunct, and one
     ("s", fact, constraint, conjuncts) per fact for the simple ones (`50万以上 and 不满 100万` is one
     interval)."""
     out: list[Any] = []
-    by_fact: dict[str, tuple[Any, list[ast.Expr]]] = {}
+    by_fact: dict[str, tuple[Any, list[P.Expr]]] = {}
     for conj in clause_conjuncts(clause):
-        s = simple(conj, model)
+        s = simple(conj, plan)
         if s is None:
             out.append(("e", conj))
             continue
@@ -881,7 +801,7 @@ def _keys(clause: ast.Clause, model: Any) -> list[Any]:
     return out
 
 
-def _nodes(keys: list[Any], s: Simple) -> tuple[ast.Expr, ...]:
+def _nodes(keys: list[Any], s: Simple) -> tuple[P.Expr, ...]:
     for k in keys:
         if k[0] == "s" and k[1] == s.fact:
             return tuple(k[3])
@@ -928,7 +848,7 @@ def _disjoint_with_gap(a: Interval, b: Interval) -> bool:
     return True
 
 
-def _boundary_hint(a: list[Simple], b: list[Simple], model: Any) -> str | None:
+def _boundary_hint(a: list[Simple], b: list[Simple], plan: P.Plan, chinese: bool) -> str | None:
     """When two conditions meet at one number that both include: the statutory words to split it."""
     for sa in a:
         for sb in b:
@@ -943,8 +863,7 @@ def _boundary_hint(a: list[Simple], b: list[Simple], model: Any) -> str | None:
                 continue
             if sa.constraint.lo == sa.constraint.hi or sb.constraint.lo == sb.constraint.hi:
                 continue
-            ty = model.facts[sa.fact].type
-            value = literal(meet.lo, ty, model.policy.chinese)
+            value = literal(meet.lo, plan.facts[sa.fact], chinese)
             words = " and ".join(f"`{_word(s.node)}`" for s in (sa, sb))
             return (
                 f"{words} both include {value} (以上、以下 include the number, 不满、超过 exclude it: "
@@ -953,5 +872,5 @@ def _boundary_hint(a: list[Simple], b: list[Simple], model: Any) -> str | None:
     return None
 
 
-def _word(node: ast.Expr) -> str:
-    return node.word if isinstance(node, ast.Compare) else "="
+def _word(node: P.Expr) -> str:
+    return node.word if isinstance(node, P.Cmp) else "="

@@ -11,12 +11,13 @@ from typing import Any
 
 import attrs
 
-from policydsl.checks.analysis_base import Context, Finding, PlanEncoder
+from policydsl import codes
+from policydsl.checks.analysis_base import Context, Finding
 from policydsl.checks.analysis_boxes import Interval, plan_constant
 from policydsl.checks.analysis_witness import literal
 from policydsl.diagnostics import Note
 from policydsl.plan import nodes as P
-from policydsl.smt import Formula
+from policydsl.smt import Encoder, Formula
 
 Site = tuple[P.Measure, P.Clause | None, Callable[[], list[Formula]], tuple[str, ...], str]
 
@@ -40,7 +41,7 @@ def amount_tiers(clause: P.Clause) -> Iterator[P.Table | P.Band]:
 def sites(ctx: Context) -> Iterator[tuple[P.Table | P.Band, Site]]:
     """Every tier table and band in an amount, with the condition under which it is used: the
     clause applying for clause amounts and caps, the measure paying for its other amounts."""
-    enc = ctx.enc
+    enc = ctx.enc.enc
     for m in ctx.plan.measures:
         if ctx.is_dead(m):
             continue
@@ -55,12 +56,12 @@ def sites(ctx: Context) -> Iterator[tuple[P.Table | P.Band, Site]]:
             yield from ((node, site) for node in tiers([expr]))
 
 
-def _clause_context(enc: PlanEncoder, m: P.Measure, c: P.Clause) -> list[Formula]:
-    return [enc.enc.gate(m), enc.enc.fires(c)]
+def _clause_context(enc: Encoder, m: P.Measure, c: P.Clause) -> list[Formula]:
+    return [enc.gate(m), enc.fires(c)]
 
 
-def _measure_context(enc: PlanEncoder, m: P.Measure) -> list[Formula]:
-    return [enc.enc.pays(m)]
+def _measure_context(enc: Encoder, m: P.Measure) -> list[Formula]:
+    return [enc.pays(m)]
 
 
 def check_gaps(ctx: Context) -> None:
@@ -89,11 +90,11 @@ def _table(ctx: Context, node: P.Table, site: Site) -> None:
     measure, clause, context, targets, where = site
     reachable = []
     witness = None
-    enc = ctx.enc
+    enc = ctx.enc.enc
     for member in missing:
         answer = ctx.ask(
             partial(_with_key, enc, context, node, member),
-            code="P401",
+            code=codes.P401,
             targets=targets,
             span=node.span,
             what=f"whether {where} can be used with {sym.name} = {member}",
@@ -107,7 +108,7 @@ def _table(ctx: Context, node: P.Table, site: Site) -> None:
     names = ", ".join(f"`{m}`（{members[m]}）" if members[m] != m else f"`{m}`" for m in reachable)
     ctx.add(
         Finding(
-            "P401",
+            codes.P401,
             f"the tier table by `{sym.name}` in {where} has no tier for {names}: the amount is "
             "undetermined for such an applicant",
             node.span,
@@ -127,37 +128,37 @@ def _table(ctx: Context, node: P.Table, site: Site) -> None:
 
 
 def _with_key(
-    enc: PlanEncoder, context: Callable[[], list[Formula]], node: P.Table, member: str
+    enc: Encoder, context: Callable[[], list[Formula]], node: P.Table, member: str
 ) -> list[Formula]:
-    return [*context(), enc.enc.table_key(node, member)]
+    return [*context(), enc.table_key(node, member)]
 
 
 def _both_bands(
-    enc: PlanEncoder, context: Callable[[], list[Formula]], node: P.Band, i: int, j: int
+    enc: Encoder, context: Callable[[], list[Formula]], node: P.Band, i: int, j: int
 ) -> list[Formula]:
-    conds = enc.enc.band_conditions(node)
+    conds = enc.band_conditions(node)
     return [*context(), conds[i], conds[j]]
 
 
 def _band(ctx: Context, node: P.Band, site: Site) -> None:
     """P402 a value no band covers; P403 two bands that both cover a value."""
-    enc = ctx.enc
+    enc = ctx.enc.enc
     measure, clause, context, targets, where = site
     facts = _facts(ctx, site, node)
     data_base = {"clauses": list(targets), "cites": ctx.cites(measure, *([clause] if clause else []))}
     shown = _Shown(node.subject_kind, node.subject_unit)
 
     def subject_values() -> dict[str, Any]:
-        return {"subject": enc.enc.num(node.subject)} if shown.kind in _NUMERIC else {}
+        return {"subject": enc.num(node.subject)} if shown.kind in _NUMERIC else {}
 
     def covered() -> list[Formula]:
-        conds = enc.enc.band_conditions(node)
+        conds = enc.band_conditions(node)
         return [*context(), enc.not_(enc.or_(*[c for c in conds if c is not None]))]
 
     if not any(row.bounds is None for row in node.rows):
         answer = ctx.ask(
             covered,
-            code="P402",
+            code=codes.P402,
             targets=targets,
             span=node.span,
             what=f"whether every value is covered by a band in {where}",
@@ -170,7 +171,7 @@ def _band(ctx: Context, node: P.Band, site: Site) -> None:
             hint = _hole_hint(node, value, ctx)
             ctx.add(
                 Finding(
-                    "P402",
+                    codes.P402,
                     f"no band of {where} covers {_subject(node, ctx)}{at}: the amount is undetermined there",
                     node.span,
                     targets,
@@ -188,7 +189,7 @@ def _band(ctx: Context, node: P.Band, site: Site) -> None:
                 continue
             answer = ctx.ask(
                 partial(_both_bands, enc, context, node, i, j),
-                code="P403",
+                code=codes.P403,
                 targets=targets,
                 span=b.span,
                 what=f"whether two bands of {where} overlap",
@@ -201,7 +202,7 @@ def _band(ctx: Context, node: P.Band, site: Site) -> None:
             at = "" if value is None else f" = {literal(value, shown, ctx.chinese)}"
             ctx.add(
                 Finding(
-                    "P403",
+                    codes.P403,
                     f"two bands of {where} both cover {_subject(node, ctx)}{at}; the first one "
                     "listed is used",
                     b.span,

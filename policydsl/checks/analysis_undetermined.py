@@ -7,29 +7,28 @@ from __future__ import annotations
 
 from functools import partial
 
-from policydsl import ast
+from policydsl import ast, codes
 from policydsl import types as T
 from policydsl.checks.analysis_base import (
     Context,
     Finding,
-    PlanEncoder,
     measure_label,
-    walk,
 )
 from policydsl.checks.analysis_boxes import plan_constant
 from policydsl.checks.analysis_gaps import amount_tiers
+from policydsl.checks.analysis_language import walk
 from policydsl.diagnostics import Note
 from policydsl.plan import nodes as P
 from policydsl.smt import Encoder, Formula
 
 
-def _applies(enc: PlanEncoder, m: P.Measure, c: P.Clause) -> list[Formula]:
-    return [enc.enc.gate(m), enc.enc.applies(m, c)]
+def _applies(enc: Encoder, m: P.Measure, c: P.Clause) -> list[Formula]:
+    return [enc.gate(m), enc.applies(m, c)]
 
 
 def check_undetermined(ctx: Context) -> None:
     """P701, P703, P704 from the plan, then what the text leaves unset as written (P702, P705)."""
-    enc = ctx.enc
+    enc = ctx.enc.enc
     for m in ctx.plan.measures:
         if ctx.is_dead(m):
             continue
@@ -47,7 +46,7 @@ def check_undetermined(ctx: Context) -> None:
             if amount.mode == "unset" or no_formula:
                 answer = ctx.ask(
                     partial(_applies, enc, m, c),
-                    code="P701",
+                    code=codes.P701,
                     targets=(cid,),
                     span=amount.span,
                     what=f"whether {ctx.clause_label(m, c)} applies",
@@ -57,14 +56,14 @@ def check_undetermined(ctx: Context) -> None:
                 caps = " and ".join(f"`{k.text}`" for k in amount.caps)
                 if amount.mode == "unset":
                     limit = f", at most {caps}" if caps else ""
-                    code = "P703"
+                    code = codes.P703
                     message = f"{ctx.clause_label(m, c)} gives no amount: the text leaves it open{limit}"
                     hint: str | None = "give the figure, or a parameter a yearly guide can set"
                 else:
                     upto = f"`{amount.text}`" if amount.text is not None else ""
                     if caps:
                         upto += f" (capped at {caps})"
-                    code = "P701"
+                    code = codes.P701
                     message = (
                         f"{ctx.clause_label(m, c)} is a ceiling with no formula: the amount is decided "
                         f"case by case, up to {upto}, never an entitlement"
@@ -91,7 +90,7 @@ def check_undetermined(ctx: Context) -> None:
             if q.rank is None:
                 ctx.add(
                     Finding(
-                        "P704",
+                        codes.P704,
                         f"{measure_label(m)} selects at most {q.count} applicants but names no "
                         "ranking: who is selected among more eligible applicants is undetermined",
                         q.span,
@@ -114,7 +113,7 @@ def check_left_unset(ctx: Context) -> None:
         if v.start is None or (v.start == "issued" and header.issued is None):
             ctx.add(
                 Finding(
-                    "P705",
+                    codes.P705,
                     "the policy's validity start is left open: whether it is in force on a "
                     "given date before its end cannot be told",
                     v.span,
@@ -140,7 +139,7 @@ def _unset_tier(
         key = row.key
         answer = ctx.ask(
             lambda: [enc.gate(m), enc.fires(c), enc.table_key(node, key)],
-            code="P703",
+            code=codes.P703,
             targets=(cid,),
             span=row.span,
             what=f"whether the tier `{key}` is used",
@@ -151,7 +150,7 @@ def _unset_tier(
     elif isinstance(node, P.Band) and isinstance(row, P.BandRow):
         answer = ctx.ask(
             lambda: [enc.gate(m), enc.fires(c), *_band_chosen(enc, node, index)],
-            code="P703",
+            code=codes.P703,
             targets=(cid,),
             span=row.span,
             what="whether the band is used",
@@ -163,7 +162,7 @@ def _unset_tier(
         what = "the `otherwise` tier"
     ctx.add(
         Finding(
-            "P703",
+            codes.P703,
             f"{what} of {ctx.clause_label(m, c)} has no figure: the text names it but leaves the amount open",
             row.span,
             (cid,),
@@ -207,7 +206,7 @@ def _params(ctx: Context) -> None:
         )
         ctx.add(
             Finding(
-                "P702",
+                codes.P702,
                 f"the parameter `{p.name.text}`{label} is left unset{when}: every amount that "
                 "uses it is undetermined until it is given",
                 p.name.span,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Protocol
 
-from policydsl.model import Model
+from policydsl.plan import nodes as P
 from policydsl.runtime import shift
 from policydsl.smt import Witness, exact_decimal
 
@@ -108,41 +108,39 @@ def literal(value: Any, ty: Shown, chinese: bool = False) -> str:
     return number_literal(value)
 
 
-def literals(witness: Witness, model: Model) -> dict[str, str]:
+def literals(witness: Witness, plan: P.Plan, chinese: bool = False) -> dict[str, str]:
     """Fact name -> literal, in declaration order."""
-    chinese = model.policy.chinese
-    out: dict[str, str] = {}
-    for name, sym in model.facts.items():
-        if name != sym.name or name not in witness.facts:
-            continue
-        out[name] = literal(witness.facts[name], sym.type, chinese)
-    return out
+    return {
+        name: literal(witness.facts[name], spec, chinese)
+        for name, spec in plan.facts.items()
+        if name in witness.facts
+    }
 
 
-def param_literals(witness: Witness, model: Model) -> dict[str, str]:
+def param_literals(witness: Witness, plan: P.Plan, chinese: bool = False) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in witness.params.items():
-        sym = model.params.get(key.split("@")[0])
-        if sym is not None:
-            out[key] = literal(value, sym.type, model.policy.chinese)
+        spec = plan.params.get(key.split("@")[0])
+        if spec is not None:
+            out[key] = literal(value, spec, chinese)
     return out
 
 
-def describe(witness: Witness, model: Model) -> str:
+def describe(witness: Witness, plan: P.Plan, chinese: bool = False) -> str:
     """`申报主体 applicant = platform（平台）, 营业收入 revenue = 2000万, on 2023-01-01`."""
     parts: list[str] = []
-    for name, text in literals(witness, model).items():
-        sym = model.facts[name]
-        label = sym.label if sym.label != name else ""
+    for name, text in literals(witness, plan, chinese).items():
+        spec = plan.facts[name]
+        label = spec.label if spec.label != name else ""
         shown = text
-        if sym.type.kind == "enum" and sym.type.enum is not None:
-            member = model.enums.get(sym.type.enum, {}).get(text)
-            if member is not None and member.label != text:
-                shown = f"{text}（{member.label}）"
+        if spec.kind == "enum" and spec.enum is not None:
+            member = plan.enums.get(spec.enum, {}).get(text)
+            if member is not None and member != text:
+                shown = f"{text}（{member}）"
         parts.append(f"{label} {name} = {shown}".strip())
-    for key, text in param_literals(witness, model).items():
-        psym = model.params.get(key.split("@")[0])
-        label = psym.label if psym is not None and psym.label != key else ""
+    for key, text in param_literals(witness, plan, chinese).items():
+        param = plan.params.get(key.split("@")[0])
+        label = param.label if param is not None and param.label != key else ""
         parts.append(f"{label} {key} = {text} (assumed: the text leaves it unset)".strip())
     if witness.on is not None:
         parts.append(f"on {witness.on.isoformat()}")

@@ -121,60 +121,64 @@ class _Lowering:
         return lowered
 
     def _expr(self, node: ast.Expr) -> P.Expr:
+        at = node.span
         match node:
             case ast.Money():
-                return P.Const(node.value, "money", text=node.text)
+                return P.Const(node.value, "money", text=node.text, span=at)
             case ast.Percent():
-                return P.Const(node.value, "percent", text=node.text)
+                return P.Const(node.value, "percent", text=node.text, span=at)
             case ast.Number():
                 ty = self.model.type_of(node)  # the checker gives a plain 0 beside money the type money
                 if ty.kind in ("money", "percent", "count"):
-                    return P.Const(node.value, ty.kind, ty.unit, node.text)
-                return P.Const(node.value, "number", text=node.text)
+                    return P.Const(node.value, ty.kind, ty.unit, node.text, span=at)
+                return P.Const(node.value, "number", text=node.text, span=at)
             case ast.Count():
-                return P.Const(node.value, "count", node.unit, node.text)
+                return P.Const(node.value, "count", node.unit, node.text, span=at)
             case ast.PerUnit():
-                return P.Const(node.value, "per_unit", node.unit, node.text)
+                return P.Const(node.value, "per_unit", node.unit, node.text, span=at)
             case ast.Ratio():
                 kind = self.model.type_of(node).kind
                 left, right = P.Const(node.left, "number"), P.Const(node.right, "number")
-                return P.Arith("/", left, right, kind, ratio=node.text)
+                return P.Arith("/", left, right, kind, ratio=node.text, span=at)
             case ast.Duration():
-                return P.DurationConst(node.value, node.unit, node.text)
+                return P.DurationConst(node.value, node.unit, node.text, span=at)
             case ast.DateLit():
-                return P.DateConst(node.value, node.text)
+                return P.DateConst(node.value, node.text, span=at)
             case ast.Bool():
-                return P.BoolConst(node.value)
+                return P.BoolConst(node.value, span=at)
             case ast.Name():
                 return self.name(node)
             case ast.BinOp():
                 kind = self.model.type_of(node).kind
-                return P.Arith(node.op, self.expr(node.left), self.expr(node.right), kind, node.symbol)
+                return P.Arith(
+                    node.op, self.expr(node.left), self.expr(node.right), kind, node.symbol, span=at
+                )
             case ast.Negate():
-                return P.Neg(self.expr(node.operand))
+                return P.Neg(self.expr(node.operand), span=at)
             case ast.Compare():
                 if isinstance(node.left, ast.Call) and node.left.func == "since":
                     start, duration = self.expr(node.left.args[0]), self.expr(node.right)
-                    return P.Since(start, node.op, duration, node.word, node.postfix)
-                return P.Cmp(node.op, self.expr(node.left), self.expr(node.right), node.word, node.postfix)
+                    return P.Since(start, node.op, duration, node.word, node.postfix, span=at)
+                lhs, rhs = self.expr(node.left), self.expr(node.right)
+                return P.Cmp(node.op, lhs, rhs, node.word, node.postfix, span=at)
             case ast.Member():
                 members = tuple(v.text for v in node.values)
-                return P.In(self.expr(node.subject), members, self.model.type_of(node.subject).enum)
+                return P.In(self.expr(node.subject), members, self.model.type_of(node.subject).enum, span=at)
             case ast.And():
-                return P.And(self.expr(node.left), self.expr(node.right))
+                return P.And(self.expr(node.left), self.expr(node.right), span=at)
             case ast.Or():
-                return P.Or(self.expr(node.left), self.expr(node.right))
+                return P.Or(self.expr(node.left), self.expr(node.right), span=at)
             case ast.Not():
-                return P.Not(self.expr(node.operand))
+                return P.Not(self.expr(node.operand), span=at)
             case ast.Implies():
-                return P.Or(P.Not(self.expr(node.left)), self.expr(node.right), implies=True)
+                return P.Or(P.Not(self.expr(node.left)), self.expr(node.right), implies=True, span=at)
             case ast.Call():
                 if node.func == "since":
                     raise AssertionError("since() stands only on the left of a comparison")
                 if node.func in ("blocks", "round_down"):
                     value, size = node.args
-                    return P.Whole(node.func, self.expr(value), self.expr(size))
-                return P.MinMax(node.func, tuple(self.expr(a) for a in node.args))
+                    return P.Whole(node.func, self.expr(value), self.expr(size), span=at)
+                return P.MinMax(node.func, tuple(self.expr(a) for a in node.args), span=at)
             case ast.Table():
                 sym = self.model.refs.get(id(node.subject))
                 if not isinstance(sym, FactSym):
@@ -187,7 +191,7 @@ class _Lowering:
                     )
                     for e in node.entries
                 )
-                return P.Table(sym.name, rows, span=node.span)
+                return P.Table(sym.name, rows, span=at)
             case ast.Band():
                 bands = tuple(
                     P.BandRow(
@@ -202,7 +206,7 @@ class _Lowering:
                 return P.Band(
                     self.expr(node.subject),
                     bands,
-                    span=node.span,
+                    span=at,
                     subject_kind=shown.kind,
                     subject_unit=shown.unit,
                 )
@@ -211,7 +215,7 @@ class _Lowering:
 
     def value(self, node: ast.Expr | ast.Unset, why: str) -> P.Expr:
         if isinstance(node, ast.Unset):
-            unset = P.Unset(why)
+            unset = P.Unset(why, span=node.span)
             if self.trace is not None:
                 self.trace.append((node, unset))
             return unset
@@ -220,11 +224,11 @@ class _Lowering:
     def name(self, node: ast.Name) -> P.Expr:
         sym = self.model.ref(node)
         if isinstance(sym, FactSym):
-            return P.FactRef(sym.name)
+            return P.FactRef(sym.name, span=node.span)
         if isinstance(sym, ParamSym):
-            return P.ParamRef(sym.name)
+            return P.ParamRef(sym.name, span=node.span)
         if isinstance(sym, EnumValueSym):
-            return P.EnumConst(sym.enum, sym.member)
+            return P.EnumConst(sym.enum, sym.member, span=node.span)
         raise UnresolvedName(node.text)
 
     # ------------------------------------------------------------------ declarations
@@ -248,6 +252,9 @@ class _Lowering:
                 members,
                 self.bounds(sym),
                 sym.decl is None,
+                declared=tuple(
+                    (b.op, self.expr(b.value)) for b in (sym.decl.bounds if sym.decl is not None else ())
+                ),
             )
             if key != sym.name:
                 aliases[key] = sym.name
@@ -290,7 +297,7 @@ class _Lowering:
     def gate(self, key: str, kind: str, node: ast.Requirement | ast.Exclusion) -> P.Gate:
         text = self.quote(node.cond)
         cond, reason = self.expr(node.cond), node.reason or text
-        return P.Gate(key, kind, cond, text, reason, node.cite, _where(node), node.reason)
+        return P.Gate(key, kind, cond, text, reason, node.cite, _where(node), node.reason, span=node.span)
 
     def eligibility(self) -> tuple[P.Gate, ...]:
         requirements = [r for e in self.policy.of(ast.Eligibility) for r in e.requirements]
@@ -306,7 +313,8 @@ class _Lowering:
         written = tuple(k.text for a in applicants for k in a.kinds)
         allowed = tuple(sorted(set(written)))
         labels = "、".join(kinds[k].label for k in allowed if k in kinds)
-        return P.ApplicantsGate(allowed, APPLICANTS_REASON.format(labels=labels), written)
+        reason = APPLICANTS_REASON.format(labels=labels)
+        return P.ApplicantsGate(allowed, reason, written, spans=tuple(a.span for a in applicants))
 
     # ------------------------------------------------------------------ clauses
     def clause(self, measure: ast.Measure, index: int, clause: ast.Clause) -> P.Clause:
@@ -323,7 +331,8 @@ class _Lowering:
             title = f"{verb}（第 {index} 项）"
         cite = f"[{clause.cite}] " if clause.cite else ""
         conditions = tuple(
-            P.Condition(self.expr(c.expr), c.negated, self.quote(c.expr)) for c in clause.conditions
+            P.Condition(self.expr(c.expr), c.negated, self.quote(c.expr), span=c.span)
+            for c in clause.conditions
         )
         amount = clause.amount
         lowered = P.Amount(
@@ -351,6 +360,7 @@ class _Lowering:
             lowered,
             _where(clause),
             clause.label,
+            span=clause.span,
         )
 
     @staticmethod
@@ -468,11 +478,13 @@ class _Lowering:
             _where(measure),
             tuple(k.cite for k in measure.of(ast.NoClawback)),
             measure.label,
+            name_span=measure.name.span,
         )
 
     # ------------------------------------------------------------------ the policy
     def plan(self) -> P.Plan:
         header = self.policy.header
+        blocks = self.policy.of(ast.Eligibility)
         facts, aliases = self.facts()
         return P.Plan(
             header.title if header is not None else "policy",
@@ -486,7 +498,14 @@ class _Lowering:
             self.eligibility(),
             tuple(self.measure(m) for m in self.policy.of(ast.Measure)),
             tuple(
-                P.Combination(COMBINE_MODES[c.mode.text], tuple(m.text for m in c.measures), c.cite, c.reason)
+                P.Combination(
+                    COMBINE_MODES[c.mode.text],
+                    tuple(m.text for m in c.measures),
+                    c.cite,
+                    c.reason,
+                    c.mode.text,
+                    span=c.span,
+                )
                 for c in self.policy.of(ast.Combine)
             ),
             tuple(
@@ -500,7 +519,7 @@ class _Lowering:
                 for t in self.policy.of(ast.TotalCap)
             ),
             tuple(
-                P.Assumption(self.expr(a.cond), self.quote(a.cond), a.label, _where(a))
+                P.Assumption(self.expr(a.cond), self.quote(a.cond), a.label, _where(a), span=a.span)
                 for a in self.policy.of(ast.Assume)
             ),
             tuple(
@@ -520,4 +539,7 @@ class _Lowering:
                     for enum, members in self.model.enums.items()
                 }
             ),
+            span=self.policy.span,
+            header_span=header.span if header is not None else None,
+            eligibility_span=blocks[0].span if blocks else None,
         )

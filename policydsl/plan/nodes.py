@@ -21,8 +21,9 @@ from policydsl.source import Span
 # ------------------------------------------------------------------------------- expressions
 
 # How an expression was spelled (a literal's text, a statutory word, a ratio, `implies`) is kept for
-# the readers' wording (render/text.py) only: such fields take no part in a node's equality, hash
-# or repr, so a back end that compares or pools expressions sees only their meaning.
+# the readers' wording (render/text.py) only, and where it is written (`span`, set by the lowering)
+# for the analyses' findings only: such fields take no part in a node's equality, hash or repr, so a
+# back end that compares or pools expressions sees only their meaning.
 
 
 def _spelling(default: object) -> Any:
@@ -39,6 +40,7 @@ class Const:
     kind: str
     unit: str | None = None
     text: str = _spelling("")
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -47,6 +49,7 @@ class DateConst:
 
     value: datetime.date
     text: str = _spelling("")
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -56,6 +59,7 @@ class DurationConst:
     count: int
     unit: str
     text: str = _spelling("")
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -63,6 +67,7 @@ class BoolConst:
     """true or false."""
 
     value: bool
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -71,6 +76,7 @@ class EnumConst:
 
     enum: str
     member: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -78,6 +84,7 @@ class FactRef:
     """The applicant's fact `name` (its spec is `Plan.facts[name]`)."""
 
     name: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -85,6 +92,7 @@ class ParamRef:
     """The parameter `name` (its versions are `Plan.params[name]`; a caller may override it)."""
 
     name: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -99,6 +107,7 @@ class Arith:
     kind: str
     symbol: str = _spelling("")
     ratio: str | None = _spelling(None)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -106,6 +115,7 @@ class Neg:
     """Unary minus."""
 
     operand: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -118,6 +128,7 @@ class Cmp:
     right: Expr
     word: str = _spelling("")
     postfix: bool = _spelling(False)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -130,6 +141,7 @@ class Since:
     duration: Expr
     word: str = _spelling("")
     postfix: bool = _spelling(False)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -139,6 +151,7 @@ class In:
     subject: Expr
     members: tuple[str, ...]
     enum: str | None = _spelling(None)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -147,6 +160,7 @@ class And:
 
     left: Expr
     right: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -157,6 +171,7 @@ class Or:
     left: Expr
     right: Expr
     implies: bool = _spelling(False)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -164,6 +179,7 @@ class Not:
     """Not `operand`."""
 
     operand: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -172,6 +188,7 @@ class MinMax:
 
     func: str
     args: tuple[Expr, ...]
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -184,6 +201,7 @@ class Whole:
     func: str
     value: Expr
     size: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -192,6 +210,7 @@ class Unset:
     a tier table's `otherwise` row, `{key}` in `why` stands for the applicant's value of the key."""
 
     why: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -362,7 +381,9 @@ def facts_of(expr: Expr) -> tuple[str, ...]:
 class FactSpec:
     """What a fact accepts: `name`, `label`, `kind` (money, percent, number, count, bool, date, text,
     enum, duration), count `unit`, the `enum` it takes values of with its `members` ((name, label)…),
-    the literal `bounds` ((op, value)…) and whether it is the built-in applicant kind (`builtin`)."""
+    the literal `bounds` ((op, value)…) and whether it is the built-in applicant kind (`builtin`).
+    `declared` has every bound as declared, literal or not ((op, expression)…), which the analyses
+    assume of every applicant."""
 
     name: str
     label: str
@@ -372,6 +393,7 @@ class FactSpec:
     members: tuple[tuple[str, str], ...]
     bounds: tuple[tuple[str, Decimal], ...]
     builtin: bool
+    declared: tuple[tuple[str, Expr], ...] = attrs.field(default=(), kw_only=True)
 
 
 @attrs.frozen
@@ -420,6 +442,7 @@ class Assumption:
     text: str
     label: str | None
     where: Where | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -450,7 +473,8 @@ class Gate:
     eligibility's gates are `eligibility.require.N`); `kind` is "require" or "exclude"; the gate
     passes when `cond` holds (a requirement) or fails to hold (an exclusion, `passes_when` False).
     `reason` is the text shown when it fails (the drafter's reason, else `text`, the condition as
-    written); `cite` is the article; `written_reason` the drafter's reason (None: not given)."""
+    written); `cite` is the article; `written_reason` the drafter's reason (None: not given); `span` where the
+    requirement or exclusion is written."""
 
     key: str
     kind: str
@@ -460,6 +484,7 @@ class Gate:
     cite: str | None
     where: Where
     written_reason: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @property
     def passes_when(self) -> bool:
@@ -470,11 +495,12 @@ class Gate:
 class ApplicantsGate:
     """The kinds of applicant a measure serves (`kinds`, sorted), with the `reason` shown when the
     applicant is of another kind or its kind is not given; `written`, the kinds in the order the
-    text names them."""
+    text names them; `spans`, where each `applicants` line stands."""
 
     kinds: tuple[str, ...]
     reason: str
     written: tuple[str, ...] = ()
+    spans: tuple[Span, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
 
 # ------------------------------------------------------------------------------- clauses
@@ -482,11 +508,13 @@ class ApplicantsGate:
 
 @attrs.frozen
 class Condition:
-    """One `if` (or, `negated`, `unless`) of a clause: `cond` and `text`, the condition as written."""
+    """One `if` (or, `negated`, `unless`) of a clause: `cond` and `text`, the condition as written;
+    `span` where it stands (its `unless` included)."""
 
     cond: Expr
     negated: bool
     text: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -525,7 +553,8 @@ class Clause:
     line of its explanation (`[cite] label：适用`) and `conditions_text` its conditions as written,
     joined.  `exception_of` is the id of the default clause it replaces, with its `priority` as
     written (None: not given, which ranks as 0).  `written_label` is the label as written (None: not
-    given, where `label` falls back to the name or the id), which the analyses' messages quote."""
+    given, where `label` falls back to the name or the id), which the analyses' messages quote;
+    `span` is where the clause is written."""
 
     id: str
     index: int
@@ -542,6 +571,7 @@ class Clause:
     amount: Amount
     where: Where
     written_label: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @property
     def rank(self) -> int:
@@ -660,7 +690,7 @@ class Measure:
     evaluation applies one of them: `funding`, `quota` and `group_cap` say which (the analysis and
     the diagrams look at all of them).  `no_clawback_cites` has the article of each no-clawback line
     as written; `written_label` is the label as written (None: not given, where `label` falls back
-    to the name), which the analyses' messages quote."""
+    to the name), which the analyses' messages quote; `name_span` is where its name is written."""
 
     name: str
     label: str
@@ -681,6 +711,7 @@ class Measure:
     where: Where
     no_clawback_cites: tuple[str | None, ...] = ()
     written_label: str | None = None
+    name_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @property
     def funding(self) -> FundingLimit | None:
@@ -718,12 +749,15 @@ class Measure:
 
 @attrs.frozen
 class Combination:
-    """How `measures` combine for one applicant: `mode` added, highest (就高不重复) or exclusive."""
+    """How `measures` combine for one applicant: `mode` added, highest (就高不重复) or exclusive;
+    `word` the mode as written (`highest`, `就高`), `span` where the line stands."""
 
     mode: str
     measures: tuple[str, ...]
     cite: str | None
     reason: str | None
+    word: str = _spelling("")
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -752,7 +786,9 @@ class Plan:
     (issuer, docno, source: (field, value), those given), for comments in generated code;
     `issued` the day it was issued, `headed` whether the file has a header at all (a title of its
     own).  `enums` gives each enumeration's members with their labels (enum -> member -> label),
-    the applicant kinds under `applicant`."""
+    the applicant kinds under `applicant`.  Where things stand, for the analyses' findings: `span`
+    the whole file, `header_span` its header and `eligibility_span` its first `eligibility` block
+    (None: not written)."""
 
     title: str
     validity: Validity
@@ -771,6 +807,9 @@ class Plan:
     issued: datetime.date | None = None
     headed: bool = True
     enums: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    header_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    eligibility_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     def label(self, ref: FactRef | ParamRef | EnumConst) -> str:
         """What the drafter calls a fact, a parameter or an enum value (its name when the plan does
