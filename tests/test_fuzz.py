@@ -245,7 +245,7 @@ def test_generated_policies_can_be_drawn(policy: GeneratedPolicy) -> None:
     from policydsl.render.graphviz import dot_source
     from policydsl.render.trees import measure_tree, overview
 
-    plan = checked(policy).interpreter.plan
+    plan = lower(checked(policy), policy.text)
     assert "digraph" in dot_source(overview(plan))
     for measure in plan.measures:
         assert "digraph" in dot_source(measure_tree(plan, measure))
