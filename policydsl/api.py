@@ -17,9 +17,9 @@ from policydsl import runtime as rt
 from policydsl.batch import Constraint
 from policydsl.diagnostics import Sink
 from policydsl.interpreter import Interpreter
-from policydsl.model import Model
 from policydsl.pipeline import Checked, check_file, errors_text
 from policydsl.plan import nodes as P
+from policydsl.plan.lower import lower
 
 if TYPE_CHECKING:
     from policydsl.codegen.python import GeneratedModule
@@ -40,16 +40,16 @@ def evaluation_date(date: object) -> datetime.date | None:
 
 
 class PolicyEvaluator:
-    """A checked policy ready to evaluate applicants (`evaluate`), with its `measures` and the
-    cross-applicant `constraints` batch evaluation applies."""
+    """A checked policy's `plan` ready to evaluate applicants (`evaluate`), with its `measures` and
+    the cross-applicant `constraints` batch evaluation applies."""
 
-    def __init__(self, model: Model, source_text: str, params: Mapping[str, Any] | None = None) -> None:
-        self.model = model
-        self.interpreter = Interpreter(model, source_text, params)
+    def __init__(self, plan: P.Plan, params: Mapping[str, Any] | None = None) -> None:
+        self.plan = plan
+        self.interpreter = Interpreter(plan, params=params)
 
     @property
     def measures(self) -> list[str]:
-        return [m.name for m in self.interpreter.plan.measures]
+        return [m.name for m in self.plan.measures]
 
     def evaluate(
         self,
@@ -79,7 +79,7 @@ class PolicyEvaluator:
         """The quota and group cap of each measure, as `Measure.quota` and `Measure.group_cap` choose
         them where the text writes one twice."""
         out: list[Constraint] = []
-        for m in self.interpreter.plan.measures:
+        for m in self.plan.measures:
             quota, cap = m.quota, m.group_cap
             if quota is None and cap is None:
                 continue
@@ -109,16 +109,12 @@ class PolicyEvaluator:
 
 class CompiledEvaluator(PolicyEvaluator):
     """A policy's generated evaluator `module`, loaded in this process, behind the same interface as
-    the interpreter-backed PolicyEvaluator (whose `model` and `interpreter` it keeps for examples)."""
+    the interpreter-backed PolicyEvaluator (whose `plan` and `interpreter` it keeps)."""
 
     def __init__(
-        self,
-        model: Model,
-        source_text: str,
-        generated: GeneratedModule,
-        params: Mapping[str, Any] | None = None,
+        self, plan: P.Plan, generated: GeneratedModule, params: Mapping[str, Any] | None = None
     ) -> None:
-        super().__init__(model, source_text, params)  # checks the parameter values once
+        super().__init__(plan, params)  # checks the parameter values once
         self.generated = generated
         self.module: types.ModuleType = generated.load()
         self.params = dict(params or {})
@@ -155,7 +151,7 @@ def build(checked: Checked, params: Mapping[str, Any] | None = None) -> Compiled
     from policydsl.codegen.python import generate  # deferred: `import policydsl` does not load the generator
 
     generated = generate(checked.model, checked.source.text, checked.source.name)
-    return CompiledEvaluator(checked.model, checked.source.text, generated, params)
+    return CompiledEvaluator(lower(checked.model, checked.source.text), generated, params)
 
 
 def compile_policy(
@@ -169,7 +165,7 @@ def compile_policy(
         return None, sink
     if compiled:
         return build(checked, params), sink
-    return PolicyEvaluator(checked.model, checked.source.text, params), sink
+    return PolicyEvaluator(lower(checked.model, checked.source.text), params), sink
 
 
 # Loaded evaluators by (resolved path, SHA-256 of the file's bytes): a file changed within the same

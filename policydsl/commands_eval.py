@@ -17,11 +17,13 @@ from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
 from policydsl.batch import detect_encoding, encoding_name, parse_json, run_batch, stderr_progress
 from policydsl.commands import echo
-from policydsl.examples import coverage_gaps, examples_of, run_example
+from policydsl.diagnostics import Sink
+from policydsl.examples import coverage_gaps, read_examples, run_example
 from policydsl.files import spooled_stdin
 from policydsl.frontend import display_name, is_stdin, read_limited
 from policydsl.interpreter import Coverage, Interpreter
-from policydsl.pipeline import errors_text
+from policydsl.pipeline import check_file, errors_text
+from policydsl.plan.lower import lower
 from policydsl.textsafety import json_safe, visible
 
 
@@ -214,14 +216,17 @@ def test_files(
     passed = failed = 0
     reached_all = total_all = 0
     for path in files:
-        evaluator, sink = compile_policy(path)
-        if evaluator is None:
+        sink = Sink()
+        checked = check_file(path, sink)
+        if checked.model is None or checked.source is None or sink.has_errors:
             echo(errors_text(path, sink.errors_only()))
             failed += 1
             continue
-        interpreter: Interpreter = evaluator.interpreter
+        plan = lower(checked.model, checked.source.text)
+        examples = read_examples(checked.model, plan, checked.source.text)
+        interpreter = Interpreter(plan)
         seen: Coverage = {}
-        for example in examples_of(evaluator.model, pattern):
+        for example in examples.matching(pattern):
             result = run_example(interpreter, example, seen)
             if result.passed:
                 passed += 1
@@ -234,7 +239,7 @@ def test_files(
                 echo("  explanation:")
                 echo("\n".join("    " + line for line in result.decision.explain().splitlines()))
         if coverage:
-            reached, total, gaps = coverage_gaps(evaluator.model, interpreter.plan, seen)
+            reached, total, gaps = coverage_gaps(plan, examples.sites, seen)
             reached_all += reached
             total_all += total
             share = Decimal(100) * reached / total if total else Decimal(100)

@@ -1,64 +1,131 @@
-"""Run the examples written in policy files and measure which clauses and branches they reach."""
+"""The examples written in policy files, past the checks: read once into plain data (the one reader of
+`example` blocks), run, and measured for which clauses and branches they reach."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
 from policydsl import ast
 from policydsl import runtime as rt
-from policydsl.interpreter import Coverage, Interpreter
+from policydsl.interpreter import Coverage, CoverageKey, Interpreter
 from policydsl.model import Model
 from policydsl.plan import nodes as P
-from policydsl.plan.lower import lower_expr, validity_window
+from policydsl.plan.lower import lower, lower_expr
 from policydsl.source import Span
 
 
 @attrs.frozen
-class ExampleResult:
-    """One example's outcome: the `failures` (empty when it passed), the `decision` when it ran."""
+class Given:
+    """One fact an example gives: the `fact` as written and its `value`, a text or an expression
+    that uses no fact, lowered (`text` as written)."""
 
-    example: ast.Example
-    failures: tuple[str, ...]
-    decision: rt.Decision | None
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
+    fact: str
+    value: P.Expr | str
+    text: str = ""
 
 
-def examples_of(model: Model, pattern: str | None = None) -> list[ast.Example]:
-    """The policy's `example` blocks, in order; with `pattern`, those whose name contains it."""
-    return [e for e in model.policy.of(ast.Example) if not pattern or pattern in e.name]
+@attrs.frozen
+class Expected:
+    """What an example expects of a measure (`target`; None is the total): `kind` is "amount",
+    "ceiling", "undetermined" or "ineligible", with the `value` (lowered; `text` as written) for the
+    first two."""
+
+    target: str | None
+    kind: str
+    value: P.Expr | None
+    text: str = ""
 
 
-def example_date(policy: ast.Policy, example: ast.Example) -> datetime.date | None:
-    """The day an example is evaluated on: its own `on` date, else the policy's first valid day."""
-    if example.date is not None:
-        return example.date
-    start = validity_window(policy.header).start
-    return start or (policy.header.issued if policy.header else None)
+@attrs.frozen
+class Example:
+    """A worked example, read: its `name`, where it stands (`span`), the `day` it is evaluated on
+    (its own `on` date, else the policy's first valid day, else the day of issue; None: not
+    known), the `given` facts and the `expectations`."""
+
+    name: str
+    span: Span
+    day: datetime.date | None
+    given: tuple[Given, ...]
+    expectations: tuple[Expected, ...]
 
 
-def given_facts(interpreter: Interpreter, example: ast.Example) -> dict[str, Any]:
-    """An example's given block as fact values."""
-    facts: dict[str, Any] = {}
-    for binding in example.given:
+@attrs.frozen
+class Examples:
+    """A policy's examples in order (`cases`), and `sites`: where each branch example coverage
+    counts is written (keyed as the interpreter records it, `interpreter.CoverageKey`)."""
+
+    cases: tuple[Example, ...]
+    sites: Mapping[CoverageKey, Span]
+
+    def matching(self, pattern: str | None) -> list[Example]:
+        """The examples whose name contains `pattern` (all of them without one)."""
+        return [e for e in self.cases if not pattern or pattern in e.name]
+
+
+def read_examples(model: Model, plan: P.Plan, source_text: str = "") -> Examples:
+    """The `example` blocks of a checked policy without errors (`plan` its lowering), with their
+    values lowered as the plan's expressions are, and the places coverage points at."""
+    first_day = plan.validity.start or plan.issued
+
+    def lowered(node: ast.Expr) -> tuple[P.Expr, str]:
+        return lower_expr(model, node, source_text)
+
+    def given(binding: ast.Binding) -> Given:
         if isinstance(binding.value, ast.Text):
-            facts[binding.name.text] = binding.value.value
-        elif isinstance(binding.value, ast.Duration):
-            facts[binding.name.text] = binding.value.text
+            return Given(binding.name.text, binding.value.value)
+        return Given(binding.name.text, *lowered(binding.value))
+
+    def expected(e: ast.Expectation) -> Expected:
+        target = None if e.target is None else e.target.text
+        if e.value is None:
+            return Expected(target, e.kind, None)
+        return Expected(target, e.kind, *lowered(e.value))
+
+    cases = tuple(
+        Example(
+            ex.name,
+            ex.span,
+            ex.date if ex.date is not None else first_day,
+            tuple(given(b) for b in ex.given),
+            tuple(expected(e) for e in ex.expectations),
+        )
+        for ex in model.policy.of(ast.Example)
+    )
+    return Examples(cases, MappingProxyType(_sites(model, plan)))
+
+
+def _sites(model: Model, plan: P.Plan) -> dict[CoverageKey, Span]:
+    """Where each clause and each atom of its conditions is written, by the plan's clause ids: the
+    plan keeps the AST's clauses and atoms in the same order."""
+    sites: dict[CoverageKey, Span] = {}
+    for measure in model.policy.of(ast.Measure):
+        planned = plan.measure(measure.name.text)
+        for clause, pc in zip(measure.clauses, planned.clauses, strict=True):
+            sites[pc.id] = clause.span
+            for ci, (cond, pcond) in enumerate(zip(clause.conditions, pc.conditions, strict=True)):
+                for ai, (atom, _) in enumerate(zip(_atoms(cond.expr), P.atoms(pcond.cond), strict=True)):
+                    sites[(pc.id, ci, ai)] = atom.span
+    return sites
+
+
+def given_facts(interpreter: Interpreter, example: Example) -> dict[str, Any]:
+    """An example's given facts as an applicant's input: a text as it is, a duration as written,
+    any other value as the interpreter works it out (InputError when it has none)."""
+    facts: dict[str, Any] = {}
+    for given in example.given:
+        if isinstance(given.value, str):
+            facts[given.fact] = given.value
+        elif isinstance(given.value, P.DurationConst):
+            facts[given.fact] = given.value.text
         else:
-            facts[binding.name.text] = literal(interpreter, binding.value)
+            facts[given.fact] = interpreter.literal(given.value, given.text)
     return facts
-
-
-def literal(interpreter: Interpreter, node: ast.Expr) -> Any:
-    """The value of an example's expression (no fact in it); InputError when it has none."""
-    return interpreter.literal(*lower_expr(interpreter.model, node, interpreter.text))
 
 
 def _expected(kind: str, value: Decimal | None) -> str:
@@ -79,19 +146,35 @@ def _matches(result: rt.MeasureResult, kind: str, value: Decimal | None) -> bool
     return result.status == rt.INELIGIBLE
 
 
+@attrs.frozen
+class ExampleResult:
+    """One example's outcome: the `failures` (empty when it passed), the `decision` when it ran."""
+
+    example: Example
+    failures: tuple[str, ...]
+    decision: rt.Decision | None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
 def run_example(
-    interpreter: Interpreter, example: ast.Example, coverage: Coverage | None = None
+    interpreter: Interpreter, example: Example, coverage: Coverage | None = None
 ) -> ExampleResult:
-    policy = interpreter.model.policy
     try:
         facts = given_facts(interpreter, example)
-        decision = interpreter.evaluate(facts, example_date(policy, example), coverage=coverage)
+        decision = interpreter.evaluate(facts, example.day, coverage=coverage)
     except rt.InputError as exc:
         return ExampleResult(example, tuple(f"the given facts are unusable: {p}" for p in exc.problems), None)
     failures: list[str] = []
     for expectation in example.expectations:
         try:
-            value = None if expectation.value is None else literal(interpreter, expectation.value)
+            value = (
+                None
+                if expectation.value is None
+                else interpreter.literal(expectation.value, expectation.text)
+            )
         except rt.InputError as exc:  # an unset parameter, a division by zero
             failures.extend(f"the expected amount has no value: {p}" for p in exc.problems)
             continue
@@ -99,7 +182,7 @@ def run_example(
             result = decision.total
             name = "total"
         else:
-            name = expectation.target.text
+            name = expectation.target
             result = decision.measures[name]
         if not _matches(result, expectation.kind, value):
             got = rt.describe(result)
@@ -109,8 +192,15 @@ def run_example(
 
 
 def run_examples(model: Model, source_text: str, coverage: Coverage | None = None) -> list[ExampleResult]:
-    interpreter = Interpreter(model, source_text)
-    return [run_example(interpreter, ex, coverage) for ex in model.policy.of(ast.Example)]
+    """Every example of a checked policy without errors, run by the interpreter."""
+    plan = lower(model, source_text)
+    return run_all(plan, read_examples(model, plan, source_text), coverage)
+
+
+def run_all(plan: P.Plan, examples: Examples, coverage: Coverage | None = None) -> list[ExampleResult]:
+    """Each of `examples` run on `plan` by the interpreter, in order."""
+    interpreter = Interpreter(plan)
+    return [run_example(interpreter, ex, coverage) for ex in examples.cases]
 
 
 @attrs.frozen
@@ -121,24 +211,24 @@ class Gap:
     message: str
 
 
-def coverage_gaps(model: Model, plan: P.Plan, seen: Coverage) -> tuple[int, int, list[Gap]]:
+def coverage_gaps(
+    plan: P.Plan, sites: Mapping[CoverageKey, Span], seen: Coverage
+) -> tuple[int, int, list[Gap]]:
     """(branches reached, branches in all, what is missed): every clause counts its applying and not
     applying, every atom of a condition (a comparison, a yes/no fact) its true and false outcome.
-    `seen` is keyed as the interpreter records it (`interpreter.CoverageKey`); the spans come from
-    the AST, whose clauses and atoms the plan keeps in the same order."""
+    `seen` is keyed as the interpreter records it (`interpreter.CoverageKey`), `sites` the same
+    (`Examples.sites`)."""
     gaps: list[Gap] = []
     reached = total = 0
-    for measure in model.policy.of(ast.Measure):
-        planned = plan.measure(measure.name.text)
-        for clause, pc in zip(measure.clauses, planned.clauses, strict=True):
+    for measure in plan.measures:
+        for pc in measure.clauses:
             total += 1
             if True in seen.get(pc.id, set()):
                 reached += 1
             else:
-                gaps.append(Gap(clause.span, f"clause {pc.id} never applies in any example"))
-            for ci, (cond, pcond) in enumerate(zip(clause.conditions, pc.conditions, strict=True)):
-                atoms = zip(_atoms(cond.expr), P.atoms(pcond.cond), strict=True)
-                for ai, (atom, _) in enumerate(atoms):
+                gaps.append(Gap(sites[pc.id], f"clause {pc.id} never applies in any example"))
+            for ci, pcond in enumerate(pc.conditions):
+                for ai, _ in enumerate(P.atoms(pcond.cond)):
                     outcomes = seen.get((pc.id, ci, ai), set())
                     for value in (True, False):
                         total += 1
@@ -146,7 +236,7 @@ def coverage_gaps(model: Model, plan: P.Plan, seen: Coverage) -> tuple[int, int,
                             reached += 1
                         else:
                             never = f"`{pc.id}` condition is never {'true' if value else 'false'}"
-                            gaps.append(Gap(atom.span, f"{never} in any example"))
+                            gaps.append(Gap(sites[(pc.id, ci, ai)], f"{never} in any example"))
     return reached, total, gaps
 
 

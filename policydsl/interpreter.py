@@ -12,15 +12,15 @@ from policydsl import runtime as rt
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
+from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
 
 if TYPE_CHECKING:
     from policydsl.model import Model
 
-DATE_NEEDED = "评估日期"
 ARITHMETIC = rt.ARITHMETIC  # the failures that make a figure unknown (runtime.failure says why)
-# The reasons the interpreter itself gives (the plan composes the others).
+# The reasons the interpreter itself gives (the plan composes the others; those the generated
+# evaluator gives too are in plan/specs.py).
 NO_ROW = "分级表没有 {key} 档"
-NO_BAND = "没有适用的档次"
 NOT_YET = "政策自 {start} 起施行，评估日期 {date} 尚未生效"
 EXPIRED = "政策有效期至 {end}，评估日期 {date} 已失效"
 
@@ -42,16 +42,6 @@ class Unset(Exception):
         self.what = what
 
 
-def runtime_specs(plan: P.Plan) -> dict[str, rt.FactSpec]:
-    """What each fact accepts, for checking an applicant's input, keyed by every spelling an input
-    may use (each alias right after the fact it names)."""
-    specs: dict[str, rt.FactSpec] = {}
-    for name, spec in plan.facts.items():
-        specs[name] = rt.FactSpec(spec.name, spec.label, spec.kind, spec.unit, spec.members, spec.bounds)
-        specs.update((alias, specs[name]) for alias, target in plan.aliases.items() if target == name)
-    return specs
-
-
 class _Env:
     """One evaluation: the applicant's `facts`, the `date`, parameter values, and what was missing."""
 
@@ -66,14 +56,14 @@ class _Env:
 
 
 class Interpreter:
-    """Evaluates one checked policy through its plan.  `source_text` lets explanations quote the
-    formulas as written; `params` overrides parameter values (a yearly application guide fills
-    unset amounts)."""
+    """Evaluates one checked policy through its plan: the plan itself, or the Model lowered here
+    (`source_text` lets explanations quote the formulas as written); `params` overrides parameter
+    values (a yearly application guide fills unset amounts)."""
 
-    def __init__(self, model: Model, source_text: str = "", params: Mapping[str, Any] | None = None) -> None:
-        self.model = model
-        self.text = source_text
-        self.plan = plan = lower(model, source_text)
+    def __init__(
+        self, policy: P.Plan | Model, source_text: str = "", params: Mapping[str, Any] | None = None
+    ) -> None:
+        self.plan = plan = policy if isinstance(policy, P.Plan) else lower(policy, source_text)
         self.specs = runtime_specs(plan)
         self.rounding = rt.Rounding(plan.rounding.unit, plan.rounding.mode)
         self.title = plan.title

@@ -23,11 +23,12 @@ from policydsl.checks.analysis import Analysis, Options, analyse
 from policydsl.cli import main
 from policydsl.codes import ANALYSIS_CODES, CODES
 from policydsl.diagnostics import Diagnostic, Severity, Sink, format_text
-from policydsl.interpreter import Interpreter, runtime_specs
+from policydsl.interpreter import Interpreter
 from policydsl.model import Model
 from policydsl.pipeline import check_file, check_text
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
+from policydsl.plan.specs import runtime_specs
 from tests.conftest import DATA, POLICIES, ROOT, golden
 
 ANALYSIS = DATA / "analysis"

@@ -296,7 +296,7 @@ def test_coverage_is_keyed_by_clause_id_condition_and_atom() -> None:
     """Coverage was keyed by the id() of AST nodes; it is keyed by the plan's clause ids and each
     condition's atoms by position, so the interpreter and `examples.coverage_gaps` share one key."""
     from policydsl.diagnostics import Sink
-    from policydsl.examples import coverage_gaps, run_examples
+    from policydsl.examples import coverage_gaps, read_examples, run_examples
     from policydsl.interpreter import Coverage
     from policydsl.pipeline import check_text
     from policydsl.plan import lower
@@ -313,7 +313,8 @@ def test_coverage_is_keyed_by_clause_id_condition_and_atom() -> None:
         assert seen[(cid, 1, 0)] == {False}  # n >= 10
         assert seen[(cid, 1, 1)] == {True}  # a (under `not`), reached only when n >= 10 is false
     assert len(seen) == 10
-    reached, total, gaps = coverage_gaps(checked.model, lower(checked.model, COVERED), seen)
+    plan = lower(checked.model, COVERED)
+    reached, total, gaps = coverage_gaps(plan, read_examples(checked.model, plan, COVERED).sites, seen)
     assert (reached, total) == (2 * (1 + 5), 2 * (1 + 4 * 2))  # a clause counts only applying
     assert [g.message for g in gaps] == [
         f"`{cid}` condition is never {word} in any example"

@@ -49,7 +49,12 @@ ASKS_THE_SOLVER = ("policydsl.types", "policydsl.builder", "policydsl.parser", *
 # Modules that keep the AST to word things: the plan's meaning, not the AST's derivations of it.
 WORDS_FROM_THE_AST = ("policydsl.ast.position", "policydsl.interpreter", "policydsl.smt", "policydsl.codegen")
 
-NO_INTERPRETER = ("policydsl.interpreter.Interpreter", "policydsl.interpreter._Env")
+# The interpreter's own workings: a caller asks it through `env`, `value`, `test` and `clause`.
+INTERPRETER_INSIDES = (
+    "policydsl.interpreter._Env",
+    "policydsl.interpreter.Unset",
+    "policydsl.interpreter.ARITHMETIC",
+)
 
 # The clause-level classes of the AST, whose meaning the plan holds.
 MEASURE_PARTS = (
@@ -73,19 +78,15 @@ MEASURE_PARTS = (
     "Unset",
 )
 
-# The interpreter's own workings: a caller asks it through `env`, `value`, `test` and `clause`.
-INTERPRETER_INSIDES = (
-    "policydsl.interpreter._Env",
-    "policydsl.interpreter.Unset",
-    "policydsl.interpreter.ARITHMETIC",
-)
 
 LAYERS: dict[str, Rules] = {
     # The interpreter evaluates the plan it lowered; it lowers no AST node it is handed.
     "policydsl.interpreter": Rules(NO_AST, names=("policydsl.plan.lower.lower_expr", "policydsl.ast")),
-    # The generator writes the evaluator from the plan; it builds no interpreter to borrow from.
-    "policydsl.codegen.python": Rules(NO_AST, names=NO_INTERPRETER),
-    "policydsl.codegen.fast": Rules(NO_AST, names=NO_INTERPRETER),
+    # The generator writes the evaluator from the plan; neither back end imports the other (what
+    # both need, the facts' input checks and the reasons evaluation gives, is plan/specs.py).
+    "policydsl.codegen.python": Rules(NO_AST, names=("policydsl.interpreter",)),
+    "policydsl.codegen.fast": Rules(NO_AST, names=("policydsl.interpreter",)),
+    "policydsl.plan.specs": Rules(NO_AST),
     "policydsl.plan.nodes": Rules((*NO_AST, "policydsl.runtime")),
     "policydsl.plan.printer": Rules(NO_AST),
     # the solver encoding reads the plan; the analyses translate their AST nodes in one place
@@ -129,21 +130,19 @@ LAYERS: dict[str, Rules] = {
     "policydsl.render.trees": Rules(
         (*NO_AST, "policydsl.plan.lower"), names=(*NO_AST, *WORDS_FROM_THE_AST), calls=("clause_id",)
     ),
-    # The review page keeps the checked file for its header, its examples and the page of a policy
-    # with errors (which has no plan); everything about measures and clauses comes from the plan.
+    # The review page reads the plan: its header (lowered alone for a policy with errors, which has
+    # no plan), measures and clauses; its examples come from examples.py as plain data.
     "policydsl.render.report": Rules(
-        ("policydsl.types", "policydsl.builder", "policydsl.parser"),
-        names=(*WORDS_FROM_THE_AST, "policydsl.ast.Validity", *(f"policydsl.ast.{c}" for c in MEASURE_PARTS)),
-        calls=("clause_id",),
+        READS_THE_AST, names=(*WORDS_FROM_THE_AST, "policydsl.ast"), calls=("clause_id",)
     ),
     # an applicant's path through a diagram: the decision nodes carry plan nodes, asked of the
     # interpreter through its public entry points; no lowering of its own
     "policydsl.render.path": Rules((*NO_AST, "policydsl.plan.lower"), names=INTERPRETER_INSIDES),
     "policydsl.render.diagram": Rules(NO_AST),
     "policydsl.render.articles": Rules(NO_AST),
-    # The Python API evaluates through the interpreter's public entry points; it takes the checked
-    # file's Model only to hand it on.
-    "policydsl.api": Rules(READS_THE_AST, names=("policydsl.ast", *INTERPRETER_INSIDES)),
+    # The Python API evaluates a plan through the interpreter's public entry points; the checked
+    # file's Model goes only to the lowering and the generator.
+    "policydsl.api": Rules(NO_AST, names=("policydsl.ast", "policydsl.model", *INTERPRETER_INSIDES)),
     # `test` lists the examples through examples.py, the one reader of example blocks past the checks
     "policydsl.commands_eval": Rules(READS_THE_AST, names=("policydsl.ast",)),
 }

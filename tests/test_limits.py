@@ -18,7 +18,9 @@ from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator
 from policydsl.cli import main
 from policydsl.diagnostics import Diagnostic, Severity, Sink
+from policydsl.model import Model
 from policydsl.pipeline import check_file, check_text
+from policydsl.plan.lower import lower
 from tests.conftest import DATA
 
 HEADER = 'policy "极限" { issued 2021-01-01 valid from issued lasting 3年 }\n'
@@ -35,7 +37,14 @@ def check(text: str) -> tuple[PolicyEvaluator | None, list[Diagnostic]]:
     checked = check_text("limits.policy", text, sink)
     if checked.model is None or sink.has_errors:
         return None, sink.diagnostics
-    return PolicyEvaluator(checked.model, text), sink.diagnostics
+    return PolicyEvaluator(lower(checked.model, text)), sink.diagnostics
+
+
+def model_of(text: str) -> Model | None:
+    """What the checker learnt of `text` (None when it has errors)."""
+    sink = Sink()
+    checked = check_text("limits.policy", text, sink)
+    return None if sink.has_errors else checked.model
 
 
 def errors(text: str) -> list[tuple[str, str]]:
@@ -479,9 +488,9 @@ def test_an_impossible_policy_without_eligibility_block_or_header_is_reported_at
     from policydsl.checks.analysis import Options, analyse
 
     text = 'fact x "x": money >= 0\nassume 2 < 1 "never"\nmeasure m { award x }\n'
-    evaluator, _ = check(text)
-    assert evaluator is not None
-    findings = analyse(evaluator.model, text, Options(timeout_ms=2000)).findings
+    model = model_of(text)
+    assert model is not None
+    findings = analyse(model, text, Options(timeout_ms=2000)).findings
     impossible = [d for d in findings if d.code == "P104"]
     assert impossible and impossible[0].span is not None and impossible[0].span.line == 2
 
@@ -506,11 +515,11 @@ def test_the_analysis_of_a_policy_with_many_measures_stops_within_its_budget() -
     from policydsl.checks.analysis import Options, analyse
 
     text = _measures(16 * 1024)  # about 70 measures on shared facts: thousands of pairwise queries
-    evaluator, _ = check(text)
-    assert evaluator is not None
+    model = model_of(text)
+    assert model is not None
     started = time.perf_counter()
-    result = analyse(evaluator.model, text, Options(budget=300))
-    again = analyse(evaluator.model, text, Options(budget=300))
+    result = analyse(model, text, Options(budget=300))
+    again = analyse(model, text, Options(budget=300))
     assert time.perf_counter() - started < 60
     # a count of questions, not a clock: two runs stop at the same question with the same findings
     assert [(d.code, d.message) for d in result.findings] == [(d.code, d.message) for d in again.findings]
@@ -535,10 +544,10 @@ def test_with_a_one_millisecond_solver_every_open_question_is_a_finding(path: Pa
     from policydsl.checks.analysis import Options, analyse
 
     text = path.read_text(encoding="utf-8")
-    evaluator, _ = check(text)
-    if evaluator is None:
+    model = model_of(text)
+    if model is None:
         pytest.skip("a file with errors on purpose")
-    result = analyse(evaluator.model, text, Options(timeout_ms=1))
+    result = analyse(model, text, Options(timeout_ms=1))
     undecided = [d for d in result.findings if d.code == "P900"]
     assert bool(undecided) == bool(result.stats.undecided), (result.stats, undecided)
     assert all(d.span is not None for d in result.findings)
@@ -548,9 +557,9 @@ def test_a_query_no_solver_decides_quickly_is_reported_undecided_not_clean() -> 
     from policydsl.checks.analysis import Options, analyse
 
     text = (Path(__file__).parent / "data" / "analysis" / "undecided.policy").read_text(encoding="utf-8")
-    evaluator, _ = check(text)
-    assert evaluator is not None
-    findings = analyse(evaluator.model, text, Options(timeout_ms=20)).findings
+    model = model_of(text)
+    assert model is not None
+    findings = analyse(model, text, Options(timeout_ms=20)).findings
     assert any(d.code == "P900" and "puzzle.hard" in d.message for d in findings), findings
 
 

@@ -24,10 +24,10 @@ from policydsl import runtime as rt
 from policydsl.codegen import support
 from policydsl.codegen.fast import TYPES, FastPath, received_text, value_tests
 from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, negated, width
-from policydsl.interpreter import DATE_NEEDED, NO_BAND, runtime_specs
 from policydsl.keywords import APPLICANT_FACT
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
+from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
 
 if TYPE_CHECKING:
     from policydsl.model import Model

@@ -89,6 +89,25 @@ def validity_window(header: ast.Header | None) -> P.Validity:
     return P.Validity(start, end, blank, text)
 
 
+def lower_header(header: ast.Header | None) -> P.Header:
+    """What the header says, as the plan holds it; it needs no Model, so the review page of a
+    policy with errors (which has no plan) shows the same."""
+    if header is None:
+        return P.Header(None)
+    at = next((span for key, span in header.lines if key == "source"), header.span)
+    return P.Header(
+        header.title,
+        header.issuer,
+        header.docno,
+        header.issued,
+        header.source,
+        header.cite,
+        validity_window(header),
+        header.validity is not None and header.validity.start is None,
+        (at.start, at.end),
+    )
+
+
 def quote_node(text: str, node: ast.Node) -> str:
     """The source text of a node, as the drafter wrote it (spaces folded)."""
     if text and node.span.end <= len(text):
@@ -483,12 +502,13 @@ class _Lowering:
 
     # ------------------------------------------------------------------ the policy
     def plan(self) -> P.Plan:
-        header = self.policy.header
+        written = self.policy.header
+        header = lower_header(written)
         blocks = self.policy.of(ast.Eligibility)
         facts, aliases = self.facts()
         return P.Plan(
-            header.title if header is not None else "policy",
-            validity_window(header),
+            header.title if header.title is not None else "policy",
+            header.validity,
             self.rounding(),
             MappingProxyType(facts),
             MappingProxyType(aliases),
@@ -522,24 +542,14 @@ class _Lowering:
                 P.Assumption(self.expr(a.cond), self.quote(a.cond), a.label, _where(a), span=a.span)
                 for a in self.policy.of(ast.Assume)
             ),
-            tuple(
-                (what, value)
-                for what, value in (
-                    ("issuer", header.issuer if header is not None else None),
-                    ("docno", header.docno if header is not None else None),
-                    ("source", header.source if header is not None else None),
-                )
-                if value
-            ),
-            header.issued if header is not None else None,
-            header is not None,
             MappingProxyType(
                 {
                     enum: MappingProxyType({key: m.label for key, m in members.items()})
                     for enum, members in self.model.enums.items()
                 }
             ),
+            header,
             span=self.policy.span,
-            header_span=header.span if header is not None else None,
+            header_span=written.span if written is not None else None,
             eligibility_span=blocks[0].span if blocks else None,
         )

@@ -773,6 +773,26 @@ class TotalCap:
 
 
 @attrs.frozen
+class Header:
+    """What a policy file's header says, as written: its `title` (None: the file has no header),
+    `issuer`, document number `docno`, the day `issued`, the `source` document's file name and the
+    article the policy `cite`s, each None when not given (`issued unset` too); `validity`, the days
+    it is in force (worked out), with `start_unset` when the file writes its start `unset`; and
+    `source_at`, the character offsets of the `source` line (else of the header) in the file, where
+    a problem with the source document is reported."""
+
+    title: str | None
+    issuer: str | None = None
+    docno: str | None = None
+    issued: datetime.date | None = None
+    source: str | None = None
+    cite: str | None = None
+    validity: Validity = Validity(None, None, False, None)
+    start_unset: bool = False
+    source_at: tuple[int, int] | None = None
+
+
+@attrs.frozen
 class Plan:
     """A checked policy, lowered.
 
@@ -782,13 +802,11 @@ class Plan:
     `kinds` (applicant kind -> label), `assumptions` (background facts the analysis may assume) and
     `assumption_lines` (the same, each with its text and label, in the same order);
     `eligibility`, the gates shared by every measure; `measures` in source order; `combinations` and
-    `total_caps`, which act on the total.  `document` is what the header says of the document
-    (issuer, docno, source: (field, value), those given), for comments in generated code;
-    `issued` the day it was issued, `headed` whether the file has a header at all (a title of its
-    own).  `enums` gives each enumeration's members with their labels (enum -> member -> label),
-    the applicant kinds under `applicant`.  Where things stand, for the analyses' findings: `span`
-    the whole file, `header_span` its header and `eligibility_span` its first `eligibility` block
-    (None: not written)."""
+    `total_caps`, which act on the total.  `enums` gives each enumeration's members with their
+    labels (enum -> member -> label), the applicant kinds under `applicant`.  `header` is what the
+    file's header says of the document (`title` and `validity` above are worked out from it).  Where things
+    stand, for the analyses' findings: `span` the whole file, `header_span` its header and
+    `eligibility_span` its first `eligibility` block (None: not written)."""
 
     title: str
     validity: Validity
@@ -803,13 +821,30 @@ class Plan:
     combinations: tuple[Combination, ...]
     total_caps: tuple[TotalCap, ...]
     assumption_lines: tuple[Assumption, ...] = ()
-    document: tuple[tuple[str, str], ...] = ()
-    issued: datetime.date | None = None
-    headed: bool = True
     enums: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    header: Header = Header(None)
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     header_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     eligibility_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    @property
+    def headed(self) -> bool:
+        """Whether the file has a header at all (a title of its own)."""
+        return self.header.title is not None
+
+    @property
+    def issued(self) -> datetime.date | None:
+        """The day the policy was issued (None: not said, or left blank)."""
+        return self.header.issued
+
+    @property
+    def document(self) -> tuple[tuple[str, str], ...]:
+        """What the header says of the document, (field, value) for those given (issuer, docno,
+        source), for comments in generated code."""
+        h = self.header
+        return tuple(
+            (what, v) for what, v in (("issuer", h.issuer), ("docno", h.docno), ("source", h.source)) if v
+        )
 
     def label(self, ref: FactRef | ParamRef | EnumConst) -> str:
         """What the drafter calls a fact, a parameter or an enum value (its name when the plan does

@@ -113,12 +113,19 @@ class _Printer:
 
     def header(self, plan: P.Plan) -> None:
         self.line(0, f"plan {q(plan.title)}")
+        h = plan.header
+        if h.title is not None:
+            self.line(1, f"issued {h.issued.isoformat() if h.issued else 'unset'}")
+        for what, value in (*plan.document, ("cite", h.cite)):
+            if value is not None:
+                self.line(1, f"{what} {q(value)}")
         v = plan.validity
         if v.text is not None:
             start = v.start.isoformat() if v.start else "?"
             end = v.end.isoformat() if v.end else "?"
             blank = "  start left blank" if v.start_blank else ""
-            self.line(1, f"validity {start} .. {end}  {q(v.text)}{blank}")
+            unset = "  start unset" if h.start_unset else ""
+            self.line(1, f"validity {start} .. {end}  {q(v.text)}{blank}{unset}")
         self.line(1, f"rounding {plan.rounding.unit} {plan.rounding.mode}")
 
     def facts(self, plan: P.Plan) -> None:

@@ -12,17 +12,17 @@ from typing import Any
 
 import attrs
 
-from policydsl import ast, codes
+from policydsl import codes
 from policydsl import runtime as rt
 from policydsl.checks.analysis import Options, analyse
 from policydsl.codes import CODES
 from policydsl.diagnostics import Diagnostic, Severity, Sink
-from policydsl.examples import ExampleResult, example_date, run_examples
+from policydsl.examples import ExampleResult, Examples, Expected, Given, read_examples, run_all
 from policydsl.files import write_atomically
 from policydsl.model import Model
 from policydsl.pipeline import check_file
 from policydsl.plan import nodes as P
-from policydsl.plan.lower import lower, lower_expr, validity_window
+from policydsl.plan.lower import lower, lower_header
 from policydsl.render.articles import locate
 from policydsl.render.diagram import ROLES, Diagram
 from policydsl.render.graphviz import RenderError, render_bytes
@@ -125,10 +125,12 @@ def read_source(path: Path) -> str:
     return data.decode("utf-8-sig", errors="replace")
 
 
-def source_document(policy: Path, header: ast.Header, dirs: Iterable[Path], sink: Sink) -> SourceDocument:
+def source_document(
+    policy: Path, header: P.Header, dirs: Iterable[Path], sink: Sink, file: SourceFile
+) -> SourceDocument:
     """The header's source document for the page; a refusal or a missing document is an R101 warning
-    at the header's `source` line."""
-    assert header.source is not None
+    at the header's `source` line in `file`, the policy file."""
+    assert header.source is not None and header.source_at is not None
     try:
         found = locate_source(policy, header.source, dirs)
         if found is None:
@@ -136,8 +138,7 @@ def source_document(policy: Path, header: ast.Header, dirs: Iterable[Path], sink
         path, where = found
         return SourceDocument(read_source(path), f"{path.name}（{where}）")
     except SourceRefused as exc:
-        span = next((s for key, s in header.lines if key == "source"), header.span)
-        sink.report(codes.R101, f"the source document is not embedded: {exc}", span)
+        sink.report(codes.R101, f"the source document is not embedded: {exc}", file.span(*header.source_at))
         return SourceDocument(None, f"原文未嵌入：{exc}")
 
 
@@ -265,16 +266,24 @@ class PolicyPage:
         self.cites = Citations(text)
         self.results: list[ExampleResult] = []
         self.has_errors = any(d.severity is Severity.ERROR for d in diagnostics)
-        # Only a policy without errors is lowered; the page of one with errors shows no clauses.
+        # Only a policy without errors is lowered; the page of one with errors shows no clauses,
+        # and its header lowered on its own.
         self.plan: P.Plan | None = None
+        self.examples = Examples((), {})
+        self.header: P.Header | None = None
         if model is not None and not self.has_errors:
-            self.plan = lower(model, source.text if source is not None else "")
+            text = source.text if source is not None else ""
+            self.plan = lower(model, text)
+            self.examples = read_examples(model, self.plan, text)
+            self.header = self.plan.header
+        elif model is not None:
+            self.header = lower_header(model.policy.header)
         self.words = Words(self.plan) if self.plan is not None else None
 
     # ------------------------------------------------------------------ pieces
     def title(self) -> str:
-        header = self.model.policy.header if self.model is not None else None
-        return header.title if header is not None else self.path.name
+        header = self.header
+        return header.title if header is not None and header.title is not None else self.path.name
 
     def svg(self, diagram: Diagram, prefix: str) -> str:
         try:
@@ -308,13 +317,13 @@ class PolicyPage:
 
     def header_html(self) -> str:
         rows: list[tuple[str, str]] = [("文件", esc(self.path.name))]
-        header = self.model.policy.header if self.model is not None else None
-        if header is not None:
+        header = self.header
+        if header is not None and header.title is not None:
             for key, value in (("发文机关", header.issuer), ("文号", header.docno)):
                 if value:
                     rows.append((key, esc(value)))
             rows.append(("印发日期", esc(header.issued.isoformat()) if header.issued else "原文未定"))
-            validity = validity_window(header).text
+            validity = header.validity.text
             if validity:
                 rows.append(("有效期", esc(validity)))
             if header.cite:
@@ -570,18 +579,18 @@ class PolicyPage:
     def examples_html(self) -> str:
         if self.model is None:
             return ""
-        examples = self.model.policy.of(ast.Example)
+        examples = self.examples.cases
         if not examples:
             return '<p class="muted">本政策文件未写示例。</p>'
-        if not self.results and not self.has_errors and self.source is not None:
-            self.results = run_examples(self.model, self.source.text)
+        if not self.results and self.plan is not None and self.source is not None:
+            self.results = run_all(self.plan, self.examples)
         by_example = {id(r.example): r for r in self.results}
         parts: list[str] = []
         for ex in examples:
             result = by_example.get(id(ex))
             given = "".join(
-                f"<tr><th>{esc(self.fact_label(b.name.text))}</th><td>{esc(self.given_value(b))}</td></tr>"
-                for b in ex.given
+                f"<tr><th>{esc(self.fact_label(g.fact))}</th><td>{esc(self.given_value(g))}</td></tr>"
+                for g in ex.given
             )
             expected = "；".join(self.expectation_text(e) for e in ex.expectations)
             if result is None:
@@ -597,7 +606,7 @@ class PolicyPage:
                     f"{esc(m.label)}：{esc(rt.describe(m))}" for m in result.decision.measures.values()
                 ] + [f"合计：{esc(rt.describe(result.decision.total))}"]
                 outcome = '<div class="outcome">' + "<br>".join(lines) + "</div>"
-            day = example_date(self.model.policy, ex)
+            day = ex.day
             parts.append(
                 f'<div class="example"><div><b>{esc(ex.name)}</b> {verdict} '
                 f'<span class="muted">评估日期 {esc(day.isoformat()) if day else "未定"}</span></div>'
@@ -606,20 +615,14 @@ class PolicyPage:
             )
         return "\n".join(parts)
 
-    def worded(self, node: ast.Expr) -> str:
-        """An example's value, lowered as the examples are, worded with labels."""
-        if self.words is None or self.model is None:
-            return ""
-        return self.words.expr(lower_expr(self.model, node)[0])
+    def given_value(self, given: Given) -> str:
+        if isinstance(given.value, str):
+            return given.value
+        return self.words.expr(given.value) if self.words is not None else ""
 
-    def given_value(self, binding: ast.Binding) -> str:
-        if isinstance(binding.value, ast.Text):
-            return binding.value.value
-        return self.worded(binding.value)
-
-    def expectation_text(self, e: ast.Expectation) -> str:
-        target = "合计" if e.target is None else e.target.text
-        value = self.worded(e.value) if e.value is not None else ""
+    def expectation_text(self, e: Expected) -> str:
+        target = "合计" if e.target is None else e.target
+        value = self.words.expr(e.value) if e.value is not None and self.words is not None else ""
         word = {
             "amount": f"= {value}",
             "ceiling": f"最高 {value}",
@@ -630,14 +633,13 @@ class PolicyPage:
 
     def undetermined_html(self) -> str:
         """Every place where the text leaves a figure or a rule open."""
-        assert self.model is not None and self.plan is not None and self.words is not None
+        assert self.plan is not None and self.words is not None
         w, plan = self.words, self.plan
         items: list[str] = []
-        header = self.model.policy.header
-        if header is not None:
-            if header.issued is None:
+        if plan.headed:
+            if plan.issued is None:
                 items.append("印发日期原文未定")
-            if header.validity is not None and header.validity.start is None:
+            if plan.header.start_unset:
                 items.append("有效期起始日期原文未定")
         for sym in plan.params.values():
             versions = [v for v in sym.versions if isinstance(v.value, P.Unset)]
@@ -735,7 +737,7 @@ class PolicyPage:
         return page(title, "\n".join(body))
 
     def summary(self, href: str) -> PageSummary:
-        header = self.model.policy.header if self.model is not None else None
+        header = self.header if self.header is not None and self.header.title is not None else None
         counts = {
             str(s): sum(1 for d in self.diagnostics if d.severity is s and not d.data.get("acknowledged"))
             for s in Severity
@@ -899,9 +901,9 @@ def build_site(
         everything.extend(sink.diagnostics)
         text: str | None = None
         text_name: str | None = None
-        header = checked.policy.header if checked.policy is not None else None
-        if header is not None and header.source:
-            document = source_document(path, header, dirs, sink)
+        header = lower_header(checked.policy.header) if checked.policy is not None else None
+        if header is not None and header.source and checked.source is not None:
+            document = source_document(path, header, dirs, sink, checked.source)
             everything.extend(d for d in sink.diagnostics if d.code == codes.R101.id)
             text, text_name = document.text, document.note
         settled: list[tuple[Diagnostic, str]] = []
