@@ -13,11 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policydsl import runtime as rt
-from policydsl.batch import Constraint
+from policydsl.checking.pipeline import Checked, check_file, errors_text
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import Interpreter
-from policydsl.pipeline import Checked, check_file, errors_text
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.batch import Constraint
+from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 

@@ -16,19 +16,19 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from policydsl import ast
-from policydsl import runtime as rt
-from policydsl import types as T
-from policydsl.checks.analysis import Analysis, Options, analyse
-from policydsl.cli import main
+from policydsl.analysis.run import Analysis, Options, analyse
+from policydsl.checking import types as T
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
 from policydsl.codes import ANALYSIS_CODES, CODES
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Diagnostic, Severity, Sink, format_text
-from policydsl.interpreter import Interpreter
-from policydsl.model import Model
-from policydsl.pipeline import check_file, check_text
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 from policydsl.plan.specs import runtime_specs
+from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES, ROOT, golden
 
 ANALYSIS = DATA / "analysis"
@@ -562,7 +562,7 @@ def test_combine_settles_without_solving_unless_verbose() -> None:
 
 
 def test_a_construct_the_encoding_cannot_express_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    from policydsl import smt
+    from policydsl.analysis import smt
 
     model, text = load(ANALYSIS / "overlap_bands.policy")
     real = smt.Encoder._value
@@ -981,7 +981,7 @@ def test_the_cap_check_counts_whole_blocks_exactly(cap: str, binds: bool) -> Non
 
 
 def test_constant_figures_count_whole_blocks() -> None:
-    from policydsl.checks.analysis_boxes import constant
+    from policydsl.analysis.boxes import constant
 
     sink = Sink()
     figure = "1万 * blocks(250万, 100万) + round_down(-2.5万, 1万) + 1万 * blocks(-3, 1)"

@@ -18,7 +18,7 @@ import pytest
 
 import policydsl
 from policydsl import api
-from policydsl import runtime as rt
+from policydsl.evaluation import runtime as rt
 from tests.conftest import POLICIES
 
 SEEDS = sorted(POLICIES.glob("*.policy"))
@@ -70,7 +70,7 @@ def test_concurrent_first_loads_compile_once_and_all_succeed(
 
 def test_concurrent_loads_of_generated_modules_keep_sys_modules_consistent() -> None:
     # two evaluators of one policy loaded at once: neither removes the other's module entry
-    checked = policydsl.pipeline.check_file(JIANGMEN, policydsl.diagnostics.Sink())
+    checked = policydsl.checking.pipeline.check_file(JIANGMEN, policydsl.diagnostics.Sink())
     generated = api.build(checked).generated
     errors: list[BaseException] = []
 

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl import runtime as rt
+from policydsl.checking.frontend import load_text
 from policydsl.diagnostics import Sink
-from policydsl.frontend import load_text
+from policydsl.evaluation import runtime as rt
 from policydsl.source import Span
+from policydsl.syntax import ast
 from tests.conftest import POLICIES
 
 
@@ -216,7 +216,7 @@ def test_a_tiny_literal_neither_hangs_nor_exhausts_memory(tmp_path: Path) -> Non
     policy.write_text('fact inv "投资": money\nmeasure m { award 10万 if inv > 1e-999999999元 }\n', "utf-8")
     for command in (["check"], ["compile"]):
         done = subprocess.run(
-            [sys.executable, "-c", "from policydsl.cli import main; main()", *command, str(policy)],
+            [sys.executable, "-c", "from policydsl.commands.cli import main; main()", *command, str(policy)],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert done.returncode == 1

@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 
 import policydsl
 from policydsl.api import CompiledEvaluator
-from policydsl.cli import main
+from policydsl.checking.pipeline import check_file
 from policydsl.codegen.python import GeneratedModule, Namer, PythonGenerator, generate
 from policydsl.codegen.writer import CodeWriter, Seq, literal, width
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import Interpreter
-from policydsl.pipeline import check_file
+from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from tests.conftest import DATA, ROOT, golden
 
@@ -47,7 +47,7 @@ def module_source(path: Path) -> str:
     return generated(path).source()
 
 
-RUNTIME_MARK = "# ... the text of policydsl/runtime.py, inlined here ...\n"
+RUNTIME_MARK = "# ... the text of policydsl/evaluation/runtime.py, inlined here ...\n"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
@@ -67,7 +67,7 @@ def test_runtime_is_inlined_whole() -> None:
     imports merged into the module's one import block), the runtime first."""
     source = generated(CODEGEN / "constructs.policy").source()
     bodies = []
-    for part in ("runtime.py", "codegen/support.py"):
+    for part in ("evaluation/runtime.py", "codegen/support.py"):
         text = (ROOT / "policydsl" / part).read_text(encoding="utf-8")
         tree = pyast.parse(text)
         last_import = max(

@@ -15,14 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl import interpreter as interpreter_module
-from policydsl import runtime as rt
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file
 from policydsl.codegen.python import generate
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import Interpreter
-from policydsl.model import Model
-from policydsl.pipeline import check_file
+from policydsl.evaluation import interpreter as interpreter_module
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.interpreter import Interpreter
+from policydsl.syntax import ast
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = sorted((ROOT / "policies").glob("*.policy")) + sorted(

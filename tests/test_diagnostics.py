@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from policydsl.cli import main
+from policydsl.checking.pipeline import check_file, check_text
 from policydsl.codes import CODES
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Diagnostic, Severity, Sink, format_text
-from policydsl.pipeline import check_file, check_text
 from policydsl.source import SourceFile
 from tests.conftest import DATA, ROOT, golden
 
@@ -158,7 +158,7 @@ def _run(kind: str, body: str) -> tuple[list[Diagnostic], dict[str, SourceFile]]
     sink = Sink()
     if kind == "policy-bytes":
         # the example is written with \xNN escapes for bytes a page cannot hold
-        from policydsl.frontend import load_bytes
+        from policydsl.checking.frontend import load_bytes
 
         data, _ = codecs.escape_decode(body.encode("utf-8"))
         loaded = load_bytes("example.policy", data, sink)
@@ -264,8 +264,8 @@ def test_no_hint_proposes_an_amount_per_a_unit_the_language_cannot_write() -> No
 
 
 def test_every_unit_a_hint_offers_per_unit_is_one_the_grammar_reads() -> None:
-    from policydsl.keywords import PER_UNITS
-    from policydsl.parser import grammar_text
+    from policydsl.syntax.keywords import PER_UNITS
+    from policydsl.syntax.parser import grammar_text
 
     quantity = next(line for line in grammar_text().splitlines() if line.startswith("QUANTITY:"))
     per = re.search(r"\\/\(([^)]*)\)", quantity)

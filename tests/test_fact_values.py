@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from policydsl import runtime as rt
+from policydsl.evaluation import runtime as rt
 
 MONEY = rt.FactSpec("investment", "项目投资", "money")
 PERCENT = rt.FactSpec("rate", "完成率", "percent")
@@ -58,8 +58,8 @@ def test_an_invisible_character_is_named_by_its_code_point(raw: str) -> None:
 
 
 def test_a_policy_figure_with_digits_of_another_script_is_an_error(tmp_path: Path) -> None:
+    from policydsl.checking.pipeline import check_file
     from policydsl.diagnostics import Sink
-    from policydsl.pipeline import check_file
 
     path = tmp_path / "digits.policy"
     path.write_text(

@@ -12,12 +12,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl.cli import main
+from policydsl.checking.frontend import load_bytes, load_text
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Sink, display_width
-from policydsl.fmt import WIDTH, format_policy, format_source
-from policydsl.frontend import load_bytes, load_text
-from policydsl.keywords import (
+from policydsl.source import SourceFile
+from policydsl.syntax import ast
+from policydsl.syntax.fmt import WIDTH, format_policy, format_source
+from policydsl.syntax.keywords import (
     ALLOCATIONS,
     COMBINE_MODES,
     KEYWORDS,
@@ -27,7 +28,6 @@ from policydsl.keywords import (
     TYPE_NAMES,
     all_spellings,
 )
-from policydsl.source import SourceFile
 from tests.conftest import DATA, POLICIES, ROOT, golden
 
 FMT = DATA / "fmt"

@@ -27,16 +27,16 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator
-from policydsl.cli import main
+from policydsl.checking.frontend import load_text
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_text
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Severity, Sink
-from policydsl.examples import run_examples
-from policydsl.frontend import load_text
-from policydsl.keywords import ROUNDING_MODES, ROUNDING_UNITS
-from policydsl.model import Model
-from policydsl.pipeline import check_text
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.examples import run_examples
 from policydsl.plan.lower import lower
+from policydsl.syntax.keywords import ROUNDING_MODES, ROUNDING_UNITS
 from tests.conftest import DATA, POLICIES
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, fullwidth, mutations, policies
 
@@ -216,7 +216,7 @@ def _whole(value: Any) -> bool:
 @FUZZ
 @given(policies(), st.sampled_from([1, 200]))
 def test_the_analysis_of_generated_policies_never_fails(policy: GeneratedPolicy, timeout_ms: int) -> None:
-    from policydsl.checks.analysis import Options, analyse
+    from policydsl.analysis.run import Options, analyse
 
     result = analyse(checked(policy), policy.text, Options(timeout_ms=timeout_ms))
     assert all(d.span is not None for d in result.findings), [
@@ -229,7 +229,7 @@ def test_the_analysis_of_generated_policies_never_fails(policy: GeneratedPolicy,
 @FUZZ
 @given(policies())
 def test_formatting_a_generated_policy_keeps_its_meaning(policy: GeneratedPolicy) -> None:
-    from policydsl.fmt import format_source
+    from policydsl.syntax.fmt import format_source
 
     formatted = format_source("fuzz.policy", policy.text, Sink())
     assert formatted is not None
@@ -490,7 +490,7 @@ def test_found_by_fuzzing_compiled_and_interpreted_agree(body: str, facts: dict[
 
 def _spans(node: object) -> list[tuple[int, int]]:
     """The positions of every node of a tree, in a fixed order (equality of nodes ignores them)."""
-    from policydsl import ast
+    from policydsl.syntax import ast
 
     found: list[tuple[int, int]] = []
     stack = [node]
@@ -544,7 +544,7 @@ def test_full_width_digits_and_percent_read_as_half_width_with_a_warning() -> No
 def test_full_width_inside_texts_is_kept_as_written() -> None:
     policy, found = _diagnostics('fact x "投资５０％，（一）": money\n')
     assert found == []
-    from policydsl import ast
+    from policydsl.syntax import ast
 
     assert isinstance(policy, ast.Policy)
     assert policy.of(ast.FactDecl)[0].label == "投资５０％，（一）"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
+from policydsl.evaluation import runtime as rt
 from tests.conftest import DATA
 
 DAY = datetime.date(2021, 6, 1)
@@ -295,10 +295,10 @@ example "no" {
 def test_coverage_is_keyed_by_clause_id_condition_and_atom() -> None:
     """Coverage was keyed by the id() of AST nodes; it is keyed by the plan's clause ids and each
     condition's atoms by position, so the interpreter and `examples.coverage_gaps` share one key."""
+    from policydsl.checking.pipeline import check_text
     from policydsl.diagnostics import Sink
-    from policydsl.examples import coverage_gaps, read_examples, run_examples
-    from policydsl.interpreter import Coverage
-    from policydsl.pipeline import check_text
+    from policydsl.evaluation.examples import coverage_gaps, read_examples, run_examples
+    from policydsl.evaluation.interpreter import Coverage
     from policydsl.plan import lower
 
     sink = Sink()

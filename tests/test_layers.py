@@ -6,9 +6,9 @@ three kinds of rule:
 - `imports`: modules it must not import at run time.  Imports inside `if TYPE_CHECKING:` name
   types for annotations only and are not counted: evaluating or emitting from the AST needs the
   import at run time.
-- `names`: names it must not use at all, annotations included: a module (`policydsl.interpreter`:
-  importing it or anything from it) or one name in a module (`policydsl.ast.position`, whether
-  `from policydsl.ast import position` or `ast.position`).  For modules that keep the AST to word
+- `names`: names it must not use at all, annotations included: a module (`policydsl.evaluation.interpreter`:
+  importing it or anything from it) or one name in a module (`policydsl.syntax.ast.position`, whether
+  `from policydsl.syntax.ast import position` or `ast.position`).  For modules that keep the AST to word
   things but take their meaning (ids, titles, exception groups, ties, the validity window) from
   the plan.
 - `calls`: methods it must not call, the AST's own derivations of what the plan says.
@@ -39,21 +39,36 @@ class Rules:
 
 
 # What a reader of the plan needs the AST and the checker's symbols for is done by the lowering.
-READS_THE_AST = ("policydsl.ast", "policydsl.types", "policydsl.builder", "policydsl.parser")
+READS_THE_AST = (
+    "policydsl.syntax.ast",
+    "policydsl.checking.types",
+    "policydsl.syntax.builder",
+    "policydsl.syntax.parser",
+)
 # the checker and what it learnt (the Model: symbols, types, what each name means)
-THE_CHECKER = ("policydsl.checks.typecheck", "policydsl.model")
+THE_CHECKER = ("policydsl.checking.typecheck", "policydsl.checking.model")
 NO_AST = (*READS_THE_AST, *THE_CHECKER)
 
-ASKS_THE_SOLVER = ("policydsl.types", "policydsl.builder", "policydsl.parser", *THE_CHECKER)
+ASKS_THE_SOLVER = (
+    "policydsl.checking.types",
+    "policydsl.syntax.builder",
+    "policydsl.syntax.parser",
+    *THE_CHECKER,
+)
 
 # Modules that keep the AST to word things: the plan's meaning, not the AST's derivations of it.
-WORDS_FROM_THE_AST = ("policydsl.ast.position", "policydsl.interpreter", "policydsl.smt", "policydsl.codegen")
+WORDS_FROM_THE_AST = (
+    "policydsl.syntax.ast.position",
+    "policydsl.evaluation.interpreter",
+    "policydsl.analysis.smt",
+    "policydsl.codegen",
+)
 
 # The interpreter's own workings: a caller asks it through `env`, `value`, `test` and `clause`.
 INTERPRETER_INSIDES = (
-    "policydsl.interpreter._Env",
-    "policydsl.interpreter.Unset",
-    "policydsl.interpreter.ARITHMETIC",
+    "policydsl.evaluation.interpreter._Env",
+    "policydsl.evaluation.interpreter.Unset",
+    "policydsl.evaluation.interpreter.ARITHMETIC",
 )
 
 # The clause-level classes of the AST, whose meaning the plan holds.
@@ -81,46 +96,59 @@ MEASURE_PARTS = (
 
 LAYERS: dict[str, Rules] = {
     # The interpreter evaluates the plan it lowered; it lowers no AST node it is handed.
-    "policydsl.interpreter": Rules(NO_AST, names=("policydsl.plan.lower.lower_expr", "policydsl.ast")),
+    "policydsl.evaluation.interpreter": Rules(
+        NO_AST, names=("policydsl.plan.lower.lower_expr", "policydsl.syntax.ast")
+    ),
     # The generator writes the evaluator from the plan; neither back end imports the other (what
     # both need, the facts' input checks and the reasons evaluation gives, is plan/specs.py).
-    "policydsl.codegen.python": Rules(NO_AST, names=("policydsl.interpreter",)),
-    "policydsl.codegen.fast": Rules(NO_AST, names=("policydsl.interpreter",)),
+    "policydsl.codegen.python": Rules(NO_AST, names=("policydsl.evaluation.interpreter",)),
+    "policydsl.codegen.fast": Rules(NO_AST, names=("policydsl.evaluation.interpreter",)),
     "policydsl.plan.specs": Rules(NO_AST),
-    "policydsl.plan.nodes": Rules((*NO_AST, "policydsl.runtime")),
+    "policydsl.plan.nodes": Rules((*NO_AST, "policydsl.evaluation.runtime")),
     "policydsl.plan.printer": Rules(NO_AST),
     # the solver encoding reads the plan; the analyses translate their AST nodes in one place
     # (analysis_base.PlanEncoder), so the checks that only ask the solver need neither the symbols
-    "policydsl.smt": Rules((*NO_AST, "policydsl.plan.lower")),
+    "policydsl.analysis.smt": Rules((*NO_AST, "policydsl.plan.lower")),
     # The analyses read the plan; what is about the text as written (exception cycles, clauses
     # copied word for word, acknowledgements) is analysis_language's, the one that reads the AST.
     # analysis_base keeps PlanEncoder, the AST-to-plan translation, for the cap checks alone.
-    "policydsl.checks.analysis": Rules(READS_THE_AST, names=("policydsl.ast",)),
-    "policydsl.checks.analysis_base": Rules(
-        ("policydsl.types", "policydsl.builder", "policydsl.parser", "policydsl.checks.typecheck"),
+    "policydsl.analysis.run": Rules(READS_THE_AST, names=("policydsl.syntax.ast",)),
+    "policydsl.analysis.base": Rules(
+        (
+            "policydsl.checking.types",
+            "policydsl.syntax.builder",
+            "policydsl.syntax.parser",
+            "policydsl.checking.typecheck",
+        ),
         names=tuple(
-            f"policydsl.ast.{c}" for c in MEASURE_PARTS if c not in ("Measure", "Clause", "FundingLimit")
+            f"policydsl.syntax.ast.{c}"
+            for c in MEASURE_PARTS
+            if c not in ("Measure", "Clause", "FundingLimit")
         ),
         calls=("clause_id",),
     ),
     # ported: caps, group caps, quotas and budgets, funding limits and total caps are read from the
     # plan, which carries where each is written and how; nothing of the AST, not even for a type
-    "policydsl.checks.analysis_caps": Rules(NO_AST, names=NO_AST),
-    "policydsl.checks.analysis_clauses": Rules(NO_AST, names=NO_AST),
+    "policydsl.analysis.caps": Rules(NO_AST, names=NO_AST),
+    "policydsl.analysis.clauses": Rules(NO_AST, names=NO_AST),
     # the boxes and conjuncts read plan expressions; `constant` (over the AST) is there for the cap
     # checks until they read the plan
-    "policydsl.checks.analysis_boxes": Rules(
-        ("policydsl.builder", "policydsl.parser", "policydsl.checks.typecheck"),
-        names=tuple(f"policydsl.ast.{c}" for c in (*MEASURE_PARTS[:-1], "Compare", "Member", "And", "Not")),
+    "policydsl.analysis.boxes": Rules(
+        ("policydsl.syntax.builder", "policydsl.syntax.parser", "policydsl.checking.typecheck"),
+        names=tuple(
+            f"policydsl.syntax.ast.{c}" for c in (*MEASURE_PARTS[:-1], "Compare", "Member", "And", "Not")
+        ),
     ),
-    "policydsl.checks.analysis_witness": Rules(NO_AST, names=NO_AST),
-    "policydsl.checks.analysis_language": Rules(THE_CHECKER[:1], calls=("clause_id",)),
+    "policydsl.analysis.witness": Rules(NO_AST, names=NO_AST),
+    "policydsl.analysis.language": Rules(THE_CHECKER[:1], calls=("clause_id",)),
     # ported: tier tables and bands are read from the plan, which carries where they are written
-    "policydsl.checks.analysis_gaps": Rules(NO_AST),
+    "policydsl.analysis.gaps": Rules(NO_AST),
     # the amounts, tiers and quotas come from the plan; only the language-level part
     # (`check_left_unset`: parameters and a validity start written `unset`) reads the AST
-    "policydsl.checks.analysis_undetermined": Rules(
-        names=tuple(f"policydsl.ast.{n}" for n in ("Measure", "Clause", "Amount", "Table", "Band", "Quota")),
+    "policydsl.analysis.undetermined": Rules(
+        names=tuple(
+            f"policydsl.syntax.ast.{n}" for n in ("Measure", "Clause", "Amount", "Table", "Band", "Quota")
+        ),
         calls=("clause_id",),
     ),
     # Clause ids, titles, exception groups, ties and the validity window come from the plan.
@@ -133,7 +161,7 @@ LAYERS: dict[str, Rules] = {
     # The review page reads the plan: its header (lowered alone for a policy with errors, which has
     # no plan), measures and clauses; its examples come from examples.py as plain data.
     "policydsl.render.report": Rules(
-        READS_THE_AST, names=(*WORDS_FROM_THE_AST, "policydsl.ast"), calls=("clause_id",)
+        READS_THE_AST, names=(*WORDS_FROM_THE_AST, "policydsl.syntax.ast"), calls=("clause_id",)
     ),
     # an applicant's path through a diagram: the decision nodes carry plan nodes, asked of the
     # interpreter through its public entry points; no lowering of its own
@@ -142,9 +170,11 @@ LAYERS: dict[str, Rules] = {
     "policydsl.render.articles": Rules(NO_AST),
     # The Python API evaluates a plan through the interpreter's public entry points; the checked
     # file's Model goes only to the lowering and the generator.
-    "policydsl.api": Rules(NO_AST, names=("policydsl.ast", "policydsl.model", *INTERPRETER_INSIDES)),
+    "policydsl.api": Rules(
+        NO_AST, names=("policydsl.syntax.ast", "policydsl.checking.model", *INTERPRETER_INSIDES)
+    ),
     # `test` lists the examples through examples.py, the one reader of example blocks past the checks
-    "policydsl.commands_eval": Rules(READS_THE_AST, names=("policydsl.ast",)),
+    "policydsl.commands.evaluate": Rules(READS_THE_AST, names=("policydsl.syntax.ast",)),
 }
 
 
@@ -176,8 +206,8 @@ def runtime_imports(source: str, package: str) -> set[str]:
 
 
 def references(source: str) -> set[str]:
-    """Every dotted name `source` imports or reaches through an imported module: `policydsl.ast`,
-    `policydsl.ast.position` for `from policydsl import ast` then `ast.position`."""
+    """Every dotted name `source` imports or reaches through an imported module: `policydsl.syntax.ast`,
+    `policydsl.syntax.ast.position` for `from policydsl import ast` then `ast.position`."""
     tree = pyast.parse(source)
     aliases: dict[str, str] = {}
     found: set[str] = set()
@@ -248,34 +278,34 @@ def test_the_import_scan_sees_every_spelling() -> None:
     source = """
 from __future__ import annotations
 from typing import TYPE_CHECKING
-import policydsl.ast
-from policydsl import ast
-from policydsl.types import FactSym
+import policydsl.syntax.ast
+from policydsl.syntax import ast
+from policydsl.checking.types import FactSym
 def f():
-    from policydsl.builder import build
+    from policydsl.syntax.builder import build
 if TYPE_CHECKING:
-    from policydsl.parser import parse
+    from policydsl.syntax.parser import parse
 """
     found = runtime_imports(source, "policydsl")
-    assert {"policydsl.ast", "policydsl.types", "policydsl.builder"} <= found
-    assert "policydsl.parser" not in found
-    assert "policydsl.ast" in runtime_imports("from . import ast", "policydsl")
+    assert {"policydsl.syntax.ast", "policydsl.checking.types", "policydsl.syntax.builder"} <= found
+    assert "policydsl.syntax.parser" not in found
+    assert "policydsl.syntax.ast" in runtime_imports("from . import ast", "policydsl.syntax")
 
 
 def test_the_name_and_call_scans_see_what_they_forbid() -> None:
     # An import and a use through a module alias are both found, and a method called on anything.
     source = """
-from policydsl import ast
-from policydsl.interpreter import Interpreter
+from policydsl.syntax import ast
+from policydsl.evaluation.interpreter import Interpreter
 def f(m: ast.Measure) -> None:
     isinstance(m, ast.Instalment)
     m.clause_id(m.clauses[0])
 """
     refs = references(source)
-    assert "policydsl.interpreter.Interpreter" in refs
-    assert "policydsl.ast.Instalment" in refs
-    assert violates("policydsl.ast.Instalment", "policydsl.ast")
-    assert not violates("policydsl.asteroid", "policydsl.ast")
+    assert "policydsl.evaluation.interpreter.Interpreter" in refs
+    assert "policydsl.syntax.ast.Instalment" in refs
+    assert violates("policydsl.syntax.ast.Instalment", "policydsl.syntax.ast")
+    assert not violates("policydsl.asteroid", "policydsl.syntax.ast")
     assert "clause_id" in calls(source)
 
 
@@ -287,7 +317,12 @@ def test_every_row_names_a_module_of_the_package_and_a_rule() -> None:
 
 # ------------------------------------------------------------------------------- the command layer
 # The only modules that may use click: the commands print, the work they call prints nothing.
-COMMAND_LAYER = {"policydsl.cli", "policydsl.commands", "policydsl.commands_eval", "policydsl.render.command"}
+COMMAND_LAYER = {
+    "policydsl.commands.cli",
+    "policydsl.commands.build",
+    "policydsl.commands.evaluate",
+    "policydsl.commands.render",
+}
 
 
 def package_modules() -> dict[str, Path]:
@@ -319,13 +354,13 @@ def test_only_the_command_layer_imports_click() -> None:
     }
     outside = sorted(users - COMMAND_LAYER)
     assert not outside, f"{outside} import click; print from the command layer"
-    assert "policydsl.cli" in users  # the scan sees the imports it looks for
+    assert "policydsl.commands.cli" in users  # the scan sees the imports it looks for
 
 
 def test_the_click_scan_sees_a_function_local_import() -> None:
     source = "def f():\n    import click\n    from click.testing import CliRunner\n"
     assert imports_anywhere(source) == {"click", "click.testing"}
-    assert "policydsl.fmt" in package_modules() and "policydsl.plan" in package_modules()
+    assert "policydsl.syntax.fmt" in package_modules() and "policydsl.plan" in package_modules()
 
 
 # ------------------------------------------------------------------------------- import cycles

@@ -13,16 +13,16 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl import runtime as rt
-from policydsl.cli import main
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Sink
-from policydsl.examples import coverage_gaps, given_facts, read_examples
-from policydsl.interpreter import Coverage, CoverageKey, Interpreter
-from policydsl.model import Model
-from policydsl.pipeline import check_file, check_text
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.examples import coverage_gaps, given_facts, read_examples
+from policydsl.evaluation.interpreter import Coverage, CoverageKey, Interpreter
 from policydsl.plan import Plan, format_plan, lower
 from policydsl.plan import nodes as P
+from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES, ROOT, golden
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
 
@@ -368,10 +368,10 @@ def test_a_validity_past_the_calendar_is_one_window_everywhere(tmp_path: Path) -
 
     path = tmp_path / "long.policy"
     path.write_text(LONG, "utf-8")
-    run = [sys.executable, "-c", "from policydsl.cli import main; main()", "check", str(path)]
+    run = [sys.executable, "-c", "from policydsl.commands.cli import main; main()", "check", str(path)]
     done = subprocess.run(run, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    from policydsl.smt import Encoder
+    from policydsl.analysis.smt import Encoder
 
     model, text = checked_text(LONG)
     plan = lower(model, text)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file
 from policydsl.diagnostics import Sink
-from policydsl.model import Model
-from policydsl.pipeline import check_file
 from policydsl.plan.lower import lower
 from policydsl.render.diagram import ROLES, Diagram
 from policydsl.render.graphviz import FONT, RenderError, dot_source, render_bytes, render_file

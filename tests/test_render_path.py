@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import Interpreter
-from policydsl.model import Model
-from policydsl.pipeline import check_file, check_text
+from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan.lower import lower
 from policydsl.render.diagram import Diagram
 from policydsl.render.path import Applicant, trace_measure, trace_overview

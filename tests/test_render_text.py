@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from policydsl.checking.pipeline import check_file, check_text
 from policydsl.diagnostics import Sink
-from policydsl.pipeline import check_file, check_text
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 from policydsl.render.text import ExprPrinter, amount_words, display_width, label_text, source_text, wrap

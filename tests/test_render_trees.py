@@ -10,14 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl import runtime as rt
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
 from policydsl.diagnostics import Sink
-from policydsl.model import Model
-from policydsl.pipeline import check_file, check_text
+from policydsl.evaluation import runtime as rt
 from policydsl.plan.lower import lower
 from policydsl.render.diagram import EDGE_ROLES, ROLES, Diagram
 from policydsl.render.trees import measure_tree, overview
+from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
 
@@ -289,8 +289,8 @@ _AMOUNTS = [
 
 @pytest.mark.parametrize("written", _AMOUNTS)
 def test_a_leaf_reads_as_the_evaluator_decides_its_amount(written: str) -> None:
-    from policydsl import runtime as rt
-    from policydsl.interpreter import Interpreter
+    from policydsl.evaluation import runtime as rt
+    from policydsl.evaluation.interpreter import Interpreter
 
     model = model_text(_AMOUNT_PRELUDE % written)
     leaf = tree_of(model, "m").node("m.clause.1")
@@ -309,7 +309,7 @@ def test_a_leaf_reads_as_the_evaluator_decides_its_amount(written: str) -> None:
 # The diagram must say what the evaluator decides: following an applicant's answers through a
 # measure's tree reaches the leaves of exactly the clauses the evaluator pays.
 def _paid_by_diagram(model: Model, facts: dict[str, bool]) -> tuple[set[str], rt.Decision]:
-    from policydsl.interpreter import Interpreter
+    from policydsl.evaluation.interpreter import Interpreter
     from policydsl.render.path import Applicant, trace_measure
 
     m = model.measures["m"]
@@ -403,7 +403,7 @@ def test_generated_trees_pay_what_the_evaluator_pays(data: st.DataObject) -> Non
     # The class of defect: a diagram that re-derives the policy's meaning and draws something other
     # than what the evaluator decides.  For any policy and applicant, the leaves the applicant reaches
     # in a measure's tree are the clauses the evaluator pays, whenever it decides the measure.
-    from policydsl.interpreter import Interpreter
+    from policydsl.evaluation.interpreter import Interpreter
     from policydsl.render.path import Applicant, trace_measure
 
     drawn: GeneratedPolicy = data.draw(policies())

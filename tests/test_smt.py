@@ -9,11 +9,11 @@ from fractions import Fraction
 
 import pytest
 
-from policydsl import runtime as rt
-from policydsl import smt
+from policydsl.analysis import smt
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_text
 from policydsl.diagnostics import Sink
-from policydsl.model import Model
-from policydsl.pipeline import check_text
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import Plan, lower
 
@@ -303,7 +303,7 @@ def test_an_extreme_is_never_read_from_a_division_by_zero(maximise: bool) -> Non
 def test_check_decides_an_extreme_over_a_division_without_reading_x_over_0() -> None:
     """Before the guard, z3's free value of investment/0 left this undecided (P900); now the
     division is read only where the shares are not 0, and the award is plainly unbounded."""
-    from policydsl.checks.analysis import analyse
+    from policydsl.analysis.run import analyse
 
     result = analyse(model_of(DIVIDED), DIVIDED)
     assert result.stats.undecided == 0

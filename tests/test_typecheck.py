@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from policydsl import ast
-from policydsl import types as T
-from policydsl.checks.typecheck import describe
+from policydsl.checking import types as T
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
+from policydsl.checking.typecheck import describe
 from policydsl.diagnostics import Diagnostic, Sink
-from policydsl.model import Model
-from policydsl.pipeline import check_file, check_text
+from policydsl.syntax import ast
 from tests.conftest import POLICIES
 
 HEADER = 'policy "t" {}\n'

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from policydsl.checking.pipeline import check_file
 from policydsl.codegen.python import generate
 from policydsl.diagnostics import Sink
-from policydsl.pipeline import check_file
 
 
 def compile_file(path: Path, sink: Sink) -> str | None:

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Protocol
 
-from policydsl import runtime as rt
 from policydsl.codegen.writer import CodeWriter, Seq, literal, negated
-from policydsl.keywords import APPLICANT_FACT
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
+from policydsl.syntax.keywords import APPLICANT_FACT
 
 
 # What the fast path asks of the generator that writes the rest of the module (python.PythonGenerator,

@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, assert_never
 
 import attrs
 
-from policydsl import runtime as rt
 from policydsl.codegen import support
 from policydsl.codegen.fast import TYPES, FastPath, received_text, value_tests
 from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, negated, width
-from policydsl.keywords import APPLICANT_FACT
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
+from policydsl.syntax.keywords import APPLICANT_FACT
 
 if TYPE_CHECKING:
-    from policydsl.model import Model
+    from policydsl.checking.model import Model
 
 RUNTIME_PATH = Path(rt.__file__)
 SUPPORT_PATH = Path(support.__file__)
@@ -1657,7 +1657,7 @@ class GeneratedModule:
 
     def load(self) -> types.ModuleType:
         """The evaluator as a fresh module object in this process, sharing policydsl's runtime and
-        support helpers (so its decisions and errors are policydsl.runtime's own classes)."""
+        support helpers (so its decisions and errors are policydsl.evaluation.runtime's own classes)."""
         module = types.ModuleType("policydsl_evaluator_" + re.sub(r"\W", "_", Path(self.name).stem))
         namespace = module.__dict__
         for shared in (rt, support):

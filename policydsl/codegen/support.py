@@ -1,7 +1,7 @@
 """Helpers every generated evaluator carries after the runtime (inlined with it, imports and all).
 
 The generator copies this module's text, without this docstring and its imports, into each evaluator;
-the imports from policydsl.runtime name what the inlined runtime defines above it.
+the imports from policydsl.evaluation.runtime name what the inlined runtime defines above it.
 """
 
 import dataclasses
@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from policydsl.runtime import (
+from policydsl.evaluation.runtime import (
     ARITHMETIC,
     AT_MOST,
     CONTEXT,

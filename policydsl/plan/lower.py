@@ -7,12 +7,12 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import assert_never
 
-from policydsl import ast
-from policydsl import runtime as rt
-from policydsl.keywords import ALLOCATIONS, COMBINE_MODES, ROUNDING_MODES, ROUNDING_UNITS
-from policydsl.model import Model
+from policydsl.checking.model import Model
+from policydsl.checking.types import EnumValueSym, FactSym, ParamSym
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
-from policydsl.types import EnumValueSym, FactSym, ParamSym
+from policydsl.syntax import ast
+from policydsl.syntax.keywords import ALLOCATIONS, COMBINE_MODES, ROUNDING_MODES, ROUNDING_UNITS
 
 # The texts a reader sees that the plan composes (a message catalogue will take them over).
 APPLICANTS_REASON = "适用主体为 {labels}"

@@ -12,7 +12,7 @@ import json
 from decimal import Decimal
 from typing import assert_never
 
-from policydsl import runtime as rt
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 
 INDENT = "  "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policydsl import runtime as rt
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 
 # The reasons an evaluation itself gives (the plan composes the others), in the interpreter and in

@@ -7,11 +7,11 @@ import decimal
 from collections.abc import Callable, Mapping
 from typing import Any, assert_never
 
-from policydsl import runtime as rt
-from policydsl.interpreter import Interpreter
-from policydsl.keywords import APPLICANT_FACT
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from policydsl.render.diagram import Decision, Diagram
+from policydsl.syntax.keywords import APPLICANT_FACT
 
 
 class Applicant:

@@ -13,14 +13,14 @@ from typing import Any
 import attrs
 
 from policydsl import codes
-from policydsl import runtime as rt
-from policydsl.checks.analysis import Options, analyse
+from policydsl.analysis.run import Options, analyse
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file
 from policydsl.codes import CODES
 from policydsl.diagnostics import Diagnostic, Severity, Sink
-from policydsl.examples import ExampleResult, Examples, Expected, Given, read_examples, run_all
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.examples import ExampleResult, Examples, Expected, Given, read_examples, run_all
 from policydsl.files import write_atomically
-from policydsl.model import Model
-from policydsl.pipeline import check_file
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower, lower_header
 from policydsl.render.articles import locate

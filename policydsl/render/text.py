@@ -6,9 +6,9 @@ import unicodedata
 from decimal import Decimal
 from typing import assert_never
 
-from policydsl.keywords import KEYWORDS
+from policydsl.evaluation.runtime import shift
 from policydsl.plan import nodes as P
-from policydsl.runtime import shift
+from policydsl.syntax.keywords import KEYWORDS
 
 # Binding strength, loosest first; a child printed below the strength its place needs is
 # parenthesised.  The levels follow grammar/policy.lark (expr > disj > conj > neg > cmp > sum > ...).

@@ -6,10 +6,10 @@ import itertools
 from collections.abc import Iterator
 from typing import assert_never
 
-from policydsl.keywords import COMBINE_MODES, PAYMENT_FORMS
 from policydsl.plan import nodes as P
 from policydsl.render.diagram import Decision, Diagram, Node
 from policydsl.render.text import ExprPrinter, wrap
+from policydsl.syntax.keywords import COMBINE_MODES, PAYMENT_FORMS
 
 DECISION_WIDTH = 30  # columns (a Chinese character takes two) before a decision's text wraps
 LEAF_WIDTH = 40

@@ -17,7 +17,7 @@ from decimal import Decimal, getcontext, setcontext
 from operator import itemgetter
 from typing import Any
 
-# ... the text of policydsl/runtime.py, inlined here ...
+# ... the text of policydsl/evaluation/runtime.py, inlined here ...
 
 
 # ---------------------------------------------------------------------------- evaluator support
