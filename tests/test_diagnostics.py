@@ -16,6 +16,7 @@ from policydsl.codes import CODES
 from policydsl.commands.cli import main
 from policydsl.diagnostics import Diagnostic, Severity, Sink, format_text
 from policydsl.source import SourceFile
+from policydsl.syntax.keywords import UNITS
 from tests.conftest import DATA, ROOT, golden
 
 DIAGNOSTICS = DATA / "diagnostics"
@@ -253,23 +254,21 @@ def test_proposed_edits_in_the_golden_corpus_parse_and_remove_their_error(path: 
     _assert_fixes_work(path.name, text)
 
 
-def test_no_hint_proposes_an_amount_per_a_unit_the_language_cannot_write() -> None:
-    # `100元/亩` does not parse: for a count of 亩 the hints say what can be written instead
-    text = 'policy "亩" { issuer "测试" issued 2022-01-01 }\nfact base_area "基地面积": count 亩 >= 0\n'
-    for body in ("award base_area * 100元", "award base_area"):
-        errors = _errors("mu.policy", text + f'measure m "措施" {{ {body} }}\n')
-        assert [d.code for d in errors] in (["E203"], ["E206"])
-        assert errors[0].fix is None and "/亩" not in (errors[0].hint or "")
-        assert "there is none per 亩" in (errors[0].hint or "")
-
-
-def test_every_unit_a_hint_offers_per_unit_is_one_the_grammar_reads() -> None:
-    from policydsl.syntax.keywords import PER_UNITS
-    from policydsl.syntax.parser import grammar_text
-
-    quantity = next(line for line in grammar_text().splitlines() if line.startswith("QUANTITY:"))
-    per = re.search(r"\\/\(([^)]*)\)", quantity)
-    assert per is not None and tuple(per.group(1).split("|")) == PER_UNITS
+@pytest.mark.parametrize("unit", [*UNITS, "标准箱"])
+def test_the_per_unit_amount_a_hint_proposes_checks_for_every_unit(unit: str) -> None:
+    # a count of any unit, built in or declared, has an amount per unit (`100元/亩`): the fix of
+    # E203 proposes it, and in place it checks
+    text = (
+        'policy "亩" { issuer "测试" issued 2022-01-01 }\ndeclare_unit 标准箱\n'
+        f'fact base_area "基地面积": count {unit} >= 0\n'
+    )
+    body = 'measure m "措施" { award base_area * 100元 }\n'
+    errors = _errors("mu.policy", text + body)
+    assert [d.code for d in errors] == ["E203"]
+    fix = errors[0].fix
+    assert fix is not None and fix.text == f"base_area * 100元/{unit}"
+    fixed = text + body.replace("base_area * 100元", fix.text)
+    assert _errors("mu.policy", fixed) == []
 
 
 def test_the_per_unit_amount_a_hint_proposes_for_a_count_checks() -> None:

@@ -99,3 +99,22 @@ def test_a_fact_given_under_two_spellings_is_refused_on_every_path() -> None:
     with pytest.raises(rt.InputError, match="`applicant` and `申请人` both give 申报主体"):
         rt.parse_facts(specs, {"applicant": "a", "申请人": "b"})
     assert rt.parse_facts(specs, {"applicant": "a", "申请人": ""}) == {"applicant": "a"}
+
+
+AREA = rt.FactSpec("area", "用地面积", "count", unit="亩")
+FIRMS = rt.FactSpec("firms", "企业家数", "count", unit="家")
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [(Decimal("12.5"), Decimal("12.5")), ("12.5亩", Decimal("12.5")), (3, 3)]
+)
+def test_an_area_need_not_be_whole(raw: Any, value: Decimal) -> None:
+    # a measuring unit (亩, 平方米, 千瓦…) measures any amount of at least 0; a count of 家 stays whole
+    assert rt.parse_fact(AREA, raw) == value
+    with pytest.raises(ValueError, match="whole number"):
+        rt.parse_fact(FIRMS, Decimal("12.5"))
+
+
+def test_an_area_is_never_negative() -> None:
+    with pytest.raises(ValueError, match="at least 0"):
+        rt.parse_fact(AREA, "-1")

@@ -3,6 +3,8 @@ and every mistake is reported with a message a drafter can act on."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from policydsl.checking import types as T
@@ -409,3 +411,50 @@ def test_a_parameter_that_makes_a_block_size_zero_is_refused() -> None:
     d = only('param unit "单位": money = -1万\nassume round_down(investment, unit) > 0')
     assert (d.code, d.message) == ("E209", "the unit of `round_down` is below zero")
     clean('param step "每档": money = 100万\nassume blocks(investment, step) + blocks(investment, pilot) > 0')
+
+
+# ------------------------------------------------------------------------- units
+
+
+def test_built_in_measuring_units_and_a_declared_unit_price_per_unit() -> None:
+    model = clean(
+        "declare_unit 标准箱\n"
+        'fact area "用地面积": count 亩 >= 0\nfact boxes "卷烟产量": count 标准箱 >= 0\n'
+        'measure m "措施" { award area * 100元/亩 + boxes * 2元/标准箱\n'
+        "  if area 50亩 以上 and boxes > 10标准箱 }"
+    )
+    assert model.facts["area"].type == T.count("亩")
+
+
+def test_a_unit_neither_built_in_nor_declared_is_unknown() -> None:
+    d = only('fact boxes "卷烟产量": count 标准箱 >= 0')
+    assert (d.code, d.message) == ("E103", "unknown unit `标准箱`")
+    assert d.hint == "declare it: `declare_unit 标准箱` (`计量单位 标准箱`)"
+    _, found = check('measure m "措施" { award 5元/标准箱 * customers }')
+    assert (found[0].code, found[0].message) == ("E103", "unknown unit `标准箱`")
+
+
+@pytest.mark.parametrize(
+    ("decl", "message"),
+    [
+        ("declare_unit 亩", "`亩` is a built-in unit; it needs no declaration"),
+        ("declare_unit 万吨", "a unit cannot begin with `万`: `50万吨` would read as another unit"),
+        ("declare_unit 人次", "a unit cannot begin with `人`: `50人次` would read as another unit"),
+    ],
+)
+def test_a_unit_that_could_not_be_written_is_refused(decl: str, message: str) -> None:
+    d = only(decl)
+    assert (d.code, d.message) == ("E208", message)
+
+
+def test_an_amount_per_one_unit_times_an_area_of_another_is_e207() -> None:
+    d = only('fact area "用地面积": count 亩 >= 0\nmeasure m "措施" { award area * 20元/平方米 }')
+    assert d.code == "E207"
+
+
+def test_percentage_points_are_a_percentage_that_adds_to_a_rate() -> None:
+    model = clean("assume completion + 3个百分点 >= 8%")
+    cond = assumed(model)
+    assert isinstance(cond, ast.Compare) and isinstance(cond.left, ast.BinOp)
+    points = cond.left.right
+    assert isinstance(points, ast.Percent) and points.value == Decimal("0.03")

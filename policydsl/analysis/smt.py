@@ -28,7 +28,7 @@ from typing import Any, assert_never
 import attrs
 import z3
 
-from policydsl.evaluation.runtime import shift
+from policydsl.evaluation.runtime import shift, whole_unit
 from policydsl.plan import nodes as P
 from policydsl.syntax.keywords import APPLICANT_FACT
 
@@ -358,6 +358,9 @@ class Encoder:
             self.fen[name] = fen
         elif kind in ("percent", "number", "per_unit"):
             value = z3.Real(name, self.ctx)
+        elif kind == "count" and not whole_unit(spec.unit):  # an area, a power…: any amount ≥ 0
+            value = z3.Real(name, self.ctx)
+            self.background.append(value >= 0)
         elif kind == "count":
             var = z3.Int(name, self.ctx)
             self.background.append(var >= 0)
@@ -527,8 +530,11 @@ class Encoder:
             result: Value = None
             for version in spec.versions:
                 if isinstance(version.value, P.Unset):
+                    # an amount in a measuring unit (亩) is any amount ≥ 0, as a percentage is
+                    whole = spec.kind != "count" or whole_unit(spec.unit)
                     current = self.unknown(
-                        f"param:{name}" + (f"@{version.start}" if version.start else ""), spec.kind
+                        f"param:{name}" + (f"@{version.start}" if version.start else ""),
+                        spec.kind if whole else "percent",
                     )
                 else:
                     current = self.value(version.value)
@@ -1417,7 +1423,9 @@ class Session:
                     if key == name or key.startswith(name + "@"):
                         pspec = enc.plan.params.get(name[len("param:") :])
                         if pspec is not None:
-                            params[key[len("param:") :]] = _decode(enc, model, value, pspec.kind, None)
+                            whole = pspec.kind != "count" or whole_unit(pspec.unit)
+                            kind = pspec.kind if whole else "number"
+                            params[key[len("param:") :]] = _decode(enc, model, value, kind, None)
                 continue
             value = enc.facts.get(name)
             if value is None:
@@ -1426,7 +1434,9 @@ class Session:
                 count = _as_fraction(model.eval(enc.whole[name]))
                 out[name] = None if count is None else Decimal(int(count))
                 continue
-            out[name] = _decode(enc, model, value, enc.plan.facts[name].kind, enc.fen.get(name))
+            kind = enc.plan.facts[name].kind
+            # a count not held as an Int above measures (12.5亩): decode it as any number
+            out[name] = _decode(enc, model, value, "number" if kind == "count" else kind, enc.fen.get(name))
         on = None
         if enc._today is not None:
             on = _decode_date(model, enc._today)

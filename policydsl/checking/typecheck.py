@@ -22,12 +22,13 @@ from policydsl.syntax.keywords import (
     COMBINE_MODES,
     KEYWORDS,
     PAYMENT_FORMS,
-    PER_UNITS,
+    POINTS,
     POSTFIX_WORDS,
     PREFIX_WORDS,
     ROUNDING_MODES,
     ROUNDING_UNITS,
     TYPE_NAMES,
+    UNITS,
 )
 from policydsl.syntax.parser import MAX_DEPTH
 
@@ -123,15 +124,6 @@ def _literal_hint(ty: Type) -> str | None:
     return None
 
 
-def _per_unit_hint(unit: str | None, hint: str) -> str:
-    """`hint`, which proposes an amount per `unit`, or, where no amount can be written per that unit
-    (`100元/亩` does not parse), what the language does allow."""
-    if unit in PER_UNITS:
-        return hint
-    allowed = "、".join(PER_UNITS)
-    return f"amounts per unit are written per {allowed} only (`5万/家`); there is none per {unit}"
-
-
 def _values(members: Iterable[str]) -> str:
     return "its values are " + ", ".join(f"`{k}`" for k in members)
 
@@ -163,6 +155,7 @@ class _Checker:
         self.defined: dict[str, Span] = {}
         self.since_compared: set[int] = set()  # since() calls that are the left side of a comparison
         self.in_example = False
+        self.units: dict[str, Span] = {}  # the units the policy declares
 
     # ------------------------------------------------------------------ declarations
     def reserved(self, ident: ast.Ident, what: str) -> None:
@@ -190,7 +183,39 @@ class _Checker:
         self.defined[ident.text] = ident.span
         return True
 
+    def declare_units(self) -> None:
+        for decl in self.policy.of(ast.UnitDecl):
+            name = decl.name.text
+            first = self.units.get(name)
+            if name in UNITS:
+                message = f"`{name}` is a built-in unit; it needs no declaration"
+                self.sink.report(codes.E208, message, decl.name.span, hint="delete this line")
+            elif name[0] in "亿万千" or name.startswith(
+                UNITS + POINTS + ("元", "个月", "年", "月", "日", "天")
+            ):
+                # `50万吨` is 500000 吨 and `5人次` reads as 5人: such a unit could not be written
+                message = f"a unit cannot begin with `{name[0]}`: `50{name}` would read as another unit"
+                self.sink.report(codes.E208, message, decl.name.span, hint="choose another name for the unit")
+            elif first is not None:
+                note = Note("first declared here", first)
+                self.sink.report(
+                    codes.E102, f"unit `{name}` is already declared", decl.name.span, notes=[note]
+                )
+            else:
+                self.reserved(decl.name, "unit")
+                self.units[name] = decl.name.span
+
+    def unit(self, unit: str | None, span: Span) -> None:
+        """Report a unit that is neither built in nor declared."""
+        if unit is None or unit in UNITS or unit in self.units:
+            return
+        hint = (
+            _suggest(unit, [*UNITS, *self.units]) or f"declare it: `declare_unit {unit}` (`计量单位 {unit}`)"
+        )
+        self.sink.report(codes.E103, f"unknown unit `{unit}`", span, hint=hint)
+
     def declare(self) -> None:
+        self.declare_units()
         kinds = self.policy.of(ast.KindDecl)
         if kinds:
             members: dict[str, T.EnumValueSym] = {}
@@ -241,6 +266,7 @@ class _Checker:
                 hint = f"write `{name} 家` (or 人, 场, 项, 条, 次…)"
                 self.sink.report(codes.E208, "a count needs its unit", ref.span, hint=hint)
                 return T.count(None)
+            self.unit(ref.unit.text, ref.unit.span)
             return T.count(ref.unit.text)
         if ref.unit is not None:
             self.sink.report(codes.E208, f"only a count has a unit; `{name}` does not", ref.unit.span)
@@ -300,8 +326,10 @@ class _Checker:
             case ast.Ratio():
                 return self.set(node, T.PERCENT)
             case ast.Count():
+                self.unit(node.unit, node.span)
                 return self.set(node, T.count(node.unit))
             case ast.PerUnit():
+                self.unit(node.unit, node.span)
                 return self.set(node, T.per_unit(node.unit))
             case ast.Duration():
                 return self.set(node, T.DURATION)
@@ -544,8 +572,8 @@ class _Checker:
                     codes.E203,
                     "a count times money needs an amount per unit",
                     node.span,
-                    hint=_per_unit_hint(cnt.unit, f"write the amount per {cnt.unit}: `{proposed}`"),
-                    fix=fix if cnt.unit in PER_UNITS else None,
+                    hint=f"write the amount per {cnt.unit}: `{proposed}`",
+                    fix=fix,
                 )
                 return T.ERROR
             if pair == {"per_unit", "count"}:
@@ -662,9 +690,7 @@ class _Checker:
                 hint = "a percentage of what? write `50% * investment`"
             elif ty.kind == "count":
                 subject = node.text if isinstance(node, ast.Name) else "…"
-                hint = _per_unit_hint(
-                    ty.unit, f"multiply by an amount per {ty.unit}: `5万/{ty.unit} * {subject}`"
-                )
+                hint = f"multiply by an amount per {ty.unit}: `5万/{ty.unit} * {subject}`"
             elif ty.kind == "per_unit":
                 hint = f"multiply by a count of {ty.unit}: `… * customers`"
             elif isinstance(node, ast.Call) and node.func == "blocks":
@@ -841,7 +867,7 @@ class _Checker:
                     self.measure_ref(target)
             case ast.Example():
                 self.example(item)
-            case ast.KindDecl() | ast.EnumDecl():
+            case ast.KindDecl() | ast.EnumDecl() | ast.UnitDecl():
                 pass
             case _:
                 assert_never(item)

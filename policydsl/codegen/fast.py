@@ -141,7 +141,7 @@ def value_tests(gen: Generator, spec: rt.FactSpec) -> list[str]:
         tests = ["{v} < FIGURE_LIMIT"]
     else:
         tests = ["-FIGURE_LIMIT < {v} < FIGURE_LIMIT"]
-    if spec.kind == "count":
+    if spec.kind == "count" and rt.whole_unit(spec.unit):  # 12.5亩 is an area; 12.5家 is no count
         tests.append("{v} == {v}.to_integral_value()")
     said = tests[0].startswith("ZERO <=")  # a declared `>= 0` is said already
     declared = [(op, b) for op, b in spec.bounds if not (said and op == ">=" and b == 0)]

@@ -120,6 +120,16 @@ class FactSpec:
     bounds: tuple[tuple[str, Decimal], ...] = ()
 
 
+# Units that count whole things: a count of one of these is a whole number; any other unit (亩,
+# 平方米, a unit the policy declares) measures an amount that need not be whole.
+COUNTING_UNITS = ("家", "人", "场", "项", "条", "次", "个", "件", "台", "套", "名", "所")
+
+
+def whole_unit(unit: str | None) -> bool:
+    """Whether a count of `unit` is a whole number (a counting unit, or a count with no unit)."""
+    return unit is None or unit in COUNTING_UNITS
+
+
 _TRUE = frozenset({"true", "是", "yes", "1"})
 _FALSE = frozenset({"false", "否", "no", "0"})
 # 亿, 万 and 千 as powers of ten: applied by moving the decimal point, which is exact at any length.
@@ -243,8 +253,10 @@ def _parse_fact(spec: FactSpec, raw: Any) -> Any:
                 )
     elif kind == "count":
         value = _number(raw, tuple(u for u in (spec.unit,) if u))
-        if value < 0 or value != value.to_integral_value():
+        if whole_unit(spec.unit) and (value < 0 or value != value.to_integral_value()):
             raise ValueError(f"a count is a whole number ≥ 0 (got {show(value)})")
+        if value < 0:
+            raise ValueError(f"an amount in {spec.unit} is at least 0 (got {show(value)})")
     elif kind == "number":
         value = _number(raw)
     elif kind == "bool":

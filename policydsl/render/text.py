@@ -214,7 +214,10 @@ def _tokens(text: str) -> list[str]:
         while j < len(text) and text[j] != " " and display_width(text[j]) == 1 and text[j] not in "([{}])":
             j += 1
         # Keep a unit or multiplier glued to a number (2000万, 10亿以上, 3000家) on the same line.
-        while j < len(text) and text[j] in "万亿千元家人场项条次个件台套名所年月日天以上下内及或%":
+        while (
+            j < len(text)
+            and text[j] in "万亿千元家人场项条次个件台套名所亩平方米瓦时吨百分点年月日天以上下内及或%"
+        ):
             j += 1
         raw.append(text[i:j])
         i = j

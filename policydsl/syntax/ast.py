@@ -146,13 +146,16 @@ class Negate(Node):
 @attrs.frozen
 class Compare(Node):
     """A comparison `left op right`.  `op` is the meaning (>=, >, <=, <, ==, !=); `word` is how the
-    file wrote it (`>=`, `以上`, `超过`…) and `postfix` says the word stood after the number."""
+    file wrote it (`>=`, `以上`, `超过`…) and `postfix` says the word stood after the number;
+    `elided` says the file left its subject out, as the comparison before it has it (`营业收入 超过
+    3000万 且 不满 5000万`): `left` is that comparison's subject."""
 
     op: str
     left: Expr
     right: Expr
     word: str
     postfix: bool
+    elided: bool = attrs.field(default=False, eq=False)
 
 
 @attrs.frozen
@@ -314,6 +317,14 @@ class Header(Node):
 @attrs.frozen
 class KindDecl(Node):
     """A kind of applicant (`kind platform "工业互联网平台"`)."""
+
+    name: Ident
+    label: str | None
+
+
+@attrs.frozen
+class UnitDecl(Node):
+    """A unit the policy measures in beyond the built-in ones (`unit 标准箱 "标准箱"`)."""
 
     name: Ident
     label: str | None
@@ -633,6 +644,7 @@ class Example(Node):
 
 Item: TypeAlias = (
     KindDecl
+    | UnitDecl
     | EnumDecl
     | FactDecl
     | ParamDecl

@@ -18,7 +18,7 @@ from policydsl.diagnostics import Sink
 from policydsl.evaluation.runtime import MAX_DIGITS, MAX_PLACES, odd_characters, shift, too_precise
 from policydsl.source import SourceFile, Span
 from policydsl.syntax import ast
-from policydsl.syntax.keywords import KEYWORDS, POSTFIX_WORDS, PREFIX_WORDS, SYMBOLS
+from policydsl.syntax.keywords import KEYWORDS, POINTS, POSTFIX_WORDS, PREFIX_WORDS, SYMBOLS
 from policydsl.textsafety import UNSAFE_IN_TEXT, visible
 
 _N = TypeVar("_N", bound=ast.Node)
@@ -27,8 +27,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 MAX_EXPR_DEPTH = 400
 
 _QUANTITY = re.compile(
-    r"(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?P<mult>亿|万|千)?(?P<suffix>元|%|‰|个月|[家人场项条次个件台套名所年月日天])?"
-    r"(?:/(?P<per>.+))?$"
+    r"(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?P<mult>亿|万|千(?!瓦))?(?P<suffix>[^/]+)?(?:/(?P<per>.+))?$"
 )
 # 千, 万 and 亿 move the decimal point; shifting is exact however many digits are written.
 _SHIFTS = {None: 0, "千": 3, "万": 4, "亿": 8}
@@ -147,10 +146,10 @@ class _Builder:
             return ast.PerUnit(span, number, per, text)
         if suffix == "元" or (suffix is None and mult is not None):
             return ast.Money(span, number, text)
-        if suffix in ("%", "‰"):
+        if suffix in ("%", "‰", *POINTS):
             if mult is not None:
                 self.sink.report(codes.E006, f"`{text}` mixes 万/亿 with a percentage", span)
-            return ast.Percent(span, shift(number, -2 if suffix == "%" else -3), text)
+            return ast.Percent(span, shift(number, -3 if suffix == "‰" else -2), text)
         if suffix in _DURATIONS:
             if mult is not None or number != number.to_integral_value():
                 self.sink.report(
@@ -245,6 +244,37 @@ class _Builder:
     def or_(self, span: Span, children: list[Any]) -> ast.Expr:
         left, right = children
         return self._deep(ast.Or(span, left, right), left, right)
+
+    @_with_span
+    def and_tail(self, span: Span, children: list[Any]) -> ast.Expr:
+        left, bound = children
+        right = self._elided(left, bound)
+        return self._deep(ast.And(span, left, right), left, right)
+
+    @_with_span
+    def or_tail(self, span: Span, children: list[Any]) -> ast.Expr:
+        left, bound = children
+        right = self._elided(left, bound)
+        return self._deep(ast.Or(span, left, right), left, right)
+
+    def _elided(self, left: ast.Expr, bound: ast.Bound) -> ast.Expr:
+        """The comparison `bound` whose subject the text leaves out: the subject of the comparison
+        just before it (`营业收入 超过 3000万 且 不满 5000万`)."""
+        last = left
+        while isinstance(last, ast.And | ast.Or):
+            last = last.right
+        if isinstance(last, ast.Compare):
+            node = ast.Compare(bound.span, bound.op, last.left, bound.value, bound.word, bound.postfix, True)
+            return self._deep(node, last.left, bound.value)
+        self.sink.report(
+            codes.E001,
+            "a comparison without its subject must follow a comparison that has one",
+            bound.span,
+            hint="write what is compared (`营业收入 超过 3000万 且 营业收入 不满 5000万`), or join it to the "
+            "comparison before it (`营业收入 超过 3000万 且 不满 5000万`)",
+        )
+        # compared with itself, so that no follow-on error comes of the missing subject
+        return ast.Compare(bound.span, bound.op, bound.value, bound.value, bound.word, bound.postfix)
 
     @_with_span
     def not_(self, span: Span, children: list[Any]) -> ast.Expr:
@@ -410,6 +440,11 @@ class _Builder:
         return ast.KindDecl(span, self._ident(name), _opt_str(label))
 
     @_with_span
+    def unit_decl(self, span: Span, children: list[Any]) -> ast.UnitDecl:
+        name, label = children
+        return ast.UnitDecl(span, self._ident(name), _opt_str(label))
+
+    @_with_span
     def enum_decl(self, span: Span, children: list[Any]) -> ast.EnumDecl:
         name, label, *members = children
         return ast.EnumDecl(
@@ -480,7 +515,13 @@ class _Builder:
         cite = rest.pop()
         name, label = name_part if name_part is not None else (None, None)
         target, priority = exception if exception is not None else (None, None)
-        return ast.Clause(span, kind, name, label, target, priority, amount, tuple(rest), cite)
+        # caps and conditions may come in either order; the caps belong to the amount
+        conditions = tuple(t for t in rest if isinstance(t, ast.Condition))
+        caps = tuple(t for t in rest if not isinstance(t, ast.Condition))
+        if caps:
+            end = max(amount.span.end, *(c.span.end for c in caps))
+            amount = ast.Amount(self.source.span(amount.span.start, end), amount.mode, amount.expr, caps)
+        return ast.Clause(span, kind, name, label, target, priority, amount, conditions, cite)
 
     @_with_span
     def award_clause(self, span: Span, children: list[Any]) -> ast.Clause:
@@ -506,17 +547,17 @@ class _Builder:
 
     @_with_span
     def ceiling_amount(self, span: Span, children: list[Any]) -> ast.Amount:
-        expr, *caps = children
-        return ast.Amount(span, "ceiling", expr, tuple(caps))
+        (expr,) = children
+        return ast.Amount(span, "ceiling", expr, ())
 
     @_with_span
     def determined_amount(self, span: Span, children: list[Any]) -> ast.Amount:
-        expr, *caps = children
-        return ast.Amount(span, "determined", expr, tuple(caps))
+        (expr,) = children
+        return ast.Amount(span, "determined", expr, ())
 
     @_with_span
     def unset_amount(self, span: Span, children: list[Any]) -> ast.Amount:
-        return ast.Amount(span, "unset", None, tuple(children))
+        return ast.Amount(span, "unset", None, ())
 
     def cap(self, children: list[Any]) -> ast.Expr:
         return children[0]  # type: ignore[no-any-return]

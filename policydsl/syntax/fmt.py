@@ -521,6 +521,8 @@ class _Printer:
                 return self.block(head, self.find("{", item.span.start), item.span.end - 1, children)
             case ast.KindDecl():
                 return [kw("kind"), " ", item.name.text, *opt(item.label)]
+            case ast.UnitDecl():
+                return [kw("unit"), " ", item.name.text, *opt(item.label)]
             case ast.EnumDecl():
                 head = [kw("enum"), " ", item.name.text, *opt(item.label), " "]
                 open_at = self.find("{", item.name.span.end)
@@ -783,6 +785,8 @@ class _Printer:
                 return [kw("not"), " ", sub(expr.operand, 3)]
             case ast.Compare():
                 bound = ast.Bound(expr.span, expr.op, expr.right, expr.word, expr.postfix)
+                if expr.elided:  # `超过 3000万 且 不满 5000万`: the subject stands in the comparison before
+                    return self.bound(bound)
                 return [sub(expr.left, 5), " ", self.bound(bound)]
             case ast.Member():
                 values = ", ".join(v.text for v in expr.values)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from policydsl.evaluation.runtime import COUNTING_UNITS as _COUNTING_UNITS
+
 # name -> (English, Chinese).  The grammar has one rule `kw_<name>: "<en>" | "<zh>"` per row;
 # tests/test_keywords.py keeps the two in step.  The formatter prints a file's keywords in the
 # language of its first keyword, so a Chinese file stays Chinese.
@@ -22,6 +24,7 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     "unset": ("unset", "未定"),
     # declarations
     "kind": ("kind", "主体类型"),
+    "unit": ("declare_unit", "计量单位"),
     "enum": ("enum", "枚举"),
     "fact": ("fact", "事实"),
     "param": ("param", "参数"),
@@ -106,9 +109,15 @@ POSTFIX_WORDS: Final[dict[str, str]] = {
     "及以下": "<=",
     "以内": "<=",
 }
-# The units an amount can be given per (`5万/家`); the grammar's QUANTITY lists the same (a test
-# checks), and hints propose a per-unit amount only for these.
-PER_UNITS: Final = ("家", "人", "场", "项", "条", "次", "个", "件", "台", "套", "名", "所")
+# The units the language knows without a declaration (the grammar's QUANTITY reads each; a test
+# checks).  Counting units count whole things (家, 项…); measuring units measure any amount of at
+# least zero (12.5亩).  A policy declares any other unit it needs with `unit 标准箱` (a measuring
+# unit).  An amount can be given per any of them (`5万/家`, `100元/亩`).
+COUNTING_UNITS: Final = _COUNTING_UNITS
+MEASURING_UNITS: Final = ("亩", "平方米", "千瓦", "千瓦时", "吨")
+UNITS: Final = COUNTING_UNITS + MEASURING_UNITS
+# the spellings of a percentage point (`3个百分点` is 3%: added to a rate of 5% it makes 8%)
+POINTS: Final = ("个百分点", "百分点")
 SYMBOLS: Final[dict[str, str]] = {
     ">=": ">=",
     "≥": ">=",

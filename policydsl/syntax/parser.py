@@ -289,7 +289,7 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
 # ------------------------------------------------------------------------- words for messages
 
 _TOP_LEVEL = (
-    "policy", "kind", "enum", "fact", "param", "assume", "eligibility",
+    "policy", "kind", "unit", "enum", "fact", "param", "assume", "eligibility",
     "measure", "combine", "total_cap", "acknowledge", "example",
 )  # fmt: skip
 _HEADER_ITEMS = ("issuer", "docno", "issued", "valid", "source", "rounding")
@@ -906,7 +906,8 @@ def _report_known_mistake(f: _Failure, sink: Sink) -> str | None:
 
 
 _UNIT_AFTER_SPACE = re.compile(
-    r"(?<![\d.])(\d+(?:\.\d+)?)[ \t]+(亿|万|千|元|个月|[家人场项条次个件台套名所年月日天])"
+    r"(?<![\d.])(\d+(?:\.\d+)?)[ \t]+"
+    r"(亿|万|千瓦时|千瓦|千|元|个月|个百分点|百分点|平方米|[家人场项条次个件台套名所亩吨年月日天])"
 )
 
 
