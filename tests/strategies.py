@@ -14,6 +14,7 @@ swapped tokens, random bytes, invalid UTF-8, a BOM, CRLF, tabs, full-width forms
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -296,7 +297,7 @@ class _Writer:
             return self.pick([f"不超过 {x}{unit}", f"{x}{unit}以下", f"不满 {x}{unit}", f"低于 {x}{unit}"])
 
         rows = [f"{upper(limits[0])}: {rate()}"]
-        for a, b in zip(limits, limits[1:], strict=False):
+        for a, b in itertools.pairwise(limits):
             rows.append(f"{lower(a)} {self.kw('and')} {upper(b)}: {rate()}")
         rows.append(f"{lower(limits[-1])}: {rate()}")
         return f"{self.kw('progressive')} {subject} {{ {', '.join(rows)} }}"

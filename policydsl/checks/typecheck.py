@@ -513,7 +513,7 @@ class _Checker:
             message = f"progressive brackets divide an amount, a count or a number, not {describe(subject)}"
             self.sink.report(codes.E201, message, node.subject.span, hint=example)
             return T.ERROR
-        last = len(node.entries) - 1
+        last, malformed = len(node.entries) - 1, False
         for i, entry in enumerate(node.entries):
             for bound in entry.bounds:
                 self.compare(node.subject, bound.op, bound.value, bound.span, bound.word, subject)
@@ -537,11 +537,12 @@ class _Checker:
                 problem = "only the first bracket starts from zero; this one needs its lower limit"
             elif not highs and i < last:
                 problem = "only the last bracket is open above; this one needs its upper limit"
-            if problem:
+            if problem and not malformed:  # the first bracket out of place: the others follow from it
                 hint = (
                     f"write the brackets in ascending order, each from where the one before ends: {example}"
                 )
                 self.sink.report(codes.E212, problem, entry.span, hint=hint)
+                malformed = True
         if subject.kind == "error":
             return T.ERROR
         rows = []
