@@ -14,6 +14,7 @@ swapped tokens, random bytes, invalid UTF-8, a BOM, CRLF, tabs, full-width forms
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -242,7 +243,9 @@ class _Writer:
         if depth < 0:
             return self._leaf(MONEY, self.money_lit)
         e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
-        form = self.count(0, 12)
+        form = self.count(0, 13)
+        if form == 12:
+            return self.brackets(depth)
         if form == 0:
             return f"{e(PERCENT)} * {e(MONEY)}"
         if form == 1:
@@ -274,12 +277,37 @@ class _Writer:
             return self.whole(MONEY, depth, ["100万", "1万", "0.01元", "3元", "2.5万", "1e-3元"])
         return self._leaf(MONEY, self.money_lit)
 
+    def brackets(self, depth: int) -> str:
+        """Progressive brackets: over money at percentages (figures, parameters or any percentage),
+        or over a count at amounts per unit; ascending limits written with the statutory words."""
+        counted = self.names_of(COUNT) and self.chance(0.3)
+        subject = self.pick(self.names_of(COUNT)) if counted else self.wrap(self.expr(MONEY, depth))
+        unit = COUNT_UNIT if counted else "万"
+        limits = sorted(set(self.draw(st.lists(st.integers(1, 5000), min_size=1, max_size=3))))
+
+        def rate() -> str:
+            if counted:
+                return f"{self.count(0, 99)}万/{COUNT_UNIT}"
+            return self.wrap(self.expr(PERCENT, depth)) if self.chance(0.3) else self.percent_lit()
+
+        def lower(x: int) -> str:
+            return self.pick([f"超过 {x}{unit}", f"{x}{unit}以上", f"达到 {x}{unit}"])
+
+        def upper(x: int) -> str:
+            return self.pick([f"不超过 {x}{unit}", f"{x}{unit}以下", f"不满 {x}{unit}", f"低于 {x}{unit}"])
+
+        rows = [f"{upper(limits[0])}: {rate()}"]
+        for a, b in itertools.pairwise(limits):
+            rows.append(f"{lower(a)} {self.kw('and')} {upper(b)}: {rate()}")
+        rows.append(f"{lower(limits[-1])}: {rate()}")
+        return f"{self.kw('progressive')} {subject} {{ {', '.join(rows)} }}"
+
     def whole(self, ty: str, depth: int, sizes: list[str]) -> str:
         """Whole units of an expression of type `ty`: `per * blocks(x, size)` (per an amount or a
         percentage, the award per block), `round_down(x, size)`, or `max(x, 0)` with a plain 0.
         The size is a literal above zero or a name, which may be 0 or negative when evaluated."""
         e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
-        # a fact may be 0 or negative when evaluated; a parameter set so would be E209 at check time
+        # a parameter set to zero or below is E209 at check time; a fact may be either when evaluated
         facts = [n for n, t in self.facts.items() if t == ty]
         size = self.pick(facts) if facts and self.chance(0.3) else self.pick(sizes)
         form = self.count(0, 2)

@@ -5,6 +5,7 @@ seed policies and the error-code pages."""
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -404,6 +405,30 @@ class Verifier:
         assert self.gate(m) and self.fires(c)
         band = self._bands(c)[0]
         assert sum(self.band_holds(band, e) for e in band.entries) >= 2
+
+    def _bracket_limits(self, c: ast.Clause) -> tuple[Any, list[tuple[Any, Any]]]:
+        """The subject of the clause's brackets and each bracket's (lower, upper), None for no end."""
+        node = next(n for n in _walk(c.amount) if isinstance(n, ast.Brackets))
+        limits = []
+        for e in node.entries:
+            lower = next((self.ev(b.value) for b in e.bounds if b.op in (">", ">=")), Decimal(0))
+            upper = next((self.ev(b.value) for b in e.bounds if b.op in ("<", "<=")), None)
+            limits.append((lower, upper))
+        return self.ev(node.subject), limits
+
+    def check_P405(self, cid: str) -> None:
+        m, c = self.clause(cid)
+        assert self.gate(m) and self.fires(c)
+        subject, limits = self._bracket_limits(c)
+        # inside a gap: above one bracket's end and below the next one's start
+        assert any(a[1] is not None and a[1] < subject < b[0] for a, b in itertools.pairwise(limits))
+
+    def check_P406(self, cid: str) -> None:
+        m, c = self.clause(cid)
+        assert self.gate(m) and self.fires(c)
+        subject, limits = self._bracket_limits(c)
+        inside = [lo < subject and (hi is None or subject < hi) for lo, hi in limits]
+        assert sum(inside) >= 2
 
     def check_P404(self, a: str, b: str) -> None:
         (m, ca), (_, cb) = self.clause(a), self.clause(b)

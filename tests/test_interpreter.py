@@ -385,3 +385,68 @@ def test_whole_blocks_and_rounding_down(
     decision = evaluator.evaluate({"investment": investment, "rate": rate}, DAY)
     for name, expected in (("per_block", blocks), ("points", points), ("rounded", rounded)):
         assert amount(decision, name) == (rt.DETERMINED, Decimal(expected)), name
+
+
+BRACKETS = """policy "超额累进" {}
+fact investment "投资额": money
+fact staff "员工数": count 人
+measure invest "投资奖励" {
+  award progressive investment { 1000万以下: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }
+}
+measure staffing "用工奖励" {
+  award 超额累进 staff { 不超过 100人: 1000元/人, 超过 100人: 500元/人 } + 10万 * blocks(investment, 1000万)
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("investment", "staff", "invest", "staffing"),
+    [
+        # 1000万以下部分按10%, 超过1000万至5000万部分按5%, 超过5000万部分按2%
+        ("0", "0", "0.00", "0.00"),
+        ("999.99万", "99", "999990.00", "99000.00"),
+        ("1000万", "100", "1000000.00", "200000.00"),  # 10万 × 1 block + 100 × 1000元
+        ("1000.01万", "101", "1000005.00", "200500.00"),
+        ("5000万", "150", "3000000.00", "625000.00"),  # 100万 + 200万; 10万 + 2.5万 + 50万
+        ("6000万", "150", "3200000.00", "725000.00"),  # 100万 + 200万 + 20万
+    ],
+)
+def test_progressive_brackets_at_every_boundary(
+    tmp_path: Path, investment: str, staff: str, invest: str, staffing: str
+) -> None:
+    path = tmp_path / "brackets.policy"
+    path.write_text(BRACKETS, encoding="utf-8")
+    evaluator, sink = compile_policy(path)
+    assert evaluator is not None, sink.diagnostics
+    decision = evaluator.evaluate({"investment": investment, "staff": staff}, DAY)
+    assert amount(decision, "invest") == (rt.DETERMINED, Decimal(invest))
+    assert amount(decision, "staffing") == (rt.DETERMINED, Decimal(staffing))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["interpreter", "generated"])
+def test_explanations_show_each_bracket_band_and_block_count(tmp_path: Path, compiled: bool) -> None:
+    path = tmp_path / "brackets.policy"
+    path.write_text(
+        BRACKETS
+        + 'measure tiers "分档" {\n  award band investment { 不满 100万: 5万, 100万 以上: 10万 }\n'
+        + "  award round_down(5% * investment, 1万)\n}\n",
+        encoding="utf-8",
+    )
+    evaluator, sink = compile_policy(path, compiled=compiled)
+    assert evaluator is not None, sink.diagnostics
+    decision = evaluator.evaluate({"investment": "6000万", "staff": "150"}, DAY, explain=True)
+    steps = {name: m.explanation for name, m in decision.measures.items()}
+    shown = "1000万元 × 10% = 100万元；4000万元 × 5% = 200万元；1000万元 × 2% = 20万元"
+    assert f"超额累进：投资额 = 6000万元，{shown}" in steps["invest"]
+    assert (
+        "超额累进：员工数 = 150人，100人 × 1000元/人 = 10万元；50人 × 500元/人 = 2.5万元" in steps["staffing"]
+    )
+    assert "每满 1000万元：投资额 = 6000万元，计 6" in steps["staffing"]
+    assert "分档：投资额 = 6000万元，适用「100万以上」" in steps["tiers"]
+    assert "按 1万元 向下取整：5% × 投资额 = 300万元，取 300万元" in steps["tiers"]
+
+
+def test_a_subject_below_zero_charges_no_bracket() -> None:
+    rows = [(None, Decimal(10), Decimal("0.1")), (Decimal(10), None, Decimal("0.05"))]
+    assert rt.progressive(Decimal(-5), rows) == 0
+    assert rt.progressive(Decimal(25), rows) == Decimal("1.75")

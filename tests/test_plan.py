@@ -317,6 +317,7 @@ measure m "m" {
   award max(1:2 * revenue, band revenue { 不满 100万: 5万, otherwise: 10万 }) if flag == true or -loss > 0
   award 1万 if founded + 1年 <= 2023-06-01 and since(founded) 届满 1年 and not flag
   award 1万 * blocks(revenue - 100万, 10万) + round_down(max(rate * revenue, 0), 1万)
+  award progressive revenue { 不超过 100万: 10%, 超过 100万 且 500万 以下: rate, 超过 500万: 0 }
 }
 """
 
@@ -341,6 +342,8 @@ def test_every_expression_class_is_lowered_printed_and_walked() -> None:
     assert "(since(founded) >= 1 year)" in printed and "$rate" in printed
     assert "blocks((revenue - 1000000元), 100000元)" in printed
     assert "round_down(max(($rate * revenue), 0元), 10000元)" in printed
+    rows = "from 0 to 1000000元: 10%; from 1000000元 to 5000000元: $rate; from 5000000元: 0"
+    assert f"progressive revenue {{{rows}}}" in printed
 
 
 def test_the_plan_package_reads_no_cli_or_drawing_library() -> None:

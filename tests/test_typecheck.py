@@ -321,6 +321,32 @@ def test_missing_header_warns_at_the_start() -> None:
         ("assume min(completion, 1) > 0", "E201", "`min` mixes a percentage and a plain number"),
         ("assume investment + 5 > 0", "E201", "cannot add a plain number to an amount of money"),
         ("measure m { award blocks(investment, 100万) }", "E206", "an award must be an amount of money"),
+        (
+            "measure m { award progressive investment { 超过 1000万: 5%, 不超过 1000万: 10% } }",
+            "E212",
+            "only the last bracket is open above",
+        ),
+        (
+            "measure m { award progressive investment { 不超过 1万: 10%, 超过 1万 且 超过 2万: 5% } }",
+            "E212",
+            "at most one lower and one upper limit",
+        ),
+        (
+            "measure m { award progressive investment { 等于 1000万: 10% } }",
+            "E212",
+            "`等于` does not bound it",
+        ),
+        (
+            "measure m { award progressive investment { 不超过 revenue: 10%, 超过 1000万: 5% } }",
+            "E208",
+            "a bracket's limits are fixed figures or parameters, not facts",
+        ),
+        (
+            "measure m { award progressive investment { 不超过 1000万: 1万, 超过 1000万: 5% } }",
+            "E201",
+            "cannot multiply an amount of money by an amount of money",
+        ),
+        ("measure m { award progressive established { 不超过 1000万: 10% } }", "E201", "not a date"),
         ("assume since(investment) 届满 1年", "E201", "`since` needs a date"),
         ('param p "p": money = 50%', "E201", "`p` is an amount of money, but this value is a percentage"),
         ("measure m { award 1万\n instalment a: 1万 if certified }", "E201", "an instalment pays a share"),

@@ -171,11 +171,42 @@ def constant(expr: ast.Expr | ast.Unset, model: Model) -> Fraction | None:
                 return None
             whole = Fraction(math.floor(value / size))
             return max(whole, Fraction(0)) if expr.func == "blocks" else whole * size
+        case ast.Brackets():
+            lows = [[b.value for b in e.bounds if b.op in (">", ">=")] for e in expr.entries]
+            highs = [[b.value for b in e.bounds if b.op in ("<", "<=")] for e in expr.entries]
+            figures = [
+                (
+                    constant(lo[0], model) if lo else Fraction(0),
+                    constant(hi[0], model) if hi else None,
+                    bool(hi),
+                )
+                for lo, hi in zip(lows, highs, strict=True)
+            ]
+            rates = [constant(e.rate, model) for e in expr.entries]
+            return _progressive(constant(expr.subject, model), figures, rates)
         case ast.Name():
             sym = model.ref(expr)
             if isinstance(sym, T.ParamSym) and len(sym.decl.versions) == 1:
                 return constant(sym.decl.versions[0].value, model)
     return None
+
+
+def _progressive(
+    subject: Fraction | None,
+    limits: list[tuple[Fraction | None, Fraction | None, bool]],
+    rates: list[Fraction | None],
+) -> Fraction | None:
+    """Progressive brackets of constants (runtime.progressive): (lower, upper, has an upper limit)
+    and the rate of each row; None when a figure is not a constant."""
+    if subject is None or any(r is None for r in rates):
+        return None
+    total = Fraction(0)
+    for (lower, upper, bounded), rate in zip(limits, rates, strict=True):
+        if lower is None or (bounded and upper is None) or rate is None:
+            return None
+        part = (min(subject, upper) if upper is not None else subject) - lower
+        total += rate * max(part, Fraction(0))
+    return total
 
 
 def plan_constant(expr: P.Expr, plan: P.Plan) -> Fraction | None:
@@ -203,6 +234,17 @@ def plan_constant(expr: P.Expr, plan: P.Plan) -> Fraction | None:
                 return None
             known = [v for v in values if v is not None]
             return min(known) if expr.func == "min" else max(known)
+        case P.Brackets():
+            figures = [
+                (
+                    Fraction(0) if r.lower is None else plan_constant(r.lower, plan),
+                    None if r.upper is None else plan_constant(r.upper, plan),
+                    r.upper is not None,
+                )
+                for r in expr.rows
+            ]
+            rates = [plan_constant(r.rate, plan) for r in expr.rows]
+            return _progressive(plan_constant(expr.subject, plan), figures, rates)
         case P.ParamRef():
             versions = plan.params[expr.name].versions
             if len(versions) == 1:

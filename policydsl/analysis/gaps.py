@@ -1,4 +1,5 @@
-"""Gaps: tier tables that miss an enum value, bands of thresholds with holes or overlaps.
+"""Gaps: tier tables that miss an enum value, bands of thresholds with holes or overlaps,
+progressive brackets with gaps or overlaps.
 
 Reads the plan: its measures and clauses, and the tier tables and bands of their amounts, which
 carry where they are written."""
@@ -38,9 +39,22 @@ def amount_tiers(clause: P.Clause) -> Iterator[P.Table | P.Band]:
     return tiers([clause.amount.expr, *(cap.expr for cap in clause.amount.caps)])
 
 
-def sites(ctx: Context) -> Iterator[tuple[P.Table | P.Band, Site]]:
-    """Every tier table and band in an amount, with the condition under which it is used: the
-    clause applying for clause amounts and caps, the measure paying for its other amounts."""
+def brackets(exprs: Iterable[P.Expr | None]) -> Iterator[P.Brackets]:
+    """The progressive brackets in `exprs`, in the order `tiers` gives."""
+    stack = [e for e in exprs if e is not None]
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, P.Brackets):
+            yield expr
+        stack.extend(P.children(expr))
+
+
+def sites(
+    ctx: Context, find: Callable[[Iterable[P.Expr | None]], Iterator[Any]] = tiers
+) -> Iterator[tuple[Any, Site]]:
+    """Every tier table and band (or what `find` finds) in an amount, with the condition under
+    which it is used: the clause applying for clause amounts and caps, the measure paying for its
+    other amounts."""
     enc = ctx.enc.enc
     for m in ctx.plan.measures:
         if ctx.is_dead(m):
@@ -49,11 +63,12 @@ def sites(ctx: Context) -> Iterator[tuple[P.Table | P.Band, Site]]:
             if ctx.is_dead(c):
                 continue
             site: Site = (m, c, partial(_clause_context, enc, m, c), (c.id,), ctx.clause_label(m, c))
-            yield from ((node, site) for node in amount_tiers(c))
+            exprs = [c.amount.expr, *(cap.expr for cap in c.amount.caps)]
+            yield from ((node, site) for node in find(exprs))
         items = [f.limit for f in m.funding_limits] + [g.amount for g in m.group_caps]
         for expr in [*items, *(b.amount for b in m.budgets)]:
             site = (m, None, partial(_measure_context, enc, m), (m.name,), f"`{m.name}`")
-            yield from ((node, site) for node in tiers([expr]))
+            yield from ((node, site) for node in find([expr]))
 
 
 def _clause_context(enc: Encoder, m: P.Measure, c: P.Clause) -> list[Formula]:
@@ -70,6 +85,8 @@ def check_gaps(ctx: Context) -> None:
             _table(ctx, node, site)
         else:
             _band(ctx, node, site)
+    for node, site in sites(ctx, brackets):
+        _brackets(ctx, node, site)
 
 
 def _facts(ctx: Context, site: Site, extra: P.Expr) -> set[str]:
@@ -226,14 +243,14 @@ class _Shown:
 _NUMERIC = ("money", "percent", "number", "count", "per_unit", "duration")
 
 
-def _subject(node: P.Band, ctx: Context) -> str:
+def _subject(node: P.Band | P.Brackets, ctx: Context) -> str:
     subject = node.subject
     if isinstance(subject, P.FactRef):
         sym = ctx.plan.facts[subject.name]
         return f"{sym.label} `{sym.name}`" if sym.label != sym.name else f"`{sym.name}`"
     if isinstance(subject, P.ParamRef):
         return f"`{subject.name}`"
-    return "the band's subject"
+    return "the band's subject" if isinstance(node, P.Band) else "the brackets' subject"
 
 
 def _bounds(row: P.BandRow) -> list[tuple[str, P.Expr, str]]:
@@ -280,3 +297,130 @@ def _overlap_hint(a: P.BandRow, b: P.BandRow, value: Any, ctx: Context) -> str:
             "不满、超过 exclude it: Civil Code Art. 1259); write `不满` for the lower band"
         )
     return "make the bands exclusive"
+
+
+# ---------------------------------------------------------------------------------- brackets
+
+
+def _limits(enc: Encoder, node: P.Brackets, i: int) -> tuple[Any, Any]:
+    """The lower and upper limit of bracket `i` as terms (zero below; None: no end)."""
+    row = node.rows[i]
+    lower = enc.real(0) if row.lower is None else enc.num(row.lower)
+    return lower, None if row.upper is None else enc.num(row.upper)
+
+
+def _in_gap(
+    enc: Encoder, context: Callable[[], list[Formula]], node: P.Brackets, i: int
+) -> list[Formula]:
+    """The subject lies above bracket `i`'s end and below where bracket `i + 1` starts."""
+    subject = enc.num(node.subject)
+    _, end = _limits(enc, node, i)
+    start, _ = _limits(enc, node, i + 1)
+    return [*context(), subject > end, subject < start]
+
+
+def _in_both(
+    enc: Encoder, context: Callable[[], list[Formula]], node: P.Brackets, i: int, j: int
+) -> list[Formula]:
+    """The subject lies inside bracket `i` and inside bracket `j`."""
+    subject = enc.num(node.subject)
+    out = [*context()]
+    for k in (i, j):
+        lower, upper = _limits(enc, node, k)
+        out.append(subject > lower)
+        if upper is not None:
+            out.append(subject < upper)
+    return out
+
+
+def _constant_limits(node: P.Brackets, i: int, ctx: Context) -> tuple[Any, Any] | None:
+    """Bracket `i`'s limits when both are figures (no end: None), else None."""
+    row = node.rows[i]
+    lower = 0 if row.lower is None else plan_constant(row.lower, ctx.plan)
+    upper = None if row.upper is None else plan_constant(row.upper, ctx.plan)
+    if lower is None or (row.upper is not None and upper is None):
+        return None
+    return lower, upper
+
+
+def _brackets(ctx: Context, node: P.Brackets, site: Site) -> None:
+    """P405 a part of the subject between two brackets that neither charges; P406 a part two
+    brackets both charge (written out of order, or overlapping)."""
+    enc = ctx.enc.enc
+    measure, clause, context, targets, where = site
+    facts = _facts(ctx, site, node)
+    data_base = {"clauses": list(targets), "cites": ctx.cites(measure, *([clause] if clause else []))}
+    shown = _Shown(node.subject_kind, node.subject_unit)
+
+    def subject_values() -> dict[str, Any]:
+        return {"subject": enc.num(node.subject)}
+
+    def at(answer: Any) -> str:
+        value = None if "subject" in answer.unset else answer.values.get("subject")
+        return "" if value is None else f" = {literal(value, shown, ctx.chinese)}"
+
+    subject = _subject(node, ctx)
+    rows = node.rows
+    for i in range(len(rows) - 1):
+        if rows[i].upper is None or rows[i + 1].lower is None:
+            continue  # the checker refuses such brackets (E212)
+        a, b = _constant_limits(node, i, ctx), _constant_limits(node, i + 1, ctx)
+        if a is not None and b is not None and a[1] is not None and b[0] <= a[1]:
+            ctx.filtered += 1
+            continue
+        answer = ctx.ask(
+            partial(_in_gap, enc, context, node, i),
+            code=codes.P405,
+            targets=targets,
+            span=rows[i + 1].span,
+            what=f"whether the progressive brackets of {where} leave a gap",
+            facts=facts,
+            show=subject_values,
+        )
+        if answer is None or not answer.sat:
+            continue
+        ctx.add(
+            Finding(
+                codes.P405,
+                f"no bracket of {where} charges {subject}{at(answer)}: the part of it between two "
+                "brackets earns nothing",
+                rows[i + 1].span,
+                targets,
+                (Note("the bracket before", rows[i].span),),
+                "start each bracket where the one before ends (`不超过 1000万` then `超过 1000万`)",
+                answer.witness,
+                {**data_base, **ctx.witness_data(answer.witness)},
+            )
+        )
+    for i in range(len(rows)):
+        for j in range(i + 1, len(rows)):
+            a, b = _constant_limits(node, i, ctx), _constant_limits(node, j, ctx)
+            if a is not None and b is not None:
+                low, high = max(a[0], b[0]), min((u for u in (a[1], b[1]) if u is not None), default=None)
+                if high is not None and high <= low:
+                    ctx.filtered += 1
+                    continue
+            answer = ctx.ask(
+                partial(_in_both, enc, context, node, i, j),
+                code=codes.P406,
+                targets=targets,
+                span=rows[j].span,
+                what=f"whether two progressive brackets of {where} overlap",
+                facts=facts,
+                show=subject_values,
+            )
+            if answer is None or not answer.sat:
+                continue
+            ctx.add(
+                Finding(
+                    codes.P406,
+                    f"two brackets of {where} both charge the part of {subject}{at(answer)}: that part "
+                    "is paid twice",
+                    rows[j].span,
+                    targets,
+                    (Note("the other bracket", rows[i].span),),
+                    "write the brackets in ascending order, each starting where the one before ends",
+                    answer.witness,
+                    {**data_base, **ctx.witness_data(answer.witness)},
+                )
+            )

@@ -517,6 +517,16 @@ class Encoder:
                 return self._table(node)
             case P.Band():
                 return self._band(node)
+            case P.Brackets():
+                # the sum of each rate times max(0, min(subject, upper) - lower), as runtime.progressive
+                subject, zero = self.num(node.subject), self.real(Decimal(0))
+                total: Term = zero
+                for row in node.rows:
+                    lower = zero if row.lower is None else self.num(row.lower)
+                    upper = subject if row.upper is None else self.min(subject, self.num(row.upper))
+                    part = upper - lower
+                    total = total + self.num(row.rate) * z3.If(part > 0, part, zero)
+                return total
             case P.Unset():
                 raise Unsupported("a value the text leaves unset stands where a figure is needed", node)
             case _:

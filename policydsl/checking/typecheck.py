@@ -376,6 +376,8 @@ class _Checker:
                 return self.set(node, self.table(node, expected))
             case ast.Band():
                 return self.set(node, self.band(node, expected))
+            case ast.Brackets():
+                return self.set(node, self.brackets(node))
             case _:
                 assert_never(node)
 
@@ -529,6 +531,54 @@ class _Checker:
                     )
         rows = [(self.value(e.value, expected), e.value.span) for e in node.entries]
         return self.unify(rows, "a band table")
+
+    def brackets(self, node: ast.Brackets) -> Type:
+        """Progressive brackets: each row a range of the subject (one lower bound, one upper bound
+        or both; only the first open below, only the last open above), its rate times the part of
+        the subject inside it; the type is that product's."""
+        subject = self.expr(node.subject)
+        example = "`progressive investment { 不超过 1000万: 10%, 超过 1000万: 5% }`"
+        if subject.kind not in (*_ZERO_TAKES, "number", "error"):
+            message = f"progressive brackets divide an amount, a count or a number, not {describe(subject)}"
+            self.sink.report(codes.E201, message, node.subject.span, hint=example)
+            return T.ERROR
+        last, malformed = len(node.entries) - 1, False
+        for i, entry in enumerate(node.entries):
+            for bound in entry.bounds:
+                self.compare(node.subject, bound.op, bound.value, bound.span, bound.word, subject)
+                facts = [n for n in _names(bound.value) if isinstance(self.model.ref(n), T.FactSym)]
+                if facts:
+                    self.sink.report(
+                        codes.E208,
+                        f"a bracket's limits are fixed figures or parameters, not facts (`{facts[0].text}`)",
+                        facts[0].span,
+                        hint="compare facts in clause conditions: `award … if revenue 超过 threshold`",
+                    )
+            lows = [b for b in entry.bounds if b.op in (">", ">=")]
+            highs = [b for b in entry.bounds if b.op in ("<", "<=")]
+            others = [b for b in entry.bounds if b.op not in (">", ">=", "<", "<=")]
+            problem = None
+            if others:
+                problem = f"a bracket is a range of the subject; `{others[0].word}` does not bound it"
+            elif len(lows) > 1 or len(highs) > 1:
+                problem = "a bracket has at most one lower and one upper limit"
+            elif not lows and i > 0:
+                problem = "only the first bracket starts from zero; this one needs its lower limit"
+            elif not highs and i < last:
+                problem = "only the last bracket is open above; this one needs its upper limit"
+            if problem and not malformed:  # the first bracket out of place: the others follow from it
+                hint = (
+                    f"write the brackets in ascending order, each from where the one before ends: {example}"
+                )
+                self.sink.report(codes.E212, problem, entry.span, hint=hint)
+                malformed = True
+        if subject.kind == "error":
+            return T.ERROR
+        rows = []
+        for entry in node.entries:  # the rate times the part of the subject inside the bracket
+            part = ast.BinOp(entry.span, "*", entry.rate, node.subject, "*")
+            rows.append((self.binop(part), entry.rate.span))
+        return self.unify(rows, "progressive brackets")
 
     def binop(self, node: ast.BinOp) -> Type:
         left = self.expr(node.left)

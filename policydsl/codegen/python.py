@@ -27,6 +27,7 @@ from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
+from policydsl.render import steps
 from policydsl.syntax.keywords import APPLICANT_FACT
 
 if TYPE_CHECKING:
@@ -226,6 +227,7 @@ class PythonGenerator:
         # writing the fast path: every fact is given and valid, the date too, and whatever cannot be
         # worked out raises (the fast path then leaves the applicant to the full one)
         self.fast = False
+        self.quiet = False  # while explaining a figure already worked out: no facts are recorded as needed
         # each fact's spec once (FACT_SPECS also keys some under other spellings)
         self.fact_specs = [self.specs[name] for name in self.plan.facts]
 
@@ -425,8 +427,30 @@ class PythonGenerator:
                 return self.table(e)
             case P.Band():
                 return self.band(e)
+            case P.Brackets():
+                subject, rows, parts = self.bracket_rows(e)
+                return self.none_if([subject, *parts], f"progressive({subject.code}, {rows})")
             case _:
                 assert_never(e)
+
+    def bracket_rows(self, e: P.Brackets) -> tuple[Val, str, list[Val]]:
+        """The subject of progressive brackets, the code of its rows ((lower, upper, rate), …) and the
+        values they read, evaluated in the interpreter's order; a module constant when every limit
+        and rate is a figure written in the policy."""
+        subject = self.expr(e.subject)
+        parts: list[Val] = []
+        rows: list[str | Seq] = []
+        for row in e.rows:
+            items = [self.expr(x) for x in (row.lower, row.upper, row.rate) if x is not None]
+            parts.extend(items)
+            codes = iter(v.code for v in items)
+            rows.append(
+                Seq([next(codes) if x is not None else "None" for x in (row.lower, row.upper, row.rate)])
+            )
+        if all(self.pure(x) for row in e.rows for x in (row.lower, row.upper, row.rate) if x is not None):
+            return subject, self.tuple_code(rows), parts
+        code = Seq(rows).inline()
+        return subject, code if width(code) <= 60 else self.bind(code, False).code, parts
 
     def bind(self, code: str, nullable: bool, prefix: str = "v") -> Val:
         """Store `code` in a new temporary."""
@@ -462,7 +486,7 @@ class PythonGenerator:
         return local
 
     def record_need(self, local: str, name: str) -> None:
-        if self.fast:
+        if self.fast or self.quiet:  # quiet: explaining a figure already worked out
             return
         with self.fn.w.block(f"if {local} is None"):
             self.fn.w.line(f"need.add({self.s(name)})")
@@ -854,6 +878,7 @@ class PythonGenerator:
                     shown = "value.quantize(QUANTUM, ROUND_MODE)"
                     used_code = f"facts_text(f, {self.facts_tuple(used)})" if used else '""'
                     w.call("amount_step(", ["steps", self.s(amount.text), shown, used_code])
+                    self.arithmetic_steps(amount.expr)
             with w.block("except Unset as exc"):
                 w.line("why = exc.what")
                 w.line("precision = UNKNOWN")
@@ -914,6 +939,37 @@ class PythonGenerator:
                     w.line('steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")')
             w.line("return True, value, precision, why, steps")
         w.line("return True, None, UNKNOWN, why, steps")
+
+    def arithmetic_steps(self, expr: P.Expr) -> None:
+        """The steps that show the arithmetic of the amount `expr` (render/steps.py), as the
+        interpreter's `arithmetic` writes them: each part evaluated again (its facts are known)."""
+        w = self.fn.w
+        self.quiet = True
+        for node in steps.explained(expr):
+            texts = steps.texts(self.plan, node)
+            shown = self.tuple_code(
+                [Seq([literal(k), "None" if u is None else literal(u)]) for k, u in texts.shown]
+            )
+            match node:
+                case P.Whole():
+                    value, size = self.expr(node.value), self.expr(node.size)
+                    args = [literal(node.func), self.s(texts.text), value.code, size.code, shown]
+                    w.call("whole_step(", ["steps", *args])
+                case P.Band():
+                    subject = self.expr(node.subject)
+                    rows: list[str | Seq] = [
+                        "None"
+                        if r.bounds is None
+                        else Seq([Seq([literal(op), self.expr(b).code]) for op, b in r.bounds])
+                        for r in node.rows
+                    ]
+                    words = self.tuple_code([literal(t) for t in texts.rows])
+                    args = [self.s(texts.text), subject.code, self.tuple_code(rows), words, shown]
+                    w.call("band_step(", ["steps", *args])
+                case P.Brackets():
+                    subject, bracket_rows, _ = self.bracket_rows(node)
+                    w.call("bracket_step(", ["steps", self.s(texts.text), subject.code, bracket_rows, shown])
+        self.quiet = False
 
     # ------------------------------------------------------------------ measures
     def gate(self, gate: P.Gate) -> None:

@@ -12,6 +12,7 @@ from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
+from policydsl.render import steps
 from policydsl.syntax.keywords import APPLICANT_FACT
 
 if TYPE_CHECKING:
@@ -193,10 +194,54 @@ class Interpreter:
                     ):
                         return self.ev(band.value, env)
                 raise Unset(NO_BAND)
+            case P.Brackets():
+                subject, rows = self.brackets(expr, env)
+                if subject is None or rows is None:
+                    return None
+                return rt.progressive(subject, rows)
             case P.Unset():
                 raise Unset(expr.why)
             case _:
                 assert_never(expr)
+
+    def brackets(self, expr: P.Brackets, env: _Env) -> tuple[Any, list[Any] | None]:
+        """The subject and the (lower, upper, rate) of each row, evaluated in order; None for the
+        rows when any is unknown."""
+        subject = self.ev(expr.subject, env)
+        rows = []
+        for row in expr.rows:
+            lower = None if row.lower is None else self.ev(row.lower, env)
+            upper = None if row.upper is None else self.ev(row.upper, env)
+            rows.append((lower, upper, self.ev(row.rate, env)))
+        known = all(
+            (row.lower is None or lo is not None)
+            and (row.upper is None or hi is not None)
+            and rate is not None
+            for row, (lo, hi, rate) in zip(expr.rows, rows, strict=True)
+        )
+        return subject, rows if known else None
+
+    def arithmetic(self, expr: P.Expr, env: _Env) -> list[str]:
+        """The steps that show the arithmetic of an amount worked out as `expr` (render/steps.py):
+        each part it names is evaluated again, as it was for the amount."""
+        out: list[str] = []
+        for node in steps.explained(expr):
+            texts = steps.texts(self.plan, node)
+            match node:
+                case P.Whole():
+                    value, size = self.ev(node.value, env), self.ev(node.size, env)
+                    rt.whole_step(out, node.func, texts.text, value, size, texts.shown)
+                case P.Band():
+                    rows = [
+                        None if r.bounds is None else tuple((op, self.ev(b, env)) for op, b in r.bounds)
+                        for r in node.rows
+                    ]
+                    subject = self.ev(node.subject, env)
+                    rt.band_step(out, texts.text, subject, rows, texts.rows, texts.shown)
+                case P.Brackets():
+                    subject, bracket_rows = self.brackets(node, env)
+                    rt.bracket_step(out, texts.text, subject, bracket_rows or [], texts.shown)
+        return out
 
     def table(self, expr: P.Table, key: str, env: _Env) -> Any:
         for row in expr.rows:
@@ -284,6 +329,7 @@ class Interpreter:
                     used = self.facts_in(amount.expr, env)
                     shown = rt.yuan(self.rounding(value))
                     outcome.steps.append(f"金额：{amount.text} = {shown}" + (f"（{used}）" if used else ""))
+                    outcome.steps.extend(self.arithmetic(amount.expr, env))
             except Unset as exc:
                 outcome.unknown_reason = exc.what
                 precision = rt.UNKNOWN

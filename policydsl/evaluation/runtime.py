@@ -650,6 +650,88 @@ def round_down(value: Decimal, size: Decimal) -> Decimal:
         return whole * size
 
 
+def progressive(subject: Decimal, rows: Sequence[tuple[Any, Any, Any]]) -> Decimal:
+    """Progressive brackets (超额累进): the sum over `rows` (lower, upper, rate) of the rate times the
+    part of `subject` inside the row, max(0, min(subject, upper) - lower); a row without a lower
+    limit starts from zero, one without an upper limit has no end."""
+    total = ZERO
+    for _, _, _, amount in bracket_parts(subject, rows):
+        total += amount
+    return total
+
+
+def bracket_parts(
+    subject: Any, rows: Sequence[tuple[Any, Any, Any]]
+) -> list[tuple[int, Decimal, Decimal, Decimal]]:
+    """(row index, part, rate, amount) of each row of progressive brackets that charges some of
+    `subject`."""
+    out = []
+    for i, (lower, upper, rate) in enumerate(rows):
+        part = (subject if upper is None else min(subject, upper)) - (ZERO if lower is None else lower)
+        if part > 0:
+            out.append((i, part, rate, rate * part))
+    return out
+
+
+Shown = tuple[str, str | None]  # how a figure is shown: its kind and unit (runtime.figure)
+
+
+def figure(value: Any, shown: Shown) -> str:
+    """A figure for an explanation, by its kind: 100万元, 10%, 12家, 100元/亩, 3."""
+    kind, unit = shown
+    match kind:
+        case "money":
+            return yuan(value)
+        case "percent":
+            return f"{_plain(shift(value, 2))}%"
+        case "count":
+            return f"{_plain(value)}{unit or ''}"
+        case "per_unit":
+            return f"{yuan(value)}/{unit or ''}"
+    return _plain(value)
+
+
+def bracket_step(
+    steps: list[str], text: str, subject: Any, rows: Sequence[tuple[Any, Any, Any]], shown: Sequence[Shown]
+) -> None:
+    """`超额累进：text = subject，part × rate = amount；…`, the arithmetic of progressive brackets;
+    `shown` says how the subject, the amounts and each row's rate are shown."""
+    of_subject, of_amount, *of_rates = shown
+    parts = [
+        f"{figure(part, of_subject)} × {figure(rate, of_rates[i])} = {figure(amount, of_amount)}"
+        for i, part, rate, amount in bracket_parts(subject, rows)
+    ]
+    steps.append(f"超额累进：{text} = {figure(subject, of_subject)}，" + ("；".join(parts) or "各段均为零"))
+
+
+def whole_step(steps: list[str], func: str, text: str, value: Any, size: Any, shown: Sequence[Shown]) -> None:
+    """`每满 size：text = value，计 n` (blocks) or `按 size 向下取整：text = value，取 result`."""
+    of_value, of_size = shown
+    head = f"{text} = {figure(value, of_value)}"
+    if func == "blocks":
+        steps.append(f"每满 {figure(size, of_size)}：{head}，计 {_plain(blocks(value, size))}")
+    else:
+        steps.append(
+            f"按 {figure(size, of_size)} 向下取整：{head}，取 {figure(round_down(value, size), of_value)}"
+        )
+
+
+def band_step(
+    steps: list[str],
+    text: str,
+    subject: Any,
+    rows: Sequence[tuple[tuple[str, Any], ...] | None],
+    words: Sequence[str],
+    shown: Sequence[Shown],
+) -> None:
+    """`分档：text = subject，适用「words」`, the band that applied (the first whose bounds hold)."""
+    head = f"分档：{text} = {figure(subject, shown[0])}"
+    for bounds, said in zip(rows, words, strict=True):
+        if bounds is None or all(_OPS[op](subject, bound) for op, bound in bounds):
+            steps.append(f"{head}，适用「{said}」")
+            return
+
+
 def add_duration(start: datetime.date, count: int, unit: str) -> datetime.date:
     """`start` plus whole years, months or days; 29 Feb plus a year is 28 Feb (满 counts full periods).
     OverflowError when the day falls outside the calendar (years 1 to 9999)."""

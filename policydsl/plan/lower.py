@@ -229,6 +229,25 @@ class _Lowering:
                     subject_kind=shown.kind,
                     subject_unit=shown.unit,
                 )
+            case ast.Brackets():
+                brackets = []
+                for e in node.entries:
+                    bounds = tuple((b.op, self.expr(b.value)) for b in e.bounds)
+                    lower = next((v for op, v in bounds if op in (">", ">=")), None)
+                    upper = next((v for op, v in bounds if op in ("<", "<=")), None)
+                    words = tuple((b.word, b.postfix) for b in e.bounds)
+                    row = P.BracketRow(lower, upper, self.expr(e.rate), bounds, words, span=e.span)
+                    brackets.append(row)
+                result, shown = self.model.type_of(node), self.model.type_of(node.subject)
+                return P.Brackets(
+                    self.expr(node.subject),
+                    tuple(brackets),
+                    result.kind,
+                    result.unit,
+                    span=node.span,
+                    subject_kind=shown.kind,
+                    subject_unit=shown.unit,
+                )
             case _:
                 assert_never(node)
 

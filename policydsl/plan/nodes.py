@@ -258,6 +258,37 @@ class Band:
     subject_unit: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
+@attrs.frozen
+class BracketRow:
+    """One bracket of progressive brackets: the part of the subject between `lower` and `upper`
+    (None: from zero, or without end) is charged at `rate`.  `bounds` are the limits as written,
+    `(op, value)`, and `words` how (word, postfix), for the wording; the words do not change the
+    amount (a bracket's part is the same whether its limit is included or not).  `span` is where
+    the bracket is written."""
+
+    lower: Expr | None
+    upper: Expr | None
+    rate: Expr
+    bounds: tuple[tuple[str, Expr], ...] = _spelling(())
+    words: tuple[tuple[str, bool], ...] = _spelling(())
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
+class Brackets:
+    """Progressive (marginal) brackets over `subject`: the sum, over the rows, of each rate times
+    the part of the subject inside the row, max(0, min(subject, upper) - lower).  `kind` and
+    `unit` are the result's type; `span`, `subject_kind` and `subject_unit` as for `Band`."""
+
+    subject: Expr
+    rows: tuple[BracketRow, ...]
+    kind: str = "money"
+    unit: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    subject_kind: str = attrs.field(default="number", eq=False, repr=False, kw_only=True)
+    subject_unit: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
 Expr: TypeAlias = (
     Const
     | DateConst
@@ -279,6 +310,7 @@ Expr: TypeAlias = (
     | Unset
     | Table
     | Band
+    | Brackets
 )
 
 EXPR_CLASSES: tuple[type, ...] = (
@@ -302,6 +334,7 @@ EXPR_CLASSES: tuple[type, ...] = (
     Unset,
     Table,
     Band,
+    Brackets,
 )
 
 
@@ -333,6 +366,11 @@ def children(expr: Expr) -> Iterator[Expr]:
                 for _, bound in band.bounds or ():
                     yield bound
                 yield band.value
+        case Brackets():
+            yield expr.subject
+            for bracket in expr.rows:
+                yield from (b for b in (bracket.lower, bracket.upper) if b is not None)
+                yield bracket.rate
         case (
             Const()
             | DateConst()

@@ -89,6 +89,12 @@ def expr(e: P.Expr) -> str:
                 )
                 bands.append(f"{when}: {expr(b.value)}")
             return f"band {expr(e.subject)} {{{'; '.join(bands)}}}"
+        case P.Brackets():
+            parts = []
+            for r in e.rows:
+                upper = "" if r.upper is None else f" to {expr(r.upper)}"
+                parts.append(f"from {'0' if r.lower is None else expr(r.lower)}{upper}: {expr(r.rate)}")
+            return f"progressive {expr(e.subject)} {{{'; '.join(parts)}}}"
         case _:
             assert_never(e)
 

@@ -125,6 +125,9 @@ class ExprPrinter:
             case P.Band():
                 rows = ", ".join(f"{self.band_condition(row)}: {self.expr(row.value)}" for row in node.rows)
                 return f"{self.kw('band')} {self.expr(node.subject, ATOM)} {{ {rows} }}", ATOM
+            case P.Brackets():
+                rows = ", ".join(f"{self.band_condition(row)}: {self.expr(row.rate)}" for row in node.rows)
+                return f"{self.kw('progressive')} {self.expr(node.subject, ATOM)} {{ {rows} }}", ATOM
             case _:
                 assert_never(node)
 
@@ -140,7 +143,7 @@ class ExprPrinter:
         shown = self.op(word) if word in _LABEL_OPS else word
         return f"{shown} {self.expr(right, SUM)}"
 
-    def band_condition(self, row: P.BandRow) -> str:
+    def band_condition(self, row: P.BandRow | P.BracketRow) -> str:
         if row.bounds is None:
             return self.kw("otherwise")
         words = row.words or tuple((op, False) for op, _ in row.bounds)

@@ -61,6 +61,10 @@ def subexpressions(node: P.Expr) -> Iterator[P.Expr]:
             yield from subexpressions(node.subject)
             for band in node.rows:
                 yield from subexpressions(band.value)
+        case P.Brackets():
+            yield from subexpressions(node.subject)
+            for bracket in node.rows:
+                yield from subexpressions(bracket.rate)
         case (
             P.Const()
             | P.DateConst()
@@ -159,6 +163,9 @@ class Words:
         if isinstance(expr, P.Band):
             rows = "／".join(f"{self.printer.band_condition(r)} {self.expr(r.value)}" for r in expr.rows)
             return f"按{self.expr(expr.subject)}分档：{rows}"
+        if isinstance(expr, P.Brackets):
+            rows = "／".join(f"{self.printer.band_condition(r)}部分 {self.expr(r.rate)}" for r in expr.rows)
+            return f"按{self.expr(expr.subject)}超额累进：{rows}"
         return self.expr(expr)
 
     def _figure(self, lead: str, expr: P.Expr) -> list[str]:
@@ -168,6 +175,9 @@ class Words:
         if isinstance(expr, P.Band):
             rows = [f"  {self.printer.band_condition(r)}：{self.expr(r.value)}" for r in expr.rows]
             return [f"{lead}按{self.expr(expr.subject)}分档", *rows]
+        if isinstance(expr, P.Brackets):
+            rows = [f"  {self.printer.band_condition(r)}部分：{self.expr(r.rate)}" for r in expr.rows]
+            return [f"{lead}按{self.expr(expr.subject)}超额累进", *rows]
         return [lead + self.expr(expr)]
 
     def fact_label(self, name: str) -> str:

@@ -252,6 +252,25 @@ class Band(Node):
     entries: tuple[BandEntry, ...]
 
 
+@attrs.frozen
+class BracketEntry(Node):
+    """One bracket of a progressive table: the part of the subject inside `bounds` (a lower bound,
+    an upper bound or both) is charged at `rate`."""
+
+    bounds: tuple[Bound, ...]
+    rate: Expr
+
+
+@attrs.frozen
+class Brackets(Node):
+    """Progressive (marginal) brackets over `subject`, as income tax is charged:
+    `progressive investment { 不超过 1000万: 10%, 超过 1000万: 5% }`; each bracket's rate applies
+    to the part of the subject inside it."""
+
+    subject: Expr
+    entries: tuple[BracketEntry, ...]
+
+
 Expr: TypeAlias = (
     Money
     | Percent
@@ -274,6 +293,7 @@ Expr: TypeAlias = (
     | Call
     | Table
     | Band
+    | Brackets
 )
 
 # ------------------------------------------------------------------------------- declarations

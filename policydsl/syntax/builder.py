@@ -346,6 +346,17 @@ class _Builder:
         (value,) = children
         return ast.BandEntry(span, None, value)
 
+    @_with_span
+    def progressive(self, span: Span, children: list[Any]) -> ast.Expr:
+        subject, *entries = children
+        rows = tuple(e for e in entries if e is not None)
+        return self._deep(ast.Brackets(span, subject, rows), subject, *(r.rate for r in rows))
+
+    @_with_span
+    def bracket_entry(self, span: Span, children: list[Any]) -> ast.BracketEntry:
+        bounds, rate = children
+        return ast.BracketEntry(span, bounds, rate)
+
     def band_cond(self, children: list[Any]) -> tuple[ast.Bound, ...]:
         return tuple(children)
 

@@ -810,8 +810,19 @@ class _Printer:
                 head = [kw("band"), " ", sub(expr.subject, 8), " "]
                 open_at = self.find("{", expr.subject.span.end)
                 return self.bracketed(head, open_at, expr.span.end - 1, expr.entries, self.band_row)
+            case ast.Brackets():
+                head = [kw("progressive"), " ", sub(expr.subject, 8), " "]
+                open_at = self.find("{", expr.subject.span.end)
+                return self.bracketed(head, open_at, expr.span.end - 1, expr.entries, self.bracket_row)
             case _:
                 assert_never(expr)
+
+    def bracket_row(self, row: ast.BracketEntry) -> Doc:
+        parts: list[Doc] = []
+        for i, bound in enumerate(row.bounds):
+            parts.extend([" ", self.kw("and"), " "] if i else [])
+            parts.append(self.bound(bound))
+        return [*parts, ": ", self.expr(row.rate)]
 
     def table_row(self, row: ast.TableEntry) -> Doc:
         key = self.kw("otherwise") if row.key is None else row.key.text

@@ -82,6 +82,7 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     "round_down": ("round_down", "向下取整"),
     "by": ("by", "按"),
     "band": ("band", "分档"),
+    "progressive": ("progressive", "超额累进"),
     "otherwise": ("otherwise", "其他"),
     "since": ("since", "距今"),
     "true": ("true", "是"),

@@ -299,7 +299,19 @@ _MEASURE_ITEMS = (
 )  # fmt: skip
 # Keywords that start a line-sized item inside a block: such a line can be skipped alone.
 _LINE_ITEMS = frozenset(_HEADER_ITEMS + _MEASURE_ITEMS + ("expect",))
-_VALUE_KEYWORDS = ("true", "false", "min", "max", "blocks", "round_down", "since", "by", "band", "not")
+_VALUE_KEYWORDS = (
+    "true",
+    "false",
+    "min",
+    "max",
+    "blocks",
+    "round_down",
+    "since",
+    "by",
+    "band",
+    "progressive",
+    "not",
+)
 _SYMBOLS = frozenset({">=", "≥", ">", "<=", "≤", "<", "==", "!=", "≠"})
 _COMPARISONS = frozenset(PREFIX_WORDS) | frozenset(POSTFIX_WORDS) | _SYMBOLS
 _OPERATORS = frozenset({"+", "-", "*", "/", "×", "÷"})

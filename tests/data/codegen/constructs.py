@@ -217,12 +217,14 @@ MEASURES: tuple[str, ...] = (
     "voucher",
     "ladder",
     "misc",
+    "brackets",
 )
 COMBINES: list[tuple[str, list[str]]] = [
     ("highest", ["center", "voucher"]),
     ("exclusive", ["banded", "pilot"]),
     ("added", ["platform", "consulting"]),
 ]
+D_20000000 = Decimal("2.000E+7")
 D_0_40 = Decimal("0.40")
 D_0_30 = Decimal("0.30")
 D_0_50 = Decimal("0.50")
@@ -230,7 +232,6 @@ D_100000000 = Decimal("1E+8")
 D_50000000 = Decimal("5.000E+7")
 D_10000000 = Decimal("1.000E+7")
 D_30000000 = Decimal("3.000E+7")
-D_20000000 = Decimal("2.000E+7")
 D_300000 = Decimal("3.0E+5")
 D_100 = Decimal("100")
 D_0 = Decimal("0")
@@ -253,6 +254,14 @@ D_30 = Decimal("30")
 D_5000000 = Decimal("5.00E+6")
 D_0_05 = Decimal("0.05")
 D_20000 = Decimal("2E+4")
+D_40 = Decimal("40")
+D_0_10 = Decimal("0.10")
+D_0_02 = Decimal("0.02")
+D_3000000 = Decimal("3.00E+6")
+D_50 = Decimal("50")
+D_0_01 = Decimal("0.01")
+D_1000 = Decimal("1000")
+D_500 = Decimal("500")
 D_10000000_00 = Decimal("10000000.00")
 D_30000000_00 = Decimal("30000000.00")
 D_300000_00 = Decimal("300000.00")
@@ -278,6 +287,13 @@ TEXT_12 = (
     "round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 * 每满(investment, fees)"
 )
 TEXT_13 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
+TEXT_14 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
+TEXT_15 = (
+    "progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过 upper_bracket: "
+    "1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }"
+)
+TEXT_16 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
+TEXT_17 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
 # center 「创新中心」
 HEAD_center = ("center", "创新中心", "三(二)1", ("cash",))
 # platform 「平台」
@@ -294,11 +310,14 @@ HEAD_voucher = ("voucher", "消费券", None, ("voucher",))
 HEAD_ladder = ("ladder", "多个例外", None, ("cash",))
 # misc 「杂项」
 HEAD_misc = ("misc", "杂项", None, ("cash",))
+# brackets 「超额累进」
+HEAD_brackets = ("brackets", "超额累进", None, ("cash",))
 FACTS_1 = (("investment", "投资额", True),)
 FACTS_2 = (("key_platform", "重点平台", False),)
 FACTS_3 = (("national_platform", "国家平台", False),)
 FACTS_4 = (("revenue", "营业收入", True),)
 FACTS_5 = (("customers", "客户数量", False),)
+TUPLE_6 = ((("<", D_1000000),), ((">=", D_1000000), ("<=", D_10000000)), None)
 FACTS_6 = (("standards", "标准数", False),)
 FACTS_7 = (("fees", "费用", True),)
 FACTS_8 = (("center_level", "中心级别", False), ("key_platform", "重点平台", False))
@@ -306,7 +325,11 @@ FACTS_9 = (("other_funding", "已获资助", True),)
 FACTS_10 = (("established", "成立日期", False),)
 FACTS_11 = (("key_platform", "重点平台", False), ("national_platform", "国家平台", False))
 FACTS_12 = (("fees", "费用", True), ("investment", "投资额", True), ("revenue", "营业收入", True))
-TUPLE_13 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
+TUPLE_14 = ((None, D_10000000, D_0_10), (D_10000000, D_50000000, D_0_05), (D_50000000, None, D_0_02))
+TUPLE_15 = (("money", None), ("money", None), ("percent", None), ("percent", None), ("percent", None))
+TUPLE_16 = (("money", None), ("money", None), ("number", None), ("percent", None), ("percent", None))
+TUPLE_17 = (("count", "家"), ("money", None), ("per_unit", "家"), ("per_unit", "家"))
+TUPLE_18 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
 FACT_SPECS: dict[str, FactSpec] = {
     "applicant": FactSpec(
         "applicant",
@@ -329,7 +352,7 @@ FACT_SPECS: dict[str, FactSpec] = {
     "customers": FactSpec("customers", "客户数量", "count", "家", (), ((">=", D_0),)),
     "established": FactSpec("established", "成立日期", "date", None, (), ()),
     "other_funding": FactSpec("other_funding", "已获资助", "money", None, (), ((">=", D_0),)),
-    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_13, ()),
+    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_18, ()),
     "key_platform": FactSpec("key_platform", "重点平台", "bool", None, (), ()),
     "national_platform": FactSpec("national_platform", "国家平台", "bool", None, (), ()),
     "completion_h1": FactSpec("completion_h1", "上半年完成率", "percent", None, (), ()),
@@ -340,6 +363,7 @@ FACT_SPECS: dict[str, FactSpec] = {
 }
 PARAM_SPECS: dict[str, FactSpec] = {
     "pilot_amount": FactSpec("pilot_amount", "试点金额", "money", None),
+    "upper_bracket": FactSpec("upper_bracket", "累进上段起点", "money", None),
     "base_rate": FactSpec("base_rate", "基准比例", "percent", None),
 }
 NEEDED = {
@@ -472,7 +496,14 @@ def param_pilot_amount(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     raise Unset(TEXT_1)
 
 
-# constructs.policy:25  parameter base_rate 「基准比例」
+# constructs.policy:25  parameter upper_bracket 「累进上段起点」
+def param_upper_bracket(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    if "upper_bracket" in p:
+        return p["upper_bracket"]
+    return D_20000000
+
+
+# constructs.policy:26  parameter base_rate 「基准比例」
 # from 2021-01-01: v1
 # from 2023-01-01: v2
 def param_base_rate(f: Values, p: Values, date: Date, need: set[str]) -> Any:
@@ -498,7 +529,7 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
             )
         if date > DATE_2025_12_31:
             failures.append(f"政策有效期至 {DATE_2025_12_31.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    # constructs.policy:30  require since(established) 届满 1年
+    # constructs.policy:31  require since(established) 届满 1年
     if established is None:
         need.add("established")
     if date is None:
@@ -516,7 +547,7 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     return failures, unknown, need
 
 
-# constructs.policy:34
+# constructs.policy:35
 # award center.base 「配套奖励」
 def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     center_level = f.get("center_level")
@@ -583,7 +614,7 @@ def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool)
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:32  三(二)1
+# constructs.policy:33  三(二)1
 # measure center 「创新中心」
 def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     applicant = f.get("applicant")
@@ -664,7 +695,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     return settle_unknown(result, unknown, need, NEEDED)
 
 
-# constructs.policy:39  四.1
+# constructs.policy:40  四.1
 # award platform.default 「default」
 def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     key_platform = f.get("key_platform")
@@ -705,7 +736,7 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:40  四.1
+# constructs.policy:41  四.1
 # award platform.national 「national」
 def platform_national(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     national_platform = f.get("national_platform")
@@ -746,7 +777,7 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:41
+# constructs.policy:42
 # bonus platform.3 「platform.3」
 def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     revenue = f.get("revenue")
@@ -786,7 +817,7 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:37
+# constructs.policy:38
 # measure platform 「平台」
 def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     applicant = f.get("applicant")
@@ -868,7 +899,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
     return settle_unknown(result, unknown, need, NEEDED)
 
 
-# constructs.policy:46
+# constructs.policy:47
 # award consulting.1 「consulting.1」
 def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     customers = f.get("customers")
@@ -916,7 +947,7 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:45
+# constructs.policy:46
 # measure consulting 「咨询」
 def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     completion_h1 = f.get("completion_h1")
@@ -996,7 +1027,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     return settle_unknown(result, unknown, need, NEEDED)
 
 
-# constructs.policy:52
+# constructs.policy:53
 # award banded.1 「banded.1」
 def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     revenue = f.get("revenue")
@@ -1022,6 +1053,14 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
         value = v1
         if explain and value is not None:
             amount_step(steps, TEXT_7, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
+            band_step(
+                steps,
+                "营业收入",
+                revenue,
+                TUPLE_6,
+                ("不满 100万", "100万以上 且 不超过 1000万", "其他"),
+                (("money", None),),
+            )
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
@@ -1037,7 +1076,7 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:51
+# constructs.policy:52
 # measure banded 「分档」
 def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     score = f.get("score")
@@ -1110,7 +1149,7 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     return settle_unknown(result, unknown, need, NEEDED)
 
 
-# constructs.policy:56
+# constructs.policy:57
 # award pilot.1 「pilot.1」
 def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     standards = f.get("standards")
@@ -1151,7 +1190,7 @@ def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:57
+# constructs.policy:58
 # bonus pilot.2 「pilot.2」
 def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     standards = f.get("standards")
@@ -1177,7 +1216,7 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:55
+# constructs.policy:56
 # measure pilot 「试点」
 def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
@@ -1260,7 +1299,7 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     return settle_unknown(result, unknown, need, NEEDED)
 
 
-# constructs.policy:62
+# constructs.policy:63
 # award voucher.1 「voucher.1」
 def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     fees = f.get("fees")
@@ -1320,7 +1359,7 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:59
+# constructs.policy:60
 # measure voucher 「消费券」
 def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     revenue = f.get("revenue")
@@ -1400,7 +1439,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
     return settle_unknown(result, unknown, need, NEEDED)
 
 
-# constructs.policy:66
+# constructs.policy:67
 # award ladder.d 「d」
 def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     standards = f.get("standards")
@@ -1440,7 +1479,7 @@ def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:67
+# constructs.policy:68
 # award ladder.e1 「e1」
 def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     standards = f.get("standards")
@@ -1480,7 +1519,7 @@ def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:68
+# constructs.policy:69
 # award ladder.e2 「e2」
 def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     standards = f.get("standards")
@@ -1520,7 +1559,7 @@ def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:69
+# constructs.policy:70
 # award ladder.e3 「e3」
 def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     standards = f.get("standards")
@@ -1560,7 +1599,7 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:65
+# constructs.policy:66
 # measure ladder 「多个例外」
 def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
@@ -1635,7 +1674,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     return settle_unknown(result, unknown, need, NEEDED)
 
 
-# constructs.policy:73
+# constructs.policy:74
 # award misc.1 「misc.1」
 def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     center_level = f.get("center_level")
@@ -1693,7 +1732,7 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:74  第十条
+# constructs.policy:75  第十条
 # award misc.2 「misc.2」
 def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     established = f.get("established")
@@ -1749,7 +1788,7 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:75
+# constructs.policy:76
 # award misc.3 「misc.3」
 def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     fees = f.get("fees")
@@ -1822,7 +1861,7 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:76
+# constructs.policy:77
 # award misc.4 「misc.4」
 def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     investment = f.get("investment")
@@ -1853,6 +1892,8 @@ def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         value = v4
         if explain and value is not None:
             amount_step(steps, TEXT_11, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
+            v5 = None if investment is None else investment - D_10000000
+            whole_step(steps, "blocks", "投资额 - 1000万", v5, D_1000000, (("money", None), ("money", None)))
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
@@ -1878,7 +1919,7 @@ def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:77
+# constructs.policy:78
 # award misc.5 「misc.5」
 def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     fees = f.get("fees")
@@ -1926,6 +1967,19 @@ def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         value = v10
         if explain and value is not None:
             amount_step(steps, TEXT_12, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_12))
+            v11 = None if revenue is None else revenue - D_5000000
+            v12 = None if v11 is None else max(v11, D_0)
+            whole_step(
+                steps,
+                "round_down",
+                "取大(营业收入 - 500万, 0)",
+                v12,
+                fees,
+                (("money", None), ("money", None)),
+            )
+            v13 = None if revenue is None else D_0_05 * revenue
+            whole_step(steps, "round_down", "5% × 营业收入", v13, D_10000, (("money", None), ("money", None)))
+            whole_step(steps, "blocks", "投资额", investment, fees, (("money", None), ("money", None)))
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
@@ -1941,7 +1995,7 @@ def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     return True, None, UNKNOWN, why, steps
 
 
-# constructs.policy:71
+# constructs.policy:72
 # measure misc 「杂项」
 def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     applicant = f.get("applicant")
@@ -2108,6 +2162,291 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     return settle_unknown(result, unknown, need, NEEDED)
 
 
+# constructs.policy:81
+# award brackets.1 「brackets.1」
+def brackets_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    investment = f.get("investment")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 40
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_40
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("brackets.1：适用（if standards >= 40；" + used + "）")
+    # amount: determined progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
+    # 5000万: 2% }
+    value = None
+    precision = EXACT
+    try:
+        if investment is None:
+            need.add("investment")
+        v2 = None if investment is None else progressive(investment, TUPLE_14)
+        value = v2
+        if explain and value is not None:
+            amount_step(steps, TEXT_14, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
+            bracket_step(steps, "投资额", investment, TUPLE_14, TUPLE_15)
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(TEXT_14, exc)
+        precision = UNKNOWN
+    # cap 300万
+    limit = D_3000000
+    if value is None or precision == UNKNOWN:
+        pass
+    elif limit < value:
+        if explain:
+            steps.append("封顶 300万：" + yuan(limit) + "（起作用）")
+        value = limit
+    elif explain:
+        steps.append("封顶 300万：" + yuan(limit) + "（未起作用）")
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("brackets.1", exc), steps
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+# constructs.policy:82
+# award brackets.2 「brackets.2」
+def brackets_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    revenue = f.get("revenue")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 50
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_50
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("brackets.2：适用（if standards >= 50；" + used + "）")
+    # amount: determined progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate,
+    # 超过 upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
+    value = None
+    precision = EXACT
+    try:
+        if revenue is None:
+            need.add("revenue")
+        v2 = param_upper_bracket(f, p, date, need)
+        v3 = param_base_rate(f, p, date, need)
+        v4 = param_upper_bracket(f, p, date, need)
+        v5 = ((None, D_5000000, D_0), (D_5000000, v2, v3), (v4, None, D_0_01))
+        v6 = None if revenue is None else progressive(revenue, v5)
+        if revenue is None:
+            need.add("revenue")
+        if revenue is None:
+            v7 = None
+        elif revenue < D_1000000:
+            v7 = D_10000
+        elif revenue >= D_1000000:
+            v7 = D_20000
+        else:
+            raise Unset("没有适用的档次")
+        v8 = None if v6 is None or v7 is None else v6 + v7
+        value = v8
+        if explain and value is not None:
+            amount_step(steps, TEXT_15, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
+            v9 = param_upper_bracket(f, p, date, need)
+            v10 = param_base_rate(f, p, date, need)
+            v11 = param_upper_bracket(f, p, date, need)
+            v12 = ((None, D_5000000, D_0), (D_5000000, v9, v10), (v11, None, D_0_01))
+            bracket_step(steps, "营业收入", revenue, v12, TUPLE_16)
+            band_step(
+                steps,
+                "营业收入",
+                revenue,
+                ((("<", D_1000000),), ((">=", D_1000000),)),
+                ("不满 100万", "100万以上"),
+                (("money", None),),
+            )
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(TEXT_15, exc)
+        precision = UNKNOWN
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("brackets.2", exc), steps
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+# constructs.policy:83
+# award brackets.3 「brackets.3」
+def brackets_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    customers = f.get("customers")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 60
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_60
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("brackets.3：适用（if standards >= 60；" + used + "）")
+    # amount: determined 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
+    value = None
+    precision = EXACT
+    try:
+        if customers is None:
+            need.add("customers")
+        if customers is None:
+            v2 = None
+        else:
+            v2 = progressive(customers, ((None, D_10, D_1000), (D_10, None, D_500)))
+        value = v2
+        if explain and value is not None:
+            amount_step(steps, TEXT_16, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_5))
+            bracket_step(steps, "客户数量", customers, ((None, D_10, D_1000), (D_10, None, D_500)), TUPLE_17)
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(TEXT_16, exc)
+        precision = UNKNOWN
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("brackets.3", exc), steps
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+# constructs.policy:80
+# measure brackets 「超额累进」
+def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(HEAD_brackets, INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
+    result = measure_result(HEAD_brackets, DETERMINED, [], conditions)
+    a1, amount1, precision1, why1, steps1 = brackets_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2 = brackets_2(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3 = brackets_3(f, p, date, need, explain)
+    try:
+        if a1 is not None and a2 is not None and a3 is not None:
+            conditions["brackets.1"] = a1
+            conditions["brackets.2"] = a2
+            conditions["brackets.3"] = a3
+            if not (a1 or a2 or a3):
+                result.status = INELIGIBLE
+                result.reasons.append(TEXT_17)
+            else:
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                if a1:
+                    result.clauses.append("brackets.1")
+                    result.explanation.extend(steps1)
+                    if why1:
+                        reasons.append(why1)
+                    if precision1 != EXACT and precision != UNKNOWN:
+                        precision = precision1
+                    if amount1 is not None:
+                        total += amount1
+                if a2:
+                    result.clauses.append("brackets.2")
+                    result.explanation.extend(steps2)
+                    if why2:
+                        reasons.append(why2)
+                    if precision2 != EXACT and precision != UNKNOWN:
+                        precision = precision2
+                    if amount2 is not None:
+                        total += amount2
+                if a3:
+                    result.clauses.append("brackets.3")
+                    result.explanation.extend(steps3)
+                    if why3:
+                        reasons.append(why3)
+                    if precision3 != EXACT and precision != UNKNOWN:
+                        precision = precision3
+                    if amount3 is not None:
+                        total += amount3
+                if a1 + a2 + a3 > 1 and precision != UNKNOWN:
+                    result.explanation.append("合计 " + yuan(total))
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "brackets.1",
+                    "award",
+                    "brackets.1",
+                    None,
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+                ClauseOutcome(
+                    "brackets.2",
+                    "award",
+                    "brackets.2",
+                    None,
+                    None,
+                    None,
+                    a2,
+                    amount2,
+                    precision2,
+                    list(steps2),
+                    why2,
+                ),
+                ClauseOutcome(
+                    "brackets.3",
+                    "award",
+                    "brackets.3",
+                    None,
+                    None,
+                    None,
+                    a3,
+                    amount3,
+                    precision3,
+                    list(steps3),
+                    why3,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("超额累进", exc))
+    return settle_unknown(result, unknown, need, NEEDED)
+
+
 # The fast path: every fact given as a valid typed value (an int for a number) and a
 # date.  Returns (status, amount) per measure, as the full path decides them, the facts'
 # values and the keys ignored (names of no fact); None when the full path must decide.
@@ -2205,11 +2544,12 @@ def fast_amounts(
         v6: tuple[str, Decimal | None] = NO
         v7: tuple[str, Decimal | None] = NO
         v8: tuple[str, Decimal | None] = NO
+        v9: tuple[str, Decimal | None] = NO
         # the policy's validity and the eligibility every measure shares
         eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
         if eligible:
-            c9 = add_duration(established, 1, "year") <= date
-            eligible = c9
+            c10 = add_duration(established, 1, "year") <= date
+            eligible = c10
         if eligible:
             # measure center 「创新中心」
             ok = applicant == "enterprise"
@@ -2217,14 +2557,14 @@ def fast_amounts(
                 # award base
                 value = D_0_50 * investment
                 if center_level == "national":
-                    v10 = D_100000000
+                    v11 = D_100000000
                 elif center_level == "provincial":
-                    v10 = D_50000000
+                    v11 = D_50000000
                 elif center_level == "municipal":
                     raise Unset("municipal 档的金额原文未给出")
                 else:
                     raise Unset("分级表没有 " + center_level + " 档")
-                limit = v10
+                limit = v11
                 if value > limit:
                     value = limit
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2292,20 +2632,20 @@ def fast_amounts(
             if ok:
                 # award 1
                 if revenue < D_1000000:
-                    v11 = D_50000
+                    v12 = D_50000
                 elif revenue >= D_1000000 and revenue <= D_10000000:
-                    v11 = D_100000
+                    v12 = D_100000
                 else:
                     raise Unset("分档金额原文未给出")
-                value = v11
+                value = v12
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 v4 = DETERMINED, amount1 or ROUNDED_ZERO
             # measure pilot 「试点」
             # award 1
             a1 = standards >= D_1
             if a1:
-                v12 = param_pilot_amount(f, p, date, need)
-                value = v12
+                v13 = param_pilot_amount(f, p, date, need)
+                value = v13
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # bonus 2
             a2 = standards >= D_3
@@ -2323,8 +2663,8 @@ def fast_amounts(
                 # award 1
                 a1 = fees != D_0
                 if a1:
-                    v13 = param_base_rate(f, p, date, need)
-                    value = v13 * fees
+                    v14 = param_base_rate(f, p, date, need)
+                    value = v14 * fees
                     if value > D_50000:
                         value = D_50000
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2363,24 +2703,24 @@ def fast_amounts(
             ok = applicant == "park"
             if ok:
                 # award 1
-                c14 = center_level in ("national", "provincial")
-                if c14:
-                    c14 = not key_platform
-                a1 = c14
+                c15 = center_level in ("national", "provincial")
+                if c15:
+                    c15 = not key_platform
+                a1 = c15
                 if a1:
                     value = min(D_1 * other_funding, D_10000000)
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 2
-                v15 = add_duration(established, 2, "year")
-                a2 = v15 <= DATE_2023_06_01
+                v16 = add_duration(established, 2, "year")
+                a2 = v16 <= DATE_2023_06_01
                 if a2:
                     value = max(investment / D_10, D_10000)
                     amount2 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 3
                 a3 = (not key_platform) or national_platform
                 if a3:
-                    v16 = revenue / fees
-                    value = investment * v16
+                    v17 = revenue / fees
+                    value = investment * v17
                     if value > D_500000:
                         value = D_500000
                     amount3 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2394,9 +2734,9 @@ def fast_amounts(
                 # award 5
                 a5 = standards >= D_30
                 if a5:
-                    v17 = round_down(max(revenue - D_5000000, D_0), fees)
-                    v18 = blocks(investment, fees)
-                    value = (v17 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v18)
+                    v18 = round_down(max(revenue - D_5000000, D_0), fees)
+                    v19 = blocks(investment, fees)
+                    value = (v18 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v19)
                     amount5 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1 or a2 or a3 or a4 or a5:
                     total = ZERO
@@ -2411,6 +2751,44 @@ def fast_amounts(
                     if a5:
                         total += amount5
                     v8 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure brackets 「超额累进」
+            # award 1
+            a1 = standards >= D_40
+            if a1:
+                value = progressive(investment, TUPLE_14)
+                if value > D_3000000:
+                    value = D_3000000
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # award 2
+            a2 = standards >= D_50
+            if a2:
+                v20 = param_upper_bracket(f, p, date, need)
+                v21 = param_base_rate(f, p, date, need)
+                v22 = param_upper_bracket(f, p, date, need)
+                v23 = ((None, D_5000000, D_0), (D_5000000, v20, v21), (v22, None, D_0_01))
+                if revenue < D_1000000:
+                    v24 = D_10000
+                elif revenue >= D_1000000:
+                    v24 = D_20000
+                else:
+                    raise Unset("没有适用的档次")
+                v25 = None if v24 is None else (progressive(revenue, v23)) + v24
+                value = v25
+                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            # award 3
+            a3 = standards >= D_60
+            if a3:
+                value = progressive(customers, ((None, D_10, D_1000), (D_10, None, D_500)))
+                amount3 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1 or a2 or a3:
+                total = ZERO
+                if a1:
+                    total += amount1
+                if a2:
+                    total += amount2
+                if a3:
+                    total += amount3
+                v9 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
         amounts: Amounts = {
             "center": v1,
             "platform": v2,
@@ -2420,6 +2798,7 @@ def fast_amounts(
             "voucher": v6,
             "ladder": v7,
             "misc": v8,
+            "brackets": v9,
         }
         return amounts, values, ignored
     except (Unset, *ARITHMETIC):
@@ -2436,7 +2815,7 @@ def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, l
     return caps
 
 
-# constructs.policy:42  quota 30 rank revenue
+# constructs.policy:43  quota 30 rank revenue
 def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
     try:
         f = parse_facts(FACT_SPECS, facts)
@@ -2594,6 +2973,7 @@ def decide(
             "voucher": measure_voucher(f, p, date, shared, explain),
             "ladder": measure_ladder(f, p, date, shared, explain),
             "misc": measure_misc(f, p, date, shared, explain),
+            "brackets": measure_brackets(f, p, date, shared, explain),
         }
         if not partial:
             require_facts(measures)

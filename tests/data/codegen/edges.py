@@ -938,6 +938,9 @@ def whole_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         value = v6
         if explain and value is not None:
             amount_step(steps, TEXT_2, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_2))
+            whole_step(steps, "blocks", "甲", a_, b_, (("money", None), ("money", None)))
+            v7 = None if b_ is None else b_ - D_1
+            whole_step(steps, "round_down", "甲", a_, v7, (("money", None), ("money", None)))
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN

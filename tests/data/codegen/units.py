@@ -392,6 +392,14 @@ def planting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         value = v3
         if explain and value is not None:
             amount_step(steps, TEXT_1, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
+            band_step(
+                steps,
+                "新建种植基地面积",
+                area,
+                ((("<", D_100),), ((">=", D_100), ("<=", D_500)), None),
+                ("不满 100亩", "100亩以上 且 不超过 500亩", "其他"),
+                (("count", "亩"),),
+            )
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
@@ -731,6 +739,15 @@ def rd_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Out
                 "2万 * blocks(rd_rate - 3%, 1个百分点)",
                 value.quantize(QUANTUM, ROUND_MODE),
                 facts_text(f, FACTS_8),
+            )
+            v7 = None if rd_rate is None else rd_rate - D_0_03
+            whole_step(
+                steps,
+                "blocks",
+                "研发投入强度 - 3%",
+                v7,
+                D_0_01,
+                (("percent", None), ("percent", None)),
             )
     except Unset as exc:
         why = exc.what
