@@ -279,7 +279,9 @@ class _Writer:
         percentage, the award per block), `round_down(x, size)`, or `max(x, 0)` with a plain 0.
         The size is a literal above zero or a name, which may be 0 or negative when evaluated."""
         e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
-        size = self.pick(self.names_of(ty)) if self.names_of(ty) and self.chance(0.3) else self.pick(sizes)
+        # a fact may be 0 or negative when evaluated; a parameter set so would be E209 at check time
+        facts = [n for n, t in self.facts.items() if t == ty]
+        size = self.pick(facts) if facts and self.chance(0.3) else self.pick(sizes)
         form = self.count(0, 2)
         if form == 0:
             per = self.money_lit() if ty == MONEY else e(ty)
