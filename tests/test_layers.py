@@ -88,30 +88,19 @@ LAYERS: dict[str, Rules] = {
     "policydsl.codegen.fast": Rules(NO_AST, names=NO_INTERPRETER),
     "policydsl.plan.nodes": Rules((*NO_AST, "policydsl.runtime")),
     "policydsl.plan.printer": Rules(NO_AST),
-    # the solver encoding reads the plan; the analyses translate their AST nodes in one place
-    # (analysis_base.PlanEncoder), so the checks that only ask the solver need neither the symbols
+    # the solver encoding reads the plan, which the analyses hand it
     "policydsl.smt": Rules((*NO_AST, "policydsl.plan.lower")),
     # The analyses read the plan; what is about the text as written (exception cycles, clauses
     # copied word for word, acknowledgements) is analysis_language's, the one that reads the AST.
-    # analysis_base keeps PlanEncoder, the AST-to-plan translation, for the cap checks alone.
-    "policydsl.checks.analysis": Rules(READS_THE_AST, names=("policydsl.ast",)),
-    "policydsl.checks.analysis_base": Rules(
-        ("policydsl.types", "policydsl.builder", "policydsl.parser", "policydsl.checks.typecheck"),
-        names=tuple(
-            f"policydsl.ast.{c}" for c in MEASURE_PARTS if c not in ("Measure", "Clause", "FundingLimit")
-        ),
-        calls=("clause_id",),
-    ),
-    # ported: caps, group caps, quotas and budgets, funding limits and total caps are read from the
-    # plan, which carries where each is written and how; nothing of the AST, not even for a type
+    # The entry and the context take the checked file's Model only to lower it and to hand it to
+    # the language-level checks.
+    "policydsl.checks.analysis": Rules(NO_AST, names=READS_THE_AST),
+    "policydsl.checks.analysis_base": Rules(NO_AST, names=READS_THE_AST),
+    # caps, group caps, quotas and budgets, funding limits and total caps are read from the plan,
+    # which carries where each is written and how; nothing of the AST, not even for a type
     "policydsl.checks.analysis_caps": Rules(NO_AST, names=NO_AST),
     "policydsl.checks.analysis_clauses": Rules(NO_AST, names=NO_AST),
-    # the boxes and conjuncts read plan expressions; `constant` (over the AST) is there for the cap
-    # checks until they read the plan
-    "policydsl.checks.analysis_boxes": Rules(
-        ("policydsl.builder", "policydsl.parser", "policydsl.checks.typecheck"),
-        names=tuple(f"policydsl.ast.{c}" for c in (*MEASURE_PARTS[:-1], "Compare", "Member", "And", "Not")),
-    ),
+    "policydsl.checks.analysis_boxes": Rules(NO_AST, names=NO_AST),
     "policydsl.checks.analysis_witness": Rules(NO_AST, names=NO_AST),
     "policydsl.checks.analysis_language": Rules(THE_CHECKER[:1], calls=("clause_id",)),
     # ported: tier tables and bands are read from the plan, which carries where they are written

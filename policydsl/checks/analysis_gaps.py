@@ -41,7 +41,7 @@ def amount_tiers(clause: P.Clause) -> Iterator[P.Table | P.Band]:
 def sites(ctx: Context) -> Iterator[tuple[P.Table | P.Band, Site]]:
     """Every tier table and band in an amount, with the condition under which it is used: the
     clause applying for clause amounts and caps, the measure paying for its other amounts."""
-    enc = ctx.enc.enc
+    enc = ctx.enc
     for m in ctx.plan.measures:
         if ctx.is_dead(m):
             continue
@@ -90,7 +90,7 @@ def _table(ctx: Context, node: P.Table, site: Site) -> None:
     measure, clause, context, targets, where = site
     reachable = []
     witness = None
-    enc = ctx.enc.enc
+    enc = ctx.enc
     for member in missing:
         answer = ctx.ask(
             partial(_with_key, enc, context, node, member),
@@ -142,7 +142,7 @@ def _both_bands(
 
 def _band(ctx: Context, node: P.Band, site: Site) -> None:
     """P402 a value no band covers; P403 two bands that both cover a value."""
-    enc = ctx.enc.enc
+    enc = ctx.enc
     measure, clause, context, targets, where = site
     facts = _facts(ctx, site, node)
     data_base = {"clauses": list(targets), "cites": ctx.cites(measure, *([clause] if clause else []))}
