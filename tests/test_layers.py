@@ -106,39 +106,19 @@ LAYERS: dict[str, Rules] = {
     "policydsl.plan.specs": Rules(NO_AST),
     "policydsl.plan.nodes": Rules((*NO_AST, "policydsl.evaluation.runtime")),
     "policydsl.plan.printer": Rules(NO_AST),
-    # the solver encoding reads the plan; the analyses translate their AST nodes in one place
-    # (analysis_base.PlanEncoder), so the checks that only ask the solver need neither the symbols
+    # the solver encoding reads the plan, which the analyses hand it
     "policydsl.analysis.smt": Rules((*NO_AST, "policydsl.plan.lower")),
     # The analyses read the plan; what is about the text as written (exception cycles, clauses
     # copied word for word, acknowledgements) is analysis_language's, the one that reads the AST.
-    # analysis_base keeps PlanEncoder, the AST-to-plan translation, for the cap checks alone.
-    "policydsl.analysis.run": Rules(READS_THE_AST, names=("policydsl.syntax.ast",)),
-    "policydsl.analysis.base": Rules(
-        (
-            "policydsl.checking.types",
-            "policydsl.syntax.builder",
-            "policydsl.syntax.parser",
-            "policydsl.checking.typecheck",
-        ),
-        names=tuple(
-            f"policydsl.syntax.ast.{c}"
-            for c in MEASURE_PARTS
-            if c not in ("Measure", "Clause", "FundingLimit")
-        ),
-        calls=("clause_id",),
-    ),
-    # ported: caps, group caps, quotas and budgets, funding limits and total caps are read from the
-    # plan, which carries where each is written and how; nothing of the AST, not even for a type
+    # The entry and the context take the checked file's Model only to lower it and to hand it to
+    # the language-level checks.
+    "policydsl.analysis.run": Rules(NO_AST, names=READS_THE_AST),
+    "policydsl.analysis.base": Rules(NO_AST, names=READS_THE_AST),
+    # caps, group caps, quotas and budgets, funding limits and total caps are read from the plan,
+    # which carries where each is written and how; nothing of the AST, not even for a type
     "policydsl.analysis.caps": Rules(NO_AST, names=NO_AST),
     "policydsl.analysis.clauses": Rules(NO_AST, names=NO_AST),
-    # the boxes and conjuncts read plan expressions; `constant` (over the AST) is there for the cap
-    # checks until they read the plan
-    "policydsl.analysis.boxes": Rules(
-        ("policydsl.syntax.builder", "policydsl.syntax.parser", "policydsl.checking.typecheck"),
-        names=tuple(
-            f"policydsl.syntax.ast.{c}" for c in (*MEASURE_PARTS[:-1], "Compare", "Member", "And", "Not")
-        ),
-    ),
+    "policydsl.analysis.boxes": Rules(NO_AST, names=NO_AST),
     "policydsl.analysis.witness": Rules(NO_AST, names=NO_AST),
     "policydsl.analysis.language": Rules(THE_CHECKER[:1], calls=("clause_id",)),
     # ported: tier tables and bands are read from the plan, which carries where they are written

@@ -443,7 +443,7 @@ def test_caps_limits_budgets_and_total_caps_carry_where_and_how_they_are_written
             for clause in measure.clauses:
                 amount = clause.amount
                 if amount.expr is not None:
-                    assert amount.expr_span is not None and _folded(source, amount.expr_span) == amount.text
+                    assert amount.expr.span is not None and _folded(source, amount.expr.span) == amount.text
                 for cap in amount.caps:
                     seen.add("cap")
                     assert cap.span is not None and _folded(source, cap.span) == cap.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -23,14 +23,15 @@ from policydsl.analysis.smt import (
     Witness,
 )
 from policydsl.analysis.witness import describe, literals, param_literals
-from policydsl.checking.model import Model
 from policydsl.codes import CODES
 from policydsl.diagnostics import Code, Diagnostic, Note, Severity
 from policydsl.plan import nodes as P
-from policydsl.plan.lower import lower_traced
+from policydsl.plan.lower import lower
 from policydsl.source import Span
-from policydsl.syntax import ast
 from policydsl.syntax.keywords import APPLICANT_FACT
+
+if TYPE_CHECKING:
+    from policydsl.checking.model import Model
 
 DEFAULT_BUDGET = 20000  # solver questions per file (docs/performance.md: about a minute's work)
 
@@ -50,9 +51,9 @@ class Options:
     rlimit: int = DEFAULT_RLIMIT  # solver steps per question, the deterministic limit (smt.py)
 
 
-def code_id(code: Code | str) -> str:
-    """The id of a code (`codes.P601` or, in the checks not yet converted, `"P601"`)."""
-    return code.id if isinstance(code, Code) else code
+def code_id(code: Code) -> str:
+    """The id of a code of the registry (`codes.P601` is "P601")."""
+    return code.id
 
 
 @attrs.frozen
@@ -95,62 +96,6 @@ class Settled:
     span: Span | None
 
 
-class PlanEncoder:
-    """The solver encoding of the policy's plan (`enc`), which every analysis asks with plan nodes,
-    and, for the cap checks while they still hold AST nodes, the translation of those nodes into
-    their plan nodes (`trace` pairs every expression with its lowering)."""
-
-    def __init__(self, model: Model, text: str) -> None:
-        self.plan, trace = lower_traced(model, text)
-        self.enc = Encoder(self.plan)
-        self.exprs: dict[int, P.Expr] = {id(node): lowered for node, lowered in trace}
-        self._keep = trace  # the ids above stay unique while the pairs are alive
-        self.measures: dict[int, P.Measure] = {}
-        self.clauses: dict[int, P.Clause] = {}
-        self.limits: dict[int, P.FundingLimit] = {}
-        self.written_limits: dict[int, ast.FundingLimit] = {}  # id() of the plan's, for spans
-        for m, pm in zip(model.policy.of(ast.Measure), self.plan.measures, strict=True):
-            self.measures[id(m)] = pm
-            self.clauses.update((id(c), pc) for c, pc in zip(m.clauses, pm.clauses, strict=True))
-            self.limits.update(
-                (id(f), pf) for f, pf in zip(m.of(ast.FundingLimit), pm.funding_limits, strict=True)
-            )
-            self.written_limits.update(
-                (id(pf), f) for f, pf in zip(m.of(ast.FundingLimit), pm.funding_limits, strict=True)
-            )
-        name_unset(self.enc, self.plan)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.enc, name)
-
-    def num(self, node: ast.Expr) -> Any:
-        return self.enc.num(self.exprs[id(node)])
-
-    def gate(self, measure: ast.Measure) -> Formula:
-        return self.enc.gate(self.measures[id(measure)])
-
-    def pays(self, measure: ast.Measure) -> Formula:
-        return self.enc.pays(self.measures[id(measure)])
-
-    def fires(self, clause: ast.Clause) -> Formula:
-        return self.enc.fires(self.clauses[id(clause)])
-
-    def applies(self, measure: ast.Measure, clause: ast.Clause) -> Formula:
-        return self.enc.applies(self.measures[id(measure)], self.clauses[id(clause)])
-
-    def formula(self, clause: ast.Clause) -> Any:
-        return self.enc.formula(self.clauses[id(clause)])
-
-    def clause_amount(self, clause: ast.Clause, rounded: bool = True) -> Any:
-        return self.enc.clause_amount(self.clauses[id(clause)], rounded)
-
-    def measure_amount(self, measure: ast.Measure, rounded: bool = True) -> Any:
-        return self.enc.measure_amount(self.measures[id(measure)], rounded)
-
-    def funding_room(self, limit: ast.FundingLimit, rounded: bool = True) -> Any:
-        return self.enc.funding_room(self.limits[id(limit)], rounded)
-
-
 class Context:
     """One policy under analysis: the checked `model`, its solver `enc`oding and `session`, the
     `options`, and the `findings` so far.  Checks ask through `ask` and `optimise`, which turn an
@@ -159,10 +104,11 @@ class Context:
     def __init__(self, model: Model, options: Options, text: str = "") -> None:
         self.model = model
         self.options = options
-        self.enc = PlanEncoder(model, text)
-        self.plan = self.enc.plan
+        self.plan = lower(model, text)
+        self.enc = Encoder(self.plan)
+        name_unset(self.enc, self.plan)
         self.chinese = model.policy.chinese  # values are shown as the file writes them
-        self.session = Session(self.enc.enc, options.timeout_ms, options.rlimit)
+        self.session = Session(self.enc, options.timeout_ms, options.rlimit)
         self.findings: list[Finding] = []
         self.filtered = 0
         self.dead: set[str] = set()  # the measures (names) and clauses (ids) that never apply
@@ -208,7 +154,7 @@ class Context:
         self,
         build: Callable[[], Sequence[Formula]],
         *,
-        code: Code | str,
+        code: Code,
         targets: Sequence[str],
         span: Span | None,
         what: str,
@@ -237,7 +183,7 @@ class Context:
         self,
         build: Callable[[], tuple[Any, Sequence[Formula]]],
         *,
-        code: Code | str,
+        code: Code,
         targets: Sequence[str],
         span: Span | None,
         what: str,
@@ -272,7 +218,7 @@ class Context:
         )
 
     def undecided(
-        self, code: Code | str, targets: Sequence[str], span: Span | None, what: str, reason: str
+        self, code: Code, targets: Sequence[str], span: Span | None, what: str, reason: str
     ) -> None:
         timeout = "timeout" in reason or "canceled" in reason or not reason
         detail = f"in {self.options.timeout_ms} ms" if timeout else f"({reason})"
@@ -284,7 +230,7 @@ class Context:
                 f"could not be decided {detail}: {what}",
                 span,
                 tuple(targets),
-                data={"check": code_id(code), "reason": reason or "timeout"},
+                data={"check": code.id, "reason": reason or "timeout"},
             )
         )
 
@@ -317,30 +263,29 @@ class Context:
 
     def facts_for(
         self,
-        measures: Iterable[ast.Measure | P.Measure] = (),
-        clauses: Iterable[ast.Clause | P.Clause] = (),
+        measures: Iterable[P.Measure] = (),
+        clauses: Iterable[P.Clause] = (),
         amounts: bool = False,
         extra: Iterable[P.Expr] = (),
     ) -> set[str]:
         """The facts a witness should show: those of the shared eligibility, the measures' gates,
         the clauses and what decides whether they apply (their exceptions and siblings), the
         amounts when asked, closed under the background facts that link them."""
-        in_plan = [self.measure_of(m) for m in measures]
-        clause_list = [self.clause_of(c) for c in clauses]
+        measures, clauses = list(measures), list(clauses)
         exprs: list[P.Expr] = list(self._eligibility)
         facts: set[str] = set()
-        for m in in_plan:
+        for m in measures:
             exprs += [g.cond for g in m.gates]
             if m.applicants is not None:
                 facts.add(APPLICANT_FACT[0])
             if amounts:
                 exprs += [e for f in m.funding_limits for e in (f.limit, f.received)]
-        for c in clause_list:
+        for c in clauses:
             exprs += _clause_exprs(c, amounts)
-        for m in in_plan:
-            for c in clause_list:
+        for m in measures:
+            for c in clauses:
                 if any(c is own for own in m.clauses):
-                    for e in self.enc.enc.exceptions(m, c) + self.enc.enc.higher_siblings(m, c):
+                    for e in self.enc.exceptions(m, c) + self.enc.higher_siblings(m, c):
                         exprs += [k.cond for k in e.conditions]
         exprs += list(extra)
         found, params = self.names(*exprs)
@@ -360,40 +305,27 @@ class Context:
                     changed = True
         return facts
 
-    def clause_facts(
-        self, measure: ast.Measure | P.Measure, *clauses: ast.Clause | P.Clause, amounts: bool = False
-    ) -> set[str]:
-        m = self.measure_of(measure)
-        return self.facts_for([m], clauses or m.clauses, amounts)
+    def clause_facts(self, measure: P.Measure, *clauses: P.Clause, amounts: bool = False) -> set[str]:
+        return self.facts_for([measure], clauses or measure.clauses, amounts)
 
     # ------------------------------------------------------------------ the plan's names
-    # Checks not yet ported hold AST nodes; what a clause is called and cites is the plan's.
-    def measure_of(self, measure: ast.Measure | P.Measure) -> P.Measure:
-        return measure if isinstance(measure, P.Measure) else self.enc.measures[id(measure)]
+    def clause_label(self, measure: P.Measure, clause: P.Clause) -> str:
+        """`measure.clause` with the clause's label and cited article, for messages."""
+        cite = clause.cite or measure.cite
+        label = f" “{clause.written_label}”" if clause.written_label else ""
+        return f"`{clause.id}`{label}" + (f" ({cite})" if cite else "")
 
-    def clause_of(self, clause: ast.Clause | P.Clause) -> P.Clause:
-        return clause if isinstance(clause, P.Clause) else self.enc.clauses[id(clause)]
+    def cites(self, measure: P.Measure, *clauses: P.Clause) -> list[str]:
+        """The articles a finding cites: each clause's, else its measure's."""
+        found = [c.cite or measure.cite for c in clauses] if clauses else [measure.cite]
+        return [c for c in found if c]
 
-    def id_of(self, clause: ast.Clause | P.Clause) -> str:
-        return self.clause_of(clause).id
-
-    def clause_label(self, measure: ast.Measure | P.Measure, clause: ast.Clause | P.Clause) -> str:
-        return clause_label(self.measure_of(measure), self.clause_of(clause))
-
-    def cites(self, measure: ast.Measure | P.Measure, *clauses: ast.Clause | P.Clause) -> list[str]:
-        return cites(self.measure_of(measure), *(self.clause_of(c) for c in clauses))
-
-    def is_dead(self, node: ast.Measure | ast.Clause | P.Measure | P.Clause) -> bool:
+    def is_dead(self, node: P.Measure | P.Clause) -> bool:
         """Whether an earlier check found the measure or clause never applies."""
-        return self._dead_key(node) in self.dead
+        return _dead_key(node) in self.dead
 
-    def kill(self, node: ast.Measure | ast.Clause | P.Measure | P.Clause) -> None:
-        self.dead.add(self._dead_key(node))
-
-    def _dead_key(self, node: ast.Measure | ast.Clause | P.Measure | P.Clause) -> str:
-        if isinstance(node, ast.Measure | P.Measure):
-            return self.measure_of(node).name
-        return self.clause_of(node).id
+    def kill(self, node: P.Measure | P.Clause) -> None:
+        self.dead.add(_dead_key(node))
 
     def stats(self) -> Stats:
         return Stats(self.session.calls, self.session.undecided, self.session.seconds, self.filtered)
@@ -472,27 +404,15 @@ def _clause_exprs(clause: P.Clause, amounts: bool) -> list[P.Expr]:
     return exprs
 
 
-def clause_label(measure: P.Measure, clause: P.Clause) -> str:
-    """`measure.clause` with the clause's label and cited article, for messages."""
-    cite = clause.cite or measure.cite
-    label = f" “{clause.written_label}”" if clause.written_label else ""
-    return f"`{clause.id}`{label}" + (f" ({cite})" if cite else "")
-
-
-def measure_label(measure: ast.Measure | P.Measure) -> str:
+def measure_label(measure: P.Measure) -> str:
     """`measure` with its label as written and its cited article, for messages."""
-    if isinstance(measure, ast.Measure):
-        name, label = measure.name.text, measure.label
-    else:
-        name, label = measure.name, measure.written_label
-    shown = f" “{label}”" if label else ""
-    return f"`{name}`{shown}" + (f" ({measure.cite})" if measure.cite else "")
+    shown = f" “{measure.written_label}”" if measure.written_label else ""
+    return f"`{measure.name}`{shown}" + (f" ({measure.cite})" if measure.cite else "")
 
 
-def cites(measure: P.Measure, *clauses: P.Clause) -> list[str]:
-    """The articles a finding cites: each clause's, else its measure's."""
-    found = [c.cite or measure.cite for c in clauses] if clauses else [measure.cite]
-    return [c for c in found if c]
+def _dead_key(node: P.Measure | P.Clause) -> str:
+    """Measures are known by name, clauses by id."""
+    return node.name if isinstance(node, P.Measure) else node.id
 
 
 def fraction_text(value: Fraction) -> str:

@@ -9,10 +9,7 @@ from fractions import Fraction
 
 import attrs
 
-from policydsl.checking import types as T
-from policydsl.checking.model import Model
 from policydsl.plan import nodes as P
-from policydsl.syntax import ast
 from policydsl.syntax.keywords import APPLICANT_FACT
 
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
@@ -138,59 +135,6 @@ def _join(a: Constraint, b: Constraint) -> Constraint:
 # ---------------------------------------------------------------------------------- constants
 
 
-def constant(expr: ast.Expr | ast.Unset, model: Model) -> Fraction | None:
-    """The value of an expression that depends on no fact (None when it does, or is unset)."""
-    match expr:
-        case ast.Money() | ast.Percent() | ast.Count() | ast.Number() | ast.PerUnit():
-            return Fraction(expr.value)
-        case ast.Ratio():
-            return Fraction(expr.left) / Fraction(expr.right)
-        case ast.Negate():
-            inner = constant(expr.operand, model)
-            return None if inner is None else -inner
-        case ast.BinOp():
-            left, right = constant(expr.left, model), constant(expr.right, model)
-            if left is None or right is None:
-                return None
-            if expr.op == "+":
-                return left + right
-            if expr.op == "-":
-                return left - right
-            if expr.op == "*":
-                return left * right
-            return None if right == 0 else left / right
-        case ast.Call() if expr.func in ("min", "max"):
-            values = [constant(a, model) for a in expr.args]
-            if any(v is None for v in values):
-                return None
-            known = [v for v in values if v is not None]
-            return min(known) if expr.func == "min" else max(known)
-        case ast.Call() if expr.func in ("blocks", "round_down") and len(expr.args) == 2:
-            value, size = (constant(a, model) for a in expr.args)
-            if value is None or size is None or size <= 0:  # a unit not above zero has no value
-                return None
-            whole = Fraction(math.floor(value / size))
-            return max(whole, Fraction(0)) if expr.func == "blocks" else whole * size
-        case ast.Brackets():
-            lows = [[b.value for b in e.bounds if b.op in (">", ">=")] for e in expr.entries]
-            highs = [[b.value for b in e.bounds if b.op in ("<", "<=")] for e in expr.entries]
-            figures = [
-                (
-                    constant(lo[0], model) if lo else Fraction(0),
-                    constant(hi[0], model) if hi else None,
-                    bool(hi),
-                )
-                for lo, hi in zip(lows, highs, strict=True)
-            ]
-            rates = [constant(e.rate, model) for e in expr.entries]
-            return _progressive(constant(expr.subject, model), figures, rates)
-        case ast.Name():
-            sym = model.ref(expr)
-            if isinstance(sym, T.ParamSym) and len(sym.decl.versions) == 1:
-                return constant(sym.decl.versions[0].value, model)
-    return None
-
-
 def _progressive(
     subject: Fraction | None,
     limits: list[tuple[Fraction | None, Fraction | None, bool]],
@@ -245,6 +189,12 @@ def plan_constant(expr: P.Expr, plan: P.Plan) -> Fraction | None:
             ]
             rates = [plan_constant(r.rate, plan) for r in expr.rows]
             return _progressive(plan_constant(expr.subject, plan), figures, rates)
+        case P.Whole():  # exactly as runtime.blocks and runtime.round_down
+            value, size = plan_constant(expr.value, plan), plan_constant(expr.size, plan)
+            if value is None or size is None or size <= 0:  # a unit not above zero has no value
+                return None
+            whole = Fraction(math.floor(value / size))
+            return max(whole, Fraction(0)) if expr.func == "blocks" else whole * size
         case P.ParamRef():
             versions = plan.params[expr.name].versions
             if len(versions) == 1:

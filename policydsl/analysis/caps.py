@@ -25,7 +25,7 @@ class CapChecks:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.enc = ctx.enc.enc
+        self.enc = ctx.enc
         self.plan = ctx.plan
         self.idle: set[int] = set()  # id() of the plan's caps that never bind
 
@@ -110,7 +110,7 @@ class CapChecks:
                         f"`{amount.text}`{same} for any applicant the clause admits",
                         cap.span,
                         (cid,),
-                        (Note("the formula", amount.expr_span),),
+                        (Note("the formula", expr.span),),
                         "drop the cap, or check its figure against the formula and the facts' bounds",
                         best[1] if best else None,
                         {**data, **ctx.witness_data(best[1] if best else None)},
@@ -127,7 +127,7 @@ class CapChecks:
                         "matter",
                         cap.span,
                         (cid,),
-                        (Note("the formula", amount.expr_span),),
+                        (Note("the formula", expr.span),),
                         "a floor above the ceiling: check both figures, or state the amount directly",
                         low[1] if low else None,
                         {**data, **ctx.witness_data(low[1] if low else None)},
@@ -405,7 +405,7 @@ class CapChecks:
             stated = [k for k in amount.caps if id(k) not in self.idle]
             if not amount.caps and amount.expr is not None and self.constant(amount.expr) is not None:
                 # a fixed amount is its own stated figure
-                stated = [P.Cap(amount.expr, amount.text or "", span=amount.expr_span)]
+                stated = [P.Cap(amount.expr, amount.text or "", span=amount.expr.span)]
             cid = c.id
             facts = ctx.clause_facts(m, c, amounts=True) | ctx.names(limit.limit, limit.received)[0]
             for k in stated:

@@ -38,7 +38,7 @@ class ClauseChecks:
 
     def __init__(self, ctx: Context, text: str) -> None:
         self.ctx = ctx
-        self.enc: Encoder = ctx.enc.enc
+        self.enc: Encoder = ctx.enc
         self.plan = ctx.plan
         self.text = text
         self.shared = shared_box(ctx.plan)
@@ -267,7 +267,7 @@ class ClauseChecks:
                 what=f"whether {ctx.clause_label(measure, clause)} is always replaced",
             )
         if replaced is not None and replaced.unsat:
-            names = ", ".join(f"`{ctx.id_of(e)}`" for e in exceptions)
+            names = ", ".join(f"`{e.id}`" for e in exceptions)
             notes: tuple[Note, ...] = tuple(
                 Note(f"exception {ctx.clause_label(measure, e)}", e.span) for e in exceptions
             )
@@ -277,7 +277,7 @@ class ClauseChecks:
                     f"{ctx.clause_label(measure, clause)} never applies: whenever its conditions hold, "
                     f"its exception {names} applies instead",
                     _at(clause.span),
-                    (cid, *(ctx.id_of(e) for e in exceptions)),
+                    (cid, *(e.id for e in exceptions)),
                     notes,
                     witness=first.witness,
                     hint="narrow the exception, or drop the default if the exception covers it",
@@ -285,7 +285,7 @@ class ClauseChecks:
                 )
             )
         elif higher:
-            names = ", ".join(f"`{ctx.id_of(h)}` (priority {h.priority or 0})" for h in higher)
+            names = ", ".join(f"`{h.id}` (priority {h.priority or 0})" for h in higher)
             notes = tuple(
                 Note(f"higher-priority exception {ctx.clause_label(measure, h)}", h.span) for h in higher
             )
@@ -295,7 +295,7 @@ class ClauseChecks:
                     f"exception {ctx.clause_label(measure, clause)} (priority {clause.priority or 0}) "
                     f"never wins: whenever it applies, {names} applies too and takes precedence",
                     _at(clause.span),
-                    (cid, *(ctx.id_of(h) for h in higher)),
+                    (cid, *(h.id for h in higher)),
                     notes,
                     witness=first.witness,
                     hint="give it a higher priority, or remove it",
@@ -333,7 +333,7 @@ class ClauseChecks:
                             codes.P301,
                             f"exceptions {ctx.clause_label(measure, a)} and "
                             f"{ctx.clause_label(measure, b)} of "
-                            f"`{ctx.id_of(default)}` can both apply with {prio}: "
+                            f"`{default.id}` can both apply with {prio}: "
                             "which one replaces it is undetermined",
                             b.span,
                             (ia, ib),
@@ -372,7 +372,7 @@ class ClauseChecks:
                 if self.boxes[a.id].disjoint(self.boxes[b.id]):
                     ctx.filtered += 1
                     continue
-                ia, ib = ctx.id_of(a), ctx.id_of(b)
+                ia, ib = a.id, b.id
                 self.overlap(
                     partial(self._clauses_apply, measure, a, b),
                     partial(self._clause_amounts, measure, a, b),
@@ -610,7 +610,7 @@ class ClauseChecks:
 
     def mergeable(self, measure: P.Measure, a: P.Clause, b: P.Clause, merged: str) -> None:
         ctx, enc = self.ctx, self.enc
-        ia, ib = ctx.id_of(a), ctx.id_of(b)
+        ia, ib = a.id, b.id
         wa = ctx.ask(
             lambda: [enc.gate(measure), enc.applies(measure, a)],
             code=codes.P501,
@@ -666,7 +666,7 @@ class ClauseChecks:
         keys_b: list[Any],
     ) -> None:
         ctx, enc = self.ctx, self.enc
-        ia, ib = ctx.id_of(a), ctx.id_of(b)
+        ia, ib = a.id, b.id
         common = [k for k in keys_a if _key_id(k) != ("s", sa.fact, sa.constraint)]
         spec = self.plan.facts[sa.fact]
 

@@ -55,7 +55,7 @@ def sites(
     """Every tier table and band (or what `find` finds) in an amount, with the condition under
     which it is used: the clause applying for clause amounts and caps, the measure paying for its
     other amounts."""
-    enc = ctx.enc.enc
+    enc = ctx.enc
     for m in ctx.plan.measures:
         if ctx.is_dead(m):
             continue
@@ -107,7 +107,7 @@ def _table(ctx: Context, node: P.Table, site: Site) -> None:
     measure, clause, context, targets, where = site
     reachable = []
     witness = None
-    enc = ctx.enc.enc
+    enc = ctx.enc
     for member in missing:
         answer = ctx.ask(
             partial(_with_key, enc, context, node, member),
@@ -159,7 +159,7 @@ def _both_bands(
 
 def _band(ctx: Context, node: P.Band, site: Site) -> None:
     """P402 a value no band covers; P403 two bands that both cover a value."""
-    enc = ctx.enc.enc
+    enc = ctx.enc
     measure, clause, context, targets, where = site
     facts = _facts(ctx, site, node)
     data_base = {"clauses": list(targets), "cites": ctx.cites(measure, *([clause] if clause else []))}
@@ -309,9 +309,7 @@ def _limits(enc: Encoder, node: P.Brackets, i: int) -> tuple[Any, Any]:
     return lower, None if row.upper is None else enc.num(row.upper)
 
 
-def _in_gap(
-    enc: Encoder, context: Callable[[], list[Formula]], node: P.Brackets, i: int
-) -> list[Formula]:
+def _in_gap(enc: Encoder, context: Callable[[], list[Formula]], node: P.Brackets, i: int) -> list[Formula]:
     """The subject lies above bracket `i`'s end and below where bracket `i + 1` starts."""
     subject = enc.num(node.subject)
     _, end = _limits(enc, node, i)
@@ -346,7 +344,7 @@ def _constant_limits(node: P.Brackets, i: int, ctx: Context) -> tuple[Any, Any] 
 def _brackets(ctx: Context, node: P.Brackets, site: Site) -> None:
     """P405 a part of the subject between two brackets that neither charges; P406 a part two
     brackets both charge (written out of order, or overlapping)."""
-    enc = ctx.enc.enc
+    enc = ctx.enc
     measure, clause, context, targets, where = site
     facts = _facts(ctx, site, node)
     data_base = {"clauses": list(targets), "cites": ctx.cites(measure, *([clause] if clause else []))}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -13,9 +14,11 @@ from policydsl.analysis.clauses import ClauseChecks
 from policydsl.analysis.gaps import check_gaps
 from policydsl.analysis.language import acknowledge, duplicates, exception_cycles
 from policydsl.analysis.undetermined import check_undetermined
-from policydsl.checking.model import Model
 from policydsl.diagnostics import Diagnostic, Sink
 from policydsl.source import Span
+
+if TYPE_CHECKING:
+    from policydsl.checking.model import Model
 
 __all__ = ["Analysis", "Finding", "Options", "Settled", "analyse", "report"]
 
@@ -33,7 +36,9 @@ class Analysis:
 
 
 def analyse(model: Model, text: str = "", options: Options | None = None) -> Analysis:
-    """Run every analysis over a checked policy (one that has no errors)."""
+    """Run every analysis over a checked policy (one that has no errors).  The semantic checks read
+    the plan the context lowers; the Model is for that lowering and for the language-level checks
+    (analysis_language, `check_left_unset`), which look at what the file writes."""
     options = options or Options()
     started = time.perf_counter()
     ctx = Context(model, options, text)
@@ -50,12 +55,13 @@ def analyse(model: Model, text: str = "", options: Options | None = None) -> Ana
         CapChecks(ctx).run()
     check_undetermined(ctx)
     if ctx.skipped:
+        whole = ctx.plan.span  # the file's first character stands for all of it
         ctx.add(
             Finding(
                 codes.P900,
                 f"the analysis stopped after {options.budget} solver questions (its budget): "
                 f"{ctx.skipped} checks were not run",
-                Span(model.policy.span.file, 1, 1, 1, 1, 0, 0),
+                None if whole is None else Span(whole.file, 1, 1, 1, 1, 0, 0),
                 (),
                 hint="split the policy into smaller files, or check it with a larger `--budget`",
                 data={"budget": options.budget, "skipped": ctx.skipped},

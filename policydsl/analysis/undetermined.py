@@ -29,7 +29,7 @@ def _applies(enc: Encoder, m: P.Measure, c: P.Clause) -> list[Formula]:
 
 def check_undetermined(ctx: Context) -> None:
     """P701, P703, P704 from the plan, then what the text leaves unset as written (P702, P705)."""
-    enc = ctx.enc.enc
+    enc = ctx.enc
     for m in ctx.plan.measures:
         if ctx.is_dead(m):
             continue
@@ -133,7 +133,7 @@ def _unset_tier(
     row: P.TableRow | P.BandRow,
     index: int,
 ) -> None:
-    enc = ctx.enc.enc
+    enc = ctx.enc
     cid = c.id
     witness = None
     if isinstance(node, P.Table) and isinstance(row, P.TableRow) and row.key is not None:

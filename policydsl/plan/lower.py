@@ -49,15 +49,6 @@ def lower_expr(model: Model, node: ast.Expr, source_text: str = "") -> tuple[P.E
     return lowering.expr(node), lowering.quote(node)
 
 
-def lower_traced(model: Model, source_text: str = "") -> tuple[Plan, list[tuple[ast.Node, P.Expr]]]:
-    """The plan, with each expression of the AST paired with the plan expression it became (an
-    unset tier or band value with its `Unset`): the analysis asks the solver about the plan and
-    places its findings at the AST's spans."""
-    lowering = _Lowering(model, source_text)
-    lowering.trace = []
-    return lowering.plan(), lowering.trace
-
-
 def validity_window(header: ast.Header | None) -> P.Validity:
     """The days the policy is in force (first and last, inclusive), and the window in words."""
     if header is None or header.validity is None:
@@ -126,7 +117,6 @@ class _Lowering:
         self.model = model
         self.policy = model.policy
         self.text = text
-        self.trace: list[tuple[ast.Node, P.Expr]] | None = None  # (AST node, its lowering), when asked
 
     # ------------------------------------------------------------------ texts
     def quote(self, node: ast.Node) -> str:
@@ -134,12 +124,6 @@ class _Lowering:
 
     # ------------------------------------------------------------------ expressions
     def expr(self, node: ast.Expr) -> P.Expr:
-        lowered = self._expr(node)
-        if self.trace is not None:
-            self.trace.append((node, lowered))
-        return lowered
-
-    def _expr(self, node: ast.Expr) -> P.Expr:
         at = node.span
         match node:
             case ast.Money():
@@ -253,10 +237,7 @@ class _Lowering:
 
     def value(self, node: ast.Expr | ast.Unset, why: str) -> P.Expr:
         if isinstance(node, ast.Unset):
-            unset = P.Unset(why, span=node.span)
-            if self.trace is not None:
-                self.trace.append((node, unset))
-            return unset
+            return P.Unset(why, span=node.span)
         return self.expr(node)
 
     def name(self, node: ast.Name) -> P.Expr:
@@ -380,7 +361,6 @@ class _Lowering:
             tuple(P.Cap(self.expr(c), self.quote(c), span=c.span) for c in amount.caps),
             NO_AMOUNT.format(label=label),
             span=amount.span,
-            expr_span=None if amount.expr is None else amount.expr.span,
         )
         return P.Clause(
             cid,

@@ -569,8 +569,8 @@ class Cap:
 class Amount:
     """What a clause gives: `mode` "determined" (an entitlement), "ceiling" (discretionary, up to the
     figure) or "unset"; `expr` and `text` (as written; None when unset), then each of `caps`.
-    `unset_reason` is the reason shown when the text gives no figure; `span` where it is written,
-    `expr_span` where its formula is."""
+    `unset_reason` is the reason shown when the text gives no figure; `span` where it is written
+    (where its formula is: `expr.span`)."""
 
     mode: str
     expr: Expr | None
@@ -578,7 +578,6 @@ class Amount:
     caps: tuple[Cap, ...]
     unset_reason: str
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
-    expr_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
