@@ -420,15 +420,44 @@ kind enterprise "企业"
 """
 
 
+# Bands and tables of two rows: each an `if`/`else` giving one value in each branch, which the lint
+# rules want as one conditional expression (SIM108) on both paths.
+TWO_ROWS = """\
+policy "两档" {
+  issuer "测试机关"
+  issued 2021-05-16
+  valid from issued lasting 3年
+}
+enum level { national "国家级", provincial "省级" }
+fact revenue "营业收入": money >= 0
+fact grade "认定级别": level
+fact area "用地面积": count 亩 >= 0
+measure two_rows "两档奖励" { award band revenue { 超过 100万: 5万, otherwise: 1万 } }
+measure two_bounded "两档有界" { award band revenue { 超过 100万: 5万, 不超过 100万: 1万 } }
+measure by_level "按级别" { award by grade { national: 5万, otherwise: 1万 } }
+measure per_mu "按亩" { award area * band area { 不满 100亩: 100元/亩, otherwise: 200元/亩 } }
+example "两档" on 2022-01-01 {
+  given { revenue: 200万, grade: provincial, area: 150.5亩 }
+  expect two_rows = 5万
+  expect two_bounded = 5万
+  expect by_level = 1万
+  expect per_mu = 30100元
+}
+"""
+
+
 LINTED = sorted((ROOT / "policies").glob("*.policy")) + SOURCES
 
 
 def write_modules(folder: Path) -> list[Path]:
-    """The generated modules of the bundled policies and the golden sources, written to `folder`."""
+    """The generated modules of the bundled policies, the golden sources and two small policies,
+    written to `folder`."""
     paths = []
     empty = folder / "no_measures.policy"
     empty.write_text(NO_MEASURES, encoding="utf-8")
-    for path in [*LINTED, empty]:
+    two_rows = folder / "two_rows.policy"
+    two_rows.write_text(TWO_ROWS, encoding="utf-8")
+    for path in [*LINTED, empty, two_rows]:
         target = folder / f"{path.stem}.py"
         target.write_text(module_source(path), encoding="utf-8")
         paths.append(target)

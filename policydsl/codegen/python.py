@@ -628,6 +628,7 @@ class PythonGenerator:
         w = self.fn.w
         result = self.fn.temp()
         key = self.fact_local(e.fact)
+        start = len(w.lines)
         first = True
         if not self.fast:
             with w.block(f"if {key} is None"):
@@ -647,6 +648,7 @@ class PythonGenerator:
         if not otherwise:
             with w.block("else" if not first else "if True"):
                 w.line(f'raise Unset("分级表没有 " + {key} + " 档")')
+        w.choice(start)  # one key and `otherwise`: `r = a if key == "k" else b`
         return Val(result, not self.fast)
 
     def band(self, e: P.Band) -> Val:
@@ -654,6 +656,7 @@ class PythonGenerator:
         subject = self.expr(e.subject)
         result = self.fn.temp()
         if all(self.pure(bound) for row in e.rows for _, bound in row.bounds or ()):
+            start = len(w.lines)
             first = True
             if subject.nullable:
                 with w.block(f"if {subject.code} is None"):
@@ -675,6 +678,7 @@ class PythonGenerator:
             if not done:
                 with w.block("else" if not first else "if True"):
                     self.unset_value(NO_BAND)
+            w.choice(start)  # two rows: `r = a if x > b else c`
             return Val(result, True)
         # bounds that read facts or parameters are evaluated one by one, as the interpreter does
         with w.block(f"if {subject.code} is None" if subject.nullable else "if False"):
