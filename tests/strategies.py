@@ -319,12 +319,12 @@ class _Writer:
         or over a count at amounts per unit; ascending limits written with the statutory words."""
         counted = self.names_of(COUNT) and self.chance(0.3)
         subject = self.pick(self.names_of(COUNT)) if counted else self.wrap(self.expr(MONEY, depth))
-        unit = COUNT_UNIT if counted else "万"
+        unit = self.unit if counted else "万"
         limits = sorted(set(self.draw(st.lists(st.integers(1, 5000), min_size=1, max_size=3))))
 
         def rate() -> str:
             if counted:
-                return f"{self.count(0, 99)}万/{COUNT_UNIT}"
+                return f"{self.count(0, 99)}万/{self.unit}"
             return self.wrap(self.expr(PERCENT, depth)) if self.chance(0.3) else self.percent_lit()
 
         def lower(x: int) -> str:
