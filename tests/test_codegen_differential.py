@@ -583,3 +583,22 @@ def test_a_tier_table_amount_is_explained_alike() -> None:
     assert module.evaluate(facts, partial=True).to_dict() == expected
     steps = expected["measures"][0]["explanation"]
     assert any("所在区 = baoan" in step for step in steps), steps
+
+
+def test_explanations_show_each_fact_in_its_unit() -> None:
+    """A quantity keeps its unit and a percentage its sign where an explanation quotes the facts,
+    in the interpreter and in the compiled module alike (120.5亩 was shown as a bare 120.5)."""
+    path = ROOT / "tests" / "data" / "codegen" / "units.policy"
+    _, interpreter, module = compiled(path)
+    facts = {"area": "320.5亩", "floor": "100.5平方米", "power": "6.5千瓦", "energy": "1234.5千瓦时"}
+    facts |= {"cut": "0.5吨", "boxes": "3", "rd_rate": "8.5%", "revenue": "4000万", "listed": True}
+    day = datetime.date(2022, 6, 1)
+    for decision in (
+        interpreter.evaluate(facts, day, explain=True),
+        module.evaluate(facts, day, explain=True),
+    ):
+        text = decision.explain()
+        assert "新建种植基地面积 = 320.5亩" in text
+        assert "研发投入强度 = 8.5%" in text
+        assert "卷烟产量 = 3标准箱" in text
+        assert "营业收入 = 4000万元" in text

@@ -353,14 +353,19 @@ class PythonGenerator:
                 return self.param_nullable(e.name, seen)
         return any(self.nullable(c, seen) for c in P.children(e))
 
-    def facts_used(self, e: P.Expr) -> tuple[tuple[str, str, bool], ...]:
-        """(name, label, is money) of the facts an explanation shows for `e`, sorted by name."""
+    def facts_used(self, e: P.Expr) -> tuple[tuple[str, str, str, str | None], ...]:
+        """(name, label, kind, unit) of the facts an explanation shows for `e`, sorted by name."""
         specs = self.plan.facts
-        return tuple((n, specs[n].label, specs[n].kind == "money") for n in P.facts_of(e))
+        return tuple((n, specs[n].label, specs[n].kind, specs[n].unit) for n in P.facts_of(e))
 
-    def facts_tuple(self, facts: tuple[tuple[str, str, bool], ...]) -> str:
+    def facts_tuple(self, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
         """A module constant listing the facts an explanation shows."""
-        seq = Seq([Seq([literal(n), literal(label), str(m)]) for n, label, m in facts])
+        seq = Seq(
+            [
+                Seq([literal(n), literal(label), literal(k), "None" if u is None else literal(u)])
+                for n, label, k, u in facts
+            ]
+        )
         text = seq.inline()
         if text not in self.tuples:
             count = sum(1 for name, _ in self.tuples.values() if name.startswith("FACTS_"))

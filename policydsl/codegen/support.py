@@ -25,9 +25,9 @@ from policydsl.evaluation.runtime import (
     MeasureResult,
     Rounding,
     combine_total,
+    fact_figure,
     failure,
     parse_fact,
-    show,
     yuan,
 )
 
@@ -67,13 +67,10 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
+def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
+    show them."""
+    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
 
 
 def apply_funding(

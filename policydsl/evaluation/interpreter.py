@@ -92,8 +92,7 @@ class Interpreter:
         for name in P.facts_of(expr):
             spec = self.plan.facts[name]
             value = env.facts.get(name)
-            text = rt.yuan(value) if spec.kind == "money" and value is not None else rt.show(value)
-            shown.append(f"{spec.label} = {text}")
+            shown.append(f"{spec.label} = {rt.fact_figure(value, spec.kind, spec.unit)}")
         return "；".join(shown)
 
     def param_value(self, name: str, env: _Env) -> Any:

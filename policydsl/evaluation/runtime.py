@@ -688,6 +688,14 @@ def figure(value: Any, shown: Shown) -> str:
     return _plain(value)
 
 
+def fact_figure(value: Any, kind: str, unit: str | None) -> str:
+    """A fact's value for an explanation: money in 元, a percentage with %, a quantity with its
+    unit (120.5亩, 80家); anything else as `show` gives it."""
+    if isinstance(value, Decimal) and kind in ("money", "percent", "count"):
+        return figure(value, (kind, unit))
+    return show(value)
+
+
 def bracket_step(
     steps: list[str], text: str, subject: Any, rows: Sequence[tuple[Any, Any, Any]], shown: Sequence[Shown]
 ) -> None:

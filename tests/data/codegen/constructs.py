@@ -58,13 +58,10 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
+def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
+    show them."""
+    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
 
 
 def apply_funding(
@@ -312,19 +309,23 @@ HEAD_ladder = ("ladder", "多个例外", None, ("cash",))
 HEAD_misc = ("misc", "杂项", None, ("cash",))
 # brackets 「超额累进」
 HEAD_brackets = ("brackets", "超额累进", None, ("cash",))
-FACTS_1 = (("investment", "投资额", True),)
-FACTS_2 = (("key_platform", "重点平台", False),)
-FACTS_3 = (("national_platform", "国家平台", False),)
-FACTS_4 = (("revenue", "营业收入", True),)
-FACTS_5 = (("customers", "客户数量", False),)
+FACTS_1 = (("investment", "投资额", "money", None),)
+FACTS_2 = (("key_platform", "重点平台", "bool", None),)
+FACTS_3 = (("national_platform", "国家平台", "bool", None),)
+FACTS_4 = (("revenue", "营业收入", "money", None),)
+FACTS_5 = (("customers", "客户数量", "count", "家"),)
 TUPLE_6 = ((("<", D_1000000),), ((">=", D_1000000), ("<=", D_10000000)), None)
-FACTS_6 = (("standards", "标准数", False),)
-FACTS_7 = (("fees", "费用", True),)
-FACTS_8 = (("center_level", "中心级别", False), ("key_platform", "重点平台", False))
-FACTS_9 = (("other_funding", "已获资助", True),)
-FACTS_10 = (("established", "成立日期", False),)
-FACTS_11 = (("key_platform", "重点平台", False), ("national_platform", "国家平台", False))
-FACTS_12 = (("fees", "费用", True), ("investment", "投资额", True), ("revenue", "营业收入", True))
+FACTS_6 = (("standards", "标准数", "count", "项"),)
+FACTS_7 = (("fees", "费用", "money", None),)
+FACTS_8 = (("center_level", "中心级别", "enum", None), ("key_platform", "重点平台", "bool", None))
+FACTS_9 = (("other_funding", "已获资助", "money", None),)
+FACTS_10 = (("established", "成立日期", "date", None),)
+FACTS_11 = (("key_platform", "重点平台", "bool", None), ("national_platform", "国家平台", "bool", None))
+FACTS_12 = (
+    ("fees", "费用", "money", None),
+    ("investment", "投资额", "money", None),
+    ("revenue", "营业收入", "money", None),
+)
 TUPLE_14 = ((None, D_10000000, D_0_10), (D_10000000, D_50000000, D_0_05), (D_50000000, None, D_0_02))
 TUPLE_15 = (("money", None), ("money", None), ("percent", None), ("percent", None), ("percent", None))
 TUPLE_16 = (("money", None), ("money", None), ("number", None), ("percent", None), ("percent", None))

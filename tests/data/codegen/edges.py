@@ -58,13 +58,10 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
+def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
+    show them."""
+    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
 
 
 def apply_funding(
@@ -233,12 +230,12 @@ HEAD_since_edge = ("since_edge", "期限", None, ("cash",))
 HEAD_staged = ("staged", "分期", None, ("cash",))
 # whole 「整数」
 HEAD_whole = ("whole", "整数", None, ("cash",))
-FACTS_1 = (("b", "乙", True),)
-FACTS_2 = (("a", "甲", True), ("b", "乙", True))
-FACTS_3 = (("a", "甲", True),)
-FACTS_4 = (("a", "甲", True), ("r", "比例", False))
-FACTS_5 = (("d", "日期", False),)
-FACTS_6 = (("n", "数量", False),)
+FACTS_1 = (("b", "乙", "money", None),)
+FACTS_2 = (("a", "甲", "money", None), ("b", "乙", "money", None))
+FACTS_3 = (("a", "甲", "money", None),)
+FACTS_4 = (("a", "甲", "money", None), ("r", "比例", "percent", None))
+FACTS_5 = (("d", "日期", "date", None),)
+FACTS_6 = (("n", "数量", "count", "家"),)
 FACT_SPECS: dict[str, FactSpec] = {
     "a": FactSpec("a", "甲", "money", None, (), ((">=", D_0),)),
     "b": FactSpec("b", "乙", "money", None, (), ((">=", D_0),)),

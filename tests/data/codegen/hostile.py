@@ -58,13 +58,10 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
+def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
+    show them."""
+    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
 
 
 def apply_funding(
@@ -228,15 +225,15 @@ TEXT_5 = "补贴.2：适用（if v1 > f and date <= 2023-01-01；"
 HEAD_lambda = ("lambda", "ｌａｍｂｄａ  аdmin (Cyrillic а)", "第一条\n# injected", ("cash",))
 # 补贴 「中文名r\n}」
 HEAD_2 = ("补贴", "中文名r\n}", None, ("cash",))
-FACTS_1 = (("import", "\\", False),)
-FACTS_2 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", True),)
-FACTS_3 = (("need", "need", False), ("print", "print", False))
-FACTS_4 = (("print", "print", False),)
-FACTS_5 = (("更", "更 (U+66F4)", False),)
-FACTS_6 = (("更新", "更新", False),)
-FACTS_7 = (("投资额", "投资额", True),)
-FACTS_8 = (("date", "日期", False), ("f", "f", True), ("v1", "v1", True))
-FACTS_9 = (("Decimal", "Decimal", True), ("yuan", "yuan", True))
+FACTS_1 = (("import", "\\", "bool", None),)
+FACTS_2 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", "money", None),)
+FACTS_3 = (("need", "need", "bool", None), ("print", "print", "count", "家"))
+FACTS_4 = (("print", "print", "count", "家"),)
+FACTS_5 = (("更", "更 (U+66F4)", "bool", None),)
+FACTS_6 = (("更新", "更新", "bool", None),)
+FACTS_7 = (("投资额", "投资额", "money", None),)
+FACTS_8 = (("date", "日期", "date", None), ("f", "f", "money", None), ("v1", "v1", "money", None))
+FACTS_9 = (("Decimal", "Decimal", "money", None), ("yuan", "yuan", "money", None))
 FACT_SPECS: dict[str, FactSpec] = {
     "class": FactSpec(
         "class",

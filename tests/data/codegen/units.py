@@ -58,13 +58,10 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
+def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
+    show them."""
+    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
 
 
 def apply_funding(
@@ -242,14 +239,18 @@ HEAD_planting = ("planting", "种植基地", None, ("cash",))
 HEAD_green = ("green", "绿色发展", None, ("cash",))
 # rd 「研发奖励」
 HEAD_rd = ("rd", "研发奖励", None, ("cash",))
-FACTS_1 = (("area", "新建种植基地面积", False),)
-FACTS_2 = (("boxes", "卷烟产量", False), ("power", "装机容量", False))
-FACTS_3 = (("floor", "租用厂房面积", False), ("power", "装机容量", False))
-FACTS_4 = (("power", "装机容量", False),)
-FACTS_5 = (("boxes", "卷烟产量", False), ("cut", "减排量", False), ("energy", "发电量", False))
-FACTS_6 = (("listed", "规上企业", False),)
-FACTS_7 = (("revenue", "营业收入", True),)
-FACTS_8 = (("rd_rate", "研发投入强度", False),)
+FACTS_1 = (("area", "新建种植基地面积", "count", "亩"),)
+FACTS_2 = (("boxes", "卷烟产量", "count", "标准箱"), ("power", "装机容量", "count", "千瓦"))
+FACTS_3 = (("floor", "租用厂房面积", "count", "平方米"), ("power", "装机容量", "count", "千瓦"))
+FACTS_4 = (("power", "装机容量", "count", "千瓦"),)
+FACTS_5 = (
+    ("boxes", "卷烟产量", "count", "标准箱"),
+    ("cut", "减排量", "count", "吨"),
+    ("energy", "发电量", "count", "千瓦时"),
+)
+FACTS_6 = (("listed", "规上企业", "bool", None),)
+FACTS_7 = (("revenue", "营业收入", "money", None),)
+FACTS_8 = (("rd_rate", "研发投入强度", "percent", None),)
 FACT_SPECS: dict[str, FactSpec] = {
     "area": FactSpec("area", "新建种植基地面积", "count", "亩", (), ((">=", D_0),)),
     "floor": FactSpec("floor", "租用厂房面积", "count", "平方米", (), ((">=", D_0),)),
