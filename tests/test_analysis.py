@@ -685,6 +685,35 @@ def test_fail_on_decides_the_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_cli(["check", "exception_cycle.policy"], monkeypatch)[0] == 1
 
 
+def test_the_summary_never_says_ok_while_warnings_stand(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = run_cli(["check", "baoan_platforms.policy"], monkeypatch)
+    last = output.rstrip().splitlines()[-1]
+    assert code == 0 and not last.startswith("ok")
+    assert last == "1 file checked: 0 errors, 1 warning, 1 info stand; exit code 0 (--fail-on error)"
+    code, output = run_cli(["check", "--fail-on", "warning", "baoan_platforms.policy"], monkeypatch)
+    assert output.rstrip().endswith("exit code 1 (--fail-on warning)")
+    code, output = run_cli(["check", "baoan_platforms_combined.policy"], monkeypatch)
+    assert output.rstrip().splitlines()[-1].startswith("ok: 1 file checked: 0 errors, 0 warnings, 1 info")
+    _, output = run_cli(["check", "clean.policy"], monkeypatch)
+    assert output == "ok: 1 file checked: nothing stands; exit code 0 (--fail-on error)\n"
+
+
+def test_the_summary_is_in_the_language_of_the_files_keywords(monkeypatch: pytest.MonkeyPatch) -> None:
+    chinese = """
+政策 "宝安区工业互联网若干措施（节选）" { 发文机关 "宝安区工业和信息化局" 印发 2022-03-01 }
+主体类型 platform "工业互联网平台"
+事实 customers "客户数量": 数量 家 >= 0
+事实 professional "专业型工业互联网平台": 布尔
+措施 large "区内平台分级分层奖励" { 适用主体 platform  给予 100万 如 customers 3000家以上 }
+措施 pro "专业型工业互联网平台奖励" { 适用主体 platform  给予 50万 如 professional 且 customers 达到 100家 }
+"""
+    monkeypatch.chdir(ANALYSIS)
+    output = CliRunner().invoke(main, ["check", "-"], input=chinese.encode()).output
+    assert output.rstrip().splitlines()[-1] == (
+        "已检查 1 个文件：0 个错误、1 个警告、0 条提示未处理；退出码 0（--fail-on error）"
+    )
+
+
 def test_settled_findings_never_fail_a_check(monkeypatch: pytest.MonkeyPatch) -> None:
     code, output = run_cli(
         ["check", "--verbose", "--fail-on", "warning", "baoan_platforms_combined.policy"], monkeypatch
