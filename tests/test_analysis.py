@@ -820,6 +820,38 @@ def test_seed_witnesses_hold(path: Path) -> None:
             Verifier(model, text, d).verify()
 
 
+_OVERLAPS = {"P201", "P202", "P203", "P204"}
+_SCALE = {"亿": Decimal(100000000), "万": Decimal(10000), "元": Decimal(1)}
+
+
+def overlap_findings(result: Analysis) -> Iterator[dict[str, Any]]:
+    """The data of every overlap finding, open, settled or listed as a member of a group finding."""
+    for d in all_findings(result):
+        if d.code in _OVERLAPS:
+            yield dict(d.data)
+        for member in d.data.get("members", ()) if d.code == "P206" else ():
+            if member.get("code") in _OVERLAPS:
+                yield member
+
+
+def shown_amount(text: str) -> Decimal | None:
+    """A shown amount (`165万`, `1.5亿`, `5000元`) as a number; None for `unset`/`undetermined`."""
+    m = re.fullmatch(r"(-?[\d.]+)(亿|万|元)", text)
+    return None if m is None else Decimal(m.group(1)) * _SCALE[m.group(2)]
+
+
+@pytest.mark.parametrize("path", sorted(POLICIES.glob("*.policy")), ids=lambda p: p.stem)
+def test_every_overlap_witness_pays_both_amounts(path: Path) -> None:
+    # an overlap whose example applicant gets 0元 from one of the two is no overlap a drafter
+    # believes: the witness is asked for with both amounts above zero first
+    model, text = load(path)
+    result = analyse(model, text, Options(verbose=True))
+    for data in overlap_findings(result):
+        for name, shown in data["amounts"].items():
+            value = shown_amount(shown)
+            assert value is None or value > 0, f"{path.name}: {name} is {shown} in {data['targets']}"
+
+
 # ------------------------------------------------------------------------------- error-code pages
 
 PAGES = ROOT / "docs" / "errors"
