@@ -94,7 +94,8 @@ def group(ctx: Context, findings: Sequence[Diagnostic]) -> list[Diagnostic]:
         kind = RANKS[index]
         na, nb = sorted(d.data["measures"], key=order.__getitem__)
         amounts = d.data.get("amounts", {})
-        member = {"code": d.code, "rank": kind, "message": d.message, "location": _where(d.span)}
+        member: dict[str, Any] = {"code": d.code, "rank": kind, "message": d.message}
+        member["location"] = _where(d.span)
         member.update({k: v for k, v in d.data.items() if k != "targets"})
         member["targets"] = [na, nb]
         if cap is not None:
