@@ -511,7 +511,7 @@ class PolicyPage:
             f"<li>{esc(n.message)}" + (f"（第 {n.span.line} 行）" if n.span else "") + "</li>"
             for n in d.notes
             if not (n.message.startswith("witness:") and "witness" in d.data)
-            and d.code != "P206"  # its pairs are drawn from the structured data as a table
+            and d.code != codes.P206.id  # its pairs are drawn from the structured data as a table
         )
         hint = f'<p class="hint">建议：{esc(d.hint)}</p>' if d.hint else ""
         why = f'<p class="reason">确认理由：{esc(reason)}</p>' if reason is not None else ""
@@ -523,7 +523,7 @@ class PolicyPage:
             f"<p>{esc(d.message)}</p>{why}{excerpt}"
             + (f"<ul>{notes}</ul>" if notes else "")
             + hint
-            + (self.members_html(d.data, known) if d.code == "P206" else self.data_html(d.data, known))
+            + (self.members_html(d.data, known) if d.code == codes.P206.id else self.data_html(d.data, known))
             + "</div>"
         )
 
