@@ -136,6 +136,20 @@ def test_findings_show_witnesses_and_settled_ones_their_reason(site: Path) -> No
     assert "确认理由：试点示范另行发文，可与平台奖补叠加" in settled
 
 
+def test_the_findings_of_baoan_follow_the_grouping_and_fit_a_few_screens(site: Path) -> None:
+    html = (site / "baoan_industrial_internet.html").read_text(encoding="utf-8")
+    findings = html[html.index('<section id="findings">') :]
+    findings = findings[: findings.index("</section>")]
+    # one card for the 91 pairs of measures, not one card each
+    assert findings.count('class="finding') < 20
+    assert findings.count("<code>P206</code>") == 2 and "<code>P201</code>" not in findings
+    group = findings[findings.index('<h3 id="code-P206">') :]
+    # the pairs about the same subject lead, each with its two amounts and its applicant folded
+    assert group.count("<th>同一事项</th>") == 11
+    assert '<a href="#measure-large_platform">large_platform</a> 与 <a href="#measure-pro_platform">' in group
+    assert "<summary>其余 80 对（逐对列出）</summary>" in group
+
+
 def test_colours_in_the_page_match_the_diagrams(site: Path) -> None:
     html = page(site)
     for name, role in ROLES.items():

@@ -511,6 +511,7 @@ class PolicyPage:
             f"<li>{esc(n.message)}" + (f"（第 {n.span.line} 行）" if n.span else "") + "</li>"
             for n in d.notes
             if not (n.message.startswith("witness:") and "witness" in d.data)
+            and d.code != codes.P206.id  # its pairs are drawn from the structured data as a table
         )
         hint = f'<p class="hint">建议：{esc(d.hint)}</p>' if d.hint else ""
         why = f'<p class="reason">确认理由：{esc(reason)}</p>' if reason is not None else ""
@@ -522,9 +523,31 @@ class PolicyPage:
             f"<p>{esc(d.message)}</p>{why}{excerpt}"
             + (f"<ul>{notes}</ul>" if notes else "")
             + hint
-            + self.data_html(d.data, known)
+            + (self.members_html(d.data, known) if d.code == codes.P206.id else self.data_html(d.data, known))
             + "</div>"
         )
+
+    def members_html(self, data: Mapping[str, Any], known: set[str]) -> str:
+        """The pairs a group finding (P206) lists: those worth a reviewer's time as a table, each
+        with its example applicant folded; the rest folded as one list."""
+        rows: list[str] = []
+        rest: list[str] = []
+        for m in data.get("members", ()):
+            a, b = (self.target_link(str(n), known) for n in m["targets"])
+            amounts = " 与 ".join(esc(str(m.get("amounts", {}).get(n, "?"))) for n in m["targets"])
+            if m["rank"] == "other":
+                rest.append(f"<li>{a} 与 {b}：{amounts}</li>")
+                continue
+            witness = self.value_html(m.get("witness", {}), known)
+            rows.append(
+                f"<tr><th>{esc(GROUP_RANKS[m['rank']])}</th><td>{a} 与 {b}</td><td>{amounts}</td>"
+                f"<td><details><summary>示例申报主体</summary>{witness}</details></td></tr>"
+            )
+        parts = [f'<table class="data">{"".join(rows)}</table>'] if rows else []
+        if rest:
+            summary = f"<summary>其余 {len(rest)} 对（逐对列出）</summary>"
+            parts.append(f"<details>{summary}<ul>{''.join(rest)}</ul></details>")
+        return "".join(parts)
 
     def data_html(self, data: Mapping[str, Any], known: set[str]) -> str:
         """The structured part of a finding: the witness applicant as a table of facts, clauses and
@@ -772,6 +795,9 @@ DATA_LABELS = {
     "param": "参数",
     "uses": "使用处数",
 }
+
+
+GROUP_RANKS = {"same_subject": "同一事项", "shared_cap": "同受累计封顶"}  # the members of P206
 
 
 def code_title(code: str) -> str:
