@@ -532,9 +532,12 @@ class PythonGenerator:
             return Val(f"year_no({start.code}, date)", False)
         result = self.fn.temp()
         w = self.fn.w
+        unknown = "date is None" + (f" or {start.code} is None" if start.nullable else "")
+        if self.quiet:  # explaining a figure already worked out: the date is known
+            w.line(f"{result} = None if {unknown} else year_no({start.code}, date)")
+            return Val(result, True)
         with w.block("if date is None"):
-            if not self.quiet:  # quiet: explaining a figure already worked out
-                w.line(f"need.add({literal(DATE_NEEDED)})")
+            w.line(f"need.add({literal(DATE_NEEDED)})")
             w.line(f"{result} = None")
         if start.nullable:
             with w.block(f"elif {start.code} is None"):

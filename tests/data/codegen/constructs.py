@@ -2535,12 +2535,7 @@ def schedules_1(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         value = v9
         if explain and value is not None:
             amount_step(steps, TEXT_19, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_13))
-            if date is None:
-                v10 = None
-            elif established is None:
-                v10 = None
-            else:
-                v10 = year_no(established, date)
+            v10 = None if date is None or established is None else year_no(established, date)
             year_step(steps, "成立日期", v10, ((1, 2), (3, 5)), ("第1至2年：80%", "第3至5年：50%"))
     except Unset as exc:
         why = exc.what
@@ -2640,12 +2635,7 @@ def schedules_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         value = v9
         if explain and value is not None:
             amount_step(steps, TEXT_21, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_10))
-            if date is None:
-                v10 = None
-            elif established is None:
-                v10 = None
-            else:
-                v10 = year_no(established, date)
+            v10 = None if date is None or established is None else year_no(established, date)
             year_step(
                 steps,
                 "成立日期",
