@@ -485,14 +485,9 @@ class _Checker:
 
     def year(self, node: ast.Call) -> Type:
         """`year(d)`: the calendar year of the date d; `year_no(d)`: the year of the evaluation date
-        counted from d's own year as year 1.  Both plain whole numbers."""
-        for arg in node.args[1:]:
-            self.expr(arg)
+        counted from d's own year as year 1.  Both plain whole numbers (the grammar gives each
+        one argument)."""
         example = f"`{node.func}(recognised)`"
-        if len(node.args) != 1:
-            message = f"`{node.func}` takes one date, not {len(node.args)} arguments"
-            self.sink.report(codes.E204, message, node.span, hint=example)
-            return T.ERROR
         ty = self.expr(node.args[0])
         if ty.kind not in ("date", "error"):
             message = f"`{node.func}` needs a date, but this is {describe(ty)}"
