@@ -41,9 +41,10 @@ def award_period(amount: P.Amount) -> tuple[P.Condition, ...]:
             years = node.years
             lo, hi = min(a for a, _ in years), max(b for _, b in years)
             counted = node.subject
-            first = P.Const(Decimal(lo), "number", text=str(lo))
-            last = P.Const(Decimal(hi), "number", text=str(hi))
-            cond = P.And(P.Cmp(">=", counted, first, ">="), P.Cmp("<=", counted, last, "<="), span=node.span)
+            at = node.span  # the period is written where the schedule is
+            first = P.Const(Decimal(lo), "number", text=str(lo), span=at)
+            last = P.Const(Decimal(hi), "number", text=str(hi), span=at)
+            cond = P.And(P.Cmp(">=", counted, first, ">=", span=at), P.Cmp("<=", counted, last, "<=", span=at), span=at)
             said = f"第{lo}年" if lo == hi else f"第{lo}至{hi}年"
             text = AWARD_PERIOD.format(event=node.counted_from, years=said)
             condition = P.Condition(cond, False, text, span=node.span)
