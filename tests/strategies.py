@@ -655,7 +655,11 @@ class _Writer:
                 continue
             value = self.percent_lit() if rated else self.expr(MONEY, 0)
             if self.lang == "zh" or self.chance(0.3):
-                span = f"第{first}年" if first == last else self.pick([f"第{first}至{last}年", f"第{first}年至第{last}年"])
+                span = (
+                    f"第{first}年"
+                    if first == last
+                    else self.pick([f"第{first}至{last}年", f"第{first}年至第{last}年"])
+                )
             else:
                 span = f"years {first}" if first == last else f"years {first} until {last}"
             rows.append(f"{span}: {value}")

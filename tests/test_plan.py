@@ -181,7 +181,11 @@ def assert_every_ast_piece_once(model: Model, plan: Plan) -> None:
             # a schedule by year in the amount or a cap adds its award period as a last condition
             period = award_period(pc.amount)
             assert pc.conditions[len(ac.conditions) :] == period
-            assert pc.index == i and pc.kind == ac.kind and len(pc.conditions) == len(ac.conditions) + len(period)
+            assert (
+                pc.index == i
+                and pc.kind == ac.kind
+                and len(pc.conditions) == len(ac.conditions) + len(period)
+            )
             assert pc.amount.mode == ac.amount.mode and len(pc.amount.caps) == len(ac.amount.caps)
         kinds = [g.kind for g in pm.gates]
         assert kinds.count("require") == len(am.of(ast.Requirement))

@@ -44,7 +44,9 @@ def award_period(amount: P.Amount) -> tuple[P.Condition, ...]:
             at = node.span  # the period is written where the schedule is
             first = P.Const(Decimal(lo), "number", text=str(lo), span=at)
             last = P.Const(Decimal(hi), "number", text=str(hi), span=at)
-            cond = P.And(P.Cmp(">=", counted, first, ">=", span=at), P.Cmp("<=", counted, last, "<=", span=at), span=at)
+            cond = P.And(
+                P.Cmp(">=", counted, first, ">=", span=at), P.Cmp("<=", counted, last, "<=", span=at), span=at
+            )
             said = f"第{lo}年" if lo == hi else f"第{lo}至{hi}年"
             text = AWARD_PERIOD.format(event=node.counted_from, years=said)
             condition = P.Condition(cond, False, text, span=node.span)
