@@ -442,6 +442,18 @@ class Verifier:
         inside = [lo < subject and (hi is None or subject < hi) for lo, hi in limits]
         assert sum(inside) >= 2
 
+    def check_P409(self, cid: str) -> None:
+        m, c = self.clause(cid)
+        assert self.gate(m) and self.fires(c)
+        node = next(n for n in _walk(c.amount) if isinstance(n, ast.Schedule))
+        assert self.on is not None
+        year = self.on.year - self.ev(node.start).year + 1  # 自…当年起第N年, counted independently
+        assert year == self.d.data["year"]
+        rows = [(e.first, e.last) for e in node.entries]
+        # inside the schedule's years (so the clause applies), in no row
+        assert min(a for a, _ in rows) <= year <= max(b for _, b in rows)
+        assert not any(a <= year <= b for a, b in rows)
+
     def check_P404(self, a: str, b: str) -> None:
         (m, ca), (_, cb) = self.clause(a), self.clause(b)
         assert self.gate(m)

@@ -531,6 +531,14 @@ class Encoder:
                     part = upper - lower
                     total = total + self.num(row.rate) * z3.If(part > 0, part, zero)
                 return total
+            case P.Year():
+                date = self.value(node.date)
+                if not isinstance(date, DateTerm):
+                    raise Unsupported("a year is taken of a date", node)
+                if node.func == "year":
+                    return z3.ToReal(date.y)
+                # the year of the evaluation date counted from the date's own year as year 1
+                return z3.ToReal(self.today().y - date.y + 1)
             case P.Unset():
                 raise Unsupported("a value the text leaves unset stands where a figure is needed", node)
             case _:

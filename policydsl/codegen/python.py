@@ -26,7 +26,7 @@ from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, lite
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
-from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
+from policydsl.plan.specs import DATE_NEEDED, NO_BAND, NO_YEAR, runtime_specs
 from policydsl.render import steps
 from policydsl.syntax.keywords import APPLICANT_FACT
 
@@ -425,6 +425,8 @@ class PythonGenerator:
                     return self.none_if([value, size], code)
                 # a unit that can be zero fails where the interpreter computes it, before later operands
                 return self.bind(code, False) if self.may_raise(e) else Val(code, False)
+            case P.Year():
+                return self.year(e)
             case P.Unset():
                 self.unset_value(e.why)
                 return Val("None", True)
@@ -525,6 +527,29 @@ class PythonGenerator:
                 else self.bind(code, False)
             )
         return self.none_if([left, right], code)
+
+    def year(self, e: P.Year) -> Val:
+        """`year(d)`, or `year_no(d)`, which needs the evaluation date as `since` does."""
+        start = self.expr(e.date)
+        if e.func == "year":
+            return self.none_if([start], f"calendar_year({start.code})")
+        if self.fast:
+            return Val(f"year_no({start.code}, date)", False)
+        result = self.fn.temp()
+        w = self.fn.w
+        unknown = "date is None" + (f" or {start.code} is None" if start.nullable else "")
+        if self.quiet:  # explaining a figure already worked out: the date is known
+            w.line(f"{result} = None if {unknown} else year_no({start.code}, date)")
+            return Val(result, True)
+        with w.block("if date is None"):
+            w.line(f"need.add({literal(DATE_NEEDED)})")
+            w.line(f"{result} = None")
+        if start.nullable:
+            with w.block(f"elif {start.code} is None"):
+                w.line(f"{result} = None")
+        with w.block("else"):
+            w.line(f"{result} = year_no({start.code}, date)")
+        return Val(result, True)
 
     def since(self, e: P.Since) -> Val:
         start = self.expr(e.start)
@@ -682,7 +707,7 @@ class PythonGenerator:
                 first = False
             if not done:
                 with w.block("else" if not first else "if True"):
-                    self.unset_value(NO_BAND)
+                    self.unset_value(NO_BAND if e.counted_from is None else NO_YEAR)
             w.choice(start)  # two rows: `r = a if x > b else c`
             return Val(result, True)
         # bounds that read facts or parameters are evaluated one by one, as the interpreter does
@@ -964,6 +989,11 @@ class PythonGenerator:
                     value, size = self.expr(node.value), self.expr(node.size)
                     args = [literal(node.func), self.s(texts.text), value.code, size.code, shown]
                     w.call("whole_step(", ["steps", *args])
+                case P.Band() if node.counted_from is not None:
+                    year = self.expr(node.subject)
+                    words = self.tuple_code([literal(t) for t in texts.rows])
+                    years = self.tuple_code([f"({a}, {b})" for a, b in node.years])
+                    w.call("year_step(", ["steps", self.s(texts.text), year.code, years, words])
                 case P.Band():
                     subject = self.expr(node.subject)
                     rows: list[str | Seq] = [

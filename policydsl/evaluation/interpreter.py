@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, assert_never
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
-from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
+from policydsl.plan.specs import DATE_NEEDED, NO_BAND, NO_YEAR, runtime_specs
 from policydsl.render import steps
 from policydsl.syntax.keywords import APPLICANT_FACT
 
@@ -162,6 +162,14 @@ class Interpreter:
                 if start is None or duration is None:
                     return None
                 return rt.since_compare(start, env.date, expr.op, duration.count, duration.unit)
+            case P.Year():
+                start = self.ev(expr.date, env)
+                if expr.func == "year":
+                    return None if start is None else rt.calendar_year(start)
+                if env.date is None:
+                    env.needed.add(DATE_NEEDED)
+                    return None
+                return None if start is None else rt.year_no(start, env.date)
             case P.In():
                 subject = self.ev(expr.subject, env)
                 return None if subject is None else subject in expr.members
@@ -192,7 +200,7 @@ class Interpreter:
                         rt._OPS[op](subject, self.ev(bound, env)) for op, bound in band.bounds
                     ):
                         return self.ev(band.value, env)
-                raise Unset(NO_BAND)
+                raise Unset(NO_BAND if expr.counted_from is None else NO_YEAR)
             case P.Brackets():
                 subject, rows = self.brackets(expr, env)
                 if subject is None or rows is None:
@@ -230,6 +238,9 @@ class Interpreter:
                 case P.Whole():
                     value, size = self.ev(node.value, env), self.ev(node.size, env)
                     rt.whole_step(out, node.func, texts.text, value, size, texts.shown)
+                case P.Band() if node.counted_from is not None:
+                    year = self.ev(node.subject, env)
+                    rt.year_step(out, texts.text, year, node.years, texts.rows)
                 case P.Band():
                     rows = [
                         None if r.bounds is None else tuple((op, self.ev(b, env)) for op, b in r.bounds)

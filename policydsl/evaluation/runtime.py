@@ -737,6 +737,27 @@ def band_step(
             return
 
 
+def calendar_year(date: datetime.date) -> Decimal:
+    """`year(d)`: the calendar year of a date, a plain number."""
+    return Decimal(date.year)
+
+
+def year_no(start: datetime.date, today: datetime.date) -> Decimal:
+    """`year_no(d)`: the year of `today` counted from the year of `start` as year 1 (自…当年起第N年);
+    0 or below when `today` falls in an earlier year."""
+    return Decimal(today.year - start.year + 1)
+
+
+def year_step(
+    steps: list[str], event: str, year: Any, rows: Sequence[tuple[int, int]], words: Sequence[str]
+) -> None:
+    """`逐年：自event当年起第N年，适用「第1至2年：80%」`, the row of a schedule by year that applied."""
+    for (first, last), said in zip(rows, words, strict=True):
+        if year is not None and first <= year <= last:
+            steps.append(f"逐年：自{event}当年起第{year}年，适用「{said}」")
+            return
+
+
 def add_duration(start: datetime.date, count: int, unit: str) -> datetime.date:
     """`start` plus whole years, months or days; 29 Feb plus a year is 28 Feb (满 counts full periods).
     OverflowError when the day falls outside the calendar (years 1 to 9999)."""

@@ -205,6 +205,17 @@ class Whole:
 
 
 @attrs.frozen
+class Year:
+    """A year as a plain whole number: `func` year is the calendar year of the date `date`; year_no
+    is the year of the evaluation date counted from `date`'s own calendar year as year 1
+    (`year(evaluation date) - year(date) + 1`; needs an evaluation date, as `Since` does)."""
+
+    func: str
+    date: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
 class Unset:
     """A value the text leaves open; evaluating it makes the figure unknown for the reason `why`.  In
     a tier table's `otherwise` row, `{key}` in `why` stands for the applicant's value of the key."""
@@ -256,6 +267,21 @@ class Band:
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     subject_kind: str = attrs.field(default="number", eq=False, repr=False, kw_only=True)
     subject_unit: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    # A schedule by year (`schedule d { years 1 until 2: … }`) is lowered to a band over
+    # `Year("year_no", d)` whose rows are `>= first` and `<= last`; `counted_from` then names the
+    # event in the reader's words (the wording and the findings speak of years, not bands).
+    counted_from: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    @property
+    def years(self) -> tuple[tuple[int, int], ...]:
+        """A schedule's rows as (first, last) years, both included (empty for other bands)."""
+        if self.counted_from is None:
+            return ()
+        out = []
+        for row in self.rows:
+            limits = {op: b.value for op, b in row.bounds or () if isinstance(b, Const)}
+            out.append((int(limits[">="]), int(limits["<="])))
+        return tuple(out)
 
 
 @attrs.frozen
@@ -307,6 +333,7 @@ Expr: TypeAlias = (
     | Not
     | MinMax
     | Whole
+    | Year
     | Unset
     | Table
     | Band
@@ -331,6 +358,7 @@ EXPR_CLASSES: tuple[type, ...] = (
     Not,
     MinMax,
     Whole,
+    Year,
     Unset,
     Table,
     Band,
@@ -356,6 +384,8 @@ def children(expr: Expr) -> Iterator[Expr]:
         case Whole():
             yield expr.value
             yield expr.size
+        case Year():
+            yield expr.date
         case Table():
             yield FactRef(expr.fact)
             for row in expr.rows:

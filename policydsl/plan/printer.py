@@ -76,6 +76,8 @@ def expr(e: P.Expr) -> str:
             return f"{e.func}({', '.join(expr(a) for a in e.args)})"
         case P.Whole():
             return f"{e.func}({expr(e.value)}, {expr(e.size)})"
+        case P.Year():
+            return f"{e.func}({expr(e.date)})"
         case P.Unset():
             return f"unset({q(e.why)})"
         case P.Table():

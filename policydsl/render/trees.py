@@ -54,6 +54,8 @@ def subexpressions(node: P.Expr) -> Iterator[P.Expr]:
         case P.Whole():
             yield from subexpressions(node.value)
             yield from subexpressions(node.size)
+        case P.Year():
+            yield from subexpressions(node.date)
         case P.Table():
             for row in node.rows:
                 yield from subexpressions(row.value)
@@ -160,6 +162,9 @@ class Words:
         if isinstance(expr, P.Table):
             rows = "／".join(f"{self._row_key(expr, r)} {self.expr(r.value)}" for r in expr.rows)
             return f"按{self.fact_label(expr.fact)}：{rows}"
+        if isinstance(expr, P.Band) and expr.counted_from is not None:
+            rows = "／".join(f"{self.printer.years(y)} {self.expr(r.value)}" for y, r in self._years(expr))
+            return f"自{expr.counted_from}当年起逐年：{rows}"
         if isinstance(expr, P.Band):
             rows = "／".join(f"{self.printer.band_condition(r)} {self.expr(r.value)}" for r in expr.rows)
             return f"按{self.expr(expr.subject)}分档：{rows}"
@@ -172,6 +177,9 @@ class Words:
         if isinstance(expr, P.Table):
             rows = ["  " + self._row_key(expr, r) + "：" + self.expr(r.value) for r in expr.rows]
             return [f"{lead}按{self.fact_label(expr.fact)}分档", *rows]
+        if isinstance(expr, P.Band) and expr.counted_from is not None:
+            rows = [f"  {self.printer.years(y)}：{self.expr(r.value)}" for y, r in self._years(expr)]
+            return [f"{lead}自{expr.counted_from}当年起逐年", *rows]
         if isinstance(expr, P.Band):
             rows = [f"  {self.printer.band_condition(r)}：{self.expr(r.value)}" for r in expr.rows]
             return [f"{lead}按{self.expr(expr.subject)}分档", *rows]
@@ -179,6 +187,10 @@ class Words:
             rows = [f"  {self.printer.band_condition(r)}部分：{self.expr(r.rate)}" for r in expr.rows]
             return [f"{lead}按{self.expr(expr.subject)}超额累进", *rows]
         return [lead + self.expr(expr)]
+
+    @staticmethod
+    def _years(expr: P.Band) -> list[tuple[tuple[int, int], P.BandRow]]:
+        return list(zip(expr.years, expr.rows, strict=True))
 
     def fact_label(self, name: str) -> str:
         """The label of the fact (under any name it may be given) or parameter `name`."""

@@ -199,7 +199,7 @@ class Implies(Node):
 
 @attrs.frozen
 class Call(Node):
-    """A built-in function `func` (min, max, blocks, round_down, since) applied to `args`."""
+    """A built-in function `func` (min, max, blocks, round_down, since, year, year_no) applied to `args`."""
 
     func: str
     args: tuple[Expr, ...]
@@ -271,6 +271,29 @@ class Brackets(Node):
     entries: tuple[BracketEntry, ...]
 
 
+@attrs.frozen
+class ScheduleEntry(Node):
+    """One row of a schedule by year: years `first` to `last` (both included, counted from the
+    event, its own calendar year being year 1) give `value`; `first_span` and `last_span` are where
+    the two year numbers are written."""
+
+    first: int
+    last: int
+    value: Expr | Unset
+    first_span: Span = attrs.field(eq=False, kw_only=True)
+    last_span: Span = attrs.field(eq=False, kw_only=True)
+
+
+@attrs.frozen
+class Schedule(Node):
+    """A schedule by year counted from the date `start`:
+    `schedule recognised { years 1 until 2: 80%, years 3 until 5: 50% }` (`逐年 认定日期 { 第1至2年:
+    80%, 第3至5年: 50% }`); the row that covers the year of the evaluation date gives the value."""
+
+    start: Expr
+    entries: tuple[ScheduleEntry, ...]
+
+
 Expr: TypeAlias = (
     Money
     | Percent
@@ -294,6 +317,7 @@ Expr: TypeAlias = (
     | Table
     | Band
     | Brackets
+    | Schedule
 )
 
 # ------------------------------------------------------------------------------- declarations

@@ -32,6 +32,7 @@ _QUANTITY = re.compile(
 # 千, 万 and 亿 move the decimal point; shifting is exact however many digits are written.
 _SHIFTS = {None: 0, "千": 3, "万": 4, "亿": 8}
 _DURATIONS = {"年": "year", "个月": "month", "月": "month", "日": "day", "天": "day"}
+_YEAR_NUMBER = re.compile(r"(\d{1,4})年?$")
 _ZH_KEYWORDS = frozenset(zh for _, zh in KEYWORDS.values())
 _DATE = re.compile(r"(\d{4})(?:-|年)(\d{1,2})(?:-|月)(\d{1,2})日?$")
 
@@ -313,6 +314,48 @@ class _Builder:
     def since(self, span: Span, children: list[Any]) -> ast.Expr:
         (arg,) = children
         return self._deep(ast.Call(span, "since", (arg,)), arg)
+
+    @_with_span
+    def year(self, span: Span, children: list[Any]) -> ast.Expr:
+        (arg,) = children
+        return self._deep(ast.Call(span, "year", (arg,)), arg)
+
+    @_with_span
+    def year_no(self, span: Span, children: list[Any]) -> ast.Expr:
+        (arg,) = children
+        return self._deep(ast.Call(span, "year_no", (arg,)), arg)
+
+    @_with_span
+    def schedule(self, span: Span, children: list[Any]) -> ast.Expr:
+        start, *entries = children
+        rows = tuple(e for e in entries if e is not None)
+        return self._deep(ast.Schedule(span, start, rows), start, *(r.value for r in rows))
+
+    @_with_span
+    def schedule_entry(self, span: Span, children: list[Any]) -> ast.ScheduleEntry:
+        first, last, value = children
+        last = first if last is None else last
+        return ast.ScheduleEntry(
+            span,
+            self._year_number(first),
+            self._year_number(last),
+            value,
+            first_span=self._tok(first),
+            last_span=self._tok(last),
+        )
+
+    def _year_number(self, token: Token) -> int:
+        """A year of a schedule, `3` or `3年`: a whole number from 1 (year 1 is the event's own)."""
+        m = _YEAR_NUMBER.match(str(token))
+        if m is None or int(m.group(1)) < 1:
+            self.sink.report(
+                codes.E006,
+                f"`{token}` is not a year of a schedule; they are counted 1, 2, 3… from the event's own year",
+                self._tok(token),
+                hint="`第1至2年: 80%` (`years 1 until 2: 80%`)",
+            )
+            return 1
+        return int(m.group(1))
 
     @_with_span
     def table(self, span: Span, children: list[Any]) -> ast.Expr:

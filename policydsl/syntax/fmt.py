@@ -810,6 +810,10 @@ class _Printer:
                 head = [kw("band"), " ", sub(expr.subject, 8), " "]
                 open_at = self.find("{", expr.subject.span.end)
                 return self.bracketed(head, open_at, expr.span.end - 1, expr.entries, self.band_row)
+            case ast.Schedule():
+                head = [kw("schedule"), " ", sub(expr.start, 8), " "]
+                open_at = self.find("{", expr.start.span.end)
+                return self.bracketed(head, open_at, expr.span.end - 1, expr.entries, self.schedule_row)
             case ast.Brackets():
                 head = [kw("progressive"), " ", sub(expr.subject, 8), " "]
                 open_at = self.find("{", expr.subject.span.end)
@@ -823,6 +827,15 @@ class _Printer:
             parts.extend([" ", self.kw("and"), " "] if i else [])
             parts.append(self.bound(bound))
         return [*parts, ": ", self.expr(row.rate)]
+
+    def schedule_row(self, row: ast.ScheduleEntry) -> Doc:
+        """`第1至2年: 80%`, `第3年: 2万` (`years 1 until 2: 80%`, `years 3: 2万`)."""
+        first, last = row.first, row.last
+        if self.kw("years") == "第":
+            years = f"第{first}年" if first == last else f"第{first}至{last}年"
+        else:
+            years = f"years {first}" if first == last else f"years {first} until {last}"
+        return [years, ": ", self.value(row.value)]
 
     def table_row(self, row: ast.TableEntry) -> Doc:
         key = self.kw("otherwise") if row.key is None else row.key.text

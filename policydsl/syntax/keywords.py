@@ -85,6 +85,10 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     "progressive": ("progressive", "超额累进"),
     "otherwise": ("otherwise", "其他"),
     "since": ("since", "距今"),
+    "year": ("year", "年份"),
+    "year_no": ("year_no", "第几年"),
+    "schedule": ("schedule", "逐年"),
+    "years": ("years", "第"),
     "true": ("true", "是"),
     "false": ("false", "否"),
 }

@@ -307,9 +307,12 @@ _VALUE_KEYWORDS = (
     "blocks",
     "round_down",
     "since",
+    "year",
+    "year_no",
     "by",
     "band",
     "progressive",
+    "schedule",
     "not",
 )
 _SYMBOLS = frozenset({">=", "≥", ">", "<=", "≤", "<", "==", "!=", "≠"})

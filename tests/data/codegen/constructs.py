@@ -215,6 +215,7 @@ MEASURES: tuple[str, ...] = (
     "ladder",
     "misc",
     "brackets",
+    "schedules",
 )
 COMBINES: list[tuple[str, list[str]]] = [
     ("highest", ["center", "voucher"]),
@@ -259,6 +260,11 @@ D_50 = Decimal("50")
 D_0_01 = Decimal("0.01")
 D_1000 = Decimal("1000")
 D_500 = Decimal("500")
+D_70 = Decimal("70")
+D_2 = Decimal("2")
+D_0_80 = Decimal("0.80")
+D_2020 = Decimal("2020")
+D_30000 = Decimal("3E+4")
 D_10000000_00 = Decimal("10000000.00")
 D_30000000_00 = Decimal("30000000.00")
 D_300000_00 = Decimal("300000.00")
@@ -272,25 +278,29 @@ DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "参数 试点金额（pilot_amount）原文未给出"
 TEXT_2 = "by center_level { national: 1亿, provincial: 5000万, municipal: unset }"
 TEXT_3 = "封顶 by center_level { national: 1亿, provincial: 5000万, municipal: unset }："
-TEXT_4 = "[四.1] default：适用（if key_platform；"
-TEXT_5 = "[四.1] national：适用（if national_platform；"
-TEXT_6 = "platform.3：适用（if revenue 超过 2000万；"
-TEXT_7 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
-TEXT_8 = "misc.1：适用（if center_level in [national, provincial] and not key_platform；"
-TEXT_9 = "[第十条] misc.2：适用（if established + 2年 <= 2023-06-01；"
-TEXT_10 = "misc.3：适用（if key_platform implies national_platform；"
-TEXT_11 = "10万 * blocks(investment - 1000万, 100万)"
-TEXT_12 = (
+TEXT_4 = "[四.1] national：适用（national_platform；"
+TEXT_5 = "platform.3：适用（revenue 超过 2000万；"
+TEXT_6 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
+TEXT_7 = "misc.1：适用（center_level in [national, provincial] and not key_platform；"
+TEXT_8 = "[第十条] misc.2：适用（established + 2年 <= 2023-06-01；"
+TEXT_9 = "misc.3：适用（key_platform implies national_platform；"
+TEXT_10 = "10万 * blocks(investment - 1000万, 100万)"
+TEXT_11 = (
     "round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 * 每满(investment, fees)"
 )
-TEXT_13 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
-TEXT_14 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
-TEXT_15 = (
+TEXT_12 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
+TEXT_13 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
+TEXT_14 = (
     "progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过 upper_bracket: "
     "1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }"
 )
-TEXT_16 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
-TEXT_17 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
+TEXT_15 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
+TEXT_16 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
+TEXT_17 = "schedules.1：适用（standards >= 70；奖励期：自成立日期当年起第1至5年；"
+TEXT_18 = "逐年表未列出本年度，原文未给出该年的金额"
+TEXT_19 = "schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue"
+TEXT_20 = "schedules.2：适用（year(established) >= 2020；奖励期：自成立日期当年起第1至3年；"
+TEXT_21 = "逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
 # center 「创新中心」
 HEAD_center = ("center", "创新中心", "三(二)1", ("cash",))
 # platform 「平台」
@@ -309,6 +319,8 @@ HEAD_ladder = ("ladder", "多个例外", None, ("cash",))
 HEAD_misc = ("misc", "杂项", None, ("cash",))
 # brackets 「超额累进」
 HEAD_brackets = ("brackets", "超额累进", None, ("cash",))
+# schedules 「逐年奖励」
+HEAD_schedules = ("schedules", "逐年奖励", None, ("cash",))
 FACTS_1 = (("investment", "投资额", "money", None),)
 FACTS_2 = (("key_platform", "重点平台", "bool", None),)
 FACTS_3 = (("national_platform", "国家平台", "bool", None),)
@@ -330,7 +342,8 @@ TUPLE_14 = ((None, D_10000000, D_0_10), (D_10000000, D_50000000, D_0_05), (D_500
 TUPLE_15 = (("money", None), ("money", None), ("percent", None), ("percent", None), ("percent", None))
 TUPLE_16 = (("money", None), ("money", None), ("number", None), ("percent", None), ("percent", None))
 TUPLE_17 = (("count", "家"), ("money", None), ("per_unit", "家"), ("per_unit", "家"))
-TUPLE_18 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
+FACTS_13 = (("established", "成立日期", "date", None), ("revenue", "营业收入", "money", None))
+TUPLE_19 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
 FACT_SPECS: dict[str, FactSpec] = {
     "applicant": FactSpec(
         "applicant",
@@ -353,7 +366,7 @@ FACT_SPECS: dict[str, FactSpec] = {
     "customers": FactSpec("customers", "客户数量", "count", "家", (), ((">=", D_0),)),
     "established": FactSpec("established", "成立日期", "date", None, (), ()),
     "other_funding": FactSpec("other_funding", "已获资助", "money", None, (), ((">=", D_0),)),
-    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_18, ()),
+    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_19, ()),
     "key_platform": FactSpec("key_platform", "重点平台", "bool", None, (), ()),
     "national_platform": FactSpec("national_platform", "国家平台", "bool", None, (), ()),
     "completion_h1": FactSpec("completion_h1", "上半年完成率", "percent", None, (), ()),
@@ -712,7 +725,7 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_2)
-        steps.append(TEXT_4 + used + "）")
+        steps.append("[四.1] default：适用（key_platform；" + used + "）")
     # amount: ceiling 1000万
     value = None
     precision = AT_MOST
@@ -753,7 +766,7 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_3)
-        steps.append(TEXT_5 + used + "）")
+        steps.append(TEXT_4 + used + "）")
     # amount: ceiling 3000万
     value = None
     precision = AT_MOST
@@ -795,7 +808,7 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_4)
-        steps.append(TEXT_6 + used + "）")
+        steps.append(TEXT_5 + used + "）")
     # amount: determined 30万
     value = None
     precision = EXACT
@@ -917,7 +930,7 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_5)
-        steps.append("consulting.1：适用（if customers > 0；" + used + "）")
+        steps.append("consulting.1：适用（customers > 0；" + used + "）")
     # amount: determined 5万/家 * customers
     value = None
     precision = EXACT
@@ -1053,7 +1066,7 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
             raise Unset("分档金额原文未给出")
         value = v1
         if explain and value is not None:
-            amount_step(steps, TEXT_7, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
+            amount_step(steps, TEXT_6, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
             band_step(
                 steps,
                 "营业收入",
@@ -1066,7 +1079,7 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
         why = exc.what
         precision = UNKNOWN
     except ARITHMETIC as exc:
-        why = failure(TEXT_7, exc)
+        why = failure(TEXT_6, exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
         try:
@@ -1167,7 +1180,7 @@ def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("pilot.1：适用（if standards >= 1；" + used + "）")
+        steps.append("pilot.1：适用（standards >= 1；" + used + "）")
     # amount: determined pilot_amount
     value = None
     precision = EXACT
@@ -1208,7 +1221,7 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("pilot.2：适用（if standards >= 3；" + used + "）")
+        steps.append("pilot.2：适用（standards >= 3；" + used + "）")
     # amount: unset unset
     why = "pilot.2：原文未给出金额"
     # cap 20万
@@ -1318,7 +1331,7 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_7)
-        steps.append("voucher.1：适用（unless fees == 0；" + used + "）")
+        steps.append("voucher.1：适用（fees == 0；" + used + "）")
     # amount: determined base_rate * fees
     value = None
     precision = EXACT
@@ -1457,7 +1470,7 @@ def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("d：适用（if standards >= 1；" + used + "）")
+        steps.append("d：适用（standards >= 1；" + used + "）")
     # amount: determined 10万
     value = None
     precision = EXACT
@@ -1497,7 +1510,7 @@ def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("e1：适用（if standards >= 5；" + used + "）")
+        steps.append("e1：适用（standards >= 5；" + used + "）")
     # amount: determined 20万
     value = None
     precision = EXACT
@@ -1537,7 +1550,7 @@ def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("e2：适用（if standards >= 10；" + used + "）")
+        steps.append("e2：适用（standards >= 10；" + used + "）")
     # amount: determined 30万
     value = None
     precision = EXACT
@@ -1577,7 +1590,7 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("e3：适用（if standards >= 20；" + used + "）")
+        steps.append("e3：适用（standards >= 20；" + used + "）")
     # amount: determined 40万
     value = None
     precision = EXACT
@@ -1701,7 +1714,7 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_8)
-        steps.append(TEXT_8 + used + "）")
+        steps.append(TEXT_7 + used + "）")
     # amount: determined min(1:1 * other_funding, 1000万)
     value = None
     precision = EXACT
@@ -1757,7 +1770,7 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_10)
-        steps.append(TEXT_9 + used + "）")
+        steps.append(TEXT_8 + used + "）")
     # amount: determined max(investment / 10, 1万)
     value = None
     precision = EXACT
@@ -1816,7 +1829,7 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_11)
-        steps.append(TEXT_10 + used + "）")
+        steps.append(TEXT_9 + used + "）")
     # amount: determined investment * (revenue / fees)
     value = None
     precision = EXACT
@@ -1880,7 +1893,7 @@ def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("misc.4：适用（if standards >= 3；" + used + "）")
+        steps.append("misc.4：适用（standards >= 3；" + used + "）")
     # amount: determined 10万 * blocks(investment - 1000万, 100万)
     value = None
     precision = EXACT
@@ -1892,14 +1905,14 @@ def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         v4 = None if v3 is None else D_100000 * v3
         value = v4
         if explain and value is not None:
-            amount_step(steps, TEXT_11, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
+            amount_step(steps, TEXT_10, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
             v5 = None if investment is None else investment - D_10000000
             whole_step(steps, "blocks", "投资额 - 1000万", v5, D_1000000, (("money", None), ("money", None)))
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
     except ARITHMETIC as exc:
-        why = failure(TEXT_11, exc)
+        why = failure(TEXT_10, exc)
         precision = UNKNOWN
     # cap 100万
     limit = D_1000000
@@ -1940,7 +1953,7 @@ def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("misc.5：适用（if standards >= 30；" + used + "）")
+        steps.append("misc.5：适用（standards >= 30；" + used + "）")
     # amount: determined round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
     # 每满(investment, fees)
     value = None
@@ -1967,7 +1980,7 @@ def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         v10 = None if v7 is None or v9 is None else v7 + v9
         value = v10
         if explain and value is not None:
-            amount_step(steps, TEXT_12, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_12))
+            amount_step(steps, TEXT_11, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_12))
             v11 = None if revenue is None else revenue - D_5000000
             v12 = None if v11 is None else max(v11, D_0)
             whole_step(
@@ -1985,7 +1998,7 @@ def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         why = exc.what
         precision = UNKNOWN
     except ARITHMETIC as exc:
-        why = failure(TEXT_12, exc)
+        why = failure(TEXT_11, exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
         try:
@@ -2030,7 +2043,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
             conditions["misc.5"] = a5
             if not (a1 or a2 or a3 or a4 or a5):
                 result.status = INELIGIBLE
-                result.reasons.append(TEXT_13)
+                result.reasons.append(TEXT_12)
             else:
                 reasons: list[str] = []
                 total = ZERO
@@ -2181,7 +2194,7 @@ def brackets_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("brackets.1：适用（if standards >= 40；" + used + "）")
+        steps.append("brackets.1：适用（standards >= 40；" + used + "）")
     # amount: determined progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
     # 5000万: 2% }
     value = None
@@ -2192,13 +2205,13 @@ def brackets_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         v2 = None if investment is None else progressive(investment, TUPLE_14)
         value = v2
         if explain and value is not None:
-            amount_step(steps, TEXT_14, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
+            amount_step(steps, TEXT_13, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
             bracket_step(steps, "投资额", investment, TUPLE_14, TUPLE_15)
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
     except ARITHMETIC as exc:
-        why = failure(TEXT_14, exc)
+        why = failure(TEXT_13, exc)
         precision = UNKNOWN
     # cap 300万
     limit = D_3000000
@@ -2237,7 +2250,7 @@ def brackets_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("brackets.2：适用（if standards >= 50；" + used + "）")
+        steps.append("brackets.2：适用（standards >= 50；" + used + "）")
     # amount: determined progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate,
     # 超过 upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
     value = None
@@ -2263,7 +2276,7 @@ def brackets_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         v8 = None if v6 is None or v7 is None else v6 + v7
         value = v8
         if explain and value is not None:
-            amount_step(steps, TEXT_15, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
+            amount_step(steps, TEXT_14, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
             v9 = param_upper_bracket(f, p, date, need)
             v10 = param_base_rate(f, p, date, need)
             v11 = param_upper_bracket(f, p, date, need)
@@ -2281,7 +2294,7 @@ def brackets_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         why = exc.what
         precision = UNKNOWN
     except ARITHMETIC as exc:
-        why = failure(TEXT_15, exc)
+        why = failure(TEXT_14, exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
         try:
@@ -2310,7 +2323,7 @@ def brackets_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("brackets.3：适用（if standards >= 60；" + used + "）")
+        steps.append("brackets.3：适用（standards >= 60；" + used + "）")
     # amount: determined 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
     value = None
     precision = EXACT
@@ -2323,13 +2336,13 @@ def brackets_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
             v2 = progressive(customers, ((None, D_10, D_1000), (D_10, None, D_500)))
         value = v2
         if explain and value is not None:
-            amount_step(steps, TEXT_16, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_5))
+            amount_step(steps, TEXT_15, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_5))
             bracket_step(steps, "客户数量", customers, ((None, D_10, D_1000), (D_10, None, D_500)), TUPLE_17)
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
     except ARITHMETIC as exc:
-        why = failure(TEXT_16, exc)
+        why = failure(TEXT_15, exc)
         precision = UNKNOWN
     if value is not None and precision != UNKNOWN:
         try:
@@ -2359,7 +2372,7 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
             conditions["brackets.3"] = a3
             if not (a1 or a2 or a3):
                 result.status = INELIGIBLE
-                result.reasons.append(TEXT_17)
+                result.reasons.append(TEXT_16)
             else:
                 reasons: list[str] = []
                 total = ZERO
@@ -2445,6 +2458,287 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("超额累进", exc))
+    return settle_unknown(result, unknown, need, NEEDED)
+
+
+# constructs.policy:86
+# award schedules.1 「schedules.1」
+def schedules_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    established = f.get("established")
+    revenue = f.get("revenue")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 70
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_70
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    # if 奖励期：自成立日期当年起第1至5年
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v2 = None
+    elif established is None:
+        v2 = None
+    else:
+        v2 = year_no(established, date)
+    c3 = None if v2 is None else v2 >= D_1
+    if c3 is False:
+        c4: bool | None = False
+    else:
+        if established is None:
+            need.add("established")
+        if date is None:
+            need.add("评估日期")
+            v5 = None
+        elif established is None:
+            v5 = None
+        else:
+            v5 = year_no(established, date)
+        c6 = None if v5 is None else v5 <= D_5
+        c4 = False if c6 is False else c3 and c6
+    c2_ = c4
+    if c2_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    if c1_ is None or c2_ is None:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        used = "；".join(filter(None, (facts_text(f, FACTS_6), facts_text(f, FACTS_10))))
+        steps.append(TEXT_17 + used + "）")
+    # amount: determined schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue
+    value = None
+    precision = EXACT
+    try:
+        if established is None:
+            need.add("established")
+        if date is None:
+            need.add("评估日期")
+            v7 = None
+        elif established is None:
+            v7 = None
+        else:
+            v7 = year_no(established, date)
+        if v7 is None:
+            v8 = None
+        elif v7 >= D_1 and v7 <= D_2:
+            v8 = D_0_80
+        elif v7 >= D_3 and v7 <= D_5:
+            v8 = D_0_50
+        else:
+            raise Unset(TEXT_18)
+        if revenue is None:
+            need.add("revenue")
+        v9 = None if v8 is None or revenue is None else v8 * revenue
+        value = v9
+        if explain and value is not None:
+            amount_step(steps, TEXT_19, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_13))
+            v10 = None if date is None or established is None else year_no(established, date)
+            year_step(steps, "成立日期", v10, ((1, 2), (3, 5)), ("第1至2年：80%", "第3至5年：50%"))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(TEXT_19, exc)
+        precision = UNKNOWN
+    # cap 100万
+    limit = D_1000000
+    if value is None or precision == UNKNOWN:
+        pass
+    elif limit < value:
+        if explain:
+            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
+        value = limit
+    elif explain:
+        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("schedules.1", exc), steps
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+# constructs.policy:87
+# bonus schedules.2 「schedules.2」
+def schedules_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    established = f.get("established")
+    why = None
+    # if year(established) >= 2020
+    if established is None:
+        need.add("established")
+    v1 = None if established is None else calendar_year(established)
+    c2 = None if v1 is None else v1 >= D_2020
+    c1_ = c2
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    # if 奖励期：自成立日期当年起第1至3年
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v3 = None
+    elif established is None:
+        v3 = None
+    else:
+        v3 = year_no(established, date)
+    c4 = None if v3 is None else v3 >= D_1
+    if c4 is False:
+        c5: bool | None = False
+    else:
+        if established is None:
+            need.add("established")
+        if date is None:
+            need.add("评估日期")
+            v6 = None
+        elif established is None:
+            v6 = None
+        else:
+            v6 = year_no(established, date)
+        c7 = None if v6 is None else v6 <= D_3
+        c5 = False if c7 is False else c4 and c7
+    c2_ = c5
+    if c2_ is False:
+        return False, None, EXACT, why, NO_STEPS
+    if c1_ is None or c2_ is None:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        used = "；".join(filter(None, (facts_text(f, FACTS_10), facts_text(f, FACTS_10))))
+        steps.append(TEXT_20 + used + "）")
+    # amount: determined 逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
+    value = None
+    precision = EXACT
+    try:
+        if established is None:
+            need.add("established")
+        if date is None:
+            need.add("评估日期")
+            v8 = None
+        elif established is None:
+            v8 = None
+        else:
+            v8 = year_no(established, date)
+        if v8 is None:
+            v9 = None
+        elif v8 >= D_1 and v8 <= D_1:
+            v9 = D_50000
+        elif v8 >= D_2 and v8 <= D_2:
+            v9 = D_30000
+        elif v8 >= D_3 and v8 <= D_3:
+            v9 = D_20000
+        else:
+            raise Unset(TEXT_18)
+        value = v9
+        if explain and value is not None:
+            amount_step(steps, TEXT_21, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_10))
+            v10 = None if date is None or established is None else year_no(established, date)
+            year_step(
+                steps,
+                "成立日期",
+                v10,
+                ((1, 1), (2, 2), (3, 3)),
+                ("第1年：5万", "第2年：3万", "第3年：2万"),
+            )
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(TEXT_21, exc)
+        precision = UNKNOWN
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("schedules.2", exc), steps
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+# constructs.policy:85
+# measure schedules 「逐年奖励」
+def measure_schedules(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(HEAD_schedules, INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
+    result = measure_result(HEAD_schedules, DETERMINED, [], conditions)
+    a1, amount1, precision1, why1, steps1 = schedules_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2 = schedules_2(f, p, date, need, explain)
+    try:
+        if a1 is not None and a2 is not None:
+            conditions["schedules.1"] = a1
+            conditions["schedules.2"] = a2
+            if not a1:
+                result.status = INELIGIBLE
+                result.reasons.append("不满足任何给予条件：schedules.1")
+            else:
+                reasons: list[str] = []
+                total = ZERO
+                precision = EXACT
+                result.clauses.append("schedules.1")
+                result.explanation.extend(steps1)
+                if why1:
+                    reasons.append(why1)
+                if precision1 != EXACT and precision != UNKNOWN:
+                    precision = precision1
+                if amount1 is not None:
+                    total += amount1
+                if a2:
+                    result.clauses.append("schedules.2")
+                    result.explanation.extend(steps2)
+                    if why2:
+                        reasons.append(why2)
+                    if precision2 != EXACT and precision != UNKNOWN:
+                        precision = precision2
+                    if amount2 is not None:
+                        total += amount2
+                if a1 + a2 > 1 and precision != UNKNOWN:
+                    result.explanation.append("合计 " + yuan(total))
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    "schedules.1",
+                    "award",
+                    "schedules.1",
+                    None,
+                    None,
+                    None,
+                    a1,
+                    amount1,
+                    precision1,
+                    list(steps1),
+                    why1,
+                ),
+                ClauseOutcome(
+                    "schedules.2",
+                    "bonus",
+                    "schedules.2",
+                    None,
+                    None,
+                    None,
+                    a2,
+                    amount2,
+                    precision2,
+                    list(steps2),
+                    why2,
+                ),
+            ]
+            finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("逐年奖励", exc))
     return settle_unknown(result, unknown, need, NEEDED)
 
 
@@ -2546,11 +2840,12 @@ def fast_amounts(
         v7: tuple[str, Decimal | None] = NO
         v8: tuple[str, Decimal | None] = NO
         v9: tuple[str, Decimal | None] = NO
+        v10: tuple[str, Decimal | None] = NO
         # the policy's validity and the eligibility every measure shares
         eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
         if eligible:
-            c10 = add_duration(established, 1, "year") <= date
-            eligible = c10
+            c11 = add_duration(established, 1, "year") <= date
+            eligible = c11
         if eligible:
             # measure center 「创新中心」
             ok = applicant == "enterprise"
@@ -2558,14 +2853,14 @@ def fast_amounts(
                 # award base
                 value = D_0_50 * investment
                 if center_level == "national":
-                    v11 = D_100000000
+                    v12 = D_100000000
                 elif center_level == "provincial":
-                    v11 = D_50000000
+                    v12 = D_50000000
                 elif center_level == "municipal":
                     raise Unset("municipal 档的金额原文未给出")
                 else:
                     raise Unset("分级表没有 " + center_level + " 档")
-                limit = v11
+                limit = v12
                 if value > limit:
                     value = limit
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2633,20 +2928,20 @@ def fast_amounts(
             if ok:
                 # award 1
                 if revenue < D_1000000:
-                    v12 = D_50000
+                    v13 = D_50000
                 elif revenue >= D_1000000 and revenue <= D_10000000:
-                    v12 = D_100000
+                    v13 = D_100000
                 else:
                     raise Unset("分档金额原文未给出")
-                value = v12
+                value = v13
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 v4 = DETERMINED, amount1 or ROUNDED_ZERO
             # measure pilot 「试点」
             # award 1
             a1 = standards >= D_1
             if a1:
-                v13 = param_pilot_amount(f, p, date, need)
-                value = v13
+                v14 = param_pilot_amount(f, p, date, need)
+                value = v14
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # bonus 2
             a2 = standards >= D_3
@@ -2664,8 +2959,8 @@ def fast_amounts(
                 # award 1
                 a1 = fees != D_0
                 if a1:
-                    v14 = param_base_rate(f, p, date, need)
-                    value = v14 * fees
+                    v15 = param_base_rate(f, p, date, need)
+                    value = v15 * fees
                     if value > D_50000:
                         value = D_50000
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2704,24 +2999,24 @@ def fast_amounts(
             ok = applicant == "park"
             if ok:
                 # award 1
-                c15 = center_level in ("national", "provincial")
-                if c15:
-                    c15 = not key_platform
-                a1 = c15
+                c16 = center_level in ("national", "provincial")
+                if c16:
+                    c16 = not key_platform
+                a1 = c16
                 if a1:
                     value = min(D_1 * other_funding, D_10000000)
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 2
-                v16 = add_duration(established, 2, "year")
-                a2 = v16 <= DATE_2023_06_01
+                v17 = add_duration(established, 2, "year")
+                a2 = v17 <= DATE_2023_06_01
                 if a2:
                     value = max(investment / D_10, D_10000)
                     amount2 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 3
                 a3 = (not key_platform) or national_platform
                 if a3:
-                    v17 = revenue / fees
-                    value = investment * v17
+                    v18 = revenue / fees
+                    value = investment * v18
                     if value > D_500000:
                         value = D_500000
                     amount3 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2735,9 +3030,9 @@ def fast_amounts(
                 # award 5
                 a5 = standards >= D_30
                 if a5:
-                    v18 = round_down(max(revenue - D_5000000, D_0), fees)
-                    v19 = blocks(investment, fees)
-                    value = (v18 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v19)
+                    v19 = round_down(max(revenue - D_5000000, D_0), fees)
+                    v20 = blocks(investment, fees)
+                    value = (v19 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v20)
                     amount5 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1 or a2 or a3 or a4 or a5:
                     total = ZERO
@@ -2763,18 +3058,18 @@ def fast_amounts(
             # award 2
             a2 = standards >= D_50
             if a2:
-                v20 = param_upper_bracket(f, p, date, need)
-                v21 = param_base_rate(f, p, date, need)
-                v22 = param_upper_bracket(f, p, date, need)
-                v23 = ((None, D_5000000, D_0), (D_5000000, v20, v21), (v22, None, D_0_01))
+                v21 = param_upper_bracket(f, p, date, need)
+                v22 = param_base_rate(f, p, date, need)
+                v23 = param_upper_bracket(f, p, date, need)
+                v24 = ((None, D_5000000, D_0), (D_5000000, v21, v22), (v23, None, D_0_01))
                 if revenue < D_1000000:
-                    v24 = D_10000
+                    v25 = D_10000
                 elif revenue >= D_1000000:
-                    v24 = D_20000
+                    v25 = D_20000
                 else:
                     raise Unset("没有适用的档次")
-                v25 = None if v24 is None else (progressive(revenue, v23)) + v24
-                value = v25
+                v26 = None if v25 is None else (progressive(revenue, v24)) + v25
+                value = v26
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             # award 3
             a3 = standards >= D_60
@@ -2790,6 +3085,51 @@ def fast_amounts(
                 if a3:
                     total += amount3
                 v9 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure schedules 「逐年奖励」
+            # award 1
+            a1 = standards >= D_70
+            if a1:
+                c27 = year_no(established, date) >= D_1
+                if c27:
+                    c27 = year_no(established, date) <= D_5
+                a1 = c27
+            if a1:
+                if year_no(established, date) >= D_1 and year_no(established, date) <= D_2:
+                    v28 = D_0_80
+                elif year_no(established, date) >= D_3 and year_no(established, date) <= D_5:
+                    v28 = D_0_50
+                else:
+                    raise Unset(TEXT_18)
+                v29 = None if v28 is None else v28 * revenue
+                value = v29
+                if value > D_1000000:
+                    value = D_1000000
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # bonus 2
+            a2 = (calendar_year(established)) >= D_2020
+            if a2:
+                c30 = year_no(established, date) >= D_1
+                if c30:
+                    c30 = year_no(established, date) <= D_3
+                a2 = c30
+            if a2:
+                if year_no(established, date) >= D_1 and year_no(established, date) <= D_1:
+                    v31 = D_50000
+                elif year_no(established, date) >= D_2 and year_no(established, date) <= D_2:
+                    v31 = D_30000
+                elif year_no(established, date) >= D_3 and year_no(established, date) <= D_3:
+                    v31 = D_20000
+                else:
+                    raise Unset(TEXT_18)
+                value = v31
+                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1:
+                total = ZERO
+                if a1:
+                    total += amount1
+                if a2:
+                    total += amount2
+                v10 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
         amounts: Amounts = {
             "center": v1,
             "platform": v2,
@@ -2800,6 +3140,7 @@ def fast_amounts(
             "ladder": v7,
             "misc": v8,
             "brackets": v9,
+            "schedules": v10,
         }
         return amounts, values, ignored
     except (Unset, *ARITHMETIC):
@@ -2975,6 +3316,7 @@ def decide(
             "ladder": measure_ladder(f, p, date, shared, explain),
             "misc": measure_misc(f, p, date, shared, explain),
             "brackets": measure_brackets(f, p, date, shared, explain),
+            "schedules": measure_schedules(f, p, date, shared, explain),
         }
         if not partial:
             require_facts(measures)

@@ -216,7 +216,7 @@ D_2 = Decimal("2")
 D_100000_00 = Decimal("100000.00")
 D_500000_00 = Decimal("500000.00")
 DATE_2030_01_01 = datetime.date(2030, 1, 1)
-TEXT_1 = "later.1：适用（if d + 100年 > 2030-01-01；"
+TEXT_1 = "later.1：适用（d + 100年 > 2030-01-01；"
 TEXT_2 = "10万 * blocks(a, b) + round_down(a, b - 1元)"
 # ratio 「比值」
 HEAD_ratio = ("ratio", "比值", None, ("cash",))
@@ -322,7 +322,7 @@ def ratio_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_1)
-        steps.append("ratio.1：适用（if b >= 0；" + used + "）")
+        steps.append("ratio.1：适用（b >= 0；" + used + "）")
     # amount: determined a * (a / b)
     value = None
     precision = EXACT
@@ -438,7 +438,7 @@ def huge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_3)
-        steps.append("huge.1：适用（if a > 0；" + used + "）")
+        steps.append("huge.1：适用（a > 0；" + used + "）")
     # amount: ceiling a * r
     value = None
     precision = AT_MOST
@@ -783,7 +783,7 @@ def staged_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("staged.1：适用（if n >= 0；" + used + "）")
+        steps.append("staged.1：适用（n >= 0；" + used + "）")
     # amount: determined 50万
     value = None
     precision = EXACT
@@ -914,7 +914,7 @@ def whole_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("whole.1：适用（if n >= 1；" + used + "）")
+        steps.append("whole.1：适用（n >= 1；" + used + "）")
     # amount: determined 10万 * blocks(a, b) + round_down(a, b - 1元)
     value = None
     precision = EXACT

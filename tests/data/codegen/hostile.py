@@ -216,11 +216,10 @@ D_0 = Decimal("0")
 D_50000 = Decimal("5E+4")
 D_0_50 = Decimal("0.50")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
-TEXT_1 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用（if import；"
+TEXT_1 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用（import；"
 TEXT_2 = "标签\x22); import os; os.system(\x22x\x22) #"
-TEXT_3 = "𝐩𝐫𝐢𝐧𝐭：适用（if print > 0 and not need；"
-TEXT_4 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
-TEXT_5 = "补贴.2：适用（if v1 > f and date <= 2023-01-01；"
+TEXT_3 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
+TEXT_4 = "补贴.2：适用（v1 > f and date <= 2023-01-01；"
 # lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
 HEAD_lambda = ("lambda", "ｌａｍｂｄａ  аdmin (Cyrillic а)", "第一条\n# injected", ("cash",))
 # 补贴 「中文名r\n}」
@@ -468,7 +467,7 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_3)
-        steps.append(TEXT_3 + used + "）")
+        steps.append("𝐩𝐫𝐢𝐧𝐭：适用（print > 0 and not need；" + used + "）")
     # amount: determined 5万/家 * print
     value = None
     precision = EXACT
@@ -510,7 +509,7 @@ def lambda_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_5)
-        steps.append("[{x}] lambda.3：适用（if 更；" + used + "）")
+        steps.append("[{x}] lambda.3：适用（更；" + used + "）")
     # amount: determined None
     value = None
     precision = EXACT
@@ -553,7 +552,7 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
             conditions["lambda.3"] = a3
             if not (a1 or a2):
                 result.status = INELIGIBLE
-                result.reasons.append(TEXT_4)
+                result.reasons.append(TEXT_3)
             else:
                 reasons: list[str] = []
                 total = ZERO
@@ -659,7 +658,7 @@ def measure_2_1(f: Values, p: Values, date: Date, need: set[str], explain: bool)
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
-        steps.append("[x] 补贴.1：适用（if 更新；" + used + "）")
+        steps.append("[x] 补贴.1：适用（更新；" + used + "）")
     # amount: determined 投资额 * 50%
     value = None
     precision = EXACT
@@ -715,7 +714,7 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_8)
-        steps.append(TEXT_5 + used + "）")
+        steps.append(TEXT_4 + used + "）")
     # amount: determined Decimal + yuan
     value = None
     precision = EXACT

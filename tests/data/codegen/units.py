@@ -228,11 +228,11 @@ D_100000 = Decimal("1.0E+5")
 DATE_2022_01_01 = datetime.date(2022, 1, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise: 200元/亩 }"
-TEXT_2 = "green.1：适用（if power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上；"
+TEXT_2 = "green.1：适用（power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上；"
 TEXT_3 = "floor * 20元/平方米 + power * 10元/千瓦"
-TEXT_4 = "green.2：适用（if power 超过 5千瓦 且 不满 1000千瓦；"
+TEXT_4 = "green.2：适用（power 超过 5千瓦 且 不满 1000千瓦；"
 TEXT_5 = "energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱"
-TEXT_6 = "rd.1：适用（if listed；if revenue 超过 3000万 且 不满 5000万；"
+TEXT_6 = "rd.1：适用（listed；revenue 超过 3000万 且 不满 5000万；"
 # planting 「种植基地」
 HEAD_planting = ("planting", "种植基地", None, ("cash",))
 # green 「绿色发展」
@@ -371,7 +371,7 @@ def planting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_1)
-        steps.append("planting.1：适用（if area 100亩 以上；" + used + "）")
+        steps.append("planting.1：适用（area 100亩 以上；" + used + "）")
     # amount: determined area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩,
     # otherwise: 200元/亩 }
     value = None
