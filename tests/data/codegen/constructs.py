@@ -36,7 +36,8 @@ Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+# applies, amount, precision, why unknown, steps, the floor of a range (None: none)
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
@@ -135,10 +136,13 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure (and the `floors` of
+    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
     try:
+        if floors is not None and any(f is not None for f in floors.values()):
+            return combine_total(amounts, combines, caps, rounding, floors)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
@@ -218,11 +222,12 @@ MEASURES: tuple[str, ...] = (
     "ladder",
     "misc",
     "brackets",
+    "bounds",
 )
 COMBINES: list[tuple[str, list[str]]] = [
     ("highest", ["center", "voucher"]),
     ("exclusive", ["banded", "pilot"]),
-    ("added", ["platform", "consulting"]),
+    ("added", ["platform", "consulting", "bounds"]),
 ]
 D_20000000 = Decimal("2.000E+7")
 D_0_40 = Decimal("0.40")
@@ -262,6 +267,10 @@ D_50 = Decimal("50")
 D_0_01 = Decimal("0.01")
 D_1000 = Decimal("1000")
 D_500 = Decimal("500")
+D_70 = Decimal("70")
+D_0_20 = Decimal("0.20")
+D_80 = Decimal("80")
+D_90 = Decimal("90")
 D_10000000_00 = Decimal("10000000.00")
 D_30000000_00 = Decimal("30000000.00")
 D_300000_00 = Decimal("300000.00")
@@ -312,6 +321,8 @@ HEAD_ladder = ("ladder", "多个例外", None, ("cash",))
 HEAD_misc = ("misc", "杂项", None, ("cash",))
 # brackets 「超额累进」
 HEAD_brackets = ("brackets", "超额累进", None, ("cash",))
+# bounds 「保底、区间与扣除」
+HEAD_bounds = ("bounds", "保底、区间与扣除", None, ("cash",))
 FACTS_1 = (("investment", "投资额", True),)
 FACTS_2 = (("key_platform", "重点平台", False),)
 FACTS_3 = (("national_platform", "国家平台", False),)
@@ -609,9 +620,9 @@ def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("配套奖励", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("配套奖励", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:33  三(二)1
@@ -636,7 +647,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
         return measure_result(HEAD_center, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_center, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = center_base(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = center_base(f, p, date, need, explain)
     # funding_limit 50% * investment counting other_funding
     if investment is None:
         need.add("investment")
@@ -686,6 +697,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, funding, [], False)
@@ -705,9 +717,9 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
         need.add("key_platform")
     c1_ = key_platform
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_2)
@@ -729,11 +741,11 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("default", exc), steps
+            return True, None, UNKNOWN, failure("default", exc), steps, None
         if explain:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:41  四.1
@@ -746,9 +758,9 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
         need.add("national_platform")
     c1_ = national_platform
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_3)
@@ -770,11 +782,11 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("national", exc), steps
+            return True, None, UNKNOWN, failure("national", exc), steps, None
         if explain:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:42
@@ -788,9 +800,9 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     c1 = None if revenue is None else revenue > D_20000000
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_4)
@@ -812,9 +824,9 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("platform.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("platform.3", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:38
@@ -838,9 +850,9 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
         return measure_result(HEAD_platform, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_platform, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = platform_default(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = platform_national(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = platform_3(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = platform_default(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = platform_national(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = platform_3(f, p, date, need, explain)
     try:
         outcomes = [
             ClauseOutcome(
@@ -855,6 +867,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
                 precision1,
                 list(steps1),
                 why1,
+                floor1,
             ),
             ClauseOutcome(
                 "platform.national",
@@ -868,6 +881,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
                 precision2,
                 list(steps2),
                 why2,
+                floor2,
             ),
             ClauseOutcome(
                 "platform.3",
@@ -881,6 +895,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
                 precision3,
                 list(steps3),
                 why3,
+                floor3,
             ),
         ]
         finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -910,9 +925,9 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
     c1 = None if customers is None else customers > D_0
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_5)
@@ -942,9 +957,9 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("consulting.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("consulting.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:46
@@ -958,7 +973,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_consulting, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = consulting_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = consulting_1(f, p, date, need, explain)
     stages: list[tuple[str, str, Decimal | None, bool | None]] = []
     # instalment h1: completion_h1 60%或以上
     if completion_h1 is None:
@@ -1018,6 +1033,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, stages, True)
@@ -1071,9 +1087,9 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("banded.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("banded.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:52
@@ -1101,7 +1117,7 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
         return measure_result(HEAD_banded, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_banded, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = banded_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = banded_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["banded.1"] = a1
@@ -1140,6 +1156,7 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -1160,9 +1177,9 @@ def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     c1 = None if standards is None else standards >= D_1
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1185,9 +1202,9 @@ def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("pilot.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("pilot.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:58
@@ -1201,9 +1218,9 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     c1 = None if standards is None else standards >= D_3
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1213,7 +1230,7 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     # cap 20万
     limit = D_200000
     steps.append("封顶 " + yuan(limit))
-    return True, None, UNKNOWN, why, steps
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:56
@@ -1225,8 +1242,8 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_pilot, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = pilot_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = pilot_2(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = pilot_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = pilot_2(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None:
             conditions["pilot.1"] = a1
@@ -1277,6 +1294,7 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "pilot.2",
@@ -1290,6 +1308,7 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -1311,9 +1330,9 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     c1_ = c1
     c1_ = None if c1_ is None else not c1_
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_7)
@@ -1354,9 +1373,9 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("voucher.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("voucher.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:60
@@ -1391,7 +1410,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
         return measure_result(HEAD_voucher, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_voucher, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = voucher_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = voucher_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["voucher.1"] = a1
@@ -1430,6 +1449,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -1450,9 +1470,9 @@ def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     c1 = None if standards is None else standards >= D_1
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1474,9 +1494,9 @@ def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("d", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("d", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:68
@@ -1490,9 +1510,9 @@ def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     c1 = None if standards is None else standards >= D_5
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1514,9 +1534,9 @@ def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("e1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:69
@@ -1530,9 +1550,9 @@ def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     c1 = None if standards is None else standards >= D_10
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1554,9 +1574,9 @@ def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("e2", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:70
@@ -1570,9 +1590,9 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     c1 = None if standards is None else standards >= D_20
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1594,9 +1614,9 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("e3", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:66
@@ -1608,10 +1628,10 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_ladder, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = ladder_d(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = ladder_e1(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = ladder_e2(f, p, date, need, explain)
-    a4, amount4, precision4, why4, steps4 = ladder_e3(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = ladder_d(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = ladder_e1(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = ladder_e2(f, p, date, need, explain)
+    a4, amount4, precision4, why4, steps4, floor4 = ladder_e3(f, p, date, need, explain)
     try:
         outcomes = [
             ClauseOutcome(
@@ -1626,6 +1646,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                 precision1,
                 list(steps1),
                 why1,
+                floor1,
             ),
             ClauseOutcome(
                 "ladder.e1",
@@ -1639,6 +1660,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                 precision2,
                 list(steps2),
                 why2,
+                floor2,
             ),
             ClauseOutcome(
                 "ladder.e2",
@@ -1652,6 +1674,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                 precision3,
                 list(steps3),
                 why3,
+                floor3,
             ),
             ClauseOutcome(
                 "ladder.e3",
@@ -1665,6 +1688,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                 precision4,
                 list(steps4),
                 why4,
+                floor4,
             ),
         ]
         finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -1694,9 +1718,9 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         c2 = False if c3 is False else c1 and c3
     c1_ = c2
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_8)
@@ -1727,9 +1751,9 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:75  第十条
@@ -1750,9 +1774,9 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     except ARITHMETIC as exc:
         c1_, why = None, failure("established + 2年 <= 2023-06-01", exc)
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_10)
@@ -1783,9 +1807,9 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.2", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:76
@@ -1809,9 +1833,9 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         c2 = True if national_platform is True else None if c1 is None or national_platform is None else False
     c1_ = c2
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_11)
@@ -1856,9 +1880,9 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.3", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:77
@@ -1873,9 +1897,9 @@ def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     c1 = None if standards is None else standards >= D_3
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1914,9 +1938,9 @@ def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.4", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.4", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:78
@@ -1933,9 +1957,9 @@ def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     c1 = None if standards is None else standards >= D_30
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1990,9 +2014,9 @@ def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.5", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.5", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:72
@@ -2015,11 +2039,11 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
         return measure_result(HEAD_misc, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_misc, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = misc_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = misc_2(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = misc_3(f, p, date, need, explain)
-    a4, amount4, precision4, why4, steps4 = misc_4(f, p, date, need, explain)
-    a5, amount5, precision5, why5, steps5 = misc_5(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = misc_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = misc_2(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = misc_3(f, p, date, need, explain)
+    a4, amount4, precision4, why4, steps4, floor4 = misc_4(f, p, date, need, explain)
+    a5, amount5, precision5, why5, steps5, floor5 = misc_5(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None and a3 is not None and a4 is not None and a5 is not None:
             conditions["misc.1"] = a1
@@ -2101,6 +2125,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "misc.2",
@@ -2114,6 +2139,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
                 ClauseOutcome(
                     "misc.3",
@@ -2127,6 +2153,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision3,
                     list(steps3),
                     why3,
+                    floor3,
                 ),
                 ClauseOutcome(
                     "misc.4",
@@ -2140,6 +2167,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision4,
                     list(steps4),
                     why4,
+                    floor4,
                 ),
                 ClauseOutcome(
                     "misc.5",
@@ -2153,6 +2181,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision5,
                     list(steps5),
                     why5,
+                    floor5,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -2174,9 +2203,9 @@ def brackets_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     c1 = None if standards is None else standards >= D_40
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -2213,9 +2242,9 @@ def brackets_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("brackets.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("brackets.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:82
@@ -2230,9 +2259,9 @@ def brackets_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     c1 = None if standards is None else standards >= D_50
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -2286,9 +2315,9 @@ def brackets_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("brackets.2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("brackets.2", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:83
@@ -2303,9 +2332,9 @@ def brackets_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     c1 = None if standards is None else standards >= D_60
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -2334,9 +2363,9 @@ def brackets_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("brackets.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("brackets.3", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:80
@@ -2348,9 +2377,9 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_brackets, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = brackets_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = brackets_2(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = brackets_3(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = brackets_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = brackets_2(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = brackets_3(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None and a3 is not None:
             conditions["brackets.1"] = a1
@@ -2412,6 +2441,7 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "brackets.2",
@@ -2425,6 +2455,7 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
                 ClauseOutcome(
                     "brackets.3",
@@ -2438,12 +2469,342 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
                     precision3,
                     list(steps3),
                     why3,
+                    floor3,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("超额累进", exc))
+    return settle_unknown(result, unknown, need, NEEDED)
+
+
+# constructs.policy:86
+# award bounds.1 「bounds.1」
+def bounds_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    investment = f.get("investment")
+    other_funding = f.get("other_funding")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 70
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_70
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS, None
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS, None
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("bounds.1：适用（if standards >= 70；" + used + "）")
+    # amount: ceiling 20% * investment
+    value = None
+    precision = AT_MOST
+    try:
+        if investment is None:
+            need.add("investment")
+        v2 = None if investment is None else D_0_20 * investment
+        value = v2
+        if explain and value is not None:
+            amount_step(
+                steps,
+                "20% * investment",
+                value.quantize(QUANTUM, ROUND_MODE),
+                facts_text(f, FACTS_1),
+            )
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure("20% * investment", exc)
+        precision = UNKNOWN
+    # floor 5% * investment
+    floor = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            if investment is None:
+                need.add("investment")
+            v3 = None if investment is None else D_0_05 * investment
+            floor = v3
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure("5% * investment", exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, "5% * investment", True, steps if explain else None)
+    # cap 500万
+    limit = D_5000000
+    if value is None or precision == UNKNOWN:
+        pass
+    elif limit < value:
+        if explain:
+            steps.append("封顶 500万：" + yuan(limit) + "（起作用）")
+        value = limit
+    elif explain:
+        steps.append("封顶 500万：" + yuan(limit) + "（未起作用）")
+    # offset other_funding
+    offset = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            if other_funding is None:
+                need.add("other_funding")
+            offset = other_funding
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure("other_funding", exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append("扣除已获 other_funding：" + what + "，金额为上限")
+        else:
+            if offset is None and precision == EXACT:
+                precision = AT_MOST  # a fact it reads is missing: at most the amount before it
+    lower = None
+    if value is not None and precision != UNKNOWN:
+        value, lower = settle_bounds(
+            value,
+            floor,
+            offset,
+            True,
+            ("5% * investment", "other_funding"),
+            steps if explain else None,
+        )
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("bounds.1", exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(QUANTUM, ROUND_MODE)
+        if explain:
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+# constructs.policy:87
+# award bounds.2 「bounds.2」
+def bounds_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    other_funding = f.get("other_funding")
+    revenue = f.get("revenue")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 80
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_80
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS, None
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS, None
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("bounds.2：适用（if standards >= 80；" + used + "）")
+    # amount: determined 10% * revenue
+    value = None
+    precision = EXACT
+    try:
+        if revenue is None:
+            need.add("revenue")
+        v2 = None if revenue is None else D_0_10 * revenue
+        value = v2
+        if explain and value is not None:
+            amount_step(steps, "10% * revenue", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure("10% * revenue", exc)
+        precision = UNKNOWN
+    # floor 10万
+    floor = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            floor = D_100000
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure("10万", exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, "10万", False, steps if explain else None)
+    # cap 100万
+    limit = D_1000000
+    if value is None or precision == UNKNOWN:
+        pass
+    elif limit < value:
+        if explain:
+            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
+        value = limit
+    elif explain:
+        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
+    # offset other_funding
+    offset = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            if other_funding is None:
+                need.add("other_funding")
+            offset = other_funding
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure("other_funding", exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append("扣除已获 other_funding：" + what + "，金额为上限")
+        else:
+            if offset is None and precision == EXACT:
+                precision = AT_MOST  # a fact it reads is missing: at most the amount before it
+    lower = None
+    if value is not None and precision != UNKNOWN:
+        value, lower = settle_bounds(
+            value,
+            floor,
+            offset,
+            False,
+            ("10万", "other_funding"),
+            steps if explain else None,
+        )
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("bounds.2", exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(QUANTUM, ROUND_MODE)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+# constructs.policy:88
+# bonus bounds.3 「bounds.3」
+def bounds_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    fees = f.get("fees")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 90
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_90
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS, None
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS, None
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("bounds.3：适用（if standards >= 90；" + used + "）")
+    # amount: ceiling 30% * fees
+    value = None
+    precision = AT_MOST
+    try:
+        if fees is None:
+            need.add("fees")
+        v2 = None if fees is None else D_0_30 * fees
+        value = v2
+        if explain and value is not None:
+            amount_step(steps, "30% * fees", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_7))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure("30% * fees", exc)
+        precision = UNKNOWN
+    # floor 2万
+    floor = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            floor = D_20000
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure("2万", exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, "2万", True, steps if explain else None)
+    offset = None
+    lower = None
+    if value is not None and precision != UNKNOWN:
+        value, lower = settle_bounds(value, floor, offset, True, ("2万", None), steps if explain else None)
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("bounds.3", exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(QUANTUM, ROUND_MODE)
+        if explain:
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+# constructs.policy:85
+# measure bounds 「保底、区间与扣除」
+def measure_bounds(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(HEAD_bounds, INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
+    result = measure_result(HEAD_bounds, DETERMINED, [], conditions)
+    a1, amount1, precision1, why1, steps1, floor1 = bounds_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = bounds_2(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = bounds_3(f, p, date, need, explain)
+    try:
+        outcomes = [
+            ClauseOutcome(
+                "bounds.1",
+                "award",
+                "bounds.1",
+                None,
+                None,
+                None,
+                a1,
+                amount1,
+                precision1,
+                list(steps1),
+                why1,
+                floor1,
+            ),
+            ClauseOutcome(
+                "bounds.2",
+                "award",
+                "bounds.2",
+                None,
+                None,
+                None,
+                a2,
+                amount2,
+                precision2,
+                list(steps2),
+                why2,
+                floor2,
+            ),
+            ClauseOutcome(
+                "bounds.3",
+                "bonus",
+                "bounds.3",
+                None,
+                None,
+                None,
+                a3,
+                amount3,
+                precision3,
+                list(steps3),
+                why3,
+                floor3,
+            ),
+        ]
+        finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("保底、区间与扣除", exc))
     return settle_unknown(result, unknown, need, NEEDED)
 
 
@@ -2545,11 +2906,12 @@ def fast_amounts(
         v7: tuple[str, Decimal | None] = NO
         v8: tuple[str, Decimal | None] = NO
         v9: tuple[str, Decimal | None] = NO
+        v10: tuple[str, Decimal | None] = NO
         # the policy's validity and the eligibility every measure shares
         eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
         if eligible:
-            c10 = add_duration(established, 1, "year") <= date
-            eligible = c10
+            c11 = add_duration(established, 1, "year") <= date
+            eligible = c11
         if eligible:
             # measure center 「创新中心」
             ok = applicant == "enterprise"
@@ -2557,14 +2919,14 @@ def fast_amounts(
                 # award base
                 value = D_0_50 * investment
                 if center_level == "national":
-                    v11 = D_100000000
+                    v12 = D_100000000
                 elif center_level == "provincial":
-                    v11 = D_50000000
+                    v12 = D_50000000
                 elif center_level == "municipal":
                     raise Unset("municipal 档的金额原文未给出")
                 else:
                     raise Unset("分级表没有 " + center_level + " 档")
-                limit = v11
+                limit = v12
                 if value > limit:
                     value = limit
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2632,20 +2994,20 @@ def fast_amounts(
             if ok:
                 # award 1
                 if revenue < D_1000000:
-                    v12 = D_50000
+                    v13 = D_50000
                 elif revenue >= D_1000000 and revenue <= D_10000000:
-                    v12 = D_100000
+                    v13 = D_100000
                 else:
                     raise Unset("分档金额原文未给出")
-                value = v12
+                value = v13
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 v4 = DETERMINED, amount1 or ROUNDED_ZERO
             # measure pilot 「试点」
             # award 1
             a1 = standards >= D_1
             if a1:
-                v13 = param_pilot_amount(f, p, date, need)
-                value = v13
+                v14 = param_pilot_amount(f, p, date, need)
+                value = v14
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # bonus 2
             a2 = standards >= D_3
@@ -2663,8 +3025,8 @@ def fast_amounts(
                 # award 1
                 a1 = fees != D_0
                 if a1:
-                    v14 = param_base_rate(f, p, date, need)
-                    value = v14 * fees
+                    v15 = param_base_rate(f, p, date, need)
+                    value = v15 * fees
                     if value > D_50000:
                         value = D_50000
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2703,24 +3065,24 @@ def fast_amounts(
             ok = applicant == "park"
             if ok:
                 # award 1
-                c15 = center_level in ("national", "provincial")
-                if c15:
-                    c15 = not key_platform
-                a1 = c15
+                c16 = center_level in ("national", "provincial")
+                if c16:
+                    c16 = not key_platform
+                a1 = c16
                 if a1:
                     value = min(D_1 * other_funding, D_10000000)
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 2
-                v16 = add_duration(established, 2, "year")
-                a2 = v16 <= DATE_2023_06_01
+                v17 = add_duration(established, 2, "year")
+                a2 = v17 <= DATE_2023_06_01
                 if a2:
                     value = max(investment / D_10, D_10000)
                     amount2 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 3
                 a3 = (not key_platform) or national_platform
                 if a3:
-                    v17 = revenue / fees
-                    value = investment * v17
+                    v18 = revenue / fees
+                    value = investment * v18
                     if value > D_500000:
                         value = D_500000
                     amount3 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2734,9 +3096,9 @@ def fast_amounts(
                 # award 5
                 a5 = standards >= D_30
                 if a5:
-                    v18 = round_down(max(revenue - D_5000000, D_0), fees)
-                    v19 = blocks(investment, fees)
-                    value = (v18 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v19)
+                    v19 = round_down(max(revenue - D_5000000, D_0), fees)
+                    v20 = blocks(investment, fees)
+                    value = (v19 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v20)
                     amount5 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1 or a2 or a3 or a4 or a5:
                     total = ZERO
@@ -2762,18 +3124,18 @@ def fast_amounts(
             # award 2
             a2 = standards >= D_50
             if a2:
-                v20 = param_upper_bracket(f, p, date, need)
-                v21 = param_base_rate(f, p, date, need)
-                v22 = param_upper_bracket(f, p, date, need)
-                v23 = ((None, D_5000000, D_0), (D_5000000, v20, v21), (v22, None, D_0_01))
+                v21 = param_upper_bracket(f, p, date, need)
+                v22 = param_base_rate(f, p, date, need)
+                v23 = param_upper_bracket(f, p, date, need)
+                v24 = ((None, D_5000000, D_0), (D_5000000, v21, v22), (v23, None, D_0_01))
                 if revenue < D_1000000:
-                    v24 = D_10000
+                    v25 = D_10000
                 elif revenue >= D_1000000:
-                    v24 = D_20000
+                    v25 = D_20000
                 else:
                     raise Unset("没有适用的档次")
-                v25 = None if v24 is None else (progressive(revenue, v23)) + v24
-                value = v25
+                v26 = None if v25 is None else (progressive(revenue, v24)) + v25
+                value = v26
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             # award 3
             a3 = standards >= D_60
@@ -2789,6 +3151,8 @@ def fast_amounts(
                 if a3:
                     total += amount3
                 v9 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure bounds 「保底、区间与扣除」
+            return None  # a range: its floor is in the full path's result
         amounts: Amounts = {
             "center": v1,
             "platform": v2,
@@ -2799,6 +3163,7 @@ def fast_amounts(
             "ladder": v7,
             "misc": v8,
             "brackets": v9,
+            "bounds": v10,
         }
         return amounts, values, ignored
     except (Unset, *ARITHMETIC):
@@ -2974,11 +3339,13 @@ def decide(
             "ladder": measure_ladder(f, p, date, shared, explain),
             "misc": measure_misc(f, p, date, shared, explain),
             "brackets": measure_brackets(f, p, date, shared, explain),
+            "bounds": measure_bounds(f, p, date, shared, explain),
         }
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
+        floors = {name: m.floor for name, m in measures.items()}
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
