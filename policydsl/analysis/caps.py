@@ -74,8 +74,8 @@ class CapChecks:
                 continue
             fc, kc = self.constant(expr), self.constant(cap.expr)
             if amount.floor is not None and fc is not None:  # the caps bind on the lifted formula
-                low = self.constant(amount.floor.expr)
-                fc = None if low is None else max(fc, low)
+                lifted = self.constant(amount.floor.expr)
+                fc = None if lifted is None else max(fc, lifted)
             if fc is not None and kc is not None:
                 never, always = fc <= kc, fc >= kc
             else:

@@ -389,7 +389,10 @@ class Interpreter:
                     precision = rt.combine_precision(precision, rt.AT_MOST)
         lower: Decimal | None = None
         if value is not None and precision != rt.UNKNOWN and (amount.floor or amount.offset) is not None:
-            texts = (amount.floor and amount.floor.text, amount.offset and amount.offset.text)
+            texts = (
+                None if amount.floor is None else amount.floor.text,
+                None if amount.offset is None else amount.offset.text,
+            )
             steps = outcome.steps if explain else None
             value, lower = rt.settle_bounds(value, floor, offset, amount.mode == "ceiling", texts, steps)
         if value is not None and precision != rt.UNKNOWN:
