@@ -630,16 +630,24 @@ class _Writer:
             f" {self.kw(self.pick(['if', 'if', 'unless']))} {self.expr(BOOL, 2)}"
             for _ in range(self.count(0, 2))
         ]
+        form = self.count(0, 7)
+        if form != 1:  # a floor (保底) and an offset (扣除) act on a written amount
+            if form != 2 and self.chance(0.25):
+                tails.append(f" {self.kw('floor')} {self.expr(MONEY, 1)}")
+            if self.chance(0.25):
+                tails.append(f" {self.kw('offset')} {self.expr(MONEY, 1)}")
         if self.chance(0.5):
             tails = list(self.draw(st.permutations(tails)))
-        form = self.count(0, 6)
         if form == 0:
             return f"{self.kw('ceiling')} {self.expr(MONEY, 2)}{''.join(tails)}"
         if form == 1:
             return f"{self.kw('unset')}{''.join(tails)}"
         dates = [n for n in self.names_of(DATE) if n in self.facts]
-        if form == 6 and dates:
+        if form == 7 and dates:
             return f"{self.schedule(self.pick(dates))}{''.join(tails)}"
+        if form == 2:
+            low, high = self.expr(MONEY, 2), self.expr(MONEY, 2)
+            return f"{self.kw('range')} {low} {self.kw('to')} {high}{''.join(tails)}"
         return f"{self.expr(MONEY, 2)}{''.join(tails)}"
 
     def schedule(self, fact: str) -> str:

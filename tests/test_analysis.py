@@ -154,7 +154,21 @@ def test_the_analysis_is_deterministic() -> None:
 
 # ------------------------------------------------------------------------------- witnesses
 
-NO_WITNESS = {"P101", "P103", "P104", "P205", "P206", "P302", "P702", "P704", "P705", "P900", "P901", "P902"}
+NO_WITNESS = {
+    "P101",
+    "P103",
+    "P104",
+    "P205",
+    "P206",
+    "P302",
+    "P702",
+    "P704",
+    "P705",
+    "P609",
+    "P900",
+    "P901",
+    "P902",
+}
 
 
 def _add(start: datetime.date, count: int, unit: str) -> datetime.date:
@@ -480,7 +494,7 @@ class Verifier:
         m, c = self.clause(cid)
         assert self.gate(m) and self.fires(c)
         assert c.amount.expr is not None
-        assert all(self.ev(c.amount.expr) <= self.ev(cap) for cap in c.amount.caps) or len(c.amount.caps) > 1
+        assert all(self.lifted(c) <= self.ev(cap) for cap in c.amount.caps) or len(c.amount.caps) > 1
 
     def check_P602(self, cid: str) -> None:
         m, c = self.clause(cid)
@@ -490,7 +504,19 @@ class Verifier:
         m, c = self.clause(cid)
         assert self.gate(m) and self.fires(c)
         assert c.amount.expr is not None
-        assert any(self.ev(c.amount.expr) >= self.ev(cap) for cap in c.amount.caps)
+        assert any(self.lifted(c) >= self.ev(cap) for cap in c.amount.caps)
+
+    def lifted(self, c: ast.Clause) -> Decimal:
+        """The clause's formula lifted to its floor: what its caps bind on."""
+        assert c.amount.expr is not None
+        value: Decimal = self.ev(c.amount.expr)
+        return value if c.amount.floor is None else max(value, self.ev(c.amount.floor))
+
+    def check_P608(self, cid: str) -> None:
+        m, c = self.clause(cid)
+        assert self.gate(m) and self.fires(c)
+        assert c.amount.floor is not None
+        assert any(self.ev(c.amount.floor) > self.ev(cap) for cap in c.amount.caps)
 
     def _money(self, text: str) -> Decimal:
         return rt.parse_fact(rt.FactSpec("x", "x", "money"), text)

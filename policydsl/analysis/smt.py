@@ -831,14 +831,25 @@ class Encoder:
 
         return self._cached(clause, "formula", make)
 
+    def lifted(self, clause: P.Clause) -> Term:
+        """The clause's formula lifted to its floor: what its caps bind on."""
+        floor = clause.amount.floor
+        if floor is None or clause.amount.expr is None:
+            return self.formula(clause)
+        return self.max(self.formula(clause), self.num(floor.expr))
+
     def clause_amount(self, clause: P.Clause, rounded: bool = True) -> Term:
-        """What the clause gives: its formula, then each cap, then rounding (the upper bound for a
-        ceiling)."""
+        """What the clause gives: its formula lifted to its floor, then each cap, then its offset
+        (floored at zero), then rounding (the upper bound for a ceiling), as runtime.lift and
+        runtime.settle_bounds work it out."""
 
         def make() -> Term:
-            value = self.formula(clause)
-            for cap in clause.amount.caps:
+            amount = clause.amount
+            value = self.lifted(clause)
+            for cap in amount.caps:
                 value = self.min(value, self.num(cap.expr))
+            if amount.offset is not None and amount.expr is not None:
+                value = self.max(value - self.num(amount.offset.expr), self.real(0))
             return self.round(value) if rounded else value
 
         return self._cached(clause, "amount" if rounded else "amount~", make)

@@ -1089,8 +1089,36 @@ class _Checker:
                 self.money(cap, "a cap")
         finally:
             self.schedule_allowed = False
+        self.bounds(clause.amount)
         for cond in clause.conditions:
             self.condition(cond.expr)
+
+    def bounds(self, amount: ast.Amount) -> None:
+        """A clause's floor (保底) and offset (扣除): money, one of each, on an amount that is written."""
+        for what, word, exprs in (
+            ("a floor", "floor", amount.floors),
+            ("an offset", "offset", amount.offsets),
+        ):
+            for expr in exprs:
+                self.money(expr, what)
+            for extra in exprs[1:]:
+                first = Note("first stated here", exprs[0].span)
+                self.sink.report(
+                    codes.E102,
+                    f"this clause already has {what}; a clause has one",
+                    extra.span,
+                    notes=[first],
+                    hint=f"keep the one `{word}` the text states (the larger of two floors, "
+                    "the sum of two offsets)",
+                )
+            if exprs and amount.expr is None:
+                self.sink.report(
+                    codes.E213,
+                    f"{what} needs an amount to act on, but this clause's amount is `unset`",
+                    exprs[0].span,
+                    hint="write the amount the text gives (`ceiling 100万`), or leave out the "
+                    f"`{word}` until it gives one",
+                )
 
     def example(self, ex: ast.Example) -> None:
         self.in_example = True

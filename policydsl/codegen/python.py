@@ -859,11 +859,11 @@ class PythonGenerator:
             if cond.negated:
                 w.line(f"{holds} = None if {holds} is None else not {holds}")
             with w.block(f"if {holds} is False"):
-                w.line("return False, None, EXACT, why, NO_STEPS")
+                w.line("return False, None, EXACT, why, NO_STEPS, None")
         if clause.conditions:
             tests = " or ".join(f"c{i}_ is None" for i in range(1, len(clause.conditions) + 1))
             with w.block(f"if {tests}"):
-                w.line("return None, None, EXACT, why, NO_STEPS")
+                w.line("return None, None, EXACT, why, NO_STEPS, None")
         w.line("steps: list[str] = []")
         conds = clause.conditions_text
         head = clause.head
@@ -919,6 +919,8 @@ class PythonGenerator:
             with w.block("except ARITHMETIC as exc"):
                 w.line(f"why = failure({self.s(amount.text)}, exc)")
                 w.line("precision = UNKNOWN")
+        if amount.floor is not None and not unset:
+            self.floor(amount.floor, ceiling)
         for cap in amount.caps:
             quoted = cap.text
             w.comment(f"cap {quoted}")
@@ -961,18 +963,83 @@ class PythonGenerator:
             if raises:
                 w.level -= 1
         if unset:
-            w.line("return True, None, UNKNOWN, why, steps")
+            w.line("return True, None, UNKNOWN, why, steps, None")
             return
+        bounded = self.settle_bounds(amount)
         with w.block("if value is not None and precision != UNKNOWN"):
             with w.block("try"):
                 w.line("value = value.quantize(QUANTUM, ROUND_MODE)")
             with w.block("except ARITHMETIC as exc"):
-                w.line(f"return True, None, UNKNOWN, failure({self.s(clause.label)}, exc), steps")
+                w.line(f"return True, None, UNKNOWN, failure({self.s(clause.label)}, exc), steps, None")
+            if bounded:
+                with w.block("if lower is not None"):
+                    w.line("lower = lower.quantize(QUANTUM, ROUND_MODE)")
             if ceiling:
                 with w.block("if explain"):
-                    w.line('steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")')
-            w.line("return True, value, precision, why, steps")
-        w.line("return True, None, UNKNOWN, why, steps")
+                    if bounded:
+                        w.line("ceiling_step(steps, value, lower)")
+                    else:
+                        w.line('steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")')
+            if bounded:
+                w.line("return True, value, precision, why, steps, lower if precision == AT_MOST else None")
+            else:
+                w.line("return True, value, precision, why, steps, None")
+        w.line("return True, None, UNKNOWN, why, steps, None")
+
+    def floor(self, floor: P.Bound, ceiling: bool) -> None:
+        """Interpreter.amount's floor: worked out before the caps, the figure lifted to it."""
+        w = self.fn.w
+        w.comment(f"floor {floor.text}")
+        w.line("floor = None")
+        with w.block("if value is not None and precision != UNKNOWN"):
+            with w.block("try"):
+                w.line(f"floor = {self.expr(floor.expr).code}")
+            with w.block("except (Unset, *ARITHMETIC) as exc"):
+                w.line(f"why = exc.what if isinstance(exc, Unset) else failure({self.s(floor.text)}, exc)")
+                w.line("precision = UNKNOWN")
+            with w.block("else"):
+                with w.block("if floor is None"):
+                    w.line("precision = UNKNOWN  # a fact it reads is missing")
+                with w.block("else"):
+                    args = ["value", "floor", self.s(floor.text), str(ceiling), "steps if explain else None"]
+                    w.call("value = lift(", args, ")")
+
+    def settle_bounds(self, amount: P.Amount) -> bool:
+        """Interpreter.amount's offset, after the caps, and the bounds settled (runtime.settle_bounds);
+        whether the clause has either."""
+        w = self.fn.w
+        if amount.floor is None and amount.offset is None:
+            return False
+        offset = amount.offset
+        if offset is None:
+            w.line("offset = None")
+        else:
+            w.comment(f"offset {offset.text}")
+            w.line("offset = None")
+            with w.block("if value is not None and precision != UNKNOWN"):
+                with w.block("try"):
+                    w.line(f"offset = {self.expr(offset.expr).code}")
+                with w.block("except (Unset, *ARITHMETIC) as exc"):
+                    w.line(
+                        f"what = exc.what if isinstance(exc, Unset) else failure({self.s(offset.text)}, exc)"
+                    )
+                    with w.block("if precision == EXACT"):
+                        w.line("precision = AT_MOST")
+                    w.line(
+                        f'steps.append({self.s("扣除已获 " + offset.text + "：")} + what + "，金额为上限")'
+                    )
+                with w.block("else"), w.block("if offset is None and precision == EXACT"):
+                    w.line("precision = AT_MOST  # a fact it reads is missing: at most the amount before it")
+        if amount.floor is None:
+            w.line("floor = None")
+        w.line("lower = None")
+        with w.block("if value is not None and precision != UNKNOWN"):
+            texts = f"({self.s(amount.floor.text) if amount.floor else 'None'}, "
+            texts += f"{self.s(offset.text) if offset else 'None'})"
+            ceiling = str(amount.mode == "ceiling")
+            args = ["value", "floor", "offset", ceiling, texts, "steps if explain else None"]
+            w.call("value, lower = settle_bounds(", args, ")")
+        return True
 
     def arithmetic_steps(self, expr: P.Expr) -> None:
         """The steps that show the arithmetic of the amount `expr` (render/steps.py), as the
@@ -1073,9 +1140,9 @@ class PythonGenerator:
         w.call("result = measure_result(", result("DETERMINED", "[]", "conditions"))
         outs = []
         for i, cfunc in enumerate(clause_funcs, 1):
-            names = [f"a{i}", f"amount{i}", f"precision{i}", f"why{i}", f"steps{i}"]
+            names = [f"a{i}", f"amount{i}", f"precision{i}", f"why{i}", f"steps{i}", f"floor{i}"]
             outs.append(names)
-            w.line(f"{', '.join(names)} = {cfunc}(f, p, date, need, explain)")
+            w.call(f"{', '.join(names)} = {cfunc}(", ["f", "p", "date", "need", "explain"])
         for limit in measure.funding_limits:
             w.comment(f"funding_limit {limit.text} counting {received_text(limit)}")
             self.safe(limit.limit, "limit")
@@ -1135,7 +1202,9 @@ class PythonGenerator:
         exceptions when every clause is decided, runtime.finish_measure otherwise."""
         w = self.fn.w
         clauses = measure.clauses
-        simple = all(c.exception_of is None for c in clauses)
+        # a range's floor is summed by runtime.finish_measure
+        ranged = any(c.amount.mode == "ceiling" and c.amount.floor is not None for c in clauses)
+        simple = all(c.exception_of is None for c in clauses) and not ranged
         if simple and clauses:
             decided = " and ".join(f"{o[0]} is not None" for o in outs)
             w.line(f"if {decided}:")
@@ -1162,6 +1231,7 @@ class PythonGenerator:
                     o[2],
                     f"list({o[4]})",
                     o[3],
+                    o[5],
                 ]
                 w.call("ClauseOutcome(", args, "),")
         if clauses:
@@ -1476,7 +1546,13 @@ class PythonGenerator:
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
-            w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)")
+            if any(
+                c.amount.mode == "ceiling" and c.amount.floor for m in self.plan.measures for c in m.clauses
+            ):
+                w.line("floors = {name: m.floor for name, m in measures.items()}")
+                w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors)")
+            else:
+                w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)")
         w.line("return Decision(TITLE, date, measures, total, shared[0], ignored)")
         args = [
             "facts: Facts | Mapping[str, Any]",

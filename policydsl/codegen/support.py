@@ -45,7 +45,8 @@ Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+# applies, amount, precision, why unknown, steps, the floor of a range (None: none)
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
@@ -141,10 +142,13 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure (and the `floors` of
+    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
     try:
+        if floors is not None and any(f is not None for f in floors.values()):
+            return combine_total(amounts, combines, caps, rounding, floors)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)

@@ -346,6 +346,26 @@ class Interpreter:
             except ARITHMETIC as exc:
                 outcome.unknown_reason = self.failure(amount.text, exc)
                 precision = rt.UNKNOWN
+        floor: Decimal | None = None
+        if amount.floor is not None and value is not None and precision != rt.UNKNOWN:
+            try:
+                floor = self.ev(amount.floor.expr, env)
+            except (Unset, *ARITHMETIC) as exc:
+                outcome.unknown_reason = (
+                    exc.what if isinstance(exc, Unset) else self.failure(amount.floor.text, exc)
+                )
+                precision = rt.UNKNOWN
+            else:
+                if floor is None:  # a fact it reads is missing: the amount cannot be told
+                    precision = rt.UNKNOWN
+                else:
+                    value = rt.lift(
+                        value,
+                        floor,
+                        amount.floor.text,
+                        amount.mode == "ceiling",
+                        outcome.steps if explain else None,
+                    )
         for cap in amount.caps:
             try:
                 limit = self.ev(cap.expr, env)
@@ -366,16 +386,37 @@ class Interpreter:
                 value = limit
             elif explain:
                 outcome.steps.append(f"封顶 {cap.text}：{rt.yuan(limit)}（未起作用）")
+        offset: Decimal | None = None
+        if amount.offset is not None and value is not None and precision != rt.UNKNOWN:
+            try:
+                offset = self.ev(amount.offset.expr, env)
+            except (Unset, *ARITHMETIC) as exc:
+                why = exc.what if isinstance(exc, Unset) else self.failure(amount.offset.text, exc)
+                precision = rt.combine_precision(precision, rt.AT_MOST)
+                outcome.steps.append(f"扣除已获 {amount.offset.text}：{why}，金额为上限")
+            else:
+                if offset is None:  # a fact it reads is missing: at most the amount before it
+                    precision = rt.combine_precision(precision, rt.AT_MOST)
+        lower: Decimal | None = None
+        if value is not None and precision != rt.UNKNOWN and (amount.floor or amount.offset) is not None:
+            texts = (
+                None if amount.floor is None else amount.floor.text,
+                None if amount.offset is None else amount.offset.text,
+            )
+            steps = outcome.steps if explain else None
+            value, lower = rt.settle_bounds(value, floor, offset, amount.mode == "ceiling", texts, steps)
         if value is not None and precision != rt.UNKNOWN:
             try:
                 value = self.rounding(value)
+                lower = None if lower is None else self.rounding(lower)
             except ARITHMETIC as exc:
                 outcome.unknown_reason = self.failure(outcome.label, exc)
                 precision, value = rt.UNKNOWN, None
         if value is not None and precision != rt.UNKNOWN and amount.mode == "ceiling" and explain:
-            outcome.steps.append(f"最高 {rt.yuan(value)}（酌情核定，非确定金额）")
+            rt.ceiling_step(outcome.steps, value, lower)
         outcome.amount = value if precision != rt.UNKNOWN else None
         outcome.precision = precision if value is not None else rt.UNKNOWN
+        outcome.floor = lower if outcome.precision == rt.AT_MOST else None
 
     def gates(self, measure: P.Measure, env: _Env) -> tuple[list[str], list[str]]:
         """Reasons the measure is ruled out, and reasons it cannot yet be told."""
@@ -518,7 +559,10 @@ class Interpreter:
                     raise rt.InputError([f"missing fact {n}" for n in missing])
             try:
                 amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-                total = rt.combine_total(amounts, self.combines(), self.total_caps(env), self.rounding)
+                floors = {name: m.floor for name, m in measures.items()}
+                total = rt.combine_total(
+                    amounts, self.combines(), self.total_caps(env), self.rounding, floors
+                )
             except ARITHMETIC as exc:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
                 total.reasons.append(self.failure("合计", exc))

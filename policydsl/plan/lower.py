@@ -149,6 +149,9 @@ class _Lowering:
         return quote_node(self.text, node)
 
     # ------------------------------------------------------------------ expressions
+    def bound(self, node: ast.Expr) -> P.Bound:
+        return P.Bound(self.expr(node), self.quote(node), span=node.span)
+
     def expr(self, node: ast.Expr) -> P.Expr:
         at = node.span
         match node:
@@ -411,6 +414,9 @@ class _Lowering:
             tuple(P.Cap(self.expr(c), self.quote(c), span=c.span) for c in amount.caps),
             NO_AMOUNT.format(label=label),
             span=amount.span,
+            floor=None if amount.floor is None else self.bound(amount.floor),
+            offset=None if amount.offset is None else self.bound(amount.offset),
+            written_range=amount.written_range,
         )
         conditions += award_period(lowered)
         return P.Clause(

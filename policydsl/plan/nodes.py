@@ -596,11 +596,24 @@ class Cap:
 
 
 @attrs.frozen
+class Bound:
+    """A clause's floor (保底) or offset (扣除): `expr` and `text`, as written (`span`: where)."""
+
+    expr: Expr
+    text: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
 class Amount:
     """What a clause gives: `mode` "determined" (an entitlement), "ceiling" (discretionary, up to the
     figure) or "unset"; `expr` and `text` (as written; None when unset), then each of `caps`.
     `unset_reason` is the reason shown when the text gives no figure; `span` where it is written
-    (where its formula is: `expr.span`)."""
+    (where its formula is: `expr.span`).
+
+    `floor` (None: none) lifts the figure to at least its value before the caps, and is the lower
+    bound of a ceiling (a range; `written_range` when written `range A to B`); the caps bind both
+    bounds.  `offset` (None: none) is deducted from both after the caps, floored at zero."""
 
     mode: str
     expr: Expr | None
@@ -608,6 +621,9 @@ class Amount:
     caps: tuple[Cap, ...]
     unset_reason: str
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    floor: Bound | None = attrs.field(default=None, kw_only=True)
+    offset: Bound | None = attrs.field(default=None, kw_only=True)
+    written_range: bool = attrs.field(default=False, eq=False, kw_only=True)
 
 
 @attrs.frozen

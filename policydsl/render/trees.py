@@ -128,7 +128,11 @@ class Words:
         an unset cap leaves only a ceiling."""
         if amount.mode == "unset" or amount.expr is None or self.unset_params(amount.expr):
             return "undetermined"
+        if amount.floor is not None and self.unset_params(amount.floor.expr):
+            return "undetermined"
         if any(self.unset_params(cap.expr) for cap in amount.caps):
+            return "ceiling"
+        if amount.offset is not None and self.unset_params(amount.offset.expr):
             return "ceiling"
         return amount.mode
 
@@ -138,9 +142,15 @@ class Words:
         if amount.mode == "unset" or amount.expr is None:
             lines.append("金额：原文未定")
         else:
+            if amount.floor is not None:
+                lines.extend(
+                    self._figure("最低：" if amount.mode == "ceiling" else "保底：", amount.floor.expr)
+                )
             lines.extend(self._figure("最高：" if amount.mode == "ceiling" else "金额：", amount.expr))
         for cap in amount.caps:
             lines.extend(self._figure("封顶：", cap.expr))
+        if amount.offset is not None and amount.expr is not None:
+            lines.extend(self._figure("扣除已获：", amount.offset.expr))
         return lines
 
     def amount_brief(self, amount: P.Amount) -> str:
@@ -149,8 +159,13 @@ class Words:
             text = "金额未定"
         else:
             text = ("最高 " if amount.mode == "ceiling" else "") + self._brief(amount.expr)
+            if amount.floor is not None:
+                low = self._brief(amount.floor.expr)
+                text = f"最低 {low}，{text}" if amount.mode == "ceiling" else f"{text}，保底 {low}"
         for cap in amount.caps:
             text += "，封顶 " + self._brief(cap.expr)
+        if amount.offset is not None and amount.expr is not None:
+            text += "，扣除已获 " + self._brief(amount.offset.expr)
         return text
 
     def _row_key(self, table: P.Table, row: P.TableRow) -> str:

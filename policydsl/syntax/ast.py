@@ -473,11 +473,26 @@ class Pays(Node):
 @attrs.frozen
 class Amount(Node):
     """What a clause gives.  `mode` is "determined" (an entitlement: `expr`, capped by `caps`),
-    "ceiling" (discretionary up to `expr` and `caps`) or "unset" (the text gives no figure)."""
+    "ceiling" (discretionary up to `expr` and `caps`) or "unset" (the text gives no figure).
+    `floor` (保底) lifts a determined amount to at least its value and is the lower bound of a
+    ceiling (`range A to B` is a ceiling B with the floor A, `written_range` says it was written so);
+    `floors` and `offsets` hold every one written (the checker refuses a second); `offset` (扣除)
+    is what the applicant already received for the same thing, deducted last and floored at zero."""
 
     mode: str
     expr: Expr | None
     caps: tuple[Expr, ...]
+    floors: tuple[Expr, ...] = attrs.field(default=(), kw_only=True)
+    offsets: tuple[Expr, ...] = attrs.field(default=(), kw_only=True)
+    written_range: bool = attrs.field(default=False, kw_only=True)
+
+    @property
+    def floor(self) -> Expr | None:
+        return self.floors[0] if self.floors else None
+
+    @property
+    def offset(self) -> Expr | None:
+        return self.offsets[0] if self.offsets else None
 
 
 @attrs.frozen

@@ -52,6 +52,15 @@ def _with_span(method: _F) -> _F:
     return method
 
 
+@attrs.frozen
+class _Tail:
+    """A `floor` or `offset` of a clause (`kind`), its `expr` and `span`, until the clause takes it."""
+
+    kind: str
+    expr: ast.Expr
+    span: Span
+
+
 def _token_span(source: SourceFile, token: Token) -> Span:
     start = token.start_pos or 0
     end = token.end_pos if token.end_pos is not None else start
@@ -569,12 +578,24 @@ class _Builder:
         cite = rest.pop()
         name, label = name_part if name_part is not None else (None, None)
         target, priority = exception if exception is not None else (None, None)
-        # caps and conditions may come in either order; the caps belong to the amount
+        # caps, floors, offsets and conditions may come in any order; all but conditions belong to
+        # the amount
         conditions = tuple(t for t in rest if isinstance(t, ast.Condition))
-        caps = tuple(t for t in rest if not isinstance(t, ast.Condition))
-        if caps:
-            end = max(amount.span.end, *(c.span.end for c in caps))
-            amount = ast.Amount(self.source.span(amount.span.start, end), amount.mode, amount.expr, caps)
+        tails = [t for t in rest if isinstance(t, _Tail)]
+        caps = tuple(t for t in rest if not isinstance(t, ast.Condition | _Tail))
+        floors = tuple(t.expr for t in tails if t.kind == "floor")
+        offsets = tuple(t.expr for t in tails if t.kind == "offset")
+        if caps or tails:
+            end = max(amount.span.end, *(c.span.end for c in caps), *(t.span.end for t in tails))
+            amount = ast.Amount(
+                self.source.span(amount.span.start, end),
+                amount.mode,
+                amount.expr,
+                caps,
+                floors=amount.floors + floors,
+                offsets=offsets,
+                written_range=amount.written_range,
+            )
         return ast.Clause(span, kind, name, label, target, priority, amount, conditions, cite)
 
     @_with_span
@@ -605,6 +626,11 @@ class _Builder:
         return ast.Amount(span, "ceiling", expr, ())
 
     @_with_span
+    def range_amount(self, span: Span, children: list[Any]) -> ast.Amount:
+        low, high = children
+        return ast.Amount(span, "ceiling", high, (), floors=(low,), written_range=True)
+
+    @_with_span
     def determined_amount(self, span: Span, children: list[Any]) -> ast.Amount:
         (expr,) = children
         return ast.Amount(span, "determined", expr, ())
@@ -615,6 +641,14 @@ class _Builder:
 
     def cap(self, children: list[Any]) -> ast.Expr:
         return children[0]  # type: ignore[no-any-return]
+
+    @_with_span
+    def floor(self, span: Span, children: list[Any]) -> _Tail:
+        return _Tail("floor", children[0], span)
+
+    @_with_span
+    def offset(self, span: Span, children: list[Any]) -> _Tail:
+        return _Tail("offset", children[0], span)
 
     @_with_span
     def cond_if(self, span: Span, children: list[Any]) -> ast.Condition:

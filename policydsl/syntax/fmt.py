@@ -693,12 +693,20 @@ class _Printer:
             if clause.priority is not None:
                 first.extend([kw("priority"), " ", str(clause.priority), " "])
         amount = clause.amount
-        if amount.mode == "ceiling":
+        floors = amount.floors
+        if amount.written_range and amount.expr is not None and floors:
+            first.extend([kw("range"), " ", expr(floors[0]), " ", kw("to"), " "])
+            floors = floors[1:]
+        elif amount.mode == "ceiling":
             first.extend([kw("ceiling"), " "])
         first.append(kw("unset") if amount.expr is None else expr(amount.expr))
         rest: list[Doc | None] = []
+        for floor in floors:
+            rest.append([kw("floor"), " ", expr(floor)])
         for cap in amount.caps:
             rest.append([kw("cap"), " ", expr(cap)])
+        for offset in amount.offsets:
+            rest.append([kw("offset"), " ", expr(offset)])
         for cond in clause.conditions:
             rest.append([kw("unless" if cond.negated else "if"), " ", expr(cond.expr)])
         rest.append(self.cite(clause.cite))

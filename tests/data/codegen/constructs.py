@@ -36,7 +36,8 @@ Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+# applies, amount, precision, why unknown, steps, the floor of a range (None: none)
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
@@ -132,10 +133,13 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure (and the `floors` of
+    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
     try:
+        if floors is not None and any(f is not None for f in floors.values()):
+            return combine_total(amounts, combines, caps, rounding, floors)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
@@ -216,11 +220,12 @@ MEASURES: tuple[str, ...] = (
     "misc",
     "brackets",
     "schedules",
+    "bounds",
 )
 COMBINES: list[tuple[str, list[str]]] = [
     ("highest", ["center", "voucher"]),
     ("exclusive", ["banded", "pilot"]),
-    ("added", ["platform", "consulting"]),
+    ("added", ["platform", "consulting", "bounds"]),
 ]
 D_20000000 = Decimal("2.000E+7")
 D_0_40 = Decimal("0.40")
@@ -265,6 +270,9 @@ D_2 = Decimal("2")
 D_0_80 = Decimal("0.80")
 D_2020 = Decimal("2020")
 D_30000 = Decimal("3E+4")
+D_0_20 = Decimal("0.20")
+D_80 = Decimal("80")
+D_90 = Decimal("90")
 D_10000000_00 = Decimal("10000000.00")
 D_30000000_00 = Decimal("30000000.00")
 D_300000_00 = Decimal("300000.00")
@@ -321,6 +329,8 @@ HEAD_misc = ("misc", "杂项", None, ("cash",))
 HEAD_brackets = ("brackets", "超额累进", None, ("cash",))
 # schedules 「逐年奖励」
 HEAD_schedules = ("schedules", "逐年奖励", None, ("cash",))
+# bounds 「保底、区间与扣除」
+HEAD_bounds = ("bounds", "保底、区间与扣除", None, ("cash",))
 FACTS_1 = (("investment", "投资额", "money", None),)
 FACTS_2 = (("key_platform", "重点平台", "bool", None),)
 FACTS_3 = (("national_platform", "国家平台", "bool", None),)
@@ -623,9 +633,9 @@ def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("配套奖励", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("配套奖励", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:33  三(二)1
@@ -650,7 +660,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
         return measure_result(HEAD_center, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_center, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = center_base(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = center_base(f, p, date, need, explain)
     # funding_limit 50% * investment counting other_funding
     if investment is None:
         need.add("investment")
@@ -700,6 +710,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, funding, [], False)
@@ -719,9 +730,9 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
         need.add("key_platform")
     c1_ = key_platform
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_2)
@@ -743,11 +754,11 @@ def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("default", exc), steps
+            return True, None, UNKNOWN, failure("default", exc), steps, None
         if explain:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:41  四.1
@@ -760,9 +771,9 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
         need.add("national_platform")
     c1_ = national_platform
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_3)
@@ -784,11 +795,11 @@ def platform_national(f: Values, p: Values, date: Date, need: set[str], explain:
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("national", exc), steps
+            return True, None, UNKNOWN, failure("national", exc), steps, None
         if explain:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:42
@@ -802,9 +813,9 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     c1 = None if revenue is None else revenue > D_20000000
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_4)
@@ -826,9 +837,9 @@ def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("platform.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("platform.3", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:38
@@ -852,9 +863,9 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
         return measure_result(HEAD_platform, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_platform, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = platform_default(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = platform_national(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = platform_3(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = platform_default(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = platform_national(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = platform_3(f, p, date, need, explain)
     try:
         outcomes = [
             ClauseOutcome(
@@ -869,6 +880,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
                 precision1,
                 list(steps1),
                 why1,
+                floor1,
             ),
             ClauseOutcome(
                 "platform.national",
@@ -882,6 +894,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
                 precision2,
                 list(steps2),
                 why2,
+                floor2,
             ),
             ClauseOutcome(
                 "platform.3",
@@ -895,6 +908,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
                 precision3,
                 list(steps3),
                 why3,
+                floor3,
             ),
         ]
         finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -924,9 +938,9 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
     c1 = None if customers is None else customers > D_0
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_5)
@@ -956,9 +970,9 @@ def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("consulting.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("consulting.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:46
@@ -972,7 +986,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_consulting, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = consulting_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = consulting_1(f, p, date, need, explain)
     stages: list[tuple[str, str, Decimal | None, bool | None]] = []
     # instalment h1: completion_h1 60%或以上
     if completion_h1 is None:
@@ -1032,6 +1046,7 @@ def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, stages, True)
@@ -1085,9 +1100,9 @@ def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("banded.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("banded.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:52
@@ -1115,7 +1130,7 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
         return measure_result(HEAD_banded, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_banded, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = banded_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = banded_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["banded.1"] = a1
@@ -1154,6 +1169,7 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -1174,9 +1190,9 @@ def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     c1 = None if standards is None else standards >= D_1
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1199,9 +1215,9 @@ def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("pilot.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("pilot.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:58
@@ -1215,9 +1231,9 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     c1 = None if standards is None else standards >= D_3
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1227,7 +1243,7 @@ def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     # cap 20万
     limit = D_200000
     steps.append("封顶 " + yuan(limit))
-    return True, None, UNKNOWN, why, steps
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:56
@@ -1239,8 +1255,8 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_pilot, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = pilot_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = pilot_2(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = pilot_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = pilot_2(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None:
             conditions["pilot.1"] = a1
@@ -1291,6 +1307,7 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "pilot.2",
@@ -1304,6 +1321,7 @@ def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: boo
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -1325,9 +1343,9 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     c1_ = c1
     c1_ = None if c1_ is None else not c1_
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_7)
@@ -1368,9 +1386,9 @@ def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("voucher.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("voucher.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:60
@@ -1405,7 +1423,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
         return measure_result(HEAD_voucher, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_voucher, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = voucher_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = voucher_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["voucher.1"] = a1
@@ -1444,6 +1462,7 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -1464,9 +1483,9 @@ def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     c1 = None if standards is None else standards >= D_1
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1488,9 +1507,9 @@ def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("d", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("d", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:68
@@ -1504,9 +1523,9 @@ def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     c1 = None if standards is None else standards >= D_5
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1528,9 +1547,9 @@ def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("e1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:69
@@ -1544,9 +1563,9 @@ def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     c1 = None if standards is None else standards >= D_10
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1568,9 +1587,9 @@ def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("e2", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:70
@@ -1584,9 +1603,9 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
     c1 = None if standards is None else standards >= D_20
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1608,9 +1627,9 @@ def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("e3", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:66
@@ -1622,10 +1641,10 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_ladder, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = ladder_d(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = ladder_e1(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = ladder_e2(f, p, date, need, explain)
-    a4, amount4, precision4, why4, steps4 = ladder_e3(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = ladder_d(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = ladder_e1(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = ladder_e2(f, p, date, need, explain)
+    a4, amount4, precision4, why4, steps4, floor4 = ladder_e3(f, p, date, need, explain)
     try:
         outcomes = [
             ClauseOutcome(
@@ -1640,6 +1659,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                 precision1,
                 list(steps1),
                 why1,
+                floor1,
             ),
             ClauseOutcome(
                 "ladder.e1",
@@ -1653,6 +1673,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                 precision2,
                 list(steps2),
                 why2,
+                floor2,
             ),
             ClauseOutcome(
                 "ladder.e2",
@@ -1666,6 +1687,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                 precision3,
                 list(steps3),
                 why3,
+                floor3,
             ),
             ClauseOutcome(
                 "ladder.e3",
@@ -1679,6 +1701,7 @@ def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                 precision4,
                 list(steps4),
                 why4,
+                floor4,
             ),
         ]
         finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -1708,9 +1731,9 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         c2 = False if c3 is False else c1 and c3
     c1_ = c2
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_8)
@@ -1741,9 +1764,9 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:75  第十条
@@ -1764,9 +1787,9 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     except ARITHMETIC as exc:
         c1_, why = None, failure("established + 2年 <= 2023-06-01", exc)
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_10)
@@ -1797,9 +1820,9 @@ def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.2", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:76
@@ -1823,9 +1846,9 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         c2 = True if national_platform is True else None if c1 is None or national_platform is None else False
     c1_ = c2
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_11)
@@ -1870,9 +1893,9 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.3", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:77
@@ -1887,9 +1910,9 @@ def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     c1 = None if standards is None else standards >= D_3
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -1928,9 +1951,9 @@ def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.4", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.4", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:78
@@ -1947,9 +1970,9 @@ def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     c1 = None if standards is None else standards >= D_30
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -2004,9 +2027,9 @@ def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.5", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("misc.5", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:72
@@ -2029,11 +2052,11 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
         return measure_result(HEAD_misc, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_misc, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = misc_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = misc_2(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = misc_3(f, p, date, need, explain)
-    a4, amount4, precision4, why4, steps4 = misc_4(f, p, date, need, explain)
-    a5, amount5, precision5, why5, steps5 = misc_5(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = misc_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = misc_2(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = misc_3(f, p, date, need, explain)
+    a4, amount4, precision4, why4, steps4, floor4 = misc_4(f, p, date, need, explain)
+    a5, amount5, precision5, why5, steps5, floor5 = misc_5(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None and a3 is not None and a4 is not None and a5 is not None:
             conditions["misc.1"] = a1
@@ -2115,6 +2138,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "misc.2",
@@ -2128,6 +2152,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
                 ClauseOutcome(
                     "misc.3",
@@ -2141,6 +2166,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision3,
                     list(steps3),
                     why3,
+                    floor3,
                 ),
                 ClauseOutcome(
                     "misc.4",
@@ -2154,6 +2180,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision4,
                     list(steps4),
                     why4,
+                    floor4,
                 ),
                 ClauseOutcome(
                     "misc.5",
@@ -2167,6 +2194,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision5,
                     list(steps5),
                     why5,
+                    floor5,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -2188,9 +2216,9 @@ def brackets_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     c1 = None if standards is None else standards >= D_40
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -2227,9 +2255,9 @@ def brackets_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("brackets.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("brackets.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:82
@@ -2244,9 +2272,9 @@ def brackets_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     c1 = None if standards is None else standards >= D_50
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -2300,9 +2328,9 @@ def brackets_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("brackets.2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("brackets.2", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:83
@@ -2317,9 +2345,9 @@ def brackets_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     c1 = None if standards is None else standards >= D_60
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -2348,9 +2376,9 @@ def brackets_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("brackets.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("brackets.3", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:80
@@ -2362,9 +2390,9 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_brackets, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = brackets_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = brackets_2(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = brackets_3(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = brackets_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = brackets_2(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = brackets_3(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None and a3 is not None:
             conditions["brackets.1"] = a1
@@ -2426,6 +2454,7 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "brackets.2",
@@ -2439,6 +2468,7 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
                 ClauseOutcome(
                     "brackets.3",
@@ -2452,6 +2482,7 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
                     precision3,
                     list(steps3),
                     why3,
+                    floor3,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -2474,7 +2505,7 @@ def schedules_1(f: Values, p: Values, date: Date, need: set[str], explain: bool)
     c1 = None if standards is None else standards >= D_70
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     # if 奖励期：自成立日期当年起第1至5年
     if established is None:
         need.add("established")
@@ -2502,9 +2533,9 @@ def schedules_1(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         c4 = False if c6 is False else c3 and c6
     c2_ = c4
     if c2_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None or c2_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = "；".join(filter(None, (facts_text(f, FACTS_6), facts_text(f, FACTS_10))))
@@ -2558,9 +2589,9 @@ def schedules_1(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("schedules.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("schedules.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:87
@@ -2575,7 +2606,7 @@ def schedules_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
     c2 = None if v1 is None else v1 >= D_2020
     c1_ = c2
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     # if 奖励期：自成立日期当年起第1至3年
     if established is None:
         need.add("established")
@@ -2603,9 +2634,9 @@ def schedules_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         c5 = False if c7 is False else c4 and c7
     c2_ = c5
     if c2_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None or c2_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = "；".join(filter(None, (facts_text(f, FACTS_10), facts_text(f, FACTS_10))))
@@ -2654,9 +2685,9 @@ def schedules_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("schedules.2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("schedules.2", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # constructs.policy:85
@@ -2668,8 +2699,8 @@ def measure_schedules(f: Values, p: Values, date: Date, shared: Shared, explain:
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_schedules, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = schedules_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = schedules_2(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = schedules_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = schedules_2(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None:
             conditions["schedules.1"] = a1
@@ -2720,6 +2751,7 @@ def measure_schedules(f: Values, p: Values, date: Date, shared: Shared, explain:
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "schedules.2",
@@ -2733,12 +2765,342 @@ def measure_schedules(f: Values, p: Values, date: Date, shared: Shared, explain:
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure("逐年奖励", exc))
+    return settle_unknown(result, unknown, need, NEEDED)
+
+
+# constructs.policy:90
+# award bounds.1 「bounds.1」
+def bounds_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    investment = f.get("investment")
+    other_funding = f.get("other_funding")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 70
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_70
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS, None
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS, None
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("bounds.1：适用（standards >= 70；" + used + "）")
+    # amount: ceiling 20% * investment
+    value = None
+    precision = AT_MOST
+    try:
+        if investment is None:
+            need.add("investment")
+        v2 = None if investment is None else D_0_20 * investment
+        value = v2
+        if explain and value is not None:
+            amount_step(
+                steps,
+                "20% * investment",
+                value.quantize(QUANTUM, ROUND_MODE),
+                facts_text(f, FACTS_1),
+            )
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure("20% * investment", exc)
+        precision = UNKNOWN
+    # floor 5% * investment
+    floor = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            if investment is None:
+                need.add("investment")
+            v3 = None if investment is None else D_0_05 * investment
+            floor = v3
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure("5% * investment", exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, "5% * investment", True, steps if explain else None)
+    # cap 500万
+    limit = D_5000000
+    if value is None or precision == UNKNOWN:
+        pass
+    elif limit < value:
+        if explain:
+            steps.append("封顶 500万：" + yuan(limit) + "（起作用）")
+        value = limit
+    elif explain:
+        steps.append("封顶 500万：" + yuan(limit) + "（未起作用）")
+    # offset other_funding
+    offset = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            if other_funding is None:
+                need.add("other_funding")
+            offset = other_funding
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure("other_funding", exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append("扣除已获 other_funding：" + what + "，金额为上限")
+        else:
+            if offset is None and precision == EXACT:
+                precision = AT_MOST  # a fact it reads is missing: at most the amount before it
+    lower = None
+    if value is not None and precision != UNKNOWN:
+        value, lower = settle_bounds(
+            value,
+            floor,
+            offset,
+            True,
+            ("5% * investment", "other_funding"),
+            steps if explain else None,
+        )
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("bounds.1", exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(QUANTUM, ROUND_MODE)
+        if explain:
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+# constructs.policy:91
+# award bounds.2 「bounds.2」
+def bounds_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    other_funding = f.get("other_funding")
+    revenue = f.get("revenue")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 80
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_80
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS, None
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS, None
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("bounds.2：适用（standards >= 80；" + used + "）")
+    # amount: determined 10% * revenue
+    value = None
+    precision = EXACT
+    try:
+        if revenue is None:
+            need.add("revenue")
+        v2 = None if revenue is None else D_0_10 * revenue
+        value = v2
+        if explain and value is not None:
+            amount_step(steps, "10% * revenue", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure("10% * revenue", exc)
+        precision = UNKNOWN
+    # floor 10万
+    floor = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            floor = D_100000
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure("10万", exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, "10万", False, steps if explain else None)
+    # cap 100万
+    limit = D_1000000
+    if value is None or precision == UNKNOWN:
+        pass
+    elif limit < value:
+        if explain:
+            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
+        value = limit
+    elif explain:
+        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
+    # offset other_funding
+    offset = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            if other_funding is None:
+                need.add("other_funding")
+            offset = other_funding
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure("other_funding", exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append("扣除已获 other_funding：" + what + "，金额为上限")
+        else:
+            if offset is None and precision == EXACT:
+                precision = AT_MOST  # a fact it reads is missing: at most the amount before it
+    lower = None
+    if value is not None and precision != UNKNOWN:
+        value, lower = settle_bounds(
+            value,
+            floor,
+            offset,
+            False,
+            ("10万", "other_funding"),
+            steps if explain else None,
+        )
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("bounds.2", exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(QUANTUM, ROUND_MODE)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+# constructs.policy:92
+# bonus bounds.3 「bounds.3」
+def bounds_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+    fees = f.get("fees")
+    standards = f.get("standards")
+    why = None
+    # if standards >= 90
+    if standards is None:
+        need.add("standards")
+    c1 = None if standards is None else standards >= D_90
+    c1_ = c1
+    if c1_ is False:
+        return False, None, EXACT, why, NO_STEPS, None
+    if c1_ is None:
+        return None, None, EXACT, why, NO_STEPS, None
+    steps: list[str] = []
+    if explain:
+        used = facts_text(f, FACTS_6)
+        steps.append("bounds.3：适用（standards >= 90；" + used + "）")
+    # amount: ceiling 30% * fees
+    value = None
+    precision = AT_MOST
+    try:
+        if fees is None:
+            need.add("fees")
+        v2 = None if fees is None else D_0_30 * fees
+        value = v2
+        if explain and value is not None:
+            amount_step(steps, "30% * fees", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_7))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure("30% * fees", exc)
+        precision = UNKNOWN
+    # floor 2万
+    floor = None
+    if value is not None and precision != UNKNOWN:
+        try:
+            floor = D_20000
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure("2万", exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, "2万", True, steps if explain else None)
+    offset = None
+    lower = None
+    if value is not None and precision != UNKNOWN:
+        value, lower = settle_bounds(value, floor, offset, True, ("2万", None), steps if explain else None)
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(QUANTUM, ROUND_MODE)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure("bounds.3", exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(QUANTUM, ROUND_MODE)
+        if explain:
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+# constructs.policy:89
+# measure bounds 「保底、区间与扣除」
+def measure_bounds(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(HEAD_bounds, INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: dict[str, bool | None] = {}
+    unknown = shared[1]
+    result = measure_result(HEAD_bounds, DETERMINED, [], conditions)
+    a1, amount1, precision1, why1, steps1, floor1 = bounds_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = bounds_2(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = bounds_3(f, p, date, need, explain)
+    try:
+        outcomes = [
+            ClauseOutcome(
+                "bounds.1",
+                "award",
+                "bounds.1",
+                None,
+                None,
+                None,
+                a1,
+                amount1,
+                precision1,
+                list(steps1),
+                why1,
+                floor1,
+            ),
+            ClauseOutcome(
+                "bounds.2",
+                "award",
+                "bounds.2",
+                None,
+                None,
+                None,
+                a2,
+                amount2,
+                precision2,
+                list(steps2),
+                why2,
+                floor2,
+            ),
+            ClauseOutcome(
+                "bounds.3",
+                "bonus",
+                "bounds.3",
+                None,
+                None,
+                None,
+                a3,
+                amount3,
+                precision3,
+                list(steps3),
+                why3,
+                floor3,
+            ),
+        ]
+        finish_measure(result, outcomes, ROUNDING, None, [], False)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure("保底、区间与扣除", exc))
     return settle_unknown(result, unknown, need, NEEDED)
 
 
@@ -2841,11 +3203,12 @@ def fast_amounts(
         v8: tuple[str, Decimal | None] = NO
         v9: tuple[str, Decimal | None] = NO
         v10: tuple[str, Decimal | None] = NO
+        v11: tuple[str, Decimal | None] = NO
         # the policy's validity and the eligibility every measure shares
         eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
         if eligible:
-            c11 = add_duration(established, 1, "year") <= date
-            eligible = c11
+            c12 = add_duration(established, 1, "year") <= date
+            eligible = c12
         if eligible:
             # measure center 「创新中心」
             ok = applicant == "enterprise"
@@ -2853,14 +3216,14 @@ def fast_amounts(
                 # award base
                 value = D_0_50 * investment
                 if center_level == "national":
-                    v12 = D_100000000
+                    v13 = D_100000000
                 elif center_level == "provincial":
-                    v12 = D_50000000
+                    v13 = D_50000000
                 elif center_level == "municipal":
                     raise Unset("municipal 档的金额原文未给出")
                 else:
                     raise Unset("分级表没有 " + center_level + " 档")
-                limit = v12
+                limit = v13
                 if value > limit:
                     value = limit
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2928,20 +3291,20 @@ def fast_amounts(
             if ok:
                 # award 1
                 if revenue < D_1000000:
-                    v13 = D_50000
+                    v14 = D_50000
                 elif revenue >= D_1000000 and revenue <= D_10000000:
-                    v13 = D_100000
+                    v14 = D_100000
                 else:
                     raise Unset("分档金额原文未给出")
-                value = v13
+                value = v14
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 v4 = DETERMINED, amount1 or ROUNDED_ZERO
             # measure pilot 「试点」
             # award 1
             a1 = standards >= D_1
             if a1:
-                v14 = param_pilot_amount(f, p, date, need)
-                value = v14
+                v15 = param_pilot_amount(f, p, date, need)
+                value = v15
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # bonus 2
             a2 = standards >= D_3
@@ -2959,8 +3322,8 @@ def fast_amounts(
                 # award 1
                 a1 = fees != D_0
                 if a1:
-                    v15 = param_base_rate(f, p, date, need)
-                    value = v15 * fees
+                    v16 = param_base_rate(f, p, date, need)
+                    value = v16 * fees
                     if value > D_50000:
                         value = D_50000
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2999,24 +3362,24 @@ def fast_amounts(
             ok = applicant == "park"
             if ok:
                 # award 1
-                c16 = center_level in ("national", "provincial")
-                if c16:
-                    c16 = not key_platform
-                a1 = c16
+                c17 = center_level in ("national", "provincial")
+                if c17:
+                    c17 = not key_platform
+                a1 = c17
                 if a1:
                     value = min(D_1 * other_funding, D_10000000)
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 2
-                v17 = add_duration(established, 2, "year")
-                a2 = v17 <= DATE_2023_06_01
+                v18 = add_duration(established, 2, "year")
+                a2 = v18 <= DATE_2023_06_01
                 if a2:
                     value = max(investment / D_10, D_10000)
                     amount2 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 3
                 a3 = (not key_platform) or national_platform
                 if a3:
-                    v18 = revenue / fees
-                    value = investment * v18
+                    v19 = revenue / fees
+                    value = investment * v19
                     if value > D_500000:
                         value = D_500000
                     amount3 = value.quantize(QUANTUM, ROUND_MODE)
@@ -3030,9 +3393,9 @@ def fast_amounts(
                 # award 5
                 a5 = standards >= D_30
                 if a5:
-                    v19 = round_down(max(revenue - D_5000000, D_0), fees)
-                    v20 = blocks(investment, fees)
-                    value = (v19 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v20)
+                    v20 = round_down(max(revenue - D_5000000, D_0), fees)
+                    v21 = blocks(investment, fees)
+                    value = (v20 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v21)
                     amount5 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1 or a2 or a3 or a4 or a5:
                     total = ZERO
@@ -3058,18 +3421,18 @@ def fast_amounts(
             # award 2
             a2 = standards >= D_50
             if a2:
-                v21 = param_upper_bracket(f, p, date, need)
-                v22 = param_base_rate(f, p, date, need)
-                v23 = param_upper_bracket(f, p, date, need)
-                v24 = ((None, D_5000000, D_0), (D_5000000, v21, v22), (v23, None, D_0_01))
+                v22 = param_upper_bracket(f, p, date, need)
+                v23 = param_base_rate(f, p, date, need)
+                v24 = param_upper_bracket(f, p, date, need)
+                v25 = ((None, D_5000000, D_0), (D_5000000, v22, v23), (v24, None, D_0_01))
                 if revenue < D_1000000:
-                    v25 = D_10000
+                    v26 = D_10000
                 elif revenue >= D_1000000:
-                    v25 = D_20000
+                    v26 = D_20000
                 else:
                     raise Unset("没有适用的档次")
-                v26 = None if v25 is None else (progressive(revenue, v24)) + v25
-                value = v26
+                v27 = None if v26 is None else (progressive(revenue, v25)) + v26
+                value = v27
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             # award 3
             a3 = standards >= D_60
@@ -3089,39 +3452,39 @@ def fast_amounts(
             # award 1
             a1 = standards >= D_70
             if a1:
-                c27 = year_no(established, date) >= D_1
-                if c27:
-                    c27 = year_no(established, date) <= D_5
-                a1 = c27
+                c28 = year_no(established, date) >= D_1
+                if c28:
+                    c28 = year_no(established, date) <= D_5
+                a1 = c28
             if a1:
                 if year_no(established, date) >= D_1 and year_no(established, date) <= D_2:
-                    v28 = D_0_80
+                    v29 = D_0_80
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_5:
-                    v28 = D_0_50
+                    v29 = D_0_50
                 else:
                     raise Unset(TEXT_18)
-                v29 = None if v28 is None else v28 * revenue
-                value = v29
+                v30 = None if v29 is None else v29 * revenue
+                value = v30
                 if value > D_1000000:
                     value = D_1000000
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # bonus 2
             a2 = (calendar_year(established)) >= D_2020
             if a2:
-                c30 = year_no(established, date) >= D_1
-                if c30:
-                    c30 = year_no(established, date) <= D_3
-                a2 = c30
+                c31 = year_no(established, date) >= D_1
+                if c31:
+                    c31 = year_no(established, date) <= D_3
+                a2 = c31
             if a2:
                 if year_no(established, date) >= D_1 and year_no(established, date) <= D_1:
-                    v31 = D_50000
+                    v32 = D_50000
                 elif year_no(established, date) >= D_2 and year_no(established, date) <= D_2:
-                    v31 = D_30000
+                    v32 = D_30000
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_3:
-                    v31 = D_20000
+                    v32 = D_20000
                 else:
                     raise Unset(TEXT_18)
-                value = v31
+                value = v32
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             if a1:
                 total = ZERO
@@ -3130,6 +3493,8 @@ def fast_amounts(
                 if a2:
                     total += amount2
                 v10 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure bounds 「保底、区间与扣除」
+            return None  # a range: its floor is in the full path's result
         amounts: Amounts = {
             "center": v1,
             "platform": v2,
@@ -3141,6 +3506,7 @@ def fast_amounts(
             "misc": v8,
             "brackets": v9,
             "schedules": v10,
+            "bounds": v11,
         }
         return amounts, values, ignored
     except (Unset, *ARITHMETIC):
@@ -3317,11 +3683,13 @@ def decide(
             "misc": measure_misc(f, p, date, shared, explain),
             "brackets": measure_brackets(f, p, date, shared, explain),
             "schedules": measure_schedules(f, p, date, shared, explain),
+            "bounds": measure_bounds(f, p, date, shared, explain),
         }
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
+        floors = {name: m.floor for name, m in measures.items()}
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 

@@ -36,7 +36,8 @@ Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+# applies, amount, precision, why unknown, steps, the floor of a range (None: none)
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
@@ -132,10 +133,13 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure (and the `floors` of
+    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
     try:
+        if floors is not None and any(f is not None for f in floors.values()):
+            return combine_total(amounts, combines, caps, rounding, floors)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
@@ -316,9 +320,9 @@ def ratio_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     c1 = None if b_ is None else b_ >= D_0
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_1)
@@ -358,9 +362,9 @@ def ratio_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("ratio.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("ratio.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # edges.policy:11
@@ -372,7 +376,7 @@ def measure_ratio(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_ratio, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = ratio_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = ratio_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["ratio.1"] = a1
@@ -411,6 +415,7 @@ def measure_ratio(f: Values, p: Values, date: Date, shared: Shared, explain: boo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -432,9 +437,9 @@ def huge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
     c1 = None if a_ is None else a_ > D_0
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_3)
@@ -461,11 +466,11 @@ def huge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("huge.1", exc), steps
+            return True, None, UNKNOWN, failure("huge.1", exc), steps, None
         if explain:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # edges.policy:14
@@ -477,7 +482,7 @@ def measure_huge(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_huge, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = huge_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = huge_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["huge.1"] = a1
@@ -516,6 +521,7 @@ def measure_huge(f: Values, p: Values, date: Date, shared: Shared, explain: bool
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -542,9 +548,9 @@ def later_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     except ARITHMETIC as exc:
         c1_, why = None, failure("d + 100年 > 2030-01-01", exc)
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_5)
@@ -566,9 +572,9 @@ def later_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("later.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("later.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # edges.policy:17
@@ -580,7 +586,7 @@ def measure_later(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_later, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = later_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = later_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["later.1"] = a1
@@ -619,6 +625,7 @@ def measure_later(f: Values, p: Values, date: Date, shared: Shared, explain: boo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -683,9 +690,9 @@ def since_edge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("since_edge.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("since_edge.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # edges.policy:20
@@ -718,7 +725,7 @@ def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain
         return measure_result(HEAD_since_edge, INELIGIBLE, failures, conditions)
     unknown = shared[1] + unknown if shared[1] else unknown
     result = measure_result(HEAD_since_edge, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = since_edge_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = since_edge_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["since_edge.1"] = a1
@@ -757,6 +764,7 @@ def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -777,9 +785,9 @@ def staged_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
     c1 = None if n_ is None else n_ >= D_0
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -801,9 +809,9 @@ def staged_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("staged.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("staged.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # edges.policy:24
@@ -818,7 +826,7 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_staged, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = staged_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = staged_1(f, p, date, need, explain)
     stages: list[tuple[str, str, Decimal | None, bool | None]] = []
     # instalment first: n >= 1
     if n_ is None:
@@ -886,6 +894,7 @@ def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, stages, False)
@@ -908,9 +917,9 @@ def whole_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
     c1 = None if n_ is None else n_ >= D_1
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -948,9 +957,9 @@ def whole_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("whole.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("whole.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # edges.policy:29
@@ -962,7 +971,7 @@ def measure_whole(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_whole, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = whole_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = whole_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["whole.1"] = a1
@@ -1001,6 +1010,7 @@ def measure_whole(f: Values, p: Values, date: Date, shared: Shared, explain: boo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)

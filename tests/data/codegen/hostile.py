@@ -36,7 +36,8 @@ Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+# applies, amount, precision, why unknown, steps, the floor of a range (None: none)
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
@@ -132,10 +133,13 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure (and the `floors` of
+    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
     try:
+        if floors is not None and any(f is not None for f in floors.values()):
+            return combine_total(amounts, combines, caps, rounding, floors)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
@@ -398,9 +402,9 @@ def lambda_return(f: Values, p: Values, date: Date, need: set[str], explain: boo
         need.add("import")
     c1_ = import_
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_1)
@@ -435,11 +439,11 @@ def lambda_return(f: Values, p: Values, date: Date, need: set[str], explain: boo
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure(TEXT_2, exc), steps
+            return True, None, UNKNOWN, failure(TEXT_2, exc), steps, None
         if explain:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # hostile.policy:23
@@ -461,9 +465,9 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
         c2 = False if c3 is False else c1 and c3
     c1_ = c2
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_3)
@@ -488,9 +492,9 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("𝐩𝐫𝐢𝐧𝐭", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("𝐩𝐫𝐢𝐧𝐭", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # hostile.policy:24  {x}
@@ -503,9 +507,9 @@ def lambda_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
         need.add("更")
     c1_ = fact_12
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_5)
@@ -528,9 +532,9 @@ def lambda_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("lambda.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("lambda.3", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # hostile.policy:21  第一条\n# injected
@@ -542,9 +546,9 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_lambda, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = lambda_return(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = lambda_print_(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = lambda_3(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = lambda_return(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = lambda_print_(f, p, date, need, explain)
+    a3, amount3, precision3, why3, steps3, floor3 = lambda_3(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None and a3 is not None:
             conditions["lambda.return"] = a1
@@ -606,6 +610,7 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "lambda.print_",
@@ -619,6 +624,7 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
                 ClauseOutcome(
                     "lambda.3",
@@ -632,6 +638,7 @@ def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bo
                     precision3,
                     list(steps3),
                     why3,
+                    floor3,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -652,9 +659,9 @@ def measure_2_1(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         need.add("更新")
     c1_ = fact_13
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_6)
@@ -679,9 +686,9 @@ def measure_2_1(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("补贴.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("补贴.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # hostile.policy:28
@@ -708,9 +715,9 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         c2 = False if c3 is False else c1 and c3
     c1_ = c2
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_8)
@@ -737,9 +744,9 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("补贴.2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("补贴.2", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # hostile.policy:26
@@ -751,8 +758,8 @@ def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_2, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = measure_2_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = measure_2_2(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = measure_2_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = measure_2_2(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None:
             conditions["补贴.1"] = a1
@@ -804,6 +811,7 @@ def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "补贴.2",
@@ -817,6 +825,7 @@ def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)

@@ -36,7 +36,8 @@ Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
 # (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+# applies, amount, precision, why unknown, steps, the floor of a range (None: none)
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
@@ -132,10 +133,13 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure (and the `floors` of
+    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
     try:
+        if floors is not None and any(f is not None for f in floors.values()):
+            return combine_total(amounts, combines, caps, rounding, floors)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
@@ -229,7 +233,7 @@ DATE_2022_01_01 = datetime.date(2022, 1, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise: 200元/亩 }"
 TEXT_2 = "green.1：适用（power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上；"
-TEXT_3 = "floor * 20元/平方米 + power * 10元/千瓦"
+TEXT_3 = "floor_space * 20元/平方米 + power * 10元/千瓦"
 TEXT_4 = "green.2：适用（power 超过 5千瓦 且 不满 1000千瓦；"
 TEXT_5 = "energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱"
 TEXT_6 = "rd.1：适用（listed；revenue 超过 3000万 且 不满 5000万；"
@@ -241,7 +245,7 @@ HEAD_green = ("green", "绿色发展", None, ("cash",))
 HEAD_rd = ("rd", "研发奖励", None, ("cash",))
 FACTS_1 = (("area", "新建种植基地面积", "count", "亩"),)
 FACTS_2 = (("boxes", "卷烟产量", "count", "标准箱"), ("power", "装机容量", "count", "千瓦"))
-FACTS_3 = (("floor", "租用厂房面积", "count", "平方米"), ("power", "装机容量", "count", "千瓦"))
+FACTS_3 = (("floor_space", "租用厂房面积", "count", "平方米"), ("power", "装机容量", "count", "千瓦"))
 FACTS_4 = (("power", "装机容量", "count", "千瓦"),)
 FACTS_5 = (
     ("boxes", "卷烟产量", "count", "标准箱"),
@@ -253,7 +257,7 @@ FACTS_7 = (("revenue", "营业收入", "money", None),)
 FACTS_8 = (("rd_rate", "研发投入强度", "percent", None),)
 FACT_SPECS: dict[str, FactSpec] = {
     "area": FactSpec("area", "新建种植基地面积", "count", "亩", (), ((">=", D_0),)),
-    "floor": FactSpec("floor", "租用厂房面积", "count", "平方米", (), ((">=", D_0),)),
+    "floor_space": FactSpec("floor_space", "租用厂房面积", "count", "平方米", (), ((">=", D_0),)),
     "power": FactSpec("power", "装机容量", "count", "千瓦", (), ((">=", D_0),)),
     "energy": FactSpec("energy", "发电量", "count", "千瓦时", (), ((">=", D_0),)),
     "cut": FactSpec("cut", "减排量", "count", "吨", (), ((">=", D_0),)),
@@ -266,7 +270,7 @@ PARAM_SPECS: dict[str, FactSpec] = {}
 NEEDED = {
     "评估日期": "评估日期",
     "area": "新建种植基地面积（area）",
-    "floor": "租用厂房面积（floor）",
+    "floor_space": "租用厂房面积（floor_space）",
     "power": "装机容量（power）",
     "energy": "发电量（energy）",
     "cut": "减排量（cut）",
@@ -277,10 +281,10 @@ NEEDED = {
 }
 FACT_FIELDS = (
     ("area", "area"),
-    ("floor", "floor"),
+    ("floor_space", "floor_space"),
     ("power", "power"),
     ("energy", "energy"),
-    ("cut", "cut"),
+    ("cut_", "cut"),
     ("boxes", "boxes"),
     ("rd_rate", "rd_rate"),
     ("revenue", "revenue"),
@@ -288,7 +292,7 @@ FACT_FIELDS = (
 )
 FACT_KEYS = (
     "area",
-    "floor",
+    "floor_space",
     "power",
     "energy",
     "cut",
@@ -308,7 +312,17 @@ FACT_TYPES: tuple[type, ...] = (
     Decimal,
     bool,
 )
-FACT_GETTER = itemgetter("area", "floor", "power", "energy", "cut", "boxes", "rd_rate", "revenue", "listed")
+FACT_GETTER = itemgetter(
+    "area",
+    "floor_space",
+    "power",
+    "energy",
+    "cut",
+    "boxes",
+    "rd_rate",
+    "revenue",
+    "listed",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,14 +331,14 @@ class Facts:
 
     # area 「新建种植基地面积」 (count of 亩)
     area: Decimal | int | None = None
-    # floor 「租用厂房面积」 (count of 平方米)
-    floor: Decimal | int | None = None
+    # floor_space 「租用厂房面积」 (count of 平方米)
+    floor_space: Decimal | int | None = None
     # power 「装机容量」 (count of 千瓦)
     power: Decimal | int | None = None
     # energy 「发电量」 (count of 千瓦时)
     energy: Decimal | int | None = None
     # cut 「减排量」 (count of 吨)
-    cut: Decimal | int | None = None
+    cut_: Decimal | int | None = None
     # boxes 「卷烟产量」 (count of 标准箱)
     boxes: Decimal | int | None = None
     # rd_rate 「研发投入强度」 (percent)
@@ -365,9 +379,9 @@ def planting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
     c1 = None if area is None else area >= D_100
     c1_ = c1
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_1)
@@ -421,9 +435,9 @@ def planting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("planting.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("planting.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # units.policy:19
@@ -435,7 +449,7 @@ def measure_planting(f: Values, p: Values, date: Date, shared: Shared, explain: 
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_planting, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = planting_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = planting_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["planting.1"] = a1
@@ -474,6 +488,7 @@ def measure_planting(f: Values, p: Values, date: Date, shared: Shared, explain: 
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -487,7 +502,7 @@ def measure_planting(f: Values, p: Values, date: Date, shared: Shared, explain: 
 # award green.1 「green.1」
 def green_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     boxes = f.get("boxes")
-    floor = f.get("floor")
+    floor_space = f.get("floor_space")
     power = f.get("power")
     why = None
     # if power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上
@@ -510,20 +525,20 @@ def green_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         c4 = True if c5 is True else None if c2 is None or c5 is None else False
     c1_ = c4
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_2)
         steps.append(TEXT_2 + used + "）")
-    # amount: determined floor * 20元/平方米 + power * 10元/千瓦
+    # amount: determined floor_space * 20元/平方米 + power * 10元/千瓦
     value = None
     precision = EXACT
     try:
-        if floor is None:
-            need.add("floor")
-        v6 = None if floor is None else floor * D_20
+        if floor_space is None:
+            need.add("floor_space")
+        v6 = None if floor_space is None else floor_space * D_20
         if power is None:
             need.add("power")
         v7 = None if power is None else power * D_10
@@ -541,16 +556,16 @@ def green_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("green.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("green.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # units.policy:25
 # award green.2 「green.2」
 def green_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
     boxes = f.get("boxes")
-    cut = f.get("cut")
+    cut_ = f.get("cut")
     energy = f.get("energy")
     power = f.get("power")
     why = None
@@ -567,9 +582,9 @@ def green_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         c2 = False if c3 is False else c1 and c3
     c1_ = c2
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = facts_text(f, FACTS_4)
@@ -581,9 +596,9 @@ def green_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         if energy is None:
             need.add("energy")
         v4 = None if energy is None else energy * D_0_1
-        if cut is None:
+        if cut_ is None:
             need.add("cut")
-        v5 = None if cut is None else cut * D_50
+        v5 = None if cut_ is None else cut_ * D_50
         v6 = None if v4 is None or v5 is None else v4 + v5
         if boxes is None:
             need.add("boxes")
@@ -602,9 +617,9 @@ def green_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("green.2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("green.2", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # units.policy:23
@@ -616,8 +631,8 @@ def measure_green(f: Values, p: Values, date: Date, shared: Shared, explain: boo
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_green, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = green_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = green_2(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = green_1(f, p, date, need, explain)
+    a2, amount2, precision2, why2, steps2, floor2 = green_2(f, p, date, need, explain)
     try:
         if a1 is not None and a2 is not None:
             conditions["green.1"] = a1
@@ -669,6 +684,7 @@ def measure_green(f: Values, p: Values, date: Date, shared: Shared, explain: boo
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
                 ClauseOutcome(
                     "green.2",
@@ -682,6 +698,7 @@ def measure_green(f: Values, p: Values, date: Date, shared: Shared, explain: boo
                     precision2,
                     list(steps2),
                     why2,
+                    floor2,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -703,7 +720,7 @@ def rd_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Out
         need.add("listed")
     c1_ = listed
     if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     # if revenue 超过 3000万 且 不满 5000万
     if revenue is None:
         need.add("revenue")
@@ -717,9 +734,9 @@ def rd_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Out
         c2 = False if c3 is False else c1 and c3
     c2_ = c2
     if c2_ is False:
-        return False, None, EXACT, why, NO_STEPS
+        return False, None, EXACT, why, NO_STEPS, None
     if c1_ is None or c2_ is None:
-        return None, None, EXACT, why, NO_STEPS
+        return None, None, EXACT, why, NO_STEPS, None
     steps: list[str] = []
     if explain:
         used = "；".join(filter(None, (facts_text(f, FACTS_6), facts_text(f, FACTS_7))))
@@ -770,9 +787,9 @@ def rd_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Out
         try:
             value = value.quantize(QUANTUM, ROUND_MODE)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("rd.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            return True, None, UNKNOWN, failure("rd.1", exc), steps, None
+        return True, value, precision, why, steps, None
+    return True, None, UNKNOWN, why, steps, None
 
 
 # units.policy:27
@@ -784,7 +801,7 @@ def measure_rd(f: Values, p: Values, date: Date, shared: Shared, explain: bool) 
     conditions: dict[str, bool | None] = {}
     unknown = shared[1]
     result = measure_result(HEAD_rd, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = rd_1(f, p, date, need, explain)
+    a1, amount1, precision1, why1, steps1, floor1 = rd_1(f, p, date, need, explain)
     try:
         if a1 is not None:
             conditions["rd.1"] = a1
@@ -823,6 +840,7 @@ def measure_rd(f: Values, p: Values, date: Date, shared: Shared, explain: bool) 
                     precision1,
                     list(steps1),
                     why1,
+                    floor1,
                 ),
             ]
             finish_measure(result, outcomes, ROUNDING, None, [], False)
@@ -848,13 +866,13 @@ def fast_amounts(
     ignored = () if len(raw) == 9 else extra_keys(FACT_SPECS, raw)
     if ignored is None:
         return None  # a fact given twice, by its name and its other spelling
-    area, floor, power, energy, cut, boxes, rd_rate, revenue, listed = values
+    area, floor_space, power, energy, cut_, boxes, rd_rate, revenue, listed = values
     if not (
         type(area) is Decimal
-        and type(floor) is Decimal
+        and type(floor_space) is Decimal
         and type(power) is Decimal
         and type(energy) is Decimal
-        and type(cut) is Decimal
+        and type(cut_) is Decimal
         and type(boxes) is Decimal
         and type(rd_rate) is Decimal
         and type(revenue) is Decimal
@@ -864,15 +882,15 @@ def fast_amounts(
         values = exact_numbers(values, FACT_TYPES)
         if values is None:
             return None
-        area, floor, power, energy, cut, boxes, rd_rate, revenue, listed = values
+        area, floor_space, power, energy, cut_, boxes, rd_rate, revenue, listed = values
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        if not (ZERO <= area < FIGURE_LIMIT and ZERO <= floor < FIGURE_LIMIT):
+        if not (ZERO <= area < FIGURE_LIMIT and ZERO <= floor_space < FIGURE_LIMIT):
             return None
         if not (ZERO <= power < FIGURE_LIMIT and ZERO <= energy < FIGURE_LIMIT):
             return None
-        if not (ZERO <= cut < FIGURE_LIMIT and ZERO <= boxes < FIGURE_LIMIT and -ONE <= rd_rate <= ONE):
+        if not (ZERO <= cut_ < FIGURE_LIMIT and ZERO <= boxes < FIGURE_LIMIT and -ONE <= rd_rate <= ONE):
             return None
         if not (revenue < FIGURE_LIMIT and revenue >= D_0):
             return None
@@ -903,12 +921,12 @@ def fast_amounts(
             # award 1
             a1 = ((power > D_5) and (power < D_1000)) or (boxes >= D_100)
             if a1:
-                value = (floor * D_20) + (power * D_10)
+                value = (floor_space * D_20) + (power * D_10)
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # award 2
             a2 = (power > D_5) and (power < D_1000)
             if a2:
-                value = ((energy * D_0_1) + (cut * D_50)) + (boxes * D_2)
+                value = ((energy * D_0_1) + (cut_ * D_50)) + (boxes * D_2)
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             if a1 or a2:
                 total = ZERO
@@ -966,8 +984,8 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
         if not (type(v) is Decimal and v.is_finite() and ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
-    # floor (count)
-    v = raw.get("floor")
+    # floor_space (count)
+    v = raw.get("floor_space")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
