@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from policydsl.checking.pipeline import check_file
 from policydsl.codes import CODES
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Severity, Sink
 from policydsl.render.diagram import ROLES
-from policydsl.render.report import build_site, find_source, inline_svg, slug
+from policydsl.render.report import _source_folders, build_site, find_source, inline_svg, slug
 from tests.conftest import DATA, POLICIES, ROOT
 
 PLATFORM = DATA / "diagrams" / "platform.policy"
@@ -26,6 +29,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     files = [PLATFORM, *sorted(POLICIES.glob("*.policy"))]
     pages, _ = build_site(files, out, [SOURCES])
     assert len(pages) == len(files)
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site `make demo` builds: `policydsl report policies/*.policy -o SITE`, nothing else given."""
+    out = tmp_path_factory.mktemp("demo")
+    files = [str(p) for p in sorted(POLICIES.glob("*.policy"))]
+    result = CliRunner().invoke(main, ["report", *files, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "R101" not in result.output, result.output
     return out
 
 
@@ -150,6 +164,42 @@ def test_a_policy_with_errors_gets_a_page_that_shows_them(tmp_path: Path) -> Non
     html = (tmp_path / "site" / "bad.html").read_text(encoding="utf-8")
     assert "unknown name `nonsense`" in html
     assert "<svg" not in html
+
+
+@pytest.mark.parametrize("path", sorted(POLICIES.glob("*.policy")), ids=lambda p: p.stem)
+def test_every_bundled_policy_has_its_text_beside_it(path: Path) -> None:
+    """The repository ships each bundled policy's source document in `policies/`, under the name
+    its header gives, so a fresh clone's review site embeds it."""
+    checked = check_file(path, Sink())
+    assert checked.policy is not None and checked.policy.header is not None
+    name = checked.policy.header.source
+    assert name is not None, "a bundled policy names its source document"
+    assert find_source(path, name, []) == (POLICIES / name).resolve()
+
+
+def test_the_demo_site_embeds_every_source_and_finds_every_citation(demo: Path) -> None:
+    for path in sorted(POLICIES.glob("*.policy")):
+        html = (demo / f"{path.stem}.html").read_text(encoding="utf-8")
+        assert '<pre class="source-text">' in html, path.name
+        assert "原文未嵌入" not in html and 'class="cite missing' not in html, path.name
+        assert "政策文件所在目录" in html
+
+
+def test_a_policy_away_from_its_text_is_warned_about_and_nothing_else_is_searched(tmp_path: Path) -> None:
+    """Only the policy's folder and --sources folders are searched: a copy of a bundled policy
+    without its text gets R101, never a text found somewhere outside (a checkout's neighbours, the
+    installed package)."""
+    policy = tmp_path / "jiangmen.policy"
+    shutil.copyfile(POLICIES / "jiangmen_special_fund.policy", policy)
+    _, sink = build_site([policy], tmp_path / "site")
+    (message,) = refusals(sink)
+    assert "`002_feaf6a41846fe068.txt` was not found" in message
+    html = (tmp_path / "site" / "jiangmen.html").read_text(encoding="utf-8")
+    assert "原文未嵌入" in html and '<pre class="source-text">' not in html
+    _, sink = build_site([policy], tmp_path / "site", [POLICIES])
+    assert refusals(sink) == []
+    assert '<pre class="source-text">' in (tmp_path / "site" / "jiangmen.html").read_text(encoding="utf-8")
+    assert [folder for folder, _ in _source_folders(policy, [POLICIES])] == [tmp_path, POLICIES]
 
 
 def test_sources_are_looked_up_only_by_name(tmp_path: Path) -> None:

@@ -29,9 +29,6 @@ from policydsl.render.graphviz import RenderError, render_bytes
 from policydsl.render.trees import STATUS_WORDS, Words, measure_tree, overview, served_kinds
 from policydsl.source import SourceFile
 
-# Where the bundled policies' source documents live, relative to a source checkout.
-BUNDLED_SOURCES = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
-
 FONT_STACK = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", '
     '"WenQuanYi Micro Hei", sans-serif'
@@ -62,8 +59,8 @@ class SourceRefused(Exception):
 
 
 def find_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> Path | None:
-    """The source document `name`: next to the policy file, in each of `dirs`, then among the
-    bundled seed documents; None when it is in none of them or may not be embedded."""
+    """The source document `name`: next to the policy file, then in each of `dirs`; None when it is
+    in none of them or may not be embedded."""
     try:
         found = locate_source(policy_file, name, dirs)
     except SourceRefused:
@@ -72,14 +69,15 @@ def find_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> Path | No
 
 
 def _source_folders(policy_file: Path, dirs: Iterable[Path]) -> list[tuple[Path, str]]:
+    """Where a source document is looked up, and how the page names each place.  Nothing else: the
+    bundled policies keep their texts beside them in `policies/`, and the wheel ships no policies."""
     folders = [] if str(policy_file) == "-" else [(policy_file.parent, "政策文件所在目录")]
-    folders += [(d, f"--sources {d}") for d in dirs]
-    return [*folders, (BUNDLED_SOURCES, "内置原文")]
+    return [*folders, *((d, f"--sources {d}") for d in dirs)]
 
 
 def locate_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> tuple[Path, str] | None:
     """The source document `name` and where it was found, looked up by name only in the policy's
-    folder, each of `dirs`, then the bundled seeds.  It must be a text document (SOURCE_SUFFIXES),
+    folder, then each of `dirs`.  It must be a text document (SOURCE_SUFFIXES),
     no name on its way may start with a dot, it must stay inside its folder once symbolic links are
     resolved, and be a regular file; otherwise SourceRefused says why.  None when it is nowhere."""
     if name in ("", ".", "..") or Path(name).name != name or "\\" in name:
