@@ -949,8 +949,13 @@ class PythonGenerator:
                 else:
                     w.line('steps.append("封顶 " + yuan(limit))')
             else:
-                test = "limit is None or " if nullable else ""
-                with w.block(f"if {test}value is None or precision == UNKNOWN"):
+                if nullable:
+                    with w.block("if limit is None"):
+                        w.line("precision = UNKNOWN  # a fact it reads is missing: the cap may bind")
+                    branch = "elif"
+                else:
+                    branch = "if"
+                with w.block(f"{branch} value is None or precision == UNKNOWN"):
                     w.line("pass")
                 with w.block("elif limit < value"):
                     with w.block("if explain"):
@@ -1028,8 +1033,8 @@ class PythonGenerator:
                     w.line(
                         f'steps.append({self.s("扣除已获 " + offset.text + "：")} + what + "，金额为上限")'
                     )
-                with w.block("else"), w.block("if offset is None and precision == EXACT"):
-                    w.line("precision = AT_MOST  # a fact it reads is missing: at most the amount before it")
+                with w.block("else"), w.block("if offset is None"):
+                    w.line("precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told")
         if amount.floor is None:
             w.line("floor = None")
         w.line("lower = None")

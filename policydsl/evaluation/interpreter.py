@@ -374,7 +374,8 @@ class Interpreter:
                 precision = rt.combine_precision(precision, rt.AT_MOST)
                 outcome.steps.append(f"封顶 {cap.text}：{why}，金额为上限")
                 continue
-            if limit is None:
+            if limit is None:  # a fact it reads is missing: the cap may bind, the amount cannot be told
+                precision = rt.UNKNOWN
                 continue
             if value is None or precision == rt.UNKNOWN:
                 if precision == rt.UNKNOWN and amount.expr is None:
@@ -395,8 +396,8 @@ class Interpreter:
                 precision = rt.combine_precision(precision, rt.AT_MOST)
                 outcome.steps.append(f"扣除已获 {amount.offset.text}：{why}，金额为上限")
             else:
-                if offset is None:  # a fact it reads is missing: at most the amount before it
-                    precision = rt.combine_precision(precision, rt.AT_MOST)
+                if offset is None:  # a fact it reads is missing: the amount cannot be told
+                    precision = rt.UNKNOWN
         lower: Decimal | None = None
         if value is not None and precision != rt.UNKNOWN and (amount.floor or amount.offset) is not None:
             texts = (

@@ -621,7 +621,9 @@ def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool)
             precision = AT_MOST
         steps.append(TEXT_3 + what + "，金额为上限")
     else:
-        if limit is None or value is None or precision == UNKNOWN:
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
             pass
         elif limit < value:
             if explain:
@@ -2855,8 +2857,8 @@ def bounds_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
                 precision = AT_MOST
             steps.append("扣除已获 other_funding：" + what + "，金额为上限")
         else:
-            if offset is None and precision == EXACT:
-                precision = AT_MOST  # a fact it reads is missing: at most the amount before it
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
     lower = None
     if value is not None and precision != UNKNOWN:
         value, lower = settle_bounds(
@@ -2952,8 +2954,8 @@ def bounds_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) ->
                 precision = AT_MOST
             steps.append("扣除已获 other_funding：" + what + "，金额为上限")
         else:
-            if offset is None and precision == EXACT:
-                precision = AT_MOST  # a fact it reads is missing: at most the amount before it
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
     lower = None
     if value is not None and precision != UNKNOWN:
         value, lower = settle_bounds(

@@ -678,7 +678,9 @@ def since_edge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool
             precision = AT_MOST
         steps.append("封顶 a * (a / b)：" + what + "，金额为上限")
     else:
-        if limit is None or value is None or precision == UNKNOWN:
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
             pass
         elif limit < value:
             if explain:
