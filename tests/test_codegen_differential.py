@@ -590,7 +590,7 @@ def test_explanations_show_each_fact_in_its_unit() -> None:
     in the interpreter and in the compiled module alike (120.5亩 was shown as a bare 120.5)."""
     path = ROOT / "tests" / "data" / "codegen" / "units.policy"
     _, interpreter, module = compiled(path)
-    facts = {"area": "320.5亩", "floor": "100.5平方米", "power": "6.5千瓦", "energy": "1234.5千瓦时"}
+    facts = {"area": "320.5亩", "floor_space": "100.5平方米", "power": "6.5千瓦", "energy": "1234.5千瓦时"}
     facts |= {"cut": "0.5吨", "boxes": "3", "rd_rate": "8.5%", "revenue": "4000万", "listed": True}
     day = datetime.date(2022, 6, 1)
     for decision in (
