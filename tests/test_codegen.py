@@ -546,3 +546,43 @@ def test_a_policy_without_measures_compiles_to_a_module_that_runs(tmp_path: Path
             decision.amounts == {}
             and decision.to_dict() == evaluator.decide({}, day, False, True, None).to_dict()
         )
+
+
+LONG_CONDITIONS = """
+policy "长条件" { issuer "x" }
+kind enterprise "企业"
+kind intermediary "中介"
+fact registered_in_the_district_x "注册地和财政收入在区内": bool
+fact another_yes_or_no_fact_given "另一条件": bool
+eligibility {
+  require applicant != enterprise
+    or registered_in_the_district_x "企业须在区内" cite "一"
+  require applicant == enterprise
+    and another_yes_or_no_fact_given
+    or registered_in_the_district_x "另一条件" cite "一"
+}
+measure award_with_a_name "奖励" cite "一" { award 1万 }
+"""
+
+
+def test_long_three_valued_conditions_stay_formatted(tmp_path: Path) -> None:
+    # `or`/`and` over facts that may be missing become `True if … else None if … else False`; with long
+    # names that no longer fits the line, and the module must still be laid out as ruff would
+    path = tmp_path / "long.policy"
+    path.write_text(LONG_CONDITIONS, encoding="utf-8")
+    target = tmp_path / "evaluator.py"
+    target.write_text(module_source(path), encoding="utf-8")
+    done = subprocess.run(
+        [ruff(), "format", "--check", "--isolated", "--line-length", "110", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    evaluator = policydsl.load(path)
+    long_fact = "registered_in_the_district_x"
+    outside = evaluator.evaluate(
+        {"applicant": "enterprise", long_fact: False, "another_yes_or_no_fact_given": False}
+    )
+    assert outside.eligibility_failures == ["企业须在区内", "另一条件"]
+    inside = evaluator.evaluate({"applicant": "enterprise", long_fact: True})
+    assert inside.total.amount == Decimal("10000")

@@ -14,7 +14,7 @@ import pytest
 
 import policydsl
 from policydsl.analysis import run as analysis
-from policydsl.api import compile_policy
+from policydsl.api import PolicyEvaluator, compile_policy
 from policydsl.checking.pipeline import check_file
 from policydsl.diagnostics import Severity, Sink
 from policydsl.evaluation import runtime as rt
@@ -38,6 +38,7 @@ SEEDS = {
 # Further published policies, each encoded with its published text beside it (policies/<text>).
 PUBLISHED: dict[str, str] = {
     "liuhe_key_industries": "liuhe_key_industries.txt",
+    "lucheng_open_economy": "lucheng_open_economy.txt",
 }
 
 # The evaluation date of each sample batch (inside the policy's validity).
@@ -48,6 +49,7 @@ SAMPLE_DATES = {
     "shenzhen_consulting_diagnosis": datetime.date(2023, 3, 1),
     "baoan_industrial_internet": None,
     "liuhe_key_industries": datetime.date(2023, 6, 1),
+    "lucheng_open_economy": datetime.date(2020, 6, 1),
 }
 
 
@@ -260,6 +262,80 @@ def test_ineligibility_reasons_use_the_documents_wording() -> None:
     baoan = policydsl.load(POLICIES / "baoan_industrial_internet.policy")
     facts = json.loads((SAMPLES / "baoan_industrial_internet.json").read_text(encoding="utf-8"))
     assert baoan.evaluate(facts).measures["dual_platform"].reasons == ["获得工信部认定的“双跨平台”"]
+
+
+def _lucheng_open() -> tuple[PolicyEvaluator, dict[str, object]]:
+    evaluator = policydsl.load(POLICIES / "lucheng_open_economy.policy")
+    facts = json.loads((SAMPLES / "lucheng_open_economy.json").read_text(encoding="utf-8"))
+    return evaluator, facts
+
+
+def test_lucheng_open_first_year_bands_in_dollars_and_permille_in_yuan() -> None:
+    evaluator, facts = _lucheng_open()
+    day = datetime.date(2020, 6, 1)
+    # 1200万美元 is in the band 1000万美元以上: 8‰ × 8300万元 (the inflow converted on its days) = 66.4万
+    assert evaluator.evaluate(facts, day).measures["fdi_award"].amount == Decimal("664000")
+    # 999.99万美元 is in 500万-1000万（不含）: a fixed 50万, whatever the yuan figure
+    below = evaluator.evaluate({**facts, "fdi": 9999900, "fdi_rmb": 69999300}, day)
+    assert below.measures["fdi_award"].amount == Decimal("500000")
+    # 500万美元 belongs to the second band, not the first （不含）
+    at_500 = evaluator.evaluate({**facts, "fdi": 5000000, "fdi_rmb": 35000000}, day)
+    assert at_500.measures["fdi_award"].amount == Decimal("500000")
+    under = evaluator.evaluate({**facts, "fdi": 1999999, "fdi_rmb": 13999993}, day)
+    assert under.measures["fdi_award"].status == rt.INELIGIBLE
+
+
+def test_lucheng_open_three_year_limit_is_what_is_left_of_300_wan() -> None:
+    evaluator, facts = _lucheng_open()
+    day = datetime.date(2020, 6, 1)
+    third = {**facts, "fdi_year": "third", "fdi": 50000000, "fdi_rmb": 350000000}
+    # 4‰ × 3.5亿 = 140万; 300万 − 200万 already received = 100万
+    left = evaluator.evaluate({**third, "fdi_awarded": 2000000}, day).measures["fdi_award"]
+    assert (left.status, left.amount) == (rt.DETERMINED, Decimal("1000000"))
+    exact = evaluator.evaluate({**third, "fdi_awarded": 1600000}, day).measures["fdi_award"]
+    assert exact.amount == Decimal("1400000")
+    spent = evaluator.evaluate({**third, "fdi_awarded": 3000000}, day).measures["fdi_award"]
+    assert (spent.status, spent.amount) == (rt.DETERMINED, Decimal("0"))
+    later = evaluator.evaluate({**third, "fdi_year": "later"}, day).measures["fdi_award"]
+    assert later.status == rt.INELIGIBLE
+
+
+def test_lucheng_open_same_project_takes_the_highest_award_honours_pay_the_difference() -> None:
+    evaluator, facts = _lucheng_open()
+    day = datetime.date(2020, 6, 1)
+    project = {
+        **facts,
+        "exports": 0,
+        "imports": 0,
+        "asia_fairs": 0,
+        "other_fairs": 0,
+        "ecommerce": "none",
+        "advanced_manufacturer": True,
+        "manufacturer_fdi": 20000000,
+        "fdi": 20000000,
+        "fdi_rmb": 138000000,
+    }
+    decision = evaluator.evaluate(project, day)
+    # 第一条 8‰ × 1.38亿 = 110.4万; 第三条 300万; 附则3 / 第三条第二款: only the highest is paid
+    assert decision.measures["fdi_award"].amount == Decimal("1104000")
+    assert decision.measures["advanced_manufacturing"].amount == Decimal("3000000")
+    assert (decision.total.status, decision.total.amount) == (rt.DETERMINED, Decimal("3000000"))
+    # 附则3 晋升到高等次时只奖励差额部分: 市级 2万 already paid, 国家级 10万 → 8万
+    promoted = evaluator.evaluate({**facts, "ecommerce": "national", "ecommerce_awarded": 20000}, day)
+    assert promoted.measures["ecommerce_award"].amount == Decimal("80000")
+    # exporter, importer, fairs and honour: no combination is declared, the total is only a ceiling
+    assert promoted.total.status == rt.CEILING
+
+
+def test_lucheng_open_overlaps_the_text_leaves_open_stay_visible() -> None:
+    found = _findings("lucheng_open_economy")
+    # the text does not say whether one enterprise's export and import awards are both paid
+    assert ("P201", frozenset({"export_award", "import_award"})) in found
+    # 第一条–第三条 are settled by 附则3: no overlap is reported among them
+    project = {"fdi_award", "fortune500", "advanced_manufacturing"}
+    assert not any(c == "P201" and t <= project for c, t in found)
+    settled = _analysis("lucheng_open_economy").settled
+    assert [s.diagnostic.code for s in settled].count("P203") == 1
 
 
 # ------------------------------------------------------------------ sample applicant files

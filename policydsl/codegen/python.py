@@ -471,12 +471,14 @@ class PythonGenerator:
         if w.fits(line):
             w.line(line)
             return
-        match = re.fullmatch(r"None if (.+?) else (.+)", code)
+        # a conditional expression too long for the line becomes an if/else, its else part in turn
+        # (`True if a else None if b else False`, the three-valued `or`, has two conditions)
+        match = re.fullmatch(r"(None|True|False) if (.+?) else (.+)", code)
         if match:
-            with w.block(f"if {match.group(1)}"):
-                w.line(f"{target} = None")
+            with w.block(f"if {match.group(2)}"):
+                w.line(f"{target} = {match.group(1)}")
             with w.block("else"):
-                w.line(f"{target} = {match.group(2)}")
+                self.assign(target, match.group(3))
             return
         w.line(line)
 
