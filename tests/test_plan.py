@@ -22,7 +22,7 @@ from policydsl.evaluation.examples import coverage_gaps, given_facts, read_examp
 from policydsl.evaluation.interpreter import Coverage, CoverageKey, Interpreter
 from policydsl.plan import Plan, format_plan, lower
 from policydsl.plan import nodes as P
-from policydsl.plan.lower import award_period
+from policydsl.plan.lower import award_period, folded
 from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES, ROOT, golden
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
@@ -434,7 +434,7 @@ def test_tables_bands_amounts_and_quotas_carry_where_they_are_written(name: str)
 
 
 def _folded(source: str, span: Any) -> str:
-    return " ".join(_written(source, span).split())
+    return folded(_written(source, span))
 
 
 CAPPED = [
@@ -509,3 +509,22 @@ def test_examples_are_handed_on_as_plain_data(path: Path) -> None:
             assert isinstance(g.value, str) or type(g.value) in P.EXPR_CLASSES
         for e in example.expectations:
             assert e.value is None or type(e.value) in P.EXPR_CLASSES
+
+
+def test_a_quoted_amount_leaves_out_what_only_lays_out_a_table() -> None:
+    """An amount written over several lines is quoted on one line for explanations: a comment
+    inside it and the comma before the closing brace were quoted too (`…: 8‰ * x, }`)."""
+    model, text = checked_text(
+        'policy "p" { rounding fen half_up }\n'
+        'fact x "x": money >= 0\n'
+        'measure m "m" {\n'
+        "  award band x {\n"
+        "    不满 100万: 1万,  # 第一档\n"
+        '    otherwise: 2万,  # "#" in a comment\n'
+        "  } cap 5万\n"
+        "}\n"
+    )
+    (clause,) = lower(model, text).measures[0].clauses
+    assert clause.amount.text == "band x { 不满 100万: 1万, otherwise: 2万 }"
+    decision = Interpreter(lower(model, text), text).evaluate({"x": "50万"})
+    assert "金额：band x { 不满 100万: 1万, otherwise: 2万 } = 1万元" in decision.explain()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 from types import MappingProxyType
 from typing import assert_never
@@ -126,10 +127,31 @@ def lower_header(header: ast.Header | None) -> P.Header:
 
 
 def quote_node(text: str, node: ast.Node) -> str:
-    """The source text of a node, as the drafter wrote it (spaces folded)."""
+    """The source text of a node, as the drafter wrote it: spaces folded, and what only lays out
+    a table written over several lines left out (its comments, a comma before the closing brace)."""
     if text and node.span.end <= len(text):
-        return " ".join(text[node.span.start : node.span.end].split())
+        return folded(text[node.span.start : node.span.end])
     return type(node).__name__
+
+
+def folded(written: str) -> str:
+    """Source text on one line: spaces folded, comments and a comma before a closing brace left out."""
+    lines = [_uncommented(line) for line in written.splitlines()]
+    return _TRAILING_COMMA.sub(r" \1", " ".join(" ".join(lines).split()))
+
+
+_TRAILING_COMMA = re.compile(r"\s*,\s*([}\])])")
+
+
+def _uncommented(line: str) -> str:
+    """`line` without its comment: a `#` outside a string starts one."""
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            return line[:i]
+    return line
 
 
 def _where(node: ast.Node) -> P.Where:
