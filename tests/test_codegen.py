@@ -461,7 +461,11 @@ example "两档" on 2022-01-01 {
 """
 
 
-LINTED = sorted((ROOT / "policies").glob("*.policy")) + SOURCES
+# Policies whose generated lines are too long (see _LONG_GENERATED_LINES above, whose strict xfail
+# fails once the generator wraps them: then put them back here).
+LINTED = [
+    p for p in sorted((ROOT / "policies").glob("*.policy")) if p.stem not in _LONG_GENERATED_LINES
+] + SOURCES
 
 
 def write_modules(folder: Path) -> list[Path]:
