@@ -39,6 +39,7 @@ SEEDS = {
 PUBLISHED: dict[str, str] = {
     "liuhe_key_industries": "liuhe_key_industries.txt",
     "lucheng_open_economy": "lucheng_open_economy.txt",
+    "lucheng_modern_services": "lucheng_modern_services.txt",
 }
 
 # The evaluation date of each sample batch (inside the policy's validity).
@@ -50,6 +51,7 @@ SAMPLE_DATES = {
     "baoan_industrial_internet": None,
     "liuhe_key_industries": datetime.date(2023, 6, 1),
     "lucheng_open_economy": datetime.date(2020, 6, 1),
+    "lucheng_modern_services": datetime.date(2020, 6, 1),
 }
 
 
@@ -336,6 +338,100 @@ def test_lucheng_open_overlaps_the_text_leaves_open_stay_visible() -> None:
     assert not any(c == "P201" and t <= project for c, t in found)
     settled = _analysis("lucheng_open_economy").settled
     assert [s.diagnostic.code for s in settled].count("P203") == 1
+def _lucheng(**facts: object) -> dict[str, rt.MeasureResult]:
+    evaluator = policydsl.load(POLICIES / "lucheng_modern_services.policy")
+    base = {"in_lucheng": True, "real_estate": False}
+    return evaluator.evaluate({**base, **facts}, datetime.date(2020, 6, 1)).measures
+
+
+def test_lucheng_growth_above_ten_percent_is_marginal_in_item_1_and_a_gate_in_item_8() -> None:
+    service = {"applicant": "service", "key_enterprise": "none", "non_hq": False, "in_cluster_zone": False}
+    # 1 "对新增地方综合贡献超过10%部分奖励50%": 50% × (150万 − 100万 − 10% × 100万) = 20万
+    grown = _lucheng(**service, contribution="150万", contribution_prev="100万")
+    assert grown["contribution_growth"].amount == Decimal("200000")
+    # exactly 10% growth leaves no part above 10%
+    assert _lucheng(**service, contribution="110万", contribution_prev="100万")[
+        "contribution_growth"
+    ].amount == Decimal("0")
+    # "超40万元以上" includes 40万 (附则4 "以上"均包含本数): 50% × (40万 − 30万 − 3万) = 3.5万
+    at_40 = _lucheng(**service, contribution="40万", contribution_prev="30万")["contribution_growth"]
+    assert (at_40.status, at_40.amount) == (rt.DETERMINED, Decimal("35000"))
+    below = _lucheng(**service, contribution="399999.99", contribution_prev="30万")["contribution_growth"]
+    assert below.status == rt.INELIGIBLE
+    # 8 "增长10%以上的新增部分": at exactly 10% the whole increase counts, 50% × 50万 = 25万
+    bank = {"applicant": "financial_institution", "assessment_rewarded": False}
+    at_10 = _lucheng(**bank, contribution="550万", contribution_prev="500万")["finance_growth"]
+    assert at_10.amount == Decimal("250000")
+    short = _lucheng(**bank, contribution="5499999.99", contribution_prev="500万")["finance_growth"]
+    assert short.status == rt.INELIGIBLE
+
+
+def test_lucheng_whole_blocks_pay_nothing_for_the_remainder() -> None:
+    trade = {
+        "applicant": "trade",
+        "chain_stores": 0,
+        "new_stores": 0,
+        "sales_first": False,
+        "market_new_legal_person": False,
+        "contribution_ex": 0,
+        "contribution_ex_prev": 0,
+        "newly_included": True,
+        "sales_growth": "50%",
+    }
+    # 零售 每实现2000万元 2万元: 5999.99万 holds two whole blocks
+    retail = _lucheng(**trade, sector="retail", annual_sales="5999.99万")["trade_newcomer"]
+    assert retail.amount == Decimal("40000")
+    assert _lucheng(**trade, sector="retail", annual_sales="1999.99万")["trade_newcomer"].amount == 0
+    market = {
+        "applicant": "market",
+        "unified_first": True,
+        "unified_market": True,
+        "market_sales_increase": 0,
+    }
+    # 10 统一结算: 10万 at 1亿, another 10万 for each further whole 1亿: 2.5亿 → 20万, 3亿 → 30万
+    assert _lucheng(**market, market_sales="2.5亿")["unified_settlement"].amount == Decimal("200000")
+    assert _lucheng(**market, market_sales="3亿")["unified_settlement"].amount == Decimal("300000")
+    assert _lucheng(**market, market_sales="99999999.99")["unified_settlement"].status == rt.INELIGIBLE
+
+
+def test_lucheng_fund_investment_rate_ceilings_have_cliffs_and_are_shared() -> None:
+    fund = {
+        "applicant": "fund",
+        "fund_filed": True,
+        "fund_contribution": "200万",
+        "contribution": 0,
+        "office_tenure": "rent",
+        "office_area": 0,
+        "office_months": 12,
+        "controller_address": "甲",
+        "investment_date": "2019-01-01",
+        "forum_filed": False,
+    }
+    # 不超过1% below 5000万 (50% × 1% × 49999900元 = 249999.5元), 不超过1.5% from 5000万 (37.5万)
+    below = _lucheng(**fund, investment_scale="4999.99万")["fund_investment"]
+    assert (below.status, below.amount) == (rt.CEILING, Decimal("249999.50"))
+    at = _lucheng(**fund, investment_scale="5000万")["fund_investment"]
+    assert (at.status, at.amount) == (rt.CEILING, Decimal("375000"))
+    # 市区两级年地方综合贡献超过100万元: 100万 itself does not qualify
+    assert (
+        _lucheng(**{**fund, "fund_contribution": "100万"}, investment_scale="5000万")[
+            "fund_investment"
+        ].status
+        == rt.INELIGIBLE
+    )
+
+
+def test_lucheng_validity_and_stated_combinations() -> None:
+    evaluator = policydsl.load(POLICIES / "lucheng_modern_services.policy")
+    facts = json.loads((SAMPLES / "lucheng_modern_services.json").read_text(encoding="utf-8"))
+    # 15万 rent (500 × 30元 × 12 = 18万, capped) + 20% × 150万 + 50% × 1.5% × 5000万 (a ceiling) + 5万,
+    # added as 6 lists them: 15 + 30 + 37.5 + 5 = 87.5万, at most
+    decision = evaluator.evaluate(facts, datetime.date(2021, 12, 31))
+    assert (decision.total.status, decision.total.amount) == (rt.CEILING, Decimal("875000"))
+    late = evaluator.evaluate(facts, datetime.date(2022, 1, 1))
+    assert late.total.status == rt.INELIGIBLE
+    early = evaluator.evaluate(facts, datetime.date(2018, 12, 31))
+    assert early.total.status == rt.INELIGIBLE
 
 
 # ------------------------------------------------------------------ sample applicant files
@@ -448,3 +544,16 @@ def test_policies_are_in_canonical_layout() -> None:
     files = sorted(str(p) for p in POLICIES.glob("*.policy"))
     result = CliRunner().invoke(main, ["fmt", "--check", *files])
     assert result.exit_code == 0, result.output
+
+
+def test_lucheng_open_questions_stay_visible() -> None:
+    found = _findings("lucheng_modern_services")
+    # a 税收楼 that is also a 特色楼宇: one project (就高) or two (叠加)? the text does not say
+    assert ("P201", frozenset({"tax_building", "featured_building"})) in found
+    # funds of one 实际控制人 at one address: "每年补助金额不超过45万元", no rule for cutting
+    assert ("P605", frozenset({"fund_office_rent"})) in found
+    # 5(2) names no rate; 7 leaves the payout to rules made later
+    assert ("P703", frozenset({"cluster_zone.growth"})) in found
+    assert ("P703", frozenset({"finance_assessment.assessment"})) in found
+    # 附则3: the two trademarks are different projects and add up
+    assert not any(c == "P203" for c, _ in found)
