@@ -112,7 +112,8 @@ class Seq:
 
     def inline(self) -> str:
         parts = [item.inline() if isinstance(item, Seq) else item for item in self.items]
-        single = "," if self.open == "(" and len(parts) == 1 else ""
+        # a tuple of one (`(a,)`, `name=(a,)`) needs its comma; a call of one argument does not
+        single = "," if len(parts) == 1 and (self.open == "(" or self.open.endswith("=(")) else ""
         return self.open + ", ".join(parts) + single + self.close
 
 

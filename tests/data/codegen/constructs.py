@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, getcontext, setcontext
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 # ... the text of policydsl/runtime.py, inlined here ...
 
@@ -199,6 +199,361 @@ class Constraint:
     allocate: str | None = None
 
 
+# ------------------------------------------------------------------------------ the full path as data
+# A generated evaluator describes each measure as data (a MeasureSpec of gates, clauses, limits and
+# stages, with a small function per expression) and runs it with run_measure; only its fast path is
+# unrolled.  `Expr` is such a function: its value from the facts `f`, the parameters `p` and the
+# `date`, recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when
+# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name.
+Expr = Callable[[Values, Values, Date, set[str]], Any]
+Test = Expr | str
+# (name, label, is money) of each fact an explanation shows
+Used = tuple[tuple[str, str, bool], ...]
+
+
+class Gate(NamedTuple):
+    """A requirement: the `reason` it gives, its condition (`test`, as written in `text`), its `key` in
+    a result's conditions; it holds when the condition is true, or false when `negate`."""
+
+    reason: str
+    test: Test
+    text: str
+    key: str = ""
+    negate: bool = False
+
+
+class Amount(NamedTuple):
+    """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
+
+    value: Expr | Decimal | None
+    text: str
+    used: Used
+    ceiling: bool
+    caps: tuple[tuple[Expr | Decimal, str], ...] = ()
+    unset_reason: str = ""
+
+
+class Clause(NamedTuple):
+    """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
+    negated, facts shown) as written together in `conds`, and the default it is an exception of."""
+
+    id: str
+    kind: str
+    label: str
+    cite: str | None
+    head: str
+    amount: Amount
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = ()
+    conds: str = ""
+    exception_of: str | None = None
+    priority: int | None = None
+
+
+class Stage(NamedTuple):
+    """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
+
+    name: str
+    label: str
+    test: Test
+    text: str
+    share: Expr | Decimal | None
+
+
+class MeasureSpec(NamedTuple):
+    """A measure: its `head` (name, label, article, payment forms), the applicant kinds it admits
+    (fact, kinds, reason), its gates and clauses, the reason when no clause applies, its funding
+    limits (limit, received, text; the last applies), instalments, preferences (test, text, note),
+    quota selection, and whether a clause is an exception of another."""
+
+    head: tuple[str, str, str | None, tuple[str, ...]]
+    applicants: tuple[str, tuple[str, ...], str] | None
+    gates: tuple[Gate, ...]
+    clauses: tuple[Clause, ...]
+    none_reason: str
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = ()
+    stages: tuple[Stage, ...] = ()
+    no_clawback: bool = False
+    preferences: tuple[tuple[Test, str, str], ...] = ()
+    selection: str | None = None
+    exceptions: bool = False
+
+
+def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """An expression's value (a figure written in the policy is given as itself)."""
+    return e if type(e) is Decimal else e(f, p, date, need)  # type: ignore[operator]
+
+
+def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str]) -> tuple[Any, str | None]:
+    """A condition's truth, or None with the reason it cannot be told (Interpreter.test)."""
+    if type(test) is str:
+        holds = f.get(test)
+        if holds is None:
+            need.add(test)
+        return holds, None
+    try:
+        return test(f, p, date, need), None  # type: ignore[operator]
+    except Unset as exc:
+        return None, exc.what
+    except ARITHMETIC as exc:
+        return None, failure(text, exc)
+
+
+def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """A value, or None when it cannot be worked out."""
+    try:
+        return value_of(e, f, p, date, need)
+    except (Unset, *ARITHMETIC):
+        return None
+
+
+def shared_gates_of(
+    gates: tuple[Gate, ...],
+    start: datetime.date | None,
+    end: datetime.date | None,
+    f: Values,
+    p: Values,
+    date: Date,
+) -> Shared:
+    """The policy-wide reasons to rule every measure out (its validity from `start` to `end` and its
+    eligibility `gates`), those not yet decidable, and the facts they need."""
+    failures: list[str] = []
+    unknown: list[str] = []
+    need: set[str] = set()
+    if date is not None:
+        if start is not None and date < start:
+            failures.append(f"政策自 {start.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效")
+        if end is not None and date > end:
+            failures.append(f"政策有效期至 {end.isoformat()}，评估日期 {date.isoformat()} 已失效")
+    for gate in gates:
+        holds, why = truth(gate.test, gate.text, f, p, date, need)
+        if gate.negate and holds is not None:
+            holds = not holds
+        if holds is False:
+            failures.append(gate.reason)
+        elif holds is None:
+            unknown.append(why or gate.reason)
+    return failures, unknown, need
+
+
+def run_clause(
+    clause: Clause,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    explain: bool,
+    quantum: Decimal,
+    mode: str,
+) -> Outcome:
+    """One clause on the facts: whether it applies, its amount after caps and rounding, the precision,
+    the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    why = None
+    unknown = False
+    for test, text, negated, _ in clause.conditions:
+        holds, reason = truth(test, text, f, p, date, need)
+        if reason is not None:
+            why = reason
+        if negated and holds is not None:
+            holds = not holds
+        if holds is False:
+            return False, None, EXACT, why, NO_STEPS
+        if holds is None:
+            unknown = True
+    if unknown:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        if not clause.conditions:
+            steps.append(clause.head)
+        else:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in clause.conditions if c[3])))
+            steps.append(f"{clause.head}（{clause.conds}；{used}）")
+    amount = clause.amount
+    if amount.value is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in amount.caps:
+            try:
+                limit = value_of(cap, f, p, date, need)
+            except (Unset, *ARITHMETIC) as exc:
+                what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+                steps.append(f"封顶 {quoted}：{what}，金额为上限")
+                continue
+            if limit is not None:
+                steps.append("封顶 " + yuan(limit))
+        return True, None, UNKNOWN, amount.unset_reason, steps
+    value = None
+    precision = AT_MOST if amount.ceiling else EXACT
+    try:
+        value = value_of(amount.value, f, p, date, need)
+        if explain and value is not None:
+            used = facts_text(f, amount.used) if amount.used else ""
+            amount_step(steps, amount.text, value.quantize(quantum, mode), used)
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(amount.text, exc)
+        precision = UNKNOWN
+    for cap, quoted in amount.caps:
+        try:
+            limit = value_of(cap, f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"封顶 {quoted}：{what}，金额为上限")
+            continue
+        if limit is None or value is None or precision == UNKNOWN:
+            pass
+        elif limit < value:
+            if explain:
+                steps.append(f"封顶 {quoted}：{yuan(limit)}（起作用）")
+            value = limit
+        elif explain:
+            steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(quantum, mode)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure(clause.label, exc), steps
+        if explain and amount.ceiling:
+            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
+    settled into its result; the facts still needed are named as `needed` names them."""
+    head = spec.head
+    if shared[0]:
+        return measure_result(head, INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    failures: list[str] = []
+    unknown: list[str] = []
+    if spec.applicants is not None:
+        fact, kinds, reason = spec.applicants
+        kind = f.get(fact)
+        if kind is None:
+            need.add(fact)
+            unknown.append(reason)
+        elif kind not in kinds:
+            failures.append(reason)
+    for gate in spec.gates:
+        holds, why = truth(gate.test, gate.text, f, p, date, need)
+        if gate.negate and holds is not None:
+            holds = not holds
+        conditions[gate.key] = holds
+        if holds is False:
+            failures.append(gate.reason)
+        elif holds is None:
+            unknown.append(why or gate.reason)
+    if failures:
+        return measure_result(head, INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs = [run_clause(c, f, p, date, need, explain, quantum, mode) for c in spec.clauses]
+    funding = None
+    for limit, received, text in spec.funding:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for stage in spec.stages:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(stage.test, stage.text, f, p, date, need)
+        share = None
+        if stage.share is not None:
+            share = safe_value(stage.share, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((stage.name, stage.label, share, holds))
+    try:
+        if not spec.exceptions and outs and all(o[0] is not None for o in outs):
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    c.id, c.kind, c.label, c.cite, c.exception_of, c.priority, *o[:3], list(o[4]), o[3]
+                )
+                for c, o in zip(spec.clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, spec.no_clawback)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in spec.preferences:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if spec.selection is not None and result.status != INELIGIBLE:
+        result.selection = spec.selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _settle_straight(
+    result: MeasureResult,
+    spec: MeasureSpec,
+    outs: list[Outcome],
+    funding: tuple[Decimal | None, Decimal | None, str] | None,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    quantum: Decimal,
+    mode: str,
+    rounding: Rounding,
+) -> None:
+    """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
+    awards: list[tuple[str, Outcome]] = []
+    bonuses: list[tuple[str, Outcome]] = []
+    for clause, o in zip(spec.clauses, outs, strict=True):
+        result.conditions[clause.id] = o[0]
+        (awards if clause.kind == "award" else bonuses).append((clause.id, o))
+    if not any(o[0] for _, o in awards):
+        result.status = INELIGIBLE
+        result.reasons.append(spec.none_reason)
+        return
+    reasons: list[str] = []
+    total = ZERO
+    precision = EXACT
+    count = 0
+    for cid, (applies, amount, clause_precision, why, steps) in awards + bonuses:
+        if not applies:
+            continue
+        count += 1
+        result.clauses.append(cid)
+        result.explanation.extend(steps)
+        if why:
+            reasons.append(why)
+        if clause_precision != EXACT and precision != UNKNOWN:
+            precision = clause_precision
+        if amount is not None:
+            total += amount
+    if count > 1 and precision != UNKNOWN:
+        result.explanation.append("合计 " + yuan(total))
+    if funding is not None and precision != UNKNOWN:
+        total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+    undecided = False
+    if stages and precision != UNKNOWN:
+        total, decided = _instalments(result, total, stages, spec.no_clawback, rounding)
+        undecided = not decided
+    if precision == UNKNOWN or undecided:
+        result.status = UNDETERMINED
+    else:
+        result.amount = total.quantize(quantum, mode)
+        result.status = CEILING if precision == AT_MOST else DETERMINED
+    result.reasons.extend(reasons)
+
+
 # ---------------------------------------------------------------------------- the policy
 # generated from constructs.policy
 # issuer: 测试机关
@@ -225,28 +580,28 @@ COMBINES: list[tuple[str, list[str]]] = [
 ]
 D_0_40 = Decimal("0.40")
 D_0_30 = Decimal("0.30")
-D_0_50 = Decimal("0.50")
 D_100000000 = Decimal("1E+8")
 D_50000000 = Decimal("5.000E+7")
+D_0_50 = Decimal("0.50")
 D_10000000 = Decimal("1.000E+7")
 D_30000000 = Decimal("3.000E+7")
-D_20000000 = Decimal("2.000E+7")
 D_300000 = Decimal("3.0E+5")
+D_20000000 = Decimal("2.000E+7")
 D_100 = Decimal("100")
-D_0 = Decimal("0")
 D_50000 = Decimal("5E+4")
+D_0 = Decimal("0")
 D_0_60 = Decimal("0.60")
 D_1_00 = Decimal("1.00")
 D_1000000 = Decimal("1.00E+6")
 D_100000 = Decimal("1.0E+5")
 D_1 = Decimal("1")
-D_3 = Decimal("3")
 D_200000 = Decimal("2.0E+5")
+D_3 = Decimal("3")
 D_60 = Decimal("60")
 D_5 = Decimal("5")
 D_10 = Decimal("10")
-D_20 = Decimal("20")
 D_400000 = Decimal("4.0E+5")
+D_20 = Decimal("20")
 D_10000 = Decimal("1E+4")
 D_500000 = Decimal("5.0E+5")
 D_10000000_00 = Decimal("10000000.00")
@@ -261,31 +616,11 @@ DATE_2023_06_01 = datetime.date(2023, 6, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "参数 试点金额（pilot_amount）原文未给出"
 TEXT_2 = "by center_level { national: 1亿, provincial: 5000万, municipal: unset }"
-TEXT_3 = "封顶 by center_level { national: 1亿, provincial: 5000万, municipal: unset }："
-TEXT_4 = "[四.1] default：适用（if key_platform；"
-TEXT_5 = "[四.1] national：适用（if national_platform；"
-TEXT_6 = "platform.3：适用（if revenue 超过 2000万；"
-TEXT_7 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
-TEXT_8 = "misc.1：适用（if center_level in [national, provincial] and not key_platform；"
-TEXT_9 = "[第十条] misc.2：适用（if established + 2年 <= 2023-06-01；"
-TEXT_10 = "misc.3：适用（if key_platform implies national_platform；"
-TEXT_11 = "不满足任何给予条件：misc.1、misc.2、misc.3"
-# center 「创新中心」
-HEAD_center = ("center", "创新中心", "三(二)1", ("cash",))
-# platform 「平台」
-HEAD_platform = ("platform", "平台", None, ("cash",))
-# consulting 「咨询」
-HEAD_consulting = ("consulting", "咨询", None, ("cash",))
-# banded 「分档」
-HEAD_banded = ("banded", "分档", None, ("cash",))
-# pilot 「试点」
-HEAD_pilot = ("pilot", "试点", None, ("cash",))
-# voucher 「消费券」
-HEAD_voucher = ("voucher", "消费券", None, ("voucher",))
-# ladder 「多个例外」
-HEAD_ladder = ("ladder", "多个例外", None, ("cash",))
-# misc 「杂项」
-HEAD_misc = ("misc", "杂项", None, ("cash",))
+TEXT_3 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
+TEXT_4 = "center_level in [national, provincial] and not key_platform"
+TEXT_5 = "if center_level in [national, provincial] and not key_platform"
+TEXT_6 = "if key_platform implies national_platform"
+TEXT_7 = "不满足任何给予条件：misc.1、misc.2、misc.3"
 FACTS_1 = (("investment", "投资额", True),)
 FACTS_2 = (("key_platform", "重点平台", False),)
 FACTS_3 = (("national_platform", "国家平台", False),)
@@ -293,11 +628,11 @@ FACTS_4 = (("revenue", "营业收入", True),)
 FACTS_5 = (("customers", "客户数量", False),)
 FACTS_6 = (("standards", "标准数", False),)
 FACTS_7 = (("fees", "费用", True),)
-FACTS_8 = (("center_level", "中心级别", False), ("key_platform", "重点平台", False))
-FACTS_9 = (("other_funding", "已获资助", True),)
+FACTS_8 = (("other_funding", "已获资助", True),)
+FACTS_9 = (("center_level", "中心级别", False), ("key_platform", "重点平台", False))
 FACTS_10 = (("established", "成立日期", False),)
-FACTS_11 = (("key_platform", "重点平台", False), ("national_platform", "国家平台", False))
-FACTS_12 = (("fees", "费用", True), ("investment", "投资额", True), ("revenue", "营业收入", True))
+FACTS_11 = (("fees", "费用", True), ("investment", "投资额", True), ("revenue", "营业收入", True))
+FACTS_12 = (("key_platform", "重点平台", False), ("national_platform", "国家平台", False))
 TUPLE_13 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
 FACT_SPECS: dict[str, FactSpec] = {
     "applicant": FactSpec(
@@ -477,20 +812,9 @@ def param_base_rate(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return D_0_30
 
 
-# eligibility shared by every measure, and the policy's validity
-def shared_gates(f: Values, p: Values, date: Date) -> Shared:
+# since(established) 届满 1年
+def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     established = f.get("established")
-    failures: list[str] = []
-    unknown: list[str] = []
-    need: set[str] = set()
-    if date is not None:
-        if date < DATE_2021_01_01:
-            failures.append(
-                f"政策自 {DATE_2021_01_01.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效",
-            )
-        if date > DATE_2025_12_31:
-            failures.append(f"政策有效期至 {DATE_2025_12_31.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    # constructs.policy:30  require since(established) 届满 1年
     if established is None:
         need.add("established")
     if date is None:
@@ -500,830 +824,150 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
         c1 = None
     else:
         c1 = since_compare(established, date, ">=", 1, "year")
-    holds = c1
-    if holds is False:
-        failures.append("成立时间满1年")
-    elif holds is None:
-        unknown.append("成立时间满1年")
-    return failures, unknown, need
+    return c1
 
 
-# constructs.policy:34
-# award center.base 「配套奖励」
-def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# cap by center_level { national: 1亿, provincial: 5000万, municipal: unset }
+def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     center_level = f.get("center_level")
-    investment = f.get("investment")
-    why = None
-    steps: list[str] = []
-    if explain:
-        steps.append("配套奖励：适用")
-    # amount: determined 50% * investment
-    value = None
-    precision = EXACT
-    try:
-        if investment is None:
-            need.add("investment")
-        v1 = None if investment is None else D_0_50 * investment
-        value = v1
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "50% * investment",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_1),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("50% * investment", exc)
-        precision = UNKNOWN
-    # cap by center_level { national: 1亿, provincial: 5000万, municipal: unset }
-    try:
-        if center_level is None:
-            need.add("center_level")
-            v2 = None
-        elif center_level == "national":
-            v2 = D_100000000
-        elif center_level == "provincial":
-            v2 = D_50000000
-        elif center_level == "municipal":
-            raise Unset("municipal 档的金额原文未给出")
-        else:
-            raise Unset("分级表没有 " + center_level + " 档")
-        limit = v2
-    except (Unset, *ARITHMETIC) as exc:
-        what = exc.what if isinstance(exc, Unset) else failure(TEXT_2, exc)
-        if precision == EXACT:
-            precision = AT_MOST
-        steps.append(TEXT_3 + what + "，金额为上限")
+    if center_level is None:
+        need.add("center_level")
+        v1 = None
+    elif center_level == "national":
+        v1 = D_100000000
+    elif center_level == "provincial":
+        v1 = D_50000000
+    elif center_level == "municipal":
+        raise Unset("municipal 档的金额原文未给出")
     else:
-        if limit is None or value is None or precision == UNKNOWN:
-            pass
-        elif limit < value:
-            if explain:
-                steps.append(TEXT_3 + yuan(limit) + "（起作用）")
-            value = limit
-        elif explain:
-            steps.append(TEXT_3 + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("配套奖励", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+        raise Unset("分级表没有 " + center_level + " 档")
+    return v1
 
 
-# constructs.policy:32  三(二)1
-# measure center 「创新中心」
-def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    applicant = f.get("applicant")
+# amount: determined 50% * investment
+def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
-    other_funding = f.get("other_funding")
-    if shared[0]:
-        return measure_result(HEAD_center, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    # applicants enterprise
-    if applicant is None:
-        need.add("applicant")
-        unknown.append("适用主体为 企业")
-    elif applicant not in ("enterprise",):
-        failures.append("适用主体为 企业")
-    if failures:
-        return measure_result(HEAD_center, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_center, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = center_base(f, p, date, need, explain)
-    # funding_limit 50% * investment counting other_funding
     if investment is None:
         need.add("investment")
     v1 = None if investment is None else D_0_50 * investment
-    limit = v1
+    return v1
+
+
+# counting other_funding
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    other_funding = f.get("other_funding")
     if other_funding is None:
         need.add("other_funding")
-    received = other_funding
-    funding = (limit, received, "50% * investment")
-    try:
-        if a1 is not None:
-            conditions["center.base"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：配套奖励")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("center.base")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision != UNKNOWN:
-                    total, precision = apply_funding(result, total, precision, reasons, funding, ROUNDING)
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "center.base",
-                    "award",
-                    "配套奖励",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, funding, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("创新中心", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    return other_funding
 
 
-# constructs.policy:39  四.1
-# award platform.default 「default」
-def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    key_platform = f.get("key_platform")
-    why = None
-    # if key_platform
-    if key_platform is None:
-        need.add("key_platform")
-    c1_ = key_platform
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_2)
-        steps.append(TEXT_4 + used + "）")
-    # amount: ceiling 1000万
-    value = None
-    precision = AT_MOST
-    try:
-        value = D_10000000
-        if explain:
-            amount_step(steps, "1000万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("1000万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("default", exc), steps
-        if explain:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
-
-
-# constructs.policy:40  四.1
-# award platform.national 「national」
-def platform_national(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    national_platform = f.get("national_platform")
-    why = None
-    # if national_platform
-    if national_platform is None:
-        need.add("national_platform")
-    c1_ = national_platform
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_3)
-        steps.append(TEXT_5 + used + "）")
-    # amount: ceiling 3000万
-    value = None
-    precision = AT_MOST
-    try:
-        value = D_30000000
-        if explain:
-            amount_step(steps, "3000万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("3000万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("national", exc), steps
-        if explain:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
-
-
-# constructs.policy:41
-# bonus platform.3 「platform.3」
-def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# if revenue 超过 2000万
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
-    why = None
-    # if revenue 超过 2000万
     if revenue is None:
         need.add("revenue")
     c1 = None if revenue is None else revenue > D_20000000
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_4)
-        steps.append(TEXT_6 + used + "）")
-    # amount: determined 30万
-    value = None
-    precision = EXACT
-    try:
-        value = D_300000
-        if explain:
-            amount_step(steps, "30万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("30万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("platform.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# constructs.policy:37
-# measure platform 「平台」
-def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    applicant = f.get("applicant")
+# prefer customers >= 100
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     customers = f.get("customers")
-    if shared[0]:
-        return measure_result(HEAD_platform, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    # applicants enterprise, park
-    if applicant is None:
-        need.add("applicant")
-        unknown.append("适用主体为 企业、园区")
-    elif applicant not in ("enterprise", "park"):
-        failures.append("适用主体为 企业、园区")
-    if failures:
-        return measure_result(HEAD_platform, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_platform, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = platform_default(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = platform_national(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = platform_3(f, p, date, need, explain)
-    try:
-        outcomes = [
-            ClauseOutcome(
-                "platform.default",
-                "award",
-                "default",
-                "四.1",
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-            ClauseOutcome(
-                "platform.national",
-                "award",
-                "national",
-                "四.1",
-                "platform.default",
-                1,
-                a2,
-                amount2,
-                precision2,
-                list(steps2),
-                why2,
-            ),
-            ClauseOutcome(
-                "platform.3",
-                "bonus",
-                "platform.3",
-                None,
-                None,
-                None,
-                a3,
-                amount3,
-                precision3,
-                list(steps3),
-                why3,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("平台", exc))
-    # prefer customers >= 100
     if customers is None:
         need.add("customers")
     c1 = None if customers is None else customers >= D_100
-    holds = c1
-    if holds is True:
-        result.explanation.append("优先支持：客户多")
-    if result.status != INELIGIBLE:
-        result.selection = "每年遴选不超过 30 个"
-    return settle_unknown(result, unknown, need, NEEDED)
+    return c1
 
 
-# constructs.policy:46
-# award consulting.1 「consulting.1」
-def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined 5万/家 * customers
+def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     customers = f.get("customers")
-    why = None
-    # if customers > 0
+    if customers is None:
+        need.add("customers")
+    v1 = None if customers is None else D_50000 * customers
+    return v1
+
+
+# if customers > 0
+def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    customers = f.get("customers")
     if customers is None:
         need.add("customers")
     c1 = None if customers is None else customers > D_0
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_5)
-        steps.append("consulting.1：适用（if customers > 0；" + used + "）")
-    # amount: determined 5万/家 * customers
-    value = None
-    precision = EXACT
-    try:
-        if customers is None:
-            need.add("customers")
-        v2 = None if customers is None else D_50000 * customers
-        value = v2
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "5万/家 * customers",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_5),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("5万/家 * customers", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("consulting.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# constructs.policy:45
-# measure consulting 「咨询」
-def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+# completion_h1 60%或以上
+def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     completion_h1 = f.get("completion_h1")
-    completion_h2 = f.get("completion_h2")
-    if shared[0]:
-        return measure_result(HEAD_consulting, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_consulting, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = consulting_1(f, p, date, need, explain)
-    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
-    # instalment h1: completion_h1 60%或以上
     if completion_h1 is None:
         need.add("completion_h1")
     c1 = None if completion_h1 is None else completion_h1 >= D_0_60
-    holds = c1
-    share = D_0_50
-    if share is None:
-        holds = None  # the share cannot be worked out, so neither can the stage
-    stages.append(("h1", "1-6月", share, holds))
-    # instalment h2: completion_h2 >= 100%
-    if stages[-1][3] is not False:
-        if completion_h2 is None:
-            need.add("completion_h2")
-        c2 = None if completion_h2 is None else completion_h2 >= D_1_00
-        holds = c2
-        stages.append(("h2", "7-12月", None, holds))
-    try:
-        if a1 is not None:
-            conditions["consulting.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：consulting.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("consulting.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                undecided = False
-                if precision != UNKNOWN:
-                    total, decided = _instalments(result, total, stages, True, ROUNDING)
-                    undecided = not decided
-                if precision == UNKNOWN or undecided:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "consulting.1",
-                    "award",
-                    "consulting.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, stages, True)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("咨询", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    return c1
 
 
-# constructs.policy:52
-# award banded.1 「banded.1」
-def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    revenue = f.get("revenue")
-    why = None
-    steps: list[str] = []
-    if explain:
-        steps.append("banded.1：适用")
-    # amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset
-    # }
-    value = None
-    precision = EXACT
-    try:
-        if revenue is None:
-            need.add("revenue")
-        if revenue is None:
-            v1 = None
-        elif revenue < D_1000000:
-            v1 = D_50000
-        elif revenue >= D_1000000 and revenue <= D_10000000:
-            v1 = D_100000
-        else:
-            raise Unset("分档金额原文未给出")
-        value = v1
-        if explain and value is not None:
-            amount_step(steps, TEXT_7, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_7, exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("banded.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+# completion_h2 >= 100%
+def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    completion_h2 = f.get("completion_h2")
+    if completion_h2 is None:
+        need.add("completion_h2")
+    c1 = None if completion_h2 is None else completion_h2 >= D_1_00
+    return c1
 
 
-# constructs.policy:51
-# measure banded 「分档」
-def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+# score < 0
+def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     score = f.get("score")
-    if shared[0]:
-        return measure_result(HEAD_banded, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    # exclude score < 0
     if score is None:
         need.add("score")
     c1 = None if score is None else score < D_0
-    holds = c1
-    holds = None if holds is None else not holds
-    conditions["banded.exclude.1"] = holds
-    if holds is False:
-        failures.append("评分为负")
-    elif holds is None:
-        unknown.append("评分为负")
-    if failures:
-        return measure_result(HEAD_banded, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_banded, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = banded_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["banded.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：banded.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("banded.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "banded.1",
-                    "award",
-                    "banded.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("分档", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    return c1
 
 
-# constructs.policy:56
-# award pilot.1 「pilot.1」
-def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
+def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    revenue = f.get("revenue")
+    if revenue is None:
+        need.add("revenue")
+    if revenue is None:
+        v1 = None
+    elif revenue < D_1000000:
+        v1 = D_50000
+    elif revenue >= D_1000000 and revenue <= D_10000000:
+        v1 = D_100000
+    else:
+        raise Unset("分档金额原文未给出")
+    return v1
+
+
+# amount: determined pilot_amount
+def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    v1 = param_pilot_amount(f, p, date, need)
+    return v1
+
+
+# if standards >= 1
+def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     standards = f.get("standards")
-    why = None
-    # if standards >= 1
     if standards is None:
         need.add("standards")
     c1 = None if standards is None else standards >= D_1
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("pilot.1：适用（if standards >= 1；" + used + "）")
-    # amount: determined pilot_amount
-    value = None
-    precision = EXACT
-    try:
-        v2 = param_pilot_amount(f, p, date, need)
-        value = v2
-        if explain:
-            amount_step(steps, "pilot_amount", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("pilot_amount", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("pilot.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# constructs.policy:57
-# bonus pilot.2 「pilot.2」
-def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# if standards >= 3
+def value_15(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     standards = f.get("standards")
-    why = None
-    # if standards >= 3
     if standards is None:
         need.add("standards")
     c1 = None if standards is None else standards >= D_3
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("pilot.2：适用（if standards >= 3；" + used + "）")
-    # amount: unset unset
-    why = "pilot.2：原文未给出金额"
-    # cap 20万
-    limit = D_200000
-    steps.append("封顶 " + yuan(limit))
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# constructs.policy:55
-# measure pilot 「试点」
-def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_pilot, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_pilot, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = pilot_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = pilot_2(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None:
-            conditions["pilot.1"] = a1
-            conditions["pilot.2"] = a2
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：pilot.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("pilot.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if a2:
-                    result.clauses.append("pilot.2")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a1 + a2 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "pilot.1",
-                    "award",
-                    "pilot.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-                ClauseOutcome(
-                    "pilot.2",
-                    "bonus",
-                    "pilot.2",
-                    None,
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("试点", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:62
-# award voucher.1 「voucher.1」
-def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    fees = f.get("fees")
-    why = None
-    # unless fees == 0
-    if fees is None:
-        need.add("fees")
-    c1 = None if fees is None else fees == D_0
-    c1_ = c1
-    c1_ = None if c1_ is None else not c1_
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_7)
-        steps.append("voucher.1：适用（unless fees == 0；" + used + "）")
-    # amount: determined base_rate * fees
-    value = None
-    precision = EXACT
-    try:
-        v2 = param_base_rate(f, p, date, need)
-        if fees is None:
-            need.add("fees")
-        v3 = None if fees is None else v2 * fees
-        value = v3
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "base_rate * fees",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_7),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("base_rate * fees", exc)
-        precision = UNKNOWN
-    # cap 5万
-    limit = D_50000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 5万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 5万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("voucher.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
-
-
-# constructs.policy:59
-# measure voucher 「消费券」
-def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+# score >= 60 or revenue > 1000万
+def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     score = f.get("score")
-    if shared[0]:
-        return measure_result(HEAD_voucher, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    # require score >= 60 or revenue > 1000万
     if score is None:
         need.add("score")
     c1 = None if score is None else score >= D_60
@@ -1334,307 +978,69 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
             need.add("revenue")
         c3 = None if revenue is None else revenue > D_10000000
         c2 = True if c3 is True else None if c1 is None or c3 is None else False
-    holds = c2
-    conditions["voucher.require.1"] = holds
-    if holds is False:
-        failures.append("评分或收入达标")
-    elif holds is None:
-        unknown.append("评分或收入达标")
-    if failures:
-        return measure_result(HEAD_voucher, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_voucher, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = voucher_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["voucher.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：voucher.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("voucher.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "voucher.1",
-                    "award",
-                    "voucher.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("消费券", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    return c2
 
 
-# constructs.policy:66
-# award ladder.d 「d」
-def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined base_rate * fees
+def value_17(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    fees = f.get("fees")
+    v1 = param_base_rate(f, p, date, need)
+    if fees is None:
+        need.add("fees")
+    v2 = None if fees is None else v1 * fees
+    return v2
+
+
+# unless fees == 0
+def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    fees = f.get("fees")
+    if fees is None:
+        need.add("fees")
+    c1 = None if fees is None else fees == D_0
+    return c1
+
+
+# if standards >= 5
+def value_19(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     standards = f.get("standards")
-    why = None
-    # if standards >= 1
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_1
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("d：适用（if standards >= 1；" + used + "）")
-    # amount: determined 10万
-    value = None
-    precision = EXACT
-    try:
-        value = D_100000
-        if explain:
-            amount_step(steps, "10万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("10万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("d", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
-
-
-# constructs.policy:67
-# award ladder.e1 「e1」
-def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    standards = f.get("standards")
-    why = None
-    # if standards >= 5
     if standards is None:
         need.add("standards")
     c1 = None if standards is None else standards >= D_5
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("e1：适用（if standards >= 5；" + used + "）")
-    # amount: determined 20万
-    value = None
-    precision = EXACT
-    try:
-        value = D_200000
-        if explain:
-            amount_step(steps, "20万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("20万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# constructs.policy:68
-# award ladder.e2 「e2」
-def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# if standards >= 10
+def value_20(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     standards = f.get("standards")
-    why = None
-    # if standards >= 10
     if standards is None:
         need.add("standards")
     c1 = None if standards is None else standards >= D_10
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("e2：适用（if standards >= 10；" + used + "）")
-    # amount: determined 30万
-    value = None
-    precision = EXACT
-    try:
-        value = D_300000
-        if explain:
-            amount_step(steps, "30万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("30万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# constructs.policy:69
-# award ladder.e3 「e3」
-def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# if standards >= 20
+def value_21(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     standards = f.get("standards")
-    why = None
-    # if standards >= 20
     if standards is None:
         need.add("standards")
     c1 = None if standards is None else standards >= D_20
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("e3：适用（if standards >= 20；" + used + "）")
-    # amount: determined 40万
-    value = None
-    precision = EXACT
-    try:
-        value = D_400000
-        if explain:
-            amount_step(steps, "40万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("40万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# constructs.policy:65
-# measure ladder 「多个例外」
-def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_ladder, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_ladder, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = ladder_d(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = ladder_e1(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = ladder_e2(f, p, date, need, explain)
-    a4, amount4, precision4, why4, steps4 = ladder_e3(f, p, date, need, explain)
-    try:
-        outcomes = [
-            ClauseOutcome(
-                "ladder.d",
-                "award",
-                "d",
-                None,
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-            ),
-            ClauseOutcome(
-                "ladder.e1",
-                "award",
-                "e1",
-                None,
-                "ladder.d",
-                2,
-                a2,
-                amount2,
-                precision2,
-                list(steps2),
-                why2,
-            ),
-            ClauseOutcome(
-                "ladder.e2",
-                "award",
-                "e2",
-                None,
-                "ladder.d",
-                2,
-                a3,
-                amount3,
-                precision3,
-                list(steps3),
-                why3,
-            ),
-            ClauseOutcome(
-                "ladder.e3",
-                "award",
-                "e3",
-                None,
-                "ladder.d",
-                None,
-                a4,
-                amount4,
-                precision4,
-                list(steps4),
-                why4,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("多个例外", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+# amount: determined min(1:1 * other_funding, 1000万)
+def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    other_funding = f.get("other_funding")
+    if other_funding is None:
+        need.add("other_funding")
+    v1 = None if other_funding is None else D_1 * other_funding
+    v2 = None if v1 is None else min(v1, D_10000000)
+    return v2
 
 
-# constructs.policy:73
-# award misc.1 「misc.1」
-def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# if center_level in [national, provincial] and not key_platform
+def value_23(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     center_level = f.get("center_level")
     key_platform = f.get("key_platform")
-    other_funding = f.get("other_funding")
-    why = None
-    # if center_level in [national, provincial] and not key_platform
     if center_level is None:
         need.add("center_level")
     c1 = None if center_level is None else center_level in ("national", "provincial")
@@ -1645,112 +1051,49 @@ def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
             need.add("key_platform")
         c3 = None if key_platform is None else not key_platform
         c2 = False if c3 is False else c1 and c3
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_8)
-        steps.append(TEXT_8 + used + "）")
-    # amount: determined min(1:1 * other_funding, 1000万)
-    value = None
-    precision = EXACT
-    try:
-        if other_funding is None:
-            need.add("other_funding")
-        v4 = None if other_funding is None else D_1 * other_funding
-        v5 = None if v4 is None else min(v4, D_10000000)
-        value = v5
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "min(1:1 * other_funding, 1000万)",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_9),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("min(1:1 * other_funding, 1000万)", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c2
 
 
-# constructs.policy:74  第十条
-# award misc.2 「misc.2」
-def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    established = f.get("established")
+# amount: determined max(investment / 10, 1万)
+def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
-    why = None
-    # if established + 2年 <= 2023-06-01
-    try:
-        if established is None:
-            need.add("established")
-        v1 = None if established is None else add_duration(established, 2, "year")
-        c2 = None if v1 is None else v1 <= DATE_2023_06_01
-        c1_ = c2
-    except Unset as exc:
-        c1_, why = None, exc.what
-    except ARITHMETIC as exc:
-        c1_, why = None, failure("established + 2年 <= 2023-06-01", exc)
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_10)
-        steps.append(TEXT_9 + used + "）")
-    # amount: determined max(investment / 10, 1万)
-    value = None
-    precision = EXACT
-    try:
-        if investment is None:
-            need.add("investment")
-        v3 = None if investment is None else investment / D_10
-        v4 = None if v3 is None else max(v3, D_10000)
-        value = v4
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "max(investment / 10, 1万)",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_1),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("max(investment / 10, 1万)", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else investment / D_10
+    v2 = None if v1 is None else max(v1, D_10000)
+    return v2
 
 
-# constructs.policy:75
-# award misc.3 「misc.3」
-def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# if established + 2年 <= 2023-06-01
+def value_25(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    v1 = None if established is None else add_duration(established, 2, "year")
+    c2 = None if v1 is None else v1 <= DATE_2023_06_01
+    return c2
+
+
+# amount: determined investment * (revenue / fees)
+def value_26(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     investment = f.get("investment")
+    revenue = f.get("revenue")
+    if investment is None:
+        need.add("investment")
+    if revenue is None:
+        need.add("revenue")
+    if fees is None:
+        need.add("fees")
+    v1 = None if revenue is None or fees is None else revenue / fees
+    v2 = None if investment is None or v1 is None else investment * v1
+    return v2
+
+
+# if key_platform implies national_platform
+def value_27(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     key_platform = f.get("key_platform")
     national_platform = f.get("national_platform")
-    revenue = f.get("revenue")
-    why = None
-    # if key_platform implies national_platform
     if key_platform is None:
         need.add("key_platform")
     c1 = None if key_platform is None else not key_platform
@@ -1760,177 +1103,307 @@ def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> O
         if national_platform is None:
             need.add("national_platform")
         c2 = True if national_platform is True else None if c1 is None or national_platform is None else False
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_11)
-        steps.append(TEXT_10 + used + "）")
-    # amount: determined investment * (revenue / fees)
-    value = None
-    precision = EXACT
-    try:
-        if investment is None:
-            need.add("investment")
-        if revenue is None:
-            need.add("revenue")
-        if fees is None:
-            need.add("fees")
-        v3 = None if revenue is None or fees is None else revenue / fees
-        v4 = None if investment is None or v3 is None else investment * v3
-        value = v4
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "investment * (revenue / fees)",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_12),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("investment * (revenue / fees)", exc)
-        precision = UNKNOWN
-    # cap 50万
-    limit = D_500000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 50万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 50万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c2
 
 
-# constructs.policy:71
-# measure misc 「杂项」
-def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    applicant = f.get("applicant")
-    if shared[0]:
-        return measure_result(HEAD_misc, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    # applicants park
-    if applicant is None:
-        need.add("applicant")
-        unknown.append("适用主体为 园区")
-    elif applicant not in ("park",):
-        failures.append("适用主体为 园区")
-    if failures:
-        return measure_result(HEAD_misc, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_misc, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = misc_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = misc_2(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = misc_3(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None and a3 is not None:
-            conditions["misc.1"] = a1
-            conditions["misc.2"] = a2
-            conditions["misc.3"] = a3
-            if not (a1 or a2 or a3):
-                result.status = INELIGIBLE
-                result.reasons.append(TEXT_11)
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                if a1:
-                    result.clauses.append("misc.1")
-                    result.explanation.extend(steps1)
-                    if why1:
-                        reasons.append(why1)
-                    if precision1 != EXACT and precision != UNKNOWN:
-                        precision = precision1
-                    if amount1 is not None:
-                        total += amount1
-                if a2:
-                    result.clauses.append("misc.2")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a3:
-                    result.clauses.append("misc.3")
-                    result.explanation.extend(steps3)
-                    if why3:
-                        reasons.append(why3)
-                    if precision3 != EXACT and precision != UNKNOWN:
-                        precision = precision3
-                    if amount3 is not None:
-                        total += amount3
-                if a1 + a2 + a3 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "misc.1",
-                    "award",
-                    "misc.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-                ClauseOutcome(
-                    "misc.2",
-                    "award",
-                    "misc.2",
-                    "第十条",
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                ),
-                ClauseOutcome(
-                    "misc.3",
-                    "award",
-                    "misc.3",
-                    None,
-                    None,
-                    None,
-                    a3,
-                    amount3,
-                    precision3,
-                    list(steps3),
-                    why3,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("杂项", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+# eligibility shared by every measure
+SHARED_GATES: tuple[Gate, ...] = (
+    # constructs.policy:30  require since(established) 届满 1年
+    Gate("成立时间满1年", value_1, "since(established) 届满 1年"),
+)
+MEASURE_SPECS: tuple[MeasureSpec, ...] = (
+    # constructs.policy:32  三(二)1
+    # measure center 「创新中心」
+    MeasureSpec(
+        ("center", "创新中心", "三(二)1", ("cash",)),
+        ("applicant", ("enterprise",), "适用主体为 企业"),
+        (),
+        (
+            # constructs.policy:34
+            # award center.base 「配套奖励」
+            Clause(
+                "center.base",
+                "award",
+                "配套奖励",
+                None,
+                "配套奖励：适用",
+                Amount(value_3, "50% * investment", FACTS_1, False, ((value_2, TEXT_2),)),
+            ),
+        ),
+        "不满足任何给予条件：配套奖励",
+        funding=((value_3, value_4, "50% * investment"),),
+    ),
+    # constructs.policy:37
+    # measure platform 「平台」
+    MeasureSpec(
+        ("platform", "平台", None, ("cash",)),
+        ("applicant", ("enterprise", "park"), "适用主体为 企业、园区"),
+        (),
+        (
+            # constructs.policy:39  四.1
+            # award platform.default 「default」
+            Clause(
+                "platform.default",
+                "award",
+                "default",
+                "四.1",
+                "[四.1] default：适用",
+                Amount(D_10000000, "1000万", (), True),
+                (("key_platform", "key_platform", False, FACTS_2),),
+                "if key_platform",
+            ),
+            # constructs.policy:40  四.1
+            # award platform.national 「national」
+            Clause(
+                "platform.national",
+                "award",
+                "national",
+                "四.1",
+                "[四.1] national：适用",
+                Amount(D_30000000, "3000万", (), True),
+                (("national_platform", "national_platform", False, FACTS_3),),
+                "if national_platform",
+                exception_of="platform.default",
+                priority=1,
+            ),
+            # constructs.policy:41
+            # bonus platform.3 「platform.3」
+            Clause(
+                "platform.3",
+                "bonus",
+                "platform.3",
+                None,
+                "platform.3：适用",
+                Amount(D_300000, "30万", (), False),
+                ((value_5, "revenue 超过 2000万", False, FACTS_4),),
+                "if revenue 超过 2000万",
+            ),
+        ),
+        "不满足任何给予条件：default、national",
+        preferences=((value_6, "customers >= 100", "优先支持：客户多"),),
+        selection="每年遴选不超过 30 个",
+        exceptions=True,
+    ),
+    # constructs.policy:45
+    # measure consulting 「咨询」
+    MeasureSpec(
+        ("consulting", "咨询", None, ("cash",)),
+        None,
+        (),
+        (
+            # constructs.policy:46
+            # award consulting.1 「consulting.1」
+            Clause(
+                "consulting.1",
+                "award",
+                "consulting.1",
+                None,
+                "consulting.1：适用",
+                Amount(value_7, "5万/家 * customers", FACTS_5, False),
+                ((value_8, "customers > 0", False, FACTS_5),),
+                "if customers > 0",
+            ),
+        ),
+        "不满足任何给予条件：consulting.1",
+        stages=(
+            Stage("h1", "1-6月", value_9, "completion_h1 60%或以上", D_0_50),
+            Stage("h2", "7-12月", value_10, "completion_h2 >= 100%", None),
+        ),
+        no_clawback=True,
+    ),
+    # constructs.policy:51
+    # measure banded 「分档」
+    MeasureSpec(
+        ("banded", "分档", None, ("cash",)),
+        None,
+        (
+            # constructs.policy:53  exclude score < 0
+            Gate("评分为负", value_11, "score < 0", "banded.exclude.1", True),
+        ),
+        (
+            # constructs.policy:52
+            # award banded.1 「banded.1」
+            Clause(
+                "banded.1",
+                "award",
+                "banded.1",
+                None,
+                "banded.1：适用",
+                Amount(value_12, TEXT_3, FACTS_4, False),
+            ),
+        ),
+        "不满足任何给予条件：banded.1",
+    ),
+    # constructs.policy:55
+    # measure pilot 「试点」
+    MeasureSpec(
+        ("pilot", "试点", None, ("cash",)),
+        None,
+        (),
+        (
+            # constructs.policy:56
+            # award pilot.1 「pilot.1」
+            Clause(
+                "pilot.1",
+                "award",
+                "pilot.1",
+                None,
+                "pilot.1：适用",
+                Amount(value_13, "pilot_amount", (), False),
+                ((value_14, "standards >= 1", False, FACTS_6),),
+                "if standards >= 1",
+            ),
+            # constructs.policy:57
+            # bonus pilot.2 「pilot.2」
+            Clause(
+                "pilot.2",
+                "bonus",
+                "pilot.2",
+                None,
+                "pilot.2：适用",
+                Amount(None, "", (), False, ((D_200000, "20万"),), unset_reason="pilot.2：原文未给出金额"),
+                ((value_15, "standards >= 3", False, FACTS_6),),
+                "if standards >= 3",
+            ),
+        ),
+        "不满足任何给予条件：pilot.1",
+    ),
+    # constructs.policy:59
+    # measure voucher 「消费券」
+    MeasureSpec(
+        ("voucher", "消费券", None, ("voucher",)),
+        None,
+        (
+            # constructs.policy:61  require score >= 60 or revenue > 1000万
+            Gate("评分或收入达标", value_16, "score >= 60 or revenue > 1000万", "voucher.require.1"),
+        ),
+        (
+            # constructs.policy:62
+            # award voucher.1 「voucher.1」
+            Clause(
+                "voucher.1",
+                "award",
+                "voucher.1",
+                None,
+                "voucher.1：适用",
+                Amount(value_17, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
+                ((value_18, "fees == 0", True, FACTS_7),),
+                "unless fees == 0",
+            ),
+        ),
+        "不满足任何给予条件：voucher.1",
+    ),
+    # constructs.policy:65
+    # measure ladder 「多个例外」
+    MeasureSpec(
+        ("ladder", "多个例外", None, ("cash",)),
+        None,
+        (),
+        (
+            # constructs.policy:66
+            # award ladder.d 「d」
+            Clause(
+                "ladder.d",
+                "award",
+                "d",
+                None,
+                "d：适用",
+                Amount(D_100000, "10万", (), False),
+                ((value_14, "standards >= 1", False, FACTS_6),),
+                "if standards >= 1",
+            ),
+            # constructs.policy:67
+            # award ladder.e1 「e1」
+            Clause(
+                "ladder.e1",
+                "award",
+                "e1",
+                None,
+                "e1：适用",
+                Amount(D_200000, "20万", (), False),
+                ((value_19, "standards >= 5", False, FACTS_6),),
+                "if standards >= 5",
+                exception_of="ladder.d",
+                priority=2,
+            ),
+            # constructs.policy:68
+            # award ladder.e2 「e2」
+            Clause(
+                "ladder.e2",
+                "award",
+                "e2",
+                None,
+                "e2：适用",
+                Amount(D_300000, "30万", (), False),
+                ((value_20, "standards >= 10", False, FACTS_6),),
+                "if standards >= 10",
+                exception_of="ladder.d",
+                priority=2,
+            ),
+            # constructs.policy:69
+            # award ladder.e3 「e3」
+            Clause(
+                "ladder.e3",
+                "award",
+                "e3",
+                None,
+                "e3：适用",
+                Amount(D_400000, "40万", (), False),
+                ((value_21, "standards >= 20", False, FACTS_6),),
+                "if standards >= 20",
+                exception_of="ladder.d",
+            ),
+        ),
+        "不满足任何给予条件：d、e1、e2、e3",
+        exceptions=True,
+    ),
+    # constructs.policy:71
+    # measure misc 「杂项」
+    MeasureSpec(
+        ("misc", "杂项", None, ("cash",)),
+        ("applicant", ("park",), "适用主体为 园区"),
+        (),
+        (
+            # constructs.policy:73
+            # award misc.1 「misc.1」
+            Clause(
+                "misc.1",
+                "award",
+                "misc.1",
+                None,
+                "misc.1：适用",
+                Amount(value_22, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
+                ((value_23, TEXT_4, False, FACTS_9),),
+                TEXT_5,
+            ),
+            # constructs.policy:74  第十条
+            # award misc.2 「misc.2」
+            Clause(
+                "misc.2",
+                "award",
+                "misc.2",
+                "第十条",
+                "[第十条] misc.2：适用",
+                Amount(value_24, "max(investment / 10, 1万)", FACTS_1, False),
+                ((value_25, "established + 2年 <= 2023-06-01", False, FACTS_10),),
+                "if established + 2年 <= 2023-06-01",
+            ),
+            # constructs.policy:75
+            # award misc.3 「misc.3」
+            Clause(
+                "misc.3",
+                "award",
+                "misc.3",
+                None,
+                "misc.3：适用",
+                Amount(value_26, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
+                ((value_27, "key_platform implies national_platform", False, FACTS_12),),
+                TEXT_6,
+            ),
+        ),
+        TEXT_7,
+    ),
+)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -2391,16 +1864,10 @@ def decide(
     ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
-        shared = shared_gates(f, p, date)
-        measures: dict[str, MeasureResult] = {
-            "center": measure_center(f, p, date, shared, explain),
-            "platform": measure_platform(f, p, date, shared, explain),
-            "consulting": measure_consulting(f, p, date, shared, explain),
-            "banded": measure_banded(f, p, date, shared, explain),
-            "pilot": measure_pilot(f, p, date, shared, explain),
-            "voucher": measure_voucher(f, p, date, shared, explain),
-            "ladder": measure_ladder(f, p, date, shared, explain),
-            "misc": measure_misc(f, p, date, shared, explain),
+        shared = shared_gates_of(SHARED_GATES, DATE_2021_01_01, DATE_2025_12_31, f, p, date)
+        measures = {
+            spec.head[0]: run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)
+            for spec in MEASURE_SPECS
         }
         if not partial:
             require_facts(measures)

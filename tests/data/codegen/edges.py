@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, getcontext, setcontext
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 # ... the text of policydsl/runtime.py, inlined here ...
 
@@ -199,6 +199,361 @@ class Constraint:
     allocate: str | None = None
 
 
+# ------------------------------------------------------------------------------ the full path as data
+# A generated evaluator describes each measure as data (a MeasureSpec of gates, clauses, limits and
+# stages, with a small function per expression) and runs it with run_measure; only its fast path is
+# unrolled.  `Expr` is such a function: its value from the facts `f`, the parameters `p` and the
+# `date`, recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when
+# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name.
+Expr = Callable[[Values, Values, Date, set[str]], Any]
+Test = Expr | str
+# (name, label, is money) of each fact an explanation shows
+Used = tuple[tuple[str, str, bool], ...]
+
+
+class Gate(NamedTuple):
+    """A requirement: the `reason` it gives, its condition (`test`, as written in `text`), its `key` in
+    a result's conditions; it holds when the condition is true, or false when `negate`."""
+
+    reason: str
+    test: Test
+    text: str
+    key: str = ""
+    negate: bool = False
+
+
+class Amount(NamedTuple):
+    """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
+
+    value: Expr | Decimal | None
+    text: str
+    used: Used
+    ceiling: bool
+    caps: tuple[tuple[Expr | Decimal, str], ...] = ()
+    unset_reason: str = ""
+
+
+class Clause(NamedTuple):
+    """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
+    negated, facts shown) as written together in `conds`, and the default it is an exception of."""
+
+    id: str
+    kind: str
+    label: str
+    cite: str | None
+    head: str
+    amount: Amount
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = ()
+    conds: str = ""
+    exception_of: str | None = None
+    priority: int | None = None
+
+
+class Stage(NamedTuple):
+    """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
+
+    name: str
+    label: str
+    test: Test
+    text: str
+    share: Expr | Decimal | None
+
+
+class MeasureSpec(NamedTuple):
+    """A measure: its `head` (name, label, article, payment forms), the applicant kinds it admits
+    (fact, kinds, reason), its gates and clauses, the reason when no clause applies, its funding
+    limits (limit, received, text; the last applies), instalments, preferences (test, text, note),
+    quota selection, and whether a clause is an exception of another."""
+
+    head: tuple[str, str, str | None, tuple[str, ...]]
+    applicants: tuple[str, tuple[str, ...], str] | None
+    gates: tuple[Gate, ...]
+    clauses: tuple[Clause, ...]
+    none_reason: str
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = ()
+    stages: tuple[Stage, ...] = ()
+    no_clawback: bool = False
+    preferences: tuple[tuple[Test, str, str], ...] = ()
+    selection: str | None = None
+    exceptions: bool = False
+
+
+def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """An expression's value (a figure written in the policy is given as itself)."""
+    return e if type(e) is Decimal else e(f, p, date, need)  # type: ignore[operator]
+
+
+def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str]) -> tuple[Any, str | None]:
+    """A condition's truth, or None with the reason it cannot be told (Interpreter.test)."""
+    if type(test) is str:
+        holds = f.get(test)
+        if holds is None:
+            need.add(test)
+        return holds, None
+    try:
+        return test(f, p, date, need), None  # type: ignore[operator]
+    except Unset as exc:
+        return None, exc.what
+    except ARITHMETIC as exc:
+        return None, failure(text, exc)
+
+
+def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """A value, or None when it cannot be worked out."""
+    try:
+        return value_of(e, f, p, date, need)
+    except (Unset, *ARITHMETIC):
+        return None
+
+
+def shared_gates_of(
+    gates: tuple[Gate, ...],
+    start: datetime.date | None,
+    end: datetime.date | None,
+    f: Values,
+    p: Values,
+    date: Date,
+) -> Shared:
+    """The policy-wide reasons to rule every measure out (its validity from `start` to `end` and its
+    eligibility `gates`), those not yet decidable, and the facts they need."""
+    failures: list[str] = []
+    unknown: list[str] = []
+    need: set[str] = set()
+    if date is not None:
+        if start is not None and date < start:
+            failures.append(f"政策自 {start.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效")
+        if end is not None and date > end:
+            failures.append(f"政策有效期至 {end.isoformat()}，评估日期 {date.isoformat()} 已失效")
+    for gate in gates:
+        holds, why = truth(gate.test, gate.text, f, p, date, need)
+        if gate.negate and holds is not None:
+            holds = not holds
+        if holds is False:
+            failures.append(gate.reason)
+        elif holds is None:
+            unknown.append(why or gate.reason)
+    return failures, unknown, need
+
+
+def run_clause(
+    clause: Clause,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    explain: bool,
+    quantum: Decimal,
+    mode: str,
+) -> Outcome:
+    """One clause on the facts: whether it applies, its amount after caps and rounding, the precision,
+    the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    why = None
+    unknown = False
+    for test, text, negated, _ in clause.conditions:
+        holds, reason = truth(test, text, f, p, date, need)
+        if reason is not None:
+            why = reason
+        if negated and holds is not None:
+            holds = not holds
+        if holds is False:
+            return False, None, EXACT, why, NO_STEPS
+        if holds is None:
+            unknown = True
+    if unknown:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        if not clause.conditions:
+            steps.append(clause.head)
+        else:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in clause.conditions if c[3])))
+            steps.append(f"{clause.head}（{clause.conds}；{used}）")
+    amount = clause.amount
+    if amount.value is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in amount.caps:
+            try:
+                limit = value_of(cap, f, p, date, need)
+            except (Unset, *ARITHMETIC) as exc:
+                what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+                steps.append(f"封顶 {quoted}：{what}，金额为上限")
+                continue
+            if limit is not None:
+                steps.append("封顶 " + yuan(limit))
+        return True, None, UNKNOWN, amount.unset_reason, steps
+    value = None
+    precision = AT_MOST if amount.ceiling else EXACT
+    try:
+        value = value_of(amount.value, f, p, date, need)
+        if explain and value is not None:
+            used = facts_text(f, amount.used) if amount.used else ""
+            amount_step(steps, amount.text, value.quantize(quantum, mode), used)
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(amount.text, exc)
+        precision = UNKNOWN
+    for cap, quoted in amount.caps:
+        try:
+            limit = value_of(cap, f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"封顶 {quoted}：{what}，金额为上限")
+            continue
+        if limit is None or value is None or precision == UNKNOWN:
+            pass
+        elif limit < value:
+            if explain:
+                steps.append(f"封顶 {quoted}：{yuan(limit)}（起作用）")
+            value = limit
+        elif explain:
+            steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(quantum, mode)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure(clause.label, exc), steps
+        if explain and amount.ceiling:
+            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
+    settled into its result; the facts still needed are named as `needed` names them."""
+    head = spec.head
+    if shared[0]:
+        return measure_result(head, INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    failures: list[str] = []
+    unknown: list[str] = []
+    if spec.applicants is not None:
+        fact, kinds, reason = spec.applicants
+        kind = f.get(fact)
+        if kind is None:
+            need.add(fact)
+            unknown.append(reason)
+        elif kind not in kinds:
+            failures.append(reason)
+    for gate in spec.gates:
+        holds, why = truth(gate.test, gate.text, f, p, date, need)
+        if gate.negate and holds is not None:
+            holds = not holds
+        conditions[gate.key] = holds
+        if holds is False:
+            failures.append(gate.reason)
+        elif holds is None:
+            unknown.append(why or gate.reason)
+    if failures:
+        return measure_result(head, INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs = [run_clause(c, f, p, date, need, explain, quantum, mode) for c in spec.clauses]
+    funding = None
+    for limit, received, text in spec.funding:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for stage in spec.stages:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(stage.test, stage.text, f, p, date, need)
+        share = None
+        if stage.share is not None:
+            share = safe_value(stage.share, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((stage.name, stage.label, share, holds))
+    try:
+        if not spec.exceptions and outs and all(o[0] is not None for o in outs):
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    c.id, c.kind, c.label, c.cite, c.exception_of, c.priority, *o[:3], list(o[4]), o[3]
+                )
+                for c, o in zip(spec.clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, spec.no_clawback)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in spec.preferences:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if spec.selection is not None and result.status != INELIGIBLE:
+        result.selection = spec.selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _settle_straight(
+    result: MeasureResult,
+    spec: MeasureSpec,
+    outs: list[Outcome],
+    funding: tuple[Decimal | None, Decimal | None, str] | None,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    quantum: Decimal,
+    mode: str,
+    rounding: Rounding,
+) -> None:
+    """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
+    awards: list[tuple[str, Outcome]] = []
+    bonuses: list[tuple[str, Outcome]] = []
+    for clause, o in zip(spec.clauses, outs, strict=True):
+        result.conditions[clause.id] = o[0]
+        (awards if clause.kind == "award" else bonuses).append((clause.id, o))
+    if not any(o[0] for _, o in awards):
+        result.status = INELIGIBLE
+        result.reasons.append(spec.none_reason)
+        return
+    reasons: list[str] = []
+    total = ZERO
+    precision = EXACT
+    count = 0
+    for cid, (applies, amount, clause_precision, why, steps) in awards + bonuses:
+        if not applies:
+            continue
+        count += 1
+        result.clauses.append(cid)
+        result.explanation.extend(steps)
+        if why:
+            reasons.append(why)
+        if clause_precision != EXACT and precision != UNKNOWN:
+            precision = clause_precision
+        if amount is not None:
+            total += amount
+    if count > 1 and precision != UNKNOWN:
+        result.explanation.append("合计 " + yuan(total))
+    if funding is not None and precision != UNKNOWN:
+        total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+    undecided = False
+    if stages and precision != UNKNOWN:
+        total, decided = _instalments(result, total, stages, spec.no_clawback, rounding)
+        undecided = not decided
+    if precision == UNKNOWN or undecided:
+        result.status = UNDETERMINED
+    else:
+        result.amount = total.quantize(quantum, mode)
+        result.status = CEILING if precision == AT_MOST else DETERMINED
+    result.reasons.extend(reasons)
+
+
 # ---------------------------------------------------------------------------- the policy
 # generated from edges.policy
 
@@ -209,8 +564,8 @@ ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("ratio", "huge", "later", "since_edge", "staged")
 COMBINES: list[tuple[str, list[str]]] = []
-D_0 = Decimal("0")
 D_1000000 = Decimal("1.00E+6")
+D_0 = Decimal("0")
 D_100000 = Decimal("1.0E+5")
 D_50000 = Decimal("5E+4")
 D_500000 = Decimal("5.0E+5")
@@ -219,21 +574,10 @@ D_2 = Decimal("2")
 D_100000_00 = Decimal("100000.00")
 D_500000_00 = Decimal("500000.00")
 DATE_2030_01_01 = datetime.date(2030, 1, 1)
-TEXT_1 = "later.1：适用（if d + 100年 > 2030-01-01；"
-# ratio 「比值」
-HEAD_ratio = ("ratio", "比值", None, ("cash",))
-# huge 「大数」
-HEAD_huge = ("huge", "大数", None, ("cash",))
-# later 「日期」
-HEAD_later = ("later", "日期", None, ("cash",))
-# since_edge 「期限」
-HEAD_since_edge = ("since_edge", "期限", None, ("cash",))
-# staged 「分期」
-HEAD_staged = ("staged", "分期", None, ("cash",))
-FACTS_1 = (("b", "乙", True),)
-FACTS_2 = (("a", "甲", True), ("b", "乙", True))
-FACTS_3 = (("a", "甲", True),)
-FACTS_4 = (("a", "甲", True), ("r", "比例", False))
+FACTS_1 = (("a", "甲", True), ("b", "乙", True))
+FACTS_2 = (("b", "乙", True),)
+FACTS_3 = (("a", "甲", True), ("r", "比例", False))
+FACTS_4 = (("a", "甲", True),)
 FACTS_5 = (("d", "日期", False),)
 FACTS_6 = (("n", "数量", False),)
 FACT_SPECS: dict[str, FactSpec] = {
@@ -296,409 +640,64 @@ class Facts:
         return {name: value for field, name in FACT_FIELDS if (value := getattr(self, field)) is not None}
 
 
-# eligibility shared by every measure, and the policy's validity
-def shared_gates(f: Values, p: Values, date: Date) -> Shared:
-    failures: list[str] = []
-    unknown: list[str] = []
-    need: set[str] = set()
-    return failures, unknown, need
-
-
-# edges.policy:12
-# award ratio.1 「ratio.1」
-def ratio_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined a * (a / b)
+def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     b_ = f.get("b")
-    why = None
-    # if b >= 0
+    if a_ is None:
+        need.add("a")
+    if a_ is None:
+        need.add("a")
+    if b_ is None:
+        need.add("b")
+    v1 = None if a_ is None or b_ is None else a_ / b_
+    v2 = None if a_ is None or v1 is None else a_ * v1
+    return v2
+
+
+# if b >= 0
+def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    b_ = f.get("b")
     if b_ is None:
         need.add("b")
     c1 = None if b_ is None else b_ >= D_0
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_1)
-        steps.append("ratio.1：适用（if b >= 0；" + used + "）")
-    # amount: determined a * (a / b)
-    value = None
-    precision = EXACT
-    try:
-        if a_ is None:
-            need.add("a")
-        if a_ is None:
-            need.add("a")
-        if b_ is None:
-            need.add("b")
-        v2 = None if a_ is None or b_ is None else a_ / b_
-        v3 = None if a_ is None or v2 is None else a_ * v2
-        value = v3
-        if explain and value is not None:
-            amount_step(steps, "a * (a / b)", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_2))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("a * (a / b)", exc)
-        precision = UNKNOWN
-    # cap 100万
-    limit = D_1000000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("ratio.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# edges.policy:11
-# measure ratio 「比值」
-def measure_ratio(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_ratio, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_ratio, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = ratio_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["ratio.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：ratio.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("ratio.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "ratio.1",
-                    "award",
-                    "ratio.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("比值", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# edges.policy:15
-# award huge.1 「huge.1」
-def huge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: ceiling a * r
+def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     r_ = f.get("r")
-    why = None
-    # if a > 0
+    if a_ is None:
+        need.add("a")
+    if r_ is None:
+        need.add("r")
+    v1 = None if a_ is None or r_ is None else a_ * r_
+    return v1
+
+
+# if a > 0
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    a_ = f.get("a")
     if a_ is None:
         need.add("a")
     c1 = None if a_ is None else a_ > D_0
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_3)
-        steps.append("huge.1：适用（if a > 0；" + used + "）")
-    # amount: ceiling a * r
-    value = None
-    precision = AT_MOST
-    try:
-        if a_ is None:
-            need.add("a")
-        if r_ is None:
-            need.add("r")
-        v2 = None if a_ is None or r_ is None else a_ * r_
-        value = v2
-        if explain and value is not None:
-            amount_step(steps, "a * r", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("a * r", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("huge.1", exc), steps
-        if explain:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# edges.policy:14
-# measure huge 「大数」
-def measure_huge(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_huge, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_huge, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = huge_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["huge.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：huge.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("huge.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "huge.1",
-                    "award",
-                    "huge.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("大数", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# edges.policy:18
-# award later.1 「later.1」
-def later_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# if d + 100年 > 2030-01-01
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     d = f.get("d")
-    why = None
-    # if d + 100年 > 2030-01-01
-    try:
-        if d is None:
-            need.add("d")
-        v1 = None if d is None else add_duration(d, 100, "year")
-        c2 = None if v1 is None else v1 > DATE_2030_01_01
-        c1_ = c2
-    except Unset as exc:
-        c1_, why = None, exc.what
-    except ARITHMETIC as exc:
-        c1_, why = None, failure("d + 100年 > 2030-01-01", exc)
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_5)
-        steps.append(TEXT_1 + used + "）")
-    # amount: determined 10万
-    value = None
-    precision = EXACT
-    try:
-        value = D_100000
-        if explain:
-            amount_step(steps, "10万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("10万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("later.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    if d is None:
+        need.add("d")
+    v1 = None if d is None else add_duration(d, 100, "year")
+    c2 = None if v1 is None else v1 > DATE_2030_01_01
+    return c2
 
 
-# edges.policy:17
-# measure later 「日期」
-def measure_later(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_later, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_later, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = later_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["later.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：later.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("later.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "later.1",
-                    "award",
-                    "later.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("日期", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# edges.policy:22
-# award since_edge.1 「since_edge.1」
-def since_edge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    a_ = f.get("a")
-    b_ = f.get("b")
-    n_ = f.get("n")
-    why = None
-    steps: list[str] = []
-    if explain:
-        steps.append("since_edge.1：适用")
-    # amount: determined 5万/家 * n
-    value = None
-    precision = EXACT
-    try:
-        if n_ is None:
-            need.add("n")
-        v1 = None if n_ is None else D_50000 * n_
-        value = v1
-        if explain and value is not None:
-            amount_step(steps, "5万/家 * n", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_6))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("5万/家 * n", exc)
-        precision = UNKNOWN
-    # cap a * (a / b)
-    try:
-        if a_ is None:
-            need.add("a")
-        if a_ is None:
-            need.add("a")
-        if b_ is None:
-            need.add("b")
-        v2 = None if a_ is None or b_ is None else a_ / b_
-        v3 = None if a_ is None or v2 is None else a_ * v2
-        limit = v3
-    except (Unset, *ARITHMETIC) as exc:
-        what = exc.what if isinstance(exc, Unset) else failure("a * (a / b)", exc)
-        if precision == EXACT:
-            precision = AT_MOST
-        steps.append("封顶 a * (a / b)：" + what + "，金额为上限")
-    else:
-        if limit is None or value is None or precision == UNKNOWN:
-            pass
-        elif limit < value:
-            if explain:
-                steps.append("封顶 a * (a / b)：" + yuan(limit) + "（起作用）")
-            value = limit
-        elif explain:
-            steps.append("封顶 a * (a / b)：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("since_edge.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
-
-
-# edges.policy:20
-# measure since_edge 「期限」
-def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+# since(d) 满 1年
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     d = f.get("d")
-    if shared[0]:
-        return measure_result(HEAD_since_edge, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    # require since(d) 满 1年
     if d is None:
         need.add("d")
     if date is None:
@@ -708,191 +707,176 @@ def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain
         c1 = None
     else:
         c1 = since_compare(d, date, ">=", 1, "year")
-    holds = c1
-    conditions["since_edge.require.1"] = holds
-    if holds is False:
-        failures.append("满1年")
-    elif holds is None:
-        unknown.append("满1年")
-    if failures:
-        return measure_result(HEAD_since_edge, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_since_edge, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = since_edge_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["since_edge.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：since_edge.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("since_edge.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "since_edge.1",
-                    "award",
-                    "since_edge.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("期限", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    return c1
 
 
-# edges.policy:25
-# award staged.1 「staged.1」
-def staged_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined 5万/家 * n
+def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     n_ = f.get("n")
-    why = None
-    # if n >= 0
+    if n_ is None:
+        need.add("n")
+    v1 = None if n_ is None else D_50000 * n_
+    return v1
+
+
+# if n >= 0
+def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    n_ = f.get("n")
     if n_ is None:
         need.add("n")
     c1 = None if n_ is None else n_ >= D_0
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("staged.1：适用（if n >= 0；" + used + "）")
-    # amount: determined 50万
-    value = None
-    precision = EXACT
-    try:
-        value = D_500000
-        if explain:
-            amount_step(steps, "50万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("50万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("staged.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c1
 
 
-# edges.policy:24
-# measure staged 「分期」
-def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    a_ = f.get("a")
-    b_ = f.get("b")
+# n >= 1
+def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     n_ = f.get("n")
-    if shared[0]:
-        return measure_result(HEAD_staged, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_staged, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = staged_1(f, p, date, need, explain)
-    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
-    # instalment first: n >= 1
     if n_ is None:
         need.add("n")
     c1 = None if n_ is None else n_ >= D_1
-    holds = c1
-    try:
-        if a_ is None:
-            need.add("a")
-        if b_ is None:
-            need.add("b")
-        v2 = None if a_ is None or b_ is None else a_ / b_
-        share = v2
-    except (Unset, *ARITHMETIC):
-        share = None
-    if share is None:
-        holds = None  # the share cannot be worked out, so neither can the stage
-    stages.append(("first", "首期", share, holds))
-    # instalment second: n >= 2
-    if stages[-1][3] is not False:
-        if n_ is None:
-            need.add("n")
-        c3 = None if n_ is None else n_ >= D_2
-        holds = c3
-        stages.append(("second", "二期", None, holds))
-    try:
-        if a1 is not None:
-            conditions["staged.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：staged.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("staged.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                undecided = False
-                if precision != UNKNOWN:
-                    total, decided = _instalments(result, total, stages, False, ROUNDING)
-                    undecided = not decided
-                if precision == UNKNOWN or undecided:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "staged.1",
-                    "award",
-                    "staged.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, stages, False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("分期", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    return c1
+
+
+# share of first
+def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    a_ = f.get("a")
+    b_ = f.get("b")
+    if a_ is None:
+        need.add("a")
+    if b_ is None:
+        need.add("b")
+    v1 = None if a_ is None or b_ is None else a_ / b_
+    return v1
+
+
+# n >= 2
+def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    n_ = f.get("n")
+    if n_ is None:
+        need.add("n")
+    c1 = None if n_ is None else n_ >= D_2
+    return c1
+
+
+# eligibility shared by every measure
+SHARED_GATES: tuple[Gate, ...] = ()
+MEASURE_SPECS: tuple[MeasureSpec, ...] = (
+    # edges.policy:11
+    # measure ratio 「比值」
+    MeasureSpec(
+        ("ratio", "比值", None, ("cash",)),
+        None,
+        (),
+        (
+            # edges.policy:12
+            # award ratio.1 「ratio.1」
+            Clause(
+                "ratio.1",
+                "award",
+                "ratio.1",
+                None,
+                "ratio.1：适用",
+                Amount(value_1, "a * (a / b)", FACTS_1, False, ((D_1000000, "100万"),)),
+                ((value_2, "b >= 0", False, FACTS_2),),
+                "if b >= 0",
+            ),
+        ),
+        "不满足任何给予条件：ratio.1",
+    ),
+    # edges.policy:14
+    # measure huge 「大数」
+    MeasureSpec(
+        ("huge", "大数", None, ("cash",)),
+        None,
+        (),
+        (
+            # edges.policy:15
+            # award huge.1 「huge.1」
+            Clause(
+                "huge.1",
+                "award",
+                "huge.1",
+                None,
+                "huge.1：适用",
+                Amount(value_3, "a * r", FACTS_3, True),
+                ((value_4, "a > 0", False, FACTS_4),),
+                "if a > 0",
+            ),
+        ),
+        "不满足任何给予条件：huge.1",
+    ),
+    # edges.policy:17
+    # measure later 「日期」
+    MeasureSpec(
+        ("later", "日期", None, ("cash",)),
+        None,
+        (),
+        (
+            # edges.policy:18
+            # award later.1 「later.1」
+            Clause(
+                "later.1",
+                "award",
+                "later.1",
+                None,
+                "later.1：适用",
+                Amount(D_100000, "10万", (), False),
+                ((value_5, "d + 100年 > 2030-01-01", False, FACTS_5),),
+                "if d + 100年 > 2030-01-01",
+            ),
+        ),
+        "不满足任何给予条件：later.1",
+    ),
+    # edges.policy:20
+    # measure since_edge 「期限」
+    MeasureSpec(
+        ("since_edge", "期限", None, ("cash",)),
+        None,
+        (
+            # edges.policy:21  require since(d) 满 1年
+            Gate("满1年", value_6, "since(d) 满 1年", "since_edge.require.1"),
+        ),
+        (
+            # edges.policy:22
+            # award since_edge.1 「since_edge.1」
+            Clause(
+                "since_edge.1",
+                "award",
+                "since_edge.1",
+                None,
+                "since_edge.1：适用",
+                Amount(value_7, "5万/家 * n", FACTS_6, False, ((value_1, "a * (a / b)"),)),
+            ),
+        ),
+        "不满足任何给予条件：since_edge.1",
+    ),
+    # edges.policy:24
+    # measure staged 「分期」
+    MeasureSpec(
+        ("staged", "分期", None, ("cash",)),
+        None,
+        (),
+        (
+            # edges.policy:25
+            # award staged.1 「staged.1」
+            Clause(
+                "staged.1",
+                "award",
+                "staged.1",
+                None,
+                "staged.1：适用",
+                Amount(D_500000, "50万", (), False),
+                ((value_8, "n >= 0", False, FACTS_6),),
+                "if n >= 0",
+            ),
+        ),
+        "不满足任何给予条件：staged.1",
+        stages=(
+            Stage("first", "首期", value_9, "n >= 1", value_10),
+            Stage("second", "二期", value_11, "n >= 2", None),
+        ),
+    ),
+)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -1087,13 +1071,10 @@ def decide(
     ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
-        shared = shared_gates(f, p, date)
-        measures: dict[str, MeasureResult] = {
-            "ratio": measure_ratio(f, p, date, shared, explain),
-            "huge": measure_huge(f, p, date, shared, explain),
-            "later": measure_later(f, p, date, shared, explain),
-            "since_edge": measure_since_edge(f, p, date, shared, explain),
-            "staged": measure_staged(f, p, date, shared, explain),
+        shared = shared_gates_of(SHARED_GATES, None, None, f, p, date)
+        measures = {
+            spec.head[0]: run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)
+            for spec in MEASURE_SPECS
         }
         if not partial:
             require_facts(measures)

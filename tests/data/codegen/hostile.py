@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, getcontext, setcontext
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 # ... the text of policydsl/runtime.py, inlined here ...
 
@@ -199,6 +199,361 @@ class Constraint:
     allocate: str | None = None
 
 
+# ------------------------------------------------------------------------------ the full path as data
+# A generated evaluator describes each measure as data (a MeasureSpec of gates, clauses, limits and
+# stages, with a small function per expression) and runs it with run_measure; only its fast path is
+# unrolled.  `Expr` is such a function: its value from the facts `f`, the parameters `p` and the
+# `date`, recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when
+# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name.
+Expr = Callable[[Values, Values, Date, set[str]], Any]
+Test = Expr | str
+# (name, label, is money) of each fact an explanation shows
+Used = tuple[tuple[str, str, bool], ...]
+
+
+class Gate(NamedTuple):
+    """A requirement: the `reason` it gives, its condition (`test`, as written in `text`), its `key` in
+    a result's conditions; it holds when the condition is true, or false when `negate`."""
+
+    reason: str
+    test: Test
+    text: str
+    key: str = ""
+    negate: bool = False
+
+
+class Amount(NamedTuple):
+    """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
+
+    value: Expr | Decimal | None
+    text: str
+    used: Used
+    ceiling: bool
+    caps: tuple[tuple[Expr | Decimal, str], ...] = ()
+    unset_reason: str = ""
+
+
+class Clause(NamedTuple):
+    """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
+    negated, facts shown) as written together in `conds`, and the default it is an exception of."""
+
+    id: str
+    kind: str
+    label: str
+    cite: str | None
+    head: str
+    amount: Amount
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = ()
+    conds: str = ""
+    exception_of: str | None = None
+    priority: int | None = None
+
+
+class Stage(NamedTuple):
+    """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
+
+    name: str
+    label: str
+    test: Test
+    text: str
+    share: Expr | Decimal | None
+
+
+class MeasureSpec(NamedTuple):
+    """A measure: its `head` (name, label, article, payment forms), the applicant kinds it admits
+    (fact, kinds, reason), its gates and clauses, the reason when no clause applies, its funding
+    limits (limit, received, text; the last applies), instalments, preferences (test, text, note),
+    quota selection, and whether a clause is an exception of another."""
+
+    head: tuple[str, str, str | None, tuple[str, ...]]
+    applicants: tuple[str, tuple[str, ...], str] | None
+    gates: tuple[Gate, ...]
+    clauses: tuple[Clause, ...]
+    none_reason: str
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = ()
+    stages: tuple[Stage, ...] = ()
+    no_clawback: bool = False
+    preferences: tuple[tuple[Test, str, str], ...] = ()
+    selection: str | None = None
+    exceptions: bool = False
+
+
+def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """An expression's value (a figure written in the policy is given as itself)."""
+    return e if type(e) is Decimal else e(f, p, date, need)  # type: ignore[operator]
+
+
+def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str]) -> tuple[Any, str | None]:
+    """A condition's truth, or None with the reason it cannot be told (Interpreter.test)."""
+    if type(test) is str:
+        holds = f.get(test)
+        if holds is None:
+            need.add(test)
+        return holds, None
+    try:
+        return test(f, p, date, need), None  # type: ignore[operator]
+    except Unset as exc:
+        return None, exc.what
+    except ARITHMETIC as exc:
+        return None, failure(text, exc)
+
+
+def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """A value, or None when it cannot be worked out."""
+    try:
+        return value_of(e, f, p, date, need)
+    except (Unset, *ARITHMETIC):
+        return None
+
+
+def shared_gates_of(
+    gates: tuple[Gate, ...],
+    start: datetime.date | None,
+    end: datetime.date | None,
+    f: Values,
+    p: Values,
+    date: Date,
+) -> Shared:
+    """The policy-wide reasons to rule every measure out (its validity from `start` to `end` and its
+    eligibility `gates`), those not yet decidable, and the facts they need."""
+    failures: list[str] = []
+    unknown: list[str] = []
+    need: set[str] = set()
+    if date is not None:
+        if start is not None and date < start:
+            failures.append(f"政策自 {start.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效")
+        if end is not None and date > end:
+            failures.append(f"政策有效期至 {end.isoformat()}，评估日期 {date.isoformat()} 已失效")
+    for gate in gates:
+        holds, why = truth(gate.test, gate.text, f, p, date, need)
+        if gate.negate and holds is not None:
+            holds = not holds
+        if holds is False:
+            failures.append(gate.reason)
+        elif holds is None:
+            unknown.append(why or gate.reason)
+    return failures, unknown, need
+
+
+def run_clause(
+    clause: Clause,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    explain: bool,
+    quantum: Decimal,
+    mode: str,
+) -> Outcome:
+    """One clause on the facts: whether it applies, its amount after caps and rounding, the precision,
+    the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    why = None
+    unknown = False
+    for test, text, negated, _ in clause.conditions:
+        holds, reason = truth(test, text, f, p, date, need)
+        if reason is not None:
+            why = reason
+        if negated and holds is not None:
+            holds = not holds
+        if holds is False:
+            return False, None, EXACT, why, NO_STEPS
+        if holds is None:
+            unknown = True
+    if unknown:
+        return None, None, EXACT, why, NO_STEPS
+    steps: list[str] = []
+    if explain:
+        if not clause.conditions:
+            steps.append(clause.head)
+        else:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in clause.conditions if c[3])))
+            steps.append(f"{clause.head}（{clause.conds}；{used}）")
+    amount = clause.amount
+    if amount.value is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in amount.caps:
+            try:
+                limit = value_of(cap, f, p, date, need)
+            except (Unset, *ARITHMETIC) as exc:
+                what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+                steps.append(f"封顶 {quoted}：{what}，金额为上限")
+                continue
+            if limit is not None:
+                steps.append("封顶 " + yuan(limit))
+        return True, None, UNKNOWN, amount.unset_reason, steps
+    value = None
+    precision = AT_MOST if amount.ceiling else EXACT
+    try:
+        value = value_of(amount.value, f, p, date, need)
+        if explain and value is not None:
+            used = facts_text(f, amount.used) if amount.used else ""
+            amount_step(steps, amount.text, value.quantize(quantum, mode), used)
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(amount.text, exc)
+        precision = UNKNOWN
+    for cap, quoted in amount.caps:
+        try:
+            limit = value_of(cap, f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"封顶 {quoted}：{what}，金额为上限")
+            continue
+        if limit is None or value is None or precision == UNKNOWN:
+            pass
+        elif limit < value:
+            if explain:
+                steps.append(f"封顶 {quoted}：{yuan(limit)}（起作用）")
+            value = limit
+        elif explain:
+            steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(quantum, mode)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure(clause.label, exc), steps
+        if explain and amount.ceiling:
+            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
+        return True, value, precision, why, steps
+    return True, None, UNKNOWN, why, steps
+
+
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
+    settled into its result; the facts still needed are named as `needed` names them."""
+    head = spec.head
+    if shared[0]:
+        return measure_result(head, INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    failures: list[str] = []
+    unknown: list[str] = []
+    if spec.applicants is not None:
+        fact, kinds, reason = spec.applicants
+        kind = f.get(fact)
+        if kind is None:
+            need.add(fact)
+            unknown.append(reason)
+        elif kind not in kinds:
+            failures.append(reason)
+    for gate in spec.gates:
+        holds, why = truth(gate.test, gate.text, f, p, date, need)
+        if gate.negate and holds is not None:
+            holds = not holds
+        conditions[gate.key] = holds
+        if holds is False:
+            failures.append(gate.reason)
+        elif holds is None:
+            unknown.append(why or gate.reason)
+    if failures:
+        return measure_result(head, INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs = [run_clause(c, f, p, date, need, explain, quantum, mode) for c in spec.clauses]
+    funding = None
+    for limit, received, text in spec.funding:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for stage in spec.stages:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(stage.test, stage.text, f, p, date, need)
+        share = None
+        if stage.share is not None:
+            share = safe_value(stage.share, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((stage.name, stage.label, share, holds))
+    try:
+        if not spec.exceptions and outs and all(o[0] is not None for o in outs):
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:
+            outcomes = [
+                ClauseOutcome(
+                    c.id, c.kind, c.label, c.cite, c.exception_of, c.priority, *o[:3], list(o[4]), o[3]
+                )
+                for c, o in zip(spec.clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, spec.no_clawback)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in spec.preferences:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if spec.selection is not None and result.status != INELIGIBLE:
+        result.selection = spec.selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _settle_straight(
+    result: MeasureResult,
+    spec: MeasureSpec,
+    outs: list[Outcome],
+    funding: tuple[Decimal | None, Decimal | None, str] | None,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    quantum: Decimal,
+    mode: str,
+    rounding: Rounding,
+) -> None:
+    """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
+    awards: list[tuple[str, Outcome]] = []
+    bonuses: list[tuple[str, Outcome]] = []
+    for clause, o in zip(spec.clauses, outs, strict=True):
+        result.conditions[clause.id] = o[0]
+        (awards if clause.kind == "award" else bonuses).append((clause.id, o))
+    if not any(o[0] for _, o in awards):
+        result.status = INELIGIBLE
+        result.reasons.append(spec.none_reason)
+        return
+    reasons: list[str] = []
+    total = ZERO
+    precision = EXACT
+    count = 0
+    for cid, (applies, amount, clause_precision, why, steps) in awards + bonuses:
+        if not applies:
+            continue
+        count += 1
+        result.clauses.append(cid)
+        result.explanation.extend(steps)
+        if why:
+            reasons.append(why)
+        if clause_precision != EXACT and precision != UNKNOWN:
+            precision = clause_precision
+        if amount is not None:
+            total += amount
+    if count > 1 and precision != UNKNOWN:
+        result.explanation.append("合计 " + yuan(total))
+    if funding is not None and precision != UNKNOWN:
+        total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+    undecided = False
+    if stages and precision != UNKNOWN:
+        total, decided = _instalments(result, total, stages, spec.no_clawback, rounding)
+        undecided = not decided
+    if precision == UNKNOWN or undecided:
+        result.status = UNDETERMINED
+    else:
+        result.amount = total.quantize(quantum, mode)
+        result.status = CEILING if precision == AT_MOST else DETERMINED
+    result.reasons.extend(reasons)
+
+
 # ---------------------------------------------------------------------------- the policy
 # generated from hostile.policy
 # issuer: x\ny\n# not a comment
@@ -213,30 +568,24 @@ MEASURES: tuple[str, ...] = ("lambda", "补贴")
 COMBINES: list[tuple[str, list[str]]] = [
     ("added", ["lambda", "补贴"]),
 ]
-D_0_10 = Decimal("0.10")
 D_1000000 = Decimal("1.00E+6")
-D_0 = Decimal("0")
+D_0_10 = Decimal("0.10")
 D_50000 = Decimal("5E+4")
+D_0 = Decimal("0")
 D_0_50 = Decimal("0.50")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
-TEXT_1 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用（if import；"
-TEXT_2 = "标签\x22); import os; os.system(\x22x\x22) #"
-TEXT_3 = "𝐩𝐫𝐢𝐧𝐭：适用（if print > 0 and not need；"
-TEXT_4 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
-TEXT_5 = "补贴.2：适用（if v1 > f and date <= 2023-01-01；"
-# lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
-HEAD_lambda = ("lambda", "ｌａｍｂｄａ  аdmin (Cyrillic а)", "第一条\n# injected", ("cash",))
-# 补贴 「中文名r\n}」
-HEAD_2 = ("补贴", "中文名r\n}", None, ("cash",))
-FACTS_1 = (("import", "\\", False),)
-FACTS_2 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", True),)
-FACTS_3 = (("need", "need", False), ("print", "print", False))
-FACTS_4 = (("print", "print", False),)
+TEXT_1 = "标签\x22); import os; os.system(\x22x\x22) #"
+TEXT_2 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用"
+TEXT_3 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
+FACTS_1 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", True),)
+FACTS_2 = (("import", "\\", False),)
+FACTS_3 = (("print", "print", False),)
+FACTS_4 = (("need", "need", False), ("print", "print", False))
 FACTS_5 = (("更", "更 (U+66F4)", False),)
-FACTS_6 = (("更新", "更新", False),)
-FACTS_7 = (("投资额", "投资额", True),)
-FACTS_8 = (("date", "日期", False), ("f", "f", True), ("v1", "v1", True))
-FACTS_9 = (("Decimal", "Decimal", True), ("yuan", "yuan", True))
+FACTS_6 = (("投资额", "投资额", True),)
+FACTS_7 = (("更新", "更新", False),)
+FACTS_8 = (("Decimal", "Decimal", True), ("yuan", "yuan", True))
+FACTS_9 = (("date", "日期", False), ("f", "f", True), ("v1", "v1", True))
 FACT_SPECS: dict[str, FactSpec] = {
     "class": FactSpec(
         "class",
@@ -383,76 +732,28 @@ def param_None(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     raise Unset("参数 None'\x22（None）原文未给出")
 
 
-# eligibility shared by every measure, and the policy's validity
-def shared_gates(f: Values, p: Values, date: Date) -> Shared:
-    failures: list[str] = []
-    unknown: list[str] = []
-    need: set[str] = set()
-    return failures, unknown, need
-
-
-# hostile.policy:22  '''"""\
-# award lambda.return 「标签"); import os; os.system("x") #」
-def lambda_return(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: ceiling 10% * class
+def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     class_ = f.get("class")
-    import_ = f.get("import")
-    why = None
-    # if import
-    if import_ is None:
-        need.add("import")
-    c1_ = import_
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_1)
-        steps.append(TEXT_1 + used + "）")
-    # amount: ceiling 10% * class
-    value = None
-    precision = AT_MOST
-    try:
-        if class_ is None:
-            need.add("class")
-        v1 = None if class_ is None else D_0_10 * class_
-        value = v1
-        if explain and value is not None:
-            amount_step(steps, "10% * class", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_2))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("10% * class", exc)
-        precision = UNKNOWN
-    # cap 100万
-    limit = D_1000000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure(TEXT_2, exc), steps
-        if explain:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    if class_ is None:
+        need.add("class")
+    v1 = None if class_ is None else D_0_10 * class_
+    return v1
 
 
-# hostile.policy:23
-# award lambda.print_ 「𝐩𝐫𝐢𝐧𝐭」
-def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined 5万/家 * print
+def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    print_ = f.get("print")
+    if print_ is None:
+        need.add("print")
+    v1 = None if print_ is None else D_50000 * print_
+    return v1
+
+
+# if print > 0 and not need
+def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     need_ = f.get("need")
     print_ = f.get("print")
-    why = None
-    # if print > 0 and not need
     if print_ is None:
         need.add("print")
     c1 = None if print_ is None else print_ > D_0
@@ -463,241 +764,41 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
             need.add("need")
         c3 = None if need_ is None else not need_
         c2 = False if c3 is False else c1 and c3
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_3)
-        steps.append(TEXT_3 + used + "）")
-    # amount: determined 5万/家 * print
-    value = None
-    precision = EXACT
-    try:
-        if print_ is None:
-            need.add("print")
-        v4 = None if print_ is None else D_50000 * print_
-        value = v4
-        if explain and value is not None:
-            amount_step(steps, "5万/家 * print", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("5万/家 * print", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("𝐩𝐫𝐢𝐧𝐭", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c2
 
 
-# hostile.policy:24  {x}
-# bonus lambda.3 「lambda.3」
-def lambda_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    fact_12 = f.get("更")
-    why = None
-    # if 更
-    if fact_12 is None:
-        need.add("更")
-    c1_ = fact_12
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_5)
-        steps.append("[{x}] lambda.3：适用（if 更；" + used + "）")
-    # amount: determined None
-    value = None
-    precision = EXACT
-    try:
-        v1 = param_None(f, p, date, need)
-        value = v1
-        if explain:
-            amount_step(steps, "None", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("None", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("lambda.3", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+# amount: determined None
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    v1 = param_None(f, p, date, need)
+    return v1
 
 
-# hostile.policy:21  第一条\n# injected
-# measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
-def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_lambda, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_lambda, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = lambda_return(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = lambda_print_(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3 = lambda_3(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None and a3 is not None:
-            conditions["lambda.return"] = a1
-            conditions["lambda.print_"] = a2
-            conditions["lambda.3"] = a3
-            if not (a1 or a2):
-                result.status = INELIGIBLE
-                result.reasons.append(TEXT_4)
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                if a1:
-                    result.clauses.append("lambda.return")
-                    result.explanation.extend(steps1)
-                    if why1:
-                        reasons.append(why1)
-                    if precision1 != EXACT and precision != UNKNOWN:
-                        precision = precision1
-                    if amount1 is not None:
-                        total += amount1
-                if a2:
-                    result.clauses.append("lambda.print_")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a3:
-                    result.clauses.append("lambda.3")
-                    result.explanation.extend(steps3)
-                    if why3:
-                        reasons.append(why3)
-                    if precision3 != EXACT and precision != UNKNOWN:
-                        precision = precision3
-                    if amount3 is not None:
-                        total += amount3
-                if a1 + a2 + a3 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "lambda.return",
-                    "award",
-                    TEXT_2,
-                    "'''\x22\x22\x22\\",
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-                ClauseOutcome(
-                    "lambda.print_",
-                    "award",
-                    "𝐩𝐫𝐢𝐧𝐭",
-                    None,
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                ),
-                ClauseOutcome(
-                    "lambda.3",
-                    "bonus",
-                    "lambda.3",
-                    "{x}",
-                    None,
-                    None,
-                    a3,
-                    amount3,
-                    precision3,
-                    list(steps3),
-                    why3,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("ｌａｍｂｄａ  аdmin (Cyrillic а)", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# hostile.policy:27  x
-# award 补贴.1 「补贴.1」
-def measure_2_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined 投资额 * 50%
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fact_11 = f.get("投资额")
-    fact_13 = f.get("更新")
-    why = None
-    # if 更新
-    if fact_13 is None:
-        need.add("更新")
-    c1_ = fact_13
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("[x] 补贴.1：适用（if 更新；" + used + "）")
-    # amount: determined 投资额 * 50%
-    value = None
-    precision = EXACT
-    try:
-        if fact_11 is None:
-            need.add("投资额")
-        v1 = None if fact_11 is None else fact_11 * D_0_50
-        value = v1
-        if explain and value is not None:
-            amount_step(steps, "投资额 * 50%", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_7))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("投资额 * 50%", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("补贴.1", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    if fact_11 is None:
+        need.add("投资额")
+    v1 = None if fact_11 is None else fact_11 * D_0_50
+    return v1
 
 
-# hostile.policy:28
-# award 补贴.2 「补贴.2」
-def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined Decimal + yuan
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     Decimal_ = f.get("Decimal")
+    yuan_ = f.get("yuan")
+    if Decimal_ is None:
+        need.add("Decimal")
+    if yuan_ is None:
+        need.add("yuan")
+    v1 = None if Decimal_ is None or yuan_ is None else Decimal_ + yuan_
+    return v1
+
+
+# if v1 > f and date <= 2023-01-01
+def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     date_ = f.get("date")
     f_ = f.get("f")
     v1_2 = f.get("v1")
-    yuan_ = f.get("yuan")
-    why = None
-    # if v1 > f and date <= 2023-01-01
     if v1_2 is None:
         need.add("v1")
     if f_ is None:
@@ -710,124 +811,93 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
             need.add("date")
         c3 = None if date_ is None else date_ <= DATE_2023_01_01
         c2 = False if c3 is False else c1 and c3
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_8)
-        steps.append(TEXT_5 + used + "）")
-    # amount: determined Decimal + yuan
-    value = None
-    precision = EXACT
-    try:
-        if Decimal_ is None:
-            need.add("Decimal")
-        if yuan_ is None:
-            need.add("yuan")
-        v4 = None if Decimal_ is None or yuan_ is None else Decimal_ + yuan_
-        value = v4
-        if explain and value is not None:
-            amount_step(steps, "Decimal + yuan", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_9))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("Decimal + yuan", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("补贴.2", exc), steps
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+    return c2
 
 
-# hostile.policy:26
-# measure 补贴 「中文名r\n}」
-def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_2, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_2, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1 = measure_2_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2 = measure_2_2(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None:
-            conditions["补贴.1"] = a1
-            conditions["补贴.2"] = a2
-            if not (a1 or a2):
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：补贴.1、补贴.2")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                if a1:
-                    result.clauses.append("补贴.1")
-                    result.explanation.extend(steps1)
-                    if why1:
-                        reasons.append(why1)
-                    if precision1 != EXACT and precision != UNKNOWN:
-                        precision = precision1
-                    if amount1 is not None:
-                        total += amount1
-                if a2:
-                    result.clauses.append("补贴.2")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a1 + a2 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "补贴.1",
-                    "award",
-                    "补贴.1",
-                    "x",
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                ),
-                ClauseOutcome(
-                    "补贴.2",
-                    "award",
-                    "补贴.2",
-                    None,
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("中文名r\n}", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+# eligibility shared by every measure
+SHARED_GATES: tuple[Gate, ...] = ()
+MEASURE_SPECS: tuple[MeasureSpec, ...] = (
+    # hostile.policy:21  第一条\n# injected
+    # measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
+    MeasureSpec(
+        ("lambda", "ｌａｍｂｄａ  аdmin (Cyrillic а)", "第一条\n# injected", ("cash",)),
+        None,
+        (),
+        (
+            # hostile.policy:22  '''"""\
+            # award lambda.return 「标签"); import os; os.system("x") #」
+            Clause(
+                "lambda.return",
+                "award",
+                TEXT_1,
+                "'''\x22\x22\x22\\",
+                TEXT_2,
+                Amount(value_1, "10% * class", FACTS_1, True, ((D_1000000, "100万"),)),
+                (("import", "import", False, FACTS_2),),
+                "if import",
+            ),
+            # hostile.policy:23
+            # award lambda.print_ 「𝐩𝐫𝐢𝐧𝐭」
+            Clause(
+                "lambda.print_",
+                "award",
+                "𝐩𝐫𝐢𝐧𝐭",
+                None,
+                "𝐩𝐫𝐢𝐧𝐭：适用",
+                Amount(value_2, "5万/家 * print", FACTS_3, False),
+                ((value_3, "print > 0 and not need", False, FACTS_4),),
+                "if print > 0 and not need",
+            ),
+            # hostile.policy:24  {x}
+            # bonus lambda.3 「lambda.3」
+            Clause(
+                "lambda.3",
+                "bonus",
+                "lambda.3",
+                "{x}",
+                "[{x}] lambda.3：适用",
+                Amount(value_4, "None", (), False),
+                (("更", "更", False, FACTS_5),),
+                "if 更",
+            ),
+        ),
+        TEXT_3,
+    ),
+    # hostile.policy:26
+    # measure 补贴 「中文名r\n}」
+    MeasureSpec(
+        ("补贴", "中文名r\n}", None, ("cash",)),
+        None,
+        (),
+        (
+            # hostile.policy:27  x
+            # award 补贴.1 「补贴.1」
+            Clause(
+                "补贴.1",
+                "award",
+                "补贴.1",
+                "x",
+                "[x] 补贴.1：适用",
+                Amount(value_5, "投资额 * 50%", FACTS_6, False),
+                (("更新", "更新", False, FACTS_7),),
+                "if 更新",
+            ),
+            # hostile.policy:28
+            # award 补贴.2 「补贴.2」
+            Clause(
+                "补贴.2",
+                "award",
+                "补贴.2",
+                None,
+                "补贴.2：适用",
+                Amount(value_6, "Decimal + yuan", FACTS_8, False),
+                ((value_7, "v1 > f and date <= 2023-01-01", False, FACTS_9),),
+                "if v1 > f and date <= 2023-01-01",
+            ),
+        ),
+        "不满足任何给予条件：补贴.1、补贴.2",
+    ),
+)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -1094,10 +1164,10 @@ def decide(
     ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
-        shared = shared_gates(f, p, date)
-        measures: dict[str, MeasureResult] = {
-            "lambda": measure_lambda(f, p, date, shared, explain),
-            "补贴": measure_2(f, p, date, shared, explain),
+        shared = shared_gates_of(SHARED_GATES, None, None, f, p, date)
+        measures = {
+            spec.head[0]: run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)
+            for spec in MEASURE_SPECS
         }
         if not partial:
             require_facts(measures)
