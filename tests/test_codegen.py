@@ -517,3 +517,68 @@ def test_a_policy_without_measures_compiles_to_a_module_that_runs(tmp_path: Path
             decision.amounts == {}
             and decision.to_dict() == evaluator.decide({}, day, False, True, None).to_dict()
         )
+
+
+# ------------------------------------------------------------------------------ the full path as data
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_full_path_is_data_with_a_source_line_per_entry(path: Path) -> None:
+    """The full path is plan data plus runtime calls: no function per clause or per measure, one
+    `measure_spec(...)` entry per measure, and a `file:line` comment above each measure, gate and
+    clause entry (the reader of a generated module finds every entry's source line)."""
+    sink = Sink()
+    checked = check_file(path.relative_to(ROOT), sink)
+    assert checked.model is not None and checked.source is not None
+    plan = PythonGenerator(checked.model, checked.source.text, checked.source.name).plan
+    policy = generated(path).policy
+    assert "\ndef measure_" not in policy and "run_measure(spec" in policy
+    lines = policy.splitlines()
+    specs = [i for i, line in enumerate(lines) if line.strip() == "measure_spec("]
+    assert len(specs) == len(plan.measures)
+    name = path.name
+    for i, line in enumerate(lines):
+        entry = line.strip()
+        if entry == "measure_spec(" or entry.startswith(("gate(", "clause(")):
+            above = [x.strip() for x in lines[max(0, i - 4) : i] if x.strip().startswith("#")]
+            assert any(c.startswith(f"# {name}:") for c in above), (i, line)
+
+
+FACTS_ST = st.dictionaries(
+    st.sampled_from(["a", "b"]),
+    st.one_of(st.none(), st.booleans(), st.integers(-3, 3).map(Decimal)),
+    max_size=2,
+)
+
+
+@given(FACTS_ST, st.booleans(), st.sampled_from(["==", "!=", ">=", ">", "<=", "<"]))
+def test_inline_gate_tests_agree_with_truth(facts: dict[str, object], negate: bool, op: str) -> None:
+    """The evaluator of measure data works out the common tests (a fact; a fact compared with a
+    figure) inline for speed; each form must give what support.truth and a compiled function give,
+    and record the same missing facts."""
+    from policydsl.codegen import support
+
+    def compiled(f: dict[str, object], p: object, date: object, need: set[str]) -> object:
+        value = f.get("b")
+        if value is None:
+            need.add("b")
+            return None
+        return support.COMPARE[op](value, Decimal(1))
+
+    values = {k: v for k, v in facts.items() if v is not None}
+    bools = {k: v for k, v in values.items() if isinstance(v, bool)}
+    numbers = {k: v for k, v in values.items() if isinstance(v, Decimal)}
+    for f, test in ((bools, "a"), (numbers, ("b", op, Decimal(1))), (numbers, compiled)):
+        failures: list[str] = []
+        unknown: list[str] = []
+        need: set[str] = set()
+        conditions: dict[str, bool | None] = {}
+        gates = (support.gate("reason", test, "text", "key", negate),)  # type: ignore[arg-type]
+        support._gates(gates, conditions, failures, unknown, f, {}, None, need)
+        truth_need: set[str] = set()
+        holds, _ = support.truth(test, "text", f, {}, None, truth_need)  # type: ignore[arg-type]
+        expected = None if holds is None else (not holds if negate else holds)
+        assert conditions == {"key": expected}
+        assert need == truth_need
+        assert failures == (["reason"] if expected is False else [])
+        assert unknown == (["reason"] if expected is None else [])

@@ -798,11 +798,17 @@ class PythonGenerator:
 
     def test_code(self, e: P.Expr, text: str, negate: bool | None = None) -> tuple[str, bool]:
         """A condition as support.Test (a fact read as it is is given by its name; with a `negate`
-        flag, so is the negation of one) and the flag."""
+        flag, so is the negation of one; a fact compared with a figure as (fact, operator, figure))
+        and the flag."""
         if negate is not None and isinstance(e, P.Not) and isinstance(e.operand, P.FactRef):
             return self.s(e.operand.name), not negate
         if isinstance(e, P.FactRef):
             return self.s(e.name), bool(negate)
+        if isinstance(e, P.Cmp) and isinstance(e.left, P.FactRef):
+            right = e.right
+            if isinstance(right, P.Const | P.EnumConst | P.DateConst):
+                figure = self.expr(right).code
+                return Seq([self.s(e.left.name), literal(e.op), figure]).inline(), bool(negate)
         return self.expr_func(e, text), bool(negate)
 
     def value_code(self, e: P.Expr, text: str) -> str:
@@ -818,7 +824,7 @@ class PythonGenerator:
             items.append(self.s(gate.key) if key else '""')
         if negate:
             items.append("True")
-        return Seq(items, "Gate(", ")")
+        return Seq(items, "gate(", ")")
 
     def entries(
         self, w: CodeWriter, head: str, entries: Sequence[tuple[Sequence[str], Seq]], tail: str
@@ -841,7 +847,7 @@ class PythonGenerator:
         caps = Seq([Seq([self.value_code(c.expr, f"cap {c.text}"), self.s(c.text)]) for c in amount.caps])
         if amount.expr is None or amount.text is None:
             amount_seq = Seq(
-                ["None", '""', "()", ceiling, caps.inline() if caps.items else "()"], "Amount(", ")"
+                ["None", '""', "()", ceiling, caps.inline() if caps.items else "()"], "amount(", ")"
             )
             amount_seq.items.append(f"unset_reason={self.s(amount.unset_reason)}")
         else:
@@ -855,7 +861,7 @@ class PythonGenerator:
             ]
             if amount.caps:
                 items.append(caps)
-            amount_seq = Seq(items, "Amount(", ")")
+            amount_seq = Seq(items, "amount(", ")")
         cite = self.s(clause.cite) if clause.cite is not None else "None"
         items = [
             self.s(clause.id),
@@ -881,7 +887,7 @@ class PythonGenerator:
             items.append(f"exception_of={self.s(clause.exception_of)}")
         if clause.priority is not None:
             items.append(f"priority={clause.priority}")
-        return Seq(items, "Clause(", ")")
+        return Seq(items, "clause(", ")")
 
     def measure_seq(self, measure: P.Measure) -> Seq:
         forms = Seq([self.s(x) for x in measure.forms])
@@ -925,7 +931,7 @@ class PythonGenerator:
             test, _ = self.test_code(stage.cond, stage.text)
             share = "None" if stage.share is None else self.value_code(stage.share, f"share of {stage.name}")
             stages.append(
-                Seq([self.s(stage.name), self.s(stage.label), test, self.s(stage.text), share], "Stage(", ")")
+                Seq([self.s(stage.name), self.s(stage.label), test, self.s(stage.text), share], "stage(", ")")
             )
         if stages:
             items.append(Seq(stages, "stages=(", ")"))
@@ -941,7 +947,7 @@ class PythonGenerator:
             items.append(f"selection={self.s(measure.quota.selection)}")
         if any(c.exception_of is not None for c in measure.clauses):
             items.append("exceptions=True")
-        return Seq(items, "MeasureSpec(", ")")
+        return Seq(items, "measure_spec(", ")")
 
     def write_measure(self, w: CodeWriter, measure: P.Measure) -> None:
         """One measure of MEASURE_SPECS, with comments beside its gates and clauses."""
@@ -949,7 +955,7 @@ class PythonGenerator:
         gates, clauses = self.pending
         w.comment(f"{self.file_line(measure.where)}  {measure.cite or ''}".rstrip())
         w.comment(f"measure {measure.name} 「{measure.label}」")
-        w.line("MeasureSpec(")
+        w.line("measure_spec(")
         with w.indent():
             for item in seq.items[:2]:
                 if isinstance(item, Seq):
@@ -1184,11 +1190,11 @@ class PythonGenerator:
             start_code = "None" if start is None else self.date_const(start)
             end_code = "None" if end is None else self.date_const(end)
             w.line(f"shared = shared_gates_of(SHARED_GATES, {start_code}, {end_code}, f, p, date)")
-            w.line("measures = {")
-            with w.indent():
-                w.line("spec.head[0]: run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)")
-                w.line("for spec in MEASURE_SPECS")
-            w.line("}")
+            w.line("measures: dict[str, MeasureResult] = {}")
+            with w.block("for spec in MEASURE_SPECS"):
+                w.line(
+                    "measures[spec[0][0]] = run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)"
+                )
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")

@@ -6,9 +6,10 @@ the imports from policydsl.runtime name what the inlined runtime defines above i
 
 import dataclasses
 import datetime
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from policydsl.runtime import (
     ARITHMETIC,
@@ -221,79 +222,125 @@ class Constraint:
 # stages, with a small function per expression) and runs it with run_measure; only its fast path is
 # unrolled.  `Expr` is such a function: its value from the facts `f`, the parameters `p` and the
 # `date`, recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when
-# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name.
+# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name,
+# and one that compares a fact with a figure as (fact, operator, figure).
 Expr = Callable[[Values, Values, Date, set[str]], Any]
-Test = Expr | str
+Test = Expr | str | tuple[str, str, Any]
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
 # (name, label, is money) of each fact an explanation shows
 Used = tuple[tuple[str, str, bool], ...]
 
 
-class Gate(NamedTuple):
+# Each entry is a plain tuple made by the function of its name (gate, amount, clause, stage,
+# measure_spec), so that the evaluation unpacks it at the cost of a tuple.
+Gate = tuple[str, Test, str, str, bool]
+Amount = tuple[Expr | Decimal | None, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
+Clause = tuple[
+    str,
+    str,
+    str,
+    str | None,
+    str,
+    Amount,
+    tuple[tuple[Test, str, bool, Used], ...],
+    str,
+    str | None,
+    int | None,
+]
+Stage = tuple[str, str, Test, str, Expr | Decimal | None]
+MeasureSpec = tuple[
+    tuple[str, str, str | None, tuple[str, ...]],
+    tuple[str, tuple[str, ...], str] | None,
+    tuple[Gate, ...],
+    tuple[Clause, ...],
+    str,
+    tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
+    tuple[Stage, ...],
+    bool,
+    tuple[tuple[Test, str, str], ...],
+    str | None,
+    bool,
+]
+
+
+def gate(reason: str, test: Test, text: str, key: str = "", negate: bool = False) -> Gate:
     """A requirement: the `reason` it gives, its condition (`test`, as written in `text`), its `key` in
     a result's conditions; it holds when the condition is true, or false when `negate`."""
-
-    reason: str
-    test: Test
-    text: str
-    key: str = ""
-    negate: bool = False
+    return (reason, test, text, key, negate)
 
 
-class Amount(NamedTuple):
+def amount(
+    value: Expr | Decimal | None,
+    text: str,
+    used: Used,
+    ceiling: bool,
+    caps: tuple[tuple[Expr | Decimal, str], ...] = (),
+    unset_reason: str = "",
+) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
     `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
-
-    value: Expr | Decimal | None
-    text: str
-    used: Used
-    ceiling: bool
-    caps: tuple[tuple[Expr | Decimal, str], ...] = ()
-    unset_reason: str = ""
+    return (value, text, used, ceiling, caps, unset_reason)
 
 
-class Clause(NamedTuple):
+def clause(
+    id: str,
+    kind: str,
+    label: str,
+    cite: str | None,
+    head: str,
+    amount: Amount,
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conds: str = "",
+    exception_of: str | None = None,
+    priority: int | None = None,
+) -> Clause:
     """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
     negated, facts shown) as written together in `conds`, and the default it is an exception of."""
-
-    id: str
-    kind: str
-    label: str
-    cite: str | None
-    head: str
-    amount: Amount
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = ()
-    conds: str = ""
-    exception_of: str | None = None
-    priority: int | None = None
+    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority)
 
 
-class Stage(NamedTuple):
+def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | None) -> Stage:
     """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
-
-    name: str
-    label: str
-    test: Test
-    text: str
-    share: Expr | Decimal | None
+    return (name, label, test, text, share)
 
 
-class MeasureSpec(NamedTuple):
+def measure_spec(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    applicants: tuple[str, tuple[str, ...], str] | None,
+    gates: tuple[Gate, ...],
+    clauses: tuple[Clause, ...],
+    none_reason: str,
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
+    stages: tuple[Stage, ...] = (),
+    no_clawback: bool = False,
+    preferences: tuple[tuple[Test, str, str], ...] = (),
+    selection: str | None = None,
+    exceptions: bool = False,
+) -> MeasureSpec:
     """A measure: its `head` (name, label, article, payment forms), the applicant kinds it admits
     (fact, kinds, reason), its gates and clauses, the reason when no clause applies, its funding
     limits (limit, received, text; the last applies), instalments, preferences (test, text, note),
     quota selection, and whether a clause is an exception of another."""
-
-    head: tuple[str, str, str | None, tuple[str, ...]]
-    applicants: tuple[str, tuple[str, ...], str] | None
-    gates: tuple[Gate, ...]
-    clauses: tuple[Clause, ...]
-    none_reason: str
-    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = ()
-    stages: tuple[Stage, ...] = ()
-    no_clawback: bool = False
-    preferences: tuple[tuple[Test, str, str], ...] = ()
-    selection: str | None = None
-    exceptions: bool = False
+    return (
+        head,
+        applicants,
+        gates,
+        clauses,
+        none_reason,
+        funding,
+        stages,
+        no_clawback,
+        preferences,
+        selection,
+        exceptions,
+    )
 
 
 def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
@@ -308,6 +355,13 @@ def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str
         if holds is None:
             need.add(test)
         return holds, None
+    if type(test) is tuple:
+        name, op, figure = test
+        value = f.get(name)
+        if value is None:
+            need.add(name)
+            return None, None
+        return COMPARE[op](value, figure), None
     try:
         return test(f, p, date, need), None  # type: ignore[operator]
     except Unset as exc:
@@ -342,15 +396,51 @@ def shared_gates_of(
             failures.append(f"政策自 {start.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效")
         if end is not None and date > end:
             failures.append(f"政策有效期至 {end.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    for gate in gates:
-        holds, why = truth(gate.test, gate.text, f, p, date, need)
-        if gate.negate and holds is not None:
-            holds = not holds
-        if holds is False:
-            failures.append(gate.reason)
-        elif holds is None:
-            unknown.append(why or gate.reason)
+    _gates(gates, None, failures, unknown, f, p, date, need)
     return failures, unknown, need
+
+
+def _gates(
+    gates: tuple[Gate, ...],
+    conditions: Conditions | None,
+    failures: list[str],
+    unknown: list[str],
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+) -> None:
+    """Run `gates`: a failing one's reason into `failures`, an undecided one's into `unknown`, each
+    outcome into `conditions`.  The common tests (a fact, a fact compared with a figure) are worked
+    out here without a call: truth() does the same."""
+    for reason, test, text, key, negate in gates:
+        why = None
+        if type(test) is str:
+            holds = f.get(test)
+            if holds is None:
+                need.add(test)
+        elif type(test) is tuple:
+            name, op, figure = test
+            holds = f.get(name)
+            if holds is None:
+                need.add(name)
+            else:
+                holds = COMPARE[op](holds, figure)
+        else:
+            try:
+                holds = test(f, p, date, need)  # type: ignore[operator]
+            except Unset as exc:
+                holds, why = None, exc.what
+            except ARITHMETIC as exc:
+                holds, why = None, failure(text, exc)
+        if negate and holds is not None:
+            holds = not holds
+        if conditions is not None:
+            conditions[key] = holds
+        if holds is False:
+            failures.append(reason)
+        elif holds is None:
+            unknown.append(why or reason)
 
 
 def run_clause(
@@ -365,12 +455,21 @@ def run_clause(
 ) -> Outcome:
     """One clause on the facts: whether it applies, its amount after caps and rounding, the precision,
     the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    _, _, label, _, head, amount, conditions, conds, _, _ = clause
     why = None
     unknown = False
-    for test, text, negated, _ in clause.conditions:
-        holds, reason = truth(test, text, f, p, date, need)
-        if reason is not None:
-            why = reason
+    for test, text, negated, _ in conditions:
+        if type(test) is tuple:
+            name, op, figure = test
+            holds = f.get(name)
+            if holds is None:
+                need.add(name)
+            else:
+                holds = COMPARE[op](holds, figure)
+        else:
+            holds, reason = truth(test, text, f, p, date, need)
+            if reason is not None:
+                why = reason
         if negated and holds is not None:
             holds = not holds
         if holds is False:
@@ -379,16 +478,16 @@ def run_clause(
             unknown = True
     if unknown:
         return None, None, EXACT, why, NO_STEPS
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason = amount
     steps: list[str] = []
     if explain:
-        if not clause.conditions:
-            steps.append(clause.head)
+        if not conditions:
+            steps.append(head)
         else:
-            used = "；".join(filter(None, (facts_text(f, c[3]) for c in clause.conditions if c[3])))
-            steps.append(f"{clause.head}（{clause.conds}；{used}）")
-    amount = clause.amount
-    if amount.value is None:  # no figure: the outcome is unknown whatever the caps say
-        for cap, quoted in amount.caps:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in conditions if c[3])))
+            steps.append(f"{head}（{conds}；{used}）")
+    if figure is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in caps:
             try:
                 limit = value_of(cap, f, p, date, need)
             except (Unset, *ARITHMETIC) as exc:
@@ -397,23 +496,23 @@ def run_clause(
                 continue
             if limit is not None:
                 steps.append("封顶 " + yuan(limit))
-        return True, None, UNKNOWN, amount.unset_reason, steps
+        return True, None, UNKNOWN, unset_reason, steps
     value = None
-    precision = AT_MOST if amount.ceiling else EXACT
+    precision = AT_MOST if ceiling else EXACT
     try:
-        value = value_of(amount.value, f, p, date, need)
+        value = figure if type(figure) is Decimal else figure(f, p, date, need)  # type: ignore[operator]
         if explain and value is not None:
-            used = facts_text(f, amount.used) if amount.used else ""
-            amount_step(steps, amount.text, value.quantize(quantum, mode), used)
+            used = facts_text(f, used_facts) if used_facts else ""
+            amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
     except ARITHMETIC as exc:
-        why = failure(amount.text, exc)
+        why = failure(quoted_amount, exc)
         precision = UNKNOWN
-    for cap, quoted in amount.caps:
+    for cap, quoted in caps:
         try:
-            limit = value_of(cap, f, p, date, need)
+            limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
         except (Unset, *ARITHMETIC) as exc:
             what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
             if precision == EXACT:
@@ -432,8 +531,8 @@ def run_clause(
         try:
             value = value.quantize(quantum, mode)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure(clause.label, exc), steps
-        if explain and amount.ceiling:
+            return True, None, UNKNOWN, failure(label, exc), steps
+        if explain and ceiling:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
@@ -451,30 +550,35 @@ def run_measure(
 ) -> MeasureResult:
     """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
     settled into its result; the facts still needed are named as `needed` names them."""
-    head = spec.head
     if shared[0]:
-        return measure_result(head, INELIGIBLE, list(shared[0]), {})
+        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
+    (
+        head,
+        applicants,
+        gates,
+        clauses,
+        _,
+        funding_limits,
+        stages_of,
+        no_clawback,
+        prefs,
+        selection,
+        _,
+    ) = spec
     need = set(shared[2])
     conditions: Conditions = {}
     failures: list[str] = []
     unknown: list[str] = []
-    if spec.applicants is not None:
-        fact, kinds, reason = spec.applicants
+    if applicants is not None:
+        fact, kinds, reason = applicants
         kind = f.get(fact)
         if kind is None:
             need.add(fact)
             unknown.append(reason)
         elif kind not in kinds:
             failures.append(reason)
-    for gate in spec.gates:
-        holds, why = truth(gate.test, gate.text, f, p, date, need)
-        if gate.negate and holds is not None:
-            holds = not holds
-        conditions[gate.key] = holds
-        if holds is False:
-            failures.append(gate.reason)
-        elif holds is None:
-            unknown.append(why or gate.reason)
+    if gates:
+        _gates(gates, conditions, failures, unknown, f, p, date, need)
     if failures:
         return measure_result(head, INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -482,40 +586,44 @@ def run_measure(
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
-    outs = [run_clause(c, f, p, date, need, explain, quantum, mode) for c in spec.clauses]
+    outs: list[Outcome] = []
+    decided = True
+    for c in clauses:
+        outcome = run_clause(c, f, p, date, need, explain, quantum, mode)
+        outs.append(outcome)
+        if outcome[0] is None:
+            decided = False
     funding = None
-    for limit, received, text in spec.funding:  # every limit is worked out; the last applies
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
         funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
     stages: list[tuple[str, str, Decimal | None, bool | None]] = []
-    for stage in spec.stages:
+    for name, label, test, text, share_of in stages_of:
         if stages and stages[-1][3] is False:
             break  # this stage and every later one are forfeit: their facts are not read
-        holds, _ = truth(stage.test, stage.text, f, p, date, need)
+        holds, _ = truth(test, text, f, p, date, need)
         share = None
-        if stage.share is not None:
-            share = safe_value(stage.share, f, p, date, need)
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
             if share is None:
                 holds = None  # the share cannot be worked out, so neither can the stage
-        stages.append((stage.name, stage.label, share, holds))
+        stages.append((name, label, share, holds))
     try:
-        if not spec.exceptions and outs and all(o[0] is not None for o in outs):
+        if decided and outs and not spec[10]:
             _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
         else:
             outcomes = [
-                ClauseOutcome(
-                    c.id, c.kind, c.label, c.cite, c.exception_of, c.priority, *o[:3], list(o[4]), o[3]
-                )
-                for c, o in zip(spec.clauses, outs, strict=True)
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
+                for c, o in zip(clauses, outs, strict=True)
             ]
-            finish_measure(result, outcomes, rounding, funding, stages, spec.no_clawback)
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure(head[1], exc))
-    for test, text, note in spec.preferences:
+    for test, text, note in prefs:
         if truth(test, text, f, p, date, need)[0] is True:
             result.explanation.append(note)
-    if spec.selection is not None and result.status != INELIGIBLE:
-        result.selection = spec.selection
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
     return settle_unknown(result, unknown, need, needed)
 
 
@@ -532,19 +640,25 @@ def _settle_straight(
     """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
     awards: list[tuple[str, Outcome]] = []
     bonuses: list[tuple[str, Outcome]] = []
-    for clause, o in zip(spec.clauses, outs, strict=True):
-        result.conditions[clause.id] = o[0]
-        (awards if clause.kind == "award" else bonuses).append((clause.id, o))
-    if not any(o[0] for _, o in awards):
+    applies = False
+    for c, o in zip(spec[3], outs, strict=True):
+        result.conditions[c[0]] = o[0]
+        if c[1] == "award":
+            awards.append((c[0], o))
+            if o[0]:
+                applies = True
+        else:
+            bonuses.append((c[0], o))
+    if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec.none_reason)
+        result.reasons.append(spec[4])
         return
     reasons: list[str] = []
     total = ZERO
     precision = EXACT
     count = 0
-    for cid, (applies, amount, clause_precision, why, steps) in awards + bonuses:
-        if not applies:
+    for cid, (chosen, value, clause_precision, why, steps) in awards + bonuses:
+        if not chosen:
             continue
         count += 1
         result.clauses.append(cid)
@@ -553,15 +667,15 @@ def _settle_straight(
             reasons.append(why)
         if clause_precision != EXACT and precision != UNKNOWN:
             precision = clause_precision
-        if amount is not None:
-            total += amount
+        if value is not None:
+            total += value
     if count > 1 and precision != UNKNOWN:
         result.explanation.append("合计 " + yuan(total))
     if funding is not None and precision != UNKNOWN:
         total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
     undecided = False
     if stages and precision != UNKNOWN:
-        total, decided = _instalments(result, total, stages, spec.no_clawback, rounding)
+        total, decided = _instalments(result, total, stages, spec[7], rounding)
         undecided = not decided
     if precision == UNKNOWN or undecided:
         result.status = UNDETERMINED

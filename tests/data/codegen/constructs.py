@@ -10,12 +10,13 @@ import dataclasses
 import datetime
 import decimal
 import difflib
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, getcontext, setcontext
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 # ... the text of policydsl/runtime.py, inlined here ...
 
@@ -204,79 +205,125 @@ class Constraint:
 # stages, with a small function per expression) and runs it with run_measure; only its fast path is
 # unrolled.  `Expr` is such a function: its value from the facts `f`, the parameters `p` and the
 # `date`, recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when
-# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name.
+# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name,
+# and one that compares a fact with a figure as (fact, operator, figure).
 Expr = Callable[[Values, Values, Date, set[str]], Any]
-Test = Expr | str
+Test = Expr | str | tuple[str, str, Any]
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
 # (name, label, is money) of each fact an explanation shows
 Used = tuple[tuple[str, str, bool], ...]
 
 
-class Gate(NamedTuple):
+# Each entry is a plain tuple made by the function of its name (gate, amount, clause, stage,
+# measure_spec), so that the evaluation unpacks it at the cost of a tuple.
+Gate = tuple[str, Test, str, str, bool]
+Amount = tuple[Expr | Decimal | None, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
+Clause = tuple[
+    str,
+    str,
+    str,
+    str | None,
+    str,
+    Amount,
+    tuple[tuple[Test, str, bool, Used], ...],
+    str,
+    str | None,
+    int | None,
+]
+Stage = tuple[str, str, Test, str, Expr | Decimal | None]
+MeasureSpec = tuple[
+    tuple[str, str, str | None, tuple[str, ...]],
+    tuple[str, tuple[str, ...], str] | None,
+    tuple[Gate, ...],
+    tuple[Clause, ...],
+    str,
+    tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
+    tuple[Stage, ...],
+    bool,
+    tuple[tuple[Test, str, str], ...],
+    str | None,
+    bool,
+]
+
+
+def gate(reason: str, test: Test, text: str, key: str = "", negate: bool = False) -> Gate:
     """A requirement: the `reason` it gives, its condition (`test`, as written in `text`), its `key` in
     a result's conditions; it holds when the condition is true, or false when `negate`."""
-
-    reason: str
-    test: Test
-    text: str
-    key: str = ""
-    negate: bool = False
+    return (reason, test, text, key, negate)
 
 
-class Amount(NamedTuple):
+def amount(
+    value: Expr | Decimal | None,
+    text: str,
+    used: Used,
+    ceiling: bool,
+    caps: tuple[tuple[Expr | Decimal, str], ...] = (),
+    unset_reason: str = "",
+) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
     `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
-
-    value: Expr | Decimal | None
-    text: str
-    used: Used
-    ceiling: bool
-    caps: tuple[tuple[Expr | Decimal, str], ...] = ()
-    unset_reason: str = ""
+    return (value, text, used, ceiling, caps, unset_reason)
 
 
-class Clause(NamedTuple):
+def clause(
+    id: str,
+    kind: str,
+    label: str,
+    cite: str | None,
+    head: str,
+    amount: Amount,
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conds: str = "",
+    exception_of: str | None = None,
+    priority: int | None = None,
+) -> Clause:
     """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
     negated, facts shown) as written together in `conds`, and the default it is an exception of."""
-
-    id: str
-    kind: str
-    label: str
-    cite: str | None
-    head: str
-    amount: Amount
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = ()
-    conds: str = ""
-    exception_of: str | None = None
-    priority: int | None = None
+    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority)
 
 
-class Stage(NamedTuple):
+def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | None) -> Stage:
     """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
-
-    name: str
-    label: str
-    test: Test
-    text: str
-    share: Expr | Decimal | None
+    return (name, label, test, text, share)
 
 
-class MeasureSpec(NamedTuple):
+def measure_spec(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    applicants: tuple[str, tuple[str, ...], str] | None,
+    gates: tuple[Gate, ...],
+    clauses: tuple[Clause, ...],
+    none_reason: str,
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
+    stages: tuple[Stage, ...] = (),
+    no_clawback: bool = False,
+    preferences: tuple[tuple[Test, str, str], ...] = (),
+    selection: str | None = None,
+    exceptions: bool = False,
+) -> MeasureSpec:
     """A measure: its `head` (name, label, article, payment forms), the applicant kinds it admits
     (fact, kinds, reason), its gates and clauses, the reason when no clause applies, its funding
     limits (limit, received, text; the last applies), instalments, preferences (test, text, note),
     quota selection, and whether a clause is an exception of another."""
-
-    head: tuple[str, str, str | None, tuple[str, ...]]
-    applicants: tuple[str, tuple[str, ...], str] | None
-    gates: tuple[Gate, ...]
-    clauses: tuple[Clause, ...]
-    none_reason: str
-    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = ()
-    stages: tuple[Stage, ...] = ()
-    no_clawback: bool = False
-    preferences: tuple[tuple[Test, str, str], ...] = ()
-    selection: str | None = None
-    exceptions: bool = False
+    return (
+        head,
+        applicants,
+        gates,
+        clauses,
+        none_reason,
+        funding,
+        stages,
+        no_clawback,
+        preferences,
+        selection,
+        exceptions,
+    )
 
 
 def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
@@ -291,6 +338,13 @@ def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str
         if holds is None:
             need.add(test)
         return holds, None
+    if type(test) is tuple:
+        name, op, figure = test
+        value = f.get(name)
+        if value is None:
+            need.add(name)
+            return None, None
+        return COMPARE[op](value, figure), None
     try:
         return test(f, p, date, need), None  # type: ignore[operator]
     except Unset as exc:
@@ -325,15 +379,51 @@ def shared_gates_of(
             failures.append(f"政策自 {start.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效")
         if end is not None and date > end:
             failures.append(f"政策有效期至 {end.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    for gate in gates:
-        holds, why = truth(gate.test, gate.text, f, p, date, need)
-        if gate.negate and holds is not None:
-            holds = not holds
-        if holds is False:
-            failures.append(gate.reason)
-        elif holds is None:
-            unknown.append(why or gate.reason)
+    _gates(gates, None, failures, unknown, f, p, date, need)
     return failures, unknown, need
+
+
+def _gates(
+    gates: tuple[Gate, ...],
+    conditions: Conditions | None,
+    failures: list[str],
+    unknown: list[str],
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+) -> None:
+    """Run `gates`: a failing one's reason into `failures`, an undecided one's into `unknown`, each
+    outcome into `conditions`.  The common tests (a fact, a fact compared with a figure) are worked
+    out here without a call: truth() does the same."""
+    for reason, test, text, key, negate in gates:
+        why = None
+        if type(test) is str:
+            holds = f.get(test)
+            if holds is None:
+                need.add(test)
+        elif type(test) is tuple:
+            name, op, figure = test
+            holds = f.get(name)
+            if holds is None:
+                need.add(name)
+            else:
+                holds = COMPARE[op](holds, figure)
+        else:
+            try:
+                holds = test(f, p, date, need)  # type: ignore[operator]
+            except Unset as exc:
+                holds, why = None, exc.what
+            except ARITHMETIC as exc:
+                holds, why = None, failure(text, exc)
+        if negate and holds is not None:
+            holds = not holds
+        if conditions is not None:
+            conditions[key] = holds
+        if holds is False:
+            failures.append(reason)
+        elif holds is None:
+            unknown.append(why or reason)
 
 
 def run_clause(
@@ -348,12 +438,21 @@ def run_clause(
 ) -> Outcome:
     """One clause on the facts: whether it applies, its amount after caps and rounding, the precision,
     the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    _, _, label, _, head, amount, conditions, conds, _, _ = clause
     why = None
     unknown = False
-    for test, text, negated, _ in clause.conditions:
-        holds, reason = truth(test, text, f, p, date, need)
-        if reason is not None:
-            why = reason
+    for test, text, negated, _ in conditions:
+        if type(test) is tuple:
+            name, op, figure = test
+            holds = f.get(name)
+            if holds is None:
+                need.add(name)
+            else:
+                holds = COMPARE[op](holds, figure)
+        else:
+            holds, reason = truth(test, text, f, p, date, need)
+            if reason is not None:
+                why = reason
         if negated and holds is not None:
             holds = not holds
         if holds is False:
@@ -362,16 +461,16 @@ def run_clause(
             unknown = True
     if unknown:
         return None, None, EXACT, why, NO_STEPS
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason = amount
     steps: list[str] = []
     if explain:
-        if not clause.conditions:
-            steps.append(clause.head)
+        if not conditions:
+            steps.append(head)
         else:
-            used = "；".join(filter(None, (facts_text(f, c[3]) for c in clause.conditions if c[3])))
-            steps.append(f"{clause.head}（{clause.conds}；{used}）")
-    amount = clause.amount
-    if amount.value is None:  # no figure: the outcome is unknown whatever the caps say
-        for cap, quoted in amount.caps:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in conditions if c[3])))
+            steps.append(f"{head}（{conds}；{used}）")
+    if figure is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in caps:
             try:
                 limit = value_of(cap, f, p, date, need)
             except (Unset, *ARITHMETIC) as exc:
@@ -380,23 +479,23 @@ def run_clause(
                 continue
             if limit is not None:
                 steps.append("封顶 " + yuan(limit))
-        return True, None, UNKNOWN, amount.unset_reason, steps
+        return True, None, UNKNOWN, unset_reason, steps
     value = None
-    precision = AT_MOST if amount.ceiling else EXACT
+    precision = AT_MOST if ceiling else EXACT
     try:
-        value = value_of(amount.value, f, p, date, need)
+        value = figure if type(figure) is Decimal else figure(f, p, date, need)  # type: ignore[operator]
         if explain and value is not None:
-            used = facts_text(f, amount.used) if amount.used else ""
-            amount_step(steps, amount.text, value.quantize(quantum, mode), used)
+            used = facts_text(f, used_facts) if used_facts else ""
+            amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
     except ARITHMETIC as exc:
-        why = failure(amount.text, exc)
+        why = failure(quoted_amount, exc)
         precision = UNKNOWN
-    for cap, quoted in amount.caps:
+    for cap, quoted in caps:
         try:
-            limit = value_of(cap, f, p, date, need)
+            limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
         except (Unset, *ARITHMETIC) as exc:
             what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
             if precision == EXACT:
@@ -415,8 +514,8 @@ def run_clause(
         try:
             value = value.quantize(quantum, mode)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure(clause.label, exc), steps
-        if explain and amount.ceiling:
+            return True, None, UNKNOWN, failure(label, exc), steps
+        if explain and ceiling:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
@@ -434,30 +533,35 @@ def run_measure(
 ) -> MeasureResult:
     """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
     settled into its result; the facts still needed are named as `needed` names them."""
-    head = spec.head
     if shared[0]:
-        return measure_result(head, INELIGIBLE, list(shared[0]), {})
+        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
+    (
+        head,
+        applicants,
+        gates,
+        clauses,
+        _,
+        funding_limits,
+        stages_of,
+        no_clawback,
+        prefs,
+        selection,
+        _,
+    ) = spec
     need = set(shared[2])
     conditions: Conditions = {}
     failures: list[str] = []
     unknown: list[str] = []
-    if spec.applicants is not None:
-        fact, kinds, reason = spec.applicants
+    if applicants is not None:
+        fact, kinds, reason = applicants
         kind = f.get(fact)
         if kind is None:
             need.add(fact)
             unknown.append(reason)
         elif kind not in kinds:
             failures.append(reason)
-    for gate in spec.gates:
-        holds, why = truth(gate.test, gate.text, f, p, date, need)
-        if gate.negate and holds is not None:
-            holds = not holds
-        conditions[gate.key] = holds
-        if holds is False:
-            failures.append(gate.reason)
-        elif holds is None:
-            unknown.append(why or gate.reason)
+    if gates:
+        _gates(gates, conditions, failures, unknown, f, p, date, need)
     if failures:
         return measure_result(head, INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -465,40 +569,44 @@ def run_measure(
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
-    outs = [run_clause(c, f, p, date, need, explain, quantum, mode) for c in spec.clauses]
+    outs: list[Outcome] = []
+    decided = True
+    for c in clauses:
+        outcome = run_clause(c, f, p, date, need, explain, quantum, mode)
+        outs.append(outcome)
+        if outcome[0] is None:
+            decided = False
     funding = None
-    for limit, received, text in spec.funding:  # every limit is worked out; the last applies
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
         funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
     stages: list[tuple[str, str, Decimal | None, bool | None]] = []
-    for stage in spec.stages:
+    for name, label, test, text, share_of in stages_of:
         if stages and stages[-1][3] is False:
             break  # this stage and every later one are forfeit: their facts are not read
-        holds, _ = truth(stage.test, stage.text, f, p, date, need)
+        holds, _ = truth(test, text, f, p, date, need)
         share = None
-        if stage.share is not None:
-            share = safe_value(stage.share, f, p, date, need)
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
             if share is None:
                 holds = None  # the share cannot be worked out, so neither can the stage
-        stages.append((stage.name, stage.label, share, holds))
+        stages.append((name, label, share, holds))
     try:
-        if not spec.exceptions and outs and all(o[0] is not None for o in outs):
+        if decided and outs and not spec[10]:
             _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
         else:
             outcomes = [
-                ClauseOutcome(
-                    c.id, c.kind, c.label, c.cite, c.exception_of, c.priority, *o[:3], list(o[4]), o[3]
-                )
-                for c, o in zip(spec.clauses, outs, strict=True)
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
+                for c, o in zip(clauses, outs, strict=True)
             ]
-            finish_measure(result, outcomes, rounding, funding, stages, spec.no_clawback)
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure(head[1], exc))
-    for test, text, note in spec.preferences:
+    for test, text, note in prefs:
         if truth(test, text, f, p, date, need)[0] is True:
             result.explanation.append(note)
-    if spec.selection is not None and result.status != INELIGIBLE:
-        result.selection = spec.selection
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
     return settle_unknown(result, unknown, need, needed)
 
 
@@ -515,19 +623,25 @@ def _settle_straight(
     """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
     awards: list[tuple[str, Outcome]] = []
     bonuses: list[tuple[str, Outcome]] = []
-    for clause, o in zip(spec.clauses, outs, strict=True):
-        result.conditions[clause.id] = o[0]
-        (awards if clause.kind == "award" else bonuses).append((clause.id, o))
-    if not any(o[0] for _, o in awards):
+    applies = False
+    for c, o in zip(spec[3], outs, strict=True):
+        result.conditions[c[0]] = o[0]
+        if c[1] == "award":
+            awards.append((c[0], o))
+            if o[0]:
+                applies = True
+        else:
+            bonuses.append((c[0], o))
+    if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec.none_reason)
+        result.reasons.append(spec[4])
         return
     reasons: list[str] = []
     total = ZERO
     precision = EXACT
     count = 0
-    for cid, (applies, amount, clause_precision, why, steps) in awards + bonuses:
-        if not applies:
+    for cid, (chosen, value, clause_precision, why, steps) in awards + bonuses:
+        if not chosen:
             continue
         count += 1
         result.clauses.append(cid)
@@ -536,15 +650,15 @@ def _settle_straight(
             reasons.append(why)
         if clause_precision != EXACT and precision != UNKNOWN:
             precision = clause_precision
-        if amount is not None:
-            total += amount
+        if value is not None:
+            total += value
     if count > 1 and precision != UNKNOWN:
         result.explanation.append("合计 " + yuan(total))
     if funding is not None and precision != UNKNOWN:
         total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
     undecided = False
     if stages and precision != UNKNOWN:
-        total, decided = _instalments(result, total, stages, spec.no_clawback, rounding)
+        total, decided = _instalments(result, total, stages, spec[7], rounding)
         undecided = not decided
     if precision == UNKNOWN or undecided:
         result.status = UNDETERMINED
@@ -861,26 +975,8 @@ def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return other_funding
 
 
-# if revenue 超过 2000万
-def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    revenue = f.get("revenue")
-    if revenue is None:
-        need.add("revenue")
-    c1 = None if revenue is None else revenue > D_20000000
-    return c1
-
-
-# prefer customers >= 100
-def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    customers = f.get("customers")
-    if customers is None:
-        need.add("customers")
-    c1 = None if customers is None else customers >= D_100
-    return c1
-
-
 # amount: determined 5万/家 * customers
-def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     customers = f.get("customers")
     if customers is None:
         need.add("customers")
@@ -888,44 +984,8 @@ def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
-# if customers > 0
-def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    customers = f.get("customers")
-    if customers is None:
-        need.add("customers")
-    c1 = None if customers is None else customers > D_0
-    return c1
-
-
-# completion_h1 60%或以上
-def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    completion_h1 = f.get("completion_h1")
-    if completion_h1 is None:
-        need.add("completion_h1")
-    c1 = None if completion_h1 is None else completion_h1 >= D_0_60
-    return c1
-
-
-# completion_h2 >= 100%
-def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    completion_h2 = f.get("completion_h2")
-    if completion_h2 is None:
-        need.add("completion_h2")
-    c1 = None if completion_h2 is None else completion_h2 >= D_1_00
-    return c1
-
-
-# score < 0
-def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    score = f.get("score")
-    if score is None:
-        need.add("score")
-    c1 = None if score is None else score < D_0
-    return c1
-
-
 # amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
-def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     if revenue is None:
         need.add("revenue")
@@ -941,31 +1001,13 @@ def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined pilot_amount
-def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     v1 = param_pilot_amount(f, p, date, need)
     return v1
 
 
-# if standards >= 1
-def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    standards = f.get("standards")
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_1
-    return c1
-
-
-# if standards >= 3
-def value_15(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    standards = f.get("standards")
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_3
-    return c1
-
-
 # score >= 60 or revenue > 1000万
-def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     score = f.get("score")
     if score is None:
@@ -982,7 +1024,7 @@ def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined base_rate * fees
-def value_17(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     v1 = param_base_rate(f, p, date, need)
     if fees is None:
@@ -991,44 +1033,8 @@ def value_17(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v2
 
 
-# unless fees == 0
-def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    fees = f.get("fees")
-    if fees is None:
-        need.add("fees")
-    c1 = None if fees is None else fees == D_0
-    return c1
-
-
-# if standards >= 5
-def value_19(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    standards = f.get("standards")
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_5
-    return c1
-
-
-# if standards >= 10
-def value_20(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    standards = f.get("standards")
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_10
-    return c1
-
-
-# if standards >= 20
-def value_21(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    standards = f.get("standards")
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_20
-    return c1
-
-
 # amount: determined min(1:1 * other_funding, 1000万)
-def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     other_funding = f.get("other_funding")
     if other_funding is None:
         need.add("other_funding")
@@ -1038,7 +1044,7 @@ def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if center_level in [national, provincial] and not key_platform
-def value_23(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     center_level = f.get("center_level")
     key_platform = f.get("key_platform")
     if center_level is None:
@@ -1055,7 +1061,7 @@ def value_23(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined max(investment / 10, 1万)
-def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
         need.add("investment")
@@ -1065,7 +1071,7 @@ def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if established + 2年 <= 2023-06-01
-def value_25(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     established = f.get("established")
     if established is None:
         need.add("established")
@@ -1075,7 +1081,7 @@ def value_25(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined investment * (revenue / fees)
-def value_26(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     investment = f.get("investment")
     revenue = f.get("revenue")
@@ -1091,7 +1097,7 @@ def value_26(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if key_platform implies national_platform
-def value_27(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_15(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     key_platform = f.get("key_platform")
     national_platform = f.get("national_platform")
     if key_platform is None:
@@ -1109,25 +1115,25 @@ def value_27(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 # eligibility shared by every measure
 SHARED_GATES: tuple[Gate, ...] = (
     # constructs.policy:30  require since(established) 届满 1年
-    Gate("成立时间满1年", value_1, "since(established) 届满 1年"),
+    gate("成立时间满1年", value_1, "since(established) 届满 1年"),
 )
 MEASURE_SPECS: tuple[MeasureSpec, ...] = (
     # constructs.policy:32  三(二)1
     # measure center 「创新中心」
-    MeasureSpec(
+    measure_spec(
         ("center", "创新中心", "三(二)1", ("cash",)),
         ("applicant", ("enterprise",), "适用主体为 企业"),
         (),
         (
             # constructs.policy:34
             # award center.base 「配套奖励」
-            Clause(
+            clause(
                 "center.base",
                 "award",
                 "配套奖励",
                 None,
                 "配套奖励：适用",
-                Amount(value_3, "50% * investment", FACTS_1, False, ((value_2, TEXT_2),)),
+                amount(value_3, "50% * investment", FACTS_1, False, ((value_2, TEXT_2),)),
             ),
         ),
         "不满足任何给予条件：配套奖励",
@@ -1135,32 +1141,32 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
     ),
     # constructs.policy:37
     # measure platform 「平台」
-    MeasureSpec(
+    measure_spec(
         ("platform", "平台", None, ("cash",)),
         ("applicant", ("enterprise", "park"), "适用主体为 企业、园区"),
         (),
         (
             # constructs.policy:39  四.1
             # award platform.default 「default」
-            Clause(
+            clause(
                 "platform.default",
                 "award",
                 "default",
                 "四.1",
                 "[四.1] default：适用",
-                Amount(D_10000000, "1000万", (), True),
+                amount(D_10000000, "1000万", (), True),
                 (("key_platform", "key_platform", False, FACTS_2),),
                 "if key_platform",
             ),
             # constructs.policy:40  四.1
             # award platform.national 「national」
-            Clause(
+            clause(
                 "platform.national",
                 "award",
                 "national",
                 "四.1",
                 "[四.1] national：适用",
-                Amount(D_30000000, "3000万", (), True),
+                amount(D_30000000, "3000万", (), True),
                 (("national_platform", "national_platform", False, FACTS_3),),
                 "if national_platform",
                 exception_of="platform.default",
@@ -1168,101 +1174,101 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
             ),
             # constructs.policy:41
             # bonus platform.3 「platform.3」
-            Clause(
+            clause(
                 "platform.3",
                 "bonus",
                 "platform.3",
                 None,
                 "platform.3：适用",
-                Amount(D_300000, "30万", (), False),
-                ((value_5, "revenue 超过 2000万", False, FACTS_4),),
+                amount(D_300000, "30万", (), False),
+                ((("revenue", ">", D_20000000), "revenue 超过 2000万", False, FACTS_4),),
                 "if revenue 超过 2000万",
             ),
         ),
         "不满足任何给予条件：default、national",
-        preferences=((value_6, "customers >= 100", "优先支持：客户多"),),
+        preferences=((("customers", ">=", D_100), "customers >= 100", "优先支持：客户多"),),
         selection="每年遴选不超过 30 个",
         exceptions=True,
     ),
     # constructs.policy:45
     # measure consulting 「咨询」
-    MeasureSpec(
+    measure_spec(
         ("consulting", "咨询", None, ("cash",)),
         None,
         (),
         (
             # constructs.policy:46
             # award consulting.1 「consulting.1」
-            Clause(
+            clause(
                 "consulting.1",
                 "award",
                 "consulting.1",
                 None,
                 "consulting.1：适用",
-                Amount(value_7, "5万/家 * customers", FACTS_5, False),
-                ((value_8, "customers > 0", False, FACTS_5),),
+                amount(value_5, "5万/家 * customers", FACTS_5, False),
+                ((("customers", ">", D_0), "customers > 0", False, FACTS_5),),
                 "if customers > 0",
             ),
         ),
         "不满足任何给予条件：consulting.1",
         stages=(
-            Stage("h1", "1-6月", value_9, "completion_h1 60%或以上", D_0_50),
-            Stage("h2", "7-12月", value_10, "completion_h2 >= 100%", None),
+            stage("h1", "1-6月", ("completion_h1", ">=", D_0_60), "completion_h1 60%或以上", D_0_50),
+            stage("h2", "7-12月", ("completion_h2", ">=", D_1_00), "completion_h2 >= 100%", None),
         ),
         no_clawback=True,
     ),
     # constructs.policy:51
     # measure banded 「分档」
-    MeasureSpec(
+    measure_spec(
         ("banded", "分档", None, ("cash",)),
         None,
         (
             # constructs.policy:53  exclude score < 0
-            Gate("评分为负", value_11, "score < 0", "banded.exclude.1", True),
+            gate("评分为负", ("score", "<", D_0), "score < 0", "banded.exclude.1", True),
         ),
         (
             # constructs.policy:52
             # award banded.1 「banded.1」
-            Clause(
+            clause(
                 "banded.1",
                 "award",
                 "banded.1",
                 None,
                 "banded.1：适用",
-                Amount(value_12, TEXT_3, FACTS_4, False),
+                amount(value_6, TEXT_3, FACTS_4, False),
             ),
         ),
         "不满足任何给予条件：banded.1",
     ),
     # constructs.policy:55
     # measure pilot 「试点」
-    MeasureSpec(
+    measure_spec(
         ("pilot", "试点", None, ("cash",)),
         None,
         (),
         (
             # constructs.policy:56
             # award pilot.1 「pilot.1」
-            Clause(
+            clause(
                 "pilot.1",
                 "award",
                 "pilot.1",
                 None,
                 "pilot.1：适用",
-                Amount(value_13, "pilot_amount", (), False),
-                ((value_14, "standards >= 1", False, FACTS_6),),
+                amount(value_7, "pilot_amount", (), False),
+                ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
                 "if standards >= 1",
             ),
             # constructs.policy:57
             # bonus pilot.2 「pilot.2」
-            Clause(
+            clause(
                 "pilot.2",
                 "bonus",
                 "pilot.2",
                 None,
                 "pilot.2：适用",
-                Amount(None, "", (), False, ((D_200000, "20万"),), unset_reason="pilot.2：原文未给出金额"),
-                ((value_15, "standards >= 3", False, FACTS_6),),
+                amount(None, "", (), False, ((D_200000, "20万"),), unset_reason="pilot.2：原文未给出金额"),
+                ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
                 "if standards >= 3",
             ),
         ),
@@ -1270,24 +1276,24 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
     ),
     # constructs.policy:59
     # measure voucher 「消费券」
-    MeasureSpec(
+    measure_spec(
         ("voucher", "消费券", None, ("voucher",)),
         None,
         (
             # constructs.policy:61  require score >= 60 or revenue > 1000万
-            Gate("评分或收入达标", value_16, "score >= 60 or revenue > 1000万", "voucher.require.1"),
+            gate("评分或收入达标", value_8, "score >= 60 or revenue > 1000万", "voucher.require.1"),
         ),
         (
             # constructs.policy:62
             # award voucher.1 「voucher.1」
-            Clause(
+            clause(
                 "voucher.1",
                 "award",
                 "voucher.1",
                 None,
                 "voucher.1：适用",
-                Amount(value_17, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
-                ((value_18, "fees == 0", True, FACTS_7),),
+                amount(value_9, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
+                ((("fees", "==", D_0), "fees == 0", True, FACTS_7),),
                 "unless fees == 0",
             ),
         ),
@@ -1295,61 +1301,61 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
     ),
     # constructs.policy:65
     # measure ladder 「多个例外」
-    MeasureSpec(
+    measure_spec(
         ("ladder", "多个例外", None, ("cash",)),
         None,
         (),
         (
             # constructs.policy:66
             # award ladder.d 「d」
-            Clause(
+            clause(
                 "ladder.d",
                 "award",
                 "d",
                 None,
                 "d：适用",
-                Amount(D_100000, "10万", (), False),
-                ((value_14, "standards >= 1", False, FACTS_6),),
+                amount(D_100000, "10万", (), False),
+                ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
                 "if standards >= 1",
             ),
             # constructs.policy:67
             # award ladder.e1 「e1」
-            Clause(
+            clause(
                 "ladder.e1",
                 "award",
                 "e1",
                 None,
                 "e1：适用",
-                Amount(D_200000, "20万", (), False),
-                ((value_19, "standards >= 5", False, FACTS_6),),
+                amount(D_200000, "20万", (), False),
+                ((("standards", ">=", D_5), "standards >= 5", False, FACTS_6),),
                 "if standards >= 5",
                 exception_of="ladder.d",
                 priority=2,
             ),
             # constructs.policy:68
             # award ladder.e2 「e2」
-            Clause(
+            clause(
                 "ladder.e2",
                 "award",
                 "e2",
                 None,
                 "e2：适用",
-                Amount(D_300000, "30万", (), False),
-                ((value_20, "standards >= 10", False, FACTS_6),),
+                amount(D_300000, "30万", (), False),
+                ((("standards", ">=", D_10), "standards >= 10", False, FACTS_6),),
                 "if standards >= 10",
                 exception_of="ladder.d",
                 priority=2,
             ),
             # constructs.policy:69
             # award ladder.e3 「e3」
-            Clause(
+            clause(
                 "ladder.e3",
                 "award",
                 "e3",
                 None,
                 "e3：适用",
-                Amount(D_400000, "40万", (), False),
-                ((value_21, "standards >= 20", False, FACTS_6),),
+                amount(D_400000, "40万", (), False),
+                ((("standards", ">=", D_20), "standards >= 20", False, FACTS_6),),
                 "if standards >= 20",
                 exception_of="ladder.d",
             ),
@@ -1359,45 +1365,45 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
     ),
     # constructs.policy:71
     # measure misc 「杂项」
-    MeasureSpec(
+    measure_spec(
         ("misc", "杂项", None, ("cash",)),
         ("applicant", ("park",), "适用主体为 园区"),
         (),
         (
             # constructs.policy:73
             # award misc.1 「misc.1」
-            Clause(
+            clause(
                 "misc.1",
                 "award",
                 "misc.1",
                 None,
                 "misc.1：适用",
-                Amount(value_22, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
-                ((value_23, TEXT_4, False, FACTS_9),),
+                amount(value_10, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
+                ((value_11, TEXT_4, False, FACTS_9),),
                 TEXT_5,
             ),
             # constructs.policy:74  第十条
             # award misc.2 「misc.2」
-            Clause(
+            clause(
                 "misc.2",
                 "award",
                 "misc.2",
                 "第十条",
                 "[第十条] misc.2：适用",
-                Amount(value_24, "max(investment / 10, 1万)", FACTS_1, False),
-                ((value_25, "established + 2年 <= 2023-06-01", False, FACTS_10),),
+                amount(value_12, "max(investment / 10, 1万)", FACTS_1, False),
+                ((value_13, "established + 2年 <= 2023-06-01", False, FACTS_10),),
                 "if established + 2年 <= 2023-06-01",
             ),
             # constructs.policy:75
             # award misc.3 「misc.3」
-            Clause(
+            clause(
                 "misc.3",
                 "award",
                 "misc.3",
                 None,
                 "misc.3：适用",
-                Amount(value_26, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
-                ((value_27, "key_platform implies national_platform", False, FACTS_12),),
+                amount(value_14, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
+                ((value_15, "key_platform implies national_platform", False, FACTS_12),),
                 TEXT_6,
             ),
         ),
@@ -1865,10 +1871,9 @@ def decide(
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
         shared = shared_gates_of(SHARED_GATES, DATE_2021_01_01, DATE_2025_12_31, f, p, date)
-        measures = {
-            spec.head[0]: run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)
-            for spec in MEASURE_SPECS
-        }
+        measures: dict[str, MeasureResult] = {}
+        for spec in MEASURE_SPECS:
+            measures[spec[0][0]] = run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}

@@ -10,12 +10,13 @@ import dataclasses
 import datetime
 import decimal
 import difflib
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, getcontext, setcontext
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 # ... the text of policydsl/runtime.py, inlined here ...
 
@@ -204,79 +205,125 @@ class Constraint:
 # stages, with a small function per expression) and runs it with run_measure; only its fast path is
 # unrolled.  `Expr` is such a function: its value from the facts `f`, the parameters `p` and the
 # `date`, recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when
-# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name.
+# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name,
+# and one that compares a fact with a figure as (fact, operator, figure).
 Expr = Callable[[Values, Values, Date, set[str]], Any]
-Test = Expr | str
+Test = Expr | str | tuple[str, str, Any]
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
 # (name, label, is money) of each fact an explanation shows
 Used = tuple[tuple[str, str, bool], ...]
 
 
-class Gate(NamedTuple):
+# Each entry is a plain tuple made by the function of its name (gate, amount, clause, stage,
+# measure_spec), so that the evaluation unpacks it at the cost of a tuple.
+Gate = tuple[str, Test, str, str, bool]
+Amount = tuple[Expr | Decimal | None, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
+Clause = tuple[
+    str,
+    str,
+    str,
+    str | None,
+    str,
+    Amount,
+    tuple[tuple[Test, str, bool, Used], ...],
+    str,
+    str | None,
+    int | None,
+]
+Stage = tuple[str, str, Test, str, Expr | Decimal | None]
+MeasureSpec = tuple[
+    tuple[str, str, str | None, tuple[str, ...]],
+    tuple[str, tuple[str, ...], str] | None,
+    tuple[Gate, ...],
+    tuple[Clause, ...],
+    str,
+    tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
+    tuple[Stage, ...],
+    bool,
+    tuple[tuple[Test, str, str], ...],
+    str | None,
+    bool,
+]
+
+
+def gate(reason: str, test: Test, text: str, key: str = "", negate: bool = False) -> Gate:
     """A requirement: the `reason` it gives, its condition (`test`, as written in `text`), its `key` in
     a result's conditions; it holds when the condition is true, or false when `negate`."""
-
-    reason: str
-    test: Test
-    text: str
-    key: str = ""
-    negate: bool = False
+    return (reason, test, text, key, negate)
 
 
-class Amount(NamedTuple):
+def amount(
+    value: Expr | Decimal | None,
+    text: str,
+    used: Used,
+    ceiling: bool,
+    caps: tuple[tuple[Expr | Decimal, str], ...] = (),
+    unset_reason: str = "",
+) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
     `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
-
-    value: Expr | Decimal | None
-    text: str
-    used: Used
-    ceiling: bool
-    caps: tuple[tuple[Expr | Decimal, str], ...] = ()
-    unset_reason: str = ""
+    return (value, text, used, ceiling, caps, unset_reason)
 
 
-class Clause(NamedTuple):
+def clause(
+    id: str,
+    kind: str,
+    label: str,
+    cite: str | None,
+    head: str,
+    amount: Amount,
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conds: str = "",
+    exception_of: str | None = None,
+    priority: int | None = None,
+) -> Clause:
     """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
     negated, facts shown) as written together in `conds`, and the default it is an exception of."""
-
-    id: str
-    kind: str
-    label: str
-    cite: str | None
-    head: str
-    amount: Amount
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = ()
-    conds: str = ""
-    exception_of: str | None = None
-    priority: int | None = None
+    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority)
 
 
-class Stage(NamedTuple):
+def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | None) -> Stage:
     """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
-
-    name: str
-    label: str
-    test: Test
-    text: str
-    share: Expr | Decimal | None
+    return (name, label, test, text, share)
 
 
-class MeasureSpec(NamedTuple):
+def measure_spec(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    applicants: tuple[str, tuple[str, ...], str] | None,
+    gates: tuple[Gate, ...],
+    clauses: tuple[Clause, ...],
+    none_reason: str,
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
+    stages: tuple[Stage, ...] = (),
+    no_clawback: bool = False,
+    preferences: tuple[tuple[Test, str, str], ...] = (),
+    selection: str | None = None,
+    exceptions: bool = False,
+) -> MeasureSpec:
     """A measure: its `head` (name, label, article, payment forms), the applicant kinds it admits
     (fact, kinds, reason), its gates and clauses, the reason when no clause applies, its funding
     limits (limit, received, text; the last applies), instalments, preferences (test, text, note),
     quota selection, and whether a clause is an exception of another."""
-
-    head: tuple[str, str, str | None, tuple[str, ...]]
-    applicants: tuple[str, tuple[str, ...], str] | None
-    gates: tuple[Gate, ...]
-    clauses: tuple[Clause, ...]
-    none_reason: str
-    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = ()
-    stages: tuple[Stage, ...] = ()
-    no_clawback: bool = False
-    preferences: tuple[tuple[Test, str, str], ...] = ()
-    selection: str | None = None
-    exceptions: bool = False
+    return (
+        head,
+        applicants,
+        gates,
+        clauses,
+        none_reason,
+        funding,
+        stages,
+        no_clawback,
+        preferences,
+        selection,
+        exceptions,
+    )
 
 
 def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
@@ -291,6 +338,13 @@ def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str
         if holds is None:
             need.add(test)
         return holds, None
+    if type(test) is tuple:
+        name, op, figure = test
+        value = f.get(name)
+        if value is None:
+            need.add(name)
+            return None, None
+        return COMPARE[op](value, figure), None
     try:
         return test(f, p, date, need), None  # type: ignore[operator]
     except Unset as exc:
@@ -325,15 +379,51 @@ def shared_gates_of(
             failures.append(f"政策自 {start.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效")
         if end is not None and date > end:
             failures.append(f"政策有效期至 {end.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    for gate in gates:
-        holds, why = truth(gate.test, gate.text, f, p, date, need)
-        if gate.negate and holds is not None:
-            holds = not holds
-        if holds is False:
-            failures.append(gate.reason)
-        elif holds is None:
-            unknown.append(why or gate.reason)
+    _gates(gates, None, failures, unknown, f, p, date, need)
     return failures, unknown, need
+
+
+def _gates(
+    gates: tuple[Gate, ...],
+    conditions: Conditions | None,
+    failures: list[str],
+    unknown: list[str],
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+) -> None:
+    """Run `gates`: a failing one's reason into `failures`, an undecided one's into `unknown`, each
+    outcome into `conditions`.  The common tests (a fact, a fact compared with a figure) are worked
+    out here without a call: truth() does the same."""
+    for reason, test, text, key, negate in gates:
+        why = None
+        if type(test) is str:
+            holds = f.get(test)
+            if holds is None:
+                need.add(test)
+        elif type(test) is tuple:
+            name, op, figure = test
+            holds = f.get(name)
+            if holds is None:
+                need.add(name)
+            else:
+                holds = COMPARE[op](holds, figure)
+        else:
+            try:
+                holds = test(f, p, date, need)  # type: ignore[operator]
+            except Unset as exc:
+                holds, why = None, exc.what
+            except ARITHMETIC as exc:
+                holds, why = None, failure(text, exc)
+        if negate and holds is not None:
+            holds = not holds
+        if conditions is not None:
+            conditions[key] = holds
+        if holds is False:
+            failures.append(reason)
+        elif holds is None:
+            unknown.append(why or reason)
 
 
 def run_clause(
@@ -348,12 +438,21 @@ def run_clause(
 ) -> Outcome:
     """One clause on the facts: whether it applies, its amount after caps and rounding, the precision,
     the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    _, _, label, _, head, amount, conditions, conds, _, _ = clause
     why = None
     unknown = False
-    for test, text, negated, _ in clause.conditions:
-        holds, reason = truth(test, text, f, p, date, need)
-        if reason is not None:
-            why = reason
+    for test, text, negated, _ in conditions:
+        if type(test) is tuple:
+            name, op, figure = test
+            holds = f.get(name)
+            if holds is None:
+                need.add(name)
+            else:
+                holds = COMPARE[op](holds, figure)
+        else:
+            holds, reason = truth(test, text, f, p, date, need)
+            if reason is not None:
+                why = reason
         if negated and holds is not None:
             holds = not holds
         if holds is False:
@@ -362,16 +461,16 @@ def run_clause(
             unknown = True
     if unknown:
         return None, None, EXACT, why, NO_STEPS
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason = amount
     steps: list[str] = []
     if explain:
-        if not clause.conditions:
-            steps.append(clause.head)
+        if not conditions:
+            steps.append(head)
         else:
-            used = "；".join(filter(None, (facts_text(f, c[3]) for c in clause.conditions if c[3])))
-            steps.append(f"{clause.head}（{clause.conds}；{used}）")
-    amount = clause.amount
-    if amount.value is None:  # no figure: the outcome is unknown whatever the caps say
-        for cap, quoted in amount.caps:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in conditions if c[3])))
+            steps.append(f"{head}（{conds}；{used}）")
+    if figure is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in caps:
             try:
                 limit = value_of(cap, f, p, date, need)
             except (Unset, *ARITHMETIC) as exc:
@@ -380,23 +479,23 @@ def run_clause(
                 continue
             if limit is not None:
                 steps.append("封顶 " + yuan(limit))
-        return True, None, UNKNOWN, amount.unset_reason, steps
+        return True, None, UNKNOWN, unset_reason, steps
     value = None
-    precision = AT_MOST if amount.ceiling else EXACT
+    precision = AT_MOST if ceiling else EXACT
     try:
-        value = value_of(amount.value, f, p, date, need)
+        value = figure if type(figure) is Decimal else figure(f, p, date, need)  # type: ignore[operator]
         if explain and value is not None:
-            used = facts_text(f, amount.used) if amount.used else ""
-            amount_step(steps, amount.text, value.quantize(quantum, mode), used)
+            used = facts_text(f, used_facts) if used_facts else ""
+            amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
     except ARITHMETIC as exc:
-        why = failure(amount.text, exc)
+        why = failure(quoted_amount, exc)
         precision = UNKNOWN
-    for cap, quoted in amount.caps:
+    for cap, quoted in caps:
         try:
-            limit = value_of(cap, f, p, date, need)
+            limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
         except (Unset, *ARITHMETIC) as exc:
             what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
             if precision == EXACT:
@@ -415,8 +514,8 @@ def run_clause(
         try:
             value = value.quantize(quantum, mode)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure(clause.label, exc), steps
-        if explain and amount.ceiling:
+            return True, None, UNKNOWN, failure(label, exc), steps
+        if explain and ceiling:
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
@@ -434,30 +533,35 @@ def run_measure(
 ) -> MeasureResult:
     """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
     settled into its result; the facts still needed are named as `needed` names them."""
-    head = spec.head
     if shared[0]:
-        return measure_result(head, INELIGIBLE, list(shared[0]), {})
+        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
+    (
+        head,
+        applicants,
+        gates,
+        clauses,
+        _,
+        funding_limits,
+        stages_of,
+        no_clawback,
+        prefs,
+        selection,
+        _,
+    ) = spec
     need = set(shared[2])
     conditions: Conditions = {}
     failures: list[str] = []
     unknown: list[str] = []
-    if spec.applicants is not None:
-        fact, kinds, reason = spec.applicants
+    if applicants is not None:
+        fact, kinds, reason = applicants
         kind = f.get(fact)
         if kind is None:
             need.add(fact)
             unknown.append(reason)
         elif kind not in kinds:
             failures.append(reason)
-    for gate in spec.gates:
-        holds, why = truth(gate.test, gate.text, f, p, date, need)
-        if gate.negate and holds is not None:
-            holds = not holds
-        conditions[gate.key] = holds
-        if holds is False:
-            failures.append(gate.reason)
-        elif holds is None:
-            unknown.append(why or gate.reason)
+    if gates:
+        _gates(gates, conditions, failures, unknown, f, p, date, need)
     if failures:
         return measure_result(head, INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -465,40 +569,44 @@ def run_measure(
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
-    outs = [run_clause(c, f, p, date, need, explain, quantum, mode) for c in spec.clauses]
+    outs: list[Outcome] = []
+    decided = True
+    for c in clauses:
+        outcome = run_clause(c, f, p, date, need, explain, quantum, mode)
+        outs.append(outcome)
+        if outcome[0] is None:
+            decided = False
     funding = None
-    for limit, received, text in spec.funding:  # every limit is worked out; the last applies
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
         funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
     stages: list[tuple[str, str, Decimal | None, bool | None]] = []
-    for stage in spec.stages:
+    for name, label, test, text, share_of in stages_of:
         if stages and stages[-1][3] is False:
             break  # this stage and every later one are forfeit: their facts are not read
-        holds, _ = truth(stage.test, stage.text, f, p, date, need)
+        holds, _ = truth(test, text, f, p, date, need)
         share = None
-        if stage.share is not None:
-            share = safe_value(stage.share, f, p, date, need)
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
             if share is None:
                 holds = None  # the share cannot be worked out, so neither can the stage
-        stages.append((stage.name, stage.label, share, holds))
+        stages.append((name, label, share, holds))
     try:
-        if not spec.exceptions and outs and all(o[0] is not None for o in outs):
+        if decided and outs and not spec[10]:
             _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
         else:
             outcomes = [
-                ClauseOutcome(
-                    c.id, c.kind, c.label, c.cite, c.exception_of, c.priority, *o[:3], list(o[4]), o[3]
-                )
-                for c, o in zip(spec.clauses, outs, strict=True)
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
+                for c, o in zip(clauses, outs, strict=True)
             ]
-            finish_measure(result, outcomes, rounding, funding, stages, spec.no_clawback)
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
     except ARITHMETIC as exc:
         result.status, result.amount = UNDETERMINED, None
         result.reasons.append(failure(head[1], exc))
-    for test, text, note in spec.preferences:
+    for test, text, note in prefs:
         if truth(test, text, f, p, date, need)[0] is True:
             result.explanation.append(note)
-    if spec.selection is not None and result.status != INELIGIBLE:
-        result.selection = spec.selection
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
     return settle_unknown(result, unknown, need, needed)
 
 
@@ -515,19 +623,25 @@ def _settle_straight(
     """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
     awards: list[tuple[str, Outcome]] = []
     bonuses: list[tuple[str, Outcome]] = []
-    for clause, o in zip(spec.clauses, outs, strict=True):
-        result.conditions[clause.id] = o[0]
-        (awards if clause.kind == "award" else bonuses).append((clause.id, o))
-    if not any(o[0] for _, o in awards):
+    applies = False
+    for c, o in zip(spec[3], outs, strict=True):
+        result.conditions[c[0]] = o[0]
+        if c[1] == "award":
+            awards.append((c[0], o))
+            if o[0]:
+                applies = True
+        else:
+            bonuses.append((c[0], o))
+    if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec.none_reason)
+        result.reasons.append(spec[4])
         return
     reasons: list[str] = []
     total = ZERO
     precision = EXACT
     count = 0
-    for cid, (applies, amount, clause_precision, why, steps) in awards + bonuses:
-        if not applies:
+    for cid, (chosen, value, clause_precision, why, steps) in awards + bonuses:
+        if not chosen:
             continue
         count += 1
         result.clauses.append(cid)
@@ -536,15 +650,15 @@ def _settle_straight(
             reasons.append(why)
         if clause_precision != EXACT and precision != UNKNOWN:
             precision = clause_precision
-        if amount is not None:
-            total += amount
+        if value is not None:
+            total += value
     if count > 1 and precision != UNKNOWN:
         result.explanation.append("合计 " + yuan(total))
     if funding is not None and precision != UNKNOWN:
         total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
     undecided = False
     if stages and precision != UNKNOWN:
-        total, decided = _instalments(result, total, stages, spec.no_clawback, rounding)
+        total, decided = _instalments(result, total, stages, spec[7], rounding)
         undecided = not decided
     if precision == UNKNOWN or undecided:
         result.status = UNDETERMINED
@@ -655,17 +769,8 @@ def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v2
 
 
-# if b >= 0
-def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    b_ = f.get("b")
-    if b_ is None:
-        need.add("b")
-    c1 = None if b_ is None else b_ >= D_0
-    return c1
-
-
 # amount: ceiling a * r
-def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     r_ = f.get("r")
     if a_ is None:
@@ -676,17 +781,8 @@ def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
-# if a > 0
-def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    a_ = f.get("a")
-    if a_ is None:
-        need.add("a")
-    c1 = None if a_ is None else a_ > D_0
-    return c1
-
-
 # if d + 100年 > 2030-01-01
-def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     d = f.get("d")
     if d is None:
         need.add("d")
@@ -696,7 +792,7 @@ def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # since(d) 满 1年
-def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     d = f.get("d")
     if d is None:
         need.add("d")
@@ -711,7 +807,7 @@ def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined 5万/家 * n
-def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     n_ = f.get("n")
     if n_ is None:
         need.add("n")
@@ -719,26 +815,8 @@ def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
-# if n >= 0
-def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    n_ = f.get("n")
-    if n_ is None:
-        need.add("n")
-    c1 = None if n_ is None else n_ >= D_0
-    return c1
-
-
-# n >= 1
-def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    n_ = f.get("n")
-    if n_ is None:
-        need.add("n")
-    c1 = None if n_ is None else n_ >= D_1
-    return c1
-
-
 # share of first
-def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     b_ = f.get("b")
     if a_ is None:
@@ -749,35 +827,26 @@ def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
-# n >= 2
-def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    n_ = f.get("n")
-    if n_ is None:
-        need.add("n")
-    c1 = None if n_ is None else n_ >= D_2
-    return c1
-
-
 # eligibility shared by every measure
 SHARED_GATES: tuple[Gate, ...] = ()
 MEASURE_SPECS: tuple[MeasureSpec, ...] = (
     # edges.policy:11
     # measure ratio 「比值」
-    MeasureSpec(
+    measure_spec(
         ("ratio", "比值", None, ("cash",)),
         None,
         (),
         (
             # edges.policy:12
             # award ratio.1 「ratio.1」
-            Clause(
+            clause(
                 "ratio.1",
                 "award",
                 "ratio.1",
                 None,
                 "ratio.1：适用",
-                Amount(value_1, "a * (a / b)", FACTS_1, False, ((D_1000000, "100万"),)),
-                ((value_2, "b >= 0", False, FACTS_2),),
+                amount(value_1, "a * (a / b)", FACTS_1, False, ((D_1000000, "100万"),)),
+                ((("b", ">=", D_0), "b >= 0", False, FACTS_2),),
                 "if b >= 0",
             ),
         ),
@@ -785,21 +854,21 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
     ),
     # edges.policy:14
     # measure huge 「大数」
-    MeasureSpec(
+    measure_spec(
         ("huge", "大数", None, ("cash",)),
         None,
         (),
         (
             # edges.policy:15
             # award huge.1 「huge.1」
-            Clause(
+            clause(
                 "huge.1",
                 "award",
                 "huge.1",
                 None,
                 "huge.1：适用",
-                Amount(value_3, "a * r", FACTS_3, True),
-                ((value_4, "a > 0", False, FACTS_4),),
+                amount(value_2, "a * r", FACTS_3, True),
+                ((("a", ">", D_0), "a > 0", False, FACTS_4),),
                 "if a > 0",
             ),
         ),
@@ -807,21 +876,21 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
     ),
     # edges.policy:17
     # measure later 「日期」
-    MeasureSpec(
+    measure_spec(
         ("later", "日期", None, ("cash",)),
         None,
         (),
         (
             # edges.policy:18
             # award later.1 「later.1」
-            Clause(
+            clause(
                 "later.1",
                 "award",
                 "later.1",
                 None,
                 "later.1：适用",
-                Amount(D_100000, "10万", (), False),
-                ((value_5, "d + 100年 > 2030-01-01", False, FACTS_5),),
+                amount(D_100000, "10万", (), False),
+                ((value_3, "d + 100年 > 2030-01-01", False, FACTS_5),),
                 "if d + 100年 > 2030-01-01",
             ),
         ),
@@ -829,51 +898,51 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
     ),
     # edges.policy:20
     # measure since_edge 「期限」
-    MeasureSpec(
+    measure_spec(
         ("since_edge", "期限", None, ("cash",)),
         None,
         (
             # edges.policy:21  require since(d) 满 1年
-            Gate("满1年", value_6, "since(d) 满 1年", "since_edge.require.1"),
+            gate("满1年", value_4, "since(d) 满 1年", "since_edge.require.1"),
         ),
         (
             # edges.policy:22
             # award since_edge.1 「since_edge.1」
-            Clause(
+            clause(
                 "since_edge.1",
                 "award",
                 "since_edge.1",
                 None,
                 "since_edge.1：适用",
-                Amount(value_7, "5万/家 * n", FACTS_6, False, ((value_1, "a * (a / b)"),)),
+                amount(value_5, "5万/家 * n", FACTS_6, False, ((value_1, "a * (a / b)"),)),
             ),
         ),
         "不满足任何给予条件：since_edge.1",
     ),
     # edges.policy:24
     # measure staged 「分期」
-    MeasureSpec(
+    measure_spec(
         ("staged", "分期", None, ("cash",)),
         None,
         (),
         (
             # edges.policy:25
             # award staged.1 「staged.1」
-            Clause(
+            clause(
                 "staged.1",
                 "award",
                 "staged.1",
                 None,
                 "staged.1：适用",
-                Amount(D_500000, "50万", (), False),
-                ((value_8, "n >= 0", False, FACTS_6),),
+                amount(D_500000, "50万", (), False),
+                ((("n", ">=", D_0), "n >= 0", False, FACTS_6),),
                 "if n >= 0",
             ),
         ),
         "不满足任何给予条件：staged.1",
         stages=(
-            Stage("first", "首期", value_9, "n >= 1", value_10),
-            Stage("second", "二期", value_11, "n >= 2", None),
+            stage("first", "首期", ("n", ">=", D_1), "n >= 1", value_6),
+            stage("second", "二期", ("n", ">=", D_2), "n >= 2", None),
         ),
     ),
 )
@@ -1072,10 +1141,9 @@ def decide(
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
         shared = shared_gates_of(SHARED_GATES, None, None, f, p, date)
-        measures = {
-            spec.head[0]: run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)
-            for spec in MEASURE_SPECS
-        }
+        measures: dict[str, MeasureResult] = {}
+        for spec in MEASURE_SPECS:
+            measures[spec[0][0]] = run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
