@@ -557,6 +557,9 @@ def test_inline_gate_tests_agree_with_truth(facts: dict[str, object], negate: bo
     figure) inline for speed; each form must give what support.truth and a compiled function give,
     and record the same missing facts."""
     from policydsl.codegen import support
+    from policydsl.runtime import Rounding
+
+    rounding = Rounding("fen", "half_up")
 
     def compiled(f: dict[str, object], p: object, date: object, need: set[str]) -> object:
         value = f.get("b")
@@ -582,3 +585,13 @@ def test_inline_gate_tests_agree_with_truth(facts: dict[str, object], negate: bo
         assert need == truth_need
         assert failures == (["reason"] if expected is False else [])
         assert unknown == (["reason"] if expected is None else [])
+        # run_measure writes the same loop out for a measure's own gates
+        spec = support.measure_spec(("m", "M", None, ()), None, gates, (), "none")
+        shared: support.Shared = ([], [], set())
+        result = support.run_measure(spec, f, {}, None, shared, False, {"a": "a", "b": "b"}, rounding)
+        assert result.conditions == {"key": expected}
+        assert list(result.needed or []) == (sorted(need) if expected is None else [])
+        if expected is False:
+            assert (result.status, result.reasons) == ("ineligible", ["reason"])
+        elif expected is None:
+            assert (result.status, result.reasons) == ("undetermined", ["尚无法判断：reason"])

@@ -817,6 +817,14 @@ class PythonGenerator:
             return self.const(self.figure(e))
         return self.expr_func(e, text)
 
+    def product_code(self, e: P.Expr) -> str | None:
+        """A figure times a fact (either way round) as support.Figure's (figure, fact), or None."""
+        if isinstance(e, P.Arith) and e.op == "*" and e.kind != "date":
+            for figure, fact in ((e.left, e.right), (e.right, e.left)):
+                if isinstance(fact, P.FactRef) and isinstance(figure, P.Const):
+                    return Seq([self.const(figure.value), self.s(fact.name)]).inline()
+        return None
+
     def gate_seq(self, gate: P.Gate, key: bool) -> Seq:
         test, negate = self.test_code(gate.cond, gate.text, not gate.passes_when)
         items = [self.s(gate.reason), test, self.s(gate.text)]
@@ -852,7 +860,9 @@ class PythonGenerator:
             amount_seq.items.append(f"unset_reason={self.s(amount.unset_reason)}")
         else:
             used = self.facts_used(amount.expr)
-            value = self.value_code(amount.expr, f"amount: {amount.mode} {amount.text}")
+            value = self.product_code(amount.expr) or self.value_code(
+                amount.expr, f"amount: {amount.mode} {amount.text}"
+            )
             items: list[str | Seq] = [
                 value,
                 self.s(amount.text),

@@ -224,7 +224,9 @@ Used = tuple[tuple[str, str, bool], ...]
 # Each entry is a plain tuple made by the function of its name (gate, amount, clause, stage,
 # measure_spec), so that the evaluation unpacks it at the cost of a tuple.
 Gate = tuple[str, Test, str, str, bool]
-Amount = tuple[Expr | Decimal | None, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
+# a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
+Figure = Expr | Decimal | tuple[Decimal, str] | None
+Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
 Clause = tuple[
     str,
     str,
@@ -260,7 +262,7 @@ def gate(reason: str, test: Test, text: str, key: str = "", negate: bool = False
 
 
 def amount(
-    value: Expr | Decimal | None,
+    value: Figure,
     text: str,
     used: Used,
     ceiling: bool,
@@ -426,7 +428,177 @@ def _gates(
             unknown.append(why or reason)
 
 
-def run_clause(
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
+    settled into its result; the facts still needed are named as `needed` names them.  The gate loop,
+    the clauses' conditions and the settlement of a single clause are written out here, not called:
+    _gates, truth and _settle_straight do the same."""
+    if shared[0]:
+        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
+    (
+        head,
+        applicants,
+        gates,
+        clauses,
+        none_reason,
+        funding_limits,
+        stages_of,
+        no_clawback,
+        prefs,
+        selection,
+        exceptions,
+    ) = spec
+    need = set(shared[2])
+    conditions: Conditions = {}
+    failures: list[str] = []
+    unknown: list[str] = []
+    if applicants is not None:
+        fact, kinds, reason = applicants
+        kind = f.get(fact)
+        if kind is None:
+            need.add(fact)
+            unknown.append(reason)
+        elif kind not in kinds:
+            failures.append(reason)
+    for reason, test, text, key, negate in gates:
+        why = None
+        if type(test) is str:
+            holds = f.get(test)
+            if holds is None:
+                need.add(test)
+        elif type(test) is tuple:
+            name, op, figure = test
+            holds = f.get(name)
+            if holds is None:
+                need.add(name)
+            else:
+                holds = COMPARE[op](holds, figure)
+        else:
+            try:
+                holds = test(f, p, date, need)  # type: ignore[operator]
+            except Unset as exc:
+                holds, why = None, exc.what
+            except ARITHMETIC as exc:
+                holds, why = None, failure(text, exc)
+        if negate and holds is not None:
+            holds = not holds
+        conditions[key] = holds
+        if holds is False:
+            failures.append(reason)
+        elif holds is None:
+            unknown.append(why or reason)
+    if failures:
+        return measure_result(head, INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs: list[Outcome] = []
+    decided = True
+    for clause in clauses:
+        why = None
+        applies: bool | None = True
+        for test, text, negated, _ in clause[6]:
+            if type(test) is tuple:
+                name, op, figure = test
+                holds = f.get(name)
+                if holds is None:
+                    need.add(name)
+                else:
+                    holds = COMPARE[op](holds, figure)
+            elif type(test) is str:
+                holds = f.get(test)
+                if holds is None:
+                    need.add(test)
+            else:
+                try:
+                    holds = test(f, p, date, need)  # type: ignore[operator]
+                except Unset as exc:
+                    holds, why = None, exc.what
+                except ARITHMETIC as exc:
+                    holds, why = None, failure(text, exc)
+            if negated and holds is not None:
+                holds = not holds
+            if holds is False:
+                applies = False
+                break
+            if holds is None:
+                applies = None
+        if applies:
+            outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
+        else:
+            outs.append((applies, None, EXACT, why, NO_STEPS))
+            if applies is None:
+                decided = False
+    funding = None
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for name, label, test, text, share_of in stages_of:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(test, text, f, p, date, need)
+        share = None
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((name, label, share, holds))
+    try:
+        if not decided or exceptions or not outs:
+            outcomes = [
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
+                for c, o in zip(clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
+        elif len(outs) > 1:
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:  # one decided clause: _settle_straight written out
+            chosen, value, precision, why, steps = outs[0]
+            cid = clauses[0][0]
+            conditions[cid] = chosen
+            if not chosen or clauses[0][1] != "award":
+                result.status = INELIGIBLE
+                result.reasons.append(none_reason)
+            else:
+                result.clauses.append(cid)
+                result.explanation.extend(steps)
+                reasons = [why] if why else []
+                total = ZERO if value is None else ZERO + value
+                if funding is not None and precision != UNKNOWN:
+                    total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+                undecided = False
+                if stages and precision != UNKNOWN:
+                    total, complete = _instalments(result, total, stages, no_clawback, rounding)
+                    undecided = not complete
+                if precision == UNKNOWN or undecided:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(quantum, mode)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in prefs:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _applies(
     clause: Clause,
     f: Values,
     p: Values,
@@ -435,32 +607,11 @@ def run_clause(
     explain: bool,
     quantum: Decimal,
     mode: str,
+    why: str | None,
 ) -> Outcome:
-    """One clause on the facts: whether it applies, its amount after caps and rounding, the precision,
-    the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
+    precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
     _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    why = None
-    unknown = False
-    for test, text, negated, _ in conditions:
-        if type(test) is tuple:
-            name, op, figure = test
-            holds = f.get(name)
-            if holds is None:
-                need.add(name)
-            else:
-                holds = COMPARE[op](holds, figure)
-        else:
-            holds, reason = truth(test, text, f, p, date, need)
-            if reason is not None:
-                why = reason
-        if negated and holds is not None:
-            holds = not holds
-        if holds is False:
-            return False, None, EXACT, why, NO_STEPS
-        if holds is None:
-            unknown = True
-    if unknown:
-        return None, None, EXACT, why, NO_STEPS
     figure, quoted_amount, used_facts, ceiling, caps, unset_reason = amount
     steps: list[str] = []
     if explain:
@@ -483,7 +634,17 @@ def run_clause(
     value = None
     precision = AT_MOST if ceiling else EXACT
     try:
-        value = figure if type(figure) is Decimal else figure(f, p, date, need)  # type: ignore[operator]
+        if type(figure) is Decimal:
+            value = figure
+        elif type(figure) is tuple:  # a figure times a fact
+            factor, name = figure
+            value = f.get(name)
+            if value is None:
+                need.add(name)
+            else:
+                value = factor * value
+        else:
+            value = figure(f, p, date, need)  # type: ignore[operator]
         if explain and value is not None:
             used = facts_text(f, used_facts) if used_facts else ""
             amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
@@ -519,95 +680,6 @@ def run_clause(
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
-
-
-def run_measure(
-    spec: MeasureSpec,
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    explain: bool,
-    needed: Mapping[str, str],
-    rounding: Rounding,
-) -> MeasureResult:
-    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
-    settled into its result; the facts still needed are named as `needed` names them."""
-    if shared[0]:
-        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
-    (
-        head,
-        applicants,
-        gates,
-        clauses,
-        _,
-        funding_limits,
-        stages_of,
-        no_clawback,
-        prefs,
-        selection,
-        _,
-    ) = spec
-    need = set(shared[2])
-    conditions: Conditions = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    if applicants is not None:
-        fact, kinds, reason = applicants
-        kind = f.get(fact)
-        if kind is None:
-            need.add(fact)
-            unknown.append(reason)
-        elif kind not in kinds:
-            failures.append(reason)
-    if gates:
-        _gates(gates, conditions, failures, unknown, f, p, date, need)
-    if failures:
-        return measure_result(head, INELIGIBLE, failures, conditions)
-    if shared[1]:
-        unknown = shared[1] + unknown
-    result = measure_result(head, DETERMINED, [], conditions)
-    quantum = ROUNDING_QUANTA[rounding.unit]
-    mode = ROUNDING_MODES[rounding.mode]
-    outs: list[Outcome] = []
-    decided = True
-    for c in clauses:
-        outcome = run_clause(c, f, p, date, need, explain, quantum, mode)
-        outs.append(outcome)
-        if outcome[0] is None:
-            decided = False
-    funding = None
-    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
-        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
-    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
-    for name, label, test, text, share_of in stages_of:
-        if stages and stages[-1][3] is False:
-            break  # this stage and every later one are forfeit: their facts are not read
-        holds, _ = truth(test, text, f, p, date, need)
-        share = None
-        if share_of is not None:
-            share = safe_value(share_of, f, p, date, need)
-            if share is None:
-                holds = None  # the share cannot be worked out, so neither can the stage
-        stages.append((name, label, share, holds))
-    try:
-        if decided and outs and not spec[10]:
-            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
-        else:
-            outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
-                for c, o in zip(clauses, outs, strict=True)
-            ]
-            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure(head[1], exc))
-    for test, text, note in prefs:
-        if truth(test, text, f, p, date, need)[0] is True:
-            result.explanation.append(note)
-    if selection is not None and result.status != INELIGIBLE:
-        result.selection = selection
-    return settle_unknown(result, unknown, need, needed)
 
 
 def _settle_straight(
@@ -958,7 +1030,7 @@ def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
-# amount: determined 50% * investment
+# funding_limit 50% * investment
 def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
@@ -975,17 +1047,8 @@ def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return other_funding
 
 
-# amount: determined 5万/家 * customers
-def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    customers = f.get("customers")
-    if customers is None:
-        need.add("customers")
-    v1 = None if customers is None else D_50000 * customers
-    return v1
-
-
 # amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
-def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     if revenue is None:
         need.add("revenue")
@@ -1001,13 +1064,13 @@ def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined pilot_amount
-def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     v1 = param_pilot_amount(f, p, date, need)
     return v1
 
 
 # score >= 60 or revenue > 1000万
-def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     score = f.get("score")
     if score is None:
@@ -1024,7 +1087,7 @@ def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined base_rate * fees
-def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     v1 = param_base_rate(f, p, date, need)
     if fees is None:
@@ -1034,7 +1097,7 @@ def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined min(1:1 * other_funding, 1000万)
-def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     other_funding = f.get("other_funding")
     if other_funding is None:
         need.add("other_funding")
@@ -1044,7 +1107,7 @@ def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if center_level in [national, provincial] and not key_platform
-def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     center_level = f.get("center_level")
     key_platform = f.get("key_platform")
     if center_level is None:
@@ -1061,7 +1124,7 @@ def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined max(investment / 10, 1万)
-def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
         need.add("investment")
@@ -1071,7 +1134,7 @@ def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if established + 2年 <= 2023-06-01
-def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     established = f.get("established")
     if established is None:
         need.add("established")
@@ -1081,7 +1144,7 @@ def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined investment * (revenue / fees)
-def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     investment = f.get("investment")
     revenue = f.get("revenue")
@@ -1097,7 +1160,7 @@ def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if key_platform implies national_platform
-def value_15(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     key_platform = f.get("key_platform")
     national_platform = f.get("national_platform")
     if key_platform is None:
@@ -1133,7 +1196,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "配套奖励",
                 None,
                 "配套奖励：适用",
-                amount(value_3, "50% * investment", FACTS_1, False, ((value_2, TEXT_2),)),
+                amount((D_0_50, "investment"), "50% * investment", FACTS_1, False, ((value_2, TEXT_2),)),
             ),
         ),
         "不满足任何给予条件：配套奖励",
@@ -1205,7 +1268,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "consulting.1",
                 None,
                 "consulting.1：适用",
-                amount(value_5, "5万/家 * customers", FACTS_5, False),
+                amount((D_50000, "customers"), "5万/家 * customers", FACTS_5, False),
                 ((("customers", ">", D_0), "customers > 0", False, FACTS_5),),
                 "if customers > 0",
             ),
@@ -1235,7 +1298,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "banded.1",
                 None,
                 "banded.1：适用",
-                amount(value_6, TEXT_3, FACTS_4, False),
+                amount(value_5, TEXT_3, FACTS_4, False),
             ),
         ),
         "不满足任何给予条件：banded.1",
@@ -1255,7 +1318,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "pilot.1",
                 None,
                 "pilot.1：适用",
-                amount(value_7, "pilot_amount", (), False),
+                amount(value_6, "pilot_amount", (), False),
                 ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
                 "if standards >= 1",
             ),
@@ -1281,7 +1344,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
         None,
         (
             # constructs.policy:61  require score >= 60 or revenue > 1000万
-            gate("评分或收入达标", value_8, "score >= 60 or revenue > 1000万", "voucher.require.1"),
+            gate("评分或收入达标", value_7, "score >= 60 or revenue > 1000万", "voucher.require.1"),
         ),
         (
             # constructs.policy:62
@@ -1292,7 +1355,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "voucher.1",
                 None,
                 "voucher.1：适用",
-                amount(value_9, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
+                amount(value_8, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
                 ((("fees", "==", D_0), "fees == 0", True, FACTS_7),),
                 "unless fees == 0",
             ),
@@ -1378,8 +1441,8 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "misc.1",
                 None,
                 "misc.1：适用",
-                amount(value_10, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
-                ((value_11, TEXT_4, False, FACTS_9),),
+                amount(value_9, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
+                ((value_10, TEXT_4, False, FACTS_9),),
                 TEXT_5,
             ),
             # constructs.policy:74  第十条
@@ -1390,8 +1453,8 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "misc.2",
                 "第十条",
                 "[第十条] misc.2：适用",
-                amount(value_12, "max(investment / 10, 1万)", FACTS_1, False),
-                ((value_13, "established + 2年 <= 2023-06-01", False, FACTS_10),),
+                amount(value_11, "max(investment / 10, 1万)", FACTS_1, False),
+                ((value_12, "established + 2年 <= 2023-06-01", False, FACTS_10),),
                 "if established + 2年 <= 2023-06-01",
             ),
             # constructs.policy:75
@@ -1402,8 +1465,8 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "misc.3",
                 None,
                 "misc.3：适用",
-                amount(value_14, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
-                ((value_15, "key_platform implies national_platform", False, FACTS_12),),
+                amount(value_13, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
+                ((value_14, "key_platform implies national_platform", False, FACTS_12),),
                 TEXT_6,
             ),
         ),

@@ -224,7 +224,9 @@ Used = tuple[tuple[str, str, bool], ...]
 # Each entry is a plain tuple made by the function of its name (gate, amount, clause, stage,
 # measure_spec), so that the evaluation unpacks it at the cost of a tuple.
 Gate = tuple[str, Test, str, str, bool]
-Amount = tuple[Expr | Decimal | None, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
+# a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
+Figure = Expr | Decimal | tuple[Decimal, str] | None
+Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
 Clause = tuple[
     str,
     str,
@@ -260,7 +262,7 @@ def gate(reason: str, test: Test, text: str, key: str = "", negate: bool = False
 
 
 def amount(
-    value: Expr | Decimal | None,
+    value: Figure,
     text: str,
     used: Used,
     ceiling: bool,
@@ -426,7 +428,177 @@ def _gates(
             unknown.append(why or reason)
 
 
-def run_clause(
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    shared: Shared,
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
+    settled into its result; the facts still needed are named as `needed` names them.  The gate loop,
+    the clauses' conditions and the settlement of a single clause are written out here, not called:
+    _gates, truth and _settle_straight do the same."""
+    if shared[0]:
+        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
+    (
+        head,
+        applicants,
+        gates,
+        clauses,
+        none_reason,
+        funding_limits,
+        stages_of,
+        no_clawback,
+        prefs,
+        selection,
+        exceptions,
+    ) = spec
+    need = set(shared[2])
+    conditions: Conditions = {}
+    failures: list[str] = []
+    unknown: list[str] = []
+    if applicants is not None:
+        fact, kinds, reason = applicants
+        kind = f.get(fact)
+        if kind is None:
+            need.add(fact)
+            unknown.append(reason)
+        elif kind not in kinds:
+            failures.append(reason)
+    for reason, test, text, key, negate in gates:
+        why = None
+        if type(test) is str:
+            holds = f.get(test)
+            if holds is None:
+                need.add(test)
+        elif type(test) is tuple:
+            name, op, figure = test
+            holds = f.get(name)
+            if holds is None:
+                need.add(name)
+            else:
+                holds = COMPARE[op](holds, figure)
+        else:
+            try:
+                holds = test(f, p, date, need)  # type: ignore[operator]
+            except Unset as exc:
+                holds, why = None, exc.what
+            except ARITHMETIC as exc:
+                holds, why = None, failure(text, exc)
+        if negate and holds is not None:
+            holds = not holds
+        conditions[key] = holds
+        if holds is False:
+            failures.append(reason)
+        elif holds is None:
+            unknown.append(why or reason)
+    if failures:
+        return measure_result(head, INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs: list[Outcome] = []
+    decided = True
+    for clause in clauses:
+        why = None
+        applies: bool | None = True
+        for test, text, negated, _ in clause[6]:
+            if type(test) is tuple:
+                name, op, figure = test
+                holds = f.get(name)
+                if holds is None:
+                    need.add(name)
+                else:
+                    holds = COMPARE[op](holds, figure)
+            elif type(test) is str:
+                holds = f.get(test)
+                if holds is None:
+                    need.add(test)
+            else:
+                try:
+                    holds = test(f, p, date, need)  # type: ignore[operator]
+                except Unset as exc:
+                    holds, why = None, exc.what
+                except ARITHMETIC as exc:
+                    holds, why = None, failure(text, exc)
+            if negated and holds is not None:
+                holds = not holds
+            if holds is False:
+                applies = False
+                break
+            if holds is None:
+                applies = None
+        if applies:
+            outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
+        else:
+            outs.append((applies, None, EXACT, why, NO_STEPS))
+            if applies is None:
+                decided = False
+    funding = None
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for name, label, test, text, share_of in stages_of:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(test, text, f, p, date, need)
+        share = None
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((name, label, share, holds))
+    try:
+        if not decided or exceptions or not outs:
+            outcomes = [
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
+                for c, o in zip(clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
+        elif len(outs) > 1:
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:  # one decided clause: _settle_straight written out
+            chosen, value, precision, why, steps = outs[0]
+            cid = clauses[0][0]
+            conditions[cid] = chosen
+            if not chosen or clauses[0][1] != "award":
+                result.status = INELIGIBLE
+                result.reasons.append(none_reason)
+            else:
+                result.clauses.append(cid)
+                result.explanation.extend(steps)
+                reasons = [why] if why else []
+                total = ZERO if value is None else ZERO + value
+                if funding is not None and precision != UNKNOWN:
+                    total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+                undecided = False
+                if stages and precision != UNKNOWN:
+                    total, complete = _instalments(result, total, stages, no_clawback, rounding)
+                    undecided = not complete
+                if precision == UNKNOWN or undecided:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(quantum, mode)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in prefs:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _applies(
     clause: Clause,
     f: Values,
     p: Values,
@@ -435,32 +607,11 @@ def run_clause(
     explain: bool,
     quantum: Decimal,
     mode: str,
+    why: str | None,
 ) -> Outcome:
-    """One clause on the facts: whether it applies, its amount after caps and rounding, the precision,
-    the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
+    precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
     _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    why = None
-    unknown = False
-    for test, text, negated, _ in conditions:
-        if type(test) is tuple:
-            name, op, figure = test
-            holds = f.get(name)
-            if holds is None:
-                need.add(name)
-            else:
-                holds = COMPARE[op](holds, figure)
-        else:
-            holds, reason = truth(test, text, f, p, date, need)
-            if reason is not None:
-                why = reason
-        if negated and holds is not None:
-            holds = not holds
-        if holds is False:
-            return False, None, EXACT, why, NO_STEPS
-        if holds is None:
-            unknown = True
-    if unknown:
-        return None, None, EXACT, why, NO_STEPS
     figure, quoted_amount, used_facts, ceiling, caps, unset_reason = amount
     steps: list[str] = []
     if explain:
@@ -483,7 +634,17 @@ def run_clause(
     value = None
     precision = AT_MOST if ceiling else EXACT
     try:
-        value = figure if type(figure) is Decimal else figure(f, p, date, need)  # type: ignore[operator]
+        if type(figure) is Decimal:
+            value = figure
+        elif type(figure) is tuple:  # a figure times a fact
+            factor, name = figure
+            value = f.get(name)
+            if value is None:
+                need.add(name)
+            else:
+                value = factor * value
+        else:
+            value = figure(f, p, date, need)  # type: ignore[operator]
         if explain and value is not None:
             used = facts_text(f, used_facts) if used_facts else ""
             amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
@@ -519,95 +680,6 @@ def run_clause(
             steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
         return True, value, precision, why, steps
     return True, None, UNKNOWN, why, steps
-
-
-def run_measure(
-    spec: MeasureSpec,
-    f: Values,
-    p: Values,
-    date: Date,
-    shared: Shared,
-    explain: bool,
-    needed: Mapping[str, str],
-    rounding: Rounding,
-) -> MeasureResult:
-    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
-    settled into its result; the facts still needed are named as `needed` names them."""
-    if shared[0]:
-        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
-    (
-        head,
-        applicants,
-        gates,
-        clauses,
-        _,
-        funding_limits,
-        stages_of,
-        no_clawback,
-        prefs,
-        selection,
-        _,
-    ) = spec
-    need = set(shared[2])
-    conditions: Conditions = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    if applicants is not None:
-        fact, kinds, reason = applicants
-        kind = f.get(fact)
-        if kind is None:
-            need.add(fact)
-            unknown.append(reason)
-        elif kind not in kinds:
-            failures.append(reason)
-    if gates:
-        _gates(gates, conditions, failures, unknown, f, p, date, need)
-    if failures:
-        return measure_result(head, INELIGIBLE, failures, conditions)
-    if shared[1]:
-        unknown = shared[1] + unknown
-    result = measure_result(head, DETERMINED, [], conditions)
-    quantum = ROUNDING_QUANTA[rounding.unit]
-    mode = ROUNDING_MODES[rounding.mode]
-    outs: list[Outcome] = []
-    decided = True
-    for c in clauses:
-        outcome = run_clause(c, f, p, date, need, explain, quantum, mode)
-        outs.append(outcome)
-        if outcome[0] is None:
-            decided = False
-    funding = None
-    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
-        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
-    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
-    for name, label, test, text, share_of in stages_of:
-        if stages and stages[-1][3] is False:
-            break  # this stage and every later one are forfeit: their facts are not read
-        holds, _ = truth(test, text, f, p, date, need)
-        share = None
-        if share_of is not None:
-            share = safe_value(share_of, f, p, date, need)
-            if share is None:
-                holds = None  # the share cannot be worked out, so neither can the stage
-        stages.append((name, label, share, holds))
-    try:
-        if decided and outs and not spec[10]:
-            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
-        else:
-            outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
-                for c, o in zip(clauses, outs, strict=True)
-            ]
-            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure(head[1], exc))
-    for test, text, note in prefs:
-        if truth(test, text, f, p, date, need)[0] is True:
-            result.explanation.append(note)
-    if selection is not None and result.status != INELIGIBLE:
-        result.selection = selection
-    return settle_unknown(result, unknown, need, needed)
 
 
 def _settle_straight(
@@ -806,17 +878,8 @@ def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c1
 
 
-# amount: determined 5万/家 * n
-def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    n_ = f.get("n")
-    if n_ is None:
-        need.add("n")
-    v1 = None if n_ is None else D_50000 * n_
-    return v1
-
-
 # share of first
-def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     b_ = f.get("b")
     if a_ is None:
@@ -914,7 +977,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "since_edge.1",
                 None,
                 "since_edge.1：适用",
-                amount(value_5, "5万/家 * n", FACTS_6, False, ((value_1, "a * (a / b)"),)),
+                amount((D_50000, "n"), "5万/家 * n", FACTS_6, False, ((value_1, "a * (a / b)"),)),
             ),
         ),
         "不满足任何给予条件：since_edge.1",
@@ -941,7 +1004,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
         ),
         "不满足任何给予条件：staged.1",
         stages=(
-            stage("first", "首期", ("n", ">=", D_1), "n >= 1", value_6),
+            stage("first", "首期", ("n", ">=", D_1), "n >= 1", value_5),
             stage("second", "二期", ("n", ">=", D_2), "n >= 2", None),
         ),
     ),
