@@ -506,23 +506,36 @@ class _Writer:
         self.kinds.append(name)
         return f"{self.kw('kind')} {name}{self.opt_text()}"
 
+    def long_money(self) -> str:
+        """A formula of several terms, as published amounts sometimes are (`min(50% * investment, 30% *
+        revenue) + max(...) + 10% * investment`): a generated module must lay it out within its width."""
+        return " + ".join(self.wrap(self.expr(MONEY, 2)) for _ in range(self.count(3, 5)))
+
+    def condition(self) -> str:
+        """A condition: mostly drawn as any, sometimes a long formula compared with a figure."""
+        if self.chance(0.1):
+            return f"{self.long_money()} >= {self.money_lit()}"
+        return self.expr(BOOL, 2)
+
     def requirement(self, indent: str = "  ") -> str:
-        return f"{indent}{self.kw('require')} {self.expr(BOOL, 2)}{self.opt_text()}{self.cite()}"
+        return f"{indent}{self.kw('require')} {self.condition()}{self.opt_text()}{self.cite()}"
 
     # ------------------------------------------------------------------ measures
     def amount(self) -> str:
         caps = "".join(f" {self.kw('cap')} {self.expr(MONEY, 1)}" for _ in range(self.count(0, 2)))
-        form = self.count(0, 5)
+        form = self.count(0, 6)
         if form == 0:
             return f"{self.kw('ceiling')} {self.expr(MONEY, 2)}{caps}"
         if form == 1:
             return f"{self.kw('unset')}{caps}"
+        if form == 6:
+            return f"{self.long_money()}{caps}"
         return f"{self.expr(MONEY, 2)}{caps}"
 
     def conditions(self) -> str:
         out = ""
         for _ in range(self.count(0, 2)):
-            out += f" {self.kw(self.pick(['if', 'if', 'unless']))} {self.expr(BOOL, 2)}"
+            out += f" {self.kw(self.pick(['if', 'if', 'unless']))} {self.condition()}"
         return out
 
     def measure(self) -> str:

@@ -518,6 +518,11 @@ class PythonGenerator:
         outer, w.lines = w.lines, []
         right = self.expr(right_expr)
         inner, w.lines = w.lines, outer
+        if left.code in ("True", "False"):  # `true or x` as written: what Python would give, said plainly
+            if (left.code == "True") == (op == "or"):
+                return left
+            w.lines.extend(inner)
+            return right
         code = f"{left.inner()} {op} {right.inner()}"
         if not inner and width(code) <= 60:
             return Val(code, False, atomic=False)
@@ -1002,7 +1007,6 @@ class PythonGenerator:
     def assumptions_func(self, out: CodeWriter) -> None:
         """Interpreter.check_assumptions: the `assume` lines the facts contradict."""
         w = self.begin()
-        w.line("need: set[str] = set()")
         w.line("problems: list[str] = []")
         for assume in self.plan.assumption_lines:
             quoted = assume.text
@@ -1012,6 +1016,7 @@ class PythonGenerator:
                 label = "None" if assume.label is None else self.s(assume.label)
                 w.line(f"problems.append(contradiction({self.s(quoted)}, {label}))")
         w.line("return problems")
+        self.declare_used(w, 0, [("need", "need: set[str] = set()")])  # none when no fact is read
         self.end(
             out,
             "contradicted",
@@ -1050,9 +1055,11 @@ class PythonGenerator:
                 w.line(f"value = {val.code}")
             w.line("return value if isinstance(value, Decimal) else None")
             self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
+            # the facts are checked even when the rank reads none of them (a figure)
+            reads = self.fn.facts or re.search(r"\bf\b", "\n".join(w.lines))
             prologue = [
                 "try:",
-                "    f = parse_facts(FACT_SPECS, facts)",
+                "    f = parse_facts(FACT_SPECS, facts)" if reads else "    parse_facts(FACT_SPECS, facts)",
                 "except InputError:",
                 "    return None",
             ]
