@@ -21,10 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-from policydsl.checks.analysis import Analysis, Options, analyse
-from policydsl.checks.analysis_base import DEFAULT_BUDGET
+from policydsl.analysis.base import DEFAULT_BUDGET
+from policydsl.analysis.run import Analysis, Options, analyse
+from policydsl.checking.pipeline import check_file, check_text
 from policydsl.diagnostics import Sink
-from policydsl.pipeline import check_file, check_text
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("enterprise", "platform", "park")

@@ -28,10 +28,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from policydsl.checking.pipeline import check_file  # noqa: E402
 from policydsl.codegen.python import generate  # noqa: E402
 from policydsl.diagnostics import Sink  # noqa: E402
-from policydsl.interpreter import Interpreter  # noqa: E402
-from policydsl.pipeline import check_file  # noqa: E402
+from policydsl.evaluation.interpreter import Interpreter  # noqa: E402
 
 DATE = datetime.date(2022, 6, 1)
 FEN = Decimal("0.01")

@@ -21,12 +21,12 @@ from typing import Any
 
 import lark
 
-from policydsl import parser as policy_parser
-from policydsl.builder import build
-from policydsl.checks.typecheck import check_types
+from policydsl.checking.frontend import read_file
+from policydsl.checking.typecheck import check_types
 from policydsl.diagnostics import Sink
-from policydsl.frontend import read_file
-from policydsl.parser import decode, parse
+from policydsl.syntax import parser as policy_parser
+from policydsl.syntax.builder import build
+from policydsl.syntax.parser import decode, parse
 
 KINDS = ("enterprise", "platform", "park")
 SECTORS = 20

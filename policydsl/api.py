@@ -7,18 +7,22 @@ import decimal
 import functools
 import hashlib
 import threading
+import types
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from policydsl import runtime as rt
-from policydsl.batch import Constraint
-from policydsl.checks.typecheck import Model
+from policydsl.checking.pipeline import Checked, check_file, errors_text
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import ARITHMETIC, Interpreter, Unset, _Env
-from policydsl.pipeline import check_file, errors_text
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.batch import Constraint
+from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
+from policydsl.plan.lower import lower
+
+if TYPE_CHECKING:
+    from policydsl.codegen.python import GeneratedModule
 
 
 class PolicyError(Exception):
@@ -36,16 +40,16 @@ def evaluation_date(date: object) -> datetime.date | None:
 
 
 class PolicyEvaluator:
-    """A checked policy ready to evaluate applicants (`evaluate`), with its `measures` and the
-    cross-applicant `constraints` batch evaluation applies."""
+    """A checked policy's `plan` ready to evaluate applicants (`evaluate`), with its `measures` and
+    the cross-applicant `constraints` batch evaluation applies."""
 
-    def __init__(self, model: Model, source_text: str, params: Mapping[str, Any] | None = None) -> None:
-        self.model = model
-        self.interpreter = Interpreter(model, source_text, params)
+    def __init__(self, plan: P.Plan, params: Mapping[str, Any] | None = None) -> None:
+        self.plan = plan
+        self.interpreter = Interpreter(plan, params=params)
 
     @property
     def measures(self) -> list[str]:
-        return [m.name for m in self.interpreter.plan.measures]
+        return [m.name for m in self.plan.measures]
 
     def evaluate(
         self,
@@ -65,7 +69,7 @@ class PolicyEvaluator:
     def retotal(self, decision: rt.Decision) -> None:
         """Recompute the total after batch limits (quotas, group caps) changed some measures."""
         interpreter = self.interpreter
-        env = _Env({}, decision.date, interpreter.overrides)
+        env = interpreter.env({}, decision.date)
         with decimal.localcontext(rt.CONTEXT):
             decision.total = rt.combine_total(
                 decision.amounts, interpreter.combines(), interpreter.total_caps(env), interpreter.rounding
@@ -75,7 +79,7 @@ class PolicyEvaluator:
         """The quota and group cap of each measure, as `Measure.quota` and `Measure.group_cap` choose
         them where the text writes one twice."""
         out: list[Constraint] = []
-        for m in self.interpreter.plan.measures:
+        for m in self.plan.measures:
             quota, cap = m.quota, m.group_cap
             if quota is None and cap is None:
                 continue
@@ -99,12 +103,55 @@ class PolicyEvaluator:
             values = rt.parse_facts(self.interpreter.specs, facts)
         except rt.InputError:
             return None
-        try:
-            with decimal.localcontext(rt.CONTEXT):
-                value = self.interpreter.ev(expr, _Env(values, None, self.interpreter.overrides))
-        except (Unset, *ARITHMETIC):
-            return None  # ranked like an applicant whose rank is not known
+        value = self.interpreter.value(expr, values)  # None: ranked like one whose rank is not known
         return value if isinstance(value, Decimal) else None
+
+
+class CompiledEvaluator(PolicyEvaluator):
+    """A policy's generated evaluator `module`, loaded in this process, behind the same interface as
+    the interpreter-backed PolicyEvaluator (whose `plan` and `interpreter` it keeps)."""
+
+    def __init__(
+        self, plan: P.Plan, generated: GeneratedModule, params: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(plan, params)  # checks the parameter values once
+        self.generated = generated
+        self.module: types.ModuleType = generated.load()
+        self.params = dict(params or {})
+
+    def evaluate(
+        self,
+        facts: Mapping[str, Any],
+        date: datetime.date | None = None,
+        *,
+        partial: bool = False,
+        explain: bool = True,
+        strict: bool = False,
+    ) -> rt.Decision:
+        decision: rt.Decision = self.module.evaluate(
+            facts,
+            evaluation_date(date),
+            partial=partial,
+            explain=explain,
+            params=self.params or None,
+            strict=strict,
+        )
+        return decision
+
+    def constraints(self) -> list[Constraint]:
+        return [
+            Constraint(c.measure, c.quota, c.rank, c.group_cap, c.group, c.allocate)
+            for c in self.module.constraints(self.params or None)
+        ]
+
+
+def build(checked: Checked, params: Mapping[str, Any] | None = None) -> CompiledEvaluator:
+    """The compiled evaluator of a checked policy without errors."""
+    assert checked.model is not None and checked.source is not None
+    from policydsl.codegen.python import generate  # deferred: `import policydsl` does not load the generator
+
+    generated = generate(checked.model, checked.source.text, checked.source.name)
+    return CompiledEvaluator(lower(checked.model, checked.source.text), generated, params)
 
 
 def compile_policy(
@@ -117,10 +164,8 @@ def compile_policy(
     if checked.model is None or sink.has_errors or checked.source is None:
         return None, sink
     if compiled:
-        from policydsl.codegen.evaluator import build
-
         return build(checked, params), sink
-    return PolicyEvaluator(checked.model, checked.source.text, params), sink
+    return PolicyEvaluator(lower(checked.model, checked.source.text), params), sink
 
 
 # Loaded evaluators by (resolved path, SHA-256 of the file's bytes): a file changed within the same

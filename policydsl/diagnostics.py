@@ -27,53 +27,12 @@ class Severity(enum.IntEnum):
 
 @attrs.frozen
 class Code:
-    """A diagnostic code: its `id` (E101), default `severity` and a short `title`."""
+    """A diagnostic code: its `id` (E101), default `severity` and a short `title`.  Every code is a
+    constant in policydsl/codes.py."""
 
     id: str
     severity: Severity
     title: str
-
-
-# Every code the tool can emit.  Each has a page docs/errors/<id>.md with cause, example and fix;
-# tests/test_diagnostics.py checks that the pages exist.
-_CODES = [
-    # syntax
-    Code("E001", Severity.ERROR, "unexpected token"),
-    Code("E002", Severity.ERROR, "unexpected end of file"),
-    Code("E003", Severity.ERROR, "unexpected character"),
-    Code("E004", Severity.ERROR, "unreadable file"),
-    Code("E005", Severity.ERROR, "input too large or too deeply nested"),
-    Code("E006", Severity.ERROR, "invalid literal"),
-    # names
-    Code("E101", Severity.ERROR, "unknown name"),
-    Code("E102", Severity.ERROR, "duplicate definition"),
-    Code("E103", Severity.ERROR, "unknown type"),
-    Code("E104", Severity.ERROR, "unknown enum value"),
-    Code("E105", Severity.ERROR, "unknown measure or clause"),
-    Code("E106", Severity.ERROR, "unknown applicant kind"),
-    Code("E107", Severity.ERROR, "unknown option"),
-    Code("E109", Severity.ERROR, "exception involving a bonus"),
-    Code("W108", Severity.WARNING, "missing policy header"),
-    # types and units
-    Code("E201", Severity.ERROR, "incompatible operands"),
-    Code("E202", Severity.ERROR, "incompatible comparison"),
-    Code("E203", Severity.ERROR, "count times money without a per-unit amount"),
-    Code("E204", Severity.ERROR, "wrong number of arguments"),
-    Code("E205", Severity.ERROR, "condition is not true/false"),
-    Code("E206", Severity.ERROR, "amount is not money"),
-    Code("E207", Severity.ERROR, "mismatched count units"),
-    Code("E208", Severity.ERROR, "invalid declaration"),
-    Code("E209", Severity.ERROR, "division by zero"),
-    Code("W210", Severity.WARNING, "percentage over 100%"),
-    Code("W211", Severity.WARNING, "full-width character"),
-]
-CODES: dict[str, Code] = {c.id: c for c in _CODES}
-
-
-def register(*codes: Code) -> None:
-    """Add the codes of a later pass (analysis, examples) to the table."""
-    for code in codes:
-        CODES[code.id] = code
 
 
 @attrs.frozen
@@ -124,7 +83,7 @@ class Sink:
 
     def report(
         self,
-        code: str,
+        code: Code,
         message: str,
         span: Span | None,
         *,
@@ -134,25 +93,20 @@ class Sink:
         data: Mapping[str, Any] | None = None,
         fix: Fix | None = None,
     ) -> None:
-        key = (code, message, span)
+        level = severity if severity is not None else code.severity
+        self.add(Diagnostic(code.id, level, message, span, tuple(notes), hint, dict(data or {}), fix))
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        """Keep `diagnostic` unless one with the same code, message and span is kept already."""
+        key = (diagnostic.code, diagnostic.message, diagnostic.span)
         if key in self._seen:
             return
         self._seen.add(key)
-        level = severity if severity is not None else CODES[code].severity
-        self._items.append(Diagnostic(code, level, message, span, tuple(notes), hint, dict(data or {}), fix))
+        self._items.append(diagnostic)
 
     def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
         for d in diagnostics:
-            self.report(
-                d.code,
-                d.message,
-                d.span,
-                notes=d.notes,
-                hint=d.hint,
-                severity=d.severity,
-                data=d.data,
-                fix=d.fix,
-            )
+            self.add(attrs.evolve(d, data=dict(d.data)))  # a copy: the data is not shared
 
     @property
     def diagnostics(self) -> list[Diagnostic]:

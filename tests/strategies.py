@@ -3,8 +3,10 @@ for them, and mutations of policy text.
 
 `policies()` draws a `GeneratedPolicy`: the text of a policy that parses and type-checks without
 errors, using every construct of the language (facts of every type, enums, kinds, parameters with
-versions, measures with every clause form, tier tables, bands, exceptions, funding limits,
-instalments, combination rules, examples), in English, Chinese or mixed keywords, with names and
+versions, measures with every clause form, caps before and after conditions, tier tables, bands,
+exceptions, funding limits, instalments, combination rules, examples; quantities in a counting, a
+measuring or a declared unit with amounts per unit, percentage points, comparisons whose subject is
+left out), in English, Chinese or mixed keywords, with names and
 texts chosen to be awkward for a code generator (Python keywords and builtins, dunder names,
 quotes, backslashes, newlines, `\"\"\"`).  `applicants(policy)` draws raw facts for it, the way JSON or a
 CSV file would give them.  `mutations()` draws edits of a valid file: deleted, duplicated and
@@ -14,6 +16,7 @@ swapped tokens, random bytes, invalid UTF-8, a BOM, CRLF, tabs, full-width forms
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -22,7 +25,7 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from policydsl.keywords import KEYWORDS, TYPE_NAMES
+from policydsl.syntax.keywords import COUNTING_UNITS, KEYWORDS, TYPE_NAMES
 
 # ---------------------------------------------------------------------------------------- names
 
@@ -94,6 +97,12 @@ TYPE_SPELLING = {
     DURATION: ("duration", "期限"),
 }
 COUNT_UNIT = "家"
+# The unit of a policy's quantities: a counting unit (whole things), a measuring unit (any amount of
+# at least 0: `62.5亩`), or a unit the policy declares (`declare_unit 标准箱`), which measures too.
+UNIT_CHOICES = ("家", "家", "项", "人", "亩", "亩", "平方米", "千瓦", "千瓦时", "吨", "declared")
+# Units a policy may declare: none begins with 亿, 万, 千 or a built-in unit, none holds a word that
+# ends a glued quantity (且, 以上…).
+DECLARED_UNITS = ("标准箱", "立方米", "公顷", "延长米", "车位")
 
 
 @attrs.frozen
@@ -109,6 +118,12 @@ class GeneratedPolicy:
     measures: tuple[str, ...]
     valid_from: datetime.date | None
     valid_until: datetime.date | None
+    unit: str = COUNT_UNIT
+
+    @property
+    def measuring(self) -> bool:
+        """Whether the policy's quantities need not be whole (亩, a declared unit…)."""
+        return self.unit not in COUNTING_UNITS
 
 
 class _Writer:
@@ -125,6 +140,11 @@ class _Writer:
         self.kinds: list[str] = []
         self.measures: list[str] = []
         self.bodies: list[list[str]] = []  # each measure's items, for a copy-pasted measure
+        unit = self.pick(UNIT_CHOICES)
+        self.declared = unit == "declared"
+        self.unit: str = self.pick(DECLARED_UNITS) if self.declared else unit
+        self.used.add(self.unit)
+        self.measuring = self.unit not in COUNTING_UNITS
 
     # ------------------------------------------------------------------ small draws
     def pick(self, options: Any) -> Any:
@@ -197,7 +217,10 @@ class _Writer:
         return f"{self.count(1, 5000)}万"
 
     def percent_lit(self) -> str:
-        form = self.count(0, 4)
+        form = self.count(0, 5)
+        if form == 5:  # percentage points: 3个百分点 is 3%
+            points = self.pick([str(self.count(0, 20)), f"{self.count(0, 9)}.{self.count(1, 9)}"])
+            return f"{points}{self.pick(['个百分点', '百分点'])}"
         if form == 0:
             return f"{self.count(0, 100)}%"
         if form == 1:
@@ -212,7 +235,16 @@ class _Writer:
         return self.pick([str(self.count(0, 1000)), f"{self.count(0, 99)}.{self.count(1, 9)}", "1e3"])
 
     def count_lit(self) -> str:
-        return f"{self.count(0, 500)}{COUNT_UNIT}"
+        if self.measuring and self.chance(0.4):  # an amount of 亩 need not be whole
+            return f"{self.count(0, 500)}.{self.count(0, 99)}{self.unit}"
+        return f"{self.count(0, 500)}{self.unit}"
+
+    def per_unit_lit(self) -> str:
+        """An amount per one of the policy's unit: `5万/家`, `100元/亩`, `0.5元/千瓦时`."""
+        amount = self.pick(
+            [f"{self.count(1, 100)}万", f"{self.count(0, 999)}元", f"{self.count(0, 9)}.{self.count(1, 9)}元"]
+        )
+        return f"{amount}/{self.unit}"
 
     def duration_lit(self) -> str:
         return self.pick(
@@ -242,7 +274,9 @@ class _Writer:
         if depth < 0:
             return self._leaf(MONEY, self.money_lit)
         e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
-        form = self.count(0, 12)
+        form = self.count(0, 13)
+        if form == 12:
+            return self.brackets(depth)
         if form == 0:
             return f"{e(PERCENT)} * {e(MONEY)}"
         if form == 1:
@@ -254,7 +288,13 @@ class _Writer:
         if form == 4:
             return f"{e(MONEY)} {self.pick(['/', '÷'])} {self.pick(['2', '3', '1.5', '7', '100'])}"
         if form == 5 and self.names_of(COUNT):
-            return f"{self.count(1, 100)}万/{COUNT_UNIT} * {self.pick(self.names_of(COUNT))}"
+            quantity = self.pick(self.names_of(COUNT))
+            if self.chance(0.3):  # a rate per unit by bands of the quantity, as 柳河县 pays per 亩
+                rate = self.band(quantity, COUNT, self.per_unit_lit)
+                return f"{quantity} * {rate}"
+            if self.chance(0.5):
+                return f"{quantity} * {self.per_unit_lit()}"
+            return f"{self.per_unit_lit()} * {self.pick(self.names_of(COUNT))}"
         if form == 6:
             enums = [n for n, t in self.facts.items() if t.startswith("enum:")]
             if enums:
@@ -270,13 +310,57 @@ class _Writer:
         if form == 10 and self.names_of(NUMBER):
             # division by a fact that may be 0 when evaluated
             return f"{e(MONEY)} / {self.pick(self.names_of(NUMBER))}"
+        if form == 11:
+            return self.whole(MONEY, depth, ["100万", "1万", "0.01元", "3元", "2.5万", "1e-3元"])
         return self._leaf(MONEY, self.money_lit)
+
+    def brackets(self, depth: int) -> str:
+        """Progressive brackets: over money at percentages (figures, parameters or any percentage),
+        or over a count at amounts per unit; ascending limits written with the statutory words."""
+        counted = self.names_of(COUNT) and self.chance(0.3)
+        subject = self.pick(self.names_of(COUNT)) if counted else self.wrap(self.expr(MONEY, depth))
+        unit = self.unit if counted else "万"  # the policy's own unit: 项, 亩 or a declared one
+        limits = sorted(set(self.draw(st.lists(st.integers(1, 5000), min_size=1, max_size=3))))
+
+        def rate() -> str:
+            if counted:
+                return f"{self.count(0, 99)}万/{self.unit}"
+            return self.wrap(self.expr(PERCENT, depth)) if self.chance(0.3) else self.percent_lit()
+
+        def lower(x: int) -> str:
+            return self.pick([f"超过 {x}{unit}", f"{x}{unit}以上", f"达到 {x}{unit}"])
+
+        def upper(x: int) -> str:
+            return self.pick([f"不超过 {x}{unit}", f"{x}{unit}以下", f"不满 {x}{unit}", f"低于 {x}{unit}"])
+
+        rows = [f"{upper(limits[0])}: {rate()}"]
+        for a, b in itertools.pairwise(limits):
+            rows.append(f"{lower(a)} {self.kw('and')} {upper(b)}: {rate()}")
+        rows.append(f"{lower(limits[-1])}: {rate()}")
+        return f"{self.kw('progressive')} {subject} {{ {', '.join(rows)} }}"
+
+    def whole(self, ty: str, depth: int, sizes: list[str]) -> str:
+        """Whole units of an expression of type `ty`: `per * blocks(x, size)` (per an amount or a
+        percentage, the award per block), `round_down(x, size)`, or `max(x, 0)` with a plain 0.
+        The size is a literal above zero or a name, which may be 0 or negative when evaluated."""
+        e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
+        # a parameter set to zero or below is E209 at check time; a fact may be either when evaluated
+        facts = [n for n, t in self.facts.items() if t == ty]
+        size = self.pick(facts) if facts and self.chance(0.3) else self.pick(sizes)
+        form = self.count(0, 2)
+        if form == 0:
+            per = self.money_lit() if ty == MONEY else e(ty)
+            return f"{per} * {self.kw('blocks')}({self.expr(ty, depth)}, {size})"
+        if form == 1:
+            return f"{self.kw('round_down')}({self.expr(ty, depth)}, {size})"
+        args = [self.expr(ty, depth), "0"]
+        return f"{self.kw(self.pick(['min', 'max']))}({', '.join(args[:: self.pick([1, -1])])})"
 
     def _percent(self, depth: int) -> str:
         if depth < 0:
             return self._leaf(PERCENT, self.percent_lit)
         e = lambda ty: self.wrap(self.expr(ty, depth))  # noqa: E731
-        form = self.count(0, 4)
+        form = self.count(0, 5)
         if form == 0:
             return f"{e(PERCENT)} {self.pick(['+', '-'])} {e(PERCENT)}"
         if form == 1:
@@ -287,6 +371,8 @@ class _Writer:
             return f"{e(MONEY)} / {divisor}"
         if form == 3:
             return f"{self.kw(self.pick(['min', 'max']))}({e(PERCENT)}, {e(PERCENT)})"
+        if form == 4:
+            return self.whole(PERCENT, depth, ["1%", "0.5%", "10%", "1‰", "1个百分点"])
         return self._leaf(PERCENT, self.percent_lit)
 
     def _number(self, depth: int) -> str:
@@ -298,6 +384,9 @@ class _Writer:
             return f"{e(NUMBER)} {self.pick(['+', '-', '*'])} {e(NUMBER)}"
         if form == 1:
             return f"{e(NUMBER)} / {self.pick(['2', '4', '0.5'])}"
+        if form == 2:  # whole blocks: a plain number
+            ty, size = self.pick([(MONEY, "10万"), (NUMBER, "3"), (NUMBER, "0.5"), (PERCENT, "1%")])
+            return f"{self.kw('blocks')}({self.expr(ty, depth)}, {size})"
         return self._leaf(NUMBER, self.number_lit)
 
     def _count(self, depth: int) -> str:
@@ -305,6 +394,10 @@ class _Writer:
             return self._leaf(COUNT, self.count_lit)
         if self.chance(0.4):
             return f"{self.wrap(self.expr(COUNT, depth))} + {self.wrap(self.expr(COUNT, depth))}"
+        if self.chance(0.2):
+            sizes = ["10", "1", "3"] + (["0.5", "2.5"] if self.measuring else [])
+            size = f"{self.pick(sizes)}{self.unit}"
+            return f"{self.kw('round_down')}({self.expr(COUNT, depth)}, {size})"
         return self._leaf(COUNT, self.count_lit)
 
     def _date(self, depth: int) -> str:
@@ -366,17 +459,31 @@ class _Writer:
             NUMBER: self.number_lit,
             COUNT: self.count_lit,
         }[ty]
+        text = f"{left} {self.bound(ty, literal)}"
+        if self.chance(0.25):
+            # comparisons whose subject is left out, as drafting says a range: `x 超过 A 且 不满 B`
+            # `and` binds tighter than `or`; after `x 超过 A 或 不满 B` the grammar takes no `且 …`
+            # (E001), so an `or` comes last
+            joins = sorted(self.pick(["and", "and", "or"]) for _ in range(self.count(1, 2)))
+            for join in joins if joins[0] == "and" else joins[:1]:
+                text += f" {self.kw(join)} {self.bound(ty, literal)}"
+            if self.chance(0.5):
+                text = self.wrap(text)
+        return text
+
+    def bound(self, ty: str, literal: Callable[[], str]) -> str:
+        """The part of a comparison after its subject: `>= (x)`, `超过 50万`, `50万 以上`."""
         style = self.count(0, 2)
         if style == 0:
             symbol = self.pick([">=", "≥", ">", "<=", "≤", "<", "==", "!=", "≠"])
-            return f"{left} {symbol} {self.wrap(self.expr(ty, 1))}"
+            return f"{symbol} {self.wrap(self.expr(ty, 1))}"
         if style == 1:
             word = self.pick(["超过", "不满", "达到", "不低于", "届满", "满", "不超过", "低于"])
             glue = "" if self.chance(0.3) else " "
-            return f"{left} {word}{glue}{literal()}"
+            return f"{word}{glue}{literal()}"
         word = self.pick(["以上", "及以上", "或以上", "以下", "及以下", "以内"])
         glue = "" if self.chance(0.5) else " "
-        return f"{left} {literal()}{glue}{word}"
+        return f"{literal()}{glue}{word}"
 
     def table(self, fact: str, value: Callable[[], str]) -> str:
         members = list(self.enums[self.facts[fact][5:]])
@@ -388,7 +495,12 @@ class _Writer:
         return f"{self.kw('by')} {fact} {{ {', '.join(entries)}{trailing} }}"
 
     def band(self, subject: str, ty: str, value: Callable[[], str]) -> str:
-        literal = {MONEY: self.money_lit, PERCENT: self.percent_lit, NUMBER: self.number_lit}[ty]
+        literal = {
+            MONEY: self.money_lit,
+            PERCENT: self.percent_lit,
+            NUMBER: self.number_lit,
+            COUNT: self.count_lit,
+        }[ty]
         entries = []
         for _ in range(self.count(1, 3)):
             first = f"{self.pick(['超过', '达到', '>=', '>', '<', '不满'])} {literal()}"
@@ -444,7 +556,7 @@ class _Writer:
     def type_ref(self, ty: str) -> str:
         english, chinese = TYPE_SPELLING[ty]
         spelt = english if self.lang == "en" or (self.lang == "mixed" and self.chance(0.5)) else chinese
-        return f"{spelt} {COUNT_UNIT}" if ty == COUNT else spelt
+        return f"{spelt} {self.unit}" if ty == COUNT else spelt
 
     def fact(self) -> str:
         name = self.name()
@@ -458,7 +570,7 @@ class _Writer:
                 self.facts[name] = f"enum:{enum}"
                 return f"{self.kw('fact')} {name}{self.opt_text()}: {enum}"
         if ty in (MONEY, COUNT) or (ty in (NUMBER, PERCENT) and self.chance(0.5)):
-            zero = {MONEY: "0", COUNT: f"0{COUNT_UNIT}", NUMBER: "0", PERCENT: "0%"}[ty]
+            zero = {MONEY: "0", COUNT: f"0{self.unit}", NUMBER: "0", PERCENT: "0%"}[ty]
             bound = f" >= {zero}" if self.chance(0.8) else f" 不低于 {zero}"
             if ty == PERCENT and self.chance(0.5):
                 bound += " <= 100%"
@@ -522,21 +634,23 @@ class _Writer:
 
     # ------------------------------------------------------------------ measures
     def amount(self) -> str:
-        caps = "".join(f" {self.kw('cap')} {self.expr(MONEY, 1)}" for _ in range(self.count(0, 2)))
+        """A clause's amount and what follows it: caps and conditions, in any order (`award x cap 5万
+        if c`, `award x if c cap 5万`); sometimes a long formula (strategies.long_money)."""
+        tails = [f" {self.kw('cap')} {self.expr(MONEY, 1)}" for _ in range(self.count(0, 2))]
+        tails += [
+            f" {self.kw(self.pick(['if', 'if', 'unless']))} {self.condition()}"
+            for _ in range(self.count(0, 2))
+        ]
+        if self.chance(0.5):
+            tails = list(self.draw(st.permutations(tails)))
         form = self.count(0, 6)
         if form == 0:
-            return f"{self.kw('ceiling')} {self.expr(MONEY, 2)}{caps}"
+            return f"{self.kw('ceiling')} {self.expr(MONEY, 2)}{''.join(tails)}"
         if form == 1:
-            return f"{self.kw('unset')}{caps}"
+            return f"{self.kw('unset')}{''.join(tails)}"
         if form == 6:
-            return f"{self.long_money()}{caps}"
-        return f"{self.expr(MONEY, 2)}{caps}"
-
-    def conditions(self) -> str:
-        out = ""
-        for _ in range(self.count(0, 2)):
-            out += f" {self.kw(self.pick(['if', 'if', 'unless']))} {self.condition()}"
-        return out
+            return f"{self.long_money()}{''.join(tails)}"
+        return f"{self.expr(MONEY, 2)}{''.join(tails)}"
 
     def measure(self) -> str:
         name = self.name()
@@ -577,7 +691,7 @@ class _Writer:
                 if kind == "award" and not exception:
                     named.append(clause)
                 label += exception
-            items.append(f"  {head}{label} {self.amount()}{self.conditions()}{self.cite()}")
+            items.append(f"  {head}{label} {self.amount()}{self.cite()}")
             if not label:
                 copyable.append(items[-1])
         if self.chance(0.3):
@@ -697,6 +811,8 @@ class _Writer:
             parts.append(header)
         for _ in range(self.count(0, 3)):
             parts.append(self.kind())
+        if self.declared:
+            parts.append(f"{self.kw('unit')} {self.unit}{self.opt_text()}")
         for _ in range(self.count(0, 2)):
             parts.append(self.enum())
         for _ in range(self.count(1, 8)):
@@ -732,6 +848,7 @@ class _Writer:
             tuple(self.measures),
             start,
             end,
+            self.unit,
         )
 
 
@@ -755,6 +872,19 @@ def _money_value() -> st.SearchStrategy[Any]:
     )
 
 
+def _count_value(policy: GeneratedPolicy) -> st.SearchStrategy[Any]:
+    whole = st.one_of(st.integers(0, 5000), st.integers(0, 99).map(lambda n: f"{n}{policy.unit}"))
+    if not policy.measuring:
+        return whole
+    # an amount of 亩 or of a declared unit need not be whole: a number, or text with its unit
+    return st.one_of(
+        whole,
+        st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False, allow_infinity=False),
+        st.tuples(st.integers(0, 999), st.integers(0, 9)).map(lambda p: f"{p[0]}.{p[1]}{policy.unit}"),
+        st.sampled_from(["320.5", "0.01", "1e3"]),
+    )
+
+
 def fact_value(policy: GeneratedPolicy, ty: str) -> st.SearchStrategy[Any]:
     """A raw value (JSON/CSV-like) that a fact of type `ty` accepts."""
     if ty.startswith("enum:"):
@@ -771,7 +901,7 @@ def fact_value(policy: GeneratedPolicy, ty: str) -> st.SearchStrategy[Any]:
             st.sampled_from(["0.5", "1", "0"]),
         ),
         NUMBER: st.one_of(st.integers(-10, 1000), st.sampled_from(["0", "1.5", "2", "-3"])),
-        COUNT: st.one_of(st.integers(0, 5000), st.integers(0, 99).map(lambda n: f"{n}{COUNT_UNIT}")),
+        COUNT: _count_value(policy),
         BOOL: st.sampled_from([True, False, "true", "false", "是", "否", "yes", "no", 1, 0]),
         DATE: st.one_of(
             dates.map(lambda d: d.isoformat()),

@@ -18,8 +18,7 @@ import pytest
 
 import policydsl
 from policydsl import api
-from policydsl import runtime as rt
-from policydsl.codegen import evaluator as compiled_evaluator
+from policydsl.evaluation import runtime as rt
 from tests.conftest import POLICIES
 
 SEEDS = sorted(POLICIES.glob("*.policy"))
@@ -38,13 +37,13 @@ def test_concurrent_first_loads_compile_once_and_all_succeed(
     policy = tmp_path / "p.policy"
     shutil.copy(JIANGMEN, policy)
     builds: list[object] = []
-    build = compiled_evaluator.build
+    build = api.build
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         builds.append(args)
         return build(*args, **kwargs)
 
-    monkeypatch.setattr(compiled_evaluator, "build", counted)
+    monkeypatch.setattr(api, "build", counted)
     results: list[object] = []
     errors: list[BaseException] = []
 
@@ -71,8 +70,8 @@ def test_concurrent_first_loads_compile_once_and_all_succeed(
 
 def test_concurrent_loads_of_generated_modules_keep_sys_modules_consistent() -> None:
     # two evaluators of one policy loaded at once: neither removes the other's module entry
-    checked = policydsl.pipeline.check_file(JIANGMEN, policydsl.diagnostics.Sink())
-    generated = compiled_evaluator.build(checked).generated
+    checked = policydsl.checking.pipeline.check_file(JIANGMEN, policydsl.diagnostics.Sink())
+    generated = api.build(checked).generated
     errors: list[BaseException] = []
 
     def load_module() -> None:

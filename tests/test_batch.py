@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from policydsl.api import PolicyEvaluator, compile_policy
-from policydsl.batch import run_batch
+from policydsl.evaluation.batch import run_batch
 from tests.conftest import DATA
 
 

@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydsl import batch as batch_module
 from policydsl.api import PolicyEvaluator, compile_policy
-from policydsl.batch import run_batch
-from policydsl.cli import main
+from policydsl.commands.cli import main
+from policydsl.evaluation import batch as batch_module
+from policydsl.evaluation.batch import run_batch
 from tests.conftest import DATA
 
 POLICY = """policy "批量测试" { issued 2021-01-01 valid from issued lasting 5年 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
@@ -13,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl import runtime as rt
+from policydsl.checking.frontend import load_text
 from policydsl.diagnostics import Sink
-from policydsl.frontend import load_text
+from policydsl.evaluation import runtime as rt
 from policydsl.source import Span
+from policydsl.syntax import ast
 from tests.conftest import POLICIES
 
 
@@ -216,9 +217,69 @@ def test_a_tiny_literal_neither_hangs_nor_exhausts_memory(tmp_path: Path) -> Non
     policy.write_text('fact inv "投资": money\nmeasure m { award 10万 if inv > 1e-999999999元 }\n', "utf-8")
     for command in (["check"], ["compile"]):
         done = subprocess.run(
-            [sys.executable, "-c", "from policydsl.cli import main; main()", *command, str(policy)],
+            [sys.executable, "-c", "from policydsl.commands.cli import main; main()", *command, str(policy)],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert done.returncode == 1
         output = done.stdout + done.stderr
         assert "E006" in output and "Traceback" not in output
+
+
+# ------------------------------------------------------------------------- units, ranges, caps
+_UNITS_HEAD = 'policy "t" {}\n'
+
+
+@pytest.mark.parametrize("unit", ["家", "人", "所", "亩", "平方米", "千瓦", "千瓦时", "吨", "标准箱"])
+def test_every_unit_reads_as_the_unit_of_a_quantity_and_of_an_amount_per_unit(unit: str) -> None:
+    policy, _ = build(_UNITS_HEAD + f"assume n >= 1.5{unit} and 10万{unit} > 5万元/{unit} * 0")
+    (assume,) = policy.of(ast.Assume)
+    nodes = walk(assume)
+    counts = sorted((n for n in nodes if isinstance(n, ast.Count)), key=lambda n: n.span.start)
+    assert [(c.unit, c.value) for c in counts] == [(unit, Decimal("1.5")), (unit, Decimal(100000))]
+    (per,) = [n for n in nodes if isinstance(n, ast.PerUnit)]
+    assert (per.unit, per.value) == (unit, Decimal(50000))
+
+
+def test_the_built_in_units_and_keywords_end_a_quantity() -> None:
+    # `100家且` is 100家 and `且`; `50标准箱以上` is 50标准箱 and 以上; `5千瓦` is a power, `5千` money
+    policy, _ = build(_UNITS_HEAD + "assume n > 100家且 m 50标准箱以上 and p > 5千瓦 and q > 5千")
+    nodes = walk(policy.of(ast.Assume)[0])
+    found = sorted((n for n in nodes if isinstance(n, ast.Count | ast.Money)), key=lambda n: n.span.start)
+    assert [n.text for n in found] == ["100家", "50标准箱", "5千瓦", "5千"]
+    assert [type(n) for n in found] == [ast.Count, ast.Count, ast.Count, ast.Money]
+
+
+def test_percentage_points_read_as_a_percentage() -> None:
+    policy, _ = build(_UNITS_HEAD + "assume 3个百分点 > 2百分点")
+    found = sorted(
+        (n for n in walk(policy.of(ast.Assume)[0]) if isinstance(n, ast.Percent)), key=lambda n: n.span.start
+    )
+    assert [n.value for n in found] == [Decimal("0.03"), Decimal("0.02")]
+
+
+def test_a_comparison_without_its_subject_takes_the_subject_before_it() -> None:
+    text = _UNITS_HEAD + "assume revenue 超过 3000万 且 不满 5000万 或 1亿 以上"
+    policy, _ = build(text)
+    cond = policy.of(ast.Assume)[0].cond
+    assert isinstance(cond, ast.Or) and isinstance(cond.left, ast.And)
+    second, third = cond.left.right, cond.right
+    assert isinstance(second, ast.Compare) and isinstance(third, ast.Compare)
+    assert second.elided and third.elided
+    assert second.left == ast.Name(second.span, ("revenue",)) and (second.op, third.op) == ("<", ">=")
+    assert text[second.span.start : second.span.end] == "不满 5000万"
+
+
+def test_a_comparison_without_a_subject_after_no_comparison_is_e001() -> None:
+    sink = Sink()
+    load_text("t.policy", _UNITS_HEAD + "assume flag and 不满 5万", sink)
+    assert [(d.code, d.message) for d in sink.diagnostics] == [
+        ("E001", "a comparison without its subject must follow a comparison that has one")
+    ]
+
+
+def test_a_cap_may_follow_the_conditions() -> None:
+    before, _ = build(_UNITS_HEAD + 'measure m "m" { award 30% * fees cap 5万 if ok cite "三" }')
+    after, _ = build(_UNITS_HEAD + 'measure m "m" { award 30% * fees if ok cap 5万 cite "三" }')
+    assert before.of(ast.Measure) == after.of(ast.Measure)
+    (clause,) = after.of(ast.Measure)[0].clauses
+    assert len(clause.amount.caps) == 1 and len(clause.conditions) == 1

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import policydsl
-from policydsl.cli import main
+from policydsl.commands.cli import main
 from tests.conftest import DATA, ROOT
 
 SEMANTICS = DATA / "eval" / "semantics.policy"

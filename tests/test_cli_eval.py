@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from policydsl.cli import main
+from policydsl.commands.cli import main
 from tests.conftest import DATA
 
 SEMANTICS = str(DATA / "eval" / "semantics.policy")

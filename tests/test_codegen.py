@@ -21,13 +21,13 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import policydsl
-from policydsl.cli import main
-from policydsl.codegen.evaluator import CompiledEvaluator
+from policydsl.api import CompiledEvaluator
+from policydsl.checking.pipeline import check_file, check_text
 from policydsl.codegen.python import GeneratedModule, Namer, PythonGenerator, generate
 from policydsl.codegen.writer import CodeWriter, Seq, literal, width
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import Interpreter
-from policydsl.pipeline import check_file, check_text
+from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from tests.conftest import DATA, ROOT, golden
 from tests.strategies import GeneratedPolicy, policies
@@ -48,7 +48,7 @@ def module_source(path: Path) -> str:
     return generated(path).source()
 
 
-RUNTIME_MARK = "# ... the text of policydsl/runtime.py, inlined here ...\n"
+RUNTIME_MARK = "# ... the text of policydsl/evaluation/runtime.py, inlined here ...\n"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
@@ -68,7 +68,7 @@ def test_runtime_is_inlined_whole() -> None:
     imports merged into the module's one import block), the runtime first."""
     source = generated(CODEGEN / "constructs.policy").source()
     bodies = []
-    for part in ("runtime.py", "codegen/support.py"):
+    for part in ("evaluation/runtime.py", "codegen/support.py"):
         text = (ROOT / "policydsl" / part).read_text(encoding="utf-8")
         tree = pyast.parse(text)
         last_import = max(
@@ -454,11 +454,38 @@ measure m "措施" {
 }
 """
 
+# Bands and tables of two rows: each an `if`/`else` giving one value in each branch, which the lint
+# rules want as one conditional expression (SIM108) on both paths.
+TWO_ROWS = """\
+policy "两档" {
+  issuer "测试机关"
+  issued 2021-05-16
+  valid from issued lasting 3年
+}
+enum level { national "国家级", provincial "省级" }
+fact revenue "营业收入": money >= 0
+fact grade "认定级别": level
+fact area "用地面积": count 亩 >= 0
+measure two_rows "两档奖励" { award band revenue { 超过 100万: 5万, otherwise: 1万 } }
+measure two_bounded "两档有界" { award band revenue { 超过 100万: 5万, 不超过 100万: 1万 } }
+measure by_level "按级别" { award by grade { national: 5万, otherwise: 1万 } }
+measure per_mu "按亩" { award area * band area { 不满 100亩: 100元/亩, otherwise: 200元/亩 } }
+example "两档" on 2022-01-01 {
+  given { revenue: 200万, grade: provincial, area: 150.5亩 }
+  expect two_rows = 5万
+  expect two_bounded = 5万
+  expect by_level = 1万
+  expect per_mu = 30100元
+}
+"""
+
+
 LINTED = sorted((ROOT / "policies").glob("*.policy")) + SOURCES
 
 
 def write_modules(folder: Path) -> list[Path]:
-    """The generated modules of the bundled policies and the golden sources, written to `folder`."""
+    """The generated modules of the bundled policies, the golden sources and a few small policies,
+    written to `folder`."""
     paths = []
     empty = folder / "no_measures.policy"
     empty.write_text(NO_MEASURES, encoding="utf-8")
@@ -466,7 +493,9 @@ def write_modules(folder: Path) -> list[Path]:
     long.write_text(LONG_FORMULAS, encoding="utf-8")
     constant = folder / "no_fact_read.policy"
     constant.write_text(NO_FACT_READ, encoding="utf-8")
-    for path in [*LINTED, empty, long, constant]:
+    two_rows = folder / "two_rows.policy"
+    two_rows.write_text(TWO_ROWS, encoding="utf-8")
+    for path in [*LINTED, empty, long, constant, two_rows]:
         target = folder / f"{path.stem}.py"
         target.write_text(module_source(path), encoding="utf-8")
         paths.append(target)
@@ -677,7 +706,7 @@ def test_inline_gate_tests_agree_with_truth(facts: dict[str, object], negate: bo
     figure) inline for speed; each form must give what support.truth and a compiled function give,
     and record the same missing facts."""
     from policydsl.codegen import support
-    from policydsl.runtime import Rounding
+    from policydsl.evaluation.runtime import Rounding
 
     rounding = Rounding("fen", "half_up")
 

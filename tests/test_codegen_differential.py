@@ -15,14 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl import interpreter as interpreter_module
-from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file
 from policydsl.codegen.python import generate
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import Interpreter
-from policydsl.pipeline import check_file
+from policydsl.evaluation import interpreter as interpreter_module
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.interpreter import Interpreter
+from policydsl.syntax import ast
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = sorted((ROOT / "policies").glob("*.policy")) + sorted(
@@ -327,6 +327,7 @@ EDGES = [
     },  # too large; 9950 + 100 years
     {"a": "5", "b": "2", "r": "0.3", "d": "0001-01-01", "n": 0},
     {"a": "5", "b": "2", "d": "9999-12-31", "n": 5},  # since() past the calendar's end
+    {"a": "100", "b": "0.5", "r": "0.5", "d": "2020-01-01", "n": 2},  # a unit below zero
 ]
 
 
@@ -341,6 +342,14 @@ def test_arithmetic_failures_agree(facts: dict[str, Any], explain: bool) -> None
     decision = module.evaluate(EDGES[0], datetime.date(2022, 6, 1), partial=True)
     assert decision.measures["ratio"].status == rt.UNDETERMINED
     assert any("除数为零" in r for r in decision.measures["ratio"].reasons)
+    # blocks(a, 0) is unknown as a / 0 is; round_down(a, b - 1元) by a unit below zero too
+    assert decision.measures["whole"].status == rt.UNDETERMINED
+    assert any("除数为零" in r for r in decision.measures["whole"].reasons)
+    decision = module.evaluate(EDGES[-1], datetime.date(2022, 6, 1), partial=True)
+    assert decision.measures["whole"].status == rt.UNDETERMINED
+    assert any("计数单位小于零" in r for r in decision.measures["whole"].reasons)
+    decision = module.evaluate({**EDGES[-1], "b": "30"}, datetime.date(2022, 6, 1), partial=True)
+    assert decision.measures["whole"].amount == Decimal("300087")  # 10万 × 3 + round_down(100, 29) = 87
 
 
 @pytest.mark.parametrize(

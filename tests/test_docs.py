@@ -1,5 +1,5 @@
 """docs/language.md: every example is parsed and type-checked, and the generated tables (keywords,
-statutory words, vocabularies) match policydsl/keywords.py.
+statutory words, vocabularies) match policydsl/syntax/keywords.py.
 
 Conventions for the example blocks of language.md:
 
@@ -17,8 +17,9 @@ import re
 
 import pytest
 
+from policydsl.checking.pipeline import check_text
 from policydsl.diagnostics import Sink
-from policydsl.keywords import (
+from policydsl.syntax.keywords import (
     ALLOCATIONS,
     COMBINE_MODES,
     KEYWORDS,
@@ -29,7 +30,6 @@ from policydsl.keywords import (
     ROUNDING_UNITS,
     TYPE_NAMES,
 )
-from policydsl.pipeline import check_text
 from tests.conftest import ROOT
 
 LANGUAGE = ROOT / "docs" / "language.md"
@@ -106,7 +106,7 @@ def test_some_blocks_hold_worked_examples() -> None:
 )
 def test_worked_examples_hold(line: int, kind: str, options: set[str], body: str) -> None:
     """The `example` blocks of the document say what the reference interpreter computes."""
-    from policydsl.examples import run_examples
+    from policydsl.evaluation.examples import run_examples
 
     text = body if "standalone" in options else _prelude() + body
     sink = Sink()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from policydsl import runtime as rt
+from policydsl.evaluation import runtime as rt
 
 MONEY = rt.FactSpec("investment", "项目投资", "money")
 PERCENT = rt.FactSpec("rate", "完成率", "percent")
@@ -58,8 +58,8 @@ def test_an_invisible_character_is_named_by_its_code_point(raw: str) -> None:
 
 
 def test_a_policy_figure_with_digits_of_another_script_is_an_error(tmp_path: Path) -> None:
+    from policydsl.checking.pipeline import check_file
     from policydsl.diagnostics import Sink
-    from policydsl.pipeline import check_file
 
     path = tmp_path / "digits.policy"
     path.write_text(
@@ -99,3 +99,22 @@ def test_a_fact_given_under_two_spellings_is_refused_on_every_path() -> None:
     with pytest.raises(rt.InputError, match="`applicant` and `申请人` both give 申报主体"):
         rt.parse_facts(specs, {"applicant": "a", "申请人": "b"})
     assert rt.parse_facts(specs, {"applicant": "a", "申请人": ""}) == {"applicant": "a"}
+
+
+AREA = rt.FactSpec("area", "用地面积", "count", unit="亩")
+FIRMS = rt.FactSpec("firms", "企业家数", "count", unit="家")
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [(Decimal("12.5"), Decimal("12.5")), ("12.5亩", Decimal("12.5")), (3, 3)]
+)
+def test_an_area_need_not_be_whole(raw: Any, value: Decimal) -> None:
+    # a measuring unit (亩, 平方米, 千瓦…) measures any amount of at least 0; a count of 家 stays whole
+    assert rt.parse_fact(AREA, raw) == value
+    with pytest.raises(ValueError, match="whole number"):
+        rt.parse_fact(FIRMS, Decimal("12.5"))
+
+
+def test_an_area_is_never_negative() -> None:
+    with pytest.raises(ValueError, match="at least 0"):
+        rt.parse_fact(AREA, "-1")

@@ -12,12 +12,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl.cli import main
+from policydsl.checking.frontend import load_bytes, load_text
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Sink, display_width
-from policydsl.fmt import WIDTH, format_policy, format_source
-from policydsl.frontend import load_bytes, load_text
-from policydsl.keywords import (
+from policydsl.source import SourceFile
+from policydsl.syntax import ast
+from policydsl.syntax.fmt import WIDTH, format_policy, format_source
+from policydsl.syntax.keywords import (
     ALLOCATIONS,
     COMBINE_MODES,
     KEYWORDS,
@@ -27,7 +28,6 @@ from policydsl.keywords import (
     TYPE_NAMES,
     all_spellings,
 )
-from policydsl.source import SourceFile
 from tests.conftest import DATA, POLICIES, ROOT, golden
 
 FMT = DATA / "fmt"
@@ -149,6 +149,14 @@ def test_keywords_follow_the_first_keyword() -> None:
     )
     english = assert_round_trip("# 注释\nfact a: money\n措施 m { 给予 5万 }\n")
     assert english == "# 注释\nfact a: money\n\nmeasure m {\n  award 5万\n}\n"
+
+
+def test_whole_blocks_keep_the_keyword_language_and_a_plain_zero() -> None:
+    text = '政策 "t" {}\n事实 a: money\n措施 m { 给予 10万*每满(a-1000万,100万)+向下取整(取大(a,0),1万) }\n'
+    out = assert_round_trip(text)
+    assert "给予 10万 * 每满(a - 1000万, 100万) + 向下取整(取大(a, 0), 1万)\n" in out
+    out = assert_round_trip("fact a: money\nmeasure m { award 10万 * blocks(a, 100万) + round_down(a, 1万) }")
+    assert "award 10万 * blocks(a, 100万) + round_down(a, 1万)\n" in out
 
 
 def test_statutory_words_and_amounts_stay_as_written() -> None:
@@ -720,7 +728,7 @@ def _exprs() -> st.SearchStrategy[ast.Expr]:
             st.builds(lambda e: ast.Member(s, e, (ast.Ident(s, "a"), ast.Ident(s, "b"))), inner),
             st.builds(
                 lambda f, args: ast.Call(s, f, tuple(args)),
-                st.sampled_from(["min", "max"]),
+                st.sampled_from(["min", "max", "blocks", "round_down"]),
                 st.lists(inner, min_size=1, max_size=3),
             ),
             st.builds(lambda e: ast.Call(s, "since", (e,)), inner),

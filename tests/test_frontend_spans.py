@@ -20,10 +20,10 @@ from typing import Any
 import attrs
 import pytest
 
-from policydsl import ast
-from policydsl.checks.typecheck import check_types
+from policydsl.checking.frontend import load_bytes
+from policydsl.checking.typecheck import check_types
 from policydsl.diagnostics import Sink
-from policydsl.frontend import load_bytes
+from policydsl.syntax import ast
 from tests.conftest import ROOT
 
 RECORD = Path(__file__).resolve().parent / "data" / "frontend_spans.json"
@@ -190,6 +190,6 @@ def test_the_parse_builds_no_lark_tree_to_walk(monkeypatch: pytest.MonkeyPatch) 
     loaded = load_bytes("t.policy", text.encode("utf-8"), sink)
     assert loaded.policy is not None and not sink.has_errors
     assert set(made) <= {"add_op", "mul_op", "cmp_sym", "prefix_word", "postfix_word"}, set(made)
-    from policydsl import parser as P
+    from policydsl.syntax import parser as P
 
     assert not P._building_parser().options.propagate_positions

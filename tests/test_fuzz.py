@@ -27,14 +27,16 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator
-from policydsl.cli import main
+from policydsl.checking.frontend import load_text
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_text
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Severity, Sink
-from policydsl.examples import run_examples
-from policydsl.frontend import load_text
-from policydsl.keywords import ROUNDING_MODES, ROUNDING_UNITS
-from policydsl.pipeline import check_text
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.examples import run_examples
+from policydsl.plan.lower import lower
+from policydsl.syntax.keywords import ROUNDING_MODES, ROUNDING_UNITS
 from tests.conftest import DATA, POLICIES
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, fullwidth, mutations, policies
 
@@ -61,12 +63,16 @@ except ImportError:  # pragma: no cover - the code generator is a later stage
     generate = None  # type: ignore[assignment]
 
 
-def checked(policy: GeneratedPolicy) -> PolicyEvaluator:
+def checked(policy: GeneratedPolicy) -> Model:
     sink = Sink()
     result = check_text("fuzz.policy", policy.text, sink)
     errors = [f"{d.span}: {d.code} {d.message}" for d in sink.diagnostics if d.severity is Severity.ERROR]
     assert result.model is not None and not errors, (errors, policy.text)
-    return PolicyEvaluator(result.model, policy.text)
+    return result.model
+
+
+def evaluator_of(model: Model, text: str) -> PolicyEvaluator:
+    return PolicyEvaluator(lower(model, text))
 
 
 def rounding_of(policy: GeneratedPolicy) -> rt.Rounding:
@@ -109,7 +115,8 @@ def test_generated_policies_check_without_errors(policy: GeneratedPolicy) -> Non
 @given(st.data())
 def test_generated_policies_evaluate_without_surprises(data: st.DataObject) -> None:
     policy = data.draw(policies(), label="policy")
-    evaluator = checked(policy)
+    model = checked(policy)
+    evaluator = evaluator_of(model, policy.text)
     for _ in range(3):
         facts = data.draw(applicants(policy), label="facts")
         day = data.draw(evaluation_dates(policy), label="date")
@@ -129,7 +136,7 @@ def test_generated_policies_evaluate_without_surprises(data: st.DataObject) -> N
             assert any(m.needed for m in partial.measures.values())
             continue
         assert full.to_dict() == partial.to_dict()
-    for result in run_examples(evaluator.model, policy.text):  # the `test` command's work
+    for result in run_examples(model, policy.text):  # the `test` command's work
         assert all(isinstance(f, str) and f for f in result.failures)
 
 
@@ -145,8 +152,9 @@ def _outcome(run: Callable[[], rt.Decision]) -> dict[str, Any]:
 @given(st.data())
 def test_compiled_evaluators_agree_with_the_interpreter(data: st.DataObject) -> None:
     policy = data.draw(policies(), label="policy")
-    evaluator = checked(policy)
-    generated = generate(evaluator.model, policy.text, "fuzz.policy")
+    model = checked(policy)
+    evaluator = evaluator_of(model, policy.text)
+    generated = generate(model, policy.text, "fuzz.policy")
     with watching() as events:
         module = generated.load()
     for _ in range(4):
@@ -168,8 +176,7 @@ def test_the_fast_path_of_generated_evaluators_decides_as_the_full_path(data: st
     """Complete applicants given as typed values take the compiled evaluator's fast path; whatever it
     decides, the full path decides alike (it may leave any applicant to the full path)."""
     policy = data.draw(policies(), label="policy")
-    evaluator = checked(policy)
-    module = generate(evaluator.model, policy.text, "fuzz.policy").load()
+    module = generate(checked(policy), policy.text, "fuzz.policy").load()
     for _ in range(4):
         raw = data.draw(applicants(policy, complete=True), label="facts")
         day = data.draw(evaluation_dates(policy), label="date")
@@ -209,10 +216,9 @@ def _whole(value: Any) -> bool:
 @FUZZ
 @given(policies(), st.sampled_from([1, 200]))
 def test_the_analysis_of_generated_policies_never_fails(policy: GeneratedPolicy, timeout_ms: int) -> None:
-    from policydsl.checks.analysis import Options, analyse
+    from policydsl.analysis.run import Options, analyse
 
-    evaluator = checked(policy)
-    result = analyse(evaluator.model, policy.text, Options(timeout_ms=timeout_ms))
+    result = analyse(checked(policy), policy.text, Options(timeout_ms=timeout_ms))
     assert all(d.span is not None for d in result.findings), [
         d.message for d in result.findings if d.span is None
     ]
@@ -223,7 +229,7 @@ def test_the_analysis_of_generated_policies_never_fails(policy: GeneratedPolicy,
 @FUZZ
 @given(policies())
 def test_formatting_a_generated_policy_keeps_its_meaning(policy: GeneratedPolicy) -> None:
-    from policydsl.fmt import format_source
+    from policydsl.syntax.fmt import format_source
 
     formatted = format_source("fuzz.policy", policy.text, Sink())
     assert formatted is not None
@@ -236,14 +242,13 @@ def test_formatting_a_generated_policy_keeps_its_meaning(policy: GeneratedPolicy
 @FUZZ
 @given(policies())
 def test_generated_policies_can_be_drawn(policy: GeneratedPolicy) -> None:
-    from policydsl import ast
     from policydsl.render.graphviz import dot_source
     from policydsl.render.trees import measure_tree, overview
 
-    model = checked(policy).model
-    assert "digraph" in dot_source(overview(model))
-    for measure in model.policy.of(ast.Measure):
-        assert "digraph" in dot_source(measure_tree(model, measure))
+    plan = lower(checked(policy), policy.text)
+    assert "digraph" in dot_source(overview(plan))
+    for measure in plan.measures:
+        assert "digraph" in dot_source(measure_tree(plan, measure))
 
 
 # A source document with articles, headings and items numbered both ways, for the review page's
@@ -258,8 +263,7 @@ SOURCE_DOCUMENT = (DATA / "report" / "platform.txt").read_text(encoding="utf-8")
 def test_generated_policies_get_a_review_page(policy: GeneratedPolicy) -> None:
     from policydsl.render.report import PolicyPage
 
-    evaluator = checked(policy)
-    page = PolicyPage(Path("fuzz.policy"), None, evaluator.model, [], SOURCE_DOCUMENT, "fuzz.txt").render()
+    page = PolicyPage(Path("fuzz.policy"), None, checked(policy), [], SOURCE_DOCUMENT, "fuzz.txt").render()
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
 
 
@@ -351,8 +355,7 @@ def static_problems(source: str) -> list[str]:
 @FUZZ
 @given(policies())
 def test_generated_modules_are_valid_python_that_runs_nothing_else(policy: GeneratedPolicy) -> None:
-    evaluator = checked(policy)
-    module = generate(evaluator.model, policy.text, "fuzz.policy")
+    module = generate(checked(policy), policy.text, "fuzz.policy")
     source = module.source()
     compile(source, "evaluator.py", "exec")
     assert static_problems(source) == []
@@ -474,7 +477,7 @@ def test_found_by_fuzzing_compiled_and_interpreted_agree(body: str, facts: dict[
     sink = Sink()
     result = check_text("regression.policy", text, sink)
     assert result.model is not None and not sink.has_errors
-    evaluator = PolicyEvaluator(result.model, text)
+    evaluator = evaluator_of(result.model, text)
     module = generate(result.model, text, "regression.policy").load()
     day = datetime.date(2022, 6, 1)
     assert _outcome(lambda: module.evaluate(facts, day, partial=True)) == _outcome(
@@ -487,7 +490,7 @@ def test_found_by_fuzzing_compiled_and_interpreted_agree(body: str, facts: dict[
 
 def _spans(node: object) -> list[tuple[int, int]]:
     """The positions of every node of a tree, in a fixed order (equality of nodes ignores them)."""
-    from policydsl import ast
+    from policydsl.syntax import ast
 
     found: list[tuple[int, int]] = []
     stack = [node]
@@ -541,7 +544,7 @@ def test_full_width_digits_and_percent_read_as_half_width_with_a_warning() -> No
 def test_full_width_inside_texts_is_kept_as_written() -> None:
     policy, found = _diagnostics('fact x "投资５０％，（一）": money\n')
     assert found == []
-    from policydsl import ast
+    from policydsl.syntax import ast
 
     assert isinstance(policy, ast.Policy)
     assert policy.of(ast.FactDecl)[0].label == "投资５０％，（一）"

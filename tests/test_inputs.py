@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
-from policydsl.batch import read_rows, run_batch
-from policydsl.cli import main
+from policydsl.commands.cli import main
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.batch import read_rows, run_batch
 
 POLICY = """policy "输入测试" { issued 2021-01-01 valid from issued lasting 5年 }
 kind enterprise "企业"
@@ -510,7 +510,15 @@ def test_a_killed_batch_leaves_no_output_presented_as_complete(policy_file: Path
     source = tmp_path / "in.csv"
     _generated_batch(source, 20_000)
     target = tmp_path / "out.csv"
-    command = [sys.executable, "-m", "policydsl.cli", "eval", str(policy_file), "--batch", str(source)]
+    command = [
+        sys.executable,
+        "-m",
+        "policydsl.commands.cli",
+        "eval",
+        str(policy_file),
+        "--batch",
+        str(source),
+    ]
     process = subprocess.Popen([*command, "-o", str(target), "--date", "2022-06-01"], cwd=tmp_path)
     deadline = time.monotonic() + 120
     partial: list[Path] = []

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator, compile_policy
+from policydsl.evaluation import runtime as rt
 from tests.conftest import DATA
 
 DAY = datetime.date(2021, 6, 1)
@@ -295,10 +295,10 @@ example "no" {
 def test_coverage_is_keyed_by_clause_id_condition_and_atom() -> None:
     """Coverage was keyed by the id() of AST nodes; it is keyed by the plan's clause ids and each
     condition's atoms by position, so the interpreter and `examples.coverage_gaps` share one key."""
+    from policydsl.checking.pipeline import check_text
     from policydsl.diagnostics import Sink
-    from policydsl.examples import coverage_gaps, run_examples
-    from policydsl.interpreter import Coverage
-    from policydsl.pipeline import check_text
+    from policydsl.evaluation.examples import coverage_gaps, read_examples, run_examples
+    from policydsl.evaluation.interpreter import Coverage
     from policydsl.plan import lower
 
     sink = Sink()
@@ -313,7 +313,8 @@ def test_coverage_is_keyed_by_clause_id_condition_and_atom() -> None:
         assert seen[(cid, 1, 0)] == {False}  # n >= 10
         assert seen[(cid, 1, 1)] == {True}  # a (under `not`), reached only when n >= 10 is false
     assert len(seen) == 10
-    reached, total, gaps = coverage_gaps(checked.model, lower(checked.model, COVERED), seen)
+    plan = lower(checked.model, COVERED)
+    reached, total, gaps = coverage_gaps(plan, read_examples(checked.model, plan, COVERED).sites, seen)
     assert (reached, total) == (2 * (1 + 5), 2 * (1 + 4 * 2))  # a clause counts only applying
     assert [g.message for g in gaps] == [
         f"`{cid}` condition is never {word} in any example"
@@ -345,3 +346,107 @@ def test_a_group_cap_without_a_value_is_reported_with_its_text(tmp_path: Path) -
     with pytest.raises(rt.InputError) as raised:
         evaluator.constraints()
     assert raised.value.problems == ["cluster_cap * 2：参数 集群上限（cluster_cap）原文未给出"]
+
+
+WHOLE_BLOCKS = """policy "整数倍" {}
+fact investment "投资额": money
+fact rate "增幅": percent
+measure per_block "每满" {
+  award 10万 * 每满(investment - 1000万, 100万) cap 100万
+}
+measure points "每提高一个百分点" {
+  award 2万 * blocks(rate - 5%, 1%)
+}
+measure rounded "向下取整" {
+  award round_down(max(investment - 1000万, 0) * 5%, 1万)
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("investment", "rate", "blocks", "points", "rounded"),
+    [
+        # 每增加100万元奖励10万元: 1350万 above 1000万 are 13 whole blocks, 130万 capped at 100万
+        ("2350万", "7.5%", "1000000.00", "40000.00", "670000.00"),
+        # 不足100万元部分不予奖励: 99.99万 above is no whole block
+        ("1099.99万", "5.99%", "0.00", "0.00", "40000.00"),
+        ("1100万", "6%", "100000.00", "20000.00", "50000.00"),
+        # below the threshold: no block (not a negative count), and max(…, 0) keeps the award at 0
+        ("800万", "4%", "0.00", "0.00", "0.00"),
+    ],
+)
+def test_whole_blocks_and_rounding_down(
+    tmp_path: Path, investment: str, rate: str, blocks: str, points: str, rounded: str
+) -> None:
+    path = tmp_path / "whole.policy"
+    path.write_text(WHOLE_BLOCKS, encoding="utf-8")
+    evaluator, sink = compile_policy(path)
+    assert evaluator is not None, sink.diagnostics
+    decision = evaluator.evaluate({"investment": investment, "rate": rate}, DAY)
+    for name, expected in (("per_block", blocks), ("points", points), ("rounded", rounded)):
+        assert amount(decision, name) == (rt.DETERMINED, Decimal(expected)), name
+
+
+BRACKETS = """policy "超额累进" {}
+fact investment "投资额": money
+fact staff "员工数": count 人
+measure invest "投资奖励" {
+  award progressive investment { 1000万以下: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }
+}
+measure staffing "用工奖励" {
+  award 超额累进 staff { 不超过 100人: 1000元/人, 超过 100人: 500元/人 } + 10万 * blocks(investment, 1000万)
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("investment", "staff", "invest", "staffing"),
+    [
+        # 1000万以下部分按10%, 超过1000万至5000万部分按5%, 超过5000万部分按2%
+        ("0", "0", "0.00", "0.00"),
+        ("999.99万", "99", "999990.00", "99000.00"),
+        ("1000万", "100", "1000000.00", "200000.00"),  # 10万 × 1 block + 100 × 1000元
+        ("1000.01万", "101", "1000005.00", "200500.00"),
+        ("5000万", "150", "3000000.00", "625000.00"),  # 100万 + 200万; 10万 + 2.5万 + 50万
+        ("6000万", "150", "3200000.00", "725000.00"),  # 100万 + 200万 + 20万
+    ],
+)
+def test_progressive_brackets_at_every_boundary(
+    tmp_path: Path, investment: str, staff: str, invest: str, staffing: str
+) -> None:
+    path = tmp_path / "brackets.policy"
+    path.write_text(BRACKETS, encoding="utf-8")
+    evaluator, sink = compile_policy(path)
+    assert evaluator is not None, sink.diagnostics
+    decision = evaluator.evaluate({"investment": investment, "staff": staff}, DAY)
+    assert amount(decision, "invest") == (rt.DETERMINED, Decimal(invest))
+    assert amount(decision, "staffing") == (rt.DETERMINED, Decimal(staffing))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["interpreter", "generated"])
+def test_explanations_show_each_bracket_band_and_block_count(tmp_path: Path, compiled: bool) -> None:
+    path = tmp_path / "brackets.policy"
+    path.write_text(
+        BRACKETS
+        + 'measure tiers "分档" {\n  award band investment { 不满 100万: 5万, 100万 以上: 10万 }\n'
+        + "  award round_down(5% * investment, 1万)\n}\n",
+        encoding="utf-8",
+    )
+    evaluator, sink = compile_policy(path, compiled=compiled)
+    assert evaluator is not None, sink.diagnostics
+    decision = evaluator.evaluate({"investment": "6000万", "staff": "150"}, DAY, explain=True)
+    steps = {name: m.explanation for name, m in decision.measures.items()}
+    shown = "1000万元 × 10% = 100万元；4000万元 × 5% = 200万元；1000万元 × 2% = 20万元"
+    assert f"超额累进：投资额 = 6000万元，{shown}" in steps["invest"]
+    assert (
+        "超额累进：员工数 = 150人，100人 × 1000元/人 = 10万元；50人 × 500元/人 = 2.5万元" in steps["staffing"]
+    )
+    assert "每满 1000万元：投资额 = 6000万元，计 6" in steps["staffing"]
+    assert "分档：投资额 = 6000万元，适用「100万以上」" in steps["tiers"]
+    assert "按 1万元 向下取整：5% × 投资额 = 300万元，取 300万元" in steps["tiers"]
+
+
+def test_a_subject_below_zero_charges_no_bracket() -> None:
+    rows = [(None, Decimal(10), Decimal("0.1")), (Decimal(10), None, Decimal("0.05"))]
+    assert rt.progressive(Decimal(-5), rows) == 0
+    assert rt.progressive(Decimal(25), rows) == Decimal("1.75")

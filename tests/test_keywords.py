@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from policydsl.keywords import (
+from policydsl.syntax.keywords import (
     ALLOCATIONS,
     COMBINE_MODES,
     KEYWORDS,
@@ -20,7 +20,7 @@ from policydsl.keywords import (
     all_spellings,
     spelling,
 )
-from policydsl.parser import grammar_text
+from policydsl.syntax.parser import grammar_text
 
 GRAMMAR = grammar_text()
 _KW_RULE = re.compile(r'^_kw_(\w+):\s*"([^"]+)"\s*\|\s*"([^"]+)"\s*$', re.M)

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from policydsl import parser
-from policydsl import runtime as rt
 from policydsl.api import PolicyEvaluator
-from policydsl.cli import main
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Diagnostic, Severity, Sink
-from policydsl.pipeline import check_file, check_text
+from policydsl.evaluation import runtime as rt
+from policydsl.plan.lower import lower
+from policydsl.syntax import parser
 from tests.conftest import DATA
 
 HEADER = 'policy "极限" { issued 2021-01-01 valid from issued lasting 3年 }\n'
@@ -35,7 +37,14 @@ def check(text: str) -> tuple[PolicyEvaluator | None, list[Diagnostic]]:
     checked = check_text("limits.policy", text, sink)
     if checked.model is None or sink.has_errors:
         return None, sink.diagnostics
-    return PolicyEvaluator(checked.model, text), sink.diagnostics
+    return PolicyEvaluator(lower(checked.model, text)), sink.diagnostics
+
+
+def model_of(text: str) -> Model | None:
+    """What the checker learnt of `text` (None when it has errors)."""
+    sink = Sink()
+    checked = check_text("limits.policy", text, sink)
+    return None if sink.has_errors else checked.model
 
 
 def errors(text: str) -> list[tuple[str, str]]:
@@ -460,9 +469,9 @@ def test_the_eval_command_prints_a_huge_amount(tmp_path: Path) -> None:
 def test_long_amounts_in_diagrams_and_witnesses_are_printed_exactly() -> None:
     from fractions import Fraction
 
-    from policydsl.checks.analysis_witness import count_literal, money_literal
+    from policydsl.analysis.smt import exact_decimal
+    from policydsl.analysis.witness import count_literal, money_literal
     from policydsl.render.text import amount_words
-    from policydsl.smt import exact_decimal
 
     long = Decimal("1000000000000000000000000000100.92")  # 31 digits: more than the default context holds
     assert amount_words(long) == "1000000000000000000000000000100.92元"
@@ -476,12 +485,12 @@ def test_long_amounts_in_diagrams_and_witnesses_are_printed_exactly() -> None:
 
 
 def test_an_impossible_policy_without_eligibility_block_or_header_is_reported_at_a_position() -> None:
-    from policydsl.checks.analysis import Options, analyse
+    from policydsl.analysis.run import Options, analyse
 
     text = 'fact x "x": money >= 0\nassume 2 < 1 "never"\nmeasure m { award x }\n'
-    evaluator, _ = check(text)
-    assert evaluator is not None
-    findings = analyse(evaluator.model, text, Options(timeout_ms=2000)).findings
+    model = model_of(text)
+    assert model is not None
+    findings = analyse(model, text, Options(timeout_ms=2000)).findings
     impossible = [d for d in findings if d.code == "P104"]
     assert impossible and impossible[0].span is not None and impossible[0].span.line == 2
 
@@ -503,14 +512,14 @@ def test_an_example_naming_an_unset_parameter_fails_with_a_message(tmp_path: Pat
 
 
 def test_the_analysis_of_a_policy_with_many_measures_stops_within_its_budget() -> None:
-    from policydsl.checks.analysis import Options, analyse
+    from policydsl.analysis.run import Options, analyse
 
     text = _measures(16 * 1024)  # about 70 measures on shared facts: thousands of pairwise queries
-    evaluator, _ = check(text)
-    assert evaluator is not None
+    model = model_of(text)
+    assert model is not None
     started = time.perf_counter()
-    result = analyse(evaluator.model, text, Options(budget=300))
-    again = analyse(evaluator.model, text, Options(budget=300))
+    result = analyse(model, text, Options(budget=300))
+    again = analyse(model, text, Options(budget=300))
     assert time.perf_counter() - started < 60
     # a count of questions, not a clock: two runs stop at the same question with the same findings
     assert [(d.code, d.message) for d in result.findings] == [(d.code, d.message) for d in again.findings]
@@ -532,25 +541,25 @@ def test_the_analysis_of_a_policy_with_many_measures_stops_within_its_budget() -
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).parent / "data" / "analysis").glob("*.policy"))[:12])
 def test_with_a_one_millisecond_solver_every_open_question_is_a_finding(path: Path) -> None:
-    from policydsl.checks.analysis import Options, analyse
+    from policydsl.analysis.run import Options, analyse
 
     text = path.read_text(encoding="utf-8")
-    evaluator, _ = check(text)
-    if evaluator is None:
+    model = model_of(text)
+    if model is None:
         pytest.skip("a file with errors on purpose")
-    result = analyse(evaluator.model, text, Options(timeout_ms=1))
+    result = analyse(model, text, Options(timeout_ms=1))
     undecided = [d for d in result.findings if d.code == "P900"]
     assert bool(undecided) == bool(result.stats.undecided), (result.stats, undecided)
     assert all(d.span is not None for d in result.findings)
 
 
 def test_a_query_no_solver_decides_quickly_is_reported_undecided_not_clean() -> None:
-    from policydsl.checks.analysis import Options, analyse
+    from policydsl.analysis.run import Options, analyse
 
     text = (Path(__file__).parent / "data" / "analysis" / "undecided.policy").read_text(encoding="utf-8")
-    evaluator, _ = check(text)
-    assert evaluator is not None
-    findings = analyse(evaluator.model, text, Options(timeout_ms=20)).findings
+    model = model_of(text)
+    assert model is not None
+    findings = analyse(model, text, Options(timeout_ms=20)).findings
     assert any(d.code == "P900" and "puzzle.hard" in d.message for d in findings), findings
 
 
@@ -577,14 +586,14 @@ def test_check_says_in_its_summary_that_the_analysis_was_cut_short(tmp_path: Pat
 
 
 def test_the_default_budget_of_the_command_is_the_analysis_default() -> None:
-    from policydsl.checks.analysis import Options
+    from policydsl.analysis.run import Options
 
     (option,) = [p for p in main.commands["check"].params if p.name == "budget"]
     assert option.default == Options().budget
 
 
 def test_the_default_rlimit_of_the_command_is_the_analysis_default() -> None:
-    from policydsl.checks.analysis import Options
+    from policydsl.analysis.run import Options
 
     (option,) = [p for p in main.commands["check"].params if p.name == "rlimit"]
     assert option.default == Options().rlimit
@@ -593,7 +602,7 @@ def test_the_default_rlimit_of_the_command_is_the_analysis_default() -> None:
 def test_the_step_limit_makes_an_undecided_question_p900_on_every_run() -> None:
     """With a clock that never runs out, the solver's step limit alone stops the hard question:
     the same finding, naming the limit, on every run and under any load."""
-    from policydsl.checks.analysis import Options, analyse
+    from policydsl.analysis.run import Options, analyse
 
     path = DATA / "analysis" / "undecided.policy"
     sink = Sink()
@@ -611,8 +620,8 @@ def test_the_step_limit_makes_an_undecided_question_p900_on_every_run() -> None:
 def test_the_pairwise_check_prepares_few_pairs_of_measures_that_share_no_value() -> None:
     """300 measures each serving its own sector: the index forms no pair, so the work of preparing
     a pair's questions is never done (not 300*299/2 times)."""
-    from policydsl.checks import analysis_clauses
-    from policydsl.checks.analysis import Options, analyse
+    from policydsl.analysis import clauses as analysis_clauses
+    from policydsl.analysis.run import Options, analyse
 
     members = ", ".join(f's{i} "行业{i}"' for i in range(300))
     text = (

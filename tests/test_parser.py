@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl import parser as P
+from policydsl.checking.frontend import load_bytes, load_text
 from policydsl.diagnostics import Diagnostic, Sink
-from policydsl.frontend import load_bytes, load_text
 from policydsl.source import SourceFile
+from policydsl.syntax import ast
+from policydsl.syntax import parser as P
 from tests.conftest import POLICIES
 
 PRELUDE = """fact investment "项目总投入": money >= 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import lark
 import pytest
 
-from policydsl import parser as P
+from policydsl.syntax import parser as P
 from tests.conftest import POLICIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,13 +23,13 @@ POLICY = POLICIES / "jiangmen_special_fund.policy"
 
 def test_shipped_tables_match_the_grammar() -> None:
     # regenerate (`make tables`) after changing grammar/policy.lark
-    shipped = (ROOT / "policydsl" / P.TABLES).read_text(encoding="utf-8")
-    assert shipped == P.tables_source(), "policydsl/parser_tables.json is stale: run `make tables`"
+    shipped = (ROOT / "policydsl" / "syntax" / P.TABLES).read_text(encoding="utf-8")
+    assert shipped == P.tables_source(), "policydsl/syntax/parser_tables.json is stale: run `make tables`"
     assert P._shipped_tables() is not None
 
 
 def test_tables_are_the_same_whatever_the_hash_seed() -> None:
-    script = "from policydsl.parser import tables_source; print(tables_source(), end='')"
+    script = "from policydsl.syntax.parser import tables_source; print(tables_source(), end='')"
     texts = {
         subprocess.run(
             [sys.executable, "-c", script],
@@ -57,7 +57,7 @@ def test_shipped_tables_parse_like_the_grammar(policy: Path) -> None:
 # Lark write its cache into an empty folder, in a child process whose temporary folder is that one.
 _CACHE_NAME = """
 import sys, tempfile, lark
-from policydsl import parser as P
+from policydsl.syntax import parser as P
 tempfile.tempdir = sys.argv[1]
 lark.Lark(P.grammar_text(), **P._OPTIONS, propagate_positions=True,
           lexer_callbacks={"COMMENT": P._on_comment}, cache=True)
@@ -71,7 +71,7 @@ def audit(event, args):
     if event == "open" and isinstance(args[0], str) and os.path.realpath(args[0]).startswith(folder):
         print("opened " + args[0], file=sys.stderr)
 sys.addaudithook(audit)
-from policydsl.cli import main
+from policydsl.commands.cli import main
 sys.argv = ["policydsl", *sys.argv[2:]]
 main()
 """
@@ -155,7 +155,7 @@ def refuse(*args, **kwargs):
     raise FileNotFoundError("No usable temporary directory found")
 tempfile.tempdir = None
 tempfile.gettempdir = tempfile.gettempdirb = tempfile._get_default_tempdir = refuse
-from policydsl.cli import main
+from policydsl.commands.cli import main
 sys.argv = ["policydsl", *sys.argv[1:]]
 main()
 """

@@ -7,21 +7,22 @@ import datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
-from policydsl.cli import main
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Sink
-from policydsl.examples import coverage_gaps, example_date, given_facts
-from policydsl.interpreter import Coverage, CoverageKey, Interpreter
-from policydsl.pipeline import check_file, check_text
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.examples import coverage_gaps, given_facts, read_examples
+from policydsl.evaluation.interpreter import Coverage, CoverageKey, Interpreter
 from policydsl.plan import Plan, format_plan, lower
 from policydsl.plan import nodes as P
+from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES, ROOT, golden
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
 
@@ -251,10 +252,10 @@ EXAMPLES = [case for path in GOLDEN for case in _examples(path)]
 def test_plan_agrees_with_the_interpreter_on_examples(path: Path, index: int) -> None:
     model, text = checked(path)
     plan = lower(model, text)
-    interp = Interpreter(model, text)
-    example = model.policy.of(ast.Example)[index]
+    interp = Interpreter(plan)
+    example = read_examples(model, plan, text).cases[index]
     facts = given_facts(interp, example)
-    decision = interp.evaluate(facts, example_date(model.policy, example), partial=True, parsed=True)
+    decision = interp.evaluate(facts, example.day, partial=True, parsed=True)
     assert_plan_agrees(model, text, plan, decision)
 
 
@@ -296,7 +297,7 @@ def test_generated_policies_lower_and_agree(data: st.DataObject) -> None:
                 (c.id, i, k) for i, cond in enumerate(c.conditions) for k in range(len(P.atoms(cond.cond)))
             )
     assert set(seen) <= keys, set(seen) - keys
-    reached, total, _ = coverage_gaps(model, plan, seen)
+    reached, total, _ = coverage_gaps(plan, read_examples(model, plan, text).sites, seen)
     assert total == sum(1 if isinstance(k, str) else 2 for k in keys)
     assert reached == sum(len(v) if not isinstance(k, str) else int(True in v) for k, v in seen.items())
 
@@ -315,6 +316,8 @@ measure m "m" {
   award min(rate * revenue, by level_of { national: 100万, otherwise: unset }) if level_of in [national]
   award max(1:2 * revenue, band revenue { 不满 100万: 5万, otherwise: 10万 }) if flag == true or -loss > 0
   award 1万 if founded + 1年 <= 2023-06-01 and since(founded) 届满 1年 and not flag
+  award 1万 * blocks(revenue - 100万, 10万) + round_down(max(rate * revenue, 0), 1万)
+  award progressive revenue { 不超过 100万: 10%, 超过 100万 且 500万 以下: rate, 超过 500万: 0 }
 }
 """
 
@@ -337,6 +340,10 @@ def test_every_expression_class_is_lowered_printed_and_walked() -> None:
     printed = format_plan(plan)
     assert "assume (not flag) or (applicant == applicant.enterprise)" in printed
     assert "(since(founded) >= 1 year)" in printed and "$rate" in printed
+    assert "blocks((revenue - 1000000元), 100000元)" in printed
+    assert "round_down(max(($rate * revenue), 0元), 10000元)" in printed
+    rows = "from 0 to 1000000元: 10%; from 1000000元 to 5000000元: $rate; from 5000000元: 0"
+    assert f"progressive revenue {{{rows}}}" in printed
 
 
 def test_the_plan_package_reads_no_cli_or_drawing_library() -> None:
@@ -364,12 +371,126 @@ def test_a_validity_past_the_calendar_is_one_window_everywhere(tmp_path: Path) -
 
     path = tmp_path / "long.policy"
     path.write_text(LONG, "utf-8")
-    run = [sys.executable, "-c", "from policydsl.cli import main; main()", "check", str(path)]
+    run = [sys.executable, "-c", "from policydsl.commands.cli import main; main()", "check", str(path)]
     done = subprocess.run(run, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    from policydsl.smt import Encoder
+    from policydsl.analysis.smt import Encoder
 
     model, text = checked_text(LONG)
     plan = lower(model, text)
     assert plan.validity.end == datetime.date.max
     assert Encoder(plan).window == (plan.validity.start, plan.validity.end)
+
+
+def _written(source: str, span: Any) -> str:
+    return source[span.start : span.end]
+
+
+@pytest.mark.parametrize("name", ["band_hole", "tier_gap", "undetermined"])
+def test_tables_bands_amounts_and_quotas_carry_where_they_are_written(name: str) -> None:
+    """The analyses read the plan and place their findings at its spans: every tier table, band,
+    row, amount and quota lowered carries the span of the text it came from, and a band's bounds
+    the statutory words written (its hints quote them)."""
+    model, source = checked(DATA / "analysis" / f"{name}.policy")
+    plan = lower(model, source)
+    seen = 0
+    for measure in plan.measures:
+        for quota in measure.quotas:
+            assert quota.span is not None and _written(source, quota.span).startswith("quota")
+        for clause in measure.clauses:
+            amount = clause.amount
+            assert amount.span is not None
+            if amount.text is not None:
+                assert amount.text in " ".join(_written(source, amount.span).split())
+            exprs = [amount.expr, *(cap.expr for cap in amount.caps)]
+            for expr in (e for top in exprs if top is not None for e in P.walk(top)):
+                if isinstance(expr, P.Table | P.Band):
+                    seen += 1
+                    assert expr.span is not None
+                    assert _written(source, expr.span).startswith(("by", "band"))
+                    for row in expr.rows:
+                        assert row.span is not None and expr.span.start <= row.span.start
+                        assert row.span.end <= expr.span.end
+                if isinstance(expr, P.Band):
+                    for row in expr.rows:
+                        assert len(row.words) == len(row.bounds or ())
+                        assert all(word in _written(source, row.span) for word, _ in row.words)
+    assert seen
+
+
+def _folded(source: str, span: Any) -> str:
+    return " ".join(_written(source, span).split())
+
+
+CAPPED = [
+    CONSTRUCTS,
+    DATA / "fmt" / "messy_chinese.policy",
+    *(DATA / "analysis" / f"{name}.policy" for name in ("quota_budget", "cap_dominated", "funding_limit")),
+    *BUNDLED,
+]
+
+
+def test_caps_limits_budgets_and_total_caps_carry_where_and_how_they_are_written() -> None:
+    """The cap analyses read the plan and quote and place their findings from it: every cap, fixed
+    formula, funding limit, group cap, budget and total cap carries the span of the text it came
+    from, and the text it quotes is the text at that span (the written allocation word and counted
+    funding included)."""
+    seen: set[str] = set()
+    for path in CAPPED:
+        model, source = checked(path)
+        plan = lower(model, source)
+        for measure in plan.measures:
+            for clause in measure.clauses:
+                amount = clause.amount
+                if amount.expr is not None:
+                    assert amount.expr.span is not None and _folded(source, amount.expr.span) == amount.text
+                for cap in amount.caps:
+                    seen.add("cap")
+                    assert cap.span is not None and _folded(source, cap.span) == cap.text
+            for limit in measure.funding_limits:
+                seen.add("funding_limit")
+                assert limit.span is not None
+                written = _folded(source, limit.span)
+                assert limit.text in written and limit.received_text in written
+            for group in measure.group_caps:
+                seen.add("group_cap")
+                assert group.span is not None
+                written = _folded(source, group.span)
+                assert group.text in written and group.per in written
+                assert group.allocate_text is None or group.allocate_text in written
+            for budget in measure.budgets:
+                seen.add("budget")
+                assert budget.span is not None and budget.text in _folded(source, budget.span)
+        for total in plan.total_caps:
+            seen.add("total_cap")
+            assert total.amount_span is not None and _folded(source, total.amount_span) == total.text
+    assert seen == {"cap", "funding_limit", "group_cap", "budget", "total_cap"}
+
+
+def _ast_nodes(value: object) -> list[object]:
+    """Every AST node inside `value`, through attrs fields, tuples and mappings."""
+    if isinstance(value, ast.Node):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [n for v in value for n in _ast_nodes(v)]
+    if isinstance(value, dict) or (hasattr(value, "items") and not attrs.has(type(value))):
+        return [n for k, v in value.items() for n in (*_ast_nodes(k), *_ast_nodes(v))]  # type: ignore[union-attr]
+    if attrs.has(type(value)):
+        return [n for f in attrs.fields(type(value)) for n in _ast_nodes(getattr(value, f.name))]
+    return []
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_examples_are_handed_on_as_plain_data(path: Path) -> None:
+    """What examples.py hands the review page and `test` holds no AST node: names as text, values
+    as plan expressions, each example's day worked out."""
+    model, text = checked(path)
+    plan = lower(model, text)
+    examples = read_examples(model, plan, text)
+    assert len(examples.cases) == len(model.policy.of(ast.Example))
+    assert not _ast_nodes(examples.cases)
+    for example in examples.cases:
+        for g in example.given:
+            assert isinstance(g.value, str) or type(g.value) in P.EXPR_CLASSES
+        for e in example.expectations:
+            assert e.value is None or type(e.value) in P.EXPR_CLASSES

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 import policydsl
-from policydsl import ast
-from policydsl import runtime as rt
+from policydsl.analysis import run as analysis
 from policydsl.api import compile_policy
-from policydsl.checks import analysis
+from policydsl.checking.pipeline import check_file
 from policydsl.diagnostics import Severity, Sink
-from policydsl.examples import run_examples
-from policydsl.pipeline import check_file
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.examples import run_examples
+from policydsl.syntax import ast
 from tests.conftest import POLICIES
 
 SAMPLES = POLICIES / "samples"
@@ -300,7 +300,7 @@ def test_policies_are_in_canonical_layout() -> None:
     """`policydsl fmt --check` is the CI gate on layout: the bundled policies are formatted."""
     from click.testing import CliRunner
 
-    from policydsl.cli import main
+    from policydsl.commands.cli import main
 
     files = sorted(str(p) for p in POLICIES.glob("*.policy"))
     result = CliRunner().invoke(main, ["fmt", "--check", *files])

@@ -7,9 +7,9 @@ import io
 import os
 import re
 
+from policydsl.checking.pipeline import check_text
 from policydsl.diagnostics import Sink
-from policydsl.examples import run_examples
-from policydsl.pipeline import check_text
+from policydsl.evaluation.examples import run_examples
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

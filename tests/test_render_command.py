@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from policydsl.cli import main
+from policydsl.commands.cli import main
 from policydsl.render.diagram import PATH_COLOR
 from tests.conftest import DATA
 

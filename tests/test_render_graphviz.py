@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from policydsl.checks.typecheck import Model
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file
 from policydsl.diagnostics import Sink
-from policydsl.pipeline import check_file
+from policydsl.plan.lower import lower
 from policydsl.render.diagram import ROLES, Diagram
 from policydsl.render.graphviz import FONT, RenderError, dot_source, render_bytes, render_file
 from policydsl.render.trees import measure_tree, overview
@@ -30,8 +31,8 @@ def model_of(path: Path) -> Model:
 
 
 def diagrams(path: Path) -> list[Diagram]:
-    model = model_of(path)
-    return [overview(model), *(measure_tree(model, m) for m in model.measures.values())]
+    plan = lower(model_of(path))
+    return [overview(plan), *(measure_tree(plan, m) for m in plan.measures)]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

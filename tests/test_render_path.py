@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from policydsl.checks.typecheck import Model
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
 from policydsl.diagnostics import Sink
-from policydsl.interpreter import Interpreter
-from policydsl.pipeline import check_file, check_text
+from policydsl.evaluation.interpreter import Interpreter
+from policydsl.plan.lower import lower
+from policydsl.render.diagram import Diagram
 from policydsl.render.path import Applicant, trace_measure, trace_overview
 from policydsl.render.trees import measure_tree, overview
 from tests.conftest import DATA
@@ -20,6 +22,12 @@ from tests.conftest import DATA
 PLATFORM = DATA / "diagrams" / "platform.policy"
 FACTS: dict[str, Any] = json.loads((DATA / "diagrams" / "platform.facts.json").read_text(encoding="utf-8"))
 DAY = datetime.date(2022, 1, 1)
+
+
+def tree_of(model: Model, measure: str) -> Diagram:
+    """The tree of `measure`, drawn from the model's plan."""
+    plan = lower(model)
+    return measure_tree(plan, plan.measure(measure))
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +44,7 @@ def applicant(model: Model, facts: dict[str, Any], day: datetime.date | None = D
 
 def test_the_path_takes_the_exception_the_bonus_and_loses_the_second_stage(model: Model) -> None:
     m = model.measures["platform_award"]
-    tree = measure_tree(model, m)
+    tree = tree_of(model, m.name.text)
     trace_measure(tree, m.name.text, applicant(model, FACTS))
     path = tree.path_nodes
     assert {
@@ -61,7 +69,7 @@ def test_the_path_takes_the_exception_the_bonus_and_loses_the_second_stage(model
 
 def test_a_failed_gate_stops_the_path_and_says_why(model: Model) -> None:
     m = model.measures["center"]
-    tree = measure_tree(model, m)
+    tree = tree_of(model, m.name.text)
     trace_measure(tree, m.name.text, applicant(model, FACTS))
     assert "center.applicants.fail" in tree.path_nodes
     assert "center.clause.base" not in tree.path_nodes
@@ -71,7 +79,7 @@ def test_a_failed_gate_stops_the_path_and_says_why(model: Model) -> None:
 
 def test_outside_the_validity_period_nothing_is_reached(model: Model) -> None:
     m = model.measures["center"]
-    tree = measure_tree(model, m)
+    tree = tree_of(model, m.name.text)
     trace_measure(tree, m.name.text, applicant(model, FACTS, datetime.date(2030, 1, 1)))
     assert tree.path_nodes == {"center.measure", "center.validity", "center.validity.fail"}
 
@@ -79,7 +87,7 @@ def test_outside_the_validity_period_nothing_is_reached(model: Model) -> None:
 def test_an_unknown_answer_stops_the_path_there(model: Model) -> None:
     facts = {k: v for k, v in FACTS.items() if k != "national_platform"}
     m = model.measures["platform_award"]
-    tree = measure_tree(model, m)
+    tree = tree_of(model, m.name.text)
     trace_measure(tree, m.name.text, applicant(model, facts))
     assert "platform_award.clause.national.if1" in tree.path_nodes
     assert not {e for e in tree.path_edges if e[0] == "platform_award.clause.national.if1"}
@@ -91,14 +99,14 @@ def test_the_enterprise_path_computes_the_tiered_award(model: Model) -> None:
     )
     facts["other_funding"] = Decimal(0)
     m = model.measures["center"]
-    tree = measure_tree(model, m)
+    tree = tree_of(model, m.name.text)
     trace_measure(tree, m.name.text, applicant(model, facts))
     assert tree.node("center.clause.base").figure == "本申请人：1亿元"
     assert "center.funding_limit1" in tree.path_nodes
 
 
 def test_the_overview_highlights_paying_measures_and_the_total(model: Model) -> None:
-    view = overview(model)
+    view = overview(lower(model))
     trace_overview(view, applicant(model, FACTS))
     assert {"policy", "eligibility", "kind.platform", "measure.platform_award", "total"} <= view.path_nodes
     assert "kind.enterprise" not in view.path_nodes
@@ -120,7 +128,7 @@ def test_measures_stacked_in_one_column_are_not_reached_through_each_other() -> 
     sink = Sink()
     checked = check_text("stack.policy", text, sink)
     assert checked.model is not None and not sink.has_errors
-    view = overview(checked.model)
+    view = overview(lower(checked.model))
     assert ("measure.first", "measure.second", "order") in {(e.tail, e.head, e.role) for e in view.edges}
     trace_overview(
         view, Applicant(Interpreter(checked.model, text), {"applicant": "firm", "big": False}, DAY)

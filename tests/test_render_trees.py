@@ -10,19 +10,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydsl import ast
-from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
 from policydsl.diagnostics import Sink
-from policydsl.pipeline import check_file, check_text
+from policydsl.evaluation import runtime as rt
 from policydsl.plan.lower import lower
 from policydsl.render.diagram import EDGE_ROLES, ROLES, Diagram
 from policydsl.render.trees import measure_tree, overview
+from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
 
 PLATFORM = DATA / "diagrams" / "platform.policy"
 FILES = [PLATFORM, *sorted(POLICIES.glob("*.policy"))]
+
+
+def tree_of(model: Model, measure: str) -> Diagram:
+    """The tree of `measure`, drawn from the model's plan."""
+    plan = lower(model)
+    return measure_tree(plan, plan.measure(measure))
 
 
 def model_of(path: Path) -> Model:
@@ -70,7 +76,7 @@ def test_every_clause_has_a_reachable_leaf_in_its_measures_tree(path: Path) -> N
     assert model.measures
     plan = lower(model)
     for m in model.measures.values():
-        tree = measure_tree(model, m, plan)
+        tree = measure_tree(plan, plan.measure(m.name.text))
         well_formed(tree)
         leaves = tree.leaves()
         assert set(leaves) == {m.clause_id(c) for c in m.clauses}, m.name.text
@@ -88,7 +94,7 @@ def test_every_clause_has_a_reachable_leaf_in_its_measures_tree(path: Path) -> N
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_the_overview_shows_every_measure_and_who_it_serves(path: Path) -> None:
     model = model_of(path)
-    view = overview(model)
+    view = overview(lower(model))
     well_formed(view)
     ids = {n.id for n in view.nodes}
     for name, m in model.measures.items():
@@ -101,7 +107,7 @@ def test_the_overview_shows_every_measure_and_who_it_serves(path: Path) -> None:
 
 def test_gates_come_first_in_the_drafters_order() -> None:
     model = model_of(PLATFORM)
-    tree = measure_tree(model, model.measures["platform_award"])
+    tree = tree_of(model, "platform_award")
     chain = [n.id for n in tree.nodes if n.decision is not None]
     assert chain[:7] == [
         "platform_award.validity",
@@ -124,7 +130,7 @@ def test_gates_come_first_in_the_drafters_order() -> None:
 
 def test_an_exception_is_tried_before_its_default_and_shows_its_priority() -> None:
     model = model_of(PLATFORM)
-    tree = measure_tree(model, model.measures["platform_award"])
+    tree = tree_of(model, "platform_award")
     national = tree.node("platform_award.clause.national")
     assert national.role == "ceiling"
     assert "最高：3000万" in national.lines
@@ -137,7 +143,7 @@ def test_an_exception_is_tried_before_its_default_and_shows_its_priority() -> No
 
 def test_leaves_show_formula_caps_status_payment_and_article() -> None:
     model = model_of(PLATFORM)
-    tree = measure_tree(model, model.measures["center"])
+    tree = tree_of(model, "center")
     leaf = tree.node("center.clause.base")
     assert leaf.role == "determined"
     assert leaf.title == "给予「配套奖励」"
@@ -158,7 +164,7 @@ def test_leaves_show_formula_caps_status_payment_and_article() -> None:
 
 def test_unset_amounts_are_undetermined_and_unless_continues_on_no() -> None:
     model = model_of(PLATFORM)
-    tree = measure_tree(model, model.measures["pilot"])
+    tree = tree_of(model, "pilot")
     leaf = tree.node("pilot.clause.1")
     assert leaf.role == "undetermined"
     assert "待定：试点奖励金额（原文未定）" in leaf.lines
@@ -169,7 +175,7 @@ def test_unset_amounts_are_undetermined_and_unless_continues_on_no() -> None:
 
 def test_bonus_quota_and_instalments_follow_the_award() -> None:
     model = model_of(PLATFORM)
-    tree = measure_tree(model, model.measures["platform_award"])
+    tree = tree_of(model, "platform_award")
     order = [n.id for n in tree.nodes]
     assert order.index("platform_award.amount") < order.index("platform_award.clause.3.if1")
     bonus = tree.node("platform_award.clause.3")
@@ -195,7 +201,7 @@ def test_several_award_groups_add_up_and_each_may_not_apply() -> None:
         }
         """
     )
-    tree = measure_tree(model, model.measures["m"])
+    tree = tree_of(model, "m")
     well_formed(tree)
     hub = [e.head for e in tree.out("m.awards")]
     assert hub == ["m.clause.one.if1", "m.clause.two.if1", "m.clause.three"]
@@ -221,14 +227,14 @@ def test_tied_exceptions_are_marked_undetermined() -> None:
         }
         """
     )
-    tree = measure_tree(model, model.measures["m"])
+    tree = tree_of(model, "m")
     assert any("优先级相同" in line for line in tree.node("m.clause.x").lines)
     assert any("优先级相同" in line for line in tree.node("m.clause.y").lines)
 
 
 def test_overview_shows_combinations_caps_and_undeclared_pairs() -> None:
     model = model_of(PLATFORM)
-    view = overview(model)
+    view = overview(lower(model))
     assert view.node("combine1").title == "就高不重复：只发其中最高一项"
     assert view.node("total_cap1").title == "累计封顶 3000万"
     into = {(e.tail, e.role) for e in view.edges if e.head == "combine1"}
@@ -242,9 +248,9 @@ def test_overview_shows_combinations_caps_and_undeclared_pairs() -> None:
 
 def test_same_model_same_diagram() -> None:
     once = model_of(PLATFORM)
-    first = measure_tree(once, once.measures["platform_award"])
+    first = tree_of(once, "platform_award")
     again = model_of(PLATFORM)
-    second = measure_tree(again, again.measures["platform_award"])
+    second = tree_of(again, "platform_award")
     assert [(n.id, n.title, n.lines) for n in first.nodes] == [(n.id, n.title, n.lines) for n in second.nodes]
     assert first.edges == second.edges
 
@@ -283,11 +289,11 @@ _AMOUNTS = [
 
 @pytest.mark.parametrize("written", _AMOUNTS)
 def test_a_leaf_reads_as_the_evaluator_decides_its_amount(written: str) -> None:
-    from policydsl import runtime as rt
-    from policydsl.interpreter import Interpreter
+    from policydsl.evaluation import runtime as rt
+    from policydsl.evaluation.interpreter import Interpreter
 
     model = model_text(_AMOUNT_PRELUDE % written)
-    leaf = measure_tree(model, model.measures["m"]).node("m.clause.1")
+    leaf = tree_of(model, "m").node("m.clause.1")
     interpreter = Interpreter(model)
     worst = rt.EXACT
     for level in ("national", "provincial"):
@@ -303,11 +309,11 @@ def test_a_leaf_reads_as_the_evaluator_decides_its_amount(written: str) -> None:
 # The diagram must say what the evaluator decides: following an applicant's answers through a
 # measure's tree reaches the leaves of exactly the clauses the evaluator pays.
 def _paid_by_diagram(model: Model, facts: dict[str, bool]) -> tuple[set[str], rt.Decision]:
-    from policydsl.interpreter import Interpreter
+    from policydsl.evaluation.interpreter import Interpreter
     from policydsl.render.path import Applicant, trace_measure
 
     m = model.measures["m"]
-    tree = measure_tree(model, m)
+    tree = tree_of(model, m.name.text)
     well_formed(tree)
     applicant = Applicant(Interpreter(model), facts, None)
     trace_measure(tree, m.name.text, applicant)
@@ -367,7 +373,7 @@ def test_an_unwritten_priority_ties_with_priority_zero() -> None:
         }
         """
     )
-    tree = measure_tree(model, model.measures["m"])
+    tree = tree_of(model, "m")
     assert "与给予（y）优先级相同：同时适用时结果待定" in "".join(tree.node("m.clause.x").lines)
     assert "与给予（x）优先级相同：同时适用时结果待定" in "".join(tree.node("m.clause.y").lines)
 
@@ -382,10 +388,10 @@ def test_clauses_written_alike_keep_their_own_titles() -> None:
         }
         """
     )
-    tree = measure_tree(model, model.measures["m"])
+    tree = tree_of(model, "m")
     assert tree.node("m.clause.1").title == "给予（第 1 项）"
     assert tree.node("m.clause.2").title == "给予（第 2 项）"
-    rows = overview(model).node("measure.m").rows
+    rows = overview(lower(model)).node("measure.m").rows
     assert [text.split("：")[0] for _, text in rows] == ["给予（第 1 项）", "给予（第 2 项）"]
 
 
@@ -397,7 +403,7 @@ def test_generated_trees_pay_what_the_evaluator_pays(data: st.DataObject) -> Non
     # The class of defect: a diagram that re-derives the policy's meaning and draws something other
     # than what the evaluator decides.  For any policy and applicant, the leaves the applicant reaches
     # in a measure's tree are the clauses the evaluator pays, whenever it decides the measure.
-    from policydsl.interpreter import Interpreter
+    from policydsl.evaluation.interpreter import Interpreter
     from policydsl.render.path import Applicant, trace_measure
 
     drawn: GeneratedPolicy = data.draw(policies())
@@ -415,7 +421,7 @@ def test_generated_trees_pay_what_the_evaluator_pays(data: st.DataObject) -> Non
         outcome = applicant.decision.measures[name]
         if outcome.status not in (rt.DETERMINED, rt.CEILING):
             continue
-        tree = measure_tree(model, m)
+        tree = tree_of(model, m.name.text)
         trace_measure(tree, m.name.text, applicant)
         asked = [n.decision for n in tree.nodes if n.id in tree.path_nodes and n.decision is not None]
         if any(applicant.truth(d) is None for d in asked):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from policydsl.diagnostics import CODES, Severity, Sink
+from policydsl.codes import CODES
+from policydsl.diagnostics import Severity, Sink
 from policydsl.render.diagram import ROLES
 from policydsl.render.report import build_site, find_source, inline_svg, slug
 from tests.conftest import DATA, POLICIES, ROOT
@@ -331,3 +332,29 @@ def test_a_missing_document_is_said_to_be_missing(tmp_path: Path) -> None:
 def test_the_refusal_code_has_a_page() -> None:
     page = (ROOT / "docs" / "errors" / "R101.md").read_text(encoding="utf-8")
     assert page.startswith(f"# R101: {CODES['R101'].title}\n")
+
+
+def test_the_header_of_a_page_with_errors_is_the_plans_header(tmp_path: Path) -> None:
+    """Both pages word the header from `plan.lower.lower_header`: a policy that breaks only in a
+    measure shows the same issuer, document number, days and cite as the same policy without it."""
+    head = (
+        'policy "示例办法" {\n  issuer "某局"\n  docno "某〔2024〕1号"\n  issued 2024-01-02\n'
+        '  valid from unset until 2026-12-31\n  cite "第一条"\n}\nfact x "x": money >= 0\n'
+    )
+    good, bad = tmp_path / "good.policy", tmp_path / "bad.policy"
+    good.write_text(head + "measure m { award x }\n", encoding="utf-8")
+    bad.write_text(head + "measure m { award 1万 if nonsense }\n", encoding="utf-8")
+    pages, _ = build_site([good, bad], tmp_path / "site")
+    assert [p.parsed for p in pages] == [True, False]
+    assert [(p.title, p.issuer, p.issued) for p in pages] == [("示例办法", "某局", "2024-01-02")] * 2
+
+    def header(name: str) -> str:
+        html = (tmp_path / "site" / name).read_text(encoding="utf-8")
+        table = re.search(r'<table class="facts">(.*?)</table>', html)
+        assert table is not None
+        return table.group(1).replace(name.replace(".html", ".policy"), "FILE")
+
+    assert header("good.html") == header("bad.html")
+    for shown in ("某局", "某〔2024〕1号", "2024-01-02", "起始日期原文未定 至 2026-12-31", "第一条"):
+        assert shown in header("good.html")
+    assert "有效期起始日期原文未定" in (tmp_path / "site" / "good.html").read_text(encoding="utf-8")

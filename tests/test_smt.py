@@ -9,11 +9,11 @@ from fractions import Fraction
 
 import pytest
 
-from policydsl import runtime as rt
-from policydsl import smt
-from policydsl.checks.typecheck import Model
+from policydsl.analysis import smt
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_text
 from policydsl.diagnostics import Sink
-from policydsl.pipeline import check_text
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import Plan, lower
 
@@ -303,9 +303,49 @@ def test_an_extreme_is_never_read_from_a_division_by_zero(maximise: bool) -> Non
 def test_check_decides_an_extreme_over_a_division_without_reading_x_over_0() -> None:
     """Before the guard, z3's free value of investment/0 left this undecided (P900); now the
     division is read only where the shares are not 0, and the award is plainly unbounded."""
-    from policydsl.checks.analysis import analyse
+    from policydsl.analysis.run import analyse
 
     result = analyse(model_of(DIVIDED), DIVIDED)
     assert result.stats.undecided == 0
     codes = [d.code for d in result.findings]
     assert "P900" not in codes and "P606" in codes, [d.message for d in result.findings]
+
+
+BLOCKS = (
+    HEADER + 'fact investment "项目总投入": money\n'
+    'measure m "m" {\n'
+    "  award 10万 * blocks(investment - 1000万, 100万) + round_down(max(5% * investment, 0), 1万)\n"
+    "}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "investment", ["0", "-2500000", "9999999.99", "10000000", "10999999.99", "11000000", "23505000", "-0.01"]
+)
+def test_blocks_and_round_down_are_the_runtime_floor_exactly(investment: str) -> None:
+    model = model_of(BLOCKS)
+    enc, s = session(model)
+    amount = enc.measure_amount(plan_of(model).measure("m"), rounded=False)
+    value = Decimal(investment)
+    expected = Decimal(100000) * rt.blocks(value - 10000000, Decimal(1000000))
+    expected += rt.round_down(max(value * Decimal("0.05"), Decimal(0)), Decimal(10000))
+    given = enc.fact("investment") == enc.real(value)
+    assert s.check([given, amount == enc.real(expected)]).sat
+    assert s.check([given, amount != enc.real(expected)]).unsat
+
+
+ROUNDED_BY_A_FACT = (
+    HEADER + 'fact score "得分": number >= 0 <= 100\nfact n "单位": number\n'
+    'measure m "m" { award 1万 * round_down(score, n)\n quota 2500 rank score\n budget 1亿 }\n'
+)
+
+
+def test_an_extreme_is_never_read_from_a_unit_below_zero() -> None:
+    """round_down(score, n) is at most score for a unit n above zero; for n below zero, where the
+    evaluator has no amount (and z3's floor would give more than score), no query looks."""
+    model = model_of(ROUNDED_BY_A_FACT)
+    enc, s = session(model)
+    m = plan_of(model).measure("m")
+    result = s.optimise(enc.measure_amount(m, rounded=False), [enc.pays(m)], ["score", "n"])
+    assert result.status == "sat" and result.value == 1000000
+    assert result.witness is not None and result.witness.facts["n"] > 0

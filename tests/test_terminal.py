@@ -43,7 +43,7 @@ def _run_in_pty(args: list[str], cwd: Path) -> str:
     main, child = os.openpty()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "policydsl.cli", *args],
+            [sys.executable, "-m", "policydsl.commands.cli", *args],
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=child,

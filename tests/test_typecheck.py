@@ -3,13 +3,16 @@ and every mistake is reported with a message a drafter can act on."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from policydsl import ast
-from policydsl import types as T
-from policydsl.checks.typecheck import Model, describe
+from policydsl.checking import types as T
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file, check_text
+from policydsl.checking.typecheck import describe
 from policydsl.diagnostics import Diagnostic, Sink
-from policydsl.pipeline import check_file, check_text
+from policydsl.syntax import ast
 from tests.conftest import POLICIES
 
 HEADER = 'policy "t" {}\n'
@@ -97,6 +100,16 @@ def test_no_applicant_fact_without_kinds() -> None:
         ("since(established)", T.DURATION, "1年"),
         ("by center_level { national: 1亿, otherwise: 0元 }", T.MONEY, "0"),
         ("band revenue { 不满 100万: 5万, otherwise: 10万 }", T.MONEY, "0"),
+        ("blocks(investment - 1000万, 100万)", T.NUMBER, "0"),
+        ("每满(completion - 5%, 1%)", T.NUMBER, "0"),
+        ("blocks(customers, 10家)", T.NUMBER, "0"),
+        ("10万 * blocks(investment, pilot)", T.MONEY, "0"),
+        ("round_down(investment, 1万)", T.MONEY, "0"),
+        ("向下取整(customers, 10家)", T.count("家"), "0"),
+        ("max(investment - 1000万, 0)", T.MONEY, "0"),
+        ("min(0, completion)", T.PERCENT, "0"),
+        ("max(customers - 3家, 0)", T.count("家"), "0"),
+        ("investment - 0", T.MONEY, "0"),
     ],
 )
 def test_expression_types(written: str, expected: T.Type, other: str) -> None:
@@ -292,6 +305,48 @@ def test_missing_header_warns_at_the_start() -> None:
         ("assume 5万/家 * standards > 0", "E207", "the amount is per 家, but the count is of 项"),
         ("assume customers > 3项", "E207", "cannot compare a count of 家 with a count of 项"),
         ("assume investment / 0 > 0", "E209", "division by zero"),
+        ("assume blocks(investment, 0) > 0", "E209", "the unit of `blocks` is zero"),
+        ("assume round_down(investment, 0元) > 0", "E209", "the unit of `round_down` is zero"),
+        ("assume 每满(investment, -100万) > 0", "E209", "the unit of `blocks` is below zero"),
+        ("assume blocks(investment) > 0", "E204", "`blocks` takes an amount and a unit, not 1 arguments"),
+        ("assume round_down(investment, 1万, 2) > 0", "E204", "not 3 arguments"),
+        (
+            "assume blocks(investment, 10家) > 0",
+            "E201",
+            "`blocks` mixes an amount of money and a count of 家",
+        ),
+        ("assume blocks(established, 1年) > 0", "E201", "`blocks` mixes a date and a duration"),
+        ("assume round_down(certified, certified)", "E201", "counts amounts, numbers and percentages"),
+        ("assume max(investment, 5) > 0", "E201", "`max` mixes an amount of money and a plain number"),
+        ("assume min(completion, 1) > 0", "E201", "`min` mixes a percentage and a plain number"),
+        ("assume investment + 5 > 0", "E201", "cannot add a plain number to an amount of money"),
+        ("measure m { award blocks(investment, 100万) }", "E206", "an award must be an amount of money"),
+        (
+            "measure m { award progressive investment { 超过 1000万: 5%, 不超过 1000万: 10% } }",
+            "E212",
+            "only the last bracket is open above",
+        ),
+        (
+            "measure m { award progressive investment { 不超过 1万: 10%, 超过 1万 且 超过 2万: 5% } }",
+            "E212",
+            "at most one lower and one upper limit",
+        ),
+        (
+            "measure m { award progressive investment { 等于 1000万: 10% } }",
+            "E212",
+            "`等于` does not bound it",
+        ),
+        (
+            "measure m { award progressive investment { 不超过 revenue: 10%, 超过 1000万: 5% } }",
+            "E208",
+            "a bracket's limits are fixed figures or parameters, not facts",
+        ),
+        (
+            "measure m { award progressive investment { 不超过 1000万: 1万, 超过 1000万: 5% } }",
+            "E201",
+            "cannot multiply an amount of money by an amount of money",
+        ),
+        ("measure m { award progressive established { 不超过 1000万: 10% } }", "E201", "not a date"),
         ("assume since(investment) 届满 1年", "E201", "`since` needs a date"),
         ('param p "p": money = 50%', "E201", "`p` is an amount of money, but this value is a percentage"),
         ("measure m { award 1万\n instalment a: 1万 if certified }", "E201", "an instalment pays a share"),
@@ -311,6 +366,25 @@ def test_hints_say_how_to_write_it() -> None:
     assert only("assume center_level").hint == "compare it with a value: `center_level == national`"
     assert only("assume revenue").hint == "compare it with a threshold: `revenue 超过 …`"
     assert only("measure m { award 50% }").hint == "a percentage of what? write `50% * investment`"
+    assert only("assume max(investment, 5) > 0").hint == hint
+    assert only("assume min(5, investment) > 0").hint == hint
+    assert only("assume max(5%, 1) > 0").hint == "write a percentage such as `60%`"
+    hint = "give the size of one block: `blocks(investment - 1000万, 100万)`"
+    assert only("assume blocks(investment, 0) > 0").hint == hint
+    hint = "`blocks` counts the blocks; multiply by the award per block: `10万 * blocks(…)`"
+    assert only("measure m { award blocks(investment, 100万) }").hint == hint
+
+
+def test_a_plain_zero_takes_the_unit_of_the_other_operand() -> None:
+    # `max(x - 1000万, 0)` was E201 ("mixes money and a plain number"): only a literal 0 adopts the unit
+    model = clean("assume max(investment - 1000万, 0) + 0 >= 0")
+    compare = assumed(model)
+    assert isinstance(compare, ast.Compare) and isinstance(compare.left, ast.BinOp)
+    call, plus_zero = compare.left.left, compare.left.right
+    assert isinstance(call, ast.Call) and isinstance(plus_zero, ast.Number)
+    assert [model.type_of(call.args[1]), model.type_of(plus_zero)] == [T.MONEY, T.MONEY]
+    assert model.type_of(compare.right) == T.NUMBER  # a comparison with 0 stays as it was
+    assert only("assume max(investment - 1000万, 0, 5) > 0").code == "E201"
 
 
 def test_zero_compares_with_any_amount() -> None:
@@ -352,3 +426,61 @@ def test_band_thresholds_cannot_read_facts() -> None:
     found = only("measure m { award band revenue { 不满 investment: 5万, otherwise: 10万 } }")
     assert found.code == "E208" and "investment" in found.message
     clean("measure m { award band revenue { 不满 100万: 5万, otherwise: 10万 } }")
+
+
+def test_a_parameter_that_makes_a_block_size_zero_is_refused() -> None:
+    body = 'param step "每档": money {\n  from 2021-01-01 = 100万\n  from 2022-01-01 = 0元\n}\n'
+    d = only(body + "assume blocks(investment, step) > 0")
+    assert (d.code, d.message) == ("E209", "the unit of `blocks` is zero")
+    notes = [(n.message, n.span.line if n.span else 0) for n in d.notes]
+    assert notes == [("the parameter is zero here", 17)]
+    d = only('param unit "单位": money = -1万\nassume round_down(investment, unit) > 0')
+    assert (d.code, d.message) == ("E209", "the unit of `round_down` is below zero")
+    clean('param step "每档": money = 100万\nassume blocks(investment, step) + blocks(investment, pilot) > 0')
+
+
+# ------------------------------------------------------------------------- units
+
+
+def test_built_in_measuring_units_and_a_declared_unit_price_per_unit() -> None:
+    model = clean(
+        "declare_unit 标准箱\n"
+        'fact area "用地面积": count 亩 >= 0\nfact boxes "卷烟产量": count 标准箱 >= 0\n'
+        'measure m "措施" { award area * 100元/亩 + boxes * 2元/标准箱\n'
+        "  if area 50亩 以上 and boxes > 10标准箱 }"
+    )
+    assert model.facts["area"].type == T.count("亩")
+
+
+def test_a_unit_neither_built_in_nor_declared_is_unknown() -> None:
+    d = only('fact boxes "卷烟产量": count 标准箱 >= 0')
+    assert (d.code, d.message) == ("E103", "unknown unit `标准箱`")
+    assert d.hint == "declare it: `declare_unit 标准箱` (`计量单位 标准箱`)"
+    _, found = check('measure m "措施" { award 5元/标准箱 * customers }')
+    assert (found[0].code, found[0].message) == ("E103", "unknown unit `标准箱`")
+
+
+@pytest.mark.parametrize(
+    ("decl", "message"),
+    [
+        ("declare_unit 亩", "`亩` is a built-in unit; it needs no declaration"),
+        ("declare_unit 万吨", "a unit cannot begin with `万`: `50万吨` would read as another unit"),
+        ("declare_unit 人次", "a unit cannot begin with `人`: `50人次` would read as another unit"),
+    ],
+)
+def test_a_unit_that_could_not_be_written_is_refused(decl: str, message: str) -> None:
+    d = only(decl)
+    assert (d.code, d.message) == ("E208", message)
+
+
+def test_an_amount_per_one_unit_times_an_area_of_another_is_e207() -> None:
+    d = only('fact area "用地面积": count 亩 >= 0\nmeasure m "措施" { award area * 20元/平方米 }')
+    assert d.code == "E207"
+
+
+def test_percentage_points_are_a_percentage_that_adds_to_a_rate() -> None:
+    model = clean("assume completion + 3个百分点 >= 8%")
+    cond = assumed(model)
+    assert isinstance(cond, ast.Compare) and isinstance(cond.left, ast.BinOp)
+    points = cond.left.right
+    assert isinstance(points, ast.Percent) and points.value == Decimal("0.03")

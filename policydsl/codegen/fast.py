@@ -11,18 +11,93 @@ hold both to it.
 
 from __future__ import annotations
 
+import datetime
 import decimal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import Protocol
 
-from policydsl import runtime as rt
-from policydsl.codegen.writer import CodeWriter, literal, negated
-from policydsl.keywords import APPLICANT_FACT
+from policydsl.codegen.writer import CodeWriter, Seq, literal, negated
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
+from policydsl.syntax.keywords import APPLICANT_FACT
 
-if TYPE_CHECKING:
-    from policydsl.codegen.python import PythonGenerator
+
+# What the fast path asks of the generator that writes the rest of the module (python.PythonGenerator,
+# which hands itself over): named here so that this module does not import that one, which imports it.
+class Compiled(Protocol):
+    """A compiled expression: its Python `code`, and whether it needs no brackets (`atomic`)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def atomic(self) -> bool: ...
+
+
+class Function(Protocol):
+    """The function being written: its body `w`, the facts it reads (name: local) and temporaries."""
+
+    @property
+    def w(self) -> CodeWriter: ...
+
+    @property
+    def facts(self) -> dict[str, str]: ...
+
+    def temp(self, prefix: str = "v") -> str: ...
+
+
+class Generator(Protocol):
+    """The module's generator: the `plan`, the function being written (`fn`), the facts' runtime
+    specs, the rounding, names for constants and texts, compiled expressions; `fast` is set while
+    the fast path is written."""
+
+    fast: bool
+
+    @property
+    def plan(self) -> P.Plan: ...
+
+    @property
+    def fn(self) -> Function: ...
+
+    @property
+    def fact_specs(self) -> list[rt.FactSpec]: ...
+
+    @property
+    def rounding(self) -> rt.Rounding: ...
+
+    def begin(self) -> CodeWriter: ...
+
+    def end(
+        self,
+        out: CodeWriter,
+        signature: str,
+        args: list[str],
+        returns: str,
+        comments: list[str],
+        prologue: Sequence[str] = (),
+    ) -> None: ...
+
+    def const(self, value: Decimal) -> str: ...
+
+    def date_const(self, value: datetime.date) -> str: ...
+
+    def s(self, text: str, room: int = 40) -> str: ...
+
+    def tuple_code(self, items: list[str | Seq]) -> str: ...
+
+    def fact_local(self, name: str) -> str: ...
+
+    def expr(self, e: P.Expr) -> Compiled: ...
+
+    def pure(self, e: P.Expr) -> bool: ...
+
+    def figure(self, e: P.Expr) -> Decimal: ...
+
+    def safe(self, e: P.Expr, target: str) -> None: ...
+
+    def save_context(self, w: CodeWriter) -> None: ...
 
 
 def received_text(limit: P.FundingLimit) -> str:
@@ -44,7 +119,7 @@ TYPES = {
 }
 
 
-def value_tests(gen: PythonGenerator, spec: rt.FactSpec) -> list[str]:
+def value_tests(gen: Generator, spec: rt.FactSpec) -> list[str]:
     """Tests (on `{v}`, a value of its kind's type, finite if a number) that hold exactly when
     runtime.parse_fact takes it as it is: within the figures the runtime accepts, never negative where
     that is not allowed, whole for a count, within the declared bounds, a member of the enumeration,
@@ -66,7 +141,7 @@ def value_tests(gen: PythonGenerator, spec: rt.FactSpec) -> list[str]:
         tests = ["{v} < FIGURE_LIMIT"]
     else:
         tests = ["-FIGURE_LIMIT < {v} < FIGURE_LIMIT"]
-    if spec.kind == "count":
+    if spec.kind == "count" and rt.whole_unit(spec.unit):  # 12.5亩 is an area; 12.5家 is no count
         tests.append("{v} == {v}.to_integral_value()")
     said = tests[0].startswith("ZERO <=")  # a declared `>= 0` is said already
     declared = [(op, b) for op, b in spec.bounds if not (said and op == ">=" and b == 0)]
@@ -74,9 +149,9 @@ def value_tests(gen: PythonGenerator, spec: rt.FactSpec) -> list[str]:
 
 
 class FastPath:
-    """Writes `fast_amounts(raw, date)` for the policy of `gen` (a PythonGenerator)."""
+    """Writes `fast_amounts(raw, date)` for the policy of `gen`."""
 
-    def __init__(self, gen: PythonGenerator) -> None:
+    def __init__(self, gen: Generator) -> None:
         self.gen = gen
         self.specs = gen.fact_specs
 

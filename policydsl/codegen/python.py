@@ -19,17 +19,18 @@ from typing import TYPE_CHECKING, assert_never
 
 import attrs
 
-from policydsl import runtime as rt
 from policydsl.codegen import support
 from policydsl.codegen.fast import TYPES, FastPath, received_text, value_tests
 from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, literal, negated, width
-from policydsl.interpreter import DATE_NEEDED, NO_BAND, runtime_specs
-from policydsl.keywords import APPLICANT_FACT
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
+from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
+from policydsl.render import steps
+from policydsl.syntax.keywords import APPLICANT_FACT
 
 if TYPE_CHECKING:
-    from policydsl.checks.typecheck import Model
+    from policydsl.checking.model import Model
 
 RUNTIME_PATH = Path(rt.__file__)
 SUPPORT_PATH = Path(support.__file__)
@@ -227,6 +228,7 @@ class PythonGenerator:
         # writing the fast path: every fact is given and valid, the date too, and whatever cannot be
         # worked out raises (the fast path then leaves the applicant to the full one)
         self.fast = False
+        self.quiet = False  # while explaining a figure already worked out: no facts are recorded as needed
         # each fact's spec once (FACT_SPECS also keys some under other spellings)
         self.fact_specs = [self.specs[name] for name in self.plan.facts]
 
@@ -325,6 +327,8 @@ class PythonGenerator:
                 isinstance(e.right, P.Const) and e.right.kind != "per_unit" and e.right.value != 0
             ):
                 return True
+            case P.Whole() if not (isinstance(e.size, P.Const) and e.size.value > 0):
+                return True
             case P.ParamRef():
                 if e.name in seen:
                     return True
@@ -410,6 +414,13 @@ class PythonGenerator:
             case P.MinMax():
                 args = [self.expr(a) for a in e.args]
                 return self.none_if(args, f"{e.func}({', '.join(a.code for a in args)})")
+            case P.Whole():
+                value, size = self.expr(e.value), self.expr(e.size)
+                code = f"{e.func}({value.code}, {size.code})"
+                if value.nullable or size.nullable:
+                    return self.none_if([value, size], code)
+                # a unit that can be zero fails where the interpreter computes it, before later operands
+                return self.bind(code, False) if self.may_raise(e) else Val(code, False)
             case P.Unset():
                 self.unset_value(e.why)
                 return Val("None", True)
@@ -417,8 +428,30 @@ class PythonGenerator:
                 return self.table(e)
             case P.Band():
                 return self.band(e)
+            case P.Brackets():
+                subject, rows, parts = self.bracket_rows(e)
+                return self.none_if([subject, *parts], f"progressive({subject.code}, {rows})")
             case _:
                 assert_never(e)
+
+    def bracket_rows(self, e: P.Brackets) -> tuple[Val, str, list[Val]]:
+        """The subject of progressive brackets, the code of its rows ((lower, upper, rate), …) and the
+        values they read, evaluated in the interpreter's order; a module constant when every limit
+        and rate is a figure written in the policy."""
+        subject = self.expr(e.subject)
+        parts: list[Val] = []
+        rows: list[str | Seq] = []
+        for row in e.rows:
+            items = [self.expr(x) for x in (row.lower, row.upper, row.rate) if x is not None]
+            parts.extend(items)
+            codes = iter(v.code for v in items)
+            rows.append(
+                Seq([next(codes) if x is not None else "None" for x in (row.lower, row.upper, row.rate)])
+            )
+        if all(self.pure(x) for row in e.rows for x in (row.lower, row.upper, row.rate) if x is not None):
+            return subject, self.tuple_code(rows), parts
+        code = Seq(rows).inline()
+        return subject, code if width(code) <= 60 else self.bind(code, False).code, parts
 
     def bind(self, code: str, nullable: bool, prefix: str = "v") -> Val:
         """Store `code` in a new temporary."""
@@ -454,7 +487,7 @@ class PythonGenerator:
         return local
 
     def record_need(self, local: str, name: str) -> None:
-        if self.fast:
+        if self.fast or self.quiet:  # quiet: explaining a figure already worked out
             return
         with self.fn.w.block(f"if {local} is None"):
             self.fn.w.line(f"need.add({self.s(name)})")
@@ -516,12 +549,13 @@ class PythonGenerator:
         statements run only when it is needed."""
         w = self.fn.w
         outer, w.lines = w.lines, []
-        right = self.expr(right_expr)
+        with w.indent():  # written where they run: in the `if` below, so that their width is checked there
+            right = self.expr(right_expr)
         inner, w.lines = w.lines, outer
         if left.code in ("True", "False"):  # `true or x` as written: what Python would give, said plainly
             if (left.code == "True") == (op == "or"):
                 return left
-            w.lines.extend(inner)
+            w.lines.extend(line.removeprefix(INDENT) for line in inner)
             return right
         code = f"{left.inner()} {op} {right.inner()}"
         if not inner and width(code) <= 60:
@@ -529,7 +563,7 @@ class PythonGenerator:
         result = self.fn.temp("c")
         w.line(f"{result} = {left.code}")
         with w.block(f"if {result}" if op == "and" else f"if not {result}"):
-            w.lines.extend(INDENT + line if line else line for line in inner)
+            w.lines.extend(inner)
             w.line(f"{result} = {right.code}")
         return Val(result, False)
 
@@ -601,6 +635,7 @@ class PythonGenerator:
         w = self.fn.w
         result = self.fn.temp()
         key = self.fact_local(e.fact)
+        start = len(w.lines)
         first = True
         if not self.fast:
             with w.block(f"if {key} is None"):
@@ -620,6 +655,7 @@ class PythonGenerator:
         if not otherwise:
             with w.block("else" if not first else "if True"):
                 w.line(f'raise Unset("分级表没有 " + {key} + " 档")')
+        w.choice(start)  # one key and `otherwise`: `r = a if key == "k" else b`
         return Val(result, not self.fast)
 
     def band(self, e: P.Band) -> Val:
@@ -627,6 +663,7 @@ class PythonGenerator:
         subject = self.expr(e.subject)
         result = self.fn.temp()
         if all(self.pure(bound) for row in e.rows for _, bound in row.bounds or ()):
+            start = len(w.lines)
             first = True
             if subject.nullable:
                 with w.block(f"if {subject.code} is None"):
@@ -648,6 +685,7 @@ class PythonGenerator:
             if not done:
                 with w.block("else" if not first else "if True"):
                     self.unset_value(NO_BAND)
+            w.choice(start)  # two rows: `r = a if x > b else c`
             return Val(result, True)
         # bounds that read facts or parameters are evaluated one by one, as the interpreter does
         with w.block(f"if {subject.code} is None" if subject.nullable else "if False"):
@@ -822,6 +860,59 @@ class PythonGenerator:
             return self.const(self.figure(e))
         return self.expr_func(e, text)
 
+    def arithmetic_steps(self, expr: P.Expr) -> None:
+        """The steps that show the arithmetic of the amount `expr` (render/steps.py), as the
+        interpreter's `arithmetic` writes them: each part evaluated again (its facts are known)."""
+        w = self.fn.w
+        self.quiet = True
+        for node in steps.explained(expr):
+            texts = steps.texts(self.plan, node)
+            shown = self.tuple_code(
+                [Seq([literal(k), "None" if u is None else literal(u)]) for k, u in texts.shown]
+            )
+            match node:
+                case P.Whole():
+                    value, size = self.expr(node.value), self.expr(node.size)
+                    args = [literal(node.func), self.s(texts.text), value.code, size.code, shown]
+                    w.call("whole_step(", ["steps", *args])
+                case P.Band():
+                    subject = self.expr(node.subject)
+                    rows: list[str | Seq] = [
+                        "None"
+                        if r.bounds is None
+                        else Seq([Seq([literal(op), self.expr(b).code]) for op, b in r.bounds])
+                        for r in node.rows
+                    ]
+                    words = self.tuple_code([literal(t) for t in texts.rows])
+                    args = [self.s(texts.text), subject.code, self.tuple_code(rows), words, shown]
+                    w.call("band_step(", ["steps", *args])
+                case P.Brackets():
+                    subject, bracket_rows, _ = self.bracket_rows(node)
+                    w.call("bracket_step(", ["steps", self.s(texts.text), subject.code, bracket_rows, shown])
+        self.quiet = False
+
+    def steps_func(self, e: P.Expr, what: str) -> str | None:
+        """A module function giving the steps that show the arithmetic of the amount `e` (whole blocks,
+        the band applied, each bracket's part), as support.Expr returning them; None when it shows none.
+        Functions with the same body are shared."""
+        if next(steps.explained(e), None) is None:
+            return None
+        saved = self.fn
+        w = self.begin()
+        w.line("steps: list[str] = []")
+        self.arithmetic_steps(e)
+        w.line("return steps")
+        facts = tuple(sorted(self.fn.facts.items(), key=lambda kv: kv[1]))
+        key = repr(("steps", facts, w.lines))
+        name = self.expr_funcs.get(key)
+        if name is None:
+            name = self.namer.get("expr", key, f"steps_{len(self.expr_funcs) + 1}")
+            self.expr_funcs[key] = name
+            args = ["f: Values", "p: Values", "date: Date", "need: set[str]"]
+            self.end(self.expr_out, name, args, "list[str]", [what])
+        self.fn = saved
+        return name
+
     def product_code(self, e: P.Expr) -> str | None:
         """A figure times a fact (either way round) as support.Figure's (figure, fact), or None."""
         if isinstance(e, P.Arith) and e.op == "*" and e.kind != "date":
@@ -876,6 +967,9 @@ class PythonGenerator:
             ]
             if amount.caps:
                 items.append(caps)
+            arithmetic = self.steps_func(amount.expr, f"the arithmetic of {amount.text}")
+            if arithmetic is not None:
+                items.append(f"arithmetic={arithmetic}")
             amount_seq = Seq(items, "amount(", ")")
         cite = self.s(clause.cite) if clause.cite is not None else "None"
         items = [
@@ -1487,7 +1581,7 @@ class GeneratedModule:
 
     def load(self) -> types.ModuleType:
         """The evaluator as a fresh module object in this process, sharing policydsl's runtime and
-        support helpers (so its decisions and errors are policydsl.runtime's own classes)."""
+        support helpers (so its decisions and errors are policydsl.evaluation.runtime's own classes)."""
         module = types.ModuleType("policydsl_evaluator_" + re.sub(r"\W", "_", Path(self.name).stem))
         namespace = module.__dict__
         for shared in (rt, support):

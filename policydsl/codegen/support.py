@@ -1,7 +1,7 @@
 """Helpers every generated evaluator carries after the runtime (inlined with it, imports and all).
 
 The generator copies this module's text, without this docstring and its imports, into each evaluator;
-the imports from policydsl.runtime name what the inlined runtime defines above it.
+the imports from policydsl.evaluation.runtime name what the inlined runtime defines above it.
 """
 
 import dataclasses
@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from policydsl.runtime import (
+from policydsl.evaluation.runtime import (
     ARITHMETIC,
     AT_MOST,
     CEILING,
@@ -243,7 +243,7 @@ Used = tuple[tuple[str, str, bool], ...]
 Gate = tuple[str, Test, str, str, bool]
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
-Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
+Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
 Clause = tuple[
     str,
     str,
@@ -285,10 +285,12 @@ def amount(
     ceiling: bool,
     caps: tuple[tuple[Expr | Decimal, str], ...] = (),
     unset_reason: str = "",
+    arithmetic: Expr | None = None,
 ) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
-    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
-    return (value, text, used, ceiling, caps, unset_reason)
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
+    and the steps that show its `arithmetic` (blocks, the band applied, brackets), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic)
 
 
 def clause(
@@ -629,7 +631,7 @@ def _applies(
     """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
     precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
     _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    figure, quoted_amount, used_facts, ceiling, caps, unset_reason = amount
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic = amount
     steps: list[str] = []
     if explain:
         if not conditions:
@@ -665,6 +667,8 @@ def _applies(
         if explain and value is not None:
             used = facts_text(f, used_facts) if used_facts else ""
             amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
+            if arithmetic is not None:
+                steps.extend(arithmetic(f, p, date, need))
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN

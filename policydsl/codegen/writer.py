@@ -267,6 +267,28 @@ class CodeWriter:
         with self.indent():
             yield
 
+    def choice(self, start: int) -> None:
+        """Make the lines from `start` one conditional expression when they are an `if`/`else` that
+        gives one target a value in each branch (`x = a if c else b`, as ruff's SIM108 asks) and the
+        expression fits the line.  Either value is evaluated only when chosen, as before."""
+        lines = self.lines[start:]
+        if len(lines) != 4:
+            return
+        head, first, other, second = lines
+        pad = head[: len(head) - len(head.lstrip(" "))]
+        body = pad + INDENT
+        if not (head.startswith(pad + "if ") and head.endswith(":") and other == pad + "else:"):
+            return
+        if not (first.startswith(body) and second.startswith(body)):
+            return
+        target, eq, value = first[len(body) :].partition(" = ")
+        target2, eq2, value2 = second[len(body) :].partition(" = ")
+        if not (eq and eq2 and target == target2 and target.isidentifier()):
+            return
+        text = f"{pad}{target} = {value} if {head[len(pad) + 3 : -1]} else {value2}"
+        if width(text) <= LINE_WIDTH:
+            self.lines[start:] = [text]
+
     def fits(self, text: str, extra: int = 0) -> bool:
         return width(INDENT * (self.level + extra) + text) <= LINE_WIDTH
 

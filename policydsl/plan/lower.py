@@ -7,12 +7,12 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import assert_never
 
-from policydsl import ast
-from policydsl import runtime as rt
-from policydsl.checks.typecheck import Model
-from policydsl.keywords import ALLOCATIONS, COMBINE_MODES, ROUNDING_MODES, ROUNDING_UNITS
+from policydsl.checking.model import Model
+from policydsl.checking.types import EnumValueSym, FactSym, ParamSym
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
-from policydsl.types import EnumValueSym, FactSym, ParamSym
+from policydsl.syntax import ast
+from policydsl.syntax.keywords import ALLOCATIONS, COMBINE_MODES, ROUNDING_MODES, ROUNDING_UNITS
 
 # The texts a reader sees that the plan composes (a message catalogue will take them over).
 APPLICANTS_REASON = "适用主体为 {labels}"
@@ -49,15 +49,6 @@ def lower_expr(model: Model, node: ast.Expr, source_text: str = "") -> tuple[P.E
     return lowering.expr(node), lowering.quote(node)
 
 
-def lower_traced(model: Model, source_text: str = "") -> tuple[Plan, list[tuple[ast.Node, P.Expr]]]:
-    """The plan, with each expression of the AST paired with the plan expression it became (an
-    unset tier or band value with its `Unset`): the analysis asks the solver about the plan and
-    places its findings at the AST's spans."""
-    lowering = _Lowering(model, source_text)
-    lowering.trace = []
-    return lowering.plan(), lowering.trace
-
-
 def validity_window(header: ast.Header | None) -> P.Validity:
     """The days the policy is in force (first and last, inclusive), and the window in words."""
     if header is None or header.validity is None:
@@ -89,6 +80,25 @@ def validity_window(header: ast.Header | None) -> P.Validity:
     return P.Validity(start, end, blank, text)
 
 
+def lower_header(header: ast.Header | None) -> P.Header:
+    """What the header says, as the plan holds it; it needs no Model, so the review page of a
+    policy with errors (which has no plan) shows the same."""
+    if header is None:
+        return P.Header(None)
+    at = next((span for key, span in header.lines if key == "source"), header.span)
+    return P.Header(
+        header.title,
+        header.issuer,
+        header.docno,
+        header.issued,
+        header.source,
+        header.cite,
+        validity_window(header),
+        header.validity is not None and header.validity.start is None,
+        (at.start, at.end),
+    )
+
+
 def quote_node(text: str, node: ast.Node) -> str:
     """The source text of a node, as the drafter wrote it (spaces folded)."""
     if text and node.span.end <= len(text):
@@ -107,7 +117,6 @@ class _Lowering:
         self.model = model
         self.policy = model.policy
         self.text = text
-        self.trace: list[tuple[ast.Node, P.Expr]] | None = None  # (AST node, its lowering), when asked
 
     # ------------------------------------------------------------------ texts
     def quote(self, node: ast.Node) -> str:
@@ -115,57 +124,64 @@ class _Lowering:
 
     # ------------------------------------------------------------------ expressions
     def expr(self, node: ast.Expr) -> P.Expr:
-        lowered = self._expr(node)
-        if self.trace is not None:
-            self.trace.append((node, lowered))
-        return lowered
-
-    def _expr(self, node: ast.Expr) -> P.Expr:
+        at = node.span
         match node:
             case ast.Money():
-                return P.Const(node.value, "money")
+                return P.Const(node.value, "money", text=node.text, span=at)
             case ast.Percent():
-                return P.Const(node.value, "percent")
+                return P.Const(node.value, "percent", text=node.text, span=at)
             case ast.Number():
-                return P.Const(node.value, "number")
+                ty = self.model.type_of(node)  # the checker gives a plain 0 beside money the type money
+                if ty.kind in ("money", "percent", "count"):
+                    return P.Const(node.value, ty.kind, ty.unit, node.text, span=at)
+                return P.Const(node.value, "number", text=node.text, span=at)
             case ast.Count():
-                return P.Const(node.value, "count", node.unit)
+                return P.Const(node.value, "count", node.unit, node.text, span=at)
             case ast.PerUnit():
-                return P.Const(node.value, "per_unit", node.unit)
+                return P.Const(node.value, "per_unit", node.unit, node.text, span=at)
             case ast.Ratio():
                 kind = self.model.type_of(node).kind
-                return P.Arith("/", P.Const(node.left, "number"), P.Const(node.right, "number"), kind)
+                left, right = P.Const(node.left, "number"), P.Const(node.right, "number")
+                return P.Arith("/", left, right, kind, ratio=node.text, span=at)
             case ast.Duration():
-                return P.DurationConst(node.value, node.unit)
+                return P.DurationConst(node.value, node.unit, node.text, span=at)
             case ast.DateLit():
-                return P.DateConst(node.value)
+                return P.DateConst(node.value, node.text, span=at)
             case ast.Bool():
-                return P.BoolConst(node.value)
+                return P.BoolConst(node.value, span=at)
             case ast.Name():
                 return self.name(node)
             case ast.BinOp():
                 kind = self.model.type_of(node).kind
-                return P.Arith(node.op, self.expr(node.left), self.expr(node.right), kind)
+                return P.Arith(
+                    node.op, self.expr(node.left), self.expr(node.right), kind, node.symbol, span=at
+                )
             case ast.Negate():
-                return P.Neg(self.expr(node.operand))
+                return P.Neg(self.expr(node.operand), span=at)
             case ast.Compare():
                 if isinstance(node.left, ast.Call) and node.left.func == "since":
-                    return P.Since(self.expr(node.left.args[0]), node.op, self.expr(node.right))
-                return P.Cmp(node.op, self.expr(node.left), self.expr(node.right))
+                    start, duration = self.expr(node.left.args[0]), self.expr(node.right)
+                    return P.Since(start, node.op, duration, node.word, node.postfix, span=at)
+                lhs, rhs = self.expr(node.left), self.expr(node.right)
+                return P.Cmp(node.op, lhs, rhs, node.word, node.postfix, span=at)
             case ast.Member():
-                return P.In(self.expr(node.subject), tuple(v.text for v in node.values))
+                members = tuple(v.text for v in node.values)
+                return P.In(self.expr(node.subject), members, self.model.type_of(node.subject).enum, span=at)
             case ast.And():
-                return P.And(self.expr(node.left), self.expr(node.right))
+                return P.And(self.expr(node.left), self.expr(node.right), span=at)
             case ast.Or():
-                return P.Or(self.expr(node.left), self.expr(node.right))
+                return P.Or(self.expr(node.left), self.expr(node.right), span=at)
             case ast.Not():
-                return P.Not(self.expr(node.operand))
+                return P.Not(self.expr(node.operand), span=at)
             case ast.Implies():
-                return P.Or(P.Not(self.expr(node.left)), self.expr(node.right))
+                return P.Or(P.Not(self.expr(node.left)), self.expr(node.right), implies=True, span=at)
             case ast.Call():
                 if node.func == "since":
                     raise AssertionError("since() stands only on the left of a comparison")
-                return P.MinMax(node.func, tuple(self.expr(a) for a in node.args))
+                if node.func in ("blocks", "round_down"):
+                    value, size = node.args
+                    return P.Whole(node.func, self.expr(value), self.expr(size), span=at)
+                return P.MinMax(node.func, tuple(self.expr(a) for a in node.args), span=at)
             case ast.Table():
                 sym = self.model.refs.get(id(node.subject))
                 if not isinstance(sym, FactSym):
@@ -174,38 +190,64 @@ class _Lowering:
                     P.TableRow(
                         None if e.key is None else e.key.text,
                         self.value(e.value, ROW_UNSET.format(key="{key}" if e.key is None else e.key.text)),
+                        span=e.span,
                     )
                     for e in node.entries
                 )
-                return P.Table(sym.name, rows)
+                return P.Table(sym.name, rows, span=at)
             case ast.Band():
                 bands = tuple(
                     P.BandRow(
                         None if e.bounds is None else tuple((b.op, self.expr(b.value)) for b in e.bounds),
                         self.value(e.value, BAND_UNSET),
+                        words=tuple((b.word, b.postfix) for b in e.bounds or ()),
+                        span=e.span,
                     )
                     for e in node.entries
                 )
-                return P.Band(self.expr(node.subject), bands)
+                shown = self.model.type_of(node.subject)
+                return P.Band(
+                    self.expr(node.subject),
+                    bands,
+                    span=at,
+                    subject_kind=shown.kind,
+                    subject_unit=shown.unit,
+                )
+            case ast.Brackets():
+                brackets = []
+                for e in node.entries:
+                    bounds = tuple((b.op, self.expr(b.value)) for b in e.bounds)
+                    lower = next((v for op, v in bounds if op in (">", ">=")), None)
+                    upper = next((v for op, v in bounds if op in ("<", "<=")), None)
+                    words = tuple((b.word, b.postfix) for b in e.bounds)
+                    row = P.BracketRow(lower, upper, self.expr(e.rate), bounds, words, span=e.span)
+                    brackets.append(row)
+                result, shown = self.model.type_of(node), self.model.type_of(node.subject)
+                return P.Brackets(
+                    self.expr(node.subject),
+                    tuple(brackets),
+                    result.kind,
+                    result.unit,
+                    span=node.span,
+                    subject_kind=shown.kind,
+                    subject_unit=shown.unit,
+                )
             case _:
                 assert_never(node)
 
     def value(self, node: ast.Expr | ast.Unset, why: str) -> P.Expr:
         if isinstance(node, ast.Unset):
-            unset = P.Unset(why)
-            if self.trace is not None:
-                self.trace.append((node, unset))
-            return unset
+            return P.Unset(why, span=node.span)
         return self.expr(node)
 
     def name(self, node: ast.Name) -> P.Expr:
         sym = self.model.ref(node)
         if isinstance(sym, FactSym):
-            return P.FactRef(sym.name)
+            return P.FactRef(sym.name, span=node.span)
         if isinstance(sym, ParamSym):
-            return P.ParamRef(sym.name)
+            return P.ParamRef(sym.name, span=node.span)
         if isinstance(sym, EnumValueSym):
-            return P.EnumConst(sym.enum, sym.member)
+            return P.EnumConst(sym.enum, sym.member, span=node.span)
         raise UnresolvedName(node.text)
 
     # ------------------------------------------------------------------ declarations
@@ -229,6 +271,9 @@ class _Lowering:
                 members,
                 self.bounds(sym),
                 sym.decl is None,
+                declared=tuple(
+                    (b.op, self.expr(b.value)) for b in (sym.decl.bounds if sym.decl is not None else ())
+                ),
             )
             if key != sym.name:
                 aliases[key] = sym.name
@@ -270,7 +315,8 @@ class _Lowering:
     # ------------------------------------------------------------------ gates
     def gate(self, key: str, kind: str, node: ast.Requirement | ast.Exclusion) -> P.Gate:
         text = self.quote(node.cond)
-        return P.Gate(key, kind, self.expr(node.cond), text, node.reason or text, node.cite, _where(node))
+        cond, reason = self.expr(node.cond), node.reason or text
+        return P.Gate(key, kind, cond, text, reason, node.cite, _where(node), node.reason, span=node.span)
 
     def eligibility(self) -> tuple[P.Gate, ...]:
         requirements = [r for e in self.policy.of(ast.Eligibility) for r in e.requirements]
@@ -283,9 +329,11 @@ class _Lowering:
         kinds = self.model.kinds
         if not applicants or not kinds:
             return None
-        allowed = tuple(sorted({k.text for a in applicants for k in a.kinds}))
+        written = tuple(k.text for a in applicants for k in a.kinds)
+        allowed = tuple(sorted(set(written)))
         labels = "、".join(kinds[k].label for k in allowed if k in kinds)
-        return P.ApplicantsGate(allowed, APPLICANTS_REASON.format(labels=labels))
+        reason = APPLICANTS_REASON.format(labels=labels)
+        return P.ApplicantsGate(allowed, reason, written, spans=tuple(a.span for a in applicants))
 
     # ------------------------------------------------------------------ clauses
     def clause(self, measure: ast.Measure, index: int, clause: ast.Clause) -> P.Clause:
@@ -302,15 +350,17 @@ class _Lowering:
             title = f"{verb}（第 {index} 项）"
         cite = f"[{clause.cite}] " if clause.cite else ""
         conditions = tuple(
-            P.Condition(self.expr(c.expr), c.negated, self.quote(c.expr)) for c in clause.conditions
+            P.Condition(self.expr(c.expr), c.negated, self.quote(c.expr), span=c.span)
+            for c in clause.conditions
         )
         amount = clause.amount
         lowered = P.Amount(
             amount.mode,
             None if amount.expr is None else self.expr(amount.expr),
             None if amount.expr is None else self.quote(amount.expr),
-            tuple(P.Cap(self.expr(c), self.quote(c)) for c in amount.caps),
+            tuple(P.Cap(self.expr(c), self.quote(c), span=c.span) for c in amount.caps),
             NO_AMOUNT.format(label=label),
+            span=amount.span,
         )
         return P.Clause(
             cid,
@@ -328,6 +378,7 @@ class _Lowering:
             lowered,
             _where(clause),
             clause.label,
+            span=clause.span,
         )
 
     @staticmethod
@@ -364,7 +415,14 @@ class _Lowering:
         awards = [c for c in clauses if c.kind == "award"]
         none_reason = NO_AWARD.format(labels="、".join(c.label for c in awards) or NO_CLAUSES)
         funding = tuple(
-            P.FundingLimit(self.expr(f.limit), self.expr(f.counting), self.quote(f.limit), f.cite)
+            P.FundingLimit(
+                self.expr(f.limit),
+                self.expr(f.counting),
+                self.quote(f.limit),
+                f.cite,
+                received_text=f.counting.text,
+                span=f.span,
+            )
             for f in measure.of(ast.FundingLimit)
         )
         stages = tuple(
@@ -376,6 +434,7 @@ class _Lowering:
                 self.expr(s.cond),
                 self.quote(s.cond),
                 s.cite,
+                s.label,
             )
             for s in measure.of(ast.Instalment)
         )
@@ -385,6 +444,7 @@ class _Lowering:
                 PREFERRED.format(reason=p.reason or self.quote(p.cond)),
                 p.cite,
                 self.quote(p.cond),
+                p.reason,
             )
             for p in measure.of(ast.Preference)
         )
@@ -396,6 +456,7 @@ class _Lowering:
                 q.cite,
                 None if q.rank is None else self.quote(q.rank),
                 _where(q),
+                span=q.span,
             )
             for q in measure.of(ast.Quota)
         )
@@ -406,10 +467,15 @@ class _Lowering:
                 None if g.allocate is None else ALLOCATIONS[g.allocate.text],
                 g.cite,
                 self.quote(g.amount),
+                allocate_text=None if g.allocate is None else g.allocate.text,
+                span=g.span,
             )
             for g in measure.of(ast.GroupCap)
         )
-        budgets = tuple(P.Budget(self.expr(b.amount), b.cite) for b in measure.of(ast.Budget))
+        budgets = tuple(
+            P.Budget(self.expr(b.amount), b.cite, text=self.quote(b.amount), span=b.span)
+            for b in measure.of(ast.Budget)
+        )
         return P.Measure(
             mname,
             label,
@@ -428,15 +494,20 @@ class _Lowering:
             group_caps,
             budgets,
             _where(measure),
+            tuple(k.cite for k in measure.of(ast.NoClawback)),
+            measure.label,
+            name_span=measure.name.span,
         )
 
     # ------------------------------------------------------------------ the policy
     def plan(self) -> P.Plan:
-        header = self.policy.header
+        written = self.policy.header
+        header = lower_header(written)
+        blocks = self.policy.of(ast.Eligibility)
         facts, aliases = self.facts()
         return P.Plan(
-            header.title if header is not None else "policy",
-            validity_window(header),
+            header.title if header.title is not None else "policy",
+            header.validity,
             self.rounding(),
             MappingProxyType(facts),
             MappingProxyType(aliases),
@@ -446,24 +517,38 @@ class _Lowering:
             self.eligibility(),
             tuple(self.measure(m) for m in self.policy.of(ast.Measure)),
             tuple(
-                P.Combination(COMBINE_MODES[c.mode.text], tuple(m.text for m in c.measures), c.cite, c.reason)
+                P.Combination(
+                    COMBINE_MODES[c.mode.text],
+                    tuple(m.text for m in c.measures),
+                    c.cite,
+                    c.reason,
+                    c.mode.text,
+                    span=c.span,
+                )
                 for c in self.policy.of(ast.Combine)
             ),
             tuple(
-                P.TotalCap(self.expr(t.amount), tuple(m.text for m in t.measures), t.cite)
+                P.TotalCap(
+                    self.expr(t.amount),
+                    tuple(m.text for m in t.measures),
+                    t.cite,
+                    text=self.quote(t.amount),
+                    amount_span=t.amount.span,
+                )
                 for t in self.policy.of(ast.TotalCap)
             ),
             tuple(
-                P.Assumption(self.expr(a.cond), self.quote(a.cond), a.label, _where(a))
+                P.Assumption(self.expr(a.cond), self.quote(a.cond), a.label, _where(a), span=a.span)
                 for a in self.policy.of(ast.Assume)
             ),
-            tuple(
-                (what, value)
-                for what, value in (
-                    ("issuer", header.issuer if header is not None else None),
-                    ("docno", header.docno if header is not None else None),
-                    ("source", header.source if header is not None else None),
-                )
-                if value
+            MappingProxyType(
+                {
+                    enum: MappingProxyType({key: m.label for key, m in members.items()})
+                    for enum, members in self.model.enums.items()
+                }
             ),
+            header,
+            span=self.policy.span,
+            header_span=written.span if written is not None else None,
+            eligibility_span=blocks[0].span if blocks else None,
         )

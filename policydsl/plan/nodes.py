@@ -12,36 +12,54 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import TypeAlias, assert_never
+from typing import Any, TypeAlias, assert_never
 
 import attrs
 
+from policydsl.source import Span
+
 # ------------------------------------------------------------------------------- expressions
+
+# How an expression was spelled (a literal's text, a statutory word, a ratio, `implies`) is kept for
+# the readers' wording (render/text.py) only, and where it is written (`span`, set by the lowering)
+# for the analyses' findings only: such fields take no part in a node's equality, hash or repr, so a
+# back end that compares or pools expressions sees only their meaning.
+
+
+def _spelling(default: object) -> Any:
+    return attrs.field(default=default, eq=False, repr=False)
 
 
 @attrs.frozen
 class Const:
     """A number: `value` (exact; money in 元, a percentage as a fraction) of `kind` (money, percent,
-    number, count, per_unit), counts and per-unit amounts with their `unit`."""
+    number, count, per_unit), counts and per-unit amounts with their `unit`; `text` as written
+    (`50万`, `80%`, `3000家`)."""
 
     value: Decimal
     kind: str
     unit: str | None = None
+    text: str = _spelling("")
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class DateConst:
-    """A calendar date."""
+    """A calendar date, `text` as written."""
 
     value: datetime.date
+    text: str = _spelling("")
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class DurationConst:
-    """A length of time: `count` of `unit` (year, month or day)."""
+    """A length of time: `count` of `unit` (year, month or day), `text` as written."""
 
     count: int
     unit: str
+    text: str = _spelling("")
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -49,6 +67,7 @@ class BoolConst:
     """true or false."""
 
     value: bool
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -57,6 +76,7 @@ class EnumConst:
 
     enum: str
     member: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -64,6 +84,7 @@ class FactRef:
     """The applicant's fact `name` (its spec is `Plan.facts[name]`)."""
 
     name: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -71,17 +92,22 @@ class ParamRef:
     """The parameter `name` (its versions are `Plan.params[name]`; a caller may override it)."""
 
     name: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Arith:
     """`left op right` with op one of + - * /, giving a value of `kind` (money, percent, number,
-    count, per_unit, date).  A date plus or minus a duration is calendar arithmetic."""
+    count, per_unit, date).  A date plus or minus a duration is calendar arithmetic.  `symbol` is
+    the operator as written; `ratio` the text of a matching ratio (`1:1`) lowered to a division."""
 
     op: str
     left: Expr
     right: Expr
     kind: str
+    symbol: str = _spelling("")
+    ratio: str | None = _spelling(None)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -89,33 +115,43 @@ class Neg:
     """Unary minus."""
 
     operand: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Cmp:
-    """`left op right`, op one of >= > <= < == != (the statutory word already turned into it)."""
+    """`left op right`, op one of >= > <= < == != (the statutory word already turned into it);
+    `word` is how the file wrote it (`>=`, `以上`, `超过`…), `postfix` that it stood after the number."""
 
     op: str
     left: Expr
     right: Expr
+    word: str = _spelling("")
+    postfix: bool = _spelling(False)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Since:
     """The time from the date `start` to the evaluation date, compared (`op`) with `duration`;
-    needs an evaluation date."""
+    needs an evaluation date.  `word` and `postfix` as for `Cmp`."""
 
     start: Expr
     op: str
     duration: Expr
+    word: str = _spelling("")
+    postfix: bool = _spelling(False)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class In:
-    """The enum value `subject` is one of `members`."""
+    """The enum value `subject` is one of `members` (of the enumeration `enum`)."""
 
     subject: Expr
     members: tuple[str, ...]
+    enum: str | None = _spelling(None)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -124,15 +160,18 @@ class And:
 
     left: Expr
     right: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Or:
     """Either, `left` first (three-valued; `right` is not evaluated when `left` is true).  `a implies
-    b` is lowered to `Or(Not(a), b)`."""
+    b` is lowered to `Or(Not(a), b)`, with `implies` set."""
 
     left: Expr
     right: Expr
+    implies: bool = _spelling(False)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -140,6 +179,7 @@ class Not:
     """Not `operand`."""
 
     operand: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -148,6 +188,20 @@ class MinMax:
 
     func: str
     args: tuple[Expr, ...]
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
+class Whole:
+    """Whole units of `size` in `value`: `func` blocks is how many whole sizes fit (a plain number;
+    0 when `value` is below one size, or negative), round_down is `value` rounded down to a
+    multiple of `size` (in `value`'s unit).  A size that is not more than zero makes the figure
+    unknown, as a division by zero does."""
+
+    func: str
+    value: Expr
+    size: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -156,38 +210,83 @@ class Unset:
     a tier table's `otherwise` row, `{key}` in `why` stands for the applicant's value of the key."""
 
     why: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class TableRow:
-    """One row of a tier table: enum member `key` (None for `otherwise`) gives `value`."""
+    """One row of a tier table: enum member `key` (None for `otherwise`) gives `value`; `span` is
+    where the row is written (for the analyses' findings; no part of its meaning)."""
 
     key: str | None
     value: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Table:
-    """A tier table keyed by the enum fact `fact`: the first row whose key matches gives the value."""
+    """A tier table keyed by the enum fact `fact`: the first row whose key matches gives the value
+    (`span`: where it is written)."""
 
     fact: str
     rows: tuple[TableRow, ...]
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class BandRow:
-    """One band: the subject satisfies every `(op, value)` of `bounds` (None: `otherwise`)."""
+    """One band: the subject satisfies every `(op, value)` of `bounds` (None: `otherwise`); `words`
+    says how each bound was written: (word, postfix), which the wording and the analyses' hints quote
+    (`不满`, `以上`); `span` is where the band is written."""
 
     bounds: tuple[tuple[str, Expr], ...] | None
     value: Expr
+    words: tuple[tuple[str, bool], ...] = _spelling(())
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Band:
-    """Bands of thresholds over `subject`: the first band whose bounds hold gives the value."""
+    """Bands of thresholds over `subject`: the first band whose bounds hold gives the value.  `span`
+    is where it is written; `subject_kind` and `subject_unit` are the subject's type, for showing a
+    value of it."""
 
     subject: Expr
     rows: tuple[BandRow, ...]
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    subject_kind: str = attrs.field(default="number", eq=False, repr=False, kw_only=True)
+    subject_unit: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
+class BracketRow:
+    """One bracket of progressive brackets: the part of the subject between `lower` and `upper`
+    (None: from zero, or without end) is charged at `rate`.  `bounds` are the limits as written,
+    `(op, value)`, and `words` how (word, postfix), for the wording; the words do not change the
+    amount (a bracket's part is the same whether its limit is included or not).  `span` is where
+    the bracket is written."""
+
+    lower: Expr | None
+    upper: Expr | None
+    rate: Expr
+    bounds: tuple[tuple[str, Expr], ...] = _spelling(())
+    words: tuple[tuple[str, bool], ...] = _spelling(())
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
+class Brackets:
+    """Progressive (marginal) brackets over `subject`: the sum, over the rows, of each rate times
+    the part of the subject inside the row, max(0, min(subject, upper) - lower).  `kind` and
+    `unit` are the result's type; `span`, `subject_kind` and `subject_unit` as for `Band`."""
+
+    subject: Expr
+    rows: tuple[BracketRow, ...]
+    kind: str = "money"
+    unit: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    subject_kind: str = attrs.field(default="number", eq=False, repr=False, kw_only=True)
+    subject_unit: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 Expr: TypeAlias = (
@@ -207,9 +306,11 @@ Expr: TypeAlias = (
     | Or
     | Not
     | MinMax
+    | Whole
     | Unset
     | Table
     | Band
+    | Brackets
 )
 
 EXPR_CLASSES: tuple[type, ...] = (
@@ -229,9 +330,11 @@ EXPR_CLASSES: tuple[type, ...] = (
     Or,
     Not,
     MinMax,
+    Whole,
     Unset,
     Table,
     Band,
+    Brackets,
 )
 
 
@@ -250,6 +353,9 @@ def children(expr: Expr) -> Iterator[Expr]:
             yield expr.subject
         case MinMax():
             yield from expr.args
+        case Whole():
+            yield expr.value
+            yield expr.size
         case Table():
             yield FactRef(expr.fact)
             for row in expr.rows:
@@ -260,6 +366,11 @@ def children(expr: Expr) -> Iterator[Expr]:
                 for _, bound in band.bounds or ():
                     yield bound
                 yield band.value
+        case Brackets():
+            yield expr.subject
+            for bracket in expr.rows:
+                yield from (b for b in (bracket.lower, bracket.upper) if b is not None)
+                yield bracket.rate
         case (
             Const()
             | DateConst()
@@ -308,7 +419,9 @@ def facts_of(expr: Expr) -> tuple[str, ...]:
 class FactSpec:
     """What a fact accepts: `name`, `label`, `kind` (money, percent, number, count, bool, date, text,
     enum, duration), count `unit`, the `enum` it takes values of with its `members` ((name, label)…),
-    the literal `bounds` ((op, value)…) and whether it is the built-in applicant kind (`builtin`)."""
+    the literal `bounds` ((op, value)…) and whether it is the built-in applicant kind (`builtin`).
+    `declared` has every bound as declared, literal or not ((op, expression)…), which the analyses
+    assume of every applicant."""
 
     name: str
     label: str
@@ -318,6 +431,7 @@ class FactSpec:
     members: tuple[tuple[str, str], ...]
     bounds: tuple[tuple[str, Decimal], ...]
     builtin: bool
+    declared: tuple[tuple[str, Expr], ...] = attrs.field(default=(), kw_only=True)
 
 
 @attrs.frozen
@@ -366,6 +480,7 @@ class Assumption:
     text: str
     label: str | None
     where: Where | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -396,7 +511,8 @@ class Gate:
     eligibility's gates are `eligibility.require.N`); `kind` is "require" or "exclude"; the gate
     passes when `cond` holds (a requirement) or fails to hold (an exclusion, `passes_when` False).
     `reason` is the text shown when it fails (the drafter's reason, else `text`, the condition as
-    written); `cite` is the article."""
+    written); `cite` is the article; `written_reason` the drafter's reason (None: not given); `span` where the
+    requirement or exclusion is written."""
 
     key: str
     kind: str
@@ -405,6 +521,8 @@ class Gate:
     reason: str
     cite: str | None
     where: Where
+    written_reason: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @property
     def passes_when(self) -> bool:
@@ -414,10 +532,13 @@ class Gate:
 @attrs.frozen
 class ApplicantsGate:
     """The kinds of applicant a measure serves (`kinds`, sorted), with the `reason` shown when the
-    applicant is of another kind or its kind is not given."""
+    applicant is of another kind or its kind is not given; `written`, the kinds in the order the
+    text names them; `spans`, where each `applicants` line stands."""
 
     kinds: tuple[str, ...]
     reason: str
+    written: tuple[str, ...] = ()
+    spans: tuple[Span, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
 
 # ------------------------------------------------------------------------------- clauses
@@ -425,32 +546,38 @@ class ApplicantsGate:
 
 @attrs.frozen
 class Condition:
-    """One `if` (or, `negated`, `unless`) of a clause: `cond` and `text`, the condition as written."""
+    """One `if` (or, `negated`, `unless`) of a clause: `cond` and `text`, the condition as written;
+    `span` where it stands (its `unless` included)."""
 
     cond: Expr
     negated: bool
     text: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Cap:
-    """A cap on a clause's amount: `expr` and `text`, the cap as written."""
+    """A cap on a clause's amount: `expr` and `text`, the cap as written (`span`: where, for the
+    analyses' findings)."""
 
     expr: Expr
     text: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Amount:
     """What a clause gives: `mode` "determined" (an entitlement), "ceiling" (discretionary, up to the
     figure) or "unset"; `expr` and `text` (as written; None when unset), then each of `caps`.
-    `unset_reason` is the reason shown when the text gives no figure."""
+    `unset_reason` is the reason shown when the text gives no figure; `span` where it is written
+    (where its formula is: `expr.span`)."""
 
     mode: str
     expr: Expr | None
     text: str | None
     caps: tuple[Cap, ...]
     unset_reason: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -463,7 +590,8 @@ class Clause:
     line of its explanation (`[cite] label：适用`) and `conditions_text` its conditions as written,
     joined.  `exception_of` is the id of the default clause it replaces, with its `priority` as
     written (None: not given, which ranks as 0).  `written_label` is the label as written (None: not
-    given, where `label` falls back to the name or the id), which the analyses' messages quote."""
+    given, where `label` falls back to the name or the id), which the analyses' messages quote;
+    `span` is where the clause is written."""
 
     id: str
     index: int
@@ -480,6 +608,7 @@ class Clause:
     amount: Amount
     where: Where
     written_label: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @property
     def rank(self) -> int:
@@ -504,19 +633,23 @@ class ExceptionGroup:
 @attrs.frozen
 class FundingLimit:
     """Cross-funding ceiling: the public funding `received` (an expression, usually a fact) plus this
-    award is at most `limit`; `text` is the limit as written."""
+    award is at most `limit`; `text` is the limit as written, `received_text` the funding counted as
+    written, `span` where the ceiling stands (for the analyses' findings)."""
 
     limit: Expr
     received: Expr
     text: str
     cite: str | None
+    received_text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Instalment:
     """One stage of a staged payout: `key` (`measure.stage`, in `conditions`), `name`, `label`; pays
     `share` of the award (None: the rest) when `cond` (as written: `text`) holds, otherwise this and
-    every later stage is forfeit."""
+    every later stage is forfeit.  `written_label` is the label as written (None: not given, where
+    `label` is the name)."""
 
     key: str
     name: str
@@ -525,24 +658,26 @@ class Instalment:
     cond: Expr
     text: str
     cite: str | None
+    written_label: str | None = None
 
 
 @attrs.frozen
 class Preference:
     """Applicants for whom `cond` holds are preferred; `note` is the explanation line, `text` the
-    condition as written."""
+    condition as written, `reason` the drafter's reason (None: not given)."""
 
     cond: Expr
     note: str
     cite: str | None
     text: str = ""
+    reason: str | None = None
 
 
 @attrs.frozen
 class Quota:
     """At most `count` applicants are selected each year, ranked by `rank` (None: the text gives no
     order); `selection` is the line shown on a result; `rank_text` the ranking as written and
-    `where` the quota stands."""
+    `where` the quota stands (`span`: its whole extent, for the analyses' findings)."""
 
     count: int
     rank: Expr | None
@@ -550,27 +685,34 @@ class Quota:
     cite: str | None
     rank_text: str | None = None
     where: Where | None = None
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class GroupCap:
     """The awards of all members of one group (the fact `per`) together are at most `amount`; how to
     cut when they pass it is `allocate` (proportional, unset; None: not said).  `text` is the
-    amount as written (what a batch is told when it has no value)."""
+    amount as written (what a batch is told when it has no value), `allocate_text` the allocation
+    word as written, `span` where the group cap stands (for the analyses' findings)."""
 
     amount: Expr
     per: str
     allocate: str | None
     cite: str | None
     text: str = ""
+    allocate_text: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class Budget:
-    """The yearly budget of a measure."""
+    """The yearly budget of a measure: `amount`, with `text`, the amount as written, and `span`,
+    where the budget stands (for the analyses' findings)."""
 
     amount: Expr
     cite: str | None
+    text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
@@ -583,7 +725,9 @@ class Measure:
     rules as written, in source order: `funding_limits`, `instalments`, `no_clawback`,
     `preferences`, `quotas`, `group_caps`, `budgets`.  Where the text writes a rule twice, the
     evaluation applies one of them: `funding`, `quota` and `group_cap` say which (the analysis and
-    the diagrams look at all of them)."""
+    the diagrams look at all of them).  `no_clawback_cites` has the article of each no-clawback line
+    as written; `written_label` is the label as written (None: not given, where `label` falls back
+    to the name), which the analyses' messages quote; `name_span` is where its name is written."""
 
     name: str
     label: str
@@ -602,6 +746,9 @@ class Measure:
     group_caps: tuple[GroupCap, ...]
     budgets: tuple[Budget, ...]
     where: Where
+    no_clawback_cites: tuple[str | None, ...] = ()
+    written_label: str | None = None
+    name_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @property
     def funding(self) -> FundingLimit | None:
@@ -639,21 +786,47 @@ class Measure:
 
 @attrs.frozen
 class Combination:
-    """How `measures` combine for one applicant: `mode` added, highest (就高不重复) or exclusive."""
+    """How `measures` combine for one applicant: `mode` added, highest (就高不重复) or exclusive;
+    `word` the mode as written (`highest`, `就高`), `span` where the line stands."""
 
     mode: str
     measures: tuple[str, ...]
     cite: str | None
     reason: str | None
+    word: str = _spelling("")
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen
 class TotalCap:
-    """The awards of `measures` together are at most `amount` for one applicant."""
+    """The awards of `measures` together are at most `amount` for one applicant; `text` is the
+    amount as written and `amount_span` where (for the analyses' findings)."""
 
     amount: Expr
     measures: tuple[str, ...]
     cite: str | None
+    text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
+    amount_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
+class Header:
+    """What a policy file's header says, as written: its `title` (None: the file has no header),
+    `issuer`, document number `docno`, the day `issued`, the `source` document's file name and the
+    article the policy `cite`s, each None when not given (`issued unset` too); `validity`, the days
+    it is in force (worked out), with `start_unset` when the file writes its start `unset`; and
+    `source_at`, the character offsets of the `source` line (else of the header) in the file, where
+    a problem with the source document is reported."""
+
+    title: str | None
+    issuer: str | None = None
+    docno: str | None = None
+    issued: datetime.date | None = None
+    source: str | None = None
+    cite: str | None = None
+    validity: Validity = Validity(None, None, False, None)
+    start_unset: bool = False
+    source_at: tuple[int, int] | None = None
 
 
 @attrs.frozen
@@ -666,8 +839,11 @@ class Plan:
     `kinds` (applicant kind -> label), `assumptions` (background facts the analysis may assume) and
     `assumption_lines` (the same, each with its text and label, in the same order);
     `eligibility`, the gates shared by every measure; `measures` in source order; `combinations` and
-    `total_caps`, which act on the total.  `document` is what the header says of the document
-    (issuer, docno, source: (field, value), those given), for comments in generated code."""
+    `total_caps`, which act on the total.  `enums` gives each enumeration's members with their
+    labels (enum -> member -> label), the applicant kinds under `applicant`.  `header` is what the
+    file's header says of the document (`title` and `validity` above are worked out from it).  Where things
+    stand, for the analyses' findings: `span` the whole file, `header_span` its header and
+    `eligibility_span` its first `eligibility` block (None: not written)."""
 
     title: str
     validity: Validity
@@ -682,7 +858,49 @@ class Plan:
     combinations: tuple[Combination, ...]
     total_caps: tuple[TotalCap, ...]
     assumption_lines: tuple[Assumption, ...] = ()
-    document: tuple[tuple[str, str], ...] = ()
+    enums: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    header: Header = Header(None)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    header_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    eligibility_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    @property
+    def headed(self) -> bool:
+        """Whether the file has a header at all (a title of its own)."""
+        return self.header.title is not None
+
+    @property
+    def issued(self) -> datetime.date | None:
+        """The day the policy was issued (None: not said, or left blank)."""
+        return self.header.issued
+
+    @property
+    def document(self) -> tuple[tuple[str, str], ...]:
+        """What the header says of the document, (field, value) for those given (issuer, docno,
+        source), for comments in generated code."""
+        h = self.header
+        return tuple(
+            (what, v) for what, v in (("issuer", h.issuer), ("docno", h.docno), ("source", h.source)) if v
+        )
+
+    def label(self, ref: FactRef | ParamRef | EnumConst) -> str:
+        """What the drafter calls a fact, a parameter or an enum value (its name when the plan does
+        not know it)."""
+        match ref:
+            case FactRef():
+                fact = self.facts.get(ref.name)
+                return fact.label if fact is not None else ref.name
+            case ParamRef():
+                param = self.params.get(ref.name)
+                return param.label if param is not None else ref.name
+            case EnumConst():
+                return self.member_label(ref.enum, ref.member)
+            case _:
+                assert_never(ref)
+
+    def member_label(self, enum: str | None, member: str) -> str:
+        """The label of value `member` of `enum` (the member itself when the enum is not known)."""
+        return self.enums.get(enum, {}).get(member, member) if enum is not None else member
 
     def measure(self, name: str) -> Measure:
         """The measure called `name` (KeyError when there is none)."""

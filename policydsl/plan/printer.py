@@ -12,7 +12,7 @@ import json
 from decimal import Decimal
 from typing import assert_never
 
-from policydsl import runtime as rt
+from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 
 INDENT = "  "
@@ -74,6 +74,8 @@ def expr(e: P.Expr) -> str:
             return f"(not {expr(e.operand)})"
         case P.MinMax():
             return f"{e.func}({', '.join(expr(a) for a in e.args)})"
+        case P.Whole():
+            return f"{e.func}({expr(e.value)}, {expr(e.size)})"
         case P.Unset():
             return f"unset({q(e.why)})"
         case P.Table():
@@ -87,6 +89,12 @@ def expr(e: P.Expr) -> str:
                 )
                 bands.append(f"{when}: {expr(b.value)}")
             return f"band {expr(e.subject)} {{{'; '.join(bands)}}}"
+        case P.Brackets():
+            parts = []
+            for r in e.rows:
+                upper = "" if r.upper is None else f" to {expr(r.upper)}"
+                parts.append(f"from {'0' if r.lower is None else expr(r.lower)}{upper}: {expr(r.rate)}")
+            return f"progressive {expr(e.subject)} {{{'; '.join(parts)}}}"
         case _:
             assert_never(e)
 
@@ -111,12 +119,19 @@ class _Printer:
 
     def header(self, plan: P.Plan) -> None:
         self.line(0, f"plan {q(plan.title)}")
+        h = plan.header
+        if h.title is not None:
+            self.line(1, f"issued {h.issued.isoformat() if h.issued else 'unset'}")
+        for what, value in (*plan.document, ("cite", h.cite)):
+            if value is not None:
+                self.line(1, f"{what} {q(value)}")
         v = plan.validity
         if v.text is not None:
             start = v.start.isoformat() if v.start else "?"
             end = v.end.isoformat() if v.end else "?"
             blank = "  start left blank" if v.start_blank else ""
-            self.line(1, f"validity {start} .. {end}  {q(v.text)}{blank}")
+            unset = "  start unset" if h.start_unset else ""
+            self.line(1, f"validity {start} .. {end}  {q(v.text)}{blank}{unset}")
         self.line(1, f"rounding {plan.rounding.unit} {plan.rounding.mode}")
 
     def facts(self, plan: P.Plan) -> None:

@@ -7,11 +7,11 @@ import decimal
 from collections.abc import Callable, Mapping
 from typing import Any, assert_never
 
-from policydsl import runtime as rt
-from policydsl.interpreter import Interpreter, _Env
-from policydsl.keywords import APPLICANT_FACT
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from policydsl.render.diagram import Decision, Diagram
+from policydsl.syntax.keywords import APPLICANT_FACT
 
 
 class Applicant:
@@ -28,12 +28,9 @@ class Applicant:
         self.values = rt.parse_facts(interpreter.specs, facts, strict=False)
         self.decision = interpreter.evaluate(self.values, date, partial=True, parsed=True)
 
-    def _env(self) -> _Env:
-        return _Env(self.values, self.date, self.interpreter.overrides)
-
     def test(self, expr: P.Expr, text: str) -> bool | None:
         with decimal.localcontext(rt.CONTEXT):
-            holds, _ = self.interpreter.test(expr, self._env(), text)
+            holds, _ = self.interpreter.test(expr, self.interpreter.env(self.values, self.date), text)
         return holds
 
     def truth(self, decision: Decision) -> bool | None:
@@ -57,7 +54,9 @@ class Applicant:
     def clause_figure(self, measure: P.Measure, clause: P.Clause) -> str:
         """What one clause gives this applicant, before the measure's own rules."""
         with decimal.localcontext(rt.CONTEXT):
-            outcome = self.interpreter.clause(measure, clause, self._env(), False)
+            outcome = self.interpreter.clause(
+                measure, clause, self.interpreter.env(self.values, self.date), False
+            )
         if outcome.amount is None or outcome.precision == rt.UNKNOWN:
             return "本申请人：金额未定" + (f"（{outcome.unknown_reason}）" if outcome.unknown_reason else "")
         word = "最高 " if outcome.precision == rt.AT_MOST else ""

@@ -12,20 +12,21 @@ from typing import Any
 
 import attrs
 
-from policydsl import ast
-from policydsl import runtime as rt
-from policydsl.checks.analysis import Options, analyse
-from policydsl.checks.typecheck import Model
-from policydsl.diagnostics import CODES, Code, Diagnostic, Severity, Sink, register
-from policydsl.examples import ExampleResult, example_date, run_examples
+from policydsl import codes
+from policydsl.analysis.run import Options, analyse
+from policydsl.checking.model import Model
+from policydsl.checking.pipeline import check_file
+from policydsl.codes import CODES
+from policydsl.diagnostics import Diagnostic, Severity, Sink
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.examples import ExampleResult, Examples, Expected, Given, read_examples, run_all
 from policydsl.files import write_atomically
-from policydsl.pipeline import check_file
 from policydsl.plan import nodes as P
-from policydsl.plan.lower import lower, validity_window
+from policydsl.plan.lower import lower, lower_header
 from policydsl.render.articles import locate
 from policydsl.render.diagram import ROLES, Diagram
 from policydsl.render.graphviz import RenderError, render_bytes
-from policydsl.render.trees import STATUS_WORDS, Words, measure_tree, overview
+from policydsl.render.trees import STATUS_WORDS, Words, measure_tree, overview, served_kinds
 from policydsl.source import SourceFile
 
 # Where the bundled policies' source documents live, relative to a source checkout.
@@ -45,7 +46,6 @@ def esc(text: str) -> str:
 # never larger than this.
 SOURCE_SUFFIXES = (".txt", ".md")
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
-register(Code("R101", Severity.WARNING, "source document not embedded"))
 
 
 @attrs.frozen
@@ -125,10 +125,12 @@ def read_source(path: Path) -> str:
     return data.decode("utf-8-sig", errors="replace")
 
 
-def source_document(policy: Path, header: ast.Header, dirs: Iterable[Path], sink: Sink) -> SourceDocument:
+def source_document(
+    policy: Path, header: P.Header, dirs: Iterable[Path], sink: Sink, file: SourceFile
+) -> SourceDocument:
     """The header's source document for the page; a refusal or a missing document is an R101 warning
-    at the header's `source` line."""
-    assert header.source is not None
+    at the header's `source` line in `file`, the policy file."""
+    assert header.source is not None and header.source_at is not None
     try:
         found = locate_source(policy, header.source, dirs)
         if found is None:
@@ -136,8 +138,7 @@ def source_document(policy: Path, header: ast.Header, dirs: Iterable[Path], sink
         path, where = found
         return SourceDocument(read_source(path), f"{path.name}（{where}）")
     except SourceRefused as exc:
-        span = next((s for key, s in header.lines if key == "source"), header.span)
-        sink.report("R101", f"the source document is not embedded: {exc}", span)
+        sink.report(codes.R101, f"the source document is not embedded: {exc}", file.span(*header.source_at))
         return SourceDocument(None, f"原文未嵌入：{exc}")
 
 
@@ -265,16 +266,24 @@ class PolicyPage:
         self.cites = Citations(text)
         self.results: list[ExampleResult] = []
         self.has_errors = any(d.severity is Severity.ERROR for d in diagnostics)
-        # Only a policy without errors is lowered; the page of one with errors shows no clauses.
+        # Only a policy without errors is lowered; the page of one with errors shows no clauses,
+        # and its header lowered on its own.
         self.plan: P.Plan | None = None
+        self.examples = Examples((), {})
+        self.header: P.Header | None = None
         if model is not None and not self.has_errors:
-            self.plan = lower(model, source.text if source is not None else "")
-        self.words = Words(model, self.plan) if model is not None else None
+            text = source.text if source is not None else ""
+            self.plan = lower(model, text)
+            self.examples = read_examples(model, self.plan, text)
+            self.header = self.plan.header
+        elif model is not None:
+            self.header = lower_header(model.policy.header)
+        self.words = Words(self.plan) if self.plan is not None else None
 
     # ------------------------------------------------------------------ pieces
     def title(self) -> str:
-        header = self.model.policy.header if self.model is not None else None
-        return header.title if header is not None else self.path.name
+        header = self.header
+        return header.title if header is not None and header.title is not None else self.path.name
 
     def svg(self, diagram: Diagram, prefix: str) -> str:
         try:
@@ -284,37 +293,37 @@ class PolicyPage:
 
     def diagrams(self) -> tuple[str, str]:
         """The overview and the measures' trees, each node linked to its place on the page."""
-        assert self.model is not None
-        view = overview(self.model, self.plan)
+        assert self.plan is not None
+        view = overview(self.plan)
         for node in view.nodes:
             if node.id.startswith("measure."):
                 node.href = f"#tree-{node.id.split('.', 1)[1]}"
         trees: list[str] = []
-        for m in self.model.measures.values():
-            tree = measure_tree(self.model, m, self.plan)
-            tree.nodes[0].href = f"#measure-{m.name.text}"
+        for m in self.plan.measures:
+            tree = measure_tree(self.plan, m)
+            tree.nodes[0].href = f"#measure-{m.name}"
             for node in tree.nodes:
                 if node.clause is not None:
                     node.href = f"#clause-{node.clause}"
-            label = esc(m.label or m.name.text)
+            label = esc(m.label)
             trees.append(
-                f'<section class="tree" id="tree-{esc(m.name.text)}">'
-                f"<h3>{label} <small>{esc(m.name.text)}</small> "
-                f'<a class="small" href="#measure-{esc(m.name.text)}">条款 ↑</a></h3>'
-                + self.svg(tree, f"t-{m.name.text}")
+                f'<section class="tree" id="tree-{esc(m.name)}">'
+                f"<h3>{label} <small>{esc(m.name)}</small> "
+                f'<a class="small" href="#measure-{esc(m.name)}">条款 ↑</a></h3>'
+                + self.svg(tree, f"t-{m.name}")
                 + "</section>"
             )
         return self.svg(view, "overview"), "\n".join(trees)
 
     def header_html(self) -> str:
         rows: list[tuple[str, str]] = [("文件", esc(self.path.name))]
-        header = self.model.policy.header if self.model is not None else None
-        if header is not None and self.words is not None:
+        header = self.header
+        if header is not None and header.title is not None:
             for key, value in (("发文机关", header.issuer), ("文号", header.docno)):
                 if value:
                     rows.append((key, esc(value)))
             rows.append(("印发日期", esc(header.issued.isoformat()) if header.issued else "原文未定"))
-            validity = validity_window(header).text
+            validity = header.validity.text
             if validity:
                 rows.append(("有效期", esc(validity)))
             if header.cite:
@@ -329,12 +338,12 @@ class PolicyPage:
         items = "".join(f"<li>{text}{cite}</li>" for text, cite in conditions)
         return f"<ul>{items}</ul>"
 
-    def measure_html(self, m: ast.Measure) -> str:
+    def measure_html(self, m: P.Measure) -> str:
         assert self.words is not None
         w = self.words
-        name = m.name.text
+        name = m.name
         href = f"#measure-{name}"
-        kinds = [k.text for a in m.of(ast.Applicants) for k in a.kinds]
+        kinds = served_kinds(m)
         facts = [
             "适用主体：" + ("、".join(esc(w.kind(k)) for k in kinds) if kinds else "所有申报主体"),
             "支付方式：" + esc(w.pays(m)),
@@ -342,79 +351,61 @@ class PolicyPage:
         ]
         parts = [
             f'<article class="measure" id="measure-{esc(name)}">',
-            f"<h3>{esc(m.label or name)} <small>{esc(name)}</small> "
-            f"{self.cites.link(m.cite, href, name)}</h3>",
+            f"<h3>{esc(m.label)} <small>{esc(name)}</small> {self.cites.link(m.cite, href, name)}</h3>",
             '<p class="meta">' + " · ".join(facts) + "</p>",
         ]
         gates: list[tuple[str, str]] = []
-        for req in m.of(ast.Requirement):
-            text = "要求：" + esc(w.with_reason(req.cond, req.reason))
-            gates.append((text, " " + self.cites.link(req.cite, href, name)))
-        for exc in m.of(ast.Exclusion):
-            text = "排除：" + esc(w.with_reason(exc.cond, exc.reason))
-            gates.append((text, " " + self.cites.link(exc.cite, href, name)))
+        for gate in m.gates:
+            word = "要求：" if gate.kind == "require" else "排除："
+            text = word + esc(w.with_reason(gate.cond, gate.written_reason))
+            gates.append((text, " " + self.cites.link(gate.cite, href, name)))
         parts.append(self.condition_list(gates))
-        for clause, written in self.clauses(m):
-            parts.append(self.clause_html(clause, written))
+        parts.extend(self.clause_html(clause) for clause in m.clauses)
         rules: list[tuple[str, str]] = []
-        for limit in m.of(ast.FundingLimit):
+        for limit in m.funding_limits:
             text = (
                 f"资助总额上限：各级财政资助合计不超过 {esc(w.expr(limit.limit))}"
-                f"（计入 {esc(w.expr(limit.counting))}）"
+                f"（计入 {esc(w.expr(limit.received))}）"
             )
             rules.append((text, " " + self.cites.link(limit.cite, href, name)))
-        for quota in m.of(ast.Quota):
+        for quota in m.quotas:
             rank = f"，按{esc(w.expr(quota.rank))}排序" if quota.rank is not None else "，原文未规定排序"
             rules.append(
                 (f"名额：每年不超过 {quota.count} 个{rank}", " " + self.cites.link(quota.cite, href, name))
             )
-        for cap in m.of(ast.GroupCap):
-            how = (
-                "按比例分配"
-                if cap.allocate is not None and cap.allocate.text in ("proportional", "按比例")
-                else "分配方式原文未定"
-            )
-            text = (
-                f"集体封顶：同一{esc(w.fact_label(cap.per.text))}合计不超过 {esc(w.expr(cap.amount))}，{how}"
-            )
+        for cap in m.group_caps:
+            how = "按比例分配" if cap.allocate == "proportional" else "分配方式原文未定"
+            text = f"集体封顶：同一{esc(w.fact_label(cap.per))}合计不超过 {esc(w.expr(cap.amount))}，{how}"
             rules.append((text, " " + self.cites.link(cap.cite, href, name)))
-        for budget in m.of(ast.Budget):
+        for budget in m.budgets:
             rules.append(
                 (f"年度预算：{esc(w.expr(budget.amount))}", " " + self.cites.link(budget.cite, href, name))
             )
-        for pref in m.of(ast.Preference):
+        for pref in m.preferences:
             text = "优先支持：" + esc(pref.reason or w.expr(pref.cond))
             rules.append((text, " " + self.cites.link(pref.cite, href, name)))
-        for stage in m.of(ast.Instalment):
+        for stage in m.instalments:
             share = "余额" if stage.share is None else esc(w.expr(stage.share))
-            text = (
-                f"分期「{esc(stage.label or stage.name.text)}」：兑付{share}，条件 {esc(w.expr(stage.cond))}"
-            )
+            text = f"分期「{esc(stage.label)}」：兑付{share}，条件 {esc(w.expr(stage.cond))}"
             rules.append((text, " " + self.cites.link(stage.cite, href, name)))
-        for keep in m.of(ast.NoClawback):
-            rules.append(("已兑付部分不予追回", " " + self.cites.link(keep.cite, href, name)))
+        for cite in m.no_clawback_cites:
+            rules.append(("已兑付部分不予追回", " " + self.cites.link(cite, href, name)))
         if rules:
             parts.append('<div class="rules"><b>金额规则</b>' + self.condition_list(rules) + "</div>")
         parts.append("</article>")
         return "\n".join(p for p in parts if p)
 
-    def clauses(self, m: ast.Measure) -> list[tuple[P.Clause, ast.Clause]]:
-        """Each clause of `m` in the plan (id, title, exception target) with its AST, whose
-        conditions and figures the page words with labels; only a page without errors asks."""
-        assert self.plan is not None
-        return list(zip(self.plan.measure(m.name.text).clauses, m.clauses, strict=True))
-
-    def clause_html(self, clause: P.Clause, written: ast.Clause) -> str:
-        """One clause: its id, title and exception target from the plan; its conditions and figure
-        worded with labels from `written`, its AST."""
+    def clause_html(self, clause: P.Clause) -> str:
+        """One clause: its id, title, conditions, figure and exception target, from the plan."""
         assert self.words is not None
         w = self.words
         cid = clause.id
-        status = w.amount_status(written.amount)
+        amount = clause.amount
+        status = w.amount_status(amount)
         conds = [
-            (("除非 " if c.negated else "如 ") + esc(w.expr(c.expr)), "") for c in written.conditions
+            (("除非 " if c.negated else "如 ") + esc(w.expr(c.cond)), "") for c in clause.conditions
         ] or [("无条件（措施的资格条件满足即适用）", "")]
-        lines = [esc(line) for line in w.amount_lines(written.amount)]
+        lines = [esc(line) for line in w.amount_lines(amount)]
         extra: list[str] = []
         if clause.exception_of is not None:
             priority = f"，优先级 {clause.priority}" if clause.priority is not None else ""
@@ -422,7 +413,7 @@ class PolicyPage:
             extra.append(f'例外：适用时取代 <a href="#clause-{esc(target)}">{esc(target)}</a>{priority}')
         if clause.kind == "bonus":
             extra.append("追加：在已适用的奖励之上另加")
-        unset = w.unset_params(written.amount.expr) if written.amount.expr is not None else []
+        unset = w.unset_params(amount.expr) if amount.expr is not None else []
         if unset:
             extra.append("待定：" + esc("、".join(unset)))
         cite = self.cites.link(clause.cite, f"#clause-{cid}", cid)
@@ -437,16 +428,16 @@ class PolicyPage:
         )
 
     def across_html(self) -> str:
-        assert self.model is not None and self.words is not None
+        assert self.plan is not None and self.words is not None
         w = self.words
         items: list[str] = []
-        for combine in self.model.policy.of(ast.Combine):
-            names = "、".join(f'<a href="#measure-{esc(n.text)}">{esc(n.text)}</a>' for n in combine.measures)
+        for combine in self.plan.combinations:
+            names = "、".join(f'<a href="#measure-{esc(n)}">{esc(n)}</a>' for n in combine.measures)
             reason = f"（{esc(combine.reason)}）" if combine.reason else ""
             link = self.cites.link(combine.cite, "#across", "合并规则")
-            items.append(f"<li>{esc(w.combine(combine.mode.text))}：{names}{reason} {link}</li>")
-        for cap in self.model.policy.of(ast.TotalCap):
-            names = "、".join(f'<a href="#measure-{esc(n.text)}">{esc(n.text)}</a>' for n in cap.measures)
+            items.append(f"<li>{esc(w.combine(combine.mode))}：{names}{reason} {link}</li>")
+        for cap in self.plan.total_caps:
+            names = "、".join(f'<a href="#measure-{esc(n)}">{esc(n)}</a>' for n in cap.measures)
             link = self.cites.link(cap.cite, "#across", "累计封顶")
             items.append(f"<li>累计封顶 {esc(w.expr(cap.amount))}：{names} {link}</li>")
         if not items:
@@ -454,12 +445,11 @@ class PolicyPage:
         return '<div class="rules" id="across"><b>措施之间</b><ul>' + "".join(items) + "</ul></div>"
 
     def eligibility_html(self) -> str:
-        assert self.model is not None and self.words is not None
+        assert self.plan is not None and self.words is not None
         items: list[tuple[str, str]] = []
-        for block in self.model.policy.of(ast.Eligibility):
-            for req in block.requirements:
-                text = esc(self.words.with_reason(req.cond, req.reason))
-                items.append((text, " " + self.cites.link(req.cite, "#eligibility", "申报条件")))
+        for req in self.plan.eligibility:
+            text = esc(self.words.with_reason(req.cond, req.written_reason))
+            items.append((text, " " + self.cites.link(req.cite, "#eligibility", "申报条件")))
         if not items:
             return ""
         return (
@@ -572,11 +562,12 @@ class PolicyPage:
 
     def fact_value(self, fact: str, value: Any) -> str:
         """A witness's value as a reviewer reads it: an enum value by its label."""
-        sym = self.model.facts.get(fact) if self.model is not None else None
-        if sym is not None and sym.type.enum is not None and self.model is not None:
-            member = self.model.enums.get(sym.type.enum, {}).get(str(value))
-            if member is not None and member.label != member.member:
-                return f"{member.label}（{member.member}）"
+        plan = self.plan
+        spec = plan.facts.get(plan.aliases.get(fact, fact)) if plan is not None else None
+        if plan is not None and spec is not None and spec.enum is not None:
+            label = plan.enums.get(spec.enum, {}).get(str(value))
+            if label is not None and label != str(value):
+                return f"{label}（{value}）"
         return _shown(value)
 
     def fact_label(self, name: str) -> str:
@@ -588,18 +579,18 @@ class PolicyPage:
     def examples_html(self) -> str:
         if self.model is None:
             return ""
-        examples = self.model.policy.of(ast.Example)
+        examples = self.examples.cases
         if not examples:
             return '<p class="muted">本政策文件未写示例。</p>'
-        if not self.results and not self.has_errors and self.source is not None:
-            self.results = run_examples(self.model, self.source.text)
+        if not self.results and self.plan is not None and self.source is not None:
+            self.results = run_all(self.plan, self.examples)
         by_example = {id(r.example): r for r in self.results}
         parts: list[str] = []
         for ex in examples:
             result = by_example.get(id(ex))
             given = "".join(
-                f"<tr><th>{esc(self.fact_label(b.name.text))}</th><td>{esc(self.given_value(b))}</td></tr>"
-                for b in ex.given
+                f"<tr><th>{esc(self.fact_label(g.fact))}</th><td>{esc(self.given_value(g))}</td></tr>"
+                for g in ex.given
             )
             expected = "；".join(self.expectation_text(e) for e in ex.expectations)
             if result is None:
@@ -615,7 +606,7 @@ class PolicyPage:
                     f"{esc(m.label)}：{esc(rt.describe(m))}" for m in result.decision.measures.values()
                 ] + [f"合计：{esc(rt.describe(result.decision.total))}"]
                 outcome = '<div class="outcome">' + "<br>".join(lines) + "</div>"
-            day = example_date(self.model.policy, ex)
+            day = ex.day
             parts.append(
                 f'<div class="example"><div><b>{esc(ex.name)}</b> {verdict} '
                 f'<span class="muted">评估日期 {esc(day.isoformat()) if day else "未定"}</span></div>'
@@ -624,14 +615,14 @@ class PolicyPage:
             )
         return "\n".join(parts)
 
-    def given_value(self, binding: ast.Binding) -> str:
-        if isinstance(binding.value, ast.Text):
-            return binding.value.value
-        return self.words.expr(binding.value) if self.words is not None else ""
+    def given_value(self, given: Given) -> str:
+        if isinstance(given.value, str):
+            return given.value
+        return self.words.expr(given.value) if self.words is not None else ""
 
-    def expectation_text(self, e: ast.Expectation) -> str:
-        target = "合计" if e.target is None else e.target.text
-        value = self.words.expr(e.value) if self.words is not None and e.value is not None else ""
+    def expectation_text(self, e: Expected) -> str:
+        target = "合计" if e.target is None else e.target
+        value = self.words.expr(e.value) if e.value is not None and self.words is not None else ""
         word = {
             "amount": f"= {value}",
             "ceiling": f"最高 {value}",
@@ -642,23 +633,22 @@ class PolicyPage:
 
     def undetermined_html(self) -> str:
         """Every place where the text leaves a figure or a rule open."""
-        assert self.model is not None and self.words is not None
-        w = self.words
+        assert self.plan is not None and self.words is not None
+        w, plan = self.words, self.plan
         items: list[str] = []
-        header = self.model.policy.header
-        if header is not None:
-            if header.issued is None:
+        if plan.headed:
+            if plan.issued is None:
                 items.append("印发日期原文未定")
-            if header.validity is not None and header.validity.start is None:
+            if plan.header.start_unset:
                 items.append("有效期起始日期原文未定")
-        for sym in self.model.params.values():
-            versions = [v for v in sym.decl.versions if isinstance(v.value, ast.Unset)]
+        for sym in plan.params.values():
+            versions = [v for v in sym.versions if isinstance(v.value, P.Unset)]
             if versions:
                 users = [
                     f'<a href="#clause-{esc(clause.id)}">{esc(clause.id)}</a>'
-                    for m in self.model.measures.values()
-                    for clause, c in self.clauses(m)
-                    if c.amount.expr is not None and sym.label in w.unset_params(c.amount.expr)
+                    for m in plan.measures
+                    for clause in m.clauses
+                    if clause.amount.expr is not None and sym.label in w.unset_params(clause.amount.expr)
                 ]
                 cite = " ".join(
                     self.cites.link(v.cite, "#undetermined", sym.name) for v in versions if v.cite
@@ -667,34 +657,34 @@ class PolicyPage:
                 items.append(
                     f"参数「{esc(sym.label)}」<code>{esc(sym.name)}</code> 原文未给出数值{used} {cite}"
                 )
-        for m in self.model.measures.values():
-            for clause, c in self.clauses(m):
+        for m in plan.measures:
+            for clause in m.clauses:
+                amount = clause.amount
                 cid = clause.id
                 link = f'<a href="#clause-{esc(cid)}">{esc(cid)}</a>'
-                status = w.amount_status(c.amount)
-                if c.amount.mode == "unset":
+                status = w.amount_status(amount)
+                if amount.mode == "unset":
                     items.append(f"{link}：原文未给出金额")
                 elif status == "ceiling":
                     items.append(
-                        f"{link}：只给出最高限额（{esc('；'.join(w.amount_lines(c.amount)))}），实际金额酌情核定"
+                        f"{link}：只给出最高限额（{esc('；'.join(w.amount_lines(amount)))}），实际金额酌情核定"
                     )
-                elif c.amount.expr is not None and "部分档次金额" in w.unset_params(c.amount.expr):
+                elif amount.expr is not None and "部分档次金额" in w.unset_params(amount.expr):
                     items.append(f"{link}：部分档次的金额原文未给出")
-            for quota in m.of(ast.Quota):
+            for quota in m.quotas:
                 if quota.rank is None:
                     items.append(
-                        f'<a href="#measure-{esc(m.name.text)}">{esc(m.name.text)}</a>：'
+                        f'<a href="#measure-{esc(m.name)}">{esc(m.name)}</a>：'
                         f"名额 {quota.count} 个，原文未规定遴选排序"
                     )
-            for cap in m.of(ast.GroupCap):
-                if cap.allocate is None or cap.allocate.text in ("unset", "未定"):
+            for cap in m.group_caps:
+                if cap.allocate is None or cap.allocate == "unset":
                     items.append(
-                        f'<a href="#measure-{esc(m.name.text)}">{esc(m.name.text)}</a>：'
-                        "集体封顶超出时如何分配原文未定"
+                        f'<a href="#measure-{esc(m.name)}">{esc(m.name)}</a>：集体封顶超出时如何分配原文未定'
                     )
-        covered = {n.text for c in self.model.policy.of(ast.Combine) for n in c.measures}
-        loose = [n for n in self.model.measures if n not in covered]
-        if len(self.model.measures) > 1 and len(loose) > 1:
+        covered = {n for c in plan.combinations for n in c.measures}
+        loose = [m.name for m in plan.measures if m.name not in covered]
+        if len(plan.measures) > 1 and len(loose) > 1:
             names = "、".join(f'<a href="#measure-{esc(n)}">{esc(n)}</a>' for n in loose)
             items.append(f"以下措施之间原文未说明能否叠加（同时适用时合计只是上限）：{names}")
         if not items:
@@ -727,7 +717,8 @@ class PolicyPage:
         overview_svg, trees = self.diagrams()
         body.append(f'<section id="overview"><h2>概览</h2>{legend_html()}{overview_svg}</section>')
         clauses = [self.eligibility_html()]
-        clauses.extend(self.measure_html(m) for m in self.model.measures.values())
+        assert self.plan is not None
+        clauses.extend(self.measure_html(m) for m in self.plan.measures)
         clauses.append(self.across_html())
         source = self.cites.source_html()  # after the clauses: they register the backlinks
         body.append(
@@ -746,7 +737,7 @@ class PolicyPage:
         return page(title, "\n".join(body))
 
     def summary(self, href: str) -> PageSummary:
-        header = self.model.policy.header if self.model is not None else None
+        header = self.header if self.header is not None and self.header.title is not None else None
         counts = {
             str(s): sum(1 for d in self.diagnostics if d.severity is s and not d.data.get("acknowledged"))
             for s in Severity
@@ -910,10 +901,10 @@ def build_site(
         everything.extend(sink.diagnostics)
         text: str | None = None
         text_name: str | None = None
-        header = checked.policy.header if checked.policy is not None else None
-        if header is not None and header.source:
-            document = source_document(path, header, dirs, sink)
-            everything.extend(d for d in sink.diagnostics if d.code == "R101")
+        header = lower_header(checked.policy.header) if checked.policy is not None else None
+        if header is not None and header.source and checked.source is not None:
+            document = source_document(path, header, dirs, sink, checked.source)
+            everything.extend(d for d in sink.diagnostics if d.code == codes.R101.id)
             text, text_name = document.text, document.note
         settled: list[tuple[Diagnostic, str]] = []
         if checked.model is not None and checked.source is not None and not sink.has_errors:

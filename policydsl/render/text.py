@@ -1,4 +1,4 @@
-"""Expressions printed back as text: in the source notation, or in the drafters' own labels."""
+"""The plan's expressions printed back as text: in the source notation, or in the drafters' own labels."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import unicodedata
 from decimal import Decimal
 from typing import assert_never
 
-from policydsl import ast
-from policydsl.checks.typecheck import Model
-from policydsl.keywords import KEYWORDS
-from policydsl.runtime import shift
-from policydsl.types import EnumValueSym, FactSym, ParamSym
+from policydsl.evaluation.runtime import shift
+from policydsl.plan import nodes as P
+from policydsl.syntax.keywords import KEYWORDS
 
 # Binding strength, loosest first; a child printed below the strength its place needs is
 # parenthesised.  The levels follow grammar/policy.lark (expr > disj > conj > neg > cmp > sum > ...).
@@ -19,14 +17,19 @@ IMPLIES, OR, AND, NOT, CMP, SUM, PRODUCT, UNARY, ATOM = range(1, 10)
 # How reviewers read operators: the mathematical signs rather than the ASCII spellings.
 _LABEL_OPS = {"*": "×", "/": "÷", ">=": "≥", "<=": "≤", "==": "=", "!=": "≠"}
 
+# The constants glued to a statutory word that follows them, as the documents write `10亿以上`.
+_GLUED_KINDS = ("money", "percent", "count", "number")
+
 
 class ExprPrinter:
-    """Prints expressions.  With `labels` (and a `model` to resolve names) facts, parameters and enum
-    values appear as their declared labels, keywords in Chinese and operators as × ≥ ≠; without it
-    the output is the source notation, keywords spelled in English or, with `chinese`, in Chinese."""
+    """Prints the plan's expressions as they were written (each literal, statutory word and operator
+    as the file spelled it).  With `labels` (and the `plan` to look them up in) facts, parameters and
+    enum values appear as their declared labels, keywords in Chinese and operators as × ≥ ≠;
+    without it the output is the source notation, keywords spelled in English or, with `chinese`,
+    in Chinese."""
 
-    def __init__(self, model: Model | None = None, *, labels: bool = False, chinese: bool = False) -> None:
-        self.model = model
+    def __init__(self, plan: P.Plan | None = None, *, labels: bool = False, chinese: bool = False) -> None:
+        self.plan = plan
         self.labels = labels
         self.chinese = chinese or labels
 
@@ -38,132 +41,132 @@ class ExprPrinter:
     def op(self, symbol: str) -> str:
         return _LABEL_OPS.get(symbol, symbol) if self.labels else symbol
 
-    def name(self, node: ast.Name) -> str:
-        if not self.labels or self.model is None:
-            return node.text
-        sym = self.model.ref(node)
-        if isinstance(sym, FactSym | ParamSym):
-            return sym.label
-        if isinstance(sym, EnumValueSym):
-            return sym.label
-        return node.text
+    def name(self, ref: P.FactRef | P.ParamRef | P.EnumConst) -> str:
+        if self.labels and self.plan is not None:
+            return self.plan.label(ref)
+        return ref.member if isinstance(ref, P.EnumConst) else ref.name
 
-    def enum_member(self, enum: str | None, ident: ast.Ident) -> str:
-        """The label of value `ident` of `enum`, when labels are wanted and the enum is known."""
-        if not self.labels or self.model is None or enum is None:
-            return ident.text
-        sym = self.model.enums.get(enum, {}).get(ident.text)
-        return sym.label if sym is not None else ident.text
+    def enum_member(self, enum: str | None, member: str) -> str:
+        """The label of value `member` of `enum`, when labels are wanted and the enum is known."""
+        if not self.labels or self.plan is None:
+            return member
+        return self.plan.member_label(enum, member)
 
-    def enum_of(self, expr: ast.Expr | ast.Ident) -> str | None:
-        if self.model is None:
-            return None
-        if isinstance(expr, ast.Ident):
-            sym = self.model.ref(expr)
-            return sym.type.enum if sym is not None else None
-        return self.model.type_of(expr).enum
+    def fact_enum(self, fact: str) -> str | None:
+        """The enumeration a tier table's fact takes its values from."""
+        spec = self.plan.facts.get(fact) if self.plan is not None else None
+        return spec.enum if spec is not None else None
 
     # ------------------------------------------------------------------ expressions
-    def __call__(self, node: ast.Expr | ast.Unset) -> str:
+    def __call__(self, node: P.Expr) -> str:
         return self.expr(node)
 
-    def expr(self, node: ast.Expr | ast.Unset, level: int = IMPLIES) -> str:
+    def expr(self, node: P.Expr, level: int = IMPLIES) -> str:
         """`node` printed so that it reads correctly in a place that binds at `level`."""
-        if isinstance(node, ast.Unset):
-            return self.kw("unset")
         text, own = self._print(node)
         return f"({text})" if own < level else text
 
-    def _print(self, node: ast.Expr) -> tuple[str, int]:
+    def _print(self, node: P.Expr) -> tuple[str, int]:
         match node:
-            case ast.Money() | ast.Percent() | ast.Ratio() | ast.Count() | ast.PerUnit() | ast.Duration():
-                return node.text, ATOM
-            case ast.Number() | ast.DateLit():
-                return node.text, ATOM
-            case ast.Bool():
+            case P.Const():
+                return node.text or _plain(node.value), ATOM
+            case P.DateConst():
+                return node.text or node.value.isoformat(), ATOM
+            case P.DurationConst():
+                return node.text or f"{node.count}{node.unit}", ATOM
+            case P.BoolConst():
                 return self.kw("true" if node.value else "false"), ATOM
-            case ast.Name():
+            case P.FactRef() | P.ParamRef() | P.EnumConst():
                 return self.name(node), ATOM
-            case ast.BinOp():
+            case P.Unset():
+                return self.kw("unset"), ATOM
+            case P.Arith():
+                if node.ratio is not None:
+                    return node.ratio, ATOM
                 if node.op in ("+", "-"):
                     left, right = self.expr(node.left, SUM), self.expr(node.right, PRODUCT)
-                    return f"{left} {node.symbol} {right}", SUM
+                    return f"{left} {node.symbol or node.op} {right}", SUM
                 left, right = self.expr(node.left, PRODUCT), self.expr(node.right, UNARY)
-                symbol = self.op(node.op) if self.labels else node.symbol
+                symbol = self.op(node.op) if self.labels else node.symbol or node.op
                 return f"{left} {symbol} {right}", PRODUCT
-            case ast.Negate():
+            case P.Neg():
                 return "-" + self.expr(node.operand, UNARY), UNARY
-            case ast.Compare():
-                return self.compare(node.left, node.op, node.right, node.word, node.postfix), CMP
-            case ast.Member():
-                enum = self.enum_of(node.subject)
-                values = ", ".join(self.enum_member(enum, v) for v in node.values)
+            case P.Cmp():
+                tail = self.tail(node.right, node.word or node.op, node.postfix)
+                return f"{self.expr(node.left, SUM)} {tail}", CMP
+            case P.Since():
+                tail = self.tail(node.duration, node.word or node.op, node.postfix)
+                return f"{self.kw('since')}({self.expr(node.start)}) {tail}", CMP
+            case P.In():
+                values = ", ".join(self.enum_member(node.enum, m) for m in node.members)
                 return f"{self.expr(node.subject, SUM)} {self.kw('in')} [{values}]", CMP
-            case ast.And():
+            case P.And():
                 return f"{self.expr(node.left, AND)} {self.kw('and')} {self.expr(node.right, NOT)}", AND
-            case ast.Or():
+            case P.Or():
+                if node.implies and isinstance(node.left, P.Not):
+                    left, right = self.expr(node.left.operand, OR), self.expr(node.right, OR)
+                    return f"{left} {self.kw('implies')} {right}", IMPLIES
                 return f"{self.expr(node.left, OR)} {self.kw('or')} {self.expr(node.right, AND)}", OR
-            case ast.Not():
+            case P.Not():
                 return f"{self.kw('not')} {self.expr(node.operand, NOT)}", NOT
-            case ast.Implies():
-                return f"{self.expr(node.left, OR)} {self.kw('implies')} {self.expr(node.right, OR)}", IMPLIES
-            case ast.Call():
+            case P.MinMax():
                 args = ", ".join(self.expr(a) for a in node.args)
                 return f"{self.kw(node.func)}({args})", ATOM
-            case ast.Table():
-                enum = self.enum_of(node.subject)
+            case P.Whole():
+                return f"{self.kw(node.func)}({self.expr(node.value)}, {self.expr(node.size)})", ATOM
+            case P.Table():
+                enum = self.fact_enum(node.fact)
                 rows = ", ".join(
-                    (self.kw("otherwise") if e.key is None else self.enum_member(enum, e.key))
-                    + f": {self.expr(e.value)}"
-                    for e in node.entries
+                    (self.kw("otherwise") if row.key is None else self.enum_member(enum, row.key))
+                    + f": {self.expr(row.value)}"
+                    for row in node.rows
                 )
-                subject = self.name(ast.Name(node.subject.span, (node.subject.text,)))
-                if self.labels and self.model is not None:
-                    sym = self.model.ref(node.subject)
-                    subject = sym.label if isinstance(sym, FactSym | ParamSym) else node.subject.text
-                return f"{self.kw('by')} {subject} {{ {rows} }}", ATOM
-            case ast.Band():
-                rows = ", ".join(f"{self.band_condition(e)}: {self.expr(e.value)}" for e in node.entries)
+                return f"{self.kw('by')} {self.name(P.FactRef(node.fact))} {{ {rows} }}", ATOM
+            case P.Band():
+                rows = ", ".join(f"{self.band_condition(row)}: {self.expr(row.value)}" for row in node.rows)
                 return f"{self.kw('band')} {self.expr(node.subject, ATOM)} {{ {rows} }}", ATOM
+            case P.Brackets():
+                rows = ", ".join(f"{self.band_condition(row)}: {self.expr(row.rate)}" for row in node.rows)
+                return f"{self.kw('progressive')} {self.expr(node.subject, ATOM)} {{ {rows} }}", ATOM
             case _:
                 assert_never(node)
 
-    def compare(self, left: ast.Expr, op: str, right: ast.Expr, word: str, postfix: bool) -> str:
-        """`left` compared with `right` by the statutory word or symbol as the file wrote it."""
-        return f"{self.expr(left, SUM)} {self.tail(right, word, postfix)}"
-
-    def tail(self, right: ast.Expr, word: str, postfix: bool) -> str:
+    def tail(self, right: P.Expr, word: str, postfix: bool) -> str:
         """The comparison without its subject: `超过 2000万`, `10亿以上`, `>= 100%`."""
         if postfix:
             value = self.expr(right, PRODUCT)
             if value.startswith("-"):
                 value = f"({value})"
             # An amount glued to the word reads as the documents write it: `10亿以上`.
-            glue = "" if isinstance(right, ast.Money | ast.Percent | ast.Count | ast.Number) else " "
+            glue = "" if isinstance(right, P.Const) and right.kind in _GLUED_KINDS else " "
             return f"{value}{glue}{word}"
         shown = self.op(word) if word in _LABEL_OPS else word
         return f"{shown} {self.expr(right, SUM)}"
 
-    def band_condition(self, entry: ast.BandEntry) -> str:
-        if entry.bounds is None:
+    def band_condition(self, row: P.BandRow | P.BracketRow) -> str:
+        if row.bounds is None:
             return self.kw("otherwise")
-        return f" {self.kw('and')} ".join(self.tail(b.value, b.word, b.postfix) for b in entry.bounds)
+        words = row.words or tuple((op, False) for op, _ in row.bounds)
+        return f" {self.kw('and')} ".join(
+            self.tail(value, word, postfix)
+            for (_, value), (word, postfix) in zip(row.bounds, words, strict=True)
+        )
 
-    def conjuncts(self, node: ast.Expr) -> list[str]:
+    def conjuncts(self, node: P.Expr) -> list[str]:
         """A condition split at its top-level `and`s, each part printed on its own."""
-        if isinstance(node, ast.And):
+        if isinstance(node, P.And):
             return self.conjuncts(node.left) + self.conjuncts(node.right)
         return [self.expr(node, NOT)]
 
 
-def source_text(node: ast.Expr | ast.Unset, *, chinese: bool = False) -> str:
+def source_text(node: P.Expr, *, chinese: bool = False) -> str:
     """`node` in the source notation, keywords in English or Chinese."""
     return ExprPrinter(chinese=chinese).expr(node)
 
 
-def label_text(node: ast.Expr | ast.Unset, model: Model) -> str:
+def label_text(node: P.Expr, plan: P.Plan) -> str:
     """`node` as a reviewer reads it: declared labels, Chinese keywords, × and ≥."""
-    return ExprPrinter(model, labels=True).expr(node)
+    return ExprPrinter(plan, labels=True).expr(node)
 
 
 def display_width(text: str) -> int:
@@ -214,7 +217,10 @@ def _tokens(text: str) -> list[str]:
         while j < len(text) and text[j] != " " and display_width(text[j]) == 1 and text[j] not in "([{}])":
             j += 1
         # Keep a unit or multiplier glued to a number (2000万, 10亿以上, 3000家) on the same line.
-        while j < len(text) and text[j] in "万亿千元家人场项条次个件台套名所年月日天以上下内及或%":
+        while (
+            j < len(text)
+            and text[j] in "万亿千元家人场项条次个件台套名所亩平方米瓦时吨百分点年月日天以上下内及或%"
+        ):
             j += 1
         raw.append(text[i:j])
         i = j

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Iterator
 from typing import assert_never
 
-from policydsl import ast
-from policydsl.checks.typecheck import Model
-from policydsl.keywords import COMBINE_MODES, PAYMENT_FORMS
 from policydsl.plan import nodes as P
-from policydsl.plan.lower import lower as lower_plan
 from policydsl.render.diagram import Decision, Diagram, Node
 from policydsl.render.text import ExprPrinter, wrap
-from policydsl.types import FactSym, ParamSym
+from policydsl.syntax.keywords import COMBINE_MODES, PAYMENT_FORMS
 
 DECISION_WIDTH = 30  # columns (a Chinese character takes two) before a decision's text wraps
 LEAF_WIDTH = 40
@@ -38,42 +33,47 @@ def payment_words(forms: list[str]) -> str:
     return "、".join(_ZH.get(PAYMENT_FORMS.get(f, f), f) for f in forms) if forms else "现金"
 
 
-def subexpressions(node: ast.Expr | ast.Unset) -> Iterator[ast.Expr | ast.Unset]:
-    """`node` and every expression inside it, outside in."""
+def subexpressions(node: P.Expr) -> Iterator[P.Expr]:
+    """`node` and every expression inside it, outside in: the figures a reviewer reads (a tier
+    table's rows, a band's subject and rows; not a band's thresholds)."""
     yield node
     match node:
-        case ast.BinOp() | ast.And() | ast.Or() | ast.Implies():
+        case P.Arith() | P.Cmp() | P.And() | P.Or():
             yield from subexpressions(node.left)
             yield from subexpressions(node.right)
-        case ast.Compare():
-            yield from subexpressions(node.left)
-            yield from subexpressions(node.right)
-        case ast.Negate() | ast.Not():
+        case P.Since():
+            yield from subexpressions(node.start)
+            yield from subexpressions(node.duration)
+        case P.Neg() | P.Not():
             yield from subexpressions(node.operand)
-        case ast.Member():
+        case P.In():
             yield from subexpressions(node.subject)
-        case ast.Call():
+        case P.MinMax():
             for arg in node.args:
                 yield from subexpressions(arg)
-        case ast.Table():
-            for entry in node.entries:
-                yield from subexpressions(entry.value)
-        case ast.Band():
+        case P.Whole():
+            yield from subexpressions(node.value)
+            yield from subexpressions(node.size)
+        case P.Table():
+            for row in node.rows:
+                yield from subexpressions(row.value)
+        case P.Band():
             yield from subexpressions(node.subject)
-            for band in node.entries:
+            for band in node.rows:
                 yield from subexpressions(band.value)
+        case P.Brackets():
+            yield from subexpressions(node.subject)
+            for bracket in node.rows:
+                yield from subexpressions(bracket.rate)
         case (
-            ast.Money()
-            | ast.Percent()
-            | ast.Ratio()
-            | ast.Count()
-            | ast.PerUnit()
-            | ast.Duration()
-            | ast.Number()
-            | ast.DateLit()
-            | ast.Bool()
-            | ast.Name()
-            | ast.Unset()
+            P.Const()
+            | P.DateConst()
+            | P.DurationConst()
+            | P.BoolConst()
+            | P.EnumConst()
+            | P.FactRef()
+            | P.ParamRef()
+            | P.Unset()
         ):
             pass
         case _:
@@ -81,68 +81,56 @@ def subexpressions(node: ast.Expr | ast.Unset) -> Iterator[ast.Expr | ast.Unset]
 
 
 class Words:
-    """The reader's wording of a policy's pieces, shared by the diagrams and the report: `model`
-    resolves names, `printer` prints expressions with labels, `plan` (lowered on first use unless
-    given) says what the policy means: validity, clause ids and titles, exception groups and ties."""
+    """The reader's wording of a policy's pieces, shared by the diagrams and the report, read from
+    the policy's `plan`: `printer` prints its expressions with labels."""
 
-    def __init__(self, model: Model, plan: P.Plan | None = None) -> None:
-        self.model = model
-        self.printer = ExprPrinter(model, labels=True)
-        if plan is not None:
-            self.plan = plan
+    def __init__(self, plan: P.Plan) -> None:
+        self.plan = plan
+        self.printer = ExprPrinter(plan, labels=True)
 
-    @functools.cached_property
-    def plan(self) -> P.Plan:
-        return lower_plan(self.model)
-
-    def expr(self, node: ast.Expr | ast.Unset) -> str:
+    def expr(self, node: P.Expr) -> str:
         return self.printer.expr(node)
 
-    def question(self, node: ast.Expr) -> str:
+    def question(self, node: P.Expr) -> str:
         """A condition asked as a question, each top-level `and` on its own line."""
         parts = self.printer.conjuncts(node)
         return "\n且 ".join(parts) + "？"
 
-    def repeats(self, reason: str | None, cond: ast.Expr) -> bool:
+    def repeats(self, reason: str | None, cond: P.Expr) -> bool:
         """Whether the drafter's `reason` only repeats the condition's own words."""
         return not reason or reason.replace(" ", "") == self.expr(cond).replace(" ", "")
 
-    def with_reason(self, cond: ast.Expr, reason: str | None) -> str:
+    def with_reason(self, cond: P.Expr, reason: str | None) -> str:
         """A condition followed by the drafter's reason for it, unless that only repeats it."""
         return self.expr(cond) + ("" if self.repeats(reason, cond) else f"（{reason}）")
 
     def kind(self, name: str) -> str:
-        sym = self.model.kinds.get(name)
-        return sym.label if sym is not None else name
+        return self.plan.kinds.get(name, name)
 
-    def unset_params(self, node: ast.Expr | ast.Unset) -> list[str]:
+    def unset_params(self, node: P.Expr) -> list[str]:
         """Labels of parameters (and tier rows) in `node` that the text leaves unset."""
         found: list[str] = []
         for sub in subexpressions(node):
-            if isinstance(sub, ast.Name):
-                sym = self.model.ref(sub)
-                if isinstance(sym, ParamSym) and any(
-                    isinstance(v.value, ast.Unset) for v in sym.decl.versions
-                ):
-                    found.append(sym.label)
-            elif isinstance(sub, ast.Table | ast.Band) and any(
-                isinstance(e.value, ast.Unset) for e in sub.entries
-            ):
+            if isinstance(sub, P.ParamRef):
+                spec = self.plan.params.get(sub.name)
+                if spec is not None and any(isinstance(v.value, P.Unset) for v in spec.versions):
+                    found.append(spec.label)
+            elif isinstance(sub, P.Table | P.Band) and any(isinstance(r.value, P.Unset) for r in sub.rows):
                 found.append("部分档次金额")
         return list(dict.fromkeys(found))
 
-    def amount_status(self, amount: ast.Amount) -> str:
+    def amount_status(self, amount: P.Amount) -> str:
         """determined, ceiling or undetermined: how a reviewer must read a clause's figure.  It is
         what the evaluator says (interpreter.amount): a figure that reads an unset parameter or tier
         row is unknown whatever its caps (for the applicants it reaches: a diagram shows the worst);
         an unset cap leaves only a ceiling."""
         if amount.mode == "unset" or amount.expr is None or self.unset_params(amount.expr):
             return "undetermined"
-        if any(self.unset_params(cap) for cap in amount.caps):
+        if any(self.unset_params(cap.expr) for cap in amount.caps):
             return "ceiling"
         return amount.mode
 
-    def amount_lines(self, amount: ast.Amount) -> list[str]:
+    def amount_lines(self, amount: P.Amount) -> list[str]:
         """The figure and caps of a clause, tier tables one row to a line."""
         lines: list[str] = []
         if amount.mode == "unset" or amount.expr is None:
@@ -150,60 +138,61 @@ class Words:
         else:
             lines.extend(self._figure("最高：" if amount.mode == "ceiling" else "金额：", amount.expr))
         for cap in amount.caps:
-            lines.extend(self._figure("封顶：", cap))
+            lines.extend(self._figure("封顶：", cap.expr))
         return lines
 
-    def amount_brief(self, amount: ast.Amount) -> str:
+    def amount_brief(self, amount: P.Amount) -> str:
         """A clause's figure on one line: `最高 1000万`, `50% × 投入，封顶 100万`."""
         if amount.mode == "unset" or amount.expr is None:
             text = "金额未定"
         else:
             text = ("最高 " if amount.mode == "ceiling" else "") + self._brief(amount.expr)
         for cap in amount.caps:
-            text += "，封顶 " + self._brief(cap)
+            text += "，封顶 " + self._brief(cap.expr)
         return text
 
-    def _brief(self, expr: ast.Expr) -> str:
-        if isinstance(expr, ast.Table):
-            enum = self.printer.enum_of(expr.subject)
-            rows = "／".join(
-                f"{'其他' if e.key is None else self.printer.enum_member(enum, e.key)} {self.expr(e.value)}"
-                for e in expr.entries
-            )
-            return f"按{self.fact_label(expr.subject.text)}：{rows}"
-        if isinstance(expr, ast.Band):
-            rows = "／".join(f"{self.printer.band_condition(e)} {self.expr(e.value)}" for e in expr.entries)
+    def _row_key(self, table: P.Table, row: P.TableRow) -> str:
+        if row.key is None:
+            return "其他"
+        return self.printer.enum_member(self.printer.fact_enum(table.fact), row.key)
+
+    def _brief(self, expr: P.Expr) -> str:
+        if isinstance(expr, P.Table):
+            rows = "／".join(f"{self._row_key(expr, r)} {self.expr(r.value)}" for r in expr.rows)
+            return f"按{self.fact_label(expr.fact)}：{rows}"
+        if isinstance(expr, P.Band):
+            rows = "／".join(f"{self.printer.band_condition(r)} {self.expr(r.value)}" for r in expr.rows)
             return f"按{self.expr(expr.subject)}分档：{rows}"
+        if isinstance(expr, P.Brackets):
+            rows = "／".join(f"{self.printer.band_condition(r)}部分 {self.expr(r.rate)}" for r in expr.rows)
+            return f"按{self.expr(expr.subject)}超额累进：{rows}"
         return self.expr(expr)
 
-    def _figure(self, lead: str, expr: ast.Expr) -> list[str]:
-        if isinstance(expr, ast.Table):
-            subject = self.fact_label(expr.subject.text)
-            enum = self.printer.enum_of(expr.subject)
-            rows = [
-                "  "
-                + ("其他" if e.key is None else self.printer.enum_member(enum, e.key))
-                + "："
-                + self.expr(e.value)
-                for e in expr.entries
-            ]
-            return [f"{lead}按{subject}分档", *rows]
-        if isinstance(expr, ast.Band):
-            rows = [f"  {self.printer.band_condition(e)}：{self.expr(e.value)}" for e in expr.entries]
+    def _figure(self, lead: str, expr: P.Expr) -> list[str]:
+        if isinstance(expr, P.Table):
+            rows = ["  " + self._row_key(expr, r) + "：" + self.expr(r.value) for r in expr.rows]
+            return [f"{lead}按{self.fact_label(expr.fact)}分档", *rows]
+        if isinstance(expr, P.Band):
+            rows = [f"  {self.printer.band_condition(r)}：{self.expr(r.value)}" for r in expr.rows]
             return [f"{lead}按{self.expr(expr.subject)}分档", *rows]
+        if isinstance(expr, P.Brackets):
+            rows = [f"  {self.printer.band_condition(r)}部分：{self.expr(r.rate)}" for r in expr.rows]
+            return [f"{lead}按{self.expr(expr.subject)}超额累进", *rows]
         return [lead + self.expr(expr)]
 
     def fact_label(self, name: str) -> str:
-        sym = self.model.facts.get(name) or self.model.params.get(name)
-        if isinstance(sym, FactSym | ParamSym):
-            return sym.label
-        return name
+        """The label of the fact (under any name it may be given) or parameter `name`."""
+        fact = self.plan.facts.get(self.plan.aliases.get(name, name))
+        if fact is not None:
+            return fact.label
+        param = self.plan.params.get(name)
+        return param.label if param is not None else name
 
-    def measure_title(self, measure: ast.Measure) -> str:
-        return measure.label or measure.name.text
+    def measure_title(self, measure: P.Measure) -> str:
+        return measure.label
 
-    def pays(self, measure: ast.Measure) -> str:
-        return payment_words([f.text for p in measure.of(ast.Pays) for f in p.forms])
+    def pays(self, measure: P.Measure) -> str:
+        return payment_words(list(measure.forms))
 
     def combine(self, mode: str) -> str:
         return _COMBINE_ZH.get(COMBINE_MODES.get(mode, mode), mode)
@@ -223,18 +212,12 @@ class _TreeBuilder:
     """Builds one measure's tree.  Node ids derive from the measure and clause names, so the same
     policy always gives the same ids in the same order."""
 
-    def __init__(self, words: Words, measure: ast.Measure) -> None:
+    def __init__(self, words: Words, measure: P.Measure) -> None:
         self.words = words
-        self.model = words.model
-        self.m = measure
-        self.plan = words.plan.measure(measure.name.text)
-        # The plan's clauses stand in source order, as the AST's do; the AST is kept only to word
-        # conditions and figures with labels.
-        self.written = {c.id: w for c, w in zip(self.plan.clauses, measure.clauses, strict=True)}
-        self.exceptions = {g.default: g for g in self.plan.groups}
-        self.gate_of = {g.key: g for g in self.plan.gates}
-        self.prefix = measure.name.text
-        self.d = Diagram(measure.name.text, words.measure_title(measure))
+        self.m = self.plan = measure
+        self.exceptions = {g.default: g for g in measure.groups}
+        self.prefix = measure.name
+        self.d = Diagram(measure.name, words.measure_title(measure))
         # Edges still waiting for the next node of the main line: (tail, role).
         self.open: list[tuple[str, str]] = []
 
@@ -261,7 +244,7 @@ class _TreeBuilder:
         fail = self.d.add(Node(node.id + ".fail", "ineligible", title, _dedent(fail_lines, DECISION_WIDTH)))
         self.d.link(node.id, fail.id, "no" if go_on == "yes" else "yes")
 
-    def reason(self, reason: str | None, cond: ast.Expr) -> list[str]:
+    def reason(self, reason: str | None, cond: P.Expr) -> list[str]:
         """The drafter's reason under a condition, unless it only repeats the condition."""
         if self.words.repeats(reason, cond):
             return []
@@ -275,7 +258,7 @@ class _TreeBuilder:
     def build(self) -> Diagram:
         w, m = self.words, self.m
         title = "\n".join(wrap(f"措施：{w.measure_title(m)}", LEAF_WIDTH))
-        root = Node(self.id("measure"), "measure", title, [m.name.text, *self.cite(m.cite)])
+        root = Node(self.id("measure"), "measure", title, [m.name, *self.cite(m.cite)])
         self.step(self.d.add(root))
         self.gates()
         self.awards()
@@ -294,43 +277,40 @@ class _TreeBuilder:
             decision = Decision("validity", w.plan.validity)
             node = self.decision(self.id("validity"), "gate", "政策在有效期内？", [validity], decision)
             self.gate(node, "yes", "不符合：政策不在有效期内", [])
-        number = 0
-        for block in self.model.policy.of(ast.Eligibility):
-            for req in block.requirements:
-                number += 1
-                node = self.decision(
-                    self.id(f"eligibility{number}"),
-                    "gate",
-                    w.question(req.cond),
-                    [*self.reason(req.reason, req.cond), *self.cite(req.cite)],
-                    Decision("eligibility", w.plan.eligibility[number - 1]),
-                )
-                self.gate(node, "yes", "不符合：" + (req.reason or "不满足申报条件"), [])
-        kinds = [k.text for a in m.of(ast.Applicants) for k in a.kinds]
-        if kinds:
-            assert self.plan.applicants is not None  # kinds written are declared (E106)
-            text = "申报主体为" + "、".join(w.kind(k) for k in kinds) + "？"
-            decision = Decision("applicants", self.plan.applicants)
+        for number, req in enumerate(w.plan.eligibility, 1):
+            node = self.decision(
+                self.id(f"eligibility{number}"),
+                "gate",
+                w.question(req.cond),
+                [*self.reason(req.written_reason, req.cond), *self.cite(req.cite)],
+                Decision("eligibility", req),
+            )
+            self.gate(node, "yes", "不符合：" + (req.written_reason or "不满足申报条件"), [])
+        if m.applicants is not None and m.applicants.written:
+            text = "申报主体为" + "、".join(w.kind(k) for k in m.applicants.written) + "？"
+            decision = Decision("applicants", m.applicants)
             node = self.decision(self.id("applicants"), "gate", text, [], decision)
             self.gate(node, "yes", "不符合：不是本措施的申报主体", [])
-        for i, req in enumerate(m.of(ast.Requirement), 1):
+        requirements = [g for g in m.gates if g.kind == "require"]
+        for i, req in enumerate(requirements, 1):
             node = self.decision(
                 self.id(f"require{i}"),
                 "gate",
                 w.question(req.cond),
-                [*self.reason(req.reason, req.cond), *self.cite(req.cite)],
-                Decision("require", self.gate_of[f"{m.name.text}.require.{i}"]),
+                [*self.reason(req.written_reason, req.cond), *self.cite(req.cite)],
+                Decision("require", req),
             )
-            self.gate(node, "yes", "不符合：" + (req.reason or "不满足本措施的要求"), [])
-        for i, exc in enumerate(m.of(ast.Exclusion), 1):
+            self.gate(node, "yes", "不符合：" + (req.written_reason or "不满足本措施的要求"), [])
+        exclusions = [g for g in m.gates if g.kind == "exclude"]
+        for i, exc in enumerate(exclusions, 1):
             node = self.decision(
                 self.id(f"exclude{i}"),
                 "gate",
                 "排除情形：" + w.question(exc.cond),
                 self.cite(exc.cite),
-                Decision("exclude", self.gate_of[f"{m.name.text}.exclude.{i}"]),
+                Decision("exclude", exc),
             )
-            self.gate(node, "no", "不符合：" + (exc.reason or "属于排除情形"), [])
+            self.gate(node, "no", "不符合：" + (exc.written_reason or "属于排除情形"), [])
 
     def rows(self) -> list[list[P.Clause]]:
         """The award clauses as the settlement sees them (`Measure.groups`): a row for each default
@@ -374,14 +354,13 @@ class _TreeBuilder:
         """The conditions of `clause` in a line from the `entry` edges, their node ids under `parts`.
         Returns the edges taken when all hold and the edges of each failing condition."""
         failing: list[tuple[str, str]] = []
-        written = self.written[clause.id].conditions
-        for i, (cond, planned) in enumerate(zip(written, clause.conditions, strict=True), 1):
+        for i, cond in enumerate(clause.conditions, 1):
             node = self.decision(
                 self.id(*parts, f"if{i}"),
                 "condition",
-                ("除非：" if cond.negated else "") + self.words.question(cond.expr),
+                ("除非：" if cond.negated else "") + self.words.question(cond.cond),
                 [],
-                Decision("condition", planned, clause.id),
+                Decision("condition", cond, clause.id),
             )
             self.enter(node.id, entry)
             entry = [(node.id, "no" if cond.negated else "yes")]
@@ -415,11 +394,11 @@ class _TreeBuilder:
 
     def leaf(self, clause: P.Clause) -> Node:
         w, m = self.words, self.m
-        written = self.written[clause.id]
-        status = w.amount_status(written.amount)
-        lines = w.amount_lines(written.amount)
+        amount = clause.amount
+        status = w.amount_status(amount)
+        lines = w.amount_lines(amount)
         lines.append("性质：" + STATUS_WORDS[status])
-        figures = [written.amount.expr, *written.amount.caps] if written.amount.expr is not None else []
+        figures = [amount.expr, *(c.expr for c in amount.caps)] if amount.expr is not None else []
         unset = list(dict.fromkeys(p for f in figures for p in w.unset_params(f)))
         if unset:
             lines.append("待定：" + "、".join(unset) + "（原文未定）")
@@ -485,10 +464,10 @@ class _TreeBuilder:
 
     def rules(self) -> None:
         w, m = self.words, self.m
-        for i, limit in enumerate(m.of(ast.FundingLimit), 1):
+        for i, limit in enumerate(m.funding_limits, 1):
             lines = [
                 "各级财政资助合计不超过 " + w.expr(limit.limit),
-                "本项 ≤ " + w.expr(limit.limit) + " − " + w.expr(limit.counting),
+                "本项 ≤ " + w.expr(limit.limit) + " − " + w.expr(limit.received),
                 *self.cite(limit.cite),
             ]
             self.step(
@@ -496,19 +475,18 @@ class _TreeBuilder:
                     Node(self.id(f"funding_limit{i}"), "rule", "资助总额上限", _dedent(lines, LEAF_WIDTH))
                 )
             )
-        for i, cap in enumerate(m.of(ast.GroupCap), 1):
-            per = w.fact_label(cap.per.text)
-            allocate = cap.allocate.text if cap.allocate is not None else None
+        for i, cap in enumerate(m.group_caps, 1):
+            per = w.fact_label(cap.per)
             how = (
                 "超出时按比例核减各成员金额"
-                if allocate in ("proportional", "按比例")
+                if cap.allocate == "proportional"
                 else "超出时如何分配原文未定：各成员金额只是上限"
             )
             lines = [f"同一{per}的成员合计不超过 {w.expr(cap.amount)}", how, *self.cite(cap.cite)]
             self.step(
                 self.d.add(Node(self.id(f"group_cap{i}"), "rule", "集体封顶", _dedent(lines, LEAF_WIDTH)))
             )
-        for i, quota in enumerate(m.of(ast.Quota), 1):
+        for i, quota in enumerate(m.quotas, 1):
             rank = (
                 f"按{w.expr(quota.rank)}从高到低遴选"
                 if quota.rank is not None
@@ -516,7 +494,7 @@ class _TreeBuilder:
             )
             lines = [f"每年不超过 {quota.count} 个", rank, *self.cite(quota.cite)]
             self.step(self.d.add(Node(self.id(f"quota{i}"), "rule", "名额", _dedent(lines, LEAF_WIDTH))))
-        for i, pref in enumerate(m.of(ast.Preference), 1):
+        for i, pref in enumerate(m.preferences, 1):
             lines = [
                 w.expr(pref.cond),
                 *([pref.reason] if pref.reason else []),
@@ -524,90 +502,84 @@ class _TreeBuilder:
             ]
             lines.extend(self.cite(pref.cite))
             self.step(self.d.add(Node(self.id(f"prefer{i}"), "rule", "优先支持", _dedent(lines, LEAF_WIDTH))))
-        for i, budget in enumerate(m.of(ast.Budget), 1):
+        for i, budget in enumerate(m.budgets, 1):
             lines = [f"每年 {w.expr(budget.amount)}", *self.cite(budget.cite)]
             self.step(self.d.add(Node(self.id(f"budget{i}"), "rule", "年度预算", _dedent(lines, LEAF_WIDTH))))
-        stages = m.of(ast.Instalment)
-        if stages:
-            keep = bool(m.of(ast.NoClawback))
-            for stage, planned in zip(stages, self.plan.instalments, strict=True):
+        if m.instalments:
+            for stage in m.instalments:
                 share = "余额" if stage.share is None else w.expr(stage.share)
-                name = f"「{stage.label}」" if stage.label else stage.name.text
+                name = f"「{stage.written_label}」" if stage.written_label else stage.name
                 node = self.decision(
-                    self.id("instalment", stage.name.text),
+                    self.id("instalment", stage.name),
                     "rule",
                     f"分期{name}：兑付{share}\n" + w.question(stage.cond),
                     self.cite(stage.cite),
-                    Decision("instalment", planned),
+                    Decision("instalment", stage),
                 )
-                clawback = "已兑付部分不予追回" if keep else "已兑付部分予以追回"
+                clawback = "已兑付部分不予追回" if m.no_clawback else "已兑付部分予以追回"
                 self.gate(node, "yes", "丧失本期及以后各期兑付资格", [clawback])
             done = Node(self.id("paid"), "flow", "全部分期兑付", ["支付方式：" + w.pays(m)])
             self.step(self.d.add(done))
 
 
-def measure_tree(model: Model, measure: ast.Measure, plan: P.Plan | None = None) -> Diagram:
-    """The decision tree of one measure: shared gates, its own gates, each clause's conditions and
-    the award each leads to, then the rules applied to the measure's amount.  `plan` is the
-    policy's plan (lowered here when not given)."""
-    return _TreeBuilder(Words(model, plan), measure).build()
+def measure_tree(plan: P.Plan, measure: P.Measure) -> Diagram:
+    """The decision tree of one measure of `plan`: shared gates, its own gates, each clause's
+    conditions and the award each leads to, then the rules applied to the measure's amount."""
+    return _TreeBuilder(Words(plan), measure).build()
 
 
-def overview(model: Model, plan: P.Plan | None = None) -> Diagram:
+def overview(plan: P.Plan) -> Diagram:
     """The whole policy: its measures, which kinds of applicant each serves, and how they combine."""
-    w = Words(model, plan)
-    policy = model.policy
-    header = policy.header
-    title = header.title if header is not None else "政策"
+    w = Words(plan)
+    title = plan.title if plan.headed else "政策"
     d = Diagram("overview", title)
     lines: list[str] = []
-    if header is not None:
-        if header.issuer:
-            lines.append(f"发文机关：{header.issuer}")
-        if header.docno:
-            lines.append(f"文号：{header.docno}")
-        if header.issued:
-            lines.append(f"印发：{header.issued.isoformat()}")
-        validity = w.plan.validity.text
+    if plan.headed:
+        document = dict(plan.document)
+        if document.get("issuer"):
+            lines.append(f"发文机关：{document['issuer']}")
+        if document.get("docno"):
+            lines.append(f"文号：{document['docno']}")
+        if plan.issued:
+            lines.append(f"印发：{plan.issued.isoformat()}")
+        validity = plan.validity.text
         if validity:
             lines.append(f"有效期：{validity}")
     d.add(Node("policy", "measure", "\n".join(wrap(title, LEAF_WIDTH)), _dedent(lines, LEAF_WIDTH)))
     top = "policy"
-    requirements = [r for block in policy.of(ast.Eligibility) for r in block.requirements]
-    if requirements:
-        lines = ["· " + (r.reason or w.expr(r.cond)) for r in requirements]
+    if plan.eligibility:
+        lines = ["· " + (r.written_reason or w.expr(r.cond)) for r in plan.eligibility]
         d.add(Node("eligibility", "gate", "共同申报条件（各措施均须满足）", _dedent(lines, LEAF_WIDTH)))
         d.link("policy", "eligibility")
         top = "eligibility"
-    measures = list(model.measures.values())
-    kinds = list(model.kinds)
+    measures = plan.measures
+    names = {m.name for m in measures}
+    kinds = list(plan.kinds)
     for k in kinds:
         d.add(Node(f"kind.{k}", "kind", w.kind(k), [k]))
         d.link(top, f"kind.{k}", "serves")
     for m in measures:
         rows: list[tuple[str, str]] = []
-        for clause, written in zip(w.plan.measure(m.name.text).clauses, m.clauses, strict=True):
-            status = w.amount_status(written.amount)
-            text = clause.title + "：" + w.amount_brief(written.amount)
+        for clause in m.clauses:
+            status = w.amount_status(clause.amount)
+            text = clause.title + "：" + w.amount_brief(clause.amount)
             rows.append((status, "\n".join(wrap(text, LEAF_WIDTH))))
         rules = []
-        if m.of(ast.FundingLimit):
+        if m.funding_limits:
             rules.append("资助总额上限")
-        if m.of(ast.Quota):
-            rules.append("名额 " + "、".join(str(q.count) for q in m.of(ast.Quota)))
-        if m.of(ast.GroupCap):
+        if m.quotas:
+            rules.append("名额 " + "、".join(str(q.count) for q in m.quotas))
+        if m.group_caps:
             rules.append("集体封顶")
-        if m.of(ast.Instalment):
+        if m.instalments:
             rules.append("分期兑付")
         if rules:
             rows.append(("rule", "；".join(rules)))
-        lines = [m.name.text, *([f"依据：{m.cite}"] if m.cite else []), "支付方式：" + w.pays(m)]
-        node = Node(
-            f"measure.{m.name.text}", "measure", "\n".join(wrap(w.measure_title(m), LEAF_WIDTH)), lines
-        )
+        lines = [m.name, *([f"依据：{m.cite}"] if m.cite else []), "支付方式：" + w.pays(m)]
+        node = Node(f"measure.{m.name}", "measure", "\n".join(wrap(w.measure_title(m), LEAF_WIDTH)), lines)
         node.rows = rows
         d.add(node)
-        served = [k.text for a in m.of(ast.Applicants) for k in a.kinds]
+        served = served_kinds(m)
         if served:
             for k in served:
                 d.link(f"kind.{k}", node.id, "serves")
@@ -616,33 +588,32 @@ def overview(model: Model, plan: P.Plan | None = None) -> Diagram:
     # Measures of the same (first) kind of applicant stand in one column, one under the other.
     columns: dict[str, list[str]] = {}
     for m in measures:
-        served = [k.text for a in m.of(ast.Applicants) for k in a.kinds]
-        columns.setdefault(served[0] if served else "", []).append(f"measure.{m.name.text}")
+        served = served_kinds(m)
+        columns.setdefault(served[0] if served else "", []).append(f"measure.{m.name}")
     for column in columns.values():
         for upper, lower in itertools.pairwise(column):
             d.link(upper, lower, "order")
     covered: set[str] = set()
     rule_nodes: list[str] = []
-    for i, combine in enumerate(policy.of(ast.Combine), 1):
-        names = [n.text for n in combine.measures]
+    for i, combine in enumerate(plan.combinations, 1):
         lines = [
             *([combine.reason] if combine.reason else []),
             *([f"依据：{combine.cite}"] if combine.cite else []),
         ]
-        node = d.add(Node(f"combine{i}", "rule", w.combine(combine.mode.text), _dedent(lines, LEAF_WIDTH)))
-        for n in names:
-            if n in model.measures:
+        node = d.add(Node(f"combine{i}", "rule", w.combine(combine.mode), _dedent(lines, LEAF_WIDTH)))
+        for n in combine.measures:
+            if n in names:
                 d.link(f"measure.{n}", node.id, "combine")
                 covered.add(n)
         rule_nodes.append(node.id)
-    for i, cap in enumerate(policy.of(ast.TotalCap), 1):
+    for i, cap in enumerate(plan.total_caps, 1):
         lines = [*([f"依据：{cap.cite}"] if cap.cite else [])]
         node = d.add(Node(f"total_cap{i}", "rule", f"累计封顶 {w.expr(cap.amount)}", lines))
         for member in cap.measures:
-            if member.text in model.measures:
-                d.link(f"measure.{member.text}", node.id, "combine")
+            if member in names:
+                d.link(f"measure.{member}", node.id, "combine")
         rule_nodes.append(node.id)
-    uncovered = [m.name.text for m in measures if m.name.text not in covered]
+    uncovered = [m.name for m in measures if m.name not in covered]
     if len(measures) > 1:
         lines = ["同一申请人可获得的合计"]
         if len(uncovered) > 1:
@@ -653,3 +624,8 @@ def overview(model: Model, plan: P.Plan | None = None) -> Diagram:
         for n in uncovered:
             d.link(f"measure.{n}", total.id, "undeclared" if len(uncovered) > 1 else "flow")
     return d
+
+
+def served_kinds(measure: P.Measure) -> tuple[str, ...]:
+    """The kinds of applicant a measure names, in the order the text names them."""
+    return measure.applicants.written if measure.applicants is not None else ()

@@ -18,7 +18,7 @@ from decimal import Decimal, getcontext, setcontext
 from operator import itemgetter
 from typing import Any
 
-# ... the text of policydsl/runtime.py, inlined here ...
+# ... the text of policydsl/evaluation/runtime.py, inlined here ...
 
 
 # ---------------------------------------------------------------------------- evaluator support
@@ -226,7 +226,7 @@ Used = tuple[tuple[str, str, bool], ...]
 Gate = tuple[str, Test, str, str, bool]
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
-Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
+Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
 Clause = tuple[
     str,
     str,
@@ -268,10 +268,12 @@ def amount(
     ceiling: bool,
     caps: tuple[tuple[Expr | Decimal, str], ...] = (),
     unset_reason: str = "",
+    arithmetic: Expr | None = None,
 ) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
-    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
-    return (value, text, used, ceiling, caps, unset_reason)
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
+    and the steps that show its `arithmetic` (blocks, the band applied, brackets), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic)
 
 
 def clause(
@@ -612,7 +614,7 @@ def _applies(
     """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
     precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
     _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    figure, quoted_amount, used_facts, ceiling, caps, unset_reason = amount
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic = amount
     steps: list[str] = []
     if explain:
         if not conditions:
@@ -648,6 +650,8 @@ def _applies(
         if explain and value is not None:
             used = facts_text(f, used_facts) if used_facts else ""
             amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
+            if arithmetic is not None:
+                steps.extend(arithmetic(f, p, date, need))
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
@@ -758,12 +762,14 @@ MEASURES: tuple[str, ...] = (
     "voucher",
     "ladder",
     "misc",
+    "brackets",
 )
 COMBINES: list[tuple[str, list[str]]] = [
     ("highest", ["center", "voucher"]),
     ("exclusive", ["banded", "pilot"]),
     ("added", ["platform", "consulting"]),
 ]
+D_20000000 = Decimal("2.000E+7")
 D_0_40 = Decimal("0.40")
 D_0_30 = Decimal("0.30")
 D_100000000 = Decimal("1E+8")
@@ -772,7 +778,6 @@ D_0_50 = Decimal("0.50")
 D_10000000 = Decimal("1.000E+7")
 D_30000000 = Decimal("3.000E+7")
 D_300000 = Decimal("3.0E+5")
-D_20000000 = Decimal("2.000E+7")
 D_100 = Decimal("100")
 D_50000 = Decimal("5E+4")
 D_0 = Decimal("0")
@@ -790,6 +795,18 @@ D_400000 = Decimal("4.0E+5")
 D_20 = Decimal("20")
 D_10000 = Decimal("1E+4")
 D_500000 = Decimal("5.0E+5")
+D_5000000 = Decimal("5.00E+6")
+D_0_05 = Decimal("0.05")
+D_20000 = Decimal("2E+4")
+D_30 = Decimal("30")
+D_3000000 = Decimal("3.00E+6")
+D_0_10 = Decimal("0.10")
+D_0_02 = Decimal("0.02")
+D_40 = Decimal("40")
+D_0_01 = Decimal("0.01")
+D_50 = Decimal("50")
+D_1000 = Decimal("1000")
+D_500 = Decimal("500")
 D_10000000_00 = Decimal("10000000.00")
 D_30000000_00 = Decimal("30000000.00")
 D_300000_00 = Decimal("300000.00")
@@ -806,12 +823,24 @@ TEXT_3 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000�
 TEXT_4 = "center_level in [national, provincial] and not key_platform"
 TEXT_5 = "if center_level in [national, provincial] and not key_platform"
 TEXT_6 = "if key_platform implies national_platform"
-TEXT_7 = "不满足任何给予条件：misc.1、misc.2、misc.3"
+TEXT_7 = "10万 * blocks(investment - 1000万, 100万)"
+TEXT_8 = (
+    "round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 * 每满(investment, fees)"
+)
+TEXT_9 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
+TEXT_10 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
+TEXT_11 = (
+    "progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过 upper_bracket: "
+    "1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }"
+)
+TEXT_12 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
+TEXT_13 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
 FACTS_1 = (("investment", "投资额", True),)
 FACTS_2 = (("key_platform", "重点平台", False),)
 FACTS_3 = (("national_platform", "国家平台", False),)
 FACTS_4 = (("revenue", "营业收入", True),)
 FACTS_5 = (("customers", "客户数量", False),)
+TUPLE_6 = ((("<", D_1000000),), ((">=", D_1000000), ("<=", D_10000000)), None)
 FACTS_6 = (("standards", "标准数", False),)
 FACTS_7 = (("fees", "费用", True),)
 FACTS_8 = (("other_funding", "已获资助", True),)
@@ -819,7 +848,11 @@ FACTS_9 = (("center_level", "中心级别", False), ("key_platform", "重点平�
 FACTS_10 = (("established", "成立日期", False),)
 FACTS_11 = (("fees", "费用", True), ("investment", "投资额", True), ("revenue", "营业收入", True))
 FACTS_12 = (("key_platform", "重点平台", False), ("national_platform", "国家平台", False))
-TUPLE_13 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
+TUPLE_14 = ((None, D_10000000, D_0_10), (D_10000000, D_50000000, D_0_05), (D_50000000, None, D_0_02))
+TUPLE_15 = (("money", None), ("money", None), ("percent", None), ("percent", None), ("percent", None))
+TUPLE_16 = (("money", None), ("money", None), ("number", None), ("percent", None), ("percent", None))
+TUPLE_17 = (("count", "家"), ("money", None), ("per_unit", "家"), ("per_unit", "家"))
+TUPLE_18 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
 FACT_SPECS: dict[str, FactSpec] = {
     "applicant": FactSpec(
         "applicant",
@@ -842,7 +875,7 @@ FACT_SPECS: dict[str, FactSpec] = {
     "customers": FactSpec("customers", "客户数量", "count", "家", (), ((">=", D_0),)),
     "established": FactSpec("established", "成立日期", "date", None, (), ()),
     "other_funding": FactSpec("other_funding", "已获资助", "money", None, (), ((">=", D_0),)),
-    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_13, ()),
+    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_18, ()),
     "key_platform": FactSpec("key_platform", "重点平台", "bool", None, (), ()),
     "national_platform": FactSpec("national_platform", "国家平台", "bool", None, (), ()),
     "completion_h1": FactSpec("completion_h1", "上半年完成率", "percent", None, (), ()),
@@ -853,6 +886,7 @@ FACT_SPECS: dict[str, FactSpec] = {
 }
 PARAM_SPECS: dict[str, FactSpec] = {
     "pilot_amount": FactSpec("pilot_amount", "试点金额", "money", None),
+    "upper_bracket": FactSpec("upper_bracket", "累进上段起点", "money", None),
     "base_rate": FactSpec("base_rate", "基准比例", "percent", None),
 }
 NEEDED = {
@@ -985,7 +1019,14 @@ def param_pilot_amount(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     raise Unset(TEXT_1)
 
 
-# constructs.policy:25  parameter base_rate 「基准比例」
+# constructs.policy:25  parameter upper_bracket 「累进上段起点」
+def param_upper_bracket(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    if "upper_bracket" in p:
+        return p["upper_bracket"]
+    return D_20000000
+
+
+# constructs.policy:26  parameter base_rate 「基准比例」
 # from 2021-01-01: v1
 # from 2023-01-01: v2
 def param_base_rate(f: Values, p: Values, date: Date, need: set[str]) -> Any:
@@ -1063,14 +1104,29 @@ def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
+# the arithmetic of band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
+def steps_6(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    revenue = f.get("revenue")
+    steps: list[str] = []
+    band_step(
+        steps,
+        "营业收入",
+        revenue,
+        TUPLE_6,
+        ("不满 100万", "100万以上 且 不超过 1000万", "其他"),
+        (("money", None),),
+    )
+    return steps
+
+
 # amount: determined pilot_amount
-def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     v1 = param_pilot_amount(f, p, date, need)
     return v1
 
 
 # score >= 60 or revenue > 1000万
-def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     score = f.get("score")
     if score is None:
@@ -1087,7 +1143,7 @@ def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined base_rate * fees
-def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     v1 = param_base_rate(f, p, date, need)
     if fees is None:
@@ -1097,7 +1153,7 @@ def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined min(1:1 * other_funding, 1000万)
-def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     other_funding = f.get("other_funding")
     if other_funding is None:
         need.add("other_funding")
@@ -1107,7 +1163,7 @@ def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if center_level in [national, provincial] and not key_platform
-def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     center_level = f.get("center_level")
     key_platform = f.get("key_platform")
     if center_level is None:
@@ -1124,7 +1180,7 @@ def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined max(investment / 10, 1万)
-def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
         need.add("investment")
@@ -1134,7 +1190,7 @@ def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if established + 2年 <= 2023-06-01
-def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     established = f.get("established")
     if established is None:
         need.add("established")
@@ -1144,7 +1200,7 @@ def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined investment * (revenue / fees)
-def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     investment = f.get("investment")
     revenue = f.get("revenue")
@@ -1160,7 +1216,7 @@ def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if key_platform implies national_platform
-def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_15(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     key_platform = f.get("key_platform")
     national_platform = f.get("national_platform")
     if key_platform is None:
@@ -1175,20 +1231,166 @@ def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c2
 
 
+# amount: determined 10万 * blocks(investment - 1000万, 100万)
+def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    investment = f.get("investment")
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else investment - D_10000000
+    v2 = None if v1 is None else blocks(v1, D_1000000)
+    v3 = None if v2 is None else D_100000 * v2
+    return v3
+
+
+# the arithmetic of 10万 * blocks(investment - 1000万, 100万)
+def steps_17(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    investment = f.get("investment")
+    steps: list[str] = []
+    v1 = None if investment is None else investment - D_10000000
+    whole_step(steps, "blocks", "投资额 - 1000万", v1, D_1000000, (("money", None), ("money", None)))
+    return steps
+
+
+# amount: determined round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
+# 每满(investment, fees)
+def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    fees = f.get("fees")
+    investment = f.get("investment")
+    revenue = f.get("revenue")
+    if revenue is None:
+        need.add("revenue")
+    v1 = None if revenue is None else revenue - D_5000000
+    v2 = None if v1 is None else max(v1, D_0)
+    if fees is None:
+        need.add("fees")
+    v3 = None if v2 is None or fees is None else round_down(v2, fees)
+    if revenue is None:
+        need.add("revenue")
+    v4 = None if revenue is None else D_0_05 * revenue
+    v5 = None if v4 is None else round_down(v4, D_10000)
+    v6 = None if v3 is None or v5 is None else v3 + v5
+    if investment is None:
+        need.add("investment")
+    if fees is None:
+        need.add("fees")
+    v7 = None if investment is None or fees is None else blocks(investment, fees)
+    v8 = None if v7 is None else D_20000 * v7
+    v9 = None if v6 is None or v8 is None else v6 + v8
+    return v9
+
+
+# the arithmetic of round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
+# 每满(investment, fees)
+def steps_19(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    fees = f.get("fees")
+    investment = f.get("investment")
+    revenue = f.get("revenue")
+    steps: list[str] = []
+    v1 = None if revenue is None else revenue - D_5000000
+    v2 = None if v1 is None else max(v1, D_0)
+    whole_step(steps, "round_down", "取大(营业收入 - 500万, 0)", v2, fees, (("money", None), ("money", None)))
+    v3 = None if revenue is None else D_0_05 * revenue
+    whole_step(steps, "round_down", "5% × 营业收入", v3, D_10000, (("money", None), ("money", None)))
+    whole_step(steps, "blocks", "投资额", investment, fees, (("money", None), ("money", None)))
+    return steps
+
+
+# amount: determined progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
+# 5000万: 2% }
+def value_20(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    investment = f.get("investment")
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else progressive(investment, TUPLE_14)
+    return v1
+
+
+# the arithmetic of progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
+# 5000万: 2% }
+def steps_21(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    investment = f.get("investment")
+    steps: list[str] = []
+    bracket_step(steps, "投资额", investment, TUPLE_14, TUPLE_15)
+    return steps
+
+
+# amount: determined progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过
+# upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
+def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    revenue = f.get("revenue")
+    if revenue is None:
+        need.add("revenue")
+    v1 = param_upper_bracket(f, p, date, need)
+    v2 = param_base_rate(f, p, date, need)
+    v3 = param_upper_bracket(f, p, date, need)
+    v4 = ((None, D_5000000, D_0), (D_5000000, v1, v2), (v3, None, D_0_01))
+    v5 = None if revenue is None else progressive(revenue, v4)
+    if revenue is None:
+        need.add("revenue")
+    if revenue is None:
+        v6 = None
+    elif revenue < D_1000000:
+        v6 = D_10000
+    elif revenue >= D_1000000:
+        v6 = D_20000
+    else:
+        raise Unset("没有适用的档次")
+    v7 = None if v5 is None or v6 is None else v5 + v6
+    return v7
+
+
+# the arithmetic of progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过
+# upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
+def steps_23(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    revenue = f.get("revenue")
+    steps: list[str] = []
+    v1 = param_upper_bracket(f, p, date, need)
+    v2 = param_base_rate(f, p, date, need)
+    v3 = param_upper_bracket(f, p, date, need)
+    v4 = ((None, D_5000000, D_0), (D_5000000, v1, v2), (v3, None, D_0_01))
+    bracket_step(steps, "营业收入", revenue, v4, TUPLE_16)
+    band_step(
+        steps,
+        "营业收入",
+        revenue,
+        ((("<", D_1000000),), ((">=", D_1000000),)),
+        ("不满 100万", "100万以上"),
+        (("money", None),),
+    )
+    return steps
+
+
+# amount: determined 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
+def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    customers = f.get("customers")
+    if customers is None:
+        need.add("customers")
+    v1 = None if customers is None else progressive(customers, ((None, D_10, D_1000), (D_10, None, D_500)))
+    return v1
+
+
+# the arithmetic of 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
+def steps_25(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    customers = f.get("customers")
+    steps: list[str] = []
+    bracket_step(steps, "客户数量", customers, ((None, D_10, D_1000), (D_10, None, D_500)), TUPLE_17)
+    return steps
+
+
 # eligibility shared by every measure
 SHARED_GATES: tuple[Gate, ...] = (
-    # constructs.policy:30  require since(established) 届满 1年
+    # constructs.policy:31  require since(established) 届满 1年
     gate("成立时间满1年", value_1, "since(established) 届满 1年"),
 )
 MEASURE_SPECS: tuple[MeasureSpec, ...] = (
-    # constructs.policy:32  三(二)1
+    # constructs.policy:33  三(二)1
     # measure center 「创新中心」
     measure_spec(
         ("center", "创新中心", "三(二)1", ("cash",)),
         ("applicant", ("enterprise",), "适用主体为 企业"),
         (),
         (
-            # constructs.policy:34
+            # constructs.policy:35
             # award center.base 「配套奖励」
             clause(
                 "center.base",
@@ -1202,14 +1404,14 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
         "不满足任何给予条件：配套奖励",
         funding=((value_3, value_4, "50% * investment"),),
     ),
-    # constructs.policy:37
+    # constructs.policy:38
     # measure platform 「平台」
     measure_spec(
         ("platform", "平台", None, ("cash",)),
         ("applicant", ("enterprise", "park"), "适用主体为 企业、园区"),
         (),
         (
-            # constructs.policy:39  四.1
+            # constructs.policy:40  四.1
             # award platform.default 「default」
             clause(
                 "platform.default",
@@ -1221,7 +1423,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 (("key_platform", "key_platform", False, FACTS_2),),
                 "if key_platform",
             ),
-            # constructs.policy:40  四.1
+            # constructs.policy:41  四.1
             # award platform.national 「national」
             clause(
                 "platform.national",
@@ -1235,7 +1437,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 exception_of="platform.default",
                 priority=1,
             ),
-            # constructs.policy:41
+            # constructs.policy:42
             # bonus platform.3 「platform.3」
             clause(
                 "platform.3",
@@ -1253,14 +1455,14 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
         selection="每年遴选不超过 30 个",
         exceptions=True,
     ),
-    # constructs.policy:45
+    # constructs.policy:46
     # measure consulting 「咨询」
     measure_spec(
         ("consulting", "咨询", None, ("cash",)),
         None,
         (),
         (
-            # constructs.policy:46
+            # constructs.policy:47
             # award consulting.1 「consulting.1」
             clause(
                 "consulting.1",
@@ -1280,17 +1482,17 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
         ),
         no_clawback=True,
     ),
-    # constructs.policy:51
+    # constructs.policy:52
     # measure banded 「分档」
     measure_spec(
         ("banded", "分档", None, ("cash",)),
         None,
         (
-            # constructs.policy:53  exclude score < 0
+            # constructs.policy:54  exclude score < 0
             gate("评分为负", ("score", "<", D_0), "score < 0", "banded.exclude.1", True),
         ),
         (
-            # constructs.policy:52
+            # constructs.policy:53
             # award banded.1 「banded.1」
             clause(
                 "banded.1",
@@ -1298,19 +1500,19 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "banded.1",
                 None,
                 "banded.1：适用",
-                amount(value_5, TEXT_3, FACTS_4, False),
+                amount(value_5, TEXT_3, FACTS_4, False, arithmetic=steps_6),
             ),
         ),
         "不满足任何给予条件：banded.1",
     ),
-    # constructs.policy:55
+    # constructs.policy:56
     # measure pilot 「试点」
     measure_spec(
         ("pilot", "试点", None, ("cash",)),
         None,
         (),
         (
-            # constructs.policy:56
+            # constructs.policy:57
             # award pilot.1 「pilot.1」
             clause(
                 "pilot.1",
@@ -1318,11 +1520,11 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "pilot.1",
                 None,
                 "pilot.1：适用",
-                amount(value_6, "pilot_amount", (), False),
+                amount(value_7, "pilot_amount", (), False),
                 ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
                 "if standards >= 1",
             ),
-            # constructs.policy:57
+            # constructs.policy:58
             # bonus pilot.2 「pilot.2」
             clause(
                 "pilot.2",
@@ -1337,17 +1539,17 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
         ),
         "不满足任何给予条件：pilot.1",
     ),
-    # constructs.policy:59
+    # constructs.policy:60
     # measure voucher 「消费券」
     measure_spec(
         ("voucher", "消费券", None, ("voucher",)),
         None,
         (
-            # constructs.policy:61  require score >= 60 or revenue > 1000万
-            gate("评分或收入达标", value_7, "score >= 60 or revenue > 1000万", "voucher.require.1"),
+            # constructs.policy:62  require score >= 60 or revenue > 1000万
+            gate("评分或收入达标", value_8, "score >= 60 or revenue > 1000万", "voucher.require.1"),
         ),
         (
-            # constructs.policy:62
+            # constructs.policy:63
             # award voucher.1 「voucher.1」
             clause(
                 "voucher.1",
@@ -1355,21 +1557,21 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "voucher.1",
                 None,
                 "voucher.1：适用",
-                amount(value_8, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
+                amount(value_9, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
                 ((("fees", "==", D_0), "fees == 0", True, FACTS_7),),
                 "unless fees == 0",
             ),
         ),
         "不满足任何给予条件：voucher.1",
     ),
-    # constructs.policy:65
+    # constructs.policy:66
     # measure ladder 「多个例外」
     measure_spec(
         ("ladder", "多个例外", None, ("cash",)),
         None,
         (),
         (
-            # constructs.policy:66
+            # constructs.policy:67
             # award ladder.d 「d」
             clause(
                 "ladder.d",
@@ -1381,7 +1583,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
                 "if standards >= 1",
             ),
-            # constructs.policy:67
+            # constructs.policy:68
             # award ladder.e1 「e1」
             clause(
                 "ladder.e1",
@@ -1395,7 +1597,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 exception_of="ladder.d",
                 priority=2,
             ),
-            # constructs.policy:68
+            # constructs.policy:69
             # award ladder.e2 「e2」
             clause(
                 "ladder.e2",
@@ -1409,7 +1611,7 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 exception_of="ladder.d",
                 priority=2,
             ),
-            # constructs.policy:69
+            # constructs.policy:70
             # award ladder.e3 「e3」
             clause(
                 "ladder.e3",
@@ -1426,14 +1628,14 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
         "不满足任何给予条件：d、e1、e2、e3",
         exceptions=True,
     ),
-    # constructs.policy:71
+    # constructs.policy:72
     # measure misc 「杂项」
     measure_spec(
         ("misc", "杂项", None, ("cash",)),
         ("applicant", ("park",), "适用主体为 园区"),
         (),
         (
-            # constructs.policy:73
+            # constructs.policy:74
             # award misc.1 「misc.1」
             clause(
                 "misc.1",
@@ -1441,11 +1643,11 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "misc.1",
                 None,
                 "misc.1：适用",
-                amount(value_9, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
-                ((value_10, TEXT_4, False, FACTS_9),),
+                amount(value_10, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
+                ((value_11, TEXT_4, False, FACTS_9),),
                 TEXT_5,
             ),
-            # constructs.policy:74  第十条
+            # constructs.policy:75  第十条
             # award misc.2 「misc.2」
             clause(
                 "misc.2",
@@ -1453,11 +1655,11 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "misc.2",
                 "第十条",
                 "[第十条] misc.2：适用",
-                amount(value_11, "max(investment / 10, 1万)", FACTS_1, False),
-                ((value_12, "established + 2年 <= 2023-06-01", False, FACTS_10),),
+                amount(value_12, "max(investment / 10, 1万)", FACTS_1, False),
+                ((value_13, "established + 2年 <= 2023-06-01", False, FACTS_10),),
                 "if established + 2年 <= 2023-06-01",
             ),
-            # constructs.policy:75
+            # constructs.policy:76
             # award misc.3 「misc.3」
             clause(
                 "misc.3",
@@ -1465,12 +1667,82 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
                 "misc.3",
                 None,
                 "misc.3：适用",
-                amount(value_13, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
-                ((value_14, "key_platform implies national_platform", False, FACTS_12),),
+                amount(value_14, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
+                ((value_15, "key_platform implies national_platform", False, FACTS_12),),
                 TEXT_6,
             ),
+            # constructs.policy:77
+            # award misc.4 「misc.4」
+            clause(
+                "misc.4",
+                "award",
+                "misc.4",
+                None,
+                "misc.4：适用",
+                amount(value_16, TEXT_7, FACTS_1, False, ((D_1000000, "100万"),), arithmetic=steps_17),
+                ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
+                "if standards >= 3",
+            ),
+            # constructs.policy:78
+            # award misc.5 「misc.5」
+            clause(
+                "misc.5",
+                "award",
+                "misc.5",
+                None,
+                "misc.5：适用",
+                amount(value_18, TEXT_8, FACTS_11, False, arithmetic=steps_19),
+                ((("standards", ">=", D_30), "standards >= 30", False, FACTS_6),),
+                "if standards >= 30",
+            ),
         ),
-        TEXT_7,
+        TEXT_9,
+    ),
+    # constructs.policy:80
+    # measure brackets 「超额累进」
+    measure_spec(
+        ("brackets", "超额累进", None, ("cash",)),
+        None,
+        (),
+        (
+            # constructs.policy:81
+            # award brackets.1 「brackets.1」
+            clause(
+                "brackets.1",
+                "award",
+                "brackets.1",
+                None,
+                "brackets.1：适用",
+                amount(value_20, TEXT_10, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_21),
+                ((("standards", ">=", D_40), "standards >= 40", False, FACTS_6),),
+                "if standards >= 40",
+            ),
+            # constructs.policy:82
+            # award brackets.2 「brackets.2」
+            clause(
+                "brackets.2",
+                "award",
+                "brackets.2",
+                None,
+                "brackets.2：适用",
+                amount(value_22, TEXT_11, FACTS_4, False, arithmetic=steps_23),
+                ((("standards", ">=", D_50), "standards >= 50", False, FACTS_6),),
+                "if standards >= 50",
+            ),
+            # constructs.policy:83
+            # award brackets.3 「brackets.3」
+            clause(
+                "brackets.3",
+                "award",
+                "brackets.3",
+                None,
+                "brackets.3：适用",
+                amount(value_24, TEXT_12, FACTS_5, False, arithmetic=steps_25),
+                ((("standards", ">=", D_60), "standards >= 60", False, FACTS_6),),
+                "if standards >= 60",
+            ),
+        ),
+        TEXT_13,
     ),
 )
 
@@ -1572,11 +1844,12 @@ def fast_amounts(
         v6: tuple[str, Decimal | None] = NO
         v7: tuple[str, Decimal | None] = NO
         v8: tuple[str, Decimal | None] = NO
+        v9: tuple[str, Decimal | None] = NO
         # the policy's validity and the eligibility every measure shares
         eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
         if eligible:
-            c9 = add_duration(established, 1, "year") <= date
-            eligible = c9
+            c10 = add_duration(established, 1, "year") <= date
+            eligible = c10
         if eligible:
             # measure center 「创新中心」
             ok = applicant == "enterprise"
@@ -1584,14 +1857,14 @@ def fast_amounts(
                 # award base
                 value = D_0_50 * investment
                 if center_level == "national":
-                    v10 = D_100000000
+                    v11 = D_100000000
                 elif center_level == "provincial":
-                    v10 = D_50000000
+                    v11 = D_50000000
                 elif center_level == "municipal":
                     raise Unset("municipal 档的金额原文未给出")
                 else:
                     raise Unset("分级表没有 " + center_level + " 档")
-                limit = v10
+                limit = v11
                 if value > limit:
                     value = limit
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -1659,20 +1932,20 @@ def fast_amounts(
             if ok:
                 # award 1
                 if revenue < D_1000000:
-                    v11 = D_50000
+                    v12 = D_50000
                 elif revenue >= D_1000000 and revenue <= D_10000000:
-                    v11 = D_100000
+                    v12 = D_100000
                 else:
                     raise Unset("分档金额原文未给出")
-                value = v11
+                value = v12
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 v4 = DETERMINED, amount1 or ROUNDED_ZERO
             # measure pilot 「试点」
             # award 1
             a1 = standards >= D_1
             if a1:
-                v12 = param_pilot_amount(f, p, date, need)
-                value = v12
+                v13 = param_pilot_amount(f, p, date, need)
+                value = v13
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # bonus 2
             a2 = standards >= D_3
@@ -1690,8 +1963,8 @@ def fast_amounts(
                 # award 1
                 a1 = fees != D_0
                 if a1:
-                    v13 = param_base_rate(f, p, date, need)
-                    value = v13 * fees
+                    v14 = param_base_rate(f, p, date, need)
+                    value = v14 * fees
                     if value > D_50000:
                         value = D_50000
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -1730,28 +2003,42 @@ def fast_amounts(
             ok = applicant == "park"
             if ok:
                 # award 1
-                c14 = center_level in ("national", "provincial")
-                if c14:
-                    c14 = not key_platform
-                a1 = c14
+                c15 = center_level in ("national", "provincial")
+                if c15:
+                    c15 = not key_platform
+                a1 = c15
                 if a1:
                     value = min(D_1 * other_funding, D_10000000)
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 2
-                v15 = add_duration(established, 2, "year")
-                a2 = v15 <= DATE_2023_06_01
+                v16 = add_duration(established, 2, "year")
+                a2 = v16 <= DATE_2023_06_01
                 if a2:
                     value = max(investment / D_10, D_10000)
                     amount2 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 3
                 a3 = (not key_platform) or national_platform
                 if a3:
-                    v16 = revenue / fees
-                    value = investment * v16
+                    v17 = revenue / fees
+                    value = investment * v17
                     if value > D_500000:
                         value = D_500000
                     amount3 = value.quantize(QUANTUM, ROUND_MODE)
-                if a1 or a2 or a3:
+                # award 4
+                a4 = standards >= D_3
+                if a4:
+                    value = D_100000 * blocks(investment - D_10000000, D_1000000)
+                    if value > D_1000000:
+                        value = D_1000000
+                    amount4 = value.quantize(QUANTUM, ROUND_MODE)
+                # award 5
+                a5 = standards >= D_30
+                if a5:
+                    v18 = round_down(max(revenue - D_5000000, D_0), fees)
+                    v19 = blocks(investment, fees)
+                    value = (v18 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v19)
+                    amount5 = value.quantize(QUANTUM, ROUND_MODE)
+                if a1 or a2 or a3 or a4 or a5:
                     total = ZERO
                     if a1:
                         total += amount1
@@ -1759,7 +2046,49 @@ def fast_amounts(
                         total += amount2
                     if a3:
                         total += amount3
+                    if a4:
+                        total += amount4
+                    if a5:
+                        total += amount5
                     v8 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure brackets 「超额累进」
+            # award 1
+            a1 = standards >= D_40
+            if a1:
+                value = progressive(investment, TUPLE_14)
+                if value > D_3000000:
+                    value = D_3000000
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # award 2
+            a2 = standards >= D_50
+            if a2:
+                v20 = param_upper_bracket(f, p, date, need)
+                v21 = param_base_rate(f, p, date, need)
+                v22 = param_upper_bracket(f, p, date, need)
+                v23 = ((None, D_5000000, D_0), (D_5000000, v20, v21), (v22, None, D_0_01))
+                if revenue < D_1000000:
+                    v24 = D_10000
+                elif revenue >= D_1000000:
+                    v24 = D_20000
+                else:
+                    raise Unset("没有适用的档次")
+                v25 = None if v24 is None else (progressive(revenue, v23)) + v24
+                value = v25
+                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            # award 3
+            a3 = standards >= D_60
+            if a3:
+                value = progressive(customers, ((None, D_10, D_1000), (D_10, None, D_500)))
+                amount3 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1 or a2 or a3:
+                total = ZERO
+                if a1:
+                    total += amount1
+                if a2:
+                    total += amount2
+                if a3:
+                    total += amount3
+                v9 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
         amounts: Amounts = {
             "center": v1,
             "platform": v2,
@@ -1769,6 +2098,7 @@ def fast_amounts(
             "voucher": v6,
             "ladder": v7,
             "misc": v8,
+            "brackets": v9,
         }
         return amounts, values, ignored
     except (Unset, *ARITHMETIC):
@@ -1785,7 +2115,7 @@ def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, l
     return caps
 
 
-# constructs.policy:42  quota 30 rank revenue
+# constructs.policy:43  quota 30 rank revenue
 def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
     try:
         f = parse_facts(FACT_SPECS, facts)

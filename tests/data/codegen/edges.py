@@ -18,7 +18,7 @@ from decimal import Decimal, getcontext, setcontext
 from operator import itemgetter
 from typing import Any
 
-# ... the text of policydsl/runtime.py, inlined here ...
+# ... the text of policydsl/evaluation/runtime.py, inlined here ...
 
 
 # ---------------------------------------------------------------------------- evaluator support
@@ -226,7 +226,7 @@ Used = tuple[tuple[str, str, bool], ...]
 Gate = tuple[str, Test, str, str, bool]
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
-Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
+Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
 Clause = tuple[
     str,
     str,
@@ -268,10 +268,12 @@ def amount(
     ceiling: bool,
     caps: tuple[tuple[Expr | Decimal, str], ...] = (),
     unset_reason: str = "",
+    arithmetic: Expr | None = None,
 ) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
-    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
-    return (value, text, used, ceiling, caps, unset_reason)
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
+    and the steps that show its `arithmetic` (blocks, the band applied, brackets), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic)
 
 
 def clause(
@@ -612,7 +614,7 @@ def _applies(
     """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
     precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
     _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    figure, quoted_amount, used_facts, ceiling, caps, unset_reason = amount
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic = amount
     steps: list[str] = []
     if explain:
         if not conditions:
@@ -648,6 +650,8 @@ def _applies(
         if explain and value is not None:
             used = facts_text(f, used_facts) if used_facts else ""
             amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
+            if arithmetic is not None:
+                steps.extend(arithmetic(f, p, date, need))
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN
@@ -748,7 +752,7 @@ ROUNDING = Rounding("fen", "half_up")
 QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
-MEASURES: tuple[str, ...] = ("ratio", "huge", "later", "since_edge", "staged")
+MEASURES: tuple[str, ...] = ("ratio", "huge", "later", "since_edge", "staged", "whole")
 COMBINES: list[tuple[str, list[str]]] = []
 D_1000000 = Decimal("1.00E+6")
 D_0 = Decimal("0")
@@ -760,6 +764,7 @@ D_2 = Decimal("2")
 D_100000_00 = Decimal("100000.00")
 D_500000_00 = Decimal("500000.00")
 DATE_2030_01_01 = datetime.date(2030, 1, 1)
+TEXT_1 = "10万 * blocks(a, b) + round_down(a, b - 1元)"
 FACTS_1 = (("a", "甲", True), ("b", "乙", True))
 FACTS_2 = (("b", "乙", True),)
 FACTS_3 = (("a", "甲", True), ("r", "比例", False))
@@ -890,6 +895,37 @@ def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
+# amount: determined 10万 * blocks(a, b) + round_down(a, b - 1元)
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    a_ = f.get("a")
+    b_ = f.get("b")
+    if a_ is None:
+        need.add("a")
+    if b_ is None:
+        need.add("b")
+    v1 = None if a_ is None or b_ is None else blocks(a_, b_)
+    v2 = None if v1 is None else D_100000 * v1
+    if a_ is None:
+        need.add("a")
+    if b_ is None:
+        need.add("b")
+    v3 = None if b_ is None else b_ - D_1
+    v4 = None if a_ is None or v3 is None else round_down(a_, v3)
+    v5 = None if v2 is None or v4 is None else v2 + v4
+    return v5
+
+
+# the arithmetic of 10万 * blocks(a, b) + round_down(a, b - 1元)
+def steps_7(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    a_ = f.get("a")
+    b_ = f.get("b")
+    steps: list[str] = []
+    whole_step(steps, "blocks", "甲", a_, b_, (("money", None), ("money", None)))
+    v1 = None if b_ is None else b_ - D_1
+    whole_step(steps, "round_down", "甲", a_, v1, (("money", None), ("money", None)))
+    return steps
+
+
 # eligibility shared by every measure
 SHARED_GATES: tuple[Gate, ...] = ()
 MEASURE_SPECS: tuple[MeasureSpec, ...] = (
@@ -1008,6 +1044,28 @@ MEASURE_SPECS: tuple[MeasureSpec, ...] = (
             stage("second", "二期", ("n", ">=", D_2), "n >= 2", None),
         ),
     ),
+    # edges.policy:29
+    # measure whole 「整数」
+    measure_spec(
+        ("whole", "整数", None, ("cash",)),
+        None,
+        (),
+        (
+            # edges.policy:30
+            # award whole.1 「whole.1」
+            clause(
+                "whole.1",
+                "award",
+                "whole.1",
+                None,
+                "whole.1：适用",
+                amount(value_6, TEXT_1, FACTS_1, False, arithmetic=steps_7),
+                ((("n", ">=", D_1), "n >= 1", False, FACTS_6),),
+                "if n >= 1",
+            ),
+        ),
+        "不满足任何给予条件：whole.1",
+    ),
 )
 
 
@@ -1052,12 +1110,13 @@ def fast_amounts(
         v3: tuple[str, Decimal | None] = NO
         v4: tuple[str, Decimal | None] = NO
         v5: tuple[str, Decimal | None] = NO
+        v6: tuple[str, Decimal | None] = NO
         # measure ratio 「比值」
         # award 1
         a1 = b_ >= D_0
         if a1:
-            v6 = a_ / b_
-            value = a_ * v6
+            v7 = a_ / b_
+            value = a_ * v7
             if value > D_1000000:
                 value = D_1000000
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -1073,19 +1132,19 @@ def fast_amounts(
             v2 = CEILING, amount1 or ROUNDED_ZERO
         # measure later 「日期」
         # award 1
-        v7 = add_duration(d, 100, "year")
-        a1 = v7 > DATE_2030_01_01
+        v8 = add_duration(d, 100, "year")
+        a1 = v8 > DATE_2030_01_01
         amount1 = D_100000_00
         if a1:
             v3 = DETERMINED, amount1 or ROUNDED_ZERO
         # measure since_edge 「期限」
-        c8 = add_duration(d, 1, "year") <= date
-        ok = c8
+        c9 = add_duration(d, 1, "year") <= date
+        ok = c9
         if ok:
             # award 1
             value = D_50000 * n_
-            v9 = a_ / b_
-            limit = a_ * v9
+            v10 = a_ / b_
+            limit = a_ * v10
             if value > limit:
                 value = limit
             amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -1100,8 +1159,8 @@ def fast_amounts(
             going = True
             # instalment first: n >= 1
             if going:
-                v10 = a_ / b_
-                share = v10
+                v11 = a_ / b_
+                share = v11
                 if n_ >= D_1:
                     paid += (total * share).quantize(QUANTUM, ROUND_MODE)
                 else:
@@ -1116,12 +1175,23 @@ def fast_amounts(
                     paid = ZERO
             total = paid
             v5 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+        # measure whole 「整数」
+        # award 1
+        a1 = n_ >= D_1
+        if a1:
+            v12 = blocks(a_, b_)
+            v13 = round_down(a_, b_ - D_1)
+            value = (D_100000 * v12) + v13
+            amount1 = value.quantize(QUANTUM, ROUND_MODE)
+        if a1:
+            v6 = DETERMINED, amount1 or ROUNDED_ZERO
         amounts: Amounts = {
             "ratio": v1,
             "huge": v2,
             "later": v3,
             "since_edge": v4,
             "staged": v5,
+            "whole": v6,
         }
         return amounts, values, ignored
     except (Unset, *ARITHMETIC):

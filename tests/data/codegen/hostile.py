@@ -18,7 +18,7 @@ from decimal import Decimal, getcontext, setcontext
 from operator import itemgetter
 from typing import Any
 
-# ... the text of policydsl/runtime.py, inlined here ...
+# ... the text of policydsl/evaluation/runtime.py, inlined here ...
 
 
 # ---------------------------------------------------------------------------- evaluator support
@@ -226,7 +226,7 @@ Used = tuple[tuple[str, str, bool], ...]
 Gate = tuple[str, Test, str, str, bool]
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
-Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str]
+Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
 Clause = tuple[
     str,
     str,
@@ -268,10 +268,12 @@ def amount(
     ceiling: bool,
     caps: tuple[tuple[Expr | Decimal, str], ...] = (),
     unset_reason: str = "",
+    arithmetic: Expr | None = None,
 ) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
-    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, and its caps (value, text)."""
-    return (value, text, used, ceiling, caps, unset_reason)
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
+    and the steps that show its `arithmetic` (blocks, the band applied, brackets), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic)
 
 
 def clause(
@@ -612,7 +614,7 @@ def _applies(
     """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
     precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
     _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    figure, quoted_amount, used_facts, ceiling, caps, unset_reason = amount
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic = amount
     steps: list[str] = []
     if explain:
         if not conditions:
@@ -648,6 +650,8 @@ def _applies(
         if explain and value is not None:
             used = facts_text(f, used_facts) if used_facts else ""
             amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
+            if arithmetic is not None:
+                steps.extend(arithmetic(f, p, date, need))
     except Unset as exc:
         why = exc.what
         precision = UNKNOWN

@@ -1,0 +1,131 @@
+"""What `check` does with the analysis: run it on files without errors, and print the findings,
+settled ones included under --verbose, as text, JSON or SARIF 2.1.0."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
+from typing import Any
+
+from policydsl.analysis.run import Analysis, Options, Settled, report
+from policydsl.checking.pipeline import Checked
+from policydsl.codes import CODES
+from policydsl.diagnostics import Diagnostic, Severity, Sink, format_text, to_json
+from policydsl.source import SourceFile, Span
+
+_SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def analyse_checked(checked: Checked, sink: Sink, options: Options) -> Analysis | None:
+    """Analyse a checked file when it has no errors; its open findings go into `sink`."""
+    if checked.model is None or checked.source is None:
+        return None
+    name = checked.source.name
+    if any(
+        d.severity is Severity.ERROR and (d.span is None or d.span.file == name) for d in sink.diagnostics
+    ):
+        return None
+    return report(checked.model, sink, checked.source.text, options)
+
+
+def settled_text(settled: Sequence[Settled], sources: Mapping[str, SourceFile]) -> str:
+    """The settled findings, each followed by what settles it."""
+    out: list[str] = []
+    for s in settled:
+        d = s.diagnostic
+        shown = Diagnostic(d.code, Severity.INFO, f"settled: {d.message}", d.span, d.notes, None, d.data)
+        out.append(format_text([shown], sources))
+        where = f"{s.span}: " if s.span is not None else ""
+        out.append(f"  = settled by {where}{s.reason}")
+    return "\n".join(out)
+
+
+def _settled_json(s: Settled) -> dict[str, Any]:
+    item = to_json(s.diagnostic)
+    item["settled"] = {"reason": s.reason, "location": _location(s.span)}
+    return item
+
+
+def _location(span: Span | None) -> dict[str, Any] | None:
+    if span is None:
+        return None
+    return {
+        "file": span.file,
+        "line": span.line,
+        "col": span.col,
+        "end_line": span.end_line,
+        "end_col": span.end_col,
+    }
+
+
+def json_text(diagnostics: Iterable[Diagnostic], settled: Sequence[Settled]) -> str:
+    """JSON: every open diagnostic, then the settled findings with `settled: {reason, location}`."""
+    items = [to_json(d) for d in diagnostics] + [_settled_json(s) for s in settled]
+    return json.dumps(items, ensure_ascii=False, indent=2)
+
+
+def _region(span: Span) -> dict[str, int]:
+    return {
+        "startLine": span.line,
+        "startColumn": span.col,
+        "endLine": span.end_line,
+        "endColumn": span.end_col,
+    }
+
+
+def _physical(span: Span) -> dict[str, Any]:
+    return {"physicalLocation": {"artifactLocation": {"uri": span.file}, "region": _region(span)}}
+
+
+def sarif_text(diagnostics: Iterable[Diagnostic], settled: Sequence[Settled]) -> str:
+    """SARIF 2.1.0: one run of policydsl; settled findings carry an in-source suppression with the
+    drafter's reason, so code hosts and editors list them as reviewed."""
+    pairs: list[tuple[Diagnostic, Settled | None]] = [(d, None) for d in diagnostics]
+    pairs += [(s.diagnostic, s) for s in settled]
+    used = sorted({d.code for d, _ in pairs})
+    index = {code: i for i, code in enumerate(used)}
+    rules = []
+    for code in used:
+        info = CODES.get(code)
+        rule: dict[str, Any] = {"id": code, "helpUri": f"docs/errors/{code}.md"}
+        if info is not None:
+            rule["shortDescription"] = {"text": info.title}
+            rule["defaultConfiguration"] = {"level": _LEVELS[info.severity]}
+        rules.append(rule)
+    results = []
+    for d, s in pairs:
+        result: dict[str, Any] = {
+            "ruleId": d.code,
+            "ruleIndex": index[d.code],
+            "level": _LEVELS[d.severity],
+            "message": {"text": d.message + (f"\n{d.hint}" if d.hint else "")},
+        }
+        if d.span is not None:
+            result["locations"] = [_physical(d.span)]
+        related = []
+        for n, note in enumerate(d.notes):
+            item: dict[str, Any] = {"id": n, "message": {"text": note.message}}
+            if note.span is not None:
+                item.update(_physical(note.span))
+            related.append(item)
+        if related:
+            result["relatedLocations"] = related
+        if d.data:
+            result["properties"] = json.loads(json.dumps(to_json(d)["details"], ensure_ascii=False))
+        if s is not None:
+            result["suppressions"] = [{"kind": "inSource", "justification": s.reason}]
+        results.append(result)
+    try:
+        version = metadata.version("policydsl")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    run = {
+        "tool": {"driver": {"name": "policydsl", "version": version, "rules": rules}},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+    }
+    return json.dumps(
+        {"$schema": _SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, ensure_ascii=False, indent=2
+    )

@@ -1,0 +1,219 @@
+"""Undetermined amounts: every place the evaluator cannot give a figure, as info findings.
+
+The amounts, tiers and quotas are read from the plan; `check_left_unset` is language level (what
+the text writes `unset`, and where a parameter's name is written) and reads the AST."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from policydsl import codes
+from policydsl.analysis.base import (
+    Context,
+    Finding,
+    measure_label,
+)
+from policydsl.analysis.boxes import plan_constant
+from policydsl.analysis.gaps import amount_tiers
+from policydsl.analysis.language import walk
+from policydsl.analysis.smt import Encoder, Formula
+from policydsl.checking import types as T
+from policydsl.diagnostics import Note
+from policydsl.plan import nodes as P
+from policydsl.syntax import ast
+
+
+def _applies(enc: Encoder, m: P.Measure, c: P.Clause) -> list[Formula]:
+    return [enc.gate(m), enc.applies(m, c)]
+
+
+def check_undetermined(ctx: Context) -> None:
+    """P701, P703, P704 from the plan, then what the text leaves unset as written (P702, P705)."""
+    enc = ctx.enc
+    for m in ctx.plan.measures:
+        if ctx.is_dead(m):
+            continue
+        for c in m.clauses:
+            if ctx.is_dead(c):
+                continue
+            cid = c.id
+            data = {"clauses": [cid], "cites": ctx.cites(m, c)}
+            amount = c.amount
+            # a ceiling with a formula still gives a figure (the most it can be); one with no
+            # formula, or no amount at all, leaves the evaluator without one
+            no_formula = amount.mode == "ceiling" and (
+                amount.expr is None or plan_constant(amount.expr, ctx.plan) is not None
+            )
+            if amount.mode == "unset" or no_formula:
+                answer = ctx.ask(
+                    partial(_applies, enc, m, c),
+                    code=codes.P701,
+                    targets=(cid,),
+                    span=amount.span,
+                    what=f"whether {ctx.clause_label(m, c)} applies",
+                    facts=ctx.clause_facts(m, c),
+                )
+                witness = answer.witness if answer is not None and answer.sat else None
+                caps = " and ".join(f"`{k.text}`" for k in amount.caps)
+                if amount.mode == "unset":
+                    limit = f", at most {caps}" if caps else ""
+                    code = codes.P703
+                    message = f"{ctx.clause_label(m, c)} gives no amount: the text leaves it open{limit}"
+                    hint: str | None = "give the figure, or a parameter a yearly guide can set"
+                else:
+                    upto = f"`{amount.text}`" if amount.text is not None else ""
+                    if caps:
+                        upto += f" (capped at {caps})"
+                    code = codes.P701
+                    message = (
+                        f"{ctx.clause_label(m, c)} is a ceiling with no formula: the amount is decided "
+                        f"case by case, up to {upto}, never an entitlement"
+                    )
+                    hint = None
+                ctx.add(
+                    Finding(
+                        code,
+                        message,
+                        amount.span,
+                        (cid,),
+                        (),
+                        hint,
+                        witness,
+                        {**data, **ctx.witness_data(witness)},
+                    )
+                )
+            for node in amount_tiers(c):
+                rows: tuple[P.TableRow | P.BandRow, ...] = node.rows
+                for index, row in enumerate(rows):
+                    if isinstance(row.value, P.Unset):
+                        _unset_tier(ctx, m, c, node, row, index)
+        for q in m.quotas:
+            if q.rank is None:
+                ctx.add(
+                    Finding(
+                        codes.P704,
+                        f"{measure_label(m)} selects at most {q.count} applicants but names no "
+                        "ranking: who is selected among more eligible applicants is undetermined",
+                        q.span,
+                        (m.name,),
+                        (),
+                        "add `rank <fact>` if the text says how winners are chosen",
+                        data={"measures": [m.name], "cites": ctx.cites(m)},
+                    )
+                )
+    check_left_unset(ctx)
+
+
+def check_left_unset(ctx: Context) -> None:
+    """Language level, about what the text *writes*: a parameter declared `unset` with the places
+    its name is written (P702), a validity whose start is written open (P705)."""
+    _params(ctx)
+    header = ctx.model.policy.header
+    if header is not None and header.validity is not None:
+        v = header.validity
+        if v.start is None or (v.start == "issued" and header.issued is None):
+            ctx.add(
+                Finding(
+                    codes.P705,
+                    "the policy's validity start is left open: whether it is in force on a "
+                    "given date before its end cannot be told",
+                    v.span,
+                    ("validity",),
+                    (),
+                    "give the start date once it is known",
+                )
+            )
+
+
+def _unset_tier(
+    ctx: Context,
+    m: P.Measure,
+    c: P.Clause,
+    node: P.Table | P.Band,
+    row: P.TableRow | P.BandRow,
+    index: int,
+) -> None:
+    enc = ctx.enc
+    cid = c.id
+    witness = None
+    if isinstance(node, P.Table) and isinstance(row, P.TableRow) and row.key is not None:
+        key = row.key
+        answer = ctx.ask(
+            lambda: [enc.gate(m), enc.fires(c), enc.table_key(node, key)],
+            code=codes.P703,
+            targets=(cid,),
+            span=row.span,
+            what=f"whether the tier `{key}` is used",
+            facts=ctx.clause_facts(m, c) | ctx.names(node)[0],
+        )
+        witness = answer.witness if answer is not None and answer.sat else None
+        what = f"the tier `{key}`"
+    elif isinstance(node, P.Band) and isinstance(row, P.BandRow):
+        answer = ctx.ask(
+            lambda: [enc.gate(m), enc.fires(c), *_band_chosen(enc, node, index)],
+            code=codes.P703,
+            targets=(cid,),
+            span=row.span,
+            what="whether the band is used",
+            facts=ctx.clause_facts(m, c) | ctx.names(node)[0],
+        )
+        witness = answer.witness if answer is not None and answer.sat else None
+        what = "a band"
+    else:
+        what = "the `otherwise` tier"
+    ctx.add(
+        Finding(
+            codes.P703,
+            f"{what} of {ctx.clause_label(m, c)} has no figure: the text names it but leaves the amount open",
+            row.span,
+            (cid,),
+            (),
+            "give the figure when the text (or a yearly guide) does",
+            witness,
+            {"clauses": [cid], "cites": ctx.cites(m, c), **ctx.witness_data(witness)},
+        )
+    )
+
+
+def _band_chosen(enc: Encoder, node: P.Band, index: int) -> list[Formula]:
+    """The band at `index` is the one chosen: its bounds hold and no earlier band's do (bands are
+    tried in order)."""
+    conds = enc.band_conditions(node)
+    own = conds[index]
+    return [*([own] if own is not None else []), *(enc.not_(f) for f in conds[:index] if f is not None)]
+
+
+def _params(ctx: Context) -> None:
+    """P702: a parameter some version of which the text leaves unset, with the places it is used."""
+    uses: dict[str, list[ast.Name]] = {}
+    for node in walk(ctx.model.policy):
+        if isinstance(node, ast.Name):
+            sym = ctx.model.ref(node)
+            if isinstance(sym, T.ParamSym):
+                uses.setdefault(sym.name, []).append(node)
+    for p in ctx.model.policy.of(ast.ParamDecl):
+        unset = [v for v in p.versions if isinstance(v.value, ast.Unset)]
+        if not unset:
+            continue
+        when = (
+            ""
+            if len(p.versions) == 1
+            else " for "
+            + ", ".join(f"the version from {v.start}" if v.start else "the first version" for v in unset)
+        )
+        label = f" “{p.label}”" if p.label else ""
+        notes = tuple(
+            Note("used here", n.span) for n in sorted(uses.get(p.name.text, []), key=lambda n: n.span.start)
+        )
+        ctx.add(
+            Finding(
+                codes.P702,
+                f"the parameter `{p.name.text}`{label} is left unset{when}: every amount that "
+                "uses it is undetermined until it is given",
+                p.name.span,
+                (p.name.text,),
+                notes,
+                "a yearly application guide can supply it (parameter overrides)",
+                data={"param": p.name.text, "uses": len(uses.get(p.name.text, []))},
+            )
+        )

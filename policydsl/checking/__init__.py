@@ -1,0 +1,1 @@
+"""Names, types and units: the Model, the type checker, the pipeline every command starts with."""

@@ -1,1 +1,0 @@
-"""Checks over the AST: names, types and units first, then the policy analyses."""

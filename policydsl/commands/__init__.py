@@ -1,0 +1,1 @@
+"""The command layer: click, wiring and what each command prints."""

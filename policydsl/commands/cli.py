@@ -1,0 +1,319 @@
+"""The `policydsl` command line: click commands that wire the modules together, nothing more."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from policydsl.checking.frontend import is_stdin
+from policydsl.checking.pipeline import check_file
+from policydsl.commands import evaluate as commands_eval
+from policydsl.commands.build import echo
+from policydsl.diagnostics import Severity, Sink, format_json, format_text
+from policydsl.source import SourceFile
+from policydsl.textsafety import json_safe
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2  # the table in docs/cli.md says what each means
+
+# Inputs must exist (a missing file is a usage error, exit 2, before any work); `-` is standard input.
+_FILES = click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path)
+)
+_POLICY = click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+_INPUT = click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+
+
+def policy_files(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The files to work on: a folder stands for the `.policy` files under it (sorted, hidden folders
+    and files left out), as `opa check dir/` does; a folder without any is a usage error."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        inside = sorted(
+            p
+            for p in path.rglob("*.policy")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        if not inside:
+            raise click.UsageError(f"no .policy files in the folder {path}")
+        found.extend(inside)
+    return tuple(found)
+
+
+def one_stdin(**inputs: Path | None) -> None:
+    """Standard input can be read once: refuse `-` for two inputs of one command."""
+    dashes = [f"{name}" for name, path in inputs.items() if path is not None and str(path) == "-"]
+    if len(dashes) > 1:
+        raise click.UsageError(f"only one input can be standard input (`-`): {', '.join(dashes)}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="policydsl")
+def main() -> None:
+    """policydsl: write, check, compile, evaluate and draw subsidy policies."""
+
+
+def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
+    """Print the sink's diagnostics in the chosen format."""
+    diagnostics = sink.diagnostics
+    if fmt == "json":
+        echo(json_safe(format_json(diagnostics)))
+    elif diagnostics:
+        echo(format_text(diagnostics, sources))
+
+
+@main.command()
+# A file that cannot be read is still listed with the other files' findings (E004, in the chosen
+# format, for editors and CI), and makes the exit code 2.
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default="error",
+    show_default=True,
+    help="The lowest severity that makes the exit code 1.",
+)
+@click.option("--verbose", is_flag=True, help="Also show the findings the policy settles, with their reason.")
+@click.option(
+    "--timeout-ms",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Solver time limit for each analysis query.",
+)
+@click.option(
+    "--budget",
+    type=click.IntRange(min=1),
+    default=20000,  # Options.budget (not imported here: that would load the solver for every command)
+    show_default=True,
+    help="The most solver questions the analysis of one file asks; past it the rest is skipped "
+    "(a P900 finding, and the summary says the analysis was cut short).",
+)
+@click.option(
+    "--rlimit",
+    type=click.IntRange(min=1),
+    default=5_000_000,  # smt.DEFAULT_RLIMIT (not imported here, for the same reason)
+    show_default=True,
+    help="Solver steps each analysis question may take; a question not decided within them is "
+    "reported (P900), the same on every machine.",
+)
+def check(
+    files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeout_ms: int, budget: int, rlimit: int
+) -> None:
+    """Parse and check policy files, then analyse the clauses of those without errors; print every
+    problem found, or a one-line summary."""
+    from policydsl.analysis import report as analysis_report
+    from policydsl.analysis import run as analysis
+
+    sink = Sink()
+    sources: dict[str, SourceFile] = {}
+    settled: list[analysis.Settled] = []
+    options = analysis.Options(timeout_ms=timeout_ms, verbose=verbose, budget=budget, rlimit=rlimit)
+    cut_short = 0
+    files = policy_files(files)
+    unreadable = False
+    for path in files:
+        unreadable |= not is_stdin(path) and not (path.exists() and os.access(path, os.R_OK))
+        checked = check_file(path, sink)
+        if checked.source is not None:
+            sources[checked.source.name] = checked.source
+        result = analysis_report.analyse_checked(checked, sink, options)
+        if result is not None and verbose:
+            settled.extend(result.settled)
+        if result is not None and result.skipped:
+            cut_short += 1
+    if fmt == "sarif":
+        echo(json_safe(analysis_report.sarif_text(sink.diagnostics, settled)))
+    elif fmt == "json":
+        echo(json_safe(analysis_report.json_text(sink.diagnostics, settled)))
+    else:
+        emit(sink, sources, fmt)
+        if settled:
+            echo(analysis_report.settled_text(settled, sources))
+    threshold = Severity[fail_on.upper()]
+    failing = [d for d in sink.diagnostics if d.severity >= threshold]
+    if fmt == "text":
+        counts = {s: sum(1 for d in sink.diagnostics if d.severity is s) for s in Severity}
+        summary = f"{len(files)} file{'s' if len(files) != 1 else ''} checked: " + ", ".join(
+            f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}"
+            for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
+        )
+        if cut_short:
+            which = "its analysis was" if len(files) == 1 else f"the analysis of {cut_short} was"
+            summary += f"; {which} cut short at the budget of {budget} solver questions (--budget)"
+        echo(("ok: " if not failing else "") + summary)
+    sys.exit(EXIT_USAGE if unreadable else EXIT_PROBLEMS if failing else EXIT_OK)
+
+
+def _date(value: str | None) -> datetime.date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"`{value}` is not a date such as 2021-06-01") from None
+
+
+@main.command("eval")
+@click.argument("policy", type=_POLICY)
+@click.option("--facts", type=_INPUT, help="One applicant: a JSON object of facts (`-`: standard input).")
+@click.option("--batch", type=_INPUT, help="Many applicants: .csv or .jsonl (`-`: standard input).")
+@click.option(
+    "--input-format",
+    type=click.Choice(["csv", "jsonl"]),
+    help="With --batch: the input's format (default: its extension; needed for `--batch -`).",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where --batch results go."
+)
+@click.option("--date", "date_text", help="Evaluation date (validity, durations); default: today.")
+@click.option("--explain", is_flag=True, help="Explain every figure.")
+@click.option(
+    "--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed."
+)
+@click.option("--params", type=_INPUT, help="JSON values for parameters.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--interpret", is_flag=True, help="Use the reference interpreter instead of the compiled evaluator."
+)
+@click.option(
+    "--strict-facts",
+    "strict",
+    is_flag=True,
+    help="Refuse a key that names no fact (default: ignore it with a warning naming the closest fact).",
+)
+@click.option("--encoding", help="With --batch: the input's encoding (default: detected, UTF-8 or GB18030).")
+@click.option("--bom/--no-bom", default=True, help="With --batch: start CSV output with a BOM (for Excel).")
+@click.option(
+    "--formula-guard/--no-formula-guard",
+    default=True,
+    help="With --batch: quote CSV text cells a spreadsheet would run as formulas.",
+)
+def eval_command(
+    policy: Path,
+    facts: Path | None,
+    batch: Path | None,
+    input_format: str | None,
+    output: Path | None,
+    date_text: str | None,
+    explain: bool,
+    partial: bool,
+    params: Path | None,
+    fmt: str,
+    interpret: bool,
+    strict: bool,
+    encoding: str | None,
+    bom: bool,
+    formula_guard: bool,
+) -> None:
+    """Evaluate one applicant (--facts) or a whole batch (--batch … -o …)."""
+    date = _date(date_text) or datetime.date.today()
+    if (facts is None) == (batch is None):
+        raise click.UsageError("give either --facts FILE or --batch FILE")
+    if batch is not None and output is None:
+        raise click.UsageError("--batch needs -o FILE for the results")
+    if input_format is not None and batch is None:
+        raise click.UsageError("--input-format goes with --batch")
+    one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
+    evaluator = commands_eval.build(policy, params, interpret)
+    if batch is not None and output is not None:
+        options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)
+        sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
+    assert facts is not None
+    sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt, strict))
+
+
+@main.command("compile")
+@click.argument("policy", type=_POLICY)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="The module to write (default, or `-`: standard output).",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["python", "plan"]),
+    default="python",
+    show_default=True,
+    help="python: the evaluator module; plan: the lowered policy as text, for debugging.",
+)
+def compile_command(policy: Path, output: Path | None, target: str) -> None:
+    """Compile a policy to a standalone Python evaluator module (standard library only), or print its plan."""
+    from policydsl.commands.build import run_compile as run
+
+    sys.exit(run(policy, None if output is not None and str(output) == "-" else output, target))
+
+
+@main.command("test")
+@_FILES
+@click.option("--coverage", is_flag=True, help="Report clauses and condition branches no example reaches.")
+@click.option("--min-coverage", type=float, help="With --coverage: fail below this percentage.")
+@click.option("-k", "pattern", help="Only examples whose name contains this text.")
+def test_command(
+    files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None
+) -> None:
+    """Run the examples written in policy files; ends with `N passed, N failed`."""
+    sys.exit(commands_eval.test_files(policy_files(files), coverage, min_coverage, pattern))
+
+
+@main.command("diagram")
+@click.argument("file", type=_POLICY)
+@click.option("--measure", metavar="NAME", help="Draw this measure's decision tree (default: the overview).")
+@click.option("--all", "draw_all", is_flag=True, help="Draw the overview and every measure into -o DIR.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="out.svg|png|pdf|dot, or a folder."
+)
+@click.option("--facts", type=_INPUT, help="Highlight this applicant's path (JSON).")
+@click.option("--date", "date_text", help="With --facts: the evaluation date; default: today.")
+def diagram_command(
+    file: Path, measure: str | None, draw_all: bool, output: Path, facts: Path | None, date_text: str | None
+) -> None:
+    """Draw a policy's overview or a measure's decision tree; the format follows -o's extension."""
+    from policydsl.commands import render as command
+
+    date = (_date(date_text) or datetime.date.today()) if facts is not None else None
+    one_stdin(FILE=file, facts=facts)
+    sys.exit(command.diagram_command(file, measure, draw_all, output, facts, date))
+
+
+@main.command("report")
+@_FILES
+@click.option(
+    "-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True, help="The site folder."
+)
+@click.option(
+    "--sources",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    multiple=True,
+    help="A folder holding the source documents the policies name (repeatable).",
+)
+def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, ...]) -> None:
+    """Write a static, offline review site: the source text beside the clauses, diagrams, findings."""
+    from policydsl.commands import render as command
+
+    sys.exit(command.report_command(policy_files(files), output, sources))
+
+
+@main.command("fmt")
+@_FILES
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 and name the files that would change.")
+@click.option("--diff", is_flag=True, help="Print a unified diff of the changes instead of writing them.")
+def fmt_command(files: tuple[Path, ...], check: bool, diff: bool) -> None:
+    """Rewrite policy files in the canonical layout, keeping comments; `-` formats standard input."""
+    from policydsl.commands.build import run_fmt
+
+    sys.exit(run_fmt(policy_files(files), check=check, diff=diff))
+
+
+if __name__ == "__main__":
+    main()

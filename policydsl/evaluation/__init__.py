@@ -1,0 +1,1 @@
+"""The reference interpreter, the standard-library runtime, examples and batch evaluation."""

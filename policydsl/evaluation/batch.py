@@ -1,0 +1,507 @@
+"""Evaluate many applicants from CSV or JSON Lines, streaming, losing no row, with cross-applicant limits."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import io
+import json
+import sys
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, TextIO
+
+import attrs
+
+from policydsl.evaluation import runtime as rt
+from policydsl.files import atomic_output
+
+
+class Evaluator(Protocol):
+    """What batch evaluation needs of an evaluator (the interpreter or a compiled module)."""
+
+    def evaluate(
+        self,
+        facts: dict[str, Any],
+        date: datetime.date | None = None,
+        *,
+        partial: bool = False,
+        explain: bool = True,
+        strict: bool = False,
+    ) -> rt.Decision: ...
+
+    def retotal(self, decision: rt.Decision) -> None: ...
+
+
+@attrs.frozen
+class Constraint:
+    """A limit across applicants on one `measure`: a `quota` (with a `rank` function, or None when the
+    text declares no ranking), or a `group_cap` over the groups that `group` tells apart, with its
+    allocation rule `allocate` (proportional, or None)."""
+
+    measure: str
+    quota: int | None = None
+    rank: Callable[[dict[str, Any]], Decimal | None] | None = None
+    group_cap: Decimal | None = None
+    group: str | None = None
+    allocate: str | None = None
+
+
+def _int(text: str) -> int | Decimal:
+    # Python refuses to convert integers of more than 4300 digits; as a Decimal such a figure
+    # reaches the fact check, which says it is too large
+    return int(text) if len(text) <= 4000 else Decimal(text)
+
+
+def parse_json(text: str) -> Any:
+    """JSON with exact numbers (floats as Decimal, NaN and Infinity as the Decimal values the fact
+    check refuses by name); ValueError saying why the text is not usable JSON."""
+    try:
+        value = json.loads(
+            text, parse_float=Decimal, parse_int=_int, parse_constant=Decimal, object_pairs_hook=_unique
+        )
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("not usable JSON: it nests too deeply") from None
+    except _DuplicateKey as exc:
+        raise ValueError(str(exc)) from None
+    if not _encodable(json.dumps(value, ensure_ascii=False, default=str)):
+        raise ValueError("not usable JSON: it holds a lone surrogate (such as \\ud800), which is not text")
+    return value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: a repeated key is refused, not read as its last value."""
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            raise _DuplicateKey(f"not usable JSON: the key `{key}` is given twice")
+        value[key] = item
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# Batch input is read one physical line at a time, in chunks of at most this many bytes, so that no
+# line, however long, is held whole in memory; a longer line is an error row and reading goes on.
+MAX_LINE_BYTES = 1024 * 1024
+# A cell longer than this is an error row (a fact's value is a few dozen characters).
+MAX_CELL_CHARS = 64 * 1024
+# Column headers that are not facts but name the applicant in the output (header → key).
+ID_COLUMNS = {"id": "id", "_id": "_id", "编号": "id"}
+
+
+def physical_lines(handle: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, the line without its line break) for each line of `handle`; None for a line of
+    more than `limit` bytes, whose rest is skipped in chunks of at most `limit` bytes."""
+    number = 0
+    while True:
+        chunk = handle.readline(limit + 1)
+        if not chunk:
+            return
+        number += 1
+        if len(chunk.rstrip(b"\r\n")) > limit:
+            while chunk and not chunk.endswith(b"\n"):
+                chunk = handle.readline(limit)
+            yield number, None
+            continue
+        if chunk.endswith(b"\n"):
+            chunk = chunk[:-1]
+        yield number, chunk[:-1] if chunk.endswith(b"\r") else chunk
+
+
+def detect_encoding(path: Path) -> str:
+    """The encoding of a whole batch file: UTF-8 with a BOM (`utf-8-sig`), UTF-8, or GB18030 (what Excel
+    on Chinese Windows writes) when no line with non-ASCII text is UTF-8 and some line is not."""
+    with path.open("rb") as handle:
+        if handle.read(3) == b"\xef\xbb\xbf":
+            return "utf-8-sig"
+        handle.seek(0)
+        foreign = False
+        for _, line in physical_lines(handle, MAX_LINE_BYTES):
+            if line is None or line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                foreign = True
+                continue
+            return "utf-8"  # real UTF-8 text: lines that are not UTF-8 are error rows
+    return "gb18030" if foreign else "utf-8"
+
+
+def column_names(specs: Mapping[str, rt.FactSpec] | None) -> dict[str, str] | None:
+    """What a column header may say (a fact's name or its label, or an id column) → the key read."""
+    if specs is None:
+        return None
+    names = dict(ID_COLUMNS)
+    for key, spec in specs.items():
+        names.setdefault(spec.label, key)
+    names.update({key: key for key in specs})
+    return names
+
+
+def _header(cells: list[str], names: dict[str, str] | None, where: str) -> list[str]:
+    """The keys the columns are read into; InputError naming every unknown or repeated column."""
+    problems: list[str] = []
+    keys: list[str] = []
+    seen: dict[str, str] = {}
+    for cell in cells:
+        text = unicodedata.normalize("NFKC", cell).strip()  # spreadsheets pad names with spaces
+        key = text if names is None else names.get(text)
+        if key is None:
+            problems.append(
+                f"{where}: column `{text}`: no such fact (a column is a fact's name or label, or id)"
+            )
+            key = text
+        if key in seen:
+            problems.append(f"{where}: columns `{seen[key]}` and `{text}` give `{key}` twice")
+        seen.setdefault(key, text)
+        keys.append(key)
+    if problems:
+        raise rt.InputError(problems)
+    return keys
+
+
+def _csv_cells(text: str, line: int) -> tuple[list[str] | None, str | None]:
+    """The cells of one CSV line; a quote opened on a line must close on it."""
+    try:
+        # strict: a malformed quote is an error, not a field that runs on;
+        # skipinitialspace: `a, "1,000万"` (written by hand) quotes its second cell
+        cells = next(csv.reader([text], strict=True, skipinitialspace=True), [])
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            return None, f"a cell is longer than {MAX_CELL_CHARS} characters (line {line})"
+        if "unexpected end of data" in str(exc):
+            return None, f"a quote opened on line {line} is not closed on it (a cell cannot span lines)"
+        return None, f"unreadable row on line {line}: {exc}"
+    if any(len(cell) > MAX_CELL_CHARS for cell in cells):
+        return None, f"a cell is longer than {MAX_CELL_CHARS} characters (line {line})"
+    return cells, None
+
+
+def read_rows(
+    path: Path, encoding: str | None = None, specs: Mapping[str, rt.FactSpec] | None = None
+) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """Rows of a .csv or .jsonl file as (row number, facts, error): every line that is not blank is
+    one row (a CSV row is numbered among the data rows, a JSON Lines row by its line), and a malformed
+    line is an error row.  `encoding` defaults to detect_encoding's answer.
+    With the policy's fact `specs`, CSV columns may be headed by a fact's label, and a column that
+    names no fact stops the batch (InputError) before any row is read."""
+    encoding = encoding or detect_encoding(path)
+    is_csv = path.suffix.lower() == ".csv"
+    names = column_names(specs)
+    with path.open("rb") as handle:
+        keys: list[str] | None = None
+        number = 0
+        for line_number, raw in physical_lines(handle, MAX_LINE_BYTES):
+            if raw is not None and not raw.strip():
+                continue
+            if raw is not None and line_number == 1 and encoding == "utf-8-sig":
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            text: str | None = None
+            error: str | None = None
+            if raw is None:
+                error = f"line {line_number} is longer than {MAX_LINE_BYTES} bytes"
+            else:
+                try:
+                    text = raw.decode(encoding)
+                except UnicodeDecodeError:
+                    error = f"line {line_number} is not {_ENCODING_NAMES.get(encoding, encoding)} text"
+            if is_csv and keys is None:
+                cells = None if text is None else _csv_cells(text, line_number)[0]
+                if cells is None:
+                    raise rt.InputError([f"{path}: the header line cannot be read ({error or 'malformed'})"])
+                keys = _header(cells, names, str(path))
+                continue
+            # a CSV row is numbered by its place among the data rows, a JSON Lines row by its line
+            number = number + 1 if is_csv else line_number
+            if error is not None or text is None:
+                yield number, None, error
+            elif is_csv:
+                yield number, *_csv_row(text, line_number, keys or [])
+            else:
+                yield number, *_json_row(text)
+
+
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "gb18030": "GB18030"}
+
+
+def encoding_name(encoding: str) -> str:
+    """How the batch command names an encoding."""
+    return _ENCODING_NAMES.get(encoding.lower(), encoding)
+
+
+def _csv_row(text: str, line: int, keys: list[str]) -> tuple[dict[str, Any] | None, str | None]:
+    cells, error = _csv_cells(text, line)
+    if cells is None:
+        return None, error
+    if len(cells) > len(keys):
+        return None, f"row has {len(cells)} cells; the header has {len(keys)}"
+    return dict(zip(keys, cells, strict=False)), None
+
+
+def _json_row(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        value = parse_json(text)
+    except ValueError as exc:
+        return None, str(exc)
+    if not isinstance(value, dict):
+        return None, "each line must be a JSON object of facts"
+    return value, None
+
+
+def group_key(spec: rt.FactSpec | None, raw: Any) -> str | None:
+    """The group an applicant belongs to under a group cap: the group fact's value with spaces trimmed
+    and full-width forms folded (`甲　` and `甲`, `Ａ` and `A` are one group); None, no group, when blank."""
+    if raw is None:
+        return None
+    value = raw
+    if spec is not None:
+        try:
+            value = rt.parse_fact(spec, raw)  # an enum's label and name are one member
+        except ValueError:
+            value = raw
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    return text or None
+
+
+@attrs.define
+class _Seen:
+    row: int
+    status: str
+    amount: Decimal | None
+    rank: Decimal | None
+    group: str | None
+
+
+def _plan(
+    records: Iterator[tuple[int, dict[str, Any] | None, str | None]],
+    evaluator: Evaluator,
+    date: datetime.date | None,
+    constraints: list[Constraint],
+    specs: Mapping[str, rt.FactSpec] | None,
+    strict: bool = False,
+) -> dict[str, dict[int, tuple[str, Decimal | None, str]]]:
+    """First pass: decide, per constrained measure, what each row's result becomes under the quota or
+    group cap.  Keeps only a small record per eligible row."""
+    seen: dict[str, list[_Seen]] = {c.measure: [] for c in constraints}
+    for number, facts, error in records:
+        if facts is None or error:
+            continue
+        try:
+            decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
+        except rt.InputError:
+            continue
+        for c in constraints:
+            result = decision.measures[c.measure]
+            if result.status == rt.INELIGIBLE:
+                continue
+            rank = c.rank(facts) if c.rank is not None else None
+            group = None
+            if c.group is not None:
+                group = group_key((specs or {}).get(c.group), facts.get(c.group))
+            seen[c.measure].append(_Seen(number, result.status, result.amount, rank, group))
+    changes: dict[str, dict[int, tuple[str, Decimal | None, str]]] = {}
+    for c in constraints:
+        rows = seen[c.measure]
+        change: dict[int, tuple[str, Decimal | None, str]] = {}
+        if c.quota is not None and len(rows) > c.quota:
+            if c.rank is None:
+                for r in rows:
+                    change[r.row] = (
+                        rt.UNDETERMINED,
+                        r.amount,
+                        f"{len(rows)} 个符合条件，名额 {c.quota} 个，原文未规定遴选排序",
+                    )
+            else:
+                order = sorted(
+                    rows, key=lambda r: (-(r.rank if r.rank is not None else Decimal("-Infinity")), r.row)
+                )
+                for place, r in enumerate(order, 1):
+                    if place > c.quota:
+                        change[r.row] = (rt.INELIGIBLE, None, f"未入选：名额 {c.quota} 个，排名第 {place}")
+        if c.group_cap is not None:
+            groups: dict[str | None, list[_Seen]] = {}
+            for r in rows:
+                if r.row not in change and r.group is not None:  # no group: the cap does not bind
+                    groups.setdefault(r.group, []).append(r)
+            for name, members in groups.items():
+                total = sum((m.amount or Decimal(0) for m in members), Decimal(0))
+                if total <= c.group_cap:
+                    continue
+                for m in members:
+                    if c.allocate == "proportional" and m.amount is not None:
+                        share = (m.amount * c.group_cap / total).quantize(
+                            Decimal("0.01"), rounding="ROUND_DOWN"
+                        )
+                        change[m.row] = (
+                            m.status,
+                            share,
+                            f"集体封顶 {rt.yuan(c.group_cap)}（{name}）按比例分配",
+                        )
+                    else:
+                        change[m.row] = (
+                            rt.CEILING,
+                            m.amount,
+                            f"{name} 成员合计 {rt.yuan(total)} 超过集体封顶 {rt.yuan(c.group_cap)}，"
+                            "原文未规定分配办法",
+                        )
+        changes[c.measure] = change
+    return changes
+
+
+def _apply(
+    evaluator: Evaluator,
+    decision: rt.Decision,
+    row: int,
+    changes: dict[str, dict[int, tuple[str, Decimal | None, str]]],
+) -> None:
+    changed = False
+    for measure, change in changes.items():
+        if row in change:
+            status, amount, reason = change[row]
+            result = decision.measures[measure]
+            result.status, result.amount = status, amount
+            result.reasons.append(reason)
+            changed = True
+    if changed:
+        evaluator.retotal(decision)
+
+
+def _row_out(
+    number: int, facts: dict[str, Any] | None, decision: rt.Decision | None, error: str | None
+) -> dict[str, Any]:
+    row_id = (facts or {}).get("id", (facts or {}).get("_id", number))
+    out: dict[str, Any] = {"row": number, "id": row_id, "error": error}
+    if decision is not None:
+        out["total_status"] = decision.total.status
+        out["total_amount"] = None if decision.total.amount is None else str(decision.total.amount)
+        for name, m in decision.measures.items():
+            out[f"{name}.status"] = m.status
+            out[f"{name}.amount"] = None if m.amount is None else str(m.amount)
+            out[f"{name}.reasons"] = "；".join(m.reasons)
+    return out
+
+
+# A text cell that starts with one of these is run as a formula by Excel and WPS (OWASP's rule).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Output columns that hold figures, which are numbers and never neutralised.
+_FIGURES = ("row", "total_amount")
+
+
+def guard_formulas(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` with every text cell a spreadsheet would run as a formula prefixed by a single quote;
+    amounts (negative ones too) and row numbers are numbers and stay as they are."""
+    return {
+        key: "'" + value
+        if isinstance(value, str)
+        and value.startswith(FORMULA_STARTS)
+        and key not in _FIGURES
+        and not key.endswith(".amount")
+        else value
+        for key, value in record.items()
+    }
+
+
+def fact_specs_of(evaluator: Evaluator) -> Mapping[str, rt.FactSpec] | None:
+    """The facts an evaluator takes (the interpreter's and the compiled evaluator's), if it says."""
+    specs = getattr(getattr(evaluator, "interpreter", None), "specs", None)
+    return specs if isinstance(specs, Mapping) else None
+
+
+def run_batch(
+    evaluator: Evaluator,
+    measures: list[str],
+    source: Path,
+    target: Path,
+    date: datetime.date | None,
+    constraints: list[Constraint],
+    progress: TextIO | None = None,
+    *,
+    encoding: str | None = None,
+    bom: bool = False,
+    formula_guard: bool = True,
+    strict: bool = False,
+    ignored: dict[str, int] | None = None,
+) -> tuple[int, int]:
+    """Evaluate every row of `source` into `target` (.csv or .jsonl); returns (rows, rows with errors).
+    The input's `encoding` is detected when not given (detect_encoding).  CSV output starts with a
+    byte-order mark when `bom` (Excel needs one to read UTF-8) and, with `formula_guard`, neutralises
+    text cells a spreadsheet would run as formulas.  A key of a JSON Lines row that names no fact is
+    ignored and counted in `ignored` (key -> rows), or, when `strict`, makes the row an error row.
+    The output is written to a temporary file and renamed into place only when complete."""
+    encoding = encoding or detect_encoding(source)
+    specs = fact_specs_of(evaluator)
+    with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
+        rows_in = read_rows(source, encoding, specs)
+        changes = _plan(rows_in, evaluator, date, constraints, specs, strict) if constraints else {}
+    columns = ["row", "id", "error", "total_status", "total_amount"]
+    for name in measures:
+        columns += [f"{name}.status", f"{name}.amount", f"{name}.reasons"]
+    reader = read_rows(source, encoding, specs)
+    first = next(reader, None)  # an unknown column stops the batch before any output
+    rows = errors = 0
+    is_csv = target.suffix.lower() == ".csv"
+    with atomic_output(target) as raw:  # noqa: SIM117 (the text layer must close before the rename)
+        # backslashreplace: nothing read from the input can make a row unwritable
+        with io.TextIOWrapper(
+            raw, encoding="utf-8-sig" if is_csv and bom else "utf-8", errors="backslashreplace", newline=""
+        ) as out:
+            writer = csv.DictWriter(out, columns) if is_csv else None
+            if writer is not None:
+                writer.writeheader()
+            for number, facts, error in _chain(first, reader):
+                decision = None
+                if facts is not None and error is None:
+                    try:
+                        decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
+                        _apply(evaluator, decision, number, changes)
+                        if ignored is not None:
+                            for key in decision.ignored_keys:
+                                ignored[key] = ignored.get(key, 0) + 1
+                    except rt.InputError as exc:
+                        error = "; ".join(exc.problems)
+                rows += 1
+                errors += error is not None
+                record = _row_out(number, facts, decision, error)
+                if writer is not None:
+                    if formula_guard:
+                        record = guard_formulas(record)
+                    writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+                else:
+                    out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+                if progress is not None and rows % 1000 == 0:
+                    progress.write(f"\r{rows} rows…")
+                    progress.flush()
+    if progress is not None:
+        progress.write(f"\r{rows} rows done\n")
+    return rows, errors
+
+
+def _chain(
+    first: tuple[int, dict[str, Any] | None, str | None] | None,
+    rest: Iterator[tuple[int, dict[str, Any] | None, str | None]],
+) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def stderr_progress() -> TextIO | None:
+    """Progress on standard error, only when it is a terminal."""
+    return sys.stderr if sys.stderr.isatty() else None

@@ -1,0 +1,250 @@
+"""The examples written in policy files, past the checks: read once into plain data (the one reader of
+`example` blocks), run, and measured for which clauses and branches they reach."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from policydsl.checking.model import Model
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.interpreter import Coverage, CoverageKey, Interpreter
+from policydsl.plan import nodes as P
+from policydsl.plan.lower import lower, lower_expr
+from policydsl.source import Span
+from policydsl.syntax import ast
+
+
+@attrs.frozen
+class Given:
+    """One fact an example gives: the `fact` as written and its `value`, a text or an expression
+    that uses no fact, lowered (`text` as written)."""
+
+    fact: str
+    value: P.Expr | str
+    text: str = ""
+
+
+@attrs.frozen
+class Expected:
+    """What an example expects of a measure (`target`; None is the total): `kind` is "amount",
+    "ceiling", "undetermined" or "ineligible", with the `value` (lowered; `text` as written) for the
+    first two."""
+
+    target: str | None
+    kind: str
+    value: P.Expr | None
+    text: str = ""
+
+
+@attrs.frozen
+class Example:
+    """A worked example, read: its `name`, where it stands (`span`), the `day` it is evaluated on
+    (its own `on` date, else the policy's first valid day, else the day of issue; None: not
+    known), the `given` facts and the `expectations`."""
+
+    name: str
+    span: Span
+    day: datetime.date | None
+    given: tuple[Given, ...]
+    expectations: tuple[Expected, ...]
+
+
+@attrs.frozen
+class Examples:
+    """A policy's examples in order (`cases`), and `sites`: where each branch example coverage
+    counts is written (keyed as the interpreter records it, `interpreter.CoverageKey`)."""
+
+    cases: tuple[Example, ...]
+    sites: Mapping[CoverageKey, Span]
+
+    def matching(self, pattern: str | None) -> list[Example]:
+        """The examples whose name contains `pattern` (all of them without one)."""
+        return [e for e in self.cases if not pattern or pattern in e.name]
+
+
+def read_examples(model: Model, plan: P.Plan, source_text: str = "") -> Examples:
+    """The `example` blocks of a checked policy without errors (`plan` its lowering), with their
+    values lowered as the plan's expressions are, and the places coverage points at."""
+    first_day = plan.validity.start or plan.issued
+
+    def lowered(node: ast.Expr) -> tuple[P.Expr, str]:
+        return lower_expr(model, node, source_text)
+
+    def given(binding: ast.Binding) -> Given:
+        if isinstance(binding.value, ast.Text):
+            return Given(binding.name.text, binding.value.value)
+        return Given(binding.name.text, *lowered(binding.value))
+
+    def expected(e: ast.Expectation) -> Expected:
+        target = None if e.target is None else e.target.text
+        if e.value is None:
+            return Expected(target, e.kind, None)
+        return Expected(target, e.kind, *lowered(e.value))
+
+    cases = tuple(
+        Example(
+            ex.name,
+            ex.span,
+            ex.date if ex.date is not None else first_day,
+            tuple(given(b) for b in ex.given),
+            tuple(expected(e) for e in ex.expectations),
+        )
+        for ex in model.policy.of(ast.Example)
+    )
+    return Examples(cases, MappingProxyType(_sites(model, plan)))
+
+
+def _sites(model: Model, plan: P.Plan) -> dict[CoverageKey, Span]:
+    """Where each clause and each atom of its conditions is written, by the plan's clause ids: the
+    plan keeps the AST's clauses and atoms in the same order."""
+    sites: dict[CoverageKey, Span] = {}
+    for measure in model.policy.of(ast.Measure):
+        planned = plan.measure(measure.name.text)
+        for clause, pc in zip(measure.clauses, planned.clauses, strict=True):
+            sites[pc.id] = clause.span
+            for ci, (cond, pcond) in enumerate(zip(clause.conditions, pc.conditions, strict=True)):
+                for ai, (atom, _) in enumerate(zip(_atoms(cond.expr), P.atoms(pcond.cond), strict=True)):
+                    sites[(pc.id, ci, ai)] = atom.span
+    return sites
+
+
+def given_facts(interpreter: Interpreter, example: Example) -> dict[str, Any]:
+    """An example's given facts as an applicant's input: a text as it is, a duration as written,
+    any other value as the interpreter works it out (InputError when it has none)."""
+    facts: dict[str, Any] = {}
+    for given in example.given:
+        if isinstance(given.value, str):
+            facts[given.fact] = given.value
+        elif isinstance(given.value, P.DurationConst):
+            facts[given.fact] = given.value.text
+        else:
+            facts[given.fact] = interpreter.literal(given.value, given.text)
+    return facts
+
+
+def _expected(kind: str, value: Decimal | None) -> str:
+    if kind == "amount":
+        return f"= {rt.yuan(value)}"
+    if kind == "ceiling":
+        return f"最高 {rt.yuan(value)}"
+    return {"undetermined": "金额未定", "ineligible": "不符合"}[kind]
+
+
+def _matches(result: rt.MeasureResult, kind: str, value: Decimal | None) -> bool:
+    if kind == "amount":
+        return result.status == rt.DETERMINED and result.amount == value
+    if kind == "ceiling":
+        return result.status == rt.CEILING and result.amount == value
+    if kind == "undetermined":
+        return result.status == rt.UNDETERMINED
+    return result.status == rt.INELIGIBLE
+
+
+@attrs.frozen
+class ExampleResult:
+    """One example's outcome: the `failures` (empty when it passed), the `decision` when it ran."""
+
+    example: Example
+    failures: tuple[str, ...]
+    decision: rt.Decision | None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run_example(
+    interpreter: Interpreter, example: Example, coverage: Coverage | None = None
+) -> ExampleResult:
+    try:
+        facts = given_facts(interpreter, example)
+        decision = interpreter.evaluate(facts, example.day, coverage=coverage)
+    except rt.InputError as exc:
+        return ExampleResult(example, tuple(f"the given facts are unusable: {p}" for p in exc.problems), None)
+    failures: list[str] = []
+    for expectation in example.expectations:
+        try:
+            value = (
+                None
+                if expectation.value is None
+                else interpreter.literal(expectation.value, expectation.text)
+            )
+        except rt.InputError as exc:  # an unset parameter, a division by zero
+            failures.extend(f"the expected amount has no value: {p}" for p in exc.problems)
+            continue
+        if expectation.target is None:
+            result = decision.total
+            name = "total"
+        else:
+            name = expectation.target
+            result = decision.measures[name]
+        if not _matches(result, expectation.kind, value):
+            got = rt.describe(result)
+            why = f"（{'；'.join(result.reasons)}）" if result.reasons else ""
+            failures.append(f"{name}: expected {_expected(expectation.kind, value)}, got {got}{why}")
+    return ExampleResult(example, tuple(failures), decision)
+
+
+def run_examples(model: Model, source_text: str, coverage: Coverage | None = None) -> list[ExampleResult]:
+    """Every example of a checked policy without errors, run by the interpreter."""
+    plan = lower(model, source_text)
+    return run_all(plan, read_examples(model, plan, source_text), coverage)
+
+
+def run_all(plan: P.Plan, examples: Examples, coverage: Coverage | None = None) -> list[ExampleResult]:
+    """Each of `examples` run on `plan` by the interpreter, in order."""
+    interpreter = Interpreter(plan)
+    return [run_example(interpreter, ex, coverage) for ex in examples.cases]
+
+
+@attrs.frozen
+class Gap:
+    """Something no example reaches: a clause never applied, or a condition never true / never false."""
+
+    span: Span
+    message: str
+
+
+def coverage_gaps(
+    plan: P.Plan, sites: Mapping[CoverageKey, Span], seen: Coverage
+) -> tuple[int, int, list[Gap]]:
+    """(branches reached, branches in all, what is missed): every clause counts its applying and not
+    applying, every atom of a condition (a comparison, a yes/no fact) its true and false outcome.
+    `seen` is keyed as the interpreter records it (`interpreter.CoverageKey`), `sites` the same
+    (`Examples.sites`)."""
+    gaps: list[Gap] = []
+    reached = total = 0
+    for measure in plan.measures:
+        for pc in measure.clauses:
+            total += 1
+            if True in seen.get(pc.id, set()):
+                reached += 1
+            else:
+                gaps.append(Gap(sites[pc.id], f"clause {pc.id} never applies in any example"))
+            for ci, pcond in enumerate(pc.conditions):
+                for ai, _ in enumerate(P.atoms(pcond.cond)):
+                    outcomes = seen.get((pc.id, ci, ai), set())
+                    for value in (True, False):
+                        total += 1
+                        if value in outcomes:
+                            reached += 1
+                        else:
+                            never = f"`{pc.id}` condition is never {'true' if value else 'false'}"
+                            gaps.append(Gap(sites[(pc.id, ci, ai)], f"{never} in any example"))
+    return reached, total, gaps
+
+
+def _atoms(expr: ast.Expr) -> list[ast.Expr]:
+    """The atoms of a condition as written, in the order of `plan.nodes.atoms` (`a implies b` is
+    lowered to `not a or b`, which keeps it)."""
+    if isinstance(expr, ast.And | ast.Or | ast.Implies):
+        return _atoms(expr.left) + _atoms(expr.right)
+    if isinstance(expr, ast.Not):
+        return _atoms(expr.operand)
+    return [expr]

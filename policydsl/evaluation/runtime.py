@@ -1,0 +1,1030 @@
+"""The evaluation runtime shared by the interpreter and generated evaluators (standard library only).
+
+Generated evaluator modules carry a copy of this file's text, so it must import nothing outside the
+standard library and must not refer to the rest of policydsl.
+"""
+
+import dataclasses
+import datetime
+import decimal
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+# Arithmetic runs in this context: 60 significant digits keep every product of amounts as written
+# in policies exact; only division can round, at the 60th digit.  Money is then rounded by the
+# policy's own rule (default: to the fen, half up).
+CONTEXT = decimal.Context(
+    prec=60,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+
+EXACT, AT_MOST, UNKNOWN = "exact", "at_most", "unknown"
+DETERMINED, CEILING, UNDETERMINED, INELIGIBLE = "determined", "ceiling", "undetermined", "ineligible"
+
+ROUNDING_QUANTA = {"yuan": Decimal("1"), "jiao": Decimal("0.1"), "fen": Decimal("0.01")}
+ROUNDING_MODES = {
+    "half_up": decimal.ROUND_HALF_UP,
+    "half_even": decimal.ROUND_HALF_EVEN,
+    "down": decimal.ROUND_DOWN,
+}
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+class InputError(ValueError):
+    """The applicant's facts are unusable; `problems` lists every one of them."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+class Missing(Exception):
+    """A fact the computation needs was not given (`name`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rounding:
+    """Round money to `unit` (yuan, jiao, fen) with `mode` (half_up, half_even, down)."""
+
+    unit: str = "fen"
+    mode: str = "half_up"
+
+    def __call__(self, value: Decimal) -> Decimal:
+        return value.quantize(ROUNDING_QUANTA[self.unit], rounding=ROUNDING_MODES[self.mode])
+
+
+# ------------------------------------------------------------------------------ formatting
+
+
+# Formatting is exact whatever the decimal context: `%`, `/` and normalize() would round an amount
+# of more than 28 digits in the default context (or fail outright), and show a figure that is not
+# the one decided.
+def yuan(value: Decimal | None) -> str:
+    """An amount the way a drafter writes it: 100万元, 1.5亿元, 2345.67元."""
+    if value is None:
+        return "未定"
+    size = value.copy_abs()
+    if size >= 100000000 and _whole(shift(value, -6)):
+        return f"{_plain(shift(value, -8))}亿元"
+    if size >= 10000 and _whole(shift(value, -2)):
+        return f"{_plain(shift(value, -4))}万元"
+    return f"{_plain(value)}元"
+
+
+def _whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def show(value: Any) -> str:
+    """Any fact value for an explanation."""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, Decimal):
+        return _plain(value)
+    if value is None:
+        return "未知"
+    return str(value)
+
+
+# ------------------------------------------------------------------------------ the applicant
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FactSpec:
+    """What a fact accepts: `kind` (money, percent, number, count, bool, date, text, enum,
+    duration), count `unit`, enum `members` (name -> label) and literal `bounds` ((op, value)...)."""
+
+    name: str
+    label: str
+    kind: str
+    unit: str | None = None
+    members: tuple[tuple[str, str], ...] = ()
+    bounds: tuple[tuple[str, Decimal], ...] = ()
+
+
+# Units that count whole things: a count of one of these is a whole number; any other unit (亩,
+# 平方米, a unit the policy declares) measures an amount that need not be whole.
+COUNTING_UNITS = ("家", "人", "场", "项", "条", "次", "个", "件", "台", "套", "名", "所")
+
+
+def whole_unit(unit: str | None) -> bool:
+    """Whether a count of `unit` is a whole number (a counting unit, or a count with no unit)."""
+    return unit is None or unit in COUNTING_UNITS
+
+
+_TRUE = frozenset({"true", "是", "yes", "1"})
+_FALSE = frozenset({"false", "否", "no", "0"})
+# 亿, 万 and 千 as powers of ten: applied by moving the decimal point, which is exact at any length.
+_SHIFTS = {"亿": 8, "万": 4, "千": 3}
+# A figure of 10^MAX_DIGITS or more is refused, in facts as in policy text: no subsidy is that
+# large, so it is a typing error, and refusing it keeps every computation far from the limits of
+# the arithmetic (60 significant digits, exponents up to 999999).
+MAX_DIGITS = 40
+# Nor has any figure a nonzero digit beyond the 40th decimal place (a 分 is the second; a rate of one
+# third written out to 30 places is the finest anyone types): this keeps a text such as `1e-999999999`
+# from becoming a billion digits when it is written out, compared exactly or solved.
+MAX_PLACES = 40
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def shift(value: Decimal, places: int) -> Decimal:
+    """`value` times 10^places, exactly: the digits are kept and only the exponent moves."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int), "only finite numbers are shifted"
+    return Decimal((sign, digits, exponent + places))
+
+
+# `1,000` and `1,234,567.5`: a comma only between groups of three digits
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+
+
+def odd_characters(text: str) -> str | None:
+    """Why `text` cannot be a figure as it looks, or None: a character that cannot be seen (a format
+    or control character) or a digit of another script (`৪` looks like 8 and is 4), named by its code
+    point."""
+    for char in text:
+        category = unicodedata.category(char)
+        if category in ("Cf", "Cc") or (char.isdigit() and not char.isascii()):
+            name = unicodedata.name(char, "")
+            what = "an invisible character" if category in ("Cf", "Cc") else "a digit that is not 0-9"
+            return f"`{text}` holds {what}: U+{ord(char):04X}" + (f" {name}" if name else "")
+    return None
+
+
+def too_precise(value: Decimal, places: int = 0) -> bool:
+    """Whether `value` times 10^places has a nonzero digit beyond MAX_PLACES after the decimal point."""
+    _, digits, exponent = value.as_tuple()
+    if not value or not isinstance(exponent, int):
+        return False
+    written = "".join(map(str, digits))
+    return exponent + places + len(written) - len(written.rstrip("0")) < -MAX_PLACES
+
+
+def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
+    places = 0
+    if isinstance(raw, bool):
+        raise ValueError("a number, not true/false")
+    if isinstance(raw, int | Decimal):
+        value = Decimal(raw)
+    elif isinstance(raw, float):
+        raise ValueError("a decimal number written exactly (as text or an integer), not a binary float")
+    elif isinstance(raw, str):
+        # full-width digits and signs (as typed with a Chinese input method) are the ASCII ones
+        text = unicodedata.normalize("NFKC", raw).strip()
+        odd = odd_characters(text)
+        if odd is not None:
+            raise ValueError(odd)
+        for suffix in suffixes:
+            if text.endswith(suffix):
+                text = text[: -len(suffix)]
+                break
+        if text[-1:] in _SHIFTS:
+            places, text = _SHIFTS[text[-1]], text[:-1]
+        if "," in text:
+            if not _GROUPED.fullmatch(text.strip()):
+                raise ValueError(f"`{raw}`: a comma separates digits only in groups of three (1,000,000)")
+            text = text.replace(",", "")
+        try:
+            value = Decimal(text)
+        except decimal.InvalidOperation:
+            raise ValueError(f"`{raw}` is not a number") from None
+    else:
+        raise ValueError(f"a number, not {type(raw).__name__}")
+    if not value.is_finite():
+        raise ValueError(f"`{raw}` is not a finite number")
+    if value and value.adjusted() + places >= MAX_DIGITS:
+        raise ValueError(f"`{raw}` is too large (figures are limited to {MAX_DIGITS} digits)")
+    if too_precise(value, places):
+        raise ValueError(f"`{raw}` is too precise (figures have at most {MAX_PLACES} decimal places)")
+    return shift(value, places)
+
+
+def parse_fact(spec: FactSpec, raw: Any) -> Any:
+    """One raw value (from JSON, CSV or Python) as the fact's type, or ValueError saying why not.
+    Checked in the evaluator's own context: a caller's context (a small `Emax`, say) never turns a
+    check into a decimal exception."""
+    with decimal.localcontext(CONTEXT):
+        return _parse_fact(spec, raw)
+
+
+def _parse_fact(spec: FactSpec, raw: Any) -> Any:
+    kind = spec.kind
+    value: Any
+    if kind == "money":
+        value = _number(raw, ("元",))
+        if value < 0 and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
+            raise ValueError(f"an amount of money cannot be negative (got {show(value)})")
+    elif kind == "percent":
+        text = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else None
+        if text is not None and text.endswith("%"):
+            value = shift(_number(text[:-1]), -2)
+        else:
+            value = _number(raw)
+            # `60` for 60% would be read as 6000%: a bare figure is a fraction, at most 1
+            if abs(value) > 1:
+                raise ValueError(
+                    f"a percentage is a fraction (0.6) or written with % (60%); `{show(value)}` would be "
+                    f"{show(value * 100)}%"
+                )
+    elif kind == "count":
+        value = _number(raw, tuple(u for u in (spec.unit,) if u))
+        if whole_unit(spec.unit) and (value < 0 or value != value.to_integral_value()):
+            raise ValueError(f"a count is a whole number ≥ 0 (got {show(value)})")
+        if value < 0:
+            raise ValueError(f"an amount in {spec.unit} is at least 0 (got {show(value)})")
+    elif kind == "number":
+        value = _number(raw)
+    elif kind == "bool":
+        if isinstance(raw, bool):
+            value = raw
+        elif isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            value = raw.strip().lower() in _TRUE
+        elif isinstance(raw, int) and raw in (0, 1):
+            value = bool(raw)
+        else:
+            raise ValueError(f"true or false, not `{raw}`")
+    elif kind == "date":
+        if isinstance(raw, datetime.date):
+            value = raw
+        else:
+            try:
+                value = datetime.date.fromisoformat(str(raw).strip())
+            except ValueError:
+                raise ValueError(f"a date such as 2021-06-01, not `{raw}`") from None
+    elif kind == "enum":
+        text = str(raw).strip()
+        names = {name: name for name, _ in spec.members}
+        names.update({label: name for name, label in spec.members})
+        if text not in names:
+            raise ValueError(f"`{raw}` is not one of " + ", ".join(n for n, _ in spec.members))
+        value = names[text]
+    elif kind == "text":
+        if not isinstance(raw, str | int) or isinstance(raw, bool):
+            raise ValueError(f"a text, not {type(raw).__name__}")
+        value = str(raw)
+    else:
+        raise ValueError(f"facts of type {kind} cannot be given")
+    for op, bound in spec.bounds:
+        if isinstance(value, Decimal) and not _OPS[op](value, bound):
+            raise ValueError(f"must be {op} {show(bound)} (got {show(value)})")
+    return value
+
+
+# Keys that name the applicant, never a fact: they are neither read nor reported.
+ID_KEYS = frozenset({"id", "_id", "编号"})
+
+
+def unknown_keys(specs: Mapping[str, FactSpec], raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys of `raw` that name no fact (an id aside), in their order: what a decision ignores."""
+    return tuple(key for key in raw if key not in specs and key not in ID_KEYS)
+
+
+def extra_keys(specs: Mapping[str, FactSpec], raw: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The unknown_keys of an applicant who gives every fact by its name, or None when another key is
+    another spelling of a fact's name (the fact is given twice, and parse_facts decides which counts)."""
+    for key in raw:
+        spec = specs.get(key)
+        if spec is not None and spec.name != key:
+            return None
+    return unknown_keys(specs, raw)
+
+
+def unknown_key(specs: Mapping[str, FactSpec], key: str) -> str:
+    """`key` names no fact, with the closest fact name when one is close: for a warning or an error."""
+    close = difflib.get_close_matches(key, list(specs), n=1, cutoff=0.6)
+    return f"`{key}`: no such fact" + (f" (did you mean `{close[0]}`?)" if close else "")
+
+
+def parse_facts(
+    specs: Mapping[str, FactSpec], raw: Mapping[str, Any], *, strict: bool = False
+) -> dict[str, Any]:
+    """Check and convert an applicant's raw facts, reporting every problem at once.
+
+    Empty values (None, "") count as not given.  A key that names no fact is ignored (the decision
+    lists it: unknown_keys), or, when `strict`, refused with the closest fact name; an id key is
+    neither."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    given_as: dict[str, str] = {}
+    with decimal.localcontext(CONTEXT):  # as in parse_fact: the caller's context plays no part
+        for key, item in raw.items():
+            spec = specs.get(key)
+            if spec is None:
+                if strict and key not in ID_KEYS:
+                    problems.append(unknown_key(specs, key))
+                continue
+            if item is None or (isinstance(item, str) and not item.strip()):
+                continue
+            if spec.name in given_as:  # one fact under two spellings: which value was meant?
+                problems.append(
+                    f"`{given_as[spec.name]}` and `{key}` both give {spec.label}（{spec.name}）; give it once"
+                )
+                continue
+            given_as[spec.name] = key
+            try:
+                values[spec.name] = _parse_fact(spec, item)
+            except ValueError as exc:
+                problems.append(f"`{key}` ({spec.label}): {exc}")
+    if problems:
+        raise InputError(problems)
+    return values
+
+
+# ------------------------------------------------------------------------------ results
+
+
+@dataclasses.dataclass(slots=True)
+class ClauseOutcome:
+    """One clause on one applicant: whether it `applies` (None: cannot tell), its `amount` after caps
+    and rounding with its `precision` (exact, at_most, unknown), and the explanation `steps`."""
+
+    id: str
+    kind: str
+    label: str
+    cite: str | None
+    exception_of: str | None
+    priority: int | None
+    applies: bool | None
+    amount: Decimal | None = None
+    precision: str = EXACT
+    steps: list[str] = dataclasses.field(default_factory=list)
+    unknown_reason: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class MeasureResult:
+    """A measure's decision: `status` (determined, ceiling, undetermined, ineligible), the `amount`
+    (an entitlement, or the ceiling), payment `forms`, `reasons` (why ineligible or undetermined),
+    the `clauses` applied, facts still `needed`, the `explanation`, and the truth of every condition
+    (`conditions`, keyed `measure.require.1`, `measure.clause.if.1`…)."""
+
+    measure: str
+    label: str
+    cite: str | None
+    status: str
+    amount: Decimal | None
+    forms: tuple[str, ...] = ()
+    reasons: list[str] = dataclasses.field(default_factory=list)
+    clauses: list[str] = dataclasses.field(default_factory=list)
+    needed: list[str] = dataclasses.field(default_factory=list)
+    explanation: list[str] = dataclasses.field(default_factory=list)
+    conditions: dict[str, bool | None] = dataclasses.field(default_factory=dict)
+    selection: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "label": self.label,
+            "cite": self.cite,
+            "status": self.status,
+            "amount": None if self.amount is None else str(self.amount),
+            "payment_forms": list(self.forms),
+            "reasons": list(self.reasons),
+            "clauses": list(self.clauses),
+            "needed": list(self.needed),
+            "selection": self.selection,
+            "explanation": list(self.explanation),
+        }
+
+
+Amounts = dict[str, tuple[str, Decimal | None]]
+# How a deferred decision works out the rest: (decide, total, args), where decide(*args) is the
+# full evaluation of the same applicant and total(amounts, *args) the total from the amounts alone.
+Later = tuple[Callable[..., "Decision"], Callable[..., "MeasureResult"], tuple[Any, ...]]
+
+
+class Decision:
+    """The decision on one applicant: per-measure results, the `total` under the policy's combination
+    rules, shared `eligibility_failures`, the evaluation `date`, the keys of the input that named no
+    fact (`ignored_keys`), and the `path` that decided it.
+
+    `amounts` gives (status, amount) per measure.  A decision made on the fast path of a compiled
+    evaluator knows only these at first: the results with their reasons and explanations, the
+    eligibility failures and the total are worked out from the same facts the first time they are
+    read, and are then kept."""
+
+    __slots__ = ("_amounts", "_failures", "_later", "_measures", "_total", "date", "ignored_keys", "policy")
+
+    # which path decided: "full" (the interpreter, or a compiled evaluator's full path) or "fast"
+    path = "full"
+
+    def __init__(
+        self,
+        policy: str,
+        date: datetime.date | None,
+        measures: dict[str, MeasureResult],
+        total: MeasureResult,
+        eligibility_failures: list[str] | None = None,
+        ignored_keys: tuple[str, ...] = (),
+    ) -> None:
+        self.policy = policy
+        self.date = date
+        self.ignored_keys = ignored_keys
+        self._measures: dict[str, MeasureResult] | None = measures
+        self._total: MeasureResult | None = total
+        self._failures: list[str] | None = [] if eligibility_failures is None else eligibility_failures
+        self._amounts: Amounts | None = None
+        self._later: Later | None = None
+
+    def _details(self) -> None:
+        """Work out what a deferred decision did not know (its `_later` is then done with)."""
+        assert self._later is not None
+        decide, _, args = self._later
+        full = decide(*args)
+        self._measures = full.measures
+        self._failures = full.eligibility_failures
+        if self._total is None:
+            self._total = full.total
+        self._later = None
+
+    @property
+    def measures(self) -> dict[str, MeasureResult]:
+        if self._later is not None:
+            self._details()
+        assert self._measures is not None
+        return self._measures
+
+    @property
+    def eligibility_failures(self) -> list[str]:
+        if self._later is not None:
+            self._details()
+        assert self._failures is not None
+        return self._failures
+
+    @property
+    def total(self) -> MeasureResult:
+        if self._total is None:
+            assert self._later is not None and self._amounts is not None
+            _, total, args = self._later
+            self._total = total(self._amounts, *args)
+        return self._total
+
+    @total.setter
+    def total(self, value: MeasureResult) -> None:
+        self._total = value
+
+    @property
+    def amounts(self) -> Amounts:
+        """(status, amount) per measure, in the policy's order."""
+        if self._later is not None:
+            assert self._amounts is not None
+            return self._amounts
+        return {name: (m.status, m.amount) for name, m in self.measures.items()}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Decision({self.policy!r}, {self.date!r}, {self.amounts!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "date": None if self.date is None else self.date.isoformat(),
+            "eligibility_failures": list(self.eligibility_failures),
+            "ignored_keys": list(self.ignored_keys),
+            "measures": [m.to_dict() for m in self.measures.values()],
+            "total": self.total.to_dict(),
+        }
+
+    def explain(self) -> str:
+        """The decision as text, in the drafters' labels."""
+        lines = [f"{self.policy}" + (f"（评估日期 {self.date.isoformat()}）" if self.date else "")]
+        if self.ignored_keys:
+            lines.append("  已忽略（不是本政策的事实）：" + "、".join(self.ignored_keys))
+        for failure in self.eligibility_failures:
+            lines.append(f"  不符合申报条件：{failure}")
+        for m in [*self.measures.values(), self.total]:
+            head = f"{m.label}（{m.measure}）" + (f" [{m.cite}]" if m.cite else "")
+            lines.append(f"- {head}: {describe(m)}")
+            lines.extend(f"    {step}" for step in m.explanation)
+            lines.extend(f"    原因：{r}" for r in m.reasons)
+            if m.needed:
+                lines.append("    尚需：" + "、".join(m.needed))
+        return "\n".join(lines)
+
+
+class DeferredDecision(Decision):
+    """A decision of which only the `amounts` are known at first: `later` works out the rest (the
+    results and eligibility failures, or just the total) the first time they are read."""
+
+    __slots__ = ()
+
+    path = "fast"
+
+    def __init__(
+        self,
+        policy: str,
+        date: datetime.date | None,
+        amounts: Amounts,
+        later: Later,
+        ignored_keys: tuple[str, ...] = (),
+    ) -> None:
+        self.policy = policy
+        self.date = date
+        self.ignored_keys = ignored_keys
+        self._amounts = amounts
+        self._later = later
+        self._total = None
+
+
+STATUS_WORDS = {DETERMINED: "确定金额", CEILING: "最高", UNDETERMINED: "金额未定", INELIGIBLE: "不符合"}
+
+
+def describe(result: MeasureResult) -> str:
+    """`确定金额 50万元`, `最高 100万元`, `金额未定`, `不符合`."""
+    if result.status in (DETERMINED, CEILING) and result.amount is not None:
+        return f"{STATUS_WORDS[result.status]} {yuan(result.amount)}"
+    if result.status == UNDETERMINED and result.amount is not None:
+        return f"金额未定（不超过 {yuan(result.amount)}）"
+    return STATUS_WORDS[result.status]
+
+
+# ------------------------------------------------------------------------------ three-valued logic
+
+
+def and3(a: bool | None, b: Callable[[], bool | None]) -> bool | None:
+    """Kleene conjunction; `b` is evaluated only when needed."""
+    if a is False:
+        return False
+    right = b()
+    if right is False:
+        return False
+    return None if a is None or right is None else True
+
+
+def or3(a: bool | None, b: Callable[[], bool | None]) -> bool | None:
+    if a is True:
+        return True
+    right = b()
+    if right is True:
+        return True
+    return None if a is None or right is None else False
+
+
+def not3(a: bool | None) -> bool | None:
+    return None if a is None else not a
+
+
+# ------------------------------------------------------------------------------ failed arithmetic
+
+# What can go wrong in the arithmetic of a well-typed policy: a division by zero (or 0/0), a figure
+# too large to hold or to round, a date outside years 1 to 9999.  Each makes a figure unknown, with
+# the reason failure() gives; none may escape as an exception.
+ARITHMETIC = (decimal.DecimalException, OverflowError)
+
+
+class SizeNotPositive(decimal.InvalidOperation):
+    """`blocks` or `round_down` by a unit below zero (a unit of zero is a division by zero)."""
+
+
+def failure(what: str, exc: BaseException) -> str:
+    """Why `what` (a formula as written, a measure) has no value, for an explanation."""
+    # 0/0 raises InvalidOperation, whose list of signals names DivisionUndefined
+    signals = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    if isinstance(exc, ZeroDivisionError) or decimal.DivisionUndefined in signals:
+        return f"{what}：除数为零"
+    if isinstance(exc, SizeNotPositive):
+        return f"{what}：计数单位小于零"
+    if isinstance(exc, decimal.DecimalException):
+        return f"{what}：计算结果超出可计算范围"
+    return f"{what}：日期超出公元1年至9999年的范围"
+
+
+def _floor_div(value: Decimal, size: Decimal) -> Decimal:
+    """floor(value / size), exactly; the size must be more than zero."""
+    if size == 0:
+        raise decimal.DivisionByZero("division by zero")
+    if size < 0:
+        raise SizeNotPositive("the unit is below zero")
+    # enough digits for the whole quotient, so that divmod is exact (it truncates toward zero);
+    # beyond a thousand digits the figure is out of range, as an overflow is
+    digits = max(CONTEXT.prec, value.adjusted() - size.adjusted() + 3)
+    if digits > 1000:
+        raise decimal.Overflow("the number of whole units is too large")
+    with decimal.localcontext(CONTEXT) as context:
+        context.prec = digits
+        whole, rest = divmod(value, size)
+        return whole - 1 if rest < 0 else whole
+
+
+def blocks(value: Decimal, size: Decimal) -> Decimal:
+    """How many whole `size`s fit in `value` (每满): 0 below one size, and for a negative value."""
+    whole = _floor_div(value, size)
+    return whole if whole > 0 else ZERO
+
+
+def round_down(value: Decimal, size: Decimal) -> Decimal:
+    """`value` rounded down to a whole multiple of `size` (toward minus infinity)."""
+    whole = _floor_div(value, size)
+    with decimal.localcontext(CONTEXT):
+        return whole * size
+
+
+def progressive(subject: Decimal, rows: Sequence[tuple[Any, Any, Any]]) -> Decimal:
+    """Progressive brackets (超额累进): the sum over `rows` (lower, upper, rate) of the rate times the
+    part of `subject` inside the row, max(0, min(subject, upper) - lower); a row without a lower
+    limit starts from zero, one without an upper limit has no end."""
+    total = ZERO
+    for _, _, _, amount in bracket_parts(subject, rows):
+        total += amount
+    return total
+
+
+def bracket_parts(
+    subject: Any, rows: Sequence[tuple[Any, Any, Any]]
+) -> list[tuple[int, Decimal, Decimal, Decimal]]:
+    """(row index, part, rate, amount) of each row of progressive brackets that charges some of
+    `subject`."""
+    out = []
+    for i, (lower, upper, rate) in enumerate(rows):
+        part = (subject if upper is None else min(subject, upper)) - (ZERO if lower is None else lower)
+        if part > 0:
+            out.append((i, part, rate, rate * part))
+    return out
+
+
+Shown = tuple[str, str | None]  # how a figure is shown: its kind and unit (runtime.figure)
+
+
+def figure(value: Any, shown: Shown) -> str:
+    """A figure for an explanation, by its kind: 100万元, 10%, 12家, 100元/亩, 3."""
+    kind, unit = shown
+    match kind:
+        case "money":
+            return yuan(value)
+        case "percent":
+            return f"{_plain(shift(value, 2))}%"
+        case "count":
+            return f"{_plain(value)}{unit or ''}"
+        case "per_unit":
+            return f"{yuan(value)}/{unit or ''}"
+    return _plain(value)
+
+
+def bracket_step(
+    steps: list[str], text: str, subject: Any, rows: Sequence[tuple[Any, Any, Any]], shown: Sequence[Shown]
+) -> None:
+    """`超额累进：text = subject，part × rate = amount；…`, the arithmetic of progressive brackets;
+    `shown` says how the subject, the amounts and each row's rate are shown."""
+    of_subject, of_amount, *of_rates = shown
+    parts = [
+        f"{figure(part, of_subject)} × {figure(rate, of_rates[i])} = {figure(amount, of_amount)}"
+        for i, part, rate, amount in bracket_parts(subject, rows)
+    ]
+    steps.append(f"超额累进：{text} = {figure(subject, of_subject)}，" + ("；".join(parts) or "各段均为零"))
+
+
+def whole_step(steps: list[str], func: str, text: str, value: Any, size: Any, shown: Sequence[Shown]) -> None:
+    """`每满 size：text = value，计 n` (blocks) or `按 size 向下取整：text = value，取 result`."""
+    of_value, of_size = shown
+    head = f"{text} = {figure(value, of_value)}"
+    if func == "blocks":
+        steps.append(f"每满 {figure(size, of_size)}：{head}，计 {_plain(blocks(value, size))}")
+    else:
+        steps.append(
+            f"按 {figure(size, of_size)} 向下取整：{head}，取 {figure(round_down(value, size), of_value)}"
+        )
+
+
+def band_step(
+    steps: list[str],
+    text: str,
+    subject: Any,
+    rows: Sequence[tuple[tuple[str, Any], ...] | None],
+    words: Sequence[str],
+    shown: Sequence[Shown],
+) -> None:
+    """`分档：text = subject，适用「words」`, the band that applied (the first whose bounds hold)."""
+    head = f"分档：{text} = {figure(subject, shown[0])}"
+    for bounds, said in zip(rows, words, strict=True):
+        if bounds is None or all(_OPS[op](subject, bound) for op, bound in bounds):
+            steps.append(f"{head}，适用「{said}」")
+            return
+
+
+def add_duration(start: datetime.date, count: int, unit: str) -> datetime.date:
+    """`start` plus whole years, months or days; 29 Feb plus a year is 28 Feb (满 counts full periods).
+    OverflowError when the day falls outside the calendar (years 1 to 9999)."""
+    if unit == "day":
+        try:
+            return start + datetime.timedelta(days=count)
+        except OverflowError:
+            raise OverflowError("the date falls outside years 1 to 9999") from None
+    if unit == "year":
+        year = start.year + count
+        try:
+            return datetime.date(year, start.month, start.day)
+        except ValueError:
+            if not datetime.MINYEAR <= year <= datetime.MAXYEAR:
+                raise OverflowError("the date falls outside years 1 to 9999") from None
+            return datetime.date(year, 2, 28)  # from 29 February
+    months = start.month - 1 + (count * 12 if unit == "year" else count)
+    year, month = start.year + months // 12, months % 12 + 1
+    if not datetime.MINYEAR <= year <= datetime.MAXYEAR:
+        raise OverflowError("the date falls outside years 1 to 9999")
+    for day in (start.day, 30, 29, 28):
+        try:
+            return datetime.date(year, month, min(start.day, day))
+        except ValueError:
+            continue
+    raise ValueError("unreachable")
+
+
+def since_compare(start: datetime.date, today: datetime.date, op: str, count: int, unit: str) -> bool:
+    """`since(start) op count unit`: compare the time from `start` to `today` with a duration."""
+    try:
+        boundary = add_duration(start, count, unit)
+    except OverflowError:
+        # the duration ends after 9999-12-31 (or, negative, before year 1): no day reaches it
+        later = count > 0
+        return {">=": not later, ">": not later, "<": later, "<=": later, "==": False, "!=": True}[op]
+    # elapsed >= duration  <=>  boundary <= today
+    return {
+        ">=": boundary <= today,
+        ">": boundary < today,
+        "<": boundary > today,
+        "<=": boundary >= today,
+        "==": boundary == today,
+        "!=": boundary != today,
+    }[op]
+
+
+# ------------------------------------------------------------------------------ settling a measure
+
+
+def settle_clauses(outcomes: list[ClauseOutcome]) -> tuple[list[ClauseOutcome], list[str], bool]:
+    """Apply exceptions: an applying exception replaces its default; the highest priority wins among
+    exceptions of one default.  Returns the winning clauses, reasons for any undecided choice, and
+    whether the choice is undecided."""
+    by_id = {o.id: o for o in outcomes}
+    reasons: list[str] = []
+    undecided = False
+    overridden: set[str] = set()
+    defaults: dict[str, list[ClauseOutcome]] = {}
+    for o in outcomes:
+        if o.exception_of is not None and o.applies is not False:
+            defaults.setdefault(o.exception_of, []).append(o)
+    for default_id, exceptions in defaults.items():
+        firing = [e for e in exceptions if e.applies is True]
+        maybe = [e for e in exceptions if e.applies is None]
+        if maybe:
+            undecided = True
+            reasons.append("无法判断例外条款是否适用：" + "、".join(e.id for e in maybe))
+        if not firing:
+            continue
+        best = max(e.priority or 0 for e in firing)
+        winners = [e for e in firing if (e.priority or 0) == best]
+        if len(winners) > 1:
+            undecided = True
+            reasons.append("例外条款优先级相同且同时适用：" + "、".join(e.id for e in winners))
+        overridden.add(default_id)
+        overridden.update(e.id for e in firing if (e.priority or 0) < best)
+        for e in firing:
+            if e.id in overridden:
+                continue
+            target = by_id.get(default_id)
+            if target is not None and target.applies:
+                e.steps.insert(0, f"例外：取代 {default_id}")
+    chosen = [o for o in outcomes if o.applies is True and o.id not in overridden]
+    return chosen, reasons, undecided
+
+
+def combine_precision(*precisions: str) -> str:
+    if UNKNOWN in precisions:
+        return UNKNOWN
+    if AT_MOST in precisions:
+        return AT_MOST
+    return EXACT
+
+
+def finish_measure(
+    result: MeasureResult,
+    outcomes: list[ClauseOutcome],
+    rounding: Rounding,
+    funding: tuple[Decimal | None, Decimal | None, str] | None,
+    instalments: list[tuple[str, str, Decimal | None, bool | None]],
+    no_clawback: bool,
+) -> MeasureResult:
+    """Turn the clause outcomes of an eligible measure into its result: exceptions, sums, bonuses,
+    the cross-funding ceiling and staged payment."""
+    for o in outcomes:
+        result.conditions[o.id] = o.applies
+    awards = [o for o in outcomes if o.kind == "award"]
+    bonuses = [o for o in outcomes if o.kind == "bonus"]
+    chosen, reasons, undecided = settle_clauses(awards)
+    unknown_awards = [o for o in awards if o.applies is None and o.exception_of is None]
+    if not chosen and not unknown_awards and not undecided:
+        result.status = INELIGIBLE
+        labels = "、".join(o.label for o in awards) or "（无条款）"
+        result.reasons.append(f"不满足任何给予条件：{labels}")
+        return result
+    if unknown_awards:
+        undecided = True
+        reasons.append("无法判断是否适用：" + "、".join(o.id for o in unknown_awards))
+    chosen_bonus = [b for b in bonuses if b.applies is True] if chosen else []
+    for b in bonuses:
+        if b.applies is None and chosen:
+            undecided = True
+            reasons.append(f"无法判断追加条款 {b.id} 是否适用")
+    total = ZERO
+    precision = EXACT
+    for o in [*chosen, *chosen_bonus]:
+        result.clauses.append(o.id)
+        result.explanation.extend(o.steps)
+        if o.unknown_reason:
+            reasons.append(o.unknown_reason)
+        precision = combine_precision(precision, o.precision)
+        if o.amount is not None:
+            total += o.amount
+    if len(chosen) + len(chosen_bonus) > 1 and precision != UNKNOWN:
+        result.explanation.append(f"合计 {yuan(total)}")
+    if funding is not None and precision != UNKNOWN:
+        limit, received, text = funding
+        if limit is None or received is None:
+            precision = AT_MOST if precision == EXACT else precision
+            reasons.append(f"财政资助总额上限无法计算（{text}）")
+        else:
+            room = max(ZERO, rounding(limit - received))
+            if room < total:
+                result.explanation.append(
+                    f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，"
+                    f"本项最多 {yuan(room)}（上限起作用）"
+                )
+                total = room
+            else:
+                result.explanation.append(
+                    f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，未超限"
+                )
+    if instalments and precision != UNKNOWN:
+        total, decided = _instalments(result, total, instalments, no_clawback, rounding)
+        undecided = undecided or not decided
+    result.amount = None if precision == UNKNOWN or undecided else rounding(total)
+    if undecided or precision == UNKNOWN:
+        result.status = UNDETERMINED
+        result.reasons.extend(reasons)
+        if precision == UNKNOWN:
+            result.amount = None
+    else:
+        result.status = CEILING if precision == AT_MOST else DETERMINED
+        result.reasons.extend(reasons)
+    return result
+
+
+def _instalments(
+    result: MeasureResult,
+    total: Decimal,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    no_clawback: bool,
+    rounding: Rounding,
+) -> tuple[Decimal, bool]:
+    """Staged payment: what is paid in the end, and whether every stage could be decided."""
+    paid = ZERO
+    for name, label, share, holds in stages:
+        result.conditions[f"{result.measure}.{name}"] = holds
+        if holds is None:
+            result.reasons.append(f"无法判断分期 {label} 的条件")
+            return paid, False
+        if not holds:
+            if no_clawback:
+                result.explanation.append(
+                    f"{label}：条件未满足，失去该期及以后各期兑付资格；已拨付 {yuan(paid)} 无需追回"
+                )
+                return paid, True
+            result.explanation.append(f"{label}：条件未满足，失去兑付资格，已拨付金额追回")
+            return ZERO, True
+        amount = total - paid if share is None else rounding(total * share)
+        paid += amount
+        result.explanation.append(
+            f"{label}：兑付 {yuan(amount)}" + ("（余额）" if share is None else f"（{show(share * 100)}%）")
+        )
+    return paid, True
+
+
+def contradiction(quoted: str, label: str | None) -> str:
+    """The input problem of facts that contradict the policy's assumption `assume quoted "label"`."""
+    stated = f"「{label}」" if label else ""
+    return f"the facts contradict the policy's assumption {stated}`{quoted}` (与政策的假设{stated}不符)"
+
+
+def ineligible(result: MeasureResult, reasons: Iterable[str]) -> MeasureResult:
+    result.status = INELIGIBLE
+    result.amount = None
+    result.reasons.extend(reasons)
+    return result
+
+
+# ------------------------------------------------------------------------------ the total
+
+
+_NO_RULES: frozenset[int] = frozenset()
+
+
+def combine_total(
+    measures: Mapping[str, tuple[str, Decimal | None]],
+    combines: Sequence[tuple[str, Sequence[str]]],
+    total_caps: Sequence[tuple[Decimal | None, Sequence[str]]],
+    rounding: Rounding,
+) -> MeasureResult:
+    """The applicant's total under the policy's combination rules, from (status, amount) per measure."""
+    total = MeasureResult("total", "合计", None, DETERMINED, ZERO, (), [], [], [], [], {}, None)
+    amounts: dict[str, Decimal | None] = {}
+    statuses = set()
+    for name, (status, amount) in measures.items():
+        if status != INELIGIBLE:
+            amounts[name] = amount
+            statuses.add(status)
+    paying = amounts.keys()
+    precision = UNKNOWN if UNDETERMINED in statuses else AT_MOST if CEILING in statuses else EXACT
+    rules: dict[str, set[int]] = {}  # measure -> the combination rules naming it
+    for index, (mode, names) in enumerate(combines):
+        for name in names:
+            rules.setdefault(name, set()).add(index)
+        group = [n for n in names if n in paying]
+        if len(group) < 2:
+            continue
+        known = [n for n in group if amounts[n] is not None]
+        if mode == "highest" or mode == "exclusive":
+            if len(known) < len(group):
+                precision = UNKNOWN
+                total.reasons.append(
+                    f"{'就高不重复' if mode == 'highest' else '互斥'}：部分金额未定，无法比较 "
+                    + "、".join(group)
+                )
+                continue
+            best = max(group, key=lambda n: amounts[n] or ZERO)
+            for n in group:
+                if n != best:
+                    amounts[n] = ZERO
+            if mode == "highest":
+                total.explanation.append(f"就高不重复：{'、'.join(group)} 中只取 {best}")
+            else:
+                precision = combine_precision(precision, AT_MOST)
+                total.explanation.append(f"互斥：{'、'.join(group)} 只能取其一，合计按最高者 {best} 计为上限")
+    names = sorted(paying)
+    undeclared = [
+        (a, b)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if not rules.get(a, _NO_RULES) & rules.get(b, _NO_RULES)
+    ]
+    if undeclared:
+        precision = combine_precision(precision, AT_MOST)
+        pairs = "、".join(f"{a}+{b}" for a, b in undeclared)
+        total.reasons.append(f"政策未说明以下措施能否叠加，合计为上限：{pairs}")
+    value = ZERO
+    for n in names:
+        if amounts[n] is None:
+            precision = UNKNOWN
+        else:
+            value += amounts[n] or ZERO
+    for cap, group_names in total_caps:
+        if cap is None:
+            # a cap that cannot be worked out may still bind: the total is at most the sum
+            if any(n in paying for n in group_names):
+                precision = combine_precision(precision, AT_MOST)
+                total.reasons.append(f"累计封顶无法计算，合计为上限：{'、'.join(group_names)}")
+            continue
+        capped = sum(((amounts.get(n) or ZERO) for n in group_names if n in paying), ZERO)
+        if capped > cap:
+            value -= capped - cap
+            total.explanation.append(
+                f"累计封顶 {yuan(cap)}：{'、'.join(group_names)} 合计 {yuan(capped)} 超限"
+            )
+    if not paying:
+        total.status = INELIGIBLE
+        total.amount = None
+        total.reasons.append("没有可获得的扶持")
+        return total
+    total.amount = None if precision == UNKNOWN else rounding(value)
+    total.status = {EXACT: DETERMINED, AT_MOST: CEILING, UNKNOWN: UNDETERMINED}[precision]
+    return total
