@@ -224,7 +224,8 @@ class PythonGenerator:
         # the full path's expression functions (support.Expr), one per distinct body
         self.expr_funcs: dict[str, str] = {}
         self.expr_out = CodeWriter()
-        self.pending: list[list[tuple[list[str], Seq]]] = []
+        self.pending: list[tuple[list[str], Seq]] = []
+        self.measure_funcs: list[str] = []
         # writing the fast path: every fact is given and valid, the date too, and whatever cannot be
         # worked out raises (the fast path then leaves the applicant to the full one)
         self.fast = False
@@ -921,14 +922,20 @@ class PythonGenerator:
                     return Seq([self.const(figure.value), self.s(fact.name)]).inline()
         return None
 
-    def gate_seq(self, gate: P.Gate, key: bool) -> Seq:
-        test, negate = self.test_code(gate.cond, gate.text, not gate.passes_when)
-        items = [self.s(gate.reason), test, self.s(gate.text)]
-        if key or negate:
-            items.append(self.s(gate.key) if key else '""')
-        if negate:
-            items.append("True")
-        return Seq(items, "gate(", ")")
+    def gate(self, gate: P.Gate, key: bool) -> None:
+        """A requirement written out (Interpreter.gate): its outcome into `conditions` under its key
+        (a measure's, not a shared one), a failing one's reason into `failures`, an undecided one's
+        into `unknown`."""
+        w = self.fn.w
+        raises = self.test(gate.cond, gate.text, "holds", "why")
+        if not gate.passes_when:
+            w.line("holds = None if holds is None else not holds")
+        if key:
+            w.line(f"conditions[{self.s(gate.key)}] = holds")
+        with w.block("if holds is False"):
+            w.line(f"failures.append({self.s(gate.reason)})")
+        with w.block("elif holds is None"):
+            w.line(f"unknown.append({'why or ' if raises else ''}{self.s(gate.reason)})")
 
     def entries(
         self, w: CodeWriter, head: str, entries: Sequence[tuple[Sequence[str], Seq]], tail: str
@@ -1002,17 +1009,6 @@ class PythonGenerator:
         forms = Seq([self.s(x) for x in measure.forms])
         cite = self.s(measure.cite) if measure.cite is not None else "None"
         items: list[str | Seq] = [Seq([self.s(measure.name), self.s(measure.label), cite, forms])]
-        applicants = measure.applicants
-        if applicants is None:
-            items.append("None")
-        else:
-            kinds = Seq([self.s(k) for k in applicants.kinds])
-            items.append(Seq([literal(APPLICANT_FACT[0]), kinds, self.s(applicants.reason)]))
-        gates = [
-            ([f"{self.file_line(g.where)}  {g.kind} {g.text}"], self.gate_seq(g, True)) for g in measure.gates
-        ]
-        items.append(Seq([s for _, s in gates]) if gates else "()")
-        self.pending = [gates]
         clauses = []
         for clause in measure.clauses:
             comments = [
@@ -1021,7 +1017,7 @@ class PythonGenerator:
             ]
             clauses.append((comments, self.clause_seq(clause)))
         items.append(Seq([s for _, s in clauses]) if clauses else "()")
-        self.pending.append(clauses)
+        self.pending = clauses
         items.append(self.s(measure.none_reason))
         funding = [
             Seq(
@@ -1058,44 +1054,117 @@ class PythonGenerator:
             items.append("exceptions=True")
         return Seq(items, "measure_spec(", ")")
 
-    def write_measure(self, w: CodeWriter, measure: P.Measure) -> None:
-        """One measure of MEASURE_SPECS, with comments beside its gates and clauses."""
+    def write_measure(self, w: CodeWriter, measure: P.Measure, position: int) -> None:
+        """One measure: its data (`SPEC_<name>`, with comments beside its clauses) and the function that
+        writes out its requirements, then runs the data with support.run_measure."""
         seq = self.measure_seq(measure)
-        gates, clauses = self.pending
-        w.comment(f"{self.file_line(measure.where)}  {measure.cite or ''}".rstrip())
-        w.comment(f"measure {measure.name} 「{measure.label}」")
-        w.line("measure_spec(")
+        clauses = self.pending
+        stem = self.namer.safe(measure.name, str(position))
+        spec = self.namer.get("spec", measure.name, "SPEC_" + stem)
+        func = self.namer.get("measure", measure.name, "measure_" + stem)
+        where = [
+            f"{self.file_line(measure.where)}  {measure.cite or ''}".rstrip(),
+            f"measure {measure.name} 「{measure.label}」",
+        ]
+        w.blank(2)
+        for text in where:
+            w.comment(text)
+        w.line(f"{spec}: MeasureSpec = measure_spec(")
         with w.indent():
-            for item in seq.items[:2]:
-                if isinstance(item, Seq):
-                    w.display("", item, ",")
-                else:
-                    w.line(item + ",")
-            self.entries(w, "", gates, ",")
+            head = seq.items[0]
+            assert isinstance(head, Seq)
+            w.display("", head, ",")
             self.entries(w, "", clauses, ",")
-            for item in seq.items[4:]:
+            for item in seq.items[2:]:
                 if isinstance(item, Seq):
                     w.display("", item, ",")
                 else:
                     w.line(item + ",")
-        w.line("),")
+        w.line(")")
+        self.measure_func(w, measure, spec, func)
+        self.measure_funcs.append(func)
+
+    def measure_func(self, out: CodeWriter, measure: P.Measure, spec: str, func: str) -> None:
+        """The function of one measure: its requirements written out (as Interpreter.measure takes
+        them), then, unless one fails, its data run by support.run_measure."""
+        w = self.begin()
+        with w.block("if shared[0]"):
+            w.call("return measure_result(", [f"{spec}[0]", "INELIGIBLE", "list(shared[0])", "{}"])
+        w.line("need = set(shared[2])")
+        w.line("conditions: Conditions = {}")
+        w.line("unknown: list[str] = []")
+        applicants = measure.applicants
+        gates = applicants is not None or bool(measure.gates)
+        if gates:
+            w.line("failures: list[str] = []")
+        if any(self.may_raise(g.cond) for g in measure.gates):
+            w.line("why = None")
+        if applicants is not None:
+            reason = self.s(applicants.reason)
+            w.comment("applicants " + ", ".join(applicants.kinds))
+            kind = self.fact_local(APPLICANT_FACT[0])
+            with w.block(f"if {kind} is None"):
+                w.line(f"need.add({literal(APPLICANT_FACT[0])})")
+                w.line(f"unknown.append({reason})")
+            w.display(f"elif {kind} not in ", Seq([self.s(k) for k in applicants.kinds]), ":")
+            with w.indent():
+                w.line(f"failures.append({reason})")
+        for gate in measure.gates:
+            w.comment(f"{self.file_line(gate.where)}  {gate.kind} {gate.text}")
+            self.gate(gate, True)
+        if gates:
+            with w.block("if failures"):
+                w.call("return measure_result(", [f"{spec}[0]", "INELIGIBLE", "failures", "conditions"])
+        w.line("if shared[1]:")
+        with w.indent():
+            w.line("unknown = shared[1] + unknown")
+        args = [spec, "f", "p", "date", "need", "conditions", "unknown", "explain", "NEEDED", "ROUNDING"]
+        w.call("return run_measure(", args)
+        args = ["f: Values", "p: Values", "date: Date", "shared: Shared", "explain: bool"]
+        self.end(out, func, args, "MeasureResult", ["its requirements, then its data"])
+
+    def shared_func(self, out: CodeWriter) -> None:
+        """The policy-wide reasons to rule every measure out (Interpreter.shared_gates): its validity and
+        its eligibility requirements, those not yet decidable, and the facts they need."""
+        w = self.begin()
+        w.line("failures: list[str] = []")
+        w.line("unknown: list[str] = []")
+        w.line("need: set[str] = set()")
+        if any(self.may_raise(g.cond) for g in self.plan.eligibility):
+            w.line("why = None")
+        start, end = self.plan.validity.start, self.plan.validity.end
+        bounds = []
+        if start is not None:
+            const = self.date_const(start)
+            text = f'f"政策自 {{{const}.isoformat()}} 起施行，评估日期 {{date.isoformat()}} 尚未生效"'
+            bounds.append((f"date < {const}", text))
+        if end is not None:
+            const = self.date_const(end)
+            text = f'f"政策有效期至 {{{const}.isoformat()}}，评估日期 {{date.isoformat()}} 已失效"'
+            bounds.append((f"date > {const}", text))
+        if len(bounds) == 1:
+            test, text = bounds[0]
+            with w.block(f"if date is not None and {test}"):
+                w.call("failures.append(", [text])
+        elif bounds:
+            with w.block("if date is not None"):
+                for test, text in bounds:
+                    with w.block(f"if {test}"):
+                        w.call("failures.append(", [text])
+        for gate in self.plan.eligibility:
+            w.comment(f"{self.file_line(gate.where)}  require {gate.text}")
+            self.gate(gate, False)
+        w.line("return failures, unknown, need")
+        comments = ["eligibility shared by every measure, and the policy's validity"]
+        self.end(out, "shared_gates", ["f: Values", "p: Values", "date: Date"], "Shared", comments)
 
     def measures_data(self, out: CodeWriter) -> None:
-        """The shared gates and every measure as data, read by support.run_measure."""
+        """The shared requirements, then every measure: its data and its function."""
         w = CodeWriter()
-        gates = [
-            ([f"{self.file_line(g.where)}  require {g.text}"], self.gate_seq(g, False))
-            for g in self.plan.eligibility
-        ]
-        w.comment("eligibility shared by every measure")
-        self.entries(w, "SHARED_GATES: tuple[Gate, ...] = ", gates, "")
-        w.line("MEASURE_SPECS: tuple[MeasureSpec, ...] = (")
-        with w.indent():
-            for measure in self.plan.measures:
-                self.write_measure(w, measure)
-        w.line(")")
+        self.shared_func(w)
+        for position, measure in enumerate(self.plan.measures, 1):
+            self.write_measure(w, measure, position)
         out.extend(self.expr_out)
-        out.blank(2)
         out.extend(w)
 
     def assumptions_func(self, out: CodeWriter) -> None:
@@ -1108,7 +1177,7 @@ class PythonGenerator:
             self.test(assume.cond, quoted, "holds", None)
             with w.block("if holds is False"):
                 label = "None" if assume.label is None else self.s(assume.label)
-                w.line(f"problems.append(contradiction({self.s(quoted)}, {label}))")
+                w.call("problems.append(", [f"contradiction({self.s(quoted)}, {label})"])
         w.line("return problems")
         self.declare_used(w, 0, [("need", "need: set[str] = set()")])  # none when no fact is read
         self.end(
@@ -1124,8 +1193,12 @@ class PythonGenerator:
         w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
         for cap in self.plan.total_caps:
             self.safe(cap.amount, "limit")
-            names = ", ".join(self.s(m) for m in cap.measures)
-            w.line(f"caps.append((limit, [{names}]))")
+            names = Seq([self.s(m) for m in cap.measures], "[", "]")
+            if w.fits(f"caps.append((limit, {names.inline()}))"):
+                w.line(f"caps.append((limit, {names.inline()}))")
+            else:  # a long list of measures goes on lines of its own first, as the formatter lays it out
+                w.display("capped = ", names)
+                w.line("caps.append((limit, capped))")
         w.line("return caps")
         self.declare_used(w, 0, [("need", "need: set[str] = set()")])
         self.end(
@@ -1297,15 +1370,14 @@ class PythonGenerator:
                 w.line("problems = contradicted(f, p, date)")
                 with w.block("if problems"):
                     w.line("raise InputError(problems)")
-            start, end = self.plan.validity.start, self.plan.validity.end
-            start_code = "None" if start is None else self.date_const(start)
-            end_code = "None" if end is None else self.date_const(end)
-            w.line(f"shared = shared_gates_of(SHARED_GATES, {start_code}, {end_code}, f, p, date)")
-            w.line("measures: dict[str, MeasureResult] = {}")
-            with w.block("for spec in MEASURE_SPECS"):
-                w.line(
-                    "measures[spec[0][0]] = run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)"
-                )
+            w.line("shared = shared_gates(f, p, date)")
+            w.line("measures: dict[str, MeasureResult] = {" + ("" if self.measure_funcs else "}"))
+            if self.measure_funcs:
+                with w.indent():
+                    for measure, func in zip(self.plan.measures, self.measure_funcs, strict=True):
+                        args = ["f", "p", "date", "shared", "explain"]
+                        w.call(f"{self.s(measure.name)}: {func}(", args, "),")
+                w.line("}")
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
@@ -1461,8 +1533,7 @@ _GENERATED = frozenset(
         "NEEDED",
         "FACT_FIELDS",
         "Facts",
-        "SHARED_GATES",
-        "MEASURE_SPECS",
+        "shared_gates",
         "total_caps",
         "constraints",
         "read_facts",
@@ -1479,6 +1550,7 @@ _GENERATED = frozenset(
         "share",
         "cap",
         "caps",
+        "capped",
         "out",
         "decimal",
         "datetime",

@@ -218,12 +218,13 @@ class Constraint:
 
 
 # ------------------------------------------------------------------------------ the full path as data
-# A generated evaluator describes each measure as data (a MeasureSpec of gates, clauses, limits and
-# stages, with a small function per expression) and runs it with run_measure; only its fast path is
-# unrolled.  `Expr` is such a function: its value from the facts `f`, the parameters `p` and the
-# `date`, recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when
-# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name,
-# and one that compares a fact with a figure as (fact, operator, figure).
+# A generated evaluator writes each measure's requirements (its gates) out as code and describes the
+# rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
+# expression) that run_measure runs once the requirements hold; only its fast path is unrolled.
+# `Expr` is such a function: its value from the facts `f`, the parameters `p` and the `date`,
+# recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when the value
+# cannot be worked out.  A condition that only reads one fact is given as that fact's name, and one
+# that compares a fact with a figure as (fact, operator, figure).
 Expr = Callable[[Values, Values, Date, set[str]], Any]
 Test = Expr | str | tuple[str, str, Any]
 COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -238,9 +239,8 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 Used = tuple[tuple[str, str, bool], ...]
 
 
-# Each entry is a plain tuple made by the function of its name (gate, amount, clause, stage,
-# measure_spec), so that the evaluation unpacks it at the cost of a tuple.
-Gate = tuple[str, Test, str, str, bool]
+# Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
+# so that the evaluation unpacks it at the cost of a tuple.
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
 Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
@@ -259,8 +259,6 @@ Clause = tuple[
 Stage = tuple[str, str, Test, str, Expr | Decimal | None]
 MeasureSpec = tuple[
     tuple[str, str, str | None, tuple[str, ...]],
-    tuple[str, tuple[str, ...], str] | None,
-    tuple[Gate, ...],
     tuple[Clause, ...],
     str,
     tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
@@ -270,12 +268,6 @@ MeasureSpec = tuple[
     str | None,
     bool,
 ]
-
-
-def gate(reason: str, test: Test, text: str, key: str = "", negate: bool = False) -> Gate:
-    """A requirement: the `reason` it gives, its condition (`test`, as written in `text`), its `key` in
-    a result's conditions; it holds when the condition is true, or false when `negate`."""
-    return (reason, test, text, key, negate)
 
 
 def amount(
@@ -317,8 +309,6 @@ def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | 
 
 def measure_spec(
     head: tuple[str, str, str | None, tuple[str, ...]],
-    applicants: tuple[str, tuple[str, ...], str] | None,
-    gates: tuple[Gate, ...],
     clauses: tuple[Clause, ...],
     none_reason: str,
     funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
@@ -328,14 +318,12 @@ def measure_spec(
     selection: str | None = None,
     exceptions: bool = False,
 ) -> MeasureSpec:
-    """A measure: its `head` (name, label, article, payment forms), the applicant kinds it admits
-    (fact, kinds, reason), its gates and clauses, the reason when no clause applies, its funding
-    limits (limit, received, text; the last applies), instalments, preferences (test, text, note),
-    quota selection, and whether a clause is an exception of another."""
+    """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
+    the reason when no clause applies, its funding limits (limit, received, text; the last applies),
+    instalments, preferences (test, text, note), quota selection, and whether a clause is an
+    exception of another."""
     return (
         head,
-        applicants,
-        gates,
         clauses,
         none_reason,
         funding,
@@ -382,143 +370,24 @@ def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[st
         return None
 
 
-def shared_gates_of(
-    gates: tuple[Gate, ...],
-    start: datetime.date | None,
-    end: datetime.date | None,
-    f: Values,
-    p: Values,
-    date: Date,
-) -> Shared:
-    """The policy-wide reasons to rule every measure out (its validity from `start` to `end` and its
-    eligibility `gates`), those not yet decidable, and the facts they need."""
-    failures: list[str] = []
-    unknown: list[str] = []
-    need: set[str] = set()
-    if date is not None:
-        if start is not None and date < start:
-            failures.append(f"政策自 {start.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效")
-        if end is not None and date > end:
-            failures.append(f"政策有效期至 {end.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    _gates(gates, None, failures, unknown, f, p, date, need)
-    return failures, unknown, need
-
-
-def _gates(
-    gates: tuple[Gate, ...],
-    conditions: Conditions | None,
-    failures: list[str],
-    unknown: list[str],
-    f: Values,
-    p: Values,
-    date: Date,
-    need: set[str],
-) -> None:
-    """Run `gates`: a failing one's reason into `failures`, an undecided one's into `unknown`, each
-    outcome into `conditions`.  The common tests (a fact, a fact compared with a figure) are worked
-    out here without a call: truth() does the same."""
-    for reason, test, text, key, negate in gates:
-        why = None
-        if type(test) is str:
-            holds = f.get(test)
-            if holds is None:
-                need.add(test)
-        elif type(test) is tuple:
-            name, op, figure = test
-            holds = f.get(name)
-            if holds is None:
-                need.add(name)
-            else:
-                holds = COMPARE[op](holds, figure)
-        else:
-            try:
-                holds = test(f, p, date, need)  # type: ignore[operator]
-            except Unset as exc:
-                holds, why = None, exc.what
-            except ARITHMETIC as exc:
-                holds, why = None, failure(text, exc)
-        if negate and holds is not None:
-            holds = not holds
-        if conditions is not None:
-            conditions[key] = holds
-        if holds is False:
-            failures.append(reason)
-        elif holds is None:
-            unknown.append(why or reason)
-
-
 def run_measure(
     spec: MeasureSpec,
     f: Values,
     p: Values,
     date: Date,
-    shared: Shared,
+    need: set[str],
+    conditions: Conditions,
+    unknown: list[str],
     explain: bool,
     needed: Mapping[str, str],
     rounding: Rounding,
 ) -> MeasureResult:
-    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
-    settled into its result; the facts still needed are named as `needed` names them.  The gate loop,
-    the clauses' conditions and the settlement of a single clause are written out here, not called:
-    _gates, truth and _settle_straight do the same."""
-    if shared[0]:
-        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
-    (
-        head,
-        applicants,
-        gates,
-        clauses,
-        none_reason,
-        funding_limits,
-        stages_of,
-        no_clawback,
-        prefs,
-        selection,
-        exceptions,
-    ) = spec
-    need = set(shared[2])
-    conditions: Conditions = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    if applicants is not None:
-        fact, kinds, reason = applicants
-        kind = f.get(fact)
-        if kind is None:
-            need.add(fact)
-            unknown.append(reason)
-        elif kind not in kinds:
-            failures.append(reason)
-    for reason, test, text, key, negate in gates:
-        why = None
-        if type(test) is str:
-            holds = f.get(test)
-            if holds is None:
-                need.add(test)
-        elif type(test) is tuple:
-            name, op, figure = test
-            holds = f.get(name)
-            if holds is None:
-                need.add(name)
-            else:
-                holds = COMPARE[op](holds, figure)
-        else:
-            try:
-                holds = test(f, p, date, need)  # type: ignore[operator]
-            except Unset as exc:
-                holds, why = None, exc.what
-            except ARITHMETIC as exc:
-                holds, why = None, failure(text, exc)
-        if negate and holds is not None:
-            holds = not holds
-        conditions[key] = holds
-        if holds is False:
-            failures.append(reason)
-        elif holds is None:
-            unknown.append(why or reason)
-    if failures:
-        return measure_result(head, INELIGIBLE, failures, conditions)
-    if shared[1]:
-        unknown = shared[1] + unknown
+    """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
+    (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
+    result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
+    settlement of a single clause are written out here, not called: truth and _settle_straight do the
+    same."""
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, exceptions = spec
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
@@ -717,7 +586,7 @@ def _settle_straight(
     awards: list[tuple[str, Outcome]] = []
     bonuses: list[tuple[str, Outcome]] = []
     applies = False
-    for c, o in zip(spec[3], outs, strict=True):
+    for c, o in zip(spec[1], outs, strict=True):
         result.conditions[c[0]] = o[0]
         if c[1] == "award":
             awards.append((c[0], o))
@@ -727,7 +596,7 @@ def _settle_straight(
             bonuses.append((c[0], o))
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[4])
+        result.reasons.append(spec[2])
         return
     reasons: list[str] = []
     total = ZERO
@@ -751,7 +620,7 @@ def _settle_straight(
         total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
     undecided = False
     if stages and precision != UNKNOWN:
-        total, decided = _instalments(result, total, stages, spec[7], rounding)
+        total, decided = _instalments(result, total, stages, spec[5], rounding)
         undecided = not decided
     if precision == UNKNOWN or undecided:
         result.status = UNDETERMINED

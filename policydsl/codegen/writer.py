@@ -324,9 +324,14 @@ class CodeWriter:
         self.line(tail)
 
     def items(self, head: str, items: Sequence[str], tail: str) -> None:
-        """A bracketed collection, one item per line with a trailing comma (or `head+tail` when empty)."""
+        """A bracketed collection, one item per line with a trailing comma (or `head+tail` when empty); a
+        tuple of one item on one line when it fits, as the formatter keeps it (its comma is not one the
+        formatter keeps the lines for)."""
         if not items:
             self.line(head + tail)
+            return
+        if len(items) == 1 and head.endswith("(") and self.fits(head + items[0] + "," + tail):
+            self.line(head + items[0] + "," + tail)
             return
         self.line(head)
         with self.indent():

@@ -201,12 +201,13 @@ class Constraint:
 
 
 # ------------------------------------------------------------------------------ the full path as data
-# A generated evaluator describes each measure as data (a MeasureSpec of gates, clauses, limits and
-# stages, with a small function per expression) and runs it with run_measure; only its fast path is
-# unrolled.  `Expr` is such a function: its value from the facts `f`, the parameters `p` and the
-# `date`, recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when
-# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name,
-# and one that compares a fact with a figure as (fact, operator, figure).
+# A generated evaluator writes each measure's requirements (its gates) out as code and describes the
+# rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
+# expression) that run_measure runs once the requirements hold; only its fast path is unrolled.
+# `Expr` is such a function: its value from the facts `f`, the parameters `p` and the `date`,
+# recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when the value
+# cannot be worked out.  A condition that only reads one fact is given as that fact's name, and one
+# that compares a fact with a figure as (fact, operator, figure).
 Expr = Callable[[Values, Values, Date, set[str]], Any]
 Test = Expr | str | tuple[str, str, Any]
 COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -221,9 +222,8 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 Used = tuple[tuple[str, str, bool], ...]
 
 
-# Each entry is a plain tuple made by the function of its name (gate, amount, clause, stage,
-# measure_spec), so that the evaluation unpacks it at the cost of a tuple.
-Gate = tuple[str, Test, str, str, bool]
+# Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
+# so that the evaluation unpacks it at the cost of a tuple.
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
 Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
@@ -242,8 +242,6 @@ Clause = tuple[
 Stage = tuple[str, str, Test, str, Expr | Decimal | None]
 MeasureSpec = tuple[
     tuple[str, str, str | None, tuple[str, ...]],
-    tuple[str, tuple[str, ...], str] | None,
-    tuple[Gate, ...],
     tuple[Clause, ...],
     str,
     tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
@@ -253,12 +251,6 @@ MeasureSpec = tuple[
     str | None,
     bool,
 ]
-
-
-def gate(reason: str, test: Test, text: str, key: str = "", negate: bool = False) -> Gate:
-    """A requirement: the `reason` it gives, its condition (`test`, as written in `text`), its `key` in
-    a result's conditions; it holds when the condition is true, or false when `negate`."""
-    return (reason, test, text, key, negate)
 
 
 def amount(
@@ -300,8 +292,6 @@ def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | 
 
 def measure_spec(
     head: tuple[str, str, str | None, tuple[str, ...]],
-    applicants: tuple[str, tuple[str, ...], str] | None,
-    gates: tuple[Gate, ...],
     clauses: tuple[Clause, ...],
     none_reason: str,
     funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
@@ -311,14 +301,12 @@ def measure_spec(
     selection: str | None = None,
     exceptions: bool = False,
 ) -> MeasureSpec:
-    """A measure: its `head` (name, label, article, payment forms), the applicant kinds it admits
-    (fact, kinds, reason), its gates and clauses, the reason when no clause applies, its funding
-    limits (limit, received, text; the last applies), instalments, preferences (test, text, note),
-    quota selection, and whether a clause is an exception of another."""
+    """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
+    the reason when no clause applies, its funding limits (limit, received, text; the last applies),
+    instalments, preferences (test, text, note), quota selection, and whether a clause is an
+    exception of another."""
     return (
         head,
-        applicants,
-        gates,
         clauses,
         none_reason,
         funding,
@@ -365,143 +353,24 @@ def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[st
         return None
 
 
-def shared_gates_of(
-    gates: tuple[Gate, ...],
-    start: datetime.date | None,
-    end: datetime.date | None,
-    f: Values,
-    p: Values,
-    date: Date,
-) -> Shared:
-    """The policy-wide reasons to rule every measure out (its validity from `start` to `end` and its
-    eligibility `gates`), those not yet decidable, and the facts they need."""
-    failures: list[str] = []
-    unknown: list[str] = []
-    need: set[str] = set()
-    if date is not None:
-        if start is not None and date < start:
-            failures.append(f"政策自 {start.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效")
-        if end is not None and date > end:
-            failures.append(f"政策有效期至 {end.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    _gates(gates, None, failures, unknown, f, p, date, need)
-    return failures, unknown, need
-
-
-def _gates(
-    gates: tuple[Gate, ...],
-    conditions: Conditions | None,
-    failures: list[str],
-    unknown: list[str],
-    f: Values,
-    p: Values,
-    date: Date,
-    need: set[str],
-) -> None:
-    """Run `gates`: a failing one's reason into `failures`, an undecided one's into `unknown`, each
-    outcome into `conditions`.  The common tests (a fact, a fact compared with a figure) are worked
-    out here without a call: truth() does the same."""
-    for reason, test, text, key, negate in gates:
-        why = None
-        if type(test) is str:
-            holds = f.get(test)
-            if holds is None:
-                need.add(test)
-        elif type(test) is tuple:
-            name, op, figure = test
-            holds = f.get(name)
-            if holds is None:
-                need.add(name)
-            else:
-                holds = COMPARE[op](holds, figure)
-        else:
-            try:
-                holds = test(f, p, date, need)  # type: ignore[operator]
-            except Unset as exc:
-                holds, why = None, exc.what
-            except ARITHMETIC as exc:
-                holds, why = None, failure(text, exc)
-        if negate and holds is not None:
-            holds = not holds
-        if conditions is not None:
-            conditions[key] = holds
-        if holds is False:
-            failures.append(reason)
-        elif holds is None:
-            unknown.append(why or reason)
-
-
 def run_measure(
     spec: MeasureSpec,
     f: Values,
     p: Values,
     date: Date,
-    shared: Shared,
+    need: set[str],
+    conditions: Conditions,
+    unknown: list[str],
     explain: bool,
     needed: Mapping[str, str],
     rounding: Rounding,
 ) -> MeasureResult:
-    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
-    settled into its result; the facts still needed are named as `needed` names them.  The gate loop,
-    the clauses' conditions and the settlement of a single clause are written out here, not called:
-    _gates, truth and _settle_straight do the same."""
-    if shared[0]:
-        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
-    (
-        head,
-        applicants,
-        gates,
-        clauses,
-        none_reason,
-        funding_limits,
-        stages_of,
-        no_clawback,
-        prefs,
-        selection,
-        exceptions,
-    ) = spec
-    need = set(shared[2])
-    conditions: Conditions = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    if applicants is not None:
-        fact, kinds, reason = applicants
-        kind = f.get(fact)
-        if kind is None:
-            need.add(fact)
-            unknown.append(reason)
-        elif kind not in kinds:
-            failures.append(reason)
-    for reason, test, text, key, negate in gates:
-        why = None
-        if type(test) is str:
-            holds = f.get(test)
-            if holds is None:
-                need.add(test)
-        elif type(test) is tuple:
-            name, op, figure = test
-            holds = f.get(name)
-            if holds is None:
-                need.add(name)
-            else:
-                holds = COMPARE[op](holds, figure)
-        else:
-            try:
-                holds = test(f, p, date, need)  # type: ignore[operator]
-            except Unset as exc:
-                holds, why = None, exc.what
-            except ARITHMETIC as exc:
-                holds, why = None, failure(text, exc)
-        if negate and holds is not None:
-            holds = not holds
-        conditions[key] = holds
-        if holds is False:
-            failures.append(reason)
-        elif holds is None:
-            unknown.append(why or reason)
-    if failures:
-        return measure_result(head, INELIGIBLE, failures, conditions)
-    if shared[1]:
-        unknown = shared[1] + unknown
+    """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
+    (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
+    result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
+    settlement of a single clause are written out here, not called: truth and _settle_straight do the
+    same."""
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, exceptions = spec
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
@@ -700,7 +569,7 @@ def _settle_straight(
     awards: list[tuple[str, Outcome]] = []
     bonuses: list[tuple[str, Outcome]] = []
     applies = False
-    for c, o in zip(spec[3], outs, strict=True):
+    for c, o in zip(spec[1], outs, strict=True):
         result.conditions[c[0]] = o[0]
         if c[1] == "award":
             awards.append((c[0], o))
@@ -710,7 +579,7 @@ def _settle_straight(
             bonuses.append((c[0], o))
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[4])
+        result.reasons.append(spec[2])
         return
     reasons: list[str] = []
     total = ZERO
@@ -734,7 +603,7 @@ def _settle_straight(
         total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
     undecided = False
     if stages and precision != UNKNOWN:
-        total, decided = _instalments(result, total, stages, spec[7], rounding)
+        total, decided = _instalments(result, total, stages, spec[5], rounding)
         undecided = not decided
     if precision == UNKNOWN or undecided:
         result.status = UNDETERMINED
@@ -1039,23 +908,8 @@ def param_base_rate(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return D_0_30
 
 
-# since(established) 届满 1年
-def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    established = f.get("established")
-    if established is None:
-        need.add("established")
-    if date is None:
-        need.add("评估日期")
-        c1 = None
-    elif established is None:
-        c1 = None
-    else:
-        c1 = since_compare(established, date, ">=", 1, "year")
-    return c1
-
-
 # cap by center_level { national: 1亿, provincial: 5000万, municipal: unset }
-def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     center_level = f.get("center_level")
     if center_level is None:
         need.add("center_level")
@@ -1072,7 +926,7 @@ def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # funding_limit 50% * investment
-def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
         need.add("investment")
@@ -1081,7 +935,7 @@ def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # counting other_funding
-def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     other_funding = f.get("other_funding")
     if other_funding is None:
         need.add("other_funding")
@@ -1089,7 +943,7 @@ def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
-def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     if revenue is None:
         need.add("revenue")
@@ -1105,7 +959,7 @@ def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # the arithmetic of band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
-def steps_6(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+def steps_5(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     revenue = f.get("revenue")
     steps: list[str] = []
     band_step(
@@ -1120,30 +974,13 @@ def steps_6(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
 
 
 # amount: determined pilot_amount
-def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     v1 = param_pilot_amount(f, p, date, need)
     return v1
 
 
-# score >= 60 or revenue > 1000万
-def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    revenue = f.get("revenue")
-    score = f.get("score")
-    if score is None:
-        need.add("score")
-    c1 = None if score is None else score >= D_60
-    if c1 is True:
-        c2: bool | None = True
-    else:
-        if revenue is None:
-            need.add("revenue")
-        c3 = None if revenue is None else revenue > D_10000000
-        c2 = True if c3 is True else None if c1 is None or c3 is None else False
-    return c2
-
-
 # amount: determined base_rate * fees
-def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     v1 = param_base_rate(f, p, date, need)
     if fees is None:
@@ -1153,7 +990,7 @@ def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined min(1:1 * other_funding, 1000万)
-def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     other_funding = f.get("other_funding")
     if other_funding is None:
         need.add("other_funding")
@@ -1163,7 +1000,7 @@ def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if center_level in [national, provincial] and not key_platform
-def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     center_level = f.get("center_level")
     key_platform = f.get("key_platform")
     if center_level is None:
@@ -1180,7 +1017,7 @@ def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined max(investment / 10, 1万)
-def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
         need.add("investment")
@@ -1190,7 +1027,7 @@ def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if established + 2年 <= 2023-06-01
-def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     established = f.get("established")
     if established is None:
         need.add("established")
@@ -1200,7 +1037,7 @@ def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined investment * (revenue / fees)
-def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     investment = f.get("investment")
     revenue = f.get("revenue")
@@ -1216,7 +1053,7 @@ def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # if key_platform implies national_platform
-def value_15(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     key_platform = f.get("key_platform")
     national_platform = f.get("national_platform")
     if key_platform is None:
@@ -1232,7 +1069,7 @@ def value_15(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined 10万 * blocks(investment - 1000万, 100万)
-def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
         need.add("investment")
@@ -1243,7 +1080,7 @@ def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # the arithmetic of 10万 * blocks(investment - 1000万, 100万)
-def steps_17(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+def steps_15(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     investment = f.get("investment")
     steps: list[str] = []
     v1 = None if investment is None else investment - D_10000000
@@ -1253,7 +1090,7 @@ def steps_17(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
 
 # amount: determined round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
 # 每满(investment, fees)
-def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     investment = f.get("investment")
     revenue = f.get("revenue")
@@ -1281,7 +1118,7 @@ def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 # the arithmetic of round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
 # 每满(investment, fees)
-def steps_19(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+def steps_17(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     fees = f.get("fees")
     investment = f.get("investment")
     revenue = f.get("revenue")
@@ -1297,7 +1134,7 @@ def steps_19(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
 
 # amount: determined progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
 # 5000万: 2% }
-def value_20(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
         need.add("investment")
@@ -1307,7 +1144,7 @@ def value_20(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 # the arithmetic of progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
 # 5000万: 2% }
-def steps_21(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+def steps_19(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     investment = f.get("investment")
     steps: list[str] = []
     bracket_step(steps, "投资额", investment, TUPLE_14, TUPLE_15)
@@ -1316,7 +1153,7 @@ def steps_21(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
 
 # amount: determined progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过
 # upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
-def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_20(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     if revenue is None:
         need.add("revenue")
@@ -1341,7 +1178,7 @@ def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 # the arithmetic of progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过
 # upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
-def steps_23(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+def steps_21(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     revenue = f.get("revenue")
     steps: list[str] = []
     v1 = param_upper_bracket(f, p, date, need)
@@ -1361,7 +1198,7 @@ def steps_23(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
 
 
 # amount: determined 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
-def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     customers = f.get("customers")
     if customers is None:
         need.add("customers")
@@ -1370,381 +1207,572 @@ def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # the arithmetic of 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
-def steps_25(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+def steps_23(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     customers = f.get("customers")
     steps: list[str] = []
     bracket_step(steps, "客户数量", customers, ((None, D_10, D_1000), (D_10, None, D_500)), TUPLE_17)
     return steps
 
 
-# eligibility shared by every measure
-SHARED_GATES: tuple[Gate, ...] = (
+# eligibility shared by every measure, and the policy's validity
+def shared_gates(f: Values, p: Values, date: Date) -> Shared:
+    established = f.get("established")
+    failures: list[str] = []
+    unknown: list[str] = []
+    need: set[str] = set()
+    if date is not None:
+        if date < DATE_2021_01_01:
+            failures.append(
+                f"政策自 {DATE_2021_01_01.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效",
+            )
+        if date > DATE_2025_12_31:
+            failures.append(f"政策有效期至 {DATE_2025_12_31.isoformat()}，评估日期 {date.isoformat()} 已失效")
     # constructs.policy:31  require since(established) 届满 1年
-    gate("成立时间满1年", value_1, "since(established) 届满 1年"),
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        c1 = None
+    elif established is None:
+        c1 = None
+    else:
+        c1 = since_compare(established, date, ">=", 1, "year")
+    holds = c1
+    if holds is False:
+        failures.append("成立时间满1年")
+    elif holds is None:
+        unknown.append("成立时间满1年")
+    return failures, unknown, need
+
+
+# constructs.policy:33  三(二)1
+# measure center 「创新中心」
+SPEC_center: MeasureSpec = measure_spec(
+    ("center", "创新中心", "三(二)1", ("cash",)),
+    (
+        # constructs.policy:35
+        # award center.base 「配套奖励」
+        clause(
+            "center.base",
+            "award",
+            "配套奖励",
+            None,
+            "配套奖励：适用",
+            amount((D_0_50, "investment"), "50% * investment", FACTS_1, False, ((value_1, TEXT_2),)),
+        ),
+    ),
+    "不满足任何给予条件：配套奖励",
+    funding=((value_2, value_3, "50% * investment"),),
 )
-MEASURE_SPECS: tuple[MeasureSpec, ...] = (
-    # constructs.policy:33  三(二)1
-    # measure center 「创新中心」
-    measure_spec(
-        ("center", "创新中心", "三(二)1", ("cash",)),
-        ("applicant", ("enterprise",), "适用主体为 企业"),
-        (),
-        (
-            # constructs.policy:35
-            # award center.base 「配套奖励」
-            clause(
-                "center.base",
-                "award",
-                "配套奖励",
-                None,
-                "配套奖励：适用",
-                amount((D_0_50, "investment"), "50% * investment", FACTS_1, False, ((value_2, TEXT_2),)),
-            ),
+
+
+# its requirements, then its data
+def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    applicant = f.get("applicant")
+    if shared[0]:
+        return measure_result(SPEC_center[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    failures: list[str] = []
+    # applicants enterprise
+    if applicant is None:
+        need.add("applicant")
+        unknown.append("适用主体为 企业")
+    elif applicant not in ("enterprise",):
+        failures.append("适用主体为 企业")
+    if failures:
+        return measure_result(SPEC_center[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_center, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:38
+# measure platform 「平台」
+SPEC_platform: MeasureSpec = measure_spec(
+    ("platform", "平台", None, ("cash",)),
+    (
+        # constructs.policy:40  四.1
+        # award platform.default 「default」
+        clause(
+            "platform.default",
+            "award",
+            "default",
+            "四.1",
+            "[四.1] default：适用",
+            amount(D_10000000, "1000万", (), True),
+            (("key_platform", "key_platform", False, FACTS_2),),
+            "if key_platform",
         ),
-        "不满足任何给予条件：配套奖励",
-        funding=((value_3, value_4, "50% * investment"),),
+        # constructs.policy:41  四.1
+        # award platform.national 「national」
+        clause(
+            "platform.national",
+            "award",
+            "national",
+            "四.1",
+            "[四.1] national：适用",
+            amount(D_30000000, "3000万", (), True),
+            (("national_platform", "national_platform", False, FACTS_3),),
+            "if national_platform",
+            exception_of="platform.default",
+            priority=1,
+        ),
+        # constructs.policy:42
+        # bonus platform.3 「platform.3」
+        clause(
+            "platform.3",
+            "bonus",
+            "platform.3",
+            None,
+            "platform.3：适用",
+            amount(D_300000, "30万", (), False),
+            ((("revenue", ">", D_20000000), "revenue 超过 2000万", False, FACTS_4),),
+            "if revenue 超过 2000万",
+        ),
     ),
-    # constructs.policy:38
-    # measure platform 「平台」
-    measure_spec(
-        ("platform", "平台", None, ("cash",)),
-        ("applicant", ("enterprise", "park"), "适用主体为 企业、园区"),
-        (),
-        (
-            # constructs.policy:40  四.1
-            # award platform.default 「default」
-            clause(
-                "platform.default",
-                "award",
-                "default",
-                "四.1",
-                "[四.1] default：适用",
-                amount(D_10000000, "1000万", (), True),
-                (("key_platform", "key_platform", False, FACTS_2),),
-                "if key_platform",
-            ),
-            # constructs.policy:41  四.1
-            # award platform.national 「national」
-            clause(
-                "platform.national",
-                "award",
-                "national",
-                "四.1",
-                "[四.1] national：适用",
-                amount(D_30000000, "3000万", (), True),
-                (("national_platform", "national_platform", False, FACTS_3),),
-                "if national_platform",
-                exception_of="platform.default",
-                priority=1,
-            ),
-            # constructs.policy:42
-            # bonus platform.3 「platform.3」
-            clause(
-                "platform.3",
-                "bonus",
-                "platform.3",
-                None,
-                "platform.3：适用",
-                amount(D_300000, "30万", (), False),
-                ((("revenue", ">", D_20000000), "revenue 超过 2000万", False, FACTS_4),),
-                "if revenue 超过 2000万",
-            ),
-        ),
-        "不满足任何给予条件：default、national",
-        preferences=((("customers", ">=", D_100), "customers >= 100", "优先支持：客户多"),),
-        selection="每年遴选不超过 30 个",
-        exceptions=True,
-    ),
-    # constructs.policy:46
-    # measure consulting 「咨询」
-    measure_spec(
-        ("consulting", "咨询", None, ("cash",)),
-        None,
-        (),
-        (
-            # constructs.policy:47
-            # award consulting.1 「consulting.1」
-            clause(
-                "consulting.1",
-                "award",
-                "consulting.1",
-                None,
-                "consulting.1：适用",
-                amount((D_50000, "customers"), "5万/家 * customers", FACTS_5, False),
-                ((("customers", ">", D_0), "customers > 0", False, FACTS_5),),
-                "if customers > 0",
-            ),
-        ),
-        "不满足任何给予条件：consulting.1",
-        stages=(
-            stage("h1", "1-6月", ("completion_h1", ">=", D_0_60), "completion_h1 60%或以上", D_0_50),
-            stage("h2", "7-12月", ("completion_h2", ">=", D_1_00), "completion_h2 >= 100%", None),
-        ),
-        no_clawback=True,
-    ),
-    # constructs.policy:52
-    # measure banded 「分档」
-    measure_spec(
-        ("banded", "分档", None, ("cash",)),
-        None,
-        (
-            # constructs.policy:54  exclude score < 0
-            gate("评分为负", ("score", "<", D_0), "score < 0", "banded.exclude.1", True),
-        ),
-        (
-            # constructs.policy:53
-            # award banded.1 「banded.1」
-            clause(
-                "banded.1",
-                "award",
-                "banded.1",
-                None,
-                "banded.1：适用",
-                amount(value_5, TEXT_3, FACTS_4, False, arithmetic=steps_6),
-            ),
-        ),
-        "不满足任何给予条件：banded.1",
-    ),
-    # constructs.policy:56
-    # measure pilot 「试点」
-    measure_spec(
-        ("pilot", "试点", None, ("cash",)),
-        None,
-        (),
-        (
-            # constructs.policy:57
-            # award pilot.1 「pilot.1」
-            clause(
-                "pilot.1",
-                "award",
-                "pilot.1",
-                None,
-                "pilot.1：适用",
-                amount(value_7, "pilot_amount", (), False),
-                ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
-                "if standards >= 1",
-            ),
-            # constructs.policy:58
-            # bonus pilot.2 「pilot.2」
-            clause(
-                "pilot.2",
-                "bonus",
-                "pilot.2",
-                None,
-                "pilot.2：适用",
-                amount(None, "", (), False, ((D_200000, "20万"),), unset_reason="pilot.2：原文未给出金额"),
-                ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
-                "if standards >= 3",
-            ),
-        ),
-        "不满足任何给予条件：pilot.1",
-    ),
-    # constructs.policy:60
-    # measure voucher 「消费券」
-    measure_spec(
-        ("voucher", "消费券", None, ("voucher",)),
-        None,
-        (
-            # constructs.policy:62  require score >= 60 or revenue > 1000万
-            gate("评分或收入达标", value_8, "score >= 60 or revenue > 1000万", "voucher.require.1"),
-        ),
-        (
-            # constructs.policy:63
-            # award voucher.1 「voucher.1」
-            clause(
-                "voucher.1",
-                "award",
-                "voucher.1",
-                None,
-                "voucher.1：适用",
-                amount(value_9, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
-                ((("fees", "==", D_0), "fees == 0", True, FACTS_7),),
-                "unless fees == 0",
-            ),
-        ),
-        "不满足任何给予条件：voucher.1",
-    ),
-    # constructs.policy:66
-    # measure ladder 「多个例外」
-    measure_spec(
-        ("ladder", "多个例外", None, ("cash",)),
-        None,
-        (),
-        (
-            # constructs.policy:67
-            # award ladder.d 「d」
-            clause(
-                "ladder.d",
-                "award",
-                "d",
-                None,
-                "d：适用",
-                amount(D_100000, "10万", (), False),
-                ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
-                "if standards >= 1",
-            ),
-            # constructs.policy:68
-            # award ladder.e1 「e1」
-            clause(
-                "ladder.e1",
-                "award",
-                "e1",
-                None,
-                "e1：适用",
-                amount(D_200000, "20万", (), False),
-                ((("standards", ">=", D_5), "standards >= 5", False, FACTS_6),),
-                "if standards >= 5",
-                exception_of="ladder.d",
-                priority=2,
-            ),
-            # constructs.policy:69
-            # award ladder.e2 「e2」
-            clause(
-                "ladder.e2",
-                "award",
-                "e2",
-                None,
-                "e2：适用",
-                amount(D_300000, "30万", (), False),
-                ((("standards", ">=", D_10), "standards >= 10", False, FACTS_6),),
-                "if standards >= 10",
-                exception_of="ladder.d",
-                priority=2,
-            ),
-            # constructs.policy:70
-            # award ladder.e3 「e3」
-            clause(
-                "ladder.e3",
-                "award",
-                "e3",
-                None,
-                "e3：适用",
-                amount(D_400000, "40万", (), False),
-                ((("standards", ">=", D_20), "standards >= 20", False, FACTS_6),),
-                "if standards >= 20",
-                exception_of="ladder.d",
-            ),
-        ),
-        "不满足任何给予条件：d、e1、e2、e3",
-        exceptions=True,
-    ),
-    # constructs.policy:72
-    # measure misc 「杂项」
-    measure_spec(
-        ("misc", "杂项", None, ("cash",)),
-        ("applicant", ("park",), "适用主体为 园区"),
-        (),
-        (
-            # constructs.policy:74
-            # award misc.1 「misc.1」
-            clause(
-                "misc.1",
-                "award",
-                "misc.1",
-                None,
-                "misc.1：适用",
-                amount(value_10, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
-                ((value_11, TEXT_4, False, FACTS_9),),
-                TEXT_5,
-            ),
-            # constructs.policy:75  第十条
-            # award misc.2 「misc.2」
-            clause(
-                "misc.2",
-                "award",
-                "misc.2",
-                "第十条",
-                "[第十条] misc.2：适用",
-                amount(value_12, "max(investment / 10, 1万)", FACTS_1, False),
-                ((value_13, "established + 2年 <= 2023-06-01", False, FACTS_10),),
-                "if established + 2年 <= 2023-06-01",
-            ),
-            # constructs.policy:76
-            # award misc.3 「misc.3」
-            clause(
-                "misc.3",
-                "award",
-                "misc.3",
-                None,
-                "misc.3：适用",
-                amount(value_14, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
-                ((value_15, "key_platform implies national_platform", False, FACTS_12),),
-                TEXT_6,
-            ),
-            # constructs.policy:77
-            # award misc.4 「misc.4」
-            clause(
-                "misc.4",
-                "award",
-                "misc.4",
-                None,
-                "misc.4：适用",
-                amount(value_16, TEXT_7, FACTS_1, False, ((D_1000000, "100万"),), arithmetic=steps_17),
-                ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
-                "if standards >= 3",
-            ),
-            # constructs.policy:78
-            # award misc.5 「misc.5」
-            clause(
-                "misc.5",
-                "award",
-                "misc.5",
-                None,
-                "misc.5：适用",
-                amount(value_18, TEXT_8, FACTS_11, False, arithmetic=steps_19),
-                ((("standards", ">=", D_30), "standards >= 30", False, FACTS_6),),
-                "if standards >= 30",
-            ),
-        ),
-        TEXT_9,
-    ),
-    # constructs.policy:80
-    # measure brackets 「超额累进」
-    measure_spec(
-        ("brackets", "超额累进", None, ("cash",)),
-        None,
-        (),
-        (
-            # constructs.policy:81
-            # award brackets.1 「brackets.1」
-            clause(
-                "brackets.1",
-                "award",
-                "brackets.1",
-                None,
-                "brackets.1：适用",
-                amount(value_20, TEXT_10, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_21),
-                ((("standards", ">=", D_40), "standards >= 40", False, FACTS_6),),
-                "if standards >= 40",
-            ),
-            # constructs.policy:82
-            # award brackets.2 「brackets.2」
-            clause(
-                "brackets.2",
-                "award",
-                "brackets.2",
-                None,
-                "brackets.2：适用",
-                amount(value_22, TEXT_11, FACTS_4, False, arithmetic=steps_23),
-                ((("standards", ">=", D_50), "standards >= 50", False, FACTS_6),),
-                "if standards >= 50",
-            ),
-            # constructs.policy:83
-            # award brackets.3 「brackets.3」
-            clause(
-                "brackets.3",
-                "award",
-                "brackets.3",
-                None,
-                "brackets.3：适用",
-                amount(value_24, TEXT_12, FACTS_5, False, arithmetic=steps_25),
-                ((("standards", ">=", D_60), "standards >= 60", False, FACTS_6),),
-                "if standards >= 60",
-            ),
-        ),
-        TEXT_13,
-    ),
+    "不满足任何给予条件：default、national",
+    preferences=((("customers", ">=", D_100), "customers >= 100", "优先支持：客户多"),),
+    selection="每年遴选不超过 30 个",
+    exceptions=True,
 )
+
+
+# its requirements, then its data
+def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    applicant = f.get("applicant")
+    if shared[0]:
+        return measure_result(SPEC_platform[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    failures: list[str] = []
+    # applicants enterprise, park
+    if applicant is None:
+        need.add("applicant")
+        unknown.append("适用主体为 企业、园区")
+    elif applicant not in ("enterprise", "park"):
+        failures.append("适用主体为 企业、园区")
+    if failures:
+        return measure_result(SPEC_platform[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_platform, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:46
+# measure consulting 「咨询」
+SPEC_consulting: MeasureSpec = measure_spec(
+    ("consulting", "咨询", None, ("cash",)),
+    (
+        # constructs.policy:47
+        # award consulting.1 「consulting.1」
+        clause(
+            "consulting.1",
+            "award",
+            "consulting.1",
+            None,
+            "consulting.1：适用",
+            amount((D_50000, "customers"), "5万/家 * customers", FACTS_5, False),
+            ((("customers", ">", D_0), "customers > 0", False, FACTS_5),),
+            "if customers > 0",
+        ),
+    ),
+    "不满足任何给予条件：consulting.1",
+    stages=(
+        stage("h1", "1-6月", ("completion_h1", ">=", D_0_60), "completion_h1 60%或以上", D_0_50),
+        stage("h2", "7-12月", ("completion_h2", ">=", D_1_00), "completion_h2 >= 100%", None),
+    ),
+    no_clawback=True,
+)
+
+
+# its requirements, then its data
+def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_consulting[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_consulting, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:52
+# measure banded 「分档」
+SPEC_banded: MeasureSpec = measure_spec(
+    ("banded", "分档", None, ("cash",)),
+    (
+        # constructs.policy:53
+        # award banded.1 「banded.1」
+        clause(
+            "banded.1",
+            "award",
+            "banded.1",
+            None,
+            "banded.1：适用",
+            amount(value_4, TEXT_3, FACTS_4, False, arithmetic=steps_5),
+        ),
+    ),
+    "不满足任何给予条件：banded.1",
+)
+
+
+# its requirements, then its data
+def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    score = f.get("score")
+    if shared[0]:
+        return measure_result(SPEC_banded[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    failures: list[str] = []
+    # constructs.policy:54  exclude score < 0
+    if score is None:
+        need.add("score")
+    c1 = None if score is None else score < D_0
+    holds = c1
+    holds = None if holds is None else not holds
+    conditions["banded.exclude.1"] = holds
+    if holds is False:
+        failures.append("评分为负")
+    elif holds is None:
+        unknown.append("评分为负")
+    if failures:
+        return measure_result(SPEC_banded[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_banded, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:56
+# measure pilot 「试点」
+SPEC_pilot: MeasureSpec = measure_spec(
+    ("pilot", "试点", None, ("cash",)),
+    (
+        # constructs.policy:57
+        # award pilot.1 「pilot.1」
+        clause(
+            "pilot.1",
+            "award",
+            "pilot.1",
+            None,
+            "pilot.1：适用",
+            amount(value_6, "pilot_amount", (), False),
+            ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
+            "if standards >= 1",
+        ),
+        # constructs.policy:58
+        # bonus pilot.2 「pilot.2」
+        clause(
+            "pilot.2",
+            "bonus",
+            "pilot.2",
+            None,
+            "pilot.2：适用",
+            amount(None, "", (), False, ((D_200000, "20万"),), unset_reason="pilot.2：原文未给出金额"),
+            ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
+            "if standards >= 3",
+        ),
+    ),
+    "不满足任何给予条件：pilot.1",
+)
+
+
+# its requirements, then its data
+def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_pilot[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_pilot, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:60
+# measure voucher 「消费券」
+SPEC_voucher: MeasureSpec = measure_spec(
+    ("voucher", "消费券", None, ("voucher",)),
+    (
+        # constructs.policy:63
+        # award voucher.1 「voucher.1」
+        clause(
+            "voucher.1",
+            "award",
+            "voucher.1",
+            None,
+            "voucher.1：适用",
+            amount(value_7, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
+            ((("fees", "==", D_0), "fees == 0", True, FACTS_7),),
+            "unless fees == 0",
+        ),
+    ),
+    "不满足任何给予条件：voucher.1",
+)
+
+
+# its requirements, then its data
+def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    revenue = f.get("revenue")
+    score = f.get("score")
+    if shared[0]:
+        return measure_result(SPEC_voucher[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    failures: list[str] = []
+    # constructs.policy:62  require score >= 60 or revenue > 1000万
+    if score is None:
+        need.add("score")
+    c1 = None if score is None else score >= D_60
+    if c1 is True:
+        c2: bool | None = True
+    else:
+        if revenue is None:
+            need.add("revenue")
+        c3 = None if revenue is None else revenue > D_10000000
+        c2 = True if c3 is True else None if c1 is None or c3 is None else False
+    holds = c2
+    conditions["voucher.require.1"] = holds
+    if holds is False:
+        failures.append("评分或收入达标")
+    elif holds is None:
+        unknown.append("评分或收入达标")
+    if failures:
+        return measure_result(SPEC_voucher[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_voucher, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:66
+# measure ladder 「多个例外」
+SPEC_ladder: MeasureSpec = measure_spec(
+    ("ladder", "多个例外", None, ("cash",)),
+    (
+        # constructs.policy:67
+        # award ladder.d 「d」
+        clause(
+            "ladder.d",
+            "award",
+            "d",
+            None,
+            "d：适用",
+            amount(D_100000, "10万", (), False),
+            ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
+            "if standards >= 1",
+        ),
+        # constructs.policy:68
+        # award ladder.e1 「e1」
+        clause(
+            "ladder.e1",
+            "award",
+            "e1",
+            None,
+            "e1：适用",
+            amount(D_200000, "20万", (), False),
+            ((("standards", ">=", D_5), "standards >= 5", False, FACTS_6),),
+            "if standards >= 5",
+            exception_of="ladder.d",
+            priority=2,
+        ),
+        # constructs.policy:69
+        # award ladder.e2 「e2」
+        clause(
+            "ladder.e2",
+            "award",
+            "e2",
+            None,
+            "e2：适用",
+            amount(D_300000, "30万", (), False),
+            ((("standards", ">=", D_10), "standards >= 10", False, FACTS_6),),
+            "if standards >= 10",
+            exception_of="ladder.d",
+            priority=2,
+        ),
+        # constructs.policy:70
+        # award ladder.e3 「e3」
+        clause(
+            "ladder.e3",
+            "award",
+            "e3",
+            None,
+            "e3：适用",
+            amount(D_400000, "40万", (), False),
+            ((("standards", ">=", D_20), "standards >= 20", False, FACTS_6),),
+            "if standards >= 20",
+            exception_of="ladder.d",
+        ),
+    ),
+    "不满足任何给予条件：d、e1、e2、e3",
+    exceptions=True,
+)
+
+
+# its requirements, then its data
+def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_ladder[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_ladder, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:72
+# measure misc 「杂项」
+SPEC_misc: MeasureSpec = measure_spec(
+    ("misc", "杂项", None, ("cash",)),
+    (
+        # constructs.policy:74
+        # award misc.1 「misc.1」
+        clause(
+            "misc.1",
+            "award",
+            "misc.1",
+            None,
+            "misc.1：适用",
+            amount(value_8, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
+            ((value_9, TEXT_4, False, FACTS_9),),
+            TEXT_5,
+        ),
+        # constructs.policy:75  第十条
+        # award misc.2 「misc.2」
+        clause(
+            "misc.2",
+            "award",
+            "misc.2",
+            "第十条",
+            "[第十条] misc.2：适用",
+            amount(value_10, "max(investment / 10, 1万)", FACTS_1, False),
+            ((value_11, "established + 2年 <= 2023-06-01", False, FACTS_10),),
+            "if established + 2年 <= 2023-06-01",
+        ),
+        # constructs.policy:76
+        # award misc.3 「misc.3」
+        clause(
+            "misc.3",
+            "award",
+            "misc.3",
+            None,
+            "misc.3：适用",
+            amount(value_12, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
+            ((value_13, "key_platform implies national_platform", False, FACTS_12),),
+            TEXT_6,
+        ),
+        # constructs.policy:77
+        # award misc.4 「misc.4」
+        clause(
+            "misc.4",
+            "award",
+            "misc.4",
+            None,
+            "misc.4：适用",
+            amount(value_14, TEXT_7, FACTS_1, False, ((D_1000000, "100万"),), arithmetic=steps_15),
+            ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
+            "if standards >= 3",
+        ),
+        # constructs.policy:78
+        # award misc.5 「misc.5」
+        clause(
+            "misc.5",
+            "award",
+            "misc.5",
+            None,
+            "misc.5：适用",
+            amount(value_16, TEXT_8, FACTS_11, False, arithmetic=steps_17),
+            ((("standards", ">=", D_30), "standards >= 30", False, FACTS_6),),
+            "if standards >= 30",
+        ),
+    ),
+    TEXT_9,
+)
+
+
+# its requirements, then its data
+def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    applicant = f.get("applicant")
+    if shared[0]:
+        return measure_result(SPEC_misc[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    failures: list[str] = []
+    # applicants park
+    if applicant is None:
+        need.add("applicant")
+        unknown.append("适用主体为 园区")
+    elif applicant not in ("park",):
+        failures.append("适用主体为 园区")
+    if failures:
+        return measure_result(SPEC_misc[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_misc, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:80
+# measure brackets 「超额累进」
+SPEC_brackets: MeasureSpec = measure_spec(
+    ("brackets", "超额累进", None, ("cash",)),
+    (
+        # constructs.policy:81
+        # award brackets.1 「brackets.1」
+        clause(
+            "brackets.1",
+            "award",
+            "brackets.1",
+            None,
+            "brackets.1：适用",
+            amount(value_18, TEXT_10, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_19),
+            ((("standards", ">=", D_40), "standards >= 40", False, FACTS_6),),
+            "if standards >= 40",
+        ),
+        # constructs.policy:82
+        # award brackets.2 「brackets.2」
+        clause(
+            "brackets.2",
+            "award",
+            "brackets.2",
+            None,
+            "brackets.2：适用",
+            amount(value_20, TEXT_11, FACTS_4, False, arithmetic=steps_21),
+            ((("standards", ">=", D_50), "standards >= 50", False, FACTS_6),),
+            "if standards >= 50",
+        ),
+        # constructs.policy:83
+        # award brackets.3 「brackets.3」
+        clause(
+            "brackets.3",
+            "award",
+            "brackets.3",
+            None,
+            "brackets.3：适用",
+            amount(value_22, TEXT_12, FACTS_5, False, arithmetic=steps_23),
+            ((("standards", ">=", D_60), "standards >= 60", False, FACTS_6),),
+            "if standards >= 60",
+        ),
+    ),
+    TEXT_13,
+)
+
+
+# its requirements, then its data
+def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_brackets[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_brackets, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -2263,10 +2291,18 @@ def decide(
     ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
-        shared = shared_gates_of(SHARED_GATES, DATE_2021_01_01, DATE_2025_12_31, f, p, date)
-        measures: dict[str, MeasureResult] = {}
-        for spec in MEASURE_SPECS:
-            measures[spec[0][0]] = run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)
+        shared = shared_gates(f, p, date)
+        measures: dict[str, MeasureResult] = {
+            "center": measure_center(f, p, date, shared, explain),
+            "platform": measure_platform(f, p, date, shared, explain),
+            "consulting": measure_consulting(f, p, date, shared, explain),
+            "banded": measure_banded(f, p, date, shared, explain),
+            "pilot": measure_pilot(f, p, date, shared, explain),
+            "voucher": measure_voucher(f, p, date, shared, explain),
+            "ladder": measure_ladder(f, p, date, shared, explain),
+            "misc": measure_misc(f, p, date, shared, explain),
+            "brackets": measure_brackets(f, p, date, shared, explain),
+        }
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}

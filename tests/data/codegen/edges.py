@@ -201,12 +201,13 @@ class Constraint:
 
 
 # ------------------------------------------------------------------------------ the full path as data
-# A generated evaluator describes each measure as data (a MeasureSpec of gates, clauses, limits and
-# stages, with a small function per expression) and runs it with run_measure; only its fast path is
-# unrolled.  `Expr` is such a function: its value from the facts `f`, the parameters `p` and the
-# `date`, recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when
-# the value cannot be worked out.  A condition that only reads one fact is given as that fact's name,
-# and one that compares a fact with a figure as (fact, operator, figure).
+# A generated evaluator writes each measure's requirements (its gates) out as code and describes the
+# rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
+# expression) that run_measure runs once the requirements hold; only its fast path is unrolled.
+# `Expr` is such a function: its value from the facts `f`, the parameters `p` and the `date`,
+# recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when the value
+# cannot be worked out.  A condition that only reads one fact is given as that fact's name, and one
+# that compares a fact with a figure as (fact, operator, figure).
 Expr = Callable[[Values, Values, Date, set[str]], Any]
 Test = Expr | str | tuple[str, str, Any]
 COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -221,9 +222,8 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 Used = tuple[tuple[str, str, bool], ...]
 
 
-# Each entry is a plain tuple made by the function of its name (gate, amount, clause, stage,
-# measure_spec), so that the evaluation unpacks it at the cost of a tuple.
-Gate = tuple[str, Test, str, str, bool]
+# Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
+# so that the evaluation unpacks it at the cost of a tuple.
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
 Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
@@ -242,8 +242,6 @@ Clause = tuple[
 Stage = tuple[str, str, Test, str, Expr | Decimal | None]
 MeasureSpec = tuple[
     tuple[str, str, str | None, tuple[str, ...]],
-    tuple[str, tuple[str, ...], str] | None,
-    tuple[Gate, ...],
     tuple[Clause, ...],
     str,
     tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
@@ -253,12 +251,6 @@ MeasureSpec = tuple[
     str | None,
     bool,
 ]
-
-
-def gate(reason: str, test: Test, text: str, key: str = "", negate: bool = False) -> Gate:
-    """A requirement: the `reason` it gives, its condition (`test`, as written in `text`), its `key` in
-    a result's conditions; it holds when the condition is true, or false when `negate`."""
-    return (reason, test, text, key, negate)
 
 
 def amount(
@@ -300,8 +292,6 @@ def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | 
 
 def measure_spec(
     head: tuple[str, str, str | None, tuple[str, ...]],
-    applicants: tuple[str, tuple[str, ...], str] | None,
-    gates: tuple[Gate, ...],
     clauses: tuple[Clause, ...],
     none_reason: str,
     funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
@@ -311,14 +301,12 @@ def measure_spec(
     selection: str | None = None,
     exceptions: bool = False,
 ) -> MeasureSpec:
-    """A measure: its `head` (name, label, article, payment forms), the applicant kinds it admits
-    (fact, kinds, reason), its gates and clauses, the reason when no clause applies, its funding
-    limits (limit, received, text; the last applies), instalments, preferences (test, text, note),
-    quota selection, and whether a clause is an exception of another."""
+    """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
+    the reason when no clause applies, its funding limits (limit, received, text; the last applies),
+    instalments, preferences (test, text, note), quota selection, and whether a clause is an
+    exception of another."""
     return (
         head,
-        applicants,
-        gates,
         clauses,
         none_reason,
         funding,
@@ -365,143 +353,24 @@ def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[st
         return None
 
 
-def shared_gates_of(
-    gates: tuple[Gate, ...],
-    start: datetime.date | None,
-    end: datetime.date | None,
-    f: Values,
-    p: Values,
-    date: Date,
-) -> Shared:
-    """The policy-wide reasons to rule every measure out (its validity from `start` to `end` and its
-    eligibility `gates`), those not yet decidable, and the facts they need."""
-    failures: list[str] = []
-    unknown: list[str] = []
-    need: set[str] = set()
-    if date is not None:
-        if start is not None and date < start:
-            failures.append(f"政策自 {start.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效")
-        if end is not None and date > end:
-            failures.append(f"政策有效期至 {end.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    _gates(gates, None, failures, unknown, f, p, date, need)
-    return failures, unknown, need
-
-
-def _gates(
-    gates: tuple[Gate, ...],
-    conditions: Conditions | None,
-    failures: list[str],
-    unknown: list[str],
-    f: Values,
-    p: Values,
-    date: Date,
-    need: set[str],
-) -> None:
-    """Run `gates`: a failing one's reason into `failures`, an undecided one's into `unknown`, each
-    outcome into `conditions`.  The common tests (a fact, a fact compared with a figure) are worked
-    out here without a call: truth() does the same."""
-    for reason, test, text, key, negate in gates:
-        why = None
-        if type(test) is str:
-            holds = f.get(test)
-            if holds is None:
-                need.add(test)
-        elif type(test) is tuple:
-            name, op, figure = test
-            holds = f.get(name)
-            if holds is None:
-                need.add(name)
-            else:
-                holds = COMPARE[op](holds, figure)
-        else:
-            try:
-                holds = test(f, p, date, need)  # type: ignore[operator]
-            except Unset as exc:
-                holds, why = None, exc.what
-            except ARITHMETIC as exc:
-                holds, why = None, failure(text, exc)
-        if negate and holds is not None:
-            holds = not holds
-        if conditions is not None:
-            conditions[key] = holds
-        if holds is False:
-            failures.append(reason)
-        elif holds is None:
-            unknown.append(why or reason)
-
-
 def run_measure(
     spec: MeasureSpec,
     f: Values,
     p: Values,
     date: Date,
-    shared: Shared,
+    need: set[str],
+    conditions: Conditions,
+    unknown: list[str],
     explain: bool,
     needed: Mapping[str, str],
     rounding: Rounding,
 ) -> MeasureResult:
-    """A measure on the facts (Interpreter.measure): its gates, its clauses, then the clause outcomes
-    settled into its result; the facts still needed are named as `needed` names them.  The gate loop,
-    the clauses' conditions and the settlement of a single clause are written out here, not called:
-    _gates, truth and _settle_straight do the same."""
-    if shared[0]:
-        return measure_result(spec[0], INELIGIBLE, list(shared[0]), {})
-    (
-        head,
-        applicants,
-        gates,
-        clauses,
-        none_reason,
-        funding_limits,
-        stages_of,
-        no_clawback,
-        prefs,
-        selection,
-        exceptions,
-    ) = spec
-    need = set(shared[2])
-    conditions: Conditions = {}
-    failures: list[str] = []
-    unknown: list[str] = []
-    if applicants is not None:
-        fact, kinds, reason = applicants
-        kind = f.get(fact)
-        if kind is None:
-            need.add(fact)
-            unknown.append(reason)
-        elif kind not in kinds:
-            failures.append(reason)
-    for reason, test, text, key, negate in gates:
-        why = None
-        if type(test) is str:
-            holds = f.get(test)
-            if holds is None:
-                need.add(test)
-        elif type(test) is tuple:
-            name, op, figure = test
-            holds = f.get(name)
-            if holds is None:
-                need.add(name)
-            else:
-                holds = COMPARE[op](holds, figure)
-        else:
-            try:
-                holds = test(f, p, date, need)  # type: ignore[operator]
-            except Unset as exc:
-                holds, why = None, exc.what
-            except ARITHMETIC as exc:
-                holds, why = None, failure(text, exc)
-        if negate and holds is not None:
-            holds = not holds
-        conditions[key] = holds
-        if holds is False:
-            failures.append(reason)
-        elif holds is None:
-            unknown.append(why or reason)
-    if failures:
-        return measure_result(head, INELIGIBLE, failures, conditions)
-    if shared[1]:
-        unknown = shared[1] + unknown
+    """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
+    (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
+    result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
+    settlement of a single clause are written out here, not called: truth and _settle_straight do the
+    same."""
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, exceptions = spec
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
@@ -700,7 +569,7 @@ def _settle_straight(
     awards: list[tuple[str, Outcome]] = []
     bonuses: list[tuple[str, Outcome]] = []
     applies = False
-    for c, o in zip(spec[3], outs, strict=True):
+    for c, o in zip(spec[1], outs, strict=True):
         result.conditions[c[0]] = o[0]
         if c[1] == "award":
             awards.append((c[0], o))
@@ -710,7 +579,7 @@ def _settle_straight(
             bonuses.append((c[0], o))
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[4])
+        result.reasons.append(spec[2])
         return
     reasons: list[str] = []
     total = ZERO
@@ -734,7 +603,7 @@ def _settle_straight(
         total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
     undecided = False
     if stages and precision != UNKNOWN:
-        total, decided = _instalments(result, total, stages, spec[7], rounding)
+        total, decided = _instalments(result, total, stages, spec[5], rounding)
         undecided = not decided
     if precision == UNKNOWN or undecided:
         result.status = UNDETERMINED
@@ -868,23 +737,8 @@ def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c2
 
 
-# since(d) 满 1年
-def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    d = f.get("d")
-    if d is None:
-        need.add("d")
-    if date is None:
-        need.add("评估日期")
-        c1 = None
-    elif d is None:
-        c1 = None
-    else:
-        c1 = since_compare(d, date, ">=", 1, "year")
-    return c1
-
-
 # share of first
-def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     b_ = f.get("b")
     if a_ is None:
@@ -896,7 +750,7 @@ def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # amount: determined 10万 * blocks(a, b) + round_down(a, b - 1元)
-def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     b_ = f.get("b")
     if a_ is None:
@@ -916,7 +770,7 @@ def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 
 
 # the arithmetic of 10万 * blocks(a, b) + round_down(a, b - 1元)
-def steps_7(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+def steps_6(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     a_ = f.get("a")
     b_ = f.get("b")
     steps: list[str] = []
@@ -926,147 +780,238 @@ def steps_7(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
-# eligibility shared by every measure
-SHARED_GATES: tuple[Gate, ...] = ()
-MEASURE_SPECS: tuple[MeasureSpec, ...] = (
-    # edges.policy:11
-    # measure ratio 「比值」
-    measure_spec(
-        ("ratio", "比值", None, ("cash",)),
-        None,
-        (),
-        (
-            # edges.policy:12
-            # award ratio.1 「ratio.1」
-            clause(
-                "ratio.1",
-                "award",
-                "ratio.1",
-                None,
-                "ratio.1：适用",
-                amount(value_1, "a * (a / b)", FACTS_1, False, ((D_1000000, "100万"),)),
-                ((("b", ">=", D_0), "b >= 0", False, FACTS_2),),
-                "if b >= 0",
-            ),
-        ),
-        "不满足任何给予条件：ratio.1",
-    ),
-    # edges.policy:14
-    # measure huge 「大数」
-    measure_spec(
-        ("huge", "大数", None, ("cash",)),
-        None,
-        (),
-        (
-            # edges.policy:15
-            # award huge.1 「huge.1」
-            clause(
-                "huge.1",
-                "award",
-                "huge.1",
-                None,
-                "huge.1：适用",
-                amount(value_2, "a * r", FACTS_3, True),
-                ((("a", ">", D_0), "a > 0", False, FACTS_4),),
-                "if a > 0",
-            ),
-        ),
-        "不满足任何给予条件：huge.1",
-    ),
-    # edges.policy:17
-    # measure later 「日期」
-    measure_spec(
-        ("later", "日期", None, ("cash",)),
-        None,
-        (),
-        (
-            # edges.policy:18
-            # award later.1 「later.1」
-            clause(
-                "later.1",
-                "award",
-                "later.1",
-                None,
-                "later.1：适用",
-                amount(D_100000, "10万", (), False),
-                ((value_3, "d + 100年 > 2030-01-01", False, FACTS_5),),
-                "if d + 100年 > 2030-01-01",
-            ),
-        ),
-        "不满足任何给予条件：later.1",
-    ),
-    # edges.policy:20
-    # measure since_edge 「期限」
-    measure_spec(
-        ("since_edge", "期限", None, ("cash",)),
-        None,
-        (
-            # edges.policy:21  require since(d) 满 1年
-            gate("满1年", value_4, "since(d) 满 1年", "since_edge.require.1"),
-        ),
-        (
-            # edges.policy:22
-            # award since_edge.1 「since_edge.1」
-            clause(
-                "since_edge.1",
-                "award",
-                "since_edge.1",
-                None,
-                "since_edge.1：适用",
-                amount((D_50000, "n"), "5万/家 * n", FACTS_6, False, ((value_1, "a * (a / b)"),)),
-            ),
-        ),
-        "不满足任何给予条件：since_edge.1",
-    ),
-    # edges.policy:24
-    # measure staged 「分期」
-    measure_spec(
-        ("staged", "分期", None, ("cash",)),
-        None,
-        (),
-        (
-            # edges.policy:25
-            # award staged.1 「staged.1」
-            clause(
-                "staged.1",
-                "award",
-                "staged.1",
-                None,
-                "staged.1：适用",
-                amount(D_500000, "50万", (), False),
-                ((("n", ">=", D_0), "n >= 0", False, FACTS_6),),
-                "if n >= 0",
-            ),
-        ),
-        "不满足任何给予条件：staged.1",
-        stages=(
-            stage("first", "首期", ("n", ">=", D_1), "n >= 1", value_5),
-            stage("second", "二期", ("n", ">=", D_2), "n >= 2", None),
+# eligibility shared by every measure, and the policy's validity
+def shared_gates(f: Values, p: Values, date: Date) -> Shared:
+    failures: list[str] = []
+    unknown: list[str] = []
+    need: set[str] = set()
+    return failures, unknown, need
+
+
+# edges.policy:11
+# measure ratio 「比值」
+SPEC_ratio: MeasureSpec = measure_spec(
+    ("ratio", "比值", None, ("cash",)),
+    (
+        # edges.policy:12
+        # award ratio.1 「ratio.1」
+        clause(
+            "ratio.1",
+            "award",
+            "ratio.1",
+            None,
+            "ratio.1：适用",
+            amount(value_1, "a * (a / b)", FACTS_1, False, ((D_1000000, "100万"),)),
+            ((("b", ">=", D_0), "b >= 0", False, FACTS_2),),
+            "if b >= 0",
         ),
     ),
-    # edges.policy:29
-    # measure whole 「整数」
-    measure_spec(
-        ("whole", "整数", None, ("cash",)),
-        None,
-        (),
-        (
-            # edges.policy:30
-            # award whole.1 「whole.1」
-            clause(
-                "whole.1",
-                "award",
-                "whole.1",
-                None,
-                "whole.1：适用",
-                amount(value_6, TEXT_1, FACTS_1, False, arithmetic=steps_7),
-                ((("n", ">=", D_1), "n >= 1", False, FACTS_6),),
-                "if n >= 1",
-            ),
+    "不满足任何给予条件：ratio.1",
+)
+
+
+# its requirements, then its data
+def measure_ratio(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_ratio[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_ratio, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# edges.policy:14
+# measure huge 「大数」
+SPEC_huge: MeasureSpec = measure_spec(
+    ("huge", "大数", None, ("cash",)),
+    (
+        # edges.policy:15
+        # award huge.1 「huge.1」
+        clause(
+            "huge.1",
+            "award",
+            "huge.1",
+            None,
+            "huge.1：适用",
+            amount(value_2, "a * r", FACTS_3, True),
+            ((("a", ">", D_0), "a > 0", False, FACTS_4),),
+            "if a > 0",
         ),
-        "不满足任何给予条件：whole.1",
+    ),
+    "不满足任何给予条件：huge.1",
+)
+
+
+# its requirements, then its data
+def measure_huge(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_huge[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_huge, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# edges.policy:17
+# measure later 「日期」
+SPEC_later: MeasureSpec = measure_spec(
+    ("later", "日期", None, ("cash",)),
+    (
+        # edges.policy:18
+        # award later.1 「later.1」
+        clause(
+            "later.1",
+            "award",
+            "later.1",
+            None,
+            "later.1：适用",
+            amount(D_100000, "10万", (), False),
+            ((value_3, "d + 100年 > 2030-01-01", False, FACTS_5),),
+            "if d + 100年 > 2030-01-01",
+        ),
+    ),
+    "不满足任何给予条件：later.1",
+)
+
+
+# its requirements, then its data
+def measure_later(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_later[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_later, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# edges.policy:20
+# measure since_edge 「期限」
+SPEC_since_edge: MeasureSpec = measure_spec(
+    ("since_edge", "期限", None, ("cash",)),
+    (
+        # edges.policy:22
+        # award since_edge.1 「since_edge.1」
+        clause(
+            "since_edge.1",
+            "award",
+            "since_edge.1",
+            None,
+            "since_edge.1：适用",
+            amount((D_50000, "n"), "5万/家 * n", FACTS_6, False, ((value_1, "a * (a / b)"),)),
+        ),
+    ),
+    "不满足任何给予条件：since_edge.1",
+)
+
+
+# its requirements, then its data
+def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    d = f.get("d")
+    if shared[0]:
+        return measure_result(SPEC_since_edge[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    failures: list[str] = []
+    # edges.policy:21  require since(d) 满 1年
+    if d is None:
+        need.add("d")
+    if date is None:
+        need.add("评估日期")
+        c1 = None
+    elif d is None:
+        c1 = None
+    else:
+        c1 = since_compare(d, date, ">=", 1, "year")
+    holds = c1
+    conditions["since_edge.require.1"] = holds
+    if holds is False:
+        failures.append("满1年")
+    elif holds is None:
+        unknown.append("满1年")
+    if failures:
+        return measure_result(SPEC_since_edge[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_since_edge, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# edges.policy:24
+# measure staged 「分期」
+SPEC_staged: MeasureSpec = measure_spec(
+    ("staged", "分期", None, ("cash",)),
+    (
+        # edges.policy:25
+        # award staged.1 「staged.1」
+        clause(
+            "staged.1",
+            "award",
+            "staged.1",
+            None,
+            "staged.1：适用",
+            amount(D_500000, "50万", (), False),
+            ((("n", ">=", D_0), "n >= 0", False, FACTS_6),),
+            "if n >= 0",
+        ),
+    ),
+    "不满足任何给予条件：staged.1",
+    stages=(
+        stage("first", "首期", ("n", ">=", D_1), "n >= 1", value_4),
+        stage("second", "二期", ("n", ">=", D_2), "n >= 2", None),
     ),
 )
+
+
+# its requirements, then its data
+def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_staged[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_staged, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# edges.policy:29
+# measure whole 「整数」
+SPEC_whole: MeasureSpec = measure_spec(
+    ("whole", "整数", None, ("cash",)),
+    (
+        # edges.policy:30
+        # award whole.1 「whole.1」
+        clause(
+            "whole.1",
+            "award",
+            "whole.1",
+            None,
+            "whole.1：适用",
+            amount(value_5, TEXT_1, FACTS_1, False, arithmetic=steps_6),
+            ((("n", ">=", D_1), "n >= 1", False, FACTS_6),),
+            "if n >= 1",
+        ),
+    ),
+    "不满足任何给予条件：whole.1",
+)
+
+
+# its requirements, then its data
+def measure_whole(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_whole[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_whole, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -1273,10 +1218,15 @@ def decide(
     ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)
     p = parse_params(params, PARAM_SPECS) if params else {}
     with decimal.localcontext(CONTEXT):
-        shared = shared_gates_of(SHARED_GATES, None, None, f, p, date)
-        measures: dict[str, MeasureResult] = {}
-        for spec in MEASURE_SPECS:
-            measures[spec[0][0]] = run_measure(spec, f, p, date, shared, explain, NEEDED, ROUNDING)
+        shared = shared_gates(f, p, date)
+        measures: dict[str, MeasureResult] = {
+            "ratio": measure_ratio(f, p, date, shared, explain),
+            "huge": measure_huge(f, p, date, shared, explain),
+            "later": measure_later(f, p, date, shared, explain),
+            "since_edge": measure_since_edge(f, p, date, shared, explain),
+            "staged": measure_staged(f, p, date, shared, explain),
+            "whole": measure_whole(f, p, date, shared, explain),
+        }
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
