@@ -49,13 +49,6 @@ READS_THE_AST = (
 THE_CHECKER = ("policydsl.checking.typecheck", "policydsl.checking.model")
 NO_AST = (*READS_THE_AST, *THE_CHECKER)
 
-ASKS_THE_SOLVER = (
-    "policydsl.checking.types",
-    "policydsl.syntax.builder",
-    "policydsl.syntax.parser",
-    *THE_CHECKER,
-)
-
 # Modules that keep the AST to word things: the plan's meaning, not the AST's derivations of it.
 WORDS_FROM_THE_AST = (
     "policydsl.syntax.ast.position",
@@ -70,29 +63,6 @@ INTERPRETER_INSIDES = (
     "policydsl.evaluation.interpreter.Unset",
     "policydsl.evaluation.interpreter.ARITHMETIC",
 )
-
-# The clause-level classes of the AST, whose meaning the plan holds.
-MEASURE_PARTS = (
-    "Measure",
-    "Clause",
-    "Amount",
-    "Requirement",
-    "Exclusion",
-    "Applicants",
-    "Eligibility",
-    "FundingLimit",
-    "Quota",
-    "GroupCap",
-    "Budget",
-    "Preference",
-    "Instalment",
-    "NoClawback",
-    "Combine",
-    "TotalCap",
-    "Pays",
-    "Unset",
-)
-
 
 LAYERS: dict[str, Rules] = {
     # The interpreter evaluates the plan it lowered; it lowers no AST node it is handed.

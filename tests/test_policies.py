@@ -35,6 +35,9 @@ SEEDS = {
     "baoan_industrial_internet": "004_d41223bd964af659.txt",
 }
 
+# Further published policies, each encoded with its published text beside it (policies/<text>).
+PUBLISHED: dict[str, str] = {}
+
 # The evaluation date of each sample batch (inside the policy's validity).
 SAMPLE_DATES = {
     "shenzhen_industrial_internet_plan": None,
@@ -54,10 +57,17 @@ def _policy(name: str) -> ast.Policy:
 
 
 def test_one_file_per_seed_document() -> None:
-    assert sorted(NAMES) == sorted(SEEDS)
+    assert sorted(NAMES) == sorted([*SEEDS, *PUBLISHED])
     for name, seed in SEEDS.items():
         header = _policy(name).header
         assert header is not None and header.source == seed
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_published_policies_carry_their_text(name: str) -> None:
+    header = _policy(name).header
+    assert header is not None and header.source == PUBLISHED[name]
+    assert (POLICIES / PUBLISHED[name]).is_file()
 
 
 @pytest.mark.parametrize("path", POLICY_FILES, ids=NAMES)

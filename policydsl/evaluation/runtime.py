@@ -654,10 +654,7 @@ def progressive(subject: Decimal, rows: Sequence[tuple[Any, Any, Any]]) -> Decim
     """Progressive brackets (超额累进): the sum over `rows` (lower, upper, rate) of the rate times the
     part of `subject` inside the row, max(0, min(subject, upper) - lower); a row without a lower
     limit starts from zero, one without an upper limit has no end."""
-    total = ZERO
-    for _, _, _, amount in bracket_parts(subject, rows):
-        total += amount
-    return total
+    return sum((amount for _, _, _, amount in bracket_parts(subject, rows)), ZERO)
 
 
 def bracket_parts(
