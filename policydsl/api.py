@@ -71,8 +71,13 @@ class PolicyEvaluator:
         interpreter = self.interpreter
         env = interpreter.env({}, decision.date)
         with decimal.localcontext(rt.CONTEXT):
+            floors = {name: m.floor for name, m in decision.measures.items()}
             decision.total = rt.combine_total(
-                decision.amounts, interpreter.combines(), interpreter.total_caps(env), interpreter.rounding
+                decision.amounts,
+                interpreter.combines(),
+                interpreter.total_caps(env),
+                interpreter.rounding,
+                floors,
             )
 
     def constraints(self) -> list[Constraint]:

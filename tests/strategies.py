@@ -641,16 +641,56 @@ class _Writer:
             f" {self.kw(self.pick(['if', 'if', 'unless']))} {self.condition()}"
             for _ in range(self.count(0, 2))
         ]
+        form = self.count(0, 8)
+        if form != 1:  # a floor (保底) and an offset (扣除) act on a written amount
+            if form != 2 and self.chance(0.25):
+                tails.append(f" {self.kw('floor')} {self.expr(MONEY, 1)}")
+            if self.chance(0.25):
+                tails.append(f" {self.kw('offset')} {self.expr(MONEY, 1)}")
         if self.chance(0.5):
             tails = list(self.draw(st.permutations(tails)))
-        form = self.count(0, 6)
         if form == 0:
             return f"{self.kw('ceiling')} {self.expr(MONEY, 2)}{''.join(tails)}"
         if form == 1:
             return f"{self.kw('unset')}{''.join(tails)}"
-        if form == 6:
+        if form == 8:
             return f"{self.long_money()}{''.join(tails)}"
+        dates = [n for n in self.names_of(DATE) if n in self.facts]
+        if form == 7 and dates:
+            return f"{self.schedule(self.pick(dates))}{''.join(tails)}"
+        if form == 2:
+            low, high = self.expr(MONEY, 2), self.expr(MONEY, 2)
+            return f"{self.kw('range')} {low} {self.kw('to')} {high}{''.join(tails)}"
         return f"{self.expr(MONEY, 2)}{''.join(tails)}"
+
+    def schedule(self, fact: str) -> str:
+        """A schedule by year counted from a date fact, as a clause's amount: rates by year times an
+        amount (柳河 第4条) or amounts by year (第14条); rows ascending, in any spelling, and now and
+        then a year left out (which the analysis reports)."""
+        rated = self.chance(0.5)
+        cuts = sorted(set(self.draw(st.lists(st.integers(1, 8), min_size=1, max_size=4))))
+        rows = []
+        first = self.count(1, 2)
+        for last in cuts:
+            if last < first:
+                continue
+            value = self.percent_lit() if rated else self.expr(MONEY, 0)
+            if self.lang == "zh" or self.chance(0.3):
+                span = (
+                    f"第{first}年"
+                    if first == last
+                    else self.pick([f"第{first}至{last}年", f"第{first}年至第{last}年"])
+                )
+            else:
+                span = f"years {first}" if first == last else f"years {first} until {last}"
+            rows.append(f"{span}: {value}")
+            first = last + 1 + (1 if self.chance(0.1) else 0)
+        if not rows:
+            rows.append(f"{self.kw('years')} 1: {self.percent_lit() if rated else self.money_lit()}")
+        table = f"{self.kw('schedule')} {fact} {{ {', '.join(rows)} }}"
+        if rated:
+            return f"{table} * {self.wrap(self.expr(MONEY, 1))}"
+        return table
 
     def measure(self) -> str:
         name = self.name()

@@ -175,7 +175,7 @@ def test_check_reads_standard_input_and_names_it() -> None:
     assert code == 1
     assert re.search(r"^<stdin>:\d+:\d+: error\[E\d{3}\]", out, flags=re.M), out
     code, out = invoke("check", "-", input=PLATFORM.read_bytes())
-    assert code == 0 and out.splitlines()[-1].startswith("ok: 1 file checked"), out
+    assert code == 0 and out.splitlines()[-1].startswith("1 file checked: 0 errors"), out
 
 
 def test_compile_reads_standard_input_and_writes_standard_output() -> None:
@@ -254,7 +254,7 @@ def test_python_dash_m_runs_the_command_line() -> None:
     command = [sys.executable, "-m", "policydsl", "check", str(PLATFORM)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1].startswith("ok: 1 file checked")
+    assert done.stdout.splitlines()[-1].startswith("1 file checked: 0 errors")
     usage = subprocess.run(
         [sys.executable, "-m", "policydsl", "--help"], capture_output=True, text=True, check=False
     )

@@ -583,3 +583,52 @@ def test_a_tier_table_amount_is_explained_alike() -> None:
     assert module.evaluate(facts, partial=True).to_dict() == expected
     steps = expected["measures"][0]["explanation"]
     assert any("所在区 = baoan" in step for step in steps), steps
+
+
+def test_explanations_show_each_fact_in_its_unit() -> None:
+    """A quantity keeps its unit and a percentage its sign where an explanation quotes the facts,
+    in the interpreter and in the compiled module alike (120.5亩 was shown as a bare 120.5)."""
+    path = ROOT / "tests" / "data" / "codegen" / "units.policy"
+    _, interpreter, module = compiled(path)
+    facts = {"area": "320.5亩", "floor_space": "100.5平方米", "power": "6.5千瓦", "energy": "1234.5千瓦时"}
+    facts |= {"cut": "0.5吨", "boxes": "3", "rd_rate": "8.5%", "revenue": "4000万", "listed": True}
+    day = datetime.date(2022, 6, 1)
+    for decision in (
+        interpreter.evaluate(facts, day, explain=True),
+        module.evaluate(facts, day, explain=True),
+    ):
+        text = decision.explain()
+        assert "新建种植基地面积 = 320.5亩" in text
+        assert "研发投入强度 = 8.5%" in text
+        assert "卷烟产量 = 3标准箱" in text
+        assert "营业收入 = 4000万元" in text
+
+
+MISSING_LIMITS = """policy "t" { rounding fen half_up }
+fact investment "投资": money >= 0
+fact limit_fact "上限": money >= 0
+fact earlier "已获资助": money >= 0
+measure capped "封顶" { award 50% * investment cap limit_fact }
+measure deducted "扣除" { award 50% * investment offset earlier }
+"""
+
+
+@pytest.mark.parametrize("measure", ["capped", "deducted"])
+def test_a_limit_reading_a_missing_fact_never_leaves_the_formula_as_the_amount(
+    tmp_path: Path, measure: str
+) -> None:
+    """A cap (or an offset) whose fact is missing was skipped: the formula's 50万 was reported as
+    determined although the cap might bind.  Partial mode leaves the amount undetermined and asks
+    for the fact; a full evaluation refuses the input, in the interpreter and the compiled module."""
+    path = tmp_path / "limits.policy"
+    path.write_text(MISSING_LIMITS, encoding="utf-8")
+    _, interpreter, module = compiled(path)
+    facts = {"investment": "100万", "limit_fact": "10万", "earlier": "10万"}
+    del facts["limit_fact" if measure == "capped" else "earlier"]
+    wanted = "上限" if measure == "capped" else "已获资助"
+    for evaluator in (interpreter, module):
+        result = evaluator.evaluate(facts, partial=True).measures[measure]
+        assert (result.status, result.amount) == (rt.UNDETERMINED, None)
+        assert any(wanted in n for n in result.needed)
+        with pytest.raises(rt.InputError, match=wanted):
+            evaluator.evaluate(facts)

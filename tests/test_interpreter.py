@@ -450,3 +450,88 @@ def test_a_subject_below_zero_charges_no_bracket() -> None:
     rows = [(None, Decimal(10), Decimal("0.1")), (Decimal(10), None, Decimal("0.05"))]
     assert rt.progressive(Decimal(-5), rows) == 0
     assert rt.progressive(Decimal(25), rows) == Decimal("1.75")
+
+
+SCHEDULES = """policy "逐年" {}
+fact started "实现税收日期": date
+fact contribution "年度地方财政贡献": money >= 0
+measure rate "按年度比例" {
+  award schedule started { years 1 until 2: 80%, years 3 until 5: 50% } * contribution cap 5000万
+}
+measure fixed "逐年定额" {
+  award 逐年 started { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
+}
+measure holed "缺一年" {
+  award schedule started { years 1 until 2: 10万, years 4 until 5: 5万 }
+}
+measure year_of "当年度" {
+  award 1万 if year(started) == 2023 and year_no(started) <= 2
+}
+"""
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["interpreter", "generated"])
+@pytest.mark.parametrize(
+    ("on", "rate", "fixed", "holed", "year_of"),
+    [
+        # taxes from 31 December 2023: 2023 is year 1 (自实现税收年度起), that very day included
+        (datetime.date(2023, 12, 31), "800000.00", "50000.00", "100000.00", "10000.00"),
+        # 1 January 2024 is year 2 already: the count is of calendar years, not of time elapsed
+        (datetime.date(2024, 1, 1), "800000.00", "30000.00", "100000.00", "10000.00"),
+        # 前2年 80%, 后3年 50%: year 3 begins 1 January 2025
+        (datetime.date(2025, 1, 1), "500000.00", "20000.00", None, None),
+        # the last year of each schedule, on its last day
+        (datetime.date(2027, 12, 31), "500000.00", None, "50000.00", None),
+        # the year after: the schedules no longer apply
+        (datetime.date(2028, 1, 1), None, None, None, None),
+        # before the event's year: year 0, no schedule applies (year_no 0 is still at most 2)
+        (datetime.date(2022, 12, 31), None, None, None, "10000.00"),
+    ],
+)
+def test_schedules_by_year_at_every_boundary(
+    tmp_path: Path,
+    compiled: bool,
+    on: datetime.date,
+    rate: str | None,
+    fixed: str | None,
+    holed: str | None,
+    year_of: str | None,
+) -> None:
+    path = tmp_path / "schedules.policy"
+    path.write_text(SCHEDULES, encoding="utf-8")
+    evaluator, sink = compile_policy(path, compiled=compiled)
+    assert evaluator is not None, sink.diagnostics
+    decision = evaluator.evaluate({"started": "2023-12-31", "contribution": "100万"}, on)
+    for name, expected in (("rate", rate), ("fixed", fixed), ("year_of", year_of)):
+        want = (rt.INELIGIBLE, None) if expected is None else (rt.DETERMINED, Decimal(expected))
+        assert amount(decision, name) == want, name
+    if on.year == 2023 + 3 - 1:  # year 3, which the holed schedule leaves out: undetermined, said why
+        holed_measure = decision.measures["holed"]
+        assert holed_measure.status == rt.UNDETERMINED
+        assert "逐年表未列出本年度" in " ".join(holed_measure.reasons)
+    else:
+        want = (rt.INELIGIBLE, None) if holed is None else (rt.DETERMINED, Decimal(holed))
+        assert amount(decision, "holed") == want
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["interpreter", "generated"])
+def test_a_schedule_explains_the_year_and_the_row(tmp_path: Path, compiled: bool) -> None:
+    path = tmp_path / "schedules.policy"
+    path.write_text(SCHEDULES, encoding="utf-8")
+    evaluator, sink = compile_policy(path, compiled=compiled)
+    assert evaluator is not None, sink.diagnostics
+    decision = evaluator.evaluate(
+        {"started": "2023-03-01", "contribution": "100万"}, datetime.date(2024, 6, 1), explain=True
+    )
+    steps = {name: m.explanation for name, m in decision.measures.items()}
+    assert "逐年：自实现税收日期当年起第2年，适用「第1至2年：80%」" in steps["rate"]
+    assert any("奖励期：自实现税收日期当年起第1至5年" in s for s in steps["rate"])
+    assert "逐年：自实现税收日期当年起第2年，适用「第2年：3万」" in steps["fixed"]
+
+
+def test_year_and_year_no_count_calendar_years() -> None:
+    assert rt.calendar_year(datetime.date(2023, 12, 31)) == 2023
+    assert rt.year_no(datetime.date(2023, 12, 31), datetime.date(2023, 12, 31)) == 1
+    assert rt.year_no(datetime.date(2023, 12, 31), datetime.date(2024, 1, 1)) == 2
+    assert rt.year_no(datetime.date(2024, 2, 29), datetime.date(2028, 2, 28)) == 5
+    assert rt.year_no(datetime.date(2024, 1, 1), datetime.date(2023, 12, 31)) == 0

@@ -22,6 +22,7 @@ from policydsl.evaluation.examples import coverage_gaps, given_facts, read_examp
 from policydsl.evaluation.interpreter import Coverage, CoverageKey, Interpreter
 from policydsl.plan import Plan, format_plan, lower
 from policydsl.plan import nodes as P
+from policydsl.plan.lower import award_period
 from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES, ROOT, golden
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
@@ -177,7 +178,14 @@ def assert_every_ast_piece_once(model: Model, plan: Plan) -> None:
         assert len(pm.clauses) == len(am.clauses)
         assert len({c.id for c in pm.clauses}) == len(pm.clauses)
         for i, (ac, pc) in enumerate(zip(am.clauses, pm.clauses, strict=True), 1):
-            assert pc.index == i and pc.kind == ac.kind and len(pc.conditions) == len(ac.conditions)
+            # a schedule by year in the amount or a cap adds its award period as a last condition
+            period = award_period(pc.amount)
+            assert pc.conditions[len(ac.conditions) :] == period
+            assert (
+                pc.index == i
+                and pc.kind == ac.kind
+                and len(pc.conditions) == len(ac.conditions) + len(period)
+            )
             assert pc.amount.mode == ac.amount.mode and len(pc.amount.caps) == len(ac.amount.caps)
         kinds = [g.kind for g in pm.gates]
         assert kinds.count("require") == len(am.of(ast.Requirement))
@@ -318,6 +326,7 @@ measure m "m" {
   award 1万 if founded + 1年 <= 2023-06-01 and since(founded) 届满 1年 and not flag
   award 1万 * blocks(revenue - 100万, 10万) + round_down(max(rate * revenue, 0), 1万)
   award progressive revenue { 不超过 100万: 10%, 超过 100万 且 500万 以下: rate, 超过 500万: 0 }
+  award schedule founded { years 1 until 2: 1万, years 3: 5000元 } if year(founded) >= 2020
 }
 """
 
@@ -344,6 +353,12 @@ def test_every_expression_class_is_lowered_printed_and_walked() -> None:
     assert "round_down(max(($rate * revenue), 0元), 10000元)" in printed
     rows = "from 0 to 1000000元: 10%; from 1000000元 to 5000000元: $rate; from 5000000元: 0"
     assert f"progressive revenue {{{rows}}}" in printed
+    assert "if year(founded) >= 2020" in printed
+    # a schedule by year is a band over the year counted from its date, and a condition of its clause
+    years = ">= 1 and <= 2: 10000元; >= 3 and <= 3: 5000元"
+    assert f"band year_no(founded) {{{years}}}" in printed
+    assert "if (year_no(founded) >= 1) and (year_no(founded) <= 3)" in printed
+    assert "奖励期：自成立当年起第1至3年" in printed
 
 
 def test_the_plan_package_reads_no_cli_or_drawing_library() -> None:

@@ -36,7 +36,9 @@ SEEDS = {
 }
 
 # Further published policies, each encoded with its published text beside it (policies/<text>).
-PUBLISHED: dict[str, str] = {}
+PUBLISHED: dict[str, str] = {
+    "liuhe_key_industries": "liuhe_key_industries.txt",
+}
 
 # The evaluation date of each sample batch (inside the policy's validity).
 SAMPLE_DATES = {
@@ -45,6 +47,7 @@ SAMPLE_DATES = {
     "jiangmen_special_fund": datetime.date(2022, 6, 1),
     "shenzhen_consulting_diagnosis": datetime.date(2023, 3, 1),
     "baoan_industrial_internet": None,
+    "liuhe_key_industries": datetime.date(2023, 6, 1),
 }
 
 
@@ -181,6 +184,54 @@ def test_shenzhen_plan_amounts_wait_for_the_yearly_guide() -> None:
     assert (result.status, result.amount) == (rt.DETERMINED, Decimal("300000"))
 
 
+def _liuhe(**changes: object) -> rt.Decision:
+    evaluator = policydsl.load(POLICIES / "liuhe_key_industries.policy")
+    facts = json.loads((SAMPLES / "liuhe_key_industries.json").read_text(encoding="utf-8"))
+    return evaluator.evaluate({**facts, **changes}, datetime.date(2023, 6, 1))
+
+
+def test_liuhe_agriculture_band_gives_shared_ends_to_the_lower_band() -> None:
+    # 第2条第3款 "1000万元及以上至5000万元、5000万元以上至1亿元、1亿元以上": 70% / 80% / 90% of 150万
+    def amount(investment: str) -> Decimal | None:
+        return _liuhe(fixed_investment=investment).measures["agriculture_investment"].amount
+
+    assert amount("1000万") == Decimal("1050000")  # 70% × 150万
+    assert amount("5000万") == Decimal("1050000")  # 至5000万元 includes 5000万
+    assert amount("5000.01万") == Decimal("1200000")  # 80% × 150万
+    assert amount("1亿") == Decimal("1200000")
+    assert amount("100000001") == Decimal("1350000")  # 90% × 150万
+    assert _liuhe(fixed_investment="999.99万").measures["agriculture_investment"].status == rt.INELIGIBLE
+
+
+def test_liuhe_output_growth_pays_on_the_part_above_ten_million() -> None:
+    # 第11条: 0.5% of the growth above 1000万, at most 20万; the sample grows 2.6亿 − 2.2亿 = 4000万
+    assert _liuhe().measures["output_growth"].amount == Decimal("150000")  # 0.5% × 3000万
+    assert _liuhe(output="2.3亿").measures["output_growth"].status == rt.INELIGIBLE  # exactly 1000万
+    assert _liuhe(output="2.3001亿").measures["output_growth"].amount == Decimal("50")  # 0.5% × 1万
+    assert _liuhe(output="2.7亿").measures["output_growth"].amount == Decimal("200000")  # 0.5% × 4000万
+
+
+def test_liuhe_planting_rate_per_mu_and_the_total_is_only_a_ceiling() -> None:
+    # 第17条: 320.5亩 × 100元/亩 = 32050元; 500亩 still at 100元/亩; 500.01亩 × 200元/亩 = 100002元
+    assert _liuhe().measures["planting"].amount == Decimal("32050")
+    assert _liuhe(base_area="500").measures["planting"].amount == Decimal("50000")
+    assert _liuhe(base_area="500.01").measures["planting"].amount == Decimal("100002")
+    # 120万 + 30万 + 20万 + 15万 + 32050元, only at most: the text never says the awards add up
+    total = _liuhe().total
+    assert (total.status, total.amount) == (rt.CEILING, Decimal("1882050"))
+
+
+def test_liuhe_open_questions_stay_visible() -> None:
+    found = _findings("liuhe_key_industries")
+    assert ("P201", frozenset({"tech_center_award", "high_tech_award"})) in found
+    assert {t for c, t in found if c == "P703"} == {
+        frozenset({"major_project.case_by_case"}),
+        frozenset({"renovation.case_by_case"}),
+        frozenset({"merger.large"}),
+    }
+    assert ("P701", frozenset({"renovation.new_project"})) in found
+
+
 def test_ineligibility_reasons_use_the_documents_wording() -> None:
     jiangmen = policydsl.load(POLICIES / "jiangmen_special_fund.policy")
     facts = json.loads((SAMPLES / "jiangmen_special_fund.json").read_text(encoding="utf-8"))
@@ -261,7 +312,13 @@ def _analysis(name: str) -> analysis.Analysis:
 
 
 def _findings(name: str) -> set[tuple[str, frozenset[str]]]:
-    return {(d.code, frozenset(d.data.get("targets", ()))) for d in _analysis(name).findings}
+    """The open findings, and the pairs a group finding (P206) lists as its members."""
+    found = set()
+    for d in _analysis(name).findings:
+        found.add((d.code, frozenset(d.data.get("targets", ()))))
+        if d.code == "P206":
+            found |= {(m["code"], frozenset(m["targets"])) for m in d.data["members"]}
+    return found
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -131,3 +132,27 @@ def test_pdf_and_dot_outputs(tmp_path: Path) -> None:
 def test_unknown_extension_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"\.svg, \.png"):
         render_file(diagrams(PLATFORM)[1], tmp_path / "t.gif")
+
+
+@needs_dot
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_no_tooltip_reads_markup(path: Path) -> None:
+    """Graphviz titles a linked box with its HTML-like label's markup ("<TABLE>") unless told
+    otherwise: every box and arrow carries its own text as its tooltip, linked or not."""
+    for d in diagrams(path):
+        for node in d.nodes:
+            node.href = f"#{node.id}"
+        svg = render_bytes(d, "svg").decode("utf-8")
+        titles = [html.unescape(t) for t in re.findall(r'xlink:title="([^"]*)"', svg)]
+        assert titles, d.name
+        assert not [t for t in titles if "<" in t or "TABLE" in t], d.name
+        assert d.nodes[0].tooltip() in titles, (d.name, d.nodes[0].tooltip())
+
+
+def test_a_tooltip_is_plain_text_even_with_a_backslash() -> None:
+    from policydsl.render.diagram import Node
+
+    d = Diagram("x", "x")
+    d.add(Node("n", "gate", "路径 C:\\", ["第二行"], note="措施 n"))
+    text = dot_source(d)
+    assert 'tooltip="路径 C:\\\\\\n第二行\\n措施 n"' in text

@@ -15,9 +15,10 @@ from policydsl.diagnostics import Sink
 from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan.lower import lower
 from policydsl.render.diagram import Diagram
-from policydsl.render.path import Applicant, trace_measure, trace_overview
+from policydsl.render.path import FIGURE_WIDTH, Applicant, trace_measure, trace_overview
+from policydsl.render.text import display_width
 from policydsl.render.trees import measure_tree, overview
-from tests.conftest import DATA
+from tests.conftest import DATA, POLICIES
 
 PLATFORM = DATA / "diagrams" / "platform.policy"
 FACTS: dict[str, Any] = json.loads((DATA / "diagrams" / "platform.facts.json").read_text(encoding="utf-8"))
@@ -136,3 +137,25 @@ def test_measures_stacked_in_one_column_are_not_reached_through_each_other() -> 
     assert "measure.first" in view.path_nodes
     assert "measure.second" not in view.path_nodes
     assert ("measure.first", "measure.second") not in view.path_edges
+
+
+def test_the_total_of_many_undeclared_measures_reads_as_titles_wrapped_to_the_box() -> None:
+    """Bao'an's sample platform is paid by seven measures the text never combines: the total box
+    names them by their titles, a line at a time, never as 21 `a+b` pairs of identifiers on one
+    line; the framed overview still leads the path from the paying measures' frames to the total."""
+    path = POLICIES / "baoan_industrial_internet.policy"
+    sink = Sink()
+    checked = check_file(path, sink)
+    assert checked.model is not None
+    facts = json.loads((POLICIES / "samples" / "baoan_industrial_internet.json").read_text(encoding="utf-8"))
+    interpreter = Interpreter(checked.model, path.read_text(encoding="utf-8"))
+    who = Applicant(interpreter, facts, datetime.date(2023, 6, 1))
+    view = overview(lower(checked.model))
+    trace_overview(view, who)
+    figure = view.node("total").figure
+    assert figure is not None and figure.startswith("本申请人：最高")
+    assert "+" not in figure and "financing" not in figure
+    assert "「促成制造业企业融资奖励」" in figure and "7 项措施" in figure
+    assert all(display_width(line) <= FIGURE_WIDTH for line in figure.split("\n")[1:])
+    assert "total" in view.path_nodes
+    assert any(e.tail_group and (e.tail, e.head) in view.path_edges for e in view.edges if e.head == "total")

@@ -98,6 +98,7 @@ CASES = [
     "rate * investment > x and center_level != provincial",
     "10万 * blocks(investment - 1000万, 100万) + round_down(x, 1万) > max(y - 100万, 0)",
     "progressive investment { 不超过 1000万: 10%, 超过 1000万 and 1亿以下: rate, 超过 1亿: 0 } > x",
+    "year(established) >= 2020 and year_no(start) <= 3",
 ]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +18,8 @@ from policydsl.diagnostics import Sink
 from policydsl.evaluation import runtime as rt
 from policydsl.plan.lower import lower
 from policydsl.render.diagram import EDGE_ROLES, ROLES, Diagram
-from policydsl.render.trees import measure_tree, overview
+from policydsl.render.graphviz import render_bytes
+from policydsl.render.trees import COMPACT_COLUMNS, measure_tree, overview
 from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
@@ -97,12 +100,45 @@ def test_the_overview_shows_every_measure_and_who_it_serves(path: Path) -> None:
     view = overview(lower(model))
     well_formed(view)
     ids = {n.id for n in view.nodes}
+    plan = lower(model)
     for name, m in model.measures.items():
         assert f"measure.{name}" in ids
+        box = view.node(f"measure.{name}")
         for a in m.of(ast.Applicants):
             for kind in a.kinds:
-                assert any(e.tail == f"kind.{kind.text}" and e.head == f"measure.{name}" for e in view.edges)
+                if view.groups:
+                    # framed by article: each box names the kinds it serves, in Chinese
+                    assert plan.kinds[kind.text] in "".join(box.lines), (name, box.lines)
+                else:
+                    assert any(
+                        e.tail == f"kind.{kind.text}" and e.head == f"measure.{name}" for e in view.edges
+                    )
     assert reachable(view) == ids
+
+
+def test_an_overview_of_many_measures_is_framed_by_article_in_a_few_columns() -> None:
+    """Bao'an's 21 measures: one frame per cited article, at most COMPACT_COLUMNS columns of frames,
+    one arrow from each frame to the total, no identifiers in the boxes, and a drawing that fits a
+    page (it was 3,700 pixels wide, a web of arrows from applicant kinds)."""
+    plan = lower(model_of(POLICIES / "baoan_industrial_internet.policy"))
+    view = overview(plan)
+    assert [g.label for g in view.groups] == [f"依据 三(二){i}" for i in range(1, 8)]
+    framed = sorted(n for g in view.groups for n in g.nodes)
+    assert framed == sorted(f"measure.{m.name}" for m in plan.measures)
+    assert not any(n.role == "kind" for n in view.nodes)
+    heads = [e for e in view.edges if e.head_group is not None]
+    assert 1 < len(heads) <= COMPACT_COLUMNS
+    into_total = [e for e in view.edges if e.head == "total"]
+    assert len(into_total) == len(view.groups) and all(e.tail_group for e in into_total)
+    for m in plan.measures:
+        box = view.node(f"measure.{m.name}")
+        text = "\n".join([box.title, *box.lines, *(t for _, t in box.rows)])
+        assert m.name not in text, (m.name, text)
+        assert box.note == f"措施 {m.name}"
+    if shutil.which("dot") is not None:
+        svg = render_bytes(view, "svg").decode("utf-8")
+        m = re.search(r'<svg width="(\d+)pt"', svg)
+        assert m is not None and int(m.group(1)) * 4 // 3 <= 1600, m.group(1)
 
 
 def test_gates_come_first_in_the_drafters_order() -> None:

@@ -7,13 +7,17 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from policydsl.checking.pipeline import check_file
 from policydsl.codes import CODES
+from policydsl.commands.cli import main
 from policydsl.diagnostics import Severity, Sink
 from policydsl.render.diagram import ROLES
-from policydsl.render.report import build_site, find_source, inline_svg, slug
+from policydsl.render.report import _source_folders, build_site, find_source, inline_svg, slug
 from tests.conftest import DATA, POLICIES, ROOT
 
 PLATFORM = DATA / "diagrams" / "platform.policy"
@@ -26,6 +30,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     files = [PLATFORM, *sorted(POLICIES.glob("*.policy"))]
     pages, _ = build_site(files, out, [SOURCES])
     assert len(pages) == len(files)
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site `make demo` builds: `policydsl report policies/*.policy -o SITE`, nothing else given."""
+    out = tmp_path_factory.mktemp("demo")
+    files = [str(p) for p in sorted(POLICIES.glob("*.policy"))]
+    result = CliRunner().invoke(main, ["report", *files, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "R101" not in result.output, result.output
     return out
 
 
@@ -106,6 +121,53 @@ def test_a_citation_not_found_is_marked(tmp_path: Path) -> None:
     assert '<mark class="article"' in html and "第一条 内容。" in html
 
 
+def test_no_source_text_is_marked_unlike_a_citation_the_text_lacks(tmp_path: Path) -> None:
+    """Without a source text a citation cannot be checked (grey, dashed); with one, a citation it
+    lacks is an error in the encoding (struck through).  Both looked the same."""
+    policy = tmp_path / "p.policy"
+    policy.write_text('measure m "措施" cite "第九十九条" { award 1万 cite "第一条" }\n', encoding="utf-8")
+    build_site([policy], tmp_path / "site")
+    html = (tmp_path / "site" / "p.html").read_text(encoding="utf-8")
+    assert '<span class="cite nosource" title="未嵌入原文，无法核对该条文">第九十九条</span>' in html
+    assert "cite missing" not in html
+    css = html[html.index("<style>") : html.index("</style>")]
+    nosource = re.search(r"\.cite\.nosource \{([^}]*)\}", css)
+    missing = re.search(r"\.cite\.missing \{([^}]*)\}", css)
+    assert nosource is not None and missing is not None
+    assert "line-through" in missing.group(1) and "line-through" not in nosource.group(1)
+
+
+def test_findings_are_anchored_and_linked_from_their_clauses_and_articles(site: Path) -> None:
+    html = page(site)
+    findings = re.findall(r'<div class="finding sev-\w+" id="(finding-\d+)">', html)
+    assert findings and len(findings) == html.count('<div class="finding ')
+    # the P201 overlap between `center` and `pilot`: on both measure cards, and under the articles
+    # they cite (第四条, 第六条), each a link to the finding's anchor
+    overlap = re.search(r'<div class="finding sev-warning" id="(finding-\d+)"><div>.{0,200}P201', html)
+    assert overlap is not None
+    anchor = overlap.group(1)
+    for measure in ("center", "pilot"):
+        card = html[html.index(f'id="measure-{measure}"') :]
+        card = card[: card.index("</article>")]
+        assert f'href="#{anchor}"' in card, measure
+    articles = re.findall(
+        r'<mark class="article" id="src-\d+">(.*?)</mark><span class="backlinks">(.*?)</span></span>', html
+    )
+    citing = [text[:4] for text, backs in articles if f'href="#{anchor}"' in backs]
+    assert "第四条 " in citing and "第六条 " in citing
+    # settled findings are anchored too, and marked as settled where they are listed
+    settled = html[html.index('id="settled"') :]
+    assert re.search(r'<div class="finding sev-\w+" id="finding-\d+">', settled)
+    assert "finding-ref sev-warning settled" in html or "finding-ref sev-info settled" in html
+
+
+def test_the_page_drawings_have_no_internal_titles(site: Path) -> None:
+    html = page(site)
+    assert "<title>" not in html[html.index("<body>") :]
+    assert "&lt;TABLE&gt;" not in html
+    assert 'xlink:title="制造业创新中心配套奖励&#10;依据：第四条' in html
+
+
 def test_diagrams_are_inline_svg(site: Path) -> None:
     html = page(site)
     assert html.count("<svg") == 1 + 3  # the overview and one tree per measure
@@ -136,6 +198,20 @@ def test_findings_show_witnesses_and_settled_ones_their_reason(site: Path) -> No
     assert "确认理由：试点示范另行发文，可与平台奖补叠加" in settled
 
 
+def test_the_findings_of_baoan_follow_the_grouping_and_fit_a_few_screens(site: Path) -> None:
+    html = (site / "baoan_industrial_internet.html").read_text(encoding="utf-8")
+    findings = html[html.index('<section id="findings">') :]
+    findings = findings[: findings.index("</section>")]
+    # one card for the 91 pairs of measures, not one card each
+    assert findings.count('class="finding') < 20
+    assert findings.count("<code>P206</code>") == 2 and "<code>P201</code>" not in findings
+    group = findings[findings.index('<h3 id="code-P206">') :]
+    # the pairs about the same subject lead, each with its two amounts and its applicant folded
+    assert group.count("<th>同一事项</th>") == 11
+    assert '<a href="#measure-large_platform">large_platform</a> 与 <a href="#measure-pro_platform">' in group
+    assert "<summary>其余 80 对（逐对列出）</summary>" in group
+
+
 def test_colours_in_the_page_match_the_diagrams(site: Path) -> None:
     html = page(site)
     for name, role in ROLES.items():
@@ -150,6 +226,42 @@ def test_a_policy_with_errors_gets_a_page_that_shows_them(tmp_path: Path) -> Non
     html = (tmp_path / "site" / "bad.html").read_text(encoding="utf-8")
     assert "unknown name `nonsense`" in html
     assert "<svg" not in html
+
+
+@pytest.mark.parametrize("path", sorted(POLICIES.glob("*.policy")), ids=lambda p: p.stem)
+def test_every_bundled_policy_has_its_text_beside_it(path: Path) -> None:
+    """The repository ships each bundled policy's source document in `policies/`, under the name
+    its header gives, so a fresh clone's review site embeds it."""
+    checked = check_file(path, Sink())
+    assert checked.policy is not None and checked.policy.header is not None
+    name = checked.policy.header.source
+    assert name is not None, "a bundled policy names its source document"
+    assert find_source(path, name, []) == (POLICIES / name).resolve()
+
+
+def test_the_demo_site_embeds_every_source_and_finds_every_citation(demo: Path) -> None:
+    for path in sorted(POLICIES.glob("*.policy")):
+        html = (demo / f"{path.stem}.html").read_text(encoding="utf-8")
+        assert '<pre class="source-text">' in html, path.name
+        assert "原文未嵌入" not in html and 'class="cite missing' not in html, path.name
+        assert "政策文件所在目录" in html
+
+
+def test_a_policy_away_from_its_text_is_warned_about_and_nothing_else_is_searched(tmp_path: Path) -> None:
+    """Only the policy's folder and --sources folders are searched: a copy of a bundled policy
+    without its text gets R101, never a text found somewhere outside (a checkout's neighbours, the
+    installed package)."""
+    policy = tmp_path / "jiangmen.policy"
+    shutil.copyfile(POLICIES / "jiangmen_special_fund.policy", policy)
+    _, sink = build_site([policy], tmp_path / "site")
+    (message,) = refusals(sink)
+    assert "`002_feaf6a41846fe068.txt` was not found" in message
+    html = (tmp_path / "site" / "jiangmen.html").read_text(encoding="utf-8")
+    assert "原文未嵌入" in html and '<pre class="source-text">' not in html
+    _, sink = build_site([policy], tmp_path / "site", [POLICIES])
+    assert refusals(sink) == []
+    assert '<pre class="source-text">' in (tmp_path / "site" / "jiangmen.html").read_text(encoding="utf-8")
+    assert [folder for folder, _ in _source_folders(policy, [POLICIES])] == [tmp_path, POLICIES]
 
 
 def test_sources_are_looked_up_only_by_name(tmp_path: Path) -> None:
@@ -190,14 +302,25 @@ BROWSER_ARGS = [
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium); the page is not opened")
+        why = "Debian's chromium is not installed (apt-get install chromium); the page is not opened"
+        if os.environ.get("POLICYDSL_BROWSER") == "required":  # `make test`, hence CI
+            pytest.fail(why)
+        pytest.skip(why)
     return path
+
+
+def browser_api() -> Any:
+    if os.environ.get("POLICYDSL_BROWSER") == "required":
+        import playwright.sync_api
+
+        return playwright.sync_api
+    return pytest.importorskip("playwright.sync_api", reason="the `playwright` package is not installed")
 
 
 @pytest.mark.parametrize("name", ["platform.html", "index.html"])
 def test_the_page_opens_in_a_browser(site: Path, name: str) -> None:
     executable = chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the `playwright` package is not installed")
+    sync_api = browser_api()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=BROWSER_ARGS)
         try:
@@ -236,6 +359,83 @@ def test_the_page_opens_in_a_browser(site: Path, name: str) -> None:
                 assert tab.evaluate("document.querySelector(':target') !== null")
         finally:
             browser.close()
+
+
+# The page of each bundled policy in the site `make demo` builds, at a desktop and a phone width.
+WIDTHS = [1400, 390]
+DEMO_PAGES = sorted(f"{p.stem}.html" for p in POLICIES.glob("*.policy"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium()
+    sync_api = browser_api()
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=BROWSER_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", ["index.html", *DEMO_PAGES])
+def test_the_demo_site_in_a_browser(demo: Path, browser: Any, name: str, width: int) -> None:
+    """Each page of a fresh clone's `make demo` site, as a reviewer opens it on a desktop and on a
+    phone: the source text is there and no citation is struck through, following a citation lights
+    up its article, an article lists the clauses citing it and the findings about it, the drawings
+    and the page fit the width, tooltips are text, nothing is fetched and nothing fails."""
+    tab = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        errors: list[str] = []
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        tab.on("console", lambda msg: errors.append(msg.text) if msg.type in ("error", "warning") else None)
+        requests: list[str] = []
+        tab.on("request", lambda r: requests.append(r.url))
+        tab.goto((demo / name).as_uri())
+        # the page, not the reader, scrolls sideways: nothing is wider than the screen
+        overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{name} is {overflow}px wider than a {width}px screen"
+        boxes = tab.evaluate(
+            "[...document.querySelectorAll('.diagram svg')].map(s => {"
+            " const r = s.getBoundingClientRect(), p = s.parentElement.getBoundingClientRect();"
+            " return [r.width, r.height, p.width]; })"
+        )
+        assert all(0 < w <= p and h > 0 for w, h, p in boxes), boxes
+        titles = tab.evaluate(
+            "[...document.querySelectorAll('svg title, svg a')].map(e => e.textContent && e.tagName"
+            " === 'title' ? e.textContent : e.getAttribute('xlink:title') || '')"
+        )
+        assert not [t for t in titles if "<" in t or "TABLE" in t], name
+        if name != "index.html":
+            assert tab.locator("pre.source-text").is_visible()
+            assert tab.locator(".cite.missing, .cite.nosource").count() == 0
+            assert "原文未嵌入" not in tab.content()
+            # a clause's citation leads to its article, lit up as the target
+            cite = tab.locator(".clause a.cite").first
+            href = cite.get_attribute("href")
+            cite.click()
+            assert tab.evaluate("location.hash") == href
+            target = tab.locator("mark.article:target")
+            assert target.count() == 1 and target.is_visible()
+            background = tab.evaluate("getComputedStyle(document.querySelector(':target')).backgroundColor")
+            assert background == "rgb(253, 224, 71)"
+            # the article lists the clauses that cite it, and the findings about it where there are any
+            backs = tab.locator("mark.article:target + .backlinks")
+            assert backs.locator("a.back").count() >= 1
+            both = tab.locator(".backlinks:has(a.back):has(a.finding-ref)")
+            if tab.locator(".measure a.finding-ref").count():
+                assert both.count() >= 1, "no article lists its findings"
+                link = both.first.locator("a.finding-ref").first
+                link.click()
+                assert tab.evaluate("document.querySelector(':target').classList.contains('finding')")
+                # and the finding leads back to a clause or measure card listing it
+                anchor = tab.evaluate("location.hash")
+                assert tab.locator(f'.measure a.finding-ref[href="{anchor}"]').count() >= 1
+        assert not errors, errors
+        assert all(url.startswith("file://") for url in requests), requests
+    finally:
+        tab.close()
 
 
 # ------------------------------------------------------------------------------ what `source` may embed

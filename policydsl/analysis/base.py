@@ -401,6 +401,7 @@ def _clause_exprs(clause: P.Clause, amounts: bool) -> list[P.Expr]:
     if amounts:
         exprs += [clause.amount.expr] if clause.amount.expr is not None else []
         exprs += [cap.expr for cap in clause.amount.caps]
+        exprs += [b.expr for b in (clause.amount.floor, clause.amount.offset) if b is not None]
     return exprs
 
 

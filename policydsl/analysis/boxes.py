@@ -195,6 +195,8 @@ def plan_constant(expr: P.Expr, plan: P.Plan) -> Fraction | None:
                 return None
             whole = Fraction(math.floor(value / size))
             return max(whole, Fraction(0)) if expr.func == "blocks" else whole * size
+        case P.Year() if expr.func == "year" and isinstance(expr.date, P.DateConst):
+            return Fraction(expr.date.value.year)
         case P.ParamRef():
             versions = plan.params[expr.name].versions
             if len(versions) == 1:

@@ -39,6 +39,8 @@ class CapChecks:
             for c in m.clauses:
                 if not self.ctx.is_dead(c) and c.amount.caps:
                     self.clause(m, c)
+                if not self.ctx.is_dead(c) and c.amount.floor is not None and c.amount.expr is not None:
+                    self.floor(m, c, c.amount.floor)
             for g in m.group_caps:
                 self.group(m, g)
             for q in m.quotas:
@@ -62,7 +64,7 @@ class CapChecks:
             return [enc.gate(m), enc.fires(c)]
 
         def against(op: str, cap: P.Cap) -> list[Formula]:
-            return [*context(), enc.compare(op, enc.formula(c), enc.num(cap.expr))]
+            return [*context(), enc.compare(op, enc.lifted(c), enc.num(cap.expr))]
 
         expr = amount.expr
         binding: list[P.Cap] = []
@@ -71,6 +73,9 @@ class CapChecks:
                 binding.append(cap)
                 continue
             fc, kc = self.constant(expr), self.constant(cap.expr)
+            if amount.floor is not None and fc is not None:  # the caps bind on the lifted formula
+                lifted = self.constant(amount.floor.expr)
+                fc = None if lifted is None else max(fc, lifted)
             if fc is not None and kc is not None:
                 never, always = fc <= kc, fc >= kc
             else:
@@ -136,6 +141,67 @@ class CapChecks:
             else:
                 binding.append(cap)
         self.dominated(m, c, binding, context, facts, data)
+
+    def floor(self, m: P.Measure, c: P.Clause, floor: P.Bound) -> None:
+        """A floor above a cap for some applicant (P608: the cap wins, which the text should say),
+        and the floor of a determined amount that never lifts it (P609)."""
+        ctx, enc = self.ctx, self.enc
+        cid = c.id
+        where = ctx.clause_label(m, c)
+        facts = ctx.clause_facts(m, c, amounts=True)
+        data = {"clauses": [cid], "cites": ctx.cites(m, c)}
+
+        def context() -> list[Formula]:
+            return [enc.gate(m), enc.fires(c)]
+
+        for cap in c.amount.caps:
+            above = ctx.ask(
+                lambda cap=cap: [*context(), enc.num(floor.expr) > enc.num(cap.expr)],  # type: ignore[misc]
+                code=codes.P608,
+                targets=(cid,),
+                span=floor.span,
+                what=f"whether the floor `{floor.text}` of {where} can be above its cap `{cap.text}`",
+                facts=facts,
+            )
+            if above is None or above.unsat:
+                continue
+            ctx.add(
+                Finding(
+                    codes.P608,
+                    f"the floor `{floor.text}` of {where} is above its cap `{cap.text}` for some "
+                    "applicants: the two contradict each other, and the cap wins",
+                    floor.span,
+                    (cid,),
+                    (Note("the cap", cap.span),),
+                    "check both figures; if the text means the cap to win, acknowledge this finding",
+                    above.witness,
+                    {**data, **ctx.witness_data(above.witness)},
+                )
+            )
+        if c.amount.mode != "determined" or c.amount.expr is None:
+            return  # the floor of a range is its lower bound: it always matters
+        binds = ctx.ask(
+            lambda: [*context(), enc.num(floor.expr) > enc.formula(c)],
+            code=codes.P609,
+            targets=(cid,),
+            span=floor.span,
+            what=f"whether the floor `{floor.text}` of {where} can lift the amount",
+            facts=facts,
+        )
+        if binds is not None and binds.unsat:
+            ctx.add(
+                Finding(
+                    codes.P609,
+                    f"the floor `{floor.text}` of {where} never binds: the formula `{c.amount.text}` "
+                    "is never below it for any applicant the clause admits",
+                    floor.span,
+                    (cid,),
+                    (),
+                    "drop the floor, or check its figure against the formula and the facts' bounds",
+                    None,
+                    data,
+                )
+            )
 
     def extreme(
         self,

@@ -431,16 +431,27 @@ class ClauseChecks:
         ctx, enc = self.ctx, self.enc
         what = f"whether {names[0]} and {names[1]} can both apply"
         rounded = partial(amounts, True)
+
+        def paid() -> list[Formula]:
+            # a witness where one of the two amounts is 0元 shows no overlap a drafter believes:
+            # both amounts above zero first, any amounts only when they never both are
+            return [*both(), *(enc.compare(">", t, enc.real(0)) for t in rounded().values())]
+
         first = ctx.ask(
-            both, code=codes[0], targets=targets, span=span, what=what, facts=facts_amounts, show=rounded
+            paid, code=codes[0], targets=targets, span=span, what=what, facts=facts_amounts, show=rounded
         )
+        if first is not None and first.unsat:
+            paid = both
+            first = ctx.ask(
+                both, code=codes[0], targets=targets, span=span, what=what, facts=facts_amounts, show=rounded
+            )
         if first is None or not first.sat:
             return
 
         def differ(exact: bool) -> Callable[[], list[Formula]]:
             def build() -> list[Formula]:
                 shown = list(amounts(exact).values())
-                return [*both(), enc.compare("!=", shown[0], shown[1])]
+                return [*paid(), enc.compare("!=", shown[0], shown[1])]
 
             return build
 

@@ -182,7 +182,9 @@ def _band(ctx: Context, node: P.Band, site: Site) -> None:
             facts=facts,
             show=subject_values,
         )
-        if answer is not None and answer.sat:
+        if answer is not None and answer.sat and node.counted_from is not None:
+            _missing_year(ctx, node, site, answer)
+        elif answer is not None and answer.sat:
             value = None if "subject" in answer.unset else answer.values.get("subject")
             at = "" if value is None else f" = {literal(value, shown, ctx.chinese)}"
             hint = _hole_hint(node, value, ctx)
@@ -198,6 +200,8 @@ def _band(ctx: Context, node: P.Band, site: Site) -> None:
                     {**data_base, **ctx.witness_data(answer.witness)},
                 )
             )
+    if node.counted_from is not None:
+        return  # the rows of a schedule by year never overlap (E216)
     entries = [(i, row) for i, row in enumerate(node.rows) if row.bounds is not None]
     for x, (i, a) in enumerate(entries):
         for j, b in entries[x + 1 :]:
@@ -230,6 +234,36 @@ def _band(ctx: Context, node: P.Band, site: Site) -> None:
                     {**data_base, **ctx.witness_data(answer.witness)},
                 )
             )
+
+
+def _missing_year(ctx: Context, node: P.Band, site: Site, answer: Any) -> None:
+    """P409: a year inside a schedule's span that no row gives (an applicant can be in it)."""
+    measure, clause, _, targets, where = site
+    value = None if "subject" in answer.unset else answer.values.get("subject")
+    covered = {y for first, last in node.years for y in range(first, last + 1)}
+    lo, hi = min(covered), max(covered)
+    missing = [y for y in range(lo, hi + 1) if y not in covered]
+    year = int(value) if value is not None else (missing[0] if missing else lo)
+    said = f"第{lo}至{hi}年" if lo != hi else f"第{lo}年"
+    ctx.add(
+        Finding(
+            codes.P409,
+            f"the schedule by year of {where} gives no row for year {year} from {node.counted_from} "
+            f"(自{node.counted_from}当年起第{year}年, inside {said}): the amount is undetermined that year",
+            node.span,
+            targets,
+            (),
+            f"add `第{year}年: …` to the schedule, or `第{year}年: unset` if the text gives no figure",
+            answer.witness,
+            {
+                "year": year,
+                "missing": missing,
+                "clauses": list(targets),
+                "cites": ctx.cites(measure, *([clause] if clause else [])),
+                **ctx.witness_data(answer.witness),
+            },
+        )
+    )
 
 
 @attrs.frozen

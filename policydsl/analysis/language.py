@@ -132,6 +132,15 @@ def _settles(ack: ast.Acknowledge, finding: Finding) -> bool:
     )
 
 
+def _covers(ack: ast.Acknowledge, finding: Finding) -> bool:
+    """A group acknowledgement `acknowledge P206 { m1, m2, … }` covers the overlap (P201/P202) of
+    every two of the measures it names."""
+    if ack.code.text != codes.P206.id or finding.code not in (codes.P201.id, codes.P202.id):
+        return False
+    named = {t.text for t in ack.targets}
+    return "measures" in finding.data and set(finding.data["measures"]) <= named
+
+
 def acknowledge(ctx: Context, complete: bool = True) -> tuple[list[Diagnostic], list[Settled]]:
     """Settle the findings the acknowledgements name; report the acknowledgements that name none
     (unless the analysis stopped early: then the finding may be among the checks not run)."""
@@ -143,7 +152,7 @@ def acknowledge(ctx: Context, complete: bool = True) -> tuple[list[Diagnostic], 
         if f.settled_by is not None:
             settled.append(Settled(ctx.diagnostic(f), *f.settled_by))
             continue
-        ack = next((a for a in acks if a.code.text == f.code and _settles(a, f)), None)
+        ack = next((a for a in acks if (a.code.text == f.code and _settles(a, f)) or _covers(a, f)), None)
         if ack is None and f.code == codes.P900.id:
             # an undecided query keeps the acknowledgement of the finding it was deciding alive
             check = str(f.data.get("check", ""))

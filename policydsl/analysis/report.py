@@ -15,6 +15,65 @@ from policydsl.diagnostics import Diagnostic, Severity, Sink, format_text, to_js
 from policydsl.source import SourceFile, Span
 
 _SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+# The summary line `check` ends with, in the files' keyword language (one place for the message
+# catalogue to take over).
+_SUMMARY = {
+    "zh": {
+        "ok": "通过：",
+        "checked": "已检查 {files} 个文件：",
+        "nothing": "没有未处理的发现",
+        "counts": "{errors} 个错误、{warnings} 个警告、{infos} 条提示未处理",
+        "exit": "；退出码 {code}（--fail-on {level}）",
+        "cut": "；其中 {n} 个文件的分析在 {budget} 个求解问题的预算处中止（--budget）",
+    },
+    "en": {
+        "ok": "ok: ",
+        "checked": "{files} file{s} checked: ",
+        "nothing": "nothing stands",
+        "counts": "{errors} error{es}, {warnings} warning{ws}, {infos} info{is_} stand",
+        "exit": "; exit code {code} (--fail-on {level})",
+        "cut": "; {which} cut short at the budget of {budget} solver questions (--budget)",
+    },
+}
+
+
+def summary_line(
+    files: int,
+    standing: Sequence[Diagnostic],
+    *,
+    fail_on: Severity,
+    exit_code: int,
+    cut_short: int = 0,
+    budget: int = 0,
+    chinese: bool = False,
+) -> str:
+    """The last line of `check`: what stands (never "ok" while an error or a warning does), the
+    exit code and the `--fail-on` level that decided it, and whether the analysis was cut short."""
+    text = _SUMMARY["zh" if chinese else "en"]
+    count = {s: sum(1 for d in standing if d.severity is s) for s in Severity}
+    errors, warnings, infos = count[Severity.ERROR], count[Severity.WARNING], count[Severity.INFO]
+    failing = any(d.severity >= fail_on for d in standing)
+    ok = not failing and not errors and not warnings and exit_code == 0
+    line = (text["ok"] if ok else "") + text["checked"].format(files=files, s="s" if files != 1 else "")
+    if not standing:
+        line += text["nothing"]
+    else:
+        line += text["counts"].format(
+            errors=errors,
+            warnings=warnings,
+            infos=infos,
+            es="s" if errors != 1 else "",
+            ws="s" if warnings != 1 else "",
+            is_="s" if infos != 1 else "",
+        )
+    line += text["exit"].format(code=exit_code, level=str(fail_on))
+    if cut_short:
+        which = "its analysis was" if files == 1 else f"the analysis of {cut_short} was"
+        line += text["cut"].format(n=cut_short, budget=budget, which=which)
+    return line
+
+
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 

@@ -11,6 +11,7 @@ from policydsl import codes
 from policydsl.analysis.base import Context, Finding, Options, Settled, Stats
 from policydsl.analysis.caps import CapChecks
 from policydsl.analysis.clauses import ClauseChecks
+from policydsl.analysis.combinations import group
 from policydsl.analysis.gaps import check_gaps
 from policydsl.analysis.language import acknowledge, duplicates, exception_cycles
 from policydsl.analysis.undetermined import check_undetermined
@@ -68,6 +69,7 @@ def analyse(model: Model, text: str = "", options: Options | None = None) -> Ana
             )
         )
     findings, settled = acknowledge(ctx, complete=not ctx.skipped)
+    findings = group(ctx, findings)
     return Analysis(tuple(findings), tuple(settled), ctx.stats(), time.perf_counter() - started, ctx.skipped)
 
 

@@ -49,6 +49,10 @@ _LIMIT = Fraction(10) ** 14
 # (docs/performance.md).
 DEFAULT_RLIMIT = 5_000_000
 RLIMIT_REASON = "rlimit"  # the reason of a question stopped by the step limit
+# Solver questions a witness may take to find rounder figures (Session.tidy): bounded, so a finding
+# costs at most this much more; not counted against the analysis budget, which counts checks.
+TIDY_TRIES = 24
+_WAN_EXPONENT = 4  # a money figure is tried at 1万 and rounder first: 0.01元 is a solver's edge value
 # why an extreme is undecided when the solver's answer and the values it gives disagree
 _UNWITNESSED = (
     "the solver's values do not bear out its answer, as when an amount is divided by a fact that can be 0"
@@ -527,6 +531,14 @@ class Encoder:
                     part = upper - lower
                     total = total + self.num(row.rate) * z3.If(part > 0, part, zero)
                 return total
+            case P.Year():
+                date = self.value(node.date)
+                if not isinstance(date, DateTerm):
+                    raise Unsupported("a year is taken of a date", node)
+                if node.func == "year":
+                    return z3.ToReal(date.y)
+                # the year of the evaluation date counted from the date's own year as year 1
+                return z3.ToReal(self.today().y - date.y + 1)
             case P.Unset():
                 raise Unsupported("a value the text leaves unset stands where a figure is needed", node)
             case _:
@@ -819,14 +831,25 @@ class Encoder:
 
         return self._cached(clause, "formula", make)
 
+    def lifted(self, clause: P.Clause) -> Term:
+        """The clause's formula lifted to its floor: what its caps bind on."""
+        floor = clause.amount.floor
+        if floor is None or clause.amount.expr is None:
+            return self.formula(clause)
+        return self.max(self.formula(clause), self.num(floor.expr))
+
     def clause_amount(self, clause: P.Clause, rounded: bool = True) -> Term:
-        """What the clause gives: its formula, then each cap, then rounding (the upper bound for a
-        ceiling)."""
+        """What the clause gives: its formula lifted to its floor, then each cap, then its offset
+        (floored at zero), then rounding (the upper bound for a ceiling), as runtime.lift and
+        runtime.settle_bounds work it out."""
 
         def make() -> Term:
-            value = self.formula(clause)
-            for cap in clause.amount.caps:
+            amount = clause.amount
+            value = self.lifted(clause)
+            for cap in amount.caps:
                 value = self.min(value, self.num(cap.expr))
+            if amount.offset is not None and amount.expr is not None:
+                value = self.max(value - self.num(amount.offset.expr), self.real(0))
             return self.round(value) if rounded else value
 
         return self._cached(clause, "amount" if rounded else "amount~", make)
@@ -1249,14 +1272,73 @@ class Session:
             if status == "unsat" or model is None:
                 return Answer("unsat", ms=self._ms(started))
             facts = list(facts)
-            chosen = model
-            return Answer(
-                "sat",
-                self._ms(started),
-                decode=lambda: (self.witness(chosen, facts), *self._values(chosen, show)),
-            )
+            asked = [*formulas, *guards]
+            first = model
+
+            def decode() -> tuple[Witness, dict[str, Fraction | None], frozenset[str]]:
+                chosen = self.tidy(asked, facts, first)
+                return self.witness(chosen, facts), *self._values(chosen, show)
+
+            return Answer("sat", self._ms(started), decode=decode)
         finally:
             self.seconds += time.perf_counter() - started
+
+    def tidy(self, formulas: Sequence[Formula], facts: Sequence[str], model: _Merged) -> _Merged:
+        """A solution of `formulas` whose numeric facts are round figures where the region allows:
+        each fact in turn (in declaration order) is tried at the nearest multiples of the largest
+        power of ten first (2亿 before 100000000.01元, 1万 before 0.01元) and kept at the first value
+        that still satisfies everything; at most TIDY_TRIES questions, then the figures found so far.
+        A drafter believes an applicant with round figures; the finding is the same either way."""
+        started = time.perf_counter()
+        tries = 0
+        fixed: list[Formula] = []
+        try:
+            for name in [f for f in self.enc.plan.facts if f in facts]:
+                var, scale, floor = self._numeric(name)
+                if var is None:
+                    continue
+                raw = _as_fraction(model.eval(var, model_completion=True))
+                if raw is None:
+                    continue
+                current = raw
+                for candidate in _rounder(raw / scale, floor):
+                    if tries >= TIDY_TRIES:
+                        return model
+                    tries += 1
+                    value = candidate * scale
+                    target = (
+                        z3.IntVal(int(value), self.enc.ctx)
+                        if z3.is_int(var)
+                        else z3.RealVal(value, self.enc.ctx)
+                    )
+                    status, found, _ = self._decide([*formulas, *fixed, var == target])
+                    if status == "sat" and found is not None:
+                        model, current = found, value
+                        break
+                fixed.append(
+                    var
+                    == (
+                        z3.IntVal(int(current), self.enc.ctx)
+                        if z3.is_int(var)
+                        else z3.RealVal(current, self.enc.ctx)
+                    )
+                )
+            return model
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _numeric(self, name: str) -> tuple[Any, Fraction, int | None]:
+        """The solver variable behind a numeric fact, the scale from its figure to the variable
+        (money is held in fen), and the power of ten a figure is tried at first (None: its own)."""
+        enc = self.enc
+        if name in enc.fen:
+            return enc.fen[name], Fraction(100), _WAN_EXPONENT
+        if name in enc.whole:
+            return enc.whole[name], Fraction(1), None
+        value = enc.facts.get(name)
+        if value is not None and z3.is_expr(value) and z3.is_real(value) and z3.is_const(value):
+            return value, Fraction(1), None
+        return None, Fraction(1), None
 
     def _values(
         self, model: Any, show: Mapping[str, Term] | None
@@ -1455,6 +1537,27 @@ class Session:
     @staticmethod
     def _ms(started: float) -> int:
         return int((time.perf_counter() - started) * 1000)
+
+
+def _rounder(value: Fraction, floor: int | None) -> list[Fraction]:
+    """Rounder figures than `value` (> 0) to try in its place, roundest first: for each power of
+    ten from the value's own order of magnitude (or `floor`, when that is higher) down to the
+    value's last digit, the multiples of it just below and just above, the nearer first."""
+    if value <= 0:
+        return []
+    top = math.floor(math.log10(value))
+    if floor is not None:
+        top = max(top, floor)
+    out: list[Fraction] = []
+    for exponent in range(top, top - 3, -1):
+        step = Fraction(10) ** exponent
+        low = math.floor(value / step) * step
+        if low == value:
+            break  # the value is already a multiple of this power: nothing rounder below it
+        high = low + step
+        pair = [low, high] if value - low <= high - value else [high, low]
+        out += [c for c in pair if c > 0 and c not in out]
+    return out
 
 
 def _values(model: Any, show: Mapping[str, Term] | None) -> dict[str, Fraction | None]:

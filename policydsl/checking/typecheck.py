@@ -156,6 +156,9 @@ class _Checker:
         self.since_compared: set[int] = set()  # since() calls that are the left side of a comparison
         self.in_example = False
         self.units: dict[str, Span] = {}  # the units the policy declares
+        # a schedule by year stands in a clause's amount or cap, outside the rows of a table, band,
+        # brackets or another schedule: its years become a condition of the whole clause
+        self.schedule_allowed = False
 
     # ------------------------------------------------------------------ declarations
     def reserved(self, ident: ast.Ident, what: str) -> None:
@@ -378,6 +381,8 @@ class _Checker:
                 return self.set(node, self.band(node, expected))
             case ast.Brackets():
                 return self.set(node, self.brackets(node))
+            case ast.Schedule():
+                return self.set(node, self.schedule(node, expected))
             case _:
                 assert_never(node)
 
@@ -398,9 +403,14 @@ class _Checker:
             seen.add(key.text)
 
     def value(self, node: ast.Expr | ast.Unset, expected: Type | None = None) -> Type:
+        """A row's value (of a table, band or schedule), where no schedule may stand."""
         if isinstance(node, ast.Unset):
             return expected or T.ERROR
-        return self.expr(node, expected)
+        allowed, self.schedule_allowed = self.schedule_allowed, False
+        try:
+            return self.expr(node, expected)
+        finally:
+            self.schedule_allowed = allowed
 
     def unify(self, types: list[tuple[Type, Span]], what: str, call: bool = False) -> Type:
         """The one type of `types`; with `call`, a plain number beside a unit gets a hint."""
@@ -455,6 +465,8 @@ class _Checker:
             return T.DURATION
         if node.func in ("blocks", "round_down"):
             return self.whole(node)
+        if node.func in ("year", "year_no"):
+            return self.year(node)
         if len(node.args) < 2:
             self.sink.report(
                 codes.E204,
@@ -470,6 +482,49 @@ class _Checker:
             self.sink.report(codes.E201, message, node.span, hint=_DURATION_HINT)
             return T.ERROR
         return result
+
+    def year(self, node: ast.Call) -> Type:
+        """`year(d)`: the calendar year of the date d; `year_no(d)`: the year of the evaluation date
+        counted from d's own year as year 1.  Both plain whole numbers (the grammar gives each
+        one argument)."""
+        example = f"`{node.func}(recognised)`"
+        ty = self.expr(node.args[0])
+        if ty.kind not in ("date", "error"):
+            message = f"`{node.func}` needs a date, but this is {describe(ty)}"
+            self.sink.report(codes.E201, message, node.args[0].span, hint=f"{example}, with a date fact")
+            return T.ERROR
+        return T.ERROR if ty.kind == "error" else T.NUMBER
+
+    def schedule(self, node: ast.Schedule, expected: Type | None) -> Type:
+        """A schedule by year: its start a date, its rows years counted from it (first to last,
+        none twice), their values of one type."""
+        start = self.expr(node.start)
+        example = "`schedule recognised { years 1 until 2: 80%, years 3 until 5: 50% }`"
+        if not self.schedule_allowed:
+            message = "a schedule by year gives a clause's amount or cap, not a value here"
+            hint = f"write it as the amount of an award: `award {example[1:-1]} * contribution`"
+            self.sink.report(codes.E216, message, node.span, hint=hint)
+        if start.kind not in ("date", "error"):
+            message = f"a schedule by year counts years from a date, but this is {describe(start)}"
+            self.sink.report(codes.E201, message, node.start.span, hint=example)
+        taken: dict[int, ast.ScheduleEntry] = {}
+        for entry in node.entries:
+            if entry.last < entry.first:
+                message = f"years {entry.first} until {entry.last} run backwards"
+                hint = f"write the earlier year first: `第{entry.last}至{entry.first}年`"
+                self.sink.report(codes.E216, message, entry.span, hint=hint)
+                continue
+            clash = next((taken[y] for y in range(entry.first, entry.last + 1) if y in taken), None)
+            if clash is not None:
+                year = next(y for y in range(entry.first, entry.last + 1) if taken.get(y) is clash)
+                message = f"year {year} is in two rows of the schedule"
+                notes = (Note("the other row", clash.span),)
+                hint = "give each year one row: `第1至2年: 80%, 第3至5年: 50%`"
+                self.sink.report(codes.E216, message, entry.span, notes=notes, hint=hint)
+                continue
+            taken.update((y, entry) for y in range(entry.first, entry.last + 1))
+        rows = [(self.value(e.value, expected), e.value.span) for e in node.entries]
+        return self.unify(rows, "a schedule by year")
 
     def whole(self, node: ast.Call) -> Type:
         """`blocks(x, 100万)`: how many whole 100万 in x, a plain number; `round_down(x, 1万)`: x
@@ -575,9 +630,11 @@ class _Checker:
         if subject.kind == "error":
             return T.ERROR
         rows = []
+        allowed, self.schedule_allowed = self.schedule_allowed, False
         for entry in node.entries:  # the rate times the part of the subject inside the bracket
             part = ast.BinOp(entry.span, "*", entry.rate, node.subject, "*")
             rows.append((self.binop(part), entry.rate.span))
+        self.schedule_allowed = allowed
         return self.unify(rows, "progressive brackets")
 
     def binop(self, node: ast.BinOp) -> Type:
@@ -1024,12 +1081,44 @@ class _Checker:
                     hint="write the higher bonus as a bonus whose condition excludes the lower one "
                     "(`bonus t30: 10万 if x 达到 30万 and x 低于 50万`)",
                 )
-        if clause.amount.expr is not None:
-            self.money(clause.amount.expr, "an award")
-        for cap in clause.amount.caps:
-            self.money(cap, "a cap")
+        self.schedule_allowed = True
+        try:
+            if clause.amount.expr is not None:
+                self.money(clause.amount.expr, "an award")
+            for cap in clause.amount.caps:
+                self.money(cap, "a cap")
+        finally:
+            self.schedule_allowed = False
+        self.bounds(clause.amount)
         for cond in clause.conditions:
             self.condition(cond.expr)
+
+    def bounds(self, amount: ast.Amount) -> None:
+        """A clause's floor (保底) and offset (扣除): money, one of each, on an amount that is written."""
+        for what, word, exprs in (
+            ("a floor", "floor", amount.floors),
+            ("an offset", "offset", amount.offsets),
+        ):
+            for expr in exprs:
+                self.money(expr, what)
+            for extra in exprs[1:]:
+                first = Note("first stated here", exprs[0].span)
+                self.sink.report(
+                    codes.E102,
+                    f"this clause already has {what}; a clause has one",
+                    extra.span,
+                    notes=[first],
+                    hint=f"keep the one `{word}` the text states (the larger of two floors, "
+                    "the sum of two offsets)",
+                )
+            if exprs and amount.expr is None:
+                self.sink.report(
+                    codes.E213,
+                    f"{what} needs an amount to act on, but this clause's amount is `unset`",
+                    exprs[0].span,
+                    hint="write the amount the text gives (`ceiling 100万`), or leave out the "
+                    f"`{word}` until it gives one",
+                )
 
     def example(self, ex: ast.Example) -> None:
         self.in_example = True

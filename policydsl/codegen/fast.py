@@ -349,6 +349,9 @@ class FastPath:
         if nested or not awards:
             w.line("return None  # chained exceptions or no award: the full path decides")
             return
+        if any(c.amount.mode == "ceiling" and c.amount.floor is not None for c in clauses):
+            w.line("return None  # a range: its floor is in the full path's result")
+            return
         precisions = {c.index: self.clause(w, c) for c in clauses}
         for limit in measure.funding_limits:
             w.comment(f"funding_limit {limit.text} counting {received_text(limit)}")
@@ -451,7 +454,8 @@ class FastPath:
         if amount.expr is None:
             return rt.UNKNOWN
         caps = [cap.expr for cap in amount.caps]
-        if all(gen.pure(e) for e in (amount.expr, *caps)):
+        floor, offset = amount.floor, amount.offset
+        if floor is None and offset is None and all(gen.pure(e) for e in (amount.expr, *caps)):
             # a figure written in the policy: capped and rounded here, once
             with decimal.localcontext(rt.CONTEXT):
                 figure = min(gen.figure(e) for e in (amount.expr, *caps))
@@ -460,6 +464,9 @@ class FastPath:
         with self.when(flag if clause.conditions else None):
             val = gen.expr(amount.expr)
             w.line(f"value = {val.code}")
+            if floor is not None:  # runtime.lift
+                w.comment(f"floor {floor.text}")
+                w.line(f"value = max(value, {gen.expr(floor.expr).code})")
             for cap in caps:
                 limit = gen.expr(cap).code
                 if not gen.pure(cap):
@@ -467,6 +474,9 @@ class FastPath:
                     limit = "limit"
                 with self.when(f"value > {limit}"):
                     w.line(f"value = {limit}")
+            if offset is not None:  # runtime.settle_bounds
+                w.comment(f"offset {offset.text}")
+                w.line(f"value = max(value - {gen.expr(offset.expr).code}, ZERO)")
             w.line(f"amount{i} = value.quantize(QUANTUM, ROUND_MODE)")
         return rt.AT_MOST if amount.mode == "ceiling" else rt.EXACT
 

@@ -25,7 +25,7 @@ from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, lite
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
-from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
+from policydsl.plan.specs import DATE_NEEDED, NO_BAND, NO_YEAR, runtime_specs
 from policydsl.render import steps
 from policydsl.syntax.keywords import APPLICANT_FACT
 
@@ -355,14 +355,19 @@ class PythonGenerator:
                 return self.param_nullable(e.name, seen)
         return any(self.nullable(c, seen) for c in P.children(e))
 
-    def facts_used(self, e: P.Expr) -> tuple[tuple[str, str, bool], ...]:
-        """(name, label, is money) of the facts an explanation shows for `e`, sorted by name."""
+    def facts_used(self, e: P.Expr) -> tuple[tuple[str, str, str, str | None], ...]:
+        """(name, label, kind, unit) of the facts an explanation shows for `e`, sorted by name."""
         specs = self.plan.facts
-        return tuple((n, specs[n].label, specs[n].kind == "money") for n in P.facts_of(e))
+        return tuple((n, specs[n].label, specs[n].kind, specs[n].unit) for n in P.facts_of(e))
 
-    def facts_tuple(self, facts: tuple[tuple[str, str, bool], ...]) -> str:
+    def facts_tuple(self, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
         """A module constant listing the facts an explanation shows."""
-        seq = Seq([Seq([literal(n), literal(label), str(m)]) for n, label, m in facts])
+        seq = Seq(
+            [
+                Seq([literal(n), literal(label), literal(k), "None" if u is None else literal(u)])
+                for n, label, k, u in facts
+            ]
+        )
         text = seq.inline()
         if text not in self.tuples:
             count = sum(1 for name, _ in self.tuples.values() if name.startswith("FACTS_"))
@@ -422,6 +427,8 @@ class PythonGenerator:
                     return self.none_if([value, size], code)
                 # a unit that can be zero fails where the interpreter computes it, before later operands
                 return self.bind(code, False) if self.may_raise(e) else Val(code, False)
+            case P.Year():
+                return self.year(e)
             case P.Unset():
                 self.unset_value(e.why)
                 return Val("None", True)
@@ -522,6 +529,29 @@ class PythonGenerator:
                 else self.bind(code, False)
             )
         return self.none_if([left, right], code)
+
+    def year(self, e: P.Year) -> Val:
+        """`year(d)`, or `year_no(d)`, which needs the evaluation date as `since` does."""
+        start = self.expr(e.date)
+        if e.func == "year":
+            return self.none_if([start], f"calendar_year({start.code})")
+        if self.fast:
+            return Val(f"year_no({start.code}, date)", False)
+        result = self.fn.temp()
+        w = self.fn.w
+        unknown = "date is None" + (f" or {start.code} is None" if start.nullable else "")
+        if self.quiet:  # explaining a figure already worked out: the date is known
+            w.line(f"{result} = None if {unknown} else year_no({start.code}, date)")
+            return Val(result, True)
+        with w.block("if date is None"):
+            w.line(f"need.add({literal(DATE_NEEDED)})")
+            w.line(f"{result} = None")
+        if start.nullable:
+            with w.block(f"elif {start.code} is None"):
+                w.line(f"{result} = None")
+        with w.block("else"):
+            w.line(f"{result} = year_no({start.code}, date)")
+        return Val(result, True)
 
     def since(self, e: P.Since) -> Val:
         start = self.expr(e.start)
@@ -685,7 +715,7 @@ class PythonGenerator:
                 first = False
             if not done:
                 with w.block("else" if not first else "if True"):
-                    self.unset_value(NO_BAND)
+                    self.unset_value(NO_BAND if e.counted_from is None else NO_YEAR)
             w.choice(start)  # two rows: `r = a if x > b else c`
             return Val(result, True)
         # bounds that read facts or parameters are evaluated one by one, as the interpreter does
@@ -876,6 +906,11 @@ class PythonGenerator:
                     value, size = self.expr(node.value), self.expr(node.size)
                     args = [literal(node.func), self.s(texts.text), value.code, size.code, shown]
                     w.call("whole_step(", ["steps", *args])
+                case P.Band() if node.counted_from is not None:
+                    year = self.expr(node.subject)
+                    words = self.tuple_code([literal(t) for t in texts.rows])
+                    years = self.tuple_code([f"({a}, {b})" for a, b in node.years])
+                    w.call("year_step(", ["steps", self.s(texts.text), year.code, years, words])
                 case P.Band():
                     subject = self.expr(node.subject)
                     rows: list[str | Seq] = [
@@ -977,6 +1012,10 @@ class PythonGenerator:
             arithmetic = self.steps_func(amount.expr, f"the arithmetic of {amount.text}")
             if arithmetic is not None:
                 items.append(f"arithmetic={arithmetic}")
+            for word, bound in (("floor", amount.floor), ("offset", amount.offset)):
+                if bound is not None:
+                    code = self.value_code(bound.expr, f"{word} {bound.text}")
+                    items.append(Seq([code, self.s(bound.text)], f"{word}=(", ")"))
             amount_seq = Seq(items, "amount(", ")")
         cite = self.s(clause.cite) if clause.cite is not None else "None"
         items = [
@@ -1050,8 +1089,12 @@ class PythonGenerator:
             items.append(Seq(prefs, "preferences=(", ")"))
         if measure.quota is not None:
             items.append(f"selection={self.s(measure.quota.selection)}")
-        if any(c.exception_of is not None for c in measure.clauses):
-            items.append("exceptions=True")
+        # runtime.finish_measure settles exceptions and sums the floors of ranges
+        if any(
+            c.exception_of is not None or (c.amount.mode == "ceiling" and c.amount.floor is not None)
+            for c in measure.clauses
+        ):
+            items.append("general=True")
         return Seq(items, "measure_spec(", ")")
 
     def write_measure(self, w: CodeWriter, measure: P.Measure, position: int) -> None:
@@ -1381,7 +1424,13 @@ class PythonGenerator:
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
-            w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)")
+            if any(
+                c.amount.mode == "ceiling" and c.amount.floor for m in self.plan.measures for c in m.clauses
+            ):
+                w.line("floors = {name: m.floor for name, m in measures.items()}")
+                w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors)")
+            else:
+                w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)")
         w.line("return Decision(TITLE, date, measures, total, shared[0], ignored)")
         args = [
             "facts: Facts | Mapping[str, Any]",

@@ -32,11 +32,14 @@ from policydsl.evaluation.runtime import (
     MeasureResult,
     Rounding,
     _instalments,
+    ceiling_step,
     combine_total,
+    fact_figure,
     failure,
     finish_measure,
+    lift,
     parse_fact,
-    show,
+    settle_bounds,
     yuan,
 )
 
@@ -53,8 +56,8 @@ Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+# applies, amount, precision, why unknown, steps, the floor of a range (None: none)
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
@@ -76,13 +79,10 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
+def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
+    show them."""
+    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
 
 
 def apply_funding(
@@ -153,10 +153,13 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure (and the `floors` of
+    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
     try:
+        if floors is not None and any(f is not None for f in floors.values()):
+            return combine_total(amounts, combines, caps, rounding, floors)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
@@ -235,15 +238,19 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, is money) of each fact an explanation shows
-Used = tuple[tuple[str, str, bool], ...]
+# (name, label, kind, unit) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
 # so that the evaluation unpacks it at the cost of a tuple.
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
-Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
+# a floor or an offset: (value, text as written)
+Bound = tuple[Expr | Decimal, str] | None
+Amount = tuple[
+    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound
+]
 Clause = tuple[
     str,
     str,
@@ -278,11 +285,14 @@ def amount(
     caps: tuple[tuple[Expr | Decimal, str], ...] = (),
     unset_reason: str = "",
     arithmetic: Expr | None = None,
+    floor: Bound = None,
+    offset: Bound = None,
 ) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
     `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
-    and the steps that show its `arithmetic` (blocks, the band applied, brackets), if any."""
-    return (value, text, used, ceiling, caps, unset_reason, arithmetic)
+    the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
+    `floor` and `offset` (value, text), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset)
 
 
 def clause(
@@ -316,12 +326,12 @@ def measure_spec(
     no_clawback: bool = False,
     preferences: tuple[tuple[Test, str, str], ...] = (),
     selection: str | None = None,
-    exceptions: bool = False,
+    general: bool = False,
 ) -> MeasureSpec:
     """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
     the reason when no clause applies, its funding limits (limit, received, text; the last applies),
-    instalments, preferences (test, text, note), quota selection, and whether a clause is an
-    exception of another."""
+    instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
+    always settles it (`general`: a clause is an exception of another, or states a range's floor)."""
     return (
         head,
         clauses,
@@ -331,7 +341,7 @@ def measure_spec(
         no_clawback,
         preferences,
         selection,
-        exceptions,
+        general,
     )
 
 
@@ -387,7 +397,7 @@ def run_measure(
     result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
     settlement of a single clause are written out here, not called: truth and _settle_straight do the
     same."""
-    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, exceptions = spec
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general = spec
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
@@ -425,7 +435,7 @@ def run_measure(
         if applies:
             outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
         else:
-            outs.append((applies, None, EXACT, why, NO_STEPS))
+            outs.append((applies, None, EXACT, why, NO_STEPS, None))
             if applies is None:
                 decided = False
     funding = None
@@ -443,16 +453,16 @@ def run_measure(
                 holds = None  # the share cannot be worked out, so neither can the stage
         stages.append((name, label, share, holds))
     try:
-        if not decided or exceptions or not outs:
+        if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
         elif len(outs) > 1:
             _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
         else:  # one decided clause: _settle_straight written out
-            chosen, value, precision, why, steps = outs[0]
+            chosen, value, precision, why, steps, _ = outs[0]
             cid = clauses[0][0]
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
@@ -500,7 +510,7 @@ def _applies(
     """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
     precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
     _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic = amount
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of = amount
     steps: list[str] = []
     if explain:
         if not conditions:
@@ -518,7 +528,7 @@ def _applies(
                 continue
             if limit is not None:
                 steps.append("封顶 " + yuan(limit))
-        return True, None, UNKNOWN, unset_reason, steps
+        return True, None, UNKNOWN, unset_reason, steps, None
     value = None
     precision = AT_MOST if ceiling else EXACT
     try:
@@ -544,6 +554,18 @@ def _applies(
     except ARITHMETIC as exc:
         why = failure(quoted_amount, exc)
         precision = UNKNOWN
+    floor = None
+    if floor_of is not None and value is not None and precision != UNKNOWN:  # before the caps
+        try:
+            floor = value_of(floor_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure(floor_of[1], exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, floor_of[1], ceiling, steps if explain else None)
     for cap, quoted in caps:
         try:
             limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
@@ -553,7 +575,9 @@ def _applies(
                 precision = AT_MOST
             steps.append(f"封顶 {quoted}：{what}，金额为上限")
             continue
-        if limit is None or value is None or precision == UNKNOWN:
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
             pass
         elif limit < value:
             if explain:
@@ -561,15 +585,35 @@ def _applies(
             value = limit
         elif explain:
             steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    lower = None
+    if offset_of is not None and value is not None and precision != UNKNOWN:  # after the caps
+        try:
+            offset = value_of(offset_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(offset_of[1], exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"扣除已获 {offset_of[1]}：{what}，金额为上限")
+            offset = None
+        else:
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
+    else:
+        offset = None
+    if (floor_of is not None or offset_of is not None) and value is not None and precision != UNKNOWN:
+        texts = (None if floor_of is None else floor_of[1], None if offset_of is None else offset_of[1])
+        value, lower = settle_bounds(value, floor, offset, ceiling, texts, steps if explain else None)
     if value is not None and precision != UNKNOWN:
         try:
             value = value.quantize(quantum, mode)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure(label, exc), steps
+            return True, None, UNKNOWN, failure(label, exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(quantum, mode)
         if explain and ceiling:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
 
 
 def _settle_straight(
@@ -602,7 +646,7 @@ def _settle_straight(
     total = ZERO
     precision = EXACT
     count = 0
-    for cid, (chosen, value, clause_precision, why, steps) in awards + bonuses:
+    for cid, (chosen, value, clause_precision, why, steps, _) in awards + bonuses:
         if not chosen:
             continue
         count += 1

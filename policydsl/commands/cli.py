@@ -119,6 +119,7 @@ def check(
     settled: list[analysis.Settled] = []
     options = analysis.Options(timeout_ms=timeout_ms, verbose=verbose, budget=budget, rlimit=rlimit)
     cut_short = 0
+    languages: list[bool] = []  # whether each checked file is written with Chinese keywords
     files = policy_files(files)
     unreadable = False
     for path in files:
@@ -126,6 +127,8 @@ def check(
         checked = check_file(path, sink)
         if checked.source is not None:
             sources[checked.source.name] = checked.source
+        if checked.model is not None:
+            languages.append(checked.model.policy.chinese)
         result = analysis_report.analyse_checked(checked, sink, options)
         if result is not None and verbose:
             settled.extend(result.settled)
@@ -141,17 +144,19 @@ def check(
             echo(analysis_report.settled_text(settled, sources))
     threshold = Severity[fail_on.upper()]
     failing = [d for d in sink.diagnostics if d.severity >= threshold]
+    exit_code = EXIT_USAGE if unreadable else EXIT_PROBLEMS if failing else EXIT_OK
     if fmt == "text":
-        counts = {s: sum(1 for d in sink.diagnostics if d.severity is s) for s in Severity}
-        summary = f"{len(files)} file{'s' if len(files) != 1 else ''} checked: " + ", ".join(
-            f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}"
-            for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
+        summary = analysis_report.summary_line(
+            len(files),
+            sink.diagnostics,
+            fail_on=threshold,
+            exit_code=exit_code,
+            cut_short=cut_short,
+            budget=budget,
+            chinese=bool(languages) and all(languages),
         )
-        if cut_short:
-            which = "its analysis was" if len(files) == 1 else f"the analysis of {cut_short} was"
-            summary += f"; {which} cut short at the budget of {budget} solver questions (--budget)"
-        echo(("ok: " if not failing else "") + summary)
-    sys.exit(EXIT_USAGE if unreadable else EXIT_PROBLEMS if failing else EXIT_OK)
+        echo(summary)
+    sys.exit(exit_code)
 
 
 def _date(value: str | None) -> datetime.date | None:

@@ -377,6 +377,8 @@ def _apply(
             status, amount, reason = change[row]
             result = decision.measures[measure]
             result.status, result.amount = status, amount
+            if result.floor is not None:  # a quota or group cap lowers the floor with the amount
+                result.floor = None if amount is None or status != rt.CEILING else min(result.floor, amount)
             result.reasons.append(reason)
             changed = True
     if changed:

@@ -102,15 +102,21 @@ def read_examples(model: Model, plan: P.Plan, source_text: str = "") -> Examples
 
 def _sites(model: Model, plan: P.Plan) -> dict[CoverageKey, Span]:
     """Where each clause and each atom of its conditions is written, by the plan's clause ids: the
-    plan keeps the AST's clauses and atoms in the same order."""
+    plan keeps the AST's clauses and atoms in the same order (and adds the award period of a
+    schedule by year after them)."""
     sites: dict[CoverageKey, Span] = {}
     for measure in model.policy.of(ast.Measure):
         planned = plan.measure(measure.name.text)
         for clause, pc in zip(measure.clauses, planned.clauses, strict=True):
             sites[pc.id] = clause.span
-            for ci, (cond, pcond) in enumerate(zip(clause.conditions, pc.conditions, strict=True)):
+            written = len(clause.conditions)
+            for ci, (cond, pcond) in enumerate(zip(clause.conditions, pc.conditions[:written], strict=True)):
                 for ai, (atom, _) in enumerate(zip(_atoms(cond.expr), P.atoms(pcond.cond), strict=True)):
                     sites[(pc.id, ci, ai)] = atom.span
+            # the award period of a schedule by year (plan/lower.py award_period): where it is written
+            for ci, pcond in enumerate(pc.conditions[written:], written):
+                for ai, _ in enumerate(P.atoms(pcond.cond)):
+                    sites[(pc.id, ci, ai)] = pcond.span or clause.span
     return sites
 
 

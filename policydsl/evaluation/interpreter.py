@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, assert_never
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
-from policydsl.plan.specs import DATE_NEEDED, NO_BAND, runtime_specs
+from policydsl.plan.specs import DATE_NEEDED, NO_BAND, NO_YEAR, runtime_specs
 from policydsl.render import steps
 from policydsl.syntax.keywords import APPLICANT_FACT
 
@@ -92,8 +92,7 @@ class Interpreter:
         for name in P.facts_of(expr):
             spec = self.plan.facts[name]
             value = env.facts.get(name)
-            text = rt.yuan(value) if spec.kind == "money" and value is not None else rt.show(value)
-            shown.append(f"{spec.label} = {text}")
+            shown.append(f"{spec.label} = {rt.fact_figure(value, spec.kind, spec.unit)}")
         return "；".join(shown)
 
     def param_value(self, name: str, env: _Env) -> Any:
@@ -163,6 +162,14 @@ class Interpreter:
                 if start is None or duration is None:
                     return None
                 return rt.since_compare(start, env.date, expr.op, duration.count, duration.unit)
+            case P.Year():
+                start = self.ev(expr.date, env)
+                if expr.func == "year":
+                    return None if start is None else rt.calendar_year(start)
+                if env.date is None:
+                    env.needed.add(DATE_NEEDED)
+                    return None
+                return None if start is None else rt.year_no(start, env.date)
             case P.In():
                 subject = self.ev(expr.subject, env)
                 return None if subject is None else subject in expr.members
@@ -193,7 +200,7 @@ class Interpreter:
                         rt._OPS[op](subject, self.ev(bound, env)) for op, bound in band.bounds
                     ):
                         return self.ev(band.value, env)
-                raise Unset(NO_BAND)
+                raise Unset(NO_BAND if expr.counted_from is None else NO_YEAR)
             case P.Brackets():
                 subject, rows = self.brackets(expr, env)
                 if subject is None or rows is None:
@@ -231,6 +238,9 @@ class Interpreter:
                 case P.Whole():
                     value, size = self.ev(node.value, env), self.ev(node.size, env)
                     rt.whole_step(out, node.func, texts.text, value, size, texts.shown)
+                case P.Band() if node.counted_from is not None:
+                    year = self.ev(node.subject, env)
+                    rt.year_step(out, texts.text, year, node.years, texts.rows)
                 case P.Band():
                     rows = [
                         None if r.bounds is None else tuple((op, self.ev(b, env)) for op, b in r.bounds)
@@ -336,6 +346,26 @@ class Interpreter:
             except ARITHMETIC as exc:
                 outcome.unknown_reason = self.failure(amount.text, exc)
                 precision = rt.UNKNOWN
+        floor: Decimal | None = None
+        if amount.floor is not None and value is not None and precision != rt.UNKNOWN:
+            try:
+                floor = self.ev(amount.floor.expr, env)
+            except (Unset, *ARITHMETIC) as exc:
+                outcome.unknown_reason = (
+                    exc.what if isinstance(exc, Unset) else self.failure(amount.floor.text, exc)
+                )
+                precision = rt.UNKNOWN
+            else:
+                if floor is None:  # a fact it reads is missing: the amount cannot be told
+                    precision = rt.UNKNOWN
+                else:
+                    value = rt.lift(
+                        value,
+                        floor,
+                        amount.floor.text,
+                        amount.mode == "ceiling",
+                        outcome.steps if explain else None,
+                    )
         for cap in amount.caps:
             try:
                 limit = self.ev(cap.expr, env)
@@ -344,7 +374,8 @@ class Interpreter:
                 precision = rt.combine_precision(precision, rt.AT_MOST)
                 outcome.steps.append(f"封顶 {cap.text}：{why}，金额为上限")
                 continue
-            if limit is None:
+            if limit is None:  # a fact it reads is missing: the cap may bind, the amount cannot be told
+                precision = rt.UNKNOWN
                 continue
             if value is None or precision == rt.UNKNOWN:
                 if precision == rt.UNKNOWN and amount.expr is None:
@@ -356,16 +387,37 @@ class Interpreter:
                 value = limit
             elif explain:
                 outcome.steps.append(f"封顶 {cap.text}：{rt.yuan(limit)}（未起作用）")
+        offset: Decimal | None = None
+        if amount.offset is not None and value is not None and precision != rt.UNKNOWN:
+            try:
+                offset = self.ev(amount.offset.expr, env)
+            except (Unset, *ARITHMETIC) as exc:
+                why = exc.what if isinstance(exc, Unset) else self.failure(amount.offset.text, exc)
+                precision = rt.combine_precision(precision, rt.AT_MOST)
+                outcome.steps.append(f"扣除已获 {amount.offset.text}：{why}，金额为上限")
+            else:
+                if offset is None:  # a fact it reads is missing: the amount cannot be told
+                    precision = rt.UNKNOWN
+        lower: Decimal | None = None
+        if value is not None and precision != rt.UNKNOWN and (amount.floor or amount.offset) is not None:
+            texts = (
+                None if amount.floor is None else amount.floor.text,
+                None if amount.offset is None else amount.offset.text,
+            )
+            steps = outcome.steps if explain else None
+            value, lower = rt.settle_bounds(value, floor, offset, amount.mode == "ceiling", texts, steps)
         if value is not None and precision != rt.UNKNOWN:
             try:
                 value = self.rounding(value)
+                lower = None if lower is None else self.rounding(lower)
             except ARITHMETIC as exc:
                 outcome.unknown_reason = self.failure(outcome.label, exc)
                 precision, value = rt.UNKNOWN, None
         if value is not None and precision != rt.UNKNOWN and amount.mode == "ceiling" and explain:
-            outcome.steps.append(f"最高 {rt.yuan(value)}（酌情核定，非确定金额）")
+            rt.ceiling_step(outcome.steps, value, lower)
         outcome.amount = value if precision != rt.UNKNOWN else None
         outcome.precision = precision if value is not None else rt.UNKNOWN
+        outcome.floor = lower if outcome.precision == rt.AT_MOST else None
 
     def gates(self, measure: P.Measure, env: _Env) -> tuple[list[str], list[str]]:
         """Reasons the measure is ruled out, and reasons it cannot yet be told."""
@@ -508,7 +560,10 @@ class Interpreter:
                     raise rt.InputError([f"missing fact {n}" for n in missing])
             try:
                 amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-                total = rt.combine_total(amounts, self.combines(), self.total_caps(env), self.rounding)
+                floors = {name: m.floor for name, m in measures.items()}
+                total = rt.combine_total(
+                    amounts, self.combines(), self.total_caps(env), self.rounding, floors
+                )
             except ARITHMETIC as exc:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
                 total.reasons.append(self.failure("合计", exc))

@@ -374,6 +374,7 @@ class ClauseOutcome:
     precision: str = EXACT
     steps: list[str] = dataclasses.field(default_factory=list)
     unknown_reason: str | None = None
+    floor: Decimal | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -381,7 +382,8 @@ class MeasureResult:
     """A measure's decision: `status` (determined, ceiling, undetermined, ineligible), the `amount`
     (an entitlement, or the ceiling), payment `forms`, `reasons` (why ineligible or undetermined),
     the `clauses` applied, facts still `needed`, the `explanation`, and the truth of every condition
-    (`conditions`, keyed `measure.require.1`, `measure.clause.if.1`…)."""
+    (`conditions`, keyed `measure.require.1`, `measure.clause.if.1`…).  A ceiling whose clauses
+    state a floor has it in `floor` (the least the applicant is given; None: no floor stated)."""
 
     measure: str
     label: str
@@ -395,6 +397,7 @@ class MeasureResult:
     explanation: list[str] = dataclasses.field(default_factory=list)
     conditions: dict[str, bool | None] = dataclasses.field(default_factory=dict)
     selection: str | None = None
+    floor: Decimal | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -403,6 +406,7 @@ class MeasureResult:
             "cite": self.cite,
             "status": self.status,
             "amount": None if self.amount is None else str(self.amount),
+            "floor": None if self.floor is None else str(self.floor),
             "payment_forms": list(self.forms),
             "reasons": list(self.reasons),
             "clauses": list(self.clauses),
@@ -561,7 +565,9 @@ STATUS_WORDS = {DETERMINED: "确定金额", CEILING: "最高", UNDETERMINED: "�
 
 
 def describe(result: MeasureResult) -> str:
-    """`确定金额 50万元`, `最高 100万元`, `金额未定`, `不符合`."""
+    """`确定金额 50万元`, `最高 100万元`, `最低 10万元，最高 100万元`, `金额未定`, `不符合`."""
+    if result.status == CEILING and result.amount is not None and result.floor is not None:
+        return f"最低 {yuan(result.floor)}，最高 {yuan(result.amount)}"
     if result.status in (DETERMINED, CEILING) and result.amount is not None:
         return f"{STATUS_WORDS[result.status]} {yuan(result.amount)}"
     if result.status == UNDETERMINED and result.amount is not None:
@@ -688,6 +694,14 @@ def figure(value: Any, shown: Shown) -> str:
     return _plain(value)
 
 
+def fact_figure(value: Any, kind: str, unit: str | None) -> str:
+    """A fact's value for an explanation: money in 元, a percentage with %, a quantity with its
+    unit (120.5亩, 80家); anything else as `show` gives it."""
+    if isinstance(value, Decimal) and kind in ("money", "percent", "count"):
+        return figure(value, (kind, unit))
+    return show(value)
+
+
 def bracket_step(
     steps: list[str], text: str, subject: Any, rows: Sequence[tuple[Any, Any, Any]], shown: Sequence[Shown]
 ) -> None:
@@ -726,6 +740,27 @@ def band_step(
     for bounds, said in zip(rows, words, strict=True):
         if bounds is None or all(_OPS[op](subject, bound) for op, bound in bounds):
             steps.append(f"{head}，适用「{said}」")
+            return
+
+
+def calendar_year(date: datetime.date) -> Decimal:
+    """`year(d)`: the calendar year of a date, a plain number."""
+    return Decimal(date.year)
+
+
+def year_no(start: datetime.date, today: datetime.date) -> Decimal:
+    """`year_no(d)`: the year of `today` counted from the year of `start` as year 1 (自…当年起第N年);
+    0 or below when `today` falls in an earlier year."""
+    return Decimal(today.year - start.year + 1)
+
+
+def year_step(
+    steps: list[str], event: str, year: Any, rows: Sequence[tuple[int, int]], words: Sequence[str]
+) -> None:
+    """`逐年：自event当年起第N年，适用「第1至2年：80%」`, the row of a schedule by year that applied."""
+    for (first, last), said in zip(rows, words, strict=True):
+        if year is not None and first <= year <= last:
+            steps.append(f"逐年：自{event}当年起第{year}年，适用「{said}」")
             return
 
 
@@ -774,6 +809,63 @@ def since_compare(start: datetime.date, today: datetime.date, op: str, count: in
         "==": boundary == today,
         "!=": boundary != today,
     }[op]
+
+
+# ------------------------------------------------------------------------------ floors and offsets
+
+
+def lift(value: Decimal, floor: Decimal, text: str, ceiling: bool, steps: list[str] | None) -> Decimal:
+    """A clause's figure with its floor (保底 `text`), before the caps: at least the floor.  On a
+    ceiling the floor is also the lower bound, which `settle_bounds` keeps."""
+    binds = floor > value
+    if steps is not None:
+        if ceiling:
+            steps.append(f"最低 {text}：{yuan(floor)}" + ("（高于最高额，最高额取此值）" if binds else ""))
+        else:
+            steps.append(f"保底 {text}：{yuan(floor)}" + ("（起作用）" if binds else "（未起作用）"))
+    return floor if binds else value
+
+
+def settle_bounds(
+    value: Decimal,
+    floor: Decimal | None,
+    offset: Decimal | None,
+    ceiling: bool,
+    texts: tuple[str | None, str | None],
+    steps: list[str] | None,
+) -> tuple[Decimal, Decimal | None]:
+    """A clause's amount after its caps, with its floor and offset (`texts`: each as written): the
+    lower bound of a ceiling (the floor, no higher than the capped amount: a cap is the legal limit
+    and wins over a floor), then the offset deducted from both bounds, each floored at zero.
+    Returns (amount, lower bound: None unless a ceiling has a floor)."""
+    floor_text, offset_text = texts
+    lower = None
+    if floor is not None and floor > value and steps is not None:
+        steps.append(f"保底 {floor_text} {yuan(floor)} 高于封顶后的 {yuan(value)}，以封顶为准")
+    if floor is not None and ceiling:
+        lower = min(floor, value)
+    if offset is not None:
+        reduced = max(value - offset, ZERO)
+        if steps is not None:
+            owed = "最高" if ceiling else "应奖"
+            got = f"扣除已获 {offset_text}：{owed} {yuan(value)}，扣除已获 {yuan(offset)}，"
+            if ceiling:
+                got += f"最高 {yuan(reduced)}"
+                if lower is not None:
+                    got += f"；最低 {yuan(lower)} 扣除后为 {yuan(max(lower - offset, ZERO))}"
+            else:
+                got += f"补足 {yuan(reduced)}" if reduced > 0 else "不再给予（0元）"
+            steps.append(got)
+        value = reduced
+        if lower is not None:
+            lower = max(lower - offset, ZERO)
+    return value, lower
+
+
+def ceiling_step(steps: list[str], value: Decimal, lower: Decimal | None) -> None:
+    """The last step of a discretionary amount: its bounds."""
+    bounds = f"最高 {yuan(value)}" if lower is None else f"最低 {yuan(lower)}，最高 {yuan(value)}"
+    steps.append(f"{bounds}（酌情核定，非确定金额）")
 
 
 # ------------------------------------------------------------------------------ settling a measure
@@ -855,6 +947,9 @@ def finish_measure(
             reasons.append(f"无法判断追加条款 {b.id} 是否适用")
     total = ZERO
     precision = EXACT
+    # the least the measure gives, when a clause states a floor: the floors of ranges and the
+    # determined amounts (a ceiling without a floor adds nothing)
+    lower: Decimal | None = None
     for o in [*chosen, *chosen_bonus]:
         result.clauses.append(o.id)
         result.explanation.extend(o.steps)
@@ -863,8 +958,14 @@ def finish_measure(
         precision = combine_precision(precision, o.precision)
         if o.amount is not None:
             total += o.amount
+        if o.floor is not None:
+            lower = (lower or ZERO) + o.floor
+    if lower is not None:
+        lower += sum((o.amount or ZERO for o in [*chosen, *chosen_bonus] if o.precision == EXACT), ZERO)
     if len(chosen) + len(chosen_bonus) > 1 and precision != UNKNOWN:
-        result.explanation.append(f"合计 {yuan(total)}")
+        result.explanation.append(
+            f"合计 {yuan(total)}" if lower is None else f"合计 最低 {yuan(lower)}，最高 {yuan(total)}"
+        )
     if funding is not None and precision != UNKNOWN:
         limit, received, text = funding
         if limit is None or received is None:
@@ -878,11 +979,14 @@ def finish_measure(
                     f"本项最多 {yuan(room)}（上限起作用）"
                 )
                 total = room
+                lower = None if lower is None else min(lower, room)
             else:
                 result.explanation.append(
                     f"各级财政资助总额不超过 {yuan(limit)}：已获 {yuan(received)}，未超限"
                 )
     if instalments and precision != UNKNOWN:
+        if lower is not None:
+            lower = _paid(lower, instalments, no_clawback, rounding)
         total, decided = _instalments(result, total, instalments, no_clawback, rounding)
         undecided = undecided or not decided
     result.amount = None if precision == UNKNOWN or undecided else rounding(total)
@@ -894,7 +998,24 @@ def finish_measure(
     else:
         result.status = CEILING if precision == AT_MOST else DETERMINED
         result.reasons.extend(reasons)
+        if lower is not None and result.status == CEILING:
+            result.floor = rounding(lower)
     return result
+
+
+def _paid(
+    total: Decimal,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    no_clawback: bool,
+    rounding: Rounding,
+) -> Decimal:
+    """What staged payment pays of `total`, as _instalments pays it (without its explanation)."""
+    paid = ZERO
+    for _, _, share, holds in stages:
+        if not holds:
+            return paid if no_clawback or holds is None else ZERO
+        paid += total - paid if share is None else rounding(total * share)
+    return paid
 
 
 def _instalments(
@@ -951,9 +1072,21 @@ def combine_total(
     combines: Sequence[tuple[str, Sequence[str]]],
     total_caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The applicant's total under the policy's combination rules, from (status, amount) per measure."""
+    """The applicant's total under the policy's combination rules, from (status, amount) per measure.
+    With the measures' `floors`, a total that is a ceiling has a floor when some measure states one
+    and every measure paying adds to the others (no 就高/互斥 choice among them, every pair declared):
+    the sum of the floors and the determined amounts, under the same total caps."""
     total = MeasureResult("total", "合计", None, DETERMINED, ZERO, (), [], [], [], [], {}, None)
+    lows: dict[str, Decimal] | None = None
+    cut = ZERO  # what the total caps take off the floor
+    if floors is not None and any(floors.get(n) is not None for n in measures):
+        lows = {
+            n: floors.get(n) or (amount if status == DETERMINED and amount is not None else ZERO)
+            for n, (status, amount) in measures.items()
+            if status != INELIGIBLE
+        }
     amounts: dict[str, Decimal | None] = {}
     statuses = set()
     for name, (status, amount) in measures.items():
@@ -971,6 +1104,7 @@ def combine_total(
             continue
         known = [n for n in group if amounts[n] is not None]
         if mode == "highest" or mode == "exclusive":
+            lows = None  # the floor of a choice among ranges is not kept
             if len(known) < len(group):
                 precision = UNKNOWN
                 total.reasons.append(
@@ -995,6 +1129,7 @@ def combine_total(
         if not rules.get(a, _NO_RULES) & rules.get(b, _NO_RULES)
     ]
     if undeclared:
+        lows = None
         precision = combine_precision(precision, AT_MOST)
         pairs = "、".join(f"{a}+{b}" for a, b in undeclared)
         total.reasons.append(f"政策未说明以下措施能否叠加，合计为上限：{pairs}")
@@ -1012,6 +1147,9 @@ def combine_total(
                 total.reasons.append(f"累计封顶无法计算，合计为上限：{'、'.join(group_names)}")
             continue
         capped = sum(((amounts.get(n) or ZERO) for n in group_names if n in paying), ZERO)
+        if lows is not None:
+            least = sum((lows[n] for n in group_names if n in lows), ZERO)
+            cut += max(least - cap, ZERO)
         if capped > cap:
             value -= capped - cap
             total.explanation.append(
@@ -1024,4 +1162,7 @@ def combine_total(
         return total
     total.amount = None if precision == UNKNOWN else rounding(value)
     total.status = {EXACT: DETERMINED, AT_MOST: CEILING, UNKNOWN: UNDETERMINED}[precision]
+    if lows is not None and total.status == CEILING:
+        total.floor = min(rounding(sum(lows.values(), ZERO) - cut), total.amount or ZERO)
+        total.explanation.append(f"合计最低 {yuan(total.floor)}（各措施的保底与确定金额之和）")
     return total

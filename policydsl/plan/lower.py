@@ -26,7 +26,33 @@ PREFERRED = "优先支持：{reason}"
 SELECTION = "每年遴选不超过 {count} 个"
 NO_RANKING = "（原文未规定遴选排序）"
 HEAD = "{cite}{label}：适用"
+AWARD_PERIOD = "奖励期：自{event}当年起{years}"
 TITLE_VERB = {"award": "给予", "bonus": "追加"}
+
+
+def award_period(amount: P.Amount) -> tuple[P.Condition, ...]:
+    """The condition each schedule by year in a clause's amount or caps adds to the clause: outside
+    the schedule's years (first to last row) the clause does not apply."""
+    out: list[P.Condition] = []
+    for expr in [amount.expr, *(cap.expr for cap in amount.caps)]:
+        for node in P.walk(expr) if expr is not None else ():
+            if not isinstance(node, P.Band) or node.counted_from is None:
+                continue
+            years = node.years
+            lo, hi = min(a for a, _ in years), max(b for _, b in years)
+            counted = node.subject
+            at = node.span  # the period is written where the schedule is
+            first = P.Const(Decimal(lo), "number", text=str(lo), span=at)
+            last = P.Const(Decimal(hi), "number", text=str(hi), span=at)
+            cond = P.And(
+                P.Cmp(">=", counted, first, ">=", span=at), P.Cmp("<=", counted, last, "<=", span=at), span=at
+            )
+            said = f"第{lo}年" if lo == hi else f"第{lo}至{hi}年"
+            text = AWARD_PERIOD.format(event=node.counted_from, years=said)
+            condition = P.Condition(cond, False, text, span=node.span)
+            if condition not in out:
+                out.append(condition)
+    return tuple(out)
 
 
 class UnresolvedName(AssertionError):
@@ -123,6 +149,9 @@ class _Lowering:
         return quote_node(self.text, node)
 
     # ------------------------------------------------------------------ expressions
+    def bound(self, node: ast.Expr) -> P.Bound:
+        return P.Bound(self.expr(node), self.quote(node), span=node.span)
+
     def expr(self, node: ast.Expr) -> P.Expr:
         at = node.span
         match node:
@@ -178,6 +207,8 @@ class _Lowering:
             case ast.Call():
                 if node.func == "since":
                     raise AssertionError("since() stands only on the left of a comparison")
+                if node.func in ("year", "year_no"):
+                    return P.Year(node.func, self.expr(node.args[0]), span=at)
                 if node.func in ("blocks", "round_down"):
                     value, size = node.args
                     return P.Whole(node.func, self.expr(value), self.expr(size), span=at)
@@ -232,8 +263,30 @@ class _Lowering:
                     subject_kind=shown.kind,
                     subject_unit=shown.unit,
                 )
+            case ast.Schedule():
+                return self.schedule(node)
             case _:
                 assert_never(node)
+
+    def schedule(self, node: ast.Schedule) -> P.Band:
+        """A schedule by year: a band over the year counted from its start (year_no), each row
+        `>= first` and `<= last`; no row for a year makes the figure unknown, as in any band."""
+        counted = P.Year("year_no", self.expr(node.start), span=node.start.span)
+        rows = []
+        for e in node.entries:
+            first = P.Const(Decimal(e.first), "number", text=str(e.first), span=e.first_span)
+            last = P.Const(Decimal(e.last), "number", text=str(e.last), span=e.last_span)
+            bounds = ((">=", first), ("<=", last))
+            words = ((">=", False), ("<=", False))
+            rows.append(P.BandRow(bounds, self.value(e.value, BAND_UNSET), words, span=e.span))
+        return P.Band(counted, tuple(rows), span=node.span, counted_from=self.event(node.start))
+
+    def event(self, node: ast.Expr) -> str:
+        """The event a schedule counts years from, in the reader's words: a fact's label."""
+        sym = self.model.refs.get(id(node)) if isinstance(node, ast.Name) else None
+        if isinstance(sym, FactSym):
+            return sym.label
+        return self.quote(node)
 
     def value(self, node: ast.Expr | ast.Unset, why: str) -> P.Expr:
         if isinstance(node, ast.Unset):
@@ -361,7 +414,11 @@ class _Lowering:
             tuple(P.Cap(self.expr(c), self.quote(c), span=c.span) for c in amount.caps),
             NO_AMOUNT.format(label=label),
             span=amount.span,
+            floor=None if amount.floor is None else self.bound(amount.floor),
+            offset=None if amount.offset is None else self.bound(amount.offset),
+            written_range=amount.written_range,
         )
+        conditions += award_period(lowered)
         return P.Clause(
             cid,
             index,
@@ -374,7 +431,7 @@ class _Lowering:
             None if clause.exception_of is None else f"{mname}.{clause.exception_of.text}",
             clause.priority,
             conditions,
-            "；".join(self.quote(c) for c in clause.conditions),
+            "；".join(c.text for c in conditions),
             lowered,
             _where(clause),
             clause.label,

@@ -205,6 +205,17 @@ class Whole:
 
 
 @attrs.frozen
+class Year:
+    """A year as a plain whole number: `func` year is the calendar year of the date `date`; year_no
+    is the year of the evaluation date counted from `date`'s own calendar year as year 1
+    (`year(evaluation date) - year(date) + 1`; needs an evaluation date, as `Since` does)."""
+
+    func: str
+    date: Expr
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
 class Unset:
     """A value the text leaves open; evaluating it makes the figure unknown for the reason `why`.  In
     a tier table's `otherwise` row, `{key}` in `why` stands for the applicant's value of the key."""
@@ -256,6 +267,21 @@ class Band:
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     subject_kind: str = attrs.field(default="number", eq=False, repr=False, kw_only=True)
     subject_unit: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    # A schedule by year (`schedule d { years 1 until 2: … }`) is lowered to a band over
+    # `Year("year_no", d)` whose rows are `>= first` and `<= last`; `counted_from` then names the
+    # event in the reader's words (the wording and the findings speak of years, not bands).
+    counted_from: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    @property
+    def years(self) -> tuple[tuple[int, int], ...]:
+        """A schedule's rows as (first, last) years, both included (empty for other bands)."""
+        if self.counted_from is None:
+            return ()
+        out = []
+        for row in self.rows:
+            limits = {op: b.value for op, b in row.bounds or () if isinstance(b, Const)}
+            out.append((int(limits[">="]), int(limits["<="])))
+        return tuple(out)
 
 
 @attrs.frozen
@@ -307,6 +333,7 @@ Expr: TypeAlias = (
     | Not
     | MinMax
     | Whole
+    | Year
     | Unset
     | Table
     | Band
@@ -331,6 +358,7 @@ EXPR_CLASSES: tuple[type, ...] = (
     Not,
     MinMax,
     Whole,
+    Year,
     Unset,
     Table,
     Band,
@@ -356,6 +384,8 @@ def children(expr: Expr) -> Iterator[Expr]:
         case Whole():
             yield expr.value
             yield expr.size
+        case Year():
+            yield expr.date
         case Table():
             yield FactRef(expr.fact)
             for row in expr.rows:
@@ -566,11 +596,24 @@ class Cap:
 
 
 @attrs.frozen
+class Bound:
+    """A clause's floor (保底) or offset (扣除): `expr` and `text`, as written (`span`: where)."""
+
+    expr: Expr
+    text: str
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
 class Amount:
     """What a clause gives: `mode` "determined" (an entitlement), "ceiling" (discretionary, up to the
     figure) or "unset"; `expr` and `text` (as written; None when unset), then each of `caps`.
     `unset_reason` is the reason shown when the text gives no figure; `span` where it is written
-    (where its formula is: `expr.span`)."""
+    (where its formula is: `expr.span`).
+
+    `floor` (None: none) lifts the figure to at least its value before the caps, and is the lower
+    bound of a ceiling (a range; `written_range` when written `range A to B`); the caps bind both
+    bounds.  `offset` (None: none) is deducted from both after the caps, floored at zero."""
 
     mode: str
     expr: Expr | None
@@ -578,6 +621,9 @@ class Amount:
     caps: tuple[Cap, ...]
     unset_reason: str
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    floor: Bound | None = attrs.field(default=None, kw_only=True)
+    offset: Bound | None = attrs.field(default=None, kw_only=True)
+    written_range: bool = attrs.field(default=False, eq=False, kw_only=True)
 
 
 @attrs.frozen

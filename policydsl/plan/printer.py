@@ -76,6 +76,8 @@ def expr(e: P.Expr) -> str:
             return f"{e.func}({', '.join(expr(a) for a in e.args)})"
         case P.Whole():
             return f"{e.func}({expr(e.value)}, {expr(e.size)})"
+        case P.Year():
+            return f"{e.func}({expr(e.date)})"
         case P.Unset():
             return f"unset({q(e.why)})"
         case P.Table():
@@ -182,9 +184,15 @@ class _Printer:
         else:
             self.line(2, f"amount {a.mode} {top(a.expr)}")
             self.line(3, f"text {q(a.text)}")
+        if a.floor is not None:
+            self.line(2, f"floor {top(a.floor.expr)}")
+            self.line(3, f"text {q(a.floor.text)}")
         for cap in a.caps:
             self.line(2, f"cap {top(cap.expr)}")
             self.line(3, f"text {q(cap.text)}")
+        if a.offset is not None:
+            self.line(2, f"offset {top(a.offset.expr)}")
+            self.line(3, f"text {q(a.offset.text)}")
 
     def measure(self, m: P.Measure) -> None:
         self.line(0, f"measure {m.name} {q(m.label)}{self.cite(m.cite)}")

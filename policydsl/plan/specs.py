@@ -9,6 +9,7 @@ from policydsl.plan import nodes as P
 # every generated evaluator alike.
 DATE_NEEDED = "评估日期"
 NO_BAND = "没有适用的档次"
+NO_YEAR = "逐年表未列出本年度，原文未给出该年的金额"
 
 
 def runtime_specs(plan: P.Plan) -> dict[str, rt.FactSpec]:

@@ -24,6 +24,17 @@ _SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _BIG_UNITS = {"万": 10**4, "亿": 10**8}
 _CN = "零〇一二两三四五六七八九十百千万亿"
 _LINE = r"(?m)^[ \t\u3000]*"
+# Texts converted from PDF keep stray spaces inside article numbers ("第 1 0 条"); a citation's
+# article, its number and its parenthesised item are found across them.
+_GAP = r"[ \t\u3000]*"
+
+
+_NEXT_ARTICLE = _LINE[4:] + rf"第{_GAP}[0-9{_CN}](?:{_GAP}[0-9{_CN}])*{_GAP}[条章]"
+
+
+def _spaced(text: str) -> str:
+    """A pattern matching `text` with stray spaces between its characters."""
+    return _GAP.join(re.escape(ch) for ch in text)
 
 
 def cn_to_int(text: str) -> int | None:
@@ -96,7 +107,7 @@ def _numeral(text: str) -> str:
     value = int(text) if text.isdigit() else cn_to_int(text)
     if value is None:
         return re.escape(text)
-    return f"(?:{int_to_cn(value)}|{value})"
+    return f"(?:{_spaced(int_to_cn(value))}|{_spaced(str(value))})"
 
 
 @attrs.frozen
@@ -126,7 +137,7 @@ def parse_citation(cite: str) -> list[Part]:
             number = _numeral(m.group("unit_n"))
             unit = m.group("unit")
             kind = {"条": "article", "章": "chapter", "款": "paragraph", "项": "item", "节": "section"}[unit]
-            parts.append(Part(kind, f"第{number}{unit}"))
+            parts.append(Part(kind, f"第{_GAP}{number}{_GAP}{unit}"))
         elif m.group("paren"):
             parts.append(Part("paren", rf"[（(]{_numeral(m.group('paren'))}[）)]"))
         elif m.group("cn"):
@@ -180,7 +191,7 @@ def _search(text: str, part: Part, position: int) -> int | None:
 def _paragraph(text: str, article: int, part: Part) -> int | None:
     """The n-th paragraph (non-empty line) of the article starting at `article`; a paragraph is
     numbered from the article's own first line."""
-    m = re.search(r"\d+|[零〇一二两三四五六七八九十百千万亿]+", part.pattern[1:])
+    m = re.search(r"\d+|[零〇一二两三四五六七八九十百千万亿]+", part.pattern.replace(_GAP, "")[1:])
     if m is None:
         return None
     value = int(m.group(0)) if m.group(0).isdigit() else cn_to_int(m.group(0))
@@ -189,7 +200,7 @@ def _paragraph(text: str, article: int, part: Part) -> int | None:
     offset = article
     count = 0
     for line in text[article:].splitlines(keepends=True):
-        if count and re.match(_LINE[4:] + r"第[0-9零〇一二两三四五六七八九十百千万亿]+[条章]", line):
+        if count and re.match(_NEXT_ARTICLE, line):
             return None  # the next article began before the paragraph was found
         if line.strip():
             count += 1

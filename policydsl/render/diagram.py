@@ -80,7 +80,8 @@ class Decision:
 class Node:
     """A box in a diagram: stable `id`, its `role`, a bold `title` and further `lines` (already in
     the reader's words), the `decision` it asks (decision nodes only), the clause id `clause` a leaf
-    stands for, the `figure` computed for one applicant, and an `href` the report links it to."""
+    stands for, the `figure` computed for one applicant, an `href` the report links it to, coloured
+    `rows`, and a `note` its tooltip adds to its text (the name the policy file gives it)."""
 
     id: str
     role: str
@@ -91,15 +92,36 @@ class Node:
     figure: str | None = None
     href: str | None = None
     rows: list[tuple[str, str]] = attrs.field(factory=list)
+    note: str | None = None
+
+    def tooltip(self) -> str:
+        """The box's text as plain lines, for the tooltip of a drawing (never its markup)."""
+        lines = [*self.title.split("\n"), *self.lines, *(text for _, text in self.rows)]
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(line.replace("\n", "") for line in lines if line)
+
+
+@attrs.frozen
+class Group:
+    """Nodes drawn together in one frame: `id`, the frame's `label`, the member `nodes` in order."""
+
+    id: str
+    label: str
+    nodes: tuple[str, ...]
 
 
 @attrs.frozen
 class Edge:
-    """An arrow from `tail` to `head` with its `role` (yes, no, flow, combine, undeclared, serves)."""
+    """An arrow from `tail` to `head` with its `role` (yes, no, flow, combine, undeclared, serves).
+    An arrow from or to a whole group (`tail_group`, `head_group`) starts or ends at its frame: it
+    stands for every member of the group."""
 
     tail: str
     head: str
     role: str
+    tail_group: str | None = None
+    head_group: str | None = None
 
 
 @attrs.define
@@ -113,13 +135,28 @@ class Diagram:
     edges: list[Edge] = attrs.field(factory=list)
     path_nodes: set[str] = attrs.field(factory=set)
     path_edges: set[tuple[str, str]] = attrs.field(factory=set)
+    groups: list[Group] = attrs.field(factory=list)
 
     def add(self, node: Node) -> Node:
         self.nodes.append(node)
         return node
 
-    def link(self, tail: str, head: str, role: str = "flow") -> None:
-        self.edges.append(Edge(tail, head, role))
+    def link(
+        self,
+        tail: str,
+        head: str,
+        role: str = "flow",
+        *,
+        tail_group: str | None = None,
+        head_group: str | None = None,
+    ) -> None:
+        self.edges.append(Edge(tail, head, role, tail_group, head_group))
+
+    def group_of(self, group_id: str) -> Group:
+        for g in self.groups:
+            if g.id == group_id:
+                return g
+        raise KeyError(group_id)
 
     def node(self, node_id: str) -> Node:
         for n in self.nodes:

@@ -27,6 +27,12 @@ def _lines(text: str) -> str:
     return "<BR/>".join(_esc(line) for line in text.split("\n"))
 
 
+def _tooltip(text: str) -> str:
+    """Plain text as a DOT escString: the box's text, so that a drawing's tooltip never reads the
+    markup of its HTML-like label (graphviz's default, "<TABLE>")."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
 def _label(node: Node) -> str:
     """An HTML-like label: the bold title, then each line left-aligned, then coloured rows."""
     # One row per line: graphviz sets lines broken with <BR/> inside <B> too close for Chinese.
@@ -92,7 +98,11 @@ def to_graphviz(diagram: Diagram, *, legend: bool = True) -> graphviz.Digraph:
         node_attr={"fontname": FONT, "fontsize": "11", "margin": "0.12,0.06", "penwidth": "1.2"},
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7"},
     )
-    for node in diagram.nodes:
+    if diagram.groups:
+        # edges may end at a frame; columns of frames keep the order of their arrows (the text's)
+        g.attr(compound="true")
+
+    def draw(graph: graphviz.Digraph, node: Node) -> None:
         role = ROLES[node.role]
         attrs: dict[str, str] = {
             "label": _label(node),
@@ -100,17 +110,44 @@ def to_graphviz(diagram: Diagram, *, legend: bool = True) -> graphviz.Digraph:
             "style": role.style,
             "fillcolor": role.fill,
             "color": role.border,
+            "tooltip": _tooltip(node.tooltip()),
         }
         if node.id in diagram.path_nodes:
             attrs.update(penwidth="3.5", color=PATH_COLOR)
         if node.href is not None:
             attrs["href"] = node.href
             attrs["target"] = "_top"
-        g.node(node.id, **attrs)
+        graph.node(node.id, **attrs)
+
+    # A node is drawn in the frame of its group: the whole group where its first member comes.
+    group_of = {member: group for group in diagram.groups for member in group.nodes}
+    drawn: set[str] = set()
+    for node in diagram.nodes:
+        group = group_of.get(node.id)
+        if group is None:
+            draw(g, node)
+        elif group.id not in drawn:
+            drawn.add(group.id)
+            with g.subgraph(name=f"cluster_{group.id}") as sub:
+                sub.attr(
+                    label=f"<{_lines(group.label)}>",
+                    color="#9ca3af",
+                    style="rounded",
+                    labeljust="l",
+                    fontsize="13",
+                )
+                for member in group.nodes:
+                    draw(sub, diagram.node(member))
     roles = {node.id: node.role for node in diagram.nodes}
     for edge in diagram.edges:
         line = EDGE_ROLES[edge.role]
         eattrs = {"color": line.color, "fontcolor": line.color, "style": line.style}
+        if line.legend:
+            eattrs["tooltip"] = _tooltip(line.legend)
+        if edge.tail_group is not None:
+            eattrs["ltail"] = f"cluster_{edge.tail_group}"
+        if edge.head_group is not None:
+            eattrs["lhead"] = f"cluster_{edge.head_group}"
         if roles.get(edge.head) != "ineligible":
             # Heavier edges keep the main line straight; the dead ends hang off to the side.
             eattrs["weight"] = "4"

@@ -11,6 +11,7 @@ from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from policydsl.render.diagram import Decision, Diagram
+from policydsl.render.text import wrap
 from policydsl.syntax.keywords import APPLICANT_FACT
 
 
@@ -116,23 +117,55 @@ def trace_overview(diagram: Diagram, applicant: Applicant) -> None:
     for node in diagram.nodes:
         if node.id.startswith("measure."):
             node.figure = applicant.measure_figure(node.id.split(".", 1)[1])
+
+    def ends(node_id: str, group: str | None) -> bool:
+        """Whether the applicant reaches this end of an edge: for a group's frame, any member."""
+        if group is None:
+            return node_id in reached
+        return any(member in reached for member in diagram.group_of(group).nodes)
+
     if paying:
         for edge in diagram.edges:
             # From a paying measure on to the rules that combine or cap it (not along the hidden
             # edges that only stack measures in columns).
-            if edge.tail in reached and edge.tail.startswith("measure.") and edge.role != "order":
+            if ends(edge.tail, edge.tail_group) and edge.tail.startswith("measure.") and edge.role != "order":
                 reached.add(edge.head)
         for edge in diagram.edges:
-            if edge.tail in reached and edge.head == "total":
+            if ends(edge.tail, edge.tail_group) and edge.head == "total":
                 reached.add("total")
         if any(n.id == "total" for n in diagram.nodes):
-            total = diagram.node("total")
-            total.figure = "本申请人：" + rt.describe(decision.total)
-            if decision.total.reasons:
-                total.figure += "\n" + "；".join(decision.total.reasons[:2])
+            diagram.node("total").figure = total_figure(applicant)
     for edge in diagram.edges:
-        if edge.tail in reached and edge.head in reached and edge.role != "order":
+        if ends(edge.tail, edge.tail_group) and ends(edge.head, edge.head_group) and edge.role != "order":
             # A kind node leads only to the measures that pay; the eligibility box only to the kind.
             diagram.path_edges.add((edge.tail, edge.head))
     ids = {n.id for n in diagram.nodes}
     diagram.path_nodes.update(n for n in reached if n in ids)
+
+
+# The longest line of a figure in a box, as the boxes' own text (trees.LEAF_WIDTH).
+FIGURE_WIDTH = 40
+
+
+def total_figure(applicant: Applicant) -> str:
+    """The applicant's total for the overview's total box: the figure, then why it is only an upper
+    bound in the measures' own titles (the evaluator's reason lists every undeclared pair by name,
+    which with many measures runs to one unreadable line), wrapped to the box."""
+    decision, plan = applicant.decision, applicant.plan
+    lines = ["本申请人：" + rt.describe(decision.total)]
+    paying = [m for m in plan.measures if decision.measures[m.name].status != rt.INELIGIBLE]
+    rules = {m.name: {i for i, c in enumerate(plan.combinations) if m.name in c.measures} for m in paying}
+    loose = [
+        m for m in paying if any(not rules[m.name] & rules[other.name] for other in paying if other is not m)
+    ]
+    others = [r for r in decision.total.reasons if not r.startswith(UNDECLARED_REASON)]
+    if loose:
+        labels = "、".join(f"「{m.label}」" for m in loose)
+        others.append(f"原文未说明以下 {len(loose)} 项措施能否叠加，合计只是上限：{labels}")
+    for reason in others[:3]:
+        lines.extend(wrap(reason, FIGURE_WIDTH))
+    return "\n".join(lines)
+
+
+# How the evaluator's reason about undeclared combinations begins (runtime.combine_total).
+UNDECLARED_REASON = "政策未说明以下措施能否叠加"

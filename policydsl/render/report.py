@@ -29,9 +29,6 @@ from policydsl.render.graphviz import RenderError, render_bytes
 from policydsl.render.trees import STATUS_WORDS, Words, measure_tree, overview, served_kinds
 from policydsl.source import SourceFile
 
-# Where the bundled policies' source documents live, relative to a source checkout.
-BUNDLED_SOURCES = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
-
 FONT_STACK = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", '
     '"WenQuanYi Micro Hei", sans-serif'
@@ -62,8 +59,8 @@ class SourceRefused(Exception):
 
 
 def find_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> Path | None:
-    """The source document `name`: next to the policy file, in each of `dirs`, then among the
-    bundled seed documents; None when it is in none of them or may not be embedded."""
+    """The source document `name`: next to the policy file, then in each of `dirs`; None when it is
+    in none of them or may not be embedded."""
     try:
         found = locate_source(policy_file, name, dirs)
     except SourceRefused:
@@ -72,14 +69,15 @@ def find_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> Path | No
 
 
 def _source_folders(policy_file: Path, dirs: Iterable[Path]) -> list[tuple[Path, str]]:
+    """Where a source document is looked up, and how the page names each place.  Nothing else: the
+    bundled policies keep their texts beside them in `policies/`, and the wheel ships no policies."""
     folders = [] if str(policy_file) == "-" else [(policy_file.parent, "政策文件所在目录")]
-    folders += [(d, f"--sources {d}") for d in dirs]
-    return [*folders, (BUNDLED_SOURCES, "内置原文")]
+    return [*folders, *((d, f"--sources {d}") for d in dirs)]
 
 
 def locate_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> tuple[Path, str] | None:
     """The source document `name` and where it was found, looked up by name only in the policy's
-    folder, each of `dirs`, then the bundled seeds.  It must be a text document (SOURCE_SUFFIXES),
+    folder, then each of `dirs`.  It must be a text document (SOURCE_SUFFIXES),
     no name on its way may start with a dot, it must stay inside its folder once symbolic links are
     resolved, and be a regular file; otherwise SourceRefused says why.  None when it is nowhere."""
     if name in ("", ".", "..") or Path(name).name != name or "\\" in name:
@@ -148,6 +146,9 @@ def inline_svg(svg: bytes, prefix: str) -> str:
     text = re.sub(r"<\?xml[^>]*\?>\s*", "", text)
     text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text)
     text = re.sub(r"<!--.*?-->\s*", "", text, flags=re.S)
+    # graphviz titles every box and arrow with its internal name; the page's tooltips are the
+    # boxes' own text (`xlink:title`, graphviz.py), which a <title> child would hide
+    text = re.sub(r"<title>[^<]*</title>\s*", "", text)
     text = re.sub(r'\bid="([^"]*)"', lambda m: f'id="{prefix}-{m.group(1)}"', text)
     return text.strip()
 
@@ -164,6 +165,22 @@ def slug(path: Path, taken: set[str]) -> str:
 
 # ------------------------------------------------------------------------------ citations
 
+# How a citation that leads nowhere is marked (docs/review.md): no source text at all, or a text
+# that does not hold the article.
+NO_SOURCE = "未嵌入原文，无法核对该条文"
+NOT_IN_SOURCE = "原文中未找到该条文"
+
+
+@attrs.frozen
+class FindingRef:
+    """A finding as the rest of the page links to it: its `anchor` on the page, `code`, `message`
+    (a tooltip), the css class of its severity (and `settled` when the policy settles it)."""
+
+    anchor: str
+    code: str
+    message: str
+    css: str
+
 
 @attrs.define
 class Citations:
@@ -173,18 +190,26 @@ class Citations:
     text: str | None
     places: dict[str, tuple[int, int, bool] | None] = attrs.field(factory=dict)
     backlinks: dict[int, list[tuple[str, str]]] = attrs.field(factory=dict)
+    # offset -> the findings about that article: (href, text, tooltip, css class)
+    findings: dict[int, list[tuple[str, str, str, str]]] = attrs.field(factory=dict)
 
-    def link(self, cite: str | None, back_href: str, back_text: str) -> str:
-        """The cite as a link to its article in the source text, registering the way back."""
-        if not cite:
-            return ""
+    def place(self, cite: str) -> tuple[int, int, bool] | None:
+        """Where the article `cite` is in the text: (start, end, exact); None when it is not."""
         if cite not in self.places:
             place = locate(self.text, cite) if self.text is not None else None
             self.places[cite] = None if place is None else (place.start, place.end, place.exact)
-        found = self.places[cite]
+        return self.places[cite]
+
+    def link(self, cite: str | None, back_href: str, back_text: str) -> str:
+        """The cite as a link to its article in the source text, registering the way back.  A cite
+        the text does not hold is struck through; with no text at all it is only greyed."""
+        if not cite:
+            return ""
+        found = self.place(cite)
         if found is None:
-            why = "原文中未找到该条文" if self.text is not None else "未提供原文"
-            return f'<span class="cite missing" title="{why}">{esc(cite)}</span>'
+            if self.text is None:
+                return f'<span class="cite nosource" title="{NO_SOURCE}">{esc(cite)}</span>'
+            return f'<span class="cite missing" title="{NOT_IN_SOURCE}">{esc(cite)}</span>'
         start, _, exact = found
         links = self.backlinks.setdefault(start, [])
         if (back_href, back_text) not in links:
@@ -192,28 +217,49 @@ class Citations:
         title = "" if exact else ' title="只找到上一级条文"'
         return f'<a class="cite" href="#src-{start}"{title}>{esc(cite)}</a>'
 
+    def finding(self, cite: str, ref: FindingRef) -> None:
+        """Register a finding about the article `cite`, listed under it in the source text."""
+        found = self.place(cite)
+        if found is None:
+            return
+        entry = (f"#{ref.anchor}", ref.code, ref.message, ref.css)
+        listed = self.findings.setdefault(found[0], [])
+        if entry not in listed:
+            listed.append(entry)
+
     def anchored(self, cite: str) -> str:
         """A link to an article the source text already anchors (drawn after the source text)."""
         found = self.places.get(cite)
-        if found is None or found[0] not in self.backlinks:
+        if found is None or (found[0] not in self.backlinks and found[0] not in self.findings):
             return esc(cite)
         return f'<a class="cite" href="#src-{found[0]}">{esc(cite)}</a>'
 
     def source_html(self) -> str:
-        """The source text with an anchor on each cited line and links back to what cites it."""
+        """The source text with an anchor on each cited line and links back to what cites it and
+        to the findings about it."""
         if self.text is None:
             return '<p class="muted">政策文件未注明原文，或原文文件未找到。</p>'
         text = self.text
         out: list[str] = []
         cursor = 0
-        for start in sorted(self.backlinks):
+        for start in sorted(self.backlinks.keys() | self.findings.keys()):
             end = next((e for s, e, _ in filter(None, self.places.values()) if s == start), start)
             if start < cursor:
                 continue
             out.append(esc(text[cursor:start]))
             backs = " ".join(
-                f'<a class="back" href="{esc(h)}">↩ {esc(t)}</a>' for h, t in self.backlinks[start]
+                f'<a class="back" href="{esc(h)}">↩ {esc(t)}</a>' for h, t in self.backlinks.get(start, [])
             )
+            found = self.findings.get(start, [])
+            if found:
+                backs += (
+                    ' <span class="finding-refs">检查发现 '
+                    + " ".join(
+                        f'<a class="finding-ref {css}" href="{esc(h)}" title="{esc(tip)}">{esc(t)}</a>'
+                        for h, t, tip, css in found
+                    )
+                    + "</span>"
+                )
             out.append(f'<mark class="article" id="src-{start}">{esc(text[start:end])}</mark>')
             out.append(f'<span class="backlinks">{backs}</span>')
             cursor = end
@@ -279,6 +325,75 @@ class PolicyPage:
         elif model is not None:
             self.header = lower_header(model.policy.header)
         self.words = Words(self.plan) if self.plan is not None else None
+        # Every finding gets an anchor; the cards of the clauses and measures it is about, and the
+        # articles they cite, link to it.
+        self.refs: dict[int, FindingRef] = {}
+        self.about: dict[str, list[FindingRef]] = {}
+        self.link_findings()
+
+    # ------------------------------------------------------------------ findings, linked
+    def ordered_findings(self) -> list[tuple[Diagnostic, str | None]]:
+        """The findings in the order the page lists them: worst first, grouped by code; then the
+        settled ones with their reasons."""
+        found = sorted(self.diagnostics, key=lambda d: (-d.severity, d.code, d.sort_key()))
+        return [*((d, None) for d in found), *self.settled]
+
+    def link_findings(self) -> None:
+        clauses = {c.id: (m, c) for m in self.plan.measures for c in m.clauses} if self.plan else {}
+        measures = {m.name: m for m in self.plan.measures} if self.plan else {}
+        for number, (d, reason) in enumerate(self.ordered_findings(), 1):
+            css = f"sev-{d.severity}" + (" settled" if reason is not None else "")
+            ref = FindingRef(f"finding-{number}", d.code, d.message, css)
+            self.refs[id(d)] = ref
+            targets = self.finding_targets(d, clauses)
+            for name in targets:
+                self.about.setdefault(name, []).append(ref)
+            cites = [str(c) for c in d.data.get("cites", ()) if isinstance(c, str)]
+            param = self.plan.params.get(str(d.data.get("param"))) if self.plan is not None else None
+            if param is not None:
+                cites.extend(v.cite for v in param.versions if v.cite)
+            for name in targets:
+                if name in clauses:
+                    cites.extend(c for c in (clauses[name][1].cite, clauses[name][0].cite) if c)
+                elif name in measures and measures[name].cite:
+                    cites.append(str(measures[name].cite))
+            for cite in dict.fromkeys(cites):
+                self.cites.finding(cite, ref)
+
+    def finding_targets(self, d: Diagnostic, clauses: Mapping[str, tuple[P.Measure, P.Clause]]) -> list[str]:
+        """The clauses and measures on this page a finding is about: those its data names, else
+        the clause its place lies in."""
+        known = self.known_targets()
+        names: list[str] = []
+        for key in ("clauses", "measures", "targets"):
+            value = d.data.get(key)
+            if isinstance(value, list | tuple):
+                names.extend(str(v) for v in value)
+        found = [n for n in dict.fromkeys(names) if n in known]
+        if not found:
+            # the clauses where it points, or its notes do (a parameter's uses, say)
+            places = [d.span, *(n.span for n in d.notes)]
+            for span in filter(None, places):
+                found.extend(
+                    cid
+                    for cid, (_, clause) in clauses.items()
+                    if clause.span is not None
+                    and clause.span.file == span.file
+                    and clause.span.start <= span.start < clause.span.end
+                )
+        return list(dict.fromkeys(found))
+
+    def findings_about(self, name: str) -> str:
+        """Links to the findings about one clause or measure, for its card."""
+        refs = self.about.get(name)
+        if not refs:
+            return ""
+        links = " ".join(
+            f'<a class="finding-ref {ref.css}" href="#{ref.anchor}" title="{esc(ref.message)}">'
+            f"{esc(ref.code)}</a>"
+            for ref in refs
+        )
+        return f'<p class="finding-refs">检查发现（{len(refs)}）：{links}</p>'
 
     # ------------------------------------------------------------------ pieces
     def title(self) -> str:
@@ -353,6 +468,7 @@ class PolicyPage:
             f'<article class="measure" id="measure-{esc(name)}">',
             f"<h3>{esc(m.label)} <small>{esc(name)}</small> {self.cites.link(m.cite, href, name)}</h3>",
             '<p class="meta">' + " · ".join(facts) + "</p>",
+            self.findings_about(name),
         ]
         gates: list[tuple[str, str]] = []
         for gate in m.gates:
@@ -424,7 +540,9 @@ class PolicyPage:
             + self.condition_list(conds)
             + "<div>"
             + "<br>".join(lines + extra)
-            + "</div></div>"
+            + "</div>"
+            + self.findings_about(cid)
+            + "</div>"
         )
 
     def across_html(self) -> str:
@@ -473,7 +591,7 @@ class PolicyPage:
         ones with the reason the drafters gave."""
         known = self.known_targets()
         parts: list[str] = []
-        findings = sorted(self.diagnostics, key=lambda d: (-d.severity, d.code, d.sort_key()))
+        findings = [d for d, reason in self.ordered_findings() if reason is None]
         if not findings:
             parts.append('<p class="ok">检查未发现问题。</p>')
         codes = list(dict.fromkeys(d.code for d in findings))
@@ -511,20 +629,43 @@ class PolicyPage:
             f"<li>{esc(n.message)}" + (f"（第 {n.span.line} 行）" if n.span else "") + "</li>"
             for n in d.notes
             if not (n.message.startswith("witness:") and "witness" in d.data)
+            and d.code != codes.P206.id  # its pairs are drawn from the structured data as a table
         )
         hint = f'<p class="hint">建议：{esc(d.hint)}</p>' if d.hint else ""
         why = f'<p class="reason">确认理由：{esc(reason)}</p>' if reason is not None else ""
         return (
-            f'<div class="finding sev-{d.severity}">'
+            f'<div class="finding sev-{d.severity}" id="{self.refs[id(d)].anchor}">'
             f'<div><span class="badge sev-{d.severity}">{esc(str(d.severity))}</span> '
             f"<code>{esc(d.code)}</code> {esc(code_title(d.code))} "
             f'<span class="muted">{esc(where)}</span></div>'
             f"<p>{esc(d.message)}</p>{why}{excerpt}"
             + (f"<ul>{notes}</ul>" if notes else "")
             + hint
-            + self.data_html(d.data, known)
+            + (self.members_html(d.data, known) if d.code == codes.P206.id else self.data_html(d.data, known))
             + "</div>"
         )
+
+    def members_html(self, data: Mapping[str, Any], known: set[str]) -> str:
+        """The pairs a group finding (P206) lists: those worth a reviewer's time as a table, each
+        with its example applicant folded; the rest folded as one list."""
+        rows: list[str] = []
+        rest: list[str] = []
+        for m in data.get("members", ()):
+            a, b = (self.target_link(str(n), known) for n in m["targets"])
+            amounts = " 与 ".join(esc(str(m.get("amounts", {}).get(n, "?"))) for n in m["targets"])
+            if m["rank"] == "other":
+                rest.append(f"<li>{a} 与 {b}：{amounts}</li>")
+                continue
+            witness = self.value_html(m.get("witness", {}), known)
+            rows.append(
+                f"<tr><th>{esc(GROUP_RANKS[m['rank']])}</th><td>{a} 与 {b}</td><td>{amounts}</td>"
+                f"<td><details><summary>示例申报主体</summary>{witness}</details></td></tr>"
+            )
+        parts = [f'<table class="data">{"".join(rows)}</table>'] if rows else []
+        if rest:
+            summary = f"<summary>其余 {len(rest)} 对（逐对列出）</summary>"
+            parts.append(f"<details>{summary}<ul>{''.join(rest)}</ul></details>")
+        return "".join(parts)
 
     def data_html(self, data: Mapping[str, Any], known: set[str]) -> str:
         """The structured part of a finding: the witness applicant as a table of facts, clauses and
@@ -774,6 +915,9 @@ DATA_LABELS = {
 }
 
 
+GROUP_RANKS = {"same_subject": "同一事项", "shared_cap": "同受累计封顶"}  # the members of P206
+
+
 def code_title(code: str) -> str:
     return CODES[code].title if code in CODES else ""
 
@@ -831,10 +975,21 @@ mark.article:target {{ background: #fde047; outline: 2px solid #ca8a04; }}
 .badge.sev-warning {{ background: #fef3c7; border-color: #b45309; }}
 .badge.sev-info {{ background: #e0f2fe; border-color: #0369a1; }}
 .cite {{ font-size: .85rem; margin-left: .3rem; }}
-.cite.missing {{ color: #9ca3af; text-decoration: line-through dotted; }}
+.cite.missing {{ color: #b91c1c; text-decoration: line-through; }}
+.cite.nosource {{ color: #6b7280; border-bottom: 1px dashed #9ca3af; }}
 .diagram {{ overflow: auto; border: 1px solid #e5e7eb; border-radius: 6px; padding: .5rem;
   margin: .5rem 0 1.5rem; }}
-.diagram svg {{ display: block; margin: 0 auto; }}
+.diagram svg {{ display: block; margin: 0 auto; max-width: 100%; height: auto; }}
+.finding-refs {{ font-size: .8rem; margin: .2rem 0; }}
+a.finding-ref {{ display: inline-block; border: 1px solid; border-radius: 3px; padding: 0 .3rem;
+  margin: 0 .15rem .15rem 0; text-decoration: none; color: #111827; }}
+a.finding-ref.sev-error {{ background: #fee2e2; border-color: #b91c1c; }}
+a.finding-ref.sev-warning {{ background: #fef3c7; border-color: #b45309; }}
+a.finding-ref.sev-info {{ background: #e0f2fe; border-color: #0369a1; }}
+a.finding-ref.settled {{ background: #f3f4f6; border-color: #9ca3af; border-style: dashed; }}
+.finding {{ scroll-margin-top: 1rem; overflow-x: auto; }}
+.finding:target {{ outline: 3px solid #db2777; }}
+.wide {{ overflow-x: auto; }}
 .legend {{ display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; font-size: .85rem; margin: .5rem 0; }}
 .swatch {{ display: inline-block; width: 1.4rem; height: .9rem; border: 1px solid; vertical-align: middle;
   margin-right: .3rem; }}
@@ -851,6 +1006,7 @@ table.index td:nth-child(5), table.index td:nth-child(6) {{ white-space: nowrap;
 table.index th, table.index td {{ border-bottom: 1px solid #e5e7eb; padding: .4rem .6rem; text-align: left; }}
 @media (max-width: 900px) {{ .split {{ grid-template-columns: 1fr; }}
   .source {{ position: static; max-height: none; }} }}
+@media (max-width: 600px) {{ body {{ padding: 0 .6rem 3rem; }} .measure {{ padding: .4rem .5rem; }} }}
 {roles}
 """
 
@@ -877,8 +1033,9 @@ def index_html(pages: list[PageSummary]) -> str:
             f"<td>{examples}</td><td>{esc(p.source) or '—'}</td></tr>"
         )
     table = (
-        '<table class="index"><thead><tr><th>政策</th><th>发文机关</th><th>印发日期</th><th>措施</th>'
-        "<th>检查发现</th><th>示例</th><th>原文</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        '<div class="wide"><table class="index"><thead><tr>'
+        "<th>政策</th><th>发文机关</th><th>印发日期</th><th>措施</th><th>检查发现</th><th>示例</th><th>原文</th>"
+        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
     )
     head = f'<header><h1>政策审阅</h1><p class="muted">共 {len(pages)} 份政策。</p></header>'
     body = f"{head}\n{table}"

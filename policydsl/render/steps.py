@@ -88,6 +88,10 @@ def texts(plan: P.Plan, node: Explained) -> Texts:
     match node:
         case P.Whole():
             return Texts(printer.expr(node.value), (shown(plan, node.value), shown(plan, node.size)))
+        case P.Band() if node.counted_from is not None:
+            said = tuple(printer.years(y) for y in node.years)
+            rows = tuple(f"{y}：{printer.expr(r.value)}" for y, r in zip(said, node.rows, strict=True))
+            return Texts(node.counted_from, (), rows)
         case P.Band():
             rows = tuple(printer.band_condition(r) for r in node.rows)
             return Texts(printer.expr(node.subject), (shown(plan, node.subject),), rows)

@@ -122,6 +122,14 @@ class ExprPrinter:
                     for row in node.rows
                 )
                 return f"{self.kw('by')} {self.name(P.FactRef(node.fact))} {{ {rows} }}", ATOM
+            case P.Year():
+                return f"{self.kw(node.func)}({self.expr(node.date)})", ATOM
+            case P.Band() if node.counted_from is not None and isinstance(node.subject, P.Year):
+                rows = ", ".join(
+                    f"{self.years(years)}: {self.expr(row.value)}"
+                    for years, row in zip(node.years, node.rows, strict=True)
+                )
+                return f"{self.kw('schedule')} {self.expr(node.subject.date, ATOM)} {{ {rows} }}", ATOM
             case P.Band():
                 rows = ", ".join(f"{self.band_condition(row)}: {self.expr(row.value)}" for row in node.rows)
                 return f"{self.kw('band')} {self.expr(node.subject, ATOM)} {{ {rows} }}", ATOM
@@ -130,6 +138,13 @@ class ExprPrinter:
                 return f"{self.kw('progressive')} {self.expr(node.subject, ATOM)} {{ {rows} }}", ATOM
             case _:
                 assert_never(node)
+
+    def years(self, years: tuple[int, int]) -> str:
+        """A schedule's row: `第1至2年`, `第3年` (`years 1 until 2`, `years 3`)."""
+        first, last = years
+        if self.chinese:
+            return f"第{first}年" if first == last else f"第{first}至{last}年"
+        return f"years {first}" if first == last else f"years {first} until {last}"
 
     def tail(self, right: P.Expr, word: str, postfix: bool) -> str:
         """The comparison without its subject: `超过 2000万`, `10亿以上`, `>= 100%`."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import assert_never
 
 from policydsl.plan import nodes as P
-from policydsl.render.diagram import Decision, Diagram, Node
+from policydsl.render.diagram import Decision, Diagram, Group, Node
 from policydsl.render.text import ExprPrinter, wrap
 from policydsl.syntax.keywords import COMBINE_MODES, PAYMENT_FORMS
 
@@ -54,6 +54,8 @@ def subexpressions(node: P.Expr) -> Iterator[P.Expr]:
         case P.Whole():
             yield from subexpressions(node.value)
             yield from subexpressions(node.size)
+        case P.Year():
+            yield from subexpressions(node.date)
         case P.Table():
             for row in node.rows:
                 yield from subexpressions(row.value)
@@ -126,7 +128,11 @@ class Words:
         an unset cap leaves only a ceiling."""
         if amount.mode == "unset" or amount.expr is None or self.unset_params(amount.expr):
             return "undetermined"
+        if amount.floor is not None and self.unset_params(amount.floor.expr):
+            return "undetermined"
         if any(self.unset_params(cap.expr) for cap in amount.caps):
+            return "ceiling"
+        if amount.offset is not None and self.unset_params(amount.offset.expr):
             return "ceiling"
         return amount.mode
 
@@ -136,9 +142,15 @@ class Words:
         if amount.mode == "unset" or amount.expr is None:
             lines.append("金额：原文未定")
         else:
+            if amount.floor is not None:
+                lines.extend(
+                    self._figure("最低：" if amount.mode == "ceiling" else "保底：", amount.floor.expr)
+                )
             lines.extend(self._figure("最高：" if amount.mode == "ceiling" else "金额：", amount.expr))
         for cap in amount.caps:
             lines.extend(self._figure("封顶：", cap.expr))
+        if amount.offset is not None and amount.expr is not None:
+            lines.extend(self._figure("扣除已获：", amount.offset.expr))
         return lines
 
     def amount_brief(self, amount: P.Amount) -> str:
@@ -147,8 +159,13 @@ class Words:
             text = "金额未定"
         else:
             text = ("最高 " if amount.mode == "ceiling" else "") + self._brief(amount.expr)
+            if amount.floor is not None:
+                low = self._brief(amount.floor.expr)
+                text = f"最低 {low}，{text}" if amount.mode == "ceiling" else f"{text}，保底 {low}"
         for cap in amount.caps:
             text += "，封顶 " + self._brief(cap.expr)
+        if amount.offset is not None and amount.expr is not None:
+            text += "，扣除已获 " + self._brief(amount.offset.expr)
         return text
 
     def _row_key(self, table: P.Table, row: P.TableRow) -> str:
@@ -160,6 +177,9 @@ class Words:
         if isinstance(expr, P.Table):
             rows = "／".join(f"{self._row_key(expr, r)} {self.expr(r.value)}" for r in expr.rows)
             return f"按{self.fact_label(expr.fact)}：{rows}"
+        if isinstance(expr, P.Band) and expr.counted_from is not None:
+            rows = "／".join(f"{self.printer.years(y)} {self.expr(r.value)}" for y, r in self._years(expr))
+            return f"自{expr.counted_from}当年起逐年：{rows}"
         if isinstance(expr, P.Band):
             rows = "／".join(f"{self.printer.band_condition(r)} {self.expr(r.value)}" for r in expr.rows)
             return f"按{self.expr(expr.subject)}分档：{rows}"
@@ -172,6 +192,9 @@ class Words:
         if isinstance(expr, P.Table):
             rows = ["  " + self._row_key(expr, r) + "：" + self.expr(r.value) for r in expr.rows]
             return [f"{lead}按{self.fact_label(expr.fact)}分档", *rows]
+        if isinstance(expr, P.Band) and expr.counted_from is not None:
+            rows = [f"  {self.printer.years(y)}：{self.expr(r.value)}" for y, r in self._years(expr)]
+            return [f"{lead}自{expr.counted_from}当年起逐年", *rows]
         if isinstance(expr, P.Band):
             rows = [f"  {self.printer.band_condition(r)}：{self.expr(r.value)}" for r in expr.rows]
             return [f"{lead}按{self.expr(expr.subject)}分档", *rows]
@@ -179,6 +202,10 @@ class Words:
             rows = [f"  {self.printer.band_condition(r)}部分：{self.expr(r.rate)}" for r in expr.rows]
             return [f"{lead}按{self.expr(expr.subject)}超额累进", *rows]
         return [lead + self.expr(expr)]
+
+    @staticmethod
+    def _years(expr: P.Band) -> list[tuple[tuple[int, int], P.BandRow]]:
+        return list(zip(expr.years, expr.rows, strict=True))
 
     def fact_label(self, name: str) -> str:
         """The label of the fact (under any name it may be given) or parameter `name`."""
@@ -554,9 +581,10 @@ def overview(plan: P.Plan) -> Diagram:
         top = "eligibility"
     measures = plan.measures
     names = {m.name for m in measures}
-    kinds = list(plan.kinds)
+    compact = len(measures) > COMPACT_MEASURES
+    kinds = [] if compact else list(plan.kinds)
     for k in kinds:
-        d.add(Node(f"kind.{k}", "kind", w.kind(k), [k]))
+        d.add(Node(f"kind.{k}", "kind", w.kind(k), note=f"申报主体类型 {k}"))
         d.link(top, f"kind.{k}", "serves")
     for m in measures:
         rows: list[tuple[str, str]] = []
@@ -575,24 +603,39 @@ def overview(plan: P.Plan) -> Diagram:
             rules.append("分期兑付")
         if rules:
             rows.append(("rule", "；".join(rules)))
-        lines = [m.name, *([f"依据：{m.cite}"] if m.cite else []), "支付方式：" + w.pays(m)]
-        node = Node(f"measure.{m.name}", "measure", "\n".join(wrap(w.measure_title(m), LEAF_WIDTH)), lines)
+        served = served_kinds(m)
+        if compact:
+            # No applicant-kind ovals: with many measures their arrows cross the whole page.
+            who = "、".join(w.kind(k) for k in served) if served else "所有申报主体"
+            lines = _dedent([f"适用主体：{who}"], LEAF_WIDTH)
+        else:
+            lines = [*([f"依据：{m.cite}"] if m.cite else [])]
+        lines.append("支付方式：" + w.pays(m))
+        title = "\n".join(wrap(w.measure_title(m), LEAF_WIDTH))
+        node = Node(f"measure.{m.name}", "measure", title, lines, note=f"措施 {m.name}")
         node.rows = rows
         d.add(node)
-        served = served_kinds(m)
+        if compact:
+            continue
         if served:
             for k in served:
                 d.link(f"kind.{k}", node.id, "serves")
         else:
             d.link(top, node.id, "serves" if kinds else "flow")
-    # Measures of the same (first) kind of applicant stand in one column, one under the other.
-    columns: dict[str, list[str]] = {}
-    for m in measures:
-        served = served_kinds(m)
-        columns.setdefault(served[0] if served else "", []).append(f"measure.{m.name}")
-    for column in columns.values():
-        for upper, lower in itertools.pairwise(column):
-            d.link(upper, lower, "order")
+    if compact:
+        columns = _article_columns(d, measures)
+        for column in columns:
+            first = column[0]
+            d.link(top, first.nodes[0], "flow", head_group=first.id)
+    else:
+        # Measures of the same (first) kind of applicant stand in one column, one under the other.
+        by_kind: dict[str, list[str]] = {}
+        for m in measures:
+            served = served_kinds(m)
+            by_kind.setdefault(served[0] if served else "", []).append(f"measure.{m.name}")
+        for stack in by_kind.values():
+            for upper, lower in itertools.pairwise(stack):
+                d.link(upper, lower, "order")
     covered: set[str] = set()
     rule_nodes: list[str] = []
     for i, combine in enumerate(plan.combinations, 1):
@@ -621,9 +664,49 @@ def overview(plan: P.Plan) -> Diagram:
         total = d.add(Node("total", "flow", "合计", _dedent(lines, LEAF_WIDTH)))
         for node_id in rule_nodes:
             d.link(node_id, total.id, "combine")
-        for n in uncovered:
-            d.link(f"measure.{n}", total.id, "undeclared" if len(uncovered) > 1 else "flow")
+        role = "undeclared" if len(uncovered) > 1 else "flow"
+        if compact:
+            # One arrow from each frame that holds a measure in no combination, not one per measure.
+            for group in d.groups:
+                if any(member.split(".", 1)[1] in uncovered for member in group.nodes):
+                    d.link(group.nodes[-1], total.id, role, tail_group=group.id)
+        else:
+            for n in uncovered:
+                d.link(f"measure.{n}", total.id, role)
     return d
+
+
+# Above this many measures, the overview frames them by the article they cite, in at most
+# COMPACT_COLUMNS columns, and names the applicant kinds in each box instead of drawing them.
+COMPACT_MEASURES = 8
+COMPACT_COLUMNS = 4
+
+
+def _article_columns(d: Diagram, measures: tuple[P.Measure, ...]) -> list[list[Group]]:
+    """Frame the measures by the article they cite (in the text's order) and stack the frames in
+    at most COMPACT_COLUMNS columns, each frame under the one before it in its column."""
+    by_cite: dict[str, list[str]] = {}
+    for m in measures:
+        by_cite.setdefault(m.cite or "", []).append(f"measure.{m.name}")
+    groups = [
+        Group(f"article{i}", f"依据 {cite}" if cite else "未注明依据", tuple(members))
+        for i, (cite, members) in enumerate(by_cite.items(), 1)
+    ]
+    d.groups.extend(groups)
+    # Consecutive frames share a column, so the page reads in the text's order, down then across.
+    count = min(COMPACT_COLUMNS, len(groups))
+    height = -(-len(measures) // count)
+    columns: list[list[Group]] = [[]]
+    for group in groups:
+        filled = sum(len(g.nodes) for g in columns[-1])
+        if columns[-1] and filled + len(group.nodes) > height and len(columns) < count:
+            columns.append([])
+        columns[-1].append(group)
+    for column in columns:
+        stack = [member for group in column for member in group.nodes]
+        for upper, lower in itertools.pairwise(stack):
+            d.link(upper, lower, "order")
+    return columns
 
 
 def served_kinds(measure: P.Measure) -> tuple[str, ...]:

@@ -199,7 +199,7 @@ class Implies(Node):
 
 @attrs.frozen
 class Call(Node):
-    """A built-in function `func` (min, max, blocks, round_down, since) applied to `args`."""
+    """A built-in function `func` (min, max, blocks, round_down, since, year, year_no) applied to `args`."""
 
     func: str
     args: tuple[Expr, ...]
@@ -271,6 +271,29 @@ class Brackets(Node):
     entries: tuple[BracketEntry, ...]
 
 
+@attrs.frozen
+class ScheduleEntry(Node):
+    """One row of a schedule by year: years `first` to `last` (both included, counted from the
+    event, its own calendar year being year 1) give `value`; `first_span` and `last_span` are where
+    the two year numbers are written."""
+
+    first: int
+    last: int
+    value: Expr | Unset
+    first_span: Span = attrs.field(eq=False, kw_only=True)
+    last_span: Span = attrs.field(eq=False, kw_only=True)
+
+
+@attrs.frozen
+class Schedule(Node):
+    """A schedule by year counted from the date `start`:
+    `schedule recognised { years 1 until 2: 80%, years 3 until 5: 50% }` (`逐年 认定日期 { 第1至2年:
+    80%, 第3至5年: 50% }`); the row that covers the year of the evaluation date gives the value."""
+
+    start: Expr
+    entries: tuple[ScheduleEntry, ...]
+
+
 Expr: TypeAlias = (
     Money
     | Percent
@@ -294,6 +317,7 @@ Expr: TypeAlias = (
     | Table
     | Band
     | Brackets
+    | Schedule
 )
 
 # ------------------------------------------------------------------------------- declarations
@@ -449,11 +473,26 @@ class Pays(Node):
 @attrs.frozen
 class Amount(Node):
     """What a clause gives.  `mode` is "determined" (an entitlement: `expr`, capped by `caps`),
-    "ceiling" (discretionary up to `expr` and `caps`) or "unset" (the text gives no figure)."""
+    "ceiling" (discretionary up to `expr` and `caps`) or "unset" (the text gives no figure).
+    `floor` (保底) lifts a determined amount to at least its value and is the lower bound of a
+    ceiling (`range A to B` is a ceiling B with the floor A, `written_range` says it was written so);
+    `floors` and `offsets` hold every one written (the checker refuses a second); `offset` (扣除)
+    is what the applicant already received for the same thing, deducted last and floored at zero."""
 
     mode: str
     expr: Expr | None
     caps: tuple[Expr, ...]
+    floors: tuple[Expr, ...] = attrs.field(default=(), kw_only=True)
+    offsets: tuple[Expr, ...] = attrs.field(default=(), kw_only=True)
+    written_range: bool = attrs.field(default=False, kw_only=True)
+
+    @property
+    def floor(self) -> Expr | None:
+        return self.floors[0] if self.floors else None
+
+    @property
+    def offset(self) -> Expr | None:
+        return self.offsets[0] if self.offsets else None
 
 
 @attrs.frozen

@@ -32,6 +32,7 @@ _QUANTITY = re.compile(
 # 千, 万 and 亿 move the decimal point; shifting is exact however many digits are written.
 _SHIFTS = {None: 0, "千": 3, "万": 4, "亿": 8}
 _DURATIONS = {"年": "year", "个月": "month", "月": "month", "日": "day", "天": "day"}
+_YEAR_NUMBER = re.compile(r"(\d{1,4})年?$")
 _ZH_KEYWORDS = frozenset(zh for _, zh in KEYWORDS.values())
 _DATE = re.compile(r"(\d{4})(?:-|年)(\d{1,2})(?:-|月)(\d{1,2})日?$")
 
@@ -49,6 +50,15 @@ def _with_span(method: _F) -> _F:
     """Mark a builder method that takes the node's span before its children."""
     method._with_span = True  # type: ignore[attr-defined]
     return method
+
+
+@attrs.frozen
+class _Tail:
+    """A `floor` or `offset` of a clause (`kind`), its `expr` and `span`, until the clause takes it."""
+
+    kind: str
+    expr: ast.Expr
+    span: Span
 
 
 def _token_span(source: SourceFile, token: Token) -> Span:
@@ -315,6 +325,48 @@ class _Builder:
         return self._deep(ast.Call(span, "since", (arg,)), arg)
 
     @_with_span
+    def year(self, span: Span, children: list[Any]) -> ast.Expr:
+        (arg,) = children
+        return self._deep(ast.Call(span, "year", (arg,)), arg)
+
+    @_with_span
+    def year_no(self, span: Span, children: list[Any]) -> ast.Expr:
+        (arg,) = children
+        return self._deep(ast.Call(span, "year_no", (arg,)), arg)
+
+    @_with_span
+    def schedule(self, span: Span, children: list[Any]) -> ast.Expr:
+        start, *entries = children
+        rows = tuple(e for e in entries if e is not None)
+        return self._deep(ast.Schedule(span, start, rows), start, *(r.value for r in rows))
+
+    @_with_span
+    def schedule_entry(self, span: Span, children: list[Any]) -> ast.ScheduleEntry:
+        first, last, value = children
+        last = first if last is None else last
+        return ast.ScheduleEntry(
+            span,
+            self._year_number(first),
+            self._year_number(last),
+            value,
+            first_span=self._tok(first),
+            last_span=self._tok(last),
+        )
+
+    def _year_number(self, token: Token) -> int:
+        """A year of a schedule, `3` or `3年`: a whole number from 1 (year 1 is the event's own)."""
+        m = _YEAR_NUMBER.match(str(token))
+        if m is None or int(m.group(1)) < 1:
+            self.sink.report(
+                codes.E006,
+                f"`{token}` is not a year of a schedule; they are counted 1, 2, 3… from the event's own year",
+                self._tok(token),
+                hint="`第1至2年: 80%` (`years 1 until 2: 80%`)",
+            )
+            return 1
+        return int(m.group(1))
+
+    @_with_span
     def table(self, span: Span, children: list[Any]) -> ast.Expr:
         subject, *entries = children
         rows = tuple(e for e in entries if e is not None)
@@ -526,12 +578,24 @@ class _Builder:
         cite = rest.pop()
         name, label = name_part if name_part is not None else (None, None)
         target, priority = exception if exception is not None else (None, None)
-        # caps and conditions may come in either order; the caps belong to the amount
+        # caps, floors, offsets and conditions may come in any order; all but conditions belong to
+        # the amount
         conditions = tuple(t for t in rest if isinstance(t, ast.Condition))
-        caps = tuple(t for t in rest if not isinstance(t, ast.Condition))
-        if caps:
-            end = max(amount.span.end, *(c.span.end for c in caps))
-            amount = ast.Amount(self.source.span(amount.span.start, end), amount.mode, amount.expr, caps)
+        tails = [t for t in rest if isinstance(t, _Tail)]
+        caps = tuple(t for t in rest if not isinstance(t, ast.Condition | _Tail))
+        floors = tuple(t.expr for t in tails if t.kind == "floor")
+        offsets = tuple(t.expr for t in tails if t.kind == "offset")
+        if caps or tails:
+            end = max(amount.span.end, *(c.span.end for c in caps), *(t.span.end for t in tails))
+            amount = ast.Amount(
+                self.source.span(amount.span.start, end),
+                amount.mode,
+                amount.expr,
+                caps,
+                floors=amount.floors + floors,
+                offsets=offsets,
+                written_range=amount.written_range,
+            )
         return ast.Clause(span, kind, name, label, target, priority, amount, conditions, cite)
 
     @_with_span
@@ -562,6 +626,11 @@ class _Builder:
         return ast.Amount(span, "ceiling", expr, ())
 
     @_with_span
+    def range_amount(self, span: Span, children: list[Any]) -> ast.Amount:
+        low, high = children
+        return ast.Amount(span, "ceiling", high, (), floors=(low,), written_range=True)
+
+    @_with_span
     def determined_amount(self, span: Span, children: list[Any]) -> ast.Amount:
         (expr,) = children
         return ast.Amount(span, "determined", expr, ())
@@ -572,6 +641,14 @@ class _Builder:
 
     def cap(self, children: list[Any]) -> ast.Expr:
         return children[0]  # type: ignore[no-any-return]
+
+    @_with_span
+    def floor(self, span: Span, children: list[Any]) -> _Tail:
+        return _Tail("floor", children[0], span)
+
+    @_with_span
+    def offset(self, span: Span, children: list[Any]) -> _Tail:
+        return _Tail("offset", children[0], span)
 
     @_with_span
     def cond_if(self, span: Span, children: list[Any]) -> ast.Condition:

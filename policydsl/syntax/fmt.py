@@ -693,12 +693,20 @@ class _Printer:
             if clause.priority is not None:
                 first.extend([kw("priority"), " ", str(clause.priority), " "])
         amount = clause.amount
-        if amount.mode == "ceiling":
+        floors = amount.floors
+        if amount.written_range and amount.expr is not None and floors:
+            first.extend([kw("range"), " ", expr(floors[0]), " ", kw("to"), " "])
+            floors = floors[1:]
+        elif amount.mode == "ceiling":
             first.extend([kw("ceiling"), " "])
         first.append(kw("unset") if amount.expr is None else expr(amount.expr))
         rest: list[Doc | None] = []
+        for floor in floors:
+            rest.append([kw("floor"), " ", expr(floor)])
         for cap in amount.caps:
             rest.append([kw("cap"), " ", expr(cap)])
+        for offset in amount.offsets:
+            rest.append([kw("offset"), " ", expr(offset)])
         for cond in clause.conditions:
             rest.append([kw("unless" if cond.negated else "if"), " ", expr(cond.expr)])
         rest.append(self.cite(clause.cite))
@@ -810,6 +818,10 @@ class _Printer:
                 head = [kw("band"), " ", sub(expr.subject, 8), " "]
                 open_at = self.find("{", expr.subject.span.end)
                 return self.bracketed(head, open_at, expr.span.end - 1, expr.entries, self.band_row)
+            case ast.Schedule():
+                head = [kw("schedule"), " ", sub(expr.start, 8), " "]
+                open_at = self.find("{", expr.start.span.end)
+                return self.bracketed(head, open_at, expr.span.end - 1, expr.entries, self.schedule_row)
             case ast.Brackets():
                 head = [kw("progressive"), " ", sub(expr.subject, 8), " "]
                 open_at = self.find("{", expr.subject.span.end)
@@ -823,6 +835,15 @@ class _Printer:
             parts.extend([" ", self.kw("and"), " "] if i else [])
             parts.append(self.bound(bound))
         return [*parts, ": ", self.expr(row.rate)]
+
+    def schedule_row(self, row: ast.ScheduleEntry) -> Doc:
+        """`第1至2年: 80%`, `第3年: 2万` (`years 1 until 2: 80%`, `years 3: 2万`)."""
+        first, last = row.first, row.last
+        if self.kw("years") == "第":
+            years = f"第{first}年" if first == last else f"第{first}至{last}年"
+        else:
+            years = f"years {first}" if first == last else f"years {first} until {last}"
+        return [years, ": ", self.value(row.value)]
 
     def table_row(self, row: ast.TableEntry) -> Doc:
         key = self.kw("otherwise") if row.key is None else row.key.text

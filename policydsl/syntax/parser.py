@@ -307,9 +307,12 @@ _VALUE_KEYWORDS = (
     "blocks",
     "round_down",
     "since",
+    "year",
+    "year_no",
     "by",
     "band",
     "progressive",
+    "schedule",
     "not",
 )
 _SYMBOLS = frozenset({">=", "≥", ">", "<=", "≤", "<", "==", "!=", "≠"})
@@ -355,7 +358,8 @@ def describe_expected(accepted: set[str], chinese: bool = False) -> str:
     `award`, a value such as `50万` or a name… — never raw terminal names."""
     literals = _literals()
     texts = {literals[name] for name in accepted if name in literals}
-    keywords = {_KEYWORD_OF[t] for t in texts if t in _KEYWORD_OF}
+    # by the English spelling, which no two keywords share (`until` and `to` are both 至 in Chinese)
+    keywords = {name for name, (english, _) in KEYWORDS.items() if english in texts}
     parts: list[str] = []
     for punct in ("}", ")", "]", ":", ",", "=", "{", "["):
         if punct in texts:

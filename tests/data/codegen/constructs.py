@@ -36,8 +36,8 @@ Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+# applies, amount, precision, why unknown, steps, the floor of a range (None: none)
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
@@ -59,13 +59,10 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
+def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
+    show them."""
+    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
 
 
 def apply_funding(
@@ -136,10 +133,13 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure (and the `floors` of
+    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
     try:
+        if floors is not None and any(f is not None for f in floors.values()):
+            return combine_total(amounts, combines, caps, rounding, floors)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
@@ -218,15 +218,19 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, is money) of each fact an explanation shows
-Used = tuple[tuple[str, str, bool], ...]
+# (name, label, kind, unit) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
 # so that the evaluation unpacks it at the cost of a tuple.
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
-Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
+# a floor or an offset: (value, text as written)
+Bound = tuple[Expr | Decimal, str] | None
+Amount = tuple[
+    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound
+]
 Clause = tuple[
     str,
     str,
@@ -261,11 +265,14 @@ def amount(
     caps: tuple[tuple[Expr | Decimal, str], ...] = (),
     unset_reason: str = "",
     arithmetic: Expr | None = None,
+    floor: Bound = None,
+    offset: Bound = None,
 ) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
     `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
-    and the steps that show its `arithmetic` (blocks, the band applied, brackets), if any."""
-    return (value, text, used, ceiling, caps, unset_reason, arithmetic)
+    the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
+    `floor` and `offset` (value, text), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset)
 
 
 def clause(
@@ -299,12 +306,12 @@ def measure_spec(
     no_clawback: bool = False,
     preferences: tuple[tuple[Test, str, str], ...] = (),
     selection: str | None = None,
-    exceptions: bool = False,
+    general: bool = False,
 ) -> MeasureSpec:
     """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
     the reason when no clause applies, its funding limits (limit, received, text; the last applies),
-    instalments, preferences (test, text, note), quota selection, and whether a clause is an
-    exception of another."""
+    instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
+    always settles it (`general`: a clause is an exception of another, or states a range's floor)."""
     return (
         head,
         clauses,
@@ -314,7 +321,7 @@ def measure_spec(
         no_clawback,
         preferences,
         selection,
-        exceptions,
+        general,
     )
 
 
@@ -370,7 +377,7 @@ def run_measure(
     result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
     settlement of a single clause are written out here, not called: truth and _settle_straight do the
     same."""
-    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, exceptions = spec
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general = spec
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
@@ -408,7 +415,7 @@ def run_measure(
         if applies:
             outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
         else:
-            outs.append((applies, None, EXACT, why, NO_STEPS))
+            outs.append((applies, None, EXACT, why, NO_STEPS, None))
             if applies is None:
                 decided = False
     funding = None
@@ -426,16 +433,16 @@ def run_measure(
                 holds = None  # the share cannot be worked out, so neither can the stage
         stages.append((name, label, share, holds))
     try:
-        if not decided or exceptions or not outs:
+        if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
         elif len(outs) > 1:
             _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
         else:  # one decided clause: _settle_straight written out
-            chosen, value, precision, why, steps = outs[0]
+            chosen, value, precision, why, steps, _ = outs[0]
             cid = clauses[0][0]
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
@@ -483,7 +490,7 @@ def _applies(
     """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
     precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
     _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic = amount
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of = amount
     steps: list[str] = []
     if explain:
         if not conditions:
@@ -501,7 +508,7 @@ def _applies(
                 continue
             if limit is not None:
                 steps.append("封顶 " + yuan(limit))
-        return True, None, UNKNOWN, unset_reason, steps
+        return True, None, UNKNOWN, unset_reason, steps, None
     value = None
     precision = AT_MOST if ceiling else EXACT
     try:
@@ -527,6 +534,18 @@ def _applies(
     except ARITHMETIC as exc:
         why = failure(quoted_amount, exc)
         precision = UNKNOWN
+    floor = None
+    if floor_of is not None and value is not None and precision != UNKNOWN:  # before the caps
+        try:
+            floor = value_of(floor_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure(floor_of[1], exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, floor_of[1], ceiling, steps if explain else None)
     for cap, quoted in caps:
         try:
             limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
@@ -536,7 +555,9 @@ def _applies(
                 precision = AT_MOST
             steps.append(f"封顶 {quoted}：{what}，金额为上限")
             continue
-        if limit is None or value is None or precision == UNKNOWN:
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
             pass
         elif limit < value:
             if explain:
@@ -544,15 +565,35 @@ def _applies(
             value = limit
         elif explain:
             steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    lower = None
+    if offset_of is not None and value is not None and precision != UNKNOWN:  # after the caps
+        try:
+            offset = value_of(offset_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(offset_of[1], exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"扣除已获 {offset_of[1]}：{what}，金额为上限")
+            offset = None
+        else:
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
+    else:
+        offset = None
+    if (floor_of is not None or offset_of is not None) and value is not None and precision != UNKNOWN:
+        texts = (None if floor_of is None else floor_of[1], None if offset_of is None else offset_of[1])
+        value, lower = settle_bounds(value, floor, offset, ceiling, texts, steps if explain else None)
     if value is not None and precision != UNKNOWN:
         try:
             value = value.quantize(quantum, mode)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure(label, exc), steps
+            return True, None, UNKNOWN, failure(label, exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(quantum, mode)
         if explain and ceiling:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
 
 
 def _settle_straight(
@@ -585,7 +626,7 @@ def _settle_straight(
     total = ZERO
     precision = EXACT
     count = 0
-    for cid, (chosen, value, clause_precision, why, steps) in awards + bonuses:
+    for cid, (chosen, value, clause_precision, why, steps, _) in awards + bonuses:
         if not chosen:
             continue
         count += 1
@@ -632,11 +673,13 @@ MEASURES: tuple[str, ...] = (
     "ladder",
     "misc",
     "brackets",
+    "schedules",
+    "bounds",
 )
 COMBINES: list[tuple[str, list[str]]] = [
     ("highest", ["center", "voucher"]),
     ("exclusive", ["banded", "pilot"]),
-    ("added", ["platform", "consulting"]),
+    ("added", ["platform", "consulting", "bounds"]),
 ]
 D_20000000 = Decimal("2.000E+7")
 D_0_40 = Decimal("0.40")
@@ -676,6 +719,14 @@ D_0_01 = Decimal("0.01")
 D_50 = Decimal("50")
 D_1000 = Decimal("1000")
 D_500 = Decimal("500")
+D_2 = Decimal("2")
+D_0_80 = Decimal("0.80")
+D_70 = Decimal("70")
+D_30000 = Decimal("3E+4")
+D_2020 = Decimal("2020")
+D_0_20 = Decimal("0.20")
+D_80 = Decimal("80")
+D_90 = Decimal("90")
 D_10000000_00 = Decimal("10000000.00")
 D_30000000_00 = Decimal("30000000.00")
 D_300000_00 = Decimal("300000.00")
@@ -690,38 +741,46 @@ TEXT_1 = "参数 试点金额（pilot_amount）原文未给出"
 TEXT_2 = "by center_level { national: 1亿, provincial: 5000万, municipal: unset }"
 TEXT_3 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
 TEXT_4 = "center_level in [national, provincial] and not key_platform"
-TEXT_5 = "if center_level in [national, provincial] and not key_platform"
-TEXT_6 = "if key_platform implies national_platform"
-TEXT_7 = "10万 * blocks(investment - 1000万, 100万)"
-TEXT_8 = (
+TEXT_5 = "10万 * blocks(investment - 1000万, 100万)"
+TEXT_6 = (
     "round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 * 每满(investment, fees)"
 )
-TEXT_9 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
-TEXT_10 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
-TEXT_11 = (
+TEXT_7 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
+TEXT_8 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
+TEXT_9 = (
     "progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过 upper_bracket: "
     "1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }"
 )
-TEXT_12 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
-TEXT_13 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
-FACTS_1 = (("investment", "投资额", True),)
-FACTS_2 = (("key_platform", "重点平台", False),)
-FACTS_3 = (("national_platform", "国家平台", False),)
-FACTS_4 = (("revenue", "营业收入", True),)
-FACTS_5 = (("customers", "客户数量", False),)
+TEXT_10 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
+TEXT_11 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
+TEXT_12 = "逐年表未列出本年度，原文未给出该年的金额"
+TEXT_13 = "schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue"
+TEXT_14 = "standards >= 70；奖励期：自成立日期当年起第1至5年"
+TEXT_15 = "逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
+TEXT_16 = "year(established) >= 2020；奖励期：自成立日期当年起第1至3年"
+FACTS_1 = (("investment", "投资额", "money", None),)
+FACTS_2 = (("key_platform", "重点平台", "bool", None),)
+FACTS_3 = (("national_platform", "国家平台", "bool", None),)
+FACTS_4 = (("revenue", "营业收入", "money", None),)
+FACTS_5 = (("customers", "客户数量", "count", "家"),)
 TUPLE_6 = ((("<", D_1000000),), ((">=", D_1000000), ("<=", D_10000000)), None)
-FACTS_6 = (("standards", "标准数", False),)
-FACTS_7 = (("fees", "费用", True),)
-FACTS_8 = (("other_funding", "已获资助", True),)
-FACTS_9 = (("center_level", "中心级别", False), ("key_platform", "重点平台", False))
-FACTS_10 = (("established", "成立日期", False),)
-FACTS_11 = (("fees", "费用", True), ("investment", "投资额", True), ("revenue", "营业收入", True))
-FACTS_12 = (("key_platform", "重点平台", False), ("national_platform", "国家平台", False))
+FACTS_6 = (("standards", "标准数", "count", "项"),)
+FACTS_7 = (("fees", "费用", "money", None),)
+FACTS_8 = (("other_funding", "已获资助", "money", None),)
+FACTS_9 = (("center_level", "中心级别", "enum", None), ("key_platform", "重点平台", "bool", None))
+FACTS_10 = (("established", "成立日期", "date", None),)
+FACTS_11 = (
+    ("fees", "费用", "money", None),
+    ("investment", "投资额", "money", None),
+    ("revenue", "营业收入", "money", None),
+)
+FACTS_12 = (("key_platform", "重点平台", "bool", None), ("national_platform", "国家平台", "bool", None))
 TUPLE_14 = ((None, D_10000000, D_0_10), (D_10000000, D_50000000, D_0_05), (D_50000000, None, D_0_02))
 TUPLE_15 = (("money", None), ("money", None), ("percent", None), ("percent", None), ("percent", None))
 TUPLE_16 = (("money", None), ("money", None), ("number", None), ("percent", None), ("percent", None))
 TUPLE_17 = (("count", "家"), ("money", None), ("per_unit", "家"), ("per_unit", "家"))
-TUPLE_18 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
+FACTS_13 = (("established", "成立日期", "date", None), ("revenue", "营业收入", "money", None))
+TUPLE_19 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
 FACT_SPECS: dict[str, FactSpec] = {
     "applicant": FactSpec(
         "applicant",
@@ -744,7 +803,7 @@ FACT_SPECS: dict[str, FactSpec] = {
     "customers": FactSpec("customers", "客户数量", "count", "家", (), ((">=", D_0),)),
     "established": FactSpec("established", "成立日期", "date", None, (), ()),
     "other_funding": FactSpec("other_funding", "已获资助", "money", None, (), ((">=", D_0),)),
-    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_18, ()),
+    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_19, ()),
     "key_platform": FactSpec("key_platform", "重点平台", "bool", None, (), ()),
     "national_platform": FactSpec("national_platform", "国家平台", "bool", None, (), ()),
     "completion_h1": FactSpec("completion_h1", "上半年完成率", "percent", None, (), ()),
@@ -1214,6 +1273,155 @@ def steps_23(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
+# amount: determined schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue
+def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    revenue = f.get("revenue")
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v1 = None
+    elif established is None:
+        v1 = None
+    else:
+        v1 = year_no(established, date)
+    if v1 is None:
+        v2 = None
+    elif v1 >= D_1 and v1 <= D_2:
+        v2 = D_0_80
+    elif v1 >= D_3 and v1 <= D_5:
+        v2 = D_0_50
+    else:
+        raise Unset(TEXT_12)
+    if revenue is None:
+        need.add("revenue")
+    v3 = None if v2 is None or revenue is None else v2 * revenue
+    return v3
+
+
+# the arithmetic of schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue
+def steps_25(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    established = f.get("established")
+    steps: list[str] = []
+    v1 = None if date is None or established is None else year_no(established, date)
+    year_step(steps, "成立日期", v1, ((1, 2), (3, 5)), ("第1至2年：80%", "第3至5年：50%"))
+    return steps
+
+
+# if 奖励期：自成立日期当年起第1至5年
+def value_26(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v1 = None
+    elif established is None:
+        v1 = None
+    else:
+        v1 = year_no(established, date)
+    c2 = None if v1 is None else v1 >= D_1
+    if c2 is False:
+        c3: bool | None = False
+    else:
+        if established is None:
+            need.add("established")
+        if date is None:
+            need.add("评估日期")
+            v4 = None
+        elif established is None:
+            v4 = None
+        else:
+            v4 = year_no(established, date)
+        c5 = None if v4 is None else v4 <= D_5
+        c3 = False if c5 is False else c2 and c5
+    return c3
+
+
+# amount: determined 逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
+def value_27(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v1 = None
+    elif established is None:
+        v1 = None
+    else:
+        v1 = year_no(established, date)
+    if v1 is None:
+        v2 = None
+    elif v1 >= D_1 and v1 <= D_1:
+        v2 = D_50000
+    elif v1 >= D_2 and v1 <= D_2:
+        v2 = D_30000
+    elif v1 >= D_3 and v1 <= D_3:
+        v2 = D_20000
+    else:
+        raise Unset(TEXT_12)
+    return v2
+
+
+# the arithmetic of 逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
+def steps_28(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    established = f.get("established")
+    steps: list[str] = []
+    v1 = None if date is None or established is None else year_no(established, date)
+    year_step(steps, "成立日期", v1, ((1, 1), (2, 2), (3, 3)), ("第1年：5万", "第2年：3万", "第3年：2万"))
+    return steps
+
+
+# if year(established) >= 2020
+def value_29(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    v1 = None if established is None else calendar_year(established)
+    c2 = None if v1 is None else v1 >= D_2020
+    return c2
+
+
+# if 奖励期：自成立日期当年起第1至3年
+def value_30(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v1 = None
+    elif established is None:
+        v1 = None
+    else:
+        v1 = year_no(established, date)
+    c2 = None if v1 is None else v1 >= D_1
+    if c2 is False:
+        c3: bool | None = False
+    else:
+        if established is None:
+            need.add("established")
+        if date is None:
+            need.add("评估日期")
+            v4 = None
+        elif established is None:
+            v4 = None
+        else:
+            v4 = year_no(established, date)
+        c5 = None if v4 is None else v4 <= D_3
+        c3 = False if c5 is False else c2 and c5
+    return c3
+
+
+# floor 5% * investment
+def value_31(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    investment = f.get("investment")
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else D_0_05 * investment
+    return v1
+
+
 # eligibility shared by every measure, and the policy's validity
 def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     established = f.get("established")
@@ -1303,7 +1511,7 @@ SPEC_platform: MeasureSpec = measure_spec(
             "[四.1] default：适用",
             amount(D_10000000, "1000万", (), True),
             (("key_platform", "key_platform", False, FACTS_2),),
-            "if key_platform",
+            "key_platform",
         ),
         # constructs.policy:41  四.1
         # award platform.national 「national」
@@ -1315,7 +1523,7 @@ SPEC_platform: MeasureSpec = measure_spec(
             "[四.1] national：适用",
             amount(D_30000000, "3000万", (), True),
             (("national_platform", "national_platform", False, FACTS_3),),
-            "if national_platform",
+            "national_platform",
             exception_of="platform.default",
             priority=1,
         ),
@@ -1329,13 +1537,13 @@ SPEC_platform: MeasureSpec = measure_spec(
             "platform.3：适用",
             amount(D_300000, "30万", (), False),
             ((("revenue", ">", D_20000000), "revenue 超过 2000万", False, FACTS_4),),
-            "if revenue 超过 2000万",
+            "revenue 超过 2000万",
         ),
     ),
     "不满足任何给予条件：default、national",
     preferences=((("customers", ">=", D_100), "customers >= 100", "优先支持：客户多"),),
     selection="每年遴选不超过 30 个",
-    exceptions=True,
+    general=True,
 )
 
 
@@ -1376,7 +1584,7 @@ SPEC_consulting: MeasureSpec = measure_spec(
             "consulting.1：适用",
             amount((D_50000, "customers"), "5万/家 * customers", FACTS_5, False),
             ((("customers", ">", D_0), "customers > 0", False, FACTS_5),),
-            "if customers > 0",
+            "customers > 0",
         ),
     ),
     "不满足任何给予条件：consulting.1",
@@ -1462,7 +1670,7 @@ SPEC_pilot: MeasureSpec = measure_spec(
             "pilot.1：适用",
             amount(value_6, "pilot_amount", (), False),
             ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
-            "if standards >= 1",
+            "standards >= 1",
         ),
         # constructs.policy:58
         # bonus pilot.2 「pilot.2」
@@ -1474,7 +1682,7 @@ SPEC_pilot: MeasureSpec = measure_spec(
             "pilot.2：适用",
             amount(None, "", (), False, ((D_200000, "20万"),), unset_reason="pilot.2：原文未给出金额"),
             ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
-            "if standards >= 3",
+            "standards >= 3",
         ),
     ),
     "不满足任何给予条件：pilot.1",
@@ -1508,7 +1716,7 @@ SPEC_voucher: MeasureSpec = measure_spec(
             "voucher.1：适用",
             amount(value_7, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
             ((("fees", "==", D_0), "fees == 0", True, FACTS_7),),
-            "unless fees == 0",
+            "fees == 0",
         ),
     ),
     "不满足任何给予条件：voucher.1",
@@ -1564,7 +1772,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             "d：适用",
             amount(D_100000, "10万", (), False),
             ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
-            "if standards >= 1",
+            "standards >= 1",
         ),
         # constructs.policy:68
         # award ladder.e1 「e1」
@@ -1576,7 +1784,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             "e1：适用",
             amount(D_200000, "20万", (), False),
             ((("standards", ">=", D_5), "standards >= 5", False, FACTS_6),),
-            "if standards >= 5",
+            "standards >= 5",
             exception_of="ladder.d",
             priority=2,
         ),
@@ -1590,7 +1798,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             "e2：适用",
             amount(D_300000, "30万", (), False),
             ((("standards", ">=", D_10), "standards >= 10", False, FACTS_6),),
-            "if standards >= 10",
+            "standards >= 10",
             exception_of="ladder.d",
             priority=2,
         ),
@@ -1604,12 +1812,12 @@ SPEC_ladder: MeasureSpec = measure_spec(
             "e3：适用",
             amount(D_400000, "40万", (), False),
             ((("standards", ">=", D_20), "standards >= 20", False, FACTS_6),),
-            "if standards >= 20",
+            "standards >= 20",
             exception_of="ladder.d",
         ),
     ),
     "不满足任何给予条件：d、e1、e2、e3",
-    exceptions=True,
+    general=True,
 )
 
 
@@ -1640,7 +1848,7 @@ SPEC_misc: MeasureSpec = measure_spec(
             "misc.1：适用",
             amount(value_8, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
             ((value_9, TEXT_4, False, FACTS_9),),
-            TEXT_5,
+            TEXT_4,
         ),
         # constructs.policy:75  第十条
         # award misc.2 「misc.2」
@@ -1652,7 +1860,7 @@ SPEC_misc: MeasureSpec = measure_spec(
             "[第十条] misc.2：适用",
             amount(value_10, "max(investment / 10, 1万)", FACTS_1, False),
             ((value_11, "established + 2年 <= 2023-06-01", False, FACTS_10),),
-            "if established + 2年 <= 2023-06-01",
+            "established + 2年 <= 2023-06-01",
         ),
         # constructs.policy:76
         # award misc.3 「misc.3」
@@ -1664,7 +1872,7 @@ SPEC_misc: MeasureSpec = measure_spec(
             "misc.3：适用",
             amount(value_12, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
             ((value_13, "key_platform implies national_platform", False, FACTS_12),),
-            TEXT_6,
+            "key_platform implies national_platform",
         ),
         # constructs.policy:77
         # award misc.4 「misc.4」
@@ -1674,9 +1882,9 @@ SPEC_misc: MeasureSpec = measure_spec(
             "misc.4",
             None,
             "misc.4：适用",
-            amount(value_14, TEXT_7, FACTS_1, False, ((D_1000000, "100万"),), arithmetic=steps_15),
+            amount(value_14, TEXT_5, FACTS_1, False, ((D_1000000, "100万"),), arithmetic=steps_15),
             ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
-            "if standards >= 3",
+            "standards >= 3",
         ),
         # constructs.policy:78
         # award misc.5 「misc.5」
@@ -1686,12 +1894,12 @@ SPEC_misc: MeasureSpec = measure_spec(
             "misc.5",
             None,
             "misc.5：适用",
-            amount(value_16, TEXT_8, FACTS_11, False, arithmetic=steps_17),
+            amount(value_16, TEXT_6, FACTS_11, False, arithmetic=steps_17),
             ((("standards", ">=", D_30), "standards >= 30", False, FACTS_6),),
-            "if standards >= 30",
+            "standards >= 30",
         ),
     ),
-    TEXT_9,
+    TEXT_7,
 )
 
 
@@ -1730,9 +1938,9 @@ SPEC_brackets: MeasureSpec = measure_spec(
             "brackets.1",
             None,
             "brackets.1：适用",
-            amount(value_18, TEXT_10, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_19),
+            amount(value_18, TEXT_8, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_19),
             ((("standards", ">=", D_40), "standards >= 40", False, FACTS_6),),
-            "if standards >= 40",
+            "standards >= 40",
         ),
         # constructs.policy:82
         # award brackets.2 「brackets.2」
@@ -1742,9 +1950,9 @@ SPEC_brackets: MeasureSpec = measure_spec(
             "brackets.2",
             None,
             "brackets.2：适用",
-            amount(value_20, TEXT_11, FACTS_4, False, arithmetic=steps_21),
+            amount(value_20, TEXT_9, FACTS_4, False, arithmetic=steps_21),
             ((("standards", ">=", D_50), "standards >= 50", False, FACTS_6),),
-            "if standards >= 50",
+            "standards >= 50",
         ),
         # constructs.policy:83
         # award brackets.3 「brackets.3」
@@ -1754,12 +1962,12 @@ SPEC_brackets: MeasureSpec = measure_spec(
             "brackets.3",
             None,
             "brackets.3：适用",
-            amount(value_22, TEXT_12, FACTS_5, False, arithmetic=steps_23),
+            amount(value_22, TEXT_10, FACTS_5, False, arithmetic=steps_23),
             ((("standards", ">=", D_60), "standards >= 60", False, FACTS_6),),
-            "if standards >= 60",
+            "standards >= 60",
         ),
     ),
-    TEXT_13,
+    TEXT_11,
 )
 
 
@@ -1773,6 +1981,133 @@ def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: 
     if shared[1]:
         unknown = shared[1] + unknown
     return run_measure(SPEC_brackets, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:85
+# measure schedules 「逐年奖励」
+SPEC_schedules: MeasureSpec = measure_spec(
+    ("schedules", "逐年奖励", None, ("cash",)),
+    (
+        # constructs.policy:86
+        # award schedules.1 「schedules.1」
+        clause(
+            "schedules.1",
+            "award",
+            "schedules.1",
+            None,
+            "schedules.1：适用",
+            amount(value_24, TEXT_13, FACTS_13, False, ((D_1000000, "100万"),), arithmetic=steps_25),
+            (
+                (("standards", ">=", D_70), "standards >= 70", False, FACTS_6),
+                (value_26, "奖励期：自成立日期当年起第1至5年", False, FACTS_10),
+            ),
+            TEXT_14,
+        ),
+        # constructs.policy:87
+        # bonus schedules.2 「schedules.2」
+        clause(
+            "schedules.2",
+            "bonus",
+            "schedules.2",
+            None,
+            "schedules.2：适用",
+            amount(value_27, TEXT_15, FACTS_10, False, arithmetic=steps_28),
+            (
+                (value_29, "year(established) >= 2020", False, FACTS_10),
+                (value_30, "奖励期：自成立日期当年起第1至3年", False, FACTS_10),
+            ),
+            TEXT_16,
+        ),
+    ),
+    "不满足任何给予条件：schedules.1",
+)
+
+
+# its requirements, then its data
+def measure_schedules(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_schedules[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_schedules, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# constructs.policy:89
+# measure bounds 「保底、区间与扣除」
+SPEC_bounds: MeasureSpec = measure_spec(
+    ("bounds", "保底、区间与扣除", None, ("cash",)),
+    (
+        # constructs.policy:90
+        # award bounds.1 「bounds.1」
+        clause(
+            "bounds.1",
+            "award",
+            "bounds.1",
+            None,
+            "bounds.1：适用",
+            amount(
+                (D_0_20, "investment"),
+                "20% * investment",
+                FACTS_1,
+                True,
+                ((D_5000000, "500万"),),
+                floor=(value_31, "5% * investment"),
+                offset=(value_3, "other_funding"),
+            ),
+            ((("standards", ">=", D_70), "standards >= 70", False, FACTS_6),),
+            "standards >= 70",
+        ),
+        # constructs.policy:91
+        # award bounds.2 「bounds.2」
+        clause(
+            "bounds.2",
+            "award",
+            "bounds.2",
+            None,
+            "bounds.2：适用",
+            amount(
+                (D_0_10, "revenue"),
+                "10% * revenue",
+                FACTS_4,
+                False,
+                ((D_1000000, "100万"),),
+                floor=(D_100000, "10万"),
+                offset=(value_3, "other_funding"),
+            ),
+            ((("standards", ">=", D_80), "standards >= 80", False, FACTS_6),),
+            "standards >= 80",
+        ),
+        # constructs.policy:92
+        # bonus bounds.3 「bounds.3」
+        clause(
+            "bounds.3",
+            "bonus",
+            "bounds.3",
+            None,
+            "bounds.3：适用",
+            amount((D_0_30, "fees"), "30% * fees", FACTS_7, True, floor=(D_20000, "2万")),
+            ((("standards", ">=", D_90), "standards >= 90", False, FACTS_6),),
+            "standards >= 90",
+        ),
+    ),
+    "不满足任何给予条件：bounds.1、bounds.2",
+    general=True,
+)
+
+
+# its requirements, then its data
+def measure_bounds(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_bounds[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_bounds, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -1873,11 +2208,13 @@ def fast_amounts(
         v7: tuple[str, Decimal | None] = NO
         v8: tuple[str, Decimal | None] = NO
         v9: tuple[str, Decimal | None] = NO
+        v10: tuple[str, Decimal | None] = NO
+        v11: tuple[str, Decimal | None] = NO
         # the policy's validity and the eligibility every measure shares
         eligible = DATE_2021_01_01 <= date <= DATE_2025_12_31
         if eligible:
-            c10 = add_duration(established, 1, "year") <= date
-            eligible = c10
+            c12 = add_duration(established, 1, "year") <= date
+            eligible = c12
         if eligible:
             # measure center 「创新中心」
             ok = applicant == "enterprise"
@@ -1885,14 +2222,14 @@ def fast_amounts(
                 # award base
                 value = D_0_50 * investment
                 if center_level == "national":
-                    v11 = D_100000000
+                    v13 = D_100000000
                 elif center_level == "provincial":
-                    v11 = D_50000000
+                    v13 = D_50000000
                 elif center_level == "municipal":
                     raise Unset("municipal 档的金额原文未给出")
                 else:
                     raise Unset("分级表没有 " + center_level + " 档")
-                limit = v11
+                limit = v13
                 if value > limit:
                     value = limit
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -1960,20 +2297,20 @@ def fast_amounts(
             if ok:
                 # award 1
                 if revenue < D_1000000:
-                    v12 = D_50000
+                    v14 = D_50000
                 elif revenue >= D_1000000 and revenue <= D_10000000:
-                    v12 = D_100000
+                    v14 = D_100000
                 else:
                     raise Unset("分档金额原文未给出")
-                value = v12
+                value = v14
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 v4 = DETERMINED, amount1 or ROUNDED_ZERO
             # measure pilot 「试点」
             # award 1
             a1 = standards >= D_1
             if a1:
-                v13 = param_pilot_amount(f, p, date, need)
-                value = v13
+                v15 = param_pilot_amount(f, p, date, need)
+                value = v15
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # bonus 2
             a2 = standards >= D_3
@@ -1991,8 +2328,8 @@ def fast_amounts(
                 # award 1
                 a1 = fees != D_0
                 if a1:
-                    v14 = param_base_rate(f, p, date, need)
-                    value = v14 * fees
+                    v16 = param_base_rate(f, p, date, need)
+                    value = v16 * fees
                     if value > D_50000:
                         value = D_50000
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2031,24 +2368,24 @@ def fast_amounts(
             ok = applicant == "park"
             if ok:
                 # award 1
-                c15 = center_level in ("national", "provincial")
-                if c15:
-                    c15 = not key_platform
-                a1 = c15
+                c17 = center_level in ("national", "provincial")
+                if c17:
+                    c17 = not key_platform
+                a1 = c17
                 if a1:
                     value = min(D_1 * other_funding, D_10000000)
                     amount1 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 2
-                v16 = add_duration(established, 2, "year")
-                a2 = v16 <= DATE_2023_06_01
+                v18 = add_duration(established, 2, "year")
+                a2 = v18 <= DATE_2023_06_01
                 if a2:
                     value = max(investment / D_10, D_10000)
                     amount2 = value.quantize(QUANTUM, ROUND_MODE)
                 # award 3
                 a3 = (not key_platform) or national_platform
                 if a3:
-                    v17 = revenue / fees
-                    value = investment * v17
+                    v19 = revenue / fees
+                    value = investment * v19
                     if value > D_500000:
                         value = D_500000
                     amount3 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2062,9 +2399,9 @@ def fast_amounts(
                 # award 5
                 a5 = standards >= D_30
                 if a5:
-                    v18 = round_down(max(revenue - D_5000000, D_0), fees)
-                    v19 = blocks(investment, fees)
-                    value = (v18 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v19)
+                    v20 = round_down(max(revenue - D_5000000, D_0), fees)
+                    v21 = blocks(investment, fees)
+                    value = (v20 + round_down(D_0_05 * revenue, D_10000)) + (D_20000 * v21)
                     amount5 = value.quantize(QUANTUM, ROUND_MODE)
                 if a1 or a2 or a3 or a4 or a5:
                     total = ZERO
@@ -2090,18 +2427,18 @@ def fast_amounts(
             # award 2
             a2 = standards >= D_50
             if a2:
-                v20 = param_upper_bracket(f, p, date, need)
-                v21 = param_base_rate(f, p, date, need)
                 v22 = param_upper_bracket(f, p, date, need)
-                v23 = ((None, D_5000000, D_0), (D_5000000, v20, v21), (v22, None, D_0_01))
+                v23 = param_base_rate(f, p, date, need)
+                v24 = param_upper_bracket(f, p, date, need)
+                v25 = ((None, D_5000000, D_0), (D_5000000, v22, v23), (v24, None, D_0_01))
                 if revenue < D_1000000:
-                    v24 = D_10000
+                    v26 = D_10000
                 elif revenue >= D_1000000:
-                    v24 = D_20000
+                    v26 = D_20000
                 else:
                     raise Unset("没有适用的档次")
-                v25 = None if v24 is None else (progressive(revenue, v23)) + v24
-                value = v25
+                v27 = None if v26 is None else (progressive(revenue, v25)) + v26
+                value = v27
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             # award 3
             a3 = standards >= D_60
@@ -2117,6 +2454,53 @@ def fast_amounts(
                 if a3:
                     total += amount3
                 v9 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure schedules 「逐年奖励」
+            # award 1
+            a1 = standards >= D_70
+            if a1:
+                c28 = year_no(established, date) >= D_1
+                if c28:
+                    c28 = year_no(established, date) <= D_5
+                a1 = c28
+            if a1:
+                if year_no(established, date) >= D_1 and year_no(established, date) <= D_2:
+                    v29 = D_0_80
+                elif year_no(established, date) >= D_3 and year_no(established, date) <= D_5:
+                    v29 = D_0_50
+                else:
+                    raise Unset(TEXT_12)
+                v30 = None if v29 is None else v29 * revenue
+                value = v30
+                if value > D_1000000:
+                    value = D_1000000
+                amount1 = value.quantize(QUANTUM, ROUND_MODE)
+            # bonus 2
+            a2 = (calendar_year(established)) >= D_2020
+            if a2:
+                c31 = year_no(established, date) >= D_1
+                if c31:
+                    c31 = year_no(established, date) <= D_3
+                a2 = c31
+            if a2:
+                if year_no(established, date) >= D_1 and year_no(established, date) <= D_1:
+                    v32 = D_50000
+                elif year_no(established, date) >= D_2 and year_no(established, date) <= D_2:
+                    v32 = D_30000
+                elif year_no(established, date) >= D_3 and year_no(established, date) <= D_3:
+                    v32 = D_20000
+                else:
+                    raise Unset(TEXT_12)
+                value = v32
+                amount2 = value.quantize(QUANTUM, ROUND_MODE)
+            if a1:
+                total = ZERO
+                if a1:
+                    total += amount1
+                if a2:
+                    total += amount2
+                v10 = DETERMINED, total.quantize(QUANTUM, ROUND_MODE)
+            # measure bounds 「保底、区间与扣除」
+            return None  # a range: its floor is in the full path's result
         amounts: Amounts = {
             "center": v1,
             "platform": v2,
@@ -2127,6 +2511,8 @@ def fast_amounts(
             "ladder": v7,
             "misc": v8,
             "brackets": v9,
+            "schedules": v10,
+            "bounds": v11,
         }
         return amounts, values, ignored
     except (Unset, *ARITHMETIC):
@@ -2302,11 +2688,14 @@ def decide(
             "ladder": measure_ladder(f, p, date, shared, explain),
             "misc": measure_misc(f, p, date, shared, explain),
             "brackets": measure_brackets(f, p, date, shared, explain),
+            "schedules": measure_schedules(f, p, date, shared, explain),
+            "bounds": measure_bounds(f, p, date, shared, explain),
         }
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
+        floors = {name: m.floor for name, m in measures.items()}
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 

@@ -36,8 +36,8 @@ Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
-Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str]]
+# applies, amount, precision, why unknown, steps, the floor of a range (None: none)
+Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
 # a figure as large as this or larger is refused (runtime.MAX_DIGITS)
 FIGURE_LIMIT = Decimal(f"1E+{MAX_DIGITS}")
@@ -59,13 +59,10 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, bool], ...]) -> str:
-    """`label = value` for the facts an expression uses, as explanations show them."""
-    parts = []
-    for name, label, money in facts:
-        value = f.get(name)
-        parts.append(f"{label} = {yuan(value) if money and value is not None else show(value)}")
-    return "；".join(parts)
+def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
+    show them."""
+    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
 
 
 def apply_funding(
@@ -136,10 +133,13 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    floors: Mapping[str, Decimal | None] | None = None,
 ) -> MeasureResult:
-    """The total under the combination rules, from (status, amount) per measure; undetermined, with
-    the reason, when it cannot be computed."""
+    """The total under the combination rules, from (status, amount) per measure (and the `floors` of
+    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
     try:
+        if floors is not None and any(f is not None for f in floors.values()):
+            return combine_total(amounts, combines, caps, rounding, floors)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
@@ -218,15 +218,19 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, is money) of each fact an explanation shows
-Used = tuple[tuple[str, str, bool], ...]
+# (name, label, kind, unit) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
 # so that the evaluation unpacks it at the cost of a tuple.
 # a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
 Figure = Expr | Decimal | tuple[Decimal, str] | None
-Amount = tuple[Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None]
+# a floor or an offset: (value, text as written)
+Bound = tuple[Expr | Decimal, str] | None
+Amount = tuple[
+    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound
+]
 Clause = tuple[
     str,
     str,
@@ -261,11 +265,14 @@ def amount(
     caps: tuple[tuple[Expr | Decimal, str], ...] = (),
     unset_reason: str = "",
     arithmetic: Expr | None = None,
+    floor: Bound = None,
+    offset: Bound = None,
 ) -> Amount:
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
     `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
-    and the steps that show its `arithmetic` (blocks, the band applied, brackets), if any."""
-    return (value, text, used, ceiling, caps, unset_reason, arithmetic)
+    the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
+    `floor` and `offset` (value, text), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset)
 
 
 def clause(
@@ -299,12 +306,12 @@ def measure_spec(
     no_clawback: bool = False,
     preferences: tuple[tuple[Test, str, str], ...] = (),
     selection: str | None = None,
-    exceptions: bool = False,
+    general: bool = False,
 ) -> MeasureSpec:
     """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
     the reason when no clause applies, its funding limits (limit, received, text; the last applies),
-    instalments, preferences (test, text, note), quota selection, and whether a clause is an
-    exception of another."""
+    instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
+    always settles it (`general`: a clause is an exception of another, or states a range's floor)."""
     return (
         head,
         clauses,
@@ -314,7 +321,7 @@ def measure_spec(
         no_clawback,
         preferences,
         selection,
-        exceptions,
+        general,
     )
 
 
@@ -370,7 +377,7 @@ def run_measure(
     result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
     settlement of a single clause are written out here, not called: truth and _settle_straight do the
     same."""
-    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, exceptions = spec
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general = spec
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
@@ -408,7 +415,7 @@ def run_measure(
         if applies:
             outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
         else:
-            outs.append((applies, None, EXACT, why, NO_STEPS))
+            outs.append((applies, None, EXACT, why, NO_STEPS, None))
             if applies is None:
                 decided = False
     funding = None
@@ -426,16 +433,16 @@ def run_measure(
                 holds = None  # the share cannot be worked out, so neither can the stage
         stages.append((name, label, share, holds))
     try:
-        if not decided or exceptions or not outs:
+        if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3])
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
         elif len(outs) > 1:
             _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
         else:  # one decided clause: _settle_straight written out
-            chosen, value, precision, why, steps = outs[0]
+            chosen, value, precision, why, steps, _ = outs[0]
             cid = clauses[0][0]
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
@@ -483,7 +490,7 @@ def _applies(
     """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
     precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
     _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic = amount
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of = amount
     steps: list[str] = []
     if explain:
         if not conditions:
@@ -501,7 +508,7 @@ def _applies(
                 continue
             if limit is not None:
                 steps.append("封顶 " + yuan(limit))
-        return True, None, UNKNOWN, unset_reason, steps
+        return True, None, UNKNOWN, unset_reason, steps, None
     value = None
     precision = AT_MOST if ceiling else EXACT
     try:
@@ -527,6 +534,18 @@ def _applies(
     except ARITHMETIC as exc:
         why = failure(quoted_amount, exc)
         precision = UNKNOWN
+    floor = None
+    if floor_of is not None and value is not None and precision != UNKNOWN:  # before the caps
+        try:
+            floor = value_of(floor_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure(floor_of[1], exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, floor_of[1], ceiling, steps if explain else None)
     for cap, quoted in caps:
         try:
             limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
@@ -536,7 +555,9 @@ def _applies(
                 precision = AT_MOST
             steps.append(f"封顶 {quoted}：{what}，金额为上限")
             continue
-        if limit is None or value is None or precision == UNKNOWN:
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
             pass
         elif limit < value:
             if explain:
@@ -544,15 +565,35 @@ def _applies(
             value = limit
         elif explain:
             steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    lower = None
+    if offset_of is not None and value is not None and precision != UNKNOWN:  # after the caps
+        try:
+            offset = value_of(offset_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(offset_of[1], exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"扣除已获 {offset_of[1]}：{what}，金额为上限")
+            offset = None
+        else:
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
+    else:
+        offset = None
+    if (floor_of is not None or offset_of is not None) and value is not None and precision != UNKNOWN:
+        texts = (None if floor_of is None else floor_of[1], None if offset_of is None else offset_of[1])
+        value, lower = settle_bounds(value, floor, offset, ceiling, texts, steps if explain else None)
     if value is not None and precision != UNKNOWN:
         try:
             value = value.quantize(quantum, mode)
         except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure(label, exc), steps
+            return True, None, UNKNOWN, failure(label, exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(quantum, mode)
         if explain and ceiling:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps
-    return True, None, UNKNOWN, why, steps
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
 
 
 def _settle_straight(
@@ -585,7 +626,7 @@ def _settle_straight(
     total = ZERO
     precision = EXACT
     count = 0
-    for cid, (chosen, value, clause_precision, why, steps) in awards + bonuses:
+    for cid, (chosen, value, clause_precision, why, steps, _) in awards + bonuses:
         if not chosen:
             continue
         count += 1
@@ -645,22 +686,25 @@ D_50000000 = Decimal("5.000E+7")
 DATE_2022_01_01 = datetime.date(2022, 1, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise: 200元/亩 }"
-TEXT_2 = "floor * 20元/平方米 + power * 10元/千瓦"
+TEXT_2 = "floor_space * 20元/平方米 + power * 10元/千瓦"
 TEXT_3 = "power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上"
-TEXT_4 = "if power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上"
-TEXT_5 = "energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱"
-TEXT_6 = "if listed；if revenue 超过 3000万 且 不满 5000万"
-FACTS_1 = (("area", "新建种植基地面积", False),)
-FACTS_2 = (("floor", "租用厂房面积", False), ("power", "装机容量", False))
-FACTS_3 = (("boxes", "卷烟产量", False), ("power", "装机容量", False))
-FACTS_4 = (("boxes", "卷烟产量", False), ("cut", "减排量", False), ("energy", "发电量", False))
-FACTS_5 = (("power", "装机容量", False),)
-FACTS_6 = (("rd_rate", "研发投入强度", False),)
-FACTS_7 = (("listed", "规上企业", False),)
-FACTS_8 = (("revenue", "营业收入", True),)
+TEXT_4 = "energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱"
+TEXT_5 = "listed；revenue 超过 3000万 且 不满 5000万"
+FACTS_1 = (("area", "新建种植基地面积", "count", "亩"),)
+FACTS_2 = (("floor_space", "租用厂房面积", "count", "平方米"), ("power", "装机容量", "count", "千瓦"))
+FACTS_3 = (("boxes", "卷烟产量", "count", "标准箱"), ("power", "装机容量", "count", "千瓦"))
+FACTS_4 = (
+    ("boxes", "卷烟产量", "count", "标准箱"),
+    ("cut", "减排量", "count", "吨"),
+    ("energy", "发电量", "count", "千瓦时"),
+)
+FACTS_5 = (("power", "装机容量", "count", "千瓦"),)
+FACTS_6 = (("rd_rate", "研发投入强度", "percent", None),)
+FACTS_7 = (("listed", "规上企业", "bool", None),)
+FACTS_8 = (("revenue", "营业收入", "money", None),)
 FACT_SPECS: dict[str, FactSpec] = {
     "area": FactSpec("area", "新建种植基地面积", "count", "亩", (), ((">=", D_0),)),
-    "floor": FactSpec("floor", "租用厂房面积", "count", "平方米", (), ((">=", D_0),)),
+    "floor_space": FactSpec("floor_space", "租用厂房面积", "count", "平方米", (), ((">=", D_0),)),
     "power": FactSpec("power", "装机容量", "count", "千瓦", (), ((">=", D_0),)),
     "energy": FactSpec("energy", "发电量", "count", "千瓦时", (), ((">=", D_0),)),
     "cut": FactSpec("cut", "减排量", "count", "吨", (), ((">=", D_0),)),
@@ -673,7 +717,7 @@ PARAM_SPECS: dict[str, FactSpec] = {}
 NEEDED = {
     "评估日期": "评估日期",
     "area": "新建种植基地面积（area）",
-    "floor": "租用厂房面积（floor）",
+    "floor_space": "租用厂房面积（floor_space）",
     "power": "装机容量（power）",
     "energy": "发电量（energy）",
     "cut": "减排量（cut）",
@@ -684,10 +728,10 @@ NEEDED = {
 }
 FACT_FIELDS = (
     ("area", "area"),
-    ("floor", "floor"),
+    ("floor_space", "floor_space"),
     ("power", "power"),
     ("energy", "energy"),
-    ("cut", "cut"),
+    ("cut_", "cut"),
     ("boxes", "boxes"),
     ("rd_rate", "rd_rate"),
     ("revenue", "revenue"),
@@ -695,7 +739,7 @@ FACT_FIELDS = (
 )
 FACT_KEYS = (
     "area",
-    "floor",
+    "floor_space",
     "power",
     "energy",
     "cut",
@@ -715,7 +759,17 @@ FACT_TYPES: tuple[type, ...] = (
     Decimal,
     bool,
 )
-FACT_GETTER = itemgetter("area", "floor", "power", "energy", "cut", "boxes", "rd_rate", "revenue", "listed")
+FACT_GETTER = itemgetter(
+    "area",
+    "floor_space",
+    "power",
+    "energy",
+    "cut",
+    "boxes",
+    "rd_rate",
+    "revenue",
+    "listed",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -724,14 +778,14 @@ class Facts:
 
     # area 「新建种植基地面积」 (count of 亩)
     area: Decimal | int | None = None
-    # floor 「租用厂房面积」 (count of 平方米)
-    floor: Decimal | int | None = None
+    # floor_space 「租用厂房面积」 (count of 平方米)
+    floor_space: Decimal | int | None = None
     # power 「装机容量」 (count of 千瓦)
     power: Decimal | int | None = None
     # energy 「发电量」 (count of 千瓦时)
     energy: Decimal | int | None = None
     # cut 「减排量」 (count of 吨)
-    cut: Decimal | int | None = None
+    cut_: Decimal | int | None = None
     # boxes 「卷烟产量」 (count of 标准箱)
     boxes: Decimal | int | None = None
     # rd_rate 「研发投入强度」 (percent)
@@ -782,13 +836,13 @@ def steps_2(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
-# amount: determined floor * 20元/平方米 + power * 10元/千瓦
+# amount: determined floor_space * 20元/平方米 + power * 10元/千瓦
 def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
-    floor = f.get("floor")
+    floor_space = f.get("floor_space")
     power = f.get("power")
-    if floor is None:
-        need.add("floor")
-    v1 = None if floor is None else floor * D_20
+    if floor_space is None:
+        need.add("floor_space")
+    v1 = None if floor_space is None else floor_space * D_20
     if power is None:
         need.add("power")
     v2 = None if power is None else power * D_10
@@ -823,14 +877,14 @@ def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 # amount: determined energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱
 def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     boxes = f.get("boxes")
-    cut = f.get("cut")
+    cut_ = f.get("cut")
     energy = f.get("energy")
     if energy is None:
         need.add("energy")
     v1 = None if energy is None else energy * D_0_1
-    if cut is None:
+    if cut_ is None:
         need.add("cut")
-    v2 = None if cut is None else cut * D_50
+    v2 = None if cut_ is None else cut_ * D_50
     v3 = None if v1 is None or v2 is None else v1 + v2
     if boxes is None:
         need.add("boxes")
@@ -921,7 +975,7 @@ SPEC_planting: MeasureSpec = measure_spec(
             "planting.1：适用",
             amount(value_1, TEXT_1, FACTS_1, False, ((D_200000, "20万"),), arithmetic=steps_2),
             ((("area", ">=", D_100), "area 100亩 以上", False, FACTS_1),),
-            "if area 100亩 以上",
+            "area 100亩 以上",
         ),
     ),
     "不满足任何给予条件：planting.1",
@@ -955,7 +1009,7 @@ SPEC_green: MeasureSpec = measure_spec(
             "green.1：适用",
             amount(value_3, TEXT_2, FACTS_2, False),
             ((value_4, TEXT_3, False, FACTS_3),),
-            TEXT_4,
+            TEXT_3,
         ),
         # units.policy:25
         # award green.2 「green.2」
@@ -965,9 +1019,9 @@ SPEC_green: MeasureSpec = measure_spec(
             "green.2",
             None,
             "green.2：适用",
-            amount(value_5, TEXT_5, FACTS_4, False),
+            amount(value_5, TEXT_4, FACTS_4, False),
             ((value_6, "power 超过 5千瓦 且 不满 1000千瓦", False, FACTS_5),),
-            "if power 超过 5千瓦 且 不满 1000千瓦",
+            "power 超过 5千瓦 且 不满 1000千瓦",
         ),
     ),
     "不满足任何给予条件：green.1、green.2",
@@ -1011,7 +1065,7 @@ SPEC_rd: MeasureSpec = measure_spec(
                 ("listed", "listed", False, FACTS_7),
                 (value_9, "revenue 超过 3000万 且 不满 5000万", False, FACTS_8),
             ),
-            TEXT_6,
+            TEXT_5,
         ),
     ),
     "不满足任何给予条件：rd.1",
@@ -1046,13 +1100,13 @@ def fast_amounts(
     ignored = () if len(raw) == 9 else extra_keys(FACT_SPECS, raw)
     if ignored is None:
         return None  # a fact given twice, by its name and its other spelling
-    area, floor, power, energy, cut, boxes, rd_rate, revenue, listed = values
+    area, floor_space, power, energy, cut_, boxes, rd_rate, revenue, listed = values
     if not (
         type(area) is Decimal
-        and type(floor) is Decimal
+        and type(floor_space) is Decimal
         and type(power) is Decimal
         and type(energy) is Decimal
-        and type(cut) is Decimal
+        and type(cut_) is Decimal
         and type(boxes) is Decimal
         and type(rd_rate) is Decimal
         and type(revenue) is Decimal
@@ -1062,15 +1116,15 @@ def fast_amounts(
         values = exact_numbers(values, FACT_TYPES)
         if values is None:
             return None
-        area, floor, power, energy, cut, boxes, rd_rate, revenue, listed = values
+        area, floor_space, power, energy, cut_, boxes, rd_rate, revenue, listed = values
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        if not (ZERO <= area < FIGURE_LIMIT and ZERO <= floor < FIGURE_LIMIT):
+        if not (ZERO <= area < FIGURE_LIMIT and ZERO <= floor_space < FIGURE_LIMIT):
             return None
         if not (ZERO <= power < FIGURE_LIMIT and ZERO <= energy < FIGURE_LIMIT):
             return None
-        if not (ZERO <= cut < FIGURE_LIMIT and ZERO <= boxes < FIGURE_LIMIT and -ONE <= rd_rate <= ONE):
+        if not (ZERO <= cut_ < FIGURE_LIMIT and ZERO <= boxes < FIGURE_LIMIT and -ONE <= rd_rate <= ONE):
             return None
         if not (revenue < FIGURE_LIMIT and revenue >= D_0):
             return None
@@ -1101,12 +1155,12 @@ def fast_amounts(
             # award 1
             a1 = ((power > D_5) and (power < D_1000)) or (boxes >= D_100)
             if a1:
-                value = (floor * D_20) + (power * D_10)
+                value = (floor_space * D_20) + (power * D_10)
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # award 2
             a2 = (power > D_5) and (power < D_1000)
             if a2:
-                value = ((energy * D_0_1) + (cut * D_50)) + (boxes * D_2)
+                value = ((energy * D_0_1) + (cut_ * D_50)) + (boxes * D_2)
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             if a1 or a2:
                 total = ZERO
@@ -1164,8 +1218,8 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
         if not (type(v) is Decimal and v.is_finite() and ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
         found += 1
-    # floor (count)
-    v = raw.get("floor")
+    # floor_space (count)
+    v = raw.get("floor_space")
     if v is not None:
         if not (type(v) is Decimal and v.is_finite() and ZERO <= v < FIGURE_LIMIT):
             return parse_facts(FACT_SPECS, raw, strict=strict)
