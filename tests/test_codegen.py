@@ -497,6 +497,20 @@ total_cap 50万 over {
 """
 
 
+# ratios worked out to 60 digits (2:3, 1:7) were named by every digit, past the line's width
+RATIOS = """\
+policy "比例" {
+  issued 2021-05-16
+}
+fact investment "投资额": money >= 0
+fact rate "比率": percent
+measure shares "按比例" {
+  award 10万 if min(8.5%, 3.4%) < (2:3) - (2:2) and rate < (1:3)
+  award 30% * investment * (1:7) if rate >= 10%
+}
+"""
+
+
 LINTED = sorted((ROOT / "policies").glob("*.policy")) + SOURCES
 
 
@@ -514,7 +528,9 @@ def write_modules(folder: Path) -> list[Path]:
     two_rows.write_text(TWO_ROWS, encoding="utf-8")
     names = folder / "long_names.policy"
     names.write_text(LONG_NAMES, encoding="utf-8")
-    for path in [*LINTED, empty, long, constant, two_rows, names]:
+    ratios = folder / "ratios.policy"
+    ratios.write_text(RATIOS, encoding="utf-8")
+    for path in [*LINTED, empty, long, constant, two_rows, names, ratios]:
         target = folder / f"{path.stem}.py"
         target.write_text(module_source(path), encoding="utf-8")
         paths.append(target)

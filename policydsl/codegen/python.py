@@ -246,6 +246,8 @@ class PythonGenerator:
         if text not in self.decimals:
             plain = format(value, "f")  # 1E+8 is named D_100000000, 0.50 D_0_50
             stem = "D_" + plain.replace("-", "m").replace(".", "_")
+            if len(stem) > 24:  # 2:3 to 60 digits: the name shows its first digits, not a line of them
+                stem = stem[:18] + "_etc"
             self.decimals[text] = self.namer.get("decimal", text, stem)
         return self.decimals[text]
 
