@@ -319,7 +319,7 @@ class _Writer:
         or over a count at amounts per unit; ascending limits written with the statutory words."""
         counted = self.names_of(COUNT) and self.chance(0.3)
         subject = self.pick(self.names_of(COUNT)) if counted else self.wrap(self.expr(MONEY, depth))
-        unit = self.unit if counted else "万"
+        unit = self.unit if counted else "万"  # the policy's own unit: 项, 亩 or a declared one
         limits = sorted(set(self.draw(st.lists(st.integers(1, 5000), min_size=1, max_size=3))))
 
         def rate() -> str:
@@ -618,19 +618,30 @@ class _Writer:
         self.kinds.append(name)
         return f"{self.kw('kind')} {name}{self.opt_text()}"
 
+    def long_money(self) -> str:
+        """A formula of several terms, as published amounts sometimes are (`min(50% * investment, 30% *
+        revenue) + max(...) + 10% * investment`): a generated module must lay it out within its width."""
+        return " + ".join(self.wrap(self.expr(MONEY, 2)) for _ in range(self.count(3, 5)))
+
+    def condition(self) -> str:
+        """A condition: mostly drawn as any, sometimes a long formula compared with a figure."""
+        if self.chance(0.1):
+            return f"{self.long_money()} >= {self.money_lit()}"
+        return self.expr(BOOL, 2)
+
     def requirement(self, indent: str = "  ") -> str:
-        return f"{indent}{self.kw('require')} {self.expr(BOOL, 2)}{self.opt_text()}{self.cite()}"
+        return f"{indent}{self.kw('require')} {self.condition()}{self.opt_text()}{self.cite()}"
 
     # ------------------------------------------------------------------ measures
     def amount(self) -> str:
         """A clause's amount and what follows it: caps and conditions, in any order (`award x cap 5万
-        if c`, `award x if c cap 5万`)."""
+        if c`, `award x if c cap 5万`); sometimes a long formula (strategies.long_money)."""
         tails = [f" {self.kw('cap')} {self.expr(MONEY, 1)}" for _ in range(self.count(0, 2))]
         tails += [
-            f" {self.kw(self.pick(['if', 'if', 'unless']))} {self.expr(BOOL, 2)}"
+            f" {self.kw(self.pick(['if', 'if', 'unless']))} {self.condition()}"
             for _ in range(self.count(0, 2))
         ]
-        form = self.count(0, 7)
+        form = self.count(0, 8)
         if form != 1:  # a floor (保底) and an offset (扣除) act on a written amount
             if form != 2 and self.chance(0.25):
                 tails.append(f" {self.kw('floor')} {self.expr(MONEY, 1)}")
@@ -642,6 +653,8 @@ class _Writer:
             return f"{self.kw('ceiling')} {self.expr(MONEY, 2)}{''.join(tails)}"
         if form == 1:
             return f"{self.kw('unset')}{''.join(tails)}"
+        if form == 8:
+            return f"{self.long_money()}{''.join(tails)}"
         dates = [n for n in self.names_of(DATE) if n in self.facts]
         if form == 7 and dates:
             return f"{self.schedule(self.pick(dates))}{''.join(tails)}"

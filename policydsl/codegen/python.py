@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast as pyast
 import builtins
-import contextlib
 import datetime
 import decimal
 import importlib
@@ -222,8 +221,11 @@ class PythonGenerator:
         self.tuples: dict[str, tuple[str, Seq]] = {}
         self.fn = _Fn(CodeWriter())
         self.param_funcs: dict[str, str] = {}
-        self.heads: list[tuple[str, Seq, str]] = []
-        self.measure_funcs: list[tuple[P.Measure, str]] = []
+        # the full path's expression functions (support.Expr), one per distinct body
+        self.expr_funcs: dict[str, str] = {}
+        self.expr_out = CodeWriter()
+        self.pending: list[tuple[list[str], Seq]] = []
+        self.measure_funcs: list[str] = []
         # writing the fast path: every fact is given and valid, the date too, and whatever cannot be
         # worked out raises (the fast path then leaves the applicant to the full one)
         self.fast = False
@@ -244,6 +246,8 @@ class PythonGenerator:
         if text not in self.decimals:
             plain = format(value, "f")  # 1E+8 is named D_100000000, 0.50 D_0_50
             stem = "D_" + plain.replace("-", "m").replace(".", "_")
+            if len(stem) > 24:  # 2:3 to 60 digits: the name shows its first digits, not a line of them
+                stem = stem[:18] + "_etc"
             self.decimals[text] = self.namer.get("decimal", text, stem)
         return self.decimals[text]
 
@@ -580,15 +584,21 @@ class PythonGenerator:
         statements run only when it is needed."""
         w = self.fn.w
         outer, w.lines = w.lines, []
-        right = self.expr(right_expr)
+        with w.indent():  # written where they run: in the `if` below, so that their width is checked there
+            right = self.expr(right_expr)
         inner, w.lines = w.lines, outer
+        if left.code in ("True", "False"):  # `true or x` as written: what Python would give, said plainly
+            if (left.code == "True") == (op == "or"):
+                return left
+            w.lines.extend(line.removeprefix(INDENT) for line in inner)
+            return right
         code = f"{left.inner()} {op} {right.inner()}"
         if not inner and width(code) <= 60:
             return Val(code, False, atomic=False)
         result = self.fn.temp("c")
         w.line(f"{result} = {left.code}")
         with w.block(f"if {result}" if op == "and" else f"if not {result}"):
-            w.lines.extend(INDENT + line if line else line for line in inner)
+            w.lines.extend(inner)
             w.line(f"{result} = {right.code}")
         return Val(result, False)
 
@@ -846,207 +856,44 @@ class PythonGenerator:
         self.end(out, func, ["f: Values", "p: Values", "date: Date", "need: set[str]"], "Any", comments)
         self.fn = saved
 
-    # ------------------------------------------------------------------ clauses
-    def clause_func(self, out: CodeWriter, mstem: str, clause: P.Clause) -> str:
-        cid = clause.id
-        label = clause.label
-        cstem = self.namer.safe(clause.name, str(clause.index)) if clause.name else str(clause.index)
-        func = self.namer.get("clause", cid, f"{mstem}_{cstem}")
+    # ------------------------------------------------------------------ the full path as data
+    def expr_func(self, e: P.Expr, what: str) -> str:
+        """A module function computing `e` from the facts, parameters and date (recording the missing
+        facts it reads in `need`), as support.Expr; entries computing the same share one. Its name."""
+        saved = self.fn
         w = self.begin()
-        w.line("why = None")
-        for i, cond in enumerate(clause.conditions, 1):
-            w.comment(("unless " if cond.negated else "if ") + cond.text)
-            holds = f"c{i}_"
-            self.test(cond.cond, cond.text, holds, "why", reset=False)
-            if cond.negated:
-                w.line(f"{holds} = None if {holds} is None else not {holds}")
-            with w.block(f"if {holds} is False"):
-                w.line("return False, None, EXACT, why, NO_STEPS, None")
-        if clause.conditions:
-            tests = " or ".join(f"c{i}_ is None" for i in range(1, len(clause.conditions) + 1))
-            with w.block(f"if {tests}"):
-                w.line("return None, None, EXACT, why, NO_STEPS, None")
-        w.line("steps: list[str] = []")
-        conds = clause.conditions_text
-        head = clause.head
-        with w.block("if explain"):
-            if not conds:
-                w.line(f"steps.append({self.s(head)})")
-            else:
-                used = [self.facts_used(c.cond) for c in clause.conditions]
-                used = [u for u in used if u]
-                if not used:
-                    w.line(f"steps.append({self.s(head + '（' + conds + '；）')})")
-                else:
-                    parts = ", ".join(f"facts_text(f, {self.facts_tuple(u)})" for u in used)
-                    joined = parts if len(used) == 1 else f'"；".join(({parts}))'
-                    if len(used) > 1:
-                        joined = f'"；".join(filter(None, ({parts})))'
-                    w.line(f"used = {joined}")
-                    w.line(f'steps.append({self.s(head + "（" + conds + "；")} + used + "）")')
-        self.amount(clause)
-        comments = [
-            f"{self.file_line(clause.where)}  {clause.cite or ''}".rstrip(),
-            f"{clause.kind} {cid} 「{label}」",
-        ]
-        args = ["f: Values", "p: Values", "date: Date", "need: set[str]", "explain: bool"]
-        self.end(out, func, args, "Outcome", comments)
-        return func
+        w.line(f"return {self.expr(e).code}")
+        facts = tuple(sorted(self.fn.facts.items(), key=lambda kv: kv[1]))
+        key = repr((facts, w.lines))
+        name = self.expr_funcs.get(key)
+        if name is None:
+            name = self.namer.get("expr", key, f"value_{len(self.expr_funcs) + 1}")
+            self.expr_funcs[key] = name
+            args = ["f: Values", "p: Values", "date: Date", "need: set[str]"]
+            self.end(self.expr_out, name, args, "Any", [what])
+        self.fn = saved
+        return name
 
-    def amount(self, clause: P.Clause) -> None:
-        w = self.fn.w
-        amount = clause.amount
-        ceiling = amount.mode == "ceiling"
-        w.comment(f"amount: {amount.mode} " + (amount.text if amount.text is not None else "unset"))
-        unset = amount.expr is None or amount.text is None
-        if amount.expr is None or amount.text is None:
-            # no figure: the clause's outcome is unknown whatever its caps say
-            w.line(f"why = {self.s(amount.unset_reason)}")
-        else:
-            w.line("value = None")
-            w.line(f"precision = {'AT_MOST' if ceiling else 'EXACT'}")
-            with w.block("try"):
-                val = self.expr(amount.expr)
-                w.line(f"value = {val.code}")
-                used = self.facts_used(amount.expr)
-                cond = "explain and value is not None" if val.nullable else "explain"
-                with w.block(f"if {cond}"):
-                    shown = "value.quantize(QUANTUM, ROUND_MODE)"
-                    used_code = f"facts_text(f, {self.facts_tuple(used)})" if used else '""'
-                    w.call("amount_step(", ["steps", self.s(amount.text), shown, used_code])
-                    self.arithmetic_steps(amount.expr)
-            with w.block("except Unset as exc"):
-                w.line("why = exc.what")
-                w.line("precision = UNKNOWN")
-            with w.block("except ARITHMETIC as exc"):
-                w.line(f"why = failure({self.s(amount.text)}, exc)")
-                w.line("precision = UNKNOWN")
-        if amount.floor is not None and not unset:
-            self.floor(amount.floor, ceiling)
-        for cap in amount.caps:
-            quoted = cap.text
-            w.comment(f"cap {quoted}")
-            raises = self.may_raise(cap.expr)
-            if raises:
-                w.line("try:")
-                w.level += 1
-            val = self.expr(cap.expr)
-            w.line(f"limit = {val.code}")
-            if raises:
-                w.level -= 1
-                with w.block("except (Unset, *ARITHMETIC) as exc"):
-                    w.line(f"what = exc.what if isinstance(exc, Unset) else failure({self.s(quoted)}, exc)")
-                    if not unset:
-                        w.line("if precision == EXACT:")
-                        with w.indent():
-                            w.line("precision = AT_MOST")
-                    w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + what + "，金额为上限")')
-                w.line("else:")
-                w.level += 1
-            nullable = val.nullable or raises
-            if unset:
-                if nullable:
-                    with w.block("if limit is not None"):
-                        w.line('steps.append("封顶 " + yuan(limit))')
-                else:
-                    w.line('steps.append("封顶 " + yuan(limit))')
-            else:
-                if nullable:
-                    with w.block("if limit is None"):
-                        w.line("precision = UNKNOWN  # a fact it reads is missing: the cap may bind")
-                    branch = "elif"
-                else:
-                    branch = "if"
-                with w.block(f"{branch} value is None or precision == UNKNOWN"):
-                    w.line("pass")
-                with w.block("elif limit < value"):
-                    with w.block("if explain"):
-                        w.line(
-                            f'steps.append({self.s("封顶 " + quoted + "：")} + yuan(limit) + "（起作用）")'
-                        )
-                    w.line("value = limit")
-                with w.block("elif explain"):
-                    w.line(f'steps.append({self.s("封顶 " + quoted + "：")} + yuan(limit) + "（未起作用）")')
-            if raises:
-                w.level -= 1
-        if unset:
-            w.line("return True, None, UNKNOWN, why, steps, None")
-            return
-        bounded = self.settle_bounds(amount)
-        with w.block("if value is not None and precision != UNKNOWN"):
-            with w.block("try"):
-                w.line("value = value.quantize(QUANTUM, ROUND_MODE)")
-            with w.block("except ARITHMETIC as exc"):
-                w.line(f"return True, None, UNKNOWN, failure({self.s(clause.label)}, exc), steps, None")
-            if bounded:
-                with w.block("if lower is not None"):
-                    w.line("lower = lower.quantize(QUANTUM, ROUND_MODE)")
-            if ceiling:
-                with w.block("if explain"):
-                    if bounded:
-                        w.line("ceiling_step(steps, value, lower)")
-                    else:
-                        w.line('steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")')
-            if bounded:
-                w.line("return True, value, precision, why, steps, lower if precision == AT_MOST else None")
-            else:
-                w.line("return True, value, precision, why, steps, None")
-        w.line("return True, None, UNKNOWN, why, steps, None")
+    def test_code(self, e: P.Expr, text: str, negate: bool | None = None) -> tuple[str, bool]:
+        """A condition as support.Test (a fact read as it is is given by its name; with a `negate`
+        flag, so is the negation of one; a fact compared with a figure as (fact, operator, figure))
+        and the flag."""
+        if negate is not None and isinstance(e, P.Not) and isinstance(e.operand, P.FactRef):
+            return self.s(e.operand.name), not negate
+        if isinstance(e, P.FactRef):
+            return self.s(e.name), bool(negate)
+        if isinstance(e, P.Cmp) and isinstance(e.left, P.FactRef):
+            right = e.right
+            if isinstance(right, P.Const | P.EnumConst | P.DateConst):
+                figure = self.expr(right).code
+                return Seq([self.s(e.left.name), literal(e.op), figure]).inline(), bool(negate)
+        return self.expr_func(e, text), bool(negate)
 
-    def floor(self, floor: P.Bound, ceiling: bool) -> None:
-        """Interpreter.amount's floor: worked out before the caps, the figure lifted to it."""
-        w = self.fn.w
-        w.comment(f"floor {floor.text}")
-        w.line("floor = None")
-        with w.block("if value is not None and precision != UNKNOWN"):
-            with w.block("try"):
-                w.line(f"floor = {self.expr(floor.expr).code}")
-            with w.block("except (Unset, *ARITHMETIC) as exc"):
-                w.line(f"why = exc.what if isinstance(exc, Unset) else failure({self.s(floor.text)}, exc)")
-                w.line("precision = UNKNOWN")
-            with w.block("else"):
-                with w.block("if floor is None"):
-                    w.line("precision = UNKNOWN  # a fact it reads is missing")
-                with w.block("else"):
-                    args = ["value", "floor", self.s(floor.text), str(ceiling), "steps if explain else None"]
-                    w.call("value = lift(", args, ")")
-
-    def settle_bounds(self, amount: P.Amount) -> bool:
-        """Interpreter.amount's offset, after the caps, and the bounds settled (runtime.settle_bounds);
-        whether the clause has either."""
-        w = self.fn.w
-        if amount.floor is None and amount.offset is None:
-            return False
-        offset = amount.offset
-        if offset is None:
-            w.line("offset = None")
-        else:
-            w.comment(f"offset {offset.text}")
-            w.line("offset = None")
-            with w.block("if value is not None and precision != UNKNOWN"):
-                with w.block("try"):
-                    w.line(f"offset = {self.expr(offset.expr).code}")
-                with w.block("except (Unset, *ARITHMETIC) as exc"):
-                    w.line(
-                        f"what = exc.what if isinstance(exc, Unset) else failure({self.s(offset.text)}, exc)"
-                    )
-                    with w.block("if precision == EXACT"):
-                        w.line("precision = AT_MOST")
-                    w.line(
-                        f'steps.append({self.s("扣除已获 " + offset.text + "：")} + what + "，金额为上限")'
-                    )
-                with w.block("else"), w.block("if offset is None"):
-                    w.line("precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told")
-        if amount.floor is None:
-            w.line("floor = None")
-        w.line("lower = None")
-        with w.block("if value is not None and precision != UNKNOWN"):
-            texts = f"({self.s(amount.floor.text) if amount.floor else 'None'}, "
-            texts += f"{self.s(offset.text) if offset else 'None'})"
-            ceiling = str(amount.mode == "ceiling")
-            args = ["value", "floor", "offset", ceiling, texts, "steps if explain else None"]
-            w.call("value, lower = settle_bounds(", args, ")")
-        return True
+    def value_code(self, e: P.Expr, text: str) -> str:
+        """A value as support.Expr, or the Decimal itself when it is a figure written in the policy."""
+        if isinstance(e, P.Const) or self.ratio(e) is not None:
+            return self.const(self.figure(e))
+        return self.expr_func(e, text)
 
     def arithmetic_steps(self, expr: P.Expr) -> None:
         """The steps that show the arithmetic of the amount `expr` (render/steps.py), as the
@@ -1084,234 +931,254 @@ class PythonGenerator:
                     w.call("bracket_step(", ["steps", self.s(texts.text), subject.code, bracket_rows, shown])
         self.quiet = False
 
-    # ------------------------------------------------------------------ measures
-    def gate(self, gate: P.Gate) -> None:
+    def steps_func(self, e: P.Expr, what: str) -> str | None:
+        """A module function giving the steps that show the arithmetic of the amount `e` (whole blocks,
+        the band applied, each bracket's part), as support.Expr returning them; None when it shows none.
+        Functions with the same body are shared."""
+        if next(steps.explained(e), None) is None:
+            return None
+        saved = self.fn
+        w = self.begin()
+        w.line("steps: list[str] = []")
+        self.arithmetic_steps(e)
+        w.line("return steps")
+        facts = tuple(sorted(self.fn.facts.items(), key=lambda kv: kv[1]))
+        key = repr(("steps", facts, w.lines))
+        name = self.expr_funcs.get(key)
+        if name is None:
+            name = self.namer.get("expr", key, f"steps_{len(self.expr_funcs) + 1}")
+            self.expr_funcs[key] = name
+            args = ["f: Values", "p: Values", "date: Date", "need: set[str]"]
+            self.end(self.expr_out, name, args, "list[str]", [what])
+        self.fn = saved
+        return name
+
+    def product_code(self, e: P.Expr) -> str | None:
+        """A figure times a fact (either way round) as support.Figure's (figure, fact), or None."""
+        if isinstance(e, P.Arith) and e.op == "*" and e.kind != "date":
+            for figure, fact in ((e.left, e.right), (e.right, e.left)):
+                if isinstance(fact, P.FactRef) and isinstance(figure, P.Const):
+                    return Seq([self.const(figure.value), self.s(fact.name)]).inline()
+        return None
+
+    def gate(self, gate: P.Gate, key: bool) -> None:
+        """A requirement written out (Interpreter.gate): its outcome into `conditions` under its key
+        (a measure's, not a shared one), a failing one's reason into `failures`, an undecided one's
+        into `unknown`."""
         w = self.fn.w
         raises = self.test(gate.cond, gate.text, "holds", "why")
         if not gate.passes_when:
             w.line("holds = None if holds is None else not holds")
-        w.line(f"conditions[{self.s(gate.key)}] = holds")
+        if key:
+            w.line(f"conditions[{self.s(gate.key)}] = holds")
         with w.block("if holds is False"):
             w.line(f"failures.append({self.s(gate.reason)})")
         with w.block("elif holds is None"):
             w.line(f"unknown.append({'why or ' if raises else ''}{self.s(gate.reason)})")
 
-    def measure_func(self, out: CodeWriter, measure: P.Measure, position: int) -> str:
-        mname = measure.name
-        mstem = self.namer.safe(mname, f"measure_{position}")
-        clause_funcs = [self.clause_func(out, mstem, c) for c in measure.clauses]
-        func = self.namer.get("measure", mname, "measure_" + self.namer.safe(mname, str(position)))
-        w = self.begin()
-        forms = measure.forms
-        forms_code = "(" + ", ".join(self.s(x) for x in forms) + ("," if len(forms) == 1 else "") + ")"
-        label = measure.label
+    def entries(
+        self, w: CodeWriter, head: str, entries: Sequence[tuple[Sequence[str], Seq]], tail: str
+    ) -> None:
+        """A tuple of `entries`, each after its comments (or `()` when there is none)."""
+        if not entries:
+            w.line(head + "()" + tail)
+            return
+        w.line(head + "(")
+        with w.indent():
+            for comments, seq in entries:
+                for text in comments:
+                    w.comment(text)
+                w.display("", seq, ",")
+        w.line(")" + tail)
+
+    def clause_seq(self, clause: P.Clause) -> Seq:
+        amount = clause.amount
+        ceiling = "True" if amount.mode == "ceiling" else "False"
+        caps = Seq([Seq([self.value_code(c.expr, f"cap {c.text}"), self.s(c.text)]) for c in amount.caps])
+        if amount.expr is None or amount.text is None:
+            amount_seq = Seq(
+                ["None", '""', "()", ceiling, caps.inline() if caps.items else "()"], "amount(", ")"
+            )
+            amount_seq.items.append(f"unset_reason={self.s(amount.unset_reason)}")
+        else:
+            used = self.facts_used(amount.expr)
+            value = self.product_code(amount.expr) or self.value_code(
+                amount.expr, f"amount: {amount.mode} {amount.text}"
+            )
+            items: list[str | Seq] = [
+                value,
+                self.s(amount.text),
+                self.facts_tuple(used) if used else "()",
+                ceiling,
+            ]
+            if amount.caps:
+                items.append(caps)
+            arithmetic = self.steps_func(amount.expr, f"the arithmetic of {amount.text}")
+            if arithmetic is not None:
+                items.append(f"arithmetic={arithmetic}")
+            for word, bound in (("floor", amount.floor), ("offset", amount.offset)):
+                if bound is not None:
+                    code = self.value_code(bound.expr, f"{word} {bound.text}")
+                    items.append(Seq([code, self.s(bound.text)], f"{word}=(", ")"))
+            amount_seq = Seq(items, "amount(", ")")
+        cite = self.s(clause.cite) if clause.cite is not None else "None"
+        items = [
+            self.s(clause.id),
+            literal(clause.kind),
+            self.s(clause.label),
+            cite,
+            self.s(clause.head),
+            amount_seq,
+        ]
+        if clause.conditions:
+            conditions = []
+            for cond in clause.conditions:
+                test, negated = self.test_code(
+                    cond.cond, ("unless " if cond.negated else "if ") + cond.text, cond.negated
+                )
+                used = self.facts_used(cond.cond)
+                conditions.append(
+                    Seq([test, self.s(cond.text), str(negated), self.facts_tuple(used) if used else "()"])
+                )
+            items.append(Seq(conditions))
+            items.append(self.s(clause.conditions_text))
+        if clause.exception_of is not None:
+            items.append(f"exception_of={self.s(clause.exception_of)}")
+        if clause.priority is not None:
+            items.append(f"priority={clause.priority}")
+        return Seq(items, "clause(", ")")
+
+    def measure_seq(self, measure: P.Measure) -> Seq:
+        forms = Seq([self.s(x) for x in measure.forms])
         cite = self.s(measure.cite) if measure.cite is not None else "None"
-        head_seq = Seq([self.s(mname), self.s(label), cite, forms_code])
-        head = self.namer.get("head", mname, "HEAD_" + func.removeprefix("measure_"))
-        self.heads.append((head, head_seq, f"{mname} 「{label}」"))
+        items: list[str | Seq] = [Seq([self.s(measure.name), self.s(measure.label), cite, forms])]
+        clauses = []
+        for clause in measure.clauses:
+            comments = [
+                f"{self.file_line(clause.where)}  {clause.cite or ''}".rstrip(),
+                f"{clause.kind} {clause.id} 「{clause.label}」",
+            ]
+            clauses.append((comments, self.clause_seq(clause)))
+        items.append(Seq([s for _, s in clauses]) if clauses else "()")
+        self.pending = clauses
+        items.append(self.s(measure.none_reason))
+        funding = [
+            Seq(
+                [
+                    self.value_code(limit.limit, f"funding_limit {limit.text}"),
+                    self.value_code(limit.received, f"counting {received_text(limit)}"),
+                    self.s(limit.text),
+                ]
+            )
+            for limit in measure.funding_limits
+        ]
+        if funding:
+            items.append(Seq(funding, "funding=(", ")"))
+        stages = []
+        for stage in measure.instalments:
+            test, _ = self.test_code(stage.cond, stage.text)
+            share = "None" if stage.share is None else self.value_code(stage.share, f"share of {stage.name}")
+            stages.append(
+                Seq([self.s(stage.name), self.s(stage.label), test, self.s(stage.text), share], "stage(", ")")
+            )
+        if stages:
+            items.append(Seq(stages, "stages=(", ")"))
+        if measure.no_clawback:
+            items.append("no_clawback=True")
+        prefs = []
+        for pref in measure.preferences:
+            test, _ = self.test_code(pref.cond, f"prefer {pref.text}")
+            prefs.append(Seq([test, self.s(pref.text), self.s(pref.note)]))
+        if prefs:
+            items.append(Seq(prefs, "preferences=(", ")"))
+        if measure.quota is not None:
+            items.append(f"selection={self.s(measure.quota.selection)}")
+        # runtime.finish_measure settles exceptions and sums the floors of ranges
+        if any(
+            c.exception_of is not None or (c.amount.mode == "ceiling" and c.amount.floor is not None)
+            for c in measure.clauses
+        ):
+            items.append("general=True")
+        return Seq(items, "measure_spec(", ")")
 
-        def result(status: str, reasons: str, conditions: str) -> list[str]:
-            return [head, status, reasons, conditions]
+    def write_measure(self, w: CodeWriter, measure: P.Measure, position: int) -> None:
+        """One measure: its data (`SPEC_<name>`, with comments beside its clauses) and the function that
+        writes out its requirements, then runs the data with support.run_measure."""
+        seq = self.measure_seq(measure)
+        clauses = self.pending
+        stem = self.namer.safe(measure.name, str(position))
+        spec = self.namer.get("spec", measure.name, "SPEC_" + stem)
+        func = self.namer.get("measure", measure.name, "measure_" + stem)
+        where = [
+            f"{self.file_line(measure.where)}  {measure.cite or ''}".rstrip(),
+            f"measure {measure.name} 「{measure.label}」",
+        ]
+        w.blank(2)
+        for text in where:
+            w.comment(text)
+        w.line(f"{spec}: MeasureSpec = measure_spec(")
+        with w.indent():
+            head = seq.items[0]
+            assert isinstance(head, Seq)
+            w.display("", head, ",")
+            self.entries(w, "", clauses, ",")
+            for item in seq.items[2:]:
+                if isinstance(item, Seq):
+                    w.display("", item, ",")
+                else:
+                    w.line(item + ",")
+        w.line(")")
+        self.measure_func(w, measure, spec, func)
+        self.measure_funcs.append(func)
 
+    def measure_func(self, out: CodeWriter, measure: P.Measure, spec: str, func: str) -> None:
+        """The function of one measure: its requirements written out (as Interpreter.measure takes
+        them), then, unless one fails, its data run by support.run_measure."""
+        w = self.begin()
         with w.block("if shared[0]"):
-            w.call("return measure_result(", result("INELIGIBLE", "list(shared[0])", "{}"))
+            w.call("return measure_result(", [f"{spec}[0]", "INELIGIBLE", "list(shared[0])", "{}"])
         w.line("need = set(shared[2])")
-        w.line("conditions: dict[str, bool | None] = {}")
+        w.line("conditions: Conditions = {}")
+        w.line("unknown: list[str] = []")
         applicants = measure.applicants
         gates = applicants is not None or bool(measure.gates)
         if gates:
             w.line("failures: list[str] = []")
-            w.line("unknown: list[str] = []")
         if any(self.may_raise(g.cond) for g in measure.gates):
             w.line("why = None")
         if applicants is not None:
-            allowed = applicants.kinds
             reason = self.s(applicants.reason)
-            w.comment("applicants " + ", ".join(allowed))
+            w.comment("applicants " + ", ".join(applicants.kinds))
             kind = self.fact_local(APPLICANT_FACT[0])
-            options = "(" + ", ".join(self.s(k) for k in allowed) + ("," if len(allowed) == 1 else "") + ")"
             with w.block(f"if {kind} is None"):
                 w.line(f"need.add({literal(APPLICANT_FACT[0])})")
                 w.line(f"unknown.append({reason})")
-            with w.block(f"elif {kind} not in {options}"):
+            w.display(f"elif {kind} not in ", Seq([self.s(k) for k in applicants.kinds]), ":")
+            with w.indent():
                 w.line(f"failures.append({reason})")
         for gate in measure.gates:
-            w.comment(f"{gate.kind} {gate.text}")
-            self.gate(gate)
+            w.comment(f"{self.file_line(gate.where)}  {gate.kind} {gate.text}")
+            self.gate(gate, True)
         if gates:
             with w.block("if failures"):
-                w.call("return measure_result(", result("INELIGIBLE", "failures", "conditions"))
-            w.line("unknown = shared[1] + unknown if shared[1] else unknown")
-        else:
-            w.line("unknown = shared[1]")
-        w.call("result = measure_result(", result("DETERMINED", "[]", "conditions"))
-        outs = []
-        for i, cfunc in enumerate(clause_funcs, 1):
-            names = [f"a{i}", f"amount{i}", f"precision{i}", f"why{i}", f"steps{i}", f"floor{i}"]
-            outs.append(names)
-            w.call(f"{', '.join(names)} = {cfunc}(", ["f", "p", "date", "need", "explain"])
-        for limit in measure.funding_limits:
-            w.comment(f"funding_limit {limit.text} counting {received_text(limit)}")
-            self.safe(limit.limit, "limit")
-            self.safe(limit.received, "received")
-            w.line(f"funding = (limit, received, {self.s(limit.text)})")
-        stages = measure.instalments
-        if stages:
-            w.line("stages: list[tuple[str, str, Decimal | None, bool | None]] = []")
-        for i, stage in enumerate(stages):
-            w.comment(f"instalment {stage.name}: {stage.text}")
-            # after a stage that fails, the later ones are forfeit: their facts are not read
-            with w.block("if stages[-1][3] is not False") if i else contextlib.nullcontext():
-                self.test(stage.cond, stage.text, "holds", None)
-                if stage.share is None:
-                    share = "None"
-                else:
-                    self.safe(stage.share, "share")
-                    share = "share"
-                    with w.block("if share is None"):
-                        w.line("holds = None  # the share cannot be worked out, so neither can the stage")
-                w.call("stages.append((", [self.s(stage.name), self.s(stage.label), share, "holds"], "))")
-        no_clawback = "True" if measure.no_clawback else "False"
-        funding = "funding" if measure.funding_limits else "None"
-        stage_list = "stages" if stages else "[]"
-        with w.block("try"):
-            self.finish(measure, outs, funding, stage_list, no_clawback)
-        with w.block("except ARITHMETIC as exc"):
-            w.line("result.status, result.amount = UNDETERMINED, None")
-            w.line(f"result.reasons.append(failure({self.s(label)}, exc))")
-        for pref in measure.preferences:
-            w.comment(f"prefer {pref.text}")
-            self.test(pref.cond, pref.text, "holds", None)
-            with w.block("if holds is True"):
-                w.line("result.explanation.append(" + self.s(pref.note) + ")")
-        if measure.quota is not None:
-            with w.block("if result.status != INELIGIBLE"):
-                w.line(f"result.selection = {self.s(measure.quota.selection)}")
-        w.line("return settle_unknown(result, unknown, need, NEEDED)")
-        comments = [
-            f"{self.file_line(measure.where)}  {measure.cite or ''}".rstrip(),
-            f"measure {mname} 「{label}」",
-        ]
-        self.end(
-            out,
-            func,
-            ["f: Values", "p: Values", "date: Date", "shared: Shared", "explain: bool"],
-            "MeasureResult",
-            comments,
-        )
-        self.measure_funcs.append((measure, func))
-        return func
-
-    def finish(
-        self, measure: P.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str
-    ) -> None:
-        """The clause outcomes into the measure's result: a straight path for measures without
-        exceptions when every clause is decided, runtime.finish_measure otherwise."""
-        w = self.fn.w
-        clauses = measure.clauses
-        # a range's floor is summed by runtime.finish_measure
-        ranged = any(c.amount.mode == "ceiling" and c.amount.floor is not None for c in clauses)
-        simple = all(c.exception_of is None for c in clauses) and not ranged
-        if simple and clauses:
-            decided = " and ".join(f"{o[0]} is not None" for o in outs)
-            w.line(f"if {decided}:")
-            w.level += 1
-            self.straight(measure, outs, funding, stages, no_clawback)
-            w.level -= 1
-            w.line("else:")
-            w.level += 1
-        w.line("outcomes = [")
-        if not clauses:
-            w.lines[-1] += "]"
+                w.call("return measure_result(", [f"{spec}[0]", "INELIGIBLE", "failures", "conditions"])
+        w.line("if shared[1]:")
         with w.indent():
-            for clause, o in zip(clauses, outs, strict=True):
-                exc = clause.exception_of
-                args = [
-                    self.s(clause.id),
-                    literal(clause.kind),
-                    self.s(clause.label),
-                    self.s(clause.cite) if clause.cite is not None else "None",
-                    self.s(exc) if exc is not None else "None",
-                    str(clause.priority),
-                    o[0],
-                    o[1],
-                    o[2],
-                    f"list({o[4]})",
-                    o[3],
-                    o[5],
-                ]
-                w.call("ClauseOutcome(", args, "),")
-        if clauses:
-            w.line("]")
-        w.line(f"finish_measure(result, outcomes, ROUNDING, {funding}, {stages}, {no_clawback})")
-        if simple and clauses:
-            w.level -= 1
+            w.line("unknown = shared[1] + unknown")
+        args = [spec, "f", "p", "date", "need", "conditions", "unknown", "explain", "NEEDED", "ROUNDING"]
+        w.call("return run_measure(", args)
+        args = ["f: Values", "p: Values", "date: Date", "shared: Shared", "explain: bool"]
+        self.end(out, func, args, "MeasureResult", ["its requirements, then its data"])
 
-    def straight(
-        self, measure: P.Measure, outs: list[list[str]], funding: str, stages: str, no_clawback: str
-    ) -> None:
-        """runtime.finish_measure unrolled for a measure without exceptions whose clauses are all decided."""
-        w = self.fn.w
-        clauses = measure.clauses
-        for clause, o in zip(clauses, outs, strict=True):
-            w.line(f"conditions[{self.s(clause.id)}] = {o[0]}")
-        awards = [(c, o) for c, o in zip(clauses, outs, strict=True) if c.kind == "award"]
-        bonuses = [(c, o) for c, o in zip(clauses, outs, strict=True) if c.kind == "bonus"]
-        none_reason = measure.none_reason
-        if not awards:
-            w.line("result.status = INELIGIBLE")
-            w.line(f"result.reasons.append({self.s(none_reason)})")
-            return
-        any_award = awards[0][1][0] if len(awards) == 1 else "(" + " or ".join(o[0] for _, o in awards) + ")"
-        with w.block(f"if not {any_award}"):
-            w.line("result.status = INELIGIBLE")
-            w.line(f"result.reasons.append({self.s(none_reason)})")
-        with w.block("else"):
-            w.line("reasons: list[str] = []")
-            w.line("total = ZERO")
-            w.line("precision = EXACT")
-            for clause, o in awards + bonuses:
-                sure = len(awards) == 1 and clause.kind == "award"  # the only award: it applies here
-                with w.block(f"if {o[0]}") if not sure else contextlib.nullcontext():
-                    w.line(f"result.clauses.append({self.s(clause.id)})")
-                    w.line(f"result.explanation.extend({o[4]})")
-                    with w.block(f"if {o[3]}"):
-                        w.line(f"reasons.append({o[3]})")
-                    with w.block(f"if {o[2]} != EXACT and precision != UNKNOWN"):
-                        w.line(f"precision = {o[2]}")
-                    with w.block(f"if {o[1]} is not None"):
-                        w.line(f"total += {o[1]}")
-            if len(awards) + len(bonuses) > 1:
-                count = " + ".join(o[0] for _, o in awards + bonuses)
-                with w.block(f"if {count} > 1 and precision != UNKNOWN"):
-                    w.line('result.explanation.append("合计 " + yuan(total))')
-            if funding != "None":
-                with w.block("if precision != UNKNOWN"):
-                    w.line(
-                        "total, precision = apply_funding("
-                        "result, total, precision, reasons, funding, ROUNDING)"
-                    )
-            if stages != "[]":
-                w.line("undecided = False")
-                with w.block("if precision != UNKNOWN"):
-                    w.line(f"total, decided = _instalments(result, total, stages, {no_clawback}, ROUNDING)")
-                    w.line("undecided = not decided")
-                test = "precision == UNKNOWN or undecided"
-            else:
-                test = "precision == UNKNOWN"
-            with w.block(f"if {test}"):
-                w.line("result.status = UNDETERMINED")
-            with w.block("else"):
-                w.line("result.amount = total.quantize(QUANTUM, ROUND_MODE)")
-                w.line("result.status = CEILING if precision == AT_MOST else DETERMINED")
-            w.line("result.reasons.extend(reasons)")
-
-    # ------------------------------------------------------------------ the policy as a whole
     def shared_func(self, out: CodeWriter) -> None:
+        """The policy-wide reasons to rule every measure out (Interpreter.shared_gates): its validity and
+        its eligibility requirements, those not yet decidable, and the facts they need."""
         w = self.begin()
         w.line("failures: list[str] = []")
         w.line("unknown: list[str] = []")
         w.line("need: set[str] = set()")
+        if any(self.may_raise(g.cond) for g in self.plan.eligibility):
+            w.line("why = None")
         start, end = self.plan.validity.start, self.plan.validity.end
         bounds = []
         if start is not None:
@@ -1332,26 +1199,24 @@ class PythonGenerator:
                     with w.block(f"if {test}"):
                         w.call("failures.append(", [text])
         for gate in self.plan.eligibility:
-            reason = self.s(gate.reason)
             w.comment(f"{self.file_line(gate.where)}  require {gate.text}")
-            raises = self.test(gate.cond, gate.text, "holds", "why")
-            with w.block("if holds is False"):
-                w.line(f"failures.append({reason})")
-            with w.block("elif holds is None"):
-                w.line(f"unknown.append({'why or ' if raises else ''}{reason})")
+            self.gate(gate, False)
         w.line("return failures, unknown, need")
-        self.end(
-            out,
-            "shared_gates",
-            ["f: Values", "p: Values", "date: Date"],
-            "Shared",
-            ["eligibility shared by every measure, and the policy's validity"],
-        )
+        comments = ["eligibility shared by every measure, and the policy's validity"]
+        self.end(out, "shared_gates", ["f: Values", "p: Values", "date: Date"], "Shared", comments)
+
+    def measures_data(self, out: CodeWriter) -> None:
+        """The shared requirements, then every measure: its data and its function."""
+        w = CodeWriter()
+        self.shared_func(w)
+        for position, measure in enumerate(self.plan.measures, 1):
+            self.write_measure(w, measure, position)
+        out.extend(self.expr_out)
+        out.extend(w)
 
     def assumptions_func(self, out: CodeWriter) -> None:
         """Interpreter.check_assumptions: the `assume` lines the facts contradict."""
         w = self.begin()
-        w.line("need: set[str] = set()")
         w.line("problems: list[str] = []")
         for assume in self.plan.assumption_lines:
             quoted = assume.text
@@ -1359,8 +1224,9 @@ class PythonGenerator:
             self.test(assume.cond, quoted, "holds", None)
             with w.block("if holds is False"):
                 label = "None" if assume.label is None else self.s(assume.label)
-                w.line(f"problems.append(contradiction({self.s(quoted)}, {label}))")
+                w.call("problems.append(", [f"contradiction({self.s(quoted)}, {label})"])
         w.line("return problems")
+        self.declare_used(w, 0, [("need", "need: set[str] = set()")])  # none when no fact is read
         self.end(
             out,
             "contradicted",
@@ -1374,8 +1240,12 @@ class PythonGenerator:
         w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
         for cap in self.plan.total_caps:
             self.safe(cap.amount, "limit")
-            names = ", ".join(self.s(m) for m in cap.measures)
-            w.line(f"caps.append((limit, [{names}]))")
+            names = Seq([self.s(m) for m in cap.measures], "[", "]")
+            if w.fits(f"caps.append((limit, {names.inline()}))"):
+                w.line(f"caps.append((limit, {names.inline()}))")
+            else:  # a long list of measures goes on lines of its own first, as the formatter lays it out
+                w.display("capped = ", names)
+                w.line("caps.append((limit, capped))")
         w.line("return caps")
         self.declare_used(w, 0, [("need", "need: set[str] = set()")])
         self.end(
@@ -1399,9 +1269,11 @@ class PythonGenerator:
                 w.line(f"value = {val.code}")
             w.line("return value if isinstance(value, Decimal) else None")
             self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
+            # the facts are checked even when the rank reads none of them (a figure)
+            reads = self.fn.facts or re.search(r"\bf\b", "\n".join(w.lines))
             prologue = [
                 "try:",
-                "    f = parse_facts(FACT_SPECS, facts)",
+                "    f = parse_facts(FACT_SPECS, facts)" if reads else "    parse_facts(FACT_SPECS, facts)",
                 "except InputError:",
                 "    return None",
             ]
@@ -1546,10 +1418,13 @@ class PythonGenerator:
                 with w.block("if problems"):
                     w.line("raise InputError(problems)")
             w.line("shared = shared_gates(f, p, date)")
-            entries = [
-                f"{self.s(m.name)}: {func}(f, p, date, shared, explain)" for m, func in self.measure_funcs
-            ]
-            w.items("measures: dict[str, MeasureResult] = {", entries, "}")
+            w.line("measures: dict[str, MeasureResult] = {" + ("" if self.measure_funcs else "}"))
+            if self.measure_funcs:
+                with w.indent():
+                    for measure, func in zip(self.plan.measures, self.measure_funcs, strict=True):
+                        args = ["f", "p", "date", "shared", "explain"]
+                        w.call(f"{self.s(measure.name)}: {func}(", args, "),")
+                w.line("}")
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
@@ -1600,9 +1475,7 @@ class PythonGenerator:
             self.gen_param(functions, param)
         if self.plan.assumption_lines:
             self.assumptions_func(functions)
-        self.shared_func(functions)
-        for position, measure in enumerate(self.plan.measures, 1):
-            self.measure_func(functions, measure, position)
+        self.measures_data(functions)
         FastPath(self).write(functions)
         self.total_caps_func(functions)
         ranks = self.rank_funcs(functions)
@@ -1681,19 +1554,16 @@ class PythonGenerator:
         out.line("ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)")
         out.display("MEASURES: tuple[str, ...] = ", Seq([literal(m.name) for m in self.plan.measures]))
         combines = [(c.mode, c.measures) for c in self.plan.combinations]
-        entries_c = [
-            f"({literal(mode)}, [{', '.join(literal(n) for n in names)}])" for mode, names in combines
+        entries_c: list[str | Seq] = [
+            Seq([literal(mode), Seq([literal(n) for n in names], "[", "]")]) for mode, names in combines
         ]
-        out.items("COMBINES: list[tuple[str, list[str]]] = [", entries_c, "]")
+        out.display("COMBINES: list[tuple[str, list[str]]] = ", Seq(entries_c, "[", "]"))
         for text, name in self.decimals.items():
             out.line(f"{name} = Decimal({literal(text)})")
         for day, name in sorted(self.dates.items()):
             out.line(f"{name} = datetime.date({day.year}, {day.month}, {day.day})")
         for name, text in self.text_order:
             out.string(f"{name} = ", text)
-        for name, seq, what in self.heads:
-            out.comment(what)
-            out.display(f"{name} = ", seq)
         for name, seq in self.tuples.values():
             out.display(f"{name} = ", seq)
         out.extend(specs)
@@ -1733,6 +1603,7 @@ _GENERATED = frozenset(
         "share",
         "cap",
         "caps",
+        "capped",
         "out",
         "decimal",
         "datetime",

@@ -6,6 +6,7 @@ the imports from policydsl.evaluation.runtime name what the inlined runtime defi
 
 import dataclasses
 import datetime
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -13,21 +14,32 @@ from typing import Any
 from policydsl.evaluation.runtime import (
     ARITHMETIC,
     AT_MOST,
+    CEILING,
     CONTEXT,
+    DETERMINED,
     EXACT,
     INELIGIBLE,
     MAX_DIGITS,
+    ROUNDING_MODES,
+    ROUNDING_QUANTA,
     UNDETERMINED,
+    UNKNOWN,
     ZERO,
     Amounts,
+    ClauseOutcome,
     FactSpec,
     InputError,
     MeasureResult,
     Rounding,
+    _instalments,
+    ceiling_step,
     combine_total,
     fact_figure,
     failure,
+    finish_measure,
+    lift,
     parse_fact,
+    settle_bounds,
     yuan,
 )
 
@@ -44,7 +56,6 @@ Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
 # applies, amount, precision, why unknown, steps, the floor of a range (None: none)
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
@@ -207,3 +218,457 @@ class Constraint:
     group_cap: Decimal | None = None
     group: str | None = None
     allocate: str | None = None
+
+
+# ------------------------------------------------------------------------------ the full path as data
+# A generated evaluator writes each measure's requirements (its gates) out as code and describes the
+# rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
+# expression) that run_measure runs once the requirements hold; only its fast path is unrolled.
+# `Expr` is such a function: its value from the facts `f`, the parameters `p` and the `date`,
+# recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when the value
+# cannot be worked out.  A condition that only reads one fact is given as that fact's name, and one
+# that compares a fact with a figure as (fact, operator, figure).
+Expr = Callable[[Values, Values, Date, set[str]], Any]
+Test = Expr | str | tuple[str, str, Any]
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+# (name, label, kind, unit) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None], ...]
+
+
+# Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
+# so that the evaluation unpacks it at the cost of a tuple.
+# a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
+Figure = Expr | Decimal | tuple[Decimal, str] | None
+# a floor or an offset: (value, text as written)
+Bound = tuple[Expr | Decimal, str] | None
+Amount = tuple[
+    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound
+]
+Clause = tuple[
+    str,
+    str,
+    str,
+    str | None,
+    str,
+    Amount,
+    tuple[tuple[Test, str, bool, Used], ...],
+    str,
+    str | None,
+    int | None,
+]
+Stage = tuple[str, str, Test, str, Expr | Decimal | None]
+MeasureSpec = tuple[
+    tuple[str, str, str | None, tuple[str, ...]],
+    tuple[Clause, ...],
+    str,
+    tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
+    tuple[Stage, ...],
+    bool,
+    tuple[tuple[Test, str, str], ...],
+    str | None,
+    bool,
+]
+
+
+def amount(
+    value: Figure,
+    text: str,
+    used: Used,
+    ceiling: bool,
+    caps: tuple[tuple[Expr | Decimal, str], ...] = (),
+    unset_reason: str = "",
+    arithmetic: Expr | None = None,
+    floor: Bound = None,
+    offset: Bound = None,
+) -> Amount:
+    """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
+    the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
+    `floor` and `offset` (value, text), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset)
+
+
+def clause(
+    id: str,
+    kind: str,
+    label: str,
+    cite: str | None,
+    head: str,
+    amount: Amount,
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conds: str = "",
+    exception_of: str | None = None,
+    priority: int | None = None,
+) -> Clause:
+    """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
+    negated, facts shown) as written together in `conds`, and the default it is an exception of."""
+    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority)
+
+
+def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | None) -> Stage:
+    """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
+    return (name, label, test, text, share)
+
+
+def measure_spec(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    clauses: tuple[Clause, ...],
+    none_reason: str,
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
+    stages: tuple[Stage, ...] = (),
+    no_clawback: bool = False,
+    preferences: tuple[tuple[Test, str, str], ...] = (),
+    selection: str | None = None,
+    general: bool = False,
+) -> MeasureSpec:
+    """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
+    the reason when no clause applies, its funding limits (limit, received, text; the last applies),
+    instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
+    always settles it (`general`: a clause is an exception of another, or states a range's floor)."""
+    return (
+        head,
+        clauses,
+        none_reason,
+        funding,
+        stages,
+        no_clawback,
+        preferences,
+        selection,
+        general,
+    )
+
+
+def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """An expression's value (a figure written in the policy is given as itself)."""
+    return e if type(e) is Decimal else e(f, p, date, need)  # type: ignore[operator]
+
+
+def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str]) -> tuple[Any, str | None]:
+    """A condition's truth, or None with the reason it cannot be told (Interpreter.test)."""
+    if type(test) is str:
+        holds = f.get(test)
+        if holds is None:
+            need.add(test)
+        return holds, None
+    if type(test) is tuple:
+        name, op, figure = test
+        value = f.get(name)
+        if value is None:
+            need.add(name)
+            return None, None
+        return COMPARE[op](value, figure), None
+    try:
+        return test(f, p, date, need), None  # type: ignore[operator]
+    except Unset as exc:
+        return None, exc.what
+    except ARITHMETIC as exc:
+        return None, failure(text, exc)
+
+
+def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """A value, or None when it cannot be worked out."""
+    try:
+        return value_of(e, f, p, date, need)
+    except (Unset, *ARITHMETIC):
+        return None
+
+
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    conditions: Conditions,
+    unknown: list[str],
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
+    (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
+    result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
+    settlement of a single clause are written out here, not called: truth and _settle_straight do the
+    same."""
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general = spec
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs: list[Outcome] = []
+    decided = True
+    for clause in clauses:
+        why = None
+        applies: bool | None = True
+        for test, text, negated, _ in clause[6]:
+            if type(test) is tuple:
+                name, op, figure = test
+                holds = f.get(name)
+                if holds is None:
+                    need.add(name)
+                else:
+                    holds = COMPARE[op](holds, figure)
+            elif type(test) is str:
+                holds = f.get(test)
+                if holds is None:
+                    need.add(test)
+            else:
+                try:
+                    holds = test(f, p, date, need)  # type: ignore[operator]
+                except Unset as exc:
+                    holds, why = None, exc.what
+                except ARITHMETIC as exc:
+                    holds, why = None, failure(text, exc)
+            if negated and holds is not None:
+                holds = not holds
+            if holds is False:
+                applies = False
+                break
+            if holds is None:
+                applies = None
+        if applies:
+            outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
+        else:
+            outs.append((applies, None, EXACT, why, NO_STEPS, None))
+            if applies is None:
+                decided = False
+    funding = None
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for name, label, test, text, share_of in stages_of:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(test, text, f, p, date, need)
+        share = None
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((name, label, share, holds))
+    try:
+        if not decided or general or not outs:
+            outcomes = [
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                for c, o in zip(clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
+        elif len(outs) > 1:
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:  # one decided clause: _settle_straight written out
+            chosen, value, precision, why, steps, _ = outs[0]
+            cid = clauses[0][0]
+            conditions[cid] = chosen
+            if not chosen or clauses[0][1] != "award":
+                result.status = INELIGIBLE
+                result.reasons.append(none_reason)
+            else:
+                result.clauses.append(cid)
+                result.explanation.extend(steps)
+                reasons = [why] if why else []
+                total = ZERO if value is None else ZERO + value
+                if funding is not None and precision != UNKNOWN:
+                    total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+                undecided = False
+                if stages and precision != UNKNOWN:
+                    total, complete = _instalments(result, total, stages, no_clawback, rounding)
+                    undecided = not complete
+                if precision == UNKNOWN or undecided:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(quantum, mode)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in prefs:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _applies(
+    clause: Clause,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    explain: bool,
+    quantum: Decimal,
+    mode: str,
+    why: str | None,
+) -> Outcome:
+    """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
+    precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    _, _, label, _, head, amount, conditions, conds, _, _ = clause
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of = amount
+    steps: list[str] = []
+    if explain:
+        if not conditions:
+            steps.append(head)
+        else:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in conditions if c[3])))
+            steps.append(f"{head}（{conds}；{used}）")
+    if figure is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in caps:
+            try:
+                limit = value_of(cap, f, p, date, need)
+            except (Unset, *ARITHMETIC) as exc:
+                what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+                steps.append(f"封顶 {quoted}：{what}，金额为上限")
+                continue
+            if limit is not None:
+                steps.append("封顶 " + yuan(limit))
+        return True, None, UNKNOWN, unset_reason, steps, None
+    value = None
+    precision = AT_MOST if ceiling else EXACT
+    try:
+        if type(figure) is Decimal:
+            value = figure
+        elif type(figure) is tuple:  # a figure times a fact
+            factor, name = figure
+            value = f.get(name)
+            if value is None:
+                need.add(name)
+            else:
+                value = factor * value
+        else:
+            value = figure(f, p, date, need)  # type: ignore[operator]
+        if explain and value is not None:
+            used = facts_text(f, used_facts) if used_facts else ""
+            amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
+            if arithmetic is not None:
+                steps.extend(arithmetic(f, p, date, need))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(quoted_amount, exc)
+        precision = UNKNOWN
+    floor = None
+    if floor_of is not None and value is not None and precision != UNKNOWN:  # before the caps
+        try:
+            floor = value_of(floor_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure(floor_of[1], exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, floor_of[1], ceiling, steps if explain else None)
+    for cap, quoted in caps:
+        try:
+            limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"封顶 {quoted}：{what}，金额为上限")
+            continue
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
+            pass
+        elif limit < value:
+            if explain:
+                steps.append(f"封顶 {quoted}：{yuan(limit)}（起作用）")
+            value = limit
+        elif explain:
+            steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    lower = None
+    if offset_of is not None and value is not None and precision != UNKNOWN:  # after the caps
+        try:
+            offset = value_of(offset_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(offset_of[1], exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"扣除已获 {offset_of[1]}：{what}，金额为上限")
+            offset = None
+        else:
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
+    else:
+        offset = None
+    if (floor_of is not None or offset_of is not None) and value is not None and precision != UNKNOWN:
+        texts = (None if floor_of is None else floor_of[1], None if offset_of is None else offset_of[1])
+        value, lower = settle_bounds(value, floor, offset, ceiling, texts, steps if explain else None)
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(quantum, mode)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure(label, exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(quantum, mode)
+        if explain and ceiling:
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+def _settle_straight(
+    result: MeasureResult,
+    spec: MeasureSpec,
+    outs: list[Outcome],
+    funding: tuple[Decimal | None, Decimal | None, str] | None,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    quantum: Decimal,
+    mode: str,
+    rounding: Rounding,
+) -> None:
+    """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
+    awards: list[tuple[str, Outcome]] = []
+    bonuses: list[tuple[str, Outcome]] = []
+    applies = False
+    for c, o in zip(spec[1], outs, strict=True):
+        result.conditions[c[0]] = o[0]
+        if c[1] == "award":
+            awards.append((c[0], o))
+            if o[0]:
+                applies = True
+        else:
+            bonuses.append((c[0], o))
+    if not applies:
+        result.status = INELIGIBLE
+        result.reasons.append(spec[2])
+        return
+    reasons: list[str] = []
+    total = ZERO
+    precision = EXACT
+    count = 0
+    for cid, (chosen, value, clause_precision, why, steps, _) in awards + bonuses:
+        if not chosen:
+            continue
+        count += 1
+        result.clauses.append(cid)
+        result.explanation.extend(steps)
+        if why:
+            reasons.append(why)
+        if clause_precision != EXACT and precision != UNKNOWN:
+            precision = clause_precision
+        if value is not None:
+            total += value
+    if count > 1 and precision != UNKNOWN:
+        result.explanation.append("合计 " + yuan(total))
+    if funding is not None and precision != UNKNOWN:
+        total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+    undecided = False
+    if stages and precision != UNKNOWN:
+        total, decided = _instalments(result, total, stages, spec[5], rounding)
+        undecided = not decided
+    if precision == UNKNOWN or undecided:
+        result.status = UNDETERMINED
+    else:
+        result.amount = total.quantize(quantum, mode)
+        result.status = CEILING if precision == AT_MOST else DETERMINED
+    result.reasons.extend(reasons)

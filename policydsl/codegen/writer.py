@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast as pyast
 import contextlib
+import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 
@@ -102,6 +103,134 @@ def wrap_comment(text: str, room: int) -> list[str]:
     return lines
 
 
+def _split_top(code: str, sep: str) -> list[str]:
+    """`code` cut at each `sep` outside brackets and string literals (as `literal` writes them)."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    while i < len(code):
+        ch = code[i]
+        if ch == '"':
+            i += 1
+            while i < len(code) and code[i] != '"':
+                i += 2 if code[i] == "\\" else 1
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(code[start:i])
+            start = i + 1
+        i += 1
+    parts.append(code[start:])
+    return parts
+
+
+# the words before which a long expression is broken onto a new line
+_BREAKS = frozenset({"+", "-", "*", "/", "and", "or", "if", "else", "==", "!=", ">=", "<=", ">", "<"})
+
+
+def lay_expression(code: str, room: int) -> list[str]:
+    """The expression `code` (already inside brackets) on lines at most `room` wide where it can be:
+    broken before its operators and, when an operand is still too long, inside that operand's own
+    brackets, one argument per line.  Nested lines start with their indentation."""
+    if width(code) <= room:
+        return [code]
+    words = [w for w in _split_top(code, " ") if w]
+    chunks: list[str] = []
+    for word in words:  # each chunk starts at an operator
+        if not chunks or (word in _BREAKS and chunks[-1] not in _BREAKS):
+            chunks.append(word)
+        else:
+            chunks[-1] += " " + word
+    if len(chunks) == 1:
+        return _explode(chunks[0], room)
+    lines: list[str] = []
+    current = ""
+    for chunk in chunks:
+        joined = f"{current} {chunk}" if current else chunk
+        if width(joined) <= room:
+            current = joined
+            continue
+        if current:
+            lines.append(current)
+        if width(chunk) <= room:
+            current = chunk
+        else:
+            lines.extend(_explode(chunk, room))
+            current = ""
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _explode(chunk: str, room: int) -> list[str]:
+    """A chunk whose last word is too long: that word's bracketed contents on lines of their own."""
+    words = _split_top(chunk, " ")
+    last = words[-1]
+    prefix = "".join(word + " " for word in words[:-1])
+    if not last or last[-1] not in ")]}":
+        return [chunk]
+    depth = 0
+    opening = -1
+    for i in range(len(last) - 1, -1, -1):  # the bracket that the last one closes
+        if last[i] in ")]}":
+            depth += 1
+        elif last[i] in "([{":
+            depth -= 1
+            if depth == 0:
+                opening = i
+                break
+    if opening < 0 or '"' in last[:opening]:
+        return [chunk]
+    inner = last[opening + 1 : -1]
+    items = [item.strip() for item in _split_top(inner, ",")]
+    plain_group = opening == 0 and last[0] == "(" and len(items) == 1
+    items = [item for item in items if item]
+    lines = [prefix + last[: opening + 1]]
+    for item in items:
+        laid = lay_expression(item, room - len(INDENT))
+        if not plain_group:  # a call's argument or a display's item: its trailing comma
+            laid[-1] += ","
+        lines.extend(INDENT + line for line in laid)
+    lines.append(last[-1])
+    return lines
+
+
+# a statement whose expression can go in brackets over several lines
+_STATEMENT = re.compile(
+    r"(?P<head>(?:[A-Za-z_]\w*(?:: [^=]+?)? = )|(?:if|elif|while|return) )(?P<expr>.+?)(?P<tail>:?)"
+)
+
+
+def _last_bracket(expr: str) -> int | None:
+    """Where the bracket that closes `expr` opens, when that bracket is not the whole expression
+    (`a * (b + c)`, `f(x)`) and nothing follows it; None otherwise.  Text in quotes is skipped."""
+    if not expr.endswith((")", "]", "}")):
+        return None
+    stack: list[int] = []
+    quoted = False
+    i = 0
+    while i < len(expr):
+        ch = expr[i]
+        if quoted:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch in "([{":
+            stack.append(i)
+        elif ch in ")]}":
+            opened = stack.pop() if stack else -1
+            if i == len(expr) - 1:
+                return opened if opened > 0 else None
+        i += 1
+    return None
+
+
 class Seq:
     """A bracketed display of `items` (text, or nested displays) between `open` and `close`."""
 
@@ -112,7 +241,8 @@ class Seq:
 
     def inline(self) -> str:
         parts = [item.inline() if isinstance(item, Seq) else item for item in self.items]
-        single = "," if self.open == "(" and len(parts) == 1 else ""
+        # a tuple of one (`(a,)`, `name=(a,)`) needs its comma; a call of one argument does not
+        single = "," if len(parts) == 1 and (self.open == "(" or self.open.endswith("=(")) else ""
         return self.open + ", ".join(parts) + single + self.close
 
 
@@ -124,6 +254,26 @@ class CodeWriter:
         self.level = level
 
     def line(self, text: str = "") -> None:
+        """One line; an assignment, `if`, `elif`, `while` or `return` too long for the line has its
+        expression put in brackets over as many lines as it needs."""
+        if text and not self.fits(text):
+            match = _STATEMENT.fullmatch(text)
+            if match and not match["expr"].endswith(("(", "[", "{")):
+                room = LINE_WIDTH - width(INDENT * (self.level + 1))
+                hug = _last_bracket(match["expr"])
+                if hug is not None:
+                    # `x = a * (…)`: the formatter splits at the last bracket when its content fits
+                    opening, inner = match["expr"][: hug + 1], match["expr"][hug + 1 : -1]
+                    if self.fits(match["head"] + opening) and width(inner) <= room:
+                        self.lines.append(INDENT * self.level + match["head"] + opening)
+                        self.lines.append(INDENT * (self.level + 1) + inner)
+                        self.lines.append(INDENT * self.level + match["expr"][-1] + match["tail"])
+                        return
+                self.lines.append(INDENT * self.level + match["head"] + "(")
+                for part in lay_expression(match["expr"], room):
+                    self.lines.append(INDENT * (self.level + 1) + part)
+                self.lines.append(INDENT * self.level + ")" + match["tail"])
+                return
         self.lines.append(INDENT * self.level + text if text else "")
 
     def blank(self, count: int = 1) -> None:
@@ -210,9 +360,14 @@ class CodeWriter:
         self.line(tail)
 
     def items(self, head: str, items: Sequence[str], tail: str) -> None:
-        """A bracketed collection, one item per line with a trailing comma (or `head+tail` when empty)."""
+        """A bracketed collection, one item per line with a trailing comma (or `head+tail` when empty); a
+        tuple of one item on one line when it fits, as the formatter keeps it (its comma is not one the
+        formatter keeps the lines for)."""
         if not items:
             self.line(head + tail)
+            return
+        if len(items) == 1 and head.endswith("(") and self.fits(head + items[0] + "," + tail):
+            self.line(head + items[0] + "," + tail)
             return
         self.line(head)
         with self.indent():

@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import decimal
 import difflib
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,7 +36,6 @@ Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
 # applies, amount, precision, why unknown, steps, the floor of a range (None: none)
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
@@ -200,6 +200,460 @@ class Constraint:
     allocate: str | None = None
 
 
+# ------------------------------------------------------------------------------ the full path as data
+# A generated evaluator writes each measure's requirements (its gates) out as code and describes the
+# rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
+# expression) that run_measure runs once the requirements hold; only its fast path is unrolled.
+# `Expr` is such a function: its value from the facts `f`, the parameters `p` and the `date`,
+# recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when the value
+# cannot be worked out.  A condition that only reads one fact is given as that fact's name, and one
+# that compares a fact with a figure as (fact, operator, figure).
+Expr = Callable[[Values, Values, Date, set[str]], Any]
+Test = Expr | str | tuple[str, str, Any]
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+# (name, label, kind, unit) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None], ...]
+
+
+# Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
+# so that the evaluation unpacks it at the cost of a tuple.
+# a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
+Figure = Expr | Decimal | tuple[Decimal, str] | None
+# a floor or an offset: (value, text as written)
+Bound = tuple[Expr | Decimal, str] | None
+Amount = tuple[
+    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound
+]
+Clause = tuple[
+    str,
+    str,
+    str,
+    str | None,
+    str,
+    Amount,
+    tuple[tuple[Test, str, bool, Used], ...],
+    str,
+    str | None,
+    int | None,
+]
+Stage = tuple[str, str, Test, str, Expr | Decimal | None]
+MeasureSpec = tuple[
+    tuple[str, str, str | None, tuple[str, ...]],
+    tuple[Clause, ...],
+    str,
+    tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
+    tuple[Stage, ...],
+    bool,
+    tuple[tuple[Test, str, str], ...],
+    str | None,
+    bool,
+]
+
+
+def amount(
+    value: Figure,
+    text: str,
+    used: Used,
+    ceiling: bool,
+    caps: tuple[tuple[Expr | Decimal, str], ...] = (),
+    unset_reason: str = "",
+    arithmetic: Expr | None = None,
+    floor: Bound = None,
+    offset: Bound = None,
+) -> Amount:
+    """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
+    the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
+    `floor` and `offset` (value, text), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset)
+
+
+def clause(
+    id: str,
+    kind: str,
+    label: str,
+    cite: str | None,
+    head: str,
+    amount: Amount,
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conds: str = "",
+    exception_of: str | None = None,
+    priority: int | None = None,
+) -> Clause:
+    """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
+    negated, facts shown) as written together in `conds`, and the default it is an exception of."""
+    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority)
+
+
+def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | None) -> Stage:
+    """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
+    return (name, label, test, text, share)
+
+
+def measure_spec(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    clauses: tuple[Clause, ...],
+    none_reason: str,
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
+    stages: tuple[Stage, ...] = (),
+    no_clawback: bool = False,
+    preferences: tuple[tuple[Test, str, str], ...] = (),
+    selection: str | None = None,
+    general: bool = False,
+) -> MeasureSpec:
+    """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
+    the reason when no clause applies, its funding limits (limit, received, text; the last applies),
+    instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
+    always settles it (`general`: a clause is an exception of another, or states a range's floor)."""
+    return (
+        head,
+        clauses,
+        none_reason,
+        funding,
+        stages,
+        no_clawback,
+        preferences,
+        selection,
+        general,
+    )
+
+
+def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """An expression's value (a figure written in the policy is given as itself)."""
+    return e if type(e) is Decimal else e(f, p, date, need)  # type: ignore[operator]
+
+
+def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str]) -> tuple[Any, str | None]:
+    """A condition's truth, or None with the reason it cannot be told (Interpreter.test)."""
+    if type(test) is str:
+        holds = f.get(test)
+        if holds is None:
+            need.add(test)
+        return holds, None
+    if type(test) is tuple:
+        name, op, figure = test
+        value = f.get(name)
+        if value is None:
+            need.add(name)
+            return None, None
+        return COMPARE[op](value, figure), None
+    try:
+        return test(f, p, date, need), None  # type: ignore[operator]
+    except Unset as exc:
+        return None, exc.what
+    except ARITHMETIC as exc:
+        return None, failure(text, exc)
+
+
+def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """A value, or None when it cannot be worked out."""
+    try:
+        return value_of(e, f, p, date, need)
+    except (Unset, *ARITHMETIC):
+        return None
+
+
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    conditions: Conditions,
+    unknown: list[str],
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
+    (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
+    result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
+    settlement of a single clause are written out here, not called: truth and _settle_straight do the
+    same."""
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general = spec
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs: list[Outcome] = []
+    decided = True
+    for clause in clauses:
+        why = None
+        applies: bool | None = True
+        for test, text, negated, _ in clause[6]:
+            if type(test) is tuple:
+                name, op, figure = test
+                holds = f.get(name)
+                if holds is None:
+                    need.add(name)
+                else:
+                    holds = COMPARE[op](holds, figure)
+            elif type(test) is str:
+                holds = f.get(test)
+                if holds is None:
+                    need.add(test)
+            else:
+                try:
+                    holds = test(f, p, date, need)  # type: ignore[operator]
+                except Unset as exc:
+                    holds, why = None, exc.what
+                except ARITHMETIC as exc:
+                    holds, why = None, failure(text, exc)
+            if negated and holds is not None:
+                holds = not holds
+            if holds is False:
+                applies = False
+                break
+            if holds is None:
+                applies = None
+        if applies:
+            outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
+        else:
+            outs.append((applies, None, EXACT, why, NO_STEPS, None))
+            if applies is None:
+                decided = False
+    funding = None
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for name, label, test, text, share_of in stages_of:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(test, text, f, p, date, need)
+        share = None
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((name, label, share, holds))
+    try:
+        if not decided or general or not outs:
+            outcomes = [
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                for c, o in zip(clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
+        elif len(outs) > 1:
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:  # one decided clause: _settle_straight written out
+            chosen, value, precision, why, steps, _ = outs[0]
+            cid = clauses[0][0]
+            conditions[cid] = chosen
+            if not chosen or clauses[0][1] != "award":
+                result.status = INELIGIBLE
+                result.reasons.append(none_reason)
+            else:
+                result.clauses.append(cid)
+                result.explanation.extend(steps)
+                reasons = [why] if why else []
+                total = ZERO if value is None else ZERO + value
+                if funding is not None and precision != UNKNOWN:
+                    total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+                undecided = False
+                if stages and precision != UNKNOWN:
+                    total, complete = _instalments(result, total, stages, no_clawback, rounding)
+                    undecided = not complete
+                if precision == UNKNOWN or undecided:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(quantum, mode)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in prefs:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _applies(
+    clause: Clause,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    explain: bool,
+    quantum: Decimal,
+    mode: str,
+    why: str | None,
+) -> Outcome:
+    """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
+    precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    _, _, label, _, head, amount, conditions, conds, _, _ = clause
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of = amount
+    steps: list[str] = []
+    if explain:
+        if not conditions:
+            steps.append(head)
+        else:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in conditions if c[3])))
+            steps.append(f"{head}（{conds}；{used}）")
+    if figure is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in caps:
+            try:
+                limit = value_of(cap, f, p, date, need)
+            except (Unset, *ARITHMETIC) as exc:
+                what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+                steps.append(f"封顶 {quoted}：{what}，金额为上限")
+                continue
+            if limit is not None:
+                steps.append("封顶 " + yuan(limit))
+        return True, None, UNKNOWN, unset_reason, steps, None
+    value = None
+    precision = AT_MOST if ceiling else EXACT
+    try:
+        if type(figure) is Decimal:
+            value = figure
+        elif type(figure) is tuple:  # a figure times a fact
+            factor, name = figure
+            value = f.get(name)
+            if value is None:
+                need.add(name)
+            else:
+                value = factor * value
+        else:
+            value = figure(f, p, date, need)  # type: ignore[operator]
+        if explain and value is not None:
+            used = facts_text(f, used_facts) if used_facts else ""
+            amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
+            if arithmetic is not None:
+                steps.extend(arithmetic(f, p, date, need))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(quoted_amount, exc)
+        precision = UNKNOWN
+    floor = None
+    if floor_of is not None and value is not None and precision != UNKNOWN:  # before the caps
+        try:
+            floor = value_of(floor_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure(floor_of[1], exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, floor_of[1], ceiling, steps if explain else None)
+    for cap, quoted in caps:
+        try:
+            limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"封顶 {quoted}：{what}，金额为上限")
+            continue
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
+            pass
+        elif limit < value:
+            if explain:
+                steps.append(f"封顶 {quoted}：{yuan(limit)}（起作用）")
+            value = limit
+        elif explain:
+            steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    lower = None
+    if offset_of is not None and value is not None and precision != UNKNOWN:  # after the caps
+        try:
+            offset = value_of(offset_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(offset_of[1], exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"扣除已获 {offset_of[1]}：{what}，金额为上限")
+            offset = None
+        else:
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
+    else:
+        offset = None
+    if (floor_of is not None or offset_of is not None) and value is not None and precision != UNKNOWN:
+        texts = (None if floor_of is None else floor_of[1], None if offset_of is None else offset_of[1])
+        value, lower = settle_bounds(value, floor, offset, ceiling, texts, steps if explain else None)
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(quantum, mode)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure(label, exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(quantum, mode)
+        if explain and ceiling:
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+def _settle_straight(
+    result: MeasureResult,
+    spec: MeasureSpec,
+    outs: list[Outcome],
+    funding: tuple[Decimal | None, Decimal | None, str] | None,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    quantum: Decimal,
+    mode: str,
+    rounding: Rounding,
+) -> None:
+    """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
+    awards: list[tuple[str, Outcome]] = []
+    bonuses: list[tuple[str, Outcome]] = []
+    applies = False
+    for c, o in zip(spec[1], outs, strict=True):
+        result.conditions[c[0]] = o[0]
+        if c[1] == "award":
+            awards.append((c[0], o))
+            if o[0]:
+                applies = True
+        else:
+            bonuses.append((c[0], o))
+    if not applies:
+        result.status = INELIGIBLE
+        result.reasons.append(spec[2])
+        return
+    reasons: list[str] = []
+    total = ZERO
+    precision = EXACT
+    count = 0
+    for cid, (chosen, value, clause_precision, why, steps, _) in awards + bonuses:
+        if not chosen:
+            continue
+        count += 1
+        result.clauses.append(cid)
+        result.explanation.extend(steps)
+        if why:
+            reasons.append(why)
+        if clause_precision != EXACT and precision != UNKNOWN:
+            precision = clause_precision
+        if value is not None:
+            total += value
+    if count > 1 and precision != UNKNOWN:
+        result.explanation.append("合计 " + yuan(total))
+    if funding is not None and precision != UNKNOWN:
+        total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+    undecided = False
+    if stages and precision != UNKNOWN:
+        total, decided = _instalments(result, total, stages, spec[5], rounding)
+        undecided = not decided
+    if precision == UNKNOWN or undecided:
+        result.status = UNDETERMINED
+    else:
+        result.amount = total.quantize(quantum, mode)
+        result.status = CEILING if precision == AT_MOST else DETERMINED
+    result.reasons.extend(reasons)
+
+
 # ---------------------------------------------------------------------------- the policy
 # generated from constructs.policy
 # issuer: 测试机关
@@ -230,46 +684,46 @@ COMBINES: list[tuple[str, list[str]]] = [
 D_20000000 = Decimal("2.000E+7")
 D_0_40 = Decimal("0.40")
 D_0_30 = Decimal("0.30")
-D_0_50 = Decimal("0.50")
 D_100000000 = Decimal("1E+8")
 D_50000000 = Decimal("5.000E+7")
+D_0_50 = Decimal("0.50")
 D_10000000 = Decimal("1.000E+7")
 D_30000000 = Decimal("3.000E+7")
 D_300000 = Decimal("3.0E+5")
 D_100 = Decimal("100")
-D_0 = Decimal("0")
 D_50000 = Decimal("5E+4")
+D_0 = Decimal("0")
 D_0_60 = Decimal("0.60")
 D_1_00 = Decimal("1.00")
 D_1000000 = Decimal("1.00E+6")
 D_100000 = Decimal("1.0E+5")
 D_1 = Decimal("1")
-D_3 = Decimal("3")
 D_200000 = Decimal("2.0E+5")
+D_3 = Decimal("3")
 D_60 = Decimal("60")
 D_5 = Decimal("5")
 D_10 = Decimal("10")
-D_20 = Decimal("20")
 D_400000 = Decimal("4.0E+5")
+D_20 = Decimal("20")
 D_10000 = Decimal("1E+4")
 D_500000 = Decimal("5.0E+5")
-D_30 = Decimal("30")
 D_5000000 = Decimal("5.00E+6")
 D_0_05 = Decimal("0.05")
 D_20000 = Decimal("2E+4")
-D_40 = Decimal("40")
+D_30 = Decimal("30")
+D_3000000 = Decimal("3.00E+6")
 D_0_10 = Decimal("0.10")
 D_0_02 = Decimal("0.02")
-D_3000000 = Decimal("3.00E+6")
-D_50 = Decimal("50")
+D_40 = Decimal("40")
 D_0_01 = Decimal("0.01")
+D_50 = Decimal("50")
 D_1000 = Decimal("1000")
 D_500 = Decimal("500")
-D_70 = Decimal("70")
 D_2 = Decimal("2")
 D_0_80 = Decimal("0.80")
-D_2020 = Decimal("2020")
+D_70 = Decimal("70")
 D_30000 = Decimal("3E+4")
+D_2020 = Decimal("2020")
 D_0_20 = Decimal("0.20")
 D_80 = Decimal("80")
 D_90 = Decimal("90")
@@ -285,52 +739,25 @@ DATE_2023_06_01 = datetime.date(2023, 6, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "参数 试点金额（pilot_amount）原文未给出"
 TEXT_2 = "by center_level { national: 1亿, provincial: 5000万, municipal: unset }"
-TEXT_3 = "封顶 by center_level { national: 1亿, provincial: 5000万, municipal: unset }："
-TEXT_4 = "[四.1] national：适用（national_platform；"
-TEXT_5 = "platform.3：适用（revenue 超过 2000万；"
-TEXT_6 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
-TEXT_7 = "misc.1：适用（center_level in [national, provincial] and not key_platform；"
-TEXT_8 = "[第十条] misc.2：适用（established + 2年 <= 2023-06-01；"
-TEXT_9 = "misc.3：适用（key_platform implies national_platform；"
-TEXT_10 = "10万 * blocks(investment - 1000万, 100万)"
-TEXT_11 = (
+TEXT_3 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
+TEXT_4 = "center_level in [national, provincial] and not key_platform"
+TEXT_5 = "10万 * blocks(investment - 1000万, 100万)"
+TEXT_6 = (
     "round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 * 每满(investment, fees)"
 )
-TEXT_12 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
-TEXT_13 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
-TEXT_14 = (
+TEXT_7 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
+TEXT_8 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
+TEXT_9 = (
     "progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过 upper_bracket: "
     "1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }"
 )
-TEXT_15 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
-TEXT_16 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
-TEXT_17 = "schedules.1：适用（standards >= 70；奖励期：自成立日期当年起第1至5年；"
-TEXT_18 = "逐年表未列出本年度，原文未给出该年的金额"
-TEXT_19 = "schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue"
-TEXT_20 = "schedules.2：适用（year(established) >= 2020；奖励期：自成立日期当年起第1至3年；"
-TEXT_21 = "逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
-# center 「创新中心」
-HEAD_center = ("center", "创新中心", "三(二)1", ("cash",))
-# platform 「平台」
-HEAD_platform = ("platform", "平台", None, ("cash",))
-# consulting 「咨询」
-HEAD_consulting = ("consulting", "咨询", None, ("cash",))
-# banded 「分档」
-HEAD_banded = ("banded", "分档", None, ("cash",))
-# pilot 「试点」
-HEAD_pilot = ("pilot", "试点", None, ("cash",))
-# voucher 「消费券」
-HEAD_voucher = ("voucher", "消费券", None, ("voucher",))
-# ladder 「多个例外」
-HEAD_ladder = ("ladder", "多个例外", None, ("cash",))
-# misc 「杂项」
-HEAD_misc = ("misc", "杂项", None, ("cash",))
-# brackets 「超额累进」
-HEAD_brackets = ("brackets", "超额累进", None, ("cash",))
-# schedules 「逐年奖励」
-HEAD_schedules = ("schedules", "逐年奖励", None, ("cash",))
-# bounds 「保底、区间与扣除」
-HEAD_bounds = ("bounds", "保底、区间与扣除", None, ("cash",))
+TEXT_10 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
+TEXT_11 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
+TEXT_12 = "逐年表未列出本年度，原文未给出该年的金额"
+TEXT_13 = "schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue"
+TEXT_14 = "standards >= 70；奖励期：自成立日期当年起第1至5年"
+TEXT_15 = "逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
+TEXT_16 = "year(established) >= 2020；奖励期：自成立日期当年起第1至3年"
 FACTS_1 = (("investment", "投资额", "money", None),)
 FACTS_2 = (("key_platform", "重点平台", "bool", None),)
 FACTS_3 = (("national_platform", "国家平台", "bool", None),)
@@ -339,15 +766,15 @@ FACTS_5 = (("customers", "客户数量", "count", "家"),)
 TUPLE_6 = ((("<", D_1000000),), ((">=", D_1000000), ("<=", D_10000000)), None)
 FACTS_6 = (("standards", "标准数", "count", "项"),)
 FACTS_7 = (("fees", "费用", "money", None),)
-FACTS_8 = (("center_level", "中心级别", "enum", None), ("key_platform", "重点平台", "bool", None))
-FACTS_9 = (("other_funding", "已获资助", "money", None),)
+FACTS_8 = (("other_funding", "已获资助", "money", None),)
+FACTS_9 = (("center_level", "中心级别", "enum", None), ("key_platform", "重点平台", "bool", None))
 FACTS_10 = (("established", "成立日期", "date", None),)
-FACTS_11 = (("key_platform", "重点平台", "bool", None), ("national_platform", "国家平台", "bool", None))
-FACTS_12 = (
+FACTS_11 = (
     ("fees", "费用", "money", None),
     ("investment", "投资额", "money", None),
     ("revenue", "营业收入", "money", None),
 )
+FACTS_12 = (("key_platform", "重点平台", "bool", None), ("national_platform", "国家平台", "bool", None))
 TUPLE_14 = ((None, D_10000000, D_0_10), (D_10000000, D_50000000, D_0_05), (D_50000000, None, D_0_02))
 TUPLE_15 = (("money", None), ("money", None), ("percent", None), ("percent", None), ("percent", None))
 TUPLE_16 = (("money", None), ("money", None), ("number", None), ("percent", None), ("percent", None))
@@ -540,6 +967,461 @@ def param_base_rate(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return D_0_30
 
 
+# cap by center_level { national: 1亿, provincial: 5000万, municipal: unset }
+def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    center_level = f.get("center_level")
+    if center_level is None:
+        need.add("center_level")
+        v1 = None
+    elif center_level == "national":
+        v1 = D_100000000
+    elif center_level == "provincial":
+        v1 = D_50000000
+    elif center_level == "municipal":
+        raise Unset("municipal 档的金额原文未给出")
+    else:
+        raise Unset("分级表没有 " + center_level + " 档")
+    return v1
+
+
+# funding_limit 50% * investment
+def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    investment = f.get("investment")
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else D_0_50 * investment
+    return v1
+
+
+# counting other_funding
+def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    other_funding = f.get("other_funding")
+    if other_funding is None:
+        need.add("other_funding")
+    return other_funding
+
+
+# amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    revenue = f.get("revenue")
+    if revenue is None:
+        need.add("revenue")
+    if revenue is None:
+        v1 = None
+    elif revenue < D_1000000:
+        v1 = D_50000
+    elif revenue >= D_1000000 and revenue <= D_10000000:
+        v1 = D_100000
+    else:
+        raise Unset("分档金额原文未给出")
+    return v1
+
+
+# the arithmetic of band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
+def steps_5(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    revenue = f.get("revenue")
+    steps: list[str] = []
+    band_step(
+        steps,
+        "营业收入",
+        revenue,
+        TUPLE_6,
+        ("不满 100万", "100万以上 且 不超过 1000万", "其他"),
+        (("money", None),),
+    )
+    return steps
+
+
+# amount: determined pilot_amount
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    v1 = param_pilot_amount(f, p, date, need)
+    return v1
+
+
+# amount: determined base_rate * fees
+def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    fees = f.get("fees")
+    v1 = param_base_rate(f, p, date, need)
+    if fees is None:
+        need.add("fees")
+    v2 = None if fees is None else v1 * fees
+    return v2
+
+
+# amount: determined min(1:1 * other_funding, 1000万)
+def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    other_funding = f.get("other_funding")
+    if other_funding is None:
+        need.add("other_funding")
+    v1 = None if other_funding is None else D_1 * other_funding
+    v2 = None if v1 is None else min(v1, D_10000000)
+    return v2
+
+
+# if center_level in [national, provincial] and not key_platform
+def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    center_level = f.get("center_level")
+    key_platform = f.get("key_platform")
+    if center_level is None:
+        need.add("center_level")
+    c1 = None if center_level is None else center_level in ("national", "provincial")
+    if c1 is False:
+        c2: bool | None = False
+    else:
+        if key_platform is None:
+            need.add("key_platform")
+        c3 = None if key_platform is None else not key_platform
+        c2 = False if c3 is False else c1 and c3
+    return c2
+
+
+# amount: determined max(investment / 10, 1万)
+def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    investment = f.get("investment")
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else investment / D_10
+    v2 = None if v1 is None else max(v1, D_10000)
+    return v2
+
+
+# if established + 2年 <= 2023-06-01
+def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    v1 = None if established is None else add_duration(established, 2, "year")
+    c2 = None if v1 is None else v1 <= DATE_2023_06_01
+    return c2
+
+
+# amount: determined investment * (revenue / fees)
+def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    fees = f.get("fees")
+    investment = f.get("investment")
+    revenue = f.get("revenue")
+    if investment is None:
+        need.add("investment")
+    if revenue is None:
+        need.add("revenue")
+    if fees is None:
+        need.add("fees")
+    v1 = None if revenue is None or fees is None else revenue / fees
+    v2 = None if investment is None or v1 is None else investment * v1
+    return v2
+
+
+# if key_platform implies national_platform
+def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    key_platform = f.get("key_platform")
+    national_platform = f.get("national_platform")
+    if key_platform is None:
+        need.add("key_platform")
+    c1 = None if key_platform is None else not key_platform
+    if c1 is True:
+        c2: bool | None = True
+    else:
+        if national_platform is None:
+            need.add("national_platform")
+        c2 = True if national_platform is True else None if c1 is None or national_platform is None else False
+    return c2
+
+
+# amount: determined 10万 * blocks(investment - 1000万, 100万)
+def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    investment = f.get("investment")
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else investment - D_10000000
+    v2 = None if v1 is None else blocks(v1, D_1000000)
+    v3 = None if v2 is None else D_100000 * v2
+    return v3
+
+
+# the arithmetic of 10万 * blocks(investment - 1000万, 100万)
+def steps_15(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    investment = f.get("investment")
+    steps: list[str] = []
+    v1 = None if investment is None else investment - D_10000000
+    whole_step(steps, "blocks", "投资额 - 1000万", v1, D_1000000, (("money", None), ("money", None)))
+    return steps
+
+
+# amount: determined round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
+# 每满(investment, fees)
+def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    fees = f.get("fees")
+    investment = f.get("investment")
+    revenue = f.get("revenue")
+    if revenue is None:
+        need.add("revenue")
+    v1 = None if revenue is None else revenue - D_5000000
+    v2 = None if v1 is None else max(v1, D_0)
+    if fees is None:
+        need.add("fees")
+    v3 = None if v2 is None or fees is None else round_down(v2, fees)
+    if revenue is None:
+        need.add("revenue")
+    v4 = None if revenue is None else D_0_05 * revenue
+    v5 = None if v4 is None else round_down(v4, D_10000)
+    v6 = None if v3 is None or v5 is None else v3 + v5
+    if investment is None:
+        need.add("investment")
+    if fees is None:
+        need.add("fees")
+    v7 = None if investment is None or fees is None else blocks(investment, fees)
+    v8 = None if v7 is None else D_20000 * v7
+    v9 = None if v6 is None or v8 is None else v6 + v8
+    return v9
+
+
+# the arithmetic of round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
+# 每满(investment, fees)
+def steps_17(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    fees = f.get("fees")
+    investment = f.get("investment")
+    revenue = f.get("revenue")
+    steps: list[str] = []
+    v1 = None if revenue is None else revenue - D_5000000
+    v2 = None if v1 is None else max(v1, D_0)
+    whole_step(steps, "round_down", "取大(营业收入 - 500万, 0)", v2, fees, (("money", None), ("money", None)))
+    v3 = None if revenue is None else D_0_05 * revenue
+    whole_step(steps, "round_down", "5% × 营业收入", v3, D_10000, (("money", None), ("money", None)))
+    whole_step(steps, "blocks", "投资额", investment, fees, (("money", None), ("money", None)))
+    return steps
+
+
+# amount: determined progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
+# 5000万: 2% }
+def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    investment = f.get("investment")
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else progressive(investment, TUPLE_14)
+    return v1
+
+
+# the arithmetic of progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
+# 5000万: 2% }
+def steps_19(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    investment = f.get("investment")
+    steps: list[str] = []
+    bracket_step(steps, "投资额", investment, TUPLE_14, TUPLE_15)
+    return steps
+
+
+# amount: determined progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过
+# upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
+def value_20(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    revenue = f.get("revenue")
+    if revenue is None:
+        need.add("revenue")
+    v1 = param_upper_bracket(f, p, date, need)
+    v2 = param_base_rate(f, p, date, need)
+    v3 = param_upper_bracket(f, p, date, need)
+    v4 = ((None, D_5000000, D_0), (D_5000000, v1, v2), (v3, None, D_0_01))
+    v5 = None if revenue is None else progressive(revenue, v4)
+    if revenue is None:
+        need.add("revenue")
+    if revenue is None:
+        v6 = None
+    elif revenue < D_1000000:
+        v6 = D_10000
+    elif revenue >= D_1000000:
+        v6 = D_20000
+    else:
+        raise Unset("没有适用的档次")
+    v7 = None if v5 is None or v6 is None else v5 + v6
+    return v7
+
+
+# the arithmetic of progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过
+# upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
+def steps_21(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    revenue = f.get("revenue")
+    steps: list[str] = []
+    v1 = param_upper_bracket(f, p, date, need)
+    v2 = param_base_rate(f, p, date, need)
+    v3 = param_upper_bracket(f, p, date, need)
+    v4 = ((None, D_5000000, D_0), (D_5000000, v1, v2), (v3, None, D_0_01))
+    bracket_step(steps, "营业收入", revenue, v4, TUPLE_16)
+    band_step(
+        steps,
+        "营业收入",
+        revenue,
+        ((("<", D_1000000),), ((">=", D_1000000),)),
+        ("不满 100万", "100万以上"),
+        (("money", None),),
+    )
+    return steps
+
+
+# amount: determined 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
+def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    customers = f.get("customers")
+    if customers is None:
+        need.add("customers")
+    v1 = None if customers is None else progressive(customers, ((None, D_10, D_1000), (D_10, None, D_500)))
+    return v1
+
+
+# the arithmetic of 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
+def steps_23(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    customers = f.get("customers")
+    steps: list[str] = []
+    bracket_step(steps, "客户数量", customers, ((None, D_10, D_1000), (D_10, None, D_500)), TUPLE_17)
+    return steps
+
+
+# amount: determined schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue
+def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    revenue = f.get("revenue")
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v1 = None
+    elif established is None:
+        v1 = None
+    else:
+        v1 = year_no(established, date)
+    if v1 is None:
+        v2 = None
+    elif v1 >= D_1 and v1 <= D_2:
+        v2 = D_0_80
+    elif v1 >= D_3 and v1 <= D_5:
+        v2 = D_0_50
+    else:
+        raise Unset(TEXT_12)
+    if revenue is None:
+        need.add("revenue")
+    v3 = None if v2 is None or revenue is None else v2 * revenue
+    return v3
+
+
+# the arithmetic of schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue
+def steps_25(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    established = f.get("established")
+    steps: list[str] = []
+    v1 = None if date is None or established is None else year_no(established, date)
+    year_step(steps, "成立日期", v1, ((1, 2), (3, 5)), ("第1至2年：80%", "第3至5年：50%"))
+    return steps
+
+
+# if 奖励期：自成立日期当年起第1至5年
+def value_26(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v1 = None
+    elif established is None:
+        v1 = None
+    else:
+        v1 = year_no(established, date)
+    c2 = None if v1 is None else v1 >= D_1
+    if c2 is False:
+        c3: bool | None = False
+    else:
+        if established is None:
+            need.add("established")
+        if date is None:
+            need.add("评估日期")
+            v4 = None
+        elif established is None:
+            v4 = None
+        else:
+            v4 = year_no(established, date)
+        c5 = None if v4 is None else v4 <= D_5
+        c3 = False if c5 is False else c2 and c5
+    return c3
+
+
+# amount: determined 逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
+def value_27(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v1 = None
+    elif established is None:
+        v1 = None
+    else:
+        v1 = year_no(established, date)
+    if v1 is None:
+        v2 = None
+    elif v1 >= D_1 and v1 <= D_1:
+        v2 = D_50000
+    elif v1 >= D_2 and v1 <= D_2:
+        v2 = D_30000
+    elif v1 >= D_3 and v1 <= D_3:
+        v2 = D_20000
+    else:
+        raise Unset(TEXT_12)
+    return v2
+
+
+# the arithmetic of 逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
+def steps_28(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    established = f.get("established")
+    steps: list[str] = []
+    v1 = None if date is None or established is None else year_no(established, date)
+    year_step(steps, "成立日期", v1, ((1, 1), (2, 2), (3, 3)), ("第1年：5万", "第2年：3万", "第3年：2万"))
+    return steps
+
+
+# if year(established) >= 2020
+def value_29(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    v1 = None if established is None else calendar_year(established)
+    c2 = None if v1 is None else v1 >= D_2020
+    return c2
+
+
+# if 奖励期：自成立日期当年起第1至3年
+def value_30(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    established = f.get("established")
+    if established is None:
+        need.add("established")
+    if date is None:
+        need.add("评估日期")
+        v1 = None
+    elif established is None:
+        v1 = None
+    else:
+        v1 = year_no(established, date)
+    c2 = None if v1 is None else v1 >= D_1
+    if c2 is False:
+        c3: bool | None = False
+    else:
+        if established is None:
+            need.add("established")
+        if date is None:
+            need.add("评估日期")
+            v4 = None
+        elif established is None:
+            v4 = None
+        else:
+            v4 = year_no(established, date)
+        c5 = None if v4 is None else v4 <= D_3
+        c3 = False if c5 is False else c2 and c5
+    return c3
+
+
+# floor 5% * investment
+def value_31(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    investment = f.get("investment")
+    if investment is None:
+        need.add("investment")
+    v1 = None if investment is None else D_0_05 * investment
+    return v1
+
+
 # eligibility shared by every measure, and the policy's validity
 def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     established = f.get("established")
@@ -571,87 +1453,36 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     return failures, unknown, need
 
 
-# constructs.policy:35
-# award center.base 「配套奖励」
-def center_base(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    center_level = f.get("center_level")
-    investment = f.get("investment")
-    why = None
-    steps: list[str] = []
-    if explain:
-        steps.append("配套奖励：适用")
-    # amount: determined 50% * investment
-    value = None
-    precision = EXACT
-    try:
-        if investment is None:
-            need.add("investment")
-        v1 = None if investment is None else D_0_50 * investment
-        value = v1
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "50% * investment",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_1),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("50% * investment", exc)
-        precision = UNKNOWN
-    # cap by center_level { national: 1亿, provincial: 5000万, municipal: unset }
-    try:
-        if center_level is None:
-            need.add("center_level")
-            v2 = None
-        elif center_level == "national":
-            v2 = D_100000000
-        elif center_level == "provincial":
-            v2 = D_50000000
-        elif center_level == "municipal":
-            raise Unset("municipal 档的金额原文未给出")
-        else:
-            raise Unset("分级表没有 " + center_level + " 档")
-        limit = v2
-    except (Unset, *ARITHMETIC) as exc:
-        what = exc.what if isinstance(exc, Unset) else failure(TEXT_2, exc)
-        if precision == EXACT:
-            precision = AT_MOST
-        steps.append(TEXT_3 + what + "，金额为上限")
-    else:
-        if limit is None:
-            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
-        elif value is None or precision == UNKNOWN:
-            pass
-        elif limit < value:
-            if explain:
-                steps.append(TEXT_3 + yuan(limit) + "（起作用）")
-            value = limit
-        elif explain:
-            steps.append(TEXT_3 + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("配套奖励", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
 # constructs.policy:33  三(二)1
 # measure center 「创新中心」
+SPEC_center: MeasureSpec = measure_spec(
+    ("center", "创新中心", "三(二)1", ("cash",)),
+    (
+        # constructs.policy:35
+        # award center.base 「配套奖励」
+        clause(
+            "center.base",
+            "award",
+            "配套奖励",
+            None,
+            "配套奖励：适用",
+            amount((D_0_50, "investment"), "50% * investment", FACTS_1, False, ((value_1, TEXT_2),)),
+        ),
+    ),
+    "不满足任何给予条件：配套奖励",
+    funding=((value_2, value_3, "50% * investment"),),
+)
+
+
+# its requirements, then its data
 def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     applicant = f.get("applicant")
-    investment = f.get("investment")
-    other_funding = f.get("other_funding")
     if shared[0]:
-        return measure_result(HEAD_center, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_center[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
+    conditions: Conditions = {}
     unknown: list[str] = []
+    failures: list[str] = []
     # applicants enterprise
     if applicant is None:
         need.add("applicant")
@@ -659,202 +1490,72 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     elif applicant not in ("enterprise",):
         failures.append("适用主体为 企业")
     if failures:
-        return measure_result(HEAD_center, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_center, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = center_base(f, p, date, need, explain)
-    # funding_limit 50% * investment counting other_funding
-    if investment is None:
-        need.add("investment")
-    v1 = None if investment is None else D_0_50 * investment
-    limit = v1
-    if other_funding is None:
-        need.add("other_funding")
-    received = other_funding
-    funding = (limit, received, "50% * investment")
-    try:
-        if a1 is not None:
-            conditions["center.base"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：配套奖励")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("center.base")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision != UNKNOWN:
-                    total, precision = apply_funding(result, total, precision, reasons, funding, ROUNDING)
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "center.base",
-                    "award",
-                    "配套奖励",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, funding, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("创新中心", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:40  四.1
-# award platform.default 「default」
-def platform_default(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    key_platform = f.get("key_platform")
-    why = None
-    # if key_platform
-    if key_platform is None:
-        need.add("key_platform")
-    c1_ = key_platform
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_2)
-        steps.append("[四.1] default：适用（key_platform；" + used + "）")
-    # amount: ceiling 1000万
-    value = None
-    precision = AT_MOST
-    try:
-        value = D_10000000
-        if explain:
-            amount_step(steps, "1000万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("1000万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("default", exc), steps, None
-        if explain:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:41  四.1
-# award platform.national 「national」
-def platform_national(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    national_platform = f.get("national_platform")
-    why = None
-    # if national_platform
-    if national_platform is None:
-        need.add("national_platform")
-    c1_ = national_platform
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_3)
-        steps.append(TEXT_4 + used + "）")
-    # amount: ceiling 3000万
-    value = None
-    precision = AT_MOST
-    try:
-        value = D_30000000
-        if explain:
-            amount_step(steps, "3000万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("3000万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("national", exc), steps, None
-        if explain:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:42
-# bonus platform.3 「platform.3」
-def platform_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    revenue = f.get("revenue")
-    why = None
-    # if revenue 超过 2000万
-    if revenue is None:
-        need.add("revenue")
-    c1 = None if revenue is None else revenue > D_20000000
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_4)
-        steps.append(TEXT_5 + used + "）")
-    # amount: determined 30万
-    value = None
-    precision = EXACT
-    try:
-        value = D_300000
-        if explain:
-            amount_step(steps, "30万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("30万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("platform.3", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+        return measure_result(SPEC_center[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_center, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:38
 # measure platform 「平台」
+SPEC_platform: MeasureSpec = measure_spec(
+    ("platform", "平台", None, ("cash",)),
+    (
+        # constructs.policy:40  四.1
+        # award platform.default 「default」
+        clause(
+            "platform.default",
+            "award",
+            "default",
+            "四.1",
+            "[四.1] default：适用",
+            amount(D_10000000, "1000万", (), True),
+            (("key_platform", "key_platform", False, FACTS_2),),
+            "key_platform",
+        ),
+        # constructs.policy:41  四.1
+        # award platform.national 「national」
+        clause(
+            "platform.national",
+            "award",
+            "national",
+            "四.1",
+            "[四.1] national：适用",
+            amount(D_30000000, "3000万", (), True),
+            (("national_platform", "national_platform", False, FACTS_3),),
+            "national_platform",
+            exception_of="platform.default",
+            priority=1,
+        ),
+        # constructs.policy:42
+        # bonus platform.3 「platform.3」
+        clause(
+            "platform.3",
+            "bonus",
+            "platform.3",
+            None,
+            "platform.3：适用",
+            amount(D_300000, "30万", (), False),
+            ((("revenue", ">", D_20000000), "revenue 超过 2000万", False, FACTS_4),),
+            "revenue 超过 2000万",
+        ),
+    ),
+    "不满足任何给予条件：default、national",
+    preferences=((("customers", ">=", D_100), "customers >= 100", "优先支持：客户多"),),
+    selection="每年遴选不超过 30 个",
+    general=True,
+)
+
+
+# its requirements, then its data
 def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     applicant = f.get("applicant")
-    customers = f.get("customers")
     if shared[0]:
-        return measure_result(HEAD_platform, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_platform[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
+    conditions: Conditions = {}
     unknown: list[str] = []
+    failures: list[str] = []
     # applicants enterprise, park
     if applicant is None:
         need.add("applicant")
@@ -862,262 +1563,81 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
     elif applicant not in ("enterprise", "park"):
         failures.append("适用主体为 企业、园区")
     if failures:
-        return measure_result(HEAD_platform, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_platform, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = platform_default(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = platform_national(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3, floor3 = platform_3(f, p, date, need, explain)
-    try:
-        outcomes = [
-            ClauseOutcome(
-                "platform.default",
-                "award",
-                "default",
-                "四.1",
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-                floor1,
-            ),
-            ClauseOutcome(
-                "platform.national",
-                "award",
-                "national",
-                "四.1",
-                "platform.default",
-                1,
-                a2,
-                amount2,
-                precision2,
-                list(steps2),
-                why2,
-                floor2,
-            ),
-            ClauseOutcome(
-                "platform.3",
-                "bonus",
-                "platform.3",
-                None,
-                None,
-                None,
-                a3,
-                amount3,
-                precision3,
-                list(steps3),
-                why3,
-                floor3,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("平台", exc))
-    # prefer customers >= 100
-    if customers is None:
-        need.add("customers")
-    c1 = None if customers is None else customers >= D_100
-    holds = c1
-    if holds is True:
-        result.explanation.append("优先支持：客户多")
-    if result.status != INELIGIBLE:
-        result.selection = "每年遴选不超过 30 个"
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:47
-# award consulting.1 「consulting.1」
-def consulting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    customers = f.get("customers")
-    why = None
-    # if customers > 0
-    if customers is None:
-        need.add("customers")
-    c1 = None if customers is None else customers > D_0
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_5)
-        steps.append("consulting.1：适用（customers > 0；" + used + "）")
-    # amount: determined 5万/家 * customers
-    value = None
-    precision = EXACT
-    try:
-        if customers is None:
-            need.add("customers")
-        v2 = None if customers is None else D_50000 * customers
-        value = v2
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "5万/家 * customers",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_5),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("5万/家 * customers", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("consulting.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+        return measure_result(SPEC_platform[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_platform, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:46
 # measure consulting 「咨询」
+SPEC_consulting: MeasureSpec = measure_spec(
+    ("consulting", "咨询", None, ("cash",)),
+    (
+        # constructs.policy:47
+        # award consulting.1 「consulting.1」
+        clause(
+            "consulting.1",
+            "award",
+            "consulting.1",
+            None,
+            "consulting.1：适用",
+            amount((D_50000, "customers"), "5万/家 * customers", FACTS_5, False),
+            ((("customers", ">", D_0), "customers > 0", False, FACTS_5),),
+            "customers > 0",
+        ),
+    ),
+    "不满足任何给予条件：consulting.1",
+    stages=(
+        stage("h1", "1-6月", ("completion_h1", ">=", D_0_60), "completion_h1 60%或以上", D_0_50),
+        stage("h2", "7-12月", ("completion_h2", ">=", D_1_00), "completion_h2 >= 100%", None),
+    ),
+    no_clawback=True,
+)
+
+
+# its requirements, then its data
 def measure_consulting(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    completion_h1 = f.get("completion_h1")
-    completion_h2 = f.get("completion_h2")
     if shared[0]:
-        return measure_result(HEAD_consulting, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_consulting[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_consulting, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = consulting_1(f, p, date, need, explain)
-    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
-    # instalment h1: completion_h1 60%或以上
-    if completion_h1 is None:
-        need.add("completion_h1")
-    c1 = None if completion_h1 is None else completion_h1 >= D_0_60
-    holds = c1
-    share = D_0_50
-    if share is None:
-        holds = None  # the share cannot be worked out, so neither can the stage
-    stages.append(("h1", "1-6月", share, holds))
-    # instalment h2: completion_h2 >= 100%
-    if stages[-1][3] is not False:
-        if completion_h2 is None:
-            need.add("completion_h2")
-        c2 = None if completion_h2 is None else completion_h2 >= D_1_00
-        holds = c2
-        stages.append(("h2", "7-12月", None, holds))
-    try:
-        if a1 is not None:
-            conditions["consulting.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：consulting.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("consulting.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                undecided = False
-                if precision != UNKNOWN:
-                    total, decided = _instalments(result, total, stages, True, ROUNDING)
-                    undecided = not decided
-                if precision == UNKNOWN or undecided:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "consulting.1",
-                    "award",
-                    "consulting.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, stages, True)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("咨询", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:53
-# award banded.1 「banded.1」
-def banded_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    revenue = f.get("revenue")
-    why = None
-    steps: list[str] = []
-    if explain:
-        steps.append("banded.1：适用")
-    # amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset
-    # }
-    value = None
-    precision = EXACT
-    try:
-        if revenue is None:
-            need.add("revenue")
-        if revenue is None:
-            v1 = None
-        elif revenue < D_1000000:
-            v1 = D_50000
-        elif revenue >= D_1000000 and revenue <= D_10000000:
-            v1 = D_100000
-        else:
-            raise Unset("分档金额原文未给出")
-        value = v1
-        if explain and value is not None:
-            amount_step(steps, TEXT_6, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
-            band_step(
-                steps,
-                "营业收入",
-                revenue,
-                TUPLE_6,
-                ("不满 100万", "100万以上 且 不超过 1000万", "其他"),
-                (("money", None),),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_6, exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("banded.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_consulting, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:52
 # measure banded 「分档」
+SPEC_banded: MeasureSpec = measure_spec(
+    ("banded", "分档", None, ("cash",)),
+    (
+        # constructs.policy:53
+        # award banded.1 「banded.1」
+        clause(
+            "banded.1",
+            "award",
+            "banded.1",
+            None,
+            "banded.1：适用",
+            amount(value_4, TEXT_3, FACTS_4, False, arithmetic=steps_5),
+        ),
+    ),
+    "不满足任何给予条件：banded.1",
+)
+
+
+# its requirements, then its data
 def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     score = f.get("score")
     if shared[0]:
-        return measure_result(HEAD_banded, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_banded[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
+    conditions: Conditions = {}
     unknown: list[str] = []
-    # exclude score < 0
+    failures: list[str] = []
+    # constructs.policy:54  exclude score < 0
     if score is None:
         need.add("score")
     c1 = None if score is None else score < D_0
@@ -1129,282 +1649,91 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     elif holds is None:
         unknown.append("评分为负")
     if failures:
-        return measure_result(HEAD_banded, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_banded, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = banded_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["banded.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：banded.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("banded.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "banded.1",
-                    "award",
-                    "banded.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("分档", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:57
-# award pilot.1 「pilot.1」
-def pilot_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    standards = f.get("standards")
-    why = None
-    # if standards >= 1
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_1
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("pilot.1：适用（standards >= 1；" + used + "）")
-    # amount: determined pilot_amount
-    value = None
-    precision = EXACT
-    try:
-        v2 = param_pilot_amount(f, p, date, need)
-        value = v2
-        if explain:
-            amount_step(steps, "pilot_amount", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("pilot_amount", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("pilot.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:58
-# bonus pilot.2 「pilot.2」
-def pilot_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    standards = f.get("standards")
-    why = None
-    # if standards >= 3
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_3
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("pilot.2：适用（standards >= 3；" + used + "）")
-    # amount: unset unset
-    why = "pilot.2：原文未给出金额"
-    # cap 20万
-    limit = D_200000
-    steps.append("封顶 " + yuan(limit))
-    return True, None, UNKNOWN, why, steps, None
+        return measure_result(SPEC_banded[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_banded, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:56
 # measure pilot 「试点」
+SPEC_pilot: MeasureSpec = measure_spec(
+    ("pilot", "试点", None, ("cash",)),
+    (
+        # constructs.policy:57
+        # award pilot.1 「pilot.1」
+        clause(
+            "pilot.1",
+            "award",
+            "pilot.1",
+            None,
+            "pilot.1：适用",
+            amount(value_6, "pilot_amount", (), False),
+            ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
+            "standards >= 1",
+        ),
+        # constructs.policy:58
+        # bonus pilot.2 「pilot.2」
+        clause(
+            "pilot.2",
+            "bonus",
+            "pilot.2",
+            None,
+            "pilot.2：适用",
+            amount(None, "", (), False, ((D_200000, "20万"),), unset_reason="pilot.2：原文未给出金额"),
+            ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
+            "standards >= 3",
+        ),
+    ),
+    "不满足任何给予条件：pilot.1",
+)
+
+
+# its requirements, then its data
 def measure_pilot(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_pilot, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_pilot[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_pilot, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = pilot_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = pilot_2(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None:
-            conditions["pilot.1"] = a1
-            conditions["pilot.2"] = a2
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：pilot.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("pilot.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if a2:
-                    result.clauses.append("pilot.2")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a1 + a2 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "pilot.1",
-                    "award",
-                    "pilot.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-                ClauseOutcome(
-                    "pilot.2",
-                    "bonus",
-                    "pilot.2",
-                    None,
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                    floor2,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("试点", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:63
-# award voucher.1 「voucher.1」
-def voucher_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    fees = f.get("fees")
-    why = None
-    # unless fees == 0
-    if fees is None:
-        need.add("fees")
-    c1 = None if fees is None else fees == D_0
-    c1_ = c1
-    c1_ = None if c1_ is None else not c1_
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_7)
-        steps.append("voucher.1：适用（fees == 0；" + used + "）")
-    # amount: determined base_rate * fees
-    value = None
-    precision = EXACT
-    try:
-        v2 = param_base_rate(f, p, date, need)
-        if fees is None:
-            need.add("fees")
-        v3 = None if fees is None else v2 * fees
-        value = v3
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "base_rate * fees",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_7),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("base_rate * fees", exc)
-        precision = UNKNOWN
-    # cap 5万
-    limit = D_50000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 5万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 5万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("voucher.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_pilot, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:60
 # measure voucher 「消费券」
+SPEC_voucher: MeasureSpec = measure_spec(
+    ("voucher", "消费券", None, ("voucher",)),
+    (
+        # constructs.policy:63
+        # award voucher.1 「voucher.1」
+        clause(
+            "voucher.1",
+            "award",
+            "voucher.1",
+            None,
+            "voucher.1：适用",
+            amount(value_7, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
+            ((("fees", "==", D_0), "fees == 0", True, FACTS_7),),
+            "fees == 0",
+        ),
+    ),
+    "不满足任何给予条件：voucher.1",
+)
+
+
+# its requirements, then its data
 def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     revenue = f.get("revenue")
     score = f.get("score")
     if shared[0]:
-        return measure_result(HEAD_voucher, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_voucher[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
+    conditions: Conditions = {}
     unknown: list[str] = []
-    # require score >= 60 or revenue > 1000万
+    failures: list[str] = []
+    # constructs.policy:62  require score >= 60 or revenue > 1000万
     if score is None:
         need.add("score")
     c1 = None if score is None else score >= D_60
@@ -1422,628 +1751,167 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
     elif holds is None:
         unknown.append("评分或收入达标")
     if failures:
-        return measure_result(HEAD_voucher, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_voucher, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = voucher_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["voucher.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：voucher.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("voucher.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "voucher.1",
-                    "award",
-                    "voucher.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("消费券", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:67
-# award ladder.d 「d」
-def ladder_d(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    standards = f.get("standards")
-    why = None
-    # if standards >= 1
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_1
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("d：适用（standards >= 1；" + used + "）")
-    # amount: determined 10万
-    value = None
-    precision = EXACT
-    try:
-        value = D_100000
-        if explain:
-            amount_step(steps, "10万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("10万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("d", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:68
-# award ladder.e1 「e1」
-def ladder_e1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    standards = f.get("standards")
-    why = None
-    # if standards >= 5
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_5
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("e1：适用（standards >= 5；" + used + "）")
-    # amount: determined 20万
-    value = None
-    precision = EXACT
-    try:
-        value = D_200000
-        if explain:
-            amount_step(steps, "20万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("20万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:69
-# award ladder.e2 「e2」
-def ladder_e2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    standards = f.get("standards")
-    why = None
-    # if standards >= 10
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_10
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("e2：适用（standards >= 10；" + used + "）")
-    # amount: determined 30万
-    value = None
-    precision = EXACT
-    try:
-        value = D_300000
-        if explain:
-            amount_step(steps, "30万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("30万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e2", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:70
-# award ladder.e3 「e3」
-def ladder_e3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    standards = f.get("standards")
-    why = None
-    # if standards >= 20
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_20
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("e3：适用（standards >= 20；" + used + "）")
-    # amount: determined 40万
-    value = None
-    precision = EXACT
-    try:
-        value = D_400000
-        if explain:
-            amount_step(steps, "40万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("40万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("e3", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+        return measure_result(SPEC_voucher[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_voucher, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:66
 # measure ladder 「多个例外」
+SPEC_ladder: MeasureSpec = measure_spec(
+    ("ladder", "多个例外", None, ("cash",)),
+    (
+        # constructs.policy:67
+        # award ladder.d 「d」
+        clause(
+            "ladder.d",
+            "award",
+            "d",
+            None,
+            "d：适用",
+            amount(D_100000, "10万", (), False),
+            ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
+            "standards >= 1",
+        ),
+        # constructs.policy:68
+        # award ladder.e1 「e1」
+        clause(
+            "ladder.e1",
+            "award",
+            "e1",
+            None,
+            "e1：适用",
+            amount(D_200000, "20万", (), False),
+            ((("standards", ">=", D_5), "standards >= 5", False, FACTS_6),),
+            "standards >= 5",
+            exception_of="ladder.d",
+            priority=2,
+        ),
+        # constructs.policy:69
+        # award ladder.e2 「e2」
+        clause(
+            "ladder.e2",
+            "award",
+            "e2",
+            None,
+            "e2：适用",
+            amount(D_300000, "30万", (), False),
+            ((("standards", ">=", D_10), "standards >= 10", False, FACTS_6),),
+            "standards >= 10",
+            exception_of="ladder.d",
+            priority=2,
+        ),
+        # constructs.policy:70
+        # award ladder.e3 「e3」
+        clause(
+            "ladder.e3",
+            "award",
+            "e3",
+            None,
+            "e3：适用",
+            amount(D_400000, "40万", (), False),
+            ((("standards", ">=", D_20), "standards >= 20", False, FACTS_6),),
+            "standards >= 20",
+            exception_of="ladder.d",
+        ),
+    ),
+    "不满足任何给予条件：d、e1、e2、e3",
+    general=True,
+)
+
+
+# its requirements, then its data
 def measure_ladder(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_ladder, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_ladder[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_ladder, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = ladder_d(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = ladder_e1(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3, floor3 = ladder_e2(f, p, date, need, explain)
-    a4, amount4, precision4, why4, steps4, floor4 = ladder_e3(f, p, date, need, explain)
-    try:
-        outcomes = [
-            ClauseOutcome(
-                "ladder.d",
-                "award",
-                "d",
-                None,
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-                floor1,
-            ),
-            ClauseOutcome(
-                "ladder.e1",
-                "award",
-                "e1",
-                None,
-                "ladder.d",
-                2,
-                a2,
-                amount2,
-                precision2,
-                list(steps2),
-                why2,
-                floor2,
-            ),
-            ClauseOutcome(
-                "ladder.e2",
-                "award",
-                "e2",
-                None,
-                "ladder.d",
-                2,
-                a3,
-                amount3,
-                precision3,
-                list(steps3),
-                why3,
-                floor3,
-            ),
-            ClauseOutcome(
-                "ladder.e3",
-                "award",
-                "e3",
-                None,
-                "ladder.d",
-                None,
-                a4,
-                amount4,
-                precision4,
-                list(steps4),
-                why4,
-                floor4,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("多个例外", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:74
-# award misc.1 「misc.1」
-def misc_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    center_level = f.get("center_level")
-    key_platform = f.get("key_platform")
-    other_funding = f.get("other_funding")
-    why = None
-    # if center_level in [national, provincial] and not key_platform
-    if center_level is None:
-        need.add("center_level")
-    c1 = None if center_level is None else center_level in ("national", "provincial")
-    if c1 is False:
-        c2: bool | None = False
-    else:
-        if key_platform is None:
-            need.add("key_platform")
-        c3 = None if key_platform is None else not key_platform
-        c2 = False if c3 is False else c1 and c3
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_8)
-        steps.append(TEXT_7 + used + "）")
-    # amount: determined min(1:1 * other_funding, 1000万)
-    value = None
-    precision = EXACT
-    try:
-        if other_funding is None:
-            need.add("other_funding")
-        v4 = None if other_funding is None else D_1 * other_funding
-        v5 = None if v4 is None else min(v4, D_10000000)
-        value = v5
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "min(1:1 * other_funding, 1000万)",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_9),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("min(1:1 * other_funding, 1000万)", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:75  第十条
-# award misc.2 「misc.2」
-def misc_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    established = f.get("established")
-    investment = f.get("investment")
-    why = None
-    # if established + 2年 <= 2023-06-01
-    try:
-        if established is None:
-            need.add("established")
-        v1 = None if established is None else add_duration(established, 2, "year")
-        c2 = None if v1 is None else v1 <= DATE_2023_06_01
-        c1_ = c2
-    except Unset as exc:
-        c1_, why = None, exc.what
-    except ARITHMETIC as exc:
-        c1_, why = None, failure("established + 2年 <= 2023-06-01", exc)
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_10)
-        steps.append(TEXT_8 + used + "）")
-    # amount: determined max(investment / 10, 1万)
-    value = None
-    precision = EXACT
-    try:
-        if investment is None:
-            need.add("investment")
-        v3 = None if investment is None else investment / D_10
-        v4 = None if v3 is None else max(v3, D_10000)
-        value = v4
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "max(investment / 10, 1万)",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_1),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("max(investment / 10, 1万)", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.2", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:76
-# award misc.3 「misc.3」
-def misc_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    fees = f.get("fees")
-    investment = f.get("investment")
-    key_platform = f.get("key_platform")
-    national_platform = f.get("national_platform")
-    revenue = f.get("revenue")
-    why = None
-    # if key_platform implies national_platform
-    if key_platform is None:
-        need.add("key_platform")
-    c1 = None if key_platform is None else not key_platform
-    if c1 is True:
-        c2: bool | None = True
-    else:
-        if national_platform is None:
-            need.add("national_platform")
-        c2 = True if national_platform is True else None if c1 is None or national_platform is None else False
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_11)
-        steps.append(TEXT_9 + used + "）")
-    # amount: determined investment * (revenue / fees)
-    value = None
-    precision = EXACT
-    try:
-        if investment is None:
-            need.add("investment")
-        if revenue is None:
-            need.add("revenue")
-        if fees is None:
-            need.add("fees")
-        v3 = None if revenue is None or fees is None else revenue / fees
-        v4 = None if investment is None or v3 is None else investment * v3
-        value = v4
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "investment * (revenue / fees)",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_12),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("investment * (revenue / fees)", exc)
-        precision = UNKNOWN
-    # cap 50万
-    limit = D_500000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 50万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 50万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.3", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:77
-# award misc.4 「misc.4」
-def misc_4(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    investment = f.get("investment")
-    standards = f.get("standards")
-    why = None
-    # if standards >= 3
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_3
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("misc.4：适用（standards >= 3；" + used + "）")
-    # amount: determined 10万 * blocks(investment - 1000万, 100万)
-    value = None
-    precision = EXACT
-    try:
-        if investment is None:
-            need.add("investment")
-        v2 = None if investment is None else investment - D_10000000
-        v3 = None if v2 is None else blocks(v2, D_1000000)
-        v4 = None if v3 is None else D_100000 * v3
-        value = v4
-        if explain and value is not None:
-            amount_step(steps, TEXT_10, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
-            v5 = None if investment is None else investment - D_10000000
-            whole_step(steps, "blocks", "投资额 - 1000万", v5, D_1000000, (("money", None), ("money", None)))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_10, exc)
-        precision = UNKNOWN
-    # cap 100万
-    limit = D_1000000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.4", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:78
-# award misc.5 「misc.5」
-def misc_5(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    fees = f.get("fees")
-    investment = f.get("investment")
-    revenue = f.get("revenue")
-    standards = f.get("standards")
-    why = None
-    # if standards >= 30
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_30
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("misc.5：适用（standards >= 30；" + used + "）")
-    # amount: determined round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
-    # 每满(investment, fees)
-    value = None
-    precision = EXACT
-    try:
-        if revenue is None:
-            need.add("revenue")
-        v2 = None if revenue is None else revenue - D_5000000
-        v3 = None if v2 is None else max(v2, D_0)
-        if fees is None:
-            need.add("fees")
-        v4 = None if v3 is None or fees is None else round_down(v3, fees)
-        if revenue is None:
-            need.add("revenue")
-        v5 = None if revenue is None else D_0_05 * revenue
-        v6 = None if v5 is None else round_down(v5, D_10000)
-        v7 = None if v4 is None or v6 is None else v4 + v6
-        if investment is None:
-            need.add("investment")
-        if fees is None:
-            need.add("fees")
-        v8 = None if investment is None or fees is None else blocks(investment, fees)
-        v9 = None if v8 is None else D_20000 * v8
-        v10 = None if v7 is None or v9 is None else v7 + v9
-        value = v10
-        if explain and value is not None:
-            amount_step(steps, TEXT_11, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_12))
-            v11 = None if revenue is None else revenue - D_5000000
-            v12 = None if v11 is None else max(v11, D_0)
-            whole_step(
-                steps,
-                "round_down",
-                "取大(营业收入 - 500万, 0)",
-                v12,
-                fees,
-                (("money", None), ("money", None)),
-            )
-            v13 = None if revenue is None else D_0_05 * revenue
-            whole_step(steps, "round_down", "5% × 营业收入", v13, D_10000, (("money", None), ("money", None)))
-            whole_step(steps, "blocks", "投资额", investment, fees, (("money", None), ("money", None)))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_11, exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("misc.5", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_ladder, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:72
 # measure misc 「杂项」
+SPEC_misc: MeasureSpec = measure_spec(
+    ("misc", "杂项", None, ("cash",)),
+    (
+        # constructs.policy:74
+        # award misc.1 「misc.1」
+        clause(
+            "misc.1",
+            "award",
+            "misc.1",
+            None,
+            "misc.1：适用",
+            amount(value_8, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
+            ((value_9, TEXT_4, False, FACTS_9),),
+            TEXT_4,
+        ),
+        # constructs.policy:75  第十条
+        # award misc.2 「misc.2」
+        clause(
+            "misc.2",
+            "award",
+            "misc.2",
+            "第十条",
+            "[第十条] misc.2：适用",
+            amount(value_10, "max(investment / 10, 1万)", FACTS_1, False),
+            ((value_11, "established + 2年 <= 2023-06-01", False, FACTS_10),),
+            "established + 2年 <= 2023-06-01",
+        ),
+        # constructs.policy:76
+        # award misc.3 「misc.3」
+        clause(
+            "misc.3",
+            "award",
+            "misc.3",
+            None,
+            "misc.3：适用",
+            amount(value_12, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
+            ((value_13, "key_platform implies national_platform", False, FACTS_12),),
+            "key_platform implies national_platform",
+        ),
+        # constructs.policy:77
+        # award misc.4 「misc.4」
+        clause(
+            "misc.4",
+            "award",
+            "misc.4",
+            None,
+            "misc.4：适用",
+            amount(value_14, TEXT_5, FACTS_1, False, ((D_1000000, "100万"),), arithmetic=steps_15),
+            ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
+            "standards >= 3",
+        ),
+        # constructs.policy:78
+        # award misc.5 「misc.5」
+        clause(
+            "misc.5",
+            "award",
+            "misc.5",
+            None,
+            "misc.5：适用",
+            amount(value_16, TEXT_6, FACTS_11, False, arithmetic=steps_17),
+            ((("standards", ">=", D_30), "standards >= 30", False, FACTS_6),),
+            "standards >= 30",
+        ),
+    ),
+    TEXT_7,
+)
+
+
+# its requirements, then its data
 def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     applicant = f.get("applicant")
     if shared[0]:
-        return measure_result(HEAD_misc, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_misc[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
+    conditions: Conditions = {}
     unknown: list[str] = []
+    failures: list[str] = []
     # applicants park
     if applicant is None:
         need.add("applicant")
@@ -2051,1059 +1919,195 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     elif applicant not in ("park",):
         failures.append("适用主体为 园区")
     if failures:
-        return measure_result(HEAD_misc, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_misc, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = misc_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = misc_2(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3, floor3 = misc_3(f, p, date, need, explain)
-    a4, amount4, precision4, why4, steps4, floor4 = misc_4(f, p, date, need, explain)
-    a5, amount5, precision5, why5, steps5, floor5 = misc_5(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None and a3 is not None and a4 is not None and a5 is not None:
-            conditions["misc.1"] = a1
-            conditions["misc.2"] = a2
-            conditions["misc.3"] = a3
-            conditions["misc.4"] = a4
-            conditions["misc.5"] = a5
-            if not (a1 or a2 or a3 or a4 or a5):
-                result.status = INELIGIBLE
-                result.reasons.append(TEXT_12)
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                if a1:
-                    result.clauses.append("misc.1")
-                    result.explanation.extend(steps1)
-                    if why1:
-                        reasons.append(why1)
-                    if precision1 != EXACT and precision != UNKNOWN:
-                        precision = precision1
-                    if amount1 is not None:
-                        total += amount1
-                if a2:
-                    result.clauses.append("misc.2")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a3:
-                    result.clauses.append("misc.3")
-                    result.explanation.extend(steps3)
-                    if why3:
-                        reasons.append(why3)
-                    if precision3 != EXACT and precision != UNKNOWN:
-                        precision = precision3
-                    if amount3 is not None:
-                        total += amount3
-                if a4:
-                    result.clauses.append("misc.4")
-                    result.explanation.extend(steps4)
-                    if why4:
-                        reasons.append(why4)
-                    if precision4 != EXACT and precision != UNKNOWN:
-                        precision = precision4
-                    if amount4 is not None:
-                        total += amount4
-                if a5:
-                    result.clauses.append("misc.5")
-                    result.explanation.extend(steps5)
-                    if why5:
-                        reasons.append(why5)
-                    if precision5 != EXACT and precision != UNKNOWN:
-                        precision = precision5
-                    if amount5 is not None:
-                        total += amount5
-                if a1 + a2 + a3 + a4 + a5 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "misc.1",
-                    "award",
-                    "misc.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-                ClauseOutcome(
-                    "misc.2",
-                    "award",
-                    "misc.2",
-                    "第十条",
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                    floor2,
-                ),
-                ClauseOutcome(
-                    "misc.3",
-                    "award",
-                    "misc.3",
-                    None,
-                    None,
-                    None,
-                    a3,
-                    amount3,
-                    precision3,
-                    list(steps3),
-                    why3,
-                    floor3,
-                ),
-                ClauseOutcome(
-                    "misc.4",
-                    "award",
-                    "misc.4",
-                    None,
-                    None,
-                    None,
-                    a4,
-                    amount4,
-                    precision4,
-                    list(steps4),
-                    why4,
-                    floor4,
-                ),
-                ClauseOutcome(
-                    "misc.5",
-                    "award",
-                    "misc.5",
-                    None,
-                    None,
-                    None,
-                    a5,
-                    amount5,
-                    precision5,
-                    list(steps5),
-                    why5,
-                    floor5,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("杂项", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:81
-# award brackets.1 「brackets.1」
-def brackets_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    investment = f.get("investment")
-    standards = f.get("standards")
-    why = None
-    # if standards >= 40
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_40
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("brackets.1：适用（standards >= 40；" + used + "）")
-    # amount: determined progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
-    # 5000万: 2% }
-    value = None
-    precision = EXACT
-    try:
-        if investment is None:
-            need.add("investment")
-        v2 = None if investment is None else progressive(investment, TUPLE_14)
-        value = v2
-        if explain and value is not None:
-            amount_step(steps, TEXT_13, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
-            bracket_step(steps, "投资额", investment, TUPLE_14, TUPLE_15)
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_13, exc)
-        precision = UNKNOWN
-    # cap 300万
-    limit = D_3000000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 300万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 300万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("brackets.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:82
-# award brackets.2 「brackets.2」
-def brackets_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    revenue = f.get("revenue")
-    standards = f.get("standards")
-    why = None
-    # if standards >= 50
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_50
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("brackets.2：适用（standards >= 50；" + used + "）")
-    # amount: determined progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate,
-    # 超过 upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
-    value = None
-    precision = EXACT
-    try:
-        if revenue is None:
-            need.add("revenue")
-        v2 = param_upper_bracket(f, p, date, need)
-        v3 = param_base_rate(f, p, date, need)
-        v4 = param_upper_bracket(f, p, date, need)
-        v5 = ((None, D_5000000, D_0), (D_5000000, v2, v3), (v4, None, D_0_01))
-        v6 = None if revenue is None else progressive(revenue, v5)
-        if revenue is None:
-            need.add("revenue")
-        if revenue is None:
-            v7 = None
-        elif revenue < D_1000000:
-            v7 = D_10000
-        elif revenue >= D_1000000:
-            v7 = D_20000
-        else:
-            raise Unset("没有适用的档次")
-        v8 = None if v6 is None or v7 is None else v6 + v7
-        value = v8
-        if explain and value is not None:
-            amount_step(steps, TEXT_14, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
-            v9 = param_upper_bracket(f, p, date, need)
-            v10 = param_base_rate(f, p, date, need)
-            v11 = param_upper_bracket(f, p, date, need)
-            v12 = ((None, D_5000000, D_0), (D_5000000, v9, v10), (v11, None, D_0_01))
-            bracket_step(steps, "营业收入", revenue, v12, TUPLE_16)
-            band_step(
-                steps,
-                "营业收入",
-                revenue,
-                ((("<", D_1000000),), ((">=", D_1000000),)),
-                ("不满 100万", "100万以上"),
-                (("money", None),),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_14, exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("brackets.2", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:83
-# award brackets.3 「brackets.3」
-def brackets_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    customers = f.get("customers")
-    standards = f.get("standards")
-    why = None
-    # if standards >= 60
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_60
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("brackets.3：适用（standards >= 60；" + used + "）")
-    # amount: determined 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
-    value = None
-    precision = EXACT
-    try:
-        if customers is None:
-            need.add("customers")
-        if customers is None:
-            v2 = None
-        else:
-            v2 = progressive(customers, ((None, D_10, D_1000), (D_10, None, D_500)))
-        value = v2
-        if explain and value is not None:
-            amount_step(steps, TEXT_15, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_5))
-            bracket_step(steps, "客户数量", customers, ((None, D_10, D_1000), (D_10, None, D_500)), TUPLE_17)
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_15, exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("brackets.3", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+        return measure_result(SPEC_misc[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_misc, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:80
 # measure brackets 「超额累进」
+SPEC_brackets: MeasureSpec = measure_spec(
+    ("brackets", "超额累进", None, ("cash",)),
+    (
+        # constructs.policy:81
+        # award brackets.1 「brackets.1」
+        clause(
+            "brackets.1",
+            "award",
+            "brackets.1",
+            None,
+            "brackets.1：适用",
+            amount(value_18, TEXT_8, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_19),
+            ((("standards", ">=", D_40), "standards >= 40", False, FACTS_6),),
+            "standards >= 40",
+        ),
+        # constructs.policy:82
+        # award brackets.2 「brackets.2」
+        clause(
+            "brackets.2",
+            "award",
+            "brackets.2",
+            None,
+            "brackets.2：适用",
+            amount(value_20, TEXT_9, FACTS_4, False, arithmetic=steps_21),
+            ((("standards", ">=", D_50), "standards >= 50", False, FACTS_6),),
+            "standards >= 50",
+        ),
+        # constructs.policy:83
+        # award brackets.3 「brackets.3」
+        clause(
+            "brackets.3",
+            "award",
+            "brackets.3",
+            None,
+            "brackets.3：适用",
+            amount(value_22, TEXT_10, FACTS_5, False, arithmetic=steps_23),
+            ((("standards", ">=", D_60), "standards >= 60", False, FACTS_6),),
+            "standards >= 60",
+        ),
+    ),
+    TEXT_11,
+)
+
+
+# its requirements, then its data
 def measure_brackets(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_brackets, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_brackets[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_brackets, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = brackets_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = brackets_2(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3, floor3 = brackets_3(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None and a3 is not None:
-            conditions["brackets.1"] = a1
-            conditions["brackets.2"] = a2
-            conditions["brackets.3"] = a3
-            if not (a1 or a2 or a3):
-                result.status = INELIGIBLE
-                result.reasons.append(TEXT_16)
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                if a1:
-                    result.clauses.append("brackets.1")
-                    result.explanation.extend(steps1)
-                    if why1:
-                        reasons.append(why1)
-                    if precision1 != EXACT and precision != UNKNOWN:
-                        precision = precision1
-                    if amount1 is not None:
-                        total += amount1
-                if a2:
-                    result.clauses.append("brackets.2")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a3:
-                    result.clauses.append("brackets.3")
-                    result.explanation.extend(steps3)
-                    if why3:
-                        reasons.append(why3)
-                    if precision3 != EXACT and precision != UNKNOWN:
-                        precision = precision3
-                    if amount3 is not None:
-                        total += amount3
-                if a1 + a2 + a3 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "brackets.1",
-                    "award",
-                    "brackets.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-                ClauseOutcome(
-                    "brackets.2",
-                    "award",
-                    "brackets.2",
-                    None,
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                    floor2,
-                ),
-                ClauseOutcome(
-                    "brackets.3",
-                    "award",
-                    "brackets.3",
-                    None,
-                    None,
-                    None,
-                    a3,
-                    amount3,
-                    precision3,
-                    list(steps3),
-                    why3,
-                    floor3,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("超额累进", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:86
-# award schedules.1 「schedules.1」
-def schedules_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    established = f.get("established")
-    revenue = f.get("revenue")
-    standards = f.get("standards")
-    why = None
-    # if standards >= 70
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_70
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    # if 奖励期：自成立日期当年起第1至5年
-    if established is None:
-        need.add("established")
-    if date is None:
-        need.add("评估日期")
-        v2 = None
-    elif established is None:
-        v2 = None
-    else:
-        v2 = year_no(established, date)
-    c3 = None if v2 is None else v2 >= D_1
-    if c3 is False:
-        c4: bool | None = False
-    else:
-        if established is None:
-            need.add("established")
-        if date is None:
-            need.add("评估日期")
-            v5 = None
-        elif established is None:
-            v5 = None
-        else:
-            v5 = year_no(established, date)
-        c6 = None if v5 is None else v5 <= D_5
-        c4 = False if c6 is False else c3 and c6
-    c2_ = c4
-    if c2_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None or c2_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = "；".join(filter(None, (facts_text(f, FACTS_6), facts_text(f, FACTS_10))))
-        steps.append(TEXT_17 + used + "）")
-    # amount: determined schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue
-    value = None
-    precision = EXACT
-    try:
-        if established is None:
-            need.add("established")
-        if date is None:
-            need.add("评估日期")
-            v7 = None
-        elif established is None:
-            v7 = None
-        else:
-            v7 = year_no(established, date)
-        if v7 is None:
-            v8 = None
-        elif v7 >= D_1 and v7 <= D_2:
-            v8 = D_0_80
-        elif v7 >= D_3 and v7 <= D_5:
-            v8 = D_0_50
-        else:
-            raise Unset(TEXT_18)
-        if revenue is None:
-            need.add("revenue")
-        v9 = None if v8 is None or revenue is None else v8 * revenue
-        value = v9
-        if explain and value is not None:
-            amount_step(steps, TEXT_19, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_13))
-            v10 = None if date is None or established is None else year_no(established, date)
-            year_step(steps, "成立日期", v10, ((1, 2), (3, 5)), ("第1至2年：80%", "第3至5年：50%"))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_19, exc)
-        precision = UNKNOWN
-    # cap 100万
-    limit = D_1000000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("schedules.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:87
-# bonus schedules.2 「schedules.2」
-def schedules_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    established = f.get("established")
-    why = None
-    # if year(established) >= 2020
-    if established is None:
-        need.add("established")
-    v1 = None if established is None else calendar_year(established)
-    c2 = None if v1 is None else v1 >= D_2020
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    # if 奖励期：自成立日期当年起第1至3年
-    if established is None:
-        need.add("established")
-    if date is None:
-        need.add("评估日期")
-        v3 = None
-    elif established is None:
-        v3 = None
-    else:
-        v3 = year_no(established, date)
-    c4 = None if v3 is None else v3 >= D_1
-    if c4 is False:
-        c5: bool | None = False
-    else:
-        if established is None:
-            need.add("established")
-        if date is None:
-            need.add("评估日期")
-            v6 = None
-        elif established is None:
-            v6 = None
-        else:
-            v6 = year_no(established, date)
-        c7 = None if v6 is None else v6 <= D_3
-        c5 = False if c7 is False else c4 and c7
-    c2_ = c5
-    if c2_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None or c2_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = "；".join(filter(None, (facts_text(f, FACTS_10), facts_text(f, FACTS_10))))
-        steps.append(TEXT_20 + used + "）")
-    # amount: determined 逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
-    value = None
-    precision = EXACT
-    try:
-        if established is None:
-            need.add("established")
-        if date is None:
-            need.add("评估日期")
-            v8 = None
-        elif established is None:
-            v8 = None
-        else:
-            v8 = year_no(established, date)
-        if v8 is None:
-            v9 = None
-        elif v8 >= D_1 and v8 <= D_1:
-            v9 = D_50000
-        elif v8 >= D_2 and v8 <= D_2:
-            v9 = D_30000
-        elif v8 >= D_3 and v8 <= D_3:
-            v9 = D_20000
-        else:
-            raise Unset(TEXT_18)
-        value = v9
-        if explain and value is not None:
-            amount_step(steps, TEXT_21, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_10))
-            v10 = None if date is None or established is None else year_no(established, date)
-            year_step(
-                steps,
-                "成立日期",
-                v10,
-                ((1, 1), (2, 2), (3, 3)),
-                ("第1年：5万", "第2年：3万", "第3年：2万"),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_21, exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("schedules.2", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_brackets, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:85
 # measure schedules 「逐年奖励」
+SPEC_schedules: MeasureSpec = measure_spec(
+    ("schedules", "逐年奖励", None, ("cash",)),
+    (
+        # constructs.policy:86
+        # award schedules.1 「schedules.1」
+        clause(
+            "schedules.1",
+            "award",
+            "schedules.1",
+            None,
+            "schedules.1：适用",
+            amount(value_24, TEXT_13, FACTS_13, False, ((D_1000000, "100万"),), arithmetic=steps_25),
+            (
+                (("standards", ">=", D_70), "standards >= 70", False, FACTS_6),
+                (value_26, "奖励期：自成立日期当年起第1至5年", False, FACTS_10),
+            ),
+            TEXT_14,
+        ),
+        # constructs.policy:87
+        # bonus schedules.2 「schedules.2」
+        clause(
+            "schedules.2",
+            "bonus",
+            "schedules.2",
+            None,
+            "schedules.2：适用",
+            amount(value_27, TEXT_15, FACTS_10, False, arithmetic=steps_28),
+            (
+                (value_29, "year(established) >= 2020", False, FACTS_10),
+                (value_30, "奖励期：自成立日期当年起第1至3年", False, FACTS_10),
+            ),
+            TEXT_16,
+        ),
+    ),
+    "不满足任何给予条件：schedules.1",
+)
+
+
+# its requirements, then its data
 def measure_schedules(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_schedules, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_schedules[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_schedules, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = schedules_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = schedules_2(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None:
-            conditions["schedules.1"] = a1
-            conditions["schedules.2"] = a2
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：schedules.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("schedules.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if a2:
-                    result.clauses.append("schedules.2")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a1 + a2 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "schedules.1",
-                    "award",
-                    "schedules.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-                ClauseOutcome(
-                    "schedules.2",
-                    "bonus",
-                    "schedules.2",
-                    None,
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                    floor2,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("逐年奖励", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# constructs.policy:90
-# award bounds.1 「bounds.1」
-def bounds_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    investment = f.get("investment")
-    other_funding = f.get("other_funding")
-    standards = f.get("standards")
-    why = None
-    # if standards >= 70
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_70
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("bounds.1：适用（standards >= 70；" + used + "）")
-    # amount: ceiling 20% * investment
-    value = None
-    precision = AT_MOST
-    try:
-        if investment is None:
-            need.add("investment")
-        v2 = None if investment is None else D_0_20 * investment
-        value = v2
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "20% * investment",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_1),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("20% * investment", exc)
-        precision = UNKNOWN
-    # floor 5% * investment
-    floor = None
-    if value is not None and precision != UNKNOWN:
-        try:
-            if investment is None:
-                need.add("investment")
-            v3 = None if investment is None else D_0_05 * investment
-            floor = v3
-        except (Unset, *ARITHMETIC) as exc:
-            why = exc.what if isinstance(exc, Unset) else failure("5% * investment", exc)
-            precision = UNKNOWN
-        else:
-            if floor is None:
-                precision = UNKNOWN  # a fact it reads is missing
-            else:
-                value = lift(value, floor, "5% * investment", True, steps if explain else None)
-    # cap 500万
-    limit = D_5000000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 500万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 500万：" + yuan(limit) + "（未起作用）")
-    # offset other_funding
-    offset = None
-    if value is not None and precision != UNKNOWN:
-        try:
-            if other_funding is None:
-                need.add("other_funding")
-            offset = other_funding
-        except (Unset, *ARITHMETIC) as exc:
-            what = exc.what if isinstance(exc, Unset) else failure("other_funding", exc)
-            if precision == EXACT:
-                precision = AT_MOST
-            steps.append("扣除已获 other_funding：" + what + "，金额为上限")
-        else:
-            if offset is None:
-                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
-    lower = None
-    if value is not None and precision != UNKNOWN:
-        value, lower = settle_bounds(
-            value,
-            floor,
-            offset,
-            True,
-            ("5% * investment", "other_funding"),
-            steps if explain else None,
-        )
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("bounds.1", exc), steps, None
-        if lower is not None:
-            lower = lower.quantize(QUANTUM, ROUND_MODE)
-        if explain:
-            ceiling_step(steps, value, lower)
-        return True, value, precision, why, steps, lower if precision == AT_MOST else None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:91
-# award bounds.2 「bounds.2」
-def bounds_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    other_funding = f.get("other_funding")
-    revenue = f.get("revenue")
-    standards = f.get("standards")
-    why = None
-    # if standards >= 80
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_80
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("bounds.2：适用（standards >= 80；" + used + "）")
-    # amount: determined 10% * revenue
-    value = None
-    precision = EXACT
-    try:
-        if revenue is None:
-            need.add("revenue")
-        v2 = None if revenue is None else D_0_10 * revenue
-        value = v2
-        if explain and value is not None:
-            amount_step(steps, "10% * revenue", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("10% * revenue", exc)
-        precision = UNKNOWN
-    # floor 10万
-    floor = None
-    if value is not None and precision != UNKNOWN:
-        try:
-            floor = D_100000
-        except (Unset, *ARITHMETIC) as exc:
-            why = exc.what if isinstance(exc, Unset) else failure("10万", exc)
-            precision = UNKNOWN
-        else:
-            if floor is None:
-                precision = UNKNOWN  # a fact it reads is missing
-            else:
-                value = lift(value, floor, "10万", False, steps if explain else None)
-    # cap 100万
-    limit = D_1000000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
-    # offset other_funding
-    offset = None
-    if value is not None and precision != UNKNOWN:
-        try:
-            if other_funding is None:
-                need.add("other_funding")
-            offset = other_funding
-        except (Unset, *ARITHMETIC) as exc:
-            what = exc.what if isinstance(exc, Unset) else failure("other_funding", exc)
-            if precision == EXACT:
-                precision = AT_MOST
-            steps.append("扣除已获 other_funding：" + what + "，金额为上限")
-        else:
-            if offset is None:
-                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
-    lower = None
-    if value is not None and precision != UNKNOWN:
-        value, lower = settle_bounds(
-            value,
-            floor,
-            offset,
-            False,
-            ("10万", "other_funding"),
-            steps if explain else None,
-        )
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("bounds.2", exc), steps, None
-        if lower is not None:
-            lower = lower.quantize(QUANTUM, ROUND_MODE)
-        return True, value, precision, why, steps, lower if precision == AT_MOST else None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# constructs.policy:92
-# bonus bounds.3 「bounds.3」
-def bounds_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    fees = f.get("fees")
-    standards = f.get("standards")
-    why = None
-    # if standards >= 90
-    if standards is None:
-        need.add("standards")
-    c1 = None if standards is None else standards >= D_90
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("bounds.3：适用（standards >= 90；" + used + "）")
-    # amount: ceiling 30% * fees
-    value = None
-    precision = AT_MOST
-    try:
-        if fees is None:
-            need.add("fees")
-        v2 = None if fees is None else D_0_30 * fees
-        value = v2
-        if explain and value is not None:
-            amount_step(steps, "30% * fees", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_7))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("30% * fees", exc)
-        precision = UNKNOWN
-    # floor 2万
-    floor = None
-    if value is not None and precision != UNKNOWN:
-        try:
-            floor = D_20000
-        except (Unset, *ARITHMETIC) as exc:
-            why = exc.what if isinstance(exc, Unset) else failure("2万", exc)
-            precision = UNKNOWN
-        else:
-            if floor is None:
-                precision = UNKNOWN  # a fact it reads is missing
-            else:
-                value = lift(value, floor, "2万", True, steps if explain else None)
-    offset = None
-    lower = None
-    if value is not None and precision != UNKNOWN:
-        value, lower = settle_bounds(value, floor, offset, True, ("2万", None), steps if explain else None)
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("bounds.3", exc), steps, None
-        if lower is not None:
-            lower = lower.quantize(QUANTUM, ROUND_MODE)
-        if explain:
-            ceiling_step(steps, value, lower)
-        return True, value, precision, why, steps, lower if precision == AT_MOST else None
-    return True, None, UNKNOWN, why, steps, None
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_schedules, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # constructs.policy:89
 # measure bounds 「保底、区间与扣除」
+SPEC_bounds: MeasureSpec = measure_spec(
+    ("bounds", "保底、区间与扣除", None, ("cash",)),
+    (
+        # constructs.policy:90
+        # award bounds.1 「bounds.1」
+        clause(
+            "bounds.1",
+            "award",
+            "bounds.1",
+            None,
+            "bounds.1：适用",
+            amount(
+                (D_0_20, "investment"),
+                "20% * investment",
+                FACTS_1,
+                True,
+                ((D_5000000, "500万"),),
+                floor=(value_31, "5% * investment"),
+                offset=(value_3, "other_funding"),
+            ),
+            ((("standards", ">=", D_70), "standards >= 70", False, FACTS_6),),
+            "standards >= 70",
+        ),
+        # constructs.policy:91
+        # award bounds.2 「bounds.2」
+        clause(
+            "bounds.2",
+            "award",
+            "bounds.2",
+            None,
+            "bounds.2：适用",
+            amount(
+                (D_0_10, "revenue"),
+                "10% * revenue",
+                FACTS_4,
+                False,
+                ((D_1000000, "100万"),),
+                floor=(D_100000, "10万"),
+                offset=(value_3, "other_funding"),
+            ),
+            ((("standards", ">=", D_80), "standards >= 80", False, FACTS_6),),
+            "standards >= 80",
+        ),
+        # constructs.policy:92
+        # bonus bounds.3 「bounds.3」
+        clause(
+            "bounds.3",
+            "bonus",
+            "bounds.3",
+            None,
+            "bounds.3：适用",
+            amount((D_0_30, "fees"), "30% * fees", FACTS_7, True, floor=(D_20000, "2万")),
+            ((("standards", ">=", D_90), "standards >= 90", False, FACTS_6),),
+            "standards >= 90",
+        ),
+    ),
+    "不满足任何给予条件：bounds.1、bounds.2",
+    general=True,
+)
+
+
+# its requirements, then its data
 def measure_bounds(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_bounds, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_bounds[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_bounds, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = bounds_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = bounds_2(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3, floor3 = bounds_3(f, p, date, need, explain)
-    try:
-        outcomes = [
-            ClauseOutcome(
-                "bounds.1",
-                "award",
-                "bounds.1",
-                None,
-                None,
-                None,
-                a1,
-                amount1,
-                precision1,
-                list(steps1),
-                why1,
-                floor1,
-            ),
-            ClauseOutcome(
-                "bounds.2",
-                "award",
-                "bounds.2",
-                None,
-                None,
-                None,
-                a2,
-                amount2,
-                precision2,
-                list(steps2),
-                why2,
-                floor2,
-            ),
-            ClauseOutcome(
-                "bounds.3",
-                "bonus",
-                "bounds.3",
-                None,
-                None,
-                None,
-                a3,
-                amount3,
-                precision3,
-                list(steps3),
-                why3,
-                floor3,
-            ),
-        ]
-        finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("保底、区间与扣除", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_bounds, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
@@ -3464,7 +2468,7 @@ def fast_amounts(
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_5:
                     v29 = D_0_50
                 else:
-                    raise Unset(TEXT_18)
+                    raise Unset(TEXT_12)
                 v30 = None if v29 is None else v29 * revenue
                 value = v30
                 if value > D_1000000:
@@ -3485,7 +2489,7 @@ def fast_amounts(
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_3:
                     v32 = D_20000
                 else:
-                    raise Unset(TEXT_18)
+                    raise Unset(TEXT_12)
                 value = v32
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             if a1:

@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import decimal
 import difflib
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,7 +36,6 @@ Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
 # applies, amount, precision, why unknown, steps, the floor of a range (None: none)
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
@@ -200,6 +200,460 @@ class Constraint:
     allocate: str | None = None
 
 
+# ------------------------------------------------------------------------------ the full path as data
+# A generated evaluator writes each measure's requirements (its gates) out as code and describes the
+# rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
+# expression) that run_measure runs once the requirements hold; only its fast path is unrolled.
+# `Expr` is such a function: its value from the facts `f`, the parameters `p` and the `date`,
+# recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when the value
+# cannot be worked out.  A condition that only reads one fact is given as that fact's name, and one
+# that compares a fact with a figure as (fact, operator, figure).
+Expr = Callable[[Values, Values, Date, set[str]], Any]
+Test = Expr | str | tuple[str, str, Any]
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+# (name, label, kind, unit) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None], ...]
+
+
+# Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
+# so that the evaluation unpacks it at the cost of a tuple.
+# a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
+Figure = Expr | Decimal | tuple[Decimal, str] | None
+# a floor or an offset: (value, text as written)
+Bound = tuple[Expr | Decimal, str] | None
+Amount = tuple[
+    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound
+]
+Clause = tuple[
+    str,
+    str,
+    str,
+    str | None,
+    str,
+    Amount,
+    tuple[tuple[Test, str, bool, Used], ...],
+    str,
+    str | None,
+    int | None,
+]
+Stage = tuple[str, str, Test, str, Expr | Decimal | None]
+MeasureSpec = tuple[
+    tuple[str, str, str | None, tuple[str, ...]],
+    tuple[Clause, ...],
+    str,
+    tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
+    tuple[Stage, ...],
+    bool,
+    tuple[tuple[Test, str, str], ...],
+    str | None,
+    bool,
+]
+
+
+def amount(
+    value: Figure,
+    text: str,
+    used: Used,
+    ceiling: bool,
+    caps: tuple[tuple[Expr | Decimal, str], ...] = (),
+    unset_reason: str = "",
+    arithmetic: Expr | None = None,
+    floor: Bound = None,
+    offset: Bound = None,
+) -> Amount:
+    """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
+    the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
+    `floor` and `offset` (value, text), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset)
+
+
+def clause(
+    id: str,
+    kind: str,
+    label: str,
+    cite: str | None,
+    head: str,
+    amount: Amount,
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conds: str = "",
+    exception_of: str | None = None,
+    priority: int | None = None,
+) -> Clause:
+    """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
+    negated, facts shown) as written together in `conds`, and the default it is an exception of."""
+    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority)
+
+
+def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | None) -> Stage:
+    """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
+    return (name, label, test, text, share)
+
+
+def measure_spec(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    clauses: tuple[Clause, ...],
+    none_reason: str,
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
+    stages: tuple[Stage, ...] = (),
+    no_clawback: bool = False,
+    preferences: tuple[tuple[Test, str, str], ...] = (),
+    selection: str | None = None,
+    general: bool = False,
+) -> MeasureSpec:
+    """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
+    the reason when no clause applies, its funding limits (limit, received, text; the last applies),
+    instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
+    always settles it (`general`: a clause is an exception of another, or states a range's floor)."""
+    return (
+        head,
+        clauses,
+        none_reason,
+        funding,
+        stages,
+        no_clawback,
+        preferences,
+        selection,
+        general,
+    )
+
+
+def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """An expression's value (a figure written in the policy is given as itself)."""
+    return e if type(e) is Decimal else e(f, p, date, need)  # type: ignore[operator]
+
+
+def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str]) -> tuple[Any, str | None]:
+    """A condition's truth, or None with the reason it cannot be told (Interpreter.test)."""
+    if type(test) is str:
+        holds = f.get(test)
+        if holds is None:
+            need.add(test)
+        return holds, None
+    if type(test) is tuple:
+        name, op, figure = test
+        value = f.get(name)
+        if value is None:
+            need.add(name)
+            return None, None
+        return COMPARE[op](value, figure), None
+    try:
+        return test(f, p, date, need), None  # type: ignore[operator]
+    except Unset as exc:
+        return None, exc.what
+    except ARITHMETIC as exc:
+        return None, failure(text, exc)
+
+
+def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """A value, or None when it cannot be worked out."""
+    try:
+        return value_of(e, f, p, date, need)
+    except (Unset, *ARITHMETIC):
+        return None
+
+
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    conditions: Conditions,
+    unknown: list[str],
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
+    (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
+    result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
+    settlement of a single clause are written out here, not called: truth and _settle_straight do the
+    same."""
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general = spec
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs: list[Outcome] = []
+    decided = True
+    for clause in clauses:
+        why = None
+        applies: bool | None = True
+        for test, text, negated, _ in clause[6]:
+            if type(test) is tuple:
+                name, op, figure = test
+                holds = f.get(name)
+                if holds is None:
+                    need.add(name)
+                else:
+                    holds = COMPARE[op](holds, figure)
+            elif type(test) is str:
+                holds = f.get(test)
+                if holds is None:
+                    need.add(test)
+            else:
+                try:
+                    holds = test(f, p, date, need)  # type: ignore[operator]
+                except Unset as exc:
+                    holds, why = None, exc.what
+                except ARITHMETIC as exc:
+                    holds, why = None, failure(text, exc)
+            if negated and holds is not None:
+                holds = not holds
+            if holds is False:
+                applies = False
+                break
+            if holds is None:
+                applies = None
+        if applies:
+            outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
+        else:
+            outs.append((applies, None, EXACT, why, NO_STEPS, None))
+            if applies is None:
+                decided = False
+    funding = None
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for name, label, test, text, share_of in stages_of:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(test, text, f, p, date, need)
+        share = None
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((name, label, share, holds))
+    try:
+        if not decided or general or not outs:
+            outcomes = [
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                for c, o in zip(clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
+        elif len(outs) > 1:
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:  # one decided clause: _settle_straight written out
+            chosen, value, precision, why, steps, _ = outs[0]
+            cid = clauses[0][0]
+            conditions[cid] = chosen
+            if not chosen or clauses[0][1] != "award":
+                result.status = INELIGIBLE
+                result.reasons.append(none_reason)
+            else:
+                result.clauses.append(cid)
+                result.explanation.extend(steps)
+                reasons = [why] if why else []
+                total = ZERO if value is None else ZERO + value
+                if funding is not None and precision != UNKNOWN:
+                    total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+                undecided = False
+                if stages and precision != UNKNOWN:
+                    total, complete = _instalments(result, total, stages, no_clawback, rounding)
+                    undecided = not complete
+                if precision == UNKNOWN or undecided:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(quantum, mode)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in prefs:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _applies(
+    clause: Clause,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    explain: bool,
+    quantum: Decimal,
+    mode: str,
+    why: str | None,
+) -> Outcome:
+    """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
+    precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    _, _, label, _, head, amount, conditions, conds, _, _ = clause
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of = amount
+    steps: list[str] = []
+    if explain:
+        if not conditions:
+            steps.append(head)
+        else:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in conditions if c[3])))
+            steps.append(f"{head}（{conds}；{used}）")
+    if figure is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in caps:
+            try:
+                limit = value_of(cap, f, p, date, need)
+            except (Unset, *ARITHMETIC) as exc:
+                what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+                steps.append(f"封顶 {quoted}：{what}，金额为上限")
+                continue
+            if limit is not None:
+                steps.append("封顶 " + yuan(limit))
+        return True, None, UNKNOWN, unset_reason, steps, None
+    value = None
+    precision = AT_MOST if ceiling else EXACT
+    try:
+        if type(figure) is Decimal:
+            value = figure
+        elif type(figure) is tuple:  # a figure times a fact
+            factor, name = figure
+            value = f.get(name)
+            if value is None:
+                need.add(name)
+            else:
+                value = factor * value
+        else:
+            value = figure(f, p, date, need)  # type: ignore[operator]
+        if explain and value is not None:
+            used = facts_text(f, used_facts) if used_facts else ""
+            amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
+            if arithmetic is not None:
+                steps.extend(arithmetic(f, p, date, need))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(quoted_amount, exc)
+        precision = UNKNOWN
+    floor = None
+    if floor_of is not None and value is not None and precision != UNKNOWN:  # before the caps
+        try:
+            floor = value_of(floor_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure(floor_of[1], exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, floor_of[1], ceiling, steps if explain else None)
+    for cap, quoted in caps:
+        try:
+            limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"封顶 {quoted}：{what}，金额为上限")
+            continue
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
+            pass
+        elif limit < value:
+            if explain:
+                steps.append(f"封顶 {quoted}：{yuan(limit)}（起作用）")
+            value = limit
+        elif explain:
+            steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    lower = None
+    if offset_of is not None and value is not None and precision != UNKNOWN:  # after the caps
+        try:
+            offset = value_of(offset_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(offset_of[1], exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"扣除已获 {offset_of[1]}：{what}，金额为上限")
+            offset = None
+        else:
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
+    else:
+        offset = None
+    if (floor_of is not None or offset_of is not None) and value is not None and precision != UNKNOWN:
+        texts = (None if floor_of is None else floor_of[1], None if offset_of is None else offset_of[1])
+        value, lower = settle_bounds(value, floor, offset, ceiling, texts, steps if explain else None)
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(quantum, mode)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure(label, exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(quantum, mode)
+        if explain and ceiling:
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+def _settle_straight(
+    result: MeasureResult,
+    spec: MeasureSpec,
+    outs: list[Outcome],
+    funding: tuple[Decimal | None, Decimal | None, str] | None,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    quantum: Decimal,
+    mode: str,
+    rounding: Rounding,
+) -> None:
+    """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
+    awards: list[tuple[str, Outcome]] = []
+    bonuses: list[tuple[str, Outcome]] = []
+    applies = False
+    for c, o in zip(spec[1], outs, strict=True):
+        result.conditions[c[0]] = o[0]
+        if c[1] == "award":
+            awards.append((c[0], o))
+            if o[0]:
+                applies = True
+        else:
+            bonuses.append((c[0], o))
+    if not applies:
+        result.status = INELIGIBLE
+        result.reasons.append(spec[2])
+        return
+    reasons: list[str] = []
+    total = ZERO
+    precision = EXACT
+    count = 0
+    for cid, (chosen, value, clause_precision, why, steps, _) in awards + bonuses:
+        if not chosen:
+            continue
+        count += 1
+        result.clauses.append(cid)
+        result.explanation.extend(steps)
+        if why:
+            reasons.append(why)
+        if clause_precision != EXACT and precision != UNKNOWN:
+            precision = clause_precision
+        if value is not None:
+            total += value
+    if count > 1 and precision != UNKNOWN:
+        result.explanation.append("合计 " + yuan(total))
+    if funding is not None and precision != UNKNOWN:
+        total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+    undecided = False
+    if stages and precision != UNKNOWN:
+        total, decided = _instalments(result, total, stages, spec[5], rounding)
+        undecided = not decided
+    if precision == UNKNOWN or undecided:
+        result.status = UNDETERMINED
+    else:
+        result.amount = total.quantize(quantum, mode)
+        result.status = CEILING if precision == AT_MOST else DETERMINED
+    result.reasons.extend(reasons)
+
+
 # ---------------------------------------------------------------------------- the policy
 # generated from edges.policy
 
@@ -210,8 +664,8 @@ ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("ratio", "huge", "later", "since_edge", "staged", "whole")
 COMBINES: list[tuple[str, list[str]]] = []
-D_0 = Decimal("0")
 D_1000000 = Decimal("1.00E+6")
+D_0 = Decimal("0")
 D_100000 = Decimal("1.0E+5")
 D_50000 = Decimal("5E+4")
 D_500000 = Decimal("5.0E+5")
@@ -220,24 +674,11 @@ D_2 = Decimal("2")
 D_100000_00 = Decimal("100000.00")
 D_500000_00 = Decimal("500000.00")
 DATE_2030_01_01 = datetime.date(2030, 1, 1)
-TEXT_1 = "later.1：适用（d + 100年 > 2030-01-01；"
-TEXT_2 = "10万 * blocks(a, b) + round_down(a, b - 1元)"
-# ratio 「比值」
-HEAD_ratio = ("ratio", "比值", None, ("cash",))
-# huge 「大数」
-HEAD_huge = ("huge", "大数", None, ("cash",))
-# later 「日期」
-HEAD_later = ("later", "日期", None, ("cash",))
-# since_edge 「期限」
-HEAD_since_edge = ("since_edge", "期限", None, ("cash",))
-# staged 「分期」
-HEAD_staged = ("staged", "分期", None, ("cash",))
-# whole 「整数」
-HEAD_whole = ("whole", "整数", None, ("cash",))
-FACTS_1 = (("b", "乙", "money", None),)
-FACTS_2 = (("a", "甲", "money", None), ("b", "乙", "money", None))
-FACTS_3 = (("a", "甲", "money", None),)
-FACTS_4 = (("a", "甲", "money", None), ("r", "比例", "percent", None))
+TEXT_1 = "10万 * blocks(a, b) + round_down(a, b - 1元)"
+FACTS_1 = (("a", "甲", "money", None), ("b", "乙", "money", None))
+FACTS_2 = (("b", "乙", "money", None),)
+FACTS_3 = (("a", "甲", "money", None), ("r", "比例", "percent", None))
+FACTS_4 = (("a", "甲", "money", None),)
 FACTS_5 = (("d", "日期", "date", None),)
 FACTS_6 = (("n", "数量", "count", "家"),)
 FACT_SPECS: dict[str, FactSpec] = {
@@ -300,6 +741,86 @@ class Facts:
         return {name: value for field, name in FACT_FIELDS if (value := getattr(self, field)) is not None}
 
 
+# amount: determined a * (a / b)
+def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    a_ = f.get("a")
+    b_ = f.get("b")
+    if a_ is None:
+        need.add("a")
+    if a_ is None:
+        need.add("a")
+    if b_ is None:
+        need.add("b")
+    v1 = None if a_ is None or b_ is None else a_ / b_
+    v2 = None if a_ is None or v1 is None else a_ * v1
+    return v2
+
+
+# amount: ceiling a * r
+def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    a_ = f.get("a")
+    r_ = f.get("r")
+    if a_ is None:
+        need.add("a")
+    if r_ is None:
+        need.add("r")
+    v1 = None if a_ is None or r_ is None else a_ * r_
+    return v1
+
+
+# if d + 100年 > 2030-01-01
+def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    d = f.get("d")
+    if d is None:
+        need.add("d")
+    v1 = None if d is None else add_duration(d, 100, "year")
+    c2 = None if v1 is None else v1 > DATE_2030_01_01
+    return c2
+
+
+# share of first
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    a_ = f.get("a")
+    b_ = f.get("b")
+    if a_ is None:
+        need.add("a")
+    if b_ is None:
+        need.add("b")
+    v1 = None if a_ is None or b_ is None else a_ / b_
+    return v1
+
+
+# amount: determined 10万 * blocks(a, b) + round_down(a, b - 1元)
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    a_ = f.get("a")
+    b_ = f.get("b")
+    if a_ is None:
+        need.add("a")
+    if b_ is None:
+        need.add("b")
+    v1 = None if a_ is None or b_ is None else blocks(a_, b_)
+    v2 = None if v1 is None else D_100000 * v1
+    if a_ is None:
+        need.add("a")
+    if b_ is None:
+        need.add("b")
+    v3 = None if b_ is None else b_ - D_1
+    v4 = None if a_ is None or v3 is None else round_down(a_, v3)
+    v5 = None if v2 is None or v4 is None else v2 + v4
+    return v5
+
+
+# the arithmetic of 10万 * blocks(a, b) + round_down(a, b - 1元)
+def steps_6(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    a_ = f.get("a")
+    b_ = f.get("b")
+    steps: list[str] = []
+    whole_step(steps, "blocks", "甲", a_, b_, (("money", None), ("money", None)))
+    v1 = None if b_ is None else b_ - D_1
+    whole_step(steps, "round_down", "甲", a_, v1, (("money", None), ("money", None)))
+    return steps
+
+
 # eligibility shared by every measure, and the policy's validity
 def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
@@ -308,406 +829,138 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     return failures, unknown, need
 
 
-# edges.policy:12
-# award ratio.1 「ratio.1」
-def ratio_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    a_ = f.get("a")
-    b_ = f.get("b")
-    why = None
-    # if b >= 0
-    if b_ is None:
-        need.add("b")
-    c1 = None if b_ is None else b_ >= D_0
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_1)
-        steps.append("ratio.1：适用（b >= 0；" + used + "）")
-    # amount: determined a * (a / b)
-    value = None
-    precision = EXACT
-    try:
-        if a_ is None:
-            need.add("a")
-        if a_ is None:
-            need.add("a")
-        if b_ is None:
-            need.add("b")
-        v2 = None if a_ is None or b_ is None else a_ / b_
-        v3 = None if a_ is None or v2 is None else a_ * v2
-        value = v3
-        if explain and value is not None:
-            amount_step(steps, "a * (a / b)", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_2))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("a * (a / b)", exc)
-        precision = UNKNOWN
-    # cap 100万
-    limit = D_1000000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("ratio.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
 # edges.policy:11
 # measure ratio 「比值」
+SPEC_ratio: MeasureSpec = measure_spec(
+    ("ratio", "比值", None, ("cash",)),
+    (
+        # edges.policy:12
+        # award ratio.1 「ratio.1」
+        clause(
+            "ratio.1",
+            "award",
+            "ratio.1",
+            None,
+            "ratio.1：适用",
+            amount(value_1, "a * (a / b)", FACTS_1, False, ((D_1000000, "100万"),)),
+            ((("b", ">=", D_0), "b >= 0", False, FACTS_2),),
+            "b >= 0",
+        ),
+    ),
+    "不满足任何给予条件：ratio.1",
+)
+
+
+# its requirements, then its data
 def measure_ratio(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_ratio, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_ratio[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_ratio, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = ratio_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["ratio.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：ratio.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("ratio.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "ratio.1",
-                    "award",
-                    "ratio.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("比值", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# edges.policy:15
-# award huge.1 「huge.1」
-def huge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    a_ = f.get("a")
-    r_ = f.get("r")
-    why = None
-    # if a > 0
-    if a_ is None:
-        need.add("a")
-    c1 = None if a_ is None else a_ > D_0
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_3)
-        steps.append("huge.1：适用（a > 0；" + used + "）")
-    # amount: ceiling a * r
-    value = None
-    precision = AT_MOST
-    try:
-        if a_ is None:
-            need.add("a")
-        if r_ is None:
-            need.add("r")
-        v2 = None if a_ is None or r_ is None else a_ * r_
-        value = v2
-        if explain and value is not None:
-            amount_step(steps, "a * r", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("a * r", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("huge.1", exc), steps, None
-        if explain:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_ratio, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # edges.policy:14
 # measure huge 「大数」
+SPEC_huge: MeasureSpec = measure_spec(
+    ("huge", "大数", None, ("cash",)),
+    (
+        # edges.policy:15
+        # award huge.1 「huge.1」
+        clause(
+            "huge.1",
+            "award",
+            "huge.1",
+            None,
+            "huge.1：适用",
+            amount(value_2, "a * r", FACTS_3, True),
+            ((("a", ">", D_0), "a > 0", False, FACTS_4),),
+            "a > 0",
+        ),
+    ),
+    "不满足任何给予条件：huge.1",
+)
+
+
+# its requirements, then its data
 def measure_huge(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_huge, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_huge[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_huge, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = huge_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["huge.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：huge.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("huge.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "huge.1",
-                    "award",
-                    "huge.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("大数", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# edges.policy:18
-# award later.1 「later.1」
-def later_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    d = f.get("d")
-    why = None
-    # if d + 100年 > 2030-01-01
-    try:
-        if d is None:
-            need.add("d")
-        v1 = None if d is None else add_duration(d, 100, "year")
-        c2 = None if v1 is None else v1 > DATE_2030_01_01
-        c1_ = c2
-    except Unset as exc:
-        c1_, why = None, exc.what
-    except ARITHMETIC as exc:
-        c1_, why = None, failure("d + 100年 > 2030-01-01", exc)
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_5)
-        steps.append(TEXT_1 + used + "）")
-    # amount: determined 10万
-    value = None
-    precision = EXACT
-    try:
-        value = D_100000
-        if explain:
-            amount_step(steps, "10万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("10万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("later.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_huge, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # edges.policy:17
 # measure later 「日期」
+SPEC_later: MeasureSpec = measure_spec(
+    ("later", "日期", None, ("cash",)),
+    (
+        # edges.policy:18
+        # award later.1 「later.1」
+        clause(
+            "later.1",
+            "award",
+            "later.1",
+            None,
+            "later.1：适用",
+            amount(D_100000, "10万", (), False),
+            ((value_3, "d + 100年 > 2030-01-01", False, FACTS_5),),
+            "d + 100年 > 2030-01-01",
+        ),
+    ),
+    "不满足任何给予条件：later.1",
+)
+
+
+# its requirements, then its data
 def measure_later(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_later, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_later[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_later, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = later_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["later.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：later.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("later.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "later.1",
-                    "award",
-                    "later.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("日期", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# edges.policy:22
-# award since_edge.1 「since_edge.1」
-def since_edge_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    a_ = f.get("a")
-    b_ = f.get("b")
-    n_ = f.get("n")
-    why = None
-    steps: list[str] = []
-    if explain:
-        steps.append("since_edge.1：适用")
-    # amount: determined 5万/家 * n
-    value = None
-    precision = EXACT
-    try:
-        if n_ is None:
-            need.add("n")
-        v1 = None if n_ is None else D_50000 * n_
-        value = v1
-        if explain and value is not None:
-            amount_step(steps, "5万/家 * n", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_6))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("5万/家 * n", exc)
-        precision = UNKNOWN
-    # cap a * (a / b)
-    try:
-        if a_ is None:
-            need.add("a")
-        if a_ is None:
-            need.add("a")
-        if b_ is None:
-            need.add("b")
-        v2 = None if a_ is None or b_ is None else a_ / b_
-        v3 = None if a_ is None or v2 is None else a_ * v2
-        limit = v3
-    except (Unset, *ARITHMETIC) as exc:
-        what = exc.what if isinstance(exc, Unset) else failure("a * (a / b)", exc)
-        if precision == EXACT:
-            precision = AT_MOST
-        steps.append("封顶 a * (a / b)：" + what + "，金额为上限")
-    else:
-        if limit is None:
-            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
-        elif value is None or precision == UNKNOWN:
-            pass
-        elif limit < value:
-            if explain:
-                steps.append("封顶 a * (a / b)：" + yuan(limit) + "（起作用）")
-            value = limit
-        elif explain:
-            steps.append("封顶 a * (a / b)：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("since_edge.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_later, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # edges.policy:20
 # measure since_edge 「期限」
+SPEC_since_edge: MeasureSpec = measure_spec(
+    ("since_edge", "期限", None, ("cash",)),
+    (
+        # edges.policy:22
+        # award since_edge.1 「since_edge.1」
+        clause(
+            "since_edge.1",
+            "award",
+            "since_edge.1",
+            None,
+            "since_edge.1：适用",
+            amount((D_50000, "n"), "5万/家 * n", FACTS_6, False, ((value_1, "a * (a / b)"),)),
+        ),
+    ),
+    "不满足任何给予条件：since_edge.1",
+)
+
+
+# its requirements, then its data
 def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     d = f.get("d")
     if shared[0]:
-        return measure_result(HEAD_since_edge, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_since_edge[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    failures: list[str] = []
+    conditions: Conditions = {}
     unknown: list[str] = []
-    # require since(d) 满 1年
+    failures: list[str] = []
+    # edges.policy:21  require since(d) 满 1年
     if d is None:
         need.add("d")
     if date is None:
@@ -724,302 +977,82 @@ def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain
     elif holds is None:
         unknown.append("满1年")
     if failures:
-        return measure_result(HEAD_since_edge, INELIGIBLE, failures, conditions)
-    unknown = shared[1] + unknown if shared[1] else unknown
-    result = measure_result(HEAD_since_edge, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = since_edge_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["since_edge.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：since_edge.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("since_edge.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "since_edge.1",
-                    "award",
-                    "since_edge.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("期限", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# edges.policy:25
-# award staged.1 「staged.1」
-def staged_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    n_ = f.get("n")
-    why = None
-    # if n >= 0
-    if n_ is None:
-        need.add("n")
-    c1 = None if n_ is None else n_ >= D_0
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("staged.1：适用（n >= 0；" + used + "）")
-    # amount: determined 50万
-    value = None
-    precision = EXACT
-    try:
-        value = D_500000
-        if explain:
-            amount_step(steps, "50万", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("50万", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("staged.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+        return measure_result(SPEC_since_edge[0], INELIGIBLE, failures, conditions)
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_since_edge, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # edges.policy:24
 # measure staged 「分期」
+SPEC_staged: MeasureSpec = measure_spec(
+    ("staged", "分期", None, ("cash",)),
+    (
+        # edges.policy:25
+        # award staged.1 「staged.1」
+        clause(
+            "staged.1",
+            "award",
+            "staged.1",
+            None,
+            "staged.1：适用",
+            amount(D_500000, "50万", (), False),
+            ((("n", ">=", D_0), "n >= 0", False, FACTS_6),),
+            "n >= 0",
+        ),
+    ),
+    "不满足任何给予条件：staged.1",
+    stages=(
+        stage("first", "首期", ("n", ">=", D_1), "n >= 1", value_4),
+        stage("second", "二期", ("n", ">=", D_2), "n >= 2", None),
+    ),
+)
+
+
+# its requirements, then its data
 def measure_staged(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    a_ = f.get("a")
-    b_ = f.get("b")
-    n_ = f.get("n")
     if shared[0]:
-        return measure_result(HEAD_staged, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_staged[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_staged, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = staged_1(f, p, date, need, explain)
-    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
-    # instalment first: n >= 1
-    if n_ is None:
-        need.add("n")
-    c1 = None if n_ is None else n_ >= D_1
-    holds = c1
-    try:
-        if a_ is None:
-            need.add("a")
-        if b_ is None:
-            need.add("b")
-        v2 = None if a_ is None or b_ is None else a_ / b_
-        share = v2
-    except (Unset, *ARITHMETIC):
-        share = None
-    if share is None:
-        holds = None  # the share cannot be worked out, so neither can the stage
-    stages.append(("first", "首期", share, holds))
-    # instalment second: n >= 2
-    if stages[-1][3] is not False:
-        if n_ is None:
-            need.add("n")
-        c3 = None if n_ is None else n_ >= D_2
-        holds = c3
-        stages.append(("second", "二期", None, holds))
-    try:
-        if a1 is not None:
-            conditions["staged.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：staged.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("staged.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                undecided = False
-                if precision != UNKNOWN:
-                    total, decided = _instalments(result, total, stages, False, ROUNDING)
-                    undecided = not decided
-                if precision == UNKNOWN or undecided:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "staged.1",
-                    "award",
-                    "staged.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, stages, False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("分期", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# edges.policy:30
-# award whole.1 「whole.1」
-def whole_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    a_ = f.get("a")
-    b_ = f.get("b")
-    n_ = f.get("n")
-    why = None
-    # if n >= 1
-    if n_ is None:
-        need.add("n")
-    c1 = None if n_ is None else n_ >= D_1
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("whole.1：适用（n >= 1；" + used + "）")
-    # amount: determined 10万 * blocks(a, b) + round_down(a, b - 1元)
-    value = None
-    precision = EXACT
-    try:
-        if a_ is None:
-            need.add("a")
-        if b_ is None:
-            need.add("b")
-        v2 = None if a_ is None or b_ is None else blocks(a_, b_)
-        v3 = None if v2 is None else D_100000 * v2
-        if a_ is None:
-            need.add("a")
-        if b_ is None:
-            need.add("b")
-        v4 = None if b_ is None else b_ - D_1
-        v5 = None if a_ is None or v4 is None else round_down(a_, v4)
-        v6 = None if v3 is None or v5 is None else v3 + v5
-        value = v6
-        if explain and value is not None:
-            amount_step(steps, TEXT_2, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_2))
-            whole_step(steps, "blocks", "甲", a_, b_, (("money", None), ("money", None)))
-            v7 = None if b_ is None else b_ - D_1
-            whole_step(steps, "round_down", "甲", a_, v7, (("money", None), ("money", None)))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_2, exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("whole.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_staged, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # edges.policy:29
 # measure whole 「整数」
+SPEC_whole: MeasureSpec = measure_spec(
+    ("whole", "整数", None, ("cash",)),
+    (
+        # edges.policy:30
+        # award whole.1 「whole.1」
+        clause(
+            "whole.1",
+            "award",
+            "whole.1",
+            None,
+            "whole.1：适用",
+            amount(value_5, TEXT_1, FACTS_1, False, arithmetic=steps_6),
+            ((("n", ">=", D_1), "n >= 1", False, FACTS_6),),
+            "n >= 1",
+        ),
+    ),
+    "不满足任何给予条件：whole.1",
+)
+
+
+# its requirements, then its data
 def measure_whole(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_whole, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_whole[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_whole, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = whole_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["whole.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：whole.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("whole.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "whole.1",
-                    "award",
-                    "whole.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("整数", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_whole, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a

@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import decimal
 import difflib
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,7 +36,6 @@ Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
 # applies, amount, precision, why unknown, steps, the floor of a range (None: none)
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
@@ -200,6 +200,460 @@ class Constraint:
     allocate: str | None = None
 
 
+# ------------------------------------------------------------------------------ the full path as data
+# A generated evaluator writes each measure's requirements (its gates) out as code and describes the
+# rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
+# expression) that run_measure runs once the requirements hold; only its fast path is unrolled.
+# `Expr` is such a function: its value from the facts `f`, the parameters `p` and the `date`,
+# recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when the value
+# cannot be worked out.  A condition that only reads one fact is given as that fact's name, and one
+# that compares a fact with a figure as (fact, operator, figure).
+Expr = Callable[[Values, Values, Date, set[str]], Any]
+Test = Expr | str | tuple[str, str, Any]
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+# (name, label, kind, unit) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None], ...]
+
+
+# Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
+# so that the evaluation unpacks it at the cost of a tuple.
+# a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
+Figure = Expr | Decimal | tuple[Decimal, str] | None
+# a floor or an offset: (value, text as written)
+Bound = tuple[Expr | Decimal, str] | None
+Amount = tuple[
+    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound
+]
+Clause = tuple[
+    str,
+    str,
+    str,
+    str | None,
+    str,
+    Amount,
+    tuple[tuple[Test, str, bool, Used], ...],
+    str,
+    str | None,
+    int | None,
+]
+Stage = tuple[str, str, Test, str, Expr | Decimal | None]
+MeasureSpec = tuple[
+    tuple[str, str, str | None, tuple[str, ...]],
+    tuple[Clause, ...],
+    str,
+    tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
+    tuple[Stage, ...],
+    bool,
+    tuple[tuple[Test, str, str], ...],
+    str | None,
+    bool,
+]
+
+
+def amount(
+    value: Figure,
+    text: str,
+    used: Used,
+    ceiling: bool,
+    caps: tuple[tuple[Expr | Decimal, str], ...] = (),
+    unset_reason: str = "",
+    arithmetic: Expr | None = None,
+    floor: Bound = None,
+    offset: Bound = None,
+) -> Amount:
+    """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
+    the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
+    `floor` and `offset` (value, text), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset)
+
+
+def clause(
+    id: str,
+    kind: str,
+    label: str,
+    cite: str | None,
+    head: str,
+    amount: Amount,
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conds: str = "",
+    exception_of: str | None = None,
+    priority: int | None = None,
+) -> Clause:
+    """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
+    negated, facts shown) as written together in `conds`, and the default it is an exception of."""
+    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority)
+
+
+def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | None) -> Stage:
+    """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
+    return (name, label, test, text, share)
+
+
+def measure_spec(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    clauses: tuple[Clause, ...],
+    none_reason: str,
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
+    stages: tuple[Stage, ...] = (),
+    no_clawback: bool = False,
+    preferences: tuple[tuple[Test, str, str], ...] = (),
+    selection: str | None = None,
+    general: bool = False,
+) -> MeasureSpec:
+    """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
+    the reason when no clause applies, its funding limits (limit, received, text; the last applies),
+    instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
+    always settles it (`general`: a clause is an exception of another, or states a range's floor)."""
+    return (
+        head,
+        clauses,
+        none_reason,
+        funding,
+        stages,
+        no_clawback,
+        preferences,
+        selection,
+        general,
+    )
+
+
+def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """An expression's value (a figure written in the policy is given as itself)."""
+    return e if type(e) is Decimal else e(f, p, date, need)  # type: ignore[operator]
+
+
+def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str]) -> tuple[Any, str | None]:
+    """A condition's truth, or None with the reason it cannot be told (Interpreter.test)."""
+    if type(test) is str:
+        holds = f.get(test)
+        if holds is None:
+            need.add(test)
+        return holds, None
+    if type(test) is tuple:
+        name, op, figure = test
+        value = f.get(name)
+        if value is None:
+            need.add(name)
+            return None, None
+        return COMPARE[op](value, figure), None
+    try:
+        return test(f, p, date, need), None  # type: ignore[operator]
+    except Unset as exc:
+        return None, exc.what
+    except ARITHMETIC as exc:
+        return None, failure(text, exc)
+
+
+def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """A value, or None when it cannot be worked out."""
+    try:
+        return value_of(e, f, p, date, need)
+    except (Unset, *ARITHMETIC):
+        return None
+
+
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    conditions: Conditions,
+    unknown: list[str],
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
+    (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
+    result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
+    settlement of a single clause are written out here, not called: truth and _settle_straight do the
+    same."""
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general = spec
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs: list[Outcome] = []
+    decided = True
+    for clause in clauses:
+        why = None
+        applies: bool | None = True
+        for test, text, negated, _ in clause[6]:
+            if type(test) is tuple:
+                name, op, figure = test
+                holds = f.get(name)
+                if holds is None:
+                    need.add(name)
+                else:
+                    holds = COMPARE[op](holds, figure)
+            elif type(test) is str:
+                holds = f.get(test)
+                if holds is None:
+                    need.add(test)
+            else:
+                try:
+                    holds = test(f, p, date, need)  # type: ignore[operator]
+                except Unset as exc:
+                    holds, why = None, exc.what
+                except ARITHMETIC as exc:
+                    holds, why = None, failure(text, exc)
+            if negated and holds is not None:
+                holds = not holds
+            if holds is False:
+                applies = False
+                break
+            if holds is None:
+                applies = None
+        if applies:
+            outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
+        else:
+            outs.append((applies, None, EXACT, why, NO_STEPS, None))
+            if applies is None:
+                decided = False
+    funding = None
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for name, label, test, text, share_of in stages_of:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(test, text, f, p, date, need)
+        share = None
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((name, label, share, holds))
+    try:
+        if not decided or general or not outs:
+            outcomes = [
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                for c, o in zip(clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
+        elif len(outs) > 1:
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:  # one decided clause: _settle_straight written out
+            chosen, value, precision, why, steps, _ = outs[0]
+            cid = clauses[0][0]
+            conditions[cid] = chosen
+            if not chosen or clauses[0][1] != "award":
+                result.status = INELIGIBLE
+                result.reasons.append(none_reason)
+            else:
+                result.clauses.append(cid)
+                result.explanation.extend(steps)
+                reasons = [why] if why else []
+                total = ZERO if value is None else ZERO + value
+                if funding is not None and precision != UNKNOWN:
+                    total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+                undecided = False
+                if stages and precision != UNKNOWN:
+                    total, complete = _instalments(result, total, stages, no_clawback, rounding)
+                    undecided = not complete
+                if precision == UNKNOWN or undecided:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(quantum, mode)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in prefs:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _applies(
+    clause: Clause,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    explain: bool,
+    quantum: Decimal,
+    mode: str,
+    why: str | None,
+) -> Outcome:
+    """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
+    precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    _, _, label, _, head, amount, conditions, conds, _, _ = clause
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of = amount
+    steps: list[str] = []
+    if explain:
+        if not conditions:
+            steps.append(head)
+        else:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in conditions if c[3])))
+            steps.append(f"{head}（{conds}；{used}）")
+    if figure is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in caps:
+            try:
+                limit = value_of(cap, f, p, date, need)
+            except (Unset, *ARITHMETIC) as exc:
+                what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+                steps.append(f"封顶 {quoted}：{what}，金额为上限")
+                continue
+            if limit is not None:
+                steps.append("封顶 " + yuan(limit))
+        return True, None, UNKNOWN, unset_reason, steps, None
+    value = None
+    precision = AT_MOST if ceiling else EXACT
+    try:
+        if type(figure) is Decimal:
+            value = figure
+        elif type(figure) is tuple:  # a figure times a fact
+            factor, name = figure
+            value = f.get(name)
+            if value is None:
+                need.add(name)
+            else:
+                value = factor * value
+        else:
+            value = figure(f, p, date, need)  # type: ignore[operator]
+        if explain and value is not None:
+            used = facts_text(f, used_facts) if used_facts else ""
+            amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
+            if arithmetic is not None:
+                steps.extend(arithmetic(f, p, date, need))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(quoted_amount, exc)
+        precision = UNKNOWN
+    floor = None
+    if floor_of is not None and value is not None and precision != UNKNOWN:  # before the caps
+        try:
+            floor = value_of(floor_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure(floor_of[1], exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, floor_of[1], ceiling, steps if explain else None)
+    for cap, quoted in caps:
+        try:
+            limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"封顶 {quoted}：{what}，金额为上限")
+            continue
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
+            pass
+        elif limit < value:
+            if explain:
+                steps.append(f"封顶 {quoted}：{yuan(limit)}（起作用）")
+            value = limit
+        elif explain:
+            steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    lower = None
+    if offset_of is not None and value is not None and precision != UNKNOWN:  # after the caps
+        try:
+            offset = value_of(offset_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(offset_of[1], exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"扣除已获 {offset_of[1]}：{what}，金额为上限")
+            offset = None
+        else:
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
+    else:
+        offset = None
+    if (floor_of is not None or offset_of is not None) and value is not None and precision != UNKNOWN:
+        texts = (None if floor_of is None else floor_of[1], None if offset_of is None else offset_of[1])
+        value, lower = settle_bounds(value, floor, offset, ceiling, texts, steps if explain else None)
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(quantum, mode)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure(label, exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(quantum, mode)
+        if explain and ceiling:
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+def _settle_straight(
+    result: MeasureResult,
+    spec: MeasureSpec,
+    outs: list[Outcome],
+    funding: tuple[Decimal | None, Decimal | None, str] | None,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    quantum: Decimal,
+    mode: str,
+    rounding: Rounding,
+) -> None:
+    """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
+    awards: list[tuple[str, Outcome]] = []
+    bonuses: list[tuple[str, Outcome]] = []
+    applies = False
+    for c, o in zip(spec[1], outs, strict=True):
+        result.conditions[c[0]] = o[0]
+        if c[1] == "award":
+            awards.append((c[0], o))
+            if o[0]:
+                applies = True
+        else:
+            bonuses.append((c[0], o))
+    if not applies:
+        result.status = INELIGIBLE
+        result.reasons.append(spec[2])
+        return
+    reasons: list[str] = []
+    total = ZERO
+    precision = EXACT
+    count = 0
+    for cid, (chosen, value, clause_precision, why, steps, _) in awards + bonuses:
+        if not chosen:
+            continue
+        count += 1
+        result.clauses.append(cid)
+        result.explanation.extend(steps)
+        if why:
+            reasons.append(why)
+        if clause_precision != EXACT and precision != UNKNOWN:
+            precision = clause_precision
+        if value is not None:
+            total += value
+    if count > 1 and precision != UNKNOWN:
+        result.explanation.append("合计 " + yuan(total))
+    if funding is not None and precision != UNKNOWN:
+        total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+    undecided = False
+    if stages and precision != UNKNOWN:
+        total, decided = _instalments(result, total, stages, spec[5], rounding)
+        undecided = not decided
+    if precision == UNKNOWN or undecided:
+        result.status = UNDETERMINED
+    else:
+        result.amount = total.quantize(quantum, mode)
+        result.status = CEILING if precision == AT_MOST else DETERMINED
+    result.reasons.extend(reasons)
+
+
 # ---------------------------------------------------------------------------- the policy
 # generated from hostile.policy
 # issuer: x\ny\n# not a comment
@@ -211,32 +665,25 @@ QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("lambda", "补贴")
-COMBINES: list[tuple[str, list[str]]] = [
-    ("added", ["lambda", "补贴"]),
-]
-D_0_10 = Decimal("0.10")
+COMBINES: list[tuple[str, list[str]]] = [("added", ["lambda", "补贴"])]
 D_1000000 = Decimal("1.00E+6")
-D_0 = Decimal("0")
+D_0_10 = Decimal("0.10")
 D_50000 = Decimal("5E+4")
+D_0 = Decimal("0")
 D_0_50 = Decimal("0.50")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
-TEXT_1 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用（import；"
-TEXT_2 = "标签\x22); import os; os.system(\x22x\x22) #"
+TEXT_1 = "标签\x22); import os; os.system(\x22x\x22) #"
+TEXT_2 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用"
 TEXT_3 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
-TEXT_4 = "补贴.2：适用（v1 > f and date <= 2023-01-01；"
-# lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
-HEAD_lambda = ("lambda", "ｌａｍｂｄａ  аdmin (Cyrillic а)", "第一条\n# injected", ("cash",))
-# 补贴 「中文名r\n}」
-HEAD_2 = ("补贴", "中文名r\n}", None, ("cash",))
-FACTS_1 = (("import", "\\", "bool", None),)
-FACTS_2 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", "money", None),)
-FACTS_3 = (("need", "need", "bool", None), ("print", "print", "count", "家"))
-FACTS_4 = (("print", "print", "count", "家"),)
+FACTS_1 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", "money", None),)
+FACTS_2 = (("import", "\\", "bool", None),)
+FACTS_3 = (("print", "print", "count", "家"),)
+FACTS_4 = (("need", "need", "bool", None), ("print", "print", "count", "家"))
 FACTS_5 = (("更", "更 (U+66F4)", "bool", None),)
-FACTS_6 = (("更新", "更新", "bool", None),)
-FACTS_7 = (("投资额", "投资额", "money", None),)
-FACTS_8 = (("date", "日期", "date", None), ("f", "f", "money", None), ("v1", "v1", "money", None))
-FACTS_9 = (("Decimal", "Decimal", "money", None), ("yuan", "yuan", "money", None))
+FACTS_6 = (("投资额", "投资额", "money", None),)
+FACTS_7 = (("更新", "更新", "bool", None),)
+FACTS_8 = (("Decimal", "Decimal", "money", None), ("yuan", "yuan", "money", None))
+FACTS_9 = (("date", "日期", "date", None), ("f", "f", "money", None), ("v1", "v1", "money", None))
 FACT_SPECS: dict[str, FactSpec] = {
     "class": FactSpec(
         "class",
@@ -383,76 +830,10 @@ def param_None(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     raise Unset("参数 None'\x22（None）原文未给出")
 
 
-# eligibility shared by every measure, and the policy's validity
-def shared_gates(f: Values, p: Values, date: Date) -> Shared:
-    failures: list[str] = []
-    unknown: list[str] = []
-    need: set[str] = set()
-    return failures, unknown, need
-
-
-# hostile.policy:22  '''"""\
-# award lambda.return 「标签"); import os; os.system("x") #」
-def lambda_return(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    class_ = f.get("class")
-    import_ = f.get("import")
-    why = None
-    # if import
-    if import_ is None:
-        need.add("import")
-    c1_ = import_
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_1)
-        steps.append(TEXT_1 + used + "）")
-    # amount: ceiling 10% * class
-    value = None
-    precision = AT_MOST
-    try:
-        if class_ is None:
-            need.add("class")
-        v1 = None if class_ is None else D_0_10 * class_
-        value = v1
-        if explain and value is not None:
-            amount_step(steps, "10% * class", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_2))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("10% * class", exc)
-        precision = UNKNOWN
-    # cap 100万
-    limit = D_1000000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 100万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 100万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure(TEXT_2, exc), steps, None
-        if explain:
-            steps.append("最高 " + yuan(value) + "（酌情核定，非确定金额）")
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# hostile.policy:23
-# award lambda.print_ 「𝐩𝐫𝐢𝐧𝐭」
-def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# if print > 0 and not need
+def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     need_ = f.get("need")
     print_ = f.get("print")
-    why = None
-    # if print > 0 and not need
     if print_ is None:
         need.add("print")
     c1 = None if print_ is None else print_ > D_0
@@ -463,244 +844,32 @@ def lambda_print_(f: Values, p: Values, date: Date, need: set[str], explain: boo
             need.add("need")
         c3 = None if need_ is None else not need_
         c2 = False if c3 is False else c1 and c3
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_3)
-        steps.append("𝐩𝐫𝐢𝐧𝐭：适用（print > 0 and not need；" + used + "）")
-    # amount: determined 5万/家 * print
-    value = None
-    precision = EXACT
-    try:
-        if print_ is None:
-            need.add("print")
-        v4 = None if print_ is None else D_50000 * print_
-        value = v4
-        if explain and value is not None:
-            amount_step(steps, "5万/家 * print", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_4))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("5万/家 * print", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("𝐩𝐫𝐢𝐧𝐭", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    return c2
 
 
-# hostile.policy:24  {x}
-# bonus lambda.3 「lambda.3」
-def lambda_3(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    fact_12 = f.get("更")
-    why = None
-    # if 更
-    if fact_12 is None:
-        need.add("更")
-    c1_ = fact_12
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_5)
-        steps.append("[{x}] lambda.3：适用（更；" + used + "）")
-    # amount: determined None
-    value = None
-    precision = EXACT
-    try:
-        v1 = param_None(f, p, date, need)
-        value = v1
-        if explain:
-            amount_step(steps, "None", value.quantize(QUANTUM, ROUND_MODE), "")
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("None", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("lambda.3", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+# amount: determined None
+def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    v1 = param_None(f, p, date, need)
+    return v1
 
 
-# hostile.policy:21  第一条\n# injected
-# measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
-def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_lambda, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_lambda, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = lambda_return(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = lambda_print_(f, p, date, need, explain)
-    a3, amount3, precision3, why3, steps3, floor3 = lambda_3(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None and a3 is not None:
-            conditions["lambda.return"] = a1
-            conditions["lambda.print_"] = a2
-            conditions["lambda.3"] = a3
-            if not (a1 or a2):
-                result.status = INELIGIBLE
-                result.reasons.append(TEXT_3)
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                if a1:
-                    result.clauses.append("lambda.return")
-                    result.explanation.extend(steps1)
-                    if why1:
-                        reasons.append(why1)
-                    if precision1 != EXACT and precision != UNKNOWN:
-                        precision = precision1
-                    if amount1 is not None:
-                        total += amount1
-                if a2:
-                    result.clauses.append("lambda.print_")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a3:
-                    result.clauses.append("lambda.3")
-                    result.explanation.extend(steps3)
-                    if why3:
-                        reasons.append(why3)
-                    if precision3 != EXACT and precision != UNKNOWN:
-                        precision = precision3
-                    if amount3 is not None:
-                        total += amount3
-                if a1 + a2 + a3 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "lambda.return",
-                    "award",
-                    TEXT_2,
-                    "'''\x22\x22\x22\\",
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-                ClauseOutcome(
-                    "lambda.print_",
-                    "award",
-                    "𝐩𝐫𝐢𝐧𝐭",
-                    None,
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                    floor2,
-                ),
-                ClauseOutcome(
-                    "lambda.3",
-                    "bonus",
-                    "lambda.3",
-                    "{x}",
-                    None,
-                    None,
-                    a3,
-                    amount3,
-                    precision3,
-                    list(steps3),
-                    why3,
-                    floor3,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("ｌａｍｂｄａ  аdmin (Cyrillic а)", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# hostile.policy:27  x
-# award 补贴.1 「补贴.1」
-def measure_2_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    fact_11 = f.get("投资额")
-    fact_13 = f.get("更新")
-    why = None
-    # if 更新
-    if fact_13 is None:
-        need.add("更新")
-    c1_ = fact_13
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_6)
-        steps.append("[x] 补贴.1：适用（更新；" + used + "）")
-    # amount: determined 投资额 * 50%
-    value = None
-    precision = EXACT
-    try:
-        if fact_11 is None:
-            need.add("投资额")
-        v1 = None if fact_11 is None else fact_11 * D_0_50
-        value = v1
-        if explain and value is not None:
-            amount_step(steps, "投资额 * 50%", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_7))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("投资额 * 50%", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("补贴.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
-
-
-# hostile.policy:28
-# award 补贴.2 「补贴.2」
-def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined Decimal + yuan
+def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     Decimal_ = f.get("Decimal")
+    yuan_ = f.get("yuan")
+    if Decimal_ is None:
+        need.add("Decimal")
+    if yuan_ is None:
+        need.add("yuan")
+    v1 = None if Decimal_ is None or yuan_ is None else Decimal_ + yuan_
+    return v1
+
+
+# if v1 > f and date <= 2023-01-01
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     date_ = f.get("date")
     f_ = f.get("f")
     v1_2 = f.get("v1")
-    yuan_ = f.get("yuan")
-    why = None
-    # if v1 > f and date <= 2023-01-01
     if v1_2 is None:
         need.add("v1")
     if f_ is None:
@@ -713,126 +882,119 @@ def measure_2_2(f: Values, p: Values, date: Date, need: set[str], explain: bool)
             need.add("date")
         c3 = None if date_ is None else date_ <= DATE_2023_01_01
         c2 = False if c3 is False else c1 and c3
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_8)
-        steps.append(TEXT_4 + used + "）")
-    # amount: determined Decimal + yuan
-    value = None
-    precision = EXACT
-    try:
-        if Decimal_ is None:
-            need.add("Decimal")
-        if yuan_ is None:
-            need.add("yuan")
-        v4 = None if Decimal_ is None or yuan_ is None else Decimal_ + yuan_
-        value = v4
-        if explain and value is not None:
-            amount_step(steps, "Decimal + yuan", value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_9))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("Decimal + yuan", exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("补贴.2", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    return c2
+
+
+# eligibility shared by every measure, and the policy's validity
+def shared_gates(f: Values, p: Values, date: Date) -> Shared:
+    failures: list[str] = []
+    unknown: list[str] = []
+    need: set[str] = set()
+    return failures, unknown, need
+
+
+# hostile.policy:21  第一条\n# injected
+# measure lambda 「ｌａｍｂｄａ  аdmin (Cyrillic а)」
+SPEC_lambda: MeasureSpec = measure_spec(
+    ("lambda", "ｌａｍｂｄａ  аdmin (Cyrillic а)", "第一条\n# injected", ("cash",)),
+    (
+        # hostile.policy:22  '''"""\
+        # award lambda.return 「标签"); import os; os.system("x") #」
+        clause(
+            "lambda.return",
+            "award",
+            TEXT_1,
+            "'''\x22\x22\x22\\",
+            TEXT_2,
+            amount((D_0_10, "class"), "10% * class", FACTS_1, True, ((D_1000000, "100万"),)),
+            (("import", "import", False, FACTS_2),),
+            "import",
+        ),
+        # hostile.policy:23
+        # award lambda.print_ 「𝐩𝐫𝐢𝐧𝐭」
+        clause(
+            "lambda.print_",
+            "award",
+            "𝐩𝐫𝐢𝐧𝐭",
+            None,
+            "𝐩𝐫𝐢𝐧𝐭：适用",
+            amount((D_50000, "print"), "5万/家 * print", FACTS_3, False),
+            ((value_1, "print > 0 and not need", False, FACTS_4),),
+            "print > 0 and not need",
+        ),
+        # hostile.policy:24  {x}
+        # bonus lambda.3 「lambda.3」
+        clause(
+            "lambda.3",
+            "bonus",
+            "lambda.3",
+            "{x}",
+            "[{x}] lambda.3：适用",
+            amount(value_2, "None", (), False),
+            (("更", "更", False, FACTS_5),),
+            "更",
+        ),
+    ),
+    TEXT_3,
+)
+
+
+# its requirements, then its data
+def measure_lambda(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_lambda[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_lambda, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # hostile.policy:26
 # measure 补贴 「中文名r\n}」
+SPEC_2: MeasureSpec = measure_spec(
+    ("补贴", "中文名r\n}", None, ("cash",)),
+    (
+        # hostile.policy:27  x
+        # award 补贴.1 「补贴.1」
+        clause(
+            "补贴.1",
+            "award",
+            "补贴.1",
+            "x",
+            "[x] 补贴.1：适用",
+            amount((D_0_50, "投资额"), "投资额 * 50%", FACTS_6, False),
+            (("更新", "更新", False, FACTS_7),),
+            "更新",
+        ),
+        # hostile.policy:28
+        # award 补贴.2 「补贴.2」
+        clause(
+            "补贴.2",
+            "award",
+            "补贴.2",
+            None,
+            "补贴.2：适用",
+            amount(value_3, "Decimal + yuan", FACTS_8, False),
+            ((value_4, "v1 > f and date <= 2023-01-01", False, FACTS_9),),
+            "v1 > f and date <= 2023-01-01",
+        ),
+    ),
+    "不满足任何给予条件：补贴.1、补贴.2",
+)
+
+
+# its requirements, then its data
 def measure_2(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_2, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_2[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_2, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = measure_2_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = measure_2_2(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None:
-            conditions["补贴.1"] = a1
-            conditions["补贴.2"] = a2
-            if not (a1 or a2):
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：补贴.1、补贴.2")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                if a1:
-                    result.clauses.append("补贴.1")
-                    result.explanation.extend(steps1)
-                    if why1:
-                        reasons.append(why1)
-                    if precision1 != EXACT and precision != UNKNOWN:
-                        precision = precision1
-                    if amount1 is not None:
-                        total += amount1
-                if a2:
-                    result.clauses.append("补贴.2")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a1 + a2 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "补贴.1",
-                    "award",
-                    "补贴.1",
-                    "x",
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-                ClauseOutcome(
-                    "补贴.2",
-                    "award",
-                    "补贴.2",
-                    None,
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                    floor2,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("中文名r\n}", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_2, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a

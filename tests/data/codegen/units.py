@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import decimal
 import difflib
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,7 +36,6 @@ Values = dict[str, Any]
 Date = datetime.date | None
 Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
-# (applies, amount, precision, unknown_reason, explanation steps) of one clause
 # applies, amount, precision, why unknown, steps, the floor of a range (None: none)
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
@@ -200,6 +200,460 @@ class Constraint:
     allocate: str | None = None
 
 
+# ------------------------------------------------------------------------------ the full path as data
+# A generated evaluator writes each measure's requirements (its gates) out as code and describes the
+# rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
+# expression) that run_measure runs once the requirements hold; only its fast path is unrolled.
+# `Expr` is such a function: its value from the facts `f`, the parameters `p` and the `date`,
+# recording each missing fact it reads in `need`; it raises Unset or an ARITHMETIC error when the value
+# cannot be worked out.  A condition that only reads one fact is given as that fact's name, and one
+# that compares a fact with a figure as (fact, operator, figure).
+Expr = Callable[[Values, Values, Date, set[str]], Any]
+Test = Expr | str | tuple[str, str, Any]
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+# (name, label, kind, unit) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None], ...]
+
+
+# Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
+# so that the evaluation unpacks it at the cost of a tuple.
+# a clause's figure: written as it is, a figure times a fact as (figure, fact), else a function
+Figure = Expr | Decimal | tuple[Decimal, str] | None
+# a floor or an offset: (value, text as written)
+Bound = tuple[Expr | Decimal, str] | None
+Amount = tuple[
+    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound
+]
+Clause = tuple[
+    str,
+    str,
+    str,
+    str | None,
+    str,
+    Amount,
+    tuple[tuple[Test, str, bool, Used], ...],
+    str,
+    str | None,
+    int | None,
+]
+Stage = tuple[str, str, Test, str, Expr | Decimal | None]
+MeasureSpec = tuple[
+    tuple[str, str, str | None, tuple[str, ...]],
+    tuple[Clause, ...],
+    str,
+    tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...],
+    tuple[Stage, ...],
+    bool,
+    tuple[tuple[Test, str, str], ...],
+    str | None,
+    bool,
+]
+
+
+def amount(
+    value: Figure,
+    text: str,
+    used: Used,
+    ceiling: bool,
+    caps: tuple[tuple[Expr | Decimal, str], ...] = (),
+    unset_reason: str = "",
+    arithmetic: Expr | None = None,
+    floor: Bound = None,
+    offset: Bound = None,
+) -> Amount:
+    """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
+    `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
+    the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
+    `floor` and `offset` (value, text), if any."""
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset)
+
+
+def clause(
+    id: str,
+    kind: str,
+    label: str,
+    cite: str | None,
+    head: str,
+    amount: Amount,
+    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conds: str = "",
+    exception_of: str | None = None,
+    priority: int | None = None,
+) -> Clause:
+    """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
+    negated, facts shown) as written together in `conds`, and the default it is an exception of."""
+    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority)
+
+
+def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | None) -> Stage:
+    """An instalment: `name`, `label`, its condition (`test`, `text`) and `share` (None: the rest)."""
+    return (name, label, test, text, share)
+
+
+def measure_spec(
+    head: tuple[str, str, str | None, tuple[str, ...]],
+    clauses: tuple[Clause, ...],
+    none_reason: str,
+    funding: tuple[tuple[Expr | Decimal, Expr | Decimal, str], ...] = (),
+    stages: tuple[Stage, ...] = (),
+    no_clawback: bool = False,
+    preferences: tuple[tuple[Test, str, str], ...] = (),
+    selection: str | None = None,
+    general: bool = False,
+) -> MeasureSpec:
+    """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
+    the reason when no clause applies, its funding limits (limit, received, text; the last applies),
+    instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
+    always settles it (`general`: a clause is an exception of another, or states a range's floor)."""
+    return (
+        head,
+        clauses,
+        none_reason,
+        funding,
+        stages,
+        no_clawback,
+        preferences,
+        selection,
+        general,
+    )
+
+
+def value_of(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """An expression's value (a figure written in the policy is given as itself)."""
+    return e if type(e) is Decimal else e(f, p, date, need)  # type: ignore[operator]
+
+
+def truth(test: Test, text: str, f: Values, p: Values, date: Date, need: set[str]) -> tuple[Any, str | None]:
+    """A condition's truth, or None with the reason it cannot be told (Interpreter.test)."""
+    if type(test) is str:
+        holds = f.get(test)
+        if holds is None:
+            need.add(test)
+        return holds, None
+    if type(test) is tuple:
+        name, op, figure = test
+        value = f.get(name)
+        if value is None:
+            need.add(name)
+            return None, None
+        return COMPARE[op](value, figure), None
+    try:
+        return test(f, p, date, need), None  # type: ignore[operator]
+    except Unset as exc:
+        return None, exc.what
+    except ARITHMETIC as exc:
+        return None, failure(text, exc)
+
+
+def safe_value(e: Expr | Decimal, f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    """A value, or None when it cannot be worked out."""
+    try:
+        return value_of(e, f, p, date, need)
+    except (Unset, *ARITHMETIC):
+        return None
+
+
+def run_measure(
+    spec: MeasureSpec,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    conditions: Conditions,
+    unknown: list[str],
+    explain: bool,
+    needed: Mapping[str, str],
+    rounding: Rounding,
+) -> MeasureResult:
+    """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
+    (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
+    result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
+    settlement of a single clause are written out here, not called: truth and _settle_straight do the
+    same."""
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general = spec
+    result = measure_result(head, DETERMINED, [], conditions)
+    quantum = ROUNDING_QUANTA[rounding.unit]
+    mode = ROUNDING_MODES[rounding.mode]
+    outs: list[Outcome] = []
+    decided = True
+    for clause in clauses:
+        why = None
+        applies: bool | None = True
+        for test, text, negated, _ in clause[6]:
+            if type(test) is tuple:
+                name, op, figure = test
+                holds = f.get(name)
+                if holds is None:
+                    need.add(name)
+                else:
+                    holds = COMPARE[op](holds, figure)
+            elif type(test) is str:
+                holds = f.get(test)
+                if holds is None:
+                    need.add(test)
+            else:
+                try:
+                    holds = test(f, p, date, need)  # type: ignore[operator]
+                except Unset as exc:
+                    holds, why = None, exc.what
+                except ARITHMETIC as exc:
+                    holds, why = None, failure(text, exc)
+            if negated and holds is not None:
+                holds = not holds
+            if holds is False:
+                applies = False
+                break
+            if holds is None:
+                applies = None
+        if applies:
+            outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
+        else:
+            outs.append((applies, None, EXACT, why, NO_STEPS, None))
+            if applies is None:
+                decided = False
+    funding = None
+    for limit, received, text in funding_limits:  # every limit is worked out; the last applies
+        funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
+    stages: list[tuple[str, str, Decimal | None, bool | None]] = []
+    for name, label, test, text, share_of in stages_of:
+        if stages and stages[-1][3] is False:
+            break  # this stage and every later one are forfeit: their facts are not read
+        holds, _ = truth(test, text, f, p, date, need)
+        share = None
+        if share_of is not None:
+            share = safe_value(share_of, f, p, date, need)
+            if share is None:
+                holds = None  # the share cannot be worked out, so neither can the stage
+        stages.append((name, label, share, holds))
+    try:
+        if not decided or general or not outs:
+            outcomes = [
+                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                for c, o in zip(clauses, outs, strict=True)
+            ]
+            finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
+        elif len(outs) > 1:
+            _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
+        else:  # one decided clause: _settle_straight written out
+            chosen, value, precision, why, steps, _ = outs[0]
+            cid = clauses[0][0]
+            conditions[cid] = chosen
+            if not chosen or clauses[0][1] != "award":
+                result.status = INELIGIBLE
+                result.reasons.append(none_reason)
+            else:
+                result.clauses.append(cid)
+                result.explanation.extend(steps)
+                reasons = [why] if why else []
+                total = ZERO if value is None else ZERO + value
+                if funding is not None and precision != UNKNOWN:
+                    total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+                undecided = False
+                if stages and precision != UNKNOWN:
+                    total, complete = _instalments(result, total, stages, no_clawback, rounding)
+                    undecided = not complete
+                if precision == UNKNOWN or undecided:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = total.quantize(quantum, mode)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                result.reasons.extend(reasons)
+    except ARITHMETIC as exc:
+        result.status, result.amount = UNDETERMINED, None
+        result.reasons.append(failure(head[1], exc))
+    for test, text, note in prefs:
+        if truth(test, text, f, p, date, need)[0] is True:
+            result.explanation.append(note)
+    if selection is not None and result.status != INELIGIBLE:
+        result.selection = selection
+    return settle_unknown(result, unknown, need, needed)
+
+
+def _applies(
+    clause: Clause,
+    f: Values,
+    p: Values,
+    date: Date,
+    need: set[str],
+    explain: bool,
+    quantum: Decimal,
+    mode: str,
+    why: str | None,
+) -> Outcome:
+    """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
+    precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
+    _, _, label, _, head, amount, conditions, conds, _, _ = clause
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of = amount
+    steps: list[str] = []
+    if explain:
+        if not conditions:
+            steps.append(head)
+        else:
+            used = "；".join(filter(None, (facts_text(f, c[3]) for c in conditions if c[3])))
+            steps.append(f"{head}（{conds}；{used}）")
+    if figure is None:  # no figure: the outcome is unknown whatever the caps say
+        for cap, quoted in caps:
+            try:
+                limit = value_of(cap, f, p, date, need)
+            except (Unset, *ARITHMETIC) as exc:
+                what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+                steps.append(f"封顶 {quoted}：{what}，金额为上限")
+                continue
+            if limit is not None:
+                steps.append("封顶 " + yuan(limit))
+        return True, None, UNKNOWN, unset_reason, steps, None
+    value = None
+    precision = AT_MOST if ceiling else EXACT
+    try:
+        if type(figure) is Decimal:
+            value = figure
+        elif type(figure) is tuple:  # a figure times a fact
+            factor, name = figure
+            value = f.get(name)
+            if value is None:
+                need.add(name)
+            else:
+                value = factor * value
+        else:
+            value = figure(f, p, date, need)  # type: ignore[operator]
+        if explain and value is not None:
+            used = facts_text(f, used_facts) if used_facts else ""
+            amount_step(steps, quoted_amount, value.quantize(quantum, mode), used)
+            if arithmetic is not None:
+                steps.extend(arithmetic(f, p, date, need))
+    except Unset as exc:
+        why = exc.what
+        precision = UNKNOWN
+    except ARITHMETIC as exc:
+        why = failure(quoted_amount, exc)
+        precision = UNKNOWN
+    floor = None
+    if floor_of is not None and value is not None and precision != UNKNOWN:  # before the caps
+        try:
+            floor = value_of(floor_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            why = exc.what if isinstance(exc, Unset) else failure(floor_of[1], exc)
+            precision = UNKNOWN
+        else:
+            if floor is None:
+                precision = UNKNOWN  # a fact it reads is missing
+            else:
+                value = lift(value, floor, floor_of[1], ceiling, steps if explain else None)
+    for cap, quoted in caps:
+        try:
+            limit = cap if type(cap) is Decimal else cap(f, p, date, need)  # type: ignore[operator]
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(quoted, exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"封顶 {quoted}：{what}，金额为上限")
+            continue
+        if limit is None:
+            precision = UNKNOWN  # a fact it reads is missing: the cap may bind
+        elif value is None or precision == UNKNOWN:
+            pass
+        elif limit < value:
+            if explain:
+                steps.append(f"封顶 {quoted}：{yuan(limit)}（起作用）")
+            value = limit
+        elif explain:
+            steps.append(f"封顶 {quoted}：{yuan(limit)}（未起作用）")
+    lower = None
+    if offset_of is not None and value is not None and precision != UNKNOWN:  # after the caps
+        try:
+            offset = value_of(offset_of[0], f, p, date, need)
+        except (Unset, *ARITHMETIC) as exc:
+            what = exc.what if isinstance(exc, Unset) else failure(offset_of[1], exc)
+            if precision == EXACT:
+                precision = AT_MOST
+            steps.append(f"扣除已获 {offset_of[1]}：{what}，金额为上限")
+            offset = None
+        else:
+            if offset is None:
+                precision = UNKNOWN  # a fact it reads is missing: the amount cannot be told
+    else:
+        offset = None
+    if (floor_of is not None or offset_of is not None) and value is not None and precision != UNKNOWN:
+        texts = (None if floor_of is None else floor_of[1], None if offset_of is None else offset_of[1])
+        value, lower = settle_bounds(value, floor, offset, ceiling, texts, steps if explain else None)
+    if value is not None and precision != UNKNOWN:
+        try:
+            value = value.quantize(quantum, mode)
+        except ARITHMETIC as exc:
+            return True, None, UNKNOWN, failure(label, exc), steps, None
+        if lower is not None:
+            lower = lower.quantize(quantum, mode)
+        if explain and ceiling:
+            ceiling_step(steps, value, lower)
+        return True, value, precision, why, steps, lower if precision == AT_MOST else None
+    return True, None, UNKNOWN, why, steps, None
+
+
+def _settle_straight(
+    result: MeasureResult,
+    spec: MeasureSpec,
+    outs: list[Outcome],
+    funding: tuple[Decimal | None, Decimal | None, str] | None,
+    stages: list[tuple[str, str, Decimal | None, bool | None]],
+    quantum: Decimal,
+    mode: str,
+    rounding: Rounding,
+) -> None:
+    """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
+    awards: list[tuple[str, Outcome]] = []
+    bonuses: list[tuple[str, Outcome]] = []
+    applies = False
+    for c, o in zip(spec[1], outs, strict=True):
+        result.conditions[c[0]] = o[0]
+        if c[1] == "award":
+            awards.append((c[0], o))
+            if o[0]:
+                applies = True
+        else:
+            bonuses.append((c[0], o))
+    if not applies:
+        result.status = INELIGIBLE
+        result.reasons.append(spec[2])
+        return
+    reasons: list[str] = []
+    total = ZERO
+    precision = EXACT
+    count = 0
+    for cid, (chosen, value, clause_precision, why, steps, _) in awards + bonuses:
+        if not chosen:
+            continue
+        count += 1
+        result.clauses.append(cid)
+        result.explanation.extend(steps)
+        if why:
+            reasons.append(why)
+        if clause_precision != EXACT and precision != UNKNOWN:
+            precision = clause_precision
+        if value is not None:
+            total += value
+    if count > 1 and precision != UNKNOWN:
+        result.explanation.append("合计 " + yuan(total))
+    if funding is not None and precision != UNKNOWN:
+        total, precision = apply_funding(result, total, precision, reasons, funding, rounding)
+    undecided = False
+    if stages and precision != UNKNOWN:
+        total, decided = _instalments(result, total, stages, spec[5], rounding)
+        undecided = not decided
+    if precision == UNKNOWN or undecided:
+        result.status = UNDETERMINED
+    else:
+        result.amount = total.quantize(quantum, mode)
+        result.status = CEILING if precision == AT_MOST else DETERMINED
+    result.reasons.extend(reasons)
+
+
 # ---------------------------------------------------------------------------- the policy
 # generated from units.policy
 # issuer: 测试机关
@@ -211,50 +665,43 @@ ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("planting", "green", "rd")
 COMBINES: list[tuple[str, list[str]]] = []
+D_200000 = Decimal("2.0E+5")
 D_100 = Decimal("100")
 D_0 = Decimal("0")
 D_500 = Decimal("500")
 D_200 = Decimal("200")
-D_200000 = Decimal("2.0E+5")
-D_5 = Decimal("5")
-D_1000 = Decimal("1000")
 D_20 = Decimal("20")
 D_10 = Decimal("10")
+D_5 = Decimal("5")
+D_1000 = Decimal("1000")
 D_0_1 = Decimal("0.1")
 D_50 = Decimal("50")
 D_2 = Decimal("2")
-D_30000000 = Decimal("3.000E+7")
-D_50000000 = Decimal("5.000E+7")
+D_100000 = Decimal("1.0E+5")
 D_20000 = Decimal("2E+4")
 D_0_03 = Decimal("0.03")
 D_0_01 = Decimal("0.01")
-D_100000 = Decimal("1.0E+5")
+D_30000000 = Decimal("3.000E+7")
+D_50000000 = Decimal("5.000E+7")
 DATE_2022_01_01 = datetime.date(2022, 1, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise: 200元/亩 }"
-TEXT_2 = "green.1：适用（power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上；"
-TEXT_3 = "floor_space * 20元/平方米 + power * 10元/千瓦"
-TEXT_4 = "green.2：适用（power 超过 5千瓦 且 不满 1000千瓦；"
-TEXT_5 = "energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱"
-TEXT_6 = "rd.1：适用（listed；revenue 超过 3000万 且 不满 5000万；"
-# planting 「种植基地」
-HEAD_planting = ("planting", "种植基地", None, ("cash",))
-# green 「绿色发展」
-HEAD_green = ("green", "绿色发展", None, ("cash",))
-# rd 「研发奖励」
-HEAD_rd = ("rd", "研发奖励", None, ("cash",))
+TEXT_2 = "floor_space * 20元/平方米 + power * 10元/千瓦"
+TEXT_3 = "power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上"
+TEXT_4 = "energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱"
+TEXT_5 = "listed；revenue 超过 3000万 且 不满 5000万"
 FACTS_1 = (("area", "新建种植基地面积", "count", "亩"),)
-FACTS_2 = (("boxes", "卷烟产量", "count", "标准箱"), ("power", "装机容量", "count", "千瓦"))
-FACTS_3 = (("floor_space", "租用厂房面积", "count", "平方米"), ("power", "装机容量", "count", "千瓦"))
-FACTS_4 = (("power", "装机容量", "count", "千瓦"),)
-FACTS_5 = (
+FACTS_2 = (("floor_space", "租用厂房面积", "count", "平方米"), ("power", "装机容量", "count", "千瓦"))
+FACTS_3 = (("boxes", "卷烟产量", "count", "标准箱"), ("power", "装机容量", "count", "千瓦"))
+FACTS_4 = (
     ("boxes", "卷烟产量", "count", "标准箱"),
     ("cut", "减排量", "count", "吨"),
     ("energy", "发电量", "count", "千瓦时"),
 )
-FACTS_6 = (("listed", "规上企业", "bool", None),)
-FACTS_7 = (("revenue", "营业收入", "money", None),)
-FACTS_8 = (("rd_rate", "研发投入强度", "percent", None),)
+FACTS_5 = (("power", "装机容量", "count", "千瓦"),)
+FACTS_6 = (("rd_rate", "研发投入强度", "percent", None),)
+FACTS_7 = (("listed", "规上企业", "bool", None),)
+FACTS_8 = (("revenue", "营业收入", "money", None),)
 FACT_SPECS: dict[str, FactSpec] = {
     "area": FactSpec("area", "新建种植基地面积", "count", "亩", (), ((">=", D_0),)),
     "floor_space": FactSpec("floor_space", "租用厂房面积", "count", "平方米", (), ((">=", D_0),)),
@@ -353,159 +800,60 @@ class Facts:
         return {name: value for field, name in FACT_FIELDS if (value := getattr(self, field)) is not None}
 
 
-# eligibility shared by every measure, and the policy's validity
-def shared_gates(f: Values, p: Values, date: Date) -> Shared:
-    failures: list[str] = []
-    unknown: list[str] = []
-    need: set[str] = set()
-    if date is not None:
-        if date < DATE_2022_01_01:
-            failures.append(
-                f"政策自 {DATE_2022_01_01.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效",
-            )
-        if date > DATE_2025_12_31:
-            failures.append(f"政策有效期至 {DATE_2025_12_31.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    return failures, unknown, need
-
-
-# units.policy:20
-# award planting.1 「planting.1」
-def planting_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise:
+# 200元/亩 }
+def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     area = f.get("area")
-    why = None
-    # if area 100亩 以上
     if area is None:
         need.add("area")
-    c1 = None if area is None else area >= D_100
-    c1_ = c1
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
+    if area is None:
+        need.add("area")
+    if area is None:
+        v1 = None
+    elif area < D_100:
+        v1 = D_0
+    elif area >= D_100 and area <= D_500:
+        v1 = D_100
+    else:
+        v1 = D_200
+    v2 = None if area is None or v1 is None else area * v1
+    return v2
+
+
+# the arithmetic of area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise:
+# 200元/亩 }
+def steps_2(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    area = f.get("area")
     steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_1)
-        steps.append("planting.1：适用（area 100亩 以上；" + used + "）")
-    # amount: determined area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩,
-    # otherwise: 200元/亩 }
-    value = None
-    precision = EXACT
-    try:
-        if area is None:
-            need.add("area")
-        if area is None:
-            need.add("area")
-        if area is None:
-            v2 = None
-        elif area < D_100:
-            v2 = D_0
-        elif area >= D_100 and area <= D_500:
-            v2 = D_100
-        else:
-            v2 = D_200
-        v3 = None if area is None or v2 is None else area * v2
-        value = v3
-        if explain and value is not None:
-            amount_step(steps, TEXT_1, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_1))
-            band_step(
-                steps,
-                "新建种植基地面积",
-                area,
-                ((("<", D_100),), ((">=", D_100), ("<=", D_500)), None),
-                ("不满 100亩", "100亩以上 且 不超过 500亩", "其他"),
-                (("count", "亩"),),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_1, exc)
-        precision = UNKNOWN
-    # cap 20万
-    limit = D_200000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 20万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 20万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("planting.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    band_step(
+        steps,
+        "新建种植基地面积",
+        area,
+        ((("<", D_100),), ((">=", D_100), ("<=", D_500)), None),
+        ("不满 100亩", "100亩以上 且 不超过 500亩", "其他"),
+        (("count", "亩"),),
+    )
+    return steps
 
 
-# units.policy:19
-# measure planting 「种植基地」
-def measure_planting(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_planting, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_planting, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = planting_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["planting.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：planting.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("planting.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "planting.1",
-                    "award",
-                    "planting.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("种植基地", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# units.policy:24
-# award green.1 「green.1」
-def green_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    boxes = f.get("boxes")
+# amount: determined floor_space * 20元/平方米 + power * 10元/千瓦
+def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     floor_space = f.get("floor_space")
     power = f.get("power")
-    why = None
-    # if power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上
+    if floor_space is None:
+        need.add("floor_space")
+    v1 = None if floor_space is None else floor_space * D_20
+    if power is None:
+        need.add("power")
+    v2 = None if power is None else power * D_10
+    v3 = None if v1 is None or v2 is None else v1 + v2
+    return v3
+
+
+# if power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上
+def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
+    boxes = f.get("boxes")
+    power = f.get("power")
     if power is None:
         need.add("power")
     c1 = None if power is None else power > D_5
@@ -523,53 +871,31 @@ def green_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
             need.add("boxes")
         c5 = None if boxes is None else boxes >= D_100
         c4 = True if c5 is True else None if c2 is None or c5 is None else False
-    c1_ = c4
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_2)
-        steps.append(TEXT_2 + used + "）")
-    # amount: determined floor_space * 20元/平方米 + power * 10元/千瓦
-    value = None
-    precision = EXACT
-    try:
-        if floor_space is None:
-            need.add("floor_space")
-        v6 = None if floor_space is None else floor_space * D_20
-        if power is None:
-            need.add("power")
-        v7 = None if power is None else power * D_10
-        v8 = None if v6 is None or v7 is None else v6 + v7
-        value = v8
-        if explain and value is not None:
-            amount_step(steps, TEXT_3, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_3))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_3, exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("green.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    return c4
 
 
-# units.policy:25
-# award green.2 「green.2」
-def green_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
+# amount: determined energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱
+def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     boxes = f.get("boxes")
     cut_ = f.get("cut")
     energy = f.get("energy")
+    if energy is None:
+        need.add("energy")
+    v1 = None if energy is None else energy * D_0_1
+    if cut_ is None:
+        need.add("cut")
+    v2 = None if cut_ is None else cut_ * D_50
+    v3 = None if v1 is None or v2 is None else v1 + v2
+    if boxes is None:
+        need.add("boxes")
+    v4 = None if boxes is None else boxes * D_2
+    v5 = None if v3 is None or v4 is None else v3 + v4
+    return v5
+
+
+# if power 超过 5千瓦 且 不满 1000千瓦
+def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     power = f.get("power")
-    why = None
-    # if power 超过 5千瓦 且 不满 1000千瓦
     if power is None:
         need.add("power")
     c1 = None if power is None else power > D_5
@@ -580,148 +906,32 @@ def green_2(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> 
             need.add("power")
         c3 = None if power is None else power < D_1000
         c2 = False if c3 is False else c1 and c3
-    c1_ = c2
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = facts_text(f, FACTS_4)
-        steps.append(TEXT_4 + used + "）")
-    # amount: determined energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱
-    value = None
-    precision = EXACT
-    try:
-        if energy is None:
-            need.add("energy")
-        v4 = None if energy is None else energy * D_0_1
-        if cut_ is None:
-            need.add("cut")
-        v5 = None if cut_ is None else cut_ * D_50
-        v6 = None if v4 is None or v5 is None else v4 + v5
-        if boxes is None:
-            need.add("boxes")
-        v7 = None if boxes is None else boxes * D_2
-        v8 = None if v6 is None or v7 is None else v6 + v7
-        value = v8
-        if explain and value is not None:
-            amount_step(steps, TEXT_5, value.quantize(QUANTUM, ROUND_MODE), facts_text(f, FACTS_5))
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure(TEXT_5, exc)
-        precision = UNKNOWN
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("green.2", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+    return c2
 
 
-# units.policy:23
-# measure green 「绿色发展」
-def measure_green(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
-    if shared[0]:
-        return measure_result(HEAD_green, INELIGIBLE, list(shared[0]), {})
-    need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_green, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = green_1(f, p, date, need, explain)
-    a2, amount2, precision2, why2, steps2, floor2 = green_2(f, p, date, need, explain)
-    try:
-        if a1 is not None and a2 is not None:
-            conditions["green.1"] = a1
-            conditions["green.2"] = a2
-            if not (a1 or a2):
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：green.1、green.2")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                if a1:
-                    result.clauses.append("green.1")
-                    result.explanation.extend(steps1)
-                    if why1:
-                        reasons.append(why1)
-                    if precision1 != EXACT and precision != UNKNOWN:
-                        precision = precision1
-                    if amount1 is not None:
-                        total += amount1
-                if a2:
-                    result.clauses.append("green.2")
-                    result.explanation.extend(steps2)
-                    if why2:
-                        reasons.append(why2)
-                    if precision2 != EXACT and precision != UNKNOWN:
-                        precision = precision2
-                    if amount2 is not None:
-                        total += amount2
-                if a1 + a2 > 1 and precision != UNKNOWN:
-                    result.explanation.append("合计 " + yuan(total))
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "green.1",
-                    "award",
-                    "green.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-                ClauseOutcome(
-                    "green.2",
-                    "award",
-                    "green.2",
-                    None,
-                    None,
-                    None,
-                    a2,
-                    amount2,
-                    precision2,
-                    list(steps2),
-                    why2,
-                    floor2,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("绿色发展", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
-
-
-# units.policy:28
-# award rd.1 「rd.1」
-def rd_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Outcome:
-    listed = f.get("listed")
+# amount: determined 2万 * blocks(rd_rate - 3%, 1个百分点)
+def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     rd_rate = f.get("rd_rate")
+    if rd_rate is None:
+        need.add("rd_rate")
+    v1 = None if rd_rate is None else rd_rate - D_0_03
+    v2 = None if v1 is None else blocks(v1, D_0_01)
+    v3 = None if v2 is None else D_20000 * v2
+    return v3
+
+
+# the arithmetic of 2万 * blocks(rd_rate - 3%, 1个百分点)
+def steps_8(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
+    rd_rate = f.get("rd_rate")
+    steps: list[str] = []
+    v1 = None if rd_rate is None else rd_rate - D_0_03
+    whole_step(steps, "blocks", "研发投入强度 - 3%", v1, D_0_01, (("percent", None), ("percent", None)))
+    return steps
+
+
+# if revenue 超过 3000万 且 不满 5000万
+def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
-    why = None
-    # if listed
-    if listed is None:
-        need.add("listed")
-    c1_ = listed
-    if c1_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    # if revenue 超过 3000万 且 不满 5000万
     if revenue is None:
         need.add("revenue")
     c1 = None if revenue is None else revenue > D_30000000
@@ -732,122 +942,146 @@ def rd_1(f: Values, p: Values, date: Date, need: set[str], explain: bool) -> Out
             need.add("revenue")
         c3 = None if revenue is None else revenue < D_50000000
         c2 = False if c3 is False else c1 and c3
-    c2_ = c2
-    if c2_ is False:
-        return False, None, EXACT, why, NO_STEPS, None
-    if c1_ is None or c2_ is None:
-        return None, None, EXACT, why, NO_STEPS, None
-    steps: list[str] = []
-    if explain:
-        used = "；".join(filter(None, (facts_text(f, FACTS_6), facts_text(f, FACTS_7))))
-        steps.append(TEXT_6 + used + "）")
-    # amount: determined 2万 * blocks(rd_rate - 3%, 1个百分点)
-    value = None
-    precision = EXACT
-    try:
-        if rd_rate is None:
-            need.add("rd_rate")
-        v4 = None if rd_rate is None else rd_rate - D_0_03
-        v5 = None if v4 is None else blocks(v4, D_0_01)
-        v6 = None if v5 is None else D_20000 * v5
-        value = v6
-        if explain and value is not None:
-            amount_step(
-                steps,
-                "2万 * blocks(rd_rate - 3%, 1个百分点)",
-                value.quantize(QUANTUM, ROUND_MODE),
-                facts_text(f, FACTS_8),
+    return c2
+
+
+# eligibility shared by every measure, and the policy's validity
+def shared_gates(f: Values, p: Values, date: Date) -> Shared:
+    failures: list[str] = []
+    unknown: list[str] = []
+    need: set[str] = set()
+    if date is not None:
+        if date < DATE_2022_01_01:
+            failures.append(
+                f"政策自 {DATE_2022_01_01.isoformat()} 起施行，评估日期 {date.isoformat()} 尚未生效",
             )
-            v7 = None if rd_rate is None else rd_rate - D_0_03
-            whole_step(
-                steps,
-                "blocks",
-                "研发投入强度 - 3%",
-                v7,
-                D_0_01,
-                (("percent", None), ("percent", None)),
-            )
-    except Unset as exc:
-        why = exc.what
-        precision = UNKNOWN
-    except ARITHMETIC as exc:
-        why = failure("2万 * blocks(rd_rate - 3%, 1个百分点)", exc)
-        precision = UNKNOWN
-    # cap 10万
-    limit = D_100000
-    if value is None or precision == UNKNOWN:
-        pass
-    elif limit < value:
-        if explain:
-            steps.append("封顶 10万：" + yuan(limit) + "（起作用）")
-        value = limit
-    elif explain:
-        steps.append("封顶 10万：" + yuan(limit) + "（未起作用）")
-    if value is not None and precision != UNKNOWN:
-        try:
-            value = value.quantize(QUANTUM, ROUND_MODE)
-        except ARITHMETIC as exc:
-            return True, None, UNKNOWN, failure("rd.1", exc), steps, None
-        return True, value, precision, why, steps, None
-    return True, None, UNKNOWN, why, steps, None
+        if date > DATE_2025_12_31:
+            failures.append(f"政策有效期至 {DATE_2025_12_31.isoformat()}，评估日期 {date.isoformat()} 已失效")
+    return failures, unknown, need
+
+
+# units.policy:19
+# measure planting 「种植基地」
+SPEC_planting: MeasureSpec = measure_spec(
+    ("planting", "种植基地", None, ("cash",)),
+    (
+        # units.policy:20
+        # award planting.1 「planting.1」
+        clause(
+            "planting.1",
+            "award",
+            "planting.1",
+            None,
+            "planting.1：适用",
+            amount(value_1, TEXT_1, FACTS_1, False, ((D_200000, "20万"),), arithmetic=steps_2),
+            ((("area", ">=", D_100), "area 100亩 以上", False, FACTS_1),),
+            "area 100亩 以上",
+        ),
+    ),
+    "不满足任何给予条件：planting.1",
+)
+
+
+# its requirements, then its data
+def measure_planting(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_planting[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_planting, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
+
+
+# units.policy:23
+# measure green 「绿色发展」
+SPEC_green: MeasureSpec = measure_spec(
+    ("green", "绿色发展", None, ("cash",)),
+    (
+        # units.policy:24
+        # award green.1 「green.1」
+        clause(
+            "green.1",
+            "award",
+            "green.1",
+            None,
+            "green.1：适用",
+            amount(value_3, TEXT_2, FACTS_2, False),
+            ((value_4, TEXT_3, False, FACTS_3),),
+            TEXT_3,
+        ),
+        # units.policy:25
+        # award green.2 「green.2」
+        clause(
+            "green.2",
+            "award",
+            "green.2",
+            None,
+            "green.2：适用",
+            amount(value_5, TEXT_4, FACTS_4, False),
+            ((value_6, "power 超过 5千瓦 且 不满 1000千瓦", False, FACTS_5),),
+            "power 超过 5千瓦 且 不满 1000千瓦",
+        ),
+    ),
+    "不满足任何给予条件：green.1、green.2",
+)
+
+
+# its requirements, then its data
+def measure_green(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
+    if shared[0]:
+        return measure_result(SPEC_green[0], INELIGIBLE, list(shared[0]), {})
+    need = set(shared[2])
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_green, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # units.policy:27
 # measure rd 「研发奖励」
+SPEC_rd: MeasureSpec = measure_spec(
+    ("rd", "研发奖励", None, ("cash",)),
+    (
+        # units.policy:28
+        # award rd.1 「rd.1」
+        clause(
+            "rd.1",
+            "award",
+            "rd.1",
+            None,
+            "rd.1：适用",
+            amount(
+                value_7,
+                "2万 * blocks(rd_rate - 3%, 1个百分点)",
+                FACTS_6,
+                False,
+                ((D_100000, "10万"),),
+                arithmetic=steps_8,
+            ),
+            (
+                ("listed", "listed", False, FACTS_7),
+                (value_9, "revenue 超过 3000万 且 不满 5000万", False, FACTS_8),
+            ),
+            TEXT_5,
+        ),
+    ),
+    "不满足任何给予条件：rd.1",
+)
+
+
+# its requirements, then its data
 def measure_rd(f: Values, p: Values, date: Date, shared: Shared, explain: bool) -> MeasureResult:
     if shared[0]:
-        return measure_result(HEAD_rd, INELIGIBLE, list(shared[0]), {})
+        return measure_result(SPEC_rd[0], INELIGIBLE, list(shared[0]), {})
     need = set(shared[2])
-    conditions: dict[str, bool | None] = {}
-    unknown = shared[1]
-    result = measure_result(HEAD_rd, DETERMINED, [], conditions)
-    a1, amount1, precision1, why1, steps1, floor1 = rd_1(f, p, date, need, explain)
-    try:
-        if a1 is not None:
-            conditions["rd.1"] = a1
-            if not a1:
-                result.status = INELIGIBLE
-                result.reasons.append("不满足任何给予条件：rd.1")
-            else:
-                reasons: list[str] = []
-                total = ZERO
-                precision = EXACT
-                result.clauses.append("rd.1")
-                result.explanation.extend(steps1)
-                if why1:
-                    reasons.append(why1)
-                if precision1 != EXACT and precision != UNKNOWN:
-                    precision = precision1
-                if amount1 is not None:
-                    total += amount1
-                if precision == UNKNOWN:
-                    result.status = UNDETERMINED
-                else:
-                    result.amount = total.quantize(QUANTUM, ROUND_MODE)
-                    result.status = CEILING if precision == AT_MOST else DETERMINED
-                result.reasons.extend(reasons)
-        else:
-            outcomes = [
-                ClauseOutcome(
-                    "rd.1",
-                    "award",
-                    "rd.1",
-                    None,
-                    None,
-                    None,
-                    a1,
-                    amount1,
-                    precision1,
-                    list(steps1),
-                    why1,
-                    floor1,
-                ),
-            ]
-            finish_measure(result, outcomes, ROUNDING, None, [], False)
-    except ARITHMETIC as exc:
-        result.status, result.amount = UNDETERMINED, None
-        result.reasons.append(failure("研发奖励", exc))
-    return settle_unknown(result, unknown, need, NEEDED)
+    conditions: Conditions = {}
+    unknown: list[str] = []
+    if shared[1]:
+        unknown = shared[1] + unknown
+    return run_measure(SPEC_rd, f, p, date, need, conditions, unknown, explain, NEEDED, ROUNDING)
 
 
 # The fast path: every fact given as a valid typed value (an int for a number) and a
