@@ -255,9 +255,21 @@ class Verifier:
                 return not self.ev(node.operand)
             case ast.Implies():
                 return (not self.ev(node.left)) or self.ev(node.right)
+            case ast.Call() if node.func in ("year", "year_no"):
+                day = self.ev(node.args[0])
+                if node.func == "year":
+                    return Decimal(day.year)
+                assert self.on is not None, "a witness for a year counted from a date names its date"
+                return Decimal(self.on.year - day.year + 1)
             case ast.Call():
                 values = [self.ev(a) for a in node.args]
                 return min(values) if node.func == "min" else max(values)
+            case ast.Schedule():
+                year = self.year_no(node)
+                for row in node.entries:
+                    if row.first <= year <= row.last:
+                        return None if isinstance(row.value, ast.Unset) else self.ev(row.value)
+                return None
             case ast.Table():
                 sym = self.model.refs[id(node.subject)]
                 value = self.facts[sym.name]
@@ -271,6 +283,10 @@ class Verifier:
                         return None if isinstance(entry.value, ast.Unset) else self.ev(entry.value)
                 return None
         raise AssertionError(f"no evaluation for {type(node).__name__}")
+
+    def year_no(self, node: ast.Schedule) -> int:
+        assert self.on is not None, "a witness for a schedule by year names its date"
+        return self.on.year - self.ev(node.start).year + 1
 
     def band_holds(self, node: ast.Band, entry: ast.BandEntry) -> bool:
         subject = self.ev(node.subject)
@@ -327,7 +343,13 @@ class Verifier:
         )
 
     def fires(self, c: ast.Clause) -> bool:
-        return all(self.ev(k.expr) != k.negated for k in c.conditions)
+        # a schedule by year in the amount or a cap adds its years to the clause's conditions
+        schedules = [n for n in _walk((c.amount.expr, c.amount.caps)) if isinstance(n, ast.Schedule)]
+        in_years = all(
+            min(r.first for r in s.entries) <= self.year_no(s) <= max(r.last for r in s.entries)
+            for s in schedules
+        )
+        return in_years and all(self.ev(k.expr) != k.negated for k in c.conditions)
 
     def applies(self, m: ast.Measure, c: ast.Clause) -> bool:
         if not self.fires(c):
@@ -354,8 +376,12 @@ class Verifier:
     def amount(self, c: ast.Clause) -> Decimal:
         assert c.amount.expr is not None
         value = self.ev(c.amount.expr)
+        if c.amount.floor is not None:
+            value = max(value, self.ev(c.amount.floor))
         for cap in c.amount.caps:
             value = min(value, self.ev(cap))
+        if c.amount.offset is not None:
+            value = max(value - self.ev(c.amount.offset), 0)
         return Decimal(value)
 
     # -------------------------------------------------------------- what each finding claims

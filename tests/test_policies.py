@@ -314,19 +314,76 @@ def test_lucheng_open_same_project_takes_the_highest_award_honours_pay_the_diffe
         "ecommerce": "none",
         "advanced_manufacturer": True,
         "manufacturer_fdi": 20000000,
+        "commissioned": "2020-03-01",
         "fdi": 20000000,
         "fdi_rmb": 138000000,
     }
     decision = evaluator.evaluate(project, day)
-    # 第一条 8‰ × 1.38亿 = 110.4万; 第三条 300万; 附则3 / 第三条第二款: only the highest is paid
+    # 第一条 8‰ × 1.38亿 = 110.4万; 第三条 in its first year 40% × 300万 = 120万;
+    # 附则3 / 第三条第二款: only the highest is paid
     assert decision.measures["fdi_award"].amount == Decimal("1104000")
-    assert decision.measures["advanced_manufacturing"].amount == Decimal("3000000")
-    assert (decision.total.status, decision.total.amount) == (rt.DETERMINED, Decimal("3000000"))
+    assert decision.measures["advanced_manufacturing"].amount == Decimal("1200000")
+    assert (decision.total.status, decision.total.amount) == (rt.DETERMINED, Decimal("1200000"))
     # 附则3 晋升到高等次时只奖励差额部分: 市级 2万 already paid, 国家级 10万 → 8万
     promoted = evaluator.evaluate({**facts, "ecommerce": "national", "ecommerce_awarded": 20000}, day)
     assert promoted.measures["ecommerce_award"].amount == Decimal("80000")
     # exporter, importer, fairs and honour: no combination is declared, the total is only a ceiling
     assert promoted.total.status == rt.CEILING
+
+
+def test_lucheng_open_manufacturing_award_is_paid_40_30_30_by_calendar_year() -> None:
+    evaluator, facts = _lucheng_open()
+    compiled, sink = compile_policy(POLICIES / "lucheng_open_economy.policy")
+    assert compiled is not None, sink.diagnostics
+    manufacturer = {
+        **facts,
+        "exports": 0,
+        "imports": 0,
+        "asia_fairs": 0,
+        "other_fairs": 0,
+        "ecommerce": "none",
+        "fdi_project": False,
+        "advanced_manufacturer": True,
+        "manufacturer_fdi": 50000000,
+        "commissioned": "2019-12-31",
+    }
+    # 第三条 500万, "认定投产后分三年按40%、30%、30%比例拨付", the year of 认定投产 being 第1年
+    paid = {
+        datetime.date(2019, 12, 31): Decimal("2000000"),  # 第1年: 40% × 500万
+        datetime.date(2020, 1, 1): Decimal("1500000"),  # 第2年: 30% × 500万
+        datetime.date(2021, 12, 31): Decimal("1500000"),  # 第3年: 30% × 500万
+    }
+    for day, amount in paid.items():
+        for back_end in (evaluator, compiled):
+            result = back_end.evaluate(manufacturer, day).measures["advanced_manufacturing"]
+            assert (result.status, result.amount) == (rt.DETERMINED, amount), (day, back_end)
+    assert sum(paid.values()) == Decimal("5000000")
+    # 第4年 (认定投产 in 2018, evaluated in 2021): paid out, the clause no longer applies
+    fourth = evaluator.evaluate({**manufacturer, "commissioned": "2018-06-30"}, datetime.date(2021, 1, 1))
+    assert fourth.measures["advanced_manufacturing"].status == rt.INELIGIBLE
+    # 第七条 "从注册（迁入）当年起3年内": registered on 2018-12-31, 2020 is 第3年 and 2021 第4年
+    trader = {**facts, "new_trader": True, "registered": "2018-12-31", "trade_increase": 3000000}
+    third = evaluator.evaluate(trader, datetime.date(2020, 12, 31)).measures["new_trader_award"]
+    assert (third.status, third.amount) == (rt.DETERMINED, Decimal("30000"))
+    later = evaluator.evaluate(trader, datetime.date(2021, 1, 1)).measures["new_trader_award"]
+    assert later.status == rt.INELIGIBLE
+
+
+def test_lucheng_open_promotion_pays_the_difference_and_never_less_than_nothing() -> None:
+    evaluator, facts = _lucheng_open()
+    day = datetime.date(2020, 6, 1)
+    honour = {**facts, "exports": 0, "imports": 0, "asia_fairs": 0, "other_fairs": 0}
+    # 附则3 "晋升到高等次时，只奖励差额部分": 区级 1万 already paid, 市级 2万 → 1万
+    promoted = evaluator.evaluate({**honour, "ecommerce": "municipal", "ecommerce_awarded": 10000}, day)
+    assert promoted.measures["ecommerce_award"].amount == Decimal("10000")
+    # more already paid than the level pays: the clause applies and pays 0元, not a negative figure
+    over = evaluator.evaluate({**honour, "ecommerce": "district", "ecommerce_awarded": 20000}, day)
+    result = over.measures["ecommerce_award"]
+    assert (result.status, result.amount) == (rt.DETERMINED, Decimal("0"))
+    assert any("不再给予" in line for line in result.explanation)
+    # the three-year limit of 第一条 is a cap, not an offset: 第二年 25万 after 50万 is paid whole
+    second = {**facts, "fdi_year": "second", "fdi": 5000000, "fdi_rmb": 34500000, "fdi_awarded": 500000}
+    assert evaluator.evaluate(second, day).measures["fdi_award"].amount == Decimal("250000")
 
 
 def test_lucheng_open_overlaps_the_text_leaves_open_stay_visible() -> None:

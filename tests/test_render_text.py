@@ -131,13 +131,13 @@ def test_every_expression_of_the_policies_round_trips(path: Path) -> None:
     for expr, condition in exprs:
         for chinese in (False, True):
             printed = source_text(expr, chinese=chinese)
-            # read back in the policy's own declarations, as one more requirement (a figure as
-            # both sides of a comparison)
-            cond = printed if condition else f"({printed}) == ({printed})"
-            again = plan_of_text(text + f"\neligibility {{ require {cond} }}").eligibility[-1].cond
-            if not condition:
-                assert isinstance(again, P.Cmp)
-                again = again.left
+            # read back in the policy's own declarations: a condition as one more requirement, a
+            # figure as the amount of one more measure (a schedule by year stands only there)
+            if condition:
+                again = plan_of_text(text + f"\neligibility {{ require {printed} }}").eligibility[-1].cond
+            else:
+                probe = plan_of_text(text + f"\nmeasure round_trip_probe {{ award {printed} }}")
+                again = probe.measure("round_trip_probe").clauses[0].amount.expr
             assert again == expr, printed
             assert source_text(again, chinese=chinese) == printed
 
