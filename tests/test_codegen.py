@@ -511,6 +511,30 @@ measure shares "按比例" {
 """
 
 
+# neighbouring rows of one value (a band, a schedule by year): the module wrote two `elif`s with the
+# same body, which ruff refuses (SIM114), and drafters merged the text's rows to get past it
+EQUAL_ROWS = """policy "同值相邻" { rounding fen half_up }
+fact x "金额": money >= 0
+fact since_day "认定日期": date
+measure banded "分档" {
+  award band x { 不满 100万: 1万, 不满 200万: 2万, 不满 300万: 2万, otherwise: 3万 } + 1% * x
+}
+measure yearly "逐年" {
+  award schedule since_day { years 1: 40%, years 2: 30%, years 3: 30% } * x
+}
+example "150万" on 2024-06-01 {
+  given { x: 150万, since_day: 2023-03-01 }
+  expect banded = 3.5万
+  expect yearly = 45万
+}
+example "250万" on 2025-06-01 {
+  given { x: 250万, since_day: 2023-03-01 }
+  expect banded = 4.5万
+  expect yearly = 75万
+}
+"""
+
+
 LINTED = sorted((ROOT / "policies").glob("*.policy")) + SOURCES
 
 
@@ -530,7 +554,9 @@ def write_modules(folder: Path) -> list[Path]:
     names.write_text(LONG_NAMES, encoding="utf-8")
     ratios = folder / "ratios.policy"
     ratios.write_text(RATIOS, encoding="utf-8")
-    for path in [*LINTED, empty, long, constant, two_rows, names, ratios]:
+    equal = folder / "equal_rows.policy"
+    equal.write_text(EQUAL_ROWS, encoding="utf-8")
+    for path in [*LINTED, empty, long, constant, two_rows, names, ratios, equal]:
         target = folder / f"{path.stem}.py"
         target.write_text(module_source(path), encoding="utf-8")
         paths.append(target)

@@ -198,6 +198,18 @@ _SINCE = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
 _OP_SYMBOLS = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "==", "!=": "!="}
 
 
+def _same_value_runs(rows: tuple[P.BandRow, ...]) -> list[list[P.BandRow]]:
+    """The rows of a band in order, neighbours with bounds and the same value in one run."""
+    runs: list[list[P.BandRow]] = []
+    for row in rows:
+        last = runs[-1][-1] if runs else None
+        if last is not None and None not in (row.bounds, last.bounds) and last.value == row.value:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
+
+
 class PythonGenerator:
     """Generates the evaluator module of one checked policy from its plan (`model`, its
     `source_text`, the policy file's `name`)."""
@@ -705,15 +717,22 @@ class PythonGenerator:
                     w.line(f"{result} = None")
                 first = False
             done = False
-            for row in e.rows:
+            for group in _same_value_runs(e.rows):
+                row = group[0]
                 if row.bounds is None:
                     with w.block("else" if not first else "if True"):
                         self.row_value(result, row.value)
                     done = True
                     break
-                test = " and ".join(
-                    f"{subject.inner()} {_OP_SYMBOLS[op]} {self.expr(bound).code}" for op, bound in row.bounds
-                )
+                # neighbouring rows of one value share a branch (ruff's SIM114 refuses equal branches)
+                tests = [
+                    " and ".join(
+                        f"{subject.inner()} {_OP_SYMBOLS[op]} {self.expr(bound).code}"
+                        for op, bound in r.bounds or ()
+                    )
+                    for r in group
+                ]
+                test = tests[0] if len(tests) == 1 else " or ".join(f"({t})" for t in tests)
                 with w.block(("if " if first else "elif ") + test):
                     self.row_value(result, row.value)
                 first = False
