@@ -688,6 +688,17 @@ def test_a_long_expression_laid_out_keeps_its_meaning(code: str, room: int) -> N
     assert pyast.dump(pyast.parse(laid)) == pyast.dump(pyast.parse(f"value = {code}"))
 
 
+def test_an_argument_laid_out_leaves_room_for_its_comma() -> None:
+    """An argument laid out inside its call's brackets is followed by a comma; it was laid out to
+    the full width, so the comma took its line one column past it (a fuzzed policy, 111 > 110)."""
+    from policydsl.codegen.writer import lay_expression, width
+
+    inner = "progressive(output_37, ((None, D_653, D_690000), (D_653, None, D_290000)))"
+    room = width(inner) + 4  # the argument fits exactly, its comma does not
+    lines = lay_expression(f"max(D_10174, {inner})", room)
+    assert all(width(line) <= room for line in lines), lines
+
+
 NEGATION_CASES = ["a is b", "a in (b, 1)", "a == b", "a < b", "a == b and a is b", "(a)", "a != b"]
 NEGATION_CASES += ["(a) == (b)", "a is (b)", "((a)) in ((b, 'in'))", "a == (b == a)", "(a == b) == a"]
 

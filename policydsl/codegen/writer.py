@@ -190,8 +190,9 @@ def _explode(chunk: str, room: int) -> list[str]:
     items = [item for item in items if item]
     lines = [prefix + last[: opening + 1]]
     for item in items:
-        laid = lay_expression(item, room - len(INDENT))
-        if not plain_group:  # a call's argument or a display's item: its trailing comma
+        # a call's argument or a display's item is followed by its comma, which must fit too
+        laid = lay_expression(item, room - len(INDENT) - (0 if plain_group else 1))
+        if not plain_group:
             laid[-1] += ","
         lines.extend(INDENT + line for line in laid)
     lines.append(last[-1])
