@@ -277,7 +277,7 @@ def test_liuhe_schedules_count_calendar_years_from_the_event() -> None:
             trade
         )
     assert _liuhe(stats_admitted="2020-12-31").measures["statistics"].status == rt.INELIGIBLE
-    # 第5条: the band inside the five years, no cap
+    # 第5条: the band in years 1 to 5 from the year of recognition, no cap
     hq = {"hq_project": True, "hq_recognised": "2021-02-01"}
     assert _liuhe(**hq, local_contribution="2000万").measures["headquarters"].amount == Decimal("14000000")
     assert _liuhe(**hq, local_contribution="5000.01万").measures["headquarters"].amount == Decimal("45000090")
