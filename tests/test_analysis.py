@@ -255,6 +255,12 @@ class Verifier:
                 return not self.ev(node.operand)
             case ast.Implies():
                 return (not self.ev(node.left)) or self.ev(node.right)
+            case ast.Call() if node.func in ("year", "year_no"):
+                day = self.ev(node.args[0])
+                if node.func == "year":
+                    return Decimal(day.year)
+                assert self.on is not None, "a witness for a year counted from a date names its date"
+                return Decimal(self.on.year - day.year + 1)
             case ast.Call():
                 values = [self.ev(a) for a in node.args]
                 return min(values) if node.func == "min" else max(values)
