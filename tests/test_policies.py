@@ -220,18 +220,84 @@ def test_liuhe_planting_rate_per_mu_and_the_total_is_only_a_ceiling() -> None:
     assert _liuhe().measures["planting"].amount == Decimal("32050")
     assert _liuhe(base_area="500").measures["planting"].amount == Decimal("50000")
     assert _liuhe(base_area="500.01").measures["planting"].amount == Decimal("100002")
-    # 120万 + 30万 + 20万 + 15万 + 32050元, only at most: the text never says the awards add up
+    # 120万 + 120万 + 30万 + 20万 + 15万 + 3万 + 32050元, only at most: the text never says the awards add up
     total = _liuhe().total
-    assert (total.status, total.amount) == (rt.CEILING, Decimal("1882050"))
+    assert (total.status, total.amount) == (rt.CEILING, Decimal("3112050"))
+
+
+def test_liuhe_investment_award_is_a_range_with_both_bounds() -> None:
+    # 第2条第1款: 5%—20% of the investment; the sample's 6000万 on 20亩 is 300万/亩
+    result = _liuhe(project="industrial").measures["industrial_investment"]
+    assert (result.status, result.floor, result.amount) == (
+        rt.CEILING,
+        Decimal("3000000"),  # 5% × 6000万
+        Decimal("12000000"),  # 20% × 6000万
+    )
+    # exactly 200万/亩 still qualifies (不低于); 30.01亩 does not
+    assert _liuhe(project="industrial", land_area="30").measures["industrial_investment"].floor == Decimal(
+        "3000000"
+    )
+    thin = _liuhe(project="industrial", land_area="30.01").measures["industrial_investment"]
+    assert thin.status == rt.INELIGIBLE
+    # 第2条第2款 needs 3000万: 2999.99万 on 10亩 is out, 3000万 on 15亩 (200万/亩) gives 150万 to 600万
+    assert (
+        _liuhe(project="services", fixed_investment="2999.99万", land_area="10")
+        .measures["services_investment"]
+        .status
+        == rt.INELIGIBLE
+    )
+    services = _liuhe(project="services", fixed_investment="3000万", land_area="15").measures[
+        "services_investment"
+    ]
+    assert (services.floor, services.amount) == (Decimal("1500000"), Decimal("6000000"))
+    # 第3条: 1亿 at 200万/亩 or more is a 重大产业项目, 一事一议 replaces the range
+    major = _liuhe(project="industrial", fixed_investment="1亿", land_area="50").measures[
+        "industrial_investment"
+    ]
+    assert major.status == rt.UNDETERMINED
+
+
+def test_liuhe_schedules_count_calendar_years_from_the_event() -> None:
+    # 第4条: 80% in years 1–2, 50% in years 3–5 of 150万, at most 5000万 a year; evaluated on 2023-06-01
+    def performance(tax_start: str) -> rt.MeasureResult:
+        return _liuhe(tax_start=tax_start).measures["performance"]
+
+    assert performance("2023-12-31").amount == Decimal("1200000")  # year 1
+    assert performance("2022-01-01").amount == Decimal("1200000")  # year 2
+    assert performance("2021-12-31").amount == Decimal("750000")  # year 3
+    assert performance("2019-01-01").amount == Decimal("750000")  # year 5
+    assert performance("2018-12-31").status == rt.INELIGIBLE  # year 6
+    assert performance("2024-01-01").status == rt.INELIGIBLE  # year 0
+    capped = _liuhe(local_contribution="6250.01万").measures["performance"]
+    assert capped.amount == Decimal("50000000")  # 80% × 6250.01万 = 5000.008万, capped
+    # 第14条: 5万 / 3万 / 2万 for a 规上服务业企业, 2万 / 2万 / 1万 for a 限上商贸企业
+    for admitted, services, trade in (
+        ("2023-01-01", "50000", "20000"),
+        ("2022-06-30", "30000", "20000"),
+        ("2021-06-30", "20000", "10000"),
+    ):
+        assert _liuhe(stats_admitted=admitted).measures["statistics"].amount == Decimal(services)
+        assert _liuhe(stats_admitted=admitted, new_in_stats="trade").measures["statistics"].amount == Decimal(
+            trade
+        )
+    assert _liuhe(stats_admitted="2020-12-31").measures["statistics"].status == rt.INELIGIBLE
+    # 第5条: the band in years 1 to 5 from the year of recognition, no cap
+    hq = {"hq_project": True, "hq_recognised": "2021-02-01"}
+    assert _liuhe(**hq, local_contribution="2000万").measures["headquarters"].amount == Decimal("14000000")
+    assert _liuhe(**hq, local_contribution="5000.01万").measures["headquarters"].amount == Decimal("45000090")
+    late = _liuhe(hq_project=True, hq_recognised="2018-02-01", local_contribution="2000万")
+    assert late.measures["headquarters"].status == rt.INELIGIBLE
 
 
 def test_liuhe_open_questions_stay_visible() -> None:
     found = _findings("liuhe_key_industries")
     assert ("P201", frozenset({"tech_center_award", "high_tech_award"})) in found
     assert {t for c, t in found if c == "P703"} == {
-        frozenset({"major_project.case_by_case"}),
+        frozenset({"industrial_investment.major"}),
+        frozenset({"services_investment.major"}),
         frozenset({"renovation.case_by_case"}),
         frozenset({"merger.large"}),
+        frozenset({"merger_growth.large"}),
     }
     assert ("P701", frozenset({"renovation.new_project"})) in found
 
