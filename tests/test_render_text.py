@@ -133,6 +133,13 @@ def test_every_expression_of_the_policies_round_trips(path: Path) -> None:
             printed = source_text(expr, chinese=chinese)
             # read back in the policy's own declarations, as one more requirement (a figure as
             # both sides of a comparison)
+            if any(isinstance(e, P.Band) and e.counted_from is not None for e in P.walk(expr)):
+                # a schedule by year stands only in an amount: read back as one
+                probe = plan_of_text(text + f'\nmeasure round_trip "往返" {{ award {printed} }}')
+                again = probe.measures[-1].clauses[0].amount.expr
+                assert again == expr, printed
+                assert source_text(again, chinese=chinese) == printed
+                continue
             cond = printed if condition else f"({printed}) == ({printed})"
             again = plan_of_text(text + f"\neligibility {{ require {cond} }}").eligibility[-1].cond
             if not condition:
