@@ -123,6 +123,41 @@ def test_generated_module_is_formatted(path: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+# Long conditions as the formatter breaks them: at the operators that bind least (`and` before `>=`,
+# `or` before `and`, `if`/`else` before all), one operand per line.  A schedule's `year_no(d) >= 1
+# and year_no(d) <= 3` was broken before `<=` once its line ran long.
+FORMATTER_BREAKS = [
+    "if year_no(fund_rent_first_paid, date) >= D_1 and year_no(fund_rent_first_paid, date) <= D_3:",
+    "if amount_of_the_first_clause >= threshold_number_one or amount_of_the_second_clause <= limit_two:",
+    "if first_condition_name_is_long and second_condition_name_is_long or third_condition_long_x:",
+    "value = first_operand_of_a_sum + second_operand_of_a_sum if the_condition_holds else the_other_one",
+    "if aaaaaaaaaaaaaaaaaaaa >= bbbbbbbbbbbbbbbbbbbbbb and ccccccccccccccccccccc and dddddddddddd <= eeeeee:",
+]
+
+
+def test_long_conditions_and_strings_are_laid_out_as_the_formatter_does(tmp_path: Path) -> None:
+    writer = CodeWriter(level=5)
+    for text in FORMATTER_BREAKS:
+        writer.line(text)
+        if text.endswith(":"):
+            with writer.indent():
+                writer.line("pass")
+    # a description too long for its line in a tuple (a schedule's row holding a table)
+    row = "第1至4年：按 阳光体育后备人才基地（四年有效周期内） { 浙江省阳光体育后备人才基地: 1万, " * 2
+    writer.display("rows = ", Seq([literal("第5年：2万"), literal(row), literal("x" * 200)]))
+    nested = "".join(f"{'    ' * i}if x{i}:\n" for i in range(5))
+    target = tmp_path / "laid.py"
+    target.write_text(nested + "\n".join(writer.lines) + "\n", encoding="utf-8")
+    done = subprocess.run(
+        [ruff(), "format", "--diff", "--isolated", "--line-length", "110", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert max(width(line) for line in writer.lines) <= 110
+    assert pyast.parse(target.read_text(encoding="utf-8"))
+
+
 STANDALONE = """
 import json, sys, datetime
 from decimal import Decimal

@@ -461,14 +461,25 @@ def test_lucheng_open_overlaps_the_text_leaves_open_stay_visible() -> None:
     assert not any(c == "P201" and t <= project for c, t in found)
     settled = _analysis("lucheng_open_economy").settled
     assert [s.diagnostic.code for s in settled].count("P203") == 1
-def _lucheng(**facts: object) -> dict[str, rt.MeasureResult]:
+
+
+def _lucheng(on: datetime.date = datetime.date(2020, 6, 1), **facts: object) -> dict[str, rt.MeasureResult]:
     evaluator = policydsl.load(POLICIES / "lucheng_modern_services.policy")
     base = {"in_lucheng": True, "real_estate": False}
-    return evaluator.evaluate({**base, **facts}, datetime.date(2020, 6, 1)).measures
+    return evaluator.evaluate({**base, **facts}, on).measures
 
 
 def test_lucheng_growth_above_ten_percent_is_marginal_in_item_1_and_a_gate_in_item_8() -> None:
-    service = {"applicant": "service", "key_enterprise": "none", "non_hq": False, "in_cluster_zone": False}
+    service = {
+        "applicant": "service",
+        "key_enterprise": "none",
+        "key_paid_lower": 0,
+        "non_hq": False,
+        "in_cluster_zone": False,
+        "growth_first_paid": "2020-01-01",
+        "office_first_paid": "2020-01-01",
+        "cluster_first_paid": "2020-01-01",
+    }
     # 1 "对新增地方综合贡献超过10%部分奖励50%": 50% × (150万 − 100万 − 10% × 100万) = 20万
     grown = _lucheng(**service, contribution="150万", contribution_prev="100万")
     assert grown["contribution_growth"].amount == Decimal("200000")
@@ -498,6 +509,8 @@ def test_lucheng_whole_blocks_pay_nothing_for_the_remainder() -> None:
         "market_new_legal_person": False,
         "contribution_ex": 0,
         "contribution_ex_prev": 0,
+        "milestone_paid_lower": 0,
+        "independent_date": "2020-01-01",
         "newly_included": True,
         "sales_growth": "50%",
     }
@@ -527,6 +540,7 @@ def test_lucheng_fund_investment_rate_ceilings_have_cliffs_and_are_shared() -> N
         "office_area": 0,
         "office_months": 12,
         "controller_address": "甲",
+        "fund_rent_first_paid": "2020-01-01",
         "investment_date": "2019-01-01",
         "forum_filed": False,
     }
@@ -542,6 +556,74 @@ def test_lucheng_fund_investment_rate_ceilings_have_cliffs_and_are_shared() -> N
         ].status
         == rt.INELIGIBLE
     )
+
+
+def test_lucheng_subsidy_periods_count_calendar_years_from_the_first_payment() -> None:
+    # 8 地方金融组织 "…按照50%的比例予以奖励，补助期限不超过3年": first paid in 2018, 2020 is year 3
+    org = {
+        "applicant": "local_finance_org",
+        "assessment_rewarded": False,
+        "contribution": "40万",
+        "contribution_prev": "36万",
+    }
+    last = _lucheng(datetime.date(2020, 12, 31), **org, finance_first_paid="2018-01-01")[
+        "local_finance_growth"
+    ]
+    assert (last.status, last.amount) == (rt.DETERMINED, Decimal("20000"))  # 50% × (40万 − 36万)
+    # first paid on the last day of 2018: 1 January 2021 is year 4, past the period
+    after = _lucheng(datetime.date(2021, 1, 1), **org, finance_first_paid="2018-12-31")[
+        "local_finance_growth"
+    ]
+    assert after.status == rt.INELIGIBLE
+    # 12 "在四年有效周期内每年…市…1.5万元": rated in 2018, 2021 is year 4 and still pays
+    brand = {
+        "applicant": "brand_unit",
+        "sports_demo": False,
+        "tourism": "none",
+        "sunshine": "municipal",
+        "famous_trademark": False,
+        "collective_trademark": False,
+        "contract_credit": False,
+        "quality_award": False,
+        "design_firm": False,
+    }
+    fourth = _lucheng(datetime.date(2021, 12, 31), **brand, sunshine_rated="2018-01-01")["sunshine_base"]
+    assert fourth.amount == Decimal("15000")
+    fifth = _lucheng(datetime.date(2021, 1, 1), **brand, sunshine_rated="2017-12-31")["sunshine_base"]
+    assert fifth.status == rt.INELIGIBLE
+
+
+def test_lucheng_promotion_pays_only_the_difference() -> None:
+    # 附则3 "同一奖项（认定）在低等次已作奖励的，晋升到高等次时，只奖励差额部分"
+    building = {
+        "applicant": "building_operator",
+        "building": "complex",
+        "building_area": 8000,
+        "business_area": 5000,
+        "building_tax": "1亿",
+        "tax_building_first": True,
+        "occupancy": "70%",
+        "tax_local_rate": "80%",
+        "featured_recognised": False,
+        "related_count_share": 0,
+        "related_output_share": 0,
+    }
+    # the 1亿 税收楼 is 100万; 50万 was paid for the 8000万 tier: 50万 more
+    upgraded = _lucheng(**building, tax_building_paid_lower="50万")["tax_building"]
+    assert (upgraded.status, upgraded.amount) == (rt.DETERMINED, Decimal("500000"))
+    # more already paid than the new tier gives: nothing, never a negative amount
+    assert _lucheng(**building, tax_building_paid_lower="150万")["tax_building"].amount == Decimal("0")
+    service = {
+        "applicant": "other_service",
+        "revenue_prev": 0,
+        "revenue_growth": "0%",
+        "revenue_first": False,
+        "revenue_paid_lower": 0,
+        "growth_first_paid": "2020-01-01",
+    }
+    # 2: 市 10万 then 省 20万: 10万 more
+    key = _lucheng(**service, key_enterprise="provincial", key_paid_lower="10万")["key_enterprise_award"]
+    assert key.amount == Decimal("100000")
 
 
 def test_lucheng_validity_and_stated_combinations() -> None:

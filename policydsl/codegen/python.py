@@ -740,7 +740,8 @@ class PythonGenerator:
                 with w.block("else" if not first else "if True"):
                     self.unset_value(NO_BAND if e.counted_from is None else NO_YEAR)
             w.choice(start)  # two rows: `r = a if x > b else c`
-            return Val(result, True)
+            # on the fast path every fact is given: as a table's, the value is never None there
+            return Val(result, subject.nullable or not self.fast)
         # bounds that read facts or parameters are evaluated one by one, as the interpreter does
         with w.block(f"if {subject.code} is None" if subject.nullable else "if False"):
             w.line(f"{result} = None")

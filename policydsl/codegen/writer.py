@@ -73,6 +73,17 @@ def negated(test: str) -> str:
     return f"not ({test})"
 
 
+def _string_value(code: str) -> str | None:
+    """The text of `code` when it is one string literal, else None."""
+    if not code.startswith('"'):
+        return None
+    try:
+        node = pyast.parse(code, mode="eval").body
+    except SyntaxError:
+        return None
+    return node.value if isinstance(node, pyast.Constant) and isinstance(node.value, str) else None
+
+
 def split_literal(text: str, room: int) -> list[str]:
     """`text` as consecutive string literals, each at most `room` wide where one character allows."""
     pieces: list[str] = []
@@ -127,8 +138,17 @@ def _split_top(code: str, sep: str) -> list[str]:
     return parts
 
 
-# the words before which a long expression is broken onto a new line
-_BREAKS = frozenset({"+", "-", "*", "/", "and", "or", "if", "else", "==", "!=", ">=", "<=", ">", "<"})
+# the words before which a long expression is broken onto a new line, by how loosely they bind: the
+# formatter breaks before every operator of the loosest level present and keeps the rest together
+# (`and` and `or` are one level to it)
+_LEVELS = (
+    frozenset({"if", "else"}),
+    frozenset({"and", "or"}),
+    frozenset({"==", "!=", ">=", "<=", ">", "<"}),
+    frozenset({"+", "-"}),
+    frozenset({"*", "/"}),
+)
+_BREAKS = frozenset().union(*_LEVELS)
 
 
 def lay_expression(code: str, room: int) -> list[str]:
@@ -138,30 +158,21 @@ def lay_expression(code: str, room: int) -> list[str]:
     if width(code) <= room:
         return [code]
     words = [w for w in _split_top(code, " ") if w]
+    # the operators: words of _BREAKS that do not follow another operator (`a * -b`)
+    operators = [i for i, w in enumerate(words) if i and w in _BREAKS and words[i - 1] not in _BREAKS]
+    level = next((lv for lv in _LEVELS if any(words[i] in lv for i in operators)), frozenset())
+    cuts = {i for i in operators if words[i] in level}
     chunks: list[str] = []
-    for word in words:  # each chunk starts at an operator
-        if not chunks or (word in _BREAKS and chunks[-1] not in _BREAKS):
+    for i, word in enumerate(words):  # each chunk starts at an operator of the loosest level
+        if not chunks or i in cuts:
             chunks.append(word)
         else:
             chunks[-1] += " " + word
     if len(chunks) == 1:
         return _explode(chunks[0], room)
     lines: list[str] = []
-    current = ""
-    for chunk in chunks:
-        joined = f"{current} {chunk}" if current else chunk
-        if width(joined) <= room:
-            current = joined
-            continue
-        if current:
-            lines.append(current)
-        if width(chunk) <= room:
-            current = chunk
-        else:
-            lines.extend(_explode(chunk, room))
-            current = ""
-    if current:
-        lines.append(current)
+    for chunk in chunks:  # one per line, as the formatter lays them
+        lines.extend([chunk] if width(chunk) <= room else _explode(chunk, room))
     return lines
 
 
@@ -388,6 +399,9 @@ class CodeWriter:
             for item in seq.items:
                 if isinstance(item, Seq):
                     self.display("", item, ",")
+                elif not self.fits(item + ",") and (text := _string_value(item)) is not None:
+                    # a string too long for its line: consecutive literals in brackets of their own
+                    self.string("", text, ",")
                 else:
                     self.line(item + ",")
         self.line(seq.close + tail)

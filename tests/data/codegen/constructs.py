@@ -2437,8 +2437,7 @@ def fast_amounts(
                     v26 = D_20000
                 else:
                     raise Unset("没有适用的档次")
-                v27 = None if v26 is None else (progressive(revenue, v25)) + v26
-                value = v27
+                value = (progressive(revenue, v25)) + v26
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             # award 3
             a3 = standards >= D_60
@@ -2458,39 +2457,38 @@ def fast_amounts(
             # award 1
             a1 = standards >= D_70
             if a1:
-                c28 = year_no(established, date) >= D_1
-                if c28:
-                    c28 = year_no(established, date) <= D_5
-                a1 = c28
+                c27 = year_no(established, date) >= D_1
+                if c27:
+                    c27 = year_no(established, date) <= D_5
+                a1 = c27
             if a1:
                 if year_no(established, date) >= D_1 and year_no(established, date) <= D_2:
-                    v29 = D_0_80
+                    v28 = D_0_80
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_5:
-                    v29 = D_0_50
+                    v28 = D_0_50
                 else:
                     raise Unset(TEXT_12)
-                v30 = None if v29 is None else v29 * revenue
-                value = v30
+                value = v28 * revenue
                 if value > D_1000000:
                     value = D_1000000
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
             # bonus 2
             a2 = (calendar_year(established)) >= D_2020
             if a2:
-                c31 = year_no(established, date) >= D_1
-                if c31:
-                    c31 = year_no(established, date) <= D_3
-                a2 = c31
+                c29 = year_no(established, date) >= D_1
+                if c29:
+                    c29 = year_no(established, date) <= D_3
+                a2 = c29
             if a2:
                 if year_no(established, date) >= D_1 and year_no(established, date) <= D_1:
-                    v32 = D_50000
+                    v30 = D_50000
                 elif year_no(established, date) >= D_2 and year_no(established, date) <= D_2:
-                    v32 = D_30000
+                    v30 = D_30000
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_3:
-                    v32 = D_20000
+                    v30 = D_20000
                 else:
                     raise Unset(TEXT_12)
-                value = v32
+                value = v30
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             if a1:
                 total = ZERO

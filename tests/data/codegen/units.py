@@ -1144,8 +1144,7 @@ def fast_amounts(
                     v4 = D_100
                 else:
                     v4 = D_200
-                v5 = None if v4 is None else area * v4
-                value = v5
+                value = area * v4
                 if value > D_200000:
                     value = D_200000
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
