@@ -176,3 +176,72 @@ def test_every_keyword_is_mentioned_outside_the_table() -> None:
     body = re.sub(r"<!-- generated:keywords -->.*?<!-- end:keywords -->", "", text, flags=re.S)
     missing = [en for en, _ in KEYWORDS.values() if f"`{en}" not in body and f" {en} " not in body]
     assert missing == []
+
+
+# ------------------------------------------------------------- docs/review.md and docs/review.en.md
+
+REVIEW = {"zh": ROOT / "docs" / "review.md", "en": ROOT / "docs" / "review.en.md"}
+_SPAN = re.compile(r"`([^`\n]+)`")
+
+# the measures the acknowledgement in the review pages names, in a policy where they overlap
+_ACK_CONTEXT = """政策 "示例" { 发文机关 "测试" 印发 2022-03-01 }
+事实 交易额 "年交易额": 金额 >= 0
+措施 大型平台 "大型平台奖励" 依据 "三(二)3" {
+  给予 500万 如 交易额 达到 10亿
+}
+措施 专业型平台 "专业型平台奖励" 依据 "三(二)3" {
+  给予 50万 如 交易额 达到 1亿
+}
+"""
+
+
+def _review(lang: str) -> str:
+    return REVIEW[lang].read_text(encoding="utf-8")
+
+
+def test_the_review_pages_link_to_each_other() -> None:
+    assert "[English](review.en.md)" in _review("zh").splitlines()[:4]
+    assert "[中文](review.md)" in _review("en").splitlines()[:4]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/review.md" in readme and "docs/errors/zh/" in readme
+
+
+@pytest.mark.parametrize("lang", sorted(REVIEW))
+def test_every_command_and_option_the_review_page_names_exists(lang: str) -> None:
+    import click
+
+    from policydsl.commands.cli import main
+
+    assert isinstance(main, click.Group)
+    spans = _SPAN.findall(_review(lang))
+    commands = [s.split() for s in spans if s.startswith("policydsl ")]
+    assert len(commands) >= 4
+    for words in commands:
+        command = main.commands.get(words[1])
+        assert command is not None, f"`{' '.join(words)}`: no command `{words[1]}`"
+        known = {opt for param in command.params for opt in param.opts}
+        unknown = [w for w in words if w.startswith("-") and w not in known]
+        assert not unknown, f"`{' '.join(words)}`: {unknown} are not options of `{words[1]}`"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for span in spans:
+        if span.startswith("make "):
+            assert re.search(rf"^{re.escape(span.split()[1])}:", makefile, re.M), span
+
+
+@pytest.mark.parametrize("lang", sorted(REVIEW))
+def test_the_acknowledgement_the_review_page_shows_settles_its_finding(lang: str) -> None:
+    from policydsl.analysis.run import Options, analyse
+
+    (block,) = re.findall(r"^```policy\n(.*?)^```$", _review(lang), re.M | re.S)
+    assert block.startswith(KEYWORDS["acknowledge"][1] + " ")
+    for text, expected in ((_ACK_CONTEXT, ["P201"]), (_ACK_CONTEXT + block, [])):
+        sink = Sink()
+        checked = check_text("ack.policy", text, sink)
+        assert checked.model is not None and sink.diagnostics == []
+        findings = analyse(checked.model, text, Options(timeout_ms=10000)).findings
+        assert [d.code for d in findings if d.code.startswith("P2")] == expected
+    # the keywords and vocabulary words the page names are the language's
+    spans = set(_SPAN.findall(_review(lang)))
+    assert {"acknowledge", "确认"} <= spans
+    assert KEYWORDS["acknowledge"] == ("acknowledge", "确认")
+    assert COMBINE_MODES["就高"] == "highest" and KEYWORDS["combine"] == ("combine", "合并")
