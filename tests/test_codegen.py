@@ -938,16 +938,18 @@ def _reads_b(f: dict[str, object], p: object, date: object, need: set[str]) -> o
         ]
     ),
     st.one_of(st.none(), st.sampled_from([Decimal(0), Decimal("2.5"), Decimal(3000)])),
+    st.sampled_from([(), ((Decimal(1), "1元"),), ((Decimal(5000), "5000元"), (Decimal(2), "2元"))]),
     st.booleans(),
     st.booleans(),
     st.integers(1, 2),
 )
 def test_plain_amounts_written_out_agree_with_the_general_clause(
-    figure: object, b: Decimal | None, ceiling: bool, explain: bool, count: int
+    figure: object, b: Decimal | None, caps: object, ceiling: bool, explain: bool, count: int
 ) -> None:
-    """run_measure works out a clause whose amount is a plain figure (no caps, steps, floor or
-    offset) itself instead of calling _applies; on every kind of figure, missing fact and failure,
-    with or without explanations, it must give what _applies gives, and record the same facts."""
+    """run_measure works out a clause whose amount is plain (a figure, caps that are figures; no
+    steps, floor or offset) itself instead of calling _applies; on every kind of figure, cap,
+    missing fact and failure, with or without explanations, it must give what _applies gives, and
+    record the same facts."""
     import decimal
 
     from policydsl.codegen import support
@@ -958,7 +960,7 @@ def test_plain_amounts_written_out_agree_with_the_general_clause(
     f: dict[str, object] = {"a": True} if b is None else {"a": True, "b": b}
     results = []
     for plain in (True, False):
-        pays = support.amount(figure, "figure", used, ceiling)  # type: ignore[arg-type]
+        pays = support.amount(figure, "figure", used, ceiling, caps)  # type: ignore[arg-type]
         assert pays[9] is True
         pays = (*pays[:9], plain)
         conditions = (("a", "a holds", False, (("a", "A", "bool", None),)),)

@@ -273,9 +273,16 @@ def amount(
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
     `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
     the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
-    `floor` and `offset` (value, text), if any.  The last field tells run_measure that the figure is
-    all there is (no caps, steps, floor or offset), which it works out without a call."""
-    plain = value is not None and not caps and arithmetic is None and floor is None and offset is None
+    `floor` and `offset` (value, text), if any.  The last field tells run_measure that the amount is
+    plain (a figure, caps that are figures, no steps, floor or offset), which it works out without a
+    call."""
+    plain = (
+        value is not None
+        and all(type(cap) is Decimal for cap, _ in caps)
+        and arithmetic is None
+        and floor is None
+        and offset is None
+    )
     return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset, plain)
 
 
@@ -385,7 +392,7 @@ def run_measure(
     """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
     (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
     result; the facts still needed are named as `needed` names them.  The clauses' conditions, a
-    clause whose amount is a plain figure, and the settlement of a single clause are written out
+    clause whose amount is plain (see `amount`), and the settlement of a single clause are written out
     here, not called: truth, _applies and _settle_straight do the same."""
     head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general, _ = spec
     result = measure_result(head, DETERMINED, [], conditions)
@@ -431,7 +438,7 @@ def run_measure(
         if not amount[9]:
             outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
             continue
-        # a plain figure (no caps, steps, floor or offset): _applies written out
+        # a plain amount (a figure, caps that are figures): _applies written out
         steps: list[str] = []
         if explain:
             steps.append(
@@ -462,6 +469,14 @@ def run_measure(
         if value is None:
             outs.append((True, None, UNKNOWN, why, steps, None))
             continue
+        for cap, quoted in amount[4]:
+            ceiling_figure: Decimal = cap  # type: ignore[assignment]  # a figure, in a plain amount
+            if ceiling_figure < value:
+                if explain:
+                    steps.append(f"封顶 {quoted}：{yuan(ceiling_figure)}（起作用）")
+                value = ceiling_figure
+            elif explain:
+                steps.append(f"封顶 {quoted}：{yuan(ceiling_figure)}（未起作用）")
         try:
             value = value.quantize(quantum, mode)
         except ARITHMETIC as exc:
