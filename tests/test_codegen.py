@@ -904,3 +904,73 @@ def test_inline_condition_tests_agree_with_truth(facts: dict[str, object], negat
         else:
             assert result.status == "undetermined"
             assert list(result.needed or []) == sorted(truth_need)
+
+
+def _unset(f: object, p: object, date: object, need: set[str]) -> object:
+    from policydsl.codegen import support
+
+    raise support.Unset("未定")
+
+
+def _invalid(f: object, p: object, date: object, need: set[str]) -> object:
+    import decimal
+
+    raise decimal.InvalidOperation
+
+
+def _reads_b(f: dict[str, object], p: object, date: object, need: set[str]) -> object:
+    value = f.get("b")
+    if value is None:
+        need.add("b")
+    return value
+
+
+@given(
+    st.sampled_from(
+        [
+            Decimal("1.005"),
+            Decimal("1E+70"),
+            (Decimal("0.5"), "b"),
+            (Decimal("1E+58"), "b"),
+            _reads_b,
+            _unset,
+            _invalid,
+        ]
+    ),
+    st.one_of(st.none(), st.sampled_from([Decimal(0), Decimal("2.5"), Decimal(3000)])),
+    st.sampled_from([(), ((Decimal(1), "1元"),), ((Decimal(5000), "5000元"), (Decimal(2), "2元"))]),
+    st.booleans(),
+    st.booleans(),
+    st.integers(1, 2),
+)
+def test_plain_amounts_written_out_agree_with_the_general_clause(
+    figure: object, b: Decimal | None, caps: object, ceiling: bool, explain: bool, count: int
+) -> None:
+    """run_measure works out a clause whose amount is plain (a figure, caps that are figures; no
+    steps, floor or offset) itself instead of calling _applies; on every kind of figure, cap,
+    missing fact and failure, with or without explanations, it must give what _applies gives, and
+    record the same facts."""
+    import decimal
+
+    from policydsl.codegen import support
+    from policydsl.evaluation.runtime import CONTEXT, Rounding
+
+    rounding = Rounding("fen", "half_up")
+    used = (("b", "B", "number", None),)
+    f: dict[str, object] = {"a": True} if b is None else {"a": True, "b": b}
+    results = []
+    for plain in (True, False):
+        pays = support.amount(figure, "figure", used, ceiling, caps)  # type: ignore[arg-type]
+        assert pays[9] is True
+        pays = (*pays[:9], plain)
+        conditions = (("a", "a holds", False, (("a", "A", "bool", None),)),)
+        clauses = tuple(
+            support.clause(f"c{i}", "award", f"C{i}", None, f"head {i}", pays, conditions, "a holds")  # type: ignore[arg-type]
+            for i in range(count)
+        )
+        spec = support.measure_spec(("m", "M", None, ()), clauses, "none")
+        need: set[str] = set()
+        with decimal.localcontext(CONTEXT):
+            result = support.run_measure(spec, f, {}, None, need, {}, [], explain, {"b": "b"}, rounding)
+        results.append((result, need))
+    assert results[0] == results[1]
