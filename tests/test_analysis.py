@@ -164,6 +164,7 @@ NO_WITNESS = {
     "P702",
     "P704",
     "P705",
+    "P710",  # a reading of the text: no applicant makes it true or false
     "P609",
     "P900",
     "P901",
