@@ -873,7 +873,7 @@ class Encoder:
         for holder, limit in self.plan.shared_limits:
             left = self.max(self.real(0), self.funding_room(limit, rounded))
             binds = self.pays(holder)
-            for name in (*limit.measures, holder.name):
+            for name in limit.measures:
                 member = by_name[name]
                 own = amounts.get(name)
                 if own is None:
@@ -881,6 +881,9 @@ class Encoder:
                 cut = self.min(own, left)
                 amounts[name] = z3.If(binds, cut, own)
                 left = left - z3.If(self.pays(member), cut, self.real(0))
+            # the holder's amount is read only where it pays, where its limit binds
+            own = amounts.get(holder.name)
+            amounts[holder.name] = self.min(self.own_amount(holder, rounded) if own is None else own, left)
         return amounts
 
     def own_amount(self, measure: P.Measure, rounded: bool = True) -> Term:
