@@ -1285,10 +1285,14 @@ class PythonGenerator:
             w.comment(f"{measure.name}: funding_limit {limit.text} counting {', '.join(limit.measures)}")
             self.safe(limit.limit, "limit")
             self.safe(limit.received, "received")
-            counted = Seq([self.s(n) for n in limit.measures], "[", "]").inline()
-            w.line(
-                f"limits.append(({self.s(measure.name)}, {counted}, limit, received, {self.s(limit.text)}))"
-            )
+            counted = Seq([self.s(n) for n in limit.measures], "[", "]")
+            parts = [self.s(measure.name), counted.inline(), "limit", "received", self.s(limit.text)]
+            if w.fits(f"limits.append(({', '.join(parts)}))"):
+                w.line(f"limits.append(({', '.join(parts)}))")
+            else:  # as the formatter lays it out: the measures counted first, the entry exploded
+                w.display("counted = ", counted)
+                w.items("entry = (", [parts[0], "counted", *parts[2:]], ")")
+                w.line("limits.append(entry)")
         w.line("return limits")
         self.declare_used(w, 0, [("need", "need: set[str] = set()")])
         self.end(
