@@ -739,11 +739,13 @@ class _Writer:
         if self.chance(0.2):
             items.append(f"  {self.kw('prefer')} {self.expr(BOOL, 1)}{self.opt_text()}")
         money_names = self.names_of(MONEY)
-        if money_names and self.chance(0.3):
+        earlier = self.measures[:-1]  # counting only earlier measures never makes a circle (E225)
+        if (money_names or earlier) and self.chance(0.3):
             limit = self.expr(MONEY, 1)
-            items.append(
-                f"  {self.kw('funding_limit')} {limit} {self.kw('counting')} {self.pick(money_names)}"
-            )
+            counted = [self.pick(money_names)] if money_names and (not earlier or self.chance(0.7)) else []
+            if earlier and (not counted or self.chance(0.4)):
+                counted += self.draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=2, unique=True))
+            items.append(f"  {self.kw('funding_limit')} {limit} {self.kw('counting')} {', '.join(counted)}")
         if self.chance(0.2):
             rank = (
                 f" {self.kw('rank')} {self.expr(self.pick([MONEY, NUMBER]), 1)}" if self.chance(0.6) else ""

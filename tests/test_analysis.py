@@ -164,6 +164,7 @@ NO_WITNESS = {
     "P702",
     "P704",
     "P705",
+    "P710",  # a reading of the text: no applicant makes it true or false
     "P609",
     "P900",
     "P901",
@@ -576,7 +577,7 @@ class Verifier:
         m, c = self.clause(cid)
         assert self.gate(m) and self.applies(m, c)
         (limit,) = m.of(ast.FundingLimit)
-        room = self.ev(limit.limit) - self.ev(limit.counting)
+        room = self.ev(limit.limit) - sum((self.ev(n) for n in limit.counting), Decimal(0))
         stated = min(self.ev(k) for k in c.amount.caps)
         assert self.amount(c) >= stated > room
 

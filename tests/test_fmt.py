@@ -870,3 +870,15 @@ def test_fmt_keeps_type_errors_but_formats() -> None:
     code, out, _ = run("-", stdin="measure m{award 5万 if unknown>=1万}\n")
     assert code == 0
     assert out == "measure m {\n  award 5万 if unknown >= 1万\n}\n"
+
+
+def test_policy_wide_combination_and_shared_limits_keep_the_keyword_language() -> None:
+    text = (
+        '政策 "t" {}\n事实 a: money\n事实 f: money\n措施 m { 给予 5万 }\n'
+        "措施 n { 给予 10万\n 资助总额上限 50%*a 计入 f,m }\n合并 就高 {全部}\n合并 叠加 { m , n }\n"
+    )
+    out = assert_round_trip(text)
+    assert "  资助总额上限 50% * a 计入 f, m\n" in out
+    assert "合并 就高 { 全部 }\n合并 叠加 { m, n }\n" in out
+    english = assert_round_trip('fact a: money\nmeasure m { award 5万 }\ncombine added { all } cite "3"')
+    assert 'combine added { all } cite "3"\n' in english

@@ -535,3 +535,125 @@ def test_year_and_year_no_count_calendar_years() -> None:
     assert rt.year_no(datetime.date(2023, 12, 31), datetime.date(2024, 1, 1)) == 2
     assert rt.year_no(datetime.date(2024, 2, 29), datetime.date(2028, 2, 28)) == 5
     assert rt.year_no(datetime.date(2024, 1, 1), datetime.date(2023, 12, 31)) == 0
+
+
+# ---------------------------------------------------------------- shared funding limits
+SHARED = DATA / "codegen" / "shared_funding.policy"
+SHARED_BASE: dict[str, Any] = {
+    "investment": "1000万",
+    "public_funding": "100万",
+    "lab": False,
+    "pilot": True,
+    "builder": True,
+}
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["interpreted", "compiled"])
+def shared(request: pytest.FixtureRequest) -> PolicyEvaluator:
+    evaluator, sink = compile_policy(SHARED, compiled=request.param)
+    assert evaluator is not None, sink.diagnostics
+    return evaluator
+
+
+def shared_run(policy: PolicyEvaluator, partial: bool = False, **changes: Any) -> rt.Decision:
+    facts = {k: v for k, v in {**SHARED_BASE, **changes}.items() if v is not None}
+    return policy.evaluate(facts, DAY, partial=partial)
+
+
+@pytest.mark.parametrize(
+    ("public_funding", "build"),
+    [
+        # room 50% × 1000万 − F; the pilot's 10万 is paid first, the rest goes to the 300万 award
+        ("1900000", (rt.DETERMINED, Decimal("3000000.00"))),  # 10万 + 300万 exactly at the limit
+        ("1900000.01", (rt.DETERMINED, Decimal("2999999.99"))),  # one fen over: cut by one fen
+        ("1899900", (rt.DETERMINED, Decimal("3000000.00"))),  # below: not cut
+        ("4900000", (rt.DETERMINED, Decimal("0.00"))),  # the pilot's 10万 takes the whole room
+    ],
+)
+def test_a_shared_limit_cuts_the_measure_stating_it_first(
+    shared: PolicyEvaluator, public_funding: str, build: tuple[str, Decimal]
+) -> None:
+    decision = shared_run(shared, public_funding=public_funding)
+    assert amount(decision, "pilot_grant") == (rt.DETERMINED, Decimal("100000.00"))
+    assert amount(decision, "build_grant") == build
+    total = decision.measures["build_grant"].amount + decision.measures["pilot_grant"].amount  # type: ignore[operator]
+    assert total + Decimal(public_funding) <= Decimal(5000000)
+    explained = "\n".join(decision.measures["build_grant"].explanation)
+    assert "已计 已获资助" in explained and "试点奖励 10万元" in explained
+    assert ("上限起作用" in explained) == (build[1] < Decimal(3000000))
+
+
+def test_a_shared_limit_cuts_the_counted_measures_from_the_last_written(shared: PolicyEvaluator) -> None:
+    # room 500万 − 495万 = 5万 < the pilot's 10万: the pilot is cut to 5万, the build grant to 0
+    decision = shared_run(shared, public_funding="495万")
+    assert amount(decision, "pilot_grant") == (rt.DETERMINED, Decimal("50000.00"))
+    assert amount(decision, "build_grant") == (rt.DETERMINED, Decimal("0.00"))
+    assert any(
+        "本项至多 5万元（上限起作用）" in line for line in decision.measures["pilot_grant"].explanation
+    )
+
+
+def test_a_ceiling_counted_reserves_its_most(shared: PolicyEvaluator) -> None:
+    # room 400万: the lab grant (at most 300万) first, the pilot 10万, the build grant the last 90万
+    decision = shared_run(shared, lab=True)
+    assert amount(decision, "lab_grant") == (rt.CEILING, Decimal("3000000.00"))
+    assert amount(decision, "build_grant") == (rt.DETERMINED, Decimal("900000.00"))
+    # the chained limit (60% × 1000万, counting the build grant) leaves the later award whole
+    assert amount(decision, "later_grant") == (rt.DETERMINED, Decimal("200000.00"))
+
+
+def test_an_unknown_amount_counted_leaves_later_members_ceilings(shared: PolicyEvaluator) -> None:
+    # investment 2000万: the pilot's amount is unset; room 1000万 − 600万 = 400万 < 500万
+    decision = shared_run(shared, investment="2000万", public_funding="600万")
+    assert decision.measures["pilot_grant"].status == rt.UNDETERMINED
+    assert amount(decision, "build_grant") == (rt.CEILING, Decimal("4000000.00"))
+    # not cut, still a ceiling: the pilot may take some of the room
+    decision = shared_run(shared, investment="2000万", public_funding="0元")
+    assert amount(decision, "build_grant") == (rt.CEILING, Decimal("5000000.00"))
+
+
+def test_a_shared_limit_binds_only_when_its_measure_applies(shared: PolicyEvaluator) -> None:
+    decision = shared_run(shared, builder=False, public_funding="1亿")
+    assert amount(decision, "pilot_grant") == (rt.DETERMINED, Decimal("100000.00"))
+    # the build grant's applicability unknown: the cut it would make is unknown too
+    decision = shared_run(shared, partial=True, builder=None, public_funding="495万")
+    assert decision.measures["build_grant"].status == rt.UNDETERMINED
+    assert amount(decision, "pilot_grant") == (rt.UNDETERMINED, None)
+    # a cut it would not make stands
+    decision = shared_run(shared, partial=True, builder=None, public_funding="100万")
+    assert amount(decision, "pilot_grant") == (rt.DETERMINED, Decimal("100000.00"))
+
+
+# ---------------------------------------------------------------- a policy-wide combination rule
+COMBINE_ALL = DATA / "codegen" / "combine_all.policy"
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["interpreted", "compiled"])
+def combine_all(request: pytest.FixtureRequest) -> PolicyEvaluator:
+    evaluator, sink = compile_policy(COMBINE_ALL, compiled=request.param)
+    assert evaluator is not None, sink.diagnostics
+    return evaluator
+
+
+@pytest.mark.parametrize(
+    ("size", "total", "paid"),
+    [
+        ("6000000", Decimal("700000"), "a、b"),  # a + b (added by the pairwise rule) above c = 60万
+        ("7000000", Decimal("700000"), "a、b"),  # a tie: the first set in name order
+        ("7000000.10", Decimal("700000.01"), "c"),  # c one fen above a + b
+        ("900000", Decimal("90000"), None),  # a and b do not apply: c alone, nothing to choose
+    ],
+)
+def test_a_policy_wide_highest_pays_the_best_set_the_pairwise_rules_add(
+    combine_all: PolicyEvaluator, size: str, total: Decimal, paid: str | None
+) -> None:
+    decision = combine_all.evaluate({"size": size, "extra": False}, DAY)
+    assert decision.total.status == rt.DETERMINED
+    assert decision.total.amount == total
+    chosen = [line for line in decision.total.explanation if line.startswith("就高不重复（全部措施）")]
+    assert chosen == ([] if paid is None else [f"就高不重复（全部措施）：只取 {paid}"])
+
+
+def test_a_policy_wide_highest_with_an_unknown_amount_is_undetermined(combine_all: PolicyEvaluator) -> None:
+    decision = combine_all.evaluate({"size": "6000000", "extra": True}, DAY)
+    assert decision.total.status == rt.UNDETERMINED and decision.total.amount is None

@@ -443,7 +443,7 @@ def test_measure_constraints(full: ast.Policy) -> None:
     (preference,) = center.of(ast.Preference)
     assert preference.reason == "优先支持"
     (limit,) = center.of(ast.FundingLimit)
-    assert limit.counting.text == "other_funding" and limit.cite == "三(二)1"
+    assert [c.text for c in limit.counting] == ["other_funding"] and limit.cite == "三(二)1"
     (quota,) = center.of(ast.Quota)
     assert quota.count == 30 and isinstance(quota.rank, ast.Name)
     (group,) = center.of(ast.GroupCap)

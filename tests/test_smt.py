@@ -349,3 +349,51 @@ def test_an_extreme_is_never_read_from_a_unit_below_zero() -> None:
     result = s.optimise(enc.measure_amount(m, rounded=False), [enc.pays(m)], ["score", "n"])
     assert result.status == "sat" and result.value == 1000000
     assert result.witness is not None and result.witness.facts["n"] > 0
+
+
+SHARED = (
+    HEADER + 'fact investment "投资": money >= 0\nfact funding "已获资助": money >= 0\n'
+    'fact builder "建设单位": bool\n'
+    'measure first "先" { award 30% * investment cap 100万 }\n'
+    'measure second "次" { award 20万 }\n'
+    'measure holder "本" { require builder "建设单位"\n award 40% * investment cap 300万\n'
+    "  funding_limit 50% * investment counting funding, first, second }\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("investment", "funding", "builder"),
+    [
+        ("10000000", "1000000", True),  # room 400万: 100万 + 20万 + 280万 of 300万
+        ("10000000", "800000", True),  # room 420万: exactly 100万 + 20万 + 300万
+        ("10000000", "800000.01", True),  # one fen over: the holder cut by one fen
+        ("10000000", "3900000", True),  # room 110万: first 100万, second 10万, holder 0
+        ("10000000", "5000000", True),  # no room: all three 0
+        ("10000000", "5000000", False),  # the holder does not apply: nothing is cut
+        ("3333333.33", "0", True),
+    ],
+)
+def test_a_shared_funding_limit_is_the_runtime_cut_exactly(
+    investment: str, funding: str, builder: bool
+) -> None:
+    model = model_of(SHARED)
+    plan = plan_of(model)
+    enc, s = session(model)
+    from policydsl.evaluation.interpreter import Interpreter
+
+    decision = Interpreter(model, SHARED).evaluate(
+        {"investment": investment, "funding": funding, "builder": builder}, datetime.date(2021, 6, 1)
+    )
+    given = [
+        enc.fact("investment") == enc.real(Decimal(investment)),
+        enc.fact("funding") == enc.real(Decimal(funding)),
+        enc.fact("builder") if builder else smt.z3.Not(enc.fact("builder")),
+    ]
+    for name in ("first", "second", "holder"):
+        result = decision.measures[name]
+        if result.status == rt.INELIGIBLE:
+            continue
+        amount = enc.measure_amount(plan.measure(name))
+        assert result.amount is not None
+        assert s.check([*given, amount == enc.real(result.amount)]).sat, name
+        assert s.check([*given, amount != enc.real(result.amount)]).unsat, name

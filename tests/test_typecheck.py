@@ -517,3 +517,42 @@ def test_percentage_points_are_a_percentage_that_adds_to_a_rate() -> None:
     assert isinstance(cond, ast.Compare) and isinstance(cond.left, ast.BinOp)
     points = cond.left.right
     assert isinstance(points, ast.Percent) and points.value == Decimal("0.03")
+
+
+# ---------------------------------------------------------------- funding limits counting awards
+SHARED_A = 'measure a "甲" { award 10万\n  funding_limit 50% * investment counting revenue, b }\n'
+SHARED_B = 'measure b "乙" { award 20万\n  funding_limit 50% * investment counting a }\n'
+
+
+def test_a_funding_limit_counts_facts_and_other_measures() -> None:
+    model = clean(SHARED_A + 'measure b "乙" { award 20万 }\n')
+    (limit,) = model.measures["a"].of(ast.FundingLimit)
+    assert [c.text for c in limit.counting] == ["revenue", "b"]
+
+
+def test_funding_limits_counting_each_other_are_a_circle() -> None:
+    d = only(SHARED_A + SHARED_B)
+    assert d.code == "E225" and "a → b → a" in d.message
+    assert d.hint is not None and "paid first" in d.hint
+
+
+def test_a_longer_circle_is_reported_once() -> None:
+    c = 'measure c "丙" { award 1万\n  funding_limit 50% * investment counting b }\n'
+    b = 'measure b "乙" { award 20万\n  funding_limit 50% * investment counting c }\n'
+    d = only(SHARED_A.replace("revenue, b", "c") + b + c.replace("counting b", "counting a"))
+    assert d.code == "E225"
+
+
+def test_a_funding_limit_counting_its_own_measure_is_refused() -> None:
+    d = only('measure a "甲" { award 10万\n  funding_limit 50% * investment counting revenue, a }\n')
+    assert d.code == "E225" and "itself" in d.message
+
+
+def test_a_measure_counted_twice_is_refused() -> None:
+    d = only(SHARED_A.replace("revenue, b", "b, b") + 'measure b "乙" { award 20万 }\n')
+    assert d.code == "E208" and "counted twice" in d.message
+
+
+def test_a_fact_counted_must_be_money() -> None:
+    d = only('measure a "甲" { award 10万\n  funding_limit 50% * investment counting customers }\n')
+    assert d.code == "E206"

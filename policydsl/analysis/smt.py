@@ -855,9 +855,41 @@ class Encoder:
         return self._cached(clause, "amount" if rounded else "amount~", make)
 
     def measure_amount(self, measure: P.Measure, rounded: bool = True) -> Term:
+        """What the measure pays an applicant it admits (0 when no clause applies): its own amount
+        (`own_amount`), then the funding limits it shares with other measures, as
+        runtime.share_funding applies them."""
+        if self.plan.shared_limits:
+            shared = self._cached(self.plan, "shared" if rounded else "shared~", lambda: self.shared(rounded))
+            if measure.name in shared:
+                return shared[measure.name]
+        return self.own_amount(measure, rounded)
+
+    def shared(self, rounded: bool) -> dict[str, Term]:
+        """The amounts of the measures under shared funding limits: each limit's room (the limit less
+        the funding already received) goes to the measures it counts in the order written, then to
+        the measure stating it, each cut to what is left; only when the measure stating it pays."""
+        by_name = {m.name: m for m in self.plan.measures}
+        amounts: dict[str, Term] = {}
+        for holder, limit in self.plan.shared_limits:
+            left = self.max(self.real(0), self.funding_room(limit, rounded))
+            binds = self.pays(holder)
+            for name in limit.measures:
+                member = by_name[name]
+                own = amounts.get(name)
+                if own is None:
+                    own = self.own_amount(member, rounded)
+                cut = self.min(own, left)
+                amounts[name] = z3.If(binds, cut, own)
+                left = left - z3.If(self.pays(member), cut, self.real(0))
+            # the holder's amount is read only where it pays, where its limit binds
+            own = amounts.get(holder.name)
+            amounts[holder.name] = self.min(self.own_amount(holder, rounded) if own is None else own, left)
+        return amounts
+
+    def own_amount(self, measure: P.Measure, rounded: bool = True) -> Term:
         """What the measure pays an applicant it admits (0 when no clause applies): its award and
         bonus clauses added up, then the cross-funding ceiling the evaluation applies
-        (`Measure.funding`; instalments only pay it out)."""
+        (`Measure.funding`, with the facts it counts; instalments only pay it out)."""
 
         def make() -> Term:
             parts = [

@@ -101,7 +101,31 @@ def check_undetermined(ctx: Context) -> None:
                         data={"measures": [m.name], "cites": ctx.cites(m)},
                     )
                 )
+    _shared_limits(ctx)
     check_left_unset(ctx)
+
+
+def _shared_limits(ctx: Context) -> None:
+    """P710: a funding limit shared by several measures is a reading when their awards together pass
+    it: the text does not say which is cut; the evaluation pays the measures counted first, in the
+    order written, and cuts the measure stating the limit first (docs/semantics.md)."""
+    for holder, limit in ctx.plan.shared_limits:
+        order = "、".join(f"`{n}`" for n in limit.measures)
+        ctx.add(
+            Finding(
+                codes.P710,
+                f"{measure_label(holder)} shares its funding limit `{limit.text}` with {order}: when "
+                f"their awards together pass it, `{holder.name}` is cut first, then the measures "
+                "counted from the last written to the first; the text does not say in which order "
+                "(a reading)",
+                limit.span,
+                (holder.name, *limit.measures),
+                (),
+                "reorder the measures after `counting` if the text pays one of them first, and "
+                "acknowledge the reading once a reviewer has agreed to it",
+                data={"measures": [holder.name, *limit.measures], "cites": ctx.cites(holder)},
+            )
+        )
 
 
 def check_left_unset(ctx: Context) -> None:

@@ -807,6 +807,68 @@ class _Checker:
             message = f"{what} must be an amount of money, but this is {describe(ty)}"
             self.sink.report(codes.E206, message, node.span, hint=hint)
 
+    def funding_counted(self, m: ast.Measure, limit: ast.FundingLimit) -> None:
+        """What a funding limit counts: money facts (funding already received) and the awards of
+        other measures of the policy; a measure named twice or the limit's own measure is refused."""
+        seen: builtins.set[str] = set()
+        for name in limit.counting:
+            text = name.text
+            if text in seen:
+                self.sink.report(codes.E208, f"`{text}` is counted twice by this funding limit", name.span)
+            seen.add(text)
+            if text == m.name.text:
+                self.sink.report(
+                    codes.E225,
+                    f"a funding limit of `{text}` counts `{text}` itself: its own award is always counted",
+                    name.span,
+                    hint="count the funding already received and the other measures' awards",
+                )
+            elif text not in self.model.measures:  # a measure's award, or a fact's amount
+                self.money(name, "the funding already received")
+
+    def funding_cycles(self) -> None:
+        """E225: funding limits whose measures count each other's awards in a circle have no order
+        in which to cut them."""
+        counts: dict[str, list[tuple[str, ast.Name]]] = {}
+        for m in self.policy.of(ast.Measure):
+            for limit in m.of(ast.FundingLimit):
+                for name in limit.counting:
+                    if name.text in self.model.measures and name.text != m.name.text:
+                        counts.setdefault(m.name.text, []).append((name.text, name))
+        reported: builtins.set[frozenset[str]] = set()
+        for start in counts:
+            path: list[tuple[str, ast.Name]] = []
+            self._cycle(start, start, counts, path, builtins.set(), reported)
+
+    def _cycle(
+        self,
+        start: str,
+        at: str,
+        counts: dict[str, list[tuple[str, ast.Name]]],
+        path: list[tuple[str, ast.Name]],
+        visited: builtins.set[str],
+        reported: builtins.set[frozenset[str]],
+    ) -> None:
+        visited.add(at)
+        for target, name in counts.get(at, []):
+            if target == start:
+                members = frozenset([start, *(t for t, _ in path)])
+                if members not in reported:
+                    reported.add(members)
+                    circle = " → ".join([start, *(t for t, _ in path), start])
+                    self.sink.report(
+                        codes.E225,
+                        f"funding limits count each other's awards in a circle: {circle}",
+                        name.span,
+                        hint="let one measure's limit count the others and leave the others' limits "
+                        "to their facts: the measures counted are paid first, the measure stating the "
+                        "limit last",
+                    )
+            elif target not in visited:
+                path.append((target, name))
+                self._cycle(start, target, counts, path, visited, reported)
+                path.pop()
+
     def option(self, ident: ast.Ident, table: dict[str, str], what: str) -> None:
         if ident.text not in table:
             self.sink.report(
@@ -845,6 +907,7 @@ class _Checker:
         self.declare()
         for item in self.policy.items:
             self.item(item)
+        self.funding_cycles()
         self.parameter_chains()
         return self.model
 
@@ -1011,7 +1074,7 @@ class _Checker:
                     self.clause(m, item, names)
                 case ast.FundingLimit():
                     self.money(item.limit, "a funding limit")
-                    self.money(item.counting, "the funding already received")
+                    self.funding_counted(m, item)
                 case ast.Quota():
                     if item.rank is not None:
                         ty = self.expr(item.rank)

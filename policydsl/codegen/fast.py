@@ -305,6 +305,10 @@ class FastPath:
                 self.measure(w, measure, result)
         entries = [f"{gen.s(m.name)}: {r}" for m, r in zip(measures, results, strict=True)]
         w.items("amounts: Amounts = {", entries, "}")
+        if gen.plan.shared_limits:
+            w.comment("the funding limits several measures share, as the full path applies them")
+            w.line("facts = dict(zip(FACT_KEYS, values, strict=True))")
+            w.line("amounts = share_amounts(amounts, shared_limits(facts, {}, date), ROUNDING)")
         w.line("return amounts, values, ignored")
 
     def chain(self, flag: str, cond: P.Expr, negate: bool, first: bool = False) -> None:

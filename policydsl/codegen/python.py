@@ -1276,6 +1276,33 @@ class PythonGenerator:
             ["total_cap: the sums of awards each applicant may receive at most"],
         )
 
+    def shared_limits_func(self, out: CodeWriter) -> None:
+        """`shared_limits(f, p, date)`: the funding limits that count other measures' awards, worked
+        out for one applicant, in the plan's order (runtime.share_funding applies them)."""
+        w = self.begin()
+        w.line("limits: list[SharedLimit] = []")
+        for measure, limit in self.plan.shared_limits:
+            w.comment(f"{measure.name}: funding_limit {limit.text} counting {', '.join(limit.measures)}")
+            self.safe(limit.limit, "limit")
+            self.safe(limit.received, "received")
+            counted = Seq([self.s(n) for n in limit.measures], "[", "]")
+            parts = [self.s(measure.name), counted.inline(), "limit", "received", self.s(limit.text)]
+            if w.fits(f"limits.append(({', '.join(parts)}))"):
+                w.line(f"limits.append(({', '.join(parts)}))")
+            else:  # as the formatter lays it out: the measures counted first, the entry exploded
+                w.display("counted = ", counted)
+                w.items("entry = (", [parts[0], "counted", *parts[2:]], ")")
+                w.line("limits.append(entry)")
+        w.line("return limits")
+        self.declare_used(w, 0, [("need", "need: set[str] = set()")])
+        self.end(
+            out,
+            "shared_limits",
+            ["f: Values", "p: Values", "date: Date"],
+            "list[SharedLimit]",
+            ["funding_limit … counting <measures>: the limits several measures share"],
+        )
+
     def rank_funcs(self, out: CodeWriter) -> dict[str, str]:
         ranks: dict[str, str] = {}
         for measure in self.plan.measures:
@@ -1445,6 +1472,8 @@ class PythonGenerator:
                         args = ["f", "p", "date", "shared", "explain"]
                         w.call(f"{self.s(measure.name)}: {func}(", args, "),")
                 w.line("}")
+            if self.plan.shared_limits:
+                w.line("share_funding(measures, shared_limits(f, p, date), ROUNDING)")
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
@@ -1498,6 +1527,8 @@ class PythonGenerator:
         self.measures_data(functions)
         FastPath(self).write(functions)
         self.total_caps_func(functions)
+        if self.plan.shared_limits:
+            self.shared_limits_func(functions)
         ranks = self.rank_funcs(functions)
         self.constraints_func(functions, ranks)
         self.read_facts_func(functions)
@@ -1573,7 +1604,7 @@ class PythonGenerator:
         out.line(f"ROUND_MODE = ROUNDING_MODES[{literal(rounding.mode)}]")
         out.line("ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)")
         out.display("MEASURES: tuple[str, ...] = ", Seq([literal(m.name) for m in self.plan.measures]))
-        combines = [(c.mode, c.measures) for c in self.plan.combinations]
+        combines = [c.rule for c in self.plan.combinations]
         entries_c: list[str | Seq] = [
             Seq([literal(mode), Seq([literal(n) for n in names], "[", "]")]) for mode, names in combines
         ]

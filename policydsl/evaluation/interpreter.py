@@ -554,6 +554,8 @@ class Interpreter:
             self.check_assumptions(values, date)
             shared = self.shared_gates(env)
             measures = {m.name: self.measure(m, env, shared, explain) for m in self.plan.measures}
+            if self.plan.shared_limits:
+                rt.share_funding(measures, self.shared_limits(env), self.rounding)
             if not partial:
                 missing = sorted({n for m in measures.values() for n in m.needed})
                 if missing:
@@ -605,8 +607,21 @@ class Interpreter:
         needed, env.needed = env.needed, before
         return failures, unknown, needed
 
+    def shared_limits(self, env: _Env) -> list[rt.SharedLimit]:
+        """The funding limits that count other measures' awards, worked out for this applicant."""
+        return [
+            (
+                m.name,
+                limit.measures,
+                self._safe(limit.limit, env),
+                self._safe(limit.received, env),
+                limit.text,
+            )
+            for m, limit in self.plan.shared_limits
+        ]
+
     def combines(self) -> list[tuple[str, list[str]]]:
-        return [(c.mode, list(c.measures)) for c in self.plan.combinations]
+        return [(c.rule[0], list(c.measures)) for c in self.plan.combinations]
 
     def total_caps(self, env: _Env) -> list[tuple[Decimal | None, list[str]]]:
         return [(self._safe(c.amount, env), list(c.measures)) for c in self.plan.total_caps]

@@ -1003,6 +1003,103 @@ def finish_measure(
     return result
 
 
+# A shared funding limit as the evaluators hand it over: the measure stating it, the measures whose
+# awards it counts (in the order written), the limit and the funding already received (None: not
+# known), and the limit as written.
+SharedLimit = tuple[str, Sequence[str], Decimal | None, Decimal | None, str]
+
+
+def _best_together(
+    names: Sequence[str], amounts: Mapping[str, Decimal | None], adds: set[frozenset[str]]
+) -> set[str]:
+    """The measures of `names` with the largest sum whose every pair a rule adds up (the first in
+    name order among equal sums): a policy-wide 就高 pays them and no other."""
+    best: tuple[Decimal, list[str]] = (Decimal(-1), [])
+
+    def grow(chosen: list[str], rest: list[str]) -> None:
+        nonlocal best
+        value = sum((amounts[n] or ZERO for n in chosen), ZERO)
+        if value > best[0]:
+            best = (value, list(chosen))
+        for i, n in enumerate(rest):
+            if all(frozenset((n, c)) in adds for c in chosen):
+                grow([*chosen, n], rest[i + 1 :])
+
+    grow([], list(names))
+    return set(best[1])
+
+
+def share_funding(
+    measures: Mapping[str, MeasureResult], limits: Sequence[SharedLimit], rounding: Rounding
+) -> None:
+    """Shared funding limits (`funding_limit … counting other_measure`, docs/semantics.md), applied in
+    the plan's order (`Plan.shared_limits`) to the measures' results: the room the limit leaves after
+    the funding already received goes to the measures counted, in the order written, then to the
+    measure stating the limit; each is cut to what is left.  A ceiling counts at its most (its room is
+    reserved); a member whose amount is not known leaves every later one a ceiling.  The limit is the
+    condition of the measure stating it: it binds nothing when that measure is ineligible, and a cut
+    it would make is undetermined while that measure is."""
+    for holder, counted, limit, received, text in limits:
+        stating = measures.get(holder)
+        if stating is None or stating.status == INELIGIBLE:
+            continue
+        members = [
+            measures[n] for n in (*counted, holder) if n in measures and measures[n].status != INELIGIBLE
+        ]
+        if limit is None or received is None:
+            for m in members:
+                if m is not stating and m.status == DETERMINED:
+                    m.status = CEILING  # the limit may bind but cannot be worked out
+                    m.reasons.append(f"财政资助总额上限无法计算（{text}）")
+            continue
+        room = max(ZERO, rounding(limit - received))
+        head = f"各级财政资助总额不超过 {yuan(limit)}（{text}，{stating.label}）"
+        counted_so_far = [f"已获资助 {yuan(received)}"]
+        unknown: list[str] = []  # labels of earlier members whose amount is not known
+        left = room
+        for m in members:
+            if m.amount is None:
+                unknown.append(m.label)
+                counted_so_far.append(f"{m.label} 未定")
+                continue
+            amount = m.amount
+            if amount > left:
+                if stating.status == UNDETERMINED and m is not stating:
+                    m.status, m.amount, m.floor = UNDETERMINED, None, None
+                    m.reasons.append(
+                        f"尚无法判断：{stating.label} 是否适用（其财政资助总额上限可能削减本项）"
+                    )
+                    counted_so_far.append(f"{m.label} 未定")
+                    continue
+                m.amount = left
+                m.floor = None if m.floor is None else min(m.floor, left)
+                m.explanation.append(
+                    f"{head}：已计 {'、'.join(counted_so_far)}，本项至多 {yuan(left)}（上限起作用）"
+                )
+                if unknown and m.status == DETERMINED:
+                    m.status = CEILING
+                    m.reasons.append(f"{'、'.join(unknown)} 金额未定，财政资助总额上限下本项为上限")
+            else:
+                if unknown and amount > ZERO and m.status == DETERMINED:
+                    m.status = CEILING
+                    m.reasons.append(f"{'、'.join(unknown)} 金额未定，财政资助总额上限下本项为上限")
+                if m is stating:
+                    m.explanation.append(
+                        f"{head}：已计 {'、'.join(counted_so_far)}，本项 {yuan(amount)} 未超限"
+                    )
+            left -= m.amount
+            counted_so_far.append(f"{m.label} {yuan(m.amount)}")
+
+
+def share_amounts(amounts: Amounts, limits: Sequence[SharedLimit], rounding: Rounding) -> Amounts:
+    """share_funding on (status, amount) per measure, as the fast path has them."""
+    results = {
+        name: MeasureResult(name, name, None, status, amount) for name, (status, amount) in amounts.items()
+    }
+    share_funding(results, limits, rounding)
+    return {name: (r.status, r.amount) for name, r in results.items()}
+
+
 def _paid(
     total: Decimal,
     stages: list[tuple[str, str, Decimal | None, bool | None]],
@@ -1096,13 +1193,37 @@ def combine_total(
     paying = amounts.keys()
     precision = UNKNOWN if UNDETERMINED in statuses else AT_MOST if CEILING in statuses else EXACT
     rules: dict[str, set[int]] = {}  # measure -> the combination rules naming it
-    for index, (mode, names) in enumerate(combines):
+    for index, (scoped, names) in enumerate(combines):
+        mode, _, scope = scoped.partition("/")
         for name in names:
             rules.setdefault(name, set()).add(index)
         group = [n for n in names if n in paying]
         if len(group) < 2:
             continue
         known = [n for n in group if amounts[n] is not None]
+        if scope == "all" and mode != "added" and len(known) == len(group):
+            # policy-wide 就高/互斥: the rules naming measures override it, so the measures they add
+            # up are paid together; the best set of measures that may all be added wins
+            lows = None
+            adds = {
+                frozenset((a, b))
+                for m, names_ in combines
+                if m == "added"
+                for a in names_
+                for b in names_
+                if a != b
+            }
+            together = _best_together(sorted(group), amounts, adds)
+            for n in group:
+                if n not in together:
+                    amounts[n] = ZERO
+            chosen = "、".join(n for n in sorted(group) if n in together)
+            if mode == "highest":
+                total.explanation.append(f"就高不重复（全部措施）：只取 {chosen}")
+            else:
+                precision = combine_precision(precision, AT_MOST)
+                total.explanation.append(f"互斥（全部措施）：只能取其一，合计按最高者 {chosen} 计为上限")
+            continue
         if mode == "highest" or mode == "exclusive":
             lows = None  # the floor of a choice among ranges is not kept
             if len(known) < len(group):

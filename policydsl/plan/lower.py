@@ -174,6 +174,24 @@ class _Lowering:
     def bound(self, node: ast.Expr) -> P.Bound:
         return P.Bound(self.expr(node), self.quote(node), span=node.span)
 
+    def funding_limit(self, f: ast.FundingLimit) -> P.FundingLimit:
+        """A funding limit: the facts it counts added up (`0` when it counts only awards), and the
+        measures whose awards it counts."""
+        facts = [c for c in f.counting if c.text not in self.model.measures]
+        received: P.Expr = P.Const(Decimal(0), "money", text="0", span=f.span)
+        for n, name in enumerate(facts):
+            value = self.expr(name)
+            received = value if n == 0 else P.Arith("+", received, value, "money", "+", span=name.span)
+        return P.FundingLimit(
+            self.expr(f.limit),
+            received,
+            self.quote(f.limit),
+            f.cite,
+            tuple(c.text for c in f.counting if c.text in self.model.measures),
+            received_text=", ".join(c.text for c in facts) or "0",
+            span=f.span,
+        )
+
     def expr(self, node: ast.Expr) -> P.Expr:
         at = node.span
         match node:
@@ -493,17 +511,7 @@ class _Lowering:
         clauses = tuple(self.clause(measure, i, c) for i, c in enumerate(measure.clauses, 1))
         awards = [c for c in clauses if c.kind == "award"]
         none_reason = NO_AWARD.format(labels="、".join(c.label for c in awards) or NO_CLAUSES)
-        funding = tuple(
-            P.FundingLimit(
-                self.expr(f.limit),
-                self.expr(f.counting),
-                self.quote(f.limit),
-                f.cite,
-                received_text=f.counting.text,
-                span=f.span,
-            )
-            for f in measure.of(ast.FundingLimit)
-        )
+        funding = tuple(self.funding_limit(f) for f in measure.of(ast.FundingLimit))
         stages = tuple(
             P.Instalment(
                 f"{mname}.{s.name.text}",
@@ -598,13 +606,17 @@ class _Lowering:
             tuple(
                 P.Combination(
                     COMBINE_MODES[c.mode.text],
-                    tuple(m.text for m in c.measures),
+                    tuple(m.name.text for m in self.policy.of(ast.Measure))
+                    if c.every
+                    else tuple(m.text for m in c.measures),
                     c.cite,
                     c.reason,
                     c.mode.text,
+                    c.every,
                     span=c.span,
                 )
-                for c in self.policy.of(ast.Combine)
+                # the rules naming measures first: they override a policy-wide one
+                for c in sorted(self.policy.of(ast.Combine), key=lambda c: c.every)
             ),
             tuple(
                 P.TotalCap(

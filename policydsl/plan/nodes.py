@@ -678,14 +678,17 @@ class ExceptionGroup:
 
 @attrs.frozen
 class FundingLimit:
-    """Cross-funding ceiling: the public funding `received` (an expression, usually a fact) plus this
-    award is at most `limit`; `text` is the limit as written, `received_text` the funding counted as
-    written, `span` where the ceiling stands (for the analyses' findings)."""
+    """Cross-funding ceiling: the public funding `received` (an expression: the facts counted added
+    up, `0` when none) plus this award is at most `limit`; `measures` are the other measures of the
+    policy whose awards it also counts, in the order written (a shared limit: `Plan.shared_limits`);
+    `text` is the limit as written, `received_text` the facts counted as written, `span` where the
+    ceiling stands (for the analyses' findings)."""
 
     limit: Expr
     received: Expr
     text: str
     cite: str | None
+    measures: tuple[str, ...] = ()
     received_text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
@@ -833,14 +836,22 @@ class Measure:
 @attrs.frozen
 class Combination:
     """How `measures` combine for one applicant: `mode` added, highest (就高不重复) or exclusive;
-    `word` the mode as written (`highest`, `就高`), `span` where the line stands."""
+    `every` for a policy-wide rule (`combine highest { all }`: `measures` are all of them), which
+    governs only the pairs no other rule names; `word` the mode as written (`highest`, `就高`),
+    `span` where the line stands."""
 
     mode: str
     measures: tuple[str, ...]
     cite: str | None
     reason: str | None
     word: str = _spelling("")
+    every: bool = False
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    @property
+    def rule(self) -> tuple[str, tuple[str, ...]]:
+        """The rule as the runtime takes it (runtime.combine_total): a policy-wide mode ends `/all`."""
+        return (self.mode + "/all" if self.every else self.mode, self.measures)
 
 
 @attrs.frozen
@@ -947,6 +958,27 @@ class Plan:
     def member_label(self, enum: str | None, member: str) -> str:
         """The label of value `member` of `enum` (the member itself when the enum is not known)."""
         return self.enums.get(enum, {}).get(member, member) if enum is not None else member
+
+    @property
+    def shared_limits(self) -> tuple[tuple[Measure, FundingLimit], ...]:
+        """The applied funding limits that count other measures' awards, with the measure stating
+        each, in the order the evaluation applies them: a measure's limit after the limits of the
+        measures it counts (the checker refuses circles, E225), otherwise in source order."""
+        by_name = {m.name: m for m in self.measures}
+        done: dict[str, None] = {}
+
+        def visit(m: Measure, path: frozenset[str]) -> None:
+            limit = m.funding
+            if m.name in done or m.name in path or limit is None or not limit.measures:
+                return
+            for name in limit.measures:
+                if name in by_name:
+                    visit(by_name[name], path | {m.name})
+            done[m.name] = None
+
+        for m in self.measures:
+            visit(m, frozenset())
+        return tuple((by_name[n], by_name[n].funding) for n in done)  # type: ignore[misc]
 
     def measure(self, name: str) -> Measure:
         """The measure called `name` (KeyError when there is none)."""

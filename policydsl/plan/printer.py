@@ -211,7 +211,9 @@ class _Printer:
         for f in m.funding_limits:
             applied = "" if f is m.funding else "  (not applied: a later one is)"
             self.line(
-                1, f"funding_limit {top(f.limit)} counting {top(f.received)}{self.cite(f.cite)}{applied}"
+                1,
+                f"funding_limit {top(f.limit)} counting {', '.join([top(f.received), *f.measures])}"
+                f"{self.cite(f.cite)}{applied}",
             )
         for s in m.instalments:
             share = "rest" if s.share is None else top(s.share)
@@ -244,7 +246,8 @@ class _Printer:
             self.measure(m)
         for c in plan.combinations:
             reason = f"  reason {q(c.reason)}" if c.reason is not None else ""
-            self.line(0, f"combine {c.mode} {', '.join(c.measures)}{self.cite(c.cite)}{reason}")
+            names = "all" if c.every else ", ".join(c.measures)
+            self.line(0, f"combine {c.mode} {names}{self.cite(c.cite)}{reason}")
         for t in plan.total_caps:
             self.line(0, f"total_cap {top(t.amount)} over {', '.join(t.measures)}{self.cite(t.cite)}")
         return "\n".join(self.lines) + "\n"

@@ -479,10 +479,8 @@ class PolicyPage:
         parts.extend(self.clause_html(clause) for clause in m.clauses)
         rules: list[tuple[str, str]] = []
         for limit in m.funding_limits:
-            text = (
-                f"资助总额上限：各级财政资助合计不超过 {esc(w.expr(limit.limit))}"
-                f"（计入 {esc(w.expr(limit.received))}）"
-            )
+            counted = "、".join([w.expr(limit.received), *map(w.measure_name_label, limit.measures)])
+            text = f"资助总额上限：各级财政资助合计不超过 {esc(w.expr(limit.limit))}（计入 {esc(counted)}）"
             rules.append((text, " " + self.cites.link(limit.cite, href, name)))
         for quota in m.quotas:
             rank = f"，按{esc(w.expr(quota.rank))}排序" if quota.rank is not None else "，原文未规定排序"
@@ -550,7 +548,11 @@ class PolicyPage:
         w = self.words
         items: list[str] = []
         for combine in self.plan.combinations:
-            names = "、".join(f'<a href="#measure-{esc(n)}">{esc(n)}</a>' for n in combine.measures)
+            names = (
+                "全部措施（另有合并规则的除外）"
+                if combine.every
+                else "、".join(f'<a href="#measure-{esc(n)}">{esc(n)}</a>' for n in combine.measures)
+            )
             reason = f"（{esc(combine.reason)}）" if combine.reason else ""
             link = self.cites.link(combine.cite, "#across", "合并规则")
             items.append(f"<li>{esc(w.combine(combine.mode))}：{names}{reason} {link}</li>")

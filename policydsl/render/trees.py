@@ -218,6 +218,15 @@ class Words:
     def measure_title(self, measure: P.Measure) -> str:
         return measure.label
 
+    def measure_name_label(self, name: str) -> str:
+        """The label of the measure called `name` (the name when the plan has none such)."""
+        return next((m.label for m in self.plan.measures if m.name == name), name)
+
+    def counted(self, limit: P.FundingLimit) -> str:
+        """What a funding limit takes off before this award: the funding received and the awards of
+        the measures it counts (paid first, in the order written)."""
+        return " − ".join([self.expr(limit.received), *map(self.measure_name_label, limit.measures)])
+
     def pays(self, measure: P.Measure) -> str:
         return payment_words(list(measure.forms))
 
@@ -494,7 +503,7 @@ class _TreeBuilder:
         for i, limit in enumerate(m.funding_limits, 1):
             lines = [
                 "各级财政资助合计不超过 " + w.expr(limit.limit),
-                "本项 ≤ " + w.expr(limit.limit) + " − " + w.expr(limit.received),
+                "本项 ≤ " + w.expr(limit.limit) + " − " + w.counted(limit),
                 *self.cite(limit.cite),
             ]
             self.step(

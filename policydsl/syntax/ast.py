@@ -539,11 +539,12 @@ class Preference(Node):
 
 @attrs.frozen
 class FundingLimit(Node):
-    """Cross-funding ceiling: all public funding, `counting` the funding already received and this
-    award, is at most `limit` (`funding_limit 50% * investment counting other_funding`)."""
+    """Cross-funding ceiling: all public funding, `counting` the funding already received (facts) and
+    the awards of other measures of the policy for the same project, and this award, is at most
+    `limit` (`funding_limit 50% * investment counting other_funding, center_match`)."""
 
     limit: Expr
-    counting: Name
+    counting: tuple[Name, ...]
     cite: str | None
 
 
@@ -637,12 +638,15 @@ class Measure(Node):
 
 @attrs.frozen
 class Combine(Node):
-    """How `measures` combine for one applicant: `mode` added, highest (就高不重复) or exclusive."""
+    """How `measures` combine for one applicant: `mode` added, highest (就高不重复) or exclusive;
+    `every` for a policy-wide rule (`combine highest { all }`, no measures named) that settles every
+    pair no other rule names."""
 
     mode: Ident
     measures: tuple[Ident, ...]
     cite: str | None
     reason: str | None
+    every: bool = False
 
 
 @attrs.frozen

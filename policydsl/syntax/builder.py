@@ -670,8 +670,8 @@ class _Builder:
 
     @_with_span
     def funding_limit(self, span: Span, children: list[Any]) -> ast.FundingLimit:
-        limit, counting, cite = children
-        return ast.FundingLimit(span, limit, counting, cite)
+        limit, *counting, cite = children
+        return ast.FundingLimit(span, limit, tuple(counting), cite)
 
     @_with_span
     def quota(self, span: Span, children: list[Any]) -> ast.Quota:
@@ -721,6 +721,11 @@ class _Builder:
     def combine_decl(self, span: Span, children: list[Any]) -> ast.Combine:
         mode, names, cite, reason = children
         return ast.Combine(span, self._ident(mode), names, cite, _opt_str(reason))
+
+    @_with_span
+    def combine_all(self, span: Span, children: list[Any]) -> ast.Combine:
+        mode, cite, reason = children
+        return ast.Combine(span, self._ident(mode), (), cite, _opt_str(reason), every=True)
 
     @_with_span
     def total_cap_decl(self, span: Span, children: list[Any]) -> ast.TotalCap:

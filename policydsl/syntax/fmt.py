@@ -566,7 +566,11 @@ class _Printer:
                 items = _stmts(item.items, self.measure_item)
                 return self.block(head, self.find("{", item.span.start), item.span.end - 1, items)
             case ast.Combine():
-                names = self.names(item.measures, self.find("{", item.mode.span.end))
+                names = (
+                    "{ " + kw("all") + " }"
+                    if item.every
+                    else self.names(item.measures, self.find("{", item.mode.span.end))
+                )
                 first_line = [kw("combine"), " ", item.mode.text, " ", names]
                 return self.continued(first_line, [cite(item.cite), self.quoted(item.reason)])
             case ast.TotalCap():
@@ -659,7 +663,7 @@ class _Printer:
                     " ",
                     kw("counting"),
                     " ",
-                    item.counting.text,
+                    ", ".join(c.text for c in item.counting),
                 ]
                 return self.continued(first, [cite(item.cite)])
             case ast.Quota():

@@ -63,6 +63,7 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     "no_clawback": ("no_clawback", "不予追回"),
     # how measures combine
     "combine": ("combine", "合并"),
+    "all": ("all", "全部"),
     "total_cap": ("total_cap", "累计封顶"),
     "over": ("over", "范围"),
     "acknowledge": ("acknowledge", "确认"),
