@@ -69,6 +69,9 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     # examples
     "example": ("example", "示例"),
     "on": ("on", "于"),
+    "base": ("base_applicant", "基准主体"),
+    "based_on": ("based_on", "基于"),
+    "with": ("with", "设定"),
     "given": ("given", "已知"),
     "expect": ("expect", "预期"),
     "total": ("total", "合计"),
