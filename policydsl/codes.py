@@ -28,6 +28,8 @@ E105 = Code("E105", ERROR, "unknown measure or clause")
 E106 = Code("E106", ERROR, "unknown applicant kind")
 E107 = Code("E107", ERROR, "unknown option")
 E109 = Code("E109", ERROR, "exception involving a bonus")
+E120 = Code("E120", ERROR, "unknown example base")
+E121 = Code("E121", ERROR, "examples extending each other in a circle")
 W108 = Code("W108", WARNING, "missing policy header")
 
 # types and units

@@ -489,6 +489,8 @@ NOT_COMPARED = {
     ("TotalCap", "cite"): "an article reference, shown, never evaluated",
     ("Policy", "chinese"): "the formatter's keyword language",
     ("Negate", "operand"): "unary minus: tests/strategies.py draws it (`- amount`) for test_fuzz",
+    ("Example", "params"): "examples are run by the interpreter alone (tests/test_examples.py sets them)",
+    ("Example", "params_span"): "where an example's `with` block stands, for the formatter",
 }
 
 

@@ -561,10 +561,19 @@ class _Source:
         def binding() -> str:
             return j(self.name() + self.punct(":"), self.string() if self.flip(0.2) else self.expr(0, 2))
 
+        # an example may extend a base (`from`/`基于`), leave out `given` then, and set parameters
+        base = j(kw(self.pick(["from", "based_on"])), self.string()) if self.flip(0.3) else ""
         given_block = j(kw("given"), self.braces(self.listed(binding, at_least=0)))
-        expectations = j(*(self.expectation() for _ in range(int(self.draw(st.integers(0, 3))))))
+        if base and self.flip():
+            given_block = ""
+        with_block = j(kw("with"), self.braces(self.listed(binding, at_least=0))) if self.flip(0.2) else ""
         date = j(kw("on"), self.pick(_DATES)) if self.flip() else ""
-        return j(kw("example"), self.string(), date, self.braces(j(given_block, expectations)))
+        if self.flip(0.15):
+            return j(kw("base"), self.string(), base, date, self.braces(j(given_block, with_block)))
+        expectations = j(*(self.expectation() for _ in range(int(self.draw(st.integers(0, 3))))))
+        return j(
+            kw("example"), self.string(), base, date, self.braces(j(given_block, with_block, expectations))
+        )
 
     def requirement(self) -> str:
         return self.j(self.kw("require"), self.expr(), self.maybe(self.string), self.maybe(self.cite))
@@ -652,6 +661,26 @@ _PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[Hea
 def test_generated_sources_round_trip(text: str) -> None:
     assume(parse(text) is not None)
     assert_round_trip(text)
+
+
+def test_examples_extending_a_base_round_trip_in_both_languages() -> None:
+    english = (
+        'base_applicant "典型" on 2021-06-01 { given { a: 1 } with { p: 2 } }\n'
+        'example "e" from "典型" { expect m = 1万 }\n'
+        'example "f" based_on "e" on 2022-01-01 { with { p: 3 } expect m = 2万 }\n'
+    )
+    out = assert_round_trip(english)
+    assert out == (
+        'base_applicant "典型" on 2021-06-01 {\n  given { a: 1 }\n  with { p: 2 }\n}\n\n'
+        'example "e" from "典型" {\n  expect m = 1万\n}\n\n'
+        'example "f" from "e" on 2022-01-01 {\n  with { p: 3 }\n  expect m = 2万\n}\n'
+    )
+    chinese = '基准主体 "典型" { 已知 { a: 1 } }\n示例 "e" 自 "典型" { 设定 { p: 2 } 预期 m = 1万 }\n'
+    out = assert_round_trip(chinese)
+    assert out == (
+        '基准主体 "典型" {\n  已知 { a: 1 }\n}\n\n'
+        '示例 "e" 基于 "典型" {\n  设定 { p: 2 }\n  预期 m = 1万\n}\n'
+    )
 
 
 def test_the_generator_writes_valid_policies() -> None:

@@ -556,3 +556,35 @@ def test_a_measure_counted_twice_is_refused() -> None:
 def test_a_fact_counted_must_be_money() -> None:
     d = only('measure a "甲" { award 10万\n  funding_limit 50% * investment counting customers }\n')
     assert d.code == "E206"
+
+
+def test_an_example_base_must_name_one_example_or_base_block() -> None:
+    d = only('measure m { award 1万 }\nexample "e" from "典形企业" { expect m = 1万 }')
+    assert (d.code, d.message) == ("E120", 'no example or `base_applicant` block named "典形企业"')
+    body = 'base_applicant "b" { given { revenue: 1万 } }\nexample "b" { given {} }\n'
+    d = only(body + 'measure m { award 1万 }\nexample "e" from "b" { expect m = 1万 }')
+    assert (d.code, d.message) == ("E120", '2 examples or `base_applicant` blocks are named "b"')
+    clean('measure m { award 1万 }\nbase_applicant "b" { given { revenue: 1万 } }\nexample "e" from "b" {}')
+
+
+def test_examples_may_not_extend_each_other_in_a_circle() -> None:
+    _, found = check(
+        'measure m { award 1万 }\nexample "a" from "c" { given {} }\nexample "b" from "a" {}\n'
+        'example "c" from "b" {}\nexample "d" from "c" {}\n'
+    )
+    assert [(d.code, d.message) for d in found] == [
+        ("E121", 'the examples extend each other in a circle: "a" → "c" → "b" → "a"'),
+        ("E121", 'the examples extend each other in a circle: "b" → "a" → "c" → "b"'),
+        ("E121", 'the examples extend each other in a circle: "c" → "b" → "a" → "c"'),
+    ]  # "d" extends the circle without being in it: the circle is reported where it is written
+    d = only('measure m { award 1万 }\nexample "self" from "self" {}')
+    assert d.code == "E121"
+
+
+def test_example_parameters_are_checked() -> None:
+    _, found = check('measure m { award 1万 }\nexample "e" { with { pilot: 50%, nosuch: 1万 } }')
+    assert [(d.code, d.message) for d in found] == [
+        ("E201", "`pilot` is an amount of money, but this value is a percentage"),
+        ("E101", "`nosuch` is not a parameter"),
+    ]
+    clean('measure m { award pilot }\nexample "e" { with { pilot: 5万 } expect m = 5万 }')

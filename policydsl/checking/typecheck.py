@@ -1191,6 +1191,23 @@ class _Checker:
             self.in_example = False
 
     def _example(self, ex: ast.Example) -> None:
+        self.example_base(ex)
+        for binding in ex.params:
+            psym = self.model.params.get(binding.name.text)
+            if psym is None:
+                self.sink.report(
+                    codes.E101,
+                    f"`{binding.name.text}` is not a parameter",
+                    binding.name.span,
+                    hint=_suggest(binding.name.text, self.model.params),
+                )
+                if not isinstance(binding.value, ast.Text):
+                    self.expr(binding.value)
+                continue
+            got = T.TEXT if isinstance(binding.value, ast.Text) else self.expr(binding.value, psym.type)
+            if "error" not in (got.kind, psym.type.kind) and got != psym.type:
+                message = f"`{binding.name.text}` is {describe(psym.type)}, but this value is {describe(got)}"
+                self.sink.report(codes.E201, message, binding.value.span, hint=_literal_hint(psym.type))
         for binding in ex.given:
             sym = self.model.facts.get(binding.name.text)
             if sym is None:
@@ -1213,6 +1230,47 @@ class _Checker:
                 self.measure_ref(expectation.target)
             if expectation.value is not None:
                 self.money(expectation.value, "an expected award")
+
+    def example_base(self, ex: ast.Example) -> None:
+        """The example or base block `ex` extends exists, is named once, and the chain of bases
+        from `ex` comes back to none of them."""
+        if ex.base is None:
+            return
+        named: dict[str, list[ast.Example]] = {}
+        for other in self.policy.of(ast.Example):
+            named.setdefault(other.name, []).append(other)
+        found = named.get(ex.base.value, [])
+        if len(found) != 1:
+            if found:
+                message = f'{len(found)} examples or `base_applicant` blocks are named "{ex.base.value}"'
+                hint = "give each a name of its own, and extend the one meant"
+            else:
+                message = f'no example or `base_applicant` block named "{ex.base.value}"'
+                hint = (
+                    _suggest(ex.base.value, named)
+                    or "name an `example` or a `base_applicant` block of this file"
+                )
+            self.sink.report(codes.E120, message, ex.base.span, hint=hint)
+            return
+        chain = [ex.name]
+        current: ast.Example | None = found[0]
+        while current is not None:
+            if current.name in chain[1:]:
+                return  # a circle further along, reported where its members are written
+            if current.name == ex.name:
+                path = " → ".join(f'"{n}"' for n in [*chain, current.name])
+                self.sink.report(
+                    codes.E121,
+                    f"the examples extend each other in a circle: {path}",
+                    ex.base.span,
+                    hint="let one of them give its facts without `from`",
+                )
+                return
+            chain.append(current.name)
+            if current.base is None:
+                return
+            nxt = named.get(current.base.value, [])
+            current = nxt[0] if len(nxt) == 1 else None
 
 
 def check_types(policy: ast.Policy, sink: Sink) -> Model:

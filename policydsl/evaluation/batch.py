@@ -396,7 +396,9 @@ def _row_out(
         for name, m in decision.measures.items():
             out[f"{name}.status"] = m.status
             out[f"{name}.amount"] = None if m.amount is None else str(m.amount)
+            out[f"{name}.form"] = rt.form_words(m.forms)
             out[f"{name}.reasons"] = "；".join(m.reasons)
+        out["payment_forms_note"] = rt.forms_note(decision.measures.values())
     return out
 
 
@@ -452,9 +454,9 @@ def run_batch(
     with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
         rows_in = read_rows(source, encoding, specs)
         changes = _plan(rows_in, evaluator, date, constraints, specs, strict) if constraints else {}
-    columns = ["row", "id", "error", "total_status", "total_amount"]
+    columns = ["row", "id", "error", "total_status", "total_amount", "payment_forms_note"]
     for name in measures:
-        columns += [f"{name}.status", f"{name}.amount", f"{name}.reasons"]
+        columns += [f"{name}.status", f"{name}.amount", f"{name}.form", f"{name}.reasons"]
     reader = read_rows(source, encoding, specs)
     first = next(reader, None)  # an unknown column stops the batch before any output
     rows = errors = 0

@@ -45,14 +45,17 @@ class Expected:
 @attrs.frozen
 class Example:
     """A worked example, read: its `name`, where it stands (`span`), the `day` it is evaluated on
-    (its own `on` date, else the policy's first valid day, else the day of issue; None: not
-    known), the `given` facts and the `expectations`."""
+    (its own `on` date, else its base's, else the policy's first valid day, else the day of issue;
+    None: not known), the `given` facts and the `expectations`, and the parameter values it sets
+    (`params`).  An example that extends a base holds the base's facts and parameters with its own
+    in their place, in the base's order, its own new ones after."""
 
     name: str
     span: Span
     day: datetime.date | None
     given: tuple[Given, ...]
     expectations: tuple[Expected, ...]
+    params: tuple[Given, ...] = ()
 
 
 @attrs.frozen
@@ -87,17 +90,48 @@ def read_examples(model: Model, plan: P.Plan, source_text: str = "") -> Examples
             return Expected(target, e.kind, None)
         return Expected(target, e.kind, *lowered(e.value))
 
+    written = model.policy.of(ast.Example)
     cases = tuple(
         Example(
             ex.name,
             ex.span,
-            ex.date if ex.date is not None else first_day,
-            tuple(given(b) for b in ex.given),
+            _day(ex, written) or first_day,
+            tuple(given(b) for b in _merged(ex, written, "given")),
             tuple(expected(e) for e in ex.expectations),
+            tuple(given(b) for b in _merged(ex, written, "params")),
         )
-        for ex in model.policy.of(ast.Example)
+        for ex in written
+        if not ex.template
     )
     return Examples(cases, MappingProxyType(_sites(model, plan)))
+
+
+def _chain(ex: ast.Example, written: list[ast.Example]) -> list[ast.Example]:
+    """`ex` and the bases it extends, the farthest last (the checker has refused unknown, doubly
+    named and circular bases: E120, E121)."""
+    by_name = {e.name: e for e in written}
+    chain = [ex]
+    while len(chain) <= len(written):
+        base = chain[-1].base
+        if base is None or base.value not in by_name:
+            break
+        chain.append(by_name[base.value])
+    return chain
+
+
+def _merged(ex: ast.Example, written: list[ast.Example], field: str) -> list[ast.Binding]:
+    """The facts (`given`) or parameters (`params`) of `ex` with those of its bases: the nearest
+    binding of each name wins, in the order the farthest base first writes them."""
+    merged: dict[str, ast.Binding] = {}
+    for node in reversed(_chain(ex, written)):
+        for binding in getattr(node, field):
+            merged[binding.name.text] = binding
+    return list(merged.values())
+
+
+def _day(ex: ast.Example, written: list[ast.Example]) -> datetime.date | None:
+    """The nearest `on` date along the chain of bases (None: none says)."""
+    return next((node.date for node in _chain(ex, written) if node.date is not None), None)
 
 
 def _sites(model: Model, plan: P.Plan) -> dict[CoverageKey, Span]:
@@ -123,15 +157,17 @@ def _sites(model: Model, plan: P.Plan) -> dict[CoverageKey, Span]:
 def given_facts(interpreter: Interpreter, example: Example) -> dict[str, Any]:
     """An example's given facts as an applicant's input: a text as it is, a duration as written,
     any other value as the interpreter works it out (InputError when it has none)."""
-    facts: dict[str, Any] = {}
-    for given in example.given:
-        if isinstance(given.value, str):
-            facts[given.fact] = given.value
-        elif isinstance(given.value, P.DurationConst):
-            facts[given.fact] = given.value.text
-        else:
-            facts[given.fact] = interpreter.literal(given.value, given.text)
-    return facts
+    return {given.fact: _raw(interpreter, given) for given in example.given}
+
+
+def _raw(interpreter: Interpreter, given: Given) -> Any:
+    """A given value as an input: a text as it is, a duration as written, any other value as the
+    interpreter works it out (InputError when it has none)."""
+    if isinstance(given.value, str):
+        return given.value
+    if isinstance(given.value, P.DurationConst):
+        return given.value.text
+    return interpreter.literal(given.value, given.text)
 
 
 def _expected(kind: str, value: Decimal | None) -> str:
@@ -169,6 +205,9 @@ def run_example(
     interpreter: Interpreter, example: Example, coverage: Coverage | None = None
 ) -> ExampleResult:
     try:
+        if example.params:  # the parameter values the example sets, over those already set
+            values = {p.fact: _raw(interpreter, p) for p in example.params}
+            interpreter = Interpreter(interpreter.plan, params={**interpreter.overrides, **values})
         facts = given_facts(interpreter, example)
         decision = interpreter.evaluate(facts, example.day, coverage=coverage)
     except rt.InputError as exc:

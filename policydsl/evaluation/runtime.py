@@ -123,6 +123,21 @@ class FactSpec:
 # Units that count whole things: a count of one of these is a whole number; any other unit (亩,
 # 平方米, a unit the policy declares) measures an amount that need not be whole.
 COUNTING_UNITS = ("家", "人", "场", "项", "条", "次", "个", "件", "台", "套", "名", "所")
+# How a measure pays (`pays`), English -> the words of real texts (syntax/keywords.py reads its vocabulary
+# from here).  The money forms are paid to the applicant as money; any other is a service bought for
+# it, a voucher, an equity stake or a subsidy of its loan interest, which a total counts at face value
+# but never as cash (the decision says so: payment_forms_note).
+PAYMENT_FORM_WORDS = {
+    "cash": "现金",
+    "grant": "奖补",
+    "reward": "奖励",
+    "subsidy": "补助",
+    "voucher": "消费券",
+    "interest_subsidy": "贴息",
+    "equity": "股权投入",
+    "purchase_of_service": "购买服务",
+}
+MONEY_FORMS = frozenset({"cash", "grant", "reward", "subsidy"})
 
 
 def whole_unit(unit: str | None) -> bool:
@@ -518,6 +533,7 @@ class Decision:
             "ignored_keys": list(self.ignored_keys),
             "measures": [m.to_dict() for m in self.measures.values()],
             "total": self.total.to_dict(),
+            "payment_forms_note": forms_note(self.measures.values()),
         }
 
     def explain(self) -> str:
@@ -530,10 +546,15 @@ class Decision:
         for m in [*self.measures.values(), self.total]:
             head = f"{m.label}（{m.measure}）" + (f" [{m.cite}]" if m.cite else "")
             lines.append(f"- {head}: {describe(m)}")
+            if m.status != INELIGIBLE and set(m.forms) - {"cash"}:  # cash, the default, goes unsaid
+                lines.append(f"    支付方式：{form_words(m.forms)}")
             lines.extend(f"    {step}" for step in m.explanation)
             lines.extend(f"    原因：{r}" for r in m.reasons)
             if m.needed:
                 lines.append("    尚需：" + "、".join(m.needed))
+        note = forms_note(self.measures.values())
+        if note:
+            lines.append(f"    注意：{note}")
         return "\n".join(lines)
 
 
@@ -562,6 +583,25 @@ class DeferredDecision(Decision):
 
 
 STATUS_WORDS = {DETERMINED: "确定金额", CEILING: "最高", UNDETERMINED: "金额未定", INELIGIBLE: "不符合"}
+
+
+def form_words(forms: Sequence[str]) -> str:
+    """A measure's payment forms in the words of the texts (`购买服务`); cash when none is said."""
+    return "、".join(PAYMENT_FORM_WORDS.get(f, f) for f in forms) or "现金"
+
+
+def forms_note(results: Iterable[MeasureResult]) -> str | None:
+    """What the reader is told when the total counts an award that is not paid as money (a service
+    bought, a voucher, equity, an interest subsidy): which measures, in which form.  None: every
+    measure that pays something pays money."""
+    words = [
+        f"{m.label}（{form_words(m.forms)}）"
+        for m in results
+        if m.status != INELIGIBLE
+        and (m.amount is None or m.amount > 0)
+        and not set(m.forms or ("cash",)) <= MONEY_FORMS
+    ]
+    return f"合计按面值计入非现金支付形式的金额：{'；'.join(words)}；这些金额不以现金发放" if words else None
 
 
 def describe(result: MeasureResult) -> str:

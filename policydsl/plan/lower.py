@@ -13,7 +13,13 @@ from policydsl.checking.types import EnumValueSym, FactSym, ParamSym
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.syntax import ast
-from policydsl.syntax.keywords import ALLOCATIONS, COMBINE_MODES, ROUNDING_MODES, ROUNDING_UNITS
+from policydsl.syntax.keywords import (
+    ALLOCATIONS,
+    COMBINE_MODES,
+    PAYMENT_FORMS,
+    ROUNDING_MODES,
+    ROUNDING_UNITS,
+)
 
 # The texts a reader sees that the plan composes (a message catalogue will take them over).
 APPLICANTS_REASON = "适用主体为 {labels}"
@@ -567,7 +573,9 @@ class _Lowering:
             mname,
             label,
             measure.cite,
-            tuple(f.text for p in measure.of(ast.Pays) for f in p.forms) or ("cash",),
+            # the canonical name of each form, whichever spelling the file uses (`奖励` is `reward`)
+            tuple(PAYMENT_FORMS.get(f.text, f.text) for p in measure.of(ast.Pays) for f in p.forms)
+            or ("cash",),
             self.applicants(measure),
             tuple(gates),
             clauses,

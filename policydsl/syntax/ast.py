@@ -697,12 +697,21 @@ class Expectation(Node):
 
 @attrs.frozen
 class Example(Node):
-    """A worked example: `name`, evaluation `date`, the `given` facts and `expectations`."""
+    """A worked example: `name`, evaluation `date`, the `given` facts and `expectations`; `base` the
+    example or base block it extends (None: none; its facts, parameters and date hold unless given
+    here), `params` the parameter values it sets (`with { … }`); `template` marks a `base_applicant` block,
+    which only lends its facts (no expectations, never run).  `given_span` and `params_span` are
+    where the two blocks stand (None: not written)."""
 
     name: str
     date: datetime.date | None
     given: tuple[Binding, ...]
     expectations: tuple[Expectation, ...]
+    base: Text | None = None
+    params: tuple[Binding, ...] = ()
+    template: bool = False
+    given_span: Span | None = attrs.field(default=None, kw_only=True, eq=False)
+    params_span: Span | None = attrs.field(default=None, kw_only=True, eq=False)
 
 
 Item: TypeAlias = (

@@ -742,17 +742,46 @@ class _Builder:
     # ------------------------------------------------------------------ examples
     @_with_span
     def example(self, span: Span, children: list[Any]) -> ast.Example:
-        name, date, given, *expectations = children
+        name, base, date, given, params, *expectations = children
         return ast.Example(
             span,
             _unquote(name),
             None if date is None else self._date(date),
-            given,
+            () if given is None else given[1],
             tuple(expectations),
+            base,
+            () if params is None else params[1],
+            given_span=None if given is None else given[0],
+            params_span=None if params is None else params[0],
         )
 
-    def given(self, children: list[Any]) -> tuple[ast.Binding, ...]:
-        return tuple(c for c in children if c is not None)
+    @_with_span
+    def base_applicant(self, span: Span, children: list[Any]) -> ast.Example:
+        name, base, date, given, params = children
+        return ast.Example(
+            span,
+            _unquote(name),
+            None if date is None else self._date(date),
+            () if given is None else given[1],
+            (),
+            base,
+            () if params is None else params[1],
+            template=True,
+            given_span=None if given is None else given[0],
+            params_span=None if params is None else params[0],
+        )
+
+    def base_from(self, children: list[Any]) -> ast.Text:
+        (name,) = children
+        return ast.Text(self._tok(name), _unquote(name))
+
+    @_with_span
+    def given(self, span: Span, children: list[Any]) -> tuple[Span, tuple[ast.Binding, ...]]:
+        return span, tuple(c for c in children if c is not None)
+
+    @_with_span
+    def with_params(self, span: Span, children: list[Any]) -> tuple[Span, tuple[ast.Binding, ...]]:
+        return span, tuple(c for c in children if c is not None)
 
     @_with_span
     def binding(self, span: Span, children: list[Any]) -> ast.Binding:

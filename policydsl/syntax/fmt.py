@@ -720,19 +720,33 @@ class _Printer:
 
     def example(self, example: ast.Example) -> Doc:
         kw = self.kw
-        head: list[Doc] = [kw("example"), " ", _quote(example.name)]
+        head: list[Doc] = [kw("base" if example.template else "example"), " ", _quote(example.name)]
+        if example.base is not None:
+            # `from "…"` in English, `基于 "…"` in Chinese (`自` reads as a start date there)
+            word = kw("based_on") if self.policy.chinese else kw("from")
+            head.extend([" ", word, " ", _quote(example.base.value)])
         if example.date is not None:
             head.extend([" ", kw("on"), " ", _date(example.date)])
         open_at = self.find("{", example.span.start)
-        given_open = self.find("{", open_at + 1)
-        last = example.given[-1].span.end if example.given else given_open + 1
-        given_close = self.find("}", last)
+        children: list[_Stmt] = []
+        for word, span, bindings in (
+            ("given", example.given_span, example.given),
+            ("with", example.params_span, example.params),
+        ):
+            if span is None:
+                continue
+            inner_open = self.find("{", span.start)
+            inner_close = span.end - 1
 
-        def given() -> Doc:
-            head: list[Doc] = [kw("given"), " "]
-            return self.bracketed(head, given_open, given_close, example.given, self.binding, fill=True)
+            def block(
+                word: str = word,
+                at: int = inner_open,
+                close: int = inner_close,
+                entries: tuple[ast.Binding, ...] = bindings,
+            ) -> Doc:
+                return self.bracketed([kw(word), " "], at, close, entries, self.binding, fill=True)
 
-        children = [_Stmt(given_open, given_close + 1, given)]
+            children.append(_Stmt(span.start, span.end, block))
         children += _stmts(example.expectations, self.expectation)
         return self.block(head, open_at, example.span.end - 1, children)
 

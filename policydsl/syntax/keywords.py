@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from policydsl.evaluation.runtime import COUNTING_UNITS as _COUNTING_UNITS
+from policydsl.evaluation.runtime import PAYMENT_FORM_WORDS as _PAYMENT_FORM_WORDS
 
 # name -> (English, Chinese).  The grammar has one rule `kw_<name>: "<en>" | "<zh>"` per row;
 # tests/test_keywords.py keeps the two in step.  The formatter prints a file's keywords in the
@@ -70,6 +71,9 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     # examples
     "example": ("example", "示例"),
     "on": ("on", "于"),
+    "base": ("base_applicant", "基准主体"),
+    "based_on": ("based_on", "基于"),
+    "with": ("with", "设定"),
     "given": ("given", "已知"),
     "expect": ("expect", "预期"),
     "total": ("total", "合计"),
@@ -174,9 +178,7 @@ TYPE_NAMES: Final = _vocab(
         "text": "文本",
     }
 )
-PAYMENT_FORMS: Final = _vocab(
-    {"cash": "现金", "voucher": "消费券", "interest_subsidy": "贴息", "equity": "股权投入", "grant": "奖补"}
-)
+PAYMENT_FORMS: Final = _vocab(_PAYMENT_FORM_WORDS)
 ROUNDING_UNITS: Final = _vocab({"yuan": "元", "jiao": "角", "fen": "分"})
 ROUNDING_MODES: Final = _vocab({"half_up": "四舍五入", "half_even": "银行家舍入", "down": "舍去"})
 COMBINE_MODES: Final = _vocab({"added": "叠加", "highest": "就高", "exclusive": "互斥"})

@@ -290,7 +290,7 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
 
 _TOP_LEVEL = (
     "policy", "kind", "unit", "enum", "fact", "param", "assume", "eligibility",
-    "measure", "combine", "total_cap", "acknowledge", "example",
+    "measure", "combine", "total_cap", "acknowledge", "example", "base",
 )  # fmt: skip
 _HEADER_ITEMS = ("issuer", "docno", "issued", "valid", "source", "rounding")
 _MEASURE_ITEMS = (
