@@ -88,7 +88,11 @@ def test_check_exit_code(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     errors_expected = any(c.startswith("E") for _, c, _ in expectations(path))
     assert code == (1 if errors_expected else 0)
     assert "Traceback" not in output
-    assert output.rstrip().splitlines()[-1].startswith(("1 file checked", "ok: 1 file checked"))
+    assert (
+        output.rstrip()
+        .splitlines()[-1]
+        .startswith(("1 file checked", "ok: 1 file checked", "已检查 1 个文件", "通过：已检查 1 个文件"))
+    )
 
 
 def test_several_errors_in_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,7 +109,17 @@ def test_json_format_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     items = json.loads(output)
     assert items, "the file has errors"
     for item in items:
-        assert set(item) == {"code", "severity", "message", "location", "notes", "hint", "details"}
+        assert set(item) == {
+            "code",
+            "severity",
+            "message",
+            "message_id",
+            "args",
+            "location",
+            "notes",
+            "hint",
+            "details",
+        }
         assert item["severity"] in ("error", "warning", "info")
         assert set(item["location"]) == {"file", "line", "col", "end_line", "end_col"}
         assert item["location"]["file"] == "names_duplicate.policy"
@@ -114,7 +128,10 @@ def test_json_format_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     where = {"file": "names_duplicate.policy", "line": 3, "col": 6, "end_line": 3, "end_col": 16}
     assert first["location"] == where
     first_defined = {**where, "line": 2, "end_line": 2}
-    assert first["notes"] == [{"message": "first defined here", "location": first_defined}]
+    note = {"message": "first defined here", "message_id": "note.first_defined", "location": first_defined}
+    assert first["notes"] == [note]
+    assert first["message_id"] == "check.already_defined"
+    assert first["args"] == {"name": "investment"}
     assert first["hint"] is None
 
 

@@ -35,6 +35,7 @@ from policydsl.syntax.keywords import (
     ROUNDING_MODES,
     ROUNDING_UNITS,
     TYPE_NAMES,
+    chinese_keywords,
 )
 
 # 1 MiB is twenty times the longest policy written so far (55 KB); a file that size parses and
@@ -685,12 +686,6 @@ _KEYWORDS_ZH = frozenset(zh for _, zh in KEYWORDS.values())
 _GLUE_WORDS = sorted(_KEYWORDS_ZH | set(PREFIX_WORDS) | set(POSTFIX_WORDS), key=len, reverse=True)
 
 
-def _chinese(text: str) -> bool:
-    """The file is written with Chinese keywords: its first word is one (as the builder decides)."""
-    first = re.search(r"[^\s#][^\s]*", re.sub(r"#[^\n]*", "", text))
-    return bool(first and first.group(0) in _KEYWORDS_ZH)
-
-
 def _parses_past(text: str, offset: int) -> bool:
     """True when `text` parses, or fails only after `offset`."""
     # the parse reads left to right, so the text up to the end of the line is enough to tell
@@ -833,7 +828,7 @@ class _Failure:
 def _report_token(source: SourceFile, text: str, exc: UnexpectedToken, sink: Sink) -> str | None:
     """Report an unexpected token; return the text with the broken part skipped, or None when
     there is nothing after it to parse."""
-    chinese = _chinese(text)
+    chinese = chinese_keywords(text)
     accepted = _accepted(exc)
     failure = _Failure(source, text, exc, accepted, describe_expected(accepted, chinese), chinese)
     if exc.token.type == "$END":

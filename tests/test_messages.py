@@ -1,0 +1,127 @@
+"""The message catalogue (policydsl/messages/catalog.toml): every entry in both languages with the
+same placeholders, every id the code names in the catalogue, no entry unused, and the modules that
+have moved onto it report no English-only text."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from policydsl.checking.pipeline import check_text
+from policydsl.diagnostics import Sink, format_text
+from policydsl.messages import catalog, default_lang, msg, placeholders
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "policydsl"
+# Ids named in the code: `msg("check.unknown_unit", …)`, and `counted("summary.error", n)` for the
+# `_one`/`_many` pair.
+_MSG = re.compile(r'\bmsg\(\s*"([a-z0-9_.]+)"')
+_COUNTED = re.compile(r'\bcounted\(\s*"([a-z0-9_.]+)"')
+_CUT = re.compile(r'"(summary\.cut_(?:one|many))"')
+# Modules whose every message, note and hint comes from the catalogue.
+CONVERTED = ("checking/typecheck.py",)
+
+
+def used_ids() -> set[str]:
+    found: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found |= set(_MSG.findall(source)) | set(_CUT.findall(source))
+        for stem in _COUNTED.findall(source):
+            found |= {f"{stem}_one", f"{stem}_many"}
+    return found
+
+
+def test_every_entry_has_both_languages_with_the_same_placeholders() -> None:
+    for id, entry in catalog().items():
+        assert set(entry) == {"en", "zh"}, id
+        assert entry["en"].strip() and entry["zh"].strip(), id
+        assert placeholders(entry["en"]) == placeholders(entry["zh"]), id
+
+
+def test_every_id_the_code_names_is_in_the_catalogue_and_every_entry_is_used() -> None:
+    used = used_ids()
+    assert used - set(catalog()) == set()
+    assert set(catalog()) - used == set()
+
+
+@pytest.mark.parametrize("module", CONVERTED)
+def test_converted_modules_report_no_literal_text(module: str) -> None:
+    source = (PACKAGE / module).read_text(encoding="utf-8")
+    literal = re.compile(r'(?:report\(\s*codes\.\w+,|Note\(|hint=)\s*f?"')
+    assert literal.findall(source) == []
+
+
+def test_an_unknown_id_fails_at_once() -> None:
+    with pytest.raises(KeyError):
+        msg("check.no_such_message")
+
+
+def test_words_are_rendered_in_the_message_language() -> None:
+    m = msg("check.keyword_name", name="if", what=msg("word.fact"))
+    assert m.render("en") == "`if` is a keyword and cannot name a fact"
+    assert m.render("zh") == "`if` 是关键字，不能用作事实的名称"
+
+
+CHINESE_MISTAKE = """政策 "t" { 发文机关 "x" 印发 2021-05-16 }
+事实 investment "投资额": 金额 >= 0
+措施 m "m" {
+  给予 50% + investment
+}
+"""
+
+
+def test_a_chinese_file_gets_chinese_messages_and_hints_in_its_keywords() -> None:
+    sink = Sink()
+    checked = check_text("t.policy", CHINESE_MISTAKE, sink)
+    assert checked.source is not None
+    text = format_text(sink.diagnostics, {"t.policy": checked.source}, "zh")
+    assert "error[E201]: 不能把百分比和金额相加" in text
+    assert "= hint: 金额的百分比是乘积：`50% * 投资额`" in text
+    english = format_text(sink.diagnostics, {"t.policy": checked.source}, "en")
+    assert "cannot add an amount of money to a percentage" in english
+
+
+def test_the_default_language() -> None:
+    assert default_lang(True, {}) == "zh"
+    assert default_lang(False, {"LANG": "zh_CN.UTF-8"}) == "en"
+    assert default_lang(None, {"LANG": "zh_CN.UTF-8"}) == "zh"
+    assert default_lang(None, {"LC_ALL": "C", "LANG": "zh_CN.UTF-8"}) == "en"
+    assert default_lang(None, {}) == "en"
+    assert default_lang(True, {"POLICYDSL_LANG": "en"}) == "en"
+
+
+def test_check_speaks_the_files_keyword_language_and_lang_overrides(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from policydsl.commands.cli import main
+
+    path = tmp_path / "t.policy"
+    path.write_text(CHINESE_MISTAKE, encoding="utf-8")
+    runner = CliRunner()
+    zh = runner.invoke(main, ["check", str(path)])
+    assert zh.exit_code == 1
+    assert "不能把百分比和金额相加" in zh.output
+    assert zh.output.rstrip().splitlines()[-1].startswith("已检查 1 个文件：1 个错误")
+    en = runner.invoke(main, ["check", "--lang", "en", str(path)])
+    assert "cannot add an amount of money to a percentage" in en.output
+    assert en.output.rstrip().splitlines()[-1].startswith("1 file checked: 1 error")
+    env = runner.invoke(main, ["check", str(path)], env={"POLICYDSL_LANG": "en"})
+    assert "cannot add" in env.output
+    data = runner.invoke(main, ["check", "--format", "json", str(path)])
+    [item] = json.loads(data.output)
+    assert item["message"] == "不能把百分比和金额相加"
+    assert item["message_id"] == "check.cannot_add"
+    assert item["args"]["left"] == {"message_id": "type.percent", "args": {}}
+
+
+def test_render_example_message_gives_the_check_output_in_either_language() -> None:
+    from policydsl.analysis.report import render_example_message
+
+    zh = render_example_message(CHINESE_MISTAKE, "zh")
+    assert zh.startswith("example.policy:4:")
+    assert "error[E201]: 不能把百分比和金额相加" in zh
+    assert "error[E201]: cannot add" in render_example_message(CHINESE_MISTAKE, "en")
