@@ -12,7 +12,7 @@ import pytest
 
 from policydsl.checking.pipeline import check_text
 from policydsl.diagnostics import Sink, format_text
-from policydsl.messages import catalog, default_lang, msg, placeholders
+from policydsl.messages import Message, catalog, default_lang, msg, placeholders
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "policydsl"
@@ -22,7 +22,7 @@ _MSG = re.compile(r'\bmsg\(\s*"([a-z0-9_.]+)"')
 _COUNTED = re.compile(r'\bcounted\(\s*"([a-z0-9_.]+)"')
 _CUT = re.compile(r'"(summary\.cut_(?:one|many))"')
 # Modules whose every message, note and hint comes from the catalogue.
-CONVERTED = ("checking/typecheck.py",)
+CONVERTED = ("checking/typecheck.py", "syntax/parser.py", "syntax/builder.py", "checking/frontend.py")
 
 
 def used_ids() -> set[str]:
@@ -125,3 +125,41 @@ def test_render_example_message_gives_the_check_output_in_either_language() -> N
     assert zh.startswith("example.policy:4:")
     assert "error[E201]: 不能把百分比和金额相加" in zh
     assert "error[E201]: cannot add" in render_example_message(CHINESE_MISTAKE, "en")
+
+
+def _catalogued(message: Message) -> bool:
+    """The message is a catalogue entry, and so is every word in it; only code (text in
+    backquotes: a keyword, a figure, a proposed edit) may be plain text, the same in both languages."""
+    if message.id is None:
+        return re.fullmatch(r"`[^`]*`", message.literal) is not None
+    words = [v for _, v in message.args if isinstance(v, Message)]
+    words += [w for _, v in message.args if isinstance(v, tuple) for w in v if isinstance(w, Message)]
+    return all(_catalogued(w) for w in words)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "tests" / "data" / "diagnostics").glob("*.policy")), ids=lambda p: p.stem
+)
+def test_every_front_end_diagnostic_of_the_corpus_comes_from_the_catalogue(path: Path) -> None:
+    # the class of "a message left in English": whatever the parser, the builder and the checker
+    # report on the corpus of mistakes has a catalogue id for its message, notes and hint
+    sink = Sink()
+    check_text(path.name, path.read_bytes().decode("utf-8", errors="replace"), sink)
+    for d in sink.diagnostics:
+        parts = [d.msg, *(n.msg for n in d.notes), *([d.hint_msg] if d.hint_msg else [])]
+        assert all(_catalogued(m) for m in parts), d
+
+
+def test_a_chinese_syntax_error_reads_in_chinese_with_chinese_keywords() -> None:
+    text = (
+        '政策 "t" { 发文机关 "x" 印发 2021-05-16 }\n事实 收入 "收入": 金额 >= 0\n'
+        '措施 m "m" {\n  给予 30万 收入 超过 2000万\n}\n'
+    )
+    sink = Sink()
+    checked = check_text("t.policy", text, sink)
+    [d] = sink.diagnostics
+    assert d.msg.render("zh") == "条件须以 `如` 开头"
+    assert d.hint_msg is not None and "`给予 50万 如 营业收入 超过 2000万`" in d.hint_msg.render("en")
+    assert checked.source is None or "error[E001]: 条件须以" in format_text(
+        sink.diagnostics, {"t.policy": checked.source}
+    )
