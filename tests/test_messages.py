@@ -163,3 +163,34 @@ def test_a_chinese_syntax_error_reads_in_chinese_with_chinese_keywords() -> None
     assert checked.source is None or "error[E001]: 条件须以" in format_text(
         sink.diagnostics, {"t.policy": checked.source}
     )
+
+
+_ZH_HEAD = (
+    '政策 "t" { 发文机关 "x" 印发 2021-05-16 }\n事实 投资额 "投资额": 金额 >= 0\n事实 认定 "认定日期": 日期\n'
+)
+# hints whose example code once had English names or keywords in a Chinese-keyword file
+ZH_HINTS = {
+    "schedule outside an amount": (
+        '参数 p "p": 比例 = 逐年 认定 { 第1至2年: 80% }\n',
+        "逐年 认定日期 { 第1至2年",
+    ),
+    "schedule from a non-date": (
+        '措施 m "m" { 给予 逐年 投资额 { 第1至2年: 5万 } }\n',
+        "逐年 认定日期 { 第1至2年",
+    ),
+    "years backwards": ('措施 m "m" { 给予 逐年 认定 { 第3至1年: 5万 } }\n', "第1至3年"),
+    "brackets of a date": ('措施 m "m" { 给予 超额累进 认定 { 不超过 1000万: 10% } }\n', "投资额 {"),
+    "blocks with one argument": ('措施 m "m" { 给予 每满(投资额) * 1万 }\n', "(投资额 - 1000万, 100万)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZH_HINTS))
+def test_hints_in_a_chinese_keyword_file_propose_chinese_code(case: str) -> None:
+    body, expected = ZH_HINTS[case]
+    sink = Sink()
+    check_text("t.policy", _ZH_HEAD + body, sink)
+    hints = [d.hint_msg.render("zh") for d in sink.diagnostics if d.hint_msg is not None]
+    assert any(expected in h for h in hints), hints
+    for hint in hints:  # code in a hint: no English keyword, no English sample name
+        for code in re.findall(r"`([^`]*)`", hint):
+            assert not re.search(r"[a-z]{3,}", code.replace("--", "")), hint

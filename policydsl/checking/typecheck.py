@@ -212,18 +212,27 @@ class _Checker:
         """A keyword as the file spells it: code a hint proposes is in the file's keyword language."""
         return spelling(name, self.policy.chinese)
 
+    def sample(self, english: str, chinese: str) -> str:
+        """A sample name in a hint: a Chinese one in a file written with Chinese keywords."""
+        return chinese if self.policy.chinese else english
+
     def since_example(self) -> str:
-        return f"{self.kw('since')}(established) 届满 1年"
+        return f"{self.kw('since')}({self.sample('established', '成立日期')}) 届满 1年"
+
+    def years(self, first: int, last: int) -> str:
+        """Rows of a schedule, `第1至2年` or `years 1 until 2`, in the file's keywords."""
+        return f"第{first}至{last}年" if self.policy.chinese else f"years {first} until {last}"
 
     def header_example(self) -> str:
         policy, issuer, issued = (self.kw(k) for k in ("policy", "issuer", "issued"))
-        return f'{policy} "title" {{ {issuer} "…" {issued} 2021-05-16 }}'
+        return f'{policy} "{self.sample("title", "标题")}" {{ {issuer} "…" {issued} 2021-05-16 }}'
 
     def share_example(self) -> str:
-        return f"50% * {'投资额' if self.policy.chinese else 'investment'}"
+        return f"50% * {self.sample('investment', '投资额')}"
 
     def condition_example(self) -> str:
-        return f"{self.kw('award')} … {self.kw('if')} revenue 超过 threshold"
+        subject, threshold = self.sample("revenue", "营业收入"), self.sample("threshold", "门槛")
+        return f"{self.kw('award')} … {self.kw('if')} {subject} 超过 {threshold}"
 
     # ------------------------------------------------------------------ declarations
     def reserved(self, ident: ast.Ident, what: str) -> None:
@@ -534,17 +543,15 @@ class _Checker:
         if len(node.args) < 2:
             self.sink.report(
                 codes.E204,
-                msg("check.call_two_arguments", func=node.func, n=len(node.args)),
+                msg("check.call_two_arguments", func=self.kw(node.func), n=len(node.args)),
                 node.span,
-                hint=text(
-                    f"`{node.func}(50% * {'投资额' if self.policy.chinese else 'investment'}, 1000万)`"
-                ),
+                hint=text(f"`{self.kw(node.func)}(50% * {self.sample('investment', '投资额')}, 1000万)`"),
             )
         types = self.zeros(node.args, [self.expr(a, expected) for a in node.args])
         pairs = [(t, a.span) for t, a in zip(types, node.args, strict=True)]
-        result = self.unify(pairs, f"`{node.func}`", call=True)
+        result = self.unify(pairs, f"`{self.kw(node.func)}`", call=True)
         if result.kind == "duration":
-            message = msg("check.call_durations", func=node.func)
+            message = msg("check.call_durations", func=self.kw(node.func))
             self.sink.report(codes.E201, message, node.span, hint=_DURATION_HINT)
             return T.ERROR
         return result
@@ -553,10 +560,10 @@ class _Checker:
         """`year(d)`: the calendar year of the date d; `year_no(d)`: the year of the evaluation date
         counted from d's own year as year 1.  Both plain whole numbers (the grammar gives each
         one argument)."""
-        example = f"`{node.func}(recognised)`"
+        example = f"`{self.kw(node.func)}({self.sample('recognised', '认定日期')})`"
         ty = self.expr(node.args[0])
         if ty.kind not in ("date", "error"):
-            message = msg("check.year_needs_date", func=node.func, type=describe(ty))
+            message = msg("check.year_needs_date", func=self.kw(node.func), type=describe(ty))
             self.sink.report(
                 codes.E201, message, node.args[0].span, hint=msg("hint.with_date_fact", code=example)
             )
@@ -567,10 +574,12 @@ class _Checker:
         """A schedule by year: its start a date, its rows years counted from it (first to last,
         none twice), their values of one type."""
         start = self.expr(node.start)
-        example = "`schedule recognised { years 1 until 2: 80%, years 3 until 5: 50% }`"
+        shown = self.years(1, 2) + ": 80%, " + self.years(3, 5) + ": 50%"
+        example = f"`{self.kw('schedule')} {self.sample('recognised', '认定日期')} {{ {shown} }}`"
         if not self.schedule_allowed:
             message = msg("check.schedule_here")
-            hint = msg("hint.schedule_amount", code=f"{self.kw('award')} {example[1:-1]} * contribution")
+            code = f"{self.kw('award')} {example[1:-1]} * {self.sample('contribution', '贡献额')}"
+            hint = msg("hint.schedule_amount", code=code)
             self.sink.report(codes.E216, message, node.span, hint=hint)
         if start.kind not in ("date", "error"):
             message = msg("check.schedule_needs_date", type=describe(start))
@@ -579,7 +588,7 @@ class _Checker:
         for entry in node.entries:
             if entry.last < entry.first:
                 message = msg("check.years_backwards", first=entry.first, last=entry.last)
-                hint = msg("hint.earlier_year_first", code=f"第{entry.last}至{entry.first}年")
+                hint = msg("hint.earlier_year_first", code=self.years(entry.last, entry.first))
                 self.sink.report(codes.E216, message, entry.span, hint=hint)
                 continue
             clash = next((taken[y] for y in range(entry.first, entry.last + 1) if y in taken), None)
@@ -598,9 +607,9 @@ class _Checker:
         """`blocks(x, 100万)`: how many whole 100万 in x, a plain number; `round_down(x, 1万)`: x
         rounded down to a multiple of 1万, of x's type.  The unit is more than zero."""
         types = [self.expr(a) for a in node.args]
-        example = f"`{node.func}(investment - 1000万, 100万)`"
+        example = f"`{self.kw(node.func)}({self.sample('investment', '投资额')} - 1000万, 100万)`"
         if len(node.args) != 2:
-            message = msg("check.whole_arguments", func=node.func, n=len(node.args))
+            message = msg("check.whole_arguments", func=self.kw(node.func), n=len(node.args))
             self.sink.report(codes.E204, message, node.span, hint=text(example))
             return T.ERROR
         size = node.args[1]
@@ -612,14 +621,16 @@ class _Checker:
             sign = _literal_sign(value)
             if sign is not None and sign <= 0:
                 said = msg("word.zero") if sign == 0 else msg("word.below_zero")
-                message = msg("check.block_size", func=node.func, said=said)
+                message = msg("check.block_size", func=self.kw(node.func), said=said)
                 notes = (Note(msg("note.param_is", said=said), where),) if where else ()
                 hint = msg("hint.block_size", code=example)
                 self.sink.report(codes.E209, message, size.span, notes=notes, hint=hint)
                 return T.ERROR
-        ty = self.unify([(t, a.span) for t, a in zip(types, node.args, strict=True)], f"`{node.func}`", True)
+        ty = self.unify(
+            [(t, a.span) for t, a in zip(types, node.args, strict=True)], f"`{self.kw(node.func)}`", True
+        )
         if ty.kind not in (*_ZERO_TAKES, "number", "error"):
-            message = msg("check.whole_type", func=node.func, type=describe(ty))
+            message = msg("check.whole_type", func=self.kw(node.func), type=describe(ty))
             self.sink.report(codes.E201, message, node.span, hint=text(example))
             return T.ERROR
         if ty.kind == "error":
@@ -660,7 +671,8 @@ class _Checker:
         or both; only the first open below, only the last open above), its rate times the part of
         the subject inside it; the type is that product's."""
         subject = self.expr(node.subject)
-        example = f"`{self.kw('progressive')} investment {{ 不超过 1000万: 10%, 超过 1000万: 5% }}`"
+        base = self.sample("investment", "投资额")
+        example = f"`{self.kw('progressive')} {base} {{ 不超过 1000万: 10%, 超过 1000万: 5% }}`"
         if subject.kind not in (*_ZERO_TAKES, "number", "error"):
             message = msg("check.brackets_type", type=describe(subject))
             self.sink.report(codes.E201, message, node.subject.span, hint=text(example))
