@@ -194,3 +194,36 @@ def test_hints_in_a_chinese_keyword_file_propose_chinese_code(case: str) -> None
     for hint in hints:  # code in a hint: no English keyword, no English sample name
         for code in re.findall(r"`([^`]*)`", hint):
             assert not re.search(r"[a-z]{3,}", code.replace("--", "")), hint
+
+
+CHINESE_EXAMPLES = """政策 "示例测试" { 发文机关 "测试机关" 印发 2021-01-01 }
+事实 营业收入 "营业收入": 金额 >= 0
+措施 big "大平台" {
+  给予 50万 如 营业收入 2000万 以上
+}
+示例 "门槛上" {
+  已知 { 营业收入: 2000万 }
+  预期 big = 50万
+}
+示例 "算错了" {
+  已知 { 营业收入: 3000万 }
+  预期 big = 60万
+}
+"""
+
+
+def test_policydsl_test_speaks_the_files_language_and_keeps_the_tally(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from policydsl.commands.cli import main
+
+    path = tmp_path / "t.policy"
+    path.write_text(CHINESE_EXAMPLES, encoding="utf-8")
+    zh = CliRunner().invoke(main, ["test", "--coverage", str(path)])
+    assert zh.exit_code == 1
+    assert 'FAILED 示例 "算错了" 未通过' in zh.output
+    assert "big：预期 = 60万元，实得 确定金额 50万元" in zh.output
+    assert "覆盖率" in zh.output
+    assert zh.output.rstrip().splitlines()[-1] == "1 passed, 1 failed"  # tools read the tally
+    en = CliRunner().invoke(main, ["test", "--lang", "en", str(path)])
+    assert 'FAILED example "算错了"' in en.output and "big: expected = 60万元, got" in en.output

@@ -85,6 +85,11 @@ def text(value: str) -> Message:
     return Message(None, (), value)
 
 
+def as_message(value: Message | str) -> Message:
+    """A message as it is; a string as text shown as it is (a message not yet in the catalogue)."""
+    return text(value) if isinstance(value, str) else value
+
+
 def _render(value: Arg, lang: Lang) -> str:
     if isinstance(value, Message):
         return value.render(lang)

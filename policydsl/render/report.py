@@ -743,7 +743,11 @@ class PolicyPage:
                 verdict, detail = '<span class="badge pass">通过</span>', ""
             else:
                 verdict = '<span class="badge fail">未通过</span>'
-                detail = "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in result.failures) + "</ul>"
+                detail = (
+                    "<ul>"
+                    + "".join(f"<li>{esc(f.render(self.lang))}</li>" for f in result.failures)
+                    + "</ul>"
+                )
             outcome = ""
             if result is not None and result.decision is not None:
                 lines = [
