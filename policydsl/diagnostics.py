@@ -10,8 +10,18 @@ from typing import Any
 
 import attrs
 
+from policydsl.messages import Lang, Message, default_lang, text
 from policydsl.source import SourceFile, Span
+from policydsl.syntax.keywords import chinese_keywords
 from policydsl.textsafety import visible
+
+
+def _message(value: Message | str) -> Message:
+    return text(value) if isinstance(value, str) else value
+
+
+def _optional_message(value: Message | str | None) -> Message | None:
+    return None if value is None else _message(value)
 
 
 class Severity(enum.IntEnum):
@@ -39,8 +49,13 @@ class Code:
 class Note:
     """A secondary message, optionally pointing at another place (`span`)."""
 
-    message: str
+    msg: Message = attrs.field(converter=_message)
     span: Span | None = None
+
+    @property
+    def message(self) -> str:
+        """The English text (`msg.render(lang)` for another language)."""
+        return str(self.msg)
 
 
 @attrs.frozen
@@ -57,16 +72,29 @@ class Fix:
 class Diagnostic:
     """One finding: `code`, `severity`, `message`, the `span` it points at, `notes` that add
     context or name other places, a `hint` on how to fix it, and structured `data` (a witness
-    applicant, the clauses involved) for machines."""
+    applicant, the clauses involved) for machines.  Message, notes and hint are catalogue
+    messages (policydsl/messages): the language is chosen when they are printed; `str()` of one
+    is its English text, which the sort and de-duplication keys use, so the order is the same in
+    every language."""
 
     code: str
     severity: Severity
-    message: str
+    msg: Message = attrs.field(converter=_message)
     span: Span | None
     notes: tuple[Note, ...] = ()
-    hint: str | None = None
+    hint_msg: Message | None = attrs.field(default=None, converter=_optional_message)
     data: Mapping[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
     fix: Fix | None = attrs.field(default=None, eq=False, hash=False)
+
+    @property
+    def message(self) -> str:
+        """The English text (`msg.render(lang)` for another language)."""
+        return str(self.msg)
+
+    @property
+    def hint(self) -> str | None:
+        """The hint's English text."""
+        return None if self.hint_msg is None else str(self.hint_msg)
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         if self.span is None:
@@ -84,11 +112,11 @@ class Sink:
     def report(
         self,
         code: Code,
-        message: str,
+        message: Message | str,
         span: Span | None,
         *,
         notes: Iterable[Note] = (),
-        hint: str | None = None,
+        hint: Message | str | None = None,
         severity: Severity | None = None,
         data: Mapping[str, Any] | None = None,
         fix: Fix | None = None,
@@ -156,21 +184,30 @@ def _excerpt(source: SourceFile, span: Span) -> list[str]:
     return [gutter + visible(line.replace("\t", " ")), " " * (len(gutter) - 2) + "| " + caret]
 
 
-def format_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, SourceFile]) -> str:
-    """Compiler-style text: `file:line:col: error[CODE]: message`, the line, a caret, notes, hint."""
+def format_text(
+    diagnostics: Iterable[Diagnostic], sources: Mapping[str, SourceFile], lang: Lang | None = None
+) -> str:
+    """Compiler-style text: `file:line:col: error[CODE]: message`, the line, a caret, notes, hint,
+    in the language `lang`, by default each diagnostic in its file's (`messages.default_lang`).  The
+    labels `note`/`hint` and the severity stay as they are: tools match them."""
     out: list[str] = []
+    chosen = lang
     for d in diagnostics:
+        if chosen is None:
+            source = sources.get(d.span.file) if d.span else None
+            lang = default_lang(None if source is None else chinese_keywords(source.text))
+        assert lang is not None
         # file names, messages and hints quote the policy's text and the input: shown, never obeyed
         where = f"{visible(str(d.span))}: " if d.span else ""
-        out.append(f"{where}{d.severity}[{d.code}]: {visible(d.message)}")
+        out.append(f"{where}{d.severity}[{d.code}]: {visible(d.msg.render(lang))}")
         source = sources.get(d.span.file) if d.span else None
         if d.span and source is not None:
             out.extend(_excerpt(source, d.span))
         for note in d.notes:
             at = f"{visible(str(note.span))}: " if note.span else ""
-            out.append(f"  = note: {at}{visible(note.message)}")
-        if d.hint:
-            out.append(f"  = hint: {visible(d.hint)}")
+            out.append(f"  = note: {at}{visible(note.msg.render(lang))}")
+        if d.hint_msg is not None:
+            out.append(f"  = hint: {visible(d.hint_msg.render(lang))}")
     return "\n".join(out)
 
 
@@ -186,15 +223,21 @@ def _span_json(span: Span | None) -> dict[str, Any] | None:
     }
 
 
-def to_json(d: Diagnostic) -> dict[str, Any]:
-    """One diagnostic as a JSON-ready dictionary."""
+def to_json(d: Diagnostic, lang: Lang = "en") -> dict[str, Any]:
+    """One diagnostic as a JSON-ready dictionary: `message` in `lang`, with the catalogue's
+    `message_id` (null for a text not in the catalogue) and its `args`."""
     return {
         "code": d.code,
         "severity": str(d.severity),
-        "message": d.message,
+        "message": d.msg.render(lang),
+        "message_id": d.msg.id,
+        "args": d.msg.jsonable(),
         "location": _span_json(d.span),
-        "notes": [{"message": n.message, "location": _span_json(n.span)} for n in d.notes],
-        "hint": d.hint,
+        "notes": [
+            {"message": n.msg.render(lang), "message_id": n.msg.id, "location": _span_json(n.span)}
+            for n in d.notes
+        ],
+        "hint": None if d.hint_msg is None else d.hint_msg.render(lang),
         "details": _jsonable(dict(d.data)),
     }
 
@@ -209,5 +252,5 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def format_json(diagnostics: Iterable[Diagnostic]) -> str:
-    return json.dumps([to_json(d) for d in diagnostics], ensure_ascii=False, indent=2)
+def format_json(diagnostics: Iterable[Diagnostic], lang: Lang = "en") -> str:
+    return json.dumps([to_json(d, lang) for d in diagnostics], ensure_ascii=False, indent=2)

@@ -764,7 +764,10 @@ def test_the_summary_never_says_ok_while_warnings_stand(monkeypatch: pytest.Monk
     code, output = run_cli(["check", "baoan_platforms.policy"], monkeypatch)
     last = output.rstrip().splitlines()[-1]
     assert code == 0 and not last.startswith("ok")
-    assert last == "1 file checked: 0 errors, 1 warning, 1 info stand; exit code 0 (--fail-on error)"
+    assert last == (
+        "1 file checked: 0 errors, 1 warning, 1 info stand; exit code 0 (--fail-on error; "
+        "with --fail-on warning the warnings fail the check)"
+    )
     code, output = run_cli(["check", "--fail-on", "warning", "baoan_platforms.policy"], monkeypatch)
     assert output.rstrip().endswith("exit code 1 (--fail-on warning)")
     code, output = run_cli(["check", "baoan_platforms_combined.policy"], monkeypatch)
@@ -785,8 +788,10 @@ def test_the_summary_is_in_the_language_of_the_files_keywords(monkeypatch: pytes
     monkeypatch.chdir(ANALYSIS)
     output = CliRunner().invoke(main, ["check", "-"], input=chinese.encode()).output
     assert output.rstrip().splitlines()[-1] == (
-        "已检查 1 个文件：0 个错误、1 个警告、0 条提示未处理；退出码 0（--fail-on error）"
+        "已检查 1 个文件：0 个错误、1 个警告、0 条提示未处理；"
+        "退出码 0（--fail-on error；加 --fail-on warning 则警告也使检查不通过）"
     )
+    assert "= note: 示例申请人：" in output  # the witness, in the file's language
 
 
 def test_settled_findings_never_fail_a_check(monkeypatch: pytest.MonkeyPatch) -> None:

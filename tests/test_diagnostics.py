@@ -15,8 +15,9 @@ from policydsl.checking.pipeline import check_file, check_text
 from policydsl.codes import CODES
 from policydsl.commands.cli import main
 from policydsl.diagnostics import Diagnostic, Severity, Sink, format_text
+from policydsl.messages import LANGS
 from policydsl.source import SourceFile
-from policydsl.syntax.keywords import UNITS
+from policydsl.syntax.keywords import KEYWORDS, UNITS, chinese_keywords
 from tests.conftest import DATA, ROOT, golden
 
 DIAGNOSTICS = DATA / "diagnostics"
@@ -88,7 +89,11 @@ def test_check_exit_code(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     errors_expected = any(c.startswith("E") for _, c, _ in expectations(path))
     assert code == (1 if errors_expected else 0)
     assert "Traceback" not in output
-    assert output.rstrip().splitlines()[-1].startswith(("1 file checked", "ok: 1 file checked"))
+    assert (
+        output.rstrip()
+        .splitlines()[-1]
+        .startswith(("1 file checked", "ok: 1 file checked", "已检查 1 个文件", "通过：已检查 1 个文件"))
+    )
 
 
 def test_several_errors_in_one_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,7 +110,17 @@ def test_json_format_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     items = json.loads(output)
     assert items, "the file has errors"
     for item in items:
-        assert set(item) == {"code", "severity", "message", "location", "notes", "hint", "details"}
+        assert set(item) == {
+            "code",
+            "severity",
+            "message",
+            "message_id",
+            "args",
+            "location",
+            "notes",
+            "hint",
+            "details",
+        }
         assert item["severity"] in ("error", "warning", "info")
         assert set(item["location"]) == {"file", "line", "col", "end_line", "end_col"}
         assert item["location"]["file"] == "names_duplicate.policy"
@@ -114,7 +129,10 @@ def test_json_format_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     where = {"file": "names_duplicate.policy", "line": 3, "col": 6, "end_line": 3, "end_col": 16}
     assert first["location"] == where
     first_defined = {**where, "line": 2, "end_line": 2}
-    assert first["notes"] == [{"message": "first defined here", "location": first_defined}]
+    note = {"message": "first defined here", "message_id": "note.first_defined", "location": first_defined}
+    assert first["notes"] == [note]
+    assert first["message_id"] == "check.already_defined"
+    assert first["args"] == {"name": "investment"}
     assert first["hint"] is None
 
 
@@ -203,6 +221,7 @@ def test_page(page: Path, update_golden: bool) -> None:
 # ------------------------------------------------------------------ proposed edits (Diagnostic.fix)
 
 _HEAD = 'policy "修正" { issuer "测试" issued 2022-01-01 }\nfact served "服务家数": count 家 >= 0\n'
+_HEAD_ZH = '政策 "修正" { 发文机关 "测试" 印发 2022-01-01 }\n事实 服务家数 "服务家数": 数量 家 >= 0\n'
 # one case per place that proposes an edit; each must give at least one fix
 FIX_CASES = {
     "count times money (E203)": _HEAD + 'measure m "措施" { award served * 5万 }\n',
@@ -212,7 +231,16 @@ FIX_CASES = {
     "thousands separator": _HEAD + 'measure m "措施" {\n  award 1,000,000元\n}\n',
     "citation not quoted": _HEAD + 'measure m "措施" {\n  award 50万 cite 第十条\n}\n',
     "`=<` for `<=`": _HEAD + 'measure m "措施" {\n  award 50万 if served =< 3家\n}\n',
+    # the same mistakes in files written with Chinese keywords: the edit uses the file's keywords
+    "count times money, Chinese keywords (E203)": _HEAD_ZH + '措施 m "措施" { 给予 服务家数 * 5万 }\n',
+    "number and unit apart, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 50 万\n}\n',
+    "thousands separator, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 1,000,000元\n}\n',
+    "citation not quoted, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 50万 依据 第十条\n}\n',
+    "`=<` for `<=`, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 50万 如 服务家数 =< 3家\n}\n',
 }
+
+
+_ENGLISH_KEYWORDS = frozenset(english for english, _ in KEYWORDS.values())
 
 
 def _errors(name: str, text: str) -> list[Diagnostic]:
@@ -230,8 +258,13 @@ def _fixed(text: str, diagnostic: Diagnostic) -> str:
 
 def _assert_fixes_work(name: str, text: str) -> int:
     before = _errors(name, text)
+    chinese = chinese_keywords(text)
     for diagnostic in (d for d in before if d.fix is not None):
-        assert diagnostic.hint is not None and f"`{diagnostic.fix.text}`" in diagnostic.hint  # type: ignore[union-attr]
+        assert diagnostic.fix is not None and diagnostic.hint_msg is not None
+        for lang in LANGS:  # the hint shows the edit in either language of the messages
+            assert f"`{diagnostic.fix.text}`" in diagnostic.hint_msg.render(lang)
+        if chinese:  # and in a file written with Chinese keywords, with Chinese keywords
+            assert not set(re.findall(r"[a-z_]+", diagnostic.fix.text)) & _ENGLISH_KEYWORDS, diagnostic.fix
         after = _errors(name, _fixed(text, diagnostic))
         at = diagnostic.span.start  # type: ignore[union-attr]
         assert not any(d.code == diagnostic.code and d.span and d.span.start == at for d in after), after

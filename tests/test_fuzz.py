@@ -35,6 +35,7 @@ from policydsl.commands.cli import main
 from policydsl.diagnostics import Severity, Sink
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.examples import run_examples
+from policydsl.messages import Message
 from policydsl.plan.lower import lower
 from policydsl.syntax.keywords import ROUNDING_MODES, ROUNDING_UNITS
 from tests.conftest import DATA, POLICIES
@@ -137,7 +138,7 @@ def test_generated_policies_evaluate_without_surprises(data: st.DataObject) -> N
             continue
         assert full.to_dict() == partial.to_dict()
     for result in run_examples(model, policy.text):  # the `test` command's work
-        assert all(isinstance(f, str) and f for f in result.failures)
+        assert all(isinstance(f, Message) and f.render("en") and f.render("zh") for f in result.failures)
 
 
 def _outcome(run: Callable[[], rt.Decision]) -> dict[str, Any]:

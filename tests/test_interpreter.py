@@ -316,7 +316,7 @@ def test_coverage_is_keyed_by_clause_id_condition_and_atom() -> None:
     plan = lower(checked.model, COVERED)
     reached, total, gaps = coverage_gaps(plan, read_examples(checked.model, plan, COVERED).sites, seen)
     assert (reached, total) == (2 * (1 + 5), 2 * (1 + 4 * 2))  # a clause counts only applying
-    assert [g.message for g in gaps] == [
+    assert [str(g.message) for g in gaps] == [
         f"`{cid}` condition is never {word} in any example"
         for cid in ("m.1", "m.2")
         for word in ("false", "true", "false")

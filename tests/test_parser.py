@@ -705,11 +705,12 @@ def test_catalogue_examples_fail_where_their_entry_says() -> None:
 
 
 def test_describe_expected_uses_words() -> None:
-    assert P.describe_expected({"RBRACE", "COMMA"}) == "`}` or `,`"
-    assert P.describe_expected({"STRING"}) == 'a quoted text such as `"第八条"`'
-    assert P.describe_expected({"NAME", "QUANTITY", "LPAR"}) == "a value (`50万`, `30%`, a name…)"
-    assert P.describe_expected({"$END"}) == "the end of the file"
-    assert P.describe_expected(set()) == "something else"
+    assert str(P.describe_expected({"RBRACE", "COMMA"})) == "`}` or `,`"
+    assert P.describe_expected({"RBRACE", "COMMA"}).render("zh") == "`}`或`,`"
+    assert str(P.describe_expected({"STRING"})) == 'a quoted text such as `"第八条"`'
+    assert str(P.describe_expected({"NAME", "QUANTITY", "LPAR"})) == "a value (`50万`, `30%`, a name…)"
+    assert str(P.describe_expected({"$END"})) == "the end of the file"
+    assert str(P.describe_expected(set())) == "something else"
 
 
 def _tokens_of(text: str) -> list[tuple[int, int]]:

@@ -168,12 +168,23 @@ def test_clause_lookup() -> None:
 
 
 def test_describe() -> None:
-    assert describe(T.MONEY) == "an amount of money"
-    assert describe(T.count("家")) == "a count of 家"
-    assert describe(T.per_unit("项")) == "an amount per 项"
-    assert describe(T.enum("level")) == "a value of `level`"
-    assert describe(T.enum(T.APPLICANT_ENUM)) == "an applicant kind"
-    assert describe(T.BOOL) == "a true/false value"
+    assert str(describe(T.MONEY)) == "an amount of money"
+    assert str(describe(T.count("家"))) == "a count of 家"
+    assert str(describe(T.per_unit("项"))) == "an amount per 项"
+    assert str(describe(T.enum("level"))) == "a value of `level`"
+    assert str(describe(T.enum(T.APPLICANT_ENUM))) == "an applicant kind"
+    assert str(describe(T.BOOL)) == "a true/false value"
+    assert describe(T.count("家")).render("zh") == "以家计的数量"
+
+
+def test_a_hint_proposes_code_in_the_files_keyword_language() -> None:
+    sink = Sink()
+    text = '政策 "t" { 发文机关 "x" 印发 2021-05-16 }\n事实 boxes "卷烟产量": 数量 标准箱 >= 0\n'
+    check_text("t.policy", text, sink)
+    [d] = sink.diagnostics
+    assert d.hint_msg is not None
+    assert d.hint_msg.render("zh") == "请先声明：`计量单位 标准箱`"
+    assert d.msg.render("zh") == "未知的单位 `标准箱`"
 
 
 @pytest.mark.parametrize("path", sorted(POLICIES.glob("*.policy")), ids=lambda p: p.stem)
@@ -488,7 +499,7 @@ def test_built_in_measuring_units_and_a_declared_unit_price_per_unit() -> None:
 def test_a_unit_neither_built_in_nor_declared_is_unknown() -> None:
     d = only('fact boxes "卷烟产量": count 标准箱 >= 0')
     assert (d.code, d.message) == ("E103", "unknown unit `标准箱`")
-    assert d.hint == "declare it: `declare_unit 标准箱` (`计量单位 标准箱`)"
+    assert d.hint == "declare it: `declare_unit 标准箱`"
     _, found = check('measure m "措施" { award 5元/标准箱 * customers }')
     assert (found[0].code, found[0].message) == ("E103", "unknown unit `标准箱`")
 

@@ -25,6 +25,7 @@ from policydsl.analysis.smt import (
 from policydsl.analysis.witness import describe, literals, param_literals
 from policydsl.codes import CODES
 from policydsl.diagnostics import Code, Diagnostic, Note, Severity
+from policydsl.messages import Message, as_message, msg
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 from policydsl.source import Span
@@ -64,11 +65,11 @@ class Finding:
     policy already settles it, `settled_by` (reason, where)."""
 
     code: str = attrs.field(converter=code_id)
-    message: str
+    message: Message = attrs.field(converter=as_message)
     span: Span | None
     targets: tuple[str, ...]
     notes: tuple[Note, ...] = ()
-    hint: str | None = None
+    hint: Message | None = attrs.field(default=None, converter=attrs.converters.optional(as_message))
     witness: Witness | None = None
     data: Mapping[str, Any] = attrs.field(factory=dict)
     settled_by: tuple[str, Span] | None = None
@@ -134,7 +135,9 @@ class Context:
     def add(self, finding: Finding) -> None:
         self.findings.append(finding)
 
-    def unsupported(self, exc: Unsupported, targets: Sequence[str], what: str, span: Span | None) -> None:
+    def unsupported(
+        self, exc: Unsupported, targets: Sequence[str], what: Message | str, span: Span | None
+    ) -> None:
         span = (exc.expr.span if exc.expr is not None else None) or span
         key = (span.start, span.end) if span is not None else (-1, -1)
         if key in self._unsupported:
@@ -143,7 +146,7 @@ class Context:
         self.add(
             Finding(
                 codes.P901,
-                f"could not check {what}: {exc.reason}",
+                msg("finding.could_not_check", what=as_message(what), reason=exc.reason),
                 span,
                 tuple(targets),
                 data={"reason": exc.reason},
@@ -157,7 +160,7 @@ class Context:
         code: Code,
         targets: Sequence[str],
         span: Span | None,
-        what: str,
+        what: Message | str,
         facts: Iterable[str] = (),
         show: Callable[[], Mapping[str, Any]] | None = None,
     ) -> Answer | None:
@@ -186,7 +189,7 @@ class Context:
         code: Code,
         targets: Sequence[str],
         span: Span | None,
-        what: str,
+        what: Message | str,
         facts: Iterable[str] = (),
         maximise: bool = True,
     ) -> Optimum | None:
@@ -206,11 +209,13 @@ class Context:
             return None
         return result
 
-    def solver_error(self, exc: Exception, targets: Sequence[str], span: Span | None, what: str) -> None:
+    def solver_error(
+        self, exc: Exception, targets: Sequence[str], span: Span | None, what: Message | str
+    ) -> None:
         self.add(
             Finding(
                 codes.P901,
-                f"could not check {what}: the solver rejected it ({exc})",
+                msg("finding.solver_rejected", what=as_message(what), error=str(exc)),
                 span,
                 tuple(targets),
                 data={"reason": str(exc)},
@@ -218,16 +223,21 @@ class Context:
         )
 
     def undecided(
-        self, code: Code, targets: Sequence[str], span: Span | None, what: str, reason: str
+        self, code: Code, targets: Sequence[str], span: Span | None, what: Message | str, reason: str
     ) -> None:
         timeout = "timeout" in reason or "canceled" in reason or not reason
-        detail = f"in {self.options.timeout_ms} ms" if timeout else f"({reason})"
-        if reason == RLIMIT_REASON:
-            detail = f"within {self.options.rlimit} solver steps (--rlimit)"
+        shown = as_message(what)
+        message = (
+            msg("finding.undecided_in_steps", steps=self.options.rlimit, what=shown)
+            if reason == RLIMIT_REASON
+            else msg("finding.undecided_in_time", ms=self.options.timeout_ms, what=shown)
+            if timeout
+            else msg("finding.undecided_because", reason=reason, what=shown)
+        )
         self.add(
             Finding(
                 codes.P900,
-                f"could not be decided {detail}: {what}",
+                message,
                 span,
                 tuple(targets),
                 data={"check": code.id, "reason": reason or "timeout"},
@@ -342,14 +352,14 @@ class Context:
             data["params"] = params
         return data
 
-    def describe(self, witness: Witness) -> str:
+    def describe(self, witness: Witness) -> Message:
         return describe(witness, self.plan, self.chinese)
 
     def diagnostic(self, f: Finding) -> Diagnostic:
         """The finding as the diagnostic reported (its witness a note)."""
         notes = list(f.notes)
         if f.witness is not None and (f.witness.facts or f.witness.params or f.witness.on):
-            notes.append(Note(f"witness: {self.describe(f.witness)}"))
+            notes.append(Note(msg("witness.note", applicant=self.describe(f.witness))))
         data = dict(f.data)
         data["targets"] = list(f.targets)
         severity = f.severity if f.severity is not None else CODES[f.code].severity

@@ -26,6 +26,7 @@ from policydsl.analysis.boxes import (
 from policydsl.analysis.smt import Answer, Encoder, Formula, SolverError, Unsupported
 from policydsl.analysis.witness import amount_text, literal
 from policydsl.diagnostics import Code, Note
+from policydsl.messages import msg
 from policydsl.plan import nodes as P
 from policydsl.source import Span
 
@@ -650,7 +651,7 @@ class ClauseChecks:
             data["witness_other"] = other.get("witness", {})
         notes: tuple[Note, ...] = (Note(f"the same amount in {ctx.clause_label(measure, a)}", _at(a.span)),)
         if wb.witness is not None:
-            notes += (Note(f"`{ib}` applies to: {ctx.describe(wb.witness)}"),)
+            notes += (Note(msg("witness.applies_to", clause=ib, applicant=ctx.describe(wb.witness))),)
         ctx.add(
             Finding(
                 codes.P501,

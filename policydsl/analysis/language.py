@@ -11,8 +11,10 @@ from policydsl import codes
 from policydsl.analysis.base import Context, Finding, Settled
 from policydsl.codes import ANALYSIS_CODES, CODES
 from policydsl.diagnostics import Diagnostic, Note
+from policydsl.messages import msg
 from policydsl.plan import nodes as P
 from policydsl.syntax import ast
+from policydsl.syntax.keywords import spelling
 
 
 def walk(node: Any) -> Iterator[ast.Node]:
@@ -60,19 +62,20 @@ def exception_cycles(ctx: Context, measure: P.Measure) -> bool:
         found = True
         chain = " → ".join(id_of[id(c)] for c in [*loop, loop[0]])
         notes = tuple(
-            Note(f"`{id_of[id(c)]}` is an exception of `{c.exception_of.text}`", c.exception_of.span)
+            Note(
+                msg("finding.exception_of", clause=id_of[id(c)], of=c.exception_of.text), c.exception_of.span
+            )
             for c in loop
             if c.exception_of is not None
         )
         ctx.add(
             Finding(
                 codes.P302,
-                f"exceptions form a cycle: {chain}",
+                msg("finding.exception_cycle", chain=chain),
                 loop[0].span,
                 tuple(names),
                 notes,
-                hint="an exception must replace a clause that is not "
-                "itself (through its defaults) an exception of it",
+                hint=msg("finding.exception_cycle_hint"),
                 data={"cycle": names},
             )
         )
@@ -91,19 +94,15 @@ def duplicates(ctx: Context, measure: P.Measure) -> set[tuple[str, str]]:
             continue
         ia, ib = was.id, planned.id
         copies.add((ia, ib))
-        effect = (
-            "paid twice wherever it applies"
-            if clause.exception_of is None
-            else "two exceptions that always tie"
-        )
+        effect = msg("finding.paid_twice") if clause.exception_of is None else msg("finding.exceptions_tie")
         ctx.add(
             Finding(
                 codes.P205,
-                f"`{ib}` repeats `{ia}` word for word: a duplicated clause, {effect}",
+                msg("finding.duplicate", copy=ib, first=ia, effect=effect),
                 clause.span,
                 (ia, ib),
-                (Note(f"the first copy {ctx.clause_label(measure, was)}", original.span),),
-                "delete the copy; if the amount is meant to be paid twice, write it once as the sum",
+                (Note(msg("finding.first_copy", clause=ctx.clause_label(measure, was)), original.span),),
+                msg("finding.duplicate_hint"),
                 data={"clauses": [ia, ib], "cites": ctx.cites(measure, was, planned)},
             )
         )
@@ -166,10 +165,14 @@ def acknowledge(ctx: Context, complete: bool = True) -> tuple[list[Diagnostic], 
         if id(ack) in used:
             continue
         targets = ", ".join(t.text for t in ack.targets)
+        written = f"{spelling('acknowledge', ctx.chinese)} {ack.code.text} {{ {targets} }}"
         if ack.code.text not in ANALYSIS_CODES:
             known = ack.code.text in CODES
-            why = "is not a finding of the policy analysis" if known else "is not a known code"
-            message = f"acknowledge {ack.code.text} {{ {targets} }}: `{ack.code.text}` {why}"
+            message = (
+                msg("finding.ack_not_analysis", ack=written, code=ack.code.text)
+                if known
+                else msg("finding.ack_unknown_code", ack=written, code=ack.code.text)
+            )
             open_.append(ctx.diagnostic(Finding(codes.P902, message, ack.code.span, ())))
             continue
         if not complete:
@@ -178,11 +181,10 @@ def acknowledge(ctx: Context, complete: bool = True) -> tuple[list[Diagnostic], 
             ctx.diagnostic(
                 Finding(
                     codes.P902,
-                    f"acknowledge {ack.code.text} {{ {targets} }} matches no finding: "
-                    "the policy no longer has it",
+                    msg("finding.ack_unused", ack=written),
                     ack.span,
                     (),
-                    hint="remove the acknowledgement, or check that its code and targets are right",
+                    hint=msg("finding.ack_unused_hint"),
                 )
             )
         )

@@ -12,30 +12,15 @@ from policydsl.analysis.run import Analysis, Options, Settled, report
 from policydsl.checking.pipeline import Checked
 from policydsl.codes import CODES
 from policydsl.diagnostics import Diagnostic, Severity, Sink, format_text, to_json
+from policydsl.messages import Lang, Message, msg
 from policydsl.source import SourceFile, Span
 
 _SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
-# The summary line `check` ends with, in the files' keyword language (one place for the message
-# catalogue to take over).
-_SUMMARY = {
-    "zh": {
-        "ok": "通过：",
-        "checked": "已检查 {files} 个文件：",
-        "nothing": "没有未处理的发现",
-        "counts": "{errors} 个错误、{warnings} 个警告、{infos} 条提示未处理",
-        "exit": "；退出码 {code}（--fail-on {level}）",
-        "cut": "；其中 {n} 个文件的分析在 {budget} 个求解问题的预算处中止（--budget）",
-    },
-    "en": {
-        "ok": "ok: ",
-        "checked": "{files} file{s} checked: ",
-        "nothing": "nothing stands",
-        "counts": "{errors} error{es}, {warnings} warning{ws}, {infos} info{is_} stand",
-        "exit": "; exit code {code} (--fail-on {level})",
-        "cut": "; {which} cut short at the budget of {budget} solver questions (--budget)",
-    },
-}
+
+def counted(stem: str, n: int) -> Message:
+    """`{n} error` or `{n} errors`: the catalogue's `<stem>_one` or `<stem>_many` entry."""
+    return msg(f"{stem}_one" if n == 1 else f"{stem}_many", n=n)
 
 
 def summary_line(
@@ -46,32 +31,36 @@ def summary_line(
     exit_code: int,
     cut_short: int = 0,
     budget: int = 0,
-    chinese: bool = False,
+    lang: Lang = "en",
 ) -> str:
     """The last line of `check`: what stands (never "ok" while an error or a warning does), the
-    exit code and the `--fail-on` level that decided it, and whether the analysis was cut short."""
-    text = _SUMMARY["zh" if chinese else "en"]
+    exit code and the `--fail-on` level that decided it, what would make standing warnings fail,
+    and whether the analysis was cut short."""
     count = {s: sum(1 for d in standing if d.severity is s) for s in Severity}
     errors, warnings, infos = count[Severity.ERROR], count[Severity.WARNING], count[Severity.INFO]
     failing = any(d.severity >= fail_on for d in standing)
     ok = not failing and not errors and not warnings and exit_code == 0
-    line = (text["ok"] if ok else "") + text["checked"].format(files=files, s="s" if files != 1 else "")
+    parts = [msg("summary.ok")] if ok else []
+    parts.append(counted("summary.checked", files))
     if not standing:
-        line += text["nothing"]
+        parts.append(msg("summary.nothing"))
     else:
-        line += text["counts"].format(
-            errors=errors,
-            warnings=warnings,
-            infos=infos,
-            es="s" if errors != 1 else "",
-            ws="s" if warnings != 1 else "",
-            is_="s" if infos != 1 else "",
+        parts.append(
+            msg(
+                "summary.counts",
+                errors=counted("summary.error", errors),
+                warnings=counted("summary.warning", warnings),
+                infos=counted("summary.info", infos),
+            )
         )
-    line += text["exit"].format(code=exit_code, level=str(fail_on))
+    if warnings and fail_on > Severity.WARNING:
+        parts.append(msg("summary.exit_warnings_pass", code=exit_code, level=str(fail_on)))
+    else:
+        parts.append(msg("summary.exit", code=exit_code, level=str(fail_on)))
     if cut_short:
-        which = "its analysis was" if files == 1 else f"the analysis of {cut_short} was"
-        line += text["cut"].format(n=cut_short, budget=budget, which=which)
-    return line
+        which = "summary.cut_one" if files == 1 else "summary.cut_many"
+        parts.append(msg(which, n=cut_short, budget=budget))
+    return "".join(p.render(lang) for p in parts)
 
 
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -89,20 +78,21 @@ def analyse_checked(checked: Checked, sink: Sink, options: Options) -> Analysis 
     return report(checked.model, sink, checked.source.text, options)
 
 
-def settled_text(settled: Sequence[Settled], sources: Mapping[str, SourceFile]) -> str:
+def settled_text(settled: Sequence[Settled], sources: Mapping[str, SourceFile], lang: Lang = "en") -> str:
     """The settled findings, each followed by what settles it."""
     out: list[str] = []
     for s in settled:
         d = s.diagnostic
-        shown = Diagnostic(d.code, Severity.INFO, f"settled: {d.message}", d.span, d.notes, None, d.data)
-        out.append(format_text([shown], sources))
+        message = msg("summary.settled", message=d.msg)
+        shown = Diagnostic(d.code, Severity.INFO, message, d.span, d.notes, None, d.data)
+        out.append(format_text([shown], sources, lang))
         where = f"{s.span}: " if s.span is not None else ""
-        out.append(f"  = settled by {where}{s.reason}")
+        out.append("  = " + msg("summary.settled_by", where=where, reason=s.reason).render(lang))
     return "\n".join(out)
 
 
-def _settled_json(s: Settled) -> dict[str, Any]:
-    item = to_json(s.diagnostic)
+def _settled_json(s: Settled, lang: Lang) -> dict[str, Any]:
+    item = to_json(s.diagnostic, lang)
     item["settled"] = {"reason": s.reason, "location": _location(s.span)}
     return item
 
@@ -119,9 +109,9 @@ def _location(span: Span | None) -> dict[str, Any] | None:
     }
 
 
-def json_text(diagnostics: Iterable[Diagnostic], settled: Sequence[Settled]) -> str:
+def json_text(diagnostics: Iterable[Diagnostic], settled: Sequence[Settled], lang: Lang = "en") -> str:
     """JSON: every open diagnostic, then the settled findings with `settled: {reason, location}`."""
-    items = [to_json(d) for d in diagnostics] + [_settled_json(s) for s in settled]
+    items = [to_json(d, lang) for d in diagnostics] + [_settled_json(s, lang) for s in settled]
     return json.dumps(items, ensure_ascii=False, indent=2)
 
 
@@ -138,7 +128,7 @@ def _physical(span: Span) -> dict[str, Any]:
     return {"physicalLocation": {"artifactLocation": {"uri": span.file}, "region": _region(span)}}
 
 
-def sarif_text(diagnostics: Iterable[Diagnostic], settled: Sequence[Settled]) -> str:
+def sarif_text(diagnostics: Iterable[Diagnostic], settled: Sequence[Settled], lang: Lang = "en") -> str:
     """SARIF 2.1.0: one run of policydsl; settled findings carry an in-source suppression with the
     drafter's reason, so code hosts and editors list them as reviewed."""
     pairs: list[tuple[Diagnostic, Settled | None]] = [(d, None) for d in diagnostics]
@@ -159,13 +149,13 @@ def sarif_text(diagnostics: Iterable[Diagnostic], settled: Sequence[Settled]) ->
             "ruleId": d.code,
             "ruleIndex": index[d.code],
             "level": _LEVELS[d.severity],
-            "message": {"text": d.message + (f"\n{d.hint}" if d.hint else "")},
+            "message": {"text": d.msg.render(lang) + (f"\n{d.hint_msg.render(lang)}" if d.hint_msg else "")},
         }
         if d.span is not None:
             result["locations"] = [_physical(d.span)]
         related = []
         for n, note in enumerate(d.notes):
-            item: dict[str, Any] = {"id": n, "message": {"text": note.message}}
+            item: dict[str, Any] = {"id": n, "message": {"text": note.msg.render(lang)}}
             if note.span is not None:
                 item.update(_physical(note.span))
             related.append(item)
@@ -188,3 +178,16 @@ def sarif_text(diagnostics: Iterable[Diagnostic], settled: Sequence[Settled]) ->
     return json.dumps(
         {"$schema": _SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, ensure_ascii=False, indent=2
     )
+
+
+def render_example_message(policy_text: str, lang: Lang, name: str = "example.policy") -> str:
+    """The diagnostics of a snippet (`policy_text`, shown as file `name`) as `check --lang lang`
+    prints them, analysis findings included, without the summary line: the message blocks of the
+    pages in docs/errors/ and docs/errors/zh/."""
+    from policydsl.checking.pipeline import check_text
+
+    sink = Sink()
+    checked = check_text(name, policy_text, sink)
+    analyse_checked(checked, sink, Options())
+    sources = {checked.source.name: checked.source} if checked.source is not None else {}
+    return format_text(sink.diagnostics, sources, lang)

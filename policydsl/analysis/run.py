@@ -16,6 +16,7 @@ from policydsl.analysis.gaps import check_gaps
 from policydsl.analysis.language import acknowledge, duplicates, exception_cycles
 from policydsl.analysis.undetermined import check_undetermined
 from policydsl.diagnostics import Diagnostic, Sink
+from policydsl.messages import msg
 from policydsl.source import Span
 
 if TYPE_CHECKING:
@@ -60,11 +61,10 @@ def analyse(model: Model, text: str = "", options: Options | None = None) -> Ana
         ctx.add(
             Finding(
                 codes.P900,
-                f"the analysis stopped after {options.budget} solver questions (its budget): "
-                f"{ctx.skipped} checks were not run",
+                msg("finding.budget_stopped", budget=options.budget, skipped=ctx.skipped),
                 None if whole is None else Span(whole.file, 1, 1, 1, 1, 0, 0),
                 (),
-                hint="split the policy into smaller files, or check it with a larger `--budget`",
+                hint=msg("finding.budget_hint"),
                 data={"budget": options.budget, "skipped": ctx.skipped},
             )
         )

@@ -19,8 +19,10 @@ from policydsl.analysis.language import walk
 from policydsl.analysis.smt import Encoder, Formula
 from policydsl.checking import types as T
 from policydsl.diagnostics import Note
+from policydsl.messages import Message, msg, text
 from policydsl.plan import nodes as P
 from policydsl.syntax import ast
+from policydsl.syntax.keywords import spelling
 
 
 def _applies(enc: Encoder, m: P.Measure, c: P.Clause) -> list[Formula]:
@@ -50,25 +52,27 @@ def check_undetermined(ctx: Context) -> None:
                     code=codes.P701,
                     targets=(cid,),
                     span=amount.span,
-                    what=f"whether {ctx.clause_label(m, c)} applies",
+                    what=msg("undetermined.whether_applies", clause=ctx.clause_label(m, c)),
                     facts=ctx.clause_facts(m, c),
                 )
                 witness = answer.witness if answer is not None and answer.sat else None
-                caps = " and ".join(f"`{k.text}`" for k in amount.caps)
+                caps = _both([text(f"`{k.text}`") for k in amount.caps])
+                label = ctx.clause_label(m, c)
+                hint: Message | None
                 if amount.mode == "unset":
-                    limit = f", at most {caps}" if caps else ""
                     code = codes.P703
-                    message = f"{ctx.clause_label(m, c)} gives no amount: the text leaves it open{limit}"
-                    hint: str | None = "give the figure, or a parameter a yearly guide can set"
-                else:
-                    upto = f"`{amount.text}`" if amount.text is not None else ""
-                    if caps:
-                        upto += f" (capped at {caps})"
-                    code = codes.P701
                     message = (
-                        f"{ctx.clause_label(m, c)} is a ceiling with no formula: the amount is decided "
-                        f"case by case, up to {upto}, never an entitlement"
+                        msg("undetermined.no_amount_capped", clause=label, caps=caps)
+                        if caps is not None
+                        else msg("undetermined.no_amount", clause=label)
                     )
+                    hint = msg("undetermined.no_amount_hint")
+                else:
+                    upto: Message = text(f"`{amount.text}`" if amount.text is not None else "")
+                    if caps is not None:
+                        upto = msg("undetermined.capped", amount=upto, caps=caps)
+                    code = codes.P701
+                    message = msg("undetermined.ceiling_no_formula", clause=label, upto=upto)
                     hint = None
                 ctx.add(
                     Finding(
@@ -92,12 +96,11 @@ def check_undetermined(ctx: Context) -> None:
                 ctx.add(
                     Finding(
                         codes.P704,
-                        f"{measure_label(m)} selects at most {q.count} applicants but names no "
-                        "ranking: who is selected among more eligible applicants is undetermined",
+                        msg("undetermined.no_ranking", measure=measure_label(m), count=q.count),
                         q.span,
                         (m.name,),
                         (),
-                        "add `rank <fact>` if the text says how winners are chosen",
+                        msg("undetermined.no_ranking_hint", rank=spelling("rank", ctx.chinese)),
                         data={"measures": [m.name], "cites": ctx.cites(m)},
                     )
                 )
@@ -139,12 +142,11 @@ def check_left_unset(ctx: Context) -> None:
             ctx.add(
                 Finding(
                     codes.P705,
-                    "the policy's validity start is left open: whether it is in force on a "
-                    "given date before its end cannot be told",
+                    msg("undetermined.validity_open"),
                     v.span,
                     ("validity",),
                     (),
-                    "give the start date once it is known",
+                    msg("undetermined.validity_open_hint"),
                 )
             )
 
@@ -167,36 +169,45 @@ def _unset_tier(
             code=codes.P703,
             targets=(cid,),
             span=row.span,
-            what=f"whether the tier `{key}` is used",
+            what=msg("undetermined.whether_tier", key=key),
             facts=ctx.clause_facts(m, c) | ctx.names(node)[0],
         )
         witness = answer.witness if answer is not None and answer.sat else None
-        what = f"the tier `{key}`"
+        what = msg("undetermined.tier", key=key)
     elif isinstance(node, P.Band) and isinstance(row, P.BandRow):
         answer = ctx.ask(
             lambda: [enc.gate(m), enc.fires(c), *_band_chosen(enc, node, index)],
             code=codes.P703,
             targets=(cid,),
             span=row.span,
-            what="whether the band is used",
+            what=msg("undetermined.whether_band"),
             facts=ctx.clause_facts(m, c) | ctx.names(node)[0],
         )
         witness = answer.witness if answer is not None and answer.sat else None
-        what = "a band"
+        what = msg("undetermined.band")
     else:
-        what = "the `otherwise` tier"
+        what = msg("undetermined.otherwise", word=spelling("otherwise", ctx.chinese))
     ctx.add(
         Finding(
             codes.P703,
-            f"{what} of {ctx.clause_label(m, c)} has no figure: the text names it but leaves the amount open",
+            msg("undetermined.tier_open", what=what, clause=ctx.clause_label(m, c)),
             row.span,
             (cid,),
             (),
-            "give the figure when the text (or a yearly guide) does",
+            msg("undetermined.tier_open_hint"),
             witness,
             {"clauses": [cid], "cites": ctx.cites(m, c), **ctx.witness_data(witness)},
         )
     )
+
+
+def _both(items: list[Message]) -> Message | None:
+    """`a`, `a and b`, `a, b and c` (`a、b和c`); None for no item."""
+    if not items:
+        return None
+    if len(items) == 1:
+        return items[0]
+    return msg("undetermined.both", items=tuple(items[:-1]), last=items[-1])
 
 
 def _band_chosen(enc: Encoder, node: P.Band, index: int) -> list[Formula]:
@@ -219,25 +230,28 @@ def _params(ctx: Context) -> None:
         unset = [v for v in p.versions if isinstance(v.value, ast.Unset)]
         if not unset:
             continue
-        when = (
-            ""
-            if len(p.versions) == 1
-            else " for "
-            + ", ".join(f"the version from {v.start}" if v.start else "the first version" for v in unset)
+        versions = tuple(
+            msg("undetermined.version_from", start=str(v.start))
+            if v.start
+            else msg("undetermined.first_version")
+            for v in unset
+        )
+        when: Message = (
+            text("") if len(p.versions) == 1 else msg("undetermined.for_versions", versions=versions)
         )
         label = f" “{p.label}”" if p.label else ""
         notes = tuple(
-            Note("used here", n.span) for n in sorted(uses.get(p.name.text, []), key=lambda n: n.span.start)
+            Note(msg("undetermined.used_here"), n.span)
+            for n in sorted(uses.get(p.name.text, []), key=lambda n: n.span.start)
         )
         ctx.add(
             Finding(
                 codes.P702,
-                f"the parameter `{p.name.text}`{label} is left unset{when}: every amount that "
-                "uses it is undetermined until it is given",
+                msg("undetermined.param_unset", name=p.name.text, label=label, when=when),
                 p.name.span,
                 (p.name.text,),
                 notes,
-                "a yearly application guide can supply it (parameter overrides)",
+                msg("undetermined.param_unset_hint"),
                 data={"param": p.name.text, "uses": len(uses.get(p.name.text, []))},
             )
         )

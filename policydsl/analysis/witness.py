@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from policydsl.analysis.smt import Witness, exact_decimal
 from policydsl.evaluation.runtime import shift
+from policydsl.messages import Message, msg, text
 from policydsl.plan import nodes as P
 
 _YI = Decimal(100000000)
@@ -126,25 +127,31 @@ def param_literals(witness: Witness, plan: P.Plan, chinese: bool = False) -> dic
     return out
 
 
-def describe(witness: Witness, plan: P.Plan, chinese: bool = False) -> str:
-    """`申报主体 applicant = platform（平台）, 营业收入 revenue = 2000万, on 2023-01-01`."""
-    parts: list[str] = []
-    for name, text in literals(witness, plan, chinese).items():
+def describe(witness: Witness, plan: P.Plan, chinese: bool = False) -> Message:
+    """`申报主体 applicant = platform（平台）, 营业收入 revenue = 2000万, on 2023-01-01`, as a message
+    (its words in the language it is printed in)."""
+    parts: list[Message] = []
+    for name, written in literals(witness, plan, chinese).items():
         spec = plan.facts[name]
         label = spec.label if spec.label != name else ""
-        shown = text
+        shown = written
         if spec.kind == "enum" and spec.enum is not None:
-            member = plan.enums.get(spec.enum, {}).get(text)
-            if member is not None and member != text:
-                shown = f"{text}（{member}）"
-        parts.append(f"{label} {name} = {shown}".strip())
-    for key, text in param_literals(witness, plan, chinese).items():
+            member = plan.enums.get(spec.enum, {}).get(written)
+            if member is not None and member != written:
+                shown = f"{written}（{member}）"
+        parts.append(text(f"{label} {name} = {shown}".strip()))
+    for key, value in param_literals(witness, plan, chinese).items():
         param = plan.params.get(key.split("@")[0])
         label = param.label if param is not None and param.label != key else ""
-        parts.append(f"{label} {key} = {text} (assumed: the text leaves it unset)".strip())
+        parts.append(msg("witness.assumed", param=f"{label} {key}".strip(), value=value))
     if witness.on is not None:
-        parts.append(f"on {witness.on.isoformat()}")
-    return ", ".join(parts) if parts else "any applicant"
+        parts.append(msg("witness.on", date=witness.on.isoformat()))
+    return msg("witness.any") if not parts else parts[0] if len(parts) == 1 else _joined(tuple(parts))
+
+
+def _joined(parts: tuple[Message, ...]) -> Message:
+    """Parts shown as a list (`, ` in English, `、` in Chinese)."""
+    return msg("witness.parts", parts=parts)
 
 
 def amount_text(value: Fraction | None, unset: bool = False) -> str:

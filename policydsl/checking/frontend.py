@@ -13,6 +13,7 @@ import attrs
 
 from policydsl import codes
 from policydsl.diagnostics import Sink
+from policydsl.messages import msg
 from policydsl.source import SourceFile
 from policydsl.syntax import ast
 from policydsl.syntax.builder import build
@@ -20,7 +21,7 @@ from policydsl.syntax.parser import MAX_BYTES, decode, parse
 
 STDIN, STDIN_NAME = "-", "<stdin>"
 # The limit itself is parser.MAX_BYTES (docs/language.md says why 1 MiB).
-TOO_LARGE_HINT = "split the policy into several files"
+TOO_LARGE_HINT = msg("read.split_file")
 
 
 @attrs.frozen
@@ -95,14 +96,14 @@ def read_file(path: str | Path, sink: Sink) -> bytes | None:
     try:
         data, size = read_input(path, MAX_BYTES)
     except OSError as exc:
-        sink.report(codes.E004, f"cannot read `{name}`: {exc.strerror or exc}", None)
+        sink.report(codes.E004, msg("read.cannot_read", name=name, reason=str(exc.strerror or exc)), None)
         return None
     if len(data) > MAX_BYTES:
-        limit = f"{MAX_BYTES:,} bytes (1 MiB)"
+        limit = msg("read.limit_bytes", n=f"{MAX_BYTES:,}")
         message = (
-            f"the file is {size:,} bytes; the limit is {limit}"
+            msg("read.file_too_large", size=f"{size:,}", limit=limit)
             if size is not None and size > MAX_BYTES
-            else f"the input is more than {MAX_BYTES:,} bytes; the limit is {limit}"
+            else msg("read.input_too_large", size=f"{MAX_BYTES:,}", limit=limit)
         )
         sink.report(codes.E005, message, SourceFile(name, "").span(0, 0), hint=TOO_LARGE_HINT)
         return None

@@ -14,6 +14,7 @@ from policydsl.checking import types as T
 from policydsl.checking.model import Model
 from policydsl.checking.types import Symbol, Type
 from policydsl.diagnostics import Fix, Note, Sink
+from policydsl.messages import Message, msg, text
 from policydsl.source import Span
 from policydsl.syntax import ast
 from policydsl.syntax.keywords import (
@@ -29,12 +30,13 @@ from policydsl.syntax.keywords import (
     ROUNDING_UNITS,
     TYPE_NAMES,
     UNITS,
+    spelling,
 )
 from policydsl.syntax.parser import MAX_DEPTH
 
 # A duration is only ever compared with the time since a date (`since(established) 届满 1年`) or
 # added to a date; it is not a number to compute with.
-_DURATION_HINT = "write one duration, such as `18个月`, and compare the time since a date with it"
+_DURATION_HINT = msg("hint.duration")
 
 
 _GLUE_WORDS = sorted(
@@ -55,14 +57,59 @@ _SINGLE_RULES: tuple[tuple[type[ast.MeasureItem], str], ...] = (
 )
 
 
-def _suggest(word: str, candidates: Iterable[str]) -> str | None:
+def _suggest(word: str, candidates: Iterable[str]) -> Message | None:
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     if close:
-        return f"did you mean `{close[0]}`?"
+        return msg("hint.did_you_mean", name=close[0])
     for glue in _GLUE_WORDS:
         if len(word) > len(glue) and (word.startswith(glue) or word.endswith(glue) or glue in word):
-            return f"`{word}` reads as one name; put spaces around the keyword `{glue}`"
+            return msg("hint.glued_keyword", word=word, keyword=glue)
     return None
+
+
+# The words a message names a thing with (`what`): the English phrase the code passes → its entry.
+_WORDS: dict[str, Message] = {
+    "unit": msg("word.unit"),
+    "kind": msg("word.kind"),
+    "enum": msg("word.enum"),
+    "value": msg("word.value"),
+    "fact": msg("word.fact"),
+    "param": msg("word.param"),
+    "measure": msg("word.measure"),
+    "clause": msg("word.clause"),
+    "payment stage": msg("word.payment_stage"),
+    "rounding unit": msg("word.rounding_unit"),
+    "rounding mode": msg("word.rounding_mode"),
+    "combination": msg("word.combination"),
+    "payment form": msg("word.payment_form"),
+    "allocation rule": msg("word.allocation_rule"),
+    "a total cap": msg("word.total_cap"),
+    "a funding limit": msg("word.funding_limit"),
+    "the funding already received": msg("word.funding_received"),
+    "a group cap": msg("word.group_cap"),
+    "a budget": msg("word.budget"),
+    "a quota": msg("word.quota"),
+    "no_clawback": msg("word.no_clawback"),
+    "an award": msg("word.award"),
+    "a cap": msg("word.cap"),
+    "a floor": msg("word.floor"),
+    "an offset": msg("word.offset"),
+    "an expected award": msg("word.expected_award"),
+    "a schedule by year": msg("word.schedule"),
+    "a tier table": msg("word.tier_table"),
+    "a band table": msg("word.band_table"),
+    "progressive brackets": msg("word.brackets"),
+}
+
+
+def _word(what: str) -> Message:
+    """The catalogue's word for `what`; a name in backquotes (`max`) is shown as it is."""
+    return _WORDS.get(what) or text(what)
+
+
+def _codes(names: Iterable[str]) -> tuple[Message, ...]:
+    """Names shown as code, for a list in a message."""
+    return tuple(text(f"`{n}`") for n in names)
 
 
 def _names(expr: ast.Node) -> list[ast.Name]:
@@ -80,52 +127,52 @@ def _names(expr: ast.Node) -> list[ast.Name]:
     return found
 
 
-def describe(ty: Type) -> str:
+def describe(ty: Type) -> Message:
     """A type in the words of a message: `an amount of money`, `a count of 家`…"""
     match ty.kind:
         case "money":
-            return "an amount of money"
+            return msg("type.money")
         case "percent":
-            return "a percentage"
+            return msg("type.percent")
         case "number":
-            return "a plain number"
+            return msg("type.number")
         case "count":
-            return f"a count of {ty.unit}" if ty.unit else "a count"
+            return msg("type.count_of", unit=ty.unit) if ty.unit else msg("type.count")
         case "per_unit":
-            return f"an amount per {ty.unit}"
+            return msg("type.per_unit", unit=str(ty.unit))
         case "bool":
-            return "a true/false value"
+            return msg("type.bool")
         case "date":
-            return "a date"
+            return msg("type.date")
         case "duration":
-            return "a duration"
+            return msg("type.duration")
         case "text":
-            return "a text"
+            return msg("type.text")
         case "enum" if ty.enum == T.APPLICANT_ENUM:
-            return "an applicant kind"
+            return msg("type.applicant_kind")
         case "enum":
-            return f"a value of `{ty.enum}`"
-    return str(ty)
+            return msg("type.enum", enum=str(ty.enum))
+    return text(str(ty))
 
 
-def _literal_hint(ty: Type) -> str | None:
+def _literal_hint(ty: Type) -> Message | None:
     """How to write a literal of type `ty`, for hints."""
     match ty.kind:
         case "money":
-            return "write the figure as an amount such as `2000万` or `200000元`"
+            return msg("hint.literal_money")
         case "percent":
-            return "write a percentage such as `60%`"
+            return msg("hint.literal_percent")
         case "count":
-            return f"write the number with its unit, such as `100{ty.unit}`" if ty.unit else None
+            return msg("hint.literal_count", unit=ty.unit) if ty.unit else None
         case "duration":
-            return "write a duration such as `1年` or `6个月`"
+            return msg("hint.literal_duration")
         case "date":
-            return "write a date such as `2021-05-16`"
+            return msg("hint.literal_date")
     return None
 
 
-def _values(members: Iterable[str]) -> str:
-    return "its values are " + ", ".join(f"`{k}`" for k in members)
+def _values(members: Iterable[str]) -> Message:
+    return msg("hint.enum_values", values=_codes(members))
 
 
 def _is_zero(expr: ast.Expr) -> bool:
@@ -160,6 +207,33 @@ class _Checker:
         # brackets or another schedule: its years become a condition of the whole clause
         self.schedule_allowed = False
 
+    # ------------------------------------------------------------------ words of hints
+    def kw(self, name: str) -> str:
+        """A keyword as the file spells it: code a hint proposes is in the file's keyword language."""
+        return spelling(name, self.policy.chinese)
+
+    def sample(self, english: str, chinese: str) -> str:
+        """A sample name in a hint: a Chinese one in a file written with Chinese keywords."""
+        return chinese if self.policy.chinese else english
+
+    def since_example(self) -> str:
+        return f"{self.kw('since')}({self.sample('established', '成立日期')}) 届满 1年"
+
+    def years(self, first: int, last: int) -> str:
+        """Rows of a schedule, `第1至2年` or `years 1 until 2`, in the file's keywords."""
+        return f"第{first}至{last}年" if self.policy.chinese else f"years {first} until {last}"
+
+    def header_example(self) -> str:
+        policy, issuer, issued = (self.kw(k) for k in ("policy", "issuer", "issued"))
+        return f'{policy} "{self.sample("title", "标题")}" {{ {issuer} "…" {issued} 2021-05-16 }}'
+
+    def share_example(self) -> str:
+        return f"50% * {self.sample('investment', '投资额')}"
+
+    def condition_example(self) -> str:
+        subject, threshold = self.sample("revenue", "营业收入"), self.sample("threshold", "门槛")
+        return f"{self.kw('award')} … {self.kw('if')} {subject} 超过 {threshold}"
+
     # ------------------------------------------------------------------ declarations
     def reserved(self, ident: ast.Ident, what: str) -> None:
         # Keywords are reserved only where the grammar can take them, so `fact if` parses; but
@@ -167,9 +241,9 @@ class _Checker:
         if ident.text in _RESERVED:
             self.sink.report(
                 codes.E208,
-                f"`{ident.text}` is a keyword and cannot name a {what}",
+                msg("check.keyword_name", name=ident.text, what=_word(what)),
                 ident.span,
-                hint="choose another name; docs/language.md lists the keywords",
+                hint=msg("hint.other_name_keywords"),
             )
 
     def define(self, ident: ast.Ident, what: str) -> bool:
@@ -178,9 +252,9 @@ class _Checker:
         if first is not None:
             self.sink.report(
                 codes.E102,
-                f"`{ident.text}` is already defined",
+                msg("check.already_defined", name=ident.text),
                 ident.span,
-                notes=[Note("first defined here", first)],
+                notes=[Note(msg("note.first_defined"), first)],
             )
             return False
         self.defined[ident.text] = ident.span
@@ -191,18 +265,18 @@ class _Checker:
             name = decl.name.text
             first = self.units.get(name)
             if name in UNITS:
-                message = f"`{name}` is a built-in unit; it needs no declaration"
-                self.sink.report(codes.E208, message, decl.name.span, hint="delete this line")
+                message = msg("check.builtin_unit", unit=name)
+                self.sink.report(codes.E208, message, decl.name.span, hint=msg("hint.delete_line"))
             elif name[0] in "亿万千" or name.startswith(
                 UNITS + POINTS + ("元", "个月", "年", "月", "日", "天")
             ):
                 # `50万吨` is 500000 吨 and `5人次` reads as 5人: such a unit could not be written
-                message = f"a unit cannot begin with `{name[0]}`: `50{name}` would read as another unit"
-                self.sink.report(codes.E208, message, decl.name.span, hint="choose another name for the unit")
+                message = msg("check.unit_prefix", first=name[0], unit=name)
+                self.sink.report(codes.E208, message, decl.name.span, hint=msg("hint.other_unit_name"))
             elif first is not None:
-                note = Note("first declared here", first)
+                note = Note(msg("note.first_declared"), first)
                 self.sink.report(
-                    codes.E102, f"unit `{name}` is already declared", decl.name.span, notes=[note]
+                    codes.E102, msg("check.unit_declared_twice", unit=name), decl.name.span, notes=[note]
                 )
             else:
                 self.reserved(decl.name, "unit")
@@ -212,10 +286,9 @@ class _Checker:
         """Report a unit that is neither built in nor declared."""
         if unit is None or unit in UNITS or unit in self.units:
             return
-        hint = (
-            _suggest(unit, [*UNITS, *self.units]) or f"declare it: `declare_unit {unit}` (`计量单位 {unit}`)"
-        )
-        self.sink.report(codes.E103, f"unknown unit `{unit}`", span, hint=hint)
+        declare = f"{self.kw('unit')} {unit}"
+        hint = _suggest(unit, [*UNITS, *self.units]) or msg("hint.declare_unit", code=declare)
+        self.sink.report(codes.E103, msg("check.unknown_unit", unit=unit), span, hint=hint)
 
     def declare(self) -> None:
         self.declare_units()
@@ -239,8 +312,8 @@ class _Checker:
                 text = member.name.text
                 if text in values:
                     where = next(x.name.span for x in e.members if x.name.text == text)
-                    first = Note("first listed here", where)
-                    message = f"`{text}` appears twice in enum `{e.name.text}`"
+                    first = Note(msg("note.first_listed"), where)
+                    message = msg("check.enum_value_twice", value=text, enum=e.name.text)
                     self.sink.report(codes.E102, message, member.name.span, notes=[first])
                 values[text] = T.EnumValueSym(e.name.text, text, member.label or text)
             self.model.enums[e.name.text] = values
@@ -261,18 +334,19 @@ class _Checker:
         canonical = TYPE_NAMES.get(name)
         if canonical is None:
             known = list(TYPE_NAMES) + [e for e in self.model.enums if e != T.APPLICANT_ENUM]
-            hint = _suggest(name, known) or "a type is " + ", ".join(f"`{k}`" for k in known if k.isascii())
-            self.sink.report(codes.E103, f"unknown type `{name}`", ref.name.span, hint=hint)
+            names = [k for k in known if k.isascii() != self.policy.chinese or k in self.model.enums]
+            hint = _suggest(name, known) or msg("hint.types", types=_codes(names))
+            self.sink.report(codes.E103, msg("check.unknown_type", name=name), ref.name.span, hint=hint)
             return T.ERROR
         if canonical == "count":
             if ref.unit is None:
-                hint = f"write `{name} 家` (or 人, 场, 项, 条, 次…)"
-                self.sink.report(codes.E208, "a count needs its unit", ref.span, hint=hint)
+                hint = msg("hint.count_unit", code=f"{name} 家")
+                self.sink.report(codes.E208, msg("check.count_needs_unit"), ref.span, hint=hint)
                 return T.count(None)
             self.unit(ref.unit.text, ref.unit.span)
             return T.count(ref.unit.text)
         if ref.unit is not None:
-            self.sink.report(codes.E208, f"only a count has a unit; `{name}` does not", ref.unit.span)
+            self.sink.report(codes.E208, msg("check.unit_not_count", name=name), ref.unit.span)
         return Type(canonical)
 
     # ------------------------------------------------------------------ expressions
@@ -301,13 +375,14 @@ class _Checker:
                 known = list(self.model.enums.get(expected.enum, {}))
                 self.sink.report(
                     codes.E104,
-                    f"`{text}` is not a value of `{expected.enum}`",
+                    msg("check.not_enum_value", value=text, enum=expected.enum),
                     node.span,
-                    hint=_suggest(text, known) or "its values are " + ", ".join(f"`{k}`" for k in known),
+                    hint=_suggest(text, known) or _values(known),
                 )
             else:
-                hint = _suggest(text, known) or f'declare it: `fact {text} "…": money` (or another type)'
-                self.sink.report(codes.E101, f"unknown name `{text}`", node.span, hint=hint)
+                declare = f'{self.kw("fact")} {text} "…": {"金额" if self.policy.chinese else "money"}'
+                hint = _suggest(text, known) or msg("hint.declare_fact", code=declare)
+                self.sink.report(codes.E101, msg("check.unknown_name", name=text), node.span, hint=hint)
             return self.set(node, T.ERROR)
         self.model.refs[id(node)] = sym
         return self.set(node, sym.type)
@@ -321,9 +396,9 @@ class _Checker:
                 if node.value > 1 and not self.in_example:
                     self.sink.report(
                         codes.W210,
-                        f"`{node.text}` is more than 100%",
+                        msg("check.over_100_percent", figure=node.text),
                         node.span,
-                        hint="a share above 100% pays more than the whole; check the figure against the text",
+                        hint=msg("hint.over_100_percent"),
                     )
                 return self.set(node, T.PERCENT)
             case ast.Ratio():
@@ -347,7 +422,7 @@ class _Checker:
             case ast.Negate():
                 ty = self.expr(node.operand)
                 if ty.kind not in ("error",) and (not ty.numeric or ty.kind == "duration"):
-                    self.sink.report(codes.E201, f"cannot negate {describe(ty)}", node.span)
+                    self.sink.report(codes.E201, msg("check.cannot_negate", type=describe(ty)), node.span)
                     return self.set(node, T.ERROR)
                 return self.set(node, ty)
             case ast.BinOp():
@@ -360,7 +435,7 @@ class _Checker:
                 if subject.kind not in ("enum", "error"):
                     self.sink.report(
                         codes.E202,
-                        f"`in [...]` tests a value of an enum, but this is {describe(subject)}",
+                        msg("check.in_needs_enum", type=describe(subject)),
                         node.subject.span,
                     )
                 elif subject.kind == "enum":
@@ -394,12 +469,12 @@ class _Checker:
             if key.text not in members:
                 self.sink.report(
                     codes.E104,
-                    f"`{key.text}` is not a value of `{subject.enum}`",
+                    msg("check.not_enum_value", value=key.text, enum=subject.enum),
                     key.span,
                     hint=_suggest(key.text, members) or _values(members),
                 )
             elif key.text in seen:
-                self.sink.report(codes.E102, f"`{key.text}` is listed twice", key.span)
+                self.sink.report(codes.E102, msg("check.listed_twice", value=key.text), key.span)
             seen.add(key.text)
 
     def value(self, node: ast.Expr | ast.Unset, expected: Type | None = None) -> Type:
@@ -420,7 +495,7 @@ class _Checker:
         first = known[0][0]
         for ty, span in known[1:]:
             if ty != first:
-                message = f"{what} mixes {describe(first)} and {describe(ty)}"
+                message = msg("check.mixes", what=_word(what), first=describe(first), second=describe(ty))
                 hint = None
                 if call and T.NUMBER in (first, ty):  # `max(x, 5)`: only a plain 0 takes the unit
                     hint = _literal_hint(first if ty == T.NUMBER else ty)
@@ -442,24 +517,22 @@ class _Checker:
             for arg in node.args[1:]:
                 self.expr(arg)
             if len(node.args) != 1:
-                self.sink.report(
-                    codes.E204, f"`since` takes one date, not {len(node.args)} arguments", node.span
-                )
+                self.sink.report(codes.E204, msg("check.since_arguments", n=len(node.args)), node.span)
                 return T.DURATION
             ty = self.expr(node.args[0])
             if ty.kind not in ("date", "error"):
                 self.sink.report(
                     codes.E201,
-                    f"`since` needs a date, but this is {describe(ty)}",
+                    msg("check.since_needs_date", type=describe(ty)),
                     node.args[0].span,
-                    hint="`since(established) 届满 1年`: the time from a date fact to the evaluation date",
+                    hint=msg("hint.since", code=self.since_example()),
                 )
             if id(node) not in self.since_compared:
                 self.sink.report(
                     codes.E201,
-                    "the time since a date can only be compared with a duration",
+                    msg("check.since_compared"),
                     node.span,
-                    hint="write it on the left of a comparison: `since(established) 届满 1年`",
+                    hint=msg("hint.since_left", code=self.since_example()),
                 )
                 return T.ERROR
             return T.DURATION
@@ -470,15 +543,15 @@ class _Checker:
         if len(node.args) < 2:
             self.sink.report(
                 codes.E204,
-                f"`{node.func}` takes at least two arguments, not {len(node.args)}",
+                msg("check.call_two_arguments", func=self.kw(node.func), n=len(node.args)),
                 node.span,
-                hint=f"`{node.func}(50% * investment, 1000万)`",
+                hint=text(f"`{self.kw(node.func)}(50% * {self.sample('investment', '投资额')}, 1000万)`"),
             )
         types = self.zeros(node.args, [self.expr(a, expected) for a in node.args])
         pairs = [(t, a.span) for t, a in zip(types, node.args, strict=True)]
-        result = self.unify(pairs, f"`{node.func}`", call=True)
+        result = self.unify(pairs, f"`{self.kw(node.func)}`", call=True)
         if result.kind == "duration":
-            message = f"`{node.func}` of durations cannot be computed"
+            message = msg("check.call_durations", func=self.kw(node.func))
             self.sink.report(codes.E201, message, node.span, hint=_DURATION_HINT)
             return T.ERROR
         return result
@@ -487,11 +560,13 @@ class _Checker:
         """`year(d)`: the calendar year of the date d; `year_no(d)`: the year of the evaluation date
         counted from d's own year as year 1.  Both plain whole numbers (the grammar gives each
         one argument)."""
-        example = f"`{node.func}(recognised)`"
+        example = f"`{self.kw(node.func)}({self.sample('recognised', '认定日期')})`"
         ty = self.expr(node.args[0])
         if ty.kind not in ("date", "error"):
-            message = f"`{node.func}` needs a date, but this is {describe(ty)}"
-            self.sink.report(codes.E201, message, node.args[0].span, hint=f"{example}, with a date fact")
+            message = msg("check.year_needs_date", func=self.kw(node.func), type=describe(ty))
+            self.sink.report(
+                codes.E201, message, node.args[0].span, hint=msg("hint.with_date_fact", code=example)
+            )
             return T.ERROR
         return T.ERROR if ty.kind == "error" else T.NUMBER
 
@@ -499,27 +574,29 @@ class _Checker:
         """A schedule by year: its start a date, its rows years counted from it (first to last,
         none twice), their values of one type."""
         start = self.expr(node.start)
-        example = "`schedule recognised { years 1 until 2: 80%, years 3 until 5: 50% }`"
+        shown = self.years(1, 2) + ": 80%, " + self.years(3, 5) + ": 50%"
+        example = f"`{self.kw('schedule')} {self.sample('recognised', '认定日期')} {{ {shown} }}`"
         if not self.schedule_allowed:
-            message = "a schedule by year gives a clause's amount or cap, not a value here"
-            hint = f"write it as the amount of an award: `award {example[1:-1]} * contribution`"
+            message = msg("check.schedule_here")
+            code = f"{self.kw('award')} {example[1:-1]} * {self.sample('contribution', '贡献额')}"
+            hint = msg("hint.schedule_amount", code=code)
             self.sink.report(codes.E216, message, node.span, hint=hint)
         if start.kind not in ("date", "error"):
-            message = f"a schedule by year counts years from a date, but this is {describe(start)}"
-            self.sink.report(codes.E201, message, node.start.span, hint=example)
+            message = msg("check.schedule_needs_date", type=describe(start))
+            self.sink.report(codes.E201, message, node.start.span, hint=text(example))
         taken: dict[int, ast.ScheduleEntry] = {}
         for entry in node.entries:
             if entry.last < entry.first:
-                message = f"years {entry.first} until {entry.last} run backwards"
-                hint = f"write the earlier year first: `第{entry.last}至{entry.first}年`"
+                message = msg("check.years_backwards", first=entry.first, last=entry.last)
+                hint = msg("hint.earlier_year_first", code=self.years(entry.last, entry.first))
                 self.sink.report(codes.E216, message, entry.span, hint=hint)
                 continue
             clash = next((taken[y] for y in range(entry.first, entry.last + 1) if y in taken), None)
             if clash is not None:
                 year = next(y for y in range(entry.first, entry.last + 1) if taken.get(y) is clash)
-                message = f"year {year} is in two rows of the schedule"
-                notes = (Note("the other row", clash.span),)
-                hint = "give each year one row: `第1至2年: 80%, 第3至5年: 50%`"
+                message = msg("check.year_twice", year=year)
+                notes = (Note(msg("note.other_row"), clash.span),)
+                hint = msg("hint.year_one_row")
                 self.sink.report(codes.E216, message, entry.span, notes=notes, hint=hint)
                 continue
             taken.update((y, entry) for y in range(entry.first, entry.last + 1))
@@ -530,10 +607,10 @@ class _Checker:
         """`blocks(x, 100万)`: how many whole 100万 in x, a plain number; `round_down(x, 1万)`: x
         rounded down to a multiple of 1万, of x's type.  The unit is more than zero."""
         types = [self.expr(a) for a in node.args]
-        example = f"`{node.func}(investment - 1000万, 100万)`"
+        example = f"`{self.kw(node.func)}({self.sample('investment', '投资额')} - 1000万, 100万)`"
         if len(node.args) != 2:
-            message = f"`{node.func}` takes an amount and a unit, not {len(node.args)} arguments"
-            self.sink.report(codes.E204, message, node.span, hint=example)
+            message = msg("check.whole_arguments", func=self.kw(node.func), n=len(node.args))
+            self.sink.report(codes.E204, message, node.span, hint=text(example))
             return T.ERROR
         size = node.args[1]
         written: list[tuple[ast.Expr, Span | None]] = [(size, None)]
@@ -543,16 +620,18 @@ class _Checker:
         for value, where in written:
             sign = _literal_sign(value)
             if sign is not None and sign <= 0:
-                said = "zero" if sign == 0 else "below zero"
-                message = f"the unit of `{node.func}` is {said}"
-                notes = (Note(f"the parameter is {said} here", where),) if where else ()
-                hint = f"give the size of one block: {example}"
+                said = msg("word.zero") if sign == 0 else msg("word.below_zero")
+                message = msg("check.block_size", func=self.kw(node.func), said=said)
+                notes = (Note(msg("note.param_is", said=said), where),) if where else ()
+                hint = msg("hint.block_size", code=example)
                 self.sink.report(codes.E209, message, size.span, notes=notes, hint=hint)
                 return T.ERROR
-        ty = self.unify([(t, a.span) for t, a in zip(types, node.args, strict=True)], f"`{node.func}`", True)
+        ty = self.unify(
+            [(t, a.span) for t, a in zip(types, node.args, strict=True)], f"`{self.kw(node.func)}`", True
+        )
         if ty.kind not in (*_ZERO_TAKES, "number", "error"):
-            message = f"`{node.func}` counts amounts, numbers and percentages, not {describe(ty)}"
-            self.sink.report(codes.E201, message, node.span, hint=example)
+            message = msg("check.whole_type", func=self.kw(node.func), type=describe(ty))
+            self.sink.report(codes.E201, message, node.span, hint=text(example))
             return T.ERROR
         if ty.kind == "error":
             return T.ERROR
@@ -564,7 +643,7 @@ class _Checker:
         if id(fake) in self.model.refs:
             self.model.refs[id(node.subject)] = self.model.refs[id(fake)]
         if subject.kind not in ("enum", "error"):
-            message = f"a tier table is keyed by an enum, but this is {describe(subject)}"
+            message = msg("check.table_key", type=describe(subject))
             self.sink.report(codes.E202, message, node.subject.span)
         elif subject.kind == "enum":
             self.enum_keys(subject, [e.key for e in node.entries if e.key is not None])
@@ -580,9 +659,9 @@ class _Checker:
                 if facts:
                     self.sink.report(
                         codes.E208,
-                        f"a band's thresholds are fixed figures or parameters, not facts (`{facts[0].text}`)",
+                        msg("check.band_fact", fact=facts[0].text),
                         facts[0].span,
-                        hint="compare facts in clause conditions: `award … if revenue 超过 threshold`",
+                        hint=msg("hint.facts_in_conditions", code=self.condition_example()),
                     )
         rows = [(self.value(e.value, expected), e.value.span) for e in node.entries]
         return self.unify(rows, "a band table")
@@ -592,10 +671,11 @@ class _Checker:
         or both; only the first open below, only the last open above), its rate times the part of
         the subject inside it; the type is that product's."""
         subject = self.expr(node.subject)
-        example = "`progressive investment { 不超过 1000万: 10%, 超过 1000万: 5% }`"
+        base = self.sample("investment", "投资额")
+        example = f"`{self.kw('progressive')} {base} {{ 不超过 1000万: 10%, 超过 1000万: 5% }}`"
         if subject.kind not in (*_ZERO_TAKES, "number", "error"):
-            message = f"progressive brackets divide an amount, a count or a number, not {describe(subject)}"
-            self.sink.report(codes.E201, message, node.subject.span, hint=example)
+            message = msg("check.brackets_type", type=describe(subject))
+            self.sink.report(codes.E201, message, node.subject.span, hint=text(example))
             return T.ERROR
         last, malformed = len(node.entries) - 1, False
         for i, entry in enumerate(node.entries):
@@ -605,26 +685,24 @@ class _Checker:
                 if facts:
                     self.sink.report(
                         codes.E208,
-                        f"a bracket's limits are fixed figures or parameters, not facts (`{facts[0].text}`)",
+                        msg("check.bracket_fact", fact=facts[0].text),
                         facts[0].span,
-                        hint="compare facts in clause conditions: `award … if revenue 超过 threshold`",
+                        hint=msg("hint.facts_in_conditions", code=self.condition_example()),
                     )
             lows = [b for b in entry.bounds if b.op in (">", ">=")]
             highs = [b for b in entry.bounds if b.op in ("<", "<=")]
             others = [b for b in entry.bounds if b.op not in (">", ">=", "<", "<=")]
-            problem = None
+            problem: Message | None = None
             if others:
-                problem = f"a bracket is a range of the subject; `{others[0].word}` does not bound it"
+                problem = msg("check.bracket_word", word=others[0].word)
             elif len(lows) > 1 or len(highs) > 1:
-                problem = "a bracket has at most one lower and one upper limit"
+                problem = msg("check.bracket_limits")
             elif not lows and i > 0:
-                problem = "only the first bracket starts from zero; this one needs its lower limit"
+                problem = msg("check.bracket_lower")
             elif not highs and i < last:
-                problem = "only the last bracket is open above; this one needs its upper limit"
+                problem = msg("check.bracket_upper")
             if problem and not malformed:  # the first bracket out of place: the others follow from it
-                hint = (
-                    f"write the brackets in ascending order, each from where the one before ends: {example}"
-                )
+                hint = msg("hint.brackets_order", code=example)
                 self.sink.report(codes.E212, problem, entry.span, hint=hint)
                 malformed = True
         if subject.kind == "error":
@@ -654,11 +732,11 @@ class _Checker:
             if {a, b} == {"money", "number"}:
                 hint = _literal_hint(T.MONEY)
             elif {a, b} == {"money", "percent"}:
-                hint = "a percentage of an amount is a product: `50% * investment`"
+                hint = msg("hint.percent_is_product", code=self.share_example())
             if op == "+":
-                message = f"cannot add {describe(right)} to {describe(left)}"
+                message = msg("check.cannot_add", left=describe(left), right=describe(right))
             else:
-                message = f"cannot subtract {describe(right)} from {describe(left)}"
+                message = msg("check.cannot_subtract", left=describe(left), right=describe(right))
             if "duration" in (a, b) and "date" not in (a, b):
                 hint = _DURATION_HINT
             self.sink.report(codes.E201, message, node.span, hint=hint)
@@ -677,9 +755,9 @@ class _Checker:
                     fix = Fix(node.span, proposed)
                 self.sink.report(
                     codes.E203,
-                    "a count times money needs an amount per unit",
+                    msg("check.count_times_money"),
                     node.span,
-                    hint=f"write the amount per {cnt.unit}: `{proposed}`",
+                    hint=msg("hint.amount_per_unit", unit=str(cnt.unit), code=proposed),
                     fix=fix,
                 )
                 return T.ERROR
@@ -688,9 +766,9 @@ class _Checker:
                 if per.unit != cnt.unit:
                     self.sink.report(
                         codes.E207,
-                        f"the amount is per {per.unit}, but the count is of {cnt.unit}",
+                        msg("check.per_unit_mismatch", per=str(per.unit), unit=str(cnt.unit)),
                         node.span,
-                        hint=f"give the amount per {cnt.unit} (such as `5万/{cnt.unit}`) or count {per.unit}",
+                        hint=msg("hint.per_unit_mismatch", per=str(per.unit), unit=str(cnt.unit)),
                     )
                     return T.ERROR
                 return T.MONEY
@@ -702,16 +780,16 @@ class _Checker:
                 return T.PERCENT if "percent" in pair else T.NUMBER
             hint = None
             if a == b == "money":
-                hint = "one side of a product is a percentage or a number: `50% * investment`"
+                hint = msg("hint.product_side", code=self.share_example())
             elif "duration" in pair:
                 hint = _DURATION_HINT
-            message = f"cannot multiply {describe(left)} by {describe(right)}"
+            message = msg("check.cannot_multiply", left=describe(left), right=describe(right))
             self.sink.report(codes.E201, message, node.span, hint=hint)
             return T.ERROR
         # division
         zero = isinstance(node.right, ast.Money | ast.Percent | ast.Count) and node.right.value == 0
         if _is_zero(node.right) or zero:
-            self.sink.report(codes.E209, "division by zero", node.right.span)
+            self.sink.report(codes.E209, msg("check.division_by_zero"), node.right.span)
             return T.ERROR
         if left == right and a in ("money", "count", "percent"):
             return T.PERCENT
@@ -721,7 +799,8 @@ class _Checker:
             return T.per_unit(right.unit or "")
         if left == right == T.NUMBER:
             return T.NUMBER
-        self.sink.report(codes.E201, f"cannot divide {describe(left)} by {describe(right)}", node.span)
+        message = msg("check.cannot_divide", left=describe(left), right=describe(right))
+        self.sink.report(codes.E201, message, node.span)
         return T.ERROR
 
     def compare(
@@ -737,9 +816,9 @@ class _Checker:
         if lt.kind == "duration" and not (since and left_type is None):
             self.sink.report(
                 codes.E202,
-                "a duration is compared only with the time since a date",
+                msg("check.duration_compared"),
                 span,
-                hint="`since(established) 届满 1年`",
+                hint=text(f"`{self.since_example()}`"),
             )
             return
         ordered = op not in ("==", "!=")
@@ -747,9 +826,9 @@ class _Checker:
             if ordered and lt.kind in ("enum", "bool", "text"):
                 self.sink.report(
                     codes.E202,
-                    f"`{word}` orders amounts, numbers and dates, but this compares {describe(lt)}",
+                    msg("check.unordered", word=word, type=describe(lt)),
                     span,
-                    hint="test a value with `==`, or several with `in [national, provincial]`"
+                    hint=msg("hint.test_value", code=f"{self.kw('in')} [national, provincial]")
                     if lt.kind == "enum"
                     else None,
                 )
@@ -759,9 +838,9 @@ class _Checker:
             if lt.unit != rt.unit and "number" not in pair:
                 self.sink.report(
                     codes.E207,
-                    f"cannot compare a count of {lt.unit} with a count of {rt.unit}",
+                    msg("check.count_units", left=str(lt.unit), right=str(rt.unit)),
                     span,
-                    hint=f"write the number in {lt.unit}, such as `100{lt.unit}`",
+                    hint=msg("hint.number_in_unit", unit=str(lt.unit)),
                 )
             return
         zero = _is_zero(left) or _is_zero(right)
@@ -769,8 +848,9 @@ class _Checker:
             return
         hint = _literal_hint(lt) if rt.kind in ("number", "count", "money", "percent") else None
         if lt.kind == "date" and rt.kind == "duration":
-            hint = "for the time since a date write `since(established) 届满 1年`"
-        self.sink.report(codes.E202, f"cannot compare {describe(lt)} with {describe(rt)}", span, hint=hint)
+            hint = msg("hint.time_since", code=self.since_example())
+        message = msg("check.cannot_compare", left=describe(lt), right=describe(rt))
+        self.sink.report(codes.E202, message, span, hint=hint)
 
     def condition(self, node: ast.Expr) -> None:
         ty = self.expr(node)
@@ -779,12 +859,12 @@ class _Checker:
             subject = node.text if isinstance(node, ast.Name) else "…"
             if ty.kind == "enum" and ty.enum is not None:
                 value = next(iter(self.model.enums.get(ty.enum, {})), "…")
-                hint = f"compare it with a value: `{subject} == {value}`"
+                hint = msg("hint.compare_value", code=f"{subject} == {value}")
             elif ty.numeric:
-                hint = f"compare it with a threshold: `{subject} 超过 …`"
+                hint = msg("hint.compare_threshold", code=f"{subject} 超过 …")
             self.sink.report(
                 codes.E205,
-                f"a condition must be true or false, but this is {describe(ty)}",
+                msg("check.condition_type", type=describe(ty)),
                 node.span,
                 hint=hint,
             )
@@ -794,17 +874,17 @@ class _Checker:
         if ty.kind not in ("money", "error"):
             hint = None
             if ty.kind == "percent":
-                hint = "a percentage of what? write `50% * investment`"
+                hint = msg("hint.percent_of_what", code=self.share_example())
             elif ty.kind == "count":
                 subject = node.text if isinstance(node, ast.Name) else "…"
-                hint = f"multiply by an amount per {ty.unit}: `5万/{ty.unit} * {subject}`"
+                hint = msg("hint.times_per_unit", unit=str(ty.unit), code=f"5万/{ty.unit} * {subject}")
             elif ty.kind == "per_unit":
-                hint = f"multiply by a count of {ty.unit}: `… * customers`"
+                hint = msg("hint.times_count", unit=str(ty.unit))
             elif isinstance(node, ast.Call) and node.func == "blocks":
-                hint = "`blocks` counts the blocks; multiply by the award per block: `10万 * blocks(…)`"
+                hint = msg("hint.blocks_award", blocks=self.kw("blocks"))
             elif ty.kind == "number":
-                hint = "write an amount such as `50万` or `200000元`"
-            message = f"{what} must be an amount of money, but this is {describe(ty)}"
+                hint = msg("hint.write_amount")
+            message = msg("check.must_be_money", what=_word(what), type=describe(ty))
             self.sink.report(codes.E206, message, node.span, hint=hint)
 
     def funding_counted(self, m: ast.Measure, limit: ast.FundingLimit) -> None:
@@ -873,9 +953,9 @@ class _Checker:
         if ident.text not in table:
             self.sink.report(
                 codes.E107,
-                f"unknown {what} `{ident.text}`",
+                msg("check.unknown_option", what=_word(what), name=ident.text),
                 ident.span,
-                hint=_suggest(ident.text, table) or "one of " + ", ".join(f"`{k}`" for k in table),
+                hint=_suggest(ident.text, table) or msg("hint.one_of", options=_codes(table)),
             )
 
     def measure_ref(self, ident: ast.Ident | ast.Name) -> None:
@@ -886,7 +966,10 @@ class _Checker:
         elif text in self.model.measures:
             return
         self.sink.report(
-            codes.E105, f"no measure or clause `{text}`", ident.span, hint=_suggest(text, self.model.measures)
+            codes.E105,
+            msg("check.no_measure_or_clause", name=text),
+            ident.span,
+            hint=_suggest(text, self.model.measures),
         )
 
     # ------------------------------------------------------------------ items
@@ -895,9 +978,9 @@ class _Checker:
             start = self.policy.span
             self.sink.report(
                 codes.W108,
-                "the file has no `policy` header",
+                msg("check.no_header", policy=self.kw("policy")),
                 Span(start.file, 1, 1, 1, 1, 0, 0),
-                hint='start with `policy "title" { issuer "…" issued 2021-05-16 }`',
+                hint=msg("hint.start_with_header", code=self.header_example()),
             )
         else:
             rounding = self.policy.header.rounding
@@ -963,17 +1046,17 @@ class _Checker:
             if name not in depth:
                 self.sink.report(
                     codes.E208,
-                    f"`{name}` is defined through itself",
+                    msg("check.param_cycle", name=name),
                     sym.decl.name.span,
-                    notes=[Note(f"it uses {', '.join(f'`{u}`' for u in sorted(needs[name]))}")],
-                    hint="give one of the parameters a value that does not use the others",
+                    notes=[Note(msg("note.it_uses", names=_codes(sorted(needs[name]))))],
+                    hint=msg("hint.param_cycle"),
                 )
             elif depth[name] > MAX_DEPTH:
                 self.sink.report(
                     codes.E005,
-                    f"`{name}` nests more than {MAX_DEPTH} levels deep through the parameters it uses",
+                    msg("check.param_depth", name=name, depth=MAX_DEPTH),
                     sym.decl.name.span,
-                    hint="shorten the chain of parameters defined through other parameters",
+                    hint=msg("hint.param_depth"),
                 )
 
     def group_cap_facts(self, item: ast.GroupCap) -> None:
@@ -992,9 +1075,9 @@ class _Checker:
         if facts:
             self.sink.report(
                 codes.E208,
-                "a group cap is one figure for the whole group; it cannot depend on an applicant's facts",
+                msg("check.group_cap_facts"),
                 item.amount.span,
-                notes=[Note(f"it uses {', '.join(f'`{f}`' for f in sorted(facts))}")],
+                notes=[Note(msg("note.it_uses", names=_codes(sorted(facts))))],
             )
 
     def item(self, item: ast.Item) -> None:
@@ -1012,10 +1095,12 @@ class _Checker:
                 for version in item.versions:
                     got = self.value(version.value, ty)
                     if "error" not in (got.kind, ty.kind) and got != ty:
-                        message = f"`{item.name.text}` is {describe(ty)}, but this value is {describe(got)}"
+                        message = msg(
+                            "check.value_type", name=item.name.text, type=describe(ty), got=describe(got)
+                        )
                         self.sink.report(codes.E201, message, version.value.span, hint=_literal_hint(ty))
                     if version.start is not None and last is not None and version.start <= last:
-                        self.sink.report(codes.E208, "parameter versions must be in date order", version.span)
+                        self.sink.report(codes.E208, msg("check.versions_order"), version.span)
                     last = version.start
             case ast.Assume():
                 self.condition(item.cond)
@@ -1048,8 +1133,8 @@ class _Checker:
             if clause.name is not None:
                 self.reserved(clause.name, "clause")
                 if clause.name.text in names:
-                    first = Note("first defined here", names[clause.name.text])
-                    message = f"clause `{clause.name.text}` is already defined in `{m.name.text}`"
+                    first = Note(msg("note.first_defined"), names[clause.name.text])
+                    message = msg("check.clause_twice", clause=clause.name.text, measure=m.name.text)
                     self.sink.report(codes.E102, message, clause.name.span, notes=[first])
                 names[clause.name.text] = clause.name.span
         self.single_rules(m)
@@ -1060,10 +1145,10 @@ class _Checker:
                         if kind.text not in self.model.kinds:
                             self.sink.report(
                                 codes.E106,
-                                f"unknown applicant kind `{kind.text}`",
+                                msg("check.unknown_kind", kind=kind.text),
                                 kind.span,
                                 hint=_suggest(kind.text, self.model.kinds)
-                                or "declare it: `kind " + kind.text + ' "…"`',
+                                or msg("hint.declare_kind", code=f'{self.kw("kind")} {kind.text} "…"'),
                             )
                 case ast.Pays():
                     for form in item.forms:
@@ -1079,7 +1164,7 @@ class _Checker:
                     if item.rank is not None:
                         ty = self.expr(item.rank)
                         if ty.kind not in ("error",) and not ty.numeric:
-                            message = f"a ranking must be a number or an amount, but this is {describe(ty)}"
+                            message = msg("check.rank_type", type=describe(ty))
                             self.sink.report(codes.E201, message, item.rank.span)
                 case ast.GroupCap():
                     self.money(item.amount, "a group cap")
@@ -1087,7 +1172,7 @@ class _Checker:
                     if item.per.text not in self.model.facts:
                         self.sink.report(
                             codes.E101,
-                            f"unknown fact `{item.per.text}`",
+                            msg("check.unknown_fact", fact=item.per.text),
                             item.per.span,
                             hint=_suggest(item.per.text, self.model.facts),
                         )
@@ -1100,8 +1185,8 @@ class _Checker:
                     if item.share is not None:
                         ty = self.expr(item.share)
                         if ty.kind not in ("percent", "error"):
-                            message = f"an instalment pays a share of the award, but this is {describe(ty)}"
-                            self.sink.report(codes.E201, message, item.share.span, hint="write `50%`")
+                            message = msg("check.instalment_share", type=describe(ty))
+                            self.sink.report(codes.E201, message, item.share.span, hint=msg("hint.write_50"))
                     self.condition(item.cond)
                 case ast.NoClawback():
                     pass
@@ -1114,17 +1199,15 @@ class _Checker:
         for cls, what in _SINGLE_RULES:
             rules = m.of(cls)
             for extra in rules[1:]:
-                first = Note("first stated here", rules[0].span)
-                message = f"`{m.name.text}` already states {what}; a measure has one"
-                self.sink.report(
-                    codes.E102, message, extra.span, notes=[first], hint="merge the two into one line"
-                )
+                first = Note(msg("note.first_stated"), rules[0].span)
+                message = msg("check.rule_twice", measure=m.name.text, what=_word(what))
+                self.sink.report(codes.E102, message, extra.span, notes=[first], hint=msg("hint.merge_lines"))
 
     def clause(self, m: ast.Measure, clause: ast.Clause, names: dict[str, Span]) -> None:
         if clause.exception_of is not None and clause.exception_of.text not in names:
             self.sink.report(
                 codes.E105,
-                f"`{m.name.text}` has no clause `{clause.exception_of.text}`",
+                msg("check.no_clause", measure=m.name.text, clause=clause.exception_of.text),
                 clause.exception_of.span,
                 hint=_suggest(clause.exception_of.text, names),
             )
@@ -1135,14 +1218,15 @@ class _Checker:
             target = clause.exception_of.text
             default = next(c for c in m.clauses if c.name is not None and c.name.text == target)
             if clause.kind != "award" or default.kind != "award":
-                bonus = "this clause" if clause.kind != "award" else f"`{clause.exception_of.text}`"
+                bonus = msg("word.this_clause") if clause.kind != "award" else text(f"`{target}`")
+                example = (
+                    f"{self.kw('bonus')} t30: 10万 {self.kw('if')} x 达到 30万 {self.kw('and')} x 低于 50万"
+                )
                 self.sink.report(
                     codes.E109,
-                    f"an exception can only replace an award clause with an award clause, "
-                    f"but {bonus} is a bonus",
+                    msg("check.exception_bonus", bonus=bonus),
                     clause.exception_of.span,
-                    hint="write the higher bonus as a bonus whose condition excludes the lower one "
-                    "(`bonus t30: 10万 if x 达到 30万 and x 低于 50万`)",
+                    hint=msg("hint.exception_bonus", code=example),
                 )
         self.schedule_allowed = True
         try:
@@ -1165,22 +1249,20 @@ class _Checker:
             for expr in exprs:
                 self.money(expr, what)
             for extra in exprs[1:]:
-                first = Note("first stated here", exprs[0].span)
+                first = Note(msg("note.first_stated"), exprs[0].span)
                 self.sink.report(
                     codes.E102,
-                    f"this clause already has {what}; a clause has one",
+                    msg("check.clause_rule_twice", what=_word(what)),
                     extra.span,
                     notes=[first],
-                    hint=f"keep the one `{word}` the text states (the larger of two floors, "
-                    "the sum of two offsets)",
+                    hint=msg("hint.keep_one", word=self.kw(word)),
                 )
             if exprs and amount.expr is None:
                 self.sink.report(
                     codes.E213,
-                    f"{what} needs an amount to act on, but this clause's amount is `unset`",
+                    msg("check.needs_amount", what=_word(what), unset=self.kw("unset")),
                     exprs[0].span,
-                    hint="write the amount the text gives (`ceiling 100万`), or leave out the "
-                    f"`{word}` until it gives one",
+                    hint=msg("hint.needs_amount", code=f"{self.kw('ceiling')} 100万", word=self.kw(word)),
                 )
 
     def example(self, ex: ast.Example) -> None:
@@ -1213,7 +1295,7 @@ class _Checker:
             if sym is None:
                 self.sink.report(
                     codes.E101,
-                    f"`{binding.name.text}` is not a fact",
+                    msg("check.not_a_fact", name=binding.name.text),
                     binding.name.span,
                     hint=_suggest(binding.name.text, self.model.facts),
                 )
@@ -1223,7 +1305,9 @@ class _Checker:
             got = T.TEXT if isinstance(binding.value, ast.Text) else self.expr(binding.value, sym.type)
             plain_count = sym.type.kind == "count" and got.kind == "number"
             if "error" not in (got.kind, sym.type.kind) and got != sym.type and not plain_count:
-                message = f"`{binding.name.text}` is {describe(sym.type)}, but this value is {describe(got)}"
+                message = msg(
+                    "check.value_type", name=binding.name.text, type=describe(sym.type), got=describe(got)
+                )
                 self.sink.report(codes.E201, message, binding.value.span, hint=_literal_hint(sym.type))
         for expectation in ex.expectations:
             if expectation.target is not None:

@@ -14,7 +14,9 @@ from policydsl.checking.pipeline import check_file
 from policydsl.commands import evaluate as commands_eval
 from policydsl.commands.build import echo
 from policydsl.diagnostics import Severity, Sink, format_json, format_text
+from policydsl.messages import Lang, choose, default_lang
 from policydsl.source import SourceFile
+from policydsl.syntax.keywords import chinese_keywords
 from policydsl.textsafety import json_safe
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2  # the table in docs/cli.md says what each means
@@ -59,13 +61,37 @@ def main() -> None:
     """policydsl: write, check, compile, evaluate and draw subsidy policies."""
 
 
-def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
-    """Print the sink's diagnostics in the chosen format."""
+# `--lang` on every command that prints diagnostics or findings; without it each file's messages
+# are in its keyword language (messages.default_lang).
+LANG_OPTION = click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    envvar="POLICYDSL_LANG",
+    help="The language of messages, findings and summaries (default: the file's keyword language, "
+    "else the locale; also POLICYDSL_LANG).",
+)
+
+
+def file_lang(lang: str | None, source: SourceFile | None) -> Lang:
+    """The language of the messages about `source`: `--lang`, else its keyword language, else the locale."""
+    if lang in ("zh", "en"):
+        return "zh" if lang == "zh" else "en"
+    return default_lang(None if source is None else chinese_keywords(source.text))
+
+
+def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str, lang: str | None = None) -> None:
+    """Print the sink's diagnostics in the chosen format, each in its file's language."""
     diagnostics = sink.diagnostics
     if fmt == "json":
-        echo(json_safe(format_json(diagnostics)))
+        shared = file_lang(lang, next(iter(sources.values()), None) if len(sources) == 1 else None)
+        echo(json_safe(format_json(diagnostics, shared)))
     elif diagnostics:
-        echo(format_text(diagnostics, sources))
+        echo(
+            "\n".join(
+                format_text([d], sources, file_lang(lang, sources.get(d.span.file) if d.span else None))
+                for d in diagnostics
+            )
+        )
 
 
 @main.command()
@@ -106,11 +132,20 @@ def emit(sink: Sink, sources: dict[str, SourceFile], fmt: str) -> None:
     help="Solver steps each analysis question may take; a question not decided within them is "
     "reported (P900), the same on every machine.",
 )
+@LANG_OPTION
 def check(
-    files: tuple[Path, ...], fmt: str, fail_on: str, verbose: bool, timeout_ms: int, budget: int, rlimit: int
+    files: tuple[Path, ...],
+    fmt: str,
+    fail_on: str,
+    verbose: bool,
+    timeout_ms: int,
+    budget: int,
+    rlimit: int,
+    lang: str | None,
 ) -> None:
     """Parse and check policy files, then analyse the clauses of those without errors; print every
     problem found, or a one-line summary."""
+    choose(lang)
     from policydsl.analysis import report as analysis_report
     from policydsl.analysis import run as analysis
 
@@ -119,7 +154,6 @@ def check(
     settled: list[analysis.Settled] = []
     options = analysis.Options(timeout_ms=timeout_ms, verbose=verbose, budget=budget, rlimit=rlimit)
     cut_short = 0
-    languages: list[bool] = []  # whether each checked file is written with Chinese keywords
     files = policy_files(files)
     unreadable = False
     for path in files:
@@ -127,21 +161,22 @@ def check(
         checked = check_file(path, sink)
         if checked.source is not None:
             sources[checked.source.name] = checked.source
-        if checked.model is not None:
-            languages.append(checked.model.policy.chinese)
         result = analysis_report.analyse_checked(checked, sink, options)
         if result is not None and verbose:
             settled.extend(result.settled)
         if result is not None and result.skipped:
             cut_short += 1
+    # one language for what is not about one file: the files' own when they agree
+    shared = {file_lang(lang, source) for source in sources.values()}
+    common: Lang = shared.pop() if len(shared) == 1 else file_lang(lang, None)
     if fmt == "sarif":
-        echo(json_safe(analysis_report.sarif_text(sink.diagnostics, settled)))
+        echo(json_safe(analysis_report.sarif_text(sink.diagnostics, settled, common)))
     elif fmt == "json":
-        echo(json_safe(analysis_report.json_text(sink.diagnostics, settled)))
+        echo(json_safe(analysis_report.json_text(sink.diagnostics, settled, common)))
     else:
-        emit(sink, sources, fmt)
+        emit(sink, sources, fmt, lang)
         if settled:
-            echo(analysis_report.settled_text(settled, sources))
+            echo(analysis_report.settled_text(settled, sources, common))
     threshold = Severity[fail_on.upper()]
     failing = [d for d in sink.diagnostics if d.severity >= threshold]
     exit_code = EXIT_USAGE if unreadable else EXIT_PROBLEMS if failing else EXIT_OK
@@ -153,7 +188,7 @@ def check(
             exit_code=exit_code,
             cut_short=cut_short,
             budget=budget,
-            chinese=bool(languages) and all(languages),
+            lang=common,
         )
         echo(summary)
     sys.exit(exit_code)
@@ -203,6 +238,7 @@ def _date(value: str | None) -> datetime.date | None:
     default=True,
     help="With --batch: quote CSV text cells a spreadsheet would run as formulas.",
 )
+@LANG_OPTION
 def eval_command(
     policy: Path,
     facts: Path | None,
@@ -219,8 +255,10 @@ def eval_command(
     encoding: str | None,
     bom: bool,
     formula_guard: bool,
+    lang: str | None,
 ) -> None:
     """Evaluate one applicant (--facts) or a whole batch (--batch … -o …)."""
+    choose(lang)
     date = _date(date_text) or datetime.date.today()
     if (facts is None) == (batch is None):
         raise click.UsageError("give either --facts FILE or --batch FILE")
@@ -252,8 +290,10 @@ def eval_command(
     show_default=True,
     help="python: the evaluator module; plan: the lowered policy as text, for debugging.",
 )
-def compile_command(policy: Path, output: Path | None, target: str) -> None:
+@LANG_OPTION
+def compile_command(policy: Path, output: Path | None, target: str, lang: str | None) -> None:
     """Compile a policy to a standalone Python evaluator module (standard library only), or print its plan."""
+    choose(lang)
     from policydsl.commands.build import run_compile as run
 
     sys.exit(run(policy, None if output is not None and str(output) == "-" else output, target))
@@ -264,10 +304,12 @@ def compile_command(policy: Path, output: Path | None, target: str) -> None:
 @click.option("--coverage", is_flag=True, help="Report clauses and condition branches no example reaches.")
 @click.option("--min-coverage", type=float, help="With --coverage: fail below this percentage.")
 @click.option("-k", "pattern", help="Only examples whose name contains this text.")
+@LANG_OPTION
 def test_command(
-    files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None
+    files: tuple[Path, ...], coverage: bool, min_coverage: float | None, pattern: str | None, lang: str | None
 ) -> None:
     """Run the examples written in policy files; ends with `N passed, N failed`."""
+    choose(lang)
     sys.exit(commands_eval.test_files(policy_files(files), coverage, min_coverage, pattern))
 
 
@@ -280,10 +322,18 @@ def test_command(
 )
 @click.option("--facts", type=_INPUT, help="Highlight this applicant's path (JSON).")
 @click.option("--date", "date_text", help="With --facts: the evaluation date; default: today.")
+@LANG_OPTION
 def diagram_command(
-    file: Path, measure: str | None, draw_all: bool, output: Path, facts: Path | None, date_text: str | None
+    file: Path,
+    measure: str | None,
+    draw_all: bool,
+    output: Path,
+    facts: Path | None,
+    date_text: str | None,
+    lang: str | None,
 ) -> None:
     """Draw a policy's overview or a measure's decision tree; the format follows -o's extension."""
+    choose(lang)
     from policydsl.commands import render as command
 
     date = (_date(date_text) or datetime.date.today()) if facts is not None else None
@@ -302,8 +352,12 @@ def diagram_command(
     multiple=True,
     help="A folder holding the source documents the policies name (repeatable).",
 )
-def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, ...]) -> None:
+@LANG_OPTION
+def report_command(
+    files: tuple[Path, ...], output: Path, sources: tuple[Path, ...], lang: str | None
+) -> None:
     """Write a static, offline review site: the source text beside the clauses, diagrams, findings."""
+    choose(lang)
     from policydsl.commands import render as command
 
     sys.exit(command.report_command(policy_files(files), output, sources))

@@ -23,7 +23,9 @@ from policydsl.evaluation.batch import detect_encoding, encoding_name, parse_jso
 from policydsl.evaluation.examples import coverage_gaps, read_examples, run_example
 from policydsl.evaluation.interpreter import Coverage, Interpreter
 from policydsl.files import spooled_stdin
+from policydsl.messages import default_lang, msg
 from policydsl.plan.lower import lower
+from policydsl.syntax.keywords import chinese_keywords
 from policydsl.textsafety import json_safe, visible
 
 
@@ -222,6 +224,7 @@ def test_files(
             echo(errors_text(path, sink.errors_only()))
             failed += 1
             continue
+        lang = default_lang(chinese_keywords(checked.source.text))
         plan = lower(checked.model, checked.source.text)
         examples = read_examples(checked.model, plan, checked.source.text)
         interpreter = Interpreter(plan)
@@ -232,24 +235,26 @@ def test_files(
                 passed += 1
                 continue
             failed += 1
-            echo(f'{example.span}: FAILED example "{example.name}"')
+            echo(msg("test.failed", where=str(example.span), name=example.name).render(lang))
             for failure in result.failures:
-                echo(f"    {failure}")
+                echo(f"    {failure.render(lang)}")
             if result.decision is not None:
-                echo("  explanation:")
+                echo("  " + msg("test.explanation").render(lang))
                 echo("\n".join("    " + line for line in result.decision.explain().splitlines()))
         if coverage:
             reached, total, gaps = coverage_gaps(plan, examples.sites, seen)
             reached_all += reached
             total_all += total
             share = Decimal(100) * reached / total if total else Decimal(100)
-            echo(f"{path}: coverage {share:.1f}% ({reached}/{total} branches)")
+            line = msg("test.coverage", path=str(path), share=f"{share:.1f}", reached=reached, total=total)
+            echo(line.render(lang))
             for gap in gaps:
-                echo(f"  {gap.span}: {gap.message}")
+                echo(f"  {gap.span}: {gap.message.render(lang)}")
     echo(f"{passed} passed, {failed} failed")
     if coverage and min_coverage is not None and total_all:
         share = Decimal(100) * reached_all / total_all
         if share < Decimal(str(min_coverage)):
-            echo(f"coverage {share:.1f}% is below --min-coverage {min_coverage}")
+            below = msg("test.below_min_coverage", share=f"{share:.1f}", minimum=str(min_coverage))
+            echo(below.render(default_lang()))
             return 1
     return 1 if failed else 0

@@ -14,6 +14,7 @@ import attrs
 from policydsl.checking.model import Model
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.interpreter import Coverage, CoverageKey, Interpreter
+from policydsl.messages import Message, msg
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower, lower_expr
 from policydsl.source import Span
@@ -193,7 +194,7 @@ class ExampleResult:
     """One example's outcome: the `failures` (empty when it passed), the `decision` when it ran."""
 
     example: Example
-    failures: tuple[str, ...]
+    failures: tuple[Message, ...]
     decision: rt.Decision | None
 
     @property
@@ -211,8 +212,10 @@ def run_example(
         facts = given_facts(interpreter, example)
         decision = interpreter.evaluate(facts, example.day, coverage=coverage)
     except rt.InputError as exc:
-        return ExampleResult(example, tuple(f"the given facts are unusable: {p}" for p in exc.problems), None)
-    failures: list[str] = []
+        return ExampleResult(
+            example, tuple(msg("test.unusable_facts", problem=p) for p in exc.problems), None
+        )
+    failures: list[Message] = []
     for expectation in example.expectations:
         try:
             value = (
@@ -221,18 +224,20 @@ def run_example(
                 else interpreter.literal(expectation.value, expectation.text)
             )
         except rt.InputError as exc:  # an unset parameter, a division by zero
-            failures.extend(f"the expected amount has no value: {p}" for p in exc.problems)
+            failures.extend(msg("test.no_expected_value", problem=p) for p in exc.problems)
             continue
+        name: Message | str
         if expectation.target is None:
             result = decision.total
-            name = "total"
+            name = msg("test.total")
         else:
             name = expectation.target
             result = decision.measures[name]
         if not _matches(result, expectation.kind, value):
             got = rt.describe(result)
             why = f"（{'；'.join(result.reasons)}）" if result.reasons else ""
-            failures.append(f"{name}: expected {_expected(expectation.kind, value)}, got {got}{why}")
+            expected = _expected(expectation.kind, value)
+            failures.append(msg("test.mismatch", name=name, expected=expected, got=got, why=why))
     return ExampleResult(example, tuple(failures), decision)
 
 
@@ -253,7 +258,7 @@ class Gap:
     """Something no example reaches: a clause never applied, or a condition never true / never false."""
 
     span: Span
-    message: str
+    message: Message
 
 
 def coverage_gaps(
@@ -271,7 +276,7 @@ def coverage_gaps(
             if True in seen.get(pc.id, set()):
                 reached += 1
             else:
-                gaps.append(Gap(sites[pc.id], f"clause {pc.id} never applies in any example"))
+                gaps.append(Gap(sites[pc.id], msg("test.clause_never_applies", clause=pc.id)))
             for ci, pcond in enumerate(pc.conditions):
                 for ai, _ in enumerate(P.atoms(pcond.cond)):
                     outcomes = seen.get((pc.id, ci, ai), set())
@@ -280,8 +285,12 @@ def coverage_gaps(
                         if value in outcomes:
                             reached += 1
                         else:
-                            never = f"`{pc.id}` condition is never {'true' if value else 'false'}"
-                            gaps.append(Gap(sites[(pc.id, ci, ai)], f"{never} in any example"))
+                            never = (
+                                msg("test.never_true", clause=pc.id)
+                                if value
+                                else msg("test.never_false", clause=pc.id)
+                            )
+                            gaps.append(Gap(sites[(pc.id, ci, ai)], never))
     return reached, total, gaps
 
 

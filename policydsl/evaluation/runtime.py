@@ -182,12 +182,23 @@ def odd_characters(text: str) -> str | None:
     """Why `text` cannot be a figure as it looks, or None: a character that cannot be seen (a format
     or control character) or a digit of another script (`৪` looks like 8 and is 4), named by its code
     point."""
+    odd = odd_character(text)
+    if odd is None:
+        return None
+    char, invisible = odd
+    what = "an invisible character" if invisible else "a digit that is not 0-9"
+    return f"`{text}` holds {what}: {char}"
+
+
+def odd_character(text: str) -> tuple[str, bool] | None:
+    """The first character of `text` that makes it look like another figure, named by its code
+    point (`U+09EA BENGALI DIGIT FOUR`), and whether it is invisible (else a digit of another
+    script); None when there is none."""
     for char in text:
         category = unicodedata.category(char)
         if category in ("Cf", "Cc") or (char.isdigit() and not char.isascii()):
             name = unicodedata.name(char, "")
-            what = "an invisible character" if category in ("Cf", "Cc") else "a digit that is not 0-9"
-            return f"`{text}` holds {what}: U+{ord(char):04X}" + (f" {name}" if name else "")
+            return f"U+{ord(char):04X}" + (f" {name}" if name else ""), category in ("Cf", "Cc")
     return None
 
 

@@ -21,6 +21,7 @@ from policydsl.diagnostics import Diagnostic, Severity, Sink
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.examples import ExampleResult, Examples, Expected, Given, read_examples, run_all
 from policydsl.files import write_atomically
+from policydsl.messages import Lang, default_lang
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower, lower_header
 from policydsl.render.articles import locate
@@ -325,6 +326,8 @@ class PolicyPage:
         elif model is not None:
             self.header = lower_header(model.policy.header)
         self.words = Words(self.plan) if self.plan is not None else None
+        # The findings read in the site's language: Chinese for a file written with Chinese keywords.
+        self.lang: Lang = default_lang(None if model is None else model.policy.chinese)
         # Every finding gets an anchor; the cards of the clauses and measures it is about, and the
         # articles they cite, link to it.
         self.refs: dict[int, FindingRef] = {}
@@ -343,7 +346,7 @@ class PolicyPage:
         measures = {m.name: m for m in self.plan.measures} if self.plan else {}
         for number, (d, reason) in enumerate(self.ordered_findings(), 1):
             css = f"sev-{d.severity}" + (" settled" if reason is not None else "")
-            ref = FindingRef(f"finding-{number}", d.code, d.message, css)
+            ref = FindingRef(f"finding-{number}", d.code, d.msg.render(self.lang), css)
             self.refs[id(d)] = ref
             targets = self.finding_targets(d, clauses)
             for name in targets:
@@ -628,19 +631,19 @@ class PolicyPage:
             excerpt = f'<pre class="excerpt">{esc(self.source.line_text(d.span.line))}</pre>'
         # The witness is drawn from the structured data as a table; its one-line note would repeat it.
         notes = "".join(
-            f"<li>{esc(n.message)}" + (f"（第 {n.span.line} 行）" if n.span else "") + "</li>"
+            f"<li>{esc(n.msg.render(self.lang))}" + (f"（第 {n.span.line} 行）" if n.span else "") + "</li>"
             for n in d.notes
             if not (n.message.startswith("witness:") and "witness" in d.data)
             and d.code != codes.P206.id  # its pairs are drawn from the structured data as a table
         )
-        hint = f'<p class="hint">建议：{esc(d.hint)}</p>' if d.hint else ""
+        hint = f'<p class="hint">建议：{esc(d.hint_msg.render(self.lang))}</p>' if d.hint_msg else ""
         why = f'<p class="reason">确认理由：{esc(reason)}</p>' if reason is not None else ""
         return (
             f'<div class="finding sev-{d.severity}" id="{self.refs[id(d)].anchor}">'
             f'<div><span class="badge sev-{d.severity}">{esc(str(d.severity))}</span> '
             f"<code>{esc(d.code)}</code> {esc(code_title(d.code))} "
             f'<span class="muted">{esc(where)}</span></div>'
-            f"<p>{esc(d.message)}</p>{why}{excerpt}"
+            f"<p>{esc(d.msg.render(self.lang))}</p>{why}{excerpt}"
             + (f"<ul>{notes}</ul>" if notes else "")
             + hint
             + (self.members_html(d.data, known) if d.code == codes.P206.id else self.data_html(d.data, known))
@@ -742,7 +745,11 @@ class PolicyPage:
                 verdict, detail = '<span class="badge pass">通过</span>', ""
             else:
                 verdict = '<span class="badge fail">未通过</span>'
-                detail = "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in result.failures) + "</ul>"
+                detail = (
+                    "<ul>"
+                    + "".join(f"<li>{esc(f.render(self.lang))}</li>" for f in result.failures)
+                    + "</ul>"
+                )
             outcome = ""
             if result is not None and result.decision is not None:
                 lines = [

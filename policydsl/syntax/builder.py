@@ -15,10 +15,19 @@ from lark.grammar import Rule
 
 from policydsl import codes
 from policydsl.diagnostics import Sink
-from policydsl.evaluation.runtime import MAX_DIGITS, MAX_PLACES, odd_characters, shift, too_precise
+from policydsl.evaluation.runtime import MAX_DIGITS, MAX_PLACES, odd_character, shift, too_precise
+from policydsl.messages import msg
 from policydsl.source import SourceFile, Span
 from policydsl.syntax import ast
-from policydsl.syntax.keywords import KEYWORDS, POINTS, POSTFIX_WORDS, PREFIX_WORDS, SYMBOLS
+from policydsl.syntax.keywords import (
+    KEYWORDS,
+    POINTS,
+    POSTFIX_WORDS,
+    PREFIX_WORDS,
+    SYMBOLS,
+    chinese_keywords,
+    spelling,
+)
 from policydsl.textsafety import UNSAFE_IN_TEXT, visible
 
 _N = TypeVar("_N", bound=ast.Node)
@@ -89,6 +98,7 @@ class _Builder:
         self.too_deep = False
         self.strings: list[Token] = []  # every quoted text, in the order of the file
         self.too_deep_at: int | None = None
+        self.chinese = chinese_keywords(source.text)  # hints propose code in the file's keywords
 
     def _tok(self, token: Token) -> Span:
         return _token_span(self.source, token)
@@ -104,9 +114,7 @@ class _Builder:
         self.depth[id(node)] = depth
         if depth > MAX_EXPR_DEPTH and not self.too_deep:
             self.too_deep = True
-            self.sink.report(
-                codes.E005, f"an expression nests more than {MAX_EXPR_DEPTH} operations deep", node.span
-            )
+            self.sink.report(codes.E005, msg("build.expression_too_deep", limit=MAX_EXPR_DEPTH), node.span)
         return node
 
     def _date(self, token: Token) -> datetime.date | None:
@@ -116,7 +124,7 @@ class _Builder:
                 return datetime.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
             except ValueError:
                 pass
-        self.sink.report(codes.E006, f"`{token}` is not a calendar date", self._tok(token))
+        self.sink.report(codes.E006, msg("build.not_a_date", text=str(token)), self._tok(token))
         return None
 
     # ------------------------------------------------------------------ literals
@@ -131,40 +139,44 @@ class _Builder:
             if m is None:
                 raise InvalidOperation
             written = Decimal(m.group("num"))
-            if not m.group("num").isascii():  # `৪0万` reads as 40万 and looks like 80万
-                self.sink.report(codes.E006, f"{odd_characters(m.group('num'))}; write digits 0-9", span)
+            odd = None if m.group("num").isascii() else odd_character(m.group("num"))
+            if odd is not None:  # `৪0万` reads as 40万 and looks like 80万
+                char, invisible = odd
+                what = msg("build.invisible_character") if invisible else msg("build.foreign_digit")
+                self.sink.report(
+                    codes.E006, msg("build.odd_character", text=m.group("num"), what=what, char=char), span
+                )
                 written = Decimal(0)  # keep the unit, so that no error follows from this one
         except InvalidOperation:
-            self.sink.report(codes.E006, f"`{text}` is not a number", span)
+            self.sink.report(codes.E006, msg("build.not_a_number", text=text), span)
             return ast.Number(span, Decimal(0), text)
         places = _SHIFTS[m.group("mult")]
         if written and written.adjusted() + places >= MAX_DIGITS:
-            message = f"`{text}` is too large; figures are limited to {MAX_DIGITS} digits"
-            self.sink.report(codes.E006, message, span)
+            self.sink.report(codes.E006, msg("build.too_large", text=text, limit=MAX_DIGITS), span)
             written = Decimal(0)  # keep the unit, so that no error follows from this one
         elif too_precise(written, places):
-            message = f"`{text}` is too precise; figures have at most {MAX_PLACES} decimal places"
-            self.sink.report(codes.E006, message, span)
+            self.sink.report(codes.E006, msg("build.too_precise", text=text, limit=MAX_PLACES), span)
             written = Decimal(0)
         number = shift(written, places)
         mult, suffix, per = m.group("mult"), m.group("suffix"), m.group("per")
         if per is not None:
             if suffix not in (None, "元"):
                 self.sink.report(
-                    codes.E006, f"`{text}`: only money can be given per unit", span, hint="write `5万/家`"
+                    codes.E006,
+                    msg("build.per_unit_money", text=text),
+                    span,
+                    hint=msg("parse.write", code="5万/家"),
                 )
             return ast.PerUnit(span, number, per, text)
         if suffix == "元" or (suffix is None and mult is not None):
             return ast.Money(span, number, text)
         if suffix in ("%", "‰", *POINTS):
             if mult is not None:
-                self.sink.report(codes.E006, f"`{text}` mixes 万/亿 with a percentage", span)
+                self.sink.report(codes.E006, msg("build.percent_multiplier", text=text), span)
             return ast.Percent(span, shift(number, -3 if suffix == "‰" else -2), text)
         if suffix in _DURATIONS:
             if mult is not None or number != number.to_integral_value():
-                self.sink.report(
-                    codes.E006, f"`{text}`: a duration is a whole number of years, months or days", span
-                )
+                self.sink.report(codes.E006, msg("build.whole_duration", text=text), span)
             return ast.Duration(span, int(number), _DURATIONS[suffix], text)
         if suffix is not None:
             return ast.Count(span, number, suffix, text)
@@ -175,7 +187,7 @@ class _Builder:
         left, right = str(token).split(":")
         span = self._tok(token)
         if Decimal(right) == 0:
-            self.sink.report(codes.E006, f"`{token}`: a ratio's second number cannot be 0", span)
+            self.sink.report(codes.E006, msg("build.ratio_zero", text=str(token)), span)
             return ast.Ratio(span, Decimal(left), Decimal(1), str(token))
         return ast.Ratio(span, Decimal(left), Decimal(right), str(token))
 
@@ -276,12 +288,16 @@ class _Builder:
         if isinstance(last, ast.Compare):
             node = ast.Compare(bound.span, bound.op, last.left, bound.value, bound.word, bound.postfix, True)
             return self._deep(node, last.left, bound.value)
+        conj = spelling("and", self.chinese)
         self.sink.report(
             codes.E001,
-            "a comparison without its subject must follow a comparison that has one",
+            msg("build.elided_subject"),
             bound.span,
-            hint="write what is compared (`营业收入 超过 3000万 且 营业收入 不满 5000万`), or join it to the "
-            "comparison before it (`营业收入 超过 3000万 且 不满 5000万`)",
+            hint=msg(
+                "build.elided_hint",
+                full=f"营业收入 超过 3000万 {conj} 营业收入 不满 5000万",
+                joined=f"营业收入 超过 3000万 {conj} 不满 5000万",
+            ),
         )
         # compared with itself, so that no follow-on error comes of the missing subject
         return ast.Compare(bound.span, bound.op, bound.value, bound.value, bound.word, bound.postfix)
@@ -359,9 +375,11 @@ class _Builder:
         if m is None or int(m.group(1)) < 1:
             self.sink.report(
                 codes.E006,
-                f"`{token}` is not a year of a schedule; they are counted 1, 2, 3… from the event's own year",
+                msg("build.schedule_year", text=str(token)),
                 self._tok(token),
-                hint="`第1至2年: 80%` (`years 1 until 2: 80%`)",
+                hint=msg(
+                    "parse.for_example", code="第1至2年: 80%" if self.chinese else "years 1 until 2: 80%"
+                ),
             )
             return 1
         return int(m.group(1))
@@ -422,7 +440,7 @@ class _Builder:
         fields: dict[str, Any] = {}
         for key, value, where in items:
             if key in fields:
-                self.sink.report(codes.E102, f"the header gives `{key}` twice", where)
+                self.sink.report(codes.E102, msg("build.header_twice", key=key), where)
             fields[key] = value
         return ast.Header(
             span,
@@ -480,7 +498,7 @@ class _Builder:
     def end_duration(self, children: list[Any]) -> tuple[None, ast.Duration | None]:
         value = self._quantity(children[0])
         if not isinstance(value, ast.Duration):
-            self.sink.report(codes.E006, f"`{children[0]}` is not a duration such as `3年`", value.span)
+            self.sink.report(codes.E006, msg("build.not_a_duration", text=str(children[0])), value.span)
             return (None, None)
         return (None, value)
 
@@ -616,7 +634,7 @@ class _Builder:
             return self._ident(name), None
         value = self._quantity(priority)
         if not isinstance(value, ast.Number) or value.value != value.value.to_integral_value():
-            self.sink.report(codes.E006, f"a priority is a whole number, not `{priority}`", value.span)
+            self.sink.report(codes.E006, msg("build.priority_whole", text=str(priority)), value.span)
             return self._ident(name), None
         return self._ident(name), int(value.value)
 
@@ -679,9 +697,7 @@ class _Builder:
         value = self._quantity(count)
         number = value.value if isinstance(value, ast.Number | ast.Count) else Decimal(-1)
         if number < 0 or number != number.to_integral_value():
-            self.sink.report(
-                codes.E006, f"a quota is a whole number of applicants, not `{count}`", value.span
-            )
+            self.sink.report(codes.E006, msg("build.quota_whole", text=str(count)), value.span)
             number = Decimal(0)
         return ast.Quota(span, int(number), rank, cite)
 
@@ -821,7 +837,7 @@ class _Builder:
     def start(self, span: Span, children: list[Any]) -> ast.Policy:
         headers = [c for c in children if isinstance(c, ast.Header)]
         for extra in headers[1:]:
-            self.sink.report(codes.E102, "a file has one policy header; this is a second", extra.span)
+            self.sink.report(codes.E102, msg("build.second_header"), extra.span)
         items = tuple(c for c in children if not isinstance(c, ast.Header))
         span = self.source.span(0, len(self.source.text))
         return ast.Policy(span, headers[0] if headers else None, items, False, ())
@@ -843,9 +859,9 @@ def _refuse_controls(token: Token, source: SourceFile, sink: Sink) -> None:
         start = (token.start_pos or 0) + found.start()
         sink.report(
             codes.E006,
-            f"text holds the control character {visible(found.group(0))}",
+            msg("build.control_character", char=visible(found.group(0))),
             source.span(start, start + 1),
-            hint="delete it; write `\\n` for a line break in a label",
+            hint=msg("build.control_hint"),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from policydsl.evaluation.runtime import COUNTING_UNITS as _COUNTING_UNITS
@@ -184,3 +185,12 @@ ROUNDING_MODES: Final = _vocab({"half_up": "四舍五入", "half_even": "银行�
 COMBINE_MODES: Final = _vocab({"added": "叠加", "highest": "就高", "exclusive": "互斥"})
 ALLOCATIONS: Final = _vocab({"proportional": "按比例", "unset": "未定"})
 APPLICANT_FACT: Final = ("applicant", "申报主体")
+
+
+_KEYWORDS_ZH = frozenset(zh for _, zh in KEYWORDS.values())
+
+
+def chinese_keywords(text: str) -> bool:
+    """The file is written with Chinese keywords: its first word is one (as the builder decides)."""
+    first = re.search(r"[^\s#][^\s]*", re.sub(r"#[^\n]*", "", text))
+    return bool(first and first.group(0) in _KEYWORDS_ZH)

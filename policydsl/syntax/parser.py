@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from lark.lexer import TerminalDef
 
 from policydsl import codes
 from policydsl.diagnostics import Code, Fix, Note, Sink
+from policydsl.messages import Message, msg, text
 from policydsl.source import SourceFile
 from policydsl.syntax import builder
 from policydsl.syntax.keywords import (
@@ -35,6 +36,8 @@ from policydsl.syntax.keywords import (
     ROUNDING_MODES,
     ROUNDING_UNITS,
     TYPE_NAMES,
+    chinese_keywords,
+    spelling,
 )
 
 # 1 MiB is twenty times the longest policy written so far (55 KB); a file that size parses and
@@ -256,9 +259,9 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
     if len(data) > MAX_BYTES:
         sink.report(
             codes.E005,
-            f"the file is {len(data)} bytes; the limit is {MAX_BYTES}",
+            msg("read.file_too_large", size=len(data), limit=MAX_BYTES),
             empty.span(0, 0),
-            hint="split the policy into several files",
+            hint=msg("read.split_file"),
         )
         return None
     try:
@@ -268,9 +271,9 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
         source = SourceFile(name, prefix)
         sink.report(
             codes.E004,
-            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            msg("read.not_utf8", byte=f"{data[exc.start]:02x}", offset=exc.start),
             source.span(len(prefix), len(prefix)),
-            hint="save the file as UTF-8; files saved as GBK or GB18030 must be converted",
+            hint=msg("read.save_as_utf8"),
         )
         return None
     if "\x00" in text:
@@ -278,9 +281,9 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
         at = text.index("\x00")
         sink.report(
             codes.E004,
-            "the file contains a NUL character; is it a binary file?",
+            msg("read.nul"),
             source.span(at, at + 1),
-            hint="policy files are plain UTF-8 text",
+            hint=msg("read.plain_text"),
         )
         return None
     return SourceFile(name, text)
@@ -340,84 +343,83 @@ def _keyword(name: str, chinese: bool) -> str:
     return f"`{zh if chinese else english}`"
 
 
-def _examples(names: tuple[str, ...], chinese: bool) -> str:
-    return ", ".join(_keyword(n, chinese) for n in names)
+def _examples(names: tuple[str, ...], chinese: bool) -> tuple[Message, ...]:
+    return tuple(text(_keyword(n, chinese)) for n in names)
 
 
-def _join(parts: list[str]) -> str:
+def _join(parts: list[Message]) -> Message:
     if len(parts) > 7:
-        parts = [*parts[:6], "…"]
-        return ", ".join(parts)
+        return msg("expect.cut", items=tuple(parts[:6]))
     if len(parts) == 1:
         return parts[0]
-    return ", ".join(parts[:-1]) + " or " + parts[-1]
+    return msg("expect.or", items=tuple(parts[:-1]), last=parts[-1])
 
 
-def describe_expected(accepted: set[str], chinese: bool = False) -> str:
+def describe_expected(accepted: set[str], chinese: bool = False) -> Message:
     """What the parser would have accepted, in words a drafter reads: `}`, a measure item such as
     `award`, a value such as `50万` or a name… — never raw terminal names."""
     literals = _literals()
     texts = {literals[name] for name in accepted if name in literals}
     # by the English spelling, which no two keywords share (`until` and `to` are both 至 in Chinese)
     keywords = {name for name, (english, _) in KEYWORDS.items() if english in texts}
-    parts: list[str] = []
+    parts: list[Message] = []
     for punct in ("}", ")", "]", ":", ",", "=", "{", "["):
         if punct in texts:
-            parts.append(f"`{punct}`")
+            parts.append(text(f"`{punct}`"))
     if "STRING" in accepted:
-        parts.append('a quoted text such as `"第八条"`')
+        parts.append(msg("expect.quoted_text"))
     for group, noun, order in (
-        (_TOP_LEVEL, "a declaration", ("fact", "measure", "example")),
-        (_HEADER_ITEMS, "a header line", ("issuer", "issued", "valid")),
-        (_MEASURE_ITEMS, "a measure item", ("award", "require", "applicants")),
+        (_TOP_LEVEL, msg("expect.declaration"), ("fact", "measure", "example")),
+        (_HEADER_ITEMS, msg("expect.header_line"), ("issuer", "issued", "valid")),
+        (_MEASURE_ITEMS, msg("expect.measure_item"), ("award", "require", "applicants")),
     ):
         if len(keywords & set(group)) >= 3:
-            parts.append(f"{noun} ({_examples(order, chinese)}…)")
+            parts.append(msg("expect.group", noun=noun, examples=_examples(order, chinese)))
             keywords -= set(group)
     value_start = {"NAME", "QUANTITY"} <= accepted
     if value_start:
-        parts.append("a value (`50万`, `30%`, a name…)")
+        parts.append(msg("expect.value"))
         keywords -= set(_VALUE_KEYWORDS) - {"not"}
     else:
         for terminal, words in (
-            ("NAME", "a name"),
-            ("QUANTITY", "an amount such as `50万`, `30%` or `3000家`"),
-            ("DATE", "a date such as `2021-05-16`"),
+            ("NAME", msg("expect.name")),
+            ("QUANTITY", msg("expect.quantity")),
+            ("DATE", msg("expect.date")),
         ):
             if terminal in accepted:
                 parts.append(words)
         if "(" in texts:
-            parts.append("`(`")
+            parts.append(text("`(`"))
     if len(texts & _COMPARISONS) >= 3:
-        parts.append("a comparison (`>=`, `超过`, `以上`…)")
+        parts.append(msg("expect.comparison"))
     else:
-        parts.extend(f"`{t}`" for t in sorted(texts & _COMPARISONS))
+        parts.extend(text(f"`{t}`") for t in sorted(texts & _COMPARISONS))
     operators = texts & _OPERATORS
     if len(operators) >= 3:
-        parts.append("an operator (`+`, `*`…)")
+        parts.append(msg("expect.operator"))
     elif not value_start:
-        parts.extend(f"`{t}`" for t in sorted(operators))
+        parts.extend(text(f"`{t}`") for t in sorted(operators))
     # remaining keywords, in the order of the keyword table, spelled in the file's language
     for name in KEYWORDS:
         if name in keywords and name not in ("implies",):
-            parts.append(_keyword(name, chinese))
+            parts.append(text(_keyword(name, chinese)))
     if "$END" in accepted:
-        parts.append("the end of the file")
-    return _join(parts) if parts else "something else"
+        parts.append(msg("expect.end"))
+    return _join(parts) if parts else msg("expect.something_else")
 
 
-def _found(token: lark.Token) -> str:
+def _found(token: lark.Token) -> Message:
     value = str(token.value)
     if token.type == "$END":
-        return "the end of the file"
+        return msg("expect.end")
     if token.type == "NAME":
-        return f"the name `{value}`"
+        return msg("expect.found_name", name=value)
     if token.type == "STRING":
         shown = value if len(value) <= 24 else value[:20] + '…"'
-        return f"the text `{shown}`"
+        return msg("expect.found_text", text=shown)
     if value in _KEYWORD_OF:
-        return f"the keyword `{value}`"
-    return f"`{value}`"
+        return msg("expect.found_keyword", word=value)
+    return text(f"`{value}`")
 
 
 def _accepted(exc: UnexpectedToken) -> set[str]:
@@ -445,14 +447,15 @@ def _accepted(exc: UnexpectedToken) -> set[str]:
 
 @attrs.frozen
 class _Mistake:
-    """A common mistake: the `code`, `message` and `hint` to give, the unexpected `tokens` (their
-    text) it applies to, example files that make the same error, the keywords of which one must
-    stand earlier on the line (`after`; empty: any line), and an optional `repair` of the token's
-    text, of the same length, so that parsing can go on along the line."""
+    """A common mistake: the `code`, `message` and `hint` to give (catalogue messages made for the
+    file's keyword language: `hint(True)` proposes code with Chinese keywords), the unexpected
+    `tokens` (their text) it applies to, example files that make the same error, the keywords of
+    which one must stand earlier on the line (`after`; empty: any line), and an optional `repair`
+    of the token's text, of the same length, so that parsing can go on along the line."""
 
     code: Code
-    message: str
-    hint: str
+    message: Callable[[bool], Message]
+    hint: Callable[[bool], Message]
     tokens: frozenset[str]
     examples: tuple[str, ...]
     after: frozenset[str] = frozenset()
@@ -468,8 +471,8 @@ _PRE = 'fact x "x": money\nfact d "d": date\nfact b "b": bool\n'
 _CATALOGUE: tuple[_Mistake, ...] = (
     _Mistake(
         codes.E001,
-        "`=` is not a comparison",
-        "compare with `==`, or with a statutory word such as `达到` or `以上`",
+        lambda chinese: msg("parse.eq_not_comparison"),
+        lambda chinese: msg("parse.eq_hint"),
         frozenset({"="}),
         tuple(
             _PRE + body
@@ -487,15 +490,22 @@ _CATALOGUE: tuple[_Mistake, ...] = (
     ),
     _Mistake(
         codes.E204,
-        "`since` takes one date",
-        "`since(established) 届满 1年` is the time from that date to the evaluation date",
+        lambda chinese: msg("parse.since_one_date", since=spelling("since", chinese)),
+        lambda chinese: msg(
+            "parse.since_hint",
+            example=f"{spelling('since', chinese)}({'成立日期' if chinese else 'established'}) 届满 1年",
+        ),
         frozenset({","}),
         (_PRE + "assume since(d, d) 届满 1年",),
     ),
     _Mistake(
         codes.E001,
-        "a condition must start with `if`",
-        "write `if` (or `如`) before the condition: `award 50万 if revenue 超过 2000万`",
+        lambda chinese: msg("parse.condition_needs_if", word=spelling("if", chinese)),
+        lambda chinese: msg(
+            "parse.condition_hint",
+            word=spelling("if", chinese),
+            example="给予 50万 如 营业收入 超过 2000万" if chinese else "award 50万 if revenue 超过 2000万",
+        ),
         _COMPARISON_TOKENS,
         tuple(
             _PRE + f"measure m {{ {kw} {amount} x {cmp} 1万 }}"
@@ -685,12 +695,6 @@ _KEYWORDS_ZH = frozenset(zh for _, zh in KEYWORDS.values())
 _GLUE_WORDS = sorted(_KEYWORDS_ZH | set(PREFIX_WORDS) | set(POSTFIX_WORDS), key=len, reverse=True)
 
 
-def _chinese(text: str) -> bool:
-    """The file is written with Chinese keywords: its first word is one (as the builder decides)."""
-    first = re.search(r"[^\s#][^\s]*", re.sub(r"#[^\n]*", "", text))
-    return bool(first and first.group(0) in _KEYWORDS_ZH)
-
-
 def _parses_past(text: str, offset: int) -> bool:
     """True when `text` parses, or fails only after `offset`."""
     # the parse reads left to right, so the text up to the end of the line is enough to tell
@@ -736,30 +740,30 @@ def _glued(text: str, exc: UnexpectedToken) -> tuple[lark.Token, str, str] | Non
 # ------------------------------------------------------------------------- reporting
 
 
-_CHARACTER_HINTS: dict[str, tuple[str, str]] = {
+_CHARACTER_HINTS: dict[str, tuple[Message, str]] = {
     # character: (hint, one-character repair)
-    "“": ('write text in straight quotes: `"…"`', '"'),
-    "”": ('write text in straight quotes: `"…"`', '"'),
-    "‘": ('write text in straight double quotes: `"…"`', '"'),
-    "’": ('write text in straight double quotes: `"…"`', '"'),
-    "「": ('write text in straight quotes: `"…"`', '"'),
-    "」": ('write text in straight quotes: `"…"`', '"'),
-    "《": ('write a title in straight quotes: `"…"`', '"'),
-    "》": ('write a title in straight quotes: `"…"`', '"'),
-    "、": ("separate items with `,`", ","),
-    "；": ("an item ends at the end of its line; no `;` is needed", " "),
-    ";": ("an item ends at the end of its line; no `;` is needed", " "),
-    "。": ("an item ends at the end of its line; no `。` is needed", " "),
-    "【": ("use `[` and `]`", "["),
-    "】": ("use `[` and `]`", "]"),
+    "“": (msg("parse.straight_quotes"), '"'),
+    "”": (msg("parse.straight_quotes"), '"'),
+    "‘": (msg("parse.straight_double_quotes"), '"'),
+    "’": (msg("parse.straight_double_quotes"), '"'),
+    "「": (msg("parse.straight_quotes"), '"'),
+    "」": (msg("parse.straight_quotes"), '"'),
+    "《": (msg("parse.title_quotes"), '"'),
+    "》": (msg("parse.title_quotes"), '"'),
+    "、": (msg("parse.comma"), ","),
+    "；": (msg("parse.no_end_mark", mark=";"), " "),
+    ";": (msg("parse.no_end_mark", mark=";"), " "),
+    "。": (msg("parse.no_end_mark", mark="。"), " "),
+    "【": (msg("parse.square_brackets"), "["),
+    "】": (msg("parse.square_brackets"), "]"),
     # spaces and invisible marks pasted from word processors
-    "\u00a0": ("this is a no-break space; type a plain space", " "),
-    "\u2002": ("this is a wide space; type a plain space", " "),
-    "\u2003": ("this is a wide space; type a plain space", " "),
-    "\u2009": ("this is a thin space; type a plain space", " "),
-    "\u200b": ("delete the invisible zero-width space", " "),
-    "\u2060": ("delete the invisible word joiner", " "),
-    "\ufeff": ("delete the invisible byte-order mark", " "),
+    "\u00a0": (msg("parse.no_break_space"), " "),
+    "\u2002": (msg("parse.wide_space"), " "),
+    "\u2003": (msg("parse.wide_space"), " "),
+    "\u2009": (msg("parse.thin_space"), " "),
+    "\u200b": (msg("parse.zero_width_space"), " "),
+    "\u2060": (msg("parse.word_joiner"), " "),
+    "\ufeff": (msg("parse.byte_order_mark"), " "),
 }
 
 
@@ -777,15 +781,15 @@ def _report_character(source: SourceFile, text: str, exc: UnexpectedCharacters, 
     if ch == '"':
         sink.report(
             codes.E003,
-            'this text has no closing `"` on its line',
+            msg("parse.unclosed_text"),
             span,
-            hint='a text ends on the line it starts; close it with `"`',
+            hint=msg("parse.close_text"),
         )
         return _skip(text, at)
-    hint: str | None
+    hint: Message | None
     if ch in _CHARACTER_HINTS:
         hint, repair = _CHARACTER_HINTS[ch]
-        sink.report(codes.E003, f"unexpected character {shown}", span, hint=hint)
+        sink.report(codes.E003, msg("parse.unexpected_character", shown=shown), span, hint=hint)
         text = text[:at] + repair + text[at + 1 :]
         if repair == '"':
             # the closing mark of the pair is the same mistake: repair it without a second report
@@ -797,12 +801,12 @@ def _report_character(source: SourceFile, text: str, exc: UnexpectedCharacters, 
         return text
     hint = None
     if ch in "%‰" and at > 0 and text[at - 1] == " ":
-        hint = f"write the number and `{ch}` together: `50{ch}`"
+        hint = msg("parse.percent_together", mark=ch)
     elif ch.isalpha():
-        hint = "a name is ASCII letters, digits and `_`, or Chinese characters"
+        hint = msg("parse.name_characters")
     elif ch == "'":
-        hint = 'write text in double quotes: `"…"`'
-    sink.report(codes.E003, f"unexpected character {shown}", span, hint=hint)
+        hint = msg("parse.double_quotes")
+    sink.report(codes.E003, msg("parse.unexpected_character", shown=shown), span, hint=hint)
     return text[:at] + " " + text[at + 1 :]
 
 
@@ -822,7 +826,7 @@ class _Failure:
     text: str
     exc: UnexpectedToken
     accepted: set[str]
-    expected: str
+    expected: Message
     chinese: bool
 
     @property
@@ -833,7 +837,7 @@ class _Failure:
 def _report_token(source: SourceFile, text: str, exc: UnexpectedToken, sink: Sink) -> str | None:
     """Report an unexpected token; return the text with the broken part skipped, or None when
     there is nothing after it to parse."""
-    chinese = _chinese(text)
+    chinese = chinese_keywords(text)
     accepted = _accepted(exc)
     failure = _Failure(source, text, exc, accepted, describe_expected(accepted, chinese), chinese)
     if exc.token.type == "$END":
@@ -853,9 +857,9 @@ def _report_end(f: _Failure, sink: Sink) -> None:
     hint = None
     braces = _open_braces(f.text, len(f.text))
     if braces and "RBRACE" in f.accepted:
-        notes.append(Note("this `{` is never closed", f.source.span(braces[-1], braces[-1] + 1)))
-        hint = "add `}` where the block ends"
-    message = f"the file ends too early; expected {f.expected}"
+        notes.append(Note(msg("parse.never_closed"), f.source.span(braces[-1], braces[-1] + 1)))
+        hint = msg("parse.close_block_end")
+    message = msg("parse.ends_early", expected=f.expected)
     sink.report(codes.E002, message, f.source.span(end, end), notes=notes, hint=hint)
 
 
@@ -867,28 +871,35 @@ def _report_keyword_as_name(f: _Failure, sink: Sink) -> str | None:
     at, stop = _bounds(keyword)
     where = f.source.span(at, stop)
     if _KEYWORD_OF[word] in ("if", "unless"):
+        award, unset = (spelling(k, f.chinese) for k in ("award", "unset"))
         sink.report(
             codes.E001,
-            f"the clause gives no amount before `{word}`",
+            msg("parse.no_amount_before", word=word),
             where,
-            hint="write the amount first: `award 50万 if …`, or `award unset if …` when the text gives "
-            "no figure",
+            hint=msg(
+                "parse.amount_first", example=f"{award} 50万 {word} …", unset=f"{award} {unset} {word} …"
+            ),
         )
     elif _KEYWORD_OF[word] == "ceiling":
-        award, cap = (_keyword(k, f.chinese).strip("`") for k in ("award", "cap"))
+        award, cap = (spelling(k, f.chinese) for k in ("award", "cap"))
+        base = "投资额" if f.chinese else "investment"
         sink.report(
             codes.E001,
-            f"`{word}` after an amount is a cap, written `{cap}`",
+            msg("parse.ceiling_after", word=word, cap=cap),
             where,
-            hint=f"`{word}` goes before the amount (`{award} {word} 50万`: at most 50万); a limit after "
-            f"the amount is a cap: `{award} 50% * {'投资额' if f.chinese else 'investment'} {cap} 1500万`",
+            hint=msg(
+                "parse.ceiling_hint",
+                word=word,
+                before=f"{award} {word} 50万",
+                after=f"{award} 50% * {base} {cap} 1500万",
+            ),
         )
     else:
         sink.report(
             codes.E001,
-            f"`{word}` is a keyword, but here it stands where a value or name belongs",
+            msg("parse.keyword_as_value", word=word),
             where,
-            hint=f"expected {f.expected} after it",
+            hint=msg("parse.expected_after", expected=f.expected),
         )
     return _skip(f.text, _bounds(f.token)[0], str(f.token.value))
 
@@ -900,14 +911,14 @@ def _report_known_mistake(f: _Failure, sink: Sink) -> str | None:
     mistake = _match(f.exc, f.text[line_start:start])
     if mistake is None:
         return None
-    message, hint, repair = mistake.message, mistake.hint, mistake.repair
+    message, hint, repair = mistake.message(f.chinese), mistake.hint(f.chinese), mistake.repair
     after = f.text[end : end + 1]
     proposed = None  # the catalogue's repairs only let the parse go on; this one is the hint's
     if value == "=" and after and after in "<>":
-        message, hint = f"`={after}` is written `{after}=`", f"write `{after}=`"
+        message, hint = msg("parse.reversed_comparison", after=after), msg("parse.write", code=f"{after}=")
         end, repair = end + 1, f"{after}="
         proposed = repair
-    if mistake.message.startswith("a condition"):
+    if message.id == "parse.condition_needs_if":
         # point at the whole would-be condition, from the name before the comparison
         previous = f.exc.interactive_parser.parser_state.value_stack[-1] if f.exc.interactive_parser else None
         if isinstance(previous, lark.Token) and previous.start_pos is not None:
@@ -944,9 +955,9 @@ def _report_split_amount(f: _Failure, sink: Sink) -> str | None:
     where = f.source.span(at, line_start + split.end())
     sink.report(
         codes.E001,
-        "a number and its unit are written together",
+        msg("parse.split_amount"),
         where,
-        hint=f"write `{number}{unit}`",
+        hint=msg("parse.write", code=f"{number}{unit}"),
         fix=Fix(where, f"{number}{unit}"),
     )
     return _skip(f.text, start, str(f.token.value))
@@ -960,9 +971,9 @@ def _report_glued(f: _Failure, sink: Sink) -> str | None:
     where = f.source.span(*_bounds(name))
     sink.report(
         codes.E001,
-        f"`{name.value}` reads as one name; the keyword `{word}` needs a space",
+        msg("parse.glued", name=str(name.value), word=word),
         where,
-        hint=f"write `{fixed}`",
+        hint=msg("parse.write", code=fixed),
         fix=Fix(where, fixed),
     )
     start, _ = _bounds(f.token)
@@ -983,8 +994,8 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
     start, end = _bounds(token)
     value = str(token.value)
     span = f.source.span(start, end)
-    message = f"expected {f.expected}, found {_found(token)}"
-    hint: str | None = None
+    message = msg("parse.expected_found", expected=f.expected, found=_found(token))
+    hint: Message | None = None
     fix: str | None = None  # the text that replaces `span`, where the hint proposes it
     notes: list[Note] = []
     before = re.search(r"[\d,.]*$", text[:start])
@@ -992,31 +1003,31 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
         begin = start - len(before.group(0))
         number = re.match(r"[\d,.]+[^\s{}:,]*", text[begin:])
         written = number.group(0) if number else value
-        message = "numbers are written without thousands separators"
-        hint = f"write `{written.replace(',', '')}`, not `{written}`"
+        message = msg("parse.thousands")
+        hint = msg("parse.write_not", code=written.replace(",", ""), written=written)
         span, fix = f.source.span(begin, begin + len(written)), written.replace(",", "")
     elif "STRING" in f.accepted and token.type in ("NAME", "QUANTITY") and "NAME" not in f.accepted:
         run = re.match(r"[^\s{}:,]+", text[start:])
         word = run.group(0) if run else value
-        message = f"`{word}` must be in quotes"
-        hint = f'labels, citations and other text are quoted: `"{word}"`'
+        message = msg("parse.needs_quotes", word=word)
+        hint = msg("parse.quote_text", word=word)
         span, fix = f.source.span(start, start + len(word)), f'"{word}"'
     elif value in _KEYWORD_OF and "NAME" in f.accepted:
-        message = f"`{value}` is a keyword and cannot be used as a name here"
-        hint = "choose another name; docs/language.md lists the keywords"
+        message = msg("parse.keyword_as_name", word=value)
+        hint = msg("parse.other_name")
     elif _is_top_level(value) and "RBRACE" in f.accepted:
         braces = _open_braces(text, start)
         if braces:
             brace = f.source.span(braces[-1], braces[-1] + 1)
-            notes.append(Note("the block opened here is not closed", brace))
-            hint = "add `}` before this line"
+            notes.append(Note(msg("parse.block_not_closed"), brace))
+            hint = msg("parse.close_block_before")
     elif token.type == "NAME" and (keyword := _closest_keyword(value, f.accepted)) is not None:
-        hint = f"did you mean `{keyword}`?"
+        hint = msg("parse.did_you_mean", word=keyword)
     elif token.type in ("NAME", "STRING", "QUANTITY") and "COMMA" in f.accepted:
-        hint = "separate the items with `,`"
+        hint = msg("parse.separate_items")
     elif value == "-" and text[start - 1 : start].isalnum() and (tail := re.match(r"-(\w+)", text[start:])):
         head = re.search(r"\w+$", text[:start])
-        hint = f"a name joins its words with `_`: `{head.group(0) if head else ''}_{tail.group(1)}`"
+        hint = msg("parse.underscore", name=f"{head.group(0) if head else ''}_{tail.group(1)}")
     sink.report(
         codes.E001, message, span, notes=notes, hint=hint, fix=None if fix is None else Fix(span, fix)
     )
@@ -1057,9 +1068,9 @@ def _fullwidth_warnings(source: SourceFile, sink: Sink) -> None:
         run = source.text[start:end]
         sink.report(
             codes.W211,
-            f"full-width `{run}` is read as `{normalize(run)}`",
+            msg("read.fullwidth", run=run, read=normalize(run)),
             source.span(start, end),
-            hint="type digits, letters and `%` in half-width (ASCII) form",
+            hint=msg("read.fullwidth_hint"),
         )
 
 
@@ -1070,9 +1081,9 @@ def parse(source: SourceFile, sink: Sink) -> tuple[builder.Parsed, list[lark.Tok
     if size > MAX_BYTES:  # text given in memory has not been through decode()
         sink.report(
             codes.E005,
-            f"the file is {size} bytes; the limit is {MAX_BYTES}",
+            msg("read.file_too_large", size=size, limit=MAX_BYTES),
             source.span(0, 0),
-            hint="split the policy into several files",
+            hint=msg("read.split_file"),
         )
         return None
     text = normalize(source.text)
@@ -1081,9 +1092,9 @@ def parse(source: SourceFile, sink: Sink) -> tuple[builder.Parsed, list[lark.Tok
     if depth > MAX_NESTING:
         sink.report(
             codes.E005,
-            f"brackets nest {depth} deep; the limit is {MAX_NESTING}",
+            msg("read.nesting", depth=depth, limit=MAX_NESTING),
             source.span(where, where + 1),
-            hint="break the expression up, for example with a parameter",
+            hint=msg("read.nesting_hint"),
         )
         return None
     comments: list[lark.Token] = []
@@ -1104,9 +1115,9 @@ def parse(source: SourceFile, sink: Sink) -> tuple[builder.Parsed, list[lark.Tok
         stop = text.find(" ", at)
         sink.report(
             codes.E005,
-            f"this declaration nests more than {MAX_DEPTH} levels deep",
+            msg("read.too_deep", limit=MAX_DEPTH),
             source.span(at, stop if stop > at else at + 1),
-            hint="break the expression up, for example with a parameter or a helper fact",
+            hint=msg("read.too_deep_hint"),
         )
         return None
     return parsed, comments
