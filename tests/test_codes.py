@@ -154,7 +154,7 @@ def test_chinese_page(code: str) -> None:
 
 def test_a_stale_message_block_is_seen() -> None:
     page = (ZH_PAGES / "E101.md").read_text(encoding="utf-8")
-    stale = page.replace("did you mean", "perhaps")
+    stale = page.replace("error[E101]:", "error[E101]: stale")
     assert stale != page and error_pages.refreshed("E101", stale) == page
 
 

@@ -82,5 +82,5 @@ def test_examples_from_a_base_pass_with_hand_computed_amounts() -> None:
 def test_a_wrong_expectation_in_an_extending_example_still_fails() -> None:
     text = POLICY.replace("expect m = 40万", "expect m = 20万")
     results = run_examples(_checked(text), text)
-    failed = [(r.example.name, r.failures) for r in results if not r.passed]
-    assert failed == [("设定比例之后", ("m: expected = 20万元, got 确定金额 40万元",))]
+    failed = [(r.example.name, [f.render("en") for f in r.failures]) for r in results if not r.passed]
+    assert failed == [("设定比例之后", ["m: expected = 20万元, got 确定金额 40万元"])]

@@ -894,14 +894,14 @@ class _Checker:
         for name in limit.counting:
             text = name.text
             if text in seen:
-                self.sink.report(codes.E208, f"`{text}` is counted twice by this funding limit", name.span)
+                self.sink.report(codes.E208, msg("check.counted_twice", name=text), name.span)
             seen.add(text)
             if text == m.name.text:
                 self.sink.report(
                     codes.E225,
-                    f"a funding limit of `{text}` counts `{text}` itself: its own award is always counted",
+                    msg("check.limit_counts_itself", name=text),
                     name.span,
-                    hint="count the funding already received and the other measures' awards",
+                    hint=msg("hint.limit_counts_itself"),
                 )
             elif text not in self.model.measures:  # a measure's award, or a fact's amount
                 self.money(name, "the funding already received")
@@ -938,11 +938,9 @@ class _Checker:
                     circle = " → ".join([start, *(t for t, _ in path), start])
                     self.sink.report(
                         codes.E225,
-                        f"funding limits count each other's awards in a circle: {circle}",
+                        msg("check.limit_circle", circle=circle),
                         name.span,
-                        hint="let one measure's limit count the others and leave the others' limits "
-                        "to their facts: the measures counted are paid first, the measure stating the "
-                        "limit last",
+                        hint=msg("hint.limit_circle"),
                     )
             elif target not in visited:
                 path.append((target, name))
@@ -1279,7 +1277,7 @@ class _Checker:
             if psym is None:
                 self.sink.report(
                     codes.E101,
-                    f"`{binding.name.text}` is not a parameter",
+                    msg("check.not_a_parameter", name=binding.name.text),
                     binding.name.span,
                     hint=_suggest(binding.name.text, self.model.params),
                 )
@@ -1288,7 +1286,9 @@ class _Checker:
                 continue
             got = T.TEXT if isinstance(binding.value, ast.Text) else self.expr(binding.value, psym.type)
             if "error" not in (got.kind, psym.type.kind) and got != psym.type:
-                message = f"`{binding.name.text}` is {describe(psym.type)}, but this value is {describe(got)}"
+                message = msg(
+                    "check.value_type", name=binding.name.text, type=describe(psym.type), got=describe(got)
+                )
                 self.sink.report(codes.E201, message, binding.value.span, hint=_literal_hint(psym.type))
         for binding in ex.given:
             sym = self.model.facts.get(binding.name.text)
@@ -1326,13 +1326,12 @@ class _Checker:
         found = named.get(ex.base.value, [])
         if len(found) != 1:
             if found:
-                message = f'{len(found)} examples or `base_applicant` blocks are named "{ex.base.value}"'
-                hint = "give each a name of its own, and extend the one meant"
+                message = msg("check.base_named_twice", count=len(found), name=ex.base.value)
+                hint = msg("hint.base_named_twice")
             else:
-                message = f'no example or `base_applicant` block named "{ex.base.value}"'
-                hint = (
-                    _suggest(ex.base.value, named)
-                    or "name an `example` or a `base_applicant` block of this file"
+                message = msg("check.no_base", name=ex.base.value, block=self.kw("base"))
+                hint = _suggest(ex.base.value, named) or msg(
+                    "hint.no_base", example=self.kw("example"), block=self.kw("base")
                 )
             self.sink.report(codes.E120, message, ex.base.span, hint=hint)
             return
@@ -1345,9 +1344,9 @@ class _Checker:
                 path = " → ".join(f'"{n}"' for n in [*chain, current.name])
                 self.sink.report(
                     codes.E121,
-                    f"the examples extend each other in a circle: {path}",
+                    msg("check.base_circle", path=path),
                     ex.base.span,
-                    hint="let one of them give its facts without `from`",
+                    hint=msg("hint.base_circle", keyword=self.sample("from", "基于")),
                 )
                 return
             chain.append(current.name)
