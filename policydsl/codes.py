@@ -28,6 +28,7 @@ E105 = Code("E105", ERROR, "unknown measure or clause")
 E106 = Code("E106", ERROR, "unknown applicant kind")
 E107 = Code("E107", ERROR, "unknown option")
 E109 = Code("E109", ERROR, "exception involving a bonus")
+E110 = Code("E110", ERROR, "applicant roles that cannot go together")
 W108 = Code("W108", WARNING, "missing policy header")
 
 # types and units

@@ -97,6 +97,9 @@ def literal(value: Any, ty: Shown, chinese: bool = False) -> str:
         return f"{count}天"
     if isinstance(value, str):
         return value
+    if isinstance(value, frozenset):  # the applicant's roles: one as its name, several as a set
+        roles = sorted(value)
+        return roles[0] if len(roles) == 1 else "{" + ", ".join(roles) + "}"
     if ty.kind == "money":
         return money_literal(value)
     if ty.kind == "percent":
@@ -137,6 +140,9 @@ def describe(witness: Witness, plan: P.Plan, chinese: bool = False) -> str:
             member = plan.enums.get(spec.enum, {}).get(text)
             if member is not None and member != text:
                 shown = f"{text}（{member}）"
+        elif spec.kind == "roles" and isinstance(witness.facts[name], frozenset):
+            labels = "、".join(plan.kinds.get(k, k) for k in sorted(witness.facts[name]))
+            shown = f"{text}（{labels}）"
         parts.append(f"{label} {name} = {shown}".strip())
     for key, text in param_literals(witness, plan, chinese).items():
         param = plan.params.get(key.split("@")[0])

@@ -230,6 +230,8 @@ class _Checker:
             sym = T.FactSym(APPLICANT_FACT[0], T.enum(T.APPLICANT_ENUM), None)
             for spelling in APPLICANT_FACT:
                 self.model.facts[spelling] = sym
+        for group in self.policy.of(ast.ExclusiveKinds):
+            self.exclusive(group)
         for e in self.policy.of(ast.EnumDecl):
             if not self.define(e.name, "enum"):
                 continue
@@ -566,6 +568,10 @@ class _Checker:
         if subject.kind not in ("enum", "error"):
             message = f"a tier table is keyed by an enum, but this is {describe(subject)}"
             self.sink.report(codes.E202, message, node.subject.span)
+        elif subject.enum == T.APPLICANT_ENUM:
+            message = "a tier table cannot be keyed by the applicant's kind: an applicant may have several"
+            hint = "write one condition per kind: `… if applicant == platform`"
+            self.sink.report(codes.E202, message, node.subject.span, hint=hint)
         elif subject.kind == "enum":
             self.enum_keys(subject, [e.key for e in node.entries if e.key is not None])
         rows = [(self.value(e.value, expected), e.value.span) for e in node.entries]
@@ -974,7 +980,7 @@ class _Checker:
                     self.measure_ref(target)
             case ast.Example():
                 self.example(item)
-            case ast.KindDecl() | ast.EnumDecl() | ast.UnitDecl():
+            case ast.KindDecl() | ast.ExclusiveKinds() | ast.EnumDecl() | ast.UnitDecl():
                 pass
             case _:
                 assert_never(item)
@@ -994,14 +1000,7 @@ class _Checker:
             match item:
                 case ast.Applicants():
                     for kind in item.kinds:
-                        if kind.text not in self.model.kinds:
-                            self.sink.report(
-                                codes.E106,
-                                f"unknown applicant kind `{kind.text}`",
-                                kind.span,
-                                hint=_suggest(kind.text, self.model.kinds)
-                                or "declare it: `kind " + kind.text + ' "…"`',
-                            )
+                        self.unknown_kind(kind)
                 case ast.Pays():
                     for form in item.forms:
                         self.option(form, PAYMENT_FORMS, "payment form")
@@ -1127,6 +1126,66 @@ class _Checker:
         finally:
             self.in_example = False
 
+    def unknown_kind(self, kind: ast.Ident) -> bool:
+        """Report a kind of applicant the file does not declare (E106); True when it is unknown."""
+        if kind.text in self.model.kinds:
+            return False
+        self.sink.report(
+            codes.E106,
+            f"unknown applicant kind `{kind.text}`",
+            kind.span,
+            hint=_suggest(kind.text, self.model.kinds) or "declare it: `kind " + kind.text + ' "…"`',
+        )
+        return True
+
+    def exclusive(self, group: ast.ExclusiveKinds) -> None:
+        """An `exclusive_kinds` group: declared kinds, each named once, at least two of them."""
+        seen: list[str] = []
+        for kind in group.kinds:
+            if self.unknown_kind(kind):
+                continue
+            if kind.text in seen:
+                self.sink.report(codes.E110, f"`{kind.text}` is named twice in this group", kind.span)
+                continue
+            seen.append(kind.text)
+        if len(group.kinds) < 2:
+            self.sink.report(
+                codes.E110,
+                "`exclusive_kinds` needs at least two kinds that exclude each other",
+                group.span,
+                hint="name every kind of the group: `exclusive_kinds { enterprise, association }`",
+            )
+        elif len(seen) == len(group.kinds):
+            self.model.exclusive_kinds.append(tuple(seen))
+
+    def roles(self, binding: ast.Binding, roles: ast.Roles, fact: T.FactSym) -> None:
+        """An example's set of roles `{a, b}`: for the applicant's kind only, every role declared and
+        named once, never two roles the policy says exclude each other."""
+        if fact.type != T.enum(T.APPLICANT_ENUM):
+            message = (
+                f"`{binding.name.text}` is {describe(fact.type)}, but this value is a set of applicant kinds"
+            )
+            self.sink.report(codes.E201, message, roles.span, hint=_literal_hint(fact.type))
+            return
+        seen: list[str] = []
+        for kind in roles.kinds:
+            if self.unknown_kind(kind):
+                continue
+            if kind.text in seen:
+                self.sink.report(codes.E110, f"`{kind.text}` is named twice in this set", kind.span)
+                continue
+            seen.append(kind.text)
+        for group in self.model.exclusive_kinds:
+            both = [k for k in group if k in seen]
+            if len(both) > 1:
+                self.sink.report(
+                    codes.E110,
+                    f"`{both[0]}` and `{both[1]}` exclude each other (`exclusive_kinds`): "
+                    "an applicant is only one of them",
+                    roles.span,
+                    hint="keep one of them",
+                )
+
     def _example(self, ex: ast.Example) -> None:
         for binding in ex.given:
             sym = self.model.facts.get(binding.name.text)
@@ -1137,8 +1196,11 @@ class _Checker:
                     binding.name.span,
                     hint=_suggest(binding.name.text, self.model.facts),
                 )
-                if not isinstance(binding.value, ast.Text):
+                if not isinstance(binding.value, ast.Text | ast.Roles):
                     self.expr(binding.value)
+                continue
+            if isinstance(binding.value, ast.Roles):
+                self.roles(binding, binding.value, sym)
                 continue
             got = T.TEXT if isinstance(binding.value, ast.Text) else self.expr(binding.value, sym.type)
             plain_count = sym.type.kind == "count" and got.kind == "number"

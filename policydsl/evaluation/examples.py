@@ -26,7 +26,7 @@ class Given:
     that uses no fact, lowered (`text` as written)."""
 
     fact: str
-    value: P.Expr | str
+    value: P.Expr | str | tuple[str, ...]
     text: str = ""
 
 
@@ -79,6 +79,8 @@ def read_examples(model: Model, plan: P.Plan, source_text: str = "") -> Examples
     def given(binding: ast.Binding) -> Given:
         if isinstance(binding.value, ast.Text):
             return Given(binding.name.text, binding.value.value)
+        if isinstance(binding.value, ast.Roles):  # the applicant's roles, as an input's list
+            return Given(binding.name.text, tuple(k.text for k in binding.value.kinds))
         return Given(binding.name.text, *lowered(binding.value))
 
     def expected(e: ast.Expectation) -> Expected:
@@ -127,10 +129,18 @@ def given_facts(interpreter: Interpreter, example: Example) -> dict[str, Any]:
     for given in example.given:
         if isinstance(given.value, str):
             facts[given.fact] = given.value
+        elif isinstance(given.value, tuple):
+            facts[given.fact] = list(given.value)
         elif isinstance(given.value, P.DurationConst):
             facts[given.fact] = given.value.text
         else:
             facts[given.fact] = interpreter.literal(given.value, given.text)
+        spec = interpreter.specs.get(given.fact)
+        if spec is not None and spec.kind == P.ROLES:  # one kind or several: the set of roles
+            try:
+                facts[given.fact] = rt.parse_fact(spec, facts[given.fact])
+            except ValueError as exc:
+                raise rt.InputError([f"`{given.fact}` ({spec.label}): {exc}"]) from None
     return facts
 
 
