@@ -119,6 +119,7 @@ class GeneratedPolicy:
     valid_from: datetime.date | None
     valid_until: datetime.date | None
     unit: str = COUNT_UNIT
+    exclusive: tuple[tuple[str, ...], ...] = ()  # groups of kinds that exclude each other
 
     @property
     def measuring(self) -> bool:
@@ -138,6 +139,7 @@ class _Writer:
         self.enums: dict[str, tuple[str, ...]] = {}
         self.enum_labels: dict[str, tuple[str, ...]] = {}
         self.kinds: list[str] = []
+        self.exclusive: list[tuple[str, ...]] = []
         self.measures: list[str] = []
         self.bodies: list[list[str]] = []  # each measure's items, for a copy-pasted measure
         unit = self.pick(UNIT_CHOICES)
@@ -430,6 +432,12 @@ class _Writer:
         if form == 1:
             return self.kw(self.pick(["true", "false"]))
         enums = [n for n, t in self.facts.items() if t.startswith("enum:")]
+        if form == 2 and self.kinds and self.chance(0.3):  # the applicant's roles
+            subject = self.pick(["applicant", "申报主体"])
+            if self.chance(0.5):
+                chosen = self.draw(st.lists(st.sampled_from(self.kinds), min_size=1, max_size=3, unique=True))
+                return f"{subject} {self.kw('in')} [{', '.join(chosen)}]"
+            return f"{subject} {self.pick(['==', '!=', '≠'])} {self.pick(self.kinds)}"
         if form == 2 and enums:
             fact = self.pick(enums)
             members = self.enums[self.facts[fact][5:]]
@@ -825,7 +833,9 @@ class _Writer:
         for fact in names:
             bindings.append(f"{fact}: {self.given_value(self.facts[fact])}")
         if self.kinds and self.chance(0.7):
-            bindings.append(f"applicant: {self.pick(self.kinds)}")
+            roles = self.draw(roles_of(tuple(self.kinds), tuple(self.exclusive)))
+            one = len(roles) == 1 and self.chance(0.5)
+            bindings.append(f"applicant: {roles[0]}" if one else "applicant: {" + ", ".join(roles) + "}")
         lines = [
             f"{self.kw('example')} {self.text()}{on} {{",
             f"  {self.kw('given')} {{ {', '.join(bindings)} }}",
@@ -853,6 +863,10 @@ class _Writer:
             parts.append(header)
         for _ in range(self.count(0, 3)):
             parts.append(self.kind())
+        if len(self.kinds) >= 2 and self.chance(0.3):
+            group = tuple(self.draw(st.lists(st.sampled_from(self.kinds), min_size=2, unique=True)))
+            self.exclusive.append(group)
+            parts.append(f"{self.kw('exclusive_kinds')} {{ {', '.join(group)} }}")
         if self.declared:
             parts.append(f"{self.kw('unit')} {self.unit}{self.opt_text()}")
         for _ in range(self.count(0, 2)):
@@ -891,6 +905,7 @@ class _Writer:
             start,
             end,
             self.unit,
+            tuple(self.exclusive),
         )
 
 
@@ -962,8 +977,23 @@ def applicants(draw: st.DrawFn, policy: GeneratedPolicy, complete: bool = False)
         if complete or draw(st.integers(0, 9)) < 8:
             facts[name] = draw(fact_value(policy, ty))
     if policy.kinds and (complete or draw(st.booleans())):
-        facts["applicant"] = draw(st.sampled_from(policy.kinds))
+        roles = draw(roles_of(policy.kinds, policy.exclusive))
+        # one role as a text; several as a JSON list or a CSV cell (`a;b`, labels aside)
+        if len(roles) == 1 and draw(st.booleans()):
+            facts["applicant"] = roles[0]
+        else:
+            facts["applicant"] = draw(st.sampled_from([roles, ";".join(roles), "、".join(roles)]))
     return facts
+
+
+@st.composite
+def roles_of(draw: st.DrawFn, kinds: tuple[str, ...], exclusive: tuple[tuple[str, ...], ...]) -> list[str]:
+    """One or more distinct kinds, at most one of each exclusive group."""
+    roles = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=3, unique=True))
+    for group in exclusive:
+        held = [r for r in roles if r in group]
+        roles = [r for r in roles if r not in held[1:]]
+    return roles
 
 
 def evaluation_dates(policy: GeneratedPolicy) -> st.SearchStrategy[datetime.date]:

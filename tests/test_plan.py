@@ -506,7 +506,9 @@ def test_examples_are_handed_on_as_plain_data(path: Path) -> None:
     assert not _ast_nodes(examples.cases)
     for example in examples.cases:
         for g in example.given:
-            assert isinstance(g.value, str) or type(g.value) in P.EXPR_CLASSES
+            # a text, the applicant's roles as names, or a plan expression
+            roles = isinstance(g.value, tuple) and all(isinstance(k, str) for k in g.value)
+            assert isinstance(g.value, str) or roles or type(g.value) in P.EXPR_CLASSES
         for e in example.expectations:
             assert e.value is None or type(e.value) in P.EXPR_CLASSES
 

@@ -10,7 +10,6 @@ from fractions import Fraction
 import attrs
 
 from policydsl.plan import nodes as P
-from policydsl.syntax.keywords import APPLICANT_FACT
 
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
 _NUMERIC = ("money", "percent", "number", "count", "per_unit")
@@ -321,10 +320,9 @@ def domain_box(plan: P.Plan) -> Box:
 
 
 def gate_box(measure: P.Measure, plan: P.Plan, shared: Box) -> Box:
-    """The outer box of what a measure asks (kinds, requirements) within the shared eligibility."""
+    """The outer box of what a measure asks (its requirements) within the shared eligibility.  The
+    kinds it serves are no box: an applicant may have several roles (the solver decides)."""
     box = shared
-    if measure.applicants is not None and measure.applicants.kinds:
-        box = box.meet(Box({APPLICANT_FACT[0]: frozenset(measure.applicants.kinds)}))
     for gate in measure.gates:
         if gate.kind == "require":
             box = box.meet(box_of(gate.cond, plan))

@@ -104,7 +104,15 @@ class EnumTerm:
     enum: str
 
 
-Value = Any  # Term | Formula | DateTerm | DurationTerm | EnumTerm
+@attrs.frozen
+class RolesTerm:
+    """The applicant's roles: one Bool per kind of applicant (`roles`, kind -> Bool), at least one of
+    them true and at most one of each group the policy declares exclusive."""
+
+    roles: Mapping[str, Any]
+
+
+Value = Any  # Term | Formula | DateTerm | DurationTerm | EnumTerm | RolesTerm
 
 
 @attrs.frozen
@@ -376,6 +384,13 @@ class Encoder:
             var = z3.Int(name, self.ctx)
             self.background.append(z3.And(var >= 0, var < len(spec.members)))
             value = EnumTerm(var, spec.enum)
+        elif kind == "roles":
+            # roles overlap unless the policy says they exclude each other
+            roles = {member: z3.Bool(f"{name}.{member}", self.ctx) for member, _ in spec.members}
+            self.background.append(self.or_(*roles.values()))
+            for group in spec.exclusive:
+                self.background.append(z3.AtMost(*(roles[k] for k in group if k in roles), 1))
+            value = RolesTerm(roles)
         elif kind == "date":
             value = self._date_vars(name)
         elif kind == "duration":
@@ -457,7 +472,7 @@ class Encoder:
     def num(self, node: P.Expr) -> Term:
         """A numeric expression (money in 元, percentages as fractions, counts) as a Real term."""
         value = self.value(node)
-        if isinstance(value, DateTerm | DurationTerm | EnumTerm) or z3.is_bool(value):
+        if isinstance(value, DateTerm | DurationTerm | EnumTerm | RolesTerm) or z3.is_bool(value):
             raise Unsupported("a number was expected here", node)
         return value
 
@@ -492,6 +507,8 @@ class Encoder:
                 return self._since(node)
             case P.In():
                 subject = self.value(node.subject)
+                if isinstance(subject, RolesTerm):  # the applicant has any of the roles
+                    return self.or_(*(subject.roles[v] for v in node.members if v in subject.roles))
                 if not isinstance(subject, EnumTerm):
                     raise Unsupported("`in [...]` needs an enum value", node)
                 members = self.enums.get(subject.enum, [])
@@ -583,7 +600,9 @@ class Encoder:
             return DurationTerm(
                 left.count + right.count if node.op == "+" else left.count - right.count, left.unit
             )
-        if isinstance(left, DurationTerm | EnumTerm) or isinstance(right, DurationTerm | EnumTerm):
+        if isinstance(left, DurationTerm | EnumTerm | RolesTerm) or isinstance(
+            right, DurationTerm | EnumTerm | RolesTerm
+        ):
             raise Unsupported("arithmetic on durations other than sums", node)
         if node.op == "+":
             return left + right
@@ -594,6 +613,15 @@ class Encoder:
         return left / right
 
     def _compare_values(self, op: str, left: Value, right: Value, node: P.Expr | None) -> Formula:
+        if isinstance(left, RolesTerm) or isinstance(right, RolesTerm):
+            roles, kind = (left, right) if isinstance(left, RolesTerm) else (right, left)
+            if not isinstance(kind, EnumTerm) or not isinstance(node, P.Cmp) or op not in ("==", "!="):
+                raise Unsupported("the applicant's kind is compared with a kind, with == or != only", node)
+            member = node.right if isinstance(node.right, P.EnumConst) else node.left
+            if not isinstance(member, P.EnumConst) or member.member not in roles.roles:
+                raise Unsupported("the applicant's kind is compared with a kind written out", node)
+            has = roles.roles[member.member]
+            return has if op == "==" else z3.Not(has)
         if isinstance(left, EnumTerm) or isinstance(right, EnumTerm):
             if not (isinstance(left, EnumTerm) and isinstance(right, EnumTerm)) or op not in ("==", "!="):
                 raise Unsupported("an enum value is compared with == or != only", node)
@@ -762,6 +790,8 @@ class Encoder:
         if measure.applicants is None:
             return self.true()
         applicant = self.fact(APPLICANT_FACT[0])
+        if isinstance(applicant, RolesTerm):  # any of the roles the measure names
+            return self.or_(*(applicant.roles[k] for k in measure.applicants.kinds if k in applicant.roles))
         members = self.enums["applicant"]
         return self.or_(
             *(applicant.index == members.index(k) for k in measure.applicants.kinds if k in members)
@@ -1619,6 +1649,11 @@ def _decode(enc: Encoder, model: Any, value: Value, kind: str, fen: Any) -> Any:
     if fen is not None:
         raw = _as_fraction(model.eval(fen, model_completion=True))
         return None if raw is None else Decimal(int(raw)) / 100
+    if isinstance(value, RolesTerm):
+        held = frozenset(
+            k for k, b in value.roles.items() if z3.is_true(model.eval(b, model_completion=True))
+        )
+        return held or None
     if isinstance(value, EnumTerm):
         index = _as_fraction(model.eval(value.index, model_completion=True))
         members = enc.enums.get(value.enum, [])

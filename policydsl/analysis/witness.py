@@ -98,6 +98,9 @@ def literal(value: Any, ty: Shown, chinese: bool = False) -> str:
         return f"{count}天"
     if isinstance(value, str):
         return value
+    if isinstance(value, frozenset):  # the applicant's roles: one as its name, several as a set
+        roles = sorted(value)
+        return roles[0] if len(roles) == 1 else "{" + ", ".join(roles) + "}"
     if ty.kind == "money":
         return money_literal(value)
     if ty.kind == "percent":
@@ -139,6 +142,9 @@ def describe(witness: Witness, plan: P.Plan, chinese: bool = False) -> Message:
             member = plan.enums.get(spec.enum, {}).get(written)
             if member is not None and member != written:
                 shown = f"{written}（{member}）"
+        elif spec.kind == "roles" and isinstance(witness.facts[name], frozenset):
+            labels = "、".join(plan.kinds.get(k, k) for k in sorted(witness.facts[name]))
+            shown = f"{written}（{labels}）"
         parts.append(text(f"{label} {name} = {shown}".strip()))
     for key, value in param_literals(witness, plan, chinese).items():
         param = plan.params.get(key.split("@")[0])

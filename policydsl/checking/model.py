@@ -21,6 +21,8 @@ class Model:
     measures: dict[str, ast.Measure] = attrs.field(factory=dict)
     types: dict[int, Type] = attrs.field(factory=dict)
     refs: dict[int, Symbol] = attrs.field(factory=dict)
+    # the groups of applicant kinds that exclude each other (`exclusive_kinds`), as declared
+    exclusive_kinds: list[tuple[str, ...]] = attrs.field(factory=list)
 
     def type_of(self, expr: ast.Node) -> Type:
         return self.types.get(id(expr), T.ERROR)

@@ -303,6 +303,8 @@ class _Checker:
             sym = T.FactSym(APPLICANT_FACT[0], T.enum(T.APPLICANT_ENUM), None)
             for spelling in APPLICANT_FACT:
                 self.model.facts[spelling] = sym
+        for group in self.policy.of(ast.ExclusiveKinds):
+            self.exclusive(group)
         for e in self.policy.of(ast.EnumDecl):
             if not self.define(e.name, "enum"):
                 continue
@@ -645,6 +647,13 @@ class _Checker:
         if subject.kind not in ("enum", "error"):
             message = msg("check.table_key", type=describe(subject))
             self.sink.report(codes.E202, message, node.subject.span)
+        elif subject.enum == T.APPLICANT_ENUM:
+            message = msg("check.table_by_applicant")
+            hint = msg(
+                "hint.table_by_applicant",
+                code=f"… {self.kw('if')} {self.sample('applicant == platform', '申报主体 == 平台')}",
+            )
+            self.sink.report(codes.E202, message, node.subject.span, hint=hint)
         elif subject.kind == "enum":
             self.enum_keys(subject, [e.key for e in node.entries if e.key is not None])
         rows = [(self.value(e.value, expected), e.value.span) for e in node.entries]
@@ -1120,7 +1129,7 @@ class _Checker:
                     self.measure_ref(target)
             case ast.Example():
                 self.example(item)
-            case ast.KindDecl() | ast.EnumDecl() | ast.UnitDecl():
+            case ast.KindDecl() | ast.ExclusiveKinds() | ast.EnumDecl() | ast.UnitDecl():
                 pass
             case _:
                 assert_never(item)
@@ -1140,14 +1149,7 @@ class _Checker:
             match item:
                 case ast.Applicants():
                     for kind in item.kinds:
-                        if kind.text not in self.model.kinds:
-                            self.sink.report(
-                                codes.E106,
-                                msg("check.unknown_kind", kind=kind.text),
-                                kind.span,
-                                hint=_suggest(kind.text, self.model.kinds)
-                                or msg("hint.declare_kind", code=f'{self.kw("kind")} {kind.text} "…"'),
-                            )
+                        self.unknown_kind(kind)
                 case ast.Pays():
                     for form in item.forms:
                         self.option(form, PAYMENT_FORMS, "payment form")
@@ -1270,6 +1272,70 @@ class _Checker:
         finally:
             self.in_example = False
 
+    def unknown_kind(self, kind: ast.Ident) -> bool:
+        """Report a kind of applicant the file does not declare (E106); True when it is unknown."""
+        if kind.text in self.model.kinds:
+            return False
+        self.sink.report(
+            codes.E106,
+            msg("check.unknown_kind", kind=kind.text),
+            kind.span,
+            hint=_suggest(kind.text, self.model.kinds)
+            or msg("hint.declare_kind", code=f'{self.kw("kind")} {kind.text} "…"'),
+        )
+        return True
+
+    def exclusive(self, group: ast.ExclusiveKinds) -> None:
+        """An `exclusive_kinds` group: declared kinds, each named once, at least two of them."""
+        seen: list[str] = []
+        for kind in group.kinds:
+            if self.unknown_kind(kind):
+                continue
+            if kind.text in seen:
+                self.sink.report(codes.E110, msg("check.kind_twice_in_group", kind=kind.text), kind.span)
+                continue
+            seen.append(kind.text)
+        if len(group.kinds) < 2:
+            self.sink.report(
+                codes.E110,
+                msg("check.exclusive_too_few", keyword=self.kw("exclusive_kinds")),
+                group.span,
+                hint=msg(
+                    "hint.exclusive_too_few",
+                    code=self.kw("exclusive_kinds")
+                    + " { "
+                    + self.sample("enterprise, association", "企业, 协会")
+                    + " }",
+                ),
+            )
+        elif len(seen) == len(group.kinds):
+            self.model.exclusive_kinds.append(tuple(seen))
+
+    def roles(self, binding: ast.Binding, roles: ast.Roles, fact: T.FactSym) -> None:
+        """An example's set of roles `{a, b}`: for the applicant's kind only, every role declared and
+        named once, never two roles the policy says exclude each other."""
+        if fact.type != T.enum(T.APPLICANT_ENUM):
+            message = msg("check.roles_not_kinds", name=binding.name.text, type=describe(fact.type))
+            self.sink.report(codes.E201, message, roles.span, hint=_literal_hint(fact.type))
+            return
+        seen: list[str] = []
+        for kind in roles.kinds:
+            if self.unknown_kind(kind):
+                continue
+            if kind.text in seen:
+                self.sink.report(codes.E110, msg("check.kind_twice_in_set", kind=kind.text), kind.span)
+                continue
+            seen.append(kind.text)
+        for group in self.model.exclusive_kinds:
+            both = [k for k in group if k in seen]
+            if len(both) > 1:
+                self.sink.report(
+                    codes.E110,
+                    msg("check.kinds_exclude", a=both[0], b=both[1], keyword=self.kw("exclusive_kinds")),
+                    roles.span,
+                    hint=msg("hint.keep_one_kind"),
+                )
+
     def _example(self, ex: ast.Example) -> None:
         self.example_base(ex)
         for binding in ex.params:
@@ -1281,8 +1347,12 @@ class _Checker:
                     binding.name.span,
                     hint=_suggest(binding.name.text, self.model.params),
                 )
-                if not isinstance(binding.value, ast.Text):
+                if not isinstance(binding.value, ast.Text | ast.Roles):
                     self.expr(binding.value)
+                continue
+            if isinstance(binding.value, ast.Roles):  # a set of applicant kinds is no parameter's value
+                message = msg("check.roles_not_kinds", name=binding.name.text, type=describe(psym.type))
+                self.sink.report(codes.E201, message, binding.value.span, hint=_literal_hint(psym.type))
                 continue
             got = T.TEXT if isinstance(binding.value, ast.Text) else self.expr(binding.value, psym.type)
             if "error" not in (got.kind, psym.type.kind) and got != psym.type:
@@ -1299,8 +1369,11 @@ class _Checker:
                     binding.name.span,
                     hint=_suggest(binding.name.text, self.model.facts),
                 )
-                if not isinstance(binding.value, ast.Text):
+                if not isinstance(binding.value, ast.Text | ast.Roles):
                     self.expr(binding.value)
+                continue
+            if isinstance(binding.value, ast.Roles):
+                self.roles(binding, binding.value, sym)
                 continue
             got = T.TEXT if isinstance(binding.value, ast.Text) else self.expr(binding.value, sym.type)
             plain_count = sym.type.kind == "count" and got.kind == "number"

@@ -112,6 +112,7 @@ TYPES = {
     "date": "datetime.date",
     "text": "str",
     "enum": "str",
+    "roles": "str",  # one role, by its name; several (a list or a set) go to the full path
     "money": "Decimal",
     "percent": "Decimal",
     "number": "Decimal",
@@ -126,7 +127,7 @@ def value_tests(gen: Generator, spec: rt.FactSpec) -> list[str]:
     text that is not blank."""
     if spec.kind == "text":
         return ['{v}.strip() != ""']  # blank text counts as not given
-    if spec.kind == "enum":
+    if spec.kind in ("enum", "roles"):
         members = gen.tuple_code([literal(m) for m, _ in spec.members])
         return ["{v} in " + members.replace("{", "{{").replace("}", "}}")]
     if TYPES.get(spec.kind) != "Decimal":

@@ -190,6 +190,8 @@ def kind_text(spec: P.FactSpec) -> str:
         return f"money per {spec.unit}"
     if spec.kind == "enum":
         return f"enum {spec.enum}"
+    if spec.kind == P.ROLES:
+        return f"one or more of {spec.enum}"
     return spec.kind
 
 
@@ -416,6 +418,10 @@ class PythonGenerator:
             case P.Cmp():
                 left = self.expr(e.left)
                 right = self.expr(e.right)
+                roles = self.roles_test(e.left, left, e.right, right)
+                if roles is not None:  # `applicant == k`: the applicant has role k
+                    code = roles if e.op == "==" else f"not {roles}"
+                    return self.none_if([left, right], code, "c")
                 return self.none_if([left, right], f"{left.inner()} {_OP_SYMBOLS[e.op]} {right.inner()}", "c")
             case P.Since():
                 return self.since(e)
@@ -423,6 +429,8 @@ class PythonGenerator:
                 subject = self.expr(e.subject)
                 values = [self.s(v) for v in e.members]
                 options = "(" + ", ".join(values) + ("," if len(values) == 1 else "") + ")"
+                if P.roles_fact(e.subject, self.plan.facts) and not self.fast:  # any of the roles
+                    return self.none_if([subject], f"has_role({subject.inner()}, {options})", "c")
                 return self.none_if([subject], f"{subject.inner()} in {options}", "c")
             case P.And():
                 return self.and_(e)
@@ -504,6 +512,17 @@ class PythonGenerator:
         if not tests:
             return Val(code, False, atomic=False)
         return self.bind(f"None if {' or '.join(tests)} else {code}", True, prefix)
+
+    def roles_test(self, a: P.Expr, a_val: Val, b: P.Expr, b_val: Val) -> str | None:
+        """`has_role(roles, (k,))` for a comparison of the applicant's roles (`a`) with a kind (`b`,
+        either way round); None for any other comparison.  The fast path takes one role, as a text."""
+        for subject, value, kind in ((a, b_val, b), (b, a_val, a)):
+            if P.roles_fact(subject, self.plan.facts) and isinstance(kind, P.EnumConst):
+                local = self.fact_local(subject.name) if isinstance(subject, P.FactRef) else ""
+                if self.fast:
+                    return f"{local} == {value.inner()}"
+                return f"has_role({local}, ({value.inner()},))"
+        return None
 
     def fact_local(self, name: str) -> str:
         local = self.fact_field(name)
@@ -902,7 +921,11 @@ class PythonGenerator:
             return self.s(e.operand.name), not negate
         if isinstance(e, P.FactRef):
             return self.s(e.name), bool(negate)
-        if isinstance(e, P.Cmp) and isinstance(e.left, P.FactRef):
+        if (
+            isinstance(e, P.Cmp)
+            and isinstance(e.left, P.FactRef)
+            and not P.roles_fact(e.left, self.plan.facts)
+        ):
             right = e.right
             if isinstance(right, P.Const | P.EnumConst | P.DateConst):
                 figure = self.expr(right).code
@@ -1173,7 +1196,7 @@ class PythonGenerator:
             with w.block(f"if {kind} is None"):
                 w.line(f"need.add({literal(APPLICANT_FACT[0])})")
                 w.line(f"unknown.append({reason})")
-            w.display(f"elif {kind} not in ", Seq([self.s(k) for k in applicants.kinds]), ":")
+            w.display(f"elif not has_role({kind}, ", Seq([self.s(k) for k in applicants.kinds]), "):")
             with w.indent():
                 w.line(f"failures.append({reason})")
         for gate in measure.gates:
@@ -1394,6 +1417,7 @@ class PythonGenerator:
                     "bool": "bool",
                     "date": "datetime.date",
                     "enum": "str",
+                    "roles": "str | frozenset[str]",
                     "text": "str",
                     "duration": "tuple[int, str]",
                 }.get(spec.kind, "Any")
@@ -1449,7 +1473,7 @@ class PythonGenerator:
         """Tests (on `{v}`) that a typed value passes exactly when runtime.parse_fact would return it
         unchanged; None for kinds that always go through the parser."""
         kind_type = TYPES.get(spec.kind)
-        if kind_type is None:
+        if kind_type is None or spec.kind == P.ROLES:  # roles are a set: the parser makes it
             return None
         finite = " and {v}.is_finite()" if kind_type == "Decimal" else ""
         return [f"type({{v}}) is {kind_type}{finite}", *value_tests(self, spec)]
@@ -1558,6 +1582,8 @@ class PythonGenerator:
             args.append(literal(spec.unit) if spec.unit is not None else "None")
             args.append(self.tuple_code([Seq([literal(a), literal(b)]) for a, b in spec.members]))
             args.append(self.tuple_code([Seq([literal(op), self.const(b)]) for op, b in spec.bounds]))
+            if spec.exclusive:
+                args.append(self.tuple_code([Seq([literal(k) for k in group]) for group in spec.exclusive]))
             entries.append((f"{literal(key)}: FactSpec(", args))
         specs.line("FACT_SPECS: dict[str, FactSpec] = {" + ("}" if not entries else ""))
         with specs.indent():

@@ -27,7 +27,7 @@ class Given:
     that uses no fact, lowered (`text` as written)."""
 
     fact: str
-    value: P.Expr | str
+    value: P.Expr | str | tuple[str, ...]
     text: str = ""
 
 
@@ -83,6 +83,8 @@ def read_examples(model: Model, plan: P.Plan, source_text: str = "") -> Examples
     def given(binding: ast.Binding) -> Given:
         if isinstance(binding.value, ast.Text):
             return Given(binding.name.text, binding.value.value)
+        if isinstance(binding.value, ast.Roles):  # the applicant's roles, as an input's list
+            return Given(binding.name.text, tuple(k.text for k in binding.value.kinds))
         return Given(binding.name.text, *lowered(binding.value))
 
     def expected(e: ast.Expectation) -> Expected:
@@ -158,14 +160,24 @@ def _sites(model: Model, plan: P.Plan) -> dict[CoverageKey, Span]:
 def given_facts(interpreter: Interpreter, example: Example) -> dict[str, Any]:
     """An example's given facts as an applicant's input: a text as it is, a duration as written,
     any other value as the interpreter works it out (InputError when it has none)."""
-    return {given.fact: _raw(interpreter, given) for given in example.given}
+    facts = {given.fact: _raw(interpreter, given) for given in example.given}
+    for name, value in facts.items():
+        spec = interpreter.specs.get(name)
+        if spec is not None and spec.kind == P.ROLES:  # one kind or several: the set of roles
+            try:
+                facts[name] = rt.parse_fact(spec, value)
+            except ValueError as exc:
+                raise rt.InputError([f"`{name}` ({spec.label}): {exc}"]) from None
+    return facts
 
 
 def _raw(interpreter: Interpreter, given: Given) -> Any:
-    """A given value as an input: a text as it is, a duration as written, any other value as the
-    interpreter works it out (InputError when it has none)."""
+    """A given value as an input: a text as it is, a set of kinds as a list, a duration as
+    written, any other value as the interpreter works it out (InputError when it has none)."""
     if isinstance(given.value, str):
         return given.value
+    if isinstance(given.value, tuple):
+        return list(given.value)
     if isinstance(given.value, P.DurationConst):
         return given.value.text
     return interpreter.literal(given.value, given.text)

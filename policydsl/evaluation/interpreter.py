@@ -152,6 +152,10 @@ class Interpreter:
                 right = self.ev(expr.right, env)
                 if left is None or right is None:
                     return None
+                if isinstance(left, frozenset):  # the applicant's roles: `==` is "has the role"
+                    return rt.has_role(left, (right,)) == (expr.op == "==")
+                if isinstance(right, frozenset):
+                    return rt.has_role(right, (left,)) == (expr.op == "==")
                 return rt._OPS[expr.op](left, right)
             case P.Since():
                 start = self.ev(expr.start, env)
@@ -172,6 +176,8 @@ class Interpreter:
                 return None if start is None else rt.year_no(start, env.date)
             case P.In():
                 subject = self.ev(expr.subject, env)
+                if isinstance(subject, frozenset):  # the applicant's roles: any of the members
+                    return rt.has_role(subject, expr.members)
                 return None if subject is None else subject in expr.members
             case P.And() | P.Or() | P.Not():
                 return self.cond(expr, env)
@@ -429,7 +435,7 @@ class Interpreter:
             if kind is None:
                 env.needed.add(APPLICANT_FACT[0])
                 unknown.append(applicants.reason)
-            elif kind not in applicants.kinds:
+            elif not rt.has_role(kind, applicants.kinds):
                 failures.append(applicants.reason)
         for gate in measure.gates:
             holds, why = self.test(gate.cond, env, gate.text)

@@ -101,6 +101,8 @@ def show(value: Any) -> str:
         return _plain(value)
     if value is None:
         return "未知"
+    if isinstance(value, frozenset):
+        return "、".join(sorted(value))
     return str(value)
 
 
@@ -109,8 +111,9 @@ def show(value: Any) -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FactSpec:
-    """What a fact accepts: `kind` (money, percent, number, count, bool, date, text, enum,
-    duration), count `unit`, enum `members` (name -> label) and literal `bounds` ((op, value)...)."""
+    """What a fact accepts: `kind` (money, percent, number, count, bool, date, text, enum, roles,
+    duration), count `unit`, enum `members` (name -> label), literal `bounds` ((op, value)...) and,
+    for the applicant's roles, the `exclusive` groups (roles of one group exclude each other)."""
 
     name: str
     label: str
@@ -118,6 +121,7 @@ class FactSpec:
     unit: str | None = None
     members: tuple[tuple[str, str], ...] = ()
     bounds: tuple[tuple[str, Decimal], ...] = ()
+    exclusive: tuple[tuple[str, ...], ...] = ()
 
 
 # Units that count whole things: a count of one of these is a whole number; any other unit (亩,
@@ -309,6 +313,8 @@ def _parse_fact(spec: FactSpec, raw: Any) -> Any:
         if text not in names:
             raise ValueError(f"`{raw}` is not one of " + ", ".join(n for n, _ in spec.members))
         value = names[text]
+    elif kind == "roles":
+        value = parse_roles(spec, raw)
     elif kind == "text":
         if not isinstance(raw, str | int) or isinstance(raw, bool):
             raise ValueError(f"a text, not {type(raw).__name__}")
@@ -319,6 +325,51 @@ def _parse_fact(spec: FactSpec, raw: Any) -> Any:
         if isinstance(value, Decimal) and not _OPS[op](value, bound):
             raise ValueError(f"must be {op} {show(bound)} (got {show(value)})")
     return value
+
+
+# Between the roles of one applicant in a text (a CSV cell): `platform;node_operator`, `平台、二级节点`
+_ROLE_SEPARATORS = re.compile(r"[;；、,，]")
+
+
+def parse_roles(spec: FactSpec, raw: Any) -> frozenset[str]:
+    """The applicant's roles: one role (its name or label), several in a list or set, or several in
+    one text separated by `;` `、` or `,` (braces around them allowed); every role named once, and
+    never two roles the policy says exclude each other."""
+    names = {name: name for name, _ in spec.members}
+    names.update({label: name for name, label in spec.members})
+    if isinstance(raw, str):
+        text = unicodedata.normalize("NFKC", raw).strip()
+        if text in names:
+            items: list[Any] = [text]
+        else:
+            text = text[1:-1] if text[:1] == "{" and text[-1:] == "}" else text
+            items = [part.strip() for part in _ROLE_SEPARATORS.split(text)]
+    elif isinstance(raw, list | tuple | set | frozenset):
+        items = list(raw)
+    else:
+        raise ValueError(f"a role or a list of roles, not {type(raw).__name__}")
+    roles: list[str] = []
+    for item in items:
+        role = names.get(item.strip()) if isinstance(item, str) else None
+        if role is None:
+            raise ValueError(f"`{item}` is not one of " + ", ".join(n for n, _ in spec.members))
+        if role in roles:
+            raise ValueError(f"`{item}` is given twice")
+        roles.append(role)
+    if not roles:
+        raise ValueError("at least one role")
+    for group in spec.exclusive:
+        both = [r for r in group if r in roles]
+        if len(both) > 1:
+            raise ValueError(
+                f"`{both[0]}` and `{both[1]}` exclude each other: an applicant is only one of them"
+            )
+    return frozenset(roles)
+
+
+def has_role(roles: frozenset[str], names: tuple[str, ...]) -> bool:
+    """Whether an applicant with `roles` has any of the roles `names`."""
+    return not roles.isdisjoint(names)
 
 
 # Keys that name the applicant, never a fact: they are neither read nor reported.

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import assert_never
 
 from policydsl.checking.model import Model
-from policydsl.checking.types import EnumValueSym, FactSym, ParamSym
+from policydsl.checking.types import APPLICANT_ENUM, EnumValueSym, FactSym, ParamSym
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.syntax import ast
@@ -361,10 +361,11 @@ class _Lowering:
             members: tuple[tuple[str, str], ...] = ()
             if ty.kind == "enum" and ty.enum is not None:
                 members = tuple((m.member, m.label) for m in self.model.enums.get(ty.enum, {}).values())
+            roles = sym.decl is None and ty.enum == APPLICANT_ENUM
             specs[sym.name] = P.FactSpec(
                 sym.name,
                 sym.label,
-                ty.kind,
+                P.ROLES if roles else ty.kind,
                 ty.unit,
                 ty.enum,
                 members,
@@ -373,6 +374,7 @@ class _Lowering:
                 declared=tuple(
                     (b.op, self.expr(b.value)) for b in (sym.decl.bounds if sym.decl is not None else ())
                 ),
+                exclusive=tuple(self.model.exclusive_kinds) if roles else (),
             )
             if key != sym.name:
                 aliases[key] = sym.name

@@ -437,6 +437,14 @@ def atoms(cond: Expr) -> tuple[Expr, ...]:
             return (cond,)
 
 
+ROLES = "roles"
+
+
+def roles_fact(expr: Expr, facts: Mapping[str, FactSpec]) -> bool:
+    """Whether `expr` reads the applicant's roles (a set: compared by membership, not equality)."""
+    return isinstance(expr, FactRef) and expr.name in facts and facts[expr.name].kind == ROLES
+
+
 def facts_of(expr: Expr) -> tuple[str, ...]:
     """The facts `expr` reads, sorted by name (what an explanation lists as `label = value`)."""
     return tuple(sorted({e.name for e in walk(expr) if isinstance(e, FactRef)}))
@@ -451,7 +459,9 @@ class FactSpec:
     enum, duration), count `unit`, the `enum` it takes values of with its `members` ((name, label)…),
     the literal `bounds` ((op, value)…) and whether it is the built-in applicant kind (`builtin`).
     `declared` has every bound as declared, literal or not ((op, expression)…), which the analyses
-    assume of every applicant."""
+    assume of every applicant.  The built-in applicant fact is of kind `roles`: its value is the set
+    of kinds (roles) the applicant has, one or more of `members`, at most one of each `exclusive`
+    group; `applicant == k` holds when k is one of them, `applicant in [a, b]` when a or b is."""
 
     name: str
     label: str
@@ -462,6 +472,7 @@ class FactSpec:
     bounds: tuple[tuple[str, Decimal], ...]
     builtin: bool
     declared: tuple[tuple[str, Expr], ...] = attrs.field(default=(), kw_only=True)
+    exclusive: tuple[tuple[str, ...], ...] = attrs.field(default=(), kw_only=True)
 
 
 @attrs.frozen

@@ -147,6 +147,8 @@ class _Printer:
             self.line(0, f"fact {spec.name} {q(spec.label)}: {ty}{bounds}{extra}")
             for member, label in spec.members:
                 self.line(1, f"member {member} {q(label)}")
+            for group in spec.exclusive:
+                self.line(1, f"exclusive {', '.join(group)}")
         for param in plan.params.values():
             ty = param.kind + (f" {param.unit}" if param.unit else "")
             self.line(0, f"param {param.name} {q(param.label)}: {ty}")

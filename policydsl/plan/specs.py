@@ -17,6 +17,8 @@ def runtime_specs(plan: P.Plan) -> dict[str, rt.FactSpec]:
     may use (each alias right after the fact it names)."""
     specs: dict[str, rt.FactSpec] = {}
     for name, spec in plan.facts.items():
-        specs[name] = rt.FactSpec(spec.name, spec.label, spec.kind, spec.unit, spec.members, spec.bounds)
+        specs[name] = rt.FactSpec(
+            spec.name, spec.label, spec.kind, spec.unit, spec.members, spec.bounds, spec.exclusive
+        )
         specs.update((alias, specs[name]) for alias, target in plan.aliases.items() if target == name)
     return specs

@@ -45,7 +45,7 @@ class Applicant:
                 return (start is None or self.date >= start) and (end is None or self.date <= end)
             case P.ApplicantsGate():
                 kind = self.values.get(APPLICANT_FACT[0], self.values.get(APPLICANT_FACT[1]))
-                return None if kind is None else kind in subject.kinds
+                return None if kind is None else rt.has_role(kind, subject.kinds)
             case P.Gate() | P.Instalment() | P.Condition():
                 # an exclusion's node asks whether the condition holds, as a requirement's does
                 return self.test(subject.cond, subject.text)
@@ -106,12 +106,11 @@ def trace_measure(diagram: Diagram, measure: str, applicant: Applicant) -> None:
 def trace_overview(diagram: Diagram, applicant: Applicant) -> None:
     """Highlight the measures that pay this applicant and show each measure's and the total figure."""
     decision = applicant.decision
-    kind = applicant.values.get(APPLICANT_FACT[0], applicant.values.get(APPLICANT_FACT[1]))
+    roles = applicant.values.get(APPLICANT_FACT[0], applicant.values.get(APPLICANT_FACT[1]))
     reached = {"policy"}
     if not decision.eligibility_failures:
         reached.add("eligibility")
-        if kind is not None:
-            reached.add(f"kind.{kind}")
+        reached.update(f"kind.{kind}" for kind in roles or ())  # every role the applicant has
     paying = {name for name, m in decision.measures.items() if m.status != rt.INELIGIBLE}
     reached.update(f"measure.{name}" for name in paying)
     for node in diagram.nodes:

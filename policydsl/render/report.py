@@ -768,6 +768,8 @@ class PolicyPage:
     def given_value(self, given: Given) -> str:
         if isinstance(given.value, str):
             return given.value
+        if isinstance(given.value, tuple):  # the applicant's roles
+            return "、".join(self.words.kind(k) if self.words is not None else k for k in given.value)
         return self.words.expr(given.value) if self.words is not None else ""
 
     def expectation_text(self, e: Expected) -> str:

@@ -367,6 +367,15 @@ class KindDecl(Node):
 
 
 @attrs.frozen
+class ExclusiveKinds(Node):
+    """Kinds of applicant that exclude each other (`exclusive_kinds { enterprise, association }`):
+    an applicant has at most one of `kinds`; kinds not named together may overlap."""
+
+    kinds: tuple[Ident, ...]
+    cite: str | None
+
+
+@attrs.frozen
 class UnitDecl(Node):
     """A unit the policy measures in beyond the built-in ones (`unit 标准箱 "标准箱"`)."""
 
@@ -678,11 +687,18 @@ class Text(Node):
 
 
 @attrs.frozen
+class Roles(Node):
+    """The roles of an applicant who has several (`applicant: {platform, node_operator}`)."""
+
+    kinds: tuple[Ident, ...]
+
+
+@attrs.frozen
 class Binding(Node):
     """`fact: value` in an example's given block."""
 
     name: Ident
-    value: Expr | Text
+    value: Expr | Text | Roles
 
 
 @attrs.frozen
@@ -716,6 +732,7 @@ class Example(Node):
 
 Item: TypeAlias = (
     KindDecl
+    | ExclusiveKinds
     | UnitDecl
     | EnumDecl
     | FactDecl

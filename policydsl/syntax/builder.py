@@ -521,6 +521,11 @@ class _Builder:
         return ast.KindDecl(span, self._ident(name), _opt_str(label))
 
     @_with_span
+    def exclusive_kinds(self, span: Span, children: list[Any]) -> ast.ExclusiveKinds:
+        kinds, cite = children
+        return ast.ExclusiveKinds(span, kinds, cite)
+
+    @_with_span
     def unit_decl(self, span: Span, children: list[Any]) -> ast.UnitDecl:
         name, label = children
         return ast.UnitDecl(span, self._ident(name), _opt_str(label))
@@ -803,6 +808,14 @@ class _Builder:
     def binding(self, span: Span, children: list[Any]) -> ast.Binding:
         name, value = children
         return ast.Binding(span, self._ident(name), value)
+
+    @_with_span
+    def roles_binding(self, span: Span, children: list[Any]) -> ast.Binding:
+        name, kinds = children
+        # the set's span: from its `{` to its `}`, found in the binding's text after the name
+        open_at = self.source.text.index("{", name.end_pos)
+        close_at = self.source.text.index("}", kinds[-1].span.end if kinds else open_at)
+        return ast.Binding(span, self._ident(name), ast.Roles(self.source.span(open_at, close_at + 1), kinds))
 
     @_with_span
     def text_binding(self, span: Span, children: list[Any]) -> ast.Binding:

@@ -288,6 +288,8 @@ def _starts_with_name(expr: ast.Expr) -> bool:
 
 def _kind(item: ast.Item | ast.Header) -> str:
     """Declarations of one kind stand together (a total cap with the combine rules)."""
+    if isinstance(item, ast.ExclusiveKinds):
+        return "KindDecl"  # with the kinds it groups
     return "Combine" if isinstance(item, ast.TotalCap) else type(item).__name__
 
 
@@ -521,6 +523,9 @@ class _Printer:
                 return self.block(head, self.find("{", item.span.start), item.span.end - 1, children)
             case ast.KindDecl():
                 return [kw("kind"), " ", item.name.text, *opt(item.label)]
+            case ast.ExclusiveKinds():
+                names = self.names(item.kinds, self.find("{", item.span.start))
+                return self.continued([kw("exclusive_kinds"), " ", names], [cite(item.cite)])
             case ast.UnitDecl():
                 return [kw("unit"), " ", item.name.text, *opt(item.label)]
             case ast.EnumDecl():
@@ -751,9 +756,13 @@ class _Printer:
         return self.block(head, open_at, example.span.end - 1, children)
 
     def binding(self, binding: ast.Binding) -> Doc:
-        value = (
-            _quote(binding.value.value) if isinstance(binding.value, ast.Text) else self.expr(binding.value)
-        )
+        value: Doc
+        if isinstance(binding.value, ast.Text):
+            value = _quote(binding.value.value)
+        elif isinstance(binding.value, ast.Roles):
+            value = self.names(binding.value.kinds, binding.value.span.start)
+        else:
+            value = self.expr(binding.value)
         return [binding.name.text, ": ", value]
 
     def expectation(self, expect: ast.Expectation) -> Doc:

@@ -26,6 +26,7 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     "unset": ("unset", "未定"),
     # declarations
     "kind": ("kind", "主体类型"),
+    "exclusive_kinds": ("exclusive_kinds", "互斥主体类型"),
     "unit": ("declare_unit", "计量单位"),
     "enum": ("enum", "枚举"),
     "fact": ("fact", "事实"),

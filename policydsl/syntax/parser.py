@@ -292,7 +292,7 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
 # ------------------------------------------------------------------------- words for messages
 
 _TOP_LEVEL = (
-    "policy", "kind", "unit", "enum", "fact", "param", "assume", "eligibility",
+    "policy", "kind", "exclusive_kinds", "unit", "enum", "fact", "param", "assume", "eligibility",
     "measure", "combine", "total_cap", "acknowledge", "example", "base",
 )  # fmt: skip
 _HEADER_ITEMS = ("issuer", "docno", "issued", "valid", "source", "rounding")

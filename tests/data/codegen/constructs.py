@@ -851,7 +851,7 @@ FACT_SPECS: dict[str, FactSpec] = {
     "applicant": FactSpec(
         "applicant",
         "申报主体",
-        "enum",
+        "roles",
         None,
         (("enterprise", "企业"), ("park", "园区")),
         (),
@@ -859,7 +859,7 @@ FACT_SPECS: dict[str, FactSpec] = {
     "申报主体": FactSpec(
         "applicant",
         "申报主体",
-        "enum",
+        "roles",
         None,
         (("enterprise", "企业"), ("park", "园区")),
         (),
@@ -971,8 +971,8 @@ FACT_GETTER = itemgetter(
 class Facts:
     """The applicant's facts, typed; a fact left None is not given."""
 
-    # applicant 「申报主体」 (enum applicant)
-    applicant: str | None = None
+    # applicant 「申报主体」 (one or more of applicant)
+    applicant: str | frozenset[str] | None = None
     # investment 「投资额」
     investment: Decimal | int | None = None
     # revenue 「营业收入」
@@ -1553,7 +1553,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     if applicant is None:
         need.add("applicant")
         unknown.append("适用主体为 企业")
-    elif applicant not in ("enterprise",):
+    elif not has_role(applicant, ("enterprise",)):
         failures.append("适用主体为 企业")
     if failures:
         return measure_result(SPEC_center[0], INELIGIBLE, failures, conditions)
@@ -1626,7 +1626,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
     if applicant is None:
         need.add("applicant")
         unknown.append("适用主体为 企业、园区")
-    elif applicant not in ("enterprise", "park"):
+    elif not has_role(applicant, ("enterprise", "park")):
         failures.append("适用主体为 企业、园区")
     if failures:
         return measure_result(SPEC_platform[0], INELIGIBLE, failures, conditions)
@@ -1982,7 +1982,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     if applicant is None:
         need.add("applicant")
         unknown.append("适用主体为 园区")
-    elif applicant not in ("park",):
+    elif not has_role(applicant, ("park",)):
         failures.append("适用主体为 园区")
     if failures:
         return measure_result(SPEC_misc[0], INELIGIBLE, failures, conditions)
@@ -2629,12 +2629,6 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
 def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values:
     raw = facts.given() if isinstance(facts, Facts) else facts
     found = 0
-    # applicant (enum)
-    v = raw.get("applicant")
-    if v is not None:
-        if not (type(v) is str and v in ("enterprise", "park")):
-            return parse_facts(FACT_SPECS, raw, strict=strict)
-        found += 1
     # investment (money)
     v = raw.get("investment")
     if v is not None:
