@@ -28,9 +28,9 @@ E105 = Code("E105", ERROR, "unknown measure or clause")
 E106 = Code("E106", ERROR, "unknown applicant kind")
 E107 = Code("E107", ERROR, "unknown option")
 E109 = Code("E109", ERROR, "exception involving a bonus")
+E110 = Code("E110", ERROR, "applicant roles that cannot go together")
 E120 = Code("E120", ERROR, "unknown example base")
 E121 = Code("E121", ERROR, "examples extending each other in a circle")
-E110 = Code("E110", ERROR, "applicant roles that cannot go together")
 W108 = Code("W108", WARNING, "missing policy header")
 
 # types and units

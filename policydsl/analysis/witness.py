@@ -143,8 +143,9 @@ def describe(witness: Witness, plan: P.Plan, chinese: bool = False) -> Message:
             if member is not None and member != written:
                 shown = f"{written}（{member}）"
         elif spec.kind == "roles" and isinstance(witness.facts[name], frozenset):
-            labels = "、".join(plan.kinds.get(k, k) for k in sorted(witness.facts[name]))
-            shown = f"{written}（{labels}）"
+            kinds = sorted(witness.facts[name])
+            if any(plan.kinds.get(k, k) != k for k in kinds):
+                shown = f"{written}（{'、'.join(plan.kinds.get(k, k) for k in kinds)}）"
         parts.append(text(f"{label} {name} = {shown}".strip()))
     for key, value in param_literals(witness, plan, chinese).items():
         param = plan.params.get(key.split("@")[0])
