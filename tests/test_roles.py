@@ -358,3 +358,23 @@ def test_baoan_check_reports_the_platform_and_node_operator_overlap() -> None:
     assert _overlap(found, "large_platform", "node_operation")
     # roles overlap: a 专业型平台 that is also a 资源池 服务商
     assert _overlap(found, "pro_platform", "resource_pool")
+
+
+def test_one_role_by_its_name_skips_the_general_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typed facts with the applicant's one role as a name are read without the general parser (the
+    full path's speed rests on it), and become the set of that role; anything else is parsed."""
+    evaluator, _ = compile_policy(_write(tmp_path), compiled=True)
+    assert evaluator is not None
+    module = evaluator.module  # type: ignore[attr-defined]
+    parsed: list[object] = []
+    general = module.parse_facts
+    monkeypatch.setattr(module, "parse_facts", lambda *a, **k: parsed.append(a) or general(*a, **k))
+    raw = {"applicant": "platform", "revenue": Decimal(0)}
+    assert module.read_facts(raw) == {"applicant": frozenset({"platform"}), "revenue": Decimal(0)}
+    assert parsed == [] and raw["applicant"] == "platform"  # the caller's dict is left as it was
+    assert module.read_facts({"applicant": "association;platform"})["applicant"] == frozenset(
+        {"association", "platform"}
+    )
+    assert len(parsed) == 1

@@ -1439,6 +1439,17 @@ class PythonGenerator:
         w = self.begin()
         w.line("raw = facts.given() if isinstance(facts, Facts) else facts")
         w.line("found = 0")
+        roles = next((spec for spec in self.fact_specs if spec.kind == P.ROLES), None)
+        if roles is not None:  # one role by its name is the set of that role; anything else is parsed
+            w.comment(f"{roles.name} (roles)")
+            w.line("roles = None")
+            w.call("v = raw.get(", [self.s(roles.name)])
+            with w.block("if v is not None"):
+                (member,) = value_tests(self, roles)
+                with w.block(f"if not (type(v) is str and {member.format(v='v')})"):
+                    w.line("return parse_facts(FACT_SPECS, raw, strict=strict)")
+                w.line("roles = frozenset((v,))")
+                w.line("found += 1")
         for spec in self.fact_specs:
             check = self.fast_check(spec)
             if check is None:
@@ -1457,6 +1468,9 @@ class PythonGenerator:
             w.line("# unknown or empty entries, other spellings: the general parser reports or drops them")
             w.line("return parse_facts(FACT_SPECS, raw, strict=strict)")
         w.line("# every value is already of its fact's type and within its bounds")
+        if roles is not None:
+            with w.block("if roles is not None"):
+                w.line(f"return {{**raw, {self.s(roles.name)}: roles}}")
         w.line("return raw if type(raw) is dict else dict(raw)")
         self.end(
             out,

@@ -2629,6 +2629,14 @@ def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
 def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values:
     raw = facts.given() if isinstance(facts, Facts) else facts
     found = 0
+    # applicant (roles)
+    roles = None
+    v = raw.get("applicant")
+    if v is not None:
+        if not (type(v) is str and v in ("enterprise", "park")):
+            return parse_facts(FACT_SPECS, raw, strict=strict)
+        roles = frozenset((v,))
+        found += 1
     # investment (money)
     v = raw.get("investment")
     if v is not None:
@@ -2719,6 +2727,8 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
         # unknown or empty entries, other spellings: the general parser reports or drops them
         return parse_facts(FACT_SPECS, raw, strict=strict)
     # every value is already of its fact's type and within its bounds
+    if roles is not None:
+        return {**raw, "applicant": roles}
     return raw if type(raw) is dict else dict(raw)
 
 
