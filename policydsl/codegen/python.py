@@ -1442,7 +1442,7 @@ class PythonGenerator:
         roles = next((spec for spec in self.fact_specs if spec.kind == P.ROLES), None)
         if roles is not None:  # one role by its name is the set of that role; anything else is parsed
             w.comment(f"{roles.name} (roles)")
-            w.line("roles = None")
+            w.line("roles: frozenset[str] | None = None")
             w.call("v = raw.get(", [self.s(roles.name)])
             with w.block("if v is not None"):
                 (member,) = value_tests(self, roles)

@@ -2630,7 +2630,7 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     raw = facts.given() if isinstance(facts, Facts) else facts
     found = 0
     # applicant (roles)
-    roles = None
+    roles: frozenset[str] | None = None
     v = raw.get("applicant")
     if v is not None:
         if not (type(v) is str and v in ("enterprise", "park")):
