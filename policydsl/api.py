@@ -66,10 +66,12 @@ class PolicyEvaluator:
             facts, evaluation_date(date), partial=partial, explain=explain, strict=strict
         )
 
-    def retotal(self, decision: rt.Decision) -> None:
-        """Recompute the total after batch limits (quotas, group caps) changed some measures."""
+    def retotal(self, decision: rt.Decision, facts: Mapping[str, Any] | None = None) -> None:
+        """Recompute the total after batch limits (quotas, group caps) changed some measures; `facts`
+        (the applicant's, raw) give the total caps and the awards received under other documents."""
         interpreter = self.interpreter
-        env = interpreter.env({}, decision.date)
+        values = rt.parse_facts(interpreter.specs, facts) if facts is not None else {}
+        env = interpreter.env(values, decision.date)
         with decimal.localcontext(rt.CONTEXT):
             floors = {name: m.floor for name, m in decision.measures.items()}
             decision.total = rt.combine_total(
@@ -78,6 +80,7 @@ class PolicyEvaluator:
                 interpreter.total_caps(env),
                 interpreter.rounding,
                 floors,
+                interpreter.others(env),
             )
 
     def constraints(self) -> list[Constraint]:

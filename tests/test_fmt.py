@@ -911,3 +911,16 @@ def test_policy_wide_combination_and_shared_limits_keep_the_keyword_language() -
     assert "合并 就高 { 全部 }\n合并 叠加 { m, n }\n" in out
     english = assert_round_trip('fact a: money\nmeasure m { award 5万 }\ncombine added { all } cite "3"')
     assert 'combine added { all } cite "3"\n' in english
+
+
+def test_combination_against_other_documents_keeps_the_keyword_language() -> None:
+    text = (
+        '政策 "t" {}\n事实 o: money\n措施 m { 给予 5万 }\n'
+        '合并 就高 与其他政策 o {全部}\n合并 互斥 与其他政策 o { m } 依据 "3"\n'
+    )
+    out = assert_round_trip(text)
+    assert '合并 就高 与其他政策 o { 全部 }\n合并 互斥 与其他政策 o { m } 依据 "3"\n' in out
+    english = assert_round_trip(
+        'fact o: money\nmeasure m { award 5万 }\ncombine highest against o {m} "就高"'
+    )
+    assert 'combine highest against o { m } "就高"\n' in english

@@ -657,3 +657,75 @@ def test_a_policy_wide_highest_pays_the_best_set_the_pairwise_rules_add(
 def test_a_policy_wide_highest_with_an_unknown_amount_is_undetermined(combine_all: PolicyEvaluator) -> None:
     decision = combine_all.evaluate({"size": "6000000", "extra": True}, DAY)
     assert decision.total.status == rt.UNDETERMINED and decision.total.amount is None
+
+
+# ---------------------------------------------------------------- awards under other documents
+OTHER_DOCS = (
+    'policy "t" {}\nfact office "购置自用办公用房": bool\nfact other_award "已获其他政策同类奖励": money\n'
+    'measure cluster "集聚区奖励" { award 30万 if office }\n'
+    'measure space "办公用房补助" { award 50万 if office }\n'
+    "combine highest { all }\n"
+    "total_cap 45万 over { cluster, space }\n"
+    'combine highest against other_award { all } "与其他政策同类奖励按就高不重复原则执行"\n'
+)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["interpreted", "compiled"])
+def other_docs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> PolicyEvaluator:
+    path = tmp_path_factory.mktemp("other") / "other.policy"
+    path.write_text(OTHER_DOCS, encoding="utf-8")
+    evaluator, sink = compile_policy(path, compiled=request.param)
+    assert evaluator is not None, sink.diagnostics
+    return evaluator
+
+
+@pytest.mark.parametrize(
+    ("received", "total"),
+    [
+        # own award: the higher of 30万 and 50万 (就高 among the measures), capped at 45万
+        ("0元", "450000.00"),
+        ("20万", "250000.00"),  # below: this policy tops up to 45万
+        ("449999.99元", "0.01"),  # one fen below: one fen
+        ("45万", "0.00"),  # equal: nothing more
+        ("450000.01元", "0.00"),  # one fen above: nothing, never negative
+        ("100万", "0.00"),  # above
+    ],
+)
+def test_highest_against_other_documents_tops_up_to_the_higher_award(
+    other_docs: PolicyEvaluator, received: str, total: str
+) -> None:
+    d = other_docs.evaluate({"office": True, "other_award": received}, DAY)
+    assert (d.total.status, d.total.amount) == (rt.DETERMINED, Decimal(total))
+    # the measures keep their own amounts; the total says what this policy adds
+    assert d.measures["space"].amount == Decimal("500000.00")
+    (line,) = [line for line in d.total.explanation if "与其他政策同类奖励按就高不重复" in line]
+    figure = Decimal(received.rstrip("元万")) * (10000 if received.endswith("万") else 1)
+    assert f"已获其他政策同类奖励 {rt.yuan(figure)}" in line
+    assert "本政策集聚区奖励、办公用房补助计 45万元" in line and "space" not in line
+
+
+def test_an_award_elsewhere_not_given_leaves_the_total_a_ceiling(other_docs: PolicyEvaluator) -> None:
+    d = other_docs.evaluate({"office": True}, DAY, partial=True)
+    assert (d.total.status, d.total.amount) == (rt.CEILING, Decimal("450000.00"))
+    assert d.total.needed == ["other_award"]
+    assert any("未提供已获其他政策同类奖励" in r for r in d.total.reasons)
+    with pytest.raises(rt.InputError, match="missing fact other_award"):
+        other_docs.evaluate({"office": True}, DAY)
+
+
+def test_an_award_elsewhere_is_not_needed_when_nothing_is_paid(other_docs: PolicyEvaluator) -> None:
+    d = other_docs.evaluate({"office": False}, DAY)
+    assert d.total.status == rt.INELIGIBLE and d.total.needed == []
+
+
+@pytest.mark.parametrize(("received", "total"), [("0元", "450000.00"), ("0.01元", "0.00"), ("100万", "0.00")])
+def test_exclusive_against_other_documents_pays_nothing_when_one_was_received(
+    received: str, total: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "exclusive.policy"
+    path.write_text(OTHER_DOCS.replace("highest against", "exclusive against"), encoding="utf-8")
+    for compiled in (False, True):
+        evaluator, sink = compile_policy(path, compiled=compiled)
+        assert evaluator is not None, sink.diagnostics
+        d = evaluator.evaluate({"office": True, "other_award": received}, DAY)
+        assert (d.total.status, d.total.amount) == (rt.DETERMINED, Decimal(total))

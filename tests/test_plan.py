@@ -201,7 +201,7 @@ def assert_every_ast_piece_once(model: Model, plan: Plan) -> None:
         assert sorted(e for g in pm.groups for e in g.exceptions) == sorted(exceptions)
     shared = [r for e in model.policy.of(ast.Eligibility) for r in e.requirements]
     assert len(plan.eligibility) == len(shared)
-    assert len(plan.combinations) == len(model.policy.of(ast.Combine))
+    assert len(plan.combinations) + len(plan.other_documents) == len(model.policy.of(ast.Combine))
     assert len(plan.total_caps) == len(model.policy.of(ast.TotalCap))
     every = [*plan.eligibility, *(g for m in plan.measures for g in m.gates)]
     assert len({g.key for g in every}) == len(every)

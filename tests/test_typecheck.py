@@ -599,3 +599,37 @@ def test_example_parameters_are_checked() -> None:
         ("E101", "`nosuch` is not a parameter"),
     ]
     clean('measure m { award pilot }\nexample "e" { with { pilot: 5万 } expect m = 5万 }')
+
+
+# ---------------------------------------------------------------- awards under other documents
+OTHER_MEASURES = 'measure a "甲" { award 10万 }\nmeasure b "乙" { award 20万 }\ncombine added { a, b }\n'
+
+
+def test_a_combination_against_other_documents_names_a_money_fact() -> None:
+    model = clean(OTHER_MEASURES + "combine highest against investment { a }\n")
+    (rule,) = [c for c in model.policy.of(ast.Combine) if c.other is not None]
+    assert rule.other is not None and rule.other.text == "investment"
+
+
+@pytest.mark.parametrize("name", ["certified", "customers", "pilot"])
+def test_the_award_received_elsewhere_must_be_a_money_fact(name: str) -> None:
+    d = only(OTHER_MEASURES + f"combine highest against {name} {{ a }}\n")
+    assert d.code == "E235" and f"`{name}` must be a money fact" in d.message
+    assert d.hint is not None and "money" in d.hint
+
+
+def test_other_documents_cannot_be_added_by_a_rule() -> None:
+    d = only(OTHER_MEASURES + "combine added against investment { all }\n")
+    assert d.code == "E235" and "`highest`" in d.message
+
+
+def test_a_total_cap_across_the_rule_and_other_measures_is_refused() -> None:
+    d = only(OTHER_MEASURES + "total_cap 25万 over { a, b }\ncombine highest against investment { a }\n")
+    assert d.code == "E235" and "total cap" in d.message
+    clean(OTHER_MEASURES + "total_cap 25万 over { a, b }\ncombine highest against investment { a, b }\n")
+    clean(OTHER_MEASURES + "total_cap 25万 over { a, b }\ncombine exclusive against investment { all }\n")
+
+
+def test_an_unknown_fact_against_other_documents_is_an_unknown_name() -> None:
+    d = only(OTHER_MEASURES + "combine highest against elsewhere { a }\n")
+    assert d.code == "E101"

@@ -956,6 +956,43 @@ class _Checker:
                 self._cycle(start, target, counts, path, visited, reported)
                 path.pop()
 
+    def other_documents(self, item: ast.Combine) -> None:
+        """`combine highest|exclusive against FACT { … }`: the fact is money (what the applicant received
+        under other documents for the same project), the mode is not `added` (adding what another
+        document paid needs no rule), and no total cap runs across the measures named and others (the
+        part of the capped total that is this rule's could not be told)."""
+        assert item.other is not None
+        text = item.other.text
+        got = self.name(item.other)  # E101 for a name that is nothing
+        known = text in self.model.facts or text in self.model.params
+        if known and (got != T.MONEY or text not in self.model.facts):
+            self.sink.report(
+                codes.E235,
+                f"`{text}` must be a money fact: what the applicant received under other documents",
+                item.other.span,
+                hint=f'declare it: `fact {text} "已获其他政策同类奖励": money`',
+            )
+        if COMBINE_MODES.get(item.mode.text) == "added":
+            self.sink.report(
+                codes.E235,
+                "an award under other documents can only be combined `highest` (就高) or `exclusive` (互斥)",
+                item.mode.span,
+                hint="awards that add up need no rule: leave the line out",
+            )
+        if item.every:
+            return
+        named = {m.text for m in item.measures}
+        for cap in self.policy.of(ast.TotalCap):
+            capped = {m.text for m in cap.measures}
+            if capped & named and capped - named:
+                self.sink.report(
+                    codes.E235,
+                    "a total cap runs across the measures this rule names and others",
+                    item.span,
+                    notes=[Note("the total cap", cap.span)],
+                    hint="name every measure of the total cap in the rule, or none of them",
+                )
+
     def option(self, ident: ast.Ident, table: dict[str, str], what: str) -> None:
         if ident.text not in table:
             self.sink.report(
@@ -1120,6 +1157,8 @@ class _Checker:
                 self.option(item.mode, COMBINE_MODES, "combination")
                 for m in item.measures:
                     self.measure_ref(m)
+                if item.other is not None:
+                    self.other_documents(item)
             case ast.TotalCap():
                 self.money(item.amount, "a total cap")
                 for m in item.measures:

@@ -1299,6 +1299,34 @@ class PythonGenerator:
             ["total_cap: the sums of awards each applicant may receive at most"],
         )
 
+    def other_awards_func(self, out: CodeWriter) -> None:
+        """`other_awards(f, p, date)`: the combinations with awards under other documents, with what
+        the applicant received (runtime.combine_total applies them to the total)."""
+        w = self.begin()
+        w.line("others: list[OtherAward] = []")
+        for other in self.plan.other_documents:
+            w.comment(f"combine {other.mode} against {other.received_text}")
+            self.safe(other.received, "received")
+            names = Seq([self.s(m) for m in other.measures], "[", "]")
+            labels = Seq([self.s(self.plan.measure(m).label) for m in other.measures], "[", "]")
+            head = f"others.append(({self.s(other.mode)}, "
+            tail = f"{self.s(other.label)}, {self.s(other.received_text)}, "
+            if w.fits(f"{head}{names.inline()}, received, {tail}{labels.inline()}))"):
+                w.line(f"{head}{names.inline()}, received, {tail}{labels.inline()}))")
+            else:  # long lists on lines of their own first, as the formatter lays them out
+                w.display("covered = ", names)
+                w.display("labels = ", labels)
+                w.line(f"{head}covered, received, {tail}labels))")
+        w.line("return others")
+        self.declare_used(w, 0, [("need", "need: set[str] = set()")])
+        self.end(
+            out,
+            "other_awards",
+            ["f: Values", "p: Values", "date: Date"],
+            "list[OtherAward]",
+            ["combine … against <fact>: the awards received under other documents"],
+        )
+
     def shared_limits_func(self, out: CodeWriter) -> None:
         """`shared_limits(f, p, date)`: the funding limits that count other measures' awards, worked
         out for one applicant, in the plan's order (runtime.share_funding applies them)."""
@@ -1515,13 +1543,21 @@ class PythonGenerator:
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
+            others = ", other_awards(f, p, date)" if self.plan.other_documents else ""
             if any(
                 c.amount.mode == "ceiling" and c.amount.floor for m in self.plan.measures for c in m.clauses
             ):
                 w.line("floors = {name: m.floor for name, m in measures.items()}")
-                w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors)")
+                call = "total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING"
+                w.line(f"{call}, floors{others})")
+            elif others:
+                call = "total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING"
+                w.line(f"{call}, None{others})")
             else:
                 w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)")
+            if others:
+                with w.block("if not partial"):
+                    w.line('require_facts({"total": total})')
         w.line("return Decision(TITLE, date, measures, total, shared[0], ignored)")
         args = [
             "facts: Facts | Mapping[str, Any]",
@@ -1542,7 +1578,11 @@ class PythonGenerator:
                 w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
             else:
                 w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
-            w.line("return combine(amounts, COMBINES, caps, ROUNDING)")
+            if self.plan.other_documents:
+                w.line("others = other_awards(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
+                w.line("return combine(amounts, COMBINES, caps, ROUNDING, None, others)")
+            else:
+                w.line("return combine(amounts, COMBINES, caps, ROUNDING)")
         with w.block("finally"):
             w.line("setcontext(saved)")
         args = ["amounts: Amounts", "values: tuple[Any, ...]", "date: datetime.date", "explain: bool"]
@@ -1567,6 +1607,8 @@ class PythonGenerator:
         self.total_caps_func(functions)
         if self.plan.shared_limits:
             self.shared_limits_func(functions)
+        if self.plan.other_documents:
+            self.other_awards_func(functions)
         ranks = self.rank_funcs(functions)
         self.constraints_func(functions, ranks)
         self.read_facts_func(functions)

@@ -33,7 +33,7 @@ class Evaluator(Protocol):
         strict: bool = False,
     ) -> rt.Decision: ...
 
-    def retotal(self, decision: rt.Decision) -> None: ...
+    def retotal(self, decision: rt.Decision, facts: dict[str, Any] | None = None) -> None: ...
 
 
 @attrs.frozen
@@ -370,6 +370,7 @@ def _apply(
     decision: rt.Decision,
     row: int,
     changes: dict[str, dict[int, tuple[str, Decimal | None, str]]],
+    facts: dict[str, Any] | None = None,
 ) -> None:
     changed = False
     for measure, change in changes.items():
@@ -382,7 +383,7 @@ def _apply(
             result.reasons.append(reason)
             changed = True
     if changed:
-        evaluator.retotal(decision)
+        evaluator.retotal(decision, facts)
 
 
 def _row_out(
@@ -474,7 +475,7 @@ def run_batch(
                 if facts is not None and error is None:
                     try:
                         decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
-                        _apply(evaluator, decision, number, changes)
+                        _apply(evaluator, decision, number, changes, dict(facts))
                         if ignored is not None:
                             for key in decision.ignored_keys:
                                 ignored[key] = ignored.get(key, 0) + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeAlias, assert_never
 
@@ -570,11 +570,13 @@ class Interpreter:
                 amounts = {name: (m.status, m.amount) for name, m in measures.items()}
                 floors = {name: m.floor for name, m in measures.items()}
                 total = rt.combine_total(
-                    amounts, self.combines(), self.total_caps(env), self.rounding, floors
+                    amounts, self.combines(), self.total_caps(env), self.rounding, floors, self.others(env)
                 )
             except ARITHMETIC as exc:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
                 total.reasons.append(self.failure("合计", exc))
+            if total.needed and not partial:
+                raise rt.InputError([f"missing fact {n}" for n in sorted(set(total.needed))])
         return rt.Decision(self.title, date, measures, total, shared[0], ignored)
 
     def check_assumptions(self, values: Mapping[str, Any], date: datetime.date | None) -> None:
@@ -628,6 +630,18 @@ class Interpreter:
 
     def combines(self) -> list[tuple[str, list[str]]]:
         return [(c.rule[0], list(c.measures)) for c in self.plan.combinations]
+
+    def others(self, env: _Env) -> list[rt.OtherAward]:
+        """The combinations with awards under other documents, with what this applicant received."""
+        return [
+            (o.mode, o.measures, self._safe(o.received, env), o.label, o.received_text, labels)
+            for o in self.plan.other_documents
+            for labels in [self.labels(o.measures)]
+        ]
+
+    def labels(self, names: Sequence[str]) -> list[str]:
+        """The labels of the measures `names` (as the applicant reads them)."""
+        return [self.plan.measure(n).label for n in names]
 
     def total_caps(self, env: _Env) -> list[tuple[Decimal | None, list[str]]]:
         return [(self._safe(c.amount, env), list(c.measures)) for c in self.plan.total_caps]

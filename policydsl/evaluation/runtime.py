@@ -1266,17 +1266,71 @@ def ineligible(result: MeasureResult, reasons: Iterable[str]) -> MeasureResult:
 _NO_RULES: frozenset[int] = frozenset()
 
 
+# A combination with awards under other documents as the evaluators hand it over: the mode (highest,
+# exclusive), the measures it covers, what the applicant received under other documents for the same
+# project (None: not given), the fact's label and its name, and the labels of the measures covered.
+OtherAward = tuple[str, Sequence[str], Decimal | None, str, str, Sequence[str]]
+
+
+def other_documents(
+    total: MeasureResult,
+    other: OtherAward,
+    amounts: Mapping[str, Decimal | None],
+    cap_cuts: Sequence[tuple[Sequence[str], Decimal]],
+    precision: str,
+) -> tuple[Decimal, str]:
+    """What a combination with awards under other documents takes off the total, and the total's
+    precision after it.  This policy's own award for the measures covered is their amounts after the
+    combination rules and the total caps over them alone (the checker refuses a cap running across);
+    under 就高 the applicant ends with the higher of it and the award received elsewhere, so this
+    policy pays max(0, own − received); under 互斥 it pays nothing for them when received > 0.  An
+    award received that is not given leaves the total a ceiling and the fact needed."""
+    mode, names, received, label, fact, labels = other
+    group = [n for n in names if n in amounts]
+    if not group:
+        return ZERO, precision
+    covered = "、".join(lbl for n, lbl in zip(names, labels, strict=True) if n in amounts)
+    own = sum((amounts[n] or ZERO for n in group), ZERO)
+    inside = set(group)
+    own -= sum((c for capped, c in cap_cuts if {n for n in capped if n in amounts} <= inside), ZERO)
+    own = max(own, ZERO)
+    words = "就高不重复" if mode == "highest" else "不可同时享受"
+    if received is None:
+        if own > ZERO or any(amounts[n] is None for n in group):
+            total.needed.append(fact)
+            total.reasons.append(
+                f"未提供{label}（{fact}）：与其他政策同类奖励{words}，本政策{covered}可能减少，合计为上限"
+            )
+            return ZERO, combine_precision(precision, AT_MOST)
+        return ZERO, precision
+    if mode == "highest":
+        taken = min(own, max(received, ZERO))
+        total.explanation.append(
+            f"{label} {yuan(received)}，与其他政策同类奖励按就高不重复，"
+            f"本政策{covered}计 {yuan(own)}，补足 {yuan(own - taken)}"
+        )
+        return taken, precision
+    if received > ZERO:
+        total.explanation.append(
+            f"{label} {yuan(received)}，与本政策{covered}不可同时享受，本政策不予支付（原计 {yuan(own)}）"
+        )
+        return own, precision
+    return ZERO, precision
+
+
 def combine_total(
     measures: Mapping[str, tuple[str, Decimal | None]],
     combines: Sequence[tuple[str, Sequence[str]]],
     total_caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
+    others: Sequence[OtherAward] = (),
 ) -> MeasureResult:
     """The applicant's total under the policy's combination rules, from (status, amount) per measure.
     With the measures' `floors`, a total that is a ceiling has a floor when some measure states one
     and every measure paying adds to the others (no 就高/互斥 choice among them, every pair declared):
-    the sum of the floors and the determined amounts, under the same total caps."""
+    the sum of the floors and the determined amounts, under the same total caps.  `others` are the
+    combinations with awards under other documents, applied last (other_documents)."""
     total = MeasureResult("total", "合计", None, DETERMINED, ZERO, (), [], [], [], [], {}, None)
     lows: dict[str, Decimal] | None = None
     cut = ZERO  # what the total caps take off the floor
@@ -1362,6 +1416,7 @@ def combine_total(
             precision = UNKNOWN
         else:
             value += amounts[n] or ZERO
+    cap_cuts: list[tuple[Sequence[str], Decimal]] = []  # what each total cap took off
     for cap, group_names in total_caps:
         if cap is None:
             # a cap that cannot be worked out may still bind: the total is at most the sum
@@ -1375,6 +1430,7 @@ def combine_total(
             cut += max(least - cap, ZERO)
         if capped > cap:
             value -= capped - cap
+            cap_cuts.append((group_names, capped - cap))
             total.explanation.append(
                 f"累计封顶 {yuan(cap)}：{'、'.join(group_names)} 合计 {yuan(capped)} 超限"
             )
@@ -1383,6 +1439,11 @@ def combine_total(
         total.amount = None
         total.reasons.append("没有可获得的扶持")
         return total
+    for other in others:
+        taken, precision = other_documents(total, other, amounts, cap_cuts, precision)
+        if taken:
+            value -= taken
+            lows = None
     total.amount = None if precision == UNKNOWN else rounding(value)
     total.status = {EXACT: DETERMINED, AT_MOST: CEILING, UNKNOWN: UNDETERMINED}[precision]
     if lows is not None and total.status == CEILING:

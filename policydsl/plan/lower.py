@@ -198,6 +198,26 @@ class _Lowering:
             span=f.span,
         )
 
+    def other_documents(self, c: ast.Combine) -> P.OtherDocuments:
+        """A combination with awards under other documents (`combine highest against other_award { … }`)."""
+        assert c.other is not None
+        fact = self.model.facts.get(c.other.text)
+        label = fact.decl.label if fact is not None and fact.decl is not None else None
+        return P.OtherDocuments(
+            COMBINE_MODES[c.mode.text],
+            tuple(m.name.text for m in self.policy.of(ast.Measure))
+            if c.every
+            else tuple(m.text for m in c.measures),
+            self.expr(c.other),
+            c.cite,
+            c.reason,
+            label or c.other.text,
+            c.mode.text,
+            c.every,
+            received_text=c.other.text,
+            span=c.span,
+        )
+
     def expr(self, node: ast.Expr) -> P.Expr:
         at = node.span
         match node:
@@ -627,6 +647,7 @@ class _Lowering:
                 )
                 # the rules naming measures first: they override a policy-wide one
                 for c in sorted(self.policy.of(ast.Combine), key=lambda c: c.every)
+                if c.other is None
             ),
             tuple(
                 P.TotalCap(
@@ -649,6 +670,7 @@ class _Lowering:
                 }
             ),
             header,
+            tuple(self.other_documents(c) for c in self.policy.of(ast.Combine) if c.other is not None),
             span=self.policy.span,
             header_span=written.span if written is not None else None,
             eligibility_span=blocks[0].span if blocks else None,

@@ -878,6 +878,27 @@ class TotalCap:
 
 
 @attrs.frozen
+class OtherDocuments:
+    """Combination with awards under other documents (`combine highest against other_award { … }`,
+    与其他政策同类奖励按就高不重复原则执行): `received` is what the applicant received elsewhere for
+    the same project (a money fact); under `highest` this policy pays for `measures` together what
+    is over it, max(0, own − received), so the applicant ends with the higher of the two; under
+    `exclusive` it pays nothing for them when `received` is above zero.  `label` is the fact's
+    label, `received_text` the fact as written, `word` the mode as written, `every` for `{ all }`."""
+
+    mode: str
+    measures: tuple[str, ...]
+    received: Expr
+    cite: str | None
+    reason: str | None
+    label: str = ""
+    word: str = _spelling("")
+    every: bool = False
+    received_text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
 class Header:
     """What a policy file's header says, as written: its `title` (None: the file has no header),
     `issuer`, document number `docno`, the day `issued`, the `source` document's file name and the
@@ -928,6 +949,7 @@ class Plan:
     assumption_lines: tuple[Assumption, ...] = ()
     enums: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
     header: Header = Header(None)
+    other_documents: tuple[OtherDocuments, ...] = ()
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     header_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     eligibility_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)

@@ -252,6 +252,10 @@ class _Printer:
             self.line(0, f"combine {c.mode} {names}{self.cite(c.cite)}{reason}")
         for t in plan.total_caps:
             self.line(0, f"total_cap {top(t.amount)} over {', '.join(t.measures)}{self.cite(t.cite)}")
+        for o in plan.other_documents:
+            reason = f"  reason {q(o.reason)}" if o.reason is not None else ""
+            names = "all" if o.every else ", ".join(o.measures)
+            self.line(0, f"combine {o.mode} against {top(o.received)} {names}{self.cite(o.cite)}{reason}")
         return "\n".join(self.lines) + "\n"
 
 

@@ -665,6 +665,23 @@ def overview(plan: P.Plan) -> Diagram:
             if member in names:
                 d.link(f"measure.{member}", node.id, "combine")
         rule_nodes.append(node.id)
+    for i, other in enumerate(plan.other_documents, 1):
+        head = "与其他政策同类奖励就高不重复" if other.mode == "highest" else "与其他政策同类奖励互斥"
+        rule = (
+            f"本政策补足超出{other.label}的部分"
+            if other.mode == "highest"
+            else f"{other.label}大于0时本政策不予支付"
+        )
+        lines = [
+            rule,
+            *([other.reason] if other.reason else []),
+            *([f"依据：{other.cite}"] if other.cite else []),
+        ]
+        node = d.add(Node(f"other_documents{i}", "rule", head, _dedent(lines, LEAF_WIDTH)))
+        for n in other.measures:
+            if n in names:
+                d.link(f"measure.{n}", node.id, "combine")
+        rule_nodes.append(node.id)
     uncovered = [m.name for m in measures if m.name not in covered]
     if len(measures) > 1:
         lines = ["同一申请人可获得的合计"]

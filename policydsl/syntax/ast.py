@@ -649,13 +649,18 @@ class Measure(Node):
 class Combine(Node):
     """How `measures` combine for one applicant: `mode` added, highest (就高不重复) or exclusive;
     `every` for a policy-wide rule (`combine highest { all }`, no measures named) that settles every
-    pair no other rule names."""
+    pair no other rule names.  With `other` (`combine highest against other_award { … }`), the rule is
+    with awards under other documents: `other` is the money fact holding what the applicant received
+    elsewhere for the same project, and the rule says how this policy's award for `measures` combines
+    with it (就高: this policy pays what is over it; 互斥: nothing when it is above zero), not how the
+    measures combine with each other."""
 
     mode: Ident
     measures: tuple[Ident, ...]
     cite: str | None
     reason: str | None
     every: bool = False
+    other: Name | None = None
 
 
 @attrs.frozen

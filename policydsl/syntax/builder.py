@@ -749,6 +749,16 @@ class _Builder:
         return ast.Combine(span, self._ident(mode), (), cite, _opt_str(reason), every=True)
 
     @_with_span
+    def combine_other(self, span: Span, children: list[Any]) -> ast.Combine:
+        mode, other, names, cite, reason = children
+        return ast.Combine(span, self._ident(mode), names, cite, _opt_str(reason), other=other)
+
+    @_with_span
+    def combine_other_all(self, span: Span, children: list[Any]) -> ast.Combine:
+        mode, other, cite, reason = children
+        return ast.Combine(span, self._ident(mode), (), cite, _opt_str(reason), every=True, other=other)
+
+    @_with_span
     def total_cap_decl(self, span: Span, children: list[Any]) -> ast.TotalCap:
         amount, names, cite = children
         return ast.TotalCap(span, amount, names, cite)

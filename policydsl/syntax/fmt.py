@@ -571,13 +571,15 @@ class _Printer:
                 items = _stmts(item.items, self.measure_item)
                 return self.block(head, self.find("{", item.span.start), item.span.end - 1, items)
             case ast.Combine():
+                before = item.mode if item.other is None else item.other
                 names = (
                     "{ " + kw("all") + " }"
                     if item.every
-                    else self.names(item.measures, self.find("{", item.mode.span.end))
+                    else self.names(item.measures, self.find("{", before.span.end))
                 )
-                first_line = [kw("combine"), " ", item.mode.text, " ", names]
-                return self.continued(first_line, [cite(item.cite), self.quoted(item.reason)])
+                against = [] if item.other is None else [kw("against"), " ", item.other.text, " "]
+                combine_line: list[Doc] = [kw("combine"), " ", item.mode.text, " ", *against, names]
+                return self.continued(combine_line, [cite(item.cite), self.quoted(item.reason)])
             case ast.TotalCap():
                 amount = expr(item.amount)
                 names = self.names(item.measures, self.find("{", item.amount.span.end))

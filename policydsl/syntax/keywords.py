@@ -67,6 +67,7 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     # how measures combine
     "combine": ("combine", "合并"),
     "all": ("all", "全部"),
+    "against": ("against", "与其他政策"),
     "total_cap": ("total_cap", "累计封顶"),
     "over": ("over", "范围"),
     "acknowledge": ("acknowledge", "确认"),
