@@ -134,12 +134,14 @@ def combine(
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
+    others: Sequence[OtherAward] = (),
 ) -> MeasureResult:
     """The total under the combination rules, from (status, amount) per measure (and the `floors` of
-    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
+    ranges, when some measure has one, and the combinations with awards under other documents);
+    undetermined, with the reason, when it cannot be computed."""
     try:
-        if floors is not None and any(f is not None for f in floors.values()):
-            return combine_total(amounts, combines, caps, rounding, floors)
+        if others or (floors is not None and any(f is not None for f in floors.values())):
+            return combine_total(amounts, combines, caps, rounding, floors, others)
         return _combine(amounts, combines, caps, rounding)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
