@@ -291,7 +291,7 @@ class FastPath:
         if vague is not None:
             # whether the policy is in force is undetermined there: the full path says why
             w.comment(f"{gen.plan.validity.vague}: undetermined between the earliest and latest window")
-            self.refuse(w, [vague])
+            self.refuse(w, [f"{validity} and ({vague})" if start or end else vague])
         requirements = gen.plan.eligibility
         measures = gen.plan.measures
         results = [gen.fn.temp("v") for _ in measures]
