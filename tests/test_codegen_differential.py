@@ -634,3 +634,80 @@ def test_a_limit_reading_a_missing_fact_never_leaves_the_formula_as_the_amount(
         assert any(wanted in n for n in result.needed)
         with pytest.raises(rt.InputError, match=wanted):
             evaluator.evaluate(facts)
+
+
+# ---------------------------------------------------------------- periods and dates (docs/semantics.md)
+# Each window at its boundaries: the day the policy is last or first in force and the day beside
+# it; for a date known only to the year or month, the days the missing part decides as well.
+IN, OUT, OPEN = rt.DETERMINED, rt.INELIGIBLE, rt.UNDETERMINED
+WINDOWS: list[tuple[str, list[tuple[str, str]]]] = [
+    (  # 有效期3年, the first day counted: ends the day before the corresponding day
+        "issued 2021-05-16 valid from issued lasting 3年",
+        [("2021-05-15", OUT), ("2021-05-16", IN), ("2024-05-15", IN), ("2024-05-16", OUT)],
+    ),
+    (  # from 29 February: one year on is 28 February (month end), the window ends the day before
+        "valid from 2020-02-29 lasting 1年",
+        [("2021-02-27", IN), ("2021-02-28", OUT)],
+    ),
+    (  # from 31 January: one month on is the month's last day
+        "valid from 2021-01-31 lasting 1个月",
+        [("2021-01-31", IN), ("2021-02-27", IN), ("2021-02-28", OUT)],
+    ),
+    ("valid from 2021-01-31 until 2021-02-28", [("2021-02-28", IN), ("2021-03-01", OUT)]),
+    (  # open validity: from the day of issue, no end
+        "issued 2021-05-16 valid from issued",
+        [("2021-05-15", OUT), ("2021-05-16", IN), ("2099-12-31", IN)],
+    ),
+    ("valid from 2021-05-16", [("2021-05-15", OUT), ("2021-05-16", IN), ("2099-12-31", IN)]),
+    (  # 自2022年*月*日起施行，有效期1年: surely in force on 2022-12-31 only
+        "valid from 2022年*月*日 lasting 1年",
+        [
+            ("2021-12-31", OUT),
+            ("2022-01-01", OPEN),
+            ("2022-12-30", OPEN),
+            ("2022-12-31", IN),
+            ("2023-01-01", OPEN),
+            ("2023-12-30", OPEN),
+            ("2023-12-31", OUT),
+            ("2025-06-01", OUT),  # decided by the year alone
+        ],
+    ),
+    (
+        "valid from 2022-05-* until 2025-12-31",
+        [
+            ("2022-04-30", OUT),
+            ("2022-05-01", OPEN),
+            ("2022-05-30", OPEN),
+            ("2022-05-31", IN),
+            ("2026-01-01", OUT),
+        ],
+    ),
+    (
+        "issued 2022-*-* valid from issued",
+        [("2021-12-31", OUT), ("2022-06-01", OPEN), ("2022-12-31", IN), ("2099-01-01", IN)],
+    ),
+    (  # until a day of 2023, which includes at least 2023-01-01
+        "valid from 2021-05-16 until 2023-*-*",
+        [("2023-01-01", IN), ("2023-01-02", OPEN), ("2023-12-31", OPEN), ("2024-01-01", OUT)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("header", "days"), WINDOWS, ids=[h for h, _ in WINDOWS])
+def test_validity_windows_agree_at_their_boundaries(
+    header: str, days: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    path = tmp_path / "window.policy"
+    path.write_text(f'policy "有效期" {{ {header} }}\nmeasure m "m" {{ award 1万 }}\n', encoding="utf-8")
+    _, interpreter, module = compiled(path)
+    for day, status in days:
+        date = datetime.date.fromisoformat(day)
+        decision = interpreter.evaluate({}, date)
+        assert decision.measures["m"].status == status, (header, day)
+        if status == OPEN:
+            # the measure says why, and invents no day
+            assert any("仅知" in r for r in decision.to_dict()["measures"][0]["reasons"]), decision.to_dict()
+        check_agreement(path, {}, date, partial=False, explain=True)
+        check_agreement(path, {}, date, partial=True, explain=False)
+        fast = module.fast_amounts({}, date)
+        assert (fast is None) == (status == OPEN), (header, day)

@@ -311,6 +311,7 @@ _MONEY = ["50万", "1.5亿", "200000元", "3千", "100万元", "0"]
 _LITERALS = [*_MONEY, "50%", "3‰", "1:1", "1.5:2", "3000家", "2000万条", "5万/家", "100元/人", "1年", "6个月",
              "30天", "12", "1.5", "1e3", "2021-05-16", "2021年5月16日"]  # fmt: skip
 _DATES = ["2021-05-16", "2021-1-1", "2021年5月16日", "1999-12-31"]
+_PARTIAL_DATES = ["2022-*-*", "2022年*月*日", "2022-05-*", "2022年5月*日"]
 _STRING_CHARS = st.sampled_from([*"ab 第八条（一）{}#:,", "，", "Ａ", "＃", '\\"', "\\\\", "\\n", "\u3000"])
 _FULL = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)}
 
@@ -476,15 +477,19 @@ class _Source:
             "issuer": lambda: self.j(self.kw("issuer"), self.string()),
             "docno": lambda: self.j(self.kw("docno"), self.string()),
             "issued": lambda: self.j(
-                self.kw("issued"), self.kw("unset") if self.flip(0.2) else self.pick(_DATES)
+                self.kw("issued"), self.kw("unset") if self.flip(0.2) else self.header_date()
             ),
             "valid": lambda: self.j(
                 self.kw("valid"),
                 self.kw("from"),
-                self.pick(_DATES) if self.flip() else self.kw(self.pick(["issued", "unset"])),
-                self.j(self.kw("until"), self.pick(_DATES))
-                if self.flip()
-                else self.j(self.kw("lasting"), self.pick(["3年", "6个月", "30天"])),
+                self.header_date() if self.flip() else self.kw(self.pick(["issued", "unset"])),
+                self.pick(
+                    [
+                        self.j(self.kw("until"), self.header_date()),
+                        self.j(self.kw("lasting"), self.pick(["3年", "6个月", "30天"])),
+                        "",  # open validity: no end
+                    ]
+                ),
             ),
             "source": lambda: self.j(self.kw("source"), self.string()),
             "rounding": lambda: self.j(
@@ -495,6 +500,10 @@ class _Source:
         keys = self.draw(st.lists(st.sampled_from(sorted(lines)), unique=True, max_size=7))
         assert isinstance(keys, list)
         return self.j(self.kw("policy"), self.string(), self.braces(self.j(*(lines[k]() for k in keys))))
+
+    def header_date(self) -> str:
+        """An exact date, or one known only to the year or month (2022-*-*, 2022年5月*日)."""
+        return self.pick(_DATES) if self.flip(0.7) else self.pick(_PARTIAL_DATES)
 
     def type_ref(self) -> str:
         if self.flip(0.3):

@@ -397,3 +397,32 @@ def test_a_shared_funding_limit_is_the_runtime_cut_exactly(
         assert result.amount is not None
         assert s.check([*given, amount == enc.real(result.amount)]).sat, name
         assert s.check([*given, amount != enc.real(result.amount)]).unsat, name
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [
+        ("issued 2021-05-16 valid from issued lasting 3年", "2021-05-16", "2024-05-15"),
+        ("valid from 2020-02-29 lasting 1年", "2020-02-29", "2021-02-27"),
+        ("issued 2021-05-16 valid from issued", "2021-05-16", None),  # open validity: no last day
+        # known only to the year: the analysis asks about every day the policy may be in force
+        ("valid from 2022-*-* lasting 1年", "2022-01-01", "2023-12-30"),
+    ],
+)
+def test_the_evaluation_date_ranges_over_the_validity_as_the_evaluators_count_it(
+    header: str, first: str, last: str | None
+) -> None:
+    model = model_of(f'policy "有效期" {{ {header} }}\nmeasure m "m" {{ award 1万 }}\n')
+    enc, s = session(model)
+    today = enc.today()
+
+    def on(day: datetime.date) -> bool:
+        return bool(s.check([today.key == smt._date_const(enc, day).key]).sat)
+
+    start = datetime.date.fromisoformat(first)
+    assert on(start) and not on(start - datetime.timedelta(days=1))
+    if last is None:
+        assert on(datetime.date(2099, 12, 31))
+    else:
+        end = datetime.date.fromisoformat(last)
+        assert on(end) and not on(end + datetime.timedelta(days=1))

@@ -223,6 +223,9 @@ class Encoder:
         self._unset_names: dict[int, str] = {}
         self.quantum = _QUANTA[plan.rounding.unit]
         self.rounding_mode = plan.rounding.mode
+        # the days the policy may be in force: from the earliest first day to the latest last day
+        # when the text gives a date only to the year or month (the evaluators leave the days
+        # between undetermined, so the analysis asks about all of them)
         self.window = (plan.validity.start, plan.validity.end)
         for assume in plan.assumptions:
             # an assumption the encoding cannot express only makes the domain wider

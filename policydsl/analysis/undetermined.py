@@ -18,6 +18,7 @@ from policydsl.analysis.gaps import amount_tiers
 from policydsl.analysis.language import walk
 from policydsl.analysis.smt import Encoder, Formula
 from policydsl.checking import types as T
+from policydsl.dates import PartialDate
 from policydsl.diagnostics import Note
 from policydsl.messages import Message, msg, text
 from policydsl.plan import nodes as P
@@ -138,7 +139,21 @@ def check_left_unset(ctx: Context) -> None:
     header = ctx.model.policy.header
     if header is not None and header.validity is not None:
         v = header.validity
-        if v.start is None or (v.start == "issued" and header.issued is None):
+        begins = header.issued if v.start == "issued" else v.start
+        if isinstance(begins, PartialDate):
+            known = "year" if begins.month is None else "month"
+            ctx.add(
+                Finding(
+                    codes.P705,
+                    f"the policy's validity start is known only to the {known}: "
+                    "whether it is in force on a day of that period is undetermined",
+                    v.span,
+                    ("validity",),
+                    (),
+                    "give the start date once it is known",
+                )
+            )
+        elif v.start is None or (v.start == "issued" and header.issued is None):
             ctx.add(
                 Finding(
                     codes.P705,

@@ -83,6 +83,8 @@ class Generator(Protocol):
 
     def date_const(self, value: datetime.date) -> str: ...
 
+    def vague_window(self) -> str | None: ...
+
     def s(self, text: str, room: int = 40) -> str: ...
 
     def tuple_code(self, items: list[str | Seq]) -> str: ...
@@ -286,6 +288,11 @@ class FastPath:
         validity = " <= ".join(
             [*([gen.date_const(start)] if start else []), "date", *([gen.date_const(end)] if end else [])]
         )
+        vague = gen.vague_window()
+        if vague is not None:
+            # whether the policy is in force is undetermined there: the full path says why
+            w.comment(f"{gen.plan.validity.vague}: undetermined between the earliest and latest window")
+            self.refuse(w, [f"{validity} and ({vague})" if start or end else vague])
         requirements = gen.plan.eligibility
         measures = gen.plan.measures
         results = [gen.fn.temp("v") for _ in measures]

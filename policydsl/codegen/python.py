@@ -1241,12 +1241,31 @@ class PythonGenerator:
                 for test, text in bounds:
                     with w.block(f"if {test}"):
                         w.call("failures.append(", [text])
+        vague = self.vague_window()
+        if vague is not None:
+            # a date the text gives only to the year or month: between its earliest and latest
+            # window, whether the policy is in force is not known (Interpreter.shared_gates)
+            why = self.s(self.plan.validity.vague or "")
+            with w.block(f"if date is not None and not failures and ({vague})"):
+                w.call("unknown.append(", [f'{why} + f"，评估日期 {{date.isoformat()}} 是否在有效期内未定"'])
         for gate in self.plan.eligibility:
             w.comment(f"{self.file_line(gate.where)}  require {gate.text}")
             self.gate(gate, False)
         w.line("return failures, unknown, need")
         comments = ["eligibility shared by every measure, and the policy's validity"]
         self.end(out, "shared_gates", ["f: Values", "p: Values", "date: Date"], "Shared", comments)
+
+    def vague_window(self) -> str | None:
+        """The test that the evaluation `date` falls where a validity date the text gives only to
+        the year or month leaves it undetermined whether the policy is in force (None: exact)."""
+        v = self.plan.validity
+        if v.vague is None:
+            return None
+        tests = [
+            *([f"date < {self.date_const(v.sure_start)}"] if v.sure_start is not None else []),
+            *([f"date > {self.date_const(v.sure_end)}"] if v.sure_end is not None else []),
+        ]
+        return " or ".join(tests) or None
 
     def measures_data(self, out: CodeWriter) -> None:
         """The shared requirements, then every measure: its data and its function."""

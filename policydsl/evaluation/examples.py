@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from policydsl.checking.model import Model
+from policydsl.dates import last_day
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.interpreter import Coverage, CoverageKey, Interpreter
 from policydsl.messages import Message, msg
@@ -75,7 +76,8 @@ class Examples:
 def read_examples(model: Model, plan: P.Plan, source_text: str = "") -> Examples:
     """The `example` blocks of a checked policy without errors (`plan` its lowering), with their
     values lowered as the plan's expressions are, and the places coverage points at."""
-    first_day = plan.validity.start or plan.issued
+    # an example without a date is evaluated on the first day the policy is surely in force
+    first_day = plan.validity.sure_start or (last_day(plan.issued) if plan.issued is not None else None)
 
     def lowered(node: ast.Expr) -> tuple[P.Expr, str]:
         return lower_expr(model, node, source_text)

@@ -24,6 +24,7 @@ ARITHMETIC = rt.ARITHMETIC  # the failures that make a figure unknown (runtime.f
 NO_ROW = "分级表没有 {key} 档"
 NOT_YET = "政策自 {start} 起施行，评估日期 {date} 尚未生效"
 EXPIRED = "政策有效期至 {end}，评估日期 {date} 已失效"
+VAGUE = "{why}，评估日期 {date} 是否在有效期内未定"
 
 # What example coverage counts (`evaluate(coverage=...)`, `examples.coverage_gaps`): a clause's id
 # for whether it applied, and (clause id, condition index, atom index) for each atom of a condition
@@ -605,6 +606,8 @@ class Interpreter:
                 failures.append(NOT_YET.format(start=start.isoformat(), date=env.date.isoformat()))
             if end is not None and env.date > end:
                 failures.append(EXPIRED.format(end=end.isoformat(), date=env.date.isoformat()))
+            if self.validity.vague is not None and not failures and not self._surely_in_force(env.date):
+                unknown.append(VAGUE.format(why=self.validity.vague, date=env.date.isoformat()))
         self._conditions = {}
         for gate in self.plan.eligibility:
             holds, why = self.test(gate.cond, env, gate.text)
@@ -614,6 +617,12 @@ class Interpreter:
                 unknown.append(why or gate.reason)
         needed, env.needed = env.needed, before
         return failures, unknown, needed
+
+    def _surely_in_force(self, date: datetime.date) -> bool:
+        """Whether the policy is in force on `date` whatever the part of a date the text leaves
+        out (the date lies between the latest first day and the earliest last day)."""
+        start, end = self.validity.sure_start, self.validity.sure_end
+        return (start is None or start <= date) and (end is None or date <= end)
 
     def shared_limits(self, env: _Env) -> list[rt.SharedLimit]:
         """The funding limits that count other measures' awards, worked out for this applicant."""

@@ -10,6 +10,7 @@ from typing import assert_never
 
 from policydsl.checking.model import Model
 from policydsl.checking.types import APPLICANT_ENUM, EnumValueSym, FactSym, ParamSym
+from policydsl.dates import PartialDate, first_day, last_day
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.syntax import ast
@@ -83,34 +84,59 @@ def lower_expr(model: Model, node: ast.Expr, source_text: str = "") -> tuple[P.E
 
 
 def validity_window(header: ast.Header | None) -> P.Validity:
-    """The days the policy is in force (first and last, inclusive), and the window in words."""
+    """The days the policy is in force (first and last, inclusive), and the window in words.
+
+    "自…起施行，有效期N年" counts its first day (施行 begins at the start of that day), so the
+    window ends the day before the corresponding day N years on (民法典 第二百零二条: the
+    corresponding day, or the month's last day when there is none); docs/semantics.md, "Periods
+    and dates".  A date known only to the year or month gives the earliest and latest window."""
     if header is None or header.validity is None:
         return P.Validity(None, None, False, None)
     v = header.validity
-    start: datetime.date | None
+    begins: datetime.date | PartialDate | None
     if v.start == "issued":
-        start = header.issued
-        said = f"自印发之日（{header.issued.isoformat()}）" if header.issued else "自印发之日（日期未定）"
-    elif isinstance(v.start, datetime.date):
-        start = v.start
-        said = f"自 {v.start.isoformat()}"
+        begins = header.issued
+        said = f"自印发之日（{_said(header.issued) if header.issued else '日期未定'}）"
+    elif isinstance(v.start, datetime.date | PartialDate):
+        begins = v.start
+        said = f"自 {_said(v.start)}"
     else:
-        start = None
+        begins = None
         said = "起始日期原文未定"
-    end = v.end
-    if v.duration is not None and start is not None:
-        try:
-            end = rt.add_duration(start, v.duration.value, v.duration.unit) - datetime.timedelta(days=1)
-        except OverflowError:
-            end = datetime.date.max  # the validity runs past the end of the calendar
+    start = None if begins is None else first_day(begins)
+    sure_start = None if begins is None else last_day(begins)
+    end = None if v.end is None else last_day(v.end)
+    sure_end = None if v.end is None else first_day(v.end)
+    if v.duration is not None and start is not None and sure_start is not None:
+        end, sure_end = (_last_day_lasting(day, v.duration) for day in (sure_start, start))
     if v.end is not None:
-        text = f"{said} 至 {v.end.isoformat()}"
+        text = f"{said} 至 {_said(v.end)}"
     elif v.duration is not None:
         text = f"{said} 起 {v.duration.text}"
     else:
-        text = said
+        text = f"{said} 起，无截止日期"
+    vague = [
+        f"{what}仅知{day.known}（{day.words()}）"
+        for what, day in (("施行日期", begins), ("有效期截止日期", v.end))
+        if isinstance(day, PartialDate)
+    ]
     blank = v.start is None or (v.start == "issued" and header.issued is None)
-    return P.Validity(start, end, blank, text)
+    return P.Validity(
+        start, end, blank, text, sure_start=sure_start, sure_end=sure_end, vague="，".join(vague) or None
+    )
+
+
+def _last_day_lasting(start: datetime.date, duration: ast.Duration) -> datetime.date:
+    """The last day of a validity that starts on `start` (counted) and lasts `duration`: the day
+    before the corresponding day."""
+    try:
+        return rt.add_duration(start, duration.value, duration.unit) - datetime.timedelta(days=1)
+    except OverflowError:
+        return datetime.date.max  # the validity runs past the end of the calendar
+
+
+def _said(day: datetime.date | PartialDate) -> str:
+    return day.words() if isinstance(day, PartialDate) else day.isoformat()
 
 
 def lower_header(header: ast.Header | None) -> P.Header:

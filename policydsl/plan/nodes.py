@@ -16,6 +16,7 @@ from typing import Any, TypeAlias, assert_never
 
 import attrs
 
+from policydsl.dates import PartialDate
 from policydsl.source import Span
 
 # ------------------------------------------------------------------------------- expressions
@@ -501,14 +502,23 @@ class ParamSpec:
 
 @attrs.frozen
 class Validity:
-    """The days the policy is in force, both inclusive: `start` and `end` (None: not said, or not
-    known); `start_blank` says the text leaves the start open (`valid from unset`, or `from issued`
-    with `issued unset`); `text` is the window in the reader's words."""
+    """The days the policy is in force, both inclusive: `start` and `end` (None: not said, not
+    known, or no end: open validity); `start_blank` says the text leaves the start open (`valid
+    from unset`, or `from issued` with `issued unset`); `text` is the window in the reader's words.
+
+    When the text gives a date only to the year or the month (`2022年*月*日`), `start` is the
+    earliest first day and `end` the latest last day it may be; `sure_start` and `sure_end` are the
+    latest first day and the earliest last day (the days it is in force whatever the unknown part),
+    and `vague` says why the days between are undetermined (「施行日期仅知年份（2022年）」).  For an
+    exact window they equal `start` and `end`, and `vague` is None."""
 
     start: datetime.date | None
     end: datetime.date | None
     start_blank: bool
     text: str | None
+    sure_start: datetime.date | None = attrs.field(kw_only=True, default=None)
+    sure_end: datetime.date | None = attrs.field(kw_only=True, default=None)
+    vague: str | None = attrs.field(kw_only=True, default=None)
 
 
 @attrs.frozen
@@ -910,7 +920,7 @@ class Header:
     title: str | None
     issuer: str | None = None
     docno: str | None = None
-    issued: datetime.date | None = None
+    issued: datetime.date | PartialDate | None = None
     source: str | None = None
     cite: str | None = None
     validity: Validity = Validity(None, None, False, None)
@@ -960,8 +970,9 @@ class Plan:
         return self.header.title is not None
 
     @property
-    def issued(self) -> datetime.date | None:
-        """The day the policy was issued (None: not said, or left blank)."""
+    def issued(self) -> datetime.date | PartialDate | None:
+        """The day the policy was issued (None: not said, or left blank; a PartialDate: known only
+        to the year or the month)."""
         return self.header.issued
 
     @property

@@ -134,6 +134,9 @@ class _Printer:
             blank = "  start left blank" if v.start_blank else ""
             unset = "  start unset" if h.start_unset else ""
             self.line(1, f"validity {start} .. {end}  {q(v.text)}{blank}{unset}")
+            if v.vague is not None:
+                sure = [day.isoformat() if day else "?" for day in (v.sure_start, v.sure_end)]
+                self.line(2, f"surely in force {sure[0]} .. {sure[1]}  {q(v.vague)}")
         self.line(1, f"rounding {plan.rounding.unit} {plan.rounding.mode}")
 
     def facts(self, plan: P.Plan) -> None:

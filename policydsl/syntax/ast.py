@@ -9,6 +9,7 @@ from typing import TypeAlias, TypeVar
 
 import attrs
 
+from policydsl.dates import PartialDate
 from policydsl.source import Span
 
 _T = TypeVar("_T")
@@ -325,11 +326,12 @@ Expr: TypeAlias = (
 
 @attrs.frozen
 class Validity(Node):
-    """When the policy is in force: `start` is a date, "issued" (the issue date) or None (the text
-    leaves it blank); it ends on `end` or after `duration`."""
+    """When the policy is in force: `start` is a date (exact or known only to the year or month),
+    "issued" (the issue date) or None (the text leaves it blank); it ends on `end` or after
+    `duration`, or never when neither is written (`valid from issued`: open validity)."""
 
-    start: datetime.date | str | None
-    end: datetime.date | None
+    start: datetime.date | PartialDate | str | None
+    end: datetime.date | PartialDate | None
     duration: Duration | None
 
 
@@ -350,7 +352,7 @@ class Header(Node):
     title: str
     issuer: str | None
     docno: str | None
-    issued: datetime.date | None
+    issued: datetime.date | PartialDate | None
     validity: Validity | None
     source: str | None
     rounding: Rounding | None

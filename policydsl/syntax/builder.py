@@ -14,6 +14,7 @@ from lark import Token, Tree
 from lark.grammar import Rule
 
 from policydsl import codes
+from policydsl.dates import PartialDate
 from policydsl.diagnostics import Sink
 from policydsl.evaluation.runtime import MAX_DIGITS, MAX_PLACES, odd_character, shift, too_precise
 from policydsl.messages import msg
@@ -44,6 +45,7 @@ _DURATIONS = {"年": "year", "个月": "month", "月": "month", "日": "day", "�
 _YEAR_NUMBER = re.compile(r"(\d{1,4})年?$")
 _ZH_KEYWORDS = frozenset(zh for _, zh in KEYWORDS.values())
 _DATE = re.compile(r"(\d{4})(?:-|年)(\d{1,2})(?:-|月)(\d{1,2})日?$")
+_PARTIAL_DATE = re.compile(r"(\d{4})(?:-|年)(\d{1,2}|\*)(?:-|月)\*日?$")
 
 
 def _unquote(token: Token) -> str:
@@ -116,6 +118,17 @@ class _Builder:
             self.too_deep = True
             self.sink.report(codes.E005, msg("build.expression_too_deep", limit=MAX_EXPR_DEPTH), node.span)
         return node
+
+    def _date_or_partial(self, token: Token) -> datetime.date | PartialDate | None:
+        """A header's date: exact, or known only to the year or the month (`2022-*-*`)."""
+        m = _PARTIAL_DATE.match(str(token))
+        if m is None:
+            return self._date(token)
+        month = None if m.group(2) == "*" else int(m.group(2))
+        if (month is not None and not 1 <= month <= 12) or int(m.group(1)) < 1:
+            self.sink.report(codes.E006, f"`{token}` is not a calendar date", self._tok(token))
+            return None
+        return PartialDate(int(m.group(1)), month)
 
     def _date(self, token: Token) -> datetime.date | None:
         m = _DATE.match(str(token))
@@ -475,16 +488,17 @@ class _Builder:
     def h_issued(self, span: Span, children: list[Any]) -> tuple[str, Any, Span]:
         return ("issued", children[0], span)
 
-    def date_or_unset(self, children: list[Any]) -> datetime.date | None:
-        return self._date(children[0]) if children and children[0] is not None else None
+    def date_or_unset(self, children: list[Any]) -> datetime.date | PartialDate | None:
+        return self._date_or_partial(children[0]) if children and children[0] is not None else None
 
     @_with_span
     def h_valid(self, span: Span, children: list[Any]) -> tuple[str, Any, Span]:
-        start, (end, duration) = children
+        start, ending = children
+        end, duration = ending if ending is not None else (None, None)
         return ("valid", ast.Validity(span, start, end, duration), span)
 
-    def start_date(self, children: list[Any]) -> datetime.date | None:
-        return self._date(children[0])
+    def start_date(self, children: list[Any]) -> datetime.date | PartialDate | None:
+        return self._date_or_partial(children[0])
 
     def start_issued(self, children: list[Any]) -> str:
         return "issued"
@@ -492,8 +506,8 @@ class _Builder:
     def start_unset(self, children: list[Any]) -> None:
         return None
 
-    def end_date(self, children: list[Any]) -> tuple[datetime.date | None, None]:
-        return (self._date(children[0]), None)
+    def end_date(self, children: list[Any]) -> tuple[datetime.date | PartialDate | None, None]:
+        return (self._date_or_partial(children[0]), None)
 
     def end_duration(self, children: list[Any]) -> tuple[None, ast.Duration | None]:
         value = self._quantity(children[0])

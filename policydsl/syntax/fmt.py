@@ -11,6 +11,7 @@ from typing import TypeAlias, TypeVar, assert_never
 import attrs
 
 from policydsl.checking.frontend import display_name, load_bytes, load_text, read_file
+from policydsl.dates import PartialDate
 from policydsl.diagnostics import Severity, Sink, display_width, format_text
 from policydsl.source import SourceFile
 from policydsl.syntax import ast
@@ -250,7 +251,9 @@ def _quote(text: str) -> str:
     return f'"{escaped}"'
 
 
-def _date(value: datetime.date) -> str:
+def _date(value: datetime.date | PartialDate) -> str:
+    if isinstance(value, PartialDate):
+        return value.isoformat()
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
@@ -625,11 +628,13 @@ class _Printer:
                 start = kw("unset") if v.start is None else kw("issued") if v.start == "issued" else v.start
                 start_text = start if isinstance(start, str) else _date(start)
                 end: list[Doc] = (
-                    [kw("until"), " ", _date(v.end)]
+                    [" ", kw("until"), " ", _date(v.end)]
                     if v.end is not None
-                    else [kw("lasting"), " ", v.duration.text if v.duration is not None else ""]
+                    else [" ", kw("lasting"), " ", v.duration.text]
+                    if v.duration is not None
+                    else []
                 )
-                return [kw("valid"), " ", kw("from"), " ", start_text, " ", *end]
+                return [kw("valid"), " ", kw("from"), " ", start_text, *end]
         raise ValueError(f"the header has no `{key}`")
 
     def member(self, member: ast.EnumMember) -> Doc:
