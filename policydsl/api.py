@@ -78,6 +78,7 @@ class PolicyEvaluator:
                 interpreter.total_caps(env),
                 interpreter.rounding,
                 floors,
+                {name: m.label for name, m in decision.measures.items()},
             )
 
     def constraints(self) -> list[Constraint]:
