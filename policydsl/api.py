@@ -81,6 +81,7 @@ class PolicyEvaluator:
                 interpreter.rounding,
                 floors,
                 interpreter.others(env),
+                {name: m.label for name, m in decision.measures.items()},
             )
 
     def constraints(self) -> list[Constraint]:

@@ -821,7 +821,10 @@ def test_long_three_valued_conditions_stay_formatted(tmp_path: Path) -> None:
     outside = evaluator.evaluate(
         {"applicant": "enterprise", long_fact: False, "another_yes_or_no_fact_given": False}
     )
-    assert outside.eligibility_failures == ["企业须在区内", "另一条件"]
+    assert outside.eligibility_failures == [
+        "未满足：企业须在区内（申报主体：企业；注册地和财政收入在区内：否）[一]",
+        "未满足：另一条件（另一条件：否；申报主体：企业；注册地和财政收入在区内：否）[一]",
+    ]
     inside = evaluator.evaluate({"applicant": "enterprise", long_fact: True})
     assert inside.total.amount == Decimal("10000")
 
@@ -890,7 +893,7 @@ def test_inline_condition_tests_agree_with_truth(facts: dict[str, object], negat
         holds, _ = support.truth(test, "text", f, {}, None, truth_need)  # type: ignore[arg-type]
         expected = None if holds is None else (not holds if negate else holds)
         pays = support.amount(Decimal(1), "1", (), False)
-        condition = ((test, "text", negate, ()),)
+        condition = ((test, "text", negate, (), ("text", None, (), False)),)
         clause = support.clause("c", "award", "C", None, "head", pays, condition, "text")  # type: ignore[arg-type]
         spec = support.measure_spec(("m", "M", None, ()), (clause,), "none")
         needed = {"a": "a", "b": "b"}
@@ -899,7 +902,7 @@ def test_inline_condition_tests_agree_with_truth(facts: dict[str, object], negat
             assert (result.status, result.amount) == ("determined", Decimal(1))
             assert result.conditions == {"c": True}
         elif expected is False:
-            assert (result.status, result.reasons) == ("ineligible", ["none"])
+            assert (result.status, result.reasons) == ("ineligible", ["未满足任何给予条件：text"])
             assert result.conditions == {"c": False}
         else:
             assert result.status == "undetermined"

@@ -208,6 +208,7 @@ def outcome(run: Callable[[], Any]) -> Any:
     assert amounts == measures_of(data)
     assert total == data["total"]
     data["conditions"] = {name: dict(m.conditions) for name, m in decision.measures.items()}
+    data["text"] = decision.explain()  # the reasons and notes as a reader sees them
     return data
 
 

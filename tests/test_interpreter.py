@@ -172,7 +172,9 @@ def test_validity_window(policy: PolicyEvaluator) -> None:
 def test_full_year_since_establishment(policy: PolicyEvaluator) -> None:
     # 成立满1年 on 2021-06-01: established 2020-06-01 qualifies, 2020-06-02 does not
     assert run(policy, established="2020-06-01").eligibility_failures == []
-    assert run(policy, established="2020-06-02").eligibility_failures == ["成立时间满1年"]
+    assert run(policy, established="2020-06-02").eligibility_failures == [
+        "未满足：成立时间满1年（成立日期 2020-06-02，至评估日 2021-06-01 未满1年）[第九条]"
+    ]
 
 
 def test_every_input_problem_is_reported_at_once(policy: PolicyEvaluator) -> None:

@@ -309,8 +309,8 @@ def test_ineligibility_reasons_use_the_documents_wording() -> None:
         {**facts, "established": "2021-06-02", "good_credit": False}, datetime.date(2022, 6, 1)
     )
     assert young.eligibility_failures == [
-        "成立时间满1年",
-        "近三年内信用良好（没有被纳入经营异常名录或严重违法失信企业名单）",
+        "未满足：成立时间满1年（成立日期 2021-06-02，至评估日 2022-06-01 未满1年）[第九条(一)]",
+        "未满足：近三年内信用良好（没有被纳入经营异常名录或严重违法失信企业名单）（实际：否）[第九条(四)]",
     ]
     late = jiangmen.evaluate(facts, datetime.date(2024, 5, 16))
     assert any("已失效" in r for r in late.measures["cluster_pilot"].reasons)
@@ -320,7 +320,10 @@ def test_ineligibility_reasons_use_the_documents_wording() -> None:
     barred = consulting.evaluate(
         {**facts, "prior_fraud": True, "prior_fraud_date": "2020-03-02"}, datetime.date(2023, 3, 1)
     )
-    assert barred.eligibility_failures == ["骗取财政资金的，3年内不受理其资助申请"]
+    assert barred.eligibility_failures == [
+        "未满足：骗取财政资金的，3年内不受理其资助申请"
+        "（曾因骗取财政资金被追回全部资金：是；因骗取财政资金被追回资金的日期：2020-03-02）[第十八条]"
+    ]
     # exactly three years later the application is accepted again (不满3年 excludes the anniversary)
     again = consulting.evaluate(
         {**facts, "prior_fraud": True, "prior_fraud_date": "2020-03-01"}, datetime.date(2023, 3, 1)
@@ -329,7 +332,9 @@ def test_ineligibility_reasons_use_the_documents_wording() -> None:
 
     baoan = policydsl.load(POLICIES / "baoan_industrial_internet.policy")
     facts = json.loads((SAMPLES / "baoan_industrial_internet.json").read_text(encoding="utf-8"))
-    assert baoan.evaluate(facts).measures["dual_platform"].reasons == ["获得工信部认定的“双跨平台”"]
+    assert baoan.evaluate(facts).measures["dual_platform"].reasons == [
+        "未满足：获得工信部认定的“双跨平台”（实际：否）[三(二)3]"
+    ]
 
 
 def _lucheng_open() -> tuple[PolicyEvaluator, dict[str, object]]:

@@ -15,7 +15,7 @@ import types
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 import attrs
 
@@ -25,7 +25,14 @@ from policydsl.codegen.writer import INDENT, CodeWriter, Seq, comment_text, lite
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
-from policydsl.plan.specs import DATE_NEEDED, NO_BAND, NO_YEAR, runtime_specs
+from policydsl.plan.specs import (
+    DATE_NEEDED,
+    NO_BAND,
+    NO_YEAR,
+    condition_unmet,
+    gate_unmet,
+    runtime_specs,
+)
 from policydsl.render import steps
 from policydsl.syntax.keywords import APPLICANT_FACT
 
@@ -1004,6 +1011,26 @@ class PythonGenerator:
                     return Seq([self.const(figure.value), self.s(fact.name)]).inline()
         return None
 
+    def unmet_code(self, data: rt.Unmet) -> str:
+        """Why a condition failed, as data (runtime.Unmet), a module constant named UNMET_N."""
+
+        def code(item: Any) -> str | Seq:
+            if isinstance(item, tuple):
+                return Seq([code(x) for x in item])
+            if isinstance(item, str):
+                return self.s(item)
+            if isinstance(item, Decimal):
+                return self.const(item)
+            return repr(item)
+
+        seq = code(data)
+        assert isinstance(seq, Seq)
+        text = seq.inline()
+        if text not in self.tuples:
+            count = sum(1 for name, _ in self.tuples.values() if name.startswith("UNMET_"))
+            self.tuples[text] = (self.namer.get("unmet", text, f"UNMET_{count + 1}"), seq)
+        return self.tuples[text][0]
+
     def gate(self, gate: P.Gate, key: bool) -> None:
         """A requirement written out (Interpreter.gate): its outcome into `conditions` under its key
         (a measure's, not a shared one), a failing one's reason into `failures`, an undecided one's
@@ -1014,10 +1041,11 @@ class PythonGenerator:
             w.line("holds = None if holds is None else not holds")
         if key:
             w.line(f"conditions[{self.s(gate.key)}] = holds")
+        unmet = self.unmet_code(gate_unmet(self.plan, gate))
         with w.block("if holds is False"):
-            w.line(f"failures.append({self.s(gate.reason)})")
+            w.line(f"failures.append(UNMET + unmet({unmet}, f, date))")
         with w.block("elif holds is None"):
-            w.line(f"unknown.append({'why or ' if raises else ''}{self.s(gate.reason)})")
+            w.line(f"unknown.append({'why or ' if raises else ''}undecided_reason({unmet}, f))")
 
     def entries(
         self, w: CodeWriter, head: str, entries: Sequence[tuple[Sequence[str], Seq]], tail: str
@@ -1080,9 +1108,9 @@ class PythonGenerator:
                     cond.cond, ("unless " if cond.negated else "if ") + cond.text, cond.negated
                 )
                 used = self.facts_used(cond.cond)
-                conditions.append(
-                    Seq([test, self.s(cond.text), str(negated), self.facts_tuple(used) if used else "()"])
-                )
+                unmet = self.unmet_code(condition_unmet(self.plan, clause, cond))
+                shown = self.facts_tuple(used) if used else "()"
+                conditions.append(Seq([test, self.s(cond.text), str(negated), shown, unmet]))
             items.append(Seq(conditions))
             items.append(self.s(clause.conditions_text))
         if clause.exception_of is not None:
@@ -1562,19 +1590,21 @@ class PythonGenerator:
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
-            others = ", other_awards(f, p, date)" if self.plan.other_documents else ""
-            if any(
+            others = "other_awards(f, p, date)" if self.plan.other_documents else "()"
+            floors = any(
                 c.amount.mode == "ceiling" and c.amount.floor for m in self.plan.measures for c in m.clauses
-            ):
+            )
+            if floors:
                 w.line("floors = {name: m.floor for name, m in measures.items()}")
-                call = "total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING"
-                w.line(f"{call}, floors{others})")
-            elif others:
-                call = "total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING"
-                w.line(f"{call}, None{others})")
-            else:
-                w.line("total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)")
-            if others:
+            args = [
+                "amounts",
+                "COMBINES",
+                "total_caps(f, p, date)",
+                "ROUNDING",
+                "floors" if floors else "None",
+            ]
+            w.call("total = combine(", [*args, others, "LABELS"], ")")
+            if self.plan.other_documents:
                 with w.block("if not partial"):
                     w.line('require_facts({"total": total})')
         w.line("return Decision(TITLE, date, measures, total, shared[0], ignored)")
@@ -1599,9 +1629,9 @@ class PythonGenerator:
                 w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
             if self.plan.other_documents:
                 w.line("others = other_awards(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
-                w.line("return combine(amounts, COMBINES, caps, ROUNDING, None, others)")
+                w.line("return combine(amounts, COMBINES, caps, ROUNDING, None, others, LABELS)")
             else:
-                w.line("return combine(amounts, COMBINES, caps, ROUNDING)")
+                w.line("return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)")
         with w.block("finally"):
             w.line("setcontext(saved)")
         args = ["amounts: Amounts", "values: tuple[Any, ...]", "date: datetime.date", "explain: bool"]
@@ -1705,6 +1735,8 @@ class PythonGenerator:
         out.line(f"ROUND_MODE = ROUNDING_MODES[{literal(rounding.mode)}]")
         out.line("ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)")
         out.display("MEASURES: tuple[str, ...] = ", Seq([literal(m.name) for m in self.plan.measures]))
+        labels = [f"{literal(m.name)}: {literal(m.label)}" for m in self.plan.measures]
+        out.display("LABELS: dict[str, str] = ", Seq(labels, "{", "}"))
         combines = [c.rule for c in self.plan.combinations]
         entries_c: list[str | Seq] = [
             Seq([literal(mode), Seq([literal(n) for n in names], "[", "]")]) for mode, names in combines
@@ -1732,6 +1764,7 @@ _GENERATED = frozenset(
         "ROUND_MODE",
         "ROUNDED_ZERO",
         "MEASURES",
+        "LABELS",
         "COMBINES",
         "FACT_SPECS",
         "PARAM_SPECS",

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias, assert_never
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
-from policydsl.plan.specs import DATE_NEEDED, NO_BAND, NO_YEAR, runtime_specs
+from policydsl.plan.specs import (
+    DATE_NEEDED,
+    NO_BAND,
+    NO_YEAR,
+    condition_unmet,
+    gate_unmet,
+    runtime_specs,
+)
 from policydsl.render import steps
 from policydsl.syntax.keywords import APPLICANT_FACT
 
@@ -81,6 +88,13 @@ class Interpreter:
                 self.overrides[name] = rt.parse_fact(spec, raw)
             except ValueError as exc:
                 raise rt.InputError([f"parameter `{name}`: {exc}"]) from None
+        # why each requirement, exclusion and clause condition failed, as data (runtime.unmet)
+        gates = [*plan.eligibility, *(g for m in plan.measures for g in m.gates)]
+        self.unmet: dict[Any, rt.Unmet] = {g.key: gate_unmet(plan, g) for g in gates}
+        for m in plan.measures:
+            for c in m.clauses:
+                for i, condition in enumerate(c.conditions):
+                    self.unmet[c.id, i] = condition_unmet(plan, c, condition)
         # the other spellings of each fact an already parsed input may still use (`申报主体`)
         self.spellings: dict[str, tuple[str, ...]] = {}
         for alias, name in plan.aliases.items():
@@ -105,6 +119,21 @@ class Interpreter:
             if version.start is None or env.date is None or version.start <= env.date:
                 chosen = version
         return self.ev(chosen.value, env)
+
+    def known(self, data: rt.Unmet, env: _Env) -> dict[str, Any]:
+        """The values of the facts a reason shows (under any spelling), without asking for them."""
+        out = {}
+        for part in data[2]:
+            name = part[1]
+            out[name] = env.facts.get(name)
+            for alias in self.spellings.get(name, ()):
+                if out[name] is None:
+                    out[name] = env.facts.get(alias)
+        return out
+
+    def failed(self, key: Any, env: _Env) -> str:
+        data = self.unmet[key]
+        return rt.unmet(data, self.known(data, env), env.date)
 
     def fact_value(self, name: str, env: _Env) -> Any:
         if name in env.facts:
@@ -320,6 +349,7 @@ class Interpreter:
                 outcome.unknown_reason = why
             applies = rt.and3(applies, lambda h=holds: h)  # type: ignore[misc]
             if applies is False:
+                outcome.failed = self.failed((clause.id, i), env)
                 break
         outcome.applies = applies
         self.record(clause.id, applies, env)
@@ -443,9 +473,10 @@ class Interpreter:
             passes = holds if gate.passes_when else rt.not3(holds)
             self._conditions[gate.key] = passes
             if passes is False:
-                failures.append(gate.reason)
+                failures.append(rt.UNMET + self.failed(gate.key, env))
             elif passes is None:
-                unknown.append(why or gate.reason)
+                data = self.unmet[gate.key]
+                unknown.append(why or rt.undecided_reason(data, self.known(data, env)))
         return failures, unknown
 
     def measure(
@@ -570,8 +601,15 @@ class Interpreter:
             try:
                 amounts = {name: (m.status, m.amount) for name, m in measures.items()}
                 floors = {name: m.floor for name, m in measures.items()}
+                labels = {m.name: m.label for m in self.plan.measures}
                 total = rt.combine_total(
-                    amounts, self.combines(), self.total_caps(env), self.rounding, floors, self.others(env)
+                    amounts,
+                    self.combines(),
+                    self.total_caps(env),
+                    self.rounding,
+                    floors,
+                    self.others(env),
+                    labels,
                 )
             except ARITHMETIC as exc:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
@@ -612,9 +650,10 @@ class Interpreter:
         for gate in self.plan.eligibility:
             holds, why = self.test(gate.cond, env, gate.text)
             if holds is False:
-                failures.append(gate.reason)
+                failures.append(rt.UNMET + self.failed(gate.key, env))
             elif holds is None:
-                unknown.append(why or gate.reason)
+                data = self.unmet[gate.key]
+                unknown.append(why or rt.undecided_reason(data, self.known(data, env)))
         needed, env.needed = env.needed, before
         return failures, unknown, needed
 

@@ -452,6 +452,7 @@ class ClauseOutcome:
     steps: list[str] = dataclasses.field(default_factory=list)
     unknown_reason: str | None = None
     floor: Decimal | None = None
+    failed: str | None = None  # a clause that does not apply: its failed condition (runtime.unmet)
 
 
 @dataclasses.dataclass(slots=True)
@@ -604,7 +605,7 @@ class Decision:
         if self.ignored_keys:
             lines.append("  已忽略（不是本政策的事实）：" + "、".join(self.ignored_keys))
         for failure in self.eligibility_failures:
-            lines.append(f"  不符合申报条件：{failure}")
+            lines.append(f"  不符合申报条件：{failure.removeprefix(UNMET)}")
         for m in [*self.measures.values(), self.total]:
             head = f"{m.label}（{m.measure}）" + (f" [{m.cite}]" if m.cite else "")
             lines.append(f"- {head}: {describe(m)}")
@@ -675,6 +676,98 @@ def describe(result: MeasureResult) -> str:
     if result.status == UNDETERMINED and result.amount is not None:
         return f"金额未定（不超过 {yuan(result.amount)}）"
     return STATUS_WORDS[result.status]
+
+
+# ------------------------------------------------------------------------------ reasons
+
+# Why a condition failed, in the reader's words.  The plan's `specs.unmet_data` describes each
+# requirement, exclusion and clause condition as plain data, which the interpreter and every
+# generated evaluator hand to the same functions below, so that every back end gives the same
+# reasons.  An Unmet is (words, article, parts, conjunctive): the condition in the drafter's words,
+# its article, a Part per fact it reads, and whether it is a conjunction of those parts alone (then
+# only the parts that fail are shown).  A Part is (shape, fact name, label, kind, unit, members, op,
+# words, bound): shape "cmp" (the fact compared by `op` with the figure `bound`, written `words`),
+# "since" (the time from the date fact to the evaluation date compared by `op` with `bound`, a
+# (count, unit) duration written `words`), "in" (the enum fact `op` "in" or "not in" the members
+# `bound`), "is" (a yes/no fact that must be `bound`), or "value" (a fact read some other way, shown
+# as it is); `members` are the enum's (value, label) pairs.  The op is what the condition needs (a
+# `not` or an exclusion already turned round).
+Part = tuple[str, str, str, str, "str | None", tuple[tuple[str, str], ...], str, str, Any]
+Unmet = tuple[str, "str | None", tuple[Part, ...], bool]
+
+UNMET = "未满足："
+MISSING = "缺少："
+NO_AWARD_MET = "未满足任何给予条件："
+# how a comparison that failed reads, by the operator it needed (以上 is >=, 超过 >, 不满 <)
+_FAILED_CMP = {">": "未超过", ">=": "不满", "<": "达到", "<=": "超过", "==": "不是", "!=": "是"}
+_FAILED_SINCE = {">": "未超过", ">=": "未满", "<": "已满", "<=": "已超过", "==": "不是", "!=": "恰为"}
+
+
+def fact_words(value: Any, kind: str, unit: str | None, members: tuple[tuple[str, str], ...]) -> str:
+    """A fact's value as a reason shows it: an enum value by its label, yes/no, a date, a figure
+    in its unit (runtime.fact_figure)."""
+    if members:
+        return dict(members).get(str(value), show(value))
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if kind == "count" and isinstance(value, Decimal):
+        return yuan(value).removesuffix("元") + (unit or "")  # 2000万条, as the text writes counts
+    return fact_figure(value, kind, unit)
+
+
+def part_holds(part: Part, value: Any, date: datetime.date | None) -> bool | None:
+    """Whether one part of a conjunction holds (None: it cannot be told here)."""
+    shape, op, bound = part[0], part[6], part[8]
+    if value is None:
+        return None
+    if shape == "cmp":
+        return bool(_OPS[op](value, bound))
+    if shape == "since":
+        return None if date is None else since_compare(value, date, op, bound[0], bound[1])
+    if shape == "in":
+        return bool(value in bound) is (op == "in")
+    if shape == "is":
+        return bool(value) is bool(bound)
+    return None
+
+
+def _part_words(part: Part, value: Any, date: datetime.date | None, alone: bool, said: str = "") -> str:
+    shape, _, label, kind, unit, members, op, words, _ = part
+    if value is None:
+        return MISSING + label
+    shown = fact_words(value, kind, unit, members)
+    if shape == "cmp":
+        return ("实际 " if alone else f"{label} ") + f"{shown}，{_FAILED_CMP[op]}{words}"
+    if shape == "since" and date is not None:
+        return f"{label} {shown}，至评估日 {date.isoformat()} {_FAILED_SINCE[op]}{words}"
+    return f"实际：{shown}" if alone and label in said else f"{label}：{shown}"
+
+
+def unmet(data: Unmet, values: Mapping[str, Any], date: datetime.date | None) -> str:
+    """A failed condition: its words, then the facts that decided it (a comparison in statutory
+    words), then its article: `成立时间满1年（成立日期 2020-05-17，至评估日 2021-05-16 未满1年）
+    [第九条(一)]`."""
+    said, cite, parts, conjunctive = data
+    alone = len(parts) == 1
+    if conjunctive and not alone:
+        failing = [p for p in parts if part_holds(p, values.get(p[1]), date) is not True]
+        parts = tuple(failing) or parts
+    shown = "；".join(_part_words(p, values.get(p[1]), date, alone, said) for p in parts)
+    return said + (f"（{shown}）" if shown else "") + (f"[{cite}]" if cite else "")
+
+
+def undecided_reason(data: Unmet, values: Mapping[str, Any]) -> str:
+    """A condition that cannot be told: its words and the facts it lacks (`缺少：成立日期`)."""
+    said, _, parts, _ = data
+    lacking = list(dict.fromkeys(p[2] for p in parts if values.get(p[1]) is None))
+    return said + (f"（{MISSING}{'、'.join(lacking)}）" if lacking else "")
+
+
+def none_applies(failed: Iterable[str | None], fallback: str) -> str:
+    """Why no award clause applies: each clause's failed condition (`fallback`, the plan's reason,
+    when none was recorded)."""
+    said = [f for f in failed if f]
+    return NO_AWARD_MET + "；".join(said) if said else fallback
 
 
 # ------------------------------------------------------------------------------ three-valued logic
@@ -990,14 +1083,14 @@ def settle_clauses(outcomes: list[ClauseOutcome]) -> tuple[list[ClauseOutcome], 
         maybe = [e for e in exceptions if e.applies is None]
         if maybe:
             undecided = True
-            reasons.append("无法判断例外条款是否适用：" + "、".join(e.id for e in maybe))
+            reasons.append("无法判断例外条款是否适用：" + "、".join(e.label for e in maybe))
         if not firing:
             continue
         best = max(e.priority or 0 for e in firing)
         winners = [e for e in firing if (e.priority or 0) == best]
         if len(winners) > 1:
             undecided = True
-            reasons.append("例外条款优先级相同且同时适用：" + "、".join(e.id for e in winners))
+            reasons.append("例外条款优先级相同且同时适用：" + "、".join(e.label for e in winners))
         overridden.add(default_id)
         overridden.update(e.id for e in firing if (e.priority or 0) < best)
         for e in firing:
@@ -1005,7 +1098,7 @@ def settle_clauses(outcomes: list[ClauseOutcome]) -> tuple[list[ClauseOutcome], 
                 continue
             target = by_id.get(default_id)
             if target is not None and target.applies:
-                e.steps.insert(0, f"例外：取代 {default_id}")
+                e.steps.insert(0, f"例外：取代 {target.label}")
     chosen = [o for o in outcomes if o.applies is True and o.id not in overridden]
     return chosen, reasons, undecided
 
@@ -1037,16 +1130,16 @@ def finish_measure(
     if not chosen and not unknown_awards and not undecided:
         result.status = INELIGIBLE
         labels = "、".join(o.label for o in awards) or "（无条款）"
-        result.reasons.append(f"不满足任何给予条件：{labels}")
+        result.reasons.append(none_applies((o.failed for o in awards), f"不满足任何给予条件：{labels}"))
         return result
     if unknown_awards:
         undecided = True
-        reasons.append("无法判断是否适用：" + "、".join(o.id for o in unknown_awards))
+        reasons.append("无法判断是否适用：" + "、".join(o.label for o in unknown_awards))
     chosen_bonus = [b for b in bonuses if b.applies is True] if chosen else []
     for b in bonuses:
         if b.applies is None and chosen:
             undecided = True
-            reasons.append(f"无法判断追加条款 {b.id} 是否适用")
+            reasons.append(f"无法判断追加条款 {b.label} 是否适用")
     total = ZERO
     precision = EXACT
     # the least the measure gives, when a clause states a floor: the floors of ranges and the
@@ -1325,13 +1418,20 @@ def combine_total(
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
     others: Sequence[OtherAward] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
-    """The applicant's total under the policy's combination rules, from (status, amount) per measure.
+    """The applicant's total under the policy's combination rules, from (status, amount) per measure
+    (its notes name each measure by its label in `labels`).
     With the measures' `floors`, a total that is a ceiling has a floor when some measure states one
     and every measure paying adds to the others (no 就高/互斥 choice among them, every pair declared):
     the sum of the floors and the determined amounts, under the same total caps.  `others` are the
     combinations with awards under other documents, applied last (other_documents)."""
     total = MeasureResult("total", "合计", None, DETERMINED, ZERO, (), [], [], [], [], {}, None)
+    said = labels or {}
+
+    def named(names: Iterable[str]) -> str:
+        return "、".join(said.get(n, n) for n in names)
+
     lows: dict[str, Decimal] | None = None
     cut = ZERO  # what the total caps take off the floor
     if floors is not None and any(floors.get(n) is not None for n in measures):
@@ -1385,8 +1485,7 @@ def combine_total(
             if len(known) < len(group):
                 precision = UNKNOWN
                 total.reasons.append(
-                    f"{'就高不重复' if mode == 'highest' else '互斥'}：部分金额未定，无法比较 "
-                    + "、".join(group)
+                    f"{'就高不重复' if mode == 'highest' else '互斥'}：部分金额未定，无法比较 " + named(group)
                 )
                 continue
             best = max(group, key=lambda n: amounts[n] or ZERO)
@@ -1394,10 +1493,12 @@ def combine_total(
                 if n != best:
                     amounts[n] = ZERO
             if mode == "highest":
-                total.explanation.append(f"就高不重复：{'、'.join(group)} 中只取 {best}")
+                total.explanation.append(f"就高不重复：{named(group)} 中只取 {named([best])}")
             else:
                 precision = combine_precision(precision, AT_MOST)
-                total.explanation.append(f"互斥：{'、'.join(group)} 只能取其一，合计按最高者 {best} 计为上限")
+                total.explanation.append(
+                    f"互斥：{named(group)} 只能取其一，合计按最高者 {named([best])} 计为上限"
+                )
     names = sorted(paying)
     undeclared = [
         (a, b)
@@ -1408,7 +1509,7 @@ def combine_total(
     if undeclared:
         lows = None
         precision = combine_precision(precision, AT_MOST)
-        pairs = "、".join(f"{a}+{b}" for a, b in undeclared)
+        pairs = "、".join(f"{named([a])}+{named([b])}" for a, b in undeclared)
         total.reasons.append(f"政策未说明以下措施能否叠加，合计为上限：{pairs}")
     value = ZERO
     for n in names:
@@ -1422,7 +1523,7 @@ def combine_total(
             # a cap that cannot be worked out may still bind: the total is at most the sum
             if any(n in paying for n in group_names):
                 precision = combine_precision(precision, AT_MOST)
-                total.reasons.append(f"累计封顶无法计算，合计为上限：{'、'.join(group_names)}")
+                total.reasons.append(f"累计封顶无法计算，合计为上限：{named(group_names)}")
             continue
         capped = sum(((amounts.get(n) or ZERO) for n in group_names if n in paying), ZERO)
         if lows is not None:
@@ -1431,9 +1532,7 @@ def combine_total(
         if capped > cap:
             value -= capped - cap
             cap_cuts.append((group_names, capped - cap))
-            total.explanation.append(
-                f"累计封顶 {yuan(cap)}：{'、'.join(group_names)} 合计 {yuan(capped)} 超限"
-            )
+            total.explanation.append(f"累计封顶 {yuan(cap)}：{named(group_names)} 合计 {yuan(capped)} 超限")
     if not paying:
         total.status = INELIGIBLE
         total.amount = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
+from policydsl.render.text import label_text
 
 # The reasons an evaluation itself gives (the plan composes the others), in the interpreter and in
 # every generated evaluator alike.
@@ -22,3 +23,104 @@ def runtime_specs(plan: P.Plan) -> dict[str, rt.FactSpec]:
         )
         specs.update((alias, specs[name]) for alias, target in plan.aliases.items() if target == name)
     return specs
+
+
+# ------------------------------------------------------------------------------ why a condition failed
+
+_FLIP = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
+_MIRROR = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+
+
+def unmet_data(plan: P.Plan, said: str, cite: str | None, cond: P.Expr, holds_when: bool = True) -> rt.Unmet:
+    """What runtime.unmet needs to say why `cond` failed (`holds_when` False: an exclusion or an
+    `unless`, which fails when `cond` holds): `said`, the condition in the drafter's words, its
+    article, and a Part per fact it reads (runtime.Part)."""
+    conjuncts = _conjuncts(cond) if holds_when else None
+    if conjuncts is not None:
+        parts = [_part(plan, c, True) for c in conjuncts]
+        if all(p is not None for p in parts):
+            return said, cite, tuple(p for p in parts if p is not None), True
+    if holds_when is False or not isinstance(cond, P.And | P.Or):
+        part = _part(plan, cond, holds_when)
+        if part is not None:
+            return said, cite, (part,), True
+    shown = tuple(_value_part(plan, name) for name in P.facts_of(cond))
+    return said, cite, shown, False
+
+
+def gate_unmet(plan: P.Plan, gate: P.Gate) -> rt.Unmet:
+    """A requirement's or an exclusion's Unmet: in the drafter's reason, else the condition in labels."""
+    said = gate.written_reason or label_text(gate.cond, plan)
+    return unmet_data(plan, said, gate.cite, gate.cond, gate.passes_when)
+
+
+def condition_unmet(plan: P.Plan, clause: P.Clause, condition: P.Condition) -> rt.Unmet:
+    """A clause condition's Unmet: the condition in labels, after the clause's own label if written."""
+    words = label_text(condition.cond, plan)
+    if condition.negated:
+        words = "不属于：" + words
+    said = f"「{clause.written_label}」{words}" if clause.written_label else words
+    return unmet_data(plan, said, clause.cite, condition.cond, not condition.negated)
+
+
+def _conjuncts(cond: P.Expr) -> list[P.Expr] | None:
+    if isinstance(cond, P.And):
+        left, right = _conjuncts(cond.left), _conjuncts(cond.right)
+        return None if left is None or right is None else left + right
+    return None if isinstance(cond, P.Or) else [cond]
+
+
+def _fact_head(plan: P.Plan, name: str) -> tuple[str, str, str, str | None, tuple[tuple[str, str], ...]]:
+    spec = plan.facts[name]
+    return name, spec.label, spec.kind, spec.unit, spec.members
+
+
+def _value_part(plan: P.Plan, name: str) -> rt.Part:
+    return ("value", *_fact_head(plan, name), "", "", None)
+
+
+def _part(plan: P.Plan, cond: P.Expr, holds_when: bool) -> rt.Part | None:
+    """One atom as a Part, the op turned to what must hold; None when it is not one fact against a
+    figure, a duration, enum values or yes/no."""
+    match cond:
+        case P.Not():
+            return _part(plan, cond.operand, not holds_when)
+        case P.FactRef() if plan.facts[cond.name].kind == "bool":
+            return ("is", *_fact_head(plan, cond.name), "==", "", holds_when)
+        case P.In() if isinstance(cond.subject, P.FactRef):
+            return (
+                "in",
+                *_fact_head(plan, cond.subject.name),
+                "in" if holds_when else "not in",
+                "",
+                cond.members,
+            )
+        case P.Cmp():
+            fact, other, op = cond.left, cond.right, cond.op
+            if not isinstance(fact, P.FactRef):
+                fact, other, op = cond.right, cond.left, _MIRROR[cond.op]
+            if not isinstance(fact, P.FactRef):
+                return None
+            op = op if holds_when else _FLIP[op]
+            if isinstance(other, P.EnumConst) and op in ("==", "!="):
+                return (
+                    "in",
+                    *_fact_head(plan, fact.name),
+                    "in" if op == "==" else "not in",
+                    "",
+                    (other.member,),
+                )
+            if isinstance(other, P.Const):
+                words = label_text(other, plan)
+                return ("cmp", *_fact_head(plan, fact.name), op, words, other.value)
+        case P.Since() if isinstance(cond.start, P.FactRef) and isinstance(cond.duration, P.DurationConst):
+            op = cond.op if holds_when else _FLIP[cond.op]
+            words = label_text(cond.duration, plan)
+            return (
+                "since",
+                *_fact_head(plan, cond.start.name),
+                op,
+                words,
+                (cond.duration.count, cond.duration.unit),
+            )
+    return None

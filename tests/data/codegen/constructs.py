@@ -135,14 +135,15 @@ def combine(
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
     others: Sequence[OtherAward] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """The total under the combination rules, from (status, amount) per measure (and the `floors` of
-    ranges, when some measure has one, and the combinations with awards under other documents);
-    undetermined, with the reason, when it cannot be computed."""
+    ranges, when some measure has one, and the combinations with awards under other documents; its
+    notes name measures by `labels`); undetermined, with the reason, when it cannot be computed."""
     try:
         if others or (floors is not None and any(f is not None for f in floors.values())):
-            return combine_total(amounts, combines, caps, rounding, floors, others)
-        return _combine(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, floors, others, labels)
+        return _combine(amounts, combines, caps, rounding, labels)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -154,18 +155,19 @@ def _combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
     for name, pair in amounts.items():
         if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(amounts, combines, caps, rounding)
+                return combine_total(amounts, combines, caps, rounding, None, (), labels)
             paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
         if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, None, (), labels)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
@@ -240,7 +242,7 @@ Clause = tuple[
     str | None,
     str,
     Amount,
-    tuple[tuple[Test, str, bool, Used], ...],
+    tuple[tuple[Test, str, bool, Used, Unmet], ...],
     str,
     str | None,
     int | None,
@@ -295,7 +297,7 @@ def clause(
     cite: str | None,
     head: str,
     amount: Amount,
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conditions: tuple[tuple[Test, str, bool, Used, Unmet], ...] = (),
     conds: str = "",
     exception_of: str | None = None,
     priority: int | None = None,
@@ -405,7 +407,7 @@ def run_measure(
     for clause in clauses:
         why = None
         applies: bool | None = True
-        for test, text, negated, _ in clause[6]:
+        for test, text, negated, _, data in clause[6]:
             if type(test) is tuple:
                 name, op, figure = test
                 holds = f.get(name)
@@ -427,7 +429,7 @@ def run_measure(
             if negated and holds is not None:
                 holds = not holds
             if holds is False:
-                applies = False
+                applies, why = False, unmet(data, f, date)  # a clause that fails: its reason
                 break
             if holds is None:
                 applies = None
@@ -507,7 +509,7 @@ def run_measure(
     try:
         if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                ClauseOutcome(*c[:4], c[8], c[9], o[0], o[1], o[2], list(o[4]), *_why(o))
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
@@ -519,7 +521,7 @@ def run_measure(
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
                 result.status = INELIGIBLE
-                result.reasons.append(none_reason)
+                result.reasons.append(none_applies([why if chosen is False else None], none_reason))
             else:
                 result.clauses.append(cid)
                 result.explanation.extend(lines)
@@ -668,6 +670,12 @@ def _applies(
     return True, None, UNKNOWN, why, steps, None
 
 
+def _why(o: Outcome) -> tuple[str | None, Decimal | None, str | None]:
+    """An outcome's unknown reason, floor and failed condition, as ClauseOutcome takes them last
+    (a clause that does not apply keeps its failed condition where the others keep why unknown)."""
+    return (None, o[5], o[3]) if o[0] is False else (o[3], o[5], None)
+
+
 def _settle_straight(
     result: MeasureResult,
     spec: MeasureSpec,
@@ -687,7 +695,8 @@ def _settle_straight(
             applies = True
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[2])
+        unmet = (o[3] for c, o in zip(clauses, outs, strict=True) if c[1] == "award" and o[0] is False)
+        result.reasons.append(none_applies(unmet, spec[2]))
         return
     reasons: list[str] = []
     total = ZERO
@@ -744,6 +753,19 @@ MEASURES: tuple[str, ...] = (
     "schedules",
     "bounds",
 )
+LABELS: dict[str, str] = {
+    "center": "创新中心",
+    "platform": "平台",
+    "consulting": "咨询",
+    "banded": "分档",
+    "pilot": "试点",
+    "voucher": "消费券",
+    "ladder": "多个例外",
+    "misc": "杂项",
+    "brackets": "超额累进",
+    "schedules": "逐年奖励",
+    "bounds": "保底、区间与扣除",
+}
 COMBINES: list[tuple[str, list[str]]] = [
     ("highest", ["center", "voucher"]),
     ("exclusive", ["banded", "pilot"]),
@@ -808,47 +830,135 @@ DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "参数 试点金额（pilot_amount）原文未给出"
 TEXT_2 = "by center_level { national: 1亿, provincial: 5000万, municipal: unset }"
 TEXT_3 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
-TEXT_4 = "center_level in [national, provincial] and not key_platform"
-TEXT_5 = "10万 * blocks(investment - 1000万, 100万)"
-TEXT_6 = (
+TEXT_4 = "中心级别 属于 [国家级, 省级] 且 非 重点平台"
+TEXT_5 = "center_level in [national, provincial] and not key_platform"
+TEXT_6 = "10万 * blocks(investment - 1000万, 100万)"
+TEXT_7 = (
     "round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 * 每满(investment, fees)"
 )
-TEXT_7 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
-TEXT_8 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
-TEXT_9 = (
+TEXT_8 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
+TEXT_9 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
+TEXT_10 = (
     "progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过 upper_bracket: "
     "1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }"
 )
-TEXT_10 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
-TEXT_11 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
-TEXT_12 = "逐年表未列出本年度，原文未给出该年的金额"
-TEXT_13 = "schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue"
-TEXT_14 = "standards >= 70；奖励期：自成立日期当年起第1至5年"
-TEXT_15 = "逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
-TEXT_16 = "year(established) >= 2020；奖励期：自成立日期当年起第1至3年"
+TEXT_11 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
+TEXT_12 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
+TEXT_13 = "逐年表未列出本年度，原文未给出该年的金额"
+TEXT_14 = "schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue"
+TEXT_15 = "第几年(成立日期) ≥ 1 且 第几年(成立日期) ≤ 5"
+TEXT_16 = "standards >= 70；奖励期：自成立日期当年起第1至5年"
+TEXT_17 = "逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
+TEXT_18 = "第几年(成立日期) ≥ 1 且 第几年(成立日期) ≤ 3"
+TEXT_19 = "year(established) >= 2020；奖励期：自成立日期当年起第1至3年"
+UNMET_1 = (
+    "成立时间满1年",
+    "第九条",
+    (("since", "established", "成立日期", "date", None, (), ">=", "1年", (1, "year")),),
+    True,
+)
 FACTS_1 = (("investment", "投资额", "money", None),)
+UNMET_2 = ("重点平台", "四.1", (("is", "key_platform", "重点平台", "bool", None, (), "==", "", True),), True)
 FACTS_2 = (("key_platform", "重点平台", "bool", None),)
+UNMET_3 = (
+    "国家平台",
+    "四.1",
+    (("is", "national_platform", "国家平台", "bool", None, (), "==", "", True),),
+    True,
+)
 FACTS_3 = (("national_platform", "国家平台", "bool", None),)
+UNMET_4 = (
+    "营业收入 超过 2000万",
+    None,
+    (("cmp", "revenue", "营业收入", "money", None, (), ">", "2000万", D_20000000),),
+    True,
+)
 FACTS_4 = (("revenue", "营业收入", "money", None),)
 FACTS_5 = (("customers", "客户数量", "count", "家"),)
-TUPLE_6 = ((("<", D_1000000),), ((">=", D_1000000), ("<=", D_10000000)), None)
+UNMET_5 = ("客户数量 > 0", None, (("cmp", "customers", "客户数量", "count", "家", (), ">", "0", D_0),), True)
+TUPLE_11 = ((("<", D_1000000),), ((">=", D_1000000), ("<=", D_10000000)), None)
+UNMET_6 = ("评分为负", None, (("cmp", "score", "评分", "number", None, (), ">=", "0", D_0),), True)
+UNMET_7 = ("标准数 ≥ 1", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "1", D_1),), True)
 FACTS_6 = (("standards", "标准数", "count", "项"),)
+UNMET_8 = ("标准数 ≥ 3", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "3", D_3),), True)
 FACTS_7 = (("fees", "费用", "money", None),)
+UNMET_9 = ("不属于：费用 = 0", None, (("cmp", "fees", "费用", "money", None, (), "!=", "0", D_0),), True)
+UNMET_10 = (
+    "评分或收入达标",
+    None,
+    (
+        ("value", "revenue", "营业收入", "money", None, (), "", "", None),
+        ("value", "score", "评分", "number", None, (), "", "", None),
+    ),
+    False,
+)
+UNMET_11 = ("标准数 ≥ 5", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "5", D_5),), True)
+UNMET_12 = ("标准数 ≥ 10", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "10", D_10),), True)
+UNMET_13 = ("标准数 ≥ 20", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "20", D_20),), True)
 FACTS_8 = (("other_funding", "已获资助", "money", None),)
+UNMET_14 = (
+    TEXT_4,
+    None,
+    (
+        (
+            "in",
+            "center_level",
+            "中心级别",
+            "enum",
+            None,
+            (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级")),
+            "in",
+            "",
+            ("national", "provincial"),
+        ),
+        ("is", "key_platform", "重点平台", "bool", None, (), "==", "", False),
+    ),
+    True,
+)
 FACTS_9 = (("center_level", "中心级别", "enum", None), ("key_platform", "重点平台", "bool", None))
+UNMET_15 = (
+    "成立日期 + 2年 ≤ 2023-06-01",
+    "第十条",
+    (("value", "established", "成立日期", "date", None, (), "", "", None),),
+    False,
+)
 FACTS_10 = (("established", "成立日期", "date", None),)
 FACTS_11 = (
     ("fees", "费用", "money", None),
     ("investment", "投资额", "money", None),
     ("revenue", "营业收入", "money", None),
 )
+UNMET_16 = (
+    "重点平台 则 国家平台",
+    None,
+    (
+        ("value", "key_platform", "重点平台", "bool", None, (), "", "", None),
+        ("value", "national_platform", "国家平台", "bool", None, (), "", "", None),
+    ),
+    False,
+)
 FACTS_12 = (("key_platform", "重点平台", "bool", None), ("national_platform", "国家平台", "bool", None))
-TUPLE_14 = ((None, D_10000000, D_0_10), (D_10000000, D_50000000, D_0_05), (D_50000000, None, D_0_02))
-TUPLE_15 = (("money", None), ("money", None), ("percent", None), ("percent", None), ("percent", None))
-TUPLE_16 = (("money", None), ("money", None), ("number", None), ("percent", None), ("percent", None))
-TUPLE_17 = (("count", "家"), ("money", None), ("per_unit", "家"), ("per_unit", "家"))
+UNMET_17 = ("标准数 ≥ 30", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "30", D_30),), True)
+TUPLE_31 = ((None, D_10000000, D_0_10), (D_10000000, D_50000000, D_0_05), (D_50000000, None, D_0_02))
+TUPLE_32 = (("money", None), ("money", None), ("percent", None), ("percent", None), ("percent", None))
+UNMET_18 = ("标准数 ≥ 40", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "40", D_40),), True)
+TUPLE_34 = (("money", None), ("money", None), ("number", None), ("percent", None), ("percent", None))
+UNMET_19 = ("标准数 ≥ 50", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "50", D_50),), True)
+TUPLE_36 = (("count", "家"), ("money", None), ("per_unit", "家"), ("per_unit", "家"))
+UNMET_20 = ("标准数 ≥ 60", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "60", D_60),), True)
 FACTS_13 = (("established", "成立日期", "date", None), ("revenue", "营业收入", "money", None))
-TUPLE_19 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
+UNMET_21 = ("标准数 ≥ 70", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "70", D_70),), True)
+UNMET_22 = (TEXT_15, None, (("value", "established", "成立日期", "date", None, (), "", "", None),), False)
+UNMET_23 = (
+    "年份(成立日期) ≥ 2020",
+    None,
+    (("value", "established", "成立日期", "date", None, (), "", "", None),),
+    False,
+)
+UNMET_24 = (TEXT_18, None, (("value", "established", "成立日期", "date", None, (), "", "", None),), False)
+UNMET_25 = ("标准数 ≥ 80", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "80", D_80),), True)
+UNMET_26 = ("标准数 ≥ 90", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "90", D_90),), True)
+TUPLE_45 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
 FACT_SPECS: dict[str, FactSpec] = {
     "applicant": FactSpec(
         "applicant",
@@ -871,7 +981,7 @@ FACT_SPECS: dict[str, FactSpec] = {
     "customers": FactSpec("customers", "客户数量", "count", "家", (), ((">=", D_0),)),
     "established": FactSpec("established", "成立日期", "date", None, (), ()),
     "other_funding": FactSpec("other_funding", "已获资助", "money", None, (), ((">=", D_0),)),
-    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_19, ()),
+    "center_level": FactSpec("center_level", "中心级别", "enum", None, TUPLE_45, ()),
     "key_platform": FactSpec("key_platform", "重点平台", "bool", None, (), ()),
     "national_platform": FactSpec("national_platform", "国家平台", "bool", None, (), ()),
     "completion_h1": FactSpec("completion_h1", "上半年完成率", "percent", None, (), ()),
@@ -1093,7 +1203,7 @@ def steps_5(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
         steps,
         "营业收入",
         revenue,
-        TUPLE_6,
+        TUPLE_11,
         ("不满 100万", "100万以上 且 不超过 1000万", "其他"),
         (("money", None),),
     )
@@ -1265,7 +1375,7 @@ def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
         need.add("investment")
-    v1 = None if investment is None else progressive(investment, TUPLE_14)
+    v1 = None if investment is None else progressive(investment, TUPLE_31)
     return v1
 
 
@@ -1274,7 +1384,7 @@ def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 def steps_19(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     investment = f.get("investment")
     steps: list[str] = []
-    bracket_step(steps, "投资额", investment, TUPLE_14, TUPLE_15)
+    bracket_step(steps, "投资额", investment, TUPLE_31, TUPLE_32)
     return steps
 
 
@@ -1312,7 +1422,7 @@ def steps_21(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     v2 = param_base_rate(f, p, date, need)
     v3 = param_upper_bracket(f, p, date, need)
     v4 = ((None, D_5000000, D_0), (D_5000000, v1, v2), (v3, None, D_0_01))
-    bracket_step(steps, "营业收入", revenue, v4, TUPLE_16)
+    bracket_step(steps, "营业收入", revenue, v4, TUPLE_34)
     band_step(
         steps,
         "营业收入",
@@ -1337,7 +1447,7 @@ def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
 def steps_23(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     customers = f.get("customers")
     steps: list[str] = []
-    bracket_step(steps, "客户数量", customers, ((None, D_10, D_1000), (D_10, None, D_500)), TUPLE_17)
+    bracket_step(steps, "客户数量", customers, ((None, D_10, D_1000), (D_10, None, D_500)), TUPLE_36)
     return steps
 
 
@@ -1361,7 +1471,7 @@ def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     elif v1 >= D_3 and v1 <= D_5:
         v2 = D_0_50
     else:
-        raise Unset(TEXT_12)
+        raise Unset(TEXT_13)
     if revenue is None:
         need.add("revenue")
     v3 = None if v2 is None or revenue is None else v2 * revenue
@@ -1428,7 +1538,7 @@ def value_27(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     elif v1 >= D_3 and v1 <= D_3:
         v2 = D_20000
     else:
-        raise Unset(TEXT_12)
+        raise Unset(TEXT_13)
     return v2
 
 
@@ -1515,9 +1625,9 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
         c1 = since_compare(established, date, ">=", 1, "year")
     holds = c1
     if holds is False:
-        failures.append("成立时间满1年")
+        failures.append(UNMET + unmet(UNMET_1, f, date))
     elif holds is None:
-        unknown.append("成立时间满1年")
+        unknown.append(undecided_reason(UNMET_1, f))
     return failures, unknown, need
 
 
@@ -1578,7 +1688,7 @@ SPEC_platform: MeasureSpec = measure_spec(
             "四.1",
             "[四.1] default：适用",
             amount(D_10000000, "1000万", (), True),
-            (("key_platform", "key_platform", False, FACTS_2),),
+            (("key_platform", "key_platform", False, FACTS_2, UNMET_2),),
             "key_platform",
         ),
         # constructs.policy:41  四.1
@@ -1590,7 +1700,7 @@ SPEC_platform: MeasureSpec = measure_spec(
             "四.1",
             "[四.1] national：适用",
             amount(D_30000000, "3000万", (), True),
-            (("national_platform", "national_platform", False, FACTS_3),),
+            (("national_platform", "national_platform", False, FACTS_3, UNMET_3),),
             "national_platform",
             exception_of="platform.default",
             priority=1,
@@ -1604,7 +1714,7 @@ SPEC_platform: MeasureSpec = measure_spec(
             None,
             "platform.3：适用",
             amount(D_300000, "30万", (), False),
-            ((("revenue", ">", D_20000000), "revenue 超过 2000万", False, FACTS_4),),
+            ((("revenue", ">", D_20000000), "revenue 超过 2000万", False, FACTS_4, UNMET_4),),
             "revenue 超过 2000万",
         ),
     ),
@@ -1651,7 +1761,7 @@ SPEC_consulting: MeasureSpec = measure_spec(
             None,
             "consulting.1：适用",
             amount((D_50000, "customers"), "5万/家 * customers", FACTS_5, False),
-            ((("customers", ">", D_0), "customers > 0", False, FACTS_5),),
+            ((("customers", ">", D_0), "customers > 0", False, FACTS_5, UNMET_5),),
             "customers > 0",
         ),
     ),
@@ -1713,9 +1823,9 @@ def measure_banded(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     holds = None if holds is None else not holds
     conditions["banded.exclude.1"] = holds
     if holds is False:
-        failures.append("评分为负")
+        failures.append(UNMET + unmet(UNMET_6, f, date))
     elif holds is None:
-        unknown.append("评分为负")
+        unknown.append(undecided_reason(UNMET_6, f))
     if failures:
         return measure_result(SPEC_banded[0], INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -1737,7 +1847,7 @@ SPEC_pilot: MeasureSpec = measure_spec(
             None,
             "pilot.1：适用",
             amount(value_6, "pilot_amount", (), False),
-            ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
+            ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6, UNMET_7),),
             "standards >= 1",
         ),
         # constructs.policy:58
@@ -1749,7 +1859,7 @@ SPEC_pilot: MeasureSpec = measure_spec(
             None,
             "pilot.2：适用",
             amount(None, "", (), False, ((D_200000, "20万"),), unset_reason="pilot.2：原文未给出金额"),
-            ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
+            ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6, UNMET_8),),
             "standards >= 3",
         ),
     ),
@@ -1783,7 +1893,7 @@ SPEC_voucher: MeasureSpec = measure_spec(
             None,
             "voucher.1：适用",
             amount(value_7, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
-            ((("fees", "==", D_0), "fees == 0", True, FACTS_7),),
+            ((("fees", "==", D_0), "fees == 0", True, FACTS_7, UNMET_9),),
             "fees == 0",
         ),
     ),
@@ -1815,9 +1925,9 @@ def measure_voucher(f: Values, p: Values, date: Date, shared: Shared, explain: b
     holds = c2
     conditions["voucher.require.1"] = holds
     if holds is False:
-        failures.append("评分或收入达标")
+        failures.append(UNMET + unmet(UNMET_10, f, date))
     elif holds is None:
-        unknown.append("评分或收入达标")
+        unknown.append(undecided_reason(UNMET_10, f))
     if failures:
         return measure_result(SPEC_voucher[0], INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -1839,7 +1949,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             None,
             "d：适用",
             amount(D_100000, "10万", (), False),
-            ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6),),
+            ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6, UNMET_7),),
             "standards >= 1",
         ),
         # constructs.policy:68
@@ -1851,7 +1961,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             None,
             "e1：适用",
             amount(D_200000, "20万", (), False),
-            ((("standards", ">=", D_5), "standards >= 5", False, FACTS_6),),
+            ((("standards", ">=", D_5), "standards >= 5", False, FACTS_6, UNMET_11),),
             "standards >= 5",
             exception_of="ladder.d",
             priority=2,
@@ -1865,7 +1975,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             None,
             "e2：适用",
             amount(D_300000, "30万", (), False),
-            ((("standards", ">=", D_10), "standards >= 10", False, FACTS_6),),
+            ((("standards", ">=", D_10), "standards >= 10", False, FACTS_6, UNMET_12),),
             "standards >= 10",
             exception_of="ladder.d",
             priority=2,
@@ -1879,7 +1989,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             None,
             "e3：适用",
             amount(D_400000, "40万", (), False),
-            ((("standards", ">=", D_20), "standards >= 20", False, FACTS_6),),
+            ((("standards", ">=", D_20), "standards >= 20", False, FACTS_6, UNMET_13),),
             "standards >= 20",
             exception_of="ladder.d",
         ),
@@ -1915,8 +2025,8 @@ SPEC_misc: MeasureSpec = measure_spec(
             None,
             "misc.1：适用",
             amount(value_8, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
-            ((value_9, TEXT_4, False, FACTS_9),),
-            TEXT_4,
+            ((value_9, TEXT_5, False, FACTS_9, UNMET_14),),
+            TEXT_5,
         ),
         # constructs.policy:75  第十条
         # award misc.2 「misc.2」
@@ -1927,7 +2037,7 @@ SPEC_misc: MeasureSpec = measure_spec(
             "第十条",
             "[第十条] misc.2：适用",
             amount(value_10, "max(investment / 10, 1万)", FACTS_1, False),
-            ((value_11, "established + 2年 <= 2023-06-01", False, FACTS_10),),
+            ((value_11, "established + 2年 <= 2023-06-01", False, FACTS_10, UNMET_15),),
             "established + 2年 <= 2023-06-01",
         ),
         # constructs.policy:76
@@ -1939,7 +2049,7 @@ SPEC_misc: MeasureSpec = measure_spec(
             None,
             "misc.3：适用",
             amount(value_12, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
-            ((value_13, "key_platform implies national_platform", False, FACTS_12),),
+            ((value_13, "key_platform implies national_platform", False, FACTS_12, UNMET_16),),
             "key_platform implies national_platform",
         ),
         # constructs.policy:77
@@ -1950,8 +2060,8 @@ SPEC_misc: MeasureSpec = measure_spec(
             "misc.4",
             None,
             "misc.4：适用",
-            amount(value_14, TEXT_5, FACTS_1, False, ((D_1000000, "100万"),), arithmetic=steps_15),
-            ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6),),
+            amount(value_14, TEXT_6, FACTS_1, False, ((D_1000000, "100万"),), arithmetic=steps_15),
+            ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6, UNMET_8),),
             "standards >= 3",
         ),
         # constructs.policy:78
@@ -1962,12 +2072,12 @@ SPEC_misc: MeasureSpec = measure_spec(
             "misc.5",
             None,
             "misc.5：适用",
-            amount(value_16, TEXT_6, FACTS_11, False, arithmetic=steps_17),
-            ((("standards", ">=", D_30), "standards >= 30", False, FACTS_6),),
+            amount(value_16, TEXT_7, FACTS_11, False, arithmetic=steps_17),
+            ((("standards", ">=", D_30), "standards >= 30", False, FACTS_6, UNMET_17),),
             "standards >= 30",
         ),
     ),
-    TEXT_7,
+    TEXT_8,
 )
 
 
@@ -2006,8 +2116,8 @@ SPEC_brackets: MeasureSpec = measure_spec(
             "brackets.1",
             None,
             "brackets.1：适用",
-            amount(value_18, TEXT_8, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_19),
-            ((("standards", ">=", D_40), "standards >= 40", False, FACTS_6),),
+            amount(value_18, TEXT_9, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_19),
+            ((("standards", ">=", D_40), "standards >= 40", False, FACTS_6, UNMET_18),),
             "standards >= 40",
         ),
         # constructs.policy:82
@@ -2018,8 +2128,8 @@ SPEC_brackets: MeasureSpec = measure_spec(
             "brackets.2",
             None,
             "brackets.2：适用",
-            amount(value_20, TEXT_9, FACTS_4, False, arithmetic=steps_21),
-            ((("standards", ">=", D_50), "standards >= 50", False, FACTS_6),),
+            amount(value_20, TEXT_10, FACTS_4, False, arithmetic=steps_21),
+            ((("standards", ">=", D_50), "standards >= 50", False, FACTS_6, UNMET_19),),
             "standards >= 50",
         ),
         # constructs.policy:83
@@ -2030,12 +2140,12 @@ SPEC_brackets: MeasureSpec = measure_spec(
             "brackets.3",
             None,
             "brackets.3：适用",
-            amount(value_22, TEXT_10, FACTS_5, False, arithmetic=steps_23),
-            ((("standards", ">=", D_60), "standards >= 60", False, FACTS_6),),
+            amount(value_22, TEXT_11, FACTS_5, False, arithmetic=steps_23),
+            ((("standards", ">=", D_60), "standards >= 60", False, FACTS_6, UNMET_20),),
             "standards >= 60",
         ),
     ),
-    TEXT_11,
+    TEXT_12,
 )
 
 
@@ -2064,12 +2174,12 @@ SPEC_schedules: MeasureSpec = measure_spec(
             "schedules.1",
             None,
             "schedules.1：适用",
-            amount(value_24, TEXT_13, FACTS_13, False, ((D_1000000, "100万"),), arithmetic=steps_25),
+            amount(value_24, TEXT_14, FACTS_13, False, ((D_1000000, "100万"),), arithmetic=steps_25),
             (
-                (("standards", ">=", D_70), "standards >= 70", False, FACTS_6),
-                (value_26, "奖励期：自成立日期当年起第1至5年", False, FACTS_10),
+                (("standards", ">=", D_70), "standards >= 70", False, FACTS_6, UNMET_21),
+                (value_26, "奖励期：自成立日期当年起第1至5年", False, FACTS_10, UNMET_22),
             ),
-            TEXT_14,
+            TEXT_16,
         ),
         # constructs.policy:87
         # bonus schedules.2 「schedules.2」
@@ -2079,12 +2189,12 @@ SPEC_schedules: MeasureSpec = measure_spec(
             "schedules.2",
             None,
             "schedules.2：适用",
-            amount(value_27, TEXT_15, FACTS_10, False, arithmetic=steps_28),
+            amount(value_27, TEXT_17, FACTS_10, False, arithmetic=steps_28),
             (
-                (value_29, "year(established) >= 2020", False, FACTS_10),
-                (value_30, "奖励期：自成立日期当年起第1至3年", False, FACTS_10),
+                (value_29, "year(established) >= 2020", False, FACTS_10, UNMET_23),
+                (value_30, "奖励期：自成立日期当年起第1至3年", False, FACTS_10, UNMET_24),
             ),
-            TEXT_16,
+            TEXT_19,
         ),
     ),
     "不满足任何给予条件：schedules.1",
@@ -2125,7 +2235,7 @@ SPEC_bounds: MeasureSpec = measure_spec(
                 floor=(value_31, "5% * investment"),
                 offset=(value_3, "other_funding"),
             ),
-            ((("standards", ">=", D_70), "standards >= 70", False, FACTS_6),),
+            ((("standards", ">=", D_70), "standards >= 70", False, FACTS_6, UNMET_21),),
             "standards >= 70",
         ),
         # constructs.policy:91
@@ -2145,7 +2255,7 @@ SPEC_bounds: MeasureSpec = measure_spec(
                 floor=(D_100000, "10万"),
                 offset=(value_3, "other_funding"),
             ),
-            ((("standards", ">=", D_80), "standards >= 80", False, FACTS_6),),
+            ((("standards", ">=", D_80), "standards >= 80", False, FACTS_6, UNMET_25),),
             "standards >= 80",
         ),
         # constructs.policy:92
@@ -2157,7 +2267,7 @@ SPEC_bounds: MeasureSpec = measure_spec(
             None,
             "bounds.3：适用",
             amount((D_0_30, "fees"), "30% * fees", FACTS_7, True, floor=(D_20000, "2万")),
-            ((("standards", ">=", D_90), "standards >= 90", False, FACTS_6),),
+            ((("standards", ">=", D_90), "standards >= 90", False, FACTS_6, UNMET_26),),
             "standards >= 90",
         ),
     ),
@@ -2488,7 +2598,7 @@ def fast_amounts(
             # award 1
             a1 = standards >= D_40
             if a1:
-                value = progressive(investment, TUPLE_14)
+                value = progressive(investment, TUPLE_31)
                 if value > D_3000000:
                     value = D_3000000
                 amount1 = value.quantize(QUANTUM, ROUND_MODE)
@@ -2535,7 +2645,7 @@ def fast_amounts(
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_5:
                     v28 = D_0_50
                 else:
-                    raise Unset(TEXT_12)
+                    raise Unset(TEXT_13)
                 value = v28 * revenue
                 if value > D_1000000:
                     value = D_1000000
@@ -2555,7 +2665,7 @@ def fast_amounts(
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_3:
                     v30 = D_20000
                 else:
-                    raise Unset(TEXT_12)
+                    raise Unset(TEXT_13)
                 value = v30
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             if a1:
@@ -2765,7 +2875,7 @@ def decide(
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
         floors = {name: m.floor for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors)
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors, (), LABELS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -2815,6 +2925,6 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)
-        return combine(amounts, COMBINES, caps, ROUNDING)
+        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
     finally:
         setcontext(saved)

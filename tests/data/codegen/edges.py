@@ -135,14 +135,15 @@ def combine(
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
     others: Sequence[OtherAward] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """The total under the combination rules, from (status, amount) per measure (and the `floors` of
-    ranges, when some measure has one, and the combinations with awards under other documents);
-    undetermined, with the reason, when it cannot be computed."""
+    ranges, when some measure has one, and the combinations with awards under other documents; its
+    notes name measures by `labels`); undetermined, with the reason, when it cannot be computed."""
     try:
         if others or (floors is not None and any(f is not None for f in floors.values())):
-            return combine_total(amounts, combines, caps, rounding, floors, others)
-        return _combine(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, floors, others, labels)
+        return _combine(amounts, combines, caps, rounding, labels)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -154,18 +155,19 @@ def _combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
     for name, pair in amounts.items():
         if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(amounts, combines, caps, rounding)
+                return combine_total(amounts, combines, caps, rounding, None, (), labels)
             paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
         if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, None, (), labels)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
@@ -240,7 +242,7 @@ Clause = tuple[
     str | None,
     str,
     Amount,
-    tuple[tuple[Test, str, bool, Used], ...],
+    tuple[tuple[Test, str, bool, Used, Unmet], ...],
     str,
     str | None,
     int | None,
@@ -295,7 +297,7 @@ def clause(
     cite: str | None,
     head: str,
     amount: Amount,
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conditions: tuple[tuple[Test, str, bool, Used, Unmet], ...] = (),
     conds: str = "",
     exception_of: str | None = None,
     priority: int | None = None,
@@ -405,7 +407,7 @@ def run_measure(
     for clause in clauses:
         why = None
         applies: bool | None = True
-        for test, text, negated, _ in clause[6]:
+        for test, text, negated, _, data in clause[6]:
             if type(test) is tuple:
                 name, op, figure = test
                 holds = f.get(name)
@@ -427,7 +429,7 @@ def run_measure(
             if negated and holds is not None:
                 holds = not holds
             if holds is False:
-                applies = False
+                applies, why = False, unmet(data, f, date)  # a clause that fails: its reason
                 break
             if holds is None:
                 applies = None
@@ -507,7 +509,7 @@ def run_measure(
     try:
         if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                ClauseOutcome(*c[:4], c[8], c[9], o[0], o[1], o[2], list(o[4]), *_why(o))
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
@@ -519,7 +521,7 @@ def run_measure(
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
                 result.status = INELIGIBLE
-                result.reasons.append(none_reason)
+                result.reasons.append(none_applies([why if chosen is False else None], none_reason))
             else:
                 result.clauses.append(cid)
                 result.explanation.extend(lines)
@@ -668,6 +670,12 @@ def _applies(
     return True, None, UNKNOWN, why, steps, None
 
 
+def _why(o: Outcome) -> tuple[str | None, Decimal | None, str | None]:
+    """An outcome's unknown reason, floor and failed condition, as ClauseOutcome takes them last
+    (a clause that does not apply keeps its failed condition where the others keep why unknown)."""
+    return (None, o[5], o[3]) if o[0] is False else (o[3], o[5], None)
+
+
 def _settle_straight(
     result: MeasureResult,
     spec: MeasureSpec,
@@ -687,7 +695,8 @@ def _settle_straight(
             applies = True
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[2])
+        unmet = (o[3] for c, o in zip(clauses, outs, strict=True) if c[1] == "award" and o[0] is False)
+        result.reasons.append(none_applies(unmet, spec[2]))
         return
     reasons: list[str] = []
     total = ZERO
@@ -731,6 +740,14 @@ QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("ratio", "huge", "later", "since_edge", "staged", "whole")
+LABELS: dict[str, str] = {
+    "ratio": "比值",
+    "huge": "大数",
+    "later": "日期",
+    "since_edge": "期限",
+    "staged": "分期",
+    "whole": "整数",
+}
 COMBINES: list[tuple[str, list[str]]] = []
 D_1000000 = Decimal("1.00E+6")
 D_0 = Decimal("0")
@@ -744,11 +761,22 @@ D_500000_00 = Decimal("500000.00")
 DATE_2030_01_01 = datetime.date(2030, 1, 1)
 TEXT_1 = "10万 * blocks(a, b) + round_down(a, b - 1元)"
 FACTS_1 = (("a", "甲", "money", None), ("b", "乙", "money", None))
+UNMET_1 = ("乙 ≥ 0", None, (("cmp", "b", "乙", "money", None, (), ">=", "0", D_0),), True)
 FACTS_2 = (("b", "乙", "money", None),)
 FACTS_3 = (("a", "甲", "money", None), ("r", "比例", "percent", None))
+UNMET_2 = ("甲 > 0", None, (("cmp", "a", "甲", "money", None, (), ">", "0", D_0),), True)
 FACTS_4 = (("a", "甲", "money", None),)
+UNMET_3 = (
+    "日期 + 100年 > 2030-01-01",
+    None,
+    (("value", "d", "日期", "date", None, (), "", "", None),),
+    False,
+)
 FACTS_5 = (("d", "日期", "date", None),)
 FACTS_6 = (("n", "数量", "count", "家"),)
+UNMET_4 = ("满1年", None, (("since", "d", "日期", "date", None, (), ">=", "1年", (1, "year")),), True)
+UNMET_5 = ("数量 ≥ 0", None, (("cmp", "n", "数量", "count", "家", (), ">=", "0", D_0),), True)
+UNMET_6 = ("数量 ≥ 1", None, (("cmp", "n", "数量", "count", "家", (), ">=", "1", D_1),), True)
 FACT_SPECS: dict[str, FactSpec] = {
     "a": FactSpec("a", "甲", "money", None, (), ((">=", D_0),)),
     "b": FactSpec("b", "乙", "money", None, (), ((">=", D_0),)),
@@ -911,7 +939,7 @@ SPEC_ratio: MeasureSpec = measure_spec(
             None,
             "ratio.1：适用",
             amount(value_1, "a * (a / b)", FACTS_1, False, ((D_1000000, "100万"),)),
-            ((("b", ">=", D_0), "b >= 0", False, FACTS_2),),
+            ((("b", ">=", D_0), "b >= 0", False, FACTS_2, UNMET_1),),
             "b >= 0",
         ),
     ),
@@ -945,7 +973,7 @@ SPEC_huge: MeasureSpec = measure_spec(
             None,
             "huge.1：适用",
             amount(value_2, "a * r", FACTS_3, True),
-            ((("a", ">", D_0), "a > 0", False, FACTS_4),),
+            ((("a", ">", D_0), "a > 0", False, FACTS_4, UNMET_2),),
             "a > 0",
         ),
     ),
@@ -979,7 +1007,7 @@ SPEC_later: MeasureSpec = measure_spec(
             None,
             "later.1：适用",
             amount(D_100000, "10万", (), False),
-            ((value_3, "d + 100年 > 2030-01-01", False, FACTS_5),),
+            ((value_3, "d + 100年 > 2030-01-01", False, FACTS_5, UNMET_3),),
             "d + 100年 > 2030-01-01",
         ),
     ),
@@ -1041,9 +1069,9 @@ def measure_since_edge(f: Values, p: Values, date: Date, shared: Shared, explain
     holds = c1
     conditions["since_edge.require.1"] = holds
     if holds is False:
-        failures.append("满1年")
+        failures.append(UNMET + unmet(UNMET_4, f, date))
     elif holds is None:
-        unknown.append("满1年")
+        unknown.append(undecided_reason(UNMET_4, f))
     if failures:
         return measure_result(SPEC_since_edge[0], INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -1065,7 +1093,7 @@ SPEC_staged: MeasureSpec = measure_spec(
             None,
             "staged.1：适用",
             amount(D_500000, "50万", (), False),
-            ((("n", ">=", D_0), "n >= 0", False, FACTS_6),),
+            ((("n", ">=", D_0), "n >= 0", False, FACTS_6, UNMET_5),),
             "n >= 0",
         ),
     ),
@@ -1103,7 +1131,7 @@ SPEC_whole: MeasureSpec = measure_spec(
             None,
             "whole.1：适用",
             amount(value_5, TEXT_1, FACTS_1, False, arithmetic=steps_6),
-            ((("n", ">=", D_1), "n >= 1", False, FACTS_6),),
+            ((("n", ">=", D_1), "n >= 1", False, FACTS_6, UNMET_6),),
             "n >= 1",
         ),
     ),
@@ -1339,7 +1367,7 @@ def decide(
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, (), LABELS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -1389,6 +1417,6 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
-        return combine(amounts, COMBINES, caps, ROUNDING)
+        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
     finally:
         setcontext(saved)

@@ -135,14 +135,15 @@ def combine(
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
     others: Sequence[OtherAward] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """The total under the combination rules, from (status, amount) per measure (and the `floors` of
-    ranges, when some measure has one, and the combinations with awards under other documents);
-    undetermined, with the reason, when it cannot be computed."""
+    ranges, when some measure has one, and the combinations with awards under other documents; its
+    notes name measures by `labels`); undetermined, with the reason, when it cannot be computed."""
     try:
         if others or (floors is not None and any(f is not None for f in floors.values())):
-            return combine_total(amounts, combines, caps, rounding, floors, others)
-        return _combine(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, floors, others, labels)
+        return _combine(amounts, combines, caps, rounding, labels)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -154,18 +155,19 @@ def _combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
     for name, pair in amounts.items():
         if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(amounts, combines, caps, rounding)
+                return combine_total(amounts, combines, caps, rounding, None, (), labels)
             paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
         if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, None, (), labels)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
@@ -240,7 +242,7 @@ Clause = tuple[
     str | None,
     str,
     Amount,
-    tuple[tuple[Test, str, bool, Used], ...],
+    tuple[tuple[Test, str, bool, Used, Unmet], ...],
     str,
     str | None,
     int | None,
@@ -295,7 +297,7 @@ def clause(
     cite: str | None,
     head: str,
     amount: Amount,
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conditions: tuple[tuple[Test, str, bool, Used, Unmet], ...] = (),
     conds: str = "",
     exception_of: str | None = None,
     priority: int | None = None,
@@ -405,7 +407,7 @@ def run_measure(
     for clause in clauses:
         why = None
         applies: bool | None = True
-        for test, text, negated, _ in clause[6]:
+        for test, text, negated, _, data in clause[6]:
             if type(test) is tuple:
                 name, op, figure = test
                 holds = f.get(name)
@@ -427,7 +429,7 @@ def run_measure(
             if negated and holds is not None:
                 holds = not holds
             if holds is False:
-                applies = False
+                applies, why = False, unmet(data, f, date)  # a clause that fails: its reason
                 break
             if holds is None:
                 applies = None
@@ -507,7 +509,7 @@ def run_measure(
     try:
         if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                ClauseOutcome(*c[:4], c[8], c[9], o[0], o[1], o[2], list(o[4]), *_why(o))
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
@@ -519,7 +521,7 @@ def run_measure(
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
                 result.status = INELIGIBLE
-                result.reasons.append(none_reason)
+                result.reasons.append(none_applies([why if chosen is False else None], none_reason))
             else:
                 result.clauses.append(cid)
                 result.explanation.extend(lines)
@@ -668,6 +670,12 @@ def _applies(
     return True, None, UNKNOWN, why, steps, None
 
 
+def _why(o: Outcome) -> tuple[str | None, Decimal | None, str | None]:
+    """An outcome's unknown reason, floor and failed condition, as ClauseOutcome takes them last
+    (a clause that does not apply keeps its failed condition where the others keep why unknown)."""
+    return (None, o[5], o[3]) if o[0] is False else (o[3], o[5], None)
+
+
 def _settle_straight(
     result: MeasureResult,
     spec: MeasureSpec,
@@ -687,7 +695,8 @@ def _settle_straight(
             applies = True
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[2])
+        unmet = (o[3] for c, o in zip(clauses, outs, strict=True) if c[1] == "award" and o[0] is False)
+        result.reasons.append(none_applies(unmet, spec[2]))
         return
     reasons: list[str] = []
     total = ZERO
@@ -733,6 +742,7 @@ QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("lambda", "补贴")
+LABELS: dict[str, str] = {"lambda": "ｌａｍｂｄａ  аdmin (Cyrillic а)", "补贴": "中文名r\n}"}
 COMBINES: list[tuple[str, list[str]]] = [("added", ["lambda", "补贴"])]
 D_1000000 = Decimal("1.00E+6")
 D_0_10 = Decimal("0.10")
@@ -742,15 +752,38 @@ D_0_50 = Decimal("0.50")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
 TEXT_1 = "标签\x22); import os; os.system(\x22x\x22) #"
 TEXT_2 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用"
-TEXT_3 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
+TEXT_3 = "「标签\x22); import os; os.system(\x22x\x22) #」\\"
+TEXT_4 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
 FACTS_1 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", "money", None),)
+UNMET_1 = (TEXT_3, "'''\x22\x22\x22\\", (("is", "import", "\\", "bool", None, (), "==", "", True),), True)
 FACTS_2 = (("import", "\\", "bool", None),)
 FACTS_3 = (("print", "print", "count", "家"),)
+UNMET_2 = (
+    "「𝐩𝐫𝐢𝐧𝐭」print > 0 且 非 need",
+    None,
+    (
+        ("cmp", "print", "print", "count", "家", (), ">", "0", D_0),
+        ("is", "need", "need", "bool", None, (), "==", "", False),
+    ),
+    True,
+)
 FACTS_4 = (("need", "need", "bool", None), ("print", "print", "count", "家"))
+UNMET_3 = ("更 (U+66F4)", "{x}", (("is", "更", "更 (U+66F4)", "bool", None, (), "==", "", True),), True)
 FACTS_5 = (("更", "更 (U+66F4)", "bool", None),)
 FACTS_6 = (("投资额", "投资额", "money", None),)
+UNMET_4 = ("更新", "x", (("is", "更新", "更新", "bool", None, (), "==", "", True),), True)
 FACTS_7 = (("更新", "更新", "bool", None),)
 FACTS_8 = (("Decimal", "Decimal", "money", None), ("yuan", "yuan", "money", None))
+UNMET_5 = (
+    "v1 > f 且 日期 ≤ 2023-01-01",
+    None,
+    (
+        ("value", "date", "日期", "date", None, (), "", "", None),
+        ("value", "f", "f", "money", None, (), "", "", None),
+        ("value", "v1", "v1", "money", None, (), "", "", None),
+    ),
+    False,
+)
 FACTS_9 = (("date", "日期", "date", None), ("f", "f", "money", None), ("v1", "v1", "money", None))
 FACT_SPECS: dict[str, FactSpec] = {
     "class": FactSpec(
@@ -975,7 +1008,7 @@ SPEC_lambda: MeasureSpec = measure_spec(
             "'''\x22\x22\x22\\",
             TEXT_2,
             amount((D_0_10, "class"), "10% * class", FACTS_1, True, ((D_1000000, "100万"),)),
-            (("import", "import", False, FACTS_2),),
+            (("import", "import", False, FACTS_2, UNMET_1),),
             "import",
         ),
         # hostile.policy:23
@@ -987,7 +1020,7 @@ SPEC_lambda: MeasureSpec = measure_spec(
             None,
             "𝐩𝐫𝐢𝐧𝐭：适用",
             amount((D_50000, "print"), "5万/家 * print", FACTS_3, False),
-            ((value_1, "print > 0 and not need", False, FACTS_4),),
+            ((value_1, "print > 0 and not need", False, FACTS_4, UNMET_2),),
             "print > 0 and not need",
         ),
         # hostile.policy:24  {x}
@@ -999,11 +1032,11 @@ SPEC_lambda: MeasureSpec = measure_spec(
             "{x}",
             "[{x}] lambda.3：适用",
             amount(value_2, "None", (), False),
-            (("更", "更", False, FACTS_5),),
+            (("更", "更", False, FACTS_5, UNMET_3),),
             "更",
         ),
     ),
-    TEXT_3,
+    TEXT_4,
 )
 
 
@@ -1033,7 +1066,7 @@ SPEC_2: MeasureSpec = measure_spec(
             "x",
             "[x] 补贴.1：适用",
             amount((D_0_50, "投资额"), "投资额 * 50%", FACTS_6, False),
-            (("更新", "更新", False, FACTS_7),),
+            (("更新", "更新", False, FACTS_7, UNMET_4),),
             "更新",
         ),
         # hostile.policy:28
@@ -1045,7 +1078,7 @@ SPEC_2: MeasureSpec = measure_spec(
             None,
             "补贴.2：适用",
             amount(value_3, "Decimal + yuan", FACTS_8, False),
-            ((value_4, "v1 > f and date <= 2023-01-01", False, FACTS_9),),
+            ((value_4, "v1 > f and date <= 2023-01-01", False, FACTS_9, UNMET_5),),
             "v1 > f and date <= 2023-01-01",
         ),
     ),
@@ -1337,7 +1370,7 @@ def decide(
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, (), LABELS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -1387,6 +1420,6 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
-        return combine(amounts, COMBINES, caps, ROUNDING)
+        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
     finally:
         setcontext(saved)

@@ -135,14 +135,15 @@ def combine(
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
     others: Sequence[OtherAward] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """The total under the combination rules, from (status, amount) per measure (and the `floors` of
-    ranges, when some measure has one, and the combinations with awards under other documents);
-    undetermined, with the reason, when it cannot be computed."""
+    ranges, when some measure has one, and the combinations with awards under other documents; its
+    notes name measures by `labels`); undetermined, with the reason, when it cannot be computed."""
     try:
         if others or (floors is not None and any(f is not None for f in floors.values())):
-            return combine_total(amounts, combines, caps, rounding, floors, others)
-        return _combine(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, floors, others, labels)
+        return _combine(amounts, combines, caps, rounding, labels)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -154,18 +155,19 @@ def _combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
     for name, pair in amounts.items():
         if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(amounts, combines, caps, rounding)
+                return combine_total(amounts, combines, caps, rounding, None, (), labels)
             paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
         if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, None, (), labels)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
@@ -240,7 +242,7 @@ Clause = tuple[
     str | None,
     str,
     Amount,
-    tuple[tuple[Test, str, bool, Used], ...],
+    tuple[tuple[Test, str, bool, Used, Unmet], ...],
     str,
     str | None,
     int | None,
@@ -295,7 +297,7 @@ def clause(
     cite: str | None,
     head: str,
     amount: Amount,
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conditions: tuple[tuple[Test, str, bool, Used, Unmet], ...] = (),
     conds: str = "",
     exception_of: str | None = None,
     priority: int | None = None,
@@ -405,7 +407,7 @@ def run_measure(
     for clause in clauses:
         why = None
         applies: bool | None = True
-        for test, text, negated, _ in clause[6]:
+        for test, text, negated, _, data in clause[6]:
             if type(test) is tuple:
                 name, op, figure = test
                 holds = f.get(name)
@@ -427,7 +429,7 @@ def run_measure(
             if negated and holds is not None:
                 holds = not holds
             if holds is False:
-                applies = False
+                applies, why = False, unmet(data, f, date)  # a clause that fails: its reason
                 break
             if holds is None:
                 applies = None
@@ -507,7 +509,7 @@ def run_measure(
     try:
         if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                ClauseOutcome(*c[:4], c[8], c[9], o[0], o[1], o[2], list(o[4]), *_why(o))
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
@@ -519,7 +521,7 @@ def run_measure(
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
                 result.status = INELIGIBLE
-                result.reasons.append(none_reason)
+                result.reasons.append(none_applies([why if chosen is False else None], none_reason))
             else:
                 result.clauses.append(cid)
                 result.explanation.extend(lines)
@@ -668,6 +670,12 @@ def _applies(
     return True, None, UNKNOWN, why, steps, None
 
 
+def _why(o: Outcome) -> tuple[str | None, Decimal | None, str | None]:
+    """An outcome's unknown reason, floor and failed condition, as ClauseOutcome takes them last
+    (a clause that does not apply keeps its failed condition where the others keep why unknown)."""
+    return (None, o[5], o[3]) if o[0] is False else (o[3], o[5], None)
+
+
 def _settle_straight(
     result: MeasureResult,
     spec: MeasureSpec,
@@ -687,7 +695,8 @@ def _settle_straight(
             applies = True
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[2])
+        unmet = (o[3] for c, o in zip(clauses, outs, strict=True) if c[1] == "award" and o[0] is False)
+        result.reasons.append(none_applies(unmet, spec[2]))
         return
     reasons: list[str] = []
     total = ZERO
@@ -732,6 +741,11 @@ QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("office_space", "featured", "talent_award")
+LABELS: dict[str, str] = {
+    "office_space": "办公用房补助",
+    "featured": "特色楼宇奖励",
+    "talent_award": "人才奖励",
+}
 COMBINES: list[tuple[str, list[str]]] = [("added", ["office_space", "featured", "talent_award"])]
 D_500000 = Decimal("5.0E+5")
 D_300000 = Decimal("3.0E+5")
@@ -739,7 +753,14 @@ D_100000 = Decimal("1.0E+5")
 D_500000_00 = Decimal("500000.00")
 D_300000_00 = Decimal("300000.00")
 D_100000_00 = Decimal("100000.00")
+UNMET_1 = (
+    "购置自用办公用房",
+    None,
+    (("is", "office", "购置自用办公用房", "bool", None, (), "==", "", True),),
+    True,
+)
 FACTS_1 = (("office", "购置自用办公用房", "bool", None),)
+UNMET_2 = ("引进人才", None, (("is", "talent", "引进人才", "bool", None, (), "==", "", True),), True)
 FACTS_2 = (("talent", "引进人才", "bool", None),)
 FACT_SPECS: dict[str, FactSpec] = {
     "office": FactSpec("office", "购置自用办公用房", "bool", None, (), ()),
@@ -816,7 +837,7 @@ SPEC_office_space: MeasureSpec = measure_spec(
             None,
             "office_space.1：适用",
             amount(D_500000, "50万", (), False),
-            (("office", "office", False, FACTS_1),),
+            (("office", "office", False, FACTS_1, UNMET_1),),
             "office",
         ),
     ),
@@ -850,7 +871,7 @@ SPEC_featured: MeasureSpec = measure_spec(
             None,
             "featured.1：适用",
             amount(D_300000, "30万", (), False),
-            (("office", "office", False, FACTS_1),),
+            (("office", "office", False, FACTS_1, UNMET_1),),
             "office",
         ),
     ),
@@ -884,7 +905,7 @@ SPEC_talent_award: MeasureSpec = measure_spec(
             None,
             "talent_award.1：适用",
             amount(D_100000, "10万", (), False),
-            (("talent", "talent", False, FACTS_2),),
+            (("talent", "talent", False, FACTS_2, UNMET_2),),
             "talent",
         ),
     ),
@@ -1065,7 +1086,15 @@ def decide(
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, other_awards(f, p, date))
+        total = combine(
+            amounts,
+            COMBINES,
+            total_caps(f, p, date),
+            ROUNDING,
+            None,
+            other_awards(f, p, date),
+            LABELS,
+        )
         if not partial:
             require_facts({"total": total})
     return Decision(TITLE, date, measures, total, shared[0], ignored)
@@ -1118,6 +1147,6 @@ def later_total(
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
         others = other_awards(dict(zip(FACT_KEYS, values, strict=True)), {}, date)
-        return combine(amounts, COMBINES, caps, ROUNDING, None, others)
+        return combine(amounts, COMBINES, caps, ROUNDING, None, others, LABELS)
     finally:
         setcontext(saved)

@@ -135,14 +135,15 @@ def combine(
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
     others: Sequence[OtherAward] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """The total under the combination rules, from (status, amount) per measure (and the `floors` of
-    ranges, when some measure has one, and the combinations with awards under other documents);
-    undetermined, with the reason, when it cannot be computed."""
+    ranges, when some measure has one, and the combinations with awards under other documents; its
+    notes name measures by `labels`); undetermined, with the reason, when it cannot be computed."""
     try:
         if others or (floors is not None and any(f is not None for f in floors.values())):
-            return combine_total(amounts, combines, caps, rounding, floors, others)
-        return _combine(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, floors, others, labels)
+        return _combine(amounts, combines, caps, rounding, labels)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -154,18 +155,19 @@ def _combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
     for name, pair in amounts.items():
         if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(amounts, combines, caps, rounding)
+                return combine_total(amounts, combines, caps, rounding, None, (), labels)
             paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
         if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, None, (), labels)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
@@ -240,7 +242,7 @@ Clause = tuple[
     str | None,
     str,
     Amount,
-    tuple[tuple[Test, str, bool, Used], ...],
+    tuple[tuple[Test, str, bool, Used, Unmet], ...],
     str,
     str | None,
     int | None,
@@ -295,7 +297,7 @@ def clause(
     cite: str | None,
     head: str,
     amount: Amount,
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conditions: tuple[tuple[Test, str, bool, Used, Unmet], ...] = (),
     conds: str = "",
     exception_of: str | None = None,
     priority: int | None = None,
@@ -405,7 +407,7 @@ def run_measure(
     for clause in clauses:
         why = None
         applies: bool | None = True
-        for test, text, negated, _ in clause[6]:
+        for test, text, negated, _, data in clause[6]:
             if type(test) is tuple:
                 name, op, figure = test
                 holds = f.get(name)
@@ -427,7 +429,7 @@ def run_measure(
             if negated and holds is not None:
                 holds = not holds
             if holds is False:
-                applies = False
+                applies, why = False, unmet(data, f, date)  # a clause that fails: its reason
                 break
             if holds is None:
                 applies = None
@@ -507,7 +509,7 @@ def run_measure(
     try:
         if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                ClauseOutcome(*c[:4], c[8], c[9], o[0], o[1], o[2], list(o[4]), *_why(o))
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
@@ -519,7 +521,7 @@ def run_measure(
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
                 result.status = INELIGIBLE
-                result.reasons.append(none_reason)
+                result.reasons.append(none_applies([why if chosen is False else None], none_reason))
             else:
                 result.clauses.append(cid)
                 result.explanation.extend(lines)
@@ -668,6 +670,12 @@ def _applies(
     return True, None, UNKNOWN, why, steps, None
 
 
+def _why(o: Outcome) -> tuple[str | None, Decimal | None, str | None]:
+    """An outcome's unknown reason, floor and failed condition, as ClauseOutcome takes them last
+    (a clause that does not apply keeps its failed condition where the others keep why unknown)."""
+    return (None, o[5], o[3]) if o[0] is False else (o[3], o[5], None)
+
+
 def _settle_straight(
     result: MeasureResult,
     spec: MeasureSpec,
@@ -687,7 +695,8 @@ def _settle_straight(
             applies = True
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[2])
+        unmet = (o[3] for c, o in zip(clauses, outs, strict=True) if c[1] == "award" and o[0] is False)
+        result.reasons.append(none_applies(unmet, spec[2]))
         return
     reasons: list[str] = []
     total = ZERO
@@ -732,6 +741,12 @@ QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("lab_grant", "pilot_grant", "build_grant", "later_grant")
+LABELS: dict[str, str] = {
+    "lab_grant": "实验室资助",
+    "pilot_grant": "试点奖励",
+    "build_grant": "建设资助",
+    "later_grant": "后续奖励",
+}
 COMBINES: list[tuple[str, list[str]]] = [
     ("added", ["lab_grant", "pilot_grant", "build_grant", "later_grant"]),
 ]
@@ -749,6 +764,27 @@ D_100000_00 = Decimal("100000.00")
 D_200000_00 = Decimal("200000.00")
 TEXT_1 = "不满足任何给予条件：pilot_grant.1、pilot_grant.2"
 FACTS_1 = (("investment", "投资总额", "money", None),)
+UNMET_1 = ("重点实验室", None, (("is", "lab", "重点实验室", "bool", None, (), "==", "", True),), True)
+UNMET_2 = (
+    "投资总额 超过 1000万",
+    None,
+    (("cmp", "investment", "投资总额", "money", None, (), ">", "1000万", D_10000000),),
+    True,
+)
+UNMET_3 = (
+    "不属于：投资总额 超过 1000万",
+    None,
+    (("cmp", "investment", "投资总额", "money", None, (), "<=", "1000万", D_10000000),),
+    True,
+)
+UNMET_4 = ("试点", None, (("is", "pilot", "试点", "bool", None, (), "==", "", True),), True)
+UNMET_5 = ("建设单位", None, (("is", "builder", "建设单位", "bool", None, (), "==", "", True),), True)
+UNMET_6 = (
+    "投资总额 超过 0元",
+    None,
+    (("cmp", "investment", "投资总额", "money", None, (), ">", "0元", D_0),),
+    True,
+)
 FACT_SPECS: dict[str, FactSpec] = {
     "investment": FactSpec("investment", "投资总额", "money", None, (), ((">=", D_0),)),
     "public_funding": FactSpec(
@@ -885,9 +921,9 @@ def measure_lab_grant(f: Values, p: Values, date: Date, shared: Shared, explain:
     holds = lab
     conditions["lab_grant.require.1"] = holds
     if holds is False:
-        failures.append("重点实验室")
+        failures.append(UNMET + unmet(UNMET_1, f, date))
     elif holds is None:
-        unknown.append("重点实验室")
+        unknown.append(undecided_reason(UNMET_1, f))
     if failures:
         return measure_result(SPEC_lab_grant[0], INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -909,7 +945,7 @@ SPEC_pilot_grant: MeasureSpec = measure_spec(
             None,
             "pilot_grant.1：适用",
             amount(None, "", (), False, (), unset_reason="pilot_grant.1：原文未给出金额"),
-            ((("investment", ">", D_10000000), "investment 超过 1000万", False, FACTS_1),),
+            ((("investment", ">", D_10000000), "investment 超过 1000万", False, FACTS_1, UNMET_2),),
             "investment 超过 1000万",
         ),
         # shared_funding.policy:16
@@ -921,7 +957,7 @@ SPEC_pilot_grant: MeasureSpec = measure_spec(
             None,
             "pilot_grant.2：适用",
             amount(D_100000, "10万", (), False),
-            ((("investment", ">", D_10000000), "investment 超过 1000万", True, FACTS_1),),
+            ((("investment", ">", D_10000000), "investment 超过 1000万", True, FACTS_1, UNMET_3),),
             "investment 超过 1000万",
         ),
     ),
@@ -944,9 +980,9 @@ def measure_pilot_grant(f: Values, p: Values, date: Date, shared: Shared, explai
     holds = pilot
     conditions["pilot_grant.require.1"] = holds
     if holds is False:
-        failures.append("试点")
+        failures.append(UNMET + unmet(UNMET_4, f, date))
     elif holds is None:
-        unknown.append("试点")
+        unknown.append(undecided_reason(UNMET_4, f))
     if failures:
         return measure_result(SPEC_pilot_grant[0], INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -990,9 +1026,9 @@ def measure_build_grant(f: Values, p: Values, date: Date, shared: Shared, explai
     holds = builder
     conditions["build_grant.require.1"] = holds
     if holds is False:
-        failures.append("建设单位")
+        failures.append(UNMET + unmet(UNMET_5, f, date))
     elif holds is None:
-        unknown.append("建设单位")
+        unknown.append(undecided_reason(UNMET_5, f))
     if failures:
         return measure_result(SPEC_build_grant[0], INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -1014,7 +1050,7 @@ SPEC_later_grant: MeasureSpec = measure_spec(
             None,
             "later_grant.1：适用",
             amount(D_200000, "20万", (), False),
-            ((("investment", ">", D_0), "investment 超过 0元", False, FACTS_1),),
+            ((("investment", ">", D_0), "investment 超过 0元", False, FACTS_1, UNMET_6),),
             "investment 超过 0元",
         ),
     ),
@@ -1250,7 +1286,7 @@ def decide(
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, (), LABELS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -1300,6 +1336,6 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
-        return combine(amounts, COMBINES, caps, ROUNDING)
+        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
     finally:
         setcontext(saved)

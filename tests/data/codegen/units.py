@@ -135,14 +135,15 @@ def combine(
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
     others: Sequence[OtherAward] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """The total under the combination rules, from (status, amount) per measure (and the `floors` of
-    ranges, when some measure has one, and the combinations with awards under other documents);
-    undetermined, with the reason, when it cannot be computed."""
+    ranges, when some measure has one, and the combinations with awards under other documents; its
+    notes name measures by `labels`); undetermined, with the reason, when it cannot be computed."""
     try:
         if others or (floors is not None and any(f is not None for f in floors.values())):
-            return combine_total(amounts, combines, caps, rounding, floors, others)
-        return _combine(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, floors, others, labels)
+        return _combine(amounts, combines, caps, rounding, labels)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -154,18 +155,19 @@ def _combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
     for name, pair in amounts.items():
         if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(amounts, combines, caps, rounding)
+                return combine_total(amounts, combines, caps, rounding, None, (), labels)
             paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
         if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, None, (), labels)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
@@ -240,7 +242,7 @@ Clause = tuple[
     str | None,
     str,
     Amount,
-    tuple[tuple[Test, str, bool, Used], ...],
+    tuple[tuple[Test, str, bool, Used, Unmet], ...],
     str,
     str | None,
     int | None,
@@ -295,7 +297,7 @@ def clause(
     cite: str | None,
     head: str,
     amount: Amount,
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conditions: tuple[tuple[Test, str, bool, Used, Unmet], ...] = (),
     conds: str = "",
     exception_of: str | None = None,
     priority: int | None = None,
@@ -405,7 +407,7 @@ def run_measure(
     for clause in clauses:
         why = None
         applies: bool | None = True
-        for test, text, negated, _ in clause[6]:
+        for test, text, negated, _, data in clause[6]:
             if type(test) is tuple:
                 name, op, figure = test
                 holds = f.get(name)
@@ -427,7 +429,7 @@ def run_measure(
             if negated and holds is not None:
                 holds = not holds
             if holds is False:
-                applies = False
+                applies, why = False, unmet(data, f, date)  # a clause that fails: its reason
                 break
             if holds is None:
                 applies = None
@@ -507,7 +509,7 @@ def run_measure(
     try:
         if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                ClauseOutcome(*c[:4], c[8], c[9], o[0], o[1], o[2], list(o[4]), *_why(o))
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
@@ -519,7 +521,7 @@ def run_measure(
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
                 result.status = INELIGIBLE
-                result.reasons.append(none_reason)
+                result.reasons.append(none_applies([why if chosen is False else None], none_reason))
             else:
                 result.clauses.append(cid)
                 result.explanation.extend(lines)
@@ -668,6 +670,12 @@ def _applies(
     return True, None, UNKNOWN, why, steps, None
 
 
+def _why(o: Outcome) -> tuple[str | None, Decimal | None, str | None]:
+    """An outcome's unknown reason, floor and failed condition, as ClauseOutcome takes them last
+    (a clause that does not apply keeps its failed condition where the others keep why unknown)."""
+    return (None, o[5], o[3]) if o[0] is False else (o[3], o[5], None)
+
+
 def _settle_straight(
     result: MeasureResult,
     spec: MeasureSpec,
@@ -687,7 +695,8 @@ def _settle_straight(
             applies = True
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[2])
+        unmet = (o[3] for c, o in zip(clauses, outs, strict=True) if c[1] == "award" and o[0] is False)
+        result.reasons.append(none_applies(unmet, spec[2]))
         return
     reasons: list[str] = []
     total = ZERO
@@ -732,6 +741,7 @@ QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("planting", "green", "rd")
+LABELS: dict[str, str] = {"planting": "种植基地", "green": "绿色发展", "rd": "研发奖励"}
 COMBINES: list[tuple[str, list[str]]] = []
 D_200000 = Decimal("2.0E+5")
 D_100 = Decimal("100")
@@ -755,20 +765,57 @@ DATE_2022_01_01 = datetime.date(2022, 1, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise: 200元/亩 }"
 TEXT_2 = "floor_space * 20元/平方米 + power * 10元/千瓦"
-TEXT_3 = "power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上"
-TEXT_4 = "energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱"
-TEXT_5 = "listed；revenue 超过 3000万 且 不满 5000万"
+TEXT_3 = "装机容量 超过 5千瓦 且 装机容量 不满 1000千瓦 或 卷烟产量 100标准箱以上"
+TEXT_4 = "power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上"
+TEXT_5 = "energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱"
+TEXT_6 = "装机容量 超过 5千瓦 且 装机容量 不满 1000千瓦"
+TEXT_7 = "营业收入 超过 3000万 且 营业收入 不满 5000万"
+TEXT_8 = "listed；revenue 超过 3000万 且 不满 5000万"
 FACTS_1 = (("area", "新建种植基地面积", "count", "亩"),)
+UNMET_1 = (
+    "新建种植基地面积 100亩以上",
+    None,
+    (("cmp", "area", "新建种植基地面积", "count", "亩", (), ">=", "100亩", D_100),),
+    True,
+)
 FACTS_2 = (("floor_space", "租用厂房面积", "count", "平方米"), ("power", "装机容量", "count", "千瓦"))
+UNMET_2 = (
+    TEXT_3,
+    None,
+    (
+        ("value", "boxes", "卷烟产量", "count", "标准箱", (), "", "", None),
+        ("value", "power", "装机容量", "count", "千瓦", (), "", "", None),
+    ),
+    False,
+)
 FACTS_3 = (("boxes", "卷烟产量", "count", "标准箱"), ("power", "装机容量", "count", "千瓦"))
 FACTS_4 = (
     ("boxes", "卷烟产量", "count", "标准箱"),
     ("cut", "减排量", "count", "吨"),
     ("energy", "发电量", "count", "千瓦时"),
 )
+UNMET_3 = (
+    TEXT_6,
+    None,
+    (
+        ("cmp", "power", "装机容量", "count", "千瓦", (), ">", "5千瓦", D_5),
+        ("cmp", "power", "装机容量", "count", "千瓦", (), "<", "1000千瓦", D_1000),
+    ),
+    True,
+)
 FACTS_5 = (("power", "装机容量", "count", "千瓦"),)
 FACTS_6 = (("rd_rate", "研发投入强度", "percent", None),)
+UNMET_4 = ("规上企业", None, (("is", "listed", "规上企业", "bool", None, (), "==", "", True),), True)
 FACTS_7 = (("listed", "规上企业", "bool", None),)
+UNMET_5 = (
+    TEXT_7,
+    None,
+    (
+        ("cmp", "revenue", "营业收入", "money", None, (), ">", "3000万", D_30000000),
+        ("cmp", "revenue", "营业收入", "money", None, (), "<", "5000万", D_50000000),
+    ),
+    True,
+)
 FACTS_8 = (("revenue", "营业收入", "money", None),)
 FACT_SPECS: dict[str, FactSpec] = {
     "area": FactSpec("area", "新建种植基地面积", "count", "亩", (), ((">=", D_0),)),
@@ -1042,7 +1089,7 @@ SPEC_planting: MeasureSpec = measure_spec(
             None,
             "planting.1：适用",
             amount(value_1, TEXT_1, FACTS_1, False, ((D_200000, "20万"),), arithmetic=steps_2),
-            ((("area", ">=", D_100), "area 100亩 以上", False, FACTS_1),),
+            ((("area", ">=", D_100), "area 100亩 以上", False, FACTS_1, UNMET_1),),
             "area 100亩 以上",
         ),
     ),
@@ -1076,8 +1123,8 @@ SPEC_green: MeasureSpec = measure_spec(
             None,
             "green.1：适用",
             amount(value_3, TEXT_2, FACTS_2, False),
-            ((value_4, TEXT_3, False, FACTS_3),),
-            TEXT_3,
+            ((value_4, TEXT_4, False, FACTS_3, UNMET_2),),
+            TEXT_4,
         ),
         # units.policy:25
         # award green.2 「green.2」
@@ -1087,8 +1134,8 @@ SPEC_green: MeasureSpec = measure_spec(
             "green.2",
             None,
             "green.2：适用",
-            amount(value_5, TEXT_4, FACTS_4, False),
-            ((value_6, "power 超过 5千瓦 且 不满 1000千瓦", False, FACTS_5),),
+            amount(value_5, TEXT_5, FACTS_4, False),
+            ((value_6, "power 超过 5千瓦 且 不满 1000千瓦", False, FACTS_5, UNMET_3),),
             "power 超过 5千瓦 且 不满 1000千瓦",
         ),
     ),
@@ -1130,10 +1177,10 @@ SPEC_rd: MeasureSpec = measure_spec(
                 arithmetic=steps_8,
             ),
             (
-                ("listed", "listed", False, FACTS_7),
-                (value_9, "revenue 超过 3000万 且 不满 5000万", False, FACTS_8),
+                ("listed", "listed", False, FACTS_7, UNMET_4),
+                (value_9, "revenue 超过 3000万 且 不满 5000万", False, FACTS_8, UNMET_5),
             ),
-            TEXT_5,
+            TEXT_8,
         ),
     ),
     "不满足任何给予条件：rd.1",
@@ -1362,7 +1409,7 @@ def decide(
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, (), LABELS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -1412,6 +1459,6 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
-        return combine(amounts, COMBINES, caps, ROUNDING)
+        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
     finally:
         setcontext(saved)
