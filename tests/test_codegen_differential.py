@@ -115,7 +115,7 @@ def fact_value(
             st.sampled_from(around),
             st.sampled_from([-1, 0, 1, 40, -400]),
         )
-    if kind == "enum":
+    if kind in ("enum", "roles"):  # the applicant: one role by its name or label
         names = [name for name, _ in spec.members]
         labels = [label for _, label in spec.members]
         return st.sampled_from(names + labels[:1])
