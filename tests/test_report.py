@@ -202,14 +202,14 @@ def test_the_findings_of_baoan_follow_the_grouping_and_fit_a_few_screens(site: P
     html = (site / "baoan_industrial_internet.html").read_text(encoding="utf-8")
     findings = html[html.index('<section id="findings">') :]
     findings = findings[: findings.index("</section>")]
-    # one card for the 91 pairs of measures, not one card each
+    # one card for the 197 pairs of measures, not one card each
     assert findings.count('class="finding') < 20
     assert findings.count("<code>P206</code>") == 2 and "<code>P201</code>" not in findings
     group = findings[findings.index('<h3 id="code-P206">') :]
     # the pairs about the same subject lead, each with its two amounts and its applicant folded
-    assert group.count("<th>同一事项</th>") == 11
+    assert group.count("<th>同一事项</th>") == 12
     assert '<a href="#measure-large_platform">large_platform</a> 与 <a href="#measure-pro_platform">' in group
-    assert "<summary>其余 80 对（逐对列出）</summary>" in group
+    assert "<summary>其余 185 对（逐对列出）</summary>" in group
 
 
 def test_colours_in_the_page_match_the_diagrams(site: Path) -> None:
