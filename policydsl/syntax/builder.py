@@ -837,8 +837,11 @@ class _Builder:
     def roles_binding(self, span: Span, children: list[Any]) -> ast.Binding:
         name, kinds = children
         # the set's span: from its `{` to its `}`, found in the binding's text after the name
-        open_at = self.source.text.index("{", name.end_pos)
-        close_at = self.source.text.index("}", kinds[-1].span.end if kinds else open_at)
+        # (typed in full-width forms, `｛…｝` reads as `{…}`)
+        text = self.source.text
+        open_at = min(i for i in (text.find("{", name.end_pos), text.find("｛", name.end_pos)) if i >= 0)
+        after = kinds[-1].span.end if kinds else open_at
+        close_at = min(i for i in (text.find("}", after), text.find("｝", after)) if i >= 0)
         return ast.Binding(span, self._ident(name), ast.Roles(self.source.span(open_at, close_at + 1), kinds))
 
     @_with_span
