@@ -427,7 +427,10 @@ class PythonGenerator:
                 right = self.expr(e.right)
                 roles = self.roles_test(e.left, left, e.right, right)
                 if roles is not None:  # `applicant == k`: the applicant has role k
-                    code = roles if e.op == "==" else f"not {roles}"
+                    if e.op == "==":
+                        code = roles
+                    else:  # the fast path's one role compares as a text; a set has not the role
+                        code = roles.replace(" == ", " != ", 1) if self.fast else f"not {roles}"
                     return self.none_if([left, right], code, "c")
                 return self.none_if([left, right], f"{left.inner()} {_OP_SYMBOLS[e.op]} {right.inner()}", "c")
             case P.Since():
