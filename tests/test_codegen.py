@@ -966,7 +966,8 @@ def test_plain_amounts_written_out_agree_with_the_general_clause(
         pays = support.amount(figure, "figure", used, ceiling, caps)  # type: ignore[arg-type]
         assert pays[9] is True
         pays = (*pays[:9], plain)
-        conditions = (("a", "a holds", False, (("a", "A", "bool", None),)),)
+        unmet = ("a holds", None, (), False)  # a failing condition's reason: its words alone
+        conditions = (("a", "a holds", False, (("a", "A", "bool", None),), unmet),)
         clauses = tuple(
             support.clause(f"c{i}", "award", f"C{i}", None, f"head {i}", pays, conditions, "a holds")  # type: ignore[arg-type]
             for i in range(count)

@@ -548,7 +548,7 @@ def test_int_amounts_and_an_id_take_the_fast_path_on_every_policy(path: Path) ->
     and decides exactly as the full path and the interpreter; a key that names no fact is ignored
     and listed, or refused when strict."""
     model, interpreter, module = compiled(path)
-    start = interpreter.validity.start
+    start = interpreter.validity.sure_start or interpreter.validity.start  # surely in force then
     day = start + datetime.timedelta(days=30) if start else datetime.date(2022, 6, 1)
     marks = thresholds(model)
     facts = {

@@ -706,6 +706,9 @@ _FAILED_SINCE = {">": "未超过", ">=": "未满", "<": "已满", "<=": "已超�
 def fact_words(value: Any, kind: str, unit: str | None, members: tuple[tuple[str, str], ...]) -> str:
     """A fact's value as a reason shows it: an enum value by its label, yes/no, a date, a figure
     in its unit (runtime.fact_figure)."""
+    if members and isinstance(value, frozenset | set | list | tuple):  # the applicant's roles
+        labels = dict(members)
+        return "、".join(labels.get(str(v), str(v)) for v in sorted(value))
     if members:
         return dict(members).get(str(value), show(value))
     if isinstance(value, datetime.date):
