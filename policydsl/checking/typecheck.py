@@ -968,16 +968,19 @@ class _Checker:
         if known and (got != T.MONEY or text not in self.model.facts):
             self.sink.report(
                 codes.E235,
-                f"`{text}` must be a money fact: what the applicant received under other documents",
+                msg("check.other_award_fact", name=text),
                 item.other.span,
-                hint=f'declare it: `fact {text} "已获其他政策同类奖励": money`',
+                hint=msg(
+                    "hint.other_award_fact",
+                    code=f'{self.kw("fact")} {text} "已获其他政策同类奖励": {self.sample("money", "金额")}',
+                ),
             )
         if COMBINE_MODES.get(item.mode.text) == "added":
             self.sink.report(
                 codes.E235,
-                "an award under other documents can only be combined `highest` (就高) or `exclusive` (互斥)",
+                msg("check.other_award_mode"),
                 item.mode.span,
-                hint="awards that add up need no rule: leave the line out",
+                hint=msg("hint.other_award_mode"),
             )
         if item.every:
             return
@@ -987,10 +990,10 @@ class _Checker:
             if capped & named and capped - named:
                 self.sink.report(
                     codes.E235,
-                    "a total cap runs across the measures this rule names and others",
+                    msg("check.other_award_cap"),
                     item.span,
-                    notes=[Note("the total cap", cap.span)],
-                    hint="name every measure of the total cap in the rule, or none of them",
+                    notes=[Note(msg("note.the_total_cap"), cap.span)],
+                    hint=msg("hint.other_award_cap"),
                 )
 
     def option(self, ident: ast.Ident, table: dict[str, str], what: str) -> None:

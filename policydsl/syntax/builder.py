@@ -126,7 +126,7 @@ class _Builder:
             return self._date(token)
         month = None if m.group(2) == "*" else int(m.group(2))
         if (month is not None and not 1 <= month <= 12) or int(m.group(1)) < 1:
-            self.sink.report(codes.E006, f"`{token}` is not a calendar date", self._tok(token))
+            self.sink.report(codes.E006, msg("build.not_a_date", text=str(token)), self._tok(token))
             return None
         return PartialDate(int(m.group(1)), month)
 
