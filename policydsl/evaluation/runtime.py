@@ -1114,6 +1114,15 @@ def combine_precision(*precisions: str) -> str:
     return EXACT
 
 
+def _clause_words(outcome: Any, measure: str) -> str:
+    """A clause as a reason names it: its label, or for a clause written without one, its measure and
+    its place (`二级节点运营奖励 第1项给予条件`), never its id."""
+    if outcome.label != outcome.id:
+        return str(outcome.label)
+    place = outcome.id.rpartition(".")[2]
+    return f"{measure} 第{place}项给予条件" if place.isdigit() else measure
+
+
 def finish_measure(
     result: MeasureResult,
     outcomes: list[ClauseOutcome],
@@ -1137,7 +1146,9 @@ def finish_measure(
         return result
     if unknown_awards:
         undecided = True
-        reasons.append("无法判断是否适用：" + "、".join(o.label for o in unknown_awards))
+        reasons.append(
+            "无法判断是否适用：" + "、".join(_clause_words(o, result.label) for o in unknown_awards)
+        )
     chosen_bonus = [b for b in bonuses if b.applies is True] if chosen else []
     for b in bonuses:
         if b.applies is None and chosen:
