@@ -24,6 +24,7 @@ from policydsl.syntax.keywords import (
     PAYMENT_FORMS,
     POINTS,
     POSTFIX_WORDS,
+    POT_ALLOCATIONS,
     PREFIX_WORDS,
     ROUNDING_MODES,
     ROUNDING_UNITS,
@@ -51,6 +52,7 @@ _SINGLE_RULES: tuple[tuple[type[ast.MeasureItem], str], ...] = (
     (ast.Quota, "a quota"),
     (ast.GroupCap, "a group cap"),
     (ast.Budget, "a budget"),
+    (ast.Population, "an expected number"),
     (ast.NoClawback, "no_clawback"),
 )
 
@@ -159,6 +161,7 @@ class _Checker:
         # a schedule by year stands in a clause's amount or cap, outside the rows of a table, band,
         # brackets or another schedule: its years become a condition of the whole clause
         self.schedule_allowed = False
+        self.pot_of: dict[str, ast.Pot] = {}  # measure -> the pot it draws on
 
     # ------------------------------------------------------------------ declarations
     def reserved(self, ident: ast.Ident, what: str) -> None:
@@ -913,12 +916,57 @@ class _Checker:
                     hint="shorten the chain of parameters defined through other parameters",
                 )
 
+    def pot(self, pot: ast.Pot) -> None:
+        """A pot: one figure of money (no applicant's facts), over measures each in one pot only, shared
+        by a known rule; `by` goes with `ranked` and only with it."""
+        self.money(pot.amount, "a pot")
+        self.one_figure(pot.amount, "a pot is one sum shared by its applicants")
+        for m in pot.measures:
+            self.measure_ref(m)
+            first = self.pot_of.setdefault(m.text, pot)
+            if first is not pot:
+                self.sink.report(
+                    codes.E102,
+                    f"`{m.text}` is already shared from the pot `{first.name.text}`; "
+                    "a measure draws on one pot",
+                    m.span,
+                    notes=[Note("first stated here", first.name.span)],
+                )
+        rule = pot.allocate
+        if rule is not None:
+            self.option(rule, POT_ALLOCATIONS, "allocation rule")
+        ranked = rule is not None and POT_ALLOCATIONS.get(rule.text) == "ranked"
+        if pot.by is not None:
+            ty = self.expr(pot.by)
+            if ty.kind != "error" and not ty.numeric:
+                message = f"a ranking must be a number or an amount, but this is {describe(ty)}"
+                self.sink.report(codes.E201, message, pot.by.span)
+            if not ranked:
+                self.sink.report(
+                    codes.E208,
+                    "`by` ranks the applicants of a pot allocated `ranked`",
+                    pot.by.span,
+                    hint="write `allocate ranked by …`, or leave out `by …`",
+                )
+        elif ranked:
+            assert rule is not None
+            self.sink.report(
+                codes.E208,
+                "a pot allocated `ranked` needs the figure it ranks by",
+                rule.span,
+                hint="write `allocate ranked by score` (the highest first)",
+            )
+
     def group_cap_facts(self, item: ast.GroupCap) -> None:
         """A group cap is one figure for the whole group; if it used an applicant's facts there would
         be no telling whose, and the cap would silently not apply."""
+        self.one_figure(item.amount, "a group cap is one figure for the whole group")
+
+    def one_figure(self, amount: ast.Expr, what: str) -> None:
+        """E208 when `amount` (through the parameters it uses) reads an applicant's facts."""
         facts: set[str] = set()
         seen: set[str] = set()
-        todo: list[ast.Node] = [item.amount]
+        todo: list[ast.Node] = [amount]
         while todo:
             _, params, used = self.uses(todo.pop())
             facts |= used
@@ -929,8 +977,8 @@ class _Checker:
         if facts:
             self.sink.report(
                 codes.E208,
-                "a group cap is one figure for the whole group; it cannot depend on an applicant's facts",
-                item.amount.span,
+                f"{what}; it cannot depend on an applicant's facts",
+                amount.span,
                 notes=[Note(f"it uses {', '.join(f'`{f}`' for f in sorted(facts))}")],
             )
 
@@ -969,6 +1017,8 @@ class _Checker:
                 self.money(item.amount, "a total cap")
                 for m in item.measures:
                     self.measure_ref(m)
+            case ast.Pot():
+                self.pot(item)
             case ast.Acknowledge():
                 for target in item.targets:
                     self.measure_ref(target)
@@ -1032,6 +1082,22 @@ class _Checker:
                         self.option(item.allocate, ALLOCATIONS, "allocation rule")
                 case ast.Budget():
                     self.money(item.amount, "a budget")
+                case ast.Population():
+                    if item.counting is not None:
+                        sym = self.model.facts.get(item.counting.text)
+                        if sym is None:
+                            self.sink.report(
+                                codes.E101,
+                                f"unknown fact `{item.counting.text}`",
+                                item.counting.span,
+                                hint=_suggest(item.counting.text, self.model.facts),
+                            )
+                        elif sym.type.kind != "count":
+                            message = (
+                                f"an expected number counts units of a count fact, but "
+                                f"`{item.counting.text}` is {describe(sym.type)}"
+                            )
+                            self.sink.report(codes.E201, message, item.counting.span)
                 case ast.Instalment():
                     self.reserved(item.name, "payment stage")
                     if item.share is not None:

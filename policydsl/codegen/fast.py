@@ -305,6 +305,8 @@ class FastPath:
                 self.measure(w, measure, result)
         entries = [f"{gen.s(m.name)}: {r}" for m, r in zip(measures, results, strict=True)]
         w.items("amounts: Amounts = {", entries, "}")
+        if gen.plan.pots:
+            w.line("amounts = pot_amounts(amounts, pots({}))  # one applicant alone: at most the pot")
         w.line("return amounts, values, ignored")
 
     def chain(self, flag: str, cond: P.Expr, negate: bool, first: bool = False) -> None:

@@ -1266,6 +1266,8 @@ class PythonGenerator:
             else:  # a long list of measures goes on lines of its own first, as the formatter lays it out
                 w.display("capped = ", names)
                 w.line("caps.append((limit, capped))")
+        if any(len(pot.measures) > 1 for pot in self.plan.pots):
+            w.line("caps += pot_caps(pots(p))")
         w.line("return caps")
         self.declare_used(w, 0, [("need", "need: set[str] = set()")])
         self.end(
@@ -1274,6 +1276,30 @@ class PythonGenerator:
             ["f: Values", "p: Values", "date: Date"],
             "list[tuple[Decimal | None, list[str]]]",
             ["total_cap: the sums of awards each applicant may receive at most"],
+        )
+
+    def pots_func(self, out: CodeWriter) -> None:
+        """`pots(p)`: each pot with its amount worked out (None: it cannot be); a pot reads no fact."""
+        w = self.begin()
+        w.line("out: list[PotRule] = []")
+        for pot in self.plan.pots:
+            self.safe(pot.amount, "amount")
+            quoted = [self.s(m) for m in pot.measures]
+            names = "(" + ", ".join(quoted) + ("," if len(quoted) == 1 else "") + ")"
+            args = [self.s(pot.name), self.s(pot.label), "amount", self.s(pot.text), names]
+            args.append("None" if pot.allocate is None else self.s(pot.allocate))
+            w.call("out.append((", args, "))")
+        w.line("return out")
+        self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
+        body = "\n".join(w.lines)
+        prologue = ["f: Values = {}"] if self.fn.facts or re.search(r"\bf\b", body) else []
+        self.end(
+            out,
+            "pots",
+            ["p: Values"],
+            "list[PotRule]",
+            ["pot: the sums shared by the applicants of their measures"],
+            prologue,
         )
 
     def rank_funcs(self, out: CodeWriter) -> dict[str, str]:
@@ -1302,6 +1328,27 @@ class PythonGenerator:
                 out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None", comments, prologue
             )
             ranks[measure.name] = func
+        for pot in self.plan.pots:
+            if pot.rank is None:
+                continue
+            func = self.namer.get("rank", "pot " + pot.name, "rank_pot_" + self.namer.safe(pot.name, "pot"))
+            w = self.begin()
+            with w.block("with decimal.localcontext(CONTEXT)"):
+                w.line(f"value = {self.expr(pot.rank).code}")
+            w.line("return value if isinstance(value, Decimal) else None")
+            self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
+            reads = self.fn.facts or re.search(r"\bf\b", "\n".join(w.lines))
+            prologue = [
+                "try:",
+                "    f = parse_facts(FACT_SPECS, facts)" if reads else "    parse_facts(FACT_SPECS, facts)",
+                "except InputError:",
+                "    return None",
+            ]
+            comments = [f"pot {pot.name} allocate ranked by {pot.rank_text}"]
+            self.end(
+                out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None", comments, prologue
+            )
+            ranks["pot " + pot.name] = func
         return ranks
 
     def constraints_func(self, out: CodeWriter, ranks: dict[str, str]) -> None:
@@ -1331,6 +1378,22 @@ class PythonGenerator:
                 if cap.allocate is not None:
                     args.append(f"allocate={self.s(cap.allocate)}")
             w.call("out.append(Constraint(", args, "))")
+        if self.plan.pots:
+            quantum = self.const(rt.ROUNDING_QUANTA[self.rounding.unit])
+            w.line("rules = {rule[0]: rule for rule in pots(p)}")
+        for pot in self.plan.pots:
+            quoted = self.s(pot.text)
+            w.line(f"amount = rules[{self.s(pot.name)}][2]")
+            with w.block("if amount is None"):
+                w.line(f'raise InputError([{quoted} + "：资金池金额无法计算"])')
+            quoted_names = [self.s(m) for m in pot.measures]
+            names = "(" + ", ".join(quoted_names) + ("," if len(quoted_names) == 1 else "") + ")"
+            args = [self.s(pot.name), self.s(pot.label), "amount", names]
+            args.append("None" if pot.allocate is None else self.s(pot.allocate))
+            key = "pot " + pot.name
+            args.append(f"lambda facts: {ranks[key]}(facts, p)" if key in ranks else "None")
+            args += [quantum, quoted]
+            w.call("out.append(PotShare(", args, "))")
         w.line("return out")
         body = "\n".join(w.lines)
         if re.search(r"\bp\b", body):
@@ -1346,8 +1409,8 @@ class PythonGenerator:
             out,
             "constraints",
             ["params: Mapping[str, Any] | None = None"],
-            "list[Constraint]",
-            ["quotas and group caps, applied across a batch of applicants"],
+            "list[Constraint | PotShare]",
+            ["quotas, group caps and pots, applied across a batch of applicants"],
             prologue,
         )
 
@@ -1445,6 +1508,8 @@ class PythonGenerator:
                         args = ["f", "p", "date", "shared", "explain"]
                         w.call(f"{self.s(measure.name)}: {func}(", args, "),")
                 w.line("}")
+            if self.plan.pots:
+                w.line("apply_pots(measures, pots(p), explain)")
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
@@ -1497,6 +1562,7 @@ class PythonGenerator:
             self.assumptions_func(functions)
         self.measures_data(functions)
         FastPath(self).write(functions)
+        self.pots_func(functions)
         self.total_caps_func(functions)
         ranks = self.rank_funcs(functions)
         self.constraints_func(functions, ranks)

@@ -554,6 +554,7 @@ class Interpreter:
             self.check_assumptions(values, date)
             shared = self.shared_gates(env)
             measures = {m.name: self.measure(m, env, shared, explain) for m in self.plan.measures}
+            rt.apply_pots(measures, self.pots(), explain)
             if not partial:
                 missing = sorted({n for m in measures.values() for n in m.needed})
                 if missing:
@@ -609,7 +610,16 @@ class Interpreter:
         return [(c.mode, list(c.measures)) for c in self.plan.combinations]
 
     def total_caps(self, env: _Env) -> list[tuple[Decimal | None, list[str]]]:
-        return [(self._safe(c.amount, env), list(c.measures)) for c in self.plan.total_caps]
+        caps = [(self._safe(c.amount, env), list(c.measures)) for c in self.plan.total_caps]
+        return caps + rt.pot_caps(self.pots())
+
+    def pots(self) -> list[rt.PotRule]:
+        """The policy's pots, each amount worked out (None: it cannot be; a pot reads no fact)."""
+        env = _Env({}, None, self.overrides)
+        return [
+            (pot.name, pot.label, self._safe(pot.amount, env), pot.text, pot.measures, pot.allocate)
+            for pot in self.plan.pots
+        ]
 
 
 def _after(at: _At | None, left: P.Expr) -> _At | None:

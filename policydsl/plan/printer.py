@@ -232,6 +232,11 @@ class _Printer:
             self.line(1, f"group_cap {top(cap.amount)} per {cap.per}{allocate}{self.cite(cap.cite)}{applied}")
         for b in m.budgets:
             self.line(1, f"budget {top(b.amount)}{self.cite(b.cite)}")
+        pop = m.population
+        if pop is not None:
+            what = "recipients" if pop.counting is None else f"counting {pop.counting}"
+            about = "about " if pop.about else ""
+            self.line(1, f"expects {about}{pop.count} {what}{self.cite(pop.cite)}")
 
     def plan(self, plan: P.Plan) -> str:
         self.header(plan)
@@ -247,6 +252,15 @@ class _Printer:
             self.line(0, f"combine {c.mode} {', '.join(c.measures)}{self.cite(c.cite)}{reason}")
         for t in plan.total_caps:
             self.line(0, f"total_cap {top(t.amount)} over {', '.join(t.measures)}{self.cite(t.cite)}")
+        for pot in plan.pots:
+            year = " each_year" if pot.each_year else ""
+            rule = "" if pot.allocate is None else f" allocate {pot.allocate}"
+            by = "" if pot.rank is None else f" by {top(pot.rank)}"
+            self.line(
+                0,
+                f"pot {pot.name} {q(pot.label)} {top(pot.amount)}{year} over {', '.join(pot.measures)}"
+                f"{rule}{by}{self.cite(pot.cite)}",
+            )
         return "\n".join(self.lines) + "\n"
 
 
