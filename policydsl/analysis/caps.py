@@ -508,7 +508,8 @@ class CapChecks:
             about = "约 " if pop is not None and pop.about else ""
             parts.append(f"{about}{count}{unit or '家'} × {_yuan(largest)}{per}")
             need += largest * count
-            witnesses = {**witnesses, **ctx.witness_data(best.witness)}
+            if len(measures) == 1:  # several measures: each largest award is a different applicant's
+                witnesses = ctx.witness_data(best.witness)
         if need <= limit:
             return
         arithmetic = " + ".join(parts) + f" = {_yuan(need)}，超过{limit_text} {_yuan(limit)}"
