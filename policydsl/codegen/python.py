@@ -1562,7 +1562,8 @@ class PythonGenerator:
             self.assumptions_func(functions)
         self.measures_data(functions)
         FastPath(self).write(functions)
-        self.pots_func(functions)
+        if self.plan.pots:
+            self.pots_func(functions)
         self.total_caps_func(functions)
         ranks = self.rank_funcs(functions)
         self.constraints_func(functions, ranks)
