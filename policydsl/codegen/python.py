@@ -1353,7 +1353,7 @@ class PythonGenerator:
 
     def constraints_func(self, out: CodeWriter, ranks: dict[str, str]) -> None:
         w = self.begin()
-        w.line("out: list[Constraint] = []")
+        w.line("out: list[Constraint | PotShare] = []")
         for measure in self.plan.measures:
             quota = measure.quota
             cap = measure.group_cap
@@ -1393,7 +1393,8 @@ class PythonGenerator:
             key = "pot " + pot.name
             args.append(f"lambda facts: {ranks[key]}(facts, p)" if key in ranks else "None")
             args += [quantum, quoted]
-            w.call("out.append(PotShare(", args, "))")
+            w.call("share = PotShare(", args, ")")
+            w.line("out.append(share)")
         w.line("return out")
         body = "\n".join(w.lines)
         if re.search(r"\bp\b", body):
@@ -1536,7 +1537,7 @@ class PythonGenerator:
         w = self.begin()
         self.save_context(w)
         with w.block("try"):
-            if self.plan.total_caps:
+            if self.plan.total_caps or any(len(pot.measures) > 1 for pot in self.plan.pots):
                 w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
             else:
                 w.line("caps: list[tuple[Decimal | None, list[str]]] = []")

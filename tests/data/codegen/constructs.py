@@ -2560,7 +2560,7 @@ def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
 # quotas, group caps and pots, applied across a batch of applicants
 def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint | PotShare]:
     p = parse_params(params, PARAM_SPECS) if params else {}
-    out: list[Constraint] = []
+    out: list[Constraint | PotShare] = []
     out.append(Constraint("platform", quota=30, rank=lambda facts: rank_platform(facts, p)))
     try:
         with decimal.localcontext(CONTEXT):

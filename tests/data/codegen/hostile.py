@@ -1165,7 +1165,7 @@ def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, l
 def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint | PotShare]:
     if params:
         parse_params(params, PARAM_SPECS)  # refuses unknown or bad values
-    out: list[Constraint] = []
+    out: list[Constraint | PotShare] = []
     return out
 
 
