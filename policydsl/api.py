@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from policydsl.checking.pipeline import Checked, check_file, errors_text
 from policydsl.diagnostics import Sink
 from policydsl.evaluation import runtime as rt
-from policydsl.evaluation.batch import Constraint
+from policydsl.evaluation.batch import Constraint, Limit, PotShare
 from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
@@ -84,10 +84,10 @@ class PolicyEvaluator:
                 {name: m.label for name, m in decision.measures.items()},
             )
 
-    def constraints(self) -> list[Constraint]:
+    def constraints(self) -> list[Limit]:
         """The quota and group cap of each measure, as `Measure.quota` and `Measure.group_cap` choose
-        them where the text writes one twice."""
-        out: list[Constraint] = []
+        them where the text writes one twice, then the pots."""
+        out: list[Limit] = []
         for m in self.plan.measures:
             quota, cap = m.quota, m.group_cap
             if quota is None and cap is None:
@@ -103,6 +103,20 @@ class PolicyEvaluator:
                     group_cap=None if cap is None else self.interpreter.literal(cap.amount, cap.text),
                     group=None if cap is None else cap.per,
                     allocate=None if cap is None else cap.allocate,
+                )
+            )
+        quantum = rt.ROUNDING_QUANTA[self.interpreter.rounding.unit]
+        for pot in self.plan.pots:
+            out.append(
+                PotShare(
+                    pot.name,
+                    pot.label,
+                    self.interpreter.literal(pot.amount, pot.text),
+                    pot.measures,
+                    pot.allocate,
+                    None if pot.rank is None else functools.partial(self._rank, pot.rank),
+                    quantum,
+                    pot.text,
                 )
             )
         return out
@@ -147,9 +161,11 @@ class CompiledEvaluator(PolicyEvaluator):
         )
         return decision
 
-    def constraints(self) -> list[Constraint]:
+    def constraints(self) -> list[Limit]:
         return [
-            Constraint(c.measure, c.quota, c.rank, c.group_cap, c.group, c.allocate)
+            PotShare(c.name, c.label, c.total, c.measures, c.allocate, c.rank, c.quantum, c.text)
+            if hasattr(c, "total")
+            else Constraint(c.measure, c.quota, c.rank, c.group_cap, c.group, c.allocate)
             for c in self.module.constraints(self.params or None)
         ]
 

@@ -166,6 +166,7 @@ NO_WITNESS = {
     "P705",
     "P710",  # a reading of the text: no applicant makes it true or false
     "P609",
+    "P610",  # over a pot of several measures: each largest award is another applicant's
     "P900",
     "P901",
     "P902",
@@ -574,6 +575,12 @@ class Verifier:
         largest = sum(self.amount(c) for c in m.clauses if c.kind == "award" and self.applies(m, c))
         assert largest == self._money(self.d.data["largest"])
         assert self.d.data["quota"] * largest > self._money(self.d.data["budget"])
+
+    def check_P610(self, *names: str) -> None:
+        # a witness (one measure) receives its largest award; the sum the message shows passes the limit
+        if len(names) == 1:
+            assert self.pays(self.measure(names[0]))
+        assert self._money(self.d.data["needed"]) > self._money(self.d.data["limit"])
 
     def check_P607(self, cid: str) -> None:
         m, c = self.clause(cid)

@@ -19,6 +19,12 @@ from policydsl.diagnostics import Note
 from policydsl.plan import nodes as P
 
 
+def _yuan(value: Fraction) -> str:
+    """An amount as the findings' arithmetic shows it: 5万元, 1亿元, 12345.67元."""
+    text = money_literal(value)
+    return text if text.endswith("元") else text + "元"
+
+
 class CapChecks:
     """The cap analyses over one policy's plan (`ctx.plan`); the formulas are quoted as written
     (the plan keeps their text)."""
@@ -48,8 +54,15 @@ class CapChecks:
                     self.budget(m, q, b)
             if m.funding is not None:  # the limit the evaluation applies
                 self.funding(m, m.funding)
+            if m.population is not None:
+                for b in m.budgets:
+                    self.overflow(m.population, b.amount, "预算", b.span, [m])
         for tc in self.plan.total_caps:
             self.total(tc)
+        for pot in self.plan.pots:
+            measures = [m for m in self.plan.measures if m.name in pot.measures]
+            if measures and all(not self.ctx.is_dead(m) for m in measures):
+                self.overflow(None, pot.amount, f"资金池 {pot.label}", pot.span, measures)
 
     # ------------------------------------------------------------------ caps of one clause
     def clause(self, m: P.Measure, c: P.Clause) -> None:
@@ -448,6 +461,81 @@ class CapChecks:
                 },
             )
         )
+
+    # ------------------------------------------------------------------ expected populations
+    def overflow(
+        self,
+        population: P.Population | None,
+        limit_expr: P.Expr,
+        limit_text: str,
+        span: Any,
+        measures: list[P.Measure],
+    ) -> None:
+        """P610: the population the text expects (or a measure's quota) at the largest award passes a
+        budget or pot.  Over a pot of several measures, every one of them needs a stated population or
+        quota; the need is the sum over them."""
+        ctx, enc = self.ctx, self.enc
+        limit = self.constant(limit_expr)
+        if limit is None:
+            return
+        parts: list[str] = []
+        need = Fraction(0)
+        witnesses: dict[str, Any] = {}
+        for m in measures:
+            pop = population if population is not None else m.population
+            count, unit, counting = (
+                (pop.count, pop.unit, pop.counting) if pop is not None else (None, None, None)
+            )
+            if count is None and m.quota is not None:
+                count = m.quota.count
+            if count is None:
+                return  # how many the text expects is not said: nothing to compare
+            fixed: list[Formula] = [enc.pays(m)]
+            if counting is not None:
+                fixed.append(enc.compare("==", enc.fact(counting), enc.real(1)))
+            best = ctx.optimise(
+                partial(self._largest, m, fixed),
+                code=codes.P610,
+                targets=(m.name,),
+                span=span,
+                what=f"the largest award of {measure_label(m)}",
+                facts=ctx.facts_for([m], m.clauses, amounts=True),
+            )
+            if best is None or best.status != "sat" or best.value is None:
+                return
+            largest = enc.round_value(best.value)
+            per = f"/{unit}" if counting is not None and unit else ""
+            about = "约 " if pop is not None and pop.about else ""
+            parts.append(f"{about}{count}{unit or '家'} × {_yuan(largest)}{per}")
+            need += largest * count
+            if len(measures) == 1:  # several measures: each largest award is a different applicant's
+                witnesses = ctx.witness_data(best.witness)
+        if need <= limit:
+            return
+        arithmetic = " + ".join(parts) + f" = {_yuan(need)}，超过{limit_text} {_yuan(limit)}"
+        names = tuple(m.name for m in measures)
+        label = "、".join(measure_label(m) for m in measures)
+        ctx.add(
+            Finding(
+                codes.P610,
+                f"{label}: {arithmetic}",
+                span,
+                names,
+                (),
+                "bring the figures in line with the text: the expected number, the award or the budget",
+                None,
+                {
+                    "measures": list(names),
+                    "needed": money_literal(need),
+                    "limit": money_literal(limit),
+                    "arithmetic": arithmetic,
+                    **witnesses,
+                },
+            )
+        )
+
+    def _largest(self, m: P.Measure, fixed: list[Formula]) -> tuple[Any, list[Formula]]:
+        return self.enc.measure_amount(m, rounded=False), fixed
 
     # ------------------------------------------------------------------ cross-funding ceilings
     def funding(self, m: P.Measure, limit: P.FundingLimit) -> None:

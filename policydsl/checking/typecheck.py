@@ -25,6 +25,7 @@ from policydsl.syntax.keywords import (
     PAYMENT_FORMS,
     POINTS,
     POSTFIX_WORDS,
+    POT_ALLOCATIONS,
     PREFIX_WORDS,
     ROUNDING_MODES,
     ROUNDING_UNITS,
@@ -53,6 +54,7 @@ _SINGLE_RULES: tuple[tuple[type[ast.MeasureItem], str], ...] = (
     (ast.Quota, "a quota"),
     (ast.GroupCap, "a group cap"),
     (ast.Budget, "a budget"),
+    (ast.Population, "an expected number"),
     (ast.NoClawback, "no_clawback"),
 )
 
@@ -87,6 +89,8 @@ _WORDS: dict[str, Message] = {
     "a funding limit": msg("word.funding_limit"),
     "the funding already received": msg("word.funding_received"),
     "a group cap": msg("word.group_cap"),
+    "a pot": msg("word.pot"),
+    "an expected number": msg("word.expected_number"),
     "a budget": msg("word.budget"),
     "a quota": msg("word.quota"),
     "no_clawback": msg("word.no_clawback"),
@@ -206,6 +210,7 @@ class _Checker:
         # a schedule by year stands in a clause's amount or cap, outside the rows of a table, band,
         # brackets or another schedule: its years become a condition of the whole clause
         self.schedule_allowed = False
+        self.pot_of: dict[str, ast.Pot] = {}  # measure -> the pot it draws on
 
     # ------------------------------------------------------------------ words of hints
     def kw(self, name: str) -> str:
@@ -1106,12 +1111,64 @@ class _Checker:
                     hint=msg("hint.param_depth"),
                 )
 
+    def pot(self, pot: ast.Pot) -> None:
+        """A pot: one figure of money (no applicant's facts), over measures each in one pot only, shared
+        by a known rule; `by` goes with `ranked` and only with it."""
+        self.money(pot.amount, "a pot")
+        self.one_figure(pot.amount, msg("check.pot_facts"))
+        for m in pot.measures:
+            self.measure_ref(m)
+            first = self.pot_of.setdefault(m.text, pot)
+            if first is not pot:
+                self.sink.report(
+                    codes.E102,
+                    msg("check.pot_twice", name=m.text, pot=first.name.text),
+                    m.span,
+                    notes=[Note(msg("note.first_stated"), first.name.span)],
+                )
+        rule = pot.allocate
+        if rule is not None:
+            self.option(rule, POT_ALLOCATIONS, "allocation rule")
+        ranked = rule is not None and POT_ALLOCATIONS.get(rule.text) == "ranked"
+        if pot.by is not None:
+            ty = self.expr(pot.by)
+            if ty.kind != "error" and not ty.numeric:
+                message = msg("check.ranking_type", type=describe(ty))
+                self.sink.report(codes.E201, message, pot.by.span)
+            if not ranked:
+                self.sink.report(
+                    codes.E208,
+                    msg("check.by_not_ranked", by=self.kw("by"), ranked=self.ranked_word()),
+                    pot.by.span,
+                    hint=msg("hint.by_not_ranked", code=f"{self.ranked_rule()} …", by=self.kw("by")),
+                )
+        elif ranked:
+            assert rule is not None
+            self.sink.report(
+                codes.E208,
+                msg("check.ranked_needs_by", ranked=self.ranked_word()),
+                rule.span,
+                hint=msg("hint.ranked_needs_by", code=f"{self.ranked_rule()} {self.sample('score', '得分')}"),
+            )
+
     def group_cap_facts(self, item: ast.GroupCap) -> None:
         """A group cap is one figure for the whole group; if it used an applicant's facts there would
         be no telling whose, and the cap would silently not apply."""
+        self.one_figure(item.amount, msg("check.group_cap_facts"))
+
+    def ranked_word(self) -> str:
+        return "排名" if self.policy.chinese else "ranked"
+
+    def ranked_rule(self) -> str:
+        """`allocate ranked by` in the file's keywords."""
+        return f"{self.kw('allocate')} {self.ranked_word()} {self.kw('by')}"
+
+    def one_figure(self, amount: ast.Expr, message: Message) -> None:
+        """E208 (the catalogue's `message`) when `amount`, through the parameters it uses, reads an
+        applicant's facts."""
         facts: set[str] = set()
         seen: set[str] = set()
-        todo: list[ast.Node] = [item.amount]
+        todo: list[ast.Node] = [amount]
         while todo:
             _, params, used = self.uses(todo.pop())
             facts |= used
@@ -1122,8 +1179,8 @@ class _Checker:
         if facts:
             self.sink.report(
                 codes.E208,
-                msg("check.group_cap_facts"),
-                item.amount.span,
+                message,
+                amount.span,
                 notes=[Note(msg("note.it_uses", names=_codes(sorted(facts))))],
             )
 
@@ -1166,6 +1223,8 @@ class _Checker:
                 self.money(item.amount, "a total cap")
                 for m in item.measures:
                     self.measure_ref(m)
+            case ast.Pot():
+                self.pot(item)
             case ast.Acknowledge():
                 for target in item.targets:
                     self.measure_ref(target)
@@ -1222,6 +1281,21 @@ class _Checker:
                         self.option(item.allocate, ALLOCATIONS, "allocation rule")
                 case ast.Budget():
                     self.money(item.amount, "a budget")
+                case ast.Population():
+                    if item.counting is not None:
+                        sym = self.model.facts.get(item.counting.text)
+                        if sym is None:
+                            self.sink.report(
+                                codes.E101,
+                                msg("check.unknown_fact", fact=item.counting.text),
+                                item.counting.span,
+                                hint=_suggest(item.counting.text, self.model.facts),
+                            )
+                        elif sym.type.kind not in ("count", "error"):
+                            message = msg(
+                                "check.population_counting", name=item.counting.text, type=describe(sym.type)
+                            )
+                            self.sink.report(codes.E201, message, item.counting.span)
                 case ast.Instalment():
                     self.reserved(item.name, "payment stage")
                     if item.share is not None:

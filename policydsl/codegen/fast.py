@@ -317,6 +317,9 @@ class FastPath:
             w.comment("the funding limits several measures share, as the full path applies them")
             w.line("facts = dict(zip(FACT_KEYS, values, strict=True))")
             w.line("amounts = share_amounts(amounts, shared_limits(facts, {}, date), ROUNDING)")
+
+        if gen.plan.pots:
+            w.line("amounts = pot_amounts(amounts, pots({}))  # one applicant alone: at most the pot")
         w.line("return amounts, values, ignored")
 
     def chain(self, flag: str, cond: P.Expr, negate: bool, first: bool = False) -> None:

@@ -1339,6 +1339,8 @@ class PythonGenerator:
             else:  # a long list of measures goes on lines of its own first, as the formatter lays it out
                 w.display("capped = ", names)
                 w.line("caps.append((limit, capped))")
+        if any(len(pot.measures) > 1 for pot in self.plan.pots):
+            w.line("caps += pot_caps(pots(p))")
         w.line("return caps")
         self.declare_used(w, 0, [("need", "need: set[str] = set()")])
         self.end(
@@ -1404,6 +1406,30 @@ class PythonGenerator:
             ["funding_limit … counting <measures>: the limits several measures share"],
         )
 
+    def pots_func(self, out: CodeWriter) -> None:
+        """`pots(p)`: each pot with its amount worked out (None: it cannot be); a pot reads no fact."""
+        w = self.begin()
+        w.line("out: list[PotRule] = []")
+        for pot in self.plan.pots:
+            self.safe(pot.amount, "amount")
+            quoted = [self.s(m) for m in pot.measures]
+            names = "(" + ", ".join(quoted) + ("," if len(quoted) == 1 else "") + ")"
+            args = [self.s(pot.name), self.s(pot.label), "amount", self.s(pot.text), names]
+            args.append("None" if pot.allocate is None else self.s(pot.allocate))
+            w.call("out.append((", args, "))")
+        w.line("return out")
+        self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
+        body = "\n".join(w.lines)
+        prologue = ["f: Values = {}"] if self.fn.facts or re.search(r"\bf\b", body) else []
+        self.end(
+            out,
+            "pots",
+            ["p: Values"],
+            "list[PotRule]",
+            ["pot: the sums shared by the applicants of their measures"],
+            prologue,
+        )
+
     def rank_funcs(self, out: CodeWriter) -> dict[str, str]:
         ranks: dict[str, str] = {}
         for measure in self.plan.measures:
@@ -1430,11 +1456,32 @@ class PythonGenerator:
                 out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None", comments, prologue
             )
             ranks[measure.name] = func
+        for pot in self.plan.pots:
+            if pot.rank is None:
+                continue
+            func = self.namer.get("rank", "pot " + pot.name, "rank_pot_" + self.namer.safe(pot.name, "pot"))
+            w = self.begin()
+            with w.block("with decimal.localcontext(CONTEXT)"):
+                w.line(f"value = {self.expr(pot.rank).code}")
+            w.line("return value if isinstance(value, Decimal) else None")
+            self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
+            reads = self.fn.facts or re.search(r"\bf\b", "\n".join(w.lines))
+            prologue = [
+                "try:",
+                "    f = parse_facts(FACT_SPECS, facts)" if reads else "    parse_facts(FACT_SPECS, facts)",
+                "except InputError:",
+                "    return None",
+            ]
+            comments = [f"pot {pot.name} allocate ranked by {pot.rank_text}"]
+            self.end(
+                out, func, ["facts: Mapping[str, Any]", "p: Values"], "Decimal | None", comments, prologue
+            )
+            ranks["pot " + pot.name] = func
         return ranks
 
     def constraints_func(self, out: CodeWriter, ranks: dict[str, str]) -> None:
         w = self.begin()
-        w.line("out: list[Constraint] = []")
+        w.line("out: list[Constraint | PotShare] = []")
         for measure in self.plan.measures:
             quota = measure.quota
             cap = measure.group_cap
@@ -1459,6 +1506,23 @@ class PythonGenerator:
                 if cap.allocate is not None:
                     args.append(f"allocate={self.s(cap.allocate)}")
             w.call("out.append(Constraint(", args, "))")
+        if self.plan.pots:
+            quantum = self.const(rt.ROUNDING_QUANTA[self.rounding.unit])
+            w.line("rules = {rule[0]: rule for rule in pots(p)}")
+        for pot in self.plan.pots:
+            quoted = self.s(pot.text)
+            w.line(f"amount = rules[{self.s(pot.name)}][2]")
+            with w.block("if amount is None"):
+                w.line(f'raise InputError([{quoted} + "：资金池金额无法计算"])')
+            quoted_names = [self.s(m) for m in pot.measures]
+            names = "(" + ", ".join(quoted_names) + ("," if len(quoted_names) == 1 else "") + ")"
+            args = [self.s(pot.name), self.s(pot.label), "amount", names]
+            args.append("None" if pot.allocate is None else self.s(pot.allocate))
+            key = "pot " + pot.name
+            args.append(f"lambda facts: {ranks[key]}(facts, p)" if key in ranks else "None")
+            args += [quantum, quoted]
+            w.call("share = PotShare(", args, ")")
+            w.line("out.append(share)")
         w.line("return out")
         body = "\n".join(w.lines)
         if re.search(r"\bp\b", body):
@@ -1474,8 +1538,8 @@ class PythonGenerator:
             out,
             "constraints",
             ["params: Mapping[str, Any] | None = None"],
-            "list[Constraint]",
-            ["quotas and group caps, applied across a batch of applicants"],
+            "list[Constraint | PotShare]",
+            ["quotas, group caps and pots, applied across a batch of applicants"],
             prologue,
         )
 
@@ -1590,6 +1654,9 @@ class PythonGenerator:
                 w.line("}")
             if self.plan.shared_limits:
                 w.line("share_funding(measures, shared_limits(f, p, date), ROUNDING)")
+
+            if self.plan.pots:
+                w.line("apply_pots(measures, pots(p), explain)")
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
@@ -1626,7 +1693,7 @@ class PythonGenerator:
         w = self.begin()
         self.save_context(w)
         with w.block("try"):
-            if self.plan.total_caps:
+            if self.plan.total_caps or any(len(pot.measures) > 1 for pot in self.plan.pots):
                 w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
             else:
                 w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
@@ -1656,6 +1723,8 @@ class PythonGenerator:
             self.assumptions_func(functions)
         self.measures_data(functions)
         FastPath(self).write(functions)
+        if self.plan.pots:
+            self.pots_func(functions)
         self.total_caps_func(functions)
         if self.plan.shared_limits:
             self.shared_limits_func(functions)

@@ -50,6 +50,25 @@ class Constraint:
     allocate: str | None = None
 
 
+@attrs.frozen
+class PotShare:
+    """A pot shared across a batch: `total` for `label` (`text` as written) over `measures`, shared by
+    `allocate` (proportional, ranked by `rank`, first_come, unset; None: not said) to the `quantum`
+    of the policy's rounding (runtime.share_pot)."""
+
+    name: str
+    label: str
+    total: Decimal
+    measures: tuple[str, ...]
+    allocate: str | None = None
+    rank: Callable[[dict[str, Any]], Decimal | None] | None = None
+    quantum: Decimal = Decimal("0.01")
+    text: str = ""
+
+
+Limit = Constraint | PotShare
+
+
 def _int(text: str) -> int | Decimal:
     # Python refuses to convert integers of more than 4300 digits; as a Decimal such a figure
     # reaches the fact check, which says it is too large
@@ -293,13 +312,16 @@ def _plan(
     records: Iterator[tuple[int, dict[str, Any] | None, str | None]],
     evaluator: Evaluator,
     date: datetime.date | None,
-    constraints: list[Constraint],
+    limits: list[Limit],
     specs: Mapping[str, rt.FactSpec] | None,
     strict: bool = False,
 ) -> dict[str, dict[int, tuple[str, Decimal | None, str]]]:
-    """First pass: decide, per constrained measure, what each row's result becomes under the quota or
-    group cap.  Keeps only a small record per eligible row."""
+    """First pass: decide, per constrained measure, what each row's result becomes under the quota,
+    group cap or pot.  Keeps only a small record per eligible row."""
+    constraints = [c for c in limits if isinstance(c, Constraint)]
+    pots = [c for c in limits if isinstance(c, PotShare)]
     seen: dict[str, list[_Seen]] = {c.measure: [] for c in constraints}
+    claims: dict[str, list[rt.Claim]] = {pot.name: [] for pot in pots}
     for number, facts, error in records:
         if facts is None or error:
             continue
@@ -307,6 +329,13 @@ def _plan(
             decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
         except rt.InputError:
             continue
+        for pot in pots:
+            rank = pot.rank(facts) if pot.rank is not None else None
+            for measure in pot.measures:
+                result = decision.measures[measure]
+                claim = result.claim or (result.status, result.amount)
+                if claim[0] != rt.INELIGIBLE:
+                    claims[pot.name].append((number, measure, claim[0], claim[1], rank))
         for c in constraints:
             result = decision.measures[c.measure]
             if result.status == rt.INELIGIBLE:
@@ -362,6 +391,17 @@ def _plan(
                             "原文未规定分配办法",
                         )
         changes[c.measure] = change
+    for pot in pots:
+        kept: list[rt.Claim] = []
+        for row, measure, status, amount, rank in claims[pot.name]:
+            earlier = changes.get(measure, {}).get(row)
+            if earlier is None:
+                kept.append((row, measure, status, amount, rank))
+            elif earlier[0] != rt.INELIGIBLE:  # a quota's or group cap's figure is the claim
+                kept.append((row, measure, earlier[0], earlier[1], rank))
+        head = rt.pot_head(pot.label, pot.total, pot.text, pot.allocate)
+        for (row, measure), outcome in rt.share_pot(pot.total, kept, pot.allocate, pot.quantum, head).items():
+            changes.setdefault(measure, {})[row] = outcome
     return changes
 
 
@@ -435,7 +475,7 @@ def run_batch(
     source: Path,
     target: Path,
     date: datetime.date | None,
-    constraints: list[Constraint],
+    constraints: list[Limit],
     progress: TextIO | None = None,
     *,
     encoding: str | None = None,

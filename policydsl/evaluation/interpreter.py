@@ -594,6 +594,8 @@ class Interpreter:
             measures = {m.name: self.measure(m, env, shared, explain) for m in self.plan.measures}
             if self.plan.shared_limits:
                 rt.share_funding(measures, self.shared_limits(env), self.rounding)
+
+            rt.apply_pots(measures, self.pots(), explain)
             if not partial:
                 missing = sorted({n for m in measures.values() for n in m.needed})
                 if missing:
@@ -692,7 +694,16 @@ class Interpreter:
         return [self.plan.measure(n).label for n in names]
 
     def total_caps(self, env: _Env) -> list[tuple[Decimal | None, list[str]]]:
-        return [(self._safe(c.amount, env), list(c.measures)) for c in self.plan.total_caps]
+        caps = [(self._safe(c.amount, env), list(c.measures)) for c in self.plan.total_caps]
+        return caps + rt.pot_caps(self.pots())
+
+    def pots(self) -> list[rt.PotRule]:
+        """The policy's pots, each amount worked out (None: it cannot be; a pot reads no fact)."""
+        env = _Env({}, None, self.overrides)
+        return [
+            (pot.name, pot.label, self._safe(pot.amount, env), pot.text, pot.measures, pot.allocate)
+            for pot in self.plan.pots
+        ]
 
 
 def _after(at: _At | None, left: P.Expr) -> _At | None:

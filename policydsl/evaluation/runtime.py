@@ -476,8 +476,23 @@ class MeasureResult:
     conditions: dict[str, bool | None] = dataclasses.field(default_factory=dict)
     selection: str | None = None
     floor: Decimal | None = None
+    # a measure that draws on a pot: the pot's name and what the applicant's own figures give,
+    # (status, amount) before the pot (what a batch shares the pot by)
+    pot: str | None = None
+    claim: tuple[str, Decimal | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._dict()
+        if self.pot is not None and self.claim is not None:
+            status, amount = self.claim
+            out["pot"] = {
+                "name": self.pot,
+                "claim_status": status,
+                "claim": None if amount is None else str(amount),
+            }
+        return out
+
+    def _dict(self) -> dict[str, Any]:
         return {
             "measure": self.measure,
             "label": self.label,
@@ -1423,6 +1438,140 @@ def other_documents(
         )
         return own, precision
     return ZERO, precision
+
+
+# ------------------------------------------------------------------------------ pots
+# A pot, as the back ends hand it to the runtime: (name, label, amount or None when it cannot be
+# worked out, the amount as written, the measures drawing on it, the allocation rule or None).
+PotRule = tuple[str, str, Decimal | None, str, Sequence[str], str | None]
+POT_RULE_WORDS = {
+    "proportional": "按申请金额比例分配",
+    "ranked": "按排名先后分配",
+    "first_come": "按申请先后分配",
+    "unset": "原文未规定分配办法",
+    None: "原文未规定分配办法",
+}
+
+
+def pot_head(label: str, amount: Decimal | None, text: str, rule: str | None) -> str:
+    """`人才培养补贴资金池 100万元，原文未规定分配办法`: the pot as an explanation names it."""
+    figure = yuan(amount) if amount is not None else f"{text}（无法计算）"
+    return f"{label}资金池 {figure}，{POT_RULE_WORDS.get(rule, POT_RULE_WORDS[None])}"
+
+
+def pot_ceiling(status: str, amount: Decimal | None, pot: Decimal | None) -> tuple[str, Decimal | None]:
+    """What one applicant alone is promised from a pot: its own figure as a ceiling, at most the pot
+    (its share depends on the other applicants); an ineligible or undetermined result is kept."""
+    if status in (INELIGIBLE, UNDETERMINED) or amount is None:
+        return status, amount
+    return CEILING, amount if pot is None else min(amount, max(pot, ZERO))
+
+
+def apply_pots(measures: Mapping[str, MeasureResult], pots: Sequence[PotRule], explain: bool = True) -> None:
+    """Turn the result of every measure that draws on a pot into what one applicant alone is promised
+    (pot_ceiling), keeping its own figure as the `claim` a batch shares the pot by."""
+    for name, label, amount, text, names, rule in pots:
+        for measure in names:
+            result = measures.get(measure)
+            if result is None:
+                continue
+            claim = (result.status, result.amount)
+            status, value = pot_ceiling(result.status, result.amount, amount)
+            result.pot, result.claim = name, claim
+            if (status, value) == claim:
+                continue
+            result.status, result.amount = status, value
+            result.floor = None  # the pot may be spent before this applicant's turn
+            if explain:
+                result.explanation.append(
+                    f"{pot_head(label, amount, text, rule)}；本申请人最多 {yuan(value)}"
+                    "（实际份额取决于同期全部申请人）"
+                )
+
+
+def pot_amounts(amounts: Amounts, pots: Sequence[PotRule]) -> Amounts:
+    """apply_pots on (status, amount) per measure, for the fast path."""
+    if not pots:
+        return amounts
+    out = dict(amounts)
+    for _, _, amount, _, names, _ in pots:
+        for measure in names:
+            if measure in out:
+                out[measure] = pot_ceiling(*out[measure], amount)
+    return out
+
+
+def pot_caps(pots: Sequence[PotRule]) -> list[tuple[Decimal | None, list[str]]]:
+    """A pot over several measures bounds one applicant's awards from them together: as total caps."""
+    return [(amount, list(names)) for _, _, amount, _, names, _ in pots if len(names) > 1]
+
+
+# A claim on a pot in a batch: (row, measure, status, amount, rank); the rank orders `ranked` pots.
+Claim = tuple[int, str, str, Decimal | None, Decimal | None]
+
+
+def share_pot(
+    total: Decimal, claims: Sequence[Claim], rule: str | None, quantum: Decimal, head: str
+) -> dict[tuple[int, str], tuple[str, Decimal | None, str]]:
+    """How a pot of `total` is shared among the eligible `claims` of one batch: (row, measure) ->
+    (status, amount, reason).  Claims that fit in the pot together are paid in full.  Otherwise:
+    proportional: each claim times total / sum, rounded down to `quantum` (the policy's rounding
+    unit), the units left over given one each to the largest remainders (ties: the earlier row, then
+    the measure's order); ranked (by rank, highest first; ties and unknown ranks: the earlier row) and
+    first_come (the batch's order): each in turn paid in full while the pot lasts, the one it runs out
+    on the rest, the others nothing; unset or not said: every share undetermined, at most the pot.
+    An undetermined claim leaves every share undetermined (the sum is not known)."""
+    known = [c for c in claims if c[3] is not None]
+    summed = sum((c[3] or ZERO for c in known), ZERO)
+    out: dict[tuple[int, str], tuple[str, Decimal | None, str]] = {}
+    if len(known) == len(claims) and summed <= total:
+        for row, measure, status, amount, _ in claims:
+            out[row, measure] = (status, amount, f"{head}：同期申请合计 {yuan(summed)}，足额支付")
+        return out
+    if len(known) < len(claims) or rule not in ("proportional", "ranked", "first_come"):
+        why = "部分申请金额未定" if len(known) < len(claims) else f"同期申请合计 {yuan(summed)} 超过资金池"
+        for row, measure, _, amount, _ in claims:
+            ceiling = total if amount is None else min(amount, total)
+            out[row, measure] = (UNDETERMINED, ceiling, f"{head}：{why}，份额未定，最多 {yuan(ceiling)}")
+        return out
+    if rule == "proportional":
+        exact = [(c, (c[3] or ZERO) * total / summed) for c in claims]
+        shares = [(c, (e / quantum).to_integral_value(rounding="ROUND_FLOOR") * quantum, e) for c, e in exact]
+        left = int(
+            ((total - sum((s for _, s, _ in shares), ZERO)) / quantum).to_integral_value(
+                rounding="ROUND_FLOOR"
+            )
+        )
+        order = sorted(range(len(shares)), key=lambda i: (-(shares[i][2] - shares[i][1]), i))
+        extra = set(order[:left])
+        for i, (c, share, _) in enumerate(shares):
+            row, measure, status, amount, _ = c
+            paid = min(share + quantum, amount or ZERO) if i in extra else share
+            out[row, measure] = (
+                status,
+                paid,
+                f"{head}：同期申请合计 {yuan(summed)}，按比例 {yuan(amount)} × {yuan(total)} / {yuan(summed)}"
+                f" = {yuan(paid)}",
+            )
+        return out
+    if rule == "ranked":
+        ordered = sorted(
+            enumerate(claims),
+            key=lambda ic: (-(ic[1][4] if ic[1][4] is not None else Decimal("-Infinity")), ic[0]),
+        )
+    else:
+        ordered = list(enumerate(claims))
+    room = total
+    for place, (_, c) in enumerate(ordered, 1):
+        row, measure, status, amount, _ = c
+        paid = min(amount or ZERO, room)
+        room -= paid
+        if paid == ZERO:
+            out[row, measure] = (INELIGIBLE, None, f"{head}：第 {place} 位，资金池已分配完")
+        else:
+            note = "" if paid == amount else f"（资金池余额，申请 {yuan(amount)}）"
+            out[row, measure] = (status, paid, f"{head}：第 {place} 位，获 {yuan(paid)}{note}")
+    return out
 
 
 def combine_total(

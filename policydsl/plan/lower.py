@@ -18,6 +18,7 @@ from policydsl.syntax.keywords import (
     ALLOCATIONS,
     COMBINE_MODES,
     PAYMENT_FORMS,
+    POT_ALLOCATIONS,
     ROUNDING_MODES,
     ROUNDING_UNITS,
 )
@@ -639,7 +640,39 @@ class _Lowering:
             _where(measure),
             tuple(k.cite for k in measure.of(ast.NoClawback)),
             measure.label,
+            self.population(measure),
             name_span=measure.name.span,
+        )
+
+    def population(self, measure: ast.Measure) -> P.Population | None:
+        written = measure.of(ast.Population)
+        if not written:
+            return None
+        pop = written[0]
+        unit = None
+        if pop.counting is not None:
+            spec = self.model.facts.get(pop.counting.text)
+            unit = None if spec is None else spec.type.unit
+        counting = None if pop.counting is None else pop.counting.text
+        return P.Population(pop.count, pop.about, counting, pop.cite, unit, text=pop.written, span=pop.span)
+
+    def pots(self) -> tuple[P.Pot, ...]:
+        return tuple(
+            P.Pot(
+                p.name.text,
+                p.label or p.name.text,
+                self.expr(p.amount),
+                p.each_year,
+                tuple(m.text for m in p.measures),
+                None if p.allocate is None else POT_ALLOCATIONS[p.allocate.text],
+                None if p.by is None else self.expr(p.by),
+                p.cite,
+                text=self.quote(p.amount),
+                rank_text=None if p.by is None else self.quote(p.by),
+                allocate_text=None if p.allocate is None else p.allocate.text,
+                span=p.span,
+            )
+            for p in self.policy.of(ast.Pot)
         )
 
     # ------------------------------------------------------------------ the policy
@@ -697,6 +730,7 @@ class _Lowering:
             ),
             header,
             tuple(self.other_documents(c) for c in self.policy.of(ast.Combine) if c.other is not None),
+            self.pots(),
             span=self.policy.span,
             header_span=written.span if written is not None else None,
             eligibility_span=blocks[0].span if blocks else None,

@@ -786,6 +786,21 @@ class Budget:
 
 
 @attrs.frozen
+class Population:
+    """How many the text expects a measure to fund: `count` recipients, or, with `counting`, `count`
+    units of that count fact summed over the awards (`unit` its unit); `about` when the text says
+    左右/约; `text` as written, `span` where (for the analyses' findings)."""
+
+    count: int
+    about: bool
+    counting: str | None
+    cite: str | None
+    unit: str | None = None
+    text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
 class Measure:
     """A support measure: `name`, `label`, `cite`, payment `forms` (cash when not said).
 
@@ -797,7 +812,8 @@ class Measure:
     evaluation applies one of them: `funding`, `quota` and `group_cap` say which (the analysis and
     the diagrams look at all of them).  `no_clawback_cites` has the article of each no-clawback line
     as written; `written_label` is the label as written (None: not given, where `label` falls back
-    to the name), which the analyses' messages quote; `name_span` is where its name is written."""
+    to the name), which the analyses' messages quote; `population` how many the text expects it to
+    fund (None: not said); `name_span` is where its name is written."""
 
     name: str
     label: str
@@ -818,6 +834,7 @@ class Measure:
     where: Where
     no_clawback_cites: tuple[str | None, ...] = ()
     written_label: str | None = None
+    population: Population | None = None
     name_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
     @property
@@ -909,6 +926,29 @@ class OtherDocuments:
 
 
 @attrs.frozen
+class Pot:
+    """A sum `amount` (`text` as written) for `label`, shared by the applicants of `measures`
+    (`each_year`: a sum for each year; a batch is one year's applicants).  One applicant alone is
+    promised at most the pot; over a batch, when the claims pass it, it is shared by `allocate`:
+    proportional, ranked (by `rank`, the highest first; `rank_text` as written), first_come (in the
+    batch's order) or unset (each share undetermined, at most the pot); None: not said, as unset.
+    `allocate_text` is the rule as written, `span` where the pot stands."""
+
+    name: str
+    label: str
+    amount: Expr
+    each_year: bool
+    measures: tuple[str, ...]
+    allocate: str | None
+    rank: Expr | None
+    cite: str | None
+    text: str = attrs.field(default="", eq=False, repr=False, kw_only=True)
+    rank_text: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    allocate_text: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen
 class Header:
     """What a policy file's header says, as written: its `title` (None: the file has no header),
     `issuer`, document number `docno`, the day `issued`, the `source` document's file name and the
@@ -938,11 +978,12 @@ class Plan:
     `kinds` (applicant kind -> label), `assumptions` (background facts the analysis may assume) and
     `assumption_lines` (the same, each with its text and label, in the same order);
     `eligibility`, the gates shared by every measure; `measures` in source order; `combinations` and
-    `total_caps`, which act on the total.  `enums` gives each enumeration's members with their
-    labels (enum -> member -> label), the applicant kinds under `applicant`.  `header` is what the
-    file's header says of the document (`title` and `validity` above are worked out from it).  Where things
-    stand, for the analyses' findings: `span` the whole file, `header_span` its header and
-    `eligibility_span` its first `eligibility` block (None: not written)."""
+    `total_caps`, which act on the total; `pots`, the sums shared across applicants.  `enums` gives
+    each enumeration's members with their labels (enum -> member -> label), the applicant kinds
+    under `applicant`.  `header` is what the file's header says of the document (`title` and
+    `validity` above are worked out from it).  Where things stand, for the analyses' findings:
+    `span` the whole file, `header_span` its header and `eligibility_span` its first `eligibility`
+    block (None: not written)."""
 
     title: str
     validity: Validity
@@ -960,9 +1001,18 @@ class Plan:
     enums: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
     header: Header = Header(None)
     other_documents: tuple[OtherDocuments, ...] = ()
+
+    pots: tuple[Pot, ...] = ()
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     header_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
     eligibility_span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+    def pot_of(self, measure: str) -> Pot | None:
+        """The pot `measure` draws on (None: none; the checker allows one)."""
+        for pot in self.pots:
+            if measure in pot.measures:
+                return pot
+        return None
 
     @property
     def headed(self) -> bool:

@@ -239,6 +239,11 @@ class _Printer:
             self.line(1, f"group_cap {top(cap.amount)} per {cap.per}{allocate}{self.cite(cap.cite)}{applied}")
         for b in m.budgets:
             self.line(1, f"budget {top(b.amount)}{self.cite(b.cite)}")
+        pop = m.population
+        if pop is not None:
+            what = "recipients" if pop.counting is None else f"counting {pop.counting}"
+            about = "about " if pop.about else ""
+            self.line(1, f"expects {about}{pop.count} {what}{self.cite(pop.cite)}")
 
     def plan(self, plan: P.Plan) -> str:
         self.header(plan)
@@ -259,6 +264,16 @@ class _Printer:
             reason = f"  reason {q(o.reason)}" if o.reason is not None else ""
             names = "all" if o.every else ", ".join(o.measures)
             self.line(0, f"combine {o.mode} against {top(o.received)} {names}{self.cite(o.cite)}{reason}")
+
+        for pot in plan.pots:
+            year = " each_year" if pot.each_year else ""
+            rule = "" if pot.allocate is None else f" allocate {pot.allocate}"
+            by = "" if pot.rank is None else f" by {top(pot.rank)}"
+            self.line(
+                0,
+                f"pot {pot.name} {q(pot.label)} {top(pot.amount)}{year} over {', '.join(pot.measures)}"
+                f"{rule}{by}{self.cite(pot.cite)}",
+            )
         return "\n".join(self.lines) + "\n"
 
 

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterator
 from typing import assert_never
 
+from policydsl.evaluation.runtime import POT_RULE_WORDS
 from policydsl.plan import nodes as P
 from policydsl.render.diagram import Decision, Diagram, Group, Node
 from policydsl.render.text import ExprPrinter, wrap
@@ -681,6 +682,19 @@ def overview(plan: P.Plan) -> Diagram:
         for n in other.measures:
             if n in names:
                 d.link(f"measure.{n}", node.id, "combine")
+
+    for pot in plan.pots:
+        rule = POT_RULE_WORDS.get(pot.allocate, POT_RULE_WORDS[None])
+        lines = [
+            f"{'每年' if pot.each_year else ''}由各申请人共享，{rule}",
+            "单个申请人所得为上限",
+            *([f"依据：{pot.cite}"] if pot.cite else []),
+        ]
+        head = f"{pot.label}资金池 {w.expr(pot.amount)}"
+        node = d.add(Node(f"pot.{pot.name}", "rule", head, _dedent(lines, LEAF_WIDTH)))
+        for member in pot.measures:
+            if member in names:
+                d.link(f"measure.{member}", node.id, "combine")
         rule_nodes.append(node.id)
     uncovered = [m.name for m in measures if m.name not in covered]
     if len(measures) > 1:

@@ -588,6 +588,19 @@ class Budget(Node):
 
 
 @attrs.frozen
+class Population(Node):
+    """How many the text expects a measure to fund (`expects about 2000 recipients`), or how many units
+    of the fact `counting` its awards add up to (`expects about 2000家 counting served`), `written` as
+    written; `about` when the text says 左右/约."""
+
+    count: int
+    written: str
+    about: bool
+    counting: Ident | None
+    cite: str | None
+
+
+@attrs.frozen
 class Instalment(Node):
     """One stage of a staged payout: pays `share` of the award (None: the rest) when `cond` holds;
     otherwise this and every later stage is forfeit."""
@@ -617,6 +630,7 @@ MeasureItem: TypeAlias = (
     | Quota
     | GroupCap
     | Budget
+    | Population
     | Instalment
     | NoClawback
 )
@@ -671,6 +685,22 @@ class TotalCap(Node):
 
     amount: Expr
     measures: tuple[Ident, ...]
+    cite: str | None
+
+
+@attrs.frozen
+class Pot(Node):
+    """A sum `amount` (`each_year`: for each year) shared by the applicants of `measures`; when their
+    claims pass it, it is shared by `allocate` (proportional, ranked `by` a figure, first_come, unset;
+    None: not said)."""
+
+    name: Ident
+    label: str | None
+    amount: Expr
+    each_year: bool
+    measures: tuple[Ident, ...]
+    allocate: Ident | None
+    by: Expr | None
     cite: str | None
 
 
@@ -749,6 +779,7 @@ Item: TypeAlias = (
     | Measure
     | Combine
     | TotalCap
+    | Pot
     | Acknowledge
     | Example
 )

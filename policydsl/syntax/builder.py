@@ -736,6 +736,33 @@ class _Builder:
         amount, cite = children
         return ast.Budget(span, amount, cite)
 
+    def _count(self, count: Token) -> int:
+        """An expected number of recipients: a whole number."""
+        value = self._quantity(count)
+        number = value.value if isinstance(value, ast.Number | ast.Count) else Decimal(-1)
+        if number < 0 or number != number.to_integral_value():
+            self.sink.report(codes.E006, msg("build.population_whole", text=str(count)), value.span)
+            number = Decimal(0)
+        return int(number)
+
+    @_with_span
+    def population_recipients(self, span: Span, children: list[Any]) -> ast.Population:
+        about, count, cite = children
+        number = self._count(count)
+        return ast.Population(span, number, str(count), about is not None, None, cite)
+
+    @_with_span
+    def population_counting(self, span: Span, children: list[Any]) -> ast.Population:
+        about, count, counting, cite = children
+        number = self._count(count)
+        return ast.Population(span, number, str(count), about is not None, self._ident(counting), cite)
+
+    def about(self, children: list[Any]) -> bool:
+        return True
+
+    def each_year(self, children: list[Any]) -> bool:
+        return True
+
     @_with_span
     def instalment(self, span: Span, children: list[Any]) -> ast.Instalment:
         name, label, share, cond, cite = children
@@ -776,6 +803,18 @@ class _Builder:
     def total_cap_decl(self, span: Span, children: list[Any]) -> ast.TotalCap:
         amount, names, cite = children
         return ast.TotalCap(span, amount, names, cite)
+
+    @_with_span
+    def pot_decl(self, span: Span, children: list[Any]) -> ast.Pot:
+        name, label, amount, each_year, names, allocation, cite = children
+        allocate, by = allocation if allocation is not None else (None, None)
+        return ast.Pot(
+            span, self._ident(name), _opt_str(label), amount, each_year is not None, names, allocate, by, cite
+        )
+
+    def pot_allocation(self, children: list[Any]) -> tuple[ast.Ident, ast.Expr | None]:
+        rule, by = children
+        return self._ident(rule), by
 
     @_with_span
     def acknowledge(self, span: Span, children: list[Any]) -> ast.Acknowledge:

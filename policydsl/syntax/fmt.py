@@ -293,7 +293,7 @@ def _kind(item: ast.Item | ast.Header) -> str:
     """Declarations of one kind stand together (a total cap with the combine rules)."""
     if isinstance(item, ast.ExclusiveKinds):
         return "KindDecl"  # with the kinds it groups
-    return "Combine" if isinstance(item, ast.TotalCap) else type(item).__name__
+    return "Combine" if isinstance(item, ast.TotalCap | ast.Pot) else type(item).__name__
 
 
 class _Printer:
@@ -588,6 +588,25 @@ class _Printer:
                 names = self.names(item.measures, self.find("{", item.amount.span.end))
                 first_line = [kw("total_cap"), " ", amount, " ", kw("over"), " ", names]
                 return self.continued(first_line, [cite(item.cite)])
+            case ast.Pot():
+                pot_head: list[Doc] = [
+                    kw("pot"),
+                    " ",
+                    item.name.text,
+                    *self.opt(item.label),
+                    " ",
+                    expr(item.amount),
+                ]
+                if item.each_year:
+                    pot_head.extend([" ", kw("each_year")])
+                names = self.names(item.measures, self.find("{", item.amount.span.end))
+                pot_head.extend([" ", kw("over"), " ", names])
+                allocate: Doc | None = None
+                if item.allocate is not None:
+                    allocate = [kw("allocate"), " ", item.allocate.text]
+                    if item.by is not None:
+                        allocate = [allocate, " ", kw("by"), " ", expr(item.by)]
+                return self.continued(pot_head, [allocate, cite(item.cite)])
             case ast.Acknowledge():
                 names = self.names(item.targets, self.find("{", item.code.span.end))
                 first_line = [kw("acknowledge"), " ", item.code.text, " ", names]
@@ -689,6 +708,12 @@ class _Printer:
                 return self.continued(first, [allocate, cite(item.cite)])
             case ast.Budget():
                 return self.continued([kw("budget"), " ", expr(item.amount)], [cite(item.cite)])
+            case ast.Population():
+                first = [kw("expects"), " ", *([kw("about"), " "] if item.about else []), item.written]
+                what: Doc = (
+                    [kw("recipients")] if item.counting is None else [kw("counting"), " ", item.counting.text]
+                )
+                return self.continued([first, " ", what], [cite(item.cite)])
             case ast.Instalment():
                 head = [kw("instalment"), " ", item.name.text, *self.opt(item.label), ":"]
                 share = kw("rest") if item.share is None else expr(item.share)

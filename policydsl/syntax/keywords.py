@@ -70,6 +70,11 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     "against": ("against", "与其他政策"),
     "total_cap": ("total_cap", "累计封顶"),
     "over": ("over", "范围"),
+    "pot": ("pot", "资金池"),
+    "each_year": ("each_year", "每年"),
+    "expects": ("expects", "预计"),
+    "about": ("about", "约"),
+    "recipients": ("recipients", "受资助"),
     "acknowledge": ("acknowledge", "确认"),
     # examples
     "example": ("example", "示例"),
@@ -186,6 +191,10 @@ ROUNDING_UNITS: Final = _vocab({"yuan": "元", "jiao": "角", "fen": "分"})
 ROUNDING_MODES: Final = _vocab({"half_up": "四舍五入", "half_even": "银行家舍入", "down": "舍去"})
 COMBINE_MODES: Final = _vocab({"added": "叠加", "highest": "就高", "exclusive": "互斥"})
 ALLOCATIONS: Final = _vocab({"proportional": "按比例", "unset": "未定"})
+# how a pot is shared when the claims on it pass it (docs/semantics.md, "Pots")
+POT_ALLOCATIONS: Final = _vocab(
+    {"proportional": "按比例", "ranked": "排名", "first_come": "先到先得", "unset": "未定"}
+)
 APPLICANT_FACT: Final = ("applicant", "申报主体")
 
 

@@ -293,12 +293,12 @@ def decode(name: str, data: bytes, sink: Sink) -> SourceFile | None:
 
 _TOP_LEVEL = (
     "policy", "kind", "exclusive_kinds", "unit", "enum", "fact", "param", "assume", "eligibility",
-    "measure", "combine", "total_cap", "acknowledge", "example", "base",
+    "measure", "combine", "total_cap", "pot", "acknowledge", "example", "base",
 )  # fmt: skip
 _HEADER_ITEMS = ("issuer", "docno", "issued", "valid", "source", "rounding")
 _MEASURE_ITEMS = (
     "applicants", "pays", "require", "award", "bonus", "exclude", "prefer",
-    "funding_limit", "quota", "group_cap", "budget", "instalment", "no_clawback",
+    "funding_limit", "quota", "group_cap", "budget", "expects", "instalment", "no_clawback",
 )  # fmt: skip
 # Keywords that start a line-sized item inside a block: such a line can be skipped alone.
 _LINE_ITEMS = frozenset(_HEADER_ITEMS + _MEASURE_ITEMS + ("expect",))

@@ -204,6 +204,21 @@ class Constraint:
     allocate: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class PotShare:
+    """A pot shared across a batch: `total` for `label` (`text` as written) over `measures`, shared by
+    `allocate` (ranked by `rank`) to the `quantum` of the policy's rounding (runtime.share_pot)."""
+
+    name: str
+    label: str
+    total: Decimal
+    measures: tuple[str, ...]
+    allocate: str | None = None
+    rank: Callable[[Mapping[str, Any]], Decimal | None] | None = None
+    quantum: Decimal = Decimal("0.01")
+    text: str = ""
+
+
 # ------------------------------------------------------------------------------ the full path as data
 # A generated evaluator writes each measure's requirements (its gates) out as code and describes the
 # rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
@@ -2720,10 +2735,10 @@ def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
     return value if isinstance(value, Decimal) else None
 
 
-# quotas and group caps, applied across a batch of applicants
-def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
+# quotas, group caps and pots, applied across a batch of applicants
+def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint | PotShare]:
     p = parse_params(params, PARAM_SPECS) if params else {}
-    out: list[Constraint] = []
+    out: list[Constraint | PotShare] = []
     out.append(Constraint("platform", quota=30, rank=lambda facts: rank_platform(facts, p)))
     try:
         with decimal.localcontext(CONTEXT):
