@@ -204,6 +204,21 @@ class Constraint:
     allocate: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class PotShare:
+    """A pot shared across a batch: `total` for `label` (`text` as written) over `measures`, shared by
+    `allocate` (ranked by `rank`) to the `quantum` of the policy's rounding (runtime.share_pot)."""
+
+    name: str
+    label: str
+    total: Decimal
+    measures: tuple[str, ...]
+    allocate: str | None = None
+    rank: Callable[[Mapping[str, Any]], Decimal | None] | None = None
+    quantum: Decimal = Decimal("0.01")
+    text: str = ""
+
+
 # ------------------------------------------------------------------------------ the full path as data
 # A generated evaluator writes each measure's requirements (its gates) out as code and describes the
 # rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
@@ -771,7 +786,7 @@ NEEDED = {
 }
 FACT_FIELDS = (
     ("size_", "size"),
-    ("extra", "extra"),
+    ("extra_", "extra"),
 )
 FACT_KEYS = (
     "size",
@@ -791,7 +806,7 @@ class Facts:
     # size 「规模」
     size_: Decimal | int | None = None
     # extra 「另有奖励」 (bool)
-    extra: bool | None = None
+    extra_: bool | None = None
 
     def given(self) -> Values:
         """The facts given, by their names in the policy."""
@@ -956,13 +971,13 @@ def fast_amounts(
     ignored = () if len(raw) == 2 else extra_keys(FACT_SPECS, raw)
     if ignored is None:
         return None  # a fact given twice, by its name and its other spelling
-    size_, extra = values
-    if not (type(size_) is Decimal and type(extra) is bool):
+    size_, extra_ = values
+    if not (type(size_) is Decimal and type(extra_) is bool):
         # an int for a number is the exact figure it is; any other type is the full path's
         values = exact_numbers(values, FACT_TYPES)
         if values is None:
             return None
-        size_, extra = values
+        size_, extra_ = values
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
@@ -991,7 +1006,7 @@ def fast_amounts(
         v3 = DETERMINED, amount1 or ROUNDED_ZERO
         # measure d 「丁奖励」
         # award 1
-        a1 = extra
+        a1 = extra_
         if a1:
             v4 = UNDETERMINED, None
         amounts: Amounts = {
@@ -1013,11 +1028,11 @@ def total_caps(f: Values, p: Values, date: Date) -> list[tuple[Decimal | None, l
     return caps
 
 
-# quotas and group caps, applied across a batch of applicants
-def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
+# quotas, group caps and pots, applied across a batch of applicants
+def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint | PotShare]:
     if params:
         parse_params(params, PARAM_SPECS)  # refuses unknown or bad values
-    out: list[Constraint] = []
+    out: list[Constraint | PotShare] = []
     return out
 
 

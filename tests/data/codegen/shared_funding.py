@@ -204,6 +204,21 @@ class Constraint:
     allocate: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class PotShare:
+    """A pot shared across a batch: `total` for `label` (`text` as written) over `measures`, shared by
+    `allocate` (ranked by `rank`) to the `quantum` of the policy's rounding (runtime.share_pot)."""
+
+    name: str
+    label: str
+    total: Decimal
+    measures: tuple[str, ...]
+    allocate: str | None = None
+    rank: Callable[[Mapping[str, Any]], Decimal | None] | None = None
+    quantum: Decimal = Decimal("0.01")
+    text: str = ""
+
+
 # ------------------------------------------------------------------------------ the full path as data
 # A generated evaluator writes each measure's requirements (its gates) out as code and describes the
 # rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
@@ -1212,11 +1227,11 @@ def shared_limits(f: Values, p: Values, date: Date) -> list[SharedLimit]:
     return limits
 
 
-# quotas and group caps, applied across a batch of applicants
-def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
+# quotas, group caps and pots, applied across a batch of applicants
+def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint | PotShare]:
     if params:
         parse_params(params, PARAM_SPECS)  # refuses unknown or bad values
-    out: list[Constraint] = []
+    out: list[Constraint | PotShare] = []
     return out
 
 
