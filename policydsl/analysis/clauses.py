@@ -520,17 +520,8 @@ class ClauseChecks:
         # 0.01元), first with both amounts paid, then, when that shows them equal where they can
         # differ, with them differing; whether they differ was decided on the solver's own figures
         for chosen in (paid, differ(False)) if second.sat else (paid,):
-            tidy = ctx.ask(
-                chosen,
-                code=codes[0],
-                targets=targets,
-                span=span,
-                what=what,
-                facts=facts_amounts,
-                show=rounded,
-                round_shown=True,
-            )
-            if tidy is not None and tidy.sat and (len(set(tidy.values.values())) > 1) == second.sat:
+            tidy = self.rounder(chosen, facts_amounts, rounded)
+            if tidy is not None and (len(set(tidy.values.values())) > 1) == second.sat:
                 answer = tidy
                 break
         values = {k: amount_text(v, k in answer.unset) for k, v in answer.values.items()}
@@ -558,6 +549,19 @@ class ClauseChecks:
                 settled,
             )
         )
+
+    def rounder(
+        self, build: Callable[[], list[Formula]], facts: set[str], show: Callable[[], dict[str, Any]]
+    ) -> Answer | None:
+        """The witness of a decided overlap asked again for round amounts: only for display, so a
+        question the solver cannot answer, or answers unsat, is no finding (None: keep the first)."""
+        if self.ctx.spent():
+            return None
+        try:
+            answer = self.ctx.session.check(build(), facts, show(), round_shown=True)
+        except (Unsupported, SolverError):
+            return None
+        return answer if answer.sat else None
 
     def cross(self, measures: Sequence[P.Measure]) -> None:
         """P201/P202: two measures both pay one applicant and no `combine` says how."""
