@@ -31,6 +31,7 @@ from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
 from policydsl.plan.specs import runtime_specs
 from policydsl.syntax import ast
+from policydsl.syntax.keywords import KEYWORDS
 from tests.conftest import DATA, POLICIES, ROOT, golden
 from tests.strategies import GeneratedPolicy, policies
 
@@ -909,6 +910,40 @@ def test_the_group_finding_proposes_the_one_declaration_that_settles_it(tmp_path
     assert sum(s.diagnostic.code in ("P201", "P202") for s in after.settled) == 197
 
 
+def test_check_on_baoan_in_chinese(update_golden: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # what a reviewer reads with `--lang zh`: every finding, note and hint of the seed in Chinese
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, ["check", "--lang", "zh", "policies/baoan_industrial_internet.policy"])
+    golden(ANALYSIS / "seed_baoan_zh.txt", result.output, update_golden)
+    for line in result.output.splitlines():
+        if line.startswith(("policies/", "  = ")):
+            prose = re.sub(r"`[^`]*`|“[^”]*”|\([^)]*\)|policies/\S+", "", line)
+            assert not re.search(r"[a-z]{3,} [a-z]{2,} [a-z]{2,}", prose), line
+
+
+def test_a_chinese_keyword_file_gets_findings_and_hints_in_chinese() -> None:
+    # the analysis findings of a file written with Chinese keywords: Chinese messages, and hints
+    # whose code uses the file's keywords (合并 就高 { … }, 集体封顶 … 每 … 分配 按比例)
+    path = ANALYSIS / "findings_zh.policy"
+    model, text = load(path)
+    result = analyse(model, text)
+    english = {english for english, _ in KEYWORDS.values()} - {"min", "max", "in", "on", "to", "by"}
+    assert {d.code for d in result.findings} >= {"P206", "P301", "P402", "P601", "P605"}
+    for d in result.findings:
+        hint = d.hint_msg.render("zh") if d.hint_msg is not None else ""
+        for code in re.findall(r"`([^`]*)`", hint):
+            assert not set(re.findall(r"[a-z_]+", code)) & english, (d.code, hint)
+        assert re.search(r"[\u4e00-\u9fff]", d.msg.render("zh")), d.code
+    (group,) = [d for d in result.findings if d.code == "P206"]
+    assert group.fix is not None and group.fix.text.startswith("合并 就高 {")
+    edited = text[: group.fix.span.start] + group.fix.text + text[group.fix.span.end :]
+    sink = Sink()
+    checked = check_text(path.name, edited, sink)
+    assert not sink.has_errors and checked.model is not None
+    after = analyse(checked.model, edited)
+    assert not [d for d in after.findings if d.code in ("P201", "P202", "P206")]
+
+
 def test_check_on_baoan_prints_a_screenful_that_leads_with_the_group(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(main, ["check", "policies/baoan_industrial_internet.policy"])
@@ -976,16 +1011,39 @@ def shown_amount(text: str) -> Decimal | None:
     return None if m is None else Decimal(m.group(1)) * _SCALE[m.group(2)]
 
 
-@pytest.mark.parametrize("path", sorted(POLICIES.glob("*.policy")), ids=lambda p: p.stem)
-def test_every_overlap_witness_pays_both_amounts(path: Path) -> None:
+_NOT_YET_ROUND = {
+    # the two 第十一条 grants: the rounded witness shows them equal where they can differ, so the
+    # first witness (5000元) is kept; a known gap of the rounder, not of the finding
+    "lucheng_open_economy",
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="the rounder keeps an edge witness"))
+        if p.stem in _NOT_YET_ROUND
+        else p
+        for p in sorted(POLICIES.glob("*.policy"))
+    ],
+    ids=lambda p: p.stem,
+)
+def test_every_overlap_witness_pays_both_amounts_in_round_figures(path: Path) -> None:
     # an overlap whose example applicant gets 0元 from one of the two is no overlap a drafter
-    # believes: the witness is asked for with both amounts above zero first
+    # believes: the witness is asked for with both amounts above zero first.  Nor are 50万 and
+    # 0.01元 (a solver's edge value): the pairs `check` prints (the same subject, a shared cap)
+    # show round figures, at least 1万 and a whole multiple of 1000元 (1.5万 is one; 0.01元, 500元
+    # and 5000元 are not).  The other pairs are rounded too, as far as the solver decides the
+    # rounder figures within its limits (docs/analysis.md)
     model, text = load(path)
     result = analyse(model, text, Options(verbose=True))
     for data in overlap_findings(result):
         for name, shown in data["amounts"].items():
             value = shown_amount(shown)
-            assert value is None or value > 0, f"{path.name}: {name} is {shown} in {data['targets']}"
+            where = f"{path.name}: {name} is {shown} in {data['targets']}"
+            assert value is None or value > 0, where
+            if data.get("rank") in ("same_subject", "shared_cap"):
+                assert value is None or (value >= 10000 and value % 1000 == 0), where
 
 
 # ------------------------------------------------------------------------------- error-code pages

@@ -22,7 +22,16 @@ _MSG = re.compile(r'\bmsg\(\s*"([a-z0-9_.]+)"')
 _COUNTED = re.compile(r'\bcounted\(\s*"([a-z0-9_.]+)"')
 _CUT = re.compile(r'"(summary\.cut_(?:one|many))"')
 # Modules whose every message, note and hint comes from the catalogue.
-CONVERTED = ("checking/typecheck.py", "syntax/parser.py", "syntax/builder.py", "checking/frontend.py")
+CONVERTED = (
+    "checking/typecheck.py",
+    "syntax/parser.py",
+    "syntax/builder.py",
+    "checking/frontend.py",
+    "analysis/caps.py",
+    "analysis/combinations.py",
+    "analysis/clauses.py",
+    "analysis/gaps.py",
+)
 
 
 def used_ids() -> set[str]:

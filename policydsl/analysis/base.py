@@ -163,14 +163,16 @@ class Context:
         what: Message | str,
         facts: Iterable[str] = (),
         show: Callable[[], Mapping[str, Any]] | None = None,
+        round_shown: bool = False,
     ) -> Answer | None:
-        """Run one query; None when it could not be encoded or decided (a finding says so)."""
+        """Run one query; None when it could not be encoded or decided (a finding says so).  With
+        `round_shown`, the witness's shown amounts are round figures where the region allows."""
         if self.out_of_budget():
             return None
         try:
             formulas = build()
             terms = show() if show is not None else None
-            answer = self.session.check(formulas, facts, terms)
+            answer = self.session.check(formulas, facts, terms, round_shown)
         except Unsupported as exc:
             self.unsupported(exc, targets, what, span)
             return None

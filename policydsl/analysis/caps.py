@@ -16,7 +16,9 @@ from policydsl.analysis.boxes import plan_constant
 from policydsl.analysis.smt import Formula
 from policydsl.analysis.witness import money_literal
 from policydsl.diagnostics import Note
+from policydsl.messages import Message, msg, text
 from policydsl.plan import nodes as P
+from policydsl.syntax.keywords import ALLOCATIONS, spelling
 
 
 def _yuan(value: Fraction) -> str:
@@ -97,7 +99,7 @@ class CapChecks:
                     code=codes.P601,
                     targets=(cid,),
                     span=cap.span,
-                    what=f"whether the cap `{cap.text}` of {where} can bind",
+                    what=msg("caps.whether_binds", cap=cap.text, clause=where),
                     facts=facts,
                 )
                 if q1 is None:
@@ -110,7 +112,7 @@ class CapChecks:
                         code=codes.P603,
                         targets=(cid,),
                         span=cap.span,
-                        what=f"whether the formula of {where} can be below its cap",
+                        what=msg("caps.whether_below", clause=where),
                         facts=facts,
                     )
                     if q2 is None:
@@ -119,34 +121,43 @@ class CapChecks:
             if never:
                 self.idle.add(id(cap))
                 best = self.extreme(lambda: (enc.formula(c), context()), True, cid, cap, facts)
-                reach = "" if best is None else f" (at most {best[0]})"
-                same = " always equals it" if always else f" never exceeds it{reach}"
+                reach = text("") if best is None else msg("caps.at_most", value=best[0])
+                same = msg("caps.always_equals") if always else msg("caps.never_exceeds", reach=reach)
                 ctx.add(
                     Finding(
                         codes.P601,
-                        f"the cap `{cap.text}` of {where} never binds: the formula "
-                        f"`{amount.text}`{same} for any applicant the clause admits",
+                        msg(
+                            "caps.never_binds",
+                            cap=cap.text,
+                            clause=where,
+                            formula=amount.text or "",
+                            same=same,
+                        ),
                         cap.span,
                         (cid,),
-                        (Note("the formula", expr.span),),
-                        "drop the cap, or check its figure against the formula and the facts' bounds",
+                        (Note(msg("caps.the_formula"), expr.span),),
+                        msg("caps.never_binds_hint"),
                         best[1] if best else None,
                         {**data, **ctx.witness_data(best[1] if best else None)},
                     )
                 )
             elif always:
                 low = self.extreme(lambda: (enc.formula(c), context()), False, cid, cap, facts)
-                least = "" if low is None else f" (its least value is {low[0]})"
+                least = text("") if low is None else msg("caps.least", value=low[0])
                 ctx.add(
                     Finding(
                         codes.P603,
-                        f"the formula `{amount.text}` of {where} is never below its cap "
-                        f"`{cap.text}`{least}: the award is always the cap and the formula does not "
-                        "matter",
+                        msg(
+                            "caps.never_below",
+                            formula=amount.text or "",
+                            clause=where,
+                            cap=cap.text,
+                            least=least,
+                        ),
                         cap.span,
                         (cid,),
-                        (Note("the formula", expr.span),),
-                        "a floor above the ceiling: check both figures, or state the amount directly",
+                        (Note(msg("caps.the_formula"), expr.span),),
+                        msg("caps.never_below_hint"),
                         low[1] if low else None,
                         {**data, **ctx.witness_data(low[1] if low else None)},
                     )
@@ -173,7 +184,7 @@ class CapChecks:
                 code=codes.P608,
                 targets=(cid,),
                 span=floor.span,
-                what=f"whether the floor `{floor.text}` of {where} can be above its cap `{cap.text}`",
+                what=msg("caps.whether_floor_above", floor=floor.text, clause=where, cap=cap.text),
                 facts=facts,
             )
             if above is None or above.unsat:
@@ -181,12 +192,11 @@ class CapChecks:
             ctx.add(
                 Finding(
                     codes.P608,
-                    f"the floor `{floor.text}` of {where} is above its cap `{cap.text}` for some "
-                    "applicants: the two contradict each other, and the cap wins",
+                    msg("caps.floor_above", floor=floor.text, clause=where, cap=cap.text),
                     floor.span,
                     (cid,),
-                    (Note("the cap", cap.span),),
-                    "check both figures; if the text means the cap to win, acknowledge this finding",
+                    (Note(msg("caps.the_cap"), cap.span),),
+                    msg("caps.floor_above_hint"),
                     above.witness,
                     {**data, **ctx.witness_data(above.witness)},
                 )
@@ -198,19 +208,18 @@ class CapChecks:
             code=codes.P609,
             targets=(cid,),
             span=floor.span,
-            what=f"whether the floor `{floor.text}` of {where} can lift the amount",
+            what=msg("caps.whether_floor_lifts", floor=floor.text, clause=where),
             facts=facts,
         )
         if binds is not None and binds.unsat:
             ctx.add(
                 Finding(
                     codes.P609,
-                    f"the floor `{floor.text}` of {where} never binds: the formula `{c.amount.text}` "
-                    "is never below it for any applicant the clause admits",
+                    msg("caps.floor_idle", floor=floor.text, clause=where, formula=c.amount.text or ""),
                     floor.span,
                     (cid,),
                     (),
-                    "drop the floor, or check its figure against the formula and the facts' bounds",
+                    msg("caps.floor_idle_hint"),
                     None,
                     data,
                 )
@@ -223,20 +232,23 @@ class CapChecks:
         cid: str,
         cap: P.Cap,
         facts: set[str],
-    ) -> tuple[str, Any] | None:
+    ) -> tuple[Message, Any] | None:
         result = self.ctx.optimise(
             build,
             code=codes.P601,
             targets=(cid,),
             span=cap.span,
-            what="the formula's extreme value",
+            what=msg("caps.extreme"),
             facts=facts,
             maximise=maximise,
         )
         if result is None or result.status != "sat" or result.value is None:
             return None
-        prefix = "" if result.attained else ("just under " if maximise else "just over ")
-        return prefix + money_literal(result.value), result.witness
+        value = money_literal(result.value)
+        if result.attained:
+            return text(value), result.witness
+        near = msg("caps.just_under", value=value) if maximise else msg("caps.just_over", value=value)
+        return near, result.witness
 
     def dominated(
         self,
@@ -268,7 +280,7 @@ class CapChecks:
                         code=codes.P602,
                         targets=(cid,),
                         span=a.span,
-                        what=f"whether cap `{a.text}` is ever below `{b.text}`",
+                        what=msg("caps.whether_cap_below", a=a.text, b=b.text),
                         facts=facts,
                     )
                     qb = ctx.ask(
@@ -276,7 +288,7 @@ class CapChecks:
                         code=codes.P602,
                         targets=(cid,),
                         span=b.span,
-                        what=f"whether cap `{b.text}` is ever below `{a.text}`",
+                        what=msg("caps.whether_cap_below", a=b.text, b=a.text),
                         facts=facts,
                     )
                     if qa is None or qb is None:
@@ -292,19 +304,23 @@ class CapChecks:
                     code=codes.P602,
                     targets=(cid,),
                     span=idle.span,
-                    what="an applicant for the clause",
+                    what=msg("caps.an_applicant"),
                     facts=facts,
                 )
                 witness = sample.witness if sample is not None and sample.sat else None
                 ctx.add(
                     Finding(
                         codes.P602,
-                        f"the cap `{idle.text}` of {ctx.clause_label(m, c)} never decides the "
-                        f"amount: the cap `{other.text}` is never above it",
+                        msg(
+                            "caps.cap_dominated",
+                            idle=idle.text,
+                            clause=ctx.clause_label(m, c),
+                            other=other.text,
+                        ),
                         idle.span,
                         (cid,),
-                        (Note("the lower cap", other.span),),
-                        "drop the higher cap",
+                        (Note(msg("caps.lower_cap"), other.span),),
+                        msg("caps.cap_dominated_hint"),
                         witness,
                         {**data, **ctx.witness_data(witness)},
                     )
@@ -324,7 +340,7 @@ class CapChecks:
             code=codes.P604,
             targets=(name,),
             span=g.span,
-            what=f"whether one member of {measure_label(m)} can receive more than the group cap",
+            what=msg("caps.whether_member_over", measure=measure_label(m)),
             facts=facts,
             show=lambda: {"amount": enc.measure_amount(m)},
         )
@@ -333,16 +349,15 @@ class CapChecks:
         if one.sat:
             value = one.values.get("amount")
             # an amount the text leaves unset has no figure to show (the solver's pick is none)
-            got = "more" if value is None or "amount" in one.unset else money_literal(value)
+            got = msg("caps.more") if value is None or "amount" in one.unset else text(money_literal(value))
             ctx.add(
                 Finding(
                     codes.P604,
-                    f"one member of a `{per}` can receive {got} from {measure_label(m)}, more than "
-                    f"the group cap `{g.text}` for the whole `{per}`",
+                    msg("caps.member_over", per=per, got=got, measure=measure_label(m), cap=g.text),
                     g.span,
                     (name,),
                     (),
-                    "a per-member cap above the group cap: lower the member's cap or raise the group's",
+                    msg("caps.member_over_hint"),
                     one.witness,
                     {**data, **ctx.witness_data(one.witness)},
                 )
@@ -361,7 +376,7 @@ class CapChecks:
             code=codes.P605,
             targets=(name,),
             span=g.span,
-            what=f"the largest award of {measure_label(m)}",
+            what=msg("caps.largest_award", measure=measure_label(m)),
             facts=facts,
         )
         if best is None or best.status != "sat" or best.value is None:
@@ -371,21 +386,34 @@ class CapChecks:
             return
         members = math.floor(cap / largest) + 1
         total = members * largest
-        rule = {
-            "unset": "the allocation is left `unset`",
-            "proportional": "`allocate proportional` scales every member down",
-        }.get(g.allocate or "", "no allocation rule says how to cut (`allocate proportional`)")
+        chinese = ctx.chinese  # code proposed in the file's keywords
+        allocate, proportional = spelling("allocate", chinese), _allocation("proportional", chinese)
+        rule = (
+            msg("caps.allocation_unset", word=_allocation("unset", chinese))
+            if g.allocate == "unset"
+            else msg("caps.allocation_proportional", allocate=allocate, word=proportional)
+            if g.allocate == "proportional"
+            else msg("caps.allocation_none", allocate=allocate, word=proportional)
+        )
+        group_cap, each = spelling("group_cap", chinese), spelling("per", chinese)
+        declaration = f"{group_cap} {g.text} {each} {per} {allocate} {proportional}"
         ctx.add(
             Finding(
                 codes.P605,
-                f"{members} members of one `{per}` each awarded {money_literal(largest)} by "
-                f"{measure_label(m)} receive {money_literal(total)} together, more than the group cap "
-                f"`{g.text}`, and {rule}",
+                msg(
+                    "caps.group_over",
+                    members=members,
+                    per=per,
+                    member=money_literal(largest),
+                    measure=measure_label(m),
+                    total=money_literal(total),
+                    cap=g.text,
+                    rule=rule,
+                ),
                 g.span,
                 (name,),
                 (),
-                f"declare `group_cap {g.text} per {per} allocate proportional` (or the rule "
-                "the text intends)",
+                msg("caps.group_over_hint", declaration=declaration),
                 best.witness,
                 {
                     **data,
@@ -412,7 +440,7 @@ class CapChecks:
             code=codes.P606,
             targets=(name,),
             span=b.span,
-            what=f"the largest award of {measure_label(m)}",
+            what=msg("caps.largest_award", measure=measure_label(m)),
             facts=facts,
         )
         if best is None or best.status != "sat":
@@ -427,12 +455,11 @@ class CapChecks:
             ctx.add(
                 Finding(
                     codes.P606,
-                    f"{measure_label(m)} has no largest award, so {q.count} winners can pass the "
-                    f"budget `{b.text}`",
+                    msg("caps.no_largest", measure=measure_label(m), count=q.count, budget=b.text),
                     b.span,
                     (name,),
-                    (Note(f"the quota of {q.count}", q.span),),
-                    "cap the award",
+                    (Note(msg("caps.quota_of", count=q.count), q.span),),
+                    msg("caps.cap_the_award"),
                     best.witness,
                     {**data, **ctx.witness_data(best.witness)},
                 )
@@ -445,13 +472,18 @@ class CapChecks:
         ctx.add(
             Finding(
                 codes.P606,
-                f"{q.count} winners of {measure_label(m)} at its largest award "
-                f"{money_literal(largest)} need {money_literal(need)}, more than the budget "
-                f"`{b.text}`",
+                msg(
+                    "caps.budget_over",
+                    count=q.count,
+                    measure=measure_label(m),
+                    largest=money_literal(largest),
+                    need=money_literal(need),
+                    budget=b.text,
+                ),
                 b.span,
                 (name,),
-                (Note(f"the quota of {q.count}", q.span),),
-                "lower the quota or the award, or raise the budget",
+                (Note(msg("caps.quota_of", count=q.count), q.span),),
+                msg("caps.budget_over_hint"),
                 best.witness,
                 {
                     **data,
@@ -498,7 +530,7 @@ class CapChecks:
                 code=codes.P610,
                 targets=(m.name,),
                 span=span,
-                what=f"the largest award of {measure_label(m)}",
+                what=msg("caps.whether_largest", measure=measure_label(m)),
                 facts=ctx.facts_for([m], m.clauses, amounts=True),
             )
             if best is None or best.status != "sat" or best.value is None:
@@ -518,11 +550,11 @@ class CapChecks:
         ctx.add(
             Finding(
                 codes.P610,
-                f"{label}: {arithmetic}",
+                msg("caps.population_over", measures=label, arithmetic=arithmetic),
                 span,
                 names,
                 (),
-                "bring the figures in line with the text: the expected number, the award or the budget",
+                msg("caps.population_hint"),
                 None,
                 {
                     "measures": list(names),
@@ -568,7 +600,7 @@ class CapChecks:
                     code=codes.P607,
                     targets=(cid,),
                     span=k.span,
-                    what=f"whether {ctx.clause_label(m, c)} can reach `{k.text}`",
+                    what=msg("caps.whether_reaches", clause=ctx.clause_label(m, c), cap=k.text),
                     facts=facts,
                     show=room,
                 )
@@ -579,7 +611,7 @@ class CapChecks:
                     code=codes.P607,
                     targets=(cid,),
                     span=k.span,
-                    what=f"whether the cross-funding ceiling leaves room for `{k.text}`",
+                    what=msg("caps.whether_room", cap=k.text),
                     facts=facts,
                 )
                 if after is None or not after.unsat:
@@ -589,25 +621,33 @@ class CapChecks:
                     code=codes.P607,
                     targets=(cid,),
                     span=k.span,
-                    what="the most the cross-funding ceiling leaves",
+                    what=msg("caps.most_room"),
                 )
                 if most is not None and most.status == "sat" and most.value is not None:
-                    here = f" (at most {money_literal(most.value)})"
+                    here: Message = msg("caps.room_at_most", value=money_literal(most.value))
                 else:
                     left = before.values.get("room")
                     shown = left is not None and "room" not in before.unset
-                    here = f" (here it leaves {money_literal(left)})" if shown and left is not None else ""
+                    here = (
+                        msg("caps.room_here", value=money_literal(left))
+                        if shown and left is not None
+                        else text("")
+                    )
                 ctx.add(
                     Finding(
                         codes.P607,
-                        f"{ctx.clause_label(m, c)} can never pay its stated `{k.text}`: the "
-                        f"cross-funding ceiling `{limit.text}` counting "
-                        f"`{limit.received_text}` always leaves less{here}",
+                        msg(
+                            "caps.unreachable",
+                            clause=ctx.clause_label(m, c),
+                            cap=k.text,
+                            limit=limit.text,
+                            received=limit.received_text,
+                            here=here,
+                        ),
                         k.span,
                         (cid,),
-                        (Note("the cross-funding ceiling", limit.span),),
-                        "the stated cap is unreachable: lower it to what the ceiling allows, or check "
-                        "the ceiling",
+                        (Note(msg("caps.the_ceiling"), limit.span),),
+                        msg("caps.unreachable_hint"),
                         before.witness,
                         {"clauses": [cid], "cites": ctx.cites(m, c), **ctx.witness_data(before.witness)},
                     )
@@ -634,19 +674,25 @@ class CapChecks:
             code=codes.P601,
             targets=names,
             span=tc.amount_span,
-            what=f"whether the total cap `{tc.text}` can bind",
+            what=msg("caps.whether_total_binds", cap=tc.text),
         )
         if answer is None or not answer.unsat:
             return
         ctx.add(
             Finding(
                 codes.P601,
-                f"the total cap `{tc.text}` never binds: "
-                f"{', '.join(f'`{n}`' for n in names)} together never pay more",
+                msg("caps.total_idle", cap=tc.text, measures=tuple(text(f"`{n}`") for n in names)),
                 tc.amount_span,
                 names,
                 (),
-                "drop the total cap, or check its figure against the measures' caps",
+                msg("caps.total_idle_hint"),
                 data={"measures": list(names)},
             )
         )
+
+
+def _allocation(word: str, chinese: bool) -> str:
+    """An allocation rule in the file's language (ALLOCATIONS maps both spellings to English)."""
+    if not chinese:
+        return word
+    return next(w for w, english in ALLOCATIONS.items() if english == word and w != word)

@@ -26,11 +26,12 @@ from policydsl.analysis.boxes import (
 from policydsl.analysis.smt import Answer, Encoder, Formula, SolverError, Unsupported
 from policydsl.analysis.witness import amount_text, literal
 from policydsl.diagnostics import Code, Note
-from policydsl.messages import msg
+from policydsl.messages import Message, msg, text
 from policydsl.plan import nodes as P
 from policydsl.source import Span
+from policydsl.syntax.keywords import spelling
 
-Part = tuple[str, Span, Callable[[], Formula]]
+Part = tuple[Message, Span, Callable[[], Formula]]
 
 
 class ClauseChecks:
@@ -57,13 +58,19 @@ class ClauseChecks:
         enc = self.enc
         parts: list[Part] = []
         for g in self.plan.eligibility:
-            parts.append((f"eligibility “{g.reason}”", _at(g.span), partial(_holds, enc, g.cond, False)))
+            what = msg("clauses.eligibility_part", reason=g.reason)
+            parts.append((what, _at(g.span), partial(_holds, enc, g.cond, False)))
         if measure is None:
             return parts
         for span in measure.applicants.spans if measure.applicants is not None else ():
-            parts.append((f"`{self.quote(span, measure.applicants)}`", span, partial(enc.kind_gate, measure)))
+            quoted = text(f"`{self.quote(span, measure.applicants)}`")
+            parts.append((quoted, span, partial(enc.kind_gate, measure)))
         for g in measure.gates:
-            what = f"{'requirement' if g.passes_when else 'exclusion'} “{g.reason}”"
+            what = (
+                msg("clauses.requirement_part", reason=g.reason)
+                if g.passes_when
+                else msg("clauses.exclusion_part", reason=g.reason)
+            )
             parts.append((what, _at(g.span), partial(_holds, enc, g.cond, not g.passes_when)))
         return parts
 
@@ -73,10 +80,9 @@ class ClauseChecks:
         for c in clause.conditions:
             for piece in [c.cond] if c.negated else list(conjuncts(c.cond)):
                 quoted = self.quote(piece.span, piece)
-                what = f"`unless {quoted}`" if c.negated else f"`{quoted}`"
-                parts.append(
-                    (f"condition {what}", _at(piece.span), partial(_holds, self.enc, piece, c.negated))
-                )
+                written = f"{spelling('unless', self.ctx.chinese)} {quoted}" if c.negated else quoted
+                what = msg("clauses.condition_part", condition=written)
+                parts.append((what, _at(piece.span), partial(_holds, self.enc, piece, c.negated)))
         return parts
 
     def core_notes(self, parts: Sequence[Part], base: Sequence[Formula] = ()) -> list[Note]:
@@ -88,13 +94,12 @@ class ClauseChecks:
         if core is None:
             return []
         if not core:
-            return [Note("the declared bounds of the facts and the `assume` background facts rule it out")]
+            return [Note(msg("clauses.ruled_out"))]
         if len(core) == 1:
             what, span, _ = parts[int(core[0])]
-            return [Note(f"{what} cannot hold under the declared bounds and background facts", span)]
+            return [Note(msg("clauses.cannot_hold", what=what), span)]
         return [
-            Note(f"cannot hold together with the others noted: {parts[int(i)][0]}", parts[int(i)][1])
-            for i in core
+            Note(msg("clauses.cannot_hold_together", what=parts[int(i)][0]), parts[int(i)][1]) for i in core
         ]
 
     # ------------------------------------------------------------------ the policy as a whole
@@ -111,7 +116,7 @@ class ClauseChecks:
             code=codes.P104,
             targets=(),
             span=span,
-            what="whether any applicant can be eligible",
+            what=msg("clauses.whether_eligible"),
             facts=facts,
         )
         if answer is None or not answer.unsat:
@@ -120,11 +125,11 @@ class ClauseChecks:
         ctx.add(
             Finding(
                 codes.P104,
-                "no applicant can satisfy the shared eligibility while the policy is in force",
+                msg("clauses.no_eligible"),
                 span,
                 ("eligibility",),
                 tuple(notes),
-                hint="check the thresholds of the `eligibility` block against each other and the validity",
+                hint=msg("clauses.no_eligible_hint", eligibility=spelling("eligibility", ctx.chinese)),
             )
         )
         return False
@@ -162,7 +167,7 @@ class ClauseChecks:
             code=codes.P103,
             targets=(name,),
             span=measure.name_span,
-            what=f"whether {measure_label(measure)} admits any applicant",
+            what=msg("clauses.whether_admits", measure=measure_label(measure)),
         )
         if answer is None or not answer.unsat:
             return True
@@ -171,7 +176,7 @@ class ClauseChecks:
         ctx.add(
             Finding(
                 codes.P103,
-                f"{measure_label(measure)} can never pay: no applicant meets what it requires",
+                msg("clauses.never_pays", measure=measure_label(measure)),
                 measure.name_span,
                 (name,),
                 tuple(notes),
@@ -191,7 +196,7 @@ class ClauseChecks:
             code=codes.P101,
             targets=(cid,),
             span=_at(clause.span),
-            what=f"whether {ctx.clause_label(measure, clause)} can apply",
+            what=msg("clauses.whether_can_apply", clause=ctx.clause_label(measure, clause)),
             facts=facts,
         )
         if first is None:
@@ -202,8 +207,7 @@ class ClauseChecks:
             ctx.add(
                 Finding(
                     codes.P101,
-                    f"{ctx.clause_label(measure, clause)} can never apply: its conditions cannot "
-                    "hold for an applicant the measure admits",
+                    msg("clauses.never_applies", clause=ctx.clause_label(measure, clause)),
                     _at(clause.span),
                     (cid,),
                     core,
@@ -217,7 +221,7 @@ class ClauseChecks:
                 code=codes.P101,
                 targets=(cid,),
                 span=_at(clause.span),
-                what=f"whether {ctx.clause_label(measure, clause)} can apply",
+                what=msg("clauses.whether_can_apply", clause=ctx.clause_label(measure, clause)),
                 facts=facts,
             )
             if with_award is not None and with_award.unsat:
@@ -225,8 +229,7 @@ class ClauseChecks:
                 ctx.add(
                     Finding(
                         codes.P101,
-                        f"bonus {ctx.clause_label(measure, clause)} can never apply: whenever its "
-                        "conditions hold, no award clause of the measure applies",
+                        msg("clauses.bonus_never", clause=ctx.clause_label(measure, clause)),
                         _at(clause.span),
                         (cid,),
                         witness=first.witness,
@@ -247,7 +250,7 @@ class ClauseChecks:
             code=codes.P102,
             targets=(cid,),
             span=_at(clause.span),
-            what=f"whether {ctx.clause_label(measure, clause)} can apply",
+            what=msg("clauses.whether_can_apply", clause=ctx.clause_label(measure, clause)),
             facts=facts,
         )
         if second is None or not second.unsat:
@@ -265,41 +268,47 @@ class ClauseChecks:
                 code=codes.P102,
                 targets=(cid,),
                 span=_at(clause.span),
-                what=f"whether {ctx.clause_label(measure, clause)} is always replaced",
+                what=msg("clauses.whether_replaced", clause=ctx.clause_label(measure, clause)),
             )
         if replaced is not None and replaced.unsat:
-            names = ", ".join(f"`{e.id}`" for e in exceptions)
+            names = tuple(text(f"`{e.id}`") for e in exceptions)
             notes: tuple[Note, ...] = tuple(
-                Note(f"exception {ctx.clause_label(measure, e)}", e.span) for e in exceptions
+                Note(msg("clauses.exception_note", clause=ctx.clause_label(measure, e)), e.span)
+                for e in exceptions
             )
             ctx.add(
                 Finding(
                     codes.P102,
-                    f"{ctx.clause_label(measure, clause)} never applies: whenever its conditions hold, "
-                    f"its exception {names} applies instead",
+                    msg("clauses.always_replaced", clause=ctx.clause_label(measure, clause), names=names),
                     _at(clause.span),
                     (cid, *(e.id for e in exceptions)),
                     notes,
                     witness=first.witness,
-                    hint="narrow the exception, or drop the default if the exception covers it",
+                    hint=msg("clauses.always_replaced_hint"),
                     data=data,
                 )
             )
         elif higher:
-            names = ", ".join(f"`{h.id}` (priority {h.priority or 0})" for h in higher)
+            ranked = tuple(
+                msg("clauses.with_priority", clause=h.id, priority=h.priority or 0) for h in higher
+            )
             notes = tuple(
-                Note(f"higher-priority exception {ctx.clause_label(measure, h)}", h.span) for h in higher
+                Note(msg("clauses.higher_note", clause=ctx.clause_label(measure, h)), h.span) for h in higher
             )
             ctx.add(
                 Finding(
                     codes.P502,
-                    f"exception {ctx.clause_label(measure, clause)} (priority {clause.priority or 0}) "
-                    f"never wins: whenever it applies, {names} applies too and takes precedence",
+                    msg(
+                        "clauses.never_wins",
+                        clause=ctx.clause_label(measure, clause),
+                        priority=clause.priority or 0,
+                        names=ranked,
+                    ),
                     _at(clause.span),
                     (cid, *(h.id for h in higher)),
                     notes,
                     witness=first.witness,
-                    hint="give it a higher priority, or remove it",
+                    hint=msg("clauses.never_wins_hint"),
                     data=data,
                 )
             )
@@ -323,25 +332,43 @@ class ClauseChecks:
                         code=codes.P301,
                         targets=(ia, ib),
                         span=b.span,
-                        what=f"whether exceptions `{ia}` and `{ib}` can both apply",
+                        what=msg("clauses.whether_both_exceptions", a=ia, b=ib),
                         facts=ctx.clause_facts(measure, a, b),
                     )
                     if answer is None or not answer.sat:
                         continue
-                    prio = "no priority" if a.priority is None else f"the same priority {a.priority}"
+                    prio = (
+                        msg("clauses.no_priority")
+                        if a.priority is None
+                        else msg("clauses.same_priority", priority=a.priority)
+                    )
+                    chinese = ctx.chinese
+                    exception, priority = spelling("exception", chinese), spelling("priority", chinese)
+                    example = f"{exception} {default.name or ''} {priority} 2"
                     ctx.add(
                         Finding(
                             codes.P301,
-                            f"exceptions {ctx.clause_label(measure, a)} and "
-                            f"{ctx.clause_label(measure, b)} of "
-                            f"`{default.id}` can both apply with {prio}: "
-                            "which one replaces it is undetermined",
+                            msg(
+                                "clauses.ambiguous",
+                                a=ctx.clause_label(measure, a),
+                                b=ctx.clause_label(measure, b),
+                                default=default.id,
+                                prio=prio,
+                            ),
                             b.span,
                             (ia, ib),
-                            (Note(f"the other exception {ctx.clause_label(measure, a)}", a.span),),
+                            (
+                                Note(
+                                    msg("clauses.other_exception", clause=ctx.clause_label(measure, a)),
+                                    a.span,
+                                ),
+                            ),
                             witness=answer.witness,
-                            hint=f"give one of them a higher `priority`, e.g. "
-                            f"`exception {default.name or ''} priority 2`",
+                            hint=msg(
+                                "clauses.ambiguous_hint",
+                                priority=spelling("priority", chinese),
+                                example=example,
+                            ),
                             data={
                                 "clauses": [ia, ib],
                                 "cites": ctx.cites(measure, a, b),
@@ -382,7 +409,7 @@ class ClauseChecks:
                     span=_at(b.span),
                     names=(ctx.clause_label(measure, a), ctx.clause_label(measure, b)),
                     facts_amounts=ctx.clause_facts(measure, a, b, amounts=True),
-                    other=(f"the other clause {ctx.clause_label(measure, a)}", _at(a.span)),
+                    other=(msg("clauses.other_clause", clause=ctx.clause_label(measure, a)), _at(a.span)),
                     conjuncts=(self.conjuncts(measure, a), self.conjuncts(measure, b)),
                     data={"clauses": [ia, ib], "cites": ctx.cites(measure, a, b)},
                     settled=None,
@@ -424,13 +451,13 @@ class ClauseChecks:
         span: Span,
         names: tuple[str, str],
         facts_amounts: set[str],
-        other: tuple[str, Span],
+        other: tuple[Message, Span],
         conjuncts: tuple[list[Simple], list[Simple]],
         data: dict[str, Any],
         settled: tuple[str, Span] | None,
     ) -> None:
         ctx, enc = self.ctx, self.enc
-        what = f"whether {names[0]} and {names[1]} can both apply"
+        what = msg("clauses.whether_both_apply", a=names[0], b=names[1])
         rounded = partial(amounts, True)
 
         def paid() -> list[Formula]:
@@ -456,7 +483,7 @@ class ClauseChecks:
 
             return build
 
-        what = f"whether the amounts of {names[0]} and {names[1]} can differ when both apply"
+        what = msg("clauses.whether_differ", a=names[0], b=names[1])
         second: Answer | None = first
         if len(set(first.values.values())) < 2:
             # Amounts before rounding decide quickly; a witness whose rounded amounts differ
@@ -482,28 +509,32 @@ class ClauseChecks:
                 )
         if second is None:
             return
-        hint = _boundary_hint(*conjuncts, self.plan, self.ctx.chinese) or (
-            "make the conditions exclusive, declare how they combine, or acknowledge the overlap: "
-            f'`acknowledge {(codes[0] if second.sat else codes[1]).id} {{ {", ".join(targets)} }} "reason"`'
+        chinese = self.ctx.chinese
+        ack = (
+            f"{spelling('acknowledge', chinese)} {(codes[0] if second.sat else codes[1]).id} "
+            f'{{ {", ".join(targets)} }} "{msg("clauses.reason").render("zh" if chinese else "en")}"'
         )
+        hint = _boundary_hint(*conjuncts, self.plan, chinese) or msg("clauses.overlap_hint", ack=ack)
         answer = second if second.sat else first
+        # the witness shown: the question asked again for round amounts (50万 and 1万, not 50万 and
+        # 0.01元), first with both amounts paid, then, when that shows them equal where they can
+        # differ, with them differing; whether they differ was decided on the solver's own figures
+        for chosen in (paid, differ(False)) if second.sat else (paid,):
+            tidy = self.rounder(chosen, facts_amounts, rounded)
+            if tidy is not None and (len(set(tidy.values.values())) > 1) == second.sat:
+                answer = tidy
+                break
         values = {k: amount_text(v, k in answer.unset) for k, v in answer.values.items()}
-        shown = " and ".join(f"`{k}` {v}" for k, v in values.items())
+        shown = msg("combine.amounts", a=_amount_of(values, 0), b=_amount_of(values, 1))
         if second.sat:
             code, message = (
                 codes[0],
-                (
-                    f"{names[0]} and {names[1]} can both apply to one applicant and their "
-                    f"amounts differ ({shown} here); the text does not say whether both are paid"
-                ),
+                msg("clauses.overlap_differ", a=names[0], b=names[1], shown=shown),
             )
         else:
             code, message = (
                 codes[1],
-                (
-                    f"{names[0]} and {names[1]} can both apply to one applicant with always "
-                    f"equal amounts ({shown} here); both would be paid"
-                ),
+                msg("clauses.overlap_equal", a=names[0], b=names[1], shown=shown),
             )
         ctx.add(
             Finding(
@@ -518,6 +549,19 @@ class ClauseChecks:
                 settled,
             )
         )
+
+    def rounder(
+        self, build: Callable[[], list[Formula]], facts: set[str], show: Callable[[], dict[str, Any]]
+    ) -> Answer | None:
+        """The witness of a decided overlap asked again for round amounts: only for display, so a
+        question the solver cannot answer, or answers unsat, is no finding (None: keep the first)."""
+        if self.ctx.spent():
+            return None
+        try:
+            answer = self.ctx.session.check(build(), facts, show(), round_shown=True)
+        except (Unsupported, SolverError):
+            return None
+        return answer if answer.sat else None
 
     def cross(self, measures: Sequence[P.Measure]) -> None:
         """P201/P202: two measures both pay one applicant and no `combine` says how."""
@@ -568,7 +612,7 @@ class ClauseChecks:
                 span=_at(b.name_span),
                 names=(measure_label(a), measure_label(b)),
                 facts_amounts=ctx.facts_for([a, b], a.clauses + b.clauses, amounts=True),
-                other=(f"the other measure {measure_label(a)}", _at(a.name_span)),
+                other=(msg("clauses.other_measure", measure=measure_label(a)), _at(a.name_span)),
                 conjuncts=(self.conjuncts(a, None), self.conjuncts(b, None)),
                 data={"measures": [na, nb], "cites": ctx.cites(a) + ctx.cites(b)},
                 settled=settle,
@@ -599,17 +643,19 @@ class ClauseChecks:
                         continue
                     if _disjoint_with_gap(sa.constraint, sb.constraint):
                         continue
-                    merged = describe_interval(sa.fact, sa.constraint.join(sb.constraint), self.show(sa.fact))
+                    merged: Message = text(
+                        describe_interval(sa.fact, sa.constraint.join(sb.constraint), self.show(sa.fact))
+                    )
                 elif isinstance(sa.constraint, frozenset) and isinstance(sb.constraint, frozenset):
                     union = sa.constraint | sb.constraint
                     spec = self.plan.facts[sa.fact]
                     if spec.kind == "bool":
                         if union != frozenset({"True", "False"}):
                             continue
-                        merged = f"no condition on `{sa.fact}`"
+                        merged = msg("clauses.no_condition", fact=sa.fact)
                     else:
                         members = list(self.plan.enums.get(spec.enum or "", {}))
-                        merged = f"{sa.fact} in [{', '.join(m for m in members if m in union)}]"
+                        merged = text(f"{sa.fact} in [{', '.join(m for m in members if m in union)}]")
                 else:
                     continue
                 if not _same_amount(a.amount, b.amount):
@@ -620,7 +666,7 @@ class ClauseChecks:
         spec = self.plan.facts[fact]
         return lambda v: literal(v, spec, self.ctx.chinese)
 
-    def mergeable(self, measure: P.Measure, a: P.Clause, b: P.Clause, merged: str) -> None:
+    def mergeable(self, measure: P.Measure, a: P.Clause, b: P.Clause, merged: Message) -> None:
         ctx, enc = self.ctx, self.enc
         ia, ib = a.id, b.id
         wa = ctx.ask(
@@ -628,7 +674,7 @@ class ClauseChecks:
             code=codes.P501,
             targets=(ia, ib),
             span=b.span,
-            what=f"whether `{ia}` applies",
+            what=msg("clauses.whether_clause_applies", clause=ia),
             facts=ctx.clause_facts(measure, a),
         )
         wb = ctx.ask(
@@ -636,7 +682,7 @@ class ClauseChecks:
             code=codes.P501,
             targets=(ia, ib),
             span=b.span,
-            what=f"whether `{ib}` applies",
+            what=msg("clauses.whether_clause_applies", clause=ib),
             facts=ctx.clause_facts(measure, b),
         )
         if wa is None or wb is None or not (wa.sat and wb.sat):
@@ -649,18 +695,19 @@ class ClauseChecks:
         other = ctx.witness_data(wb.witness)
         if other:
             data["witness_other"] = other.get("witness", {})
-        notes: tuple[Note, ...] = (Note(f"the same amount in {ctx.clause_label(measure, a)}", _at(a.span)),)
+        notes: tuple[Note, ...] = (
+            Note(msg("clauses.same_amount_in", clause=ctx.clause_label(measure, a)), _at(a.span)),
+        )
         if wb.witness is not None:
             notes += (Note(msg("witness.applies_to", clause=ib, applicant=ctx.describe(wb.witness))),)
         ctx.add(
             Finding(
                 codes.P501,
-                f"{ctx.clause_label(measure, a)} and {ctx.clause_label(measure, b)} give the same amount "
-                "on adjacent conditions: they could be one clause",
+                msg("clauses.mergeable", a=ctx.clause_label(measure, a), b=ctx.clause_label(measure, b)),
                 _at(b.span),
                 (ia, ib),
                 notes,
-                f"write one clause with {merged}",
+                msg("clauses.mergeable_hint", merged=merged),
                 wa.witness,
                 data,
             )
@@ -695,7 +742,7 @@ class ClauseChecks:
             code=codes.P404,
             targets=(ia, ib),
             span=b.span,
-            what=f"whether {literal(gap, spec)} falls between `{ia}` and `{ib}`",
+            what=msg("clauses.whether_gap", value=literal(gap, spec), a=ia, b=ib),
             facts=facts,
         )
         if answer is None or not answer.sat:
@@ -708,15 +755,20 @@ class ClauseChecks:
         ctx.add(
             Finding(
                 codes.P404,
-                f"{ctx.clause_label(measure, a)} (`{wa}`) and "
-                f"{ctx.clause_label(measure, b)} (`{wb}`) both exclude "
-                f"{spec.label} = {value}: an applicant at exactly {value} gets nothing "
-                f"from `{measure.name}`",
+                msg(
+                    "clauses.hole",
+                    a=ctx.clause_label(measure, a),
+                    wa=wa,
+                    b=ctx.clause_label(measure, b),
+                    wb=wb,
+                    label=spec.label,
+                    value=value,
+                    measure=measure.name,
+                ),
                 _at(b.span),
                 (ia, ib),
-                (Note(f"the other band {ctx.clause_label(measure, a)}", _at(a.span)),),
-                f"不满 and 超过 both exclude the number (Civil Code Art. 1259); write `{value}以上` "
-                f"for the upper band (or `不超过 {value}` for the lower one)",
+                (Note(msg("clauses.other_band", clause=ctx.clause_label(measure, a)), _at(a.span)),),
+                msg("clauses.hole_hint", value=value),
                 answer.witness,
                 {"clauses": [ia, ib], "cites": ctx.cites(measure, a, b), **ctx.witness_data(answer.witness)},
             )
@@ -860,7 +912,7 @@ def _disjoint_with_gap(a: Interval, b: Interval) -> bool:
     return True
 
 
-def _boundary_hint(a: list[Simple], b: list[Simple], plan: P.Plan, chinese: bool) -> str | None:
+def _boundary_hint(a: list[Simple], b: list[Simple], plan: P.Plan, chinese: bool) -> Message | None:
     """When two conditions meet at one number that both include: the statutory words to split it."""
     for sa in a:
         for sb in b:
@@ -876,13 +928,16 @@ def _boundary_hint(a: list[Simple], b: list[Simple], plan: P.Plan, chinese: bool
             if sa.constraint.lo == sa.constraint.hi or sb.constraint.lo == sb.constraint.hi:
                 continue
             value = literal(meet.lo, plan.facts[sa.fact], chinese)
-            words = " and ".join(f"`{_word(s.node)}`" for s in (sa, sb))
-            return (
-                f"{words} both include {value} (以上、以下 include the number, 不满、超过 exclude it: "
-                f"Civil Code Art. 1259); for adjacent bands write `不满 {value}` for the lower one"
-            )
+            words = msg("combine.amounts", a=f"`{_word(sa.node)}`", b=f"`{_word(sb.node)}`")
+            return msg("clauses.boundary_hint", words=words, value=value)
     return None
 
 
 def _word(node: P.Expr) -> str:
     return node.word if isinstance(node, P.Cmp) else "="
+
+
+def _amount_of(values: dict[str, str], index: int) -> Message:
+    """The `index`th of an overlap's two amounts, with the clause or measure it is of."""
+    name, amount = list(values.items())[index]
+    return msg("clauses.amount_of", name=name, amount=amount)

@@ -25,36 +25,13 @@ from typing import Any
 from policydsl import codes
 from policydsl.analysis.base import Context, measure_label
 from policydsl.diagnostics import Diagnostic, Fix, Note, Severity
+from policydsl.messages import msg, text
 from policydsl.plan import nodes as P
 from policydsl.source import Span
 from policydsl.syntax.keywords import COMBINE_MODES, spelling
 
 PAIR_CODES = frozenset({codes.P201.id, codes.P202.id})
 RANKS = ("same_subject", "shared_cap", "other")
-
-# What a reviewer reads, in the file's keyword language (one place for the message catalogue).
-_TEXT = {
-    "zh": {
-        "message": "{measures} 项措施可两两同时适用于同一申报主体（共 {pairs} 对），政策未说明是否叠加："
-        "同一事项 {same} 对，受同一累计封顶约束 {capped} 对，其余 {rest} 对",
-        "same_subject": "同一事项：{a} 与 {b}，同一申报主体可得 {amounts}",
-        "shared_cap": "同受累计封顶 {cap} 约束：{a} 与 {b}，同一申报主体可得 {amounts}",
-        "rest": "其余 {rest} 对涉及：{names}（`check --format json` 逐对列出示例申报主体）",
-        "hint": "一行合并声明即可处理全部 {pairs} 对：`{fix}`"
-        '（就高；都给付写 `{added}`，只给其一写 `{exclusive}`）；或逐对 `{ack} P201 {{ a, b }} "理由"`',
-    },
-    "en": {
-        "message": "{measures} measures can pay one applicant in pairs ({pairs} pairs) and the text never "
-        "says whether both are paid: {same} for the same subject, {capped} under a shared cap, "
-        "{rest} others",
-        "same_subject": "same subject: {a} and {b}, {amounts} for one applicant",
-        "shared_cap": "under the total cap {cap}: {a} and {b}, {amounts} for one applicant",
-        "rest": "{rest} other pairs among: {names} (`check --format json` lists each with its applicant)",
-        "hint": "one declaration settles all {pairs} pairs: `{fix}` (the highest only; `{added}` if both "
-        "are paid, `{exclusive}` if only one may be); or acknowledge a pair: "
-        '`{ack} P201 {{ a, b }} "reason"`',
-    },
-}
 
 
 def rank(plan: P.Plan, a: P.Measure, b: P.Measure) -> tuple[str, P.TotalCap | None]:
@@ -85,8 +62,7 @@ def group(ctx: Context, findings: Sequence[Diagnostic]) -> list[Diagnostic]:
         ranked.append((RANKS.index(kind), (order[na], order[nb]), d, cap))
     ranked.sort(key=lambda r: (r[0], r[1]))
     names = sorted({n for d in pairs for n in d.data["measures"]}, key=order.__getitem__)
-    chinese = ctx.chinese
-    text = _TEXT["zh" if chinese else "en"]
+    chinese = ctx.chinese  # the proposed code is written in the file's keywords
     count = {k: sum(1 for r in ranked if RANKS[r[0]] == k) for k in RANKS}
     members: list[dict[str, Any]] = []
     notes: list[Note] = []
@@ -103,34 +79,32 @@ def group(ctx: Context, findings: Sequence[Diagnostic]) -> list[Diagnostic]:
         members.append(member)
         if kind == "other":
             continue
-        shown = (" 与 " if chinese else " and ").join(str(amounts.get(n, "?")) for n in (na, nb))
-        notes.append(
-            Note(
-                text[kind].format(
-                    a=measure_label(by_name[na]),
-                    b=measure_label(by_name[nb]),
-                    amounts=shown,
-                    cap=f"`{cap.text}`" if cap is not None else "",
-                ),
-                d.span,
-            )
+        shown = msg("combine.amounts", a=str(amounts.get(na, "?")), b=str(amounts.get(nb, "?")))
+        a, b = measure_label(by_name[na]), measure_label(by_name[nb])
+        note = (
+            msg("combine.shared_cap", a=a, b=b, amounts=shown, cap=f"`{cap.text}`")
+            if cap is not None
+            else msg("combine.same_subject", a=a, b=b, amounts=shown)
         )
+        notes.append(Note(note, d.span))
     if count["other"]:
         others = sorted(
             {n for r in ranked if RANKS[r[0]] == "other" for n in r[2].data["measures"]},
             key=order.__getitem__,
         )
-        notes.append(Note(text["rest"].format(rest=count["other"], names=", ".join(others))))
+        notes.append(Note(msg("combine.rest", rest=count["other"], names=text(", ".join(others)))))
     fix_text = _declaration(names, chinese)
     span = _before(ctx, names)
-    hint = text["hint"].format(
+    hint = msg(
+        "combine.hint",
         pairs=len(pairs),
         fix=fix_text.strip(),
         added=spelling("combine", chinese) + " " + _mode("added", chinese),
         exclusive=spelling("combine", chinese) + " " + _mode("exclusive", chinese),
         ack=spelling("acknowledge", chinese),
     )
-    message = text["message"].format(
+    message = msg(
+        "combine.message",
         measures=len(names),
         pairs=len(pairs),
         same=count["same_subject"],

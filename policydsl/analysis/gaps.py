@@ -18,7 +18,9 @@ from policydsl.analysis.boxes import Interval, plan_constant
 from policydsl.analysis.smt import Encoder, Formula
 from policydsl.analysis.witness import literal
 from policydsl.diagnostics import Note
+from policydsl.messages import Message, msg, text
 from policydsl.plan import nodes as P
+from policydsl.syntax.keywords import spelling
 
 Site = tuple[P.Measure, P.Clause | None, Callable[[], list[Formula]], tuple[str, ...], str]
 
@@ -114,7 +116,7 @@ def _table(ctx: Context, node: P.Table, site: Site) -> None:
             code=codes.P401,
             targets=targets,
             span=node.span,
-            what=f"whether {where} can be used with {sym.name} = {member}",
+            what=msg("gaps.whether_key", where=where, fact=sym.name, member=member),
             facts=_facts(ctx, site, node) | {sym.name},
         )
         if answer is not None and answer.sat:
@@ -122,17 +124,21 @@ def _table(ctx: Context, node: P.Table, site: Site) -> None:
             witness = witness or answer.witness
     if not reachable:
         return
-    names = ", ".join(f"`{m}`（{members[m]}）" if members[m] != m else f"`{m}`" for m in reachable)
+    names = tuple(text(f"`{m}`（{members[m]}）" if members[m] != m else f"`{m}`") for m in reachable)
+    chinese = ctx.chinese
     ctx.add(
         Finding(
             codes.P401,
-            f"the tier table by `{sym.name}` in {where} has no tier for {names}: the amount is "
-            "undetermined for such an applicant",
+            msg("gaps.no_tier", fact=sym.name, where=where, names=names),
             node.span,
             targets,
             (),
-            f"add `{reachable[0]}: …` (or `otherwise: …`), or state `{reachable[0]}: unset` if the text "
-            "gives no figure",
+            msg(
+                "gaps.no_tier_hint",
+                key=reachable[0],
+                otherwise=spelling("otherwise", chinese),
+                unset=spelling("unset", chinese),
+            ),
             witness,
             {
                 "missing": reachable,
@@ -178,7 +184,7 @@ def _band(ctx: Context, node: P.Band, site: Site) -> None:
             code=codes.P402,
             targets=targets,
             span=node.span,
-            what=f"whether every value is covered by a band in {where}",
+            what=msg("gaps.whether_covered", where=where),
             facts=facts,
             show=subject_values,
         )
@@ -186,12 +192,12 @@ def _band(ctx: Context, node: P.Band, site: Site) -> None:
             _missing_year(ctx, node, site, answer)
         elif answer is not None and answer.sat:
             value = None if "subject" in answer.unset else answer.values.get("subject")
-            at = "" if value is None else f" = {literal(value, shown, ctx.chinese)}"
+            at = _at_value(value, shown, ctx)
             hint = _hole_hint(node, value, ctx)
             ctx.add(
                 Finding(
                     codes.P402,
-                    f"no band of {where} covers {_subject(node, ctx)}{at}: the amount is undetermined there",
+                    msg("gaps.no_band", where=where, subject=_subject(node, ctx), at=at),
                     node.span,
                     targets,
                     (),
@@ -213,22 +219,21 @@ def _band(ctx: Context, node: P.Band, site: Site) -> None:
                 code=codes.P403,
                 targets=targets,
                 span=b.span,
-                what=f"whether two bands of {where} overlap",
+                what=msg("gaps.whether_bands_overlap", where=where),
                 facts=facts,
                 show=subject_values,
             )
             if answer is None or not answer.sat:
                 continue
             value = None if "subject" in answer.unset else answer.values.get("subject")
-            at = "" if value is None else f" = {literal(value, shown, ctx.chinese)}"
+            at = _at_value(value, shown, ctx)
             ctx.add(
                 Finding(
                     codes.P403,
-                    f"two bands of {where} both cover {_subject(node, ctx)}{at}; the first one "
-                    "listed is used",
+                    msg("gaps.bands_overlap", where=where, subject=_subject(node, ctx), at=at),
                     b.span,
                     targets,
-                    (Note("the other band", a.span),),
+                    (Note(msg("gaps.other_band"), a.span),),
                     _overlap_hint(a, b, value, ctx),
                     answer.witness,
                     {**data_base, **ctx.witness_data(answer.witness)},
@@ -248,12 +253,11 @@ def _missing_year(ctx: Context, node: P.Band, site: Site, answer: Any) -> None:
     ctx.add(
         Finding(
             codes.P409,
-            f"the schedule by year of {where} gives no row for year {year} from {node.counted_from} "
-            f"(自{node.counted_from}当年起第{year}年, inside {said}): the amount is undetermined that year",
+            msg("gaps.missing_year", where=where, year=year, start=str(node.counted_from), said=said),
             node.span,
             targets,
             (),
-            f"add `第{year}年: …` to the schedule, or `第{year}年: unset` if the text gives no figure",
+            msg("gaps.missing_year_hint", year=year, unset=spelling("unset", ctx.chinese)),
             answer.witness,
             {
                 "year": year,
@@ -277,14 +281,19 @@ class _Shown:
 _NUMERIC = ("money", "percent", "number", "count", "per_unit", "duration")
 
 
-def _subject(node: P.Band | P.Brackets, ctx: Context) -> str:
+def _subject(node: P.Band | P.Brackets, ctx: Context) -> Message:
     subject = node.subject
     if isinstance(subject, P.FactRef):
         sym = ctx.plan.facts[subject.name]
-        return f"{sym.label} `{sym.name}`" if sym.label != sym.name else f"`{sym.name}`"
+        return text(f"{sym.label} `{sym.name}`" if sym.label != sym.name else f"`{sym.name}`")
     if isinstance(subject, P.ParamRef):
-        return f"`{subject.name}`"
-    return "the band's subject" if isinstance(node, P.Band) else "the brackets' subject"
+        return text(f"`{subject.name}`")
+    return msg("gaps.band_subject") if isinstance(node, P.Band) else msg("gaps.brackets_subject")
+
+
+def _at_value(value: Any, shown: _Shown, ctx: Context) -> Message:
+    """` = 1000万`, the value a finding is at (nothing when it has none)."""
+    return text("") if value is None else msg("gaps.at", value=literal(value, shown, ctx.chinese))
 
 
 def _bounds(row: P.BandRow) -> list[tuple[str, P.Expr, str]]:
@@ -308,29 +317,25 @@ def _intervals_disjoint(a: P.BandRow, b: P.BandRow, ctx: Context) -> bool:
     return ia is not None and ib is not None and ia.meet(ib).empty
 
 
-def _hole_hint(node: P.Band, value: Any, ctx: Context) -> str | None:
+def _hole_hint(node: P.Band, value: Any, ctx: Context) -> Message:
+    missing = msg("gaps.add_band_hint", otherwise=spelling("otherwise", ctx.chinese))
     if value is None:
-        return "add the missing band, or an `otherwise` band"
+        return missing
     excluding = [
         word for row in node.rows for _, b, word in _bounds(row) if plan_constant(b, ctx.plan) == value
     ]
     if len(excluding) >= 2:
-        words = " and ".join(f"`{w}`" for w in excluding[:2])
-        return (
-            f"{words} both exclude the number (不满、超过 exclude it, 以上、以下 include it: Civil Code "
-            "Art. 1259); make one of them inclusive"
-        )
-    return "add the missing band, or an `otherwise` band"
+        words = msg("combine.amounts", a=f"`{excluding[0]}`", b=f"`{excluding[1]}`")
+        return msg("gaps.both_exclude_hint", words=words)
+    return missing
 
 
-def _overlap_hint(a: P.BandRow, b: P.BandRow, value: Any, ctx: Context) -> str:
+def _overlap_hint(a: P.BandRow, b: P.BandRow, value: Any, ctx: Context) -> Message:
     words = [word for row in (a, b) for _, bd, word in _bounds(row) if plan_constant(bd, ctx.plan) == value]
     if len(words) >= 2:
-        return (
-            f"`{words[0]}` and `{words[1]}` both include the number (以上、以下 include it, "
-            "不满、超过 exclude it: Civil Code Art. 1259); write `不满` for the lower band"
-        )
-    return "make the bands exclusive"
+        both = msg("combine.amounts", a=f"`{words[0]}`", b=f"`{words[1]}`")
+        return msg("gaps.both_include_hint", words=both)
+    return msg("gaps.exclusive_hint")
 
 
 # ---------------------------------------------------------------------------------- brackets
@@ -387,9 +392,9 @@ def _brackets(ctx: Context, node: P.Brackets, site: Site) -> None:
     def subject_values() -> dict[str, Any]:
         return {"subject": enc.num(node.subject)}
 
-    def at(answer: Any) -> str:
+    def at(answer: Any) -> Message:
         value = None if "subject" in answer.unset else answer.values.get("subject")
-        return "" if value is None else f" = {literal(value, shown, ctx.chinese)}"
+        return _at_value(value, shown, ctx)
 
     subject = _subject(node, ctx)
     rows = node.rows
@@ -405,7 +410,7 @@ def _brackets(ctx: Context, node: P.Brackets, site: Site) -> None:
             code=codes.P405,
             targets=targets,
             span=rows[i + 1].span,
-            what=f"whether the progressive brackets of {where} leave a gap",
+            what=msg("gaps.whether_bracket_gap", where=where),
             facts=facts,
             show=subject_values,
         )
@@ -414,12 +419,11 @@ def _brackets(ctx: Context, node: P.Brackets, site: Site) -> None:
         ctx.add(
             Finding(
                 codes.P405,
-                f"no bracket of {where} charges {subject}{at(answer)}: the part of it between two "
-                "brackets earns nothing",
+                msg("gaps.bracket_gap", where=where, subject=subject, at=at(answer)),
                 rows[i + 1].span,
                 targets,
-                (Note("the bracket before", rows[i].span),),
-                "start each bracket where the one before ends (`不超过 1000万` then `超过 1000万`)",
+                (Note(msg("gaps.bracket_before"), rows[i].span),),
+                msg("gaps.bracket_gap_hint"),
                 answer.witness,
                 {**data_base, **ctx.witness_data(answer.witness)},
             )
@@ -437,7 +441,7 @@ def _brackets(ctx: Context, node: P.Brackets, site: Site) -> None:
                 code=codes.P406,
                 targets=targets,
                 span=rows[j].span,
-                what=f"whether two progressive brackets of {where} overlap",
+                what=msg("gaps.whether_brackets_overlap", where=where),
                 facts=facts,
                 show=subject_values,
             )
@@ -446,12 +450,11 @@ def _brackets(ctx: Context, node: P.Brackets, site: Site) -> None:
             ctx.add(
                 Finding(
                     codes.P406,
-                    f"two brackets of {where} both charge the part of {subject}{at(answer)}: that part "
-                    "is paid twice",
+                    msg("gaps.brackets_overlap", where=where, subject=subject, at=at(answer)),
                     rows[j].span,
                     targets,
-                    (Note("the other bracket", rows[i].span),),
-                    "write the brackets in ascending order, each starting where the one before ends",
+                    (Note(msg("gaps.other_bracket"), rows[i].span),),
+                    msg("gaps.brackets_overlap_hint"),
                     answer.witness,
                     {**data_base, **ctx.witness_data(answer.witness)},
                 )

@@ -53,6 +53,9 @@ RLIMIT_REASON = "rlimit"  # the reason of a question stopped by the step limit
 # costs at most this much more; not counted against the analysis budget, which counts checks.
 TIDY_TRIES = 24
 _WAN_EXPONENT = 4  # a money figure is tried at 1万 and rounder first: 0.01元 is a solver's edge value
+# The powers of ten a shown amount is made a multiple of (Session.round_amounts): from 0.01元 (the
+# fen, below which no amount is shown) to 1亿.
+_AMOUNT_EXPONENTS = (-2, 8)
 # why an extreme is undecided when the solver's answer and the values it gives disagree
 _UNWITNESSED = (
     "the solver's values do not bear out its answer, as when an amount is divided by a fact that can be 0"
@@ -1321,11 +1324,16 @@ class Session:
 
     # ------------------------------------------------------------------ queries
     def check(
-        self, formulas: Sequence[Formula], facts: Iterable[str] = (), show: Mapping[str, Term] | None = None
+        self,
+        formulas: Sequence[Formula],
+        facts: Iterable[str] = (),
+        show: Mapping[str, Term] | None = None,
+        round_shown: bool = False,
     ) -> Answer:
         """Is there an applicant satisfying every formula (and the domain)?  With sat, a witness
         over `facts` (fact names, and `param:<name>` for unset parameters) and the values of the
-        `show` terms."""
+        `show` terms; with `round_shown`, the shown terms (amounts) are made round figures first
+        (`round_amounts`), then the facts (`tidy`)."""
         started = time.perf_counter()
         self.calls += 1
         try:
@@ -1341,7 +1349,10 @@ class Session:
             first = model
 
             def decode() -> tuple[Witness, dict[str, Fraction | None], frozenset[str]]:
-                chosen = self.tidy(asked, facts, first)
+                chosen, held = first, list[Formula]()
+                if round_shown and show:
+                    chosen, held = self.round_amounts(asked, list(show.values()), first)
+                chosen = self.tidy([*asked, *held], facts, chosen)
                 return self.witness(chosen, facts), *self._values(chosen, show)
 
             return Answer("sat", self._ms(started), decode=decode)
@@ -1389,6 +1400,44 @@ class Session:
                     )
                 )
             return model
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def round_amounts(
+        self, formulas: Sequence[Formula], terms: Sequence[Term], model: _Merged
+    ) -> tuple[_Merged, list[Formula]]:
+        """A solution of `formulas` whose `terms` (amounts, in yuan) are round figures where the
+        region allows: each term in turn is made a multiple of the largest power of ten it can be,
+        up to its own order of magnitude (165万 becomes 100万 or 200万, not 1亿) or 1万 for a smaller
+        amount (0.01元 becomes 1万 where it can), while staying above zero; the power is found by
+        bisection (a multiple of 10^k is one of every lower power), at most four questions a term,
+        none for a figure of one or two significant digits already.  Returns the solution and the
+        constraints that hold the figures, for `tidy` to keep.  An overlap of 50万 and 1万 is one a
+        drafter believes; one of 50万 and 0.01元 is a solver's edge."""
+        started = time.perf_counter()
+        held: list[Formula] = []
+        try:
+            for term in terms:
+                value = _as_fraction(model.eval(term, model_completion=True))
+                if value is None or value <= 0:
+                    continue
+                real = z3.ToReal(term) if z3.is_int(term) else term
+                low = _power_of_ten(value)
+                high = min(max(math.floor(math.log10(value)), _WAN_EXPONENT), _AMOUNT_EXPONENTS[1])
+                if low >= high - 1 and value >= 10**_WAN_EXPONENT:
+                    high = low  # one or two significant digits already
+                while low < high:
+                    mid = (low + high + 1) // 2
+                    multiple = z3.IsInt(real / z3.RealVal(Fraction(10) ** mid, self.enc.ctx))
+                    status, found, _ = self._decide([*formulas, *held, multiple, real > 0])
+                    if status == "sat" and found is not None:
+                        model, low = found, mid
+                    else:
+                        high = mid - 1
+                # held for the facts' tidying too, which would otherwise move the figure again
+                if low >= _AMOUNT_EXPONENTS[0]:
+                    held += [z3.IsInt(real / z3.RealVal(Fraction(10) ** low, self.enc.ctx)), real > 0]
+            return model, held
         finally:
             self.seconds += time.perf_counter() - started
 
@@ -1602,6 +1651,16 @@ class Session:
     @staticmethod
     def _ms(started: float) -> int:
         return int((time.perf_counter() - started) * 1000)
+
+
+def _power_of_ten(value: Fraction) -> int:
+    """The largest power of ten (within _AMOUNT_EXPONENTS) of which `value` (> 0) is a multiple;
+    the lowest one when it is a multiple of none (a third of a fen)."""
+    low, high = _AMOUNT_EXPONENTS
+    for exponent in range(high, low - 1, -1):
+        if (value / Fraction(10) ** exponent).denominator == 1:
+            return exponent
+    return low - 1
 
 
 def _rounder(value: Fraction, floor: int | None) -> list[Fraction]:

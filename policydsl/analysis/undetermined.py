@@ -114,19 +114,21 @@ def _shared_limits(ctx: Context) -> None:
     it: the text does not say which is cut; the evaluation pays the measures counted first, in the
     order written, and cuts the measure stating the limit first (docs/semantics.md)."""
     for holder, limit in ctx.plan.shared_limits:
-        order = "、".join(f"`{n}`" for n in limit.measures)
+        order = tuple(text(f"`{n}`") for n in limit.measures)
         ctx.add(
             Finding(
                 codes.P710,
-                f"{measure_label(holder)} shares its funding limit `{limit.text}` with {order}: when "
-                f"their awards together pass it, `{holder.name}` is cut first, then the measures "
-                "counted from the last written to the first; the text does not say in which order "
-                "(a reading)",
+                msg(
+                    "undetermined.shared_limit",
+                    measure=measure_label(holder),
+                    limit=limit.text,
+                    order=order,
+                    holder=holder.name,
+                ),
                 limit.span,
                 (holder.name, *limit.measures),
                 (),
-                "reorder the measures after `counting` if the text pays one of them first, and "
-                "acknowledge the reading once a reviewer has agreed to it",
+                msg("undetermined.shared_limit_hint", counting=spelling("counting", ctx.chinese)),
                 data={"measures": [holder.name, *limit.measures], "cites": ctx.cites(holder)},
             )
         )
@@ -141,16 +143,19 @@ def check_left_unset(ctx: Context) -> None:
         v = header.validity
         begins = header.issued if v.start == "issued" else v.start
         if isinstance(begins, PartialDate):
-            known = "year" if begins.month is None else "month"
+            known = (
+                msg("undetermined.validity_partial_year")
+                if begins.month is None
+                else msg("undetermined.validity_partial_month")
+            )
             ctx.add(
                 Finding(
                     codes.P705,
-                    f"the policy's validity start is known only to the {known}: "
-                    "whether it is in force on a day of that period is undetermined",
+                    known,
                     v.span,
                     ("validity",),
                     (),
-                    "give the start date once it is known",
+                    msg("undetermined.validity_open_hint"),
                 )
             )
         elif v.start is None or (v.start == "issued" and header.issued is None):
