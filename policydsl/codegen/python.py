@@ -425,13 +425,9 @@ class PythonGenerator:
             case P.Cmp():
                 left = self.expr(e.left)
                 right = self.expr(e.right)
-                roles = self.roles_test(e.left, left, e.right, right)
-                if roles is not None:  # `applicant == k`: the applicant has role k
-                    if e.op == "==":
-                        code = roles
-                    else:  # the fast path's one role compares as a text; a set has not the role
-                        code = roles.replace(" == ", " != ", 1) if self.fast else f"not {roles}"
-                    return self.none_if([left, right], code, "c")
+                roles = self.roles_test(e.left, left, e.right, right, e.op)
+                if roles is not None:  # `applicant == k`: the applicant has role k (`!=`: has not)
+                    return self.none_if([left, right], roles, "c")
                 return self.none_if([left, right], f"{left.inner()} {_OP_SYMBOLS[e.op]} {right.inner()}", "c")
             case P.Since():
                 return self.since(e)
@@ -523,15 +519,17 @@ class PythonGenerator:
             return Val(code, False, atomic=False)
         return self.bind(f"None if {' or '.join(tests)} else {code}", True, prefix)
 
-    def roles_test(self, a: P.Expr, a_val: Val, b: P.Expr, b_val: Val) -> str | None:
-        """`has_role(roles, (k,))` for a comparison of the applicant's roles (`a`) with a kind (`b`,
-        either way round); None for any other comparison.  The fast path takes one role, as a text."""
+    def roles_test(self, a: P.Expr, a_val: Val, b: P.Expr, b_val: Val, op: str) -> str | None:
+        """`has_role(roles, (k,))` for a comparison `a op b` (`==` or `!=`) of the applicant's roles
+        with a kind, either way round (`not has_role(…)` for `!=`); None for any other comparison.
+        The fast path takes one role, as a text, and compares it with `op`."""
         for subject, value, kind in ((a, b_val, b), (b, a_val, a)):
             if P.roles_fact(subject, self.plan.facts) and isinstance(kind, P.EnumConst):
                 local = self.fact_local(subject.name) if isinstance(subject, P.FactRef) else ""
                 if self.fast:
-                    return f"{local} == {value.inner()}"
-                return f"has_role({local}, ({value.inner()},))"
+                    return f"{local} {_OP_SYMBOLS[op]} {value.inner()}"
+                test = f"has_role({local}, ({value.inner()},))"
+                return test if op == "==" else f"not {test}"
         return None
 
     def fact_local(self, name: str) -> str:
