@@ -49,18 +49,34 @@ def module_source(path: Path) -> str:
 
 
 RUNTIME_MARK = "# ... the text of policydsl/evaluation/runtime.py, inlined here ...\n"
+SUPPORT_MARK = "# ... the text of policydsl/codegen/support.py, inlined here ...\n"
+
+
+def policy_part(module: GeneratedModule) -> str:
+    """The generated module with the inlined runtime and support elided: its header, imports and the
+    policy's own code (the inlined texts change on their own schedule; the test below checks they
+    are inlined whole)."""
+    source = module.source()
+    for body, mark in ((module.runtime_body(), RUNTIME_MARK), (module.support_body(), SUPPORT_MARK)):
+        body = body.rstrip("\n") + "\n"
+        assert source.count(body) == 1
+        source = source.replace(body, mark)
+    return source
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_golden_module(path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The generated module, with the inlined runtime elided (it is runtime.py's own text, which
-    changes on its own schedule; the test below checks it is inlined whole)."""
+    """The generated module's own part (header, imports, the policy's code)."""
     monkeypatch.chdir(ROOT)
-    module = generated(path)
-    source = module.source()
-    body = module.runtime_body().rstrip("\n") + "\n"
-    assert source.count(body) == 1
-    golden(path.with_suffix(".py"), source.replace(body, RUNTIME_MARK), update_golden)
+    golden(path.with_suffix(".py"), policy_part(generated(path)), update_golden)
+
+
+def test_golden_modules_hold_no_inlined_runtime() -> None:
+    """The goldens stop at the policy's code, so a change of the runtime or support churns none."""
+    for path in SOURCES:
+        text = path.with_suffix(".py").read_text(encoding="utf-8")
+        assert RUNTIME_MARK in text and SUPPORT_MARK in text, path.name
+        assert "def run_measure(" not in text and "def combine_total(" not in text, path.name
 
 
 def test_runtime_is_inlined_whole() -> None:
