@@ -238,9 +238,11 @@ FIX_CASES = {
     "citation not quoted, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 50万 依据 第十条\n}\n',
     "`=<` for `<=`, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 50万 如 服务家数 =< 3家\n}\n',
     # a percentage where an amount is due: their percentage, of the policy's first money fact
-    "percentage as an amount (E206)": _HEAD + 'fact investment "投资额": money >= 0\n'
+    "percentage as an amount (E206)": _HEAD
+    + 'fact investment "投资额": money >= 0\n'
     + 'measure m "措施" { award 30% }\n',
-    "percentage as an amount, Chinese keywords (E206)": _HEAD_ZH + '事实 投资 "投资额": 金额 >= 0\n'
+    "percentage as an amount, Chinese keywords (E206)": _HEAD_ZH
+    + '事实 投资 "投资额": 金额 >= 0\n'
     + '措施 m "措施" { 给予 30% }\n',
 }
 
