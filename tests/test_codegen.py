@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast as pyast
 import datetime
+import decimal
 import inspect
 import json
 import keyword
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from policydsl.codegen.python import GeneratedModule, Namer, PythonGenerator, ge
 from policydsl.codegen.writer import CodeWriter, Seq, literal, width
 from policydsl.commands.cli import main
 from policydsl.diagnostics import Sink
+from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from tests.conftest import DATA, ROOT, golden
@@ -994,3 +997,63 @@ def test_plain_amounts_written_out_agree_with_the_general_clause(
             result = support.run_measure(spec, f, {}, None, need, {}, [], explain, {"b": "b"}, rounding)
         results.append((result, need))
     assert results[0] == results[1]
+
+
+_STATUSES = [rt.DETERMINED, rt.CEILING, rt.UNDETERMINED, rt.INELIGIBLE]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c", "d", "e"]),
+        st.tuples(
+            st.sampled_from(_STATUSES),
+            st.one_of(st.none(), st.sampled_from([Decimal(0), Decimal("1.005"), Decimal("9E+59")])),
+        ),
+        max_size=5,
+    ),
+    st.sampled_from([("yuan", "half_up"), ("jiao", "down"), ("fen", "half_even")]),
+)
+def test_the_plain_total_agrees_with_the_general_combination(
+    amounts: dict[str, tuple[str, Decimal | None]], rounding: tuple[str, str]
+) -> None:
+    """support.plain_total (a policy without combination rules, total caps, other documents or
+    floors) gives what runtime.combine_total gives with none of them: statuses, amounts, the named
+    pairs, an overflow."""
+    from policydsl.codegen import support
+
+    labels = {n: f"措施{n.upper()}" for n in "abcde"}
+    rule = rt.Rounding(*rounding)
+    with decimal.localcontext(rt.CONTEXT):
+        general = support.combine(amounts, [], [], rule, labels=labels)
+        plain = support.plain_total(amounts, rule, support.pair_texts(labels))
+    assert plain == general
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_a_failed_yes_no_or_enumeration_requirement_reads_its_reason_from_a_table(path: Path) -> None:
+    """The reasons worked out when the module is loaded are runtime.unmet's for each value, and the
+    module looks them up only for requirements on one yes/no or enumeration fact."""
+    from policydsl.codegen import support
+
+    module = generated(path)
+    names = re.findall(r"^(UNMET_\d+)_TEXTS = unmet_texts\(\1\)$", module.policy, re.M)
+    evaluator = module.load()
+    for name in names:
+        data = getattr(evaluator, name)
+        ((shape, fact, _, kind, _, members, *_),) = data[2]
+        assert (shape, kind) in (("is", "bool"), ("in", "enum"))
+        values = [True, False] if shape == "is" else [key for key, _ in members]
+        for value in [*values, None]:
+            text = rt.UNMET + rt.unmet(data, {fact: value}, None)
+            assert getattr(evaluator, name + "_TEXTS")[value] == text
+            assert support.unmet_texts(data)[value] == text
+
+
+def test_the_optional_parts_of_a_total_are_passed_by_name() -> None:
+    """`floors`, `others` and `labels` of runtime.combine_total and support.combine are keyword-only,
+    so no caller (the generated module, the interpreter, the API) passes `None, (), labels` by place."""
+    from policydsl.codegen import support
+
+    for func in (rt.combine_total, support.combine):
+        params = inspect.signature(func).parameters
+        assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in ("floors", "others", "labels"))

@@ -961,7 +961,7 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     if applicant is None:
         need.add("applicant")
         unknown.append("适用主体为 企业")
-    elif not has_role(applicant, ("enterprise",)):
+    elif "enterprise" not in applicant:
         failures.append("适用主体为 企业")
     if failures:
         return measure_result(SPEC_center[0], INELIGIBLE, failures, conditions)
@@ -1034,7 +1034,7 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
     if applicant is None:
         need.add("applicant")
         unknown.append("适用主体为 企业、园区")
-    elif not has_role(applicant, ("enterprise", "park")):
+    elif applicant.isdisjoint(("enterprise", "park")):
         failures.append("适用主体为 企业、园区")
     if failures:
         return measure_result(SPEC_platform[0], INELIGIBLE, failures, conditions)
@@ -1390,7 +1390,7 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     if applicant is None:
         need.add("applicant")
         unknown.append("适用主体为 园区")
-    elif not has_role(applicant, ("park",)):
+    elif "park" not in applicant:
         failures.append("适用主体为 园区")
     if failures:
         return measure_result(SPEC_misc[0], INELIGIBLE, failures, conditions)
@@ -2171,7 +2171,7 @@ def decide(
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
         floors = {name: m.floor for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors, (), LABELS)
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, floors=floors, labels=LABELS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -2221,6 +2221,6 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)
-        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
+        return combine(amounts, COMBINES, caps, ROUNDING, labels=LABELS)
     finally:
         setcontext(saved)

@@ -45,6 +45,8 @@ LABELS: dict[str, str] = {
     "whole": "整数",
 }
 COMBINES: list[tuple[str, list[str]]] = []
+# the pairs of measures by their labels, as a total paid by several names them
+PAIRS = pair_texts(LABELS)
 D_1000000 = Decimal("1.00E+6")
 D_0 = Decimal("0")
 D_100000 = Decimal("1.0E+5")
@@ -663,7 +665,7 @@ def decide(
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, (), LABELS)
+        total = plain_total(amounts, ROUNDING, PAIRS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -712,7 +714,6 @@ def later_total(
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        caps: list[tuple[Decimal | None, list[str]]] = []
-        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
+        return plain_total(amounts, ROUNDING, PAIRS)
     finally:
         setcontext(saved)

@@ -387,9 +387,8 @@ def decide(
             COMBINES,
             total_caps(f, p, date),
             ROUNDING,
-            None,
-            other_awards(f, p, date),
-            LABELS,
+            others=other_awards(f, p, date),
+            labels=LABELS,
         )
         if not partial:
             require_facts({"total": total})
@@ -443,6 +442,6 @@ def later_total(
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
         others = other_awards(dict(zip(FACT_KEYS, values, strict=True)), {}, date)
-        return combine(amounts, COMBINES, caps, ROUNDING, None, others, LABELS)
+        return combine(amounts, COMBINES, caps, ROUNDING, others=others, labels=LABELS)
     finally:
         setcontext(saved)

@@ -323,7 +323,7 @@ def decide(
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, (), LABELS)
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, labels=LABELS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -373,6 +373,6 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)
-        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
+        return combine(amounts, COMBINES, caps, ROUNDING, labels=LABELS)
     finally:
         setcontext(saved)

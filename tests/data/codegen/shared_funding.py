@@ -81,6 +81,9 @@ UNMET_6 = (
     (("cmp", "investment", "投资总额", "money", None, (), ">", "0元", D_0),),
     True,
 )
+UNMET_1_TEXTS = unmet_texts(UNMET_1)
+UNMET_4_TEXTS = unmet_texts(UNMET_4)
+UNMET_5_TEXTS = unmet_texts(UNMET_5)
 FACT_SPECS: dict[str, FactSpec] = {
     "investment": FactSpec("investment", "投资总额", "money", None, (), ((">=", D_0),)),
     "public_funding": FactSpec(
@@ -217,7 +220,7 @@ def measure_lab_grant(f: Values, p: Values, date: Date, shared: Shared, explain:
     holds = lab
     conditions["lab_grant.require.1"] = holds
     if holds is False:
-        failures.append(UNMET + unmet(UNMET_1, f, date))
+        failures.append(UNMET_1_TEXTS[lab])
     elif holds is None:
         unknown.append(undecided_reason(UNMET_1, f))
     if failures:
@@ -276,7 +279,7 @@ def measure_pilot_grant(f: Values, p: Values, date: Date, shared: Shared, explai
     holds = pilot
     conditions["pilot_grant.require.1"] = holds
     if holds is False:
-        failures.append(UNMET + unmet(UNMET_4, f, date))
+        failures.append(UNMET_4_TEXTS[pilot])
     elif holds is None:
         unknown.append(undecided_reason(UNMET_4, f))
     if failures:
@@ -322,7 +325,7 @@ def measure_build_grant(f: Values, p: Values, date: Date, shared: Shared, explai
     holds = builder
     conditions["build_grant.require.1"] = holds
     if holds is False:
-        failures.append(UNMET + unmet(UNMET_5, f, date))
+        failures.append(UNMET_5_TEXTS[builder])
     elif holds is None:
         unknown.append(undecided_reason(UNMET_5, f))
     if failures:
@@ -582,7 +585,7 @@ def decide(
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, (), LABELS)
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, labels=LABELS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -632,6 +635,6 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
-        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
+        return combine(amounts, COMBINES, caps, ROUNDING, labels=LABELS)
     finally:
         setcontext(saved)

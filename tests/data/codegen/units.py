@@ -39,6 +39,8 @@ ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("planting", "green", "rd")
 LABELS: dict[str, str] = {"planting": "种植基地", "green": "绿色发展", "rd": "研发奖励"}
 COMBINES: list[tuple[str, list[str]]] = []
+# the pairs of measures by their labels, as a total paid by several names them
+PAIRS = pair_texts(LABELS)
 D_200000 = Decimal("2.0E+5")
 D_100 = Decimal("100")
 D_0 = Decimal("0")
@@ -705,7 +707,7 @@ def decide(
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, (), LABELS)
+        total = plain_total(amounts, ROUNDING, PAIRS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -754,7 +756,6 @@ def later_total(
     saved = getcontext()
     setcontext(FAST_CONTEXT)
     try:
-        caps: list[tuple[Decimal | None, list[str]]] = []
-        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
+        return plain_total(amounts, ROUNDING, PAIRS)
     finally:
         setcontext(saved)
