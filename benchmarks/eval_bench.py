@@ -102,7 +102,7 @@ def jiangmen_by_hand(f: dict[str, Any], today: datetime.date) -> Result:
     elif project == "cluster" and f["in_5n_cluster"]:
         out["cluster_pilot"] = ("ceiling", fen(min(investment * Decimal("0.8"), Decimal(500_000))))
     elif project == "talent" and f["training_sessions"] >= 10 and f["trainees"] >= 500:
-        out["talent"] = ("determined", Decimal("1000000.00"))
+        out["talent"] = ("ceiling", Decimal("1000000.00"))  # `award yearly`: up to 100万 a year
     elif project == "other":
         out["other_matters"] = ("undetermined", None)
     return out
@@ -199,13 +199,24 @@ def capped_by_funding(amount: Decimal, limit: Decimal, received: Decimal) -> Dec
     return fen(min(amount, room))
 
 
+def share_room(out: Result, names: tuple[str, ...], investment: Decimal, received: Decimal) -> None:
+    """Half the investment less the funding received, shared by the awards `names` in their order."""
+    left = max(Decimal(0), fen(investment * HALF - received))
+    for name in names:
+        status, amount = out[name]
+        if amount is not None:
+            amount = min(amount, left)
+            left -= amount
+            out[name] = (status, amount)
+
+
 def baoan_by_hand(f: dict[str, Any], today: datetime.date) -> Result:
     """The 21 Bao'an measures written directly, one rule each."""
     kind = f["applicant"]
     district = f["in_district"]
     out: Result = {}
     level = f["center_level"]
-    if kind == "ii_enterprise" and level in CENTER_CAPS:
+    if level in CENTER_CAPS:  # 三(二)1–3 name no applicant type
         amount = fen(min(f["center_upper_funding"] * HALF, CENTER_CAPS[level]))
         amount = capped_by_funding(amount, f["center_investment"] * HALF, f["center_public_funding"])
         out["innovation_center"] = ("determined", amount)
@@ -225,17 +236,19 @@ def baoan_by_hand(f: dict[str, Any], today: datetime.date) -> Result:
         out["standards"] = NO
     out["node_operation"] = (
         ("determined", Decimal("500000.00"))
-        if kind == "ii_enterprise"
-        and district
+        if district
         and f["node_operator"]
         and f["node_new_registrations"] > 20_000_000
         and f["node_monthly_resolutions"] > 1_000_000
         else NO
     )
-    if kind == "ii_enterprise" and district and f["node_builder"] and f["node_upper_funding"] > 0:
+    if district and f["node_builder"] and f["node_upper_funding"] > 0:
         amount = fen(min(f["node_upper_funding"], Decimal(10_000_000)))
-        amount = capped_by_funding(amount, f["node_investment"] * HALF, f["node_public_funding"])
         out["node_construction"] = ("determined", amount)
+        # its funding limit counts the innovation-centre award, paid first (shared funding limits)
+        share_room(
+            out, ("innovation_center", "node_construction"), f["node_investment"], f["node_public_funding"]
+        )
     else:
         out["node_construction"] = NO
     platform = kind == "platform"
@@ -264,15 +277,10 @@ def baoan_by_hand(f: dict[str, Any], today: datetime.date) -> Result:
         if platform and f["relocated"] and f["dual_business_in_district"] and f["revenue"] >= 20_000_000
         else NO
     )
-    if (
-        kind == "ii_enterprise"
-        and f["promo_production_line"]
-        and f["promo_validation"]
-        and f["promo_showcase"]
-    ):
-        amount = fen(min(f["promo_investment"] * HALF, Decimal(15_000_000)))
-        amount = capped_by_funding(amount, f["promo_investment"] * HALF, f["promo_public_funding"])
-        out["promotion_center"] = ("determined", amount)
+    if f["promo_production_line"] and f["promo_validation"] and f["promo_showcase"]:
+        out["promotion_center"] = ("determined", fen(min(f["promo_investment"] * HALF, Decimal(15_000_000))))
+        counted = ("innovation_center", "node_construction", "promotion_center")
+        share_room(out, counted, f["promo_investment"], f["promo_public_funding"])
     else:
         out["promotion_center"] = NO
     if kind == "service_provider" and f["pool_member"]:

@@ -79,9 +79,9 @@ class PolicyEvaluator:
                 interpreter.combines(),
                 interpreter.total_caps(env),
                 interpreter.rounding,
-                floors,
-                interpreter.others(env),
-                {name: m.label for name, m in decision.measures.items()},
+                floors=floors,
+                others=interpreter.others(env),
+                labels={name: m.label for name, m in decision.measures.items()},
             )
 
     def constraints(self) -> list[Limit]:

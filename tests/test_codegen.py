@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast as pyast
 import datetime
+import decimal
 import inspect
 import json
 import keyword
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from policydsl.codegen.python import GeneratedModule, Namer, PythonGenerator, ge
 from policydsl.codegen.writer import CodeWriter, Seq, literal, width
 from policydsl.commands.cli import main
 from policydsl.diagnostics import Sink
+from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from tests.conftest import DATA, ROOT, golden
@@ -49,18 +52,34 @@ def module_source(path: Path) -> str:
 
 
 RUNTIME_MARK = "# ... the text of policydsl/evaluation/runtime.py, inlined here ...\n"
+SUPPORT_MARK = "# ... the text of policydsl/codegen/support.py, inlined here ...\n"
+
+
+def policy_part(module: GeneratedModule) -> str:
+    """The generated module with the inlined runtime and support elided: its header, imports and the
+    policy's own code (the inlined texts change on their own schedule; the test below checks they
+    are inlined whole)."""
+    source = module.source()
+    for body, mark in ((module.runtime_body(), RUNTIME_MARK), (module.support_body(), SUPPORT_MARK)):
+        body = body.rstrip("\n") + "\n"
+        assert source.count(body) == 1
+        source = source.replace(body, mark)
+    return source
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_golden_module(path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The generated module, with the inlined runtime elided (it is runtime.py's own text, which
-    changes on its own schedule; the test below checks it is inlined whole)."""
+    """The generated module's own part (header, imports, the policy's code)."""
     monkeypatch.chdir(ROOT)
-    module = generated(path)
-    source = module.source()
-    body = module.runtime_body().rstrip("\n") + "\n"
-    assert source.count(body) == 1
-    golden(path.with_suffix(".py"), source.replace(body, RUNTIME_MARK), update_golden)
+    golden(path.with_suffix(".py"), policy_part(generated(path)), update_golden)
+
+
+def test_golden_modules_hold_no_inlined_runtime() -> None:
+    """The goldens stop at the policy's code, so a change of the runtime or support churns none."""
+    for path in SOURCES:
+        text = path.with_suffix(".py").read_text(encoding="utf-8")
+        assert RUNTIME_MARK in text and SUPPORT_MARK in text, path.name
+        assert "def run_measure(" not in text and "def combine_total(" not in text, path.name
 
 
 def test_runtime_is_inlined_whole() -> None:
@@ -978,3 +997,63 @@ def test_plain_amounts_written_out_agree_with_the_general_clause(
             result = support.run_measure(spec, f, {}, None, need, {}, [], explain, {"b": "b"}, rounding)
         results.append((result, need))
     assert results[0] == results[1]
+
+
+_STATUSES = [rt.DETERMINED, rt.CEILING, rt.UNDETERMINED, rt.INELIGIBLE]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c", "d", "e"]),
+        st.tuples(
+            st.sampled_from(_STATUSES),
+            st.one_of(st.none(), st.sampled_from([Decimal(0), Decimal("1.005"), Decimal("9E+59")])),
+        ),
+        max_size=5,
+    ),
+    st.sampled_from([("yuan", "half_up"), ("jiao", "down"), ("fen", "half_even")]),
+)
+def test_the_plain_total_agrees_with_the_general_combination(
+    amounts: dict[str, tuple[str, Decimal | None]], rounding: tuple[str, str]
+) -> None:
+    """support.plain_total (a policy without combination rules, total caps, other documents or
+    floors) gives what runtime.combine_total gives with none of them: statuses, amounts, the named
+    pairs, an overflow."""
+    from policydsl.codegen import support
+
+    labels = {n: f"措施{n.upper()}" for n in "abcde"}
+    rule = rt.Rounding(*rounding)
+    with decimal.localcontext(rt.CONTEXT):
+        general = support.combine(amounts, [], [], rule, labels=labels)
+        plain = support.plain_total(amounts, rule, support.pair_texts(labels))
+    assert plain == general
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_a_failed_yes_no_or_enumeration_requirement_reads_its_reason_from_a_table(path: Path) -> None:
+    """The reasons worked out when the module is loaded are runtime.unmet's for each value, and the
+    module looks them up only for requirements on one yes/no or enumeration fact."""
+    from policydsl.codegen import support
+
+    module = generated(path)
+    names = re.findall(r"^(UNMET_\d+)_TEXTS = unmet_texts\(\1\)$", module.policy, re.M)
+    evaluator = module.load()
+    for name in names:
+        data = getattr(evaluator, name)
+        ((shape, fact, _, kind, _, members, *_),) = data[2]
+        assert (shape, kind) in (("is", "bool"), ("in", "enum"))
+        values = [True, False] if shape == "is" else [key for key, _ in members]
+        for value in [*values, None]:
+            text = rt.UNMET + rt.unmet(data, {fact: value}, None)
+            assert getattr(evaluator, name + "_TEXTS")[value] == text
+            assert support.unmet_texts(data)[value] == text
+
+
+def test_the_optional_parts_of_a_total_are_passed_by_name() -> None:
+    """`floors`, `others` and `labels` of runtime.combine_total and support.combine are keyword-only,
+    so no caller (the generated module, the interpreter, the API) passes `None, (), labels` by place."""
+    from policydsl.codegen import support
+
+    for func in (rt.combine_total, support.combine):
+        params = inspect.signature(func).parameters
+        assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in ("floors", "others", "labels"))

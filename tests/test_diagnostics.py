@@ -237,7 +237,24 @@ FIX_CASES = {
     "thousands separator, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 1,000,000元\n}\n',
     "citation not quoted, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 50万 依据 第十条\n}\n',
     "`=<` for `<=`, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 50万 如 服务家数 =< 3家\n}\n',
+    # a percentage where an amount is due: their percentage, of the policy's first money fact
+    "percentage as an amount (E206)": _HEAD
+    + 'fact investment "投资额": money >= 0\n'
+    + 'measure m "措施" { award 30% }\n',
+    "percentage as an amount, Chinese keywords (E206)": _HEAD_ZH
+    + '事实 投资 "投资额": 金额 >= 0\n'
+    + '措施 m "措施" { 给予 30% }\n',
 }
+
+
+def test_a_percentage_as_an_amount_proposes_the_users_own_percentage_of_a_money_fact() -> None:
+    head = _HEAD + 'fact spent "已投入": money >= 0\nfact investment "投资额": money >= 0\n'
+    (error,) = _errors("case.policy", head + 'measure m "措施" { award 30% }\n')
+    assert error.code == "E206" and error.fix is not None and error.fix.text == "30% * spent"
+    assert error.hint is not None and "`30% * spent`" in error.hint
+    # without a money fact: a sample name, and nothing to apply
+    (error,) = _errors("case.policy", _HEAD + 'measure m "措施" { award 30% }\n')
+    assert error.fix is None and error.hint is not None and "`30% * investment`" in error.hint
 
 
 _ENGLISH_KEYWORDS = frozenset(english for english, _ in KEYWORDS.values())

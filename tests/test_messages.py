@@ -89,7 +89,7 @@ def test_a_chinese_file_gets_chinese_messages_and_hints_in_its_keywords() -> Non
     assert checked.source is not None
     text = format_text(sink.diagnostics, {"t.policy": checked.source}, "zh")
     assert "error[E201]: 不能把百分比和金额相加" in text
-    assert "= hint: 金额的百分比是乘积：`50% * 投资额`" in text
+    assert "= hint: 金额的百分比是乘积：`50% * investment`" in text  # its own money fact
     english = format_text(sink.diagnostics, {"t.policy": checked.source}, "en")
     assert "cannot add an amount of money to a percentage" in english
 

@@ -378,3 +378,28 @@ def test_one_role_by_its_name_skips_the_general_parser(
         {"association", "platform"}
     )
     assert len(parsed) == 1
+
+
+@pytest.mark.parametrize("op", ["==", "!="])
+@pytest.mark.parametrize("kind_first", [False, True])
+def test_the_generator_writes_a_roles_comparison_with_its_own_operator(op: str, kind_first: bool) -> None:
+    """`applicant == k` / `applicant != k`, either way round: the fast path (one role, a text) compares
+    with the written operator, the full path (a set) tests membership (`not in` for `!=`)."""
+    from policydsl.codegen.python import PythonGenerator, Val
+    from policydsl.plan import nodes as P
+
+    sink = Sink()
+    checked = check_text("t.policy", POLICY, sink)
+    assert checked.model is not None and checked.source is not None
+    gen = PythonGenerator(checked.model, checked.source.text, "t.policy")
+    subject, kind = P.FactRef("applicant"), P.EnumConst("applicant", "platform")
+    pair = [(subject, Val("applicant", False)), (kind, Val('"platform"', False))]
+    if kind_first:
+        pair.reverse()
+    (a, a_val), (b, b_val) = pair
+    gen.fast = True
+    assert gen.roles_test(a, a_val, b, b_val, op) == f'applicant {op} "platform"'
+    gen.fast = False
+    membership = "in" if op == "==" else "not in"
+    assert gen.roles_test(a, a_val, b, b_val, op) == f'"platform" {membership} applicant'
+    assert gen.roles_test(a, a_val, P.FactRef("revenue"), b_val, op) is None

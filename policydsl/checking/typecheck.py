@@ -232,8 +232,15 @@ class _Checker:
         policy, issuer, issued = (self.kw(k) for k in ("policy", "issuer", "issued"))
         return f'{policy} "{self.sample("title", "标题")}" {{ {issuer} "…" {issued} 2021-05-16 }}'
 
-    def share_example(self) -> str:
-        return f"50% * {self.sample('investment', '投资额')}"
+    def share_example(self, percent: ast.Expr | None = None) -> str:
+        """`<percent> * <amount>`: the user's percentage when it is written as a figure or a name
+        (else `50%`), times the policy's first money fact (a sample name when it has none)."""
+        share = percent.text if isinstance(percent, ast.Percent | ast.Name) else "50%"
+        return f"{share} * {self.money_fact() or self.sample('investment', '投资额')}"
+
+    def money_fact(self) -> str | None:
+        """The first money fact the policy declares, for code a hint proposes."""
+        return next((n for n, sym in self.model.facts.items() if sym.type.kind == "money"), None)
 
     def condition_example(self) -> str:
         subject, threshold = self.sample("revenue", "营业收入"), self.sample("threshold", "门槛")
@@ -887,8 +894,12 @@ class _Checker:
         ty = self.expr(node, T.MONEY)
         if ty.kind not in ("money", "error"):
             hint = None
+            fix: Fix | None = None
             if ty.kind == "percent":
-                hint = msg("hint.percent_of_what", code=self.share_example())
+                code = self.share_example(node)
+                hint = msg("hint.percent_of_what", code=code)
+                if isinstance(node, ast.Percent | ast.Name) and self.money_fact() is not None:
+                    fix = Fix(node.span, code)  # their percentage, of the policy's first amount
             elif ty.kind == "count":
                 subject = node.text if isinstance(node, ast.Name) else "…"
                 hint = msg("hint.times_per_unit", unit=str(ty.unit), code=f"5万/{ty.unit} * {subject}")
@@ -899,7 +910,7 @@ class _Checker:
             elif ty.kind == "number":
                 hint = msg("hint.write_amount")
             message = msg("check.must_be_money", what=_word(what), type=describe(ty))
-            self.sink.report(codes.E206, message, node.span, hint=hint)
+            self.sink.report(codes.E206, message, node.span, hint=hint, fix=fix)
 
     def funding_counted(self, m: ast.Measure, limit: ast.FundingLimit) -> None:
         """What a funding limit counts: money facts (funding already received) and the awards of

@@ -219,6 +219,13 @@ def _same_value_runs(rows: tuple[P.BandRow, ...]) -> list[list[P.BandRow]]:
     return runs
 
 
+def has_role_code(roles: str, kinds: list[str]) -> str:
+    """runtime.has_role written out: whether the set `roles` holds any of `kinds` (code of texts)."""
+    if len(kinds) == 1:
+        return f"{kinds[0]} in {roles}"
+    return f"not {roles}.isdisjoint(({', '.join(kinds)}))"
+
+
 class PythonGenerator:
     """Generates the evaluator module of one checked policy from its plan (`model`, its
     `source_text`, the policy file's `name`)."""
@@ -240,6 +247,8 @@ class PythonGenerator:
         self.texts: dict[str, str] = {}
         self.text_order: list[tuple[str, str]] = []
         self.tuples: dict[str, tuple[str, Seq]] = {}
+        # UNMET_N -> the constant of its reasons by value (support.unmet_texts)
+        self.unmet_tables: dict[str, str] = {}
         self.fn = _Fn(CodeWriter())
         self.param_funcs: dict[str, str] = {}
         # the full path's expression functions (support.Expr), one per distinct body
@@ -425,13 +434,9 @@ class PythonGenerator:
             case P.Cmp():
                 left = self.expr(e.left)
                 right = self.expr(e.right)
-                roles = self.roles_test(e.left, left, e.right, right)
-                if roles is not None:  # `applicant == k`: the applicant has role k
-                    if e.op == "==":
-                        code = roles
-                    else:  # the fast path's one role compares as a text; a set has not the role
-                        code = roles.replace(" == ", " != ", 1) if self.fast else f"not {roles}"
-                    return self.none_if([left, right], code, "c")
+                roles = self.roles_test(e.left, left, e.right, right, e.op)
+                if roles is not None:  # `applicant == k`: the applicant has role k (`!=`: has not)
+                    return self.none_if([left, right], roles, "c")
                 return self.none_if([left, right], f"{left.inner()} {_OP_SYMBOLS[e.op]} {right.inner()}", "c")
             case P.Since():
                 return self.since(e)
@@ -440,7 +445,7 @@ class PythonGenerator:
                 values = [self.s(v) for v in e.members]
                 options = "(" + ", ".join(values) + ("," if len(values) == 1 else "") + ")"
                 if P.roles_fact(e.subject, self.plan.facts) and not self.fast:  # any of the roles
-                    return self.none_if([subject], f"has_role({subject.inner()}, {options})", "c")
+                    return self.none_if([subject], has_role_code(subject.inner(), values), "c")
                 return self.none_if([subject], f"{subject.inner()} in {options}", "c")
             case P.And():
                 return self.and_(e)
@@ -523,15 +528,16 @@ class PythonGenerator:
             return Val(code, False, atomic=False)
         return self.bind(f"None if {' or '.join(tests)} else {code}", True, prefix)
 
-    def roles_test(self, a: P.Expr, a_val: Val, b: P.Expr, b_val: Val) -> str | None:
-        """`has_role(roles, (k,))` for a comparison of the applicant's roles (`a`) with a kind (`b`,
-        either way round); None for any other comparison.  The fast path takes one role, as a text."""
+    def roles_test(self, a: P.Expr, a_val: Val, b: P.Expr, b_val: Val, op: str) -> str | None:
+        """`k in roles` for a comparison `a op b` (`==` or `!=`) of the applicant's roles (a set)
+        with a kind, either way round (`k not in roles` for `!=`); None for any other comparison.
+        The fast path takes one role, as a text, and compares it with `op`."""
         for subject, value, kind in ((a, b_val, b), (b, a_val, a)):
             if P.roles_fact(subject, self.plan.facts) and isinstance(kind, P.EnumConst):
                 local = self.fact_local(subject.name) if isinstance(subject, P.FactRef) else ""
                 if self.fast:
-                    return f"{local} == {value.inner()}"
-                return f"has_role({local}, ({value.inner()},))"
+                    return f"{local} {_OP_SYMBOLS[op]} {value.inner()}"
+                return f"{value.inner()} {'in' if op == '==' else 'not in'} {local}"
         return None
 
     def fact_local(self, name: str) -> str:
@@ -1034,6 +1040,18 @@ class PythonGenerator:
             self.tuples[text] = (self.namer.get("unmet", text, f"UNMET_{count + 1}"), seq)
         return self.tuples[text][0]
 
+    def unmet_table(self, data: rt.Unmet, unmet: str) -> str | None:
+        """For a condition on one yes/no or enumeration fact (not the roles), the name of a module
+        constant holding its reason for each value of the fact (support.unmet_texts); else None."""
+        if len(data[2]) != 1:
+            return None
+        shape, _, _, kind, _, members, *_ = data[2][0]
+        if not ((shape == "is" and kind == "bool") or (shape == "in" and kind == "enum" and members)):
+            return None
+        if unmet not in self.unmet_tables:
+            self.unmet_tables[unmet] = self.namer.get("unmet_texts", unmet, f"{unmet}_TEXTS")
+        return self.unmet_tables[unmet]
+
     def gate(self, gate: P.Gate, key: bool) -> None:
         """A requirement written out (Interpreter.gate): its outcome into `conditions` under its key
         (a measure's, not a shared one), a failing one's reason into `failures`, an undecided one's
@@ -1044,9 +1062,14 @@ class PythonGenerator:
             w.line("holds = None if holds is None else not holds")
         if key:
             w.line(f"conditions[{self.s(gate.key)}] = holds")
-        unmet = self.unmet_code(gate_unmet(self.plan, gate))
+        data = gate_unmet(self.plan, gate)
+        unmet = self.unmet_code(data)
+        table = self.unmet_table(data, unmet)
         with w.block("if holds is False"):
-            w.line(f"failures.append(UNMET + unmet({unmet}, f, date))")
+            if table is not None:  # worked out when the module is loaded
+                w.line(f"failures.append({table}[{self.fact_local(data[2][0][1])}])")
+            else:
+                w.line(f"failures.append(UNMET + unmet({unmet}, f, date))")
         with w.block("elif holds is None"):
             w.line(f"unknown.append({'why or ' if raises else ''}undecided_reason({unmet}, f))")
 
@@ -1227,7 +1250,11 @@ class PythonGenerator:
             with w.block(f"if {kind} is None"):
                 w.line(f"need.add({literal(APPLICANT_FACT[0])})")
                 w.line(f"unknown.append({reason})")
-            w.display(f"elif not has_role({kind}, ", Seq([self.s(k) for k in applicants.kinds]), "):")
+            kinds = [self.s(k) for k in applicants.kinds]
+            if len(kinds) == 1:  # runtime.has_role written out
+                w.line(f"elif {kinds[0]} not in {kind}:")
+            else:
+                w.display(f"elif {kind}.isdisjoint(", Seq(kinds), "):")
             with w.indent():
                 w.line(f"failures.append({reason})")
         for gate in measure.gates:
@@ -1660,20 +1687,16 @@ class PythonGenerator:
             with w.block("if not partial"):
                 w.line("require_facts(measures)")
             w.line("amounts = {name: (m.status, m.amount) for name, m in measures.items()}")
-            others = "other_awards(f, p, date)" if self.plan.other_documents else "()"
-            floors = any(
-                c.amount.mode == "ceiling" and c.amount.floor for m in self.plan.measures for c in m.clauses
-            )
-            if floors:
-                w.line("floors = {name: m.floor for name, m in measures.items()}")
-            args = [
-                "amounts",
-                "COMBINES",
-                "total_caps(f, p, date)",
-                "ROUNDING",
-                "floors" if floors else "None",
-            ]
-            w.call("total = combine(", [*args, others, "LABELS"], ")")
+            if self.plain_total():
+                w.line("total = plain_total(amounts, ROUNDING, PAIRS)")
+            else:
+                args = ["amounts", "COMBINES", "total_caps(f, p, date)", "ROUNDING"]
+                if self.floors():
+                    w.line("floors = {name: m.floor for name, m in measures.items()}")
+                    args.append("floors=floors")
+                if self.plan.other_documents:
+                    args.append("others=other_awards(f, p, date)")
+                w.call("total = combine(", [*args, "labels=LABELS"], ")")
             if self.plan.other_documents:
                 with w.block("if not partial"):
                     w.line('require_facts({"total": total})')
@@ -1693,20 +1716,39 @@ class PythonGenerator:
         w = self.begin()
         self.save_context(w)
         with w.block("try"):
-            if self.plan.total_caps or any(len(pot.measures) > 1 for pot in self.plan.pots):
-                w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
+            if self.plain_total():
+                w.line("return plain_total(amounts, ROUNDING, PAIRS)")
             else:
-                w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
-            if self.plan.other_documents:
-                w.line("others = other_awards(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
-                w.line("return combine(amounts, COMBINES, caps, ROUNDING, None, others, LABELS)")
-            else:
-                w.line("return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)")
+                if self.total_capped():
+                    w.line("caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
+                else:
+                    w.line("caps: list[tuple[Decimal | None, list[str]]] = []")
+                if self.plan.other_documents:
+                    w.line("others = other_awards(dict(zip(FACT_KEYS, values, strict=True)), {}, date)")
+                    w.line("return combine(amounts, COMBINES, caps, ROUNDING, others=others, labels=LABELS)")
+                else:
+                    w.line("return combine(amounts, COMBINES, caps, ROUNDING, labels=LABELS)")
         with w.block("finally"):
             w.line("setcontext(saved)")
         args = ["amounts: Amounts", "values: tuple[Any, ...]", "date: datetime.date", "explain: bool"]
         comments = ["the total of an applicant the fast path decided, from its amounts"]
         self.end(out, "later_total", args, "MeasureResult", comments)
+
+    def floors(self) -> bool:
+        """Whether some measure pays a range with a floor (the total then has one)."""
+        return any(
+            c.amount.mode == "ceiling" and c.amount.floor for m in self.plan.measures for c in m.clauses
+        )
+
+    def total_capped(self) -> bool:
+        """Whether the total has caps: total_cap lines, or pots shared by several measures."""
+        return bool(self.plan.total_caps) or any(len(pot.measures) > 1 for pot in self.plan.pots)
+
+    def plain_total(self) -> bool:
+        """Whether the total is a plain sum (support.plain_total): no combination rules, no total
+        caps, no awards under other documents, no floors."""
+        plan = self.plan
+        return not (plan.combinations or self.total_capped() or plan.other_documents or self.floors())
 
     def save_context(self, w: CodeWriter) -> None:
         """Switch to the fast path's decimal context, keeping the caller's in `saved`."""
@@ -1814,6 +1856,9 @@ class PythonGenerator:
             Seq([literal(mode), Seq([literal(n) for n in names], "[", "]")]) for mode, names in combines
         ]
         out.display("COMBINES: list[tuple[str, list[str]]] = ", Seq(entries_c, "[", "]"))
+        if self.plain_total():
+            out.comment("the pairs of measures by their labels, as a total paid by several names them")
+            out.line("PAIRS = pair_texts(LABELS)")
         for text, name in self.decimals.items():
             out.line(f"{name} = Decimal({literal(text)})")
         for day, name in sorted(self.dates.items()):
@@ -1822,6 +1867,8 @@ class PythonGenerator:
             out.string(f"{name} = ", text)
         for name, seq in self.tuples.values():
             out.display(f"{name} = ", seq)
+        for unmet, name in self.unmet_tables.items():
+            out.line(f"{name} = unmet_texts({unmet})")
         out.extend(specs)
         out.extend(facts_cls)
         out.extend(functions)
@@ -1838,6 +1885,7 @@ _GENERATED = frozenset(
         "MEASURES",
         "LABELS",
         "COMBINES",
+        "PAIRS",
         "FACT_SPECS",
         "PARAM_SPECS",
         "NEEDED",

@@ -22,8 +22,10 @@ from policydsl.evaluation.runtime import (
     MAX_DIGITS,
     ROUNDING_MODES,
     ROUNDING_QUANTA,
+    UNDECLARED_PAIRS,
     UNDETERMINED,
     UNKNOWN,
+    UNMET,
     ZERO,
     Amounts,
     ClauseOutcome,
@@ -35,6 +37,7 @@ from policydsl.evaluation.runtime import (
     Unmet,
     _instalments,
     ceiling_step,
+    combine_precision,
     combine_total,
     fact_figure,
     failure,
@@ -144,6 +147,59 @@ def settle_unknown(
     return result
 
 
+def unmet_texts(data: Unmet) -> dict[Any, str]:
+    """The reason of a failed requirement on one yes/no or enumeration fact (`data`, one part), for
+    each value the fact can have and for None: worked out once, when the module is loaded, by
+    runtime.unmet itself (such a reason does not depend on the date)."""
+    part = data[2][0]
+    values = (True, False) if part[0] == "is" else tuple(key for key, _ in part[5])
+    return {value: UNMET + unmet(data, {part[1]: value}, None) for value in (*values, None)}
+
+
+def pair_texts(labels: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """`a+b` by the measures' labels, for each pair of measures a < b (runtime.combine_total's
+    undeclared pairs, named as its notes name them)."""
+    return {a: {b: f"{labels.get(a, a)}+{labels.get(b, b)}" for b in labels if a < b} for a in labels}
+
+
+def plain_total(
+    amounts: Amounts, rounding: Rounding, pairs: Mapping[str, Mapping[str, str]]
+) -> MeasureResult:
+    """runtime.combine_total for a policy with no combination rules, no total caps, no awards under
+    other documents and no floors: the sum of what the measures pay, a ceiling (naming every pair,
+    `pairs` from pair_texts) when more than one pays, since the policy never says they add up."""
+    paying = sorted([name for name, pair in amounts.items() if pair[0] != INELIGIBLE])
+    if not paying:
+        nothing = ["没有可获得的扶持"]
+        return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
+    reasons = []
+    precision = EXACT
+    value = ZERO
+    try:
+        for name in paying:
+            status, amount = amounts[name]
+            if status == UNDETERMINED or amount is None:
+                precision = UNKNOWN
+            elif status == CEILING and precision == EXACT:
+                precision = AT_MOST
+            if amount is not None:
+                value += amount
+        if len(paying) > 1:
+            precision = combine_precision(precision, AT_MOST)
+            said = [pairs[a][b] for i, a in enumerate(paying) for b in paying[i + 1 :]]
+            reasons.append(UNDECLARED_PAIRS + "、".join(said))
+        if precision == UNKNOWN:
+            return MeasureResult("total", "合计", None, UNDETERMINED, None, (), reasons, [], [], [], {}, None)
+        status = CEILING if precision == AT_MOST else DETERMINED
+        return MeasureResult(
+            "total", "合计", None, status, rounding(value), (), reasons, [], [], [], {}, None
+        )
+    except ARITHMETIC as exc:
+        total = MeasureResult("total", "合计", None, UNDETERMINED, None, (), [], [], [], [], {}, None)
+        total.reasons.append(failure("合计", exc))
+        return total
+
+
 def require_facts(measures: dict[str, MeasureResult]) -> None:
     """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
     for m in measures.values():
@@ -157,6 +213,7 @@ def combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    *,
     floors: Mapping[str, Decimal | None] | None = None,
     others: Sequence[OtherAward] = (),
     labels: Mapping[str, str] | None = None,
@@ -166,7 +223,9 @@ def combine(
     notes name measures by `labels`); undetermined, with the reason, when it cannot be computed."""
     try:
         if others or (floors is not None and any(f is not None for f in floors.values())):
-            return combine_total(amounts, combines, caps, rounding, floors, others, labels)
+            return combine_total(
+                amounts, combines, caps, rounding, floors=floors, others=others, labels=labels
+            )
         return _combine(amounts, combines, caps, rounding, labels)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
@@ -186,12 +245,12 @@ def _combine(
     for name, pair in amounts.items():
         if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(amounts, combines, caps, rounding, None, (), labels)
+                return combine_total(amounts, combines, caps, rounding, labels=labels)
             paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
         if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding, None, (), labels)
+            return combine_total(amounts, combines, caps, rounding, labels=labels)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
@@ -442,6 +501,7 @@ def run_measure(
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
     outs: list[Outcome] = []
+    failed: list[tuple[int, Unmet]] = []  # the clauses that fail, with the data of their reasons
     decided = True
     for clause in clauses:
         why = None
@@ -467,8 +527,9 @@ def run_measure(
                     holds, why = None, failure(text, exc)
             if negated and holds is not None:
                 holds = not holds
-            if holds is False:
-                applies, why = False, unmet(data, f, date)  # a clause that fails: its reason
+            if holds is False:  # a clause that fails: its reason is worked out below, if it is shown
+                applies = False
+                failed.append((len(outs), data))
                 break
             if holds is None:
                 applies = None
@@ -545,6 +606,13 @@ def run_measure(
             if share is None:
                 holds = None  # the share cannot be worked out, so neither can the stage
         stages.append((name, label, share, holds))
+    if failed and (
+        not decided
+        or general
+        or not any(o[0] and c[1] == "award" for c, o in zip(clauses, outs, strict=True))
+    ):
+        for i, data in failed:  # shown: some clause may be undecided, or no award applies
+            outs[i] = (False, None, EXACT, unmet(data, f, date), NO_STEPS, None)
     try:
         if not decided or general or not outs:
             outcomes = [

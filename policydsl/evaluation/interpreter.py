@@ -609,9 +609,9 @@ class Interpreter:
                     self.combines(),
                     self.total_caps(env),
                     self.rounding,
-                    floors,
-                    self.others(env),
-                    labels,
+                    floors=floors,
+                    others=self.others(env),
+                    labels=labels,
                 )
             except ARITHMETIC as exc:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)

@@ -1574,11 +1574,16 @@ def share_pot(
     return out
 
 
+# the note on a total whose measures the policy never says may add up (then the pairs, `a+b`)
+UNDECLARED_PAIRS = "政策未说明以下措施能否叠加，合计为上限："
+
+
 def combine_total(
     measures: Mapping[str, tuple[str, Decimal | None]],
     combines: Sequence[tuple[str, Sequence[str]]],
     total_caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    *,
     floors: Mapping[str, Decimal | None] | None = None,
     others: Sequence[OtherAward] = (),
     labels: Mapping[str, str] | None = None,
@@ -1673,7 +1678,7 @@ def combine_total(
         lows = None
         precision = combine_precision(precision, AT_MOST)
         pairs = "、".join(f"{named([a])}+{named([b])}" for a, b in undeclared)
-        total.reasons.append(f"政策未说明以下措施能否叠加，合计为上限：{pairs}")
+        total.reasons.append(UNDECLARED_PAIRS + pairs)
     value = ZERO
     for n in names:
         if amounts[n] is None:
