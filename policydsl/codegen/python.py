@@ -1034,16 +1034,14 @@ class PythonGenerator:
             self.tuples[text] = (self.namer.get("unmet", text, f"UNMET_{count + 1}"), seq)
         return self.tuples[text][0]
 
-    def gate(self, gate: P.Gate, key: bool) -> None:
-        """A requirement written out (Interpreter.gate): its outcome into `conditions` under its key
-        (a measure's, not a shared one), a failing one's reason into `failures`, an undecided one's
-        into `unknown`."""
+    def gate(self, gate: P.Gate) -> None:
+        """A requirement written out (Interpreter.gate): its outcome into `conditions` under its key,
+        a failing one's reason into `failures`, an undecided one's into `unknown`."""
         w = self.fn.w
         raises = self.test(gate.cond, gate.text, "holds", "why")
         if not gate.passes_when:
             w.line("holds = None if holds is None else not holds")
-        if key:
-            w.line(f"conditions[{self.s(gate.key)}] = holds")
+        w.line(f"conditions[{self.s(gate.key)}] = holds")
         unmet = self.unmet_code(gate_unmet(self.plan, gate))
         with w.block("if holds is False"):
             w.line(f"failures.append(UNMET + unmet({unmet}, f, date))")
@@ -1232,7 +1230,7 @@ class PythonGenerator:
                 w.line(f"failures.append({reason})")
         for gate in measure.gates:
             w.comment(f"{self.file_line(gate.where)}  {gate.kind} {gate.text}")
-            self.gate(gate, True)
+            self.gate(gate)
         if gates:
             with w.block("if failures"):
                 w.call("return measure_result(", [f"{spec}[0]", "INELIGIBLE", "failures", "conditions"])
@@ -1251,6 +1249,7 @@ class PythonGenerator:
         w.line("failures: list[str] = []")
         w.line("unknown: list[str] = []")
         w.line("need: set[str] = set()")
+        w.line("conditions: Conditions = {}")
         if any(self.may_raise(g.cond) for g in self.plan.eligibility):
             w.line("why = None")
         start, end = self.plan.validity.start, self.plan.validity.end
@@ -1281,8 +1280,8 @@ class PythonGenerator:
                 w.call("unknown.append(", [f'{why} + f"，评估日期 {{date.isoformat()}} 是否在有效期内未定"'])
         for gate in self.plan.eligibility:
             w.comment(f"{self.file_line(gate.where)}  require {gate.text}")
-            self.gate(gate, False)
-        w.line("return failures, unknown, need")
+            self.gate(gate)
+        w.line("return failures, unknown, need, conditions")
         comments = ["eligibility shared by every measure, and the policy's validity"]
         self.end(out, "shared_gates", ["f: Values", "p: Values", "date: Date"], "Shared", comments)
 
@@ -1634,7 +1633,27 @@ class PythonGenerator:
         finite = " and {v}.is_finite()" if kind_type == "Decimal" else ""
         return [f"type({{v}}) is {kind_type}{finite}", *value_tests(self, spec)]
 
+    def checks_table(self, out: CodeWriter) -> None:
+        """CHECKS, what support.add_checks lists for an explained decision: the shared requirements and,
+        per measure, its applicants gate, requirements and exclusions, and its spec."""
+
+        def gates(items: Sequence[P.Gate]) -> Seq:
+            pairs = [Seq([self.s(g.key), self.unmet_code(gate_unmet(self.plan, g))]) for g in items]
+            return Seq(pairs)
+
+        entries: list[str | Seq] = []
+        for measure in self.plan.measures:
+            a = measure.applicants
+            who: str | Seq = "None"
+            if a is not None:
+                who = Seq([self.s(a.reason), Seq([self.s(k) for k in a.kinds])])
+            spec = self.namer.get("spec", measure.name, "")  # named when the measure was written
+            entries.append(Seq([who, gates(measure.gates), spec], f"{self.s(measure.name)}: (", ")"))
+        out.blank(2)
+        out.display("CHECKS: Checks = ", Seq([gates(self.plan.eligibility), Seq(entries, "{", "}")]))
+
     def evaluate_funcs(self, out: CodeWriter) -> None:
+        self.checks_table(out)
         w = self.begin()
         w.line("f = read_facts(facts, strict)")
         w.line("ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)")
@@ -1652,6 +1671,11 @@ class PythonGenerator:
                         args = ["f", "p", "date", "shared", "explain"]
                         w.call(f"{self.s(measure.name)}: {func}(", args, "),")
                 w.line("}")
+            with w.block("if explain"):
+                role = "None"
+                if APPLICANT_FACT[0] in self.plan.facts:
+                    role = f"FACT_SPECS[{literal(APPLICANT_FACT[0])}]"
+                w.line(f"add_checks(measures, CHECKS, shared, f, p, date, {role})")
             if self.plan.shared_limits:
                 w.line("share_funding(measures, shared_limits(f, p, date), ROUNDING)")
 
@@ -1837,6 +1861,7 @@ _GENERATED = frozenset(
         "ROUNDED_ZERO",
         "MEASURES",
         "LABELS",
+        "CHECKS",
         "COMBINES",
         "FACT_SPECS",
         "PARAM_SPECS",

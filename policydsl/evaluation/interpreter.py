@@ -78,6 +78,9 @@ class Interpreter:
         self.title = plan.title
         self.validity = plan.validity
         self._conditions: dict[str, bool | None] = {}  # the measure being evaluated: each gate's outcome
+        # when explained: each shared requirement's and each clause condition's truth, in order
+        self._shared_truths: list[tuple[str, bool | None]] = []
+        self._truths: list[tuple[Any, bool | None]] = []
         self.overrides: dict[str, Any] = {}
         for name, raw in (params or {}).items():
             param = plan.params.get(name)
@@ -348,6 +351,8 @@ class Interpreter:
             if why:
                 outcome.unknown_reason = why
             applies = rt.and3(applies, lambda h=holds: h)  # type: ignore[misc]
+            if explain:
+                self._truths.append(((clause.id, i), holds))
             if applies is False:
                 outcome.failed = self.failed((clause.id, i), env)
                 break
@@ -480,6 +485,38 @@ class Interpreter:
         return failures, unknown
 
     def measure(
+        self, measure: P.Measure, env: _Env, shared: tuple[list[str], list[str], set[str]], explain: bool
+    ) -> rt.MeasureResult:
+        self._truths = []
+        result = self._measure(measure, env, shared, explain)
+        if explain:
+            result.checks = self.checks(measure, env, result, bool(shared[0]))
+        return result
+
+    def checks(
+        self, measure: P.Measure, env: _Env, result: rt.MeasureResult, shared_failed: bool
+    ) -> list[rt.Check]:
+        """Each condition evaluated for the measure, in order (runtime.check): the shared requirements,
+        then, unless one failed, the applicants gate and the measure's requirements and exclusions,
+        then, unless one failed, each clause's conditions up to the first that fails."""
+
+        def check(key: Any, holds: bool | None) -> rt.Check:
+            data = self.unmet[key]
+            return rt.check(data, holds, self.known(data, env), env.date)
+
+        out = [check(key, holds) for key, holds in self._shared_truths]
+        if shared_failed:
+            return out
+        if measure.applicants is not None:
+            kind = env.facts.get(APPLICANT_FACT[0], env.facts.get(APPLICANT_FACT[1]))
+            gate = measure.applicants
+            out.append(rt.role_check(gate.reason, gate.kinds, kind, self.specs[APPLICANT_FACT[0]]))
+        out += [check(g.key, result.conditions.get(g.key)) for g in measure.gates]
+        if any(c["value"] is False for c in out):
+            return out
+        return out + [check(key, holds) for key, holds in self._truths]
+
+    def _measure(
         self, measure: P.Measure, env: _Env, shared: tuple[list[str], list[str], set[str]], explain: bool
     ) -> rt.MeasureResult:
         result = rt.MeasureResult(
@@ -649,8 +686,10 @@ class Interpreter:
             if self.validity.vague is not None and not failures and not self._surely_in_force(env.date):
                 unknown.append(VAGUE.format(why=self.validity.vague, date=env.date.isoformat()))
         self._conditions = {}
+        self._shared_truths = []
         for gate in self.plan.eligibility:
             holds, why = self.test(gate.cond, env, gate.text)
+            self._shared_truths.append((gate.key, holds))
             if holds is False:
                 failures.append(rt.UNMET + self.failed(gate.key, env))
             elif holds is None:

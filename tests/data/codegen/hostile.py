@@ -34,8 +34,9 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
-Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
+# the shared requirements' failures, undecided ones, the facts they need, and each one's truth
+Shared = tuple[list[str], list[str], set[str], Conditions]
 # applies, amount, precision, why unknown, steps, the floor of a range (None: none)
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
@@ -276,6 +277,45 @@ MeasureSpec = tuple[
     bool,
     tuple[int, ...],
 ]
+
+
+# What add_checks lists: the shared requirements (key, Unmet), and per measure its applicants gate
+# (reason, kinds), its requirements and exclusions (key, Unmet) and its spec.
+Gates = tuple[tuple[str, Unmet], ...]
+Checks = tuple[Gates, dict[str, tuple[tuple[str, tuple[str, ...]] | None, Gates, MeasureSpec]]]
+
+
+def add_checks(
+    measures: Mapping[str, MeasureResult],
+    table: Checks,
+    shared: Shared,
+    f: Values,
+    p: Values,
+    date: Date,
+    role: FactSpec | None,
+) -> None:
+    """Each measure's conditions as evaluated (Interpreter.checks), for an explained decision: the
+    shared requirements, then, unless one failed, the applicants gate, the measure's requirements and
+    exclusions, then, unless one failed, each clause's conditions up to the first that fails.  The
+    gates' truths are those recorded; a clause's conditions are asked again (they read facts only)."""
+    common = [check(data, shared[3].get(key), f, date) for key, data in table[0]]
+    for name, result in measures.items():
+        applicants, gates, spec = table[1][name]
+        out = list(common)
+        if not shared[0]:
+            if applicants is not None and role is not None:
+                out.append(role_check(applicants[0], applicants[1], f.get(role.name), role))
+            out += [check(data, result.conditions.get(key), f, date) for key, data in gates]
+            if all(c["value"] is not False for c in out):
+                for clause in spec[1]:
+                    for test, text, negated, _, data in clause[6]:
+                        holds = truth(test, text, f, p, date, set())[0]
+                        if negated and holds is not None:
+                            holds = not holds
+                        out.append(check(data, holds, f, date))
+                        if holds is False:
+                            break
+        result.checks = out
 
 
 def amount(
@@ -1006,7 +1046,8 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
-    return failures, unknown, need
+    conditions: Conditions = {}
+    return failures, unknown, need, conditions
 
 
 # hostile.policy:21  第一条\n# injected
@@ -1364,6 +1405,9 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = ((), {"lambda": (None, (), SPEC_lambda), "补贴": (None, (), SPEC_2)})
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -1382,6 +1426,8 @@ def decide(
             "lambda": measure_lambda(f, p, date, shared, explain),
             "补贴": measure_2(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}

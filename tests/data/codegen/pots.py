@@ -34,8 +34,9 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
-Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
+# the shared requirements' failures, undecided ones, the facts they need, and each one's truth
+Shared = tuple[list[str], list[str], set[str], Conditions]
 # applies, amount, precision, why unknown, steps, the floor of a range (None: none)
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
@@ -134,13 +135,16 @@ def combine(
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
     floors: Mapping[str, Decimal | None] | None = None,
+    others: Sequence[OtherAward] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """The total under the combination rules, from (status, amount) per measure (and the `floors` of
-    ranges, when some measure has one); undetermined, with the reason, when it cannot be computed."""
+    ranges, when some measure has one, and the combinations with awards under other documents; its
+    notes name measures by `labels`); undetermined, with the reason, when it cannot be computed."""
     try:
-        if floors is not None and any(f is not None for f in floors.values()):
-            return combine_total(amounts, combines, caps, rounding, floors)
-        return _combine(amounts, combines, caps, rounding)
+        if others or (floors is not None and any(f is not None for f in floors.values())):
+            return combine_total(amounts, combines, caps, rounding, floors, others, labels)
+        return _combine(amounts, combines, caps, rounding, labels)
     except ARITHMETIC as exc:
         total = MeasureResult("total", "合计", None, UNDETERMINED, None)
         total.reasons.append(failure("合计", exc))
@@ -152,18 +156,19 @@ def _combine(
     combines: Sequence[tuple[str, Sequence[str]]],
     caps: Sequence[tuple[Decimal | None, Sequence[str]]],
     rounding: Rounding,
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureResult:
     """runtime.combine_total, with a short path for an applicant that at most one measure pays."""
     paying = None
     for name, pair in amounts.items():
         if pair[0] != INELIGIBLE:
             if paying is not None:
-                return combine_total(amounts, combines, caps, rounding)
+                return combine_total(amounts, combines, caps, rounding, None, (), labels)
             paying = name
     for cap, names in caps:
         # a cap over the paying measure (worked out or not), or a negative one, is the general case
         if (paying is not None and paying in names) or (cap is not None and cap < 0):
-            return combine_total(amounts, combines, caps, rounding)
+            return combine_total(amounts, combines, caps, rounding, None, (), labels)
     if paying is None:
         nothing = ["没有可获得的扶持"]
         return MeasureResult("total", "合计", None, INELIGIBLE, None, (), nothing, [], [], [], {}, None)
@@ -244,7 +249,7 @@ Figure = Expr | Decimal | tuple[Decimal, str] | None
 # a floor or an offset: (value, text as written)
 Bound = tuple[Expr | Decimal, str] | None
 Amount = tuple[
-    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound
+    Figure, str, Used, bool, tuple[tuple[Expr | Decimal, str], ...], str, Expr | None, Bound, Bound, bool
 ]
 Clause = tuple[
     str,
@@ -253,10 +258,11 @@ Clause = tuple[
     str | None,
     str,
     Amount,
-    tuple[tuple[Test, str, bool, Used], ...],
+    tuple[tuple[Test, str, bool, Used, Unmet], ...],
     str,
     str | None,
     int | None,
+    Used,
 ]
 Stage = tuple[str, str, Test, str, Expr | Decimal | None]
 MeasureSpec = tuple[
@@ -269,7 +275,47 @@ MeasureSpec = tuple[
     tuple[tuple[Test, str, str], ...],
     str | None,
     bool,
+    tuple[int, ...],
 ]
+
+
+# What add_checks lists: the shared requirements (key, Unmet), and per measure its applicants gate
+# (reason, kinds), its requirements and exclusions (key, Unmet) and its spec.
+Gates = tuple[tuple[str, Unmet], ...]
+Checks = tuple[Gates, dict[str, tuple[tuple[str, tuple[str, ...]] | None, Gates, MeasureSpec]]]
+
+
+def add_checks(
+    measures: Mapping[str, MeasureResult],
+    table: Checks,
+    shared: Shared,
+    f: Values,
+    p: Values,
+    date: Date,
+    role: FactSpec | None,
+) -> None:
+    """Each measure's conditions as evaluated (Interpreter.checks), for an explained decision: the
+    shared requirements, then, unless one failed, the applicants gate, the measure's requirements and
+    exclusions, then, unless one failed, each clause's conditions up to the first that fails.  The
+    gates' truths are those recorded; a clause's conditions are asked again (they read facts only)."""
+    common = [check(data, shared[3].get(key), f, date) for key, data in table[0]]
+    for name, result in measures.items():
+        applicants, gates, spec = table[1][name]
+        out = list(common)
+        if not shared[0]:
+            if applicants is not None and role is not None:
+                out.append(role_check(applicants[0], applicants[1], f.get(role.name), role))
+            out += [check(data, result.conditions.get(key), f, date) for key, data in gates]
+            if all(c["value"] is not False for c in out):
+                for clause in spec[1]:
+                    for test, text, negated, _, data in clause[6]:
+                        holds = truth(test, text, f, p, date, set())[0]
+                        if negated and holds is not None:
+                            holds = not holds
+                        out.append(check(data, holds, f, date))
+                        if holds is False:
+                            break
+        result.checks = out
 
 
 def amount(
@@ -286,8 +332,17 @@ def amount(
     """A clause's figure: `value` (None: the text leaves it unset, for `unset_reason`) as written in
     `text`, the facts its explanation shows (`used`), a `ceiling` or exact, its caps (value, text),
     the steps that show its `arithmetic` (blocks, the band applied, brackets), if any, and its
-    `floor` and `offset` (value, text), if any."""
-    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset)
+    `floor` and `offset` (value, text), if any.  The last field tells run_measure that the amount is
+    plain (a figure, caps that are figures, no steps, floor or offset), which it works out without a
+    call."""
+    plain = (
+        value is not None
+        and all(type(cap) is Decimal for cap, _ in caps)
+        and arithmetic is None
+        and floor is None
+        and offset is None
+    )
+    return (value, text, used, ceiling, caps, unset_reason, arithmetic, floor, offset, plain)
 
 
 def clause(
@@ -297,14 +352,16 @@ def clause(
     cite: str | None,
     head: str,
     amount: Amount,
-    conditions: tuple[tuple[Test, str, bool, Used], ...] = (),
+    conditions: tuple[tuple[Test, str, bool, Used, Unmet], ...] = (),
     conds: str = "",
     exception_of: str | None = None,
     priority: int | None = None,
 ) -> Clause:
     """An award or bonus clause: its explanation `head`, its `amount`, its conditions (test, text,
-    negated, facts shown) as written together in `conds`, and the default it is an exception of."""
-    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority)
+    negated, facts shown) as written together in `conds`, and the default it is an exception of.  The
+    last field is every fact the conditions show, in their order, for the explanation's head."""
+    shown = tuple(fact for condition in conditions for fact in condition[3])
+    return (id, kind, label, cite, head, amount, conditions, conds, exception_of, priority, shown)
 
 
 def stage(name: str, label: str, test: Test, text: str, share: Expr | Decimal | None) -> Stage:
@@ -326,7 +383,10 @@ def measure_spec(
     """A measure past its requirements: its `head` (name, label, article, payment forms), its clauses,
     the reason when no clause applies, its funding limits (limit, received, text; the last applies),
     instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
-    always settles it (`general`: a clause is an exception of another, or states a range's floor)."""
+    always settles it (`general`: a clause is an exception of another, or states a range's floor).
+    The last field is the order in which a settled measure lists its clauses: awards, then bonuses."""
+    order = tuple(i for i, c in enumerate(clauses) if c[1] == "award")
+    order += tuple(i for i, c in enumerate(clauses) if c[1] != "award")
     return (
         head,
         clauses,
@@ -337,6 +397,7 @@ def measure_spec(
         preferences,
         selection,
         general,
+        order,
     )
 
 
@@ -389,10 +450,10 @@ def run_measure(
 ) -> MeasureResult:
     """A measure whose requirements hold (or are not yet decided: `unknown`), on the facts
     (Interpreter.measure from its clauses on): its clauses, then their outcomes settled into its
-    result; the facts still needed are named as `needed` names them.  The clauses' conditions and the
-    settlement of a single clause are written out here, not called: truth and _settle_straight do the
-    same."""
-    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general = spec
+    result; the facts still needed are named as `needed` names them.  The clauses' conditions, a
+    clause whose amount is plain (see `amount`), and the settlement of a single clause are written out
+    here, not called: truth, _applies and _settle_straight do the same."""
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general, _ = spec
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
@@ -401,7 +462,7 @@ def run_measure(
     for clause in clauses:
         why = None
         applies: bool | None = True
-        for test, text, negated, _ in clause[6]:
+        for test, text, negated, _, data in clause[6]:
             if type(test) is tuple:
                 name, op, figure = test
                 holds = f.get(name)
@@ -423,16 +484,69 @@ def run_measure(
             if negated and holds is not None:
                 holds = not holds
             if holds is False:
-                applies = False
+                applies, why = False, unmet(data, f, date)  # a clause that fails: its reason
                 break
             if holds is None:
                 applies = None
-        if applies:
-            outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
-        else:
+        if not applies:
             outs.append((applies, None, EXACT, why, NO_STEPS, None))
             if applies is None:
                 decided = False
+            continue
+        amount = clause[5]
+        if not amount[9]:
+            outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
+            continue
+        # a plain amount (a figure, caps that are figures): _applies written out
+        steps: list[str] = []
+        if explain:
+            steps.append(
+                f"{clause[4]}（{clause[7]}；{facts_text(f, clause[10])}）" if clause[6] else clause[4]
+            )
+        figure = amount[0]
+        value: Any
+        try:
+            if type(figure) is Decimal:
+                value = figure
+            elif type(figure) is tuple:  # a figure times a fact
+                value = f.get(figure[1])
+                if value is None:
+                    need.add(figure[1])
+                else:
+                    value = figure[0] * value
+            else:
+                value = figure(f, p, date, need)  # type: ignore[misc,operator]
+            if explain and value is not None:
+                used = facts_text(f, amount[2]) if amount[2] else ""
+                amount_step(steps, amount[1], value.quantize(quantum, mode), used)
+        except Unset as exc:
+            outs.append((True, None, UNKNOWN, exc.what, steps, None))
+            continue
+        except ARITHMETIC as exc:
+            outs.append((True, None, UNKNOWN, failure(amount[1], exc), steps, None))
+            continue
+        if value is None:
+            outs.append((True, None, UNKNOWN, why, steps, None))
+            continue
+        for cap, quoted in amount[4]:
+            ceiling_figure: Decimal = cap  # type: ignore[assignment]  # a figure, in a plain amount
+            if ceiling_figure < value:
+                if explain:
+                    steps.append(f"封顶 {quoted}：{yuan(ceiling_figure)}（起作用）")
+                value = ceiling_figure
+            elif explain:
+                steps.append(f"封顶 {quoted}：{yuan(ceiling_figure)}（未起作用）")
+        try:
+            value = value.quantize(quantum, mode)
+        except ARITHMETIC as exc:
+            outs.append((True, None, UNKNOWN, failure(clause[2], exc), steps, None))
+            continue
+        if amount[3]:
+            if explain:
+                ceiling_step(steps, value, None)
+            outs.append((True, value, AT_MOST, why, steps, None))
+        else:
+            outs.append((True, value, EXACT, why, steps, None))
     funding = None
     for limit, received, text in funding_limits:  # every limit is worked out; the last applies
         funding = (safe_value(limit, f, p, date, need), safe_value(received, f, p, date, need), text)
@@ -450,22 +564,22 @@ def run_measure(
     try:
         if not decided or general or not outs:
             outcomes = [
-                ClauseOutcome(c[0], c[1], c[2], c[3], c[8], c[9], o[0], o[1], o[2], list(o[4]), o[3], o[5])
+                ClauseOutcome(*c[:4], c[8], c[9], o[0], o[1], o[2], list(o[4]), *_why(o))
                 for c, o in zip(clauses, outs, strict=True)
             ]
             finish_measure(result, outcomes, rounding, funding, stages, no_clawback)
         elif len(outs) > 1:
             _settle_straight(result, spec, outs, funding, stages, quantum, mode, rounding)
         else:  # one decided clause: _settle_straight written out
-            chosen, value, precision, why, steps, _ = outs[0]
+            chosen, value, precision, why, lines, _ = outs[0]
             cid = clauses[0][0]
             conditions[cid] = chosen
             if not chosen or clauses[0][1] != "award":
                 result.status = INELIGIBLE
-                result.reasons.append(none_reason)
+                result.reasons.append(none_applies([why if chosen is False else None], none_reason))
             else:
                 result.clauses.append(cid)
-                result.explanation.extend(steps)
+                result.explanation.extend(lines)
                 reasons = [why] if why else []
                 total = ZERO if value is None else ZERO + value
                 if funding is not None and precision != UNKNOWN:
@@ -488,7 +602,9 @@ def run_measure(
             result.explanation.append(note)
     if selection is not None and result.status != INELIGIBLE:
         result.selection = selection
-    return settle_unknown(result, unknown, need, needed)
+    if unknown or need:
+        return settle_unknown(result, unknown, need, needed)
+    return result
 
 
 def _applies(
@@ -504,15 +620,13 @@ def _applies(
 ) -> Outcome:
     """The outcome of a clause whose conditions hold: its amount after caps and rounding, the
     precision, the reason it cannot be told and the explanation steps (Interpreter.clause)."""
-    _, _, label, _, head, amount, conditions, conds, _, _ = clause
-    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of = amount
+    _, _, label, _, head, amount, conditions, conds, _, _, shown = clause
+    figure, quoted_amount, used_facts, ceiling, caps, unset_reason, arithmetic, floor_of, offset_of, _ = (
+        amount
+    )
     steps: list[str] = []
     if explain:
-        if not conditions:
-            steps.append(head)
-        else:
-            used = "；".join(filter(None, (facts_text(f, c[3]) for c in conditions if c[3])))
-            steps.append(f"{head}（{conds}；{used}）")
+        steps.append(f"{head}（{conds}；{facts_text(f, shown)}）" if conditions else head)
     if figure is None:  # no figure: the outcome is unknown whatever the caps say
         for cap, quoted in caps:
             try:
@@ -611,6 +725,12 @@ def _applies(
     return True, None, UNKNOWN, why, steps, None
 
 
+def _why(o: Outcome) -> tuple[str | None, Decimal | None, str | None]:
+    """An outcome's unknown reason, floor and failed condition, as ClauseOutcome takes them last
+    (a clause that does not apply keeps its failed condition where the others keep why unknown)."""
+    return (None, o[5], o[3]) if o[0] is False else (o[3], o[5], None)
+
+
 def _settle_straight(
     result: MeasureResult,
     spec: MeasureSpec,
@@ -622,30 +742,27 @@ def _settle_straight(
     rounding: Rounding,
 ) -> None:
     """runtime.finish_measure for a measure without exceptions whose clauses are all decided."""
-    awards: list[tuple[str, Outcome]] = []
-    bonuses: list[tuple[str, Outcome]] = []
+    clauses = spec[1]
     applies = False
-    for c, o in zip(spec[1], outs, strict=True):
+    for c, o in zip(clauses, outs, strict=True):
         result.conditions[c[0]] = o[0]
-        if c[1] == "award":
-            awards.append((c[0], o))
-            if o[0]:
-                applies = True
-        else:
-            bonuses.append((c[0], o))
+        if o[0] and c[1] == "award":
+            applies = True
     if not applies:
         result.status = INELIGIBLE
-        result.reasons.append(spec[2])
+        unmet = (o[3] for c, o in zip(clauses, outs, strict=True) if c[1] == "award" and o[0] is False)
+        result.reasons.append(none_applies(unmet, spec[2]))
         return
     reasons: list[str] = []
     total = ZERO
     precision = EXACT
     count = 0
-    for cid, (chosen, value, clause_precision, why, steps, _) in awards + bonuses:
+    for i in spec[9]:  # awards, then bonuses
+        chosen, value, clause_precision, why, steps, _ = outs[i]
         if not chosen:
             continue
         count += 1
-        result.clauses.append(cid)
+        result.clauses.append(clauses[i][0])
         result.explanation.extend(steps)
         if why:
             reasons.append(why)
@@ -679,6 +796,7 @@ QUANTUM = ROUNDING_QUANTA["fen"]
 ROUND_MODE = ROUNDING_MODES["half_up"]
 ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("demo", "training")
+LABELS: dict[str, str] = {"demo": "示范项目", "training": "人才培养"}
 COMBINES: list[tuple[str, list[str]]] = [("added", ["demo", "training"])]
 D_800000 = Decimal("8.0E+5")
 D_0_50 = Decimal("0.50")
@@ -689,6 +807,12 @@ D_300000_00 = Decimal("300000.00")
 D_1000000 = Decimal("1.00E+6")
 D_0_01 = Decimal("0.01")
 FACTS_1 = (("investment", "项目投入", "money", None),)
+UNMET_1 = (
+    "评审得分 60以上",
+    "第二条",
+    (("cmp", "score", "评审得分", "number", None, (), ">=", "60", D_60),),
+    True,
+)
 FACTS_2 = (("score", "评审得分", "number", None),)
 FACT_SPECS: dict[str, FactSpec] = {
     "score": FactSpec("score", "评审得分", "number", None, (), ((">=", D_0),)),
@@ -734,7 +858,8 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
-    return failures, unknown, need
+    conditions: Conditions = {}
+    return failures, unknown, need, conditions
 
 
 # pots.policy:5  第一条
@@ -783,7 +908,7 @@ SPEC_training: MeasureSpec = measure_spec(
             "第二条",
             "[第二条] training.1：适用",
             amount(D_300000, "30万", (), False),
-            ((("score", ">=", D_60), "score 60以上", False, FACTS_2),),
+            ((("score", ">=", D_60), "score 60以上", False, FACTS_2, UNMET_1),),
             "score 60以上",
         ),
     ),
@@ -936,6 +1061,9 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = ((), {"demo": (None, (), SPEC_demo), "training": (None, (), SPEC_training)})
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -954,11 +1082,13 @@ def decide(
             "demo": measure_demo(f, p, date, shared, explain),
             "training": measure_training(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         apply_pots(measures, pots(p), explain)
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
-        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING)
+        total = combine(amounts, COMBINES, total_caps(f, p, date), ROUNDING, None, (), LABELS)
     return Decision(TITLE, date, measures, total, shared[0], ignored)
 
 
@@ -1008,6 +1138,6 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         caps = total_caps(dict(zip(FACT_KEYS, values, strict=True)), {}, date)
-        return combine(amounts, COMBINES, caps, ROUNDING)
+        return combine(amounts, COMBINES, caps, ROUNDING, None, (), LABELS)
     finally:
         setcontext(saved)

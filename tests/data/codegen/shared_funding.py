@@ -34,8 +34,9 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
-Shared = tuple[list[str], list[str], set[str]]
 Conditions = dict[str, bool | None]
+# the shared requirements' failures, undecided ones, the facts they need, and each one's truth
+Shared = tuple[list[str], list[str], set[str], Conditions]
 # applies, amount, precision, why unknown, steps, the floor of a range (None: none)
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
@@ -204,6 +205,21 @@ class Constraint:
     allocate: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class PotShare:
+    """A pot shared across a batch: `total` for `label` (`text` as written) over `measures`, shared by
+    `allocate` (ranked by `rank`) to the `quantum` of the policy's rounding (runtime.share_pot)."""
+
+    name: str
+    label: str
+    total: Decimal
+    measures: tuple[str, ...]
+    allocate: str | None = None
+    rank: Callable[[Mapping[str, Any]], Decimal | None] | None = None
+    quantum: Decimal = Decimal("0.01")
+    text: str = ""
+
+
 # ------------------------------------------------------------------------------ the full path as data
 # A generated evaluator writes each measure's requirements (its gates) out as code and describes the
 # rest of the measure as data (a MeasureSpec of clauses, limits and stages, with a small function per
@@ -261,6 +277,45 @@ MeasureSpec = tuple[
     bool,
     tuple[int, ...],
 ]
+
+
+# What add_checks lists: the shared requirements (key, Unmet), and per measure its applicants gate
+# (reason, kinds), its requirements and exclusions (key, Unmet) and its spec.
+Gates = tuple[tuple[str, Unmet], ...]
+Checks = tuple[Gates, dict[str, tuple[tuple[str, tuple[str, ...]] | None, Gates, MeasureSpec]]]
+
+
+def add_checks(
+    measures: Mapping[str, MeasureResult],
+    table: Checks,
+    shared: Shared,
+    f: Values,
+    p: Values,
+    date: Date,
+    role: FactSpec | None,
+) -> None:
+    """Each measure's conditions as evaluated (Interpreter.checks), for an explained decision: the
+    shared requirements, then, unless one failed, the applicants gate, the measure's requirements and
+    exclusions, then, unless one failed, each clause's conditions up to the first that fails.  The
+    gates' truths are those recorded; a clause's conditions are asked again (they read facts only)."""
+    common = [check(data, shared[3].get(key), f, date) for key, data in table[0]]
+    for name, result in measures.items():
+        applicants, gates, spec = table[1][name]
+        out = list(common)
+        if not shared[0]:
+            if applicants is not None and role is not None:
+                out.append(role_check(applicants[0], applicants[1], f.get(role.name), role))
+            out += [check(data, result.conditions.get(key), f, date) for key, data in gates]
+            if all(c["value"] is not False for c in out):
+                for clause in spec[1]:
+                    for test, text, negated, _, data in clause[6]:
+                        holds = truth(test, text, f, p, date, set())[0]
+                        if negated and holds is not None:
+                            holds = not holds
+                        out.append(check(data, holds, f, date))
+                        if holds is False:
+                            break
+        result.checks = out
 
 
 def amount(
@@ -883,7 +938,8 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
-    return failures, unknown, need
+    conditions: Conditions = {}
+    return failures, unknown, need, conditions
 
 
 # shared_funding.policy:9
@@ -1212,11 +1268,11 @@ def shared_limits(f: Values, p: Values, date: Date) -> list[SharedLimit]:
     return limits
 
 
-# quotas and group caps, applied across a batch of applicants
-def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint]:
+# quotas, group caps and pots, applied across a batch of applicants
+def constraints(params: Mapping[str, Any] | None = None) -> list[Constraint | PotShare]:
     if params:
         parse_params(params, PARAM_SPECS)  # refuses unknown or bad values
-    out: list[Constraint] = []
+    out: list[Constraint | PotShare] = []
     return out
 
 
@@ -1262,6 +1318,17 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = (
+    (),
+    {
+        "lab_grant": (None, (("lab_grant.require.1", UNMET_1),), SPEC_lab_grant),
+        "pilot_grant": (None, (("pilot_grant.require.1", UNMET_4),), SPEC_pilot_grant),
+        "build_grant": (None, (("build_grant.require.1", UNMET_5),), SPEC_build_grant),
+        "later_grant": (None, (), SPEC_later_grant),
+    },
+)
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -1282,6 +1349,8 @@ def decide(
             "build_grant": measure_build_grant(f, p, date, shared, explain),
             "later_grant": measure_later_grant(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         share_funding(measures, shared_limits(f, p, date), ROUNDING)
         if not partial:
             require_facts(measures)
