@@ -31,6 +31,7 @@ from policydsl.plan.specs import (
     NO_YEAR,
     condition_unmet,
     gate_unmet,
+    reader_plan,
     runtime_specs,
 )
 from policydsl.render import steps
@@ -38,6 +39,9 @@ from policydsl.syntax.keywords import APPLICANT_FACT
 
 if TYPE_CHECKING:
     from policydsl.checking.model import Model
+
+# (name, label, kind, unit, enum members) of each fact an explanation shows (support.Used)
+Used = tuple[tuple[str, str, str, str | None, tuple[tuple[str, str], ...]], ...]
 
 RUNTIME_PATH = Path(rt.__file__)
 SUPPORT_PATH = Path(support.__file__)
@@ -224,7 +228,7 @@ class PythonGenerator:
     `source_text`, the policy file's `name`)."""
 
     def __init__(self, model: Model, source_text: str, name: str) -> None:
-        self.plan = lower(model, source_text)
+        self.plan = reader_plan(lower(model, source_text))  # explanations in the reader's words
         self.name = name
         self.specs = runtime_specs(self.plan)
         self.rounding = rt.Rounding(self.plan.rounding.unit, self.plan.rounding.mode)
@@ -378,17 +382,23 @@ class PythonGenerator:
                 return self.param_nullable(e.name, seen)
         return any(self.nullable(c, seen) for c in P.children(e))
 
-    def facts_used(self, e: P.Expr) -> tuple[tuple[str, str, str, str | None], ...]:
-        """(name, label, kind, unit) of the facts an explanation shows for `e`, sorted by name."""
+    def facts_used(self, e: P.Expr) -> Used:
+        """(name, label, kind, unit, enum members) of the facts an explanation shows for `e`."""
         specs = self.plan.facts
-        return tuple((n, specs[n].label, specs[n].kind, specs[n].unit) for n in P.facts_of(e))
+        return tuple(
+            (n, specs[n].label, specs[n].kind, specs[n].unit, specs[n].members) for n in P.facts_of(e)
+        )
 
-    def facts_tuple(self, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    def facts_tuple(self, facts: Used) -> str:
         """A module constant listing the facts an explanation shows."""
+
+        def members(pairs: tuple[tuple[str, str], ...]) -> Seq:
+            return Seq([Seq([literal(value), literal(label)]) for value, label in pairs])
+
         seq = Seq(
             [
-                Seq([literal(n), literal(label), literal(k), "None" if u is None else literal(u)])
-                for n, label, k, u in facts
+                Seq([literal(n), literal(label), literal(k), "None" if u is None else literal(u), members(m)])
+                for n, label, k, u, m in facts
             ]
         )
         text = seq.inline()
@@ -1222,12 +1232,13 @@ class PythonGenerator:
             reason = self.s(applicants.reason)
             w.comment("applicants " + ", ".join(applicants.kinds))
             kind = self.fact_local(APPLICANT_FACT[0])
+            role = f"FACT_SPECS[{literal(APPLICANT_FACT[0])}]"
             with w.block(f"if {kind} is None"):
                 w.line(f"need.add({literal(APPLICANT_FACT[0])})")
-                w.line(f"unknown.append({reason})")
+                w.call("unknown.append(role_unmet(", [reason, "None", role], "))")
             w.display(f"elif not has_role({kind}, ", Seq([self.s(k) for k in applicants.kinds]), "):")
             with w.indent():
-                w.line(f"failures.append({reason})")
+                w.call("failures.append(role_unmet(", [reason, kind, role], "))")
         for gate in measure.gates:
             w.comment(f"{self.file_line(gate.where)}  {gate.kind} {gate.text}")
             self.gate(gate)
@@ -1675,7 +1686,7 @@ class PythonGenerator:
                 role = "None"
                 if APPLICANT_FACT[0] in self.plan.facts:
                     role = f"FACT_SPECS[{literal(APPLICANT_FACT[0])}]"
-                w.line(f"add_checks(measures, CHECKS, shared, f, p, date, {role})")
+                w.call("add_checks(", ["measures", "CHECKS", "shared", "f", "p", "date", role])
             if self.plan.shared_limits:
                 w.line("share_funding(measures, shared_limits(f, p, date), ROUNDING)")
 

@@ -37,7 +37,7 @@ from policydsl.evaluation.runtime import (
     ceiling_step,
     check,
     combine_total,
-    fact_figure,
+    fact_shown,
     failure,
     finish_measure,
     lift,
@@ -60,6 +60,8 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
+# (name, label, kind, unit, enum members) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None, tuple[tuple[str, str], ...]], ...]
 Conditions = dict[str, bool | None]
 # the shared requirements' failures, undecided ones, the facts they need, and each one's truth
 Shared = tuple[list[str], list[str], set[str], Conditions]
@@ -86,10 +88,12 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
-    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
-    show them."""
-    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
+def facts_text(f: Values, facts: Used) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit, enum members), as
+    explanations show them."""
+    return "；".join(
+        f"{label} = {fact_shown(f.get(n), kind, unit, members)}" for n, label, kind, unit, members in facts
+    )
 
 
 def apply_funding(
@@ -264,8 +268,6 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, kind, unit) of each fact an explanation shows
-Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),

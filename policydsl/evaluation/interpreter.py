@@ -17,6 +17,7 @@ from policydsl.plan.specs import (
     NO_YEAR,
     condition_unmet,
     gate_unmet,
+    reader_plan,
     runtime_specs,
 )
 from policydsl.render import steps
@@ -72,7 +73,8 @@ class Interpreter:
     def __init__(
         self, policy: P.Plan | Model, source_text: str = "", params: Mapping[str, Any] | None = None
     ) -> None:
-        self.plan = plan = policy if isinstance(policy, P.Plan) else lower(policy, source_text)
+        plan = policy if isinstance(policy, P.Plan) else lower(policy, source_text)
+        self.plan = plan = reader_plan(plan)  # explanations in the reader's words
         self.specs = runtime_specs(plan)
         self.rounding = rt.Rounding(plan.rounding.unit, plan.rounding.mode)
         self.title = plan.title
@@ -110,7 +112,7 @@ class Interpreter:
         for name in P.facts_of(expr):
             spec = self.plan.facts[name]
             value = env.facts.get(name)
-            shown.append(f"{spec.label} = {rt.fact_figure(value, spec.kind, spec.unit)}")
+            shown.append(f"{spec.label} = {rt.fact_shown(value, spec.kind, spec.unit, spec.members)}")
         return "；".join(shown)
 
     def param_value(self, name: str, env: _Env) -> Any:
@@ -468,11 +470,12 @@ class Interpreter:
         applicants = measure.applicants
         if applicants is not None:
             kind = env.facts.get(APPLICANT_FACT[0], env.facts.get(APPLICANT_FACT[1]))
+            role = self.specs[APPLICANT_FACT[0]]
             if kind is None:
                 env.needed.add(APPLICANT_FACT[0])
-                unknown.append(applicants.reason)
+                unknown.append(rt.role_unmet(applicants.reason, None, role))
             elif not rt.has_role(kind, applicants.kinds):
-                failures.append(applicants.reason)
+                failures.append(rt.role_unmet(applicants.reason, kind, role))
         for gate in measure.gates:
             holds, why = self.test(gate.cond, env, gate.text)
             passes = holds if gate.passes_when else rt.not3(holds)

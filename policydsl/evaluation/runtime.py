@@ -815,14 +815,24 @@ def check(data: Unmet, holds: bool | None, values: Mapping[str, Any], date: date
     return {"label": said, "article": cite, "value": holds, "facts": facts, "text": text}
 
 
+def role_unmet(reason: str, roles: frozenset[str] | None, fact: FactSpec) -> str:
+    """The applicants gate that fails or cannot be told: `未满足：适用主体为 园区（申报主体：工业企业）`,
+    `适用主体为 园区（缺少：申报主体）`."""
+    if roles is None:
+        return f"{reason}（{MISSING}{fact.label}）"
+    return UNMET + f"{reason}（{fact.label}：{fact_words(roles, fact.kind, fact.unit, fact.members)}）"
+
+
 def role_check(reason: str, kinds: tuple[str, ...], roles: frozenset[str] | None, fact: FactSpec) -> Check:
     """The applicants gate as a Check: `reason` (适用主体为 …), holding when `roles` has one of `kinds`."""
     holds = None if roles is None else has_role(roles, kinds)
     shown = None if roles is None else fact_words(roles, fact.kind, fact.unit, fact.members)
     if holds is None:
-        text = f"{UNDECIDED}{reason}（{MISSING}{fact.label}）"
+        text = UNDECIDED + role_unmet(reason, roles, fact)
+    elif holds:
+        text = MET + f"{reason}（{fact.label}：{shown}）"
     else:
-        text = (MET if holds else UNMET) + f"{reason}（{fact.label}：{shown}）"
+        text = role_unmet(reason, roles, fact)
     return {"label": reason, "article": None, "value": holds, "facts": {fact.label: shown}, "text": text}
 
 
@@ -958,6 +968,14 @@ def fact_figure(value: Any, kind: str, unit: str | None) -> str:
     if isinstance(value, Decimal) and kind in ("money", "percent", "count"):
         return figure(value, (kind, unit))
     return show(value)
+
+
+def fact_shown(value: Any, kind: str, unit: str | None, members: tuple[tuple[str, str], ...]) -> str:
+    """A fact's value for an explanation: an enum value (or the applicant's roles) by its label,
+    anything else as fact_figure gives it."""
+    if members and value is not None:
+        return fact_words(value, kind, unit, members)
+    return fact_figure(value, kind, unit)
 
 
 def bracket_step(

@@ -34,6 +34,8 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
+# (name, label, kind, unit, enum members) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None, tuple[tuple[str, str], ...]], ...]
 Conditions = dict[str, bool | None]
 # the shared requirements' failures, undecided ones, the facts they need, and each one's truth
 Shared = tuple[list[str], list[str], set[str], Conditions]
@@ -60,10 +62,12 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
-    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
-    show them."""
-    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
+def facts_text(f: Values, facts: Used) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit, enum members), as
+    explanations show them."""
+    return "；".join(
+        f"{label} = {fact_shown(f.get(n), kind, unit, members)}" for n, label, kind, unit, members in facts
+    )
 
 
 def apply_funding(
@@ -238,8 +242,6 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, kind, unit) of each fact an explanation shows
-Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
@@ -811,9 +813,9 @@ UNMET_1 = (
     (("cmp", "size", "规模", "money", None, (), ">=", "100万", D_1000000),),
     True,
 )
-FACTS_1 = (("size", "规模", "money", None),)
+FACTS_1 = (("size", "规模", "money", None, ()),)
 UNMET_2 = ("另有奖励", None, (("is", "extra", "另有奖励", "bool", None, (), "==", "", True),), True)
-FACTS_2 = (("extra", "另有奖励", "bool", None),)
+FACTS_2 = (("extra", "另有奖励", "bool", None, ()),)
 FACT_SPECS: dict[str, FactSpec] = {
     "size": FactSpec("size", "规模", "money", None, (), ((">=", D_0),)),
     "extra": FactSpec("extra", "另有奖励", "bool", None, (), ()),
@@ -874,10 +876,10 @@ SPEC_a: MeasureSpec = measure_spec(
             "award",
             "a.1",
             None,
-            "a.1：适用",
+            "甲奖励 第1项给予条件：适用",
             amount(D_300000, "30万", (), False),
             ((("size", ">=", D_1000000), "size 达到 100万", False, FACTS_1, UNMET_1),),
-            "size 达到 100万",
+            "规模 达到 100万",
         ),
     ),
     "不满足任何给予条件：a.1",
@@ -908,10 +910,10 @@ SPEC_b: MeasureSpec = measure_spec(
             "award",
             "b.1",
             None,
-            "b.1：适用",
+            "乙奖励 第1项给予条件：适用",
             amount(D_400000, "40万", (), False),
             ((("size", ">=", D_1000000), "size 达到 100万", False, FACTS_1, UNMET_1),),
-            "size 达到 100万",
+            "规模 达到 100万",
         ),
     ),
     "不满足任何给予条件：b.1",
@@ -942,8 +944,8 @@ SPEC_c: MeasureSpec = measure_spec(
             "award",
             "c.1",
             None,
-            "c.1：适用",
-            amount((D_0_10, "size"), "10% * size", FACTS_1, False),
+            "丙奖励 第1项给予条件：适用",
+            amount((D_0_10, "size"), "10% × 规模", FACTS_1, False),
         ),
     ),
     "不满足任何给予条件：c.1",
@@ -974,10 +976,10 @@ SPEC_d: MeasureSpec = measure_spec(
             "award",
             "d.1",
             None,
-            "d.1：适用",
+            "丁奖励 第1项给予条件：适用",
             amount(None, "", (), False, (), unset_reason="d.1：原文未给出金额"),
             (("extra", "extra", False, FACTS_2, UNMET_2),),
-            "extra",
+            "另有奖励",
         ),
     ),
     "不满足任何给予条件：d.1",

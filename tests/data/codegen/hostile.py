@@ -34,6 +34,8 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
+# (name, label, kind, unit, enum members) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None, tuple[tuple[str, str], ...]], ...]
 Conditions = dict[str, bool | None]
 # the shared requirements' failures, undecided ones, the facts they need, and each one's truth
 Shared = tuple[list[str], list[str], set[str], Conditions]
@@ -60,10 +62,12 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
-    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
-    show them."""
-    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
+def facts_text(f: Values, facts: Used) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit, enum members), as
+    explanations show them."""
+    return "；".join(
+        f"{label} = {fact_shown(f.get(n), kind, unit, members)}" for n, label, kind, unit, members in facts
+    )
 
 
 def apply_funding(
@@ -238,8 +242,6 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, kind, unit) of each fact an explanation shows
-Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
@@ -805,14 +807,16 @@ D_50000 = Decimal("5E+4")
 D_0 = Decimal("0")
 D_0_50 = Decimal("0.50")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
-TEXT_1 = "标签\x22); import os; os.system(\x22x\x22) #"
-TEXT_2 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用"
-TEXT_3 = "「标签\x22); import os; os.system(\x22x\x22) #」\\"
-TEXT_4 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
-FACTS_1 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", "money", None),)
-UNMET_1 = (TEXT_3, "'''\x22\x22\x22\\", (("is", "import", "\\", "bool", None, (), "==", "", True),), True)
-FACTS_2 = (("import", "\\", "bool", None),)
-FACTS_3 = (("print", "print", "count", "家"),)
+TEXT_1 = "10% × 类\x22\x22\x22\n__import__('os').system('echo pwned')"
+TEXT_2 = "标签\x22); import os; os.system(\x22x\x22) #"
+TEXT_3 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用"
+TEXT_4 = "「标签\x22); import os; os.system(\x22x\x22) #」\\"
+TEXT_5 = "[{x}] ｌａｍｂｄａ  аdmin (Cyrillic а) 第3项给予条件：适用"
+TEXT_6 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
+FACTS_1 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", "money", None, ()),)
+UNMET_1 = (TEXT_4, "'''\x22\x22\x22\\", (("is", "import", "\\", "bool", None, (), "==", "", True),), True)
+FACTS_2 = (("import", "\\", "bool", None, ()),)
+FACTS_3 = (("print", "print", "count", "家", ()),)
 UNMET_2 = (
     "「𝐩𝐫𝐢𝐧𝐭」print > 0 且 非 need",
     None,
@@ -822,13 +826,13 @@ UNMET_2 = (
     ),
     True,
 )
-FACTS_4 = (("need", "need", "bool", None), ("print", "print", "count", "家"))
+FACTS_4 = (("need", "need", "bool", None, ()), ("print", "print", "count", "家", ()))
 UNMET_3 = ("更 (U+66F4)", "{x}", (("is", "更", "更 (U+66F4)", "bool", None, (), "==", "", True),), True)
-FACTS_5 = (("更", "更 (U+66F4)", "bool", None),)
-FACTS_6 = (("投资额", "投资额", "money", None),)
+FACTS_5 = (("更", "更 (U+66F4)", "bool", None, ()),)
+FACTS_6 = (("投资额", "投资额", "money", None, ()),)
 UNMET_4 = ("更新", "x", (("is", "更新", "更新", "bool", None, (), "==", "", True),), True)
-FACTS_7 = (("更新", "更新", "bool", None),)
-FACTS_8 = (("Decimal", "Decimal", "money", None), ("yuan", "yuan", "money", None))
+FACTS_7 = (("更新", "更新", "bool", None, ()),)
+FACTS_8 = (("Decimal", "Decimal", "money", None, ()), ("yuan", "yuan", "money", None, ()))
 UNMET_5 = (
     "v1 > f 且 日期 ≤ 2023-01-01",
     None,
@@ -839,7 +843,7 @@ UNMET_5 = (
     ),
     False,
 )
-FACTS_9 = (("date", "日期", "date", None), ("f", "f", "money", None), ("v1", "v1", "money", None))
+FACTS_9 = (("date", "日期", "date", None, ()), ("f", "f", "money", None, ()), ("v1", "v1", "money", None, ()))
 FACT_SPECS: dict[str, FactSpec] = {
     "class": FactSpec(
         "class",
@@ -1003,7 +1007,7 @@ def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c2
 
 
-# amount: determined None
+# amount: determined None'"
 def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     v1 = param_None(f, p, date, need)
     return v1
@@ -1060,12 +1064,12 @@ SPEC_lambda: MeasureSpec = measure_spec(
         clause(
             "lambda.return",
             "award",
-            TEXT_1,
-            "'''\x22\x22\x22\\",
             TEXT_2,
-            amount((D_0_10, "class"), "10% * class", FACTS_1, True, ((D_1000000, "100万"),)),
+            "'''\x22\x22\x22\\",
+            TEXT_3,
+            amount((D_0_10, "class"), TEXT_1, FACTS_1, True, ((D_1000000, "100万"),)),
             (("import", "import", False, FACTS_2, UNMET_1),),
-            "import",
+            "\\",
         ),
         # hostile.policy:23
         # award lambda.print_ 「𝐩𝐫𝐢𝐧𝐭」
@@ -1075,9 +1079,9 @@ SPEC_lambda: MeasureSpec = measure_spec(
             "𝐩𝐫𝐢𝐧𝐭",
             None,
             "𝐩𝐫𝐢𝐧𝐭：适用",
-            amount((D_50000, "print"), "5万/家 * print", FACTS_3, False),
+            amount((D_50000, "print"), "5万/家 × print", FACTS_3, False),
             ((value_1, "print > 0 and not need", False, FACTS_4, UNMET_2),),
-            "print > 0 and not need",
+            "print > 0 且 非 need",
         ),
         # hostile.policy:24  {x}
         # bonus lambda.3 「lambda.3」
@@ -1086,13 +1090,13 @@ SPEC_lambda: MeasureSpec = measure_spec(
             "bonus",
             "lambda.3",
             "{x}",
-            "[{x}] lambda.3：适用",
-            amount(value_2, "None", (), False),
+            TEXT_5,
+            amount(value_2, "None'\x22", (), False),
             (("更", "更", False, FACTS_5, UNMET_3),),
             "更",
         ),
     ),
-    TEXT_4,
+    TEXT_6,
 )
 
 
@@ -1120,7 +1124,7 @@ SPEC_2: MeasureSpec = measure_spec(
             "award",
             "补贴.1",
             "x",
-            "[x] 补贴.1：适用",
+            "[x] 中文名r\n} 第1项给予条件：适用",
             amount((D_0_50, "投资额"), "投资额 * 50%", FACTS_6, False),
             (("更新", "更新", False, FACTS_7, UNMET_4),),
             "更新",
@@ -1132,10 +1136,10 @@ SPEC_2: MeasureSpec = measure_spec(
             "award",
             "补贴.2",
             None,
-            "补贴.2：适用",
+            "中文名r\n} 第2项给予条件：适用",
             amount(value_3, "Decimal + yuan", FACTS_8, False),
             ((value_4, "v1 > f and date <= 2023-01-01", False, FACTS_9, UNMET_5),),
-            "v1 > f and date <= 2023-01-01",
+            "v1 > f 且 日期 ≤ 2023-01-01",
         ),
     ),
     "不满足任何给予条件：补贴.1、补贴.2",

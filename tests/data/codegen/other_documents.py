@@ -34,6 +34,8 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
+# (name, label, kind, unit, enum members) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None, tuple[tuple[str, str], ...]], ...]
 Conditions = dict[str, bool | None]
 # the shared requirements' failures, undecided ones, the facts they need, and each one's truth
 Shared = tuple[list[str], list[str], set[str], Conditions]
@@ -60,10 +62,12 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
-    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
-    show them."""
-    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
+def facts_text(f: Values, facts: Used) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit, enum members), as
+    explanations show them."""
+    return "；".join(
+        f"{label} = {fact_shown(f.get(n), kind, unit, members)}" for n, label, kind, unit, members in facts
+    )
 
 
 def apply_funding(
@@ -238,8 +242,6 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, kind, unit) of each fact an explanation shows
-Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
@@ -814,9 +816,9 @@ UNMET_1 = (
     (("is", "office", "购置自用办公用房", "bool", None, (), "==", "", True),),
     True,
 )
-FACTS_1 = (("office", "购置自用办公用房", "bool", None),)
+FACTS_1 = (("office", "购置自用办公用房", "bool", None, ()),)
 UNMET_2 = ("引进人才", None, (("is", "talent", "引进人才", "bool", None, (), "==", "", True),), True)
-FACTS_2 = (("talent", "引进人才", "bool", None),)
+FACTS_2 = (("talent", "引进人才", "bool", None, ()),)
 FACT_SPECS: dict[str, FactSpec] = {
     "office": FactSpec("office", "购置自用办公用房", "bool", None, (), ()),
     "other_award": FactSpec("other_award", "已获其他政策同类奖励", "money", None, (), ()),
@@ -891,10 +893,10 @@ SPEC_office_space: MeasureSpec = measure_spec(
             "award",
             "office_space.1",
             None,
-            "office_space.1：适用",
+            "办公用房补助 第1项给予条件：适用",
             amount(D_500000, "50万", (), False),
             (("office", "office", False, FACTS_1, UNMET_1),),
-            "office",
+            "购置自用办公用房",
         ),
     ),
     "不满足任何给予条件：office_space.1",
@@ -925,10 +927,10 @@ SPEC_featured: MeasureSpec = measure_spec(
             "award",
             "featured.1",
             None,
-            "featured.1：适用",
+            "特色楼宇奖励 第1项给予条件：适用",
             amount(D_300000, "30万", (), False),
             (("office", "office", False, FACTS_1, UNMET_1),),
-            "office",
+            "购置自用办公用房",
         ),
     ),
     "不满足任何给予条件：featured.1",
@@ -959,10 +961,10 @@ SPEC_talent_award: MeasureSpec = measure_spec(
             "award",
             "talent_award.1",
             None,
-            "talent_award.1：适用",
+            "人才奖励 第1项给予条件：适用",
             amount(D_100000, "10万", (), False),
             (("talent", "talent", False, FACTS_2, UNMET_2),),
-            "talent",
+            "引进人才",
         ),
     ),
     "不满足任何给予条件：talent_award.1",

@@ -34,6 +34,8 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
+# (name, label, kind, unit, enum members) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None, tuple[tuple[str, str], ...]], ...]
 Conditions = dict[str, bool | None]
 # the shared requirements' failures, undecided ones, the facts they need, and each one's truth
 Shared = tuple[list[str], list[str], set[str], Conditions]
@@ -60,10 +62,12 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
-    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
-    show them."""
-    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
+def facts_text(f: Values, facts: Used) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit, enum members), as
+    explanations show them."""
+    return "；".join(
+        f"{label} = {fact_shown(f.get(n), kind, unit, members)}" for n, label, kind, unit, members in facts
+    )
 
 
 def apply_funding(
@@ -238,8 +242,6 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, kind, unit) of each fact an explanation shows
-Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
@@ -806,14 +808,14 @@ D_0 = Decimal("0")
 D_300000_00 = Decimal("300000.00")
 D_1000000 = Decimal("1.00E+6")
 D_0_01 = Decimal("0.01")
-FACTS_1 = (("investment", "项目投入", "money", None),)
+FACTS_1 = (("investment", "项目投入", "money", None, ()),)
 UNMET_1 = (
     "评审得分 60以上",
     "第二条",
     (("cmp", "score", "评审得分", "number", None, (), ">=", "60", D_60),),
     True,
 )
-FACTS_2 = (("score", "评审得分", "number", None),)
+FACTS_2 = (("score", "评审得分", "number", None, ()),)
 FACT_SPECS: dict[str, FactSpec] = {
     "score": FactSpec("score", "评审得分", "number", None, (), ((">=", D_0),)),
     "investment": FactSpec("investment", "项目投入", "money", None, (), ((">=", D_0),)),
@@ -874,8 +876,8 @@ SPEC_demo: MeasureSpec = measure_spec(
             "award",
             "demo.1",
             "第一条",
-            "[第一条] demo.1：适用",
-            amount((D_0_50, "investment"), "50% * investment", FACTS_1, True, ((D_800000, "80万"),)),
+            "[第一条] 示范项目 第1项给予条件：适用",
+            amount((D_0_50, "investment"), "50% × 项目投入", FACTS_1, True, ((D_800000, "80万"),)),
         ),
     ),
     "不满足任何给予条件：demo.1",
@@ -906,10 +908,10 @@ SPEC_training: MeasureSpec = measure_spec(
             "award",
             "training.1",
             "第二条",
-            "[第二条] training.1：适用",
+            "[第二条] 人才培养 第1项给予条件：适用",
             amount(D_300000, "30万", (), False),
             ((("score", ">=", D_60), "score 60以上", False, FACTS_2, UNMET_1),),
-            "score 60以上",
+            "评审得分 60以上",
         ),
     ),
     "不满足任何给予条件：training.1",

@@ -34,6 +34,8 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
+# (name, label, kind, unit, enum members) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None, tuple[tuple[str, str], ...]], ...]
 Conditions = dict[str, bool | None]
 # the shared requirements' failures, undecided ones, the facts they need, and each one's truth
 Shared = tuple[list[str], list[str], set[str], Conditions]
@@ -60,10 +62,12 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
-    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
-    show them."""
-    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
+def facts_text(f: Values, facts: Used) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit, enum members), as
+    explanations show them."""
+    return "；".join(
+        f"{label} = {fact_shown(f.get(n), kind, unit, members)}" for n, label, kind, unit, members in facts
+    )
 
 
 def apply_funding(
@@ -238,8 +242,6 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, kind, unit) of each fact an explanation shows
-Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
@@ -818,7 +820,7 @@ D_0_60 = Decimal("0.60")
 D_100000_00 = Decimal("100000.00")
 D_200000_00 = Decimal("200000.00")
 TEXT_1 = "不满足任何给予条件：pilot_grant.1、pilot_grant.2"
-FACTS_1 = (("investment", "投资总额", "money", None),)
+FACTS_1 = (("investment", "投资总额", "money", None, ()),)
 UNMET_1 = ("重点实验室", None, (("is", "lab", "重点实验室", "bool", None, (), "==", "", True),), True)
 UNMET_2 = (
     "投资总额 超过 1000万",
@@ -954,8 +956,8 @@ SPEC_lab_grant: MeasureSpec = measure_spec(
             "award",
             "lab_grant.1",
             None,
-            "lab_grant.1：适用",
-            amount((D_0_40, "investment"), "40% * investment", FACTS_1, True, ((D_3000000, "300万"),)),
+            "实验室资助 第1项给予条件：适用",
+            amount((D_0_40, "investment"), "40% × 投资总额", FACTS_1, True, ((D_3000000, "300万"),)),
         ),
     ),
     "不满足任何给予条件：lab_grant.1",
@@ -999,10 +1001,10 @@ SPEC_pilot_grant: MeasureSpec = measure_spec(
             "award",
             "pilot_grant.1",
             None,
-            "pilot_grant.1：适用",
+            "试点奖励 第1项给予条件：适用",
             amount(None, "", (), False, (), unset_reason="pilot_grant.1：原文未给出金额"),
             ((("investment", ">", D_10000000), "investment 超过 1000万", False, FACTS_1, UNMET_2),),
-            "investment 超过 1000万",
+            "投资总额 超过 1000万",
         ),
         # shared_funding.policy:16
         # award pilot_grant.2 「pilot_grant.2」
@@ -1011,10 +1013,10 @@ SPEC_pilot_grant: MeasureSpec = measure_spec(
             "award",
             "pilot_grant.2",
             None,
-            "pilot_grant.2：适用",
+            "试点奖励 第2项给予条件：适用",
             amount(D_100000, "10万", (), False),
             ((("investment", ">", D_10000000), "investment 超过 1000万", True, FACTS_1, UNMET_3),),
-            "investment 超过 1000万",
+            "投资总额 超过 1000万",
         ),
     ),
     TEXT_1,
@@ -1058,8 +1060,8 @@ SPEC_build_grant: MeasureSpec = measure_spec(
             "award",
             "build_grant.1",
             None,
-            "build_grant.1：适用",
-            amount((D_0_30, "investment"), "30% * investment", FACTS_1, False, ((D_5000000, "500万"),)),
+            "建设资助 第1项给予条件：适用",
+            amount((D_0_30, "investment"), "30% × 投资总额", FACTS_1, False, ((D_5000000, "500万"),)),
         ),
     ),
     "不满足任何给予条件：build_grant.1",
@@ -1104,10 +1106,10 @@ SPEC_later_grant: MeasureSpec = measure_spec(
             "award",
             "later_grant.1",
             None,
-            "later_grant.1：适用",
+            "后续奖励 第1项给予条件：适用",
             amount(D_200000, "20万", (), False),
             ((("investment", ">", D_0), "investment 超过 0元", False, FACTS_1, UNMET_6),),
-            "investment 超过 0元",
+            "投资总额 超过 0元",
         ),
     ),
     "不满足任何给予条件：later_grant.1",
