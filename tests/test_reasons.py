@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 import policydsl
 from policydsl.api import PolicyEvaluator, compile_policy
-from policydsl.evaluation import runtime as rt
 from policydsl.commands.cli import main
+from policydsl.evaluation import runtime as rt
 from tests.conftest import POLICIES
 from tests.test_policies import SAMPLE_DATES
 
@@ -227,5 +227,7 @@ def decision_reason(facts: dict[str, Any], day: datetime.date) -> str:
 def test_json_conditions_only_when_explained() -> None:
     interpreted, compiled = _both("jiangmen_special_fund")
     for evaluator in (interpreted, compiled):
-        decision = evaluator.evaluate(_sample("jiangmen_special_fund"), datetime.date(2022, 6, 1), explain=False)
+        decision = evaluator.evaluate(
+            _sample("jiangmen_special_fund"), datetime.date(2022, 6, 1), explain=False
+        )
         assert all(m["conditions"] == [] for m in decision.to_dict()["measures"])
