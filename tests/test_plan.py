@@ -535,4 +535,4 @@ def test_a_quoted_amount_leaves_out_what_only_lays_out_a_table() -> None:
     (clause,) = lower(model, text).measures[0].clauses
     assert clause.amount.text == "band x { 不满 100万: 1万, otherwise: 2万 }"
     decision = Interpreter(lower(model, text), text).evaluate({"x": "50万"})
-    assert "金额：分档 x { 不满 100万: 1万, 其他: 2万 } = 1万元" in decision.explain()  # the fact by its label
+    assert "金额：分档 x { 不满 100万: 1万, 其他: 2万 } = 1万元" in decision.explain()
