@@ -112,7 +112,7 @@ def test_explanation_shows_both_bounds_and_the_offset(ev: PolicyEvaluator) -> No
     assert "保底 10万：10万元（起作用）" in talent
     assert "扣除已获 已获奖励：应奖 10万元，扣除已获 3万元，补足 7万元" in talent
     capped = decide(ev, investment="12000").measures["invest"].explanation
-    assert "保底 5% * investment 600万元 高于封顶后的 500万元，以封顶为准" in capped
+    assert "保底 5% × 固定资产投资 600万元 高于封顶后的 500万元，以封顶为准" in capped
 
 
 def test_an_earlier_award_larger_than_the_award_says_nothing_is_given(ev: PolicyEvaluator) -> None:
