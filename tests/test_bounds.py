@@ -100,9 +100,9 @@ def test_range_below_its_threshold_is_ineligible(ev: PolicyEvaluator) -> None:
 def test_explanation_shows_both_bounds_and_the_offset(ev: PolicyEvaluator) -> None:
     d = decide(ev, investment="3000", earlier="100")
     steps = d.measures["invest"].explanation
-    assert "最低 5% * investment：150万元" in steps
+    assert "最低 5% × 固定资产投资：150万元" in steps
     assert (
-        "扣除已获 earlier：最高 500万元，扣除已获 100万元，最高 400万元；最低 150万元 扣除后为 50万元"
+        "扣除已获 已获奖励：最高 500万元，扣除已获 100万元，最高 400万元；最低 150万元 扣除后为 50万元"
         in steps
     )
     assert steps[-1] == "最低 50万元，最高 400万元（酌情核定，非确定金额）"
@@ -110,14 +110,14 @@ def test_explanation_shows_both_bounds_and_the_offset(ev: PolicyEvaluator) -> No
     assert d.to_dict()["measures"][0]["floor"] == "500000.00"
     talent = decide(ev, cost="50", earlier="3").measures["talent"].explanation
     assert "保底 10万：10万元（起作用）" in talent
-    assert "扣除已获 earlier：应奖 10万元，扣除已获 3万元，补足 7万元" in talent
+    assert "扣除已获 已获奖励：应奖 10万元，扣除已获 3万元，补足 7万元" in talent
     capped = decide(ev, investment="12000").measures["invest"].explanation
-    assert "保底 5% * investment 600万元 高于封顶后的 500万元，以封顶为准" in capped
+    assert "保底 5% × 固定资产投资 600万元 高于封顶后的 500万元，以封顶为准" in capped
 
 
 def test_an_earlier_award_larger_than_the_award_says_nothing_is_given(ev: PolicyEvaluator) -> None:
     steps = decide(ev, cost="400", earlier="60").measures["talent"].explanation
-    assert "扣除已获 earlier：应奖 40万元，扣除已获 60万元，不再给予（0元）" in steps
+    assert "扣除已获 已获奖励：应奖 40万元，扣除已获 60万元，不再给予（0元）" in steps
 
 
 def test_total_floor_sums_floors_and_determined_amounts(ev: PolicyEvaluator) -> None:

@@ -978,7 +978,7 @@ def test_plain_amounts_written_out_agree_with_the_general_clause(
     from policydsl.evaluation.runtime import CONTEXT, Rounding
 
     rounding = Rounding("fen", "half_up")
-    used = (("b", "B", "number", None),)
+    used = (("b", "B", "number", None, ()),)
     f: dict[str, object] = {"a": True} if b is None else {"a": True, "b": b}
     results = []
     for plain in (True, False):
@@ -986,7 +986,7 @@ def test_plain_amounts_written_out_agree_with_the_general_clause(
         assert pays[9] is True
         pays = (*pays[:9], plain)
         unmet = ("a holds", None, (), False)  # a failing condition's reason: its words alone
-        conditions = (("a", "a holds", False, (("a", "A", "bool", None),), unmet),)
+        conditions = (("a", "a holds", False, (("a", "A", "bool", None, ()),), unmet),)
         clauses = tuple(
             support.clause(f"c{i}", "award", f"C{i}", None, f"head {i}", pays, conditions, "a holds")  # type: ignore[arg-type]
             for i in range(count)

@@ -102,7 +102,7 @@ def test_inclusive_threshold_and_per_unit_amount(policy: PolicyEvaluator) -> Non
 def test_applicant_kind_rules_a_measure_out(policy: PolicyEvaluator) -> None:
     decision = run(policy, applicant="platform")
     assert decision.measures["benchmark"].status == rt.INELIGIBLE
-    assert decision.measures["benchmark"].reasons == ["适用主体为 企业"]
+    assert decision.measures["benchmark"].reasons == ["未满足：适用主体为 企业（申报主体：平台）"]
 
 
 def test_exception_raises_the_default_ceiling(policy: PolicyEvaluator) -> None:
@@ -211,7 +211,7 @@ def test_missing_facts_are_named_unless_partial(policy: PolicyEvaluator) -> None
 
 def test_explanation_quotes_formulas_and_facts_in_labels(policy: PolicyEvaluator) -> None:
     text = run(policy, investment="150万").explain()
-    assert "50% * investment = 75万元（项目总投入 = 150万元）" in text
+    assert "金额：50% × 项目总投入 = 75万元（项目总投入 = 150万元）" in text  # labels, never the fact's id
     assert "最高 75万元" in text
 
 

@@ -326,7 +326,7 @@ def test_division_by_a_literal_zero_is_e209() -> None:
 def test_division_by_a_fact_that_is_zero_leaves_the_amount_undetermined() -> None:
     result = evaluate("measure m { award x / n }\n", {"x": "1万", "n": "0"}).measures["m"]
     assert result.status == rt.UNDETERMINED
-    assert "x / n：除数为零" in result.reasons
+    assert "金额 ÷ 数值：除数为零" in result.reasons
     zero_by_zero = evaluate("measure m { award x * (n / n) }\n", {"x": "1万", "n": "0"}).measures["m"]
     assert zero_by_zero.status == rt.UNDETERMINED
     assert any("除数为零" in r for r in zero_by_zero.reasons)

@@ -23,7 +23,7 @@ from policydsl.evaluation.interpreter import Coverage, CoverageKey, Interpreter
 from policydsl.plan import Plan, format_plan, lower
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import award_period, folded
-from policydsl.plan.specs import gate_unmet
+from policydsl.plan.specs import gate_unmet, reader_plan
 from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES, ROOT, golden
 from tests.strategies import GeneratedPolicy, applicants, evaluation_dates, policies
@@ -231,13 +231,13 @@ def assert_plan_agrees(model: Model, text: str, plan: Plan, decision: rt.Decisio
         keys = {c.id for c in m.clauses} | {g.key for g in m.gates} | {s.key for s in m.instalments}
         assert set(result.conditions) <= keys, set(result.conditions) - keys
         for cid in result.clauses:
-            clause = m.clause(cid)
+            clause = reader_plan(plan).measure(name).clause(cid)  # the head an explanation shows
             if result.explanation and result.status != rt.INELIGIBLE:
                 assert any(line.startswith(clause.head) for line in result.explanation), (cid, clause.head)
         known = (
             {rt.UNMET + gate_unmet(plan, g)[0] for g in m.gates}
             | {m.none_reason, rt.NO_AWARD_MET}
-            | ({m.applicants.reason} if m.applicants else set())
+            | ({rt.UNMET + m.applicants.reason} if m.applicants else set())
             | shared_reasons
         )
         if result.status == rt.INELIGIBLE:
@@ -535,4 +535,4 @@ def test_a_quoted_amount_leaves_out_what_only_lays_out_a_table() -> None:
     (clause,) = lower(model, text).measures[0].clauses
     assert clause.amount.text == "band x { 不满 100万: 1万, otherwise: 2万 }"
     decision = Interpreter(lower(model, text), text).evaluate({"x": "50万"})
-    assert "金额：band x { 不满 100万: 1万, otherwise: 2万 } = 1万元" in decision.explain()
+    assert "金额：分档 x { 不满 100万: 1万, 其他: 2万 } = 1万元" in decision.explain()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +161,42 @@ def test_the_total_of_many_undeclared_measures_reads_as_titles_wrapped_to_the_bo
     assert all(display_width(line) <= FIGURE_WIDTH for line in figure.split("\n")[1:])
     assert "total" in view.path_nodes
     assert any(e.tail_group and (e.tail, e.head) in view.path_edges for e in view.edges if e.head == "total")
+
+
+@pytest.mark.parametrize("path", sorted(POLICIES.glob("*.policy")), ids=lambda p: p.stem)
+def test_the_path_speaks_in_labels_and_failures(path: Path) -> None:
+    """On every bundled policy's sample applicant, on its sample date: each box on the path (titles,
+    lines, rows and the applicant's figures) names no fact, measure, clause or enum value by its
+    identifier; a measure ruled out says why as a failure, wrapped to the box."""
+    from tests.test_policies import SAMPLE_DATES
+
+    sink = Sink()
+    checked = check_file(path, sink)
+    assert checked.model is not None
+    plan = lower(checked.model)
+    facts = json.loads((POLICIES / "samples" / f"{path.stem}.json").read_text(encoding="utf-8"))
+    who = Applicant(Interpreter(plan), facts, SAMPLE_DATES[path.stem] or datetime.date(2024, 1, 1))
+    ids = {m.name for m in plan.measures} | set(plan.facts)
+    ids |= {c.id for m in plan.measures for c in m.clauses}
+    ids |= {member for spec in plan.facts.values() for member, _ in spec.members}
+    ids = {i for i in ids if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", i) and len(i) > 2}
+    views = [overview(plan)]
+    trace_overview(views[0], who)
+    for measure in plan.measures:
+        tree = measure_tree(plan, measure)
+        trace_measure(tree, measure.name, who)
+        views.append(tree)
+    failures = 0
+    for view in views:
+        for node in view.nodes:
+            texts = [node.title, *node.lines, *(t for _, t in node.rows), node.figure or ""]
+            for text in texts:
+                words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", text)) & ids
+                assert not words, (node.id, text)
+            if node.figure and node.figure.startswith("本申请人：不符合"):
+                failures += 1
+                lines = node.figure.split("\n")[1:]
+                assert lines and lines[0].startswith(("未满足", "政策")), node.figure
+                assert all(display_width(line) <= FIGURE_WIDTH for line in lines), node.figure
+    if any(m.status == "ineligible" for m in who.decision.measures.values()):
+        assert failures

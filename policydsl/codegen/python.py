@@ -31,6 +31,7 @@ from policydsl.plan.specs import (
     NO_YEAR,
     condition_unmet,
     gate_unmet,
+    reader_plan,
     runtime_specs,
 )
 from policydsl.render import steps
@@ -38,6 +39,9 @@ from policydsl.syntax.keywords import APPLICANT_FACT
 
 if TYPE_CHECKING:
     from policydsl.checking.model import Model
+
+# (name, label, kind, unit, enum members) of each fact an explanation shows (support.Used)
+Used = tuple[tuple[str, str, str, str | None, tuple[tuple[str, str], ...]], ...]
 
 RUNTIME_PATH = Path(rt.__file__)
 SUPPORT_PATH = Path(support.__file__)
@@ -231,7 +235,7 @@ class PythonGenerator:
     `source_text`, the policy file's `name`)."""
 
     def __init__(self, model: Model, source_text: str, name: str) -> None:
-        self.plan = lower(model, source_text)
+        self.plan = reader_plan(lower(model, source_text))  # explanations in the reader's words
         self.name = name
         self.specs = runtime_specs(self.plan)
         self.rounding = rt.Rounding(self.plan.rounding.unit, self.plan.rounding.mode)
@@ -387,17 +391,23 @@ class PythonGenerator:
                 return self.param_nullable(e.name, seen)
         return any(self.nullable(c, seen) for c in P.children(e))
 
-    def facts_used(self, e: P.Expr) -> tuple[tuple[str, str, str, str | None], ...]:
-        """(name, label, kind, unit) of the facts an explanation shows for `e`, sorted by name."""
+    def facts_used(self, e: P.Expr) -> Used:
+        """(name, label, kind, unit, enum members) of the facts an explanation shows for `e`."""
         specs = self.plan.facts
-        return tuple((n, specs[n].label, specs[n].kind, specs[n].unit) for n in P.facts_of(e))
+        return tuple(
+            (n, specs[n].label, specs[n].kind, specs[n].unit, specs[n].members) for n in P.facts_of(e)
+        )
 
-    def facts_tuple(self, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
+    def facts_tuple(self, facts: Used) -> str:
         """A module constant listing the facts an explanation shows."""
+
+        def members(pairs: tuple[tuple[str, str], ...]) -> Seq:
+            return Seq([Seq([literal(value), literal(label)]) for value, label in pairs])
+
         seq = Seq(
             [
-                Seq([literal(n), literal(label), literal(k), "None" if u is None else literal(u)])
-                for n, label, k, u in facts
+                Seq([literal(n), literal(label), literal(k), "None" if u is None else literal(u), members(m)])
+                for n, label, k, u, m in facts
             ]
         )
         text = seq.inline()
@@ -1052,16 +1062,14 @@ class PythonGenerator:
             self.unmet_tables[unmet] = self.namer.get("unmet_texts", unmet, f"{unmet}_TEXTS")
         return self.unmet_tables[unmet]
 
-    def gate(self, gate: P.Gate, key: bool) -> None:
-        """A requirement written out (Interpreter.gate): its outcome into `conditions` under its key
-        (a measure's, not a shared one), a failing one's reason into `failures`, an undecided one's
-        into `unknown`."""
+    def gate(self, gate: P.Gate) -> None:
+        """A requirement written out (Interpreter.gate): its outcome into `conditions` under its key,
+        a failing one's reason into `failures`, an undecided one's into `unknown`."""
         w = self.fn.w
         raises = self.test(gate.cond, gate.text, "holds", "why")
         if not gate.passes_when:
             w.line("holds = None if holds is None else not holds")
-        if key:
-            w.line(f"conditions[{self.s(gate.key)}] = holds")
+        w.line(f"conditions[{self.s(gate.key)}] = holds")
         data = gate_unmet(self.plan, gate)
         unmet = self.unmet_code(data)
         table = self.unmet_table(data, unmet)
@@ -1247,19 +1255,20 @@ class PythonGenerator:
             reason = self.s(applicants.reason)
             w.comment("applicants " + ", ".join(applicants.kinds))
             kind = self.fact_local(APPLICANT_FACT[0])
+            role = f"FACT_SPECS[{literal(APPLICANT_FACT[0])}]"
             with w.block(f"if {kind} is None"):
                 w.line(f"need.add({literal(APPLICANT_FACT[0])})")
-                w.line(f"unknown.append({reason})")
+                w.call("unknown.append(role_unmet(", [reason, "None", role], "))")
             kinds = [self.s(k) for k in applicants.kinds]
             if len(kinds) == 1:  # runtime.has_role written out
                 w.line(f"elif {kinds[0]} not in {kind}:")
             else:
                 w.display(f"elif {kind}.isdisjoint(", Seq(kinds), "):")
             with w.indent():
-                w.line(f"failures.append({reason})")
+                w.call("failures.append(role_unmet(", [reason, kind, role], "))")
         for gate in measure.gates:
             w.comment(f"{self.file_line(gate.where)}  {gate.kind} {gate.text}")
-            self.gate(gate, True)
+            self.gate(gate)
         if gates:
             with w.block("if failures"):
                 w.call("return measure_result(", [f"{spec}[0]", "INELIGIBLE", "failures", "conditions"])
@@ -1278,6 +1287,7 @@ class PythonGenerator:
         w.line("failures: list[str] = []")
         w.line("unknown: list[str] = []")
         w.line("need: set[str] = set()")
+        w.line("conditions: Conditions = {}")
         if any(self.may_raise(g.cond) for g in self.plan.eligibility):
             w.line("why = None")
         start, end = self.plan.validity.start, self.plan.validity.end
@@ -1308,8 +1318,8 @@ class PythonGenerator:
                 w.call("unknown.append(", [f'{why} + f"，评估日期 {{date.isoformat()}} 是否在有效期内未定"'])
         for gate in self.plan.eligibility:
             w.comment(f"{self.file_line(gate.where)}  require {gate.text}")
-            self.gate(gate, False)
-        w.line("return failures, unknown, need")
+            self.gate(gate)
+        w.line("return failures, unknown, need, conditions")
         comments = ["eligibility shared by every measure, and the policy's validity"]
         self.end(out, "shared_gates", ["f: Values", "p: Values", "date: Date"], "Shared", comments)
 
@@ -1661,7 +1671,27 @@ class PythonGenerator:
         finite = " and {v}.is_finite()" if kind_type == "Decimal" else ""
         return [f"type({{v}}) is {kind_type}{finite}", *value_tests(self, spec)]
 
+    def checks_table(self, out: CodeWriter) -> None:
+        """CHECKS, what support.add_checks lists for an explained decision: the shared requirements and,
+        per measure, its applicants gate, requirements and exclusions, and its spec."""
+
+        def gates(items: Sequence[P.Gate]) -> Seq:
+            pairs = [Seq([self.s(g.key), self.unmet_code(gate_unmet(self.plan, g))]) for g in items]
+            return Seq(pairs)
+
+        entries: list[str | Seq] = []
+        for measure in self.plan.measures:
+            a = measure.applicants
+            who: str | Seq = "None"
+            if a is not None:
+                who = Seq([self.s(a.reason), Seq([self.s(k) for k in a.kinds])])
+            spec = self.namer.get("spec", measure.name, "")  # named when the measure was written
+            entries.append(Seq([who, gates(measure.gates), spec], f"{self.s(measure.name)}: (", ")"))
+        out.blank(2)
+        out.display("CHECKS: Checks = ", Seq([gates(self.plan.eligibility), Seq(entries, "{", "}")]))
+
     def evaluate_funcs(self, out: CodeWriter) -> None:
+        self.checks_table(out)
         w = self.begin()
         w.line("f = read_facts(facts, strict)")
         w.line("ignored = () if isinstance(facts, Facts) else unknown_keys(FACT_SPECS, facts)")
@@ -1679,6 +1709,11 @@ class PythonGenerator:
                         args = ["f", "p", "date", "shared", "explain"]
                         w.call(f"{self.s(measure.name)}: {func}(", args, "),")
                 w.line("}")
+            with w.block("if explain"):
+                role = "None"
+                if APPLICANT_FACT[0] in self.plan.facts:
+                    role = f"FACT_SPECS[{literal(APPLICANT_FACT[0])}]"
+                w.call("add_checks(", ["measures", "CHECKS", "shared", "f", "p", "date", role])
             if self.plan.shared_limits:
                 w.line("share_funding(measures, shared_limits(f, p, date), ROUNDING)")
 
@@ -1884,6 +1919,7 @@ _GENERATED = frozenset(
         "ROUNDED_ZERO",
         "MEASURES",
         "LABELS",
+        "CHECKS",
         "COMBINES",
         "PAIRS",
         "FACT_SPECS",

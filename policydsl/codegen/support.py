@@ -37,14 +37,16 @@ from policydsl.evaluation.runtime import (
     Unmet,
     _instalments,
     ceiling_step,
+    check,
     combine_precision,
     combine_total,
-    fact_figure,
+    fact_shown,
     failure,
     finish_measure,
     lift,
     none_applies,
     parse_fact,
+    role_check,
     settle_bounds,
     unmet,
     yuan,
@@ -61,8 +63,11 @@ class Unset(Exception):
 
 Values = dict[str, Any]
 Date = datetime.date | None
-Shared = tuple[list[str], list[str], set[str]]
+# (name, label, kind, unit, enum members) of each fact an explanation shows
+Used = tuple[tuple[str, str, str, str | None, tuple[tuple[str, str], ...]], ...]
 Conditions = dict[str, bool | None]
+# the shared requirements' failures, undecided ones, the facts they need, and each one's truth
+Shared = tuple[list[str], list[str], set[str], Conditions]
 # applies, amount, precision, why unknown, steps, the floor of a range (None: none)
 Outcome = tuple[bool | None, Decimal | None, str, str | None, Sequence[str], Decimal | None]
 NO_STEPS: tuple[str, ...] = ()
@@ -86,10 +91,12 @@ def exact_numbers(values: tuple[Any, ...], types: tuple[type, ...]) -> tuple[Any
     return tuple(out)
 
 
-def facts_text(f: Values, facts: tuple[tuple[str, str, str, str | None], ...]) -> str:
-    """`label = value` for the facts an expression uses (name, label, kind, unit), as explanations
-    show them."""
-    return "；".join(f"{label} = {fact_figure(f.get(name), kind, unit)}" for name, label, kind, unit in facts)
+def facts_text(f: Values, facts: Used) -> str:
+    """`label = value` for the facts an expression uses (name, label, kind, unit, enum members), as
+    explanations show them."""
+    return "；".join(
+        f"{label} = {fact_shown(f.get(n), kind, unit, members)}" for n, label, kind, unit, members in facts
+    )
 
 
 def apply_funding(
@@ -320,8 +327,6 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-# (name, label, kind, unit) of each fact an explanation shows
-Used = tuple[tuple[str, str, str, str | None], ...]
 
 
 # Each entry is a plain tuple made by the function of its name (amount, clause, stage, measure_spec),
@@ -359,6 +364,45 @@ MeasureSpec = tuple[
     bool,
     tuple[int, ...],
 ]
+
+
+# What add_checks lists: the shared requirements (key, Unmet), and per measure its applicants gate
+# (reason, kinds), its requirements and exclusions (key, Unmet) and its spec.
+Gates = tuple[tuple[str, Unmet], ...]
+Checks = tuple[Gates, dict[str, tuple[tuple[str, tuple[str, ...]] | None, Gates, MeasureSpec]]]
+
+
+def add_checks(
+    measures: Mapping[str, MeasureResult],
+    table: Checks,
+    shared: Shared,
+    f: Values,
+    p: Values,
+    date: Date,
+    role: FactSpec | None,
+) -> None:
+    """Each measure's conditions as evaluated (Interpreter.checks), for an explained decision: the
+    shared requirements, then, unless one failed, the applicants gate, the measure's requirements and
+    exclusions, then, unless one failed, each clause's conditions up to the first that fails.  The
+    gates' truths are those recorded; a clause's conditions are asked again (they read facts only)."""
+    common = [check(data, shared[3].get(key), f, date) for key, data in table[0]]
+    for name, result in measures.items():
+        applicants, gates, spec = table[1][name]
+        out = list(common)
+        if not shared[0]:
+            if applicants is not None and role is not None:
+                out.append(role_check(applicants[0], applicants[1], f.get(role.name), role))
+            out += [check(data, result.conditions.get(key), f, date) for key, data in gates]
+            if all(c["value"] is not False for c in out):
+                for clause in spec[1]:
+                    for test, text, negated, _, data in clause[6]:
+                        holds = truth(test, text, f, p, date, set())[0]
+                        if negated and holds is not None:
+                            holds = not holds
+                        out.append(check(data, holds, f, date))
+                        if holds is False:
+                            break
+        result.checks = out
 
 
 def amount(

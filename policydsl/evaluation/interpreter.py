@@ -17,6 +17,7 @@ from policydsl.plan.specs import (
     NO_YEAR,
     condition_unmet,
     gate_unmet,
+    reader_plan,
     runtime_specs,
 )
 from policydsl.render import steps
@@ -72,12 +73,16 @@ class Interpreter:
     def __init__(
         self, policy: P.Plan | Model, source_text: str = "", params: Mapping[str, Any] | None = None
     ) -> None:
-        self.plan = plan = policy if isinstance(policy, P.Plan) else lower(policy, source_text)
+        plan = policy if isinstance(policy, P.Plan) else lower(policy, source_text)
+        self.plan = plan = reader_plan(plan)  # explanations in the reader's words
         self.specs = runtime_specs(plan)
         self.rounding = rt.Rounding(plan.rounding.unit, plan.rounding.mode)
         self.title = plan.title
         self.validity = plan.validity
         self._conditions: dict[str, bool | None] = {}  # the measure being evaluated: each gate's outcome
+        # when explained: each shared requirement's and each clause condition's truth, in order
+        self._shared_truths: list[tuple[str, bool | None]] = []
+        self._truths: list[tuple[Any, bool | None]] = []
         self.overrides: dict[str, Any] = {}
         for name, raw in (params or {}).items():
             param = plan.params.get(name)
@@ -107,7 +112,7 @@ class Interpreter:
         for name in P.facts_of(expr):
             spec = self.plan.facts[name]
             value = env.facts.get(name)
-            shown.append(f"{spec.label} = {rt.fact_figure(value, spec.kind, spec.unit)}")
+            shown.append(f"{spec.label} = {rt.fact_shown(value, spec.kind, spec.unit, spec.members)}")
         return "；".join(shown)
 
     def param_value(self, name: str, env: _Env) -> Any:
@@ -348,6 +353,8 @@ class Interpreter:
             if why:
                 outcome.unknown_reason = why
             applies = rt.and3(applies, lambda h=holds: h)  # type: ignore[misc]
+            if explain:
+                self._truths.append(((clause.id, i), holds))
             if applies is False:
                 outcome.failed = self.failed((clause.id, i), env)
                 break
@@ -463,11 +470,12 @@ class Interpreter:
         applicants = measure.applicants
         if applicants is not None:
             kind = env.facts.get(APPLICANT_FACT[0], env.facts.get(APPLICANT_FACT[1]))
+            role = self.specs[APPLICANT_FACT[0]]
             if kind is None:
                 env.needed.add(APPLICANT_FACT[0])
-                unknown.append(applicants.reason)
+                unknown.append(rt.role_unmet(applicants.reason, None, role))
             elif not rt.has_role(kind, applicants.kinds):
-                failures.append(applicants.reason)
+                failures.append(rt.role_unmet(applicants.reason, kind, role))
         for gate in measure.gates:
             holds, why = self.test(gate.cond, env, gate.text)
             passes = holds if gate.passes_when else rt.not3(holds)
@@ -480,6 +488,38 @@ class Interpreter:
         return failures, unknown
 
     def measure(
+        self, measure: P.Measure, env: _Env, shared: tuple[list[str], list[str], set[str]], explain: bool
+    ) -> rt.MeasureResult:
+        self._truths = []
+        result = self._measure(measure, env, shared, explain)
+        if explain:
+            result.checks = self.checks(measure, env, result, bool(shared[0]))
+        return result
+
+    def checks(
+        self, measure: P.Measure, env: _Env, result: rt.MeasureResult, shared_failed: bool
+    ) -> list[rt.Check]:
+        """Each condition evaluated for the measure, in order (runtime.check): the shared requirements,
+        then, unless one failed, the applicants gate and the measure's requirements and exclusions,
+        then, unless one failed, each clause's conditions up to the first that fails."""
+
+        def check(key: Any, holds: bool | None) -> rt.Check:
+            data = self.unmet[key]
+            return rt.check(data, holds, self.known(data, env), env.date)
+
+        out = [check(key, holds) for key, holds in self._shared_truths]
+        if shared_failed:
+            return out
+        if measure.applicants is not None:
+            kind = env.facts.get(APPLICANT_FACT[0], env.facts.get(APPLICANT_FACT[1]))
+            gate = measure.applicants
+            out.append(rt.role_check(gate.reason, gate.kinds, kind, self.specs[APPLICANT_FACT[0]]))
+        out += [check(g.key, result.conditions.get(g.key)) for g in measure.gates]
+        if any(c["value"] is False for c in out):
+            return out
+        return out + [check(key, holds) for key, holds in self._truths]
+
+    def _measure(
         self, measure: P.Measure, env: _Env, shared: tuple[list[str], list[str], set[str]], explain: bool
     ) -> rt.MeasureResult:
         result = rt.MeasureResult(
@@ -649,8 +689,10 @@ class Interpreter:
             if self.validity.vague is not None and not failures and not self._surely_in_force(env.date):
                 unknown.append(VAGUE.format(why=self.validity.vague, date=env.date.isoformat()))
         self._conditions = {}
+        self._shared_truths = []
         for gate in self.plan.eligibility:
             holds, why = self.test(gate.cond, env, gate.text)
+            self._shared_truths.append((gate.key, holds))
             if holds is False:
                 failures.append(rt.UNMET + self.failed(gate.key, env))
             elif holds is None:

@@ -455,6 +455,12 @@ class ClauseOutcome:
     failed: str | None = None  # a clause that does not apply: its failed condition (runtime.unmet)
 
 
+# A condition as `eval --format json` lists it (MeasureResult.checks, runtime.check): its words,
+# article, truth (None: unknown), the facts that decided it in the units the reasons show, and the
+# reason sentence.
+Check = dict[str, Any]
+
+
 @dataclasses.dataclass(slots=True)
 class MeasureResult:
     """A measure's decision: `status` (determined, ceiling, undetermined, ineligible), the `amount`
@@ -480,6 +486,8 @@ class MeasureResult:
     # (status, amount) before the pot (what a batch shares the pot by)
     pot: str | None = None
     claim: tuple[str, Decimal | None] | None = None
+    # each condition evaluated, in order (runtime.check), when the decision was explained
+    checks: Sequence[Check] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = self._dict()
@@ -506,6 +514,7 @@ class MeasureResult:
             "needed": list(self.needed),
             "selection": self.selection,
             "explanation": list(self.explanation),
+            "conditions": list(self.checks),
         }
 
 
@@ -781,6 +790,52 @@ def undecided_reason(data: Unmet, values: Mapping[str, Any]) -> str:
     return said + (f"（{MISSING}{'、'.join(lacking)}）" if lacking else "")
 
 
+MET = "满足："
+UNDECIDED = "尚无法判断："
+
+
+def check(data: Unmet, holds: bool | None, values: Mapping[str, Any], date: datetime.date | None) -> Check:
+    """One condition evaluated, from its Unmet and its truth: `{label, article, value, facts, text}`,
+    the text worded as the reasons word it (unmet, undecided_reason) and, when it holds, `满足：…`."""
+    said, cite, parts, _ = data
+    facts: dict[str, str | None] = {}
+    for part in parts:
+        value = values.get(part[1])
+        facts[part[2]] = None if value is None else fact_words(value, part[3], part[4], part[5])
+    if holds is False:
+        text = UNMET + unmet(data, values, date)
+    elif holds is None:
+        text = UNDECIDED + undecided_reason(data, values)
+    else:
+        alone = len(facts) == 1  # a fact its words already name shows as `实际：…` (as unmet does)
+        shown = "；".join(
+            f"{'实际' if alone and label in said else label}：{value}" for label, value in facts.items()
+        )
+        text = MET + said + (f"（{shown}）" if shown else "") + (f"[{cite}]" if cite else "")
+    return {"label": said, "article": cite, "value": holds, "facts": facts, "text": text}
+
+
+def role_unmet(reason: str, roles: frozenset[str] | None, fact: FactSpec) -> str:
+    """The applicants gate that fails or cannot be told: `未满足：适用主体为 园区（申报主体：工业企业）`,
+    `适用主体为 园区（缺少：申报主体）`."""
+    if roles is None:
+        return f"{reason}（{MISSING}{fact.label}）"
+    return UNMET + f"{reason}（{fact.label}：{fact_words(roles, fact.kind, fact.unit, fact.members)}）"
+
+
+def role_check(reason: str, kinds: tuple[str, ...], roles: frozenset[str] | None, fact: FactSpec) -> Check:
+    """The applicants gate as a Check: `reason` (适用主体为 …), holding when `roles` has one of `kinds`."""
+    holds = None if roles is None else has_role(roles, kinds)
+    shown = None if roles is None else fact_words(roles, fact.kind, fact.unit, fact.members)
+    if holds is None:
+        text = UNDECIDED + role_unmet(reason, roles, fact)
+    elif holds:
+        text = MET + f"{reason}（{fact.label}：{shown}）"
+    else:
+        text = role_unmet(reason, roles, fact)
+    return {"label": reason, "article": None, "value": holds, "facts": {fact.label: shown}, "text": text}
+
+
 def none_applies(failed: Iterable[str | None], fallback: str) -> str:
     """Why no award clause applies: each clause's failed condition (`fallback`, the plan's reason,
     when none was recorded)."""
@@ -913,6 +968,14 @@ def fact_figure(value: Any, kind: str, unit: str | None) -> str:
     if isinstance(value, Decimal) and kind in ("money", "percent", "count"):
         return figure(value, (kind, unit))
     return show(value)
+
+
+def fact_shown(value: Any, kind: str, unit: str | None, members: tuple[tuple[str, str], ...]) -> str:
+    """A fact's value for an explanation: an enum value (or the applicant's roles) by its label,
+    anything else as fact_figure gives it."""
+    if members and value is not None:
+        return fact_words(value, kind, unit, members)
+    return fact_figure(value, kind, unit)
 
 
 def bracket_step(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import attrs
+
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
 from policydsl.render.text import label_text
@@ -124,3 +128,42 @@ def _part(plan: P.Plan, cond: P.Expr, holds_when: bool) -> rt.Part | None:
                 (cond.duration.count, cond.duration.unit),
             )
     return None
+
+
+# ------------------------------------------------------------------------------ texts explanations quote
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def reader_plan(plan: P.Plan) -> P.Plan:
+    """The plan with the texts explanations quote (a clause's head, conditions, amount, caps, floor and
+    offset) in the reader's words wherever the text as written names a fact, a parameter or an enum
+    value by its identifier (`80% * project_investment` reads `80% × 该项目总投入金额`); a text
+    without one stays as written.  Both back ends explain from it."""
+    names = set(plan.facts) | set(plan.params) | set(plan.aliases)
+    names |= {member for spec in plan.facts.values() for member, _ in spec.members}
+
+    def said(expr: P.Expr, text: str) -> str:
+        return label_text(expr, plan) if any(w in names for w in _WORD.findall(text)) else text
+
+    def bound(b: P.Bound | None) -> P.Bound | None:
+        return None if b is None else attrs.evolve(b, text=said(b.expr, b.text))
+
+    def clause(m: P.Measure, c: P.Clause) -> P.Clause:
+        a = c.amount
+        head = c.head
+        if c.label == c.id:  # written without a label: its measure and its place (runtime._clause_words)
+            place = c.id.rpartition(".")[2]
+            head = head.replace(c.id, f"{m.label} 第{place}项给予条件" if place.isdigit() else m.label)
+        amount = attrs.evolve(
+            a,
+            text=a.text if a.expr is None or a.text is None else said(a.expr, a.text),
+            caps=tuple(attrs.evolve(cap, text=said(cap.expr, cap.text)) for cap in a.caps),
+            floor=bound(a.floor),
+            offset=bound(a.offset),
+        )
+        conds = "；".join(said(k.cond, k.text) for k in c.conditions)
+        return attrs.evolve(c, head=head, amount=amount, conditions_text=conds)
+
+    measures = tuple(attrs.evolve(m, clauses=tuple(clause(m, c) for c in m.clauses)) for m in plan.measures)
+    return attrs.evolve(plan, measures=measures)

@@ -65,10 +65,12 @@ class Applicant:
 
     def measure_figure(self, name: str) -> str:
         result = self.decision.measures[name]
-        text = "本申请人：" + rt.describe(result)
-        if result.status == rt.INELIGIBLE and result.reasons:
-            text += "\n" + "；".join(result.reasons[:3])
-        return text
+        lines = ["本申请人：" + rt.describe(result)]
+        if result.status == rt.INELIGIBLE:
+            # why, as the evaluator says it (the failed condition, the facts, the article), wrapped
+            for reason in result.reasons[:3]:
+                lines.extend(wrap(reason, FIGURE_WIDTH))
+        return "\n".join(lines)
 
 
 def follow(diagram: Diagram, truth: Callable[[Decision], bool | None]) -> None:

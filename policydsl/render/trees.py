@@ -295,7 +295,8 @@ class _TreeBuilder:
     def build(self) -> Diagram:
         w, m = self.words, self.m
         title = "\n".join(wrap(f"措施：{w.measure_title(m)}", LEAF_WIDTH))
-        root = Node(self.id("measure"), "measure", title, [m.name, *self.cite(m.cite)])
+        # the name the policy file gives it only in the tooltip, as the overview does
+        root = Node(self.id("measure"), "measure", title, self.cite(m.cite), note=f"措施 {m.name}")
         self.step(self.d.add(root))
         self.gates()
         self.awards()

@@ -52,9 +52,9 @@ UNMET_1 = (
     (("cmp", "size", "规模", "money", None, (), ">=", "100万", D_1000000),),
     True,
 )
-FACTS_1 = (("size", "规模", "money", None),)
+FACTS_1 = (("size", "规模", "money", None, ()),)
 UNMET_2 = ("另有奖励", None, (("is", "extra", "另有奖励", "bool", None, (), "==", "", True),), True)
-FACTS_2 = (("extra", "另有奖励", "bool", None),)
+FACTS_2 = (("extra", "另有奖励", "bool", None, ()),)
 FACT_SPECS: dict[str, FactSpec] = {
     "size": FactSpec("size", "规模", "money", None, (), ((">=", D_0),)),
     "extra": FactSpec("extra", "另有奖励", "bool", None, (), ()),
@@ -99,7 +99,8 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
-    return failures, unknown, need
+    conditions: Conditions = {}
+    return failures, unknown, need, conditions
 
 
 # combine_all.policy:6
@@ -114,10 +115,10 @@ SPEC_a: MeasureSpec = measure_spec(
             "award",
             "a.1",
             None,
-            "a.1：适用",
+            "甲奖励 第1项给予条件：适用",
             amount(D_300000, "30万", (), False),
             ((("size", ">=", D_1000000), "size 达到 100万", False, FACTS_1, UNMET_1),),
-            "size 达到 100万",
+            "规模 达到 100万",
         ),
     ),
     "不满足任何给予条件：a.1",
@@ -148,10 +149,10 @@ SPEC_b: MeasureSpec = measure_spec(
             "award",
             "b.1",
             None,
-            "b.1：适用",
+            "乙奖励 第1项给予条件：适用",
             amount(D_400000, "40万", (), False),
             ((("size", ">=", D_1000000), "size 达到 100万", False, FACTS_1, UNMET_1),),
-            "size 达到 100万",
+            "规模 达到 100万",
         ),
     ),
     "不满足任何给予条件：b.1",
@@ -182,8 +183,8 @@ SPEC_c: MeasureSpec = measure_spec(
             "award",
             "c.1",
             None,
-            "c.1：适用",
-            amount((D_0_10, "size"), "10% * size", FACTS_1, False),
+            "丙奖励 第1项给予条件：适用",
+            amount((D_0_10, "size"), "10% × 规模", FACTS_1, False),
         ),
     ),
     "不满足任何给予条件：c.1",
@@ -214,10 +215,10 @@ SPEC_d: MeasureSpec = measure_spec(
             "award",
             "d.1",
             None,
-            "d.1：适用",
+            "丁奖励 第1项给予条件：适用",
             amount(None, "", (), False, (), unset_reason="d.1：原文未给出金额"),
             (("extra", "extra", False, FACTS_2, UNMET_2),),
-            "extra",
+            "另有奖励",
         ),
     ),
     "不满足任何给予条件：d.1",
@@ -341,6 +342,12 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = (
+    (),
+    {"a": (None, (), SPEC_a), "b": (None, (), SPEC_b), "c": (None, (), SPEC_c), "d": (None, (), SPEC_d)},
+)
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -361,6 +368,8 @@ def decide(
             "c": measure_c(f, p, date, shared, explain),
             "d": measure_d(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}

@@ -124,60 +124,57 @@ DATE_2023_01_01 = datetime.date(2023, 1, 1)
 DATE_2023_06_01 = datetime.date(2023, 6, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
 TEXT_1 = "参数 试点金额（pilot_amount）原文未给出"
-TEXT_2 = "by center_level { national: 1亿, provincial: 5000万, municipal: unset }"
-TEXT_3 = "band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }"
+TEXT_2 = "按 中心级别 { 国家级: 1亿, 省级: 5000万, 市级: 未定 }"
+TEXT_3 = "分档 营业收入 { 不满 100万: 5万, 100万以上 且 不超过 1000万: 10万, 其他: 未定 }"
 TEXT_4 = "中心级别 属于 [国家级, 省级] 且 非 重点平台"
 TEXT_5 = "center_level in [national, provincial] and not key_platform"
-TEXT_6 = "10万 * blocks(investment - 1000万, 100万)"
-TEXT_7 = (
-    "round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 * 每满(investment, fees)"
+TEXT_6 = "向下取整(取大(营业收入 - 500万, 0), 费用) + 向下取整(5% × 营业收入, 1万) + 2万 × 每满(投资额, 费用)"
+TEXT_7 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
+TEXT_8 = "超额累进 投资额 { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
+TEXT_9 = (
+    "超额累进 营业收入 { 500万以下: 0, 超过 500万 且 不超过 累进上段起点: 基准比例, 超过 累进上段起点: 1% } +"
+    " 分档 营业收入 { 不满 100万: 1万, 100万以上: 2万 }"
 )
-TEXT_8 = "不满足任何给予条件：misc.1、misc.2、misc.3、misc.4、misc.5"
-TEXT_9 = "progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }"
-TEXT_10 = (
-    "progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过 upper_bracket: "
-    "1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }"
-)
-TEXT_11 = "超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
-TEXT_12 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
-TEXT_13 = "逐年表未列出本年度，原文未给出该年的金额"
-TEXT_14 = "schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue"
-TEXT_15 = "第几年(成立日期) ≥ 1 且 第几年(成立日期) ≤ 5"
-TEXT_16 = "standards >= 70；奖励期：自成立日期当年起第1至5年"
-TEXT_17 = "逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
-TEXT_18 = "第几年(成立日期) ≥ 1 且 第几年(成立日期) ≤ 3"
-TEXT_19 = "year(established) >= 2020；奖励期：自成立日期当年起第1至3年"
+TEXT_10 = "超额累进 客户数量 { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }"
+TEXT_11 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
+TEXT_12 = "逐年表未列出本年度，原文未给出该年的金额"
+TEXT_13 = "逐年 成立日期 { 第1至2年: 80%, 第3至5年: 50% } × 营业收入"
+TEXT_14 = "第几年(成立日期) ≥ 1 且 第几年(成立日期) ≤ 5"
+TEXT_15 = "标准数 ≥ 70；奖励期：自成立日期当年起第1至5年"
+TEXT_16 = "逐年 成立日期 { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
+TEXT_17 = "第几年(成立日期) ≥ 1 且 第几年(成立日期) ≤ 3"
+TEXT_18 = "年份(成立日期) ≥ 2020；奖励期：自成立日期当年起第1至3年"
 UNMET_1 = (
     "成立时间满1年",
     "第九条",
     (("since", "established", "成立日期", "date", None, (), ">=", "1年", (1, "year")),),
     True,
 )
-FACTS_1 = (("investment", "投资额", "money", None),)
+FACTS_1 = (("investment", "投资额", "money", None, ()),)
 UNMET_2 = ("重点平台", "四.1", (("is", "key_platform", "重点平台", "bool", None, (), "==", "", True),), True)
-FACTS_2 = (("key_platform", "重点平台", "bool", None),)
+FACTS_2 = (("key_platform", "重点平台", "bool", None, ()),)
 UNMET_3 = (
     "国家平台",
     "四.1",
     (("is", "national_platform", "国家平台", "bool", None, (), "==", "", True),),
     True,
 )
-FACTS_3 = (("national_platform", "国家平台", "bool", None),)
+FACTS_3 = (("national_platform", "国家平台", "bool", None, ()),)
 UNMET_4 = (
     "营业收入 超过 2000万",
     None,
     (("cmp", "revenue", "营业收入", "money", None, (), ">", "2000万", D_20000000),),
     True,
 )
-FACTS_4 = (("revenue", "营业收入", "money", None),)
-FACTS_5 = (("customers", "客户数量", "count", "家"),)
+FACTS_4 = (("revenue", "营业收入", "money", None, ()),)
+FACTS_5 = (("customers", "客户数量", "count", "家", ()),)
 UNMET_5 = ("客户数量 > 0", None, (("cmp", "customers", "客户数量", "count", "家", (), ">", "0", D_0),), True)
 TUPLE_11 = ((("<", D_1000000),), ((">=", D_1000000), ("<=", D_10000000)), None)
 UNMET_6 = ("评分为负", None, (("cmp", "score", "评分", "number", None, (), ">=", "0", D_0),), True)
 UNMET_7 = ("标准数 ≥ 1", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "1", D_1),), True)
-FACTS_6 = (("standards", "标准数", "count", "项"),)
+FACTS_6 = (("standards", "标准数", "count", "项", ()),)
 UNMET_8 = ("标准数 ≥ 3", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "3", D_3),), True)
-FACTS_7 = (("fees", "费用", "money", None),)
+FACTS_7 = (("fees", "费用", "money", None, ()),)
 UNMET_9 = ("不属于：费用 = 0", None, (("cmp", "fees", "费用", "money", None, (), "!=", "0", D_0),), True)
 UNMET_10 = (
     "评分或收入达标",
@@ -191,7 +188,7 @@ UNMET_10 = (
 UNMET_11 = ("标准数 ≥ 5", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "5", D_5),), True)
 UNMET_12 = ("标准数 ≥ 10", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "10", D_10),), True)
 UNMET_13 = ("标准数 ≥ 20", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "20", D_20),), True)
-FACTS_8 = (("other_funding", "已获资助", "money", None),)
+FACTS_8 = (("other_funding", "已获资助", "money", None, ()),)
 UNMET_14 = (
     TEXT_4,
     None,
@@ -211,18 +208,27 @@ UNMET_14 = (
     ),
     True,
 )
-FACTS_9 = (("center_level", "中心级别", "enum", None), ("key_platform", "重点平台", "bool", None))
+FACTS_9 = (
+    (
+        "center_level",
+        "中心级别",
+        "enum",
+        None,
+        (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级")),
+    ),
+    ("key_platform", "重点平台", "bool", None, ()),
+)
 UNMET_15 = (
     "成立日期 + 2年 ≤ 2023-06-01",
     "第十条",
     (("value", "established", "成立日期", "date", None, (), "", "", None),),
     False,
 )
-FACTS_10 = (("established", "成立日期", "date", None),)
+FACTS_10 = (("established", "成立日期", "date", None, ()),)
 FACTS_11 = (
-    ("fees", "费用", "money", None),
-    ("investment", "投资额", "money", None),
-    ("revenue", "营业收入", "money", None),
+    ("fees", "费用", "money", None, ()),
+    ("investment", "投资额", "money", None, ()),
+    ("revenue", "营业收入", "money", None, ()),
 )
 UNMET_16 = (
     "重点平台 则 国家平台",
@@ -233,7 +239,10 @@ UNMET_16 = (
     ),
     False,
 )
-FACTS_12 = (("key_platform", "重点平台", "bool", None), ("national_platform", "国家平台", "bool", None))
+FACTS_12 = (
+    ("key_platform", "重点平台", "bool", None, ()),
+    ("national_platform", "国家平台", "bool", None, ()),
+)
 UNMET_17 = ("标准数 ≥ 30", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "30", D_30),), True)
 TUPLE_31 = ((None, D_10000000, D_0_10), (D_10000000, D_50000000, D_0_05), (D_50000000, None, D_0_02))
 TUPLE_32 = (("money", None), ("money", None), ("percent", None), ("percent", None), ("percent", None))
@@ -242,16 +251,16 @@ TUPLE_34 = (("money", None), ("money", None), ("number", None), ("percent", None
 UNMET_19 = ("标准数 ≥ 50", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "50", D_50),), True)
 TUPLE_36 = (("count", "家"), ("money", None), ("per_unit", "家"), ("per_unit", "家"))
 UNMET_20 = ("标准数 ≥ 60", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "60", D_60),), True)
-FACTS_13 = (("established", "成立日期", "date", None), ("revenue", "营业收入", "money", None))
+FACTS_13 = (("established", "成立日期", "date", None, ()), ("revenue", "营业收入", "money", None, ()))
 UNMET_21 = ("标准数 ≥ 70", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "70", D_70),), True)
-UNMET_22 = (TEXT_15, None, (("value", "established", "成立日期", "date", None, (), "", "", None),), False)
+UNMET_22 = (TEXT_14, None, (("value", "established", "成立日期", "date", None, (), "", "", None),), False)
 UNMET_23 = (
     "年份(成立日期) ≥ 2020",
     None,
     (("value", "established", "成立日期", "date", None, (), "", "", None),),
     False,
 )
-UNMET_24 = (TEXT_18, None, (("value", "established", "成立日期", "date", None, (), "", "", None),), False)
+UNMET_24 = (TEXT_17, None, (("value", "established", "成立日期", "date", None, (), "", "", None),), False)
 UNMET_25 = ("标准数 ≥ 80", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "80", D_80),), True)
 UNMET_26 = ("标准数 ≥ 90", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "90", D_90),), True)
 TUPLE_45 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
@@ -441,7 +450,7 @@ def param_base_rate(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return D_0_30
 
 
-# cap by center_level { national: 1亿, provincial: 5000万, municipal: unset }
+# cap 按 中心级别 { 国家级: 1亿, 省级: 5000万, 市级: 未定 }
 def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     center_level = f.get("center_level")
     if center_level is None:
@@ -475,7 +484,7 @@ def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return other_funding
 
 
-# amount: determined band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
+# amount: determined 分档 营业收入 { 不满 100万: 5万, 100万以上 且 不超过 1000万: 10万, 其他: 未定 }
 def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     if revenue is None:
@@ -491,7 +500,7 @@ def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
-# the arithmetic of band revenue { 不满 100万: 5万, 100万 以上 and 不超过 1000万: 10万, otherwise: unset }
+# the arithmetic of 分档 营业收入 { 不满 100万: 5万, 100万以上 且 不超过 1000万: 10万, 其他: 未定 }
 def steps_5(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     revenue = f.get("revenue")
     steps: list[str] = []
@@ -506,13 +515,13 @@ def steps_5(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
-# amount: determined pilot_amount
+# amount: determined 试点金额
 def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     v1 = param_pilot_amount(f, p, date, need)
     return v1
 
 
-# amount: determined base_rate * fees
+# amount: determined 基准比例 × 费用
 def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     v1 = param_base_rate(f, p, date, need)
@@ -522,7 +531,7 @@ def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v2
 
 
-# amount: determined min(1:1 * other_funding, 1000万)
+# amount: determined 取小(1:1 × 已获资助, 1000万)
 def value_8(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     other_funding = f.get("other_funding")
     if other_funding is None:
@@ -549,7 +558,7 @@ def value_9(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c2
 
 
-# amount: determined max(investment / 10, 1万)
+# amount: determined 取大(投资额 ÷ 10, 1万)
 def value_10(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
@@ -569,7 +578,7 @@ def value_11(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c2
 
 
-# amount: determined investment * (revenue / fees)
+# amount: determined 投资额 × (营业收入 ÷ 费用)
 def value_12(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     investment = f.get("investment")
@@ -601,7 +610,7 @@ def value_13(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c2
 
 
-# amount: determined 10万 * blocks(investment - 1000万, 100万)
+# amount: determined 10万 × 每满(投资额 - 1000万, 100万)
 def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
@@ -612,7 +621,7 @@ def value_14(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v3
 
 
-# the arithmetic of 10万 * blocks(investment - 1000万, 100万)
+# the arithmetic of 10万 × 每满(投资额 - 1000万, 100万)
 def steps_15(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     investment = f.get("investment")
     steps: list[str] = []
@@ -621,8 +630,8 @@ def steps_15(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
-# amount: determined round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
-# 每满(investment, fees)
+# amount: determined 向下取整(取大(营业收入 - 500万, 0), 费用) + 向下取整(5% × 营业收入, 1万) + 2万 ×
+# 每满(投资额, 费用)
 def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     fees = f.get("fees")
     investment = f.get("investment")
@@ -649,8 +658,8 @@ def value_16(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v9
 
 
-# the arithmetic of round_down(max(revenue - 500万, 0), fees) + round_down(5% * revenue, 1万) + 2万 *
-# 每满(investment, fees)
+# the arithmetic of 向下取整(取大(营业收入 - 500万, 0), 费用) + 向下取整(5% × 营业收入, 1万) + 2万 ×
+# 每满(投资额, 费用)
 def steps_17(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     fees = f.get("fees")
     investment = f.get("investment")
@@ -665,8 +674,7 @@ def steps_17(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
-# amount: determined progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
-# 5000万: 2% }
+# amount: determined 超额累进 投资额 { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }
 def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
@@ -675,8 +683,7 @@ def value_18(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
-# the arithmetic of progressive investment { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过
-# 5000万: 2% }
+# the arithmetic of 超额累进 投资额 { 不超过 1000万: 10%, 超过 1000万 且 不超过 5000万: 5%, 超过 5000万: 2% }
 def steps_19(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     investment = f.get("investment")
     steps: list[str] = []
@@ -684,8 +691,8 @@ def steps_19(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
-# amount: determined progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过
-# upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
+# amount: determined 超额累进 营业收入 { 500万以下: 0, 超过 500万 且 不超过 累进上段起点: 基准比例, 超过
+# 累进上段起点: 1% } + 分档 营业收入 { 不满 100万: 1万, 100万以上: 2万 }
 def value_20(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     revenue = f.get("revenue")
     if revenue is None:
@@ -709,8 +716,8 @@ def value_20(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v7
 
 
-# the arithmetic of progressive revenue { 500万 以下: 0, 超过 500万 且 不超过 upper_bracket: base_rate, 超过
-# upper_bracket: 1% } + band revenue { 不满 100万: 1万, 100万 以上: 2万 }
+# the arithmetic of 超额累进 营业收入 { 500万以下: 0, 超过 500万 且 不超过 累进上段起点: 基准比例, 超过
+# 累进上段起点: 1% } + 分档 营业收入 { 不满 100万: 1万, 100万以上: 2万 }
 def steps_21(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     revenue = f.get("revenue")
     steps: list[str] = []
@@ -730,7 +737,7 @@ def steps_21(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
-# amount: determined 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
+# amount: determined 超额累进 客户数量 { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
 def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     customers = f.get("customers")
     if customers is None:
@@ -739,7 +746,7 @@ def value_22(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
-# the arithmetic of 超额累进 customers { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
+# the arithmetic of 超额累进 客户数量 { 不超过 10家: 1000元/家, 超过 10家: 500元/家 }
 def steps_23(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     customers = f.get("customers")
     steps: list[str] = []
@@ -747,7 +754,7 @@ def steps_23(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
-# amount: determined schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue
+# amount: determined 逐年 成立日期 { 第1至2年: 80%, 第3至5年: 50% } × 营业收入
 def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     established = f.get("established")
     revenue = f.get("revenue")
@@ -767,14 +774,14 @@ def value_24(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     elif v1 >= D_3 and v1 <= D_5:
         v2 = D_0_50
     else:
-        raise Unset(TEXT_13)
+        raise Unset(TEXT_12)
     if revenue is None:
         need.add("revenue")
     v3 = None if v2 is None or revenue is None else v2 * revenue
     return v3
 
 
-# the arithmetic of schedule established { years 1 until 2: 80%, years 3 until 5: 50% } * revenue
+# the arithmetic of 逐年 成立日期 { 第1至2年: 80%, 第3至5年: 50% } × 营业收入
 def steps_25(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     established = f.get("established")
     steps: list[str] = []
@@ -813,7 +820,7 @@ def value_26(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c3
 
 
-# amount: determined 逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
+# amount: determined 逐年 成立日期 { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
 def value_27(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     established = f.get("established")
     if established is None:
@@ -834,11 +841,11 @@ def value_27(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     elif v1 >= D_3 and v1 <= D_3:
         v2 = D_20000
     else:
-        raise Unset(TEXT_13)
+        raise Unset(TEXT_12)
     return v2
 
 
-# the arithmetic of 逐年 established { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
+# the arithmetic of 逐年 成立日期 { 第1年: 5万, 第2年: 3万, 第3年: 2万 }
 def steps_28(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     established = f.get("established")
     steps: list[str] = []
@@ -887,7 +894,7 @@ def value_30(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c3
 
 
-# floor 5% * investment
+# floor 5% × 投资额
 def value_31(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     investment = f.get("investment")
     if investment is None:
@@ -902,6 +909,7 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
+    conditions: Conditions = {}
     if date is not None:
         if date < DATE_2021_01_01:
             failures.append(
@@ -920,11 +928,12 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     else:
         c1 = since_compare(established, date, ">=", 1, "year")
     holds = c1
+    conditions["eligibility.require.1"] = holds
     if holds is False:
         failures.append(UNMET + unmet(UNMET_1, f, date))
     elif holds is None:
         unknown.append(undecided_reason(UNMET_1, f))
-    return failures, unknown, need
+    return failures, unknown, need, conditions
 
 
 # constructs.policy:33  三(二)1
@@ -940,7 +949,7 @@ SPEC_center: MeasureSpec = measure_spec(
             "配套奖励",
             None,
             "配套奖励：适用",
-            amount((D_0_50, "investment"), "50% * investment", FACTS_1, False, ((value_1, TEXT_2),)),
+            amount((D_0_50, "investment"), "50% × 投资额", FACTS_1, False, ((value_1, TEXT_2),)),
         ),
     ),
     "不满足任何给予条件：配套奖励",
@@ -960,9 +969,9 @@ def measure_center(f: Values, p: Values, date: Date, shared: Shared, explain: bo
     # applicants enterprise
     if applicant is None:
         need.add("applicant")
-        unknown.append("适用主体为 企业")
+        unknown.append(role_unmet("适用主体为 企业", None, FACT_SPECS["applicant"]))
     elif "enterprise" not in applicant:
-        failures.append("适用主体为 企业")
+        failures.append(role_unmet("适用主体为 企业", applicant, FACT_SPECS["applicant"]))
     if failures:
         return measure_result(SPEC_center[0], INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -985,7 +994,7 @@ SPEC_platform: MeasureSpec = measure_spec(
             "[四.1] default：适用",
             amount(D_10000000, "1000万", (), True),
             (("key_platform", "key_platform", False, FACTS_2, UNMET_2),),
-            "key_platform",
+            "重点平台",
         ),
         # constructs.policy:41  四.1
         # award platform.national 「national」
@@ -997,7 +1006,7 @@ SPEC_platform: MeasureSpec = measure_spec(
             "[四.1] national：适用",
             amount(D_30000000, "3000万", (), True),
             (("national_platform", "national_platform", False, FACTS_3, UNMET_3),),
-            "national_platform",
+            "国家平台",
             exception_of="platform.default",
             priority=1,
         ),
@@ -1008,10 +1017,10 @@ SPEC_platform: MeasureSpec = measure_spec(
             "bonus",
             "platform.3",
             None,
-            "platform.3：适用",
+            "平台 第3项给予条件：适用",
             amount(D_300000, "30万", (), False),
             ((("revenue", ">", D_20000000), "revenue 超过 2000万", False, FACTS_4, UNMET_4),),
-            "revenue 超过 2000万",
+            "营业收入 超过 2000万",
         ),
     ),
     "不满足任何给予条件：default、national",
@@ -1033,9 +1042,9 @@ def measure_platform(f: Values, p: Values, date: Date, shared: Shared, explain: 
     # applicants enterprise, park
     if applicant is None:
         need.add("applicant")
-        unknown.append("适用主体为 企业、园区")
+        unknown.append(role_unmet("适用主体为 企业、园区", None, FACT_SPECS["applicant"]))
     elif applicant.isdisjoint(("enterprise", "park")):
-        failures.append("适用主体为 企业、园区")
+        failures.append(role_unmet("适用主体为 企业、园区", applicant, FACT_SPECS["applicant"]))
     if failures:
         return measure_result(SPEC_platform[0], INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -1055,10 +1064,10 @@ SPEC_consulting: MeasureSpec = measure_spec(
             "award",
             "consulting.1",
             None,
-            "consulting.1：适用",
-            amount((D_50000, "customers"), "5万/家 * customers", FACTS_5, False),
+            "咨询 第1项给予条件：适用",
+            amount((D_50000, "customers"), "5万/家 × 客户数量", FACTS_5, False),
             ((("customers", ">", D_0), "customers > 0", False, FACTS_5, UNMET_5),),
-            "customers > 0",
+            "客户数量 > 0",
         ),
     ),
     "不满足任何给予条件：consulting.1",
@@ -1094,7 +1103,7 @@ SPEC_banded: MeasureSpec = measure_spec(
             "award",
             "banded.1",
             None,
-            "banded.1：适用",
+            "分档 第1项给予条件：适用",
             amount(value_4, TEXT_3, FACTS_4, False, arithmetic=steps_5),
         ),
     ),
@@ -1141,10 +1150,10 @@ SPEC_pilot: MeasureSpec = measure_spec(
             "award",
             "pilot.1",
             None,
-            "pilot.1：适用",
-            amount(value_6, "pilot_amount", (), False),
+            "试点 第1项给予条件：适用",
+            amount(value_6, "试点金额", (), False),
             ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6, UNMET_7),),
-            "standards >= 1",
+            "标准数 ≥ 1",
         ),
         # constructs.policy:58
         # bonus pilot.2 「pilot.2」
@@ -1153,10 +1162,10 @@ SPEC_pilot: MeasureSpec = measure_spec(
             "bonus",
             "pilot.2",
             None,
-            "pilot.2：适用",
+            "试点 第2项给予条件：适用",
             amount(None, "", (), False, ((D_200000, "20万"),), unset_reason="pilot.2：原文未给出金额"),
             ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6, UNMET_8),),
-            "standards >= 3",
+            "标准数 ≥ 3",
         ),
     ),
     "不满足任何给予条件：pilot.1",
@@ -1187,10 +1196,10 @@ SPEC_voucher: MeasureSpec = measure_spec(
             "award",
             "voucher.1",
             None,
-            "voucher.1：适用",
-            amount(value_7, "base_rate * fees", FACTS_7, False, ((D_50000, "5万"),)),
+            "消费券 第1项给予条件：适用",
+            amount(value_7, "基准比例 × 费用", FACTS_7, False, ((D_50000, "5万"),)),
             ((("fees", "==", D_0), "fees == 0", True, FACTS_7, UNMET_9),),
-            "fees == 0",
+            "费用 = 0",
         ),
     ),
     "不满足任何给予条件：voucher.1",
@@ -1246,7 +1255,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             "d：适用",
             amount(D_100000, "10万", (), False),
             ((("standards", ">=", D_1), "standards >= 1", False, FACTS_6, UNMET_7),),
-            "standards >= 1",
+            "标准数 ≥ 1",
         ),
         # constructs.policy:68
         # award ladder.e1 「e1」
@@ -1258,7 +1267,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             "e1：适用",
             amount(D_200000, "20万", (), False),
             ((("standards", ">=", D_5), "standards >= 5", False, FACTS_6, UNMET_11),),
-            "standards >= 5",
+            "标准数 ≥ 5",
             exception_of="ladder.d",
             priority=2,
         ),
@@ -1272,7 +1281,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             "e2：适用",
             amount(D_300000, "30万", (), False),
             ((("standards", ">=", D_10), "standards >= 10", False, FACTS_6, UNMET_12),),
-            "standards >= 10",
+            "标准数 ≥ 10",
             exception_of="ladder.d",
             priority=2,
         ),
@@ -1286,7 +1295,7 @@ SPEC_ladder: MeasureSpec = measure_spec(
             "e3：适用",
             amount(D_400000, "40万", (), False),
             ((("standards", ">=", D_20), "standards >= 20", False, FACTS_6, UNMET_13),),
-            "standards >= 20",
+            "标准数 ≥ 20",
             exception_of="ladder.d",
         ),
     ),
@@ -1319,10 +1328,10 @@ SPEC_misc: MeasureSpec = measure_spec(
             "award",
             "misc.1",
             None,
-            "misc.1：适用",
-            amount(value_8, "min(1:1 * other_funding, 1000万)", FACTS_8, False),
+            "杂项 第1项给予条件：适用",
+            amount(value_8, "取小(1:1 × 已获资助, 1000万)", FACTS_8, False),
             ((value_9, TEXT_5, False, FACTS_9, UNMET_14),),
-            TEXT_5,
+            TEXT_4,
         ),
         # constructs.policy:75  第十条
         # award misc.2 「misc.2」
@@ -1331,10 +1340,10 @@ SPEC_misc: MeasureSpec = measure_spec(
             "award",
             "misc.2",
             "第十条",
-            "[第十条] misc.2：适用",
-            amount(value_10, "max(investment / 10, 1万)", FACTS_1, False),
+            "[第十条] 杂项 第2项给予条件：适用",
+            amount(value_10, "取大(投资额 ÷ 10, 1万)", FACTS_1, False),
             ((value_11, "established + 2年 <= 2023-06-01", False, FACTS_10, UNMET_15),),
-            "established + 2年 <= 2023-06-01",
+            "成立日期 + 2年 ≤ 2023-06-01",
         ),
         # constructs.policy:76
         # award misc.3 「misc.3」
@@ -1343,10 +1352,10 @@ SPEC_misc: MeasureSpec = measure_spec(
             "award",
             "misc.3",
             None,
-            "misc.3：适用",
-            amount(value_12, "investment * (revenue / fees)", FACTS_11, False, ((D_500000, "50万"),)),
+            "杂项 第3项给予条件：适用",
+            amount(value_12, "投资额 × (营业收入 ÷ 费用)", FACTS_11, False, ((D_500000, "50万"),)),
             ((value_13, "key_platform implies national_platform", False, FACTS_12, UNMET_16),),
-            "key_platform implies national_platform",
+            "重点平台 则 国家平台",
         ),
         # constructs.policy:77
         # award misc.4 「misc.4」
@@ -1355,10 +1364,17 @@ SPEC_misc: MeasureSpec = measure_spec(
             "award",
             "misc.4",
             None,
-            "misc.4：适用",
-            amount(value_14, TEXT_6, FACTS_1, False, ((D_1000000, "100万"),), arithmetic=steps_15),
+            "杂项 第4项给予条件：适用",
+            amount(
+                value_14,
+                "10万 × 每满(投资额 - 1000万, 100万)",
+                FACTS_1,
+                False,
+                ((D_1000000, "100万"),),
+                arithmetic=steps_15,
+            ),
             ((("standards", ">=", D_3), "standards >= 3", False, FACTS_6, UNMET_8),),
-            "standards >= 3",
+            "标准数 ≥ 3",
         ),
         # constructs.policy:78
         # award misc.5 「misc.5」
@@ -1367,13 +1383,13 @@ SPEC_misc: MeasureSpec = measure_spec(
             "award",
             "misc.5",
             None,
-            "misc.5：适用",
-            amount(value_16, TEXT_7, FACTS_11, False, arithmetic=steps_17),
+            "杂项 第5项给予条件：适用",
+            amount(value_16, TEXT_6, FACTS_11, False, arithmetic=steps_17),
             ((("standards", ">=", D_30), "standards >= 30", False, FACTS_6, UNMET_17),),
-            "standards >= 30",
+            "标准数 ≥ 30",
         ),
     ),
-    TEXT_8,
+    TEXT_7,
 )
 
 
@@ -1389,9 +1405,9 @@ def measure_misc(f: Values, p: Values, date: Date, shared: Shared, explain: bool
     # applicants park
     if applicant is None:
         need.add("applicant")
-        unknown.append("适用主体为 园区")
+        unknown.append(role_unmet("适用主体为 园区", None, FACT_SPECS["applicant"]))
     elif "park" not in applicant:
-        failures.append("适用主体为 园区")
+        failures.append(role_unmet("适用主体为 园区", applicant, FACT_SPECS["applicant"]))
     if failures:
         return measure_result(SPEC_misc[0], INELIGIBLE, failures, conditions)
     if shared[1]:
@@ -1411,10 +1427,10 @@ SPEC_brackets: MeasureSpec = measure_spec(
             "award",
             "brackets.1",
             None,
-            "brackets.1：适用",
-            amount(value_18, TEXT_9, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_19),
+            "超额累进 第1项给予条件：适用",
+            amount(value_18, TEXT_8, FACTS_1, False, ((D_3000000, "300万"),), arithmetic=steps_19),
             ((("standards", ">=", D_40), "standards >= 40", False, FACTS_6, UNMET_18),),
-            "standards >= 40",
+            "标准数 ≥ 40",
         ),
         # constructs.policy:82
         # award brackets.2 「brackets.2」
@@ -1423,10 +1439,10 @@ SPEC_brackets: MeasureSpec = measure_spec(
             "award",
             "brackets.2",
             None,
-            "brackets.2：适用",
-            amount(value_20, TEXT_10, FACTS_4, False, arithmetic=steps_21),
+            "超额累进 第2项给予条件：适用",
+            amount(value_20, TEXT_9, FACTS_4, False, arithmetic=steps_21),
             ((("standards", ">=", D_50), "standards >= 50", False, FACTS_6, UNMET_19),),
-            "standards >= 50",
+            "标准数 ≥ 50",
         ),
         # constructs.policy:83
         # award brackets.3 「brackets.3」
@@ -1435,13 +1451,13 @@ SPEC_brackets: MeasureSpec = measure_spec(
             "award",
             "brackets.3",
             None,
-            "brackets.3：适用",
-            amount(value_22, TEXT_11, FACTS_5, False, arithmetic=steps_23),
+            "超额累进 第3项给予条件：适用",
+            amount(value_22, TEXT_10, FACTS_5, False, arithmetic=steps_23),
             ((("standards", ">=", D_60), "standards >= 60", False, FACTS_6, UNMET_20),),
-            "standards >= 60",
+            "标准数 ≥ 60",
         ),
     ),
-    TEXT_12,
+    TEXT_11,
 )
 
 
@@ -1469,13 +1485,13 @@ SPEC_schedules: MeasureSpec = measure_spec(
             "award",
             "schedules.1",
             None,
-            "schedules.1：适用",
-            amount(value_24, TEXT_14, FACTS_13, False, ((D_1000000, "100万"),), arithmetic=steps_25),
+            "逐年奖励 第1项给予条件：适用",
+            amount(value_24, TEXT_13, FACTS_13, False, ((D_1000000, "100万"),), arithmetic=steps_25),
             (
                 (("standards", ">=", D_70), "standards >= 70", False, FACTS_6, UNMET_21),
                 (value_26, "奖励期：自成立日期当年起第1至5年", False, FACTS_10, UNMET_22),
             ),
-            TEXT_16,
+            TEXT_15,
         ),
         # constructs.policy:87
         # bonus schedules.2 「schedules.2」
@@ -1484,13 +1500,13 @@ SPEC_schedules: MeasureSpec = measure_spec(
             "bonus",
             "schedules.2",
             None,
-            "schedules.2：适用",
-            amount(value_27, TEXT_17, FACTS_10, False, arithmetic=steps_28),
+            "逐年奖励 第2项给予条件：适用",
+            amount(value_27, TEXT_16, FACTS_10, False, arithmetic=steps_28),
             (
                 (value_29, "year(established) >= 2020", False, FACTS_10, UNMET_23),
                 (value_30, "奖励期：自成立日期当年起第1至3年", False, FACTS_10, UNMET_24),
             ),
-            TEXT_19,
+            TEXT_18,
         ),
     ),
     "不满足任何给予条件：schedules.1",
@@ -1521,18 +1537,18 @@ SPEC_bounds: MeasureSpec = measure_spec(
             "award",
             "bounds.1",
             None,
-            "bounds.1：适用",
+            "保底、区间与扣除 第1项给予条件：适用",
             amount(
                 (D_0_20, "investment"),
-                "20% * investment",
+                "20% × 投资额",
                 FACTS_1,
                 True,
                 ((D_5000000, "500万"),),
-                floor=(value_31, "5% * investment"),
-                offset=(value_3, "other_funding"),
+                floor=(value_31, "5% × 投资额"),
+                offset=(value_3, "已获资助"),
             ),
             ((("standards", ">=", D_70), "standards >= 70", False, FACTS_6, UNMET_21),),
-            "standards >= 70",
+            "标准数 ≥ 70",
         ),
         # constructs.policy:91
         # award bounds.2 「bounds.2」
@@ -1541,18 +1557,18 @@ SPEC_bounds: MeasureSpec = measure_spec(
             "award",
             "bounds.2",
             None,
-            "bounds.2：适用",
+            "保底、区间与扣除 第2项给予条件：适用",
             amount(
                 (D_0_10, "revenue"),
-                "10% * revenue",
+                "10% × 营业收入",
                 FACTS_4,
                 False,
                 ((D_1000000, "100万"),),
                 floor=(D_100000, "10万"),
-                offset=(value_3, "other_funding"),
+                offset=(value_3, "已获资助"),
             ),
             ((("standards", ">=", D_80), "standards >= 80", False, FACTS_6, UNMET_25),),
-            "standards >= 80",
+            "标准数 ≥ 80",
         ),
         # constructs.policy:92
         # bonus bounds.3 「bounds.3」
@@ -1561,10 +1577,10 @@ SPEC_bounds: MeasureSpec = measure_spec(
             "bonus",
             "bounds.3",
             None,
-            "bounds.3：适用",
-            amount((D_0_30, "fees"), "30% * fees", FACTS_7, True, floor=(D_20000, "2万")),
+            "保底、区间与扣除 第3项给予条件：适用",
+            amount((D_0_30, "fees"), "30% × 费用", FACTS_7, True, floor=(D_20000, "2万")),
             ((("standards", ">=", D_90), "standards >= 90", False, FACTS_6, UNMET_26),),
-            "standards >= 90",
+            "标准数 ≥ 90",
         ),
     ),
     "不满足任何给予条件：bounds.1、bounds.2",
@@ -1941,7 +1957,7 @@ def fast_amounts(
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_5:
                     v28 = D_0_50
                 else:
-                    raise Unset(TEXT_13)
+                    raise Unset(TEXT_12)
                 value = v28 * revenue
                 if value > D_1000000:
                     value = D_1000000
@@ -1961,7 +1977,7 @@ def fast_amounts(
                 elif year_no(established, date) >= D_3 and year_no(established, date) <= D_3:
                     v30 = D_20000
                 else:
-                    raise Unset(TEXT_13)
+                    raise Unset(TEXT_12)
                 value = v30
                 amount2 = value.quantize(QUANTUM, ROUND_MODE)
             if a1:
@@ -2140,6 +2156,24 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = (
+    (("eligibility.require.1", UNMET_1),),
+    {
+        "center": (("适用主体为 企业", ("enterprise",)), (), SPEC_center),
+        "platform": (("适用主体为 企业、园区", ("enterprise", "park")), (), SPEC_platform),
+        "consulting": (None, (), SPEC_consulting),
+        "banded": (None, (("banded.exclude.1", UNMET_6),), SPEC_banded),
+        "pilot": (None, (), SPEC_pilot),
+        "voucher": (None, (("voucher.require.1", UNMET_10),), SPEC_voucher),
+        "ladder": (None, (), SPEC_ladder),
+        "misc": (("适用主体为 园区", ("park",)), (), SPEC_misc),
+        "brackets": (None, (), SPEC_brackets),
+        "schedules": (None, (), SPEC_schedules),
+        "bounds": (None, (), SPEC_bounds),
+    },
+)
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -2167,6 +2201,8 @@ def decide(
             "schedules": measure_schedules(f, p, date, shared, explain),
             "bounds": measure_bounds(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, FACT_SPECS["applicant"])
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}

@@ -57,21 +57,21 @@ D_2 = Decimal("2")
 D_100000_00 = Decimal("100000.00")
 D_500000_00 = Decimal("500000.00")
 DATE_2030_01_01 = datetime.date(2030, 1, 1)
-TEXT_1 = "10万 * blocks(a, b) + round_down(a, b - 1元)"
-FACTS_1 = (("a", "甲", "money", None), ("b", "乙", "money", None))
+TEXT_1 = "10万 × 每满(甲, 乙) + 向下取整(甲, 乙 - 1元)"
+FACTS_1 = (("a", "甲", "money", None, ()), ("b", "乙", "money", None, ()))
 UNMET_1 = ("乙 ≥ 0", None, (("cmp", "b", "乙", "money", None, (), ">=", "0", D_0),), True)
-FACTS_2 = (("b", "乙", "money", None),)
-FACTS_3 = (("a", "甲", "money", None), ("r", "比例", "percent", None))
+FACTS_2 = (("b", "乙", "money", None, ()),)
+FACTS_3 = (("a", "甲", "money", None, ()), ("r", "比例", "percent", None, ()))
 UNMET_2 = ("甲 > 0", None, (("cmp", "a", "甲", "money", None, (), ">", "0", D_0),), True)
-FACTS_4 = (("a", "甲", "money", None),)
+FACTS_4 = (("a", "甲", "money", None, ()),)
 UNMET_3 = (
     "日期 + 100年 > 2030-01-01",
     None,
     (("value", "d", "日期", "date", None, (), "", "", None),),
     False,
 )
-FACTS_5 = (("d", "日期", "date", None),)
-FACTS_6 = (("n", "数量", "count", "家"),)
+FACTS_5 = (("d", "日期", "date", None, ()),)
+FACTS_6 = (("n", "数量", "count", "家", ()),)
 UNMET_4 = ("满1年", None, (("since", "d", "日期", "date", None, (), ">=", "1年", (1, "year")),), True)
 UNMET_5 = ("数量 ≥ 0", None, (("cmp", "n", "数量", "count", "家", (), ">=", "0", D_0),), True)
 UNMET_6 = ("数量 ≥ 1", None, (("cmp", "n", "数量", "count", "家", (), ">=", "1", D_1),), True)
@@ -135,7 +135,7 @@ class Facts:
         return {name: value for field, name in FACT_FIELDS if (value := getattr(self, field)) is not None}
 
 
-# amount: determined a * (a / b)
+# amount: determined 甲 × (甲 ÷ 乙)
 def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     b_ = f.get("b")
@@ -150,7 +150,7 @@ def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v2
 
 
-# amount: ceiling a * r
+# amount: ceiling 甲 × 比例
 def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     r_ = f.get("r")
@@ -184,7 +184,7 @@ def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v1
 
 
-# amount: determined 10万 * blocks(a, b) + round_down(a, b - 1元)
+# amount: determined 10万 × 每满(甲, 乙) + 向下取整(甲, 乙 - 1元)
 def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     a_ = f.get("a")
     b_ = f.get("b")
@@ -204,7 +204,7 @@ def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v5
 
 
-# the arithmetic of 10万 * blocks(a, b) + round_down(a, b - 1元)
+# the arithmetic of 10万 × 每满(甲, 乙) + 向下取整(甲, 乙 - 1元)
 def steps_6(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     a_ = f.get("a")
     b_ = f.get("b")
@@ -220,7 +220,8 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
-    return failures, unknown, need
+    conditions: Conditions = {}
+    return failures, unknown, need, conditions
 
 
 # edges.policy:11
@@ -235,10 +236,10 @@ SPEC_ratio: MeasureSpec = measure_spec(
             "award",
             "ratio.1",
             None,
-            "ratio.1：适用",
-            amount(value_1, "a * (a / b)", FACTS_1, False, ((D_1000000, "100万"),)),
+            "比值 第1项给予条件：适用",
+            amount(value_1, "甲 × (甲 ÷ 乙)", FACTS_1, False, ((D_1000000, "100万"),)),
             ((("b", ">=", D_0), "b >= 0", False, FACTS_2, UNMET_1),),
-            "b >= 0",
+            "乙 ≥ 0",
         ),
     ),
     "不满足任何给予条件：ratio.1",
@@ -269,10 +270,10 @@ SPEC_huge: MeasureSpec = measure_spec(
             "award",
             "huge.1",
             None,
-            "huge.1：适用",
-            amount(value_2, "a * r", FACTS_3, True),
+            "大数 第1项给予条件：适用",
+            amount(value_2, "甲 × 比例", FACTS_3, True),
             ((("a", ">", D_0), "a > 0", False, FACTS_4, UNMET_2),),
-            "a > 0",
+            "甲 > 0",
         ),
     ),
     "不满足任何给予条件：huge.1",
@@ -303,10 +304,10 @@ SPEC_later: MeasureSpec = measure_spec(
             "award",
             "later.1",
             None,
-            "later.1：适用",
+            "日期 第1项给予条件：适用",
             amount(D_100000, "10万", (), False),
             ((value_3, "d + 100年 > 2030-01-01", False, FACTS_5, UNMET_3),),
-            "d + 100年 > 2030-01-01",
+            "日期 + 100年 > 2030-01-01",
         ),
     ),
     "不满足任何给予条件：later.1",
@@ -337,8 +338,8 @@ SPEC_since_edge: MeasureSpec = measure_spec(
             "award",
             "since_edge.1",
             None,
-            "since_edge.1：适用",
-            amount((D_50000, "n"), "5万/家 * n", FACTS_6, False, ((value_1, "a * (a / b)"),)),
+            "期限 第1项给予条件：适用",
+            amount((D_50000, "n"), "5万/家 × 数量", FACTS_6, False, ((value_1, "甲 × (甲 ÷ 乙)"),)),
         ),
     ),
     "不满足任何给予条件：since_edge.1",
@@ -389,10 +390,10 @@ SPEC_staged: MeasureSpec = measure_spec(
             "award",
             "staged.1",
             None,
-            "staged.1：适用",
+            "分期 第1项给予条件：适用",
             amount(D_500000, "50万", (), False),
             ((("n", ">=", D_0), "n >= 0", False, FACTS_6, UNMET_5),),
-            "n >= 0",
+            "数量 ≥ 0",
         ),
     ),
     "不满足任何给予条件：staged.1",
@@ -427,10 +428,10 @@ SPEC_whole: MeasureSpec = measure_spec(
             "award",
             "whole.1",
             None,
-            "whole.1：适用",
+            "整数 第1项给予条件：适用",
             amount(value_5, TEXT_1, FACTS_1, False, arithmetic=steps_6),
             ((("n", ">=", D_1), "n >= 1", False, FACTS_6, UNMET_6),),
-            "n >= 1",
+            "数量 ≥ 1",
         ),
     ),
     "不满足任何给予条件：whole.1",
@@ -640,6 +641,19 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = (
+    (),
+    {
+        "ratio": (None, (), SPEC_ratio),
+        "huge": (None, (), SPEC_huge),
+        "later": (None, (), SPEC_later),
+        "since_edge": (None, (("since_edge.require.1", UNMET_4),), SPEC_since_edge),
+        "staged": (None, (), SPEC_staged),
+        "whole": (None, (), SPEC_whole),
+    },
+)
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -662,6 +676,8 @@ def decide(
             "staged": measure_staged(f, p, date, shared, explain),
             "whole": measure_whole(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}

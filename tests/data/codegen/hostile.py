@@ -46,14 +46,16 @@ D_50000 = Decimal("5E+4")
 D_0 = Decimal("0")
 D_0_50 = Decimal("0.50")
 DATE_2023_01_01 = datetime.date(2023, 1, 1)
-TEXT_1 = "标签\x22); import os; os.system(\x22x\x22) #"
-TEXT_2 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用"
-TEXT_3 = "「标签\x22); import os; os.system(\x22x\x22) #」\\"
-TEXT_4 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
-FACTS_1 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", "money", None),)
-UNMET_1 = (TEXT_3, "'''\x22\x22\x22\\", (("is", "import", "\\", "bool", None, (), "==", "", True),), True)
-FACTS_2 = (("import", "\\", "bool", None),)
-FACTS_3 = (("print", "print", "count", "家"),)
+TEXT_1 = "10% × 类\x22\x22\x22\n__import__('os').system('echo pwned')"
+TEXT_2 = "标签\x22); import os; os.system(\x22x\x22) #"
+TEXT_3 = "['''\x22\x22\x22\\] 标签\x22); import os; os.system(\x22x\x22) #：适用"
+TEXT_4 = "「标签\x22); import os; os.system(\x22x\x22) #」\\"
+TEXT_5 = "[{x}] ｌａｍｂｄａ  аdmin (Cyrillic а) 第3项给予条件：适用"
+TEXT_6 = "不满足任何给予条件：标签\x22); import os; os.system(\x22x\x22) #、𝐩𝐫𝐢𝐧𝐭"
+FACTS_1 = (("class", "类\x22\x22\x22\n__import__('os').system('echo pwned')", "money", None, ()),)
+UNMET_1 = (TEXT_4, "'''\x22\x22\x22\\", (("is", "import", "\\", "bool", None, (), "==", "", True),), True)
+FACTS_2 = (("import", "\\", "bool", None, ()),)
+FACTS_3 = (("print", "print", "count", "家", ()),)
 UNMET_2 = (
     "「𝐩𝐫𝐢𝐧𝐭」print > 0 且 非 need",
     None,
@@ -63,13 +65,13 @@ UNMET_2 = (
     ),
     True,
 )
-FACTS_4 = (("need", "need", "bool", None), ("print", "print", "count", "家"))
+FACTS_4 = (("need", "need", "bool", None, ()), ("print", "print", "count", "家", ()))
 UNMET_3 = ("更 (U+66F4)", "{x}", (("is", "更", "更 (U+66F4)", "bool", None, (), "==", "", True),), True)
-FACTS_5 = (("更", "更 (U+66F4)", "bool", None),)
-FACTS_6 = (("投资额", "投资额", "money", None),)
+FACTS_5 = (("更", "更 (U+66F4)", "bool", None, ()),)
+FACTS_6 = (("投资额", "投资额", "money", None, ()),)
 UNMET_4 = ("更新", "x", (("is", "更新", "更新", "bool", None, (), "==", "", True),), True)
-FACTS_7 = (("更新", "更新", "bool", None),)
-FACTS_8 = (("Decimal", "Decimal", "money", None), ("yuan", "yuan", "money", None))
+FACTS_7 = (("更新", "更新", "bool", None, ()),)
+FACTS_8 = (("Decimal", "Decimal", "money", None, ()), ("yuan", "yuan", "money", None, ()))
 UNMET_5 = (
     "v1 > f 且 日期 ≤ 2023-01-01",
     None,
@@ -80,7 +82,7 @@ UNMET_5 = (
     ),
     False,
 )
-FACTS_9 = (("date", "日期", "date", None), ("f", "f", "money", None), ("v1", "v1", "money", None))
+FACTS_9 = (("date", "日期", "date", None, ()), ("f", "f", "money", None, ()), ("v1", "v1", "money", None, ()))
 FACT_SPECS: dict[str, FactSpec] = {
     "class": FactSpec(
         "class",
@@ -244,7 +246,7 @@ def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c2
 
 
-# amount: determined None
+# amount: determined None'"
 def value_2(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     v1 = param_None(f, p, date, need)
     return v1
@@ -287,7 +289,8 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
-    return failures, unknown, need
+    conditions: Conditions = {}
+    return failures, unknown, need, conditions
 
 
 # hostile.policy:21  第一条\n# injected
@@ -300,12 +303,12 @@ SPEC_lambda: MeasureSpec = measure_spec(
         clause(
             "lambda.return",
             "award",
-            TEXT_1,
-            "'''\x22\x22\x22\\",
             TEXT_2,
-            amount((D_0_10, "class"), "10% * class", FACTS_1, True, ((D_1000000, "100万"),)),
+            "'''\x22\x22\x22\\",
+            TEXT_3,
+            amount((D_0_10, "class"), TEXT_1, FACTS_1, True, ((D_1000000, "100万"),)),
             (("import", "import", False, FACTS_2, UNMET_1),),
-            "import",
+            "\\",
         ),
         # hostile.policy:23
         # award lambda.print_ 「𝐩𝐫𝐢𝐧𝐭」
@@ -315,9 +318,9 @@ SPEC_lambda: MeasureSpec = measure_spec(
             "𝐩𝐫𝐢𝐧𝐭",
             None,
             "𝐩𝐫𝐢𝐧𝐭：适用",
-            amount((D_50000, "print"), "5万/家 * print", FACTS_3, False),
+            amount((D_50000, "print"), "5万/家 × print", FACTS_3, False),
             ((value_1, "print > 0 and not need", False, FACTS_4, UNMET_2),),
-            "print > 0 and not need",
+            "print > 0 且 非 need",
         ),
         # hostile.policy:24  {x}
         # bonus lambda.3 「lambda.3」
@@ -326,13 +329,13 @@ SPEC_lambda: MeasureSpec = measure_spec(
             "bonus",
             "lambda.3",
             "{x}",
-            "[{x}] lambda.3：适用",
-            amount(value_2, "None", (), False),
+            TEXT_5,
+            amount(value_2, "None'\x22", (), False),
             (("更", "更", False, FACTS_5, UNMET_3),),
             "更",
         ),
     ),
-    TEXT_4,
+    TEXT_6,
 )
 
 
@@ -360,7 +363,7 @@ SPEC_2: MeasureSpec = measure_spec(
             "award",
             "补贴.1",
             "x",
-            "[x] 补贴.1：适用",
+            "[x] 中文名r\n} 第1项给予条件：适用",
             amount((D_0_50, "投资额"), "投资额 * 50%", FACTS_6, False),
             (("更新", "更新", False, FACTS_7, UNMET_4),),
             "更新",
@@ -372,10 +375,10 @@ SPEC_2: MeasureSpec = measure_spec(
             "award",
             "补贴.2",
             None,
-            "补贴.2：适用",
+            "中文名r\n} 第2项给予条件：适用",
             amount(value_3, "Decimal + yuan", FACTS_8, False),
             ((value_4, "v1 > f and date <= 2023-01-01", False, FACTS_9, UNMET_5),),
-            "v1 > f and date <= 2023-01-01",
+            "v1 > f 且 日期 ≤ 2023-01-01",
         ),
     ),
     "不满足任何给予条件：补贴.1、补贴.2",
@@ -645,6 +648,9 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = ((), {"lambda": (None, (), SPEC_lambda), "补贴": (None, (), SPEC_2)})
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -663,6 +669,8 @@ def decide(
             "lambda": measure_lambda(f, p, date, shared, explain),
             "补贴": measure_2(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}

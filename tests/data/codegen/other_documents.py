@@ -55,9 +55,9 @@ UNMET_1 = (
     (("is", "office", "购置自用办公用房", "bool", None, (), "==", "", True),),
     True,
 )
-FACTS_1 = (("office", "购置自用办公用房", "bool", None),)
+FACTS_1 = (("office", "购置自用办公用房", "bool", None, ()),)
 UNMET_2 = ("引进人才", None, (("is", "talent", "引进人才", "bool", None, (), "==", "", True),), True)
-FACTS_2 = (("talent", "引进人才", "bool", None),)
+FACTS_2 = (("talent", "引进人才", "bool", None, ()),)
 FACT_SPECS: dict[str, FactSpec] = {
     "office": FactSpec("office", "购置自用办公用房", "bool", None, (), ()),
     "other_award": FactSpec("other_award", "已获其他政策同类奖励", "money", None, (), ()),
@@ -116,7 +116,8 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
-    return failures, unknown, need
+    conditions: Conditions = {}
+    return failures, unknown, need, conditions
 
 
 # other_documents.policy:13
@@ -131,10 +132,10 @@ SPEC_office_space: MeasureSpec = measure_spec(
             "award",
             "office_space.1",
             None,
-            "office_space.1：适用",
+            "办公用房补助 第1项给予条件：适用",
             amount(D_500000, "50万", (), False),
             (("office", "office", False, FACTS_1, UNMET_1),),
-            "office",
+            "购置自用办公用房",
         ),
     ),
     "不满足任何给予条件：office_space.1",
@@ -165,10 +166,10 @@ SPEC_featured: MeasureSpec = measure_spec(
             "award",
             "featured.1",
             None,
-            "featured.1：适用",
+            "特色楼宇奖励 第1项给予条件：适用",
             amount(D_300000, "30万", (), False),
             (("office", "office", False, FACTS_1, UNMET_1),),
-            "office",
+            "购置自用办公用房",
         ),
     ),
     "不满足任何给予条件：featured.1",
@@ -199,10 +200,10 @@ SPEC_talent_award: MeasureSpec = measure_spec(
             "award",
             "talent_award.1",
             None,
-            "talent_award.1：适用",
+            "人才奖励 第1项给予条件：适用",
             amount(D_100000, "10万", (), False),
             (("talent", "talent", False, FACTS_2, UNMET_2),),
-            "talent",
+            "引进人才",
         ),
     ),
     "不满足任何给予条件：talent_award.1",
@@ -360,6 +361,16 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = (
+    (),
+    {
+        "office_space": (None, (), SPEC_office_space),
+        "featured": (None, (), SPEC_featured),
+        "talent_award": (None, (), SPEC_talent_award),
+    },
+)
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -379,6 +390,8 @@ def decide(
             "featured": measure_featured(f, p, date, shared, explain),
             "talent_award": measure_talent_award(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}

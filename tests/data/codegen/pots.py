@@ -47,14 +47,14 @@ D_0 = Decimal("0")
 D_300000_00 = Decimal("300000.00")
 D_1000000 = Decimal("1.00E+6")
 D_0_01 = Decimal("0.01")
-FACTS_1 = (("investment", "项目投入", "money", None),)
+FACTS_1 = (("investment", "项目投入", "money", None, ()),)
 UNMET_1 = (
     "评审得分 60以上",
     "第二条",
     (("cmp", "score", "评审得分", "number", None, (), ">=", "60", D_60),),
     True,
 )
-FACTS_2 = (("score", "评审得分", "number", None),)
+FACTS_2 = (("score", "评审得分", "number", None, ()),)
 FACT_SPECS: dict[str, FactSpec] = {
     "score": FactSpec("score", "评审得分", "number", None, (), ((">=", D_0),)),
     "investment": FactSpec("investment", "项目投入", "money", None, (), ((">=", D_0),)),
@@ -99,7 +99,8 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
-    return failures, unknown, need
+    conditions: Conditions = {}
+    return failures, unknown, need, conditions
 
 
 # pots.policy:5  第一条
@@ -114,8 +115,8 @@ SPEC_demo: MeasureSpec = measure_spec(
             "award",
             "demo.1",
             "第一条",
-            "[第一条] demo.1：适用",
-            amount((D_0_50, "investment"), "50% * investment", FACTS_1, True, ((D_800000, "80万"),)),
+            "[第一条] 示范项目 第1项给予条件：适用",
+            amount((D_0_50, "investment"), "50% × 项目投入", FACTS_1, True, ((D_800000, "80万"),)),
         ),
     ),
     "不满足任何给予条件：demo.1",
@@ -146,10 +147,10 @@ SPEC_training: MeasureSpec = measure_spec(
             "award",
             "training.1",
             "第二条",
-            "[第二条] training.1：适用",
+            "[第二条] 人才培养 第1项给予条件：适用",
             amount(D_300000, "30万", (), False),
             ((("score", ">=", D_60), "score 60以上", False, FACTS_2, UNMET_1),),
-            "score 60以上",
+            "评审得分 60以上",
         ),
     ),
     "不满足任何给予条件：training.1",
@@ -301,6 +302,9 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = ((), {"demo": (None, (), SPEC_demo), "training": (None, (), SPEC_training)})
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -319,6 +323,8 @@ def decide(
             "demo": measure_demo(f, p, date, shared, explain),
             "training": measure_training(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         apply_pots(measures, pots(p), explain)
         if not partial:
             require_facts(measures)

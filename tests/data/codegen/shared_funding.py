@@ -59,7 +59,7 @@ D_0_60 = Decimal("0.60")
 D_100000_00 = Decimal("100000.00")
 D_200000_00 = Decimal("200000.00")
 TEXT_1 = "不满足任何给予条件：pilot_grant.1、pilot_grant.2"
-FACTS_1 = (("investment", "投资总额", "money", None),)
+FACTS_1 = (("investment", "投资总额", "money", None, ()),)
 UNMET_1 = ("重点实验室", None, (("is", "lab", "重点实验室", "bool", None, (), "==", "", True),), True)
 UNMET_2 = (
     "投资总额 超过 1000万",
@@ -182,7 +182,8 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
-    return failures, unknown, need
+    conditions: Conditions = {}
+    return failures, unknown, need, conditions
 
 
 # shared_funding.policy:9
@@ -197,8 +198,8 @@ SPEC_lab_grant: MeasureSpec = measure_spec(
             "award",
             "lab_grant.1",
             None,
-            "lab_grant.1：适用",
-            amount((D_0_40, "investment"), "40% * investment", FACTS_1, True, ((D_3000000, "300万"),)),
+            "实验室资助 第1项给予条件：适用",
+            amount((D_0_40, "investment"), "40% × 投资总额", FACTS_1, True, ((D_3000000, "300万"),)),
         ),
     ),
     "不满足任何给予条件：lab_grant.1",
@@ -242,10 +243,10 @@ SPEC_pilot_grant: MeasureSpec = measure_spec(
             "award",
             "pilot_grant.1",
             None,
-            "pilot_grant.1：适用",
+            "试点奖励 第1项给予条件：适用",
             amount(None, "", (), False, (), unset_reason="pilot_grant.1：原文未给出金额"),
             ((("investment", ">", D_10000000), "investment 超过 1000万", False, FACTS_1, UNMET_2),),
-            "investment 超过 1000万",
+            "投资总额 超过 1000万",
         ),
         # shared_funding.policy:16
         # award pilot_grant.2 「pilot_grant.2」
@@ -254,10 +255,10 @@ SPEC_pilot_grant: MeasureSpec = measure_spec(
             "award",
             "pilot_grant.2",
             None,
-            "pilot_grant.2：适用",
+            "试点奖励 第2项给予条件：适用",
             amount(D_100000, "10万", (), False),
             ((("investment", ">", D_10000000), "investment 超过 1000万", True, FACTS_1, UNMET_3),),
-            "investment 超过 1000万",
+            "投资总额 超过 1000万",
         ),
     ),
     TEXT_1,
@@ -301,8 +302,8 @@ SPEC_build_grant: MeasureSpec = measure_spec(
             "award",
             "build_grant.1",
             None,
-            "build_grant.1：适用",
-            amount((D_0_30, "investment"), "30% * investment", FACTS_1, False, ((D_5000000, "500万"),)),
+            "建设资助 第1项给予条件：适用",
+            amount((D_0_30, "investment"), "30% × 投资总额", FACTS_1, False, ((D_5000000, "500万"),)),
         ),
     ),
     "不满足任何给予条件：build_grant.1",
@@ -347,10 +348,10 @@ SPEC_later_grant: MeasureSpec = measure_spec(
             "award",
             "later_grant.1",
             None,
-            "later_grant.1：适用",
+            "后续奖励 第1项给予条件：适用",
             amount(D_200000, "20万", (), False),
             ((("investment", ">", D_0), "investment 超过 0元", False, FACTS_1, UNMET_6),),
-            "investment 超过 0元",
+            "投资总额 超过 0元",
         ),
     ),
     "不满足任何给予条件：later_grant.1",
@@ -561,6 +562,17 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = (
+    (),
+    {
+        "lab_grant": (None, (("lab_grant.require.1", UNMET_1),), SPEC_lab_grant),
+        "pilot_grant": (None, (("pilot_grant.require.1", UNMET_4),), SPEC_pilot_grant),
+        "build_grant": (None, (("build_grant.require.1", UNMET_5),), SPEC_build_grant),
+        "later_grant": (None, (), SPEC_later_grant),
+    },
+)
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -581,6 +593,8 @@ def decide(
             "build_grant": measure_build_grant(f, p, date, shared, explain),
             "later_grant": measure_later_grant(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         share_funding(measures, shared_limits(f, p, date), ROUNDING)
         if not partial:
             require_facts(measures)

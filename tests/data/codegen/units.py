@@ -61,22 +61,26 @@ D_30000000 = Decimal("3.000E+7")
 D_50000000 = Decimal("5.000E+7")
 DATE_2022_01_01 = datetime.date(2022, 1, 1)
 DATE_2025_12_31 = datetime.date(2025, 12, 31)
-TEXT_1 = "area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise: 200元/亩 }"
-TEXT_2 = "floor_space * 20元/平方米 + power * 10元/千瓦"
+TEXT_1 = (
+    "新建种植基地面积 × 分档 新建种植基地面积 { 不满 100亩: 0元/亩, 100亩以上 且 不超过 500亩: 100元/亩, 其他"
+    ": 200元/亩 }"
+)
+TEXT_2 = "租用厂房面积 × 20元/平方米 + 装机容量 × 10元/千瓦"
 TEXT_3 = "装机容量 超过 5千瓦 且 装机容量 不满 1000千瓦 或 卷烟产量 100标准箱以上"
 TEXT_4 = "power 超过 5千瓦 且 不满 1000千瓦 or boxes 100标准箱 以上"
-TEXT_5 = "energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱"
+TEXT_5 = "发电量 × 0.1元/千瓦时 + 减排量 × 50元/吨 + 卷烟产量 × 2元/标准箱"
 TEXT_6 = "装机容量 超过 5千瓦 且 装机容量 不满 1000千瓦"
-TEXT_7 = "营业收入 超过 3000万 且 营业收入 不满 5000万"
-TEXT_8 = "listed；revenue 超过 3000万 且 不满 5000万"
-FACTS_1 = (("area", "新建种植基地面积", "count", "亩"),)
+TEXT_7 = "2万 × 每满(研发投入强度 - 3%, 1个百分点)"
+TEXT_8 = "营业收入 超过 3000万 且 营业收入 不满 5000万"
+TEXT_9 = "规上企业；营业收入 超过 3000万 且 营业收入 不满 5000万"
+FACTS_1 = (("area", "新建种植基地面积", "count", "亩", ()),)
 UNMET_1 = (
     "新建种植基地面积 100亩以上",
     None,
     (("cmp", "area", "新建种植基地面积", "count", "亩", (), ">=", "100亩", D_100),),
     True,
 )
-FACTS_2 = (("floor_space", "租用厂房面积", "count", "平方米"), ("power", "装机容量", "count", "千瓦"))
+FACTS_2 = (("floor_space", "租用厂房面积", "count", "平方米", ()), ("power", "装机容量", "count", "千瓦", ()))
 UNMET_2 = (
     TEXT_3,
     None,
@@ -86,11 +90,11 @@ UNMET_2 = (
     ),
     False,
 )
-FACTS_3 = (("boxes", "卷烟产量", "count", "标准箱"), ("power", "装机容量", "count", "千瓦"))
+FACTS_3 = (("boxes", "卷烟产量", "count", "标准箱", ()), ("power", "装机容量", "count", "千瓦", ()))
 FACTS_4 = (
-    ("boxes", "卷烟产量", "count", "标准箱"),
-    ("cut", "减排量", "count", "吨"),
-    ("energy", "发电量", "count", "千瓦时"),
+    ("boxes", "卷烟产量", "count", "标准箱", ()),
+    ("cut", "减排量", "count", "吨", ()),
+    ("energy", "发电量", "count", "千瓦时", ()),
 )
 UNMET_3 = (
     TEXT_6,
@@ -101,12 +105,12 @@ UNMET_3 = (
     ),
     True,
 )
-FACTS_5 = (("power", "装机容量", "count", "千瓦"),)
-FACTS_6 = (("rd_rate", "研发投入强度", "percent", None),)
+FACTS_5 = (("power", "装机容量", "count", "千瓦", ()),)
+FACTS_6 = (("rd_rate", "研发投入强度", "percent", None, ()),)
 UNMET_4 = ("规上企业", None, (("is", "listed", "规上企业", "bool", None, (), "==", "", True),), True)
-FACTS_7 = (("listed", "规上企业", "bool", None),)
+FACTS_7 = (("listed", "规上企业", "bool", None, ()),)
 UNMET_5 = (
-    TEXT_7,
+    TEXT_8,
     None,
     (
         ("cmp", "revenue", "营业收入", "money", None, (), ">", "3000万", D_30000000),
@@ -114,7 +118,7 @@ UNMET_5 = (
     ),
     True,
 )
-FACTS_8 = (("revenue", "营业收入", "money", None),)
+FACTS_8 = (("revenue", "营业收入", "money", None, ()),)
 FACT_SPECS: dict[str, FactSpec] = {
     "area": FactSpec("area", "新建种植基地面积", "count", "亩", (), ((">=", D_0),)),
     "floor_space": FactSpec("floor_space", "租用厂房面积", "count", "平方米", (), ((">=", D_0),)),
@@ -213,8 +217,8 @@ class Facts:
         return {name: value for field, name in FACT_FIELDS if (value := getattr(self, field)) is not None}
 
 
-# amount: determined area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise:
-# 200元/亩 }
+# amount: determined 新建种植基地面积 × 分档 新建种植基地面积 { 不满 100亩: 0元/亩, 100亩以上 且 不超过 500亩:
+# 100元/亩, 其他: 200元/亩 }
 def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     area = f.get("area")
     if area is None:
@@ -233,8 +237,8 @@ def value_1(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v2
 
 
-# the arithmetic of area * band area { 不满 100亩: 0元/亩, 100亩 以上 and 不超过 500亩: 100元/亩, otherwise:
-# 200元/亩 }
+# the arithmetic of 新建种植基地面积 × 分档 新建种植基地面积 { 不满 100亩: 0元/亩, 100亩以上 且 不超过 500亩:
+# 100元/亩, 其他: 200元/亩 }
 def steps_2(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     area = f.get("area")
     steps: list[str] = []
@@ -249,7 +253,7 @@ def steps_2(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     return steps
 
 
-# amount: determined floor_space * 20元/平方米 + power * 10元/千瓦
+# amount: determined 租用厂房面积 × 20元/平方米 + 装机容量 × 10元/千瓦
 def value_3(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     floor_space = f.get("floor_space")
     power = f.get("power")
@@ -287,7 +291,7 @@ def value_4(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c4
 
 
-# amount: determined energy * 0.1元/千瓦时 + cut * 50元/吨 + boxes * 2元/标准箱
+# amount: determined 发电量 × 0.1元/千瓦时 + 减排量 × 50元/吨 + 卷烟产量 × 2元/标准箱
 def value_5(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     boxes = f.get("boxes")
     cut_ = f.get("cut")
@@ -322,7 +326,7 @@ def value_6(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return c2
 
 
-# amount: determined 2万 * blocks(rd_rate - 3%, 1个百分点)
+# amount: determined 2万 × 每满(研发投入强度 - 3%, 1个百分点)
 def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     rd_rate = f.get("rd_rate")
     if rd_rate is None:
@@ -333,7 +337,7 @@ def value_7(f: Values, p: Values, date: Date, need: set[str]) -> Any:
     return v3
 
 
-# the arithmetic of 2万 * blocks(rd_rate - 3%, 1个百分点)
+# the arithmetic of 2万 × 每满(研发投入强度 - 3%, 1个百分点)
 def steps_8(f: Values, p: Values, date: Date, need: set[str]) -> list[str]:
     rd_rate = f.get("rd_rate")
     steps: list[str] = []
@@ -363,6 +367,7 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
     failures: list[str] = []
     unknown: list[str] = []
     need: set[str] = set()
+    conditions: Conditions = {}
     if date is not None:
         if date < DATE_2022_01_01:
             failures.append(
@@ -370,7 +375,7 @@ def shared_gates(f: Values, p: Values, date: Date) -> Shared:
             )
         if date > DATE_2025_12_31:
             failures.append(f"政策有效期至 {DATE_2025_12_31.isoformat()}，评估日期 {date.isoformat()} 已失效")
-    return failures, unknown, need
+    return failures, unknown, need, conditions
 
 
 # units.policy:19
@@ -385,10 +390,10 @@ SPEC_planting: MeasureSpec = measure_spec(
             "award",
             "planting.1",
             None,
-            "planting.1：适用",
+            "种植基地 第1项给予条件：适用",
             amount(value_1, TEXT_1, FACTS_1, False, ((D_200000, "20万"),), arithmetic=steps_2),
             ((("area", ">=", D_100), "area 100亩 以上", False, FACTS_1, UNMET_1),),
-            "area 100亩 以上",
+            "新建种植基地面积 100亩以上",
         ),
     ),
     "不满足任何给予条件：planting.1",
@@ -419,10 +424,10 @@ SPEC_green: MeasureSpec = measure_spec(
             "award",
             "green.1",
             None,
-            "green.1：适用",
+            "绿色发展 第1项给予条件：适用",
             amount(value_3, TEXT_2, FACTS_2, False),
             ((value_4, TEXT_4, False, FACTS_3, UNMET_2),),
-            TEXT_4,
+            TEXT_3,
         ),
         # units.policy:25
         # award green.2 「green.2」
@@ -431,10 +436,10 @@ SPEC_green: MeasureSpec = measure_spec(
             "award",
             "green.2",
             None,
-            "green.2：适用",
+            "绿色发展 第2项给予条件：适用",
             amount(value_5, TEXT_5, FACTS_4, False),
             ((value_6, "power 超过 5千瓦 且 不满 1000千瓦", False, FACTS_5, UNMET_3),),
-            "power 超过 5千瓦 且 不满 1000千瓦",
+            TEXT_6,
         ),
     ),
     "不满足任何给予条件：green.1、green.2",
@@ -465,20 +470,13 @@ SPEC_rd: MeasureSpec = measure_spec(
             "award",
             "rd.1",
             None,
-            "rd.1：适用",
-            amount(
-                value_7,
-                "2万 * blocks(rd_rate - 3%, 1个百分点)",
-                FACTS_6,
-                False,
-                ((D_100000, "10万"),),
-                arithmetic=steps_8,
-            ),
+            "研发奖励 第1项给予条件：适用",
+            amount(value_7, TEXT_7, FACTS_6, False, ((D_100000, "10万"),), arithmetic=steps_8),
             (
                 ("listed", "listed", False, FACTS_7, UNMET_4),
                 (value_9, "revenue 超过 3000万 且 不满 5000万", False, FACTS_8, UNMET_5),
             ),
-            TEXT_8,
+            TEXT_9,
         ),
     ),
     "不满足任何给予条件：rd.1",
@@ -685,6 +683,12 @@ def read_facts(facts: Facts | Mapping[str, Any], strict: bool = False) -> Values
     return raw if type(raw) is dict else dict(raw)
 
 
+CHECKS: Checks = (
+    (),
+    {"planting": (None, (), SPEC_planting), "green": (None, (), SPEC_green), "rd": (None, (), SPEC_rd)},
+)
+
+
 # the full path: every fact checked, three-valued conditions, the whole decision
 def decide(
     facts: Facts | Mapping[str, Any],
@@ -704,6 +708,8 @@ def decide(
             "green": measure_green(f, p, date, shared, explain),
             "rd": measure_rd(f, p, date, shared, explain),
         }
+        if explain:
+            add_checks(measures, CHECKS, shared, f, p, date, None)
         if not partial:
             require_facts(measures)
         amounts = {name: (m.status, m.amount) for name, m in measures.items()}
