@@ -188,6 +188,21 @@ def test_shenzhen_plan_amounts_wait_for_the_yearly_guide() -> None:
     assert (result.status, result.amount) == (rt.DETERMINED, Decimal("300000"))
 
 
+def test_shenzhen_plan_does_not_limit_an_applicant_to_one_direction() -> None:
+    # The 编制说明 lists seven directions and never says one application takes one of them: an
+    # applicant under two directions reaches both measures, and the open question is a finding.
+    path = POLICIES / "shenzhen_industrial_internet_plan.policy"
+    facts = json.loads((SAMPLES / "shenzhen_industrial_internet_plan.json").read_text(encoding="utf-8"))
+    facts |= {"applies_platform": True, "meets_platform": True}
+    decision = policydsl.load(path).evaluate(facts)
+    assert decision.measures["fusion_pilot_award"].status == rt.UNDETERMINED
+    assert decision.measures["platform_building"].status == rt.UNDETERMINED
+    assert decision.measures["testbed_project"].status == rt.INELIGIBLE
+    assert ("P201", frozenset({"platform_building", "fusion_pilot_award"})) in _findings(
+        "shenzhen_industrial_internet_plan"
+    )
+
+
 def _liuhe(**changes: object) -> rt.Decision:
     evaluator = policydsl.load(POLICIES / "liuhe_key_industries.policy")
     facts = json.loads((SAMPLES / "liuhe_key_industries.json").read_text(encoding="utf-8"))
