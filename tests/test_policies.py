@@ -209,6 +209,33 @@ def _liuhe(**changes: object) -> rt.Decision:
     return evaluator.evaluate({**facts, **changes}, datetime.date(2023, 6, 1))
 
 
+@pytest.mark.parametrize(
+    ("name", "date", "other", "total"),
+    [
+        # Liuhe 第25条, Lucheng 附则3: the applicant ends with the higher of this policy's total and
+        # what other documents paid for the same content; this policy pays max(0, total − other)
+        ("liuhe_key_industries", datetime.date(2023, 6, 1), "0", None),
+        ("liuhe_key_industries", datetime.date(2023, 6, 1), "10000", "-10000"),
+        ("liuhe_key_industries", datetime.date(2023, 6, 1), "1e12", "0"),
+        ("lucheng_open_economy", datetime.date(2020, 6, 1), "10000", "-10000"),
+        ("lucheng_modern_services", datetime.date(2020, 6, 1), "10000", "-10000"),
+    ],
+)
+def test_awards_under_other_documents_lower_the_total(
+    name: str, date: datetime.date, other: str, total: str | None
+) -> None:
+    evaluator = policydsl.load(POLICIES / f"{name}.policy")
+    facts = json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    alone = evaluator.evaluate({**facts, "other_policy_award": 0}, date).total
+    assert alone.amount is not None and alone.amount > Decimal(10000)
+    decision = evaluator.evaluate({**facts, "other_policy_award": Decimal(other)}, date)
+    expected = alone.amount if total is None else max(alone.amount + Decimal(total), Decimal(0))
+    if total == "0":
+        expected = Decimal(0)
+    assert decision.total.amount == expected
+    assert decision.measures == evaluator.evaluate({**facts, "other_policy_award": 0}, date).measures
+
+
 def test_liuhe_agriculture_band_gives_shared_ends_to_the_lower_band() -> None:
     # 第2条第3款 "1000万元及以上至5000万元、5000万元以上至1亿元、1亿元以上": 70% / 80% / 90% of 150万
     def amount(investment: str) -> Decimal | None:
@@ -485,7 +512,7 @@ def test_lucheng_open_overlaps_the_text_leaves_open_stay_visible() -> None:
 
 def _lucheng(on: datetime.date = datetime.date(2020, 6, 1), **facts: object) -> dict[str, rt.MeasureResult]:
     evaluator = policydsl.load(POLICIES / "lucheng_modern_services.policy")
-    base = {"in_lucheng": True, "real_estate": False}
+    base = {"in_lucheng": True, "real_estate": False, "other_policy_award": 0}
     return evaluator.evaluate({**base, **facts}, on).measures
 
 
