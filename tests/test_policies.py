@@ -366,9 +366,14 @@ def test_ineligibility_reasons_use_the_documents_wording() -> None:
         "未满足：骗取财政资金的，3年内不受理其资助申请"
         "（曾因骗取财政资金被追回全部资金：是；因骗取财政资金被追回资金的日期：2020-03-02）[第十八条]"
     ]
-    # exactly three years later the application is accepted again (不满3年 excludes the anniversary)
-    again = consulting.evaluate(
+    # "3年内" ends on the corresponding day, still barred (民法典 第二百零一、二百零二条); the day after
+    # the application is accepted again
+    anniversary = consulting.evaluate(
         {**facts, "prior_fraud": True, "prior_fraud_date": "2020-03-01"}, datetime.date(2023, 3, 1)
+    )
+    assert len(anniversary.eligibility_failures) == 1
+    again = consulting.evaluate(
+        {**facts, "prior_fraud": True, "prior_fraud_date": "2020-03-01"}, datetime.date(2023, 3, 2)
     )
     assert again.eligibility_failures == []
 
