@@ -798,7 +798,19 @@ class _Writer:
     def combine(self) -> str:
         chosen = self.draw(st.lists(st.sampled_from(self.measures), min_size=1, unique=True))
         mode = self.pick(["added", "highest", "exclusive", "叠加", "就高", "互斥"])
+        if self.chance(0.2):  # one rule for every pair of measures
+            chosen = [self.kw("all")]
         return f"{self.kw('combine')} {mode} {{ {', '.join(chosen)} }}{self.cite()}{self.opt_text()}"
+
+    def against(self) -> str | None:
+        """`combine highest|exclusive against F { all }`: awards under other documents (a money
+        fact); over all measures, so no total cap can run across the measures named and others."""
+        money = [n for n, t in self.facts.items() if t == MONEY]
+        if not money:
+            return None
+        mode = self.pick(["highest", "exclusive", "就高", "互斥"])
+        fact = self.pick(money)
+        return f"{self.kw('combine')} {mode} {self.kw('against')} {fact} {{ {self.kw('all')} }}{self.cite()}"
 
     def total_cap(self) -> str:
         chosen = self.draw(st.lists(st.sampled_from(self.measures), min_size=1, unique=True))
@@ -888,6 +900,8 @@ class _Writer:
             parts.append(self.combine())
         if self.chance(0.3):
             parts.append(self.total_cap())
+        if self.chance(0.15) and (rule := self.against()) is not None:
+            parts.append(rule)
         if self.chance(0.2):
             parts.append(self.acknowledge())
         for _ in range(self.count(0, 2)):

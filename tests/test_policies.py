@@ -188,10 +188,52 @@ def test_shenzhen_plan_amounts_wait_for_the_yearly_guide() -> None:
     assert (result.status, result.amount) == (rt.DETERMINED, Decimal("300000"))
 
 
+def test_shenzhen_plan_does_not_limit_an_applicant_to_one_direction() -> None:
+    # The 编制说明 lists seven directions and never says one application takes one of them: an
+    # applicant under two directions reaches both measures, and the open question is a finding.
+    path = POLICIES / "shenzhen_industrial_internet_plan.policy"
+    facts = json.loads((SAMPLES / "shenzhen_industrial_internet_plan.json").read_text(encoding="utf-8"))
+    facts |= {"applies_platform": True, "meets_platform": True}
+    decision = policydsl.load(path).evaluate(facts)
+    assert decision.measures["fusion_pilot_award"].status == rt.UNDETERMINED
+    assert decision.measures["platform_building"].status == rt.UNDETERMINED
+    assert decision.measures["testbed_project"].status == rt.INELIGIBLE
+    assert ("P201", frozenset({"platform_building", "fusion_pilot_award"})) in _findings(
+        "shenzhen_industrial_internet_plan"
+    )
+
+
 def _liuhe(**changes: object) -> rt.Decision:
     evaluator = policydsl.load(POLICIES / "liuhe_key_industries.policy")
     facts = json.loads((SAMPLES / "liuhe_key_industries.json").read_text(encoding="utf-8"))
     return evaluator.evaluate({**facts, **changes}, datetime.date(2023, 6, 1))
+
+
+@pytest.mark.parametrize(
+    ("name", "date", "other", "total"),
+    [
+        # Liuhe 第25条, Lucheng 附则3: the applicant ends with the higher of this policy's total and
+        # what other documents paid for the same content; this policy pays max(0, total − other)
+        ("liuhe_key_industries", datetime.date(2023, 6, 1), "0", None),
+        ("liuhe_key_industries", datetime.date(2023, 6, 1), "10000", "-10000"),
+        ("liuhe_key_industries", datetime.date(2023, 6, 1), "1e12", "0"),
+        ("lucheng_open_economy", datetime.date(2020, 6, 1), "10000", "-10000"),
+        ("lucheng_modern_services", datetime.date(2020, 6, 1), "10000", "-10000"),
+    ],
+)
+def test_awards_under_other_documents_lower_the_total(
+    name: str, date: datetime.date, other: str, total: str | None
+) -> None:
+    evaluator = policydsl.load(POLICIES / f"{name}.policy")
+    facts = json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    alone = evaluator.evaluate({**facts, "other_policy_award": 0}, date).total
+    assert alone.amount is not None and alone.amount > Decimal(10000)
+    decision = evaluator.evaluate({**facts, "other_policy_award": Decimal(other)}, date)
+    expected = alone.amount if total is None else max(alone.amount + Decimal(total), Decimal(0))
+    if total == "0":
+        expected = Decimal(0)
+    assert decision.total.amount == expected
+    assert decision.measures == evaluator.evaluate({**facts, "other_policy_award": 0}, date).measures
 
 
 def test_liuhe_agriculture_band_gives_shared_ends_to_the_lower_band() -> None:
@@ -324,9 +366,14 @@ def test_ineligibility_reasons_use_the_documents_wording() -> None:
         "未满足：骗取财政资金的，3年内不受理其资助申请"
         "（曾因骗取财政资金被追回全部资金：是；因骗取财政资金被追回资金的日期：2020-03-02）[第十八条]"
     ]
-    # exactly three years later the application is accepted again (不满3年 excludes the anniversary)
-    again = consulting.evaluate(
+    # "3年内" ends on the corresponding day, still barred (民法典 第二百零一、二百零二条); the day after
+    # the application is accepted again
+    anniversary = consulting.evaluate(
         {**facts, "prior_fraud": True, "prior_fraud_date": "2020-03-01"}, datetime.date(2023, 3, 1)
+    )
+    assert len(anniversary.eligibility_failures) == 1
+    again = consulting.evaluate(
+        {**facts, "prior_fraud": True, "prior_fraud_date": "2020-03-01"}, datetime.date(2023, 3, 2)
     )
     assert again.eligibility_failures == []
 
@@ -470,7 +517,7 @@ def test_lucheng_open_overlaps_the_text_leaves_open_stay_visible() -> None:
 
 def _lucheng(on: datetime.date = datetime.date(2020, 6, 1), **facts: object) -> dict[str, rt.MeasureResult]:
     evaluator = policydsl.load(POLICIES / "lucheng_modern_services.policy")
-    base = {"in_lucheng": True, "real_estate": False}
+    base = {"in_lucheng": True, "real_estate": False, "other_policy_award": 0}
     return evaluator.evaluate({**base, **facts}, on).measures
 
 
