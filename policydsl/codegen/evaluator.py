@@ -6,10 +6,9 @@ import datetime
 from pathlib import Path
 
 from policydsl import codes
-
 from policydsl.checking.pipeline import check_file
-from policydsl.codegen.python import generate
 from policydsl.codegen import sql
+from policydsl.codegen.python import generate
 from policydsl.diagnostics import Sink
 from policydsl.messages import msg
 from policydsl.plan import nodes as P
@@ -51,7 +50,11 @@ def sql_file(path: Path, sink: Sink, dialect: str = "duckdb") -> str | None:
 
 
 def sql_query(
-    plan: P.Plan, source: SourceFile, sink: Sink, date: datetime.date | None = None, passthrough: tuple[str, ...] = ()
+    plan: P.Plan,
+    source: SourceFile,
+    sink: Sink,
+    date: datetime.date | None = None,
+    passthrough: tuple[str, ...] = (),
 ) -> sql.SqlQuery | None:
     """The SQL back end's query for `plan` on `date`, or None with S101 in `sink` naming the construct
     it does not translate and where it stands."""

@@ -97,25 +97,25 @@ def _scale(value: Decimal) -> int:
     return max(0, -exponent)
 
 
-def _number(value: Decimal) -> exp.Expression:
+def _number(value: Decimal) -> exp.Expr:
     """An exact figure, typed DECIMAL(38, its own scale)."""
     value = value.normalize() if value == value.to_integral_value() else value
     text = format(value, "f")
     return exp.cast(exp.Literal.number(text), _decimal_type(_scale(Decimal(text))))
 
 
-def _case(*whens: tuple[exp.Expression, exp.Expression], default: exp.Expression | None = None) -> exp.Case:
+def _case(*whens: tuple[exp.Expr, exp.Expr], default: exp.Expr | None = None) -> exp.Case:
     case = exp.Case()
     for cond, then in whens:
         case = case.when(cond, then)
     return case.else_(default) if default is not None else case
 
 
-def _any_null(args: Iterable[exp.Expression]) -> exp.Expression:
+def _any_null(args: Iterable[exp.Expr]) -> exp.Expr:
     return _or_all(exp.Is(this=a.copy(), expression=exp.Null()) for a in args)
 
 
-def _or_all(items: Iterable[exp.Expression]) -> exp.Expression:
+def _or_all(items: Iterable[exp.Expr]) -> exp.Expr:
     parts = list(items)
     if not parts:
         return exp.false()
@@ -125,7 +125,7 @@ def _or_all(items: Iterable[exp.Expression]) -> exp.Expression:
     return exp.paren(out) if len(parts) > 1 else out
 
 
-def _and_all(items: Iterable[exp.Expression]) -> exp.Expression:
+def _and_all(items: Iterable[exp.Expr]) -> exp.Expr:
     parts = list(items)
     if not parts:
         return exp.true()
@@ -135,27 +135,27 @@ def _and_all(items: Iterable[exp.Expression]) -> exp.Expression:
     return exp.paren(out) if len(parts) > 1 else out
 
 
-def _true(cond: exp.Expression) -> exp.Expression:
+def _true(cond: exp.Expr) -> exp.Expr:
     """`cond IS TRUE`: a NULL (unknown) is not true."""
     return exp.Is(this=exp.paren(cond.copy()), expression=exp.true())
 
 
-def _false(cond: exp.Expression) -> exp.Expression:
+def _false(cond: exp.Expr) -> exp.Expr:
     return exp.Is(this=exp.paren(cond.copy()), expression=exp.false())
 
 
-def _null(value: exp.Expression) -> exp.Expression:
+def _null(value: exp.Expr) -> exp.Expr:
     return exp.Is(this=exp.paren(value.copy()), expression=exp.Null())
 
 
-def _widen(value: exp.Expression, scale: int) -> exp.Expression:
+def _widen(value: exp.Expr, scale: int) -> exp.Expr:
     """`value` as DECIMAL(38, scale).  DuckDB gives a CASE, LEAST, GREATEST or COALESCE over
     DECIMAL(38, s) of different scales the smallest scale, rounding the others: every branch of
     one is widened to the largest scale first (exact: only the scale grows)."""
     return exp.cast(value.copy(), _decimal_type(scale))
 
 
-def _strict(func: str, args: Sequence[exp.Expression], scale: int) -> exp.Expression:
+def _strict(func: str, args: Sequence[exp.Expr], scale: int) -> exp.Expr:
     """min/max that is NULL when any argument is (LEAST and GREATEST skip NULLs), every argument
     widened to `scale`."""
     builder = exp.Least if func == "min" else exp.Greatest
@@ -165,18 +165,18 @@ def _strict(func: str, args: Sequence[exp.Expression], scale: int) -> exp.Expres
     return _case((_any_null(args), exp.Null()), default=call)
 
 
-def _concat_ws(separator: exp.Expression, *parts: exp.Expression) -> exp.Expression:
+def _concat_ws(separator: exp.Expr, *parts: exp.Expr) -> exp.Expr:
     """concat_ws as the engines define it (NULL parts skipped); sqlglot's own node would add a NULL
     test of its own around it."""
     return exp.Anonymous(this="concat_ws", expressions=[separator, *parts])
 
 
-def _zero(scale: int) -> exp.Expression:
+def _zero(scale: int) -> exp.Expr:
     return exp.cast(exp.Literal.number(0), _decimal_type(scale))
 
 
-def _sum(values: Sequence[exp.Expression]) -> exp.Expression:
-    out: exp.Expression = _number(Decimal(0))
+def _sum(values: Sequence[exp.Expr]) -> exp.Expr:
+    out: exp.Expr = _number(Decimal(0))
     for v in values:
         out = exp.Add(this=out, expression=v)
     return out
@@ -256,25 +256,28 @@ class _Exprs:
             case P.Whole():
                 return 0 if expr.func == "blocks" else self.scale(expr.size)
             case P.Table():
-                return max((self.scale(r.value) for r in expr.rows if not isinstance(r.value, P.Unset)), default=0)
+                return max(
+                    (self.scale(r.value) for r in expr.rows if not isinstance(r.value, P.Unset)), default=0
+                )
             case P.Band():
                 return max(self.scale(r.value) for r in expr.rows)
             case P.Brackets():
                 subject = self.scale(expr.subject)
                 return max(
-                    self.scale(r.rate) + max([subject] + [self.scale(b) for b in (r.lower, r.upper) if b is not None])
+                    self.scale(r.rate)
+                    + max([subject] + [self.scale(b) for b in (r.lower, r.upper) if b is not None])
                     for r in expr.rows
                 )
             case _:
                 return 0
 
-    def __call__(self, expr: P.Expr, where: P.Where | None) -> exp.Expression:
+    def __call__(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
         node = self.expr(expr, where)
         if self.scale(expr) > MAX_SCALE:
             raise Refused(f"a figure with more than {MAX_SCALE} decimal places", where)
         return node
 
-    def expr(self, expr: P.Expr, where: P.Where | None) -> exp.Expression:  # noqa: C901
+    def expr(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
         match expr:
             case P.Const():
                 return _number(expr.value)
@@ -287,10 +290,10 @@ class _Exprs:
             case P.FactRef():
                 return _col(self.columns[expr.name])
             case P.ParamRef():
-                value = self.param(expr, where)
-                if isinstance(value, P.Unset):
+                chosen = self.param(expr, where)
+                if isinstance(chosen, P.Unset):
                     raise Refused(f"the parameter `{expr.name}` left unset", where)
-                return self.expr(value, where)
+                return self.expr(chosen, where)
             case P.Arith():
                 if expr.kind == "date" or _is_date(expr.left) or _is_date(expr.right):
                     raise Refused("date arithmetic", where)
@@ -311,14 +314,18 @@ class _Exprs:
                 return self.compare(expr, where)
             case P.In():
                 subject = self.expr(expr.subject, where)
-                members = [_str(m) for m in expr.members]
+                members: list[exp.Expr] = [_str(m) for m in expr.members]
                 if _is_roles(self.plan, expr.subject):
                     return _has_role(subject, members)
                 return exp.paren(exp.In(this=subject, expressions=members))
             case P.And():
-                return exp.paren(exp.And(this=self.expr(expr.left, where), expression=self.expr(expr.right, where)))
+                return exp.paren(
+                    exp.And(this=self.expr(expr.left, where), expression=self.expr(expr.right, where))
+                )
             case P.Or():
-                return exp.paren(exp.Or(this=self.expr(expr.left, where), expression=self.expr(expr.right, where)))
+                return exp.paren(
+                    exp.Or(this=self.expr(expr.left, where), expression=self.expr(expr.right, where))
+                )
             case P.Not():
                 return exp.Not(this=exp.paren(self.expr(expr.operand, where)))
             case P.MinMax():
@@ -337,11 +344,13 @@ class _Exprs:
                 return exp.paren(exp.Sub(this=_number(Decimal(self.date.year + 1)), expression=year))
             case P.Table():
                 key = _col(self.columns[expr.fact])
-                whens = []
-                default: exp.Expression | None = None
+                whens: list[tuple[exp.Expr, exp.Expr]] = []
+                default: exp.Expr | None = None
                 for row in expr.rows:
                     # a row left unset is unknown (NULL), as the interpreter's exception makes it
-                    value = exp.Null() if isinstance(row.value, P.Unset) else self.branch(row.value, expr, where)
+                    value = (
+                        exp.Null() if isinstance(row.value, P.Unset) else self.branch(row.value, expr, where)
+                    )
                     if row.key is None:
                         default = value
                         break
@@ -373,7 +382,7 @@ class _Exprs:
                 raise Refused("a duration outside `since`", where)
         raise AssertionError(f"unhandled plan expression {type(expr).__name__}")
 
-    def branch(self, value: P.Expr, whole: P.Expr, where: P.Where | None) -> exp.Expression:
+    def branch(self, value: P.Expr, whole: P.Expr, where: P.Where | None) -> exp.Expr:
         """One branch of a table or band, widened to the scale of the whole when it is a figure."""
         node = self.expr(value, where)
         return _widen(node, self.scale(whole)) if self.numeric(value) else node
@@ -392,7 +401,7 @@ class _Exprs:
                 return any(self.numeric(r.value) for r in expr.rows)
         return False
 
-    def compare(self, expr: P.Cmp, where: P.Where | None) -> exp.Expression:
+    def compare(self, expr: P.Cmp, where: P.Where | None) -> exp.Expr:
         left, right = self.expr(expr.left, where), self.expr(expr.right, where)
         for roles, other in ((expr.left, right), (expr.right, left)):
             if _is_roles(self.plan, roles):
@@ -400,7 +409,7 @@ class _Exprs:
                 return held if expr.op == "==" else exp.Not(this=exp.paren(held))
         return exp.paren(_compare(expr.op, left, right))
 
-    def whole(self, expr: P.Whole, where: P.Where | None) -> exp.Expression:
+    def whole(self, expr: P.Whole, where: P.Where | None) -> exp.Expr:
         if not isinstance(expr.size, P.Const) or expr.size.value <= 0:
             raise Refused(f"`{expr.func}` by a unit other than a constant above zero", where)
         inverse = _exact_reciprocal(expr.size.value)
@@ -409,10 +418,13 @@ class _Exprs:
         value = self.expr(expr.value, where)
         count = exp.Floor(this=exp.Mul(this=value, expression=_number(inverse)))
         if expr.func == "blocks":
-            return _case((_null(value), exp.Null()), default=exp.Greatest(this=_widen(count, 0), expressions=[_zero(0)]))
+            return _case(
+                (_null(value), exp.Null()),
+                default=exp.Greatest(this=_widen(count, 0), expressions=[_zero(0)]),
+            )
         return exp.paren(exp.Mul(this=count, expression=_number(expr.size.value)))
 
-    def since(self, expr: P.Since, where: P.Where | None) -> exp.Expression:
+    def since(self, expr: P.Since, where: P.Where | None) -> exp.Expr:
         duration = expr.duration
         if isinstance(duration, P.ParamRef):
             duration = self.param(duration, where)
@@ -422,7 +434,9 @@ class _Exprs:
         if self.date is None:
             return exp.Null()  # the interpreter: no evaluation day, no answer
         boundary = exp.cast(
-            exp.DateAdd(this=start, expression=exp.Literal.number(duration.count), unit=exp.var(duration.unit.upper())),
+            exp.DateAdd(
+                this=start, expression=exp.Literal.number(duration.count), unit=exp.var(duration.unit.upper())
+            ),
             exp.DataType.build("DATE"),
         )
         today = exp.cast(_str(self.date.isoformat()), exp.DataType.build("DATE"))
@@ -430,20 +444,27 @@ class _Exprs:
         flipped = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}[expr.op]
         return exp.paren(_compare(flipped, boundary, today))
 
-    def brackets(self, expr: P.Brackets, where: P.Where | None) -> exp.Expression:
+    def brackets(self, expr: P.Brackets, where: P.Where | None) -> exp.Expr:
         subject = self.expr(expr.subject, where)
-        parts: list[exp.Expression] = []
-        known: list[exp.Expression] = [subject]
+        parts: list[exp.Expr] = []
+        known: list[exp.Expr] = [subject]
         for row in expr.rows:
             scale = self.scale(expr)
-            top = subject.copy() if row.upper is None else _strict("min", [subject, self.expr(row.upper, where)], scale)
+            top = (
+                subject.copy()
+                if row.upper is None
+                else _strict("min", [subject, self.expr(row.upper, where)], scale)
+            )
             bottom = _number(rt.ZERO) if row.lower is None else self.expr(row.lower, where)
             rate = self.expr(row.rate, where)
             known += [top, bottom, rate]
             part = exp.paren(exp.Sub(this=top, expression=bottom))
             parts.append(
                 _case(
-                    (exp.GT(this=part, expression=_number(rt.ZERO)), _widen(exp.Mul(this=rate, expression=part.copy()), scale)),
+                    (
+                        exp.GT(this=part, expression=_number(rt.ZERO)),
+                        _widen(exp.Mul(this=rate, expression=part.copy()), scale),
+                    ),
                     default=_zero(scale),
                 )
             )
@@ -451,18 +472,20 @@ class _Exprs:
 
 
 def _is_date(expr: P.Expr) -> bool:
-    return isinstance(expr, P.DateConst | P.DurationConst) or (isinstance(expr, P.Arith) and expr.kind == "date")
+    return isinstance(expr, P.DateConst | P.DurationConst) or (
+        isinstance(expr, P.Arith) and expr.kind == "date"
+    )
 
 
 def _is_roles(plan: P.Plan, expr: P.Expr) -> bool:
     return P.roles_fact(expr, plan.facts)
 
 
-def _has_role(roles: exp.Expression, members: list[exp.Expression]) -> exp.Expression:
+def _has_role(roles: exp.Expr, members: list[exp.Expr]) -> exp.Expr:
     return exp.func("list_has_any", roles, exp.Array(expressions=members))
 
 
-def _compare(op: str, left: exp.Expression, right: exp.Expression) -> exp.Expression:
+def _compare(op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
     builder: type[exp.Binary] = {
         ">=": exp.GTE,
         ">": exp.GT,
@@ -485,23 +508,29 @@ _FALSE_WORDS = ("false", "否", "no", "0")
 _ROLE_SPLIT = "[;；、,，]"
 
 
-def _matches(text: exp.Expression, pattern: str) -> exp.Expression:
+def _matches(text: exp.Expr, pattern: str) -> exp.Expr:
     return exp.RegexpLike(this=text.copy(), expression=_str("^(" + pattern + ")$"))
 
 
-def _ends(text: exp.Expression, suffix: str) -> exp.Expression:
+def _ends(text: exp.Expr, suffix: str) -> exp.Expr:
     return exp.func("suffix", text.copy(), _str(suffix))
 
 
-def _drop_last(text: exp.Expression, suffix: str) -> exp.Expression:
+def _drop_last(text: exp.Expr, suffix: str) -> exp.Expr:
     return _case(
-        (_ends(text, suffix), exp.Substring(this=text.copy(), start=exp.Literal.number(1),
-                                            length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(len(suffix))))),
+        (
+            _ends(text, suffix),
+            exp.Substring(
+                this=text.copy(),
+                start=exp.Literal.number(1),
+                length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(len(suffix))),
+            ),
+        ),
         default=text.copy(),
     )
 
 
-def _figure(text: exp.Expression, places: int) -> tuple[exp.Expression, exp.Expression]:
+def _figure(text: exp.Expr, places: int) -> tuple[exp.Expr, exp.Expr]:
     """A figure written plainly or in groups of three, with 万/亿/千 after it: (value, valid)."""
     shift = _case(*((_ends(text, s), _number(Decimal(10) ** k)) for s, k in _SHIFTS), default=_number(rt.ONE))
     body = text
@@ -516,13 +545,13 @@ def _figure(text: exp.Expression, places: int) -> tuple[exp.Expression, exp.Expr
     return value, valid
 
 
-def _parse(spec: P.FactSpec, cell: exp.Expression) -> tuple[exp.Expression, exp.Expression, str]:
+def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
     """A fact's text `cell` (NULL or blank: not given) as its type: (value, valid, what it must be)."""
     text = exp.Trim(this=cell.copy())
     kind = spec.kind
-    ok: exp.Expression
+    ok: exp.Expr
     if kind in ("money", "number", "count", "percent"):
-        body: exp.Expression = text
+        body: exp.Expr = text
         if kind == "money":
             body = _drop_last(text, "元")
         elif kind == "count" and spec.unit:
@@ -531,8 +560,10 @@ def _parse(spec: P.FactSpec, cell: exp.Expression) -> tuple[exp.Expression, exp.
         what = "a plain figure"
         if kind == "percent":
             pct_value, pct_ok = _figure(_drop_last(text, "%"), FACT_SCALE - 2)
-            pct_value = exp.TryCast(this=exp.Mul(this=pct_value, expression=_number(Decimal("0.01"))),
-                                    to=_decimal_type(FACT_SCALE))
+            pct_value = exp.TryCast(
+                this=exp.Mul(this=pct_value, expression=_number(Decimal("0.01"))),
+                to=_decimal_type(FACT_SCALE),
+            )
             bare = exp.LTE(this=exp.Abs(this=value.copy()), expression=_number(rt.ONE))
             value = _case((_ends(text, "%"), pct_value), default=value)
             ok = _case((_ends(text, "%"), pct_ok), default=_and_all([ok, bare]))
@@ -560,8 +591,13 @@ def _parse(spec: P.FactSpec, cell: exp.Expression) -> tuple[exp.Expression, exp.
         ok, what = exp.not_(_null(value)), "true or false"
     elif kind == "date":
         value = exp.TryCast(this=text, to=exp.DataType.build("DATE"))
-        ok = _and_all([_matches(text, "[0-9]{4}-[0-9]{2}-[0-9]{2}"), exp.not_(_matches(text, "0000-.*")),
-                       exp.not_(_null(value))])
+        ok = _and_all(
+            [
+                _matches(text, "[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+                exp.not_(_matches(text, "0000-.*")),
+                exp.not_(_null(value)),
+            ]
+        )
         what = "a date such as 2021-06-01"
     elif kind == "enum":
         # a label first: the interpreter lets a label win over a member's name
@@ -578,26 +614,37 @@ def _parse(spec: P.FactSpec, cell: exp.Expression) -> tuple[exp.Expression, exp.
     return value, ok, what
 
 
-def _roles(spec: P.FactSpec, text: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+def _roles(spec: P.FactSpec, text: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
     x = exp.to_identifier("x")
     item = exp.Trim(this=exp.column(x))
     pairs = [(label, name) for name, label in spec.members] + [(name, name) for name, _ in spec.members]
     name_of = _case(*((exp.EQ(this=item.copy(), expression=_str(a)), _str(b)) for a, b in pairs))
     whole = exp.In(this=text.copy(), expressions=[_str(a) for a, _ in pairs])
     inner = _case(
-        (exp.and_(_ends(text, "}"), exp.func("prefix", text.copy(), _str("{"))),
-         exp.Substring(this=text.copy(), start=exp.Literal.number(2),
-                       length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(2)))),
+        (
+            exp.and_(_ends(text, "}"), exp.func("prefix", text.copy(), _str("{"))),
+            exp.Substring(
+                this=text.copy(),
+                start=exp.Literal.number(2),
+                length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(2)),
+            ),
+        ),
         default=text.copy(),
     )
-    items = _case((whole, exp.Array(expressions=[text.copy()])),
-                  default=exp.func("string_split_regex", inner, _str(_ROLE_SPLIT)))
+    items = _case(
+        (whole, exp.Array(expressions=[text.copy()])),
+        default=exp.func("string_split_regex", inner, _str(_ROLE_SPLIT)),
+    )
     names = exp.func("list_transform", items, exp.Lambda(this=name_of, expressions=[x.copy()]))
-    unnamed = exp.func("list_filter", names.copy(),
-                       exp.Lambda(this=_null(exp.column(x.copy())), expressions=[x.copy()]))
-    tests = [
+    unnamed = exp.func(
+        "list_filter", names.copy(), exp.Lambda(this=_null(exp.column(x.copy())), expressions=[x.copy()])
+    )
+    tests: list[exp.Expr] = [
         exp.EQ(this=exp.func("len", unnamed), expression=exp.Literal.number(0)),
-        exp.EQ(this=exp.func("len", exp.func("list_distinct", names.copy())), expression=exp.func("len", names.copy())),
+        exp.EQ(
+            this=exp.func("len", exp.func("list_distinct", names.copy())),
+            expression=exp.func("len", names.copy()),
+        ),
     ]
     for group in spec.exclusive:
         held = exp.func("list_intersect", names.copy(), exp.Array(expressions=[_str(g) for g in group]))
@@ -612,7 +659,9 @@ def _roles(spec: P.FactSpec, text: exp.Expression) -> tuple[exp.Expression, exp.
 class _Builder:
     """Builds the query in stages, each a SELECT over the one before that adds named columns."""
 
-    def __init__(self, plan: P.Plan, date: datetime.date | None, source: str, passthrough: Sequence[str]) -> None:
+    def __init__(
+        self, plan: P.Plan, date: datetime.date | None, source: str, passthrough: Sequence[str]
+    ) -> None:
         self.plan = plan
         self.date = date
         self.source = source
@@ -620,7 +669,7 @@ class _Builder:
         self.fact_names = tuple(plan.facts)
         self.columns = {name: f"f{i}" for i, name in enumerate(self.fact_names)}
         self.ev = _Exprs(plan, date, self.columns)
-        self.stages: list[list[tuple[str, exp.Expression]]] = []
+        self.stages: list[list[tuple[str, exp.Expr]]] = []
         self.reasons: dict[str, str] = {}
         self.rounding = plan.rounding
         self.places = _ROUND_PLACES[plan.rounding.unit]
@@ -630,12 +679,12 @@ class _Builder:
         self.reasons.setdefault(code, label)
         return _str(code)
 
-    def round(self, value: exp.Expression) -> exp.Expression:
+    def round(self, value: exp.Expr) -> exp.Expr:
         places = exp.Literal.number(_ROUND_PLACES[self.rounding.unit])
         func = {"half_up": "round", "half_even": "round_even", "down": "trunc"}[self.rounding.mode]
         return exp.cast(exp.func(func, value, places), _decimal_type(_ROUND_PLACES[self.rounding.unit]))
 
-    def cond(self, expr: P.Expr, where: P.Where | None) -> exp.Expression:
+    def cond(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
         """A condition: NULL is unknown.  What may raise in the interpreter is refused here."""
         if self.ev.raises(expr):
             raise Refused("a table or band without an `otherwise` row inside a condition", where)
@@ -646,10 +695,10 @@ class _Builder:
         plan = self.plan
         self.refuse_policy()
         self.input_stage()
-        gates_stage: list[tuple[str, exp.Expression]] = []
-        shared_fail: list[exp.Expression] = []
-        shared_unknown: list[exp.Expression] = []
-        shared_codes: list[exp.Expression] = []
+        gates_stage: list[tuple[str, exp.Expr]] = []
+        shared_fail: list[exp.Expr] = []
+        shared_unknown: list[exp.Expr] = []
+        shared_codes: list[exp.Expr] = []
         self.validity(shared_fail, shared_unknown, shared_codes)
         for i, gate in enumerate(plan.eligibility):
             name = f"e{i}"
@@ -664,21 +713,26 @@ class _Builder:
             self.refuse_measure(m)
             gates_stage += self.measure_inputs(m)
         self.stages.append(gates_stage)
-        settle: list[tuple[str, exp.Expression]] = []
+        settle: list[tuple[str, exp.Expr]] = []
         for m in plan.measures:
             settle += self.settle(m)
         self.stages.append(settle)
-        sums: list[tuple[str, exp.Expression]] = []
+        sums: list[tuple[str, exp.Expr]] = []
         for m in plan.measures:
             sums += self.sums(m)
         self.stages.append(sums)
-        finish: list[tuple[str, exp.Expression]] = []
+        finish: list[tuple[str, exp.Expr]] = []
         for m in plan.measures:
             finish += self.finish(m, shared_fail, shared_unknown, shared_codes)
         self.stages.append(finish)
         self.total()
-        return SqlQuery(self.query(), self.source, self.fact_names, tuple(m.name for m in plan.measures),
-                        tuple(self.reasons.items()))
+        return SqlQuery(
+            self.query(),
+            self.source,
+            self.fact_names,
+            tuple(m.name for m in plan.measures),
+            tuple(self.reasons.items()),
+        )
 
     def refuse_policy(self) -> None:
         plan = self.plan
@@ -706,36 +760,56 @@ class _Builder:
     def input_stage(self) -> None:
         # each cell as text, once, for the checks that follow to read by name
         self.stages.append(
-            [(f"t{i}", exp.cast(_col(name), exp.DataType.build("VARCHAR"))) for i, name in enumerate(self.fact_names)]
+            [
+                (f"t{i}", exp.cast(_col(name), exp.DataType.build("VARCHAR")))
+                for i, name in enumerate(self.fact_names)
+            ]
         )
-        stage: list[tuple[str, exp.Expression]] = []
-        errors: list[exp.Expression] = []
+        stage: list[tuple[str, exp.Expr]] = []
+        errors: list[exp.Expr] = []
         for i, name in enumerate(self.fact_names):
             spec = self.plan.facts[name]
             cell = _col(f"t{i}")
-            given = exp.and_(exp.not_(_null(cell)), exp.NEQ(this=exp.Trim(this=cell.copy()), expression=_str("")))
+            given = exp.and_(
+                exp.not_(_null(cell)), exp.NEQ(this=exp.Trim(this=cell.copy()), expression=_str(""))
+            )
             value, ok, what = _parse(spec, cell)
             stage.append((self.columns[name], _case((exp.and_(given.copy(), ok.copy()), value))))
             errors.append(
-                _case((exp.and_(given, exp.not_(exp.paren(ok))),
-                       exp.func("concat", _str(f"`{name}` ({spec.label}): `"), cell.copy(),
-                                _str(f"` is not {what} (the SQL engine reads figures written plainly, "
-                                     f"at most {FACT_SCALE} decimal places)"))))
+                _case(
+                    (
+                        exp.and_(given, exp.not_(exp.paren(ok))),
+                        exp.func(
+                            "concat",
+                            _str(f"`{name}` ({spec.label}): `"),
+                            cell.copy(),
+                            _str(
+                                f"` is not {what} (the SQL engine reads figures written plainly, "
+                                f"at most {FACT_SCALE} decimal places)"
+                            ),
+                        ),
+                    )
+                )
             )
         for a in self.plan.assumption_lines:
             held = self.cond(a.cond, a.where)
             errors.append(_case((_false(held), _str(rt.contradiction(a.text, a.label)))))
-        stage.append(("error", exp.func("nullif", _concat_ws(_str("; "), *errors), _str(""))) if errors
-                     else ("error", exp.cast(exp.Null(), exp.DataType.build("VARCHAR"))))
+        stage.append(
+            ("error", exp.func("nullif", _concat_ws(_str("; "), *errors), _str("")))
+            if errors
+            else ("error", exp.cast(exp.Null(), exp.DataType.build("VARCHAR")))
+        )
         self.stages.append(stage)
 
-    def validity(self, fail: list[exp.Expression], unknown: list[exp.Expression], codes: list[exp.Expression]) -> None:
+    def validity(self, fail: list[exp.Expr], unknown: list[exp.Expr], codes: list[exp.Expr]) -> None:
         v, date = self.plan.validity, self.date
         if date is None:
             return
         if v.start is not None and date < v.start:
             fail.append(exp.true())
-            codes.append(self.reason("validity/not_yet", f"政策自 {v.start.isoformat()} 起施行，评估日期尚未生效"))
+            codes.append(
+                self.reason("validity/not_yet", f"政策自 {v.start.isoformat()} 起施行，评估日期尚未生效")
+            )
         if v.end is not None and date > v.end:
             fail.append(exp.true())
             codes.append(self.reason("validity/expired", f"政策有效期至 {v.end.isoformat()}，评估日期已失效"))
@@ -744,13 +818,13 @@ class _Builder:
             unknown.append(exp.true())
             codes.append(self.reason("validity/vague", f"{v.vague}，评估日期是否在有效期内未定"))
 
-    def gate(self, gate: P.Gate) -> exp.Expression:
+    def gate(self, gate: P.Gate) -> exp.Expr:
         held = self.cond(gate.cond, gate.where)
         return held if gate.passes_when else exp.Not(this=exp.paren(held))
 
-    def measure_inputs(self, m: P.Measure) -> list[tuple[str, exp.Expression]]:
+    def measure_inputs(self, m: P.Measure) -> list[tuple[str, exp.Expr]]:
         """Each gate's passing, each clause's applying and its amount, the funding limit's figures."""
-        out: list[tuple[str, exp.Expression]] = []
+        out: list[tuple[str, exp.Expr]] = []
         k = self.key(m)
         if m.applicants is not None:
             roles = _col(self.columns[self.applicant_fact()])
@@ -790,7 +864,7 @@ class _Builder:
     def clause_no(self, c: P.Clause) -> int:
         return [x.id for m in self.plan.measures for x in m.clauses].index(c.id)
 
-    def clause_amount(self, c: P.Clause) -> exp.Expression:
+    def clause_amount(self, c: P.Clause) -> exp.Expr:
         """The clause's figure after its caps and the rounding; NULL when it cannot be told (the
         clause's precision is then unknown, as the interpreter's)."""
         amount = c.amount
@@ -805,23 +879,32 @@ class _Builder:
         scale = max([self.ev.scale(amount.expr), *(self.ev.scale(cap.expr) for cap in amount.caps)])
         return self.round(_strict("min", [value, *caps], scale))
 
-    def settle(self, m: P.Measure) -> list[tuple[str, exp.Expression]]:
+    def settle(self, m: P.Measure) -> list[tuple[str, exp.Expr]]:
         """runtime.settle_clauses and the choice of bonuses: each clause's `chosen`, and whether the
         choice is undecided."""
         k = self.key(m)
-        out: list[tuple[str, exp.Expression]] = []
+        out: list[tuple[str, exp.Expr]] = []
         awards = [c for c in m.clauses if c.kind == "award"]
         fires = {c.id: _true(_col(self.applies(c))) for c in awards}
-        overridden: dict[str, list[exp.Expression]] = {}
-        undecided: list[exp.Expression] = []
-        codes: list[exp.Expression] = []
+        overridden: dict[str, list[exp.Expr]] = {}
+        undecided: list[exp.Expr] = []
+        codes: list[exp.Expr] = []
         for default in dict.fromkeys(c.exception_of for c in awards if c.exception_of is not None):
             assert default is not None
             exceptions = [c for c in awards if c.exception_of == default]
             maybe = _or_all(_null(_col(self.applies(e))) for e in exceptions)
             undecided.append(maybe)
-            codes.append(_case((maybe.copy(), self.reason(
-                default + "/exception_unknown", "无法判断例外条款是否适用：" + "、".join(e.label for e in exceptions)))))
+            codes.append(
+                _case(
+                    (
+                        maybe.copy(),
+                        self.reason(
+                            default + "/exception_unknown",
+                            "无法判断例外条款是否适用：" + "、".join(e.label for e in exceptions),
+                        ),
+                    )
+                )
+            )
             overridden.setdefault(default, []).append(_or_all(fires[e.id].copy() for e in exceptions))
             for e in exceptions:
                 higher = [fires[x.id].copy() for x in exceptions if x.rank > e.rank]
@@ -831,63 +914,132 @@ class _Builder:
                 same = [e for e in exceptions if e.rank == rank]
                 if len(same) < 2:
                     continue
-                firing = exp.func("list_sum", exp.Array(expressions=[
-                    exp.cast(fires[e.id].copy(), exp.DataType.build("INTEGER")) for e in same]))
+                firing = exp.func(
+                    "list_sum",
+                    exp.Array(
+                        expressions=[
+                            exp.cast(fires[e.id].copy(), exp.DataType.build("INTEGER")) for e in same
+                        ]
+                    ),
+                )
                 above = [fires[x.id].copy() for x in exceptions if x.rank > rank]
-                tie = exp.and_(exp.GTE(this=firing, expression=exp.Literal.number(2)), exp.not_(_or_all(above)))
+                tie = exp.and_(
+                    exp.GTE(this=firing, expression=exp.Literal.number(2)), exp.not_(_or_all(above))
+                )
                 undecided.append(tie)
-                codes.append(_case((tie.copy(), self.reason(
-                    default + "/exception_tie", "例外条款优先级相同且同时适用：" + "、".join(e.label for e in same)))))
+                codes.append(
+                    _case(
+                        (
+                            tie.copy(),
+                            self.reason(
+                                default + "/exception_tie",
+                                "例外条款优先级相同且同时适用：" + "、".join(e.label for e in same),
+                            ),
+                        )
+                    )
+                )
         for c in awards:
-            out.append((self.chosen(c), exp.and_(fires[c.id].copy(), exp.not_(_or_all(overridden.get(c.id, []))))))
+            out.append(
+                (self.chosen(c), exp.and_(fires[c.id].copy(), exp.not_(_or_all(overridden.get(c.id, [])))))
+            )
         any_chosen = _or_all(_col(self.chosen(c)) for c in awards)
         unknown_awards = [c for c in awards if c.exception_of is None]
         for c in unknown_awards:
             unknown = _null(_col(self.applies(c)))
             undecided.append(unknown)
-            codes.append(_case((unknown.copy(), self.reason(
-                c.id + "/unknown", "无法判断是否适用：" + rt._clause_words(c, m.label)))))
+            codes.append(
+                _case(
+                    (
+                        unknown.copy(),
+                        self.reason(c.id + "/unknown", "无法判断是否适用：" + rt._clause_words(c, m.label)),
+                    )
+                )
+            )
         out.append((f"{k}_und0", _or_all(undecided)))
         out.append((f"{k}_codes0", _concat_ws(_str(";"), *codes) if codes else _str("")))
         out.append((f"{k}_unknown_award", _or_all(_null(_col(self.applies(c))) for c in unknown_awards)))
         out.append((f"{k}_any", any_chosen))
         return out
 
-    def sums(self, m: P.Measure) -> list[tuple[str, exp.Expression]]:
+    def sums(self, m: P.Measure) -> list[tuple[str, exp.Expr]]:
         """The chosen clauses' precision and sum, with the bonuses (runtime.finish_measure)."""
         k = self.key(m)
         any_chosen = _col(f"{k}_any")
-        chosen: list[tuple[P.Clause, exp.Expression]] = [(c, _col(self.chosen(c))) for c in m.awards]
-        undecided = [_col(f"{k}_und0")]
-        codes: list[exp.Expression] = [_col(f"{k}_codes0")]
+        chosen: list[tuple[P.Clause, exp.Expr]] = [(c, _col(self.chosen(c))) for c in m.awards]
+        undecided: list[exp.Expr] = [_col(f"{k}_und0")]
+        codes: list[exp.Expr] = [_col(f"{k}_codes0")]
         for b in m.bonuses:
             chosen.append((b, exp.and_(_true(_col(self.applies(b))), any_chosen.copy())))
             unknown = exp.and_(_null(_col(self.applies(b))), any_chosen.copy())
             undecided.append(unknown)
-            codes.append(_case((unknown.copy(), self.reason(b.id + "/unknown", f"无法判断追加条款 {b.label} 是否适用"))))
+            codes.append(
+                _case(
+                    (unknown.copy(), self.reason(b.id + "/unknown", f"无法判断追加条款 {b.label} 是否适用"))
+                )
+            )
         unknown_amount = _or_all(exp.and_(flag.copy(), _null(_col(self.amount_col(c)))) for c, flag in chosen)
         ceiling = _or_all(flag.copy() for c, flag in chosen if c.amount.mode == "ceiling")
         for c, flag in chosen:
-            why = c.amount.unset_reason if c.amount.expr is None else f"{c.label}：金额无法计算（{c.amount.text}）"
-            codes.append(_case((exp.and_(flag.copy(), _null(_col(self.amount_col(c)))),
-                                self.reason(c.id + "/amount_unknown", why))))
-        precision = _case((unknown_amount, exp.Literal.number(_UNKNOWN)), (ceiling, exp.Literal.number(_AT_MOST)),
-                          default=exp.Literal.number(_EXACT))
+            why = (
+                c.amount.unset_reason
+                if c.amount.expr is None
+                else f"{c.label}：金额无法计算（{c.amount.text}）"
+            )
+            codes.append(
+                _case(
+                    (
+                        exp.and_(flag.copy(), _null(_col(self.amount_col(c)))),
+                        self.reason(c.id + "/amount_unknown", why),
+                    )
+                )
+            )
+        precision = _case(
+            (unknown_amount, exp.Literal.number(_UNKNOWN)),
+            (ceiling, exp.Literal.number(_AT_MOST)),
+            default=exp.Literal.number(_EXACT),
+        )
         zero = _zero(self.places)
-        total = _sum([_case((flag.copy(), exp.func("coalesce", _col(self.amount_col(c)), zero.copy())),
-                            default=zero.copy()) for c, flag in chosen])
+        total = _sum(
+            [
+                _case(
+                    (flag.copy(), exp.func("coalesce", _col(self.amount_col(c)), zero.copy())),
+                    default=zero.copy(),
+                )
+                for c, flag in chosen
+            ]
+        )
         funding = m.funding
         if funding is not None:
             lim, rec = _col(f"{k}_lim"), _col(f"{k}_rec")
             missing = _or_all([_null(lim), _null(rec)])
-            room = exp.Greatest(this=zero.copy(), expressions=[self.round(exp.Sub(this=lim.copy(), expression=rec.copy()))])
+            room = exp.Greatest(
+                this=zero.copy(), expressions=[self.round(exp.Sub(this=lim.copy(), expression=rec.copy()))]
+            )
             known = exp.NEQ(this=precision.copy(), expression=exp.Literal.number(_UNKNOWN))
-            codes.append(_case((exp.and_(known.copy(), missing.copy()), self.reason(
-                m.name + "/funding_unknown", f"财政资助总额上限无法计算（{funding.text}）"))))
-            total = _case((exp.and_(known.copy(), exp.not_(missing.copy())),
-                           exp.Least(this=_widen(total, self.places), expressions=[room])), default=_widen(total, self.places))
-            precision = _case((exp.and_(exp.EQ(this=precision.copy(), expression=exp.Literal.number(_EXACT)), missing),
-                               exp.Literal.number(_AT_MOST)), default=precision)
+            codes.append(
+                _case(
+                    (
+                        exp.and_(known.copy(), missing.copy()),
+                        self.reason(
+                            m.name + "/funding_unknown", f"财政资助总额上限无法计算（{funding.text}）"
+                        ),
+                    )
+                )
+            )
+            total = _case(
+                (
+                    exp.and_(known.copy(), exp.not_(missing.copy())),
+                    exp.Least(this=_widen(total, self.places), expressions=[room]),
+                ),
+                default=_widen(total, self.places),
+            )
+            precision = _case(
+                (
+                    exp.and_(exp.EQ(this=precision.copy(), expression=exp.Literal.number(_EXACT)), missing),
+                    exp.Literal.number(_AT_MOST),
+                ),
+                default=precision,
+            )
         return [
             (f"{k}_und", _or_all(undecided)),
             (f"{k}_prec", precision),
@@ -895,33 +1047,49 @@ class _Builder:
             (f"{k}_codes", _concat_ws(_str(";"), *codes)),
         ]
 
-    def finish(self, m: P.Measure, shared_fail: list[exp.Expression], shared_unknown: list[exp.Expression],
-               shared_codes: list[exp.Expression]) -> list[tuple[str, exp.Expression]]:
+    def finish(
+        self,
+        m: P.Measure,
+        shared_fail: list[exp.Expr],
+        shared_unknown: list[exp.Expr],
+        shared_codes: list[exp.Expr],
+    ) -> list[tuple[str, exp.Expr]]:
         """The measure's status, amount and reason codes (interpreter.measure)."""
         k = self.key(m)
-        gate_fail: list[exp.Expression] = []
-        gate_unknown: list[exp.Expression] = []
-        gate_codes: list[exp.Expression] = []
-        unknown_codes: list[exp.Expression] = []
+        gate_fail: list[exp.Expr] = []
+        gate_unknown: list[exp.Expr] = []
+        gate_codes: list[exp.Expr] = []
+        unknown_codes: list[exp.Expr] = []
         if m.applicants is not None:
             who = _col(f"{k}_who")
             gate_fail.append(_false(who))
             gate_unknown.append(_null(who))
             gate_codes.append(_case((_false(who), self.reason(m.name + ".applicants", m.applicants.reason))))
-            unknown_codes.append(_case((_null(who), self.reason(m.name + ".applicants/unknown", "尚无法判断：" + m.applicants.reason))))
+            unknown_codes.append(
+                _case(
+                    (
+                        _null(who),
+                        self.reason(m.name + ".applicants/unknown", "尚无法判断：" + m.applicants.reason),
+                    )
+                )
+            )
         for i, gate in enumerate(m.gates):
             g = _col(f"{k}_g{i}")
             gate_fail.append(_false(g))
             gate_unknown.append(_null(g))
             gate_codes.append(_case((_false(g), self.reason(gate.key, rt.UNMET + gate.reason))))
-            unknown_codes.append(_case((_null(g), self.reason(gate.key + "/unknown", "尚无法判断：" + gate.reason))))
+            unknown_codes.append(
+                _case((_null(g), self.reason(gate.key + "/unknown", "尚无法判断：" + gate.reason)))
+            )
         shared = _or_all(s.copy() for s in shared_fail)
         failed = _or_all([*(g.copy() for g in gate_fail)])
         unknown = _or_all([*(s.copy() for s in shared_unknown), *gate_unknown])
         und, prec = _col(f"{k}_und"), _col(f"{k}_prec")
         none = exp.not_(_or_all([_col(f"{k}_any"), _col(f"{k}_unknown_award"), _col(f"{k}_und0")]))
         dead = _or_all([shared.copy(), failed.copy()])
-        undetermined = _or_all([und.copy(), exp.EQ(this=prec.copy(), expression=exp.Literal.number(_UNKNOWN))])
+        undetermined = _or_all(
+            [und.copy(), exp.EQ(this=prec.copy(), expression=exp.Literal.number(_UNKNOWN))]
+        )
         status = _case(
             (dead.copy(), _str(rt.INELIGIBLE)),
             (exp.or_(unknown.copy(), undetermined.copy()), _str(rt.UNDETERMINED)),
@@ -929,14 +1097,17 @@ class _Builder:
             (exp.EQ(this=prec.copy(), expression=exp.Literal.number(_AT_MOST)), _str(rt.CEILING)),
             default=_str(rt.DETERMINED),
         )
-        amount = _case((_or_all([dead.copy(), none.copy(), undetermined.copy()]), exp.Null()),
-                       default=self.round(_col(f"{k}_sum")))
+        amount = _case(
+            (_or_all([dead.copy(), none.copy(), undetermined.copy()]), exp.Null()),
+            default=self.round(_col(f"{k}_sum")),
+        )
         none_code = _case((none.copy(), self.reason(m.name + "/none", m.none_reason)))
         codes = _case(
             (shared.copy(), _concat_ws(_str(";"), *shared_codes) if shared_codes else _str("")),
             (failed.copy(), _concat_ws(_str(";"), *gate_codes) if gate_codes else _str("")),
-            default=_concat_ws(_str(";"), none_code, _col(f"{k}_codes"),
-                             *(c.copy() for c in shared_codes), *unknown_codes),
+            default=_concat_ws(
+                _str(";"), none_code, _col(f"{k}_codes"), *(c.copy() for c in shared_codes), *unknown_codes
+            ),
         )
         return [(f"{k}_status", status), (f"{k}_amount", amount), (f"{k}_reasons", codes)]
 
@@ -949,8 +1120,14 @@ class _Builder:
         statuses = [_col(f"{key[n]}_status") for n in names]
         start = [(f"t0_am_{key[n]}", _case((paying[n].copy(), _col(f"{key[n]}_amount")))) for n in names]
         prec = _case(
-            (_or_all(exp.EQ(this=s.copy(), expression=_str(rt.UNDETERMINED)) for s in statuses), exp.Literal.number(_UNKNOWN)),
-            (_or_all(exp.EQ(this=s.copy(), expression=_str(rt.CEILING)) for s in statuses), exp.Literal.number(_AT_MOST)),
+            (
+                _or_all(exp.EQ(this=s.copy(), expression=_str(rt.UNDETERMINED)) for s in statuses),
+                exp.Literal.number(_UNKNOWN),
+            ),
+            (
+                _or_all(exp.EQ(this=s.copy(), expression=_str(rt.CEILING)) for s in statuses),
+                exp.Literal.number(_AT_MOST),
+            ),
             default=exp.Literal.number(_EXACT),
         )
         self.stages.append([*start, ("t0_prec", prec), ("t0_codes", _str(""))])
@@ -963,72 +1140,154 @@ class _Builder:
             if c.mode not in ("highest", "exclusive") or c.every:
                 continue
             group = [n for n in c.measures if n in key]
-            count = exp.func("list_sum", exp.Array(expressions=[exp.cast(paying[n].copy(), exp.DataType.build("INTEGER")) for n in group]))
+            count = exp.func(
+                "list_sum",
+                exp.Array(
+                    expressions=[exp.cast(paying[n].copy(), exp.DataType.build("INTEGER")) for n in group]
+                ),
+            )
             active = exp.GTE(this=count, expression=exp.Literal.number(2))
             am = {n: _col(f"t{version[n]}_am_{key[n]}") for n in group}
             some_null = _or_all(exp.and_(paying[n].copy(), _null(am[n])) for n in group)
-            stage: list[tuple[str, exp.Expression]] = []
+            stage: list[tuple[str, exp.Expr]] = []
             for i, n in enumerate(group):
-                beats = [exp.or_(exp.not_(paying[o].copy()), exp.GT(this=am[n].copy(), expression=am[o].copy()))
-                         for o in group[:i]]
-                beats += [exp.or_(exp.not_(paying[o].copy()), exp.GTE(this=am[n].copy(), expression=am[o].copy()))
-                          for o in group[i + 1:]]
+                beats = [
+                    exp.or_(exp.not_(paying[o].copy()), exp.GT(this=am[n].copy(), expression=am[o].copy()))
+                    for o in group[:i]
+                ]
+                beats += [
+                    exp.or_(exp.not_(paying[o].copy()), exp.GTE(this=am[n].copy(), expression=am[o].copy()))
+                    for o in group[i + 1 :]
+                ]
                 best = _and_all([paying[n].copy(), *beats])
-                stage.append((f"t{step + 1}_am_{key[n]}", _case(
-                    (_and_all([active.copy(), exp.not_(some_null.copy()), exp.not_(best)]), _case(
-                        (paying[n].copy(), _zero(self.places)))), default=am[n].copy())))
+                stage.append(
+                    (
+                        f"t{step + 1}_am_{key[n]}",
+                        _case(
+                            (
+                                _and_all([active.copy(), exp.not_(some_null.copy()), exp.not_(best)]),
+                                _case((paying[n].copy(), _zero(self.places))),
+                            ),
+                            default=am[n].copy(),
+                        ),
+                    )
+                )
             p = _col(f"t{step}_prec")
             word = "就高不重复" if c.mode == "highest" else "互斥"
             new_prec = _case(
                 (exp.and_(active.copy(), some_null.copy()), exp.Literal.number(_UNKNOWN)),
-                *([(active.copy(), exp.Greatest(this=p.copy(), expressions=[exp.Literal.number(_AT_MOST)]))]
-                  if c.mode == "exclusive" else []),
+                *(
+                    [(active.copy(), exp.Greatest(this=p.copy(), expressions=[exp.Literal.number(_AT_MOST)]))]
+                    if c.mode == "exclusive"
+                    else []
+                ),
                 default=p.copy(),
             )
-            code = self.reason(f"combine.{index + 1}/unknown", f"{word}：部分金额未定，无法比较 " + "、".join(
-                plan.measure(n).label for n in group))
-            codes = _concat_ws(_str(";"), _col(f"t{step}_codes"), _case((exp.and_(active, some_null), code)))
+            code = self.reason(
+                f"combine.{index + 1}/unknown",
+                f"{word}：部分金额未定，无法比较 " + "、".join(plan.measure(n).label for n in group),
+            )
+            rule_codes = _concat_ws(
+                _str(";"), _col(f"t{step}_codes"), _case((exp.and_(active, some_null), code))
+            )
             step += 1
             for n in group:
                 version[n] = step
-            self.stages.append([*stage, (f"t{step}_prec", new_prec), (f"t{step}_codes", codes)])
+            self.stages.append([*stage, (f"t{step}_prec", new_prec), (f"t{step}_codes", rule_codes)])
         am_all = {n: _col(f"t{version[n]}_am_{key[n]}") for n in names}
-        undeclared = [(a, b) for i, a in enumerate(sorted(names)) for b in sorted(names)[i + 1:]
-                      if not rules.get(a, set()) & rules.get(b, set())]
+        undeclared = [
+            (a, b)
+            for i, a in enumerate(sorted(names))
+            for b in sorted(names)[i + 1 :]
+            if not rules.get(a, set()) & rules.get(b, set())
+        ]
         loose = _or_all(exp.and_(paying[a].copy(), paying[b].copy()) for a, b in undeclared)
         p = _col(f"t{step}_prec")
-        prec = _case((_or_all(exp.and_(paying[n].copy(), _null(am_all[n])) for n in names), exp.Literal.number(_UNKNOWN)),
-                     (loose.copy(), exp.Greatest(this=p.copy(), expressions=[exp.Literal.number(_AT_MOST)])),
-                     default=p.copy())
-        value = _sum([_case((paying[n].copy(), exp.func("coalesce", am_all[n].copy(), _zero(self.places))),
-                            default=_zero(self.places)) for n in names])
-        codes: list[exp.Expression] = [_col(f"t{step}_codes")]
+        prec = _case(
+            (
+                _or_all(exp.and_(paying[n].copy(), _null(am_all[n])) for n in names),
+                exp.Literal.number(_UNKNOWN),
+            ),
+            (loose.copy(), exp.Greatest(this=p.copy(), expressions=[exp.Literal.number(_AT_MOST)])),
+            default=p.copy(),
+        )
+        value = _sum(
+            [
+                _case(
+                    (paying[n].copy(), exp.func("coalesce", am_all[n].copy(), _zero(self.places))),
+                    default=_zero(self.places),
+                )
+                for n in names
+            ]
+        )
+        codes: list[exp.Expr] = [_col(f"t{step}_codes")]
         if undeclared:
-            codes.append(_case((loose.copy(), self.reason("total/undeclared", "政策未说明部分措施能否叠加，合计为上限"))))
+            codes.append(
+                _case(
+                    (loose.copy(), self.reason("total/undeclared", "政策未说明部分措施能否叠加，合计为上限"))
+                )
+            )
         for i, cap in enumerate(plan.total_caps):
             limit = self.ev(cap.amount, None)  # a cap without a value is NULL, as the interpreter's _safe
             group = [n for n in cap.measures if n in key]
             some = _or_all(paying[n].copy() for n in group)
-            prec = _case((exp.and_(_null(limit), some), exp.Greatest(this=prec, expressions=[exp.Literal.number(_AT_MOST)])),
-                         default=prec.copy())
-            codes.append(_case((exp.and_(_null(limit), some.copy()), self.reason(
-                f"total_cap.{i + 1}/unknown", "累计封顶无法计算，合计为上限：" + "、".join(plan.measure(n).label for n in group)))))
-            capped = _sum([_case((paying[n].copy(), exp.func("coalesce", am_all[n].copy(), _zero(self.places))),
-                                 default=_zero(self.places)) for n in group])
+            prec = _case(
+                (
+                    exp.and_(_null(limit), some),
+                    exp.Greatest(this=prec, expressions=[exp.Literal.number(_AT_MOST)]),
+                ),
+                default=prec.copy(),
+            )
+            codes.append(
+                _case(
+                    (
+                        exp.and_(_null(limit), some.copy()),
+                        self.reason(
+                            f"total_cap.{i + 1}/unknown",
+                            "累计封顶无法计算，合计为上限："
+                            + "、".join(plan.measure(n).label for n in group),
+                        ),
+                    )
+                )
+            )
+            capped = _sum(
+                [
+                    _case(
+                        (paying[n].copy(), exp.func("coalesce", am_all[n].copy(), _zero(self.places))),
+                        default=_zero(self.places),
+                    )
+                    for n in group
+                ]
+            )
             scale = max(self.places, self.ev.scale(cap.amount))
-            value = exp.Sub(this=value, expression=_case(
-                (exp.and_(exp.not_(_null(limit)), exp.GT(this=capped.copy(), expression=limit.copy())),
-                 _widen(exp.Sub(this=capped, expression=limit), scale)), default=_zero(scale)))
+            value = exp.Sub(
+                this=value,
+                expression=_case(
+                    (
+                        exp.and_(exp.not_(_null(limit)), exp.GT(this=capped.copy(), expression=limit.copy())),
+                        _widen(exp.Sub(this=capped, expression=limit), scale),
+                    ),
+                    default=_zero(scale),
+                ),
+            )
         none = exp.not_(_or_all(p2.copy() for p2 in paying.values()))
-        self.stages.append([("t_prec2", prec), ("t_value", value),
-                            ("t_codes", _concat_ws(_str(";"), *codes))])
+        self.stages.append(
+            [("t_prec2", prec), ("t_value", value), ("t_codes", _concat_ws(_str(";"), *codes))]
+        )
         p = _col("t_prec2")
-        status = _case((none.copy(), _str(rt.INELIGIBLE)),
-                       (exp.EQ(this=p.copy(), expression=exp.Literal.number(_UNKNOWN)), _str(rt.UNDETERMINED)),
-                       (exp.EQ(this=p.copy(), expression=exp.Literal.number(_AT_MOST)), _str(rt.CEILING)),
-                       default=_str(rt.DETERMINED))
-        amount = _case((_or_all([none.copy(), exp.EQ(this=p.copy(), expression=exp.Literal.number(_UNKNOWN))]), exp.Null()),
-                       default=self.round(_col("t_value")))
+        status = _case(
+            (none.copy(), _str(rt.INELIGIBLE)),
+            (exp.EQ(this=p.copy(), expression=exp.Literal.number(_UNKNOWN)), _str(rt.UNDETERMINED)),
+            (exp.EQ(this=p.copy(), expression=exp.Literal.number(_AT_MOST)), _str(rt.CEILING)),
+            default=_str(rt.DETERMINED),
+        )
+        amount = _case(
+            (
+                _or_all([none.copy(), exp.EQ(this=p.copy(), expression=exp.Literal.number(_UNKNOWN))]),
+                exp.Null(),
+            ),
+            default=self.round(_col("t_value")),
+        )
         codes_out = _case((none, self.reason("total/none", "没有可获得的扶持")), default=_col("t_codes"))
         self.stages.append([("total_status", status), ("total_amount", amount), ("total_reasons", codes_out)])
 
@@ -1037,18 +1296,31 @@ class _Builder:
         select = exp.select(exp.Star()).from_(exp.Table(this=_id(self.source)))
         for i, stage in enumerate(self.stages):
             select = exp.select(exp.Star(), *(exp.alias_(e, _id(n)) for n, e in stage)).from_(
-                select.subquery(_id(f"s{i}")))
+                select.subquery(_id(f"s{i}"))
+            )
         bad = exp.not_(_null(_col("error")))
-        out: list[exp.Expression] = [_col(c).as_(_id(c)) for c in self.passthrough]
+        out: list[exp.Expr] = [_col(c).as_(_id(c)) for c in self.passthrough]
         out.append(_col("error").as_(_id("error")))
         out.append(_case((bad.copy(), _str(INVALID)), default=_col("total_status")).as_(_id("total_status")))
         out.append(_case((bad.copy(), exp.Null()), default=_col("total_amount")).as_(_id("total_amount")))
-        out.append(_case((bad.copy(), exp.Null()), default=exp.func("nullif", _col("total_reasons"), _str(""))).as_(_id("total_reasons")))
+        out.append(
+            _case((bad.copy(), exp.Null()), default=exp.func("nullif", _col("total_reasons"), _str(""))).as_(
+                _id("total_reasons")
+            )
+        )
         for m in self.plan.measures:
             k = self.key(m)
-            out.append(_case((bad.copy(), exp.Null()), default=_col(f"{k}_status")).as_(_id(f"{m.name}.status")))
-            out.append(_case((bad.copy(), exp.Null()), default=_col(f"{k}_amount")).as_(_id(f"{m.name}.amount")))
-            out.append(_case((bad.copy(), exp.Null()), default=exp.func("nullif", _col(f"{k}_reasons"), _str(""))).as_(_id(f"{m.name}.reasons")))
+            out.append(
+                _case((bad.copy(), exp.Null()), default=_col(f"{k}_status")).as_(_id(f"{m.name}.status"))
+            )
+            out.append(
+                _case((bad.copy(), exp.Null()), default=_col(f"{k}_amount")).as_(_id(f"{m.name}.amount"))
+            )
+            out.append(
+                _case(
+                    (bad.copy(), exp.Null()), default=exp.func("nullif", _col(f"{k}_reasons"), _str(""))
+                ).as_(_id(f"{m.name}.reasons"))
+            )
         return exp.select(*out).from_(select.subquery(_id("decided")))
 
 
@@ -1073,4 +1345,3 @@ def build(
 def dialects() -> tuple[str, ...]:
     """The dialects `compile --target sql` prints."""
     return ("duckdb", "spark", "postgres")
-

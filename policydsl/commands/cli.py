@@ -276,7 +276,9 @@ def eval_command(
     if input_format is not None and batch is None:
         raise click.UsageError("--input-format goes with --batch")
     if engine != "python" and (batch is None or params is not None or interpret or is_stdin(batch)):
-        raise click.UsageError("--engine duckdb goes with --batch FILE (not standard input), without --params or --interpret")
+        raise click.UsageError(
+            "--engine duckdb goes with --batch FILE (not standard input), without --params or --interpret"
+        )
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
     if engine == "duckdb" and batch is not None and output is not None:
         sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date))

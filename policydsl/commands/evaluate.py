@@ -264,11 +264,15 @@ def evaluate_batch_sql(policy: Path, source: Path, target: Path, date: datetime.
     """`eval --batch FILE -o OUT --engine duckdb`: the SQL back end's query run on DuckDB.  Exit 1 when
     the policy has errors or a construct the back end does not translate (S101), or when some row is
     invalid (its own output row says why); 0 otherwise."""
+    from policydsl.codegen import sql
     from policydsl.codegen.evaluator import sql_query
     from policydsl.evaluation import sqlbatch
     from policydsl.evaluation.batch import column_names
 
-    if source.suffix.lower() not in sqlbatch.INPUT_SUFFIXES or target.suffix.lower() not in sqlbatch.OUTPUT_SUFFIXES:
+    if (
+        source.suffix.lower() not in sqlbatch.INPUT_SUFFIXES
+        or target.suffix.lower() not in sqlbatch.OUTPUT_SUFFIXES
+    ):
         raise UsageProblem("--engine duckdb reads and writes .csv, .parquet or .jsonl files")
     if not source.is_file():
         raise UsageProblem(f"cannot read {source}")
@@ -299,6 +303,6 @@ def evaluate_batch_sql(policy: Path, source: Path, target: Path, date: datetime.
     except sqlbatch.BatchProblem as exc:
         raise UsageProblem(str(exc)) from None
     rows = sum(counted.values())
-    parts = ", ".join(f"{counted[s]} {s}" for s in sqlbatch.sql.STATUSES if counted.get(s))
+    parts = ", ".join(f"{counted[s]} {s}" for s in sql.STATUSES if counted.get(s))
     echo(f"{rows} rows → {target} (duckdb): {parts or 'no rows'}")
-    return 1 if counted.get(sqlbatch.sql.INVALID) else 0
+    return 1 if counted.get(sql.INVALID) else 0

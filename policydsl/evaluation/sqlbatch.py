@@ -15,7 +15,6 @@ import duckdb
 from sqlglot import exp
 
 from policydsl.codegen import sql
-from policydsl.evaluation import runtime as rt
 from policydsl.files import atomic_output
 
 INPUT_SUFFIXES = (".csv", ".parquet", ".jsonl")
@@ -53,7 +52,9 @@ def decide_rows(query: sql.SqlQuery, rows: Sequence[Mapping[str, str | None]]) -
     con = _connect()
     columns = [exp.ColumnDef(this=sql._id(n), kind=exp.DataType.build("VARCHAR")) for n in query.facts]
     columns.insert(0, exp.ColumnDef(this=sql._id("row"), kind=exp.DataType.build("INTEGER")))
-    create = exp.Create(this=exp.Schema(this=exp.Table(this=sql._id(query.source)), expressions=columns), kind="TABLE")
+    create = exp.Create(
+        this=exp.Schema(this=exp.Table(this=sql._id(query.source)), expressions=columns), kind="TABLE"
+    )
     con.execute(create.sql(dialect="duckdb"))
     if rows:
         holes = ", ".join("?" for _ in range(len(query.facts) + 1))
@@ -93,17 +94,30 @@ def run_file(
     con = _connect()
     path = exp.Literal.string(str(source))
     if suffix == ".csv":
-        reader = exp.func("read_csv", path, exp.EQ(this=exp.var("all_varchar"), expression=exp.true()),
-                          exp.EQ(this=exp.var("header"), expression=exp.true()))
+        reader = exp.func(
+            "read_csv",
+            path,
+            exp.EQ(this=exp.var("all_varchar"), expression=exp.true()),
+            exp.EQ(this=exp.var("header"), expression=exp.true()),
+        )
     elif suffix == ".parquet":
         reader = exp.func("read_parquet", path)
     else:
-        reader = exp.func("read_json", path, exp.EQ(this=exp.var("format"), expression=exp.Literal.string("newline_delimited")),
-                          exp.EQ(this=exp.var("sample_size"), expression=exp.Literal.number(-1)))
+        reader = exp.func(
+            "read_json",
+            path,
+            exp.EQ(this=exp.var("format"), expression=exp.Literal.string("newline_delimited")),
+            exp.EQ(this=exp.var("sample_size"), expression=exp.Literal.number(-1)),
+        )
     raw = "raw_input"
     try:
-        con.execute(exp.Create(this=exp.Table(this=sql._id(raw)), kind="TABLE",
-                               expression=exp.select(exp.Star()).from_(reader)).sql(dialect="duckdb"))
+        con.execute(
+            exp.Create(
+                this=exp.Table(this=sql._id(raw)),
+                kind="TABLE",
+                expression=exp.select(exp.Star()).from_(reader),
+            ).sql(dialect="duckdb")
+        )
     except duckdb.Error as exc:
         raise BatchProblem(f"{source}: cannot be read ({str(exc).splitlines()[0]})") from None
     described = con.execute(exp.Describe(this=exp.Table(this=sql._id(raw))).sql(dialect="duckdb")).fetchall()
@@ -120,28 +134,46 @@ def run_file(
         elif fact in by_fact:
             problems.append(f"{source}: columns `{by_fact[fact]}` and `{column}` give `{fact}` twice")
         elif str(kind).upper() in _FLOATS:
-            problems.append(f"{source}: column `{column}` holds binary floats; store figures as DECIMAL or text")
+            problems.append(
+                f"{source}: column `{column}` holds binary floats; store figures as DECIMAL or text"
+            )
         else:
             by_fact[fact] = column
     if problems:
         raise BatchProblem("; ".join(problems))
     # the input relation the query reads: every fact by name, as text (NULL when the file lacks it)
     view = [exp.alias_(exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(1)), sql._id("row"))]
-    view.append(exp.alias_(exp.cast(sql._col(id_column), exp.DataType.build("VARCHAR")) if id_column else
-                           exp.cast(exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(1)), exp.DataType.build("VARCHAR")),
-                           sql._id("id")))
+    view.append(
+        exp.alias_(
+            exp.cast(sql._col(id_column), exp.DataType.build("VARCHAR"))
+            if id_column
+            else exp.cast(
+                exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(1)),
+                exp.DataType.build("VARCHAR"),
+            ),
+            sql._id("id"),
+        )
+    )
     for fact in facts:
         cell = sql._col(by_fact[fact]) if fact in by_fact else exp.Null()
         view.append(exp.alias_(exp.cast(cell, exp.DataType.build("VARCHAR")), sql._id(fact)))
-    con.execute(exp.Create(this=exp.Table(this=sql._id(_SOURCE)), kind="VIEW",
-                           expression=exp.select(*view).from_(exp.Table(this=sql._id(raw)))).sql(dialect="duckdb"))
+    con.execute(
+        exp.Create(
+            this=exp.Table(this=sql._id(_SOURCE)),
+            kind="VIEW",
+            expression=exp.select(*view).from_(exp.Table(this=sql._id(raw))),
+        ).sql(dialect="duckdb")
+    )
     query: sql.SqlQuery = query_for(("row", "id"))
     decided = "decided"
-    con.execute(exp.Create(this=exp.Table(this=sql._id(decided)), kind="TABLE",
-                           expression=query.tree).sql(dialect="duckdb"))
+    con.execute(
+        exp.Create(this=exp.Table(this=sql._id(decided)), kind="TABLE", expression=query.tree).sql(
+            dialect="duckdb"
+        )
+    )
     words = _words(query)
     text = out_suffix != ".parquet"
-    out: list[exp.Expression] = [sql._col("row"), sql._col("id"), sql._col("error"), sql._col("total_status")]
+    out: list[exp.Expr] = [sql._col("row"), sql._col("id"), sql._col("error"), sql._col("total_status")]
     out.append(_amount(sql._col("total_amount"), text).as_(sql._id("total_amount")))
     out.append(words(sql._col("total_reasons")).as_(sql._id("total_reasons")))
     for name in query.measures:
@@ -153,32 +185,45 @@ def run_file(
     fmt = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json"}[out_suffix]
     with tempfile.TemporaryDirectory(dir=target.parent) as folder:
         written = Path(folder) / f"out{out_suffix}"
-        copy = exp.Copy(this=select.subquery(), files=[exp.Literal.string(str(written))], kind=False,
-                        params=[exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var(fmt.upper())),
-                                *([exp.CopyParameter(this=exp.var("HEADER"), expression=exp.true())] if fmt == "csv" else [])])
+        copy = exp.Copy(
+            this=select.subquery(),
+            files=[exp.Literal.string(str(written))],
+            kind=False,
+            params=[
+                exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var(fmt.upper())),
+                *([exp.CopyParameter(this=exp.var("HEADER"), expression=exp.true())] if fmt == "csv" else []),
+            ],
+        )
         con.execute(copy.sql(dialect="duckdb"))
         with atomic_output(target) as handle, written.open("rb") as done:
             shutil.copyfileobj(done, handle)
-    counted = exp.select(sql._col("total_status"), exp.Count(this=exp.Star())).from_(
-        exp.Table(this=sql._id(decided))).group_by(sql._col("total_status"))
+    counted = (
+        exp.select(sql._col("total_status"), exp.Count(this=exp.Star()))
+        .from_(exp.Table(this=sql._id(decided)))
+        .group_by(sql._col("total_status"))
+    )
     return {str(status): int(n) for status, n in con.execute(counted.sql(dialect="duckdb")).fetchall()}
 
 
-def _amount(column: exp.Expression, text: bool) -> exp.Expression:
+def _amount(column: exp.Expr, text: bool) -> exp.Expr:
     return exp.cast(column, exp.DataType.build("VARCHAR")) if text else column
 
 
 def _words(query: sql.SqlQuery) -> Any:
     """A reasons cell's codes as their texts joined with `；` (DuckDB's list functions)."""
     x = exp.to_identifier("x")
-    label = sql._case(*((exp.EQ(this=exp.column(x.copy()), expression=sql._str(c)), sql._str(t))
-                        for c, t in query.reasons))
+    label = sql._case(
+        *((exp.EQ(this=exp.column(x.copy()), expression=sql._str(c)), sql._str(t)) for c, t in query.reasons)
+    )
 
-    def words(column: exp.Expression) -> exp.Expression:
+    def words(column: exp.Expr) -> exp.Expr:
         if not query.reasons:
             return exp.Null()
-        parts = exp.func("list_transform", exp.func("string_split", column, sql._str(";")),
-                         exp.Lambda(this=label.copy(), expressions=[x.copy()]))
+        parts = exp.func(
+            "list_transform",
+            exp.func("string_split", column, sql._str(";")),
+            exp.Lambda(this=label.copy(), expressions=[x.copy()]),
+        )
         return exp.func("nullif", exp.func("array_to_string", parts, sql._str("；")), sql._str(""))
 
     return words
