@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from policydsl import codes
@@ -135,12 +135,20 @@ def restrict(plan: P.Plan) -> P.Plan:
     return attrs.evolve(plan, measures=tuple(measures), combinations=combinations, other_documents=())
 
 
-@pytest.mark.xfail(
-    reason="known open defect: on a generated policy (an award capped at 549.58元 plus a bonus) DuckDB "
-    "gave 2560550.00 where the interpreter gives 2560549.58: a DECIMAL scale is still lost somewhere",
-    strict=False,
+def _beyond_the_engine(value: object) -> bool:
+    if not isinstance(value, Decimal):
+        return False
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return abs(value) >= Decimal(10) ** (sql.MAX_SCALE - sql.FACT_SCALE) or -exponent > sql.FACT_SCALE
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # a shrink of a generated policy takes minutes
 )
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_duckdb_decides_generated_policies_as_the_interpreter(data: st.DataObject) -> None:
     drawn = data.draw(S.policies())
@@ -157,12 +165,98 @@ def test_duckdb_decides_generated_policies_as_the_interpreter(data: st.DataObjec
     people = []
     for facts in data.draw(st.lists(S.applicants(drawn), min_size=1, max_size=8)):
         try:
-            rt.parse_facts(interpreter.specs, facts)
+            values = rt.parse_facts(interpreter.specs, facts)
         except rt.InputError:
             continue
+        if any(_beyond_the_engine(v) for v in values.values()):
+            continue  # a figure DECIMAL(38, 10) cannot hold: the row is refused as invalid input
         people.append(facts)
     for expected, got in both(plan, people, date):
         assert got == expected
+
+
+# the policy hypothesis found (seed 220177322481061094606581820130983513177), cut down: an award
+# of 424万 capped at 549.58元 plus a bonus capped at 256万, the measure undetermined for want of
+# the applicant kind.  DuckDB gave 2560550.00: a LEAST over DECIMAL(38, 0) and DECIMAL(38, 2) lost
+# the fen, sqlglot having dropped the widening cast.
+SCALE_SEED = """policy "t" {}
+主体类型 更 "x"
+fact level "lv": percent >= 0%
+措施 m "m" {
+  给予 a: 424万 cap 549.58元
+  applicants 更
+  bonus 试点 "b": 22.2亿 if (6.27元) + (884万) + (192万) + ((level) * (- (259千))) + (83万) >= 278万 cap 256万
+}
+"""
+
+
+def test_generated_policy_with_a_cap_of_finer_scale_keeps_its_fen() -> None:
+    plan = _plan(SCALE_SEED)
+    [(expected, got)] = both(plan, [{"level": "0.5"}], datetime.date(2004, 5, 8))
+    assert expected == {
+        "m": ("undetermined", Decimal("2560549.58")),
+        "total": ("undetermined", None),
+    }
+    assert got == expected
+
+
+def _duck(node: Any) -> tuple[Decimal, str]:
+    import duckdb
+
+    text = node.sql(dialect="duckdb")
+    [(value, kind)] = duckdb.connect().execute(f"SELECT {text}, typeof({text})").fetchall()
+    return value, kind
+
+
+def _d(text: str) -> Any:
+    return sql.decimal(sql.exp.Literal.number(text), len(text.partition(".")[2]))
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        (lambda: sql.least(2, _d("4240000"), _d("549.58")), "549.58"),
+        (lambda: sql.greatest(3, _d("0.125"), _d("0.1")), "0.125"),
+        (lambda: sql.coalesce(2, sql.exp.Null(), _d("7"), _d("0.01")), "7.00"),
+        (lambda: sql.case_of(2, (sql.exp.false(), _d("1")), default=_d("0.05")), "0.05"),
+        (lambda: sql.case_of(1, (sql.exp.true(), _d("3")), default=_d("0.5")), "3.0"),
+        (lambda: sql.decimal(sql.exp.Add(this=_d("1"), expression=_d("0.001")), 3), "1.001"),
+        (lambda: sql.decimal(sql.exp.Sub(this=_d("1"), expression=_d("0.001")), 3), "0.999"),
+        (lambda: sql.decimal(sql.exp.Mul(this=_d("0.5"), expression=_d("0.25")), 3), "0.125"),
+        # a cast over a cast of another scale is kept (sqlglot's exp.cast drops it)
+        (lambda: sql.least(2, sql.decimal(_d("549"), 0), _d("549.58")), "549.00"),
+    ],
+)
+def test_figures_of_mixed_scales_keep_every_digit(build: Any, expected: str) -> None:
+    value, kind = _duck(build())
+    assert value == Decimal(expected) and str(value) == expected
+    assert kind.startswith("DECIMAL(38,")
+
+
+def test_mixed_scales_the_way_duckdb_alone_would_cut_them() -> None:
+    """What the helpers guard against: DuckDB itself takes the smallest scale, silently."""
+    from sqlglot import exp
+
+    raw = exp.Least(
+        this=exp.Cast(this=exp.Literal.number("4240000"), to=exp.DataType.build("DECIMAL(38, 0)")),
+        expressions=[exp.Cast(this=exp.Literal.number("549.58"), to=exp.DataType.build("DECIMAL(38, 2)"))],
+    )
+    assert _duck(raw)[0] == Decimal("550")
+    assert _duck(sql.least(2, *raw.args["expressions"], raw.this))[0] == Decimal("549.58")
+
+
+def test_every_decimal_goes_through_the_one_helper() -> None:
+    """No builder of the SQL back end calls sqlglot's exp.cast (which drops a cast over a cast of
+    another scale) or builds LEAST, GREATEST or COALESCE over figures but the helpers."""
+    text = (ROOT / "policydsl" / "codegen" / "sql.py").read_text(encoding="utf-8")
+    assert "exp.cast(" not in text
+    helpers = text[text.index("def least(") : text.index("def case_of(")]
+    outside = text.replace(helpers, "")
+    assert '"coalesce"' not in outside
+    for node in ("exp.Least(", "exp.Greatest("):
+        for line in outside.splitlines():
+            if node in line:
+                assert "_AT_MOST" in line, line  # the precision levels, small integers, not figures
 
 
 # ------------------------------------------------------------------------------- refusals and escaping

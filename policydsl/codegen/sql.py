@@ -35,6 +35,7 @@ _ROUND_PLACES = {"yuan": 0, "jiao": 1, "fen": 2}
 # the statuses the query gives, as runtime's
 INVALID = "invalid"
 STATUSES = (rt.DETERMINED, rt.CEILING, rt.UNDETERMINED, rt.INELIGIBLE, INVALID)
+_INEXACT_DIVISION = "a division by a figure other than a constant with an exact inverse"
 _EXACT, _AT_MOST, _UNKNOWN = 0, 1, 2  # a figure's precision, as runtime's, ordered
 
 
@@ -101,7 +102,7 @@ def _number(value: Decimal) -> exp.Expr:
     """An exact figure, typed DECIMAL(38, its own scale)."""
     value = value.normalize() if value == value.to_integral_value() else value
     text = format(value, "f")
-    return exp.cast(exp.Literal.number(text), _decimal_type(_scale(Decimal(text))))
+    return decimal(exp.Literal.number(text), _scale(Decimal(text)))
 
 
 def _case(*whens: tuple[exp.Expr, exp.Expr], default: exp.Expr | None = None) -> exp.Case:
@@ -148,21 +149,67 @@ def _null(value: exp.Expr) -> exp.Expr:
     return exp.Is(this=exp.paren(value.copy()), expression=exp.Null())
 
 
+def _cast(value: exp.Expr, to: exp.DataType) -> exp.Cast:
+    """`CAST(value AS to)`, always written out: sqlglot's `exp.cast` drops a cast over a cast it
+    takes for the same type, and it takes DECIMAL(38, 0) and DECIMAL(38, 2) for one."""
+    return exp.Cast(this=value.copy(), to=to)
+
+
+def decimal(value: exp.Expr, scale: int) -> exp.Expr:
+    """`value` as DECIMAL(38, scale): the one way a figure gets its SQL type.
+
+    DuckDB gives a CASE, LEAST, GREATEST or COALESCE over DECIMALs of different scales the
+    smallest scale, rounding the others away, silently.  So every figure the query computes is
+    typed here to the scale proven for it (`_Exprs.scale`, never below its value's own: widening
+    is exact), and every LEAST, GREATEST, COALESCE and CASE over figures takes its arguments
+    through `least`, `greatest`, `coalesce` and `_widen`, which type them all to one scale."""
+    target = _decimal_type(scale)
+    if isinstance(value, exp.Cast) and value.to.sql() == target.sql():
+        return value.copy()
+    return _cast(value, target)
+
+
 def _widen(value: exp.Expr, scale: int) -> exp.Expr:
-    """`value` as DECIMAL(38, scale).  DuckDB gives a CASE, LEAST, GREATEST or COALESCE over
-    DECIMAL(38, s) of different scales the smallest scale, rounding the others: every branch of
-    one is widened to the largest scale first (exact: only the scale grows)."""
-    return exp.cast(value.copy(), _decimal_type(scale))
+    return decimal(value, scale)
+
+
+def least(scale: int, *args: exp.Expr) -> exp.Expr:
+    """LEAST of figures (NULLs skipped), every argument and the result DECIMAL(38, scale)."""
+    return decimal(
+        exp.Least(this=decimal(args[0], scale), expressions=[decimal(a, scale) for a in args[1:]]), scale
+    )
+
+
+def greatest(scale: int, *args: exp.Expr) -> exp.Expr:
+    """GREATEST of figures (NULLs skipped), every argument and the result DECIMAL(38, scale)."""
+    return decimal(
+        exp.Greatest(this=decimal(args[0], scale), expressions=[decimal(a, scale) for a in args[1:]]), scale
+    )
+
+
+def coalesce(scale: int, *args: exp.Expr) -> exp.Expr:
+    """COALESCE of figures, every argument and the result DECIMAL(38, scale)."""
+    return decimal(exp.func("coalesce", *(decimal(a, scale) for a in args)), scale)
+
+
+def case_of(scale: int, *whens: tuple[exp.Expr, exp.Expr], default: exp.Expr | None = None) -> exp.Expr:
+    """A CASE over figures: every branch and the result DECIMAL(38, scale)."""
+    return decimal(
+        _case(
+            *((cond, decimal(then, scale)) for cond, then in whens),
+            default=None if default is None else decimal(default, scale),
+        ),
+        scale,
+    )
 
 
 def _strict(func: str, args: Sequence[exp.Expr], scale: int) -> exp.Expr:
     """min/max that is NULL when any argument is (LEAST and GREATEST skip NULLs), every argument
     widened to `scale`."""
-    builder = exp.Least if func == "min" else exp.Greatest
-    call = builder(this=_widen(args[0], scale), expressions=[_widen(a, scale) for a in args[1:]])
     if len(args) == 1:
-        return args[0].copy()
-    return _case((_any_null(args), exp.Null()), default=call)
+        return decimal(args[0], scale)
+    call = (least if func == "min" else greatest)(scale, *args)
+    return case_of(scale, (_any_null(args), exp.Null()), default=call)
 
 
 def _concat_ws(separator: exp.Expr, *parts: exp.Expr) -> exp.Expr:
@@ -172,7 +219,7 @@ def _concat_ws(separator: exp.Expr, *parts: exp.Expr) -> exp.Expr:
 
 
 def _zero(scale: int) -> exp.Expr:
-    return exp.cast(exp.Literal.number(0), _decimal_type(scale))
+    return decimal(exp.Literal.number(0), scale)
 
 
 def _sum(values: Sequence[exp.Expr]) -> exp.Expr:
@@ -244,9 +291,10 @@ class _Exprs:
             case P.Arith() if expr.op == "*":
                 return self.scale(expr.left) + self.scale(expr.right)
             case P.Arith() if expr.op == "/":
-                assert isinstance(expr.right, P.Const)
-                inverse = _exact_reciprocal(expr.right.value)
-                return self.scale(expr.left) + _scale(inverse or Decimal(0))
+                inverse = _exact_reciprocal(expr.right.value) if isinstance(expr.right, P.Const) else None
+                if inverse is None:
+                    raise Refused(_INEXACT_DIVISION, None)
+                return self.scale(expr.left) + _scale(inverse)
             case P.Arith():
                 return max(self.scale(expr.left), self.scale(expr.right))
             case P.Neg():
@@ -272,12 +320,20 @@ class _Exprs:
                 return 0
 
     def __call__(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
-        node = self.expr(expr, where)
+        try:
+            node = self.expr(expr, where)
+        except Refused as refused:
+            raise Refused(refused.construct, refused.where or where) from None
         if self.scale(expr) > MAX_SCALE:
             raise Refused(f"a figure with more than {MAX_SCALE} decimal places", where)
         return node
 
     def expr(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
+        """`expr` in SQL; a figure typed DECIMAL(38, its proven scale) by `decimal`."""
+        node = self.node(expr, where)
+        return decimal(node, self.scale(expr)) if self.numeric(expr) else node
+
+    def node(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
         match expr:
             case P.Const():
                 return _number(expr.value)
@@ -286,7 +342,7 @@ class _Exprs:
             case P.EnumConst():
                 return _str(expr.member)
             case P.DateConst():
-                return exp.cast(_str(expr.value.isoformat()), exp.DataType.build("DATE"))
+                return _cast(_str(expr.value.isoformat()), exp.DataType.build("DATE"))
             case P.FactRef():
                 return _col(self.columns[expr.name])
             case P.ParamRef():
@@ -306,7 +362,7 @@ class _Exprs:
                     return exp.paren(exp.Mul(this=left, expression=right))
                 inverse = _exact_reciprocal(expr.right.value) if isinstance(expr.right, P.Const) else None
                 if inverse is None:
-                    raise Refused("a division by a figure other than a constant with an exact inverse", where)
+                    raise Refused(_INEXACT_DIVISION, where)
                 return exp.paren(exp.Mul(this=left, expression=_number(inverse)))
             case P.Neg():
                 return exp.paren(exp.Neg(this=self.expr(expr.operand, where)))
@@ -336,7 +392,7 @@ class _Exprs:
                 return self.since(expr, where)
             case P.Year():
                 date = self.expr(expr.date, where)
-                year = exp.cast(exp.Year(this=date), _decimal_type(0))
+                year = decimal(exp.Year(this=date), 0)
                 if expr.func == "year":
                     return year
                 if self.date is None:
@@ -355,8 +411,7 @@ class _Exprs:
                         default = value
                         break
                     whens.append((exp.EQ(this=key.copy(), expression=_str(row.key)), value))
-                inner = _case(*whens, default=default) if whens else (default or exp.Null())
-                return _case((_null(key), exp.Null()), default=inner)
+                return self.choice(expr, key, whens, default)
             case P.Band():
                 subject = self.expr(expr.subject, where)
                 whens = []
@@ -372,8 +427,7 @@ class _Exprs:
                             raise Refused("a band whose bound reads a fact", where)
                         tests.append(_compare(op, subject, self.expr(bound, where)))
                     whens.append((_and_all(tests), value))
-                inner = _case(*whens, default=default) if whens else (default or exp.Null())
-                return _case((_null(subject), exp.Null()), default=inner)
+                return self.choice(expr, subject, whens, default)
             case P.Brackets():
                 return self.brackets(expr, where)
             case P.Unset():
@@ -381,6 +435,15 @@ class _Exprs:
             case P.DurationConst():
                 raise Refused("a duration outside `since`", where)
         raise AssertionError(f"unhandled plan expression {type(expr).__name__}")
+
+    def choice(
+        self, whole: P.Expr, key: exp.Expr, whens: list[tuple[exp.Expr, exp.Expr]], default: exp.Expr | None
+    ) -> exp.Expr:
+        """A table's or band's CASE (NULL when its key is): over figures, every branch at one scale."""
+        cases = [(_null(key), exp.Null()), *whens]
+        if self.numeric(whole):
+            return case_of(self.scale(whole), *cases, default=default)
+        return _case(*cases, default=default)
 
     def branch(self, value: P.Expr, whole: P.Expr, where: P.Where | None) -> exp.Expr:
         """One branch of a table or band, widened to the scale of the whole when it is a figure."""
@@ -420,7 +483,7 @@ class _Exprs:
         if expr.func == "blocks":
             return _case(
                 (_null(value), exp.Null()),
-                default=exp.Greatest(this=_widen(count, 0), expressions=[_zero(0)]),
+                default=greatest(0, count, _zero(0)),
             )
         return exp.paren(exp.Mul(this=count, expression=_number(expr.size.value)))
 
@@ -433,13 +496,13 @@ class _Exprs:
         start = self.expr(expr.start, where)
         if self.date is None:
             return exp.Null()  # the interpreter: no evaluation day, no answer
-        boundary = exp.cast(
+        boundary = _cast(
             exp.DateAdd(
                 this=start, expression=exp.Literal.number(duration.count), unit=exp.var(duration.unit.upper())
             ),
             exp.DataType.build("DATE"),
         )
-        today = exp.cast(_str(self.date.isoformat()), exp.DataType.build("DATE"))
+        today = _cast(_str(self.date.isoformat()), exp.DataType.build("DATE"))
         # elapsed OP duration <=> boundary (OP reversed) today, as runtime.since_compare
         flipped = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}[expr.op]
         return exp.paren(_compare(flipped, boundary, today))
@@ -460,7 +523,8 @@ class _Exprs:
             known += [top, bottom, rate]
             part = exp.paren(exp.Sub(this=top, expression=bottom))
             parts.append(
-                _case(
+                case_of(
+                    scale,
                     (
                         exp.GT(this=part, expression=_number(rt.ZERO)),
                         _widen(exp.Mul(this=rate, expression=part.copy()), scale),
@@ -468,7 +532,7 @@ class _Exprs:
                     default=_zero(scale),
                 )
             )
-        return _case((_any_null(known), exp.Null()), default=_sum(parts))
+        return case_of(self.scale(expr), (_any_null(known), exp.Null()), default=_sum(parts))
 
 
 def _is_date(expr: P.Expr) -> bool:
@@ -608,7 +672,7 @@ def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
         value, ok = _roles(spec, text)
         what = "one or more of " + ", ".join(n for n, _ in spec.members) + " (separated by ;)"
     elif kind == "text":
-        value, ok, what = exp.cast(cell.copy(), exp.DataType.build("VARCHAR")), exp.true(), "a text"
+        value, ok, what = _cast(cell.copy(), exp.DataType.build("VARCHAR")), exp.true(), "a text"
     else:
         raise Refused(f"a fact of type {kind}", None)
     return value, ok, what
@@ -682,7 +746,7 @@ class _Builder:
     def round(self, value: exp.Expr) -> exp.Expr:
         places = exp.Literal.number(_ROUND_PLACES[self.rounding.unit])
         func = {"half_up": "round", "half_even": "round_even", "down": "trunc"}[self.rounding.mode]
-        return exp.cast(exp.func(func, value, places), _decimal_type(_ROUND_PLACES[self.rounding.unit]))
+        return decimal(exp.func(func, value, places), _ROUND_PLACES[self.rounding.unit])
 
     def cond(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
         """A condition: NULL is unknown.  What may raise in the interpreter is refused here."""
@@ -736,6 +800,11 @@ class _Builder:
 
     def refuse_policy(self) -> None:
         plan = self.plan
+        seen: dict[str, str] = {}
+        for name in (*self.passthrough, *self.fact_names):
+            first = seen.setdefault(name.casefold(), name)
+            if first != name:  # SQL engines match column names regardless of case
+                raise Refused(f"facts `{first}` and `{name}` differing only in case", None)
         for other in plan.other_documents:
             raise Refused("combination with awards under other documents", _where(other.span))
         for c in plan.combinations:
@@ -761,7 +830,7 @@ class _Builder:
         # each cell as text, once, for the checks that follow to read by name
         self.stages.append(
             [
-                (f"t{i}", exp.cast(_col(name), exp.DataType.build("VARCHAR")))
+                (f"t{i}", _cast(_col(name), exp.DataType.build("VARCHAR")))
                 for i, name in enumerate(self.fact_names)
             ]
         )
@@ -797,7 +866,7 @@ class _Builder:
         stage.append(
             ("error", exp.func("nullif", _concat_ws(_str("; "), *errors), _str("")))
             if errors
-            else ("error", exp.cast(exp.Null(), exp.DataType.build("VARCHAR")))
+            else ("error", _cast(exp.Null(), exp.DataType.build("VARCHAR")))
         )
         self.stages.append(stage)
 
@@ -869,7 +938,7 @@ class _Builder:
         clause's precision is then unknown, as the interpreter's)."""
         amount = c.amount
         if amount.expr is None:
-            return exp.cast(exp.Null(), _decimal_type(_ROUND_PLACES[self.rounding.unit]))
+            return decimal(exp.Null(), _ROUND_PLACES[self.rounding.unit])
         value = self.ev(amount.expr, c.where)  # a failure here is an unknown figure, as NULL
         caps = []
         for cap in amount.caps:
@@ -917,9 +986,7 @@ class _Builder:
                 firing = exp.func(
                     "list_sum",
                     exp.Array(
-                        expressions=[
-                            exp.cast(fires[e.id].copy(), exp.DataType.build("INTEGER")) for e in same
-                        ]
+                        expressions=[_cast(fires[e.id].copy(), exp.DataType.build("INTEGER")) for e in same]
                     ),
                 )
                 above = [fires[x.id].copy() for x in exceptions if x.rank > rank]
@@ -1001,8 +1068,9 @@ class _Builder:
         zero = _zero(self.places)
         total = _sum(
             [
-                _case(
-                    (flag.copy(), exp.func("coalesce", _col(self.amount_col(c)), zero.copy())),
+                case_of(
+                    self.places,
+                    (flag.copy(), coalesce(self.places, _col(self.amount_col(c)), zero)),
                     default=zero.copy(),
                 )
                 for c, flag in chosen
@@ -1012,9 +1080,7 @@ class _Builder:
         if funding is not None:
             lim, rec = _col(f"{k}_lim"), _col(f"{k}_rec")
             missing = _or_all([_null(lim), _null(rec)])
-            room = exp.Greatest(
-                this=zero.copy(), expressions=[self.round(exp.Sub(this=lim.copy(), expression=rec.copy()))]
-            )
+            room = greatest(self.places, zero, self.round(exp.Sub(this=lim.copy(), expression=rec.copy())))
             known = exp.NEQ(this=precision.copy(), expression=exp.Literal.number(_UNKNOWN))
             codes.append(
                 _case(
@@ -1026,10 +1092,11 @@ class _Builder:
                     )
                 )
             )
-            total = _case(
+            total = case_of(
+                self.places,
                 (
                     exp.and_(known.copy(), exp.not_(missing.copy())),
-                    exp.Least(this=_widen(total, self.places), expressions=[room]),
+                    least(self.places, total, room),
                 ),
                 default=_widen(total, self.places),
             )
@@ -1097,7 +1164,8 @@ class _Builder:
             (exp.EQ(this=prec.copy(), expression=exp.Literal.number(_AT_MOST)), _str(rt.CEILING)),
             default=_str(rt.DETERMINED),
         )
-        amount = _case(
+        amount = case_of(
+            self.places,
             (_or_all([dead.copy(), none.copy(), undetermined.copy()]), exp.Null()),
             default=self.round(_col(f"{k}_sum")),
         )
@@ -1118,7 +1186,10 @@ class _Builder:
         key = {m.name: self.key(m) for m in plan.measures}
         paying = {n: exp.NEQ(this=_col(f"{key[n]}_status"), expression=_str(rt.INELIGIBLE)) for n in names}
         statuses = [_col(f"{key[n]}_status") for n in names]
-        start = [(f"t0_am_{key[n]}", _case((paying[n].copy(), _col(f"{key[n]}_amount")))) for n in names]
+        start = [
+            (f"t0_am_{key[n]}", case_of(self.places, (paying[n].copy(), _col(f"{key[n]}_amount"))))
+            for n in names
+        ]
         prec = _case(
             (
                 _or_all(exp.EQ(this=s.copy(), expression=_str(rt.UNDETERMINED)) for s in statuses),
@@ -1143,7 +1214,7 @@ class _Builder:
             count = exp.func(
                 "list_sum",
                 exp.Array(
-                    expressions=[exp.cast(paying[n].copy(), exp.DataType.build("INTEGER")) for n in group]
+                    expressions=[_cast(paying[n].copy(), exp.DataType.build("INTEGER")) for n in group]
                 ),
             )
             active = exp.GTE(this=count, expression=exp.Literal.number(2))
@@ -1163,10 +1234,11 @@ class _Builder:
                 stage.append(
                     (
                         f"t{step + 1}_am_{key[n]}",
-                        _case(
+                        case_of(
+                            self.places,
                             (
                                 _and_all([active.copy(), exp.not_(some_null.copy()), exp.not_(best)]),
-                                _case((paying[n].copy(), _zero(self.places))),
+                                case_of(self.places, (paying[n].copy(), _zero(self.places))),
                             ),
                             default=am[n].copy(),
                         ),
@@ -1213,8 +1285,9 @@ class _Builder:
         )
         value = _sum(
             [
-                _case(
-                    (paying[n].copy(), exp.func("coalesce", am_all[n].copy(), _zero(self.places))),
+                case_of(
+                    self.places,
+                    (paying[n].copy(), coalesce(self.places, am_all[n], _zero(self.places))),
                     default=_zero(self.places),
                 )
                 for n in names
@@ -1252,8 +1325,9 @@ class _Builder:
             )
             capped = _sum(
                 [
-                    _case(
-                        (paying[n].copy(), exp.func("coalesce", am_all[n].copy(), _zero(self.places))),
+                    case_of(
+                        self.places,
+                        (paying[n].copy(), coalesce(self.places, am_all[n], _zero(self.places))),
                         default=_zero(self.places),
                     )
                     for n in group
@@ -1262,7 +1336,8 @@ class _Builder:
             scale = max(self.places, self.ev.scale(cap.amount))
             value = exp.Sub(
                 this=value,
-                expression=_case(
+                expression=case_of(
+                    scale,
                     (
                         exp.and_(exp.not_(_null(limit)), exp.GT(this=capped.copy(), expression=limit.copy())),
                         _widen(exp.Sub(this=capped, expression=limit), scale),
@@ -1281,7 +1356,8 @@ class _Builder:
             (exp.EQ(this=p.copy(), expression=exp.Literal.number(_AT_MOST)), _str(rt.CEILING)),
             default=_str(rt.DETERMINED),
         )
-        amount = _case(
+        amount = case_of(
+            self.places,
             (
                 _or_all([none.copy(), exp.EQ(this=p.copy(), expression=exp.Literal.number(_UNKNOWN))]),
                 exp.Null(),
