@@ -93,6 +93,9 @@ P900 = Code("P900", WARNING, "could not be decided")
 P901 = Code("P901", WARNING, "could not be checked")
 P902 = Code("P902", WARNING, "stale acknowledgement")
 
+# the SQL back end (`compile --target sql`, `eval --engine duckdb`)
+S101 = Code("S101", ERROR, "construct the SQL back end does not translate")
+
 # the review site
 R101 = Code("R101", WARNING, "source document not embedded")
 

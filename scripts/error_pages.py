@@ -35,7 +35,7 @@ ZH_PAGES = ROOT / "docs" / "errors" / "zh"
 SNIPPET = "example.policy"
 
 # The command a code comes from, when it is not `check`, and the options its example needs.
-COMMANDS: dict[str, list[str]] = {"R101": ["report", "-o", "site"]}
+COMMANDS: dict[str, list[str]] = {"R101": ["report", "-o", "site"], "S101": ["compile", "--target", "sql"]}
 OPTIONS: dict[str, list[str]] = {"P900": ["--timeout-ms", "50"]}
 # Codes whose example no small policy reaches (their page shows the message without checking it).
 UNREACHABLE = frozenset({"P901"})

@@ -73,6 +73,13 @@ LAYERS: dict[str, Rules] = {
     # both need, the facts' input checks and the reasons evaluation gives, is plan/specs.py).
     "policydsl.codegen.python": Rules(NO_AST, names=("policydsl.evaluation.interpreter",)),
     "policydsl.codegen.fast": Rules(NO_AST, names=("policydsl.evaluation.interpreter",)),
+    # The SQL back end reads the plan alone: nothing of the AST or the checker, no other back end
+    # (the interpreter is the reference it is tested against, never a part of it).
+    "policydsl.codegen.sql": Rules(
+        (*NO_AST, "policydsl.plan.lower", "policydsl.evaluation.interpreter", "policydsl.codegen.python"),
+        names=(*NO_AST, "policydsl.evaluation.interpreter", "policydsl.codegen.python"),
+    ),
+    "policydsl.evaluation.sqlbatch": Rules(NO_AST, names=(*NO_AST, "policydsl.evaluation.interpreter")),
     "policydsl.plan.specs": Rules(NO_AST),
     "policydsl.plan.nodes": Rules((*NO_AST, "policydsl.evaluation.runtime")),
     "policydsl.plan.printer": Rules(NO_AST),

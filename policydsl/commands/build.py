@@ -81,15 +81,18 @@ def run_fmt(paths: Sequence[Path], *, check: bool, diff: bool) -> int:
 # ------------------------------------------------------------------------------- compile
 
 
-def run_compile(policy: Path, output: Path | None, target: str = "python") -> int:
+def run_compile(policy: Path, output: Path | None, target: str = "python", dialect: str = "duckdb") -> int:
     """`policydsl compile`: write the evaluator module (or, `target` plan, the plan as text), or
     print the policy's errors (exit 1)."""
     from policydsl.checking.frontend import load_file
-    from policydsl.codegen.evaluator import compile_file, plan_file
+    from policydsl.codegen.evaluator import compile_file, plan_file, sql_file
     from policydsl.diagnostics import format_text
 
     sink = Sink()
-    source = plan_file(policy, sink) if target == "plan" else compile_file(policy, sink)
+    if target == "sql":
+        source = sql_file(policy, sink, dialect)
+    else:
+        source = plan_file(policy, sink) if target == "plan" else compile_file(policy, sink)
     if source is None:
         loaded = load_file(policy, Sink())
         sources = {loaded.source.name: loaded.source} if loaded.source else {}
@@ -103,6 +106,6 @@ def run_compile(policy: Path, output: Path | None, target: str = "python") -> in
     except OSError as exc:
         echo(f"cannot write {output}: {exc.strerror or exc}", err=True)
         return 2
-    what = "the plan of " if target == "plan" else ""
+    what = {"plan": "the plan of ", "sql": "the SQL query of "}.get(target, "")
     echo(f"{what}{policy} compiled into {output} ({len(source.splitlines())} lines)")
     return 0

@@ -238,6 +238,14 @@ def _date(value: str | None) -> datetime.date | None:
     default=True,
     help="With --batch: quote CSV text cells a spreadsheet would run as formulas.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["python", "duckdb"]),
+    default="python",
+    show_default=True,
+    help="With --batch: python (the evaluator, every construct) or duckdb (the SQL back end; "
+    ".csv, .parquet or .jsonl in and out).",
+)
 @LANG_OPTION
 def eval_command(
     policy: Path,
@@ -255,6 +263,7 @@ def eval_command(
     encoding: str | None,
     bom: bool,
     formula_guard: bool,
+    engine: str,
     lang: str | None,
 ) -> None:
     """Evaluate one applicant (--facts) or a whole batch (--batch … -o …)."""
@@ -266,7 +275,13 @@ def eval_command(
         raise click.UsageError("--batch needs -o FILE for the results")
     if input_format is not None and batch is None:
         raise click.UsageError("--input-format goes with --batch")
+    if engine != "python" and (batch is None or params is not None or interpret or is_stdin(batch)):
+        raise click.UsageError(
+            "--engine duckdb goes with --batch FILE (not standard input), without --params or --interpret"
+        )
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
+    if engine == "duckdb" and batch is not None and output is not None:
+        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date))
     evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
         options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)
@@ -285,18 +300,27 @@ def eval_command(
 )
 @click.option(
     "--target",
-    type=click.Choice(["python", "plan"]),
+    type=click.Choice(["python", "plan", "sql"]),
     default="python",
     show_default=True,
-    help="python: the evaluator module; plan: the lowered policy as text, for debugging.",
+    help="python: the evaluator module; plan: the lowered policy as text, for debugging; "
+    "sql: one query over a relation of applicants (see --dialect).",
+)
+@click.option(
+    "--dialect",
+    type=click.Choice(["duckdb", "spark", "postgres"]),
+    default="duckdb",
+    show_default=True,
+    help="With --target sql: the SQL dialect printed.",
 )
 @LANG_OPTION
-def compile_command(policy: Path, output: Path | None, target: str, lang: str | None) -> None:
-    """Compile a policy to a standalone Python evaluator module (standard library only), or print its plan."""
+def compile_command(policy: Path, output: Path | None, target: str, dialect: str, lang: str | None) -> None:
+    """Compile a policy to a standalone Python evaluator module (standard library only), print its
+    plan, or print the SQL query that decides a whole relation of applicants."""
     choose(lang)
     from policydsl.commands.build import run_compile as run
 
-    sys.exit(run(policy, None if output is not None and str(output) == "-" else output, target))
+    sys.exit(run(policy, None if output is not None and str(output) == "-" else output, target, dialect))
 
 
 @main.command("test")

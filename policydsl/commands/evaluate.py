@@ -258,3 +258,51 @@ def test_files(
             echo(below.render(default_lang()))
             return 1
     return 1 if failed else 0
+
+
+def evaluate_batch_sql(policy: Path, source: Path, target: Path, date: datetime.date | None) -> int:
+    """`eval --batch FILE -o OUT --engine duckdb`: the SQL back end's query run on DuckDB.  Exit 1 when
+    the policy has errors or a construct the back end does not translate (S101), or when some row is
+    invalid (its own output row says why); 0 otherwise."""
+    from policydsl.codegen import sql
+    from policydsl.codegen.evaluator import sql_query
+    from policydsl.evaluation import sqlbatch
+    from policydsl.evaluation.batch import column_names
+
+    if (
+        source.suffix.lower() not in sqlbatch.INPUT_SUFFIXES
+        or target.suffix.lower() not in sqlbatch.OUTPUT_SUFFIXES
+    ):
+        raise UsageProblem("--engine duckdb reads and writes .csv, .parquet or .jsonl files")
+    if not source.is_file():
+        raise UsageProblem(f"cannot read {source}")
+    sink = Sink()
+    checked = check_file(policy, sink)
+    if checked.model is None or checked.source is None or sink.has_errors:
+        echo(errors_text(policy, sink.errors_only()), err=True)
+        return 1
+    plan = lower(checked.model, checked.source.text)
+    query = sql_query(plan, checked.source, sink, date)  # refused constructs are known before any row
+    if query is None:
+        echo(errors_text(policy, sink.errors_only()), err=True)
+        return 1
+    interpreter = Interpreter(plan)
+    labels = {
+        header: plan.aliases.get(key, key)
+        for header, key in (column_names(interpreter.specs) or {}).items()
+        if key in plan.facts or key in plan.aliases
+    }
+    forms = {m.name: rt.form_words(m.forms) for m in plan.measures}
+    src = checked.source
+
+    def query_for(passthrough: tuple[str, ...]) -> Any:
+        return sql_query(plan, src, Sink(), date, passthrough)
+
+    try:
+        counted = sqlbatch.run_file(query_for, tuple(plan.facts), labels, forms, source, target)
+    except sqlbatch.BatchProblem as exc:
+        raise UsageProblem(str(exc)) from None
+    rows = sum(counted.values())
+    parts = ", ".join(f"{counted[s]} {s}" for s in sql.STATUSES if counted.get(s))
+    echo(f"{rows} rows → {target} (duckdb): {parts or 'no rows'}")
+    return 1 if counted.get(sql.INVALID) else 0

@@ -1,0 +1,1423 @@
+"""The SQL back end: a policy's plan lowered to one sqlglot query over a relation of applicants.
+
+The query reads an input relation whose columns are the facts, as text (a CSV read with every column
+as VARCHAR); it checks and converts each cell (a bad cell makes its row invalid, with a reason naming
+the column, never a dropped row), then decides every measure and the total exactly as the
+interpreter does: three-valued conditions (a missing fact is NULL, SQL's AND, OR and NOT are
+Kleene's, as `runtime.and3`/`or3`/`not3`), amounts as exact DECIMAL(38, s) rounded by the policy's
+rule, ceilings and undetermined amounts as a status beside a NULL or bounded amount.  Reasons are
+codes; `SqlQuery.reasons` maps each to its text.  The tree is built with sqlglot's builders only,
+so every name and text is quoted by sqlglot, and printed for any dialect sqlglot knows.
+
+A construct this module does not translate is refused (`Refused`, code E801) with the place it
+stands, never translated into something else; docs/semantics.md ("SQL mapping") lists what is
+covered.  The evaluation runs as `eval --partial` does: a fact left empty makes what it feeds
+undetermined.  Cross-applicant rules (quotas, group caps) are refused: the batch applies them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+import attrs
+from sqlglot import exp
+
+from policydsl.evaluation import runtime as rt
+from policydsl.plan import nodes as P
+
+# Every figure a fact gives is read into DECIMAL(38, FACT_SCALE): at most that many decimal places
+# (a finer cell is refused as input, never rounded), at most 38 - FACT_SCALE whole digits.
+FACT_SCALE = 10
+MAX_SCALE = 38
+_ROUND_PLACES = {"yuan": 0, "jiao": 1, "fen": 2}
+# the statuses the query gives, as runtime's
+INVALID = "invalid"
+STATUSES = (rt.DETERMINED, rt.CEILING, rt.UNDETERMINED, rt.INELIGIBLE, INVALID)
+_INEXACT_DIVISION = "a division by a figure other than a constant with an exact inverse"
+_EXACT, _AT_MOST, _UNKNOWN = 0, 1, 2  # a figure's precision, as runtime's, ordered
+
+
+class Refused(Exception):
+    """A construct the SQL back end does not translate: `construct` (what it is) at `where`."""
+
+    def __init__(self, construct: str, where: P.Where | None) -> None:
+        super().__init__(construct)
+        self.construct = construct
+        self.where = where
+
+
+@attrs.frozen
+class SqlQuery:
+    """The query (`tree`) over `source`, the `facts` it reads (the input's columns, by fact name),
+    the `measures` it decides, and `reasons`: each reason code with its text."""
+
+    tree: exp.Query
+    source: str
+    facts: tuple[str, ...]
+    measures: tuple[str, ...]
+    reasons: tuple[tuple[str, str], ...]
+
+    def sql(self, dialect: str = "duckdb", pretty: bool = True) -> str:
+        """The query in `dialect`, printed by sqlglot."""
+        return self.tree.sql(dialect=dialect, pretty=pretty)
+
+    def reasons_tree(self) -> exp.Query:
+        """The table of reason codes as a VALUES relation `reasons(code, label)`."""
+        values = exp.values(
+            [(exp.Literal.string(code), exp.Literal.string(label)) for code, label in self.reasons],
+            alias="reasons",
+            columns=["code", "label"],
+        )
+        return exp.select("code", "label").from_(values)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _id(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _col(name: str) -> exp.Column:
+    return exp.column(_id(name))
+
+
+def _str(text: str) -> exp.Literal:
+    return exp.Literal.string(text)
+
+
+def _decimal_type(scale: int) -> exp.DataType:
+    return exp.DataType.build(f"DECIMAL(38, {scale})")
+
+
+def _scale(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def _number(value: Decimal) -> exp.Expr:
+    """An exact figure, typed DECIMAL(38, its own scale)."""
+    value = value.normalize() if value == value.to_integral_value() else value
+    text = format(value, "f")
+    return decimal(exp.Literal.number(text), _scale(Decimal(text)))
+
+
+def _case(*whens: tuple[exp.Expr, exp.Expr], default: exp.Expr | None = None) -> exp.Case:
+    case = exp.Case()
+    for cond, then in whens:
+        case = case.when(cond, then)
+    return case.else_(default) if default is not None else case
+
+
+def _any_null(args: Iterable[exp.Expr]) -> exp.Expr:
+    return _or_all(exp.Is(this=a.copy(), expression=exp.Null()) for a in args)
+
+
+def _or_all(items: Iterable[exp.Expr]) -> exp.Expr:
+    parts = list(items)
+    if not parts:
+        return exp.false()
+    out = parts[0]
+    for part in parts[1:]:
+        out = exp.Or(this=out, expression=part)
+    return exp.paren(out) if len(parts) > 1 else out
+
+
+def _and_all(items: Iterable[exp.Expr]) -> exp.Expr:
+    parts = list(items)
+    if not parts:
+        return exp.true()
+    out = parts[0]
+    for part in parts[1:]:
+        out = exp.And(this=out, expression=part)
+    return exp.paren(out) if len(parts) > 1 else out
+
+
+def _true(cond: exp.Expr) -> exp.Expr:
+    """`cond IS TRUE`: a NULL (unknown) is not true."""
+    return exp.Is(this=exp.paren(cond.copy()), expression=exp.true())
+
+
+def _false(cond: exp.Expr) -> exp.Expr:
+    return exp.Is(this=exp.paren(cond.copy()), expression=exp.false())
+
+
+def _null(value: exp.Expr) -> exp.Expr:
+    return exp.Is(this=exp.paren(value.copy()), expression=exp.Null())
+
+
+def _cast(value: exp.Expr, to: exp.DataType) -> exp.Cast:
+    """`CAST(value AS to)`, always written out: sqlglot's `exp.cast` drops a cast over a cast it
+    takes for the same type, and it takes DECIMAL(38, 0) and DECIMAL(38, 2) for one."""
+    return exp.Cast(this=value.copy(), to=to)
+
+
+def decimal(value: exp.Expr, scale: int) -> exp.Expr:
+    """`value` as DECIMAL(38, scale): the one way a figure gets its SQL type.
+
+    DuckDB gives a CASE, LEAST, GREATEST or COALESCE over DECIMALs of different scales the
+    smallest scale, rounding the others away, silently.  So every figure the query computes is
+    typed here to the scale proven for it (`_Exprs.scale`, never below its value's own: widening
+    is exact), and every LEAST, GREATEST, COALESCE and CASE over figures takes its arguments
+    through `least`, `greatest`, `coalesce` and `_widen`, which type them all to one scale."""
+    target = _decimal_type(scale)
+    if isinstance(value, exp.Cast) and value.to.sql() == target.sql():
+        return value.copy()
+    return _cast(value, target)
+
+
+def _widen(value: exp.Expr, scale: int) -> exp.Expr:
+    return decimal(value, scale)
+
+
+def least(scale: int, *args: exp.Expr) -> exp.Expr:
+    """LEAST of figures (NULLs skipped), every argument and the result DECIMAL(38, scale)."""
+    return decimal(
+        exp.Least(this=decimal(args[0], scale), expressions=[decimal(a, scale) for a in args[1:]]), scale
+    )
+
+
+def greatest(scale: int, *args: exp.Expr) -> exp.Expr:
+    """GREATEST of figures (NULLs skipped), every argument and the result DECIMAL(38, scale)."""
+    return decimal(
+        exp.Greatest(this=decimal(args[0], scale), expressions=[decimal(a, scale) for a in args[1:]]), scale
+    )
+
+
+def coalesce(scale: int, *args: exp.Expr) -> exp.Expr:
+    """COALESCE of figures, every argument and the result DECIMAL(38, scale)."""
+    return decimal(exp.func("coalesce", *(decimal(a, scale) for a in args)), scale)
+
+
+def case_of(scale: int, *whens: tuple[exp.Expr, exp.Expr], default: exp.Expr | None = None) -> exp.Expr:
+    """A CASE over figures: every branch and the result DECIMAL(38, scale)."""
+    return decimal(
+        _case(
+            *((cond, decimal(then, scale)) for cond, then in whens),
+            default=None if default is None else decimal(default, scale),
+        ),
+        scale,
+    )
+
+
+def _strict(func: str, args: Sequence[exp.Expr], scale: int) -> exp.Expr:
+    """min/max that is NULL when any argument is (LEAST and GREATEST skip NULLs), every argument
+    widened to `scale`."""
+    if len(args) == 1:
+        return decimal(args[0], scale)
+    call = (least if func == "min" else greatest)(scale, *args)
+    return case_of(scale, (_any_null(args), exp.Null()), default=call)
+
+
+def _concat_ws(separator: exp.Expr, *parts: exp.Expr) -> exp.Expr:
+    """concat_ws as the engines define it (NULL parts skipped); sqlglot's own node would add a NULL
+    test of its own around it."""
+    return exp.Anonymous(this="concat_ws", expressions=[separator, *parts])
+
+
+def _zero(scale: int) -> exp.Expr:
+    return decimal(exp.Literal.number(0), scale)
+
+
+def _sum(values: Sequence[exp.Expr]) -> exp.Expr:
+    out: exp.Expr = _number(Decimal(0))
+    for v in values:
+        out = exp.Add(this=out, expression=v)
+    return out
+
+
+def _exact_reciprocal(value: Decimal) -> Decimal | None:
+    """1/value when it is a finite decimal (value = ±2^a·5^b·10^k), else None."""
+    if value == 0:
+        return None
+    digits = int(abs(value).scaleb(_scale(abs(value))))
+    for prime in (2, 5):
+        while digits % prime == 0:
+            digits //= prime
+    if digits != 1:
+        return None
+    with __import__("decimal").localcontext(rt.CONTEXT):
+        return rt.ONE / value
+
+
+# ---------------------------------------------------------------------------------------------- expressions
+
+
+class _Exprs:
+    """Translates plan expressions; knows the facts' columns, the parameters and the evaluation day."""
+
+    def __init__(self, plan: P.Plan, date: datetime.date | None, columns: dict[str, str]) -> None:
+        self.plan = plan
+        self.date = date
+        self.columns = columns  # fact name -> typed column
+
+    def param(self, ref: P.ParamRef, where: P.Where | None) -> P.Expr:
+        versions = self.plan.params[ref.name].versions
+        chosen = versions[0]
+        for version in versions:
+            if version.start is None or self.date is None or version.start <= self.date:
+                chosen = version
+        return chosen.value
+
+    def raises(self, expr: P.Expr) -> bool:
+        """Whether evaluating `expr` may raise in the interpreter (no row of a table or band, a unit
+        not above zero): such a failure makes a condition unknown as a whole and a cap a bound,
+        which NULL does not say; it is allowed only in an amount or a funding limit."""
+        for node in P.walk(expr):
+            match node:
+                case P.Band() if all(r.bounds is not None for r in node.rows):
+                    return True
+                case P.Table() if all(r.key is not None for r in node.rows) or any(
+                    isinstance(r.value, P.Unset) for r in node.rows
+                ):
+                    return True
+                case P.ParamRef():
+                    if self.raises(self.param(node, None)):
+                        return True
+        return False
+
+    def scale(self, expr: P.Expr) -> int:
+        """An upper bound of the decimal scale of `expr`'s value in SQL."""
+        match expr:
+            case P.Const():
+                return _scale(expr.value)
+            case P.FactRef():
+                return FACT_SCALE
+            case P.ParamRef():
+                return self.scale(self.param(expr, None))
+            case P.Arith() if expr.op == "*":
+                return self.scale(expr.left) + self.scale(expr.right)
+            case P.Arith() if expr.op == "/":
+                inverse = _exact_reciprocal(expr.right.value) if isinstance(expr.right, P.Const) else None
+                if inverse is None:
+                    raise Refused(_INEXACT_DIVISION, None)
+                return self.scale(expr.left) + _scale(inverse)
+            case P.Arith():
+                return max(self.scale(expr.left), self.scale(expr.right))
+            case P.Neg():
+                return self.scale(expr.operand)
+            case P.MinMax():
+                return max(self.scale(a) for a in expr.args)
+            case P.Whole():
+                return 0 if expr.func == "blocks" else self.scale(expr.size)
+            case P.Table():
+                return max(
+                    (self.scale(r.value) for r in expr.rows if not isinstance(r.value, P.Unset)), default=0
+                )
+            case P.Band():
+                return max(self.scale(r.value) for r in expr.rows)
+            case P.Brackets():
+                subject = self.scale(expr.subject)
+                return max(
+                    self.scale(r.rate)
+                    + max([subject] + [self.scale(b) for b in (r.lower, r.upper) if b is not None])
+                    for r in expr.rows
+                )
+            case _:
+                return 0
+
+    def __call__(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
+        try:
+            node = self.expr(expr, where)
+        except Refused as refused:
+            raise Refused(refused.construct, refused.where or where) from None
+        if self.scale(expr) > MAX_SCALE:
+            raise Refused(f"a figure with more than {MAX_SCALE} decimal places", where)
+        return node
+
+    def expr(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
+        """`expr` in SQL; a figure typed DECIMAL(38, its proven scale) by `decimal`."""
+        node = self.node(expr, where)
+        return decimal(node, self.scale(expr)) if self.numeric(expr) else node
+
+    def node(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
+        match expr:
+            case P.Const():
+                return _number(expr.value)
+            case P.BoolConst():
+                return exp.true() if expr.value else exp.false()
+            case P.EnumConst():
+                return _str(expr.member)
+            case P.DateConst():
+                return _cast(_str(expr.value.isoformat()), exp.DataType.build("DATE"))
+            case P.FactRef():
+                return _col(self.columns[expr.name])
+            case P.ParamRef():
+                chosen = self.param(expr, where)
+                if isinstance(chosen, P.Unset):
+                    raise Refused(f"the parameter `{expr.name}` left unset", where)
+                return self.expr(chosen, where)
+            case P.Arith():
+                if expr.kind == "date" or _is_date(expr.left) or _is_date(expr.right):
+                    raise Refused("date arithmetic", where)
+                left, right = self.expr(expr.left, where), self.expr(expr.right, where)
+                if expr.op == "+":
+                    return exp.paren(exp.Add(this=left, expression=right))
+                if expr.op == "-":
+                    return exp.paren(exp.Sub(this=left, expression=right))
+                if expr.op == "*":
+                    return exp.paren(exp.Mul(this=left, expression=right))
+                inverse = _exact_reciprocal(expr.right.value) if isinstance(expr.right, P.Const) else None
+                if inverse is None:
+                    raise Refused(_INEXACT_DIVISION, where)
+                return exp.paren(exp.Mul(this=left, expression=_number(inverse)))
+            case P.Neg():
+                return exp.paren(exp.Neg(this=self.expr(expr.operand, where)))
+            case P.Cmp():
+                return self.compare(expr, where)
+            case P.In():
+                subject = self.expr(expr.subject, where)
+                members: list[exp.Expr] = [_str(m) for m in expr.members]
+                if _is_roles(self.plan, expr.subject):
+                    return _has_role(subject, members)
+                return exp.paren(exp.In(this=subject, expressions=members))
+            case P.And():
+                return exp.paren(
+                    exp.And(this=self.expr(expr.left, where), expression=self.expr(expr.right, where))
+                )
+            case P.Or():
+                return exp.paren(
+                    exp.Or(this=self.expr(expr.left, where), expression=self.expr(expr.right, where))
+                )
+            case P.Not():
+                return exp.Not(this=exp.paren(self.expr(expr.operand, where)))
+            case P.MinMax():
+                return _strict(expr.func, [self.expr(a, where) for a in expr.args], self.scale(expr))
+            case P.Whole():
+                return self.whole(expr, where)
+            case P.Since():
+                return self.since(expr, where)
+            case P.Year():
+                date = self.expr(expr.date, where)
+                year = decimal(exp.Year(this=date), 0)
+                if expr.func == "year":
+                    return year
+                if self.date is None:
+                    return exp.Null()
+                return exp.paren(exp.Sub(this=_number(Decimal(self.date.year + 1)), expression=year))
+            case P.Table():
+                key = _col(self.columns[expr.fact])
+                whens: list[tuple[exp.Expr, exp.Expr]] = []
+                default: exp.Expr | None = None
+                for row in expr.rows:
+                    # a row left unset is unknown (NULL), as the interpreter's exception makes it
+                    value = (
+                        exp.Null() if isinstance(row.value, P.Unset) else self.branch(row.value, expr, where)
+                    )
+                    if row.key is None:
+                        default = value
+                        break
+                    whens.append((exp.EQ(this=key.copy(), expression=_str(row.key)), value))
+                return self.choice(expr, key, whens, default)
+            case P.Band():
+                subject = self.expr(expr.subject, where)
+                whens = []
+                default = None
+                for band in expr.rows:
+                    value = self.branch(band.value, expr, where)
+                    if band.bounds is None:
+                        default = value
+                        break
+                    tests = []
+                    for op, bound in band.bounds:
+                        if any(isinstance(n, P.FactRef) for n in P.walk(bound)):
+                            raise Refused("a band whose bound reads a fact", where)
+                        tests.append(_compare(op, subject, self.expr(bound, where)))
+                    whens.append((_and_all(tests), value))
+                return self.choice(expr, subject, whens, default)
+            case P.Brackets():
+                return self.brackets(expr, where)
+            case P.Unset():
+                raise Refused("a value left unset", where)
+            case P.DurationConst():
+                raise Refused("a duration outside `since`", where)
+        raise AssertionError(f"unhandled plan expression {type(expr).__name__}")
+
+    def choice(
+        self, whole: P.Expr, key: exp.Expr, whens: list[tuple[exp.Expr, exp.Expr]], default: exp.Expr | None
+    ) -> exp.Expr:
+        """A table's or band's CASE (NULL when its key is): over figures, every branch at one scale."""
+        cases = [(_null(key), exp.Null()), *whens]
+        if self.numeric(whole):
+            return case_of(self.scale(whole), *cases, default=default)
+        return _case(*cases, default=default)
+
+    def branch(self, value: P.Expr, whole: P.Expr, where: P.Where | None) -> exp.Expr:
+        """One branch of a table or band, widened to the scale of the whole when it is a figure."""
+        node = self.expr(value, where)
+        return _widen(node, self.scale(whole)) if self.numeric(value) else node
+
+    def numeric(self, expr: P.Expr) -> bool:
+        match expr:
+            case P.Const() | P.Arith() | P.Neg() | P.MinMax() | P.Whole() | P.Brackets() | P.Year():
+                return True
+            case P.FactRef():
+                return self.plan.facts[expr.name].kind in ("money", "percent", "number", "count")
+            case P.ParamRef():
+                return self.numeric(self.param(expr, None))
+            case P.Table():
+                return any(self.numeric(r.value) for r in expr.rows)
+            case P.Band():
+                return any(self.numeric(r.value) for r in expr.rows)
+        return False
+
+    def compare(self, expr: P.Cmp, where: P.Where | None) -> exp.Expr:
+        left, right = self.expr(expr.left, where), self.expr(expr.right, where)
+        for roles, other in ((expr.left, right), (expr.right, left)):
+            if _is_roles(self.plan, roles):
+                held = _has_role(left if roles is expr.left else right, [other])
+                return held if expr.op == "==" else exp.Not(this=exp.paren(held))
+        return exp.paren(_compare(expr.op, left, right))
+
+    def whole(self, expr: P.Whole, where: P.Where | None) -> exp.Expr:
+        if not isinstance(expr.size, P.Const) or expr.size.value <= 0:
+            raise Refused(f"`{expr.func}` by a unit other than a constant above zero", where)
+        inverse = _exact_reciprocal(expr.size.value)
+        if inverse is None:
+            raise Refused(f"`{expr.func}` by a unit without an exact inverse", where)
+        value = self.expr(expr.value, where)
+        count = exp.Floor(this=exp.Mul(this=value, expression=_number(inverse)))
+        if expr.func == "blocks":
+            return _case(
+                (_null(value), exp.Null()),
+                default=greatest(0, count, _zero(0)),
+            )
+        return exp.paren(exp.Mul(this=count, expression=_number(expr.size.value)))
+
+    def since(self, expr: P.Since, where: P.Where | None) -> exp.Expr:
+        duration = expr.duration
+        if isinstance(duration, P.ParamRef):
+            duration = self.param(duration, where)
+        if not isinstance(duration, P.DurationConst):
+            raise Refused("`since` compared with a duration that is not written out", where)
+        start = self.expr(expr.start, where)
+        if self.date is None:
+            return exp.Null()  # the interpreter: no evaluation day, no answer
+        boundary = _cast(
+            exp.DateAdd(
+                this=start, expression=exp.Literal.number(duration.count), unit=exp.var(duration.unit.upper())
+            ),
+            exp.DataType.build("DATE"),
+        )
+        today = _cast(_str(self.date.isoformat()), exp.DataType.build("DATE"))
+        # elapsed OP duration <=> boundary (OP reversed) today, as runtime.since_compare
+        flipped = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}[expr.op]
+        return exp.paren(_compare(flipped, boundary, today))
+
+    def brackets(self, expr: P.Brackets, where: P.Where | None) -> exp.Expr:
+        subject = self.expr(expr.subject, where)
+        parts: list[exp.Expr] = []
+        known: list[exp.Expr] = [subject]
+        for row in expr.rows:
+            scale = self.scale(expr)
+            top = (
+                subject.copy()
+                if row.upper is None
+                else _strict("min", [subject, self.expr(row.upper, where)], scale)
+            )
+            bottom = _number(rt.ZERO) if row.lower is None else self.expr(row.lower, where)
+            rate = self.expr(row.rate, where)
+            known += [top, bottom, rate]
+            part = exp.paren(exp.Sub(this=top, expression=bottom))
+            parts.append(
+                case_of(
+                    scale,
+                    (
+                        exp.GT(this=part, expression=_number(rt.ZERO)),
+                        _widen(exp.Mul(this=rate, expression=part.copy()), scale),
+                    ),
+                    default=_zero(scale),
+                )
+            )
+        return case_of(self.scale(expr), (_any_null(known), exp.Null()), default=_sum(parts))
+
+
+def _is_date(expr: P.Expr) -> bool:
+    return isinstance(expr, P.DateConst | P.DurationConst) or (
+        isinstance(expr, P.Arith) and expr.kind == "date"
+    )
+
+
+def _is_roles(plan: P.Plan, expr: P.Expr) -> bool:
+    return P.roles_fact(expr, plan.facts)
+
+
+def _has_role(roles: exp.Expr, members: list[exp.Expr]) -> exp.Expr:
+    return exp.func("list_has_any", roles, exp.Array(expressions=members))
+
+
+def _compare(op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
+    builder: type[exp.Binary] = {
+        ">=": exp.GTE,
+        ">": exp.GT,
+        "<=": exp.LTE,
+        "<": exp.LT,
+        "==": exp.EQ,
+        "!=": exp.NEQ,
+    }[op]
+    return builder(this=left.copy(), expression=right.copy())
+
+
+# ---------------------------------------------------------------------------------------------- input
+
+
+_PLAIN = r"[+-]?([0-9]+(\.[0-9]{0,%d})?|\.[0-9]{1,%d})"
+_GROUPED = r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{0,%d})?"
+_SHIFTS = (("亿", 8), ("万", 4), ("千", 3))
+_TRUE_WORDS = ("true", "是", "yes", "1")
+_FALSE_WORDS = ("false", "否", "no", "0")
+_ROLE_SPLIT = "[;；、,，]"
+
+
+def _matches(text: exp.Expr, pattern: str) -> exp.Expr:
+    return exp.RegexpLike(this=text.copy(), expression=_str("^(" + pattern + ")$"))
+
+
+def _ends(text: exp.Expr, suffix: str) -> exp.Expr:
+    return exp.func("suffix", text.copy(), _str(suffix))
+
+
+def _drop_last(text: exp.Expr, suffix: str) -> exp.Expr:
+    return _case(
+        (
+            _ends(text, suffix),
+            exp.Substring(
+                this=text.copy(),
+                start=exp.Literal.number(1),
+                length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(len(suffix))),
+            ),
+        ),
+        default=text.copy(),
+    )
+
+
+def _figure(text: exp.Expr, places: int) -> tuple[exp.Expr, exp.Expr]:
+    """A figure written plainly or in groups of three, with 万/亿/千 after it: (value, valid)."""
+    shift = _case(*((_ends(text, s), _number(Decimal(10) ** k)) for s, k in _SHIFTS), default=_number(rt.ONE))
+    body = text
+    for s, _ in _SHIFTS:
+        body = _drop_last(body, s)
+    valid = _or_all([_matches(body, _PLAIN % (places, places)), _matches(body, _GROUPED % places)])
+    digits = exp.func("replace", body, _str(","), _str(""))
+    value = exp.TryCast(
+        this=exp.Mul(this=exp.TryCast(this=digits, to=_decimal_type(FACT_SCALE)), expression=shift),
+        to=_decimal_type(FACT_SCALE),
+    )
+    return value, valid
+
+
+def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
+    """A fact's text `cell` (NULL or blank: not given) as its type: (value, valid, what it must be)."""
+    text = exp.Trim(this=cell.copy())
+    kind = spec.kind
+    ok: exp.Expr
+    if kind in ("money", "number", "count", "percent"):
+        body: exp.Expr = text
+        if kind == "money":
+            body = _drop_last(text, "元")
+        elif kind == "count" and spec.unit:
+            body = _drop_last(text, spec.unit)
+        value, ok = _figure(body, FACT_SCALE)
+        what = "a plain figure"
+        if kind == "percent":
+            pct_value, pct_ok = _figure(_drop_last(text, "%"), FACT_SCALE - 2)
+            pct_value = exp.TryCast(
+                this=exp.Mul(this=pct_value, expression=_number(Decimal("0.01"))),
+                to=_decimal_type(FACT_SCALE),
+            )
+            bare = exp.LTE(this=exp.Abs(this=value.copy()), expression=_number(rt.ONE))
+            value = _case((_ends(text, "%"), pct_value), default=value)
+            ok = _case((_ends(text, "%"), pct_ok), default=_and_all([ok, bare]))
+            what = "a fraction (0.6) or a percentage (60%)"
+        ok = _and_all([ok, exp.not_(_null(value))])
+        floor = None
+        if kind == "money" and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
+            floor, what = rt.ZERO, "an amount of money of at least 0"
+        if kind == "count":
+            floor, what = rt.ZERO, "a count of at least 0"
+            if rt.whole_unit(spec.unit):
+                ok = _and_all([ok, exp.EQ(this=value.copy(), expression=exp.Floor(this=value.copy()))])
+                what = "a whole count of at least 0"
+        if floor is not None:
+            ok = _and_all([ok, exp.GTE(this=value.copy(), expression=_number(floor))])
+        for op, bound in spec.bounds:
+            ok = _and_all([ok, _compare(op, value, _number(bound))])
+            what += f", {op} {rt.show(bound)}"
+    elif kind == "bool":
+        low = exp.Lower(this=text)
+        value = _case(
+            (exp.In(this=low.copy(), expressions=[_str(w) for w in _TRUE_WORDS]), exp.true()),
+            (exp.In(this=low.copy(), expressions=[_str(w) for w in _FALSE_WORDS]), exp.false()),
+        )
+        ok, what = exp.not_(_null(value)), "true or false"
+    elif kind == "date":
+        value = exp.TryCast(this=text, to=exp.DataType.build("DATE"))
+        ok = _and_all(
+            [
+                _matches(text, "[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+                exp.not_(_matches(text, "0000-.*")),
+                exp.not_(_null(value)),
+            ]
+        )
+        what = "a date such as 2021-06-01"
+    elif kind == "enum":
+        # a label first: the interpreter lets a label win over a member's name
+        pairs = [(label, name) for name, label in spec.members] + [(name, name) for name, _ in spec.members]
+        value = _case(*((exp.EQ(this=text.copy(), expression=_str(a)), _str(b)) for a, b in pairs))
+        ok, what = exp.not_(_null(value)), "one of " + ", ".join(n for n, _ in spec.members)
+    elif kind == "roles":
+        value, ok = _roles(spec, text)
+        what = "one or more of " + ", ".join(n for n, _ in spec.members) + " (separated by ;)"
+    elif kind == "text":
+        value, ok, what = _cast(cell.copy(), exp.DataType.build("VARCHAR")), exp.true(), "a text"
+    else:
+        raise Refused(f"a fact of type {kind}", None)
+    return value, ok, what
+
+
+def _roles(spec: P.FactSpec, text: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+    x = exp.to_identifier("x")
+    item = exp.Trim(this=exp.column(x))
+    pairs = [(label, name) for name, label in spec.members] + [(name, name) for name, _ in spec.members]
+    name_of = _case(*((exp.EQ(this=item.copy(), expression=_str(a)), _str(b)) for a, b in pairs))
+    whole = exp.In(this=text.copy(), expressions=[_str(a) for a, _ in pairs])
+    inner = _case(
+        (
+            exp.and_(_ends(text, "}"), exp.func("prefix", text.copy(), _str("{"))),
+            exp.Substring(
+                this=text.copy(),
+                start=exp.Literal.number(2),
+                length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(2)),
+            ),
+        ),
+        default=text.copy(),
+    )
+    items = _case(
+        (whole, exp.Array(expressions=[text.copy()])),
+        default=exp.func("string_split_regex", inner, _str(_ROLE_SPLIT)),
+    )
+    names = exp.func("list_transform", items, exp.Lambda(this=name_of, expressions=[x.copy()]))
+    unnamed = exp.func(
+        "list_filter", names.copy(), exp.Lambda(this=_null(exp.column(x.copy())), expressions=[x.copy()])
+    )
+    tests: list[exp.Expr] = [
+        exp.EQ(this=exp.func("len", unnamed), expression=exp.Literal.number(0)),
+        exp.EQ(
+            this=exp.func("len", exp.func("list_distinct", names.copy())),
+            expression=exp.func("len", names.copy()),
+        ),
+    ]
+    for group in spec.exclusive:
+        held = exp.func("list_intersect", names.copy(), exp.Array(expressions=[_str(g) for g in group]))
+        tests.append(exp.LTE(this=exp.func("len", held), expression=exp.Literal.number(1)))
+    ok = _and_all(tests)
+    return _case((ok.copy(), names), default=exp.Null()), ok
+
+
+# ---------------------------------------------------------------------------------------------- the query
+
+
+class _Builder:
+    """Builds the query in stages, each a SELECT over the one before that adds named columns."""
+
+    def __init__(
+        self, plan: P.Plan, date: datetime.date | None, source: str, passthrough: Sequence[str]
+    ) -> None:
+        self.plan = plan
+        self.date = date
+        self.source = source
+        self.passthrough = tuple(passthrough)
+        self.fact_names = tuple(plan.facts)
+        self.columns = {name: f"f{i}" for i, name in enumerate(self.fact_names)}
+        self.ev = _Exprs(plan, date, self.columns)
+        self.stages: list[list[tuple[str, exp.Expr]]] = []
+        self.reasons: dict[str, str] = {}
+        self.rounding = plan.rounding
+        self.places = _ROUND_PLACES[plan.rounding.unit]
+
+    # -- helpers
+    def reason(self, code: str, label: str) -> exp.Literal:
+        self.reasons.setdefault(code, label)
+        return _str(code)
+
+    def round(self, value: exp.Expr) -> exp.Expr:
+        places = exp.Literal.number(_ROUND_PLACES[self.rounding.unit])
+        func = {"half_up": "round", "half_even": "round_even", "down": "trunc"}[self.rounding.mode]
+        return decimal(exp.func(func, value, places), _ROUND_PLACES[self.rounding.unit])
+
+    def cond(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
+        """A condition: NULL is unknown.  What may raise in the interpreter is refused here."""
+        if self.ev.raises(expr):
+            raise Refused("a table or band without an `otherwise` row inside a condition", where)
+        return self.ev(expr, where)
+
+    # -- the stages
+    def build(self) -> SqlQuery:
+        plan = self.plan
+        self.refuse_policy()
+        self.input_stage()
+        gates_stage: list[tuple[str, exp.Expr]] = []
+        shared_fail: list[exp.Expr] = []
+        shared_unknown: list[exp.Expr] = []
+        shared_codes: list[exp.Expr] = []
+        self.validity(shared_fail, shared_unknown, shared_codes)
+        for i, gate in enumerate(plan.eligibility):
+            name = f"e{i}"
+            gates_stage.append((name, self.gate(gate)))
+            shared_fail.append(_false(_col(name)))
+            shared_unknown.append(_null(_col(name)))
+            shared_codes.append(_case((_false(_col(name)), self.reason(gate.key, rt.UNMET + gate.reason))))
+            shared_codes.append(
+                _case((_null(_col(name)), self.reason(gate.key + "/unknown", "尚无法判断：" + gate.reason)))
+            )
+        for m in plan.measures:
+            self.refuse_measure(m)
+            gates_stage += self.measure_inputs(m)
+        self.stages.append(gates_stage)
+        settle: list[tuple[str, exp.Expr]] = []
+        for m in plan.measures:
+            settle += self.settle(m)
+        self.stages.append(settle)
+        sums: list[tuple[str, exp.Expr]] = []
+        for m in plan.measures:
+            sums += self.sums(m)
+        self.stages.append(sums)
+        finish: list[tuple[str, exp.Expr]] = []
+        for m in plan.measures:
+            finish += self.finish(m, shared_fail, shared_unknown, shared_codes)
+        self.stages.append(finish)
+        self.total()
+        return SqlQuery(
+            self.query(),
+            self.source,
+            self.fact_names,
+            tuple(m.name for m in plan.measures),
+            tuple(self.reasons.items()),
+        )
+
+    def refuse_policy(self) -> None:
+        plan = self.plan
+        seen: dict[str, str] = {}
+        for name in (*self.passthrough, *self.fact_names):
+            first = seen.setdefault(name.casefold(), name)
+            if first != name:  # SQL engines match column names regardless of case
+                raise Refused(f"facts `{first}` and `{name}` differing only in case", None)
+        for other in plan.other_documents:
+            raise Refused("combination with awards under other documents", _where(other.span))
+        for c in plan.combinations:
+            if c.every and c.mode != "added":
+                raise Refused(f"a policy-wide `combine {c.mode}` rule", _where(c.span))
+
+    def refuse_measure(self, m: P.Measure) -> None:
+        if m.instalments:
+            raise Refused("staged payment (instalments)", m.where)
+        if m.quotas:
+            raise Refused("a quota (a limit across applicants)", m.quota.where if m.quota else m.where)
+        if m.group_caps:
+            raise Refused("a group cap (a limit across applicants)", _where(m.group_caps[0].span) or m.where)
+        if m.funding is not None and m.funding.measures:
+            raise Refused("a funding limit shared with other measures", _where(m.funding.span) or m.where)
+        for c in m.clauses:
+            if c.amount.floor is not None or c.amount.offset is not None:
+                raise Refused("a floor or an offset on an amount", c.where)
+            if c.kind == "bonus" and c.exception_of is not None:
+                raise Refused("an exception among bonuses", c.where)
+
+    def input_stage(self) -> None:
+        # each cell as text, once, for the checks that follow to read by name
+        self.stages.append(
+            [
+                (f"t{i}", _cast(_col(name), exp.DataType.build("VARCHAR")))
+                for i, name in enumerate(self.fact_names)
+            ]
+        )
+        stage: list[tuple[str, exp.Expr]] = []
+        errors: list[exp.Expr] = []
+        for i, name in enumerate(self.fact_names):
+            spec = self.plan.facts[name]
+            cell = _col(f"t{i}")
+            given = exp.and_(
+                exp.not_(_null(cell)), exp.NEQ(this=exp.Trim(this=cell.copy()), expression=_str(""))
+            )
+            value, ok, what = _parse(spec, cell)
+            stage.append((self.columns[name], _case((exp.and_(given.copy(), ok.copy()), value))))
+            errors.append(
+                _case(
+                    (
+                        exp.and_(given, exp.not_(exp.paren(ok))),
+                        exp.func(
+                            "concat",
+                            _str(f"`{name}` ({spec.label}): `"),
+                            cell.copy(),
+                            _str(
+                                f"` is not {what} (the SQL engine reads figures written plainly, "
+                                f"at most {FACT_SCALE} decimal places)"
+                            ),
+                        ),
+                    )
+                )
+            )
+        for a in self.plan.assumption_lines:
+            held = self.cond(a.cond, a.where)
+            errors.append(_case((_false(held), _str(rt.contradiction(a.text, a.label)))))
+        stage.append(
+            ("error", exp.func("nullif", _concat_ws(_str("; "), *errors), _str("")))
+            if errors
+            else ("error", _cast(exp.Null(), exp.DataType.build("VARCHAR")))
+        )
+        self.stages.append(stage)
+
+    def validity(self, fail: list[exp.Expr], unknown: list[exp.Expr], codes: list[exp.Expr]) -> None:
+        v, date = self.plan.validity, self.date
+        if date is None:
+            return
+        if v.start is not None and date < v.start:
+            fail.append(exp.true())
+            codes.append(
+                self.reason("validity/not_yet", f"政策自 {v.start.isoformat()} 起施行，评估日期尚未生效")
+            )
+        if v.end is not None and date > v.end:
+            fail.append(exp.true())
+            codes.append(self.reason("validity/expired", f"政策有效期至 {v.end.isoformat()}，评估日期已失效"))
+        surely = (v.sure_start is None or v.sure_start <= date) and (v.sure_end is None or date <= v.sure_end)
+        if v.vague is not None and not fail and not surely:
+            unknown.append(exp.true())
+            codes.append(self.reason("validity/vague", f"{v.vague}，评估日期是否在有效期内未定"))
+
+    def gate(self, gate: P.Gate) -> exp.Expr:
+        held = self.cond(gate.cond, gate.where)
+        return held if gate.passes_when else exp.Not(this=exp.paren(held))
+
+    def measure_inputs(self, m: P.Measure) -> list[tuple[str, exp.Expr]]:
+        """Each gate's passing, each clause's applying and its amount, the funding limit's figures."""
+        out: list[tuple[str, exp.Expr]] = []
+        k = self.key(m)
+        if m.applicants is not None:
+            roles = _col(self.columns[self.applicant_fact()])
+            out.append((f"{k}_who", _has_role(roles, [_str(n) for n in m.applicants.kinds])))
+        for i, gate in enumerate(m.gates):
+            out.append((f"{k}_g{i}", self.gate(gate)))
+        for c in m.clauses:
+            conds = []
+            for condition in c.conditions:
+                held = self.cond(condition.cond, c.where)
+                conds.append(exp.Not(this=exp.paren(held)) if condition.negated else held)
+            out.append((self.applies(c), _and_all(conds)))
+            out.append((self.amount_col(c), self.clause_amount(c)))
+        if m.funding is not None:
+            out.append((f"{k}_lim", self.ev(m.funding.limit, m.where)))
+            out.append((f"{k}_rec", self.ev(m.funding.received, m.where)))
+        return out
+
+    def applicant_fact(self) -> str:
+        for name, spec in self.plan.facts.items():
+            if spec.kind == P.ROLES:
+                return name
+        raise Refused("an `applicants` line without applicant kinds", None)
+
+    def key(self, m: P.Measure) -> str:
+        return f"m{self.plan.measures.index(m)}"
+
+    def applies(self, c: P.Clause) -> str:
+        return f"c{self.clause_no(c)}"
+
+    def amount_col(self, c: P.Clause) -> str:
+        return f"a{self.clause_no(c)}"
+
+    def chosen(self, c: P.Clause) -> str:
+        return f"ch{self.clause_no(c)}"
+
+    def clause_no(self, c: P.Clause) -> int:
+        return [x.id for m in self.plan.measures for x in m.clauses].index(c.id)
+
+    def clause_amount(self, c: P.Clause) -> exp.Expr:
+        """The clause's figure after its caps and the rounding; NULL when it cannot be told (the
+        clause's precision is then unknown, as the interpreter's)."""
+        amount = c.amount
+        if amount.expr is None:
+            return decimal(exp.Null(), _ROUND_PLACES[self.rounding.unit])
+        value = self.ev(amount.expr, c.where)  # a failure here is an unknown figure, as NULL
+        caps = []
+        for cap in amount.caps:
+            if self.ev.raises(cap.expr):
+                raise Refused("a cap that may have no value (a table or band without `otherwise`)", c.where)
+            caps.append(self.ev(cap.expr, c.where))
+        scale = max([self.ev.scale(amount.expr), *(self.ev.scale(cap.expr) for cap in amount.caps)])
+        return self.round(_strict("min", [value, *caps], scale))
+
+    def settle(self, m: P.Measure) -> list[tuple[str, exp.Expr]]:
+        """runtime.settle_clauses and the choice of bonuses: each clause's `chosen`, and whether the
+        choice is undecided."""
+        k = self.key(m)
+        out: list[tuple[str, exp.Expr]] = []
+        awards = [c for c in m.clauses if c.kind == "award"]
+        fires = {c.id: _true(_col(self.applies(c))) for c in awards}
+        overridden: dict[str, list[exp.Expr]] = {}
+        undecided: list[exp.Expr] = []
+        codes: list[exp.Expr] = []
+        for default in dict.fromkeys(c.exception_of for c in awards if c.exception_of is not None):
+            assert default is not None
+            exceptions = [c for c in awards if c.exception_of == default]
+            maybe = _or_all(_null(_col(self.applies(e))) for e in exceptions)
+            undecided.append(maybe)
+            codes.append(
+                _case(
+                    (
+                        maybe.copy(),
+                        self.reason(
+                            default + "/exception_unknown",
+                            "无法判断例外条款是否适用：" + "、".join(e.label for e in exceptions),
+                        ),
+                    )
+                )
+            )
+            overridden.setdefault(default, []).append(_or_all(fires[e.id].copy() for e in exceptions))
+            for e in exceptions:
+                higher = [fires[x.id].copy() for x in exceptions if x.rank > e.rank]
+                if higher:
+                    overridden.setdefault(e.id, []).append(exp.and_(fires[e.id].copy(), _or_all(higher)))
+            for rank in sorted({e.rank for e in exceptions}):
+                same = [e for e in exceptions if e.rank == rank]
+                if len(same) < 2:
+                    continue
+                firing = exp.func(
+                    "list_sum",
+                    exp.Array(
+                        expressions=[_cast(fires[e.id].copy(), exp.DataType.build("INTEGER")) for e in same]
+                    ),
+                )
+                above = [fires[x.id].copy() for x in exceptions if x.rank > rank]
+                tie = exp.and_(
+                    exp.GTE(this=firing, expression=exp.Literal.number(2)), exp.not_(_or_all(above))
+                )
+                undecided.append(tie)
+                codes.append(
+                    _case(
+                        (
+                            tie.copy(),
+                            self.reason(
+                                default + "/exception_tie",
+                                "例外条款优先级相同且同时适用：" + "、".join(e.label for e in same),
+                            ),
+                        )
+                    )
+                )
+        for c in awards:
+            out.append(
+                (self.chosen(c), exp.and_(fires[c.id].copy(), exp.not_(_or_all(overridden.get(c.id, [])))))
+            )
+        any_chosen = _or_all(_col(self.chosen(c)) for c in awards)
+        unknown_awards = [c for c in awards if c.exception_of is None]
+        for c in unknown_awards:
+            unknown = _null(_col(self.applies(c)))
+            undecided.append(unknown)
+            codes.append(
+                _case(
+                    (
+                        unknown.copy(),
+                        self.reason(c.id + "/unknown", "无法判断是否适用：" + rt._clause_words(c, m.label)),
+                    )
+                )
+            )
+        out.append((f"{k}_und0", _or_all(undecided)))
+        out.append((f"{k}_codes0", _concat_ws(_str(";"), *codes) if codes else _str("")))
+        out.append((f"{k}_unknown_award", _or_all(_null(_col(self.applies(c))) for c in unknown_awards)))
+        out.append((f"{k}_any", any_chosen))
+        return out
+
+    def sums(self, m: P.Measure) -> list[tuple[str, exp.Expr]]:
+        """The chosen clauses' precision and sum, with the bonuses (runtime.finish_measure)."""
+        k = self.key(m)
+        any_chosen = _col(f"{k}_any")
+        chosen: list[tuple[P.Clause, exp.Expr]] = [(c, _col(self.chosen(c))) for c in m.awards]
+        undecided: list[exp.Expr] = [_col(f"{k}_und0")]
+        codes: list[exp.Expr] = [_col(f"{k}_codes0")]
+        for b in m.bonuses:
+            chosen.append((b, exp.and_(_true(_col(self.applies(b))), any_chosen.copy())))
+            unknown = exp.and_(_null(_col(self.applies(b))), any_chosen.copy())
+            undecided.append(unknown)
+            codes.append(
+                _case(
+                    (unknown.copy(), self.reason(b.id + "/unknown", f"无法判断追加条款 {b.label} 是否适用"))
+                )
+            )
+        unknown_amount = _or_all(exp.and_(flag.copy(), _null(_col(self.amount_col(c)))) for c, flag in chosen)
+        ceiling = _or_all(flag.copy() for c, flag in chosen if c.amount.mode == "ceiling")
+        for c, flag in chosen:
+            why = (
+                c.amount.unset_reason
+                if c.amount.expr is None
+                else f"{c.label}：金额无法计算（{c.amount.text}）"
+            )
+            codes.append(
+                _case(
+                    (
+                        exp.and_(flag.copy(), _null(_col(self.amount_col(c)))),
+                        self.reason(c.id + "/amount_unknown", why),
+                    )
+                )
+            )
+        precision = _case(
+            (unknown_amount, exp.Literal.number(_UNKNOWN)),
+            (ceiling, exp.Literal.number(_AT_MOST)),
+            default=exp.Literal.number(_EXACT),
+        )
+        zero = _zero(self.places)
+        total = _sum(
+            [
+                case_of(
+                    self.places,
+                    (flag.copy(), coalesce(self.places, _col(self.amount_col(c)), zero)),
+                    default=zero.copy(),
+                )
+                for c, flag in chosen
+            ]
+        )
+        funding = m.funding
+        if funding is not None:
+            lim, rec = _col(f"{k}_lim"), _col(f"{k}_rec")
+            missing = _or_all([_null(lim), _null(rec)])
+            room = greatest(self.places, zero, self.round(exp.Sub(this=lim.copy(), expression=rec.copy())))
+            known = exp.NEQ(this=precision.copy(), expression=exp.Literal.number(_UNKNOWN))
+            codes.append(
+                _case(
+                    (
+                        exp.and_(known.copy(), missing.copy()),
+                        self.reason(
+                            m.name + "/funding_unknown", f"财政资助总额上限无法计算（{funding.text}）"
+                        ),
+                    )
+                )
+            )
+            total = case_of(
+                self.places,
+                (
+                    exp.and_(known.copy(), exp.not_(missing.copy())),
+                    least(self.places, total, room),
+                ),
+                default=_widen(total, self.places),
+            )
+            precision = _case(
+                (
+                    exp.and_(exp.EQ(this=precision.copy(), expression=exp.Literal.number(_EXACT)), missing),
+                    exp.Literal.number(_AT_MOST),
+                ),
+                default=precision,
+            )
+        return [
+            (f"{k}_und", _or_all(undecided)),
+            (f"{k}_prec", precision),
+            (f"{k}_sum", total),
+            (f"{k}_codes", _concat_ws(_str(";"), *codes)),
+        ]
+
+    def finish(
+        self,
+        m: P.Measure,
+        shared_fail: list[exp.Expr],
+        shared_unknown: list[exp.Expr],
+        shared_codes: list[exp.Expr],
+    ) -> list[tuple[str, exp.Expr]]:
+        """The measure's status, amount and reason codes (interpreter.measure)."""
+        k = self.key(m)
+        gate_fail: list[exp.Expr] = []
+        gate_unknown: list[exp.Expr] = []
+        gate_codes: list[exp.Expr] = []
+        unknown_codes: list[exp.Expr] = []
+        if m.applicants is not None:
+            who = _col(f"{k}_who")
+            gate_fail.append(_false(who))
+            gate_unknown.append(_null(who))
+            gate_codes.append(_case((_false(who), self.reason(m.name + ".applicants", m.applicants.reason))))
+            unknown_codes.append(
+                _case(
+                    (
+                        _null(who),
+                        self.reason(m.name + ".applicants/unknown", "尚无法判断：" + m.applicants.reason),
+                    )
+                )
+            )
+        for i, gate in enumerate(m.gates):
+            g = _col(f"{k}_g{i}")
+            gate_fail.append(_false(g))
+            gate_unknown.append(_null(g))
+            gate_codes.append(_case((_false(g), self.reason(gate.key, rt.UNMET + gate.reason))))
+            unknown_codes.append(
+                _case((_null(g), self.reason(gate.key + "/unknown", "尚无法判断：" + gate.reason)))
+            )
+        shared = _or_all(s.copy() for s in shared_fail)
+        failed = _or_all([*(g.copy() for g in gate_fail)])
+        unknown = _or_all([*(s.copy() for s in shared_unknown), *gate_unknown])
+        und, prec = _col(f"{k}_und"), _col(f"{k}_prec")
+        none = exp.not_(_or_all([_col(f"{k}_any"), _col(f"{k}_unknown_award"), _col(f"{k}_und0")]))
+        dead = _or_all([shared.copy(), failed.copy()])
+        undetermined = _or_all(
+            [und.copy(), exp.EQ(this=prec.copy(), expression=exp.Literal.number(_UNKNOWN))]
+        )
+        status = _case(
+            (dead.copy(), _str(rt.INELIGIBLE)),
+            (exp.or_(unknown.copy(), undetermined.copy()), _str(rt.UNDETERMINED)),
+            (none.copy(), _str(rt.INELIGIBLE)),
+            (exp.EQ(this=prec.copy(), expression=exp.Literal.number(_AT_MOST)), _str(rt.CEILING)),
+            default=_str(rt.DETERMINED),
+        )
+        amount = case_of(
+            self.places,
+            (_or_all([dead.copy(), none.copy(), undetermined.copy()]), exp.Null()),
+            default=self.round(_col(f"{k}_sum")),
+        )
+        none_code = _case((none.copy(), self.reason(m.name + "/none", m.none_reason)))
+        codes = _case(
+            (shared.copy(), _concat_ws(_str(";"), *shared_codes) if shared_codes else _str("")),
+            (failed.copy(), _concat_ws(_str(";"), *gate_codes) if gate_codes else _str("")),
+            default=_concat_ws(
+                _str(";"), none_code, _col(f"{k}_codes"), *(c.copy() for c in shared_codes), *unknown_codes
+            ),
+        )
+        return [(f"{k}_status", status), (f"{k}_amount", amount), (f"{k}_reasons", codes)]
+
+    def total(self) -> None:
+        """runtime.combine_total: the combination rules in order, undeclared pairs, the total caps."""
+        plan = self.plan
+        names = [m.name for m in plan.measures]
+        key = {m.name: self.key(m) for m in plan.measures}
+        paying = {n: exp.NEQ(this=_col(f"{key[n]}_status"), expression=_str(rt.INELIGIBLE)) for n in names}
+        statuses = [_col(f"{key[n]}_status") for n in names]
+        start = [
+            (f"t0_am_{key[n]}", case_of(self.places, (paying[n].copy(), _col(f"{key[n]}_amount"))))
+            for n in names
+        ]
+        prec = _case(
+            (
+                _or_all(exp.EQ(this=s.copy(), expression=_str(rt.UNDETERMINED)) for s in statuses),
+                exp.Literal.number(_UNKNOWN),
+            ),
+            (
+                _or_all(exp.EQ(this=s.copy(), expression=_str(rt.CEILING)) for s in statuses),
+                exp.Literal.number(_AT_MOST),
+            ),
+            default=exp.Literal.number(_EXACT),
+        )
+        self.stages.append([*start, ("t0_prec", prec), ("t0_codes", _str(""))])
+        rules: dict[str, set[int]] = {}
+        version = {n: 0 for n in names}  # each combination rule writes the amounts of its measures anew
+        step = 0
+        for index, c in enumerate(plan.combinations):
+            for n in c.measures:
+                rules.setdefault(n, set()).add(index)
+            if c.mode not in ("highest", "exclusive") or c.every:
+                continue
+            group = [n for n in c.measures if n in key]
+            count = exp.func(
+                "list_sum",
+                exp.Array(
+                    expressions=[_cast(paying[n].copy(), exp.DataType.build("INTEGER")) for n in group]
+                ),
+            )
+            active = exp.GTE(this=count, expression=exp.Literal.number(2))
+            am = {n: _col(f"t{version[n]}_am_{key[n]}") for n in group}
+            some_null = _or_all(exp.and_(paying[n].copy(), _null(am[n])) for n in group)
+            stage: list[tuple[str, exp.Expr]] = []
+            for i, n in enumerate(group):
+                beats = [
+                    exp.or_(exp.not_(paying[o].copy()), exp.GT(this=am[n].copy(), expression=am[o].copy()))
+                    for o in group[:i]
+                ]
+                beats += [
+                    exp.or_(exp.not_(paying[o].copy()), exp.GTE(this=am[n].copy(), expression=am[o].copy()))
+                    for o in group[i + 1 :]
+                ]
+                best = _and_all([paying[n].copy(), *beats])
+                stage.append(
+                    (
+                        f"t{step + 1}_am_{key[n]}",
+                        case_of(
+                            self.places,
+                            (
+                                _and_all([active.copy(), exp.not_(some_null.copy()), exp.not_(best)]),
+                                case_of(self.places, (paying[n].copy(), _zero(self.places))),
+                            ),
+                            default=am[n].copy(),
+                        ),
+                    )
+                )
+            p = _col(f"t{step}_prec")
+            word = "就高不重复" if c.mode == "highest" else "互斥"
+            new_prec = _case(
+                (exp.and_(active.copy(), some_null.copy()), exp.Literal.number(_UNKNOWN)),
+                *(
+                    [(active.copy(), exp.Greatest(this=p.copy(), expressions=[exp.Literal.number(_AT_MOST)]))]
+                    if c.mode == "exclusive"
+                    else []
+                ),
+                default=p.copy(),
+            )
+            code = self.reason(
+                f"combine.{index + 1}/unknown",
+                f"{word}：部分金额未定，无法比较 " + "、".join(plan.measure(n).label for n in group),
+            )
+            rule_codes = _concat_ws(
+                _str(";"), _col(f"t{step}_codes"), _case((exp.and_(active, some_null), code))
+            )
+            step += 1
+            for n in group:
+                version[n] = step
+            self.stages.append([*stage, (f"t{step}_prec", new_prec), (f"t{step}_codes", rule_codes)])
+        am_all = {n: _col(f"t{version[n]}_am_{key[n]}") for n in names}
+        undeclared = [
+            (a, b)
+            for i, a in enumerate(sorted(names))
+            for b in sorted(names)[i + 1 :]
+            if not rules.get(a, set()) & rules.get(b, set())
+        ]
+        loose = _or_all(exp.and_(paying[a].copy(), paying[b].copy()) for a, b in undeclared)
+        p = _col(f"t{step}_prec")
+        prec = _case(
+            (
+                _or_all(exp.and_(paying[n].copy(), _null(am_all[n])) for n in names),
+                exp.Literal.number(_UNKNOWN),
+            ),
+            (loose.copy(), exp.Greatest(this=p.copy(), expressions=[exp.Literal.number(_AT_MOST)])),
+            default=p.copy(),
+        )
+        value = _sum(
+            [
+                case_of(
+                    self.places,
+                    (paying[n].copy(), coalesce(self.places, am_all[n], _zero(self.places))),
+                    default=_zero(self.places),
+                )
+                for n in names
+            ]
+        )
+        codes: list[exp.Expr] = [_col(f"t{step}_codes")]
+        if undeclared:
+            codes.append(
+                _case(
+                    (loose.copy(), self.reason("total/undeclared", "政策未说明部分措施能否叠加，合计为上限"))
+                )
+            )
+        for i, cap in enumerate(plan.total_caps):
+            limit = self.ev(cap.amount, None)  # a cap without a value is NULL, as the interpreter's _safe
+            group = [n for n in cap.measures if n in key]
+            some = _or_all(paying[n].copy() for n in group)
+            prec = _case(
+                (
+                    exp.and_(_null(limit), some),
+                    exp.Greatest(this=prec, expressions=[exp.Literal.number(_AT_MOST)]),
+                ),
+                default=prec.copy(),
+            )
+            codes.append(
+                _case(
+                    (
+                        exp.and_(_null(limit), some.copy()),
+                        self.reason(
+                            f"total_cap.{i + 1}/unknown",
+                            "累计封顶无法计算，合计为上限："
+                            + "、".join(plan.measure(n).label for n in group),
+                        ),
+                    )
+                )
+            )
+            capped = _sum(
+                [
+                    case_of(
+                        self.places,
+                        (paying[n].copy(), coalesce(self.places, am_all[n], _zero(self.places))),
+                        default=_zero(self.places),
+                    )
+                    for n in group
+                ]
+            )
+            scale = max(self.places, self.ev.scale(cap.amount))
+            value = exp.Sub(
+                this=value,
+                expression=case_of(
+                    scale,
+                    (
+                        exp.and_(exp.not_(_null(limit)), exp.GT(this=capped.copy(), expression=limit.copy())),
+                        _widen(exp.Sub(this=capped, expression=limit), scale),
+                    ),
+                    default=_zero(scale),
+                ),
+            )
+        none = exp.not_(_or_all(p2.copy() for p2 in paying.values()))
+        self.stages.append(
+            [("t_prec2", prec), ("t_value", value), ("t_codes", _concat_ws(_str(";"), *codes))]
+        )
+        p = _col("t_prec2")
+        status = _case(
+            (none.copy(), _str(rt.INELIGIBLE)),
+            (exp.EQ(this=p.copy(), expression=exp.Literal.number(_UNKNOWN)), _str(rt.UNDETERMINED)),
+            (exp.EQ(this=p.copy(), expression=exp.Literal.number(_AT_MOST)), _str(rt.CEILING)),
+            default=_str(rt.DETERMINED),
+        )
+        amount = case_of(
+            self.places,
+            (
+                _or_all([none.copy(), exp.EQ(this=p.copy(), expression=exp.Literal.number(_UNKNOWN))]),
+                exp.Null(),
+            ),
+            default=self.round(_col("t_value")),
+        )
+        codes_out = _case((none, self.reason("total/none", "没有可获得的扶持")), default=_col("t_codes"))
+        self.stages.append([("total_status", status), ("total_amount", amount), ("total_reasons", codes_out)])
+
+    def query(self) -> exp.Query:
+        """The stages nested, and the output columns: a row with a bad cell is `invalid`."""
+        select = exp.select(exp.Star()).from_(exp.Table(this=_id(self.source)))
+        for i, stage in enumerate(self.stages):
+            select = exp.select(exp.Star(), *(exp.alias_(e, _id(n)) for n, e in stage)).from_(
+                select.subquery(_id(f"s{i}"))
+            )
+        bad = exp.not_(_null(_col("error")))
+        out: list[exp.Expr] = [_col(c).as_(_id(c)) for c in self.passthrough]
+        out.append(_col("error").as_(_id("error")))
+        out.append(_case((bad.copy(), _str(INVALID)), default=_col("total_status")).as_(_id("total_status")))
+        out.append(_case((bad.copy(), exp.Null()), default=_col("total_amount")).as_(_id("total_amount")))
+        out.append(
+            _case((bad.copy(), exp.Null()), default=exp.func("nullif", _col("total_reasons"), _str(""))).as_(
+                _id("total_reasons")
+            )
+        )
+        for m in self.plan.measures:
+            k = self.key(m)
+            out.append(
+                _case((bad.copy(), exp.Null()), default=_col(f"{k}_status")).as_(_id(f"{m.name}.status"))
+            )
+            out.append(
+                _case((bad.copy(), exp.Null()), default=_col(f"{k}_amount")).as_(_id(f"{m.name}.amount"))
+            )
+            out.append(
+                _case(
+                    (bad.copy(), exp.Null()), default=exp.func("nullif", _col(f"{k}_reasons"), _str(""))
+                ).as_(_id(f"{m.name}.reasons"))
+            )
+        return exp.select(*out).from_(select.subquery(_id("decided")))
+
+
+def _where(span: object) -> P.Where | None:
+    line, col = getattr(span, "line", None), getattr(span, "col", None)
+    return P.Where(line, col) if isinstance(line, int) and isinstance(col, int) else None
+
+
+def build(
+    plan: P.Plan,
+    *,
+    date: datetime.date | None = None,
+    source: str = "applicants",
+    passthrough: Sequence[str] = (),
+) -> SqlQuery:
+    """The query deciding every row of the relation `source` (its columns: the facts by name, as
+    text, and the `passthrough` columns, copied out first) on `date`; Refused for a construct the
+    back end does not translate."""
+    return _Builder(plan, date, source, passthrough).build()
+
+
+def dialects() -> tuple[str, ...]:
+    """The dialects `compile --target sql` prints."""
+    return ("duckdb", "spark", "postgres")
