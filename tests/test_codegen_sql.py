@@ -38,9 +38,9 @@ POLICIES = sorted((ROOT / "policies").glob("*.policy"))
 REFUSED = {
     "baoan_industrial_internet": "a cap that may have no value",
     "jiangmen_special_fund": "a group cap",
-    "liuhe_key_industries": "a floor or an offset",
-    "lucheng_modern_services": "a floor or an offset",
-    "lucheng_open_economy": "a floor or an offset",
+    "liuhe_key_industries": "combination with awards under other documents",
+    "lucheng_modern_services": "combination with awards under other documents",
+    "lucheng_open_economy": "combination with awards under other documents",
     "shenzhen_consulting_diagnosis": "staged payment",
     "shenzhen_industrial_internet_plan": "the parameter `application_amount` left unset",
 }
