@@ -32,6 +32,7 @@ from policydsl.syntax.keywords import (
     TYPE_NAMES,
     UNITS,
     spelling,
+    vocab_spelling,
 )
 from policydsl.syntax.parser import MAX_DEPTH
 
@@ -1168,7 +1169,7 @@ class _Checker:
         self.one_figure(item.amount, msg("check.group_cap_facts"))
 
     def ranked_word(self) -> str:
-        return "排名" if self.policy.chinese else "ranked"
+        return vocab_spelling(POT_ALLOCATIONS, "ranked", self.policy.chinese)
 
     def ranked_rule(self) -> str:
         """`allocate ranked by` in the file's keywords."""

@@ -174,6 +174,13 @@ def _vocab(pairs: dict[str, str]) -> dict[str, str]:
     return table
 
 
+def vocab_spelling(table: dict[str, str], word: str, chinese: bool) -> str:
+    """`word`, an English entry of a `_vocab` table, as a file written with Chinese keywords spells it."""
+    if not chinese:
+        return word
+    return next(k for k, v in table.items() if v == word and k != word)
+
+
 TYPE_NAMES: Final = _vocab(
     {
         "money": "金额",
