@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what policydsl and its tests need on a fresh Debian-like machine:
-# graphviz and a CJK font for the diagrams, Chromium for the review-page browser test,
+# graphviz and a CJK font for the diagrams, Chromium for the review-page browser test, node and npm
+# for the VS Code extension (editors/vscode),
 # then a virtual environment with the package and its test dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,9 @@ missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# node and npm: the VS Code extension's grammar tests and its packaging (editors/vscode)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""
@@ -17,7 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "please install: ${missing[*]} (graphviz, a CJK font, chromium)" >&2
+    echo "please install: ${missing[*]} (graphviz, a CJK font, chromium, node and npm)" >&2
   fi
 fi
 

@@ -106,7 +106,7 @@ def word_types() -> dict[str, _TokenType]:
     return words
 
 
-def _alternatives(words: set[str] | tuple[str, ...] | list[str]) -> str:
+def alternatives(words: set[str] | tuple[str, ...] | list[str]) -> str:
     """The words as one regular expression, longest first so that `及以上` wins over `以上`."""
     return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
 
@@ -118,9 +118,9 @@ def word(words: set[str] | tuple[str, ...] | list[str]) -> str:
     cjk_words = [w for w in words if w not in ascii_words]
     parts = []
     if ascii_words:
-        parts.append(f"(?:{_alternatives(ascii_words)})(?![A-Za-z0-9_])")
+        parts.append(f"(?:{alternatives(ascii_words)})(?![A-Za-z0-9_])")
     if cjk_words:
-        parts.append(f"(?:{_alternatives(cjk_words)})(?![{CJK}_A-Za-z])")
+        parts.append(f"(?:{alternatives(cjk_words)})(?![{CJK}_A-Za-z])")
     return "(?:" + "|".join(parts) + ")"
 
 
@@ -153,9 +153,9 @@ def _tokens() -> dict[str, list[Any]]:
         (clause, Keyword, "clause"),
         *((word(KEYWORDS[kind]), Keyword.Declaration, f"declared-{kind}") for kind in DECLARING),
         (NAME, _name),
-        (_alternatives(tuple(SYMBOLS)), Operator),
-        (_alternatives(ARITHMETIC), Operator),
-        (_alternatives(PUNCTUATION), Punctuation),
+        (alternatives(tuple(SYMBOLS)), Operator),
+        (alternatives(ARITHMETIC), Operator),
+        (alternatives(PUNCTUATION), Punctuation),
         (r".", Error),
     ]
     tokens = {
