@@ -25,6 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# vsce's dependencies (undici) need node 20 or later: Debian 12's own nodejs is 18
+if command -v node >/dev/null 2>&1 && ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
+  echo "node $(node --version) is too old to package the VS Code extension: install node 20 or later" >&2
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
