@@ -3,8 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT := out
 POLICIES := $(wildcard policies/*.policy)
+VSCODE := editors/vscode
 
-.PHONY: demo test install bench diagrams tables clean
+.PHONY: demo test install bench diagrams tables clean vsix textmate
 
 $(VENV)/.installed: pyproject.toml scripts/install.sh
 	bash scripts/install.sh
@@ -28,15 +29,28 @@ demo: $(VENV)/.installed
 
 # The whole test suite (what CI runs): lint, strict types, then pytest; the review-site tests open the
 # pages in headless Chromium (scripts/install.sh installs it) and fail rather than skip without it.
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(VSCODE)/node_modules/.installed
 	$(BIN)/ruff check policydsl tests benchmarks
 	$(BIN)/ruff format --check policydsl
 	$(BIN)/mypy
-	POLICYDSL_BROWSER=required $(BIN)/python -m pytest
+	POLICYDSL_BROWSER=required POLICYDSL_NODE=required $(BIN)/python -m pytest
 
 # Redraw the overview diagrams that docs/policies.md shows.
 diagrams: $(VENV)/.installed
 	for p in $(POLICIES); do $(BIN)/policydsl diagram $$p -o docs/diagrams/$$(basename $$p .policy).svg || exit 1; done
+
+# The VS Code extension (docs/editors.md): its npm tools installed from package-lock.json, then
+# packaged into editors/vscode/policydsl.vsix.  `make test` runs the grammar's tests and builds it too.
+$(VSCODE)/node_modules/.installed: $(VSCODE)/package.json $(VSCODE)/package-lock.json
+	cd $(VSCODE) && npm ci --no-audit --no-fund
+	touch $@
+
+vsix: $(VSCODE)/node_modules/.installed
+	cd $(VSCODE) && npm run package
+
+# Rewrite the TextMate grammar after changing the keyword table (a test fails while it is out of date).
+textmate: $(VENV)/.installed
+	$(BIN)/python scripts/textmate.py
 
 # Rebuild the parser tables shipped in the package after changing grammar/policy.lark
 # (a test fails while they are out of date).

@@ -107,6 +107,37 @@ def test_the_source_text_sits_beside_the_clauses_with_links_both_ways(site: Path
     assert 'href="#clause-platform_award.national"' in article.group(2)
 
 
+def test_the_policy_file_is_shown_coloured_and_findings_link_to_its_lines(site: Path) -> None:
+    html = page(site)
+    section = re.search(r'<section id="policy-file">(.*?)</section>', html, re.S)
+    assert section is not None
+    code = section.group(1)
+    # keywords, declared names, numbers and strings each carry the lexer's class
+    assert '<span class="kd">measure</span>' in code or '<span class="kd">措施</span>' in code
+    for css in ("k", "m", "s2", "nf", "p"):
+        assert f'<span class="{css}">' in code, css
+    lines = PLATFORM.read_text(encoding="utf-8").count("\n")
+    assert f'id="policy-line-{lines}"' in code
+    # a finding's place is a link to its line, and its excerpt is coloured too
+    assert re.search(r'<a href="#policy-line-\d+">platform\.policy:\d+:\d+</a>', html)
+    assert re.search(r'<pre class="excerpt policy-code">.*?<span class="', html)
+    assert ".policy-code .k {" in html
+
+
+def test_the_policy_file_is_escaped(tmp_path: Path) -> None:
+    policy = tmp_path / "p.policy"
+    policy.write_text(
+        'policy "</pre><script>alert(1)</script>" { issued 2021-01-01 }  # <img src=x onerror=alert(1)>\n'
+        "fact x: money\nfact x: money\n",
+        encoding="utf-8",
+    )
+    build_site([policy], tmp_path / "site")
+    html = (tmp_path / "site" / "p.html").read_text(encoding="utf-8")
+    assert 'id="policy-file"' in html  # a page with errors shows the file too
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;/pre&gt;&lt;script&gt;" in html
+
+
 def test_a_citation_not_found_is_marked(tmp_path: Path) -> None:
     policy = tmp_path / "p.policy"
     policy.write_text(
@@ -409,6 +440,11 @@ def test_the_demo_site_in_a_browser(demo: Path, browser: Any, name: str, width: 
         assert not [t for t in titles if "<" in t or "TABLE" in t], name
         if name != "index.html":
             assert tab.locator("pre.source-text").is_visible()
+            # the policy file, coloured by the lexer: keywords and names drawn in different colours
+            keyword = tab.locator("#policy-file .policy-code span.k").first
+            assert keyword.count() == 1 and tab.locator("#policy-file .policy-code span.s2").count() > 0
+            colour = "e => getComputedStyle(e).color"
+            assert keyword.evaluate(colour) != tab.locator("#policy-file span.n").first.evaluate(colour)
             assert tab.locator(".cite.missing, .cite.nosource").count() == 0
             assert "原文未嵌入" not in tab.content()
             # a clause's citation leads to its article, lit up as the target

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pygments
+from pygments.formatters import HtmlFormatter
 
 from policydsl import codes
 from policydsl.analysis.run import Options, analyse
@@ -29,6 +31,7 @@ from policydsl.render.diagram import ROLES, Diagram
 from policydsl.render.graphviz import RenderError, render_bytes
 from policydsl.render.trees import STATUS_WORDS, Words, measure_tree, overview, served_kinds
 from policydsl.source import SourceFile
+from policydsl.syntax.highlight import PolicyLexer
 
 FONT_STACK = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", '
@@ -38,6 +41,35 @@ FONT_STACK = (
 
 def esc(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+# The policy file's own text, coloured.  Pygments escapes every token it writes (&, <, >, " and ').
+CODE_CLASS = "policy-code"
+LINE_ANCHOR = "policy-line"
+CODE_STYLE = "friendly"
+
+
+def policy_html(text: str) -> str:
+    """The whole policy file, coloured, each line anchored `policy-line-N` and numbered."""
+    formatter = HtmlFormatter(
+        cssclass=CODE_CLASS, style=CODE_STYLE, linenos="inline", lineanchors=LINE_ANCHOR, wrapcode=True
+    )
+    coloured: str = pygments.highlight(text, PolicyLexer(), formatter)
+    return coloured
+
+
+def policy_line_html(line: str) -> str:
+    """One line of the policy file, coloured, for the excerpt under a finding."""
+    coloured: str = pygments.highlight(line, PolicyLexer(), HtmlFormatter(nowrap=True))
+    return coloured.rstrip("\n")
+
+
+def code_css() -> str:
+    """The colours of the policy text, scoped to it: Pygments' rules for other selectors (`pre`,
+    line-number tables) are left out, so they cannot restyle the rest of the page."""
+    defs: str = HtmlFormatter(style=CODE_STYLE).get_style_defs(f".{CODE_CLASS}")  # type: ignore[no-untyped-call]
+    rules = defs.splitlines()
+    return "\n".join(rule for rule in rules if rule.startswith(f".{CODE_CLASS}"))
 
 
 # Only text documents are embedded (shown as plain text: an .html document would show its markup),
@@ -625,10 +657,12 @@ class PolicyPage:
         return f"<code>{esc(name)}</code>"
 
     def finding_html(self, d: Diagnostic, known: set[str], reason: str | None = None) -> str:
-        where = f"{self.path.name}:{d.span.line}:{d.span.col}" if d.span is not None else ""
+        where = esc(f"{self.path.name}:{d.span.line}:{d.span.col}") if d.span is not None else ""
         excerpt = ""
         if d.span is not None and self.source is not None:
-            excerpt = f'<pre class="excerpt">{esc(self.source.line_text(d.span.line))}</pre>'
+            line = policy_line_html(self.source.line_text(d.span.line))
+            excerpt = f'<pre class="excerpt {CODE_CLASS}">{line}</pre>'
+            where = f'<a href="#{LINE_ANCHOR}-{d.span.line}">{where}</a>'
         # The witness is drawn from the structured data as a table; its one-line note would repeat it.
         notes = "".join(
             f"<li>{esc(n.msg.render(self.lang))}" + (f"（第 {n.span.line} 行）" if n.span else "") + "</li>"
@@ -642,7 +676,7 @@ class PolicyPage:
             f'<div class="finding sev-{d.severity}" id="{self.refs[id(d)].anchor}">'
             f'<div><span class="badge sev-{d.severity}">{esc(str(d.severity))}</span> '
             f"<code>{esc(d.code)}</code> {esc(code_title(d.code))} "
-            f'<span class="muted">{esc(where)}</span></div>'
+            f'<span class="muted">{where}</span></div>'
             f"<p>{esc(d.msg.render(self.lang))}</p>{why}{excerpt}"
             + (f"<ul>{notes}</ul>" if notes else "")
             + hint
@@ -853,6 +887,7 @@ class PolicyPage:
             ("findings", "检查发现"),
             ("examples", "示例"),
             ("undetermined", "待定事项"),
+            ("policy-file", "政策文件"),
         ]
         body: list[str] = [
             '<header id="top"><p><a href="index.html">← 全部政策</a></p>',
@@ -863,6 +898,7 @@ class PolicyPage:
             body.append('<section id="findings"><h2>检查发现</h2>')
             body.append('<p class="error">政策文件有错误，修正后才能生成决策图和示例结果。</p>')
             body.append(self.findings_html() + "</section>")
+            body.append(self.policy_file_html())
             return page(title, "\n".join(body))
         body.append(self.header_html())
         body.append("<nav>" + " ".join(f'<a href="#{k}">{v}</a>' for k, v in nav) + "</nav></header>")
@@ -886,7 +922,17 @@ class PolicyPage:
         body.append(f'<section id="findings"><h2>检查发现</h2>{self.findings_html()}</section>')
         body.append(f'<section id="examples"><h2>示例</h2>{self.examples_html()}</section>')
         body.append(f'<section id="undetermined"><h2>待定事项</h2>{self.undetermined_html()}</section>')
+        body.append(self.policy_file_html())
         return page(title, "\n".join(body))
+
+    def policy_file_html(self) -> str:
+        """The policy file as written, coloured; the findings' places link to its lines."""
+        if self.source is None:
+            return ""
+        return (
+            f'<section id="policy-file"><h2>政策文件 <small>{esc(self.path.name)}</small></h2>'
+            f'<div class="policy-file">{policy_html(self.source.text)}</div></section>'
+        )
 
     def summary(self, href: str) -> PageSummary:
         header = self.header if self.header is not None and self.header.title is not None else None
@@ -1006,6 +1052,12 @@ a.finding-ref.settled {{ background: #f3f4f6; border-color: #9ca3af; border-styl
   margin-right: .3rem; }}
 .finding, .example {{ border: 1px solid #e5e7eb; border-radius: 6px; padding: .4rem .8rem; margin: .5rem 0; }}
 .finding p, .example p {{ margin: .2rem 0; }}
+#policy-file h2 small {{ overflow-wrap: anywhere; }}
+.policy-file {{ max-height: 85vh; overflow: auto; border: 1px solid #e5e7eb; border-radius: 6px; }}
+.policy-code pre {{ margin: 0; padding: .5rem .8rem; line-height: 1.5; white-space: pre;
+  font-family: "Noto Sans Mono CJK SC", ui-monospace, monospace; font-size: .9rem; }}
+.policy-code .linenos {{ color: #9ca3af; user-select: none; margin-right: .8rem; }}
+{code_css()}
 pre.excerpt {{ background: #f9fafb; padding: .3rem .6rem; margin: .2rem 0; white-space: pre-wrap; }}
 table.given {{ font-size: .9rem; border-collapse: collapse; }}
 table.given th {{ text-align: left; font-weight: normal; color: #374151; padding-right: 1rem; }}
