@@ -398,5 +398,22 @@ def fmt_command(files: tuple[Path, ...], check: bool, diff: bool) -> None:
     sys.exit(run_fmt(policy_files(files), check=check, diff=diff))
 
 
+@main.command("serve")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="The port (0: any free one).",
+)
+def serve_command(files: tuple[Path, ...], host: str, port: int) -> None:
+    """Serve the policies' JSON API and the questionnaire (政策计算器) at `/`; reloads changed files."""
+    from policydsl.commands.serving import serve
+
+    sys.exit(serve(policy_files(files), host, port))
+
+
 if __name__ == "__main__":
     main()
