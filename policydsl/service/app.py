@@ -7,7 +7,8 @@ than the bound), a batch's rows (`MAX_ROWS`) and its time (`TIME_LIMIT` seconds 
 `BATCH_TIME_LIMIT` for a batch).  A request's content is only ever parsed as JSON and checked as
 facts: nothing from it is executed or written anywhere.  Errors are JSON
 `{"error": {"code", "message", "problems"}}` with the codes of policydsl/codes.py (I101: what `eval`
-reports as "the facts cannot be used", with the same problems), in the language of `Accept-Language` (Chinese by default)."""
+reports as "the facts cannot be used", with the same problems), in the language of
+`Accept-Language` (Chinese by default)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ const AT_ONCE = 3;  // questions asked together
 const el = (id) => document.getElementById(id);
 const answers = {};
 let policy = null;
+let asking = 0;  // the latest question round: an answer to an earlier one is dropped
 
 function make(tag, text, cls) {
   const node = document.createElement(tag);
@@ -101,7 +102,9 @@ function valueOf(q) {
 async function step() {
   const body = { facts: answers };
   if (el("date").value) body.date = el("date").value;
+  const round = ++asking;
   const answer = await post(`/api/policies/${encodeURIComponent(policy)}/partial`, body);
+  if (round !== asking) return;
   if (answer.error) { showProblems(answer.error); return; }
   showProblems(null);
   const form = el("questions");
