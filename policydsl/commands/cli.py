@@ -14,7 +14,7 @@ from policydsl.checking.pipeline import check_file
 from policydsl.commands import evaluate as commands_eval
 from policydsl.commands.build import echo
 from policydsl.diagnostics import Severity, Sink, format_json, format_text
-from policydsl.messages import Lang, choose, default_lang
+from policydsl.messages import Lang, choice_scope, choose, default_lang
 from policydsl.source import SourceFile
 from policydsl.syntax.keywords import chinese_keywords
 from policydsl.textsafety import json_safe
@@ -57,8 +57,10 @@ def one_stdin(**inputs: Path | None) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="policydsl")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """policydsl: write, check, compile, evaluate and draw subsidy policies."""
+    ctx.call_on_close(choice_scope())  # a command's `--lang` ends with the command
 
 
 # `--lang` on every command that prints diagnostics or findings; without it each file's messages
