@@ -1,13 +1,15 @@
 """Time `policydsl serve` on loopback: a fixed number of `evaluate` requests for the Bao'an policy.
 
     python benchmarks/serve_bench.py [--requests 5000] [--concurrency 4] [--warmup 200]
+                                     [--workers 1] [--no-explain]
 
-The server runs in its own process (`python -m policydsl serve`, one uvicorn worker) on a free
+The server runs in its own process (`python -m policydsl serve`, `--workers` uvicorn workers) on a free
 loopback port; the client sends the Bao'an sample applicant from `--concurrency` threads, each on
 one kept-alive connection, until `--requests` answers have come back, then stops the server.  It
 prints requests per second and the p50/p99 latency of one request (the client's view: sending,
 the server's work, reading the answer), with the machine's load average.  Every answer is checked
-(status 200, the sample's total).  Figures are recorded in docs/performance.md.
+(status 200, the sample's total).  `--no-explain` asks for the amounts only (`"explain": false`).
+Figures are recorded in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -84,16 +86,29 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--no-explain", action="store_true", help="ask for the amounts only")
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "policydsl", "serve", str(POLICY), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "policydsl",
+            "serve",
+            str(POLICY),
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
         wait_for(port, server)
-        body = json.dumps({"facts": FACTS, "date": "2024-06-01"}).encode("utf-8")
+        ask = {"facts": FACTS, "date": "2024-06-01", **({"explain": False} if args.no_explain else {})}
+        body = json.dumps(ask).encode("utf-8")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("POST", PATH, body, {"Content-Type": "application/json"})
         first = conn.getresponse()
@@ -109,8 +124,10 @@ def main() -> None:
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    what = "amounts only" if args.no_explain else "explained"
     print(
-        f"evaluate, Bao'an policy (total {total}): {args.requests} requests, concurrency {args.concurrency}"
+        f"evaluate ({what}), Bao'an policy (total {total}): {args.requests} requests, "
+        f"concurrency {args.concurrency}, {args.workers} worker(s)"
     )
     print(f"  {args.requests / elapsed:,.0f} requests/s; p50 {p50:.2f} ms, p99 {p99:.2f} ms; {elapsed:.2f} s")
     print(f"  {os.cpu_count()} cores; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")

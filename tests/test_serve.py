@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -127,6 +129,78 @@ def test_evaluate_gives_what_eval_gives_with_the_citations(server: Server, tmp_p
     assert pilot["explanation"] and pilot["conditions"]
 
 
+@pytest.mark.parametrize("policy", [JIANGMEN, BAOAN])
+def test_without_the_explanation_the_amounts_are_the_same(server: Server, policy: Path) -> None:
+    """`"explain": false` (the evaluator's fast path) decides every measure as the explained
+    decision does; only the explanation and the conditions are left out."""
+    facts = json.loads((POLICIES / "samples" / f"{policy.stem}.json").read_text(encoding="utf-8"))
+    path = f"/api/policies/{policy.stem}/evaluate"
+    date = IN_FORCE if policy == JIANGMEN else "2024-06-01"
+    _, full = server.json(path, {"facts": facts, "date": date})
+    status, bare = server.json(path, {"facts": facts, "date": date, "explain": False})
+    assert status == 200
+    assert bare["total"] == full["total"]
+
+    def amounts(decision: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return [(m["measure"], m["status"], m["amount"], m["clauses"]) for m in decision["measures"]]
+
+    assert amounts(bare) == amounts(full)
+    assert any(m["explanation"] for m in full["measures"])
+    assert not any(m["conditions"] for m in bare["measures"])
+    assert len(bare["measures"]) == len(full["measures"])
+
+
+def test_the_answer_is_the_standard_librarys_json() -> None:
+    """The service's JSON (orjson when installed) is byte for byte what `json.dumps` gives, on
+    every bundled policy's explained decision and on the awkward strings and numbers."""
+    for policy in sorted(POLICIES.glob("*.policy")):
+        served = Registry([policy]).get(policy.stem)
+        assert served is not None
+        facts = json.loads((POLICIES / "samples" / f"{policy.stem}.json").read_text(encoding="utf-8"))
+        decision = served.evaluator.evaluate(facts, None, partial=True, explain=True)
+        value = service.decision_json(decision)
+        assert service.dump(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    awkward = {"s": '\x00\x1f\x7f\t\n"\\/\u2028\u2029é中😀', "n": [0, -1, 2**63, 2**80], "b": [True, None]}
+    assert service.dump(awkward) == json.dumps(awkward, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def test_serve_with_worker_processes(tmp_path: Path) -> None:
+    """`serve --workers 2`: the processes share the port and each answers from the policy."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "policydsl",
+        "serve",
+        str(JIANGMEN),
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                try:
+                    body = json.dumps({"facts": JIANGMEN_FACTS, "date": IN_FORCE, "explain": False}).encode()
+                    request = urllib.request.Request(
+                        f"http://127.0.0.1:{port}/api/policies/jiangmen_special_fund/evaluate", data=body
+                    )
+                    with urllib.request.urlopen(request, timeout=10) as answer:
+                        assert Decimal(json.loads(answer.read())["total"]["amount"]) == Decimal("464000")
+                    break
+                except (urllib.error.URLError, ConnectionError):
+                    assert time.monotonic() < deadline, "the workers did not start"
+                    time.sleep(0.2)
+        finally:
+            process.terminate()
+            process.wait(20)
+
+
 def test_parameters_are_checked_and_used(server: Server) -> None:
     status, answer = server.json(
         "/api/policies/baoan_industrial_internet/evaluate",
@@ -244,6 +318,7 @@ EVALUATE = "/api/policies/jiangmen_special_fund/evaluate"
         (b'{"facts": {}, "extra": 1}', 400, "I102"),
         (b'{"facts": {}, "date": "yesterday"}', 400, "I102"),
         (b'{"facts": {}, "date": 20230101}', 400, "I102"),
+        (b'{"facts": {}, "explain": "no"}', 400, "I102"),
         (b'{"facts": {"sme": NaN}}', 400, "I102"),
         (b'{"facts": {"sme": "perhaps"}, "date": "2023-01-01"}', 422, "I101"),
         (b'{"facts": {"project_investment": 1.5e3}, "date": "2023-01-01"}', 422, "I101"),

@@ -410,11 +410,18 @@ def fmt_command(files: tuple[Path, ...], check: bool, diff: bool) -> None:
     type=click.IntRange(0, 65535),
     help="The port (0: any free one).",
 )
-def serve_command(files: tuple[Path, ...], host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (about one per core).",
+)
+def serve_command(files: tuple[Path, ...], host: str, port: int, workers: int) -> None:
     """Serve the policies' JSON API and the questionnaire (政策计算器) at `/`; reloads changed files."""
     from policydsl.commands.serving import serve
 
-    sys.exit(serve(policy_files(files), host, port))
+    sys.exit(serve(policy_files(files), host, port, workers))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from importlib import resources
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -35,6 +36,12 @@ from policydsl.evaluation.interpreter import Interpreter
 from policydsl.messages import Lang, Message, msg
 from policydsl.service.registry import Registry, Served
 from policydsl.service.schema import facts_schema, questions
+
+_orjson: ModuleType | None
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the `serve-fast` extra is not installed
+    _orjson = None
 
 MAX_BODY = 1024 * 1024
 MAX_BATCH_BODY = 8 * 1024 * 1024
@@ -76,6 +83,14 @@ def language(request: Request) -> Lang:
 
 
 def dump(value: Any) -> bytes:
+    """Compact UTF-8 JSON: orjson's bytes when it is installed (the `serve-fast` extra; the same bytes,
+    about ten times sooner), else the standard library's."""
+    if _orjson is not None:
+        try:
+            data: bytes = _orjson.dumps(value)
+            return data
+        except TypeError:  # what orjson refuses (e.g. integers past 64 bits): the standard library
+            pass
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -145,11 +160,14 @@ def _bad_date(value: Any) -> datetime.date:
 
 @attrs.frozen
 class Ask:
-    """One evaluation request: the `facts`, the evaluation `date` (None: today) and `params`."""
+    """One evaluation request: the `facts`, the evaluation `date` (None: today), `params`, and
+    whether the decision comes with its explanation and conditions (`explain`; without them it is
+    the evaluator's fast path, for callers that need only the amounts)."""
 
     facts: dict[str, Any]
     date: datetime.date | None
     params: dict[str, Any] | None
+    explain: bool = True
 
 
 def parse_ask(body: Any) -> Ask:
@@ -158,12 +176,15 @@ def parse_ask(body: Any) -> Ask:
     params = body.get("params")
     if params is not None and not isinstance(params, dict):
         raise RequestProblem(codes.I102, msg("serve.bad_shape"))
-    unknown = sorted(set(body) - {"facts", "date", "params"})
+    unknown = sorted(set(body) - {"facts", "date", "params", "explain"})
     if unknown:
         raise RequestProblem(
             codes.I102, msg("serve.bad_shape"), [f"`{k[:40]}`: not a field" for k in unknown]
         )
-    return Ask(body.get("facts", {}), parse_date(body.get("date")), params or None)
+    explain = body.get("explain", True)
+    if not isinstance(explain, bool):
+        raise RequestProblem(codes.I102, msg("serve.bad_shape"), ["`explain`: true or false"])
+    return Ask(body.get("facts", {}), parse_date(body.get("date")), params or None, explain)
 
 
 def decide(served: Served, ask: Ask, partial: bool) -> rt.Decision:
@@ -172,10 +193,10 @@ def decide(served: Served, ask: Ask, partial: bool) -> rt.Decision:
     evaluator = served.evaluator
     try:
         if ask.params is None:
-            return evaluator.evaluate(ask.facts, ask.date, partial=partial, explain=True, strict=True)
+            return evaluator.evaluate(ask.facts, ask.date, partial=partial, explain=ask.explain, strict=True)
         Interpreter(served.plan, params=ask.params)  # checks the values as `eval --params` does
         decision: rt.Decision = evaluator.module.evaluate(
-            ask.facts, ask.date, partial=partial, explain=True, params=ask.params, strict=True
+            ask.facts, ask.date, partial=partial, explain=ask.explain, params=ask.params, strict=True
         )
         return decision
     except rt.InputError as exc:
@@ -398,6 +419,11 @@ _ASK: dict[str, Any] = {
         "facts": {"type": "object", "description": "fact name -> value; see /api/policies/{name}/schema"},
         "date": {"type": "string", "format": "date", "description": "evaluation date (default: today)"},
         "params": {"type": "object", "description": "parameter name -> value"},
+        "explain": {
+            "type": "boolean",
+            "default": True,
+            "description": "false: the amounts only (no explanation, conditions or citations), sooner",
+        },
     },
     "required": ["facts"],
     "additionalProperties": False,
