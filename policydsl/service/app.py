@@ -35,7 +35,7 @@ from policydsl.evaluation.batch import PotShare
 from policydsl.evaluation.interpreter import Interpreter
 from policydsl.messages import Lang, Message, msg
 from policydsl.service.registry import Registry, Served
-from policydsl.service.schema import facts_schema, questions
+from policydsl.service.schema import facts_schema
 
 _orjson: ModuleType | None
 try:
@@ -226,7 +226,7 @@ def still_needed(served: Served, decision: rt.Decision) -> list[dict[str, Any]]:
             if fact is not None and result.measure not in waiting.setdefault(fact, []):
                 waiting[fact].append(result.measure)
     order = {fact: i for i, fact in enumerate(served.plan.facts)}
-    asked = {q["name"]: q for q in questions(served.plan)}
+    asked = served.questions
     ranked = sorted(waiting, key=lambda fact: (-len(waiting[fact]), order.get(fact, len(order))))
     return [{**asked[fact], "measures": waiting[fact]} for fact in ranked if fact in asked]
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -20,6 +21,7 @@ from policydsl.api import CompiledEvaluator, PolicyError, compile_policy
 from policydsl.checking.pipeline import errors_text
 from policydsl.evaluation import runtime as rt
 from policydsl.plan import nodes as P
+from policydsl.service.schema import questions
 
 RECHECK_SECONDS = 0.5
 
@@ -27,13 +29,15 @@ RECHECK_SECONDS = 0.5
 @attrs.frozen
 class Served:
     """One policy as it is served: its `name` (the file's stem), `path`, the compiled `evaluator`,
-    the file's `stamp` (size, mtime) when it was read, and the fact names by what `needed` lists."""
+    the file's `stamp` (size, mtime) when it was read, the fact names by what `needed` lists, and
+    what the questionnaire needs to ask each fact (`questions`, made once here, not per request)."""
 
     name: str
     path: Path
     evaluator: CompiledEvaluator
     stamp: tuple[int, int]
     needed_names: dict[str, str]
+    questions: dict[str, dict[str, Any]]
 
     @property
     def plan(self) -> P.Plan:
@@ -59,7 +63,8 @@ def build(name: str, path: Path) -> Served:
     plan = evaluator.plan
     # a decision lists the facts it still needs as `label（name）`
     needed = {f"{spec.label}（{fact}）": fact for fact, spec in plan.facts.items()}
-    return Served(name, path, evaluator, stamp, needed)
+    asked = {q["name"]: q for q in questions(plan)}
+    return Served(name, path, evaluator, stamp, needed, asked)
 
 
 class Registry:
