@@ -96,6 +96,14 @@ P902 = Code("P902", WARNING, "stale acknowledgement")
 # the SQL back end (`compile --target sql`, `eval --engine duckdb`)
 S101 = Code("S101", ERROR, "construct the SQL back end does not translate")
 
+# requests to the web service (`policydsl serve`); I101 is what `eval` reports as "the facts cannot be
+# used" (exit 1), the same problems listed
+I101 = Code("I101", ERROR, "facts cannot be used")
+I102 = Code("I102", ERROR, "request is not valid JSON of the expected shape")
+I103 = Code("I103", ERROR, "request too large")
+I104 = Code("I104", ERROR, "unknown policy or page")
+I105 = Code("I105", ERROR, "request took too long")
+
 # the review site
 R101 = Code("R101", WARNING, "source document not embedded")
 

@@ -37,8 +37,9 @@ SNIPPET = "example.policy"
 # The command a code comes from, when it is not `check`, and the options its example needs.
 COMMANDS: dict[str, list[str]] = {"R101": ["report", "-o", "site"], "S101": ["compile", "--target", "sql"]}
 OPTIONS: dict[str, list[str]] = {"P900": ["--timeout-ms", "50"]}
-# Codes whose example no small policy reaches (their page shows the message without checking it).
-UNREACHABLE = frozenset({"P901"})
+# Codes whose example no small policy reaches (their page shows the message without checking it), and
+# the web service's request codes (`policydsl serve`), whose pages show a request and its answer.
+UNREACHABLE = frozenset({"P901", "I101", "I102", "I103", "I104", "I105"})
 # Codes whose fix cannot be checked in an empty folder: R101's fix names a document that would have to
 # be there.
 FIX_NOT_CHECKED = frozenset({"R101"})

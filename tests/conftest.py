@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,21 @@ def _no_locale(monkeypatch: pytest.MonkeyPatch) -> None:
     """Messages default to the file's keyword language, else the locale: tests run without one."""
     for name in ("POLICYDSL_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _language_choice_restored() -> Iterator[None]:
+    """No test may leave a message language chosen (`--lang` run in-process, `messages.choose`):
+    later tests' messages would silently change language.  The choice is put back, then the test
+    that left it fails."""
+    from policydsl.messages import choice_scope, chosen
+
+    before = chosen()
+    yield
+    after = chosen()
+    if after != before:
+        choice_scope()  # back to no choice for the next test
+        pytest.fail(f"the test left the message language chosen ({before!r} -> {after!r})")
 
 
 @pytest.fixture

@@ -137,6 +137,8 @@ def cases(tmp: Path) -> dict[str, dict[int, list[str | Path]]]:
             2: ["report", missing, "-o", tmp / "site2"],
         },
         "fmt": {0: ["fmt", "--check", formatted], 1: ["fmt", "--check", broken], 2: ["fmt", missing]},
+        # 0 is a server stopped after serving (tests/test_serve.py runs one); here, its help
+        "serve": {0: ["serve", "--help"], 1: ["serve", broken], 2: ["serve", missing]},
     }
 
 

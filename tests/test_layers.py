@@ -132,6 +132,12 @@ LAYERS: dict[str, Rules] = {
     ),
     # `test` lists the examples through examples.py, the one reader of example blocks past the checks
     "policydsl.commands.evaluate": Rules(READS_THE_AST, names=("policydsl.syntax.ast",)),
+    # The web service, like the commands, reads the API, the plan and the runtime; nothing of the AST
+    # or the checker, and no interpreter insides.
+    "policydsl.service.app": Rules(NO_AST, names=(*NO_AST, *INTERPRETER_INSIDES)),
+    "policydsl.service.registry": Rules(NO_AST, names=(*NO_AST, *INTERPRETER_INSIDES)),
+    "policydsl.service.schema": Rules(NO_AST, names=(*NO_AST, *INTERPRETER_INSIDES)),
+    "policydsl.commands.serving": Rules(NO_AST, names=NO_AST),
 }
 
 

@@ -127,6 +127,28 @@ def test_check_speaks_the_files_keyword_language_and_lang_overrides(tmp_path: Pa
     assert item["args"]["left"] == {"message_id": "type.percent", "args": {}}
 
 
+def test_a_commands_lang_choice_ends_with_the_command(tmp_path: Path) -> None:
+    """`--lang` (or POLICYDSL_LANG) chooses the language of one command: once it has run, messages
+    about a file are again in its keyword language (a choice that outlived its command made later
+    Chinese diagnostics English in the same process, e.g. a test run)."""
+    from click.testing import CliRunner
+
+    from policydsl.commands.cli import main
+    from policydsl.messages import chosen
+
+    path = tmp_path / "t.policy"
+    path.write_text(CHINESE_MISTAKE, encoding="utf-8")
+    runner = CliRunner()
+    for args, env in (
+        (["check", "--lang", "en", str(path)], {}),
+        (["check", str(path)], {"POLICYDSL_LANG": "en"}),
+    ):
+        result = runner.invoke(main, args, env=env)
+        assert "cannot add" in result.output
+        assert default_lang(True) == "zh"
+        assert chosen() is None
+
+
 def test_render_example_message_gives_the_check_output_in_either_language() -> None:
     from policydsl.analysis.report import render_example_message
 

@@ -18,6 +18,7 @@ from policydsl.commands.cli import main
 from policydsl.diagnostics import Severity, Sink
 from policydsl.render.diagram import ROLES
 from policydsl.render.report import _source_folders, build_site, find_source, inline_svg, slug
+from tests.browser import BROWSER_ARGS, browser_api, chromium
 from tests.conftest import DATA, POLICIES, ROOT
 
 PLATFORM = DATA / "diagrams" / "platform.policy"
@@ -318,34 +319,6 @@ def test_inline_svg_prefixes_ids() -> None:
 
 
 # ------------------------------------------------------------------------------ in a real browser
-
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        why = "Debian's chromium is not installed (apt-get install chromium); the page is not opened"
-        if os.environ.get("POLICYDSL_BROWSER") == "required":  # `make test`, hence CI
-            pytest.fail(why)
-        pytest.skip(why)
-    return path
-
-
-def browser_api() -> Any:
-    if os.environ.get("POLICYDSL_BROWSER") == "required":
-        import playwright.sync_api
-
-        return playwright.sync_api
-    return pytest.importorskip("playwright.sync_api", reason="the `playwright` package is not installed")
 
 
 @pytest.mark.parametrize("name", ["platform.html", "index.html"])

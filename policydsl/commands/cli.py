@@ -14,7 +14,7 @@ from policydsl.checking.pipeline import check_file
 from policydsl.commands import evaluate as commands_eval
 from policydsl.commands.build import echo
 from policydsl.diagnostics import Severity, Sink, format_json, format_text
-from policydsl.messages import Lang, choose, default_lang
+from policydsl.messages import Lang, choice_scope, choose, default_lang
 from policydsl.source import SourceFile
 from policydsl.syntax.keywords import chinese_keywords
 from policydsl.textsafety import json_safe
@@ -57,8 +57,10 @@ def one_stdin(**inputs: Path | None) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="policydsl")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """policydsl: write, check, compile, evaluate and draw subsidy policies."""
+    ctx.call_on_close(choice_scope())  # a command's `--lang` ends with the command
 
 
 # `--lang` on every command that prints diagnostics or findings; without it each file's messages
@@ -396,6 +398,30 @@ def fmt_command(files: tuple[Path, ...], check: bool, diff: bool) -> None:
     from policydsl.commands.build import run_fmt
 
     sys.exit(run_fmt(policy_files(files), check=check, diff=diff))
+
+
+@main.command("serve")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="The port (0: any free one).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (about one per core).",
+)
+def serve_command(files: tuple[Path, ...], host: str, port: int, workers: int) -> None:
+    """Serve the policies' JSON API and the questionnaire (政策计算器) at `/`; reloads changed files."""
+    from policydsl.commands.serving import serve
+
+    sys.exit(serve(policy_files(files), host, port, workers))
 
 
 if __name__ == "__main__":

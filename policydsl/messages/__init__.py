@@ -14,7 +14,7 @@ import functools
 import os
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from importlib import resources
 from typing import Literal, TypeAlias, Union
@@ -120,6 +120,19 @@ _CHOSEN: contextvars.ContextVar[Lang | None] = contextvars.ContextVar("lang", de
 def choose(lang: str | None) -> None:
     """The language `--lang` chose for this command (None: not chosen)."""
     _CHOSEN.set("zh" if lang == "zh" else "en" if lang == "en" else None)
+
+
+def choice_scope() -> Callable[[], None]:
+    """Start a command with no language chosen; returns what puts the choice back as it was when
+    the command ends (so a choice never outlives its command in a process that runs several, e.g.
+    tests or an editor's server)."""
+    token = _CHOSEN.set(None)
+    return lambda: _CHOSEN.reset(token)
+
+
+def chosen() -> Lang | None:
+    """The language `--lang` chose for the command running now (None: none chosen)."""
+    return _CHOSEN.get()
 
 
 def default_lang(chinese_keywords: bool | None = None, environ: Mapping[str, str] | None = None) -> Lang:
