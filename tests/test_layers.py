@@ -132,6 +132,16 @@ LAYERS: dict[str, Rules] = {
     ),
     # `test` lists the examples through examples.py, the one reader of example blocks past the checks
     "policydsl.commands.evaluate": Rules(READS_THE_AST, names=("policydsl.syntax.ast",)),
+    # The language server answers from the front end, the checks, the analysis, the formatter, the
+    # messages and the review site's citations, as the commands do; it evaluates nothing and
+    # generates nothing, and the protocol, not click, is its interface.
+    **{
+        f"policydsl.lsp.{m}": Rules(
+            ("click", "policydsl.api", "policydsl.evaluation.interpreter", "policydsl.codegen.python"),
+            names=("click", "policydsl.api", "policydsl.codegen", "policydsl.evaluation"),
+        )
+        for m in ("features", "index", "positions", "server")
+    },
 }
 
 

@@ -398,5 +398,16 @@ def fmt_command(files: tuple[Path, ...], check: bool, diff: bool) -> None:
     sys.exit(run_fmt(policy_files(files), check=check, diff=diff))
 
 
+@main.command("lsp")
+@click.option("--stdio", is_flag=True, help="Talk over standard input and output (the default and only way).")
+@LANG_OPTION
+def lsp_command(stdio: bool, lang: str | None) -> None:
+    """Run the language server for editors (LSP over standard input and output): diagnostics as the
+    file changes, hover, definition, references, outline, completion, formatting and quick fixes."""
+    from policydsl.lsp.server import serve
+
+    serve(lang)
+
+
 if __name__ == "__main__":
     main()
