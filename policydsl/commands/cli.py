@@ -406,7 +406,7 @@ def lsp_command(stdio: bool, lang: str | None) -> None:
     file changes, hover, definition, references, outline, completion, formatting and quick fixes."""
     from policydsl.lsp.server import serve
 
-    serve(lang)
+    sys.exit(serve(lang))
 
 
 if __name__ == "__main__":

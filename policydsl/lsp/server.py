@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from multiprocessing.connection import Connection
+from typing import BinaryIO, cast
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
@@ -19,7 +21,7 @@ from policydsl.lsp import features
 from policydsl.lsp.features import Document
 from policydsl.lsp.index import Index
 
-# The analysis starts once typing has paused this long (or at once on save).
+# The analysis starts once the file has been open or unchanged this long (at once on save).
 PAUSE_SECONDS = 0.5
 # The analysis of one version is bounded by the solver's budget: questions asked and steps per
 # question (the same limits as `check`), a shorter time per question than `check`'s 2 s, and a clock:
@@ -55,6 +57,7 @@ class PolicyServer(LanguageServer):
         self.findings: dict[str, tuple[int, tuple[Diagnostic, ...]]] = {}
         self.names: dict[str, Index] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}
+        self.shut_down = False  # the editor asked for a shutdown before it said exit
 
     # ---------------------------------------------------------------------------- documents
     def refresh(self, uri: str) -> Document:
@@ -142,10 +145,14 @@ def make_server(lang: str | None = None) -> PolicyServer:
         if isinstance(options, dict) and options.get("lang") in ("zh", "en"):
             ls.lang = str(options["lang"])
 
+    @server.feature(lsp.SHUTDOWN)
+    def shutdown(ls: PolicyServer, params: None) -> None:
+        ls.shut_down = True
+
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: PolicyServer, params: lsp.DidOpenTextDocumentParams) -> None:
         ls.refresh(params.text_document.uri)
-        ls.analyse_later(params.text_document.uri, 0)
+        ls.analyse_later(params.text_document.uri, PAUSE_SECONDS)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: PolicyServer, params: lsp.DidChangeTextDocumentParams) -> None:
@@ -212,6 +219,26 @@ def make_server(lang: str | None = None) -> PolicyServer:
     return server
 
 
-def serve(lang: str | None = None) -> None:
-    """Run the server over standard input and output until the editor closes it."""
-    make_server(lang).start_io()
+def serve(lang: str | None = None) -> int:
+    """Run the server over standard input and output until the editor closes it; the exit code the
+    protocol asks for: 0 after a shutdown request, 1 when the input ended or `exit` came without one."""
+    server = make_server(lang)
+    server.start_io(sys.stdin.buffer, cast(BinaryIO, _Kept(sys.stdout.buffer)))
+    return 0 if server.shut_down else 1
+
+
+class _Kept:
+    """Standard output for the protocol, flushed but left open when the server stops: the command
+    layer still reports its exit code through it (and so do tests driving the command in-process)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> int:
+        return self.stream.write(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()
