@@ -270,3 +270,25 @@ async def test_the_analysis_findings_arrive_after_the_pause(client: LanguageClie
     open_text(client, uri, text)
     shown = await diagnostics_until(client, uri, lambda ds: any(d.code.startswith("P") for d in ds), 240)
     assert not [d for d in shown if d.severity == lsp.DiagnosticSeverity.Error]
+
+
+OVERLAP = (
+    'policy "重叠" { issuer "测试" issued 2022-01-01 }\n'
+    'fact investment "投资额": money >= 0\n'
+    'measure a "甲" { award 10万 if investment 超过 100万 }\n'
+    'measure b "乙" { award 20万 if investment 超过 200万 }\n'
+)
+
+
+async def test_findings_of_an_older_text_are_never_shown_with_a_newer_one(client: LanguageClient) -> None:
+    uri = "file:///tmp/lsp-test/overlap.policy"
+    open_text(client, uri, OVERLAP)
+    found = await diagnostics_until(client, uri, lambda ds: any(d.code.startswith("P") for d in ds))
+    assert not [d for d in found if d.severity == lsp.DiagnosticSeverity.Error]
+    # the same measures, now with a mistake: the next diagnostics are the check's alone
+    broken = OVERLAP.replace("if investment 超过 200万", "if investmnt 超过 200万")
+    change_text(client, uri, broken, 2)
+    shown = await diagnostics_until(client, uri, lambda ds: any(d.code == "E101" for d in ds))
+    assert not [d for d in shown if d.code.startswith("P")]
+    await asyncio.sleep(2)  # well past the pause: a file with errors gets no analysis
+    assert not [d for d in client.diagnostics[uri] if d.code.startswith("P")]

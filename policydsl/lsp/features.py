@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 import attrs
 from lsprotocol import types as lsp
+from pygls.uris import to_fs_path
 
 from policydsl.analysis.base import Options
 from policydsl.analysis.report import analyse_checked
@@ -80,8 +81,8 @@ class Document:
 
 def path_of(uri: str) -> Path | None:
     """The file a `file:` URI names (None for another scheme: an unsaved buffer)."""
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
+    path = to_fs_path(uri) if urlparse(uri).scheme == "file" else None
+    return None if path is None else Path(path)
 
 
 def open_document(uri: str, text: str, lang: str | None = None) -> Document:
@@ -321,8 +322,10 @@ def completion(doc: Document, where: lsp.Position, names: Index | None = None) -
             items.append(_item(e.name, _KIND[e.kind], detail=e.label))
             if e.kind == "value":
                 items.append(_item(e.key.split(":", 1)[1], _KIND[e.kind], detail=e.label))
-    seen: set[str] = set()
-    return [i for i in items if not (i.label in seen or seen.add(i.label))]  # type: ignore[func-returns-value]
+    unique: dict[str, lsp.CompletionItem] = {}
+    for item in items:
+        unique.setdefault(item.label, item)  # a keyword before a name spelled the same
+    return list(unique.values())
 
 
 def _is_chinese(word: str) -> bool:
