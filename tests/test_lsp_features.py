@@ -13,7 +13,8 @@ from policydsl.diagnostics import Diagnostic, Fix, Severity, Sink
 from policydsl.lsp import features
 from policydsl.lsp.positions import offset, position, span_range
 from policydsl.source import SourceFile
-from tests.conftest import POLICIES
+from policydsl.syntax import ast
+from tests.conftest import DATA, POLICIES
 from tests.test_diagnostics import FIX_CASES
 
 BMP_AND_BEYOND = '# 𠀀 is outside the BMP: two UTF-16 units\nfact x "𠀀甲": money\n'
@@ -109,3 +110,47 @@ def test_hover_on_a_citation_shows_the_article_from_the_source_document() -> Non
     hover = features.hover(doc, position(doc.source, at))
     assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
     assert "第八条(三)" in hover.contents.value and "> " in hover.contents.value
+
+
+# Every construct names things somewhere: the bundled policies and the corpus that uses every node
+# class (tests/data/codegen/constructs.policy), in both keyword spellings.
+NAMED = [
+    *sorted(POLICIES.glob("*.policy")),
+    *(DATA / "codegen" / n for n in ("constructs.policy", "combine_all.policy")),
+    DATA / "fmt" / "messy_chinese.policy",
+    DATA / "analysis" / "findings_zh.policy",
+]
+
+
+@pytest.mark.parametrize("path", NAMED, ids=lambda p: p.stem)
+def test_every_name_written_answers_hover_definition_and_references(path: Path) -> None:
+    doc = features.open_document(path.as_uri(), path.read_text(encoding="utf-8"))
+    assert doc.index is not None and doc.index.occurrences
+    for o in doc.index.occurrences:
+        entity = doc.index.entities[o.key]
+        inside = position(doc.source, (o.span.start + o.span.end) // 2)
+        hover = features.hover(doc, inside)
+        assert hover is not None and isinstance(hover.contents, lsp.MarkupContent), o
+        assert entity.name.split(".")[-1] in hover.contents.value, o
+        if entity.at is not None:
+            (where,) = features.definition(doc, inside)
+            assert where.range == span_range(doc.source, entity.at), o
+        assert span_range(doc.source, o.span) in [r.range for r in features.references(doc, inside)], o
+    # the outline has every measure, and completion offers every declared fact and parameter
+    policy = doc.checked.policy
+    assert policy is not None
+    assert [s.name for s in features.symbols(doc)] == [m.name.text for m in policy.of(ast.Measure)]
+    labels = {i.label for i in features.completion(doc, lsp.Position(line=0, character=0))}
+    assert {e.name for e in doc.index.entities.values() if e.kind in ("fact", "param")} <= labels
+
+
+def test_hover_on_a_parameter_shows_its_declaration_and_uses() -> None:
+    path = POLICIES / "shenzhen_industrial_internet_plan.policy"
+    doc = features.open_document(path.as_uri(), path.read_text(encoding="utf-8"))
+    assert doc.index is not None
+    (param, *_) = [e for e in doc.index.entities.values() if e.kind == "param"]
+    (use, *_) = doc.index.uses(param.key)
+    hover = features.hover(doc, position(doc.source, use.span.start))
+    assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+    assert f"`{param.name}`" in hover.contents.value and "```policy" in hover.contents.value
+    assert f"used {len(doc.index.uses(param.key))} times" in hover.contents.value
