@@ -12,10 +12,19 @@ from policydsl.checking.pipeline import check_text
 from policydsl.diagnostics import Diagnostic, Fix, Severity, Sink
 from policydsl.lsp import features
 from policydsl.lsp.positions import offset, position, span_range
+from policydsl.messages import choose
 from policydsl.source import SourceFile
 from policydsl.syntax import ast
 from tests.conftest import DATA, POLICIES
 from tests.test_diagnostics import FIX_CASES
+
+
+@pytest.fixture(autouse=True)
+def _no_chosen_language() -> None:
+    """A command run in this process earlier may have chosen a language (`--lang`); the server's
+    language comes from the file or its own option."""
+    choose(None)
+
 
 BMP_AND_BEYOND = '# 𠀀 is outside the BMP: two UTF-16 units\nfact x "𠀀甲": money\n'
 
