@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -139,7 +140,24 @@ def cases(tmp: Path) -> dict[str, dict[int, list[str | Path]]]:
         "fmt": {0: ["fmt", "--check", formatted], 1: ["fmt", "--check", broken], 2: ["fmt", missing]},
         # 0 is a server stopped after serving (tests/test_serve.py runs one); here, its help
         "serve": {0: ["serve", "--help"], 1: ["serve", broken], 2: ["serve", missing]},
+
+        # the language server: 0 when the editor shuts it down, 1 when its input ends without a
+        # shutdown request (the editor went away), 2 for a usage error (LSP_INPUT is what it reads)
+        "lsp": {0: ["lsp"], 1: ["lsp"], 2: ["lsp", "--lang", "missing"]},
     }
+
+
+def _frame(message: dict[str, object]) -> bytes:
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+LSP_INPUT = {
+    0: _frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+    + _frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+    + _frame({"jsonrpc": "2.0", "method": "exit"}),
+    1: _frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}),
+}
 
 
 COMMANDS = sorted(main.commands)
@@ -154,7 +172,7 @@ def test_every_command_has_exit_code_cases(tmp_path: Path) -> None:
 def test_exit_codes_mean_the_same_for_every_command(tmp_path: Path, command: str, code: int) -> None:
     args = cases(tmp_path).get(command)
     assert args is not None, f"`{command}` has no exit code cases here and no row in docs/cli.md"
-    got, out = invoke(*args[code])
+    got, out = invoke(*args[code], input=LSP_INPUT.get(code) if command == "lsp" else None)
     assert got == code, out
     assert "Traceback" not in out
     if code == 2:

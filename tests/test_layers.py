@@ -138,6 +138,17 @@ LAYERS: dict[str, Rules] = {
     "policydsl.service.registry": Rules(NO_AST, names=(*NO_AST, *INTERPRETER_INSIDES)),
     "policydsl.service.schema": Rules(NO_AST, names=(*NO_AST, *INTERPRETER_INSIDES)),
     "policydsl.commands.serving": Rules(NO_AST, names=NO_AST),
+
+    # The language server answers from the front end, the checks, the analysis, the formatter, the
+    # messages and the review site's citations, as the commands do; it evaluates nothing and
+    # generates nothing, and the protocol, not click, is its interface.
+    **{
+        f"policydsl.lsp.{m}": Rules(
+            ("click", "policydsl.api", "policydsl.evaluation.interpreter", "policydsl.codegen.python"),
+            names=("click", "policydsl.api", "policydsl.codegen", "policydsl.evaluation"),
+        )
+        for m in ("features", "index", "positions", "server")
+    },
 }
 
 

@@ -424,5 +424,16 @@ def serve_command(files: tuple[Path, ...], host: str, port: int, workers: int) -
     sys.exit(serve(policy_files(files), host, port, workers))
 
 
+@main.command("lsp")
+@click.option("--stdio", is_flag=True, help="Talk over standard input and output (the default and only way).")
+@LANG_OPTION
+def lsp_command(stdio: bool, lang: str | None) -> None:
+    """Run the language server for editors (LSP over standard input and output): diagnostics as the
+    file changes, hover, definition, references, outline, completion, formatting and quick fixes."""
+    from policydsl.lsp.server import serve
+
+    sys.exit(serve(lang))
+
+
 if __name__ == "__main__":
     main()
