@@ -6,6 +6,7 @@ the imports from policydsl.evaluation.runtime name what the inlined runtime defi
 
 import dataclasses
 import datetime
+import decimal
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -28,6 +29,7 @@ from policydsl.evaluation.runtime import (
     UNMET,
     ZERO,
     Amounts,
+    Check,
     ClauseOutcome,
     FactSpec,
     InputError,
@@ -381,28 +383,82 @@ def add_checks(
     date: Date,
     role: FactSpec | None,
 ) -> None:
-    """Each measure's conditions as evaluated (Interpreter.checks), for an explained decision: the
-    shared requirements, then, unless one failed, the applicants gate, the measure's requirements and
-    exclusions, then, unless one failed, each clause's conditions up to the first that fails.  The
-    gates' truths are those recorded; a clause's conditions are asked again (they read facts only)."""
-    common = [check(data, shared[3].get(key), f, date) for key, data in table[0]]
+    """Each measure's conditions as evaluated (Interpreter.checks), for an explained decision,
+    worked out the first time they are read (see measure_checks): a decision lists them only in
+    its JSON, so deciding does not pay for them.  What they depend on that a later step could change
+    (the truths recorded) is copied now."""
+    common = (table[0], dict(shared[3]), bool(shared[0]))
     for name, result in measures.items():
-        applicants, gates, spec = table[1][name]
-        out = list(common)
-        if not shared[0]:
-            if applicants is not None and role is not None:
-                out.append(role_check(applicants[0], applicants[1], f.get(role.name), role))
-            out += [check(data, result.conditions.get(key), f, date) for key, data in gates]
-            if all(c["value"] is not False for c in out):
-                for clause in spec[1]:
-                    for test, text, negated, _, data in clause[6]:
-                        holds = truth(test, text, f, p, date, set())[0]
-                        if negated and holds is not None:
-                            holds = not holds
-                        out.append(check(data, holds, f, date))
-                        if holds is False:
-                            break
-        result.checks = out
+        result.checks = LaterChecks((common, table[1][name], dict(result.conditions), f, p, date, role))
+
+
+def measure_checks(
+    common: tuple[Gates, Conditions, bool],
+    entry: tuple[tuple[str, tuple[str, ...]] | None, Gates, MeasureSpec],
+    conditions: Conditions,
+    f: Values,
+    p: Values,
+    date: Date,
+    role: FactSpec | None,
+) -> list[Check]:
+    """One measure's conditions as evaluated: the shared requirements, then, unless one failed, the
+    applicants gate, the measure's requirements and exclusions, then, unless one failed, each
+    clause's conditions up to the first that fails.  The gates' truths are those recorded
+    (`conditions`); a clause's conditions are asked again (they read facts only)."""
+    shared_gates, shared_truths, shared_failed = common
+    applicants, gates, spec = entry
+    out = [check(data, shared_truths.get(key), f, date) for key, data in shared_gates]
+    if not shared_failed:
+        if applicants is not None and role is not None:
+            out.append(role_check(applicants[0], applicants[1], f.get(role.name), role))
+        out += [check(data, conditions.get(key), f, date) for key, data in gates]
+        if all(c["value"] is not False for c in out):
+            for clause in spec[1]:
+                for test, text, negated, _, data in clause[6]:
+                    holds = truth(test, text, f, p, date, set())[0]
+                    if negated and holds is not None:
+                        holds = not holds
+                    out.append(check(data, holds, f, date))
+                    if holds is False:
+                        break
+    return out
+
+
+class LaterChecks(Sequence[Check]):
+    """A measure's checks (measure_checks), worked out in the evaluator's context the first time
+    they are read, then kept; equal to the list they are."""
+
+    __slots__ = ("_args", "_checks")
+
+    def __init__(self, args: tuple[Any, ...]) -> None:
+        self._args: tuple[Any, ...] | None = args
+        self._checks: list[Check] | None = None
+
+    def _list(self) -> list[Check]:
+        if self._checks is None:
+            assert self._args is not None
+            with decimal.localcontext(CONTEXT):
+                self._checks = measure_checks(*self._args)
+            self._args = None
+        return self._checks
+
+    def __getitem__(self, index: Any) -> Any:  # an int or a slice, as a list's
+        return self._list()[index]
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LaterChecks):
+            return self._list() == other._list()
+        if isinstance(other, list):
+            return self._list() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._list())
 
 
 def amount(

@@ -69,21 +69,26 @@ class Rounding:
 
 # Formatting is exact whatever the decimal context: `%`, `/` and normalize() would round an amount
 # of more than 28 digits in the default context (or fail outright), and show a figure that is not
-# the one decided.
+# the one decided.  It works on the figure's plain text (format "f" never rounds), which is cheap:
+# every explanation formats a few figures for each applicant.
 def yuan(value: Decimal | None) -> str:
     """An amount the way a drafter writes it: 100万元, 1.5亿元, 2345.67元."""
     if value is None:
         return "未定"
-    size = value.copy_abs()
-    if size >= 100000000 and _whole(shift(value, -6)):
-        return f"{_plain(shift(value, -8))}亿元"
-    if size >= 10000 and _whole(shift(value, -2)):
-        return f"{_plain(shift(value, -4))}万元"
-    return f"{_plain(value)}元"
+    text = _plain(value)
+    if "." not in text:
+        size = len(text) - (text[0] == "-")  # digits of a whole amount
+        if size >= 9 and text.endswith("000000"):  # at least 1亿, in whole 100万s: at most 2 places
+            return _moved(text, 8) + "亿元"
+        if size >= 5 and text.endswith("00"):  # at least 1万, in whole 100s: at most 2 places
+            return _moved(text, 4) + "万元"
+    return text + "元"
 
 
-def _whole(value: Decimal) -> bool:
-    return value == value.to_integral_value()
+def _moved(text: str, places: int) -> str:
+    """The plain text of a whole number of more than `places` digits, divided by 10^places."""
+    tail = text[-places:].rstrip("0")
+    return text[:-places] + "." + tail if tail else text[:-places]
 
 
 def _plain(value: Decimal) -> str:
@@ -171,11 +176,14 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+# A context in which scaleb never rounds or overflows: shift only moves the exponent.
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[])
+
+
 def shift(value: Decimal, places: int) -> Decimal:
     """`value` times 10^places, exactly: the digits are kept and only the exponent moves."""
-    sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int), "only finite numbers are shifted"
-    return Decimal((sign, digits, exponent + places))
+    assert value.is_finite(), "only finite numbers are shifted"
+    return value.scaleb(places, _EXACT)
 
 
 # `1,000` and `1,234,567.5`: a comma only between groups of three digits
@@ -730,9 +738,16 @@ _FAILED_SINCE = {">": "未超过", ">=": "未满", "<": "已满", "<=": "已超�
 def fact_words(value: Any, kind: str, unit: str | None, members: tuple[tuple[str, str], ...]) -> str:
     """A fact's value as a reason shows it: an enum value by its label, yes/no, a date, a figure
     in its unit (runtime.fact_figure)."""
-    if members and isinstance(value, frozenset | set | list | tuple):  # the applicant's roles
-        labels = dict(members)
-        return "、".join(labels.get(str(v), str(v)) for v in sorted(value))
+    if members and isinstance(value, frozenset):  # the applicant's roles, as read_facts gives them
+        key = (value, members)
+        words = _ROLES_SHOWN.get(key)
+        if words is None:
+            words = _roles_words(value, members)
+            if len(_ROLES_SHOWN) < _KEPT:
+                _ROLES_SHOWN[key] = words
+        return words
+    if members and isinstance(value, set | list | tuple):
+        return _roles_words(value, members)
     if members:
         return dict(members).get(str(value), show(value))
     if isinstance(value, datetime.date):
@@ -740,6 +755,19 @@ def fact_words(value: Any, kind: str, unit: str | None, members: tuple[tuple[str
     if kind == "count" and isinstance(value, Decimal):
         return yuan(value).removesuffix("元") + (unit or "")  # 2000万条, as the text writes counts
     return fact_figure(value, kind, unit)
+
+
+# Every measure that admits other kinds of applicant says which kinds this one has, so the words for
+# a set of roles, and the reasons a failed applicants gate gives, are kept once worked out (a policy
+# has few kinds, an applicant one or two of them); at most _KEPT of each, then no more are kept.
+_KEPT = 4096
+_ROLES_SHOWN: dict[tuple[frozenset[str], tuple[tuple[str, str], ...]], str] = {}
+_ROLE_UNMET: dict[tuple[str, frozenset[str], str, tuple[tuple[str, str], ...]], str] = {}
+
+
+def _roles_words(roles: Iterable[str], members: tuple[tuple[str, str], ...]) -> str:
+    labels = dict(members)
+    return "、".join(labels.get(str(v), str(v)) for v in sorted(roles))
 
 
 def part_holds(part: Part, value: Any, date: datetime.date | None) -> bool | None:
@@ -775,11 +803,14 @@ def unmet(data: Unmet, values: Mapping[str, Any], date: datetime.date | None) ->
     words), then its article: `成立时间满1年（成立日期 2020-05-17，至评估日 2021-05-16 未满1年）
     [第九条(一)]`."""
     said, cite, parts, conjunctive = data
-    alone = len(parts) == 1
-    if conjunctive and not alone:
-        failing = [p for p in parts if part_holds(p, values.get(p[1]), date) is not True]
-        parts = tuple(failing) or parts
-    shown = "；".join(_part_words(p, values.get(p[1]), date, alone, said) for p in parts)
+    if len(parts) == 1:  # most conditions read one fact
+        part = parts[0]
+        shown = _part_words(part, values.get(part[1]), date, True, said)
+    else:
+        if conjunctive:
+            failing = [p for p in parts if part_holds(p, values.get(p[1]), date) is not True]
+            parts = tuple(failing) or parts
+        shown = "；".join(_part_words(p, values.get(p[1]), date, False, said) for p in parts)
     return said + (f"（{shown}）" if shown else "") + (f"[{cite}]" if cite else "")
 
 
@@ -820,7 +851,13 @@ def role_unmet(reason: str, roles: frozenset[str] | None, fact: FactSpec) -> str
     `适用主体为 园区（缺少：申报主体）`."""
     if roles is None:
         return f"{reason}（{MISSING}{fact.label}）"
-    return UNMET + f"{reason}（{fact.label}：{fact_words(roles, fact.kind, fact.unit, fact.members)}）"
+    try:  # the words of a frozenset depend on these alone (fact_words)
+        return _ROLE_UNMET[reason, roles, fact.label, fact.members]
+    except (KeyError, TypeError):  # not yet kept, or roles given as a set
+        text = UNMET + f"{reason}（{fact.label}：{fact_words(roles, fact.kind, fact.unit, fact.members)}）"
+        if type(roles) is frozenset and len(_ROLE_UNMET) < _KEPT:
+            _ROLE_UNMET[reason, roles, fact.label, fact.members] = text
+        return text
 
 
 def role_check(reason: str, kinds: tuple[str, ...], roles: frozenset[str] | None, fact: FactSpec) -> Check:
