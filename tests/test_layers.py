@@ -279,6 +279,7 @@ COMMAND_LAYER = {
     "policydsl.commands.build",
     "policydsl.commands.evaluate",
     "policydsl.commands.render",
+    "policydsl.commands.simulate",
 }
 
 
