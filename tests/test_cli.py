@@ -96,6 +96,8 @@ def test_files_are_written_only_through_the_atomic_helper() -> None:
 
 # ------------------------------------------------------------------------------ exit codes
 
+SHANDONG = Path(__file__).resolve().parent.parent / "policies" / "shandong_platforms.policy"
+SHANDONG_POPULATION = SHANDONG.parent / "samples" / "shandong_platforms_population.csv"
 BROKEN = 'policy "示例" {\n  issued 2021-01-01\n\nmeasure m {\n  award 5万\n'  # a syntax error
 
 
@@ -137,6 +139,11 @@ def cases(tmp: Path) -> dict[str, dict[int, list[str | Path]]]:
             2: ["report", missing, "-o", tmp / "site2"],
         },
         "fmt": {0: ["fmt", "--check", formatted], 1: ["fmt", "--check", broken], 2: ["fmt", missing]},
+        "simulate": {
+            0: ["simulate", SHANDONG, "--population", SHANDONG_POPULATION, "--date", "2019-06-01"],
+            1: ["simulate", broken, "--population", SHANDONG_POPULATION],
+            2: ["simulate", SHANDONG, "--population", tmp / "missing.csv"],
+        },
     }
 
 
