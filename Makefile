@@ -25,6 +25,7 @@ demo: $(VENV)/.installed
 	done
 	$(BIN)/policydsl eval policies/jiangmen_special_fund.policy --facts policies/samples/jiangmen_special_fund.json --date 2022-06-01 --explain
 	$(BIN)/policydsl report $(POLICIES) -o $(OUT)/site
+	$(BIN)/policydsl simulate policies/shenzhen_consulting_diagnosis.policy --population policies/samples/shenzhen_consulting_diagnosis_population.csv --date 2023-03-01 --format html -o $(OUT)/simulate.html
 	@echo "compiled evaluators and diagrams are in $(OUT)/, the review site in $(OUT)/site/index.html"
 
 # The whole test suite (what CI runs): lint, strict types, then pytest; the review-site tests open the

@@ -97,6 +97,8 @@ def test_files_are_written_only_through_the_atomic_helper() -> None:
 
 # ------------------------------------------------------------------------------ exit codes
 
+SHANDONG = Path(__file__).resolve().parent.parent / "policies" / "shandong_platforms.policy"
+SHANDONG_POPULATION = SHANDONG.parent / "samples" / "shandong_platforms_population.csv"
 BROKEN = 'policy "示例" {\n  issued 2021-01-01\n\nmeasure m {\n  award 5万\n'  # a syntax error
 
 
@@ -140,10 +142,15 @@ def cases(tmp: Path) -> dict[str, dict[int, list[str | Path]]]:
         "fmt": {0: ["fmt", "--check", formatted], 1: ["fmt", "--check", broken], 2: ["fmt", missing]},
         # 0 is a server stopped after serving (tests/test_serve.py runs one); here, its help
         "serve": {0: ["serve", "--help"], 1: ["serve", broken], 2: ["serve", missing]},
-
         # the language server: 0 when the editor shuts it down, 1 when its input ends without a
         # shutdown request (the editor went away), 2 for a usage error (LSP_INPUT is what it reads)
         "lsp": {0: ["lsp"], 1: ["lsp"], 2: ["lsp", "--lang", "missing"]},
+
+        "simulate": {
+            0: ["simulate", SHANDONG, "--population", SHANDONG_POPULATION, "--date", "2019-06-01"],
+            1: ["simulate", broken, "--population", SHANDONG_POPULATION],
+            2: ["simulate", SHANDONG, "--population", tmp / "missing.csv"],
+        },
     }
 
 

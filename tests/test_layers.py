@@ -296,6 +296,7 @@ COMMAND_LAYER = {
     "policydsl.commands.build",
     "policydsl.commands.evaluate",
     "policydsl.commands.render",
+    "policydsl.commands.simulate",
 }
 
 

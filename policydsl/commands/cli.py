@@ -437,3 +437,44 @@ def lsp_command(stdio: bool, lang: str | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command("simulate")
+@click.argument("policy", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--population",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The applicants: .csv or .jsonl (.parquet with --engine duckdb).",
+)
+@click.option(
+    "--compare",
+    "other",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Another version of the policy: both estimates side by side, and who gains or loses.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "html"]), default="table", show_default=True
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to the screen."
+)
+@click.option("--engine", type=click.Choice(["python", "duckdb"]), default="python", show_default=True)
+@click.option("--date", "date_text", help="Evaluation date (validity, durations); default: today.")
+@LANG_OPTION
+def simulate_command(
+    policy: Path,
+    population: Path,
+    other: Path | None,
+    fmt: str,
+    output: Path | None,
+    engine: str,
+    date_text: str | None,
+    lang: str | None,
+) -> None:
+    """Budget estimate (测算): a population's awards per measure and in total, against the budgets."""
+    from policydsl.commands.simulate import simulate
+
+    choose(lang)
+    date = _date(date_text) or datetime.date.today()
+    sys.exit(simulate(policy, population, other, fmt, output, engine, date, lang))

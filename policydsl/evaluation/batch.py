@@ -411,19 +411,22 @@ def _apply(
     row: int,
     changes: dict[str, dict[int, tuple[str, Decimal | None, str]]],
     facts: dict[str, Any] | None = None,
-) -> None:
-    changed = False
+) -> dict[str, tuple[str, Decimal | None]]:
+    """Apply the batch's limits to one row's decision; returns, for each measure they changed, its
+    (status, amount) before."""
+    before: dict[str, tuple[str, Decimal | None]] = {}
     for measure, change in changes.items():
         if row in change:
             status, amount, reason = change[row]
             result = decision.measures[measure]
+            before[measure] = (result.status, result.amount)
             result.status, result.amount = status, amount
             if result.floor is not None:  # a quota or group cap lowers the floor with the amount
                 result.floor = None if amount is None or status != rt.CEILING else min(result.floor, amount)
             result.reasons.append(reason)
-            changed = True
-    if changed:
+    if before:
         evaluator.retotal(decision, facts)
+    return before
 
 
 def _row_out(
@@ -469,6 +472,52 @@ def fact_specs_of(evaluator: Evaluator) -> Mapping[str, rt.FactSpec] | None:
     return specs if isinstance(specs, Mapping) else None
 
 
+@attrs.frozen
+class Decided:
+    """One row of a batch decided: its `number`, the `facts` read (None: unreadable), the `decision`
+    with the batch's limits applied (None when the row has an `error`), and `limited`, each measure's
+    (status, amount) before a quota, group cap or pot changed it."""
+
+    number: int
+    facts: dict[str, Any] | None
+    decision: rt.Decision | None
+    error: str | None
+    limited: dict[str, tuple[str, Decimal | None]] = attrs.field(factory=dict)
+
+
+def decide_batch(
+    evaluator: Evaluator,
+    source: Path,
+    date: datetime.date | None,
+    constraints: list[Limit],
+    *,
+    encoding: str | None = None,
+    strict: bool = False,
+    ignored: dict[str, int] | None = None,
+) -> Iterator[Decided]:
+    """Every row of `source` decided, in order, with the limits across applicants applied (a first
+    pass over the file plans them).  InputError when the header names no fact, at the first row."""
+    encoding = encoding or detect_encoding(source)
+    specs = fact_specs_of(evaluator)
+    with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
+        rows_in = read_rows(source, encoding, specs)
+        changes = _plan(rows_in, evaluator, date, constraints, specs, strict) if constraints else {}
+    for number, facts, error in read_rows(source, encoding, specs):
+        decision = None
+        limited: dict[str, tuple[str, Decimal | None]] = {}
+        if facts is not None and error is None:
+            try:
+                decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
+                limited = _apply(evaluator, decision, number, changes, dict(facts))
+                if ignored is not None:
+                    for key in decision.ignored_keys:
+                        ignored[key] = ignored.get(key, 0) + 1
+            except rt.InputError as exc:
+                error = "; ".join(exc.problems)
+                decision = None
+        yield Decided(number, facts, decision, error, limited)
+
+
 def run_batch(
     evaluator: Evaluator,
     measures: list[str],
@@ -490,16 +539,13 @@ def run_batch(
     text cells a spreadsheet would run as formulas.  A key of a JSON Lines row that names no fact is
     ignored and counted in `ignored` (key -> rows), or, when `strict`, makes the row an error row.
     The output is written to a temporary file and renamed into place only when complete."""
-    encoding = encoding or detect_encoding(source)
-    specs = fact_specs_of(evaluator)
-    with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
-        rows_in = read_rows(source, encoding, specs)
-        changes = _plan(rows_in, evaluator, date, constraints, specs, strict) if constraints else {}
     columns = ["row", "id", "error", "total_status", "total_amount", "payment_forms_note"]
     for name in measures:
         columns += [f"{name}.status", f"{name}.amount", f"{name}.form", f"{name}.reasons"]
-    reader = read_rows(source, encoding, specs)
-    first = next(reader, None)  # an unknown column stops the batch before any output
+    decided = decide_batch(
+        evaluator, source, date, constraints, encoding=encoding, strict=strict, ignored=ignored
+    )
+    first = next(decided, None)  # an unknown column stops the batch before any output
     rows = errors = 0
     is_csv = target.suffix.lower() == ".csv"
     with atomic_output(target) as raw:  # noqa: SIM117 (the text layer must close before the rename)
@@ -510,17 +556,8 @@ def run_batch(
             writer = csv.DictWriter(out, columns) if is_csv else None
             if writer is not None:
                 writer.writeheader()
-            for number, facts, error in _chain(first, reader):
-                decision = None
-                if facts is not None and error is None:
-                    try:
-                        decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
-                        _apply(evaluator, decision, number, changes, dict(facts))
-                        if ignored is not None:
-                            for key in decision.ignored_keys:
-                                ignored[key] = ignored.get(key, 0) + 1
-                    except rt.InputError as exc:
-                        error = "; ".join(exc.problems)
+            for row in _chain(first, decided):
+                number, facts, decision, error = row.number, row.facts, row.decision, row.error
                 rows += 1
                 errors += error is not None
                 record = _row_out(number, facts, decision, error)
@@ -538,10 +575,7 @@ def run_batch(
     return rows, errors
 
 
-def _chain(
-    first: tuple[int, dict[str, Any] | None, str | None] | None,
-    rest: Iterator[tuple[int, dict[str, Any] | None, str | None]],
-) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+def _chain(first: Decided | None, rest: Iterator[Decided]) -> Iterator[Decided]:
     if first is not None:
         yield first
         yield from rest
