@@ -18,6 +18,7 @@ import attrs
 
 from policydsl.evaluation import runtime as rt
 from policydsl.files import atomic_output
+from policydsl.messages import Lang, problem_message
 
 
 class Evaluator(Protocol):
@@ -483,13 +484,15 @@ def run_batch(
     formula_guard: bool = True,
     strict: bool = False,
     ignored: dict[str, int] | None = None,
+    lang: Lang | None = None,
 ) -> tuple[int, int]:
     """Evaluate every row of `source` into `target` (.csv or .jsonl); returns (rows, rows with errors).
     The input's `encoding` is detected when not given (detect_encoding).  CSV output starts with a
     byte-order mark when `bom` (Excel needs one to read UTF-8) and, with `formula_guard`, neutralises
     text cells a spreadsheet would run as formulas.  A key of a JSON Lines row that names no fact is
     ignored and counted in `ignored` (key -> rows), or, when `strict`, makes the row an error row.
-    The output is written to a temporary file and renamed into place only when complete."""
+    The output is written to a temporary file and renamed into place only when complete.  An error
+    row's problems are in `lang` (None: the English texts of runtime.InputError.problems)."""
     encoding = encoding or detect_encoding(source)
     specs = fact_specs_of(evaluator)
     with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
@@ -520,7 +523,11 @@ def run_batch(
                             for key in decision.ignored_keys:
                                 ignored[key] = ignored.get(key, 0) + 1
                     except rt.InputError as exc:
-                        error = "; ".join(exc.problems)
+                        error = "; ".join(
+                            exc.problems
+                            if lang is None
+                            else [problem_message(p).render(lang) for p in exc.details]
+                        )
                 rows += 1
                 errors += error is not None
                 record = _row_out(number, facts, decision, error)

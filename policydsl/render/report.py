@@ -1080,7 +1080,8 @@ def build_site(
             result = analyse(checked.model, checked.source.text, Options(verbose=True))
             sink.extend(result.findings)
             everything.extend(result.findings)
-            settled = [(s.diagnostic, s.reason) for s in result.settled]
+            lang = default_lang(checked.model.policy.chinese)  # the page's findings' language
+            settled = [(s.diagnostic, s.reason.render(lang)) for s in result.settled]
         built = PolicyPage(path, checked.source, checked.model, sink.diagnostics, text, text_name, settled)
         name = slug(path, taken) + ".html"
         write_atomically(out / name, built.render())
