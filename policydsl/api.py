@@ -18,8 +18,10 @@ from policydsl.diagnostics import Sink
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.batch import Constraint, Limit, PotShare
 from policydsl.evaluation.interpreter import Interpreter
+from policydsl.messages import Lang, default_lang, problem_message
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower
+from policydsl.syntax.keywords import chinese_keywords
 
 if TYPE_CHECKING:
     from policydsl.codegen.python import GeneratedModule
@@ -43,9 +45,20 @@ class PolicyEvaluator:
     """A checked policy's `plan` ready to evaluate applicants (`evaluate`), with its `measures` and
     the cross-applicant `constraints` batch evaluation applies."""
 
-    def __init__(self, plan: P.Plan, params: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, plan: P.Plan, params: Mapping[str, Any] | None = None, *, chinese: bool | None = None
+    ) -> None:
         self.plan = plan
         self.interpreter = Interpreter(plan, params=params)
+        # whether the policy is written with Chinese keywords (None: not known): the default
+        # language of input_problems
+        self.chinese = chinese
+
+    def input_problems(self, error: rt.InputError, lang: Lang | None = None) -> list[str]:
+        """The problems of an InputError `evaluate` raised, each in `lang` (zh or en; default: the
+        policy's keyword language, as for its diagnostics)."""
+        chosen = lang or default_lang(self.chinese)
+        return [problem_message(p).render(chosen) for p in error.details]
 
     @property
     def measures(self) -> list[str]:
@@ -135,9 +148,14 @@ class CompiledEvaluator(PolicyEvaluator):
     the interpreter-backed PolicyEvaluator (whose `plan` and `interpreter` it keeps)."""
 
     def __init__(
-        self, plan: P.Plan, generated: GeneratedModule, params: Mapping[str, Any] | None = None
+        self,
+        plan: P.Plan,
+        generated: GeneratedModule,
+        params: Mapping[str, Any] | None = None,
+        *,
+        chinese: bool | None = None,
     ) -> None:
-        super().__init__(plan, params)  # checks the parameter values once
+        super().__init__(plan, params, chinese=chinese)  # checks the parameter values once
         self.generated = generated
         self.module: types.ModuleType = generated.load()
         self.params = dict(params or {})
@@ -176,7 +194,8 @@ def build(checked: Checked, params: Mapping[str, Any] | None = None) -> Compiled
     from policydsl.codegen.python import generate  # deferred: `import policydsl` does not load the generator
 
     generated = generate(checked.model, checked.source.text, checked.source.name)
-    return CompiledEvaluator(lower(checked.model, checked.source.text), generated, params)
+    plan = lower(checked.model, checked.source.text)
+    return CompiledEvaluator(plan, generated, params, chinese=chinese_keywords(checked.source.text))
 
 
 def compile_policy(
@@ -190,7 +209,8 @@ def compile_policy(
         return None, sink
     if compiled:
         return build(checked, params), sink
-    return PolicyEvaluator(lower(checked.model, checked.source.text), params), sink
+    plan = lower(checked.model, checked.source.text)
+    return PolicyEvaluator(plan, params, chinese=chinese_keywords(checked.source.text)), sink
 
 
 # Loaded evaluators by (resolved path, SHA-256 of the file's bytes): a file changed within the same

@@ -659,7 +659,7 @@ def test_a_settled_overlap_shows_its_reason_only_when_verbose() -> None:
     quiet = analyse(model, text, Options())
     assert [d.code for d in quiet.findings] == ["P902"]
     (settled,) = quiet.settled
-    assert settled.reason.startswith("分别给予每项奖励")
+    assert settled.reason.render("zh").startswith("分别给予每项奖励")
     assert settled.span is not None and settled.span.line == 11
 
 
@@ -669,7 +669,8 @@ def test_combine_settles_without_solving_unless_verbose() -> None:
     loud = analyse(model, text, Options(verbose=True))
     assert [d.code for d in quiet.findings] == ["P701"] and quiet.settled == ()
     (settled,) = loud.settled
-    assert settled.reason == "declared `combine highest`: 就高不重复"
+    assert settled.reason.render("en") == "declared `combine highest`: 就高不重复"
+    assert settled.reason.render("zh") == "已声明 `combine highest`：就高不重复"
     assert quiet.stats.calls < loud.stats.calls
 
 
@@ -1333,7 +1334,8 @@ def test_a_group_cap_settled_by_its_allocation_quotes_the_word_as_written() -> N
     assert analyse(checked.model, chinese, Options()).settled == ()
     (settled,) = analyse(checked.model, chinese, Options(verbose=True)).settled
     assert settled.diagnostic.code == "P605"
-    assert settled.reason == "declared `allocate 按比例`: members are scaled down"
+    assert settled.reason.render("en") == "declared `allocate 按比例`: members are scaled down"
+    assert settled.reason.render("zh") == "已声明 `allocate 按比例`：各成员按比例核减"
     assert settled.span is not None and settled.span.line == 14 and settled.span.col == 3
     assert "`500万`" in settled.diagnostic.message
 

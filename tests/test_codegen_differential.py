@@ -201,7 +201,7 @@ def outcome(run: Callable[[], Any]) -> Any:
     try:
         decision = run()
     except rt.InputError as exc:
-        return ("input error", exc.problems)
+        return ("input error", exc.problems, exc.details)  # the same texts, ids and arguments
     amounts = amounts_text(decision.amounts)
     total = decision.total.to_dict()
     data = decision.to_dict()

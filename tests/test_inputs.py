@@ -111,7 +111,7 @@ def test_every_problem_is_listed_at_once(evaluator: PolicyEvaluator) -> None:
         "`staff` (职工人数): a count is a whole number ≥ 0 (got 2.5)",
         "`certified` (通过认定): true or false, not `maybe`",
         "`established` (成立日期): a date such as 2021-06-01, not `2021-02-30`",
-        "`tier` (认定级别): `county` is not one of national, provincial",
+        "`tier` (认定级别): `county` is not one of national（国家级）, provincial（省级）",
         "`colour`: no such fact",
     ):
         assert expected in joined, joined
@@ -153,8 +153,8 @@ def test_missing_facts_are_named_together(evaluator: PolicyEvaluator) -> None:
         ("established", "2021年1月1日", "a date such as"),
         ("certified", 2, "true or false"),
         ("region", ["江门"], "a text, not list"),
-        ("tier", "国家", "is not one of national, provincial"),
-        ("applicant", "person", "is not one of enterprise, institute"),
+        ("tier", "国家", "is not one of national（国家级）, provincial（省级）"),
+        ("applicant", "person", "is not one of enterprise（企业）, institute（科研院所）"),
     ],
 )
 def test_each_unusable_value_says_why(

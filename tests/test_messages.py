@@ -17,9 +17,10 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "policydsl"
 # Ids named in the code: `msg("check.unknown_unit", …)`, and `counted("summary.error", n)` for the
-# `_one`/`_many` pair.
+# `_one`/`_many` pair, and the input problems of evaluation/runtime.py: `problem("input.not_a_date", …)`.
 _MSG = re.compile(r'\bmsg\(\s*"([a-z0-9_.]+)"')
 _COUNTED = re.compile(r'\bcounted\(\s*"([a-z0-9_.]+)"')
+_PROBLEM = re.compile(r'\b(?:problem|_bad)\(\s*"([a-z0-9_.]+)"')
 _CUT = re.compile(r'"(summary\.cut_(?:one|many))"')
 # Modules whose every message, note and hint comes from the catalogue.
 CONVERTED = (
@@ -31,6 +32,10 @@ CONVERTED = (
     "analysis/combinations.py",
     "analysis/clauses.py",
     "analysis/gaps.py",
+    "analysis/language.py",
+    "analysis/run.py",
+    "analysis/undetermined.py",
+    "analysis/report.py",
 )
 
 
@@ -38,7 +43,7 @@ def used_ids() -> set[str]:
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
         source = path.read_text(encoding="utf-8")
-        found |= set(_MSG.findall(source)) | set(_CUT.findall(source))
+        found |= set(_MSG.findall(source)) | set(_CUT.findall(source)) | set(_PROBLEM.findall(source))
         for stem in _COUNTED.findall(source):
             found |= {f"{stem}_one", f"{stem}_many"}
     return found
@@ -258,3 +263,53 @@ def test_policydsl_test_speaks_the_files_language_and_keeps_the_tally(tmp_path: 
     assert zh.output.rstrip().splitlines()[-1] == "1 passed, 1 failed"  # tools read the tally
     en = CliRunner().invoke(main, ["test", "--lang", "en", str(path)])
     assert 'FAILED example "算错了"' in en.output and "big: expected = 60万元, got" in en.output
+
+
+MERGEABLE_ZH = """政策 "合并" { 发文机关 "测试" 印发 2021-01-01 }
+枚举 level "级别" { national "国家级", provincial "省级", city "市级" }
+事实 revenue "营业收入": 金额 >= 0
+事实 tier "认定级别": level
+措施 m "奖励" {
+  给予 a: 10万 如 revenue >= 100万 且 revenue < 500万
+  给予 b: 10万 如 revenue >= 500万 且 revenue < 1000万
+}
+措施 n "认定奖励" {
+  给予 a: 20万 如 tier == national
+  给予 b: 20万 如 tier == provincial
+}
+combine_line
+"""
+
+
+def test_the_merged_condition_a_hint_proposes_is_in_the_files_keywords_and_parses() -> None:
+    from policydsl.analysis.run import Options, analyse
+
+    text = MERGEABLE_ZH.replace("combine_line\n", '合并 就高 { m, n } "测试"\n')
+    sink = Sink()
+    checked = check_text("t.policy", text, sink)
+    assert checked.model is not None and not sink.has_errors, [d.msg.render("zh") for d in sink.diagnostics]
+    found = analyse(checked.model, text, Options()).findings
+    merged = [
+        re.search(r"条件为 (.+)$", d.hint_msg.render("zh")) for d in found if d.code == "P501" and d.hint_msg
+    ]
+    conditions = sorted(m.group(1) for m in merged if m is not None)
+    assert conditions == ["revenue >= 100万 且 revenue < 1000万", "tier 属于 [national, provincial]"]
+    for condition in conditions:  # the proposed condition is code this file can hold
+        again = Sink()
+        check_text("t.policy", text.replace("如 tier == national", f"如 {condition}"), again)
+        assert not again.has_errors, [d.msg.render("zh") for d in again.diagnostics]
+
+
+def test_a_finding_that_could_not_be_checked_says_why_in_the_files_language() -> None:
+    from policydsl.analysis.run import Options, analyse
+
+    text = (
+        '政策 "t" { 发文机关 "x" 印发 2021-05-16 }\n事实 region "所在区域": 文本\n'
+        '措施 m "m" { 给予 5万 如 region == region }\n'
+    )
+    sink = Sink()
+    checked = check_text("t.policy", text, sink)
+    assert checked.model is not None and not sink.has_errors
+    (finding,) = [d for d in analyse(checked.model, text, Options()).findings if d.code == "P901"]
+    assert finding.msg.render("zh").endswith("无法对 text 类型的事实进行推理")
+    assert finding.msg.render("en").endswith("a text fact cannot be reasoned about")

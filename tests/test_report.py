@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from collections.abc import Iterator
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from policydsl.api import compile_policy
 from policydsl.checking.pipeline import check_file
 from policydsl.codes import CODES
 from policydsl.commands.cli import main
 from policydsl.diagnostics import Severity, Sink
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.examples import first_day
 from policydsl.render.diagram import ROLES
 from policydsl.render.report import _source_folders, build_site, find_source, inline_svg, slug
 from tests.browser import BROWSER_ARGS, browser_api, chromium
@@ -271,6 +276,36 @@ def test_every_bundled_policy_has_its_text_beside_it(path: Path) -> None:
     assert find_source(path, name, []) == (POLICIES / name).resolve()
 
 
+@pytest.mark.parametrize("sample", sorted((POLICIES / "samples").glob("*.json")), ids=lambda p: p.stem)
+def test_the_demo_site_shows_each_sample_applicant_with_its_reasons(demo: Path, sample: Path) -> None:
+    """A policy's page shows its bundled sample applicant (policies/samples/NAME.json): per measure
+    the status and every condition, met or not, with the facts that decided it and its article: the
+    `conditions` of `eval --format json`, in Chinese."""
+    policy = POLICIES / f"{sample.stem}.policy"
+    html = (demo / f"{sample.stem}.html").read_text(encoding="utf-8")
+    start = html.index("示例申请人")
+    section = html[start : html.index("</section>", start)]
+    assert f"samples/{sample.name}" in section
+    evaluator, _ = compile_policy(policy)
+    assert evaluator is not None
+    plan = evaluator.plan
+    day = first_day(plan)
+    facts = json.loads(sample.read_text(encoding="utf-8"))
+    decision = evaluator.evaluate(facts, day, partial=True)
+    data = decision.to_dict()
+    for m in data["measures"]:
+        assert html_escape(f"{m['label']}：{rt.describe(decision.measures[m['measure']])}") in section
+        for c in m["conditions"]:
+            assert html_escape(c["label"]) in section, c
+            for value in c["facts"].values():
+                assert value is None or html_escape(value) in section, c
+            if c["article"]:
+                assert f">{html_escape(c['article'])}</" in section, c
+    unmet = sum(1 for m in data["measures"] for c in m["conditions"] if c["value"] is False)
+    assert section.count('class="badge unmet"') == unmet
+    assert re.search(r"[a-z]{4,} (?:is|not|the)\b", re.sub(r"<[^>]+>|<code>.*?</code>", "", section)) is None
+
+
 def test_the_demo_site_embeds_every_source_and_finds_every_citation(demo: Path) -> None:
     for path in sorted(POLICIES.glob("*.policy")):
         html = (demo / f"{path.stem}.html").read_text(encoding="utf-8")
@@ -412,6 +447,9 @@ def test_the_demo_site_in_a_browser(demo: Path, browser: Any, name: str, width: 
         )
         assert not [t for t in titles if "<" in t or "TABLE" in t], name
         if name != "index.html":
+            # the sample applicant's decision, each condition's article a link into the text
+            assert tab.locator(".sample .sample-measure").count() >= 1
+            assert tab.locator(".sample .cite.missing").count() == 0
             assert tab.locator("pre.source-text").is_visible()
             # the policy file, coloured by the lexer: keywords and names drawn in different colours
             keyword = tab.locator("#policy-file .policy-code span.k").first

@@ -72,7 +72,7 @@ class Finding:
     hint: Message | None = attrs.field(default=None, converter=attrs.converters.optional(as_message))
     witness: Witness | None = None
     data: Mapping[str, Any] = attrs.field(factory=dict)
-    settled_by: tuple[str, Span] | None = None
+    settled_by: tuple[Message, Span] | None = None
     severity: Severity | None = None
 
 
@@ -93,7 +93,7 @@ class Settled:
     the acknowledgement or declaration stands."""
 
     diagnostic: Diagnostic
-    reason: str
+    reason: Message
     span: Span | None
 
 
@@ -149,7 +149,7 @@ class Context:
                 msg("finding.could_not_check", what=as_message(what), reason=exc.reason),
                 span,
                 tuple(targets),
-                data={"reason": exc.reason},
+                data={"reason": str(exc.reason)},
             )
         )
 

@@ -10,6 +10,7 @@ from fractions import Fraction
 import attrs
 
 from policydsl.plan import nodes as P
+from policydsl.syntax.keywords import spelling
 
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">", "==": "==", "!=": "!="}
 _NUMERIC = ("money", "percent", "number", "count", "per_unit")
@@ -336,8 +337,11 @@ def shared_box(plan: P.Plan) -> Box:
     return box
 
 
-def describe_interval(name: str, interval: Interval, show: Callable[[Fraction], str]) -> str:
-    """`name >= 100万 and name < 500万` for an interval, in the language's syntax."""
+def describe_interval(
+    name: str, interval: Interval, show: Callable[[Fraction], str], chinese: bool = False
+) -> str:
+    """`name >= 100万 and name < 500万` for an interval, in the language's syntax (with the Chinese
+    keywords `且`, `是` when `chinese`)."""
     parts = []
     if interval.lo is not None and interval.lo == interval.hi:
         return f"{name} == {show(interval.lo)}"
@@ -345,4 +349,4 @@ def describe_interval(name: str, interval: Interval, show: Callable[[Fraction], 
         parts.append(f"{name} {'>' if interval.lo_open else '>='} {show(interval.lo)}")
     if interval.hi is not None:
         parts.append(f"{name} {'<' if interval.hi_open else '<='} {show(interval.hi)}")
-    return " and ".join(parts) or "true"
+    return f" {spelling('and', chinese)} ".join(parts) or spelling("true", chinese)

@@ -367,7 +367,8 @@ class CapChecks:
         if g.allocate == "proportional":
             if not ctx.options.verbose or g.span is None:
                 return
-            settled = (f"declared `allocate {g.allocate_text or ''}`: members are scaled down", g.span)
+            declared = f"{spelling('allocate', ctx.chinese)} {g.allocate_text or ''}"
+            settled = (msg("caps.settled_allocate", declared=declared), g.span)
         cap = self.constant(g.amount)
         if cap is None or cap <= 0:
             return

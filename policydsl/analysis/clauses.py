@@ -454,7 +454,7 @@ class ClauseChecks:
         other: tuple[Message, Span],
         conjuncts: tuple[list[Simple], list[Simple]],
         data: dict[str, Any],
-        settled: tuple[str, Span] | None,
+        settled: tuple[Message, Span] | None,
     ) -> None:
         ctx, enc = self.ctx, self.enc
         what = msg("clauses.whether_both_apply", a=names[0], b=names[1])
@@ -566,11 +566,15 @@ class ClauseChecks:
     def cross(self, measures: Sequence[P.Measure]) -> None:
         """P201/P202: two measures both pay one applicant and no `combine` says how."""
         ctx = self.ctx
-        settled: dict[frozenset[str], tuple[str, Span]] = {}
+        settled: dict[frozenset[str], tuple[Message, Span]] = {}
         for comb in self.plan.combinations:
-            reason = f"declared `combine {comb.word}`" + (f" ({comb.mode})" if comb.mode != comb.word else "")
-            if comb.reason:
-                reason += f": {comb.reason}"
+            declared = f"{spelling('combine', self.ctx.chinese)} {comb.word}"
+            mode = f" ({comb.mode})" if comb.mode != comb.word else ""
+            reason = (
+                msg("clauses.settled_combine_because", declared=declared, mode=mode, reason=comb.reason)
+                if comb.reason
+                else msg("clauses.settled_combine", declared=declared, mode=mode)
+            )
             for x in comb.measures:
                 for y in comb.measures:
                     if x != y:
@@ -644,7 +648,9 @@ class ClauseChecks:
                     if _disjoint_with_gap(sa.constraint, sb.constraint):
                         continue
                     merged: Message = text(
-                        describe_interval(sa.fact, sa.constraint.join(sb.constraint), self.show(sa.fact))
+                        describe_interval(
+                            sa.fact, sa.constraint.join(sb.constraint), self.show(sa.fact), self.ctx.chinese
+                        )
                     )
                 elif isinstance(sa.constraint, frozenset) and isinstance(sb.constraint, frozenset):
                     union = sa.constraint | sb.constraint
@@ -655,7 +661,8 @@ class ClauseChecks:
                         merged = msg("clauses.no_condition", fact=sa.fact)
                     else:
                         members = list(self.plan.enums.get(spec.enum or "", {}))
-                        merged = text(f"{sa.fact} in [{', '.join(m for m in members if m in union)}]")
+                        listed = ", ".join(m for m in members if m in union)
+                        merged = text(f"{sa.fact} {spelling('in', self.ctx.chinese)} [{listed}]")
                 else:
                     continue
                 if not _same_amount(a.amount, b.amount):

@@ -11,7 +11,7 @@ from policydsl import codes
 from policydsl.analysis.base import Context, Finding, Settled
 from policydsl.codes import ANALYSIS_CODES, CODES
 from policydsl.diagnostics import Diagnostic, Note
-from policydsl.messages import msg
+from policydsl.messages import msg, text
 from policydsl.plan import nodes as P
 from policydsl.syntax import ast
 from policydsl.syntax.keywords import spelling
@@ -160,7 +160,7 @@ def acknowledge(ctx: Context, complete: bool = True) -> tuple[list[Diagnostic], 
             open_.append(ctx.diagnostic(f))
         else:
             used.add(id(ack))
-            settled.append(Settled(ctx.diagnostic(f), ack.reason, ack.span))
+            settled.append(Settled(ctx.diagnostic(f), text(ack.reason), ack.span))
     for ack in acks:
         if id(ack) in used:
             continue

@@ -93,7 +93,7 @@ def settled_text(settled: Sequence[Settled], sources: Mapping[str, SourceFile], 
 
 def _settled_json(s: Settled, lang: Lang) -> dict[str, Any]:
     item = to_json(s.diagnostic, lang)
-    item["settled"] = {"reason": s.reason, "location": _location(s.span)}
+    item["settled"] = {"reason": s.reason.render(lang), "location": _location(s.span)}
     return item
 
 
@@ -164,7 +164,7 @@ def sarif_text(diagnostics: Iterable[Diagnostic], settled: Sequence[Settled], la
         if d.data:
             result["properties"] = json.loads(json.dumps(to_json(d)["details"], ensure_ascii=False))
         if s is not None:
-            result["suppressions"] = [{"kind": "inSource", "justification": s.reason}]
+            result["suppressions"] = [{"kind": "inSource", "justification": s.reason.render(lang)}]
         results.append(result)
     try:
         version = metadata.version("policydsl")

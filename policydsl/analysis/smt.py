@@ -29,6 +29,7 @@ import attrs
 import z3
 
 from policydsl.evaluation.runtime import shift, whole_unit
+from policydsl.messages import Message, msg
 from policydsl.plan import nodes as P
 from policydsl.syntax.keywords import APPLICANT_FACT
 
@@ -71,8 +72,8 @@ class Unsupported(Exception):
     when the encoder does not know which); the analysis reports "could not check" for what depends
     on it, never a clean result."""
 
-    def __init__(self, reason: str, expr: P.Expr | None = None) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str | Message, expr: P.Expr | None = None) -> None:
+        super().__init__(str(reason))
         self.reason = reason
         self.expr = expr
 
@@ -404,7 +405,7 @@ class Encoder:
             self.background.append(var >= 0)
             value = DurationTerm(var, "month")
         else:
-            raise Unsupported(f"a {_kind_text(kind, spec.unit)} fact cannot be reasoned about")
+            raise Unsupported(msg("finding.fact_kind_unsupported", kind=_kind_text(kind, spec.unit)))
         self.facts[name] = value
         for op, bound in spec.bounds:
             self.background.append(self._compare_values(op, value, self.real(bound), None))
@@ -437,7 +438,7 @@ class Encoder:
             self.background.append(var >= 0)
             value = DurationTerm(var, "month")
         else:
-            raise Unsupported(f"an unset {kind} cannot be reasoned about")
+            raise Unsupported(msg("finding.unset_kind_unsupported", kind=kind))
         self.unknowns[key] = value
         return value
 

@@ -1347,21 +1347,22 @@ class PythonGenerator:
     def assumptions_func(self, out: CodeWriter) -> None:
         """Interpreter.check_assumptions: the `assume` lines the facts contradict."""
         w = self.begin()
-        w.line("problems: list[str] = []")
+        w.line("problems: list[Problem] = []")
         for assume in self.plan.assumption_lines:
             quoted = assume.text
             w.comment(f"{self.file_line(assume.where)}  assume {quoted}")
             self.test(assume.cond, quoted, "holds", None)
             with w.block("if holds is False"):
                 label = "None" if assume.label is None else self.s(assume.label)
-                w.call("problems.append(", [f"contradiction({self.s(quoted)}, {label})"])
+                w.call("broken = contradiction_problem(", [self.s(quoted), label])
+                w.line("problems.append(broken)")
         w.line("return problems")
         self.declare_used(w, 0, [("need", "need: set[str] = set()")])  # none when no fact is read
         self.end(
             out,
             "contradicted",
             ["f: Values", "p: Values", "date: Date"],
-            "list[str]",
+            "list[Problem]",
             ["the policy's assumptions the facts contradict (an input error)"],
         )
 

@@ -46,6 +46,7 @@ from policydsl.evaluation.runtime import (
     failure,
     finish_measure,
     lift,
+    missing_facts,
     none_applies,
     parse_fact,
     role_check,
@@ -214,7 +215,7 @@ def require_facts(measures: dict[str, MeasureResult]) -> None:
     for m in measures.values():
         if m.needed:
             missing = sorted({n for m in measures.values() for n in m.needed})
-            raise InputError([f"missing fact {n}" for n in missing])
+            raise missing_facts(missing)
 
 
 def combine(

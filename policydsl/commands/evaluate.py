@@ -103,8 +103,9 @@ def evaluate_one(
             facts, date, partial=partial, explain=explain or fmt == "json", strict=strict
         )
     except rt.InputError as exc:
-        echo(f"{facts_path}: the facts cannot be used:", err=True)
-        for problem in exc.problems:
+        lang = default_lang(evaluator.chinese)
+        echo(msg("input.facts_unusable", path=str(facts_path)).render(lang), err=True)
+        for problem in evaluator.input_problems(exc, lang):
             echo(f"  - {problem}", err=True)
         return 1
     if fmt == "json":
@@ -183,6 +184,7 @@ def evaluate_batch(
             formula_guard=options.formula_guard,
             strict=options.strict,
             ignored=ignored,
+            lang=default_lang(evaluator.chinese),
         )
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None

@@ -18,6 +18,7 @@ import attrs
 
 from policydsl.evaluation import runtime as rt
 from policydsl.files import atomic_output
+from policydsl.messages import Lang, problem_message
 
 
 class Evaluator(Protocol):
@@ -494,9 +495,11 @@ def decide_batch(
     encoding: str | None = None,
     strict: bool = False,
     ignored: dict[str, int] | None = None,
+    lang: Lang | None = None,
 ) -> Iterator[Decided]:
     """Every row of `source` decided, in order, with the limits across applicants applied (a first
-    pass over the file plans them).  InputError when the header names no fact, at the first row."""
+    pass over the file plans them).  InputError when the header names no fact, at the first row.  An
+    error row's problems are in `lang` (None: the English texts of runtime.InputError.problems)."""
     encoding = encoding or detect_encoding(source)
     specs = fact_specs_of(evaluator)
     with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
@@ -513,7 +516,9 @@ def decide_batch(
                     for key in decision.ignored_keys:
                         ignored[key] = ignored.get(key, 0) + 1
             except rt.InputError as exc:
-                error = "; ".join(exc.problems)
+                error = "; ".join(
+                    exc.problems if lang is None else [problem_message(p).render(lang) for p in exc.details]
+                )
                 decision = None
         yield Decided(number, facts, decision, error, limited)
 
@@ -532,18 +537,20 @@ def run_batch(
     formula_guard: bool = True,
     strict: bool = False,
     ignored: dict[str, int] | None = None,
+    lang: Lang | None = None,
 ) -> tuple[int, int]:
     """Evaluate every row of `source` into `target` (.csv or .jsonl); returns (rows, rows with errors).
     The input's `encoding` is detected when not given (detect_encoding).  CSV output starts with a
     byte-order mark when `bom` (Excel needs one to read UTF-8) and, with `formula_guard`, neutralises
     text cells a spreadsheet would run as formulas.  A key of a JSON Lines row that names no fact is
     ignored and counted in `ignored` (key -> rows), or, when `strict`, makes the row an error row.
-    The output is written to a temporary file and renamed into place only when complete."""
+    The output is written to a temporary file and renamed into place only when complete.  An error
+    row's problems are in `lang` (None: the English texts of runtime.InputError.problems)."""
     columns = ["row", "id", "error", "total_status", "total_amount", "payment_forms_note"]
     for name in measures:
         columns += [f"{name}.status", f"{name}.amount", f"{name}.form", f"{name}.reasons"]
     decided = decide_batch(
-        evaluator, source, date, constraints, encoding=encoding, strict=strict, ignored=ignored
+        evaluator, source, date, constraints, encoding=encoding, strict=strict, ignored=ignored, lang=lang
     )
     first = next(decided, None)  # an unknown column stops the batch before any output
     rows = errors = 0

@@ -77,7 +77,7 @@ def read_examples(model: Model, plan: P.Plan, source_text: str = "") -> Examples
     """The `example` blocks of a checked policy without errors (`plan` its lowering), with their
     values lowered as the plan's expressions are, and the places coverage points at."""
     # an example without a date is evaluated on the first day the policy is surely in force
-    first_day = plan.validity.sure_start or (last_day(plan.issued) if plan.issued is not None else None)
+    first = first_day(plan)
 
     def lowered(node: ast.Expr) -> tuple[P.Expr, str]:
         return lower_expr(model, node, source_text)
@@ -100,7 +100,7 @@ def read_examples(model: Model, plan: P.Plan, source_text: str = "") -> Examples
         Example(
             ex.name,
             ex.span,
-            _day(ex, written) or first_day,
+            _day(ex, written) or first,
             tuple(given(b) for b in _merged(ex, written, "given")),
             tuple(expected(e) for e in ex.expectations),
             tuple(given(b) for b in _merged(ex, written, "params")),
@@ -316,3 +316,15 @@ def _atoms(expr: ast.Expr) -> list[ast.Expr]:
     if isinstance(expr, ast.Not):
         return _atoms(expr.operand)
     return [expr]
+
+
+def first_day(plan: P.Plan) -> datetime.date | None:
+    """The day an applicant without a date of its own is evaluated on, as an example is: the first
+    day the policy is surely in force, else the last day its issue date may be."""
+    return plan.validity.sure_start or (last_day(plan.issued) if plan.issued is not None else None)
+
+
+def decide_applicant(plan: P.Plan, facts: Mapping[str, Any], day: datetime.date | None) -> rt.Decision:
+    """A sample applicant's decision by the reference interpreter, partial (a fact left out leaves
+    what needs it undecided) and with its reasons; InputError when a value cannot be used."""
+    return Interpreter(plan).evaluate(facts, day, partial=True, explain=True)

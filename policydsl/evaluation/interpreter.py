@@ -639,7 +639,7 @@ class Interpreter:
             if not partial:
                 missing = sorted({n for m in measures.values() for n in m.needed})
                 if missing:
-                    raise rt.InputError([f"missing fact {n}" for n in missing])
+                    raise rt.missing_facts(missing)
             try:
                 amounts = {name: (m.status, m.amount) for name, m in measures.items()}
                 floors = {name: m.floor for name, m in measures.items()}
@@ -657,7 +657,7 @@ class Interpreter:
                 total = rt.MeasureResult("total", "合计", None, rt.UNDETERMINED, None)
                 total.reasons.append(self.failure("合计", exc))
             if total.needed and not partial:
-                raise rt.InputError([f"missing fact {n}" for n in sorted(set(total.needed))])
+                raise rt.missing_facts(sorted(set(total.needed)))
         return rt.Decision(self.title, date, measures, total, shared[0], ignored)
 
     def check_assumptions(self, values: Mapping[str, Any], date: datetime.date | None) -> None:
@@ -666,7 +666,7 @@ class Interpreter:
         An assumption that cannot be told (a fact left out) is no contradiction."""
         env = _Env(values, date, self.overrides)
         problems = [
-            rt.contradiction(a.text, a.label)
+            rt.contradiction_problem(a.text, a.label)
             for a in self.plan.assumption_lines
             if self.test(a.cond, env, a.text)[0] is False
         ]

@@ -37,12 +37,47 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 
 
-class InputError(ValueError):
-    """The applicant's facts are unusable; `problems` lists every one of them."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem with an applicant's facts: the message catalogue's `id` with its `args` (texts, or
+    a list of texts, or a Problem for the reason inside another), and the English `text` a
+    standalone evaluator shows.
+    The id is empty for a problem the catalogue does not know: its text is shown as it is."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = list(problems)
+    id: str
+    text: str
+    args: tuple[tuple[str, "str | tuple[str, ...] | Problem"], ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def problem(id: str, text: str, **args: "str | tuple[str, ...] | Problem") -> Problem:
+    """The problem `id` (an entry of the message catalogue) with its English `text` and arguments."""
+    return Problem(id, text, tuple(sorted(args.items())))
+
+
+class BadValue(ValueError):
+    """A raw value that cannot be a fact's value; `problem` says why (its text is the message)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.text)
+        self.problem = problem
+
+
+def _bad(id: str, text: str, **args: "str | tuple[str, ...] | Problem") -> BadValue:
+    return BadValue(problem(id, text, **args))
+
+
+class InputError(ValueError):
+    """The applicant's facts are unusable; `problems` lists every one of them in English, `details`
+    the same problems with their catalogue ids (policydsl's messages render them in either
+    language: PolicyEvaluator.input_problems)."""
+
+    def __init__(self, problems: Sequence[str | Problem]) -> None:
+        self.details = [p if isinstance(p, Problem) else Problem("", p) for p in problems]
+        self.problems = [p.text for p in self.details]
+        super().__init__("; ".join(self.problems))
 
 
 class Missing(Exception):
@@ -202,6 +237,24 @@ def odd_characters(text: str) -> str | None:
     return f"`{text}` holds {what}: {char}"
 
 
+def _odd_problem(text: str) -> Problem | None:
+    """odd_characters as a Problem."""
+    odd = odd_character(text)
+    if odd is None:
+        return None
+    char, invisible = odd
+    if invisible:
+        return problem(
+            "input.invisible_character",
+            f"`{text}` holds an invisible character: {char}",
+            value=text,
+            char=char,
+        )
+    return problem(
+        "input.foreign_digit", f"`{text}` holds a digit that is not 0-9: {char}", value=text, char=char
+    )
+
+
 def odd_character(text: str) -> tuple[str, bool] | None:
     """The first character of `text` that makes it look like another figure, named by its code
     point (`U+09EA BENGALI DIGIT FOUR`), and whether it is invisible (else a digit of another
@@ -226,17 +279,20 @@ def too_precise(value: Decimal, places: int = 0) -> bool:
 def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
     places = 0
     if isinstance(raw, bool):
-        raise ValueError("a number, not true/false")
+        raise _bad("input.number_not_bool", "a number, not true/false")
     if isinstance(raw, int | Decimal):
         value = Decimal(raw)
     elif isinstance(raw, float):
-        raise ValueError("a decimal number written exactly (as text or an integer), not a binary float")
+        raise _bad(
+            "input.binary_float",
+            "a decimal number written exactly (as text or an integer), not a binary float",
+        )
     elif isinstance(raw, str):
         # full-width digits and signs (as typed with a Chinese input method) are the ASCII ones
         text = unicodedata.normalize("NFKC", raw).strip()
-        odd = odd_characters(text)
+        odd = _odd_problem(text)
         if odd is not None:
-            raise ValueError(odd)
+            raise BadValue(odd)
         for suffix in suffixes:
             if text.endswith(suffix):
                 text = text[: -len(suffix)]
@@ -245,20 +301,34 @@ def _number(raw: Any, suffixes: Iterable[str] = ()) -> Decimal:
             places, text = _SHIFTS[text[-1]], text[:-1]
         if "," in text:
             if not _GROUPED.fullmatch(text.strip()):
-                raise ValueError(f"`{raw}`: a comma separates digits only in groups of three (1,000,000)")
+                raise _bad(
+                    "input.comma_groups",
+                    f"`{raw}`: a comma separates digits only in groups of three (1,000,000)",
+                    value=str(raw),
+                )
             text = text.replace(",", "")
         try:
             value = Decimal(text)
         except decimal.InvalidOperation:
-            raise ValueError(f"`{raw}` is not a number") from None
+            raise _bad("input.not_a_number", f"`{raw}` is not a number", value=str(raw)) from None
     else:
-        raise ValueError(f"a number, not {type(raw).__name__}")
+        raise _bad("input.number_not_type", f"a number, not {type(raw).__name__}", type=type(raw).__name__)
     if not value.is_finite():
-        raise ValueError(f"`{raw}` is not a finite number")
+        raise _bad("input.not_finite", f"`{raw}` is not a finite number", value=str(raw))
     if value and value.adjusted() + places >= MAX_DIGITS:
-        raise ValueError(f"`{raw}` is too large (figures are limited to {MAX_DIGITS} digits)")
+        raise _bad(
+            "input.too_large",
+            f"`{raw}` is too large (figures are limited to {MAX_DIGITS} digits)",
+            value=str(raw),
+            digits=str(MAX_DIGITS),
+        )
     if too_precise(value, places):
-        raise ValueError(f"`{raw}` is too precise (figures have at most {MAX_PLACES} decimal places)")
+        raise _bad(
+            "input.too_precise",
+            f"`{raw}` is too precise (figures have at most {MAX_PLACES} decimal places)",
+            value=str(raw),
+            places=str(MAX_PLACES),
+        )
     return shift(value, places)
 
 
@@ -276,7 +346,11 @@ def _parse_fact(spec: FactSpec, raw: Any) -> Any:
     if kind == "money":
         value = _number(raw, ("元",))
         if value < 0 and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
-            raise ValueError(f"an amount of money cannot be negative (got {show(value)})")
+            raise _bad(
+                "input.negative_money",
+                f"an amount of money cannot be negative (got {show(value)})",
+                value=show(value),
+            )
     elif kind == "percent":
         text = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else None
         if text is not None and text.endswith("%"):
@@ -285,16 +359,26 @@ def _parse_fact(spec: FactSpec, raw: Any) -> Any:
             value = _number(raw)
             # `60` for 60% would be read as 6000%: a bare figure is a fraction, at most 1
             if abs(value) > 1:
-                raise ValueError(
+                raise _bad(
+                    "input.percent_bare",
                     f"a percentage is a fraction (0.6) or written with % (60%); `{show(value)}` would be "
-                    f"{show(value * 100)}%"
+                    f"{show(value * 100)}%",
+                    value=show(value),
+                    percent=show(value * 100),
                 )
     elif kind == "count":
         value = _number(raw, tuple(u for u in (spec.unit,) if u))
         if whole_unit(spec.unit) and (value < 0 or value != value.to_integral_value()):
-            raise ValueError(f"a count is a whole number ≥ 0 (got {show(value)})")
+            raise _bad(
+                "input.count_whole", f"a count is a whole number ≥ 0 (got {show(value)})", value=show(value)
+            )
         if value < 0:
-            raise ValueError(f"an amount in {spec.unit} is at least 0 (got {show(value)})")
+            raise _bad(
+                "input.count_negative",
+                f"an amount in {spec.unit} is at least 0 (got {show(value)})",
+                unit=str(spec.unit),
+                value=show(value),
+            )
     elif kind == "number":
         value = _number(raw)
     elif kind == "bool":
@@ -305,7 +389,7 @@ def _parse_fact(spec: FactSpec, raw: Any) -> Any:
         elif isinstance(raw, int) and raw in (0, 1):
             value = bool(raw)
         else:
-            raise ValueError(f"true or false, not `{raw}`")
+            raise _bad("input.not_bool", f"true or false, not `{raw}`", value=str(raw))
     elif kind == "date":
         if isinstance(raw, datetime.date):
             value = raw
@@ -313,26 +397,41 @@ def _parse_fact(spec: FactSpec, raw: Any) -> Any:
             try:
                 value = datetime.date.fromisoformat(str(raw).strip())
             except ValueError:
-                raise ValueError(f"a date such as 2021-06-01, not `{raw}`") from None
+                raise _bad(
+                    "input.not_a_date", f"a date such as 2021-06-01, not `{raw}`", value=str(raw)
+                ) from None
     elif kind == "enum":
         text = str(raw).strip()
         names = {name: name for name, _ in spec.members}
         names.update({label: name for name, label in spec.members})
         if text not in names:
-            raise ValueError(f"`{raw}` is not one of " + ", ".join(n for n, _ in spec.members))
+            raise _not_member(raw, spec)
         value = names[text]
     elif kind == "roles":
         value = parse_roles(spec, raw)
     elif kind == "text":
         if not isinstance(raw, str | int) or isinstance(raw, bool):
-            raise ValueError(f"a text, not {type(raw).__name__}")
+            raise _bad("input.text_not_type", f"a text, not {type(raw).__name__}", type=type(raw).__name__)
         value = str(raw)
     else:
-        raise ValueError(f"facts of type {kind} cannot be given")
+        raise _bad("input.cannot_be_given", f"facts of type {kind} cannot be given", kind=kind)
     for op, bound in spec.bounds:
         if isinstance(value, Decimal) and not _OPS[op](value, bound):
-            raise ValueError(f"must be {op} {show(bound)} (got {show(value)})")
+            raise _bad(
+                "input.out_of_bounds",
+                f"must be {op} {show(bound)} (got {show(value)})",
+                op=op,
+                bound=show(bound),
+                value=show(value),
+            )
     return value
+
+
+def _not_member(raw: Any, spec: FactSpec) -> BadValue:
+    """`raw` is none of the members (each by its name and label: either is accepted)."""
+    choices = tuple(f"{n}（{label}）" if label != n else n for n, label in spec.members)
+    text = f"`{raw}` is not one of {', '.join(choices)}"
+    return _bad("input.not_a_member", text, value=str(raw), choices=choices)
 
 
 # Between the roles of one applicant in a text (a CSV cell): `platform;node_operator`, `平台、二级节点`
@@ -355,22 +454,29 @@ def parse_roles(spec: FactSpec, raw: Any) -> frozenset[str]:
     elif isinstance(raw, list | tuple | set | frozenset):
         items = list(raw)
     else:
-        raise ValueError(f"a role or a list of roles, not {type(raw).__name__}")
+        raise _bad(
+            "input.roles_not_type",
+            f"a role or a list of roles, not {type(raw).__name__}",
+            type=type(raw).__name__,
+        )
     roles: list[str] = []
     for item in items:
         role = names.get(item.strip()) if isinstance(item, str) else None
         if role is None:
-            raise ValueError(f"`{item}` is not one of " + ", ".join(n for n, _ in spec.members))
+            raise _not_member(item, spec)
         if role in roles:
-            raise ValueError(f"`{item}` is given twice")
+            raise _bad("input.role_twice", f"`{item}` is given twice", value=str(item))
         roles.append(role)
     if not roles:
-        raise ValueError("at least one role")
+        raise _bad("input.no_role", "at least one role")
     for group in spec.exclusive:
         both = [r for r in group if r in roles]
         if len(both) > 1:
-            raise ValueError(
-                f"`{both[0]}` and `{both[1]}` exclude each other: an applicant is only one of them"
+            raise _bad(
+                "input.roles_exclusive",
+                f"`{both[0]}` and `{both[1]}` exclude each other: an applicant is only one of them",
+                a=both[0],
+                b=both[1],
             )
     return frozenset(roles)
 
@@ -401,8 +507,25 @@ def extra_keys(specs: Mapping[str, FactSpec], raw: Mapping[str, Any]) -> tuple[s
 
 def unknown_key(specs: Mapping[str, FactSpec], key: str) -> str:
     """`key` names no fact, with the closest fact name when one is close: for a warning or an error."""
+    return unknown_key_problem(specs, key).text
+
+
+def unknown_key_problem(specs: Mapping[str, FactSpec], key: str) -> Problem:
+    """unknown_key as a Problem."""
     close = difflib.get_close_matches(key, list(specs), n=1, cutoff=0.6)
-    return f"`{key}`: no such fact" + (f" (did you mean `{close[0]}`?)" if close else "")
+    if close:
+        return problem(
+            "input.no_such_fact_close",
+            f"`{key}`: no such fact (did you mean `{close[0]}`?)",
+            key=key,
+            close=close[0],
+        )
+    return problem("input.no_such_fact", f"`{key}`: no such fact", key=key)
+
+
+def missing_facts(names: Iterable[str]) -> InputError:
+    """The input error of a decision that needs the facts `names` (as the decision names them)."""
+    return InputError([problem("input.missing_fact", f"missing fact {n}", fact=n) for n in names])
 
 
 def parse_facts(
@@ -414,27 +537,44 @@ def parse_facts(
     lists it: unknown_keys), or, when `strict`, refused with the closest fact name; an id key is
     neither."""
     values: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     given_as: dict[str, str] = {}
     with decimal.localcontext(CONTEXT):  # as in parse_fact: the caller's context plays no part
         for key, item in raw.items():
             spec = specs.get(key)
             if spec is None:
                 if strict and key not in ID_KEYS:
-                    problems.append(unknown_key(specs, key))
+                    problems.append(unknown_key_problem(specs, key))
                 continue
             if item is None or (isinstance(item, str) and not item.strip()):
                 continue
             if spec.name in given_as:  # one fact under two spellings: which value was meant?
+                first = given_as[spec.name]
                 problems.append(
-                    f"`{given_as[spec.name]}` and `{key}` both give {spec.label}（{spec.name}）; give it once"
+                    problem(
+                        "input.given_twice",
+                        f"`{first}` and `{key}` both give {spec.label}（{spec.name}）; give it once",
+                        first=first,
+                        second=key,
+                        label=spec.label,
+                        name=spec.name,
+                    )
                 )
                 continue
             given_as[spec.name] = key
             try:
                 values[spec.name] = _parse_fact(spec, item)
             except ValueError as exc:
-                problems.append(f"`{key}` ({spec.label}): {exc}")
+                reason = exc.problem if isinstance(exc, BadValue) else Problem("", str(exc))
+                problems.append(
+                    problem(
+                        "input.fact",
+                        f"`{key}` ({spec.label}): {exc}",
+                        key=key,
+                        label=spec.label,
+                        reason=reason,
+                    )
+                )
     if problems:
         raise InputError(problems)
     return values
@@ -723,7 +863,8 @@ def describe(result: MeasureResult) -> str:
 # (count, unit) duration written `words`), "in" (the enum fact `op` "in" or "not in" the members
 # `bound`), "is" (a yes/no fact that must be `bound`), or "value" (a fact read some other way, shown
 # as it is); `members` are the enum's (value, label) pairs.  The op is what the condition needs (a
-# `not` or an exclusion already turned round).
+# `not` or an exclusion already turned round).  Shape "years" is a schedule's award years: the year
+# of the evaluation date counted from the date fact (year_no) between the (first, last) `bound`.
 Part = tuple[str, str, str, str, "str | None", tuple[tuple[str, str], ...], str, str, Any]
 Unmet = tuple[str, "str | None", tuple[Part, ...], bool]
 
@@ -783,6 +924,8 @@ def part_holds(part: Part, value: Any, date: datetime.date | None) -> bool | Non
         return bool(value in bound) is (op == "in")
     if shape == "is":
         return bool(value) is bool(bound)
+    if shape == "years":
+        return None if date is None else bound[0] <= year_no(value, date) <= bound[1]
     return None
 
 
@@ -795,6 +938,12 @@ def _part_words(part: Part, value: Any, date: datetime.date | None, alone: bool,
         return ("实际 " if alone else f"{label} ") + f"{shown}，{_FAILED_CMP[op]}{words}"
     if shape == "since" and date is not None:
         return f"{label} {shown}，至评估日 {date.isoformat()} {_FAILED_SINCE[op]}{words}"
+    if shape == "years" and date is not None:
+        first, last = part[8]
+        period = f"第{first}年" if first == last else f"第{first}至{last}年"
+        year = year_no(value, date)
+        said_year = f"为第{year}年" if year >= 1 else f"早于{label}当年"
+        return f"{label} {shown}，评估日 {date.isoformat()} {said_year}，奖励期为{period}"
     return f"实际：{shown}" if alone and label in said else f"{label}：{shown}"
 
 
@@ -1473,6 +1622,12 @@ def contradiction(quoted: str, label: str | None) -> str:
     """The input problem of facts that contradict the policy's assumption `assume quoted "label"`."""
     stated = f"「{label}」" if label else ""
     return f"the facts contradict the policy's assumption {stated}`{quoted}` (与政策的假设{stated}不符)"
+
+
+def contradiction_problem(quoted: str, label: str | None) -> Problem:
+    """contradiction as a Problem."""
+    stated = f"「{label}」" if label else ""
+    return problem("input.contradiction", contradiction(quoted, label), quoted=quoted, stated=stated)
 
 
 def ineligible(result: MeasureResult, reasons: Iterable[str]) -> MeasureResult:

@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from importlib import resources
-from typing import Literal, TypeAlias, Union
+from typing import Literal, Protocol, TypeAlias, Union
 
 import attrs
 
@@ -88,6 +88,33 @@ def text(value: str) -> Message:
 def as_message(value: Message | str) -> Message:
     """A message as it is; a string as text shown as it is (a message not yet in the catalogue)."""
     return text(value) if isinstance(value, str) else value
+
+
+class ProblemLike(Protocol):
+    """runtime.Problem (the runtime imports nothing of policydsl, so it is described here)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def args(self) -> tuple[tuple[str, object], ...]: ...
+
+
+def problem_message(problem: ProblemLike) -> Message:
+    """A problem with an applicant's facts (runtime.Problem) as a catalogue message; one the
+    catalogue does not know is its English text, shown as it is."""
+    if not problem.id:
+        return text(problem.text)
+    args: dict[str, Arg] = {}
+    for name, value in problem.args:
+        if isinstance(value, str):
+            args[name] = value
+        elif isinstance(value, tuple):
+            args[name] = tuple(str(v) for v in value)
+        else:
+            args[name] = problem_message(value)  # type: ignore[arg-type]
+    return msg(problem.id, **args)
 
 
 def _render(value: Arg, lang: Lang) -> str:

@@ -39,6 +39,10 @@ def unmet_data(plan: P.Plan, said: str, cite: str | None, cond: P.Expr, holds_wh
     """What runtime.unmet needs to say why `cond` failed (`holds_when` False: an exclusion or an
     `unless`, which fails when `cond` holds): `said`, the condition in the drafter's words, its
     article, and a Part per fact it reads (runtime.Part)."""
+    if holds_when and _schedule_years(plan, cond):
+        years = _part(plan, cond, True)
+        assert years is not None
+        return said, cite, (years,), True
     conjuncts = _conjuncts(cond) if holds_when else None
     if conjuncts is not None:
         parts = [_part(plan, c, True) for c in conjuncts]
@@ -61,10 +65,18 @@ def gate_unmet(plan: P.Plan, gate: P.Gate) -> rt.Unmet:
 def condition_unmet(plan: P.Plan, clause: P.Clause, condition: P.Condition) -> rt.Unmet:
     """A clause condition's Unmet: the condition in labels, after the clause's own label if written."""
     words = label_text(condition.cond, plan)
+    if _schedule_years(plan, condition.cond):  # the award years, as lowering words them (奖励期：…)
+        words = condition.text
     if condition.negated:
         words = "不属于：" + words
     said = f"「{clause.written_label}」{words}" if clause.written_label else words
     return unmet_data(plan, said, clause.cite, condition.cond, not condition.negated)
+
+
+def _schedule_years(plan: P.Plan, cond: P.Expr) -> bool:
+    """Whether `cond` is a schedule's award years (lower.award_period)."""
+    part = _part(plan, cond, True) if isinstance(cond, P.And) else None
+    return part is not None and part[0] == "years"
 
 
 def _conjuncts(cond: P.Expr) -> list[P.Expr] | None:
@@ -117,6 +129,14 @@ def _part(plan: P.Plan, cond: P.Expr, holds_when: bool) -> rt.Part | None:
             if isinstance(other, P.Const):
                 words = label_text(other, plan)
                 return ("cmp", *_fact_head(plan, fact.name), op, words, other.value)
+        case P.And(
+            left=P.Cmp(
+                op=">=", left=P.Year(func="year_no", date=P.FactRef() as start), right=P.Const() as lo
+            ),
+            right=P.Cmp(op="<=", left=P.Year(func="year_no"), right=P.Const() as hi),
+        ) if holds_when:
+            # a schedule's award years (lower.award_period): the applicant's year against them
+            return ("years", *_fact_head(plan, start.name), "", "", (int(lo.value), int(hi.value)))
         case P.Since() if isinstance(cond.start, P.FactRef) and isinstance(cond.duration, P.DurationConst):
             op = cond.op if holds_when else _FLIP[cond.op]
             words = label_text(cond.duration, plan)

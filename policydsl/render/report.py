@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,18 @@ from policydsl.checking.pipeline import check_file
 from policydsl.codes import CODES
 from policydsl.diagnostics import Diagnostic, Severity, Sink
 from policydsl.evaluation import runtime as rt
-from policydsl.evaluation.examples import ExampleResult, Examples, Expected, Given, read_examples, run_all
+from policydsl.evaluation.examples import (
+    ExampleResult,
+    Examples,
+    Expected,
+    Given,
+    decide_applicant,
+    first_day,
+    read_examples,
+    run_all,
+)
 from policydsl.files import write_atomically
-from policydsl.messages import Lang, default_lang
+from policydsl.messages import Lang, default_lang, problem_message
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower, lower_header
 from policydsl.render.articles import locate
@@ -335,9 +346,11 @@ class PolicyPage:
         text: str | None,
         text_name: str | None,
         settled: list[tuple[Diagnostic, str]] | None = None,
+        sample: Sample | None = None,
     ) -> None:
         self.path = path
         self.settled = settled or []
+        self.sample = sample
         self.source = source
         self.model = model
         self.diagnostics = diagnostics
@@ -799,6 +812,64 @@ class PolicyPage:
             )
         return "\n".join(parts)
 
+    def sample_html(self) -> str:
+        """The bundled sample applicant's decision (samples/NAME.json beside the policy): per measure
+        its status and amount and every condition met or not, with the facts that decided it and a
+        link to its article (the `conditions` of `eval --format json`)."""
+        sample = self.sample
+        if sample is None or self.plan is None:
+            return ""
+        head = f"<h3>示例申请人 <small>{esc(sample.name)}</small></h3>"
+        if sample.problem is not None:
+            return head + f'<p class="error">{esc(sample.problem)}</p>'
+        day = first_day(self.plan)
+        try:
+            decision = decide_applicant(self.plan, sample.facts, day)
+        except rt.InputError as exc:
+            problems = "".join(f"<li>{esc(problem_message(p).render('zh'))}</li>" for p in exc.details)
+            return head + f'<p class="error">给出的事实无法使用：</p><ul>{problems}</ul>'
+        when = f"评估日期 {day.isoformat()}" if day else "评估日期未定（与日期有关的条件无法判断）"
+        parts = [
+            head,
+            f'<p class="muted">{esc(when)}；与 <code>policydsl eval --format json</code> 的 '
+            "<code>conditions</code> 相同</p>",
+            '<div class="sample">',
+        ]
+        data = decision.to_dict()
+        for m in data["measures"]:
+            result = decision.measures[m["measure"]]
+            href = f"#measure-{m['measure']}"
+            status = f"{esc(m['label'])}：{esc(rt.describe(result))}"
+            items: list[str] = []
+            met: list[str] = []
+            for c in m["conditions"]:
+                mark = {True: "met", False: "unmet"}.get(c["value"], "unknown")
+                word = {True: "满足", False: "未满足"}.get(c["value"], "尚无法判断")
+                facts = "；".join(
+                    f"{esc(k)}：{esc(v if v is not None else '未给出')}" for k, v in c["facts"].items()
+                )
+                link = " " + self.cites.link(c["article"], href, m["measure"]) if c["article"] else ""
+                (met if c["value"] is True else items).append(
+                    f'<li class="{mark}"><span class="badge {mark}">{word}</span> {esc(c["label"])}'
+                    + (f' <span class="muted">（{facts}）</span>' if facts else "")
+                    + f"{link}</li>"
+                )
+            reasons = "".join(f"<li>{esc(r)}</li>" for r in result.reasons)
+            parts.append(
+                f'<div class="sample-measure"><a href="{esc(href)}"><b>{status}</b></a>'
+                + (f"<ul>{''.join(items)}</ul>" if items else "")
+                + (
+                    f"<details><summary>满足的条件（{len(met)} 项）</summary>"
+                    f"<ul>{''.join(met)}</ul></details>"
+                    if met
+                    else ""
+                )
+                + (f"<details><summary>原因</summary><ul>{reasons}</ul></details>" if reasons else "")
+                + "</div>"
+            )
+        parts.append(f"<p><b>合计：{esc(rt.describe(decision.total))}</b></p></div>")
+        return "\n".join(parts)
+
     def given_value(self, given: Given) -> str:
         if isinstance(given.value, str):
             return given.value
@@ -920,7 +991,9 @@ class PolicyPage:
         )
         body.append(f'<section id="trees"><h2>决策树</h2>{trees}</section>')
         body.append(f'<section id="findings"><h2>检查发现</h2>{self.findings_html()}</section>')
-        body.append(f'<section id="examples"><h2>示例</h2>{self.examples_html()}</section>')
+        body.append(
+            f'<section id="examples"><h2>示例</h2>{self.examples_html()}{self.sample_html()}</section>'
+        )
         body.append(f'<section id="undetermined"><h2>待定事项</h2>{self.undetermined_html()}</section>')
         body.append(self.policy_file_html())
         return page(title, "\n".join(body))
@@ -1027,7 +1100,10 @@ mark.article:target {{ background: #fde047; outline: 2px solid #ca8a04; }}
 .rules.role-gate {{ border-left-color: #1e40af; }}
 .badge {{ display: inline-block; border: 1px solid #9ca3af; border-radius: 3px; padding: 0 .35rem;
   font-size: .8rem; }}
-.badge.pass {{ background: #dcfce7; border-color: #166534; }}
+.badge.pass, .badge.met {{ background: #dcfce7; border-color: #166534; }}
+.badge.unmet {{ background: #fee2e2; border-color: #b91c1c; }}
+.sample-measure {{ border-top: 1px solid #e5e7eb; padding: .35rem 0; }}
+.sample-measure ul {{ margin: .25rem 0; }}
 .badge.fail, .badge.sev-error {{ background: #fee2e2; border-color: #b91c1c; }}
 .badge.sev-warning {{ background: #fef3c7; border-color: #b45309; }}
 .badge.sev-info {{ background: #e0f2fe; border-color: #0369a1; }}
@@ -1105,6 +1181,36 @@ def index_html(pages: list[PageSummary]) -> str:
     return page("政策审阅", body)
 
 
+@attrs.frozen
+class Sample:
+    """A sample applicant shown on a policy's page: the file's `name`, its `facts`, or the `problem`
+    that keeps it from being read."""
+
+    name: str
+    facts: Mapping[str, Any]
+    problem: str | None = None
+
+
+# A sample applicant is a few kilobytes; a larger file is not one
+MAX_SAMPLE_BYTES = 1024 * 1024
+
+
+def read_sample(policy_file: Path) -> Sample | None:
+    """The sample applicant of a policy by convention: `samples/NAME.json` in the policy's folder
+    (`policies/samples/jiangmen_special_fund.json`), a JSON object of facts; None when there is none."""
+    path = policy_file.parent / "samples" / f"{policy_file.stem}.json"
+    name = f"samples/{path.name}"
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_SAMPLE_BYTES:
+            return None
+        value = json.loads(path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
+    except (OSError, ValueError) as exc:
+        return Sample(name, {}, f"无法读取示例申请人：{exc}")
+    if not isinstance(value, dict):
+        return Sample(name, {}, "示例申请人应为一个 JSON 对象（事实名 → 值）")
+    return Sample(name, value)
+
+
 def build_site(
     files: Iterable[Path], out: Path, source_dirs: Iterable[Path] = ()
 ) -> tuple[list[PageSummary], Sink]:
@@ -1132,8 +1238,12 @@ def build_site(
             result = analyse(checked.model, checked.source.text, Options(verbose=True))
             sink.extend(result.findings)
             everything.extend(result.findings)
-            settled = [(s.diagnostic, s.reason) for s in result.settled]
-        built = PolicyPage(path, checked.source, checked.model, sink.diagnostics, text, text_name, settled)
+            lang = default_lang(checked.model.policy.chinese)  # the page's findings' language
+            settled = [(s.diagnostic, s.reason.render(lang)) for s in result.settled]
+        sample = read_sample(path)
+        built = PolicyPage(
+            path, checked.source, checked.model, sink.diagnostics, text, text_name, settled, sample
+        )
         name = slug(path, taken) + ".html"
         write_atomically(out / name, built.render())
         summaries.append(built.summary(name))

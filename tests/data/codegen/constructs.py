@@ -139,11 +139,9 @@ TEXT_10 = "超额累进 客户数量 { 不超过 10家: 1000元/家, 超过 10�
 TEXT_11 = "不满足任何给予条件：brackets.1、brackets.2、brackets.3"
 TEXT_12 = "逐年表未列出本年度，原文未给出该年的金额"
 TEXT_13 = "逐年 成立日期 { 第1至2年: 80%, 第3至5年: 50% } × 营业收入"
-TEXT_14 = "第几年(成立日期) ≥ 1 且 第几年(成立日期) ≤ 5"
-TEXT_15 = "标准数 ≥ 70；奖励期：自成立日期当年起第1至5年"
-TEXT_16 = "逐年 成立日期 { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
-TEXT_17 = "第几年(成立日期) ≥ 1 且 第几年(成立日期) ≤ 3"
-TEXT_18 = "年份(成立日期) ≥ 2020；奖励期：自成立日期当年起第1至3年"
+TEXT_14 = "标准数 ≥ 70；奖励期：自成立日期当年起第1至5年"
+TEXT_15 = "逐年 成立日期 { 第1年: 5万, 第2年: 3万, 第3年: 2万 }"
+TEXT_16 = "年份(成立日期) ≥ 2020；奖励期：自成立日期当年起第1至3年"
 UNMET_1 = (
     "成立时间满1年",
     "第九条",
@@ -253,14 +251,24 @@ TUPLE_36 = (("count", "家"), ("money", None), ("per_unit", "家"), ("per_unit",
 UNMET_20 = ("标准数 ≥ 60", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "60", D_60),), True)
 FACTS_13 = (("established", "成立日期", "date", None, ()), ("revenue", "营业收入", "money", None, ()))
 UNMET_21 = ("标准数 ≥ 70", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "70", D_70),), True)
-UNMET_22 = (TEXT_14, None, (("value", "established", "成立日期", "date", None, (), "", "", None),), False)
+UNMET_22 = (
+    "奖励期：自成立日期当年起第1至5年",
+    None,
+    (("years", "established", "成立日期", "date", None, (), "", "", (1, 5)),),
+    True,
+)
 UNMET_23 = (
     "年份(成立日期) ≥ 2020",
     None,
     (("value", "established", "成立日期", "date", None, (), "", "", None),),
     False,
 )
-UNMET_24 = (TEXT_17, None, (("value", "established", "成立日期", "date", None, (), "", "", None),), False)
+UNMET_24 = (
+    "奖励期：自成立日期当年起第1至3年",
+    None,
+    (("years", "established", "成立日期", "date", None, (), "", "", (1, 3)),),
+    True,
+)
 UNMET_25 = ("标准数 ≥ 80", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "80", D_80),), True)
 UNMET_26 = ("标准数 ≥ 90", None, (("cmp", "standards", "标准数", "count", "项", (), ">=", "90", D_90),), True)
 TUPLE_45 = (("national", "国家级"), ("provincial", "省级"), ("municipal", "市级"))
@@ -1491,7 +1499,7 @@ SPEC_schedules: MeasureSpec = measure_spec(
                 (("standards", ">=", D_70), "standards >= 70", False, FACTS_6, UNMET_21),
                 (value_26, "奖励期：自成立日期当年起第1至5年", False, FACTS_10, UNMET_22),
             ),
-            TEXT_15,
+            TEXT_14,
         ),
         # constructs.policy:87
         # bonus schedules.2 「schedules.2」
@@ -1501,12 +1509,12 @@ SPEC_schedules: MeasureSpec = measure_spec(
             "schedules.2",
             None,
             "逐年奖励 第2项给予条件：适用",
-            amount(value_27, TEXT_16, FACTS_10, False, arithmetic=steps_28),
+            amount(value_27, TEXT_15, FACTS_10, False, arithmetic=steps_28),
             (
                 (value_29, "year(established) >= 2020", False, FACTS_10, UNMET_23),
                 (value_30, "奖励期：自成立日期当年起第1至3年", False, FACTS_10, UNMET_24),
             ),
-            TEXT_18,
+            TEXT_16,
         ),
     ),
     "不满足任何给予条件：schedules.1",
