@@ -1001,6 +1001,142 @@ def test_plain_amounts_written_out_agree_with_the_general_clause(
     assert results[0] == results[1]
 
 
+def _b_at_least_one(f: dict[str, object], p: object, date: object, need: set[str]) -> object:
+    value = f.get("b")
+    if value is None:
+        need.add("b")
+        return None
+    return value >= 1  # type: ignore[operator]
+
+
+@given(
+    st.sampled_from(
+        [
+            Decimal("1.005"),
+            Decimal("1E+70"),
+            (Decimal("0.5"), "b"),
+            (Decimal("1E+58"), "b"),
+            _reads_b,
+            _unset,
+            _invalid,
+        ]
+    ),
+    st.one_of(st.none(), st.sampled_from([Decimal(0), Decimal("2.5"), Decimal(3000)])),
+    st.sampled_from([(), ((Decimal(1), "1元"),), ((Decimal(5000), "5000元"), (Decimal(2), "2元"))]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", ("b", ">=", Decimal(1)), _b_at_least_one, _unset, _invalid]), st.booleans()
+        ),
+        max_size=2,
+    ),
+    st.sampled_from([None, True, False]),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_the_simple_path_of_a_measure_agrees_with_the_general_one(
+    figure: object,
+    b: Decimal | None,
+    caps: object,
+    tests: list[tuple[object, bool]],
+    a: bool | None,
+    ceiling: bool,
+    explain: bool,
+    undecided: bool,
+) -> None:
+    """run_measure settles a measure of one award clause whose amount is plain, with nothing else to
+    settle (measure_spec's last field), on a path of its own; on every kind of condition (a yes/no
+    fact, a comparison, a function, one that is unset or fails, negated or not), figure, cap, missing
+    fact and failure, with or without explanations and undecided requirements, it must give what the
+    general path gives, and record the same facts."""
+    import decimal
+
+    from policydsl.codegen import support
+    from policydsl.evaluation.runtime import CONTEXT, Rounding
+
+    rounding = Rounding("fen", "half_up")
+    used = (("b", "B", "number", None, ()),)
+    f: dict[str, object] = {} if b is None else {"b": b}
+    if a is not None:
+        f["a"] = a
+    pays = support.amount(figure, "figure", used, ceiling, caps)  # type: ignore[arg-type]
+    conditions = tuple(
+        (test, f"cond {i}", negated, (("a", "A", "bool", None, ()),), (f"cond {i} holds", None, (), False))
+        for i, (test, negated) in enumerate(tests)
+    )
+    clause = support.clause("c", "award", "C", None, "head", pays, conditions, "conds")  # type: ignore[arg-type]
+    spec = support.measure_spec(("m", "M", None, ()), (clause,), "none")
+    assert spec[10] is True
+    results = []
+    for each in (spec, (*spec[:10], False)):
+        need: set[str] = set()
+        unknown = ["未定的要求"] if undecided else []
+        with decimal.localcontext(CONTEXT):
+            result = support.run_measure(
+                each, f, {}, None, need, {}, unknown, explain, {"a": "a", "b": "b"}, rounding
+            )  # type: ignore[arg-type]
+        results.append((result, need))
+    assert results[0] == results[1]
+
+
+def test_only_a_single_plain_award_takes_the_simple_path() -> None:
+    """measure_spec marks simple only a measure of one award clause with a plain amount and nothing
+    else to settle: a bonus, a second clause, an amount that is not plain, a funding limit, an
+    instalment, a preference, a selection or an exception take the general path (a figure that is a
+    function is plain: see support.amount)."""
+    from policydsl.codegen import support
+
+    plain = support.amount(Decimal(1), "1元", (), False)
+    award = support.clause("c", "award", "C", None, "head", plain)
+    head = ("m", "M", None, ())
+    assert support.measure_spec(head, (award,), "none")[10] is True
+    stage = support.stage("s", "S", "a", "a", None)
+    floor = (Decimal(1), "1元")
+    others = [
+        support.measure_spec(head, (support.clause("c", "bonus", "C", None, "head", plain),), "none"),
+        support.measure_spec(head, (award, award), "none"),
+        support.measure_spec(
+            head,
+            (
+                support.clause(
+                    "c", "award", "C", None, "h", support.amount(Decimal(2), "2元", (), False, floor=floor)
+                ),
+            ),
+            "none",
+        ),
+        support.measure_spec(head, (award,), "none", funding=((Decimal(1), Decimal(0), "t"),)),
+        support.measure_spec(head, (award,), "none", stages=(stage,)),
+        support.measure_spec(head, (award,), "none", preferences=(("a", "a", "note"),)),
+        support.measure_spec(head, (award,), "none", selection="quota"),
+        support.measure_spec(head, (award,), "none", general=True),
+    ]
+    assert [spec[10] for spec in others] == [False] * len(others)
+
+
+def test_measure_result_is_the_class_s() -> None:
+    """support.measure_result sets a MeasureResult's fields one by one instead of calling the class:
+    the result must equal the class's, with every field set (a field added to the class and not to
+    measure_result would be unset, and reading it would fail)."""
+    import dataclasses
+
+    from policydsl.codegen import support
+
+    made = support.measure_result(
+        ("m", "M", "第一条", ("cash",)), rt.DETERMINED, ["r"], {"m.require.1": True}
+    )
+    assert made == rt.MeasureResult(
+        "m", "M", "第一条", rt.DETERMINED, None, ("cash",), ["r"], conditions={"m.require.1": True}
+    )
+    for field in dataclasses.fields(rt.MeasureResult):
+        getattr(made, field.name)
+    assert (
+        made.to_dict()
+        == rt.MeasureResult(
+            "m", "M", "第一条", rt.DETERMINED, None, ("cash",), ["r"], conditions={"m.require.1": True}
+        ).to_dict()
+    )
+
+
 _STATUSES = [rt.DETERMINED, rt.CEILING, rt.UNDETERMINED, rt.INELIGIBLE]
 
 

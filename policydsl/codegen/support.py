@@ -135,10 +135,25 @@ def measure_result(
     reasons: list[str],
     conditions: Conditions,
 ) -> MeasureResult:
-    """A measure's result with its `head` (name, label, article, payment forms) and every other field
-    given, so that no default factory runs on the hot path."""
-    name, label, cite, forms = head
-    return MeasureResult(name, label, cite, status, None, forms, reasons, [], [], [], conditions, None)
+    """A measure's result with its `head` (name, label, article, payment forms): MeasureResult(name,
+    label, cite, status, None, forms, reasons, conditions=conditions), its fields set one by one
+    without the call of the class and its default factories (the hot path makes several per
+    applicant; test_measure_result_is_the_class_s checks that every field is set)."""
+    result: MeasureResult = object.__new__(MeasureResult)
+    result.measure, result.label, result.cite, result.forms = head
+    result.status = status
+    result.amount = None
+    result.reasons = reasons
+    result.clauses = []
+    result.needed = []
+    result.explanation = []
+    result.conditions = conditions
+    result.selection = None
+    result.floor = None
+    result.pot = None
+    result.claim = None
+    result.checks = ()
+    return result
 
 
 def settle_unknown(
@@ -366,6 +381,7 @@ MeasureSpec = tuple[
     str | None,
     bool,
     tuple[int, ...],
+    bool,
 ]
 
 
@@ -528,9 +544,21 @@ def measure_spec(
     the reason when no clause applies, its funding limits (limit, received, text; the last applies),
     instalments, preferences (test, text, note), quota selection, and whether runtime.finish_measure
     always settles it (`general`: a clause is an exception of another, or states a range's floor).
-    The last field is the order in which a settled measure lists its clauses: awards, then bonuses."""
+    The last fields are the order in which a settled measure lists its clauses (awards, then
+    bonuses) and whether run_measure takes its simple path: a single award clause whose amount is
+    plain, and nothing else to settle (no funding limit, instalment, preference or selection)."""
     order = tuple(i for i, c in enumerate(clauses) if c[1] == "award")
     order += tuple(i for i, c in enumerate(clauses) if c[1] != "award")
+    simple = (
+        len(clauses) == 1
+        and clauses[0][1] == "award"
+        and clauses[0][5][9]
+        and not funding
+        and not stages
+        and not preferences
+        and selection is None
+        and not general
+    )
     return (
         head,
         clauses,
@@ -542,6 +570,7 @@ def measure_spec(
         selection,
         general,
         order,
+        simple,
     )
 
 
@@ -597,7 +626,116 @@ def run_measure(
     result; the facts still needed are named as `needed` names them.  The clauses' conditions, a
     clause whose amount is plain (see `amount`), and the settlement of a single clause are written out
     here, not called: truth, _applies and _settle_straight do the same."""
-    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general, _ = spec
+    if spec[10]:  # measure_spec's simple path: one award clause, a plain amount, nothing else to settle
+        clause = spec[1][0]
+        result = measure_result(spec[0], DETERMINED, [], conditions)
+        why = None
+        applies: bool | None = True
+        for test, text, negated, _, data in clause[6]:
+            if type(test) is tuple:
+                name, op, figure = test
+                holds = f.get(name)
+                if holds is None:
+                    need.add(name)
+                else:
+                    holds = COMPARE[op](holds, figure)
+            elif type(test) is str:
+                holds = f.get(test)
+                if holds is None:
+                    need.add(test)
+            else:
+                try:
+                    holds = test(f, p, date, need)  # type: ignore[operator]
+                except Unset as exc:
+                    holds, why = None, exc.what
+                except ARITHMETIC as exc:
+                    holds, why = None, failure(text, exc)
+            if negated and holds is not None:
+                holds = not holds
+            if holds is False:
+                applies = False
+                failed_data = data
+                break
+            if holds is None:
+                applies = None
+        if applies is False:
+            conditions[clause[0]] = False
+            result.status = INELIGIBLE
+            result.reasons.append(none_applies([unmet(failed_data, f, date)], spec[2]))
+        elif applies is None:
+            outcome = ClauseOutcome(*clause[:4], clause[8], clause[9], None, None, EXACT, [], why, None, None)
+            try:
+                finish_measure(result, [outcome], rounding, None, [], spec[5])
+            except ARITHMETIC as exc:
+                result.status, result.amount = UNDETERMINED, None
+                result.reasons.append(failure(spec[0][1], exc))
+        else:
+            amount = clause[5]
+            quantum = ROUNDING_QUANTA[rounding.unit]
+            mode = ROUNDING_MODES[rounding.mode]
+            steps: list[str] = []
+            if explain:
+                steps.append(
+                    f"{clause[4]}（{clause[7]}；{facts_text(f, clause[10])}）" if clause[6] else clause[4]
+                )
+            figure = amount[0]
+            value: Any = None
+            precision = AT_MOST if amount[3] else EXACT
+            try:
+                if type(figure) is Decimal:
+                    value = figure
+                elif type(figure) is tuple:  # a figure times a fact
+                    value = f.get(figure[1])
+                    if value is None:
+                        need.add(figure[1])
+                    else:
+                        value = figure[0] * value
+                else:
+                    value = figure(f, p, date, need)  # type: ignore[misc,operator]
+                if explain and value is not None:
+                    used = facts_text(f, amount[2]) if amount[2] else ""
+                    amount_step(steps, amount[1], value.quantize(quantum, mode), used)
+            except Unset as exc:
+                value, precision, why = None, UNKNOWN, exc.what
+            except ARITHMETIC as exc:
+                value, precision, why = None, UNKNOWN, failure(amount[1], exc)
+            if value is None:
+                precision = UNKNOWN
+            else:
+                for cap, quoted in amount[4]:
+                    ceiling_figure: Decimal = cap  # type: ignore[assignment]  # a figure, in a plain amount
+                    if ceiling_figure < value:
+                        if explain:
+                            steps.append(f"封顶 {quoted}：{yuan(ceiling_figure)}（起作用）")
+                        value = ceiling_figure
+                    elif explain:
+                        steps.append(f"封顶 {quoted}：{yuan(ceiling_figure)}（未起作用）")
+                try:
+                    value = value.quantize(quantum, mode)
+                except ARITHMETIC as exc:
+                    value, precision, why = None, UNKNOWN, failure(clause[2], exc)
+                else:
+                    if explain and amount[3]:
+                        ceiling_step(steps, value, None)
+            cid = clause[0]
+            conditions[cid] = True
+            result.clauses.append(cid)
+            result.explanation.extend(steps)
+            try:
+                if precision == UNKNOWN:
+                    result.status = UNDETERMINED
+                else:
+                    result.amount = (ZERO + value).quantize(quantum, mode)
+                    result.status = CEILING if precision == AT_MOST else DETERMINED
+                if why:
+                    result.reasons.append(why)
+            except ARITHMETIC as exc:
+                result.status, result.amount = UNDETERMINED, None
+                result.reasons.append(failure(spec[0][1], exc))
+        if unknown or need:
+            return settle_unknown(result, unknown, need, needed)
+        return result
+    head, clauses, none_reason, funding_limits, stages_of, no_clawback, prefs, selection, general, _, _ = spec
     result = measure_result(head, DETERMINED, [], conditions)
     quantum = ROUNDING_QUANTA[rounding.unit]
     mode = ROUNDING_MODES[rounding.mode]
@@ -606,7 +744,7 @@ def run_measure(
     decided = True
     for clause in clauses:
         why = None
-        applies: bool | None = True
+        applies = True
         for test, text, negated, _, data in clause[6]:
             if type(test) is tuple:
                 name, op, figure = test
@@ -644,13 +782,12 @@ def run_measure(
             outs.append(_applies(clause, f, p, date, need, explain, quantum, mode, why))
             continue
         # a plain amount (a figure, caps that are figures): _applies written out
-        steps: list[str] = []
+        steps = []
         if explain:
             steps.append(
                 f"{clause[4]}（{clause[7]}；{facts_text(f, clause[10])}）" if clause[6] else clause[4]
             )
         figure = amount[0]
-        value: Any
         try:
             if type(figure) is Decimal:
                 value = figure
@@ -675,7 +812,7 @@ def run_measure(
             outs.append((True, None, UNKNOWN, why, steps, None))
             continue
         for cap, quoted in amount[4]:
-            ceiling_figure: Decimal = cap  # type: ignore[assignment]  # a figure, in a plain amount
+            ceiling_figure = cap  # type: ignore[assignment]  # a figure, in a plain amount
             if ceiling_figure < value:
                 if explain:
                     steps.append(f"封顶 {quoted}：{yuan(ceiling_figure)}（起作用）")
