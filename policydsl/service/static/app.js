@@ -103,6 +103,9 @@ async function step() {
   const body = { facts: answers };
   if (el("date").value) body.date = el("date").value;
   const round = ++asking;
+  // nothing from before the change stays on screen while the new answer is on its way
+  el("result").hidden = true;
+  el("questions").replaceChildren();
   const answer = await post(`/api/policies/${encodeURIComponent(policy)}/partial`, body);
   if (round !== asking) return;
   if (answer.error) { showProblems(answer.error); return; }
