@@ -1529,6 +1529,10 @@ class PythonGenerator:
                 args.append(f"quota={quota.count}")
                 if measure.name in ranks:
                     args.append(f"rank=lambda facts: {ranks[measure.name]}(facts, p)")
+                if quota.selected_by is not None:
+                    fact = self.s(quota.selected_by)
+                    args.append(f"selected=lambda facts: marked_selected(FACT_SPECS, facts, {fact})")
+                    args.append(f"selected_label={self.s(self.plan.facts[quota.selected_by].label)}")
             if cap is not None:
                 quoted = self.s(cap.text)
                 with w.block("try"), w.block("with decimal.localcontext(CONTEXT)"):

@@ -376,6 +376,16 @@ def has_role(roles: frozenset[str], names: tuple[str, ...]) -> bool:
 ID_KEYS = frozenset({"id", "_id", "编号"})
 
 
+def marked_selected(specs: Mapping[str, FactSpec], raw: Mapping[str, Any], fact: str) -> bool:
+    """Whether an applicant's raw facts record that it was selected under a quota: the yes/no `fact`
+    given as true (facts that cannot be used record nothing)."""
+    try:
+        values = parse_facts(specs, raw)
+    except InputError:
+        return False
+    return values.get(fact) is True
+
+
 def unknown_keys(specs: Mapping[str, FactSpec], raw: Mapping[str, Any]) -> tuple[str, ...]:
     """The keys of `raw` that name no fact (an id aside), in their order: what a decision ignores."""
     return tuple(key for key in raw if key not in specs and key not in ID_KEYS)
