@@ -337,6 +337,10 @@ def parse_roles(spec: FactSpec, raw: Any) -> frozenset[str]:
     never two roles the policy says exclude each other."""
     names = {name: name for name, _ in spec.members}
     names.update({label: name for name, label in spec.members})
+    # the input is read in NFKC form (full-width letters are the ASCII ones): so is a kind whose name
+    # or label holds a compatibility character (豈 U+F900), and the kind is found as declared
+    for key, name in list(names.items()):
+        names.setdefault(unicodedata.normalize("NFKC", key), name)
     if isinstance(raw, str):
         text = unicodedata.normalize("NFKC", raw).strip()
         if text in names:
@@ -351,6 +355,8 @@ def parse_roles(spec: FactSpec, raw: Any) -> frozenset[str]:
     roles: list[str] = []
     for item in items:
         role = names.get(item.strip()) if isinstance(item, str) else None
+        if role is None and isinstance(item, str):
+            role = names.get(unicodedata.normalize("NFKC", item).strip())
         if role is None:
             raise ValueError(f"`{item}` is not one of " + ", ".join(n for n, _ in spec.members))
         if role in roles:
