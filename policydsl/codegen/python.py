@@ -1546,7 +1546,11 @@ class PythonGenerator:
                 args += ["group_cap=cap", f"group={self.s(cap.per)}"]
                 if cap.allocate is not None:
                     args.append(f"allocate={self.s(cap.allocate)}")
-            w.call("out.append(Constraint(", args, "))")
+            if quota is not None and quota.selected_by is not None:  # wrapped as the formatter does
+                w.call("constraint = Constraint(", args, ")")
+                w.line("out.append(constraint)")
+            else:
+                w.call("out.append(Constraint(", args, "))")
         if self.plan.pots:
             quantum = self.const(rt.ROUNDING_QUANTA[self.rounding.unit])
             w.line("rules = {rule[0]: rule for rule in pots(p)}")
