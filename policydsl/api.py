@@ -105,9 +105,11 @@ class PolicyEvaluator:
             quota, cap = m.quota, m.group_cap
             if quota is None and cap is None:
                 continue
-            rank = None
+            rank = selected = None
             if quota is not None and quota.rank is not None:
                 rank = functools.partial(self._rank, quota.rank)
+            if quota is not None and quota.selected_by is not None:
+                selected = functools.partial(self._selected, quota.selected_by)
             out.append(
                 Constraint(
                     m.name,
@@ -116,6 +118,8 @@ class PolicyEvaluator:
                     group_cap=None if cap is None else self.interpreter.literal(cap.amount, cap.text),
                     group=None if cap is None else cap.per,
                     allocate=None if cap is None else cap.allocate,
+                    selected=selected,
+                    selected_label=self._label(quota.selected_by if quota is not None else None),
                 )
             )
         quantum = rt.ROUNDING_QUANTA[self.interpreter.rounding.unit]
@@ -133,6 +137,13 @@ class PolicyEvaluator:
                 )
             )
         return out
+
+    def _label(self, fact: str | None) -> str:
+        spec = None if fact is None else self.interpreter.specs.get(fact)
+        return "" if fact is None else spec.label if spec is not None else fact
+
+    def _selected(self, fact: str, facts: dict[str, Any]) -> bool:
+        return rt.marked_selected(self.interpreter.specs, facts, fact)
 
     def _rank(self, expr: P.Expr, facts: dict[str, Any]) -> Decimal | None:
         try:
@@ -183,7 +194,9 @@ class CompiledEvaluator(PolicyEvaluator):
         return [
             PotShare(c.name, c.label, c.total, c.measures, c.allocate, c.rank, c.quantum, c.text)
             if hasattr(c, "total")
-            else Constraint(c.measure, c.quota, c.rank, c.group_cap, c.group, c.allocate)
+            else Constraint(
+                c.measure, c.quota, c.rank, c.group_cap, c.group, c.allocate, c.selected, c.selected_label
+            )
             for c in self.module.constraints(self.params or None)
         ]
 

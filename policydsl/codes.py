@@ -48,6 +48,7 @@ E213 = Code("E213", ERROR, "floor or offset on an unset amount")
 E216 = Code("E216", ERROR, "malformed schedule by year")
 E225 = Code("E225", ERROR, "funding limit counts its own measure or a circle of measures")
 E235 = Code("E235", ERROR, "invalid combination with awards under other documents")
+E236 = Code("E236", ERROR, "invalid fact recording a quota's selection")
 W210 = Code("W210", WARNING, "percentage over 100%")
 W211 = Code("W211", WARNING, "full-width character")
 

@@ -142,6 +142,7 @@ class _Writer:
         self.exclusive: list[tuple[str, ...]] = []
         self.measures: list[str] = []
         self.bodies: list[list[str]] = []  # each measure's items, for a copy-pasted measure
+        self.examples: list[str] = []  # names of the examples and bases written so far
         unit = self.pick(UNIT_CHOICES)
         self.declared = unit == "declared"
         self.unit: str = self.pick(DECLARED_UNITS) if self.declared else unit
@@ -200,6 +201,16 @@ class _Writer:
         if self.chance(0.3):
             return f"{day.year}年{day.month}月{day.day}日"
         return day.isoformat()
+
+    def partial_date(self, day: datetime.date) -> tuple[str, datetime.date, datetime.date]:
+        """A date known only to its year (`2022-*-*`, `2022年*月*日`) or month (`2022-05-*`), with the
+        first and the last day it may be."""
+        if self.chance(0.5):
+            text = f"{day.year}年*月*日" if self.chance(0.4) else f"{day.year}-*-*"
+            return text, datetime.date(day.year, 1, 1), datetime.date(day.year, 12, 31)
+        text = f"{day.year}年{day.month}月*日" if self.chance(0.4) else f"{day.year}-{day.month:02d}-*"
+        following = datetime.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        return text, day.replace(day=1), following - datetime.timedelta(days=1)
 
     # ------------------------------------------------------------------ literals
     def money_lit(self) -> str:
@@ -526,30 +537,40 @@ class _Writer:
     def header(self) -> tuple[str, datetime.date | None, datetime.date | None]:
         lines = [f"{self.kw('policy')} {self.text()} {{"]
         issued = self.date() if self.chance(0.8) else None
+        issued_text = self.date_lit(issued) if issued else self.kw("unset")
+        if issued is not None and self.chance(0.15):  # 印发 2022年*月*日: a date known to the year or month
+            issued_text, issued, _ = self.partial_date(issued)
         if self.chance(0.6):
             lines.append(f"  {self.kw('issuer')} {self.text()}")
         if self.chance(0.3):
             lines.append(f"  {self.kw('docno')} {self.text()}")
-        lines.append(f"  {self.kw('issued')} {self.date_lit(issued) if issued else self.kw('unset')}")
+        lines.append(f"  {self.kw('issued')} {issued_text}")
         start: datetime.date | None = None
         end: datetime.date | None = None
         if self.chance(0.7):
-            form = self.count(0, 2)
+            form = self.count(0, 3)
             if form == 0 and issued is not None:
                 first, start = self.kw("issued"), issued
             elif form == 1:
                 start = self.date()
                 first = self.date_lit(start)
+            elif form == 2:  # 自2022年*月*日起施行: the earliest day it may be, for the dates drawn
+                first, start, _ = self.partial_date(self.date())
             else:
                 first = self.kw("unset")
-            if self.chance(0.5) or start is None:
+            if start is not None and self.chance(0.2):  # 自发布之日起施行, no end: never expires
+                tail = ""
+            elif self.chance(0.5) or start is None:
                 end = (start or datetime.date(2020, 1, 1)) + datetime.timedelta(days=self.count(30, 3000))
-                tail = f"{self.kw('until')} {self.date_lit(end)}"
+                tail = f" {self.kw('until')} {self.date_lit(end)}"
+                if self.chance(0.2) and end.year > (start or end).year:  # 至2025年*月*日
+                    text, _, end = self.partial_date(end)
+                    tail = f" {self.kw('until')} {text}"
             else:
                 years = self.count(1, 5)
-                tail = f"{self.kw('lasting')} {years}年"
+                tail = f" {self.kw('lasting')} {years}年"
                 end = start.replace(year=start.year + years) - datetime.timedelta(days=1)
-            lines.append(f"  {self.kw('valid')} {self.kw('from')} {first} {tail}")
+            lines.append(f"  {self.kw('valid')} {self.kw('from')} {first}{tail}")
         if self.chance(0.4):
             lines.append(f"  {self.kw('source')} {self.text()}")
         if self.chance(0.5):
@@ -754,7 +775,15 @@ class _Writer:
             if earlier and (not counted or self.chance(0.4)):
                 counted += self.draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=2, unique=True))
             items.append(f"  {self.kw('funding_limit')} {limit} {self.kw('counting')} {', '.join(counted)}")
-        if self.chance(0.2):
+        bools = [n for n, t in self.facts.items() if t == BOOL]
+        if bools and self.chance(0.1):
+            # 每年认定不超过2个: the applicant's facts record the selection, a requirement of the measure
+            fact = self.pick(bools)
+            cond = fact if self.chance(0.6) else f"{fact} {self.kw('and')} {self.wrap(self.expr(BOOL, 1))}"
+            items.append(f"  {self.kw('require')} {cond}{self.opt_text()}")
+            selected = f" {self.kw('selected_by')} {fact}"
+            items.append(f"  {self.kw('quota')} {self.count(0, 5)}{selected}{self.cite()}")
+        elif self.chance(0.2):
             rank = (
                 f" {self.kw('rank')} {self.expr(self.pick([MONEY, NUMBER]), 1)}" if self.chance(0.6) else ""
             )
@@ -812,6 +841,32 @@ class _Writer:
         fact = self.pick(money)
         return f"{self.kw('combine')} {mode} {self.kw('against')} {fact} {{ {self.kw('all')} }}{self.cite()}"
 
+    def pots(self) -> list[str]:
+        """Pots (「每年…补贴100万元」): one figure shared by the applicants of the measures over it, each
+        measure in one pot at most, with an allocation rule or none."""
+        free = list(self.measures)
+        out: list[str] = []
+        for _ in range(self.count(1, 2)):
+            if not free:
+                break
+            chosen = self.draw(st.lists(st.sampled_from(free), min_size=1, max_size=3, unique=True))
+            free = [m for m in free if m not in chosen]
+            amount = self.money_lit()  # one figure: a pot reads no applicant's fact
+            yearly = f" {self.kw('each_year')}" if self.chance(0.5) else ""
+            rule = self.count(0, 4)
+            if rule == 0:
+                allocate = ""
+            elif rule == 1:
+                score = self.expr(self.pick([MONEY, NUMBER]), 1)
+                ranked = self.pick(["ranked", "排名"])
+                allocate = f" {self.kw('allocate')} {ranked} {self.kw('by')} {score}"
+            else:
+                options = ["proportional", "按比例", "first_come", "先到先得", "unset", "未定"]
+                allocate = f" {self.kw('allocate')} {self.pick(options)}"
+            over = f"{self.kw('over')} {{ {', '.join(chosen)} }}{allocate}{self.cite()}"
+            out.append(f"{self.kw('pot')} {self.name()}{self.opt_text()} {amount}{yearly} {over}")
+        return out
+
     def total_cap(self) -> str:
         chosen = self.draw(st.lists(st.sampled_from(self.measures), min_size=1, unique=True))
         cap = self.expr(MONEY, 1)
@@ -838,8 +893,25 @@ class _Writer:
             TEXT: self.text,
         }[ty]()
 
-    def example(self) -> str:
+    def param_value(self, ty: str) -> str:
+        return self.duration_lit() if ty == DURATION else self.given_value(ty)
+
+    def example(self, base: bool = False) -> str:
+        """An example, or with `base` a `base_applicant` block (no expectations); either may extend
+        an earlier one (`from "name"`) and set parameters (`with { p: value }`)."""
+        name = self.raw_text()
+        while name in self.examples:
+            name += "例"
+        extends = ""
+        if self.examples and self.chance(0.4):
+            extends = f" {self.kw(self.pick(['from', 'based_on']))} {quote(self.pick(self.examples))}"
+        self.examples.append(name)
         on = f" {self.kw('on')} {self.date_lit()}" if self.chance(0.6) else ""
+        with_params = ""
+        if self.params and self.chance(0.4):
+            chosen = self.draw(st.lists(st.sampled_from(sorted(self.params)), min_size=1, unique=True))
+            values = ", ".join(f"{p}: {self.param_value(self.params[p])}" for p in chosen)
+            with_params = f"  {self.kw('with')} {{ {values} }}"
         bindings = []
         names = self.draw(st.lists(st.sampled_from(sorted(self.facts)), unique=True)) if self.facts else []
         for fact in names:
@@ -848,11 +920,11 @@ class _Writer:
             roles = self.draw(roles_of(tuple(self.kinds), tuple(self.exclusive)))
             one = len(roles) == 1 and self.chance(0.5)
             bindings.append(f"applicant: {roles[0]}" if one else "applicant: {" + ", ".join(roles) + "}")
-        lines = [
-            f"{self.kw('example')} {self.text()}{on} {{",
-            f"  {self.kw('given')} {{ {', '.join(bindings)} }}",
-        ]
-        for _ in range(self.count(0, 3)):
+        head = self.kw("base") if base else self.kw("example")
+        lines = [f"{head} {quote(name)}{extends}{on} {{", f"  {self.kw('given')} {{ {', '.join(bindings)} }}"]
+        if with_params:
+            lines.append(with_params)
+        for _ in range(0 if base else self.count(0, 3)):
             target = self.kw("total") if self.chance(0.2) else self.pick(self.measures)
             expected = self.pick(
                 [
@@ -904,6 +976,10 @@ class _Writer:
             parts.append(rule)
         if self.chance(0.2):
             parts.append(self.acknowledge())
+        if self.chance(0.2):
+            parts.extend(self.pots())
+        if self.chance(0.15):
+            parts.append(self.example(base=True))
         for _ in range(self.count(0, 2)):
             parts.append(self.example())
         if self.chance(0.3):

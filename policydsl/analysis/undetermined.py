@@ -93,7 +93,7 @@ def check_undetermined(ctx: Context) -> None:
                     if isinstance(row.value, P.Unset):
                         _unset_tier(ctx, m, c, node, row, index)
         for q in m.quotas:
-            if q.rank is None:
+            if q.rank is None and q.selected_by is None:  # a recorded selection needs no ranking
                 ctx.add(
                     Finding(
                         codes.P704,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import assert_never
 
 import attrs
@@ -58,6 +58,15 @@ _SINGLE_RULES: tuple[tuple[type[ast.MeasureItem], str], ...] = (
     (ast.Population, "an expected number"),
     (ast.NoClawback, "no_clawback"),
 )
+
+
+def _conjuncts(expr: ast.Expr) -> Iterator[ast.Expr]:
+    """The parts of a condition joined by `and` (the condition itself when it is no conjunction)."""
+    if isinstance(expr, ast.And):
+        yield from _conjuncts(expr.left)
+        yield from _conjuncts(expr.right)
+    else:
+        yield expr
 
 
 def _suggest(word: str, candidates: Iterable[str]) -> Message | None:
@@ -1163,6 +1172,52 @@ class _Checker:
                 hint=msg("hint.ranked_needs_by", code=f"{self.ranked_rule()} {self.sample('score', '得分')}"),
             )
 
+    def quota_selection(self, m: ast.Measure, item: ast.Quota, fact: ast.Ident) -> None:
+        """E236: the fact a quota's `selected_by` names records, per applicant, whether the authority
+        selected it; it must be a yes/no fact the measure requires, and no ranking goes with it."""
+        name = fact.text
+        sym = self.model.facts.get(name)
+        if sym is None and name not in self.model.params:
+            self.sink.report(
+                codes.E101,
+                msg("check.unknown_fact", fact=name),
+                fact.span,
+                hint=_suggest(name, self.model.facts),
+            )
+            return
+        if sym is None or sym.type != T.BOOL:
+            label = sym.label if sym is not None else name
+            code = f'{self.kw("fact")} {name} "{label}": {self.sample("bool", "布尔")}'
+            self.sink.report(
+                codes.E236,
+                msg("check.selection_fact_type", name=name),
+                fact.span,
+                hint=msg("hint.selection_fact_type", code=code),
+            )
+            return
+        self.model.refs[id(fact)] = sym
+        required = {
+            part.parts[0]
+            for req in m.of(ast.Requirement)
+            for part in _conjuncts(req.cond)
+            if isinstance(part, ast.Name) and len(part.parts) == 1
+        }
+        if name not in required:
+            self.sink.report(
+                codes.E236,
+                msg("check.selection_not_required", name=name, measure=m.name.text),
+                fact.span,
+                hint=msg("hint.selection_not_required", code=f"{self.kw('require')} {name}"),
+            )
+        if item.rank is not None:
+            code = f"{self.kw('quota')} {item.count} {self.kw('selected_by')} {name}"
+            self.sink.report(
+                codes.E236,
+                msg("check.selection_and_rank"),
+                item.rank.span,
+                hint=msg("hint.selection_and_rank", code=code),
+            )
+
     def group_cap_facts(self, item: ast.GroupCap) -> None:
         """A group cap is one figure for the whole group; if it used an applicant's facts there would
         be no telling whose, and the cap would silently not apply."""
@@ -1279,6 +1334,8 @@ class _Checker:
                         if ty.kind not in ("error",) and not ty.numeric:
                             message = msg("check.rank_type", type=describe(ty))
                             self.sink.report(codes.E201, message, item.rank.span)
+                    if item.selected_by is not None:
+                        self.quota_selection(m, item, item.selected_by)
                 case ast.GroupCap():
                     self.money(item.amount, "a group cap")
                     self.group_cap_facts(item)

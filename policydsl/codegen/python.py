@@ -1530,6 +1530,10 @@ class PythonGenerator:
                 args.append(f"quota={quota.count}")
                 if measure.name in ranks:
                     args.append(f"rank=lambda facts: {ranks[measure.name]}(facts, p)")
+                if quota.selected_by is not None:
+                    fact = self.s(quota.selected_by)
+                    args.append(f"selected=lambda facts: marked_selected(FACT_SPECS, facts, {fact})")
+                    args.append(f"selected_label={self.s(self.plan.facts[quota.selected_by].label)}")
             if cap is not None:
                 quoted = self.s(cap.text)
                 with w.block("try"), w.block("with decimal.localcontext(CONTEXT)"):
@@ -1543,7 +1547,11 @@ class PythonGenerator:
                 args += ["group_cap=cap", f"group={self.s(cap.per)}"]
                 if cap.allocate is not None:
                     args.append(f"allocate={self.s(cap.allocate)}")
-            w.call("out.append(Constraint(", args, "))")
+            if quota is not None and quota.selected_by is not None:  # wrapped as the formatter does
+                w.call("constraint = Constraint(", args, ")")
+                w.line("out.append(constraint)")
+            else:
+                w.call("out.append(Constraint(", args, "))")
         if self.plan.pots:
             quantum = self.const(rt.ROUNDING_QUANTA[self.rounding.unit])
             w.line("rules = {rule[0]: rule for rule in pots(p)}")

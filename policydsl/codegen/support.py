@@ -302,7 +302,9 @@ def parse_params(raw: Mapping[str, Any], specs: Mapping[str, FactSpec]) -> Value
 @dataclasses.dataclass(frozen=True)
 class Constraint:
     """A limit across applicants on one `measure`: a `quota` ranked by `rank` (None: no ranking
-    declared), or a `group_cap` over the groups the fact `group` tells apart, cut by `allocate`."""
+    declared), or a `group_cap` over the groups the fact `group` tells apart, cut by `allocate`.  A
+    quota whose selection the facts record has `selected` (the yes/no fact given as true) and that
+    fact's `selected_label`: more rows marked selected than the quota are inconsistent input."""
 
     measure: str
     quota: int | None = None
@@ -310,6 +312,8 @@ class Constraint:
     group_cap: Decimal | None = None
     group: str | None = None
     allocate: str | None = None
+    selected: Callable[[Mapping[str, Any]], bool] | None = None
+    selected_label: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,14 @@ from policydsl.checking.pipeline import check_file, errors_text
 from policydsl.commands.build import echo
 from policydsl.diagnostics import Sink
 from policydsl.evaluation import runtime as rt
-from policydsl.evaluation.batch import detect_encoding, encoding_name, parse_json, run_batch, stderr_progress
+from policydsl.evaluation.batch import (
+    Inconsistent,
+    detect_encoding,
+    encoding_name,
+    parse_json,
+    run_batch,
+    stderr_progress,
+)
 from policydsl.evaluation.examples import coverage_gaps, read_examples, run_example
 from policydsl.evaluation.interpreter import Coverage, Interpreter
 from policydsl.files import spooled_stdin
@@ -168,6 +175,8 @@ def evaluate_batch(
         how = "detected"
     echo(f"reading {source} as {encoding_name(encoding)} ({how})")
     ignored: dict[str, int] = {}
+    inconsistent: list[Inconsistent] = []
+    lang = default_lang(evaluator.chinese)
     try:
         # an unreadable header, an unknown column, or a group cap the policy leaves unset stops the
         # batch before any row
@@ -184,7 +193,8 @@ def evaluate_batch(
             formula_guard=options.formula_guard,
             strict=options.strict,
             ignored=ignored,
-            lang=default_lang(evaluator.chinese),
+            lang=lang,
+            inconsistent=inconsistent,
         )
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None
@@ -192,6 +202,8 @@ def evaluate_batch(
     for key, count in ignored.items():
         warn_unknown_keys(source, specs, [key], f" in {count} row{'s' if count > 1 else ''}")
     echo(f"{rows} rows evaluated into {target}: {rows - errors} decided, {errors} with errors")
+    for item in inconsistent:
+        echo(item.summary().render(lang))
     return 1 if errors else 0
 
 

@@ -18,7 +18,7 @@ import attrs
 
 from policydsl.evaluation import runtime as rt
 from policydsl.files import atomic_output
-from policydsl.messages import Lang, problem_message
+from policydsl.messages import Lang, Message, default_lang, msg, problem_message
 
 
 class Evaluator(Protocol):
@@ -41,7 +41,9 @@ class Evaluator(Protocol):
 class Constraint:
     """A limit across applicants on one `measure`: a `quota` (with a `rank` function, or None when the
     text declares no ranking), or a `group_cap` over the groups that `group` tells apart, with its
-    allocation rule `allocate` (proportional, or None)."""
+    allocation rule `allocate` (proportional, or None).  A quota whose selection the facts record has
+    `selected` (whether a row's facts mark it selected: the yes/no fact `selected_by` true) and that
+    fact's `selected_label`."""
 
     measure: str
     quota: int | None = None
@@ -49,6 +51,8 @@ class Constraint:
     group_cap: Decimal | None = None
     group: str | None = None
     allocate: str | None = None
+    selected: Callable[[dict[str, Any]], bool] | None = None
+    selected_label: str = ""
 
 
 @attrs.frozen
@@ -307,6 +311,57 @@ class _Seen:
     amount: Decimal | None
     rank: Decimal | None
     group: str | None
+    selected: bool = False
+
+
+@attrs.frozen
+class Inconsistent:
+    """More rows of a batch marked selected for `measure` (`label`) than its `quota` allows, by the
+    fact labelled `fact`: every such row (`rows`, in input order) is inconsistent input."""
+
+    measure: str
+    label: str
+    quota: int
+    fact: str
+    rows: tuple[int, ...]
+
+    def reason(self) -> Message:
+        """The row's error: the quota and how many rows the batch marks selected."""
+        return msg(
+            "batch.over_quota",
+            measure=self.label,
+            quota=self.quota,
+            count=len(self.rows),
+            fact=self.fact,
+        )
+
+    def summary(self) -> Message:
+        """The batch summary's line: the same, with the rows."""
+        shown = ", ".join(str(r) for r in self.rows[:10]) + (", …" if len(self.rows) > 10 else "")
+        return msg(
+            "batch.over_quota_summary",
+            measure=self.label,
+            quota=self.quota,
+            count=len(self.rows),
+            fact=self.fact,
+            rows=shown,
+        )
+
+
+@attrs.define
+class _Planned:
+    """What the first pass decided: per measure, each changed row's (status, amount, reason); the
+    quotas the batch's own records contradict."""
+
+    changes: dict[str, dict[int, tuple[str, Decimal | None, str]]]
+    inconsistent: list[Inconsistent]
+
+    def inconsistent_rows(self) -> dict[int, list[Inconsistent]]:
+        rows: dict[int, list[Inconsistent]] = {}
+        for item in self.inconsistent:
+            for row in item.rows:
+                rows.setdefault(row, []).append(item)
+        return rows
 
 
 def _plan(
@@ -316,13 +371,16 @@ def _plan(
     limits: list[Limit],
     specs: Mapping[str, rt.FactSpec] | None,
     strict: bool = False,
-) -> dict[str, dict[int, tuple[str, Decimal | None, str]]]:
+) -> _Planned:
     """First pass: decide, per constrained measure, what each row's result becomes under the quota,
-    group cap or pot.  Keeps only a small record per eligible row."""
+    group cap or pot, and which quotas the rows' own records of selection contradict (more rows
+    marked selected than the quota: every such row is inconsistent input, and takes no part in the
+    group caps and pots).  Keeps only a small record per eligible row."""
     constraints = [c for c in limits if isinstance(c, Constraint)]
     pots = [c for c in limits if isinstance(c, PotShare)]
     seen: dict[str, list[_Seen]] = {c.measure: [] for c in constraints}
     claims: dict[str, list[rt.Claim]] = {pot.name: [] for pot in pots}
+    labels: dict[str, str] = {}
     for number, facts, error in records:
         if facts is None or error:
             continue
@@ -345,12 +403,25 @@ def _plan(
             group = None
             if c.group is not None:
                 group = group_key((specs or {}).get(c.group), facts.get(c.group))
-            seen[c.measure].append(_Seen(number, result.status, result.amount, rank, group))
+            selected = c.selected is not None and c.selected(facts)
+            labels.setdefault(c.measure, result.label)
+            seen[c.measure].append(_Seen(number, result.status, result.amount, rank, group, selected))
+    inconsistent: list[Inconsistent] = []
+    for c in constraints:
+        if c.quota is None or c.selected is None:
+            continue
+        marked = tuple(r.row for r in seen[c.measure] if r.selected)
+        if len(marked) > c.quota:
+            label = labels.get(c.measure, c.measure)
+            inconsistent.append(Inconsistent(c.measure, label, c.quota, c.selected_label, marked))
+    bad = {row for item in inconsistent for row in item.rows}
     changes: dict[str, dict[int, tuple[str, Decimal | None, str]]] = {}
     for c in constraints:
-        rows = seen[c.measure]
+        rows = [r for r in seen[c.measure] if r.row not in bad]
         change: dict[int, tuple[str, Decimal | None, str]] = {}
-        if c.quota is not None and len(rows) > c.quota:
+        if c.selected is not None:
+            pass  # the rows record the selection: at or under the quota they are paid as evaluated
+        elif c.quota is not None and len(rows) > c.quota:
             if c.rank is None:
                 for r in rows:
                     change[r.row] = (
@@ -396,6 +467,8 @@ def _plan(
         kept: list[rt.Claim] = []
         for row, measure, status, amount, rank in claims[pot.name]:
             earlier = changes.get(measure, {}).get(row)
+            if row in bad:
+                continue
             if earlier is None:
                 kept.append((row, measure, status, amount, rank))
             elif earlier[0] != rt.INELIGIBLE:  # a quota's or group cap's figure is the claim
@@ -403,7 +476,7 @@ def _plan(
         head = rt.pot_head(pot.label, pot.total, pot.text, pot.allocate)
         for (row, measure), outcome in rt.share_pot(pot.total, kept, pot.allocate, pot.quantum, head).items():
             changes.setdefault(measure, {})[row] = outcome
-    return changes
+    return _Planned(changes, inconsistent)
 
 
 def _apply(
@@ -496,6 +569,7 @@ def decide_batch(
     strict: bool = False,
     ignored: dict[str, int] | None = None,
     lang: Lang | None = None,
+    inconsistent: list[Inconsistent] | None = None,
 ) -> Iterator[Decided]:
     """Every row of `source` decided, in order, with the limits across applicants applied (a first
     pass over the file plans them).  InputError when the header names no fact, at the first row.  An
@@ -504,10 +578,19 @@ def decide_batch(
     specs = fact_specs_of(evaluator)
     with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
         rows_in = read_rows(source, encoding, specs)
-        changes = _plan(rows_in, evaluator, date, constraints, specs, strict) if constraints else {}
+        planned = (
+            _plan(rows_in, evaluator, date, constraints, specs, strict) if constraints else _Planned({}, [])
+        )
+    changes = planned.changes
+    contradicted = planned.inconsistent_rows()
+    if inconsistent is not None:
+        inconsistent.extend(planned.inconsistent)
     for number, facts, error in read_rows(source, encoding, specs):
         decision = None
         limited: dict[str, tuple[str, Decimal | None]] = {}
+        if number in contradicted and facts is not None and error is None:
+            reason_lang = lang or default_lang()
+            error = "；".join(item.reason().render(reason_lang) for item in contradicted[number])
         if facts is not None and error is None:
             try:
                 decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
@@ -538,19 +621,31 @@ def run_batch(
     strict: bool = False,
     ignored: dict[str, int] | None = None,
     lang: Lang | None = None,
+    inconsistent: list[Inconsistent] | None = None,
 ) -> tuple[int, int]:
     """Evaluate every row of `source` into `target` (.csv or .jsonl); returns (rows, rows with errors).
     The input's `encoding` is detected when not given (detect_encoding).  CSV output starts with a
     byte-order mark when `bom` (Excel needs one to read UTF-8) and, with `formula_guard`, neutralises
     text cells a spreadsheet would run as formulas.  A key of a JSON Lines row that names no fact is
     ignored and counted in `ignored` (key -> rows), or, when `strict`, makes the row an error row.
-    The output is written to a temporary file and renamed into place only when complete.  An error
-    row's problems are in `lang` (None: the English texts of runtime.InputError.problems)."""
+    A quota whose selection the rows record, with more rows marked selected than it allows, makes
+    each such row an error row (inconsistent input, its reason in `lang`) and is listed in
+    `inconsistent`.  The output is written to a temporary file and renamed into place only when
+    complete.  An error row's problems are in `lang` (None: the English texts of
+    runtime.InputError.problems)."""
     columns = ["row", "id", "error", "total_status", "total_amount", "payment_forms_note"]
     for name in measures:
         columns += [f"{name}.status", f"{name}.amount", f"{name}.form", f"{name}.reasons"]
     decided = decide_batch(
-        evaluator, source, date, constraints, encoding=encoding, strict=strict, ignored=ignored, lang=lang
+        evaluator,
+        source,
+        date,
+        constraints,
+        encoding=encoding,
+        strict=strict,
+        ignored=ignored,
+        lang=lang,
+        inconsistent=inconsistent,
     )
     first = next(decided, None)  # an unknown column stops the batch before any output
     rows = errors = 0

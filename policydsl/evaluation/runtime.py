@@ -444,6 +444,10 @@ def parse_roles(spec: FactSpec, raw: Any) -> frozenset[str]:
     never two roles the policy says exclude each other."""
     names = {name: name for name, _ in spec.members}
     names.update({label: name for name, label in spec.members})
+    # the input is read in NFKC form (full-width letters are the ASCII ones): so is a kind whose name
+    # or label holds a compatibility character (豈 U+F900), and the kind is found as declared
+    for key, name in list(names.items()):
+        names.setdefault(unicodedata.normalize("NFKC", key), name)
     if isinstance(raw, str):
         text = unicodedata.normalize("NFKC", raw).strip()
         if text in names:
@@ -462,6 +466,8 @@ def parse_roles(spec: FactSpec, raw: Any) -> frozenset[str]:
     roles: list[str] = []
     for item in items:
         role = names.get(item.strip()) if isinstance(item, str) else None
+        if role is None and isinstance(item, str):
+            role = names.get(unicodedata.normalize("NFKC", item).strip())
         if role is None:
             raise _not_member(item, spec)
         if role in roles:
@@ -488,6 +494,16 @@ def has_role(roles: frozenset[str], names: tuple[str, ...]) -> bool:
 
 # Keys that name the applicant, never a fact: they are neither read nor reported.
 ID_KEYS = frozenset({"id", "_id", "编号"})
+
+
+def marked_selected(specs: Mapping[str, FactSpec], raw: Mapping[str, Any], fact: str) -> bool:
+    """Whether an applicant's raw facts record that it was selected under a quota: the yes/no `fact`
+    given as true (facts that cannot be used record nothing)."""
+    try:
+        values = parse_facts(specs, raw)
+    except InputError:
+        return False
+    return values.get(fact) is True
 
 
 def unknown_keys(specs: Mapping[str, FactSpec], raw: Mapping[str, Any]) -> tuple[str, ...]:

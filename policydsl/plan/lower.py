@@ -34,6 +34,7 @@ BAND_UNSET = "分档金额原文未给出"
 PREFERRED = "优先支持：{reason}"
 SELECTION = "每年遴选不超过 {count} 个"
 NO_RANKING = "（原文未规定遴选排序）"
+SELECTED_BY = "（入选与否以“{label}”为准）"
 HEAD = "{cite}{label}：适用"
 AWARD_PERIOD = "奖励期：自{event}当年起{years}"
 TITLE_VERB = {"award": "给予", "bonus": "追加"}
@@ -202,6 +203,14 @@ class _Lowering:
     # ------------------------------------------------------------------ texts
     def quote(self, node: ast.Node) -> str:
         return quote_node(self.text, node)
+
+    def selection_note(self, quota: ast.Quota) -> str:
+        """What a result says of how the quota's applicants are chosen: the fact that records the
+        selection, or that the text gives no ranking (nothing when it ranks)."""
+        if quota.selected_by is not None:
+            sym = self.model.facts.get(quota.selected_by.text)
+            return SELECTED_BY.format(label=sym.label if sym is not None else quota.selected_by.text)
+        return "" if quota.rank else NO_RANKING
 
     # ------------------------------------------------------------------ expressions
     def bound(self, node: ast.Expr) -> P.Bound:
@@ -594,10 +603,11 @@ class _Lowering:
             P.Quota(
                 q.count,
                 None if q.rank is None else self.expr(q.rank),
-                SELECTION.format(count=q.count) + ("" if q.rank else NO_RANKING),
+                SELECTION.format(count=q.count) + self.selection_note(q),
                 q.cite,
                 None if q.rank is None else self.quote(q.rank),
                 _where(q),
+                None if q.selected_by is None else q.selected_by.text,
                 span=q.span,
             )
             for q in measure.of(ast.Quota)

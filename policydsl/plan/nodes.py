@@ -747,7 +747,9 @@ class Preference:
 class Quota:
     """At most `count` applicants are selected each year, ranked by `rank` (None: the text gives no
     order); `selection` is the line shown on a result; `rank_text` the ranking as written and
-    `where` the quota stands (`span`: its whole extent, for the analyses' findings)."""
+    `where` the quota stands (`span`: its whole extent, for the analyses' findings).  `selected_by`
+    names the yes/no fact that records, per applicant, that the authority selected it (None: not
+    recorded): a batch with more such applicants than `count` is inconsistent input."""
 
     count: int
     rank: Expr | None
@@ -755,6 +757,7 @@ class Quota:
     cite: str | None
     rank_text: str | None = None
     where: Where | None = None
+    selected_by: str | None = None
     span: Span | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 

@@ -229,6 +229,8 @@ class _Printer:
             self.line(1, f"prefer {top(p.cond)}  note {q(p.note)}{self.cite(p.cite)}")
         for quota in m.quotas:
             rank = "" if quota.rank is None else f" rank {top(quota.rank)}"
+            if quota.selected_by is not None:
+                rank += f" selected_by {quota.selected_by}"
             applied = "" if quota is m.quota else "  (not applied: the first one is)"
             self.line(
                 1, f"quota {quota.count}{rank}  note {q(quota.selection)}{self.cite(quota.cite)}{applied}"

@@ -532,6 +532,8 @@ class PolicyPage:
             rules.append((text, " " + self.cites.link(limit.cite, href, name)))
         for quota in m.quotas:
             rank = f"，按{esc(w.expr(quota.rank))}排序" if quota.rank is not None else "，原文未规定排序"
+            if quota.selected_by is not None:
+                rank = f"，入选与否以“{esc(w.fact_label(quota.selected_by))}”为准"
             rules.append(
                 (f"名额：每年不超过 {quota.count} 个{rank}", " " + self.cites.link(quota.cite, href, name))
             )
@@ -929,7 +931,7 @@ class PolicyPage:
                 elif amount.expr is not None and "部分档次金额" in w.unset_params(amount.expr):
                     items.append(f"{link}：部分档次的金额原文未给出")
             for quota in m.quotas:
-                if quota.rank is None:
+                if quota.rank is None and quota.selected_by is None:
                     items.append(
                         f'<a href="#measure-{esc(m.name)}">{esc(m.name)}</a>：'
                         f"名额 {quota.count} 个，原文未规定遴选排序"

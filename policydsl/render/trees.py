@@ -528,6 +528,8 @@ class _TreeBuilder:
             rank = (
                 f"按{w.expr(quota.rank)}从高到低遴选"
                 if quota.rank is not None
+                else f"入选与否以“{w.fact_label(quota.selected_by)}”为准"
+                if quota.selected_by is not None
                 else "原文未说明排序：名额内谁入选待定"
             )
             lines = [f"每年不超过 {quota.count} 个", rank, *self.cite(quota.cite)]

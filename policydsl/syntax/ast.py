@@ -561,11 +561,13 @@ class FundingLimit(Node):
 
 @attrs.frozen
 class Quota(Node):
-    """At most `count` applicants are selected each year, ranked by `rank` when declared."""
+    """At most `count` applicants are selected each year, ranked by `rank` when declared; when
+    `selected_by` names a yes/no fact, each applicant's facts record whether it was selected."""
 
     count: int
     rank: Expr | None
     cite: str | None
+    selected_by: Ident | None = None
 
 
 @attrs.frozen

@@ -712,13 +712,14 @@ class _Builder:
 
     @_with_span
     def quota(self, span: Span, children: list[Any]) -> ast.Quota:
-        count, rank, cite = children
+        count, rank, selected_by, cite = children
         value = self._quantity(count)
         number = value.value if isinstance(value, ast.Number | ast.Count) else Decimal(-1)
         if number < 0 or number != number.to_integral_value():
             self.sink.report(codes.E006, msg("build.quota_whole", text=str(count)), value.span)
             number = Decimal(0)
-        return ast.Quota(span, int(number), rank, cite)
+        selected = None if selected_by is None else self._ident(selected_by)
+        return ast.Quota(span, int(number), rank, cite, selected)
 
     @_with_span
     def group_cap(self, span: Span, children: list[Any]) -> ast.GroupCap:

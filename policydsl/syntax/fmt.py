@@ -699,7 +699,10 @@ class _Printer:
                 return self.continued(first, [cite(item.cite)])
             case ast.Quota():
                 rank = None if item.rank is None else [kw("rank"), " ", expr(item.rank)]
-                return self.continued([kw("quota"), " ", str(item.count)], [rank, cite(item.cite)])
+                selected: Doc | None = (
+                    None if item.selected_by is None else [kw("selected_by"), " ", item.selected_by.text]
+                )
+                return self.continued([kw("quota"), " ", str(item.count)], [rank, selected, cite(item.cite)])
             case ast.GroupCap():
                 first = [kw("group_cap"), " ", expr(item.amount), " ", kw("per"), " ", item.per.text]
                 allocate: Doc | None = (

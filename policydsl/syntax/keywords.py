@@ -57,6 +57,7 @@ KEYWORDS: Final[dict[str, tuple[str, str]]] = {
     "counting": ("counting", "计入"),
     "quota": ("quota", "名额"),
     "rank": ("rank", "排序"),
+    "selected_by": ("selected_by", "入选标记"),
     "group_cap": ("group_cap", "集体封顶"),
     "per": ("per", "每"),
     "allocate": ("allocate", "分配"),
