@@ -1012,24 +1012,7 @@ def shown_amount(text: str) -> Decimal | None:
     return None if m is None else Decimal(m.group(1)) * _SCALE[m.group(2)]
 
 
-_NOT_YET_ROUND = {
-    # the application and testbed projects (two directions one applicant may now take): the rounded
-    # witness is not found within the rounder's questions, so the first (0.02元) is kept; a known gap
-    # of the rounder, not of the finding
-    "shenzhen_industrial_internet_plan",
-}
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="the rounder keeps an edge witness"))
-        if p.stem in _NOT_YET_ROUND
-        else p
-        for p in sorted(POLICIES.glob("*.policy"))
-    ],
-    ids=lambda p: p.stem,
-)
+@pytest.mark.parametrize("path", sorted(POLICIES.glob("*.policy")), ids=lambda p: p.stem)
 def test_every_overlap_witness_pays_both_amounts_in_round_figures(path: Path) -> None:
     # an overlap whose example applicant gets 0元 from one of the two is no overlap a drafter
     # believes: the witness is asked for with both amounts above zero first.  Nor are 50万 and

@@ -518,8 +518,9 @@ class ClauseChecks:
         answer = second if second.sat else first
         # the witness shown: the question asked again for round amounts (50万 and 1万, not 50万 and
         # 0.01元), first with both amounts paid, then, when that shows them equal where they can
-        # differ, with them differing; whether they differ was decided on the solver's own figures
-        for chosen in (paid, differ(False)) if second.sat else (paid,):
+        # differ, with them differing (before the rounding to the fen, then, as two amounts less than
+        # a fen apart round alike, after it); whether they differ was decided on the solver's own figures
+        for chosen in (paid, differ(False), differ(True)) if second.sat else (paid,):
             tidy = self.rounder(chosen, facts_amounts, rounded)
             if tidy is not None and (len(set(tidy.values.values())) > 1) == second.sat:
                 answer = tidy
