@@ -36,6 +36,7 @@ CONVERTED = (
     "analysis/run.py",
     "analysis/undetermined.py",
     "analysis/report.py",
+    "render/report.py",
 )
 
 

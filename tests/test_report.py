@@ -520,17 +520,19 @@ def test_a_document_in_a_sources_folder_is_embedded_and_named(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("name", "why"),
+    ("name", "why", "why_zh"),
     [
-        (".env", "starts with a dot"),
-        ("id_ed25519", "only .txt and .md"),
-        ("key.pem", "only .txt and .md"),
-        ("page.html", "only .txt and .md"),
-        ("../secret.txt", "a file name"),
-        ("sub/doc.txt", "a file name"),
+        (".env", "starts with a dot", "以点开头"),
+        ("id_ed25519", "only .txt and .md", "只嵌入 .txt 和 .md"),
+        ("key.pem", "only .txt and .md", "只嵌入 .txt 和 .md"),
+        ("page.html", "only .txt and .md", "只嵌入 .txt 和 .md"),
+        ("../secret.txt", "a file name", "不是文件名"),
+        ("sub/doc.txt", "a file name", "不是文件名"),
     ],
 )
-def test_a_secret_beside_the_policy_is_never_published(tmp_path: Path, name: str, why: str) -> None:
+def test_a_secret_beside_the_policy_is_never_published(
+    tmp_path: Path, name: str, why: str, why_zh: str
+) -> None:
     folder = tmp_path / "policies"
     (folder / "sub").mkdir(parents=True)
     secret = "PRIVATE KEY 0123456789"
@@ -541,7 +543,8 @@ def test_a_secret_beside_the_policy_is_never_published(tmp_path: Path, name: str
     assert secret not in html
     (message,) = refusals(sink)
     assert why in message
-    assert "原文未嵌入" in html
+    # the page is read by Chinese reviewers: the reason is in Chinese there
+    assert "原文未嵌入" in html and why_zh in html
 
 
 def test_a_symbolic_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:

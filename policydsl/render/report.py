@@ -34,7 +34,7 @@ from policydsl.evaluation.examples import (
     run_all,
 )
 from policydsl.files import write_atomically
-from policydsl.messages import Lang, default_lang, problem_message
+from policydsl.messages import Lang, Message, default_lang, msg, problem_message
 from policydsl.plan import nodes as P
 from policydsl.plan.lower import lower, lower_header
 from policydsl.render.articles import locate
@@ -99,7 +99,11 @@ class SourceDocument:
 
 
 class SourceRefused(Exception):
-    """The document the policy names may not be embedded; the message says why."""
+    """The document the policy names may not be embedded; `message` (a catalogue entry) says why."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.render("en"))
+        self.message = message
 
 
 def find_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> Path | None:
@@ -125,28 +129,37 @@ def locate_source(policy_file: Path, name: str, dirs: Iterable[Path]) -> tuple[P
     no name on its way may start with a dot, it must stay inside its folder once symbolic links are
     resolved, and be a regular file; otherwise SourceRefused says why.  None when it is nowhere."""
     if name in ("", ".", "..") or Path(name).name != name or "\\" in name:
-        raise SourceRefused(f"`{name}` is not a file name; a source is looked up by name only")
+        raise SourceRefused(msg("source.not_a_name", name=name))
     if name.startswith("."):
-        raise SourceRefused(f"`{name}` starts with a dot; hidden files are never published")
+        raise SourceRefused(msg("source.hidden", name=name))
     if Path(name).suffix.lower() not in SOURCE_SUFFIXES:
-        raise SourceRefused(f"`{name}`: only .txt and .md documents are embedded")
+        raise SourceRefused(msg("source.suffix", name=name))
     for folder, where in _source_folders(policy_file, dirs):
         candidate = folder / name
         if not os.path.lexists(candidate):
             continue
         root, real = folder.resolve(), candidate.resolve()
         if not real.is_relative_to(root):
-            raise SourceRefused(f"`{candidate}` leads outside its folder (a symbolic link)")
+            raise SourceRefused(msg("source.outside", path=str(candidate)))
         if any(part.startswith(".") for part in real.relative_to(root).parts):
-            raise SourceRefused(f"`{candidate}` leads to a name that starts with a dot")
+            raise SourceRefused(msg("source.dot_target", path=str(candidate)))
         try:
             info = real.stat()
         except OSError as exc:
-            raise SourceRefused(f"cannot read `{candidate}`: {exc.strerror or exc}") from None
+            raise SourceRefused(
+                msg("source.unreadable", path=str(candidate), reason=str(exc.strerror or exc))
+            ) from None
         if not stat.S_ISREG(info.st_mode):
-            raise SourceRefused(f"`{candidate}` is not a regular file")
+            raise SourceRefused(msg("source.not_regular", path=str(candidate)))
         if info.st_size > MAX_SOURCE_BYTES:
-            raise SourceRefused(f"`{candidate}` is {info.st_size:,} bytes; the limit is {MAX_SOURCE_BYTES:,}")
+            raise SourceRefused(
+                msg(
+                    "source.too_large",
+                    path=str(candidate),
+                    size=f"{info.st_size:,}",
+                    limit=f"{MAX_SOURCE_BYTES:,}",
+                )
+            )
         return real, where
     return None
 
@@ -157,13 +170,15 @@ def read_source(path: Path) -> str:
     try:
         handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
-        raise SourceRefused(f"cannot read `{path}`: {exc.strerror or exc}") from None
+        raise SourceRefused(
+            msg("source.unreadable", path=str(path), reason=str(exc.strerror or exc))
+        ) from None
     with os.fdopen(handle, "rb") as stream:
         if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            raise SourceRefused(f"`{path}` is not a regular file")
+            raise SourceRefused(msg("source.not_regular", path=str(path)))
         data = stream.read(MAX_SOURCE_BYTES + 1)
     if len(data) > MAX_SOURCE_BYTES:
-        raise SourceRefused(f"`{path}` is larger than {MAX_SOURCE_BYTES:,} bytes")
+        raise SourceRefused(msg("source.over_limit", path=str(path), limit=f"{MAX_SOURCE_BYTES:,}"))
     return data.decode("utf-8-sig", errors="replace")
 
 
@@ -176,12 +191,13 @@ def source_document(
     try:
         found = locate_source(policy, header.source, dirs)
         if found is None:
-            raise SourceRefused(f"`{header.source}` was not found beside the policy or in a --sources folder")
+            raise SourceRefused(msg("source.not_found", name=header.source))
         path, where = found
         return SourceDocument(read_source(path), f"{path.name}（{where}）")
     except SourceRefused as exc:
-        sink.report(codes.R101, f"the source document is not embedded: {exc}", file.span(*header.source_at))
-        return SourceDocument(None, f"原文未嵌入：{exc}")
+        refused = msg("source.not_embedded", why=exc.message)
+        sink.report(codes.R101, refused, file.span(*header.source_at))
+        return SourceDocument(None, refused.render("zh"))
 
 
 def inline_svg(svg: bytes, prefix: str) -> str:
