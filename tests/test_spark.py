@@ -228,3 +228,18 @@ def test_a_figure_fact_reads_in_a_query_of_linear_size() -> None:
     query was 110 kB, which Spark's parser took minutes over (or overflowed its stack on)."""
     printed = sql.build(_plan(SCALE_SEED), date=datetime.date(2004, 5, 8)).sql("spark", pretty=False)
     assert len(printed) < 30_000
+
+
+def test_api_decides_a_table_of_the_callers_session(spark: Any, tmp_path: Path) -> None:
+    from policydsl.api import PolicyError, decide_on_spark
+
+    source = _write_population(tmp_path)
+    spark.read.option("header", "true").csv(str(source)).createOrReplaceTempView("enterprises")
+    decided = decide_on_spark(SHANDONG, spark, table="enterprises", date=datetime.date(2019, 6, 1))
+    rows = decided.orderBy("row").collect()
+    assert [r["id"] for r in rows] == ["a1", "a2", "a3", "a4"]
+    assert [r["total_status"] for r in rows] == ["ceiling", "undetermined", "ineligible", "invalid"]
+    assert rows[0]["platform_award.amount"] == "30000000.00"
+    policy = Path(__file__).resolve().parent.parent / "policies" / "jiangmen_special_fund.policy"
+    with pytest.raises(PolicyError, match="S101"):
+        decide_on_spark(policy, spark, table="enterprises")
