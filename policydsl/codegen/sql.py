@@ -602,9 +602,10 @@ def _drop_last(text: exp.Expr, suffix: str) -> exp.Expr:
 def _figure(text: exp.Expr, places: int) -> tuple[exp.Expr, exp.Expr]:
     """A figure written plainly or in groups of three, with 万/亿/千 after it: (value, valid)."""
     shift = _case(*((_ends(text, s), _number(Decimal(10) ** k)) for s, k in _SHIFTS), default=_number(rt.ONE))
-    body = text
-    for s, _ in _SHIFTS:
-        body = _drop_last(body, s)
+    # at most one of them, as the interpreter reads figures (`3万亿`, `1千万` are no figures there):
+    # stripping each in turn read `1千万` as 1000
+    shifts = "|".join(re.escape(s) for s, _ in _SHIFTS)
+    body = exp.RegexpReplace(this=text.copy(), expression=_str(f"({shifts})\\z"), replacement=_str(""))
     valid = _or_all([_matches(body, _PLAIN % (places, places)), _matches(body, _GROUPED % places)])
     digits = exp.func("replace", body, _str(","), _str(""))
     value = _try_cast(
