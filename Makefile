@@ -29,12 +29,13 @@ demo: $(VENV)/.installed
 	@echo "compiled evaluators and diagrams are in $(OUT)/, the review site in $(OUT)/site/index.html"
 
 # The whole test suite (what CI runs): lint, strict types, then pytest; the review-site tests open the
-# pages in headless Chromium (scripts/install.sh installs it) and fail rather than skip without it.
+# pages in headless Chromium, the Spark tests start Java, the editor tests run node (scripts/install.sh
+# installs them), and they fail rather than skip without them.
 test: $(VENV)/.installed $(VSCODE)/node_modules/.installed
 	$(BIN)/ruff check policydsl tests benchmarks
 	$(BIN)/ruff format --check policydsl
 	$(BIN)/mypy
-	POLICYDSL_BROWSER=required POLICYDSL_NODE=required $(BIN)/python -m pytest
+	POLICYDSL_BROWSER=required POLICYDSL_NODE=required POLICYDSL_SPARK=required $(BIN)/python -m pytest
 
 # Redraw the overview diagrams that docs/policies.md shows.
 diagrams: $(VENV)/.installed

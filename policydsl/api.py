@@ -258,3 +258,47 @@ def load(path: str | Path) -> PolicyEvaluator:
                     _LOCKS.pop(oldest, None)
                 _LOADED[key] = evaluator
     return evaluator
+
+
+def decide_on_spark(
+    path: str | Path,
+    spark: Any,
+    *,
+    table: str | None = None,
+    frame: Any = None,
+    date: datetime.date | None = None,
+) -> Any:
+    """The decisions for every row of a Spark `table` (or DataFrame `frame`) as a DataFrame with the
+    columns `eval --batch --engine spark` writes, `row` in input order, computed lazily on `spark`
+    (the caller's SparkSession: local or a cluster; set for exact DECIMAL figures).  PolicyError when
+    the policy has errors or a construct the SQL back end refuses (S101); sqlbatch.BatchProblem for an
+    input column that names no fact or holds binary floats."""
+    from policydsl.codegen import sql
+    from policydsl.codegen.evaluator import sql_query
+    from policydsl.evaluation import sparkbatch
+    from policydsl.evaluation.batch import column_names
+
+    sink = Sink()
+    checked = check_file(path, sink)
+    if checked.model is None or checked.source is None or sink.has_errors:
+        raise PolicyError(errors_text(str(path), sink.errors_only()))
+    plan = lower(checked.model, checked.source.text)
+    source = checked.source
+    if sql_query(plan, source, sink, date) is None:
+        raise PolicyError(errors_text(str(path), sink.errors_only()))
+    interpreter = Interpreter(plan)
+    labels = {
+        header: plan.aliases.get(key, key)
+        for header, key in (column_names(interpreter.specs) or {}).items()
+        if key in plan.facts or key in plan.aliases
+    }
+    forms = {m.name: rt.form_words(m.forms) for m in plan.measures}
+
+    def query_for(passthrough: tuple[str, ...]) -> sql.SqlQuery:
+        query = sql_query(plan, source, Sink(), date, passthrough)
+        assert query is not None  # refused constructs were reported above
+        return query
+
+    if frame is None:
+        frame = sparkbatch.read_input(sparkbatch.exact(spark), table=table)
+    return sparkbatch.decide_frame(query_for, tuple(plan.facts), labels, forms, frame, table or "the input")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what policydsl and its tests need on a fresh Debian-like machine:
 # graphviz and a CJK font for the diagrams, Chromium for the review-page browser test, node and npm
-# for the VS Code extension (editors/vscode),
-# then a virtual environment with the package and its test dependencies.
+# for the VS Code extension (editors/vscode), Java for `--engine spark`, then a virtual environment
+# with the package, its test dependencies, PySpark and the service's faster JSON and event loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # node and npm: the VS Code extension's grammar tests and its packaging (editors/vscode)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""
@@ -21,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "please install: ${missing[*]} (graphviz, a CJK font, chromium, node and npm)" >&2
+    echo "please install: ${missing[*]} (graphviz, a CJK font, chromium, node and npm, java)" >&2
   fi
 fi
 
@@ -32,4 +33,4 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test,serve-fast]'
+.venv/bin/python -m pip install -q -e '.[test,serve-fast,spark]'

@@ -471,3 +471,14 @@ def test_engine_duckdb_goes_with_batch_only(tmp_path: Path) -> None:
     facts.write_text("{}", encoding="utf-8")
     result = CliRunner().invoke(main, ["eval", str(SHANDONG), "--facts", str(facts), "--engine", "duckdb"])
     assert result.exit_code == 2 and "--engine duckdb" in result.output
+
+
+def test_a_figure_with_two_multipliers_is_invalid_not_read_as_one() -> None:
+    """`1千万` and `3万亿` are no figures to the interpreter; the query stripped 万 then 千 and read
+    `1千万` as 1000 (the multiplier of the last suffix only), a silently wrong amount."""
+    plan = _plan('policy "t" {}\nfact rev "r": money\n措施 m "m" {\n  给予 a: rev * 0.1\n}\n')
+    query = sql.build(plan, passthrough=("row",))
+    cells = ["1千万", "3万亿", "5万元", "2亿"]
+    rows = sqlbatch.decide_rows(query, [{"rev": c} for c in cells])
+    assert [r["error"] is not None for r in rows] == [True, True, False, False]
+    assert [r["m.amount"] for r in rows[2:]] == [Decimal("5000.00"), Decimal("20000000.00")]

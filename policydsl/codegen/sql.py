@@ -18,6 +18,7 @@ undetermined.  Cross-applicant rules (quotas, group caps) are refused: the batch
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -86,6 +87,12 @@ def _col(name: str) -> exp.Column:
 
 def _str(text: str) -> exp.Literal:
     return exp.Literal.string(text)
+
+
+def _try_cast(this: exp.Expr, to: exp.DataType) -> exp.TryCast:
+    """A cast that gives NULL where the text is no value of the type; `safe` makes sqlglot print
+    TRY_CAST for Spark too (it prints a plain CAST otherwise, which fails the whole job in ANSI mode)."""
+    return exp.TryCast(this=this, to=to, safe=True)
 
 
 def _decimal_type(scale: int) -> exp.DataType:
@@ -546,7 +553,9 @@ def _is_roles(plan: P.Plan, expr: P.Expr) -> bool:
 
 
 def _has_role(roles: exp.Expr, members: list[exp.Expr]) -> exp.Expr:
-    return exp.func("list_has_any", roles, exp.Array(expressions=members))
+    # typed nodes every dialect prints (DuckDB's list_has_any has no Spark spelling sqlglot knows)
+    held = exp.ArrayIntersect(expressions=[roles, exp.Array(expressions=members)])
+    return exp.GT(this=exp.ArraySize(this=held), expression=exp.Literal.number(0))
 
 
 def _compare(op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
@@ -577,33 +586,30 @@ def _matches(text: exp.Expr, pattern: str) -> exp.Expr:
 
 
 def _ends(text: exp.Expr, suffix: str) -> exp.Expr:
-    return exp.func("suffix", text.copy(), _str(suffix))
+    return exp.EndsWith(this=text.copy(), expression=_str(suffix))
 
 
 def _drop_last(text: exp.Expr, suffix: str) -> exp.Expr:
-    return _case(
-        (
-            _ends(text, suffix),
-            exp.Substring(
-                this=text.copy(),
-                start=exp.Literal.number(1),
-                length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(len(suffix))),
-            ),
-        ),
-        default=text.copy(),
+    """`text` without `suffix` at its very end (`\\z`: RE2's and Java's end of text, never before a
+    final newline).  One function over `text`, not a CASE naming it three times: nested for each
+    suffix a figure may carry, the CASE grew the query threefold per level, past what Spark's SQL
+    parser reads in reasonable time."""
+    return exp.RegexpReplace(
+        this=text.copy(), expression=_str(re.escape(suffix) + r"\z"), replacement=_str("")
     )
 
 
 def _figure(text: exp.Expr, places: int) -> tuple[exp.Expr, exp.Expr]:
     """A figure written plainly or in groups of three, with 万/亿/千 after it: (value, valid)."""
     shift = _case(*((_ends(text, s), _number(Decimal(10) ** k)) for s, k in _SHIFTS), default=_number(rt.ONE))
-    body = text
-    for s, _ in _SHIFTS:
-        body = _drop_last(body, s)
+    # at most one of them, as the interpreter reads figures (`3万亿`, `1千万` are no figures there):
+    # stripping each in turn read `1千万` as 1000
+    shifts = "|".join(re.escape(s) for s, _ in _SHIFTS)
+    body = exp.RegexpReplace(this=text.copy(), expression=_str(f"({shifts})\\z"), replacement=_str(""))
     valid = _or_all([_matches(body, _PLAIN % (places, places)), _matches(body, _GROUPED % places)])
     digits = exp.func("replace", body, _str(","), _str(""))
-    value = exp.TryCast(
-        this=exp.Mul(this=exp.TryCast(this=digits, to=_decimal_type(FACT_SCALE)), expression=shift),
+    value = _try_cast(
+        this=exp.Mul(this=_try_cast(this=digits, to=_decimal_type(FACT_SCALE)), expression=shift),
         to=_decimal_type(FACT_SCALE),
     )
     return value, valid
@@ -624,7 +630,7 @@ def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
         what = "a plain figure"
         if kind == "percent":
             pct_value, pct_ok = _figure(_drop_last(text, "%"), FACT_SCALE - 2)
-            pct_value = exp.TryCast(
+            pct_value = _try_cast(
                 this=exp.Mul(this=pct_value, expression=_number(Decimal("0.01"))),
                 to=_decimal_type(FACT_SCALE),
             )
@@ -654,7 +660,7 @@ def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
         )
         ok, what = exp.not_(_null(value)), "true or false"
     elif kind == "date":
-        value = exp.TryCast(this=text, to=exp.DataType.build("DATE"))
+        value = _try_cast(this=text, to=exp.DataType.build("DATE"))
         ok = _and_all(
             [
                 _matches(text, "[0-9]{4}-[0-9]{2}-[0-9]{2}"),
@@ -686,7 +692,7 @@ def _roles(spec: P.FactSpec, text: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
     whole = exp.In(this=text.copy(), expressions=[_str(a) for a, _ in pairs])
     inner = _case(
         (
-            exp.and_(_ends(text, "}"), exp.func("prefix", text.copy(), _str("{"))),
+            exp.and_(_ends(text, "}"), exp.StartsWith(this=text.copy(), expression=_str("{"))),
             exp.Substring(
                 this=text.copy(),
                 start=exp.Literal.number(2),
@@ -697,22 +703,23 @@ def _roles(spec: P.FactSpec, text: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
     )
     items = _case(
         (whole, exp.Array(expressions=[text.copy()])),
-        default=exp.func("string_split_regex", inner, _str(_ROLE_SPLIT)),
+        default=exp.RegexpSplit(this=inner, expression=_str(_ROLE_SPLIT)),
     )
-    names = exp.func("list_transform", items, exp.Lambda(this=name_of, expressions=[x.copy()]))
-    unnamed = exp.func(
-        "list_filter", names.copy(), exp.Lambda(this=_null(exp.column(x.copy())), expressions=[x.copy()])
+    # typed list nodes, not DuckDB's function names, so that the spark dialect prints Spark's
+    names = exp.Transform(this=items, expression=exp.Lambda(this=name_of, expressions=[x.copy()]))
+    unnamed = exp.ArrayFilter(
+        this=names.copy(), expression=exp.Lambda(this=_null(exp.column(x.copy())), expressions=[x.copy()])
     )
     tests: list[exp.Expr] = [
-        exp.EQ(this=exp.func("len", unnamed), expression=exp.Literal.number(0)),
+        exp.EQ(this=exp.ArraySize(this=unnamed), expression=exp.Literal.number(0)),
         exp.EQ(
-            this=exp.func("len", exp.func("list_distinct", names.copy())),
-            expression=exp.func("len", names.copy()),
+            this=exp.ArraySize(this=exp.ArrayDistinct(this=names.copy())),
+            expression=exp.ArraySize(this=names.copy()),
         ),
     ]
     for group in spec.exclusive:
-        held = exp.func("list_intersect", names.copy(), exp.Array(expressions=[_str(g) for g in group]))
-        tests.append(exp.LTE(this=exp.func("len", held), expression=exp.Literal.number(1)))
+        held = exp.ArrayIntersect(expressions=[names.copy(), exp.Array(expressions=[_str(g) for g in group])])
+        tests.append(exp.LTE(this=exp.ArraySize(this=held), expression=exp.Literal.number(1)))
     ok = _and_all(tests)
     return _case((ok.copy(), names), default=exp.Null()), ok
 

@@ -242,11 +242,16 @@ def _date(value: str | None) -> datetime.date | None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["python", "duckdb"]),
+    type=click.Choice(["python", "duckdb", "spark"]),
     default="python",
     show_default=True,
-    help="With --batch: python (the evaluator, every construct) or duckdb (the SQL back end; "
+    help="With --batch: python (the evaluator, every construct), duckdb or spark (the SQL back end; "
     ".csv, .parquet or .jsonl in and out).",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="With --engine spark: the Spark master (default local[*], every core of this machine).",
 )
 @LANG_OPTION
 def eval_command(
@@ -266,6 +271,7 @@ def eval_command(
     bom: bool,
     formula_guard: bool,
     engine: str,
+    spark_master: str | None,
     lang: str | None,
 ) -> None:
     """Evaluate one applicant (--facts) or a whole batch (--batch … -o …)."""
@@ -279,11 +285,13 @@ def eval_command(
         raise click.UsageError("--input-format goes with --batch")
     if engine != "python" and (batch is None or params is not None or interpret or is_stdin(batch)):
         raise click.UsageError(
-            "--engine duckdb goes with --batch FILE (not standard input), without --params or --interpret"
+            f"--engine {engine} goes with --batch FILE (not standard input), without --params or --interpret"
         )
+    if spark_master is not None and engine != "spark":
+        raise click.UsageError("--spark-master goes with --engine spark")
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
-    if engine == "duckdb" and batch is not None and output is not None:
-        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date))
+    if engine != "python" and batch is not None and output is not None:
+        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master))
     evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
         options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)

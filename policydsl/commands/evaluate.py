@@ -274,10 +274,18 @@ def test_files(
     return 1 if failed else 0
 
 
-def evaluate_batch_sql(policy: Path, source: Path, target: Path, date: datetime.date | None) -> int:
-    """`eval --batch FILE -o OUT --engine duckdb`: the SQL back end's query run on DuckDB.  Exit 1 when
-    the policy has errors or a construct the back end does not translate (S101), or when some row is
-    invalid (its own output row says why); 0 otherwise."""
+def evaluate_batch_sql(
+    policy: Path,
+    source: Path,
+    target: Path,
+    date: datetime.date | None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+) -> int:
+    """`eval --batch FILE -o OUT --engine duckdb|spark`: the SQL back end's query run on DuckDB or on
+    Spark (`spark_master`, default local mode).  Exit 1 when the policy has errors or a construct the
+    back end does not translate (S101), or when some row is invalid (its own output row says why); 0
+    otherwise."""
     from policydsl.codegen import sql
     from policydsl.codegen.evaluator import sql_query
     from policydsl.evaluation import sqlbatch
@@ -287,7 +295,7 @@ def evaluate_batch_sql(policy: Path, source: Path, target: Path, date: datetime.
         source.suffix.lower() not in sqlbatch.INPUT_SUFFIXES
         or target.suffix.lower() not in sqlbatch.OUTPUT_SUFFIXES
     ):
-        raise UsageProblem("--engine duckdb reads and writes .csv, .parquet or .jsonl files")
+        raise UsageProblem(f"--engine {engine} reads and writes .csv, .parquet or .jsonl files")
     if not source.is_file():
         raise UsageProblem(f"cannot read {source}")
     sink = Sink()
@@ -313,10 +321,16 @@ def evaluate_batch_sql(policy: Path, source: Path, target: Path, date: datetime.
         return sql_query(plan, src, Sink(), date, passthrough)
 
     try:
-        counted = sqlbatch.run_file(query_for, tuple(plan.facts), labels, forms, source, target)
+        if engine == "spark":
+            from policydsl.evaluation import sparkbatch
+
+            spark = sparkbatch.session(spark_master)
+            counted = sparkbatch.run_file(query_for, tuple(plan.facts), labels, forms, source, target, spark)
+        else:
+            counted = sqlbatch.run_file(query_for, tuple(plan.facts), labels, forms, source, target)
     except sqlbatch.BatchProblem as exc:
         raise UsageProblem(str(exc)) from None
     rows = sum(counted.values())
     parts = ", ".join(f"{counted[s]} {s}" for s in sql.STATUSES if counted.get(s))
-    echo(f"{rows} rows → {target} (duckdb): {parts or 'no rows'}")
+    echo(f"{rows} rows → {target} ({engine}): {parts or 'no rows'}")
     return 1 if counted.get(sql.INVALID) else 0
