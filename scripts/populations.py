@@ -3,7 +3,8 @@
 Each population grows from the policy's hand-made sample applicants (policies/samples/<name>.csv), whose
 values sit on and around the policy's thresholds: every generated applicant starts from one sample,
 takes some columns from another, moves its figures by up to a fifth either way, its dates by up to a
-year, and turns a few yes/no answers round.  A fixed seed makes the files the same on every run.
+year, and turns a few yes/no answers round; a quota whose selection a fact records keeps at most its
+count of applicants marked.  A fixed seed makes the files the same on every run.
 
     .venv/bin/python scripts/populations.py
 """
@@ -75,6 +76,15 @@ def population(
             break
         row["id"] = f"P{n:04d}"
         out.append(row)
+    # a quota whose selection a fact records: the authority selected at most its count, so the rows
+    # past it are not marked (a batch marking more is inconsistent input)
+    for measure in evaluator.plan.measures:
+        quota = measure.quota
+        if quota is None or quota.selected_by is None or quota.selected_by not in columns:
+            continue
+        marked = [row for row in out if row[quota.selected_by] == "true"]
+        for row in marked[quota.count :]:
+            row[quota.selected_by] = "false"
     return columns, out
 
 
