@@ -334,6 +334,17 @@ def test_a_division_without_an_exact_inverse_is_refused_not_rounded() -> None:
     assert row["m.amount"] == Decimal("2.53")  # 2.525 rounded half up, as the interpreter does
 
 
+def test_a_figure_finer_than_any_decimal_inside_a_condition_is_refused_not_an_engine_error() -> None:
+    # a rate of 1e-30% (scale 32) times a figure read at scale 10 needs DECIMAL(38, 42), which no
+    # engine has; inside a condition the expression's own scale is a truth's, so each figure's is checked
+    text = (
+        'policy "t" {}\nfact x "x": money >= 0\n'
+        'measure m "m" { award 1万 if (progressive x { 314万以下: 1e-30%, 超过 314万: 0% }) >= 1元 }\n'
+    )
+    with pytest.raises(sql.Refused, match="decimal places"):
+        sql.build(_plan(text))
+
+
 def test_bad_cells_make_their_row_invalid_naming_the_column() -> None:
     text = (
         'policy "t" {}\nfact x "投资额": money >= 0\nfact ok "合格": bool\nmeasure m "m" { award x if ok }\n'

@@ -96,6 +96,10 @@ def _try_cast(this: exp.Expr, to: exp.DataType) -> exp.TryCast:
 
 
 def _decimal_type(scale: int) -> exp.DataType:
+    # a figure anywhere in an expression (a rate inside a condition's band, say), not only the
+    # expression's own: no engine has a DECIMAL finer than its width
+    if scale > MAX_SCALE:
+        raise Refused(f"a figure with more than {MAX_SCALE} decimal places", None)
     return exp.DataType.build(f"DECIMAL(38, {scale})")
 
 
