@@ -426,3 +426,19 @@ def test_the_evaluation_date_ranges_over_the_validity_as_the_evaluators_count_it
     else:
         end = datetime.date.fromisoformat(last)
         assert on(end) and not on(end + datetime.timedelta(days=1))
+
+
+def test_a_duration_parameter_set_in_days_then_left_unset_is_not_checked_rather_than_a_crash() -> None:
+    # its versions are 70 days and an unknown in months: no one term holds both.  In a condition what
+    # reads it is "could not check" (P901); in an assumption it only widens the domain; never an
+    # exception out of the analysis
+    params = "param wait: duration {\n  from 2008-07-27 = 70天\n  from 2014-05-19 = unset\n}\n"
+    from policydsl.analysis.run import analyse
+
+    for text in (
+        f'policy "t" {{ issued 2020-01-01 }}\nfact start: date\n{params}'
+        'measure m "m" { award 1万 if since(start) > wait }\n',
+        f'policy "t" {{ issued 2020-01-01 }}\nfact start: date\n{params}'
+        'assume since(start) > wait\nmeasure m "m" { award 1万 }\n',
+    ):
+        analyse(model_of(text), text)

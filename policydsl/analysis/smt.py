@@ -959,6 +959,10 @@ def _ite_value(cond: Formula, then: Value, other: Value) -> Value:
         )
     if isinstance(then, DurationTerm) and isinstance(other, DurationTerm) and then.unit == other.unit:
         return DurationTerm(z3.If(cond, then.count, other.count), then.unit)
+    if any(isinstance(v, EnumTerm | DateTerm | DurationTerm) for v in (then, other)):
+        # a parameter's versions of different shapes (70天 from one day, unset, counted in months,
+        # from another): no one term holds both
+        raise Unsupported("a parameter whose versions are durations in different units")
     return z3.If(cond, then, other)
 
 
