@@ -1397,3 +1397,56 @@ def test_every_node_a_finding_can_point_at_has_its_position_in_the_plan(path: Pa
         assert all(c.span is not None and all(k.span is not None for k in c.conditions) for c in m.clauses)
         spans = m.applicants.spans if m.applicants is not None else ()
         assert all(text[s.start : s.end].startswith(("applicants", "适用")) for s in spans), spans
+
+
+# a generated policy, kept as the fuzzer found it: its quota of 0 at the largest award meets a budget
+# of 0万 on a measure whose requirements read a text fact
+_P610_TEXT_FACT = (
+    'policy "" {\n'
+    '  issuer "a，aaaa"\n'
+    '  issued 2030年11月27日\n'
+    '  valid from 1994年*月*日 until 1995-*-*\n'
+    '  source "\\\\a}"\n'
+    '  rounding fen half_up\n'
+    '}\n'
+    'kind 营收\n'
+    'kind os_42 "aaaaaa"\n'
+    'enum 投资额 { __import___33, pass, class_14 "" }\n'
+    'fact rt_67 "aaa": count 亩 >= 0亩\n'
+    'fact __class__ "aaaa＃": text\n'
+    'fact class_13 "a": percent >= 0% <= 100%\n'
+    'fact class "": percent >= 0%\n'
+    'fact class_63: date\n'
+    'fact def "": percent\n'
+    'fact sys_0 "#a\\"a#": bool\n'
+    'param 客户数量: percent = unset\n'
+    'measure await "" {\n'
+    '  applicants 营收\n'
+    '  require (since(class_63) 届满 10年) and (not ((621万 <= (88万) and >= (rt_67 * band rt_67 { 超过 0亩: 22万/亩, 超过 201.67亩: 41万/亩 })))) "aa%aa\'"\n'
+    '  require (sys_0) and (applicant == 营收) "aaaaaa"\n'
+    '  award class_0 "": unset cap 0万 cite ""\n'
+    '  exclude sys_0 "" cite ""\n'
+    '  prefer (0万) >= (0万) ""\n'
+    '  require sys_0 and (__class__ == __class__)\n'
+    '  quota 0 selected_by sys_0 cite ""\n'
+    '  group_cap 0万 per __class__ allocate proportional\n'
+    '  budget 0万 cite "aa"\n'
+    '}\n'
+    'combine added { all } cite "" ""\n'
+    'total_cap 0万 over { await } cite "aa"\n'
+    'acknowledge P201 { await } ""\n'
+    'pot class_1 "" 0万 each_year over { await } cite ""\n'
+    'base_applicant "" on 1990年1月1日 {\n'
+    '  given {  }\n'
+    '  with { 客户数量: 客户数量 }\n'
+    '}\n'
+)
+
+
+def test_a_quota_on_a_measure_whose_conditions_read_text_gives_no_exception(tmp_path: Path) -> None:
+    # P610 compares a quota at the largest award with the budget; a measure that pays on a text
+    # fact (which the solver cannot reason about) has nothing exact to compare, and the analysis
+    # goes on (it once stopped with the encoder's refusal)
+    path = tmp_path / "p610.policy"
+    path.write_text(_P610_TEXT_FACT, encoding="utf-8")
+    analyse(*load(path))

@@ -13,7 +13,7 @@ from typing import Any
 from policydsl import codes
 from policydsl.analysis.base import Context, Finding, measure_label
 from policydsl.analysis.boxes import plan_constant
-from policydsl.analysis.smt import Formula
+from policydsl.analysis.smt import Formula, SolverError, Unsupported
 from policydsl.analysis.witness import money_literal
 from policydsl.diagnostics import Note
 from policydsl.messages import Message, msg, text
@@ -523,9 +523,12 @@ class CapChecks:
                 count = m.quota.count
             if count is None:
                 return  # how many the text expects is not said: nothing to compare
-            fixed: list[Formula] = [enc.pays(m)]
-            if counting is not None:
-                fixed.append(enc.compare("==", enc.fact(counting), enc.real(1)))
+            try:
+                fixed: list[Formula] = [enc.pays(m)]
+                if counting is not None:
+                    fixed.append(enc.compare("==", enc.fact(counting), enc.real(1)))
+            except (Unsupported, SolverError):
+                return  # what makes the measure pay cannot be encoded: no exact comparison to make
             best = ctx.optimise(
                 partial(self._largest, m, fixed),
                 code=codes.P610,
