@@ -1477,8 +1477,11 @@ class PythonGenerator:
             func = self.namer.get("rank", measure.name, "rank_" + self.namer.safe(measure.name, "measure"))
             w = self.begin()
             with w.block("with decimal.localcontext(CONTEXT)"):
-                val = self.expr(quota.rank)
-                w.line(f"value = {val.code}")
+                with w.block("try"):
+                    val = self.expr(quota.rank)
+                    w.line(f"value = {val.code}")
+                with w.block("except Unset"):  # a rank the text leaves open: ranked as one not known
+                    w.line("value = None")
             w.line("return value if isinstance(value, Decimal) else None")
             self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
             # the facts are checked even when the rank reads none of them (a figure)
@@ -1500,7 +1503,10 @@ class PythonGenerator:
             func = self.namer.get("rank", "pot " + pot.name, "rank_pot_" + self.namer.safe(pot.name, "pot"))
             w = self.begin()
             with w.block("with decimal.localcontext(CONTEXT)"):
-                w.line(f"value = {self.expr(pot.rank).code}")
+                with w.block("try"):
+                    w.line(f"value = {self.expr(pot.rank).code}")
+                with w.block("except Unset"):  # a rank the text leaves open: ranked as one not known
+                    w.line("value = None")
             w.line("return value if isinstance(value, Decimal) else None")
             self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
             reads = self.fn.facts or re.search(r"\bf\b", "\n".join(w.lines))

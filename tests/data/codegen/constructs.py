@@ -2034,9 +2034,12 @@ def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
     revenue = f.get("revenue")
     need: set[str] = set()
     with decimal.localcontext(CONTEXT):
-        if revenue is None:
-            need.add("revenue")
-        value = revenue
+        try:
+            if revenue is None:
+                need.add("revenue")
+            value = revenue
+        except Unset:
+            value = None
     return value if isinstance(value, Decimal) else None
 
 

@@ -250,9 +250,12 @@ def rank_pot_fund(facts: Mapping[str, Any], p: Values) -> Decimal | None:
     score = f.get("score")
     need: set[str] = set()
     with decimal.localcontext(CONTEXT):
-        if score is None:
-            need.add("score")
-        value = score
+        try:
+            if score is None:
+                need.add("score")
+            value = score
+        except Unset:
+            value = None
     return value if isinstance(value, Decimal) else None
 
 
