@@ -23,13 +23,14 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import policydsl
-from policydsl.api import CompiledEvaluator
+from policydsl.api import CompiledEvaluator, compile_policy
 from policydsl.checking.pipeline import check_file, check_text
 from policydsl.codegen.python import GeneratedModule, Namer, PythonGenerator, generate
 from policydsl.codegen.writer import CodeWriter, Seq, literal, width
 from policydsl.commands.cli import main
 from policydsl.diagnostics import Sink
 from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.batch import Constraint
 from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan import nodes as P
 from tests.conftest import DATA, ROOT, golden
@@ -1195,3 +1196,53 @@ def test_the_optional_parts_of_a_total_are_passed_by_name() -> None:
     for func in (rt.combine_total, support.combine):
         params = inspect.signature(func).parameters
         assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in ("floors", "others", "labels"))
+
+
+# A ranking by a parameter the text leaves unset: the generated module once let Unset out of the
+# rank (and so out of the batch) where the interpreter ranks the applicant as not known.  Only such a
+# rank is guarded: one that cannot be unset is generated without a `try`.
+UNSET_RANK = """\
+policy "排序待定" { issuer "测试" issued 2022-01-01 }
+fact revenue "营业收入": money >= 0
+fact score "得分": number
+param weight "排序权重": number = unset
+measure open_rank "排序待定" {
+  award 1万
+  quota 1 rank weight * revenue
+}
+measure plain_rank "按收入排序" {
+  award 2万
+  quota 1 rank revenue
+}
+measure c "乙" { award ceiling 50% * revenue }
+pot p "资金池" 100万 each_year over { c } allocate ranked by weight * score
+"""
+
+
+def test_a_rank_by_an_unset_parameter_ranks_as_not_known(tmp_path: Path) -> None:
+    path = tmp_path / "unset_rank.policy"
+    path.write_text(UNSET_RANK, encoding="utf-8")
+    facts = {"revenue": "5万", "score": "3"}
+    ranks = []
+    for compiled in (False, True):
+        evaluator, sink = compile_policy(path, compiled=compiled)
+        assert evaluator is not None, [d.message for d in sink.diagnostics]
+        ranks.append(
+            {
+                (c.measure if isinstance(c, Constraint) else c.name): c.rank(facts)
+                for c in evaluator.constraints()
+                if c.rank is not None
+            }
+        )
+    interpreted, generated_ranks = ranks
+    assert generated_ranks == interpreted
+    assert generated_ranks["open_rank"] is None
+    assert generated_ranks["plain_rank"] == Decimal(50000)
+    assert generated_ranks["p"] is None
+    source = module_source(path)
+    bodies = {
+        name: re.split(r"\n(?=\S)", source.split(f"def {name}(", 1)[1])[0]
+        for name in ("rank_open_rank", "rank_plain_rank", "rank_pot_p")
+    }
+    assert "except Unset" in bodies["rank_open_rank"] and "except Unset" in bodies["rank_pot_p"]
+    assert "except Unset" not in bodies["rank_plain_rank"]

@@ -1468,6 +1468,18 @@ class PythonGenerator:
             prologue,
         )
 
+    def rank_value(self, w: CodeWriter, rank: P.Expr) -> None:
+        """`value = RANK`; guarded only when the rank may be unset (a parameter the text leaves open,
+        a table without a matching row…): such an applicant is ranked as one not known, as the
+        interpreter ranks it."""
+        if not self.may_raise(rank):
+            w.line(f"value = {self.expr(rank).code}")
+            return
+        with w.block("try"):
+            w.line(f"value = {self.expr(rank).code}")
+        with w.block("except Unset"):
+            w.line("value = None")
+
     def rank_funcs(self, out: CodeWriter) -> dict[str, str]:
         ranks: dict[str, str] = {}
         for measure in self.plan.measures:
@@ -1477,11 +1489,7 @@ class PythonGenerator:
             func = self.namer.get("rank", measure.name, "rank_" + self.namer.safe(measure.name, "measure"))
             w = self.begin()
             with w.block("with decimal.localcontext(CONTEXT)"):
-                with w.block("try"):
-                    val = self.expr(quota.rank)
-                    w.line(f"value = {val.code}")
-                with w.block("except Unset"):  # a rank the text leaves open: ranked as one not known
-                    w.line("value = None")
+                self.rank_value(w, quota.rank)
             w.line("return value if isinstance(value, Decimal) else None")
             self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
             # the facts are checked even when the rank reads none of them (a figure)
@@ -1503,10 +1511,7 @@ class PythonGenerator:
             func = self.namer.get("rank", "pot " + pot.name, "rank_pot_" + self.namer.safe(pot.name, "pot"))
             w = self.begin()
             with w.block("with decimal.localcontext(CONTEXT)"):
-                with w.block("try"):
-                    w.line(f"value = {self.expr(pot.rank).code}")
-                with w.block("except Unset"):  # a rank the text leaves open: ranked as one not known
-                    w.line("value = None")
+                self.rank_value(w, pot.rank)
             w.line("return value if isinstance(value, Decimal) else None")
             self.declare_used(w, 0, [("need", "need: set[str] = set()"), ("date", "date = None")])
             reads = self.fn.facts or re.search(r"\bf\b", "\n".join(w.lines))

@@ -2034,12 +2034,9 @@ def rank_platform(facts: Mapping[str, Any], p: Values) -> Decimal | None:
     revenue = f.get("revenue")
     need: set[str] = set()
     with decimal.localcontext(CONTEXT):
-        try:
-            if revenue is None:
-                need.add("revenue")
-            value = revenue
-        except Unset:
-            value = None
+        if revenue is None:
+            need.add("revenue")
+        value = revenue
     return value if isinstance(value, Decimal) else None
 
 

@@ -250,12 +250,9 @@ def rank_pot_fund(facts: Mapping[str, Any], p: Values) -> Decimal | None:
     score = f.get("score")
     need: set[str] = set()
     with decimal.localcontext(CONTEXT):
-        try:
-            if score is None:
-                need.add("score")
-            value = score
-        except Unset:
-            value = None
+        if score is None:
+            need.add("score")
+        value = score
     return value if isinstance(value, Decimal) else None
 
 
