@@ -37,6 +37,9 @@ CONVERTED = (
     "analysis/undetermined.py",
     "analysis/report.py",
     "render/report.py",
+    "evaluation/simulate.py",
+    "render/simulate.py",
+    "commands/simulate.py",
 )
 
 

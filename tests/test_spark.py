@@ -243,3 +243,14 @@ def test_api_decides_a_table_of_the_callers_session(spark: Any, tmp_path: Path) 
     policy = Path(__file__).resolve().parent.parent / "policies" / "jiangmen_special_fund.policy"
     with pytest.raises(PolicyError, match="S101"):
         decide_on_spark(policy, spark, table="enterprises")
+
+
+def test_simulate_on_spark_gives_the_figures_of_every_other_engine(spark: Any) -> None:
+    from tests.test_simulate import estimates_on, same_figures
+
+    population = (
+        Path(__file__).resolve().parent.parent / "policies" / "samples" / "shandong_platforms_population.csv"
+    )
+    on_spark = estimates_on("spark", population)
+    assert on_spark["estimates"][0]["engine"] == "spark"
+    assert same_figures(on_spark) == same_figures(estimates_on("python", population))

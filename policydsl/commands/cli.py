@@ -453,7 +453,7 @@ if __name__ == "__main__":
     "--population",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The applicants: .csv or .jsonl (.parquet with --engine duckdb).",
+    help="The applicants: .csv or .jsonl (.parquet with --engine auto, duckdb or spark).",
 )
 @click.option(
     "--compare",
@@ -467,7 +467,13 @@ if __name__ == "__main__":
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to the screen."
 )
-@click.option("--engine", type=click.Choice(["python", "duckdb"]), default="python", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "python", "duckdb", "spark"]),
+    default="auto",
+    show_default=True,
+    help="auto: DuckDB where the SQL back end translates the policy, else python (as eval --batch).",
+)
 @click.option("--date", "date_text", help="Evaluation date (validity, durations); default: today.")
 @LANG_OPTION
 def simulate_command(

@@ -19,7 +19,7 @@ from policydsl.evaluation import runtime as rt
 from policydsl.evaluation import simulate as sim
 from policydsl.evaluation.batch import PotShare
 from policydsl.files import atomic_output
-from policydsl.messages import default_lang
+from policydsl.messages import Lang, default_lang, msg
 from policydsl.plan.lower import lower
 from policydsl.render import simulate as show
 from policydsl.syntax.keywords import chinese_keywords
@@ -28,17 +28,32 @@ from policydsl.textsafety import json_safe
 INPUT_SUFFIXES = (".csv", ".jsonl")
 
 
-def _python(evaluator: PolicyEvaluator, policy: Path, population: Path, date: datetime.date | None) -> Any:
-    limits = evaluator.constraints()
-    budget = sim.budgets(evaluator.plan, evaluator.interpreter.literal)
-    outcomes = sim.python_outcomes(evaluator, population, date, limits)
-    pots = [c for c in limits if isinstance(c, PotShare)]
-    return sim.estimate(outcomes, evaluator.plan, budget, pots, engine="python", policy=str(policy))
+def _text(policy: Path) -> str:
+    return policy.read_text("utf-8", "replace")
 
 
-def _duckdb(policy: Path, population: Path, date: datetime.date | None) -> Any:
-    """The estimate on DuckDB; None (after a note on standard error) when the SQL back end does not
-    translate the policy, and the caller falls back to the Python engine."""
+ENGINES = ("auto", "python", "duckdb", "spark")
+
+
+def _python(
+    evaluator: PolicyEvaluator, policy: Path, population: Path, date: datetime.date | None, lang: Lang
+) -> Any:
+    return sim.run_python(
+        evaluator,
+        evaluator.plan,
+        evaluator.interpreter.literal,
+        evaluator.constraints(),
+        population,
+        date,
+        str(policy),
+        lang,
+    )
+
+
+def _sql(policy: Path, population: Path, date: datetime.date | None, engine: str, lang: Lang) -> Any:
+    """The estimate on DuckDB (`duckdb`, and `auto`) or Spark; None when the SQL back end does not
+    translate the policy and the caller falls back to the Python engine (after a note on standard
+    error, unless the engine was chosen by `auto`)."""
     from policydsl.codegen.evaluator import sql_query
     from policydsl.evaluation import sqlbatch
     from policydsl.evaluation.batch import column_names
@@ -50,10 +65,13 @@ def _duckdb(policy: Path, population: Path, date: datetime.date | None) -> Any:
         echo(errors_text(policy, sink.errors_only()), err=True)
         raise SystemExit(1)
     plan = lower(checked.model, checked.source.text)
-    if sql_query(plan, checked.source, sink, date) is None:
+    query = sql_query(plan, checked.source, sink, date, ("row", "id"))
+    if query is None:
+        if engine == "auto":
+            return None
         echo(errors_text(policy, sink.errors_only()), err=True)
-        note = "note: the SQL back end does not translate this policy; estimating with --engine python"
-        echo(f"{policy}: {note}", err=True)
+        note = msg("simulate.fallback", engine=engine)
+        echo(f"{policy}: {note.render(lang)}", err=True)
         return None
     interpreter = Interpreter(plan)
     labels = {
@@ -67,12 +85,22 @@ def _duckdb(policy: Path, population: Path, date: datetime.date | None) -> Any:
     def query_for(passthrough: tuple[str, ...]) -> Any:
         return sql_query(plan, src, Sink(), date, passthrough)
 
-    evaluator = PolicyEvaluator(plan)
-    limits = evaluator.constraints()
+    limits = PolicyEvaluator(plan).constraints()
+    limited = sim.limited_measures(limits)
+    extra = sim.before_columns(query.tree.named_selects, sorted(limited))
+    ran = "duckdb" if engine == "auto" else engine
     with tempfile.TemporaryDirectory() as folder:
         decided = Path(folder) / "decided.jsonl"
         try:
-            sqlbatch.run_file(query_for, tuple(plan.facts), labels, forms, population, decided)
+            if ran == "spark":
+                from policydsl.evaluation import sparkbatch
+
+                spark = sparkbatch.session()
+                sparkbatch.run_file(
+                    query_for, tuple(plan.facts), labels, forms, population, decided, spark, extra=extra
+                )
+            else:
+                sqlbatch.run_file(query_for, tuple(plan.facts), labels, forms, population, decided, extra)
         except sqlbatch.BatchProblem as exc:
             raise UsageProblem(str(exc)) from None
         outcomes = sim.decided_file_outcomes(decided, [m.name for m in plan.measures])
@@ -81,21 +109,28 @@ def _duckdb(policy: Path, population: Path, date: datetime.date | None) -> Any:
             plan,
             sim.budgets(plan, interpreter.literal),
             [c for c in limits if isinstance(c, PotShare)],
-            engine="duckdb",
+            engine=ran,
             policy=str(policy),
         )
-    estimate.limits_known = False
+    # the figures of the limits are known when the query gives every limited measure's result before them
+    estimate.limits_known = len(extra) == 2 * len(limited)
     return estimate, by_id
 
 
-def one(policy: Path, population: Path, date: datetime.date | None, engine: str) -> tuple[sim.Estimate, Any]:
-    if engine == "duckdb":
-        done = _duckdb(policy, population, date)
+def one(
+    policy: Path, population: Path, date: datetime.date | None, engine: str, lang: Lang = "en"
+) -> tuple[sim.Estimate, Any]:
+    """The estimate of one policy on `engine`; `auto` is DuckDB where the SQL back end translates the
+    policy, else Python (as `eval --batch` chooses)."""
+    if engine != "python":
+        done = _sql(policy, population, date, engine, lang)
         if done is not None:
             return done  # type: ignore[no-any-return]
+        if population.suffix.lower() == ".parquet":
+            raise UsageProblem(msg("simulate.parquet_needs_sql").render(lang))
     evaluator = build(policy, None)
     try:
-        return _python(evaluator, policy, population, date)  # type: ignore[no-any-return]
+        return _python(evaluator, policy, population, date, lang)  # type: ignore[no-any-return]
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None
 
@@ -112,33 +147,34 @@ def simulate(
 ) -> int:
     """Exit 0 with the figures printed or written (a budget exceeded is a figure, not a failure); 1
     when a policy has errors; 2 for a usage problem (the population's format or columns)."""
+    said: Lang = lang if lang in ("zh", "en") else default_lang(chinese_keywords(_text(policy)))  # type: ignore[assignment]
     if population.suffix.lower() not in INPUT_SUFFIXES and not (
-        engine == "duckdb" and population.suffix.lower() == ".parquet"
+        engine != "python" and population.suffix.lower() == ".parquet"
     ):
-        raise UsageProblem("--population takes a .csv or .jsonl file (.parquet with --engine duckdb)")
-    estimate, by_id = one(policy, population, date, engine)
+        raise UsageProblem(msg("simulate.population_format").render(said))
+    estimate, by_id = one(policy, population, date, engine, said)
     estimates = [estimate]
     comparison = None
     if other is not None:
-        second, second_by_id = one(other, population, date, engine)
+        second, second_by_id = one(other, population, date, engine, said)
         estimates.append(second)
         comparison = sim.compare(by_id, second_by_id)
     if lang not in ("zh", "en"):  # a policy with a Chinese title is read by Chinese drafters
         chinese = any("\u4e00" <= ch <= "\u9fff" for ch in estimate.title)
-        lang = "zh" if chinese else default_lang(chinese_keywords(policy.read_text("utf-8", "replace")))
+        lang = "zh" if chinese else said
     if fmt == "json":
         data: dict[str, Any] = {"estimates": [sim.estimate_json(e) for e in estimates]}
         if comparison is not None:
             data["comparison"] = sim.comparison_json(comparison)
         out = json_safe(json.dumps(data, ensure_ascii=False, indent=2)) + "\n"
     elif fmt == "html":
-        out = show.page(estimates, comparison, lang)
+        out = show.page(estimates, comparison, lang, date)
     else:
-        out = show.table(estimates, comparison, lang)
+        out = show.table(estimates, comparison, lang, date)
     if output is None:
         click.echo(out, nl=False)
     else:
         with atomic_output(output) as handle:
             handle.write(out.encode("utf-8"))
-        echo(f"estimate written to {output}")
+        echo(msg("simulate.written", path=str(output)).render(said))
     return 0

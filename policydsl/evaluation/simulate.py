@@ -13,7 +13,8 @@ from typing import Any
 import attrs
 
 from policydsl.evaluation import runtime as rt
-from policydsl.evaluation.batch import Evaluator, Limit, decide_batch
+from policydsl.evaluation.batch import Evaluator, Limit, PotShare, decide_batch
+from policydsl.messages import Lang, msg
 from policydsl.plan import nodes as P
 
 TOTAL = "total"
@@ -76,7 +77,9 @@ class Figures:
         else:
             self.eligible += 1
             self.undetermined += 1
-        if before is not None:
+        if (
+            before is not None and before != figure
+        ):  # a limit that leaves the result as it was changed nothing
             self.limited += 1
             was = before[1] if before[0] != rt.INELIGIBLE and before[1] is not None else Decimal(0)
             now = amount if status != rt.INELIGIBLE and amount is not None else Decimal(0)
@@ -234,6 +237,23 @@ def _status(o: Outcome) -> str:
 # ------------------------------------------------------------------ the engines
 
 
+def run_python(
+    evaluator: Evaluator,
+    plan: P.Plan,
+    literal: Any,
+    limits: Sequence[Limit],
+    population: Path,
+    date: datetime.date | None,
+    policy: str = "",
+    lang: Lang = "en",
+) -> tuple[Estimate, dict[str, Outcome]]:
+    """The estimate of `population` by the Python evaluator (`literal` works out the budgets), its
+    error rows in `lang`; runtime.InputError when its columns cannot be read."""
+    outcomes = python_outcomes(evaluator, population, date, list(limits), lang=lang)
+    pots = [c for c in limits if isinstance(c, PotShare)]
+    return estimate(outcomes, plan, budgets(plan, literal), pots, engine="python", policy=policy)
+
+
 def python_outcomes(
     evaluator: Evaluator,
     source: Path,
@@ -241,13 +261,16 @@ def python_outcomes(
     constraints: list[Limit],
     *,
     encoding: str | None = None,
+    lang: Lang = "en",
 ) -> Iterator[Outcome]:
-    """The outcome of every row of `source` by the Python evaluator with the batch's limits applied."""
-    for row in decide_batch(evaluator, source, date, constraints, encoding=encoding):
+    """The outcome of every row of `source` by the Python evaluator with the batch's limits applied;
+    an error row says why in `lang`."""
+    for row in decide_batch(evaluator, source, date, constraints, encoding=encoding, lang=lang):
         facts = row.facts or {}
         key = str(facts.get("id", facts.get("_id", row.number)))
         if row.decision is None:
-            yield Outcome(row.number, key, row.error or "unreadable", {}, (rt.INELIGIBLE, None))
+            error = row.error or msg("simulate.unreadable").render(lang)
+            yield Outcome(row.number, key, error, {}, (rt.INELIGIBLE, None))
             continue
         d = row.decision
         yield Outcome(
@@ -260,8 +283,26 @@ def python_outcomes(
         )
 
 
+# The SQL back end's columns with a limited measure's result before the quotas, group caps and pots
+STATUS_BEFORE, AMOUNT_BEFORE = ".status_before", ".amount_before"
+
+
+def limited_measures(limits: Sequence[Limit]) -> set[str]:
+    """The measures a quota, group cap or pot of the batch may change."""
+    names: set[str] = set()
+    for limit in limits:
+        names.update(limit.measures if isinstance(limit, PotShare) else (limit.measure,))
+    return names
+
+
+def before_columns(columns: Sequence[str], measures: Sequence[str]) -> list[str]:
+    """The columns among a query's output `columns` that give a measure's result before the limits."""
+    return [f"{m}{s}" for m in measures for s in (STATUS_BEFORE, AMOUNT_BEFORE) if f"{m}{s}" in columns]
+
+
 def decided_file_outcomes(path: Path, measures: Sequence[str]) -> Iterator[Outcome]:
-    """The outcomes in a JSON Lines file the DuckDB engine wrote (sqlbatch.run_file)."""
+    """The outcomes in a JSON Lines file an SQL engine wrote (sqlbatch.run_file, sparkbatch.run_file),
+    with each limited measure's result before the limits where the file has it."""
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             if not line.strip():
@@ -272,8 +313,13 @@ def decided_file_outcomes(path: Path, measures: Sequence[str]) -> Iterator[Outco
                 name: (str(record[f"{name}.status"]), _decimal(record.get(f"{name}.amount")))
                 for name in measures
             }
+            limited = {
+                name: (str(record[name + STATUS_BEFORE]), _decimal(record.get(name + AMOUNT_BEFORE)))
+                for name in measures
+                if record.get(name + STATUS_BEFORE) is not None
+            }
             total = (str(record.get("total_status")), _decimal(record.get("total_amount")))
-            yield Outcome(int(record["row"]), str(record["id"]), error or None, figures, total)
+            yield Outcome(int(record["row"]), str(record["id"]), error or None, figures, total, limited)
 
 
 def _decimal(value: Any) -> Decimal | None:

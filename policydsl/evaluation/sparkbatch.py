@@ -122,10 +122,12 @@ def decide_frame(
     frame: DataFrame,
     where: str = "the input",
     text: bool = True,
+    extra: Sequence[str] = (),
 ) -> DataFrame:
     """The decided rows of `frame` (columns named by `labels`: a fact's name, label or alias; an
     optional id column) as a DataFrame with the columns `eval --batch` writes, in input order by
-    `row`, amounts as text (`text`) or DECIMAL.  Nothing runs until the caller writes or collects it."""
+    `row`, amounts as text (`text`) or DECIMAL, then the query's columns `extra` names.  Nothing
+    runs until the caller writes or collects it."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -174,6 +176,7 @@ def decide_frame(
         out.append(_text(sql._col(f"{name}.amount"), text).as_(sql._id(f"{name}.amount")))
         out.append(sql._str(forms[name]).as_(sql._id(f"{name}.form")))
         out.append(words(sql._col(f"{name}.reasons")).as_(sql._id(f"{name}.reasons")))
+    out.extend(_text(sql._col(column), text).as_(sql._id(column)) for column in extra)
     select = exp.select(*out).from_(exp.Table(this=sql._id(_DECIDED)))
     return spark.sql(select.sql(dialect=DIALECT))
 
@@ -187,9 +190,11 @@ def run_file(
     target: Path,
     spark: SparkSession,
     table: str | None = None,
+    extra: Sequence[str] = (),
 ) -> dict[str, int]:
     """Decide every row of `source` (or of `table`) into the file `target` (.csv, .parquet or
-    .jsonl, written whole by this process); returns the number of rows of each total status."""
+    .jsonl, written whole by this process); returns the number of rows of each total status.
+    `extra`: further columns of the query's output to write (decide_frame)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -198,7 +203,7 @@ def run_file(
         raise BatchProblem("--engine spark writes .csv, .parquet or .jsonl files")
     frame = read_input(spark, source, table)
     decided = decide_frame(
-        query_for, facts, labels, forms, frame, str(source or table), out_suffix != ".parquet"
+        query_for, facts, labels, forms, frame, str(source or table), out_suffix != ".parquet", extra
     ).cache()
     try:
         # one file, written by one task: the rows numbered 1, 2, … in input order, as DuckDB's

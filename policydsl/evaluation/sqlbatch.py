@@ -83,11 +83,13 @@ def run_file(
     forms: Mapping[str, str],
     source: Path,
     target: Path,
+    extra: Sequence[str] = (),
 ) -> dict[str, int]:
     """Decide every row of `source` into `target` with the query `query_for(passthrough)` gives;
     returns the number of rows of each total status (invalid rows included).  `labels` maps every
     header a column may have (a fact's name, its label, an alias) to the fact; `forms` gives each
-    measure's payment form words."""
+    measure's payment form words; `extra` names further columns of the query's output written last,
+    as text (simulate reads a limited measure's `status_before` and `amount_before`)."""
     suffix, out_suffix = source.suffix.lower(), target.suffix.lower()
     if suffix not in INPUT_SUFFIXES or out_suffix not in OUTPUT_SUFFIXES:
         raise BatchProblem("--engine duckdb reads and writes .csv, .parquet or .jsonl files")
@@ -181,6 +183,7 @@ def run_file(
         out.append(_amount(sql._col(f"{name}.amount"), text).as_(sql._id(f"{name}.amount")))
         out.append(sql._str(forms[name]).as_(sql._id(f"{name}.form")))
         out.append(words(sql._col(f"{name}.reasons")).as_(sql._id(f"{name}.reasons")))
+    out.extend(_amount(sql._col(column), text).as_(sql._id(column)) for column in extra)
     select = exp.select(*out).from_(exp.Table(this=sql._id(decided))).order_by(sql._col("row"))
     fmt = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json"}[out_suffix]
     with tempfile.TemporaryDirectory(dir=target.parent) as folder:

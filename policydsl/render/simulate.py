@@ -3,73 +3,73 @@ charts drawn as inline SVG."""
 
 from __future__ import annotations
 
+import datetime
 import html
 from collections.abc import Sequence
 from decimal import Decimal
 
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.simulate import KINDS, Comparison, Estimate, Figures, histogram
+from policydsl.messages import Lang, Message, msg
 
-# Every word this module shows, in Chinese and English (one place; the message catalogue may take them).
-WORDS: dict[str, tuple[str, str]] = {
-    "heading": (
-        "测算：{title}（{rows} 户，{engine}）",
-        "Budget estimate: {title} ({rows} applicants, {engine})",
-    ),
-    "measure": ("措施", "Measure"),
-    "eligible": ("符合条件", "Eligible"),
-    "determined": ("金额确定", "Determined"),
-    "determined_sum": ("确定金额合计", "Determined amounts"),
-    "ceilings": ("仅知上限", "Ceiling only"),
-    "ceiling_sum": ("上限合计", "Sum of ceilings"),
-    "undetermined": ("无法确定", "Undetermined"),
-    "limited": ("名额/封顶/资金池调整", "Cut by quota, cap or pot"),
-    "limited_by": ("调减金额", "Cut by"),
-    "budget": ("预算", "Budget"),
-    "over": ("超出预算", "Over budget"),
-    "over_at_most": ("含上限超出", "Over with ceilings"),
-    "total": ("合计", "Total"),
-    "errors": ("无法测算的行：{n}", "Rows that could not be decided: {n}"),
-    "pot": ("资金池 {label}：总额 {total}，确定金额 {drawn}", "Pot {label}: {total}, determined {drawn}"),
-    "over_line": (
-        "{label}：确定金额 {spent} 超出预算 {budget} 共 {over}",
-        "{label}: determined amounts {spent} exceed the budget {budget} by {over}",
-    ),
-    "over_ceiling_line": (
-        "{label}：确定金额与上限合计 {spent} 可能超出预算 {budget} 共 {over}",
-        "{label}: determined amounts and ceilings {spent} may exceed the budget {budget} by {over}",
-    ),
-    "within": ("各项预算均未超出", "No budget is exceeded"),
-    "compare": ("版本对比：{a} → {b}", "Versions compared: {a} → {b}"),
-    "gainers": ("增加", "Gain"),
-    "losers": ("减少", "Lose"),
-    "newly_eligible": ("新符合条件", "Newly eligible"),
-    "no_longer_eligible": ("不再符合条件", "No longer eligible"),
-    "change_line": ("{kind}：{count} 户，变动合计 {sum}", "{kind}: {count}, change {sum}"),
-    "example": ("  {id}：{before} → {after}", "  {id}: {before} → {after}"),
-    "unmatched": ("仅在一个版本中出现的编号：{n}", "Ids found in one run only: {n}"),
-    "spend_chart": ("各措施支出与预算", "Spend and budget by measure"),
-    "award_chart": ("确定金额分布（合计）", "Distribution of determined awards (total)"),
-    "count": ("户数", "Applicants"),
-    "none": ("—", "—"),
+# Every word this module shows comes from the message catalogue (messages/catalog.toml, `simulate.*`).
+WORDS: dict[str, Message] = {
+    "measure": msg("simulate.measure"),
+    "eligible": msg("simulate.eligible"),
+    "determined": msg("simulate.determined"),
+    "determined_sum": msg("simulate.determined_sum"),
+    "ceilings": msg("simulate.ceilings"),
+    "ceiling_sum": msg("simulate.ceiling_sum"),
+    "undetermined": msg("simulate.undetermined"),
+    "limited": msg("simulate.limited"),
+    "limited_by": msg("simulate.limited_by"),
+    "budget": msg("simulate.budget"),
+    "over": msg("simulate.over"),
+    "total": msg("simulate.total"),
+    "within": msg("simulate.within"),
+    "gainers": msg("simulate.gainers"),
+    "losers": msg("simulate.losers"),
+    "newly_eligible": msg("simulate.newly_eligible"),
+    "no_longer_eligible": msg("simulate.no_longer_eligible"),
+    "spend_chart": msg("simulate.spend_chart"),
+    "award_chart": msg("simulate.award_chart"),
+    "none": msg("simulate.none"),
 }
 STATUS_WORDS = {
-    rt.DETERMINED: ("确定", "determined"),
-    rt.CEILING: ("上限", "ceiling"),
-    rt.UNDETERMINED: ("无法确定", "undetermined"),
-    rt.INELIGIBLE: ("不符合", "ineligible"),
+    rt.DETERMINED: msg("simulate.status_determined"),
+    rt.CEILING: msg("simulate.status_ceiling"),
+    rt.UNDETERMINED: msg("simulate.status_undetermined"),
+    rt.INELIGIBLE: msg("simulate.status_ineligible"),
 }
 
 
-def word(key: str, lang: str, **args: object) -> str:
-    zh, en = WORDS[key]
-    return (zh if lang == "zh" else en).format(**args)
+def word(key: str, lang: str) -> str:
+    return WORDS[key].render(_lang(lang))
+
+
+def _lang(lang: str) -> Lang:
+    return "zh" if lang == "zh" else "en"
+
+
+def said(message: Message, lang: str) -> str:
+    return message.render(_lang(lang))
 
 
 def money(value: Decimal | None, lang: str) -> str:
     if value is None:
         return word("none", lang)
-    return rt.yuan(value) if lang == "zh" else f"{value:,f} yuan"
+    return rt.yuan(value) if lang == "zh" else said(msg("simulate.yuan", amount=f"{value:,f}"), lang)
+
+
+def heading(e: Estimate, lang: str) -> str:
+    return said(msg("simulate.heading", title=e.title, rows=e.rows, engine=e.engine), lang)
+
+
+def date_line(date: datetime.date | None, lang: str) -> str:
+    """The evaluation date the figures were worked out on."""
+    if date is None:
+        return said(msg("simulate.no_date"), lang)
+    return said(msg("simulate.date", date=date.isoformat()), lang)
 
 
 COLUMNS = (
@@ -127,79 +127,71 @@ def budget_lines(e: Estimate, lang: str) -> list[str]:
     for f in [*e.measures.values(), e.total]:
         label = word("total", lang) if f is e.total else f.label
         if f.over is not None:
-            lines.append(
-                word(
-                    "over_line",
-                    lang,
-                    label=label,
-                    spent=money(f.determined_sum, lang),
-                    budget=money(f.budget, lang),
-                    over=money(f.over, lang),
-                )
+            over = msg(
+                "simulate.over_line",
+                label=label,
+                spent=money(f.determined_sum, lang),
+                budget=money(f.budget, lang),
+                over=money(f.over, lang),
             )
+            lines.append(said(over, lang))
         elif f.over_at_most is not None:
-            lines.append(
-                word(
-                    "over_ceiling_line",
-                    lang,
-                    label=label,
-                    spent=money(f.determined_sum + f.ceiling_sum, lang),
-                    budget=money(f.budget, lang),
-                    over=money(f.over_at_most, lang),
-                )
+            over = msg(
+                "simulate.over_ceiling_line",
+                label=label,
+                spent=money(f.determined_sum + f.ceiling_sum, lang),
+                budget=money(f.budget, lang),
+                over=money(f.over_at_most, lang),
             )
+            lines.append(said(over, lang))
     for label, (total, drawn) in e.pots.items():
-        lines.append(word("pot", lang, label=label, total=money(total, lang), drawn=money(drawn, lang)))
+        pot = msg("simulate.pot", label=label, total=money(total, lang), drawn=money(drawn, lang))
+        lines.append(said(pot, lang))
     return lines or [word("within", lang)]
 
 
 def _figure(status: str, amount: Decimal | None, lang: str) -> str:
-    zh, en = STATUS_WORDS.get(status, (status, status))
-    shown = zh if lang == "zh" else en
+    known = STATUS_WORDS.get(status)
+    shown = status if known is None else said(known, lang)
     return shown if amount is None or status == rt.INELIGIBLE else f"{shown} {money(amount, lang)}"
 
 
 def comparison_lines(c: Comparison, lang: str) -> list[str]:
     lines = []
     for kind in KINDS:
-        lines.append(
-            word(
-                "change_line",
-                lang,
-                kind=word(kind, lang),
-                count=c.counts[kind],
-                sum=money(c.sums[kind], lang),
-            )
+        change = msg(
+            "simulate.change_line", kind=WORDS[kind], count=c.counts[kind], sum=money(c.sums[kind], lang)
         )
+        lines.append(said(change, lang))
         for x in c.examples[kind]:
-            lines.append(
-                word(
-                    "example",
-                    lang,
-                    id=x.id,
-                    before=_figure(*x.before, lang),
-                    after=_figure(*x.after, lang),
-                )
+            example = msg(
+                "simulate.example", id=x.id, before=_figure(*x.before, lang), after=_figure(*x.after, lang)
             )
+            lines.append(said(example, lang))
     if c.unmatched:
-        lines.append(word("unmatched", lang, n=c.unmatched))
+        lines.append(said(msg("simulate.unmatched", n=c.unmatched), lang))
     return lines
 
 
-def table(estimates: Sequence[Estimate], comparison: Comparison | None, lang: str) -> str:
+def table(
+    estimates: Sequence[Estimate], comparison: Comparison | None, lang: str, date: datetime.date | None = None
+) -> str:
     """The estimates as text tables, the budget lines, and the comparison."""
     out: list[str] = []
     header = [word("measure", lang), *(word(c, lang) for c in COLUMNS)]
     for e in estimates:
-        out.append(word("heading", lang, title=e.title, rows=e.rows, engine=e.engine))
+        out.append(heading(e, lang))
+        out.append(date_line(date, lang))
         out.extend(_grid(header, _rows(e, lang)))
         if e.errors:
-            out.append(word("errors", lang, n=e.errors))
-            out.extend(f"  {i}: {text}" for i, text in e.error_examples)
+            out.append(said(msg("simulate.errors", n=e.errors), lang))
+            out.extend(
+                said(msg("simulate.error_row", id=i, error=text), lang) for i, text in e.error_examples
+            )
         out.extend(budget_lines(e, lang))
         out.append("")
     if comparison is not None and len(estimates) == 2:
-        out.append(word("compare", lang, a=estimates[0].policy, b=estimates[1].policy))
+        out.append(said(msg("simulate.compare", a=estimates[0].policy, b=estimates[1].policy), lang))
         out.extend(comparison_lines(comparison, lang))
     return "\n".join(out).rstrip() + "\n"
 
@@ -292,11 +284,16 @@ def _html_table(e: Estimate, lang: str) -> str:
     return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def page(estimates: Sequence[Estimate], comparison: Comparison | None, lang: str) -> str:
-    """One self-contained HTML page (no external requests): tables, budget lines, charts, comparison."""
-    title = word(
-        "heading", lang, title=estimates[0].title, rows=estimates[0].rows, engine=estimates[0].engine
-    )
+def page(
+    estimates: Sequence[Estimate],
+    comparison: Comparison | None,
+    lang: str,
+    date: datetime.date | None = None,
+    back: str | None = None,
+) -> str:
+    """One self-contained HTML page (no external requests): tables, budget lines, charts, comparison;
+    the evaluation `date`, and a link `back` to the policy's review page when the site holds it."""
+    title = heading(estimates[0], lang)
     parts = [
         "<!DOCTYPE html>",
         f'<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">',
@@ -304,16 +301,20 @@ def page(estimates: Sequence[Estimate], comparison: Comparison | None, lang: str
         "content=\"default-src 'none'; style-src 'unsafe-inline'\">",
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
     ]
+    if back is not None:
+        parts.append(f'<p><a href="{_e(back)}">← {_e(estimates[0].title)}</a></p>')
     for e in estimates:
-        parts.append(f"<h1>{_e(word('heading', lang, title=e.title, rows=e.rows, engine=e.engine))}</h1>")
+        parts.append(f"<h1>{_e(heading(e, lang))}</h1>")
+        parts.append(f'<p class="date">{_e(date_line(date, lang))}</p>')
         parts.append(_html_table(e, lang))
         if e.errors:
-            parts.append(f'<p class="over">{_e(word("errors", lang, n=e.errors))}</p>')
+            parts.append(f'<p class="over">{_e(said(msg("simulate.errors", n=e.errors), lang))}</p>')
         parts.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in budget_lines(e, lang)) + "</ul>")
         parts.append(f"<h2>{_e(word('spend_chart', lang))}</h2>{_spend_chart(e, lang)}")
         parts.append(f"<h2>{_e(word('award_chart', lang))}</h2>{_award_chart(e, lang)}")
     if comparison is not None and len(estimates) == 2:
-        parts.append(f"<h1>{_e(word('compare', lang, a=estimates[0].policy, b=estimates[1].policy))}</h1>")
+        compared = msg("simulate.compare", a=estimates[0].policy, b=estimates[1].policy)
+        parts.append(f"<h1>{_e(said(compared, lang))}</h1>")
         parts.append("<pre>" + _e("\n".join(comparison_lines(comparison, lang))) + "</pre>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
