@@ -21,6 +21,7 @@ from policydsl.commands.cli import main
 from policydsl.diagnostics import Severity, Sink
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.examples import first_day
+from policydsl.plan.lower import lower
 from policydsl.render.diagram import ROLES
 from policydsl.render.report import _source_folders, build_site, find_source, inline_svg, slug
 from tests.browser import BROWSER_ARGS, browser_api, chromium
@@ -608,3 +609,57 @@ def test_the_header_of_a_page_with_errors_is_the_plans_header(tmp_path: Path) ->
     for shown in ("某局", "某〔2024〕1号", "2024-01-02", "起始日期原文未定 至 2026-12-31", "第一条"):
         assert shown in header("good.html")
     assert "有效期起始日期原文未定" in (tmp_path / "site" / "good.html").read_text(encoding="utf-8")
+
+
+def test_each_policy_with_a_population_links_its_budget_estimate(site: Path) -> None:
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "<th>测算</th>" in index
+    for path in POLICIES.glob("*.policy"):
+        assert (POLICIES / "samples" / f"{path.stem}_population.csv").is_file()
+        href = f"simulate/{path.stem}.html"
+        estimate = (site / href).read_text(encoding="utf-8")
+        policy_page = (site / f"{path.stem}.html").read_text(encoding="utf-8")
+        assert f'href="{href}"' in index and f'<a class="estimate" href="{href}">' in policy_page
+        # evaluated on the sample applicants' day, said on both pages
+        checked = check_file(path, Sink())
+        assert checked.model is not None and checked.source is not None
+        day = first_day(lower(checked.model, checked.source.text))
+        when = f"评估日期 {day.isoformat()}" if day is not None else "评估日期未定"
+        assert when in estimate and when in policy_page
+        assert '<html lang="zh-CN">' in estimate and "测算：" in estimate and "<svg" in estimate
+        assert f'href="../{path.stem}.html"' in estimate
+        assert not re.search(r'\bsrc="|href="(?:https?:)?//|<script|<link', estimate)
+    # a policy with no population beside it gets no link
+    assert '<a class="estimate"' not in page(site) and not (site / "simulate" / "platform.html").exists()
+
+
+def test_report_takes_a_population_and_gives_its_estimate_in_english(tmp_path: Path) -> None:
+    from tests.test_simulate import POPULATION, SHENZHEN
+
+    population = tmp_path / "people.csv"
+    population.write_text(POPULATION, encoding="utf-8")
+    out = tmp_path / "site"
+    args = ["report", str(SHENZHEN), "-o", str(out), "--population", str(population), "--lang", "en"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    estimate = (out / "simulate" / f"{SHENZHEN.stem}.html").read_text(encoding="utf-8")
+    assert "Budget estimate:" in estimate and "(6 applicants, python)" in estimate
+    assert "Rows that could not be decided: 1" in estimate and "Evaluated on 2022-12-31" in estimate
+    policy_page = (out / f"{SHENZHEN.stem}.html").read_text(encoding="utf-8")
+    assert "people.csv 中 6 户（评估日期 2022-12-31）" in policy_page
+
+
+def test_a_population_that_cannot_be_used_is_said_on_the_page(tmp_path: Path) -> None:
+    from tests.test_simulate import SHENZHEN
+
+    population = tmp_path / "bad.csv"
+    population.write_text("id,colour\n1,red\n", encoding="utf-8")
+    out = tmp_path / "site"
+    result = CliRunner().invoke(
+        main, ["report", str(SHENZHEN), "-o", str(out), "--population", str(population)]
+    )
+    assert result.exit_code == 0, result.output
+    policy_page = (out / f"{SHENZHEN.stem}.html").read_text(encoding="utf-8")
+    assert "测算人群 bad.csv 无法使用" in policy_page and "colour" in policy_page
+    assert not (out / "simulate").exists()
+    assert "Traceback" not in result.output

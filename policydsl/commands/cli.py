@@ -386,15 +386,26 @@ def diagram_command(
     multiple=True,
     help="A folder holding the source documents the policies name (repeatable).",
 )
+@click.option(
+    "--population",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The applicants (.csv or .jsonl) every policy's budget estimate page runs over "
+    "(default: samples/NAME_population.csv beside each policy, when there is one).",
+)
 @LANG_OPTION
 def report_command(
-    files: tuple[Path, ...], output: Path, sources: tuple[Path, ...], lang: str | None
+    files: tuple[Path, ...],
+    output: Path,
+    sources: tuple[Path, ...],
+    population: Path | None,
+    lang: str | None,
 ) -> None:
     """Write a static, offline review site: the source text beside the clauses, diagrams, findings."""
     choose(lang)
     from policydsl.commands import render as command
 
-    sys.exit(command.report_command(policy_files(files), output, sources))
+    shown: Lang = "en" if lang == "en" else "zh"  # the estimate pages: Chinese first, --lang en too
+    sys.exit(command.report_command(policy_files(files), output, sources, population, shown))
 
 
 @main.command("fmt")

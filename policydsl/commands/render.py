@@ -14,6 +14,7 @@ from policydsl.commands.build import echo
 from policydsl.diagnostics import Severity, Sink, format_text
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.interpreter import Interpreter
+from policydsl.messages import Lang
 from policydsl.plan.lower import lower
 from policydsl.render.diagram import Diagram
 from policydsl.render.graphviz import FORMATS, RenderError, render_file
@@ -126,15 +127,23 @@ def diagram_command(
     return EXIT_OK
 
 
-def report_command(files: tuple[Path, ...], output: Path, sources: tuple[Path, ...]) -> int:
-    """Write the review site; exit 1 when a policy has errors (its page still shows them)."""
+def report_command(
+    files: tuple[Path, ...],
+    output: Path,
+    sources: tuple[Path, ...],
+    population: Path | None = None,
+    lang: Lang = "zh",
+) -> int:
+    """Write the review site; exit 1 when a policy has errors (its page still shows them).  Each
+    policy with a population (`population`, else samples/NAME_population.csv beside it) gets its
+    budget estimate page in `lang`."""
     if output.exists() and not output.is_dir():
         raise UsageProblem(f"the site is a folder; `{output}` is a file")
     for folder in sources:
         if not folder.is_dir():
             raise UsageProblem(f"--sources {folder}: not a folder")
     try:
-        pages, sink = build_site(list(files), output, sources)
+        pages, sink = build_site(list(files), output, sources, population, lang)
     except OSError as exc:
         raise UsageProblem(f"cannot write the site into {output}: {exc.strerror or exc}") from None
     for refused in (d for d in sink.diagnostics if d.code == codes.R101.id):

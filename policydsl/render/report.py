@@ -333,7 +333,8 @@ class Citations:
 @attrs.define
 class PageSummary:
     """What the index says of one policy: `file`, page `href`, `title`, `issuer`, `issued`, counts of
-    `measures`, findings by severity (`findings`), examples `passed`/`failed`, whether it `parsed`."""
+    `measures`, findings by severity (`findings`), examples `passed`/`failed`, whether it `parsed`,
+    its source document's name, and the href of its budget estimate page (`estimate`, "" when none)."""
 
     file: str
     href: str
@@ -346,6 +347,7 @@ class PageSummary:
     failed: int
     parsed: bool
     source: str
+    estimate: str = ""
 
 
 class PolicyPage:
@@ -394,6 +396,8 @@ class PolicyPage:
         self.refs: dict[int, FindingRef] = {}
         self.about: dict[str, list[FindingRef]] = {}
         self.link_findings()
+        # the budget estimate page over a population, when the site has one: (href, what it says)
+        self.estimate: tuple[str, str] | None = None
 
     # ------------------------------------------------------------------ findings, linked
     def ordered_findings(self) -> list[tuple[Diagnostic, str | None]]:
@@ -508,6 +512,11 @@ class PolicyPage:
             if header.cite:
                 rows.append(("依据", self.cites.link(header.cite, "#top", "政策")))
             rows.append(("原文", esc(self.text_name or header.source or "未注明")))
+        if self.estimate is not None:
+            href, line = self.estimate
+            label = esc(msg("simulate.link").render("zh"))
+            shown = f'<a class="estimate" href="{esc(href)}">{esc(line)}</a>' if href else esc(line)
+            rows.append((label, shown if href else f'<span class="error">{shown}</span>'))
         body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
         return f'<table class="facts">{body}</table>'
 
@@ -1043,6 +1052,7 @@ class PolicyPage:
             sum(1 for r in self.results if not r.passed),
             self.model is not None and not self.has_errors,
             self.text_name or "",
+            self.estimate[0] if self.estimate is not None else "",
         )
 
 
@@ -1097,6 +1107,7 @@ h2 {{ border-bottom: 2px solid #e5e7eb; padding-bottom: .2rem; margin-top: 2.5re
 small, .muted {{ color: #6b7280; font-weight: normal; }}
 code {{ font-family: "Noto Sans Mono CJK SC", ui-monospace, monospace; font-size: .9em; color: #374151; }}
 nav a {{ margin-right: 1rem; }}
+a.estimate {{ overflow-wrap: anywhere; }}
 table.facts th, table.data th, table.witness th {{ text-align: left; padding-right: 1rem; color: #374151;
   font-weight: 600; vertical-align: top; }}
 .split {{ display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1.5rem; }}
@@ -1184,15 +1195,20 @@ def index_html(pages: list[PageSummary]) -> str:
         findings = f"{f['error']} 错误 · {f['warning']} 警告 · {f['info']} 提示"
         examples = f"{p.passed} 通过 · {p.failed} 未通过" if p.passed or p.failed else "—"
         state = "" if p.parsed else ' <span class="badge fail">有错误</span>'
+        estimate = (
+            f'<a href="{esc(p.estimate)}">{esc(msg("simulate.link").render("zh"))}</a>' if p.estimate else "—"
+        )
         rows.append(
             f'<tr><td><a href="{esc(p.href)}">{esc(p.title)}</a>{state}<br><small>{esc(p.file)}</small></td>'
             f"<td>{esc(p.issuer)}</td><td>{esc(p.issued)}</td><td>{p.measures}</td><td>{findings}</td>"
-            f"<td>{examples}</td><td>{esc(p.source) or '—'}</td></tr>"
+            f"<td>{examples}</td><td>{esc(p.source) or '—'}</td><td>{estimate}</td></tr>"
         )
     table = (
         '<div class="wide"><table class="index"><thead><tr>'
         "<th>政策</th><th>发文机关</th><th>印发日期</th><th>措施</th><th>检查发现</th><th>示例</th><th>原文</th>"
-        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
+        f"<th>{esc(msg('simulate.link').render('zh'))}</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
     )
     head = f'<header><h1>政策审阅</h1><p class="muted">共 {len(pages)} 份政策。</p></header>'
     body = f"{head}\n{table}"
@@ -1229,11 +1245,53 @@ def read_sample(policy_file: Path) -> Sample | None:
     return Sample(name, value)
 
 
+def find_population(policy_file: Path, given: Path | None = None) -> Path | None:
+    """The population a policy's budget estimate runs over: the one `given`, else by convention
+    `samples/NAME_population.csv` in the policy's folder; None when there is none."""
+    if given is not None:
+        return given
+    path = policy_file.parent / "samples" / f"{policy_file.stem}_population.csv"
+    return path if path.is_file() else None
+
+
+def estimate_page(
+    policy_file: Path, plan: P.Plan, population: Path, back: str, lang: Lang
+) -> tuple[str, str]:
+    """The budget estimate page of `plan` over `population` by the Python engine, evaluated on the
+    sample applicants' day (examples.first_day), and the line the policy's page links it with;
+    runtime.InputError when the population cannot be used."""
+    from policydsl.api import PolicyEvaluator
+    from policydsl.evaluation import simulate as sim
+    from policydsl.render import simulate as show
+
+    day = first_day(plan)
+    evaluator = PolicyEvaluator(plan)
+    estimate, _ = sim.run_python(
+        evaluator,
+        plan,
+        evaluator.interpreter.literal,
+        evaluator.constraints(),
+        population,
+        day,
+        policy_file.name,
+        lang,
+    )
+    when = msg("simulate.date", date=day.isoformat()) if day is not None else msg("simulate.no_date")
+    line = msg("simulate.link_line", rows=estimate.rows, population=population.name, when=when)
+    return show.page([estimate], None, lang, day, back), line.render("zh")
+
+
 def build_site(
-    files: Iterable[Path], out: Path, source_dirs: Iterable[Path] = ()
+    files: Iterable[Path],
+    out: Path,
+    source_dirs: Iterable[Path] = (),
+    population: Path | None = None,
+    estimate_lang: Lang = "zh",
 ) -> tuple[list[PageSummary], Sink]:
     """Check each policy file and write its page and the index into `out`.  Returns what the index
-    lists and every diagnostic found (a file with errors still gets a page that shows them)."""
+    lists and every diagnostic found (a file with errors still gets a page that shows them).  A
+    policy with a population (`population`, else find_population's) gets its budget estimate page
+    `simulate/NAME.html` in `estimate_lang`, linked from its page and the index."""
     out.mkdir(parents=True, exist_ok=True)
     dirs = list(source_dirs)
     everything = Sink()
@@ -1263,6 +1321,18 @@ def build_site(
             path, checked.source, checked.model, sink.diagnostics, text, text_name, settled, sample
         )
         name = slug(path, taken) + ".html"
+        people = find_population(path, population)
+        if people is not None and built.plan is not None:
+            try:
+                shown, line = estimate_page(path, built.plan, people, f"../{name}", estimate_lang)
+            except rt.InputError as exc:
+                problem = "; ".join(exc.problems)
+                line = msg("simulate.unusable", population=people.name, problem=problem).render("zh")
+                built.estimate = ("", line)
+            else:
+                (out / "simulate").mkdir(exist_ok=True)
+                write_atomically(out / "simulate" / name, shown)
+                built.estimate = (f"simulate/{name}", line)
         write_atomically(out / name, built.render())
         summaries.append(built.summary(name))
     write_atomically(out / "index.html", index_html(summaries))
