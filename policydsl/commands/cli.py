@@ -14,6 +14,7 @@ from policydsl.checking.pipeline import check_file
 from policydsl.commands import evaluate as commands_eval
 from policydsl.commands.build import echo
 from policydsl.diagnostics import Severity, Sink, format_json, format_text
+from policydsl.evaluation.batch import COLUMN_CHOICES
 from policydsl.messages import Lang, choice_scope, choose, default_lang
 from policydsl.source import SourceFile
 from policydsl.syntax.keywords import chinese_keywords
@@ -205,6 +206,11 @@ def _date(value: str | None) -> datetime.date | None:
         raise click.BadParameter(f"`{value}` is not a date such as 2021-06-01") from None
 
 
+def _progress_mode(progress: bool | None) -> str:
+    """`--progress` (on), `--no-progress` (off), neither (auto: progress.MODES)."""
+    return "auto" if progress is None else "on" if progress else "off"
+
+
 @main.command("eval")
 @click.argument("policy", type=_POLICY)
 @click.option("--facts", type=_INPUT, help="One applicant: a JSON object of facts (`-`: standard input).")
@@ -253,6 +259,19 @@ def _date(value: str | None) -> datetime.date | None:
     metavar="URL",
     help="With --engine spark: the Spark master (default local[*], every core of this machine).",
 )
+@click.option(
+    "--columns",
+    type=click.Choice(COLUMN_CHOICES),
+    default="all",
+    show_default=True,
+    help="With --batch: amounts (statuses and amounts), reasons (and each measure's reasons) or all.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="With --batch: show progress on standard error (default: a bar on a terminal, otherwise a "
+    "plain line every 10 seconds of a long batch).",
+)
 @LANG_OPTION
 def eval_command(
     policy: Path,
@@ -272,6 +291,8 @@ def eval_command(
     formula_guard: bool,
     engine: str,
     spark_master: str | None,
+    columns: str,
+    progress: bool | None,
     lang: str | None,
 ) -> None:
     """Evaluate one applicant (--facts) or a whole batch (--batch … -o …)."""
@@ -291,10 +312,16 @@ def eval_command(
         raise click.UsageError("--spark-master goes with --engine spark")
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
     if engine != "python" and batch is not None and output is not None:
-        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master))
+        sys.exit(
+            commands_eval.evaluate_batch_sql(
+                policy, batch, output, date, engine, spark_master, columns, _progress_mode(progress)
+            )
+        )
     evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
-        options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)
+        options = commands_eval.BatchOptions(
+            encoding, bom, formula_guard, strict, columns, _progress_mode(progress)
+        )
         sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
     assert facts is not None
     sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt, strict))
