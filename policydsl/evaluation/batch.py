@@ -156,6 +156,12 @@ def detect_encoding(path: Path) -> str:
         if handle.read(3) == b"\xef\xbb\xbf":
             return "utf-8-sig"
         handle.seek(0)
+        while block := handle.read(1 << 20):  # an ASCII file (most CSV of figures) is UTF-8: said at once
+            if not block.isascii():
+                break
+        else:
+            return "utf-8"
+        handle.seek(0)
         foreign = False
         for _, line in physical_lines(handle, MAX_LINE_BYTES):
             if line is None or line.isascii():
@@ -202,12 +208,34 @@ def _header(cells: list[str], names: dict[str, str] | None, where: str) -> list[
     return keys
 
 
-def _csv_cells(text: str, line: int) -> tuple[list[str] | None, str | None]:
-    """The cells of one CSV line; a quote opened on a line must close on it."""
-    try:
+class _Lines:
+    """One CSV reader for the lines of a file, fed a line at a time (`cells`): its state starts afresh
+    at each line, so a line it cannot read leaves the next as readable as with a reader of its own."""
+
+    def __init__(self) -> None:
+        self.line: str | None = None
         # strict: a malformed quote is an error, not a field that runs on;
         # skipinitialspace: `a, "1,000万"` (written by hand) quotes its second cell
-        cells = next(csv.reader([text], strict=True, skipinitialspace=True), [])
+        self.reader = csv.reader(self, strict=True, skipinitialspace=True)
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line, self.line = self.line, None
+        if line is None:
+            raise StopIteration  # a quote still open at the end of the line: csv.Error
+        return line
+
+    def cells(self, text: str) -> list[str]:
+        self.line = text
+        return next(self.reader, [])
+
+
+def _csv_cells(text: str, line: int, lines: _Lines | None = None) -> tuple[list[str] | None, str | None]:
+    """The cells of one CSV line; a quote opened on a line must close on it."""
+    try:
+        cells = (lines or _Lines()).cells(text)
     except csv.Error as exc:
         if "field limit" in str(exc):
             return None, f"a cell is longer than {MAX_CELL_CHARS} characters (line {line})"
@@ -230,6 +258,7 @@ def read_rows(
     encoding = encoding or detect_encoding(path)
     is_csv = path.suffix.lower() == ".csv"
     names = column_names(specs)
+    lines = _Lines()
     with path.open("rb") as handle:
         keys: list[str] | None = None
         number = 0
@@ -248,7 +277,7 @@ def read_rows(
                 except UnicodeDecodeError:
                     error = f"line {line_number} is not {_ENCODING_NAMES.get(encoding, encoding)} text"
             if is_csv and keys is None:
-                cells = None if text is None else _csv_cells(text, line_number)[0]
+                cells = None if text is None else _csv_cells(text, line_number, lines)[0]
                 if cells is None:
                     raise rt.InputError([f"{path}: the header line cannot be read ({error or 'malformed'})"])
                 keys = _header(cells, names, str(path))
@@ -258,7 +287,7 @@ def read_rows(
             if error is not None or text is None:
                 yield number, None, error
             elif is_csv:
-                yield number, *_csv_row(text, line_number, keys or [])
+                yield number, *_csv_row(text, line_number, keys or [], lines)
             else:
                 yield number, *_json_row(text)
 
@@ -271,8 +300,10 @@ def encoding_name(encoding: str) -> str:
     return _ENCODING_NAMES.get(encoding.lower(), encoding)
 
 
-def _csv_row(text: str, line: int, keys: list[str]) -> tuple[dict[str, Any] | None, str | None]:
-    cells, error = _csv_cells(text, line)
+def _csv_row(
+    text: str, line: int, keys: list[str], lines: _Lines | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    cells, error = _csv_cells(text, line, lines)
     if cells is None:
         return None, error
     if len(cells) > len(keys):
@@ -528,6 +559,8 @@ def _row_out(
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Output columns that hold figures, which are numbers and never neutralised.
 _FIGURES = ("row", "total_amount")
+# Output columns that never hold text from the input: amounts, and statuses (one of four words).
+_NO_TEXT = (".amount", ".status", "total_status")
 
 
 def guard_formulas(record: dict[str, Any]) -> dict[str, Any]:
@@ -708,7 +741,7 @@ def run_batch(
     guarded = [
         i
         for i, c in enumerate(names)
-        if is_csv and formula_guard and c not in _FIGURES and not c.endswith(".amount")
+        if is_csv and formula_guard and c not in _FIGURES and not c.endswith(_NO_TEXT)
     ]
     try:
         with atomic_output(target) as raw:  # noqa: SIM117 (the text layer must close before the rename)
@@ -732,7 +765,8 @@ def run_batch(
                         record = _row_out(row.number, row.facts, row.decision, row.error)
                         cells = [record.get(c) for c in names]
                     if writer is not None:
-                        cells += [None] * (len(names) - len(cells))  # an error row's other cells are empty
+                        if len(cells) < len(names):  # an error row's other cells are empty
+                            cells += [None] * (len(names) - len(cells))
                         for i in guarded:
                             cell = cells[i]
                             if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):

@@ -18,21 +18,41 @@ _BAD = object()  # a cell that is not a value of its fact: the row is evaluated 
 _UNSEEN: dict[str, Any] = {}  # a key not met yet
 
 
+class _Same(dict[str, Any]):
+    """An id column's "conversions": every text is itself (the id is dropped afterwards)."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
 class Cells:
     """Each column's texts converted to its fact's values once per distinct text (`runtime.parse_fact`,
     the conversion the evaluator makes of a text), so that a batch's rows reach the evaluator as typed
     values and take its fast path.  A row with a cell that does not convert is left as read: the
     evaluator then reports every problem of the row, with the same words as for any text input.
-    `columns` holds, per key, the texts seen and their values (None: the key is no fact's)."""
+    `columns` holds, per key, the texts seen and what each is (a value, blank, not a value; None: the
+    key is no fact's); `values`, per key, only the texts that are values (and the id columns, read as
+    they are), for a row all of whose cells are known values."""
 
     def __init__(self, specs: Mapping[str, rt.FactSpec] | None) -> None:
         self.specs = specs or {}
         self.columns: dict[str, dict[str, Any] | None] = {}
+        self.values: dict[str, dict[str, Any]] = {key: _Same() for key in rt.ID_KEYS}
 
     def typed(self, facts: dict[str, Any]) -> dict[str, Any] | None:
         """`facts` with every text of a fact as its value, blank cells left out (as the evaluator
         counts them: not given) and the id left out (the evaluator ignores it); None when a cell is
         not a value of its fact."""
+        values = self.values
+        try:  # the common row: every cell a text already met, of a fact or an id
+            out = {key: values[key][raw] for key, raw in facts.items()}
+        except (KeyError, TypeError):  # a new text, a blank, a key of no fact, a JSON list
+            return self._typed(facts)
+        for key in rt.ID_KEYS:
+            out.pop(key, None)
+        return out
+
+    def _typed(self, facts: dict[str, Any]) -> dict[str, Any] | None:
         out: dict[str, Any] = {}
         columns = self.columns
         for key, raw in facts.items():
@@ -48,6 +68,8 @@ class Cells:
                 value = self._convert(key, raw)
                 if len(seen) < _DISTINCT:
                     seen[raw] = value
+                    if value is not _BLANK and value is not _BAD:
+                        self.values.setdefault(key, {})[raw] = value
             if value is _BLANK:
                 continue
             if value is _BAD:
