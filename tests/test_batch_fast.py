@@ -93,31 +93,27 @@ def test_rows_off_the_fast_path_are_counted_with_why() -> None:
 def test_the_summary_names_why_rows_left_the_fast_path(tmp_path: Path) -> None:
     policy = ROOT / "policies" / "baoan_industrial_internet.policy"
     source = SAMPLES / "baoan_industrial_internet_population.csv"
-    for lang, words in (
-        ("en", "300 of 300 rows decided on the full path"),
-        ("zh", "300 行中有 300 行走完整路径"),
-    ):
-        result = CliRunner().invoke(
-            main,
-            [
-                "eval",
-                str(policy),
-                "--batch",
-                str(source),
-                "-o",
-                str(tmp_path / "out.csv"),
-                "--date",
-                "2020-06-01",
-            ]
-            + ["--lang", lang],
-        )
+    out = str(tmp_path / "out.csv")
+    expected = {"en": "300 of 300 rows decided on the full path", "zh": "300 行中有 300 行走完整路径"}
+    for lang, words in expected.items():
+        args = [
+            "eval",
+            str(policy),
+            "--batch",
+            str(source),
+            "-o",
+            out,
+            "--date",
+            "2020-06-01",
+            "--lang",
+            lang,
+        ]
+        result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.output
         assert words in result.output
-    shandong = CliRunner().invoke(
-        main,
-        ["eval", str(SHANDONG), "--batch", str(SAMPLES / "shandong_platforms_population.csv")]
-        + ["-o", str(tmp_path / "out.csv"), "--date", "2020-06-01", "--lang", "en"],
-    )
+    population = str(SAMPLES / "shandong_platforms_population.csv")
+    args = ["eval", str(SHANDONG), "--batch", population, "-o", out, "--date", "2020-06-01", "--lang", "en"]
+    shandong = CliRunner().invoke(main, args)
     assert "full path" not in shandong.output  # every row on the fast path: nothing to say
 
 
@@ -164,13 +160,12 @@ def test_columns_choose_the_python_engines_output(tmp_path: Path, choice: str, s
         "python",
     )
     assert result.exit_code == 0, result.output
+    base = ["row", "id", "error", "total_status", "total_amount"]
+    measure = ["platform_award.status", "platform_award.amount"]
     expected = {
-        "amounts": ["row", "id", "error", "total_status", "total_amount"]
-        + ["platform_award.status", "platform_award.amount"],
-        "reasons": ["row", "id", "error", "total_status", "total_amount"]
-        + ["platform_award.status", "platform_award.amount", "platform_award.reasons"],
-        "all": ["row", "id", "error", "total_status", "total_amount", "payment_forms_note"]
-        + ["platform_award.status", "platform_award.amount", "platform_award.form", "platform_award.reasons"],
+        "amounts": [*base, *measure],
+        "reasons": [*base, *measure, "platform_award.reasons"],
+        "all": [*base, "payment_forms_note", *measure, "platform_award.form", "platform_award.reasons"],
     }[choice]
     assert output_columns(["platform_award"], choice) == expected
     if suffix == ".csv":
@@ -239,3 +234,44 @@ def test_a_terminal_gets_a_bar_with_the_total() -> None:
     shown.advance(100)
     shown.close()
     assert "100/200" in stream.getvalue() and "\r" in stream.getvalue()
+
+
+def sql_headers(choice: str) -> list[str]:
+    """The SQL engines' columns under `--columns choice` (they give the total's reasons, not the
+    payment forms' note)."""
+    base = ["row", "id", "error", "total_status", "total_amount"]
+    measure = ["platform_award.status", "platform_award.amount"]
+    if choice == "amounts":
+        return base + measure
+    if choice == "reasons":
+        return [*base, "total_reasons", *measure, "platform_award.reasons"]
+    return [*base, "total_reasons", *measure, "platform_award.form", "platform_award.reasons"]
+
+
+@pytest.mark.parametrize("choice", COLUMN_CHOICES)
+def test_columns_choose_the_duckdb_engines_output(tmp_path: Path, choice: str) -> None:
+    target = tmp_path / "out.csv"
+    source = SAMPLES / "shandong_platforms_population.csv"
+    result = run("eval", str(SHANDONG), "--batch", str(source), "-o", str(target), "--date", "2020-06-01",
+                 "--columns", choice, "--engine", "duckdb")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with target.open(encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == sql_headers(choice)
+    assert len(table) == 301
+
+
+def test_duckdb_progress_lines_when_standard_error_is_not_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress_module, "EVERY_SECONDS", 0.0)
+    source = SAMPLES / "shandong_platforms_population.csv"
+    target = str(tmp_path / "o.csv")
+    args = ["eval", str(SHANDONG), "--batch", str(source), "-o", target, "--engine", "duckdb", "--lang", "en"]
+    shown = CliRunner().invoke(main, [*args, "--progress"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stderr.splitlines()
+    assert any(line.startswith("300/300 rows (100%)") for line in lines), lines
+    assert lines[-1].startswith("300 rows done in")
+    hidden = CliRunner().invoke(main, [*args, "--no-progress"])
+    assert hidden.exit_code == 0 and hidden.stderr == ""

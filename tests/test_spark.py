@@ -243,3 +243,19 @@ def test_api_decides_a_table_of_the_callers_session(spark: Any, tmp_path: Path) 
     policy = Path(__file__).resolve().parent.parent / "policies" / "jiangmen_special_fund.policy"
     with pytest.raises(PolicyError, match="S101"):
         decide_on_spark(policy, spark, table="enterprises")
+
+
+def test_eval_engine_spark_writes_the_columns_chosen(spark: Any, tmp_path: Path) -> None:
+    source = _write_population(tmp_path)
+    outputs = {}
+    for engine in ("duckdb", "spark"):
+        target = tmp_path / f"{engine}.csv"
+        args = ["eval", str(SHANDONG), "--batch", str(source), "-o", str(target), "--engine", engine,
+                "--date", "2019-06-01", "--columns", "amounts"]  # fmt: skip
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output  # one row is invalid
+        outputs[engine] = _read(target)
+    assert outputs["spark"] == outputs["duckdb"]
+    assert list(outputs["spark"][0]) == [
+        "row", "id", "error", "total_status", "total_amount", "platform_award.status", "platform_award.amount"
+    ]  # fmt: skip

@@ -302,7 +302,8 @@ def evaluate_batch_sql(
     progress: str = "auto",
 ) -> int:
     """`eval --batch FILE -o OUT --engine duckdb|spark`: the SQL back end's query run on DuckDB or on
-    Spark (`spark_master`, default local mode).  Exit 1 when the policy has errors or a construct the
+    Spark (`spark_master`, default local mode), writing the `columns` chosen, with `progress`
+    (progress.MODES).  Exit 1 when the policy has errors or a construct the
     back end does not translate (S101), or when some row is invalid (its own output row says why); 0
     otherwise."""
     from policydsl.codegen import sql
@@ -339,14 +340,35 @@ def evaluate_batch_sql(
     def query_for(passthrough: tuple[str, ...]) -> Any:
         return sql_query(plan, src, Sink(), date, passthrough)
 
+    # the total: the input's lines (a Parquet file's rows are not counted beforehand)
+    rows_in = None if progress == "off" or source.suffix.lower() == ".parquet" else _rows_in(source)
     try:
         if engine == "spark":
             from policydsl.evaluation import sparkbatch
 
             spark = sparkbatch.session(spark_master)
-            counted = sparkbatch.run_file(query_for, tuple(plan.facts), labels, forms, source, target, spark)
+            counted = sparkbatch.run_file(
+                query_for,
+                tuple(plan.facts),
+                labels,
+                forms,
+                source,
+                target,
+                spark,
+                columns=columns,
+                progress=progress_for(progress, rows_in),
+            )
         else:
-            counted = sqlbatch.run_file(query_for, tuple(plan.facts), labels, forms, source, target)
+            counted = sqlbatch.run_file(
+                query_for,
+                tuple(plan.facts),
+                labels,
+                forms,
+                source,
+                target,
+                columns,
+                progress_for(progress, rows_in),
+            )
     except sqlbatch.BatchProblem as exc:
         raise UsageProblem(str(exc)) from None
     rows = sum(counted.values())

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Never, TextIO
 
@@ -14,6 +17,8 @@ from policydsl.messages import Lang, default_lang, msg
 # Without a terminal (a log, CI, a pipe), a plain line this often: often enough to show a long batch
 # is alive, rarely enough that a short one prints nothing.
 EVERY_SECONDS = 10.0
+# How often an engine that runs a query at a time (DuckDB, Spark) is asked how far it is.
+POLL_SECONDS = 0.5
 # How a progress choice is written: `auto` (a bar on a terminal, plain lines otherwise), `on` (the
 # same, and a last line even when the batch was quick), `off`.
 MODES = ("auto", "on", "off")
@@ -68,6 +73,13 @@ class Progress:
         if done > self.done:
             self.advance(done - self.done)
 
+    def set_total(self, total: int) -> None:
+        """The total, once known (an engine that counts the rows after reading them)."""
+        self.total = total
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -94,6 +106,38 @@ class Progress:
         self.stream.write(text.render(self.lang) + "\n")
         self.stream.flush()
         self.lines += 1
+
+
+@contextlib.contextmanager
+def polled(
+    progress: Progress | None, fraction: Callable[[], float | None], start: float, end: float
+) -> Iterator[None]:
+    """While the block runs (one engine query, a step of the batch from `start` to `end`, fractions
+    of the whole), a thread asks `fraction()` how far the query is (None: not known) every
+    POLL_SECONDS and moves `progress` to match; nothing without a progress or a total."""
+    if progress is None or not progress.total:
+        yield
+        return
+    total = progress.total
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(POLL_SECONDS):
+            try:
+                done = fraction()
+            except Exception:  # a query that ends as it is asked: no figure this time
+                done = None
+            if done is not None:
+                progress.reach(int(total * (start + (end - start) * min(max(done, 0.0), 1.0))))
+
+    watcher = threading.Thread(target=watch, name="policydsl-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        progress.reach(int(total * end))
 
 
 def _is_terminal(stream: TextIO) -> bool:
