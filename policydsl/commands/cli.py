@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -73,6 +75,24 @@ LANG_OPTION = click.option(
     help="The language of messages, findings and summaries (default: the file's keyword language, "
     "else the locale; also POLICYDSL_LANG).",
 )
+
+
+# Options `eval` and `simulate` share, declared once: the evaluation date, and the engine (each
+# command names the engines it runs on).
+DATE_OPTION = click.option(
+    "--date", "date_text", help="Evaluation date (validity, durations); default: today."
+)
+ENGINE_HELP = (
+    "python (the evaluator, every construct), duckdb or spark (the SQL back end; .csv, .parquet or "
+    ".jsonl in and out)."
+)
+
+
+def engine_option(
+    engines: tuple[str, ...], default: str = "python", help: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--engine`, one of `engines`."""
+    return click.option("--engine", type=click.Choice(engines), default=default, show_default=True, help=help)
 
 
 def file_lang(lang: str | None, source: SourceFile | None) -> Lang:
@@ -223,7 +243,7 @@ def _progress_mode(progress: bool | None) -> str:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where --batch results go."
 )
-@click.option("--date", "date_text", help="Evaluation date (validity, durations); default: today.")
+@DATE_OPTION
 @click.option("--explain", is_flag=True, help="Explain every figure.")
 @click.option(
     "--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed."
@@ -246,14 +266,7 @@ def _progress_mode(progress: bool | None) -> str:
     default=True,
     help="With --batch: quote CSV text cells a spreadsheet would run as formulas.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["python", "duckdb", "spark"]),
-    default="python",
-    show_default=True,
-    help="With --batch: python (the evaluator, every construct), duckdb or spark (the SQL back end; "
-    ".csv, .parquet or .jsonl in and out).",
-)
+@engine_option(("python", "duckdb", "spark"), help="With --batch: " + ENGINE_HELP)
 @click.option(
     "--spark-master",
     metavar="URL",
@@ -494,8 +507,8 @@ if __name__ == "__main__":
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to the screen."
 )
-@click.option("--engine", type=click.Choice(["python", "duckdb"]), default="python", show_default=True)
-@click.option("--date", "date_text", help="Evaluation date (validity, durations); default: today.")
+@engine_option(("python", "duckdb"))
+@DATE_OPTION
 @LANG_OPTION
 def simulate_command(
     policy: Path,
