@@ -275,3 +275,35 @@ def test_duckdb_progress_lines_when_standard_error_is_not_a_terminal(
     assert lines[-1].startswith("300 rows done in")
     hidden = CliRunner().invoke(main, [*args, "--no-progress"])
     assert hidden.exit_code == 0 and hidden.stderr == ""
+
+
+# Replacements for a cell of any kind: other spellings of values, blanks, and texts that are no value
+ODD_CELLS = st.sampled_from(
+    [
+        *("", " ", "abc", "150万", "１５０万", "1,000", "1,00", "-5", "0.5", "60%", "2020-01-31"),
+        *("2020-13-01", "true", "否", "national", "国家级", "none", "1e3", "NaN", "9" * 80),
+    ]
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_converting_cells_of_every_kind_once_changes_no_value_and_no_error_row(
+    tmp_path: Path, data: st.DataObject
+) -> None:
+    # Bao'an's facts are of every kind a cell holds: yes/no, enums, money, counts, with bounds
+    policy = ROOT / "policies" / "baoan_industrial_internet.policy"
+    with (SAMPLES / "baoan_industrial_internet_population.csv").open(encoding="utf-8", newline="") as handle:
+        header, *population = list(csv.reader(handle))
+    rows = []
+    for _ in range(data.draw(st.integers(1, 6))):
+        row = list(data.draw(st.sampled_from(population)))
+        for _ in range(data.draw(st.integers(0, 4))):
+            row[data.draw(st.integers(1, len(row) - 1))] = data.draw(ODD_CELLS)
+        rows.append(row)
+    rows += rows[:2]  # texts met again: read from what was converted
+    source = tmp_path / "rows.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
+    evaluator = compiled(policy)
+    assert as_batch(evaluator, source) == as_read(evaluator, source)
