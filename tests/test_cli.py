@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -145,7 +146,6 @@ def cases(tmp: Path) -> dict[str, dict[int, list[str | Path]]]:
         # the language server: 0 when the editor shuts it down, 1 when its input ends without a
         # shutdown request (the editor went away), 2 for a usage error (LSP_INPUT is what it reads)
         "lsp": {0: ["lsp"], 1: ["lsp"], 2: ["lsp", "--lang", "missing"]},
-
         "simulate": {
             0: ["simulate", SHANDONG, "--population", SHANDONG_POPULATION, "--date", "2019-06-01"],
             1: ["simulate", broken, "--population", SHANDONG_POPULATION],
@@ -313,3 +313,20 @@ def test_the_wheel_ships_the_grammar_the_license_and_py_typed(tmp_path: Path) ->
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
     lines = zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
     assert "License-Expression: Apache-2.0" in lines and "License-File: LICENSE" in lines
+
+
+def test_the_options_eval_and_simulate_share_are_declared_alike() -> None:
+    # `--date`, `--lang` and `--engine` are declared once (cli.DATE_OPTION, LANG_OPTION, engine_option):
+    # the two commands read them alike, and simulate's engines are engines of eval
+    def options(name: str) -> dict[str, click.Option]:
+        command = main.commands[name]
+        return {p.name: p for p in command.params if isinstance(p, click.Option) and p.name}
+
+    evaluate, simulate = options("eval"), options("simulate")
+    for name in ("date_text", "lang"):
+        assert evaluate[name].opts == simulate[name].opts
+        assert evaluate[name].help == simulate[name].help
+        assert evaluate[name].envvar == simulate[name].envvar
+    engines = {"eval": evaluate["engine"].type, "simulate": simulate["engine"].type}
+    assert isinstance(engines["eval"], click.Choice) and isinstance(engines["simulate"], click.Choice)
+    assert set(engines["simulate"].choices) <= set(engines["eval"].choices)

@@ -254,3 +254,19 @@ def test_simulate_on_spark_gives_the_figures_of_every_other_engine(spark: Any) -
     on_spark = estimates_on("spark", population)
     assert on_spark["estimates"][0]["engine"] == "spark"
     assert same_figures(on_spark) == same_figures(estimates_on("python", population))
+
+
+def test_eval_engine_spark_writes_the_columns_chosen(spark: Any, tmp_path: Path) -> None:
+    source = _write_population(tmp_path)
+    outputs = {}
+    for engine in ("duckdb", "spark"):
+        target = tmp_path / f"{engine}.csv"
+        args = ["eval", str(SHANDONG), "--batch", str(source), "-o", str(target), "--engine", engine,
+                "--date", "2019-06-01", "--columns", "amounts"]  # fmt: skip
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output  # one row is invalid
+        outputs[engine] = _read(target)
+    assert outputs["spark"] == outputs["duckdb"]
+    assert list(outputs["spark"][0]) == [
+        "row", "id", "error", "total_status", "total_amount", "platform_award.status", "platform_award.amount"
+    ]  # fmt: skip

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,6 +16,7 @@ from policydsl.checking.pipeline import check_file
 from policydsl.commands import evaluate as commands_eval
 from policydsl.commands.build import echo
 from policydsl.diagnostics import Severity, Sink, format_json, format_text
+from policydsl.evaluation.batch import COLUMN_CHOICES
 from policydsl.messages import Lang, choice_scope, choose, default_lang
 from policydsl.source import SourceFile
 from policydsl.syntax.keywords import chinese_keywords
@@ -72,6 +75,24 @@ LANG_OPTION = click.option(
     help="The language of messages, findings and summaries (default: the file's keyword language, "
     "else the locale; also POLICYDSL_LANG).",
 )
+
+
+# Options `eval` and `simulate` share, declared once: the evaluation date, and the engine (each
+# command names the engines it runs on).
+DATE_OPTION = click.option(
+    "--date", "date_text", help="Evaluation date (validity, durations); default: today."
+)
+ENGINE_HELP = (
+    "python (the evaluator, every construct), duckdb or spark (the SQL back end; .csv, .parquet or "
+    ".jsonl in and out)."
+)
+
+
+def engine_option(
+    engines: tuple[str, ...], default: str = "python", help: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--engine`, one of `engines`."""
+    return click.option("--engine", type=click.Choice(engines), default=default, show_default=True, help=help)
 
 
 def file_lang(lang: str | None, source: SourceFile | None) -> Lang:
@@ -205,6 +226,11 @@ def _date(value: str | None) -> datetime.date | None:
         raise click.BadParameter(f"`{value}` is not a date such as 2021-06-01") from None
 
 
+def _progress_mode(progress: bool | None) -> str:
+    """`--progress` (on), `--no-progress` (off), neither (auto: progress.MODES)."""
+    return "auto" if progress is None else "on" if progress else "off"
+
+
 @main.command("eval")
 @click.argument("policy", type=_POLICY)
 @click.option("--facts", type=_INPUT, help="One applicant: a JSON object of facts (`-`: standard input).")
@@ -217,7 +243,7 @@ def _date(value: str | None) -> datetime.date | None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where --batch results go."
 )
-@click.option("--date", "date_text", help="Evaluation date (validity, durations); default: today.")
+@DATE_OPTION
 @click.option("--explain", is_flag=True, help="Explain every figure.")
 @click.option(
     "--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed."
@@ -240,18 +266,24 @@ def _date(value: str | None) -> datetime.date | None:
     default=True,
     help="With --batch: quote CSV text cells a spreadsheet would run as formulas.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["python", "duckdb", "spark"]),
-    default="python",
-    show_default=True,
-    help="With --batch: python (the evaluator, every construct), duckdb or spark (the SQL back end; "
-    ".csv, .parquet or .jsonl in and out).",
-)
+@engine_option(("python", "duckdb", "spark"), help="With --batch: " + ENGINE_HELP)
 @click.option(
     "--spark-master",
     metavar="URL",
     help="With --engine spark: the Spark master (default local[*], every core of this machine).",
+)
+@click.option(
+    "--columns",
+    type=click.Choice(COLUMN_CHOICES),
+    default="all",
+    show_default=True,
+    help="With --batch: amounts (statuses and amounts), reasons (and each measure's reasons) or all.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="With --batch: show progress on standard error (default: a bar on a terminal, otherwise a "
+    "plain line every 10 seconds of a long batch).",
 )
 @LANG_OPTION
 def eval_command(
@@ -272,6 +304,8 @@ def eval_command(
     formula_guard: bool,
     engine: str,
     spark_master: str | None,
+    columns: str,
+    progress: bool | None,
     lang: str | None,
 ) -> None:
     """Evaluate one applicant (--facts) or a whole batch (--batch … -o …)."""
@@ -291,10 +325,16 @@ def eval_command(
         raise click.UsageError("--spark-master goes with --engine spark")
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
     if engine != "python" and batch is not None and output is not None:
-        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master))
+        sys.exit(
+            commands_eval.evaluate_batch_sql(
+                policy, batch, output, date, engine, spark_master, columns, _progress_mode(progress)
+            )
+        )
     evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
-        options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)
+        options = commands_eval.BatchOptions(
+            encoding, bom, formula_guard, strict, columns, _progress_mode(progress)
+        )
         sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
     assert facts is not None
     sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt, strict))
@@ -478,14 +518,12 @@ if __name__ == "__main__":
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to the screen."
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "python", "duckdb", "spark"]),
+@engine_option(
+    ("auto", "python", "duckdb", "spark"),
     default="auto",
-    show_default=True,
     help="auto: DuckDB where the SQL back end translates the policy, else python (as eval --batch).",
 )
-@click.option("--date", "date_text", help="Evaluation date (validity, durations); default: today.")
+@DATE_OPTION
 @LANG_OPTION
 def simulate_command(
     policy: Path,

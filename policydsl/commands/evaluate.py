@@ -25,10 +25,11 @@ from policydsl.evaluation.batch import (
     encoding_name,
     parse_json,
     run_batch,
-    stderr_progress,
 )
+from policydsl.evaluation.cells import slow_summary
 from policydsl.evaluation.examples import coverage_gaps, read_examples, run_example
 from policydsl.evaluation.interpreter import Coverage, Interpreter
+from policydsl.evaluation.progress import count_lines, progress_for
 from policydsl.files import spooled_stdin
 from policydsl.messages import default_lang, msg
 from policydsl.plan.lower import lower
@@ -141,13 +142,16 @@ def summary(decision: rt.Decision) -> str:
 @attrs.frozen
 class BatchOptions:
     """The batch command's options: the input's `encoding` (None: detected), a `bom` at the start of
-    CSV output, the `formula_guard` on CSV text cells, and `strict` (a key naming no fact is an error
-    row, not ignored)."""
+    CSV output, the `formula_guard` on CSV text cells, `strict` (a key naming no fact is an error
+    row, not ignored), the output `columns` (amounts, reasons, all) and the `progress` shown on
+    standard error (progress.MODES)."""
 
     encoding: str | None = None
     bom: bool = True
     formula_guard: bool = True
     strict: bool = False
+    columns: str = "all"
+    progress: str = "auto"
 
 
 def evaluate_batch(
@@ -177,6 +181,9 @@ def evaluate_batch(
     ignored: dict[str, int] = {}
     inconsistent: list[Inconsistent] = []
     lang = default_lang(evaluator.chinese)
+    slow: dict[str, int] = {}
+    passes = 2 if evaluator.constraints() else 1  # quotas, group caps and pots: a first pass plans them
+    shown = progress_for(options.progress, _rows_in(source) * passes if options.progress != "off" else None)
     try:
         # an unreadable header, an unknown column, or a group cap the policy leaves unset stops the
         # batch before any row
@@ -187,7 +194,7 @@ def evaluate_batch(
             target,
             date,
             evaluator.constraints(),
-            stderr_progress(),
+            shown,
             encoding=encoding,
             bom=options.bom,
             formula_guard=options.formula_guard,
@@ -195,6 +202,8 @@ def evaluate_batch(
             ignored=ignored,
             lang=lang,
             inconsistent=inconsistent,
+            columns=options.columns,
+            slow=slow,
         )
     except rt.InputError as exc:
         raise UsageProblem("; ".join(exc.problems)) from None
@@ -202,9 +211,17 @@ def evaluate_batch(
     for key, count in ignored.items():
         warn_unknown_keys(source, specs, [key], f" in {count} row{'s' if count > 1 else ''}")
     echo(f"{rows} rows evaluated into {target}: {rows - errors} decided, {errors} with errors")
+    if slow:
+        echo(slow_summary(slow, rows).render(lang))
     for item in inconsistent:
         echo(item.summary().render(lang))
     return 1 if errors else 0
+
+
+def _rows_in(source: Path) -> int:
+    """About how many rows `source` has (its lines, less a CSV's header): progress's total."""
+    lines = count_lines(source)
+    return max(lines - (source.suffix.lower() == ".csv"), 0)
 
 
 def evaluate_batch_input(
@@ -281,9 +298,12 @@ def evaluate_batch_sql(
     date: datetime.date | None,
     engine: str = "duckdb",
     spark_master: str | None = None,
+    columns: str = "all",
+    progress: str = "auto",
 ) -> int:
     """`eval --batch FILE -o OUT --engine duckdb|spark`: the SQL back end's query run on DuckDB or on
-    Spark (`spark_master`, default local mode).  Exit 1 when the policy has errors or a construct the
+    Spark (`spark_master`, default local mode), writing the `columns` chosen, with `progress`
+    (progress.MODES).  Exit 1 when the policy has errors or a construct the
     back end does not translate (S101), or when some row is invalid (its own output row says why); 0
     otherwise."""
     from policydsl.codegen import sql
@@ -320,14 +340,35 @@ def evaluate_batch_sql(
     def query_for(passthrough: tuple[str, ...]) -> Any:
         return sql_query(plan, src, Sink(), date, passthrough)
 
+    # the total: the input's lines (a Parquet file's rows are not counted beforehand)
+    rows_in = None if progress == "off" or source.suffix.lower() == ".parquet" else _rows_in(source)
     try:
         if engine == "spark":
             from policydsl.evaluation import sparkbatch
 
             spark = sparkbatch.session(spark_master)
-            counted = sparkbatch.run_file(query_for, tuple(plan.facts), labels, forms, source, target, spark)
+            counted = sparkbatch.run_file(
+                query_for,
+                tuple(plan.facts),
+                labels,
+                forms,
+                source,
+                target,
+                spark,
+                columns=columns,
+                progress=progress_for(progress, rows_in),
+            )
         else:
-            counted = sqlbatch.run_file(query_for, tuple(plan.facts), labels, forms, source, target)
+            counted = sqlbatch.run_file(
+                query_for,
+                tuple(plan.facts),
+                labels,
+                forms,
+                source,
+                target,
+                columns=columns,
+                progress=progress_for(progress, rows_in),
+            )
     except sqlbatch.BatchProblem as exc:
         raise UsageProblem(str(exc)) from None
     rows = sum(counted.values())

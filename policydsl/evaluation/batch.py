@@ -7,16 +7,17 @@ import datetime
 import decimal
 import io
 import json
-import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TextIO
+from typing import Any, BinaryIO, Protocol
 
 import attrs
 
 from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.cells import Cells, slow_why
+from policydsl.evaluation.progress import Progress
 from policydsl.files import atomic_output
 from policydsl.messages import Lang, Message, default_lang, msg, problem_message
 
@@ -155,6 +156,12 @@ def detect_encoding(path: Path) -> str:
         if handle.read(3) == b"\xef\xbb\xbf":
             return "utf-8-sig"
         handle.seek(0)
+        while block := handle.read(1 << 20):  # an ASCII file (most CSV of figures) is UTF-8: said at once
+            if not block.isascii():
+                break
+        else:
+            return "utf-8"
+        handle.seek(0)
         foreign = False
         for _, line in physical_lines(handle, MAX_LINE_BYTES):
             if line is None or line.isascii():
@@ -201,19 +208,41 @@ def _header(cells: list[str], names: dict[str, str] | None, where: str) -> list[
     return keys
 
 
-def _csv_cells(text: str, line: int) -> tuple[list[str] | None, str | None]:
-    """The cells of one CSV line; a quote opened on a line must close on it."""
-    try:
+class _Lines:
+    """One CSV reader for the lines of a file, fed a line at a time (`cells`): its state starts afresh
+    at each line, so a line it cannot read leaves the next as readable as with a reader of its own."""
+
+    def __init__(self) -> None:
+        self.line: str | None = None
         # strict: a malformed quote is an error, not a field that runs on;
         # skipinitialspace: `a, "1,000万"` (written by hand) quotes its second cell
-        cells = next(csv.reader([text], strict=True, skipinitialspace=True), [])
+        self.reader = csv.reader(self, strict=True, skipinitialspace=True)
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line, self.line = self.line, None
+        if line is None:
+            raise StopIteration  # a quote still open at the end of the line: csv.Error
+        return line
+
+    def cells(self, text: str) -> list[str]:
+        self.line = text
+        return next(self.reader, [])
+
+
+def _csv_cells(text: str, line: int, lines: _Lines | None = None) -> tuple[list[str] | None, str | None]:
+    """The cells of one CSV line; a quote opened on a line must close on it."""
+    try:
+        cells = (lines or _Lines()).cells(text)
     except csv.Error as exc:
         if "field limit" in str(exc):
             return None, f"a cell is longer than {MAX_CELL_CHARS} characters (line {line})"
         if "unexpected end of data" in str(exc):
             return None, f"a quote opened on line {line} is not closed on it (a cell cannot span lines)"
         return None, f"unreadable row on line {line}: {exc}"
-    if any(len(cell) > MAX_CELL_CHARS for cell in cells):
+    if len(text) > MAX_CELL_CHARS and any(len(cell) > MAX_CELL_CHARS for cell in cells):
         return None, f"a cell is longer than {MAX_CELL_CHARS} characters (line {line})"
     return cells, None
 
@@ -229,6 +258,7 @@ def read_rows(
     encoding = encoding or detect_encoding(path)
     is_csv = path.suffix.lower() == ".csv"
     names = column_names(specs)
+    lines = _Lines()
     with path.open("rb") as handle:
         keys: list[str] | None = None
         number = 0
@@ -247,7 +277,7 @@ def read_rows(
                 except UnicodeDecodeError:
                     error = f"line {line_number} is not {_ENCODING_NAMES.get(encoding, encoding)} text"
             if is_csv and keys is None:
-                cells = None if text is None else _csv_cells(text, line_number)[0]
+                cells = None if text is None else _csv_cells(text, line_number, lines)[0]
                 if cells is None:
                     raise rt.InputError([f"{path}: the header line cannot be read ({error or 'malformed'})"])
                 keys = _header(cells, names, str(path))
@@ -257,7 +287,7 @@ def read_rows(
             if error is not None or text is None:
                 yield number, None, error
             elif is_csv:
-                yield number, *_csv_row(text, line_number, keys or [])
+                yield number, *_csv_row(text, line_number, keys or [], lines)
             else:
                 yield number, *_json_row(text)
 
@@ -270,8 +300,10 @@ def encoding_name(encoding: str) -> str:
     return _ENCODING_NAMES.get(encoding.lower(), encoding)
 
 
-def _csv_row(text: str, line: int, keys: list[str]) -> tuple[dict[str, Any] | None, str | None]:
-    cells, error = _csv_cells(text, line)
+def _csv_row(
+    text: str, line: int, keys: list[str], lines: _Lines | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    cells, error = _csv_cells(text, line, lines)
     if cells is None:
         return None, error
     if len(cells) > len(keys):
@@ -381,11 +413,14 @@ def _plan(
     seen: dict[str, list[_Seen]] = {c.measure: [] for c in constraints}
     claims: dict[str, list[rt.Claim]] = {pot.name: [] for pot in pots}
     labels: dict[str, str] = {}
+    cells = Cells(specs)
     for number, facts, error in records:
         if facts is None or error:
             continue
         try:
-            decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
+            decision = evaluator.evaluate(
+                cells.typed(facts) or dict(facts), date, explain=False, strict=strict
+            )
         except rt.InputError:
             continue
         for pot in pots:
@@ -524,6 +559,8 @@ def _row_out(
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Output columns that hold figures, which are numbers and never neutralised.
 _FIGURES = ("row", "total_amount")
+# Output columns that never hold text from the input: amounts, and statuses (one of four words).
+_NO_TEXT = (".amount", ".status", "total_status")
 
 
 def guard_formulas(record: dict[str, Any]) -> dict[str, Any]:
@@ -570,12 +607,16 @@ def decide_batch(
     ignored: dict[str, int] | None = None,
     lang: Lang | None = None,
     inconsistent: list[Inconsistent] | None = None,
+    slow: dict[str, int] | None = None,
 ) -> Iterator[Decided]:
     """Every row of `source` decided, in order, with the limits across applicants applied (a first
     pass over the file plans them).  InputError when the header names no fact, at the first row.  An
-    error row's problems are in `lang` (None: the English texts of runtime.InputError.problems)."""
+    error row's problems are in `lang` (None: the English texts of runtime.InputError.problems).
+    Each column's texts are converted once (Cells), so that rows take a compiled evaluator's fast
+    path; a row decided on the full path instead is counted in `slow` under why (SLOW_WHY)."""
     encoding = encoding or detect_encoding(source)
     specs = fact_specs_of(evaluator)
+    cells = Cells(specs)
     with decimal.localcontext(rt.CONTEXT):  # group sums and shares are money: the exact context
         rows_in = read_rows(source, encoding, specs)
         planned = (
@@ -592,9 +633,14 @@ def decide_batch(
             reason_lang = lang or default_lang()
             error = "；".join(item.reason().render(reason_lang) for item in contradicted[number])
         if facts is not None and error is None:
+            typed = cells.typed(facts)
             try:
-                decision = evaluator.evaluate(dict(facts), date, explain=False, strict=strict)
-                limited = _apply(evaluator, decision, number, changes, dict(facts))
+                decision = evaluator.evaluate(typed or dict(facts), date, explain=False, strict=strict)
+                if slow is not None and decision.path != "fast" and typed is not None:
+                    why = slow_why(evaluator, date, typed, specs or {})
+                    slow[why] = slow.get(why, 0) + 1
+                if changes:
+                    limited = _apply(evaluator, decision, number, changes, dict(facts))
                 if ignored is not None:
                     for key in decision.ignored_keys:
                         ignored[key] = ignored.get(key, 0) + 1
@@ -606,6 +652,44 @@ def decide_batch(
         yield Decided(number, facts, decision, error, limited)
 
 
+# What `--columns` keeps of a batch's output (every engine): `amounts`, the statuses and amounts;
+# `reasons`, with each measure's reasons (and the total's where the engine gives them); `all`, with
+# the payment forms too (the default).
+COLUMN_CHOICES = ("amounts", "reasons", "all")
+_KEPT_ALWAYS = ("row", "id", "error", "total_status", "total_amount")
+
+
+def keeps_column(name: str, choice: str) -> bool:
+    """Whether the output column `name` (`row`, `total_amount`, `measure.status`, …) is written
+    under `--columns choice`."""
+    if choice == "all" or name in _KEPT_ALWAYS or name.endswith((".status", ".amount")):
+        return True
+    return choice == "reasons" and (name == "total_reasons" or name.endswith(".reasons"))
+
+
+def output_columns(measures: list[str], choice: str = "all") -> list[str]:
+    """The Python engine's output columns, in order, under `--columns choice`."""
+    columns = ["row", "id", "error", "total_status", "total_amount", "payment_forms_note"]
+    for name in measures:
+        columns += [f"{name}.status", f"{name}.amount", f"{name}.form", f"{name}.reasons"]
+    return [c for c in columns if keeps_column(c, choice)]
+
+
+def _amounts_cells(
+    number: int, facts: dict[str, Any] | None, decision: rt.Decision | None, error: str | None
+) -> list[Any]:
+    """A row's cells under `--columns amounts` (output_columns' order): statuses and amounts only,
+    so that a decision of the fast path builds no reasons for them."""
+    row_id = (facts or {}).get("id", (facts or {}).get("_id", number))
+    if decision is None:
+        return [number, row_id, error]
+    total = decision.total
+    cells = [number, row_id, error, total.status, None if total.amount is None else str(total.amount)]
+    for status, amount in decision.amounts.values():
+        cells += (status, None if amount is None else str(amount))
+    return cells
+
+
 def run_batch(
     evaluator: Evaluator,
     measures: list[str],
@@ -613,7 +697,7 @@ def run_batch(
     target: Path,
     date: datetime.date | None,
     constraints: list[Limit],
-    progress: TextIO | None = None,
+    progress: Progress | None = None,
     *,
     encoding: str | None = None,
     bom: bool = False,
@@ -622,6 +706,8 @@ def run_batch(
     ignored: dict[str, int] | None = None,
     lang: Lang | None = None,
     inconsistent: list[Inconsistent] | None = None,
+    columns: str = "all",
+    slow: dict[str, int] | None = None,
 ) -> tuple[int, int]:
     """Evaluate every row of `source` into `target` (.csv or .jsonl); returns (rows, rows with errors).
     The input's `encoding` is detected when not given (detect_encoding).  CSV output starts with a
@@ -632,10 +718,10 @@ def run_batch(
     each such row an error row (inconsistent input, its reason in `lang`) and is listed in
     `inconsistent`.  The output is written to a temporary file and renamed into place only when
     complete.  An error row's problems are in `lang` (None: the English texts of
-    runtime.InputError.problems)."""
-    columns = ["row", "id", "error", "total_status", "total_amount", "payment_forms_note"]
-    for name in measures:
-        columns += [f"{name}.status", f"{name}.amount", f"{name}.form", f"{name}.reasons"]
+    runtime.InputError.problems).  `columns` chooses the output columns (COLUMN_CHOICES); rows the
+    evaluator decided on its full path are counted in `slow` (decide_batch); `progress` is advanced
+    a row at a time and closed at the end."""
+    names = output_columns(measures, columns)
     decided = decide_batch(
         evaluator,
         source,
@@ -646,34 +732,63 @@ def run_batch(
         ignored=ignored,
         lang=lang,
         inconsistent=inconsistent,
+        slow=slow,
     )
     first = next(decided, None)  # an unknown column stops the batch before any output
     rows = errors = 0
     is_csv = target.suffix.lower() == ".csv"
-    with atomic_output(target) as raw:  # noqa: SIM117 (the text layer must close before the rename)
-        # backslashreplace: nothing read from the input can make a row unwritable
-        with io.TextIOWrapper(
-            raw, encoding="utf-8-sig" if is_csv and bom else "utf-8", errors="backslashreplace", newline=""
-        ) as out:
-            writer = csv.DictWriter(out, columns) if is_csv else None
-            if writer is not None:
-                writer.writeheader()
-            for row in _chain(first, decided):
-                number, facts, decision, error = row.number, row.facts, row.decision, row.error
-                rows += 1
-                errors += error is not None
-                record = _row_out(number, facts, decision, error)
+    # the cells a spreadsheet could run as a formula: text, never figures
+    guarded = [
+        i
+        for i, c in enumerate(names)
+        if is_csv and formula_guard and c not in _FIGURES and not c.endswith(_NO_TEXT)
+    ]
+    try:
+        with atomic_output(target) as raw:  # noqa: SIM117 (the text layer must close before the rename)
+            # backslashreplace: nothing read from the input can make a row unwritable
+            with io.TextIOWrapper(
+                raw,
+                encoding="utf-8-sig" if is_csv and bom else "utf-8",
+                errors="backslashreplace",
+                newline="",
+            ) as out:
+                writer = csv.writer(out) if is_csv else None
                 if writer is not None:
-                    if formula_guard:
-                        record = guard_formulas(record)
-                    writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
-                else:
-                    out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-                if progress is not None and rows % 1000 == 0:
-                    progress.write(f"\r{rows} rows…")
-                    progress.flush()
-    if progress is not None:
-        progress.write(f"\r{rows} rows done\n")
+                    writer.writerow(names)
+                for row in _chain(first, decided):
+                    rows += 1
+                    errors += row.error is not None
+                    if columns == "amounts":
+                        cells = _amounts_cells(row.number, row.facts, row.decision, row.error)
+                        record = None
+                    else:
+                        record = _row_out(row.number, row.facts, row.decision, row.error)
+                        cells = [record.get(c) for c in names]
+                    if writer is not None:
+                        if len(cells) < len(names):  # an error row's other cells are empty
+                            cells += [None] * (len(names) - len(cells))
+                        for i in guarded:
+                            cell = cells[i]
+                            if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+                                cells[i] = "'" + cell
+                        writer.writerow(cells)
+                    else:
+                        # an error row has no decision's keys, as in every JSON Lines output
+                        kept = (
+                            record
+                            if record is not None and columns == "all"
+                            else {
+                                c: v
+                                for c, v in zip(names, cells, strict=False)
+                                if record is None or c in record
+                            }
+                        )
+                        out.write(json.dumps(kept, ensure_ascii=False, default=str) + "\n")
+                    if progress is not None:
+                        progress.advance()
+    finally:
+        if progress is not None:
+            progress.close()
     return rows, errors
 
 
@@ -681,8 +796,3 @@ def _chain(first: Decided | None, rest: Iterator[Decided]) -> Iterator[Decided]:
     if first is not None:
         yield first
         yield from rest
-
-
-def stderr_progress() -> TextIO | None:
-    """Progress on standard error, only when it is a terminal."""
-    return sys.stderr if sys.stderr.isatty() else None

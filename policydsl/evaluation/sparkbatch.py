@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from policydsl.codegen import sql
+from policydsl.evaluation.batch import keeps_column
+from policydsl.evaluation.progress import Progress, polled
 from policydsl.evaluation.sqlbatch import _ID_KEYS, INPUT_SUFFIXES, OUTPUT_SUFFIXES, BatchProblem
 from policydsl.files import atomic_output
 
@@ -123,10 +125,12 @@ def decide_frame(
     where: str = "the input",
     text: bool = True,
     extra: Sequence[str] = (),
+    columns: str = "all",
 ) -> DataFrame:
     """The decided rows of `frame` (columns named by `labels`: a fact's name, label or alias; an
     optional id column) as a DataFrame with the columns `eval --batch` writes, in input order by
-    `row`, amounts as text (`text`) or DECIMAL, then the query's columns `extra` names.  Nothing
+    `row`, amounts as text (`text`) or DECIMAL, the `columns` chosen (batch.COLUMN_CHOICES), then the
+    query's columns `extra` names.  Nothing
     runs until the caller writes or collects it."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -176,6 +180,7 @@ def decide_frame(
         out.append(_text(sql._col(f"{name}.amount"), text).as_(sql._id(f"{name}.amount")))
         out.append(sql._str(forms[name]).as_(sql._id(f"{name}.form")))
         out.append(words(sql._col(f"{name}.reasons")).as_(sql._id(f"{name}.reasons")))
+    out = [column for column in out if keeps_column(column.alias_or_name, columns)]
     out.extend(_text(sql._col(column), text).as_(sql._id(column)) for column in extra)
     select = exp.select(*out).from_(exp.Table(this=sql._id(_DECIDED)))
     return spark.sql(select.sql(dialect=DIALECT))
@@ -191,10 +196,47 @@ def run_file(
     spark: SparkSession,
     table: str | None = None,
     extra: Sequence[str] = (),
+    columns: str = "all",
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Decide every row of `source` (or of `table`) into the file `target` (.csv, .parquet or
     .jsonl, written whole by this process); returns the number of rows of each total status.
-    `extra`: further columns of the query's output to write (decide_frame)."""
+    `extra`: further columns of the query's output to write (decide_frame).
+    `columns` chooses the output's columns (batch.COLUMN_CHOICES); `progress` follows the share of
+    Spark's tasks done while the file is written, and is closed."""
+    try:
+        return _run_file(
+            query_for, facts, labels, forms, source, target, spark, table, extra, columns, progress
+        )
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _tasks_done(spark: SparkSession) -> float | None:
+    """The share of the running stages' tasks that are done (None: no stage running)."""
+    tracker = spark.sparkContext.statusTracker()
+    done = total = 0
+    for stage in tracker.getActiveStageIds():
+        info = tracker.getStageInfo(stage)
+        if info is not None:
+            done, total = done + info.numCompletedTasks, total + info.numTasks
+    return done / total if total else None
+
+
+def _run_file(
+    query_for: Callable[[tuple[str, ...]], sql.SqlQuery],
+    facts: Sequence[str],
+    labels: Mapping[str, str],
+    forms: Mapping[str, str],
+    source: Path | None,
+    target: Path,
+    spark: SparkSession,
+    table: str | None,
+    extra: Sequence[str],
+    columns: str,
+    progress: Progress | None,
+) -> dict[str, int]:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -203,7 +245,7 @@ def run_file(
         raise BatchProblem("--engine spark writes .csv, .parquet or .jsonl files")
     frame = read_input(spark, source, table)
     decided = decide_frame(
-        query_for, facts, labels, forms, frame, str(source or table), out_suffix != ".parquet", extra
+        query_for, facts, labels, forms, frame, str(source or table), out_suffix != ".parquet", extra, columns
     ).cache()
     try:
         # one file, written by one task: the rows numbered 1, 2, … in input order, as DuckDB's
@@ -212,12 +254,13 @@ def run_file(
         with tempfile.TemporaryDirectory(dir=target.parent) as folder:
             written = Path(folder) / "out"
             writer = ordered.write.mode("overwrite")
-            if out_suffix == ".csv":
-                writer.option("header", "true").option("escape", '"').csv(str(written))
-            elif out_suffix == ".parquet":
-                writer.parquet(str(written))
-            else:
-                writer.option("ignoreNullFields", "false").json(str(written))
+            with polled(progress, lambda: _tasks_done(spark), 0.0, 1.0):
+                if out_suffix == ".csv":
+                    writer.option("header", "true").option("escape", '"').csv(str(written))
+                elif out_suffix == ".parquet":
+                    writer.parquet(str(written))
+                else:
+                    writer.option("ignoreNullFields", "false").json(str(written))
             with atomic_output(target) as handle:
                 for part in _parts(written):
                     with part.open("rb") as done:

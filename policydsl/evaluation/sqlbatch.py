@@ -15,6 +15,8 @@ import duckdb
 from sqlglot import exp
 
 from policydsl.codegen import sql
+from policydsl.evaluation.batch import keeps_column
+from policydsl.evaluation.progress import Progress, polled
 from policydsl.files import atomic_output
 
 INPUT_SUFFIXES = (".csv", ".parquet", ".jsonl")
@@ -84,12 +86,34 @@ def run_file(
     source: Path,
     target: Path,
     extra: Sequence[str] = (),
+    columns: str = "all",
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     """Decide every row of `source` into `target` with the query `query_for(passthrough)` gives;
     returns the number of rows of each total status (invalid rows included).  `labels` maps every
     header a column may have (a fact's name, its label, an alias) to the fact; `forms` gives each
     measure's payment form words; `extra` names further columns of the query's output written last,
-    as text (simulate reads a limited measure's `status_before` and `amount_before`)."""
+    as text (simulate reads a limited measure's `status_before` and `amount_before`); `columns`
+    chooses the output's columns (batch.COLUMN_CHOICES); `progress` follows DuckDB's own progress of
+    each step (read, decide, write) and is closed."""
+    try:
+        return _run_file(query_for, facts, labels, forms, source, target, extra, columns, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _run_file(
+    query_for: Any,
+    facts: Sequence[str],
+    labels: Mapping[str, str],
+    forms: Mapping[str, str],
+    source: Path,
+    target: Path,
+    extra: Sequence[str],
+    columns: str,
+    progress: Progress | None,
+) -> dict[str, int]:
     suffix, out_suffix = source.suffix.lower(), target.suffix.lower()
     if suffix not in INPUT_SUFFIXES or out_suffix not in OUTPUT_SUFFIXES:
         raise BatchProblem("--engine duckdb reads and writes .csv, .parquet or .jsonl files")
@@ -112,14 +136,20 @@ def run_file(
             exp.EQ(this=exp.var("sample_size"), expression=exp.Literal.number(-1)),
         )
     raw = "raw_input"
+
+    def how_far() -> float | None:
+        figure = con.query_progress()  # per cent of the running query; -1: not known
+        return None if figure < 0 else figure / 100
+
     try:
-        con.execute(
-            exp.Create(
-                this=exp.Table(this=sql._id(raw)),
-                kind="TABLE",
-                expression=exp.select(exp.Star()).from_(reader),
-            ).sql(dialect="duckdb")
-        )
+        with polled(progress, how_far, 0.0, 0.4):
+            con.execute(
+                exp.Create(
+                    this=exp.Table(this=sql._id(raw)),
+                    kind="TABLE",
+                    expression=exp.select(exp.Star()).from_(reader),
+                ).sql(dialect="duckdb")
+            )
     except duckdb.Error as exc:
         raise BatchProblem(f"{source}: cannot be read ({str(exc).splitlines()[0]})") from None
     described = con.execute(exp.Describe(this=exp.Table(this=sql._id(raw))).sql(dialect="duckdb")).fetchall()
@@ -168,11 +198,12 @@ def run_file(
     )
     query: sql.SqlQuery = query_for(("row", "id"))
     decided = "decided"
-    con.execute(
-        exp.Create(this=exp.Table(this=sql._id(decided)), kind="TABLE", expression=query.tree).sql(
-            dialect="duckdb"
+    with polled(progress, how_far, 0.4, 0.8):
+        con.execute(
+            exp.Create(this=exp.Table(this=sql._id(decided)), kind="TABLE", expression=query.tree).sql(
+                dialect="duckdb"
+            )
         )
-    )
     words = _words(query)
     text = out_suffix != ".parquet"
     out: list[exp.Expr] = [sql._col("row"), sql._col("id"), sql._col("error"), sql._col("total_status")]
@@ -183,6 +214,7 @@ def run_file(
         out.append(_amount(sql._col(f"{name}.amount"), text).as_(sql._id(f"{name}.amount")))
         out.append(sql._str(forms[name]).as_(sql._id(f"{name}.form")))
         out.append(words(sql._col(f"{name}.reasons")).as_(sql._id(f"{name}.reasons")))
+    out = [column for column in out if keeps_column(column.alias_or_name, columns)]
     out.extend(_amount(sql._col(column), text).as_(sql._id(column)) for column in extra)
     select = exp.select(*out).from_(exp.Table(this=sql._id(decided))).order_by(sql._col("row"))
     fmt = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json"}[out_suffix]
@@ -197,7 +229,8 @@ def run_file(
                 *([exp.CopyParameter(this=exp.var("HEADER"), expression=exp.true())] if fmt == "csv" else []),
             ],
         )
-        con.execute(copy.sql(dialect="duckdb"))
+        with polled(progress, how_far, 0.8, 1.0):
+            con.execute(copy.sql(dialect="duckdb"))
         with atomic_output(target) as handle, written.open("rb") as done:
             shutil.copyfileobj(done, handle)
     counted = (
