@@ -242,11 +242,12 @@ def _date(value: str | None) -> datetime.date | None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["python", "duckdb", "spark"]),
-    default="python",
+    type=click.Choice(["python", "duckdb", "spark", "auto"]),
+    default="auto",
     show_default=True,
     help="With --batch: python (the evaluator, every construct), duckdb or spark (the SQL back end; "
-    ".csv, .parquet or .jsonl in and out).",
+    ".csv, .parquet or .jsonl in and out); auto: duckdb when the policy translates and no option "
+    "needs python, else python with a line on standard error saying why.",
 )
 @click.option(
     "--spark-master",
@@ -283,18 +284,28 @@ def eval_command(
         raise click.UsageError("--batch needs -o FILE for the results")
     if input_format is not None and batch is None:
         raise click.UsageError("--input-format goes with --batch")
-    if engine != "python" and (batch is None or params is not None or interpret or is_stdin(batch)):
+    if engine not in ("python", "auto") and (
+        batch is None or params is not None or interpret or is_stdin(batch)
+    ):
         raise click.UsageError(
             f"--engine {engine} goes with --batch FILE (not standard input), without --params or --interpret"
         )
     if spark_master is not None and engine != "spark":
         raise click.UsageError("--spark-master goes with --engine spark")
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
-    if engine != "python" and batch is not None and output is not None:
-        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master))
+    options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)
+    if engine in ("duckdb", "spark") and batch is not None and output is not None:
+        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master, options))
+    if engine == "auto" and batch is not None and output is not None:
+        why = commands_eval.python_only(
+            batch, params=params, interpret=interpret, explain=explain, partial=partial, encoding=encoding
+        )
+        code = commands_eval.evaluate_batch_auto(
+            policy, batch, input_format, output, date, options, why, params, interpret
+        )
+        sys.exit(code)
     evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
-        options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)
         sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
     assert facts is not None
     sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt, strict))

@@ -10,17 +10,16 @@ from typing import Any
 
 import click
 
+from policydsl import codes
 from policydsl.api import PolicyEvaluator
-from policydsl.checking.pipeline import check_file, errors_text
+from policydsl.checking.pipeline import errors_text
 from policydsl.commands.build import echo
-from policydsl.commands.evaluate import UsageProblem, build
-from policydsl.diagnostics import Sink
+from policydsl.commands.evaluate import UsageProblem, build, prepare_sql
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation import simulate as sim
 from policydsl.evaluation.batch import PotShare
 from policydsl.files import atomic_output
 from policydsl.messages import default_lang
-from policydsl.plan.lower import lower
 from policydsl.render import simulate as show
 from policydsl.syntax.keywords import chinese_keywords
 from policydsl.textsafety import json_safe
@@ -39,40 +38,33 @@ def _python(evaluator: PolicyEvaluator, policy: Path, population: Path, date: da
 def _duckdb(policy: Path, population: Path, date: datetime.date | None) -> Any:
     """The estimate on DuckDB; None (after a note on standard error) when the SQL back end does not
     translate the policy, and the caller falls back to the Python engine."""
-    from policydsl.codegen.evaluator import sql_query
     from policydsl.evaluation import sqlbatch
-    from policydsl.evaluation.batch import column_names
     from policydsl.evaluation.interpreter import Interpreter
 
-    sink = Sink()
-    checked = check_file(policy, sink)
-    if checked.model is None or checked.source is None or sink.has_errors:
+    prepared, sink, _ = prepare_sql(policy, date)
+    if prepared is None:
         echo(errors_text(policy, sink.errors_only()), err=True)
-        raise SystemExit(1)
-    plan = lower(checked.model, checked.source.text)
-    if sql_query(plan, checked.source, sink, date) is None:
-        echo(errors_text(policy, sink.errors_only()), err=True)
+        if any(d.code != codes.S101.id for d in sink.errors_only()):
+            raise SystemExit(1)
         note = "note: the SQL back end does not translate this policy; estimating with --engine python"
         echo(f"{policy}: {note}", err=True)
         return None
+    plan = prepared.plan
     interpreter = Interpreter(plan)
-    labels = {
-        header: plan.aliases.get(key, key)
-        for header, key in (column_names(interpreter.specs) or {}).items()
-        if key in plan.facts or key in plan.aliases
-    }
-    forms = {m.name: rt.form_words(m.forms) for m in plan.measures}
-    src = checked.source
-
-    def query_for(passthrough: tuple[str, ...]) -> Any:
-        return sql_query(plan, src, Sink(), date, passthrough)
-
     evaluator = PolicyEvaluator(plan)
     limits = evaluator.constraints()
     with tempfile.TemporaryDirectory() as folder:
         decided = Path(folder) / "decided.jsonl"
         try:
-            sqlbatch.run_file(query_for, tuple(plan.facts), labels, forms, population, decided)
+            sqlbatch.run_file(
+                prepared.query_for,
+                prepared.facts,
+                prepared.labels,
+                prepared.forms,
+                population,
+                decided,
+                notes=prepared.notes,
+            )
         except sqlbatch.BatchProblem as exc:
             raise UsageProblem(str(exc)) from None
         outcomes = sim.decided_file_outcomes(decided, [m.name for m in plan.measures])

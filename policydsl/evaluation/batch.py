@@ -511,12 +511,13 @@ def _row_out(
     if decision is not None:
         out["total_status"] = decision.total.status
         out["total_amount"] = None if decision.total.amount is None else str(decision.total.amount)
+        out["total_reasons"] = "；".join(decision.total.reasons)
+        out["payment_forms_note"] = rt.forms_note(decision.measures.values())
         for name, m in decision.measures.items():
             out[f"{name}.status"] = m.status
             out[f"{name}.amount"] = None if m.amount is None else str(m.amount)
             out[f"{name}.form"] = rt.form_words(m.forms)
             out[f"{name}.reasons"] = "；".join(m.reasons)
-        out["payment_forms_note"] = rt.forms_note(decision.measures.values())
     return out
 
 
@@ -633,7 +634,8 @@ def run_batch(
     `inconsistent`.  The output is written to a temporary file and renamed into place only when
     complete.  An error row's problems are in `lang` (None: the English texts of
     runtime.InputError.problems)."""
-    columns = ["row", "id", "error", "total_status", "total_amount", "payment_forms_note"]
+    # the columns of every engine, in this order (sqlbatch.output_columns)
+    columns = ["row", "id", "error", "total_status", "total_amount", "total_reasons", "payment_forms_note"]
     for name in measures:
         columns += [f"{name}.status", f"{name}.amount", f"{name}.form", f"{name}.reasons"]
     decided = decide_batch(
