@@ -208,7 +208,9 @@ def _date(value: str | None) -> datetime.date | None:
 @main.command("eval")
 @click.argument("policy", type=_POLICY)
 @click.option("--facts", type=_INPUT, help="One applicant: a JSON object of facts (`-`: standard input).")
-@click.option("--batch", type=_INPUT, help="Many applicants: .csv or .jsonl (`-`: standard input).")
+@click.option(
+    "--batch", type=_INPUT, help="Many applicants: .csv, .jsonl, .xlsx or .parquet (`-`: standard input)."
+)
 @click.option(
     "--input-format",
     type=click.Choice(["csv", "jsonl"]),
@@ -294,21 +296,48 @@ def eval_command(
         raise click.UsageError("--spark-master goes with --engine spark")
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
     options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)
-    if engine in ("duckdb", "spark") and batch is not None and output is not None:
+    if batch is not None and output is not None:
+        with commands_eval.readable(batch) as readable:  # an .xlsx sheet as CSV text cells
+            _eval_batch(policy, readable, input_format, output, date, options, engine, spark_master,
+                        params=params, interpret=interpret, explain=explain, partial=partial)  # fmt: skip
+    assert facts is not None
+    evaluator = commands_eval.build(policy, params, interpret)
+    sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt, strict))
+
+
+def _eval_batch(
+    policy: Path,
+    batch: Path,
+    input_format: str | None,
+    output: Path,
+    date: datetime.date,
+    options: commands_eval.BatchOptions,
+    engine: str,
+    spark_master: str | None,
+    *,
+    params: Path | None,
+    interpret: bool,
+    explain: bool,
+    partial: bool,
+) -> None:
+    """`eval --batch` on the engine chosen (`auto`: commands/evaluate.py's evaluate_batch_auto)."""
+    if engine in ("duckdb", "spark"):
         sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master, options))
-    if engine == "auto" and batch is not None and output is not None:
+    if engine == "auto":
         why = commands_eval.python_only(
-            batch, params=params, interpret=interpret, explain=explain, partial=partial, encoding=encoding
+            batch,
+            params=params,
+            interpret=interpret,
+            explain=explain,
+            partial=partial,
+            encoding=options.encoding,
         )
         code = commands_eval.evaluate_batch_auto(
             policy, batch, input_format, output, date, options, why, params, interpret
         )
         sys.exit(code)
     evaluator = commands_eval.build(policy, params, interpret)
-    if batch is not None and output is not None:
-        sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
-    assert facts is not None
-    sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt, strict))
+    sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
 
 
 @main.command("compile")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime
 import json
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -206,6 +208,26 @@ def evaluate_batch(
     for item in inconsistent:
         echo(item.summary().render(lang))
     return 1 if errors else 0
+
+
+@contextlib.contextmanager
+def readable(source: Path) -> Iterator[Path]:
+    """`source`, or for an .xlsx workbook its first sheet as a CSV file of text cells (evaluation/
+    xlsx.py) in a temporary folder, which every engine then reads as it reads CSV."""
+    if source.suffix.lower() != ".xlsx" or is_stdin(source):
+        yield source
+        return
+    from policydsl.evaluation import xlsx
+
+    if not source.is_file():
+        raise UsageProblem(f"cannot read {source}")
+    with tempfile.TemporaryDirectory() as folder:
+        converted = Path(folder) / f"{source.name}.csv"
+        try:
+            xlsx.to_csv(source, converted)
+        except xlsx.XlsxProblem as exc:
+            raise UsageProblem(str(exc)) from None
+        yield converted
 
 
 def evaluate_batch_input(

@@ -238,7 +238,7 @@ def run_file(
         exp.alias_(exp.cast(sql._col(id_column) if id_column else number.copy(), text), sql._id("id"))
     )
     for fact in facts:
-        cell = sql._col(by_fact[fact]) if fact in by_fact else exp.Null()
+        cell: exp.Expr = sql._col(by_fact[fact]) if fact in by_fact else exp.Null()
         if by_fact.get(fact) in lists:
             cell = exp.ArrayToString(this=cell, expression=sql._str(";"))
         view.append(exp.alias_(exp.cast(cell, text), sql._id(fact)))
