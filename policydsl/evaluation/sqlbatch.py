@@ -124,17 +124,6 @@ class NotGiven(BatchProblem):
     engine makes it an error row when the decision needs the fact."""
 
 
-@attrs.frozen
-class Settings:
-    """How DuckDB runs a batch: `memory_limit` (DuckDB's own words, `2GB`; None: DuckDB's default,
-    80% of the machine), `threads` (None: one per core), `temp_directory` where a query larger than
-    memory spills (None: DuckDB's default beside the process)."""
-
-    memory_limit: str | None = None
-    threads: int | None = None
-    temp_directory: str | None = None
-
-
 def _reader(source: Path) -> exp.Expr:
     path = exp.Literal.string(str(source))
     suffix = source.suffix.lower()
@@ -166,7 +155,6 @@ def run_file(
     notes: Mapping[str, str] | None = None,
     bom: bool = False,
     formula_guard: bool = False,
-    settings: Settings | None = None,
     every_fact: bool = False,
 ) -> dict[str, int]:
     """Decide every row of `source` into `target` with the query `query_for(passthrough)` gives;
@@ -182,16 +170,6 @@ def run_file(
     if suffix not in INPUT_SUFFIXES or out_suffix not in OUTPUT_SUFFIXES:
         raise BatchProblem("--engine duckdb reads and writes .csv, .parquet or .jsonl files")
     con = _connect()
-    settings = settings or Settings()
-    try:
-        if settings.memory_limit is not None:
-            con.execute("SET memory_limit = ?", [settings.memory_limit])
-        if settings.threads is not None:
-            con.execute("SET threads = ?", [settings.threads])
-        if settings.temp_directory is not None:
-            con.execute("SET temp_directory = ?", [settings.temp_directory])
-    except duckdb.Error as exc:
-        raise BatchProblem(f"DuckDB refuses the setting: {str(exc).splitlines()[0]}") from None
     raw = "raw_input"
     try:
         con.execute(
