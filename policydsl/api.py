@@ -273,32 +273,20 @@ def decide_on_spark(
     (the caller's SparkSession: local or a cluster; set for exact DECIMAL figures).  PolicyError when
     the policy has errors or a construct the SQL back end refuses (S101); sqlbatch.BatchProblem for an
     input column that names no fact or holds binary floats."""
-    from policydsl.codegen import sql
     from policydsl.codegen.evaluator import sql_query
-    from policydsl.evaluation import sparkbatch
-    from policydsl.evaluation.batch import column_names
+    from policydsl.evaluation import sparkbatch, sqlbatch
 
     sink = Sink()
     checked = check_file(path, sink)
     if checked.model is None or checked.source is None or sink.has_errors:
         raise PolicyError(errors_text(str(path), sink.errors_only()))
     plan = lower(checked.model, checked.source.text)
-    source = checked.source
-    if sql_query(plan, source, sink, date) is None:
+    query = sql_query(plan, checked.source, sink, date, sqlbatch.PASSTHROUGH)
+    if query is None:
         raise PolicyError(errors_text(str(path), sink.errors_only()))
-    interpreter = Interpreter(plan)
-    labels = {
-        header: plan.aliases.get(key, key)
-        for header, key in (column_names(interpreter.specs) or {}).items()
-        if key in plan.facts or key in plan.aliases
-    }
-    forms = {m.name: rt.form_words(m.forms) for m in plan.measures}
-
-    def query_for(passthrough: tuple[str, ...]) -> sql.SqlQuery:
-        query = sql_query(plan, source, Sink(), date, passthrough)
-        assert query is not None  # refused constructs were reported above
-        return query
-
+    p = sqlbatch.for_plan(plan, query)
     if frame is None:
         frame = sparkbatch.read_input(sparkbatch.exact(spark), table=table)
-    return sparkbatch.decide_frame(query_for, tuple(plan.facts), labels, forms, frame, table or "the input")
+    return sparkbatch.decide_frame(
+        p.query_for, p.facts, p.labels, p.forms, frame, table or "the input", notes=p.notes
+    )

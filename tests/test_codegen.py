@@ -458,6 +458,8 @@ def test_batch_compiled_and_interpreted_write_the_same_file(csv_path: Path, tmp_
             str(target),
             "--date",
             "2022-06-01",
+            "--engine",
+            "python",  # the compiled module and the interpreter, not the SQL query
             *extra,
         ]
         result = CliRunner().invoke(main, args)

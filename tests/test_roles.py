@@ -260,7 +260,19 @@ def test_batch_reads_roles_from_csv_cells_and_jsonl_lists(tmp_path: Path) -> Non
     csv_in.write_text("id,applicant,revenue\na,platform;enterprise,0\nb,企业、行业协会,0\n", encoding="utf-8")
     out = tmp_path / "out.csv"
     result = CliRunner().invoke(
-        main, ["eval", str(path), "--batch", str(csv_in), "-o", str(out), "--date", "2024-06-01"]
+        main,
+        [
+            "eval",
+            str(path),
+            "--batch",
+            str(csv_in),
+            "-o",
+            str(out),
+            "--date",
+            "2024-06-01",
+            "--engine",
+            "python",
+        ],
     )
     assert result.exit_code == 1, result.output  # row b: two roles that exclude each other
     text = out.read_text(encoding="utf-8-sig")

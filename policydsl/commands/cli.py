@@ -84,7 +84,8 @@ DATE_OPTION = click.option(
 )
 ENGINE_HELP = (
     "python (the evaluator, every construct), duckdb or spark (the SQL back end; .csv, .parquet or "
-    ".jsonl in and out)."
+    ".jsonl in and out); auto: duckdb when the policy translates and no option needs python, else "
+    "python with a line on standard error saying why."
 )
 
 
@@ -234,7 +235,9 @@ def _progress_mode(progress: bool | None) -> str:
 @main.command("eval")
 @click.argument("policy", type=_POLICY)
 @click.option("--facts", type=_INPUT, help="One applicant: a JSON object of facts (`-`: standard input).")
-@click.option("--batch", type=_INPUT, help="Many applicants: .csv or .jsonl (`-`: standard input).")
+@click.option(
+    "--batch", type=_INPUT, help="Many applicants: .csv, .jsonl, .xlsx or .parquet (`-`: standard input)."
+)
 @click.option(
     "--input-format",
     type=click.Choice(["csv", "jsonl"]),
@@ -266,7 +269,7 @@ def _progress_mode(progress: bool | None) -> str:
     default=True,
     help="With --batch: quote CSV text cells a spreadsheet would run as formulas.",
 )
-@engine_option(("python", "duckdb", "spark"), help="With --batch: " + ENGINE_HELP)
+@engine_option(("auto", "python", "duckdb", "spark"), default="auto", help="With --batch: " + ENGINE_HELP)
 @click.option(
     "--spark-master",
     metavar="URL",
@@ -317,27 +320,60 @@ def eval_command(
         raise click.UsageError("--batch needs -o FILE for the results")
     if input_format is not None and batch is None:
         raise click.UsageError("--input-format goes with --batch")
-    if engine != "python" and (batch is None or params is not None or interpret or is_stdin(batch)):
+    if engine not in ("python", "auto") and (
+        batch is None or params is not None or interpret or is_stdin(batch)
+    ):
         raise click.UsageError(
             f"--engine {engine} goes with --batch FILE (not standard input), without --params or --interpret"
         )
     if spark_master is not None and engine != "spark":
         raise click.UsageError("--spark-master goes with --engine spark")
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
-    if engine != "python" and batch is not None and output is not None:
-        sys.exit(
-            commands_eval.evaluate_batch_sql(
-                policy, batch, output, date, engine, spark_master, columns, _progress_mode(progress)
-            )
-        )
-    evaluator = commands_eval.build(policy, params, interpret)
+    options = commands_eval.BatchOptions(
+        encoding, bom, formula_guard, strict, columns, _progress_mode(progress)
+    )
     if batch is not None and output is not None:
-        options = commands_eval.BatchOptions(
-            encoding, bom, formula_guard, strict, columns, _progress_mode(progress)
-        )
-        sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
+        with commands_eval.readable(batch) as readable:  # an .xlsx sheet as CSV text cells
+            _eval_batch(policy, readable, input_format, output, date, options, engine, spark_master,
+                        params=params, interpret=interpret, explain=explain, partial=partial)  # fmt: skip
     assert facts is not None
+    evaluator = commands_eval.build(policy, params, interpret)
     sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt, strict))
+
+
+def _eval_batch(
+    policy: Path,
+    batch: Path,
+    input_format: str | None,
+    output: Path,
+    date: datetime.date,
+    options: commands_eval.BatchOptions,
+    engine: str,
+    spark_master: str | None,
+    *,
+    params: Path | None,
+    interpret: bool,
+    explain: bool,
+    partial: bool,
+) -> None:
+    """`eval --batch` on the engine chosen (`auto`: commands/evaluate.py's evaluate_batch_auto)."""
+    if engine in ("duckdb", "spark"):
+        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master, options))
+    if engine == "auto":
+        why = commands_eval.python_only(
+            batch,
+            params=params,
+            interpret=interpret,
+            explain=explain,
+            partial=partial,
+            encoding=options.encoding,
+        )
+        code = commands_eval.evaluate_batch_auto(
+            policy, batch, input_format, output, date, options, why, params, interpret
+        )
+        sys.exit(code)
+    evaluator = commands_eval.build(policy, params, interpret)
+    sys.exit(commands_eval.evaluate_batch_input(evaluator, batch, input_format, output, date, options))
 
 
 @main.command("compile")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime
 import json
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import attrs
 import click
 
+from policydsl import codes
 from policydsl.api import PolicyEvaluator, compile_policy
 from policydsl.checking.frontend import display_name, is_stdin, read_limited
 from policydsl.checking.pipeline import check_file, errors_text
@@ -31,7 +34,7 @@ from policydsl.evaluation.examples import coverage_gaps, read_examples, run_exam
 from policydsl.evaluation.interpreter import Coverage, Interpreter
 from policydsl.evaluation.progress import count_lines, progress_for
 from policydsl.files import spooled_stdin
-from policydsl.messages import default_lang, msg
+from policydsl.messages import Message, default_lang, msg
 from policydsl.plan.lower import lower
 from policydsl.syntax.keywords import chinese_keywords
 from policydsl.textsafety import json_safe, visible
@@ -224,6 +227,26 @@ def _rows_in(source: Path) -> int:
     return max(lines - (source.suffix.lower() == ".csv"), 0)
 
 
+@contextlib.contextmanager
+def readable(source: Path) -> Iterator[Path]:
+    """`source`, or for an .xlsx workbook its first sheet as a CSV file of text cells (evaluation/
+    xlsx.py) in a temporary folder, which every engine then reads as it reads CSV."""
+    if source.suffix.lower() != ".xlsx" or is_stdin(source):
+        yield source
+        return
+    from policydsl.evaluation import xlsx
+
+    if not source.is_file():
+        raise UsageProblem(f"cannot read {source}")
+    with tempfile.TemporaryDirectory() as folder:
+        converted = Path(folder) / f"{source.name}.csv"
+        try:
+            xlsx.to_csv(source, converted)
+        except xlsx.XlsxProblem as exc:
+            raise UsageProblem(str(exc)) from None
+        yield converted
+
+
 def evaluate_batch_input(
     evaluator: PolicyEvaluator,
     source: Path,
@@ -291,6 +314,25 @@ def test_files(
     return 1 if failed else 0
 
 
+def prepare_sql(policy: Path, date: datetime.date | None) -> tuple[Any, Sink, bool]:
+    """The policy ready for the SQL engines (an sqlbatch.SqlPolicy), its sink, and whether it is in
+    Chinese keywords; None when it has errors or a construct the SQL back end does not translate
+    (S101): the diagnostics are in the sink, the refused construct known before any row."""
+    from policydsl.codegen.evaluator import sql_query
+    from policydsl.evaluation import sqlbatch
+
+    sink = Sink()
+    checked = check_file(policy, sink)
+    if checked.model is None or checked.source is None or sink.has_errors:
+        return None, sink, False
+    chinese = chinese_keywords(checked.source.text)
+    plan = lower(checked.model, checked.source.text)
+    query = sql_query(plan, checked.source, sink, date, sqlbatch.PASSTHROUGH)
+    if query is None:
+        return None, sink, chinese
+    return sqlbatch.for_plan(plan, query), sink, chinese
+
+
 def evaluate_batch_sql(
     policy: Path,
     source: Path,
@@ -298,18 +340,28 @@ def evaluate_batch_sql(
     date: datetime.date | None,
     engine: str = "duckdb",
     spark_master: str | None = None,
-    columns: str = "all",
-    progress: str = "auto",
+    options: BatchOptions | None = None,
 ) -> int:
     """`eval --batch FILE -o OUT --engine duckdb|spark`: the SQL back end's query run on DuckDB or on
-    Spark (`spark_master`, default local mode), writing the `columns` chosen, with `progress`
-    (progress.MODES).  Exit 1 when the policy has errors or a construct the
+    Spark (`spark_master`, default local mode), writing the `options.columns` chosen, with
+    `options.progress` (progress.MODES).  Exit 1 when the policy has errors or a construct the
     back end does not translate (S101), or when some row is invalid (its own output row says why); 0
     otherwise."""
-    from policydsl.codegen import sql
-    from policydsl.codegen.evaluator import sql_query
     from policydsl.evaluation import sqlbatch
-    from policydsl.evaluation.batch import column_names
+
+    _sql_suffixes(source, target, engine)
+    prepared, sink, _ = prepare_sql(policy, date)
+    if prepared is None:
+        echo(errors_text(policy, sink.errors_only()), err=True)
+        return 1
+    try:
+        return _run_sql(prepared, source, target, engine, spark_master, options or BatchOptions())
+    except sqlbatch.BatchProblem as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def _sql_suffixes(source: Path, target: Path, engine: str) -> None:
+    from policydsl.evaluation import sqlbatch
 
     if (
         source.suffix.lower() not in sqlbatch.INPUT_SUFFIXES
@@ -318,60 +370,133 @@ def evaluate_batch_sql(
         raise UsageProblem(f"--engine {engine} reads and writes .csv, .parquet or .jsonl files")
     if not source.is_file():
         raise UsageProblem(f"cannot read {source}")
-    sink = Sink()
-    checked = check_file(policy, sink)
-    if checked.model is None or checked.source is None or sink.has_errors:
-        echo(errors_text(policy, sink.errors_only()), err=True)
-        return 1
-    plan = lower(checked.model, checked.source.text)
-    query = sql_query(plan, checked.source, sink, date)  # refused constructs are known before any row
-    if query is None:
-        echo(errors_text(policy, sink.errors_only()), err=True)
-        return 1
-    interpreter = Interpreter(plan)
-    labels = {
-        header: plan.aliases.get(key, key)
-        for header, key in (column_names(interpreter.specs) or {}).items()
-        if key in plan.facts or key in plan.aliases
-    }
-    forms = {m.name: rt.form_words(m.forms) for m in plan.measures}
-    src = checked.source
 
-    def query_for(passthrough: tuple[str, ...]) -> Any:
-        return sql_query(plan, src, Sink(), date, passthrough)
 
+def _run_sql(
+    prepared: Any,
+    source: Path,
+    target: Path,
+    engine: str,
+    spark_master: str | None,
+    options: BatchOptions,
+    every_fact: bool = False,
+) -> int:
+    from policydsl.codegen import sql
+    from policydsl.evaluation import sqlbatch
+
+    p: sqlbatch.SqlPolicy = prepared
     # the total: the input's lines (a Parquet file's rows are not counted beforehand)
-    rows_in = None if progress == "off" or source.suffix.lower() == ".parquet" else _rows_in(source)
-    try:
-        if engine == "spark":
-            from policydsl.evaluation import sparkbatch
+    rows_in = None if options.progress == "off" or source.suffix.lower() == ".parquet" else _rows_in(source)
+    if engine == "spark":
+        from policydsl.evaluation import sparkbatch
 
-            spark = sparkbatch.session(spark_master)
-            counted = sparkbatch.run_file(
-                query_for,
-                tuple(plan.facts),
-                labels,
-                forms,
-                source,
-                target,
-                spark,
-                columns=columns,
-                progress=progress_for(progress, rows_in),
-            )
-        else:
-            counted = sqlbatch.run_file(
-                query_for,
-                tuple(plan.facts),
-                labels,
-                forms,
-                source,
-                target,
-                columns=columns,
-                progress=progress_for(progress, rows_in),
-            )
-    except sqlbatch.BatchProblem as exc:
-        raise UsageProblem(str(exc)) from None
+        spark = sparkbatch.session(spark_master)
+        counted = sparkbatch.run_file(
+            p.query_for,
+            p.facts,
+            p.labels,
+            p.forms,
+            source,
+            target,
+            spark,
+            notes=p.notes,
+            columns=options.columns,
+            progress=progress_for(options.progress, rows_in),
+        )
+    else:
+        counted = sqlbatch.run_file(
+            p.query_for,
+            p.facts,
+            p.labels,
+            p.forms,
+            source,
+            target,
+            notes=p.notes,
+            bom=options.bom,
+            formula_guard=options.formula_guard,
+            every_fact=every_fact,
+            columns=options.columns,
+            progress=progress_for(options.progress, rows_in),
+        )
     rows = sum(counted.values())
     parts = ", ".join(f"{counted[s]} {s}" for s in sql.STATUSES if counted.get(s))
     echo(f"{rows} rows → {target} ({engine}): {parts or 'no rows'}")
     return 1 if counted.get(sql.INVALID) else 0
+
+
+def python_only(
+    source: Path,
+    *,
+    params: Path | None = None,
+    interpret: bool = False,
+    explain: bool = False,
+    partial: bool = False,
+    encoding: str | None = None,
+) -> Message | None:
+    """Why `--engine auto` runs a batch on the Python engine whatever the policy: an option only it
+    has, or an input only it reads; None when DuckDB may run it."""
+    from policydsl.evaluation import sqlbatch
+
+    for option, given in (
+        ("--batch -", is_stdin(source)),
+        ("--params", params is not None),
+        ("--interpret", interpret),
+        ("--explain", explain),
+        ("--partial", partial),
+        (f"--encoding {encoding}", encoding is not None and _codec(encoding) != "utf-8"),
+    ):
+        if given:
+            return msg("batch.engine_option", option=option)
+    if source.suffix.lower() not in sqlbatch.INPUT_SUFFIXES:
+        return msg("batch.engine_format", suffix=source.suffix or source.name)
+    return None
+
+
+def _codec(encoding: str) -> str | None:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return None  # the Python engine says so
+
+
+def evaluate_batch_auto(
+    policy: Path,
+    source: Path,
+    fmt: str | None,
+    target: Path,
+    date: datetime.date | None,
+    options: BatchOptions,
+    why: Message | None,
+    params: Path | None = None,
+    interpret: bool = False,
+) -> int:
+    """`eval --batch FILE -o OUT` (`--engine auto`): DuckDB when the policy translates and the run
+    needs nothing only the Python engine gives (`why` says what it needs, when it does); else the
+    Python engine, after one line on standard error saying why."""
+    from policydsl.evaluation import sqlbatch
+
+    chinese: bool | None = None
+    if why is None and target.suffix.lower() not in sqlbatch.OUTPUT_SUFFIXES:
+        why = msg("batch.engine_format", suffix=target.suffix or target.name)
+    if why is None and source.is_file():
+        prepared, sink, chinese = prepare_sql(policy, date)
+        if prepared is None:
+            refused = [d for d in sink.errors_only() if d.code == codes.S101.id]
+            if len(refused) != len(sink.errors_only()):  # errors of the policy itself: no engine runs it
+                echo(errors_text(policy, sink.errors_only()), err=True)
+                return 1
+            why = msg("batch.engine_refused", where=str(refused[0].span or policy), why=refused[0].msg)
+        else:
+            try:
+                # a fact not given: the Python engine says whether the decision needs it (an error
+                # row) where the query would decide the row as --partial does
+                return _run_sql(prepared, source, target, "duckdb", None, options, every_fact=True)
+            except sqlbatch.NotGiven as exc:
+                why = msg("batch.engine_not_given", problem=str(exc))
+            except sqlbatch.BatchProblem as exc:
+                why = msg("batch.engine_input", problem=str(exc))
+    if why is not None:
+        note = msg("batch.engine_python", why=why).render(default_lang(chinese))
+        echo(f"{display_name(policy)}: {note}", err=True)
+    evaluator = build(policy, params, interpret)
+    return evaluate_batch_input(evaluator, source, fmt, target, date, options)

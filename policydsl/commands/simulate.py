@@ -10,17 +10,16 @@ from typing import Any
 
 import click
 
+from policydsl import codes
 from policydsl.api import PolicyEvaluator
-from policydsl.checking.pipeline import check_file, errors_text
+from policydsl.checking.pipeline import errors_text
 from policydsl.commands.build import echo
-from policydsl.commands.evaluate import UsageProblem, build
-from policydsl.diagnostics import Sink
+from policydsl.commands.evaluate import UsageProblem, build, prepare_sql
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation import simulate as sim
 from policydsl.evaluation.batch import PotShare
 from policydsl.files import atomic_output
 from policydsl.messages import Lang, default_lang, msg
-from policydsl.plan.lower import lower
 from policydsl.render import simulate as show
 from policydsl.syntax.keywords import chinese_keywords
 from policydsl.textsafety import json_safe
@@ -54,40 +53,25 @@ def _sql(policy: Path, population: Path, date: datetime.date | None, engine: str
     """The estimate on DuckDB (`duckdb`, and `auto`) or Spark; None when the SQL back end does not
     translate the policy and the caller falls back to the Python engine (after a note on standard
     error, unless the engine was chosen by `auto`)."""
-    from policydsl.codegen.evaluator import sql_query
     from policydsl.evaluation import sqlbatch
-    from policydsl.evaluation.batch import column_names
     from policydsl.evaluation.interpreter import Interpreter
 
-    sink = Sink()
-    checked = check_file(policy, sink)
-    if checked.model is None or checked.source is None or sink.has_errors:
-        echo(errors_text(policy, sink.errors_only()), err=True)
-        raise SystemExit(1)
-    plan = lower(checked.model, checked.source.text)
-    query = sql_query(plan, checked.source, sink, date, ("row", "id"))
-    if query is None:
+    prepared, sink, _ = prepare_sql(policy, date)
+    if prepared is None:
+        if any(d.code != codes.S101.id for d in sink.errors_only()):
+            echo(errors_text(policy, sink.errors_only()), err=True)
+            raise SystemExit(1)
         if engine == "auto":
             return None
         echo(errors_text(policy, sink.errors_only()), err=True)
         note = msg("simulate.fallback", engine=engine)
         echo(f"{policy}: {note.render(lang)}", err=True)
         return None
+    plan = prepared.plan
     interpreter = Interpreter(plan)
-    labels = {
-        header: plan.aliases.get(key, key)
-        for header, key in (column_names(interpreter.specs) or {}).items()
-        if key in plan.facts or key in plan.aliases
-    }
-    forms = {m.name: rt.form_words(m.forms) for m in plan.measures}
-    src = checked.source
-
-    def query_for(passthrough: tuple[str, ...]) -> Any:
-        return sql_query(plan, src, Sink(), date, passthrough)
-
     limits = PolicyEvaluator(plan).constraints()
     limited = sim.limited_measures(limits)
-    extra = sim.before_columns(query.tree.named_selects, sorted(limited))
+    extra = sim.before_columns(prepared.query.tree.named_selects, sorted(limited))
     ran = "duckdb" if engine == "auto" else engine
     with tempfile.TemporaryDirectory() as folder:
         decided = Path(folder) / "decided.jsonl"
@@ -97,10 +81,27 @@ def _sql(policy: Path, population: Path, date: datetime.date | None, engine: str
 
                 spark = sparkbatch.session()
                 sparkbatch.run_file(
-                    query_for, tuple(plan.facts), labels, forms, population, decided, spark, extra=extra
+                    prepared.query_for,
+                    prepared.facts,
+                    prepared.labels,
+                    prepared.forms,
+                    population,
+                    decided,
+                    spark,
+                    extra=extra,
+                    notes=prepared.notes,
                 )
             else:
-                sqlbatch.run_file(query_for, tuple(plan.facts), labels, forms, population, decided, extra)
+                sqlbatch.run_file(
+                    prepared.query_for,
+                    prepared.facts,
+                    prepared.labels,
+                    prepared.forms,
+                    population,
+                    decided,
+                    notes=prepared.notes,
+                    extra=extra,
+                )
         except sqlbatch.BatchProblem as exc:
             raise UsageProblem(str(exc)) from None
         outcomes = sim.decided_file_outcomes(decided, [m.name for m in plan.measures])

@@ -546,12 +546,13 @@ def _row_out(
     if decision is not None:
         out["total_status"] = decision.total.status
         out["total_amount"] = None if decision.total.amount is None else str(decision.total.amount)
+        out["total_reasons"] = "；".join(decision.total.reasons)
+        out["payment_forms_note"] = rt.forms_note(decision.measures.values())
         for name, m in decision.measures.items():
             out[f"{name}.status"] = m.status
             out[f"{name}.amount"] = None if m.amount is None else str(m.amount)
             out[f"{name}.form"] = rt.form_words(m.forms)
             out[f"{name}.reasons"] = "；".join(m.reasons)
-        out["payment_forms_note"] = rt.forms_note(decision.measures.values())
     return out
 
 
@@ -668,8 +669,8 @@ def keeps_column(name: str, choice: str) -> bool:
 
 
 def output_columns(measures: list[str], choice: str = "all") -> list[str]:
-    """The Python engine's output columns, in order, under `--columns choice`."""
-    columns = ["row", "id", "error", "total_status", "total_amount", "payment_forms_note"]
+    """The output columns of every engine, in order (sqlbatch.output_columns), under `--columns choice`."""
+    columns = ["row", "id", "error", "total_status", "total_amount", "total_reasons", "payment_forms_note"]
     for name in measures:
         columns += [f"{name}.status", f"{name}.amount", f"{name}.form", f"{name}.reasons"]
     return [c for c in columns if keeps_column(c, choice)]

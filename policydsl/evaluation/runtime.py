@@ -841,18 +841,27 @@ def form_words(forms: Sequence[str]) -> str:
     return "、".join(PAYMENT_FORM_WORDS.get(f, f) for f in forms) or "现金"
 
 
+# the note's frame around the measures' words, joined with `；` (the SQL engines build the same)
+FORMS_NOTE = ("合计按面值计入非现金支付形式的金额：", "；这些金额不以现金发放")
+
+
+def noncash_words(label: str, forms: Sequence[str]) -> str | None:
+    """`label（form words）` for a measure paid in a form other than money; None when paid as money."""
+    return None if set(forms or ("cash",)) <= MONEY_FORMS else f"{label}（{form_words(forms)}）"
+
+
 def forms_note(results: Iterable[MeasureResult]) -> str | None:
     """What the reader is told when the total counts an award that is not paid as money (a service
     bought, a voucher, equity, an interest subsidy): which measures, in which form.  None: every
     measure that pays something pays money."""
     words = [
-        f"{m.label}（{form_words(m.forms)}）"
+        w
         for m in results
         if m.status != INELIGIBLE
         and (m.amount is None or m.amount > 0)
-        and not set(m.forms or ("cash",)) <= MONEY_FORMS
+        and (w := noncash_words(m.label, m.forms)) is not None
     ]
-    return f"合计按面值计入非现金支付形式的金额：{'；'.join(words)}；这些金额不以现金发放" if words else None
+    return f"{FORMS_NOTE[0]}{'；'.join(words)}{FORMS_NOTE[1]}" if words else None
 
 
 def describe(result: MeasureResult) -> str:

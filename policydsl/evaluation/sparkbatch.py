@@ -21,7 +21,14 @@ from sqlglot import exp
 from policydsl.codegen import sql
 from policydsl.evaluation.batch import keeps_column
 from policydsl.evaluation.progress import Progress, polled
-from policydsl.evaluation.sqlbatch import _ID_KEYS, INPUT_SUFFIXES, OUTPUT_SUFFIXES, BatchProblem
+from policydsl.evaluation.sqlbatch import (
+    _ID_KEYS,
+    INPUT_SUFFIXES,
+    OUTPUT_SUFFIXES,
+    BatchProblem,
+    amount_cell,
+    output_columns,
+)
 from policydsl.files import atomic_output
 
 if TYPE_CHECKING:
@@ -126,6 +133,7 @@ def decide_frame(
     text: bool = True,
     extra: Sequence[str] = (),
     columns: str = "all",
+    notes: Mapping[str, str] | None = None,
 ) -> DataFrame:
     """The decided rows of `frame` (columns named by `labels`: a fact's name, label or alias; an
     optional id column) as a DataFrame with the columns `eval --batch` writes, in input order by
@@ -171,17 +179,12 @@ def decide_frame(
     query = query_for(("row", "id"))
     numbered.select(*view).createOrReplaceTempView(query.source)
     spark.sql(query.tree.sql(dialect=DIALECT)).createOrReplaceTempView(_DECIDED)
-    words = _words(query)
-    out: list[exp.Expr] = [sql._col("row"), sql._col("id"), sql._col("error"), sql._col("total_status")]
-    out.append(_text(sql._col("total_amount"), text).as_(sql._id("total_amount")))
-    out.append(words(sql._col("total_reasons")).as_(sql._id("total_reasons")))
-    for name in query.measures:
-        out.append(sql._col(f"{name}.status"))
-        out.append(_text(sql._col(f"{name}.amount"), text).as_(sql._id(f"{name}.amount")))
-        out.append(sql._str(forms[name]).as_(sql._id(f"{name}.form")))
-        out.append(words(sql._col(f"{name}.reasons")).as_(sql._id(f"{name}.reasons")))
-    out = [column for column in out if keeps_column(column.alias_or_name, columns)]
-    out.extend(_text(sql._col(column), text).as_(sql._id(column)) for column in extra)
+    out = [
+        column
+        for column in output_columns(query, forms, notes or {}, text)
+        if keeps_column(column.alias_or_name, columns)
+    ]
+    out.extend(amount_cell(sql._col(column), text).as_(sql._id(column)) for column in extra)
     select = exp.select(*out).from_(exp.Table(this=sql._id(_DECIDED)))
     return spark.sql(select.sql(dialect=DIALECT))
 
@@ -198,6 +201,7 @@ def run_file(
     extra: Sequence[str] = (),
     columns: str = "all",
     progress: Progress | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
     """Decide every row of `source` (or of `table`) into the file `target` (.csv, .parquet or
     .jsonl, written whole by this process); returns the number of rows of each total status.
@@ -206,7 +210,7 @@ def run_file(
     Spark's tasks done while the file is written, and is closed."""
     try:
         return _run_file(
-            query_for, facts, labels, forms, source, target, spark, table, extra, columns, progress
+            query_for, facts, labels, forms, source, target, spark, table, extra, columns, progress, notes
         )
     finally:
         if progress is not None:
@@ -236,6 +240,7 @@ def _run_file(
     extra: Sequence[str],
     columns: str,
     progress: Progress | None,
+    notes: Mapping[str, str] | None,
 ) -> dict[str, int]:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -245,7 +250,16 @@ def _run_file(
         raise BatchProblem("--engine spark writes .csv, .parquet or .jsonl files")
     frame = read_input(spark, source, table)
     decided = decide_frame(
-        query_for, facts, labels, forms, frame, str(source or table), out_suffix != ".parquet", extra, columns
+        query_for,
+        facts,
+        labels,
+        forms,
+        frame,
+        str(source or table),
+        out_suffix != ".parquet",
+        extra,
+        columns,
+        notes,
     ).cache()
     try:
         # one file, written by one task: the rows numbered 1, 2, … in input order, as DuckDB's
@@ -273,26 +287,3 @@ def _run_file(
 
 def _parts(folder: Path) -> Iterator[Path]:
     yield from sorted(p for p in folder.iterdir() if p.name.startswith("part-"))
-
-
-def _text(column: exp.Expr, text: bool) -> exp.Expr:
-    return exp.cast(column, exp.DataType.build("STRING")) if text else column
-
-
-def _words(query: sql.SqlQuery) -> Callable[[exp.Expr], exp.Expr]:
-    """A reasons cell's codes as their texts joined with `；` (Spark's higher-order functions)."""
-    x = exp.to_identifier("x")
-    label = sql._case(
-        *((exp.EQ(this=exp.column(x.copy()), expression=sql._str(c)), sql._str(t)) for c, t in query.reasons)
-    )
-
-    def words(column: exp.Expr) -> exp.Expr:
-        if not query.reasons:
-            return exp.Null()
-        parts = exp.Transform(
-            this=exp.Split(this=column, expression=sql._str(";")),
-            expression=exp.Lambda(this=label.copy(), expressions=[x.copy()]),
-        )
-        return exp.func("nullif", exp.ArrayToString(this=parts, expression=sql._str("；")), sql._str(""))
-
-    return words

@@ -3,21 +3,26 @@ Lines file into a CSV, Parquet or JSON Lines file, every cell read as text and c
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import duckdb
 from sqlglot import exp
 
 from policydsl.codegen import sql
-from policydsl.evaluation.batch import keeps_column
+from policydsl.evaluation import runtime as rt
+from policydsl.evaluation.batch import FORMULA_STARTS, column_names, keeps_column
 from policydsl.evaluation.progress import Progress, polled
 from policydsl.files import atomic_output
+from policydsl.plan import nodes as P
+from policydsl.plan.specs import runtime_specs
 
 INPUT_SUFFIXES = (".csv", ".parquet", ".jsonl")
 OUTPUT_SUFFIXES = (".csv", ".parquet", ".jsonl")
@@ -74,8 +79,70 @@ def reason_words(query: sql.SqlQuery, codes: str | None) -> list[str]:
     return [labels[c] for c in (codes or "").split(";") if c]
 
 
+@attrs.frozen
+class SqlPolicy:
+    """What the SQL engines need of a checked policy: `query` (with the passthrough columns `row`
+    and `id`), the `facts` the input relation gives, `labels` (every header a column may have: a
+    fact's name, label or alias -> the fact), `forms` (measure -> its payment form words) and
+    `notes` (measure -> its words in the payment forms note, for a measure not paid as money), and
+    the `plan` they come from."""
+
+    query: sql.SqlQuery
+    facts: tuple[str, ...]
+    labels: Mapping[str, str]
+    forms: Mapping[str, str]
+    notes: Mapping[str, str]
+    plan: P.Plan
+
+    def query_for(self, passthrough: tuple[str, ...]) -> sql.SqlQuery:
+        """The query with the passthrough columns the engines ask for (always `row` and `id`)."""
+        assert passthrough == PASSTHROUGH, passthrough
+        return self.query
+
+
+PASSTHROUGH = ("row", "id")
+
+
+def for_plan(plan: P.Plan, query: sql.SqlQuery) -> SqlPolicy:
+    """The SqlPolicy of `plan`, whose query (built with PASSTHROUGH) is `query`."""
+    labels = {
+        header: plan.aliases.get(key, key)
+        for header, key in (column_names(runtime_specs(plan)) or {}).items()
+        if key in plan.facts or key in plan.aliases
+    }
+    forms = {m.name: rt.form_words(m.forms) for m in plan.measures}
+    notes = {m.name: w for m in plan.measures if (w := rt.noncash_words(m.label, m.forms)) is not None}
+    return SqlPolicy(query, tuple(plan.facts), labels, forms, notes, plan)
+
+
 class BatchProblem(ValueError):
     """The input cannot be run by the DuckDB engine (its format, an unknown or float column)."""
+
+
+class NotGiven(BatchProblem):
+    """Some fact is not given (an empty cell, a column the input lacks) where the caller asked for
+    every fact to be given: the query decides such a row as `--partial` does, where the Python
+    engine makes it an error row when the decision needs the fact."""
+
+
+def _reader(source: Path) -> exp.Expr:
+    path = exp.Literal.string(str(source))
+    suffix = source.suffix.lower()
+    if suffix == ".csv":
+        return exp.func(
+            "read_csv",
+            path,
+            exp.EQ(this=exp.var("all_varchar"), expression=exp.true()),
+            exp.EQ(this=exp.var("header"), expression=exp.true()),
+        )
+    if suffix == ".parquet":
+        return exp.func("read_parquet", path)
+    return exp.func(
+        "read_json",
+        path,
+        exp.EQ(this=exp.var("format"), expression=exp.Literal.string("newline_delimited")),
+        exp.EQ(this=exp.var("sample_size"), expression=exp.Literal.number(-1)),
+    )
 
 
 def run_file(
@@ -85,6 +152,11 @@ def run_file(
     forms: Mapping[str, str],
     source: Path,
     target: Path,
+    *,
+    notes: Mapping[str, str] | None = None,
+    bom: bool = False,
+    formula_guard: bool = False,
+    every_fact: bool = False,
     extra: Sequence[str] = (),
     columns: str = "all",
     progress: Progress | None = None,
@@ -92,12 +164,20 @@ def run_file(
     """Decide every row of `source` into `target` with the query `query_for(passthrough)` gives;
     returns the number of rows of each total status (invalid rows included).  `labels` maps every
     header a column may have (a fact's name, its label, an alias) to the fact; `forms` gives each
-    measure's payment form words; `extra` names further columns of the query's output written last,
-    as text (simulate reads a limited measure's `status_before` and `amount_before`); `columns`
-    chooses the output's columns (batch.COLUMN_CHOICES); `progress` follows DuckDB's own progress of
-    each step (read, decide, write) and is closed."""
+    measure's payment form words and `notes` the words of the payment forms note of each measure
+    not paid as money (runtime.noncash_words).  CSV output starts with a byte-order mark when `bom`,
+    and with `formula_guard` a text cell a spreadsheet would run as a formula is quoted, as the
+    Python engine's.  The rows stream from the input through the query into the output in input
+    order; nothing of the population is held in memory.  With `every_fact`, NotGiven before any row
+    is decided when some fact is not given in some row (a first pass that stops at the first one).
+    `columns` chooses the output's columns (batch.COLUMN_CHOICES); `extra` names further columns of
+    the query's output written last, as text (simulate reads a limited measure's `status_before` and
+    `amount_before`); `progress` follows DuckDB's own progress of the query and is closed."""
     try:
-        return _run_file(query_for, facts, labels, forms, source, target, extra, columns, progress)
+        return _run_file(
+            query_for, facts, labels, forms, source, target, notes, bom, formula_guard, every_fact, extra,
+            columns, progress,
+        )  # fmt: skip
     finally:
         if progress is not None:
             progress.close()
@@ -110,6 +190,10 @@ def _run_file(
     forms: Mapping[str, str],
     source: Path,
     target: Path,
+    notes: Mapping[str, str] | None,
+    bom: bool,
+    formula_guard: bool,
+    every_fact: bool,
     extra: Sequence[str],
     columns: str,
     progress: Progress | None,
@@ -118,45 +202,27 @@ def _run_file(
     if suffix not in INPUT_SUFFIXES or out_suffix not in OUTPUT_SUFFIXES:
         raise BatchProblem("--engine duckdb reads and writes .csv, .parquet or .jsonl files")
     con = _connect()
-    path = exp.Literal.string(str(source))
-    if suffix == ".csv":
-        reader = exp.func(
-            "read_csv",
-            path,
-            exp.EQ(this=exp.var("all_varchar"), expression=exp.true()),
-            exp.EQ(this=exp.var("header"), expression=exp.true()),
-        )
-    elif suffix == ".parquet":
-        reader = exp.func("read_parquet", path)
-    else:
-        reader = exp.func(
-            "read_json",
-            path,
-            exp.EQ(this=exp.var("format"), expression=exp.Literal.string("newline_delimited")),
-            exp.EQ(this=exp.var("sample_size"), expression=exp.Literal.number(-1)),
-        )
     raw = "raw_input"
-
-    def how_far() -> float | None:
-        figure = con.query_progress()  # per cent of the running query; -1: not known
-        return None if figure < 0 else figure / 100
-
     try:
-        with polled(progress, how_far, 0.0, 0.4):
-            con.execute(
-                exp.Create(
-                    this=exp.Table(this=sql._id(raw)),
-                    kind="TABLE",
-                    expression=exp.select(exp.Star()).from_(reader),
-                ).sql(dialect="duckdb")
-            )
+        con.execute(
+            exp.Create(
+                this=exp.Table(this=sql._id(raw)),
+                kind="VIEW",
+                expression=exp.select(exp.Star()).from_(_reader(source)),
+            ).sql(dialect="duckdb")
+        )
+        described = con.execute(
+            exp.Describe(this=exp.Table(this=sql._id(raw))).sql(dialect="duckdb")
+        ).fetchall()
     except duckdb.Error as exc:
         raise BatchProblem(f"{source}: cannot be read ({str(exc).splitlines()[0]})") from None
-    described = con.execute(exp.Describe(this=exp.Table(this=sql._id(raw))).sql(dialect="duckdb")).fetchall()
     by_fact: dict[str, str] = {}
+    lists: set[str] = set()
     id_column: str | None = None
     problems = []
     for column, kind, *_ in described:
+        if str(kind).endswith("[]"):
+            lists.add(column)  # a JSON list of roles: read as the roles written `a;b`
         if column in _ID_KEYS and id_column is None:
             id_column = column
             continue
@@ -173,22 +239,19 @@ def _run_file(
             by_fact[fact] = column
     if problems:
         raise BatchProblem("; ".join(problems))
-    # the input relation the query reads: every fact by name, as text (NULL when the file lacks it)
-    view = [exp.alias_(exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(1)), sql._id("row"))]
+    # the input relation the query reads: every fact by name, as text (NULL when the file lacks it);
+    # rows numbered as read (a streaming window: the order of the file, kept by insertion order)
+    number = exp.Window(this=exp.RowNumber())
+    text = exp.DataType.build("VARCHAR")
+    view = [exp.alias_(number, sql._id("row"))]
     view.append(
-        exp.alias_(
-            exp.cast(sql._col(id_column), exp.DataType.build("VARCHAR"))
-            if id_column
-            else exp.cast(
-                exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(1)),
-                exp.DataType.build("VARCHAR"),
-            ),
-            sql._id("id"),
-        )
+        exp.alias_(exp.cast(sql._col(id_column) if id_column else number.copy(), text), sql._id("id"))
     )
     for fact in facts:
-        cell = sql._col(by_fact[fact]) if fact in by_fact else exp.Null()
-        view.append(exp.alias_(exp.cast(cell, exp.DataType.build("VARCHAR")), sql._id(fact)))
+        cell: exp.Expr = sql._col(by_fact[fact]) if fact in by_fact else exp.Null()
+        if by_fact.get(fact) in lists:
+            cell = exp.ArrayToString(this=cell, expression=sql._str(";"))
+        view.append(exp.alias_(exp.cast(cell, text), sql._id(fact)))
     con.execute(
         exp.Create(
             this=exp.Table(this=sql._id(_SOURCE)),
@@ -196,27 +259,19 @@ def _run_file(
             expression=exp.select(*view).from_(exp.Table(this=sql._id(raw))),
         ).sql(dialect="duckdb")
     )
+    if every_fact:
+        _every_fact_given(con, facts, by_fact, source)
     query: sql.SqlQuery = query_for(("row", "id"))
-    decided = "decided"
-    with polled(progress, how_far, 0.4, 0.8):
-        con.execute(
-            exp.Create(this=exp.Table(this=sql._id(decided)), kind="TABLE", expression=query.tree).sql(
-                dialect="duckdb"
-            )
-        )
-    words = _words(query)
-    text = out_suffix != ".parquet"
-    out: list[exp.Expr] = [sql._col("row"), sql._col("id"), sql._col("error"), sql._col("total_status")]
-    out.append(_amount(sql._col("total_amount"), text).as_(sql._id("total_amount")))
-    out.append(words(sql._col("total_reasons")).as_(sql._id("total_reasons")))
-    for name in query.measures:
-        out.append(sql._col(f"{name}.status"))
-        out.append(_amount(sql._col(f"{name}.amount"), text).as_(sql._id(f"{name}.amount")))
-        out.append(sql._str(forms[name]).as_(sql._id(f"{name}.form")))
-        out.append(words(sql._col(f"{name}.reasons")).as_(sql._id(f"{name}.reasons")))
-    out = [column for column in out if keeps_column(column.alias_or_name, columns)]
-    out.extend(_amount(sql._col(column), text).as_(sql._id(column)) for column in extra)
-    select = exp.select(*out).from_(exp.Table(this=sql._id(decided))).order_by(sql._col("row"))
+    as_text = out_suffix != ".parquet"
+    out = [
+        column
+        for column in output_columns(query, forms, notes or {}, as_text)
+        if keeps_column(column.alias_or_name, columns)
+    ]
+    out.extend(amount_cell(sql._col(column), as_text).as_(sql._id(column)) for column in extra)
+    if out_suffix == ".csv" and formula_guard:
+        out = [guarded(c) for c in out]
+    select = exp.select(*out).from_(query.tree.subquery(sql._id("decided")))
     fmt = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json"}[out_suffix]
     with tempfile.TemporaryDirectory(dir=target.parent) as folder:
         written = Path(folder) / f"out{out_suffix}"
@@ -229,37 +284,143 @@ def _run_file(
                 *([exp.CopyParameter(this=exp.var("HEADER"), expression=exp.true())] if fmt == "csv" else []),
             ],
         )
-        with polled(progress, how_far, 0.8, 1.0):
-            con.execute(copy.sql(dialect="duckdb"))
+
+        def how_far() -> float | None:
+            figure = con.query_progress()  # per cent of the running query; -1: not known
+            return None if figure < 0 else figure / 100
+
+        try:
+            with polled(progress, how_far, 0.0, 1.0):
+                con.execute(copy.sql(dialect="duckdb"))
+        except duckdb.Error as exc:
+            raise BatchProblem(f"{source}: cannot be read ({str(exc).splitlines()[0]})") from None
+        # the statuses counted from the file written: one column read back, not the population kept
+        counted = (
+            exp.select(sql._col("total_status"), exp.Count(this=exp.Star()))
+            .from_(_reader(written))
+            .group_by(sql._col("total_status"))
+        )
+        counts = {str(s): int(n) for s, n in con.execute(counted.sql(dialect="duckdb")).fetchall()}
         with atomic_output(target) as handle, written.open("rb") as done:
+            if fmt == "csv" and bom:
+                handle.write(codecs.BOM_UTF8)
             shutil.copyfileobj(done, handle)
-    counted = (
-        exp.select(sql._col("total_status"), exp.Count(this=exp.Star()))
-        .from_(exp.Table(this=sql._id(decided)))
-        .group_by(sql._col("total_status"))
-    )
-    return {str(status): int(n) for status, n in con.execute(counted.sql(dialect="duckdb")).fetchall()}
+    return counts
 
 
-def _amount(column: exp.Expr, text: bool) -> exp.Expr:
+def _every_fact_given(
+    con: duckdb.DuckDBPyConnection, facts: Sequence[str], by_fact: Mapping[str, str], source: Path
+) -> None:
+    lacking = [f for f in facts if f not in by_fact]
+    if lacking:
+        raise NotGiven(f"{source} has no column for {', '.join(f'`{f}`' for f in lacking)}")
+    blank = [
+        exp.or_(
+            exp.Is(this=sql._col(by_fact[f]), expression=exp.Null()),
+            exp.EQ(
+                this=exp.Trim(this=exp.cast(sql._col(by_fact[f]), exp.DataType.build("VARCHAR"))),
+                expression=sql._str(""),
+            ),
+        )
+        for f in facts
+    ]
+    if not blank:
+        return
+    # stops at the first such row: a full pass only when every fact of every row is given
+    found = con.execute(
+        exp.select(exp.Literal.number(1))
+        .from_(exp.Table(this=sql._id("raw_input")))
+        .where(sql._or_all(blank))
+        .limit(1)
+        .sql(dialect="duckdb")
+    ).fetchall()
+    if found:
+        raise NotGiven(f"{source} leaves some fact empty (a fact not given)")
+
+
+# the columns every engine writes, in this order (evaluation/batch.py's run_batch too)
+def output_columns(
+    query: sql.SqlQuery, forms: Mapping[str, str], notes: Mapping[str, str], text: bool
+) -> list[exp.Expr]:
+    """The decided relation's columns as `eval --batch` writes them, on DuckDB and on Spark: amounts
+    as text (`text`) or DECIMAL, reasons as their words, the payment forms note as runtime.forms_note
+    words it."""
+    words = words_of(query)
+    out: list[exp.Expr] = [sql._col("row"), sql._col("id"), sql._col("error"), sql._col("total_status")]
+    out.append(amount_cell(sql._col("total_amount"), text).as_(sql._id("total_amount")))
+    out.append(words(sql._col("total_reasons")).as_(sql._id("total_reasons")))
+    out.append(_forms_note(query, notes).as_(sql._id("payment_forms_note")))
+    for name in query.measures:
+        out.append(sql._col(f"{name}.status"))
+        out.append(amount_cell(sql._col(f"{name}.amount"), text).as_(sql._id(f"{name}.amount")))
+        out.append(sql._str(forms[name]).as_(sql._id(f"{name}.form")))
+        out.append(words(sql._col(f"{name}.reasons")).as_(sql._id(f"{name}.reasons")))
+    return out
+
+
+def amount_cell(column: exp.Expr, text: bool) -> exp.Expr:
+    """An amount as its plain text (`text`: CSV and JSON Lines) or as the DECIMAL it is."""
     return exp.cast(column, exp.DataType.build("VARCHAR")) if text else column
 
 
-def _words(query: sql.SqlQuery) -> Any:
-    """A reasons cell's codes as their texts joined with `；` (DuckDB's list functions)."""
+def words_of(query: sql.SqlQuery) -> Callable[[exp.Expr], exp.Expr]:
+    """A reasons cell's codes as their texts joined with `；`: one lookup in a map of code -> text
+    per code (a CASE over every code was most of the time spent writing a large batch).  Typed
+    nodes, so that DuckDB and Spark each print their own list and map functions."""
+    if not query.reasons:
+        return lambda column: exp.cast(exp.Null(), exp.DataType.build("VARCHAR"))
     x = exp.to_identifier("x")
-    label = sql._case(
-        *((exp.EQ(this=exp.column(x.copy()), expression=sql._str(c)), sql._str(t)) for c, t in query.reasons)
+    labels = exp.VarMap(
+        keys=exp.Array(expressions=[sql._str(c) for c, _ in query.reasons]),
+        values=exp.Array(expressions=[sql._str(t) for _, t in query.reasons]),
     )
+    # safe: a code not in the map (none is) gives NULL, which the join leaves out, never an error
+    label = exp.Bracket(this=labels, expressions=[exp.column(x.copy())], safe=True)
 
     def words(column: exp.Expr) -> exp.Expr:
-        if not query.reasons:
-            return exp.Null()
-        parts = exp.func(
-            "list_transform",
-            exp.func("string_split", column, sql._str(";")),
-            exp.Lambda(this=label.copy(), expressions=[x.copy()]),
+        parts = exp.Transform(
+            this=exp.Split(this=column, expression=sql._str(";")),
+            expression=exp.Lambda(this=label.copy(), expressions=[x.copy()]),
         )
-        return exp.func("nullif", exp.func("array_to_string", parts, sql._str("；")), sql._str(""))
+        return exp.func("nullif", exp.ArrayToString(this=parts, expression=sql._str("；")), sql._str(""))
 
     return words
+
+
+def _forms_note(query: sql.SqlQuery, notes: Mapping[str, str]) -> exp.Expr:
+    """runtime.forms_note in SQL: the words of each measure not paid as money that pays something."""
+    pieces = []
+    for name in query.measures:
+        if name not in notes:
+            continue
+        status, amount = sql._col(f"{name}.status"), sql._col(f"{name}.amount")
+        pays = exp.and_(
+            exp.NEQ(this=status, expression=sql._str(rt.INELIGIBLE)),
+            exp.or_(
+                exp.Is(this=amount, expression=exp.Null()),
+                exp.GT(this=amount.copy(), expression=exp.Literal.number(0)),
+            ),
+        )
+        pieces.append(sql._case((pays, sql._str(notes[name]))))
+    if not pieces:
+        return exp.cast(exp.Null(), exp.DataType.build("VARCHAR"))
+    joined = exp.func("nullif", exp.func("concat_ws", sql._str("；"), *pieces), sql._str(""))
+    return sql._case(
+        (
+            exp.not_(exp.Is(this=joined, expression=exp.Null())),
+            exp.func("concat", sql._str(rt.FORMS_NOTE[0]), joined.copy(), sql._str(rt.FORMS_NOTE[1])),
+        )
+    )
+
+
+def guarded(column: exp.Expr) -> exp.Expr:
+    """A text column with batch.guard_formulas's rule in SQL: a cell that starts as a formula gets a
+    single quote before it.  Row numbers and amounts (figures) stay as they are."""
+    alias = column.alias_or_name
+    if alias in ("row", "total_amount") or alias.endswith(".amount"):
+        return column
+    inner = column.this if isinstance(column, exp.Alias) else column
+    first = exp.func("left", inner.copy(), exp.Literal.number(1))
+    starts = exp.In(this=first, expressions=[sql._str(c) for c in FORMULA_STARTS])
+    quoted = sql._case((starts, exp.func("concat", sql._str("'"), inner.copy())), default=inner.copy())
+    return quoted.as_(sql._id(alias))
