@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime
+import io
 import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from policydsl.files import atomic_output
 
 # Excel keeps a number cell as a binary float and shows it to 15 significant digits: that figure
 # is what the drafter typed and sees, so that is what is read (0.1 is 0.1, 1000000 is 1000000)
@@ -59,7 +62,8 @@ def to_csv(source: Path, target: Path) -> int:
     try:
         sheet = workbook.worksheets[0]
         written = 0
-        with target.open("w", encoding="utf-8", newline="") as handle:
+        # the temporary CSV is written whole or not at all, as every file the project writes
+        with atomic_output(target) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             width = 0
             for row in sheet.iter_rows(values_only=True):
