@@ -12,7 +12,8 @@ so every name and text is quoted by sqlglot, and printed for any dialect sqlglot
 A construct this module does not translate is refused (`Refused`, code E801) with the place it
 stands, never translated into something else; docs/semantics.md ("SQL mapping") lists what is
 covered.  The evaluation runs as `eval --partial` does: a fact left empty makes what it feeds
-undetermined.  Cross-applicant rules (quotas, group caps) are refused: the batch applies them.
+undetermined.  Limits across applicants (quotas, group caps, pots) are window functions over the
+whole relation in the order of its column `row`, as the Python batch's first pass applies them.
 """
 
 from __future__ import annotations
