@@ -647,3 +647,46 @@ def test_a_pot_is_shared_as_the_python_batch_shares_it(rule: str) -> None:
     # one applicant alone: at most the pot, a ceiling
     [alone] = sqlbatch.decide_rows(sql.build(plan, passthrough=("row",)), [{"x": "600"}])
     assert (alone["m.status_before"], alone["m.amount_before"]) == ("ceiling", Decimal("100.00"))
+
+
+# ------------------------------------------------------------------------ figures the engine cannot hold
+
+_HUGE_PLACES = [
+    "award 10元 if x > {c}",
+    "award 10元 if x + {c} > 3元",
+    "award 10元 if {c} <= x * 10%",
+    "award x cap {c}",
+    "award {c} if x > 3元",
+    "award x * 10% cap {c}",
+]
+
+
+@pytest.mark.parametrize("exponent", [26, 27, 28, 29, 34, 37])
+@pytest.mark.parametrize("line", _HUGE_PLACES)
+def test_a_constant_the_engine_cannot_hold_is_refused_with_its_place(line: str, exponent: int) -> None:
+    """A constant is widened to the scale it is compared or computed at (a fact's: DECIMAL(38, 10),
+    28 whole digits); one that does not fit there made DuckDB stop the whole query ("Casting … to
+    DECIMAL(38,10) … out of range").  It is refused with its place, or the query runs."""
+    constant = "1" + "0" * exponent + "元"
+    text = f'policy "t" {{}}\nfact x "x": money\nmeasure m "m" {{\n  {line.format(c=constant)}\n}}\n'
+    plan = _plan(text)
+    try:
+        query = sql.build(plan, passthrough=("row",))
+    except sql.Refused as refused:
+        assert "whole digits" in refused.construct and refused.where is not None
+        assert refused.where.line == 4
+        assert exponent >= 26
+        return
+    assert exponent < 28
+    [row] = sqlbatch.decide_rows(query, [{"x": "5"}])
+    assert row["error"] is None
+
+
+def test_compile_target_sql_refuses_a_constant_too_big_by_code(tmp_path: Path) -> None:
+    path = tmp_path / "t.policy"
+    path.write_text(
+        'policy "t" {}\nfact x "x": number\nmeasure m "m" {\n  award 10元 if x > 1e34\n}\n', encoding="utf-8"
+    )
+    result = CliRunner().invoke(main, ["compile", str(path), "--target", "sql"])
+    assert result.exit_code == 1
+    assert "error[S101]" in result.output and "whole digits" in result.output and ":4:" in result.output

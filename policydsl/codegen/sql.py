@@ -178,9 +178,32 @@ def decimal(value: exp.Expr, scale: int) -> exp.Expr:
     is exact), and every LEAST, GREATEST, COALESCE and CASE over figures takes its arguments
     through `least`, `greatest`, `coalesce` and `_widen`, which type them all to one scale."""
     target = _decimal_type(scale)
+    constant = _constant(value)
+    if constant is not None and not _holds(constant, scale):
+        raise Refused(_too_big(constant, scale), None)
     if isinstance(value, exp.Cast) and value.to.sql() == target.sql():
         return value.copy()
     return _cast(value, target)
+
+
+def _holds(value: Decimal, scale: int) -> bool:
+    """Whether DECIMAL(38, scale) holds `value`: at most 38 - scale whole digits.  An engine casts a
+    figure it cannot hold into an error that stops the whole query, so such a constant is refused."""
+    return abs(value) < Decimal(10) ** (MAX_SCALE - scale)
+
+
+def _too_big(value: Decimal, scale: int) -> str:
+    whole = MAX_SCALE - scale
+    return f"the figure {value.normalize():E}, more than the {whole} whole digits DECIMAL(38, {scale}) holds"
+
+
+def _constant(value: exp.Expr) -> Decimal | None:
+    """The value of a constant figure as `_number` writes it (a number, maybe negated, in a cast)."""
+    while isinstance(value, exp.Cast | exp.Paren | exp.Neg):
+        value = value.this
+    if isinstance(value, exp.Literal) and not value.is_string:
+        return Decimal(value.this)
+    return None
 
 
 def _widen(value: exp.Expr, scale: int) -> exp.Expr:
@@ -340,7 +363,20 @@ class _Exprs:
             raise Refused(refused.construct, refused.where or where) from None
         if self.scale(expr) > MAX_SCALE:
             raise Refused(f"a figure with more than {MAX_SCALE} decimal places", where)
+        self.held(expr, where)
         return node
+
+    def held(self, expr: P.Expr, where: P.Where | None) -> None:
+        """Refuses a constant of `expr` that the scale it is compared or computed at cannot hold: the
+        engine widens both sides of a comparison or a sum to the finer scale (a fact's is FACT_SCALE)
+        and stops the whole query on a figure out of range."""
+        numbers = list(_constants(self, expr))
+        if not numbers:
+            return
+        scale = max([FACT_SCALE, *(self.scale(n) for n in P.walk(expr) if self.numeric(n))])
+        for value in numbers:
+            if not _holds(value, scale):
+                raise Refused(_too_big(value, scale), where)
 
     def expr(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
         """`expr` in SQL; a figure typed DECIMAL(38, its proven scale) by `decimal`."""
@@ -547,6 +583,17 @@ class _Exprs:
                 )
             )
         return case_of(self.scale(expr), (_any_null(known), exp.Null()), default=_sum(parts))
+
+
+def _constants(ev: _Exprs, expr: P.Expr) -> Iterable[Decimal]:
+    """The constant figures of `expr`, parameters' values included."""
+    for node in P.walk(expr):
+        if isinstance(node, P.Const):
+            yield node.value
+        elif isinstance(node, P.ParamRef):
+            value = ev.param(node, None)
+            if not isinstance(value, P.Unset):
+                yield from _constants(ev, value)
 
 
 def _is_date(expr: P.Expr) -> bool:
@@ -1041,7 +1088,10 @@ class _Builder:
                 raise Refused("a cap that may have no value (a table or band without `otherwise`)", c.where)
             caps.append(self.ev(cap.expr, c.where))
         scale = max([self.ev.scale(amount.expr), *(self.ev.scale(cap.expr) for cap in amount.caps)])
-        return self.round(_strict("min", [value, *caps], scale))
+        try:  # a cap widened to the amount's scale: a constant it cannot hold is refused here
+            return self.round(_strict("min", [value, *caps], scale))
+        except Refused as refused:
+            raise Refused(refused.construct, refused.where or c.where) from None
 
     def settle(self, m: P.Measure) -> list[tuple[str, exp.Expr]]:
         """runtime.settle_clauses and the choice of bonuses: each clause's `chosen`, and whether the
