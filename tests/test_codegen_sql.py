@@ -690,3 +690,28 @@ def test_compile_target_sql_refuses_a_constant_too_big_by_code(tmp_path: Path) -
     result = CliRunner().invoke(main, ["compile", str(path), "--target", "sql"])
     assert result.exit_code == 1
     assert "error[S101]" in result.output and "whole digits" in result.output and ":4:" in result.output
+
+
+@pytest.mark.parametrize("rule", ["first_come", "ranked by score"])
+def test_a_negative_claim_gives_its_room_back_as_share_pot_does(rule: str) -> None:
+    """runtime.share_pot pays each claim in turn min(claim, room) and takes it from the room: a
+    negative claim (an amount below zero, `y - 100元`) gives room back to the claims after it; the
+    room is not the pot less the claims before, which a negative claim after a claim larger than
+    the pot would leave at nothing."""
+    plan = _plan(
+        'policy "t" {}\nfact score "score": number\nfact x "x": money\nfact y "y": money\n'
+        'measure m "m" {\n  award x\n}\nmeasure n "n" {\n  award y - 100元\n}\n'
+        f'pot p "p" 100元 over {{ m, n }} allocate {rule}\n'
+    )
+    rows: list[dict[str, str | None]] = [
+        {"x": "150", "y": "50", "score": "3"},
+        {"x": "30", "y": "60", "score": "2"},
+        {"x": "70", "y": "105", "score": "1"},
+    ]
+    out = _decide(plan, rows)
+    # 150 takes the whole pot (100); -50 gives 50 back; 30 of it; -40 gives 40 back; 60 left of 70; 0 for 5
+    assert [(r["m.amount"], r["n.amount"]) for r in out] == [
+        (Decimal("100.00"), Decimal("-50.00")),
+        (Decimal("30.00"), Decimal("-40.00")),
+        (Decimal("60.00"), None),
+    ]

@@ -1499,7 +1499,7 @@ class _Builder:
         self.stages.append(stage)
         # pots: the claims (each measure's figure before the pot, or what a quota or group cap made
         # it) shared by runtime.share_pot's rules
-        steps: list[list[tuple[str, exp.Expr]]] = [[], [], [], []]
+        steps: list[list[tuple[str, exp.Expr]]] = [[], [], [], [], [], []]
         for pot in plan.pots:
             self.pot_share(pot, live, steps)
         self.stages += [step for step in steps if step]
@@ -1564,7 +1564,7 @@ class _Builder:
         where = _where(pot.span)
         total = self.undated(pot.amount, where)
         scale = self.places
-        claims_step, sums_step, paid_step, share_step = steps
+        claims_step, sums_step, peak_step, top_step, paid_step, share_step = steps
         keys = [self.key(self.plan.measure(n)) for n in pot.measures]
         zero = _zero(scale)
         p = f"p{self.plan.pots.index(pot)}"
@@ -1597,6 +1597,13 @@ class _Builder:
             )
             earlier = _over(exp.func("sum", decimal(row_sum.copy(), scale)), order=order, before=True)
             sums_step.append((f"{p}_before", coalesce(scale, earlier, zero)))
+            # share_pot takes each payment min(claim, room) from the room, so a negative claim gives
+            # room back: room = max(pot, the highest running sum of the claims so far) - their sum
+            # (the running sums per claim: the earlier rows', then this row's measures in turn)
+            peak_step.append(
+                (f"{p}_peak", greatest(scale, *(self.running(p, keys, i) for i in range(1, len(keys) + 1))))
+            )
+            top_step.append((f"{p}_top", _over(exp.func("max", _col(f"{p}_peak")), order=order, before=True)))
         label = pot.label
         head = (
             rt.pot_head(label, pot.amount.value, pot.text, pot.allocate)
@@ -1642,20 +1649,14 @@ class _Builder:
                 )
             else:
                 # the claims before this one: the earlier rows', then this row's earlier measures'
-                spent = _sum(
-                    [
-                        _col(f"{p}_before"),
-                        *(
-                            case_of(
-                                scale,
-                                (_col(f"{o}_cl"), coalesce(scale, _col(f"{o}_cam"), zero)),
-                                default=zero,
-                            )
-                            for o in keys[:i]
-                        ),
-                    ]
+                spent = self.running(p, keys, i)
+                highest = greatest(
+                    scale,
+                    total.copy(),
+                    coalesce(scale, _col(f"{p}_top"), total),
+                    *(self.running(p, keys, j) for j in range(1, i + 1)),
                 )
-                room = greatest(scale, exp.Sub(this=total.copy(), expression=exp.paren(spent)), zero)
+                room = greatest(scale, exp.Sub(this=highest, expression=exp.paren(spent)), zero)
                 paid = least(scale, coalesce(scale, amount, zero), room)
                 paid_step.append((f"{k}_paid", paid))
                 whens.append(
@@ -1680,6 +1681,17 @@ class _Builder:
                 (f"{k}_am3", case_of(self.places, *((w, am) for w, _, am, _ in whens))),
                 (f"{k}_rs3", _case(*((w, rs) for w, _, _, rs in whens))),
             ]
+
+    def running(self, p: str, keys: Sequence[str], i: int) -> exp.Expr:
+        """The sum of pot `p`'s claims up to this row's first `i` measures (`keys` in the pot's order)."""
+        zero = _zero(self.places)
+        claims = [
+            case_of(
+                self.places, (_col(f"{o}_cl"), coalesce(self.places, _col(f"{o}_cam"), zero)), default=zero
+            )
+            for o in keys[:i]
+        ]
+        return decimal(_sum([_col(f"{p}_before"), *claims]), self.places)
 
     def total(self) -> None:
         """runtime.combine_total: the combination rules in order, undeclared pairs, the total caps."""
