@@ -715,3 +715,43 @@ def test_a_negative_claim_gives_its_room_back_as_share_pot_does(rule: str) -> No
         (Decimal("30.00"), Decimal("-40.00")),
         (Decimal("60.00"), None),
     ]
+
+
+_BINDING_RULES = ["first_come", "ranked by score", "unset"]
+
+
+@functools.cache
+def _binding_plan(quota: int, rule: str) -> P.Plan:
+    return _plan(
+        'policy "t" {}\nfact score "score": number\nfact g "g": text\n'
+        'fact x "x": money >= 0\nfact y "y": money >= 0\n'
+        f'measure m "m" {{\n  award x\n  quota {quota} rank score\n  group_cap 100元 per g\n}}\n'
+        'measure n "n" {\n  award y\n}\n'
+        f'pot p "p" 150元 over {{ m, n }} allocate {rule}\n'
+    )
+
+
+_CELL_X = st.sampled_from(["0", "10", "35.5", "60", "99.99", "120"])
+_BINDING_ROW = st.fixed_dictionaries(
+    {
+        "x": _CELL_X | st.none(),
+        "y": st.sampled_from(["0", "20", "45.01", "80"]),
+        "g": st.sampled_from(["甲", "乙", "甲　", None]),
+        "score": st.sampled_from(["1", "2", "3", None]),
+    }
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    quota=st.integers(1, 3),
+    rule=st.sampled_from(_BINDING_RULES),
+    rows=st.lists(_BINDING_ROW, min_size=6, max_size=14),
+)
+def test_populations_where_the_limits_bind_are_decided_as_the_python_batch(
+    quota: int, rule: str, rows: list[dict[str, str | None]]
+) -> None:
+    """Several rows per group, more eligible rows than the quota, claims over the pot: DuckDB equal
+    to decide_batch row for row (`_decide` compares them), whether or not each limit binds."""
+    out = _decide(_binding_plan(quota, rule), rows)
+    assert len(out) == len(rows)
