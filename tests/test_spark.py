@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -34,8 +35,10 @@ from tests.test_codegen_sql import (
     _checked,
     _outcome,
     _plan,
+    _population,
     _sql_outcome,
     _write_population,
+    batch_outcomes,
 )
 
 COVERED = [p for p in POLICIES if p.stem not in REFUSED]
@@ -83,6 +86,9 @@ def both_on_spark(
             except rt.InputError:
                 expected.append("invalid")
         got = [_sql_outcome(query, r) for r in sparkbatch.decide_rows(query, rows, spark)]
+        if plan.pots or any(m.quota or m.group_cap for m in plan.measures):
+            # limits across applicants: the reference is the Python batch, which applies them
+            expected = batch_outcomes(plan, rows, date, Path(tempfile.mkdtemp()))
         out.extend(zip(expected, got, strict=True))
     return out
 
@@ -128,6 +134,20 @@ def test_spark_decides_bundled_policies_as_the_interpreter(spark: Any, path: Pat
     assert {rt.INELIGIBLE, rt.CEILING} <= statuses  # the generated applicants reach several outcomes
     for expected, got in pairs:
         assert got == expected
+
+
+def test_spark_decides_jiangmen_population_as_the_python_batch(spark: Any) -> None:
+    """A group cap per 产业集群 and a yearly pot as window functions (TRANSLATE of the group's name,
+    REGEXP_REPLACE trimming it, running sums over ROWS frames): on Spark equal to the Python batch
+    row for row, fen for fen, statuses included, the limits binding."""
+    plan, _, _ = _checked(Path(__file__).parent.parent / "policies" / "jiangmen_special_fund.policy")
+    rows = _population("jiangmen_special_fund")
+    day = datetime.date(2022, 6, 1)
+    query = sql.build(plan, date=day, passthrough=("row",))
+    got = [_sql_outcome(query, r) for r in sparkbatch.decide_rows(query, rows, spark)]
+    expected = batch_outcomes(plan, rows, day, Path(tempfile.mkdtemp()))
+    assert got == expected
+    assert any(isinstance(o, dict) and o["cluster_pilot"][0] == rt.CEILING for o in expected)
 
 
 def test_spark_keeps_the_fen_of_mixed_scales(spark: Any) -> None:

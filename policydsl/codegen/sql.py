@@ -12,13 +12,15 @@ so every name and text is quoted by sqlglot, and printed for any dialect sqlglot
 A construct this module does not translate is refused (`Refused`, code E801) with the place it
 stands, never translated into something else; docs/semantics.md ("SQL mapping") lists what is
 covered.  The evaluation runs as `eval --partial` does: a fact left empty makes what it feeds
-undetermined.  Cross-applicant rules (quotas, group caps) are refused: the batch applies them.
+undetermined.  Limits across applicants (quotas, group caps, pots) are window functions over the
+whole relation in the order of its column `row`, as the Python batch's first pass applies them.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -26,6 +28,7 @@ import attrs
 from sqlglot import exp
 
 from policydsl.evaluation import runtime as rt
+from policydsl.messages import default_lang, msg
 from policydsl.plan import nodes as P
 
 # Every figure a fact gives is read into DECIMAL(38, FACT_SCALE): at most that many decimal places
@@ -175,9 +178,32 @@ def decimal(value: exp.Expr, scale: int) -> exp.Expr:
     is exact), and every LEAST, GREATEST, COALESCE and CASE over figures takes its arguments
     through `least`, `greatest`, `coalesce` and `_widen`, which type them all to one scale."""
     target = _decimal_type(scale)
+    constant = _constant(value)
+    if constant is not None and not _holds(constant, scale):
+        raise Refused(_too_big(constant, scale), None)
     if isinstance(value, exp.Cast) and value.to.sql() == target.sql():
         return value.copy()
     return _cast(value, target)
+
+
+def _holds(value: Decimal, scale: int) -> bool:
+    """Whether DECIMAL(38, scale) holds `value`: at most 38 - scale whole digits.  An engine casts a
+    figure it cannot hold into an error that stops the whole query, so such a constant is refused."""
+    return abs(value) < Decimal(10) ** (MAX_SCALE - scale)
+
+
+def _too_big(value: Decimal, scale: int) -> str:
+    whole = MAX_SCALE - scale
+    return f"the figure {value.normalize():E}, more than the {whole} whole digits DECIMAL(38, {scale}) holds"
+
+
+def _constant(value: exp.Expr) -> Decimal | None:
+    """The value of a constant figure as `_number` writes it (a number, maybe negated, in a cast)."""
+    while isinstance(value, exp.Cast | exp.Paren | exp.Neg):
+        value = value.this
+    if isinstance(value, exp.Literal) and not value.is_string:
+        return Decimal(value.this)
+    return None
 
 
 def _widen(value: exp.Expr, scale: int) -> exp.Expr:
@@ -337,7 +363,20 @@ class _Exprs:
             raise Refused(refused.construct, refused.where or where) from None
         if self.scale(expr) > MAX_SCALE:
             raise Refused(f"a figure with more than {MAX_SCALE} decimal places", where)
+        self.held(expr, where)
         return node
+
+    def held(self, expr: P.Expr, where: P.Where | None) -> None:
+        """Refuses a constant of `expr` that the scale it is compared or computed at cannot hold: the
+        engine widens both sides of a comparison or a sum to the finer scale (a fact's is FACT_SCALE)
+        and stops the whole query on a figure out of range."""
+        numbers = list(_constants(self, expr))
+        if not numbers:
+            return
+        scale = max([FACT_SCALE, *(self.scale(n) for n in P.walk(expr) if self.numeric(n))])
+        for value in numbers:
+            if not _holds(value, scale):
+                raise Refused(_too_big(value, scale), where)
 
     def expr(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
         """`expr` in SQL; a figure typed DECIMAL(38, its proven scale) by `decimal`."""
@@ -546,6 +585,17 @@ class _Exprs:
         return case_of(self.scale(expr), (_any_null(known), exp.Null()), default=_sum(parts))
 
 
+def _constants(ev: _Exprs, expr: P.Expr) -> Iterable[Decimal]:
+    """The constant figures of `expr`, parameters' values included."""
+    for node in P.walk(expr):
+        if isinstance(node, P.Const):
+            yield node.value
+        elif isinstance(node, P.ParamRef):
+            value = ev.param(node, None)
+            if not isinstance(value, P.Unset):
+                yield from _constants(ev, value)
+
+
 def _is_date(expr: P.Expr) -> bool:
     return isinstance(expr, P.DateConst | P.DurationConst) or (
         isinstance(expr, P.Arith) and expr.kind == "date"
@@ -732,6 +782,73 @@ def _roles(spec: P.FactSpec, text: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
     return _case((ok.copy(), names), default=exp.Null()), ok
 
 
+# ---------------------------------------------------------------------------------------------- across rows
+# The limits across applicants (quotas, group caps, pots) are window functions over the whole input
+# relation, as the batch's first pass (evaluation/batch.py `_plan`) applies them; the batch's order
+# is the input's column `row`.
+
+_ROW = "row"
+# NFKC folds full-width forms (`Ａ`, `　`) into plain ones: what batch.group_key does to a group's name,
+# as one TRANSLATE of every character of the Basic Multilingual Plane that NFKC maps to one other
+# character (a character it expands into several is left as it is), then the white space Python's
+# str.strip trims, at both ends.
+_FOLD = [
+    (chr(c), folded)
+    for c in range(0x80, 0x10000)
+    if not 0xD800 <= c <= 0xDFFF
+    for folded in [unicodedata.normalize("NFKC", chr(c))]
+    if len(folded) == 1 and folded != chr(c)
+]
+_SPACE = "".join(f"\\x{{{c:04x}}}" for c in range(0x10000) if chr(c).isspace())
+
+
+def _group_key(value: exp.Expr) -> exp.Expr:
+    """A group's name as batch.group_key tells groups apart: folded, trimmed, NULL when blank."""
+    folded = exp.func(
+        "translate",
+        _cast(value, exp.DataType.build("VARCHAR")),
+        _str("".join(a for a, _ in _FOLD)),
+        _str("".join(b for _, b in _FOLD)),
+    )
+    trimmed = exp.RegexpReplace(
+        this=folded, expression=_str(f"^[{_SPACE}]+|[{_SPACE}]+$"), replacement=_str("")
+    )
+    return exp.func("nullif", trimmed, _str(""))
+
+
+def _over(
+    value: exp.Expr,
+    *,
+    partition: Sequence[exp.Expr] = (),
+    order: Sequence[exp.Ordered] = (),
+    before: bool = False,
+) -> exp.Window:
+    """`value` as a window over the rows: over all of them (`partition`: each group), or, with
+    `order`, over the rows up to this one (`before`: up to the one before it)."""
+    spec = None
+    if order:
+        end, side = ("1", "PRECEDING") if before else ("CURRENT ROW", None)
+        spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end=end, end_side=side)
+    return exp.Window(
+        this=value,
+        partition_by=[p.copy() for p in partition] or None,
+        order=exp.Order(expressions=[o.copy() for o in order]) if order else None,
+        spec=spec,
+    )
+
+
+def _count_if(cond: exp.Expr) -> exp.Expr:
+    return exp.func("sum", _case((cond.copy(), exp.Literal.number(1)), default=exp.Literal.number(0)))
+
+
+def _ranked(rank: exp.Expr) -> list[exp.Ordered]:
+    """The highest rank first, an unknown rank last, ties in the batch's order."""
+    return [
+        exp.Ordered(this=rank.copy(), desc=True, nulls_first=False),
+        exp.Ordered(this=_col(_ROW), nulls_first=True),
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- the query
 
 
@@ -748,6 +865,10 @@ class _Builder:
         self.fact_names = tuple(plan.facts)
         self.columns = {name: f"f{i}" for i, name in enumerate(self.fact_names)}
         self.ev = _Exprs(plan, date, self.columns)
+        # ranks and pots are worked out without the evaluation day, as the interpreter's `value`
+        self.undated = _Exprs(plan, None, self.columns)
+        self.error = "error"  # the column saying why a row is an error row
+        self.final: dict[str, str] = {}  # a measure's column -> that column after the batch's limits
         self.stages: list[list[tuple[str, exp.Expr]]] = []
         self.reasons: dict[str, str] = {}
         self.rounding = plan.rounding
@@ -804,6 +925,7 @@ class _Builder:
         for m in plan.measures:
             finish += self.finish(m, shared_fail, shared_unknown, shared_codes)
         self.stages.append(finish)
+        self.limits()
         self.total()
         return SqlQuery(
             self.query(),
@@ -825,14 +947,23 @@ class _Builder:
         for c in plan.combinations:
             if c.every and c.mode != "added":
                 raise Refused(f"a policy-wide `combine {c.mode}` rule", _where(c.span))
+        for pot in plan.pots:
+            where = _where(pot.span)
+            if pot.allocate == "proportional":
+                raise Refused("a pot shared in proportion (`allocate proportional`)", where)
+            if self.undated.scale(pot.amount) > self.places:
+                raise Refused("a pot finer than the policy's rounding", where)
 
     def refuse_measure(self, m: P.Measure) -> None:
         if m.instalments:
             raise Refused("staged payment (instalments)", m.where)
-        if m.quotas:
-            raise Refused("a quota (a limit across applicants)", m.quota.where if m.quota else m.where)
-        if m.group_caps:
-            raise Refused("a group cap (a limit across applicants)", _where(m.group_caps[0].span) or m.where)
+        cap = m.group_cap
+        if cap is not None:
+            where = _where(cap.span) or m.where
+            if cap.allocate == "proportional":
+                raise Refused("a group cap shared in proportion (`allocate proportional`)", where)
+            if self.plan.facts[cap.per].kind not in ("text", "enum"):
+                raise Refused("a group cap per a fact that is not a text or a choice", where)
         if m.funding is not None and m.funding.measures:
             raise Refused("a funding limit shared with other measures", _where(m.funding.span) or m.where)
         for c in m.clauses:
@@ -961,7 +1092,10 @@ class _Builder:
                 raise Refused("a cap that may have no value (a table or band without `otherwise`)", c.where)
             caps.append(self.ev(cap.expr, c.where))
         scale = max([self.ev.scale(amount.expr), *(self.ev.scale(cap.expr) for cap in amount.caps)])
-        return self.round(_strict("min", [value, *caps], scale))
+        try:  # a cap widened to the amount's scale: a constant it cannot hold is refused here
+            return self.round(_strict("min", [value, *caps], scale))
+        except Refused as refused:
+            raise Refused(refused.construct, refused.where or c.where) from None
 
     def settle(self, m: P.Measure) -> list[tuple[str, exp.Expr]]:
         """runtime.settle_clauses and the choice of bonuses: each clause's `chosen`, and whether the
@@ -1194,15 +1328,388 @@ class _Builder:
         )
         return [(f"{k}_status", status), (f"{k}_amount", amount), (f"{k}_reasons", codes)]
 
+    # -- the limits across applicants (evaluation/batch.py `_plan` and `_apply`)
+    def settled(self, k: str, what: str) -> str:
+        """The column of measure `k`'s `what` (status, amount, reasons) once the limits are applied."""
+        column = f"{k}_{what}"
+        return self.final.get(column, column)
+
+    def limits(self) -> None:
+        """Pots (what one applicant alone is promised, then the batch's shares), quotas and group
+        caps, as window functions over the rows in the order of the column `row`; a row marked
+        selected over a quota is an error row.  Each limited measure keeps its status and amount
+        before the limits (`before`)."""
+        plan = self.plan
+        pots = {n: pot for pot in plan.pots for n in pot.measures}
+        limited = [m for m in plan.measures if m.quota or m.group_cap or m.name in pots]
+        if not limited:
+            return
+        ok = _null(_col("error"))
+        # one applicant alone: a measure over a pot is at most the pot, a ceiling (runtime.pot_ceiling)
+        stage: list[tuple[str, exp.Expr]] = []
+        for m in limited:
+            k = self.key(m)
+            status, amount = _col(f"{k}_status"), _col(f"{k}_amount")
+            pot = pots.get(m.name)
+            if pot is None:
+                stage += [(f"{k}_st0", status), (f"{k}_am0", amount)]
+                continue
+            total = self.undated(pot.amount, _where(pot.span))
+            kept = _or_all(
+                [
+                    exp.In(this=status.copy(), expressions=[_str(rt.INELIGIBLE), _str(rt.UNDETERMINED)]),
+                    _null(amount),
+                ]
+            )
+            at_most = greatest(self.places, total, _zero(self.places))
+            room = case_of(
+                self.places, (_null(total), amount.copy()), default=least(self.places, amount, at_most)
+            )
+            stage += [
+                (f"{k}_st0", _case((kept.copy(), status.copy()), default=_str(rt.CEILING))),
+                (f"{k}_am0", case_of(self.places, (kept, amount.copy()), default=room)),
+            ]
+        # the quotas whose selection the rows record: more rows marked than the quota, each is an error
+        marks: list[tuple[P.Measure, P.Quota]] = []
+        for m in limited:
+            q = m.quota
+            if q is not None and q.selected_by is not None:
+                k = self.key(m)
+                marked = _and_all(
+                    [
+                        ok.copy(),
+                        exp.NEQ(this=_col(f"{k}_st0"), expression=_str(rt.INELIGIBLE)),
+                        _true(_col(self.columns[q.selected_by])),
+                    ]
+                )
+                stage += [(f"{k}_mk", marked), (f"{k}_nmk", _over(_count_if(marked)))]
+                marks.append((m, q))
+        self.stages.append(stage)
+        stage = []
+        bad_parts: list[exp.Expr] = []
+        texts: list[exp.Expr] = []
+        for m, q in marks:
+            k = self.key(m)
+            over = exp.and_(
+                _true(_col(f"{k}_mk")), exp.GT(this=_col(f"{k}_nmk"), expression=exp.Literal.number(q.count))
+            )
+            bad_parts.append(over)
+            assert q.selected_by is not None
+            spec = plan.facts[q.selected_by]
+            mark = "\x00"
+            words = msg(
+                "batch.over_quota", measure=m.label, quota=q.count, count=mark, fact=spec.label
+            ).render(default_lang())
+            head, _, tail = words.partition(mark)
+            count = _cast(_col(f"{k}_nmk"), exp.DataType.build("VARCHAR"))
+            texts.append(_case((over.copy(), exp.func("concat", _str(head), count, _str(tail)))))
+        bad = _or_all(bad_parts)
+        if marks:
+            stage.append(("bad", bad))
+            stage.append(
+                (
+                    "error_l",
+                    _case(
+                        (_null(_col("error")), exp.func("nullif", _concat_ws(_str("；"), *texts), _str(""))),
+                        default=_col("error"),
+                    ),
+                )
+            )
+            self.error = "error_l"
+        self.stages.append(stage)
+        live = exp.and_(ok.copy(), exp.not_(_col("bad"))) if marks else ok.copy()
+        # quotas (a ranking, or none: every applicant undetermined), then group caps
+        stage = []
+        for m in limited:
+            k = self.key(m)
+            part: exp.Expr = exp.and_(
+                live.copy(), exp.NEQ(this=_col(f"{k}_st0"), expression=_str(rt.INELIGIBLE))
+            )
+            changed: list[
+                tuple[exp.Expr, exp.Expr, exp.Expr, exp.Expr]
+            ] = []  # (when, status, amount, reason)
+            q = m.quota
+            if q is not None and q.selected_by is None:
+                eligible: exp.Expr = _over(_count_if(part))
+                over = exp.and_(part.copy(), exp.GT(this=eligible, expression=exp.Literal.number(q.count)))
+                if q.rank is None:
+                    changed.append(
+                        (
+                            over,
+                            _str(rt.UNDETERMINED),
+                            _col(f"{k}_am0"),
+                            self.reason(
+                                m.name + ".quota/unranked",
+                                f"符合条件者多于名额 {q.count} 个，原文未规定遴选排序",
+                            ),
+                        )
+                    )
+                else:
+                    rank = self.undated(q.rank, q.where)
+                    place = _over(_count_if(part), order=_ranked(rank))
+                    out = exp.and_(over, exp.GT(this=place, expression=exp.Literal.number(q.count)))
+                    changed.append(
+                        (
+                            out,
+                            _str(rt.INELIGIBLE),
+                            decimal(exp.Null(), self.places),
+                            self.reason(m.name + ".quota/out", f"未入选：名额 {q.count} 个，排名在名额之外"),
+                        )
+                    )
+            stage.append((f"{k}_qch", _or_all([c[0] for c in changed]) if changed else exp.false()))
+            stage += self.limited_columns(k, "q", changed)
+        self.stages.append(stage)
+        stage = []
+        for m in limited:
+            k = self.key(m)
+            cap = m.group_cap
+            if cap is None:
+                stage += [
+                    (f"{k}_gch", exp.false()),
+                    (f"{k}_st2", _col(f"{k}_st1q")),
+                    (f"{k}_am2", _col(f"{k}_am1q")),
+                    (f"{k}_rs2", _col(f"{k}_rs1q")),
+                ]
+                continue
+            group = _group_key(_col(self.columns[cap.per]))
+            part = _and_all(
+                [
+                    live.copy(),
+                    exp.NEQ(this=_col(f"{k}_st0"), expression=_str(rt.INELIGIBLE)),
+                    exp.not_(_col(f"{k}_qch")),
+                    exp.not_(_null(group)),
+                ]
+            )
+            summed = _over(
+                exp.func(
+                    "sum",
+                    case_of(
+                        self.places,
+                        (part.copy(), coalesce(self.places, _col(f"{k}_am0"), _zero(self.places))),
+                        default=_zero(self.places),
+                    ),
+                ),
+                partition=[group],
+            )
+            limit = self.ev(cap.amount, _where(cap.span))
+            over = exp.and_(part, exp.GT(this=summed, expression=limit))
+            reason = self.reason(
+                m.name + ".group_cap/unset", f"同组成员合计超过集体封顶 {cap.text}，原文未规定分配办法"
+            )
+            stage.append((f"{k}_gch", _true(over)))
+            stage.append((f"{k}_st2", _case((_true(over), _str(rt.CEILING)), default=_col(f"{k}_st1q"))))
+            stage.append((f"{k}_am2", _col(f"{k}_am1q")))
+            stage.append((f"{k}_rs2", _case((_true(over), reason), default=_col(f"{k}_rs1q"))))
+        self.stages.append(stage)
+        # pots: the claims (each measure's figure before the pot, or what a quota or group cap made
+        # it) shared by runtime.share_pot's rules
+        steps: list[list[tuple[str, exp.Expr]]] = [[], [], [], [], [], []]
+        for pot in plan.pots:
+            self.pot_share(pot, live, steps)
+        self.stages += [step for step in steps if step]
+        final: list[tuple[str, exp.Expr]] = []
+        for m in limited:
+            k = self.key(m)
+            touched = exp.or_(_col(f"{k}_qch"), _col(f"{k}_gch"))
+            if m.name in pots:
+                touched = exp.or_(touched, _col(f"{k}_pch"))
+                status_l: exp.Expr = _case((_col(f"{k}_pch"), _col(f"{k}_st3")), default=_col(f"{k}_st2"))
+                amount_l: exp.Expr = case_of(
+                    self.places, (_col(f"{k}_pch"), _col(f"{k}_am3")), default=_col(f"{k}_am2")
+                )
+                reason_l: exp.Expr = _case((_col(f"{k}_pch"), _col(f"{k}_rs3")), default=_col(f"{k}_rs2"))
+            else:
+                status_l, amount_l, reason_l = _col(f"{k}_st2"), _col(f"{k}_am2"), _col(f"{k}_rs2")
+            final += [
+                (f"{k}_lstatus", status_l),
+                (f"{k}_lamount", amount_l),
+                (
+                    f"{k}_lreasons",
+                    _concat_ws(_str(";"), exp.func("nullif", _col(f"{k}_reasons"), _str("")), reason_l),
+                ),
+                (f"{k}_before_status", _col(f"{k}_st0")),
+                (f"{k}_before_amount", _col(f"{k}_am0")),
+                (f"{k}_touched", touched),
+            ]
+            for what in ("status", "amount", "reasons"):
+                self.final[f"{k}_{what}"] = f"{k}_l{what}"
+        self.stages.append(final)
+
+    def limited_columns(
+        self, k: str, tag: str, changed: list[tuple[exp.Expr, exp.Expr, exp.Expr, exp.Expr]]
+    ) -> list[tuple[str, exp.Expr]]:
+        """Status, amount and reason code of measure `k` after one limit's `changed` rows."""
+        if not changed:
+            none = _cast(exp.Null(), exp.DataType.build("VARCHAR"))
+            return [
+                (f"{k}_st1{tag}", _col(f"{k}_st0")),
+                (f"{k}_am1{tag}", _col(f"{k}_am0")),
+                (f"{k}_rs1{tag}", none),
+            ]
+        return [
+            (f"{k}_st1{tag}", _case(*((_true(w), st) for w, st, _, _ in changed), default=_col(f"{k}_st0"))),
+            (
+                f"{k}_am1{tag}",
+                case_of(self.places, *((_true(w), am) for w, _, am, _ in changed), default=_col(f"{k}_am0")),
+            ),
+            (
+                f"{k}_rs1{tag}",
+                _case(
+                    *((_true(w), rs) for w, _, _, rs in changed),
+                    default=_cast(exp.Null(), exp.DataType.build("VARCHAR")),
+                ),
+            ),
+        ]
+
+    def pot_share(self, pot: P.Pot, live: exp.Expr, steps: list[list[tuple[str, exp.Expr]]]) -> None:
+        """runtime.share_pot over the rows: every claim in full when they fit; first_come and ranked
+        in turn while the pot lasts; otherwise (unset, not said, or a claim of unknown amount) each
+        share undetermined, at most the pot."""
+        where = _where(pot.span)
+        total = self.undated(pot.amount, where)
+        scale = self.places
+        claims_step, sums_step, peak_step, top_step, paid_step, share_step = steps
+        keys = [self.key(self.plan.measure(n)) for n in pot.measures]
+        zero = _zero(scale)
+        p = f"p{self.plan.pots.index(pot)}"
+        # the claim of each measure: its figure before the pot, or what a quota or group cap made it
+        for k in keys:
+            touched = exp.or_(_col(f"{k}_qch"), _col(f"{k}_gch"))
+            claim_status = _case((touched.copy(), _col(f"{k}_st2")), default=_col(f"{k}_status"))
+            claim_amount = case_of(self.places, (touched, _col(f"{k}_am2")), default=_col(f"{k}_amount"))
+            claims = exp.and_(live.copy(), exp.NEQ(this=claim_status.copy(), expression=_str(rt.INELIGIBLE)))
+            claims_step += [
+                (f"{k}_cst", claim_status),
+                (f"{k}_cam", claim_amount),
+                (f"{k}_cl", _true(claims)),
+            ]
+        row_sum = _sum(
+            [
+                case_of(scale, (_col(f"{k}_cl"), coalesce(scale, _col(f"{k}_cam"), zero)), default=zero)
+                for k in keys
+            ]
+        )
+        unknown = _or_all(exp.and_(_col(f"{k}_cl"), _null(_col(f"{k}_cam"))) for k in keys)
+        sums_step.append((f"{p}_unk", _over(_count_if(unknown))))
+        sums_step.append((f"{p}_sum", _over(exp.func("sum", decimal(row_sum.copy(), scale)))))
+        rule = pot.allocate if pot.allocate in ("ranked", "first_come") else None
+        if rule is not None:
+            order = (
+                _ranked(self.undated(pot.rank, where))
+                if rule == "ranked" and pot.rank is not None
+                else [exp.Ordered(this=_col(_ROW), nulls_first=True)]
+            )
+            earlier = _over(exp.func("sum", decimal(row_sum.copy(), scale)), order=order, before=True)
+            sums_step.append((f"{p}_before", coalesce(scale, earlier, zero)))
+            # share_pot takes each payment min(claim, room) from the room, so a negative claim gives
+            # room back: room = max(pot, the highest running sum of the claims so far) - their sum
+            # (the running sums per claim: the earlier rows', then this row's measures in turn)
+            peak_step.append(
+                (f"{p}_peak", greatest(scale, *(self.running(p, keys, i) for i in range(1, len(keys) + 1))))
+            )
+            top_step.append((f"{p}_top", _over(exp.func("max", _col(f"{p}_peak")), order=order, before=True)))
+        label = pot.label
+        head = (
+            rt.pot_head(label, pot.amount.value, pot.text, pot.allocate)
+            if isinstance(pot.amount, P.Const)
+            else f"{label}资金池 {pot.text}，{rt.POT_RULE_WORDS.get(pot.allocate, rt.POT_RULE_WORDS[None])}"
+        )
+        fits = exp.and_(
+            exp.EQ(this=_col(f"{p}_unk"), expression=exp.Literal.number(0)),
+            exp.LTE(this=_col(f"{p}_sum"), expression=total.copy()),
+        )
+        unknown_any = exp.GT(this=_col(f"{p}_unk"), expression=exp.Literal.number(0))
+        for i, k in enumerate(keys):
+            claim, amount, status = _col(f"{k}_cl"), _col(f"{k}_cam"), _col(f"{k}_cst")
+            at_most = case_of(scale, (_null(amount), total.copy()), default=least(scale, amount, total))
+            whens: list[tuple[exp.Expr, exp.Expr, exp.Expr, exp.Expr]] = [
+                (
+                    fits.copy(),
+                    status.copy(),
+                    amount.copy(),
+                    self.reason(f"pot.{pot.name}/full", f"{head}：同期申请合计未超过资金池，足额支付"),
+                ),
+                (
+                    unknown_any.copy(),
+                    _str(rt.UNDETERMINED),
+                    at_most.copy(),
+                    self.reason(
+                        f"pot.{pot.name}/unknown",
+                        f"{head}：部分申请金额未定，份额未定，最多为申请金额与资金池中较小者",
+                    ),
+                ),
+            ]
+            if rule is None:
+                whens.append(
+                    (
+                        exp.true(),
+                        _str(rt.UNDETERMINED),
+                        at_most,
+                        self.reason(
+                            f"pot.{pot.name}/over",
+                            f"{head}：同期申请合计超过资金池，份额未定，最多为申请金额与资金池中较小者",
+                        ),
+                    )
+                )
+            else:
+                # the claims before this one: the earlier rows', then this row's earlier measures'
+                spent = self.running(p, keys, i)
+                highest = greatest(
+                    scale,
+                    total.copy(),
+                    coalesce(scale, _col(f"{p}_top"), total),
+                    *(self.running(p, keys, j) for j in range(1, i + 1)),
+                )
+                room = greatest(scale, exp.Sub(this=highest, expression=exp.paren(spent)), zero)
+                paid = least(scale, coalesce(scale, amount, zero), room)
+                paid_step.append((f"{k}_paid", paid))
+                whens.append(
+                    (
+                        exp.EQ(this=_col(f"{k}_paid"), expression=zero.copy()),
+                        _str(rt.INELIGIBLE),
+                        exp.Null(),
+                        self.reason(f"pot.{pot.name}/spent", f"{head}：资金池已分配完"),
+                    )
+                )
+                whens.append(
+                    (
+                        exp.true(),
+                        status.copy(),
+                        _col(f"{k}_paid"),
+                        self.reason(f"pot.{pot.name}/turn", f"{head}：按顺序获资金池余额"),
+                    )
+                )
+            share_step += [
+                (f"{k}_pch", claim.copy()),
+                (f"{k}_st3", _case(*((w, st) for w, st, _, _ in whens))),
+                (f"{k}_am3", case_of(self.places, *((w, am) for w, _, am, _ in whens))),
+                (f"{k}_rs3", _case(*((w, rs) for w, _, _, rs in whens))),
+            ]
+
+    def running(self, p: str, keys: Sequence[str], i: int) -> exp.Expr:
+        """The sum of pot `p`'s claims up to this row's first `i` measures (`keys` in the pot's order)."""
+        zero = _zero(self.places)
+        claims = [
+            case_of(
+                self.places, (_col(f"{o}_cl"), coalesce(self.places, _col(f"{o}_cam"), zero)), default=zero
+            )
+            for o in keys[:i]
+        ]
+        return decimal(_sum([_col(f"{p}_before"), *claims]), self.places)
+
     def total(self) -> None:
         """runtime.combine_total: the combination rules in order, undeclared pairs, the total caps."""
         plan = self.plan
         names = [m.name for m in plan.measures]
         key = {m.name: self.key(m) for m in plan.measures}
-        paying = {n: exp.NEQ(this=_col(f"{key[n]}_status"), expression=_str(rt.INELIGIBLE)) for n in names}
-        statuses = [_col(f"{key[n]}_status") for n in names]
+        status_of = {n: self.settled(key[n], "status") for n in names}
+        paying = {n: exp.NEQ(this=_col(status_of[n]), expression=_str(rt.INELIGIBLE)) for n in names}
+        statuses = [_col(status_of[n]) for n in names]
         start = [
-            (f"t0_am_{key[n]}", case_of(self.places, (paying[n].copy(), _col(f"{key[n]}_amount"))))
+            (
+                f"t0_am_{key[n]}",
+                case_of(self.places, (paying[n].copy(), _col(self.settled(key[n], "amount")))),
+            )
             for n in names
         ]
         prec = _case(
@@ -1315,9 +1822,14 @@ class _Builder:
                     (loose.copy(), self.reason("total/undeclared", "政策未说明部分措施能否叠加，合计为上限"))
                 )
             )
-        for i, cap in enumerate(plan.total_caps):
-            limit = self.ev(cap.amount, None)  # a cap without a value is NULL, as the interpreter's _safe
-            group = [n for n in cap.measures if n in key]
+        # a pot over several measures bounds one applicant's awards from them together (runtime.pot_caps)
+        caps = [(f"total_cap.{i + 1}", self.ev, c.amount, c.measures) for i, c in enumerate(plan.total_caps)]
+        caps += [
+            (f"pot.{p.name}", self.undated, p.amount, p.measures) for p in plan.pots if len(p.measures) > 1
+        ]
+        for cap_code, ev, limit_expr, measures in caps:
+            limit = ev(limit_expr, None)  # a cap without a value is NULL, as the interpreter's _safe
+            group = [n for n in measures if n in key]
             some = _or_all(paying[n].copy() for n in group)
             prec = _case(
                 (
@@ -1331,7 +1843,7 @@ class _Builder:
                     (
                         exp.and_(_null(limit), some.copy()),
                         self.reason(
-                            f"total_cap.{i + 1}/unknown",
+                            f"{cap_code}/unknown",
                             "累计封顶无法计算，合计为上限："
                             + "、".join(plan.measure(n).label for n in group),
                         ),
@@ -1348,7 +1860,7 @@ class _Builder:
                     for n in group
                 ]
             )
-            scale = max(self.places, self.ev.scale(cap.amount))
+            scale = max(self.places, ev.scale(limit_expr))
             value = exp.Sub(
                 this=value,
                 expression=case_of(
@@ -1389,9 +1901,10 @@ class _Builder:
             select = exp.select(exp.Star(), *(exp.alias_(e, _id(n)) for n, e in stage)).from_(
                 select.subquery(_id(f"s{i}"))
             )
-        bad = exp.not_(_null(_col("error")))
+        error = _col(self.error)
+        bad = exp.not_(_null(error))
         out: list[exp.Expr] = [_col(c).as_(_id(c)) for c in self.passthrough]
-        out.append(_col("error").as_(_id("error")))
+        out.append(error.as_(_id("error")))
         out.append(_case((bad.copy(), _str(INVALID)), default=_col("total_status")).as_(_id("total_status")))
         out.append(_case((bad.copy(), exp.Null()), default=_col("total_amount")).as_(_id("total_amount")))
         out.append(
@@ -1402,16 +1915,30 @@ class _Builder:
         for m in self.plan.measures:
             k = self.key(m)
             out.append(
-                _case((bad.copy(), exp.Null()), default=_col(f"{k}_status")).as_(_id(f"{m.name}.status"))
+                _case((bad.copy(), exp.Null()), default=_col(self.settled(k, "status"))).as_(
+                    _id(f"{m.name}.status")
+                )
             )
             out.append(
-                _case((bad.copy(), exp.Null()), default=_col(f"{k}_amount")).as_(_id(f"{m.name}.amount"))
+                _case((bad.copy(), exp.Null()), default=_col(self.settled(k, "amount"))).as_(
+                    _id(f"{m.name}.amount")
+                )
             )
             out.append(
                 _case(
-                    (bad.copy(), exp.Null()), default=exp.func("nullif", _col(f"{k}_reasons"), _str(""))
+                    (bad.copy(), exp.Null()),
+                    default=exp.func("nullif", _col(self.settled(k, "reasons")), _str("")),
                 ).as_(_id(f"{m.name}.reasons"))
             )
+        for m in self.plan.measures:  # what the batch's limits changed: each limited measure before them
+            k = self.key(m)
+            if f"{k}_status" in self.final:
+                for what in ("status", "amount"):
+                    out.append(
+                        _case((bad.copy(), exp.Null()), default=_col(f"{k}_before_{what}")).as_(
+                            _id(f"{m.name}.{what}_before")
+                        )
+                    )
         return exp.select(*out).from_(select.subquery(_id("decided")))
 
 
