@@ -246,7 +246,10 @@ def _progress_mode(progress: bool | None) -> str:
 @DATE_OPTION
 @click.option("--explain", is_flag=True, help="Explain every figure.")
 @click.option(
-    "--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed."
+    "--partial",
+    is_flag=True,
+    help="Facts may be missing: say what is decided and what is still needed (a batch is always "
+    "decided so: a blank cell is a fact not known).",
 )
 @click.option("--params", type=_INPUT, help="JSON values for parameters.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
