@@ -74,7 +74,6 @@ def test_auto_runs_python_with_one_line_naming_the_refused_construct(tmp_path: P
     ("extra", "named"),
     [
         (["--explain"], "--explain"),
-        (["--partial"], "--partial"),
         (["--interpret"], "--interpret"),
         (["--encoding", "gb18030"], "--encoding gb18030"),
     ],
@@ -137,26 +136,26 @@ def test_auto_runs_python_for_parameters_and_standard_input(tmp_path: Path) -> N
     assert result.exit_code == 0 and "--batch -" in result.stderr
 
 
-def test_auto_leaves_a_fact_not_given_to_the_python_engine(tmp_path: Path) -> None:
-    """The query decides a row with an empty cell as --partial does (undetermined); the Python
-    engine makes it an error row when the decision needs the fact.  The default engine must not
-    change a row's outcome by choosing DuckDB."""
+def test_auto_runs_duckdb_on_an_empty_cell_with_the_python_engines_outcome(tmp_path: Path) -> None:
+    """An empty cell is a fact not known on every engine (the row decided as --partial does), so
+    the default engine runs DuckDB and the row's outcome is the Python engine's."""
     people = tmp_path / "people.csv"
     header = _population(tmp_path, 1).read_text(encoding="utf-8").splitlines()[0]
     # every requirement met but established_in_shandong, left empty: the decision needs it
     people.write_text(header + "\nA1,,true,true,true,true,true,true,true,false,false\n", encoding="utf-8")
-    target = tmp_path / "out.csv"
-    code, out, err = _eval(
-        str(SHANDONG), "--batch", str(people), "-o", str(target), "--date", "2019-06-01", "--lang", "en"
-    )
-    assert code == 1, out + err
-    assert NOTE in err and "empty" in err
-    assert "established_in_shandong" in _rows(target)[0]["error"]
-    # the explicit engine still runs it, as documented (the row undetermined, not an error)
-    code, out, err = _eval(
-        str(SHANDONG), "--batch", str(people), "-o", str(target), "--date", "2019-06-01", "--engine", "duckdb"
-    )
-    assert code == 0 and _rows(target)[0]["error"] == ""
+    outcomes = []
+    for engine in ("auto", "python"):
+        target = tmp_path / f"{engine}.csv"
+        args = ["--batch", str(people), "-o", str(target), "--date", "2019-06-01", "--engine", engine]
+        code, out, err = _eval(str(SHANDONG), *args, "--lang", "en")
+        assert code == 0, out + err
+        assert NOTE not in err
+        [row] = _rows(target)
+        assert row["error"] == "" and row["total_status"] == "undetermined"
+        outcomes.append((row["total_status"], row["platform_award.status"], row["platform_award.amount"]))
+        if engine == "auto":
+            assert "(duckdb)" in out
+    assert outcomes[0] == outcomes[1]
 
 
 def test_a_policy_with_errors_stops_with_its_diagnostics_not_a_fallback(tmp_path: Path) -> None:

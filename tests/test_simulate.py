@@ -37,14 +37,14 @@ HEADER = (
 )
 # 第五条: 5万元 for each enterprise the agreement commits to (at least 1家); 第四条(一): registered in
 # Shenzhen.  A 1200家 → 6000万; B 800家 → 4000万; C 300家 → 1500万; D not registered: ineligible;
-# E 0家: no award applies, ineligible; F leaves the count out: a row that cannot be decided.
+# E 0家: no award applies, ineligible; F's count is no count: a row that cannot be decided.
 POPULATION = HEADER + (
     "A,enterprise,true,true,true,1200,60%,100%,false,false,\n"
     "B,enterprise,true,true,true,800,60%,100%,false,false,\n"
     "C,branch,true,true,true,300,60%,100%,false,false,\n"
     "D,enterprise,false,true,true,500,60%,100%,false,false,\n"
     "E,enterprise,true,true,true,0,60%,100%,false,false,\n"
-    "F,enterprise,true,true,true,,60%,100%,false,false,\n"
+    "F,enterprise,true,true,true,许多,60%,100%,false,false,\n"
 )
 
 
@@ -92,6 +92,26 @@ def test_the_table_says_the_budget_is_exceeded_in_chinese(population: Path) -> N
     assert "无法测算的行：1" in out
     code, out = run(str(SHENZHEN), "--population", str(population), "--date", "2023-03-01", "--lang", "en")
     assert "exceed the budget" in out and "Determined amounts" in out
+
+
+def test_a_blank_cell_is_a_fact_not_known_not_a_row_that_cannot_be_decided(tmp_path: Path) -> None:
+    # G leaves its count blank: eligible, its amount undetermined (as `eval --partial`), no error
+    path = tmp_path / "blank.csv"
+    path.write_text(
+        HEADER
+        + "A,enterprise,true,true,true,10,60%,100%,false,false,\n"
+        + "G,enterprise,true,true,true,,60%,100%,false,false,\n",
+        encoding="utf-8",
+    )
+    for engine in ("python", "auto"):
+        code, out = run(str(SHENZHEN), "--population", str(path), "--date", "2023-03-01", "--format", "json",
+                        "--engine", engine)  # fmt: skip
+        assert code == 0, out
+        (e,) = json.loads(out)["estimates"]
+        assert (e["rows"], e["errors"]) == (2, 0)
+        (m,) = e["measures"]
+        assert (m["eligible"], m["determined"], m["undetermined"]) == (2, 1, 1)
+        assert m["determined_sum"] == "500000.00"
 
 
 def test_within_budget_says_so(tmp_path: Path) -> None:
@@ -267,9 +287,9 @@ def test_engines_give_identical_figures_on_the_shipped_population() -> None:
     assert duck["estimates"][0]["total"]["limited"] == 0
 
 
-# Every cell given: a blank cell is an error row for the Python batch (a missing fact) but a fact not
-# given for the SQL query (eval --partial), a difference of the engines' batch semantics, not of simulate.
-CELLS = st.sampled_from(["true", "false", "true", "是", "否", "maybe"])
+# Cells of every kind, blanks among them: a blank cell is a fact not known on every engine (the row
+# decided as `eval --partial` decides it).
+CELLS = st.sampled_from(["true", "false", "true", "是", "否", "maybe", "", ""])
 
 
 @settings(max_examples=6, deadline=None)

@@ -249,7 +249,10 @@ def _progress_mode(progress: bool | None) -> str:
 @DATE_OPTION
 @click.option("--explain", is_flag=True, help="Explain every figure.")
 @click.option(
-    "--partial", is_flag=True, help="Facts may be missing: say what is decided and what is still needed."
+    "--partial",
+    is_flag=True,
+    help="Facts may be missing: say what is decided and what is still needed (a batch is always "
+    "decided so: a blank cell is a fact not known).",
 )
 @click.option("--params", type=_INPUT, help="JSON values for parameters.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -335,7 +338,7 @@ def eval_command(
     if batch is not None and output is not None:
         with commands_eval.readable(batch) as readable:  # an .xlsx sheet as CSV text cells
             _eval_batch(policy, readable, input_format, output, date, options, engine, spark_master,
-                        params=params, interpret=interpret, explain=explain, partial=partial)  # fmt: skip
+                        params=params, interpret=interpret, explain=explain)  # fmt: skip
     assert facts is not None
     evaluator = commands_eval.build(policy, params, interpret)
     sys.exit(commands_eval.evaluate_one(evaluator, facts, date, partial, explain, fmt, strict))
@@ -354,7 +357,6 @@ def _eval_batch(
     params: Path | None,
     interpret: bool,
     explain: bool,
-    partial: bool,
 ) -> None:
     """`eval --batch` on the engine chosen (`auto`: commands/evaluate.py's evaluate_batch_auto)."""
     if engine in ("duckdb", "spark"):
@@ -365,7 +367,6 @@ def _eval_batch(
             params=params,
             interpret=interpret,
             explain=explain,
-            partial=partial,
             encoding=options.encoding,
         )
         code = commands_eval.evaluate_batch_auto(

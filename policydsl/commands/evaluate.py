@@ -379,7 +379,6 @@ def _run_sql(
     engine: str,
     spark_master: str | None,
     options: BatchOptions,
-    every_fact: bool = False,
 ) -> int:
     from policydsl.codegen import sql
     from policydsl.evaluation import sqlbatch
@@ -414,7 +413,6 @@ def _run_sql(
             notes=p.notes,
             bom=options.bom,
             formula_guard=options.formula_guard,
-            every_fact=every_fact,
             columns=options.columns,
             progress=progress_for(options.progress, rows_in),
         )
@@ -430,7 +428,6 @@ def python_only(
     params: Path | None = None,
     interpret: bool = False,
     explain: bool = False,
-    partial: bool = False,
     encoding: str | None = None,
 ) -> Message | None:
     """Why `--engine auto` runs a batch on the Python engine whatever the policy: an option only it
@@ -442,7 +439,6 @@ def python_only(
         ("--params", params is not None),
         ("--interpret", interpret),
         ("--explain", explain),
-        ("--partial", partial),
         (f"--encoding {encoding}", encoding is not None and _codec(encoding) != "utf-8"),
     ):
         if given:
@@ -488,11 +484,7 @@ def evaluate_batch_auto(
             why = msg("batch.engine_refused", where=str(refused[0].span or policy), why=refused[0].msg)
         else:
             try:
-                # a fact not given: the Python engine says whether the decision needs it (an error
-                # row) where the query would decide the row as --partial does
-                return _run_sql(prepared, source, target, "duckdb", None, options, every_fact=True)
-            except sqlbatch.NotGiven as exc:
-                why = msg("batch.engine_not_given", problem=str(exc))
+                return _run_sql(prepared, source, target, "duckdb", None, options)
             except sqlbatch.BatchProblem as exc:
                 why = msg("batch.engine_input", problem=str(exc))
     if why is not None:

@@ -419,7 +419,7 @@ def _plan(
             continue
         try:
             decision = evaluator.evaluate(
-                cells.typed(facts) or dict(facts), date, explain=False, strict=strict
+                cells.typed(facts) or dict(facts), date, partial=True, explain=False, strict=strict
             )
         except rt.InputError:
             continue
@@ -597,6 +597,20 @@ class Decided:
     limited: dict[str, tuple[str, Decimal | None]] = attrs.field(factory=dict)
 
 
+def _name_needed(decision: rt.Decision, lang: Lang) -> None:
+    """A row decided with facts not known (blank cells: the batch decides as `eval --partial` does)
+    names, in each measure's reasons, the facts that measure still needs and no reason names yet
+    (a requirement not yet decided says `缺少：label`; an amount that reads the fact says nothing)."""
+    for result in decision.measures.values():
+        if not result.needed:
+            continue
+        told = "；".join(result.reasons)
+        # a needed fact is written `label（name）`
+        untold = tuple(fact for fact in result.needed if fact.rsplit("（", 1)[0] not in told)
+        if untold:
+            result.reasons.append(msg("batch.needed", facts=untold).render(lang))
+
+
 def decide_batch(
     evaluator: Evaluator,
     source: Path,
@@ -611,8 +625,10 @@ def decide_batch(
     slow: dict[str, int] | None = None,
 ) -> Iterator[Decided]:
     """Every row of `source` decided, in order, with the limits across applicants applied (a first
-    pass over the file plans them).  InputError when the header names no fact, at the first row.  An
-    error row's problems are in `lang` (None: the English texts of runtime.InputError.problems).
+    pass over the file plans them).  InputError when the header names no fact, at the first row.
+    A blank cell is a fact not known: every row is decided as `eval --partial` decides it, and each
+    measure's reasons name the facts it still needs, in `lang` (None: default_lang()).  An error
+    row's problems are in `lang` (None: the English texts of runtime.InputError.problems).
     Each column's texts are converted once (Cells), so that rows take a compiled evaluator's fast
     path; a row decided on the full path instead is counted in `slow` under why (SLOW_WHY)."""
     encoding = encoding or detect_encoding(source)
@@ -636,10 +652,14 @@ def decide_batch(
         if facts is not None and error is None:
             typed = cells.typed(facts)
             try:
-                decision = evaluator.evaluate(typed or dict(facts), date, explain=False, strict=strict)
-                if slow is not None and decision.path != "fast" and typed is not None:
-                    why = slow_why(evaluator, date, typed, specs or {})
-                    slow[why] = slow.get(why, 0) + 1
+                decision = evaluator.evaluate(
+                    typed or dict(facts), date, partial=True, explain=False, strict=strict
+                )
+                if decision.path != "fast":  # the fast path decides only rows with every fact given
+                    _name_needed(decision, lang or default_lang())
+                    if slow is not None and typed is not None:
+                        why = slow_why(evaluator, date, typed, specs or {})
+                        slow[why] = slow.get(why, 0) + 1
                 if changes:
                     limited = _apply(evaluator, decision, number, changes, dict(facts))
                 if ignored is not None:

@@ -119,12 +119,6 @@ class BatchProblem(ValueError):
     """The input cannot be run by the DuckDB engine (its format, an unknown or float column)."""
 
 
-class NotGiven(BatchProblem):
-    """Some fact is not given (an empty cell, a column the input lacks) where the caller asked for
-    every fact to be given: the query decides such a row as `--partial` does, where the Python
-    engine makes it an error row when the decision needs the fact."""
-
-
 def _reader(source: Path) -> exp.Expr:
     path = exp.Literal.string(str(source))
     suffix = source.suffix.lower()
@@ -156,7 +150,6 @@ def run_file(
     notes: Mapping[str, str] | None = None,
     bom: bool = False,
     formula_guard: bool = False,
-    every_fact: bool = False,
     extra: Sequence[str] = (),
     columns: str = "all",
     progress: Progress | None = None,
@@ -168,14 +161,13 @@ def run_file(
     not paid as money (runtime.noncash_words).  CSV output starts with a byte-order mark when `bom`,
     and with `formula_guard` a text cell a spreadsheet would run as a formula is quoted, as the
     Python engine's.  The rows stream from the input through the query into the output in input
-    order; nothing of the population is held in memory.  With `every_fact`, NotGiven before any row
-    is decided when some fact is not given in some row (a first pass that stops at the first one).
+    order; nothing of the population is held in memory.
     `columns` chooses the output's columns (batch.COLUMN_CHOICES); `extra` names further columns of
     the query's output written last, as text (simulate reads a limited measure's `status_before` and
     `amount_before`); `progress` follows DuckDB's own progress of the query and is closed."""
     try:
         return _run_file(
-            query_for, facts, labels, forms, source, target, notes, bom, formula_guard, every_fact, extra,
+            query_for, facts, labels, forms, source, target, notes, bom, formula_guard, extra,
             columns, progress,
         )  # fmt: skip
     finally:
@@ -193,7 +185,6 @@ def _run_file(
     notes: Mapping[str, str] | None,
     bom: bool,
     formula_guard: bool,
-    every_fact: bool,
     extra: Sequence[str],
     columns: str,
     progress: Progress | None,
@@ -259,8 +250,6 @@ def _run_file(
             expression=exp.select(*view).from_(exp.Table(this=sql._id(raw))),
         ).sql(dialect="duckdb")
     )
-    if every_fact:
-        _every_fact_given(con, facts, by_fact, source)
     query: sql.SqlQuery = query_for(("row", "id"))
     as_text = out_suffix != ".parquet"
     out = [
@@ -306,36 +295,6 @@ def _run_file(
                 handle.write(codecs.BOM_UTF8)
             shutil.copyfileobj(done, handle)
     return counts
-
-
-def _every_fact_given(
-    con: duckdb.DuckDBPyConnection, facts: Sequence[str], by_fact: Mapping[str, str], source: Path
-) -> None:
-    lacking = [f for f in facts if f not in by_fact]
-    if lacking:
-        raise NotGiven(f"{source} has no column for {', '.join(f'`{f}`' for f in lacking)}")
-    blank = [
-        exp.or_(
-            exp.Is(this=sql._col(by_fact[f]), expression=exp.Null()),
-            exp.EQ(
-                this=exp.Trim(this=exp.cast(sql._col(by_fact[f]), exp.DataType.build("VARCHAR"))),
-                expression=sql._str(""),
-            ),
-        )
-        for f in facts
-    ]
-    if not blank:
-        return
-    # stops at the first such row: a full pass only when every fact of every row is given
-    found = con.execute(
-        exp.select(exp.Literal.number(1))
-        .from_(exp.Table(this=sql._id("raw_input")))
-        .where(sql._or_all(blank))
-        .limit(1)
-        .sql(dialect="duckdb")
-    ).fetchall()
-    if found:
-        raise NotGiven(f"{source} leaves some fact empty (a fact not given)")
 
 
 # the columns every engine writes, in this order (evaluation/batch.py's run_batch too)
