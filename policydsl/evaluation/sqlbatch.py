@@ -47,6 +47,11 @@ def canonical(value: Any) -> str | None:
     return str(value)
 
 
+# what DuckDB may hold in memory while deciding a file (its buffer pool, not the process's whole
+# footprint): past it, it spills to a folder beside the output, removed after
+MEMORY_LIMIT = "512MB"
+
+
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("SET preserve_insertion_order = true")
@@ -261,9 +266,17 @@ def _run_file(
     if out_suffix == ".csv" and formula_guard:
         out = [guarded(c) for c in out]
     select = exp.select(*out).from_(query.tree.subquery(sql._id("decided")))
+    if query.tree.find(exp.Window) is not None:
+        # a window over the population (a quota, a group cap, a pot) hands rows on in its own order:
+        # sorted back into file order (spilling past MEMORY_LIMIT); without one the rows stream
+        select = select.order_by(exp.column("row", table="decided"))
     fmt = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json"}[out_suffix]
     with tempfile.TemporaryDirectory(dir=target.parent) as folder:
         written = Path(folder) / f"out{out_suffix}"
+        # past MEMORY_LIMIT DuckDB writes what it holds (a window's partitions) into this folder
+        spill = exp.Literal.string(str(Path(folder) / "spill")).sql(dialect="duckdb")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"SET temp_directory = {spill}")
         copy = exp.Copy(
             this=select.subquery(),
             files=[exp.Literal.string(str(written))],
