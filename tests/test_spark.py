@@ -213,7 +213,11 @@ def test_spark_master_goes_with_engine_spark(tmp_path: Path) -> None:
 _DUCKDB_ONLY = ("SUFFIX(", "PREFIX(", "LIST_", "STRING_SPLIT", "STR_SPLIT", "LEN(", " && ", "REGEXP_MATCHES(")
 
 
-@pytest.mark.parametrize("text", [SCALE_SEED, SHANDONG.read_text(encoding="utf-8")], ids=["seed", "shandong"])
+@pytest.mark.parametrize(
+    "text",
+    [SCALE_SEED, *(p.read_text(encoding="utf-8") for p in COVERED)],
+    ids=["seed", *(p.stem for p in COVERED)],
+)
 def test_spark_dialect_names_only_spark_functions(text: str) -> None:
     """Every operation is a typed sqlglot node each dialect spells its own way; a figure's text is
     cast with TRY_CAST (a plain CAST fails the whole job on one bad cell in ANSI mode)."""

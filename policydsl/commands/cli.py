@@ -283,15 +283,15 @@ def eval_command(
         raise click.UsageError("--batch needs -o FILE for the results")
     if input_format is not None and batch is None:
         raise click.UsageError("--input-format goes with --batch")
-    if engine != "python" and (batch is None or params is not None or interpret or is_stdin(batch)):
+    if engine != "python" and (batch is None or interpret or is_stdin(batch)):
         raise click.UsageError(
-            f"--engine {engine} goes with --batch FILE (not standard input), without --params or --interpret"
+            f"--engine {engine} goes with --batch FILE (not standard input), without --interpret"
         )
     if spark_master is not None and engine != "spark":
         raise click.UsageError("--spark-master goes with --engine spark")
     one_stdin(POLICY=policy, facts=facts, batch=batch, params=params)
     if engine != "python" and batch is not None and output is not None:
-        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master))
+        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master, params))
     evaluator = commands_eval.build(policy, params, interpret)
     if batch is not None and output is not None:
         options = commands_eval.BatchOptions(encoding, bom, formula_guard, strict)

@@ -281,6 +281,7 @@ def evaluate_batch_sql(
     date: datetime.date | None,
     engine: str = "duckdb",
     spark_master: str | None = None,
+    params: Path | None = None,
 ) -> int:
     """`eval --batch FILE -o OUT --engine duckdb|spark`: the SQL back end's query run on DuckDB or on
     Spark (`spark_master`, default local mode).  Exit 1 when the policy has errors or a construct the
@@ -304,11 +305,16 @@ def evaluate_batch_sql(
         echo(errors_text(policy, sink.errors_only()), err=True)
         return 1
     plan = lower(checked.model, checked.source.text)
-    query = sql_query(plan, checked.source, sink, date)  # refused constructs are known before any row
+    try:  # --params values, checked and parsed as the Python engine does, reach the query inlined
+        overrides = read_json(params, "parameters") if params is not None else None
+        interpreter = Interpreter(plan, params=overrides)
+    except rt.InputError as exc:
+        raise UsageProblem("; ".join(exc.problems)) from None
+    given = interpreter.overrides
+    query = sql_query(plan, checked.source, sink, date, params=given)  # refusals come before any row
     if query is None:
         echo(errors_text(policy, sink.errors_only()), err=True)
         return 1
-    interpreter = Interpreter(plan)
     labels = {
         header: plan.aliases.get(key, key)
         for header, key in (column_names(interpreter.specs) or {}).items()
@@ -318,7 +324,7 @@ def evaluate_batch_sql(
     src = checked.source
 
     def query_for(passthrough: tuple[str, ...]) -> Any:
-        return sql_query(plan, src, Sink(), date, passthrough)
+        return sql_query(plan, src, Sink(), date, passthrough, params=given)
 
     try:
         if engine == "spark":
