@@ -738,13 +738,13 @@ def test_eval_engine_duckdb_takes_params_as_the_python_engine(tmp_path: Path) ->
     params.write_text('{"rate": "50%"}', encoding="utf-8")
     seen = {}
     for engine in ("python", "duckdb"):
-        for given in (False, True):
-            target = tmp_path / f"{engine}{given}.csv"
+        for with_params in (False, True):
+            target = tmp_path / f"{engine}{with_params}.csv"
             args = ["eval", str(policy), "--batch", str(source), "-o", str(target), "--engine", engine]
-            result = CliRunner().invoke(main, args + (["--params", str(params)] if given else []))
+            result = CliRunner().invoke(main, args + (["--params", str(params)] if with_params else []))
             assert result.exit_code == 0, result.output
             with target.open(encoding="utf-8-sig") as f:
-                seen[engine, given] = [(r["m.status"], r["m.amount"]) for r in csv.DictReader(f)]
+                seen[engine, with_params] = [(r["m.status"], r["m.amount"]) for r in csv.DictReader(f)]
     assert seen["duckdb", False] == seen["python", False] == [("undetermined", ""), ("ineligible", "")]
     assert seen["duckdb", True] == seen["python", True] == [("determined", "50.00"), ("ineligible", "")]
     bad = tmp_path / "bad.json"
