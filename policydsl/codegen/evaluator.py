@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from pathlib import Path
 
 from policydsl import codes
@@ -55,11 +56,12 @@ def sql_query(
     sink: Sink,
     date: datetime.date | None = None,
     passthrough: tuple[str, ...] = (),
+    params: Mapping[str, object] | None = None,
 ) -> sql.SqlQuery | None:
     """The SQL back end's query for `plan` on `date`, or None with S101 in `sink` naming the construct
     it does not translate and where it stands."""
     try:
-        return sql.build(plan, date=date, passthrough=passthrough)
+        return sql.build(plan, date=date, passthrough=passthrough, params=params)
     except sql.Refused as exc:
         span = None
         if exc.where is not None and 0 < exc.where.line <= len(source.line_starts):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
@@ -130,8 +130,15 @@ def _any_null(args: Iterable[exp.Expr]) -> exp.Expr:
     return _or_all(exp.Is(this=a.copy(), expression=exp.Null()) for a in args)
 
 
+def _grouped(part: exp.Expr) -> exp.Expr:
+    """`part` in parentheses when it is an `and` or `or` itself: sqlglot prints the nodes it is given
+    as they nest, without parentheses for precedence, so `p AND (q OR r)` built of bare nodes
+    printed as `p AND q OR r`."""
+    return exp.paren(part) if isinstance(part, exp.Connector) else part
+
+
 def _or_all(items: Iterable[exp.Expr]) -> exp.Expr:
-    parts = list(items)
+    parts = [_grouped(p) for p in items]
     if not parts:
         return exp.false()
     out = parts[0]
@@ -141,7 +148,7 @@ def _or_all(items: Iterable[exp.Expr]) -> exp.Expr:
 
 
 def _and_all(items: Iterable[exp.Expr]) -> exp.Expr:
-    parts = list(items)
+    parts = [_grouped(p) for p in items]
     if not parts:
         return exp.true()
     out = parts[0]
@@ -255,6 +262,16 @@ def _concat_ws(separator: exp.Expr, *parts: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this="concat_ws", expressions=[separator, *parts])
 
 
+def _count_true(conds: Iterable[exp.Expr]) -> exp.Expr:
+    """How many of `conds` are true, in SQL every dialect knows (DuckDB's list_sum is no Spark
+    function: a 就高 rule failed the whole Spark job)."""
+    out: exp.Expr = exp.Literal.number(0)
+    for cond in conds:
+        one = _case((_true(cond), exp.Literal.number(1)), default=exp.Literal.number(0))
+        out = exp.Add(this=out, expression=one)
+    return exp.paren(out)
+
+
 def _zero(scale: int) -> exp.Expr:
     return decimal(exp.Literal.number(0), scale)
 
@@ -286,12 +303,21 @@ def _exact_reciprocal(value: Decimal) -> Decimal | None:
 class _Exprs:
     """Translates plan expressions; knows the facts' columns, the parameters and the evaluation day."""
 
-    def __init__(self, plan: P.Plan, date: datetime.date | None, columns: dict[str, str]) -> None:
+    def __init__(
+        self,
+        plan: P.Plan,
+        date: datetime.date | None,
+        columns: dict[str, str],
+        params: Mapping[str, object] | None = None,
+    ) -> None:
         self.plan = plan
         self.date = date
         self.columns = columns  # fact name -> typed column
+        self.params = dict(params or {})  # parameter values given for the run (parsed), by name
 
     def param(self, ref: P.ParamRef, where: P.Where | None) -> P.Expr:
+        if ref.name in self.params:  # a value given for the run wins over the text's, as the interpreter's
+            return _given(self.params[ref.name], self.plan.params[ref.name], where)
         versions = self.plan.params[ref.name].versions
         chosen = versions[0]
         for version in versions:
@@ -314,7 +340,97 @@ class _Exprs:
                 case P.ParamRef():
                     if self.raises(self.param(node, None)):
                         return True
+                case P.Unset():
+                    return True
         return False
+
+    def fails(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
+        """TRUE where evaluating `expr` raises in the interpreter (no row of a table or band, a value
+        left unset), FALSE elsewhere, never NULL: the interpreter evaluates both sides of an
+        arithmetic or a comparison, a table's or band's one row, the right of `and`/`or` only when
+        the left does not decide, and a table or band whose key is missing not at all."""
+        if not self.raises(expr):
+            return exp.false()
+        match expr:
+            case P.Unset():
+                return exp.true()
+            case P.ParamRef():
+                return self.fails(self.param(expr, where), where)
+            case P.Arith() | P.Cmp():
+                return _or_all([self.fails(expr.left, where), self.fails(expr.right, where)])
+            case P.Neg() | P.Not():
+                return self.fails(expr.operand, where)
+            case P.MinMax():
+                return _or_all(self.fails(a, where) for a in expr.args)
+            case P.Whole():
+                return _or_all([self.fails(expr.value, where), self.fails(expr.size, where)])
+            case P.In():
+                return self.fails(expr.subject, where)
+            case P.Year():
+                return self.fails(expr.date, where)
+            case P.Since():
+                return _or_all([self.fails(expr.start, where), self.fails(expr.duration, where)])
+            case P.And() | P.Or():
+                left = self.expr(expr.left, where)
+                decides = _false(left) if isinstance(expr, P.And) else _true(left)
+                return _or_all(
+                    [
+                        self.fails(expr.left, where),
+                        _and_all([exp.not_(decides), self.fails(expr.right, where)]),
+                    ]
+                )
+            case P.Brackets():
+                parts = [expr.subject]
+                for bracket in expr.rows:
+                    parts += [b for b in (bracket.lower, bracket.upper) if b is not None] + [bracket.rate]
+                return _or_all(self.fails(part, where) for part in parts)
+            case P.Table():
+                key = _col(self.columns[expr.fact])
+                whens: list[tuple[exp.Expr, exp.Expr]] = [(_null(key), exp.false())]
+                default: exp.Expr = exp.true()  # no row for the key
+                for row in expr.rows:
+                    broken = exp.true() if isinstance(row.value, P.Unset) else self.fails(row.value, where)
+                    if row.key is None:
+                        default = broken
+                        break
+                    whens.append((exp.EQ(this=key.copy(), expression=_str(row.key)), broken))
+                return _case(*whens, default=default)
+            case P.Band():
+                subject = self.expr(expr.subject, where)
+                whens = []
+                default = exp.true()  # no band holds the subject
+                for band in expr.rows:
+                    broken = self.fails(band.value, where)
+                    if band.bounds is None:
+                        default = broken
+                        break
+                    if any(self.raises(bound) for _, bound in band.bounds):
+                        raise Refused("a band whose bound may have no value", where)
+                    for _, bound in band.bounds:
+                        self.fits(bound, expr.subject, where)
+                    tests = [_compare(op, subject, self.expr(bound, where)) for op, bound in band.bounds]
+                    whens.append((_and_all(tests), broken))
+                known = _and_all([exp.not_(_null(subject)), _case(*whens, default=default)])
+                return _or_all([self.fails(expr.subject, where), known])
+        raise Refused(f"{type(expr).__name__} that may have no value", where)
+
+    def fits(self, bound: P.Expr, subject: P.Expr, where: P.Where | None) -> None:
+        """Refuse a band bound the engine cannot compare with the subject: it compares at the
+        subject's scale, and a bound with more whole digits than that leaves fails the query."""
+        if isinstance(bound, P.Const) and self.numeric(subject):
+            whole = len(str(int(abs(bound.value)))) if abs(bound.value) >= 1 else 0
+            if whole + max(self.scale(subject), _scale(bound.value)) > MAX_SCALE:
+                raise Refused(f"a band bound with more than {MAX_SCALE} digits at the subject's scale", where)
+
+    def guarded(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
+        """`expr` in SQL, NULL (unknown) where the interpreter raises evaluating it."""
+        node = self(expr, where)
+        if not self.raises(expr):
+            return node
+        broken = self.fails(expr, where)
+        if self.numeric(expr):
+            return case_of(self.scale(expr), (broken, exp.Null()), default=node)
+        return _case((broken, exp.Null()), default=node)
 
     def scale(self, expr: P.Expr) -> int:
         """An upper bound of the decimal scale of `expr`'s value in SQL."""
@@ -397,8 +513,9 @@ class _Exprs:
                 return _col(self.columns[expr.name])
             case P.ParamRef():
                 chosen = self.param(expr, where)
-                if isinstance(chosen, P.Unset):
-                    raise Refused(f"the parameter `{expr.name}` left unset", where)
+                if isinstance(chosen, P.Unset):  # no value: unknown, as the interpreter's exception
+                    spec = self.plan.params[expr.name]
+                    return decimal(exp.Null(), 0) if spec.kind in _FIGURES else exp.Null()
                 return self.expr(chosen, where)
             case P.Arith():
                 if expr.kind == "date" or _is_date(expr.left) or _is_date(expr.right):
@@ -475,13 +592,14 @@ class _Exprs:
                     for op, bound in band.bounds:
                         if any(isinstance(n, P.FactRef) for n in P.walk(bound)):
                             raise Refused("a band whose bound reads a fact", where)
+                        self.fits(bound, expr.subject, where)
                         tests.append(_compare(op, subject, self.expr(bound, where)))
                     whens.append((_and_all(tests), value))
                 return self.choice(expr, subject, whens, default)
             case P.Brackets():
                 return self.brackets(expr, where)
             case P.Unset():
-                raise Refused("a value left unset", where)
+                return exp.Null()  # unknown, as the interpreter's exception (`fails` says where)
             case P.DurationConst():
                 raise Refused("a duration outside `since`", where)
         raise AssertionError(f"unhandled plan expression {type(expr).__name__}")
@@ -507,7 +625,7 @@ class _Exprs:
             case P.FactRef():
                 return self.plan.facts[expr.name].kind in ("money", "percent", "number", "count")
             case P.ParamRef():
-                return self.numeric(self.param(expr, None))
+                return self.plan.params[expr.name].kind in _FIGURES or self.numeric(self.param(expr, None))
             case P.Table():
                 return any(self.numeric(r.value) for r in expr.rows)
             case P.Band():
@@ -594,6 +712,22 @@ def _constants(ev: _Exprs, expr: P.Expr) -> Iterable[Decimal]:
             value = ev.param(node, None)
             if not isinstance(value, P.Unset):
                 yield from _constants(ev, value)
+
+
+_FIGURES = ("money", "percent", "number", "count")
+
+
+def _given(value: object, spec: P.ParamSpec, where: P.Where | None) -> P.Expr:
+    """A parameter value given for the run (runtime.parse_fact's) as a plan constant."""
+    if isinstance(value, bool):
+        return P.BoolConst(value)
+    if isinstance(value, Decimal):
+        return P.Const(value, spec.kind, spec.unit)
+    if isinstance(value, datetime.date):
+        return P.DateConst(value)
+    if isinstance(value, str):
+        return P.EnumConst(spec.kind, value)
+    raise Refused(f"a value given for the parameter `{spec.name}` of type {spec.kind}", where)
 
 
 def _is_date(expr: P.Expr) -> bool:
@@ -856,7 +990,12 @@ class _Builder:
     """Builds the query in stages, each a SELECT over the one before that adds named columns."""
 
     def __init__(
-        self, plan: P.Plan, date: datetime.date | None, source: str, passthrough: Sequence[str]
+        self,
+        plan: P.Plan,
+        date: datetime.date | None,
+        source: str,
+        passthrough: Sequence[str],
+        params: Mapping[str, object] | None = None,
     ) -> None:
         self.plan = plan
         self.date = date
@@ -864,9 +1003,9 @@ class _Builder:
         self.passthrough = tuple(passthrough)
         self.fact_names = tuple(plan.facts)
         self.columns = {name: f"f{i}" for i, name in enumerate(self.fact_names)}
-        self.ev = _Exprs(plan, date, self.columns)
+        self.ev = _Exprs(plan, date, self.columns, params)
         # ranks and pots are worked out without the evaluation day, as the interpreter's `value`
-        self.undated = _Exprs(plan, None, self.columns)
+        self.undated = _Exprs(plan, None, self.columns, params)
         self.error = "error"  # the column saying why a row is an error row
         self.final: dict[str, str] = {}  # a measure's column -> that column after the batch's limits
         self.stages: list[list[tuple[str, exp.Expr]]] = []
@@ -885,10 +1024,9 @@ class _Builder:
         return decimal(exp.func(func, value, places), _ROUND_PLACES[self.rounding.unit])
 
     def cond(self, expr: P.Expr, where: P.Where | None) -> exp.Expr:
-        """A condition: NULL is unknown.  What may raise in the interpreter is refused here."""
-        if self.ev.raises(expr):
-            raise Refused("a table or band without an `otherwise` row inside a condition", where)
-        return self.ev(expr, where)
+        """A condition: NULL is unknown, also where the interpreter raises evaluating it (its
+        `test` makes such a condition unknown)."""
+        return self.ev.guarded(expr, where)
 
     # -- the stages
     def build(self) -> SqlQuery:
@@ -942,8 +1080,6 @@ class _Builder:
             first = seen.setdefault(name.casefold(), name)
             if first != name:  # SQL engines match column names regardless of case
                 raise Refused(f"facts `{first}` and `{name}` differing only in case", None)
-        for other in plan.other_documents:
-            raise Refused("combination with awards under other documents", _where(other.span))
         for c in plan.combinations:
             if c.every and c.mode != "added":
                 raise Refused(f"a policy-wide `combine {c.mode}` rule", _where(c.span))
@@ -955,8 +1091,6 @@ class _Builder:
                 raise Refused("a pot finer than the policy's rounding", where)
 
     def refuse_measure(self, m: P.Measure) -> None:
-        if m.instalments:
-            raise Refused("staged payment (instalments)", m.where)
         cap = m.group_cap
         if cap is not None:
             where = _where(cap.span) or m.where
@@ -967,8 +1101,6 @@ class _Builder:
         if m.funding is not None and m.funding.measures:
             raise Refused("a funding limit shared with other measures", _where(m.funding.span) or m.where)
         for c in m.clauses:
-            if c.amount.floor is not None or c.amount.offset is not None:
-                raise Refused("a floor or an offset on an amount", c.where)
             if c.kind == "bonus" and c.exception_of is not None:
                 raise Refused("an exception among bonuses", c.where)
 
@@ -1052,7 +1184,16 @@ class _Builder:
                 held = self.cond(condition.cond, c.where)
                 conds.append(exp.Not(this=exp.paren(held)) if condition.negated else held)
             out.append((self.applies(c), _and_all(conds)))
-            out.append((self.amount_col(c), self.clause_amount(c)))
+            amount, loose = self.clause_amount(c)
+            out.append((self.amount_col(c), amount))
+            out.append((self.loose_col(c), loose))
+        for j, stage in enumerate(m.instalments):
+            holds = self.cond(stage.cond, m.where)
+            if stage.share is not None:  # a share that cannot be worked out: the stage cannot be told
+                share = self.ev.guarded(stage.share, m.where)
+                out.append((f"{k}_sh{j}", share))
+                holds = _case((_null(share), exp.Null()), default=holds)
+            out.append((f"{k}_st{j}", holds))
         if m.funding is not None:
             out.append((f"{k}_lim", self.ev(m.funding.limit, m.where)))
             out.append((f"{k}_rec", self.ev(m.funding.received, m.where)))
@@ -1073,29 +1214,63 @@ class _Builder:
     def amount_col(self, c: P.Clause) -> str:
         return f"a{self.clause_no(c)}"
 
+    def loose_col(self, c: P.Clause) -> str:
+        return f"l{self.clause_no(c)}"
+
     def chosen(self, c: P.Clause) -> str:
         return f"ch{self.clause_no(c)}"
 
     def clause_no(self, c: P.Clause) -> int:
         return [x.id for m in self.plan.measures for x in m.clauses].index(c.id)
 
-    def clause_amount(self, c: P.Clause) -> exp.Expr:
-        """The clause's figure after its caps and the rounding; NULL when it cannot be told (the
-        clause's precision is then unknown, as the interpreter's)."""
-        amount = c.amount
-        if amount.expr is None:
-            return decimal(exp.Null(), _ROUND_PLACES[self.rounding.unit])
-        value = self.ev(amount.expr, c.where)  # a failure here is an unknown figure, as NULL
-        caps = []
-        for cap in amount.caps:
-            if self.ev.raises(cap.expr):
-                raise Refused("a cap that may have no value (a table or band without `otherwise`)", c.where)
-            caps.append(self.ev(cap.expr, c.where))
-        scale = max([self.ev.scale(amount.expr), *(self.ev.scale(cap.expr) for cap in amount.caps)])
-        try:  # a cap widened to the amount's scale: a constant it cannot hold is refused here
-            return self.round(_strict("min", [value, *caps], scale))
+    def clause_amount(self, c: P.Clause) -> tuple[exp.Expr, exp.Expr]:
+        """_clause_amount, a constant too big for the scale a figure is widened to refused at the
+        clause's place."""
+        try:
+            return self._clause_amount(c)
         except Refused as refused:
             raise Refused(refused.construct, refused.where or c.where) from None
+
+    def _clause_amount(self, c: P.Clause) -> tuple[exp.Expr, exp.Expr]:
+        """The clause's figure after its floor, caps and offset and the rounding, NULL when it cannot
+        be told (the clause's precision is then unknown), and whether it is only an upper bound for
+        want of a cap's or the offset's value (interpreter.amount): the floor lifts the figure, the
+        caps cut it, the offset comes off what is left, floored at zero.  A floor without a value,
+        or a cap or offset whose facts are missing, leaves the amount unknown; a cap or offset that
+        raises in the interpreter (no row of its table) is skipped and the amount is a ceiling."""
+        amount = c.amount
+        if amount.expr is None:
+            return decimal(exp.Null(), _ROUND_PLACES[self.rounding.unit]), exp.false()
+        parts = [amount.expr, *(cap.expr for cap in amount.caps)]
+        parts += [b.expr for b in (amount.floor, amount.offset) if b is not None]
+        scale = max(self.ev.scale(p) for p in parts)
+        value = self.ev.guarded(amount.expr, c.where)
+        unknown: list[exp.Expr] = [_null(value)]
+        if amount.floor is not None:
+            floor = self.ev.guarded(amount.floor.expr, c.where)
+            unknown.append(_null(floor))
+            value = greatest(scale, value, floor)
+        loose: list[exp.Expr] = []
+        limits: list[exp.Expr] = []
+        for cap in amount.caps:
+            broken = self.ev.fails(cap.expr, c.where)
+            limit = self.ev(cap.expr, c.where)
+            loose.append(broken)
+            unknown.append(exp.and_(exp.not_(broken.copy()), _null(limit)))
+            limits.append(case_of(scale, (broken.copy(), value.copy()), default=limit))
+        if limits:
+            # a cap without a value stands as the figure itself (sqlglot prints a LEAST that is
+            # NULL when any argument is, for DuckDB as for Spark)
+            value = least(scale, value, *limits)
+        if amount.offset is not None:
+            broken = self.ev.fails(amount.offset.expr, c.where)
+            offset = self.ev(amount.offset.expr, c.where)
+            loose.append(broken)
+            unknown.append(exp.and_(exp.not_(broken.copy()), _null(offset)))
+            taken = case_of(scale, (broken.copy(), _zero(scale)), default=offset)
+            value = greatest(scale, _widen(exp.Sub(this=value, expression=taken), scale), _zero(scale))
+        figure = case_of(scale, (_or_all(unknown), exp.Null()), default=value)
+        return self.round(figure), _true(_or_all(loose))
 
     def settle(self, m: P.Measure) -> list[tuple[str, exp.Expr]]:
         """runtime.settle_clauses and the choice of bonuses: each clause's `chosen`, and whether the
@@ -1132,12 +1307,7 @@ class _Builder:
                 same = [e for e in exceptions if e.rank == rank]
                 if len(same) < 2:
                     continue
-                firing = exp.func(
-                    "list_sum",
-                    exp.Array(
-                        expressions=[_cast(fires[e.id].copy(), exp.DataType.build("INTEGER")) for e in same]
-                    ),
-                )
+                firing = _count_true(fires[e.id] for e in same)
                 above = [fires[x.id].copy() for x in exceptions if x.rank > rank]
                 tie = exp.and_(
                     exp.GTE(this=firing, expression=exp.Literal.number(2)), exp.not_(_or_all(above))
@@ -1194,7 +1364,10 @@ class _Builder:
                 )
             )
         unknown_amount = _or_all(exp.and_(flag.copy(), _null(_col(self.amount_col(c)))) for c, flag in chosen)
-        ceiling = _or_all(flag.copy() for c, flag in chosen if c.amount.mode == "ceiling")
+        ceiling = _or_all(
+            exp.and_(flag.copy(), exp.true() if c.amount.mode == "ceiling" else _col(self.loose_col(c)))
+            for c, flag in chosen
+        )
         for c, flag in chosen:
             why = (
                 c.amount.unset_reason
@@ -1303,8 +1476,9 @@ class _Builder:
         und, prec = _col(f"{k}_und"), _col(f"{k}_prec")
         none = exp.not_(_or_all([_col(f"{k}_any"), _col(f"{k}_unknown_award"), _col(f"{k}_und0")]))
         dead = _or_all([shared.copy(), failed.copy()])
+        staged, stage_und, stage_codes = self.instalments(m)
         undetermined = _or_all(
-            [und.copy(), exp.EQ(this=prec.copy(), expression=exp.Literal.number(_UNKNOWN))]
+            [und.copy(), exp.EQ(this=prec.copy(), expression=exp.Literal.number(_UNKNOWN)), stage_und]
         )
         status = _case(
             (dead.copy(), _str(rt.INELIGIBLE)),
@@ -1316,14 +1490,19 @@ class _Builder:
         amount = case_of(
             self.places,
             (_or_all([dead.copy(), none.copy(), undetermined.copy()]), exp.Null()),
-            default=self.round(_col(f"{k}_sum")),
+            default=self.round(staged),
         )
         none_code = _case((none.copy(), self.reason(m.name + "/none", m.none_reason)))
         codes = _case(
             (shared.copy(), _concat_ws(_str(";"), *shared_codes) if shared_codes else _str("")),
             (failed.copy(), _concat_ws(_str(";"), *gate_codes) if gate_codes else _str("")),
             default=_concat_ws(
-                _str(";"), none_code, _col(f"{k}_codes"), *(c.copy() for c in shared_codes), *unknown_codes
+                _str(";"),
+                none_code,
+                _col(f"{k}_codes"),
+                *stage_codes,
+                *(c.copy() for c in shared_codes),
+                *unknown_codes,
             ),
         )
         return [(f"{k}_status", status), (f"{k}_amount", amount), (f"{k}_reasons", codes)]
@@ -1697,6 +1876,51 @@ class _Builder:
         ]
         return decimal(_sum([_col(f"{p}_before"), *claims]), self.places)
 
+    def instalments(self, m: P.Measure) -> tuple[exp.Expr, exp.Expr, list[exp.Expr]]:
+        """Staged payment (runtime._instalments) over the measure's sum: what is paid in the end,
+        whether a stage cannot be told (the first stage not met is unknown), and its reason codes.
+        Stage by stage: a stage met pays its share of the sum rounded (`rest`: what is left); the
+        first stage not met stops the payment, keeping what was paid under `no_clawback`, else
+        nothing."""
+        k = self.key(m)
+        total = _col(f"{k}_sum")
+        holds = [_col(f"{k}_st{j}") for j in range(len(m.instalments))]
+
+        def pay(j: int, paid: exp.Expr) -> exp.Expr:
+            if j == len(m.instalments):
+                return paid
+            share = m.instalments[j].share
+            after = (
+                total.copy()
+                if share is None
+                else exp.Add(
+                    this=paid.copy(),
+                    expression=self.round(exp.Mul(this=total.copy(), expression=_col(f"{k}_sh{j}"))),
+                )
+            )
+            return case_of(
+                self.places,
+                (_null(holds[j]), paid.copy()),
+                (_false(holds[j]), paid.copy() if m.no_clawback else _zero(self.places)),
+                default=pay(j + 1, after),
+            )
+
+        if not m.instalments:
+            return total, exp.false(), []
+        unknown = [
+            _and_all([_null(h), *(_true(before) for before in holds[:j])]) for j, h in enumerate(holds)
+        ]
+        codes: list[exp.Expr] = [
+            _case(
+                (
+                    u.copy(),
+                    self.reason(f"{m.name}.{stage.name}/unknown", f"无法判断分期 {stage.label} 的条件"),
+                )
+            )
+            for u, stage in zip(unknown, m.instalments, strict=True)
+        ]
+        return pay(0, _zero(self.places)), _or_all(unknown), codes
+
     def total(self) -> None:
         """runtime.combine_total: the combination rules in order, undeclared pairs, the total caps."""
         plan = self.plan
@@ -1712,7 +1936,7 @@ class _Builder:
             )
             for n in names
         ]
-        prec = _case(
+        prec: exp.Expr = _case(
             (
                 _or_all(exp.EQ(this=s.copy(), expression=_str(rt.UNDETERMINED)) for s in statuses),
                 exp.Literal.number(_UNKNOWN),
@@ -1733,12 +1957,7 @@ class _Builder:
             if c.mode not in ("highest", "exclusive") or c.every:
                 continue
             group = [n for n in c.measures if n in key]
-            count = exp.func(
-                "list_sum",
-                exp.Array(
-                    expressions=[_cast(paying[n].copy(), exp.DataType.build("INTEGER")) for n in group]
-                ),
-            )
+            count = _count_true(paying[n] for n in group)
             active = exp.GTE(this=count, expression=exp.Literal.number(2))
             am = {n: _col(f"t{version[n]}_am_{key[n]}") for n in group}
             some_null = _or_all(exp.and_(paying[n].copy(), _null(am[n])) for n in group)
@@ -1805,7 +2024,7 @@ class _Builder:
             (loose.copy(), exp.Greatest(this=p.copy(), expressions=[exp.Literal.number(_AT_MOST)])),
             default=p.copy(),
         )
-        value = _sum(
+        value: exp.Expr = _sum(
             [
                 case_of(
                     self.places,
@@ -1822,6 +2041,7 @@ class _Builder:
                     (loose.copy(), self.reason("total/undeclared", "政策未说明部分措施能否叠加，合计为上限"))
                 )
             )
+        cuts: list[tuple[tuple[str, ...], exp.Expr]] = []  # what each total cap takes off
         # a pot over several measures bounds one applicant's awards from them together (runtime.pot_caps)
         caps = [(f"total_cap.{i + 1}", self.ev, c.amount, c.measures) for i, c in enumerate(plan.total_caps)]
         caps += [
@@ -1861,17 +2081,19 @@ class _Builder:
                 ]
             )
             scale = max(self.places, ev.scale(limit_expr))
-            value = exp.Sub(
-                this=value,
-                expression=case_of(
-                    scale,
-                    (
-                        exp.and_(exp.not_(_null(limit)), exp.GT(this=capped.copy(), expression=limit.copy())),
-                        _widen(exp.Sub(this=capped, expression=limit), scale),
-                    ),
-                    default=_zero(scale),
+            cut = case_of(
+                scale,
+                (
+                    exp.and_(exp.not_(_null(limit)), exp.GT(this=capped.copy(), expression=limit.copy())),
+                    _widen(exp.Sub(this=capped, expression=limit), scale),
                 ),
+                default=_zero(scale),
             )
+            cuts.append((tuple(measures), cut))
+            value = exp.Sub(this=value, expression=cut.copy())
+        for i, other in enumerate(plan.other_documents):
+            value, prec, taken_code = self.other_documents(i, other, paying, am_all, cuts, value, prec)
+            codes.append(taken_code)
         none = exp.not_(_or_all(p2.copy() for p2 in paying.values()))
         self.stages.append(
             [("t_prec2", prec), ("t_value", value), ("t_codes", _concat_ws(_str(";"), *codes))]
@@ -1894,12 +2116,84 @@ class _Builder:
         codes_out = _case((none, self.reason("total/none", "没有可获得的扶持")), default=_col("t_codes"))
         self.stages.append([("total_status", status), ("total_amount", amount), ("total_reasons", codes_out)])
 
+    def other_documents(
+        self,
+        index: int,
+        other: P.OtherDocuments,
+        paying: Mapping[str, exp.Expr],
+        amounts: Mapping[str, exp.Expr],
+        cuts: Sequence[tuple[tuple[str, ...], exp.Expr]],
+        value: exp.Expr,
+        prec: exp.Expr,
+    ) -> tuple[exp.Expr, exp.Expr, exp.Expr]:
+        """runtime.other_documents: the total less what a combination with awards under other
+        documents takes, the precision after it, and its reason code.  This policy's own award for
+        the measures covered is their amounts less the cuts of the total caps over those measures
+        alone (of the measures paying); under 就高 the policy pays max(0, own − received), under 互斥
+        nothing for them when received > 0; an award received not given leaves a ceiling."""
+        group = [n for n in other.measures if n in paying]
+        if not group:
+            return value, prec, _str("")
+        some = _or_all(paying[n].copy() for n in group)
+        zero = _zero(self.places)
+        own = _sum(
+            [
+                case_of(
+                    self.places,
+                    (paying[n].copy(), coalesce(self.places, amounts[n], zero)),
+                    default=zero.copy(),
+                )
+                for n in group
+            ]
+        )
+        for capped, cut in cuts:
+            outside = [paying[n].copy() for n in capped if n in paying and n not in group]
+            inside = exp.not_(_or_all(outside)) if outside else exp.true()
+            own = exp.Sub(
+                this=own, expression=case_of(self.places, (inside, cut.copy()), default=zero.copy())
+            )
+        own = greatest(self.places, own, zero)
+        received = self.ev.guarded(other.received, None)  # no value: not given, as the interpreter's _safe
+        if other.mode == "highest":
+            taken = least(self.places, own.copy(), greatest(self.places, received.copy(), zero))
+            taken = case_of(
+                self.places, (_or_all([exp.not_(some.copy()), _null(received)]), zero), default=taken
+            )
+        else:
+            positive = exp.GT(this=received.copy(), expression=zero.copy())
+            taken = case_of(self.places, (_true(exp.and_(some.copy(), positive)), own.copy()), default=zero)
+        open_ = _and_all(
+            [
+                some,
+                _null(received),
+                _or_all(
+                    [
+                        exp.GT(this=own, expression=zero.copy()),
+                        *(exp.and_(paying[n].copy(), _null(amounts[n])) for n in group),
+                    ]
+                ),
+            ]
+        )
+        prec = _case(
+            (open_.copy(), exp.Greatest(this=prec, expressions=[exp.Literal.number(_AT_MOST)])),
+            default=prec.copy(),
+        )
+        words = "就高不重复" if other.mode == "highest" else "不可同时享受"
+        covered = "、".join(self.plan.measure(n).label for n in group)
+        label = self.reason(
+            f"other.{index + 1}/unknown",
+            f"未提供{other.label}（{other.received_text}）：与其他政策同类奖励{words}，本政策{covered}可能减少，合计为上限",
+        )
+        return exp.Sub(this=value, expression=taken), prec, _case((open_, label))
+
     def query(self) -> exp.Query:
         """The stages nested, and the output columns: a row with a bad cell is `invalid`."""
         select = exp.select(exp.Star()).from_(exp.Table(this=_id(self.source)))
         for i, stage in enumerate(self.stages):
+            # each stage wraps the one before without copying it (a copy per stage made building
+            # a large policy's query quadratic: seconds for the bundled ones)
             select = exp.select(exp.Star(), *(exp.alias_(e, _id(n)) for n, e in stage)).from_(
-                select.subquery(_id(f"s{i}"))
+                select.subquery(_id(f"s{i}"), copy=False), copy=False
             )
         error = _col(self.error)
         bad = exp.not_(_null(error))
@@ -1939,7 +2233,7 @@ class _Builder:
                             _id(f"{m.name}.{what}_before")
                         )
                     )
-        return exp.select(*out).from_(select.subquery(_id("decided")))
+        return exp.select(*out).from_(select.subquery(_id("decided"), copy=False), copy=False)
 
 
 def _where(span: object) -> P.Where | None:
@@ -1953,11 +2247,13 @@ def build(
     date: datetime.date | None = None,
     source: str = "applicants",
     passthrough: Sequence[str] = (),
+    params: Mapping[str, object] | None = None,
 ) -> SqlQuery:
     """The query deciding every row of the relation `source` (its columns: the facts by name, as
-    text, and the `passthrough` columns, copied out first) on `date`; Refused for a construct the
-    back end does not translate."""
-    return _Builder(plan, date, source, passthrough).build()
+    text, and the `passthrough` columns, copied out first) on `date`, with the parameter values
+    `params` given for the run (parsed as runtime.parse_fact does; they win over the text's);
+    Refused for a construct the back end does not translate."""
+    return _Builder(plan, date, source, passthrough, params).build()
 
 
 def dialects() -> tuple[str, ...]:

@@ -323,11 +323,9 @@ def eval_command(
         raise click.UsageError("--batch needs -o FILE for the results")
     if input_format is not None and batch is None:
         raise click.UsageError("--input-format goes with --batch")
-    if engine not in ("python", "auto") and (
-        batch is None or params is not None or interpret or is_stdin(batch)
-    ):
+    if engine not in ("python", "auto") and (batch is None or interpret or is_stdin(batch)):
         raise click.UsageError(
-            f"--engine {engine} goes with --batch FILE (not standard input), without --params or --interpret"
+            f"--engine {engine} goes with --batch FILE (not standard input), without --interpret"
         )
     if spark_master is not None and engine != "spark":
         raise click.UsageError("--spark-master goes with --engine spark")
@@ -360,11 +358,14 @@ def _eval_batch(
 ) -> None:
     """`eval --batch` on the engine chosen (`auto`: commands/evaluate.py's evaluate_batch_auto)."""
     if engine in ("duckdb", "spark"):
-        sys.exit(commands_eval.evaluate_batch_sql(policy, batch, output, date, engine, spark_master, options))
+        sys.exit(
+            commands_eval.evaluate_batch_sql(
+                policy, batch, output, date, engine, spark_master, options, params
+            )
+        )
     if engine == "auto":
         why = commands_eval.python_only(
             batch,
-            params=params,
             interpret=interpret,
             explain=explain,
             encoding=options.encoding,

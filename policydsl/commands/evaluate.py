@@ -314,10 +314,13 @@ def test_files(
     return 1 if failed else 0
 
 
-def prepare_sql(policy: Path, date: datetime.date | None) -> tuple[Any, Sink, bool]:
+def prepare_sql(
+    policy: Path, date: datetime.date | None, params: Path | None = None
+) -> tuple[Any, Sink, bool]:
     """The policy ready for the SQL engines (an sqlbatch.SqlPolicy), its sink, and whether it is in
     Chinese keywords; None when it has errors or a construct the SQL back end does not translate
-    (S101): the diagnostics are in the sink, the refused construct known before any row."""
+    (S101): the diagnostics are in the sink, the refused construct known before any row.  `params`
+    values are checked and parsed as the Python engine does and reach the query inlined."""
     from policydsl.codegen.evaluator import sql_query
     from policydsl.evaluation import sqlbatch
 
@@ -327,7 +330,13 @@ def prepare_sql(policy: Path, date: datetime.date | None) -> tuple[Any, Sink, bo
         return None, sink, False
     chinese = chinese_keywords(checked.source.text)
     plan = lower(checked.model, checked.source.text)
-    query = sql_query(plan, checked.source, sink, date, sqlbatch.PASSTHROUGH)
+    given = None
+    if params is not None:
+        try:
+            given = Interpreter(plan, params=read_json(params, "parameters")).overrides
+        except rt.InputError as exc:
+            raise UsageProblem("; ".join(exc.problems)) from None
+    query = sql_query(plan, checked.source, sink, date, sqlbatch.PASSTHROUGH, params=given)
     if query is None:
         return None, sink, chinese
     return sqlbatch.for_plan(plan, query), sink, chinese
@@ -341,6 +350,7 @@ def evaluate_batch_sql(
     engine: str = "duckdb",
     spark_master: str | None = None,
     options: BatchOptions | None = None,
+    params: Path | None = None,
 ) -> int:
     """`eval --batch FILE -o OUT --engine duckdb|spark`: the SQL back end's query run on DuckDB or on
     Spark (`spark_master`, default local mode), writing the `options.columns` chosen, with
@@ -350,7 +360,7 @@ def evaluate_batch_sql(
     from policydsl.evaluation import sqlbatch
 
     _sql_suffixes(source, target, engine)
-    prepared, sink, _ = prepare_sql(policy, date)
+    prepared, sink, _ = prepare_sql(policy, date, params)
     if prepared is None:
         echo(errors_text(policy, sink.errors_only()), err=True)
         return 1
@@ -425,7 +435,6 @@ def _run_sql(
 def python_only(
     source: Path,
     *,
-    params: Path | None = None,
     interpret: bool = False,
     explain: bool = False,
     encoding: str | None = None,
@@ -436,7 +445,6 @@ def python_only(
 
     for option, given in (
         ("--batch -", is_stdin(source)),
-        ("--params", params is not None),
         ("--interpret", interpret),
         ("--explain", explain),
         (f"--encoding {encoding}", encoding is not None and _codec(encoding) != "utf-8"),
@@ -475,7 +483,7 @@ def evaluate_batch_auto(
     if why is None and target.suffix.lower() not in sqlbatch.OUTPUT_SUFFIXES:
         why = msg("batch.engine_format", suffix=target.suffix or target.name)
     if why is None and source.is_file():
-        prepared, sink, chinese = prepare_sql(policy, date)
+        prepared, sink, chinese = prepare_sql(policy, date, params)
         if prepared is None:
             refused = [d for d in sink.errors_only() if d.code == codes.S101.id]
             if len(refused) != len(sink.errors_only()):  # errors of the policy itself: no engine runs it
