@@ -119,3 +119,14 @@ def test_interrupted_run_leaves_no_output(policy: PolicyEvaluator, tmp_path: Pat
     with pytest.raises(KeyboardInterrupt):
         run_batch(Boom(), policy.measures, source, tmp_path / "out.csv", None, [])  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == [source]
+
+
+def test_amounts_are_written_as_plain_digits_never_with_an_exponent() -> None:
+    # a pot of 100万 is held as Decimal('1.00E+6'): a blank claim on it left the batch writing the
+    # ceiling as 1.00E+6 where DuckDB writes 1000000.00
+    from policydsl.evaluation.batch import figure_text
+
+    assert figure_text(Decimal("1.00E+6")) == "1000000"
+    assert figure_text(Decimal("1E+6") + Decimal("0.00")) == "1000000.00"
+    assert figure_text(Decimal("-5E+2")) == "-500"
+    assert figure_text(None) is None

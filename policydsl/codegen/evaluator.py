@@ -11,7 +11,7 @@ from policydsl.checking.pipeline import check_file
 from policydsl.codegen import sql
 from policydsl.codegen.python import generate
 from policydsl.diagnostics import Sink
-from policydsl.messages import msg
+from policydsl.messages import Lang, msg
 from policydsl.plan import nodes as P
 from policydsl.source import SourceFile
 
@@ -57,11 +57,12 @@ def sql_query(
     date: datetime.date | None = None,
     passthrough: tuple[str, ...] = (),
     params: Mapping[str, object] | None = None,
+    lang: Lang | None = None,
 ) -> sql.SqlQuery | None:
     """The SQL back end's query for `plan` on `date`, or None with S101 in `sink` naming the construct
     it does not translate and where it stands."""
     try:
-        return sql.build(plan, date=date, passthrough=passthrough, params=params)
+        return sql.build(plan, date=date, passthrough=passthrough, params=params, lang=lang)
     except sql.Refused as exc:
         span = None
         if exc.where is not None and 0 < exc.where.line <= len(source.line_starts):

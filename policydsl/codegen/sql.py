@@ -21,14 +21,14 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
 from sqlglot import exp
 
 from policydsl.evaluation import runtime as rt
-from policydsl.messages import default_lang, msg
+from policydsl.messages import Lang, Message, default_lang, msg
 from policydsl.plan import nodes as P
 
 # Every figure a fact gives is read into DECIMAL(38, FACT_SCALE): at most that many decimal places
@@ -803,8 +803,9 @@ def _figure(text: exp.Expr, places: int) -> tuple[exp.Expr, exp.Expr]:
     return value, valid
 
 
-def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
-    """A fact's text `cell` (NULL or blank: not given) as its type: (value, valid, what it must be)."""
+def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, Callable[[str], Message]]:
+    """A fact's text `cell` (NULL or blank: not given) as its type: (value, valid, the reason a cell
+    `value` is refused, as the Python engine words it where both read the same forms)."""
     text = exp.Trim(this=cell.copy())
     kind = spec.kind
     ok: exp.Expr
@@ -815,7 +816,7 @@ def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
         elif kind == "count" and spec.unit:
             body = _drop_last(text, spec.unit)
         value, ok = _figure(body, FACT_SCALE)
-        what = "a plain figure"
+        what = msg("sql.what_figure")
         if kind == "percent":
             pct_value, pct_ok = _figure(_drop_last(text, "%"), FACT_SCALE - 2)
             pct_value = _try_cast(
@@ -825,21 +826,21 @@ def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
             bare = exp.LTE(this=exp.Abs(this=value.copy()), expression=_number(rt.ONE))
             value = _case((_ends(text, "%"), pct_value), default=value)
             ok = _case((_ends(text, "%"), pct_ok), default=_and_all([ok, bare]))
-            what = "a fraction (0.6) or a percentage (60%)"
+            what = msg("sql.what_percent")
         ok = _and_all([ok, exp.not_(_null(value))])
         floor = None
         if kind == "money" and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
-            floor, what = rt.ZERO, "an amount of money of at least 0"
+            floor, what = rt.ZERO, msg("sql.what_money")
         if kind == "count":
-            floor, what = rt.ZERO, "a count of at least 0"
+            floor, what = rt.ZERO, msg("sql.what_count")
             if rt.whole_unit(spec.unit):
                 ok = _and_all([ok, exp.EQ(this=value.copy(), expression=exp.Floor(this=value.copy()))])
-                what = "a whole count of at least 0"
+                what = msg("sql.what_whole_count")
         if floor is not None:
             ok = _and_all([ok, exp.GTE(this=value.copy(), expression=_number(floor))])
         for op, bound in spec.bounds:
             ok = _and_all([ok, _compare(op, value, _number(bound))])
-            what += f", {op} {rt.show(bound)}"
+            what = msg("sql.what_bounded", what=what, op=op, bound=rt.show(bound))
     elif kind == "bool":
         low = exp.Lower(this=text)
         # the cell exactly as a file written by a program says it first: trimming and lowering every
@@ -850,7 +851,7 @@ def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
             (exp.In(this=low.copy(), expressions=[_str(w) for w in _TRUE_WORDS]), exp.true()),
             (exp.In(this=low.copy(), expressions=[_str(w) for w in _FALSE_WORDS]), exp.false()),
         )
-        ok, what = exp.not_(_null(value)), "true or false"
+        return value, exp.not_(_null(value)), lambda v: msg("input.not_bool", value=v)
     elif kind == "date":
         value = _try_cast(this=text, to=exp.DataType.build("DATE"))
         ok = _and_all(
@@ -860,20 +861,25 @@ def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, str]:
                 exp.not_(_null(value)),
             ]
         )
-        what = "a date such as 2021-06-01"
+        return value, ok, lambda v: msg("input.not_a_date", value=v)
     elif kind == "enum":
         # a label first: the interpreter lets a label win over a member's name
         pairs = [(label, name) for name, label in spec.members] + [(name, name) for name, _ in spec.members]
         value = _case(*((exp.EQ(this=text.copy(), expression=_str(a)), _str(b)) for a, b in pairs))
-        ok, what = exp.not_(_null(value)), "one of " + ", ".join(n for n, _ in spec.members)
+        choices = ", ".join(n for n, _ in spec.members)
+        return value, exp.not_(_null(value)), lambda v: msg("input.not_a_member", value=v, choices=choices)
     elif kind == "roles":
         value, ok = _roles(spec, text)
-        what = "one or more of " + ", ".join(n for n, _ in spec.members) + " (separated by ;)"
+        what = msg("sql.what_roles", choices=", ".join(n for n, _ in spec.members))
     elif kind == "text":
-        value, ok, what = _cast(cell.copy(), exp.DataType.build("VARCHAR")), exp.true(), "a text"
+        return (
+            _cast(cell.copy(), exp.DataType.build("VARCHAR")),
+            exp.true(),
+            lambda v: msg("input.not_a_member", value=v, choices=""),
+        )
     else:
         raise Refused(f"a fact of type {kind}", None)
-    return value, ok, what
+    return value, ok, lambda v: msg("sql.not_plain", value=v, what=what, places=str(FACT_SCALE))
 
 
 def _roles(spec: P.FactSpec, text: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
@@ -996,8 +1002,10 @@ class _Builder:
         source: str,
         passthrough: Sequence[str],
         params: Mapping[str, object] | None = None,
+        lang: Lang | None = None,
     ) -> None:
         self.plan = plan
+        self.lang: Lang = lang or default_lang()  # the language of the error texts the query writes
         self.date = date
         self.source = source
         self.passthrough = tuple(passthrough)
@@ -1120,21 +1128,16 @@ class _Builder:
             given = exp.and_(
                 exp.not_(_null(cell)), exp.NEQ(this=exp.Trim(this=cell.copy()), expression=_str(""))
             )
-            value, ok, what = _parse(spec, cell)
+            value, ok, refusal = _parse(spec, cell)
+            mark = "\x00"  # the cell's own text goes where the message names it
+            words = msg("input.fact", key=name, label=spec.label, reason=refusal(mark)).render(self.lang)
+            head, _, tail = words.partition(mark)
             stage.append((self.columns[name], _case((exp.and_(given.copy(), ok.copy()), value))))
             errors.append(
                 _case(
                     (
                         exp.and_(given, exp.not_(exp.paren(ok))),
-                        exp.func(
-                            "concat",
-                            _str(f"`{name}` ({spec.label}): `"),
-                            cell.copy(),
-                            _str(
-                                f"` is not {what} (the SQL engine reads figures written plainly, "
-                                f"at most {FACT_SCALE} decimal places)"
-                            ),
-                        ),
+                        exp.func("concat", _str(head), cell.copy(), _str(tail)),
                     )
                 )
             )
@@ -1578,7 +1581,7 @@ class _Builder:
             mark = "\x00"
             words = msg(
                 "batch.over_quota", measure=m.label, quota=q.count, count=mark, fact=spec.label
-            ).render(default_lang())
+            ).render(self.lang)
             head, _, tail = words.partition(mark)
             count = _cast(_col(f"{k}_nmk"), exp.DataType.build("VARCHAR"))
             texts.append(_case((over.copy(), exp.func("concat", _str(head), count, _str(tail)))))
@@ -2248,12 +2251,14 @@ def build(
     source: str = "applicants",
     passthrough: Sequence[str] = (),
     params: Mapping[str, object] | None = None,
+    lang: Lang | None = None,
 ) -> SqlQuery:
     """The query deciding every row of the relation `source` (its columns: the facts by name, as
     text, and the `passthrough` columns, copied out first) on `date`, with the parameter values
-    `params` given for the run (parsed as runtime.parse_fact does; they win over the text's);
-    Refused for a construct the back end does not translate."""
-    return _Builder(plan, date, source, passthrough, params).build()
+    `params` given for the run (parsed as runtime.parse_fact does; they win over the text's), its
+    error rows' texts in `lang` (None: default_lang()); Refused for a construct the back end does
+    not translate."""
+    return _Builder(plan, date, source, passthrough, params, lang).build()
 
 
 def dialects() -> tuple[str, ...]:

@@ -336,7 +336,8 @@ def prepare_sql(
             given = Interpreter(plan, params=read_json(params, "parameters")).overrides
         except rt.InputError as exc:
             raise UsageProblem("; ".join(exc.problems)) from None
-    query = sql_query(plan, checked.source, sink, date, sqlbatch.PASSTHROUGH, params=given)
+    lang = default_lang(chinese)  # the error rows' texts, as the Python engine's
+    query = sql_query(plan, checked.source, sink, date, sqlbatch.PASSTHROUGH, params=given, lang=lang)
     if query is None:
         return None, sink, chinese
     return sqlbatch.for_plan(plan, query), sink, chinese

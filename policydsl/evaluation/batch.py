@@ -538,6 +538,12 @@ def _apply(
     return before
 
 
+def figure_text(amount: Decimal | None) -> str | None:
+    """An amount as the batch writes it: plain digits, never an exponent (a pot of `100万` is held as
+    Decimal('1.00E+6'), which `str` would write as 1.00E+6)."""
+    return None if amount is None else format(amount, "f")
+
+
 def _row_out(
     number: int, facts: dict[str, Any] | None, decision: rt.Decision | None, error: str | None
 ) -> dict[str, Any]:
@@ -545,12 +551,12 @@ def _row_out(
     out: dict[str, Any] = {"row": number, "id": row_id, "error": error}
     if decision is not None:
         out["total_status"] = decision.total.status
-        out["total_amount"] = None if decision.total.amount is None else str(decision.total.amount)
+        out["total_amount"] = figure_text(decision.total.amount)
         out["total_reasons"] = "；".join(decision.total.reasons)
         out["payment_forms_note"] = rt.forms_note(decision.measures.values())
         for name, m in decision.measures.items():
             out[f"{name}.status"] = m.status
-            out[f"{name}.amount"] = None if m.amount is None else str(m.amount)
+            out[f"{name}.amount"] = figure_text(m.amount)
             out[f"{name}.form"] = rt.form_words(m.forms)
             out[f"{name}.reasons"] = "；".join(m.reasons)
     return out
@@ -705,9 +711,9 @@ def _amounts_cells(
     if decision is None:
         return [number, row_id, error]
     total = decision.total
-    cells = [number, row_id, error, total.status, None if total.amount is None else str(total.amount)]
+    cells = [number, row_id, error, total.status, figure_text(total.amount)]
     for status, amount in decision.amounts.values():
-        cells += (status, None if amount is None else str(amount))
+        cells += (status, figure_text(amount))
     return cells
 
 

@@ -1744,7 +1744,8 @@ def pot_ceiling(status: str, amount: Decimal | None, pot: Decimal | None) -> tup
     (its share depends on the other applicants); an ineligible or undetermined result is kept."""
     if status in (INELIGIBLE, UNDETERMINED) or amount is None:
         return status, amount
-    return CEILING, amount if pot is None else min(amount, max(pot, ZERO))
+    # the pot written at least at the amount's places (a pot of 100万 is Decimal('1E+6')), exactly
+    return CEILING, amount if pot is None else min(amount, max(pot, ZERO) + amount * ZERO)
 
 
 def apply_pots(measures: Mapping[str, MeasureResult], pots: Sequence[PotRule], explain: bool = True) -> None:
@@ -1811,7 +1812,8 @@ def share_pot(
     if len(known) < len(claims) or rule not in ("proportional", "ranked", "first_come"):
         why = "部分申请金额未定" if len(known) < len(claims) else f"同期申请合计 {yuan(summed)} 超过资金池"
         for row, measure, _, amount, _ in claims:
-            ceiling = total if amount is None else min(amount, total)
+            # at least at the places of the policy's rounding (a pot of 100万 is Decimal('1E+6')), exactly
+            ceiling = total + quantum * ZERO if amount is None else min(amount, total + amount * ZERO)
             out[row, measure] = (UNDETERMINED, ceiling, f"{head}：{why}，份额未定，最多 {yuan(ceiling)}")
         return out
     if rule == "proportional":
