@@ -1017,3 +1017,29 @@ def test_eval_engine_duckdb_takes_params_as_the_python_engine(tmp_path: Path) ->
             "--params", str(bad)]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "rate" in result.output and "Traceback" not in result.output
+
+
+def test_an_unknown_stage_of_a_measure_that_pays_nothing_leaves_it_ineligible() -> None:
+    # Shenzhen consulting's population with blank cells: no award met and a stage's facts blank, the
+    # query said `undetermined` where the interpreter (and the Python batch) says `ineligible`: a
+    # stage is only asked about when the measure pays something
+    text = INSTALMENTS.replace("award a: 5万/家 * n\n", "award a: 5万/家 * n if n >= 1\n")
+    assert text != INSTALMENTS
+    out = _decided(text, [{"n": "0"}, {"n": "0", "h1": "70%"}, {"n": "2"}])
+    assert [o["m"][0] for o in out] == ["ineligible", "ineligible", "undetermined"]
+
+
+def test_a_measure_with_three_stages_and_a_quota_names_its_columns_apart() -> None:
+    # a generated policy: the stages' columns `m0_st0`… met the limits' status columns `m0_st0`,
+    # `m0_st2` of the same measure, and DuckDB refused the query (a BOOLEAN stage in a status CASE)
+    plan = _limited(
+        '  quota 1 rank score\n  instalment a "a": 30% if picked\n  instalment b "b": 30% if picked\n'
+        '  instalment c "c": rest if picked\n'
+    )
+    out = _decide(
+        plan, [{"x": "10", "score": "1", "picked": "true"}, {"x": "20", "score": "2", "picked": "true"}]
+    )
+    assert [(r["m.status"], r["m.amount"]) for r in out] == [
+        ("ineligible", None),
+        ("determined", Decimal("20.00")),
+    ]

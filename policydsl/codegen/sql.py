@@ -1194,9 +1194,9 @@ class _Builder:
             holds = self.cond(stage.cond, m.where)
             if stage.share is not None:  # a share that cannot be worked out: the stage cannot be told
                 share = self.ev.guarded(stage.share, m.where)
-                out.append((f"{k}_sh{j}", share))
+                out.append((f"{k}_share{j}", share))
                 holds = _case((_null(share), exp.Null()), default=holds)
-            out.append((f"{k}_st{j}", holds))
+            out.append((f"{k}_stage{j}", holds))
         if m.funding is not None:
             out.append((f"{k}_lim", self.ev(m.funding.limit, m.where)))
             out.append((f"{k}_rec", self.ev(m.funding.received, m.where)))
@@ -1480,6 +1480,10 @@ class _Builder:
         none = exp.not_(_or_all([_col(f"{k}_any"), _col(f"{k}_unknown_award"), _col(f"{k}_und0")]))
         dead = _or_all([shared.copy(), failed.copy()])
         staged, stage_und, stage_codes = self.instalments(m)
+        # a stage is only asked about when the measure pays something (runtime._instalments)
+        pays = exp.not_(none.copy())
+        stage_und = exp.and_(pays.copy(), exp.paren(stage_und))
+        stage_codes = [_case((pays.copy(), code)) for code in stage_codes]
         undetermined = _or_all(
             [und.copy(), exp.EQ(this=prec.copy(), expression=exp.Literal.number(_UNKNOWN)), stage_und]
         )
@@ -1887,7 +1891,7 @@ class _Builder:
         nothing."""
         k = self.key(m)
         total = _col(f"{k}_sum")
-        holds = [_col(f"{k}_st{j}") for j in range(len(m.instalments))]
+        holds = [_col(f"{k}_stage{j}") for j in range(len(m.instalments))]
 
         def pay(j: int, paid: exp.Expr) -> exp.Expr:
             if j == len(m.instalments):
@@ -1898,7 +1902,7 @@ class _Builder:
                 if share is None
                 else exp.Add(
                     this=paid.copy(),
-                    expression=self.round(exp.Mul(this=total.copy(), expression=_col(f"{k}_sh{j}"))),
+                    expression=self.round(exp.Mul(this=total.copy(), expression=_col(f"{k}_share{j}"))),
                 )
             )
             return case_of(
