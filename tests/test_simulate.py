@@ -21,6 +21,9 @@ from policydsl.render.simulate import page
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 SHENZHEN = POLICIES / "shenzhen_consulting_diagnosis.policy"
+# a bundled policy the SQL back end refuses (a division by a fact), with its shipped population
+LIUHE = POLICIES / "liuhe_key_industries.policy"
+LIUHE_POPULATION = POLICIES / "samples" / "liuhe_key_industries_population.csv"
 DATES = {
     "shenzhen_industrial_internet_plan": "2022-06-01",
     "shandong_platforms": "2019-06-01",
@@ -305,16 +308,16 @@ def test_engines_give_identical_figures_on_generated_populations(rows: list[tupl
         assert same_figures(duck) == same_figures(python)
 
 
-def test_duckdb_falls_back_with_a_note_where_the_sql_back_end_refuses(population: Path) -> None:
+def test_duckdb_falls_back_with_a_note_where_the_sql_back_end_refuses() -> None:
     result = CliRunner().invoke(
         main,
         [
             "simulate",
-            str(SHENZHEN),
+            str(LIUHE),
             "--population",
-            str(population),
+            str(LIUHE_POPULATION),
             "--date",
-            "2023-03-01",
+            "2023-06-01",
             "--engine",
             "duckdb",
             "--format",
@@ -379,30 +382,37 @@ def test_an_sql_engines_results_before_the_limits_are_read_when_present(tmp_path
 
 def test_simulates_words_follow_the_language(population: Path) -> None:
     # the error rows, the headings and the fallback note in Chinese and in English
-    for lang, words in (("zh", ("无法测算的行：1", "评估日期 2023-03-01", "注意：SQL 后端")), ("en", (
-        "Rows that could not be decided: 1", "Evaluated on 2023-03-01", "note: the SQL back end"
+    for lang, words in (("zh", ("无法测算的行：1", "评估日期 2023-03-01")), ("en", (
+        "Rows that could not be decided: 1", "Evaluated on 2023-03-01"
     ))):  # fmt: skip
         result = CliRunner().invoke(
             main,
             ["simulate", str(SHENZHEN), "--population", str(population), "--date", "2023-03-01",
-             "--engine", "duckdb", "--lang", lang],
+             "--engine", "python", "--lang", lang],
         )  # fmt: skip
         assert result.exit_code == 0, result.output
         for w in words:
             assert w in result.stdout + result.stderr, (lang, w)
+    for lang, note in (("zh", "注意：SQL 后端"), ("en", "note: the SQL back end")):
+        result = CliRunner().invoke(
+            main,
+            ["simulate", str(LIUHE), "--population", str(LIUHE_POPULATION), "--date", "2023-06-01",
+             "--engine", "duckdb", "--lang", lang],
+        )  # fmt: skip
+        assert result.exit_code == 0 and note in result.stderr, (lang, result.output)
     text = population.with_suffix(".txt")
     text.write_text(POPULATION, encoding="utf-8")
     code, out = run(str(SHENZHEN), "--population", str(text), "--lang", "zh")
     assert code == 2 and "--population 接受 .csv 或 .jsonl 文件" in out
 
 
-def test_a_parquet_population_needs_the_sql_back_end(population: Path, tmp_path: Path) -> None:
+def test_a_parquet_population_needs_the_sql_back_end(tmp_path: Path) -> None:
     import duckdb
 
     parquet = tmp_path / "people.parquet"
-    duckdb.sql(f"COPY (SELECT * FROM read_csv('{population}', all_varchar=true)) TO '{parquet}'")
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{LIUHE_POPULATION}', all_varchar=true)) TO '{parquet}'")
     result = CliRunner().invoke(
-        main, ["simulate", str(SHENZHEN), "--population", str(parquet), "--lang", "zh"]
+        main, ["simulate", str(LIUHE), "--population", str(parquet), "--lang", "zh", "--date", "2023-06-01"]
     )
     assert result.exit_code == 2 and "Python 引擎不读取 .parquet" in result.output
     assert "Traceback" not in result.output
