@@ -1456,7 +1456,9 @@ class _Builder:
             who = _col(f"{k}_who")
             gate_fail.append(_false(who))
             gate_unknown.append(_null(who))
-            gate_codes.append(_case((_false(who), self.reason(m.name + ".applicants", m.applicants.reason))))
+            gate_codes.append(
+                _case((_false(who), self.reason(m.name + ".applicants", rt.UNMET + m.applicants.reason)))
+            )
             unknown_codes.append(
                 _case(
                     (
