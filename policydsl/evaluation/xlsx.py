@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import math
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,7 @@ def cell_text(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):  # an Excel number cell is a binary float: NaN and ±inf as written
             return str(value)
         shown = Decimal(f"{value:.{_DIGITS}g}")
         text = format(shown, "f")
