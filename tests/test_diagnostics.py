@@ -237,6 +237,10 @@ FIX_CASES = {
     "thousands separator, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 1,000,000元\n}\n',
     "citation not quoted, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 50万 依据 第十条\n}\n',
     "`=<` for `<=`, Chinese keywords": _HEAD_ZH + '措施 m "措施" {\n  给予 50万 如 服务家数 =< 3家\n}\n',
+    "an example's amount without `=`": _HEAD
+    + 'measure m "措施" { award 5万 }\nexample "e" { given { served: 1家 } expect m 5万 }\n',
+    "an example's amount without `=`, Chinese keywords": _HEAD_ZH
+    + '措施 m "措施" { 给予 5万 }\n示例 "e" { 已知 { 服务家数: 1家 } 预期 m 5万 }\n',
     # a percentage where an amount is due: their percentage, of the policy's first money fact
     "percentage as an amount (E206)": _HEAD
     + 'fact investment "投资额": money >= 0\n'

@@ -1021,6 +1021,12 @@ def _report_unexpected(f: _Failure, sink: Sink) -> str:
             brace = f.source.span(braces[-1], braces[-1] + 1)
             notes.append(Note(msg("parse.block_not_closed"), brace))
             hint = msg("parse.close_block_before")
+    elif token.type == "QUANTITY" and {"EQUAL", "CEILING"} <= f.accepted:
+        # `expect m 14万`: an example's amount is written `= 14万` (exact) or `ceiling 14万`
+        hint = msg(
+            "parse.expect_amount", exact=f"= {value}", ceiling=f"{spelling('ceiling', f.chinese)} {value}"
+        )
+        fix = f"= {value}"
     elif token.type == "NAME" and (keyword := _closest_keyword(value, f.accepted)) is not None:
         hint = msg("parse.did_you_mean", word=keyword)
     elif token.type in ("NAME", "STRING", "QUANTITY") and "COMMA" in f.accepted:
