@@ -4,7 +4,10 @@ still leaves a compiled evaluator's fast path."""
 from __future__ import annotations
 
 import datetime
+import operator
+import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from policydsl.evaluation import runtime as rt
@@ -16,6 +19,22 @@ _DISTINCT = 4096
 _BLANK = object()  # a blank cell: the fact is not given
 _BAD = object()  # a cell that is not a value of its fact: the row is evaluated as read, to say why
 _UNSEEN: dict[str, Any] = {}  # a key not met yet
+# A plain figure: ASCII digits with at most one point, no sign, no unit, no space.  Its Decimal is the
+# value parse_fact reads from the text, and the checks only a text needs (full-width forms, invisible
+# characters, 万/亿, commas) have nothing to find; its length keeps it far within MAX_DIGITS and
+# MAX_PLACES.  Money and numbers (whole counts too: never negative, never a fraction) are then checked
+# only against their bounds; any other figure is parse_fact's, from the Decimal.
+_PLAIN = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?", re.ASCII)
+_WHOLE = re.compile(r"[0-9]{1,30}", re.ASCII)
+_FIGURE_KINDS = frozenset({"money", "number", "count", "percent"})
+_BOUND = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 class _Same(dict[str, Any]):
@@ -83,8 +102,21 @@ class Cells:
     def _convert(self, key: str, raw: str) -> Any:
         if not raw.strip():
             return _BLANK
+        spec = self.specs[key]
+        if spec.kind in _FIGURE_KINDS and _PLAIN.fullmatch(raw):
+            value = Decimal(raw)
+            lean = spec.kind in ("money", "number") or (spec.kind == "count" and _WHOLE.fullmatch(raw))
+            if lean:
+                if all(_BOUND[op](value, bound) for op, bound in spec.bounds):
+                    return value
+            else:
+                try:
+                    return rt.parse_fact(spec, value)
+                except ValueError:
+                    pass
+            # not a value: converted again from the text, whose words the row's error then uses
         try:
-            return rt.parse_fact(self.specs[key], raw)
+            return rt.parse_fact(spec, raw)
         except ValueError:
             return _BAD
 
