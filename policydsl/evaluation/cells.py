@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import operator
-import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -19,14 +18,13 @@ _DISTINCT = 4096
 _BLANK = object()  # a blank cell: the fact is not given
 _BAD = object()  # a cell that is not a value of its fact: the row is evaluated as read, to say why
 _UNSEEN: dict[str, Any] = {}  # a key not met yet
-# A plain figure: ASCII digits with at most one point, no sign, no unit, no space.  Its Decimal is the
-# value parse_fact reads from the text, and the checks only a text needs (full-width forms, invisible
-# characters, 万/亿, commas) have nothing to find; its length keeps it far within MAX_DIGITS and
-# MAX_PLACES.  Money and numbers (whole counts too: never negative, never a fraction) are then checked
-# only against their bounds; any other figure is parse_fact's, from the Decimal.
-_PLAIN = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?", re.ASCII)
-_WHOLE = re.compile(r"[0-9]{1,30}", re.ASCII)
-_FIGURE_KINDS = frozenset({"money", "number", "count", "percent"})
+# A plain figure: ASCII digits with at most one point, no sign, no unit, no space, at most this many
+# characters (so within MAX_DIGITS digits and MAX_PLACES places).  Its Decimal is the value
+# parse_fact reads from the text, and the checks only a text needs (full-width forms, invisible
+# characters, 万/亿, commas) have nothing to find.  Money and numbers (whole counts too: never
+# negative, never a fraction) are then checked only against their bounds; a percentage or a count
+# with a point is parse_fact's, from the Decimal.
+PLAIN_CHARS = 40
 _BOUND = {
     ">=": operator.ge,
     ">": operator.gt,
@@ -35,6 +33,12 @@ _BOUND = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+Bounds = tuple[tuple[Callable[[Any, Any], bool], Decimal], ...]
+
+
+def plain(raw: str) -> bool:
+    """Whether `raw` is a plain figure."""
+    return len(raw) <= PLAIN_CHARS and raw.isascii() and raw.replace(".", "", 1).isdigit()
 
 
 class _Same(dict[str, Any]):
@@ -56,6 +60,7 @@ class Cells:
     def __init__(self, specs: Mapping[str, rt.FactSpec] | None) -> None:
         self.specs = specs or {}
         self.columns: dict[str, dict[str, Any] | None] = {}
+        self.bounds: dict[str, Bounds] = {}  # a money, number or count column's bounds, to check
         self.values: dict[str, dict[str, Any]] = {key: _Same() for key in rt.ID_KEYS}
 
     def typed(self, facts: dict[str, Any]) -> dict[str, Any] | None:
@@ -97,17 +102,22 @@ class Cells:
         return out
 
     def _column(self, key: str) -> dict[str, Any] | None:
-        return None if key not in self.specs else {}
+        spec = self.specs.get(key)
+        if spec is None:
+            return None
+        if spec.kind in ("money", "number", "count"):
+            self.bounds[key] = tuple((_BOUND[op], bound) for op, bound in spec.bounds)
+        return {}
 
     def _convert(self, key: str, raw: str) -> Any:
         if not raw.strip():
             return _BLANK
         spec = self.specs[key]
-        if spec.kind in _FIGURE_KINDS and _PLAIN.fullmatch(raw):
+        bounds = self.bounds.get(key)
+        if (bounds is not None or spec.kind == "percent") and plain(raw):
             value = Decimal(raw)
-            lean = spec.kind in ("money", "number") or (spec.kind == "count" and _WHOLE.fullmatch(raw))
-            if lean:
-                if all(_BOUND[op](value, bound) for op, bound in spec.bounds):
+            if bounds is not None and (spec.kind != "count" or "." not in raw):
+                if all(holds(value, bound) for holds, bound in bounds):
                     return value
             else:
                 try:
