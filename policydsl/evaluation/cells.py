@@ -68,38 +68,37 @@ class Cells:
         counts them: not given) and the id left out (the evaluator ignores it); None when a cell is
         not a value of its fact."""
         values = self.values
-        try:  # the common row: every cell a text already met, of a fact or an id
-            out = {key: values[key][raw] for key, raw in facts.items()}
-        except (KeyError, TypeError):  # a new text, a blank, a key of no fact, a JSON list
-            return self._typed(facts)
+        out: dict[str, Any] = {}
+        for key, raw in facts.items():
+            try:  # the common cell: a text already met, of a fact or an id
+                out[key] = values[key][raw]
+                continue
+            except (KeyError, TypeError):  # a new text, a blank, a key of no fact, a JSON list
+                value = self._cell(key, raw)
+            if value is _BAD:
+                return None
+            if value is not _BLANK:
+                out[key] = value
         for key in rt.ID_KEYS:
             out.pop(key, None)
         return out
 
-    def _typed(self, facts: dict[str, Any]) -> dict[str, Any] | None:
-        out: dict[str, Any] = {}
-        columns = self.columns
-        for key, raw in facts.items():
-            seen = columns.get(key, _UNSEEN)
-            if seen is _UNSEEN:
-                seen = columns[key] = self._column(key)
-            if seen is None or type(raw) is not str:
-                if key not in rt.ID_KEYS:
-                    out[key] = raw  # JSON's numbers and booleans, keys of no fact: as given
-                continue
-            value = seen.get(raw, _BAD)
-            if value is _BAD:
-                value = self._convert(key, raw)
-                if len(seen) < _DISTINCT:
-                    seen[raw] = value
-                    if value is not _BLANK and value is not _BAD:
-                        self.values.setdefault(key, {})[raw] = value
-            if value is _BLANK:
-                continue
-            if value is _BAD:
-                return None
-            out[key] = value
-        return out
+    def _cell(self, key: str, raw: Any) -> Any:
+        """One cell's value (_BLANK, _BAD), converted and kept when its column still has room."""
+        seen = self.columns.get(key, _UNSEEN)
+        if seen is _UNSEEN:
+            seen = self.columns[key] = self._column(key)
+        if seen is None or type(raw) is not str:
+            # JSON's numbers and booleans, keys of no fact: as given (an id is left out)
+            return _BLANK if key in rt.ID_KEYS else raw
+        value = seen.get(raw, _BAD)
+        if value is _BAD:
+            value = self._convert(key, raw)
+            if len(seen) < _DISTINCT:
+                seen[raw] = value
+                if value is not _BLANK and value is not _BAD:
+                    self.values.setdefault(key, {})[raw] = value
+        return value
 
     def _column(self, key: str) -> dict[str, Any] | None:
         spec = self.specs.get(key)
