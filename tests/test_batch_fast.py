@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from policydsl.commands.cli import main
 from policydsl.evaluation import progress as progress_module
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.batch import COLUMN_CHOICES, decide_batch, output_columns, read_rows
+from policydsl.evaluation.cells import Cells
 from policydsl.evaluation.interpreter import Interpreter
 from tests.conftest import ROOT
 
@@ -309,3 +311,40 @@ def test_converting_cells_of_every_kind_once_changes_no_value_and_no_error_row(
         csv.writer(handle).writerows([header, *rows])
     evaluator = compiled(policy)
     assert as_batch(evaluator, source) == as_read(evaluator, source)
+
+
+# Figure cells as a spreadsheet writes them (plain digits, with a point) and the forms around them
+FIGURE_TEXTS = st.one_of(
+    st.from_regex(r"[0-9]{1,32}(\.[0-9]{0,32})?", fullmatch=True),
+    st.sampled_from(["0", "00", "0.0", "007", "1.", ".5", "1e3", "-1", "+1", " 1", "１", "1万", "1,000"]),
+)
+FIGURE_SPECS = st.builds(
+    rt.FactSpec,
+    name=st.just("x"),
+    label=st.just("某数"),
+    kind=st.sampled_from(["money", "number", "count", "percent"]),
+    unit=st.sampled_from([None, "人", "平方米"]),
+    bounds=st.lists(
+        st.tuples(
+            st.sampled_from([">=", ">", "<=", "<", "==", "!="]),
+            st.sampled_from([Decimal(0), Decimal(1), Decimal("0.5"), Decimal(100), Decimal(-3)]),
+        ),
+        max_size=2,
+    ).map(tuple),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(FIGURE_SPECS, FIGURE_TEXTS)
+def test_a_figure_cell_converts_to_what_parse_fact_reads_from_its_text(spec: rt.FactSpec, text: str) -> None:
+    # the batch converts a plain figure from its Decimal, past the checks only a text needs: the value
+    # (its digits and places too) or the refusal must be parse_fact's on the text
+    cells = Cells({"x": spec})
+    converted = cells.typed({"x": text})
+    try:
+        expected = rt.parse_fact(spec, text)
+    except ValueError:
+        assert converted is None
+        return
+    assert converted is not None
+    assert str(converted["x"]) == str(expected) and converted["x"] == expected

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import policydsl
 from policydsl.api import CompiledEvaluator, compile_policy
 from policydsl.checking.pipeline import check_file, check_text
+from policydsl.codegen import support
 from policydsl.codegen.python import GeneratedModule, Namer, PythonGenerator, generate
 from policydsl.codegen.writer import CodeWriter, Seq, literal, width
 from policydsl.commands.cli import main
@@ -1248,3 +1249,46 @@ def test_a_rank_by_an_unset_parameter_ranks_as_not_known(tmp_path: Path) -> None
     }
     assert "except Unset" in bodies["rank_open_rank"] and "except Unset" in bodies["rank_pot_p"]
     assert "except Unset" not in bodies["rank_plain_rank"]
+
+
+# A measure's (status, amount) as a total may meet it: every status, amounts of various places and signs
+MEASURE_OUTCOMES = st.one_of(
+    st.just((rt.INELIGIBLE, None)),
+    st.tuples(
+        st.sampled_from([rt.DETERMINED, rt.CEILING, rt.UNDETERMINED]),
+        st.one_of(
+            st.none(),
+            st.decimals(min_value=-1_000_000, max_value=10**12, places=2, allow_nan=False),
+            st.sampled_from(
+                [Decimal("0"), Decimal("0.005"), Decimal("1E+6"), Decimal("-0.004"), Decimal("3.1")]
+            ),
+        ),
+    ),
+)
+
+
+NAMES = ("a", "b", "c", "d")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amounts=st.fixed_dictionaries({name: MEASURE_OUTCOMES for name in NAMES}),
+    combines=st.lists(
+        st.tuples(st.sampled_from(["added", "added/all"]), st.lists(st.sampled_from(NAMES), unique=True)),
+        max_size=3,
+    ),
+    rounding=st.builds(
+        rt.Rounding, st.sampled_from(["yuan", "jiao", "fen"]), st.sampled_from(["half_up", "down"])
+    ),
+)
+def test_the_lean_total_is_the_total_of_the_combination_rules(
+    amounts: rt.Amounts, combines: list[tuple[str, list[str]]], rounding: rt.Rounding
+) -> None:
+    """support.added_figures (a generated total_figures, what a batch writing only statuses and
+    amounts reads) gives the status and amount of the total later_total works out, places included,
+    whatever each measure's outcome and whichever pairs the rules that add measures up declare."""
+    with decimal.localcontext(support.FAST_CONTEXT):
+        total = support.combine(amounts, combines, [], rounding, labels={n: n for n in NAMES})
+        status, amount = support.added_figures(amounts, rounding, support.RuleSets(combines))
+    written = None if amount is None else format(amount, "f")
+    assert (status, written) == (total.status, None if total.amount is None else format(total.amount, "f"))

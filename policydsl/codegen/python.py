@@ -1788,6 +1788,18 @@ class PythonGenerator:
         args = ["amounts: Amounts", "values: tuple[Any, ...]", "date: datetime.date", "explain: bool"]
         comments = ["the total of an applicant the fast path decided, from its amounts"]
         self.end(out, "later_total", args, "MeasureResult", comments)
+        if self.added_total():
+            w = self.begin()
+            self.save_context(w)
+            with w.block("try"):
+                w.line("return added_figures(amounts, ROUNDING, RULES)")
+            with w.block("finally"):
+                w.line("setcontext(saved)")
+            comments = [
+                "the status and amount of later_total's total, without its reasons (a batch writing",
+                "only statuses and amounts reads them)",
+            ]
+            self.end(out, "total_figures", ["amounts: Amounts"], "tuple[str, Decimal | None]", comments)
 
     def floors(self) -> bool:
         """Whether some measure pays a range with a floor (the total then has one)."""
@@ -1804,6 +1816,14 @@ class PythonGenerator:
         caps, no awards under other documents, no floors."""
         plan = self.plan
         return not (plan.combinations or self.total_capped() or plan.other_documents or self.floors())
+
+    def added_total(self) -> bool:
+        """Whether later_total's status and amount are support.added_figures': every combination rule
+        adds measures up, no total caps, no awards under other documents."""
+        plan = self.plan
+        if self.total_capped() or plan.other_documents:
+            return False
+        return all(c.mode == "added" for c in plan.combinations)
 
     def save_context(self, w: CodeWriter) -> None:
         """Switch to the fast path's decimal context, keeping the caller's in `saved`."""
@@ -1914,6 +1934,11 @@ class PythonGenerator:
         if self.plain_total():
             out.comment("the pairs of measures by their labels, as a total paid by several names them")
             out.line("PAIRS = pair_texts(LABELS)")
+        if self.added_total():
+            out.comment(
+                "each measure's combination rules (total_figures: measures sharing none may not add up)"
+            )
+            out.line("RULES = RuleSets(COMBINES)")
         for text, name in self.decimals.items():
             out.line(f"{name} = Decimal({literal(text)})")
         for day, name in sorted(self.dates.items()):
@@ -1942,6 +1967,8 @@ _GENERATED = frozenset(
         "CHECKS",
         "COMBINES",
         "PAIRS",
+        "RULES",
+        "total_figures",
         "FACT_SPECS",
         "PARAM_SPECS",
         "NEEDED",

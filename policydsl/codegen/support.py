@@ -225,6 +225,59 @@ def plain_total(
         return total
 
 
+class RuleSets:
+    """Each measure's combination rules (`rules`: their places in the policy's list): two measures
+    that share one are a pair the policy declares.  Whether every pair of a set of paying measures is
+    declared is kept per set (a population meets few sets; at most SETS of them are kept)."""
+
+    SETS = 4096
+
+    def __init__(self, combines: Sequence[tuple[str, Sequence[str]]]) -> None:
+        rules: dict[str, set[int]] = {}
+        for index, (_, names) in enumerate(combines):
+            for name in names:
+                rules.setdefault(name, set()).add(index)
+        self.rules = {name: frozenset(indexes) for name, indexes in rules.items()}
+        self.known: dict[tuple[str, ...], bool] = {}
+
+    def declared(self, paying: list[str]) -> bool:
+        """Whether every pair of the measures `paying` shares a rule."""
+        key = tuple(paying)
+        known = self.known.get(key)
+        if known is None:
+            rules, none = self.rules, frozenset[int]()
+            known = all(
+                rules.get(a, none) & rules.get(b, none) for i, a in enumerate(paying) for b in paying[i + 1 :]
+            )
+            if len(self.known) < self.SETS:
+                self.known[key] = known
+        return known
+
+
+def added_figures(amounts: Amounts, rounding: Rounding, rules: RuleSets) -> tuple[str, Decimal | None]:
+    """runtime.combine_total's status and amount, without its reasons, for a policy whose every
+    combination rule adds its measures up (no 就高/互斥), with no total caps and no awards under
+    other documents: the sum of what the measures pay, rounded; undetermined when some amount is not
+    known; a ceiling when some measure pays a ceiling or two paying measures share no rule."""
+    paying = sorted([name for name, pair in amounts.items() if pair[0] != INELIGIBLE])
+    if not paying:
+        return NO
+    ceiling = False
+    value = ZERO
+    try:
+        for name in paying:
+            status, amount = amounts[name]
+            if status == UNDETERMINED or amount is None:
+                return UNDETERMINED, None
+            ceiling = ceiling or status == CEILING
+            value += amount
+        if not ceiling and len(paying) > 1:
+            ceiling = not rules.declared(paying)
+        return (CEILING if ceiling else DETERMINED), rounding(value)
+    except ARITHMETIC:
+        return UNDETERMINED, None
+
+
 def require_facts(measures: dict[str, MeasureResult]) -> None:
     """Outside partial evaluation, a fact some decision needs but lacks is an input error."""
     for m in measures.values():

@@ -702,18 +702,34 @@ def output_columns(measures: list[str], choice: str = "all") -> list[str]:
     return [c for c in columns if keeps_column(c, choice)]
 
 
-def _amounts_cells(
-    number: int, facts: dict[str, Any] | None, decision: rt.Decision | None, error: str | None
-) -> list[Any]:
+# What a compiled evaluator's module may offer: the total's status and amount of a fast-path decision
+# from its amounts alone, without the reasons (codegen/python.py writes it where the total is a sum).
+Figures = Callable[[rt.Amounts], tuple[str, Decimal | None]]
+
+
+def total_figures(evaluator: Evaluator) -> Figures | None:
+    """The evaluator's lean total (Figures), if its module has one."""
+    figures = getattr(getattr(evaluator, "module", None), "total_figures", None)
+    return figures if callable(figures) else None
+
+
+def _amounts_cells(row: Decided, figures: Figures | None = None) -> list[Any]:
     """A row's cells under `--columns amounts` (output_columns' order): statuses and amounts only,
-    so that a decision of the fast path builds no reasons for them."""
+    so that a decision of the fast path builds no reasons for them (and its total, with `figures`,
+    none either)."""
+    number, facts, decision = row.number, row.facts, row.decision
     row_id = (facts or {}).get("id", (facts or {}).get("_id", number))
     if decision is None:
-        return [number, row_id, error]
-    total = decision.total
-    cells = [number, row_id, error, total.status, figure_text(total.amount)]
-    for status, amount in decision.amounts.values():
-        cells += (status, figure_text(amount))
+        return [number, row_id, row.error]
+    amounts = decision.amounts
+    if figures is not None and decision.path == "fast" and not row.limited:
+        status, amount = figures(amounts)
+    else:  # a limit changed the row (and its total), or the full path decided it
+        status, amount = decision.total.status, decision.total.amount
+    # figure_text, written out: six calls a row cost more than the rest of the row's writing
+    cells = [number, row_id, row.error, status, None if amount is None else format(amount, "f")]
+    for status, amount in amounts.values():
+        cells += (status, None if amount is None else format(amount, "f"))
     return cells
 
 
@@ -762,6 +778,7 @@ def run_batch(
         slow=slow,
     )
     first = next(decided, None)  # an unknown column stops the batch before any output
+    figures = total_figures(evaluator)
     rows = errors = 0
     is_csv = target.suffix.lower() == ".csv"
     # the cells a spreadsheet could run as a formula: text, never figures
@@ -786,7 +803,7 @@ def run_batch(
                     rows += 1
                     errors += row.error is not None
                     if columns == "amounts":
-                        cells = _amounts_cells(row.number, row.facts, row.decision, row.error)
+                        cells = _amounts_cells(row, figures)
                         record = None
                     else:
                         record = _row_out(row.number, row.facts, row.decision, row.error)

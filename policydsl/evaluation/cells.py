@@ -4,7 +4,9 @@ still leaves a compiled evaluator's fast path."""
 from __future__ import annotations
 
 import datetime
+import operator
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from policydsl.evaluation import runtime as rt
@@ -16,6 +18,27 @@ _DISTINCT = 4096
 _BLANK = object()  # a blank cell: the fact is not given
 _BAD = object()  # a cell that is not a value of its fact: the row is evaluated as read, to say why
 _UNSEEN: dict[str, Any] = {}  # a key not met yet
+# A plain figure: ASCII digits with at most one point, no sign, no unit, no space, at most this many
+# characters (so within MAX_DIGITS digits and MAX_PLACES places).  Its Decimal is the value
+# parse_fact reads from the text, and the checks only a text needs (full-width forms, invisible
+# characters, 万/亿, commas) have nothing to find.  Money and numbers (whole counts too: never
+# negative, never a fraction) are then checked only against their bounds; a percentage or a count
+# with a point is parse_fact's, from the Decimal.
+PLAIN_CHARS = 40
+_BOUND = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+Bounds = tuple[tuple[Callable[[Any, Any], bool], Decimal], ...]
+
+
+def plain(raw: str) -> bool:
+    """Whether `raw` is a plain figure."""
+    return len(raw) <= PLAIN_CHARS and raw.isascii() and raw.replace(".", "", 1).isdigit()
 
 
 class _Same(dict[str, Any]):
@@ -37,6 +60,7 @@ class Cells:
     def __init__(self, specs: Mapping[str, rt.FactSpec] | None) -> None:
         self.specs = specs or {}
         self.columns: dict[str, dict[str, Any] | None] = {}
+        self.bounds: dict[str, Bounds] = {}  # a money, number or count column's bounds, to check
         self.values: dict[str, dict[str, Any]] = {key: _Same() for key in rt.ID_KEYS}
 
     def typed(self, facts: dict[str, Any]) -> dict[str, Any] | None:
@@ -44,47 +68,64 @@ class Cells:
         counts them: not given) and the id left out (the evaluator ignores it); None when a cell is
         not a value of its fact."""
         values = self.values
-        try:  # the common row: every cell a text already met, of a fact or an id
-            out = {key: values[key][raw] for key, raw in facts.items()}
-        except (KeyError, TypeError):  # a new text, a blank, a key of no fact, a JSON list
-            return self._typed(facts)
+        out: dict[str, Any] = {}
+        for key, raw in facts.items():
+            try:  # the common cell: a text already met, of a fact or an id
+                out[key] = values[key][raw]
+                continue
+            except (KeyError, TypeError):  # a new text, a blank, a key of no fact, a JSON list
+                value = self._cell(key, raw)
+            if value is _BAD:
+                return None
+            if value is not _BLANK:
+                out[key] = value
         for key in rt.ID_KEYS:
             out.pop(key, None)
         return out
 
-    def _typed(self, facts: dict[str, Any]) -> dict[str, Any] | None:
-        out: dict[str, Any] = {}
-        columns = self.columns
-        for key, raw in facts.items():
-            seen = columns.get(key, _UNSEEN)
-            if seen is _UNSEEN:
-                seen = columns[key] = self._column(key)
-            if seen is None or type(raw) is not str:
-                if key not in rt.ID_KEYS:
-                    out[key] = raw  # JSON's numbers and booleans, keys of no fact: as given
-                continue
-            value = seen.get(raw, _BAD)
-            if value is _BAD:
-                value = self._convert(key, raw)
-                if len(seen) < _DISTINCT:
-                    seen[raw] = value
-                    if value is not _BLANK and value is not _BAD:
-                        self.values.setdefault(key, {})[raw] = value
-            if value is _BLANK:
-                continue
-            if value is _BAD:
-                return None
-            out[key] = value
-        return out
+    def _cell(self, key: str, raw: Any) -> Any:
+        """One cell's value (_BLANK, _BAD), converted and kept when its column still has room."""
+        seen = self.columns.get(key, _UNSEEN)
+        if seen is _UNSEEN:
+            seen = self.columns[key] = self._column(key)
+        if seen is None or type(raw) is not str:
+            # JSON's numbers and booleans, keys of no fact: as given (an id is left out)
+            return _BLANK if key in rt.ID_KEYS else raw
+        value = seen.get(raw, _BAD)
+        if value is _BAD:
+            value = self._convert(key, raw)
+            if len(seen) < _DISTINCT:
+                seen[raw] = value
+                if value is not _BLANK and value is not _BAD:
+                    self.values.setdefault(key, {})[raw] = value
+        return value
 
     def _column(self, key: str) -> dict[str, Any] | None:
-        return None if key not in self.specs else {}
+        spec = self.specs.get(key)
+        if spec is None:
+            return None
+        if spec.kind in ("money", "number", "count"):
+            self.bounds[key] = tuple((_BOUND[op], bound) for op, bound in spec.bounds)
+        return {}
 
     def _convert(self, key: str, raw: str) -> Any:
         if not raw.strip():
             return _BLANK
+        spec = self.specs[key]
+        bounds = self.bounds.get(key)
+        if (bounds is not None or spec.kind == "percent") and plain(raw):
+            value = Decimal(raw)
+            if bounds is not None and (spec.kind != "count" or "." not in raw):
+                if all(holds(value, bound) for holds, bound in bounds):
+                    return value
+            else:
+                try:
+                    return rt.parse_fact(spec, value)
+                except ValueError:
+                    pass
+            # not a value: converted again from the text, whose words the row's error then uses
         try:
-            return rt.parse_fact(self.specs[key], raw)
+            return rt.parse_fact(spec, raw)
         except ValueError:
             return _BAD
 

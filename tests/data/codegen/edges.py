@@ -47,6 +47,8 @@ LABELS: dict[str, str] = {
 COMBINES: list[tuple[str, list[str]]] = []
 # the pairs of measures by their labels, as a total paid by several names them
 PAIRS = pair_texts(LABELS)
+# each measure's combination rules (total_figures: measures sharing none may not add up)
+RULES = RuleSets(COMBINES)
 D_1000000 = Decimal("1.00E+6")
 D_0 = Decimal("0")
 D_100000 = Decimal("1.0E+5")
@@ -731,5 +733,16 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         return plain_total(amounts, ROUNDING, PAIRS)
+    finally:
+        setcontext(saved)
+
+
+# the status and amount of later_total's total, without its reasons (a batch writing
+# only statuses and amounts reads them)
+def total_figures(amounts: Amounts) -> tuple[str, Decimal | None]:
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
+    try:
+        return added_figures(amounts, ROUNDING, RULES)
     finally:
         setcontext(saved)

@@ -40,6 +40,8 @@ ROUNDED_ZERO = ZERO.quantize(QUANTUM, ROUND_MODE)
 MEASURES: tuple[str, ...] = ("lambda", "补贴")
 LABELS: dict[str, str] = {"lambda": "ｌａｍｂｄａ  аdmin (Cyrillic а)", "补贴": "中文名r\n}"}
 COMBINES: list[tuple[str, list[str]]] = [("added", ["lambda", "补贴"])]
+# each measure's combination rules (total_figures: measures sharing none may not add up)
+RULES = RuleSets(COMBINES)
 D_1000000 = Decimal("1.00E+6")
 D_0_10 = Decimal("0.10")
 D_50000 = Decimal("5E+4")
@@ -725,5 +727,16 @@ def later_total(
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
         return combine(amounts, COMBINES, caps, ROUNDING, labels=LABELS)
+    finally:
+        setcontext(saved)
+
+
+# the status and amount of later_total's total, without its reasons (a batch writing
+# only statuses and amounts reads them)
+def total_figures(amounts: Amounts) -> tuple[str, Decimal | None]:
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
+    try:
+        return added_figures(amounts, ROUNDING, RULES)
     finally:
         setcontext(saved)

@@ -46,6 +46,8 @@ LABELS: dict[str, str] = {
 COMBINES: list[tuple[str, list[str]]] = [
     ("added", ["lab_grant", "pilot_grant", "build_grant", "later_grant"]),
 ]
+# each measure's combination rules (total_figures: measures sharing none may not add up)
+RULES = RuleSets(COMBINES)
 D_3000000 = Decimal("3.00E+6")
 D_0_40 = Decimal("0.40")
 D_10000000 = Decimal("1.000E+7")
@@ -650,5 +652,16 @@ def later_total(
     try:
         caps: list[tuple[Decimal | None, list[str]]] = []
         return combine(amounts, COMBINES, caps, ROUNDING, labels=LABELS)
+    finally:
+        setcontext(saved)
+
+
+# the status and amount of later_total's total, without its reasons (a batch writing
+# only statuses and amounts reads them)
+def total_figures(amounts: Amounts) -> tuple[str, Decimal | None]:
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
+    try:
+        return added_figures(amounts, ROUNDING, RULES)
     finally:
         setcontext(saved)

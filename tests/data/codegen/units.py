@@ -41,6 +41,8 @@ LABELS: dict[str, str] = {"planting": "种植基地", "green": "绿色发展", "
 COMBINES: list[tuple[str, list[str]]] = []
 # the pairs of measures by their labels, as a total paid by several names them
 PAIRS = pair_texts(LABELS)
+# each measure's combination rules (total_figures: measures sharing none may not add up)
+RULES = RuleSets(COMBINES)
 D_200000 = Decimal("2.0E+5")
 D_100 = Decimal("100")
 D_0 = Decimal("0")
@@ -763,5 +765,16 @@ def later_total(
     setcontext(FAST_CONTEXT)
     try:
         return plain_total(amounts, ROUNDING, PAIRS)
+    finally:
+        setcontext(saved)
+
+
+# the status and amount of later_total's total, without its reasons (a batch writing
+# only statuses and amounts reads them)
+def total_figures(amounts: Amounts) -> tuple[str, Decimal | None]:
+    saved = getcontext()
+    setcontext(FAST_CONTEXT)
+    try:
+        return added_figures(amounts, ROUNDING, RULES)
     finally:
         setcontext(saved)
