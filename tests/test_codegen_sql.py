@@ -1165,3 +1165,17 @@ def test_shared_funding_limits_on_any_mix_of_known_and_unknown_facts(
     """Every mix of limits binding or not, ceilings, unknown amounts, an undetermined or ineligible
     stating measure and limits without a value: the query decides each row as the interpreter."""
     _decided(SHARED_LIMIT, rows)
+
+
+def test_a_funding_limit_counting_more_than_six_measures_is_refused_with_its_place() -> None:
+    others = [f"m{i}" for i in range(sql._MOST_COUNTED + 1)]
+    text = (
+        'policy "t" {}\nfact inv "投资额": money >= 0\n'
+        + "".join(f'measure {n} "{n}" {{ award 1万 }}\n' for n in others)
+        + f'measure h "h" {{\n  award 1万\n  funding_limit 50% * inv counting {", ".join(others)}\n}}\n'
+    )
+    with pytest.raises(sql.Refused) as refused:
+        sql.build(_plan(text))
+    assert refused.value.construct == "a funding limit counting more than 6 other measures"
+    assert refused.value.where == P.Where(len(others) + 5, 3)
+    sql.build(_plan(text.replace(", m6\n", "\n")))  # six are translated
