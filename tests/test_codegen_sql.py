@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
+from sqlglot import exp as sqlglot_exp
 
 from policydsl import codes
 from policydsl.api import PolicyEvaluator
@@ -1179,3 +1180,22 @@ def test_a_funding_limit_counting_more_than_six_measures_is_refused_with_its_pla
     assert refused.value.construct == "a funding limit counting more than 6 other measures"
     assert refused.value.where == P.Where(len(others) + 5, 3)
     sql.build(_plan(text.replace(", m6\n", "\n")))  # six are translated
+
+
+def _lateral_windows(tree: Any) -> list[str]:
+    """The window functions of `tree` that read a column named in their own SELECT (a lateral alias:
+    DuckDB resolves it, Spark refuses the query)."""
+    found = []
+    for select in tree.find_all(sqlglot_exp.Select):
+        named = {e.alias for e in select.expressions if isinstance(e, sqlglot_exp.Alias)}
+        for e in select.expressions:
+            for window in e.find_all(sqlglot_exp.Window):
+                columns = window.find_all(sqlglot_exp.Column)
+                found += [f"{c.name} in {window.sql()[:60]}" for c in columns if c.name in named]
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in POLICIES if p.stem not in REFUSED], ids=lambda p: p.stem)
+def test_no_window_reads_a_column_named_in_its_own_select(path: Path) -> None:
+    plan, _, _ = _checked(path)
+    assert _lateral_windows(sql.build(plan).tree) == []

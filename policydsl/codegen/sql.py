@@ -1716,6 +1716,10 @@ class _Builder:
                 (f"{k}_st0", _case((kept.copy(), status.copy()), default=_str(rt.CEILING))),
                 (f"{k}_am0", case_of(self.places, (kept, amount.copy()), default=room)),
             ]
+        # the marks read the statuses just named: a stage of their own (Spark refuses a window over
+        # a column named in the same SELECT, a lateral alias)
+        self.stages.append(stage)
+        stage = []
         # the quotas whose selection the rows record: more rows marked than the quota, each is an error
         marks: list[tuple[P.Measure, P.Quota]] = []
         for m in limited:
