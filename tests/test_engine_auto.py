@@ -53,20 +53,37 @@ def test_auto_is_the_default_and_runs_duckdb_when_the_policy_translates(tmp_path
     assert len(_rows(target)) == 40
 
 
-def test_auto_runs_python_with_one_line_naming_the_refused_construct(tmp_path: Path) -> None:
+def test_auto_runs_duckdb_on_baoan_whose_funding_limits_are_shared(tmp_path: Path) -> None:
     source = POLICIES / "samples" / "baoan_industrial_internet_population.csv"
     target = tmp_path / "out.csv"
-    code, out, err = _eval(
-        str(BAOAN), "--batch", str(source), "-o", str(target), "--date", "2022-06-01", "--lang", "en"
-    )
+    code, out, err = _eval(str(BAOAN), "--batch", str(source), "-o", str(target), "--date", "2022-06-01")
+    assert code in (0, 1), out + err
+    assert "(duckdb)" in out and NOTE not in err
+    assert len(_rows(target)) == 300
+
+
+# a policy-wide 就高 (`combine highest { all }`), which the SQL back end refuses
+CHOOSING = """policy "t" {}
+fact x "x": money >= 0
+measure a "a" { award x }
+measure b "b" { award 10万 }
+combine highest { all }
+"""
+
+
+def test_auto_runs_python_with_one_line_naming_the_refused_construct(tmp_path: Path) -> None:
+    policy = tmp_path / "choosing.policy"
+    policy.write_text(CHOOSING, encoding="utf-8")
+    source = tmp_path / "people.csv"
+    source.write_text("id,x\na,50000\nb,200000\n", encoding="utf-8")
+    target = tmp_path / "out.csv"
+    code, out, err = _eval(str(policy), "--batch", str(source), "-o", str(target), "--lang", "en")
     assert code in (0, 1), out + err
     [line] = [line for line in err.splitlines() if line.strip()]
-    assert NOTE in line and "a funding limit shared with other measures" in line
-    assert "baoan_industrial_internet.policy:" in line  # where the construct stands: file:line:col
+    assert NOTE in line and "a policy-wide `combine highest` rule" in line
+    assert "choosing.policy:5:1" in line  # where the construct stands: file:line:col
     assert "rows evaluated into" in out  # the Python engine's summary
-    code, out, err = _eval(
-        str(BAOAN), "--batch", str(source), "-o", str(target), "--date", "2022-06-01", "--lang", "zh"
-    )
+    code, out, err = _eval(str(policy), "--batch", str(source), "-o", str(target), "--lang", "zh")
     assert "改用 Python 引擎求值" in err and "SQL 后端无法翻译" in err
 
 

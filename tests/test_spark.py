@@ -32,6 +32,9 @@ from tests.test_codegen_sql import (
     REFUSED,
     SCALE_SEED,
     SHANDONG,
+    SHARED_BASE,
+    SHARED_LIMIT,
+    SHARED_ROWS,
     _checked,
     _outcome,
     _plan,
@@ -170,6 +173,17 @@ def test_spark_decides_jiangmen_population_as_the_python_batch(spark: Any) -> No
     expected = batch_outcomes(plan, rows, day, Path(tempfile.mkdtemp()))
     assert got == expected
     assert any(isinstance(o, dict) and o["cluster_pilot"][0] == rt.CEILING for o in expected)
+
+
+def test_spark_shares_funding_limits_as_the_interpreter(spark: Any) -> None:
+    """The shared funding limits' hand-written cases (binding and not, ceilings, unknown amounts, an
+    undetermined or ineligible stating measure, limits without a value) on Spark."""
+    people = [({**SHARED_BASE, "z": "350000", **change}, None) for change, _ in SHARED_ROWS]
+    people = [({k: v for k, v in facts.items() if v is not None}, day) for facts, day in people]
+    pairs = both_on_spark(spark, _plan(SHARED_LIMIT), people)
+    assert len(pairs) == len(SHARED_ROWS)
+    for expected, got in pairs:
+        assert got == expected
 
 
 def test_spark_keeps_the_fen_of_mixed_scales(spark: Any) -> None:

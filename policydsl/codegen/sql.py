@@ -41,6 +41,9 @@ INVALID = "invalid"
 STATUSES = (rt.DETERMINED, rt.CEILING, rt.UNDETERMINED, rt.INELIGIBLE, INVALID)
 _INEXACT_DIVISION = "a division by a figure other than a constant with an exact inverse"
 _EXACT, _AT_MOST, _UNKNOWN = 0, 1, 2  # a figure's precision, as runtime's, ordered
+# a shared funding limit's reason names the earlier members whose amount is not known: one reason
+# code per such set, so the measures a limit counts are kept few
+_MOST_COUNTED = 6
 
 
 class Refused(Exception):
@@ -1070,7 +1073,8 @@ class _Builder:
         finish: list[tuple[str, exp.Expr]] = []
         for m in plan.measures:
             finish += self.finish(m, shared_fail, shared_unknown, shared_codes)
-        self.stages.append(finish)
+        self.stages.append(self.before_sharing(finish))
+        self.share_funding()
         self.limits()
         self.total()
         return SqlQuery(
@@ -1106,8 +1110,11 @@ class _Builder:
                 raise Refused("a group cap shared in proportion (`allocate proportional`)", where)
             if self.plan.facts[cap.per].kind not in ("text", "enum"):
                 raise Refused("a group cap per a fact that is not a text or a choice", where)
-        if m.funding is not None and m.funding.measures:
-            raise Refused("a funding limit shared with other measures", _where(m.funding.span) or m.where)
+        if m.funding is not None and len(m.funding.measures) > _MOST_COUNTED:
+            raise Refused(
+                f"a funding limit counting more than {_MOST_COUNTED} other measures",
+                _where(m.funding.span) or m.where,
+            )
         for c in m.clauses:
             if c.kind == "bonus" and c.exception_of is not None:
                 raise Refused("an exception among bonuses", c.where)
@@ -1516,6 +1523,158 @@ class _Builder:
         )
         return [(f"{k}_status", status), (f"{k}_amount", amount), (f"{k}_reasons", codes)]
 
+    # -- funding limits shared between measures (runtime.share_funding)
+    def shared_keys(self) -> list[str]:
+        """The keys of the measures a shared funding limit states or counts."""
+        names = {n for m, limit in self.plan.shared_limits for n in (m.name, *limit.measures)}
+        return [self.key(m) for m in self.plan.measures if m.name in names]
+
+    def before_sharing(self, finish: list[tuple[str, exp.Expr]]) -> list[tuple[str, exp.Expr]]:
+        """The finish stage, the status, amount and reasons of each measure a shared funding limit
+        touches named as they stand before the limits (`{k}_fst0`, `{k}_fam0`, `{k}_frs0`)."""
+        renamed = {
+            f"{k}_{what}": f"{k}_{short}0"
+            for k in self.shared_keys()
+            for what, short in (("status", "fst"), ("amount", "fam"), ("reasons", "frs"))
+        }
+        return [(renamed.get(name, name), e) for name, e in finish]
+
+    def share_funding(self) -> None:
+        """runtime.share_funding row by row: each shared limit in the plan's order, its room
+        (max(0, round(limit - received)), the stating measure's own figures) going to the measures
+        counted, in the order written, then to the measure stating it, each cut to what is left; one
+        stage per member, carrying what is left (`sl{i}_left{j}`) and whether the member's amount is
+        unknown (`sl{i}_u{j}`: every later member it does not cut is then a ceiling).  The limit binds
+        nothing while the stating measure is ineligible; a cut it would make is undetermined while
+        that measure is; a limit or funding without a value makes the determined members counted
+        ceilings.  The last versions are the measures' `{k}_status`, `{k}_amount`, `{k}_reasons`."""
+        keys = self.shared_keys()
+        if not keys:
+            return
+        current = {k: (f"{k}_fst0", f"{k}_fam0", f"{k}_frs0") for k in keys}
+        version = dict.fromkeys(keys, 0)
+        zero = _zero(self.places)
+        for i, (holder, limit) in enumerate(self.plan.shared_limits):
+            hk = self.key(holder)
+            lim, rec = _col(f"{hk}_lim"), _col(f"{hk}_rec")
+            missing = _or_all([_null(lim), _null(rec)])
+            room = greatest(self.places, zero, self.round(exp.Sub(this=lim.copy(), expression=rec.copy())))
+            left = f"sl{i}_left0"
+            self.stages.append([(left, case_of(self.places, (missing.copy(), zero.copy()), default=room))])
+            members = [self.plan.measure(n) for n in (*limit.measures, holder.name)]
+            for j, m in enumerate(members):
+                k = self.key(m)
+                status, amount, reasons = (_col(c) for c in current[k])
+                holder_status = _col(current[hk][0])  # the holder is the last member: not yet changed
+                member = _and_all(
+                    [
+                        exp.NEQ(this=holder_status.copy(), expression=_str(rt.INELIGIBLE)),
+                        exp.NEQ(this=status.copy(), expression=_str(rt.INELIGIBLE)),
+                    ]
+                )
+                determined = exp.EQ(this=status.copy(), expression=_str(rt.DETERMINED))
+                room_j = _col(left)
+                known = _and_all([member.copy(), exp.not_(missing.copy()), exp.not_(_null(amount))])
+                over = exp.and_(known.copy(), exp.GT(this=amount.copy(), expression=room_j.copy()))
+                if m is holder:
+                    undone: exp.Expr = exp.false()
+                else:
+                    undone = exp.and_(
+                        over.copy(), exp.EQ(this=holder_status.copy(), expression=_str(rt.UNDETERMINED))
+                    )
+                unknown_before = _or_all(_col(f"sl{i}_u{e}") for e in range(j))
+                loose = _and_all(
+                    [
+                        known.copy(),
+                        exp.not_(undone.copy()),
+                        unknown_before.copy(),
+                        determined.copy(),
+                        exp.or_(over.copy(), exp.GT(this=amount.copy(), expression=zero.copy())),
+                    ]
+                )
+                unset = (
+                    exp.false()
+                    if m is holder
+                    else _and_all([member.copy(), missing.copy(), determined.copy()])
+                )
+                new_status = _case(
+                    (undone.copy(), _str(rt.UNDETERMINED)),
+                    (exp.or_(loose.copy(), unset.copy()), _str(rt.CEILING)),
+                    default=status.copy(),
+                )
+                new_amount = case_of(
+                    self.places,
+                    (undone.copy(), exp.Null()),
+                    (over.copy(), room_j.copy()),
+                    default=amount.copy(),
+                )
+                code = _case(
+                    (
+                        undone.copy(),
+                        self.reason(
+                            f"{holder.name}.funding/holder_unknown",
+                            f"尚无法判断：{holder.label} 是否适用（其财政资助总额上限可能削减本项）",
+                        ),
+                    ),
+                    (
+                        unset.copy(),
+                        self.reason(
+                            holder.name + "/funding_unknown", f"财政资助总额上限无法计算（{limit.text}）"
+                        ),
+                    ),
+                    *self.unknown_members(i, members[:j], loose),
+                )
+                taken = case_of(
+                    self.places,
+                    (exp.and_(known.copy(), exp.not_(undone.copy())), least(self.places, amount, room_j)),
+                    default=zero.copy(),
+                )
+                version[k] += 1
+                v = version[k]
+                current[k] = (f"{k}_fst{v}", f"{k}_fam{v}", f"{k}_frs{v}")
+                self.stages.append(
+                    [
+                        (current[k][0], new_status),
+                        (current[k][1], new_amount),
+                        (current[k][2], _concat_ws(_str(";"), reasons.copy(), code)),
+                        (f"sl{i}_u{j}", _true(exp.and_(member.copy(), _null(amount)))),
+                        (
+                            f"sl{i}_left{j + 1}",
+                            decimal(exp.Sub(this=room_j.copy(), expression=taken), self.places),
+                        ),
+                    ]
+                )
+                left = f"sl{i}_left{j + 1}"
+        self.stages.append(
+            [
+                (f"{k}_{what}", _col(column))
+                for k in keys
+                for what, column in zip(("status", "amount", "reasons"), current[k], strict=True)
+            ]
+        )
+
+    def unknown_members(
+        self, i: int, before: Sequence[P.Measure], loose: exp.Expr
+    ) -> list[tuple[exp.Expr, exp.Expr]]:
+        """The reason of a member of shared limit `i` made a ceiling by the members `before` it whose
+        amount is not known: one code per set of them, naming them in order as the runtime does."""
+        whens: list[tuple[exp.Expr, exp.Expr]] = []
+        for mask in range(1, 2 ** len(before)):
+            chosen = [m for e, m in enumerate(before) if mask >> e & 1]
+            flags = [
+                _col(f"sl{i}_u{e}") if mask >> e & 1 else exp.not_(_col(f"sl{i}_u{e}"))
+                for e in range(len(before))
+            ]
+            labels = "、".join(m.label for m in chosen)
+            code = "shared_limit/unknown:" + ",".join(m.name for m in chosen)
+            whens.append(
+                (
+                    _and_all([loose.copy(), *flags]),
+                    self.reason(code, f"{labels} 金额未定，财政资助总额上限下本项为上限"),
+                )
+            )
+        return whens
+
     # -- the limits across applicants (evaluation/batch.py `_plan` and `_apply`)
     def settled(self, k: str, what: str) -> str:
         """The column of measure `k`'s `what` (status, amount, reasons) once the limits are applied."""
@@ -1557,6 +1716,10 @@ class _Builder:
                 (f"{k}_st0", _case((kept.copy(), status.copy()), default=_str(rt.CEILING))),
                 (f"{k}_am0", case_of(self.places, (kept, amount.copy()), default=room)),
             ]
+        # the marks read the statuses just named: a stage of their own (Spark refuses a window over
+        # a column named in the same SELECT, a lateral alias)
+        self.stages.append(stage)
+        stage = []
         # the quotas whose selection the rows record: more rows marked than the quota, each is an error
         marks: list[tuple[P.Measure, P.Quota]] = []
         for m in limited:
