@@ -40,6 +40,7 @@ from tests.test_codegen_sql import (
     _write_population,
     batch_outcomes,
 )
+from tests.test_simulate import refused
 
 COVERED = [p for p in POLICIES if p.stem not in REFUSED]
 GENERATED = 300
@@ -172,6 +173,17 @@ def test_spark_decides_jiangmen_population_as_the_python_batch(spark: Any) -> No
     assert any(isinstance(o, dict) and o["cluster_pilot"][0] == rt.CEILING for o in expected)
 
 
+def test_spark_decides_liuhe_population_as_the_python_batch(spark: Any) -> None:
+    """亩均投资强度 and 亩均税收 (a fact divided by a fact, compared with a constant, decided by a product
+    without dividing): on Spark equal to the Python batch row for row, fen for fen, statuses included."""
+    plan, _, _ = _checked(Path(__file__).parent.parent / "policies" / "liuhe_key_industries.policy")
+    rows = _population("liuhe_key_industries")
+    day = datetime.date(2023, 6, 1)
+    query = sql.build(plan, date=day, passthrough=("row",))
+    got = [_sql_outcome(query, r) for r in sparkbatch.decide_rows(query, rows, spark)]
+    assert got == batch_outcomes(plan, rows, day, Path(tempfile.mkdtemp()))
+
+
 def test_spark_keeps_the_fen_of_mixed_scales(spark: Any) -> None:
     """The figures hypothesis found losing a fen on DuckDB (tests/test_codegen_sql.py): on Spark too
     a LEAST over DECIMAL(38, 0) and DECIMAL(38, 2) keeps the fen."""
@@ -236,7 +248,7 @@ def test_eval_engine_spark_refuses_what_sql_does_not_translate(tmp_path: Path) -
     """S101 comes before Spark starts: the query is built first."""
     source = tmp_path / "people.csv"
     source.write_text("id\n1\n", encoding="utf-8")
-    policy = Path(__file__).resolve().parent.parent / "policies" / "liuhe_key_industries.policy"
+    policy, _ = refused(tmp_path)
     args = ["eval", str(policy), "--batch", str(source), "-o", str(tmp_path / "o.csv"), "--engine", "spark"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
@@ -286,7 +298,7 @@ def test_api_decides_a_table_of_the_callers_session(spark: Any, tmp_path: Path) 
     assert [r["id"] for r in rows] == ["a1", "a2", "a3", "a4"]
     assert [r["total_status"] for r in rows] == ["ceiling", "undetermined", "ineligible", "invalid"]
     assert rows[0]["platform_award.amount"] == "30000000.00"
-    policy = Path(__file__).resolve().parent.parent / "policies" / "liuhe_key_industries.policy"
+    policy, _ = refused(tmp_path)
     with pytest.raises(PolicyError, match="S101"):
         decide_on_spark(policy, spark, table="enterprises")
 
