@@ -21,9 +21,23 @@ from policydsl.render.simulate import page
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
 SHENZHEN = POLICIES / "shenzhen_consulting_diagnosis.policy"
-# a bundled policy the SQL back end refuses (a division by a fact), with its shipped population
-LIUHE = POLICIES / "liuhe_key_industries.policy"
-LIUHE_POPULATION = POLICIES / "samples" / "liuhe_key_industries_population.csv"
+# a policy the SQL back end refuses (a division without an exact inverse: `/ 3`), with a population;
+# the bundled ones it refused (Liuhe, Bao'an) are translated in turn
+REFUSED = (
+    'policy "三分之一" {}\nfact investment "投资额": money >= 0\n'
+    'measure third "三分之一奖励" { award investment / 3 }\n'
+)
+REFUSED_POPULATION = "id,investment\nA,300万\nB,\nC,10元\n"
+
+
+def refused(folder: Path) -> tuple[Path, Path]:
+    """The refused policy and its population, written into `folder`."""
+    policy, people = folder / "third.policy", folder / "third.csv"
+    policy.write_text(REFUSED, encoding="utf-8")
+    people.write_text(REFUSED_POPULATION, encoding="utf-8")
+    return policy, people
+
+
 DATES = {
     "shenzhen_industrial_internet_plan": "2022-06-01",
     "shandong_platforms": "2019-06-01",
@@ -308,14 +322,15 @@ def test_engines_give_identical_figures_on_generated_populations(rows: list[tupl
         assert same_figures(duck) == same_figures(python)
 
 
-def test_duckdb_falls_back_with_a_note_where_the_sql_back_end_refuses() -> None:
+def test_duckdb_falls_back_with_a_note_where_the_sql_back_end_refuses(tmp_path: Path) -> None:
+    policy, people = refused(tmp_path)
     result = CliRunner().invoke(
         main,
         [
             "simulate",
-            str(LIUHE),
+            str(policy),
             "--population",
-            str(LIUHE_POPULATION),
+            str(people),
             "--date",
             "2023-06-01",
             "--engine",
@@ -393,10 +408,11 @@ def test_simulates_words_follow_the_language(population: Path) -> None:
         assert result.exit_code == 0, result.output
         for w in words:
             assert w in result.stdout + result.stderr, (lang, w)
+    policy, people = refused(population.parent)
     for lang, note in (("zh", "注意：SQL 后端"), ("en", "note: the SQL back end")):
         result = CliRunner().invoke(
             main,
-            ["simulate", str(LIUHE), "--population", str(LIUHE_POPULATION), "--date", "2023-06-01",
+            ["simulate", str(policy), "--population", str(people), "--date", "2023-06-01",
              "--engine", "duckdb", "--lang", lang],
         )  # fmt: skip
         assert result.exit_code == 0 and note in result.stderr, (lang, result.output)
@@ -410,9 +426,10 @@ def test_a_parquet_population_needs_the_sql_back_end(tmp_path: Path) -> None:
     import duckdb
 
     parquet = tmp_path / "people.parquet"
-    duckdb.sql(f"COPY (SELECT * FROM read_csv('{LIUHE_POPULATION}', all_varchar=true)) TO '{parquet}'")
+    policy, people = refused(tmp_path)
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{people}', all_varchar=true)) TO '{parquet}'")
     result = CliRunner().invoke(
-        main, ["simulate", str(LIUHE), "--population", str(parquet), "--lang", "zh", "--date", "2023-06-01"]
+        main, ["simulate", str(policy), "--population", str(parquet), "--lang", "zh", "--date", "2023-06-01"]
     )
     assert result.exit_code == 2 and "Python 引擎不读取 .parquet" in result.output
     assert "Traceback" not in result.output

@@ -43,6 +43,7 @@ from tests.test_codegen_sql import (
     _write_population,
     batch_outcomes,
 )
+from tests.test_simulate import refused
 
 COVERED = [p for p in POLICIES if p.stem not in REFUSED]
 GENERATED = 300
@@ -135,11 +136,18 @@ _SPARK_OPEN = {
 }
 
 
+# Spark decides `base_area 100亩及以上` true for base_area 99.99 (Liuhe 第17条 planting pays 9999.00
+# where the interpreter and DuckDB say ineligible): a wrong amount on Spark, known and open
+_SPARK_WRONG = "base_area 99.99 meets `100亩及以上` on Spark"
+
+
 @pytest.mark.parametrize(
     "path",
     [
         pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="a row Spark reads as invalid"))
         if p.stem in _SPARK_OPEN
+        else pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=_SPARK_WRONG))
+        if p.stem == "liuhe_key_industries"
         else p
         for p in COVERED
     ],
@@ -184,6 +192,18 @@ def test_spark_shares_funding_limits_as_the_interpreter(spark: Any) -> None:
     assert len(pairs) == len(SHARED_ROWS)
     for expected, got in pairs:
         assert got == expected
+
+
+@pytest.mark.xfail(strict=True, reason=_SPARK_WRONG)
+def test_spark_decides_liuhe_population_as_the_python_batch(spark: Any) -> None:
+    """亩均投资强度 and 亩均税收 (a fact divided by a fact, compared with a constant, decided by a product
+    without dividing): on Spark equal to the Python batch row for row, fen for fen, statuses included."""
+    plan, _, _ = _checked(Path(__file__).parent.parent / "policies" / "liuhe_key_industries.policy")
+    rows = _population("liuhe_key_industries")
+    day = datetime.date(2023, 6, 1)
+    query = sql.build(plan, date=day, passthrough=("row",))
+    got = [_sql_outcome(query, r) for r in sparkbatch.decide_rows(query, rows, spark)]
+    assert got == batch_outcomes(plan, rows, day, Path(tempfile.mkdtemp()))
 
 
 def test_spark_keeps_the_fen_of_mixed_scales(spark: Any) -> None:
@@ -250,7 +270,7 @@ def test_eval_engine_spark_refuses_what_sql_does_not_translate(tmp_path: Path) -
     """S101 comes before Spark starts: the query is built first."""
     source = tmp_path / "people.csv"
     source.write_text("id\n1\n", encoding="utf-8")
-    policy = Path(__file__).resolve().parent.parent / "policies" / "liuhe_key_industries.policy"
+    policy, _ = refused(tmp_path)
     args = ["eval", str(policy), "--batch", str(source), "-o", str(tmp_path / "o.csv"), "--engine", "spark"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
@@ -300,7 +320,7 @@ def test_api_decides_a_table_of_the_callers_session(spark: Any, tmp_path: Path) 
     assert [r["id"] for r in rows] == ["a1", "a2", "a3", "a4"]
     assert [r["total_status"] for r in rows] == ["ceiling", "undetermined", "ineligible", "invalid"]
     assert rows[0]["platform_award.amount"] == "30000000.00"
-    policy = Path(__file__).resolve().parent.parent / "policies" / "liuhe_key_industries.policy"
+    policy, _ = refused(tmp_path)
     with pytest.raises(PolicyError, match="S101"):
         decide_on_spark(policy, spark, table="enterprises")
 

@@ -40,6 +40,17 @@ _ROUND_PLACES = {"yuan": 0, "jiao": 1, "fen": 2}
 INVALID = "invalid"
 STATUSES = (rt.DETERMINED, rt.CEILING, rt.UNDETERMINED, rt.INELIGIBLE, INVALID)
 _INEXACT_DIVISION = "a division by a figure other than a constant with an exact inverse"
+_QUOTIENT_COMPARED = (
+    "a division by a figure other than a constant with an exact inverse, compared with anything but"
+    " a constant"
+)
+_QUOTIENT_PLACES = (
+    "a division by a figure compared with a constant of more decimal places than it compares exactly"
+)
+# A quotient x / y compared with a constant c is decided exactly, by multiplying c by y; the
+# interpreter rounds the quotient to CONTEXT.prec (60) significant digits first.  Both agree while
+# c's places plus y's, less x's, are at most this many (`_Exprs.quotient` says why).
+_QUOTIENT_PLACES_MAX = 21
 _EXACT, _AT_MOST, _UNKNOWN = 0, 1, 2  # a figure's precision, as runtime's, ordered
 # a shared funding limit's reason names the earlier members whose amount is not known: one reason
 # code per such set, so the measures a limit counts are kept few
@@ -334,6 +345,10 @@ class _Exprs:
         which NULL does not say; it is allowed only in an amount or a funding limit."""
         for node in P.walk(expr):
             match node:
+                case P.Arith() if _divides(node) and not isinstance(node.right, P.Const):  # by zero
+                    return True
+                case P.Arith() if _date_arith(node):  # a day outside years 1 to 9999
+                    return True
                 case P.Band() if all(r.bounds is not None for r in node.rows):
                     return True
                 case P.Table() if all(r.key is not None for r in node.rows) or any(
@@ -359,6 +374,22 @@ class _Exprs:
                 return exp.true()
             case P.ParamRef():
                 return self.fails(self.param(expr, where), where)
+            case P.Arith() if _divides(expr):
+                # both sides are evaluated first; a known zero divisor raises (0/0 too)
+                left, right = self.expr(expr.left, where), self.expr(expr.right, where)
+                zero = _and_all(
+                    [exp.not_(_null(left)), exp.not_(_null(right)), exp.EQ(this=right, expression=_zero(0))]
+                )
+                return _or_all([self.fails(expr.left, where), self.fails(expr.right, where), zero])
+            case P.Arith() if _date_arith(expr):
+                start, count, unit = self.shift(expr, where)
+                date = self.expr(start, where)
+                return _or_all(
+                    [
+                        self.fails(start, where),
+                        _and_all([exp.not_(_null(date)), _off_calendar(date, count, unit)]),
+                    ]
+                )
             case P.Arith() | P.Cmp():
                 return _or_all([self.fails(expr.left, where), self.fails(expr.right, where)])
             case P.Neg() | P.Not():
@@ -446,8 +477,13 @@ class _Exprs:
                 return self.scale(self.param(expr, None))
             case P.Arith() if expr.op == "*":
                 return self.scale(expr.left) + self.scale(expr.right)
+            case P.Arith() if _divides(expr):
+                # never a figure of the query: only compared with a constant (`quotient`), which
+                # computes at the scales of its parts
+                return max(self.scale(expr.left), self.scale(expr.right))
             case P.Arith() if expr.op == "/":
-                inverse = _exact_reciprocal(expr.right.value) if isinstance(expr.right, P.Const) else None
+                assert isinstance(expr.right, P.Const)
+                inverse = _exact_reciprocal(expr.right.value)
                 if inverse is None:
                     raise Refused(_INEXACT_DIVISION, None)
                 return self.scale(expr.left) + _scale(inverse)
@@ -521,8 +557,9 @@ class _Exprs:
                     return decimal(exp.Null(), 0) if spec.kind in _FIGURES else exp.Null()
                 return self.expr(chosen, where)
             case P.Arith():
-                if expr.kind == "date" or _is_date(expr.left) or _is_date(expr.right):
-                    raise Refused("date arithmetic", where)
+                if _date_arith(expr):
+                    start, count, unit = self.shift(expr, where)
+                    return _shifted(self.expr(start, where), count, unit)
                 left, right = self.expr(expr.left, where), self.expr(expr.right, where)
                 if expr.op == "+":
                     return exp.paren(exp.Add(this=left, expression=right))
@@ -623,6 +660,8 @@ class _Exprs:
 
     def numeric(self, expr: P.Expr) -> bool:
         match expr:
+            case P.Arith() if _date_arith(expr):
+                return False
             case P.Const() | P.Arith() | P.Neg() | P.MinMax() | P.Whole() | P.Brackets() | P.Year():
                 return True
             case P.FactRef():
@@ -636,12 +675,84 @@ class _Exprs:
         return False
 
     def compare(self, expr: P.Cmp, where: P.Where | None) -> exp.Expr:
+        if isinstance(expr.left, P.Arith) and _divides(expr.left):
+            return self.quotient(expr.left, expr.op, expr.right, where)
+        if isinstance(expr.right, P.Arith) and _divides(expr.right):
+            return self.quotient(expr.right, _REVERSED[expr.op], expr.left, where)
         left, right = self.expr(expr.left, where), self.expr(expr.right, where)
         for roles, other in ((expr.left, right), (expr.right, left)):
             if _is_roles(self.plan, roles):
                 held = _has_role(left if roles is expr.left else right, [other])
                 return held if expr.op == "==" else exp.Not(this=exp.paren(held))
         return exp.paren(_compare(expr.op, left, right))
+
+    def shift(self, expr: P.Arith, where: P.Where | None) -> tuple[P.Expr, int, str]:
+        """A date plus or minus a duration as (the date, the signed count, the unit), as the
+        interpreter reads it (`rt.add_duration(date, sign * count, unit)`)."""
+        sign = 1 if expr.op == "+" else -1
+        for date, duration in ((expr.left, expr.right), (expr.right, expr.left)):
+            if isinstance(duration, P.ParamRef):
+                duration = self.param(duration, where)
+            if isinstance(duration, P.DurationConst) and expr.op in "+-":
+                return date, sign * duration.count, duration.unit
+        raise Refused("date arithmetic other than a date plus or minus a duration written out", where)
+
+    def constant(self, expr: P.Expr, where: P.Where | None) -> Decimal | None:
+        """The value of a figure written as a constant (maybe negated, maybe a parameter), else None."""
+        match expr:
+            case P.Const():
+                return expr.value
+            case P.Neg():
+                value = self.constant(expr.operand, where)
+                return None if value is None else -value
+            case P.ParamRef():
+                return self.constant(self.param(expr, where), where)
+        return None
+
+    def quotient(self, division: P.Arith, op: str, bound: P.Expr, where: P.Where | None) -> exp.Expr:
+        """`x / y OP c`, c a constant, decided without dividing: for y > 0 it is `x OP c * y`, for y < 0
+        `x OP' c * y` (OP' the order reversed); NULL when y is 0 (the interpreter raises: `fails` says
+        so) or unknown.  The product is `c * y` at x's scale when c's places and y's fit in x's, or
+        else, when c has an exact inverse r whose places and x's fit in y's, `r * x` compared with y;
+        any other constant is refused (the exact product could need more than 38 digits).
+
+        The interpreter compares the quotient q rounded to 60 significant digits, which moves it by at
+        most half a unit of its 60th digit, |q| * 10^-59 / 2.  With x of scale sx (|x| < 10^(38 - sx),
+        its DECIMAL), y of scale sy and c of scale s, x - c * y is a multiple of 10^-m, m = max(sx, s +
+        sy): a quotient other than c is at least 10^-m / |y| from it.  Rounding can bring it to c or
+        past only if 10^-m / |y| <= |x| / |y| * 10^-59 / 2 < 10^(38 - sx - 59) / (2 |y|), that is
+        m > sx + 21, so while s + sy - sx <= 21 the rounded quotient is on the same side of c as the
+        exact one (c = 0: rounding keeps the sign).  A quotient equal to c has at most 38 digits, and
+        60 keep it."""
+        c = self.constant(bound, where)
+        if c is None:
+            raise Refused(_QUOTIENT_COMPARED, where)
+        sx, sy = self.scale(division.left), self.scale(division.right)
+        if _scale(c) + sy - sx > _QUOTIENT_PLACES_MAX:
+            raise Refused(_QUOTIENT_PLACES, where)
+        x, y = self.expr(division.left, where), self.expr(division.right, where)
+        positive = exp.GT(this=y.copy(), expression=_zero(0))
+        negative = exp.LT(this=y.copy(), expression=_zero(0))
+        if c == 0:  # the quotient's sign is the product's
+            zero = _zero(0)
+            return _case(
+                (positive, exp.paren(_compare(op, x, zero))),
+                (negative, exp.paren(_compare(_REVERSED[op], x, zero))),
+            )
+        inverse = _exact_reciprocal(c)
+        if _scale(c) + sy <= sx:  # x OP c * y
+            return _case(
+                (positive, _scaled_compare(op, x, sx, c, y, sy)),
+                (negative, _scaled_compare(_REVERSED[op], x, sx, c, y, sy)),
+            )
+        if inverse is not None and _scale(inverse) + sx <= sy:
+            # x OP c * y, divided by c (which reverses OP when c < 0), is y OP'' r * x
+            same = _REVERSED[op] if c > 0 else op
+            return _case(
+                (positive, _scaled_compare(same, y, sy, inverse, x, sx)),
+                (negative, _scaled_compare(_REVERSED[same], y, sy, inverse, x, sx)),
+            )
+        raise Refused(_QUOTIENT_PLACES, where)
 
     def whole(self, expr: P.Whole, where: P.Where | None) -> exp.Expr:
         if not isinstance(expr.size, P.Const) or expr.size.value <= 0:
@@ -747,6 +858,97 @@ def _has_role(roles: exp.Expr, members: list[exp.Expr]) -> exp.Expr:
     # typed nodes every dialect prints (DuckDB's list_has_any has no Spark spelling sqlglot knows)
     held = exp.ArrayIntersect(expressions=[roles, exp.Array(expressions=members)])
     return exp.GT(this=exp.ArraySize(this=held), expression=exp.Literal.number(0))
+
+
+# an order with its sides swapped: `a OP b` is `b OP' a` (also `x / y OP c` as `x OP' c * y`, y < 0)
+_REVERSED = {">=": "<=", ">": "<", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+
+
+def _date_arith(expr: P.Arith) -> bool:
+    return expr.kind == "date" or _is_date(expr.left) or _is_date(expr.right)
+
+
+def _shifted(date: exp.Expr, count: int, unit: str) -> exp.Expr:
+    """`date` plus `count` days, months or years: DuckDB's and Spark's month and year arithmetic keep
+    to the month's last day (29 February plus a year is 28 February), as `rt.add_duration`."""
+    added = exp.DateAdd(this=date, expression=exp.Literal.number(count), unit=exp.var(unit.upper()))
+    return _cast(added, exp.DataType.build("DATE"))
+
+
+def _off_calendar(date: exp.Expr, count: int, unit: str) -> exp.Expr:
+    """TRUE where `date` plus `count` units falls outside years 1 to 9999, where `rt.add_duration`
+    raises; decided on `date` against a constant day, so that no engine works out such a day."""
+    first, last = datetime.date.min, datetime.date.max
+
+    def day(value: datetime.date) -> exp.Expr:
+        return _cast(_str(value.isoformat()), exp.DataType.build("DATE"))
+
+    if count == 0:
+        return exp.false()
+    if unit == "day":
+        try:
+            edge = (
+                last - datetime.timedelta(days=count) if count > 0 else first - datetime.timedelta(days=count)
+            )
+        except OverflowError:
+            return exp.true()  # more days than the calendar holds
+        return (
+            exp.GT(this=date.copy(), expression=day(edge))
+            if count > 0
+            else exp.LT(this=date.copy(), expression=day(edge))
+        )
+    months = count * 12 if unit == "year" else count
+    # a month's place, year * 12 + month - 1, runs from 12 (January of year 1) to 9999 * 12 + 11
+    edge_index = last.year * 12 + 12 - months if months > 0 else first.year * 12 - months
+    if not first.year * 12 < edge_index <= last.year * 12 + 11:
+        return exp.true()
+    edge = datetime.date(edge_index // 12, edge_index % 12 + 1, 1)
+    if months > 0:
+        return exp.GTE(this=date.copy(), expression=day(edge))
+    return exp.LT(this=date.copy(), expression=day(edge))
+
+
+def _divides(expr: P.Expr) -> bool:
+    """Whether `expr` is a division the query does not turn into a product: its divisor is not a
+    constant with an exact inverse (a fact, a formula, `/ 3`)."""
+    if not isinstance(expr, P.Arith) or expr.op != "/":
+        return False
+    return not isinstance(expr.right, P.Const) or _exact_reciprocal(expr.right.value) is None
+
+
+def _scaled_compare(op: str, left: exp.Expr, ls: int, k: Decimal, m: exp.Expr, ms: int) -> exp.Expr:
+    """`left OP k * m`, left of scale ls and m of scale ms (k's places and m's within ls), exactly and
+    without an overflow: the product is worked out only where |k * m| < 10^(38 - ls), so that it
+    holds at left's scale; elsewhere it is beyond any left (|left| < 10^(38 - ls)) and its sign
+    decides."""
+    # the least multiple of 10^-ms at or above 10^(38 - ls) / |k|, in whole numbers
+    units, places = int(abs(k).scaleb(_scale(k))), _scale(k)
+    small = Decimal(-(-(10 ** (MAX_SCALE - ls + ms + places)) // units)).scaleb(-ms)
+    product = decimal(exp.Mul(this=_number(k), expression=m.copy()), _scale(k) + ms)
+    exact = exp.paren(_compare(op, decimal(left, ls), decimal(product, ls)))
+    if small >= Decimal(10) ** (MAX_SCALE - ms):
+        return exact  # every m is small enough
+    # |left| < |k * m|: left OP k * m as 0 OP k * m, whose sign is k's times m's
+    up = _OPS_AT_ZERO[op][0 if k > 0 else 1]
+    down = _OPS_AT_ZERO[op][1 if k > 0 else 0]
+    magnitude = exp.Abs(this=m.copy())
+    return _case(
+        (_any_null([left, m]), exp.Null()),
+        (exp.LT(this=magnitude, expression=_number(small)), exact),
+        (exp.GT(this=m.copy(), expression=_zero(0)), exp.true() if up else exp.false()),
+        default=exp.true() if down else exp.false(),
+    )
+
+
+# `0 OP p` for p > 0 and for p < 0
+_OPS_AT_ZERO = {
+    ">=": (False, True),
+    ">": (False, True),
+    "<=": (True, False),
+    "<": (True, False),
+    "==": (False, False),
+    "!=": (True, True),
+}
 
 
 def _compare(op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
