@@ -220,3 +220,39 @@ def test_a_plain_cell_is_read_by_one_cast_and_each_reading_is_named_once() -> No
     texts = [node.this for node in sql.build(_plan(), passthrough=("row",)).tree.find_all(exp.Literal)]
     assert texts.count("^(" + sql._PLAIN_CELL + ")$") == len(FIGURES)
     assert texts.count("(亿|万|千)\\z") == 3 * (len(FIGURES) + 1)
+
+
+def test_the_formula_guard_reads_input_text_columns_only_with_no_in_list(tmp_path: Path) -> None:
+    """Statuses hold the engine's own words and amounts are figures: left as they are, as the Python
+    engine leaves them; a column of one text is guarded as the query is built; the others are tested
+    by a chain of comparisons (an IN list was planned as a join per column)."""
+    plan = _plan()
+    query = sql.build(plan, date=DAY, passthrough=sqlbatch.PASSTHROUGH)
+    forms = {"m": "=现金"}
+    columns = [sqlbatch.guarded(c) for c in sqlbatch.output_columns(query, forms, {}, True)]
+    by_name = {c.alias_or_name: c for c in columns}
+    for name in ("total_status", "m.status", "total_amount", "m.amount", "row"):
+        assert by_name[name].find(exp.Case) is None, name
+    assert by_name["m.form"].this == exp.Literal.string("'=现金")
+    for name in ("id", "error", "total_reasons", "m.reasons"):
+        assert by_name[name].find(exp.Case) is not None, name
+    assert not any(c.find(exp.In) for c in columns)
+    # and the ids written as the Python engine writes them, on good rows and error rows
+    (tmp_path / "p.policy").write_text(POLICY, encoding="utf-8")
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "id,revenue,staff,rate,score,ok,founded\n=1+1,100,3,0.5,2,true,2021-03-04\n"
+        "-2,100,3,0.5,2,@x,2021-03-04\n+3,-5,3,0.5,2,true,2021-03-04\n",
+        encoding="utf-8",
+    )
+    written = {}
+    for engine in ("python", "duckdb"):
+        target = tmp_path / f"{engine}.csv"
+        args = ["eval", str(tmp_path / "p.policy"), "--batch", str(source), "-o", str(target),
+                "--engine", engine, "--date", "2022-06-01", "--no-progress"]  # fmt: skip
+        CliRunner().invoke(main, args)
+        with target.open(encoding="utf-8-sig", newline="") as handle:
+            written[engine] = [(r["id"], bool(r["error"])) for r in csv.DictReader(handle)]
+    assert written["duckdb"] == written["python"]
+    assert [r[0] for r in written["duckdb"]] == ["'=1+1", "'-2", "'+3"]
+    assert [r[1] for r in written["duckdb"]] == [False, True, True]
