@@ -1008,12 +1008,38 @@ def _figure(text: exp.Expr, places: int) -> tuple[exp.Expr, exp.Expr]:
     return value, valid
 
 
-def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, Callable[[str], Message]]:
-    """A fact's text `cell` (NULL or blank: not given) as its type: (value, valid, the reason a cell
-    `value` is refused, as the Python engine words it where both read the same forms)."""
+@attrs.frozen
+class _Reading:
+    """How the query reads a fact's cell (a column of text): `value`, the text as the fact's type
+    (its form unchecked; NULL where the type has no such value); `shape`, whether the text has a
+    form the Python engine reads as the same value; `checks`, what the value read must meet, given
+    the columns holding the value and the text; `fast`, a cheap test of the common plain cell whose
+    value is `fast_value` and whose shape is right (None: every cell takes the general path);
+    `refusal`, the reason a cell is refused, as the Python engine words it where both read the
+    same forms."""
+
+    value: exp.Expr
+    shape: exp.Expr
+    checks: Callable[[exp.Expr, exp.Expr], list[exp.Expr]]
+    refusal: Callable[[str], Message]
+    fast: exp.Expr | None = None
+    fast_value: exp.Expr | None = None
+
+
+# A figure written as plain digits with at most FACT_SCALE decimal places and nothing else (no sign,
+# space, separator, unit or exponent): every engine's cast to DECIMAL reads such a text as the
+# figure it writes, as the Python engine does; every other text takes the general reading.
+_PLAIN_CELL = rf"[0-9]+(\.[0-9]{{0,{FACT_SCALE}}})?"
+
+
+def _parse(spec: P.FactSpec, cell: exp.Expr) -> _Reading:
+    """How the query reads a fact's text `cell` (NULL or blank: not given)."""
     text = exp.Trim(this=cell.copy())
     kind = spec.kind
-    ok: exp.Expr
+
+    def given(v: exp.Expr, t: exp.Expr) -> list[exp.Expr]:
+        return [exp.not_(_null(v))]
+
     if kind in ("money", "number", "count", "percent"):
         body: exp.Expr = text
         if kind == "money":
@@ -1022,69 +1048,93 @@ def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, Callab
             body = _drop_last(text, spec.unit)
         value, ok = _figure(body, FACT_SCALE)
         what = msg("sql.what_figure")
+        bare = False
         if kind == "percent":
             pct_value, pct_ok = _figure(_drop_last(text, "%"), FACT_SCALE - 2)
             pct_value = _try_cast(
                 this=exp.Mul(this=pct_value, expression=_number(Decimal("0.01"))),
                 to=_decimal_type(FACT_SCALE),
             )
-            bare = exp.LTE(this=exp.Abs(this=value.copy()), expression=_number(rt.ONE))
             value = _case((_ends(text, "%"), pct_value), default=value)
-            ok = _case((_ends(text, "%"), pct_ok), default=_and_all([ok, bare]))
-            what = msg("sql.what_percent")
-        ok = _and_all([ok, exp.not_(_null(value))])
+            ok = _case((_ends(text, "%"), pct_ok), default=ok)
+            what, bare = msg("sql.what_percent"), True
         floor = None
         if kind == "money" and not any(op in (">", ">=") and b < 0 for op, b in spec.bounds):
             floor, what = rt.ZERO, msg("sql.what_money")
+        whole = False
         if kind == "count":
             floor, what = rt.ZERO, msg("sql.what_count")
             if rt.whole_unit(spec.unit):
-                ok = _and_all([ok, exp.EQ(this=value.copy(), expression=exp.Floor(this=value.copy()))])
-                what = msg("sql.what_whole_count")
-        if floor is not None:
-            ok = _and_all([ok, exp.GTE(this=value.copy(), expression=_number(floor))])
+                whole, what = True, msg("sql.what_whole_count")
         for op, bound in spec.bounds:
-            ok = _and_all([ok, _compare(op, value, _number(bound))])
             what = msg("sql.what_bounded", what=what, op=op, bound=rt.show(bound))
-    elif kind == "bool":
+        bounds = spec.bounds
+
+        def checks(v: exp.Expr, t: exp.Expr) -> list[exp.Expr]:
+            out = given(v, t)
+            if bare:  # a bare figure is a fraction, at most 1 (`60` would be 6000%)
+                out.append(
+                    exp.or_(
+                        _ends(exp.Trim(this=t.copy()), "%"),
+                        exp.LTE(this=exp.Abs(this=v.copy()), expression=_number(rt.ONE)),
+                    )
+                )
+            if whole:
+                out.append(exp.EQ(this=v.copy(), expression=exp.Floor(this=v.copy())))
+            if floor is not None:
+                out.append(exp.GTE(this=v.copy(), expression=_number(floor)))
+            out.extend(_compare(op, v, _number(bound)) for op, bound in bounds)
+            return out
+
+        figure = what
+        return _Reading(
+            value,
+            ok,
+            checks,
+            lambda v: msg("sql.not_plain", value=v, what=figure, places=str(FACT_SCALE)),
+            _matches(cell, _PLAIN_CELL),
+            _try_cast(this=cell.copy(), to=_decimal_type(FACT_SCALE)),
+        )
+    if kind == "bool":
         low = exp.Lower(this=text)
-        # the cell exactly as a file written by a program says it first: trimming and lowering every
-        # cell was most of a large batch's time
         value = _case(
-            (exp.EQ(this=cell.copy(), expression=_str("true")), exp.true()),
-            (exp.EQ(this=cell.copy(), expression=_str("false")), exp.false()),
             (exp.In(this=low.copy(), expressions=[_str(w) for w in _TRUE_WORDS]), exp.true()),
             (exp.In(this=low.copy(), expressions=[_str(w) for w in _FALSE_WORDS]), exp.false()),
         )
-        return value, exp.not_(_null(value)), lambda v: msg("input.not_bool", value=v)
-    elif kind == "date":
+        # the cell exactly as a file written by a program says it: trimming and lowering every cell
+        # was most of a large batch's time
+        plain = exp.In(this=cell.copy(), expressions=[_str("true"), _str("false")])
+        fast_value = exp.EQ(this=cell.copy(), expression=_str("true"))
+        return _Reading(value, exp.true(), given, lambda v: msg("input.not_bool", value=v), plain, fast_value)
+    if kind == "date":
+        shape = _and_all([_matches(text, "[0-9]{4}-[0-9]{2}-[0-9]{2}"), exp.not_(_matches(text, "0000-.*"))])
         value = _try_cast(this=text, to=exp.DataType.build("DATE"))
-        ok = _and_all(
-            [
-                _matches(text, "[0-9]{4}-[0-9]{2}-[0-9]{2}"),
-                exp.not_(_matches(text, "0000-.*")),
-                exp.not_(_null(value)),
-            ]
-        )
-        return value, ok, lambda v: msg("input.not_a_date", value=v)
-    elif kind == "enum":
+        return _Reading(value, shape, given, lambda v: msg("input.not_a_date", value=v))
+    if kind == "enum":
         # a label first: the interpreter lets a label win over a member's name
         pairs = [(label, name) for name, label in spec.members] + [(name, name) for name, _ in spec.members]
         value = _case(*((exp.EQ(this=text.copy(), expression=_str(a)), _str(b)) for a, b in pairs))
         choices = ", ".join(n for n, _ in spec.members)
-        return value, exp.not_(_null(value)), lambda v: msg("input.not_a_member", value=v, choices=choices)
-    elif kind == "roles":
-        value, ok = _roles(spec, text)
+        return _Reading(
+            value, exp.true(), given, lambda v: msg("input.not_a_member", value=v, choices=choices)
+        )
+    if kind == "roles":
+        value, _ = _roles(spec, text)  # NULL where the names are not all members, or clash
         what = msg("sql.what_roles", choices=", ".join(n for n, _ in spec.members))
-    elif kind == "text":
-        return (
+        return _Reading(
+            value,
+            exp.true(),
+            given,
+            lambda v: msg("sql.not_plain", value=v, what=what, places=str(FACT_SCALE)),
+        )
+    if kind == "text":
+        return _Reading(
             _cast(cell.copy(), exp.DataType.build("VARCHAR")),
             exp.true(),
+            lambda v, t: [],
             lambda v: msg("input.not_a_member", value=v, choices=""),
         )
-    else:
-        raise Refused(f"a fact of type {kind}", None)
-    return value, ok, lambda v: msg("sql.not_plain", value=v, what=what, places=str(FACT_SCALE))
+    raise Refused(f"a fact of type {kind}", None)
 
 
 def _roles(spec: P.FactSpec, text: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
@@ -1322,43 +1372,67 @@ class _Builder:
                 raise Refused("an exception among bonuses", c.where)
 
     def input_stage(self) -> None:
-        # each cell as text, once, for the checks that follow to read by name
+        """The cells read, each computed once and named, so that what follows reads columns: the
+        text (t), whether the common plain form (q), the value and whether its form is right (p, k;
+        k NULL: not given), whether the value is one the fact takes (o: NULL, not given), the
+        fact's value (f), then the error column from them."""
+        n = len(self.fact_names)
+        texts = [_col(f"t{i}") for i in range(n)]
         self.stages.append(
             [
                 (f"t{i}", _cast(_col(name), exp.DataType.build("VARCHAR")))
                 for i, name in enumerate(self.fact_names)
             ]
         )
-        stage: list[tuple[str, exp.Expr]] = []
+        readings = [_parse(self.plan.facts[name], texts[i]) for i, name in enumerate(self.fact_names)]
+        tests = [(f"q{i}", r.fast) for i, r in enumerate(readings) if r.fast is not None]
+        if tests:
+            self.stages.append(tests)
+        shapes: list[tuple[str, exp.Expr]] = []
+        values: list[tuple[str, exp.Expr]] = []
+        for i, r in enumerate(readings):
+            cell = texts[i]
+            blank = exp.or_(_null(cell), exp.EQ(this=exp.Trim(this=cell.copy()), expression=_str("")))
+            plain = [(_true(_col(f"q{i}")), r.fast_value)] if r.fast_value is not None else []
+            quick = [(_true(_col(f"q{i}")), exp.true())] if plain else []
+            shapes.append((f"k{i}", _case(*quick, (blank, exp.Null()), default=r.shape)))
+            values.append((f"p{i}", _case(*plain, (_true(_col(f"k{i}")), r.value))))
+        self.stages += [shapes, values]
+        self.stages.append(
+            [
+                (
+                    f"o{i}",
+                    _case(
+                        (_true(_col(f"k{i}")), _and_all(r.checks(_col(f"p{i}"), texts[i]))),
+                        (_false(_col(f"k{i}")), exp.false()),
+                    ),
+                )
+                for i, r in enumerate(readings)
+            ]
+        )
+        self.stages.append(
+            [
+                (self.columns[name], _case((_true(_col(f"o{i}")), _col(f"p{i}"))))
+                for i, name in enumerate(self.fact_names)
+            ]
+        )
         errors: list[exp.Expr] = []
         for i, name in enumerate(self.fact_names):
             spec = self.plan.facts[name]
-            cell = _col(f"t{i}")
-            given = exp.and_(
-                exp.not_(_null(cell)), exp.NEQ(this=exp.Trim(this=cell.copy()), expression=_str(""))
-            )
-            value, ok, refusal = _parse(spec, cell)
             mark = "\x00"  # the cell's own text goes where the message names it
-            words = msg("input.fact", key=name, label=spec.label, reason=refusal(mark)).render(self.lang)
-            head, _, tail = words.partition(mark)
-            stage.append((self.columns[name], _case((exp.and_(given.copy(), ok.copy()), value))))
+            words = msg("input.fact", key=name, label=spec.label, reason=readings[i].refusal(mark))
+            head, _, tail = words.render(self.lang).partition(mark)
             errors.append(
-                _case(
-                    (
-                        exp.and_(given, exp.not_(exp.paren(ok))),
-                        exp.func("concat", _str(head), cell.copy(), _str(tail)),
-                    )
-                )
+                _case((_false(_col(f"o{i}")), exp.func("concat", _str(head), texts[i].copy(), _str(tail))))
             )
         for a in self.plan.assumption_lines:
             held = self.cond(a.cond, a.where)
             errors.append(_case((_false(held), _str(rt.contradiction(a.text, a.label)))))
-        stage.append(
-            ("error", exp.func("nullif", _concat_ws(_str("; "), *errors), _str("")))
+        self.stages.append(
+            [("error", exp.func("nullif", _concat_ws(_str("; "), *errors), _str("")))]
             if errors
-            else ("error", _cast(exp.Null(), exp.DataType.build("VARCHAR")))
+            else [("error", _cast(exp.Null(), exp.DataType.build("VARCHAR")))]
         )
-        self.stages.append(stage)
 
     def validity(self, fail: list[exp.Expr], unknown: list[exp.Expr], codes: list[exp.Expr]) -> None:
         v, date = self.plan.validity, self.date

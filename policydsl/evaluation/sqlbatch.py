@@ -265,11 +265,11 @@ def _run_file(
     out.extend(amount_cell(sql._col(column), as_text).as_(sql._id(column)) for column in extra)
     if out_suffix == ".csv" and formula_guard:
         out = [guarded(c) for c in out]
-    select = exp.select(*out).from_(query.tree.subquery(sql._id("decided")))
+    select = exp.select(*out).from_(query.tree.subquery(sql._id("decided")), copy=False)  # one copy
     if query.tree.find(exp.Window) is not None:
         # a window over the population (a quota, a group cap, a pot) hands rows on in its own order:
         # sorted back into file order (spilling past MEMORY_LIMIT); without one the rows stream
-        select = select.order_by(exp.column("row", table="decided"))
+        select = select.order_by(exp.column("row", table="decided"), copy=False)
     fmt = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json"}[out_suffix]
     with tempfile.TemporaryDirectory(dir=target.parent) as folder:
         written = Path(folder) / f"out{out_suffix}"
@@ -278,7 +278,7 @@ def _run_file(
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute(f"SET temp_directory = {spill}")
         copy = exp.Copy(
-            this=select.subquery(),
+            this=select.subquery(copy=False),  # built here, read once: no copy of the tree
             files=[exp.Literal.string(str(written))],
             kind=False,
             params=[
@@ -293,7 +293,7 @@ def _run_file(
 
         try:
             with polled(progress, how_far, 0.0, 1.0):
-                con.execute(copy.sql(dialect="duckdb"))
+                con.execute(copy.sql(dialect="duckdb", copy=False))
         except duckdb.Error as exc:
             raise BatchProblem(f"{source}: cannot be read ({str(exc).splitlines()[0]})") from None
         # the statuses counted from the file written: one column read back, not the population kept
@@ -387,12 +387,18 @@ def _forms_note(query: sql.SqlQuery, notes: Mapping[str, str]) -> exp.Expr:
 
 def guarded(column: exp.Expr) -> exp.Expr:
     """A text column with batch.guard_formulas's rule in SQL: a cell that starts as a formula gets a
-    single quote before it.  Row numbers and amounts (figures) stay as they are."""
+    single quote before it.  Row numbers, amounts (figures) and statuses (the engine's own words)
+    stay as they are, as in the Python engine; a column of one text (a measure's payment form) is
+    guarded as the query is built.  The test is a chain of `=` on the first character: an IN list
+    was planned as a join per column, most of the time spent writing a large batch's text."""
     alias = column.alias_or_name
-    if alias in ("row", "total_amount") or alias.endswith(".amount"):
+    if alias in ("row", "total_amount", "total_status") or alias.endswith((".amount", ".status")):
         return column
     inner = column.this if isinstance(column, exp.Alias) else column
+    if isinstance(inner, exp.Literal) and inner.is_string:
+        text = inner.this
+        return sql._str("'" + text if text.startswith(FORMULA_STARTS) else text).as_(sql._id(alias))
     first = exp.func("left", inner.copy(), exp.Literal.number(1))
-    starts = exp.In(this=first, expressions=[sql._str(c) for c in FORMULA_STARTS])
+    starts = sql._or_all(exp.EQ(this=first.copy(), expression=sql._str(c)) for c in FORMULA_STARTS)
     quoted = sql._case((starts, exp.func("concat", sql._str("'"), inner.copy())), default=inner.copy())
     return quoted.as_(sql._id(alias))
