@@ -136,18 +136,11 @@ _SPARK_OPEN = {
 }
 
 
-# Spark decides `base_area 100亩及以上` true for base_area 99.99 (Liuhe 第17条 planting pays 9999.00
-# where the interpreter and DuckDB say ineligible): a wrong amount on Spark, known and open
-_SPARK_WRONG = "base_area 99.99 meets `100亩及以上` on Spark"
-
-
 @pytest.mark.parametrize(
     "path",
     [
         pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="a row Spark reads as invalid"))
         if p.stem in _SPARK_OPEN
-        else pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=_SPARK_WRONG))
-        if p.stem == "liuhe_key_industries"
         else p
         for p in COVERED
     ],
@@ -194,7 +187,6 @@ def test_spark_shares_funding_limits_as_the_interpreter(spark: Any) -> None:
         assert got == expected
 
 
-@pytest.mark.xfail(strict=True, reason=_SPARK_WRONG)
 def test_spark_decides_liuhe_population_as_the_python_batch(spark: Any) -> None:
     """亩均投资强度 and 亩均税收 (a fact divided by a fact, compared with a constant, decided by a product
     without dividing): on Spark equal to the Python batch row for row, fen for fen, statuses included."""
@@ -223,6 +215,30 @@ def test_spark_session_is_set_for_exact_decimals(spark: Any) -> None:
         "SELECT CAST('1.0000000001' AS DECIMAL(38, 10)) * CAST('1.0000000001' AS DECIMAL(38, 10)) AS p"
     ).collect()
     assert row["p"] == Decimal("1.00000000020000000001")
+
+
+def test_spark_compares_figures_of_different_scales_exactly(spark: Any) -> None:
+    """Spark 4 compares DECIMAL(38, 10) with DECIMAL(38, 0) at scale 0 unless told to keep the
+    decimal places: a fact of 99.99 met `100 and above` (Liuhe's planting paid 9999.00 to an
+    applicant of 99.99 亩), and a fact against a computed amount of 2 places compared at 2."""
+    spark.conf.set("spark.sql.legacy.decimal.retainFractionDigitsOnTruncate", "false")
+    sparkbatch.exact(spark)
+    plan = _plan(THRESHOLDS)
+    people = [({"area": a, "paid": p}, datetime.date(2021, 6, 1)) for a, p in THRESHOLD_ROWS]
+    pairs = both_on_spark(spark, plan, people)
+    assert [e["m"][0] for e, _ in pairs] == ["ineligible", "determined", "ineligible"]  # type: ignore[index]
+    assert [e["n"][0] for e, _ in pairs] == ["ineligible", "ineligible", "determined"]  # type: ignore[index]
+    for expected, got in pairs:
+        assert got == expected
+
+
+THRESHOLDS = """policy "阈值" { issued 2020-01-01 }
+fact area "种植面积": number >= 0
+fact paid "已付金额": money >= 0
+measure m "种植奖励" { award 9999元 if area >= 100 }
+measure n "配套奖励" { award 1万 if paid > 50% * 200.01元 }
+"""
+THRESHOLD_ROWS = [("99.99", "100.005"), ("100", "100.00"), ("99.9999999999", "100.0050000001")]
 
 
 def _read(target: Path) -> list[dict[str, Any]]:

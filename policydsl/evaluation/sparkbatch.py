@@ -3,10 +3,13 @@ machine, or on a cluster through a SparkSession the caller builds.  The same sql
 DuckDB, printed in the spark dialect; every cell read as text and checked by the query, so a bad
 cell gives its row `invalid` with a reason, never a dropped row or an aborted job.
 
-Two session settings keep the figures exact and are set on every session this module uses (the
+Three session settings keep the figures exact and are set on every session this module uses (the
 caller's too): `spark.sql.decimalOperations.allowPrecisionLoss=false` (else a DECIMAL(38, s)
-product or quotient may silently lose scale) and `spark.sql.ansi.enabled=true` (else an overflow
-gives NULL, which the query would read as an unknown figure rather than fail)."""
+product or quotient may silently lose scale), `spark.sql.legacy.decimal.retainFractionDigitsOnTruncate=true`
+(else Spark 4 compares DECIMAL(38, 10) with DECIMAL(38, 0) at scale 0: a fact of 99.99 met `100亩及以上`;
+the query's figures all fit 28 whole digits, so keeping the decimal places loses nothing) and
+`spark.sql.ansi.enabled=true` (else an overflow gives NULL, which the query would read as an unknown
+figure rather than fail)."""
 
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 DIALECT = "spark"
 EXACT_SETTINGS = {
     "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+    "spark.sql.legacy.decimal.retainFractionDigitsOnTruncate": "true",
     "spark.sql.ansi.enabled": "true",
 }
 _FLOATS = ("float", "double")
