@@ -47,7 +47,10 @@ def sql_file(path: Path, sink: Sink, dialect: str = "duckdb") -> str | None:
     if query is None:
         return None
     reasons = query.reasons_tree().sql(dialect=dialect, pretty=True)
-    return f"{query.sql(dialect)};\n\n-- reason codes (code, label)\n{reasons};\n"
+    settings = ""
+    if dialect == "spark":  # the query's figures are exact only under these settings
+        settings = "".join(f"SET {key}={value};\n" for key, value in sql.SPARK_SETTINGS.items()) + "\n"
+    return f"{settings}{query.sql(dialect)};\n\n-- reason codes (code, label)\n{reasons};\n"
 
 
 def sql_query(

@@ -94,6 +94,15 @@ class SqlQuery:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
+# The Spark session settings under which the spark dialect's query keeps its figures exact
+# (evaluation/sparkbatch.py says why each one); `compile --target sql --dialect spark` writes them first
+SPARK_SETTINGS = {
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+    "spark.sql.legacy.decimal.retainFractionDigitsOnTruncate": "true",
+    "spark.sql.ansi.enabled": "true",
+}
+
+
 def _id(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
 

@@ -38,11 +38,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 DIALECT = "spark"
-EXACT_SETTINGS = {
-    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
-    "spark.sql.legacy.decimal.retainFractionDigitsOnTruncate": "true",
-    "spark.sql.ansi.enabled": "true",
-}
+EXACT_SETTINGS = sql.SPARK_SETTINGS
 _FLOATS = ("float", "double")
 _DECIDED = "policydsl_decided"
 
