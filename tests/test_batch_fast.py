@@ -115,13 +115,16 @@ def test_the_summary_names_why_rows_left_the_fast_path(tmp_path: Path) -> None:
             "2020-06-01",
             "--lang",
             lang,
+            "--engine",
+            "python",
         ]
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.output
         assert words in result.output
     population = str(SAMPLES / "shandong_platforms_population.csv")
     args = ["eval", str(SHANDONG), "--batch", population, "-o", out, "--date", "2020-06-01", "--lang", "en"]
-    shandong = CliRunner().invoke(main, args)
+    shandong = CliRunner().invoke(main, [*args, "--engine", "python"])
+    assert shandong.exit_code == 0 and "rows evaluated" in shandong.output, shandong.output
     assert "full path" not in shandong.output  # every row on the fast path: nothing to say
 
 

@@ -130,7 +130,6 @@ def _generated(plan: P.Plan, seed: int, dates: Sequence[datetime.date]) -> list[
 # them (both read percentage cells such as `60%`, which the generator now writes; the cell Spark
 # refuses is not yet found): known and open; DuckDB agrees with the interpreter on the same rows
 _SPARK_OPEN = {
-    "lucheng_modern_services",
     "lucheng_open_economy",
     "shenzhen_consulting_diagnosis",
 }
