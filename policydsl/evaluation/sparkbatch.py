@@ -10,6 +10,7 @@ gives NULL, which the query would read as an unknown figure rather than fail).""
 
 from __future__ import annotations
 
+import codecs
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,11 +23,12 @@ from policydsl.codegen import sql
 from policydsl.evaluation.batch import keeps_column
 from policydsl.evaluation.progress import Progress, polled
 from policydsl.evaluation.sqlbatch import (
-    _ID_KEYS,
     INPUT_SUFFIXES,
     OUTPUT_SUFFIXES,
     BatchProblem,
     amount_cell,
+    facts_of_columns,
+    guarded,
     output_columns,
 )
 from policydsl.files import atomic_output
@@ -39,7 +41,6 @@ EXACT_SETTINGS = {
     "spark.sql.decimalOperations.allowPrecisionLoss": "false",
     "spark.sql.ansi.enabled": "true",
 }
-_FLOATS = ("float", "double")
 _DECIDED = "policydsl_decided"
 
 
@@ -134,36 +135,18 @@ def decide_frame(
     extra: Sequence[str] = (),
     columns: str = "all",
     notes: Mapping[str, str] | None = None,
+    formula_guard: bool = False,
 ) -> DataFrame:
     """The decided rows of `frame` (columns named by `labels`: a fact's name, label or alias; an
     optional id column) as a DataFrame with the columns `eval --batch` writes, in input order by
     `row`, amounts as text (`text`) or DECIMAL, the `columns` chosen (batch.COLUMN_CHOICES), then the
-    query's columns `extra` names.  Nothing
-    runs until the caller writes or collects it."""
+    query's columns `extra` names; with `formula_guard`, a text cell a spreadsheet would run as a
+    formula quoted (sqlbatch.guarded).  Nothing runs until the caller writes or collects it."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     spark = exact(frame.sparkSession)
-    by_fact: dict[str, str] = {}
-    id_column: str | None = None
-    problems = []
-    for column, kind in frame.dtypes:
-        if column in _ID_KEYS and id_column is None:
-            id_column = column
-            continue
-        fact = labels.get(column)
-        if fact is None:
-            problems.append(f"{where}: column `{column}` names no fact")
-        elif fact in by_fact:
-            problems.append(f"{where}: columns `{by_fact[fact]}` and `{column}` give `{fact}` twice")
-        elif kind.lower() in _FLOATS:
-            problems.append(
-                f"{where}: column `{column}` holds binary floats; store figures as DECIMAL or text"
-            )
-        else:
-            by_fact[fact] = column
-    if problems:
-        raise BatchProblem("; ".join(problems))
+    by_fact, id_column = facts_of_columns(frame.dtypes, labels, where)
     # the input order: increasing (not consecutive) across partitions, as read
     numbered = frame.withColumn("__row", F.monotonically_increasing_id())
     # without an id column, the row's number is its id (a window over one partition: give ids at scale)
@@ -185,36 +168,10 @@ def decide_frame(
         if keeps_column(column.alias_or_name, columns)
     ]
     out.extend(amount_cell(sql._col(column), text).as_(sql._id(column)) for column in extra)
+    if formula_guard:
+        out = [guarded(c) for c in out]
     select = exp.select(*out).from_(exp.Table(this=sql._id(_DECIDED)))
     return spark.sql(select.sql(dialect=DIALECT))
-
-
-def run_file(
-    query_for: Callable[[tuple[str, ...]], sql.SqlQuery],
-    facts: Sequence[str],
-    labels: Mapping[str, str],
-    forms: Mapping[str, str],
-    source: Path | None,
-    target: Path,
-    spark: SparkSession,
-    table: str | None = None,
-    extra: Sequence[str] = (),
-    columns: str = "all",
-    progress: Progress | None = None,
-    notes: Mapping[str, str] | None = None,
-) -> dict[str, int]:
-    """Decide every row of `source` (or of `table`) into the file `target` (.csv, .parquet or
-    .jsonl, written whole by this process); returns the number of rows of each total status.
-    `extra`: further columns of the query's output to write (decide_frame).
-    `columns` chooses the output's columns (batch.COLUMN_CHOICES); `progress` follows the share of
-    Spark's tasks done while the file is written, and is closed."""
-    try:
-        return _run_file(
-            query_for, facts, labels, forms, source, target, spark, table, extra, columns, progress, notes
-        )
-    finally:
-        if progress is not None:
-            progress.close()
 
 
 def _tasks_done(spark: SparkSession) -> float | None:
@@ -228,7 +185,7 @@ def _tasks_done(spark: SparkSession) -> float | None:
     return done / total if total else None
 
 
-def _run_file(
+def run_file(
     query_for: Callable[[tuple[str, ...]], sql.SqlQuery],
     facts: Sequence[str],
     labels: Mapping[str, str],
@@ -236,12 +193,21 @@ def _run_file(
     source: Path | None,
     target: Path,
     spark: SparkSession,
-    table: str | None,
-    extra: Sequence[str],
-    columns: str,
-    progress: Progress | None,
-    notes: Mapping[str, str] | None,
+    *,
+    table: str | None = None,
+    extra: Sequence[str] = (),
+    columns: str = "all",
+    progress: Progress | None = None,
+    notes: Mapping[str, str] | None = None,
+    bom: bool = False,
+    formula_guard: bool = False,
 ) -> dict[str, int]:
+    """Decide every row of `source` (or of `table`) into the file `target` (.csv, .parquet or
+    .jsonl, written whole by this process); returns the number of rows of each total status.
+    `extra`: further columns of the query's output to write (decide_frame); `bom` and
+    `formula_guard` as sqlbatch.run_file's for CSV output.
+    `columns` chooses the output's columns (batch.COLUMN_CHOICES); `progress` follows the share of
+    Spark's tasks done while the file is written (the caller closes it)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -260,6 +226,7 @@ def _run_file(
         extra,
         columns,
         notes,
+        formula_guard and out_suffix == ".csv",
     ).cache()
     try:
         # one file, written by one task: the rows numbered 1, 2, … in input order, as DuckDB's
@@ -276,6 +243,8 @@ def _run_file(
                 else:
                     writer.option("ignoreNullFields", "false").json(str(written))
             with atomic_output(target) as handle:
+                if bom and out_suffix == ".csv":
+                    handle.write(codecs.BOM_UTF8)
                 for part in _parts(written):
                     with part.open("rb") as done:
                         shutil.copyfileobj(done, handle)
