@@ -803,9 +803,10 @@ def _figure(text: exp.Expr, places: int) -> tuple[exp.Expr, exp.Expr]:
     return value, valid
 
 
-def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, Callable[[str], Message]]:
+def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, Callable[[str], Message] | None]:
     """A fact's text `cell` (NULL or blank: not given) as its type: (value, valid, the reason a cell
-    `value` is refused, as the Python engine words it where both read the same forms)."""
+    `value` is refused, as the Python engine words it where both read the same forms; None for a
+    text fact, which every cell is)."""
     text = exp.Trim(this=cell.copy())
     kind = spec.kind
     ok: exp.Expr
@@ -872,11 +873,7 @@ def _parse(spec: P.FactSpec, cell: exp.Expr) -> tuple[exp.Expr, exp.Expr, Callab
         value, ok = _roles(spec, text)
         what = msg("sql.what_roles", choices=", ".join(n for n, _ in spec.members))
     elif kind == "text":
-        return (
-            _cast(cell.copy(), exp.DataType.build("VARCHAR")),
-            exp.true(),
-            lambda v: msg("input.not_a_member", value=v, choices=""),
-        )
+        return _cast(cell.copy(), exp.DataType.build("VARCHAR")), exp.true(), None
     else:
         raise Refused(f"a fact of type {kind}", None)
     return value, ok, lambda v: msg("sql.not_plain", value=v, what=what, places=str(FACT_SCALE))
@@ -1129,10 +1126,12 @@ class _Builder:
                 exp.not_(_null(cell)), exp.NEQ(this=exp.Trim(this=cell.copy()), expression=_str(""))
             )
             value, ok, refusal = _parse(spec, cell)
+            stage.append((self.columns[name], _case((exp.and_(given.copy(), ok.copy()), value))))
+            if refusal is None:
+                continue  # a text fact: no cell is refused
             mark = "\x00"  # the cell's own text goes where the message names it
             words = msg("input.fact", key=name, label=spec.label, reason=refusal(mark)).render(self.lang)
             head, _, tail = words.partition(mark)
-            stage.append((self.columns[name], _case((exp.and_(given.copy(), ok.copy()), value))))
             errors.append(
                 _case(
                     (

@@ -3,10 +3,14 @@ machine, or on a cluster through a SparkSession the caller builds.  The same sql
 DuckDB, printed in the spark dialect; every cell read as text and checked by the query, so a bad
 cell gives its row `invalid` with a reason, never a dropped row or an aborted job.
 
-Two session settings keep the figures exact and are set on every session this module uses (the
+Three session settings keep the figures exact and are set on every session this module uses (the
 caller's too): `spark.sql.decimalOperations.allowPrecisionLoss=false` (else a DECIMAL(38, s)
-product or quotient may silently lose scale) and `spark.sql.ansi.enabled=true` (else an overflow
-gives NULL, which the query would read as an unknown figure rather than fail)."""
+product or quotient may silently lose scale), `spark.sql.ansi.enabled=true` (else an overflow
+gives NULL, which the query would read as an unknown figure rather than fail) and
+`spark.sql.legacy.decimal.retainFractionDigitsOnTruncate=true` (else Spark 4 compares, or takes the
+CASE, IN or GREATEST of, a DECIMAL(38, 10) and a DECIMAL(38, 0) at scale 0: `1.04 <= 1` true,
+499999.99 at least a 50万 threshold; with it, a figure too large for the finer scale fails the
+query in ANSI mode instead of being rounded; Spark 3.5 keeps the fraction without the setting)."""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ DIALECT = "spark"
 EXACT_SETTINGS = {
     "spark.sql.decimalOperations.allowPrecisionLoss": "false",
     "spark.sql.ansi.enabled": "true",
+    "spark.sql.legacy.decimal.retainFractionDigitsOnTruncate": "true",
 }
 _DECIDED = "policydsl_decided"
 

@@ -31,14 +31,17 @@ _ID_KEYS = ("id", "_id", "编号")
 _FLOATS = ("FLOAT", "DOUBLE", "REAL")  # DuckDB's names; Spark's, lowered, are among them
 
 
-def canonical(value: Any) -> str | None:
-    """A parsed fact value (runtime.parse_fact's) written as the text the query reads back as the
-    same value: figures plainly, roles separated by `;`."""
+def canonical(value: Any, kind: str | None = None) -> str | None:
+    """A parsed fact value (runtime.parse_fact's) of a fact of `kind` written as the text the query
+    reads back as the same value: figures plainly (a share above 1 as a percentage: a bare figure
+    above 1 is no share), roles separated by `;`."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
+        if kind == "percent" and abs(value) > 1:
+            return format((value * 100).normalize(), "f") + "%"
         return format(value, "f")
     if isinstance(value, datetime.date):
         return value.isoformat()
