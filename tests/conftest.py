@@ -17,6 +17,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 POLICIES = ROOT / "policies"
+# the day each bundled population (policies/samples/*_population.csv) is evaluated on, inside its
+# policy's validity: simulate's, the batch engines' and their differential tests'
+POPULATION_DATES = {
+    "shenzhen_industrial_internet_plan": "2022-06-01",
+    "shandong_platforms": "2019-06-01",
+    "jiangmen_special_fund": "2022-06-01",
+    "shenzhen_consulting_diagnosis": "2023-03-01",
+    "baoan_industrial_internet": "2022-06-01",
+    "liuhe_key_industries": "2023-06-01",
+    "lucheng_open_economy": "2020-06-01",
+    "lucheng_modern_services": "2020-06-01",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

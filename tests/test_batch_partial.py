@@ -25,23 +25,13 @@ from policydsl.evaluation import runtime as rt
 from policydsl.evaluation.batch import decide_batch, read_rows
 from policydsl.evaluation.interpreter import Interpreter
 from policydsl.plan.lower import lower
-from tests.conftest import ROOT
+from tests.conftest import POPULATION_DATES, ROOT
 
 POLICIES = sorted((ROOT / "policies").glob("*.policy"))
 SAMPLES = ROOT / "policies" / "samples"
 SHANDONG = ROOT / "policies" / "shandong_platforms.policy"
 SHANDONG_DAY = "2019-06-01"
-# the day each bundled population is evaluated on (as tests/test_simulate.py)
-DATES = {
-    "shenzhen_industrial_internet_plan": "2022-06-01",
-    "shandong_platforms": "2019-06-01",
-    "jiangmen_special_fund": "2022-06-01",
-    "shenzhen_consulting_diagnosis": "2023-03-01",
-    "baoan_industrial_internet": "2022-06-01",
-    "liuhe_key_industries": "2023-06-01",
-    "lucheng_open_economy": "2020-06-01",
-    "lucheng_modern_services": "2020-06-01",
-}
+DATES = POPULATION_DATES
 HEADER = (
     "id,established_in_shandong,independent_liability,good_credit,capable,builder_and_owner,"
     "well_operated,recognized,key_platform,national_platform,national_program"

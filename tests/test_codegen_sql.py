@@ -57,6 +57,15 @@ def _sql_outcome(query: sql.SqlQuery, row: Mapping[str, Any]) -> dict[str, tuple
     return out
 
 
+def cells_of(plan: P.Plan, values: Mapping[str, Any]) -> dict[str, str | None]:
+    """An applicant's parsed facts as the text cells an SQL engine reads back as the same values."""
+    cells = {}
+    for key, value in values.items():
+        fact = plan.aliases.get(key, key)
+        cells[fact] = sqlbatch.canonical(value, plan.facts[fact].kind if fact in plan.facts else None)
+    return cells
+
+
 def both(
     plan: P.Plan, people: Sequence[Mapping[str, Any]], date: datetime.date | None
 ) -> list[tuple[object, object]]:
@@ -69,7 +78,7 @@ def both(
     expected: list[object] = []
     for facts in people:
         values = rt.parse_facts(interpreter.specs, facts)
-        rows.append({plan.aliases.get(k, k): sqlbatch.canonical(v) for k, v in values.items()})
+        rows.append(cells_of(plan, values))
         try:
             expected.append(
                 _outcome(interpreter.evaluate(values, date, partial=True, explain=False, parsed=True))

@@ -303,3 +303,33 @@ def test_duckdb_reads_a_json_list_of_roles_as_the_python_engine(tmp_path: Path) 
         for e, f in files.items()
     }
     assert got["duckdb"] == got["python"] == ["determined", "ineligible"]
+
+
+@pytest.mark.parametrize("good", [True, False])
+def test_sql_engine_dispatch_closes_its_progress_however_the_run_ends(tmp_path: Path, good: bool) -> None:
+    # `eval --batch` and `simulate` run the SQL engines through one helper, which owns the progress
+    import io
+
+    from policydsl.commands.evaluate import prepare_sql, run_sql_engine
+    from policydsl.evaluation.progress import Progress
+    from policydsl.evaluation.sqlbatch import BatchProblem
+
+    closed: list[int] = []
+
+    class Shown(Progress):
+        def close(self) -> None:
+            closed.append(self.done)
+
+    prepared, _, _ = prepare_sql(SHANDONG, None)
+    source = _population(tmp_path, 5)
+    if not good:
+        source.write_text("no_such_fact\ntrue\n", encoding="utf-8")
+    target = tmp_path / "o.csv"
+    shown = Shown(5, io.StringIO(), every=0)
+    if good:
+        counted = run_sql_engine(prepared, "duckdb", source, target, progress=shown)
+        assert sum(counted.values()) == 5 and closed == [5]
+    else:
+        with pytest.raises(BatchProblem, match="no_such_fact"):
+            run_sql_engine(prepared, "duckdb", source, target, progress=shown)
+        assert closed == [0] and not target.exists()

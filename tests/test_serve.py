@@ -258,6 +258,47 @@ def test_the_batch_is_streamed_a_line_per_row(server: Server) -> None:
     assert lines[0]["limits_not_applied"] == ["cluster_pilot", "talent_training"]
 
 
+def test_a_batch_row_with_facts_not_known_is_decided_as_eval_batch_decides_it(
+    server: Server, tmp_path: Path
+) -> None:
+    # a key left out, null or blank is a fact not known, in the service's batch as in `eval --batch`
+    # (tests/test_batch_partial.py): the row decided as `eval --partial`, never an I101 error
+    rows = [
+        {**JIANGMEN_FACTS, "project_investment": ""},
+        {**JIANGMEN_FACTS, "good_credit": None},
+        {k: v for k, v in JIANGMEN_FACTS.items() if k != "in_5n_cluster"},
+        JIANGMEN_FACTS,
+    ]
+    body = "".join(json.dumps(r) + "\n" for r in rows).encode("utf-8")
+    for lang in ("zh", "en"):  # the reasons that name the facts still needed in the client's language
+        status, _, data = server.call(
+            f"/api/policies/jiangmen_special_fund/batch?date={IN_FORCE}",
+            raw=body,
+            headers={"Accept-Language": lang},
+        )
+        assert status == 200
+        served = [json.loads(line) for line in data.decode("utf-8").splitlines()]
+        assert [line.get("error") for line in served] == [None] * 4
+        source, target = tmp_path / "people.jsonl", tmp_path / "out.jsonl"
+        source.write_bytes(body)
+        args = ["eval", str(JIANGMEN), "--batch", str(source), "-o", str(target), "--engine", "python",
+                "--date", IN_FORCE, "--no-progress", "--lang", lang]  # fmt: skip
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        batch = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+        for line, row in zip(served, batch, strict=True):
+            assert (line["total"]["status"], line["total"]["amount"]) == (
+                row["total_status"],
+                row["total_amount"],
+            )
+            for m in line["measures"]:
+                name = m["measure"]
+                assert (m["status"], m["amount"]) == (row[f"{name}.status"], row[f"{name}.amount"])
+                assert "；".join(m["reasons"]) == (row[f"{name}.reasons"] or "")
+        assert [line["total"]["status"] for line in served][:3] == ["undetermined"] * 3
+        assert "项目总投入" in json.dumps(served[0], ensure_ascii=False)
+
+
 def test_the_batch_arrives_before_it_is_all_decided(server: Server) -> None:
     """The first rows reach the client while the rest are still being decided."""
     body = ("\n".join(json.dumps(JIANGMEN_FACTS) for _ in range(3000)) + "\n").encode("utf-8")

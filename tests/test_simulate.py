@@ -17,6 +17,7 @@ from policydsl.commands.cli import main
 from policydsl.evaluation import simulate as sim
 from policydsl.evaluation.simulate import Estimate, Figures
 from policydsl.render.simulate import page
+from tests.conftest import POPULATION_DATES
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -38,16 +39,7 @@ def refused(folder: Path) -> tuple[Path, Path]:
     return policy, people
 
 
-DATES = {
-    "shenzhen_industrial_internet_plan": "2022-06-01",
-    "shandong_platforms": "2019-06-01",
-    "jiangmen_special_fund": "2022-06-01",
-    "shenzhen_consulting_diagnosis": "2023-03-01",
-    "baoan_industrial_internet": "2022-06-01",
-    "liuhe_key_industries": "2023-06-01",
-    "lucheng_open_economy": "2020-06-01",
-    "lucheng_modern_services": "2020-06-01",
-}
+DATES = POPULATION_DATES
 HEADER = (
     "id,applicant,registered_in_shenzhen,serves_in_shenzhen,selected,committed_enterprises,"
     "completion_h1,completion_h2,fraud_found,prior_fraud,prior_fraud_date\n"

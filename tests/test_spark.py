@@ -42,6 +42,7 @@ from tests.test_codegen_sql import (
     _sql_outcome,
     _write_population,
     batch_outcomes,
+    cells_of,
 )
 from tests.test_simulate import refused
 
@@ -83,7 +84,7 @@ def both_on_spark(
                 values = rt.parse_facts(interpreter.specs, facts)
             except rt.InputError:
                 continue
-            rows.append({plan.aliases.get(k, k): sqlbatch.canonical(v) for k, v in values.items()})
+            rows.append(cells_of(plan, values))
             try:
                 decision = interpreter.evaluate(values, date, partial=True, explain=False, parsed=True)
                 expected.append(_outcome(decision))
@@ -126,19 +127,14 @@ def _generated(plan: P.Plan, seed: int, dates: Sequence[datetime.date]) -> list[
     return people
 
 
-# Spark reads some generated applicants of these policies as invalid where the interpreter decides
-# them (both read percentage cells such as `60%`, which the generator now writes; the cell Spark
-# refuses is not yet found): known and open; DuckDB agrees with the interpreter on the same rows
-_SPARK_OPEN = {
-    "lucheng_open_economy",
-    "shenzhen_consulting_diagnosis",
-}
+# every bundled policy decides on Spark as the interpreter
+_SPARK_OPEN: set[str] = set()
 
 
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="a row Spark reads as invalid"))
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="a row the interpreter reads as invalid"))
         if p.stem in _SPARK_OPEN
         else p
         for p in COVERED
@@ -238,6 +234,43 @@ measure m "种植奖励" { award 9999元 if area >= 100 }
 measure n "配套奖励" { award 1万 if paid > 50% * 200.01元 }
 """
 THRESHOLD_ROWS = [("99.99", "100.005"), ("100", "100.00"), ("99.9999999999", "100.0050000001")]
+
+
+# the cells of the generated applicants Spark decided otherwise (lucheng_open_economy,
+# lucheng_modern_services, shenzhen_consulting_diagnosis): a share written as a bare figure above 1 is
+# no percentage, but Spark 4 compared `ABS(DECIMAL(38, 10)) <= CAST(1 AS DECIMAL(38, 0))` at scale 0
+_PERCENT_CELLS = {"1.04": False, "1.10": False, "1.0000000001": False, "1": True, "0.6": True, "104%": True}
+
+
+def test_spark_reads_the_percentage_cells_it_read_otherwise_as_duckdb(spark: Any) -> None:
+    plan, _, _ = _checked(Path(__file__).parent.parent / "policies" / "lucheng_open_economy.policy")
+    query = sql.build(plan, date=datetime.date(2019, 1, 1), passthrough=("row",))
+    rows: list[Mapping[str, str | None]] = [{"export_growth": cell} for cell in _PERCENT_CELLS]
+    got = [(r["error"], r["total_status"]) for r in sparkbatch.decide_rows(query, rows, spark)]
+    assert got == [(r["error"], r["total_status"]) for r in sqlbatch.decide_rows(query, rows)]
+    assert [error is None for error, _ in got] == list(_PERCENT_CELLS.values())
+
+
+@pytest.mark.parametrize(
+    ("compared", "expected"),
+    [
+        # a threshold of 50万 and a figure a fen below it: a comparison, IN, CASE and GREATEST over
+        # DECIMALs of two scales keep the fraction (Spark 4's least common type of DECIMAL(38, 10)
+        # and DECIMAL(38, 0) is DECIMAL(38, 0) unless the session retains fraction digits)
+        ("CAST('499999.99' AS DECIMAL(38, 10)) >= CAST(500000 AS DECIMAL(38, 0))", False),
+        ("CAST('0.4' AS DECIMAL(38, 10)) > CAST(0 AS DECIMAL(38, 0))", True),
+        ("CAST('1.04' AS DECIMAL(38, 10)) IN (CAST(1 AS DECIMAL(38, 0)))", False),
+        (
+            "CASE WHEN TRUE THEN CAST('1.04' AS DECIMAL(38, 10)) ELSE CAST(2 AS DECIMAL(38, 0)) END",
+            Decimal("1.04"),
+        ),
+        ("GREATEST(CAST('1.04' AS DECIMAL(38, 10)), CAST(1 AS DECIMAL(38, 0)))", Decimal("1.04")),
+    ],
+)
+def test_spark_compares_decimals_of_two_scales_exactly(spark: Any, compared: str, expected: object) -> None:
+    sparkbatch.exact(spark)
+    [row] = spark.sql(f"SELECT {compared} AS v").collect()
+    assert row["v"] == expected
 
 
 def _read(target: Path) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import contextlib
 import datetime
 import json
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from policydsl.evaluation.batch import (
 from policydsl.evaluation.cells import slow_summary
 from policydsl.evaluation.examples import coverage_gaps, read_examples, run_example
 from policydsl.evaluation.interpreter import Coverage, Interpreter
-from policydsl.evaluation.progress import count_lines, progress_for
+from policydsl.evaluation.progress import Progress, count_lines, progress_for
 from policydsl.files import spooled_stdin
 from policydsl.messages import Message, default_lang, msg
 from policydsl.plan.lower import lower
@@ -397,40 +397,58 @@ def _run_sql(
     p: sqlbatch.SqlPolicy = prepared
     # the total: the input's lines (a Parquet file's rows are not counted beforehand)
     rows_in = None if options.progress == "off" or source.suffix.lower() == ".parquet" else _rows_in(source)
-    if engine == "spark":
-        from policydsl.evaluation import sparkbatch
-
-        spark = sparkbatch.session(spark_master)
-        counted = sparkbatch.run_file(
-            p.query_for,
-            p.facts,
-            p.labels,
-            p.forms,
-            source,
-            target,
-            spark,
-            notes=p.notes,
-            columns=options.columns,
-            progress=progress_for(options.progress, rows_in),
-        )
-    else:
-        counted = sqlbatch.run_file(
-            p.query_for,
-            p.facts,
-            p.labels,
-            p.forms,
-            source,
-            target,
-            notes=p.notes,
-            bom=options.bom,
-            formula_guard=options.formula_guard,
-            columns=options.columns,
-            progress=progress_for(options.progress, rows_in),
-        )
+    counted = run_sql_engine(
+        p,
+        engine,
+        source,
+        target,
+        spark_master=spark_master,
+        bom=options.bom,
+        formula_guard=options.formula_guard,
+        columns=options.columns,
+        progress=progress_for(options.progress, rows_in),
+    )
     rows = sum(counted.values())
     parts = ", ".join(f"{counted[s]} {s}" for s in sql.STATUSES if counted.get(s))
     echo(f"{rows} rows → {target} ({engine}): {parts or 'no rows'}")
     return 1 if counted.get(sql.INVALID) else 0
+
+
+def run_sql_engine(
+    prepared: Any,
+    engine: str,
+    source: Path,
+    target: Path,
+    *,
+    spark_master: str | None = None,
+    bom: bool = False,
+    formula_guard: bool = False,
+    columns: str = "all",
+    extra: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Decide every row of `source` into `target` with the SqlPolicy `prepared` on `engine` (`spark`:
+    Spark on `spark_master`, default local mode; else DuckDB), as sqlbatch.run_file and
+    sparkbatch.run_file do; the number of rows of each total status.  `progress` is closed when the
+    run ends, however it ends.  `eval --batch` and `simulate` both run the SQL engines here."""
+    from policydsl.evaluation import sqlbatch
+
+    p: sqlbatch.SqlPolicy = prepared
+    with progress if progress is not None else contextlib.nullcontext():
+        if engine == "spark":
+            from policydsl.evaluation import sparkbatch
+
+            spark = sparkbatch.session(spark_master)
+            return sparkbatch.run_file(
+                p.query_for, p.facts, p.labels, p.forms, source, target, spark,
+                notes=p.notes, bom=bom, formula_guard=formula_guard, columns=columns,
+                extra=extra, progress=progress,
+            )  # fmt: skip
+        return sqlbatch.run_file(
+            p.query_for, p.facts, p.labels, p.forms, source, target,
+            notes=p.notes, bom=bom, formula_guard=formula_guard, columns=columns,
+            extra=extra, progress=progress,
+        )  # fmt: skip
 
 
 def python_only(

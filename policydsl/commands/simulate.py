@@ -14,7 +14,7 @@ from policydsl import codes
 from policydsl.api import PolicyEvaluator
 from policydsl.checking.pipeline import errors_text
 from policydsl.commands.build import echo
-from policydsl.commands.evaluate import UsageProblem, build, prepare_sql
+from policydsl.commands.evaluate import UsageProblem, build, prepare_sql, run_sql_engine
 from policydsl.evaluation import runtime as rt
 from policydsl.evaluation import simulate as sim
 from policydsl.evaluation.batch import PotShare
@@ -76,32 +76,7 @@ def _sql(policy: Path, population: Path, date: datetime.date | None, engine: str
     with tempfile.TemporaryDirectory() as folder:
         decided = Path(folder) / "decided.jsonl"
         try:
-            if ran == "spark":
-                from policydsl.evaluation import sparkbatch
-
-                spark = sparkbatch.session()
-                sparkbatch.run_file(
-                    prepared.query_for,
-                    prepared.facts,
-                    prepared.labels,
-                    prepared.forms,
-                    population,
-                    decided,
-                    spark,
-                    extra=extra,
-                    notes=prepared.notes,
-                )
-            else:
-                sqlbatch.run_file(
-                    prepared.query_for,
-                    prepared.facts,
-                    prepared.labels,
-                    prepared.forms,
-                    population,
-                    decided,
-                    notes=prepared.notes,
-                    extra=extra,
-                )
+            run_sql_engine(prepared, ran, population, decided, extra=extra)
         except sqlbatch.BatchProblem as exc:
             raise UsageProblem(str(exc)) from None
         outcomes = sim.decided_file_outcomes(decided, [m.name for m in plan.measures])

@@ -603,7 +603,7 @@ class Decided:
     limited: dict[str, tuple[str, Decimal | None]] = attrs.field(factory=dict)
 
 
-def _name_needed(decision: rt.Decision, lang: Lang) -> None:
+def name_needed(decision: rt.Decision, lang: Lang) -> None:
     """A row decided with facts not known (blank cells: the batch decides as `eval --partial` does)
     names, in each measure's reasons, the facts that measure still needs and no reason names yet
     (a requirement not yet decided says `缺少：label`; an amount that reads the fact says nothing)."""
@@ -662,7 +662,7 @@ def decide_batch(
                     typed or dict(facts), date, partial=True, explain=False, strict=strict
                 )
                 if decision.path != "fast":  # the fast path decides only rows with every fact given
-                    _name_needed(decision, lang or default_lang())
+                    name_needed(decision, lang or default_lang())
                     if slow is not None and typed is not None:
                         why = slow_why(evaluator, date, typed, specs or {})
                         slow[why] = slow.get(why, 0) + 1

@@ -80,6 +80,12 @@ class Progress:
             self.bar.total = total
             self.bar.refresh()
 
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

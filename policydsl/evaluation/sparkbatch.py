@@ -5,14 +5,16 @@ cell gives its row `invalid` with a reason, never a dropped row or an aborted jo
 
 Three session settings keep the figures exact and are set on every session this module uses (the
 caller's too): `spark.sql.decimalOperations.allowPrecisionLoss=false` (else a DECIMAL(38, s)
-product or quotient may silently lose scale), `spark.sql.legacy.decimal.retainFractionDigitsOnTruncate=true`
-(else Spark 4 compares DECIMAL(38, 10) with DECIMAL(38, 0) at scale 0: a fact of 99.99 met `100亩及以上`;
-the query's figures all fit 28 whole digits, so keeping the decimal places loses nothing) and
-`spark.sql.ansi.enabled=true` (else an overflow gives NULL, which the query would read as an unknown
-figure rather than fail)."""
+product or quotient may silently lose scale), `spark.sql.ansi.enabled=true` (else an overflow
+gives NULL, which the query would read as an unknown figure rather than fail) and
+`spark.sql.legacy.decimal.retainFractionDigitsOnTruncate=true` (else Spark 4 compares, or takes the
+CASE, IN or GREATEST of, a DECIMAL(38, 10) and a DECIMAL(38, 0) at scale 0: `1.04 <= 1` true,
+499999.99 at least a 50万 threshold; with it, a figure too large for the finer scale fails the
+query in ANSI mode instead of being rounded; Spark 3.5 keeps the fraction without the setting)."""
 
 from __future__ import annotations
 
+import codecs
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,11 +27,12 @@ from policydsl.codegen import sql
 from policydsl.evaluation.batch import keeps_column
 from policydsl.evaluation.progress import Progress, polled
 from policydsl.evaluation.sqlbatch import (
-    _ID_KEYS,
     INPUT_SUFFIXES,
     OUTPUT_SUFFIXES,
     BatchProblem,
     amount_cell,
+    facts_of_columns,
+    guarded,
     output_columns,
 )
 from policydsl.files import atomic_output
@@ -134,36 +137,18 @@ def decide_frame(
     extra: Sequence[str] = (),
     columns: str = "all",
     notes: Mapping[str, str] | None = None,
+    formula_guard: bool = False,
 ) -> DataFrame:
     """The decided rows of `frame` (columns named by `labels`: a fact's name, label or alias; an
     optional id column) as a DataFrame with the columns `eval --batch` writes, in input order by
     `row`, amounts as text (`text`) or DECIMAL, the `columns` chosen (batch.COLUMN_CHOICES), then the
-    query's columns `extra` names.  Nothing
-    runs until the caller writes or collects it."""
+    query's columns `extra` names; with `formula_guard`, a text cell a spreadsheet would run as a
+    formula quoted (sqlbatch.guarded).  Nothing runs until the caller writes or collects it."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     spark = exact(frame.sparkSession)
-    by_fact: dict[str, str] = {}
-    id_column: str | None = None
-    problems = []
-    for column, kind in frame.dtypes:
-        if column in _ID_KEYS and id_column is None:
-            id_column = column
-            continue
-        fact = labels.get(column)
-        if fact is None:
-            problems.append(f"{where}: column `{column}` names no fact")
-        elif fact in by_fact:
-            problems.append(f"{where}: columns `{by_fact[fact]}` and `{column}` give `{fact}` twice")
-        elif kind.lower() in _FLOATS:
-            problems.append(
-                f"{where}: column `{column}` holds binary floats; store figures as DECIMAL or text"
-            )
-        else:
-            by_fact[fact] = column
-    if problems:
-        raise BatchProblem("; ".join(problems))
+    by_fact, id_column = facts_of_columns(frame.dtypes, labels, where)
     # the input order: increasing (not consecutive) across partitions, as read
     numbered = frame.withColumn("__row", F.monotonically_increasing_id())
     # without an id column, the row's number is its id (a window over one partition: give ids at scale)
@@ -185,36 +170,10 @@ def decide_frame(
         if keeps_column(column.alias_or_name, columns)
     ]
     out.extend(amount_cell(sql._col(column), text).as_(sql._id(column)) for column in extra)
+    if formula_guard:
+        out = [guarded(c) for c in out]
     select = exp.select(*out).from_(exp.Table(this=sql._id(_DECIDED)))
     return spark.sql(select.sql(dialect=DIALECT))
-
-
-def run_file(
-    query_for: Callable[[tuple[str, ...]], sql.SqlQuery],
-    facts: Sequence[str],
-    labels: Mapping[str, str],
-    forms: Mapping[str, str],
-    source: Path | None,
-    target: Path,
-    spark: SparkSession,
-    table: str | None = None,
-    extra: Sequence[str] = (),
-    columns: str = "all",
-    progress: Progress | None = None,
-    notes: Mapping[str, str] | None = None,
-) -> dict[str, int]:
-    """Decide every row of `source` (or of `table`) into the file `target` (.csv, .parquet or
-    .jsonl, written whole by this process); returns the number of rows of each total status.
-    `extra`: further columns of the query's output to write (decide_frame).
-    `columns` chooses the output's columns (batch.COLUMN_CHOICES); `progress` follows the share of
-    Spark's tasks done while the file is written, and is closed."""
-    try:
-        return _run_file(
-            query_for, facts, labels, forms, source, target, spark, table, extra, columns, progress, notes
-        )
-    finally:
-        if progress is not None:
-            progress.close()
 
 
 def _tasks_done(spark: SparkSession) -> float | None:
@@ -228,7 +187,7 @@ def _tasks_done(spark: SparkSession) -> float | None:
     return done / total if total else None
 
 
-def _run_file(
+def run_file(
     query_for: Callable[[tuple[str, ...]], sql.SqlQuery],
     facts: Sequence[str],
     labels: Mapping[str, str],
@@ -236,12 +195,21 @@ def _run_file(
     source: Path | None,
     target: Path,
     spark: SparkSession,
-    table: str | None,
-    extra: Sequence[str],
-    columns: str,
-    progress: Progress | None,
-    notes: Mapping[str, str] | None,
+    *,
+    table: str | None = None,
+    extra: Sequence[str] = (),
+    columns: str = "all",
+    progress: Progress | None = None,
+    notes: Mapping[str, str] | None = None,
+    bom: bool = False,
+    formula_guard: bool = False,
 ) -> dict[str, int]:
+    """Decide every row of `source` (or of `table`) into the file `target` (.csv, .parquet or
+    .jsonl, written whole by this process); returns the number of rows of each total status.
+    `extra`: further columns of the query's output to write (decide_frame); `bom` and
+    `formula_guard` as sqlbatch.run_file's for CSV output.
+    `columns` chooses the output's columns (batch.COLUMN_CHOICES); `progress` follows the share of
+    Spark's tasks done while the file is written (the caller closes it)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -260,6 +228,7 @@ def _run_file(
         extra,
         columns,
         notes,
+        formula_guard and out_suffix == ".csv",
     ).cache()
     try:
         # one file, written by one task: the rows numbered 1, 2, … in input order, as DuckDB's
@@ -276,6 +245,8 @@ def _run_file(
                 else:
                     writer.option("ignoreNullFields", "false").json(str(written))
             with atomic_output(target) as handle:
+                if bom and out_suffix == ".csv":
+                    handle.write(codecs.BOM_UTF8)
                 for part in _parts(written):
                     with part.open("rb") as done:
                         shutil.copyfileobj(done, handle)

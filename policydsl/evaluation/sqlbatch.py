@@ -28,17 +28,20 @@ INPUT_SUFFIXES = (".csv", ".parquet", ".jsonl")
 OUTPUT_SUFFIXES = (".csv", ".parquet", ".jsonl")
 _SOURCE = "applicants"
 _ID_KEYS = ("id", "_id", "编号")
-_FLOATS = ("FLOAT", "DOUBLE", "REAL")
+_FLOATS = ("FLOAT", "DOUBLE", "REAL")  # DuckDB's names; Spark's, lowered, are among them
 
 
-def canonical(value: Any) -> str | None:
-    """A parsed fact value (runtime.parse_fact's) written as the text the query reads back as the
-    same value: figures plainly, roles separated by `;`."""
+def canonical(value: Any, kind: str | None = None) -> str | None:
+    """A parsed fact value (runtime.parse_fact's) of a fact of `kind` written as the text the query
+    reads back as the same value: figures plainly (a share above 1 as a percentage: a bare figure
+    above 1 is no share), roles separated by `;`."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
+        if kind == "percent" and abs(value) > 1:
+            return format((value * 100).normalize(), "f") + "%"
         return format(value, "f")
     if isinstance(value, datetime.date):
         return value.isoformat()
@@ -124,6 +127,34 @@ class BatchProblem(ValueError):
     """The input cannot be run by the DuckDB engine (its format, an unknown or float column)."""
 
 
+def facts_of_columns(
+    columns: Sequence[tuple[str, str]], labels: Mapping[str, str], where: str
+) -> tuple[dict[str, str], str | None]:
+    """The fact each of an input's `columns` (name, the engine's type) gives (fact -> column), and
+    its id column (the first named as one of _ID_KEYS); every column naming no fact, a fact given
+    twice and a column of binary floats refused together, as a BatchProblem."""
+    by_fact: dict[str, str] = {}
+    id_column: str | None = None
+    problems = []
+    for column, kind in columns:
+        if column in _ID_KEYS and id_column is None:
+            id_column = column
+            continue
+        fact = labels.get(column)
+        if fact is None:
+            problems.append(f"{where}: column `{column}` names no fact")
+        elif fact in by_fact:
+            problems.append(f"{where}: columns `{by_fact[fact]}` and `{column}` give `{fact}` twice")
+        elif kind.upper() in _FLOATS:
+            floats = f"{where}: column `{column}` holds binary floats; store figures as DECIMAL or text"
+            problems.append(floats)
+        else:
+            by_fact[fact] = column
+    if problems:
+        raise BatchProblem("; ".join(problems))
+    return by_fact, id_column
+
+
 def _reader(source: Path) -> exp.Expr:
     path = exp.Literal.string(str(source))
     suffix = source.suffix.lower()
@@ -169,31 +200,7 @@ def run_file(
     order; nothing of the population is held in memory.
     `columns` chooses the output's columns (batch.COLUMN_CHOICES); `extra` names further columns of
     the query's output written last, as text (simulate reads a limited measure's `status_before` and
-    `amount_before`); `progress` follows DuckDB's own progress of the query and is closed."""
-    try:
-        return _run_file(
-            query_for, facts, labels, forms, source, target, notes, bom, formula_guard, extra,
-            columns, progress,
-        )  # fmt: skip
-    finally:
-        if progress is not None:
-            progress.close()
-
-
-def _run_file(
-    query_for: Any,
-    facts: Sequence[str],
-    labels: Mapping[str, str],
-    forms: Mapping[str, str],
-    source: Path,
-    target: Path,
-    notes: Mapping[str, str] | None,
-    bom: bool,
-    formula_guard: bool,
-    extra: Sequence[str],
-    columns: str,
-    progress: Progress | None,
-) -> dict[str, int]:
+    `amount_before`); `progress` follows DuckDB's own progress of the query (the caller closes it)."""
     suffix, out_suffix = source.suffix.lower(), target.suffix.lower()
     if suffix not in INPUT_SUFFIXES or out_suffix not in OUTPUT_SUFFIXES:
         raise BatchProblem("--engine duckdb reads and writes .csv, .parquet or .jsonl files")
@@ -212,29 +219,9 @@ def _run_file(
         ).fetchall()
     except duckdb.Error as exc:
         raise BatchProblem(f"{source}: cannot be read ({str(exc).splitlines()[0]})") from None
-    by_fact: dict[str, str] = {}
-    lists: set[str] = set()
-    id_column: str | None = None
-    problems = []
-    for column, kind, *_ in described:
-        if str(kind).endswith("[]"):
-            lists.add(column)  # a JSON list of roles: read as the roles written `a;b`
-        if column in _ID_KEYS and id_column is None:
-            id_column = column
-            continue
-        fact = labels.get(column)
-        if fact is None:
-            problems.append(f"{source}: column `{column}` names no fact")
-        elif fact in by_fact:
-            problems.append(f"{source}: columns `{by_fact[fact]}` and `{column}` give `{fact}` twice")
-        elif str(kind).upper() in _FLOATS:
-            problems.append(
-                f"{source}: column `{column}` holds binary floats; store figures as DECIMAL or text"
-            )
-        else:
-            by_fact[fact] = column
-    if problems:
-        raise BatchProblem("; ".join(problems))
+    by_fact, id_column = facts_of_columns([(str(c), str(k)) for c, k, *_ in described], labels, str(source))
+    # a JSON list of roles: read as the roles written `a;b`
+    lists = {str(column) for column, kind, *_ in described if str(kind).endswith("[]")}
     # the input relation the query reads: every fact by name, as text (NULL when the file lacks it);
     # rows numbered as read (a streaming window: the order of the file, kept by insertion order)
     number = exp.Window(this=exp.RowNumber())

@@ -31,7 +31,7 @@ from starlette.routing import Route
 from policydsl import codes
 from policydsl.diagnostics import Code
 from policydsl.evaluation import runtime as rt
-from policydsl.evaluation.batch import PotShare
+from policydsl.evaluation.batch import PotShare, name_needed
 from policydsl.evaluation.interpreter import Interpreter
 from policydsl.messages import Lang, Message, msg
 from policydsl.service.registry import Registry, Served
@@ -300,8 +300,8 @@ def make_app(registry: Registry) -> Starlette:
         rows = [line for line in lines if line.strip()]
         if len(rows) > MAX_ROWS:
             raise RequestProblem(codes.I103, msg("serve.too_many_rows", limit=MAX_ROWS))
-        # quotas, group caps and pots act across applicants: a row here is decided alone, as by
-        # `evaluate`, and says which limits it does not apply (`eval --batch` applies them)
+        # quotas, group caps and pots act across applicants: a row here is decided alone, and says
+        # which limits it does not apply (`eval --batch` applies them)
         limits = [c.name if isinstance(c, PotShare) else c.measure for c in served.evaluator.constraints()]
 
         def stream() -> Iterator[bytes]:
@@ -315,7 +315,12 @@ def make_app(registry: Registry) -> Starlette:
                     facts = parse_json(line.encode("utf-8"))
                     if not isinstance(facts, dict):
                         raise RequestProblem(codes.I102, msg("serve.bad_shape"))
-                    out.update(decision_json(decide(served, Ask(facts, date, None), partial=False)))
+                    # a fact left out, null or blank is not known: the row decided as `eval --batch`
+                    # decides it (as `eval --partial`), its reasons naming the facts still needed
+                    decision = decide(served, Ask(facts, date, None), partial=True)
+                    if decision.path != "fast":  # the fast path decides only rows with every fact given
+                        name_needed(decision, lang)
+                    out.update(decision_json(decision))
                     if limits:
                         out["limits_not_applied"] = limits
                 except RequestProblem as problem:
