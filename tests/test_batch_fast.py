@@ -351,3 +351,33 @@ def test_a_figure_cell_converts_to_what_parse_fact_reads_from_its_text(spec: rt.
         return
     assert converted is not None
     assert str(converted["x"]) == str(expected) and converted["x"] == expected
+
+
+def test_a_percentage_above_100_written_with_its_sign_is_read_by_every_engine(tmp_path: Path) -> None:
+    """`102%` is a growth of 102%: the Python batch converted it to 1.02 and handed that to the
+    evaluator, which refused it as a bare figure above 1 (the row an error row), where DuckDB and
+    `eval --facts` read it.  A bare `1.02` stays refused on both engines."""
+    policy = tmp_path / "growth.policy"
+    policy.write_text(
+        'policy "增速" { issued 2020-01-01 }\nfact growth "增速": percent\n'
+        'measure m "奖励" { award 1万 if growth >= 10% }\n',
+        encoding="utf-8",
+    )
+    source = tmp_path / "rows.csv"
+    source.write_text("id,growth\nA,102%\nB,1.02\nC,-150%\nD,0.5\n", encoding="utf-8")
+    statuses = {}
+    for engine in ("python", "duckdb"):
+        out = tmp_path / f"{engine}.csv"
+        args = ["eval", str(policy), "--batch", str(source), "-o", str(out), "--date", "2021-01-01"]
+        CliRunner().invoke(main, [*args, "--engine", engine])
+        with out.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        statuses[engine] = [(r["id"], r["m.status"], bool(r["error"])) for r in rows]
+    expected = [
+        ("A", "determined", False),
+        ("B", "", True),
+        ("C", "ineligible", False),
+        ("D", "determined", False),
+    ]
+    assert statuses["python"] == expected
+    assert statuses["duckdb"] == expected

@@ -127,20 +127,7 @@ def _generated(plan: P.Plan, seed: int, dates: Sequence[datetime.date]) -> list[
     return people
 
 
-# Spark decides a generated applicant of this policy that the interpreter reads as invalid: open
-_SPARK_OPEN = {"lucheng_modern_services"}
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="a row the interpreter reads as invalid"))
-        if p.stem in _SPARK_OPEN
-        else p
-        for p in COVERED
-    ],
-    ids=[p.stem for p in COVERED],
-)
+@pytest.mark.parametrize("path", COVERED, ids=[p.stem for p in COVERED])
 def test_spark_decides_bundled_policies_as_the_interpreter(spark: Any, path: Path) -> None:
     plan, model, source = _checked(path)
     interpreter = Interpreter(plan)

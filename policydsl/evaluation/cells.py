@@ -125,9 +125,14 @@ class Cells:
                     pass
             # not a value: converted again from the text, whose words the row's error then uses
         try:
-            return rt.parse_fact(spec, raw)
+            value = rt.parse_fact(spec, raw)
         except ValueError:
             return _BAD
+        if spec.kind == "percent" and abs(value) > 1:
+            # `102%`: the evaluator reads a figure given it as a fraction, at most 1 (a bare 1.02 is
+            # refused as 102% written without %), so it is given the text, which says it
+            return raw
+        return value
 
 
 # Why a row was decided on the evaluator's full path rather than its fast path, as the batch's
