@@ -5,8 +5,8 @@ percentage with a cap, a threshold award, an amount per person with a cap, a fla
 conditional percentage), every one of which the SQL back end translates. The script generates
 `--rows` seeded applicants into a CSV file, then runs, each as a child process started the same way:
 
-- `policydsl eval --batch --engine duckdb` (the SQL query on DuckDB),
-- `policydsl eval --batch --engine python` (the Python batch),
+- `policydsl eval --batch --engine duckdb --columns amounts` (the SQL query on DuckDB),
+- `policydsl eval --batch --engine python --columns amounts` (the Python batch),
 - the compiled module (`policydsl compile`) driven by a short script reading and writing CSV,
 - a hand-written Decimal CSV script for the same rules;
 
@@ -155,9 +155,9 @@ def main() -> None:
         policydsl = str(BIN / "policydsl")
         commands = {
             "duckdb": [policydsl, "eval", str(POLICY), "--batch", str(source), "-o", str(work / "duckdb.csv"),
-                       "--date", DATE, "--engine", "duckdb"],
+                       "--date", DATE, "--engine", "duckdb", "--columns", "amounts", "--no-progress"],
             "python": [policydsl, "eval", str(POLICY), "--batch", str(source), "-o", str(work / "python.csv"),
-                       "--date", DATE, "--engine", "python"],
+                       "--date", DATE, "--engine", "python", "--columns", "amounts", "--no-progress"],
             "compiled": [sys.executable, str(work / "driver.py"), str(module), str(source),
                          str(work / "compiled.csv"), DATE, ",".join(MEASURES)],
             "hand": [sys.executable, str(work / "hand.py"), str(source), str(work / "hand.csv")],
