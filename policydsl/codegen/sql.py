@@ -960,6 +960,13 @@ _OPS_AT_ZERO = {
 }
 
 
+def _none_reason(m: P.Measure) -> str:
+    """Why no award clause of `m` applies, naming the clauses by the labels written for them: a
+    clause without one is known to the plan by its id (`measure.1`), which no reader should see."""
+    written = [c.written_label for c in m.clauses if c.kind == "award" and c.written_label]
+    return rt.NO_AWARD_MET + "、".join(written) if written else rt.NO_AWARD_MET.rstrip("：")
+
+
 def _compare(op: str, left: exp.Expr, right: exp.Expr) -> exp.Expr:
     builder: type[exp.Binary] = {
         ">=": exp.GTE,
@@ -1793,7 +1800,7 @@ class _Builder:
             (_or_all([dead.copy(), none.copy(), undetermined.copy()]), exp.Null()),
             default=self.round(staged),
         )
-        none_code = _case((none.copy(), self.reason(m.name + "/none", m.none_reason)))
+        none_code = _case((none.copy(), self.reason(m.name + "/none", _none_reason(m))))
         codes = _case(
             (shared.copy(), _concat_ws(_str(";"), *shared_codes) if shared_codes else _str("")),
             (failed.copy(), _concat_ws(_str(";"), *gate_codes) if gate_codes else _str("")),
